@@ -1,0 +1,3 @@
+export * from './inputs.js';
+export * from './secrets.js';
+export * from './run.js';

@@ -1,0 +1,19 @@
+// Stub: filled in by the issue that delivers this command.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { notImplemented } from './not-yet.js';
+
+export function registerBackup(program: Command, _ctx: CliContext): void {
+  program
+    .command('backup')
+    .description('(not available yet)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => notImplemented('backup'));
+  program
+    .command('latest-backup')
+    .description('(not available yet)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => notImplemented('latest-backup'));
+}

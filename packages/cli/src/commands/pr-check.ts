@@ -1,0 +1,13 @@
+// Stub: filled in by the issue that delivers this command.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { notImplemented } from './not-yet.js';
+
+export function registerPrCheck(program: Command, _ctx: CliContext): void {
+  program
+    .command('pr-check')
+    .description('(not available yet)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => notImplemented('pr-check'));
+}

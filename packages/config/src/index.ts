@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './durations.js';
+export * from './json-file.js';
+export * from './version.js';

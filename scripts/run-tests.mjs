@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs the whole Jest suite (ESM mode) under the current Node and prints one plain closing line,
+// `N passed, N failed[, N skipped]`, taken from Jest's JSON report. Extra arguments go to Jest.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outDir = join(root, '.jest-results');
+mkdirSync(outDir, { recursive: true });
+const report = join(outDir, `node-${process.versions.node}.json`);
+rmSync(report, { force: true });
+const jest = join(root, 'node_modules/jest/bin/jest.js');
+const run = spawnSync(process.execPath, [jest, '--json', `--outputFile=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() },
+});
+if (!existsSync(report)) {
+  console.log(`node ${process.versions.node}: 0 passed, 1 failed (jest produced no report, exit ${run.status})`);
+  process.exit(1);
+}
+const r = JSON.parse(readFileSync(report, 'utf8'));
+// Suites that fail to load contribute no tests; count each such suite as a failure.
+const brokenSuites = r.numRuntimeErrorTestSuites ?? 0;
+const failed = r.numFailedTests + brokenSuites;
+const skipped = r.numPendingTests + r.numTodoTests;
+console.log(`node ${process.versions.node}: ${r.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(run.status === 0 && failed === 0 && r.numTotalTests > 0 ? 0 : 1);
