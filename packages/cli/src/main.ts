@@ -15,6 +15,7 @@ import { registerVerifyArtifacts } from './commands/verify-artifacts.js';
 import { registerPrCheck } from './commands/pr-check.js';
 import { registerGates } from './commands/gates.js';
 import { registerGatesReplay } from './commands/gates-replay.js';
+import { registerWatchdog } from './commands/watchdog.js';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('guarded-rollout')
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
     ctx,
   );
   registerQuickDeploy(program, ctx);
+  registerWatchdog(program, ctx);
   // Sub-commands inherit the exit override and output routing.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {

@@ -1,0 +1,3 @@
+export * from './stale.js';
+export * from './github-deployments.js';
+export * from './watchdog.js';

@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// The supply-chain and injection policy every workflow (and composite action) in this repository
+// must meet, as code: least-privilege permissions, third-party actions pinned by commit SHA with a
+// readable version comment, no untrusted expression expanded inside a shell script, and no
+// privileged trigger that runs pull-request code. `node scripts/workflow-policy.mjs` prints findings.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Scopes a workflow may grant at top level: nothing, or read-only. */
+const READ_ONLY = new Set(['read', 'none']);
+
+/**
+ * Contexts that are safe to expand inside `run:`: values the workflow author or the runner controls.
+ * Everything else (github.event.*, inputs.*, github.head_ref, steps.*.outputs, needs.*.outputs,
+ * env.*) can carry attacker- or operator-typed text and must reach a script through `env:` so the
+ * shell treats it as data, never as code.
+ */
+const SAFE_IN_RUN = [
+  /^matrix\.[\w-]+$/,
+  /^runner\.(os|arch|temp|tool_cache)$/,
+  // Not github.ref_name / github.head_ref: branch names may contain `$(...)` and `;`.
+  /^github\.(workspace|action_path|run_id|run_number|run_attempt|sha|repository|repository_owner|server_url|api_url|job|event_name)$/,
+  /^strategy\.[\w-]+$/,
+];
+
+/** Triggers whose token can write to the repository while the event comes from outside. */
+const PRIVILEGED_TRIGGERS = new Set([
+  'pull_request_target',
+  'workflow_run',
+  'issue_comment',
+  'pull_request_review',
+]);
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
+const VERSION_COMMENT = /^v\d+(\.\d+){0,2}\b/;
+
+function triggersOf(on) {
+  if (typeof on === 'string') return [on];
+  if (Array.isArray(on)) return on.map(String);
+  if (on && typeof on === 'object') return Object.keys(on);
+  return [];
+}
+
+function expressionsIn(text) {
+  const found = [];
+  const re = /\$\{\{\s*([\s\S]*?)\s*\}\}/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) found.push(m[1]);
+  return found;
+}
+
+function unsafeExpression(expr) {
+  if (/^secrets\./.test(expr))
+    return 'a secret (pass it through env: so it is masked and never part of the script text)';
+  if (SAFE_IN_RUN.some((re) => re.test(expr))) return undefined;
+  return expr;
+}
+
+/** Checks every `uses:` line of the raw text (comments are lost by the YAML parser). */
+function checkPins(text, file) {
+  const findings = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, index) => {
+    const m = /^\s*(?:-\s+)?uses:\s*['"]?([^'"\s#]+)['"]?\s*(?:#\s*(.*))?$/.exec(line);
+    if (!m) return;
+    const [, ref, comment] = m;
+    if (ref.startsWith('./') || ref.startsWith('docker://')) return;
+    const at = ref.lastIndexOf('@');
+    const where = `${file}:${index + 1}`;
+    if (at < 0) {
+      findings.push(`${where}: \`uses: ${ref}\` has no @ref; pin it to a full commit SHA`);
+      return;
+    }
+    const sha = ref.slice(at + 1);
+    if (!FULL_SHA.test(sha))
+      findings.push(
+        `${where}: \`uses: ${ref}\` is pinned to "${sha}", not a 40-hex commit SHA (tags and branches can move)`,
+      );
+    if (!comment || !VERSION_COMMENT.test(comment.trim()))
+      findings.push(`${where}: \`uses: ${ref}\` needs a version comment such as "# v4.3.0"`);
+  });
+  return findings;
+}
+
+function checkRunScripts(steps, where) {
+  const findings = [];
+  for (const [i, step] of (steps ?? []).entries()) {
+    if (!step || typeof step.run !== 'string') continue;
+    for (const expr of expressionsIn(step.run)) {
+      const bad = unsafeExpression(expr);
+      if (bad)
+        findings.push(
+          `${where} step ${i + 1}${step.name ? ` "${step.name}"` : ''}: run: expands \${{ ${expr} }} directly; pass ${bad === expr ? 'it' : bad} through env: instead`,
+        );
+    }
+  }
+  return findings;
+}
+
+function checkPermissionsBlock(permissions, where, { topLevel }) {
+  if (permissions === undefined)
+    return [`${where}: no \`permissions:\` (declare least privilege explicitly)`];
+  if (typeof permissions === 'string') {
+    if (permissions === 'write-all') return [`${where}: permissions: write-all`];
+    if (topLevel && permissions !== 'read-all')
+      return [`${where}: top-level permissions must be {} or read-only`];
+    if (!topLevel && permissions === 'read-all')
+      return [`${where}: read-all grants every scope; name the scopes the job reads`];
+    return [];
+  }
+  if (permissions === null || typeof permissions !== 'object')
+    return [`${where}: permissions must be a mapping`];
+  const findings = [];
+  for (const [scope, level] of Object.entries(permissions)) {
+    if (!['read', 'write', 'none'].includes(level))
+      findings.push(`${where}: permissions.${scope}: "${level}" is not read|write|none`);
+    if (topLevel && !READ_ONLY.has(level))
+      findings.push(`${where}: top-level permissions.${scope}: ${level} (grant writes per job)`);
+  }
+  return findings;
+}
+
+/**
+ * Returns the policy findings of one workflow. `allowedWrites` maps job id → scopes that job may
+ * write (anything else written is a finding), so every write grant is a reviewed decision.
+ */
+export function checkWorkflow(text, file, allowedWrites = {}) {
+  const findings = [...checkPins(text, file)];
+  let doc;
+  try {
+    doc = parse(text);
+  } catch (error) {
+    return [...findings, `${file}: not valid YAML: ${error.message}`];
+  }
+  if (!doc || typeof doc !== 'object') return [...findings, `${file}: empty workflow`];
+  findings.push(...checkPermissionsBlock(doc.permissions, `${file}: top level`, { topLevel: true }));
+  const triggers = triggersOf(doc.on);
+  const privileged = triggers.filter((t) => PRIVILEGED_TRIGGERS.has(t));
+  for (const [jobId, job] of Object.entries(doc.jobs ?? {})) {
+    const where = `${file}: job ${jobId}`;
+    if (!job || typeof job !== 'object') continue;
+    if (job.uses) {
+      // A reusable-workflow call: its permissions are capped by the caller's job block.
+      findings.push(...checkPermissionsBlock(job.permissions, where, { topLevel: false }));
+      continue;
+    }
+    findings.push(...checkPermissionsBlock(job.permissions, where, { topLevel: false }));
+    if (job.permissions && typeof job.permissions === 'object') {
+      const allowed = new Set(allowedWrites[jobId] ?? []);
+      for (const [scope, level] of Object.entries(job.permissions)) {
+        if (level === 'write' && !allowed.has(scope))
+          findings.push(
+            `${where}: permissions.${scope}: write is not in the reviewed allow-list for this job`,
+          );
+      }
+    }
+    findings.push(...checkRunScripts(job.steps, where));
+    for (const [i, step] of (job.steps ?? []).entries()) {
+      const uses = typeof step?.uses === 'string' ? step.uses : '';
+      if (!uses.startsWith('actions/checkout@')) continue;
+      const ref = String(step.with?.ref ?? '');
+      const prCode = /github\.event\.pull_request\.head|github\.head_ref|refs\/pull\//.test(ref);
+      if (privileged.length && prCode)
+        findings.push(
+          `${where} step ${i + 1}: checks out pull-request code (${ref}) under ${privileged.join(', ')}, whose token can write`,
+        );
+      if (triggers.includes('pull_request_target'))
+        findings.push(
+          `${where} step ${i + 1}: actions/checkout under pull_request_target; read the PR through the API instead`,
+        );
+      if (step.with?.['persist-credentials'] !== false)
+        findings.push(
+          `${where} step ${i + 1}: actions/checkout without \`persist-credentials: false\` leaves the token in .git/config`,
+        );
+    }
+  }
+  return findings;
+}
+
+/** Checks a composite action's metadata: pins and run: scripts (permissions belong to the caller). */
+export function checkCompositeAction(text, file) {
+  const findings = [...checkPins(text, file)];
+  const doc = parse(text);
+  if (doc?.runs?.using !== 'composite') return findings;
+  findings.push(...checkRunScripts(doc.runs.steps, `${file}: runs`));
+  for (const [i, step] of (doc.runs.steps ?? []).entries()) {
+    if (typeof step?.run === 'string' && !step.shell)
+      findings.push(`${file}: step ${i + 1}: composite run: steps need an explicit shell`);
+  }
+  return findings;
+}
+
+/** Every workflow file this repository ships: its own and the consumer templates. */
+export function workflowFiles() {
+  const dirs = ['.github/workflows', 'action-templates/workflows'];
+  const files = [];
+  for (const dir of dirs) {
+    const abs = join(root, dir);
+    if (!existsSync(abs)) continue;
+    for (const f of readdirSync(abs).sort()) if (/\.ya?ml$/.test(f)) files.push(`${dir}/${f}`);
+  }
+  return files;
+}
+
+export function actionMetadataFiles() {
+  return readdirSync(join(root, 'actions'))
+    .sort()
+    .map((name) => `actions/${name}/action.yml`)
+    .filter((f) => existsSync(join(root, f)));
+}
+
+/**
+ * The reviewed write grants, per workflow file and job. Adding a write permission to a workflow
+ * means adding it here too, in the same review.
+ */
+export const ALLOWED_WRITES = {
+  '.github/workflows/pr-check.yml': { 'pr-check': ['statuses', 'checks'] },
+  '.github/workflows/premerge.yml': { 'verify-artifacts': ['statuses'] },
+  '.github/workflows/deploy.yml': { deploy: ['deployments'] },
+  '.github/workflows/rollback.yml': { rollback: ['deployments'] },
+  '.github/workflows/watchdog.yml': { watchdog: ['deployments'] },
+  '.github/workflows/release.yml': { release: ['contents'] },
+  'action-templates/workflows/guarded-deploy.yml': { deploy: ['deployments'] },
+  'action-templates/workflows/rollback.yml': { rollback: ['deployments'] },
+  'action-templates/workflows/pr-check.yml': { 'pr-check': ['statuses', 'checks'] },
+};
+
+export function checkRepository() {
+  const findings = [];
+  for (const file of workflowFiles())
+    findings.push(...checkWorkflow(readFileSync(join(root, file), 'utf8'), file, ALLOWED_WRITES[file]));
+  for (const file of actionMetadataFiles())
+    findings.push(...checkCompositeAction(readFileSync(join(root, file), 'utf8'), file));
+  return findings;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const findings = checkRepository();
+  for (const f of findings) console.error(f);
+  console.log(`workflow-policy: ${workflowFiles().length} workflow(s), ${findings.length} finding(s)`);
+  process.exit(findings.length ? 1 : 0);
+}
