@@ -36,6 +36,12 @@ const PRIVILEGED_TRIGGERS = new Set([
 ]);
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
+/**
+ * The one exception: consumer templates call this suite by its moving major tag, because a template
+ * cannot know which release commit its reader picks. The comment beside each such line tells the
+ * reader to pin the SHA (RELEASING.md shows how); our own workflows use `./actions/<name>`.
+ */
+const SUITE_TEMPLATE_USES = /^[\w.-]+\/guarded-rollout\/actions\/[\w-]+@v\d+$/;
 const VERSION_COMMENT = /^v\d+(\.\d+){0,2}\b/;
 
 function triggersOf(on) {
@@ -75,6 +81,13 @@ function checkPins(text, file) {
       return;
     }
     const sha = ref.slice(at + 1);
+    if (file.startsWith('action-templates/') && SUITE_TEMPLATE_USES.test(ref)) {
+      if (!comment || !/pin/i.test(comment))
+        findings.push(
+          `${where}: \`uses: ${ref}\` in a template needs a comment telling the reader to pin the release SHA`,
+        );
+      return;
+    }
     if (!FULL_SHA.test(sha))
       findings.push(
         `${where}: \`uses: ${ref}\` is pinned to "${sha}", not a 40-hex commit SHA (tags and branches can move)`,
@@ -205,11 +218,15 @@ export function workflowFiles() {
   return files;
 }
 
+/** Every action.yml: the published actions and this repository's internal composite actions. */
 export function actionMetadataFiles() {
-  return readdirSync(join(root, 'actions'))
-    .sort()
-    .map((name) => `actions/${name}/action.yml`)
-    .filter((f) => existsSync(join(root, f)));
+  const files = [];
+  for (const dir of ['actions', '.github/actions']) {
+    if (!existsSync(join(root, dir))) continue;
+    for (const name of readdirSync(join(root, dir)).sort())
+      if (existsSync(join(root, dir, name, 'action.yml'))) files.push(`${dir}/${name}/action.yml`);
+  }
+  return files;
 }
 
 /**
@@ -218,7 +235,6 @@ export function actionMetadataFiles() {
  */
 export const ALLOWED_WRITES = {
   '.github/workflows/pr-check.yml': { 'pr-check': ['statuses', 'checks'] },
-  '.github/workflows/premerge.yml': { 'verify-artifacts': ['statuses'] },
   '.github/workflows/deploy.yml': { deploy: ['deployments'] },
   '.github/workflows/rollback.yml': { rollback: ['deployments'] },
   '.github/workflows/watchdog.yml': { watchdog: ['deployments'] },
