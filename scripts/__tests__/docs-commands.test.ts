@@ -1,0 +1,333 @@
+// Docs cannot rot: every shell block of the operator docs is run here, in order, in a scratch
+// fixture (a service tree, real HTTP health/metrics endpoints, a fake GitHub, a git remote), and its
+// exit code is asserted. A block is marked `<!-- docs-test [needs=a,b] [exit=N|any] -->`; an
+// unmarked shell block fails the test. A block needing a feature that has not landed must fail with
+// the CLI's "not available" message (listed in NOT_AVAILABLE), never be skipped.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  exampleResponse,
+  paginate,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '../../packages/fake-github/src/index.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const DOCS = ['DEPLOYMENT_OPERATIONS_GUIDE.md', 'GUARDED_ROLLOUT_README.md', 'RELEASING.md'];
+
+/**
+ * Features the docs use whose CLI command is still the "not available" stub on this branch. Each is
+ * verified to still be a stub (so an entry cannot outlive its feature); blocks needing one must
+ * fail with "not available".
+ */
+const NOT_AVAILABLE: Record<string, string[]> = {
+  backup: ['backup'],
+  rollback: ['rollback'],
+  deploy: ['deploy'],
+  monitor: ['monitor'],
+  notify: ['notify'],
+  'verify-artifacts': ['verify-artifacts'],
+  'gates-replay': ['gates', 'replay'],
+};
+
+interface DocBlock {
+  doc: string;
+  line: number;
+  script: string;
+  needs: string[];
+  exit: number | 'any';
+}
+
+/** Shell blocks of a Markdown file with their docs-test markers. */
+export function docBlocks(doc: string, text: string): { blocks: DocBlock[]; unmarked: string[] } {
+  const lines = text.split('\n');
+  const blocks: DocBlock[] = [];
+  const unmarked: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const fence = /^(\s*)```(bash|sh|shell|console)\s*$/.exec(lines[i]!);
+    if (!fence) continue;
+    const indent = fence[1]!.length;
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(indent));
+    // The marker is the nearest non-blank line above the fence.
+    let k = i - 1;
+    while (k >= 0 && lines[k]!.trim() === '') k--;
+    const marker = k >= 0 ? /<!--\s*docs-test\b(.*?)-->/.exec(lines[k]!) : null;
+    if (!marker) unmarked.push(`${doc}:${i + 1}`);
+    else {
+      const attrs = marker[1]!;
+      const needs = /needs=([\w,-]+)/.exec(attrs)?.[1]?.split(',') ?? [];
+      const exitText = /exit=(\d+|any)/.exec(attrs)?.[1] ?? '0';
+      blocks.push({
+        doc,
+        line: i + 1,
+        script: body.join('\n'),
+        needs,
+        exit: exitText === 'any' ? 'any' : Number(exitText),
+      });
+    }
+    i = j;
+  }
+  return { blocks, unmarked };
+}
+
+const cliBundle = join(root, 'packages/cli/dist/index.js');
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name === '__tests__') continue;
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** The docs run the real CLI bundle; build it when missing or older than any package source. */
+function ensureCliBundle(): void {
+  const stale = !existsSync(cliBundle) || statSync(cliBundle).mtimeMs < newestSource(join(root, 'packages'));
+  if (!stale) return;
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'packages/cli'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 280_000,
+  });
+  if (build.status !== 0) throw new Error(`building the CLI failed:\n${build.stdout}${build.stderr}`);
+}
+
+let fake: FakeGitHub;
+let service: Server;
+let serviceUrl = '';
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  ensureCliBundle();
+  // One deployment abandoned three hours ago, for the watchdog example.
+  const since = new Date(Date.now() - 3 * 3_600_000).toISOString();
+  fake = await startFakeGitHub({
+    'repos/list-deployments': (req, f) =>
+      paginate(req, f, [
+        {
+          ...(exampleResponse('repos/get-deployment', 200) as object),
+          id: 42,
+          ref: 'v1.4.2',
+          environment: 'production',
+          created_at: since,
+        },
+      ]),
+    'repos/list-deployment-statuses': (req, f) =>
+      paginate(req, f, [
+        {
+          ...(exampleResponse('repos/get-deployment-status', 200) as object),
+          state: 'in_progress',
+          created_at: since,
+        },
+      ]),
+  });
+  // A real HTTP service standing in for DHash's /health and /metrics.
+  service = createServer((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (req.url === '/metrics') {
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end(
+          'dhash_extractions_total 100\ndhash_extractions_failed_total 0\ndhash_low_confidence_queue_length 3\n',
+        );
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+  serviceUrl = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+}, 300_000);
+
+afterAll(async () => {
+  await fake?.stop();
+  service?.closeAllConnections();
+  await new Promise<void>((resolve) => (service ? service.close(() => resolve()) : resolve()));
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A scratch working directory like the repository root of an operator's checkout. */
+function fixture(doc: string): { cwd: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), 'docs-test-'));
+  scratch.push(dir);
+  const cwd = join(dir, 'work');
+  const bin = join(dir, 'bin');
+  mkdirSync(join(cwd, 'scripts'), { recursive: true });
+  mkdirSync(bin);
+  writeFileSync(
+    join(bin, 'guarded-rollout'),
+    `#!/bin/sh\nexec "${process.execPath}" "${join(root, 'packages/cli/bin/guarded-rollout.js')}" "$@"\n`,
+  );
+  chmodSync(join(bin, 'guarded-rollout'), 0o755);
+  copyFileSync(join(root, 'quality-gates-config.json'), join(cwd, 'quality-gates-config.json'));
+  copyFileSync(
+    join(root, 'action-templates/quality-gates.schema.json'),
+    join(cwd, 'quality-gates.schema.json'),
+  );
+  for (const name of ['deploy', 'migrate']) {
+    writeFileSync(join(cwd, 'scripts', `${name}.sh`), `#!/bin/sh\necho "${name} $*"\n`);
+    chmodSync(join(cwd, 'scripts', `${name}.sh`), 0o755);
+  }
+  const live = join(dir, 'srv-dhash');
+  mkdirSync(join(live, 'config'), { recursive: true });
+  writeFileSync(join(live, 'VERSION'), '1.4.1\n');
+  writeFileSync(join(live, 'config/settings.json'), '{"hash_size": 8}\n');
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${bin}:${process.env.PATH ?? ''}`,
+    HOME: dir,
+    LANG: 'C.UTF-8',
+    DHASH_ROOT: live,
+    DHASH_URL: serviceUrl,
+    GITHUB_API_URL: fake.url,
+    GITHUB_TOKEN: 'ghs_docsTestToken',
+    GIT_AUTHOR_NAME: 'docs test',
+    GIT_AUTHOR_EMAIL: 'docs@example.com',
+    GIT_COMMITTER_NAME: 'docs test',
+    GIT_COMMITTER_EMAIL: 'docs@example.com',
+    npm_config_loglevel: 'error',
+  };
+  if (doc === 'RELEASING.md') {
+    // A release repository with a bare remote standing in for GitHub.
+    const git = (...args: string[]) => {
+      const run = spawnSync('git', args, { cwd, env, encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr}`);
+    };
+    spawnSync('git', ['init', '-q', '--bare', join(dir, 'origin.git')]);
+    writeFileSync(join(cwd, 'package.json'), '{\n  "name": "guarded-rollout",\n  "version": "1.2.2"\n}\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-qm', 'v1.2.2');
+    git('remote', 'add', 'origin', join(dir, 'origin.git'));
+    git('tag', '-a', 'v1', '-m', 'v1 -> v1.2.2');
+    git('push', '-q', 'origin', 'main', 'v1');
+  }
+  return { cwd, env };
+}
+
+/**
+ * Runs a block in bash without blocking this process: the fake GitHub and the health service the
+ * commands talk to live in this process's event loop.
+ */
+function runScript(
+  script: string,
+  ctx: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', script], {
+      cwd: ctx.cwd,
+      env: ctx.env,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const unavailable = (block: DocBlock): string[] => block.needs.filter((n) => n in NOT_AVAILABLE);
+
+describe('documented commands', () => {
+  it.each(Object.entries(NOT_AVAILABLE))(
+    '%s has not landed: the CLI still says "not available"',
+    (_feature, argv) => {
+      const run = spawnSync(process.execPath, [join(root, 'packages/cli/bin/guarded-rollout.js'), ...argv], {
+        encoding: 'utf8',
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('not available');
+    },
+  );
+
+  for (const doc of DOCS) {
+    describe(doc, () => {
+      const { blocks, unmarked } = docBlocks(doc, readFileSync(join(root, doc), 'utf8'));
+      let ctx: { cwd: string; env: NodeJS.ProcessEnv };
+
+      it('marks every shell block with <!-- docs-test -->', () => {
+        expect(unmarked).toEqual([]);
+        expect(blocks.length).toBeGreaterThan(0);
+      });
+
+      // Blocks run in document order in one working directory, like an operator's session.
+      it.each(
+        blocks.map(
+          (b) =>
+            [
+              `line ${b.line}${unavailable(b).length ? ` (expected to fail: ${unavailable(b).join(', ')} not available)` : ''}`,
+              b,
+            ] as const,
+        ),
+      )(
+        '%s',
+        async (_title, block) => {
+          ctx ??= fixture(doc);
+          const run = await runScript(block.script, ctx);
+          const output = `${run.stdout}${run.stderr}`;
+          const report = { script: block.script, status: run.status, output: output.slice(-2000) };
+          if (unavailable(block).length) {
+            expect(report.status).not.toBe(0);
+            expect(output).toContain('not available');
+          } else if (block.exit !== 'any') {
+            expect(report).toMatchObject({ status: block.exit });
+          } else {
+            expect(report.status).not.toBeNull(); // finished, not killed
+          }
+        },
+        130_000,
+      );
+    });
+  }
+});
+
+describe('docBlocks', () => {
+  it('finds marked and unmarked blocks, indented ones included, and reads needs/exit', () => {
+    const md = [
+      '<!-- docs-test needs=backup,rollback exit=1 -->',
+      '',
+      '```bash',
+      'a',
+      '```',
+      '1. step',
+      '   <!-- docs-test -->',
+      '   ```bash',
+      '   b',
+      '   ```',
+      '```sh',
+      'c',
+      '```',
+      '```yaml',
+      'd: 1',
+      '```',
+    ].join('\n');
+    const { blocks, unmarked } = docBlocks('x.md', md);
+    expect(blocks.map((b) => [b.script, b.needs, b.exit])).toEqual([
+      ['a', ['backup', 'rollback'], 1],
+      ['b', [], 0],
+    ]);
+    expect(unmarked).toEqual(['x.md:11']);
+  });
+});
