@@ -15,6 +15,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -45,6 +46,8 @@ const NOT_AVAILABLE: Record<string, string[]> = {
   notify: ['notify'],
   'verify-artifacts': ['verify-artifacts'],
   'gates-replay': ['gates', 'replay'],
+  smoke: ['smoke'],
+  'validate-logging': ['validate-logging'],
 };
 
 interface DocBlock {
@@ -183,6 +186,7 @@ function fixture(doc: string): { cwd: string; env: NodeJS.ProcessEnv } {
     join(root, 'action-templates/quality-gates.schema.json'),
     join(cwd, 'quality-gates.schema.json'),
   );
+  symlinkSync(join(root, 'scripts/premerge-evidence.sh'), join(cwd, 'scripts/premerge-evidence.sh'));
   for (const name of ['deploy', 'migrate']) {
     writeFileSync(join(cwd, 'scripts', `${name}.sh`), `#!/bin/sh\necho "${name} $*"\n`);
     chmodSync(join(cwd, 'scripts', `${name}.sh`), 0o755);
