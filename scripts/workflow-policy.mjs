@@ -234,14 +234,14 @@ export function actionMetadataFiles() {
  * means adding it here too, in the same review.
  */
 export const ALLOWED_WRITES = {
-  '.github/workflows/pr-check.yml': { 'pr-check': ['statuses', 'checks'] },
+  '.github/workflows/pr-check.yml': { 'pr-check': ['checks'] },
   '.github/workflows/deploy.yml': { deploy: ['deployments'] },
   '.github/workflows/rollback.yml': { rollback: ['deployments'] },
   '.github/workflows/watchdog.yml': { watchdog: ['deployments'] },
   '.github/workflows/release.yml': { release: ['contents'] },
   'action-templates/workflows/guarded-deploy.yml': { deploy: ['deployments'] },
   'action-templates/workflows/rollback.yml': { rollback: ['deployments'] },
-  'action-templates/workflows/pr-check.yml': { 'pr-check': ['statuses', 'checks'] },
+  'action-templates/workflows/pr-check.yml': { 'pr-check': ['checks'] },
 };
 
 export function checkRepository() {
