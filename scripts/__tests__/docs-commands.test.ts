@@ -122,6 +122,7 @@ let serviceUrl = '';
 const scratch: string[] = [];
 
 beforeAll(async () => {
+  if (process.platform === 'win32') return;
   ensureCliBundle();
   // One deployment abandoned three hours ago, for the watchdog example.
   const since = new Date(Date.now() - 3 * 3_600_000).toISOString();
@@ -254,7 +255,10 @@ function runScript(
 
 const unavailable = (block: DocBlock): string[] => block.needs.filter((n) => n in NOT_AVAILABLE);
 
-describe('documented commands', () => {
+// The runbooks are bash (operators run them on Linux/macOS hosts); Windows CI runs the rest of the suite.
+const describeOnPosix = process.platform === 'win32' ? describe.skip : describe;
+
+describeOnPosix('documented commands', () => {
   it.each(Object.entries(NOT_AVAILABLE))(
     '%s has not landed: the CLI still says "not available"',
     (_feature, argv) => {
