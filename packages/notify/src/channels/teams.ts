@@ -1,7 +1,7 @@
 // Microsoft Teams payload for a Workflows (Power Automate) "post to a channel when a webhook request
 // is received" trigger: a message envelope carrying one Adaptive Card (schema 1.4, the highest
 // Teams renders in webhooks). Teams rejects messages above about 28 KB, so the body is cut to fit.
-import { truncate, TRUNCATION_MARKER } from '../markup.js';
+import { truncate } from '../markup.js';
 import type { NotificationMessage } from '../message.js';
 import type { Severity } from '../events.js';
 
@@ -40,14 +40,16 @@ function card(message: NotificationMessage, body: string): TeamsPayload {
 }
 
 export function renderTeams(message: NotificationMessage): TeamsPayload {
-  let body = message.body;
-  let payload = card(message, body);
-  // Bounded: each pass removes at least the measured excess (JSON escaping can make a character
-  // cost up to 6 bytes, hence the generous step).
-  for (let i = 0; i < 8 && payloadBytes(payload) > TEAMS_LIMITS.payloadBytes; i++) {
-    const excess = payloadBytes(payload) - TEAMS_LIMITS.payloadBytes;
-    body = truncate(body, Math.max(0, body.length - excess - TRUNCATION_MARKER.length - 64));
-    payload = card(message, body);
+  const full = card(message, message.body);
+  if (payloadBytes(full) <= TEAMS_LIMITS.payloadBytes) return full;
+  // Bytes depend on the characters kept (UTF-8 and JSON escaping), so search for the longest body
+  // prefix that fits: about 16 renders for a 60 000-character body.
+  let lo = 0;
+  let hi = message.body.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (payloadBytes(card(message, truncate(message.body, mid))) <= TEAMS_LIMITS.payloadBytes) lo = mid;
+    else hi = mid - 1;
   }
-  return payload;
+  return card(message, truncate(message.body, lo));
 }
