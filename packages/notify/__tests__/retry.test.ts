@@ -44,8 +44,9 @@ describe('delivery with retries against a real HTTP sink (fake clock)', () => {
   let sink: Sink;
   afterEach(async () => sink?.close());
 
-  function env(clock = fakeClock(NOW), extra: Partial<DeliveryEnvironment> = {}): DeliveryEnvironment & { clock: ReturnType<typeof fakeClock> } {
-    return { fetch, clock, random: half, policy, attemptTimeoutMs: 2000, deadline: clock.now() + 60_000, ...extra };
+  type FakeClock = ReturnType<typeof fakeClock>;
+  function env(clock: FakeClock = fakeClock(NOW), extra: Partial<Omit<DeliveryEnvironment, 'clock'>> = {}): DeliveryEnvironment & { clock: FakeClock } {
+    return { fetch, random: half, policy, attemptTimeoutMs: 2000, deadline: clock.now() + 60_000, ...extra, clock };
   }
 
   async function deliver(replies: SinkReply[], e = env()) {
