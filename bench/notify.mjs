@@ -20,12 +20,29 @@ const requireFromNotify = createRequire(join(root, 'packages/notify/package.json
 
 function newestMtime(dir) {
   let newest = 0;
-  for (const name of readdirSync(dir, { recursive: true })) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
+  for (const name of readdirSync(dir, { recursive: true }))
+    newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
   return newest;
 }
-if (!existsSync(join(out, 'index.js')) || statSync(join(out, 'index.js')).mtimeMs < newestMtime(join(root, 'packages/notify/src'))) {
+if (
+  !existsSync(join(out, 'index.js')) ||
+  statSync(join(out, 'index.js')).mtimeMs < newestMtime(join(root, 'packages/notify/src'))
+) {
   console.log('building packages/notify for the benchmark (ncc)...');
-  const r = spawnSync(process.execPath, [join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js'), 'build', join(root, 'packages/notify/src/index.ts'), '-o', out, '-q', '--target', 'es2022'], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js'),
+      'build',
+      join(root, 'packages/notify/src/index.ts'),
+      '-o',
+      out,
+      '-q',
+      '--target',
+      'es2022',
+    ],
+    { stdio: 'inherit', cwd: root },
+  );
   if (r.status !== 0) process.exit(1);
 }
 const notify = await import(pathToFileURL(join(out, 'index.js')).href);
@@ -51,7 +68,14 @@ async function httpSink(latencyFor) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}`;
-  return { url, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(r); }) };
+  return {
+    url,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
+  };
 }
 
 async function smtpSink(latencyMs) {
@@ -71,7 +95,11 @@ async function smtpSink(latencyMs) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fallbackDir = mkdtempSync(join(tmpdir(), 'bench-notify-'));
 const templates = notify.loadTemplates({ defaultDir: join(root, 'action-templates/notifications') });
-const details = { version: '1.4.2', actor: 'bench', violatedGates: [{ gate: 'p95_hash_time', value: '2400 ms', limit: '> 2000 ms' }] };
+const details = {
+  version: '1.4.2',
+  actor: 'bench',
+  violatedGates: [{ gate: 'p95_hash_time', value: '2400 ms', limit: '> 2000 ms' }],
+};
 
 async function timed(fn) {
   const t = performance.now();
@@ -92,7 +120,17 @@ async function main() {
     NOTIFY_EMAIL_TO: 'oncall@example.test',
     NOTIFY_EMAIL_FROM: 'rollout@example.test',
   };
-  const send = (channels, extra = {}) => notify.sendNotification({ event: 'gate-violation', environment: 'production', details, channels, env, templates, fallbackDir, ...extra });
+  const send = (channels, extra = {}) =>
+    notify.sendNotification({
+      event: 'gate-violation',
+      environment: 'production',
+      details,
+      channels,
+      env,
+      templates,
+      fallbackDir,
+      ...extra,
+    });
 
   // Warm-up (JIT, connection setup).
   for (let i = 0; i < 3; i++) await send([]);
@@ -102,7 +140,8 @@ async function main() {
     const xs = [];
     for (let i = 0; i < runs; i++) {
       const { ms, r } = await timed(() => send([c]));
-      if (r.delivered[c] !== true) throw new Error(`${c} not delivered in the benchmark: ${JSON.stringify(r.channels)}`);
+      if (r.delivered[c] !== true)
+        throw new Error(`${c} not delivered in the benchmark: ${JSON.stringify(r.channels)}`);
       xs.push(ms);
     }
     alone[c] = median(xs);
@@ -114,16 +153,34 @@ async function main() {
     fan.push(ms);
   }
   // Reference: the naive approach, in the same process — plain fetch, then nodemailer, one by one.
-  const message = notify.buildMessage(templates, notify.buildEventContext({ event: 'gate-violation', environment: 'production', details, timestamp: new Date().toISOString(), dedupeKey: 'bench' }), details);
+  const message = notify.buildMessage(
+    templates,
+    notify.buildEventContext({
+      event: 'gate-violation',
+      environment: 'production',
+      details,
+      timestamp: new Date().toISOString(),
+      dedupeKey: 'bench',
+    }),
+    details,
+  );
   const naive = [];
   for (let i = 0; i < runs; i++) {
     const { ms } = await timed(async () => {
       for (const c of ['slack', 'teams', 'discord', 'webhook']) {
-        const res = await fetch(env[`${c === 'webhook' ? 'NOTIFY' : c.toUpperCase()}_WEBHOOK_URL`], { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notify.renderChannelPayload(c, message)) });
+        const res = await fetch(env[`${c === 'webhook' ? 'NOTIFY' : c.toUpperCase()}_WEBHOOK_URL`], {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(notify.renderChannelPayload(c, message)),
+        });
         await res.text();
       }
       const t = nodemailer.createTransport(env.SMTP_URL);
-      await t.sendMail({ from: env.NOTIFY_EMAIL_FROM, to: env.NOTIFY_EMAIL_TO, ...notify.renderEmail(message) });
+      await t.sendMail({
+        from: env.NOTIFY_EMAIL_FROM,
+        to: env.NOTIFY_EMAIL_TO,
+        ...notify.renderEmail(message),
+      });
       t.close();
     });
     naive.push(ms);
@@ -132,29 +189,60 @@ async function main() {
 
   // One channel hangs: Teams never answers. Budget 2 s, attempts time out after 1.5 s.
   const hanging = await httpSink((c) => (c === 'teams' ? 'hang' : LATENCY[c]));
-  const envHang = { ...env, SLACK_WEBHOOK_URL: `${hanging.url}/slack/x`, TEAMS_WEBHOOK_URL: `${hanging.url}/teams/x`, DISCORD_WEBHOOK_URL: `${hanging.url}/discord/x`, NOTIFY_WEBHOOK_URL: `${hanging.url}/webhook/x` };
+  const envHang = {
+    ...env,
+    SLACK_WEBHOOK_URL: `${hanging.url}/slack/x`,
+    TEAMS_WEBHOOK_URL: `${hanging.url}/teams/x`,
+    DISCORD_WEBHOOK_URL: `${hanging.url}/discord/x`,
+    NOTIFY_WEBHOOK_URL: `${hanging.url}/webhook/x`,
+  };
   const budgetMs = 2000;
-  const { ms: hangMs, r: hangResult } = await timed(() => notify.sendNotification({ event: 'gate-violation', environment: 'production', details, env: envHang, templates, fallbackDir, budgetMs, attemptTimeoutMs: 1500 }));
+  const { ms: hangMs, r: hangResult } = await timed(() =>
+    notify.sendNotification({
+      event: 'gate-violation',
+      environment: 'production',
+      details,
+      env: envHang,
+      templates,
+      fallbackDir,
+      budgetMs,
+      attemptTimeoutMs: 1500,
+    }),
+  );
   await hanging.close();
   await smtp.close();
 
   const slowest = Math.max(...Object.values(alone));
   const rows = [
-    ...notify.CHANNELS.map((c) => [`${c} alone (sink latency ${LATENCY[c]} ms)`, alone[c], alone[c] / slowest]),
+    ...notify.CHANNELS.map((c) => [
+      `${c} alone (sink latency ${LATENCY[c]} ms)`,
+      alone[c],
+      alone[c] / slowest,
+    ]),
     ['fan-out, 5 channels in parallel (sendNotification)', median(fan), median(fan) / slowest],
     ['reference: plain fetch + nodemailer, sequential', median(naive), median(naive) / slowest],
   ];
   const pad = (s, n) => String(s).padEnd(n);
-  console.log(`\nNotification fan-out, median of ${runs} runs (ratio vs the slowest single channel, ${slowest.toFixed(1)} ms)\n`);
+  console.log(
+    `\nNotification fan-out, median of ${runs} runs (ratio vs the slowest single channel, ${slowest.toFixed(1)} ms)\n`,
+  );
   console.log(`${pad('scenario', 54)} ${pad('ms', 8)} ratio`);
   console.log(`${'-'.repeat(54)} ${'-'.repeat(8)} -----`);
-  for (const [name, ms, ratio] of rows) console.log(`${pad(name, 54)} ${pad(ms.toFixed(1), 8)} ${ratio.toFixed(2)}`);
+  for (const [name, ms, ratio] of rows)
+    console.log(`${pad(name, 54)} ${pad(ms.toFixed(1), 8)} ${ratio.toFixed(2)}`);
   const fanRatio = median(fan) / slowest;
-  console.log(`\nfan-out ≤ 1.2 × slowest single channel: ${fanRatio <= 1.2 ? 'yes' : 'NO'} (${fanRatio.toFixed(2)})`);
+  console.log(
+    `\nfan-out ≤ 1.2 × slowest single channel: ${fanRatio <= 1.2 ? 'yes' : 'NO'} (${fanRatio.toFixed(2)})`,
+  );
 
-  console.log(`\nOne channel hanging (teams), budget ${budgetMs} ms, attempt timeout 1500 ms: call ended after ${hangMs.toFixed(0)} ms (${hangMs <= budgetMs + 250 ? 'within' : 'OVER'} budget)`);
+  console.log(
+    `\nOne channel hanging (teams), budget ${budgetMs} ms, attempt timeout 1500 ms: call ended after ${hangMs.toFixed(0)} ms (${hangMs <= budgetMs + 250 ? 'within' : 'OVER'} budget)`,
+  );
   console.log(`${pad('channel', 10)} ${pad('status', 10)} ${pad('ms', 8)} alone ms`);
-  for (const c of hangResult.channels) console.log(`${pad(c.channel, 10)} ${pad(c.status, 10)} ${pad(c.durationMs, 8)} ${alone[c.channel].toFixed(1)}`);
+  for (const c of hangResult.channels)
+    console.log(
+      `${pad(c.channel, 10)} ${pad(c.status, 10)} ${pad(c.durationMs, 8)} ${alone[c.channel].toFixed(1)}`,
+    );
   console.log(`\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB`);
 }
 

@@ -22,16 +22,31 @@ function runBundle(inputs: Record<string, string>, extraEnv: Record<string, stri
   const summary = join(dir, 'summary');
   writeFileSync(output, '');
   writeFileSync(summary, '');
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir, RUNNER_TEMP: dir, GITHUB_WORKSPACE: dir, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, ...extraEnv };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    RUNNER_TEMP: dir,
+    GITHUB_WORKSPACE: dir,
+    GITHUB_OUTPUT: output,
+    GITHUB_STEP_SUMMARY: summary,
+    ...extraEnv,
+  };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  return new Promise<{ code: number | null; stdout: string; outputs: Record<string, string>; summary: string; dir: string }>((resolve) => {
+  return new Promise<{
+    code: number | null;
+    stdout: string;
+    outputs: Record<string, string>;
+    summary: string;
+    dir: string;
+  }>((resolve) => {
     const child = spawn(process.execPath, [bundle], { cwd: dir, env });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
     child.on('close', (code) => {
       const outputs: Record<string, string> = {};
-      for (const m of readFileSync(output, 'utf8').matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]!] = m[3]!;
+      for (const m of readFileSync(output, 'utf8').matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
+        outputs[m[1]!] = m[3]!;
       resolve({ code, stdout, outputs, summary: readFileSync(summary, 'utf8'), dir });
     });
   });
@@ -39,7 +54,11 @@ function runBundle(inputs: Record<string, string>, extraEnv: Record<string, stri
 
 describe('notify action bundle', () => {
   it('delivers, falls back, annotates, reports and never prints a secret', async () => {
-    sink = await startSink((req) => (req.path.includes('discord') ? { status: 404, body: '{"message":"Unknown Webhook"}' } : { status: 200, body: 'ok' }));
+    sink = await startSink((req) =>
+      req.path.includes('discord')
+        ? { status: 404, body: '{"message":"Unknown Webhook"}' }
+        : { status: 200, body: 'ok' },
+    );
     const slack = sink.urlFor('/slack/services/T1/B1/slackSECRETtoken');
     const discord = sink.urlFor('/discord/api/webhooks/1/discordSECRETtoken');
     const hookSecret = 'webhook-hmac-SECRET';
@@ -51,23 +70,43 @@ describe('notify action bundle', () => {
         'slack-webhook-url': slack,
         'webhook-secret': hookSecret,
         'fallback-dir': 'fallback',
-        details: JSON.stringify({ version: '1.4.2', backup: 'backups/dhash_production_20261123T120000Z.zip', reason: 'p95 hash time 2400 ms > 2000 ms' }),
+        details: JSON.stringify({
+          version: '1.4.2',
+          backup: 'backups/dhash_production_20261123T120000Z.zip',
+          reason: 'p95 hash time 2400 ms > 2000 ms',
+        }),
       },
       { DISCORD_WEBHOOK_URL: discord, NOTIFY_WEBHOOK_URL: sink.urlFor('/webhook/hookSECRETpath') },
     );
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.outputs.delivered!)).toEqual({ slack: true, discord: false, webhook: true, teams: 'skipped' });
+    expect(JSON.parse(run.outputs.delivered!)).toEqual({
+      slack: true,
+      discord: false,
+      webhook: true,
+      teams: 'skipped',
+    });
     expect(run.outputs['fallback-path']).toBe(join(run.dir, 'fallback', 'notifications.jsonl'));
-    expect(run.stdout).toMatch(/::warning title=notify%3A discord failed::notification to discord not delivered: HTTP 404: the Discord webhook no longer exists/);
+    expect(run.stdout).toMatch(
+      /::warning title=notify%3A discord failed::notification to discord not delivered: HTTP 404: the Discord webhook no longer exists/,
+    );
     expect(run.summary).toContain('| discord | failed | 1 |');
     expect(run.summary).toContain('| teams | skipped | 0 | TEAMS_WEBHOOK_URL is not set |');
     const fallback = readFileSync(run.outputs['fallback-path']!, 'utf8');
     expect(JSON.parse(fallback.trim())).toMatchObject({ channel: 'discord', event: 'rollback-started' });
     expect(sink.requests.map((r) => r.path.split('/')[1]).sort()).toEqual(['discord', 'slack', 'webhook']);
     // The runner learns the secrets from ::add-mask:: lines; everything else must be free of them.
-    const visible = [run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n'), JSON.stringify(run.outputs), run.summary, fallback].join('\n');
+    const visible = [
+      run.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n'),
+      JSON.stringify(run.outputs),
+      run.summary,
+      fallback,
+    ].join('\n');
     for (const secret of [slack, discord, hookSecret, sink.urlFor('/webhook/hookSECRETpath')]) {
-      for (const form of secretForms(secret)) expect({ form, found: visible.includes(form) }).toEqual({ form, found: false });
+      for (const form of secretForms(secret))
+        expect({ form, found: visible.includes(form) }).toEqual({ form, found: false });
       expect(run.stdout).toContain(`::add-mask::${secret}`);
     }
     expect(visible).not.toMatch(/SECRET/);
@@ -75,7 +114,14 @@ describe('notify action bundle', () => {
 
   it('fails the step with fail-on-error, and reports a bad event as one error line', async () => {
     sink = await startSink(() => ({ status: 500 }));
-    const failed = await runBundle({ event: 'custom', environment: 'staging', channels: 'slack', 'slack-webhook-url': sink.urlFor('/s'), 'fail-on-error': 'true', timeout: '2s' });
+    const failed = await runBundle({
+      event: 'custom',
+      environment: 'staging',
+      channels: 'slack',
+      'slack-webhook-url': sink.urlFor('/s'),
+      'fail-on-error': 'true',
+      timeout: '2s',
+    });
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/::error::notification not delivered to slack \(fail-on-error is set\)/);
     const bad = await runBundle({ event: 'deploy-exploded', environment: 'staging' });
@@ -85,11 +131,22 @@ describe('notify action bundle', () => {
 
   it('dry-run prints each payload and sends nothing', async () => {
     sink = await startSink();
-    const run = await runBundle({ event: 'deploy-started', environment: 'staging', 'dry-run': 'true', 'slack-webhook-url': sink.urlFor('/s') });
+    const run = await runBundle({
+      event: 'deploy-started',
+      environment: 'staging',
+      'dry-run': 'true',
+      'slack-webhook-url': sink.urlFor('/s'),
+    });
     expect(run.code).toBe(0);
     expect(sink.requests).toHaveLength(0);
     expect(run.stdout).toContain('dry-run: teams payload:');
     expect(run.summary).toContain('dry-run: nothing sent');
-    expect(JSON.parse(run.outputs.delivered!)).toEqual({ slack: 'dry-run', teams: 'dry-run', discord: 'dry-run', email: 'dry-run', webhook: 'dry-run' });
+    expect(JSON.parse(run.outputs.delivered!)).toEqual({
+      slack: 'dry-run',
+      teams: 'dry-run',
+      discord: 'dry-run',
+      email: 'dry-run',
+      webhook: 'dry-run',
+    });
   });
 });

@@ -43689,7 +43689,11 @@ function assertEvent(value, field = 'event') {
 function eventFields(event) {
     return { ...COMMON_FIELDS, ...EVENT_FIELDS[event] };
 }
-const scalar = (value) => typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+const scalar = (value) => typeof value === 'string'
+    ? value
+    : typeof value === 'number' && Number.isFinite(value)
+        ? String(value)
+        : undefined;
 /** The seed's runbook, for events after which an operator may have to act. */
 function defaultRunbook(event, environment) {
     const verify = [
@@ -43743,7 +43747,9 @@ function buildEventContext(input) {
         }
         else {
             if (!Array.isArray(raw))
-                throw new errors_ConfigError(`${where}: must be a list of gates, got ${errors_describeValue(raw)}`, { field: where });
+                throw new errors_ConfigError(`${where}: must be a list of gates, got ${errors_describeValue(raw)}`, {
+                    field: where,
+                });
             context[name] = raw.map((item, i) => gateLine(item, `${where}[${i}]`));
         }
     }
@@ -43801,7 +43807,11 @@ const TEMPLATE_MARKER = (0,external_node_path_.join)('action-templates', 'notifi
 /** Finds the shipped template directory: next to the running action/CLI bundle (the whole repository
  *  is checked out under the runner's _actions directory), or above the working directory. */
 function findDefaultTemplateDir(env = process.env) {
-    const starts = [env.GITHUB_ACTION_PATH, process.argv[1] ? (0,external_node_path_.dirname)(process.argv[1]) : undefined, process.cwd()];
+    const starts = [
+        env.GITHUB_ACTION_PATH,
+        process.argv[1] ? (0,external_node_path_.dirname)(process.argv[1]) : undefined,
+        process.cwd(),
+    ];
     for (const start of starts) {
         if (!start)
             continue;
@@ -43830,7 +43840,10 @@ function loadTemplates(options = {}) {
     }
     if (options.overrideDir) {
         if (!(0,external_node_fs_.existsSync)(options.overrideDir)) {
-            throw new errors_ConfigError(`template directory does not exist`, { file: options.overrideDir, field: 'template-dir' });
+            throw new errors_ConfigError(`template directory does not exist`, {
+                file: options.overrideDir,
+                field: 'template-dir',
+            });
         }
         for (const name of (0,external_node_fs_.readdirSync)(options.overrideDir)) {
             if (!name.endsWith(TEMPLATE_SUFFIX))
@@ -43867,7 +43880,9 @@ function compileTemplate(event, text, file = `${event}${TEMPLATE_SUFFIX}`) {
             out = template(context);
         }
         catch (error) {
-            throw new errors_ConfigError(`template failed to render: ${error.message.split('\n')[0]}`, { file });
+            throw new errors_ConfigError(`template failed to render: ${error.message.split('\n')[0]}`, {
+                file,
+            });
         }
         return splitTitle(out, context);
     };
@@ -43895,7 +43910,13 @@ function checkFields(ast, event, file) {
         if (path.data) {
             // @index/@first/@last inside each; @root.x reads the root scope.
             if (path.parts[0] === 'root' && path.parts.length === 2)
-                return resolvePath({ ...path, data: false, parts: path.parts.slice(1), depth: scopes.length - 1, original: path.parts[1] }, scopes);
+                return resolvePath({
+                    ...path,
+                    data: false,
+                    parts: path.parts.slice(1),
+                    depth: scopes.length - 1,
+                    original: path.parts[1],
+                }, scopes);
             if (['index', 'first', 'last', 'key'].includes(path.parts[0] ?? '') && scopes.length > 1)
                 return 'text';
             return fail(path, `unknown data variable {{${path.original}}}`);
@@ -44005,7 +44026,12 @@ function buildMessage(templates, context, details) {
         details,
     };
 }
-const SEVERITY_EMOJI = { info: 'ℹ️', success: '✅', warning: '⚠️', danger: '🚨' };
+const SEVERITY_EMOJI = {
+    info: 'ℹ️',
+    success: '✅',
+    warning: '⚠️',
+    danger: '🚨',
+};
 
 ;// CONCATENATED MODULE: ./packages/notify/src/retry.ts
 // The retry policy as a pure function: given what the last attempt got, retry after how long, or
@@ -44053,9 +44079,16 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
                 : undefined;
             const asked = fromHeader ?? fromBody;
             if (asked === undefined)
-                return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: 'HTTP 429 without Retry-After' };
+                return {
+                    retry: true,
+                    delayMs: fullJitterDelay(attempt, policy, random),
+                    why: 'HTTP 429 without Retry-After',
+                };
             if (asked > policy.maxRetryAfterMs) {
-                return { retry: false, why: `HTTP 429 asked to wait ${asked} ms, more than the ${policy.maxRetryAfterMs} ms cap` };
+                return {
+                    retry: false,
+                    why: `HTTP 429 asked to wait ${asked} ms, more than the ${policy.maxRetryAfterMs} ms cap`,
+                };
             }
             return { retry: true, delayMs: asked, why: `HTTP 429, Retry-After ${asked} ms` };
         }
@@ -44120,7 +44153,13 @@ async function deliverWithRetry(attemptOnce, env) {
     for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
         const remaining = env.deadline - env.clock.now();
         if (remaining <= 0) {
-            return { delivered: false, attempts: attempt - 1, status: lastStatus, error: 'time budget exhausted before delivery', history };
+            return {
+                delivered: false,
+                attempts: attempt - 1,
+                status: lastStatus,
+                error: 'time budget exhausted before delivery',
+                history,
+            };
         }
         const report = await attemptOnce(Math.max(1, Math.min(env.attemptTimeoutMs, remaining)));
         const { outcome } = report;
@@ -44128,7 +44167,11 @@ async function deliverWithRetry(attemptOnce, env) {
             lastStatus = outcome.status;
         const record = {
             attempt,
-            outcome: outcome.kind === 'response' ? `HTTP ${outcome.status}` : outcome.kind === 'timeout' ? 'timed out' : outcome.error,
+            outcome: outcome.kind === 'response'
+                ? `HTTP ${outcome.status}`
+                : outcome.kind === 'timeout'
+                    ? 'timed out'
+                    : outcome.error,
         };
         history.push(record);
         if (outcome.kind === 'response' && isSuccess(outcome.status)) {
@@ -44137,7 +44180,13 @@ async function deliverWithRetry(attemptOnce, env) {
         const decision = decideRetry(outcome, attempt, env.policy, env.clock.now(), env.random);
         const detail = report.detail && !report.explanation ? ` — ${report.detail}` : '';
         if (!decision.retry) {
-            return { delivered: false, attempts: attempt, status: lastStatus, error: `${report.explanation ?? decision.why}${detail}`, history };
+            return {
+                delivered: false,
+                attempts: attempt,
+                status: lastStatus,
+                error: `${report.explanation ?? decision.why}${detail}`,
+                history,
+            };
         }
         if (env.clock.now() + decision.delayMs >= env.deadline) {
             return {
@@ -44152,7 +44201,13 @@ async function deliverWithRetry(attemptOnce, env) {
         await env.clock.sleep(decision.delayMs);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
-    return { delivered: false, attempts: env.policy.maxAttempts, status: lastStatus, error: 'retries exhausted', history };
+    return {
+        delivered: false,
+        attempts: env.policy.maxAttempts,
+        status: lastStatus,
+        error: 'retries exhausted',
+        history,
+    };
 }
 /** POSTs a JSON body to a webhook, with retries. */
 function postWithRetry(request, env) {
@@ -44160,7 +44215,11 @@ function postWithRetry(request, env) {
         try {
             const response = await env.fetch(request.url, {
                 method: 'POST',
-                headers: { 'content-type': 'application/json', 'user-agent': `guarded-rollout/${TOOL_VERSION}`, ...request.headers },
+                headers: {
+                    'content-type': 'application/json',
+                    'user-agent': `guarded-rollout/${TOOL_VERSION}`,
+                    ...request.headers,
+                },
                 body: request.body,
                 signal: AbortSignal.timeout(timeoutMs),
                 redirect: 'error',
@@ -44212,7 +44271,14 @@ function secretsFromEnv(env, names = {}) {
 }
 /** Every secret value, for masking and redaction. E-mail addresses are not secrets. */
 function secretValues(secrets) {
-    return [secrets.slackWebhookUrl, secrets.teamsWebhookUrl, secrets.discordWebhookUrl, secrets.webhookUrl, secrets.webhookSecret, secrets.smtpUrl].filter((s) => typeof s === 'string' && s !== '');
+    return [
+        secrets.slackWebhookUrl,
+        secrets.teamsWebhookUrl,
+        secrets.discordWebhookUrl,
+        secrets.webhookUrl,
+        secrets.webhookSecret,
+        secrets.smtpUrl,
+    ].filter((s) => typeof s === 'string' && s !== '');
 }
 function assertChannels(names) {
     const out = [];
@@ -44246,7 +44312,10 @@ function webhookUrlProblem(value, variable) {
 function isLegacyTeamsUrl(value) {
     try {
         const host = new URL(value).hostname.toLowerCase();
-        return host === 'webhook.office.com' || host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com';
+        return (host === 'webhook.office.com' ||
+            host.endsWith('.webhook.office.com') ||
+            host === 'outlook.office.com' ||
+            host === 'outlook.office365.com');
     }
     catch {
         return false;
@@ -44268,7 +44337,12 @@ function setupChannels(channels, secrets, names = {}) {
             if (channel === 'teams' && isLegacyTeamsUrl(value)) {
                 return { channel, state: 'misconfigured', reason: `${varName(key)} ${LEGACY_TEAMS_EXPLANATION}` };
             }
-            return { channel, state: 'configured', url: value, ...(channel === 'webhook' && secrets.webhookSecret ? { signingSecret: secrets.webhookSecret } : {}) };
+            return {
+                channel,
+                state: 'configured',
+                url: value,
+                ...(channel === 'webhook' && secrets.webhookSecret ? { signingSecret: secrets.webhookSecret } : {}),
+            };
         };
         switch (channel) {
             case 'slack':
@@ -44288,16 +44362,37 @@ function setupChannels(channels, secrets, names = {}) {
                     protocol = new URL(url).protocol;
                 }
                 catch {
-                    return { channel, state: 'misconfigured', reason: `${varName('smtpUrl')} is not a valid URL (the value is not shown because it is a secret); expected smtp://user:pass@host:587 or smtps://user:pass@host:465` };
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('smtpUrl')} is not a valid URL (the value is not shown because it is a secret); expected smtp://user:pass@host:587 or smtps://user:pass@host:465`,
+                    };
                 }
                 if (protocol !== 'smtp:' && protocol !== 'smtps:') {
-                    return { channel, state: 'misconfigured', reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//` };
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//`,
+                    };
                 }
                 if (!secrets.emailTo)
-                    return { channel, state: 'misconfigured', reason: `${varName('emailTo')} is not set (the recipients, comma-separated)` };
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('emailTo')} is not set (the recipients, comma-separated)`,
+                    };
                 if (!secrets.emailFrom)
-                    return { channel, state: 'misconfigured', reason: `${varName('emailFrom')} is not set (the sender address)` };
-                return { channel, state: 'configured', url, smtp: { url, to: secrets.emailTo, from: secrets.emailFrom } };
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('emailFrom')} is not set (the sender address)`,
+                    };
+                return {
+                    channel,
+                    state: 'configured',
+                    url,
+                    smtp: { url, to: secrets.emailTo, from: secrets.emailFrom },
+                };
             }
         }
     });
@@ -44349,12 +44444,12 @@ function toSlackMrkdwn(markdown) {
         const links = [];
         const withTokens = text.replace(LINK, (_m, label, url) => {
             links.push(`<${url}|${escapeSlack(label)}>`);
-            return `\u0000${links.length - 1}\u0000`;
+            return `\uE000${links.length - 1}\uE000`;
         });
         return escapeSlack(withTokens)
             .replace(/\*\*([^*\n]+)\*\*/g, '*$1*')
             .replace(/^- /gm, '• ')
-            .replace(/\u0000(\d+)\u0000/g, (_m, i) => links[Number(i)]);
+            .replace(/\uE000(\d+)\uE000/g, (_m, i) => links[Number(i)]);
     }, escapeSlack);
 }
 function escapeSlack(text) {
@@ -44452,7 +44547,12 @@ const DISCORD_LIMITS = {
     footer: 2048,
     totalEmbedChars: 6000,
 };
-const COLORS = { info: 0x3b82f6, success: 0x22c55e, warning: 0xf59e0b, danger: 0xdc2626 };
+const COLORS = {
+    info: 0x3b82f6,
+    success: 0x22c55e,
+    warning: 0xf59e0b,
+    danger: 0xdc2626,
+};
 function embedChars(embed) {
     return (embed.title.length +
         embed.description.length +
@@ -44488,7 +44588,12 @@ function renderDiscord(message) {
 ;// CONCATENATED MODULE: ./packages/notify/src/channels/email.ts
 // Email rendering: subject, plain-text and HTML parts (the HTML escapes every value).
 
-const BANNER = { info: '#3b82f6', success: '#16a34a', warning: '#d97706', danger: '#dc2626' };
+const BANNER = {
+    info: '#3b82f6',
+    success: '#16a34a',
+    warning: '#d97706',
+    danger: '#dc2626',
+};
 function renderEmail(message) {
     const subject = truncate(`[guarded-rollout] [${message.environment}] ${message.title}`.replace(/[\r\n]+/g, ' '), 200);
     const facts = message.facts.map((f) => `${f.name}: ${f.value}`).join('\n');
@@ -44536,7 +44641,10 @@ const SLACK_LIMITS = {
 };
 function renderSlack(message) {
     const blocks = [];
-    blocks.push({ type: 'header', text: { type: 'plain_text', text: truncate(message.title, SLACK_LIMITS.headerText), emoji: true } });
+    blocks.push({
+        type: 'header',
+        text: { type: 'plain_text', text: truncate(message.title, SLACK_LIMITS.headerText), emoji: true },
+    });
     const fields = message.facts.slice(0, SLACK_LIMITS.fields).map((f) => ({
         type: 'mrkdwn',
         text: truncate(`*${f.name}*\n${toSlackMrkdwn(f.value)}`, SLACK_LIMITS.fieldText),
@@ -44552,7 +44660,10 @@ function renderSlack(message) {
     }
     for (const chunk of chunks)
         blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
-    const context = [message.runUrl ? `<${message.runUrl}|workflow run>` : undefined, `ref \`${message.dedupeKey}\``].filter((e) => e !== undefined);
+    const context = [
+        message.runUrl ? `<${message.runUrl}|workflow run>` : undefined,
+        `ref \`${message.dedupeKey}\``,
+    ].filter((e) => e !== undefined);
     blocks.push({ type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text })) });
     return {
         text: truncate(`${message.title}\n${toPlainText(message.body)}`, SLACK_LIMITS.fallbackText),
@@ -44566,13 +44677,25 @@ function renderSlack(message) {
 // Teams renders in webhooks). Teams rejects messages above about 28 KB, so the body is cut to fit.
 
 const TEAMS_LIMITS = { payloadBytes: 28 * 1024, cardVersion: '1.4' };
-const teams_COLORS = { info: 'accent', success: 'good', warning: 'warning', danger: 'attention' };
+const teams_COLORS = {
+    info: 'accent',
+    success: 'good',
+    warning: 'warning',
+    danger: 'attention',
+};
 function payloadBytes(payload) {
     return Buffer.byteLength(JSON.stringify(payload), 'utf8');
 }
 function card(message, body) {
     const items = [
-        { type: 'TextBlock', text: message.title, weight: 'bolder', size: 'large', wrap: true, color: teams_COLORS[message.severity] },
+        {
+            type: 'TextBlock',
+            text: message.title,
+            weight: 'bolder',
+            size: 'large',
+            wrap: true,
+            color: teams_COLORS[message.severity],
+        },
         { type: 'FactSet', facts: message.facts.map((f) => ({ title: f.name, value: f.value })) },
         { type: 'TextBlock', text: body, wrap: true },
         { type: 'TextBlock', text: `ref ${message.dedupeKey}`, isSubtle: true, size: 'small', wrap: true },
@@ -61026,7 +61149,15 @@ const nodemailer = {
 ;// CONCATENATED MODULE: ./packages/notify/src/email-send.ts
 
 
-const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'ECONNREFUSED', 'EPROTOCOL']);
+const TRANSIENT_CODES = new Set([
+    'ECONNECTION',
+    'ETIMEDOUT',
+    'ESOCKET',
+    'EDNS',
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPROTOCOL',
+]);
 /** Maps a nodemailer failure onto the retry policy's outcomes (SMTP reply codes to HTTP-like ones). */
 function smtpFailure(error) {
     const e = error;
@@ -61034,13 +61165,19 @@ function smtpFailure(error) {
     if (typeof e.responseCode === 'number') {
         // 4xx SMTP replies are "try again later"; 5xx are final.
         const status = e.responseCode >= 400 && e.responseCode < 500 ? 503 : 400;
-        return { outcome: { kind: 'response', status }, explanation: `SMTP ${e.responseCode}${reply ? `: ${reply}` : ''}` };
+        return {
+            outcome: { kind: 'response', status },
+            explanation: `SMTP ${e.responseCode}${reply ? `: ${reply}` : ''}`,
+        };
     }
     if (e.code === 'ETIMEDOUT')
         return { outcome: { kind: 'timeout' } };
     if (e.code && TRANSIENT_CODES.has(e.code))
         return { outcome: { kind: 'network', error: `SMTP ${e.code}: ${e.message ?? ''}`.trim() } };
-    return { outcome: { kind: 'response', status: 400 }, explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}` };
+    return {
+        outcome: { kind: 'response', status: 400 },
+        explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}`,
+    };
 }
 async function sendEmail(target, content, headers, messageId, env) {
     return deliverWithRetry(async (timeoutMs) => {
@@ -61110,7 +61247,9 @@ function mergeSecrets(options) {
     return { ...fromEnv, ...explicit };
 }
 function deriveDedupeKey(event, environment, details, timestamp) {
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify([event, environment, details, timestamp, (0,external_node_crypto_.randomUUID)()])).digest('hex');
+    const digest = (0,external_node_crypto_.createHash)('sha256')
+        .update(JSON.stringify([event, environment, details, timestamp, (0,external_node_crypto_.randomUUID)()]))
+        .digest('hex');
     return `gr-${digest.slice(0, 20)}`;
 }
 /** Renders each channel's native payload (pure; no secrets involved). */
@@ -61129,9 +61268,15 @@ function renderChannelPayload(channel, message) {
     }
 }
 const explainers = {
-    discord: (status) => (status === 404 ? 'HTTP 404: the Discord webhook no longer exists (deleted or token revoked); not retried' : undefined),
-    slack: (status, body) => status === 404 || status === 410 || status === 403 ? `HTTP ${status} ${body.slice(0, 60)}: the Slack webhook is disabled, revoked or its channel archived; not retried` : undefined,
-    teams: (status) => (status === 404 ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)' : undefined),
+    discord: (status) => status === 404
+        ? 'HTTP 404: the Discord webhook no longer exists (deleted or token revoked); not retried'
+        : undefined,
+    slack: (status, body) => status === 404 || status === 410 || status === 403
+        ? `HTTP ${status} ${body.slice(0, 60)}: the Slack webhook is disabled, revoked or its channel archived; not retried`
+        : undefined,
+    teams: (status) => status === 404
+        ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)'
+        : undefined,
 };
 async function sendNotification(options) {
     const event = assertEvent(options.event);
@@ -61144,10 +61289,17 @@ async function sendNotification(options) {
     }
     const clock = options.clock ?? systemClock;
     const random = options.random ?? Math.random;
-    const templates = options.templates ?? loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+    const templates = options.templates ??
+        loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
     const timestamp = new Date(clock.now()).toISOString();
     const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
-    const context = buildEventContext({ event, environment: options.environment, details, timestamp, dedupeKey });
+    const context = buildEventContext({
+        event,
+        environment: options.environment,
+        details,
+        timestamp,
+        dedupeKey,
+    });
     const message = buildMessage(templates, context, details);
     const secrets = mergeSecrets(options);
     const secretList = secretValues(secrets);
@@ -61206,7 +61358,14 @@ async function sendNotification(options) {
     }
     const delivered = {};
     for (const r of results) {
-        delivered[r.channel] = r.status === 'delivered' ? true : r.status === 'skipped' ? 'skipped' : r.status === 'dry-run' ? 'dry-run' : false;
+        delivered[r.channel] =
+            r.status === 'delivered'
+                ? true
+                : r.status === 'skipped'
+                    ? 'skipped'
+                    : r.status === 'dry-run'
+                        ? 'dry-run'
+                        : false;
     }
     return {
         event,
@@ -61231,10 +61390,21 @@ async function deliverToChannel(setup, message, env, options, redact) {
         payload = renderChannelPayload(channel, message);
     }
     catch (error) {
-        return { ...base, status: 'failed', durationMs: 0, reason: redact(`rendering failed: ${error.message}`) };
+        return {
+            ...base,
+            status: 'failed',
+            durationMs: 0,
+            reason: redact(`rendering failed: ${error.message}`),
+        };
     }
     if (options.dryRun)
-        return { ...base, status: 'dry-run', durationMs: 0, payload, ...(setup.state !== 'configured' ? { reason: setup.reason } : {}) };
+        return {
+            ...base,
+            status: 'dry-run',
+            durationMs: 0,
+            payload,
+            ...(setup.state !== 'configured' ? { reason: setup.reason } : {}),
+        };
     if (setup.state === 'skipped')
         return { ...base, status: 'skipped', durationMs: 0, reason: setup.reason };
     if (setup.state === 'misconfigured')
@@ -61246,7 +61416,10 @@ async function deliverToChannel(setup, message, env, options, redact) {
         }
         else {
             const body = JSON.stringify(payload);
-            const headers = { [DEDUPE_HEADER]: message.dedupeKey, 'Idempotency-Key': message.dedupeKey };
+            const headers = {
+                [DEDUPE_HEADER]: message.dedupeKey,
+                'Idempotency-Key': message.dedupeKey,
+            };
             if (channel === 'webhook' && setup.signingSecret)
                 headers[SIGNATURE_HEADER] = signBody(body, setup.signingSecret);
             result = await postWithRetry({ url: setup.url, body, headers, explain: explainers[channel] }, env);
@@ -61254,7 +61427,12 @@ async function deliverToChannel(setup, message, env, options, redact) {
     }
     catch (error) {
         // A bug or an unexpected library failure must still not break the other channels.
-        result = { delivered: false, attempts: 1, error: `unexpected failure: ${error.message}`, history: [] };
+        result = {
+            delivered: false,
+            attempts: 1,
+            error: `unexpected failure: ${error.message}`,
+            history: [],
+        };
     }
     const history = result.history.map((h) => ({ ...h, outcome: redact(h.outcome) }));
     return {
@@ -61417,7 +61595,9 @@ async function run() {
         lib_core/* setOutput */.uH('fallback-path', result.fallbackPath ?? '');
         lib_core/* setOutput */.uH('dedupe-key', result.dedupeKey);
         if (failOnError && (result.anyFailed || result.fallbackError)) {
-            const failed = result.channels.filter((c) => c.status === 'failed' || c.status === 'misconfigured').map((c) => c.channel);
+            const failed = result.channels
+                .filter((c) => c.status === 'failed' || c.status === 'misconfigured')
+                .map((c) => c.channel);
             throw new CheckFailedError(`notification not delivered to ${failed.join(', ') || 'the fallback file'} (fail-on-error is set)`);
         }
     });

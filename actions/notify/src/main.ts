@@ -4,9 +4,28 @@
 // only with fail-on-error: notifications fail open.
 import { basename, dirname } from 'node:path';
 import * as core from '@actions/core';
-import { inputBoolean, inputDuration, inputJson, inputList, inputOptional, inputString, maskSecret, runAction } from '@guarded-rollout/action-io';
+import {
+  inputBoolean,
+  inputDuration,
+  inputJson,
+  inputList,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { assertChannels, assertEvent, describeResult, notificationSecrets, resultMarkdown, sendNotification, type ChannelSecrets, type SendOptions, type SendResult } from '@guarded-rollout/notify';
+import {
+  assertChannels,
+  assertEvent,
+  describeResult,
+  notificationSecrets,
+  resultMarkdown,
+  sendNotification,
+  type ChannelSecrets,
+  type SendOptions,
+  type SendResult,
+} from '@guarded-rollout/notify';
 
 export interface NotifyInputs {
   options: SendOptions;
@@ -56,7 +75,12 @@ async function uploadFallback(path: string, result: SendResult): Promise<void> {
   }
   try {
     const { DefaultArtifactClient } = await import('@actions/artifact');
-    const upload = new DefaultArtifactClient().uploadArtifact(`notify-fallback-${result.event}-${result.dedupeKey}`, [path], dirname(path), { retentionDays: 30 });
+    const upload = new DefaultArtifactClient().uploadArtifact(
+      `notify-fallback-${result.event}-${result.dedupeKey}`,
+      [path],
+      dirname(path),
+      { retentionDays: 30 },
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('artifact upload took longer than 60 s')), 60_000);
@@ -68,7 +92,9 @@ async function uploadFallback(path: string, result: SendResult): Promise<void> {
       clearTimeout(timer);
     }
   } catch (error) {
-    core.warning(`the fallback file could not be uploaded as an artifact (${(error as Error).message}); it is still at ${path}`);
+    core.warning(
+      `the fallback file could not be uploaded as an artifact (${(error as Error).message}); it is still at ${path}`,
+    );
   }
 }
 
@@ -78,13 +104,17 @@ export async function run(): Promise<void> {
     const result = await sendNotification(options);
     for (const line of describeResult(result)) core.info(line);
     if (result.dryRun) {
-      for (const c of result.channels) core.info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
+      for (const c of result.channels)
+        core.info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
     }
     for (const c of result.channels) {
       if (c.status === 'failed' || c.status === 'misconfigured') {
-        core.warning(`notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`, {
-          title: `notify: ${c.channel} ${c.status}`,
-        });
+        core.warning(
+          `notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`,
+          {
+            title: `notify: ${c.channel} ${c.status}`,
+          },
+        );
       }
     }
     if (result.fallbackError) core.warning(result.fallbackError);
@@ -94,8 +124,12 @@ export async function run(): Promise<void> {
     core.setOutput('fallback-path', result.fallbackPath ?? '');
     core.setOutput('dedupe-key', result.dedupeKey);
     if (failOnError && (result.anyFailed || result.fallbackError)) {
-      const failed = result.channels.filter((c) => c.status === 'failed' || c.status === 'misconfigured').map((c) => c.channel);
-      throw new CheckFailedError(`notification not delivered to ${failed.join(', ') || 'the fallback file'} (fail-on-error is set)`);
+      const failed = result.channels
+        .filter((c) => c.status === 'failed' || c.status === 'misconfigured')
+        .map((c) => c.channel);
+      throw new CheckFailedError(
+        `notification not delivered to ${failed.join(', ') || 'the fallback file'} (fail-on-error is set)`,
+      );
     }
   });
 }

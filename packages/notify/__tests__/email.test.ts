@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DEFAULT_RETRY_POLICY, renderEmail, sendEmail, systemClock, type DeliveryEnvironment } from '../src/index.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  renderEmail,
+  sendEmail,
+  systemClock,
+  type DeliveryEnvironment,
+} from '../src/index.js';
 import { message, VIOLATION_DETAILS } from './fixtures.js';
 import { fakeClock } from './sink.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
@@ -22,7 +28,12 @@ const env = (clock = systemClock): DeliveryEnvironment => ({
 async function send(s: SmtpSink, scheme: 'smtp' | 'smtps', e = env()) {
   const content = renderEmail(message('gate-violation', VIOLATION_DETAILS));
   return sendEmail(
-    { url: `${scheme}://mailer:smtp-pass-s3cret@127.0.0.1:${s.port}`, to: 'oncall@example.test, sre@example.test', from: 'Guarded Rollout <rollout@example.test>', tls: { ca: [s.cert] } },
+    {
+      url: `${scheme}://mailer:smtp-pass-s3cret@127.0.0.1:${s.port}`,
+      to: 'oncall@example.test, sre@example.test',
+      from: 'Guarded Rollout <rollout@example.test>',
+      tls: { ca: [s.cert] },
+    },
     content,
     { 'X-Guarded-Rollout-Dedupe-Key': 'gr-mail-key' },
     '<gr-mail-key@guarded-rollout.invalid>',

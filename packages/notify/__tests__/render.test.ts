@@ -41,28 +41,36 @@ describe('Slack Block Kit payload', () => {
 
   it('stays within every documented limit for oversized content and marks the cut', () => {
     // 80 paragraphs of 2 700 characters: more than 50 blocks of 3000 could hold.
-    const p = renderSlack({ ...huge, body: Array.from({ length: 80 }, (_, i) => `Paragraph ${i}: ${HUGE_PARAGRAPH}`).join('\n\n') });
+    const p = renderSlack({
+      ...huge,
+      body: Array.from({ length: 80 }, (_, i) => `Paragraph ${i}: ${HUGE_PARAGRAPH}`).join('\n\n'),
+    });
     expect(p.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
     const header = p.blocks[0] as { text: { text: string } };
     expect(header.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
     expect(header.text.text.endsWith(TRUNCATION_MARKER)).toBe(true);
     for (const block of p.blocks) {
       const b = block as { text?: { text: string }; fields?: { text: string }[] };
-      if (block.type === 'section' && b.text) expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
+      if (block.type === 'section' && b.text)
+        expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
       if (b.fields) {
         expect(b.fields.length).toBeLessThanOrEqual(SLACK_LIMITS.fields);
         for (const f of b.fields) expect(f.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fieldText);
       }
     }
     expect(p.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fallbackText);
-    const sections = p.blocks.filter((b) => b.type === 'section' && 'text' in b) as { text: { text: string } }[];
+    const sections = p.blocks.filter((b) => b.type === 'section' && 'text' in b) as {
+      text: { text: string };
+    }[];
     expect(sections.at(-1)!.text.text).toContain(TRUNCATION_MARKER);
   });
 });
 
 describe('Microsoft Teams Workflows payload', () => {
   it('wraps an Adaptive Card 1.4 in the message envelope Workflows expects', () => {
-    const p = renderTeams(message('rollback-failed', { backup: 'b.zip', runUrl: 'https://example.test/run' }));
+    const p = renderTeams(
+      message('rollback-failed', { backup: 'b.zip', runUrl: 'https://example.test/run' }),
+    );
     expect(p.type).toBe('message');
     expect(p.attachments).toHaveLength(1);
     const a = p.attachments[0];
@@ -119,7 +127,13 @@ describe('email and generic webhook', () => {
 
   it('carries the event, its fields and the caller details as JSON', () => {
     const p = renderWebhook(message('gate-violation', { ...VIOLATION_DETAILS, ticket: 'INC-7' }));
-    expect(p).toMatchObject({ schemaVersion: 1, event: 'gate-violation', environment: 'production', severity: 'danger', dedupeKey: 'gr-test-key' });
+    expect(p).toMatchObject({
+      schemaVersion: 1,
+      event: 'gate-violation',
+      environment: 'production',
+      severity: 'danger',
+      dedupeKey: 'gr-test-key',
+    });
     expect((p.details as Record<string, unknown>).ticket).toBe('INC-7');
     expect((p.fields as { violatedGates: unknown[] }).violatedGates).toHaveLength(2);
   });

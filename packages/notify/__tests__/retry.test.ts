@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { decideRetry, DEFAULT_RETRY_POLICY, fullJitterDelay, parseRetryAfter, postWithRetry, type DeliveryEnvironment } from '../src/index.js';
+import {
+  decideRetry,
+  DEFAULT_RETRY_POLICY,
+  fullJitterDelay,
+  parseRetryAfter,
+  postWithRetry,
+  type DeliveryEnvironment,
+} from '../src/index.js';
 import { fakeClock, startSink, type Sink, type SinkReply } from './sink.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -15,10 +22,14 @@ describe('retry policy (pure)', () => {
     ['Mon, 23 Nov 2026 11:00:00 GMT', 0],
     ['soon', undefined],
     [null, undefined],
-  ])('parses Retry-After %j as %j ms', (value, expected) => expect(parseRetryAfter(value, NOW)).toBe(expected));
+  ])('parses Retry-After %j as %j ms', (value, expected) =>
+    expect(parseRetryAfter(value, NOW)).toBe(expected),
+  );
 
   it('backs off with full jitter: random(0, min(cap, base·2^n))', () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => fullJitterDelay(n, policy, () => 0.999999))).toEqual([499, 999, 1999, 3999, 7999, 7999]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => fullJitterDelay(n, policy, () => 0.999999))).toEqual([
+      499, 999, 1999, 3999, 7999, 7999,
+    ]);
     expect(fullJitterDelay(3, policy, () => 0)).toBe(0);
   });
 
@@ -45,18 +56,37 @@ describe('delivery with retries against a real HTTP sink (fake clock)', () => {
   afterEach(async () => sink?.close());
 
   type FakeClock = ReturnType<typeof fakeClock>;
-  function env(clock: FakeClock = fakeClock(NOW), extra: Partial<Omit<DeliveryEnvironment, 'clock'>> = {}): DeliveryEnvironment & { clock: FakeClock } {
-    return { fetch, random: half, policy, attemptTimeoutMs: 2000, deadline: clock.now() + 60_000, ...extra, clock };
+  function env(
+    clock: FakeClock = fakeClock(NOW),
+    extra: Partial<Omit<DeliveryEnvironment, 'clock'>> = {},
+  ): DeliveryEnvironment & { clock: FakeClock } {
+    return {
+      fetch,
+      random: half,
+      policy,
+      attemptTimeoutMs: 2000,
+      deadline: clock.now() + 60_000,
+      ...extra,
+      clock,
+    };
   }
 
   async function deliver(replies: SinkReply[], e = env()) {
     sink = await startSink((_req, nth) => replies[Math.min(nth, replies.length) - 1]!);
-    const result = await postWithRetry({ url: sink.urlFor('/hook'), body: '{"a":1}', headers: { 'x-test': '1' } }, e);
+    const result = await postWithRetry(
+      { url: sink.urlFor('/hook'), body: '{"a":1}', headers: { 'x-test': '1' } },
+      e,
+    );
     return { result, waits: e.clock.waits, requests: sink.requests };
   }
 
   it('retries 5xx with the jittered exponential schedule and then delivers', async () => {
-    const { result, waits, requests } = await deliver([{ status: 500 }, { status: 502 }, { status: 503 }, { status: 200 }]);
+    const { result, waits, requests } = await deliver([
+      { status: 500 },
+      { status: 502 },
+      { status: 503 },
+      { status: 200 },
+    ]);
     expect(result).toMatchObject({ delivered: true, attempts: 4, status: 200 });
     expect(waits).toEqual([250, 500, 1000]);
     expect(requests).toHaveLength(4);
@@ -64,12 +94,28 @@ describe('delivery with retries against a real HTTP sink (fake clock)', () => {
     expect(requests[0]!.headers['content-type']).toBe('application/json');
   });
 
-  it('honours Retry-After in seconds, as an HTTP date, and Discord\'s float retry_after body', async () => {
-    expect((await deliver([{ status: 429, headers: { 'retry-after': '2' } }, { status: 204 }])).waits).toEqual([2000]);
+  it("honours Retry-After in seconds, as an HTTP date, and Discord's float retry_after body", async () => {
+    expect(
+      (await deliver([{ status: 429, headers: { 'retry-after': '2' } }, { status: 204 }])).waits,
+    ).toEqual([2000]);
     await sink.close();
-    expect((await deliver([{ status: 429, headers: { 'retry-after': 'Mon, 23 Nov 2026 12:00:09 GMT' } }, { status: 204 }])).waits).toEqual([9000]);
+    expect(
+      (
+        await deliver([
+          { status: 429, headers: { 'retry-after': 'Mon, 23 Nov 2026 12:00:09 GMT' } },
+          { status: 204 },
+        ])
+      ).waits,
+    ).toEqual([9000]);
     await sink.close();
-    const discord = await deliver([{ status: 429, headers: { 'content-type': 'application/json' }, body: '{"message":"You are being rate limited.","retry_after":0.931,"global":false}' }, { status: 204 }]);
+    const discord = await deliver([
+      {
+        status: 429,
+        headers: { 'content-type': 'application/json' },
+        body: '{"message":"You are being rate limited.","retry_after":0.931,"global":false}',
+      },
+      { status: 204 },
+    ]);
     expect(discord.waits).toEqual([931]);
     expect(discord.result.delivered).toBe(true);
   });
@@ -81,7 +127,7 @@ describe('delivery with retries against a real HTTP sink (fake clock)', () => {
     expect(waits).toEqual([]);
   });
 
-  it('does not retry other 4xx and reports the receiver\'s answer', async () => {
+  it("does not retry other 4xx and reports the receiver's answer", async () => {
     const { result, requests } = await deliver([{ status: 400, body: 'invalid_payload' }]);
     expect(result).toMatchObject({ delivered: false, attempts: 1, status: 400 });
     expect(result.error).toBe('HTTP 400 (not retried: the request itself was refused) — invalid_payload');
@@ -96,9 +142,16 @@ describe('delivery with retries against a real HTTP sink (fake clock)', () => {
   });
 
   it('retries a reset connection and a hanging server (timeout), then delivers', async () => {
-    const { result, waits } = await deliver(['reset', 'hang', { status: 200 }], env(fakeClock(NOW), { attemptTimeoutMs: 200 }));
+    const { result, waits } = await deliver(
+      ['reset', 'hang', { status: 200 }],
+      env(fakeClock(NOW), { attemptTimeoutMs: 200 }),
+    );
     expect(result.delivered).toBe(true);
-    expect(result.history.map((h) => h.outcome)).toEqual([expect.stringMatching(/network error/), 'timed out', 'HTTP 200']);
+    expect(result.history.map((h) => h.outcome)).toEqual([
+      expect.stringMatching(/network error/),
+      'timed out',
+      'HTTP 200',
+    ]);
     expect(waits).toEqual([250, 500]);
   });
 

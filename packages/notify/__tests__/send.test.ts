@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { secretForms } from '@guarded-rollout/action-io';
 import { ConfigError } from '@guarded-rollout/config';
-import { FALLBACK_FILE, resultMarkdown, describeResult, sendNotification, type SendOptions } from '../src/index.js';
+import {
+  FALLBACK_FILE,
+  resultMarkdown,
+  describeResult,
+  sendNotification,
+  type SendOptions,
+} from '../src/index.js';
 import { TEMPLATE_DIR, VIOLATION_DETAILS } from './fixtures.js';
 import { fakeClock, startSink, type Sink, type SinkReply } from './sink.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
@@ -65,11 +71,19 @@ describe('sendNotification', () => {
     expect(paths).toEqual(['discord', 'slack', 'teams', 'webhook']);
     for (const r of sink!.requests) expect(r.headers['x-guarded-rollout-dedupe-key']).toBe(result.dedupeKey);
     const hook = sink!.requests.find((r) => r.path.startsWith('/webhook'))!;
-    expect(hook.headers['x-guarded-rollout-signature-256']).toBe(`sha256=${createHmac('sha256', HOOK_SECRET).update(hook.body).digest('hex')}`);
-    expect(hook.json).toMatchObject({ event: 'gate-violation', environment: 'production', dedupeKey: result.dedupeKey });
+    expect(hook.headers['x-guarded-rollout-signature-256']).toBe(
+      `sha256=${createHmac('sha256', HOOK_SECRET).update(hook.body).digest('hex')}`,
+    );
+    expect(hook.json).toMatchObject({
+      event: 'gate-violation',
+      environment: 'production',
+      dedupeKey: result.dedupeKey,
+    });
     expect(smtp!.messages).toHaveLength(1);
     expect(smtp!.messages[0]!.mail.headers.get('x-guarded-rollout-dedupe-key')).toBe(result.dedupeKey);
-    const teams = sink!.requests.find((r) => r.path.startsWith('/teams'))!.json as { attachments: { content: { version: string } }[] };
+    const teams = sink!.requests.find((r) => r.path.startsWith('/teams'))!.json as {
+      attachments: { content: { version: string } }[];
+    };
     expect(teams.attachments[0]!.content.version).toBe('1.4');
   });
 
@@ -78,25 +92,49 @@ describe('sendNotification', () => {
     delete (env as Record<string, string | undefined>).DISCORD_WEBHOOK_URL;
     const result = await sendNotification(base(env, { channels: ['slack', 'discord'] }));
     expect(result.delivered).toEqual({ slack: true, discord: 'skipped' });
-    expect(result.channels.find((c) => c.channel === 'discord')!.reason).toBe('DISCORD_WEBHOOK_URL is not set');
+    expect(result.channels.find((c) => c.channel === 'discord')!.reason).toBe(
+      'DISCORD_WEBHOOK_URL is not set',
+    );
     expect(result.fallbackPath).toBeNull();
   });
 
   it('keeps every undelivered message in the fallback file while the others are delivered', async () => {
-    const env = await setup({ discord: { status: 404, body: '{"message":"Unknown Webhook","code":10015}' }, slack: { status: 500 }, teams: 'hang' });
+    const env = await setup({
+      discord: { status: 404, body: '{"message":"Unknown Webhook","code":10015}' },
+      slack: { status: 500 },
+      teams: 'hang',
+    });
     const clock = fakeClock(Date.now());
     const options = base(env, { clock, budgetMs: 10_000 });
     const result = await sendNotification(options);
-    expect(result.delivered).toEqual({ slack: false, teams: false, discord: false, email: true, webhook: true });
+    expect(result.delivered).toEqual({
+      slack: false,
+      teams: false,
+      discord: false,
+      email: true,
+      webhook: true,
+    });
     expect(result.anyFailed).toBe(true);
     expect(result.fallbackPath).toBe(join(options.fallbackDir!, FALLBACK_FILE));
-    const lines = readFileSync(result.fallbackPath!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(result.fallbackPath!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.channel).sort()).toEqual(['discord', 'slack', 'teams']);
     const discord = lines.find((l) => l.channel === 'discord')!;
-    expect(discord).toMatchObject({ event: 'gate-violation', environment: 'production', attempts: 1, dedupeKey: result.dedupeKey, status: 'failed' });
+    expect(discord).toMatchObject({
+      event: 'gate-violation',
+      environment: 'production',
+      attempts: 1,
+      dedupeKey: result.dedupeKey,
+      status: 'failed',
+    });
     expect(discord.error).toMatch(/the Discord webhook no longer exists/);
     expect((discord.payload as { embeds: unknown[] }).embeds).toHaveLength(1);
-    expect(lines.find((l) => l.channel === 'slack')).toMatchObject({ attempts: 4, error: expect.stringContaining('HTTP 500 after 4 attempts') });
+    expect(lines.find((l) => l.channel === 'slack')).toMatchObject({
+      attempts: 4,
+      error: expect.stringContaining('HTTP 500 after 4 attempts'),
+    });
     expect(lines.find((l) => l.channel === 'teams')!.error).toMatch(/timed out/);
     expect(sink!.requestsTo('/discord/api/webhooks/123/discordTOKENvalue')).toHaveLength(1); // 404: no retry
   });
@@ -104,9 +142,17 @@ describe('sendNotification', () => {
   it('ends within the time budget when a channel hangs, without holding back the others', async () => {
     const env = await setup({ teams: 'hang' });
     const started = Date.now();
-    const result = await sendNotification(base(env, { budgetMs: 1500, attemptTimeoutMs: 1000, random: () => 0.5 }));
+    const result = await sendNotification(
+      base(env, { budgetMs: 1500, attemptTimeoutMs: 1000, random: () => 0.5 }),
+    );
     const elapsed = Date.now() - started;
-    expect(result.delivered).toMatchObject({ slack: true, discord: true, webhook: true, email: true, teams: false });
+    expect(result.delivered).toMatchObject({
+      slack: true,
+      discord: true,
+      webhook: true,
+      email: true,
+      teams: false,
+    });
     expect(elapsed).toBeLessThan(2500);
     const others = result.channels.filter((c) => c.channel !== 'teams');
     for (const c of others) expect(c.durationMs).toBeLessThan(1000);
@@ -117,7 +163,11 @@ describe('sendNotification', () => {
     const result = await sendNotification(options);
     expect(Object.values(result.delivered)).toEqual(['skipped', 'skipped', 'skipped', 'skipped', 'skipped']);
     const [line] = readFileSync(result.fallbackPath!, 'utf8').trim().split('\n');
-    expect(JSON.parse(line!)).toMatchObject({ channel: 'none', error: 'no channel is configured', title: '🚨 Quality gate violated: production 1.4.2' });
+    expect(JSON.parse(line!)).toMatchObject({
+      channel: 'none',
+      error: 'no channel is configured',
+      title: '🚨 Quality gate violated: production 1.4.2',
+    });
   });
 
   it('dry-run renders every channel payload and sends nothing', async () => {
@@ -146,12 +196,28 @@ describe('bad input', () => {
   it('reports a malformed webhook URL without printing it, and still delivers the other channels', async () => {
     const env = await setup();
     const bad = 'hxxps//hooks.example.test/services/T/B/leakytoken123';
-    const result = await sendNotification(base({ ...env, SLACK_WEBHOOK_URL: bad, DISCORD_WEBHOOK_URL: 'ftp://files.example.test/discordtoken999' }));
+    const result = await sendNotification(
+      base({
+        ...env,
+        SLACK_WEBHOOK_URL: bad,
+        DISCORD_WEBHOOK_URL: 'ftp://files.example.test/discordtoken999',
+      }),
+    );
     const slack = result.channels.find((c) => c.channel === 'slack')!;
     expect(slack.status).toBe('misconfigured');
-    expect(slack.reason).toBe('SLACK_WEBHOOK_URL is not a valid URL (the value is not shown because it is a secret); expected https://...');
-    expect(result.channels.find((c) => c.channel === 'discord')!.reason).toMatch(/DISCORD_WEBHOOK_URL must be an https:\/\/ URL \(found a ftp: URL/);
-    expect(result.delivered).toMatchObject({ slack: false, discord: false, teams: true, email: true, webhook: true });
+    expect(slack.reason).toBe(
+      'SLACK_WEBHOOK_URL is not a valid URL (the value is not shown because it is a secret); expected https://...',
+    );
+    expect(result.channels.find((c) => c.channel === 'discord')!.reason).toMatch(
+      /DISCORD_WEBHOOK_URL must be an https:\/\/ URL \(found a ftp: URL/,
+    );
+    expect(result.delivered).toMatchObject({
+      slack: false,
+      discord: false,
+      teams: true,
+      email: true,
+      webhook: true,
+    });
     const all = JSON.stringify(result) + readFileSync(result.fallbackPath!, 'utf8');
     expect(all).not.toContain('leakytoken123');
     expect(all).not.toContain('discordtoken999');
@@ -159,17 +225,33 @@ describe('bad input', () => {
 
   it('refuses a retired Office 365 connector URL for Teams and explains the migration', async () => {
     const result = await sendNotification(
-      base({ TEAMS_WEBHOOK_URL: 'https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/legacytoken/xyz' }, { channels: ['teams'] }),
+      base(
+        {
+          TEAMS_WEBHOOK_URL:
+            'https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/legacytoken/xyz',
+        },
+        { channels: ['teams'] },
+      ),
     );
     const teams = result.channels[0]!;
     expect(teams.status).toBe('misconfigured');
-    expect(teams.reason).toMatch(/TEAMS_WEBHOOK_URL is an Office 365 connector URL \(webhook\.office\.com\); Microsoft has retired these connectors.*Workflows/);
+    expect(teams.reason).toMatch(
+      /TEAMS_WEBHOOK_URL is an Office 365 connector URL \(webhook\.office\.com\); Microsoft has retired these connectors.*Workflows/,
+    );
     expect(teams.reason).not.toContain('legacytoken');
   });
 
   it('names an e-mail setup that lacks recipients', async () => {
-    const result = await sendNotification(base({ SMTP_URL: 'smtp://u:p4ssw0rd-x@127.0.0.1:1', NOTIFY_EMAIL_FROM: 'a@b.test' }, { channels: ['email'] }));
-    expect(result.channels[0]).toMatchObject({ status: 'misconfigured', reason: 'NOTIFY_EMAIL_TO is not set (the recipients, comma-separated)' });
+    const result = await sendNotification(
+      base(
+        { SMTP_URL: 'smtp://u:p4ssw0rd-x@127.0.0.1:1', NOTIFY_EMAIL_FROM: 'a@b.test' },
+        { channels: ['email'] },
+      ),
+    );
+    expect(result.channels[0]).toMatchObject({
+      status: 'misconfigured',
+      reason: 'NOTIFY_EMAIL_TO is not set (the recipients, comma-separated)',
+    });
   });
 });
 
@@ -180,7 +262,10 @@ describe('secrets', () => {
     env.SMTP_URL = `smtp://mailer:wrong-${SMTP_PASS}@127.0.0.1:${smtp!.port}`;
     // fetch refuses a URL with credentials and echoes the whole URL in its error message.
     env.TEAMS_WEBHOOK_URL = env.TEAMS_WEBHOOK_URL.replace('http://', 'http://bot:teamsCREDtoken@');
-    const options = base(env, { channels: ['slack', 'teams', 'discord', 'email', 'webhook'], retryPolicy: { maxAttempts: 2 } });
+    const options = base(env, {
+      channels: ['slack', 'teams', 'discord', 'email', 'webhook'],
+      retryPolicy: { maxAttempts: 2 },
+    });
     const result = await sendNotification(options);
     const dry = await sendNotification({ ...options, dryRun: true });
     const captured = [
@@ -191,14 +276,43 @@ describe('secrets', () => {
       describeResult(result).join('\n'),
       readFileSync(result.fallbackPath!, 'utf8'),
     ].join('\n');
-    const secrets = [env.SLACK_WEBHOOK_URL, env.TEAMS_WEBHOOK_URL, env.DISCORD_WEBHOOK_URL, env.NOTIFY_WEBHOOK_URL, HOOK_SECRET, env.SMTP_URL, SMTP_PASS, `wrong-${SMTP_PASS}`];
+    const secrets = [
+      env.SLACK_WEBHOOK_URL,
+      env.TEAMS_WEBHOOK_URL,
+      env.DISCORD_WEBHOOK_URL,
+      env.NOTIFY_WEBHOOK_URL,
+      HOOK_SECRET,
+      env.SMTP_URL,
+      SMTP_PASS,
+      `wrong-${SMTP_PASS}`,
+    ];
     for (const secret of secrets) {
-      for (const form of [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), ...secretForms(secret)]) {
+      for (const form of [
+        secret,
+        encodeURIComponent(secret),
+        Buffer.from(secret).toString('base64'),
+        ...secretForms(secret),
+      ]) {
         expect({ form, found: captured.includes(form) }).toEqual({ form, found: false });
       }
     }
-    for (const token of ['XXXXslacktoken', 'teamsSIGtoken', 'teamsCREDtoken', 'discordTOKENvalue', 'generic-token-value']) expect(captured).not.toContain(token);
-    expect(result.delivered).toMatchObject({ slack: false, discord: false, email: false, teams: false, webhook: true });
-    expect(result.channels.find((c) => c.channel === 'teams')!.reason).toMatch(/includes credentials: \*\*\*/);
+    for (const token of [
+      'XXXXslacktoken',
+      'teamsSIGtoken',
+      'teamsCREDtoken',
+      'discordTOKENvalue',
+      'generic-token-value',
+    ])
+      expect(captured).not.toContain(token);
+    expect(result.delivered).toMatchObject({
+      slack: false,
+      discord: false,
+      email: false,
+      teams: false,
+      webhook: true,
+    });
+    expect(result.channels.find((c) => c.channel === 'teams')!.reason).toMatch(
+      /includes credentials: \*\*\*/,
+    );
   });
 });

@@ -15,9 +15,7 @@ export interface RecordedRequest {
 }
 
 export type SinkReply =
-  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
-  | 'hang'
-  | 'reset';
+  { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang' | 'reset';
 
 export interface Sink {
   url: string;
@@ -30,7 +28,9 @@ export interface Sink {
 
 /** `script(request, nth)` picks the reply; `nth` counts requests to the same path from 1.
  *  Default: 200 "ok". */
-export async function startSink(script: (req: RecordedRequest, nth: number) => SinkReply = () => ({ status: 200, body: 'ok' })): Promise<Sink> {
+export async function startSink(
+  script: (req: RecordedRequest, nth: number) => SinkReply = () => ({ status: 200, body: 'ok' }),
+): Promise<Sink> {
   const requests: RecordedRequest[] = [];
   const counts = new Map<string, number>();
   const sockets = new Set<Socket>();
@@ -47,7 +47,14 @@ export async function startSink(script: (req: RecordedRequest, nth: number) => S
         json = undefined;
       }
       const path = req.url ?? '/';
-      const recorded: RecordedRequest = { method: req.method ?? '', path, headers: req.headers, body, json, at: Date.now() };
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body,
+        json,
+        at: Date.now(),
+      };
       requests.push(recorded);
       const nth = (counts.get(path) ?? 0) + 1;
       counts.set(path, nth);
@@ -91,7 +98,11 @@ export async function startSink(script: (req: RecordedRequest, nth: number) => S
 }
 
 /** A clock for tests: sleep advances time instantly and records each wait. */
-export function fakeClock(start = Date.parse('2026-11-23T12:00:00Z')): { now: () => number; sleep: (ms: number) => Promise<void>; waits: number[] } {
+export function fakeClock(start = Date.parse('2026-11-23T12:00:00Z')): {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  waits: number[];
+} {
   let now = start;
   const waits: number[] = [];
   return {

@@ -19,14 +19,35 @@ let certCache: Promise<{ cert: string; private: string }> | undefined;
 function certificate(): Promise<{ cert: string; private: string }> {
   certCache ??= generate([{ name: 'commonName', value: '127.0.0.1' }], {
     keySize: 2048,
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
   });
   return certCache;
 }
 
-export async function startSmtpSink(options: { secure?: boolean; user?: string; pass?: string; failWith?: (attempt: number) => number | undefined } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  options: {
+    secure?: boolean;
+    user?: string;
+    pass?: string;
+    failWith?: (attempt: number) => number | undefined;
+  } = {},
+): Promise<SmtpSink> {
   const pems = await certificate();
-  const sink: SmtpSink = { port: 0, cert: pems.cert, messages: [], attempts: 0, close: async () => undefined };
+  const sink: SmtpSink = {
+    port: 0,
+    cert: pems.cert,
+    messages: [],
+    attempts: 0,
+    close: async () => undefined,
+  };
   const server = new SMTPServer({
     secure: options.secure ?? false,
     key: pems.private,
@@ -34,7 +55,11 @@ export async function startSmtpSink(options: { secure?: boolean; user?: string; 
     authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
     onAuth(auth, _session, callback) {
-      if (auth.username === (options.user ?? 'mailer') && auth.password === (options.pass ?? 'smtp-pass-s3cret')) return callback(null, { user: auth.username });
+      if (
+        auth.username === (options.user ?? 'mailer') &&
+        auth.password === (options.pass ?? 'smtp-pass-s3cret')
+      )
+        return callback(null, { user: auth.username });
       return callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     onData(stream, session, callback) {
@@ -43,11 +68,21 @@ export async function startSmtpSink(options: { secure?: boolean; user?: string; 
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const code = options.failWith?.(sink.attempts);
-        if (code) return callback(Object.assign(new Error(code >= 500 ? 'Message rejected' : 'Try again later'), { responseCode: code }));
+        if (code)
+          return callback(
+            Object.assign(new Error(code >= 500 ? 'Message rejected' : 'Try again later'), {
+              responseCode: code,
+            }),
+          );
         const raw = Buffer.concat(chunks).toString('utf8');
         simpleParser(raw)
           .then((mail) => {
-            sink.messages.push({ mail, secure: session.secure, user: session.user as string | undefined, raw });
+            sink.messages.push({
+              mail,
+              secure: session.secure,
+              user: session.user as string | undefined,
+              raw,
+            });
             callback();
           })
           .catch((error: Error) => callback(error));

@@ -43,9 +43,14 @@ export function secretsFromEnv(
 
 /** Every secret value, for masking and redaction. E-mail addresses are not secrets. */
 export function secretValues(secrets: ChannelSecrets): string[] {
-  return [secrets.slackWebhookUrl, secrets.teamsWebhookUrl, secrets.discordWebhookUrl, secrets.webhookUrl, secrets.webhookSecret, secrets.smtpUrl].filter(
-    (s): s is string => typeof s === 'string' && s !== '',
-  );
+  return [
+    secrets.slackWebhookUrl,
+    secrets.teamsWebhookUrl,
+    secrets.discordWebhookUrl,
+    secrets.webhookUrl,
+    secrets.webhookSecret,
+    secrets.smtpUrl,
+  ].filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
 export function assertChannels(names: readonly string[]): ChannelName[] {
@@ -53,7 +58,10 @@ export function assertChannels(names: readonly string[]): ChannelName[] {
   for (const raw of names) {
     const name = raw.trim().toLowerCase();
     if (!(CHANNELS as readonly string[]).includes(name)) {
-      throw new ConfigError(`channel ${describeValue(raw)} is not known; use one or more of ${CHANNELS.join(', ')}`, { field: 'channels' });
+      throw new ConfigError(
+        `channel ${describeValue(raw)} is not known; use one or more of ${CHANNELS.join(', ')}`,
+        { field: 'channels' },
+      );
     }
     if (!out.includes(name as ChannelName)) out.push(name as ChannelName);
   }
@@ -61,7 +69,13 @@ export function assertChannels(names: readonly string[]): ChannelName[] {
 }
 
 export type ChannelSetup =
-  | { channel: ChannelName; state: 'configured'; url: string; signingSecret?: string; smtp?: { url: string; to: string; from: string } }
+  | {
+      channel: ChannelName;
+      state: 'configured';
+      url: string;
+      signingSecret?: string;
+      smtp?: { url: string; to: string; from: string };
+    }
   | { channel: ChannelName; state: 'skipped'; reason: string }
   | { channel: ChannelName; state: 'misconfigured'; reason: string };
 
@@ -84,7 +98,12 @@ export function webhookUrlProblem(value: string, variable: string): string | und
 export function isLegacyTeamsUrl(value: string): boolean {
   try {
     const host = new URL(value).hostname.toLowerCase();
-    return host === 'webhook.office.com' || host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com';
+    return (
+      host === 'webhook.office.com' ||
+      host.endsWith('.webhook.office.com') ||
+      host === 'outlook.office.com' ||
+      host === 'outlook.office365.com'
+    );
   } catch {
     return false;
   }
@@ -102,7 +121,9 @@ export function setupChannels(
 ): ChannelSetup[] {
   const varName = (key: keyof ChannelSecrets): string => names[key] ?? DEFAULT_ENV_NAMES[key];
   return channels.map((channel): ChannelSetup => {
-    const webhook = (key: 'slackWebhookUrl' | 'teamsWebhookUrl' | 'discordWebhookUrl' | 'webhookUrl'): ChannelSetup => {
+    const webhook = (
+      key: 'slackWebhookUrl' | 'teamsWebhookUrl' | 'discordWebhookUrl' | 'webhookUrl',
+    ): ChannelSetup => {
       const value = secrets[key];
       if (!value) return { channel, state: 'skipped', reason: `${varName(key)} is not set` };
       const problem = webhookUrlProblem(value, varName(key));
@@ -110,7 +131,12 @@ export function setupChannels(
       if (channel === 'teams' && isLegacyTeamsUrl(value)) {
         return { channel, state: 'misconfigured', reason: `${varName(key)} ${LEGACY_TEAMS_EXPLANATION}` };
       }
-      return { channel, state: 'configured', url: value, ...(channel === 'webhook' && secrets.webhookSecret ? { signingSecret: secrets.webhookSecret } : {}) };
+      return {
+        channel,
+        state: 'configured',
+        url: value,
+        ...(channel === 'webhook' && secrets.webhookSecret ? { signingSecret: secrets.webhookSecret } : {}),
+      };
     };
     switch (channel) {
       case 'slack':
@@ -128,14 +154,37 @@ export function setupChannels(
         try {
           protocol = new URL(url).protocol;
         } catch {
-          return { channel, state: 'misconfigured', reason: `${varName('smtpUrl')} is not a valid URL (the value is not shown because it is a secret); expected smtp://user:pass@host:587 or smtps://user:pass@host:465` };
+          return {
+            channel,
+            state: 'misconfigured',
+            reason: `${varName('smtpUrl')} is not a valid URL (the value is not shown because it is a secret); expected smtp://user:pass@host:587 or smtps://user:pass@host:465`,
+          };
         }
         if (protocol !== 'smtp:' && protocol !== 'smtps:') {
-          return { channel, state: 'misconfigured', reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//` };
+          return {
+            channel,
+            state: 'misconfigured',
+            reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//`,
+          };
         }
-        if (!secrets.emailTo) return { channel, state: 'misconfigured', reason: `${varName('emailTo')} is not set (the recipients, comma-separated)` };
-        if (!secrets.emailFrom) return { channel, state: 'misconfigured', reason: `${varName('emailFrom')} is not set (the sender address)` };
-        return { channel, state: 'configured', url, smtp: { url, to: secrets.emailTo, from: secrets.emailFrom } };
+        if (!secrets.emailTo)
+          return {
+            channel,
+            state: 'misconfigured',
+            reason: `${varName('emailTo')} is not set (the recipients, comma-separated)`,
+          };
+        if (!secrets.emailFrom)
+          return {
+            channel,
+            state: 'misconfigured',
+            reason: `${varName('emailFrom')} is not set (the sender address)`,
+          };
+        return {
+          channel,
+          state: 'configured',
+          url,
+          smtp: { url, to: secrets.emailTo, from: secrets.emailFrom },
+        };
       }
     }
   });

@@ -96,14 +96,25 @@ export async function deliverWithRetry(
   for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
     const remaining = env.deadline - env.clock.now();
     if (remaining <= 0) {
-      return { delivered: false, attempts: attempt - 1, status: lastStatus, error: 'time budget exhausted before delivery', history };
+      return {
+        delivered: false,
+        attempts: attempt - 1,
+        status: lastStatus,
+        error: 'time budget exhausted before delivery',
+        history,
+      };
     }
     const report = await attemptOnce(Math.max(1, Math.min(env.attemptTimeoutMs, remaining)));
     const { outcome } = report;
     if (outcome.kind === 'response') lastStatus = outcome.status;
     const record: AttemptRecord = {
       attempt,
-      outcome: outcome.kind === 'response' ? `HTTP ${outcome.status}` : outcome.kind === 'timeout' ? 'timed out' : outcome.error,
+      outcome:
+        outcome.kind === 'response'
+          ? `HTTP ${outcome.status}`
+          : outcome.kind === 'timeout'
+            ? 'timed out'
+            : outcome.error,
     };
     history.push(record);
     if (outcome.kind === 'response' && isSuccess(outcome.status)) {
@@ -112,7 +123,13 @@ export async function deliverWithRetry(
     const decision = decideRetry(outcome, attempt, env.policy, env.clock.now(), env.random);
     const detail = report.detail && !report.explanation ? ` — ${report.detail}` : '';
     if (!decision.retry) {
-      return { delivered: false, attempts: attempt, status: lastStatus, error: `${report.explanation ?? decision.why}${detail}`, history };
+      return {
+        delivered: false,
+        attempts: attempt,
+        status: lastStatus,
+        error: `${report.explanation ?? decision.why}${detail}`,
+        history,
+      };
     }
     if (env.clock.now() + decision.delayMs >= env.deadline) {
       return {
@@ -127,7 +144,13 @@ export async function deliverWithRetry(
     await env.clock.sleep(decision.delayMs);
   }
   // Unreachable: decideRetry gives up at maxAttempts.
-  return { delivered: false, attempts: env.policy.maxAttempts, status: lastStatus, error: 'retries exhausted', history };
+  return {
+    delivered: false,
+    attempts: env.policy.maxAttempts,
+    status: lastStatus,
+    error: 'retries exhausted',
+    history,
+  };
 }
 
 /** POSTs a JSON body to a webhook, with retries. */
@@ -136,7 +159,11 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
     try {
       const response = await env.fetch(request.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': `guarded-rollout/${TOOL_VERSION}`, ...request.headers },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': `guarded-rollout/${TOOL_VERSION}`,
+          ...request.headers,
+        },
         body: request.body,
         signal: AbortSignal.timeout(timeoutMs),
         redirect: 'error',

@@ -3,7 +3,12 @@
 // connection failures are transient, 5xx replies and authentication failures are not.
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
-import { deliverWithRetry, type AttemptReport, type DeliveryEnvironment, type DeliveryResult } from './deliver.js';
+import {
+  deliverWithRetry,
+  type AttemptReport,
+  type DeliveryEnvironment,
+  type DeliveryResult,
+} from './deliver.js';
 import type { EmailContent } from './channels/email.js';
 
 export interface SmtpTarget {
@@ -14,7 +19,15 @@ export interface SmtpTarget {
   tls?: ConnectionOptions;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'ECONNREFUSED', 'EPROTOCOL']);
+const TRANSIENT_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPROTOCOL',
+]);
 
 /** Maps a nodemailer failure onto the retry policy's outcomes (SMTP reply codes to HTTP-like ones). */
 export function smtpFailure(error: unknown): AttemptReport {
@@ -23,11 +36,18 @@ export function smtpFailure(error: unknown): AttemptReport {
   if (typeof e.responseCode === 'number') {
     // 4xx SMTP replies are "try again later"; 5xx are final.
     const status = e.responseCode >= 400 && e.responseCode < 500 ? 503 : 400;
-    return { outcome: { kind: 'response', status }, explanation: `SMTP ${e.responseCode}${reply ? `: ${reply}` : ''}` };
+    return {
+      outcome: { kind: 'response', status },
+      explanation: `SMTP ${e.responseCode}${reply ? `: ${reply}` : ''}`,
+    };
   }
   if (e.code === 'ETIMEDOUT') return { outcome: { kind: 'timeout' } };
-  if (e.code && TRANSIENT_CODES.has(e.code)) return { outcome: { kind: 'network', error: `SMTP ${e.code}: ${e.message ?? ''}`.trim() } };
-  return { outcome: { kind: 'response', status: 400 }, explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}` };
+  if (e.code && TRANSIENT_CODES.has(e.code))
+    return { outcome: { kind: 'network', error: `SMTP ${e.code}: ${e.message ?? ''}`.trim() } };
+  return {
+    outcome: { kind: 'response', status: 400 },
+    explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}`,
+  };
 }
 
 export async function sendEmail(

@@ -86,9 +86,12 @@ export function isEvent(value: string): value is NotifyEvent {
 
 export function assertEvent(value: string, field = 'event'): NotifyEvent {
   if (!isEvent(value)) {
-    throw new ConfigError(`${field}: ${describeValue(value)} is not a known event; use one of ${EVENTS.join(', ')}`, {
-      field,
-    });
+    throw new ConfigError(
+      `${field}: ${describeValue(value)} is not a known event; use one of ${EVENTS.join(', ')}`,
+      {
+        field,
+      },
+    );
   }
   return value;
 }
@@ -114,7 +117,11 @@ export interface EventInput {
 }
 
 const scalar = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+  typeof value === 'string'
+    ? value
+    : typeof value === 'number' && Number.isFinite(value)
+      ? String(value)
+      : undefined;
 
 /** The seed's runbook, for events after which an operator may have to act. */
 export function defaultRunbook(event: NotifyEvent, environment: string): string[] {
@@ -150,20 +157,26 @@ export function buildEventContext(input: EventInput): EventContext {
     }
     if (shape === 'text') {
       const text = scalar(raw);
-      if (text === undefined) throw new ConfigError(`${where}: ${describeValue(raw)} is not text or a number`, { field: where });
+      if (text === undefined)
+        throw new ConfigError(`${where}: ${describeValue(raw)} is not text or a number`, { field: where });
       context[name] = text;
     } else if (shape === 'boolean') {
-      if (typeof raw !== 'boolean') throw new ConfigError(`${where}: ${describeValue(raw)} is not true or false`, { field: where });
+      if (typeof raw !== 'boolean')
+        throw new ConfigError(`${where}: ${describeValue(raw)} is not true or false`, { field: where });
       context[name] = raw;
     } else if (shape === 'strings') {
       const list = Array.isArray(raw) ? raw : [raw];
       context[name] = list.map((item, i) => {
         const text = scalar(item);
-        if (text === undefined) throw new ConfigError(`${where}[${i}]: ${describeValue(item)} is not text`, { field: where });
+        if (text === undefined)
+          throw new ConfigError(`${where}[${i}]: ${describeValue(item)} is not text`, { field: where });
         return text;
       });
     } else {
-      if (!Array.isArray(raw)) throw new ConfigError(`${where}: must be a list of gates, got ${describeValue(raw)}`, { field: where });
+      if (!Array.isArray(raw))
+        throw new ConfigError(`${where}: must be a list of gates, got ${describeValue(raw)}`, {
+          field: where,
+        });
       context[name] = raw.map((item, i) => gateLine(item, `${where}[${i}]`));
     }
   }
@@ -172,7 +185,8 @@ export function buildEventContext(input: EventInput): EventContext {
   context.environment = input.environment;
   context.timestamp = input.timestamp;
   context.dedupeKey = input.dedupeKey;
-  if ((context.runbook as string[]).length === 0) context.runbook = defaultRunbook(input.event, input.environment);
+  if ((context.runbook as string[]).length === 0)
+    context.runbook = defaultRunbook(input.event, input.environment);
   return context;
 }
 
@@ -180,11 +194,15 @@ export function buildEventContext(input: EventInput): EventContext {
  *  pre-formatted {gate|name, value, limit}. */
 function gateLine(item: unknown, where: string): GateLine {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    throw new ConfigError(`${where}: ${describeValue(item)} is not a gate object like {"gate":"p95_hash_time","value":"2400 ms","limit":"> 2000 ms"}`, { field: where });
+    throw new ConfigError(
+      `${where}: ${describeValue(item)} is not a gate object like {"gate":"p95_hash_time","value":"2400 ms","limit":"> 2000 ms"}`,
+      { field: where },
+    );
   }
   const o = item as Record<string, unknown>;
   const gate = scalar(o.gate) ?? scalar(o.name);
-  if (gate === undefined) throw new ConfigError(`${where}.gate: missing; name the gate`, { field: `${where}.gate` });
+  if (gate === undefined)
+    throw new ConfigError(`${where}.gate: missing; name the gate`, { field: `${where}.gate` });
   const unit = scalar(o.unit);
   const fmt = (raw: unknown): string | undefined => {
     const text = scalar(raw);

@@ -20,7 +20,11 @@ export interface FallbackEntry {
 }
 
 /** Appends the entries; returns the file path. Throws only on file-system errors. */
-export function appendFallback(dir: string, entries: FallbackEntry[], redact: (text: string) => string): string {
+export function appendFallback(
+  dir: string,
+  entries: FallbackEntry[],
+  redact: (text: string) => string,
+): string {
   const path = resolve(dir, FALLBACK_FILE);
   mkdirSync(resolve(dir), { recursive: true });
   // One write per call keeps the lines of one notification together even with concurrent writers.

@@ -10,7 +10,13 @@ export * from './send.js';
 export * from './summary.js';
 export { renderSlack, SLACK_LIMITS, type SlackPayload } from './channels/slack.js';
 export { renderTeams, TEAMS_LIMITS, payloadBytes, type TeamsPayload } from './channels/teams.js';
-export { renderDiscord, DISCORD_LIMITS, embedChars, type DiscordPayload, type DiscordEmbed } from './channels/discord.js';
+export {
+  renderDiscord,
+  DISCORD_LIMITS,
+  embedChars,
+  type DiscordPayload,
+  type DiscordEmbed,
+} from './channels/discord.js';
 export { renderEmail, type EmailContent } from './channels/email.js';
 export { renderWebhook, signBody, SIGNATURE_HEADER, WEBHOOK_SCHEMA_VERSION } from './channels/webhook.js';
 export { sendEmail, smtpFailure, type SmtpTarget } from './email-send.js';

@@ -20,17 +20,21 @@ const LINK = /\[([^\]\n]+)\]\(([^)\s]+)\)/g;
 
 /** Slack mrkdwn: *bold*, <url|text>, and &, <, > escaped as Slack requires. */
 export function toSlackMrkdwn(markdown: string): string {
-  return mapOutsideCode(markdown, (text) => {
-    const links: string[] = [];
-    const withTokens = text.replace(LINK, (_m, label: string, url: string) => {
-      links.push(`<${url}|${escapeSlack(label)}>`);
-      return `\u0000${links.length - 1}\u0000`;
-    });
-    return escapeSlack(withTokens)
-      .replace(/\*\*([^*\n]+)\*\*/g, '*$1*')
-      .replace(/^- /gm, '• ')
-      .replace(/\u0000(\d+)\u0000/g, (_m, i: string) => links[Number(i)]!);
-  }, escapeSlack);
+  return mapOutsideCode(
+    markdown,
+    (text) => {
+      const links: string[] = [];
+      const withTokens = text.replace(LINK, (_m, label: string, url: string) => {
+        links.push(`<${url}|${escapeSlack(label)}>`);
+        return `\uE000${links.length - 1}\uE000`;
+      });
+      return escapeSlack(withTokens)
+        .replace(/\*\*([^*\n]+)\*\*/g, '*$1*')
+        .replace(/^- /gm, '• ')
+        .replace(/\uE000(\d+)\uE000/g, (_m, i: string) => links[Number(i)]!);
+    },
+    escapeSlack,
+  );
 }
 
 function escapeSlack(text: string): string {
@@ -94,7 +98,11 @@ function inlineHtml(text: string): string {
 }
 
 /** Applies `convert` to text outside ``` fences; fenced code gets `code` (default: unchanged). */
-function mapOutsideCode(markdown: string, convert: (text: string) => string, code: (text: string) => string = (t) => t): string {
+function mapOutsideCode(
+  markdown: string,
+  convert: (text: string) => string,
+  code: (text: string) => string = (t) => t,
+): string {
   return markdown
     .split(/(```[\s\S]*?```)/g)
     .map((part, i) => (i % 2 === 1 ? code(part) : convert(part)))

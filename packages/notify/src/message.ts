@@ -58,4 +58,9 @@ export function buildMessage(
   };
 }
 
-export const SEVERITY_EMOJI: Record<Severity, string> = { info: 'ℹ️', success: '✅', warning: '⚠️', danger: '🚨' };
+export const SEVERITY_EMOJI: Record<Severity, string> = {
+  info: 'ℹ️',
+  success: '✅',
+  warning: '⚠️',
+  danger: '🚨',
+};

@@ -66,9 +66,17 @@ export function decideRetry(
           ? Math.ceil(outcome.bodyRetryAfterSeconds * 1000)
           : undefined;
       const asked = fromHeader ?? fromBody;
-      if (asked === undefined) return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: 'HTTP 429 without Retry-After' };
+      if (asked === undefined)
+        return {
+          retry: true,
+          delayMs: fullJitterDelay(attempt, policy, random),
+          why: 'HTTP 429 without Retry-After',
+        };
       if (asked > policy.maxRetryAfterMs) {
-        return { retry: false, why: `HTTP 429 asked to wait ${asked} ms, more than the ${policy.maxRetryAfterMs} ms cap` };
+        return {
+          retry: false,
+          why: `HTTP 429 asked to wait ${asked} ms, more than the ${policy.maxRetryAfterMs} ms cap`,
+        };
       }
       return { retry: true, delayMs: asked, why: `HTTP 429, Retry-After ${asked} ms` };
     }

@@ -22,7 +22,14 @@ import { renderEmail } from './channels/email.js';
 import { renderSlack } from './channels/slack.js';
 import { renderTeams } from './channels/teams.js';
 import { renderWebhook, SIGNATURE_HEADER, signBody } from './channels/webhook.js';
-import { postWithRetry, systemClock, type AttemptRecord, type Clock, type DeliveryEnvironment, type DeliveryResult } from './deliver.js';
+import {
+  postWithRetry,
+  systemClock,
+  type AttemptRecord,
+  type Clock,
+  type DeliveryEnvironment,
+  type DeliveryResult,
+} from './deliver.js';
 import { sendEmail } from './email-send.js';
 import { assertEvent, buildEventContext } from './events.js';
 import { appendFallback, type FallbackEntry } from './fallback.js';
@@ -107,12 +114,21 @@ export function notificationSecrets(options: Pick<SendOptions, 'env' | 'envNames
 
 function mergeSecrets(options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>): ChannelSecrets {
   const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
-  const explicit = Object.fromEntries(Object.entries(options.secrets ?? {}).filter(([, v]) => typeof v === 'string' && v.trim() !== ''));
+  const explicit = Object.fromEntries(
+    Object.entries(options.secrets ?? {}).filter(([, v]) => typeof v === 'string' && v.trim() !== ''),
+  );
   return { ...fromEnv, ...explicit };
 }
 
-export function deriveDedupeKey(event: string, environment: string, details: unknown, timestamp: string): string {
-  const digest = createHash('sha256').update(JSON.stringify([event, environment, details, timestamp, randomUUID()])).digest('hex');
+export function deriveDedupeKey(
+  event: string,
+  environment: string,
+  details: unknown,
+  timestamp: string,
+): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([event, environment, details, timestamp, randomUUID()]))
+    .digest('hex');
   return `gr-${digest.slice(0, 20)}`;
 }
 
@@ -133,26 +149,45 @@ export function renderChannelPayload(channel: ChannelName, message: Notification
 }
 
 const explainers: Partial<Record<ChannelName, (status: number, body: string) => string | undefined>> = {
-  discord: (status) => (status === 404 ? 'HTTP 404: the Discord webhook no longer exists (deleted or token revoked); not retried' : undefined),
+  discord: (status) =>
+    status === 404
+      ? 'HTTP 404: the Discord webhook no longer exists (deleted or token revoked); not retried'
+      : undefined,
   slack: (status, body) =>
-    status === 404 || status === 410 || status === 403 ? `HTTP ${status} ${body.slice(0, 60)}: the Slack webhook is disabled, revoked or its channel archived; not retried` : undefined,
-  teams: (status) => (status === 404 ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)' : undefined),
+    status === 404 || status === 410 || status === 403
+      ? `HTTP ${status} ${body.slice(0, 60)}: the Slack webhook is disabled, revoked or its channel archived; not retried`
+      : undefined,
+  teams: (status) =>
+    status === 404
+      ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)'
+      : undefined,
 };
 
 export async function sendNotification(options: SendOptions): Promise<SendResult> {
   const event = assertEvent(options.event);
-  if (!options.environment?.trim()) throw new ConfigError('environment is required (e.g. production)', { field: 'environment' });
-  const channels = assertChannels(options.channels && options.channels.length > 0 ? options.channels : CHANNELS);
+  if (!options.environment?.trim())
+    throw new ConfigError('environment is required (e.g. production)', { field: 'environment' });
+  const channels = assertChannels(
+    options.channels && options.channels.length > 0 ? options.channels : CHANNELS,
+  );
   const details = options.details ?? {};
   if (details === null || typeof details !== 'object' || Array.isArray(details)) {
     throw new ConfigError('details must be a JSON object', { field: 'details' });
   }
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const templates = options.templates ?? loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+  const templates =
+    options.templates ??
+    loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
   const timestamp = new Date(clock.now()).toISOString();
   const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
-  const context = buildEventContext({ event, environment: options.environment, details, timestamp, dedupeKey });
+  const context = buildEventContext({
+    event,
+    environment: options.environment,
+    details,
+    timestamp,
+    dedupeKey,
+  });
   const message = buildMessage(templates, context, details);
 
   const secrets = mergeSecrets(options);
@@ -215,7 +250,14 @@ export async function sendNotification(options: SendOptions): Promise<SendResult
   }
   const delivered: SendResult['delivered'] = {};
   for (const r of results) {
-    delivered[r.channel] = r.status === 'delivered' ? true : r.status === 'skipped' ? 'skipped' : r.status === 'dry-run' ? 'dry-run' : false;
+    delivered[r.channel] =
+      r.status === 'delivered'
+        ? true
+        : r.status === 'skipped'
+          ? 'skipped'
+          : r.status === 'dry-run'
+            ? 'dry-run'
+            : false;
   }
   return {
     event,
@@ -246,11 +288,24 @@ async function deliverToChannel(
   try {
     payload = renderChannelPayload(channel, message);
   } catch (error) {
-    return { ...base, status: 'failed', durationMs: 0, reason: redact(`rendering failed: ${(error as Error).message}`) };
+    return {
+      ...base,
+      status: 'failed',
+      durationMs: 0,
+      reason: redact(`rendering failed: ${(error as Error).message}`),
+    };
   }
-  if (options.dryRun) return { ...base, status: 'dry-run', durationMs: 0, payload, ...(setup.state !== 'configured' ? { reason: setup.reason } : {}) };
+  if (options.dryRun)
+    return {
+      ...base,
+      status: 'dry-run',
+      durationMs: 0,
+      payload,
+      ...(setup.state !== 'configured' ? { reason: setup.reason } : {}),
+    };
   if (setup.state === 'skipped') return { ...base, status: 'skipped', durationMs: 0, reason: setup.reason };
-  if (setup.state === 'misconfigured') return { ...base, status: 'misconfigured', durationMs: 0, reason: redact(setup.reason), payload };
+  if (setup.state === 'misconfigured')
+    return { ...base, status: 'misconfigured', durationMs: 0, reason: redact(setup.reason), payload };
 
   let result: DeliveryResult;
   try {
@@ -264,13 +319,22 @@ async function deliverToChannel(
       );
     } else {
       const body = JSON.stringify(payload);
-      const headers: Record<string, string> = { [DEDUPE_HEADER]: message.dedupeKey, 'Idempotency-Key': message.dedupeKey };
-      if (channel === 'webhook' && setup.signingSecret) headers[SIGNATURE_HEADER] = signBody(body, setup.signingSecret);
+      const headers: Record<string, string> = {
+        [DEDUPE_HEADER]: message.dedupeKey,
+        'Idempotency-Key': message.dedupeKey,
+      };
+      if (channel === 'webhook' && setup.signingSecret)
+        headers[SIGNATURE_HEADER] = signBody(body, setup.signingSecret);
       result = await postWithRetry({ url: setup.url, body, headers, explain: explainers[channel] }, env);
     }
   } catch (error) {
     // A bug or an unexpected library failure must still not break the other channels.
-    result = { delivered: false, attempts: 1, error: `unexpected failure: ${(error as Error).message}`, history: [] };
+    result = {
+      delivered: false,
+      attempts: 1,
+      error: `unexpected failure: ${(error as Error).message}`,
+      history: [],
+    };
   }
   const history = result.history.map((h) => ({ ...h, outcome: redact(h.outcome) }));
   return {

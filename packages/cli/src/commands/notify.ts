@@ -24,12 +24,22 @@ interface NotifyFlags {
 export function registerNotify(program: Command, ctx: CliContext): void {
   program
     .command('notify')
-    .description('announce a rollout event on Slack, Teams, Discord, email and a webhook; undelivered messages go to a fallback file')
+    .description(
+      'announce a rollout event on Slack, Teams, Discord, email and a webhook; undelivered messages go to a fallback file',
+    )
     .requiredOption('--event <event>', `event: ${EVENTS.join(', ')}`)
     .requiredOption('--env <env>', 'environment the event concerns (e.g. production)')
-    .option('--channel <channel>', `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`, (v: string, prev: string[]) => [...prev, ...v.split(',')], [] as string[])
+    .option(
+      '--channel <channel>',
+      `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`,
+      (v: string, prev: string[]) => [...prev, ...v.split(',')],
+      [] as string[],
+    )
     .option('--fallback-dir <dir>', 'directory of the fallback file notifications.jsonl', 'notify-fallback')
-    .option('--details <json>', 'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)')
+    .option(
+      '--details <json>',
+      'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)',
+    )
     .option('--template-dir <dir>', 'directory of <event>.hbs templates replacing the shipped ones')
     .option('--timeout <duration>', 'time budget for the whole call, retries included', '30s')
     .option('--dry-run', 'render every channel payload and send nothing')
@@ -41,14 +51,19 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         try {
           details = JSON.parse(flags.details);
         } catch (error) {
-          throw new ConfigError(`--details is not valid JSON: ${(error as Error).message}`, { field: 'details' });
+          throw new ConfigError(`--details is not valid JSON: ${(error as Error).message}`, {
+            field: 'details',
+          });
         }
         if (details === null || typeof details !== 'object' || Array.isArray(details)) {
-          throw new ConfigError('--details must be a JSON object like {"version":"1.4.2"}', { field: 'details' });
+          throw new ConfigError('--details must be a JSON object like {"version":"1.4.2"}', {
+            field: 'details',
+          });
         }
       }
       const budgetMs = tryParseDuration(flags.timeout);
-      if (budgetMs === undefined) throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
+      if (budgetMs === undefined)
+        throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
       const result = await sendNotification({
         event: flags.event,
         environment: flags.env,
@@ -63,10 +78,13 @@ export function registerNotify(program: Command, ctx: CliContext): void {
       if (flags.json) {
         ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
       } else {
-        ctx.stdout(`${result.dryRun ? '[dry-run] ' : ''}${result.title} (${result.event}, ${result.environment}, ref ${result.dedupeKey})\n`);
+        ctx.stdout(
+          `${result.dryRun ? '[dry-run] ' : ''}${result.title} (${result.event}, ${result.environment}, ref ${result.dedupeKey})\n`,
+        );
         for (const line of describeResult(result)) ctx.stdout(`  ${line}\n`);
         if (result.dryRun) {
-          for (const c of result.channels) ctx.stdout(`\n--- ${c.channel} payload ---\n${JSON.stringify(c.payload, null, 2)}\n`);
+          for (const c of result.channels)
+            ctx.stdout(`\n--- ${c.channel} payload ---\n${JSON.stringify(c.payload, null, 2)}\n`);
         }
         if (result.fallbackPath) ctx.stdout(`undelivered messages kept in ${result.fallbackPath}\n`);
       }

@@ -15,7 +15,12 @@ export const DISCORD_LIMITS = {
   totalEmbedChars: 6000,
 } as const;
 
-const COLORS: Record<Severity, number> = { info: 0x3b82f6, success: 0x22c55e, warning: 0xf59e0b, danger: 0xdc2626 };
+const COLORS: Record<Severity, number> = {
+  info: 0x3b82f6,
+  success: 0x22c55e,
+  warning: 0xf59e0b,
+  danger: 0xdc2626,
+};
 
 export interface DiscordEmbed {
   title: string;

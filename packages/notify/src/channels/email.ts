@@ -3,7 +3,12 @@ import { escapeHtml, toHtml, toPlainText, truncate } from '../markup.js';
 import type { NotificationMessage } from '../message.js';
 import type { Severity } from '../events.js';
 
-const BANNER: Record<Severity, string> = { info: '#3b82f6', success: '#16a34a', warning: '#d97706', danger: '#dc2626' };
+const BANNER: Record<Severity, string> = {
+  info: '#3b82f6',
+  success: '#16a34a',
+  warning: '#d97706',
+  danger: '#dc2626',
+};
 
 export interface EmailContent {
   subject: string;
@@ -12,7 +17,10 @@ export interface EmailContent {
 }
 
 export function renderEmail(message: NotificationMessage): EmailContent {
-  const subject = truncate(`[guarded-rollout] [${message.environment}] ${message.title}`.replace(/[\r\n]+/g, ' '), 200);
+  const subject = truncate(
+    `[guarded-rollout] [${message.environment}] ${message.title}`.replace(/[\r\n]+/g, ' '),
+    200,
+  );
   const facts = message.facts.map((f) => `${f.name}: ${f.value}`).join('\n');
   const text = [
     message.title,
@@ -28,7 +36,10 @@ export function renderEmail(message: NotificationMessage): EmailContent {
     .replace(/\n{3,}/g, '\n\n')
     .trim();
   const rows = message.facts
-    .map((f) => `<tr><th align="left" style="padding-right:12px">${escapeHtml(f.name)}</th><td>${escapeHtml(f.value)}</td></tr>`)
+    .map(
+      (f) =>
+        `<tr><th align="left" style="padding-right:12px">${escapeHtml(f.name)}</th><td>${escapeHtml(f.value)}</td></tr>`,
+    )
     .join('');
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif">',

@@ -21,7 +21,10 @@ export interface SlackPayload {
 
 export function renderSlack(message: NotificationMessage): SlackPayload {
   const blocks: Record<string, unknown>[] = [];
-  blocks.push({ type: 'header', text: { type: 'plain_text', text: truncate(message.title, SLACK_LIMITS.headerText), emoji: true } });
+  blocks.push({
+    type: 'header',
+    text: { type: 'plain_text', text: truncate(message.title, SLACK_LIMITS.headerText), emoji: true },
+  });
   const fields = message.facts.slice(0, SLACK_LIMITS.fields).map((f) => ({
     type: 'mrkdwn',
     text: truncate(`*${f.name}*\n${toSlackMrkdwn(f.value)}`, SLACK_LIMITS.fieldText),
@@ -35,9 +38,10 @@ export function renderSlack(message: NotificationMessage): SlackPayload {
     chunks[room - 1] = truncate(`${chunks[room - 1]}\n${TRUNCATION_MARKER}`, SLACK_LIMITS.sectionText);
   }
   for (const chunk of chunks) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
-  const context = [message.runUrl ? `<${message.runUrl}|workflow run>` : undefined, `ref \`${message.dedupeKey}\``].filter(
-    (e): e is string => e !== undefined,
-  );
+  const context = [
+    message.runUrl ? `<${message.runUrl}|workflow run>` : undefined,
+    `ref \`${message.dedupeKey}\``,
+  ].filter((e): e is string => e !== undefined);
   blocks.push({ type: 'context', elements: context.map((text) => ({ type: 'mrkdwn', text })) });
   return {
     text: truncate(`${message.title}\n${toPlainText(message.body)}`, SLACK_LIMITS.fallbackText),

@@ -7,11 +7,22 @@ import type { Severity } from '../events.js';
 
 export const TEAMS_LIMITS = { payloadBytes: 28 * 1024, cardVersion: '1.4' } as const;
 
-const COLORS: Record<Severity, string> = { info: 'accent', success: 'good', warning: 'warning', danger: 'attention' };
+const COLORS: Record<Severity, string> = {
+  info: 'accent',
+  success: 'good',
+  warning: 'warning',
+  danger: 'attention',
+};
 
 export interface TeamsPayload {
   type: 'message';
-  attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive'; contentUrl: null; content: Record<string, unknown> }];
+  attachments: [
+    {
+      contentType: 'application/vnd.microsoft.card.adaptive';
+      contentUrl: null;
+      content: Record<string, unknown>;
+    },
+  ];
 }
 
 export function payloadBytes(payload: unknown): number {
@@ -20,7 +31,14 @@ export function payloadBytes(payload: unknown): number {
 
 function card(message: NotificationMessage, body: string): TeamsPayload {
   const items: Record<string, unknown>[] = [
-    { type: 'TextBlock', text: message.title, weight: 'bolder', size: 'large', wrap: true, color: COLORS[message.severity] },
+    {
+      type: 'TextBlock',
+      text: message.title,
+      weight: 'bolder',
+      size: 'large',
+      wrap: true,
+      color: COLORS[message.severity],
+    },
     { type: 'FactSet', facts: message.facts.map((f) => ({ title: f.name, value: f.value })) },
     { type: 'TextBlock', text: body, wrap: true },
     { type: 'TextBlock', text: `ref ${message.dedupeKey}`, isSubtle: true, size: 'small', wrap: true },
@@ -32,7 +50,8 @@ function card(message: NotificationMessage, body: string): TeamsPayload {
     body: items,
     msteams: { width: 'Full' },
   };
-  if (message.runUrl) content.actions = [{ type: 'Action.OpenUrl', title: 'Open workflow run', url: message.runUrl }];
+  if (message.runUrl)
+    content.actions = [{ type: 'Action.OpenUrl', title: 'Open workflow run', url: message.runUrl }];
   return {
     type: 'message',
     attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content }],
