@@ -44099,6 +44099,8 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
         }
         return { retry: false, why: `HTTP ${status} (not retried: the request itself was refused)` };
     }
+    if (outcome.kind === 'refused')
+        return { retry: false, why: `${outcome.error} (not retried)` };
     const what = outcome.kind === 'timeout' ? 'timed out' : outcome.error;
     if (exhausted)
         return { retry: false, why: `${what} after ${attempt} attempts` };
@@ -44238,7 +44240,16 @@ function postWithRetry(request, env) {
         }
         catch (error) {
             const text = describeFetchError(error);
-            return { outcome: text === 'timed out' ? { kind: 'timeout' } : { kind: 'network', error: text } };
+            if (text === 'timed out')
+                return { outcome: { kind: 'timeout' } };
+            // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
+            // itself was refused before any I/O (bad URL, credentials in the URL).
+            const refused = error?.name === 'TypeError' && !error.cause;
+            return {
+                outcome: refused
+                    ? { kind: 'refused', error: `request refused: ${text}` }
+                    : { kind: 'network', error: text },
+            };
         }
     }, env);
 }

@@ -181,7 +181,15 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
       };
     } catch (error) {
       const text = describeFetchError(error);
-      return { outcome: text === 'timed out' ? { kind: 'timeout' } : { kind: 'network', error: text } };
+      if (text === 'timed out') return { outcome: { kind: 'timeout' } };
+      // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
+      // itself was refused before any I/O (bad URL, credentials in the URL).
+      const refused = (error as Error)?.name === 'TypeError' && !(error as { cause?: unknown }).cause;
+      return {
+        outcome: refused
+          ? { kind: 'refused', error: `request refused: ${text}` }
+          : { kind: 'network', error: text },
+      };
     }
   }, env);
 }

@@ -23,6 +23,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 export type AttemptOutcome =
   | { kind: 'response'; status: number; retryAfter?: string | null; bodyRetryAfterSeconds?: number | null }
   | { kind: 'network'; error: string }
+  /** The request could not even be built (e.g. fetch refuses the URL): retrying cannot help. */
+  | { kind: 'refused'; error: string }
   | { kind: 'timeout' };
 
 export type RetryDecision = { retry: true; delayMs: number; why: string } | { retry: false; why: string };
@@ -86,6 +88,7 @@ export function decideRetry(
     }
     return { retry: false, why: `HTTP ${status} (not retried: the request itself was refused)` };
   }
+  if (outcome.kind === 'refused') return { retry: false, why: `${outcome.error} (not retried)` };
   const what = outcome.kind === 'timeout' ? 'timed out' : outcome.error;
   if (exhausted) return { retry: false, why: `${what} after ${attempt} attempts` };
   return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
