@@ -16,7 +16,11 @@ afterEach(async () => {
   sink = undefined;
 });
 
-function runBundle(inputs: Record<string, string>, extraEnv: Record<string, string> = {}) {
+function runBundle(
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+  interruptAfterMs?: number,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'notify-action-'));
   const output = join(dir, 'output');
   const summary = join(dir, 'summary');
@@ -40,6 +44,7 @@ function runBundle(inputs: Record<string, string>, extraEnv: Record<string, stri
     dir: string;
   }>((resolve) => {
     const child = spawn(process.execPath, [bundle], { cwd: dir, env });
+    if (interruptAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), interruptAfterMs);
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -127,6 +132,27 @@ describe('notify action bundle', () => {
     const bad = await runBundle({ event: 'deploy-exploded', environment: 'staging' });
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/::error::input "event": "deploy-exploded" is not a known event/);
+  });
+
+  it('on cancellation (SIGINT) stops waiting, keeps the message and still sets its outputs', async () => {
+    sink = await startSink(() => 'hang');
+    const started = Date.now();
+    const run = await runBundle(
+      {
+        event: 'rollback-started',
+        environment: 'production',
+        channels: 'teams',
+        'teams-webhook-url': sink.urlFor('/t'),
+        timeout: '60s',
+      },
+      {},
+      1000,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.outputs.delivered!)).toEqual({ teams: false });
+    expect(run.stdout).toMatch(/teams +failed \(1 attempt, \d+ ms\): cancelled after 1 attempt/);
+    expect(readFileSync(run.outputs['fallback-path']!, 'utf8')).toContain('"channel":"teams"');
   });
 
   it('dry-run prints each payload and sends nothing', async () => {

@@ -44117,6 +44117,21 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+/** Resolves after the clock's sleep, or as soon as the signal aborts. */
+function sleepUnlessAborted(clock, ms, signal) {
+    if (!signal)
+        return clock.sleep(ms);
+    if (signal.aborted)
+        return Promise.resolve();
+    return new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void clock.sleep(ms).then(done);
+    });
+}
 /** Turns a fetch failure into a short cause without the URL (undici puts it into some messages). */
 function describeFetchError(error) {
     const e = error;
@@ -44152,7 +44167,16 @@ function discordStyleRetryAfter(body) {
 async function deliverWithRetry(attemptOnce, env) {
     const history = [];
     let lastStatus;
+    const cancelled = (attempts) => ({
+        delivered: false,
+        attempts,
+        status: lastStatus,
+        error: `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+        history,
+    });
     for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
+        if (env.signal?.aborted)
+            return cancelled(attempt - 1);
         const remaining = env.deadline - env.clock.now();
         if (remaining <= 0) {
             return {
@@ -44179,6 +44203,8 @@ async function deliverWithRetry(attemptOnce, env) {
         if (outcome.kind === 'response' && isSuccess(outcome.status)) {
             return { delivered: true, attempts: attempt, status: outcome.status, history };
         }
+        if (env.signal?.aborted)
+            return cancelled(attempt);
         const decision = decideRetry(outcome, attempt, env.policy, env.clock.now(), env.random);
         const detail = report.detail && !report.explanation ? ` — ${report.detail}` : '';
         if (!decision.retry) {
@@ -44200,7 +44226,7 @@ async function deliverWithRetry(attemptOnce, env) {
             };
         }
         record.waitMs = decision.delayMs;
-        await env.clock.sleep(decision.delayMs);
+        await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
     return {
@@ -44223,7 +44249,9 @@ function postWithRetry(request, env) {
                     ...request.headers,
                 },
                 body: request.body,
-                signal: AbortSignal.timeout(timeoutMs),
+                signal: env.signal
+                    ? AbortSignal.any([AbortSignal.timeout(timeoutMs), env.signal])
+                    : AbortSignal.timeout(timeoutMs),
                 redirect: 'error',
             });
             const bodyText = await readBody(response);
@@ -61199,6 +61227,9 @@ async function sendEmail(target, content, headers, messageId, env) {
             socketTimeout: timeoutMs,
             ...(target.tls ? { tls: target.tls } : {}),
         });
+        // nodemailer takes no AbortSignal: closing the transport ends the connection.
+        const abort = () => transport.close();
+        env.signal?.addEventListener('abort', abort, { once: true });
         try {
             await transport.sendMail({
                 from: target.from,
@@ -61216,6 +61247,7 @@ async function sendEmail(target, content, headers, messageId, env) {
             return smtpFailure(error);
         }
         finally {
+            env.signal?.removeEventListener('abort', abort);
             transport.close();
         }
     }, env);
@@ -61324,6 +61356,7 @@ async function sendNotification(options) {
         policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
         attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
         deadline: started + (options.budgetMs ?? DEFAULT_BUDGET_MS),
+        ...(options.signal ? { signal: options.signal } : {}),
     };
     const results = await Promise.all(setups.map((setup) => deliverToChannel(setup, message, deliveryEnv, options, redact)));
     const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
@@ -61583,7 +61616,20 @@ async function uploadFallback(path, result) {
 async function run() {
     await runAction(async () => {
         const { options, failOnError } = getInputs();
-        const result = await sendNotification(options);
+        // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
+        // keep the fallback file, so the cancellation leaves an honest trail.
+        const controller = new AbortController();
+        const cancel = () => controller.abort();
+        process.once('SIGINT', cancel);
+        process.once('SIGTERM', cancel);
+        let result;
+        try {
+            result = await sendNotification({ ...options, signal: controller.signal });
+        }
+        finally {
+            process.off('SIGINT', cancel);
+            process.off('SIGTERM', cancel);
+        }
         for (const line of describeResult(result))
             lib_core/* info */.pq(line);
         if (result.dryRun) {

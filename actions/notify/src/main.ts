@@ -101,7 +101,19 @@ async function uploadFallback(path: string, result: SendResult): Promise<void> {
 export async function run(): Promise<void> {
   await runAction(async () => {
     const { options, failOnError } = getInputs();
-    const result = await sendNotification(options);
+    // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
+    // keep the fallback file, so the cancellation leaves an honest trail.
+    const controller = new AbortController();
+    const cancel = (): void => controller.abort();
+    process.once('SIGINT', cancel);
+    process.once('SIGTERM', cancel);
+    let result: SendResult;
+    try {
+      result = await sendNotification({ ...options, signal: controller.signal });
+    } finally {
+      process.off('SIGINT', cancel);
+      process.off('SIGTERM', cancel);
+    }
     for (const line of describeResult(result)) core.info(line);
     if (result.dryRun) {
       for (const c of result.channels)

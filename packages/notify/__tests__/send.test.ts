@@ -164,6 +164,31 @@ describe('sendNotification', () => {
     for (const c of others) expect(c.durationMs).toBeLessThan(1000);
   });
 
+  it('stops at once when cancelled and still keeps the undelivered message', async () => {
+    const env = await setup({ teams: 'hang', discord: { status: 503 } });
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    const result = await sendNotification(
+      base(env, {
+        signal: controller.signal,
+        budgetMs: 20_000,
+        attemptTimeoutMs: 10_000,
+        random: () => 1,
+        retryPolicy: { baseDelayMs: 5000 },
+      }),
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.delivered).toMatchObject({ slack: true, webhook: true, teams: false, discord: false });
+    expect(result.channels.find((c) => c.channel === 'teams')!.reason).toBe('cancelled after 1 attempt');
+    expect(result.channels.find((c) => c.channel === 'discord')!.reason).toBe('cancelled after 1 attempt');
+    const lines = readFileSync(result.fallbackPath!, 'utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { channel: string }).channel).sort()).toEqual([
+      'discord',
+      'teams',
+    ]);
+  });
+
   it('writes a fallback entry when no channel is configured at all', async () => {
     const options = base({});
     const result = await sendNotification(options);

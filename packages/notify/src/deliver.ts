@@ -23,6 +23,22 @@ export interface DeliveryEnvironment {
   attemptTimeoutMs: number;
   /** clock.now() value after which no attempt starts and no wait begins. */
   deadline: number;
+  /** Cancels everything still running (a cancelled job has ~10 s before it is killed). */
+  signal?: AbortSignal;
+}
+
+/** Resolves after the clock's sleep, or as soon as the signal aborts. */
+function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return clock.sleep(ms);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void clock.sleep(ms).then(done);
+  });
 }
 
 export interface AttemptRecord {
@@ -93,7 +109,15 @@ export async function deliverWithRetry(
 ): Promise<DeliveryResult> {
   const history: AttemptRecord[] = [];
   let lastStatus: number | undefined;
+  const cancelled = (attempts: number): DeliveryResult => ({
+    delivered: false,
+    attempts,
+    status: lastStatus,
+    error: `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+    history,
+  });
   for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
+    if (env.signal?.aborted) return cancelled(attempt - 1);
     const remaining = env.deadline - env.clock.now();
     if (remaining <= 0) {
       return {
@@ -120,6 +144,7 @@ export async function deliverWithRetry(
     if (outcome.kind === 'response' && isSuccess(outcome.status)) {
       return { delivered: true, attempts: attempt, status: outcome.status, history };
     }
+    if (env.signal?.aborted) return cancelled(attempt);
     const decision = decideRetry(outcome, attempt, env.policy, env.clock.now(), env.random);
     const detail = report.detail && !report.explanation ? ` — ${report.detail}` : '';
     if (!decision.retry) {
@@ -141,7 +166,7 @@ export async function deliverWithRetry(
       };
     }
     record.waitMs = decision.delayMs;
-    await env.clock.sleep(decision.delayMs);
+    await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
   }
   // Unreachable: decideRetry gives up at maxAttempts.
   return {
@@ -165,7 +190,9 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
           ...request.headers,
         },
         body: request.body,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: env.signal
+          ? AbortSignal.any([AbortSignal.timeout(timeoutMs), env.signal])
+          : AbortSignal.timeout(timeoutMs),
         redirect: 'error',
       });
       const bodyText = await readBody(response);

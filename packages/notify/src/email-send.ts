@@ -65,6 +65,9 @@ export async function sendEmail(
       socketTimeout: timeoutMs,
       ...(target.tls ? { tls: target.tls } : {}),
     });
+    // nodemailer takes no AbortSignal: closing the transport ends the connection.
+    const abort = (): void => transport.close();
+    env.signal?.addEventListener('abort', abort, { once: true });
     try {
       await transport.sendMail({
         from: target.from,
@@ -80,6 +83,7 @@ export async function sendEmail(
     } catch (error) {
       return smtpFailure(error);
     } finally {
+      env.signal?.removeEventListener('abort', abort);
       transport.close();
     }
   }, env);

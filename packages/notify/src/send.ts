@@ -70,6 +70,8 @@ export interface SendOptions {
   /** Same key for one notification across channels and retries (default: derived + random). */
   dedupeKey?: string;
   smtpTls?: ConnectionOptions;
+  /** Aborting ends every send at once; what was not delivered still goes to the fallback file. */
+  signal?: AbortSignal;
   clock?: Clock;
   random?: () => number;
   fetch?: typeof fetch;
@@ -202,6 +204,7 @@ export async function sendNotification(options: SendOptions): Promise<SendResult
     policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
     attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     deadline: started + (options.budgetMs ?? DEFAULT_BUDGET_MS),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
 
   const results = await Promise.all(

@@ -64,7 +64,13 @@ export function registerNotify(program: Command, ctx: CliContext): void {
       const budgetMs = tryParseDuration(flags.timeout);
       if (budgetMs === undefined)
         throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
+      // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
+      const controller = new AbortController();
+      const cancel = (): void => controller.abort();
+      process.once('SIGINT', cancel);
+      process.once('SIGTERM', cancel);
       const result = await sendNotification({
+        signal: controller.signal,
         event: flags.event,
         environment: flags.env,
         details: details as Record<string, unknown>,
@@ -74,6 +80,9 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
         budgetMs,
         dryRun: Boolean(flags.dryRun),
+      }).finally(() => {
+        process.off('SIGINT', cancel);
+        process.off('SIGTERM', cancel);
       });
       if (flags.json) {
         ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
