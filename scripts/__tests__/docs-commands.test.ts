@@ -43,7 +43,6 @@ const NOT_AVAILABLE: Record<string, string[]> = {
   rollback: ['rollback'],
   deploy: ['deploy'],
   monitor: ['monitor'],
-  notify: ['notify'],
   'verify-artifacts': ['verify-artifacts'],
   'gates-replay': ['gates', 'replay'],
   smoke: ['smoke'],
