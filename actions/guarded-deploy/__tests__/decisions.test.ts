@@ -53,8 +53,8 @@ describe('plan', () => {
       ...env,
     });
 
-  it('takes a backup and monitors a normal production deploy', () => {
-    expect(plan({})).toMatchObject({ status: 0, outputs: { backup: 'true', monitor: 'true' } });
+  it('takes a backup for a normal production deploy', () => {
+    expect(plan({})).toMatchObject({ status: 0, outputs: { backup: 'true' } });
   });
 
   it('refuses skip-backup for production with exit 2 and says why', () => {
@@ -68,10 +68,6 @@ describe('plan', () => {
       status: 0,
       outputs: { backup: 'false' },
     });
-  });
-
-  it('does not monitor a dry-run', () => {
-    expect(plan({ DRY_RUN: 'true' }).outputs.monitor).toBe('false');
   });
 
   it('refuses an unknown deployment type, naming the valid ones', () => {
