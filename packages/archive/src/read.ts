@@ -111,7 +111,8 @@ export function openArchive(zipPath: string, maxEntries: number): Promise<OpenAr
         reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
         return;
       }
-      if (zip.entryCount > maxEntries) {
+      // The manifest entry is ours, not the tree's: it does not count against the cap.
+      if (zip.entryCount > maxEntries + 1) {
         zip.close();
         reject(new BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
         return;

@@ -31,7 +31,7 @@ export interface VerifyResult {
 }
 
 async function withArchive<T>(zipPath: string, caps: ExtractionCaps, body: (archive: OpenArchive) => Promise<T>): Promise<T> {
-  const archive = await openArchive(zipPath, caps.maxEntries + 1);
+  const archive = await openArchive(zipPath, caps.maxEntries);
   try {
     return await body(archive);
   } finally {
