@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { readFileSync, writeFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { parseEvidenceLog } from '@guarded-rollout/evidence';
 import { createBackup, restoreBackup, type RestoreOptions } from '../src/index.js';
 import { buildZip, manifestFor, writeChecksum, writeZipWithChecksum, type RawEntry } from './rawzip.js';
@@ -85,7 +86,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
     async function realBackup(root: string, env = 'production'): Promise<string> {
       mkdirSync(join(root, 'src'));
       writeFileSync(join(root, 'src/a.txt'), 'A'.repeat(50_000));
-      writeFileSync(join(root, 'src/b.bin'), Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251)));
+      writeFileSync(join(root, 'src/b.bin'), randomBytes(70_000)); // random: stored, so a flipped byte lands in its data
       return (await createBackup({ environment: env, paths: ['src'], cwd: root, now: () => T0 })).backupPath;
     }
 
