@@ -72,6 +72,8 @@ export interface BackupResult {
   totalBytes: number;
   deleted: string[];
   logPath?: string;
+  /** Dry-run only: 'fail' when the destination lacks the free disk the backup needs. */
+  dryRunStatus?: 'pass' | 'fail';
 }
 
 export const DUMP_DIR_ENTRY = '_dump';
@@ -347,5 +349,5 @@ function dryRun(options: BackupOptions): BackupResult {
     total_bytes: p.totalBytes,
     free_bytes: free ?? null,
   });
-  return { dryRun: true, backupPath: p.finalPath, sha256: '', sha256Path: `${p.finalPath}.sha256`, sizeBytes: 0, fileCount: files.length, totalBytes: p.totalBytes, deleted: [], logPath };
+  return { dryRun: true, dryRunStatus: enough ? 'pass' : 'fail', backupPath: p.finalPath, sha256: '', sha256Path: `${p.finalPath}.sha256`, sizeBytes: 0, fileCount: files.length, totalBytes: p.totalBytes, deleted: [], logPath };
 }
