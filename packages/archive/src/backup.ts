@@ -12,6 +12,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   rmSync,
@@ -143,6 +144,23 @@ export function freeBytes(dir: string): number | undefined {
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
+function sweepDeadPartials(outDir: string): void {
+  for (const name of readdirSync(outDir)) {
+    const m = /^\..+\.partial-(\d+)$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1]))) rmSync(join(outDir, name), { force: true });
+  }
+}
+
 interface Plan {
   environment: string;
   prefix: string;
@@ -186,6 +204,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const root = resolve(options.cwd ?? process.cwd());
   const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
   mkdirSync(outDir, { recursive: true });
+  sweepDeadPartials(outDir);
   let dumpDir: string | undefined;
   try {
     const extra: SourceEntry[] = [];
