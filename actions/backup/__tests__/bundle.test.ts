@@ -10,13 +10,19 @@ describe('backup action bundle', () => {
     mkdirSync(join(root, 'srv'));
     writeFileSync(join(root, 'srv/a.txt'), 'a\n');
     writeFileSync(join(root, 'srv/b.txt'), 'b\n');
-    const r = runBundle('backup', { environment: 'production', 'base-dir': 'srv', keep: '3', version: '1.4.2' }, root);
+    const r = runBundle(
+      'backup',
+      { environment: 'production', 'base-dir': 'srv', keep: '3', version: '1.4.2' },
+      root,
+    );
     expect(r.code).toBe(0);
     expect(r.outputs['backup-path']).toMatch(/backups\/dhash_production_\d{8}T\d{6}Z\.zip$/);
     expect(r.outputs.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(r.outputs['file-count']).toBe('2');
     expect(Number(r.outputs['size-bytes'])).toBeGreaterThan(0);
-    expect(readFileSync(r.outputs['sha256-path']!, 'utf8')).toBe(`${r.outputs.sha256}  backups/${r.outputs['backup-path']!.split('/').pop()}\n`);
+    expect(readFileSync(r.outputs['sha256-path']!, 'utf8')).toBe(
+      `${r.outputs.sha256}  backups/${r.outputs['backup-path']!.split('/').pop()}\n`,
+    );
     expect(r.stdout).toContain('artifact upload skipped');
     expect(r.summary).toContain('Backup');
   });

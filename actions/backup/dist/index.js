@@ -39677,7 +39677,11 @@ function manifest_parseManifest(text, source) {
     if (!Array.isArray(m.entries))
         bad('lacks "entries"');
     for (const [i, e] of m.entries.entries()) {
-        if (!e || typeof e.path !== 'string' || !['file', 'directory', 'symlink'].includes(e.type) || typeof e.size !== 'number' || typeof e.mode !== 'number') {
+        if (!e ||
+            typeof e.path !== 'string' ||
+            !['file', 'directory', 'symlink'].includes(e.type) ||
+            typeof e.size !== 'number' ||
+            typeof e.mode !== 'number') {
             bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
         }
         if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
@@ -39715,7 +39719,10 @@ function assertPrefix(prefix) {
 }
 /** `20261123T220000Z` for a Date, in UTC. */
 function naming_compactUtc(date) {
-    return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
 }
 function backupFileName(prefix, env, createdAt) {
     return `${prefix}_${env}_${naming_compactUtc(createdAt)}.zip`;
@@ -40699,7 +40706,15 @@ function collectEntries(baseDir, paths, exclude = []) {
             if ((0,external_node_path_.isAbsolute)(target) || !isInside(base, resolved)) {
                 throw new errors_ConfigError(`symlink ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the backed-up tree ${base}; a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
             }
-            byPath.set(path, { abs, path, type: 'symlink', size: Buffer.byteLength(target), mode, mtimeMs: stat.mtimeMs, target });
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'symlink',
+                size: Buffer.byteLength(target),
+                mode,
+                mtimeMs: stat.mtimeMs,
+                target,
+            });
         }
         else if (stat.isDirectory()) {
             byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
@@ -40728,9 +40743,18 @@ function collectEntries(baseDir, paths, exclude = []) {
         if (raw.trim() === '')
             continue;
         if (GLOB_CHARS.test(raw)) {
-            const matches = globSync(raw, { cwd: base, absolute: true, dot: true, onlyFiles: false, followSymbolicLinks: false, expandDirectories: false });
+            const matches = globSync(raw, {
+                cwd: base,
+                absolute: true,
+                dot: true,
+                onlyFiles: false,
+                followSymbolicLinks: false,
+                expandDirectories: false,
+            });
             if (matches.length === 0)
-                throw new errors_ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, { field: 'paths' });
+                throw new errors_ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+                    field: 'paths',
+                });
             roots.push(...matches.map((m) => (0,external_node_path_.resolve)(m)));
         }
         else {
@@ -40738,7 +40762,9 @@ function collectEntries(baseDir, paths, exclude = []) {
         }
     }
     if (roots.length === 0)
-        throw new errors_ConfigError('paths: nothing to back up; give at least one file, directory or glob', { field: 'paths' });
+        throw new errors_ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+            field: 'paths',
+        });
     for (const abs of roots) {
         if (!isInside(base, abs)) {
             throw new errors_ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
@@ -40945,7 +40971,14 @@ function process_runShellCommand(command, options) {
         }, options.timeoutMs);
         child.on('error', (error) => {
             clearTimeout(timer);
-            resolve({ ok: false, exitCode: null, signal: null, timedOut, durationMs: Date.now() - started, outputTail: String(error) });
+            resolve({
+                ok: false,
+                exitCode: null,
+                signal: null,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: String(error),
+            });
         });
         child.on('close', (code, signal) => {
             clearTimeout(timer);
@@ -41067,6 +41100,23 @@ function backup_freeBytes(dir) {
         }
     }
 }
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
+function sweepDeadPartials(outDir) {
+    for (const name of (0,external_node_fs_.readdirSync)(outDir)) {
+        const m = /^\..+\.partial-(\d+)$/.exec(name);
+        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+            (0,external_node_fs_.rmSync)((0,external_node_path_.join)(outDir, name), { force: true });
+    }
+}
 function plan(options, extraEntries = []) {
     const environment = naming_assertEnvironmentName(options.environment);
     const prefix = assertPrefix(options.prefix ?? naming_DEFAULT_PREFIX);
@@ -41076,7 +41126,17 @@ function plan(options, extraEntries = []) {
     const createdAt = (options.now ?? (() => new Date()))();
     const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
     const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-    return { environment, prefix, outDir, baseDir, root, createdAt, finalPath: (0,external_node_path_.join)(outDir, backupFileName(prefix, environment, createdAt)), entries, totalBytes };
+    return {
+        environment,
+        prefix,
+        outDir,
+        baseDir,
+        root,
+        createdAt,
+        finalPath: (0,external_node_path_.join)(outDir, backupFileName(prefix, environment, createdAt)),
+        entries,
+        totalBytes,
+    };
 }
 function validateLevel(level) {
     const l = level ?? 6;
@@ -41089,13 +41149,16 @@ function validateLevel(level) {
 async function createBackup(options) {
     const level = validateLevel(options.compressionLevel);
     if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
-        throw new errors_ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, { field: 'keep' });
+        throw new errors_ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+            field: 'keep',
+        });
     }
     if (options.dryRun)
         return dryRun(options);
     const root = (0,external_node_path_.resolve)(options.cwd ?? process.cwd());
     const outDir = (0,external_node_path_.resolve)(root, options.outDir ?? naming_DEFAULT_OUT_DIR);
     (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
+    sweepDeadPartials(outDir);
     let dumpDir;
     try {
         const extra = [];
@@ -41115,7 +41178,14 @@ async function createBackup(options) {
             for (const e of collectEntries(dumpDir, ['.']))
                 extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
             if (extra.length)
-                extra.unshift({ abs: dumpDir, path: DUMP_DIR_ENTRY, type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
+                extra.unshift({
+                    abs: dumpDir,
+                    path: DUMP_DIR_ENTRY,
+                    type: 'directory',
+                    size: 0,
+                    mode: 0o755,
+                    mtimeMs: Date.now(),
+                });
         }
         const p = plan(options, extra);
         return await writeArchive(p, options, level);
@@ -41169,18 +41239,39 @@ async function writeArchive(p, options, level) {
                     totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
                     entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
                 };
-                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), manifest_MANIFEST_ENTRY, { mtime: p.createdAt, mode: 0o100644, compress: true });
+                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), manifest_MANIFEST_ENTRY, {
+                    mtime: p.createdAt,
+                    mode: 0o100644,
+                    compress: true,
+                });
                 zip.end();
             };
             for (const entry of p.entries) {
                 const mtime = new Date(entry.mtimeMs);
                 if (entry.type === 'directory') {
                     zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
-                    manifestEntries.push({ path: entry.path, type: 'directory', size: 0, mode: entry.mode, mtimeMs: entry.mtimeMs });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'directory',
+                        size: 0,
+                        mode: entry.mode,
+                        mtimeMs: entry.mtimeMs,
+                    });
                 }
                 else if (entry.type === 'symlink') {
-                    zip.addBuffer(Buffer.from(entry.target), entry.path, { mtime, mode: 0o120000 | entry.mode, compress: false });
-                    manifestEntries.push({ path: entry.path, type: 'symlink', size: entry.size, mode: entry.mode, target: entry.target, mtimeMs: entry.mtimeMs });
+                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
+                        mtime,
+                        mode: 0o120000 | entry.mode,
+                        compress: false,
+                    });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'symlink',
+                        size: entry.size,
+                        mode: entry.mode,
+                        target: entry.target,
+                        mtimeMs: entry.mtimeMs,
+                    });
                 }
                 else {
                     const compressionLevel = chooseCompression(entry, level);
@@ -41199,7 +41290,14 @@ async function writeArchive(p, options, level) {
                                 fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
                                 return;
                             }
-                            manifestEntries.push({ path: entry.path, type: 'file', size: bytes, mode: entry.mode, sha256: hash.digest('hex'), mtimeMs: entry.mtimeMs });
+                            manifestEntries.push({
+                                path: entry.path,
+                                type: 'file',
+                                size: bytes,
+                                mode: entry.mode,
+                                sha256: hash.digest('hex'),
+                                mtimeMs: entry.mtimeMs,
+                            });
                             if (--pending === 0)
                                 finishManifest();
                         });
@@ -41238,14 +41336,23 @@ async function writeArchive(p, options, level) {
 function dryRun(options) {
     const p = plan(options);
     const logPath = (0,external_node_path_.join)((0,external_node_path_.resolve)(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-    const log = new src_EvidenceLog(logPath, { kind: 'backup-dryrun', tool: `${version_TOOL_NAME} backup`, environment: p.environment, ...(options.now ? { now: options.now } : {}) });
+    const log = new src_EvidenceLog(logPath, {
+        kind: 'backup-dryrun',
+        tool: `${version_TOOL_NAME} backup`,
+        environment: p.environment,
+        ...(options.now ? { now: options.now } : {}),
+    });
     const files = p.entries.filter((e) => e.type === 'file');
     const free = backup_freeBytes(p.outDir);
-    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${units_formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${units_formatBytes(free)})`}`, '', 'would include:', ...p.entries.slice(0, 1000).map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
+    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${units_formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${units_formatBytes(free)})`}`, '', 'would include:', ...p.entries
+        .slice(0, 1000)
+        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
     // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
     const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
     const enough = free === undefined || free >= needed;
-    log.finish(enough ? 'pass' : 'fail', enough ? `would back up ${files.length} files (${units_formatBytes(p.totalBytes)}) to ${p.finalPath}` : `not enough free disk: need about ${units_formatBytes(needed)}, have ${units_formatBytes(free ?? 0)}`, {
+    log.finish(enough ? 'pass' : 'fail', enough
+        ? `would back up ${files.length} files (${units_formatBytes(p.totalBytes)}) to ${p.finalPath}`
+        : `not enough free disk: need about ${units_formatBytes(needed)}, have ${units_formatBytes(free ?? 0)}`, {
         environment: p.environment,
         destination: p.finalPath,
         file_count: files.length,
@@ -41253,7 +41360,18 @@ function dryRun(options) {
         total_bytes: p.totalBytes,
         free_bytes: free ?? null,
     });
-    return { dryRun: true, dryRunStatus: enough ? 'pass' : 'fail', backupPath: p.finalPath, sha256: '', sha256Path: `${p.finalPath}.sha256`, sizeBytes: 0, fileCount: files.length, totalBytes: p.totalBytes, deleted: [], logPath };
+    return {
+        dryRun: true,
+        dryRunStatus: enough ? 'pass' : 'fail',
+        backupPath: p.finalPath,
+        sha256: '',
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes: 0,
+        fileCount: files.length,
+        totalBytes: p.totalBytes,
+        deleted: [],
+        logPath,
+    };
 }
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
@@ -41333,7 +41451,13 @@ function describe(entry) {
 /** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
 function read_openArchive(zipPath, maxEntries) {
     return new Promise((resolvePromise, reject) => {
-        yauzl.open(zipPath, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) => {
+        yauzl.open(zipPath, {
+            lazyEntries: true,
+            autoClose: false,
+            decodeStrings: false,
+            validateEntrySizes: true,
+            strictFileNames: false,
+        }, (err, zip) => {
             if (err || !zip) {
                 reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
                 return;
@@ -41481,7 +41605,14 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
         if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
             throw new BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
         }
-        const p = { source: entry, path, type: entry.type, mode: entry.mode & 0o777, size: entry.uncompressedSize, manifest: manifestEntry };
+        const p = {
+            source: entry,
+            path,
+            type: entry.type,
+            mode: entry.mode & 0o777,
+            size: entry.uncompressedSize,
+            manifest: manifestEntry,
+        };
         if (entry.type === 'symlink') {
             const target = linkTargets.get(entry);
             if (target === undefined)
@@ -41489,7 +41620,11 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
             if (target.includes('\0') || target === '')
                 throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
             const resolved = posix.normalize(posix.join(posix.dirname(path), target.replace(/\\/g, '/')));
-            if (posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.startsWith('\\') || resolved === '..' || resolved.startsWith('../')) {
+            if (posix.isAbsolute(target) ||
+                /^[A-Za-z]:/.test(target) ||
+                target.startsWith('\\') ||
+                resolved === '..' ||
+                resolved.startsWith('../')) {
                 throw new UnsafeArchiveError(`${where}symlink ${show} points outside the target (to ${JSON.stringify(target)})`);
             }
             p.linkTarget = target;
@@ -41658,7 +41793,10 @@ async function readLinkTargets(archive) {
 }
 async function inspect(zipPath, archive, caps) {
     const manifest = await readManifest(archive, zipPath);
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), { caps, source: zipPath });
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
     return { manifest, plan };
 }
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
@@ -41692,7 +41830,9 @@ function resolveBackupPath(options) {
     if (options.backupPath)
         return resolve(cwd, options.backupPath);
     if (!options.latest)
-        throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', { field: 'backup' });
+        throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+            field: 'backup',
+        });
     const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
     const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
     if (!found)
@@ -41704,7 +41844,12 @@ function noBackupMessage(dir, env, prefix) {
     let others = [];
     try {
         const names = readdirSync(dir);
-        others = [...new Set(names.map(parseBackupFileName).filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`)).map((n) => n.environment))];
+        others = [
+            ...new Set(names
+                .map(parseBackupFileName)
+                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+                .map((n) => n.environment)),
+        ];
     }
     catch {
         // directory missing: say so below
@@ -41740,7 +41885,15 @@ async function restoreBackup(options) {
             target,
             previous_tree: previousTree ?? null,
         });
-        return { status, restoredFrom, verified, healthChecksOk, ...(previousTree ? { previousTree } : {}), message, logPath };
+        return {
+            status,
+            restoredFrom,
+            verified,
+            healthChecksOk,
+            ...(previousTree ? { previousTree } : {}),
+            message,
+            logPath,
+        };
     };
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
     let staging;
@@ -41766,12 +41919,17 @@ async function restoreBackup(options) {
             if (options.dryRun) {
                 await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
                 verified = true;
-                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`, existsSync(target) ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}` : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`, existsSync(target)
+                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
             }
             // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
             staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
-            await extractPlan(archive, plan, { destination: staging, verifyFileHashes: options.verifyFileHashes ?? true });
+            await extractPlan(archive, plan, {
+                destination: staging,
+                verifyFileHashes: options.verifyFileHashes ?? true,
+            });
             verified = true;
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
             if (existsSync(target)) {
@@ -41811,7 +41969,9 @@ async function restoreBackup(options) {
     }
     if (options.dryRun)
         return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
-    const undo = previousTree ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".` : '';
+    const undo = previousTree
+        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        : '';
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
         const timeoutMs = options.restartTimeoutMs ?? 120_000;
@@ -41912,7 +42072,10 @@ async function run() {
         let artifactId = '';
         if (result.dryRun) {
             lib_core/* info */.pq(`dry-run: would write ${result.backupPath} (${result.fileCount} files, ${units_formatBytes(result.totalBytes)}); see ${result.logPath}`);
-            await lib_core/* summary */.z.addHeading('Backup (dry-run)', 3).addRaw(`Would write \`${result.backupPath}\`: ${result.fileCount} files, ${units_formatBytes(result.totalBytes)}.`).write();
+            await lib_core/* summary */.z
+                .addHeading('Backup (dry-run)', 3)
+                .addRaw(`Would write \`${result.backupPath}\`: ${result.fileCount} files, ${units_formatBytes(result.totalBytes)}.`)
+                .write();
             lib_core/* setOutput */.uH('artifact-id', '');
             if (result.dryRunStatus !== 'pass')
                 throw new errors_CheckFailedError(`backup dry-run failed: not enough free disk at ${result.backupPath}; see ${result.logPath}`);
@@ -41940,7 +42103,12 @@ async function run() {
         await lib_core/* summary */.z
             .addHeading('Backup', 3)
             .addTable([
-            [{ data: 'backup', header: true }, { data: 'size', header: true }, { data: 'files', header: true }, { data: 'sha256', header: true }],
+            [
+                { data: 'backup', header: true },
+                { data: 'size', header: true },
+                { data: 'files', header: true },
+                { data: 'sha256', header: true },
+            ],
             [result.backupPath, units_formatBytes(result.sizeBytes), String(result.fileCount), result.sha256],
         ])
             .write();

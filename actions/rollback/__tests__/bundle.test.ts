@@ -18,9 +18,15 @@ describe('rollback action bundle', () => {
     expect(r.outputs['restored-from']).toMatch(/dhash_production_.*\.zip$/);
     expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('good\n');
 
-    const refused = runBundle('rollback', { environment: 'staging', backup: r.outputs['restored-from']!, target: 'srv' }, root);
+    const refused = runBundle(
+      'rollback',
+      { environment: 'staging', backup: r.outputs['restored-from']!, target: 'srv' },
+      root,
+    );
     expect(refused.code).toBe(1);
     expect(refused.outputs).toMatchObject({ status: 'refused', verified: 'false' });
-    expect(refused.stdout).toMatch(/::error::rollback refused: backup .* belongs to environment "production", not "staging"/);
+    expect(refused.stdout).toMatch(
+      /::error::rollback refused: backup .* belongs to environment "production", not "staging"/,
+    );
   });
 });

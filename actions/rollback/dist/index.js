@@ -40116,7 +40116,11 @@ function parseManifest(text, source) {
     if (!Array.isArray(m.entries))
         bad('lacks "entries"');
     for (const [i, e] of m.entries.entries()) {
-        if (!e || typeof e.path !== 'string' || !['file', 'directory', 'symlink'].includes(e.type) || typeof e.size !== 'number' || typeof e.mode !== 'number') {
+        if (!e ||
+            typeof e.path !== 'string' ||
+            !['file', 'directory', 'symlink'].includes(e.type) ||
+            typeof e.size !== 'number' ||
+            typeof e.mode !== 'number') {
             bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
         }
         if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
@@ -40156,7 +40160,10 @@ function naming_assertPrefix(prefix) {
 }
 /** `20261123T220000Z` for a Date, in UTC. */
 function compactUtc(date) {
-    return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
 }
 function naming_backupFileName(prefix, env, createdAt) {
     return `${prefix}_${env}_${compactUtc(createdAt)}.zip`;
@@ -40249,7 +40256,15 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
             if (isAbsolute(target) || !isInside(base, resolved)) {
                 throw new ConfigError(`symlink ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the backed-up tree ${base}; a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
             }
-            byPath.set(path, { abs, path, type: 'symlink', size: Buffer.byteLength(target), mode, mtimeMs: stat.mtimeMs, target });
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'symlink',
+                size: Buffer.byteLength(target),
+                mode,
+                mtimeMs: stat.mtimeMs,
+                target,
+            });
         }
         else if (stat.isDirectory()) {
             byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
@@ -40278,9 +40293,18 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
         if (raw.trim() === '')
             continue;
         if (GLOB_CHARS.test(raw)) {
-            const matches = globSync(raw, { cwd: base, absolute: true, dot: true, onlyFiles: false, followSymbolicLinks: false, expandDirectories: false });
+            const matches = globSync(raw, {
+                cwd: base,
+                absolute: true,
+                dot: true,
+                onlyFiles: false,
+                followSymbolicLinks: false,
+                expandDirectories: false,
+            });
             if (matches.length === 0)
-                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, { field: 'paths' });
+                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+                    field: 'paths',
+                });
             roots.push(...matches.map((m) => resolve(m)));
         }
         else {
@@ -40288,7 +40312,9 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
         }
     }
     if (roots.length === 0)
-        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', { field: 'paths' });
+        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+            field: 'paths',
+        });
     for (const abs of roots) {
         if (!isInside(base, abs)) {
             throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
@@ -40495,7 +40521,14 @@ function process_runShellCommand(command, options) {
         }, options.timeoutMs);
         child.on('error', (error) => {
             clearTimeout(timer);
-            resolve({ ok: false, exitCode: null, signal: null, timedOut, durationMs: Date.now() - started, outputTail: String(error) });
+            resolve({
+                ok: false,
+                exitCode: null,
+                signal: null,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: String(error),
+            });
         });
         child.on('close', (code, signal) => {
             clearTimeout(timer);
@@ -40604,6 +40637,23 @@ function freeBytes(dir) {
         }
     }
 }
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
+function sweepDeadPartials(outDir) {
+    for (const name of readdirSync(outDir)) {
+        const m = /^\..+\.partial-(\d+)$/.exec(name);
+        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+            rmSync(join(outDir, name), { force: true });
+    }
+}
 function plan(options, extraEntries = []) {
     const environment = assertEnvironmentName(options.environment);
     const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
@@ -40613,7 +40663,17 @@ function plan(options, extraEntries = []) {
     const createdAt = (options.now ?? (() => new Date()))();
     const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
     const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-    return { environment, prefix, outDir, baseDir, root, createdAt, finalPath: join(outDir, backupFileName(prefix, environment, createdAt)), entries, totalBytes };
+    return {
+        environment,
+        prefix,
+        outDir,
+        baseDir,
+        root,
+        createdAt,
+        finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+        entries,
+        totalBytes,
+    };
 }
 function validateLevel(level) {
     const l = level ?? 6;
@@ -40626,13 +40686,16 @@ function validateLevel(level) {
 async function createBackup(options) {
     const level = validateLevel(options.compressionLevel);
     if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
-        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, { field: 'keep' });
+        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+            field: 'keep',
+        });
     }
     if (options.dryRun)
         return dryRun(options);
     const root = resolve(options.cwd ?? process.cwd());
     const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
     mkdirSync(outDir, { recursive: true });
+    sweepDeadPartials(outDir);
     let dumpDir;
     try {
         const extra = [];
@@ -40652,7 +40715,14 @@ async function createBackup(options) {
             for (const e of collectEntries(dumpDir, ['.']))
                 extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
             if (extra.length)
-                extra.unshift({ abs: dumpDir, path: DUMP_DIR_ENTRY, type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
+                extra.unshift({
+                    abs: dumpDir,
+                    path: DUMP_DIR_ENTRY,
+                    type: 'directory',
+                    size: 0,
+                    mode: 0o755,
+                    mtimeMs: Date.now(),
+                });
         }
         const p = plan(options, extra);
         return await writeArchive(p, options, level);
@@ -40706,18 +40776,39 @@ async function writeArchive(p, options, level) {
                     totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
                     entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
                 };
-                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, { mtime: p.createdAt, mode: 0o100644, compress: true });
+                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
+                    mtime: p.createdAt,
+                    mode: 0o100644,
+                    compress: true,
+                });
                 zip.end();
             };
             for (const entry of p.entries) {
                 const mtime = new Date(entry.mtimeMs);
                 if (entry.type === 'directory') {
                     zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
-                    manifestEntries.push({ path: entry.path, type: 'directory', size: 0, mode: entry.mode, mtimeMs: entry.mtimeMs });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'directory',
+                        size: 0,
+                        mode: entry.mode,
+                        mtimeMs: entry.mtimeMs,
+                    });
                 }
                 else if (entry.type === 'symlink') {
-                    zip.addBuffer(Buffer.from(entry.target), entry.path, { mtime, mode: 0o120000 | entry.mode, compress: false });
-                    manifestEntries.push({ path: entry.path, type: 'symlink', size: entry.size, mode: entry.mode, target: entry.target, mtimeMs: entry.mtimeMs });
+                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
+                        mtime,
+                        mode: 0o120000 | entry.mode,
+                        compress: false,
+                    });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'symlink',
+                        size: entry.size,
+                        mode: entry.mode,
+                        target: entry.target,
+                        mtimeMs: entry.mtimeMs,
+                    });
                 }
                 else {
                     const compressionLevel = chooseCompression(entry, level);
@@ -40736,7 +40827,14 @@ async function writeArchive(p, options, level) {
                                 fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
                                 return;
                             }
-                            manifestEntries.push({ path: entry.path, type: 'file', size: bytes, mode: entry.mode, sha256: hash.digest('hex'), mtimeMs: entry.mtimeMs });
+                            manifestEntries.push({
+                                path: entry.path,
+                                type: 'file',
+                                size: bytes,
+                                mode: entry.mode,
+                                sha256: hash.digest('hex'),
+                                mtimeMs: entry.mtimeMs,
+                            });
                             if (--pending === 0)
                                 finishManifest();
                         });
@@ -40775,14 +40873,23 @@ async function writeArchive(p, options, level) {
 function dryRun(options) {
     const p = plan(options);
     const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-    const log = new EvidenceLog(logPath, { kind: 'backup-dryrun', tool: `${TOOL_NAME} backup`, environment: p.environment, ...(options.now ? { now: options.now } : {}) });
+    const log = new EvidenceLog(logPath, {
+        kind: 'backup-dryrun',
+        tool: `${TOOL_NAME} backup`,
+        environment: p.environment,
+        ...(options.now ? { now: options.now } : {}),
+    });
     const files = p.entries.filter((e) => e.type === 'file');
     const free = freeBytes(p.outDir);
-    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries.slice(0, 1000).map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
+    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries
+        .slice(0, 1000)
+        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
     // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
     const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
     const enough = free === undefined || free >= needed;
-    log.finish(enough ? 'pass' : 'fail', enough ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}` : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
+    log.finish(enough ? 'pass' : 'fail', enough
+        ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
+        : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
         environment: p.environment,
         destination: p.finalPath,
         file_count: files.length,
@@ -40790,7 +40897,18 @@ function dryRun(options) {
         total_bytes: p.totalBytes,
         free_bytes: free ?? null,
     });
-    return { dryRun: true, dryRunStatus: enough ? 'pass' : 'fail', backupPath: p.finalPath, sha256: '', sha256Path: `${p.finalPath}.sha256`, sizeBytes: 0, fileCount: files.length, totalBytes: p.totalBytes, deleted: [], logPath };
+    return {
+        dryRun: true,
+        dryRunStatus: enough ? 'pass' : 'fail',
+        backupPath: p.finalPath,
+        sha256: '',
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes: 0,
+        fileCount: files.length,
+        totalBytes: p.totalBytes,
+        deleted: [],
+        logPath,
+    };
 }
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
@@ -40870,7 +40988,13 @@ function describe(entry) {
 /** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
 function openArchive(zipPath, maxEntries) {
     return new Promise((resolvePromise, reject) => {
-        yauzl.open(zipPath, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) => {
+        yauzl.open(zipPath, {
+            lazyEntries: true,
+            autoClose: false,
+            decodeStrings: false,
+            validateEntrySizes: true,
+            strictFileNames: false,
+        }, (err, zip) => {
             if (err || !zip) {
                 reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
                 return;
@@ -41018,7 +41142,14 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
         if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
             throw new BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
         }
-        const p = { source: entry, path, type: entry.type, mode: entry.mode & 0o777, size: entry.uncompressedSize, manifest: manifestEntry };
+        const p = {
+            source: entry,
+            path,
+            type: entry.type,
+            mode: entry.mode & 0o777,
+            size: entry.uncompressedSize,
+            manifest: manifestEntry,
+        };
         if (entry.type === 'symlink') {
             const target = linkTargets.get(entry);
             if (target === undefined)
@@ -41026,7 +41157,11 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
             if (target.includes('\0') || target === '')
                 throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
             const resolved = external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(path), target.replace(/\\/g, '/')));
-            if (external_node_path_namespaceObject.posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.startsWith('\\') || resolved === '..' || resolved.startsWith('../')) {
+            if (external_node_path_namespaceObject.posix.isAbsolute(target) ||
+                /^[A-Za-z]:/.test(target) ||
+                target.startsWith('\\') ||
+                resolved === '..' ||
+                resolved.startsWith('../')) {
                 throw new UnsafeArchiveError(`${where}symlink ${show} points outside the target (to ${JSON.stringify(target)})`);
             }
             p.linkTarget = target;
@@ -41188,7 +41323,13 @@ async function waitForHealthStreak(options) {
         checks.push(record);
         options.onCheck?.(record);
         if (streak >= required)
-            return { ok: true, streak, attempts: attempt, checks, reason: `${required} consecutive OK health checks` };
+            return {
+                ok: true,
+                streak,
+                attempts: attempt,
+                checks,
+                reason: `${required} consecutive OK health checks`,
+            };
         if (clock() - start + intervalMs > deadlineMs)
             break;
         await sleep(intervalMs);
@@ -41212,7 +41353,12 @@ function httpHealthProbe(url) {
         catch (error) {
             const e = error;
             const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
-            return { ok: false, detail: timedOut ? `timed out after ${timeoutMs} ms` : `request failed: ${e.cause?.message ?? e.message}` };
+            return {
+                ok: false,
+                detail: timedOut
+                    ? `timed out after ${timeoutMs} ms`
+                    : `request failed: ${e.cause?.message ?? e.message}`,
+            };
         }
     };
 }
@@ -41267,7 +41413,10 @@ async function readLinkTargets(archive) {
 }
 async function inspect(zipPath, archive, caps) {
     const manifest = await readManifest(archive, zipPath);
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), { caps, source: zipPath });
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
     return { manifest, plan };
 }
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
@@ -41301,7 +41450,9 @@ function resolveBackupPath(options) {
     if (options.backupPath)
         return (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath);
     if (!options.latest)
-        throw new errors_ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', { field: 'backup' });
+        throw new errors_ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+            field: 'backup',
+        });
     const dir = (0,external_node_path_namespaceObject.resolve)(cwd, options.backupDir ?? naming_DEFAULT_OUT_DIR);
     const found = findLatestBackup(dir, options.environment, options.prefix ?? naming_DEFAULT_PREFIX);
     if (!found)
@@ -41313,7 +41464,12 @@ function noBackupMessage(dir, env, prefix) {
     let others = [];
     try {
         const names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
-        others = [...new Set(names.map(parseBackupFileName).filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`)).map((n) => n.environment))];
+        others = [
+            ...new Set(names
+                .map(parseBackupFileName)
+                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+                .map((n) => n.environment)),
+        ];
     }
     catch {
         // directory missing: say so below
@@ -41349,7 +41505,15 @@ async function restoreBackup(options) {
             target,
             previous_tree: previousTree ?? null,
         });
-        return { status, restoredFrom, verified, healthChecksOk, ...(previousTree ? { previousTree } : {}), message, logPath };
+        return {
+            status,
+            restoredFrom,
+            verified,
+            healthChecksOk,
+            ...(previousTree ? { previousTree } : {}),
+            message,
+            logPath,
+        };
     };
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
     let staging;
@@ -41375,12 +41539,17 @@ async function restoreBackup(options) {
             if (options.dryRun) {
                 await extract_extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
                 verified = true;
-                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}`)}`, (0,external_node_fs_namespaceObject.existsSync)(target) ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}` : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}`)}`, (0,external_node_fs_namespaceObject.existsSync)(target)
+                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
             }
             // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
             staging = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}-${process.pid}`);
-            await extract_extractPlan(archive, plan, { destination: staging, verifyFileHashes: options.verifyFileHashes ?? true });
+            await extract_extractPlan(archive, plan, {
+                destination: staging,
+                verifyFileHashes: options.verifyFileHashes ?? true,
+            });
             verified = true;
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
             if ((0,external_node_fs_namespaceObject.existsSync)(target)) {
@@ -41420,7 +41589,9 @@ async function restoreBackup(options) {
     }
     if (options.dryRun)
         return finish('dry-run', `verified ${(0,external_node_path_namespaceObject.basename)(restoredFrom)}; would restore it into ${target}`);
-    const undo = previousTree ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".` : '';
+    const undo = previousTree
+        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        : '';
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
         const timeoutMs = options.restartTimeoutMs ?? 120_000;
@@ -41485,7 +41656,9 @@ function getInputs(env = process.env) {
     const backup = inputString('backup', { fallback: 'latest' });
     const healthUrl = inputOptional('health-url');
     if (healthUrl && !/^https?:\/\//.test(healthUrl))
-        throw new errors_ConfigError(`input "health-url": ${JSON.stringify(healthUrl)} is not an http(s) URL`, { field: 'health-url' });
+        throw new errors_ConfigError(`input "health-url": ${JSON.stringify(healthUrl)} is not an http(s) URL`, {
+            field: 'health-url',
+        });
     const restart = inputOptional('restart-command');
     const smoke = inputOptional('smoke-command');
     return {

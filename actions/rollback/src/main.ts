@@ -1,14 +1,24 @@
 // Doorway of the rollback action: read inputs, call restoreBackup (the same call as
 // `guarded-rollout rollback`), set outputs, and fail the step when the restore was refused or failed.
 import * as core from '@actions/core';
-import { inputBoolean, inputDuration, inputInteger, inputOptional, inputString, runAction } from '@guarded-rollout/action-io';
+import {
+  inputBoolean,
+  inputDuration,
+  inputInteger,
+  inputOptional,
+  inputString,
+  runAction,
+} from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions {
   const backup = inputString('backup', { fallback: 'latest' });
   const healthUrl = inputOptional('health-url');
-  if (healthUrl && !/^https?:\/\//.test(healthUrl)) throw new ConfigError(`input "health-url": ${JSON.stringify(healthUrl)} is not an http(s) URL`, { field: 'health-url' });
+  if (healthUrl && !/^https?:\/\//.test(healthUrl))
+    throw new ConfigError(`input "health-url": ${JSON.stringify(healthUrl)} is not an http(s) URL`, {
+      field: 'health-url',
+    });
   const restart = inputOptional('restart-command');
   const smoke = inputOptional('smoke-command');
   return {
@@ -53,7 +63,8 @@ export async function run(): Promise<void> {
       .addHeading(`Rollback: ${result.status}`, 3)
       .addRaw(`${result.message}\n\nLog: \`${result.logPath}\``)
       .write();
-    if (result.status === 'refused' || result.status === 'failed') throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+    if (result.status === 'refused' || result.status === 'failed')
+      throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
     core.info(result.message);
   });
 }

@@ -1,7 +1,16 @@
 // Zip64 limits: one file over 4 GiB, and more than 65,535 entries. Minutes of I/O, so behind
 // GR_BIG_TESTS=1 (the benchmark machine runs them; CI does not).
 import { describe, it, expect } from '@jest/globals';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createBackup, restoreBackup } from '../src/index.js';
 import { sh, tempRoot } from './fixtures.js';
@@ -24,7 +33,14 @@ big('Zip64 (GR_BIG_TESTS=1)', () => {
     expect(sh(`unzip -t "${b.backupPath}"`, root).code).toBe(0);
     rmSync(file);
     // Zeros deflate ~1000:1, past the default bomb cap, so this restore raises it on purpose.
-    const r = await restoreBackup({ environment: 'production', backupPath: b.backupPath, target: 'restored', cwd: root, now: () => T0, caps: { maxRatio: 5000 } });
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: 'restored',
+      cwd: root,
+      now: () => T0,
+      caps: { maxRatio: 5000 },
+    });
     expect(r.status).toBe('succeeded');
     const restored = join(root, 'restored/data/huge.img');
     expect(statSync(restored).size).toBe(size);
@@ -46,7 +62,13 @@ big('Zip64 (GR_BIG_TESTS=1)', () => {
     const b = await createBackup({ environment: 'production', paths: ['data'], cwd: root, now: () => T0 });
     expect(b.fileCount).toBe(70_000);
     expect(sh(`unzip -tq "${b.backupPath}"`, root).code).toBe(0);
-    const r = await restoreBackup({ environment: 'production', backupPath: b.backupPath, target: 'restored', cwd: root, now: () => T0 });
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: 'restored',
+      cwd: root,
+      now: () => T0,
+    });
     expect(r.status).toBe('succeeded');
     expect(readFileSync(join(root, 'restored/data/d69/f999.txt'), 'utf8')).toBe('69/999\n');
     rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,10 @@ import { describe, it, expect } from '@jest/globals';
 import { waitForHealthStreak, type HealthCheckOutcome } from '../src/index.js';
 
 /** Runs the loop on a scripted sequence of check results with fake time (nothing waits). */
-async function streak(script: boolean[], options: { required?: number; intervalMs?: number; deadlineMs?: number } = {}) {
+async function streak(
+  script: boolean[],
+  options: { required?: number; intervalMs?: number; deadlineMs?: number } = {},
+) {
   let now = 0;
   let i = 0;
   const sleeps: number[] = [];
@@ -46,7 +49,13 @@ describe('health streak', () => {
   });
 
   it('stops even when the clock never advances (bounded by count)', async () => {
-    const r = await waitForHealthStreak({ probe: async () => ({ ok: false, detail: 'down' }), clock: () => 0, sleep: async () => undefined, intervalMs: 1000, deadlineMs: 10_000 });
+    const r = await waitForHealthStreak({
+      probe: async () => ({ ok: false, detail: 'down' }),
+      clock: () => 0,
+      sleep: async () => undefined,
+      intervalMs: 1000,
+      deadlineMs: 10_000,
+    });
     expect(r.ok).toBe(false);
     expect(r.attempts).toBe(14);
   });

@@ -17,7 +17,14 @@ function scene(label: string) {
   makeTree(join(root, 'live'));
   const before = snapshot(join(root, 'live'));
   const refuse = async (zipPath: string, message: RegExp, extra: Partial<RestoreOptions> = {}) => {
-    const result = await restoreBackup({ environment: 'production', backupPath: zipPath, target: 'live', cwd: root, now: () => T0, ...extra });
+    const result = await restoreBackup({
+      environment: 'production',
+      backupPath: zipPath,
+      target: 'live',
+      cwd: root,
+      now: () => T0,
+      ...extra,
+    });
     expect(result.status).toBe('refused');
     expect(result.message).toMatch(message);
     expect(snapshot(join(root, 'live'))).toEqual(before);
@@ -30,7 +37,12 @@ function scene(label: string) {
   return { root, refuse };
 }
 
-function hostile(root: string, name: string, entries: RawEntry[], options: { manifest?: boolean; environment?: string } = {}): string {
+function hostile(
+  root: string,
+  name: string,
+  entries: RawEntry[],
+  options: { manifest?: boolean; environment?: string } = {},
+): string {
   const path = join(root, `${name}.zip`);
   const all = options.manifest === false ? entries : [...entries, manifestFor(entries, options.environment)];
   writeZipWithChecksum(path, buildZip(all));
@@ -44,13 +56,47 @@ describe('a hostile or damaged archive is refused with a specific message and th
     ['absolute path', [{ name: '/tmp/evil.txt', data: text('x') }], /is an absolute path/],
     ['drive letter', [{ name: 'C:/evil.txt', data: text('x') }], /starts with a drive letter/],
     ['backslash traversal', [{ name: '..\\evil.txt', data: text('x') }], /contains a backslash/],
-    ['NUL byte', [{ name: Buffer.from('ok.txt\0../evil', 'latin1'), data: text('x') }], /contains a NUL byte/],
-    ['symlink escape', [{ name: 'link', data: text('../../etc'), mode: 0o120777 }], /symlink "link" points outside the target \(to "\.\.\/\.\.\/etc"\)/],
+    [
+      'NUL byte',
+      [{ name: Buffer.from('ok.txt\0../evil', 'latin1'), data: text('x') }],
+      /contains a NUL byte/,
+    ],
+    [
+      'symlink escape',
+      [{ name: 'link', data: text('../../etc'), mode: 0o120777 }],
+      /symlink "link" points outside the target \(to "\.\.\/\.\.\/etc"\)/,
+    ],
     ['absolute symlink', [{ name: 'link', data: text('/etc'), mode: 0o120777 }], /points outside the target/],
-    ['symlink then file beneath it', [{ name: 'sub/', mode: 0o040755 }, { name: 'link', data: text('sub'), mode: 0o120777 }, { name: 'link/file.txt', data: text('x') }], /entry "link\/file\.txt" lies beneath symlink "link"/],
-    ['collision after normalisation', [{ name: 'a.txt', data: text('1') }, { name: './a.txt', data: text('2') }], /entry "\.\/a\.txt" collides with "a\.txt" after normalisation/],
-    ['unicode collision (NFC vs NFD)', [{ name: 'caf\u00e9.txt', data: text('1') }, { name: 'cafe\u0301.txt', data: text('2') }], /collides with .* after normalisation/],
-    ['bomb by ratio', [{ name: 'zeros.bin', data: Buffer.alloc(20 * 1024 * 1024), deflate: true }], /expands \d+:1 .* above the cap of 200:1/],
+    [
+      'symlink then file beneath it',
+      [
+        { name: 'sub/', mode: 0o040755 },
+        { name: 'link', data: text('sub'), mode: 0o120777 },
+        { name: 'link/file.txt', data: text('x') },
+      ],
+      /entry "link\/file\.txt" lies beneath symlink "link"/,
+    ],
+    [
+      'collision after normalisation',
+      [
+        { name: 'a.txt', data: text('1') },
+        { name: './a.txt', data: text('2') },
+      ],
+      /entry "\.\/a\.txt" collides with "a\.txt" after normalisation/,
+    ],
+    [
+      'unicode collision (NFC vs NFD)',
+      [
+        { name: 'caf\u00e9.txt', data: text('1') },
+        { name: 'cafe\u0301.txt', data: text('2') },
+      ],
+      /collides with .* after normalisation/,
+    ],
+    [
+      'bomb by ratio',
+      [{ name: 'zeros.bin', data: Buffer.alloc(20 * 1024 * 1024), deflate: true }],
+      /expands \d+:1 .* above the cap of 200:1/,
+    ],
   ];
   it.each(cases)('%s', async (label, entries, message) => {
     const { root, refuse } = scene(label.replace(/\W+/g, '-'));
@@ -59,7 +105,12 @@ describe('a hostile or damaged archive is refused with a specific message and th
 
   it('under-declared size: the entry inflates past what its header says', async () => {
     const { root, refuse } = scene('under');
-    await refuse(hostile(root, 'h', [{ name: 'big.txt', data: Buffer.alloc(1024 * 1024, 'a'), deflate: true, declaredSize: 100 }]), /entry "big\.txt" (inflates past|is corrupt)/);
+    await refuse(
+      hostile(root, 'h', [
+        { name: 'big.txt', data: Buffer.alloc(1024 * 1024, 'a'), deflate: true, declaredSize: 100 },
+      ]),
+      /entry "big\.txt" (inflates past|is corrupt)/,
+    );
   });
 
   it('sizes that disagree with the manifest', async () => {
@@ -74,12 +125,17 @@ describe('a hostile or damaged archive is refused with a specific message and th
   it('more entries than the cap', async () => {
     const { root, refuse } = scene('count');
     const entries = Array.from({ length: 10 }, (_, i) => ({ name: `f${i}.txt`, data: text('x') }));
-    await refuse(hostile(root, 'h', entries), /more than the cap of 5|exceed the cap of 5/, { caps: { maxEntries: 5 } });
+    await refuse(hostile(root, 'h', entries), /more than the cap of 5|exceed the cap of 5/, {
+      caps: { maxEntries: 5 },
+    });
   });
 
   it('no manifest (not our backup)', async () => {
     const { root, refuse } = scene('nomanifest');
-    await refuse(hostile(root, 'h', [{ name: 'a.txt', data: text('x') }], { manifest: false }), /has no manifest/);
+    await refuse(
+      hostile(root, 'h', [{ name: 'a.txt', data: text('x') }], { manifest: false }),
+      /has no manifest/,
+    );
   });
 
   describe('damage to a real backup', () => {
@@ -139,7 +195,14 @@ describe('a hostile or damaged archive is refused with a specific message and th
       const { root, refuse } = scene('env');
       const zip = await realBackup(root, 'staging');
       await refuse(zip, /belongs to environment "staging", not "production"; pass --force/);
-      const forced = await restoreBackup({ environment: 'production', backupPath: zip, target: 'live', cwd: root, now: () => T0, force: true });
+      const forced = await restoreBackup({
+        environment: 'production',
+        backupPath: zip,
+        target: 'live',
+        cwd: root,
+        now: () => T0,
+        force: true,
+      });
       expect(forced.status).toBe('succeeded');
       expect(readFileSync(join(root, 'live/src/a.txt'), 'utf8')).toBe('A'.repeat(50_000));
       expect(forced.previousTree).toBe(join(root, 'live.pre-rollback-20261123T220000Z'));

@@ -70,14 +70,28 @@ export function manifestFor(entries: RawEntry[], environment = 'production'): Ra
     const type = kind === 0o120000 ? 'symlink' : kind === 0o040000 ? 'directory' : 'file';
     const data = e.data ?? Buffer.alloc(0);
     return {
-      path: name.split('/').filter((p) => p && p !== '.').join('/'),
+      path: name
+        .split('/')
+        .filter((p) => p && p !== '.')
+        .join('/'),
       type,
       size: e.declaredSize ?? data.length,
       mode: (e.mode ?? 0o644) & 0o777,
       ...(type === 'file' ? { sha256: createHash('sha256').update(data).digest('hex') } : {}),
     };
   });
-  const manifest = { format: MANIFEST_FORMAT, environment, version: null, commit: null, createdAt: '2026-11-23T22:00:00.000Z', tool: 'test', toolVersion: '0', fileCount: list.length, totalBytes: 0, entries: list };
+  const manifest = {
+    format: MANIFEST_FORMAT,
+    environment,
+    version: null,
+    commit: null,
+    createdAt: '2026-11-23T22:00:00.000Z',
+    tool: 'test',
+    toolVersion: '0',
+    fileCount: list.length,
+    totalBytes: 0,
+    entries: list,
+  };
   return { name: MANIFEST_ENTRY, data: Buffer.from(JSON.stringify(manifest)) };
 }
 

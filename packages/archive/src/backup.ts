@@ -81,7 +81,9 @@ export const DUMP_DIR_ENTRY = '_dump';
 const SAMPLE_BYTES = 64 * 1024;
 // Formats that are compressed already: deflating them costs CPU and gains nothing.
 const DENSE_EXTENSIONS = new Set(
-  '.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '),
+  '.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(
+    ' ',
+  ),
 );
 
 /** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
@@ -157,7 +159,8 @@ function isAlive(pid: number): boolean {
 function sweepDeadPartials(outDir: string): void {
   for (const name of readdirSync(outDir)) {
     const m = /^\..+\.partial-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1]))) rmSync(join(outDir, name), { force: true });
+    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+      rmSync(join(outDir, name), { force: true });
   }
 }
 
@@ -182,13 +185,26 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
   const createdAt = (options.now ?? (() => new Date()))();
   const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
   const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-  return { environment, prefix, outDir, baseDir, root, createdAt, finalPath: join(outDir, backupFileName(prefix, environment, createdAt)), entries, totalBytes };
+  return {
+    environment,
+    prefix,
+    outDir,
+    baseDir,
+    root,
+    createdAt,
+    finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+    entries,
+    totalBytes,
+  };
 }
 
 function validateLevel(level: number | undefined): number {
   const l = level ?? 6;
   if (!Number.isInteger(l) || l < 0 || l > 9) {
-    throw new ConfigError(`compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`, { field: 'compression-level' });
+    throw new ConfigError(
+      `compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`,
+      { field: 'compression-level' },
+    );
   }
   return l;
 }
@@ -197,7 +213,9 @@ function validateLevel(level: number | undefined): number {
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
   const level = validateLevel(options.compressionLevel);
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
-    throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, { field: 'keep' });
+    throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+      field: 'keep',
+    });
   }
   if (options.dryRun) return dryRun(options);
 
@@ -217,12 +235,24 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
         timeoutMs,
       });
       if (!result.ok) {
-        throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
-          field: 'dump-command',
-        });
+        throw new ConfigError(
+          `dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`,
+          {
+            field: 'dump-command',
+          },
+        );
       }
-      for (const e of collectEntries(dumpDir, ['.'])) extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
-      if (extra.length) extra.unshift({ abs: dumpDir, path: DUMP_DIR_ENTRY, type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
+      for (const e of collectEntries(dumpDir, ['.']))
+        extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
+      if (extra.length)
+        extra.unshift({
+          abs: dumpDir,
+          path: DUMP_DIR_ENTRY,
+          type: 'directory',
+          size: 0,
+          mode: 0o755,
+          mtimeMs: Date.now(),
+        });
     }
     const p = plan(options, extra);
     return await writeArchive(p, options, level);
@@ -244,7 +274,7 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
       const fail = (error: unknown): void => {
         if (failed) return;
         failed = true;
-        (zip.outputStream as unknown as import("node:stream").Readable).destroy();
+        (zip.outputStream as unknown as import('node:stream').Readable).destroy();
         reject(error instanceof Error ? error : new Error(String(error)));
       };
       zip.on('error', fail);
@@ -274,7 +304,11 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
           totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
           entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
         };
-        zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, { mtime: p.createdAt, mode: 0o100644, compress: true });
+        zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
+          mtime: p.createdAt,
+          mode: 0o100644,
+          compress: true,
+        });
         zip.end();
       };
 
@@ -282,32 +316,64 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
         const mtime = new Date(entry.mtimeMs);
         if (entry.type === 'directory') {
           zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
-          manifestEntries.push({ path: entry.path, type: 'directory', size: 0, mode: entry.mode, mtimeMs: entry.mtimeMs });
+          manifestEntries.push({
+            path: entry.path,
+            type: 'directory',
+            size: 0,
+            mode: entry.mode,
+            mtimeMs: entry.mtimeMs,
+          });
         } else if (entry.type === 'symlink') {
-          zip.addBuffer(Buffer.from(entry.target!), entry.path, { mtime, mode: 0o120000 | entry.mode, compress: false });
-          manifestEntries.push({ path: entry.path, type: 'symlink', size: entry.size, mode: entry.mode, target: entry.target!, mtimeMs: entry.mtimeMs });
+          zip.addBuffer(Buffer.from(entry.target!), entry.path, {
+            mtime,
+            mode: 0o120000 | entry.mode,
+            compress: false,
+          });
+          manifestEntries.push({
+            path: entry.path,
+            type: 'symlink',
+            size: entry.size,
+            mode: entry.mode,
+            target: entry.target!,
+            mtimeMs: entry.mtimeMs,
+          });
         } else {
           const compressionLevel = chooseCompression(entry, level);
           // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
-          zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
-            const hash = createHash('sha256');
-            let bytes = 0;
-            const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
-            stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
-            stream.on('data', (chunk) => {
-              hash.update(chunk as Buffer);
-              bytes += (chunk as Buffer).length;
-            });
-            stream.on('end', () => {
-              if (bytes !== entry.size) {
-                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
-                return;
-              }
-              manifestEntries.push({ path: entry.path, type: 'file', size: bytes, mode: entry.mode, sha256: hash.digest('hex'), mtimeMs: entry.mtimeMs });
-              if (--pending === 0) finishManifest();
-            });
-            cb(null, stream);
-          });
+          zip.addReadStreamLazy(
+            entry.path,
+            { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel },
+            (cb) => {
+              const hash = createHash('sha256');
+              let bytes = 0;
+              const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
+              stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
+              stream.on('data', (chunk) => {
+                hash.update(chunk as Buffer);
+                bytes += (chunk as Buffer).length;
+              });
+              stream.on('end', () => {
+                if (bytes !== entry.size) {
+                  fail(
+                    new Error(
+                      `${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`,
+                    ),
+                  );
+                  return;
+                }
+                manifestEntries.push({
+                  path: entry.path,
+                  type: 'file',
+                  size: bytes,
+                  mode: entry.mode,
+                  sha256: hash.digest('hex'),
+                  mtimeMs: entry.mtimeMs,
+                });
+                if (--pending === 0) finishManifest();
+              });
+              cb(null, stream);
+            },
+          );
         }
       }
       if (files.length === 0) finishManifest();
@@ -324,7 +390,8 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
   const sha256 = archiveHash.digest('hex');
   const sha256Path = `${p.finalPath}.sha256`;
   writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
-  const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
+  const deleted =
+    options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
   return {
     dryRun: false,
     backupPath: p.finalPath,
@@ -340,7 +407,12 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
 function dryRun(options: BackupOptions): BackupResult {
   const p = plan(options);
   const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-  const log = new EvidenceLog(logPath, { kind: 'backup-dryrun', tool: `${TOOL_NAME} backup`, environment: p.environment, ...(options.now ? { now: options.now } : {}) });
+  const log = new EvidenceLog(logPath, {
+    kind: 'backup-dryrun',
+    tool: `${TOOL_NAME} backup`,
+    environment: p.environment,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const files = p.entries.filter((e) => e.type === 'file');
   const free = freeBytes(p.outDir);
   log.line(
@@ -354,19 +426,41 @@ function dryRun(options: BackupOptions): BackupResult {
     `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`,
     '',
     'would include:',
-    ...p.entries.slice(0, 1000).map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`),
+    ...p.entries
+      .slice(0, 1000)
+      .map(
+        (e) =>
+          `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`,
+      ),
     ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []),
   );
   // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
   const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
   const enough = free === undefined || free >= needed;
-  log.finish(enough ? 'pass' : 'fail', enough ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}` : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
-    environment: p.environment,
-    destination: p.finalPath,
-    file_count: files.length,
-    entry_count: p.entries.length,
-    total_bytes: p.totalBytes,
-    free_bytes: free ?? null,
-  });
-  return { dryRun: true, dryRunStatus: enough ? 'pass' : 'fail', backupPath: p.finalPath, sha256: '', sha256Path: `${p.finalPath}.sha256`, sizeBytes: 0, fileCount: files.length, totalBytes: p.totalBytes, deleted: [], logPath };
+  log.finish(
+    enough ? 'pass' : 'fail',
+    enough
+      ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
+      : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`,
+    {
+      environment: p.environment,
+      destination: p.finalPath,
+      file_count: files.length,
+      entry_count: p.entries.length,
+      total_bytes: p.totalBytes,
+      free_bytes: free ?? null,
+    },
+  );
+  return {
+    dryRun: true,
+    dryRunStatus: enough ? 'pass' : 'fail',
+    backupPath: p.finalPath,
+    sha256: '',
+    sha256Path: `${p.finalPath}.sha256`,
+    sizeBytes: 0,
+    fileCount: files.length,
+    totalBytes: p.totalBytes,
+    deleted: [],
+    logPath,
+  };
 }

@@ -42,7 +42,9 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
     const path = toArchivePath(base, abs);
     if (path === '' || byPath.has(path)) return;
     if (path === MANIFEST_ENTRY) {
-      throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
+      throw new ConfigError(
+        `path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`,
+      );
     }
     const mode = stat.mode & 0o7777;
     if (stat.isSymbolicLink()) {
@@ -53,7 +55,15 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
           `symlink ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the backed-up tree ${base}; a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`,
         );
       }
-      byPath.set(path, { abs, path, type: 'symlink', size: Buffer.byteLength(target), mode, mtimeMs: stat.mtimeMs, target });
+      byPath.set(path, {
+        abs,
+        path,
+        type: 'symlink',
+        size: Buffer.byteLength(target),
+        mode,
+        mtimeMs: stat.mtimeMs,
+        target,
+      });
     } else if (stat.isDirectory()) {
       byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
     } else if (stat.isFile()) {
@@ -79,20 +89,36 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
   for (const raw of paths) {
     if (raw.trim() === '') continue;
     if (GLOB_CHARS.test(raw)) {
-      const matches = globSync(raw, { cwd: base, absolute: true, dot: true, onlyFiles: false, followSymbolicLinks: false, expandDirectories: false });
-      if (matches.length === 0) throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, { field: 'paths' });
+      const matches = globSync(raw, {
+        cwd: base,
+        absolute: true,
+        dot: true,
+        onlyFiles: false,
+        followSymbolicLinks: false,
+        expandDirectories: false,
+      });
+      if (matches.length === 0)
+        throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+          field: 'paths',
+        });
       roots.push(...matches.map((m) => resolve(m)));
     } else {
       roots.push(resolve(base, raw));
     }
   }
-  if (roots.length === 0) throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', { field: 'paths' });
+  if (roots.length === 0)
+    throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+      field: 'paths',
+    });
 
   for (const abs of roots) {
     if (!isInside(base, abs)) {
-      throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
-        field: 'paths',
-      });
+      throw new ConfigError(
+        `path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`,
+        {
+          field: 'paths',
+        },
+      );
     }
     let stat: Stats;
     try {
@@ -107,4 +133,3 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
   // Deterministic order: parents before children, so extraction never needs to guess a directory.
   return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
-

@@ -16,7 +16,12 @@ export interface ExtractOptions {
   verifyFileHashes?: boolean;
 }
 
-async function streamEntry(archive: OpenArchive, p: PlannedEntry, fd: number | undefined, verifyHash: boolean): Promise<void> {
+async function streamEntry(
+  archive: OpenArchive,
+  p: PlannedEntry,
+  fd: number | undefined,
+  verifyHash: boolean,
+): Promise<void> {
   const show = JSON.stringify(p.source.name);
   const hash = verifyHash && p.manifest?.sha256 ? createHash('sha256') : undefined;
   let crc = 0;
@@ -26,29 +31,42 @@ async function streamEntry(archive: OpenArchive, p: PlannedEntry, fd: number | u
       const buf = chunk as Buffer;
       bytes += buf.length;
       // yauzl also stops at the declared size; this check keeps the guarantee ours.
-      if (bytes > p.size) throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
+      if (bytes > p.size)
+        throw new BackupIntegrityError(
+          `entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`,
+        );
       crc = crc32(buf, crc);
       hash?.update(buf);
       if (fd !== undefined) {
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+        for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
       }
     }
   } catch (error) {
     if (error instanceof BackupIntegrityError) throw error;
     throw new BackupIntegrityError(`entry ${show} is corrupt (${(error as Error).message})`);
   }
-  if (bytes !== p.size) throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
+  if (bytes !== p.size)
+    throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
   if (crc >>> 0 !== p.source.crc32 >>> 0) {
-    throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
+    throw new BackupIntegrityError(
+      `entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`,
+    );
   }
   if (hash) {
     const actual = hash.digest('hex');
-    if (actual !== p.manifest!.sha256) throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    if (actual !== p.manifest!.sha256)
+      throw new BackupIntegrityError(
+        `entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`,
+      );
   }
 }
 
 /** Streams every file of the plan, checking it; writes into `destination` when given. */
-export async function extractPlan(archive: OpenArchive, plan: ExtractionPlan, options: ExtractOptions = {}): Promise<void> {
+export async function extractPlan(
+  archive: OpenArchive,
+  plan: ExtractionPlan,
+  options: ExtractOptions = {},
+): Promise<void> {
   const dest = options.destination;
   const verifyHash = options.verifyFileHashes ?? true;
   if (dest) mkdirSync(dest, { mode: 0o700 });

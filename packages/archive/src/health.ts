@@ -65,7 +65,14 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
     const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
     checks.push(record);
     options.onCheck?.(record);
-    if (streak >= required) return { ok: true, streak, attempts: attempt, checks, reason: `${required} consecutive OK health checks` };
+    if (streak >= required)
+      return {
+        ok: true,
+        streak,
+        attempts: attempt,
+        checks,
+        reason: `${required} consecutive OK health checks`,
+      };
     if (clock() - start + intervalMs > deadlineMs) break;
     await sleep(intervalMs);
   }
@@ -88,7 +95,12 @@ export function httpHealthProbe(url: string): HealthProbe {
     } catch (error) {
       const e = error as Error;
       const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
-      return { ok: false, detail: timedOut ? `timed out after ${timeoutMs} ms` : `request failed: ${(e.cause as Error | undefined)?.message ?? e.message}` };
+      return {
+        ok: false,
+        detail: timedOut
+          ? `timed out after ${timeoutMs} ms`
+          : `request failed: ${(e.cause as Error | undefined)?.message ?? e.message}`,
+      };
     }
   };
 }

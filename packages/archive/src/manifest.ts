@@ -40,22 +40,32 @@ export function parseManifest(text: string, source: string): BackupManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new BackupIntegrityError(`${source}: manifest ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`);
+    throw new BackupIntegrityError(
+      `${source}: manifest ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,
+    );
   }
   const m = raw as Partial<BackupManifest>;
   const bad = (what: string): never => {
     throw new BackupIntegrityError(`${source}: manifest ${MANIFEST_ENTRY} ${what}`);
   };
   if (!m || typeof m !== 'object') bad('is not an object');
-  if (m.format !== MANIFEST_FORMAT) bad(`has format ${JSON.stringify(m.format)}; expected "${MANIFEST_FORMAT}"`);
+  if (m.format !== MANIFEST_FORMAT)
+    bad(`has format ${JSON.stringify(m.format)}; expected "${MANIFEST_FORMAT}"`);
   if (typeof m.environment !== 'string') bad('lacks "environment"');
   if (typeof m.createdAt !== 'string') bad('lacks "createdAt"');
   if (!Array.isArray(m.entries)) bad('lacks "entries"');
   for (const [i, e] of m.entries!.entries()) {
-    if (!e || typeof e.path !== 'string' || !['file', 'directory', 'symlink'].includes(e.type) || typeof e.size !== 'number' || typeof e.mode !== 'number') {
+    if (
+      !e ||
+      typeof e.path !== 'string' ||
+      !['file', 'directory', 'symlink'].includes(e.type) ||
+      typeof e.size !== 'number' ||
+      typeof e.mode !== 'number'
+    ) {
       bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
     }
-    if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256))) bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
+      bad(`entries[${i}] (${e.path}) lacks a sha256`);
   }
   return m as BackupManifest;
 }

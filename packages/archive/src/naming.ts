@@ -25,16 +25,22 @@ export function assertEnvironmentName(env: string, field = 'environment'): strin
 
 export function assertPrefix(prefix: string): string {
   if (!PREFIX.test(prefix)) {
-    throw new ConfigError(`prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`, {
-      field: 'prefix',
-    });
+    throw new ConfigError(
+      `prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`,
+      {
+        field: 'prefix',
+      },
+    );
   }
   return prefix;
 }
 
 /** `20261123T220000Z` for a Date, in UTC. */
 export function compactUtc(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function backupFileName(prefix: string, env: string, createdAt: Date): string {
@@ -68,7 +74,10 @@ export function listBackups(dir: string, env: string, prefix = DEFAULT_PREFIX): 
   const present = new Set(names);
   return names
     .map(parseBackupFileName)
-    .filter((n): n is BackupName => !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`))
+    .filter(
+      (n): n is BackupName =>
+        !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`),
+    )
     .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0))
     .map((n) => join(dir, n.file));
 }
@@ -94,9 +103,12 @@ export function applyRetention(dir: string, env: string, keep: number, prefix = 
 export function assertKeep(value: unknown, field = 'keep'): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) {
-    throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`, {
-      field,
-    });
+    throw new ConfigError(
+      `${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`,
+      {
+        field,
+      },
+    );
   }
   return n;
 }

@@ -48,7 +48,14 @@ export function runShellCommand(
     }, options.timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
-      resolve({ ok: false, exitCode: null, signal: null, timedOut, durationMs: Date.now() - started, outputTail: String(error) });
+      resolve({
+        ok: false,
+        exitCode: null,
+        signal: null,
+        timedOut,
+        durationMs: Date.now() - started,
+        outputTail: String(error),
+      });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);

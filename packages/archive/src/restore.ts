@@ -2,7 +2,16 @@
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
 // directory beside the target, and only then swapped in with two renames. The previous tree is
 // kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
@@ -10,9 +19,23 @@ import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
 import type { BackupManifest } from './manifest.js';
-import { DEFAULT_OUT_DIR, DEFAULT_PREFIX, assertEnvironmentName, compactUtc, findLatestBackup, parseBackupFileName } from './naming.js';
+import {
+  DEFAULT_OUT_DIR,
+  DEFAULT_PREFIX,
+  assertEnvironmentName,
+  compactUtc,
+  findLatestBackup,
+  parseBackupFileName,
+} from './naming.js';
 import { describeCommandResult, runShellCommand } from './process.js';
-import { openArchive, readManifest, readSmallEntry, verifyChecksum, type ArchiveEntry, type OpenArchive } from './read.js';
+import {
+  openArchive,
+  readManifest,
+  readSmallEntry,
+  verifyChecksum,
+  type ArchiveEntry,
+  type OpenArchive,
+} from './read.js';
 import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './backup.js';
@@ -30,7 +53,11 @@ export interface VerifyResult {
   plan: ExtractionPlan;
 }
 
-async function withArchive<T>(zipPath: string, caps: ExtractionCaps, body: (archive: OpenArchive) => Promise<T>): Promise<T> {
+async function withArchive<T>(
+  zipPath: string,
+  caps: ExtractionCaps,
+  body: (archive: OpenArchive) => Promise<T>,
+): Promise<T> {
   const archive = await openArchive(zipPath, caps.maxEntries);
   try {
     return await body(archive);
@@ -47,9 +74,16 @@ async function readLinkTargets(archive: OpenArchive): Promise<Map<ArchiveEntry, 
   return targets;
 }
 
-async function inspect(zipPath: string, archive: OpenArchive, caps: ExtractionCaps): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
+async function inspect(
+  zipPath: string,
+  archive: OpenArchive,
+  caps: ExtractionCaps,
+): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
   const manifest = await readManifest(archive, zipPath);
-  const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), { caps, source: zipPath });
+  const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+    caps,
+    source: zipPath,
+  });
   return { manifest, plan };
 }
 
@@ -127,14 +161,23 @@ function fsyncDirectory(dir: string): void {
 }
 
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
-export function resolveBackupPath(options: Pick<RestoreOptions, 'backupPath' | 'latest' | 'backupDir' | 'prefix' | 'environment' | 'cwd'>): string {
+export function resolveBackupPath(
+  options: Pick<RestoreOptions, 'backupPath' | 'latest' | 'backupDir' | 'prefix' | 'environment' | 'cwd'>,
+): string {
   const cwd = resolve(options.cwd ?? process.cwd());
-  if (options.backupPath && options.latest) throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
+  if (options.backupPath && options.latest)
+    throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
   if (options.backupPath) return resolve(cwd, options.backupPath);
-  if (!options.latest) throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', { field: 'backup' });
+  if (!options.latest)
+    throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+      field: 'backup',
+    });
   const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
   const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
-  if (!found) throw new BackupIntegrityError(noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX));
+  if (!found)
+    throw new BackupIntegrityError(
+      noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX),
+    );
   return found;
 }
 
@@ -143,7 +186,14 @@ export function noBackupMessage(dir: string, env: string, prefix: string): strin
   let others: string[] = [];
   try {
     const names = readdirSync(dir);
-    others = [...new Set(names.map(parseBackupFileName).filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`)).map((n) => n!.environment))];
+    others = [
+      ...new Set(
+        names
+          .map(parseBackupFileName)
+          .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+          .map((n) => n!.environment),
+      ),
+    ];
   } catch {
     // directory missing: say so below
   }
@@ -160,8 +210,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
   const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
   const caps = { ...DEFAULT_CAPS, ...options.caps };
-  if (!existsSync(dirname(target))) throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
-  if (existsSync(target) && !statSync(target).isDirectory()) throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+  if (!existsSync(dirname(target)))
+    throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
+  if (existsSync(target) && !statSync(target).isDirectory())
+    throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
 
   const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
   let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
@@ -178,7 +230,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       target,
       previous_tree: previousTree ?? null,
     });
-    return { status, restoredFrom, verified, healthChecksOk, ...(previousTree ? { previousTree } : {}), message, logPath };
+    return {
+      status,
+      restoredFrom,
+      verified,
+      healthChecksOk,
+      ...(previousTree ? { previousTree } : {}),
+      message,
+      logPath,
+    };
   };
 
   // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
@@ -197,13 +257,19 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       );
       if (manifest.environment !== environment) {
         if (!options.force) {
-          throw new UnsafeArchiveError(`backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
+          throw new UnsafeArchiveError(
+            `backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`,
+          );
         }
-        log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
+        log.line(
+          `environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`,
+        );
       }
       const free = freeBytes(dirname(target));
       if (free !== undefined && free < plan.totalBytes) {
-        throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
+        throw new UnsafeArchiveError(
+          `not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`,
+        );
       }
       if (options.dryRun) {
         await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
@@ -213,7 +279,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           '',
           'plan (nothing changed):',
           `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`,
-          existsSync(target) ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}` : `  2. move the staging directory to ${target} (it does not exist yet)`,
+          existsSync(target)
+            ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+            : `  2. move the staging directory to ${target} (it does not exist yet)`,
           `  3. restart: ${options.restartCommand ?? 'none configured'}`,
           `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`,
           `  5. smoke: ${options.smokeCommand ?? 'none configured'}`,
@@ -222,7 +290,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
       // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
       staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
-      await extractPlan(archive, plan, { destination: staging, verifyFileHashes: options.verifyFileHashes ?? true });
+      await extractPlan(archive, plan, {
+        destination: staging,
+        verifyFileHashes: options.verifyFileHashes ?? true,
+      });
       verified = true;
       log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
       if (existsSync(target)) {
@@ -240,7 +311,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
       staging = undefined;
       fsyncDirectory(dirname(target));
-      log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
+      log.line(
+        `swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`,
+      );
     });
   } catch (error) {
     if (staging) rmSync(staging, { recursive: true, force: true });
@@ -256,15 +329,25 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     log.line(`FAILED: ${(error as Error).message}`, `the live tree ${target} was not changed`);
     return finish('failed', `restore failed: ${(error as Error).message}`);
   }
-  if (options.dryRun) return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
+  if (options.dryRun)
+    return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
 
-  const undo = previousTree ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".` : '';
+  const undo = previousTree
+    ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+    : '';
   // 5: restart, health streak, smoke.
   if (options.restartCommand) {
     const timeoutMs = options.restartTimeoutMs ?? 120_000;
     const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
-    log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
-    if (!r.ok) return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    log.line(
+      `restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`,
+      ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),
+    );
+    if (!r.ok)
+      return finish(
+        'failed',
+        `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`,
+      );
   }
   if (options.healthUrl || options.probe) {
     const h = options.health ?? {};
@@ -276,7 +359,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
-      onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
+      onCheck: (c) =>
+        log.line(
+          `health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`,
+        ),
     });
     healthChecksOk = result.streak;
     if (!result.ok) return finish('failed', `restored, but ${result.reason}.${undo}`);
@@ -287,8 +373,18 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (options.smokeCommand) {
     const timeoutMs = options.smokeTimeoutMs ?? 300_000;
     const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
-    log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
-    if (!r.ok) return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    log.line(
+      `smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`,
+      ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),
+    );
+    if (!r.ok)
+      return finish(
+        'failed',
+        `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`,
+      );
   }
-  return finish('succeeded', `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
+  return finish(
+    'succeeded',
+    `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`,
+  );
 }

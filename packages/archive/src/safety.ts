@@ -46,7 +46,10 @@ export interface ExtractionPlan {
 export function normaliseEntryName(name: string): string {
   const show = JSON.stringify(name);
   if (name.includes('\0')) throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
-  if (name.includes('\\')) throw new UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
+  if (name.includes('\\'))
+    throw new UnsafeArchiveError(
+      `entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`,
+    );
   if (/^[A-Za-z]:/.test(name)) throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
   if (name.startsWith('/')) throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
@@ -67,10 +70,13 @@ export function planExtraction(
   options: { caps?: Partial<ExtractionCaps>; caseInsensitive?: boolean; source?: string } = {},
 ): ExtractionPlan {
   const caps = { ...DEFAULT_CAPS, ...options.caps };
-  const caseInsensitive = options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
+  const caseInsensitive =
+    options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
   const where = options.source ? `${options.source}: ` : '';
   if (entries.length > caps.maxEntries) {
-    throw new UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
+    throw new UnsafeArchiveError(
+      `${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`,
+    );
   }
   const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
   const seen = new Map<string, string>();
@@ -80,42 +86,74 @@ export function planExtraction(
     if (entry.name === MANIFEST_ENTRY) continue;
     const path = normaliseEntryName(entry.name);
     const show = JSON.stringify(entry.name);
-    if (entry.encrypted) throw new UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
+    if (entry.encrypted)
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} is encrypted; backups are never encrypted by this tool`,
+      );
     if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
-      throw new UnsafeArchiveError(`${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`);
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`,
+      );
     }
     const key = collisionKey(path, caseInsensitive);
     const previous = seen.get(key);
     if (previous !== undefined) {
-      throw new UnsafeArchiveError(`${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`);
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`,
+      );
     }
     seen.set(key, entry.name);
     totalBytes += entry.uncompressedSize;
     if (totalBytes > caps.maxTotalBytes) {
-      throw new UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
+      throw new UnsafeArchiveError(
+        `${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`,
+      );
     }
     if (entry.uncompressedSize > caps.ratioFloorBytes) {
       const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
       if (ratio > caps.maxRatio) {
-        throw new UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
+        throw new UnsafeArchiveError(
+          `${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`,
+        );
       }
     }
     const manifestEntry = byManifest.get(path);
     if (!manifestEntry) throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
     if (manifestEntry.type !== entry.type) {
-      throw new BackupIntegrityError(`${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`);
+      throw new BackupIntegrityError(
+        `${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`,
+      );
     }
     if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
-      throw new BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
+      throw new BackupIntegrityError(
+        `${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`,
+      );
     }
-    const p: PlannedEntry = { source: entry, path, type: entry.type, mode: entry.mode & 0o777, size: entry.uncompressedSize, manifest: manifestEntry };
+    const p: PlannedEntry = {
+      source: entry,
+      path,
+      type: entry.type,
+      mode: entry.mode & 0o777,
+      size: entry.uncompressedSize,
+      manifest: manifestEntry,
+    };
     if (entry.type === 'symlink') {
       const target = linkTargets.get(entry);
-      if (target === undefined) throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
-      if (target.includes('\0') || target === '') throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+      if (target === undefined)
+        throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+      if (target.includes('\0') || target === '')
+        throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
       const resolved = posix.normalize(posix.join(posix.dirname(path), target.replace(/\\/g, '/')));
-      if (posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.startsWith('\\') || resolved === '..' || resolved.startsWith('../')) {
-        throw new UnsafeArchiveError(`${where}symlink ${show} points outside the target (to ${JSON.stringify(target)})`);
+      if (
+        posix.isAbsolute(target) ||
+        /^[A-Za-z]:/.test(target) ||
+        target.startsWith('\\') ||
+        resolved === '..' ||
+        resolved.startsWith('../')
+      ) {
+        throw new UnsafeArchiveError(
+          `${where}symlink ${show} points outside the target (to ${JSON.stringify(target)})`,
+        );
       }
       p.linkTarget = target;
     }
@@ -128,13 +166,18 @@ export function planExtraction(
     for (let i = 1; i < parts.length; i++) {
       const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
       if (ancestor && ancestor.type !== 'directory') {
-        throw new UnsafeArchiveError(`${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`);
+        throw new UnsafeArchiveError(
+          `${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`,
+        );
       }
     }
   }
   const inArchive = new Set(planned.map((p) => p.path));
   for (const m of manifest.entries) {
-    if (!inArchive.has(m.path.normalize('NFC'))) throw new BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
+    if (!inArchive.has(m.path.normalize('NFC')))
+      throw new BackupIntegrityError(
+        `${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`,
+      );
   }
   return {
     entries: planned,

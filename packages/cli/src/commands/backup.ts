@@ -27,11 +27,18 @@ export function parseDurationFlag(flag: string, value: string | undefined): numb
   return ms;
 }
 
-export function parseIntegerFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+export function parseIntegerFlag(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${flag}: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`, { field: flag });
+    throw new ConfigError(`${flag}: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`, {
+      field: flag,
+    });
   }
   return n;
 }
@@ -55,24 +62,48 @@ interface BackupFlags {
 export function registerBackup(program: Command, ctx: CliContext): void {
   program
     .command('backup')
-    .description('write backups/<prefix>_<env>_<UTC>.zip with a manifest, then its .sha256 (streamed, verified, atomic)')
+    .description(
+      'write backups/<prefix>_<env>_<UTC>.zip with a manifest, then its .sha256 (streamed, verified, atomic)',
+    )
     .requiredOption('--env <env>', 'environment the backup belongs to (e.g. production)')
-    .option('--path <path>', 'file, directory or glob to include, relative to --base-dir (repeatable; default: the whole base dir)', collect, [])
-    .option('--base-dir <dir>', 'archive paths are stored relative to this directory (default: current directory)')
+    .option(
+      '--path <path>',
+      'file, directory or glob to include, relative to --base-dir (repeatable; default: the whole base dir)',
+      collect,
+      [],
+    )
+    .option(
+      '--base-dir <dir>',
+      'archive paths are stored relative to this directory (default: current directory)',
+    )
     .option('--out <dir>', 'output directory', DEFAULT_OUT_DIR)
     .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
-    .option('--dump-command <cmd>', 'shell command run first; files it writes into $GUARDED_ROLLOUT_DUMP_DIR are included under _dump/')
+    .option(
+      '--dump-command <cmd>',
+      'shell command run first; files it writes into $GUARDED_ROLLOUT_DUMP_DIR are included under _dump/',
+    )
     .option('--dump-timeout <duration>', 'time limit of the dump command', '30m')
     .option('--keep <n>', 'keep the newest N backups of this environment; delete older ones')
     .option('--release-version <version>', 'release version recorded in the manifest')
     .option('--commit <sha>', 'commit recorded in the manifest (default: $GITHUB_SHA)')
-    .option('--compression-level <0-9>', '0 stores everything; 1-9 deflates compressible files (random-looking data is always stored)', '6')
-    .option('--dry-run', 'write backup-dryrun.log (what would be included, sizes, free disk) and change nothing')
+    .option(
+      '--compression-level <0-9>',
+      '0 stores everything; 1-9 deflates compressible files (random-looking data is always stored)',
+      '6',
+    )
+    .option(
+      '--dry-run',
+      'write backup-dryrun.log (what would be included, sizes, free disk) and change nothing',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (flags: BackupFlags) => {
       const environment = assertEnvironmentName(flags.env, '--env');
       const paths = flags.path.length ? flags.path : flags.baseDir ? ['.'] : [];
-      if (paths.length === 0) throw new ConfigError('--path: nothing to back up; give --path (repeatable) or --base-dir to back up a whole directory', { field: '--path' });
+      if (paths.length === 0)
+        throw new ConfigError(
+          '--path: nothing to back up; give --path (repeatable) or --base-dir to back up a whole directory',
+          { field: '--path' },
+        );
       const result = await createBackup({
         environment,
         paths,
@@ -80,7 +111,12 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         outDir: flags.out,
         prefix: flags.prefix,
         ...(flags.baseDir ? { baseDir: flags.baseDir } : {}),
-        ...(flags.dumpCommand ? { dumpCommand: flags.dumpCommand, dumpTimeoutMs: parseDurationFlag('--dump-timeout', flags.dumpTimeout)! } : {}),
+        ...(flags.dumpCommand
+          ? {
+              dumpCommand: flags.dumpCommand,
+              dumpTimeoutMs: parseDurationFlag('--dump-timeout', flags.dumpTimeout)!,
+            }
+          : {}),
         ...(flags.keep !== undefined ? { keep: assertKeep(flags.keep, '--keep') } : {}),
         ...(flags.releaseVersion ? { version: flags.releaseVersion } : {}),
         ...((flags.commit ?? ctx.env.GITHUB_SHA) ? { commit: flags.commit ?? ctx.env.GITHUB_SHA! } : {}),
@@ -91,7 +127,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       if (flags.json) {
         ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
       } else if (result.dryRun) {
-        ctx.stdout(`dry-run: would write ${result.backupPath} (${result.fileCount} files, ${formatBytes(result.totalBytes)}); see ${result.logPath}\n`);
+        ctx.stdout(
+          `dry-run: would write ${result.backupPath} (${result.fileCount} files, ${formatBytes(result.totalBytes)}); see ${result.logPath}\n`,
+        );
       } else {
         ctx.stdout(
           [
@@ -109,7 +147,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
 
   program
     .command('verify-backup')
-    .description('check a backup without restoring it: .sha256, manifest, entry safety, and (unless --quick) every CRC-32 and SHA256')
+    .description(
+      'check a backup without restoring it: .sha256, manifest, entry safety, and (unless --quick) every CRC-32 and SHA256',
+    )
     .argument('<zip>', 'the backup zip (its .sha256 must sit beside it)')
     .option('--quick', 'skip inflating entries: checksum, central directory, manifest and entry safety only')
     .action(async (zip: string, flags: { quick?: boolean }) => {

@@ -3,7 +3,13 @@
 // @guarded-rollout/archive's restoreBackup (the rollback action calls the same).
 import type { Command } from 'commander';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { DEFAULT_OUT_DIR, DEFAULT_PREFIX, assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import {
+  DEFAULT_OUT_DIR,
+  DEFAULT_PREFIX,
+  assertEnvironmentName,
+  restoreBackup,
+  type RestoreOptions,
+} from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
 import { parseDurationFlag, parseIntegerFlag } from './backup.js';
 
@@ -35,9 +41,14 @@ interface RollbackFlags {
 /** Turns flags into the options object the rollback action builds from its inputs. */
 export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext): RestoreOptions {
   const environment = assertEnvironmentName(flags.env, '--env');
-  if (!flags.target) throw new ConfigError('--target: required (the live directory the backup replaces)', { field: '--target' });
-  if (flags.backup && flags.latest) throw new ConfigError('give either --backup ZIP or --latest, not both', { field: '--backup' });
-  if (!flags.backup && !flags.latest) throw new ConfigError('choose the backup: --backup ZIP or --latest', { field: '--backup' });
+  if (!flags.target)
+    throw new ConfigError('--target: required (the live directory the backup replaces)', {
+      field: '--target',
+    });
+  if (flags.backup && flags.latest)
+    throw new ConfigError('give either --backup ZIP or --latest, not both', { field: '--backup' });
+  if (!flags.backup && !flags.latest)
+    throw new ConfigError('choose the backup: --backup ZIP or --latest', { field: '--backup' });
   if (flags.healthUrl) {
     let url: URL | undefined;
     try {
@@ -45,12 +56,21 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
     } catch {
       url = undefined;
     }
-    if (!url || !/^https?:$/.test(url.protocol)) throw new ConfigError(`--health-url: ${JSON.stringify(flags.healthUrl)} is not an http(s) URL`, { field: '--health-url' });
+    if (!url || !/^https?:$/.test(url.protocol))
+      throw new ConfigError(`--health-url: ${JSON.stringify(flags.healthUrl)} is not an http(s) URL`, {
+        field: '--health-url',
+      });
   }
   const caps = {
-    ...(flags.maxEntries !== undefined ? { maxEntries: parseIntegerFlag('--max-entries', flags.maxEntries, 1, 100_000_000)! } : {}),
-    ...(flags.maxBytes !== undefined ? { maxTotalBytes: parseIntegerFlag('--max-bytes', flags.maxBytes, 1, Number.MAX_SAFE_INTEGER)! } : {}),
-    ...(flags.maxRatio !== undefined ? { maxRatio: parseIntegerFlag('--max-ratio', flags.maxRatio, 1, 100_000)! } : {}),
+    ...(flags.maxEntries !== undefined
+      ? { maxEntries: parseIntegerFlag('--max-entries', flags.maxEntries, 1, 100_000_000)! }
+      : {}),
+    ...(flags.maxBytes !== undefined
+      ? { maxTotalBytes: parseIntegerFlag('--max-bytes', flags.maxBytes, 1, Number.MAX_SAFE_INTEGER)! }
+      : {}),
+    ...(flags.maxRatio !== undefined
+      ? { maxRatio: parseIntegerFlag('--max-ratio', flags.maxRatio, 1, 100_000)! }
+      : {}),
   };
   return {
     environment,
@@ -81,13 +101,18 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
 export function registerRollback(program: Command, ctx: CliContext): void {
   program
     .command('rollback')
-    .description('verify a backup, restore it into --target atomically (previous tree kept), restart, require consecutive OK health checks')
+    .description(
+      'verify a backup, restore it into --target atomically (previous tree kept), restart, require consecutive OK health checks',
+    )
     .requiredOption('--env <env>', 'environment being restored (must match the backup unless --force)')
     .option('--backup <zip>', 'the backup to restore')
     .option('--latest', 'restore the newest complete backup of --env from --out')
     .option('--out <dir>', 'backup directory searched by --latest', DEFAULT_OUT_DIR)
     .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
-    .option('--target <dir>', 'live directory the backup replaces (the old tree is kept as <dir>.pre-rollback-<UTC>)')
+    .option(
+      '--target <dir>',
+      'live directory the backup replaces (the old tree is kept as <dir>.pre-rollback-<UTC>)',
+    )
     .option('--restart-command <cmd>', 'shell command run after the swap (restart the service)')
     .option('--restart-timeout <duration>', 'time limit of the restart command', '2m')
     .option('--health-url <url>', 'URL that must answer 2xx for --health-checks consecutive checks')
@@ -101,8 +126,14 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default 256 GiB)')
     .option('--max-ratio <n>', 'refuse entries over 1 MiB that expand more than N:1 (default 200)')
     .option('--log-dir <dir>', 'where rollback.log / rollback-dryrun.log are written', '.')
-    .option('--force', 'restore a backup of another environment (skips confirmations, never integrity checks)')
-    .option('--dry-run', 'verify the backup fully and write rollback-dryrun.log with the plan; change nothing')
+    .option(
+      '--force',
+      'restore a backup of another environment (skips confirmations, never integrity checks)',
+    )
+    .option(
+      '--dry-run',
+      'verify the backup fully and write rollback-dryrun.log with the plan; change nothing',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (flags: RollbackFlags) => {
       const result = await restoreBackup(rollbackOptionsFromFlags(flags, ctx));
@@ -119,6 +150,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
           ].join('\n') + '\n',
         );
       }
-      if (result.status === 'refused' || result.status === 'failed') throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+      if (result.status === 'refused' || result.status === 'failed')
+        throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
     });
 }
