@@ -68,6 +68,14 @@ describe('a hostile or damaged archive is refused with a specific message and th
     ],
     ['absolute symlink', [{ name: 'link', data: text('/etc'), mode: 0o120777 }], /points outside the target/],
     [
+      'symlink escaping through another symlink',
+      [
+        { name: 's', data: text('.'), mode: 0o120777 },
+        { name: 'l', data: text('s/../etc'), mode: 0o120777 },
+      ],
+      /symlink "l" has "\.\." after a name in its target/,
+    ],
+    [
       'symlink then file beneath it',
       [
         { name: 'sub/', mode: 0o040755 },

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createBackup,
@@ -176,5 +176,25 @@ describe('backup → restore round trip', () => {
     });
     expect(text).toContain('file nested/deeper/deepest/blob.bin (300000 bytes)');
     expect(text).toMatch(/free disk at destination: \d+ bytes/);
+  });
+});
+
+describe('backup refuses what a restore would refuse', () => {
+  it.each([
+    ['an absolute symlink', '/etc/passwd', /symlink "bad" points outside the target \(to "\/etc\/passwd"\)/],
+    ['a symlink leaving the tree', '../../outside', /symlink "bad" points outside the target/],
+    ['a symlink with ".." after a name', 'nested/../readme.txt', /has "\.\." after a name/],
+  ])('%s', async (_label, target, message) => {
+    const root = tempRoot('badlink');
+    makeTree(root);
+    symlinkSync(target, join(root, 'bad'));
+    await expect(
+      createBackup({ environment: 'dev', paths: ['.'], cwd: root, now: () => T0 }),
+    ).rejects.toThrow(message);
+    expect(
+      existsSync(join(root, 'backups'))
+        ? readdirSync(join(root, 'backups')).filter((n) => n.endsWith('.zip'))
+        : [],
+    ).toEqual([]);
   });
 });

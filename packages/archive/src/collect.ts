@@ -3,10 +3,11 @@
 // safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
 // backup that exists can always be restored.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import { ConfigError } from '@guarded-rollout/config';
 import { MANIFEST_ENTRY, type ManifestEntryType } from './manifest.js';
+import { unsafeLinkTarget } from './safety.js';
 
 export interface SourceEntry {
   /** Absolute path on disk. */
@@ -49,10 +50,11 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
     const mode = stat.mode & 0o7777;
     if (stat.isSymbolicLink()) {
       const target = readlinkSync(abs);
-      const resolved = resolve(dirname(abs), target);
-      if (isAbsolute(target) || !isInside(base, resolved)) {
+      // The same rule the restore applies, so every backup that exists can be restored.
+      const problem = unsafeLinkTarget(path, target);
+      if (problem) {
         throw new ConfigError(
-          `symlink ${JSON.stringify(path)} points to ${JSON.stringify(target)}, outside the backed-up tree ${base}; a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`,
+          `symlink ${JSON.stringify(path)} ${problem} (backed-up tree: ${base}); a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`,
         );
       }
       byPath.set(path, {

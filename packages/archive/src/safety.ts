@@ -42,6 +42,25 @@ export interface ExtractionPlan {
   totalBytes: number;
 }
 
+/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
+ *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
+export function unsafeLinkTarget(linkPath: string, target: string): string | undefined {
+  const show = JSON.stringify(target);
+  if (target === '' || target.includes('\0')) return `has an invalid target (${show})`;
+  if (posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
+    return `points outside the target (to ${show})`;
+  const resolved = posix.normalize(posix.join(posix.dirname(linkPath), target));
+  if (resolved === '..' || resolved.startsWith('../')) return `points outside the target (to ${show})`;
+  // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
+  // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
+  const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
+  const firstName = segments.findIndex((seg) => seg !== '..');
+  if (firstName >= 0 && segments.slice(firstName).includes('..')) {
+    return `has ".." after a name in its target (${show}), which can climb out through another link`;
+  }
+  return undefined;
+}
+
 /** Normalises an entry name or refuses it with the specific reason. */
 export function normaliseEntryName(name: string): string {
   const show = JSON.stringify(name);
@@ -143,18 +162,8 @@ export function planExtraction(
         throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
       if (target.includes('\0') || target === '')
         throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
-      const resolved = posix.normalize(posix.join(posix.dirname(path), target.replace(/\\/g, '/')));
-      if (
-        posix.isAbsolute(target) ||
-        /^[A-Za-z]:/.test(target) ||
-        target.startsWith('\\') ||
-        resolved === '..' ||
-        resolved.startsWith('../')
-      ) {
-        throw new UnsafeArchiveError(
-          `${where}symlink ${show} points outside the target (to ${JSON.stringify(target)})`,
-        );
-      }
+      const problem = unsafeLinkTarget(path, target);
+      if (problem) throw new UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
       p.linkTarget = target;
     }
     planned.push(p);
