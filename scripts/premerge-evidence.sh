@@ -26,7 +26,7 @@ step() {
   echo "::endgroup::"
 }
 
-step "backup (dry-run)" cli backup --env "$env_name" --path "$service" --out "$out/backups" --dry-run
+step "backup (dry-run)" cli backup --env "$env_name" --base-dir "$service" --out "$out/backups" --dry-run
 step "migrate (dry-run)" cli migrate --env "$env_name" --dry-run
 step "deploy (dry-run)" cli deploy --env "$env_name" --dry-run
 step "rollback (dry-run)" cli rollback --env "$env_name" --latest --target "$service" --dry-run

@@ -39,8 +39,6 @@ const DOCS = ['DEPLOYMENT_OPERATIONS_GUIDE.md', 'GUARDED_ROLLOUT_README.md', 'RE
  * fail with "not available".
  */
 const NOT_AVAILABLE: Record<string, string[]> = {
-  backup: ['backup'],
-  rollback: ['rollback'],
   deploy: ['deploy'],
   monitor: ['monitor'],
   'verify-artifacts': ['verify-artifacts'],
