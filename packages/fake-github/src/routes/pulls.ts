@@ -80,6 +80,9 @@ export class PullsState {
     pull.base = { ...(pull.base as Json), ref: seed.baseRef ?? 'main' };
     const label = ((pull.labels as Json[])[0] ?? {}) as Json;
     pull.labels = (seed.labels ?? []).map((name, i) => ({ ...label, id: i + 1, name }));
+    // GitHub's own example lists a requested team without the "type" its schema requires.
+    pull.requested_teams = [];
+    pull.requested_reviewers = [];
     this.pulls.set(seed.number, pull);
     return pull;
   }
