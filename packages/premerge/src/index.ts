@@ -4,3 +4,6 @@ export * from './rules.js';
 export * from './report.js';
 export * from './github.js';
 export * from './pr-check.js';
+export * from './artifact-manifest.js';
+export * from './backup-check.js';
+export * from './verify-artifacts.js';
