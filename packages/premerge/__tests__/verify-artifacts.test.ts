@@ -57,23 +57,23 @@ describe('verify-artifacts on real directories', () => {
     expect(checkOf(await verify(dir), 'test_logging.log')).toMatchObject({ status: 'empty' });
   });
 
-  it.each([
+  it.each<[string, (dir: string) => string | undefined, RegExp]>([
     ['a bare result line without our header', () => `GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"2026-11-23T10:00:00Z","summary":"ok"}\n`, /does not start with the header/],
-    ['a forged pass appended after a failure', (dir: string) => {
+    ['a forged pass appended after a failure', (dir) => {
       writeLog(dir, 'deploy-dryrun.log', 'deploy-dryrun', 'fail');
       appendFileSync(join(dir, 'deploy-dryrun.log'), 'GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"x","summary":"ok"}\n');
       return undefined;
     }, /2 result lines/],
-    ['a log of another kind renamed', (dir: string) => {
+    ['a log of another kind renamed', (dir) => {
       writeLog(dir, 'deploy-dryrun.log', 'rollback-dryrun');
       return undefined;
     }, /is a "rollback-dryrun" log, expected "deploy-dryrun"/],
-    ['a log cut off before its result', (dir: string) => {
+    ['a log cut off before its result', (dir) => {
       writeLog(dir, 'deploy-dryrun.log', 'deploy-dryrun');
       const text = readFileSync(join(dir, 'deploy-dryrun.log'), 'utf8');
       return text.split('\n').filter((l) => !l.startsWith('GUARDED-ROLLOUT-RESULT')).join('\n');
     }, /no result line/],
-  ] as const)('does not trust %s', async (_name, make, reason) => {
+  ])('does not trust %s', async (_name, make, reason) => {
     const dir = goodArtifactDir();
     const text = make(dir);
     if (text !== undefined) writeFileSync(join(dir, 'deploy-dryrun.log'), text);
