@@ -202,3 +202,30 @@ export function parseMember(entry: string): { kind: 'user'; login: string } | { 
   if (slash < 0) return { kind: 'user', login: bare.toLowerCase() };
   return { kind: 'team', org: bare.slice(0, slash), team: bare.slice(slash + 1) };
 }
+
+export const DEFAULT_POLICY_FILE = '.github/guarded-rollout.yml';
+
+export interface PolicySources {
+  /** Explicit policy file (must exist); otherwise `defaultFile` is used when present. */
+  file?: string;
+  defaultFile?: string;
+  /** Roster entries given on the command line / as action inputs; they replace the file's. */
+  sre?: string[];
+  operators?: string[];
+}
+
+/** The one way both doorways assemble a policy: file (if any), then explicit roster overrides. */
+export function resolvePolicy(sources: PolicySources): PrCheckPolicy {
+  const policy = sources.file ? loadPolicyFile(sources.file) : sources.defaultFile ? loadPolicyFile(sources.defaultFile, { optional: true }) : defaultPolicy();
+  const checkEntries = (entries: string[], field: string): string[] => {
+    for (const entry of entries) {
+      if (!/^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?(?:\/[A-Za-z0-9._-]+)?$/.test(entry)) {
+        throw new ConfigError(`${field}: ${JSON.stringify(entry)} is not a GitHub login or org/team (e.g. alice, @acme/sre)`, { field });
+      }
+    }
+    return entries;
+  };
+  if (sources.sre?.length) policy.roster.sre = checkEntries(sources.sre, 'sre');
+  if (sources.operators?.length) policy.roster.operators = checkEntries(sources.operators, 'operators');
+  return policy;
+}
