@@ -332,3 +332,10 @@ export function membershipCandidates(snapshot: PullSnapshot, policy: PrCheckPoli
   const signers = snapshot.comments.filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author).map((c) => lc(c.user));
   return { sre: [...new Set(tally.approvers)], operators: [...new Set([...headApprovers, ...signers])] };
 }
+
+/** The checklist rules alone, for a PR description checked before (or without) a PR. */
+export function evaluateBody(body: string | null, policy: PrCheckPolicy, options: { deploy: boolean }): PrEvaluation {
+  const { rules } = evaluateChecklist(body, policy, options.deploy);
+  const result: PrCheckResult = rules.some((r) => r.status === 'fail') ? 'failure' : 'success';
+  return { result, rules, missing: rules.flatMap((r) => r.missing) };
+}
