@@ -60972,10 +60972,10 @@ function parseRepo(value) {
         throw new UsageError(`--repo ${JSON.stringify(value)} is not of the form OWNER/REPO (e.g. acme/dhash)`);
     return { owner: match[1], repo: match[2] };
 }
-function parsePullNumber(value) {
+function parsePullNumber(value, label = '--pr') {
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-        throw new UsageError(`--pr ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
+        throw new UsageError(`${label} ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
     }
     return n;
 }
@@ -61553,7 +61553,7 @@ function getInputs() {
     });
     let pull;
     if (body === undefined) {
-        pull = prInput !== undefined ? parsePullNumber(prInput) : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
+        pull = prInput !== undefined ? parsePullNumber(prInput, 'input "pr":') : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
         if (!repo)
             throw new errors_ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
         parseRepo(repo);

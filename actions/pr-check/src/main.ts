@@ -68,7 +68,7 @@ export function getInputs(): PrCheckInputs {
   });
   let pull: number | undefined;
   if (body === undefined) {
-    pull = prInput !== undefined ? parsePullNumber(prInput) : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
+    pull = prInput !== undefined ? parsePullNumber(prInput, 'input "pr":') : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
     if (!repo) throw new ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
     parseRepo(repo);
     if (!token) throw new ConfigError('input "token" is empty; pass ${{ github.token }} or a token with pull-requests: read and checks: write', { field: 'token' });

@@ -42776,10 +42776,10 @@ function parseRepo(value) {
         throw new UsageError(`--repo ${JSON.stringify(value)} is not of the form OWNER/REPO (e.g. acme/dhash)`);
     return { owner: match[1], repo: match[2] };
 }
-function parsePullNumber(value) {
+function parsePullNumber(value, label = '--pr') {
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-        throw new UsageError(`--pr ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
+        throw new UsageError(`${label} ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
     }
     return n;
 }
@@ -42879,7 +42879,11 @@ const ARTIFACT_MANIFEST_SCHEMA = {
 let artifact_manifest_validator;
 function manifestFromValue(value, file) {
     artifact_manifest_validator ??= new json_file_SchemaValidator(ARTIFACT_MANIFEST_SCHEMA);
-    const problems = artifact_manifest_validator.problems(value);
+    const raw = artifact_manifest_validator.problems(value);
+    // `path` is a string or a list: drop the branch that did not apply, and say what the pattern means.
+    const problems = raw
+        .filter((p) => !/ is not of type (array|string)$/.test(p) || !raw.some((q) => q !== p && q.split(':')[0].startsWith(p.split(':')[0])))
+        .map((p) => (p.includes(RELATIVE_PATH) ? p.replace(/must match .*$/, 'must be a relative path inside the checked directory (no leading /, drive letter or "..")') : p));
     if (problems.length) {
         // The anyOf over string|array hides the useful message; name the path value directly.
         throw new errors_ConfigError(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`, { file });

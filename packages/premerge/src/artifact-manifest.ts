@@ -87,7 +87,11 @@ let validator: SchemaValidator<ManifestFile> | undefined;
 
 export function manifestFromValue(value: unknown, file: string): ArtifactManifest {
   validator ??= new SchemaValidator<ManifestFile>(ARTIFACT_MANIFEST_SCHEMA);
-  const problems = validator.problems(value);
+  const raw = validator.problems(value);
+  // `path` is a string or a list: drop the branch that did not apply, and say what the pattern means.
+  const problems = raw
+    .filter((p) => !/ is not of type (array|string)$/.test(p) || !raw.some((q) => q !== p && q.split(':')[0]!.startsWith(p.split(':')[0]!)))
+    .map((p) => (p.includes(RELATIVE_PATH) ? p.replace(/must match .*$/, 'must be a relative path inside the checked directory (no leading /, drive letter or "..")') : p));
   if (problems.length) {
     // The anyOf over string|array hides the useful message; name the path value directly.
     throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`, { file });

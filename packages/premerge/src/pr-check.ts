@@ -35,10 +35,10 @@ export function parseRepo(value: string): { owner: string; repo: string } {
   return { owner: match[1]!, repo: match[2]! };
 }
 
-export function parsePullNumber(value: string): number {
+export function parsePullNumber(value: string, label = '--pr'): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--pr ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
+    throw new UsageError(`${label} ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
   }
   return n;
 }
