@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { installPullRoutes, startFakeGitHub, type FakeGitHub, type PullsState } from '@guarded-rollout/fake-github';
+import {
+  installPullRoutes,
+  startFakeGitHub,
+  type FakeGitHub,
+  type PullsState,
+} from '@guarded-rollout/fake-github';
 import { completeBody, TEMPLATE } from '../../../packages/premerge/__tests__/bodies.js';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -22,8 +27,22 @@ beforeAll(async () => {
   gh = installPullRoutes(fake);
   gh.addPull({ number: 3, body: completeBody(), author: 'author', headSha: HEAD, labels: ['deploy'] });
   gh.addPull({ number: 4, body: TEMPLATE, author: 'author', headSha: HEAD });
-  gh.addWorkflowRun({ headSha: HEAD, createdAt: '2026-11-23T10:00:00Z', artifacts: ['backups', 'deploy-dryrun', 'migrate-dryrun', 'backup-dryrun', 'rollback-dryrun', 'postdeploy-smoketests', 'test_logging', 'premerge_artifacts'] });
-  for (const user of ['sre-sam', 'dev-dan', 'ops-olga']) gh.addReview(3, { user, state: 'APPROVED', commitId: HEAD, submittedAt: '2026-11-23T10:10:00Z' });
+  gh.addWorkflowRun({
+    headSha: HEAD,
+    createdAt: '2026-11-23T10:00:00Z',
+    artifacts: [
+      'backups',
+      'deploy-dryrun',
+      'migrate-dryrun',
+      'backup-dryrun',
+      'rollback-dryrun',
+      'postdeploy-smoketests',
+      'test_logging',
+      'premerge_artifacts',
+    ],
+  });
+  for (const user of ['sre-sam', 'dev-dan', 'ops-olga'])
+    gh.addReview(3, { user, state: 'APPROVED', commitId: HEAD, submittedAt: '2026-11-23T10:10:00Z' });
 });
 afterAll(async () => {
   await fake.stop();
@@ -45,11 +64,17 @@ function parseOutputs(text: string): Record<string, string> {
   return outputs;
 }
 
-async function runBundle(inputs: Record<string, string>, event: { name: string; payload: unknown }): Promise<BundleRun> {
+async function runBundle(
+  inputs: Record<string, string>,
+  event: { name: string; payload: unknown },
+): Promise<BundleRun> {
   const dir = mkdtempSync(join(tmpdir(), 'pr-check-bundle-'));
   dirs.push(dir);
   mkdirSync(join(dir, '.github'));
-  writeFileSync(join(dir, '.github/guarded-rollout.yml'), 'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n');
+  writeFileSync(
+    join(dir, '.github/guarded-rollout.yml'),
+    'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n',
+  );
   writeFileSync(join(dir, 'event.json'), JSON.stringify(event.payload));
   writeFileSync(join(dir, 'output'), '');
   writeFileSync(join(dir, 'summary'), '');
@@ -74,23 +99,38 @@ async function runBundle(inputs: Record<string, string>, event: { name: string; 
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, outputs: parseOutputs(readFileSync(join(dir, 'output'), 'utf8')), summary: readFileSync(join(dir, 'summary'), 'utf8') };
+  return {
+    code,
+    stdout,
+    outputs: parseOutputs(readFileSync(join(dir, 'output'), 'utf8')),
+    summary: readFileSync(join(dir, 'summary'), 'utf8'),
+  };
 }
 
 describe('pr-check action bundle', () => {
   it('passes a complete deploy PR from a pull_request event and writes the check run', async () => {
     const run = await runBundle({}, { name: 'pull_request', payload: { pull_request: { number: 3 } } });
-    expect(run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')).not.toContain(TOKEN);
+    expect(
+      run.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n'),
+    ).not.toContain(TOKEN);
     expect(run.code).toBe(0);
     expect(run.outputs.result).toBe('success');
     expect(JSON.parse(run.outputs.missing!)).toEqual([]);
-    expect(run.outputs['check-run-id']).toBe(String(gh.checkRunsFor(HEAD, 'guarded-rollout / pr-check')[0]!.id));
+    expect(run.outputs['check-run-id']).toBe(
+      String(gh.checkRunsFor(HEAD, 'guarded-rollout / pr-check')[0]!.id),
+    );
     expect(run.summary).toMatch(/\| ✅ \| Operator sign-off|\| ✅ \| Deploy operator sign-off/);
     expect(fake.violations).toEqual([]);
   });
 
   it('fails the untouched template from an issue_comment on the PR, naming what is missing', async () => {
-    const run = await runBundle({}, { name: 'issue_comment', payload: { issue: { number: 4, pull_request: { url: 'x' } } } });
+    const run = await runBundle(
+      {},
+      { name: 'issue_comment', payload: { issue: { number: 4, pull_request: { url: 'x' } } } },
+    );
     expect(run.code).toBe(1);
     expect(run.outputs.result).toBe('failure');
     expect(JSON.parse(run.outputs.missing!)).toContain('checklist: deploy-dryrun.log');

@@ -4,9 +4,26 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as core from '@actions/core';
-import { inputBoolean, inputList, inputOptional, inputString, maskSecret, runAction } from '@guarded-rollout/action-io';
+import {
+  inputBoolean,
+  inputList,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { CHECK_RUN_NAME, evaluateBody, parsePullNumber, parseRepo, renderEvaluation, resolvePolicy, runPrCheck, type PrCheckPolicy, type PrEvaluation } from '@guarded-rollout/premerge';
+import {
+  CHECK_RUN_NAME,
+  evaluateBody,
+  parsePullNumber,
+  parseRepo,
+  renderEvaluation,
+  resolvePolicy,
+  runPrCheck,
+  type PrCheckPolicy,
+  type PrEvaluation,
+} from '@guarded-rollout/premerge';
 
 export interface PrCheckInputs {
   token: string;
@@ -32,7 +49,11 @@ export function pullFromEvent(eventName: string | undefined, payload: EventPaylo
   if (eventName === 'workflow_run') {
     const number = payload.workflow_run?.pull_requests?.[0]?.number;
     // GitHub leaves pull_requests empty for runs from forks; the caller must pass `pr` then.
-    if (!number) throw new ConfigError('input "pr" is required for this workflow_run: GitHub lists no pull request for it (runs from forks never carry one; pass the number from an artifact of the triggering run)', { field: 'pr' });
+    if (!number)
+      throw new ConfigError(
+        'input "pr" is required for this workflow_run: GitHub lists no pull request for it (runs from forks never carry one; pass the number from an artifact of the triggering run)',
+        { field: 'pr' },
+      );
     return number;
   }
   return undefined;
@@ -62,16 +83,26 @@ export function getInputs(): PrCheckInputs {
   const config = inputString('config', { fallback: '.github/guarded-rollout.yml' });
   const policy = resolvePolicy({
     // The default file is optional; a file the workflow names explicitly must exist.
-    ...(config === '.github/guarded-rollout.yml' ? { defaultFile: resolve(workspace, config) } : { file: resolve(workspace, config) }),
+    ...(config === '.github/guarded-rollout.yml'
+      ? { defaultFile: resolve(workspace, config) }
+      : { file: resolve(workspace, config) }),
     ...(sre.length ? { sre } : {}),
     ...(operators.length ? { operators } : {}),
   });
   let pull: number | undefined;
   if (body === undefined) {
-    pull = prInput !== undefined ? parsePullNumber(prInput, 'input "pr":') : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
-    if (!repo) throw new ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
+    pull =
+      prInput !== undefined
+        ? parsePullNumber(prInput, 'input "pr":')
+        : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
+    if (!repo)
+      throw new ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
     parseRepo(repo);
-    if (!token) throw new ConfigError('input "token" is empty; pass ${{ github.token }} or a token with pull-requests: read and checks: write', { field: 'token' });
+    if (!token)
+      throw new ConfigError(
+        'input "token" is empty; pass ${{ github.token }} or a token with pull-requests: read and checks: write',
+        { field: 'token' },
+      );
   }
   return {
     token,
@@ -90,7 +121,8 @@ async function publish(evaluation: PrEvaluation, markdown: string, checkRunId: s
   core.setOutput('missing', JSON.stringify(evaluation.missing));
   core.setOutput('check-run-id', checkRunId);
   await core.summary.addHeading('guarded-rollout / pr-check', 3).addRaw(markdown, true).write();
-  if (evaluation.result === 'failure') throw new CheckFailedError(`pr-check failed: ${evaluation.missing.join('; ')}`);
+  if (evaluation.result === 'failure')
+    throw new CheckFailedError(`pr-check failed: ${evaluation.missing.join('; ')}`);
   if (evaluation.result === 'pending') core.notice(`pr-check is waiting: ${evaluation.missing.join('; ')}`);
 }
 
@@ -99,11 +131,20 @@ export async function run(): Promise<void> {
     const inputs = getInputs();
     if (inputs.body !== undefined) {
       const evaluation = evaluateBody(inputs.body, inputs.policy, { deploy: false });
-      await publish(evaluation, renderEvaluation(evaluation, { pull: 0, headSha: 'body' }).replace(/^\*\*PR #0\*\* at `body`/, '**PR description**'), '');
+      await publish(
+        evaluation,
+        renderEvaluation(evaluation, { pull: 0, headSha: 'body' }).replace(
+          /^\*\*PR #0\*\* at `body`/,
+          '**PR description**',
+        ),
+        '',
+      );
       return;
     }
     if (inputs.pull === undefined) {
-      core.info(`event ${process.env.GITHUB_EVENT_NAME ?? '(none)'} is not about a pull request; nothing to check`);
+      core.info(
+        `event ${process.env.GITHUB_EVENT_NAME ?? '(none)'} is not about a pull request; nothing to check`,
+      );
       core.setOutput('result', 'skipped');
       core.setOutput('missing', '[]');
       core.setOutput('check-run-id', '');

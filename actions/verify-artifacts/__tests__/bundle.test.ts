@@ -4,7 +4,11 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { cleanupFixtures, goodArtifactDir, writeLog } from '../../../packages/premerge/__tests__/artifact-fixtures.js';
+import {
+  cleanupFixtures,
+  goodArtifactDir,
+  writeLog,
+} from '../../../packages/premerge/__tests__/artifact-fixtures.js';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 afterAll(cleanupFixtures);
@@ -14,9 +18,19 @@ function runBundle(workspace: string, inputs: Record<string, string> = {}) {
   const summary = join(workspace, '.summary');
   writeFileSync(output, '');
   writeFileSync(summary, '');
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', GITHUB_WORKSPACE: workspace, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_OUTPUT: output,
+    GITHUB_STEP_SUMMARY: summary,
+  };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const run = spawnSync(process.execPath, [bundle], { cwd: workspace, env, encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(process.execPath, [bundle], {
+    cwd: workspace,
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   const outputs: Record<string, string> = {};
   const text = readFileSync(output, 'utf8');
   const re = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
@@ -58,7 +72,10 @@ describe('verify-artifacts action bundle', () => {
 
   it('refuses a malformed manifest with file, path and value', () => {
     const dir = goodArtifactDir();
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ artifacts: [{ name: 'x', type: 'file', path: '/etc/passwd' }] }));
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({ artifacts: [{ name: 'x', type: 'file', path: '/etc/passwd' }] }),
+    );
     const run = runBundle(dir, { manifest: 'manifest.json' });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^::error::.*manifest\.json: artifacts\[0\]\.path: "\/etc\/passwd"/m);

@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import { inputBoolean, inputOptional, inputString, runAction } from '@guarded-rollout/action-io';
 import { CheckFailedError } from '@guarded-rollout/config';
-import { defaultArtifactManifest, loadArtifactManifest, renderArtifactReport, verifyArtifacts } from '@guarded-rollout/premerge';
+import {
+  defaultArtifactManifest,
+  loadArtifactManifest,
+  renderArtifactReport,
+  verifyArtifacts,
+} from '@guarded-rollout/premerge';
 
 export interface VerifyArtifactsInputs {
   directory: string;
@@ -31,10 +36,17 @@ export async function run(): Promise<void> {
     core.setOutput('missing', JSON.stringify(report.missing));
     core.setOutput('report', markdown);
     await core.summary.addHeading('verify-artifacts', 3).addRaw(markdown, true).write();
-    for (const check of report.checks.filter((c) => c.status !== 'ok' && c.required)) core.error(`${check.name}: ${check.status}: ${check.reason}`);
+    for (const check of report.checks.filter((c) => c.status !== 'ok' && c.required))
+      core.error(`${check.name}: ${check.status}: ${check.reason}`);
     if (!report.ok && inputs.failOnMissing) {
-      throw new CheckFailedError(`${report.missing.length} required artifact(s) missing or failing: ${report.missing.join(', ')}`);
+      throw new CheckFailedError(
+        `${report.missing.length} required artifact(s) missing or failing: ${report.missing.join(', ')}`,
+      );
     }
-    core.info(report.ok ? 'all required artifacts present and passing' : `missing or failing (not failing the step): ${report.missing.join(', ')}`);
+    core.info(
+      report.ok
+        ? 'all required artifacts present and passing'
+        : `missing or failing (not failing the step): ${report.missing.join(', ')}`,
+    );
   });
 }

@@ -2,7 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { installPullRoutes, PullsState, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installPullRoutes,
+  PullsState,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import { completeBody } from '../../premerge/__tests__/bodies.js';
 import { cli } from './run-cli.js';
 
@@ -16,11 +21,32 @@ beforeAll(async () => {
   fake.token = 'ghs_cli_token';
   gh = installPullRoutes(fake);
   gh.addPull({ number: 12, body: completeBody(), author: 'author', headSha: HEAD });
-  gh.addWorkflowRun({ headSha: HEAD, createdAt: '2026-11-23T10:00:00Z', artifacts: ['backups', 'deploy-dryrun', 'migrate-dryrun', 'backup-dryrun', 'rollback-dryrun', 'postdeploy-smoketests', 'test_logging', 'premerge_artifacts'] });
-  gh.addReview(12, { user: 'sre-sam', state: 'APPROVED', commitId: HEAD, submittedAt: '2026-11-23T10:05:00Z' });
+  gh.addWorkflowRun({
+    headSha: HEAD,
+    createdAt: '2026-11-23T10:00:00Z',
+    artifacts: [
+      'backups',
+      'deploy-dryrun',
+      'migrate-dryrun',
+      'backup-dryrun',
+      'rollback-dryrun',
+      'postdeploy-smoketests',
+      'test_logging',
+      'premerge_artifacts',
+    ],
+  });
+  gh.addReview(12, {
+    user: 'sre-sam',
+    state: 'APPROVED',
+    commitId: HEAD,
+    submittedAt: '2026-11-23T10:05:00Z',
+  });
   repoDir = mkdtempSync(join(tmpdir(), 'pr-check-repo-'));
   mkdirSync(join(repoDir, '.github'));
-  writeFileSync(join(repoDir, '.github/guarded-rollout.yml'), 'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n');
+  writeFileSync(
+    join(repoDir, '.github/guarded-rollout.yml'),
+    'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n',
+  );
 });
 afterAll(async () => {
   await fake.stop();
@@ -41,10 +67,22 @@ describe('guarded-rollout pr-check', () => {
   });
 
   it('exits 0 when everything is in place, and posts the check run when asked', async () => {
-    gh.addReview(12, { user: 'ops-olga', state: 'APPROVED', commitId: HEAD, submittedAt: '2026-11-23T10:06:00Z' });
-    const run = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12', '--post-check-run', '--json'], { cwd: repoDir, env: env() });
+    gh.addReview(12, {
+      user: 'ops-olga',
+      state: 'APPROVED',
+      commitId: HEAD,
+      submittedAt: '2026-11-23T10:06:00Z',
+    });
+    const run = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12', '--post-check-run', '--json'], {
+      cwd: repoDir,
+      env: env(),
+    });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ result: 'success', missing: [], checkRun: { created: true } });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      result: 'success',
+      missing: [],
+      checkRun: { created: true },
+    });
     expect(gh.checkRunsFor(HEAD)).toHaveLength(1);
   });
 
@@ -60,12 +98,23 @@ describe('guarded-rollout pr-check', () => {
   });
 
   it('rejects a bad --repo, a missing token and a malformed roster file with exit 2', async () => {
-    expect((await cli(['pr-check', '--repo', 'dhash', '--pr', '12'], { cwd: repoDir, env: env() })).stderr).toMatch(/--repo "dhash" is not of the form OWNER\/REPO/);
-    const noToken = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12'], { cwd: repoDir, env: { GITHUB_API_URL: fake.url } });
+    expect(
+      (await cli(['pr-check', '--repo', 'dhash', '--pr', '12'], { cwd: repoDir, env: env() })).stderr,
+    ).toMatch(/--repo "dhash" is not of the form OWNER\/REPO/);
+    const noToken = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12'], {
+      cwd: repoDir,
+      env: { GITHUB_API_URL: fake.url },
+    });
     expect(noToken.code).toBe(2);
     expect(noToken.stderr).toMatch(/no GitHub token: set GITHUB_TOKEN/);
-    writeFileSync(join(repoDir, 'bad.yml'), 'roster:\n  sre: sre-sam\npr-check:\n  required-approvals: two\n');
-    const bad = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12', '--config', 'bad.yml'], { cwd: repoDir, env: env() });
+    writeFileSync(
+      join(repoDir, 'bad.yml'),
+      'roster:\n  sre: sre-sam\npr-check:\n  required-approvals: two\n',
+    );
+    const bad = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12', '--config', 'bad.yml'], {
+      cwd: repoDir,
+      env: env(),
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yml: 2 problems/);
     expect(bad.stderr).toMatch(/roster\.sre: "sre-sam" is not of type array/);

@@ -74,7 +74,8 @@ function allowNullInNullableEnums(node: unknown): void {
   if (Array.isArray(node)) return node.forEach(allowNullInNullableEnums);
   if (node === null || typeof node !== 'object') return;
   const schema = node as Json;
-  if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum.push(null);
+  if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null))
+    schema.enum.push(null);
   for (const value of Object.values(schema)) allowNullInNullableEnums(value);
 }
 

@@ -30,7 +30,12 @@ export function cleanupFixtures(): void {
 const now = () => new Date('2026-11-23T10:00:00Z');
 
 export function writeLog(dir: string, file: string, kind: string, status: 'pass' | 'fail' = 'pass'): void {
-  const log = new EvidenceLog(join(dir, file), { kind, environment: 'staging', tool: 'guarded-rollout test', now });
+  const log = new EvidenceLog(join(dir, file), {
+    kind,
+    environment: 'staging',
+    tool: 'guarded-rollout test',
+    now,
+  });
   log.line('doing the work', 'still fine');
   log.finish(status, status === 'pass' ? 'all good' : 'it broke');
 }
@@ -44,11 +49,16 @@ export function writeBackup(dir: string, name = BACKUP, options: { manifest?: bo
   writeFileSync(join(staging, 'data.json'), JSON.stringify({ hashes: [1, 2, 3] }));
   const files = ['data.json'];
   if (options.manifest !== false) {
-    writeFileSync(join(staging, 'manifest.json'), JSON.stringify({ environment: 'production', version: '1.2.3', files: [{ path: 'data.json' }] }));
+    writeFileSync(
+      join(staging, 'manifest.json'),
+      JSON.stringify({ environment: 'production', version: '1.2.3', files: [{ path: 'data.json' }] }),
+    );
     files.push('manifest.json');
   }
   execFileSync('zip', ['-q', '-X', join(backups, name), ...files], { cwd: staging });
-  const hex = createHash('sha256').update(readFileSync(join(backups, name))).digest('hex');
+  const hex = createHash('sha256')
+    .update(readFileSync(join(backups, name)))
+    .digest('hex');
   // Named relative to the repository root, so the runbook's `sha256sum -c` works from there.
   writeFileSync(join(backups, `${name}.sha256`), `${hex}  backups/${name}\n`);
   return join(backups, name);

@@ -2,7 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const TEMPLATE = readFileSync(fileURLToPath(new URL('../../../action-templates/PR_BODY.md', import.meta.url)), 'utf8');
+export const TEMPLATE = readFileSync(
+  fileURLToPath(new URL('../../../action-templates/PR_BODY.md', import.meta.url)),
+  'utf8',
+);
 
 /** The template filled in: every box ticked except the other risk levels, "NO" and monitor_logs. */
 export function completeBody(options: { risk?: string; monitorLogs?: boolean } = {}): string {

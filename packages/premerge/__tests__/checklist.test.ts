@@ -8,38 +8,140 @@ const rule = (rules: RuleResult[], id: string): RuleResult => rules.find((r) => 
 
 describe('checklist parser', () => {
   const cases: { name: string; body: string; text: string; state: string }[] = [
-    { name: 'plain ticked item', body: '- [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
+    {
+      name: 'plain ticked item',
+      body: '- [x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
     { name: 'upper-case X', body: '- [X] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
     { name: '* bullet', body: '* [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
     { name: '+ bullet', body: '+ [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
     { name: 'ordered bullet', body: '1. [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
     { name: 'unticked', body: '- [ ] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'unticked' },
-    { name: 'inside a code fence', body: '```\n- [x] deploy-dryrun.log\n```', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'inside a tilde fence', body: '~~~md\n- [x] deploy-dryrun.log\n~~~', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'indented code block', body: 'text\n\n    - [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'inline code', body: 'Tick it like `- [x] deploy-dryrun.log`', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'inside an HTML comment', body: '<!--\n- [x] deploy-dryrun.log\n-->', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'HTML comment hiding a ticked duplicate', body: '- [ ] deploy-dryrun.log\n<!-- - [x] deploy-dryrun.log -->', text: 'deploy-dryrun.log', state: 'unticked' },
-    { name: 'quoted in a blockquote', body: '> - [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'nested list', body: '- [ ] Dry-run logs:\n  - [x] deploy-dryrun.log\n  - [ ] migrate-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
-    { name: 'nested parent stays its own item', body: '- [x] Dry-run logs:\n  - [ ] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'unticked' },
-    { name: 'duplicated, both ticked', body: '- [x] deploy-dryrun.log\n- [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'ticked' },
-    { name: 'duplicated, ticked then unticked', body: '- [x] deploy-dryrun.log\n- [ ] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'conflicting' },
-    { name: 'CRLF line endings', body: '- [ ] a\r\n- [x] deploy-dryrun.log\r\n', text: 'deploy-dryrun.log', state: 'ticked' },
-    { name: 'bold and emoji', body: '- [x] ✅ **Risk level:** 🟢 Low', text: 'Risk level: Low', state: 'ticked' },
-    { name: 'extra whitespace', body: '-   [x]    Risk   level :   Low  ', text: 'Risk level: Low', state: 'ticked' },
-    { name: 'prefix of a longer word does not match', body: '- [x] Risk level: Lower', text: 'Risk level: Low', state: 'absent' },
-    { name: 'not a task: [x] without list', body: '[x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'not a task: [x] mid-line', body: '- the [x] deploy-dryrun.log', text: 'deploy-dryrun.log', state: 'absent' },
-    { name: 'inline code in item text', body: '- [x] `deploy-dryrun.log` passed', text: 'deploy-dryrun.log', state: 'ticked' },
-    { name: 'link in item text', body: '- [x] [deploy-dryrun.log](https://example.invalid/run) passed', text: 'deploy-dryrun.log', state: 'ticked' },
+    {
+      name: 'inside a code fence',
+      body: '```\n- [x] deploy-dryrun.log\n```',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'inside a tilde fence',
+      body: '~~~md\n- [x] deploy-dryrun.log\n~~~',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'indented code block',
+      body: 'text\n\n    - [x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'inline code',
+      body: 'Tick it like `- [x] deploy-dryrun.log`',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'inside an HTML comment',
+      body: '<!--\n- [x] deploy-dryrun.log\n-->',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'HTML comment hiding a ticked duplicate',
+      body: '- [ ] deploy-dryrun.log\n<!-- - [x] deploy-dryrun.log -->',
+      text: 'deploy-dryrun.log',
+      state: 'unticked',
+    },
+    {
+      name: 'quoted in a blockquote',
+      body: '> - [x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'nested list',
+      body: '- [ ] Dry-run logs:\n  - [x] deploy-dryrun.log\n  - [ ] migrate-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
+    {
+      name: 'nested parent stays its own item',
+      body: '- [x] Dry-run logs:\n  - [ ] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'unticked',
+    },
+    {
+      name: 'duplicated, both ticked',
+      body: '- [x] deploy-dryrun.log\n- [x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
+    {
+      name: 'duplicated, ticked then unticked',
+      body: '- [x] deploy-dryrun.log\n- [ ] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'conflicting',
+    },
+    {
+      name: 'CRLF line endings',
+      body: '- [ ] a\r\n- [x] deploy-dryrun.log\r\n',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
+    {
+      name: 'bold and emoji',
+      body: '- [x] ✅ **Risk level:** 🟢 Low',
+      text: 'Risk level: Low',
+      state: 'ticked',
+    },
+    {
+      name: 'extra whitespace',
+      body: '-   [x]    Risk   level :   Low  ',
+      text: 'Risk level: Low',
+      state: 'ticked',
+    },
+    {
+      name: 'prefix of a longer word does not match',
+      body: '- [x] Risk level: Lower',
+      text: 'Risk level: Low',
+      state: 'absent',
+    },
+    {
+      name: 'not a task: [x] without list',
+      body: '[x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'not a task: [x] mid-line',
+      body: '- the [x] deploy-dryrun.log',
+      text: 'deploy-dryrun.log',
+      state: 'absent',
+    },
+    {
+      name: 'inline code in item text',
+      body: '- [x] `deploy-dryrun.log` passed',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
+    {
+      name: 'link in item text',
+      body: '- [x] [deploy-dryrun.log](https://example.invalid/run) passed',
+      text: 'deploy-dryrun.log',
+      state: 'ticked',
+    },
   ];
   it.each(cases)('$name → $state', ({ body, text, state }) => {
     expect(findItem(parseTaskItems(body), text).state).toBe(state);
   });
 
   it('normalises emoji, bold and punctuation for matching', () => {
-    expect(normaliseItemText('✅ **Security & quality checks:** Passed ✅')).toBe('security quality checks passed');
+    expect(normaliseItemText('✅ **Security & quality checks:** Passed ✅')).toBe(
+      'security quality checks passed',
+    );
     expect(normaliseItemText('`premerge_artifacts/` (CI bundle)')).toBe('premerge_artifacts/ ci bundle');
   });
 });
@@ -63,7 +165,9 @@ describe('checklist rules on the template', () => {
 
   it('requires exactly one risk level', () => {
     const two = completeBody().replace('- [ ] Risk level: High', '- [x] Risk level: High');
-    expect(rule(evaluateChecklist(two, policy, false).rules, 'risk-level').reason).toMatch(/2 risk levels ticked \(Low, High\)/);
+    expect(rule(evaluateChecklist(two, policy, false).rules, 'risk-level').reason).toMatch(
+      /2 risk levels ticked \(Low, High\)/,
+    );
   });
 
   it('asks for "Ready for deployment: YES" only on deploy PRs', () => {
@@ -76,7 +180,9 @@ describe('checklist rules on the template', () => {
 
   it('reports a ticked-and-unticked duplicate as a problem, not as ticked', () => {
     const body = `${completeBody()}\n\n- [ ] \`deploy-dryrun.log\` passed\n`;
-    expect(rule(evaluateChecklist(body, policy, false).rules, 'checklist-artifacts').reason).toMatch(/deploy-dryrun.log" appears 2 times .*ticked and unticked/);
+    expect(rule(evaluateChecklist(body, policy, false).rules, 'checklist-artifacts').reason).toMatch(
+      /deploy-dryrun.log" appears 2 times .*ticked and unticked/,
+    );
   });
 
   it('does not count the template ticked inside a code fence', () => {

@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { installPullRoutes, PullsState, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installPullRoutes,
+  PullsState,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import { defaultPolicy, type PrCheckPolicy } from '../src/policy.js';
 import { runPrCheck, type PrCheckOutcome } from '../src/pr-check.js';
 import { CHECK_RUN_NAME } from '../src/report.js';
@@ -7,9 +12,19 @@ import { completeBody } from './bodies.js';
 
 const HEAD = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
-const ALL_ARTIFACTS = ['backups', 'deploy-dryrun', 'migrate-dryrun', 'backup-dryrun', 'rollback-dryrun', 'postdeploy-smoketests', 'test_logging', 'premerge_artifacts'];
+const ALL_ARTIFACTS = [
+  'backups',
+  'deploy-dryrun',
+  'migrate-dryrun',
+  'backup-dryrun',
+  'rollback-dryrun',
+  'postdeploy-smoketests',
+  'test_logging',
+  'premerge_artifacts',
+];
 const PUSHED = '2026-11-23T10:00:00Z';
-const at = (minutes: number): string => new Date(Date.parse(PUSHED) + minutes * 60_000).toISOString().replace(/\.000Z$/, 'Z');
+const at = (minutes: number): string =>
+  new Date(Date.parse(PUSHED) + minutes * 60_000).toISOString().replace(/\.000Z$/, 'Z');
 
 let fake: FakeGitHub;
 let gh: PullsState;
@@ -34,12 +49,25 @@ function policy(change: (p: PrCheckPolicy) => void = () => {}): PrCheckPolicy {
   return p;
 }
 
-async function check(p: PrCheckPolicy = policy(), extra: { teamToken?: string; postCheckRun?: boolean } = {}): Promise<PrCheckOutcome> {
-  return runPrCheck({ repo: 'acme/dhash', pull: 7, token: 'ghs_test_token', apiUrl: fake.url, policy: p, postCheckRun: extra.postCheckRun ?? true, now: () => new Date('2026-11-23T12:00:00Z'), ...(extra.teamToken ? { teamToken: extra.teamToken } : {}) });
+async function check(
+  p: PrCheckPolicy = policy(),
+  extra: { teamToken?: string; postCheckRun?: boolean } = {},
+): Promise<PrCheckOutcome> {
+  return runPrCheck({
+    repo: 'acme/dhash',
+    pull: 7,
+    token: 'ghs_test_token',
+    apiUrl: fake.url,
+    policy: p,
+    postCheckRun: extra.postCheckRun ?? true,
+    now: () => new Date('2026-11-23T12:00:00Z'),
+    ...(extra.teamToken ? { teamToken: extra.teamToken } : {}),
+  });
 }
 
 const rule = (o: PrCheckOutcome, id: string) => o.evaluation.rules.find((r) => r.id === id)!;
-const approve = (user: string, minutes: number, commitId = HEAD) => gh.addReview(7, { user, state: 'APPROVED', commitId, submittedAt: at(minutes) });
+const approve = (user: string, minutes: number, commitId = HEAD) =>
+  gh.addReview(7, { user, state: 'APPROVED', commitId, submittedAt: at(minutes) });
 
 describe('pr-check approvals', () => {
   it('succeeds with two approvals on the head (one Ops/SRE) and an operator approval, and writes one check run', async () => {
@@ -127,7 +155,8 @@ describe('pr-check approvals', () => {
   });
 
   it('reads 150 reviews across pages with per_page=100', async () => {
-    for (let i = 0; i < 147; i++) gh.addReview(7, { user: `reviewer-${i % 20}`, state: 'COMMENTED', commitId: HEAD, submittedAt: at(1) });
+    for (let i = 0; i < 147; i++)
+      gh.addReview(7, { user: `reviewer-${i % 20}`, state: 'COMMENTED', commitId: HEAD, submittedAt: at(1) });
     approve('sre-sam', 20);
     approve('dev-dan', 21);
     approve('ops-olga', 22);
@@ -150,7 +179,10 @@ describe('pr-check approvals', () => {
     gh.setTeam('acme', 'ops', ['ops-olga']);
     approve('sre-sam', 5);
     approve('ops-olga', 6);
-    const outcome = await check(policy((p) => (p.roster = { sre: ['@acme/sre'], operators: ['acme/ops'] })), { teamToken: 'ghs_test_token' });
+    const outcome = await check(
+      policy((p) => (p.roster = { sre: ['@acme/sre'], operators: ['acme/ops'] })),
+      { teamToken: 'ghs_test_token' },
+    );
     expect(outcome.evaluation.result).toBe('success');
     expect(fake.count('teams/get-membership-for-user-in-org')).toBeGreaterThan(0);
   });
@@ -161,7 +193,10 @@ describe('pr-check approvals', () => {
     approve('sre-sam', 5);
     approve('dev-dan', 6);
     approve('ops-olga', 7);
-    const outcome = await check(policy((p) => (p.roster.sre = ['acme/sre'])), { teamToken: 'ghs_test_token' });
+    const outcome = await check(
+      policy((p) => (p.roster.sre = ['acme/sre'])),
+      { teamToken: 'ghs_test_token' },
+    );
     expect(outcome.evaluation.result).toBe('failure');
     expect(rule(outcome, 'roster').reason).toMatch(/team acme\/sre .*403.*"Members: read".*read:org/);
   });
@@ -212,14 +247,24 @@ describe('pr-check evidence', () => {
 
   it('fails a ticked artifact box with no artifact as "ticked but not found"', async () => {
     gh.workflowRuns.length = 0;
-    gh.addWorkflowRun({ headSha: HEAD, createdAt: PUSHED, artifacts: ALL_ARTIFACTS.filter((a) => a !== 'migrate-dryrun') });
+    gh.addWorkflowRun({
+      headSha: HEAD,
+      createdAt: PUSHED,
+      artifacts: ALL_ARTIFACTS.filter((a) => a !== 'migrate-dryrun'),
+    });
     const outcome = await check();
     expect(outcome.evaluation.result).toBe('failure');
     expect(outcome.evaluation.missing).toContain('evidence: migrate-dryrun.log (ticked but not found)');
   });
 
   it('uses the latest premerge run of the head and ignores other workflows', async () => {
-    gh.addWorkflowRun({ headSha: HEAD, createdAt: at(1), path: '.github/workflows/lint.yml', name: 'lint', artifacts: [] });
+    gh.addWorkflowRun({
+      headSha: HEAD,
+      createdAt: at(1),
+      path: '.github/workflows/lint.yml',
+      name: 'lint',
+      artifacts: [],
+    });
     gh.addWorkflowRun({ headSha: HEAD, createdAt: at(2), conclusion: 'failure', artifacts: ALL_ARTIFACTS });
     const outcome = await check();
     expect(rule(outcome, 'evidence').reason).toMatch(/concluded failure/);
@@ -246,10 +291,28 @@ describe('pr-check evidence', () => {
 
 describe('pr-check bad input', () => {
   it('names a PR that does not exist', async () => {
-    await expect(runPrCheck({ repo: 'acme/dhash', pull: 999, token: 'ghs_test_token', apiUrl: fake.url, policy: policy(), postCheckRun: false })).rejects.toThrow(/acme\/dhash#999 not found/);
+    await expect(
+      runPrCheck({
+        repo: 'acme/dhash',
+        pull: 999,
+        token: 'ghs_test_token',
+        apiUrl: fake.url,
+        policy: policy(),
+        postCheckRun: false,
+      }),
+    ).rejects.toThrow(/acme\/dhash#999 not found/);
   });
   it('names a bad token', async () => {
-    await expect(runPrCheck({ repo: 'acme/dhash', pull: 7, token: 'wrong', apiUrl: fake.url, policy: policy(), postCheckRun: false })).rejects.toThrow(/401 Bad credentials/);
+    await expect(
+      runPrCheck({
+        repo: 'acme/dhash',
+        pull: 7,
+        token: 'wrong',
+        apiUrl: fake.url,
+        policy: policy(),
+        postCheckRun: false,
+      }),
+    ).rejects.toThrow(/401 Bad credentials/);
   });
   it('fails a PR whose body is empty', async () => {
     gh.setBody(7, null);

@@ -33,7 +33,12 @@ const log = (file: string, kind?: string): ArtifactSpec => ({
 export function defaultArtifactManifest(): ArtifactManifest {
   return {
     artifacts: [
-      { name: 'backups/*.zip', type: 'backup', paths: ['backups/*.zip', 'premerge_artifacts/backups/*.zip'], required: true },
+      {
+        name: 'backups/*.zip',
+        type: 'backup',
+        paths: ['backups/*.zip', 'premerge_artifacts/backups/*.zip'],
+        required: true,
+      },
       log('deploy-dryrun.log', 'deploy-dryrun'),
       log('migrate-dryrun.log', 'migrate-dryrun'),
       log('backup-dryrun.log', 'backup-dryrun'),
@@ -41,7 +46,12 @@ export function defaultArtifactManifest(): ArtifactManifest {
       log('postdeploy-smoketests.log'),
       log('test_logging.log'),
       { name: 'premerge_artifacts/', type: 'directory', paths: ['premerge_artifacts'], required: true },
-      { name: 'monitor_logs/', type: 'directory', paths: ['monitor_logs', 'premerge_artifacts/monitor_logs'], required: false },
+      {
+        name: 'monitor_logs/',
+        type: 'directory',
+        paths: ['monitor_logs', 'premerge_artifacts/monitor_logs'],
+        required: false,
+      },
     ],
   };
 }
@@ -80,7 +90,13 @@ export const ARTIFACT_MANIFEST_SCHEMA = {
 } as const;
 
 interface ManifestFile {
-  artifacts: { name: string; type: ArtifactType; path: string | string[]; required?: boolean; kind?: string }[];
+  artifacts: {
+    name: string;
+    type: ArtifactType;
+    path: string | string[];
+    required?: boolean;
+    kind?: string;
+  }[];
 }
 
 let validator: SchemaValidator<ManifestFile> | undefined;
@@ -90,24 +106,51 @@ export function manifestFromValue(value: unknown, file: string): ArtifactManifes
   const raw = validator.problems(value);
   // `path` is a string or a list: drop the branch that did not apply, and say what the pattern means.
   const problems = raw
-    .filter((p) => !/ is not of type (array|string)$/.test(p) || !raw.some((q) => q !== p && q.split(':')[0]!.startsWith(p.split(':')[0]!)))
-    .map((p) => (p.includes(RELATIVE_PATH) ? p.replace(/must match .*$/, 'must be a relative path inside the checked directory (no leading /, drive letter or "..")') : p));
+    .filter(
+      (p) =>
+        !/ is not of type (array|string)$/.test(p) ||
+        !raw.some((q) => q !== p && q.split(':')[0]!.startsWith(p.split(':')[0]!)),
+    )
+    .map((p) =>
+      p.includes(RELATIVE_PATH)
+        ? p.replace(
+            /must match .*$/,
+            'must be a relative path inside the checked directory (no leading /, drive letter or "..")',
+          )
+        : p,
+    );
   if (problems.length) {
     // The anyOf over string|array hides the useful message; name the path value directly.
-    throw new ConfigError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`, { file });
+    throw new ConfigError(
+      problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`,
+      { file },
+    );
   }
   const parsed = value as ManifestFile;
   const names = new Set<string>();
   return {
     artifacts: parsed.artifacts.map((a, i) => {
-      if (names.has(a.name)) throw new ConfigError(`artifacts[${i}].name: "${a.name}" is listed twice; names must be unique`, { file });
+      if (names.has(a.name))
+        throw new ConfigError(`artifacts[${i}].name: "${a.name}" is listed twice; names must be unique`, {
+          file,
+        });
       names.add(a.name);
       const paths = Array.isArray(a.path) ? a.path : [a.path];
       for (const [j, p] of paths.entries()) {
         const dir = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '';
-        if (/[*?]/.test(dir)) throw new ConfigError(`artifacts[${i}].path${Array.isArray(a.path) ? `[${j}]` : ''}: "${p}" has a wildcard outside the last path segment; only the file name may use * or ?`, { file });
+        if (/[*?]/.test(dir))
+          throw new ConfigError(
+            `artifacts[${i}].path${Array.isArray(a.path) ? `[${j}]` : ''}: "${p}" has a wildcard outside the last path segment; only the file name may use * or ?`,
+            { file },
+          );
       }
-      return { name: a.name, type: a.type, paths, required: a.required ?? true, ...(a.kind ? { kind: a.kind } : {}) };
+      return {
+        name: a.name,
+        type: a.type,
+        paths,
+        required: a.required ?? true,
+        ...(a.kind ? { kind: a.kind } : {}),
+      };
     }),
   };
 }
@@ -119,7 +162,10 @@ export function loadArtifactManifest(file: string): ArtifactManifest {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(code === 'ENOENT' ? 'manifest file not found' : `cannot read manifest (${code ?? String(error)})`, { file });
+    throw new ConfigError(
+      code === 'ENOENT' ? 'manifest file not found' : `cannot read manifest (${code ?? String(error)})`,
+      { file },
+    );
   }
   let value: unknown;
   if (extname(file).toLowerCase() === '.json') value = parseJsonText(text, file);

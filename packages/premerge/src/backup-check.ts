@@ -34,7 +34,8 @@ export function parseChecksumFile(text: string): { hex: string; name: string }[]
     .filter((l) => l.trim() !== '')
     .map((line) => {
       const match = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-      if (!match) throw new Error(`line ${JSON.stringify(line.slice(0, 100))} is not "<sha256>  <file name>"`);
+      if (!match)
+        throw new Error(`line ${JSON.stringify(line.slice(0, 100))} is not "<sha256>  <file name>"`);
       return { hex: match[1]!.toLowerCase(), name: match[2]! };
     });
 }
@@ -46,7 +47,8 @@ export const zipManifestReader: BackupManifestReader = {
   readManifest(zipPath: string): Promise<string> {
     return new Promise((resolve, reject) => {
       yauzl.open(zipPath, { lazyEntries: true, autoClose: true }, (openError, zip) => {
-        if (openError || !zip) return reject(new Error(`not a readable zip (${openError?.message ?? 'unknown error'})`));
+        if (openError || !zip)
+          return reject(new Error(`not a readable zip (${openError?.message ?? 'unknown error'})`));
         let found = false;
         zip.on('error', (e: Error) => reject(new Error(`zip is damaged (${e.message})`)));
         zip.on('end', () => {
@@ -57,20 +59,31 @@ export const zipManifestReader: BackupManifestReader = {
           found = true;
           if (entry.uncompressedSize > 16 * 1024 * 1024) {
             zip.close();
-            return reject(new Error(`manifest ${entry.fileName} is implausibly large (${entry.uncompressedSize} bytes)`));
+            return reject(
+              new Error(`manifest ${entry.fileName} is implausibly large (${entry.uncompressedSize} bytes)`),
+            );
           }
           zip.openReadStream(entry, (streamError, stream) => {
-            if (streamError || !stream) return reject(new Error(`cannot read ${entry.fileName} (${streamError?.message})`));
+            if (streamError || !stream)
+              return reject(new Error(`cannot read ${entry.fileName} (${streamError?.message})`));
             const chunks: Buffer[] = [];
             stream.on('data', (c: Buffer) => chunks.push(c));
-            stream.on('error', (e: Error) => reject(new Error(`cannot read ${entry.fileName} (${e.message})`)));
+            stream.on('error', (e: Error) =>
+              reject(new Error(`cannot read ${entry.fileName} (${e.message})`)),
+            );
             stream.on('end', () => {
               zip.close();
               try {
-                const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-                if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) throw new Error('not a JSON object');
+                const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<
+                  string,
+                  unknown
+                >;
+                if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest))
+                  throw new Error('not a JSON object');
                 const files = Array.isArray(manifest.files) ? ` listing ${manifest.files.length} files` : '';
-                resolve(`manifest ${entry.fileName}${files}${typeof manifest.environment === 'string' ? ` (${manifest.environment})` : ''}`);
+                resolve(
+                  `manifest ${entry.fileName}${files}${typeof manifest.environment === 'string' ? ` (${manifest.environment})` : ''}`,
+                );
               } catch (e) {
                 reject(new Error(`${entry.fileName} is not valid JSON (${(e as Error).message})`));
               }
@@ -84,14 +97,20 @@ export const zipManifestReader: BackupManifestReader = {
 };
 
 /** The `.sha256` beside the zip must exist, name the zip and match its bytes; then the manifest must read. */
-export async function checkBackup(zipPath: string, reader: BackupManifestReader = zipManifestReader): Promise<BackupCheck> {
+export async function checkBackup(
+  zipPath: string,
+  reader: BackupManifestReader = zipManifestReader,
+): Promise<BackupCheck> {
   const name = basename(zipPath);
   const sumPath = `${zipPath}.sha256`;
   let sumText: string;
   try {
     sumText = readFileSync(sumPath, 'utf8');
   } catch {
-    return { ok: false, reason: `${name}: no ${name}.sha256 beside it (a backup is complete only once its checksum exists)` };
+    return {
+      ok: false,
+      reason: `${name}: no ${name}.sha256 beside it (a backup is complete only once its checksum exists)`,
+    };
   }
   let entries: { hex: string; name: string }[];
   try {
@@ -100,9 +119,18 @@ export async function checkBackup(zipPath: string, reader: BackupManifestReader 
     return { ok: false, reason: `${name}.sha256: ${(error as Error).message}` };
   }
   const entry = entries.find((e) => basename(e.name) === name);
-  if (!entry) return { ok: false, reason: `${name}.sha256 does not name ${name} (it lists ${entries.map((e) => e.name).join(', ') || 'nothing'})` };
+  if (!entry)
+    return {
+      ok: false,
+      reason: `${name}.sha256 does not name ${name} (it lists ${entries.map((e) => e.name).join(', ') || 'nothing'})`,
+    };
   const actual = await sha256OfFile(zipPath);
-  if (actual !== entry.hex) return { ok: false, reason: `${name}: checksum mismatch (expected ${entry.hex.slice(0, 12)}…, file is ${actual.slice(0, 12)}…)`, sha256: actual };
+  if (actual !== entry.hex)
+    return {
+      ok: false,
+      reason: `${name}: checksum mismatch (expected ${entry.hex.slice(0, 12)}…, file is ${actual.slice(0, 12)}…)`,
+      sha256: actual,
+    };
   try {
     const manifest = await reader.readManifest(zipPath);
     return { ok: true, reason: `${name}: sha256 verified, ${manifest}`, sha256: actual };

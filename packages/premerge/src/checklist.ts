@@ -19,15 +19,19 @@ export interface TaskItem {
 
 /** Lower case, NFKC, emoji and variation selectors removed, punctuation runs folded to one space. */
 export function normaliseItemText(text: string): string {
-  return text
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}\u{1F3FB}-\u{1F3FF}]/gu, ' ')
-    .replace(/[^\p{L}\p{N}._/-]+/gu, ' ')
-    // A hyphen is part of a word ("deploy-dryrun.log") only between letters or digits.
-    .replace(/(?<![\p{L}\p{N}])-+|-+(?![\p{L}\p{N}])/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    text
+      .normalize('NFKC')
+      .toLowerCase()
+      // Emoji, then the joiners/selectors/skin tones that glue them together (alternation, not a
+      // character class, so no combined sequence is split).
+      .replace(/\p{Extended_Pictographic}|\u{FE0F}|\u{200D}|\u{20E3}|[\u{1F3FB}-\u{1F3FF}]/gu, ' ')
+      .replace(/[^\p{L}\p{N}._/-]+/gu, ' ')
+      // A hyphen is part of a word ("deploy-dryrun.log") only between letters or digits.
+      .replace(/(?<![\p{L}\p{N}])-+|-+(?![\p{L}\p{N}])/gu, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 /** Every GFM task-list item of a Markdown body, in document order. Never throws. */
@@ -47,8 +51,17 @@ export function parseTaskItems(body: string): TaskItem[] {
 function itemOf(node: ListItem): TaskItem {
   // The item's own words are its leading paragraph; nested lists are items of their own.
   const own = node.children.filter((c): c is Paragraph => c.type === 'paragraph');
-  const text = own.map((p) => toString(p)).join(' ').replace(/\s+/g, ' ').trim();
-  return { text, key: normaliseItemText(text), checked: node.checked === true, line: node.position?.start.line ?? 0 };
+  const text = own
+    .map((p) => toString(p))
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return {
+    text,
+    key: normaliseItemText(text),
+    checked: node.checked === true,
+    line: node.position?.start.line ?? 0,
+  };
 }
 
 /** True when `key` (normalised) starts with the normalised pattern at a word boundary. */

@@ -5,7 +5,14 @@ import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { parseMember, type PrCheckPolicy } from './policy.js';
-import type { IssueComment, PremergeEvidence, PremergeRun, PullSnapshot, Review, RosterMembership } from './rules.js';
+import type {
+  IssueComment,
+  PremergeEvidence,
+  PremergeRun,
+  PullSnapshot,
+  Review,
+  RosterMembership,
+} from './rules.js';
 
 const Octokit = OctokitCore.plugin(paginateRest);
 export type GitHubClient = InstanceType<typeof Octokit>;
@@ -45,33 +52,73 @@ export async function fetchPullSnapshot(
 ): Promise<PullSnapshot> {
   let pull;
   try {
-    pull = (await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...ref, pull_number: number })).data;
+    pull = (
+      await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...ref, pull_number: number })
+    ).data;
   } catch (error) {
     const status = (error as HttpError).status;
-    if (status === 404) throw new ConfigError(`pull request ${ref.owner}/${ref.repo}#${number} not found (or the token cannot read it)`, { field: 'pr' });
-    if (status === 401) throw new ConfigError('GitHub rejected the token (401 Bad credentials); set GITHUB_TOKEN to a token that can read pull requests', { field: 'token' });
-    throw new CheckFailedError(`cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`, { cause: error });
+    if (status === 404)
+      throw new ConfigError(
+        `pull request ${ref.owner}/${ref.repo}#${number} not found (or the token cannot read it)`,
+        { field: 'pr' },
+      );
+    if (status === 401)
+      throw new ConfigError(
+        'GitHub rejected the token (401 Bad credentials); set GITHUB_TOKEN to a token that can read pull requests',
+        { field: 'token' },
+      );
+    throw new CheckFailedError(
+      `cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`,
+      { cause: error },
+    );
   }
   const headSha = pull.head.sha;
   const [reviewData, runs] = await Promise.all([
-    client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', { ...ref, pull_number: number, per_page: 100 }),
+    client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+      ...ref,
+      pull_number: number,
+      per_page: 100,
+    }),
     client.request('GET /repos/{owner}/{repo}/actions/runs', { ...ref, head_sha: headSha, per_page: 100 }),
   ]);
-  const reviews: Review[] = reviewData.map((r) => ({ id: Number(r.id), user: r.user?.login ?? 'ghost', state: r.state, commitId: r.commit_id, submittedAt: r.submitted_at ?? null }));
+  const reviews: Review[] = reviewData.map((r) => ({
+    id: Number(r.id),
+    user: r.user?.login ?? 'ghost',
+    state: r.state,
+    commitId: r.commit_id,
+    submittedAt: r.submitted_at ?? null,
+  }));
 
   // The first workflow run GitHub created for this head SHA dates the push with server time,
   // which a committer cannot forge (commit dates can be anything).
   const allRuns = runs.data.workflow_runs;
   const pushedAt = allRuns.length ? allRuns.map((r) => r.created_at).sort()[0] : undefined;
   const premerge = allRuns
-    .filter((r) => r.path.split('@')[0]!.endsWith(`/${policy.premergeWorkflow}`) || r.path === policy.premergeWorkflow || r.name === policy.premergeWorkflow)
+    .filter(
+      (r) =>
+        r.path.split('@')[0]!.endsWith(`/${policy.premergeWorkflow}`) ||
+        r.path === policy.premergeWorkflow ||
+        r.name === policy.premergeWorkflow,
+    )
     .sort((a, b) => b.run_number - a.run_number || Date.parse(b.created_at) - Date.parse(a.created_at))[0];
   let evidence: PremergeEvidence = { run: undefined, artifacts: [] };
   if (premerge) {
-    const run: PremergeRun = { id: Number(premerge.id), runNumber: premerge.run_number, status: premerge.status, conclusion: premerge.conclusion, createdAt: premerge.created_at, htmlUrl: premerge.html_url };
+    const run: PremergeRun = {
+      id: Number(premerge.id),
+      runNumber: premerge.run_number,
+      status: premerge.status,
+      conclusion: premerge.conclusion,
+      createdAt: premerge.created_at,
+      htmlUrl: premerge.html_url,
+    };
     // The route's paginated type is not in @octokit/plugin-paginate-rest's map; its items are artifacts.
     const artifacts = (
-      run.status === 'completed' ? await client.paginate('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts' as 'GET /repos/{owner}/{repo}/actions/artifacts', { ...ref, run_id: run.id, per_page: 100 } as never) : []
+      run.status === 'completed'
+        ? await client.paginate(
+            'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts' as 'GET /repos/{owner}/{repo}/actions/artifacts',
+            { ...ref, run_id: run.id, per_page: 100 } as never,
+          )
+        : []
     ) as { name: string; expired: boolean }[];
     evidence = { run, artifacts: artifacts.map((a) => ({ name: a.name, expired: a.expired })) };
   }
@@ -95,7 +142,12 @@ export async function fetchPullSnapshot(
       per_page: 100,
       ...(pushedAt ? { since: pushedAt } : {}),
     });
-    snapshot.comments = comments.map((c): IssueComment => ({ id: Number(c.id), user: c.user?.login ?? 'ghost', body: c.body ?? '', createdAt: c.created_at }));
+    snapshot.comments = comments.map((c): IssueComment => ({
+      id: Number(c.id),
+      user: c.user?.login ?? 'ghost',
+      body: c.body ?? '',
+      createdAt: c.created_at,
+    }));
   }
   return snapshot;
 }
@@ -124,11 +176,17 @@ export async function resolveMembership(
     if (!hit) {
       hit = (async () => {
         if (!client) {
-          errors.add(`cannot read membership of team ${org}/${team}: no token for team lookups; pass a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org) as the "team-token" input / GUARDED_ROLLOUT_TEAM_TOKEN, or list users instead of teams in .github/guarded-rollout.yml`);
+          errors.add(
+            `cannot read membership of team ${org}/${team}: no token for team lookups; pass a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org) as the "team-token" input / GUARDED_ROLLOUT_TEAM_TOKEN, or list users instead of teams in .github/guarded-rollout.yml`,
+          );
           return false;
         }
         try {
-          const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: team, username: user });
+          const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', {
+            org,
+            team_slug: team,
+            username: user,
+          });
           return data.state === 'active';
         } catch (error) {
           const status = (error as HttpError).status;
@@ -166,7 +224,10 @@ export async function resolveMembership(
     }
     return members;
   };
-  const [sre, operators] = await Promise.all([resolveSet(policy.roster.sre, candidates.sre), resolveSet(policy.roster.operators, candidates.operators)]);
+  const [sre, operators] = await Promise.all([
+    resolveSet(policy.roster.sre, candidates.sre),
+    resolveSet(policy.roster.operators, candidates.operators),
+  ]);
   return { roster: { sre, operators }, errors: [...errors] };
 }
 
@@ -179,7 +240,14 @@ export interface CheckRunOutput {
 }
 
 /** Creates or updates the one check run with this name on this head SHA; returns its id. */
-export async function upsertCheckRun(client: GitHubClient, ref: RepoRef, headSha: string, name: string, output: CheckRunOutput, now: Date): Promise<{ id: number; created: boolean }> {
+export async function upsertCheckRun(
+  client: GitHubClient,
+  ref: RepoRef,
+  headSha: string,
+  name: string,
+  output: CheckRunOutput,
+  now: Date,
+): Promise<{ id: number; created: boolean }> {
   const body = {
     status: output.status,
     ...(output.conclusion ? { conclusion: output.conclusion, completed_at: now.toISOString() } : {}),
@@ -188,13 +256,29 @@ export async function upsertCheckRun(client: GitHubClient, ref: RepoRef, headSha
     output: { title: output.title, summary: output.summary.slice(0, 65_000) },
   };
   try {
-    const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ...ref, ref: headSha, check_name: name, filter: 'all', per_page: 100 });
+    const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
+      ...ref,
+      ref: headSha,
+      check_name: name,
+      filter: 'all',
+      per_page: 100,
+    });
     const current = existing.data.check_runs.map((c) => Number(c.id)).sort((a, b) => a - b)[0];
     if (current !== undefined) {
-      await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', { ...ref, check_run_id: current, ...body });
+      await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+        ...ref,
+        check_run_id: current,
+        ...body,
+      });
       return { id: current, created: false };
     }
-    const created = await client.request('POST /repos/{owner}/{repo}/check-runs', { ...ref, name, head_sha: headSha, started_at: now.toISOString(), ...body });
+    const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
+      ...ref,
+      name,
+      head_sha: headSha,
+      started_at: now.toISOString(),
+      ...body,
+    });
     return { id: Number(created.data.id), created: true };
   } catch (error) {
     const status = (error as HttpError).status;
@@ -204,6 +288,9 @@ export async function upsertCheckRun(client: GitHubClient, ref: RepoRef, headSha
         { cause: error },
       );
     }
-    throw new CheckFailedError(`cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`, { cause: error });
+    throw new CheckFailedError(
+      `cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`,
+      { cause: error },
+    );
   }
 }

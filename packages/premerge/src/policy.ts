@@ -29,7 +29,13 @@ export interface PrCheckPolicy {
   roster: { sre: string[]; operators: string[] };
 }
 
-const artifact = (id: string, text: string, name: string, required = true): ChecklistEntry => ({ id, text, group: 'artifact', required, artifact: name });
+const artifact = (id: string, text: string, name: string, required = true): ChecklistEntry => ({
+  id,
+  text,
+  group: 'artifact',
+  required,
+  artifact: name,
+});
 
 export const DEFAULT_CHECKLIST: ChecklistEntry[] = [
   artifact('backups', 'Backups', 'backups'),
@@ -71,7 +77,10 @@ export function defaultPolicy(): PrCheckPolicy {
 }
 
 const stringList = { type: 'array', items: { type: 'string', minLength: 1 } };
-const member = { type: 'string', pattern: '^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\[bot\\])?(?:/[A-Za-z0-9._-]+)?$' };
+const member = {
+  type: 'string',
+  pattern: '^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\[bot\\])?(?:/[A-Za-z0-9._-]+)?$',
+};
 
 export const POLICY_FILE_SCHEMA = {
   type: 'object',
@@ -89,7 +98,12 @@ export const POLICY_FILE_SCHEMA = {
         rules: {
           type: 'object',
           additionalProperties: false,
-          properties: { checklist: { type: 'boolean' }, evidence: { type: 'boolean' }, approvals: { type: 'boolean' }, signoff: { type: 'boolean' } },
+          properties: {
+            checklist: { type: 'boolean' },
+            evidence: { type: 'boolean' },
+            approvals: { type: 'boolean' },
+            signoff: { type: 'boolean' },
+          },
         },
         'required-approvals': { type: 'integer', minimum: 0, maximum: 20 },
         'sre-approvals': { type: 'integer', minimum: 0, maximum: 20 },
@@ -136,14 +150,23 @@ interface PolicyFile {
     'signoff-command'?: string;
     'deploy-labels'?: string[];
     'premerge-workflow'?: string;
-    checklist?: { items?: (Omit<ChecklistEntry, 'required'> & { required?: boolean })[]; 'risk-levels'?: string[]; 'ready-yes'?: string; 'ready-no'?: string };
+    checklist?: {
+      items?: (Omit<ChecklistEntry, 'required'> & { required?: boolean })[];
+      'risk-levels'?: string[];
+      'ready-yes'?: string;
+      'ready-no'?: string;
+    };
   };
 }
 
 let validator: SchemaValidator<PolicyFile> | undefined;
 
 /** Applies a parsed policy file (already-read YAML/JSON value) over the defaults. */
-export function policyFromValue(value: unknown, file: string, base: PrCheckPolicy = defaultPolicy()): PrCheckPolicy {
+export function policyFromValue(
+  value: unknown,
+  file: string,
+  base: PrCheckPolicy = defaultPolicy(),
+): PrCheckPolicy {
   validator ??= new SchemaValidator<PolicyFile>(POLICY_FILE_SCHEMA);
   const parsed = validator.assert(value ?? {}, file);
   const policy = structuredClone(base);
@@ -162,10 +185,17 @@ export function policyFromValue(value: unknown, file: string, base: PrCheckPolic
     if (cl?.items) {
       const ids = new Set<string>();
       policy.checklist.items = cl.items.map((item, i) => {
-        if (ids.has(item.id)) throw new ConfigError(`pr-check.checklist.items[${i}].id: "${item.id}" is used twice; ids must be unique`, { file });
+        if (ids.has(item.id))
+          throw new ConfigError(
+            `pr-check.checklist.items[${i}].id: "${item.id}" is used twice; ids must be unique`,
+            { file },
+          );
         ids.add(item.id);
         if (item.group === 'artifact' && !item.artifact) {
-          throw new ConfigError(`pr-check.checklist.items[${i}].artifact: missing; an artifact box names the artifact the premerge run uploads`, { file });
+          throw new ConfigError(
+            `pr-check.checklist.items[${i}].artifact: missing; an artifact box names the artifact the premerge run uploads`,
+            { file },
+          );
         }
         return { ...item, required: item.required ?? true };
       });
@@ -184,7 +214,12 @@ export function loadPolicyFile(file: string, options: { optional?: boolean } = {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && options.optional) return defaultPolicy();
-    throw new ConfigError((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read file: ${(error as Error).message}`, { file });
+    throw new ConfigError(
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `cannot read file: ${(error as Error).message}`,
+      { file },
+    );
   }
   let value: unknown;
   try {
@@ -196,7 +231,9 @@ export function loadPolicyFile(file: string, options: { optional?: boolean } = {
 }
 
 /** A roster entry is a team when it has the form `org/team` (with or without a leading @). */
-export function parseMember(entry: string): { kind: 'user'; login: string } | { kind: 'team'; org: string; team: string } {
+export function parseMember(
+  entry: string,
+): { kind: 'user'; login: string } | { kind: 'team'; org: string; team: string } {
   const bare = entry.replace(/^@/, '');
   const slash = bare.indexOf('/');
   if (slash < 0) return { kind: 'user', login: bare.toLowerCase() };
@@ -216,11 +253,18 @@ export interface PolicySources {
 
 /** The one way both doorways assemble a policy: file (if any), then explicit roster overrides. */
 export function resolvePolicy(sources: PolicySources): PrCheckPolicy {
-  const policy = sources.file ? loadPolicyFile(sources.file) : sources.defaultFile ? loadPolicyFile(sources.defaultFile, { optional: true }) : defaultPolicy();
+  const policy = sources.file
+    ? loadPolicyFile(sources.file)
+    : sources.defaultFile
+      ? loadPolicyFile(sources.defaultFile, { optional: true })
+      : defaultPolicy();
   const checkEntries = (entries: string[], field: string): string[] => {
     for (const entry of entries) {
       if (!/^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?(?:\/[A-Za-z0-9._-]+)?$/.test(entry)) {
-        throw new ConfigError(`${field}: ${JSON.stringify(entry)} is not a GitHub login or org/team (e.g. alice, @acme/sre)`, { field });
+        throw new ConfigError(
+          `${field}: ${JSON.stringify(entry)} is not a GitHub login or org/team (e.g. alice, @acme/sre)`,
+          { field },
+        );
       }
     }
     return entries;

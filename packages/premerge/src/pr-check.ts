@@ -31,21 +31,27 @@ export interface PrCheckOutcome {
 
 export function parseRepo(value: string): { owner: string; repo: string } {
   const match = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(value.trim());
-  if (!match) throw new UsageError(`--repo ${JSON.stringify(value)} is not of the form OWNER/REPO (e.g. acme/dhash)`);
+  if (!match)
+    throw new UsageError(`--repo ${JSON.stringify(value)} is not of the form OWNER/REPO (e.g. acme/dhash)`);
   return { owner: match[1]!, repo: match[2]! };
 }
 
 export function parsePullNumber(value: string, label = '--pr'): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`${label} ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`);
+    throw new UsageError(
+      `${label} ${JSON.stringify(value)} is not a pull request number (a whole number ≥ 1, e.g. 42)`,
+    );
   }
   return n;
 }
 
 export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcome> {
   const ref = parseRepo(options.repo);
-  if (!options.token) throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', { field: 'token' });
+  if (!options.token)
+    throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', {
+      field: 'token',
+    });
   const now = options.now ?? (() => new Date());
   const client = createGitHubClient(options.token, options.apiUrl);
   const teamClient = options.teamToken ? createGitHubClient(options.teamToken, options.apiUrl) : undefined;
@@ -54,7 +60,9 @@ export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcom
 
   // A review by an operator listed by name settles the sign-off without reading any comments.
   const signoffSatisfiedByReview = (snapshot: Parameters<typeof evaluateSignoff>[0]): boolean => {
-    const named = new Set(policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()));
+    const named = new Set(
+      policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()),
+    );
     return evaluateSignoff(snapshot, policy, { sre: new Set(), operators: named }).status === 'pass';
   };
   const snapshot = await fetchPullSnapshot(client, ref, options.pull, policy, { signoffSatisfiedByReview });
@@ -66,7 +74,13 @@ export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcom
   const evaluation = evaluatePull(snapshot, policy, membership.roster);
   if (membership.errors.length) {
     // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
-    evaluation.rules.unshift({ id: 'roster', title: 'Team membership', status: 'fail', reason: membership.errors.join('; '), missing: membership.errors.map((e) => `roster: ${e}`) });
+    evaluation.rules.unshift({
+      id: 'roster',
+      title: 'Team membership',
+      status: 'fail',
+      reason: membership.errors.join('; '),
+      missing: membership.errors.map((e) => `roster: ${e}`),
+    });
     evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
     evaluation.result = 'failure';
   }
@@ -79,7 +93,12 @@ export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcom
       ref,
       snapshot.headSha,
       options.checkName ?? CHECK_RUN_NAME,
-      { ...state, title: resultTitle(evaluation.result), summary: markdown, ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}) },
+      {
+        ...state,
+        title: resultTitle(evaluation.result),
+        summary: markdown,
+        ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}),
+      },
       now(),
     );
   }

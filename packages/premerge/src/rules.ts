@@ -88,28 +88,68 @@ function groupRule(id: string, title: string, entries: ChecklistEntry[], items: 
     missing.push(entry.text);
     if (found.state === 'absent') problems.push(`"${entry.text}" is not in the checklist`);
     else if (found.state === 'unticked') problems.push(`"${entry.text}" is not ticked`);
-    else problems.push(`"${entry.text}" appears ${found.items.length} times (lines ${found.items.map((i) => i.line).join(', ')}), ticked and unticked`);
+    else
+      problems.push(
+        `"${entry.text}" appears ${found.items.length} times (lines ${found.items.map((i) => i.line).join(', ')}), ticked and unticked`,
+      );
   }
-  if (entries.filter((e) => e.required).length === 0) return { id, title, status: 'skipped', reason: 'no required boxes configured', missing: [] };
+  if (entries.filter((e) => e.required).length === 0)
+    return { id, title, status: 'skipped', reason: 'no required boxes configured', missing: [] };
   return problems.length
     ? { id, title, status: 'fail', reason: problems.join('; '), missing }
-    : { id, title, status: 'pass', reason: `all ${entries.filter((e) => e.required).length} required boxes ticked`, missing: [] };
+    : {
+        id,
+        title,
+        status: 'pass',
+        reason: `all ${entries.filter((e) => e.required).length} required boxes ticked`,
+        missing: [],
+      };
 }
 
-export function evaluateChecklist(body: string | null, policy: PrCheckPolicy, isDeployPr: boolean): { rules: RuleResult[]; items: TaskItem[] } {
+export function evaluateChecklist(
+  body: string | null,
+  policy: PrCheckPolicy,
+  isDeployPr: boolean,
+): { rules: RuleResult[]; items: TaskItem[] } {
   const text = body ?? '';
   const items = text.trim() ? parseTaskItems(text) : [];
   if (items.length === 0) {
     const reason = text.trim()
       ? 'the PR body has no task-list checklist; start from the template action-templates/PR_BODY.md ("- [x] item" lines)'
       : 'the PR body is empty; fill in the template action-templates/PR_BODY.md';
-    return { rules: [{ id: 'checklist', title: 'Checklist', status: 'fail', reason, missing: ['checklist: PR body has no checklist'] }], items };
+    return {
+      rules: [
+        {
+          id: 'checklist',
+          title: 'Checklist',
+          status: 'fail',
+          reason,
+          missing: ['checklist: PR body has no checklist'],
+        },
+      ],
+      items,
+    };
   }
   const { checklist } = policy;
   const rules = [
-    groupRule('checklist-artifacts', 'Checklist: required artifacts', checklist.items.filter((e) => e.group === 'artifact'), items),
-    groupRule('checklist-ci', 'Checklist: CI status', checklist.items.filter((e) => e.group === 'ci'), items),
-    groupRule('checklist-config', 'Checklist: configuration review', checklist.items.filter((e) => e.group === 'config'), items),
+    groupRule(
+      'checklist-artifacts',
+      'Checklist: required artifacts',
+      checklist.items.filter((e) => e.group === 'artifact'),
+      items,
+    ),
+    groupRule(
+      'checklist-ci',
+      'Checklist: CI status',
+      checklist.items.filter((e) => e.group === 'ci'),
+      items,
+    ),
+    groupRule(
+      'checklist-config',
+      'Checklist: configuration review',
+      checklist.items.filter((e) => e.group === 'config'),
+      items,
+    ),
   ].map((r) => ({ ...r, missing: r.missing.map((m) => `checklist: ${m}`) }));
 
   const risk = checklist.riskLevels.map((level) => ({ level, found: findItem(items, level) }));
@@ -117,25 +157,58 @@ export function evaluateChecklist(body: string | null, policy: PrCheckPolicy, is
   const conflicting = risk.filter((r) => r.found.state === 'conflicting');
   const levelName = (level: string): string => level.replace(/^.*:\s*/, '');
   if (ticked.length === 1 && conflicting.length === 0) {
-    rules.push({ id: 'risk-level', title: 'Risk level', status: 'pass', reason: `exactly one risk level ticked: ${levelName(ticked[0]!.level)}`, missing: [] });
+    rules.push({
+      id: 'risk-level',
+      title: 'Risk level',
+      status: 'pass',
+      reason: `exactly one risk level ticked: ${levelName(ticked[0]!.level)}`,
+      missing: [],
+    });
   } else {
     const reason =
       ticked.length === 0
         ? `no risk level ticked; tick exactly one of ${checklist.riskLevels.map(levelName).join(', ')}`
         : `${ticked.length + conflicting.length} risk levels ticked (${[...ticked, ...conflicting].map((r) => levelName(r.level)).join(', ')}); tick exactly one`;
-    rules.push({ id: 'risk-level', title: 'Risk level', status: 'fail', reason, missing: ['checklist: exactly one risk level'] });
+    rules.push({
+      id: 'risk-level',
+      title: 'Risk level',
+      status: 'fail',
+      reason,
+      missing: ['checklist: exactly one risk level'],
+    });
   }
 
   if (!isDeployPr) {
-    rules.push({ id: 'ready', title: 'Ready for deployment', status: 'skipped', reason: `not a deploy PR (no label ${policy.deployLabels.map((l) => `"${l}"`).join(' or ')})`, missing: [] });
+    rules.push({
+      id: 'ready',
+      title: 'Ready for deployment',
+      status: 'skipped',
+      reason: `not a deploy PR (no label ${policy.deployLabels.map((l) => `"${l}"`).join(' or ')})`,
+      missing: [],
+    });
   } else {
     const yes = findItem(items, checklist.readyYes);
     const no = findItem(items, checklist.readyNo);
     if (yes.state === 'ticked' && no.state !== 'ticked' && no.state !== 'conflicting') {
-      rules.push({ id: 'ready', title: 'Ready for deployment', status: 'pass', reason: `"${checklist.readyYes}" ticked`, missing: [] });
+      rules.push({
+        id: 'ready',
+        title: 'Ready for deployment',
+        status: 'pass',
+        reason: `"${checklist.readyYes}" ticked`,
+        missing: [],
+      });
     } else {
-      const reason = no.state === 'ticked' || no.state === 'conflicting' ? `"${checklist.readyNo}" is ticked` : `"${checklist.readyYes}" is not ticked`;
-      rules.push({ id: 'ready', title: 'Ready for deployment', status: 'fail', reason, missing: [`checklist: ${checklist.readyYes}`] });
+      const reason =
+        no.state === 'ticked' || no.state === 'conflicting'
+          ? `"${checklist.readyNo}" is ticked`
+          : `"${checklist.readyYes}" is not ticked`;
+      rules.push({
+        id: 'ready',
+        title: 'Ready for deployment',
+        status: 'fail',
+        reason,
+        missing: [`checklist: ${checklist.readyYes}`],
+      });
     }
   }
   return { rules, items };
@@ -146,13 +219,23 @@ export function evaluateChecklist(body: string | null, policy: PrCheckPolicy, is
 
 /** Artifact names compared without case, a trailing slash or a .log/.zip extension. */
 export function artifactKey(name: string): string {
-  return name.toLowerCase().replace(/\/+$/, '').replace(/\.(log|zip)$/, '');
+  return name
+    .toLowerCase()
+    .replace(/\/+$/, '')
+    .replace(/\.(log|zip)$/, '');
 }
 
-export function evaluateEvidence(items: TaskItem[], snapshot: Pick<PullSnapshot, 'headSha' | 'evidence'>, policy: PrCheckPolicy): RuleResult {
+export function evaluateEvidence(
+  items: TaskItem[],
+  snapshot: Pick<PullSnapshot, 'headSha' | 'evidence'>,
+  policy: PrCheckPolicy,
+): RuleResult {
   const title = 'Evidence for ticked artifact boxes';
-  const ticked = policy.checklist.items.filter((e) => e.group === 'artifact' && e.artifact && findItem(items, e.text).state === 'ticked');
-  if (ticked.length === 0) return { id: 'evidence', title, status: 'skipped', reason: 'no artifact box is ticked', missing: [] };
+  const ticked = policy.checklist.items.filter(
+    (e) => e.group === 'artifact' && e.artifact && findItem(items, e.text).state === 'ticked',
+  );
+  if (ticked.length === 0)
+    return { id: 'evidence', title, status: 'skipped', reason: 'no artifact box is ticked', missing: [] };
   const evidence = snapshot.evidence;
   const run = evidence?.run;
   if (!evidence || !run) {
@@ -165,7 +248,13 @@ export function evaluateEvidence(items: TaskItem[], snapshot: Pick<PullSnapshot,
     };
   }
   if (run.status !== 'completed') {
-    return { id: 'evidence', title, status: 'pending', reason: `premerge run #${run.runNumber} for ${short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`, missing: [] };
+    return {
+      id: 'evidence',
+      title,
+      status: 'pending',
+      reason: `premerge run #${run.runNumber} for ${short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`,
+      missing: [],
+    };
   }
   const byKey = new Map(evidence.artifacts.map((a) => [artifactKey(a.name), a]));
   const missing: string[] = [];
@@ -173,20 +262,32 @@ export function evaluateEvidence(items: TaskItem[], snapshot: Pick<PullSnapshot,
   for (const entry of ticked) {
     const found = byKey.get(artifactKey(entry.artifact!));
     if (!found) {
-      problems.push(`"${entry.text}" ticked but not found (no artifact "${entry.artifact}" in run #${run.runNumber})`);
+      problems.push(
+        `"${entry.text}" ticked but not found (no artifact "${entry.artifact}" in run #${run.runNumber})`,
+      );
       missing.push(`evidence: ${entry.text} (ticked but not found)`);
     } else if (found.expired) {
-      problems.push(`"${entry.text}" ticked but artifact "${found.name}" of run #${run.runNumber} has expired`);
+      problems.push(
+        `"${entry.text}" ticked but artifact "${found.name}" of run #${run.runNumber} has expired`,
+      );
       missing.push(`evidence: ${entry.text} (artifact expired)`);
     }
   }
   if (run.conclusion !== 'success') {
-    problems.unshift(`premerge run #${run.runNumber} for ${short(snapshot.headSha)} concluded ${run.conclusion ?? 'without a conclusion'}`);
+    problems.unshift(
+      `premerge run #${run.runNumber} for ${short(snapshot.headSha)} concluded ${run.conclusion ?? 'without a conclusion'}`,
+    );
     missing.unshift(`evidence: a successful ${policy.premergeWorkflow} run for ${short(snapshot.headSha)}`);
   }
   return problems.length
     ? { id: 'evidence', title, status: 'fail', reason: problems.join('; '), missing }
-    : { id: 'evidence', title, status: 'pass', reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`, missing: [] };
+    : {
+        id: 'evidence',
+        title,
+        status: 'pass',
+        reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`,
+        missing: [],
+      };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +311,10 @@ export interface ApprovalTally {
   blocking: Review[];
 }
 
-export function tallyApprovals(snapshot: Pick<PullSnapshot, 'author' | 'headSha' | 'reviews'>, headOnly: boolean): ApprovalTally {
+export function tallyApprovals(
+  snapshot: Pick<PullSnapshot, 'author' | 'headSha' | 'reviews'>,
+  headOnly: boolean,
+): ApprovalTally {
   const tally: ApprovalTally = { approvers: [], stale: [], blocking: [] };
   for (const [user, review] of latestReviewStates(snapshot.reviews)) {
     if (user === lc(snapshot.author)) continue; // self-approval never counts
@@ -224,10 +328,16 @@ export function tallyApprovals(snapshot: Pick<PullSnapshot, 'author' | 'headSha'
   return tally;
 }
 
-export function evaluateApprovals(snapshot: PullSnapshot, policy: PrCheckPolicy, roster: RosterMembership): RuleResult[] {
+export function evaluateApprovals(
+  snapshot: PullSnapshot,
+  policy: PrCheckPolicy,
+  roster: RosterMembership,
+): RuleResult[] {
   const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
   const rules: RuleResult[] = [];
-  const staleNote = tally.stale.length ? `; stale (approved ${tally.stale.map((r) => `@${r.user} on ${short(r.commitId)}`).join(', ')}, head is ${short(snapshot.headSha)})` : '';
+  const staleNote = tally.stale.length
+    ? `; stale (approved ${tally.stale.map((r) => `@${r.user} on ${short(r.commitId)}`).join(', ')}, head is ${short(snapshot.headSha)})`
+    : '';
   const approvedBy = tally.approvers.length ? ` (${tally.approvers.map((u) => `@${u}`).join(', ')})` : '';
   if (tally.blocking.length) {
     rules.push({
@@ -238,7 +348,13 @@ export function evaluateApprovals(snapshot: PullSnapshot, policy: PrCheckPolicy,
       missing: tally.blocking.map((r) => `approvals: changes requested by @${r.user}`),
     });
   } else if (tally.approvers.length >= policy.requiredApprovals) {
-    rules.push({ id: 'approvals', title: `Approvals (≥ ${policy.requiredApprovals}, no changes requested)`, status: 'pass', reason: `${tally.approvers.length} approvals on ${short(snapshot.headSha)}${approvedBy}`, missing: [] });
+    rules.push({
+      id: 'approvals',
+      title: `Approvals (≥ ${policy.requiredApprovals}, no changes requested)`,
+      status: 'pass',
+      reason: `${tally.approvers.length} approvals on ${short(snapshot.headSha)}${approvedBy}`,
+      missing: [],
+    });
   } else {
     const need = policy.requiredApprovals - tally.approvers.length;
     rules.push({
@@ -253,9 +369,22 @@ export function evaluateApprovals(snapshot: PullSnapshot, policy: PrCheckPolicy,
     const title = `Ops/SRE approval (≥ ${policy.sreApprovals})`;
     const sre = tally.approvers.filter((u) => roster.sre.has(u));
     if (policy.roster.sre.length === 0) {
-      rules.push({ id: 'sre-approval', title, status: 'fail', reason: 'no Ops/SRE roster configured: set roster.sre in .github/guarded-rollout.yml or the "sre" input', missing: ['approvals: Ops/SRE roster not configured'] });
+      rules.push({
+        id: 'sre-approval',
+        title,
+        status: 'fail',
+        reason:
+          'no Ops/SRE roster configured: set roster.sre in .github/guarded-rollout.yml or the "sre" input',
+        missing: ['approvals: Ops/SRE roster not configured'],
+      });
     } else if (sre.length >= policy.sreApprovals) {
-      rules.push({ id: 'sre-approval', title, status: 'pass', reason: `approved by ${sre.map((u) => `@${u}`).join(', ')} (Ops/SRE)`, missing: [] });
+      rules.push({
+        id: 'sre-approval',
+        title,
+        status: 'pass',
+        reason: `approved by ${sre.map((u) => `@${u}`).join(', ')} (Ops/SRE)`,
+        missing: [],
+      });
     } else {
       const others = tally.approvers.filter((u) => !roster.sre.has(u));
       rules.push({
@@ -272,30 +401,78 @@ export function evaluateApprovals(snapshot: PullSnapshot, policy: PrCheckPolicy,
 
 /** A sign-off comment is the command alone on its first non-empty line (e.g. "/signoff"). */
 export function isSignoffComment(body: string, command: string): boolean {
-  const first = body.replace(/\r\n/g, '\n').split('\n').find((l) => l.trim() !== '') ?? '';
+  const first =
+    body
+      .replace(/\r\n/g, '\n')
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? '';
   const word = first.trim().split(/\s+/)[0] ?? '';
   return word.toLowerCase() === command.toLowerCase();
 }
 
-export function evaluateSignoff(snapshot: PullSnapshot, policy: PrCheckPolicy, roster: RosterMembership): RuleResult {
+export function evaluateSignoff(
+  snapshot: PullSnapshot,
+  policy: PrCheckPolicy,
+  roster: RosterMembership,
+): RuleResult {
   const title = 'Deploy operator sign-off';
   if (policy.roster.operators.length === 0) {
-    return { id: 'signoff', title, status: 'fail', reason: 'no operator roster configured: set roster.operators in .github/guarded-rollout.yml or the "operators" input', missing: ['signoff: operator roster not configured'] };
+    return {
+      id: 'signoff',
+      title,
+      status: 'fail',
+      reason:
+        'no operator roster configured: set roster.operators in .github/guarded-rollout.yml or the "operators" input',
+      missing: ['signoff: operator roster not configured'],
+    };
   }
   const author = lc(snapshot.author);
   const byReview = [...latestReviewStates(snapshot.reviews).values()].find(
-    (r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author && roster.operators.has(lc(r.user)),
+    (r) =>
+      r.state === 'APPROVED' &&
+      r.commitId === snapshot.headSha &&
+      lc(r.user) !== author &&
+      roster.operators.has(lc(r.user)),
   );
-  if (byReview) return { id: 'signoff', title, status: 'pass', reason: `@${byReview.user} (operator) approved ${short(snapshot.headSha)}`, missing: [] };
+  if (byReview)
+    return {
+      id: 'signoff',
+      title,
+      status: 'pass',
+      reason: `@${byReview.user} (operator) approved ${short(snapshot.headSha)}`,
+      missing: [],
+    };
   const pushedAt = snapshot.pushedAt ? Date.parse(snapshot.pushedAt) : undefined;
-  const commands = snapshot.comments.filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author);
-  const byComment = commands.find((c) => pushedAt !== undefined && Date.parse(c.createdAt) > pushedAt && roster.operators.has(lc(c.user)));
-  if (byComment) return { id: 'signoff', title, status: 'pass', reason: `@${byComment.user} (operator) commented ${policy.signoffCommand} at ${byComment.createdAt}, after the latest push`, missing: [] };
+  const commands = snapshot.comments.filter(
+    (c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author,
+  );
+  const byComment = commands.find(
+    (c) => pushedAt !== undefined && Date.parse(c.createdAt) > pushedAt && roster.operators.has(lc(c.user)),
+  );
+  if (byComment)
+    return {
+      id: 'signoff',
+      title,
+      status: 'pass',
+      reason: `@${byComment.user} (operator) commented ${policy.signoffCommand} at ${byComment.createdAt}, after the latest push`,
+      missing: [],
+    };
   const notes: string[] = [];
-  const stale = commands.filter((c) => roster.operators.has(lc(c.user)) && (pushedAt === undefined || Date.parse(c.createdAt) <= pushedAt));
-  if (stale.length) notes.push(pushedAt === undefined ? `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} cannot be dated against the latest push` : `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} predates the latest push`);
-  const outsiders = [...new Set(commands.filter((c) => !roster.operators.has(lc(c.user))).map((c) => `@${c.user}`))];
-  if (outsiders.length) notes.push(`${outsiders.join(', ')} ${outsiders.length === 1 ? 'is' : 'are'} not in the operator set`);
+  const stale = commands.filter(
+    (c) =>
+      roster.operators.has(lc(c.user)) && (pushedAt === undefined || Date.parse(c.createdAt) <= pushedAt),
+  );
+  if (stale.length)
+    notes.push(
+      pushedAt === undefined
+        ? `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} cannot be dated against the latest push`
+        : `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} predates the latest push`,
+    );
+  const outsiders = [
+    ...new Set(commands.filter((c) => !roster.operators.has(lc(c.user))).map((c) => `@${c.user}`)),
+  ];
+  if (outsiders.length)
+    notes.push(`${outsiders.join(', ')} ${outsiders.length === 1 ? 'is' : 'are'} not in the operator set`);
   return {
     id: 'signoff',
     title,
@@ -313,28 +490,51 @@ export function isDeployPull(labels: readonly string[], policy: PrCheckPolicy): 
 }
 
 /** Evaluates every enabled rule; the overall result is failure > pending > success. */
-export function evaluatePull(snapshot: PullSnapshot, policy: PrCheckPolicy, roster: RosterMembership): PrEvaluation {
+export function evaluatePull(
+  snapshot: PullSnapshot,
+  policy: PrCheckPolicy,
+  roster: RosterMembership,
+): PrEvaluation {
   const rules: RuleResult[] = [];
-  const { rules: checklistRules, items } = evaluateChecklist(snapshot.body, policy, isDeployPull(snapshot.labels, policy));
+  const { rules: checklistRules, items } = evaluateChecklist(
+    snapshot.body,
+    policy,
+    isDeployPull(snapshot.labels, policy),
+  );
   if (policy.rules.checklist) rules.push(...checklistRules);
   if (policy.rules.evidence) rules.push(evaluateEvidence(items, snapshot, policy));
   if (policy.rules.approvals) rules.push(...evaluateApprovals(snapshot, policy, roster));
   if (policy.rules.signoff) rules.push(evaluateSignoff(snapshot, policy, roster));
-  const result: PrCheckResult = rules.some((r) => r.status === 'fail') ? 'failure' : rules.some((r) => r.status === 'pending') ? 'pending' : 'success';
+  const result: PrCheckResult = rules.some((r) => r.status === 'fail')
+    ? 'failure'
+    : rules.some((r) => r.status === 'pending')
+      ? 'pending'
+      : 'success';
   return { result, rules, missing: rules.flatMap((r) => r.missing) };
 }
 
 /** Logins whose set membership matters for this evaluation (the only ones the edge looks up). */
-export function membershipCandidates(snapshot: PullSnapshot, policy: PrCheckPolicy): { sre: string[]; operators: string[] } {
+export function membershipCandidates(
+  snapshot: PullSnapshot,
+  policy: PrCheckPolicy,
+): { sre: string[]; operators: string[] } {
   const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
   const author = lc(snapshot.author);
-  const headApprovers = [...latestReviewStates(snapshot.reviews).values()].filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author).map((r) => lc(r.user));
-  const signers = snapshot.comments.filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author).map((c) => lc(c.user));
+  const headApprovers = [...latestReviewStates(snapshot.reviews).values()]
+    .filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author)
+    .map((r) => lc(r.user));
+  const signers = snapshot.comments
+    .filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author)
+    .map((c) => lc(c.user));
   return { sre: [...new Set(tally.approvers)], operators: [...new Set([...headApprovers, ...signers])] };
 }
 
 /** The checklist rules alone, for a PR description checked before (or without) a PR. */
-export function evaluateBody(body: string | null, policy: PrCheckPolicy, options: { deploy: boolean }): PrEvaluation {
+export function evaluateBody(
+  body: string | null,
+  policy: PrCheckPolicy,
+  options: { deploy: boolean },
+): PrEvaluation {
   const { rules } = evaluateChecklist(body, policy, options.deploy);
   const result: PrCheckResult = rules.some((r) => r.status === 'fail') ? 'failure' : 'success';
   return { result, rules, missing: rules.flatMap((r) => r.missing) };

@@ -35,7 +35,10 @@ export interface VerifyArtifactsOptions {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${source}$`);
 }
 
@@ -56,31 +59,46 @@ export function expandPath(directory: string, relative: string): string[] {
     .map((n) => (dir === '.' ? n : `${dir}/${n}`));
 }
 
-async function judge(directory: string, spec: ArtifactSpec, verifyBackup: BackupVerifier): Promise<Omit<ArtifactCheck, 'name' | 'type' | 'required'>> {
+async function judge(
+  directory: string,
+  spec: ArtifactSpec,
+  verifyBackup: BackupVerifier,
+): Promise<Omit<ArtifactCheck, 'name' | 'type' | 'required'>> {
   let paths: string[] = [];
   for (const candidate of spec.paths) {
     paths = expandPath(directory, candidate);
     if (paths.length) break;
   }
-  if (paths.length === 0) return { status: 'missing', reason: `not found (looked for ${spec.paths.join(', ')})`, paths: [] };
+  if (paths.length === 0)
+    return { status: 'missing', reason: `not found (looked for ${spec.paths.join(', ')})`, paths: [] };
   const abs = (p: string): string => join(directory, p);
 
   switch (spec.type) {
     case 'directory': {
       const path = paths[0]!;
-      if (!statSync(abs(path)).isDirectory()) return { status: 'invalid', reason: `${path} is a file, not a directory`, paths: [path] };
+      if (!statSync(abs(path)).isDirectory())
+        return { status: 'invalid', reason: `${path} is a file, not a directory`, paths: [path] };
       const entries = readdirSync(abs(path));
-      return entries.length ? { status: 'ok', reason: `${path}/ holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`, paths: [path] } : { status: 'empty', reason: `${path}/ is empty`, paths: [path] };
+      return entries.length
+        ? {
+            status: 'ok',
+            reason: `${path}/ holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
+            paths: [path],
+          }
+        : { status: 'empty', reason: `${path}/ is empty`, paths: [path] };
     }
     case 'file': {
       const path = paths[0]!;
       const stat = statSync(abs(path));
       if (!stat.isFile()) return { status: 'invalid', reason: `${path} is not a file`, paths: [path] };
-      return stat.size ? { status: 'ok', reason: `${path} (${stat.size} bytes)`, paths: [path] } : { status: 'empty', reason: `${path} is empty`, paths: [path] };
+      return stat.size
+        ? { status: 'ok', reason: `${path} (${stat.size} bytes)`, paths: [path] }
+        : { status: 'empty', reason: `${path} is empty`, paths: [path] };
     }
     case 'evidence-log': {
       const path = paths[0]!;
-      if (!statSync(abs(path)).isFile()) return { status: 'invalid', reason: `${path} is not a file`, paths: [path] };
+      if (!statSync(abs(path)).isFile())
+        return { status: 'invalid', reason: `${path} is not a file`, paths: [path] };
       const text = readFileSync(abs(path), 'utf8');
       if (text.trim() === '') return { status: 'empty', reason: `${path} is empty`, paths: [path] };
       const parsed = parseEvidenceLog(text);
@@ -88,10 +106,16 @@ async function judge(directory: string, spec: ArtifactSpec, verifyBackup: Backup
         return { status: 'untrusted', reason: `${path} ${parsed.problems.join('; ')}`, paths: [path] };
       }
       if (spec.kind && parsed.header.kind !== spec.kind) {
-        return { status: 'untrusted', reason: `${path} is a "${parsed.header.kind}" log, expected "${spec.kind}"`, paths: [path] };
+        return {
+          status: 'untrusted',
+          reason: `${path} is a "${parsed.header.kind}" log, expected "${spec.kind}"`,
+          paths: [path],
+        };
       }
       const what = `${parsed.result.summary ? `: ${parsed.result.summary}` : ''} (${parsed.header.environment}, ${parsed.result.finished_at})`;
-      return parsed.result.status === 'pass' ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] } : { status: 'failed', reason: `${path} failed${what}`, paths: [path] };
+      return parsed.result.status === 'pass'
+        ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] }
+        : { status: 'failed', reason: `${path} failed${what}`, paths: [path] };
     }
     case 'backup': {
       const zips = paths.filter((p) => p.toLowerCase().endsWith('.zip'));
@@ -99,7 +123,11 @@ async function judge(directory: string, spec: ArtifactSpec, verifyBackup: Backup
       const results = await Promise.all(zips.map((p) => verifyBackup(abs(p))));
       const bad = results.filter((r) => !r.ok);
       if (bad.length) return { status: 'invalid', reason: bad.map((r) => r.reason).join('; '), paths: zips };
-      return { status: 'ok', reason: `${zips.length} backup${zips.length === 1 ? '' : 's'} verified: ${results.map((r) => r.reason).join('; ')}`, paths: zips };
+      return {
+        status: 'ok',
+        reason: `${zips.length} backup${zips.length === 1 ? '' : 's'} verified: ${results.map((r) => r.reason).join('; ')}`,
+        paths: zips,
+      };
     }
   }
 }
@@ -134,7 +162,10 @@ export function renderArtifactReport(report: ArtifactReport): string {
     '',
     '| | artifact | required | status | why |',
     '|---|---|---|---|---|',
-    ...report.checks.map((c) => `| ${artifactIcon(c)} | \`${cell(c.name)}\` | ${c.required ? 'yes' : 'no (if available)'} | ${c.status} | ${cell(c.reason)} |`),
+    ...report.checks.map(
+      (c) =>
+        `| ${artifactIcon(c)} | \`${cell(c.name)}\` | ${c.required ? 'yes' : 'no (if available)'} | ${c.status} | ${cell(c.reason)} |`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }

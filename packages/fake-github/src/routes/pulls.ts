@@ -58,9 +58,7 @@ export class PullsState {
   private nextId = 1000;
 
   private user(login: string, type: 'User' | 'Bot' = 'User'): Json {
-    const base = structuredClone(
-      (exampleResponse('pulls/get', 200) as Json).user as Json,
-    );
+    const base = structuredClone((exampleResponse('pulls/get', 200) as Json).user as Json);
     return { ...base, login, id: this.loginId(login), type };
   }
 
@@ -136,7 +134,9 @@ export class PullsState {
   }
 
   addWorkflowRun(seed: SeedWorkflowRun): Json {
-    const run = ((exampleResponse('actions/list-workflow-runs-for-repo', 200) as Json).workflow_runs as Json[])[0]!;
+    const run = (
+      (exampleResponse('actions/list-workflow-runs-for-repo', 200) as Json).workflow_runs as Json[]
+    )[0]!;
     const id = this.nextId++;
     Object.assign(run, {
       id,
@@ -151,13 +151,21 @@ export class PullsState {
       updated_at: seed.createdAt,
     });
     this.workflowRuns.push(run);
-    const template = (exampleResponse('actions/list-workflow-run-artifacts', 200) as Json).artifacts as Json[];
+    const template = (exampleResponse('actions/list-workflow-run-artifacts', 200) as Json)
+      .artifacts as Json[];
     this.artifacts.set(
       id,
       (seed.artifacts ?? []).map((a) => {
         const { name, expired } = typeof a === 'string' ? { name: a, expired: false } : a;
         const artifactId = this.nextId++;
-        return { ...structuredClone(template[0]!), id: artifactId, node_id: `A_${artifactId}`, name, expired, workflow_run: { id, head_sha: seed.headSha } };
+        return {
+          ...structuredClone(template[0]!),
+          id: artifactId,
+          node_id: `A_${artifactId}`,
+          name,
+          expired,
+          workflow_run: { id, head_sha: seed.headSha },
+        };
       }),
     );
     return run;
@@ -173,9 +181,16 @@ export class PullsState {
   }
 }
 
-const notFound: FakeResponse = { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+const notFound: FakeResponse = {
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+};
 
-function pullOf(state: PullsState, request: FakeRequest, key: 'pull_number' | 'issue_number'): Json | undefined {
+function pullOf(
+  state: PullsState,
+  request: FakeRequest,
+  key: 'pull_number' | 'issue_number',
+): Json | undefined {
   return state.pulls.get(Number(request.params[key]));
 }
 
@@ -193,7 +208,11 @@ export function installPullRoutes(fake: FakeGitHub, state: PullsState = new Pull
     if (!pullOf(state, req, 'issue_number')) return notFound;
     const since = req.query.get('since');
     const all = state.comments.get(Number(req.params.issue_number)) ?? [];
-    return paginate(req, f, since ? all.filter((c) => Date.parse(c.updated_at as string) >= Date.parse(since)) : all);
+    return paginate(
+      req,
+      f,
+      since ? all.filter((c) => Date.parse(c.updated_at as string) >= Date.parse(since)) : all,
+    );
   });
   fake.on('actions/list-workflow-runs-for-repo', (req, f) => {
     const headSha = req.query.get('head_sha');
@@ -222,7 +241,13 @@ export function installPullRoutes(fake: FakeGitHub, state: PullsState = new Pull
   fake.on('checks/create', (req) => {
     const body = req.body as Json;
     const id = state.checkRuns.length + 1;
-    const run = { ...(exampleResponse('checks/create', 201) as Json), id, node_id: `CR_${id}`, name: body.name, head_sha: body.head_sha };
+    const run = {
+      ...(exampleResponse('checks/create', 201) as Json),
+      id,
+      node_id: `CR_${id}`,
+      name: body.name,
+      head_sha: body.head_sha,
+    };
     applyCheckRunUpdate(run, body);
     state.checkRuns.push(run);
     return { status: 201, body: run };
@@ -236,23 +261,46 @@ export function installPullRoutes(fake: FakeGitHub, state: PullsState = new Pull
   fake.on('teams/get-membership-for-user-in-org', (req) => {
     if (state.teamAccess === 'forbidden') {
       // What a GITHUB_TOKEN (an installation token without Members: read) gets from this endpoint.
-      return { status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/teams/members#get-team-membership-for-a-user', status: '403' } };
+      return {
+        status: 403,
+        body: {
+          message: 'Resource not accessible by integration',
+          documentation_url: 'https://docs.github.com/rest/teams/members#get-team-membership-for-a-user',
+          status: '403',
+        },
+      };
     }
     const members = state.teams.get(`${req.params.org}/${req.params.team_slug}`.toLowerCase());
     if (!members?.has(req.params.username!.toLowerCase())) return notFound;
-    const membership = { ...(exampleResponse('teams/get-membership-for-user-in-org', 200) as Json), state: 'active', role: 'member' };
+    const membership = {
+      ...(exampleResponse('teams/get-membership-for-user-in-org', 200) as Json),
+      state: 'active',
+      role: 'member',
+    };
     return { status: 200, body: membership };
   });
   return state;
 }
 
 function applyCheckRunUpdate(run: Json, body: Json): void {
-  for (const key of ['status', 'conclusion', 'details_url', 'external_id', 'started_at', 'completed_at'] as const) {
+  for (const key of [
+    'status',
+    'conclusion',
+    'details_url',
+    'external_id',
+    'started_at',
+    'completed_at',
+  ] as const) {
     if (key in body) run[key] = body[key];
   }
   if (body.status && body.status !== 'completed' && !('conclusion' in body)) run.conclusion = null;
   if (body.output) {
     const output = body.output as Json;
-    run.output = { ...(run.output as Json), title: output.title ?? null, summary: output.summary ?? null, text: output.text ?? null };
+    run.output = {
+      ...(run.output as Json),
+      title: output.title ?? null,
+      summary: output.summary ?? null,
+      text: output.text ?? null,
+    };
   }
 }
