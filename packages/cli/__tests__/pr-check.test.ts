@@ -8,7 +8,7 @@ import {
   startFakeGitHub,
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
-import { completeBody } from '../../premerge/__tests__/bodies.js';
+import { completeBody, TEMPLATE } from '../../premerge/__tests__/bodies.js';
 import { cli } from './run-cli.js';
 
 const HEAD = 'c'.repeat(40);
@@ -125,5 +125,27 @@ describe('guarded-rollout pr-check', () => {
     const run = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '404'], { cwd: repoDir, env: env() });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/acme\/dhash#404 not found/);
+  });
+
+  it('checks a description offline with --body-file (no GitHub, no token)', async () => {
+    writeFileSync(join(repoDir, 'PR.md'), completeBody());
+    writeFileSync(join(repoDir, 'TEMPLATE.md'), TEMPLATE);
+    const before = fake.count();
+    const good = await cli(['pr-check', '--body-file', 'PR.md', '--deploy'], { cwd: repoDir, env: {} });
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/PR\.md: success/);
+    const bad = await cli(['pr-check', '--body-file', 'TEMPLATE.md', '--json'], { cwd: repoDir, env: {} });
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).missing).toContain('checklist: exactly one risk level');
+    expect(fake.count()).toBe(before);
+    const missing = await cli(['pr-check', '--body-file', 'nope.md'], { cwd: repoDir, env: {} });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.md: cannot read the PR description \(ENOENT\)/);
+  });
+
+  it('asks for --repo and --pr when neither they nor --body-file are given', async () => {
+    const run = await cli(['pr-check'], { cwd: repoDir, env: env() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/needs --repo OWNER\/REPO and --pr N/);
   });
 });
