@@ -39720,7 +39720,13 @@ var yaml_dist = __nccwpck_require__(8009);
 
 
 
-const artifact = (id, text, name, required = true) => ({ id, text, group: 'artifact', required, artifact: name });
+const artifact = (id, text, name, required = true) => ({
+    id,
+    text,
+    group: 'artifact',
+    required,
+    artifact: name,
+});
 const DEFAULT_CHECKLIST = [
     artifact('backups', 'Backups', 'backups'),
     artifact('deploy-dryrun', 'deploy-dryrun.log', 'deploy-dryrun'),
@@ -39759,7 +39765,10 @@ function defaultPolicy() {
     };
 }
 const stringList = { type: 'array', items: { type: 'string', minLength: 1 } };
-const member = { type: 'string', pattern: '^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\[bot\\])?(?:/[A-Za-z0-9._-]+)?$' };
+const member = {
+    type: 'string',
+    pattern: '^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\[bot\\])?(?:/[A-Za-z0-9._-]+)?$',
+};
 const POLICY_FILE_SCHEMA = {
     type: 'object',
     additionalProperties: false,
@@ -39776,7 +39785,12 @@ const POLICY_FILE_SCHEMA = {
                 rules: {
                     type: 'object',
                     additionalProperties: false,
-                    properties: { checklist: { type: 'boolean' }, evidence: { type: 'boolean' }, approvals: { type: 'boolean' }, signoff: { type: 'boolean' } },
+                    properties: {
+                        checklist: { type: 'boolean' },
+                        evidence: { type: 'boolean' },
+                        approvals: { type: 'boolean' },
+                        signoff: { type: 'boolean' },
+                    },
                 },
                 'required-approvals': { type: 'integer', minimum: 0, maximum: 20 },
                 'sre-approvals': { type: 'integer', minimum: 0, maximum: 20 },
@@ -39859,7 +39873,9 @@ function loadPolicyFile(file, options = {}) {
     catch (error) {
         if (error.code === 'ENOENT' && options.optional)
             return defaultPolicy();
-        throw new ConfigError(error.code === 'ENOENT' ? 'file not found' : `cannot read file: ${error.message}`, { file });
+        throw new ConfigError(error.code === 'ENOENT'
+            ? 'file not found'
+            : `cannot read file: ${error.message}`, { file });
     }
     let value;
     try {
@@ -39881,7 +39897,11 @@ function policy_parseMember(entry) {
 const DEFAULT_POLICY_FILE = '.github/guarded-rollout.yml';
 /** The one way both doorways assemble a policy: file (if any), then explicit roster overrides. */
 function resolvePolicy(sources) {
-    const policy = sources.file ? loadPolicyFile(sources.file) : sources.defaultFile ? loadPolicyFile(sources.defaultFile, { optional: true }) : defaultPolicy();
+    const policy = sources.file
+        ? loadPolicyFile(sources.file)
+        : sources.defaultFile
+            ? loadPolicyFile(sources.defaultFile, { optional: true })
+            : defaultPolicy();
     const checkEntries = (entries, field) => {
         for (const entry of entries) {
             if (!/^@?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?(?:\/[A-Za-z0-9._-]+)?$/.test(entry)) {
@@ -39925,7 +39945,13 @@ function groupRule(id, title, entries, items) {
         return { id, title, status: 'skipped', reason: 'no required boxes configured', missing: [] };
     return problems.length
         ? { id, title, status: 'fail', reason: problems.join('; '), missing }
-        : { id, title, status: 'pass', reason: `all ${entries.filter((e) => e.required).length} required boxes ticked`, missing: [] };
+        : {
+            id,
+            title,
+            status: 'pass',
+            reason: `all ${entries.filter((e) => e.required).length} required boxes ticked`,
+            missing: [],
+        };
 }
 function evaluateChecklist(body, policy, isDeployPr) {
     const text = body ?? '';
@@ -39934,7 +39960,18 @@ function evaluateChecklist(body, policy, isDeployPr) {
         const reason = text.trim()
             ? 'the PR body has no task-list checklist; start from the template action-templates/PR_BODY.md ("- [x] item" lines)'
             : 'the PR body is empty; fill in the template action-templates/PR_BODY.md';
-        return { rules: [{ id: 'checklist', title: 'Checklist', status: 'fail', reason, missing: ['checklist: PR body has no checklist'] }], items };
+        return {
+            rules: [
+                {
+                    id: 'checklist',
+                    title: 'Checklist',
+                    status: 'fail',
+                    reason,
+                    missing: ['checklist: PR body has no checklist'],
+                },
+            ],
+            items,
+        };
     }
     const { checklist } = policy;
     const rules = [
@@ -39947,26 +39984,58 @@ function evaluateChecklist(body, policy, isDeployPr) {
     const conflicting = risk.filter((r) => r.found.state === 'conflicting');
     const levelName = (level) => level.replace(/^.*:\s*/, '');
     if (ticked.length === 1 && conflicting.length === 0) {
-        rules.push({ id: 'risk-level', title: 'Risk level', status: 'pass', reason: `exactly one risk level ticked: ${levelName(ticked[0].level)}`, missing: [] });
+        rules.push({
+            id: 'risk-level',
+            title: 'Risk level',
+            status: 'pass',
+            reason: `exactly one risk level ticked: ${levelName(ticked[0].level)}`,
+            missing: [],
+        });
     }
     else {
         const reason = ticked.length === 0
             ? `no risk level ticked; tick exactly one of ${checklist.riskLevels.map(levelName).join(', ')}`
             : `${ticked.length + conflicting.length} risk levels ticked (${[...ticked, ...conflicting].map((r) => levelName(r.level)).join(', ')}); tick exactly one`;
-        rules.push({ id: 'risk-level', title: 'Risk level', status: 'fail', reason, missing: ['checklist: exactly one risk level'] });
+        rules.push({
+            id: 'risk-level',
+            title: 'Risk level',
+            status: 'fail',
+            reason,
+            missing: ['checklist: exactly one risk level'],
+        });
     }
     if (!isDeployPr) {
-        rules.push({ id: 'ready', title: 'Ready for deployment', status: 'skipped', reason: `not a deploy PR (no label ${policy.deployLabels.map((l) => `"${l}"`).join(' or ')})`, missing: [] });
+        rules.push({
+            id: 'ready',
+            title: 'Ready for deployment',
+            status: 'skipped',
+            reason: `not a deploy PR (no label ${policy.deployLabels.map((l) => `"${l}"`).join(' or ')})`,
+            missing: [],
+        });
     }
     else {
         const yes = findItem(items, checklist.readyYes);
         const no = findItem(items, checklist.readyNo);
         if (yes.state === 'ticked' && no.state !== 'ticked' && no.state !== 'conflicting') {
-            rules.push({ id: 'ready', title: 'Ready for deployment', status: 'pass', reason: `"${checklist.readyYes}" ticked`, missing: [] });
+            rules.push({
+                id: 'ready',
+                title: 'Ready for deployment',
+                status: 'pass',
+                reason: `"${checklist.readyYes}" ticked`,
+                missing: [],
+            });
         }
         else {
-            const reason = no.state === 'ticked' || no.state === 'conflicting' ? `"${checklist.readyNo}" is ticked` : `"${checklist.readyYes}" is not ticked`;
-            rules.push({ id: 'ready', title: 'Ready for deployment', status: 'fail', reason, missing: [`checklist: ${checklist.readyYes}`] });
+            const reason = no.state === 'ticked' || no.state === 'conflicting'
+                ? `"${checklist.readyNo}" is ticked`
+                : `"${checklist.readyYes}" is not ticked`;
+            rules.push({
+                id: 'ready',
+                title: 'Ready for deployment',
+                status: 'fail',
+                reason,
+                missing: [`checklist: ${checklist.readyYes}`],
+            });
         }
     }
     return { rules, items };
@@ -39975,7 +40044,10 @@ function evaluateChecklist(body, policy, isDeployPr) {
 // Evidence: ticked artifact boxes against the latest premerge run's artifacts
 /** Artifact names compared without case, a trailing slash or a .log/.zip extension. */
 function artifactKey(name) {
-    return name.toLowerCase().replace(/\/+$/, '').replace(/\.(log|zip)$/, '');
+    return name
+        .toLowerCase()
+        .replace(/\/+$/, '')
+        .replace(/\.(log|zip)$/, '');
 }
 function evaluateEvidence(items, snapshot, policy) {
     const title = 'Evidence for ticked artifact boxes';
@@ -39994,7 +40066,13 @@ function evaluateEvidence(items, snapshot, policy) {
         };
     }
     if (run.status !== 'completed') {
-        return { id: 'evidence', title, status: 'pending', reason: `premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`, missing: [] };
+        return {
+            id: 'evidence',
+            title,
+            status: 'pending',
+            reason: `premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`,
+            missing: [],
+        };
     }
     const byKey = new Map(evidence.artifacts.map((a) => [artifactKey(a.name), a]));
     const missing = [];
@@ -40016,7 +40094,13 @@ function evaluateEvidence(items, snapshot, policy) {
     }
     return problems.length
         ? { id: 'evidence', title, status: 'fail', reason: problems.join('; '), missing }
-        : { id: 'evidence', title, status: 'pass', reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`, missing: [] };
+        : {
+            id: 'evidence',
+            title,
+            status: 'pass',
+            reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`,
+            missing: [],
+        };
 }
 // ---------------------------------------------------------------------------------------------
 // Approvals and sign-off
@@ -40051,7 +40135,9 @@ function tallyApprovals(snapshot, headOnly) {
 function evaluateApprovals(snapshot, policy, roster) {
     const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
     const rules = [];
-    const staleNote = tally.stale.length ? `; stale (approved ${tally.stale.map((r) => `@${r.user} on ${rules_short(r.commitId)}`).join(', ')}, head is ${rules_short(snapshot.headSha)})` : '';
+    const staleNote = tally.stale.length
+        ? `; stale (approved ${tally.stale.map((r) => `@${r.user} on ${rules_short(r.commitId)}`).join(', ')}, head is ${rules_short(snapshot.headSha)})`
+        : '';
     const approvedBy = tally.approvers.length ? ` (${tally.approvers.map((u) => `@${u}`).join(', ')})` : '';
     if (tally.blocking.length) {
         rules.push({
@@ -40063,7 +40149,13 @@ function evaluateApprovals(snapshot, policy, roster) {
         });
     }
     else if (tally.approvers.length >= policy.requiredApprovals) {
-        rules.push({ id: 'approvals', title: `Approvals (≥ ${policy.requiredApprovals}, no changes requested)`, status: 'pass', reason: `${tally.approvers.length} approvals on ${rules_short(snapshot.headSha)}${approvedBy}`, missing: [] });
+        rules.push({
+            id: 'approvals',
+            title: `Approvals (≥ ${policy.requiredApprovals}, no changes requested)`,
+            status: 'pass',
+            reason: `${tally.approvers.length} approvals on ${rules_short(snapshot.headSha)}${approvedBy}`,
+            missing: [],
+        });
     }
     else {
         const need = policy.requiredApprovals - tally.approvers.length;
@@ -40079,10 +40171,22 @@ function evaluateApprovals(snapshot, policy, roster) {
         const title = `Ops/SRE approval (≥ ${policy.sreApprovals})`;
         const sre = tally.approvers.filter((u) => roster.sre.has(u));
         if (policy.roster.sre.length === 0) {
-            rules.push({ id: 'sre-approval', title, status: 'fail', reason: 'no Ops/SRE roster configured: set roster.sre in .github/guarded-rollout.yml or the "sre" input', missing: ['approvals: Ops/SRE roster not configured'] });
+            rules.push({
+                id: 'sre-approval',
+                title,
+                status: 'fail',
+                reason: 'no Ops/SRE roster configured: set roster.sre in .github/guarded-rollout.yml or the "sre" input',
+                missing: ['approvals: Ops/SRE roster not configured'],
+            });
         }
         else if (sre.length >= policy.sreApprovals) {
-            rules.push({ id: 'sre-approval', title, status: 'pass', reason: `approved by ${sre.map((u) => `@${u}`).join(', ')} (Ops/SRE)`, missing: [] });
+            rules.push({
+                id: 'sre-approval',
+                title,
+                status: 'pass',
+                reason: `approved by ${sre.map((u) => `@${u}`).join(', ')} (Ops/SRE)`,
+                missing: [],
+            });
         }
         else {
             const others = tally.approvers.filter((u) => !roster.sre.has(u));
@@ -40099,29 +40203,57 @@ function evaluateApprovals(snapshot, policy, roster) {
 }
 /** A sign-off comment is the command alone on its first non-empty line (e.g. "/signoff"). */
 function isSignoffComment(body, command) {
-    const first = body.replace(/\r\n/g, '\n').split('\n').find((l) => l.trim() !== '') ?? '';
+    const first = body
+        .replace(/\r\n/g, '\n')
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '';
     const word = first.trim().split(/\s+/)[0] ?? '';
     return word.toLowerCase() === command.toLowerCase();
 }
 function rules_evaluateSignoff(snapshot, policy, roster) {
     const title = 'Deploy operator sign-off';
     if (policy.roster.operators.length === 0) {
-        return { id: 'signoff', title, status: 'fail', reason: 'no operator roster configured: set roster.operators in .github/guarded-rollout.yml or the "operators" input', missing: ['signoff: operator roster not configured'] };
+        return {
+            id: 'signoff',
+            title,
+            status: 'fail',
+            reason: 'no operator roster configured: set roster.operators in .github/guarded-rollout.yml or the "operators" input',
+            missing: ['signoff: operator roster not configured'],
+        };
     }
     const author = lc(snapshot.author);
-    const byReview = [...latestReviewStates(snapshot.reviews).values()].find((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author && roster.operators.has(lc(r.user)));
+    const byReview = [...latestReviewStates(snapshot.reviews).values()].find((r) => r.state === 'APPROVED' &&
+        r.commitId === snapshot.headSha &&
+        lc(r.user) !== author &&
+        roster.operators.has(lc(r.user)));
     if (byReview)
-        return { id: 'signoff', title, status: 'pass', reason: `@${byReview.user} (operator) approved ${rules_short(snapshot.headSha)}`, missing: [] };
+        return {
+            id: 'signoff',
+            title,
+            status: 'pass',
+            reason: `@${byReview.user} (operator) approved ${rules_short(snapshot.headSha)}`,
+            missing: [],
+        };
     const pushedAt = snapshot.pushedAt ? Date.parse(snapshot.pushedAt) : undefined;
     const commands = snapshot.comments.filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author);
     const byComment = commands.find((c) => pushedAt !== undefined && Date.parse(c.createdAt) > pushedAt && roster.operators.has(lc(c.user)));
     if (byComment)
-        return { id: 'signoff', title, status: 'pass', reason: `@${byComment.user} (operator) commented ${policy.signoffCommand} at ${byComment.createdAt}, after the latest push`, missing: [] };
+        return {
+            id: 'signoff',
+            title,
+            status: 'pass',
+            reason: `@${byComment.user} (operator) commented ${policy.signoffCommand} at ${byComment.createdAt}, after the latest push`,
+            missing: [],
+        };
     const notes = [];
     const stale = commands.filter((c) => roster.operators.has(lc(c.user)) && (pushedAt === undefined || Date.parse(c.createdAt) <= pushedAt));
     if (stale.length)
-        notes.push(pushedAt === undefined ? `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} cannot be dated against the latest push` : `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} predates the latest push`);
-    const outsiders = [...new Set(commands.filter((c) => !roster.operators.has(lc(c.user))).map((c) => `@${c.user}`))];
+        notes.push(pushedAt === undefined
+            ? `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} cannot be dated against the latest push`
+            : `${policy.signoffCommand} by ${stale.map((c) => `@${c.user}`).join(', ')} predates the latest push`);
+    const outsiders = [
+        ...new Set(commands.filter((c) => !roster.operators.has(lc(c.user))).map((c) => `@${c.user}`)),
+    ];
     if (outsiders.length)
         notes.push(`${outsiders.join(', ')} ${outsiders.length === 1 ? 'is' : 'are'} not in the operator set`);
     return {
@@ -40149,15 +40281,23 @@ function rules_evaluatePull(snapshot, policy, roster) {
         rules.push(...evaluateApprovals(snapshot, policy, roster));
     if (policy.rules.signoff)
         rules.push(rules_evaluateSignoff(snapshot, policy, roster));
-    const result = rules.some((r) => r.status === 'fail') ? 'failure' : rules.some((r) => r.status === 'pending') ? 'pending' : 'success';
+    const result = rules.some((r) => r.status === 'fail')
+        ? 'failure'
+        : rules.some((r) => r.status === 'pending')
+            ? 'pending'
+            : 'success';
     return { result, rules, missing: rules.flatMap((r) => r.missing) };
 }
 /** Logins whose set membership matters for this evaluation (the only ones the edge looks up). */
 function rules_membershipCandidates(snapshot, policy) {
     const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
     const author = lc(snapshot.author);
-    const headApprovers = [...latestReviewStates(snapshot.reviews).values()].filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author).map((r) => lc(r.user));
-    const signers = snapshot.comments.filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author).map((c) => lc(c.user));
+    const headApprovers = [...latestReviewStates(snapshot.reviews).values()]
+        .filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author)
+        .map((r) => lc(r.user));
+    const signers = snapshot.comments
+        .filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author)
+        .map((c) => lc(c.user));
     return { sre: [...new Set(tally.approvers)], operators: [...new Set([...headApprovers, ...signers])] };
 }
 /** The checklist rules alone, for a PR description checked before (or without) a PR. */
@@ -40169,7 +40309,12 @@ function evaluateBody(body, policy, options) {
 
 ;// CONCATENATED MODULE: ./packages/premerge/src/report.ts
 const report_CHECK_RUN_NAME = 'guarded-rollout / pr-check';
-const STATUS_ICON = { pass: '✅', fail: '❌', pending: '⏳', skipped: '➖' };
+const STATUS_ICON = {
+    pass: '✅',
+    fail: '❌',
+    pending: '⏳',
+    skipped: '➖',
+};
 const cell = (text) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 function report_resultTitle(result) {
     if (result === 'success')
@@ -42635,22 +42780,43 @@ async function github_fetchPullSnapshot(client, ref, number, policy, options = {
     }
     const headSha = pull.head.sha;
     const [reviewData, runs] = await Promise.all([
-        client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', { ...ref, pull_number: number, per_page: 100 }),
+        client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+            ...ref,
+            pull_number: number,
+            per_page: 100,
+        }),
         client.request('GET /repos/{owner}/{repo}/actions/runs', { ...ref, head_sha: headSha, per_page: 100 }),
     ]);
-    const reviews = reviewData.map((r) => ({ id: Number(r.id), user: r.user?.login ?? 'ghost', state: r.state, commitId: r.commit_id, submittedAt: r.submitted_at ?? null }));
+    const reviews = reviewData.map((r) => ({
+        id: Number(r.id),
+        user: r.user?.login ?? 'ghost',
+        state: r.state,
+        commitId: r.commit_id,
+        submittedAt: r.submitted_at ?? null,
+    }));
     // The first workflow run GitHub created for this head SHA dates the push with server time,
     // which a committer cannot forge (commit dates can be anything).
     const allRuns = runs.data.workflow_runs;
     const pushedAt = allRuns.length ? allRuns.map((r) => r.created_at).sort()[0] : undefined;
     const premerge = allRuns
-        .filter((r) => r.path.split('@')[0].endsWith(`/${policy.premergeWorkflow}`) || r.path === policy.premergeWorkflow || r.name === policy.premergeWorkflow)
+        .filter((r) => r.path.split('@')[0].endsWith(`/${policy.premergeWorkflow}`) ||
+        r.path === policy.premergeWorkflow ||
+        r.name === policy.premergeWorkflow)
         .sort((a, b) => b.run_number - a.run_number || Date.parse(b.created_at) - Date.parse(a.created_at))[0];
     let evidence = { run: undefined, artifacts: [] };
     if (premerge) {
-        const run = { id: Number(premerge.id), runNumber: premerge.run_number, status: premerge.status, conclusion: premerge.conclusion, createdAt: premerge.created_at, htmlUrl: premerge.html_url };
+        const run = {
+            id: Number(premerge.id),
+            runNumber: premerge.run_number,
+            status: premerge.status,
+            conclusion: premerge.conclusion,
+            createdAt: premerge.created_at,
+            htmlUrl: premerge.html_url,
+        };
         // The route's paginated type is not in @octokit/plugin-paginate-rest's map; its items are artifacts.
-        const artifacts = (run.status === 'completed' ? await client.paginate('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { ...ref, run_id: run.id, per_page: 100 }) : []);
+        const artifacts = (run.status === 'completed'
+            ? await client.paginate('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { ...ref, run_id: run.id, per_page: 100 })
+            : []);
         evidence = { run, artifacts: artifacts.map((a) => ({ name: a.name, expired: a.expired })) };
     }
     const snapshot = {
@@ -42672,7 +42838,12 @@ async function github_fetchPullSnapshot(client, ref, number, policy, options = {
             per_page: 100,
             ...(pushedAt ? { since: pushedAt } : {}),
         });
-        snapshot.comments = comments.map((c) => ({ id: Number(c.id), user: c.user?.login ?? 'ghost', body: c.body ?? '', createdAt: c.created_at }));
+        snapshot.comments = comments.map((c) => ({
+            id: Number(c.id),
+            user: c.user?.login ?? 'ghost',
+            body: c.body ?? '',
+            createdAt: c.created_at,
+        }));
     }
     return snapshot;
 }
@@ -42694,7 +42865,11 @@ async function github_resolveMembership(client, policy, candidates) {
                     return false;
                 }
                 try {
-                    const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: team, username: user });
+                    const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', {
+                        org,
+                        team_slug: team,
+                        username: user,
+                    });
                     return data.state === 'active';
                 }
                 catch (error) {
@@ -42732,7 +42907,10 @@ async function github_resolveMembership(client, policy, candidates) {
         }
         return members;
     };
-    const [sre, operators] = await Promise.all([resolveSet(policy.roster.sre, candidates.sre), resolveSet(policy.roster.operators, candidates.operators)]);
+    const [sre, operators] = await Promise.all([
+        resolveSet(policy.roster.sre, candidates.sre),
+        resolveSet(policy.roster.operators, candidates.operators),
+    ]);
     return { roster: { sre, operators }, errors: [...errors] };
 }
 /** Creates or updates the one check run with this name on this head SHA; returns its id. */
@@ -42745,13 +42923,29 @@ async function github_upsertCheckRun(client, ref, headSha, name, output, now) {
         output: { title: output.title, summary: output.summary.slice(0, 65_000) },
     };
     try {
-        const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { ...ref, ref: headSha, check_name: name, filter: 'all', per_page: 100 });
+        const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
+            ...ref,
+            ref: headSha,
+            check_name: name,
+            filter: 'all',
+            per_page: 100,
+        });
         const current = existing.data.check_runs.map((c) => Number(c.id)).sort((a, b) => a - b)[0];
         if (current !== undefined) {
-            await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', { ...ref, check_run_id: current, ...body });
+            await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+                ...ref,
+                check_run_id: current,
+                ...body,
+            });
             return { id: current, created: false };
         }
-        const created = await client.request('POST /repos/{owner}/{repo}/check-runs', { ...ref, name, head_sha: headSha, started_at: now.toISOString(), ...body });
+        const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
+            ...ref,
+            name,
+            head_sha: headSha,
+            started_at: now.toISOString(),
+            ...body,
+        });
         return { id: Number(created.data.id), created: true };
     }
     catch (error) {
@@ -42786,7 +42980,9 @@ function parsePullNumber(value, label = '--pr') {
 async function runPrCheck(options) {
     const ref = parseRepo(options.repo);
     if (!options.token)
-        throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', { field: 'token' });
+        throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', {
+            field: 'token',
+        });
     const now = options.now ?? (() => new Date());
     const client = createGitHubClient(options.token, options.apiUrl);
     const teamClient = options.teamToken ? createGitHubClient(options.teamToken, options.apiUrl) : undefined;
@@ -42802,7 +42998,13 @@ async function runPrCheck(options) {
     const evaluation = evaluatePull(snapshot, policy, membership.roster);
     if (membership.errors.length) {
         // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
-        evaluation.rules.unshift({ id: 'roster', title: 'Team membership', status: 'fail', reason: membership.errors.join('; '), missing: membership.errors.map((e) => `roster: ${e}`) });
+        evaluation.rules.unshift({
+            id: 'roster',
+            title: 'Team membership',
+            status: 'fail',
+            reason: membership.errors.join('; '),
+            missing: membership.errors.map((e) => `roster: ${e}`),
+        });
         evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
         evaluation.result = 'failure';
     }
@@ -42810,7 +43012,12 @@ async function runPrCheck(options) {
     let checkRun;
     if (options.postCheckRun) {
         const state = checkRunState(evaluation.result);
-        checkRun = await upsertCheckRun(client, ref, snapshot.headSha, options.checkName ?? CHECK_RUN_NAME, { ...state, title: resultTitle(evaluation.result), summary: markdown, ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}) }, now());
+        checkRun = await upsertCheckRun(client, ref, snapshot.headSha, options.checkName ?? CHECK_RUN_NAME, {
+            ...state,
+            title: resultTitle(evaluation.result),
+            summary: markdown,
+            ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}),
+        }, now());
     }
     return { evaluation, headSha: snapshot.headSha, markdown, checkRun };
 }
@@ -42833,7 +43040,12 @@ const log = (file, kind) => ({
 function defaultArtifactManifest() {
     return {
         artifacts: [
-            { name: 'backups/*.zip', type: 'backup', paths: ['backups/*.zip', 'premerge_artifacts/backups/*.zip'], required: true },
+            {
+                name: 'backups/*.zip',
+                type: 'backup',
+                paths: ['backups/*.zip', 'premerge_artifacts/backups/*.zip'],
+                required: true,
+            },
             log('deploy-dryrun.log', 'deploy-dryrun'),
             log('migrate-dryrun.log', 'migrate-dryrun'),
             log('backup-dryrun.log', 'backup-dryrun'),
@@ -42841,7 +43053,12 @@ function defaultArtifactManifest() {
             log('postdeploy-smoketests.log'),
             log('test_logging.log'),
             { name: 'premerge_artifacts/', type: 'directory', paths: ['premerge_artifacts'], required: true },
-            { name: 'monitor_logs/', type: 'directory', paths: ['monitor_logs', 'premerge_artifacts/monitor_logs'], required: false },
+            {
+                name: 'monitor_logs/',
+                type: 'directory',
+                paths: ['monitor_logs', 'premerge_artifacts/monitor_logs'],
+                required: false,
+            },
         ],
     };
 }
@@ -42882,8 +43099,11 @@ function manifestFromValue(value, file) {
     const raw = artifact_manifest_validator.problems(value);
     // `path` is a string or a list: drop the branch that did not apply, and say what the pattern means.
     const problems = raw
-        .filter((p) => !/ is not of type (array|string)$/.test(p) || !raw.some((q) => q !== p && q.split(':')[0].startsWith(p.split(':')[0])))
-        .map((p) => (p.includes(RELATIVE_PATH) ? p.replace(/must match .*$/, 'must be a relative path inside the checked directory (no leading /, drive letter or "..")') : p));
+        .filter((p) => !/ is not of type (array|string)$/.test(p) ||
+        !raw.some((q) => q !== p && q.split(':')[0].startsWith(p.split(':')[0])))
+        .map((p) => p.includes(RELATIVE_PATH)
+        ? p.replace(/must match .*$/, 'must be a relative path inside the checked directory (no leading /, drive letter or "..")')
+        : p);
     if (problems.length) {
         // The anyOf over string|array hides the useful message; name the path value directly.
         throw new errors_ConfigError(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`, { file });
@@ -42893,7 +43113,9 @@ function manifestFromValue(value, file) {
     return {
         artifacts: parsed.artifacts.map((a, i) => {
             if (names.has(a.name))
-                throw new errors_ConfigError(`artifacts[${i}].name: "${a.name}" is listed twice; names must be unique`, { file });
+                throw new errors_ConfigError(`artifacts[${i}].name: "${a.name}" is listed twice; names must be unique`, {
+                    file,
+                });
             names.add(a.name);
             const paths = Array.isArray(a.path) ? a.path : [a.path];
             for (const [j, p] of paths.entries()) {
@@ -42901,7 +43123,13 @@ function manifestFromValue(value, file) {
                 if (/[*?]/.test(dir))
                     throw new errors_ConfigError(`artifacts[${i}].path${Array.isArray(a.path) ? `[${j}]` : ''}: "${p}" has a wildcard outside the last path segment; only the file name may use * or ?`, { file });
             }
-            return { name: a.name, type: a.type, paths, required: a.required ?? true, ...(a.kind ? { kind: a.kind } : {}) };
+            return {
+                name: a.name,
+                type: a.type,
+                paths,
+                required: a.required ?? true,
+                ...(a.kind ? { kind: a.kind } : {}),
+            };
         }),
     };
 }
@@ -43017,7 +43245,10 @@ async function checkBackup(zipPath, reader = zipManifestReader) {
         sumText = (0,external_node_fs_namespaceObject.readFileSync)(sumPath, 'utf8');
     }
     catch {
-        return { ok: false, reason: `${name}: no ${name}.sha256 beside it (a backup is complete only once its checksum exists)` };
+        return {
+            ok: false,
+            reason: `${name}: no ${name}.sha256 beside it (a backup is complete only once its checksum exists)`,
+        };
     }
     let entries;
     try {
@@ -43028,10 +43259,17 @@ async function checkBackup(zipPath, reader = zipManifestReader) {
     }
     const entry = entries.find((e) => (0,external_node_path_namespaceObject.basename)(e.name) === name);
     if (!entry)
-        return { ok: false, reason: `${name}.sha256 does not name ${name} (it lists ${entries.map((e) => e.name).join(', ') || 'nothing'})` };
+        return {
+            ok: false,
+            reason: `${name}.sha256 does not name ${name} (it lists ${entries.map((e) => e.name).join(', ') || 'nothing'})`,
+        };
     const actual = await sha256OfFile(zipPath);
     if (actual !== entry.hex)
-        return { ok: false, reason: `${name}: checksum mismatch (expected ${entry.hex.slice(0, 12)}…, file is ${actual.slice(0, 12)}…)`, sha256: actual };
+        return {
+            ok: false,
+            reason: `${name}: checksum mismatch (expected ${entry.hex.slice(0, 12)}…, file is ${actual.slice(0, 12)}…)`,
+            sha256: actual,
+        };
     try {
         const manifest = await reader.readManifest(zipPath);
         return { ok: true, reason: `${name}: sha256 verified, ${manifest}`, sha256: actual };
@@ -43185,7 +43423,10 @@ function readEvidenceLog(path) {
 
 
 function globToRegExp(pattern) {
-    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+    const source = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]');
     return new RegExp(`^${source}$`);
 }
 /** Files matching a relative path whose last segment may hold * or ? (sorted, newest name last). */
@@ -43222,14 +43463,22 @@ async function judge(directory, spec, verifyBackup) {
             if (!(0,external_node_fs_namespaceObject.statSync)(abs(path)).isDirectory())
                 return { status: 'invalid', reason: `${path} is a file, not a directory`, paths: [path] };
             const entries = (0,external_node_fs_namespaceObject.readdirSync)(abs(path));
-            return entries.length ? { status: 'ok', reason: `${path}/ holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`, paths: [path] } : { status: 'empty', reason: `${path}/ is empty`, paths: [path] };
+            return entries.length
+                ? {
+                    status: 'ok',
+                    reason: `${path}/ holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
+                    paths: [path],
+                }
+                : { status: 'empty', reason: `${path}/ is empty`, paths: [path] };
         }
         case 'file': {
             const path = paths[0];
             const stat = (0,external_node_fs_namespaceObject.statSync)(abs(path));
             if (!stat.isFile())
                 return { status: 'invalid', reason: `${path} is not a file`, paths: [path] };
-            return stat.size ? { status: 'ok', reason: `${path} (${stat.size} bytes)`, paths: [path] } : { status: 'empty', reason: `${path} is empty`, paths: [path] };
+            return stat.size
+                ? { status: 'ok', reason: `${path} (${stat.size} bytes)`, paths: [path] }
+                : { status: 'empty', reason: `${path} is empty`, paths: [path] };
         }
         case 'evidence-log': {
             const path = paths[0];
@@ -43243,10 +43492,16 @@ async function judge(directory, spec, verifyBackup) {
                 return { status: 'untrusted', reason: `${path} ${parsed.problems.join('; ')}`, paths: [path] };
             }
             if (spec.kind && parsed.header.kind !== spec.kind) {
-                return { status: 'untrusted', reason: `${path} is a "${parsed.header.kind}" log, expected "${spec.kind}"`, paths: [path] };
+                return {
+                    status: 'untrusted',
+                    reason: `${path} is a "${parsed.header.kind}" log, expected "${spec.kind}"`,
+                    paths: [path],
+                };
             }
             const what = `${parsed.result.summary ? `: ${parsed.result.summary}` : ''} (${parsed.header.environment}, ${parsed.result.finished_at})`;
-            return parsed.result.status === 'pass' ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] } : { status: 'failed', reason: `${path} failed${what}`, paths: [path] };
+            return parsed.result.status === 'pass'
+                ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] }
+                : { status: 'failed', reason: `${path} failed${what}`, paths: [path] };
         }
         case 'backup': {
             const zips = paths.filter((p) => p.toLowerCase().endsWith('.zip'));
@@ -43256,7 +43511,11 @@ async function judge(directory, spec, verifyBackup) {
             const bad = results.filter((r) => !r.ok);
             if (bad.length)
                 return { status: 'invalid', reason: bad.map((r) => r.reason).join('; '), paths: zips };
-            return { status: 'ok', reason: `${zips.length} backup${zips.length === 1 ? '' : 's'} verified: ${results.map((r) => r.reason).join('; ')}`, paths: zips };
+            return {
+                status: 'ok',
+                reason: `${zips.length} backup${zips.length === 1 ? '' : 's'} verified: ${results.map((r) => r.reason).join('; ')}`,
+                paths: zips,
+            };
         }
     }
 }
@@ -43336,7 +43595,9 @@ async function run() {
         if (!report.ok && inputs.failOnMissing) {
             throw new errors_CheckFailedError(`${report.missing.length} required artifact(s) missing or failing: ${report.missing.join(', ')}`);
         }
-        info(report.ok ? 'all required artifacts present and passing' : `missing or failing (not failing the step): ${report.missing.join(', ')}`);
+        info(report.ok
+            ? 'all required artifacts present and passing'
+            : `missing or failing (not failing the step): ${report.missing.join(', ')}`);
     });
 }
 
