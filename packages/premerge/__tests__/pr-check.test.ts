@@ -8,7 +8,7 @@ import {
 import { defaultPolicy, type PrCheckPolicy } from '../src/policy.js';
 import { runPrCheck, type PrCheckOutcome } from '../src/pr-check.js';
 import { CHECK_RUN_NAME } from '../src/report.js';
-import { completeBody } from './bodies.js';
+import { completeBody, untick } from './bodies.js';
 
 const HEAD = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
@@ -286,6 +286,31 @@ describe('pr-check evidence', () => {
   it('checks the optional monitor_logs box only when ticked', async () => {
     gh.setBody(7, completeBody({ monitorLogs: true }));
     expect((await check()).evaluation.missing).toContain('evidence: monitor_logs/ (ticked but not found)');
+  });
+});
+
+describe('pr-check re-evaluation', () => {
+  it('turns the same check run red when a box is unticked after being ticked', async () => {
+    approve('sre-sam', 5);
+    approve('ops-olga', 6);
+    expect((await check()).evaluation.result).toBe('success');
+    gh.setBody(7, untick(completeBody(), 'rollback-dryrun.log'));
+    const edited = await check();
+    expect(edited.evaluation.missing).toEqual(['checklist: rollback-dryrun.log']);
+    expect(gh.checkRunsFor(HEAD)).toHaveLength(1);
+    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+  });
+
+  it('starts a fresh check run on a new head and leaves the old one alone', async () => {
+    approve('sre-sam', 5);
+    approve('ops-olga', 6);
+    await check();
+    gh.push(7, OLD);
+    gh.addWorkflowRun({ headSha: OLD, createdAt: at(60), artifacts: ALL_ARTIFACTS });
+    const pushed = await check();
+    expect(pushed.evaluation.result).toBe('pending');
+    expect(gh.checkRunsFor(OLD)).toHaveLength(1);
+    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ conclusion: 'success' });
   });
 });
 
