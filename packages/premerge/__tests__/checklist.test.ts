@@ -203,3 +203,14 @@ describe('checklist rules on the template', () => {
     expect(rules[0]!.reason).toMatch(reason);
   });
 });
+
+describe('policy file', () => {
+  it('the shipped example (action-templates/guarded-rollout.yml) is valid', async () => {
+    const { loadPolicyFile } = await import('../src/policy.js');
+    const policy = loadPolicyFile(
+      new URL('../../../action-templates/guarded-rollout.yml', import.meta.url).pathname,
+    );
+    expect(policy.roster).toEqual({ sre: ['@acme/sre'], operators: ['@acme/ops'] });
+    expect(policy.requiredApprovals).toBe(2);
+  });
+});
