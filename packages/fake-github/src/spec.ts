@@ -60,11 +60,23 @@ function load(): NonNullable<typeof loaded> {
   operations.sort((a, b) => a.paramNames.length - b.paramNames.length);
   // OpenAPI 3.0 keywords (nullable, example, x-*) are not JSON Schema; strict mode off lets Ajv
   // ignore the annotations while it still honours `nullable`.
+  allowNullInNullableEnums(spec);
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
   addFormats(ajv);
   ajv.addSchema(spec, SPEC_ID);
   loaded = { spec, operations, ajv, validators: new Map() };
   return loaded;
+}
+
+/** OpenAPI 3.0 `nullable: true` admits null even with an `enum`; Ajv needs null listed in the enum
+ *  (e.g. a check run's `conclusion` is null until it completes). */
+function allowNullInNullableEnums(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(allowNullInNullableEnums);
+  if (node === null || typeof node !== 'object') return;
+  const schema = node as Json;
+  if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null))
+    schema.enum.push(null);
+  for (const value of Object.values(schema)) allowNullInNullableEnums(value);
 }
 
 export function findOperation(method: string, path: string): MatchedOperation | undefined {

@@ -1,0 +1,168 @@
+// Doorway of the pr-check action: work out which PR the event is about, assemble the policy,
+// call the premerge package (the same call the CLI makes), set outputs and the job summary.
+// The job fails only on `failure`; while waiting for people the check run says in_progress.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as core from '@actions/core';
+import {
+  inputBoolean,
+  inputList,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
+import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
+import {
+  CHECK_RUN_NAME,
+  evaluateBody,
+  parsePullNumber,
+  parseRepo,
+  renderEvaluation,
+  resolvePolicy,
+  runPrCheck,
+  type PrCheckPolicy,
+  type PrEvaluation,
+} from '@guarded-rollout/premerge';
+
+export interface PrCheckInputs {
+  token: string;
+  teamToken: string | undefined;
+  repo: string;
+  pull: number | undefined;
+  policy: PrCheckPolicy;
+  postCheckRun: boolean;
+  checkName: string;
+  body: string | undefined;
+}
+
+interface EventPayload {
+  pull_request?: { number?: number };
+  issue?: { number?: number; pull_request?: unknown };
+  workflow_run?: { pull_requests?: { number?: number }[] };
+}
+
+/** The PR an event is about; undefined for an issue comment on a plain issue. */
+export function pullFromEvent(eventName: string | undefined, payload: EventPayload): number | undefined {
+  if (payload.pull_request?.number) return payload.pull_request.number;
+  if (payload.issue?.number) return payload.issue.pull_request ? payload.issue.number : undefined;
+  if (eventName === 'workflow_run') {
+    const number = payload.workflow_run?.pull_requests?.[0]?.number;
+    // GitHub leaves pull_requests empty for runs from forks; the caller must pass `pr` then.
+    if (!number)
+      throw new ConfigError(
+        'input "pr" is required for this workflow_run: GitHub lists no pull request for it (runs from forks never carry one; pass the number from an artifact of the triggering run)',
+        { field: 'pr' },
+      );
+    return number;
+  }
+  return undefined;
+}
+
+function readEvent(): EventPayload {
+  const path = process.env.GITHUB_EVENT_PATH;
+  if (!path) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as EventPayload;
+  } catch {
+    return {};
+  }
+}
+
+export function getInputs(): PrCheckInputs {
+  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const token = inputString('token');
+  const teamToken = inputOptional('team-token');
+  maskSecret(token);
+  maskSecret(teamToken);
+  const body = inputOptional('body');
+  const prInput = inputOptional('pr');
+  const repo = inputOptional('repo') ?? process.env.GITHUB_REPOSITORY ?? '';
+  const sre = inputList('sre');
+  const operators = inputList('operators');
+  const config = inputString('config', { fallback: '.github/guarded-rollout.yml' });
+  const policy = resolvePolicy({
+    // The default file is optional; a file the workflow names explicitly must exist.
+    ...(config === '.github/guarded-rollout.yml'
+      ? { defaultFile: resolve(workspace, config) }
+      : { file: resolve(workspace, config) }),
+    ...(sre.length ? { sre } : {}),
+    ...(operators.length ? { operators } : {}),
+  });
+  let pull: number | undefined;
+  if (body === undefined) {
+    pull =
+      prInput !== undefined
+        ? parsePullNumber(prInput, 'input "pr":')
+        : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
+    if (!repo)
+      throw new ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
+    parseRepo(repo);
+    if (!token)
+      throw new ConfigError(
+        'input "token" is empty; pass ${{ github.token }} or a token with pull-requests: read and checks: write',
+        { field: 'token' },
+      );
+  }
+  return {
+    token,
+    teamToken,
+    repo,
+    pull,
+    policy,
+    postCheckRun: inputBoolean('post-check-run', true),
+    checkName: inputString('check-name', { fallback: CHECK_RUN_NAME }),
+    body,
+  };
+}
+
+async function publish(evaluation: PrEvaluation, markdown: string, checkRunId: string): Promise<void> {
+  core.setOutput('result', evaluation.result);
+  core.setOutput('missing', JSON.stringify(evaluation.missing));
+  core.setOutput('check-run-id', checkRunId);
+  await core.summary.addHeading('guarded-rollout / pr-check', 3).addRaw(markdown, true).write();
+  if (evaluation.result === 'failure')
+    throw new CheckFailedError(`pr-check failed: ${evaluation.missing.join('; ')}`);
+  if (evaluation.result === 'pending') core.notice(`pr-check is waiting: ${evaluation.missing.join('; ')}`);
+}
+
+export async function run(): Promise<void> {
+  await runAction(async () => {
+    const inputs = getInputs();
+    if (inputs.body !== undefined) {
+      const evaluation = evaluateBody(inputs.body, inputs.policy, { deploy: false });
+      await publish(
+        evaluation,
+        renderEvaluation(evaluation, { pull: 0, headSha: 'body' }).replace(
+          /^\*\*PR #0\*\* at `body`/,
+          '**PR description**',
+        ),
+        '',
+      );
+      return;
+    }
+    if (inputs.pull === undefined) {
+      core.info(
+        `event ${process.env.GITHUB_EVENT_NAME ?? '(none)'} is not about a pull request; nothing to check`,
+      );
+      core.setOutput('result', 'skipped');
+      core.setOutput('missing', '[]');
+      core.setOutput('check-run-id', '');
+      return;
+    }
+    const server = process.env.GITHUB_SERVER_URL;
+    const runId = process.env.GITHUB_RUN_ID;
+    const outcome = await runPrCheck({
+      repo: inputs.repo,
+      pull: inputs.pull,
+      token: inputs.token,
+      ...(inputs.teamToken ? { teamToken: inputs.teamToken } : {}),
+      ...(process.env.GITHUB_API_URL ? { apiUrl: process.env.GITHUB_API_URL } : {}),
+      policy: inputs.policy,
+      postCheckRun: inputs.postCheckRun,
+      checkName: inputs.checkName,
+      ...(server && runId ? { detailsUrl: `${server}/${inputs.repo}/actions/runs/${runId}` } : {}),
+    });
+    await publish(outcome.evaluation, outcome.markdown, outcome.checkRun ? String(outcome.checkRun.id) : '');
+  });
+}
