@@ -41,7 +41,6 @@ const DOCS = ['DEPLOYMENT_OPERATIONS_GUIDE.md', 'GUARDED_ROLLOUT_README.md', 'RE
 const NOT_AVAILABLE: Record<string, string[]> = {
   deploy: ['deploy'],
   monitor: ['monitor'],
-  'verify-artifacts': ['verify-artifacts'],
   'gates-replay': ['gates', 'replay'],
   smoke: ['smoke'],
   'validate-logging': ['validate-logging'],
