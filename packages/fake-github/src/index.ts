@@ -1,2 +1,3 @@
 export * from './server.js';
 export { exampleResponse, findOperation, operationById, requestProblems, responseProblems } from './spec.js';
+export { DeploymentStore, installDeploymentRoutes, type FakeDeployment, type FakeDeploymentStatus } from './routes/deployments.js';

@@ -1,0 +1,6 @@
+export * from './rollout-config.js';
+export * from './process-runner.js';
+export * from './deployment-recorder.js';
+export * from './deploy.js';
+export * from './smoke.js';
+export * from './logging-validator.js';
