@@ -3,6 +3,7 @@
 // SIGTERM to the group, SIGKILL after a grace period. @actions/exec cannot start a process group,
 // so a timeout there would kill only the shell and leave its grandchildren running.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export type CommandOutcome = 'succeeded' | 'failed' | 'timed-out' | 'cancelled';
 
@@ -60,14 +61,49 @@ export function signalTree(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** True while any process of the group (POSIX) or the process (Windows) is alive. */
-export function treeAlive(pid: number): boolean {
+// A killed process stays a zombie until its reaper collects it; some container inits never do.
+// A zombie runs nothing, so on Linux it counts as gone.
+function linuxState(pid: number): { state: string; pgid: number } | undefined {
   try {
-    process.kill(process.platform === 'win32' ? pid : -pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, pgid: Number(fields[2]) };
+  } catch {
+    return undefined;
   }
+}
+
+/** True while the process exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  const info = linuxState(pid);
+  return info !== undefined && info.state !== 'Z';
+}
+
+/** True while any live (non-zombie) process of the group (POSIX) or the process (Windows) exists. */
+export function treeAlive(pid: number): boolean {
+  if (process.platform === 'win32') return processAlive(pid);
+  try {
+    process.kill(-pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const info = linuxState(Number(entry));
+      if (info && info.pgid === pid && info.state !== 'Z') return true;
+    }
+  } catch {
+    return true;
+  }
+  return false;
 }
 
 /** Splits a stream into lines, keeping a trailing partial line until more data or the end. */
