@@ -5,6 +5,7 @@
 import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import Bottleneck from 'bottleneck';
 import { ConfigError } from '@guarded-rollout/config';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
@@ -38,6 +39,8 @@ export interface GitHubTarget {
   apiUrl?: string;
   /** Seconds → ms multiplier for Retry-After; tests shrink it. */
   retryAfterBaseValue?: number;
+  /** Gap between writes; GitHub asks for at least a second between content-creating requests. */
+  minWriteIntervalMs?: number;
   log?: (message: string) => void;
 }
 
@@ -66,6 +69,9 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       retry: { retries: 3 },
       throttle: {
         ...(target.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: target.retryAfterBaseValue }),
+        ...(target.minWriteIntervalMs === undefined
+          ? {}
+          : { write: new Bottleneck.Group({ id: `guarded-rollout-write-${target.minWriteIntervalMs}`, maxConcurrent: 1, minTime: target.minWriteIntervalMs }) }),
         onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
           log(`GitHub rate limit on ${options.method} ${options.url}; retrying in ${retryAfter}s`);
           return retryCount < 2;

@@ -1,3 +1,3 @@
 export * from './server.js';
 export { exampleResponse, findOperation, operationById, requestProblems, responseProblems } from './spec.js';
-export { DeploymentStore, installDeploymentRoutes, type FakeDeployment, type FakeDeploymentStatus } from './routes/deployments.js';
+export { DeploymentStore, deploymentHandlers, installDeploymentRoutes, type FakeDeployment, type FakeDeploymentStatus } from './routes/deployments.js';

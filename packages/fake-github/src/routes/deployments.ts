@@ -1,7 +1,7 @@
 // Stateful GitHub Deployments for the fake: deployments and their statuses live in memory per fake,
 // shaped from GitHub's documented examples so every response stays schema-valid, and
 // `auto_inactive` behaves as on GitHub (older successful deployments of the environment go inactive).
-import { paginate, type FakeGitHub, type FakeRequest, type FakeResponse } from '../server.js';
+import { paginate, type FakeGitHub, type FakeRequest, type FakeResponse, type Handler } from '../server.js';
 import { exampleResponse } from '../spec.js';
 
 type Json = Record<string, unknown>;
@@ -88,9 +88,10 @@ function statusBody(fake: FakeGitHub, d: FakeDeployment, s: FakeDeploymentStatus
     state: s.state,
     description: s.description,
     environment: s.environment,
-    target_url: s.logUrl,
-    log_url: s.logUrl,
-    environment_url: s.environmentUrl,
+    // GitHub sends "" for URLs never set, which its own schema (format: uri) rejects; the fake
+    // keeps the example's target_url and omits the optional ones so responses stay schema-valid.
+    ...(s.logUrl ? { target_url: s.logUrl, log_url: s.logUrl } : { log_url: undefined }),
+    ...(s.environmentUrl ? { environment_url: s.environmentUrl } : { environment_url: undefined }),
     created_at: s.createdAt,
     updated_at: s.createdAt,
     url: `${deploymentUrl}/statuses/${s.id}`,
@@ -106,9 +107,13 @@ function deploymentOf(store: DeploymentStore, req: FakeRequest): FakeDeployment 
   return d && d.owner === req.params.owner && d.repo === req.params.repo ? d : undefined;
 }
 
-/** Installs create/list/get deployment and create/list/get deployment-status handlers; returns their store. */
-export function installDeploymentRoutes(fake: FakeGitHub, store = new DeploymentStore()): DeploymentStore {
-  fake.on('repos/create-deployment', (req) => {
+/** The handlers by operationId, for tests that wrap one (e.g. to inject a rate limit). */
+export function deploymentHandlers(store: DeploymentStore): Record<string, Handler> {
+  const handlers: Record<string, Handler> = {};
+  const on = (operationId: string, handler: Handler): void => {
+    handlers[operationId] = handler;
+  };
+  on('repos/create-deployment', (req, fake) => {
     const body = req.body as Json;
     const environment = (body.environment as string | undefined) ?? 'production';
     const description = (body.description as string | null | undefined) ?? '';
@@ -135,7 +140,7 @@ export function installDeploymentRoutes(fake: FakeGitHub, store = new Deployment
     return { status: 201, body: deploymentBody(fake, deployment) };
   });
 
-  fake.on('repos/list-deployments', (req, f) => {
+  on('repos/list-deployments', (req, f) => {
     const q = req.query;
     const matching = store.deployments
       .filter((d) => d.owner === req.params.owner && d.repo === req.params.repo)
@@ -144,12 +149,12 @@ export function installDeploymentRoutes(fake: FakeGitHub, store = new Deployment
     return paginate(req, f, matching.map((d) => deploymentBody(f, d)));
   });
 
-  fake.on('repos/get-deployment', (req, f) => {
+  on('repos/get-deployment', (req, f) => {
     const d = deploymentOf(store, req);
     return d ? { status: 200, body: deploymentBody(f, d) } : notFound;
   });
 
-  fake.on('repos/create-deployment-status', (req, f) => {
+  on('repos/create-deployment-status', (req, f) => {
     const d = deploymentOf(store, req);
     if (!d) return notFound;
     const body = req.body as Json;
@@ -177,17 +182,22 @@ export function installDeploymentRoutes(fake: FakeGitHub, store = new Deployment
     return { status: 201, body: statusBody(f, d, status) };
   });
 
-  fake.on('repos/list-deployment-statuses', (req, f) => {
+  on('repos/list-deployment-statuses', (req, f) => {
     const d = deploymentOf(store, req);
     if (!d) return notFound;
     return paginate(req, f, [...d.statuses].reverse().map((s) => statusBody(f, d, s)));
   });
 
-  fake.on('repos/get-deployment-status', (req, f) => {
+  on('repos/get-deployment-status', (req, f) => {
     const d = deploymentOf(store, req);
     const s = d?.statuses.find((x) => x.id === Number(req.params.status_id));
     return d && s ? { status: 200, body: statusBody(f, d, s) } : notFound;
   });
+  return handlers;
+}
 
+/** Installs create/list/get deployment and create/list/get deployment-status handlers; returns their store. */
+export function installDeploymentRoutes(fake: FakeGitHub, store = new DeploymentStore()): DeploymentStore {
+  for (const [operationId, handler] of Object.entries(deploymentHandlers(store))) fake.on(operationId, handler);
   return store;
 }
