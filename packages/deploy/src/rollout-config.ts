@@ -14,6 +14,8 @@ export const SMOKE_TIERS = ['critical', 'standard'] as const;
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 const duration = { type: 'string', pattern: DURATION_PATTERN };
+// format: uri accepts "localhost:8080" (scheme "localhost"); insist on http(s).
+const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' };
 
 export const ROLLOUT_CONFIG_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -48,7 +50,7 @@ export const ROLLOUT_CONFIG_SCHEMA = {
               env: { type: 'object', additionalProperties: { type: 'string' } },
               migration_safety: { enum: [...MIGRATION_SAFETY] },
               backup_first: { type: 'boolean' },
-              environment_url: { type: 'string', format: 'uri' },
+              environment_url: httpUrl,
               log_dir: { type: 'string', minLength: 1 },
             },
           },
@@ -56,7 +58,7 @@ export const ROLLOUT_CONFIG_SCHEMA = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              base_url: { type: 'string', format: 'uri' },
+              base_url: httpUrl,
               checks: {
                 type: 'array',
                 items: {

@@ -108,9 +108,9 @@ async function runCheck(check: SmokeCheck, url: string, doFetch: typeof fetch): 
     const problems = judgeResponse(check, response.status, body);
     return { ...base, passed: problems.length === 0, status: response.status, durationMs: performance.now() - started, problems };
   } catch (error) {
-    const e = error as Error & { cause?: { code?: string } };
-    const reason =
-      e.name === 'TimeoutError' ? `no response within ${formatDuration(check.timeoutMs)}` : `request failed: ${e.cause?.code ?? e.message}`;
+    const e = error as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
+    const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
+    const reason = e.name === 'TimeoutError' ? `no response within ${formatDuration(check.timeoutMs)}` : `request failed: ${code ?? e.message}`;
     return { ...base, passed: false, status: undefined, durationMs: performance.now() - started, problems: [reason] };
   }
 }
