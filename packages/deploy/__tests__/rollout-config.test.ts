@@ -93,3 +93,14 @@ describe('loadRolloutConfig', () => {
     expect(message).toMatch(expected);
   });
 });
+
+describe('published schema', () => {
+  it('packages/deploy/rollout-config.schema.json matches the schema the loader uses', async () => {
+    const { ROLLOUT_CONFIG_SCHEMA } = await import('../src/index.js');
+    const { readFileSync, writeFileSync: write } = await import('node:fs');
+    const file = fileURLToPath(new URL('../rollout-config.schema.json', import.meta.url));
+    const text = `${JSON.stringify(ROLLOUT_CONFIG_SCHEMA, null, 2)}\n`;
+    if (process.env.UPDATE_SCHEMA) write(file, text); // regenerate: UPDATE_SCHEMA=1 pnpm test packages/deploy
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+});

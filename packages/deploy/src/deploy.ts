@@ -306,3 +306,71 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     githubProblems,
   };
 }
+
+export type MigrateOptions = Omit<DeployOptions, 'command' | 'recorder' | 'backupFirst' | 'backup' | 'onDeploymentCreated' | 'logUrl' | 'environmentUrl'>;
+
+export interface MigrateResult {
+  status: DeployStatus | 'skipped';
+  dryRun: boolean;
+  logPath: string;
+  migrationSafety: MigrationSafety;
+  summary: string;
+}
+
+/** `guarded-rollout migrate`: the migrate step alone, with the same timeout, dry-run and evidence rules. */
+export async function runMigrate(options: MigrateOptions): Promise<MigrateResult> {
+  const now = options.now ?? (() => new Date());
+  const redact = options.redact ?? ((l: string) => l);
+  const logDir = resolve(options.logDir);
+  mkdirSync(logDir, { recursive: true });
+  const kind = `migrate${options.dryRun ? '-dryrun' : ''}`;
+  const log = new EvidenceLog(join(logDir, `${kind}.log`), { kind, tool: 'guarded-rollout migrate', environment: options.environment, now });
+  const migrationSafety: MigrationSafety = options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
+  const timeoutMs = options.migrateTimeoutMs ?? options.timeoutMs;
+  if (!options.migrateCommand) {
+    const summary = 'no migrate command configured; nothing to migrate';
+    log.finish('pass', summary, { outcome: 'skipped', dry_run: options.dryRun, migration_safety: migrationSafety });
+    options.onLine?.(summary);
+    return { status: 'skipped', dryRun: options.dryRun, logPath: log.path, migrationSafety, summary };
+  }
+  log.line(
+    `command: ${redact(options.migrateCommand)}${options.dryRun ? ` ${options.dryRunFlag}` : ''}`,
+    `working-directory: ${options.workingDirectory}`,
+    `timeout: ${formatDuration(timeoutMs)} (then SIGTERM to the process tree, SIGKILL ${formatDuration(options.killGraceMs)} later)`,
+    `migration-safety: ${migrationSafety}`,
+    '',
+  );
+  const result = await runCommand({
+    command: options.migrateCommand,
+    args: options.dryRun ? [options.dryRunFlag] : [],
+    cwd: options.workingDirectory,
+    env: {
+      ...(options.baseEnv ?? process.env),
+      ...options.env,
+      GUARDED_ROLLOUT_ENV: options.environment,
+      GUARDED_ROLLOUT_REF: options.ref,
+      GUARDED_ROLLOUT_VERSION: options.version ?? '',
+      GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
+      GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
+    },
+    timeoutMs,
+    killGraceMs: options.killGraceMs,
+    signal: options.signal,
+    onLine: (line, stream) => {
+      const text = redact(stream === 'stderr' ? `[stderr] ${line}` : line);
+      log.line(text);
+      options.onLine?.(text);
+    },
+  });
+  const summary = describeOutcome('migrate', result, timeoutMs);
+  log.line('', summary);
+  log.finish(result.outcome === 'succeeded' ? 'pass' : 'fail', summary, {
+    outcome: result.outcome,
+    exit_code: result.exitCode,
+    duration_ms: result.durationMs,
+    dry_run: options.dryRun,
+    migration_safety: migrationSafety,
+  });
+  options.onLine?.(summary);
+  return { status: result.outcome, dryRun: options.dryRun, logPath: log.path, migrationSafety, summary };
+}

@@ -4,3 +4,4 @@ export * from './deployment-recorder.js';
 export * from './deploy.js';
 export * from './smoke.js';
 export * from './logging-validator.js';
+export * from './options.js';
