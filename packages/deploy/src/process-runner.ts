@@ -5,6 +5,9 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** On cancellation the runner kills the job ~10 s after its signal; the tree must be gone well before. */
+export const CANCEL_GRACE_MS = 3000;
+
 export type CommandOutcome = 'succeeded' | 'failed' | 'timed-out' | 'cancelled';
 
 export interface CommandResult {
@@ -144,6 +147,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     const pid = child.pid;
     let stopReason: 'timed-out' | 'cancelled' | undefined;
     let terminatedAt: number | undefined;
+    let graceMs = options.killGraceMs;
     let forceKilled = false;
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
@@ -154,7 +158,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     child.stderr.on('data', err.push);
 
     const schedule = (): void => {
-      const step = killStep({ startedAt, timeoutMs: options.timeoutMs, killGraceMs: options.killGraceMs, terminatedAt }, now());
+      const step = killStep({ startedAt, timeoutMs: options.timeoutMs, killGraceMs: graceMs, terminatedAt }, now());
       if (step.action === 'wait') {
         timer = setTimeout(schedule, Math.max(0, step.untilMs - now()));
         return;
@@ -178,6 +182,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     };
     const onAbort = (): void => {
       stopReason ??= 'cancelled';
+      graceMs = Math.min(graceMs, CANCEL_GRACE_MS);
       stop();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -205,7 +210,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
       if (stopReason && pid !== undefined && treeAlive(pid)) {
         // The shell died but members of its group may linger (e.g. ignoring SIGTERM): wait for the
         // SIGKILL step, then for the group to be gone, bounded by the grace period twice over.
-        const deadline = now() + options.killGraceMs * 2 + 1000;
+        const deadline = now() + graceMs * 2 + 1000;
         const poll = (): void => {
           if (!treeAlive(pid) || now() > deadline) done();
           else setTimeout(poll, 25);
