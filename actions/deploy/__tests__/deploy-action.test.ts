@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readEvidenceLog } from '@guarded-rollout/evidence';
-import { installDeploymentRoutes, startFakeGitHub, type DeploymentStore, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type DeploymentStore,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import { processAlive } from '@guarded-rollout/deploy';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -58,11 +63,20 @@ function workspace(inputs: Record<string, string>): Workspace {
     for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) out[m[1]!] = m[3]!;
     return out;
   };
-  return { dir, env, outputs: () => parse('output'), state: () => parse('state'), summary: () => readFileSync(join(dir, 'summary'), 'utf8') };
+  return {
+    dir,
+    env,
+    outputs: () => parse('output'),
+    state: () => parse('state'),
+    summary: () => readFileSync(join(dir, 'summary'), 'utf8'),
+  };
 }
 
 // Async on purpose: the fake GitHub lives in this process and must keep answering.
-function runBundle(ws: Workspace, env: NodeJS.ProcessEnv = ws.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runBundle(
+  ws: Workspace,
+  env: NodeJS.ProcessEnv = ws.env,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bundle], { cwd: ws.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -85,16 +99,36 @@ function script(dir: string, name: string, body: string): string {
 
 describe('deploy action bundle', () => {
   it('deploys, records the GitHub Deployment and sets outputs', async () => {
-    const ws = workspace({ environment: 'staging', version: '1.4.2', 'migration-safety': 'reversible', token: TOKEN, 'environment-url': 'https://staging.dhash.example', env: 'DHASH_MODE=blue\n# comment' });
-    ws.env.INPUT_COMMAND = script(ws.dir, 'deploy.sh', 'echo "deploying $GUARDED_ROLLOUT_VERSION in $DHASH_MODE with token ghs_actiontoken0123456789"');
+    const ws = workspace({
+      environment: 'staging',
+      version: '1.4.2',
+      'migration-safety': 'reversible',
+      token: TOKEN,
+      'environment-url': 'https://staging.dhash.example',
+      env: 'DHASH_MODE=blue\n# comment',
+    });
+    ws.env.INPUT_COMMAND = script(
+      ws.dir,
+      'deploy.sh',
+      'echo "deploying $GUARDED_ROLLOUT_VERSION in $DHASH_MODE with token ghs_actiontoken0123456789"',
+    );
     ws.env['INPUT_MIGRATE-COMMAND'] = 'echo migrating';
     const r = await runBundle(ws);
     expect(r.status).toBe(0);
     const out = ws.outputs();
-    expect(out).toMatchObject({ status: 'succeeded', 'migration-safety': 'reversible', 'backup-path': '', 'smoke-result': 'skipped', 'log-path': join(ws.dir, 'deploy.log') });
+    expect(out).toMatchObject({
+      status: 'succeeded',
+      'migration-safety': 'reversible',
+      'backup-path': '',
+      'smoke-result': 'skipped',
+      'log-path': join(ws.dir, 'deploy.log'),
+    });
     const id = Number(out['deployment-id']);
     expect(store.states(id)).toEqual(['in_progress', 'success']);
-    expect(store.find(id)!.statuses.at(-1)).toMatchObject({ logUrl: 'https://github.com/acme/dhash/actions/runs/42', environmentUrl: 'https://staging.dhash.example' });
+    expect(store.find(id)!.statuses.at(-1)).toMatchObject({
+      logUrl: 'https://github.com/acme/dhash/actions/runs/42',
+      environmentUrl: 'https://staging.dhash.example',
+    });
     const log = readFileSync(out['log-path']!, 'utf8');
     expect(log).toContain('deploying 1.4.2 in blue');
     expect(log).not.toContain(TOKEN);
@@ -107,12 +141,20 @@ describe('deploy action bundle', () => {
   it('dry-run writes the dry-run logs and nothing to GitHub', async () => {
     const ws = workspace({ environment: 'staging', 'dry-run': 'true', token: TOKEN });
     const marker = join(ws.dir, 'mutated');
-    ws.env.INPUT_COMMAND = script(ws.dir, 'deploy.sh', `case "$*" in *--dry-run*) echo would deploy;; *) touch ${marker};; esac`);
+    ws.env.INPUT_COMMAND = script(
+      ws.dir,
+      'deploy.sh',
+      `case "$*" in *--dry-run*) echo would deploy;; *) touch ${marker};; esac`,
+    );
     const before = fake.count();
     const r = await runBundle(ws);
     expect(r.status).toBe(0);
     expect(existsSync(marker)).toBe(false);
-    expect(ws.outputs()).toMatchObject({ status: 'succeeded', 'deployment-id': '', 'migration-safety': 'none' });
+    expect(ws.outputs()).toMatchObject({
+      status: 'succeeded',
+      'deployment-id': '',
+      'migration-safety': 'none',
+    });
     expect(readEvidenceLog(join(ws.dir, 'deploy-dryrun.log')).result).toMatchObject({ status: 'pass' });
     expect(readEvidenceLog(join(ws.dir, 'migrate-dryrun.log')).result).toMatchObject({ status: 'pass' });
     expect(fake.count()).toBe(before);
@@ -129,13 +171,25 @@ describe('deploy action bundle', () => {
     const ws = workspace({ environment: 'production', token: TOKEN, 'kill-grace': '30s' });
     const pids = join(ws.dir, 'pids');
     // Ignores SIGTERM, so only the shortened cancellation grace (then SIGKILL) can stop it.
-    ws.env.INPUT_COMMAND = script(ws.dir, 'deploy.sh', `trap '' TERM\nsleep 300 & echo $! >> ${pids}\necho $$ >> ${pids}\nwhile true; do sleep 1; done`);
-    const child = spawn(process.execPath, [bundle], { cwd: ws.dir, env: ws.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    ws.env.INPUT_COMMAND = script(
+      ws.dir,
+      'deploy.sh',
+      `trap '' TERM\nsleep 300 & echo $! >> ${pids}\necho $$ >> ${pids}\nwhile true; do sleep 1; done`,
+    );
+    const child = spawn(process.execPath, [bundle], {
+      cwd: ws.dir,
+      env: ws.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const until = Date.now() + 15_000;
-    while (Date.now() < until && !(existsSync(pids) && readFileSync(pids, 'utf8').trim().split(/\s+/).length >= 2)) await new Promise((r) => setTimeout(r, 50));
+    while (
+      Date.now() < until &&
+      !(existsSync(pids) && readFileSync(pids, 'utf8').trim().split(/\s+/).length >= 2)
+    )
+      await new Promise((r) => setTimeout(r, 50));
     const tree = readFileSync(pids, 'utf8').trim().split(/\s+/).map(Number);
     const id = Number(ws.state()['deployment-id']);
     expect(store.states(id)).toEqual(['in_progress']);
@@ -158,7 +212,12 @@ describe('deploy action bundle', () => {
     expect(r0.status).toBe(1);
     const id = Number(ws.outputs()['deployment-id']);
     // Simulate a main step killed before it finished: state has the id but no "finished".
-    const postEnv = { ...ws.env, STATE_isPost: 'true', 'STATE_deployment-id': String(id), STATE_environment: 'production' };
+    const postEnv = {
+      ...ws.env,
+      STATE_isPost: 'true',
+      'STATE_deployment-id': String(id),
+      STATE_environment: 'production',
+    };
     const r = await runBundle(ws, postEnv);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('::warning::the deploy to production did not finish');

@@ -4,7 +4,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as core from '@actions/core';
-import { inputBoolean, inputChoice, inputOptional, inputString, maskSecret, redact, runAction } from '@guarded-rollout/action-io';
+import {
+  inputBoolean,
+  inputChoice,
+  inputOptional,
+  inputString,
+  maskSecret,
+  redact,
+  runAction,
+} from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
   defaultRolloutEnvironment,
@@ -37,7 +45,10 @@ export function parseEnvLines(text: string): Record<string, string> {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!match) throw new ConfigError(`input "env", line ${i + 1}: ${JSON.stringify(line)} is not KEY=VALUE`, { field: 'env' });
+    if (!match)
+      throw new ConfigError(`input "env", line ${i + 1}: ${JSON.stringify(line)} is not KEY=VALUE`, {
+        field: 'env',
+      });
     env[match[1]!] = match[2]!;
   }
   return env;
@@ -105,7 +116,8 @@ export async function run(): Promise<void> {
     const inputs = getInputs();
     const hide = (line: string): string => (inputs.token ? redact(line, [inputs.token]) : line);
     const target = inputs.token ? githubTargetFromEnv(process.env, inputs.token) : undefined;
-    if (inputs.token && !target && !inputs.settings.dryRun) core.warning('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
+    if (inputs.token && !target && !inputs.settings.dryRun)
+      core.warning('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
 
     // The runner sends SIGINT, then SIGTERM, and kills us ~10 s later: stop the tree at once.
     const controller = new AbortController();
@@ -120,7 +132,9 @@ export async function run(): Promise<void> {
     const result = await runDeploy({
       ...inputs.settings,
       // On cancellation the runner gives ~10 s; runCommand shortens the kill grace to 3 s then.
-      recorder: target ? new GitHubDeploymentRecorder({ ...target, log: (m) => core.warning(hide(m)) }) : undefined,
+      recorder: target
+        ? new GitHubDeploymentRecorder({ ...target, log: (m) => core.warning(hide(m)) })
+        : undefined,
       backup: backupProvider(inputs.config),
       signal: controller.signal,
       redact: hide,
@@ -154,11 +168,16 @@ export async function run(): Promise<void> {
     core.setOutput('smoke-result', smokeResult);
     for (const problem of result.githubProblems) core.warning(problem);
     if (result.migrationSafety === 'irreversible' || result.migrationSafety === 'unknown') {
-      core.notice(`migration safety is ${result.migrationSafety}: an automatic rollback would lose data; rollback will page humans instead`);
+      core.notice(
+        `migration safety is ${result.migrationSafety}: an automatic rollback would lose data; rollback will page humans instead`,
+      );
     }
 
     await core.summary
-      .addHeading(`Deploy ${inputs.settings.environment}${result.dryRun ? ' (dry-run)' : ''}: ${result.status}`, 3)
+      .addHeading(
+        `Deploy ${inputs.settings.environment}${result.dryRun ? ' (dry-run)' : ''}: ${result.status}`,
+        3,
+      )
       .addTable([
         [
           { data: 'step', header: true },
@@ -168,11 +187,16 @@ export async function run(): Promise<void> {
         ...result.steps.map((s) => [s.step, s.outcome, `${Math.round(s.durationMs)} ms`]),
         ...(smokeResult !== 'skipped' ? [[`smoke (${inputs.smokeTier})`, smokeResult, '']] : []),
       ])
-      .addRaw(`${hide(result.summary)}. Migration safety: **${result.migrationSafety}**.${result.deploymentId !== undefined ? ` GitHub deployment ${result.deploymentId}.` : ''}`, true)
+      .addRaw(
+        `${hide(result.summary)}. Migration safety: **${result.migrationSafety}**.${result.deploymentId !== undefined ? ` GitHub deployment ${result.deploymentId}.` : ''}`,
+        true,
+      )
       .write();
 
-    if (result.status !== 'succeeded') throw new CheckFailedError(`deploy ${result.status}: ${hide(result.summary)} (log: ${result.logPath})`);
-    if (smokeResult === 'failed') throw new CheckFailedError(`smoke tests failed after the deploy: ${smokeSummary}`);
+    if (result.status !== 'succeeded')
+      throw new CheckFailedError(`deploy ${result.status}: ${hide(result.summary)} (log: ${result.logPath})`);
+    if (smokeResult === 'failed')
+      throw new CheckFailedError(`smoke tests failed after the deploy: ${smokeSummary}`);
   });
 }
 
@@ -184,16 +208,26 @@ export async function post(): Promise<void> {
   }
   const deploymentId = core.getState('deployment-id');
   const environment = core.getState('environment') || '(unknown)';
-  core.warning(`the deploy to ${environment} did not finish${deploymentId ? ` (GitHub deployment ${deploymentId})` : ''}: it was cancelled or crashed`);
-  await core.summary.addHeading(`Deploy ${environment}: did not finish`, 3).addRaw('The job ended before the deploy step reported an outcome; check the target before retrying.').write();
+  core.warning(
+    `the deploy to ${environment} did not finish${deploymentId ? ` (GitHub deployment ${deploymentId})` : ''}: it was cancelled or crashed`,
+  );
+  await core.summary
+    .addHeading(`Deploy ${environment}: did not finish`, 3)
+    .addRaw('The job ended before the deploy step reported an outcome; check the target before retrying.')
+    .write();
   const token = core.getInput('token');
   maskSecret(token);
   const target = token ? githubTargetFromEnv(process.env, token) : undefined;
   if (!deploymentId || !target) return;
   try {
-    await new GitHubDeploymentRecorder(target).status(Number(deploymentId), { state: 'error', description: 'cancelled: the job ended before the deploy finished' });
+    await new GitHubDeploymentRecorder(target).status(Number(deploymentId), {
+      state: 'error',
+      description: 'cancelled: the job ended before the deploy finished',
+    });
     core.info(`GitHub deployment ${deploymentId} marked error`);
   } catch (error) {
-    core.warning(`could not mark GitHub deployment ${deploymentId} as error: ${redact((error as Error).message, [token])}`);
+    core.warning(
+      `could not mark GitHub deployment ${deploymentId} as error: ${redact((error as Error).message, [token])}`,
+    );
   }
 }

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readEvidenceLog } from '@guarded-rollout/evidence';
-import { installDeploymentRoutes, startFakeGitHub, type DeploymentStore, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type DeploymentStore,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import { cli } from './run-cli.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -23,7 +28,13 @@ function script(name: string, body: string): string {
   return file;
 }
 const marker = join(dir, 'mutated');
-const logLine = (i: number): string => JSON.stringify({ timestamp: '2026-11-23T12:00:00Z', level: 'info', message: 'hashed', request_id: `r${i}` });
+const logLine = (i: number): string =>
+  JSON.stringify({
+    timestamp: '2026-11-23T12:00:00Z',
+    level: 'info',
+    message: 'hashed',
+    request_id: `r${i}`,
+  });
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -33,17 +44,34 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake = await startFakeGitHub();
   store = installDeploymentRoutes(fake);
-  const mutating = script('deploy.sh', `for a in "$@"; do [ "$a" = "--dry-run" ] && { echo "would deploy $GUARDED_ROLLOUT_VERSION"; exit 0; }; done\necho deploying; touch ${marker}`);
+  const mutating = script(
+    'deploy.sh',
+    `for a in "$@"; do [ "$a" = "--dry-run" ] && { echo "would deploy $GUARDED_ROLLOUT_VERSION"; exit 0; }; done\necho deploying; touch ${marker}`,
+  );
   mkdirSync(join(dir, 'logs'));
   writeFileSync(join(dir, 'logs/good.log'), Array.from({ length: 10 }, (_, i) => logLine(i)).join('\n'));
-  writeFileSync(join(dir, 'logs/bad.log'), `${logLine(1)}\n{"level":"info","message":"mail jane@example.com"}\n`);
+  writeFileSync(
+    join(dir, 'logs/bad.log'),
+    `${logLine(1)}\n{"level":"info","message":"mail jane@example.com"}\n`,
+  );
   writeFileSync(
     join(dir, 'guarded-rollout.config.json'),
     JSON.stringify({
       environments: {
         staging: {
-          deploy: { command: mutating, migrate_command: script('migrate.sh', 'echo "migrate $*"'), migration_safety: 'reversible', timeout: '30s', kill_grace: '1s' },
-          smoke: { base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, checks: [{ name: 'health', tier: 'critical', url: '/health', json: [{ path: 'status', equals: 'ok' }] }] },
+          deploy: {
+            command: mutating,
+            migrate_command: script('migrate.sh', 'echo "migrate $*"'),
+            migration_safety: 'reversible',
+            timeout: '30s',
+            kill_grace: '1s',
+          },
+          smoke: {
+            base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            checks: [
+              { name: 'health', tier: 'critical', url: '/health', json: [{ path: 'status', equals: 'ok' }] },
+            ],
+          },
           logging: { file: 'logs/good.log' },
         },
         production: { deploy: { command: mutating, backup_first: true } },
@@ -58,7 +86,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => cli(argv, { cwd: dir, env: { PATH: process.env.PATH, ...env } });
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+  cli(argv, { cwd: dir, env: { PATH: process.env.PATH, ...env } });
 
 describe('guarded-rollout deploy / migrate', () => {
   it('dry-runs with --env alone, from the rollout config, without mutating', async () => {
@@ -68,12 +97,19 @@ describe('guarded-rollout deploy / migrate', () => {
     expect(r.stdout).toContain('would deploy 1.4.2');
     expect(r.stdout).toContain('migration-safety: reversible');
     expect(existsSync(marker)).toBe(false);
-    expect(readEvidenceLog(join(dir, 'deploy-dryrun.log')).result).toMatchObject({ status: 'pass', kind: 'deploy-dryrun' });
+    expect(readEvidenceLog(join(dir, 'deploy-dryrun.log')).result).toMatchObject({
+      status: 'pass',
+      kind: 'deploy-dryrun',
+    });
     expect(readFileSync(join(dir, 'migrate-dryrun.log'), 'utf8')).toContain('migrate --dry-run');
   });
 
   it('deploys and records a GitHub Deployment when GITHUB_TOKEN and GITHUB_REPOSITORY are set', async () => {
-    const r = await run(['deploy', '--env', 'staging', '--ref', 'main'], { GITHUB_TOKEN: 'ghs_clitoken', GITHUB_REPOSITORY: 'acme/dhash', GITHUB_API_URL: fake.url });
+    const r = await run(['deploy', '--env', 'staging', '--ref', 'main'], {
+      GITHUB_TOKEN: 'ghs_clitoken',
+      GITHUB_REPOSITORY: 'acme/dhash',
+      GITHUB_API_URL: fake.url,
+    });
     expect(r.code).toBe(0);
     expect(existsSync(marker)).toBe(true);
     const id = Number(/github-deployment: (\d+)/.exec(r.stdout)![1]);
@@ -84,7 +120,14 @@ describe('guarded-rollout deploy / migrate', () => {
   });
 
   it('exits 1 when the deploy command fails', async () => {
-    const r = await run(['deploy', '--env', 'staging', '--command', script('fail.sh', 'exit 7'), '--no-github']);
+    const r = await run([
+      'deploy',
+      '--env',
+      'staging',
+      '--command',
+      script('fail.sh', 'exit 7'),
+      '--no-github',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/deploy failed: deploy failed with exit code 7/);
   });
@@ -92,18 +135,53 @@ describe('guarded-rollout deploy / migrate', () => {
   it('migrate runs only the migration and writes migrate-dryrun.log in dry-run', async () => {
     const r = await run(['migrate', '--env', 'staging', '--dry-run']);
     expect(r.code).toBe(0);
-    expect(readEvidenceLog(join(dir, 'migrate-dryrun.log')).result).toMatchObject({ status: 'pass', migration_safety: 'reversible' });
+    expect(readEvidenceLog(join(dir, 'migrate-dryrun.log')).result).toMatchObject({
+      status: 'pass',
+      migration_safety: 'reversible',
+    });
   });
 
   it.each<[string, string[], RegExp]>([
-    ['an unknown environment', ['deploy', '--env', 'prod'], /guarded-rollout\.config\.json: environments: unknown environment "prod"; configured: staging, production/],
-    ['a bad --timeout', ['deploy', '--env', 'staging', '--timeout', '10 minutes'], /--timeout: "10 minutes" is not a duration/],
-    ['a bare-number --timeout', ['deploy', '--env', 'staging', '--timeout', '600'], /--timeout: "600" is not a duration/],
-    ['a bad --kill-grace', ['deploy', '--env', 'staging', '--kill-grace', 'soon'], /--kill-grace: "soon" is not a duration/],
-    ['a bad --type', ['deploy', '--env', 'staging', '--type', 'yolo'], /--type: "yolo" is not one of "standard", "hotfix", "rollback"/],
-    ['a bad --migration-safety', ['deploy', '--env', 'staging', '--migration-safety', 'maybe'], /--migration-safety: "maybe" is not one of "reversible", "expand-only", "irreversible"/],
-    ['--backup-first without the backup package', ['deploy', '--env', 'production'], /backup-first needs the backup package/],
-    ['a missing --config file', ['deploy', '--env', 'staging', '--config', 'missing.json'], /missing\.json: file not found/],
+    [
+      'an unknown environment',
+      ['deploy', '--env', 'prod'],
+      /guarded-rollout\.config\.json: environments: unknown environment "prod"; configured: staging, production/,
+    ],
+    [
+      'a bad --timeout',
+      ['deploy', '--env', 'staging', '--timeout', '10 minutes'],
+      /--timeout: "10 minutes" is not a duration/,
+    ],
+    [
+      'a bare-number --timeout',
+      ['deploy', '--env', 'staging', '--timeout', '600'],
+      /--timeout: "600" is not a duration/,
+    ],
+    [
+      'a bad --kill-grace',
+      ['deploy', '--env', 'staging', '--kill-grace', 'soon'],
+      /--kill-grace: "soon" is not a duration/,
+    ],
+    [
+      'a bad --type',
+      ['deploy', '--env', 'staging', '--type', 'yolo'],
+      /--type: "yolo" is not one of "standard", "hotfix", "rollback"/,
+    ],
+    [
+      'a bad --migration-safety',
+      ['deploy', '--env', 'staging', '--migration-safety', 'maybe'],
+      /--migration-safety: "maybe" is not one of "reversible", "expand-only", "irreversible"/,
+    ],
+    [
+      '--backup-first without the backup package',
+      ['deploy', '--env', 'production'],
+      /backup-first needs the backup package/,
+    ],
+    [
+      'a missing --config file',
+      ['deploy', '--env', 'staging', '--config', 'missing.json'],
+      /missing\.json: file not found/,
+    ],
   ])('exits 2 on %s', async (_name, argv, message) => {
     const r = await run(argv);
     expect(r.code).toBe(2);
@@ -139,7 +217,10 @@ describe('guarded-rollout validate-logging', () => {
   it('passes the configured log file', async () => {
     const r = await run(['validate-logging', '--env', 'staging']);
     expect(r.code).toBe(0);
-    expect(readEvidenceLog(join(dir, 'test_logging.log')).result).toMatchObject({ status: 'pass', lines: 10 });
+    expect(readEvidenceLog(join(dir, 'test_logging.log')).result).toMatchObject({
+      status: 'pass',
+      lines: 10,
+    });
   });
 
   it('fails a file that leaks an email, without printing it', async () => {
@@ -175,8 +256,14 @@ describe('the built CLI bundle', () => {
   const bin = join(root, 'packages/cli/bin/guarded-rollout.js');
   const built = existsSync(join(root, 'packages/cli/dist/index.js'));
   (built ? it : it.skip)('dry-runs a deploy from the shell', () => {
-    const r = spawnSync(process.execPath, [bin, 'deploy', '--env', 'staging', '--dry-run', '--log-dir', 'bundle-logs'], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'deploy', '--env', 'staging', '--dry-run', '--log-dir', 'bundle-logs'],
+      { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } },
+    );
     expect(r.status).toBe(0);
-    expect(readEvidenceLog(join(dir, 'bundle-logs/deploy-dryrun.log')).result).toMatchObject({ status: 'pass' });
+    expect(readEvidenceLog(join(dir, 'bundle-logs/deploy-dryrun.log')).result).toMatchObject({
+      status: 'pass',
+    });
   });
 });

@@ -3,8 +3,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readEvidenceLog } from '@guarded-rollout/evidence';
-import { DeploymentStore, deploymentHandlers, installDeploymentRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
-import { automaticRollbackSafe, GitHubDeploymentRecorder, runDeploy, type DeployOptions } from '../src/index.js';
+import {
+  DeploymentStore,
+  deploymentHandlers,
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
+import {
+  automaticRollbackSafe,
+  GitHubDeploymentRecorder,
+  runDeploy,
+  type DeployOptions,
+} from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deploy-'));
 let fake: FakeGitHub;
@@ -28,10 +39,19 @@ function script(name: string, body: string): string {
 
 // Mutates only when not given --dry-run; the marker file proves whether it ran for real.
 const mutating = (name: string, marker: string): string =>
-  script(name, `for a in "$@"; do [ "$a" = "--dry-run" ] && { echo "would ${name}"; exit 0; }; done\necho "${name} for real"; touch ${marker}`);
+  script(
+    name,
+    `for a in "$@"; do [ "$a" = "--dry-run" ] && { echo "would ${name}"; exit 0; }; done\necho "${name} for real"; touch ${marker}`,
+  );
 
 const recorder = (): GitHubDeploymentRecorder =>
-  new GitHubDeploymentRecorder({ token: 'ghs_testtoken1234567890', repository: 'acme/dhash', apiUrl: fake.url, retryAfterBaseValue: 10, minWriteIntervalMs: 0 });
+  new GitHubDeploymentRecorder({
+    token: 'ghs_testtoken1234567890',
+    repository: 'acme/dhash',
+    apiUrl: fake.url,
+    retryAfterBaseValue: 10,
+    minWriteIntervalMs: 0,
+  });
 
 function options(overrides: Partial<DeployOptions>): DeployOptions {
   return {
@@ -70,12 +90,23 @@ describe('runDeploy', () => {
     expect(deployLog.problems).toEqual([]);
     expect(deployLog.result).toMatchObject({ status: 'pass', kind: 'deploy', outcome: 'succeeded' });
     expect(readFileSync(result.logPath, 'utf8')).toContain('deployed 1.4.2');
-    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({ status: 'pass', kind: 'migrate', migration_safety: 'expand-only' });
+    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({
+      status: 'pass',
+      kind: 'migrate',
+      migration_safety: 'expand-only',
+    });
     expect(result.migrationSafety).toBe('expand-only');
     const deployment = store.find(result.deploymentId!)!;
-    expect(deployment).toMatchObject({ environment: 'staging', ref: 'v1.4.2', payload: { version: '1.4.2', type: 'standard', backup_path: null, migration_safety: 'expand-only' } });
+    expect(deployment).toMatchObject({
+      environment: 'staging',
+      ref: 'v1.4.2',
+      payload: { version: '1.4.2', type: 'standard', backup_path: null, migration_safety: 'expand-only' },
+    });
     expect(store.states(result.deploymentId!)).toEqual(['in_progress', 'success']);
-    expect(deployment.statuses.at(-1)).toMatchObject({ logUrl: 'https://ci.example/run/1', environmentUrl: 'https://staging.dhash.example' });
+    expect(deployment.statuses.at(-1)).toMatchObject({
+      logUrl: 'https://ci.example/run/1',
+      environmentUrl: 'https://staging.dhash.example',
+    });
     expect(fake.violations).toEqual([]);
   });
 
@@ -89,7 +120,13 @@ describe('runDeploy', () => {
 
   it('does not deploy after a failed migration and records failure', async () => {
     const marker = join(dir, 'deployed-after-failed-migration');
-    const result = await runDeploy(options({ migrateCommand: script('mfail.sh', 'echo "ALTER TABLE failed" >&2; exit 4'), command: mutating('deploy', marker), recorder: recorder() }));
+    const result = await runDeploy(
+      options({
+        migrateCommand: script('mfail.sh', 'echo "ALTER TABLE failed" >&2; exit 4'),
+        command: mutating('deploy', marker),
+        recorder: recorder(),
+      }),
+    );
     expect(result.status).toBe('failed');
     expect(existsSync(marker)).toBe(false);
     expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({ status: 'fail', exit_code: 4 });
@@ -100,7 +137,14 @@ describe('runDeploy', () => {
   });
 
   it('reports a deploy that exceeds its timeout as timed-out and records failure', async () => {
-    const result = await runDeploy(options({ command: script('hang.sh', 'echo starting; sleep 300'), timeoutMs: 300, killGraceMs: 300, recorder: recorder() }));
+    const result = await runDeploy(
+      options({
+        command: script('hang.sh', 'echo starting; sleep 300'),
+        timeoutMs: 300,
+        killGraceMs: 300,
+        recorder: recorder(),
+      }),
+    );
     expect(result.status).toBe('timed-out');
     expect(readEvidenceLog(result.logPath).result).toMatchObject({ status: 'fail', outcome: 'timed-out' });
     expect(readEvidenceLog(result.logPath).result?.summary).toMatch(/timed out after 300ms/);
@@ -110,26 +154,45 @@ describe('runDeploy', () => {
   it('dry-run passes --dry-run to both commands, never mutates and never writes to GitHub', async () => {
     const marker = join(dir, 'mutated');
     const before = fake.count();
-    const result = await runDeploy(options({ dryRun: true, migrateCommand: mutating('migrate', marker), command: mutating('deploy', marker), recorder: recorder() }));
+    const result = await runDeploy(
+      options({
+        dryRun: true,
+        migrateCommand: mutating('migrate', marker),
+        command: mutating('deploy', marker),
+        recorder: recorder(),
+      }),
+    );
     expect(result.status).toBe('succeeded');
     expect(existsSync(marker)).toBe(false);
     expect(result.logPath).toMatch(/deploy-dryrun\.log$/);
     expect(result.migrateLogPath).toMatch(/migrate-dryrun\.log$/);
     expect(readFileSync(result.logPath, 'utf8')).toContain('would deploy');
-    expect(readEvidenceLog(result.logPath).result).toMatchObject({ status: 'pass', kind: 'deploy-dryrun', dry_run: true });
-    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({ status: 'pass', kind: 'migrate-dryrun' });
+    expect(readEvidenceLog(result.logPath).result).toMatchObject({
+      status: 'pass',
+      kind: 'deploy-dryrun',
+      dry_run: true,
+    });
+    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({
+      status: 'pass',
+      kind: 'migrate-dryrun',
+    });
     expect(result.deploymentId).toBeUndefined();
     expect(fake.count()).toBe(before);
   });
 
   it('uses a configured dry-run flag', async () => {
-    const result = await runDeploy(options({ dryRun: true, dryRunFlag: '--plan', command: script('plan.sh', 'echo "args: $*"') }));
+    const result = await runDeploy(
+      options({ dryRun: true, dryRunFlag: '--plan', command: script('plan.sh', 'echo "args: $*"') }),
+    );
     expect(readFileSync(result.logPath, 'utf8')).toContain('args: --plan');
   });
 
   it('writes a passing migrate-dryrun.log when no migration is configured', async () => {
     const result = await runDeploy(options({ dryRun: true }));
-    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({ status: 'pass', outcome: 'skipped' });
+    expect(readEvidenceLog(result.migrateLogPath).result).toMatchObject({
+      status: 'pass',
+      outcome: 'skipped',
+    });
     expect(result.migrationSafety).toBe('none');
   });
 
@@ -169,17 +232,27 @@ describe('runDeploy', () => {
   });
 
   it('refuses backup-first without a backup provider', async () => {
-    await expect(runDeploy(options({ backupFirst: true }))).rejects.toThrow('backup-first needs the backup package');
+    await expect(runDeploy(options({ backupFirst: true }))).rejects.toThrow(
+      'backup-first needs the backup package',
+    );
   });
 
   it('refuses to run without a deploy command, naming where to set it', async () => {
-    await expect(runDeploy(options({ command: undefined }))).rejects.toThrow(/environments\.staging\.deploy\.command/);
+    await expect(runDeploy(options({ command: undefined }))).rejects.toThrow(
+      /environments\.staging\.deploy\.command/,
+    );
   });
 
   it('posts error "cancelled" when aborted mid-deploy', async () => {
     const controller = new AbortController();
     const started = join(dir, 'cancel-started');
-    const pending = runDeploy(options({ command: script('slow.sh', `touch ${started}; sleep 300`), recorder: recorder(), signal: controller.signal }));
+    const pending = runDeploy(
+      options({
+        command: script('slow.sh', `touch ${started}; sleep 300`),
+        recorder: recorder(),
+        signal: controller.signal,
+      }),
+    );
     for (let i = 0; i < 200 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
     const result = await pending;
@@ -189,7 +262,12 @@ describe('runDeploy', () => {
   });
 
   it('keeps deploying when GitHub refuses, and reports the problem', async () => {
-    const bad = new GitHubDeploymentRecorder({ token: 'wrong-token', repository: 'acme/dhash', apiUrl: fake.url, minWriteIntervalMs: 0 });
+    const bad = new GitHubDeploymentRecorder({
+      token: 'wrong-token',
+      repository: 'acme/dhash',
+      apiUrl: fake.url,
+      minWriteIntervalMs: 0,
+    });
     const result = await runDeploy(options({ recorder: bad }));
     expect(result.status).toBe('succeeded');
     expect(result.deploymentId).toBeUndefined();
@@ -204,11 +282,25 @@ describe('runDeploy', () => {
     let calls = 0;
     limited.on('repos/create-deployment', (req, f) => {
       calls++;
-      if (calls === 1) return { status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } };
+      if (calls === 1)
+        return {
+          status: 403,
+          headers: { 'retry-after': '1' },
+          body: {
+            message:
+              'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+          },
+        };
       return create(req, f);
     });
     try {
-      const rec = new GitHubDeploymentRecorder({ token: 't', repository: 'acme/dhash', apiUrl: limited.url, retryAfterBaseValue: 10, minWriteIntervalMs: 0 });
+      const rec = new GitHubDeploymentRecorder({
+        token: 't',
+        repository: 'acme/dhash',
+        apiUrl: limited.url,
+        retryAfterBaseValue: 10,
+        minWriteIntervalMs: 0,
+      });
       const result = await runDeploy(options({ recorder: rec }));
       expect(calls).toBe(2);
       expect(result.githubProblems).toEqual([]);

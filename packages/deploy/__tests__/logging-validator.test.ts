@@ -8,7 +8,14 @@ import { assessLogLines, DEFAULTS, validateLogging } from '../src/index.js';
 const dir = mkdtempSync(join(tmpdir(), 'logging-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const opts = { requiredFields: DEFAULTS.requiredFields, minCoverage: 0.95 };
-const line = (over: object = {}): string => JSON.stringify({ timestamp: '2026-11-23T12:00:00.123Z', level: 'info', message: 'hashed image', request_id: 'req-1', ...over });
+const line = (over: object = {}): string =>
+  JSON.stringify({
+    timestamp: '2026-11-23T12:00:00.123Z',
+    level: 'info',
+    message: 'hashed image',
+    request_id: 'req-1',
+    ...over,
+  });
 
 const GOOD = Array.from({ length: 20 }, (_, i) => line({ request_id: `req-${i}` })).join('\n');
 
@@ -19,15 +26,31 @@ describe('assessLogLines', () => {
   });
 
   it('accepts common logger aliases (msg, time, reqId, severity)', () => {
-    const a = assessLogLines(JSON.stringify({ time: '2026-11-23T12:00:00+01:00', severity: 'WARNING', msg: 'slow hash', reqId: 'abc' }), opts);
+    const a = assessLogLines(
+      JSON.stringify({
+        time: '2026-11-23T12:00:00+01:00',
+        severity: 'WARNING',
+        msg: 'slow hash',
+        reqId: 'abc',
+      }),
+      opts,
+    );
     expect(a.passed).toBe(true);
   });
 
   it.each([
     ['plain text', 'hashed image in 12ms', 'not JSON'],
     ['a JSON array', '[1,2]', 'not a JSON object'],
-    ['epoch timestamp', line({ timestamp: 1764000000000 }), 'timestamp 1764000000000 is not ISO-8601 with a time zone'],
-    ['zone-less timestamp', line({ timestamp: '2026-11-23 12:00:00' }), 'timestamp "2026-11-23 12:00:00" is not ISO-8601 with a time zone'],
+    [
+      'epoch timestamp',
+      line({ timestamp: 1764000000000 }),
+      'timestamp 1764000000000 is not ISO-8601 with a time zone',
+    ],
+    [
+      'zone-less timestamp',
+      line({ timestamp: '2026-11-23 12:00:00' }),
+      'timestamp "2026-11-23 12:00:00" is not ISO-8601 with a time zone',
+    ],
     ['numeric level', line({ level: 30 }), 'level 30 is not a log level name'],
     ['no message', line({ message: undefined }), 'missing message'],
     ['no request id', line({ request_id: undefined }), 'missing request_id'],
@@ -57,7 +80,9 @@ describe('assessLogLines', () => {
   it('fails when coverage falls below the minimum, and passes at it', () => {
     const lines = [...Array.from({ length: 19 }, () => line()), 'plain text'];
     expect(assessLogLines(lines.join('\n'), opts).passed).toBe(true); // 95% exactly
-    expect(assessLogLines([...lines, 'more text'].join('\n'), opts).summary).toMatch(/structured coverage 90\.5% is below 95\.0%/);
+    expect(assessLogLines([...lines, 'more text'].join('\n'), opts).summary).toMatch(
+      /structured coverage 90\.5% is below 95\.0%/,
+    );
   });
 
   it('fails on an empty log', () => {
@@ -73,7 +98,13 @@ describe('validateLogging', () => {
     expect(report.passed).toBe(true);
     const log = readEvidenceLog(report.logPath);
     expect(log.problems).toEqual([]);
-    expect(log.result).toMatchObject({ status: 'pass', kind: 'test_logging', lines: 20, coverage: 1, leaks: 0 });
+    expect(log.result).toMatchObject({
+      status: 'pass',
+      kind: 'test_logging',
+      lines: 20,
+      coverage: 1,
+      leaks: 0,
+    });
   });
 
   it('never repeats a leaked secret in its own log', async () => {
@@ -90,15 +121,24 @@ describe('validateLogging', () => {
   });
 
   it('reads the logs a command prints', async () => {
-    const report = await validateLogging({ environment: 'staging', command: `printf '%s\\n' '${line()}' '${line()}'`, logDir: dir, ...opts });
+    const report = await validateLogging({
+      environment: 'staging',
+      command: `printf '%s\\n' '${line()}' '${line()}'`,
+      logDir: dir,
+      ...opts,
+    });
     expect(report).toMatchObject({ totalLines: 2, passed: true });
   });
 
   it('names a log file that cannot be read', async () => {
-    await expect(validateLogging({ environment: 'staging', file: join(dir, 'missing.log'), logDir: dir, ...opts })).rejects.toThrow(/missing\.log: log file cannot be read \(ENOENT\)/);
+    await expect(
+      validateLogging({ environment: 'staging', file: join(dir, 'missing.log'), logDir: dir, ...opts }),
+    ).rejects.toThrow(/missing\.log: log file cannot be read \(ENOENT\)/);
   });
 
   it('asks for a source when none is given', async () => {
-    await expect(validateLogging({ environment: 'staging', logDir: dir, ...opts })).rejects.toThrow(/no log source/);
+    await expect(validateLogging({ environment: 'staging', logDir: dir, ...opts })).rejects.toThrow(
+      /no log source/,
+    );
   });
 });

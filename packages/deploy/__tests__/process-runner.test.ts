@@ -18,12 +18,7 @@ function script(name: string, body: string): string {
 }
 
 const pidsIn = (file: string): number[] =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number)
-    : [];
+  existsSync(file) ? readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number) : [];
 
 async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
@@ -34,7 +29,11 @@ describe('killStep (the timeout policy)', () => {
   it.each([
     [{ startedAt: 0, timeoutMs: 1000, killGraceMs: 500 }, 999, { action: 'wait', untilMs: 1000 }],
     [{ startedAt: 0, timeoutMs: 1000, killGraceMs: 500 }, 1000, { action: 'terminate' }],
-    [{ startedAt: 0, timeoutMs: 1000, killGraceMs: 500, terminatedAt: 1000 }, 1200, { action: 'wait', untilMs: 1500 }],
+    [
+      { startedAt: 0, timeoutMs: 1000, killGraceMs: 500, terminatedAt: 1000 },
+      1200,
+      { action: 'wait', untilMs: 1500 },
+    ],
     [{ startedAt: 0, timeoutMs: 1000, killGraceMs: 500, terminatedAt: 1000 }, 1500, { action: 'kill' }],
   ])('%j at %i ms → %j', (state, now, expected) => {
     expect(killStep(state, now)).toEqual(expected);
@@ -44,27 +43,48 @@ describe('killStep (the timeout policy)', () => {
 describe('runCommand', () => {
   it('streams the output of a command that succeeds', async () => {
     const lines: string[] = [];
-    const result = await runCommand({ command: script('ok.sh', 'echo one; echo two >&2; printf three'), cwd: dir, timeoutMs: 5000, killGraceMs: 500, onLine: (l, s) => lines.push(`${s}:${l}`) });
+    const result = await runCommand({
+      command: script('ok.sh', 'echo one; echo two >&2; printf three'),
+      cwd: dir,
+      timeoutMs: 5000,
+      killGraceMs: 500,
+      onLine: (l, s) => lines.push(`${s}:${l}`),
+    });
     expect(result.outcome).toBe('succeeded');
     expect(result.exitCode).toBe(0);
     expect(lines).toEqual(expect.arrayContaining(['stdout:one', 'stderr:two', 'stdout:three']));
   });
 
   it('reports a non-zero exit as failed', async () => {
-    const result = await runCommand({ command: script('fail.sh', 'echo broken; exit 3'), cwd: dir, timeoutMs: 5000, killGraceMs: 500 });
+    const result = await runCommand({
+      command: script('fail.sh', 'echo broken; exit 3'),
+      cwd: dir,
+      timeoutMs: 5000,
+      killGraceMs: 500,
+    });
     expect(result).toMatchObject({ outcome: 'failed', exitCode: 3 });
   });
 
   it('passes extra arguments shell-quoted', async () => {
     const lines: string[] = [];
-    await runCommand({ command: script('args.sh', 'for a in "$@"; do echo "[$a]"; done'), args: ['--dry-run', "it's here"], cwd: dir, timeoutMs: 5000, killGraceMs: 500, onLine: (l) => lines.push(l) });
+    await runCommand({
+      command: script('args.sh', 'for a in "$@"; do echo "[$a]"; done'),
+      args: ['--dry-run', "it's here"],
+      cwd: dir,
+      timeoutMs: 5000,
+      killGraceMs: 500,
+      onLine: (l) => lines.push(l),
+    });
     expect(lines).toEqual(['[--dry-run]', "[it's here]"]);
     expect(shellQuote('plain-arg')).toBe('plain-arg');
   });
 
   it('kills a hanging command and all its grandchildren at the timeout', async () => {
     const pids = join(dir, 'tree.pids');
-    const cmd = script('tree.sh', `sleep 300 & echo $! >> ${pids}\n(sleep 300 & echo $! >> ${pids}; wait) &\necho $$ >> ${pids}\nwait`);
+    const cmd = script(
+      'tree.sh',
+      `sleep 300 & echo $! >> ${pids}\n(sleep 300 & echo $! >> ${pids}; wait) &\necho $$ >> ${pids}\nwait`,
+    );
     const t0 = Date.now();
     const resultPromise = runCommand({ command: cmd, cwd: dir, timeoutMs: 400, killGraceMs: 1000 });
     await waitFor(() => pidsIn(pids).length >= 3);
@@ -81,7 +101,10 @@ describe('runCommand', () => {
 
   it('SIGKILLs a tree that ignores SIGTERM after the grace period', async () => {
     const pids = join(dir, 'stubborn.pids');
-    const cmd = script('stubborn.sh', `trap '' TERM\nsleep 300 & echo $! >> ${pids}\necho $$ >> ${pids}\nwhile true; do sleep 1; done`);
+    const cmd = script(
+      'stubborn.sh',
+      `trap '' TERM\nsleep 300 & echo $! >> ${pids}\necho $$ >> ${pids}\nwhile true; do sleep 1; done`,
+    );
     const resultPromise = runCommand({ command: cmd, cwd: dir, timeoutMs: 300, killGraceMs: 300 });
     await waitFor(() => pidsIn(pids).length >= 2);
     const tree = pidsIn(pids);
@@ -95,7 +118,14 @@ describe('runCommand', () => {
   it('stops the tree and reports cancelled when aborted', async () => {
     const controller = new AbortController();
     const lines: string[] = [];
-    const resultPromise = runCommand({ command: script('long.sh', 'echo started; sleep 300'), cwd: dir, timeoutMs: 60_000, killGraceMs: 500, signal: controller.signal, onLine: (l) => lines.push(l) });
+    const resultPromise = runCommand({
+      command: script('long.sh', 'echo started; sleep 300'),
+      cwd: dir,
+      timeoutMs: 60_000,
+      killGraceMs: 500,
+      signal: controller.signal,
+      onLine: (l) => lines.push(l),
+    });
     await waitFor(() => lines.includes('started'));
     controller.abort();
     const result = await resultPromise;
@@ -107,7 +137,12 @@ describe('runCommand', () => {
   it('does not wait for a background daemon that keeps its output open', async () => {
     const pids = join(dir, 'daemon.pids');
     const t0 = Date.now();
-    const result = await runCommand({ command: script('daemon.sh', `sleep 300 & echo $! > ${pids}\necho launched`), cwd: dir, timeoutMs: 10_000, killGraceMs: 500 });
+    const result = await runCommand({
+      command: script('daemon.sh', `sleep 300 & echo $! > ${pids}\necho launched`),
+      cwd: dir,
+      timeoutMs: 10_000,
+      killGraceMs: 500,
+    });
     started.push(...pidsIn(pids));
     expect(result.outcome).toBe('succeeded');
     expect(Date.now() - t0).toBeLessThan(3000);
@@ -117,7 +152,12 @@ describe('runCommand', () => {
   });
 
   it('reports a command that cannot start', async () => {
-    const result = await runCommand({ command: 'true', cwd: join(dir, 'missing-dir'), timeoutMs: 5000, killGraceMs: 500 });
+    const result = await runCommand({
+      command: 'true',
+      cwd: join(dir, 'missing-dir'),
+      timeoutMs: 5000,
+      killGraceMs: 500,
+    });
     expect(result.outcome).toBe('failed');
   });
 });

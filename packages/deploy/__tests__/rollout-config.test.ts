@@ -25,16 +25,53 @@ const problem = (raw: unknown, env = 'production'): string => {
 describe('loadRolloutConfig', () => {
   it('resolves an environment with defaults and paths relative to the config file', () => {
     const file = join(dir, FILE);
-    writeFileSync(file, JSON.stringify({ environments: { staging: { deploy: { command: './deploy.sh', working_directory: 'service', timeout: '5m' }, logging: { file: 'logs/app.log' } } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        environments: {
+          staging: {
+            deploy: { command: './deploy.sh', working_directory: 'service', timeout: '5m' },
+            logging: { file: 'logs/app.log' },
+          },
+        },
+      }),
+    );
     const env = loadRolloutConfig(file, 'staging');
-    expect(env.deploy).toMatchObject({ command: './deploy.sh', timeoutMs: 300_000, migrateTimeoutMs: 300_000, killGraceMs: 10_000, dryRunFlag: '--dry-run', workingDirectory: join(dir, 'service'), backupFirst: false });
-    expect(env.logging).toMatchObject({ file: join(dir, 'logs/app.log'), minCoverage: 0.95, requiredFields: ['timestamp', 'level', 'message', 'request_id'] });
+    expect(env.deploy).toMatchObject({
+      command: './deploy.sh',
+      timeoutMs: 300_000,
+      migrateTimeoutMs: 300_000,
+      killGraceMs: 10_000,
+      dryRunFlag: '--dry-run',
+      workingDirectory: join(dir, 'service'),
+      backupFirst: false,
+    });
+    expect(env.logging).toMatchObject({
+      file: join(dir, 'logs/app.log'),
+      minCoverage: 0.95,
+      requiredFields: ['timestamp', 'level', 'message', 'request_id'],
+    });
     expect(env.smoke.checks).toEqual([]);
   });
 
   it('fills smoke check defaults', () => {
-    const env = resolveRolloutConfig(withEnv({ smoke: { checks: [{ name: 'health', url: '/health' }] } }), FILE, 'production');
-    expect(env.smoke.checks[0]).toEqual({ name: 'health', tier: 'standard', method: 'GET', url: '/health', headers: {}, body: undefined, expectStatus: 200, bodyContains: undefined, json: [], timeoutMs: 10_000 });
+    const env = resolveRolloutConfig(
+      withEnv({ smoke: { checks: [{ name: 'health', url: '/health' }] } }),
+      FILE,
+      'production',
+    );
+    expect(env.smoke.checks[0]).toEqual({
+      name: 'health',
+      tier: 'standard',
+      method: 'GET',
+      url: '/health',
+      headers: {},
+      body: undefined,
+      expectStatus: 200,
+      bodyContains: undefined,
+      json: [],
+      timeoutMs: 10_000,
+    });
   });
 
   it('accepts the example config shipped at the repository root', () => {
@@ -47,7 +84,9 @@ describe('loadRolloutConfig', () => {
   });
 
   it('names a missing file', () => {
-    expect(() => loadRolloutConfig(join(dir, 'nope.json'), 'production')).toThrow(/nope\.json: file not found/);
+    expect(() => loadRolloutConfig(join(dir, 'nope.json'), 'production')).toThrow(
+      /nope\.json: file not found/,
+    );
   });
 
   it('names the line of a JSON syntax error', () => {
@@ -64,29 +103,117 @@ describe('loadRolloutConfig', () => {
 
   it.each<[string, unknown, RegExp]>([
     ['no environments', {}, /missing required field "environments"/],
-    ['unknown top-level field', { environments: { production: {} }, enviroments: {} }, /enviroments: unknown field/],
+    [
+      'unknown top-level field',
+      { environments: { production: {} }, enviroments: {} },
+      /enviroments: unknown field/,
+    ],
     ['unknown environment field', withEnv({ deply: {} }), /environments\.production\.deply: unknown field/],
-    ['unknown deploy field', withEnv({ deploy: { comand: 'x' } }), /environments\.production\.deploy\.comand: unknown field/],
-    ['bad timeout', withEnv({ deploy: { timeout: '10 minutes' } }), /environments\.production\.deploy\.timeout: "10 minutes" is not a duration/],
-    ['bare-number timeout', withEnv({ deploy: { timeout: '600' } }), /deploy\.timeout: "600" is not a duration; use e\.g\. "30s"/],
-    ['bad migrate timeout', withEnv({ deploy: { migrate_timeout: 5 } }), /deploy\.migrate_timeout: 5 is not of type string/],
-    ['bad kill grace', withEnv({ deploy: { kill_grace: '1 sec' } }), /deploy\.kill_grace: "1 sec" is not a duration/],
-    ['empty command', withEnv({ deploy: { command: '' } }), /deploy\.command: "" must NOT have fewer than 1 characters/],
-    ['command not a string', withEnv({ deploy: { command: ['./deploy.sh'] } }), /deploy\.command: \["\.\/deploy\.sh"\] is not of type string/],
-    ['bad migration safety', withEnv({ deploy: { migration_safety: 'safe' } }), /deploy\.migration_safety: "safe" is not one of "reversible", "expand-only", "irreversible"/],
-    ['bad backup_first', withEnv({ deploy: { backup_first: 'yes' } }), /deploy\.backup_first: "yes" is not of type boolean/],
-    ['env value not a string', withEnv({ deploy: { env: { PORT: 8080 } } }), /deploy\.env\.PORT: 8080 is not of type string/],
-    ['bad environment url', withEnv({ deploy: { environment_url: 'not a url' } }), /deploy\.environment_url: "not a url" must match/],
-    ['smoke check without url', withEnv({ smoke: { checks: [{ name: 'h' }] } }), /smoke\.checks\[0\]: missing required field "url"/],
-    ['bad smoke tier', withEnv({ smoke: { checks: [{ name: 'h', url: '/', tier: 'high' }] } }), /smoke\.checks\[0\]\.tier: "high" is not one of "critical", "standard"/],
-    ['bad smoke method', withEnv({ smoke: { checks: [{ name: 'h', url: '/', method: 'FETCH' }] } }), /smoke\.checks\[0\]\.method: "FETCH" is not one of/],
-    ['bad expected status', withEnv({ smoke: { checks: [{ name: 'h', url: '/', expect_status: 700 }] } }), /smoke\.checks\[0\]\.expect_status: 700 must be <= 599/],
-    ['bad smoke timeout', withEnv({ smoke: { checks: [{ name: 'h', url: '/', timeout: 'soon' }] } }), /smoke\.checks\[0\]\.timeout: "soon" is not a duration/],
-    ['json assertion without equals', withEnv({ smoke: { checks: [{ name: 'h', url: '/', json: [{ path: 'status' }] }] } }), /smoke\.checks\[0\]\.json\[0\]: missing required field "equals"/],
-    ['bad base url', withEnv({ smoke: { base_url: 'localhost:8080' } }), /smoke\.base_url: "localhost:8080" must match \^https\?:/],
-    ['bad required field', withEnv({ logging: { required_fields: ['timestamp', 'user'] } }), /logging\.required_fields\[1\]: "user" is not one of "timestamp", "level", "message", "request_id"/],
-    ['coverage above 1', withEnv({ logging: { min_coverage: 95 } }), /logging\.min_coverage: 95 must be <= 1/],
-    ['bad logging timeout', withEnv({ logging: { timeout: '-1s' } }), /logging\.timeout: "-1s" is not a duration/],
+    [
+      'unknown deploy field',
+      withEnv({ deploy: { comand: 'x' } }),
+      /environments\.production\.deploy\.comand: unknown field/,
+    ],
+    [
+      'bad timeout',
+      withEnv({ deploy: { timeout: '10 minutes' } }),
+      /environments\.production\.deploy\.timeout: "10 minutes" is not a duration/,
+    ],
+    [
+      'bare-number timeout',
+      withEnv({ deploy: { timeout: '600' } }),
+      /deploy\.timeout: "600" is not a duration; use e\.g\. "30s"/,
+    ],
+    [
+      'bad migrate timeout',
+      withEnv({ deploy: { migrate_timeout: 5 } }),
+      /deploy\.migrate_timeout: 5 is not of type string/,
+    ],
+    [
+      'bad kill grace',
+      withEnv({ deploy: { kill_grace: '1 sec' } }),
+      /deploy\.kill_grace: "1 sec" is not a duration/,
+    ],
+    [
+      'empty command',
+      withEnv({ deploy: { command: '' } }),
+      /deploy\.command: "" must NOT have fewer than 1 characters/,
+    ],
+    [
+      'command not a string',
+      withEnv({ deploy: { command: ['./deploy.sh'] } }),
+      /deploy\.command: \["\.\/deploy\.sh"\] is not of type string/,
+    ],
+    [
+      'bad migration safety',
+      withEnv({ deploy: { migration_safety: 'safe' } }),
+      /deploy\.migration_safety: "safe" is not one of "reversible", "expand-only", "irreversible"/,
+    ],
+    [
+      'bad backup_first',
+      withEnv({ deploy: { backup_first: 'yes' } }),
+      /deploy\.backup_first: "yes" is not of type boolean/,
+    ],
+    [
+      'env value not a string',
+      withEnv({ deploy: { env: { PORT: 8080 } } }),
+      /deploy\.env\.PORT: 8080 is not of type string/,
+    ],
+    [
+      'bad environment url',
+      withEnv({ deploy: { environment_url: 'not a url' } }),
+      /deploy\.environment_url: "not a url" must match/,
+    ],
+    [
+      'smoke check without url',
+      withEnv({ smoke: { checks: [{ name: 'h' }] } }),
+      /smoke\.checks\[0\]: missing required field "url"/,
+    ],
+    [
+      'bad smoke tier',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', tier: 'high' }] } }),
+      /smoke\.checks\[0\]\.tier: "high" is not one of "critical", "standard"/,
+    ],
+    [
+      'bad smoke method',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', method: 'FETCH' }] } }),
+      /smoke\.checks\[0\]\.method: "FETCH" is not one of/,
+    ],
+    [
+      'bad expected status',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', expect_status: 700 }] } }),
+      /smoke\.checks\[0\]\.expect_status: 700 must be <= 599/,
+    ],
+    [
+      'bad smoke timeout',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', timeout: 'soon' }] } }),
+      /smoke\.checks\[0\]\.timeout: "soon" is not a duration/,
+    ],
+    [
+      'json assertion without equals',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', json: [{ path: 'status' }] }] } }),
+      /smoke\.checks\[0\]\.json\[0\]: missing required field "equals"/,
+    ],
+    [
+      'bad base url',
+      withEnv({ smoke: { base_url: 'localhost:8080' } }),
+      /smoke\.base_url: "localhost:8080" must match \^https\?:/,
+    ],
+    [
+      'bad required field',
+      withEnv({ logging: { required_fields: ['timestamp', 'user'] } }),
+      /logging\.required_fields\[1\]: "user" is not one of "timestamp", "level", "message", "request_id"/,
+    ],
+    [
+      'coverage above 1',
+      withEnv({ logging: { min_coverage: 95 } }),
+      /logging\.min_coverage: 95 must be <= 1/,
+    ],
+    [
+      'bad logging timeout',
+      withEnv({ logging: { timeout: '-1s' } }),
+      /logging\.timeout: "-1s" is not a duration/,
+    ],
   ])('rejects %s, naming the path and value', (_name, raw, expected) => {
     const message = problem(raw);
     expect(message.startsWith(`${FILE}: `)).toBe(true);
@@ -100,7 +227,8 @@ describe('published schema', () => {
     const { readFileSync, writeFileSync: write } = await import('node:fs');
     const file = fileURLToPath(new URL('../rollout-config.schema.json', import.meta.url));
     const text = `${JSON.stringify(ROLLOUT_CONFIG_SCHEMA, null, 2)}\n`;
-    if (process.env.UPDATE_SCHEMA) write(file, text); // regenerate: UPDATE_SCHEMA=1 pnpm test packages/deploy
-    expect(readFileSync(file, 'utf8')).toBe(text);
+    // regenerate: UPDATE_SCHEMA=1 pnpm test packages/deploy/__tests__/rollout-config (then pnpm format)
+    if (process.env.UPDATE_SCHEMA) write(file, text);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(JSON.parse(text));
   });
 });

@@ -42,7 +42,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const check = (over: Partial<SmokeCheck>): SmokeCheck => ({ name: 'c', tier: 'standard', method: 'GET', url: '/health', headers: {}, expectStatus: 200, json: [], timeoutMs: 2000, ...over });
+const check = (over: Partial<SmokeCheck>): SmokeCheck => ({
+  name: 'c',
+  tier: 'standard',
+  method: 'GET',
+  url: '/health',
+  headers: {},
+  expectStatus: 200,
+  json: [],
+  timeoutMs: 2000,
+  ...over,
+});
 
 describe('smoke rules', () => {
   it('selects only critical checks for the critical tier, critical first for all', () => {
@@ -57,7 +67,12 @@ describe('smoke rules', () => {
     [{ bodyContains: 'ok' }, 200, 'all ok', []],
     [{ bodyContains: 'ok' }, 200, 'degraded', ['body does not contain "ok"']],
     [{ json: [{ path: 'status', equals: 'ok' }] }, 200, '{"status":"ok"}', []],
-    [{ json: [{ path: 'checks.db', equals: 'ok' }] }, 200, '{"checks":{"db":"down"}}', ['JSON checks.db is "down", expected "ok"']],
+    [
+      { json: [{ path: 'checks.db', equals: 'ok' }] },
+      200,
+      '{"checks":{"db":"down"}}',
+      ['JSON checks.db is "down", expected "ok"'],
+    ],
     [{ json: [{ path: 'items[1].id', equals: 2 }] }, 200, '{"items":[{"id":1},{"id":2}]}', []],
     [{ json: [{ path: 'version', equals: '1' }] }, 200, '{}', ['JSON version is missing']],
     [{ json: [{ path: 'a', equals: 1 }] }, 200, '<html>', ['body is not JSON']],
@@ -73,12 +88,26 @@ describe('smoke rules', () => {
 describe('runSmokeTests against a real local service', () => {
   const checks: SmokeCheck[] = [
     check({ name: 'health', tier: 'critical', json: [{ path: 'status', equals: 'ok' }] }),
-    check({ name: 'hash', tier: 'critical', method: 'POST', url: '/hash', body: 'image-bytes', headers: { 'content-type': 'application/octet-stream' }, json: [{ path: 'received', equals: 11 }] }),
+    check({
+      name: 'hash',
+      tier: 'critical',
+      method: 'POST',
+      url: '/hash',
+      body: 'image-bytes',
+      headers: { 'content-type': 'application/octet-stream' },
+      json: [{ path: 'received', equals: 11 }],
+    }),
     check({ name: 'broken-page', url: '/broken' }),
   ];
 
   it('passes the critical tier and writes the evidence log with timings', async () => {
-    const report = await runSmokeTests({ environment: 'staging', checks, tier: 'critical', baseUrl: base, logDir: dir });
+    const report = await runSmokeTests({
+      environment: 'staging',
+      checks,
+      tier: 'critical',
+      baseUrl: base,
+      logDir: dir,
+    });
     expect(report.passed).toBe(true);
     expect(report.results.map((r) => r.name)).toEqual(['health', 'hash']);
     const log = readEvidenceLog(report.logPath);
@@ -88,7 +117,13 @@ describe('runSmokeTests against a real local service', () => {
   });
 
   it('fails the all tier when a standard check fails', async () => {
-    const report = await runSmokeTests({ environment: 'staging', checks, tier: 'all', baseUrl: base, logDir: dir });
+    const report = await runSmokeTests({
+      environment: 'staging',
+      checks,
+      tier: 'all',
+      baseUrl: base,
+      logDir: dir,
+    });
     expect(report.passed).toBe(false);
     expect(report.summary).toBe('1 of 3 all smoke checks failed: broken-page');
     expect(readEvidenceLog(report.logPath).result).toMatchObject({ status: 'fail' });
@@ -101,21 +136,40 @@ describe('runSmokeTests against a real local service', () => {
     await new Promise((r) => closed.close(r));
     const report = await runSmokeTests({
       environment: 'staging',
-      checks: [check({ name: 'slow', tier: 'critical', url: `${base}/slow`, timeoutMs: 200 }), check({ name: 'down', tier: 'critical', url: `http://127.0.0.1:${downPort}/health` })],
+      checks: [
+        check({ name: 'slow', tier: 'critical', url: `${base}/slow`, timeoutMs: 200 }),
+        check({ name: 'down', tier: 'critical', url: `http://127.0.0.1:${downPort}/health` }),
+      ],
       tier: 'critical',
       logDir: dir,
     });
-    expect(report.results.map((r) => r.problems[0])).toEqual(['no response within 200ms', expect.stringMatching(/request failed: ECONNREFUSED/)]);
+    expect(report.results.map((r) => r.problems[0])).toEqual([
+      'no response within 200ms',
+      expect.stringMatching(/request failed: ECONNREFUSED/),
+    ]);
     expect(report.results[0]!.durationMs).toBeLessThan(1500);
   });
 
   it('fails when no checks exist for the tier', async () => {
-    const report = await runSmokeTests({ environment: 'staging', checks: [check({})], tier: 'critical', baseUrl: base, logDir: dir });
+    const report = await runSmokeTests({
+      environment: 'staging',
+      checks: [check({})],
+      tier: 'critical',
+      baseUrl: base,
+      logDir: dir,
+    });
     expect(report.passed).toBe(false);
     expect(report.summary).toBe('no critical smoke checks configured for staging');
   });
 
   it('refuses a relative URL without a base URL', async () => {
-    await expect(runSmokeTests({ environment: 'staging', checks: [check({ tier: 'critical' })], tier: 'critical', logDir: dir })).rejects.toThrow(/"\/health" is relative and no base URL is set/);
+    await expect(
+      runSmokeTests({
+        environment: 'staging',
+        checks: [check({ tier: 'critical' })],
+        tier: 'critical',
+        logDir: dir,
+      }),
+    ).rejects.toThrow(/"\/health" is relative and no base URL is set/);
   });
 });

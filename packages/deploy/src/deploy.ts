@@ -114,7 +114,9 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     );
   }
   if (options.backupFirst && !options.backup && !options.dryRun) {
-    throw new ConfigError('backup-first needs the backup package, which is not available in this build', { field: 'backup-first' });
+    throw new ConfigError('backup-first needs the backup package, which is not available in this build', {
+      field: 'backup-first',
+    });
   }
   const now = options.now ?? (() => new Date());
   const redact = options.redact ?? ((l: string) => l);
@@ -124,7 +126,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const suffix = options.dryRun ? '-dryrun' : '';
   const migrateLogPath = join(logDir, `migrate${suffix}.log`);
   const logPath = join(logDir, `deploy${suffix}.log`);
-  const migrationSafety: MigrationSafety = options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
+  const migrationSafety: MigrationSafety =
+    options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
   const steps: StepReport[] = [];
   const githubProblems: string[] = [];
   const recorder = options.dryRun ? undefined : options.recorder; // dry-run never writes to GitHub
@@ -144,7 +147,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     if (!recorder || deploymentId === undefined) return;
     const id = deploymentId;
     await github(`status "${state}"`, () =>
-      recorder.status(id, { state, description, logUrl: options.logUrl, environmentUrl: options.environmentUrl }),
+      recorder.status(id, {
+        state,
+        description,
+        logUrl: options.logUrl,
+        environmentUrl: options.environmentUrl,
+      }),
     );
   };
 
@@ -168,7 +176,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
   };
 
-  const runStep = async (step: 'migrate' | 'deploy', command: string, log: EvidenceLog, timeoutMs: number): Promise<CommandResult> => {
+  const runStep = async (
+    step: 'migrate' | 'deploy',
+    command: string,
+    log: EvidenceLog,
+    timeoutMs: number,
+  ): Promise<CommandResult> => {
     say(`${step}: ${redact(command)}${options.dryRun ? ` ${options.dryRunFlag}` : ''}`);
     const result = await runCommand({
       command,
@@ -187,7 +200,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     return result;
   };
 
-  const finishStep = (step: 'migrate' | 'deploy', log: EvidenceLog, result: CommandResult, timeoutMs: number): string => {
+  const finishStep = (
+    step: 'migrate' | 'deploy',
+    log: EvidenceLog,
+    result: CommandResult,
+    timeoutMs: number,
+  ): string => {
     const summary = describeOutcome(step, result, timeoutMs);
     log.line('', summary);
     log.finish(result.outcome === 'succeeded' ? 'pass' : 'fail', summary, {
@@ -197,13 +215,24 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       dry_run: options.dryRun,
       ...(step === 'migrate' ? { migration_safety: migrationSafety } : {}),
     });
-    steps.push({ step, outcome: result.outcome, durationMs: result.durationMs, exitCode: result.exitCode, logPath: log.path });
+    steps.push({
+      step,
+      outcome: result.outcome,
+      durationMs: result.durationMs,
+      exitCode: result.exitCode,
+      logPath: log.path,
+    });
     say(summary);
     return summary;
   };
 
   const evidence = (kind: string, path: string): EvidenceLog =>
-    new EvidenceLog(path, { kind: `${kind}${suffix}`, tool: `guarded-rollout ${kind}`, environment: options.environment, now });
+    new EvidenceLog(path, {
+      kind: `${kind}${suffix}`,
+      tool: `guarded-rollout ${kind}`,
+      environment: options.environment,
+      now,
+    });
 
   // The deploy log exists from the start, so `log-path` always points at something honest.
   const deployLog = evidence('deploy', logPath);
@@ -219,10 +248,22 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     try {
       backup = await options.backup();
       deployLog.line(`backup: ${backup.path} (sha256 ${backup.sha256})`);
-      steps.push({ step: 'backup', outcome: 'succeeded', durationMs: Date.now() - started, exitCode: 0, detail: backup.path });
+      steps.push({
+        step: 'backup',
+        outcome: 'succeeded',
+        durationMs: Date.now() - started,
+        exitCode: 0,
+        detail: backup.path,
+      });
     } catch (error) {
       backupProblem = `backup failed, nothing was deployed: ${redact((error as Error).message)}`;
-      steps.push({ step: 'backup', outcome: 'failed', durationMs: Date.now() - started, exitCode: null, detail: backupProblem });
+      steps.push({
+        step: 'backup',
+        outcome: 'failed',
+        durationMs: Date.now() - started,
+        exitCode: null,
+        detail: backupProblem,
+      });
     }
   } else if (options.backupFirst && options.dryRun) {
     deployLog.line('backup-first: skipped in dry-run (the backup dry-run writes backup-dryrun.log)');
@@ -254,10 +295,16 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     status = 'failed';
     summary = backupProblem;
     say(summary);
-    evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', { outcome: 'skipped', dry_run: false });
+    evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', {
+      outcome: 'skipped',
+      dry_run: false,
+    });
     deployLog.line(summary);
     deployLog.finish('fail', summary, { outcome: 'skipped', dry_run: false });
-    steps.push({ step: 'migrate', outcome: 'skipped', durationMs: 0, exitCode: null }, { step: 'deploy', outcome: 'skipped', durationMs: 0, exitCode: null });
+    steps.push(
+      { step: 'migrate', outcome: 'skipped', durationMs: 0, exitCode: null },
+      { step: 'deploy', outcome: 'skipped', durationMs: 0, exitCode: null },
+    );
   } else {
     // 3. Migrate.
     const migrateLog = evidence('migrate', migrateLogPath);
@@ -272,8 +319,18 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       }
     } else {
       const nothing = 'no migrate command configured; nothing to migrate';
-      migrateLog.finish('pass', nothing, { outcome: 'skipped', dry_run: options.dryRun, migration_safety: migrationSafety });
-      steps.push({ step: 'migrate', outcome: 'skipped', durationMs: 0, exitCode: null, logPath: migrateLogPath });
+      migrateLog.finish('pass', nothing, {
+        outcome: 'skipped',
+        dry_run: options.dryRun,
+        migration_safety: migrationSafety,
+      });
+      steps.push({
+        step: 'migrate',
+        outcome: 'skipped',
+        durationMs: 0,
+        exitCode: null,
+        logPath: migrateLogPath,
+      });
     }
 
     // 4. Deploy, only on top of a successful migration.
@@ -285,7 +342,11 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     } else {
       const skipped = `deploy skipped: ${summary}`;
       deployLog.line(skipped);
-      deployLog.finish('fail', skipped, { outcome: 'skipped', dry_run: options.dryRun, migrate_outcome: status });
+      deployLog.finish('fail', skipped, {
+        outcome: 'skipped',
+        dry_run: options.dryRun,
+        migrate_outcome: status,
+      });
       steps.push({ step: 'deploy', outcome: 'skipped', durationMs: 0, exitCode: null, logPath });
     }
   }
@@ -302,12 +363,15 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     backupSha256: backup?.sha256,
     migrationSafety,
     steps,
-    summary: options.dryRun ? `dry-run: ${summary}` : summary,
+    summary,
     githubProblems,
   };
 }
 
-export type MigrateOptions = Omit<DeployOptions, 'command' | 'recorder' | 'backupFirst' | 'backup' | 'onDeploymentCreated' | 'logUrl' | 'environmentUrl'>;
+export type MigrateOptions = Omit<
+  DeployOptions,
+  'command' | 'recorder' | 'backupFirst' | 'backup' | 'onDeploymentCreated' | 'logUrl' | 'environmentUrl'
+>;
 
 export interface MigrateResult {
   status: DeployStatus | 'skipped';
@@ -324,12 +388,22 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
   const logDir = resolve(options.logDir);
   mkdirSync(logDir, { recursive: true });
   const kind = `migrate${options.dryRun ? '-dryrun' : ''}`;
-  const log = new EvidenceLog(join(logDir, `${kind}.log`), { kind, tool: 'guarded-rollout migrate', environment: options.environment, now });
-  const migrationSafety: MigrationSafety = options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
+  const log = new EvidenceLog(join(logDir, `${kind}.log`), {
+    kind,
+    tool: 'guarded-rollout migrate',
+    environment: options.environment,
+    now,
+  });
+  const migrationSafety: MigrationSafety =
+    options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
   const timeoutMs = options.migrateTimeoutMs ?? options.timeoutMs;
   if (!options.migrateCommand) {
     const summary = 'no migrate command configured; nothing to migrate';
-    log.finish('pass', summary, { outcome: 'skipped', dry_run: options.dryRun, migration_safety: migrationSafety });
+    log.finish('pass', summary, {
+      outcome: 'skipped',
+      dry_run: options.dryRun,
+      migration_safety: migrationSafety,
+    });
     options.onLine?.(summary);
     return { status: 'skipped', dryRun: options.dryRun, logPath: log.path, migrationSafety, summary };
   }

@@ -57,7 +57,9 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   constructor(target: GitHubTarget) {
     const [owner, repo, ...rest] = target.repository.split('/');
     if (!owner || !repo || rest.length) {
-      throw new ConfigError(`repository ${JSON.stringify(target.repository)} is not of the form owner/name`, { field: 'repository' });
+      throw new ConfigError(`repository ${JSON.stringify(target.repository)} is not of the form owner/name`, {
+        field: 'repository',
+      });
     }
     this.owner = owner;
     this.repo = repo;
@@ -68,15 +70,33 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
       retry: { retries: 3 },
       throttle: {
-        ...(target.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: target.retryAfterBaseValue }),
+        ...(target.retryAfterBaseValue === undefined
+          ? {}
+          : { retryAfterBaseValue: target.retryAfterBaseValue }),
         ...(target.minWriteIntervalMs === undefined
           ? {}
-          : { write: new Bottleneck.Group({ id: `guarded-rollout-write-${target.minWriteIntervalMs}`, maxConcurrent: 1, minTime: target.minWriteIntervalMs }) }),
-        onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
+          : {
+              write: new Bottleneck.Group({
+                id: `guarded-rollout-write-${target.minWriteIntervalMs}`,
+                maxConcurrent: 1,
+                minTime: target.minWriteIntervalMs,
+              }),
+            }),
+        onRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _o: unknown,
+          retryCount: number,
+        ) => {
           log(`GitHub rate limit on ${options.method} ${options.url}; retrying in ${retryAfter}s`);
           return retryCount < 2;
         },
-        onSecondaryRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
+        onSecondaryRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _o: unknown,
+          retryCount: number,
+        ) => {
           log(`GitHub secondary rate limit on ${options.method} ${options.url}; retrying in ${retryAfter}s`);
           return retryCount < 3;
         },
@@ -99,7 +119,9 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       required_contexts: [],
     });
     if (response.status !== 201 || !('id' in response.data)) {
-      throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
+      throw new Error(
+        `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
+      );
     }
     return Number(response.data.id);
   }
@@ -120,7 +142,10 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
 }
 
 /** Reads the GitHub target from the environment the way runners set it, or undefined when incomplete. */
-export function githubTargetFromEnv(env: NodeJS.ProcessEnv, token = env.GITHUB_TOKEN): GitHubTarget | undefined {
+export function githubTargetFromEnv(
+  env: NodeJS.ProcessEnv,
+  token = env.GITHUB_TOKEN,
+): GitHubTarget | undefined {
   if (!token || !env.GITHUB_REPOSITORY) return undefined;
   return { token, repository: env.GITHUB_REPOSITORY, apiUrl: env.GITHUB_API_URL || undefined };
 }

@@ -16,7 +16,20 @@ export const FIELD_ALIASES: Record<LogField, string[]> = {
   request_id: ['request_id', 'requestId', 'req_id', 'reqId', 'request-id', 'trace_id', 'traceId'],
 };
 
-const LEVELS = new Set(['trace', 'debug', 'info', 'notice', 'warn', 'warning', 'error', 'fatal', 'critical', 'crit', 'alert', 'emergency']);
+const LEVELS = new Set([
+  'trace',
+  'debug',
+  'info',
+  'notice',
+  'warn',
+  'warning',
+  'error',
+  'fatal',
+  'critical',
+  'crit',
+  'alert',
+  'emergency',
+]);
 // Date and time with seconds and an explicit zone (Z or ±hh:mm), as RFC 3339 profiles ISO 8601.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 
@@ -28,9 +41,16 @@ export const LEAK_PATTERNS: { kind: string; pattern: RegExp }[] = [
   { kind: 'private key', pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
   { kind: 'JSON web token', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/ },
   { kind: 'bearer credential', pattern: /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/i },
-  { kind: 'webhook URL', pattern: /https:\/\/(hooks\.slack\.com\/(services|workflows)\/|discord(app)?\.com\/api\/webhooks\/|[a-z0-9-]+\.webhook\.office\.com\/|outlook\.office\.com\/webhook\/)\S+/i },
+  {
+    kind: 'webhook URL',
+    pattern:
+      /https:\/\/(hooks\.slack\.com\/(services|workflows)\/|discord(app)?\.com\/api\/webhooks\/|[a-z0-9-]+\.webhook\.office\.com\/|outlook\.office\.com\/webhook\/)\S+/i,
+  },
   { kind: 'credentials in URL', pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"']+:[^\s/@"']+@/i },
-  { kind: 'password field', pattern: /"(password|passwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"\s*:\s*"[^"*]{3,}"/i },
+  {
+    kind: 'password field',
+    pattern: /"(password|passwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"\s*:\s*"[^"*]{3,}"/i,
+  },
   { kind: 'email address', pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/ },
 ];
 
@@ -65,14 +85,19 @@ function fieldProblem(field: LogField, value: unknown): string | undefined {
         ? undefined
         : `timestamp ${JSON.stringify(value)} is not ISO-8601 with a time zone`;
     case 'level':
-      return typeof value === 'string' && LEVELS.has(value.toLowerCase()) ? undefined : `level ${JSON.stringify(value)} is not a log level name`;
+      return typeof value === 'string' && LEVELS.has(value.toLowerCase())
+        ? undefined
+        : `level ${JSON.stringify(value)} is not a log level name`;
     default:
       return typeof value === 'string' || typeof value === 'number' ? undefined : `${field} is not a string`;
   }
 }
 
 /** Assesses log text; blank lines are ignored. Pure. */
-export function assessLogLines(text: string, options: { requiredFields: LogField[]; minCoverage: number }): LoggingAssessment {
+export function assessLogLines(
+  text: string,
+  options: { requiredFields: LogField[]; minCoverage: number },
+): LoggingAssessment {
   const lines = text.split(/\r?\n/);
   const problems: LineProblem[] = [];
   const leaks: { line: number; kind: string }[] = [];
@@ -107,17 +132,33 @@ export function assessLogLines(text: string, options: { requiredFields: LogField
     else structured++;
   }
   const coverage = total === 0 ? 0 : structured / total;
-  const fieldCoverage = Object.fromEntries(Object.entries(present).map(([f, c]) => [f, total === 0 ? 0 : c / total]));
+  const fieldCoverage = Object.fromEntries(
+    Object.entries(present).map(([f, c]) => [f, total === 0 ? 0 : c / total]),
+  );
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const reasons: string[] = [];
   if (total === 0) reasons.push('no log lines to check');
-  else if (coverage < options.minCoverage) reasons.push(`structured coverage ${pct(coverage)} is below ${pct(options.minCoverage)}`);
-  if (leaks.length) reasons.push(`${leaks.length} line(s) leak secrets or PII (${[...new Set(leaks.map((l) => l.kind))].join(', ')})`);
+  else if (coverage < options.minCoverage)
+    reasons.push(`structured coverage ${pct(coverage)} is below ${pct(options.minCoverage)}`);
+  if (leaks.length)
+    reasons.push(
+      `${leaks.length} line(s) leak secrets or PII (${[...new Set(leaks.map((l) => l.kind))].join(', ')})`,
+    );
   const passed = reasons.length === 0;
   const summary = passed
     ? `${structured}/${total} lines structured (${pct(coverage)}), no secrets or PII found`
     : `${reasons.join('; ')}`;
-  return { totalLines: total, jsonLines: json, structuredLines: structured, coverage, fieldCoverage, problems, leaks, passed, summary };
+  return {
+    totalLines: total,
+    jsonLines: json,
+    structuredLines: structured,
+    coverage,
+    fieldCoverage,
+    problems,
+    leaks,
+    passed,
+    summary,
+  };
 }
 
 export interface ValidateLoggingOptions {
@@ -147,7 +188,10 @@ export async function validateLogging(options: ValidateLoggingOptions): Promise<
     try {
       text = readFileSync(resolve(options.cwd ?? '.', options.file), 'utf8');
     } catch (error) {
-      throw new ConfigError(`log file cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { file: options.file });
+      throw new ConfigError(
+        `log file cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        { file: options.file },
+      );
     }
   } else if (options.command) {
     source = `command ${options.command}`;
@@ -162,7 +206,10 @@ export async function validateLogging(options: ValidateLoggingOptions): Promise<
     if (result.outcome === 'timed-out') chunks.push(''); // what it printed so far is still judged
     text = chunks.join('\n');
   } else {
-    throw new ConfigError('no log source: pass --file or set logging.file or logging.command for the environment', { field: 'logging.file' });
+    throw new ConfigError(
+      'no log source: pass --file or set logging.file or logging.command for the environment',
+      { field: 'logging.file' },
+    );
   }
   const assessment = assessLogLines(text, options);
   const logDir = resolve(options.logDir);
@@ -180,9 +227,20 @@ export async function validateLogging(options: ValidateLoggingOptions): Promise<
     ...Object.entries(assessment.fieldCoverage).map(([f, c]) => `  ${f}: ${(c * 100).toFixed(1)}%`),
   );
   const shown = assessment.problems.slice(0, 50);
-  if (shown.length) log.line('', 'lines that are not fully structured:', ...shown.map((p) => `  line ${p.line}: ${p.problem}`));
-  if (assessment.problems.length > shown.length) log.line(`  ... and ${assessment.problems.length - shown.length} more`);
-  if (assessment.leaks.length) log.line('', 'lines leaking secrets or PII (values withheld):', ...assessment.leaks.map((l) => `  line ${l.line}: ${l.kind}`));
+  if (shown.length)
+    log.line(
+      '',
+      'lines that are not fully structured:',
+      ...shown.map((p) => `  line ${p.line}: ${p.problem}`),
+    );
+  if (assessment.problems.length > shown.length)
+    log.line(`  ... and ${assessment.problems.length - shown.length} more`);
+  if (assessment.leaks.length)
+    log.line(
+      '',
+      'lines leaking secrets or PII (values withheld):',
+      ...assessment.leaks.map((l) => `  line ${l.line}: ${l.kind}`),
+    );
   log.finish(assessment.passed ? 'pass' : 'fail', assessment.summary, {
     lines: assessment.totalLines,
     structured: assessment.structuredLines,

@@ -2,7 +2,13 @@
 // inputs, which share names), so both doorways build the very same options object.
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
 import type { DeployOptions } from './deploy.js';
-import { DEPLOYMENT_TYPES, MIGRATION_SAFETY, type DeclaredMigrationSafety, type DeploymentType, type RolloutEnvironment } from './rollout-config.js';
+import {
+  DEPLOYMENT_TYPES,
+  MIGRATION_SAFETY,
+  type DeclaredMigrationSafety,
+  type DeploymentType,
+  type RolloutEnvironment,
+} from './rollout-config.js';
 import { resolve } from 'node:path';
 
 /** Doorway values; undefined means "not given, use the config". Durations are still text here. */
@@ -26,7 +32,10 @@ export interface DeployOverrides {
   logUrl?: string;
 }
 
-export type DeploySettingsFromDoorway = Omit<DeployOptions, 'recorder' | 'backup' | 'signal' | 'onLine' | 'onDeploymentCreated' | 'redact' | 'now' | 'baseEnv'>;
+export type DeploySettingsFromDoorway = Omit<
+  DeployOptions,
+  'recorder' | 'backup' | 'signal' | 'onLine' | 'onDeploymentCreated' | 'redact' | 'now' | 'baseEnv'
+>;
 
 /**
  * `name(field)` says how the doorway calls a field in errors: `--timeout` for the CLI,
@@ -44,10 +53,17 @@ export function deployOptionsFrom(
     if (ms === undefined || ms <= 0) throw new ConfigError(durationProblem(name(field), text), { field });
     return ms;
   };
-  const choice = <T extends string>(field: string, value: string | undefined, allowed: readonly T[]): T | undefined => {
+  const choice = <T extends string>(
+    field: string,
+    value: string | undefined,
+    allowed: readonly T[],
+  ): T | undefined => {
     if (value === undefined || value === '') return undefined;
     if (!(allowed as readonly string[]).includes(value)) {
-      throw new ConfigError(`${name(field)}: ${JSON.stringify(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, { field });
+      throw new ConfigError(
+        `${name(field)}: ${JSON.stringify(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+        { field },
+      );
     }
     return value as T;
   };
@@ -61,14 +77,20 @@ export function deployOptionsFrom(
     command: given.command || d.command,
     migrateCommand: given.migrateCommand || d.migrateCommand,
     timeoutMs,
-    migrateTimeoutMs: duration('migrate-timeout', given.migrateTimeout, given.timeout ? timeoutMs : d.migrateTimeoutMs),
+    migrateTimeoutMs: duration(
+      'migrate-timeout',
+      given.migrateTimeout,
+      given.timeout ? timeoutMs : d.migrateTimeoutMs,
+    ),
     killGraceMs: duration('kill-grace', given.killGrace, d.killGraceMs),
     dryRun: given.dryRun ?? false,
     dryRunFlag: given.dryRunFlag || d.dryRunFlag,
     workingDirectory: given.workingDirectory ? resolve(cwd, given.workingDirectory) : d.workingDirectory,
     env: { ...d.env, ...given.env },
     logDir: given.logDir ? resolve(cwd, given.logDir) : (d.logDir ?? cwd),
-    migrationSafety: choice<DeclaredMigrationSafety>('migration-safety', given.migrationSafety, MIGRATION_SAFETY) ?? d.migrationSafety,
+    migrationSafety:
+      choice<DeclaredMigrationSafety>('migration-safety', given.migrationSafety, MIGRATION_SAFETY) ??
+      d.migrationSafety,
     backupFirst: given.backupFirst ?? d.backupFirst,
     environmentUrl: given.environmentUrl || d.environmentUrl,
     logUrl: given.logUrl || undefined,

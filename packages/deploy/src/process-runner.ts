@@ -38,7 +38,10 @@ export interface RunCommandOptions {
 /** What to do with a running command at a given moment: the pure half of the timeout policy. */
 export type KillStep = { action: 'wait'; untilMs: number } | { action: 'terminate' } | { action: 'kill' };
 
-export function killStep(state: { startedAt: number; timeoutMs: number; killGraceMs: number; terminatedAt?: number }, nowMs: number): KillStep {
+export function killStep(
+  state: { startedAt: number; timeoutMs: number; killGraceMs: number; terminatedAt?: number },
+  nowMs: number,
+): KillStep {
   if (state.terminatedAt !== undefined) {
     const killAt = state.terminatedAt + state.killGraceMs;
     return nowMs >= killAt ? { action: 'kill' } : { action: 'wait', untilMs: killAt };
@@ -132,7 +135,14 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
   const commandLine = [options.command, ...(options.args ?? []).map(shellQuote)].join(' ');
   return new Promise((resolve) => {
     if (options.signal?.aborted) {
-      resolve({ outcome: 'cancelled', exitCode: null, signal: null, durationMs: 0, pid: undefined, forceKilled: false });
+      resolve({
+        outcome: 'cancelled',
+        exitCode: null,
+        signal: null,
+        durationMs: 0,
+        pid: undefined,
+        forceKilled: false,
+      });
       return;
     }
     const child = spawn(commandLine, {
@@ -158,7 +168,10 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     child.stderr.on('data', err.push);
 
     const schedule = (): void => {
-      const step = killStep({ startedAt, timeoutMs: options.timeoutMs, killGraceMs: graceMs, terminatedAt }, now());
+      const step = killStep(
+        { startedAt, timeoutMs: options.timeoutMs, killGraceMs: graceMs, terminatedAt },
+        now(),
+      );
       if (step.action === 'wait') {
         timer = setTimeout(schedule, Math.max(0, step.untilMs - now()));
         return;

@@ -2,7 +2,13 @@
 // which smoke checks to run and where the service's logs are, so `--env production` is all an
 // operator types. Validated by JSON Schema; relative paths resolve against the config file.
 import { dirname, resolve } from 'node:path';
-import { ConfigError, DURATION_PATTERN, readJsonFile, SchemaValidator, tryParseDuration } from '@guarded-rollout/config';
+import {
+  ConfigError,
+  DURATION_PATTERN,
+  readJsonFile,
+  SchemaValidator,
+  tryParseDuration,
+} from '@guarded-rollout/config';
 
 export const DEFAULT_ROLLOUT_CONFIG = 'guarded-rollout.config.json';
 
@@ -96,7 +102,11 @@ export const ROLLOUT_CONFIG_SCHEMA = {
               file: { type: 'string', minLength: 1 },
               command: { type: 'string', minLength: 1 },
               timeout: duration,
-              required_fields: { type: 'array', items: { enum: ['timestamp', 'level', 'message', 'request_id'] }, uniqueItems: true },
+              required_fields: {
+                type: 'array',
+                items: { enum: ['timestamp', 'level', 'message', 'request_id'] },
+                uniqueItems: true,
+              },
               min_coverage: { type: 'number', minimum: 0, maximum: 1 },
             },
           },
@@ -135,7 +145,13 @@ interface RawEnvironment {
     log_dir?: string;
   };
   smoke?: { base_url?: string; checks?: RawCheck[] };
-  logging?: { file?: string; command?: string; timeout?: string; required_fields?: LogField[]; min_coverage?: number };
+  logging?: {
+    file?: string;
+    command?: string;
+    timeout?: string;
+    required_fields?: LogField[];
+    min_coverage?: number;
+  };
 }
 
 interface RawRolloutConfig {
@@ -203,10 +219,16 @@ const validator = new SchemaValidator<RawRolloutConfig>(ROLLOUT_CONFIG_SCHEMA);
 
 const ms = (text: string): number => tryParseDuration(text)!; // the schema has vetted the pattern
 
-function resolveEnvironment(raw: RawEnvironment, environment: string, file: string | undefined, baseDir: string): RolloutEnvironment {
+function resolveEnvironment(
+  raw: RawEnvironment,
+  environment: string,
+  file: string | undefined,
+  baseDir: string,
+): RolloutEnvironment {
   const d = raw.deploy ?? {};
   const timeoutMs = ms(d.timeout ?? DEFAULTS.timeout);
-  const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(baseDir, p));
+  const path = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : resolve(baseDir, p);
   return {
     environment,
     file,
@@ -255,10 +277,13 @@ export function resolveRolloutConfig(raw: unknown, file: string, environment: st
   const env = config.environments[environment];
   if (!env) {
     const known = Object.keys(config.environments);
-    throw new ConfigError(`environments: unknown environment ${JSON.stringify(environment)}; configured: ${known.join(', ')}`, {
-      file,
-      field: 'environments',
-    });
+    throw new ConfigError(
+      `environments: unknown environment ${JSON.stringify(environment)}; configured: ${known.join(', ')}`,
+      {
+        file,
+        field: 'environments',
+      },
+    );
   }
   return resolveEnvironment(env, environment, file, dirname(resolve(file)));
 }

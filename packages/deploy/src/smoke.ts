@@ -48,8 +48,12 @@ export function checksForTier(checks: SmokeCheck[], tier: SmokeTier): SmokeCheck
 /** Reads a dotted path with optional [index] parts ("data.items[0].id") from parsed JSON. */
 export function valueAtPath(root: unknown, path: string): { found: boolean; value: unknown } {
   let current: unknown = root;
-  for (const part of path.replace(/\[(\d+)\]/g, '.$1').split('.').filter((p) => p !== '')) {
-    if (current === null || typeof current !== 'object' || !(part in (current as object))) return { found: false, value: undefined };
+  for (const part of path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((p) => p !== '')) {
+    if (current === null || typeof current !== 'object' || !(part in (current as object)))
+      return { found: false, value: undefined };
     current = (current as Record<string, unknown>)[part];
   }
   return { found: true, value: current };
@@ -76,7 +80,9 @@ export function judgeResponse(check: SmokeCheck, status: number, body: string): 
       const { found, value } = valueAtPath(parsed, assertion.path);
       if (!found) problems.push(`JSON ${assertion.path} is missing`);
       else if (!sameJson(value, assertion.equals)) {
-        problems.push(`JSON ${assertion.path} is ${JSON.stringify(value)}, expected ${JSON.stringify(assertion.equals)}`);
+        problems.push(
+          `JSON ${assertion.path} is ${JSON.stringify(value)}, expected ${JSON.stringify(assertion.equals)}`,
+        );
       }
     }
   }
@@ -86,9 +92,12 @@ export function judgeResponse(check: SmokeCheck, status: number, body: string): 
 function absoluteUrl(check: SmokeCheck, baseUrl: string | undefined): string {
   if (/^https?:\/\//i.test(check.url)) return check.url;
   if (!baseUrl) {
-    throw new ConfigError(`smoke check "${check.name}": url ${JSON.stringify(check.url)} is relative and no base URL is set (smoke.base_url or --base-url)`, {
-      field: 'smoke.base_url',
-    });
+    throw new ConfigError(
+      `smoke check "${check.name}": url ${JSON.stringify(check.url)} is relative and no base URL is set (smoke.base_url or --base-url)`,
+      {
+        field: 'smoke.base_url',
+      },
+    );
   }
   return new URL(check.url, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).href;
 }
@@ -106,12 +115,27 @@ async function runCheck(check: SmokeCheck, url: string, doFetch: typeof fetch): 
     });
     const body = check.method === 'HEAD' ? '' : await response.text();
     const problems = judgeResponse(check, response.status, body);
-    return { ...base, passed: problems.length === 0, status: response.status, durationMs: performance.now() - started, problems };
+    return {
+      ...base,
+      passed: problems.length === 0,
+      status: response.status,
+      durationMs: performance.now() - started,
+      problems,
+    };
   } catch (error) {
     const e = error as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
     const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-    const reason = e.name === 'TimeoutError' ? `no response within ${formatDuration(check.timeoutMs)}` : `request failed: ${code ?? e.message}`;
-    return { ...base, passed: false, status: undefined, durationMs: performance.now() - started, problems: [reason] };
+    const reason =
+      e.name === 'TimeoutError'
+        ? `no response within ${formatDuration(check.timeoutMs)}`
+        : `request failed: ${code ?? e.message}`;
+    return {
+      ...base,
+      passed: false,
+      status: undefined,
+      durationMs: performance.now() - started,
+      problems: [reason],
+    };
   }
 }
 
@@ -145,7 +169,14 @@ export async function runSmokeTests(options: SmokeOptions): Promise<SmokeReport>
         : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
   log.finish(passed ? 'pass' : 'fail', summary, {
     tier: options.tier,
-    checks: results.map((r) => ({ name: r.name, tier: r.tier, passed: r.passed, status: r.status ?? null, duration_ms: Math.round(r.durationMs), problems: r.problems })),
+    checks: results.map((r) => ({
+      name: r.name,
+      tier: r.tier,
+      passed: r.passed,
+      status: r.status ?? null,
+      duration_ms: Math.round(r.durationMs),
+      problems: r.problems,
+    })),
   });
   return { passed, tier: options.tier, results, logPath: log.path, summary };
 }

@@ -22,7 +22,11 @@ import {
 import type { CliContext } from '../context.js';
 
 /** The environment's rollout config: --config if given (must exist), else the default file if present. */
-export function rolloutEnvironment(ctx: CliContext, env: string, config: string | undefined): RolloutEnvironment {
+export function rolloutEnvironment(
+  ctx: CliContext,
+  env: string,
+  config: string | undefined,
+): RolloutEnvironment {
   const file = resolve(ctx.cwd, config ?? DEFAULT_ROLLOUT_CONFIG);
   if (config === undefined && !existsSync(file)) return defaultRolloutEnvironment(env, ctx.cwd);
   return loadRolloutConfig(file, env);
@@ -37,7 +41,10 @@ export function backupProvider(_ctx: CliContext, _config: RolloutEnvironment): B
 }
 
 /** Aborts on SIGINT/SIGTERM while `body` runs, so the child tree is stopped and GitHub told. */
-export async function withCancellation<T>(ctx: CliContext, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withCancellation<T>(
+  ctx: CliContext,
+  body: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     ctx.stderr(`received ${signal}: stopping the running command and recording the cancellation\n`);
@@ -104,13 +111,17 @@ export async function deployFromCli(ctx: CliContext, flags: DeployFlags): Promis
   const settings = deployOptionsFrom(config, overrides(flags, ctx), flagName, ctx.cwd);
   const target = flags.github === false ? undefined : githubTargetFromEnv(ctx.env);
   if (target && target.apiUrl && !/^https?:\/\//.test(target.apiUrl)) {
-    throw new ConfigError(`GITHUB_API_URL: ${JSON.stringify(target.apiUrl)} is not an http(s) URL`, { field: 'GITHUB_API_URL' });
+    throw new ConfigError(`GITHUB_API_URL: ${JSON.stringify(target.apiUrl)} is not an http(s) URL`, {
+      field: 'GITHUB_API_URL',
+    });
   }
   const result = await withCancellation(ctx, (signal) =>
     runDeploy({
       ...settings,
       baseEnv: ctx.env,
-      recorder: target ? new GitHubDeploymentRecorder({ ...target, log: (m) => ctx.stderr(`${m}\n`) }) : undefined,
+      recorder: target
+        ? new GitHubDeploymentRecorder({ ...target, log: (m) => ctx.stderr(`${m}\n`) })
+        : undefined,
       backup: backupProvider(ctx, config),
       signal,
       now: ctx.now,
@@ -136,16 +147,25 @@ function commonOptions(command: Command): Command {
   return command
     .requiredOption('--env <env>', 'environment to deploy (a key of environments in the rollout config)')
     .option('--config <file>', `rollout config file (default: ${DEFAULT_ROLLOUT_CONFIG} when present)`)
-    .option('--timeout <duration>', 'per-command timeout, e.g. 10m (then SIGTERM to the tree, SIGKILL after the grace)')
+    .option(
+      '--timeout <duration>',
+      'per-command timeout, e.g. 10m (then SIGTERM to the tree, SIGKILL after the grace)',
+    )
     .option('--migrate-timeout <duration>', 'timeout of the migrate command (default: --timeout)')
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL (default 10s)')
-    .option('--dry-run', 'pass the dry-run flag to the commands, write *-dryrun.log, record nothing on GitHub')
+    .option(
+      '--dry-run',
+      'pass the dry-run flag to the commands, write *-dryrun.log, record nothing on GitHub',
+    )
     .option('--dry-run-flag <flag>', 'argument appended to the commands in dry-run (default --dry-run)')
     .option('--working-directory <dir>', 'directory the commands run in')
     .option('--migration-safety <kind>', 'reversible, expand-only or irreversible')
     .option('--log-dir <dir>', 'where the logs go (default: current directory)')
     .option('--ref <ref>', 'git ref recorded on the GitHub Deployment (default: $GITHUB_SHA or HEAD)')
-    .option('--release <version>', 'release version recorded in the deployment payload (--version is the CLI\'s own)')
+    .option(
+      '--release <version>',
+      "release version recorded in the deployment payload (--version is the CLI's own)",
+    )
     .option('--type <type>', 'deployment type: standard, hotfix or rollback', 'standard');
 }
 
@@ -153,7 +173,9 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
   commonOptions(
     program
       .command('deploy')
-      .description('run the migrate and deploy commands with timeouts, write deploy.log, record a GitHub Deployment when GITHUB_TOKEN and GITHUB_REPOSITORY are set'),
+      .description(
+        'run the migrate and deploy commands with timeouts, write deploy.log, record a GitHub Deployment when GITHUB_TOKEN and GITHUB_REPOSITORY are set',
+      ),
   )
     .option('--command <cmd>', 'deploy command (default: deploy.command of the environment)')
     .option('--migrate-command <cmd>', 'migrate command run first (default: deploy.migrate_command)')
@@ -166,15 +188,34 @@ export function registerDeploy(program: Command, ctx: CliContext): void {
       if (result.status !== 'succeeded') ctx.exitCode = 1;
     });
 
-  commonOptions(program.command('migrate').description('run only the migrate command with its timeout; writes migrate.log (migrate-dryrun.log in dry-run)'))
+  commonOptions(
+    program
+      .command('migrate')
+      .description(
+        'run only the migrate command with its timeout; writes migrate.log (migrate-dryrun.log in dry-run)',
+      ),
+  )
     .option('--command <cmd>', 'migrate command (default: deploy.migrate_command of the environment)')
     .action(async (flags: DeployFlags) => {
       const config = rolloutEnvironment(ctx, flags.env, flags.config);
-      const settings = deployOptionsFrom(config, { ...overrides(flags, ctx), command: undefined, migrateCommand: flags.command }, flagName, ctx.cwd);
-      const result = await withCancellation(ctx, (signal) =>
-        runMigrate({ ...settings, baseEnv: ctx.env, signal, now: ctx.now, onLine: (line) => ctx.stdout(`${line}\n`) }),
+      const settings = deployOptionsFrom(
+        config,
+        { ...overrides(flags, ctx), command: undefined, migrateCommand: flags.command },
+        flagName,
+        ctx.cwd,
       );
-      ctx.stdout(`\nmigrate ${result.status}${result.dryRun ? ' (dry-run)' : ''}: ${result.summary}\nlog: ${result.logPath}\nmigration-safety: ${result.migrationSafety}\n`);
+      const result = await withCancellation(ctx, (signal) =>
+        runMigrate({
+          ...settings,
+          baseEnv: ctx.env,
+          signal,
+          now: ctx.now,
+          onLine: (line) => ctx.stdout(`${line}\n`),
+        }),
+      );
+      ctx.stdout(
+        `\nmigrate ${result.status}${result.dryRun ? ' (dry-run)' : ''}: ${result.summary}\nlog: ${result.logPath}\nmigration-safety: ${result.migrationSafety}\n`,
+      );
       if (result.status !== 'succeeded' && result.status !== 'skipped') ctx.exitCode = 1;
     });
 }

@@ -23,14 +23,22 @@ export function registerQuickDeploy(program: Command, ctx: CliContext): void {
     .argument('<env>', 'environment to deploy')
     .option('--skip-backup', 'deploy without a backup first (refused for production unless --force)')
     .option('--force', 'allow --skip-backup in production')
-    .option('--dry-run', 'dry-run the deploy (no backup, no GitHub writes), then run the critical smoke tests')
+    .option(
+      '--dry-run',
+      'dry-run the deploy (no backup, no GitHub writes), then run the critical smoke tests',
+    )
     .option('--config <file>', 'rollout config file (default: guarded-rollout.config.json)')
-    .option('--release <version>', 'release version recorded in the deployment payload (--version is the CLI\'s own)')
+    .option(
+      '--release <version>',
+      "release version recorded in the deployment payload (--version is the CLI's own)",
+    )
     .option('--ref <ref>', 'git ref recorded on the GitHub Deployment')
     .option('--log-dir <dir>', 'where the logs go (default: current directory)')
     .action(async (env: string, flags: QuickDeployFlags) => {
       if (flags.skipBackup && env === 'production' && !flags.force) {
-        throw new UsageError('quick-deploy: --skip-backup is refused for production; add --force if you really mean to deploy without a backup');
+        throw new UsageError(
+          'quick-deploy: --skip-backup is refused for production; add --force if you really mean to deploy without a backup',
+        );
       }
       const deploy = await deployFromCli(ctx, {
         env,
@@ -46,9 +54,18 @@ export function registerQuickDeploy(program: Command, ctx: CliContext): void {
         ctx.exitCode = 1;
         return;
       }
-      const smoke = await smokeFromCli(ctx, { env, tier: 'critical', config: flags.config, logDir: flags.logDir });
+      const smoke = await smokeFromCli(ctx, {
+        env,
+        tier: 'critical',
+        config: flags.config,
+        logDir: flags.logDir,
+      });
       if (!smoke.passed) {
-        ctx.stderr('quick-deploy: critical smoke tests failed — consider `guarded-rollout rollback --env ' + env + ' --latest`\n');
+        ctx.stderr(
+          'quick-deploy: critical smoke tests failed — consider `guarded-rollout rollback --env ' +
+            env +
+            ' --latest`\n',
+        );
         ctx.exitCode = 1;
       }
     });

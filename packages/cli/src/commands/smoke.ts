@@ -17,7 +17,9 @@ export interface SmokeFlags {
 
 export async function smokeFromCli(ctx: CliContext, flags: SmokeFlags): Promise<SmokeReport> {
   if (!(SMOKE_RUN_TIERS as readonly string[]).includes(flags.tier)) {
-    throw new ConfigError(`--tier: ${JSON.stringify(flags.tier)} is not one of "critical", "all"`, { field: 'tier' });
+    throw new ConfigError(`--tier: ${JSON.stringify(flags.tier)} is not one of "critical", "all"`, {
+      field: 'tier',
+    });
   }
   const config = rolloutEnvironment(ctx, flags.env, flags.config);
   const report = await runSmokeTests({
@@ -36,7 +38,9 @@ export async function smokeFromCli(ctx: CliContext, flags: SmokeFlags): Promise<
 export function registerSmoke(program: Command, ctx: CliContext): void {
   program
     .command('smoke')
-    .description('run the smoke checks of an environment (critical only, or all) and write postdeploy-smoketests.log')
+    .description(
+      'run the smoke checks of an environment (critical only, or all) and write postdeploy-smoketests.log',
+    )
     .requiredOption('--env <env>', 'environment whose smoke checks to run')
     .requiredOption('--tier <tier>', 'critical (critical checks only) or all')
     .option('--config <file>', 'rollout config file (default: guarded-rollout.config.json)')

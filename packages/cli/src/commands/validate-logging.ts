@@ -19,7 +19,9 @@ interface ValidateLoggingFlags {
 export function registerValidateLogging(program: Command, ctx: CliContext): void {
   program
     .command('validate-logging')
-    .description('check that the service emits structured JSON logs without secrets or PII; writes test_logging.log')
+    .description(
+      'check that the service emits structured JSON logs without secrets or PII; writes test_logging.log',
+    )
     .requiredOption('--env <env>', 'environment whose logging settings to use')
     .option('--file <file>', 'log file to check (default: logging.file of the environment)')
     .option('--command <cmd>', 'command whose output is the logs (default: logging.command)')
@@ -31,11 +33,24 @@ export function registerValidateLogging(program: Command, ctx: CliContext): void
       let minCoverage = config.logging.minCoverage;
       if (flags.minCoverage !== undefined) {
         minCoverage = Number(flags.minCoverage);
-        if (flags.minCoverage.trim() === '' || !Number.isFinite(minCoverage) || minCoverage < 0 || minCoverage > 1) {
-          throw new ConfigError(`--min-coverage: ${JSON.stringify(flags.minCoverage)} is not a number between 0 and 1`, { field: 'min-coverage' });
+        if (
+          flags.minCoverage.trim() === '' ||
+          !Number.isFinite(minCoverage) ||
+          minCoverage < 0 ||
+          minCoverage > 1
+        ) {
+          throw new ConfigError(
+            `--min-coverage: ${JSON.stringify(flags.minCoverage)} is not a number between 0 and 1`,
+            { field: 'min-coverage' },
+          );
         }
       }
-      const file = flags.file !== undefined ? resolve(ctx.cwd, flags.file) : flags.command !== undefined ? undefined : config.logging.file;
+      const file =
+        flags.file !== undefined
+          ? resolve(ctx.cwd, flags.file)
+          : flags.command !== undefined
+            ? undefined
+            : config.logging.file;
       const report = await validateLogging({
         environment: config.environment,
         file,
@@ -48,9 +63,16 @@ export function registerValidateLogging(program: Command, ctx: CliContext): void
         now: ctx.now,
       });
       const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-      ctx.stdout(`logging validation ${report.passed ? 'passed' : 'FAILED'} (${report.source}): ${report.summary}\n`);
-      ctx.stdout(`field coverage: ${Object.entries(report.fieldCoverage).map(([f, c]) => `${f} ${pct(c)}`).join(', ')}\n`);
-      for (const leak of report.leaks.slice(0, 20)) ctx.stdout(`  line ${leak.line}: ${leak.kind} (value withheld)\n`);
+      ctx.stdout(
+        `logging validation ${report.passed ? 'passed' : 'FAILED'} (${report.source}): ${report.summary}\n`,
+      );
+      ctx.stdout(
+        `field coverage: ${Object.entries(report.fieldCoverage)
+          .map(([f, c]) => `${f} ${pct(c)}`)
+          .join(', ')}\n`,
+      );
+      for (const leak of report.leaks.slice(0, 20))
+        ctx.stdout(`  line ${leak.line}: ${leak.kind} (value withheld)\n`);
       for (const p of report.problems.slice(0, 10)) ctx.stdout(`  line ${p.line}: ${p.problem}\n`);
       ctx.stdout(`log: ${report.logPath}\n`);
       if (!report.passed) ctx.exitCode = 1;

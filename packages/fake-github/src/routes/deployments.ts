@@ -45,7 +45,10 @@ export class DeploymentStore {
     return this.deployments.find((d) => d.id === id);
   }
 
-  addStatus(deployment: FakeDeployment, fields: Omit<FakeDeploymentStatus, 'id' | 'createdAt'>): FakeDeploymentStatus {
+  addStatus(
+    deployment: FakeDeployment,
+    fields: Omit<FakeDeploymentStatus, 'id' | 'createdAt'>,
+  ): FakeDeploymentStatus {
     const status = { ...fields, id: this.nextStatusId++, createdAt: new Date().toISOString() };
     deployment.statuses.push(status);
     return status;
@@ -100,7 +103,10 @@ function statusBody(fake: FakeGitHub, d: FakeDeployment, s: FakeDeploymentStatus
   };
 }
 
-const notFound: FakeResponse = { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+const notFound: FakeResponse = {
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+};
 
 function deploymentOf(store: DeploymentStore, req: FakeRequest): FakeDeployment | undefined {
   const d = store.find(Number(req.params.deployment_id));
@@ -118,7 +124,20 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
     const environment = (body.environment as string | undefined) ?? 'production';
     const description = (body.description as string | null | undefined) ?? '';
     if (typeof description === 'string' && description.length > 140) {
-      return { status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'Deployment', field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' }] } };
+      return {
+        status: 422,
+        body: {
+          message: 'Validation Failed',
+          errors: [
+            {
+              resource: 'Deployment',
+              field: 'description',
+              code: 'custom',
+              message: 'description is too long (maximum is 140 characters)',
+            },
+          ],
+        },
+      };
     }
     let payload: unknown = body.payload ?? {};
     if (typeof payload === 'string') payload = payload === '' ? {} : (JSON.parse(payload) as unknown);
@@ -144,9 +163,18 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
     const q = req.query;
     const matching = store.deployments
       .filter((d) => d.owner === req.params.owner && d.repo === req.params.repo)
-      .filter((d) => (!q.get('environment') || d.environment === q.get('environment')) && (!q.get('ref') || d.ref === q.get('ref')) && (!q.get('task') || d.task === q.get('task')))
+      .filter(
+        (d) =>
+          (!q.get('environment') || d.environment === q.get('environment')) &&
+          (!q.get('ref') || d.ref === q.get('ref')) &&
+          (!q.get('task') || d.task === q.get('task')),
+      )
       .reverse(); // GitHub lists newest first
-    return paginate(req, f, matching.map((d) => deploymentBody(f, d)));
+    return paginate(
+      req,
+      f,
+      matching.map((d) => deploymentBody(f, d)),
+    );
   });
 
   on('repos/get-deployment', (req, f) => {
@@ -160,7 +188,20 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
     const body = req.body as Json;
     const description = (body.description as string | undefined) ?? '';
     if (description.length > 140) {
-      return { status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'DeploymentStatus', field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' }] } };
+      return {
+        status: 422,
+        body: {
+          message: 'Validation Failed',
+          errors: [
+            {
+              resource: 'DeploymentStatus',
+              field: 'description',
+              code: 'custom',
+              message: 'description is too long (maximum is 140 characters)',
+            },
+          ],
+        },
+      };
     }
     const environment = (body.environment as string | undefined) ?? d.environment;
     const status = store.addStatus(d, {
@@ -176,7 +217,13 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
       for (const older of store.deployments) {
         if (older === d || older.owner !== d.owner || older.repo !== d.repo || older.transient) continue;
         if (older.environment !== environment || older.statuses.at(-1)?.state !== 'success') continue;
-        store.addStatus(older, { state: 'inactive', description: '', logUrl: '', environmentUrl: '', environment });
+        store.addStatus(older, {
+          state: 'inactive',
+          description: '',
+          logUrl: '',
+          environmentUrl: '',
+          environment,
+        });
       }
     }
     return { status: 201, body: statusBody(f, d, status) };
@@ -185,7 +232,11 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
   on('repos/list-deployment-statuses', (req, f) => {
     const d = deploymentOf(store, req);
     if (!d) return notFound;
-    return paginate(req, f, [...d.statuses].reverse().map((s) => statusBody(f, d, s)));
+    return paginate(
+      req,
+      f,
+      [...d.statuses].reverse().map((s) => statusBody(f, d, s)),
+    );
   });
 
   on('repos/get-deployment-status', (req, f) => {
@@ -198,6 +249,7 @@ export function deploymentHandlers(store: DeploymentStore): Record<string, Handl
 
 /** Installs create/list/get deployment and create/list/get deployment-status handlers; returns their store. */
 export function installDeploymentRoutes(fake: FakeGitHub, store = new DeploymentStore()): DeploymentStore {
-  for (const [operationId, handler] of Object.entries(deploymentHandlers(store))) fake.on(operationId, handler);
+  for (const [operationId, handler] of Object.entries(deploymentHandlers(store)))
+    fake.on(operationId, handler);
   return store;
 }
