@@ -39902,7 +39902,11 @@ const ROLLOUT_CONFIG_SCHEMA = {
                             file: { type: 'string', minLength: 1 },
                             command: { type: 'string', minLength: 1 },
                             timeout: duration,
-                            required_fields: { type: 'array', items: { enum: ['timestamp', 'level', 'message', 'request_id'] }, uniqueItems: true },
+                            required_fields: {
+                                type: 'array',
+                                items: { enum: ['timestamp', 'level', 'message', 'request_id'] },
+                                uniqueItems: true,
+                            },
                             min_coverage: { type: 'number', minimum: 0, maximum: 1 },
                         },
                     },
@@ -39925,7 +39929,7 @@ const ms = (text) => durations_tryParseDuration(text); // the schema has vetted 
 function resolveEnvironment(raw, environment, file, baseDir) {
     const d = raw.deploy ?? {};
     const timeoutMs = ms(d.timeout ?? DEFAULTS.timeout);
-    const path = (p) => (p === undefined ? undefined : (0,external_node_path_namespaceObject.resolve)(baseDir, p));
+    const path = (p) => p === undefined ? undefined : (0,external_node_path_namespaceObject.resolve)(baseDir, p);
     return {
         environment,
         file,
@@ -40105,7 +40109,14 @@ function process_runner_runCommand(options) {
     const commandLine = [options.command, ...(options.args ?? []).map(shellQuote)].join(' ');
     return new Promise((resolve) => {
         if (options.signal?.aborted) {
-            resolve({ outcome: 'cancelled', exitCode: null, signal: null, durationMs: 0, pid: undefined, forceKilled: false });
+            resolve({
+                outcome: 'cancelled',
+                exitCode: null,
+                signal: null,
+                durationMs: 0,
+                pid: undefined,
+                forceKilled: false,
+            });
             return;
         }
         const child = (0,external_node_child_process_namespaceObject.spawn)(commandLine, {
@@ -42538,7 +42549,9 @@ class GitHubDeploymentRecorder {
     constructor(target) {
         const [owner, repo, ...rest] = target.repository.split('/');
         if (!owner || !repo || rest.length) {
-            throw new errors_ConfigError(`repository ${JSON.stringify(target.repository)} is not of the form owner/name`, { field: 'repository' });
+            throw new errors_ConfigError(`repository ${JSON.stringify(target.repository)} is not of the form owner/name`, {
+                field: 'repository',
+            });
         }
         this.owner = owner;
         this.repo = repo;
@@ -42549,10 +42562,18 @@ class GitHubDeploymentRecorder {
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             retry: { retries: 3 },
             throttle: {
-                ...(target.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: target.retryAfterBaseValue }),
+                ...(target.retryAfterBaseValue === undefined
+                    ? {}
+                    : { retryAfterBaseValue: target.retryAfterBaseValue }),
                 ...(target.minWriteIntervalMs === undefined
                     ? {}
-                    : { write: new (lib_default()).Group({ id: `guarded-rollout-write-${target.minWriteIntervalMs}`, maxConcurrent: 1, minTime: target.minWriteIntervalMs }) }),
+                    : {
+                        write: new (lib_default()).Group({
+                            id: `guarded-rollout-write-${target.minWriteIntervalMs}`,
+                            maxConcurrent: 1,
+                            minTime: target.minWriteIntervalMs,
+                        }),
+                    }),
                 onRateLimit: (retryAfter, options, _o, retryCount) => {
                     log(`GitHub rate limit on ${options.method} ${options.url}; retrying in ${retryAfter}s`);
                     return retryCount < 2;
@@ -42775,7 +42796,9 @@ async function runDeploy(options) {
         throw new errors_ConfigError(`no deploy command for environment "${options.environment}": pass --command / input "command" or set environments.${options.environment}.deploy.command in the rollout config`, { field: 'command' });
     }
     if (options.backupFirst && !options.backup && !options.dryRun) {
-        throw new errors_ConfigError('backup-first needs the backup package, which is not available in this build', { field: 'backup-first' });
+        throw new errors_ConfigError('backup-first needs the backup package, which is not available in this build', {
+            field: 'backup-first',
+        });
     }
     const now = options.now ?? (() => new Date());
     const redact = options.redact ?? ((l) => l);
@@ -42805,7 +42828,12 @@ async function runDeploy(options) {
         if (!recorder || deploymentId === undefined)
             return;
         const id = deploymentId;
-        await github(`status "${state}"`, () => recorder.status(id, { state, description, logUrl: options.logUrl, environmentUrl: options.environmentUrl }));
+        await github(`status "${state}"`, () => recorder.status(id, {
+            state,
+            description,
+            logUrl: options.logUrl,
+            environmentUrl: options.environmentUrl,
+        }));
     };
     const header = (log, kind, command, timeoutMs) => {
         log.line(`command: ${command ? redact(command) : '(none)'}${command && options.dryRun ? ` ${options.dryRunFlag}` : ''}`, `working-directory: ${options.workingDirectory}`, `timeout: ${durations_formatDuration(timeoutMs)} (then SIGTERM to the process tree, SIGKILL ${durations_formatDuration(options.killGraceMs)} later)`, `version: ${options.version ?? '(unspecified)'}  ref: ${options.ref}  type: ${options.type}`, ...(kind.startsWith('migrate') ? [`migration-safety: ${migrationSafety}`] : []), '');
@@ -42847,11 +42875,22 @@ async function runDeploy(options) {
             dry_run: options.dryRun,
             ...(step === 'migrate' ? { migration_safety: migrationSafety } : {}),
         });
-        steps.push({ step, outcome: result.outcome, durationMs: result.durationMs, exitCode: result.exitCode, logPath: log.path });
+        steps.push({
+            step,
+            outcome: result.outcome,
+            durationMs: result.durationMs,
+            exitCode: result.exitCode,
+            logPath: log.path,
+        });
         say(summary);
         return summary;
     };
-    const evidence = (kind, path) => new src_EvidenceLog(path, { kind: `${kind}${suffix}`, tool: `guarded-rollout ${kind}`, environment: options.environment, now });
+    const evidence = (kind, path) => new src_EvidenceLog(path, {
+        kind: `${kind}${suffix}`,
+        tool: `guarded-rollout ${kind}`,
+        environment: options.environment,
+        now,
+    });
     // The deploy log exists from the start, so `log-path` always points at something honest.
     const deployLog = evidence('deploy', logPath);
     const migrateTimeoutMs = options.migrateTimeoutMs ?? options.timeoutMs;
@@ -42865,11 +42904,23 @@ async function runDeploy(options) {
         try {
             backup = await options.backup();
             deployLog.line(`backup: ${backup.path} (sha256 ${backup.sha256})`);
-            steps.push({ step: 'backup', outcome: 'succeeded', durationMs: Date.now() - started, exitCode: 0, detail: backup.path });
+            steps.push({
+                step: 'backup',
+                outcome: 'succeeded',
+                durationMs: Date.now() - started,
+                exitCode: 0,
+                detail: backup.path,
+            });
         }
         catch (error) {
             backupProblem = `backup failed, nothing was deployed: ${redact(error.message)}`;
-            steps.push({ step: 'backup', outcome: 'failed', durationMs: Date.now() - started, exitCode: null, detail: backupProblem });
+            steps.push({
+                step: 'backup',
+                outcome: 'failed',
+                durationMs: Date.now() - started,
+                exitCode: null,
+                detail: backupProblem,
+            });
         }
     }
     else if (options.backupFirst && options.dryRun) {
@@ -42900,7 +42951,10 @@ async function runDeploy(options) {
         status = 'failed';
         summary = backupProblem;
         say(summary);
-        evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', { outcome: 'skipped', dry_run: false });
+        evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', {
+            outcome: 'skipped',
+            dry_run: false,
+        });
         deployLog.line(summary);
         deployLog.finish('fail', summary, { outcome: 'skipped', dry_run: false });
         steps.push({ step: 'migrate', outcome: 'skipped', durationMs: 0, exitCode: null }, { step: 'deploy', outcome: 'skipped', durationMs: 0, exitCode: null });
@@ -42920,8 +42974,18 @@ async function runDeploy(options) {
         }
         else {
             const nothing = 'no migrate command configured; nothing to migrate';
-            migrateLog.finish('pass', nothing, { outcome: 'skipped', dry_run: options.dryRun, migration_safety: migrationSafety });
-            steps.push({ step: 'migrate', outcome: 'skipped', durationMs: 0, exitCode: null, logPath: migrateLogPath });
+            migrateLog.finish('pass', nothing, {
+                outcome: 'skipped',
+                dry_run: options.dryRun,
+                migration_safety: migrationSafety,
+            });
+            steps.push({
+                step: 'migrate',
+                outcome: 'skipped',
+                durationMs: 0,
+                exitCode: null,
+                logPath: migrateLogPath,
+            });
         }
         // 4. Deploy, only on top of a successful migration.
         header(deployLog, `deploy${suffix}`, options.command, options.timeoutMs);
@@ -42933,7 +42997,11 @@ async function runDeploy(options) {
         else {
             const skipped = `deploy skipped: ${summary}`;
             deployLog.line(skipped);
-            deployLog.finish('fail', skipped, { outcome: 'skipped', dry_run: options.dryRun, migrate_outcome: status });
+            deployLog.finish('fail', skipped, {
+                outcome: 'skipped',
+                dry_run: options.dryRun,
+                migrate_outcome: status,
+            });
             steps.push({ step: 'deploy', outcome: 'skipped', durationMs: 0, exitCode: null, logPath });
         }
     }
@@ -42949,7 +43017,7 @@ async function runDeploy(options) {
         backupSha256: backup?.sha256,
         migrationSafety,
         steps,
-        summary: options.dryRun ? `dry-run: ${summary}` : summary,
+        summary,
         githubProblems,
     };
 }
@@ -42960,12 +43028,21 @@ async function runMigrate(options) {
     const logDir = resolve(options.logDir);
     mkdirSync(logDir, { recursive: true });
     const kind = `migrate${options.dryRun ? '-dryrun' : ''}`;
-    const log = new EvidenceLog(join(logDir, `${kind}.log`), { kind, tool: 'guarded-rollout migrate', environment: options.environment, now });
+    const log = new EvidenceLog(join(logDir, `${kind}.log`), {
+        kind,
+        tool: 'guarded-rollout migrate',
+        environment: options.environment,
+        now,
+    });
     const migrationSafety = options.migrationSafety ?? (options.migrateCommand ? 'unknown' : 'none');
     const timeoutMs = options.migrateTimeoutMs ?? options.timeoutMs;
     if (!options.migrateCommand) {
         const summary = 'no migrate command configured; nothing to migrate';
-        log.finish('pass', summary, { outcome: 'skipped', dry_run: options.dryRun, migration_safety: migrationSafety });
+        log.finish('pass', summary, {
+            outcome: 'skipped',
+            dry_run: options.dryRun,
+            migration_safety: migrationSafety,
+        });
         options.onLine?.(summary);
         return { status: 'skipped', dryRun: options.dryRun, logPath: log.path, migrationSafety, summary };
     }
@@ -43021,7 +43098,10 @@ function checksForTier(checks, tier) {
 /** Reads a dotted path with optional [index] parts ("data.items[0].id") from parsed JSON. */
 function valueAtPath(root, path) {
     let current = root;
-    for (const part of path.replace(/\[(\d+)\]/g, '.$1').split('.').filter((p) => p !== '')) {
+    for (const part of path
+        .replace(/\[(\d+)\]/g, '.$1')
+        .split('.')
+        .filter((p) => p !== '')) {
         if (current === null || typeof current !== 'object' || !(part in current))
             return { found: false, value: undefined };
         current = current[part];
@@ -43080,13 +43160,27 @@ async function runCheck(check, url, doFetch) {
         });
         const body = check.method === 'HEAD' ? '' : await response.text();
         const problems = judgeResponse(check, response.status, body);
-        return { ...base, passed: problems.length === 0, status: response.status, durationMs: performance.now() - started, problems };
+        return {
+            ...base,
+            passed: problems.length === 0,
+            status: response.status,
+            durationMs: performance.now() - started,
+            problems,
+        };
     }
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = e.name === 'TimeoutError' ? `no response within ${durations_formatDuration(check.timeoutMs)}` : `request failed: ${code ?? e.message}`;
-        return { ...base, passed: false, status: undefined, durationMs: performance.now() - started, problems: [reason] };
+        const reason = e.name === 'TimeoutError'
+            ? `no response within ${durations_formatDuration(check.timeoutMs)}`
+            : `request failed: ${code ?? e.message}`;
+        return {
+            ...base,
+            passed: false,
+            status: undefined,
+            durationMs: performance.now() - started,
+            problems: [reason],
+        };
     }
 }
 async function runSmokeTests(options) {
@@ -43118,7 +43212,14 @@ async function runSmokeTests(options) {
             : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
     log.finish(passed ? 'pass' : 'fail', summary, {
         tier: options.tier,
-        checks: results.map((r) => ({ name: r.name, tier: r.tier, passed: r.passed, status: r.status ?? null, duration_ms: Math.round(r.durationMs), problems: r.problems })),
+        checks: results.map((r) => ({
+            name: r.name,
+            tier: r.tier,
+            passed: r.passed,
+            status: r.status ?? null,
+            duration_ms: Math.round(r.durationMs),
+            problems: r.problems,
+        })),
     });
     return { passed, tier: options.tier, results, logPath: log.path, summary };
 }
@@ -43144,7 +43245,20 @@ const FIELD_ALIASES = {
     message: ['message', 'msg'],
     request_id: ['request_id', 'requestId', 'req_id', 'reqId', 'request-id', 'trace_id', 'traceId'],
 };
-const LEVELS = new Set(['trace', 'debug', 'info', 'notice', 'warn', 'warning', 'error', 'fatal', 'critical', 'crit', 'alert', 'emergency']);
+const LEVELS = new Set([
+    'trace',
+    'debug',
+    'info',
+    'notice',
+    'warn',
+    'warning',
+    'error',
+    'fatal',
+    'critical',
+    'crit',
+    'alert',
+    'emergency',
+]);
 // Date and time with seconds and an explicit zone (Z or ±hh:mm), as RFC 3339 profiles ISO 8601.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 /** What leaks look like. Each is named so the report says what was found without repeating it. */
@@ -43155,9 +43269,15 @@ const LEAK_PATTERNS = [
     { kind: 'private key', pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
     { kind: 'JSON web token', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/ },
     { kind: 'bearer credential', pattern: /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/i },
-    { kind: 'webhook URL', pattern: /https:\/\/(hooks\.slack\.com\/(services|workflows)\/|discord(app)?\.com\/api\/webhooks\/|[a-z0-9-]+\.webhook\.office\.com\/|outlook\.office\.com\/webhook\/)\S+/i },
+    {
+        kind: 'webhook URL',
+        pattern: /https:\/\/(hooks\.slack\.com\/(services|workflows)\/|discord(app)?\.com\/api\/webhooks\/|[a-z0-9-]+\.webhook\.office\.com\/|outlook\.office\.com\/webhook\/)\S+/i,
+    },
     { kind: 'credentials in URL', pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"']+:[^\s/@"']+@/i },
-    { kind: 'password field', pattern: /"(password|passwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"\s*:\s*"[^"*]{3,}"/i },
+    {
+        kind: 'password field',
+        pattern: /"(password|passwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"\s*:\s*"[^"*]{3,}"/i,
+    },
     { kind: 'email address', pattern: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/ },
 ];
 function pick(record, field) {
@@ -43175,7 +43295,9 @@ function fieldProblem(field, value) {
                 ? undefined
                 : `timestamp ${JSON.stringify(value)} is not ISO-8601 with a time zone`;
         case 'level':
-            return typeof value === 'string' && LEVELS.has(value.toLowerCase()) ? undefined : `level ${JSON.stringify(value)} is not a log level name`;
+            return typeof value === 'string' && LEVELS.has(value.toLowerCase())
+                ? undefined
+                : `level ${JSON.stringify(value)} is not a log level name`;
         default:
             return typeof value === 'string' || typeof value === 'number' ? undefined : `${field} is not a string`;
     }
@@ -43237,7 +43359,17 @@ function assessLogLines(text, options) {
     const summary = passed
         ? `${structured}/${total} lines structured (${pct(coverage)}), no secrets or PII found`
         : `${reasons.join('; ')}`;
-    return { totalLines: total, jsonLines: json, structuredLines: structured, coverage, fieldCoverage, problems, leaks, passed, summary };
+    return {
+        totalLines: total,
+        jsonLines: json,
+        structuredLines: structured,
+        coverage,
+        fieldCoverage,
+        problems,
+        leaks,
+        passed,
+        summary,
+    };
 }
 /** Reads the logs, assesses them and writes test_logging.log. Leaked values are never echoed. */
 async function validateLogging(options) {
@@ -43339,7 +43471,8 @@ function deployOptionsFrom(config, given, name, cwd) {
         workingDirectory: given.workingDirectory ? (0,external_node_path_namespaceObject.resolve)(cwd, given.workingDirectory) : d.workingDirectory,
         env: { ...d.env, ...given.env },
         logDir: given.logDir ? (0,external_node_path_namespaceObject.resolve)(cwd, given.logDir) : (d.logDir ?? cwd),
-        migrationSafety: choice('migration-safety', given.migrationSafety, MIGRATION_SAFETY) ?? d.migrationSafety,
+        migrationSafety: choice('migration-safety', given.migrationSafety, MIGRATION_SAFETY) ??
+            d.migrationSafety,
         backupFirst: given.backupFirst ?? d.backupFirst,
         environmentUrl: given.environmentUrl || d.environmentUrl,
         logUrl: given.logUrl || undefined,
@@ -43375,7 +43508,9 @@ function parseEnvLines(text) {
             continue;
         const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
         if (!match)
-            throw new errors_ConfigError(`input "env", line ${i + 1}: ${JSON.stringify(line)} is not KEY=VALUE`, { field: 'env' });
+            throw new errors_ConfigError(`input "env", line ${i + 1}: ${JSON.stringify(line)} is not KEY=VALUE`, {
+                field: 'env',
+            });
         env[match[1]] = match[2];
     }
     return env;
@@ -43447,7 +43582,9 @@ async function run() {
         const result = await runDeploy({
             ...inputs.settings,
             // On cancellation the runner gives ~10 s; runCommand shortens the kill grace to 3 s then.
-            recorder: target ? new GitHubDeploymentRecorder({ ...target, log: (m) => lib_core/* warning */.$e(hide(m)) }) : undefined,
+            recorder: target
+                ? new GitHubDeploymentRecorder({ ...target, log: (m) => lib_core/* warning */.$e(hide(m)) })
+                : undefined,
             backup: backupProvider(inputs.config),
             signal: controller.signal,
             redact: hide,
@@ -43510,14 +43647,20 @@ async function post() {
     const deploymentId = lib_core/* getState */.Gu('deployment-id');
     const environment = lib_core/* getState */.Gu('environment') || '(unknown)';
     lib_core/* warning */.$e(`the deploy to ${environment} did not finish${deploymentId ? ` (GitHub deployment ${deploymentId})` : ''}: it was cancelled or crashed`);
-    await lib_core/* summary */.z.addHeading(`Deploy ${environment}: did not finish`, 3).addRaw('The job ended before the deploy step reported an outcome; check the target before retrying.').write();
+    await lib_core/* summary */.z
+        .addHeading(`Deploy ${environment}: did not finish`, 3)
+        .addRaw('The job ended before the deploy step reported an outcome; check the target before retrying.')
+        .write();
     const token = lib_core/* getInput */.V4('token');
     maskSecret(token);
     const target = token ? githubTargetFromEnv(process.env, token) : undefined;
     if (!deploymentId || !target)
         return;
     try {
-        await new GitHubDeploymentRecorder(target).status(Number(deploymentId), { state: 'error', description: 'cancelled: the job ended before the deploy finished' });
+        await new GitHubDeploymentRecorder(target).status(Number(deploymentId), {
+            state: 'error',
+            description: 'cancelled: the job ended before the deploy finished',
+        });
         lib_core/* info */.pq(`GitHub deployment ${deploymentId} marked error`);
     }
     catch (error) {
