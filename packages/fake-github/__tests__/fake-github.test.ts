@@ -7,7 +7,11 @@ describe('fake GitHub API', () => {
   beforeAll(async () => {
     fake = await startFakeGitHub({
       'repos/create-deployment': (req) => {
-        const d = { ...(exampleResponse('repos/create-deployment', 201) as object), id: deployments.length + 1, ref: (req.body as { ref: string }).ref };
+        const d = {
+          ...(exampleResponse('repos/create-deployment', 201) as object),
+          id: deployments.length + 1,
+          ref: (req.body as { ref: string }).ref,
+        };
         deployments.push(d);
         return { status: 201, body: d };
       },

@@ -68,7 +68,9 @@ export class FakeGitHub {
 
   /** Number of requests made for an operation (or all, without argument). */
   count(operationId?: string): number {
-    return operationId ? this.requests.filter((r) => r.operationId === operationId).length : this.requests.length;
+    return operationId
+      ? this.requests.filter((r) => r.operationId === operationId).length
+      : this.requests.length;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -78,10 +80,19 @@ export class FakeGitHub {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     let body: unknown;
-    const send = (status: number, payload: unknown, headers: Record<string, string> = {}, operationId?: string): void => {
+    const send = (
+      status: number,
+      payload: unknown,
+      headers: Record<string, string> = {},
+      operationId?: string,
+    ): void => {
       this.requests.push({ method, path: url.pathname, operationId, status, body });
       const data = payload === undefined ? '' : JSON.stringify(payload);
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-api-version-selected': '2022-11-28', ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'x-github-api-version-selected': '2022-11-28',
+        ...headers,
+      });
       res.end(data);
     };
     try {
@@ -101,7 +112,12 @@ export class FakeGitHub {
     if (this.token !== undefined) {
       const auth = req.headers.authorization ?? '';
       if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
-        send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' }, {}, operation.operationId);
+        send(
+          401,
+          { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
+          {},
+          operation.operationId,
+        );
         return;
       }
     }
@@ -118,7 +134,15 @@ export class FakeGitHub {
       send(422, { message: 'Validation Failed', errors: invalid }, {}, operation.operationId);
       return;
     }
-    const request: FakeRequest = { method, path: url.pathname, operationId: operation.operationId, params, query: url.searchParams, headers: req.headers, body };
+    const request: FakeRequest = {
+      method,
+      path: url.pathname,
+      operationId: operation.operationId,
+      params,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+    };
     let response: FakeResponse;
     try {
       response = await handler(request, this);
@@ -155,6 +179,9 @@ export function paginate<T>(request: FakeRequest, fake: FakeGitHub, items: reado
     q.set('per_page', String(perPage));
     return `<${fake.url}${request.path}?${q.toString()}>; rel="${rel}"`;
   };
-  const links = [...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []), ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : [])];
+  const links = [
+    ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
+    ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : []),
+  ];
   return { status: 200, body: slice, headers: links.length ? { link: links.join(', ') } : {} };
 }

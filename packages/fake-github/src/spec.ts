@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
 type Json = Record<string, unknown>;
 
@@ -26,7 +27,8 @@ export interface MatchedOperation {
 // Absolute id under which the spec is registered, so refs from inline schemas resolve to it.
 const SPEC_ID = 'https://openapi.invalid/api.github.com.json';
 
-let loaded: { spec: Json; operations: Operation[]; ajv: Ajv; validators: Map<string, ValidateFunction> } | undefined;
+let loaded:
+  { spec: Json; operations: Operation[]; ajv: Ajv; validators: Map<string, ValidateFunction> } | undefined;
 
 function load(): NonNullable<typeof loaded> {
   if (loaded) return loaded;
@@ -38,11 +40,20 @@ function load(): NonNullable<typeof loaded> {
     for (const [method, raw] of Object.entries(item)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
       const paramNames: string[] = [];
-      const source = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{([^}]+)\\?\}/g, (_m, name: string) => {
-        paramNames.push(name);
-        return '([^/]+)';
+      const source = template
+        .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+        .replace(/\\?\{([^}]+)\\?\}/g, (_m, name: string) => {
+          paramNames.push(name);
+          return '([^/]+)';
+        });
+      operations.push({
+        operationId: (raw as Json).operationId as string,
+        method: method.toUpperCase(),
+        template,
+        pattern: new RegExp(`^${source}$`),
+        paramNames,
+        raw: raw as Json,
       });
-      operations.push({ operationId: (raw as Json).operationId as string, method: method.toUpperCase(), template, pattern: new RegExp(`^${source}$`), paramNames, raw: raw as Json });
     }
   }
   // Templates with fewer parameters win over ones that would also match (e.g. /user vs /{x}).
@@ -61,7 +72,9 @@ export function findOperation(method: string, path: string): MatchedOperation | 
     if (operation.method !== method) continue;
     const match = operation.pattern.exec(path);
     if (!match) continue;
-    const params = Object.fromEntries(operation.paramNames.map((n, i) => [n, decodeURIComponent(match[i + 1]!)]));
+    const params = Object.fromEntries(
+      operation.paramNames.map((n, i) => [n, decodeURIComponent(match[i + 1]!)]),
+    );
     return { operation, params };
   }
   return undefined;
@@ -76,7 +89,8 @@ export function operationById(operationId: string): Operation {
 /** Resolves a local JSON pointer ("#/components/...") in the spec. */
 function resolveRef(ref: string): unknown {
   let node: unknown = load().spec;
-  for (const part of ref.replace(/^#\//, '').split('/')) node = (node as Json)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  for (const part of ref.replace(/^#\//, '').split('/'))
+    node = (node as Json)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
   return node;
 }
 
@@ -90,7 +104,10 @@ function rebase(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rebase);
   if (node === null || typeof node !== 'object') return node;
   return Object.fromEntries(
-    Object.entries(node as Json).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${SPEC_ID}${v}` : rebase(v)]),
+    Object.entries(node as Json).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${SPEC_ID}${v}` : rebase(v),
+    ]),
   );
 }
 
@@ -100,21 +117,29 @@ function validatorFor(key: string, schema: unknown): ValidateFunction {
   if (!fn) {
     // Compile against the spec document so its #/components refs resolve.
     const ref = (schema as Json).$ref;
-    fn = typeof ref === 'string' ? state.ajv.getSchema(`${SPEC_ID}${ref}`)! : state.ajv.compile({ ...(rebase(schema) as Json), $id: `inline:${key}` });
+    fn =
+      typeof ref === 'string'
+        ? state.ajv.getSchema(`${SPEC_ID}${ref}`)!
+        : state.ajv.compile({ ...(rebase(schema) as Json), $id: `inline:${key}` });
     state.validators.set(key, fn);
   }
   return fn;
 }
 
 function problemsOf(fn: ValidateFunction, value: unknown): string[] {
-  return fn(value) ? [] : (fn.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`);
+  return fn(value)
+    ? []
+    : (fn.errors ?? [])
+        .slice(0, 10)
+        .map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`);
 }
 
 /** Problems with a request body (empty when it conforms). */
 export function requestProblems(operation: Operation, body: unknown): string[] {
   const requestBody = deref(operation.raw.requestBody as Json | undefined);
   if (!requestBody) return [];
-  const schema = ((requestBody.content as Json | undefined)?.['application/json'] as Json | undefined)?.schema;
+  const schema = ((requestBody.content as Json | undefined)?.['application/json'] as Json | undefined)
+    ?.schema;
   if (!schema) return [];
   if (body === undefined) return requestBody.required ? ['request body is required'] : [];
   return problemsOf(validatorFor(`${operation.operationId}:request`, schema), body);
@@ -137,7 +162,8 @@ export function responseProblems(operation: Operation, status: number, body: unk
 /** A deep copy of GitHub's documented example response, to build realistic objects from. */
 export function exampleResponse(operationId: string, status: number): unknown {
   const entry = responseEntry(operationById(operationId), status);
-  const examples = ((entry?.content as Json | undefined)?.['application/json'] as Json | undefined)?.examples as Json | undefined;
+  const examples = ((entry?.content as Json | undefined)?.['application/json'] as Json | undefined)
+    ?.examples as Json | undefined;
   const first = examples ? deref(Object.values(examples)[0] as Json) : undefined;
   if (!first || !('value' in first)) throw new Error(`${operationId} has no example for status ${status}`);
   return structuredClone(first.value);
