@@ -210,6 +210,86 @@ describe('loadRolloutConfig', () => {
       /logging\.min_coverage: 95 must be <= 1/,
     ],
     [
+      'empty dry-run flag',
+      withEnv({ deploy: { dry_run_flag: '' } }),
+      /deploy\.dry_run_flag: "" must NOT have fewer than 1 characters/,
+    ],
+    [
+      'working directory not a string',
+      withEnv({ deploy: { working_directory: 5 } }),
+      /deploy\.working_directory: 5 is not of type string/,
+    ],
+    [
+      'empty log dir',
+      withEnv({ deploy: { log_dir: '' } }),
+      /deploy\.log_dir: "" must NOT have fewer than 1 characters/,
+    ],
+    [
+      'migrate command not a string',
+      withEnv({ deploy: { migrate_command: true } }),
+      /deploy\.migrate_command: true is not of type string/,
+    ],
+    [
+      'smoke checks not a list',
+      withEnv({ smoke: { checks: { name: 'h' } } }),
+      /smoke\.checks: \{"name":"h"\} is not of type array/,
+    ],
+    [
+      'smoke check without name',
+      withEnv({ smoke: { checks: [{ url: '/' }] } }),
+      /smoke\.checks\[0\]: missing required field "name"/,
+    ],
+    [
+      'unknown smoke check field',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', expect: 200 }] } }),
+      /smoke\.checks\[0\]\.expect: unknown field/,
+    ],
+    [
+      'header value not a string',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', headers: { 'x-n': 1 } }] } }),
+      /smoke\.checks\[0\]\.headers\.x-n: 1 is not of type string/,
+    ],
+    [
+      'body not a string',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', body: { a: 1 } }] } }),
+      /smoke\.checks\[0\]\.body: \{"a":1\} is not of type string/,
+    ],
+    [
+      'body_contains not a string',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', body_contains: 200 }] } }),
+      /smoke\.checks\[0\]\.body_contains: 200 is not of type string/,
+    ],
+    [
+      'empty JSON path',
+      withEnv({ smoke: { checks: [{ name: 'h', url: '/', json: [{ path: '', equals: 1 }] }] } }),
+      /smoke\.checks\[0\]\.json\[0\]\.path: "" must NOT have fewer than 1 characters/,
+    ],
+    [
+      'empty logging file',
+      withEnv({ logging: { file: '' } }),
+      /logging\.file: "" must NOT have fewer than 1 characters/,
+    ],
+    [
+      'logging command not a string',
+      withEnv({ logging: { command: 3 } }),
+      /logging\.command: 3 is not of type string/,
+    ],
+    [
+      'duplicate required field',
+      withEnv({ logging: { required_fields: ['level', 'level'] } }),
+      /logging\.required_fields: \["level","level"\] must NOT have duplicate items/,
+    ],
+    [
+      'environment not an object',
+      { environments: { production: 'prod' } },
+      /environments\.production: "prod" is not of type object/,
+    ],
+    [
+      'no environments at all',
+      { environments: {} },
+      /environments: \{\} must NOT have fewer than 1 properties/,
+    ],
+    [
       'bad logging timeout',
       withEnv({ logging: { timeout: '-1s' } }),
       /logging\.timeout: "-1s" is not a duration/,
