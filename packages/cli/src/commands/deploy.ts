@@ -1,6 +1,7 @@
 // `guarded-rollout deploy` and `guarded-rollout migrate`: the operator's doorway onto runDeploy /
 // runMigrate, with the environment's settings from the rollout config and flags on top. Also the
 // shared plumbing of the rollout commands (config lookup, GitHub target, cancellation on signals).
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -82,9 +83,15 @@ interface DeployFlags {
   github?: boolean;
 }
 
+/** The commit checked out in `cwd`, so a laptop deploy records a ref GitHub knows. */
+function gitHead(cwd: string): string | undefined {
+  const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', timeout: 5000 });
+  return git.status === 0 ? git.stdout.trim() : undefined;
+}
+
 function overrides(flags: DeployFlags, ctx: CliContext): DeployOverrides {
   return {
-    ref: flags.ref ?? ctx.env.GITHUB_SHA,
+    ref: flags.ref ?? ctx.env.GITHUB_SHA ?? gitHead(ctx.cwd),
     version: flags.release,
     type: flags.type,
     command: flags.command,
@@ -161,7 +168,7 @@ function commonOptions(command: Command): Command {
     .option('--working-directory <dir>', 'directory the commands run in')
     .option('--migration-safety <kind>', 'reversible, expand-only or irreversible')
     .option('--log-dir <dir>', 'where the logs go (default: current directory)')
-    .option('--ref <ref>', 'git ref recorded on the GitHub Deployment (default: $GITHUB_SHA or HEAD)')
+    .option('--ref <ref>', 'git ref recorded on the GitHub Deployment (default: $GITHUB_SHA, else the checked-out commit)')
     .option(
       '--release <version>',
       "release version recorded in the deployment payload (--version is the CLI's own)",
