@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readEvidenceLog } from '@guarded-rollout/evidence';
 import { assessLogLines, DEFAULTS, validateLogging } from '../src/index.js';
 
@@ -87,6 +88,45 @@ describe('assessLogLines', () => {
 
   it('fails on an empty log', () => {
     expect(assessLogLines('\n\n', opts).summary).toBe('no log lines to check');
+  });
+});
+
+describe('validateLogging on sample corpora', () => {
+  const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+  it('passes a realistic service log, including logger aliases', async () => {
+    const report = await validateLogging({
+      environment: 'staging',
+      file: fixture('good-service.log'),
+      logDir: dir,
+      ...opts,
+    });
+    expect(report).toMatchObject({ passed: true, totalLines: 5, structuredLines: 5, leaks: [] });
+  });
+
+  it('reports every problem of a bad service log, and withholds the leaked values', async () => {
+    const report = await validateLogging({
+      environment: 'staging',
+      file: fixture('bad-service.log'),
+      logDir: dir,
+      ...opts,
+    });
+    expect(report.passed).toBe(false);
+    expect(report.problems).toEqual([
+      { line: 2, problem: 'not JSON' },
+      { line: 3, problem: 'timestamp 1764000001120 is not ISO-8601 with a time zone' },
+      { line: 4, problem: 'level 30 is not a log level name' },
+      { line: 8, problem: 'missing request_id' },
+    ]);
+    expect(report.leaks).toEqual([
+      { line: 5, kind: 'email address' },
+      { line: 6, kind: 'webhook URL' },
+      { line: 7, kind: 'credentials in URL' },
+    ]);
+    const text = readFileSync(report.logPath, 'utf8');
+    for (const secret of ['jane.doe@example.com', 'hooks.slack.com', 's3cr3tpass'])
+      expect(text).not.toContain(secret);
+    expect(readEvidenceLog(report.logPath).result).toMatchObject({ status: 'fail', lines: 8, structured: 4 });
   });
 });
 
