@@ -42,6 +42,12 @@ export const ROLLOUT_CONFIG_SCHEMA = {
         additionalProperties: false,
         properties: {
           description: { type: 'string' },
+          // Sections owned by other packages (backup, rollback, monitor, notify) share this file;
+          // each validates its own section, this schema only requires them to be objects.
+          backup: { type: 'object' },
+          rollback: { type: 'object' },
+          monitor: { type: 'object' },
+          notify: { type: 'object' },
           deploy: {
             type: 'object',
             additionalProperties: false,
