@@ -39571,7 +39571,7 @@ function describeSchemaError(error, root) {
     switch (error.keyword) {
         case 'additionalProperties': {
             const extra = error.params.additionalProperty;
-            const allowed = Object.keys((error.parentSchema?.properties ?? {}));
+            const allowed = Object.keys(error.parentSchema?.properties ?? {});
             const where = path === '(root)' ? extra : `${path}.${extra}`;
             return `${where}: unknown field${allowed.length ? `; valid fields here: ${allowed.join(', ')}` : ''}`;
         }
@@ -39842,6 +39842,12 @@ const ROLLOUT_CONFIG_SCHEMA = {
                 additionalProperties: false,
                 properties: {
                     description: { type: 'string' },
+                    // Sections owned by other packages (backup, rollback, monitor, notify) share this file;
+                    // each validates its own section, this schema only requires them to be objects.
+                    backup: { type: 'object' },
+                    rollback: { type: 'object' },
+                    monitor: { type: 'object' },
+                    notify: { type: 'object' },
                     deploy: {
                         type: 'object',
                         additionalProperties: false,
