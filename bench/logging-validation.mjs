@@ -76,4 +76,6 @@ const head = ['tool', 'lines', 'seconds', 'lines/s', 'peak RSS MB', 'time vs jq'
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 for (const r of [head, widths.map((w) => '-'.repeat(w)), ...rows])
   console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-console.log('(jq -R with fromjson? parses every line and skips the plain-text ones; it checks field presence only.)');
+console.log(
+  '(jq -R with fromjson? parses every line and skips the plain-text ones; it checks field presence only.)',
+);

@@ -168,7 +168,10 @@ function commonOptions(command: Command): Command {
     .option('--working-directory <dir>', 'directory the commands run in')
     .option('--migration-safety <kind>', 'reversible, expand-only or irreversible')
     .option('--log-dir <dir>', 'where the logs go (default: current directory)')
-    .option('--ref <ref>', 'git ref recorded on the GitHub Deployment (default: $GITHUB_SHA, else the checked-out commit)')
+    .option(
+      '--ref <ref>',
+      'git ref recorded on the GitHub Deployment (default: $GITHUB_SHA, else the checked-out commit)',
+    )
     .option(
       '--release <version>',
       "release version recorded in the deployment payload (--version is the CLI's own)",
