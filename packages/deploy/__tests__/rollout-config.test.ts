@@ -83,6 +83,20 @@ describe('loadRolloutConfig', () => {
     }
   });
 
+  it('leaves the backup, rollback, monitor and notify sections to their own packages', () => {
+    const raw = withEnv({
+      backup: { paths: ['data'] },
+      rollback: {},
+      monitor: {},
+      notify: {},
+      deploy: { command: 'x' },
+    });
+    expect(resolveRolloutConfig(raw, FILE, 'production').deploy.command).toBe('x');
+    expect(problem(withEnv({ backup: 'daily' }))).toMatch(
+      /environments\.production\.backup: "daily" is not of type object/,
+    );
+  });
+
   it('names a missing file', () => {
     expect(() => loadRolloutConfig(join(dir, 'nope.json'), 'production')).toThrow(
       /nope\.json: file not found/,
