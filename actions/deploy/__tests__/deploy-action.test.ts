@@ -165,4 +165,30 @@ describe('deploy action bundle', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('::error::input "timeout": "ten minutes" is not a duration');
   });
+
+  it('takes its settings from the rollout config, including backup-first', async () => {
+    const ws = workspace({ environment: 'production', token: '' });
+    writeFileSync(
+      join(ws.dir, 'guarded-rollout.config.json'),
+      JSON.stringify({
+        environments: { production: { deploy: { command: 'echo deploy', backup_first: true } } },
+      }),
+    );
+    const r = await runBundle(ws);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('::error::backup-first needs the backup package');
+  });
+
+  it('names an unknown environment of the rollout config', async () => {
+    const ws = workspace({ environment: 'prod', token: '' });
+    writeFileSync(
+      join(ws.dir, 'guarded-rollout.config.json'),
+      JSON.stringify({ environments: { production: {} } }),
+    );
+    const r = await runBundle(ws);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(
+      /::error::.*guarded-rollout\.config\.json: environments: unknown environment "prod"; configured: production/,
+    );
+  });
 });
