@@ -5,3 +5,4 @@ export * from './deploy.js';
 export * from './smoke.js';
 export * from './logging-validator.js';
 export * from './options.js';
+export * from './backup-first.js';

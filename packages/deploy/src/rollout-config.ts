@@ -42,9 +42,23 @@ export const ROLLOUT_CONFIG_SCHEMA = {
         additionalProperties: false,
         properties: {
           description: { type: 'string' },
-          // Sections owned by other packages (backup, rollback, monitor, notify) share this file;
-          // each validates its own section, this schema only requires them to be objects.
-          backup: { type: 'object' },
+          // What --backup-first archives (fields of `guarded-rollout backup`).
+          backup: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              paths: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              base_dir: { type: 'string', minLength: 1 },
+              out_dir: { type: 'string', minLength: 1 },
+              prefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
+              dump_command: { type: 'string', minLength: 1 },
+              dump_timeout: duration,
+              keep: { type: 'integer', minimum: 1 },
+              compression_level: { type: 'integer', minimum: 0, maximum: 9 },
+            },
+          },
+          // Sections owned by other packages (rollback, monitor, notify) share this file; each
+          // validates its own section, this schema only requires them to be objects.
           rollback: { type: 'object' },
           monitor: { type: 'object' },
           notify: { type: 'object' },
@@ -136,6 +150,16 @@ interface RawCheck {
 }
 
 interface RawEnvironment {
+  backup?: {
+    paths?: string[];
+    base_dir?: string;
+    out_dir?: string;
+    prefix?: string;
+    dump_command?: string;
+    dump_timeout?: string;
+    keep?: number;
+    compression_level?: number;
+  };
   deploy?: {
     command?: string;
     migrate_command?: string;
@@ -202,11 +226,24 @@ export interface LoggingSettings {
   minCoverage: number;
 }
 
+/** What --backup-first archives; paths relative to baseDir, as `guarded-rollout backup` takes them. */
+export interface BackupSettings {
+  paths: string[];
+  baseDir: string;
+  outDir: string;
+  prefix?: string;
+  dumpCommand?: string;
+  dumpTimeoutMs?: number;
+  keep?: number;
+  compressionLevel?: number;
+}
+
 export interface RolloutEnvironment {
   environment: string;
   /** The config file it came from, or undefined when built from defaults alone. */
   file: string | undefined;
   deploy: DeploySettings;
+  backup: BackupSettings;
   smoke: { baseUrl?: string; checks: SmokeCheck[] };
   logging: LoggingSettings;
 }
@@ -235,9 +272,21 @@ function resolveEnvironment(
   const timeoutMs = ms(d.timeout ?? DEFAULTS.timeout);
   const path = (p: string | undefined): string | undefined =>
     p === undefined ? undefined : resolve(baseDir, p);
+  const b = raw.backup ?? {};
   return {
     environment,
     file,
+    backup: {
+      // The backup action's defaults: the whole base directory into backups/.
+      paths: b.paths ?? ['.'],
+      baseDir: path(b.base_dir) ?? baseDir,
+      outDir: path(b.out_dir) ?? resolve(baseDir, 'backups'),
+      prefix: b.prefix,
+      dumpCommand: b.dump_command,
+      dumpTimeoutMs: b.dump_timeout ? ms(b.dump_timeout) : undefined,
+      keep: b.keep,
+      compressionLevel: b.compression_level,
+    },
     deploy: {
       command: d.command,
       migrateCommand: d.migrate_command,
