@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,17 +166,35 @@ describe('deploy action bundle', () => {
     expect(r.stdout).toContain('::error::input "timeout": "ten minutes" is not a duration');
   });
 
-  it('takes its settings from the rollout config, including backup-first', async () => {
-    const ws = workspace({ environment: 'production', token: '' });
+  it('takes its settings from the rollout config, including a verified backup first', async () => {
+    const ws = workspace({ environment: 'production', version: '1.4.2', token: TOKEN });
+    mkdirSync(join(ws.dir, 'data'));
+    writeFileSync(join(ws.dir, 'data/hashes.db'), 'f0e1d2c3b4a59687\n'.repeat(100));
     writeFileSync(
       join(ws.dir, 'guarded-rollout.config.json'),
       JSON.stringify({
-        environments: { production: { deploy: { command: 'echo deploy', backup_first: true } } },
+        environments: {
+          production: {
+            deploy: { command: 'echo "deploying over $GUARDED_ROLLOUT_BACKUP_PATH"', backup_first: true },
+            backup: { paths: ['data'] },
+          },
+        },
       }),
     );
     const r = await runBundle(ws);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toContain('::error::backup-first needs the backup package');
+    expect(r.status).toBe(0);
+    const out = ws.outputs();
+    expect(out['backup-path']).toMatch(/backups\/dhash_production_\d{8}T\d{6}Z\.zip$/);
+    const check = spawnSync('sha256sum', ['-c', `${out['backup-path']}.sha256`], {
+      cwd: ws.dir,
+      encoding: 'utf8',
+    });
+    expect(check.status).toBe(0);
+    expect(readFileSync(out['log-path']!, 'utf8')).toContain(`deploying over ${out['backup-path']}`);
+    expect(store.find(Number(out['deployment-id']))!.payload).toMatchObject({
+      backup_path: out['backup-path'],
+      version: '1.4.2',
+    });
   });
 
   it('names an unknown environment of the rollout config', async () => {

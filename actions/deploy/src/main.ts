@@ -15,6 +15,7 @@ import {
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
+  archiveBackupProvider,
   defaultRolloutEnvironment,
   DEFAULT_ROLLOUT_CONFIG,
   deployOptionsFrom,
@@ -23,7 +24,6 @@ import {
   loadRolloutConfig,
   runDeploy,
   runSmokeTests,
-  type BackupProvider,
   type DeploySettingsFromDoorway,
   type RolloutEnvironment,
 } from '@guarded-rollout/deploy';
@@ -102,14 +102,6 @@ export function getInputs(): DeployInputs {
   };
 }
 
-/**
- * The backup for backup-first. The backup package (packages/archive) is built separately; until
- * it is part of this build there is no provider and runDeploy refuses backup-first.
- */
-function backupProvider(_config: RolloutEnvironment): BackupProvider | undefined {
-  return undefined;
-}
-
 export async function run(): Promise<void> {
   core.saveState('isPost', 'true');
   await runAction(async () => {
@@ -135,7 +127,10 @@ export async function run(): Promise<void> {
       recorder: target
         ? new GitHubDeploymentRecorder({ ...target, log: (m) => core.warning(hide(m)) })
         : undefined,
-      backup: backupProvider(inputs.config),
+      backup: archiveBackupProvider(inputs.settings.environment, inputs.config.backup, {
+        version: inputs.settings.version,
+        commit: process.env.GITHUB_SHA,
+      }),
       signal: controller.signal,
       redact: hide,
       onLine: (line) => core.info(line),

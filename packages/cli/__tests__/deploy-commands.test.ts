@@ -49,6 +49,12 @@ beforeAll(async () => {
     `for a in "$@"; do [ "$a" = "--dry-run" ] && { echo "would deploy $GUARDED_ROLLOUT_VERSION"; exit 0; }; done\necho deploying; touch ${marker}`,
   );
   mkdirSync(join(dir, 'logs'));
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(
+    join(dir, 'broken-backup.json'),
+    JSON.stringify({ environments: { production: { deploy: { command: 'true' }, backup: { keep: 0 } } } }),
+  );
+  writeFileSync(join(dir, 'data/hashes.db'), 'f0e1d2c3b4a59687\n'.repeat(100));
   writeFileSync(join(dir, 'logs/good.log'), Array.from({ length: 10 }, (_, i) => logLine(i)).join('\n'));
   writeFileSync(
     join(dir, 'logs/bad.log'),
@@ -74,7 +80,11 @@ beforeAll(async () => {
           },
           logging: { file: 'logs/good.log' },
         },
-        production: { deploy: { command: mutating, backup_first: true } },
+        production: {
+          deploy: { command: mutating, backup_first: true },
+          backup: { paths: ['data'], out_dir: 'backups' },
+        },
+        'no-data': { deploy: { command: mutating, backup_first: true }, backup: { paths: ['missing-data'] } },
       },
     }),
   );
@@ -117,6 +127,32 @@ describe('guarded-rollout deploy / migrate', () => {
     expect(store.find(id)).toMatchObject({ ref: 'main', environment: 'staging' });
     expect(fake.violations).toEqual([]);
     rmSync(marker);
+  });
+
+  it('--backup-first takes a verified backup before deploying and records its path', async () => {
+    const r = await run(['deploy', '--env', 'production', '--ref', 'main', '--log-dir', 'prod-logs'], {
+      GITHUB_TOKEN: 'ghs_clitoken',
+      GITHUB_REPOSITORY: 'acme/dhash',
+      GITHUB_API_URL: fake.url,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const backup = /^backup: (\S+\.zip)$/m.exec(r.stdout)![1]!;
+    expect(backup).toMatch(/backups\/dhash_production_\d{8}T\d{6}Z\.zip$/);
+    // The runbook's own check: sha256sum -c from the repository root.
+    const check = spawnSync('sha256sum', ['-c', `${backup}.sha256`], { cwd: dir, encoding: 'utf8' });
+    expect(check.status).toBe(0);
+    const id = Number(/github-deployment: (\d+)/.exec(r.stdout)![1]);
+    expect(store.find(id)!.payload).toMatchObject({ backup_path: backup });
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+  });
+
+  it('deploys nothing when the backup fails', async () => {
+    const r = await run(['deploy', '--env', 'no-data', '--log-dir', 'no-data-logs']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/deploy failed: backup failed, nothing was deployed: .*missing-data/);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('exits 1 when the deploy command fails', async () => {
@@ -173,9 +209,9 @@ describe('guarded-rollout deploy / migrate', () => {
       /--migration-safety: "maybe" is not one of "reversible", "expand-only", "irreversible"/,
     ],
     [
-      '--backup-first without the backup package',
-      ['deploy', '--env', 'production'],
-      /backup-first needs the backup package/,
+      'a bad backup section',
+      ['deploy', '--env', 'production', '--config', 'broken-backup.json'],
+      /broken-backup\.json: environments\.production\.backup\.keep: 0 must be >= 1/,
     ],
     [
       'a missing --config file',

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '@guarded-rollout/config';
 import {
+  archiveBackupProvider,
   defaultRolloutEnvironment,
   deployOptionsFrom,
   DEFAULT_ROLLOUT_CONFIG,
@@ -33,12 +34,9 @@ export function rolloutEnvironment(
   return loadRolloutConfig(file, env);
 }
 
-/**
- * The backup taken by --backup-first. The backup package (packages/archive) is built separately;
- * until it is part of this build there is no provider and runDeploy refuses --backup-first.
- */
-export function backupProvider(_ctx: CliContext, _config: RolloutEnvironment): BackupProvider | undefined {
-  return undefined;
+/** The backup taken by --backup-first: the environment's `backup` settings through the archive package. */
+export function backupProvider(ctx: CliContext, config: RolloutEnvironment, version: string | undefined, commit: string | undefined): BackupProvider {
+  return archiveBackupProvider(config.environment, config.backup, { version, commit, now: ctx.now });
 }
 
 /** Aborts on SIGINT/SIGTERM while `body` runs, so the child tree is stopped and GitHub told. */
@@ -129,7 +127,7 @@ export async function deployFromCli(ctx: CliContext, flags: DeployFlags): Promis
       recorder: target
         ? new GitHubDeploymentRecorder({ ...target, log: (m) => ctx.stderr(`${m}\n`) })
         : undefined,
-      backup: backupProvider(ctx, config),
+      backup: backupProvider(ctx, config, settings.version, settings.ref),
       signal,
       now: ctx.now,
       onLine: (line) => ctx.stdout(`${line}\n`),
