@@ -17,7 +17,9 @@ export function archiveBackupProvider(
       outDir: settings.outDir,
       cwd: settings.baseDir,
       ...(settings.prefix ? { prefix: settings.prefix } : {}),
-      ...(settings.dumpCommand ? { dumpCommand: settings.dumpCommand, dumpTimeoutMs: settings.dumpTimeoutMs } : {}),
+      ...(settings.dumpCommand
+        ? { dumpCommand: settings.dumpCommand, dumpTimeoutMs: settings.dumpTimeoutMs }
+        : {}),
       ...(settings.keep !== undefined ? { keep: settings.keep } : {}),
       ...(settings.compressionLevel !== undefined ? { compressionLevel: settings.compressionLevel } : {}),
       ...(context.version ? { version: context.version } : {}),

@@ -35,7 +35,12 @@ export function rolloutEnvironment(
 }
 
 /** The backup taken by --backup-first: the environment's `backup` settings through the archive package. */
-export function backupProvider(ctx: CliContext, config: RolloutEnvironment, version: string | undefined, commit: string | undefined): BackupProvider {
+export function backupProvider(
+  ctx: CliContext,
+  config: RolloutEnvironment,
+  version: string | undefined,
+  commit: string | undefined,
+): BackupProvider {
   return archiveBackupProvider(config.environment, config.backup, { version, commit, now: ctx.now });
 }
 
