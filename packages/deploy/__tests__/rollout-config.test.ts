@@ -83,7 +83,7 @@ describe('loadRolloutConfig', () => {
     }
   });
 
-  it('leaves the backup, rollback, monitor and notify sections to their own packages', () => {
+  it('leaves the rollback, monitor and notify sections to their own packages', () => {
     const raw = withEnv({
       backup: { paths: ['data'] },
       rollback: {},
@@ -303,6 +303,28 @@ describe('loadRolloutConfig', () => {
       { environments: {} },
       /environments: \{\} must NOT have fewer than 1 properties/,
     ],
+    [
+      'empty backup paths',
+      withEnv({ backup: { paths: [] } }),
+      /backup\.paths: \[\] must NOT have fewer than 1 items/,
+    ],
+    [
+      'bad backup prefix',
+      withEnv({ backup: { prefix: 'dhash_v2' } }),
+      /backup\.prefix: "dhash_v2" must match/,
+    ],
+    ['bad backup keep', withEnv({ backup: { keep: 0 } }), /backup\.keep: 0 must be >= 1/],
+    [
+      'bad compression level',
+      withEnv({ backup: { compression_level: 10 } }),
+      /backup\.compression_level: 10 must be <= 9/,
+    ],
+    [
+      'bad dump timeout',
+      withEnv({ backup: { dump_timeout: 'an hour' } }),
+      /backup\.dump_timeout: "an hour" is not a duration/,
+    ],
+    ['unknown backup field', withEnv({ backup: { path: 'data' } }), /backup\.path: unknown field/],
     [
       'bad logging timeout',
       withEnv({ logging: { timeout: '-1s' } }),
