@@ -86,14 +86,16 @@ describe('loadRolloutConfig', () => {
   it('leaves the rollback, monitor and notify sections to their own packages', () => {
     const raw = withEnv({
       backup: { paths: ['data'] },
-      rollback: {},
+      rollback: { anything: 1 },
       monitor: {},
       notify: {},
       deploy: { command: 'x' },
     });
-    expect(resolveRolloutConfig(raw, FILE, 'production').deploy.command).toBe('x');
-    expect(problem(withEnv({ backup: 'daily' }))).toMatch(
-      /environments\.production\.backup: "daily" is not of type object/,
+    const env = resolveRolloutConfig(raw, FILE, 'production');
+    expect(env.deploy.command).toBe('x');
+    expect(env.backup).toMatchObject({ paths: ['data'], outDir: expect.stringMatching(/backups$/) });
+    expect(problem(withEnv({ monitor: 'daily' }))).toMatch(
+      /environments\.production\.monitor: "daily" is not of type object/,
     );
   });
 
