@@ -50632,7 +50632,9 @@ function archiveBackupProvider(environment, settings, context = {}) {
             outDir: settings.outDir,
             cwd: settings.baseDir,
             ...(settings.prefix ? { prefix: settings.prefix } : {}),
-            ...(settings.dumpCommand ? { dumpCommand: settings.dumpCommand, dumpTimeoutMs: settings.dumpTimeoutMs } : {}),
+            ...(settings.dumpCommand
+                ? { dumpCommand: settings.dumpCommand, dumpTimeoutMs: settings.dumpTimeoutMs }
+                : {}),
             ...(settings.keep !== undefined ? { keep: settings.keep } : {}),
             ...(settings.compressionLevel !== undefined ? { compressionLevel: settings.compressionLevel } : {}),
             ...(context.version ? { version: context.version } : {}),
