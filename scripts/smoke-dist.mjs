@@ -28,7 +28,11 @@ export function runBundle(actionDir, { node = process.execPath, inputs } = {}) {
   };
   const smokeFile = join(root, actionDir, 'smoke-inputs.json');
   const given = inputs ?? (existsSync(smokeFile) ? JSON.parse(readFileSync(smokeFile, 'utf8')) : {});
-  for (const [k, v] of Object.entries(given)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = String(v);
+  // Keys starting with "_" are instructions to the smoke run, not inputs: `_expectError` names the
+  // error a bundle must report when a harmless run cannot succeed on an empty workspace.
+  for (const [k, v] of Object.entries(given)) {
+    if (!k.startsWith('_')) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = String(v);
+  }
   const run = spawnSync(node, [join(root, actionDir, 'dist/index.js')], {
     cwd: dir,
     env,
@@ -42,7 +46,15 @@ export function runBundle(actionDir, { node = process.execPath, inputs } = {}) {
     outputFile: readFileSync(output, 'utf8'),
     summary: readFileSync(summary, 'utf8'),
     hasSmokeInputs: existsSync(smokeFile),
+    expectError: typeof given._expectError === 'string' ? given._expectError : undefined,
   };
+}
+
+/** Whether a bundle run is what its smoke inputs promise: success, or exactly the expected error. */
+export function smokePassed(run) {
+  if (run.expectError)
+    return run.status === 1 && run.stdout.includes('::error::') && run.stdout.includes(run.expectError);
+  return run.hasSmokeInputs ? run.status === 0 : run.status === 0 || /^::error::/m.test(run.stdout);
 }
 
 const CRASH =
@@ -54,9 +66,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const target of bundleTargets().filter((t) => t.name.startsWith('actions/'))) {
     const run = runBundle(target.name, { node });
     const text = `${run.stdout}${run.stderr}`;
-    // With smoke inputs the action must succeed; without, it must at least load and report its error.
-    const ok = run.hasSmokeInputs ? run.status === 0 : run.status === 0 || /^::error::/m.test(run.stdout);
-    if (!ok || CRASH.test(text)) {
+    // With smoke inputs the action must do what they promise; without, it must at least load and report its error.
+    if (!smokePassed(run) || CRASH.test(text)) {
       failed++;
       console.error(`smoke FAILED ${target.name} (exit ${run.status}) under ${node}:\n${text}`);
     } else {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 // @ts-expect-error -- plain ESM script without type declarations
-import { runBundle } from '../smoke-dist.mjs';
+import { runBundle, smokePassed } from '../smoke-dist.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bundled = readdirSync(join(root, 'actions')).filter((a) =>
@@ -23,10 +23,15 @@ describe('committed action bundles run exactly as the runner starts them', () =>
     expect(bundled.length).toBeGreaterThan(0);
   });
 
-  it.each(bundled)('actions/%s/dist/index.js runs its smoke inputs and writes GITHUB_OUTPUT', (name) => {
-    const run = runBundle(`actions/${name}`) as BundleRun;
-    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(run.outputFile).not.toBe('');
+  it.each(bundled)('actions/%s/dist/index.js runs its smoke inputs as promised', (name) => {
+    const run = runBundle(`actions/${name}`) as BundleRun & { expectError?: string };
+    expect({
+      passed: smokePassed(run),
+      status: run.status,
+      stdout: run.status === 0 ? '' : run.stdout,
+    }).toMatchObject({ passed: true });
+    expect(run.stderr).toBe('');
+    if (!run.expectError) expect(run.outputFile).not.toBe('');
   });
 
   it('notify refuses a bad event with one clear ::error:: line', () => {
