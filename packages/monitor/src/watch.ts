@@ -1,0 +1,93 @@
+// watchDeployment: the one entry both doorways call (the monitor-gates action and
+// `guarded-rollout monitor`) with the same options object: load and resolve the gates, choose the
+// providers, open the recorder, run the guarded loop.
+import { ConfigError, formatDuration } from '@guarded-rollout/config';
+import { loadGatesConfig, describeCadence, type EnvironmentGates } from '@guarded-rollout/gates';
+import { systemClock, type Clock } from './clock.js';
+import { guardedMonitor, type GuardedOutcome, type MigrationSafety, type Notifier, type Rollback } from './guarded.js';
+import { withWindow } from './loop.js';
+import { MonitorRecorder } from './recorder.js';
+import { createSampler } from './sampler.js';
+import { loadMonitorSources, type MonitorSources } from './sources.js';
+
+export interface WatchOptions {
+  environment: string;
+  /** quality-gates-config.json */
+  configFile: string;
+  /** Already-resolved gates (tests, replays); wins over configFile. */
+  gates?: EnvironmentGates;
+  sourcesFile?: string;
+  sources?: MonitorSources;
+  healthUrl?: string;
+  metricsUrl?: string;
+  prometheusUrl?: string;
+  jsonUrl?: string;
+  /** Overrides the configured window. */
+  durationMs?: number;
+  timeScale?: number;
+  suspicion?: boolean;
+  keepWatching?: boolean;
+  autoRollback?: boolean;
+  migrationSafety?: MigrationSafety;
+  rollback?: Rollback;
+  notify?: Notifier;
+  /** Where monitor_logs go (default monitor_logs). */
+  outDir?: string;
+  deadlineMs?: number;
+  requestTimeoutMs?: number;
+  signal?: AbortSignal;
+  clock?: Clock;
+  log?: (line: string) => void;
+}
+
+export function checkTimeScale(value: number, field = 'time-scale'): number {
+  if (!Number.isFinite(value) || value <= 0 || value > 10_000) {
+    throw new ConfigError(`${field}: ${JSON.stringify(value)} must be a number in (0, 10000]; 60 runs one virtual minute per real second`, { field });
+  }
+  return value;
+}
+
+export async function watchDeployment(options: WatchOptions): Promise<GuardedOutcome> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const timeScale = checkTimeScale(options.timeScale ?? 1);
+  const loaded = options.gates ?? loadGatesConfig(options.configFile, options.environment);
+  if (options.durationMs !== undefined && options.durationMs <= 0) {
+    throw new ConfigError(`duration: must be longer than 0s`, { field: 'duration' });
+  }
+  const config: EnvironmentGates = { ...loaded, policy: withWindow(loaded.policy, options.durationMs) };
+  const sources = options.sources ?? (options.sourcesFile ? loadMonitorSources(options.sourcesFile) : {});
+  const sampler = createSampler({
+    gates: config.gates,
+    healthUrl: options.healthUrl,
+    metricsUrl: options.metricsUrl,
+    prometheusUrl: options.prometheusUrl,
+    jsonUrl: options.jsonUrl,
+    sources,
+    timeScale,
+    timeoutMs: options.requestTimeoutMs ?? 5000,
+  });
+  const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
+  log(`monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`);
+  log(`polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`);
+  for (const line of sampler.describe) log(line);
+  log(`recording to ${recorder.logPath}`);
+  return guardedMonitor({
+    config,
+    environment: options.environment,
+    provider: sampler.provider === 'none' ? 'health only' : sampler.provider,
+    recorder,
+    sample: sampler.sample,
+    clock,
+    timeScale,
+    ...(options.suspicion !== undefined ? { suspicion: options.suspicion } : {}),
+    stopOnViolation: !options.keepWatching,
+    ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    autoRollback: options.autoRollback ?? false,
+    migrationSafety: options.migrationSafety ?? 'reversible',
+    ...(options.rollback ? { rollback: options.rollback } : {}),
+    ...(options.notify ? { notify: options.notify } : {}),
+    log,
+  });
+}
