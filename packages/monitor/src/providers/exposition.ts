@@ -2,6 +2,7 @@
 // readings: counters and gauges summed over matching series, histograms as cumulative buckets
 // (summed by `le`). The windowed ratios and percentiles are then computed by the engine from the
 // deltas between polls. A failed scrape or a missing series is an `error` reading (fail closed).
+/// <reference path="../parse-prometheus-text-format.d.ts" />
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import type { MetricReading } from '@guarded-rollout/gates';
 import type { SeriesSelector } from '../sources.js';
