@@ -40,9 +40,11 @@ export interface WatchOptions {
   log?: (line: string) => void;
 }
 
-export function checkTimeScale(value: number, field = 'time-scale'): number {
+/** Accepts the text of a flag or input ("60") or a number; refuses anything outside (0, 10000]. */
+export function checkTimeScale(raw: number | string, field = 'time-scale'): number {
+  const value = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isFinite(value) || value <= 0 || value > 10_000) {
-    throw new ConfigError(`${field}: ${JSON.stringify(value)} must be a number in (0, 10000]; 60 runs one virtual minute per real second`, { field });
+    throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not a number in (0, 10000]; 60 runs one virtual minute per real second`, { field });
   }
   return value;
 }

@@ -61,7 +61,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--deadline <dur>', 'hard real-time limit for the whole run (default: window / time-scale + 2m)')
     .option('--json', 'print the summary as JSON at the end')
     .action(async (flags: MonitorFlags) => {
-      const timeScale = checkTimeScale(Number(flags.timeScale), '--time-scale');
+      const timeScale = checkTimeScale(flags.timeScale, '--time-scale');
       if (flags.migrationSafety !== 'reversible' && flags.migrationSafety !== 'irreversible') {
         throw new ConfigError(`--migration-safety: ${JSON.stringify(flags.migrationSafety)} is not one of "reversible", "irreversible"`, { field: 'migration-safety' });
       }

@@ -1,0 +1,118 @@
+// Doorway of the monitor-gates action: typed inputs → watchDeployment (the same call as
+// `guarded-rollout monitor`) → outputs, job summary and annotations. Cancellation (SIGINT/SIGTERM
+// from the runner) ends the watch early with a partial summary and result "cancelled".
+import * as core from '@actions/core';
+import { inputBoolean, inputChoice, inputOptional, inputString, maskSecret, runAction } from '@guarded-rollout/action-io';
+import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
+import { checkTimeScale, commandRollback, localNotifier, watchDeployment, type WatchOptions } from '@guarded-rollout/monitor';
+
+export interface MonitorInputs {
+  watch: Omit<WatchOptions, 'rollback' | 'notify' | 'signal' | 'log'>;
+  rollbackCommand?: string;
+  notify: boolean;
+  fallbackDir: string;
+  failOnViolation: boolean;
+  /** Channel variables for the notifier: inputs win over the environment. */
+  channels: NodeJS.ProcessEnv;
+}
+
+function optionalDuration(name: string): number | undefined {
+  const value = inputOptional(name);
+  if (value === undefined) return undefined;
+  const ms = tryParseDuration(value);
+  if (ms === undefined) throw new ConfigError(durationProblem(`input "${name}"`, value), { field: name });
+  return ms;
+}
+
+const CHANNEL_INPUTS: Record<string, string> = {
+  'slack-webhook-url': 'SLACK_WEBHOOK_URL',
+  'teams-webhook-url': 'TEAMS_WEBHOOK_URL',
+  'discord-webhook-url': 'DISCORD_WEBHOOK_URL',
+  'webhook-url': 'NOTIFY_WEBHOOK_URL',
+  'webhook-secret': 'NOTIFY_WEBHOOK_SECRET',
+  'smtp-url': 'SMTP_URL',
+  'email-to': 'NOTIFY_EMAIL_TO',
+  'email-from': 'NOTIFY_EMAIL_FROM',
+};
+const SECRET_VARIABLES = ['SLACK_WEBHOOK_URL', 'TEAMS_WEBHOOK_URL', 'DISCORD_WEBHOOK_URL', 'NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_SECRET', 'SMTP_URL'];
+
+export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
+  const timeScaleText = inputString('time-scale', { fallback: '1' });
+  const channels: NodeJS.ProcessEnv = {};
+  for (const variable of Object.values(CHANNEL_INPUTS)) if (env[variable]) channels[variable] = env[variable];
+  for (const [input, variable] of Object.entries(CHANNEL_INPUTS)) {
+    const value = inputOptional(input);
+    if (value !== undefined) channels[variable] = value;
+  }
+  for (const variable of SECRET_VARIABLES) maskSecret(channels[variable]);
+  const rollbackCommand = inputOptional('rollback-command');
+  return {
+    watch: {
+      environment: inputString('environment', { required: true }),
+      configFile: inputString('config', { fallback: 'quality-gates-config.json' }),
+      ...(inputOptional('sources') ? { sourcesFile: inputOptional('sources')! } : {}),
+      healthUrl: inputOptional('health-url'),
+      metricsUrl: inputOptional('metrics-url'),
+      prometheusUrl: inputOptional('prometheus-url'),
+      jsonUrl: inputOptional('json-url'),
+      durationMs: optionalDuration('duration'),
+      deadlineMs: optionalDuration('deadline'),
+      timeScale: checkTimeScale(timeScaleText, 'input "time-scale"'),
+      suspicion: inputBoolean('suspicion', true),
+      keepWatching: inputBoolean('keep-watching'),
+      autoRollback: inputBoolean('auto-rollback'),
+      migrationSafety: inputChoice('migration-safety', ['reversible', 'irreversible'] as const, 'reversible'),
+      outDir: inputString('out-dir', { fallback: 'monitor_logs' }),
+    },
+    ...(rollbackCommand ? { rollbackCommand } : {}),
+    notify: inputBoolean('notify', true),
+    fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
+    failOnViolation: inputBoolean('fail-on-violation', true),
+    channels,
+  };
+}
+
+export async function run(): Promise<void> {
+  await runAction(async () => {
+    const inputs = getInputs();
+    if (inputs.watch.autoRollback && !inputs.rollbackCommand && inputs.watch.migrationSafety === 'reversible') {
+      core.warning('auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback');
+    }
+    const abort = new AbortController();
+    const cancel = (): void => abort.abort();
+    process.once('SIGINT', cancel);
+    process.once('SIGTERM', cancel);
+    const outcome = await watchDeployment({
+      ...inputs.watch,
+      ...(inputs.rollbackCommand
+        ? { rollback: commandRollback({ command: inputs.rollbackCommand, healthUrl: inputs.watch.healthUrl, log: (l) => core.info(l) }) }
+        : {}),
+      ...(inputs.notify ? { notify: localNotifier({ environment: inputs.watch.environment, env: inputs.channels, fallbackDir: inputs.fallbackDir }) } : {}),
+      signal: abort.signal,
+      log: (line) => core.info(line),
+    });
+    process.removeListener('SIGINT', cancel);
+    process.removeListener('SIGTERM', cancel);
+    const s = outcome.summary;
+    const violated = s.violations.map((v) => ({
+      gate: v.gate,
+      value: v.value,
+      limit: v.limit,
+      window: v.windowMs === null ? null : `${v.windowMs / 60_000}m`,
+      'first-seen': v.firstSeen,
+      detected: v.detected,
+      reason: v.reason,
+    }));
+    core.setOutput('result', s.result);
+    core.setOutput('violated-gates', JSON.stringify(violated));
+    core.setOutput('rollback-required', String(s.rollbackRequired));
+    core.setOutput('rollback-status', s.rollback?.status ?? '');
+    core.setOutput('summary-path', s.reports.summary);
+    core.setOutput('log-path', s.log);
+    core.setOutput('report-path', s.reports.html);
+    for (const v of s.violations) core.error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
+    for (const n of s.notifications) if (n.fallbackPath) core.warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
+    await core.summary.addRaw(outcome.markdown).write();
+    if (inputs.failOnViolation && s.result !== 'passed') core.setFailed(`monitoring ${s.result}: ${s.reason}`);
+  });
+}
