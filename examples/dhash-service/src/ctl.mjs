@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Operator control of a local DHash deployment (the demo's deploy and rollback commands):
-//   ctl.mjs init    --root DIR [--fault KIND] [--onset SECONDS]   create releases.json, data/
+//   ctl.mjs init    --root DIR [--fault KIND|none] [--onset SECONDS]   create releases.json, data/
 //   ctl.mjs deploy  --root DIR --version V [--timeout SECONDS]    activate V, restart, wait healthy
 //   ctl.mjs restart --root DIR [--timeout SECONDS]                 restart the active release
 //   ctl.mjs status  --root DIR
@@ -51,7 +51,7 @@ const timeoutMs = Number(arg('timeout', '15')) * 1000;
 
 if (command === 'init') {
   const fault = arg('fault', 'slow-hashing');
-  if (!FAULT_KINDS.includes(fault)) fail(`--fault ${JSON.stringify(fault)} is not one of ${FAULT_KINDS.join(', ')}`, 2);
+  if (fault !== 'none' && !FAULT_KINDS.includes(fault)) fail(`--fault ${JSON.stringify(fault)} is not one of none, ${FAULT_KINDS.join(', ')}`, 2);
   initRoot(root, { fault, onsetSeconds: Number(arg('onset', '0')), version: '1.0.0' });
   console.log(`initialised ${root}: releases 1.0.0 (healthy), 1.1.0 (${fault}); active 1.0.0`);
 } else if (command === 'deploy') {

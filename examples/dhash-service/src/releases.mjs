@@ -11,7 +11,7 @@ export const FAULT_KINDS = ['slow-hashing', 'failing-extractions', 'dying-health
 export function defaultReleases(fault = 'slow-hashing', onsetSeconds = 0) {
   return {
     '1.0.0': { description: 'healthy release' },
-    '1.1.0': { description: `faulty release (${fault})`, fault, onsetSeconds },
+    '1.1.0': fault === 'none' ? { description: 'healthy release' } : { description: `faulty release (${fault})`, fault, onsetSeconds },
   };
 }
 

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { NotificationRecord } from '../summary.js';
-import type { Notifier, NotifyEvent } from '../guarded.js';
+import type { NotifyEvent } from '../guarded.js';
 
 export interface LocalNotifierOptions {
   environment: string;
@@ -50,7 +50,10 @@ function reasonOf(error: unknown): string {
   return e?.cause?.code ?? e?.message ?? String(error);
 }
 
-export function localNotifier(options: LocalNotifierOptions): Notifier {
+/** A Notifier that always resolves with the per-channel record. */
+export type RecordingNotifier = (event: NotifyEvent, details: Record<string, unknown>) => Promise<NotificationRecord>;
+
+export function localNotifier(options: LocalNotifierOptions): RecordingNotifier {
   const timeoutMs = options.timeoutMs ?? 5000;
   const env = options.env;
   return async (event, details): Promise<NotificationRecord> => {

@@ -7,10 +7,22 @@ export interface FetchedText {
   body: string;
 }
 
+/** Errors of a pooled keep-alive socket the server closed (e.g. after a restart): the request
+ *  never reached a live server, so one immediate retry on a fresh connection is fair. */
+const STALE_SOCKET = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 export async function getText(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<FetchedText> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers, redirect: 'follow' });
-  const body = await response.text();
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+  const signal = AbortSignal.timeout(timeoutMs);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(url, { signal, headers, redirect: 'follow' });
+      const body = await response.text();
+      return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+    } catch (error) {
+      const code = (error as { cause?: { code?: string } }).cause?.code;
+      if (attempt >= 2 || !code || !STALE_SOCKET.has(code) || signal.aborted) throw error;
+    }
+  }
 }
 
 /** "timed out after 5s", "connection refused", ... */
