@@ -53,8 +53,37 @@ export function readSeries(families: Map<string, ParsedFamily>, selector: Series
   return family.type === 'GAUGE' ? { type: 'gauge', value: total } : { type: 'counter', value: total };
 }
 
+/** Parses an exposition. The parser flattens a histogram's series into one bucket map whenever
+ *  they carry labels besides `le` (pods, routes), so histograms are re-declared `untyped` before
+ *  parsing — which keeps every `_bucket`/`_sum`/`_count` sample with its labels — and regrouped
+ *  here, one series per label set. */
 export function parseExposition(text: string): Map<string, ParsedFamily> {
-  return new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
+  const histograms = new Set<string>();
+  const rewritten = text.replace(/^# TYPE (\S+) histogram\s*$/gm, (_line, name: string) => {
+    histograms.add(name);
+    return `# TYPE ${name} untyped`;
+  });
+  const families = new Map<string, ParsedFamily>();
+  for (const f of parsePrometheusTextFormat(rewritten)) {
+    const seen = families.get(f.name);
+    if (seen) seen.metrics.push(...f.metrics);
+    else families.set(f.name, { ...f, metrics: [...f.metrics] });
+  }
+  for (const name of histograms) {
+    const series = new Map<string, { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string }>();
+    const entry = (labels: Record<string, string> = {}): { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string } => {
+      const { le: _le, ...rest } = labels;
+      const key = JSON.stringify(Object.entries(rest).sort());
+      let e = series.get(key);
+      if (!e) series.set(key, (e = { labels: rest, buckets: {} }));
+      return e;
+    };
+    for (const m of families.get(`${name}_bucket`)?.metrics ?? []) if (m.labels?.le !== undefined && m.value !== undefined) entry(m.labels).buckets[m.labels.le] = m.value;
+    for (const m of families.get(`${name}_count`)?.metrics ?? []) entry(m.labels).count = m.value;
+    for (const m of families.get(`${name}_sum`)?.metrics ?? []) entry(m.labels).sum = m.value;
+    families.set(name, { name, help: families.get(name)?.help ?? '', type: 'HISTOGRAM', metrics: [...series.values()] });
+  }
+  return families;
 }
 
 /** Scrapes once and reads every mapped metric. */
