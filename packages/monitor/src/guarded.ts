@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { formatDuration } from '@guarded-rollout/config';
 import { formatGateValue, type EnvironmentGates } from '@guarded-rollout/gates';
-import { runMonitorLoop, type LoopOptions, type LoopOutcome, type PollRecord } from './loop.js';
+import { runMonitorLoop, type LoopOptions, type LoopOutcome, type PollRecord, type Violation } from './loop.js';
 import type { MonitorRecorder } from './recorder.js';
 import { renderHtml, renderMarkdown } from './report.js';
 import { buildSummary, tPlus, type MonitorSummary, type NotificationRecord, type RollbackOutcome } from './summary.js';
@@ -62,6 +62,19 @@ export function describePoll(poll: PollRecord, config: EnvironmentGates): string
   return `T+${formatDuration(poll.at).padEnd(6)} ${parts.join(' · ')}${poll.suspicious ? '  (suspicion polling)' : ''}`;
 }
 
+/** The violation as notifications and the action output carry it. */
+export function violationDetails(v: Violation): Record<string, unknown> {
+  return {
+    gate: v.gate,
+    value: v.value,
+    limit: v.limit,
+    window: v.windowMs === null ? null : formatDuration(v.windowMs),
+    firstSeen: v.firstSeen,
+    detected: v.detected,
+    reason: v.reason,
+  };
+}
+
 export async function guardedMonitor(options: GuardedMonitorOptions): Promise<GuardedOutcome> {
   const log = options.log ?? (() => {});
   const { config, recorder } = options;
@@ -102,6 +115,11 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     onPoll: (poll) => {
       recorder.poll(poll);
       log(describePoll(poll, config));
+      // Announced the moment a gate is confirmed, also when the watch goes on (keep-watching).
+      if (poll.violations.length) {
+        log(`gate violation: ${poll.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`);
+        void announce('gate-violation', { violations: poll.violations.map(violationDetails), rollbackRequired: true });
+      }
     },
     onMilestone: ({ milestone, unhealthy }) => {
       if (milestone.kind !== 'escalation') return;
@@ -116,17 +134,7 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
 
   let rollback: RollbackOutcome | undefined;
   if (loop.result === 'violated') {
-    const violated = loop.violations.map((v) => ({
-      gate: v.gate,
-      value: v.value,
-      limit: v.limit,
-      window: v.windowMs === null ? null : formatDuration(v.windowMs),
-      firstSeen: v.firstSeen,
-      detected: v.detected,
-      reason: v.reason,
-    }));
-    log(`gate violation: ${loop.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`);
-    void announce('gate-violation', { violations: violated, rollbackRequired: true });
+    const violated = loop.violations.map(violationDetails);
     if (options.autoRollback) {
       if (migrationSafety === 'irreversible') {
         rollback = { status: 'refused', detail: 'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision' };

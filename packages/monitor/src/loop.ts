@@ -28,6 +28,8 @@ export interface PollRecord {
   results: GateResult[];
   /** Whether the next poll comes at the suspicion cadence. */
   suspicious: boolean;
+  /** Violations confirmed at this poll. */
+  violations: Violation[];
 }
 
 export interface Violation {
@@ -182,6 +184,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     lastAt = pollAt;
 
     let suspicious = false;
+    const confirmed: Violation[] = [];
     for (const [i, r] of results.entries()) {
       const track = tracks[i]!;
       track.last = r;
@@ -196,7 +199,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       if (r.status === 'violated' && track.firstViolatedMs === null) {
         track.firstViolatedMs = pollAt;
         const firstSeenMs = unhealthySince.get(r.gate) ?? pollAt;
-        violations.push({
+        confirmed.push({
           gate: r.gate,
           value: r.value,
           limit: r.threshold,
@@ -210,7 +213,8 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
         });
       }
     }
-    await options.onPoll?.({ time: new Date(clock.now()).toISOString(), at: pollAt, reading, results, suspicious: suspicion && suspicious });
+    violations.push(...confirmed);
+    await options.onPoll?.({ time: new Date(clock.now()).toISOString(), at: pollAt, reading, results, suspicious: suspicion && suspicious, violations: confirmed });
 
     while (pending.length && pending[0]!.atMs <= pollAt) {
       const milestone = pending.shift()!;
