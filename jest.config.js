@@ -10,7 +10,10 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
   },
-  testMatch: ['<rootDir>/{packages,actions,examples}/*/__tests__/**/*.test.ts', '<rootDir>/scripts/__tests__/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/{packages,actions,examples}/*/__tests__/**/*.test.ts',
+    '<rootDir>/scripts/__tests__/**/*.test.ts',
+  ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/actions/.*/dist/', '<rootDir>/packages/cli/dist/'],
   testTimeout: 30000,

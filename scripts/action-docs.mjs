@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cell = (text) => String(text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').trim();
+const cell = (text) =>
+  String(text ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, ' ')
+    .trim();
 
 export function tables(action) {
   const inputs = Object.entries(action.inputs ?? {});
@@ -16,7 +20,10 @@ export function tables(action) {
   const inputTable = [
     '| input | required | default | description |',
     '|---|---|---|---|',
-    ...inputs.map(([name, i]) => `| \`${name}\` | ${i.required ? 'yes' : 'no'} | ${i.default !== undefined && i.default !== '' ? `\`${cell(i.default)}\`` : ''} | ${cell(i.description)} |`),
+    ...inputs.map(
+      ([name, i]) =>
+        `| \`${name}\` | ${i.required ? 'yes' : 'no'} | ${i.default !== undefined && i.default !== '' ? `\`${cell(i.default)}\`` : ''} | ${cell(i.description)} |`,
+    ),
   ].join('\n');
   const outputTable = [
     '| output | description |',
@@ -50,7 +57,12 @@ export function syncActionDocs({ write }) {
     const t = tables(action);
     let next;
     try {
-      next = replaceSection(replaceSection(current, 'inputs', t.inputs, readme), 'outputs', t.outputs, readme);
+      next = replaceSection(
+        replaceSection(current, 'inputs', t.inputs, readme),
+        'outputs',
+        t.outputs,
+        readme,
+      );
     } catch (error) {
       stale.push(error.message);
       continue;

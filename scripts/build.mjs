@@ -17,19 +17,31 @@ export function bundleTargets() {
     if (!existsSync(meta)) continue;
     const action = parse(readFileSync(meta, 'utf8'));
     if (!String(action?.runs?.using ?? '').startsWith('node')) continue; // composite actions have no bundle
-    targets.push({ name: `actions/${name}`, entry: join(root, 'actions', name, 'src/index.ts'), out: join(root, 'actions', name, 'dist') });
+    targets.push({
+      name: `actions/${name}`,
+      entry: join(root, 'actions', name, 'src/index.ts'),
+      out: join(root, 'actions', name, 'dist'),
+    });
   }
-  targets.push({ name: 'packages/cli', entry: join(root, 'packages/cli/src/index.ts'), out: join(root, 'packages/cli/dist') });
+  targets.push({
+    name: 'packages/cli',
+    entry: join(root, 'packages/cli/src/index.ts'),
+    out: join(root, 'packages/cli/dist'),
+  });
   return targets;
 }
 
 function bundle(target) {
   rmSync(target.out, { recursive: true, force: true });
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ncc, 'build', target.entry, '-o', target.out, '--license', 'licenses.txt', '--target', 'es2022', '-q'], {
-      cwd: root,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [ncc, 'build', target.entry, '-o', target.out, '--license', 'licenses.txt', '--target', 'es2022', '-q'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     child.on('close', (code) => resolve({ ...target, code }));
   });
 }
@@ -43,7 +55,9 @@ async function main() {
     for (let t = queue.shift(); t; t = queue.shift()) {
       const started = Date.now();
       const result = await bundle(t);
-      console.log(`${result.code === 0 ? 'built ' : 'FAILED'} ${t.name} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      console.log(
+        `${result.code === 0 ? 'built ' : 'FAILED'} ${t.name} (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+      );
       if (result.code !== 0) failures.push(t.name);
     }
   };

@@ -12,13 +12,23 @@ mkdirSync(outDir, { recursive: true });
 const report = join(outDir, `node-${process.versions.node}.json`);
 rmSync(report, { force: true });
 const jest = join(root, 'node_modules/jest/bin/jest.js');
-const run = spawnSync(process.execPath, [jest, '--json', `--outputFile=${report}`, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() },
-});
+const run = spawnSync(
+  process.execPath,
+  [jest, '--json', `--outputFile=${report}`, ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_OPTIONS:
+        `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim(),
+    },
+  },
+);
 if (!existsSync(report)) {
-  console.log(`node ${process.versions.node}: 0 passed, 1 failed (jest produced no report, exit ${run.status})`);
+  console.log(
+    `node ${process.versions.node}: 0 passed, 1 failed (jest produced no report, exit ${run.status})`,
+  );
   process.exit(1);
 }
 const r = JSON.parse(readFileSync(report, 'utf8'));
@@ -26,5 +36,7 @@ const r = JSON.parse(readFileSync(report, 'utf8'));
 const brokenSuites = r.numRuntimeErrorTestSuites ?? 0;
 const failed = r.numFailedTests + brokenSuites;
 const skipped = r.numPendingTests + r.numTodoTests;
-console.log(`node ${process.versions.node}: ${r.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(
+  `node ${process.versions.node}: ${r.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`,
+);
 process.exit(run.status === 0 && failed === 0 && r.numTotalTests > 0 ? 0 : 1);

@@ -60,7 +60,10 @@ export async function run(): Promise<void> {
       `${JSON.stringify({ at: new Date().toISOString(), event: inputs.event, environment: inputs.environment, text, channel: 'none', error: 'no channel delivery in this version' })}\n`,
     );
     core.warning(`notification not delivered (no channels in this version); kept in ${fallbackPath}`);
-    await core.summary.addHeading('Notification', 3).addRaw(`Not delivered; kept in \`${fallbackPath}\`.`).write();
+    await core.summary
+      .addHeading('Notification', 3)
+      .addRaw(`Not delivered; kept in \`${fallbackPath}\`.`)
+      .write();
     core.setOutput('delivered', JSON.stringify({}));
     core.setOutput('fallback-path', fallbackPath);
   });

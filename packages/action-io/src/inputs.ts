@@ -6,7 +6,8 @@ import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout
 export function inputString(name: string, options: { required?: boolean; fallback?: string } = {}): string {
   const value = core.getInput(name, { required: false, trimWhitespace: true });
   if (value === '') {
-    if (options.required) throw new ConfigError(`input "${name}" is required and was not supplied`, { field: name });
+    if (options.required)
+      throw new ConfigError(`input "${name}" is required and was not supplied`, { field: name });
     return options.fallback ?? '';
   }
   return value;
@@ -30,14 +31,19 @@ export function inputBoolean(name: string, fallback = false): boolean {
   });
 }
 
-export function inputInteger(name: string, options: { fallback?: number; min?: number; max?: number } = {}): number {
+export function inputInteger(
+  name: string,
+  options: { fallback?: number; min?: number; max?: number } = {},
+): number {
   const value = core.getInput(name, { trimWhitespace: true });
   if (value === '') {
-    if (options.fallback === undefined) throw new ConfigError(`input "${name}" is required and was not supplied`);
+    if (options.fallback === undefined)
+      throw new ConfigError(`input "${name}" is required and was not supplied`);
     return options.fallback;
   }
   const n = Number(value);
-  const inRange = (options.min === undefined || n >= options.min) && (options.max === undefined || n <= options.max);
+  const inRange =
+    (options.min === undefined || n >= options.min) && (options.max === undefined || n <= options.max);
   if (!Number.isInteger(n) || !inRange) {
     const range = `${options.min ?? '-∞'}..${options.max ?? '∞'}`;
     throw new ConfigError(`input "${name}": ${JSON.stringify(value)} is not a whole number in ${range}`, {

@@ -5,7 +5,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 if (!existsSync(bundle)) {
-  process.stderr.write('guarded-rollout is not built yet: run `pnpm build` (or `pnpm install && pnpm build`) first.\n');
+  process.stderr.write(
+    'guarded-rollout is not built yet: run `pnpm build` (or `pnpm install && pnpm build`) first.\n',
+  );
   process.exit(2);
 }
 await import(pathToFileURL(bundle).href);

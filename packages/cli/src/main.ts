@@ -18,7 +18,9 @@ import { registerGatesReplay } from './commands/gates-replay.js';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('guarded-rollout')
-    .description('Guarded production rollouts for DHash: backups, deploys, gated monitoring, rollback, notifications.')
+    .description(
+      'Guarded production rollouts for DHash: backups, deploys, gated monitoring, rollback, notifications.',
+    )
     .version(TOOL_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -33,7 +35,10 @@ export function buildProgram(ctx: CliContext): Command {
   registerVerifyArtifacts(program, ctx);
   registerPrCheck(program, ctx);
   registerGates(program, ctx);
-  registerGatesReplay(program.commands.find((c) => c.name() === 'gates')!, ctx);
+  registerGatesReplay(
+    program.commands.find((c) => c.name() === 'gates')!,
+    ctx,
+  );
   registerQuickDeploy(program, ctx);
   // Sub-commands inherit the exit override and output routing.
   const configure = (command: Command): void => {
@@ -58,14 +63,21 @@ export async function runCli(argv: string[], ctx: CliContext = processContext())
     return ctx.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
       return 2; // commander already printed the message
     }
     if (error instanceof GuardedRolloutError) {
       ctx.stderr(`error: ${error.message}\n`);
       return error.exitCode;
     }
-    ctx.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    ctx.stderr(
+      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

@@ -74,7 +74,7 @@ export function describeSchemaError(error: ErrorObject, root: unknown): string {
     case 'additionalProperties': {
       const extra = (error.params as { additionalProperty: string }).additionalProperty;
       const allowed = Object.keys(
-        ((error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}),
+        (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {},
       );
       const where = path === '(root)' ? extra : `${path}.${extra}`;
       return `${where}: unknown field${allowed.length ? `; valid fields here: ${allowed.join(', ')}` : ''}`;
@@ -82,13 +82,16 @@ export function describeSchemaError(error: ErrorObject, root: unknown): string {
     case 'required':
       return `${path === '(root)' ? '' : `${path}: `}missing required field "${(error.params as { missingProperty: string }).missingProperty}"`;
     case 'pattern':
-      if ((error.params as { pattern: string }).pattern === DURATION_PATTERN) return durationProblem(path, value);
+      if ((error.params as { pattern: string }).pattern === DURATION_PATTERN)
+        return durationProblem(path, value);
       return `${path}: ${describeValue(value)} must match ${(error.params as { pattern: string }).pattern}`;
     case 'format':
       if ((error.params as { format: string }).format === 'duration') return durationProblem(path, value);
       return `${path}: ${describeValue(value)} is not a valid ${(error.params as { format: string }).format}`;
     case 'enum':
-      return `${path}: ${describeValue(value)} is not one of ${(error.params as { allowedValues: unknown[] }).allowedValues
+      return `${path}: ${describeValue(value)} is not one of ${(
+        error.params as { allowedValues: unknown[] }
+      ).allowedValues
         .map((v) => JSON.stringify(v))
         .join(', ')}`;
     case 'type':
@@ -122,7 +125,9 @@ export class SchemaValidator<T> {
     if (this.validate(value)) return [];
     const errors = this.validate.errors ?? [];
     // Ajv reports the failing branch of a discriminated union plus a summary; keep the specific ones.
-    const specific = errors.filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+    const specific = errors.filter(
+      (e) => e.keyword !== 'if' && e.keyword !== 'oneOf' && e.keyword !== 'anyOf',
+    );
     return [...new Set((specific.length ? specific : errors).map((e) => describeSchemaError(e, value)))];
   }
 

@@ -122,7 +122,9 @@ export function parseEvidenceLog(text: string): ParsedEvidenceLog {
       if (!match) break;
       fields[match[1]!] = match[2]!;
     }
-    const missing = ['kind', 'tool', 'tool-version', 'environment', 'started-at'].filter((k) => !(k in fields));
+    const missing = ['kind', 'tool', 'tool-version', 'environment', 'started-at'].filter(
+      (k) => !(k in fields),
+    );
     if (missing.length) problems.push(`header lacks ${missing.join(', ')}`);
     else
       header = {
@@ -137,7 +139,8 @@ export function parseEvidenceLog(text: string): ParsedEvidenceLog {
   const resultLines = nonEmpty.filter((l) => l.startsWith(RESULT_PREFIX));
   let result: EvidenceResult | undefined;
   if (resultLines.length === 0) problems.push('has no result line (the step did not finish)');
-  else if (resultLines.length > 1) problems.push(`has ${resultLines.length} result lines; exactly one is allowed`);
+  else if (resultLines.length > 1)
+    problems.push(`has ${resultLines.length} result lines; exactly one is allowed`);
   else if (nonEmpty[nonEmpty.length - 1] !== resultLines[0]) problems.push('has text after its result line');
   else {
     try {

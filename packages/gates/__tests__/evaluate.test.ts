@@ -1,8 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
-import { evaluateGate, evaluateGates, pruneReadings, type Gate, type MonitorPolicy, type Reading, DEFAULT_POLICY, parseGatesConfig } from '../src/index.js';
+import {
+  evaluateGate,
+  evaluateGates,
+  pruneReadings,
+  type Gate,
+  type MonitorPolicy,
+  type Reading,
+  DEFAULT_POLICY,
+  parseGatesConfig,
+} from '../src/index.js';
 import { readFileSync } from 'node:fs';
 
-const shipped = readFileSync(new URL('../../../action-templates/quality-gates-config.json', import.meta.url), 'utf8');
+const shipped = readFileSync(
+  new URL('../../../action-templates/quality-gates-config.json', import.meta.url),
+  'utf8',
+);
 const production = parseGatesConfig(shipped, 'production');
 const gate = (name: string): Gate => production.gates.find((g) => g.name === name)!;
 const policy: MonitorPolicy = production.policy;
@@ -10,7 +22,12 @@ const policy: MonitorPolicy = production.policy;
 const health = (pattern: string): Reading[] =>
   [...pattern].map((c, i) => ({
     at: i * 30_000,
-    health: c === 'o' ? { ok: true } : c === 'e' ? { ok: false, detail: 'connect ECONNREFUSED', error: true } : { ok: false, detail: 'HTTP 503' },
+    health:
+      c === 'o'
+        ? { ok: true }
+        : c === 'e'
+          ? { ok: false, detail: 'connect ECONNREFUSED', error: true }
+          : { ok: false, detail: 'HTTP 503' },
     metrics: {},
   }));
 
@@ -61,7 +78,13 @@ const counters = (pairs: Array<[number, number]>, start = 0): Reading[] => {
   return [[0, 0] as [number, number], ...pairs].map(([f, t], i) => {
     failed += f;
     total += t;
-    return { at: start + i * 30_000, metrics: { extractions_failed: { type: 'counter', value: failed }, extractions_total: { type: 'counter', value: total } } };
+    return {
+      at: start + i * 30_000,
+      metrics: {
+        extractions_failed: { type: 'counter', value: failed },
+        extractions_total: { type: 'counter', value: total },
+      },
+    };
   });
 };
 
@@ -79,7 +102,10 @@ describe('extraction failure rate (production: > 5% over 10m)', () => {
   });
 
   it('slides past old failures: a burst older than 10 minutes no longer counts', () => {
-    const pairs: Array<[number, number]> = [[50, 100], ...Array.from({ length: 25 }, () => [0, 100] as [number, number])];
+    const pairs: Array<[number, number]> = [
+      [50, 100],
+      ...Array.from({ length: 25 }, () => [0, 100] as [number, number]),
+    ];
     const early = evaluateGate(gate('extraction_failure_rate'), counters(pairs.slice(0, 2)), policy);
     expect(early.status).toBe('violated');
     const late = evaluateGate(gate('extraction_failure_rate'), counters(pairs), policy);
@@ -89,9 +115,27 @@ describe('extraction failure rate (production: > 5% over 10m)', () => {
 
   it('treats a counter drop as a restart (Prometheus increase semantics)', () => {
     const readings: Reading[] = [
-      { at: 0, metrics: { extractions_failed: { type: 'counter', value: 10 }, extractions_total: { type: 'counter', value: 1000 } } },
-      { at: 30_000, metrics: { extractions_failed: { type: 'counter', value: 10 }, extractions_total: { type: 'counter', value: 1100 } } },
-      { at: 60_000, metrics: { extractions_failed: { type: 'counter', value: 8 }, extractions_total: { type: 'counter', value: 40 } } },
+      {
+        at: 0,
+        metrics: {
+          extractions_failed: { type: 'counter', value: 10 },
+          extractions_total: { type: 'counter', value: 1000 },
+        },
+      },
+      {
+        at: 30_000,
+        metrics: {
+          extractions_failed: { type: 'counter', value: 10 },
+          extractions_total: { type: 'counter', value: 1100 },
+        },
+      },
+      {
+        at: 60_000,
+        metrics: {
+          extractions_failed: { type: 'counter', value: 8 },
+          extractions_total: { type: 'counter', value: 40 },
+        },
+      },
     ];
     const r = evaluateGate(gate('extraction_failure_rate'), readings, policy);
     expect(r.value).toBeCloseTo(8 / 140);
@@ -100,19 +144,33 @@ describe('extraction failure rate (production: > 5% over 10m)', () => {
 
   it('never passes on missing data: one source error is insufficient data, three are a violation', () => {
     const base = counters([[0, 100]]);
-    const err = (at: number): Reading => ({ at, metrics: { extractions_failed: { type: 'error', error: 'connect ECONNREFUSED 127.0.0.1:9' }, extractions_total: { type: 'error', error: 'connect ECONNREFUSED 127.0.0.1:9' } } });
+    const err = (at: number): Reading => ({
+      at,
+      metrics: {
+        extractions_failed: { type: 'error', error: 'connect ECONNREFUSED 127.0.0.1:9' },
+        extractions_total: { type: 'error', error: 'connect ECONNREFUSED 127.0.0.1:9' },
+      },
+    });
     const one = evaluateGate(gate('extraction_failure_rate'), [...base, err(60_000)], policy);
     expect(one.status).toBe('insufficient-data');
     const two = evaluateGate(gate('extraction_failure_rate'), [...base, err(60_000), err(90_000)], policy);
     expect(two.status).toBe('insufficient-data');
-    const three = evaluateGate(gate('extraction_failure_rate'), [...base, err(60_000), err(90_000), err(120_000)], policy);
+    const three = evaluateGate(
+      gate('extraction_failure_rate'),
+      [...base, err(60_000), err(90_000), err(120_000)],
+      policy,
+    );
     expect(three.status).toBe('violated');
     expect(three.reason).toContain('metrics source failed 3 consecutive polls');
     expect(three.reason).toContain('ECONNREFUSED');
   });
 
   it('uses a value computed by the source (PromQL) directly', () => {
-    const r = evaluateGate(gate('extraction_failure_rate'), [{ at: 0, metrics: { extraction_failure_rate: { type: 'windowed', value: 0.07, events: 500 } } }], policy);
+    const r = evaluateGate(
+      gate('extraction_failure_rate'),
+      [{ at: 0, metrics: { extraction_failure_rate: { type: 'windowed', value: 0.07, events: 500 } } }],
+      policy,
+    );
     expect(r).toMatchObject({ status: 'violated', value: 0.07 });
   });
 });
@@ -161,7 +219,9 @@ describe('p95 hash time (production: > 2000 ms over 15m)', () => {
 });
 
 describe('low-confidence queue (production: > 1000 items)', () => {
-  const q = (value: number): Reading[] => [{ at: 0, metrics: { low_confidence_queue_length: { type: 'gauge', value } } }];
+  const q = (value: number): Reading[] => [
+    { at: 0, metrics: { low_confidence_queue_length: { type: 'gauge', value } } },
+  ];
   it.each([
     [0, 'ok'],
     [1000, 'ok'],
@@ -170,19 +230,33 @@ describe('low-confidence queue (production: > 1000 items)', () => {
     expect(evaluateGate(gate('low_confidence_queue'), q(value), policy).status).toBe(status);
   });
   it('reports the limit in its unit', () => {
-    expect(evaluateGate(gate('low_confidence_queue'), q(1500), policy).reason).toBe('low_confidence_queue_length = 1500 items (limit 1000 items)');
+    expect(evaluateGate(gate('low_confidence_queue'), q(1500), policy).reason).toBe(
+      'low_confidence_queue_length = 1500 items (limit 1000 items)',
+    );
   });
 });
 
 describe('evaluateGates and pruning', () => {
   it('evaluates every enabled gate', () => {
-    expect(evaluateGates(production, health('o')).map((r) => r.gate)).toEqual(['health', 'extraction_failure_rate', 'p95_hash_time', 'low_confidence_queue']);
+    expect(evaluateGates(production, health('o')).map((r) => r.gate)).toEqual([
+      'health',
+      'extraction_failure_rate',
+      'p95_hash_time',
+      'low_confidence_queue',
+    ]);
   });
 
   it('keeps memory flat: a 60-minute run at 30 s keeps only the readings the windows need', () => {
     let readings: Reading[] = [];
     for (let i = 0; i <= 120; i++) {
-      readings.push({ at: i * 30_000, health: { ok: true }, metrics: { extractions_failed: { type: 'counter', value: 0 }, extractions_total: { type: 'counter', value: i * 100 } } });
+      readings.push({
+        at: i * 30_000,
+        health: { ok: true },
+        metrics: {
+          extractions_failed: { type: 'counter', value: 0 },
+          extractions_total: { type: 'counter', value: i * 100 },
+        },
+      });
       readings = pruneReadings(production, readings);
     }
     expect(readings.length).toBeLessThanOrEqual(15 * 2 + 6);

@@ -37,6 +37,7 @@ export function milestones(policy: MonitorPolicy): Milestone[] {
 /** Human summary: "30s until 5m, then every 2m, for 1h (suspicion polling every 15s)". */
 export function describeCadence(policy: MonitorPolicy, format: (ms: number) => string): string {
   const c = policy.cadence;
-  const suspicion = c.suspicionIntervalMs > 0 ? ` (suspicion polling every ${format(c.suspicionIntervalMs)})` : '';
+  const suspicion =
+    c.suspicionIntervalMs > 0 ? ` (suspicion polling every ${format(c.suspicionIntervalMs)})` : '';
   return `every ${format(c.initialIntervalMs)} until ${format(c.initialPhaseMs)}, then every ${format(c.intervalMs)}, for ${format(policy.windowMs)}${suspicion}`;
 }

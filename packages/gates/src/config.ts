@@ -71,7 +71,12 @@ export interface EnvironmentGates {
 
 export const DEFAULT_POLICY: MonitorPolicy = {
   windowMs: 60 * 60_000,
-  cadence: { initialIntervalMs: 30_000, initialPhaseMs: 5 * 60_000, intervalMs: 120_000, suspicionIntervalMs: 15_000 },
+  cadence: {
+    initialIntervalMs: 30_000,
+    initialPhaseMs: 5 * 60_000,
+    intervalMs: 120_000,
+    suspicionIntervalMs: 15_000,
+  },
   escalationsMs: [15 * 60_000, 30 * 60_000],
   sourceErrors: { failClosed: true, maxConsecutive: 2 },
   analysis: { requestsPerSecond: 1 },
@@ -131,31 +136,64 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
   }
   const merged = deepMerge(config.defaults, override) as Json;
   // A gate first defined in an environment must be complete; check it against the full gate schema.
-  const fullCheck = validator.problems({ defaults: { gates: merged.gates }, environments: { [environment]: {} } });
+  const fullCheck = validator.problems({
+    defaults: { gates: merged.gates },
+    environments: { [environment]: {} },
+  });
   if (fullCheck.length) {
-    throw new ConfigError(fullCheck.map((p) => p.replace(/^defaults\./, `${envPath} (merged with defaults).`)).join('; '), {
-      file,
+    // Name the place the user wrote the offending value: the override when it set it, else defaults.
+    const located = fullCheck.map((problem) => {
+      const match = /^defaults\.gates\.([^.:]+)(?:\.([^.:]+))?/.exec(problem);
+      const overridden = match && ((override.gates as Record<string, Json> | undefined)?.[match[1]!] ?? {});
+      if (overridden && (match[2] === undefined || match[2] in overridden))
+        return problem.replace(/^defaults\./, `${envPath}.`);
+      return problem;
     });
+    throw new ConfigError(located.join('; '), { file });
   }
 
   const cadence = (merged.cadence ?? {}) as Json;
   const policy: MonitorPolicy = {
     windowMs: durationAt(merged.window, `${envPath}.window`, file, DEFAULT_POLICY.windowMs),
     cadence: {
-      initialIntervalMs: durationAt(cadence.initial_interval, `${envPath}.cadence.initial_interval`, file, DEFAULT_POLICY.cadence.initialIntervalMs),
-      initialPhaseMs: durationAt(cadence.initial_phase, `${envPath}.cadence.initial_phase`, file, DEFAULT_POLICY.cadence.initialPhaseMs),
-      intervalMs: durationAt(cadence.interval, `${envPath}.cadence.interval`, file, DEFAULT_POLICY.cadence.intervalMs),
-      suspicionIntervalMs: durationAt(cadence.suspicion_interval, `${envPath}.cadence.suspicion_interval`, file, DEFAULT_POLICY.cadence.suspicionIntervalMs),
+      initialIntervalMs: durationAt(
+        cadence.initial_interval,
+        `${envPath}.cadence.initial_interval`,
+        file,
+        DEFAULT_POLICY.cadence.initialIntervalMs,
+      ),
+      initialPhaseMs: durationAt(
+        cadence.initial_phase,
+        `${envPath}.cadence.initial_phase`,
+        file,
+        DEFAULT_POLICY.cadence.initialPhaseMs,
+      ),
+      intervalMs: durationAt(
+        cadence.interval,
+        `${envPath}.cadence.interval`,
+        file,
+        DEFAULT_POLICY.cadence.intervalMs,
+      ),
+      suspicionIntervalMs: durationAt(
+        cadence.suspicion_interval,
+        `${envPath}.cadence.suspicion_interval`,
+        file,
+        DEFAULT_POLICY.cadence.suspicionIntervalMs,
+      ),
     },
     escalationsMs: Array.isArray(merged.escalations)
-      ? (merged.escalations as unknown[]).map((e, i) => durationAt(e, `${envPath}.escalations[${i}]`, file, 0))
+      ? (merged.escalations as unknown[]).map((e, i) =>
+          durationAt(e, `${envPath}.escalations[${i}]`, file, 0),
+        )
       : DEFAULT_POLICY.escalationsMs,
     sourceErrors: {
       failClosed: ((merged.source_errors as Json | undefined)?.fail_closed as boolean | undefined) ?? true,
-      maxConsecutive: ((merged.source_errors as Json | undefined)?.max_consecutive as number | undefined) ?? 2,
+      maxConsecutive:
+        ((merged.source_errors as Json | undefined)?.max_consecutive as number | undefined) ?? 2,
     },
     analysis: {
-      requestsPerSecond: ((merged.analysis as Json | undefined)?.requests_per_second as number | undefined) ?? 1,
+      requestsPerSecond:
+        ((merged.analysis as Json | undefined)?.requests_per_second as number | undefined) ?? 1,
     },
   };
   if (policy.cadence.initialIntervalMs <= 0 || policy.cadence.intervalMs <= 0) {
@@ -163,9 +201,12 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
   }
   const beyond = policy.escalationsMs.find((e) => e > policy.windowMs);
   if (beyond !== undefined) {
-    throw new ConfigError(`${envPath}.escalations: an escalation after the ${policy.windowMs / 60_000}m window can never fire`, {
-      file,
-    });
+    throw new ConfigError(
+      `${envPath}.escalations: an escalation after the ${policy.windowMs / 60_000}m window can never fire`,
+      {
+        file,
+      },
+    );
   }
 
   const gates: Gate[] = [];
@@ -204,12 +245,19 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         });
         break;
       case 'gauge':
-        gates.push({ ...base, kind: 'gauge', metric: g.metric as string, unit: (g.unit as string | undefined) ?? '' });
+        gates.push({
+          ...base,
+          kind: 'gauge',
+          metric: g.metric as string,
+          unit: (g.unit as string | undefined) ?? '',
+        });
         break;
     }
   }
   if (gates.length === 0) {
-    throw new ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, { file });
+    throw new ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, {
+      file,
+    });
   }
   return { environment, source: file, policy, gates };
 }
@@ -220,6 +268,10 @@ export function loadGatesConfig(file: string, environment: string): EnvironmentG
 }
 
 /** Same, from text already in memory (action input, tests). */
-export function parseGatesConfig(text: string, environment: string, name = 'quality-gates-config.json'): EnvironmentGates {
+export function parseGatesConfig(
+  text: string,
+  environment: string,
+  name = 'quality-gates-config.json',
+): EnvironmentGates {
   return resolveEnvironment(parseJsonText(text, name), environment, name);
 }

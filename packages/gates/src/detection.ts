@@ -12,9 +12,9 @@ export interface GateDetection {
   failure: string;
   /** Longest onset-to-violation time over every onset that is detected inside the window. */
   worstCaseMs: number | null;
-  /** The onset that produced it. */
+  /** The onset that produced it: the failure starts just after this poll time. */
   worstOnsetMs: number | null;
-  /** The first onset that is no longer confirmed before the window closes (null: all are). */
+  /** A failure starting just after this poll time (or later) is not confirmed before the window closes (null: all are). */
   undetectedFromMs: number | null;
   /** A failure this gate can never catch, however long it lasts. */
   blindSpot: string;
@@ -30,11 +30,18 @@ interface Fault {
 function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
   const rps = policy.analysis.requestsPerSecond;
   // Events in (from, to] split into healthy and failing parts around the onset.
-  const split = (from: number, to: number, failing: (t: number) => boolean): { good: number; bad: number } => {
+  const split = (
+    from: number,
+    to: number,
+    failing: (t: number) => boolean,
+  ): { good: number; bad: number } => {
     let bad = 0;
     let good = 0;
     const step = 1000 / rps;
-    for (let t = from + step; t <= to + 1e-9; t += step) (failing(t) ? bad++ : good++);
+    for (let t = from + step; t <= to + 1e-9; t += step) {
+      if (failing(t)) bad++;
+      else good++;
+    }
     return { good, bad };
   };
   switch (gate.kind) {
@@ -59,7 +66,13 @@ function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
           const part = split(prev, at, failing);
           bad += part.bad;
           all += part.good + part.bad;
-          return { at, metrics: { [gate.numerator]: { type: 'counter', value: bad }, [gate.denominator]: { type: 'counter', value: all } } };
+          return {
+            at,
+            metrics: {
+              [gate.numerator]: { type: 'counter', value: bad },
+              [gate.denominator]: { type: 'counter', value: all },
+            },
+          };
         },
       };
     }
@@ -73,7 +86,12 @@ function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
           const part = split(prev, at, failing);
           return {
             at,
-            metrics: { [gate.metric]: { type: 'samples', values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)] } },
+            metrics: {
+              [gate.metric]: {
+                type: 'samples',
+                values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)],
+              },
+            },
           };
         },
       };
@@ -84,19 +102,26 @@ function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
         blindSpot: `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
         reading: (at, _prev, failing) => ({
           at,
-          metrics: { [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 } },
+          metrics: {
+            [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 },
+          },
         }),
       };
   }
 }
 
 /** Simulates one onset; returns the detection time (elapsed ms) or undefined. */
-function detectAt(gate: Gate, policy: MonitorPolicy, onsetMs: number, useSuspicion: boolean): number | undefined {
+function detectAt(
+  gate: Gate,
+  policy: MonitorPolicy,
+  onsetMs: number,
+  useSuspicion: boolean,
+): number | undefined {
   const fault = faultFor(gate, policy);
   const failing = (t: number): boolean => t >= onsetMs;
   const readings: Reading[] = [];
   let previous = 0;
-  for (let at: number | undefined = 0; at !== undefined; ) {
+  for (let at: number | undefined = 0; at !== undefined;) {
     readings.push(fault.reading(at, previous, failing));
     const result = evaluateGate(gate, readings, policy);
     if (result.status === 'violated') return at;
@@ -107,31 +132,52 @@ function detectAt(gate: Gate, policy: MonitorPolicy, onsetMs: number, useSuspici
 }
 
 /** Worst-case detection for one gate over every onset in the window. */
-export function analyseGateDetection(gate: Gate, policy: MonitorPolicy, options: { suspicion?: boolean } = {}): GateDetection {
+export function analyseGateDetection(
+  gate: Gate,
+  policy: MonitorPolicy,
+  options: { suspicion?: boolean } = {},
+): GateDetection {
   const useSuspicion = options.suspicion ?? policy.cadence.suspicionIntervalMs > 0;
   const fault = faultFor(gate, policy);
-  // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself).
-  const onsets = new Set<number>([0]);
-  for (let t: number | undefined = 0; t !== undefined && t < policy.windowMs; t = nextPollAt(policy, t)) onsets.add(t + 1);
+  // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself). The failure is
+  // simulated 1 ms after the poll; latency is reported from the poll itself (the supremum as the
+  // onset approaches it), so figures read as whole cadence steps.
+  const polls: number[] = [];
+  for (let t: number | undefined = 0; t !== undefined && t < policy.windowMs; t = nextPollAt(policy, t))
+    polls.push(t);
+  const onsets: Array<{ simulated: number; reported: number }> = [
+    { simulated: 0, reported: 0 },
+    ...polls.map((p) => ({ simulated: p + 1, reported: p })),
+  ];
   let worstCaseMs: number | null = null;
   let worstOnsetMs: number | null = null;
   let undetectedFromMs: number | null = null;
-  for (const onset of [...onsets].sort((a, b) => a - b)) {
-    if (onset >= policy.windowMs) continue;
-    const detected = detectAt(gate, policy, onset, useSuspicion);
+  for (const onset of onsets) {
+    if (onset.simulated >= policy.windowMs) continue;
+    const detected = detectAt(gate, policy, onset.simulated, useSuspicion);
     if (detected === undefined) {
-      if (undetectedFromMs === null) undetectedFromMs = onset;
+      if (undetectedFromMs === null) undetectedFromMs = onset.reported;
       continue;
     }
-    if (worstCaseMs === null || detected - onset > worstCaseMs) {
-      worstCaseMs = detected - onset;
-      worstOnsetMs = onset;
+    if (worstCaseMs === null || detected - onset.reported > worstCaseMs) {
+      worstCaseMs = detected - onset.reported;
+      worstOnsetMs = onset.reported;
     }
   }
-  return { gate: gate.name, failure: fault.failure, worstCaseMs, worstOnsetMs, undetectedFromMs, blindSpot: fault.blindSpot };
+  return {
+    gate: gate.name,
+    failure: fault.failure,
+    worstCaseMs,
+    worstOnsetMs,
+    undetectedFromMs,
+    blindSpot: fault.blindSpot,
+  };
 }
 
 /** Worst-case detection for every gate of an environment. */
-export function analyseDetection(config: Pick<EnvironmentGates, 'gates' | 'policy'>, options: { suspicion?: boolean } = {}): GateDetection[] {
+export function analyseDetection(
+  config: Pick<EnvironmentGates, 'gates' | 'policy'>,
+  options: { suspicion?: boolean } = {},
+): GateDetection[] {
   return config.gates.map((gate) => analyseGateDetection(gate, config.policy, options));
 }

@@ -2,7 +2,15 @@
 // latest reading? Missing data is never a pass: it is `insufficient-data`, and a source that keeps
 // failing becomes a violation once the configured error budget is spent (fail closed).
 import { formatDuration } from '@guarded-rollout/config';
-import type { ConsecutiveFailuresGate, EnvironmentGates, Gate, GaugeGate, MonitorPolicy, PercentileGate, RatioGate } from './config.js';
+import type {
+  ConsecutiveFailuresGate,
+  EnvironmentGates,
+  Gate,
+  GaugeGate,
+  MonitorPolicy,
+  PercentileGate,
+  RatioGate,
+} from './config.js';
 import { histogramQuantile, nearestRankPercentile, type Bucket } from './percentile.js';
 import type { MetricReading, Reading } from './readings.js';
 
@@ -59,9 +67,14 @@ function trailingStreak(readings: readonly Reading[], failed: (r: Reading) => bo
   return streak;
 }
 
-function evaluateConsecutive(gate: ConsecutiveFailuresGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
+function evaluateConsecutive(
+  gate: ConsecutiveFailuresGate,
+  readings: readonly Reading[],
+  policy: MonitorPolicy,
+): Outcome {
   const checks = readings.filter((r) => r.health !== undefined);
-  if (checks.length === 0) return { status: 'insufficient-data', value: null, reason: 'no health check has run yet' };
+  if (checks.length === 0)
+    return { status: 'insufficient-data', value: null, reason: 'no health check has run yet' };
   const streak = trailingStreak(readings, (r) => {
     if (!r.health) return undefined;
     if (r.health.ok) return false;
@@ -71,20 +84,31 @@ function evaluateConsecutive(gate: ConsecutiveFailuresGate, readings: readonly R
   const last = [...checks].reverse().find((r) => r.health && !r.health.ok)?.health;
   const detail = last && !last.ok ? `; last: ${last.detail}` : '';
   if (streak > gate.threshold) {
-    return { status: 'violated', value: streak, reason: `${streak} consecutive non-OK health checks (limit ${gate.threshold})${detail}` };
+    return {
+      status: 'violated',
+      value: streak,
+      reason: `${streak} consecutive non-OK health checks (limit ${gate.threshold})${detail}`,
+    };
   }
   return {
     status: 'ok',
     value: streak,
     suspicious: streak > 0,
-    reason: streak ? `${streak} non-OK check(s) in a row, ${gate.threshold + 1} trip the gate${detail}` : 'health checks OK',
+    reason: streak
+      ? `${streak} non-OK check(s) in a row, ${gate.threshold + 1} trip the gate${detail}`
+      : 'health checks OK',
   };
 }
 
 /** The readings a gate may use: those whose metric(s) are present and not errors. Also returns the
  *  trailing run of source errors, for fail-closed accounting. */
-function usable(readings: readonly Reading[], metrics: readonly string[]): { ok: Reading[]; errorStreak: number; lastError: string } {
-  const ok = readings.filter((r) => metrics.every((m) => r.metrics[m] !== undefined && r.metrics[m]!.type !== 'error'));
+function usable(
+  readings: readonly Reading[],
+  metrics: readonly string[],
+): { ok: Reading[]; errorStreak: number; lastError: string } {
+  const ok = readings.filter((r) =>
+    metrics.every((m) => r.metrics[m] !== undefined && r.metrics[m]!.type !== 'error'),
+  );
   const errorStreak = trailingStreak(readings, (r) => {
     const states = metrics.map((m) => r.metrics[m]);
     if (states.some((s) => s?.type === 'error')) return true;
@@ -111,7 +135,12 @@ function sourceErrorOutcome(streak: number, lastError: string, policy: MonitorPo
       reason: `metrics source failed ${streak} consecutive polls (limit ${policy.sourceErrors.maxConsecutive}): ${lastError}`,
     };
   }
-  return { status: 'insufficient-data', value: null, suspicious: true, reason: `metrics source error: ${lastError}` };
+  return {
+    status: 'insufficient-data',
+    value: null,
+    suspicious: true,
+    reason: `metrics source error: ${lastError}`,
+  };
 }
 
 /** Index of the window's baseline: the latest usable reading at or before (now - window), or the
@@ -139,11 +168,17 @@ function counterValue(m: MetricReading | undefined): number {
 function evaluateRatio(gate: RatioGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
   const now = readings[readings.length - 1]?.at ?? 0;
   const direct = readings[readings.length - 1]?.metrics[gate.name];
-  if (direct?.type === 'windowed') return judgeRatio(gate, direct.value * (direct.events ?? gate.minEvents), direct.events ?? gate.minEvents);
+  if (direct?.type === 'windowed')
+    return judgeRatio(
+      gate,
+      direct.value * (direct.events ?? gate.minEvents),
+      direct.events ?? gate.minEvents,
+    );
   const { ok, errorStreak, lastError } = usable(readings, [gate.numerator, gate.denominator]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
-  if (ok.length < 2) return { status: 'insufficient-data', value: null, reason: 'needs two readings to measure a rate' };
+  if (ok.length < 2)
+    return { status: 'insufficient-data', value: null, reason: 'needs two readings to measure a rate' };
   const inWindow = ok.slice(baselineIndex(ok, now, gate.windowMs));
   const bad = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.numerator])));
   const all = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.denominator])));
@@ -176,30 +211,49 @@ function subtractBuckets(now: readonly Bucket[], then: readonly Bucket[] | undef
   return deltas.some((b) => b.count < 0) ? [...now] : deltas;
 }
 
-function evaluatePercentile(gate: PercentileGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
+function evaluatePercentile(
+  gate: PercentileGate,
+  readings: readonly Reading[],
+  policy: MonitorPolicy,
+): Outcome {
   const now = readings[readings.length - 1]?.at ?? 0;
   const direct = readings[readings.length - 1]?.metrics[gate.name];
-  if (direct?.type === 'windowed') return judgePercentile(gate, direct.value, direct.events ?? gate.minSamples);
+  if (direct?.type === 'windowed')
+    return judgePercentile(gate, direct.value, direct.events ?? gate.minSamples);
   const { ok, errorStreak, lastError } = usable(readings, [gate.metric]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
   const latest = ok[ok.length - 1]?.metrics[gate.metric];
   if (!latest) return { status: 'insufficient-data', value: null, reason: `no ${gate.metric} reading yet` };
   if (latest.type === 'samples') {
-    const values = ok.filter((r) => r.at > now - gate.windowMs).flatMap((r) => {
-      const m = r.metrics[gate.metric];
-      return m?.type === 'samples' ? m.values : [];
-    });
+    const values = ok
+      .filter((r) => r.at > now - gate.windowMs)
+      .flatMap((r) => {
+        const m = r.metrics[gate.metric];
+        return m?.type === 'samples' ? m.values : [];
+      });
     return judgePercentile(gate, nearestRankPercentile(values, gate.percentile), values.length);
   }
   if (latest.type === 'histogram') {
-    if (ok.length < 2) return { status: 'insufficient-data', value: null, reason: 'needs two readings to measure a histogram window' };
+    if (ok.length < 2)
+      return {
+        status: 'insufficient-data',
+        value: null,
+        reason: 'needs two readings to measure a histogram window',
+      };
     const base = ok[baselineIndex(ok, now, gate.windowMs)]!.metrics[gate.metric];
-    const buckets = subtractBuckets(latest.buckets, base?.type === 'histogram' && base !== latest ? base.buckets : undefined);
+    const buckets = subtractBuckets(
+      latest.buckets,
+      base?.type === 'histogram' && base !== latest ? base.buckets : undefined,
+    );
     const total = buckets.reduce((max, b) => Math.max(max, b.count), 0);
     return judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
   }
-  return { status: 'insufficient-data', value: null, reason: `${gate.metric} is a ${latest.type}, not a histogram or samples` };
+  return {
+    status: 'insufficient-data',
+    value: null,
+    reason: `${gate.metric} is a ${latest.type}, not a histogram or samples`,
+  };
 }
 
 function judgePercentile(gate: PercentileGate, value: number, count: number): Outcome {
@@ -217,14 +271,19 @@ function judgePercentile(gate: PercentileGate, value: number, count: number): Ou
 }
 
 function evaluateGauge(gate: GaugeGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
-  const metric = readings[readings.length - 1]?.metrics[gate.name]?.type === 'windowed' ? gate.name : gate.metric;
+  const metric =
+    readings[readings.length - 1]?.metrics[gate.name]?.type === 'windowed' ? gate.name : gate.metric;
   const { ok, errorStreak, lastError } = usable(readings, [metric]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
   const latest = ok[ok.length - 1]?.metrics[metric];
   if (!latest) return { status: 'insufficient-data', value: null, reason: `no ${gate.metric} reading yet` };
-  const value = latest.type === 'gauge' || latest.type === 'counter' || latest.type === 'windowed' ? latest.value : Number.NaN;
-  if (!Number.isFinite(value)) return { status: 'insufficient-data', value: null, reason: `${gate.metric} is not a gauge` };
+  const value =
+    latest.type === 'gauge' || latest.type === 'counter' || latest.type === 'windowed'
+      ? latest.value
+      : Number.NaN;
+  if (!Number.isFinite(value))
+    return { status: 'insufficient-data', value: null, reason: `${gate.metric} is not a gauge` };
   const text = `${gate.metric} = ${formatGateValue(gate, value)}`;
   return value > gate.threshold
     ? { status: 'violated', value, reason: `${text} (limit ${formatGateValue(gate, gate.threshold)})` }
@@ -262,7 +321,10 @@ export function evaluateGate(gate: Gate, readings: readonly Reading[], policy: M
 }
 
 /** Evaluates every gate of an environment at the latest reading. */
-export function evaluateGates(config: Pick<EnvironmentGates, 'gates' | 'policy'>, readings: readonly Reading[]): GateResult[] {
+export function evaluateGates(
+  config: Pick<EnvironmentGates, 'gates' | 'policy'>,
+  readings: readonly Reading[],
+): GateResult[] {
   return config.gates.map((gate) => evaluateGate(gate, readings, config.policy));
 }
 
@@ -274,7 +336,10 @@ export function retentionMs(config: Pick<EnvironmentGates, 'gates' | 'policy'>):
 
 /** Drops readings no gate can still use, keeping memory flat over a long window. Health streaks
  *  need only the trailing readings, so they are kept up to the largest failure threshold + 1. */
-export function pruneReadings(config: Pick<EnvironmentGates, 'gates' | 'policy'>, readings: Reading[]): Reading[] {
+export function pruneReadings(
+  config: Pick<EnvironmentGates, 'gates' | 'policy'>,
+  readings: Reading[],
+): Reading[] {
   const now = readings[readings.length - 1]?.at ?? 0;
   const horizon = now - retentionMs(config);
   const keepTail = Math.max(

@@ -27,7 +27,8 @@ export function histogramQuantile(quantile: number, buckets: readonly Bucket[]):
   if (sorted[sorted.length - 1]!.le !== Number.POSITIVE_INFINITY) return Number.NaN;
   // Prometheus repairs non-monotonic counts (from scrape races) by carrying the maximum forward.
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.count < sorted[i - 1]!.count) sorted[i] = { le: sorted[i]!.le, count: sorted[i - 1]!.count };
+    if (sorted[i]!.count < sorted[i - 1]!.count)
+      sorted[i] = { le: sorted[i]!.le, count: sorted[i - 1]!.count };
   }
   const total = sorted[sorted.length - 1]!.count;
   if (total === 0) return Number.NaN;

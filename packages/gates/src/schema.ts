@@ -2,7 +2,11 @@
 // action-templates/quality-gates.schema.json (a test keeps the two identical).
 import { DURATION_PATTERN } from '@guarded-rollout/config';
 
-const duration = { type: 'string', pattern: DURATION_PATTERN, description: 'A duration such as "30s", "15m", "1h".' };
+const duration = {
+  type: 'string',
+  pattern: DURATION_PATTERN,
+  description: 'A duration such as "30s", "15m", "1h".',
+};
 const threshold = {
   type: 'number',
   description: 'The gate trips when the observed value is strictly greater than this.',
@@ -22,7 +26,11 @@ const gateProperties = {
   consecutive_failures: {
     kind: { const: 'consecutive_failures' },
     source: { enum: ['health'], description: 'What is checked; only the health endpoint today.' },
-    threshold: { ...threshold, minimum: 0, description: 'Trips after more than this many consecutive non-OK checks.' },
+    threshold: {
+      ...threshold,
+      minimum: 0,
+      description: 'Trips after more than this many consecutive non-OK checks.',
+    },
     ...common,
   },
   ratio: {
@@ -31,7 +39,11 @@ const gateProperties = {
     denominator: { type: 'string', description: 'Counter of all events, e.g. extractions_total.' },
     window: duration,
     threshold: { ...threshold, minimum: 0, maximum: 1, description: 'A fraction: 0.05 means 5 %.' },
-    min_events: { type: 'integer', minimum: 1, description: 'Fewer events than this in the window is insufficient data.' },
+    min_events: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Fewer events than this in the window is insufficient data.',
+    },
     ...common,
   },
   percentile: {
@@ -111,7 +123,8 @@ const policyProperties = {
       max_consecutive: {
         type: 'integer',
         minimum: 0,
-        description: 'A metric gate is violated after more than this many consecutive source errors (default 2).',
+        description:
+          'A metric gate is violated after more than this many consecutive source errors (default 2).',
       },
     },
     additionalProperties: false,

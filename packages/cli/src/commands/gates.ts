@@ -13,7 +13,9 @@ export function registerGates(program: Command, ctx: CliContext): void {
   const gates = program.command('gates').description('validate and analyse quality-gate configuration');
   gates
     .command('check')
-    .description('validate a quality-gates config and print each gate, its limit and worst-case detection time')
+    .description(
+      'validate a quality-gates config and print each gate, its limit and worst-case detection time',
+    )
     .requiredOption('--env <env>', 'environment to resolve (e.g. production)')
     .option('--config <file>', 'quality-gates config file', DEFAULT_GATES_CONFIG)
     .option('--json', 'print the analysis as JSON')
@@ -21,14 +23,21 @@ export function registerGates(program: Command, ctx: CliContext): void {
       const file = resolve(ctx.cwd, options.config);
       const config = loadGatesConfig(file, options.env);
       const plain = analyseDetection(config, { suspicion: false });
-      const fast = config.policy.cadence.suspicionIntervalMs > 0 ? analyseDetection(config, { suspicion: true }) : undefined;
+      const fast =
+        config.policy.cadence.suspicionIntervalMs > 0
+          ? analyseDetection(config, { suspicion: true })
+          : undefined;
       if (options.json) {
-        ctx.stdout(`${JSON.stringify({ environment: config.environment, policy: config.policy, gates: config.gates, detection: plain, detectionWithSuspicion: fast }, null, 2)}\n`);
+        ctx.stdout(
+          `${JSON.stringify({ environment: config.environment, policy: config.policy, gates: config.gates, detection: plain, detectionWithSuspicion: fast }, null, 2)}\n`,
+        );
         return;
       }
       const when = (ms: number | null): string => (ms === null ? 'never' : formatDuration(ms));
       ctx.stdout(`Quality gates for ${config.environment} (${options.config}): valid\n`);
-      ctx.stdout(`Polling ${describeCadence(config.policy, formatDuration)}; escalations at ${config.policy.escalationsMs.map((m) => `T+${formatDuration(m)}`).join(', ') || 'none'}; final report at T+${formatDuration(config.policy.windowMs)}\n\n`);
+      ctx.stdout(
+        `Polling ${describeCadence(config.policy, formatDuration)}; escalations at ${config.policy.escalationsMs.map((m) => `T+${formatDuration(m)}`).join(', ') || 'none'}; final report at T+${formatDuration(config.policy.windowMs)}\n\n`,
+      );
       const rows = config.gates.map((gate, i) => {
         const d = plain[i]!;
         const s = fast?.[i];
@@ -36,7 +45,7 @@ export function registerGates(program: Command, ctx: CliContext): void {
           gate.name,
           gate.kind,
           describeLimit(gate),
-          `${when(d.worstCaseMs)}${d.worstOnsetMs !== null ? ` (onset just after T+${formatDuration(d.worstOnsetMs - 1)})` : ''}`,
+          `${when(d.worstCaseMs)}${d.worstOnsetMs !== null ? ` (onset just after T+${formatDuration(d.worstOnsetMs)})` : ''}`,
           ...(fast ? [when(s!.worstCaseMs)] : []),
         ];
       });
@@ -48,7 +57,17 @@ export function registerGates(program: Command, ctx: CliContext): void {
       );
       ctx.stdout('\nHard failure simulated per gate, and what each gate can never catch:\n');
       for (const [i, d] of plain.entries()) {
-        const late = d.undetectedFromMs !== null ? ` A failure starting after T+${formatDuration(d.undetectedFromMs - 1)} is not confirmed before the window closes${fast?.[i]?.undetectedFromMs === null ? ' (suspicion polling catches it)' : ''}.` : '';
+        const fastMiss = fast?.[i]?.undetectedFromMs;
+        const withSuspicion =
+          fast === undefined || fastMiss === d.undetectedFromMs
+            ? ''
+            : fastMiss === null || fastMiss === undefined
+              ? ' Suspicion polling catches it.'
+              : ` With suspicion polling only a failure starting after T+${formatDuration(fastMiss)} is missed.`;
+        const late =
+          d.undetectedFromMs !== null
+            ? ` A failure starting after T+${formatDuration(d.undetectedFromMs)} is not confirmed before the window closes.${withSuspicion}`
+            : '';
         ctx.stdout(`- ${d.gate}: ${d.failure}. Blind spot: ${d.blindSpot}.${late}\n`);
       }
     });
