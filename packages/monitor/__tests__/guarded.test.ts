@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGatesConfig } from '@guarded-rollout/gates';
 import { FakeClock, MonitorRecorder, guardedMonitor, readMonitorLog, replayLog, type NotifyEvent, type RollbackOutcome } from '../src/index.js';
-import { SimulatedService, type FaultKind } from './simulated-service.js';
+import { SimulatedService, type FaultKind } from '../src/simulated-service.js';
 
 const configFile = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
 const production = loadGatesConfig(configFile, 'production');

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { loadGatesConfig, type EnvironmentGates } from '@guarded-rollout/gates';
 import { FakeClock, runMonitorLoop, type PollRecord } from '../src/index.js';
-import { SimulatedService, type FaultKind } from './simulated-service.js';
+import { SimulatedService, type FaultKind } from '../src/simulated-service.js';
 
 const configFile = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
 const production: EnvironmentGates = loadGatesConfig(configFile, 'production');

@@ -2,7 +2,8 @@
 // exposition the real one serves, so scenario tests and the benchmark drive the real provider
 // translation and the real engine under a fake clock.
 import type { Reading } from '@guarded-rollout/gates';
-import { DHASH_METRICS, parseExposition, parseSelector, readSeries } from '../src/index.js';
+import { parseExposition, readSeries } from './providers/exposition.js';
+import { DHASH_METRICS, parseSelector } from './sources.js';
 
 export type FaultKind = 'healthy' | 'dying-health' | 'failing-extractions' | 'slow-hashing' | 'growing-queue' | 'flapping-health' | 'metrics-outage';
 
