@@ -55,7 +55,7 @@ async function latency(): Promise<void> {
       const off = await detect(fault, onset, false);
       const fmt = (t: number | null): string => (t === null ? 'missed' : `+${formatDuration(t - onset)}`);
       const ratio = (t: number | null): string => (t === null || min === onset ? '' : `${((t - onset) / (min - onset)).toFixed(2)}×`);
-      rows.push([fault, `T+${formatDuration(onset)}`, `+${formatDuration(min - onset)}`, fmt(on), ratio(on), fmt(off), ratio(off)]);
+      rows.push([fault, `T+${formatDuration(onset)}`, Number.isNaN(min) ? 'not in window' : `+${formatDuration(min - onset)}`, fmt(on), ratio(on), fmt(off), ratio(off)]);
     }
   }
   console.log('\nDetection latency after onset (production gates, 2 requests/s, 100 % failure for ratio/percentile, queue +2/s)\n');

@@ -17,6 +17,9 @@ import {
 import type { Clock } from './clock.js';
 import type { Sampler } from './sampler.js';
 
+/** Points kept per gate for charts (a chart shows at most 60). */
+export const MAX_SERIES_POINTS = 240;
+
 export type MonitorResult = 'passed' | 'violated' | 'cancelled' | 'error';
 
 export interface PollRecord {
@@ -189,6 +192,9 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       const track = tracks[i]!;
       track.last = r;
       track.series.push([pollAt, r.value]);
+      // Charts need a shape, not every poll: halve the resolution when the series grows, so a
+      // long window at a fast cadence keeps memory flat. The worst value is tracked separately.
+      if (track.series.length > MAX_SERIES_POINTS) track.series = track.series.filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
       if (r.value !== null && (track.worst === null || r.value > track.worst)) track.worst = r.value;
       if (looksUnhealthy(r)) {
         suspicious = true;
