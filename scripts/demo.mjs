@@ -23,16 +23,28 @@ function newestSource() {
       else if (name.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
-  for (const dir of ['examples/dhash-service/src', 'packages/monitor/src', 'packages/gates/src', 'packages/config/src']) walk(join(root, dir));
+  for (const dir of [
+    'examples/dhash-service/src',
+    'packages/monitor/src',
+    'packages/gates/src',
+    'packages/config/src',
+  ])
+    walk(join(root, dir));
   return newest;
 }
 
 if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestSource()) {
   console.log('demo: bundling the demo (first run only)...');
   const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
-  const build = spawnSync(process.execPath, [ncc, 'build', entry, '-o', outDir, '--target', 'es2022', '-q'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(process.execPath, [ncc, 'build', entry, '-o', outDir, '--target', 'es2022', '-q'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
-const child = spawn(process.execPath, [bundle, '--repo', root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const child = spawn(process.execPath, [bundle, '--repo', root, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

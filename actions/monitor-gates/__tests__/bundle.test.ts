@@ -50,13 +50,25 @@ async function service(options: { healthy: boolean; restoredFile: string }): Pro
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function runBundle(inputs: Record<string, string>): Promise<{ code: number | null; stdout: string; outputs: Record<string, string>; summary: string; dir: string }> {
+function runBundle(inputs: Record<string, string>): Promise<{
+  code: number | null;
+  stdout: string;
+  outputs: Record<string, string>;
+  summary: string;
+  dir: string;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'monitor-action-'));
   const output = join(dir, 'output');
   const summary = join(dir, 'summary');
   writeFileSync(output, '');
   writeFileSync(summary, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, RUNNER_TEMP: dir };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_OUTPUT: output,
+    GITHUB_STEP_SUMMARY: summary,
+    RUNNER_TEMP: dir,
+  };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bundle], { cwd: dir, env });
@@ -78,7 +90,14 @@ function runBundle(inputs: Record<string, string>): Promise<{ code: number | nul
 describe('monitor-gates bundle', () => {
   it('passes a healthy service over a compressed window and writes the job summary with a chart', async () => {
     const url = await service({ healthy: true, restoredFile: '/nonexistent' });
-    const run = await runBundle({ environment: 'production', config: gatesConfig, 'health-url': `${url}/health`, 'metrics-url': `${url}/metrics`, duration: '6m', 'time-scale': '120' });
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': `${url}/health`,
+      'metrics-url': `${url}/metrics`,
+      duration: '6m',
+      'time-scale': '120',
+    });
     expect(run.outputs.result).toBe('passed');
     expect(run.outputs['rollback-required']).toBe('false');
     expect(JSON.parse(run.outputs['violated-gates']!)).toEqual([]);
@@ -115,7 +134,12 @@ describe('monitor-gates bundle', () => {
   });
 
   it('refuses a bad time-scale with a message naming the input', async () => {
-    const run = await runBundle({ environment: 'production', config: gatesConfig, 'health-url': 'http://127.0.0.1:9/health', 'time-scale': 'fast' });
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': 'http://127.0.0.1:9/health',
+      'time-scale': 'fast',
+    });
     expect(run.stdout).toContain('::error::input "time-scale": "fast" is not a number');
     expect(run.code).toBe(1);
   });

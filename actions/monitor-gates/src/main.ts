@@ -2,9 +2,22 @@
 // `guarded-rollout monitor`) → outputs, job summary and annotations. Cancellation (SIGINT/SIGTERM
 // from the runner) ends the watch early with a partial summary and result "cancelled".
 import * as core from '@actions/core';
-import { inputBoolean, inputChoice, inputOptional, inputString, maskSecret, runAction } from '@guarded-rollout/action-io';
+import {
+  inputBoolean,
+  inputChoice,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
-import { checkTimeScale, commandRollback, localNotifier, watchDeployment, type WatchOptions } from '@guarded-rollout/monitor';
+import {
+  checkTimeScale,
+  commandRollback,
+  localNotifier,
+  watchDeployment,
+  type WatchOptions,
+} from '@guarded-rollout/monitor';
 
 export interface MonitorInputs {
   watch: Omit<WatchOptions, 'rollback' | 'notify' | 'signal' | 'log'>;
@@ -34,7 +47,14 @@ const CHANNEL_INPUTS: Record<string, string> = {
   'email-to': 'NOTIFY_EMAIL_TO',
   'email-from': 'NOTIFY_EMAIL_FROM',
 };
-const SECRET_VARIABLES = ['SLACK_WEBHOOK_URL', 'TEAMS_WEBHOOK_URL', 'DISCORD_WEBHOOK_URL', 'NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_SECRET', 'SMTP_URL'];
+const SECRET_VARIABLES = [
+  'SLACK_WEBHOOK_URL',
+  'TEAMS_WEBHOOK_URL',
+  'DISCORD_WEBHOOK_URL',
+  'NOTIFY_WEBHOOK_URL',
+  'NOTIFY_WEBHOOK_SECRET',
+  'SMTP_URL',
+];
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
   const timeScaleText = inputString('time-scale', { fallback: '1' });
@@ -75,8 +95,14 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
 export async function run(): Promise<void> {
   await runAction(async () => {
     const inputs = getInputs();
-    if (inputs.watch.autoRollback && !inputs.rollbackCommand && inputs.watch.migrationSafety === 'reversible') {
-      core.warning('auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback');
+    if (
+      inputs.watch.autoRollback &&
+      !inputs.rollbackCommand &&
+      inputs.watch.migrationSafety === 'reversible'
+    ) {
+      core.warning(
+        'auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback',
+      );
     }
     const abort = new AbortController();
     const cancel = (): void => abort.abort();
@@ -85,9 +111,23 @@ export async function run(): Promise<void> {
     const outcome = await watchDeployment({
       ...inputs.watch,
       ...(inputs.rollbackCommand
-        ? { rollback: commandRollback({ command: inputs.rollbackCommand, healthUrl: inputs.watch.healthUrl, log: (l) => core.info(l) }) }
+        ? {
+            rollback: commandRollback({
+              command: inputs.rollbackCommand,
+              healthUrl: inputs.watch.healthUrl,
+              log: (l) => core.info(l),
+            }),
+          }
         : {}),
-      ...(inputs.notify ? { notify: localNotifier({ environment: inputs.watch.environment, env: inputs.channels, fallbackDir: inputs.fallbackDir }) } : {}),
+      ...(inputs.notify
+        ? {
+            notify: localNotifier({
+              environment: inputs.watch.environment,
+              env: inputs.channels,
+              fallbackDir: inputs.fallbackDir,
+            }),
+          }
+        : {}),
       signal: abort.signal,
       log: (line) => core.info(line),
     });
@@ -110,9 +150,13 @@ export async function run(): Promise<void> {
     core.setOutput('summary-path', s.reports.summary);
     core.setOutput('log-path', s.log);
     core.setOutput('report-path', s.reports.html);
-    for (const v of s.violations) core.error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
-    for (const n of s.notifications) if (n.fallbackPath) core.warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
+    for (const v of s.violations)
+      core.error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
+    for (const n of s.notifications)
+      if (n.fallbackPath)
+        core.warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
     await core.summary.addRaw(outcome.markdown).write();
-    if (inputs.failOnViolation && s.result !== 'passed') core.setFailed(`monitoring ${s.result}: ${s.reason}`);
+    if (inputs.failOnViolation && s.result !== 'passed')
+      core.setFailed(`monitoring ${s.result}: ${s.reason}`);
   });
 }

@@ -43,10 +43,15 @@ interface Deployment {
 
 async function deployment(fault: string): Promise<Deployment> {
   const root = mkdtempSync(join(tmpdir(), 'dhash-svc-'));
-  const ctl = (...args: string[]) => spawnSync(process.execPath, [join(src, 'ctl.mjs'), ...args, '--root', root], { encoding: 'utf8' });
+  const ctl = (...args: string[]) =>
+    spawnSync(process.execPath, [join(src, 'ctl.mjs'), ...args, '--root', root], { encoding: 'utf8' });
   expect(ctl('init', '--fault', fault).status).toBe(0);
-  const supervisor = spawn(process.execPath, [join(src, 'supervisor.mjs'), '--root', root], { stdio: 'ignore' });
-  const port = await until(async () => (JSON.parse(readFileSync(join(root, 'supervisor.json'), 'utf8')) as { port: number }).port);
+  const supervisor = spawn(process.execPath, [join(src, 'supervisor.mjs'), '--root', root], {
+    stdio: 'ignore',
+  });
+  const port = await until(
+    async () => (JSON.parse(readFileSync(join(root, 'supervisor.json'), 'utf8')) as { port: number }).port,
+  );
   const base = `http://127.0.0.1:${port}`;
   await until(async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
   return { root, base, supervisor, ctl };
@@ -68,7 +73,12 @@ async function fetchFresh(url: string, init?: RequestInit): Promise<Response> {
     return fetch(url, init);
   }
 }
-const hash = (base: string, body: Buffer) => fetchFresh(`${base}/hash`, { method: 'POST', body, headers: { 'content-type': 'image/png', 'x-request-id': 'req-1' } });
+const hash = (base: string, body: Buffer) =>
+  fetchFresh(`${base}/hash`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'image/png', 'x-request-id': 'req-1' },
+  });
 
 describe('release 1.0.0 (healthy)', () => {
   let d: Deployment;
@@ -81,7 +91,13 @@ describe('release 1.0.0 (healthy)', () => {
   it('hashes a PNG to a 64-bit dHash in hex, the same for the same image', async () => {
     const r = await hash(d.base, png('stripes.png'));
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ hash: '5a5a5a5a5a5a5a5a', width: 64, height: 64, confidence: 1, request_id: 'req-1' });
+    expect(await r.json()).toMatchObject({
+      hash: '5a5a5a5a5a5a5a5a',
+      width: 64,
+      height: 64,
+      confidence: 1,
+      request_id: 'req-1',
+    });
     const c = (await (await hash(d.base, png('checkerboard.png'))).json()) as { hash: string };
     expect(c.hash).toBe('1818666618186666');
   });
@@ -104,7 +120,10 @@ describe('release 1.0.0 (healthy)', () => {
 
   it('logs JSON lines with ISO-8601 timestamp, level, message and request id', async () => {
     await hash(d.base, png('circle.png'));
-    const lines = readFileSync(join(d.root, 'service.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(d.root, 'service.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const hashed = lines.find((l) => l.message === 'hashed image')!;
     expect(hashed).toMatchObject({ level: 'info', request_id: 'req-1' });
     expect(new Date(hashed.timestamp as string).toISOString()).toBe(hashed.timestamp);
@@ -114,12 +133,18 @@ describe('release 1.0.0 (healthy)', () => {
   it('deploy switches the active release and restarts; a crashed service is restarted', async () => {
     const deployed = d.ctl('deploy', '--version', '1.1.0');
     expect(deployed.stdout).toContain('deployed 1.1.0');
-    const results = await Promise.all(Array.from({ length: 20 }, () => hash(d.base, png('stripes.png')).then((r) => r.status)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => hash(d.base, png('stripes.png')).then((r) => r.status)),
+    );
     expect(results.filter((s) => s === 500).length).toBeGreaterThan(0);
-    const servicePid = Number(spawnSync('pgrep', ['-P', String(d.supervisor.pid)], { encoding: 'utf8' }).stdout.trim());
+    const servicePid = Number(
+      spawnSync('pgrep', ['-P', String(d.supervisor.pid)], { encoding: 'utf8' }).stdout.trim(),
+    );
     process.kill(servicePid, 'SIGKILL');
     await until(async () => ((await fetchFresh(`${d.base}/health`)).ok ? true : undefined));
-    expect(d.ctl('deploy', '--version', '9.9.9').stderr).toMatch(/unknown version "9.9.9"; known: 1.0.0, 1.1.0/);
+    expect(d.ctl('deploy', '--version', '9.9.9').stderr).toMatch(
+      /unknown version "9.9.9"; known: 1.0.0, 1.1.0/,
+    );
   });
 });
 
@@ -150,8 +175,14 @@ describe('faulty release 1.1.0', () => {
 
   it('an unknown fault kind is refused', () => {
     const root = mkdtempSync(join(tmpdir(), 'dhash-svc-'));
-    const r = spawnSync(process.execPath, [join(src, 'ctl.mjs'), 'init', '--root', root, '--fault', 'gremlins'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(src, 'ctl.mjs'), 'init', '--root', root, '--fault', 'gremlins'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--fault "gremlins" is not one of none, slow-hashing, failing-extractions, dying-health, growing-queue/);
+    expect(r.stderr).toMatch(
+      /--fault "gremlins" is not one of none, slow-hashing, failing-extractions, dying-health, growing-queue/,
+    );
   });
 });

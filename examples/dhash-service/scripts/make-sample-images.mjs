@@ -13,7 +13,8 @@ const images = {
   'gradient-horizontal.png': (x) => [x * 4, x * 2, 255 - x * 4],
   'gradient-vertical.png': (_x, y) => [y * 4, 128, 255 - y * 3],
   'stripes.png': (x) => (Math.floor(x / 8) % 2 ? [240, 240, 240] : [20, 20, 60]),
-  'checkerboard.png': (x, y) => ((Math.floor(x / 16) + Math.floor(y / 16)) % 2 ? [250, 200, 0] : [0, 60, 120]),
+  'checkerboard.png': (x, y) =>
+    (Math.floor(x / 16) + Math.floor(y / 16)) % 2 ? [250, 200, 0] : [0, 60, 120],
   'circle.png': (x, y) => ((x - 32) ** 2 + (y - 32) ** 2 < 400 ? [200, 30, 30] : [230, 230, 255]),
   'nearly-flat.png': (x) => [128 + (x % 2), 128, 128],
 };

@@ -51,14 +51,16 @@ const timeoutMs = Number(arg('timeout', '15')) * 1000;
 
 if (command === 'init') {
   const fault = arg('fault', 'slow-hashing');
-  if (fault !== 'none' && !FAULT_KINDS.includes(fault)) fail(`--fault ${JSON.stringify(fault)} is not one of none, ${FAULT_KINDS.join(', ')}`, 2);
+  if (fault !== 'none' && !FAULT_KINDS.includes(fault))
+    fail(`--fault ${JSON.stringify(fault)} is not one of none, ${FAULT_KINDS.join(', ')}`, 2);
   initRoot(root, { fault, onsetSeconds: Number(arg('onset', '0')), version: '1.0.0' });
   console.log(`initialised ${root}: releases 1.0.0 (healthy), 1.1.0 (${fault}); active 1.0.0`);
 } else if (command === 'deploy') {
   const version = arg('version');
   if (!version) fail('--version V is required', 2);
   const releases = JSON.parse(readFileSync(join(root, 'releases.json'), 'utf8'));
-  if (!releases[version]) fail(`unknown version ${JSON.stringify(version)}; known: ${Object.keys(releases).join(', ')}`, 2);
+  if (!releases[version])
+    fail(`unknown version ${JSON.stringify(version)}; known: ${Object.keys(releases).join(', ')}`, 2);
   const { pid, port } = supervisor(root);
   writeAtomic(join(root, 'active-release'), `${version}\n`);
   process.kill(pid, 'SIGHUP');

@@ -38,7 +38,15 @@ export function dhash(buffer) {
   for (let r = 0; r < rows; r++) {
     const row = [];
     for (let c = 0; c < cols; c++) {
-      row.push(cellGrey(png, (c * png.width) / cols, (r * png.height) / rows, ((c + 1) * png.width) / cols, ((r + 1) * png.height) / rows));
+      row.push(
+        cellGrey(
+          png,
+          (c * png.width) / cols,
+          (r * png.height) / rows,
+          ((c + 1) * png.width) / cols,
+          ((r + 1) * png.height) / rows,
+        ),
+      );
     }
     grid.push(row);
   }
@@ -51,7 +59,12 @@ export function dhash(buffer) {
       if (Math.abs(diff) >= 2) clear++;
     }
   }
-  return { hash: bits.toString(16).padStart(16, '0'), width: png.width, height: png.height, confidence: clear / 64 };
+  return {
+    hash: bits.toString(16).padStart(16, '0'),
+    width: png.width,
+    height: png.height,
+    confidence: clear / 64,
+  };
 }
 
 /** Hamming distance between two 16-hex-digit hashes (0 = identical, 64 = opposite). */

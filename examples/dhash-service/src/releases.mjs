@@ -11,14 +11,21 @@ export const FAULT_KINDS = ['slow-hashing', 'failing-extractions', 'dying-health
 export function defaultReleases(fault = 'slow-hashing', onsetSeconds = 0) {
   return {
     '1.0.0': { description: 'healthy release' },
-    '1.1.0': fault === 'none' ? { description: 'healthy release' } : { description: `faulty release (${fault})`, fault, onsetSeconds },
+    '1.1.0':
+      fault === 'none'
+        ? { description: 'healthy release' }
+        : { description: `faulty release (${fault})`, fault, onsetSeconds },
   };
 }
 
 export function initRoot(root, options = {}) {
   mkdirSync(join(root, 'data'), { recursive: true });
-  writeAtomic(join(root, 'releases.json'), `${JSON.stringify(options.releases ?? defaultReleases(options.fault, options.onsetSeconds), null, 2)}\n`);
-  if (!existsSync(join(root, 'active-release')) || options.version) writeAtomic(join(root, 'active-release'), `${options.version ?? '1.0.0'}\n`);
+  writeAtomic(
+    join(root, 'releases.json'),
+    `${JSON.stringify(options.releases ?? defaultReleases(options.fault, options.onsetSeconds), null, 2)}\n`,
+  );
+  if (!existsSync(join(root, 'active-release')) || options.version)
+    writeAtomic(join(root, 'active-release'), `${options.version ?? '1.0.0'}\n`);
   if (!existsSync(join(root, 'data', 'hashes.jsonl'))) writeFileSync(join(root, 'data', 'hashes.jsonl'), '');
 }
 
@@ -31,9 +38,14 @@ export function activeRelease(root) {
   const version = readFileSync(join(root, 'active-release'), 'utf8').trim();
   const releases = JSON.parse(readFileSync(join(root, 'releases.json'), 'utf8'));
   const release = releases[version];
-  if (!release) throw new Error(`${join(root, 'active-release')}: unknown version ${JSON.stringify(version)}; known: ${Object.keys(releases).join(', ')}`);
+  if (!release)
+    throw new Error(
+      `${join(root, 'active-release')}: unknown version ${JSON.stringify(version)}; known: ${Object.keys(releases).join(', ')}`,
+    );
   if (release.fault !== undefined && !FAULT_KINDS.includes(release.fault)) {
-    throw new Error(`releases.json: ${version}.fault ${JSON.stringify(release.fault)} is not one of ${FAULT_KINDS.join(', ')}`);
+    throw new Error(
+      `releases.json: ${version}.fault ${JSON.stringify(release.fault)} is not one of ${FAULT_KINDS.join(', ')}`,
+    );
   }
   return { version, ...release };
 }

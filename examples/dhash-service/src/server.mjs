@@ -17,15 +17,23 @@ const MAX_BODY = 5 * 1024 * 1024;
 const LOW_CONFIDENCE = 0.25;
 
 function log(level, message, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level, message, ...fields })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level, message, ...fields })}\n`,
+  );
 }
 
 export function startService({ root, port = 0, host = '127.0.0.1' }) {
   const release = activeRelease(root);
   const started = Date.now();
-  const faultActive = () => release.fault !== undefined && Date.now() - started >= (release.onsetSeconds ?? 0) * 1000;
+  const faultActive = () =>
+    release.fault !== undefined && Date.now() - started >= (release.onsetSeconds ?? 0) * 1000;
   const registry = new Registry();
-  const extractions = new Counter({ name: 'dhash_extractions_total', help: 'Hash extractions by result.', labelNames: ['result'], registers: [registry] });
+  const extractions = new Counter({
+    name: 'dhash_extractions_total',
+    help: 'Hash extractions by result.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   for (const result of ['ok', 'failed', 'invalid']) extractions.inc({ result }, 0);
   const duration = new Histogram({
     name: 'dhash_hash_duration_seconds',
@@ -33,11 +41,17 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10],
     registers: [registry],
   });
-  const queue = new Gauge({ name: 'dhash_low_confidence_queue_length', help: 'Hashes waiting for low-confidence review.', registers: [registry] });
-  new Gauge({ name: 'dhash_release_info', help: 'The running release.', labelNames: ['version', 'fault'], registers: [registry] }).set(
-    { version: release.version, fault: release.fault ?? 'none' },
-    1,
-  );
+  const queue = new Gauge({
+    name: 'dhash_low_confidence_queue_length',
+    help: 'Hashes waiting for low-confidence review.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'dhash_release_info',
+    help: 'The running release.',
+    labelNames: ['version', 'fault'],
+    registers: [registry],
+  }).set({ version: release.version, fault: release.fault ?? 'none' }, 1);
   let queueLength = 0;
   // Reviewers drain the queue (50 items a second, ahead of what the demo traffic adds); a release
   // with the growing-queue fault floods it faster than that.
@@ -54,8 +68,13 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
       res.end(type === 'application/json' ? JSON.stringify(body) : body);
     };
     if (req.method === 'GET' && req.url === '/health') {
-      if (release.fault === 'dying-health' && faultActive()) return reply(503, { status: 'failing', version: release.version, reason: 'worker pool exhausted' });
-      return reply(200, { status: 'ok', version: release.version, uptime_s: Math.round((Date.now() - started) / 1000) });
+      if (release.fault === 'dying-health' && faultActive())
+        return reply(503, { status: 'failing', version: release.version, reason: 'worker pool exhausted' });
+      return reply(200, {
+        status: 'ok',
+        version: release.version,
+        uptime_s: Math.round((Date.now() - started) / 1000),
+      });
     }
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then((text) => reply(200, text, registry.contentType));
@@ -89,7 +108,10 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
         duration.observe(seconds);
         if (fault === 'failing-extractions' && Math.random() < 0.4) {
           extractions.inc({ result: 'failed' });
-          log('error', 'extraction failed', { request_id: requestId, error: 'feature extractor returned no gradient map' });
+          log('error', 'extraction failed', {
+            request_id: requestId,
+            error: 'feature extractor returned no gradient map',
+          });
           return reply(500, { error: 'extraction failed', request_id: requestId });
         }
         extractions.inc({ result: 'ok' });
@@ -97,9 +119,23 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
           queueLength += fault === 'growing-queue' ? 60 : 1;
           queue.set(queueLength);
         }
-        appendFileSync(join(root, 'data', 'hashes.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), hash: result.hash, confidence: result.confidence, release: release.version })}\n`);
-        log('info', 'hashed image', { request_id: requestId, hash: result.hash, duration_ms: Math.round(seconds * 1000), confidence: result.confidence });
-        reply(200, { hash: result.hash, width: result.width, height: result.height, confidence: result.confidence, request_id: requestId });
+        appendFileSync(
+          join(root, 'data', 'hashes.jsonl'),
+          `${JSON.stringify({ at: new Date().toISOString(), hash: result.hash, confidence: result.confidence, release: release.version })}\n`,
+        );
+        log('info', 'hashed image', {
+          request_id: requestId,
+          hash: result.hash,
+          duration_ms: Math.round(seconds * 1000),
+          confidence: result.confidence,
+        });
+        reply(200, {
+          hash: result.hash,
+          width: result.width,
+          height: result.height,
+          confidence: result.confidence,
+          request_id: requestId,
+        });
       });
       return;
     }
@@ -109,8 +145,18 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
     server.once('error', reject);
     server.listen(port, host, () => {
       const address = server.address();
-      log('info', 'dhash service listening', { version: release.version, fault: release.fault ?? null, port: address.port });
-      resolve({ server, port: address.port, release, close: () => new Promise((r) => (clearInterval(drain), server.close(() => r()), server.closeAllConnections())) });
+      log('info', 'dhash service listening', {
+        version: release.version,
+        fault: release.fault ?? null,
+        port: address.port,
+      });
+      resolve({
+        server,
+        port: address.port,
+        release,
+        close: () =>
+          new Promise((r) => (clearInterval(drain), server.close(() => r()), server.closeAllConnections())),
+      });
     });
   });
 }

@@ -40,11 +40,16 @@ let stopping = false;
 const crashes = [];
 
 function say(message, fields = {}) {
-  writeFileSync(out, `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', message, component: 'supervisor', ...fields })}\n`);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', message, component: 'supervisor', ...fields })}\n`,
+  );
 }
 
 function start() {
-  child = spawn(process.execPath, [serverScript, '--root', root, '--port', String(port)], { stdio: ['ignore', out, out] });
+  child = spawn(process.execPath, [serverScript, '--root', root, '--port', String(port)], {
+    stdio: ['ignore', out, out],
+  });
   const current = child;
   current.on('exit', (code, signal) => {
     if (stopping || current.restarting) return;

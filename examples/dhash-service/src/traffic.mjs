@@ -24,7 +24,12 @@ export function startTraffic({ url, workers = 4, pauseMs = 50, timeoutMs = 10_00
     while (running) {
       const body = images[n++ % images.length];
       try {
-        const res = await fetch(`${url}/hash`, { method: 'POST', body, headers: { 'content-type': 'image/png' }, signal: AbortSignal.timeout(timeoutMs) });
+        const res = await fetch(`${url}/hash`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'image/png' },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
         await res.arrayBuffer();
         stats[res.ok ? 'ok' : 'failed']++;
       } catch {

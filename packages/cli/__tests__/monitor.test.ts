@@ -45,12 +45,31 @@ describe('guarded-rollout monitor', () => {
   it('passes a healthy service over a compressed window (exit 0) and prints where the trail is', async () => {
     healthy = true;
     const out = mkdtempSync(join(tmpdir(), 'cli-monitor-'));
-    const run = await cli(['monitor', '--env', 'production', ...urls(), '--duration', '6m', '--time-scale', '200', '--out', out, '--no-notify'], { cwd: repoRoot });
+    const run = await cli(
+      [
+        'monitor',
+        '--env',
+        'production',
+        ...urls(),
+        '--duration',
+        '6m',
+        '--time-scale',
+        '200',
+        '--out',
+        out,
+        '--no-notify',
+      ],
+      { cwd: repoRoot },
+    );
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('result: passed');
     expect(run.stdout).toMatch(/T\+6m\s+health 0 ok · extraction_failure_rate 0% ok/);
     expect(run.code).toBe(0);
-    expect(readdirSync(out).sort().map((f) => f.replace(/\d{8}T\d{6}Z/, 'TS'))).toEqual([
+    expect(
+      readdirSync(out)
+        .sort()
+        .map((f) => f.replace(/\d{8}T\d{6}Z/, 'TS')),
+    ).toEqual([
       'production_TS.html',
       'production_TS.jsonl',
       'production_TS.md',
@@ -63,7 +82,23 @@ describe('guarded-rollout monitor', () => {
     const out = mkdtempSync(join(tmpdir(), 'cli-monitor-'));
     const marker = join(out, 'rolled-back');
     const run = await cli(
-      ['monitor', '--env', 'production', ...urls(), '--duration', '10m', '--time-scale', '200', '--out', out, '--auto-rollback', '--rollback-command', `touch ${marker} && exit 3`, '--fallback-dir', join(out, 'fb')],
+      [
+        'monitor',
+        '--env',
+        'production',
+        ...urls(),
+        '--duration',
+        '10m',
+        '--time-scale',
+        '200',
+        '--out',
+        out,
+        '--auto-rollback',
+        '--rollback-command',
+        `touch ${marker} && exit 3`,
+        '--fallback-dir',
+        join(out, 'fb'),
+      ],
       { cwd: repoRoot },
     );
     healthy = true;
@@ -81,7 +116,17 @@ describe('guarded-rollout monitor', () => {
     writeFileSync(
       loose,
       JSON.stringify({
-        defaults: { gates: { extraction_failure_rate: { kind: 'ratio', numerator: 'extractions_failed', denominator: 'extractions_total', window: '10m', threshold: 0.5 } } },
+        defaults: {
+          gates: {
+            extraction_failure_rate: {
+              kind: 'ratio',
+              numerator: 'extractions_failed',
+              denominator: 'extractions_total',
+              window: '10m',
+              threshold: 0.5,
+            },
+          },
+        },
         environments: { production: {} },
       }),
     );
@@ -103,7 +148,9 @@ describe('guarded-rollout monitor', () => {
 
   it('names the environments when the environment is unknown', async () => {
     const run = await cli(['monitor', '--env', 'prod', ...urls()], { cwd: repoRoot });
-    expect(run.stderr).toMatch(/unknown environment "prod"; this file defines: production, staging, development/);
+    expect(run.stderr).toMatch(
+      /unknown environment "prod"; this file defines: production, staging, development/,
+    );
     expect(run.code).toBe(2);
   });
 

@@ -62,22 +62,42 @@ export interface DhashDeployment {
 }
 
 /** Starts release `version` (1.1.0 carries `fault` from `onsetSeconds`) with live traffic. */
-export async function startDhash(options: { fault: string; onsetSeconds?: number; version?: string; workers?: number }): Promise<DhashDeployment> {
+export async function startDhash(options: {
+  fault: string;
+  onsetSeconds?: number;
+  version?: string;
+  workers?: number;
+}): Promise<DhashDeployment> {
   const root = mkdtempSync(join(tmpdir(), 'dhash-'));
   const ctl = (...args: string[]): void => {
-    const r = spawnSync(process.execPath, [join(src, 'ctl.mjs'), ...args, '--root', root], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(src, 'ctl.mjs'), ...args, '--root', root], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`ctl ${args.join(' ')}: ${r.stderr}`);
   };
   ctl('init', '--fault', options.fault, '--onset', String(options.onsetSeconds ?? 0));
   const port = await freePort();
-  const supervisor = spawn(process.execPath, [join(src, 'supervisor.mjs'), '--root', root, '--port', String(port)], { stdio: 'ignore' });
+  const supervisor = spawn(
+    process.execPath,
+    [join(src, 'supervisor.mjs'), '--root', root, '--port', String(port)],
+    { stdio: 'ignore' },
+  );
   const base = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${base}/health`)).ok, 10_000, 'the DHash service');
   if (options.version && options.version !== '1.0.0') ctl('deploy', '--version', options.version);
-  const traffic = spawn(process.execPath, [join(src, 'traffic.mjs'), '--url', base, '--workers', String(options.workers ?? 3)], { stdio: 'ignore' });
+  const traffic = spawn(
+    process.execPath,
+    [join(src, 'traffic.mjs'), '--url', base, '--workers', String(options.workers ?? 3)],
+    { stdio: 'ignore' },
+  );
   let servicePid: number | undefined;
   try {
-    servicePid = Number(spawnSync('pgrep', ['-P', String(supervisor.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) || undefined;
+    servicePid =
+      Number(
+        spawnSync('pgrep', ['-P', String(supervisor.pid)], { encoding: 'utf8' })
+          .stdout.trim()
+          .split('\n')[0],
+      ) || undefined;
   } catch {
     servicePid = undefined;
   }

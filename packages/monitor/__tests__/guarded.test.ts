@@ -6,14 +6,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGatesConfig } from '@guarded-rollout/gates';
-import { FakeClock, MonitorRecorder, guardedMonitor, readMonitorLog, replayLog, type NotifyEvent, type RollbackOutcome } from '../src/index.js';
+import {
+  FakeClock,
+  MonitorRecorder,
+  guardedMonitor,
+  readMonitorLog,
+  replayLog,
+  type NotifyEvent,
+  type RollbackOutcome,
+} from '../src/index.js';
 import { SimulatedService, type FaultKind } from '../src/simulated-service.js';
 
 const configFile = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
 const production = loadGatesConfig(configFile, 'production');
 const M = 60_000;
 
-async function watch(fault: FaultKind, onsetMs: number, options: { autoRollback?: boolean; migrationSafety?: 'reversible' | 'irreversible'; rollback?: () => Promise<RollbackOutcome>; failingNotifier?: boolean; keepWatching?: boolean; abortAtMs?: number } = {}) {
+async function watch(
+  fault: FaultKind,
+  onsetMs: number,
+  options: {
+    autoRollback?: boolean;
+    migrationSafety?: 'reversible' | 'irreversible';
+    rollback?: () => Promise<RollbackOutcome>;
+    failingNotifier?: boolean;
+    keepWatching?: boolean;
+    abortAtMs?: number;
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'guarded-'));
   const events: Array<{ event: NotifyEvent; details: Record<string, unknown> }> = [];
   const order: string[] = [];
@@ -46,11 +65,19 @@ async function watch(fault: FaultKind, onsetMs: number, options: { autoRollback?
 
 describe('on a violation', () => {
   it('rolls back automatically, announces each step, and reports it', async () => {
-    const r = await watch('dying-health', 7 * M, { autoRollback: true, rollback: async () => ({ status: 'succeeded', detail: 'restored', healthChecksOk: 3 }) });
+    const r = await watch('dying-health', 7 * M, {
+      autoRollback: true,
+      rollback: async () => ({ status: 'succeeded', detail: 'restored', healthChecksOk: 3 }),
+    });
     expect(r.summary.result).toBe('violated');
     expect(r.summary.rollbackRequired).toBe(true);
     expect(r.summary.rollback).toEqual({ status: 'succeeded', detail: 'restored', healthChecksOk: 3 });
-    expect(r.events.map((e) => e.event)).toEqual(['gate-violation', 'rollback-started', 'rollback-succeeded', 'monitoring-complete']);
+    expect(r.events.map((e) => e.event)).toEqual([
+      'gate-violation',
+      'rollback-started',
+      'rollback-succeeded',
+      'monitoring-complete',
+    ]);
     const violation = r.events[0]!.details.violations as Array<Record<string, unknown>>;
     expect(violation[0]).toMatchObject({ gate: 'health', value: 3, limit: 2, window: null });
     // The rollback is not held back by the notifications before it.
@@ -77,13 +104,22 @@ describe('on a violation', () => {
   });
 
   it('a failed rollback is reported as failed and announced', async () => {
-    const r = await watch('dying-health', 1 * M, { autoRollback: true, rollback: async () => { throw new Error('restore target is read-only'); } });
+    const r = await watch('dying-health', 1 * M, {
+      autoRollback: true,
+      rollback: async () => {
+        throw new Error('restore target is read-only');
+      },
+    });
     expect(r.summary.rollback).toEqual({ status: 'failed', detail: 'restore target is read-only' });
     expect(r.events.map((e) => e.event)).toContain('rollback-failed');
   });
 
   it('notification failures never stop the rollback and are kept in the summary', async () => {
-    const r = await watch('dying-health', 1 * M, { autoRollback: true, failingNotifier: true, rollback: async () => ({ status: 'succeeded', detail: 'ok' }) });
+    const r = await watch('dying-health', 1 * M, {
+      autoRollback: true,
+      failingNotifier: true,
+      rollback: async () => ({ status: 'succeeded', detail: 'ok' }),
+    });
     expect(r.summary.rollback?.status).toBe('succeeded');
     expect(r.summary.notifications.every((n) => n.error === 'channel down')).toBe(true);
   });
@@ -93,7 +129,10 @@ describe('escalations and the final report', () => {
   it('escalates at T+15m and T+30m while a gate is unhealthy and ends with monitoring-complete', async () => {
     const r = await watch('dying-health', 10 * M, { keepWatching: true });
     expect(r.summary.escalations.map((e) => e.atMs)).toEqual([15 * M, 30 * M]);
-    expect(r.events.filter((e) => e.event === 'escalation').map((e) => e.details.at)).toEqual(['T+15m', 'T+30m']);
+    expect(r.events.filter((e) => e.event === 'escalation').map((e) => e.details.at)).toEqual([
+      'T+15m',
+      'T+30m',
+    ]);
     expect(r.events.at(-1)!.event).toBe('monitoring-complete');
     expect(r.summary.elapsedMs).toBe(60 * M);
     // The violation was announced when it was confirmed, before the escalations.
@@ -103,20 +142,34 @@ describe('escalations and the final report', () => {
   it('a healthy window sends only monitoring-complete, with the report', async () => {
     const r = await watch('healthy', 0);
     expect(r.events.map((e) => e.event)).toEqual(['monitoring-complete']);
-    expect(r.events[0]!.details).toMatchObject({ result: 'passed', report: expect.stringMatching(/\.html$/) });
+    expect(r.events[0]!.details).toMatchObject({
+      result: 'passed',
+      report: expect.stringMatching(/\.html$/),
+    });
   });
 });
 
 describe('trail on disk', () => {
   it('writes a jsonl log (header + one record per poll), summary JSON, markdown with charts and HTML', async () => {
     const r = await watch('failing-extractions', 7 * M);
-    const lines = readFileSync(r.summary.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(r.summary.log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(r.summary.log).toMatch(/production_20261123T120000Z\.jsonl$/);
     expect(lines[0]!.record).toBe('header');
     expect(lines.slice(1)).toHaveLength(r.summary.polls);
     expect(lines[1]).toMatchObject({ record: 'poll', elapsed_ms: 0, elapsed: 'T+0ms', health: { ok: true } });
-    expect(Object.keys(lines[1]!.gates as object)).toEqual(['health', 'extraction_failure_rate', 'p95_hash_time', 'low_confidence_queue']);
-    const summary = JSON.parse(readFileSync(r.summary.reports.summary, 'utf8')) as { result: string; violations: Array<{ gate: string; detectedMs: number }> };
+    expect(Object.keys(lines[1]!.gates as object)).toEqual([
+      'health',
+      'extraction_failure_rate',
+      'p95_hash_time',
+      'low_confidence_queue',
+    ]);
+    const summary = JSON.parse(readFileSync(r.summary.reports.summary, 'utf8')) as {
+      result: string;
+      violations: Array<{ gate: string; detectedMs: number }>;
+    };
     expect(summary.result).toBe('violated');
     expect(summary.violations[0]).toMatchObject({ gate: 'extraction_failure_rate', detectedMs: 9 * M });
     const md = readFileSync(r.summary.reports.markdown, 'utf8');
@@ -137,8 +190,14 @@ describe('trail on disk', () => {
     const r = await watch('failing-extractions', 7 * M, { keepWatching: true });
     const log = readMonitorLog(r.summary.log);
     const same = replayLog(log);
-    expect(same.gates.find((g) => g.gate === 'extraction_failure_rate')).toMatchObject({ trippedMs: 9 * M, recordedMs: 9 * M });
-    const loose = { ...production, gates: production.gates.map((g) => (g.kind === 'ratio' ? { ...g, threshold: 1 } : g)) };
+    expect(same.gates.find((g) => g.gate === 'extraction_failure_rate')).toMatchObject({
+      trippedMs: 9 * M,
+      recordedMs: 9 * M,
+    });
+    const loose = {
+      ...production,
+      gates: production.gates.map((g) => (g.kind === 'ratio' ? { ...g, threshold: 1 } : g)),
+    };
     expect(replayLog(log, loose).trippedMs).toBeNull();
   });
 });

@@ -9,13 +9,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGatesConfig } from '@guarded-rollout/gates';
-import { MonitorRecorder, createSampler, guardedMonitor, instantQuery, systemClock, withWindow, type MonitorSummary } from '../src/index.js';
+import {
+  MonitorRecorder,
+  createSampler,
+  guardedMonitor,
+  instantQuery,
+  systemClock,
+  withWindow,
+  type MonitorSummary,
+} from '../src/index.js';
 import { alive, freePort, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
 
-const prometheusBinary = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => spawnSync(p, ['--version']).status === 0) ??
+const prometheusBinary =
+  ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find(
+    (p) => spawnSync(p, ['--version']).status === 0,
+  ) ??
   (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim() || undefined);
 if (!prometheusBinary) {
-  console.warn('SKIPPED prometheus integration: no `prometheus` binary on PATH (Debian package "prometheus"; CI installs it)');
+  console.warn(
+    'SKIPPED prometheus integration: no `prometheus` binary on PATH (Debian package "prometheus"; CI installs it)',
+  );
 }
 const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
 
@@ -37,16 +50,25 @@ describeWithPrometheus('Prometheus provider against a real Prometheus', () => {
     );
     prometheus = spawn(
       prometheusBinary!,
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
       { stdio: 'ignore' },
     );
     promUrl = `http://127.0.0.1:${promPort}`;
     await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, 15_000, 'Prometheus to be ready');
     // Enough scrapes for a 5 s range (the 10-minute window at 120×).
-    await waitFor(async () => {
-      const v = await instantQuery(promUrl, 'sum(increase(dhash_extractions_total[5s]))');
-      return typeof v === 'number' && v > 20;
-    }, 20_000, 'Prometheus to hold 5 s of DHash samples');
+    await waitFor(
+      async () => {
+        const v = await instantQuery(promUrl, 'sum(increase(dhash_extractions_total[5s]))');
+        return typeof v === 'number' && v > 20;
+      },
+      20_000,
+      'Prometheus to hold 5 s of DHash samples',
+    );
   }, 60_000);
 
   afterAll(async () => {

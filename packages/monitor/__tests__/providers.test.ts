@@ -42,20 +42,27 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-const json = (status: number, body: unknown): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
 const brokenJson: Handler = (_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end('{');
 };
-const text = (status: number, body: string): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'text/plain' });
-  res.end(body);
-};
+const text =
+  (status: number, body: string): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(body);
+  };
 
-const configText = readFileSync(fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url)), 'utf8');
+const configText = readFileSync(
+  fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url)),
+  'utf8',
+);
 const production = parseGatesConfig(configText, 'production');
 const metricGates = production.gates.filter((g) => g.kind !== 'consecutive_failures');
 
@@ -132,29 +139,48 @@ describe('exposition provider', () => {
   it('a missing series, an HTTP error and an unreachable endpoint are error readings', async () => {
     routes.set('/metrics', text(200, '# TYPE other gauge\nother 1\n'));
     const missing = await scrapeExposition(`${base}/metrics`, resolveSelectors(metricGates));
-    expect(missing.low_confidence_queue_length).toEqual({ type: 'error', error: 'series dhash_low_confidence_queue_length not found in the exposition' });
+    expect(missing.low_confidence_queue_length).toEqual({
+      type: 'error',
+      error: 'series dhash_low_confidence_queue_length not found in the exposition',
+    });
     routes.set('/metrics', text(500, 'boom'));
-    expect((await scrapeExposition(`${base}/metrics`, resolveSelectors(metricGates))).extractions_total).toEqual({ type: 'error', error: 'HTTP 500 from the metrics endpoint' });
-    const down = await scrapeExposition(`http://127.0.0.1:${deadPort}/metrics`, resolveSelectors(metricGates), 1000);
+    expect(
+      (await scrapeExposition(`${base}/metrics`, resolveSelectors(metricGates))).extractions_total,
+    ).toEqual({ type: 'error', error: 'HTTP 500 from the metrics endpoint' });
+    const down = await scrapeExposition(
+      `http://127.0.0.1:${deadPort}/metrics`,
+      resolveSelectors(metricGates),
+      1000,
+    );
     expect(down.extractions_total!.type).toBe('error');
   });
 
   it('a bad selector is a configuration error naming the field', () => {
-    expect(() => parseSelector('dhash{result=failed}', 'metrics.extractions_failed')).toThrow(/metrics\.extractions_failed: "dhash\{result=failed\}" is not a series selector/);
+    expect(() => parseSelector('dhash{result=failed}', 'metrics.extractions_failed')).toThrow(
+      /metrics\.extractions_failed: "dhash\{result=failed\}" is not a series selector/,
+    );
   });
 
   it('a metric with no mapping is refused up front', () => {
     const custom = parseGatesConfig(
-      JSON.stringify({ defaults: { gates: { q: { kind: 'gauge', metric: 'mystery_metric', threshold: 1 } } }, environments: { x: {} } }),
+      JSON.stringify({
+        defaults: { gates: { q: { kind: 'gauge', metric: 'mystery_metric', threshold: 1 } } },
+        environments: { x: {} },
+      }),
       'x',
     );
-    expect(() => resolveSelectors(custom.gates)).toThrow(/no exposition series is mapped for metric "mystery_metric"/);
+    expect(() => resolveSelectors(custom.gates)).toThrow(
+      /no exposition series is mapped for metric "mystery_metric"/,
+    );
   });
 });
 
 describe('JSON endpoint provider', () => {
   it('reads one dotted path per metric', async () => {
-    routes.set('/stats', json(200, { extractions: { failed: 3, total: 40 }, hashing: { recent_ms: [10, 20] }, queue: 7 }));
+    routes.set(
+      '/stats',
+      json(200, { extractions: { failed: 3, total: 40 }, hashing: { recent_ms: [10, 20] }, queue: 7 }),
+    );
     const paths = new Map([
       ['extractions_failed', { path: 'extractions.failed', kind: 'counter' as const }],
       ['extractions_total', { path: 'extractions.total', kind: 'counter' as const }],
@@ -178,30 +204,52 @@ describe('Prometheus API provider', () => {
     const q = resolvePromQueries(metricGates, {}, { timeScale: 60 });
     expect(q.find((x) => x.gate === 'extraction_failure_rate')).toEqual({
       gate: 'extraction_failure_rate',
-      query: '(sum(increase(dhash_extractions_total{result="failed"}[10s])) or vector(0)) / sum(increase(dhash_extractions_total[10s]))',
+      query:
+        '(sum(increase(dhash_extractions_total{result="failed"}[10s])) or vector(0)) / sum(increase(dhash_extractions_total[10s]))',
       events: 'sum(increase(dhash_extractions_total[10s]))',
     });
     expect(q.find((x) => x.gate === 'p95_hash_time')!.query).toBe(
       'histogram_quantile(0.95, sum by (le) (increase(dhash_hash_duration_seconds_bucket[15s]))) * 1000',
     );
-    expect(resolvePromQueries(metricGates).find((x) => x.gate === 'p95_hash_time')!.query).toContain('[900s]');
+    expect(resolvePromQueries(metricGates).find((x) => x.gate === 'p95_hash_time')!.query).toContain(
+      '[900s]',
+    );
   });
 
-  it('a gate\'s sources.promql wins, with $window substituted', () => {
+  it("a gate's sources.promql wins, with $window substituted", () => {
     const custom = parseGatesConfig(
       JSON.stringify({
-        defaults: { gates: { p95: { kind: 'percentile', metric: 'hash_duration_ms', percentile: 95, window: '15m', threshold: 2000, sources: { promql: 'my_p95[$window]' } } } },
+        defaults: {
+          gates: {
+            p95: {
+              kind: 'percentile',
+              metric: 'hash_duration_ms',
+              percentile: 95,
+              window: '15m',
+              threshold: 2000,
+              sources: { promql: 'my_p95[$window]' },
+            },
+          },
+        },
         environments: { x: {} },
       }),
       'x',
     );
-    expect(resolvePromQueries(custom.gates)).toEqual([{ gate: 'p95', query: 'my_p95[900s]', events: undefined }]);
+    expect(resolvePromQueries(custom.gates)).toEqual([
+      { gate: 'p95', query: 'my_p95[900s]', events: undefined },
+    ]);
   });
 
   it('turns answers into windowed readings; errors, empty results and unreachable servers into error readings', async () => {
     const answers: Record<string, unknown> = {
-      ratio: { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '0.25'] }] } },
-      events: { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '39.6'] }] } },
+      ratio: {
+        status: 'success',
+        data: { resultType: 'vector', result: [{ metric: {}, value: [1, '0.25'] }] },
+      },
+      events: {
+        status: 'success',
+        data: { resultType: 'vector', result: [{ metric: {}, value: [1, '39.6'] }] },
+      },
       nan: { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, 'NaN'] }] } },
       empty: { status: 'success', data: { resultType: 'vector', result: [] } },
       bad: { status: 'error', errorType: 'bad_data', error: 'parse error at char 3' },
@@ -230,10 +278,20 @@ describe('Prometheus API provider', () => {
 describe('sampler', () => {
   it('refuses two metrics sources, a missing one, a missing health URL and a non-HTTP URL', () => {
     const gates = production.gates;
-    expect(() => createSampler({ gates, healthUrl: `${base}/h`, metricsUrl: `${base}/m`, prometheusUrl: base })).toThrow(/give one metrics source, not 2/);
-    expect(() => createSampler({ gates, healthUrl: `${base}/h` })).toThrow(/read metrics, but no metrics source was given/);
-    expect(() => createSampler({ gates, metricsUrl: `${base}/m` })).toThrow(/gate health checks health, but no health-url was given/);
-    expect(() => createSampler({ gates, healthUrl: 'ftp://x/health', metricsUrl: `${base}/m` })).toThrow(/health-url: "ftp:\/\/x\/health" must be an http/);
-    expect(() => createSampler({ gates, healthUrl: 'not a url', metricsUrl: `${base}/m` })).toThrow(/health-url: "not a url" is not a URL/);
+    expect(() =>
+      createSampler({ gates, healthUrl: `${base}/h`, metricsUrl: `${base}/m`, prometheusUrl: base }),
+    ).toThrow(/give one metrics source, not 2/);
+    expect(() => createSampler({ gates, healthUrl: `${base}/h` })).toThrow(
+      /read metrics, but no metrics source was given/,
+    );
+    expect(() => createSampler({ gates, metricsUrl: `${base}/m` })).toThrow(
+      /gate health checks health, but no health-url was given/,
+    );
+    expect(() => createSampler({ gates, healthUrl: 'ftp://x/health', metricsUrl: `${base}/m` })).toThrow(
+      /health-url: "ftp:\/\/x\/health" must be an http/,
+    );
+    expect(() => createSampler({ gates, healthUrl: 'not a url', metricsUrl: `${base}/m` })).toThrow(
+      /health-url: "not a url" is not a URL/,
+    );
   });
 });

@@ -29,7 +29,12 @@ function regularSchedule(): number[] {
 }
 
 /** First poll at or after `from` where `holds(p, baseline)`; baseline = latest poll ≤ p - window. */
-function firstPoll(schedule: number[], from: number, windowMs: number, holds: (p: number, baseline: number) => boolean): number {
+function firstPoll(
+  schedule: number[],
+  from: number,
+  windowMs: number,
+  holds: (p: number, baseline: number) => boolean,
+): number {
   for (const p of schedule) {
     if (p < from) continue;
     const baseline = [...schedule].reverse().find((b) => b <= p - windowMs) ?? 0;
@@ -74,7 +79,11 @@ function predicted(fault: FaultKind, onset: number, suspicion: boolean): { gate:
   }
 }
 
-async function run(fault: FaultKind, onsetMs: number, options: { suspicion?: boolean; config?: EnvironmentGates } = {}) {
+async function run(
+  fault: FaultKind,
+  onsetMs: number,
+  options: { suspicion?: boolean; config?: EnvironmentGates } = {},
+) {
   const sim = new SimulatedService({ fault, onsetMs });
   const polls: PollRecord[] = [];
   const outcome = await runMonitorLoop({
@@ -126,7 +135,12 @@ describe('runs that must not trip', () => {
   });
 
   it('a low failure rate at the limit (5 %, not above) never trips', async () => {
-    const sim = new SimulatedService({ fault: 'failing-extractions', onsetMs: 0, failFraction: 0.05, rps: 20 });
+    const sim = new SimulatedService({
+      fault: 'failing-extractions',
+      onsetMs: 0,
+      failFraction: 0.05,
+      rps: 20,
+    });
     const outcome = await runMonitorLoop({ config: production, sample: sim.sample, clock: new FakeClock() });
     expect(outcome.result).toBe('passed');
   });
@@ -166,7 +180,12 @@ describe('window, milestones, deadline and cancellation', () => {
 
   it('stops with an error at its own deadline rather than overrunning the job', async () => {
     const sim = new SimulatedService({ fault: 'healthy', onsetMs: 0 });
-    const outcome = await runMonitorLoop({ config: production, sample: sim.sample, clock: new FakeClock(), deadlineMs: 10 * M });
+    const outcome = await runMonitorLoop({
+      config: production,
+      sample: sim.sample,
+      clock: new FakeClock(),
+      deadlineMs: 10 * M,
+    });
     expect(outcome.result).toBe('error');
     expect(outcome.reason).toMatch(/deadline/);
     expect(outcome.elapsedMs).toBeLessThanOrEqual(10 * M);

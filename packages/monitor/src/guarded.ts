@@ -6,10 +6,22 @@
 import { writeFileSync } from 'node:fs';
 import { formatDuration } from '@guarded-rollout/config';
 import { formatGateValue, type EnvironmentGates } from '@guarded-rollout/gates';
-import { runMonitorLoop, type LoopOptions, type LoopOutcome, type PollRecord, type Violation } from './loop.js';
+import {
+  runMonitorLoop,
+  type LoopOptions,
+  type LoopOutcome,
+  type PollRecord,
+  type Violation,
+} from './loop.js';
 import type { MonitorRecorder } from './recorder.js';
 import { renderHtml, renderMarkdown } from './report.js';
-import { buildSummary, tPlus, type MonitorSummary, type NotificationRecord, type RollbackOutcome } from './summary.js';
+import {
+  buildSummary,
+  tPlus,
+  type MonitorSummary,
+  type NotificationRecord,
+  type RollbackOutcome,
+} from './summary.js';
 
 export type NotifyEvent =
   | 'deploy-started'
@@ -23,7 +35,10 @@ export type NotifyEvent =
   | 'monitoring-complete';
 
 /** Sends one event to every configured channel; resolves with what was delivered. */
-export type Notifier = (event: NotifyEvent, details: Record<string, unknown>) => Promise<NotificationRecord | void>;
+export type Notifier = (
+  event: NotifyEvent,
+  details: Record<string, unknown>,
+) => Promise<NotificationRecord | void>;
 /** Restores the previous release and verifies it (e.g. 3 consecutive OK health checks). */
 export type Rollback = () => Promise<RollbackOutcome>;
 
@@ -56,7 +71,8 @@ export interface GuardedOutcome {
 export function describePoll(poll: PollRecord, config: EnvironmentGates): string {
   const parts = poll.results.map((r) => {
     const gate = config.gates.find((g) => g.name === r.gate)!;
-    const mark = r.status === 'violated' ? 'VIOLATED' : r.suspicious ? 'suspect' : r.status === 'ok' ? 'ok' : 'no data';
+    const mark =
+      r.status === 'violated' ? 'VIOLATED' : r.suspicious ? 'suspect' : r.status === 'ok' ? 'ok' : 'no data';
     return `${r.gate} ${formatGateValue(gate, r.value)} ${mark}`;
   });
   return `T+${formatDuration(poll.at).padEnd(6)} ${parts.join(' · ')}${poll.suspicious ? '  (suspicion polling)' : ''}`;
@@ -92,7 +108,12 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
       })
       .catch((error: unknown) => {
         // Fail open: the failure is kept in the summary, the rollout goes on.
-        notifications.push({ event, at: new Date().toISOString(), delivered: {}, error: (error as Error).message });
+        notifications.push({
+          event,
+          at: new Date().toISOString(),
+          delivered: {},
+          error: (error as Error).message,
+        });
         log(`notification ${event} failed: ${(error as Error).message}`);
       });
     inFlight.push(sent);
@@ -117,14 +138,21 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
       log(describePoll(poll, config));
       // Announced the moment a gate is confirmed, also when the watch goes on (keep-watching).
       if (poll.violations.length) {
-        log(`gate violation: ${poll.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`);
-        void announce('gate-violation', { violations: poll.violations.map(violationDetails), rollbackRequired: true });
+        log(
+          `gate violation: ${poll.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`,
+        );
+        void announce('gate-violation', {
+          violations: poll.violations.map(violationDetails),
+          rollbackRequired: true,
+        });
       }
     },
     onMilestone: ({ milestone, unhealthy }) => {
       if (milestone.kind !== 'escalation') return;
       escalations.push({ atMs: milestone.atMs, gates: unhealthy.map((r) => r.gate) });
-      log(`escalation at T+${formatDuration(milestone.atMs)}: ${unhealthy.map((r) => `${r.gate} (${r.reason})`).join('; ')}`);
+      log(
+        `escalation at T+${formatDuration(milestone.atMs)}: ${unhealthy.map((r) => `${r.gate} (${r.reason})`).join('; ')}`,
+      );
       void announce('escalation', {
         at: `T+${formatDuration(milestone.atMs)}`,
         gates: unhealthy.map((r) => ({ gate: r.gate, status: r.status, reason: r.reason })),
@@ -137,11 +165,18 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     const violated = loop.violations.map(violationDetails);
     if (options.autoRollback) {
       if (migrationSafety === 'irreversible') {
-        rollback = { status: 'refused', detail: 'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision' };
+        rollback = {
+          status: 'refused',
+          detail:
+            'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision',
+        };
         log(`automatic rollback refused: ${rollback.detail}`);
         void announce('escalation', { reason: rollback.detail, violations: violated });
       } else if (!options.rollback) {
-        rollback = { status: 'failed', detail: 'auto-rollback was requested but no rollback target was configured' };
+        rollback = {
+          status: 'failed',
+          detail: 'auto-rollback was requested but no rollback target was configured',
+        };
         log(rollback.detail);
         void announce('rollback-failed', { reason: rollback.detail });
       } else {
@@ -162,7 +197,11 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     }
   }
 
-  const paths = { summary: recorder.summaryPath, markdown: `${recorder.base}.md`, html: `${recorder.base}.html` };
+  const paths = {
+    summary: recorder.summaryPath,
+    markdown: `${recorder.base}.md`,
+    html: `${recorder.base}.html`,
+  };
   const finalSummary = (): MonitorSummary =>
     buildSummary(loop, {
       environment: options.environment,
@@ -187,7 +226,10 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
   // Notifications are bounded: a hung channel cannot hold the job past its grace period.
   // Real time on purpose: deliveries are real I/O even when the poll clock is simulated.
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(inFlight), new Promise<void>((resolve) => (timer = setTimeout(resolve, options.notifyTimeoutMs ?? 20_000)))]);
+  await Promise.race([
+    Promise.all(inFlight),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, options.notifyTimeoutMs ?? 20_000))),
+  ]);
   clearTimeout(timer);
   const summary = finalSummary();
   const markdown = renderMarkdown(summary);

@@ -171,10 +171,14 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     // Sleep until the scheduled virtual time (no-op when sampling already ran late).
     const wait = (at - virtualNow()) / timeScale;
     if (clock.now() + Math.max(0, wait) > deadline) {
-      return finish('error', `deadline reached after ${formatDuration(lastAt)} of the ${formatDuration(policy.windowMs)} window; monitoring stopped before the window closed`);
+      return finish(
+        'error',
+        `deadline reached after ${formatDuration(lastAt)} of the ${formatDuration(policy.windowMs)} window; monitoring stopped before the window closed`,
+      );
     }
     if (wait > 0) await clock.sleep(wait, signal);
-    if (signal?.aborted) return finish('cancelled', `cancelled after ${formatDuration(lastAt)} of monitoring`);
+    if (signal?.aborted)
+      return finish('cancelled', `cancelled after ${formatDuration(lastAt)} of monitoring`);
 
     const measured = virtualNow();
     const pollAt = Math.max(at, Math.min(measured, policy.windowMs));
@@ -194,7 +198,8 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       track.series.push([pollAt, r.value]);
       // Charts need a shape, not every poll: halve the resolution when the series grows, so a
       // long window at a fast cadence keeps memory flat. The worst value is tracked separately.
-      if (track.series.length > MAX_SERIES_POINTS) track.series = track.series.filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
+      if (track.series.length > MAX_SERIES_POINTS)
+        track.series = track.series.filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
       if (r.value !== null && (track.worst === null || r.value > track.worst)) track.worst = r.value;
       if (looksUnhealthy(r)) {
         suspicious = true;
@@ -220,7 +225,14 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       }
     }
     violations.push(...confirmed);
-    await options.onPoll?.({ time: new Date(clock.now()).toISOString(), at: pollAt, reading, results, suspicious: suspicion && suspicious, violations: confirmed });
+    await options.onPoll?.({
+      time: new Date(clock.now()).toISOString(),
+      at: pollAt,
+      reading,
+      results,
+      suspicious: suspicion && suspicious,
+      violations: confirmed,
+    });
 
     while (pending.length && pending[0]!.atMs <= pollAt) {
       const milestone = pending.shift()!;
@@ -229,20 +241,35 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     }
 
     if (violations.length && stopOnViolation) {
-      return finish('violated', `${violations.map((v) => v.gate).join(', ')} violated at T+${formatDuration(pollAt)}`);
+      return finish(
+        'violated',
+        `${violations.map((v) => v.gate).join(', ')} violated at T+${formatDuration(pollAt)}`,
+      );
     }
     const next = nextPoll(policy, pollAt, suspicion && suspicious);
     if (next === undefined) {
-      await options.onMilestone?.({ milestone: { atMs: policy.windowMs, kind: 'final-report' }, unhealthy: results.filter((r) => r.status !== 'ok') });
+      await options.onMilestone?.({
+        milestone: { atMs: policy.windowMs, kind: 'final-report' },
+        unhealthy: results.filter((r) => r.status !== 'ok'),
+      });
       if (violations.length) {
-        return finish('violated', `${violations.map((v) => v.gate).join(', ')} violated during the ${formatDuration(policy.windowMs)} window`);
+        return finish(
+          'violated',
+          `${violations.map((v) => v.gate).join(', ')} violated during the ${formatDuration(policy.windowMs)} window`,
+        );
       }
       // Missing data never passes a gate: a gate still without a verdict at the end is an error.
       const undecided = results.filter((r) => r.status !== 'ok');
       if (undecided.length) {
-        return finish('error', `no verdict at the end of the window for ${undecided.map((r) => `${r.gate} (${r.reason})`).join('; ')}`);
+        return finish(
+          'error',
+          `no verdict at the end of the window for ${undecided.map((r) => `${r.gate} (${r.reason})`).join('; ')}`,
+        );
       }
-      return finish('passed', `every gate held for the ${formatDuration(policy.windowMs)} window (${polls} polls)`);
+      return finish(
+        'passed',
+        `every gate held for the ${formatDuration(policy.windowMs)} window (${polls} polls)`,
+      );
     }
     at = next;
   }

@@ -8,7 +8,10 @@ import type { EnvironmentGates } from '@guarded-rollout/gates';
 import type { PollRecord } from './loop.js';
 
 export function compactTimestamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export interface LogHeader {
@@ -32,7 +35,10 @@ export interface PollLine {
   elapsed: string;
   health: PollRecord['reading']['health'] | null;
   metrics: PollRecord['reading']['metrics'];
-  gates: Record<string, { status: string; value: number | null; limit: number; suspicious: boolean; reason: string }>;
+  gates: Record<
+    string,
+    { status: string; value: number | null; limit: number; suspicious: boolean; reason: string }
+  >;
   suspicious: boolean;
 }
 
@@ -53,7 +59,10 @@ export class MonitorRecorder {
   }
 
   header(header: Omit<LogHeader, 'record' | 'tool' | 'version'>): void {
-    writeFileSync(this.logPath, `${JSON.stringify({ record: 'header', tool: 'guarded-rollout', version: TOOL_VERSION, ...header })}\n`);
+    writeFileSync(
+      this.logPath,
+      `${JSON.stringify({ record: 'header', tool: 'guarded-rollout', version: TOOL_VERSION, ...header })}\n`,
+    );
   }
 
   poll(poll: PollRecord): void {
@@ -65,7 +74,16 @@ export class MonitorRecorder {
       health: poll.reading.health ?? null,
       metrics: poll.reading.metrics,
       gates: Object.fromEntries(
-        poll.results.map((r) => [r.gate, { status: r.status, value: r.value, limit: r.threshold, suspicious: r.suspicious, reason: r.reason }]),
+        poll.results.map((r) => [
+          r.gate,
+          {
+            status: r.status,
+            value: r.value,
+            limit: r.threshold,
+            suspicious: r.suspicious,
+            reason: r.reason,
+          },
+        ]),
       ),
       suspicious: poll.suspicious,
     };

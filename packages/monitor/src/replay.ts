@@ -3,7 +3,13 @@
 // replay without --config reproduces the original verdicts.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '@guarded-rollout/config';
-import { evaluateGates, pruneReadings, type EnvironmentGates, type GateResult, type Reading } from '@guarded-rollout/gates';
+import {
+  evaluateGates,
+  pruneReadings,
+  type EnvironmentGates,
+  type GateResult,
+  type Reading,
+} from '@guarded-rollout/gates';
 import type { LogHeader, PollLine } from './recorder.js';
 
 export interface ReplayedGate {
@@ -46,12 +52,15 @@ export function readMonitorLog(file: string): MonitorLog {
     } catch {
       // A run killed mid-write can leave a torn last line; anything else is corruption.
       if (i === lines.length - 1) break;
-      throw new ConfigError(`line ${i + 1} is not JSON; a monitor log has one JSON record per line`, { file });
+      throw new ConfigError(`line ${i + 1} is not JSON; a monitor log has one JSON record per line`, {
+        file,
+      });
     }
     if (record.record === 'header') header = record as LogHeader;
     else if (record.record === 'poll') polls.push(record as PollLine);
   }
-  if (!header) throw new ConfigError('no header record; is this a monitor_logs/<env>_<ts>.jsonl file?', { file });
+  if (!header)
+    throw new ConfigError('no header record; is this a monitor_logs/<env>_<ts>.jsonl file?', { file });
   return { header, polls };
 }
 
@@ -62,12 +71,17 @@ export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates
   const recorded = new Map<string, number>();
   let last: GateResult[] = [];
   for (const p of log.polls) {
-    const reading: Reading = p.health ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics } : { at: p.elapsed_ms, metrics: p.metrics };
+    const reading: Reading = p.health
+      ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics }
+      : { at: p.elapsed_ms, metrics: p.metrics };
     readings.push(reading);
     readings = pruneReadings(config, readings);
     last = evaluateGates(config, readings);
-    for (const r of last) if (r.status === 'violated' && !tripped.has(r.gate)) tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
-    for (const [name, g] of Object.entries(p.gates)) if (g.status === 'violated' && !recorded.has(name)) recorded.set(name, p.elapsed_ms);
+    for (const r of last)
+      if (r.status === 'violated' && !tripped.has(r.gate))
+        tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
+    for (const [name, g] of Object.entries(p.gates))
+      if (g.status === 'violated' && !recorded.has(name)) recorded.set(name, p.elapsed_ms);
   }
   const out = config.gates.map((g) => ({
     gate: g.name,

@@ -6,7 +6,12 @@ import { formatGateValue } from '@guarded-rollout/gates';
 import type { GateSummary, MonitorSummary } from './summary.js';
 import { tPlus } from './summary.js';
 
-const ICON: Record<string, string> = { ok: '✅', violated: '❌', 'insufficient-data': '⚠️', 'not polled': '—' };
+const ICON: Record<string, string> = {
+  ok: '✅',
+  violated: '❌',
+  'insufficient-data': '⚠️',
+  'not polled': '—',
+};
 const RESULT_TEXT: Record<string, string> = {
   passed: '✅ passed',
   violated: '❌ violated',
@@ -82,18 +87,26 @@ export function renderMarkdown(s: MonitorSummary): string {
     lines.push('');
     lines.push('### Violations');
     lines.push('');
-    for (const v of s.violations) lines.push(`- **${v.gate}**: ${escapeMd(v.reason)} — first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)}`);
+    for (const v of s.violations)
+      lines.push(
+        `- **${v.gate}**: ${escapeMd(v.reason)} — first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)}`,
+      );
   }
   if (s.escalations.length) {
     lines.push('');
-    lines.push(`Escalations: ${s.escalations.map((e) => `${tPlus(e.atMs)} (${e.gates.join(', ')})`).join('; ')}.`);
+    lines.push(
+      `Escalations: ${s.escalations.map((e) => `${tPlus(e.atMs)} (${e.gates.join(', ')})`).join('; ')}.`,
+    );
   }
   if (s.result === 'violated' || s.rollback) {
     lines.push('');
     lines.push('### Rollback');
     lines.push('');
     if (!s.rollback) lines.push('Rollback required; automatic rollback was not enabled for this run.');
-    else lines.push(`${s.rollback.status}: ${escapeMd(s.rollback.detail)}${s.rollback.restoredFrom ? ` (restored from \`${s.rollback.restoredFrom}\`)` : ''}`);
+    else
+      lines.push(
+        `${s.rollback.status}: ${escapeMd(s.rollback.detail)}${s.rollback.restoredFrom ? ` (restored from \`${s.rollback.restoredFrom}\`)` : ''}`,
+      );
   }
   if (s.notifications.length) {
     lines.push('');
@@ -102,8 +115,12 @@ export function renderMarkdown(s: MonitorSummary): string {
     lines.push('| event | delivered | fallback |');
     lines.push('|---|---|---|');
     for (const n of s.notifications) {
-      const channels = Object.entries(n.delivered).map(([c, d]) => `${c}: ${d === true ? 'yes' : d === false ? 'no' : d}`);
-      lines.push(`| ${n.event} | ${escapeMd(channels.join(', ') || n.error || 'none')} | ${n.fallbackPath ? `\`${n.fallbackPath}\`` : ''} |`);
+      const channels = Object.entries(n.delivered).map(
+        ([c, d]) => `${c}: ${d === true ? 'yes' : d === false ? 'no' : d}`,
+      );
+      lines.push(
+        `| ${n.event} | ${escapeMd(channels.join(', ') || n.error || 'none')} | ${n.fallbackPath ? `\`${n.fallbackPath}\`` : ''} |`,
+      );
     }
   }
   lines.push('');
@@ -118,7 +135,10 @@ export function renderMarkdown(s: MonitorSummary): string {
 }
 
 function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 function svgChart(g: GateSummary, windowMs: number): string {
@@ -136,10 +156,16 @@ function svgChart(g: GateSummary, windowMs: number): string {
     .join(' ');
   const dots = values
     .filter(([, v]) => v !== null)
-    .map(([at, v]) => `<circle cx="${x(at).toFixed(1)}" cy="${y(v!).toFixed(1)}" r="2.5" fill="${v! > limit ? '#c0392b' : '#2e86de'}"/>`)
+    .map(
+      ([at, v]) =>
+        `<circle cx="${x(at).toFixed(1)}" cy="${y(v!).toFixed(1)}" r="2.5" fill="${v! > limit ? '#c0392b' : '#2e86de'}"/>`,
+    )
     .join('');
   const ticks = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => `<text x="${x(windowMs * f)}" y="${h - pad + 16}" font-size="10" text-anchor="middle">${formatDuration(windowMs * f)}</text>`)
+    .map(
+      (f) =>
+        `<text x="${x(windowMs * f)}" y="${h - pad + 16}" font-size="10" text-anchor="middle">${formatDuration(windowMs * f)}</text>`,
+    )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(g.gate)} over the window">
 <rect x="0" y="0" width="${w}" height="${h}" fill="#fff"/>
@@ -160,14 +186,30 @@ export function renderHtml(s: MonitorSummary): string {
         `<tr class="${esc(g.status)}"><td>${esc(g.gate)}</td><td>${esc(g.limit)}</td><td>${esc(g.valueText)}</td><td>${esc(formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))}</td><td>${ICON[g.status] ?? ''} ${esc(g.status)}</td><td>${tPlus(g.detectedMs)}</td><td>${esc(g.reason)}</td></tr>`,
     )
     .join('\n');
-  const charts = s.gates.map((g) => `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.windowMs)}</figure>`).join('\n');
+  const charts = s.gates
+    .map(
+      (g) =>
+        `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.windowMs)}</figure>`,
+    )
+    .join('\n');
   const violations = s.violations.length
     ? `<h2>Violations</h2><ul>${s.violations.map((v) => `<li><b>${esc(v.gate)}</b>: ${esc(v.reason)} — first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)} (${esc(v.detected)})</li>`).join('')}</ul>`
     : '';
-  const rollback = s.rollback ? `<h2>Rollback</h2><p>${esc(s.rollback.status)}: ${esc(s.rollback.detail)}</p>` : '';
+  const rollback = s.rollback
+    ? `<h2>Rollback</h2><p>${esc(s.rollback.status)}: ${esc(s.rollback.detail)}</p>`
+    : '';
   const notes = s.notifications.length
     ? `<h2>Notifications</h2><table><tr><th>event</th><th>delivered</th><th>fallback</th></tr>${s.notifications
-        .map((n) => `<tr><td>${esc(n.event)}</td><td>${esc(Object.entries(n.delivered).map(([c, d]) => `${c}: ${String(d)}`).join(', ') || n.error || 'none')}</td><td>${esc(n.fallbackPath ?? '')}</td></tr>`)
+        .map(
+          (n) =>
+            `<tr><td>${esc(n.event)}</td><td>${esc(
+              Object.entries(n.delivered)
+                .map(([c, d]) => `${c}: ${String(d)}`)
+                .join(', ') ||
+                n.error ||
+                'none',
+            )}</td><td>${esc(n.fallbackPath ?? '')}</td></tr>`,
+        )
         .join('')}</table>`
     : '';
   return `<!doctype html>

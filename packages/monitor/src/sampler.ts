@@ -33,23 +33,37 @@ function checkUrl(value: string | undefined, field: string): void {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a URL; use e.g. http://127.0.0.1:8080/health`, { field });
+    throw new ConfigError(
+      `${field}: ${JSON.stringify(value)} is not a URL; use e.g. http://127.0.0.1:8080/health`,
+      { field },
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`${field}: ${JSON.stringify(value)} must be an http:// or https:// URL`, { field });
   }
 }
 
-export function metricsProviderOf(o: Pick<SamplerOptions, 'metricsUrl' | 'prometheusUrl' | 'jsonUrl'>): MetricsProvider {
-  const given = [o.metricsUrl && 'exposition', o.prometheusUrl && 'prometheus', o.jsonUrl && 'json'].filter(Boolean) as MetricsProvider[];
+export function metricsProviderOf(
+  o: Pick<SamplerOptions, 'metricsUrl' | 'prometheusUrl' | 'jsonUrl'>,
+): MetricsProvider {
+  const given = [o.metricsUrl && 'exposition', o.prometheusUrl && 'prometheus', o.jsonUrl && 'json'].filter(
+    Boolean,
+  ) as MetricsProvider[];
   if (given.length > 1) {
-    throw new ConfigError(`give one metrics source, not ${given.length}: metrics-url (exposition), prometheus-url or json-url`, { field: 'metrics-url' });
+    throw new ConfigError(
+      `give one metrics source, not ${given.length}: metrics-url (exposition), prometheus-url or json-url`,
+      { field: 'metrics-url' },
+    );
   }
   return given[0] ?? 'none';
 }
 
 /** Validates the sources against the gates and returns the poll function. */
-export function createSampler(options: SamplerOptions): { sample: Sampler; provider: MetricsProvider; describe: string[] } {
+export function createSampler(options: SamplerOptions): {
+  sample: Sampler;
+  provider: MetricsProvider;
+  describe: string[];
+} {
   checkUrl(options.healthUrl, 'health-url');
   checkUrl(options.metricsUrl, 'metrics-url');
   checkUrl(options.prometheusUrl, 'prometheus-url');
@@ -59,7 +73,9 @@ export function createSampler(options: SamplerOptions): { sample: Sampler; provi
   const healthGates = options.gates.filter((g) => g.kind === 'consecutive_failures');
   const metricGates = options.gates.filter((g) => g.kind !== 'consecutive_failures');
   if (healthGates.length && !options.healthUrl) {
-    throw new ConfigError(`gate ${healthGates[0]!.name} checks health, but no health-url was given`, { field: 'health-url' });
+    throw new ConfigError(`gate ${healthGates[0]!.name} checks health, but no health-url was given`, {
+      field: 'health-url',
+    });
   }
   if (metricGates.length && provider === 'none') {
     throw new ConfigError(
@@ -72,7 +88,9 @@ export function createSampler(options: SamplerOptions): { sample: Sampler; provi
   let metrics: () => Promise<Record<string, MetricReading>> = async () => ({});
   if (provider === 'exposition') {
     const selectors = resolveSelectors(metricGates, options.sources);
-    describe.push(`metrics: scrape ${options.metricsUrl} (${[...selectors.entries()].map(([k, s]) => `${k} ← ${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ''}${s.scale !== 1 ? ` ×${s.scale}` : ''}`).join('; ')})`);
+    describe.push(
+      `metrics: scrape ${options.metricsUrl} (${[...selectors.entries()].map(([k, s]) => `${k} ← ${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ''}${s.scale !== 1 ? ` ×${s.scale}` : ''}`).join('; ')})`,
+    );
     metrics = () => scrapeExposition(options.metricsUrl!, selectors, timeoutMs);
   } else if (provider === 'prometheus') {
     const queries = resolvePromQueries(metricGates, options.sources, { timeScale: options.timeScale ?? 1 });
@@ -81,12 +99,19 @@ export function createSampler(options: SamplerOptions): { sample: Sampler; provi
   } else if (provider === 'json') {
     const kinds = jsonKinds(metricGates);
     const paths = new Map<string, { path: string; kind: JsonMetricKind }>();
-    for (const g of metricGates) for (const m of metricsOfGate(g)) paths.set(m, { path: options.sources?.json?.[m] ?? m, kind: kinds.get(m)! });
-    describe.push(`metrics: GET ${options.jsonUrl} (${[...paths.entries()].map(([k, p]) => `${k} ← ${p.path}`).join('; ')})`);
+    for (const g of metricGates)
+      for (const m of metricsOfGate(g))
+        paths.set(m, { path: options.sources?.json?.[m] ?? m, kind: kinds.get(m)! });
+    describe.push(
+      `metrics: GET ${options.jsonUrl} (${[...paths.entries()].map(([k, p]) => `${k} ← ${p.path}`).join('; ')})`,
+    );
     metrics = () => readJsonEndpoint(options.jsonUrl!, paths, timeoutMs);
   }
   const sample: Sampler = async (at) => {
-    const [health, m] = await Promise.all([options.healthUrl ? checkHealth(options.healthUrl, timeoutMs) : Promise.resolve(undefined), metrics()]);
+    const [health, m] = await Promise.all([
+      options.healthUrl ? checkHealth(options.healthUrl, timeoutMs) : Promise.resolve(undefined),
+      metrics(),
+    ]);
     return health ? { at, health, metrics: m } : { at, metrics: m };
   };
   return { sample, provider, describe };

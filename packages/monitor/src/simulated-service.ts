@@ -5,7 +5,14 @@ import type { Reading } from '@guarded-rollout/gates';
 import { parseExposition, readSeries } from './providers/exposition.js';
 import { DHASH_METRICS, parseSelector } from './sources.js';
 
-export type FaultKind = 'healthy' | 'dying-health' | 'failing-extractions' | 'slow-hashing' | 'growing-queue' | 'flapping-health' | 'metrics-outage';
+export type FaultKind =
+  | 'healthy'
+  | 'dying-health'
+  | 'failing-extractions'
+  | 'slow-hashing'
+  | 'growing-queue'
+  | 'flapping-health'
+  | 'metrics-outage';
 
 export interface SimOptions {
   fault: FaultKind;
@@ -67,22 +74,43 @@ export class SimulatedService {
       '# TYPE dhash_hash_duration_seconds histogram',
     ];
     // Fast requests take 4 ms, slow ones 2.6 s.
-    for (const le of BOUNDS) lines.push(`dhash_hash_duration_seconds_bucket{le="${le / 1000}"} ${(le >= 4 ? fast : 0) + (le >= 2600 ? slow : 0)}`);
+    for (const le of BOUNDS)
+      lines.push(
+        `dhash_hash_duration_seconds_bucket{le="${le / 1000}"} ${(le >= 4 ? fast : 0) + (le >= 2600 ? slow : 0)}`,
+      );
     lines.push(`dhash_hash_duration_seconds_bucket{le="+Inf"} ${total}`);
     lines.push(`dhash_hash_duration_seconds_sum ${(fast * 0.004 + slow * 2.6).toFixed(3)}`);
     lines.push(`dhash_hash_duration_seconds_count ${total}`);
-    lines.push('# TYPE dhash_low_confidence_queue_length gauge', `dhash_low_confidence_queue_length ${this.queue(t)}`);
+    lines.push(
+      '# TYPE dhash_low_confidence_queue_length gauge',
+      `dhash_low_confidence_queue_length ${this.queue(t)}`,
+    );
     return `${lines.join('\n')}\n`;
   }
 
   /** The monitor's sampler for this service. */
   sample = async (at: number): Promise<Reading> => {
-    const health = this.healthOk(at) ? { ok: true as const, detail: 'HTTP 200' } : { ok: false as const, detail: 'HTTP 503' };
+    const health = this.healthOk(at)
+      ? { ok: true as const, detail: 'HTTP 200' }
+      : { ok: false as const, detail: 'HTTP 503' };
     const selectors = Object.entries(DHASH_METRICS).map(([k, v]) => [k, parseSelector(v, k)] as const);
     if (this.o.fault === 'metrics-outage' && this.active(at)) {
-      return { at, health, metrics: Object.fromEntries(selectors.map(([k]) => [k, { type: 'error' as const, error: 'metrics scrape failed: connection refused' }])) };
+      return {
+        at,
+        health,
+        metrics: Object.fromEntries(
+          selectors.map(([k]) => [
+            k,
+            { type: 'error' as const, error: 'metrics scrape failed: connection refused' },
+          ]),
+        ),
+      };
     }
     const families = parseExposition(this.exposition(at));
-    return { at, health, metrics: Object.fromEntries(selectors.map(([k, s]) => [k, readSeries(families, s)])) };
+    return {
+      at,
+      health,
+      metrics: Object.fromEntries(selectors.map(([k, s]) => [k, readSeries(families, s)])),
+    };
   };
 }

@@ -78,7 +78,10 @@ export function metricsOfGate(gate: Gate): string[] {
 /** Resolves the exposition selector of every metric the gates read: a gate's `sources[metric]`
  *  wins over the sources file, which wins over the DHash defaults. Unknown metrics are an error
  *  up front rather than a silent "no data" an hour later. */
-export function resolveSelectors(gates: readonly Gate[], sources: MonitorSources = {}): Map<string, SeriesSelector> {
+export function resolveSelectors(
+  gates: readonly Gate[],
+  sources: MonitorSources = {},
+): Map<string, SeriesSelector> {
   const out = new Map<string, SeriesSelector>();
   for (const gate of gates) {
     for (const metric of metricsOfGate(gate)) {
@@ -91,7 +94,13 @@ export function resolveSelectors(gates: readonly Gate[], sources: MonitorSources
           { field: `gates.${gate.name}.sources` },
         );
       }
-      out.set(metric, parseSelector(text, fromGate !== undefined ? `gates.${gate.name}.sources.${metric}` : `metrics.${metric}`));
+      out.set(
+        metric,
+        parseSelector(
+          text,
+          fromGate !== undefined ? `gates.${gate.name}.sources.${metric}` : `metrics.${metric}`,
+        ),
+      );
     }
   }
   return out;
@@ -134,7 +143,11 @@ export function resolvePromQueries(
     const custom = gate.sources.promql ?? sources.promql?.[gate.name]?.query;
     const customEvents = gate.sources.promql_events ?? sources.promql?.[gate.name]?.events;
     if (custom !== undefined) {
-      out.push({ gate: gate.name, query: custom.replaceAll('$window', range), events: customEvents?.replaceAll('$window', range) });
+      out.push({
+        gate: gate.name,
+        query: custom.replaceAll('$window', range),
+        events: customEvents?.replaceAll('$window', range),
+      });
       continue;
     }
     switch (gate.kind) {
@@ -143,7 +156,11 @@ export function resolvePromQueries(
         const den = selectors.get(gate.denominator)!;
         const total = `sum(increase(${den.name}${labelMatchers(den)}[${range}]))`;
         // `or vector(0)`: a failure counter that has never been incremented is zero, not missing.
-        out.push({ gate: gate.name, query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`, events: total });
+        out.push({
+          gate: gate.name,
+          query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`,
+          events: total,
+        });
         break;
       }
       case 'percentile': {
@@ -158,7 +175,10 @@ export function resolvePromQueries(
       }
       case 'gauge': {
         const g = selectors.get(gate.metric)!;
-        out.push({ gate: gate.name, query: `max(${g.name}${labelMatchers(g)})${g.scale === 1 ? '' : ` * ${g.scale}`}` });
+        out.push({
+          gate: gate.name,
+          query: `max(${g.name}${labelMatchers(g)})${g.scale === 1 ? '' : ` * ${g.scale}`}`,
+        });
         break;
       }
     }
@@ -175,11 +195,17 @@ export function loadMonitorSources(file: string): MonitorSources {
     throw new ConfigError(`cannot read the sources file: ${(error as Error).message}`, { file });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError('must be a JSON object with optional "metrics", "promql" and "json" fields', { file });
+    throw new ConfigError('must be a JSON object with optional "metrics", "promql" and "json" fields', {
+      file,
+    });
   }
   const known = new Set(['metrics', 'promql', 'json', '$schema', 'description']);
   for (const key of Object.keys(raw)) {
-    if (!known.has(key)) throw new ConfigError(`unknown field ${JSON.stringify(key)}; valid: metrics, promql, json`, { file, field: key });
+    if (!known.has(key))
+      throw new ConfigError(`unknown field ${JSON.stringify(key)}; valid: metrics, promql, json`, {
+        file,
+        field: key,
+      });
   }
   const s = raw as MonitorSources;
   for (const [k, v] of Object.entries(s.metrics ?? {})) parseSelector(String(v), `${file}: metrics.${k}`);

@@ -4,7 +4,13 @@
 import { ConfigError, formatDuration } from '@guarded-rollout/config';
 import { loadGatesConfig, describeCadence, type EnvironmentGates } from '@guarded-rollout/gates';
 import { systemClock, type Clock } from './clock.js';
-import { guardedMonitor, type GuardedOutcome, type MigrationSafety, type Notifier, type Rollback } from './guarded.js';
+import {
+  guardedMonitor,
+  type GuardedOutcome,
+  type MigrationSafety,
+  type Notifier,
+  type Rollback,
+} from './guarded.js';
 import { withWindow } from './loop.js';
 import { MonitorRecorder } from './recorder.js';
 import { createSampler } from './sampler.js';
@@ -44,7 +50,10 @@ export interface WatchOptions {
 export function checkTimeScale(raw: number | string, field = 'time-scale'): number {
   const value = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isFinite(value) || value <= 0 || value > 10_000) {
-    throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not a number in (0, 10000]; 60 runs one virtual minute per real second`, { field });
+    throw new ConfigError(
+      `${field}: ${JSON.stringify(raw)} is not a number in (0, 10000]; 60 runs one virtual minute per real second`,
+      { field },
+    );
   }
   return value;
 }
@@ -69,9 +78,15 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     timeScale,
     timeoutMs: options.requestTimeoutMs ?? 5000,
   });
-  const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
+  const recorder = new MonitorRecorder(
+    options.outDir ?? 'monitor_logs',
+    options.environment,
+    new Date(clock.now()),
+  );
   log(`monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`);
-  log(`polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`);
+  log(
+    `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
+  );
   for (const line of sampler.describe) log(line);
   log(`recording to ${recorder.logPath}`);
   return guardedMonitor({

@@ -13,10 +13,22 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { formatDuration } from '@guarded-rollout/config';
-import { commandRollback, compactTimestamp, localNotifier, watchDeployment, type MonitorSummary } from '@guarded-rollout/monitor';
+import {
+  commandRollback,
+  compactTimestamp,
+  localNotifier,
+  watchDeployment,
+  type MonitorSummary,
+} from '@guarded-rollout/monitor';
 import { startSinks } from './sinks.js';
 
-const SCENARIOS = ['failing-extractions', 'slow-hashing', 'dying-health', 'growing-queue', 'healthy'] as const;
+const SCENARIOS = [
+  'failing-extractions',
+  'slow-hashing',
+  'dying-health',
+  'growing-queue',
+  'healthy',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const EXPECTED_GATE: Record<Exclude<Scenario, 'healthy'>, string> = {
   'failing-extractions': 'extraction_failure_rate',
@@ -88,7 +100,9 @@ async function waitHealthy(url: string, version: string, timeoutMs: number): Pro
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const body = (await (await fetch(url, { signal: AbortSignal.timeout(1000) })).json()) as { version?: string };
+      const body = (await (await fetch(url, { signal: AbortSignal.timeout(1000) })).json()) as {
+        version?: string;
+      };
       if (body.version === version) return;
     } catch {
       // not up yet
@@ -113,7 +127,9 @@ async function main(): Promise<number> {
   const root = join(out, 'dhash-production');
   const backups = join(out, 'backups');
   mkdirSync(backups, { recursive: true });
-  console.log(`Guarded rollout demo — scenario ${args.scenario}, monitoring compressed ${args.timeScale}× (1 virtual minute per ${(60 / args.timeScale).toFixed(1)} s)`);
+  console.log(
+    `Guarded rollout demo — scenario ${args.scenario}, monitoring compressed ${args.timeScale}× (1 virtual minute per ${(60 / args.timeScale).toFixed(1)} s)`,
+  );
   console.log(`Output: ${out}`);
 
   const sinks = await startSinks(join(out, 'sinks'));
@@ -129,7 +145,13 @@ async function main(): Promise<number> {
     NOTIFY_EMAIL_FROM: 'guarded-rollout@dhash.local',
   };
   const fallbackDir = join(out, 'notify-fallback');
-  const notify = localNotifier({ environment: 'production', env: channelEnv, fallbackDir, timeoutMs: 2000, retryDelayMs: 200 });
+  const notify = localNotifier({
+    environment: 'production',
+    env: channelEnv,
+    fallbackDir,
+    timeoutMs: 2000,
+    retryDelayMs: 200,
+  });
   let exitCode = 1;
   let summary: MonitorSummary | undefined;
   const backup = { path: '', sha256: '' };
@@ -139,36 +161,77 @@ async function main(): Promise<number> {
     const faultArg = args.scenario === 'healthy' ? 'none' : args.scenario;
     // The fault starts 2 s (2 virtual minutes at 60×) after the new release starts.
     const onset = String(Math.max(1, Math.round(120 / args.timeScale)));
-    const init = spawnSync(process.execPath, [join(service, 'ctl.mjs'), 'init', '--root', root, '--fault', faultArg, '--onset', onset], { encoding: 'utf8' });
+    const init = spawnSync(
+      process.execPath,
+      [join(service, 'ctl.mjs'), 'init', '--root', root, '--fault', faultArg, '--onset', onset],
+      { encoding: 'utf8' },
+    );
     if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
     const port = await freePort();
-    const supervisor = spawn(process.execPath, [join(service, 'supervisor.mjs'), '--root', root, '--port', String(port), '--log', join(out, 'service.log')], { stdio: 'ignore' });
+    const supervisor = spawn(
+      process.execPath,
+      [
+        join(service, 'supervisor.mjs'),
+        '--root',
+        root,
+        '--port',
+        String(port),
+        '--log',
+        join(out, 'service.log'),
+      ],
+      { stdio: 'ignore' },
+    );
     children.push(supervisor);
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(`${base}/health`, '1.0.0', 10_000);
     info(`DHash 1.0.0 healthy at ${base} (JSON logs: ${join(out, 'service.log')})`);
 
     step('start live traffic', '4 workers posting the sample images to POST /hash');
-    const traffic = spawn(process.execPath, [join(service, 'traffic.mjs'), '--url', base, '--workers', '4'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const traffic = spawn(process.execPath, [join(service, 'traffic.mjs'), '--url', base, '--workers', '4'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     children.push(traffic);
     await new Promise((r) => setTimeout(r, 1500));
 
     step('notify deploy-started');
-    const startedNote = await notify('deploy-started', { environment: 'production', version: '1.1.0', previous: '1.0.0', scenario: args.scenario });
+    const startedNote = await notify('deploy-started', {
+      environment: 'production',
+      version: '1.1.0',
+      previous: '1.0.0',
+      scenario: args.scenario,
+    });
     info(`delivered: ${JSON.stringify(startedNote.delivered)}`);
 
-    step('backup (+sha256)', 'stand-in for packages/archive: tar.gz of active-release + data/, sha256sum file');
+    step(
+      'backup (+sha256)',
+      'stand-in for packages/archive: tar.gz of active-release + data/, sha256sum file',
+    );
     const name = `dhash_production_${compactTimestamp(new Date())}.tar.gz`;
     backup.path = join(backups, name);
-    const tar = spawnSync('tar', ['-czf', backup.path, '-C', root, 'active-release', 'releases.json', 'data'], { encoding: 'utf8' });
+    const tar = spawnSync(
+      'tar',
+      ['-czf', backup.path, '-C', root, 'active-release', 'releases.json', 'data'],
+      { encoding: 'utf8' },
+    );
     if (tar.status !== 0) throw new Error(`backup failed: ${tar.stderr}`);
     backup.sha256 = sha256File(backup.path);
     writeFileSync(`${backup.path}.sha256`, `${backup.sha256}  ${name}\n`);
     const check = spawnSync('sha256sum', ['-c', `${name}.sha256`], { cwd: backups, encoding: 'utf8' });
-    info(`${backup.path}\n          sha256 ${backup.sha256} (${check.status === 0 ? 'verified with sha256sum -c' : 'sha256sum unavailable; checked in-process'})`);
+    info(
+      `${backup.path}\n          sha256 ${backup.sha256} (${check.status === 0 ? 'verified with sha256sum -c' : 'sha256sum unavailable; checked in-process'})`,
+    );
 
-    step('deploy release 1.1.0', args.scenario === 'healthy' ? 'a healthy release' : `carrying the "${args.scenario}" fault from ${onset}s after start`);
-    const deploy = spawnSync(process.execPath, [join(service, 'ctl.mjs'), 'deploy', '--root', root, '--version', '1.1.0'], { encoding: 'utf8' });
+    step(
+      'deploy release 1.1.0',
+      args.scenario === 'healthy'
+        ? 'a healthy release'
+        : `carrying the "${args.scenario}" fault from ${onset}s after start`,
+    );
+    const deploy = spawnSync(
+      process.execPath,
+      [join(service, 'ctl.mjs'), 'deploy', '--root', root, '--version', '1.1.0'],
+      { encoding: 'utf8' },
+    );
     if (deploy.status !== 0) throw new Error(`deploy failed: ${deploy.stderr}`);
     info(deploy.stdout.trim());
 
@@ -186,7 +249,12 @@ async function main(): Promise<number> {
       metricsUrl: `${base}/metrics`,
       timeScale: args.timeScale,
       autoRollback: true,
-      rollback: commandRollback({ command: restore, healthUrl: `${base}/health`, checkIntervalMs: 300, log: info }),
+      rollback: commandRollback({
+        command: restore,
+        healthUrl: `${base}/health`,
+        checkIntervalMs: 300,
+        log: info,
+      }),
       notify,
       outDir: join(out, 'monitor_logs'),
       log: (line) => info(line),
@@ -195,27 +263,40 @@ async function main(): Promise<number> {
 
     step('stop traffic');
     await stopChild(traffic);
-    const health = (await (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })).json()) as { version?: string; status?: string };
+    const health = (await (await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })).json()) as {
+      version?: string;
+      status?: string;
+    };
     info(`service now runs ${health.version} (${health.status})`);
 
     // Did the demo behave as designed?
     if (args.scenario === 'healthy') {
       if (summary.result === 'passed') verdict.push('healthy release passed the full window');
       else verdict.push(`UNEXPECTED: healthy release ended ${summary.result} (${summary.reason})`);
-      if (health.version !== '1.1.0') verdict.push(`UNEXPECTED: ${health.version} is running instead of 1.1.0`);
+      if (health.version !== '1.1.0')
+        verdict.push(`UNEXPECTED: ${health.version} is running instead of 1.1.0`);
     } else {
       const gate = EXPECTED_GATE[args.scenario];
-      if (summary.result === 'violated' && summary.violations.some((v) => v.gate === gate)) verdict.push(`${gate} tripped as designed`);
+      if (summary.result === 'violated' && summary.violations.some((v) => v.gate === gate))
+        verdict.push(`${gate} tripped as designed`);
       else verdict.push(`UNEXPECTED: expected ${gate} to trip; result ${summary.result} (${summary.reason})`);
-      if (summary.rollback?.status === 'succeeded' && (summary.rollback.healthChecksOk ?? 0) >= 3) verdict.push('rollback restored 1.0.0 and passed 3 consecutive OK health checks');
+      if (summary.rollback?.status === 'succeeded' && (summary.rollback.healthChecksOk ?? 0) >= 3)
+        verdict.push('rollback restored 1.0.0 and passed 3 consecutive OK health checks');
       else verdict.push(`UNEXPECTED: rollback ${summary.rollback?.status ?? 'not run'}`);
-      if (health.version !== '1.0.0') verdict.push(`UNEXPECTED: ${health.version} is running instead of 1.0.0`);
+      if (health.version !== '1.0.0')
+        verdict.push(`UNEXPECTED: ${health.version} is running instead of 1.0.0`);
     }
     const fallbackFile = join(fallbackDir, 'notifications.jsonl');
-    const fallbackLines = existsSync(fallbackFile) ? readFileSync(fallbackFile, 'utf8').trim().split('\n').length : 0;
-    if (sinks.received.slack && sinks.received.teams && sinks.received.discord && sinks.received.email) verdict.push('Slack, Teams, Discord and email sinks received every event');
+    const fallbackLines = existsSync(fallbackFile)
+      ? readFileSync(fallbackFile, 'utf8').trim().split('\n').length
+      : 0;
+    if (sinks.received.slack && sinks.received.teams && sinks.received.discord && sinks.received.email)
+      verdict.push('Slack, Teams, Discord and email sinks received every event');
     else verdict.push(`UNEXPECTED: sinks received ${JSON.stringify(sinks.received)}`);
-    if (fallbackLines > 0) verdict.push(`${fallbackLines} undelivered message(s) from the unreachable webhook kept in ${fallbackFile}`);
+    if (fallbackLines > 0)
+      verdict.push(
+        `${fallbackLines} undelivered message(s) from the unreachable webhook kept in ${fallbackFile}`,
+      );
     else verdict.push('UNEXPECTED: nothing reached the fallback file');
     exitCode = verdict.some((v) => v.startsWith('UNEXPECTED')) ? 1 : 0;
   } catch (error) {
@@ -236,7 +317,11 @@ async function main(): Promise<number> {
     verdict,
     steps,
     backup: { ...backup, standIn: 'tar.gz + sha256sum file (packages/archive not merged yet)' },
-    notifications: { received: sinks.received, sinks: join(out, 'sinks'), fallback: join(fallbackDir, 'notifications.jsonl') },
+    notifications: {
+      received: sinks.received,
+      sinks: join(out, 'sinks'),
+      fallback: join(fallbackDir, 'notifications.jsonl'),
+    },
     monitor: summary ?? null,
   };
   writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -253,18 +338,27 @@ async function main(): Promise<number> {
     '',
     `Backup: \`${basename(backup.path)}\` sha256 \`${backup.sha256}\``,
     '',
-    `Notifications received by the sinks: ${Object.entries(sinks.received).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Notifications received by the sinks: ${Object.entries(sinks.received)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
     '',
     summary ? readFileSync(summary.reports.markdown, 'utf8') : '(monitoring did not run)',
   ].join('\n');
   writeFileSync(join(out, 'report.md'), md);
-  const monitorHtml = summary ? readFileSync(summary.reports.html, 'utf8') : '<!doctype html><html><body></body></html>';
-  const esc = (t: string): string => t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+  const monitorHtml = summary
+    ? readFileSync(summary.reports.html, 'utf8')
+    : '<!doctype html><html><body></body></html>';
+  const esc = (t: string): string =>
+    t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
   const demoSection = `<section><h1>Guarded rollout demo — ${esc(args.scenario)}</h1><p>${exitCode === 0 ? '✅ behaved as designed' : '❌ did not behave as designed'} in ${report.durationSeconds}s.</p><ul>${verdict.map((v) => `<li>${esc(v)}</li>`).join('')}</ul><table><tr><th>step</th><th>at</th><th>detail</th></tr>${steps.map((s) => `<tr><td>${esc(s.step)}</td><td>${s.at}</td><td>${esc(s.detail)}</td></tr>`).join('')}</table><p>Backup <code>${esc(basename(backup.path))}</code> sha256 <code>${backup.sha256}</code></p></section>`;
   writeFileSync(join(out, 'report.html'), monitorHtml.replace('<body>', `<body>\n${demoSection}`));
   for (const v of verdict) console.log(`          ${v.startsWith('UNEXPECTED') ? '✗' : '✓'} ${v}`);
-  console.log(`\nReport: ${join(out, 'report.md')}\n        ${join(out, 'report.json')}\n        ${join(out, 'report.html')}`);
-  console.log(`Demo ${exitCode === 0 ? 'behaved as designed' : 'did NOT behave as designed'} in ${formatDuration(Date.now() - started)}.`);
+  console.log(
+    `\nReport: ${join(out, 'report.md')}\n        ${join(out, 'report.json')}\n        ${join(out, 'report.html')}`,
+  );
+  console.log(
+    `Demo ${exitCode === 0 ? 'behaved as designed' : 'did NOT behave as designed'} in ${formatDuration(Date.now() - started)}.`,
+  );
   return exitCode;
 }
 

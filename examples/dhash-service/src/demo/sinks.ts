@@ -42,7 +42,10 @@ export async function startSinks(dir: string): Promise<Sinks> {
         return;
       }
       received[channel] = (received[channel] ?? 0) + 1;
-      appendFileSync(join(dir, `${channel}.jsonl`), `${JSON.stringify({ at: new Date().toISOString(), body })}\n`);
+      appendFileSync(
+        join(dir, `${channel}.jsonl`),
+        `${JSON.stringify({ at: new Date().toISOString(), body })}\n`,
+      );
       res.writeHead(channel === 'discord' ? 204 : 200).end(channel === 'slack' ? 'ok' : '');
     });
   });
@@ -59,7 +62,10 @@ export async function startSinks(dir: string): Promise<Sinks> {
       stream.on('end', () => {
         received.email = (received.email ?? 0) + 1;
         const subject = /^Subject: (.*)$/im.exec(raw)?.[1] ?? '';
-        appendFileSync(join(dir, 'email.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), from: session.envelope.mailFrom, to: session.envelope.rcptTo.map((r) => r.address), subject })}\n`);
+        appendFileSync(
+          join(dir, 'email.jsonl'),
+          `${JSON.stringify({ at: new Date().toISOString(), from: session.envelope.mailFrom, to: session.envelope.rcptTo.map((r) => r.address), subject })}\n`,
+        );
         callback();
       });
     },
@@ -68,7 +74,11 @@ export async function startSinks(dir: string): Promise<Sinks> {
   const smtpPort = (smtp.server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${httpPort}/hooks`;
   return {
-    urls: { slack: `${base}/slack/T000/B000/demo-token`, teams: `${base}/teams/demo`, discord: `${base}/discord/123/demo-token` },
+    urls: {
+      slack: `${base}/slack/T000/B000/demo-token`,
+      teams: `${base}/teams/demo`,
+      discord: `${base}/discord/123/demo-token`,
+    },
     smtpUrl: `smtp://127.0.0.1:${smtpPort}`,
     received,
     close: async () => {

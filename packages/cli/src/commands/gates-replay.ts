@@ -15,7 +15,7 @@ export function registerGatesReplay(gates: Command, ctx: CliContext): void {
     .description('re-evaluate a recorded monitor log against a (different) gates config')
     .argument('<log>', 'monitor_logs/<env>_<ts>.jsonl')
     .option('--config <file>', 'quality-gates config to apply (default: the gates recorded in the log)')
-    .option('--env <env>', 'environment of --config to resolve (default: the log\'s environment)')
+    .option('--env <env>', "environment of --config to resolve (default: the log's environment)")
     .option('--json', 'print the replay as JSON')
     .action((logFile: string, options: { config?: string; env?: string; json?: boolean }) => {
       const log = readMonitorLog(resolve(ctx.cwd, logFile));
@@ -29,16 +29,28 @@ export function registerGatesReplay(gates: Command, ctx: CliContext): void {
       }
       const when = (ms: number | null): string => (ms === null ? 'never' : `T+${formatDuration(ms)}`);
       const gateDefs = config?.gates ?? log.header.gates;
-      ctx.stdout(`Replayed ${result.polls} polls (T+0 → T+${formatDuration(result.spanMs)}) of ${logFile} against ${options.config ? `${options.config} (${env})` : 'the recorded gates'}\n\n`);
+      ctx.stdout(
+        `Replayed ${result.polls} polls (T+0 → T+${formatDuration(result.spanMs)}) of ${logFile} against ${options.config ? `${options.config} (${env})` : 'the recorded gates'}\n\n`,
+      );
       ctx.stdout(
         renderTable(
           ['gate', 'would trip', 'value then', 'recorded run', 'last verdict'],
           result.gates.map((g) => {
             const def = gateDefs.find((d) => d.name === g.gate)!;
-            return [g.gate, when(g.trippedMs), g.trippedMs === null ? '' : formatGateValue(def, g.valueAtTrip), when(g.recordedMs), g.last ? `${g.last.status}: ${g.last.reason}` : 'no data'];
+            return [
+              g.gate,
+              when(g.trippedMs),
+              g.trippedMs === null ? '' : formatGateValue(def, g.valueAtTrip),
+              when(g.recordedMs),
+              g.last ? `${g.last.status}: ${g.last.reason}` : 'no data',
+            ];
           }),
         ),
       );
-      ctx.stdout(result.trippedMs === null ? '\nNo gate would have tripped.\n' : `\nFirst trip at T+${formatDuration(result.trippedMs)}.\n`);
+      ctx.stdout(
+        result.trippedMs === null
+          ? '\nNo gate would have tripped.\n'
+          : `\nFirst trip at T+${formatDuration(result.trippedMs)}.\n`,
+      );
     });
 }

@@ -4,7 +4,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, durationProblem, formatDuration, tryParseDuration } from '@guarded-rollout/config';
-import { checkTimeScale, commandRollback, localNotifier, watchDeployment, type MigrationSafety } from '@guarded-rollout/monitor';
+import {
+  checkTimeScale,
+  commandRollback,
+  localNotifier,
+  watchDeployment,
+  type MigrationSafety,
+} from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
 import { DEFAULT_GATES_CONFIG } from './gates.js';
 
@@ -40,7 +46,9 @@ function duration(value: string | undefined, flag: string): number | undefined {
 export function registerMonitor(program: Command, ctx: CliContext): void {
   program
     .command('monitor')
-    .description('watch a deploy: poll health and metrics, evaluate the quality gates, roll back on violation')
+    .description(
+      'watch a deploy: poll health and metrics, evaluate the quality gates, roll back on violation',
+    )
     .requiredOption('--env <env>', 'environment whose gates apply (e.g. production)')
     .option('--config <file>', 'quality-gates config file', DEFAULT_GATES_CONFIG)
     .option('--sources <file>', 'JSON mapping of metrics to exposition series / PromQL / JSON paths')
@@ -51,8 +59,15 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--duration <dur>', 'watch this long instead of the configured window (e.g. 15m)')
     .option('--time-scale <n>', 'virtual seconds per real second, for drills and the demo', '1')
     .option('--auto-rollback', 'run the rollback on a violation')
-    .option('--rollback-command <cmd>', 'shell command that restores the previous release (then 3 OK health checks)')
-    .option('--migration-safety <safety>', 'reversible, or irreversible (never restore automatically)', 'reversible')
+    .option(
+      '--rollback-command <cmd>',
+      'shell command that restores the previous release (then 3 OK health checks)',
+    )
+    .option(
+      '--migration-safety <safety>',
+      'reversible, or irreversible (never restore automatically)',
+      'reversible',
+    )
     .option('--no-suspicion', 'keep the regular cadence after a failed check')
     .option('--keep-watching', 'continue to the end of the window after a violation')
     .option('--out <dir>', 'directory for the jsonl log, summary and reports', 'monitor_logs')
@@ -63,7 +78,10 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .action(async (flags: MonitorFlags) => {
       const timeScale = checkTimeScale(flags.timeScale, '--time-scale');
       if (flags.migrationSafety !== 'reversible' && flags.migrationSafety !== 'irreversible') {
-        throw new ConfigError(`--migration-safety: ${JSON.stringify(flags.migrationSafety)} is not one of "reversible", "irreversible"`, { field: 'migration-safety' });
+        throw new ConfigError(
+          `--migration-safety: ${JSON.stringify(flags.migrationSafety)} is not one of "reversible", "irreversible"`,
+          { field: 'migration-safety' },
+        );
       }
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
@@ -87,9 +105,25 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           autoRollback: flags.autoRollback ?? false,
           migrationSafety: flags.migrationSafety as MigrationSafety,
           ...(flags.rollbackCommand
-            ? { rollback: commandRollback({ command: flags.rollbackCommand, cwd: ctx.cwd, env: ctx.env, healthUrl: flags.healthUrl, log }) }
+            ? {
+                rollback: commandRollback({
+                  command: flags.rollbackCommand,
+                  cwd: ctx.cwd,
+                  env: ctx.env,
+                  healthUrl: flags.healthUrl,
+                  log,
+                }),
+              }
             : {}),
-          ...(flags.notify ? { notify: localNotifier({ environment: flags.env, env: ctx.env, fallbackDir: resolve(ctx.cwd, flags.fallbackDir) }) } : {}),
+          ...(flags.notify
+            ? {
+                notify: localNotifier({
+                  environment: flags.env,
+                  env: ctx.env,
+                  fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+                }),
+              }
+            : {}),
           outDir: resolve(ctx.cwd, flags.out),
           signal: abort.signal,
           log: flags.json ? () => {} : log,
@@ -97,9 +131,16 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
         const s = outcome.summary;
         if (flags.json) ctx.stdout(`${JSON.stringify(s, null, 2)}\n`);
         else {
-          ctx.stdout(`\nresult: ${s.result} — ${s.reason} (T+${formatDuration(s.elapsedMs)}, ${s.polls} polls)\n`);
-          if (s.rollbackRequired) ctx.stdout(`rollback required${s.rollback ? `; rollback ${s.rollback.status}: ${s.rollback.detail}` : ' (run without --auto-rollback)'}\n`);
-          ctx.stdout(`log: ${s.log}\nsummary: ${s.reports.summary}\nreport: ${s.reports.markdown} · ${s.reports.html}\n`);
+          ctx.stdout(
+            `\nresult: ${s.result} — ${s.reason} (T+${formatDuration(s.elapsedMs)}, ${s.polls} polls)\n`,
+          );
+          if (s.rollbackRequired)
+            ctx.stdout(
+              `rollback required${s.rollback ? `; rollback ${s.rollback.status}: ${s.rollback.detail}` : ' (run without --auto-rollback)'}\n`,
+            );
+          ctx.stdout(
+            `log: ${s.log}\nsummary: ${s.reports.summary}\nreport: ${s.reports.markdown} · ${s.reports.html}\n`,
+          );
         }
         ctx.exitCode = s.result === 'passed' ? 0 : 1;
       } finally {

@@ -38,9 +38,19 @@ function bodyText(details: Record<string, unknown>): string {
     .join('\n');
 }
 
-async function post(url: string, payload: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+async function post(
+  url: string,
+  payload: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<void> {
   const body = JSON.stringify(payload);
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
 }
 
@@ -51,7 +61,10 @@ function reasonOf(error: unknown): string {
 }
 
 /** A Notifier that always resolves with the per-channel record. */
-export type RecordingNotifier = (event: NotifyEvent, details: Record<string, unknown>) => Promise<NotificationRecord>;
+export type RecordingNotifier = (
+  event: NotifyEvent,
+  details: Record<string, unknown>,
+) => Promise<NotificationRecord>;
 
 export function localNotifier(options: LocalNotifierOptions): RecordingNotifier {
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -60,7 +73,23 @@ export function localNotifier(options: LocalNotifierOptions): RecordingNotifier 
     const title = `${TITLES[event]} — ${options.environment}`;
     const text = bodyText(details);
     const channels: Array<[string, string | undefined, () => Promise<void>]> = [
-      ['slack', env.SLACK_WEBHOOK_URL, () => post(env.SLACK_WEBHOOK_URL!, { text: `*${title}*\n${text}`, blocks: [{ type: 'header', text: { type: 'plain_text', text: title } }, { type: 'section', text: { type: 'mrkdwn', text: text || event } }] }, {}, timeoutMs)],
+      [
+        'slack',
+        env.SLACK_WEBHOOK_URL,
+        () =>
+          post(
+            env.SLACK_WEBHOOK_URL!,
+            {
+              text: `*${title}*\n${text}`,
+              blocks: [
+                { type: 'header', text: { type: 'plain_text', text: title } },
+                { type: 'section', text: { type: 'mrkdwn', text: text || event } },
+              ],
+            },
+            {},
+            timeoutMs,
+          ),
+      ],
       [
         'teams',
         env.TEAMS_WEBHOOK_URL,
@@ -72,7 +101,15 @@ export function localNotifier(options: LocalNotifierOptions): RecordingNotifier 
               attachments: [
                 {
                   contentType: 'application/vnd.microsoft.card.adaptive',
-                  content: { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4', body: [{ type: 'TextBlock', text: title, weight: 'Bolder', size: 'Medium' }, { type: 'TextBlock', text: text || event, wrap: true }] },
+                  content: {
+                    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+                    type: 'AdaptiveCard',
+                    version: '1.4',
+                    body: [
+                      { type: 'TextBlock', text: title, weight: 'Bolder', size: 'Medium' },
+                      { type: 'TextBlock', text: text || event, wrap: true },
+                    ],
+                  },
                 },
               ],
             },
@@ -81,23 +118,50 @@ export function localNotifier(options: LocalNotifierOptions): RecordingNotifier 
           ),
       ],
       // Discord caps content at 2000 characters.
-      ['discord', env.DISCORD_WEBHOOK_URL, () => post(env.DISCORD_WEBHOOK_URL!, { content: `**${title}**\n${text}`.slice(0, 2000) }, {}, timeoutMs)],
+      [
+        'discord',
+        env.DISCORD_WEBHOOK_URL,
+        () =>
+          post(env.DISCORD_WEBHOOK_URL!, { content: `**${title}**\n${text}`.slice(0, 2000) }, {}, timeoutMs),
+      ],
       [
         'webhook',
         env.NOTIFY_WEBHOOK_URL,
         () => {
-          const payload = { event, environment: options.environment, title, details, at: new Date().toISOString() };
-          const signature = env.NOTIFY_WEBHOOK_SECRET ? `sha256=${createHmac('sha256', env.NOTIFY_WEBHOOK_SECRET).update(JSON.stringify(payload)).digest('hex')}` : undefined;
-          return post(env.NOTIFY_WEBHOOK_URL!, payload, signature ? { 'x-guarded-rollout-signature': signature } : {}, timeoutMs);
+          const payload = {
+            event,
+            environment: options.environment,
+            title,
+            details,
+            at: new Date().toISOString(),
+          };
+          const signature = env.NOTIFY_WEBHOOK_SECRET
+            ? `sha256=${createHmac('sha256', env.NOTIFY_WEBHOOK_SECRET).update(JSON.stringify(payload)).digest('hex')}`
+            : undefined;
+          return post(
+            env.NOTIFY_WEBHOOK_URL!,
+            payload,
+            signature ? { 'x-guarded-rollout-signature': signature } : {},
+            timeoutMs,
+          );
         },
       ],
       [
         'email',
         env.SMTP_URL && env.NOTIFY_EMAIL_TO ? env.SMTP_URL : undefined,
         async () => {
-          const transport = nodemailer.createTransport(env.SMTP_URL!, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs } as never);
+          const transport = nodemailer.createTransport(env.SMTP_URL!, {
+            connectionTimeout: timeoutMs,
+            greetingTimeout: timeoutMs,
+            socketTimeout: timeoutMs,
+          } as never);
           try {
-            await transport.sendMail({ from: env.NOTIFY_EMAIL_FROM ?? 'guarded-rollout@localhost', to: env.NOTIFY_EMAIL_TO, subject: title, text: text || event });
+            await transport.sendMail({
+              from: env.NOTIFY_EMAIL_FROM ?? 'guarded-rollout@localhost',
+              to: env.NOTIFY_EMAIL_TO,
+              subject: title,
+              text: text || event,
+            });
           } finally {
             transport.close();
           }
@@ -128,7 +192,10 @@ export function localNotifier(options: LocalNotifierOptions): RecordingNotifier 
       mkdirSync(options.fallbackDir, { recursive: true });
       const fallbackPath = join(options.fallbackDir, 'notifications.jsonl');
       for (const f of failures) {
-        appendFileSync(fallbackPath, `${JSON.stringify({ at: record.at, event, environment: options.environment, channel: f.channel, error: f.error, title, details })}\n`);
+        appendFileSync(
+          fallbackPath,
+          `${JSON.stringify({ at: record.at, event, environment: options.environment, channel: f.channel, error: f.error, title, details })}\n`,
+        );
       }
       record.fallbackPath = fallbackPath;
     }

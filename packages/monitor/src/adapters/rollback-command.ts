@@ -24,9 +24,17 @@ export interface CommandRollbackOptions {
   log?: (line: string) => void;
 }
 
-function runShell(command: string, options: CommandRollbackOptions): Promise<{ code: number | null; output: string }> {
+function runShell(
+  command: string,
+  options: CommandRollbackOptions,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, { shell: true, cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, {
+      shell: true,
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const keep = (chunk: Buffer): void => {
       output = (output + chunk.toString()).slice(-4000);
@@ -52,9 +60,13 @@ export function commandRollback(options: CommandRollbackOptions): Rollback {
     options.log?.(`rollback: running ${options.command}`);
     const run = await runShell(options.command, options);
     if (run.code !== 0) {
-      return { status: 'failed', detail: `restore command exited ${run.code ?? 'abnormally'}: ${run.output.trim().split('\n').slice(-3).join(' | ')}` };
+      return {
+        status: 'failed',
+        detail: `restore command exited ${run.code ?? 'abnormally'}: ${run.output.trim().split('\n').slice(-3).join(' | ')}`,
+      };
     }
-    if (!options.healthUrl) return { status: 'succeeded', detail: 'restore command succeeded; no health URL to validate it' };
+    if (!options.healthUrl)
+      return { status: 'succeeded', detail: 'restore command succeeded; no health URL to validate it' };
     let streak = 0;
     const maxChecks = options.maxChecks ?? 30;
     let last = '';
@@ -62,12 +74,22 @@ export function commandRollback(options: CommandRollbackOptions): Rollback {
       const health = await checkHealth(options.healthUrl, 5000);
       streak = health.ok ? streak + 1 : 0;
       last = health.detail ?? '';
-      options.log?.(`rollback: health check ${i + 1}: ${health.ok ? 'OK' : `not OK (${last})`}${health.ok ? ` (${streak}/${requiredOk})` : ''}`);
+      options.log?.(
+        `rollback: health check ${i + 1}: ${health.ok ? 'OK' : `not OK (${last})`}${health.ok ? ` (${streak}/${requiredOk})` : ''}`,
+      );
       if (streak >= requiredOk) {
-        return { status: 'succeeded', detail: `restored and verified: ${streak} consecutive OK health checks`, healthChecksOk: streak };
+        return {
+          status: 'succeeded',
+          detail: `restored and verified: ${streak} consecutive OK health checks`,
+          healthChecksOk: streak,
+        };
       }
       await clock.sleep(options.checkIntervalMs ?? 1000);
     }
-    return { status: 'failed', detail: `restored, but health did not reach ${requiredOk} consecutive OK checks in ${maxChecks} tries (last: ${last})`, healthChecksOk: streak };
+    return {
+      status: 'failed',
+      detail: `restored, but health did not reach ${requiredOk} consecutive OK checks in ${maxChecks} tries (last: ${last})`,
+      healthChecksOk: streak,
+    };
   };
 }

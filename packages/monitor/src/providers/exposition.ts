@@ -2,6 +2,9 @@
 // readings: counters and gauges summed over matching series, histograms as cumulative buckets
 // (summed by `le`). The windowed ratios and percentiles are then computed by the engine from the
 // deltas between polls. A failed scrape or a missing series is an `error` reading (fail closed).
+// The parser ships no types. ncc type-checks with each bundle's own tsconfig (src of the action or
+// CLI only), which would not see this package's declaration file without the reference.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../parse-prometheus-text-format.d.ts" />
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import type { MetricReading } from '@guarded-rollout/gates';
@@ -26,10 +29,12 @@ function findFamily(families: Map<string, ParsedFamily>, name: string): ParsedFa
 /** One metric's reading from a parsed exposition. */
 export function readSeries(families: Map<string, ParsedFamily>, selector: SeriesSelector): MetricReading {
   const family = findFamily(families, selector.name);
-  if (!family) return { type: 'error', error: `series ${selectorText(selector)} not found in the exposition` };
+  if (!family)
+    return { type: 'error', error: `series ${selectorText(selector)} not found in the exposition` };
   const samples = family.metrics.filter((m) => matches(m.labels, selector.labels));
   if (family.type === 'HISTOGRAM') {
-    if (samples.length === 0) return { type: 'error', error: `no histogram series matches ${selectorText(selector)}` };
+    if (samples.length === 0)
+      return { type: 'error', error: `no histogram series matches ${selectorText(selector)}` };
     const byBound = new Map<number, number>();
     let count = 0;
     let sum = 0;
@@ -46,7 +51,8 @@ export function readSeries(families: Map<string, ParsedFamily>, selector: Series
       .sort((a, b) => a.le - b.le);
     return { type: 'histogram', buckets, count, sum: sum * selector.scale };
   }
-  if (family.type === 'SUMMARY') return { type: 'error', error: `${family.name} is a summary; map a histogram, counter or gauge` };
+  if (family.type === 'SUMMARY')
+    return { type: 'error', error: `${family.name} is a summary; map a histogram, counter or gauge` };
   // A labelled counter that was never incremented has no series yet: that is zero, not missing.
   const total = samples.reduce((acc, s) => acc + Number(s.value), 0) * selector.scale;
   if (!Number.isFinite(total)) return { type: 'error', error: `${selectorText(selector)} is not a number` };
@@ -70,18 +76,29 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
     else families.set(f.name, { ...f, metrics: [...f.metrics] });
   }
   for (const name of histograms) {
-    const series = new Map<string, { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string }>();
-    const entry = (labels: Record<string, string> = {}): { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string } => {
+    const series = new Map<
+      string,
+      { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string }
+    >();
+    const entry = (
+      labels: Record<string, string> = {},
+    ): { labels: Record<string, string>; buckets: Record<string, string>; count?: string; sum?: string } => {
       const { le: _le, ...rest } = labels;
       const key = JSON.stringify(Object.entries(rest).sort());
       let e = series.get(key);
       if (!e) series.set(key, (e = { labels: rest, buckets: {} }));
       return e;
     };
-    for (const m of families.get(`${name}_bucket`)?.metrics ?? []) if (m.labels?.le !== undefined && m.value !== undefined) entry(m.labels).buckets[m.labels.le] = m.value;
+    for (const m of families.get(`${name}_bucket`)?.metrics ?? [])
+      if (m.labels?.le !== undefined && m.value !== undefined) entry(m.labels).buckets[m.labels.le] = m.value;
     for (const m of families.get(`${name}_count`)?.metrics ?? []) entry(m.labels).count = m.value;
     for (const m of families.get(`${name}_sum`)?.metrics ?? []) entry(m.labels).sum = m.value;
-    families.set(name, { name, help: families.get(name)?.help ?? '', type: 'HISTOGRAM', metrics: [...series.values()] });
+    families.set(name, {
+      name,
+      help: families.get(name)?.help ?? '',
+      type: 'HISTOGRAM',
+      metrics: [...series.values()],
+    });
   }
   return families;
 }
@@ -99,7 +116,10 @@ export async function scrapeExposition(
     if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status} from the metrics endpoint`);
     families = parseExposition(res.body);
   } catch (error) {
-    const reason = error instanceof Error && error.message.startsWith('HTTP ') ? error.message : `metrics scrape failed: ${describeFetchError(error, timeoutMs)}`;
+    const reason =
+      error instanceof Error && error.message.startsWith('HTTP ')
+        ? error.message
+        : `metrics scrape failed: ${describeFetchError(error, timeoutMs)}`;
     for (const metric of selectors.keys()) out[metric] = { type: 'error', error: reason };
     return out;
   }

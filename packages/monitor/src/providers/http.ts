@@ -11,7 +11,11 @@ export interface FetchedText {
  *  never reached a live server, so one immediate retry on a fresh connection is fair. */
 const STALE_SOCKET = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
-export async function getText(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<FetchedText> {
+export async function getText(
+  url: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<FetchedText> {
   const signal = AbortSignal.timeout(timeoutMs);
   for (let attempt = 1; ; attempt++) {
     try {

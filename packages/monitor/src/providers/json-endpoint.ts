@@ -37,10 +37,16 @@ export async function readJsonEndpoint(
   let doc: unknown;
   try {
     const res = await getText(url, timeoutMs, { accept: 'application/json' });
-    if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status} from the JSON metrics endpoint`);
+    if (res.status < 200 || res.status > 299)
+      throw new Error(`HTTP ${res.status} from the JSON metrics endpoint`);
     doc = JSON.parse(res.body);
   } catch (error) {
-    const reason = error instanceof SyntaxError ? 'JSON metrics endpoint answered invalid JSON' : error instanceof Error && error.message.startsWith('HTTP ') ? error.message : `JSON metrics fetch failed: ${describeFetchError(error, timeoutMs)}`;
+    const reason =
+      error instanceof SyntaxError
+        ? 'JSON metrics endpoint answered invalid JSON'
+        : error instanceof Error && error.message.startsWith('HTTP ')
+          ? error.message
+          : `JSON metrics fetch failed: ${describeFetchError(error, timeoutMs)}`;
     for (const metric of paths.keys()) out[metric] = { type: 'error', error: reason };
     return out;
   }
@@ -49,9 +55,17 @@ export async function readJsonEndpoint(
     if (kind === 'samples' && Array.isArray(value) && value.every((v) => typeof v === 'number')) {
       out[metric] = { type: 'samples', values: value as number[] };
     } else if (typeof value === 'number' && Number.isFinite(value)) {
-      out[metric] = kind === 'gauge' ? { type: 'gauge', value } : kind === 'counter' ? { type: 'counter', value } : { type: 'samples', values: [value] };
+      out[metric] =
+        kind === 'gauge'
+          ? { type: 'gauge', value }
+          : kind === 'counter'
+            ? { type: 'counter', value }
+            : { type: 'samples', values: [value] };
     } else {
-      out[metric] = { type: 'error', error: `${path}: ${value === undefined ? 'missing' : `not a ${kind === 'samples' ? 'number array' : 'number'}`} in the JSON document` };
+      out[metric] = {
+        type: 'error',
+        error: `${path}: ${value === undefined ? 'missing' : `not a ${kind === 'samples' ? 'number array' : 'number'}`} in the JSON document`,
+      };
     }
   }
   return out;

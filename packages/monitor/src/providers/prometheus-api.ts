@@ -14,7 +14,12 @@ interface QueryAnswer {
 }
 
 /** Runs one instant query; the scalar value, NaN for NaN, or an error message. */
-export async function instantQuery(baseUrl: string, query: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<number | { error: string }> {
+export async function instantQuery(
+  baseUrl: string,
+  query: string,
+  timeoutMs = 5000,
+  headers: Record<string, string> = {},
+): Promise<number | { error: string }> {
   const url = new URL('api/v1/query', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   url.searchParams.set('query', query);
   let answer: QueryAnswer;
@@ -25,7 +30,8 @@ export async function instantQuery(baseUrl: string, query: string, timeoutMs = 5
     } catch {
       return { error: `Prometheus answered HTTP ${res.status} without JSON` };
     }
-    if (answer.status !== 'success') return { error: `PromQL error: ${answer.error ?? `HTTP ${res.status}`}` };
+    if (answer.status !== 'success')
+      return { error: `PromQL error: ${answer.error ?? `HTTP ${res.status}`}` };
   } catch (error) {
     return { error: `Prometheus query failed: ${describeFetchError(error, timeoutMs)}` };
   }
@@ -34,11 +40,18 @@ export async function instantQuery(baseUrl: string, query: string, timeoutMs = 5
   if (data.resultType === 'scalar') return Number((data.result as [number, string])[1]);
   const vector = data.result as Array<{ value?: [number, string] }>;
   if (vector.length === 0) return { error: `no data for ${query}` };
-  if (vector.length > 1) return { error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))` };
+  if (vector.length > 1)
+    return {
+      error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))`,
+    };
   return Number(vector[0]!.value?.[1]);
 }
 
-export async function queryGates(baseUrl: string, queries: readonly GateQuery[], timeoutMs = 5000): Promise<Record<string, MetricReading>> {
+export async function queryGates(
+  baseUrl: string,
+  queries: readonly GateQuery[],
+  timeoutMs = 5000,
+): Promise<Record<string, MetricReading>> {
   const out: Record<string, MetricReading> = {};
   await Promise.all(
     queries.map(async (q) => {
@@ -47,10 +60,14 @@ export async function queryGates(baseUrl: string, queries: readonly GateQuery[],
         q.events ? instantQuery(baseUrl, q.events, timeoutMs) : Promise.resolve(undefined),
       ]);
       if (typeof value !== 'number') return void (out[q.gate] = { type: 'error', error: value.error });
-      if (events !== undefined && typeof events !== 'number') return void (out[q.gate] = { type: 'error', error: events.error });
+      if (events !== undefined && typeof events !== 'number')
+        return void (out[q.gate] = { type: 'error', error: events.error });
       if (Number.isNaN(value)) return void (out[q.gate] = { type: 'windowed', value: 0, events: 0 });
       // increase() extrapolates; events are whole requests.
-      out[q.gate] = events === undefined ? { type: 'windowed', value } : { type: 'windowed', value, events: Math.round(Number.isNaN(events) ? 0 : events) };
+      out[q.gate] =
+        events === undefined
+          ? { type: 'windowed', value }
+          : { type: 'windowed', value, events: Math.round(Number.isNaN(events) ? 0 : events) };
     }),
   );
   return out;
