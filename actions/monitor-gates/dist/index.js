@@ -38631,9 +38631,9 @@ function readJsonFile(file) {
         const code = error.code;
         throw new errors_ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
     }
-    return json_file_parseJsonText(text, file);
+    return parseJsonText(text, file);
 }
-function json_file_parseJsonText(text, file) {
+function parseJsonText(text, file) {
     try {
         return JSON.parse(text.replace(/^\uFEFF/, ''));
     }
@@ -38681,7 +38681,7 @@ function describeSchemaError(error, root) {
     switch (error.keyword) {
         case 'additionalProperties': {
             const extra = error.params.additionalProperty;
-            const allowed = Object.keys((error.parentSchema?.properties ?? {}));
+            const allowed = Object.keys(error.parentSchema?.properties ?? {});
             const where = path === '(root)' ? extra : `${path}.${extra}`;
             return `${where}: unknown field${allowed.length ? `; valid fields here: ${allowed.join(', ')}` : ''}`;
         }
@@ -39051,7 +39051,11 @@ function resolvePromQueries(gates, sources = {}, options = {}) {
         const custom = gate.sources.promql ?? sources.promql?.[gate.name]?.query;
         const customEvents = gate.sources.promql_events ?? sources.promql?.[gate.name]?.events;
         if (custom !== undefined) {
-            out.push({ gate: gate.name, query: custom.replaceAll('$window', range), events: customEvents?.replaceAll('$window', range) });
+            out.push({
+                gate: gate.name,
+                query: custom.replaceAll('$window', range),
+                events: customEvents?.replaceAll('$window', range),
+            });
             continue;
         }
         switch (gate.kind) {
@@ -39060,7 +39064,11 @@ function resolvePromQueries(gates, sources = {}, options = {}) {
                 const den = selectors.get(gate.denominator);
                 const total = `sum(increase(${den.name}${labelMatchers(den)}[${range}]))`;
                 // `or vector(0)`: a failure counter that has never been incremented is zero, not missing.
-                out.push({ gate: gate.name, query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`, events: total });
+                out.push({
+                    gate: gate.name,
+                    query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`,
+                    events: total,
+                });
                 break;
             }
             case 'percentile': {
@@ -39075,7 +39083,10 @@ function resolvePromQueries(gates, sources = {}, options = {}) {
             }
             case 'gauge': {
                 const g = selectors.get(gate.metric);
-                out.push({ gate: gate.name, query: `max(${g.name}${labelMatchers(g)})${g.scale === 1 ? '' : ` * ${g.scale}`}` });
+                out.push({
+                    gate: gate.name,
+                    query: `max(${g.name}${labelMatchers(g)})${g.scale === 1 ? '' : ` * ${g.scale}`}`,
+                });
                 break;
             }
         }
@@ -39092,12 +39103,17 @@ function loadMonitorSources(file) {
         throw new errors_ConfigError(`cannot read the sources file: ${error.message}`, { file });
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-        throw new errors_ConfigError('must be a JSON object with optional "metrics", "promql" and "json" fields', { file });
+        throw new errors_ConfigError('must be a JSON object with optional "metrics", "promql" and "json" fields', {
+            file,
+        });
     }
     const known = new Set(['metrics', 'promql', 'json', '$schema', 'description']);
     for (const key of Object.keys(raw)) {
         if (!known.has(key))
-            throw new errors_ConfigError(`unknown field ${JSON.stringify(key)}; valid: metrics, promql, json`, { file, field: key });
+            throw new errors_ConfigError(`unknown field ${JSON.stringify(key)}; valid: metrics, promql, json`, {
+                file,
+                field: key,
+            });
     }
     const s = raw;
     for (const [k, v] of Object.entries(s.metrics ?? {}))
@@ -39109,10 +39125,23 @@ const describeRange = (ms) => formatDuration(ms);
 ;// CONCATENATED MODULE: ./packages/monitor/src/providers/http.ts
 // One bounded HTTP GET shared by every provider: a timeout on the whole exchange, and errors
 // turned into one-line reasons (never stack traces) that end up in the poll record.
+/** Errors of a pooled keep-alive socket the server closed (e.g. after a restart): the request
+ *  never reached a live server, so one immediate retry on a fresh connection is fair. */
+const STALE_SOCKET = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 async function getText(url, timeoutMs, headers = {}) {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers, redirect: 'follow' });
-    const body = await response.text();
-    return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+    const signal = AbortSignal.timeout(timeoutMs);
+    for (let attempt = 1;; attempt++) {
+        try {
+            const response = await fetch(url, { signal, headers, redirect: 'follow' });
+            const body = await response.text();
+            return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+        }
+        catch (error) {
+            const code = error.cause?.code;
+            if (attempt >= 2 || !code || !STALE_SOCKET.has(code) || signal.aborted)
+                throw error;
+        }
+    }
 }
 /** "timed out after 5s", "connection refused", ... */
 function describeFetchError(error, timeoutMs) {
@@ -39163,6 +39192,9 @@ var parse_prometheus_text_format_cjs_default = /*#__PURE__*/__nccwpck_require__.
 // readings: counters and gauges summed over matching series, histograms as cumulative buckets
 // (summed by `le`). The windowed ratios and percentiles are then computed by the engine from the
 // deltas between polls. A failed scrape or a missing series is an `error` reading (fail closed).
+// The parser ships no types. ncc type-checks with each bundle's own tsconfig (src of the action or
+// CLI only), which would not see this package's declaration file without the reference.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../parse-prometheus-text-format.d.ts" />
 
 
@@ -39211,8 +39243,49 @@ function readSeries(families, selector) {
         return { type: 'error', error: `${selectorText(selector)} is not a number` };
     return family.type === 'GAUGE' ? { type: 'gauge', value: total } : { type: 'counter', value: total };
 }
+/** Parses an exposition. The parser flattens a histogram's series into one bucket map whenever
+ *  they carry labels besides `le` (pods, routes), so histograms are re-declared `untyped` before
+ *  parsing — which keeps every `_bucket`/`_sum`/`_count` sample with its labels — and regrouped
+ *  here, one series per label set. */
 function parseExposition(text) {
-    return new Map(parse_prometheus_text_format_cjs_default()(text).map((f) => [f.name, f]));
+    const histograms = new Set();
+    const rewritten = text.replace(/^# TYPE (\S+) histogram\s*$/gm, (_line, name) => {
+        histograms.add(name);
+        return `# TYPE ${name} untyped`;
+    });
+    const families = new Map();
+    for (const f of parse_prometheus_text_format_cjs_default()(rewritten)) {
+        const seen = families.get(f.name);
+        if (seen)
+            seen.metrics.push(...f.metrics);
+        else
+            families.set(f.name, { ...f, metrics: [...f.metrics] });
+    }
+    for (const name of histograms) {
+        const series = new Map();
+        const entry = (labels = {}) => {
+            const { le: _le, ...rest } = labels;
+            const key = JSON.stringify(Object.entries(rest).sort());
+            let e = series.get(key);
+            if (!e)
+                series.set(key, (e = { labels: rest, buckets: {} }));
+            return e;
+        };
+        for (const m of families.get(`${name}_bucket`)?.metrics ?? [])
+            if (m.labels?.le !== undefined && m.value !== undefined)
+                entry(m.labels).buckets[m.labels.le] = m.value;
+        for (const m of families.get(`${name}_count`)?.metrics ?? [])
+            entry(m.labels).count = m.value;
+        for (const m of families.get(`${name}_sum`)?.metrics ?? [])
+            entry(m.labels).sum = m.value;
+        families.set(name, {
+            name,
+            help: families.get(name)?.help ?? '',
+            type: 'HISTOGRAM',
+            metrics: [...series.values()],
+        });
+    }
+    return families;
 }
 /** Scrapes once and reads every mapped metric. */
 async function scrapeExposition(url, selectors, timeoutMs = 5000) {
@@ -39225,7 +39298,9 @@ async function scrapeExposition(url, selectors, timeoutMs = 5000) {
         families = parseExposition(res.body);
     }
     catch (error) {
-        const reason = error instanceof Error && error.message.startsWith('HTTP ') ? error.message : `metrics scrape failed: ${describeFetchError(error, timeoutMs)}`;
+        const reason = error instanceof Error && error.message.startsWith('HTTP ')
+            ? error.message
+            : `metrics scrape failed: ${describeFetchError(error, timeoutMs)}`;
         for (const metric of selectors.keys())
             out[metric] = { type: 'error', error: reason };
         return out;
@@ -39265,7 +39340,9 @@ async function instantQuery(baseUrl, query, timeoutMs = 5000, headers = {}) {
     if (vector.length === 0)
         return { error: `no data for ${query}` };
     if (vector.length > 1)
-        return { error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))` };
+        return {
+            error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))`,
+        };
     return Number(vector[0].value?.[1]);
 }
 async function queryGates(baseUrl, queries, timeoutMs = 5000) {
@@ -39282,7 +39359,10 @@ async function queryGates(baseUrl, queries, timeoutMs = 5000) {
         if (Number.isNaN(value))
             return void (out[q.gate] = { type: 'windowed', value: 0, events: 0 });
         // increase() extrapolates; events are whole requests.
-        out[q.gate] = events === undefined ? { type: 'windowed', value } : { type: 'windowed', value, events: Math.round(Number.isNaN(events) ? 0 : events) };
+        out[q.gate] =
+            events === undefined
+                ? { type: 'windowed', value }
+                : { type: 'windowed', value, events: Math.round(Number.isNaN(events) ? 0 : events) };
     }));
     return out;
 }
@@ -39323,7 +39403,11 @@ async function readJsonEndpoint(url, paths, timeoutMs = 5000) {
         doc = JSON.parse(res.body);
     }
     catch (error) {
-        const reason = error instanceof SyntaxError ? 'JSON metrics endpoint answered invalid JSON' : error instanceof Error && error.message.startsWith('HTTP ') ? error.message : `JSON metrics fetch failed: ${describeFetchError(error, timeoutMs)}`;
+        const reason = error instanceof SyntaxError
+            ? 'JSON metrics endpoint answered invalid JSON'
+            : error instanceof Error && error.message.startsWith('HTTP ')
+                ? error.message
+                : `JSON metrics fetch failed: ${describeFetchError(error, timeoutMs)}`;
         for (const metric of paths.keys())
             out[metric] = { type: 'error', error: reason };
         return out;
@@ -39334,10 +39418,18 @@ async function readJsonEndpoint(url, paths, timeoutMs = 5000) {
             out[metric] = { type: 'samples', values: value };
         }
         else if (typeof value === 'number' && Number.isFinite(value)) {
-            out[metric] = kind === 'gauge' ? { type: 'gauge', value } : kind === 'counter' ? { type: 'counter', value } : { type: 'samples', values: [value] };
+            out[metric] =
+                kind === 'gauge'
+                    ? { type: 'gauge', value }
+                    : kind === 'counter'
+                        ? { type: 'counter', value }
+                        : { type: 'samples', values: [value] };
         }
         else {
-            out[metric] = { type: 'error', error: `${path}: ${value === undefined ? 'missing' : `not a ${kind === 'samples' ? 'number array' : 'number'}`} in the JSON document` };
+            out[metric] = {
+                type: 'error',
+                error: `${path}: ${value === undefined ? 'missing' : `not a ${kind === 'samples' ? 'number array' : 'number'}`} in the JSON document`,
+            };
         }
     }
     return out;
@@ -39384,7 +39476,9 @@ function createSampler(options) {
     const healthGates = options.gates.filter((g) => g.kind === 'consecutive_failures');
     const metricGates = options.gates.filter((g) => g.kind !== 'consecutive_failures');
     if (healthGates.length && !options.healthUrl) {
-        throw new errors_ConfigError(`gate ${healthGates[0].name} checks health, but no health-url was given`, { field: 'health-url' });
+        throw new errors_ConfigError(`gate ${healthGates[0].name} checks health, but no health-url was given`, {
+            field: 'health-url',
+        });
     }
     if (metricGates.length && provider === 'none') {
         throw new errors_ConfigError(`gates ${metricGates.map((g) => g.name).join(', ')} read metrics, but no metrics source was given; use metrics-url, prometheus-url or json-url`, { field: 'metrics-url' });
@@ -39414,7 +39508,10 @@ function createSampler(options) {
         metrics = () => readJsonEndpoint(options.jsonUrl, paths, timeoutMs);
     }
     const sample = async (at) => {
-        const [health, m] = await Promise.all([options.healthUrl ? checkHealth(options.healthUrl, timeoutMs) : Promise.resolve(undefined), metrics()]);
+        const [health, m] = await Promise.all([
+            options.healthUrl ? checkHealth(options.healthUrl, timeoutMs) : Promise.resolve(undefined),
+            metrics(),
+        ]);
         return health ? { at, health, metrics: m } : { at, metrics: m };
     };
     return { sample, provider, describe };
@@ -39424,7 +39521,11 @@ function createSampler(options) {
 // The JSON Schema of quality-gates-config.json. Published verbatim as
 // action-templates/quality-gates.schema.json (a test keeps the two identical).
 
-const duration = { type: 'string', pattern: DURATION_PATTERN, description: 'A duration such as "30s", "15m", "1h".' };
+const duration = {
+    type: 'string',
+    pattern: DURATION_PATTERN,
+    description: 'A duration such as "30s", "15m", "1h".',
+};
 const threshold = {
     type: 'number',
     description: 'The gate trips when the observed value is strictly greater than this.',
@@ -39443,7 +39544,11 @@ const gateProperties = {
     consecutive_failures: {
         kind: { const: 'consecutive_failures' },
         source: { enum: ['health'], description: 'What is checked; only the health endpoint today.' },
-        threshold: { ...threshold, minimum: 0, description: 'Trips after more than this many consecutive non-OK checks.' },
+        threshold: {
+            ...threshold,
+            minimum: 0,
+            description: 'Trips after more than this many consecutive non-OK checks.',
+        },
         ...common,
     },
     ratio: {
@@ -39452,7 +39557,11 @@ const gateProperties = {
         denominator: { type: 'string', description: 'Counter of all events, e.g. extractions_total.' },
         window: duration,
         threshold: { ...threshold, minimum: 0, maximum: 1, description: 'A fraction: 0.05 means 5 %.' },
-        min_events: { type: 'integer', minimum: 1, description: 'Fewer events than this in the window is insufficient data.' },
+        min_events: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Fewer events than this in the window is insufficient data.',
+        },
         ...common,
     },
     percentile: {
@@ -39585,7 +39694,12 @@ const qualityGatesSchema = {
 
 const DEFAULT_POLICY = {
     windowMs: 60 * 60_000,
-    cadence: { initialIntervalMs: 30_000, initialPhaseMs: 5 * 60_000, intervalMs: 120_000, suspicionIntervalMs: 15_000 },
+    cadence: {
+        initialIntervalMs: 30_000,
+        initialPhaseMs: 5 * 60_000,
+        intervalMs: 120_000,
+        suspicionIntervalMs: 15_000,
+    },
     escalationsMs: [15 * 60_000, 30 * 60_000],
     sourceErrors: { failClosed: true, maxConsecutive: 2 },
     analysis: { requestsPerSecond: 1 },
@@ -39635,11 +39749,20 @@ function resolveEnvironment(raw, environment, file) {
     }
     const merged = deepMerge(config.defaults, override);
     // A gate first defined in an environment must be complete; check it against the full gate schema.
-    const fullCheck = validator.problems({ defaults: { gates: merged.gates }, environments: { [environment]: {} } });
+    const fullCheck = validator.problems({
+        defaults: { gates: merged.gates },
+        environments: { [environment]: {} },
+    });
     if (fullCheck.length) {
-        throw new errors_ConfigError(fullCheck.map((p) => p.replace(/^defaults\./, `${envPath} (merged with defaults).`)).join('; '), {
-            file,
+        // Name the place the user wrote the offending value: the override when it set it, else defaults.
+        const located = fullCheck.map((problem) => {
+            const match = /^defaults\.gates\.([^.:]+)(?:\.([^.:]+))?/.exec(problem);
+            const overridden = match && (override.gates?.[match[1]] ?? {});
+            if (overridden && (match[2] === undefined || match[2] in overridden))
+                return problem.replace(/^defaults\./, `${envPath}.`);
+            return problem;
         });
+        throw new errors_ConfigError(located.join('; '), { file });
     }
     const cadence = (merged.cadence ?? {});
     const policy = {
@@ -39707,12 +39830,19 @@ function resolveEnvironment(raw, environment, file) {
                 });
                 break;
             case 'gauge':
-                gates.push({ ...base, kind: 'gauge', metric: g.metric, unit: g.unit ?? '' });
+                gates.push({
+                    ...base,
+                    kind: 'gauge',
+                    metric: g.metric,
+                    unit: g.unit ?? '',
+                });
                 break;
         }
     }
     if (gates.length === 0) {
-        throw new errors_ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, { file });
+        throw new errors_ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, {
+            file,
+        });
     }
     return { environment, source: file, policy, gates };
 }
@@ -39781,7 +39911,7 @@ function histogramQuantile(quantile, buckets) {
 
 
 /** Formats a gate value in its unit: ratios as percentages. */
-function evaluate_formatGateValue(gate, value) {
+function formatGateValue(gate, value) {
     if (value === null || Number.isNaN(value))
         return 'n/a';
     if (gate.kind === 'ratio')
@@ -39797,11 +39927,11 @@ function describeLimit(gate) {
         case 'consecutive_failures':
             return `> ${gate.threshold} consecutive non-OK health checks`;
         case 'ratio':
-            return `${gate.numerator}/${gate.denominator} > ${evaluate_formatGateValue(gate, gate.threshold)} over ${durations_formatDuration(gate.windowMs)}`;
+            return `${gate.numerator}/${gate.denominator} > ${formatGateValue(gate, gate.threshold)} over ${durations_formatDuration(gate.windowMs)}`;
         case 'percentile':
-            return `p${gate.percentile} ${gate.metric} > ${evaluate_formatGateValue(gate, gate.threshold)} over ${durations_formatDuration(gate.windowMs)}`;
+            return `p${gate.percentile} ${gate.metric} > ${formatGateValue(gate, gate.threshold)} over ${durations_formatDuration(gate.windowMs)}`;
         case 'gauge':
-            return `${gate.metric} > ${evaluate_formatGateValue(gate, gate.threshold)}`;
+            return `${gate.metric} > ${formatGateValue(gate, gate.threshold)}`;
     }
 }
 /** Counts trailing readings in which `failed(reading)` holds, skipping readings where it is undefined. */
@@ -39833,13 +39963,19 @@ function evaluateConsecutive(gate, readings, policy) {
     const last = [...checks].reverse().find((r) => r.health && !r.health.ok)?.health;
     const detail = last && !last.ok ? `; last: ${last.detail}` : '';
     if (streak > gate.threshold) {
-        return { status: 'violated', value: streak, reason: `${streak} consecutive non-OK health checks (limit ${gate.threshold})${detail}` };
+        return {
+            status: 'violated',
+            value: streak,
+            reason: `${streak} consecutive non-OK health checks (limit ${gate.threshold})${detail}`,
+        };
     }
     return {
         status: 'ok',
         value: streak,
         suspicious: streak > 0,
-        reason: streak ? `${streak} non-OK check(s) in a row, ${gate.threshold + 1} trip the gate${detail}` : 'health checks OK',
+        reason: streak
+            ? `${streak} non-OK check(s) in a row, ${gate.threshold + 1} trip the gate${detail}`
+            : 'health checks OK',
     };
 }
 /** The readings a gate may use: those whose metric(s) are present and not errors. Also returns the
@@ -39875,7 +40011,12 @@ function sourceErrorOutcome(streak, lastError, policy) {
             reason: `metrics source failed ${streak} consecutive polls (limit ${policy.sourceErrors.maxConsecutive}): ${lastError}`,
         };
     }
-    return { status: 'insufficient-data', value: null, suspicious: true, reason: `metrics source error: ${lastError}` };
+    return {
+        status: 'insufficient-data',
+        value: null,
+        suspicious: true,
+        reason: `metrics source error: ${lastError}`,
+    };
 }
 /** Index of the window's baseline: the latest usable reading at or before (now - window), or the
  *  earliest one while the window is not yet full. */
@@ -39926,9 +40067,9 @@ function judgeRatio(gate, bad, all) {
         };
     }
     const ratio = bad / all;
-    const text = `${bad}/${all} = ${evaluate_formatGateValue(gate, ratio)} over ${durations_formatDuration(gate.windowMs)}`;
+    const text = `${bad}/${all} = ${formatGateValue(gate, ratio)} over ${durations_formatDuration(gate.windowMs)}`;
     return ratio > gate.threshold
-        ? { status: 'violated', value: ratio, reason: `${text} (limit ${evaluate_formatGateValue(gate, gate.threshold)})` }
+        ? { status: 'violated', value: ratio, reason: `${text} (limit ${formatGateValue(gate, gate.threshold)})` }
         : { status: 'ok', value: ratio, reason: text };
 }
 function subtractBuckets(now, then) {
@@ -39952,7 +40093,9 @@ function evaluatePercentile(gate, readings, policy) {
     if (!latest)
         return { status: 'insufficient-data', value: null, reason: `no ${gate.metric} reading yet` };
     if (latest.type === 'samples') {
-        const values = ok.filter((r) => r.at > now - gate.windowMs).flatMap((r) => {
+        const values = ok
+            .filter((r) => r.at > now - gate.windowMs)
+            .flatMap((r) => {
             const m = r.metrics[gate.metric];
             return m?.type === 'samples' ? m.values : [];
         });
@@ -39960,13 +40103,21 @@ function evaluatePercentile(gate, readings, policy) {
     }
     if (latest.type === 'histogram') {
         if (ok.length < 2)
-            return { status: 'insufficient-data', value: null, reason: 'needs two readings to measure a histogram window' };
+            return {
+                status: 'insufficient-data',
+                value: null,
+                reason: 'needs two readings to measure a histogram window',
+            };
         const base = ok[baselineIndex(ok, now, gate.windowMs)].metrics[gate.metric];
         const buckets = subtractBuckets(latest.buckets, base?.type === 'histogram' && base !== latest ? base.buckets : undefined);
         const total = buckets.reduce((max, b) => Math.max(max, b.count), 0);
         return judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
     }
-    return { status: 'insufficient-data', value: null, reason: `${gate.metric} is a ${latest.type}, not a histogram or samples` };
+    return {
+        status: 'insufficient-data',
+        value: null,
+        reason: `${gate.metric} is a ${latest.type}, not a histogram or samples`,
+    };
 }
 function judgePercentile(gate, value, count) {
     if (count < gate.minSamples || Number.isNaN(value)) {
@@ -39976,9 +40127,9 @@ function judgePercentile(gate, value, count) {
             reason: `only ${count} ${gate.metric} observations in the window; at least ${gate.minSamples} needed`,
         };
     }
-    const text = `p${gate.percentile} = ${evaluate_formatGateValue(gate, value)} over ${durations_formatDuration(gate.windowMs)} (${count} observations)`;
+    const text = `p${gate.percentile} = ${formatGateValue(gate, value)} over ${durations_formatDuration(gate.windowMs)} (${count} observations)`;
     return value > gate.threshold
-        ? { status: 'violated', value, reason: `${text}, limit ${evaluate_formatGateValue(gate, gate.threshold)}` }
+        ? { status: 'violated', value, reason: `${text}, limit ${formatGateValue(gate, gate.threshold)}` }
         : { status: 'ok', value, reason: text };
 }
 function evaluateGauge(gate, readings, policy) {
@@ -39990,16 +40141,18 @@ function evaluateGauge(gate, readings, policy) {
     const latest = ok[ok.length - 1]?.metrics[metric];
     if (!latest)
         return { status: 'insufficient-data', value: null, reason: `no ${gate.metric} reading yet` };
-    const value = latest.type === 'gauge' || latest.type === 'counter' || latest.type === 'windowed' ? latest.value : Number.NaN;
+    const value = latest.type === 'gauge' || latest.type === 'counter' || latest.type === 'windowed'
+        ? latest.value
+        : Number.NaN;
     if (!Number.isFinite(value))
         return { status: 'insufficient-data', value: null, reason: `${gate.metric} is not a gauge` };
-    const text = `${gate.metric} = ${evaluate_formatGateValue(gate, value)}`;
+    const text = `${gate.metric} = ${formatGateValue(gate, value)}`;
     return value > gate.threshold
-        ? { status: 'violated', value, reason: `${text} (limit ${evaluate_formatGateValue(gate, gate.threshold)})` }
+        ? { status: 'violated', value, reason: `${text} (limit ${formatGateValue(gate, gate.threshold)})` }
         : { status: 'ok', value, reason: text };
 }
 /** Evaluates one gate at the latest reading. */
-function evaluate_evaluateGate(gate, readings, policy) {
+function evaluateGate(gate, readings, policy) {
     let outcome;
     switch (gate.kind) {
         case 'consecutive_failures':
@@ -40029,7 +40182,7 @@ function evaluate_evaluateGate(gate, readings, policy) {
 }
 /** Evaluates every gate of an environment at the latest reading. */
 function evaluate_evaluateGates(config, readings) {
-    return config.gates.map((gate) => evaluate_evaluateGate(gate, readings, config.policy));
+    return config.gates.map((gate) => evaluateGate(gate, readings, config.policy));
 }
 /** How much history the evaluation needs: the longest window plus a baseline reading before it. */
 function retentionMs(config) {
@@ -40054,7 +40207,7 @@ function evaluate_pruneReadings(config, readings) {
 ;// CONCATENATED MODULE: ./packages/gates/src/cadence.ts
 /** The next poll after one at `elapsedMs`, or undefined when the window is over. The last poll
  *  always lands exactly on the end of the window (the T+60 final report). */
-function cadence_nextPollAt(policy, elapsedMs, suspicious = false) {
+function nextPollAt(policy, elapsedMs, suspicious = false) {
     if (elapsedMs >= policy.windowMs)
         return undefined;
     const { initialIntervalMs, initialPhaseMs, intervalMs, suspicionIntervalMs } = policy.cadence;
@@ -40066,7 +40219,7 @@ function cadence_nextPollAt(policy, elapsedMs, suspicious = false) {
 /** Every poll time of an uneventful window, starting with the baseline poll at T+0. */
 function pollSchedule(policy) {
     const times = [0];
-    for (let t = cadence_nextPollAt(policy, 0); t !== undefined; t = cadence_nextPollAt(policy, t))
+    for (let t = nextPollAt(policy, 0); t !== undefined; t = nextPollAt(policy, t))
         times.push(t);
     return times;
 }
@@ -40094,8 +40247,12 @@ function faultFor(gate, policy) {
         let bad = 0;
         let good = 0;
         const step = 1000 / rps;
-        for (let t = from + step; t <= to + 1e-9; t += step)
-            (failing(t) ? bad++ : good++);
+        for (let t = from + step; t <= to + 1e-9; t += step) {
+            if (failing(t))
+                bad++;
+            else
+                good++;
+        }
         return { good, bad };
     };
     switch (gate.kind) {
@@ -40121,7 +40278,13 @@ function faultFor(gate, policy) {
                     const part = split(prev, at, failing);
                     bad += part.bad;
                     all += part.good + part.bad;
-                    return { at, metrics: { [gate.numerator]: { type: 'counter', value: bad }, [gate.denominator]: { type: 'counter', value: all } } };
+                    return {
+                        at,
+                        metrics: {
+                            [gate.numerator]: { type: 'counter', value: bad },
+                            [gate.denominator]: { type: 'counter', value: all },
+                        },
+                    };
                 },
             };
         }
@@ -40135,7 +40298,12 @@ function faultFor(gate, policy) {
                     const part = split(prev, at, failing);
                     return {
                         at,
-                        metrics: { [gate.metric]: { type: 'samples', values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)] } },
+                        metrics: {
+                            [gate.metric]: {
+                                type: 'samples',
+                                values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)],
+                            },
+                        },
                     };
                 },
             };
@@ -40146,7 +40314,9 @@ function faultFor(gate, policy) {
                 blindSpot: `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
                 reading: (at, _prev, failing) => ({
                     at,
-                    metrics: { [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 } },
+                    metrics: {
+                        [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 },
+                    },
                 }),
             };
     }
@@ -40171,28 +40341,41 @@ function detectAt(gate, policy, onsetMs, useSuspicion) {
 function analyseGateDetection(gate, policy, options = {}) {
     const useSuspicion = options.suspicion ?? policy.cadence.suspicionIntervalMs > 0;
     const fault = faultFor(gate, policy);
-    // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself).
-    const onsets = new Set([0]);
+    // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself). The failure is
+    // simulated 1 ms after the poll; latency is reported from the poll itself (the supremum as the
+    // onset approaches it), so figures read as whole cadence steps.
+    const polls = [];
     for (let t = 0; t !== undefined && t < policy.windowMs; t = nextPollAt(policy, t))
-        onsets.add(t + 1);
+        polls.push(t);
+    const onsets = [
+        { simulated: 0, reported: 0 },
+        ...polls.map((p) => ({ simulated: p + 1, reported: p })),
+    ];
     let worstCaseMs = null;
     let worstOnsetMs = null;
     let undetectedFromMs = null;
-    for (const onset of [...onsets].sort((a, b) => a - b)) {
-        if (onset >= policy.windowMs)
+    for (const onset of onsets) {
+        if (onset.simulated >= policy.windowMs)
             continue;
-        const detected = detectAt(gate, policy, onset, useSuspicion);
+        const detected = detectAt(gate, policy, onset.simulated, useSuspicion);
         if (detected === undefined) {
             if (undetectedFromMs === null)
-                undetectedFromMs = onset;
+                undetectedFromMs = onset.reported;
             continue;
         }
-        if (worstCaseMs === null || detected - onset > worstCaseMs) {
-            worstCaseMs = detected - onset;
-            worstOnsetMs = onset;
+        if (worstCaseMs === null || detected - onset.reported > worstCaseMs) {
+            worstCaseMs = detected - onset.reported;
+            worstOnsetMs = onset.reported;
         }
     }
-    return { gate: gate.name, failure: fault.failure, worstCaseMs, worstOnsetMs, undetectedFromMs, blindSpot: fault.blindSpot };
+    return {
+        gate: gate.name,
+        failure: fault.failure,
+        worstCaseMs,
+        worstOnsetMs,
+        undetectedFromMs,
+        blindSpot: fault.blindSpot,
+    };
 }
 /** Worst-case detection for every gate of an environment. */
 function analyseDetection(config, options = {}) {
@@ -40215,6 +40398,8 @@ function analyseDetection(config, options = {}) {
 // milliseconds under a fake clock and a demo runs at 60× under the real one.
 
 
+/** Points kept per gate for charts (a chart shows at most 60). */
+const MAX_SERIES_POINTS = 240;
 /** A gate looks unhealthy when it is violated, suspicious, or reads above its limit without yet
  *  having enough data to judge (e.g. 3 of 4 extractions failed): all three warrant a fast look. */
 function looksUnhealthy(r) {
@@ -40223,7 +40408,7 @@ function looksUnhealthy(r) {
 /** The next poll: the engine's cadence, pulled forward to a milestone (escalations, final report)
  *  so those fire on time rather than at the next regular poll. */
 function nextPoll(policy, at, suspicious) {
-    const regular = cadence_nextPollAt(policy, at, suspicious);
+    const regular = nextPollAt(policy, at, suspicious);
     if (regular === undefined)
         return undefined;
     const mark = policy.escalationsMs.filter((m) => m > at && m < regular).sort((a, b) => a - b)[0];
@@ -40296,10 +40481,15 @@ async function runMonitorLoop(options) {
         polls++;
         lastAt = pollAt;
         let suspicious = false;
+        const confirmed = [];
         for (const [i, r] of results.entries()) {
             const track = tracks[i];
             track.last = r;
             track.series.push([pollAt, r.value]);
+            // Charts need a shape, not every poll: halve the resolution when the series grows, so a
+            // long window at a fast cadence keeps memory flat. The worst value is tracked separately.
+            if (track.series.length > MAX_SERIES_POINTS)
+                track.series = track.series.filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
             if (r.value !== null && (track.worst === null || r.value > track.worst))
                 track.worst = r.value;
             if (looksUnhealthy(r)) {
@@ -40313,7 +40503,7 @@ async function runMonitorLoop(options) {
             if (r.status === 'violated' && track.firstViolatedMs === null) {
                 track.firstViolatedMs = pollAt;
                 const firstSeenMs = unhealthySince.get(r.gate) ?? pollAt;
-                violations.push({
+                confirmed.push({
                     gate: r.gate,
                     value: r.value,
                     limit: r.threshold,
@@ -40327,7 +40517,15 @@ async function runMonitorLoop(options) {
                 });
             }
         }
-        await options.onPoll?.({ time: new Date(clock.now()).toISOString(), at: pollAt, reading, results, suspicious: suspicion && suspicious });
+        violations.push(...confirmed);
+        await options.onPoll?.({
+            time: new Date(clock.now()).toISOString(),
+            at: pollAt,
+            reading,
+            results,
+            suspicious: suspicion && suspicious,
+            violations: confirmed,
+        });
         while (pending.length && pending[0].atMs <= pollAt) {
             const milestone = pending.shift();
             const unhealthy = results.filter((r) => r.status !== 'ok' || r.suspicious);
@@ -40339,7 +40537,10 @@ async function runMonitorLoop(options) {
         }
         const next = nextPoll(policy, pollAt, suspicion && suspicious);
         if (next === undefined) {
-            await options.onMilestone?.({ milestone: { atMs: policy.windowMs, kind: 'final-report' }, unhealthy: results.filter((r) => r.status !== 'ok') });
+            await options.onMilestone?.({
+                milestone: { atMs: policy.windowMs, kind: 'final-report' },
+                unhealthy: results.filter((r) => r.status !== 'ok'),
+            });
             if (violations.length) {
                 return finish('violated', `${violations.map((v) => v.gate).join(', ')} violated during the ${durations_formatDuration(policy.windowMs)} window`);
             }
@@ -40365,7 +40566,10 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 
 
 function compactTimestamp(date) {
-    return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
 }
 class MonitorRecorder {
     dir;
@@ -40390,7 +40594,16 @@ class MonitorRecorder {
             elapsed: `T+${durations_formatDuration(poll.at)}`,
             health: poll.reading.health ?? null,
             metrics: poll.reading.metrics,
-            gates: Object.fromEntries(poll.results.map((r) => [r.gate, { status: r.status, value: r.value, limit: r.threshold, suspicious: r.suspicious, reason: r.reason }])),
+            gates: Object.fromEntries(poll.results.map((r) => [
+                r.gate,
+                {
+                    status: r.status,
+                    value: r.value,
+                    limit: r.threshold,
+                    suspicious: r.suspicious,
+                    reason: r.reason,
+                },
+            ])),
             suspicious: poll.suspicious,
         };
         (0,external_node_fs_namespaceObject.appendFileSync)(this.logPath, `${JSON.stringify(line)}\n`);
@@ -40416,7 +40629,7 @@ function buildSummary(outcome, context) {
             unit: t.unit,
             status: t.firstViolatedMs !== null ? 'violated' : (t.last?.status ?? 'not polled'),
             value: t.last?.value ?? null,
-            valueText: evaluate_formatGateValue(gate, t.last?.value ?? null),
+            valueText: formatGateValue(gate, t.last?.value ?? null),
             worst: t.worst,
             detectedMs: t.firstViolatedMs,
             reason: t.last?.reason ?? 'not polled',
@@ -40458,7 +40671,12 @@ const tPlus = (ms) => (ms === null ? '—' : `T+${durations_formatDuration(ms)}`
 
 
 
-const ICON = { ok: '✅', violated: '❌', 'insufficient-data': '⚠️', 'not polled': '—' };
+const ICON = {
+    ok: '✅',
+    violated: '❌',
+    'insufficient-data': '⚠️',
+    'not polled': '—',
+};
 const RESULT_TEXT = {
     passed: '✅ passed',
     violated: '❌ violated',
@@ -40504,7 +40722,7 @@ function mermaidChart(g) {
     return [
         '```mermaid',
         'xychart-beta',
-        `    title "${g.gate} (limit ${evaluate_formatGateValue({ kind: g.kind, unit: g.unit }, g.threshold).replace(/"/g, "'")})"`,
+        `    title "${g.gate} (limit ${formatGateValue({ kind: g.kind, unit: g.unit }, g.threshold).replace(/"/g, "'")})"`,
         `    x-axis "minutes since deploy" [${labels.join(', ')}]`,
         `    y-axis "${unitLabel(g)}" 0 --> ${Math.ceil(top)}`,
         `    line [${values.join(', ')}]`,
@@ -40524,7 +40742,7 @@ function renderMarkdown(s) {
     lines.push('| gate | limit | last value | worst | status | detected |');
     lines.push('|---|---|---|---|---|---|');
     for (const g of s.gates) {
-        lines.push(`| ${g.gate} | ${escapeMd(g.limit)} | ${escapeMd(g.valueText)} | ${escapeMd(evaluate_formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))} | ${ICON[g.status] ?? ''} ${g.status} | ${tPlus(g.detectedMs)} |`);
+        lines.push(`| ${g.gate} | ${escapeMd(g.limit)} | ${escapeMd(g.valueText)} | ${escapeMd(formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))} | ${ICON[g.status] ?? ''} ${g.status} | ${tPlus(g.detectedMs)} |`);
     }
     if (s.violations.length) {
         lines.push('');
@@ -40604,16 +40822,24 @@ function svgChart(g, windowMs) {
 }
 function renderHtml(s) {
     const rows = s.gates
-        .map((g) => `<tr class="${esc(g.status)}"><td>${esc(g.gate)}</td><td>${esc(g.limit)}</td><td>${esc(g.valueText)}</td><td>${esc(evaluate_formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))}</td><td>${ICON[g.status] ?? ''} ${esc(g.status)}</td><td>${tPlus(g.detectedMs)}</td><td>${esc(g.reason)}</td></tr>`)
+        .map((g) => `<tr class="${esc(g.status)}"><td>${esc(g.gate)}</td><td>${esc(g.limit)}</td><td>${esc(g.valueText)}</td><td>${esc(formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))}</td><td>${ICON[g.status] ?? ''} ${esc(g.status)}</td><td>${tPlus(g.detectedMs)}</td><td>${esc(g.reason)}</td></tr>`)
         .join('\n');
-    const charts = s.gates.map((g) => `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.windowMs)}</figure>`).join('\n');
+    const charts = s.gates
+        .map((g) => `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.windowMs)}</figure>`)
+        .join('\n');
     const violations = s.violations.length
         ? `<h2>Violations</h2><ul>${s.violations.map((v) => `<li><b>${esc(v.gate)}</b>: ${esc(v.reason)} — first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)} (${esc(v.detected)})</li>`).join('')}</ul>`
         : '';
-    const rollback = s.rollback ? `<h2>Rollback</h2><p>${esc(s.rollback.status)}: ${esc(s.rollback.detail)}</p>` : '';
+    const rollback = s.rollback
+        ? `<h2>Rollback</h2><p>${esc(s.rollback.status)}: ${esc(s.rollback.detail)}</p>`
+        : '';
     const notes = s.notifications.length
         ? `<h2>Notifications</h2><table><tr><th>event</th><th>delivered</th><th>fallback</th></tr>${s.notifications
-            .map((n) => `<tr><td>${esc(n.event)}</td><td>${esc(Object.entries(n.delivered).map(([c, d]) => `${c}: ${String(d)}`).join(', ') || n.error || 'none')}</td><td>${esc(n.fallbackPath ?? '')}</td></tr>`)
+            .map((n) => `<tr><td>${esc(n.event)}</td><td>${esc(Object.entries(n.delivered)
+            .map(([c, d]) => `${c}: ${String(d)}`)
+            .join(', ') ||
+            n.error ||
+            'none')}</td><td>${esc(n.fallbackPath ?? '')}</td></tr>`)
             .join('')}</table>`
         : '';
     return `<!doctype html>
@@ -40653,9 +40879,21 @@ function describePoll(poll, config) {
     const parts = poll.results.map((r) => {
         const gate = config.gates.find((g) => g.name === r.gate);
         const mark = r.status === 'violated' ? 'VIOLATED' : r.suspicious ? 'suspect' : r.status === 'ok' ? 'ok' : 'no data';
-        return `${r.gate} ${evaluate_formatGateValue(gate, r.value)} ${mark}`;
+        return `${r.gate} ${formatGateValue(gate, r.value)} ${mark}`;
     });
     return `T+${durations_formatDuration(poll.at).padEnd(6)} ${parts.join(' · ')}${poll.suspicious ? '  (suspicion polling)' : ''}`;
+}
+/** The violation as notifications and the action output carry it. */
+function violationDetails(v) {
+    return {
+        gate: v.gate,
+        value: v.value,
+        limit: v.limit,
+        window: v.windowMs === null ? null : durations_formatDuration(v.windowMs),
+        firstSeen: v.firstSeen,
+        detected: v.detected,
+        reason: v.reason,
+    };
 }
 async function guardedMonitor(options) {
     const log = options.log ?? (() => { });
@@ -40674,7 +40912,12 @@ async function guardedMonitor(options) {
         })
             .catch((error) => {
             // Fail open: the failure is kept in the summary, the rollout goes on.
-            notifications.push({ event, at: new Date().toISOString(), delivered: {}, error: error.message });
+            notifications.push({
+                event,
+                at: new Date().toISOString(),
+                delivered: {},
+                error: error.message,
+            });
             log(`notification ${event} failed: ${error.message}`);
         });
         inFlight.push(sent);
@@ -40695,6 +40938,14 @@ async function guardedMonitor(options) {
         onPoll: (poll) => {
             recorder.poll(poll);
             log(describePoll(poll, config));
+            // Announced the moment a gate is confirmed, also when the watch goes on (keep-watching).
+            if (poll.violations.length) {
+                log(`gate violation: ${poll.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`);
+                void announce('gate-violation', {
+                    violations: poll.violations.map(violationDetails),
+                    rollbackRequired: true,
+                });
+            }
         },
         onMilestone: ({ milestone, unhealthy }) => {
             if (milestone.kind !== 'escalation')
@@ -40709,25 +40960,21 @@ async function guardedMonitor(options) {
     });
     let rollback;
     if (loop.result === 'violated') {
-        const violated = loop.violations.map((v) => ({
-            gate: v.gate,
-            value: v.value,
-            limit: v.limit,
-            window: v.windowMs === null ? null : durations_formatDuration(v.windowMs),
-            firstSeen: v.firstSeen,
-            detected: v.detected,
-            reason: v.reason,
-        }));
-        log(`gate violation: ${loop.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`);
-        void announce('gate-violation', { violations: violated, rollbackRequired: true });
+        const violated = loop.violations.map(violationDetails);
         if (options.autoRollback) {
             if (migrationSafety === 'irreversible') {
-                rollback = { status: 'refused', detail: 'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision' };
+                rollback = {
+                    status: 'refused',
+                    detail: 'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision',
+                };
                 log(`automatic rollback refused: ${rollback.detail}`);
                 void announce('escalation', { reason: rollback.detail, violations: violated });
             }
             else if (!options.rollback) {
-                rollback = { status: 'failed', detail: 'auto-rollback was requested but no rollback target was configured' };
+                rollback = {
+                    status: 'failed',
+                    detail: 'auto-rollback was requested but no rollback target was configured',
+                };
                 log(rollback.detail);
                 void announce('rollback-failed', { reason: rollback.detail });
             }
@@ -40749,7 +40996,11 @@ async function guardedMonitor(options) {
             }
         }
     }
-    const paths = { summary: recorder.summaryPath, markdown: `${recorder.base}.md`, html: `${recorder.base}.html` };
+    const paths = {
+        summary: recorder.summaryPath,
+        markdown: `${recorder.base}.md`,
+        html: `${recorder.base}.html`,
+    };
     const finalSummary = () => buildSummary(loop, {
         environment: options.environment,
         config: config.source,
@@ -40773,7 +41024,10 @@ async function guardedMonitor(options) {
     // Notifications are bounded: a hung channel cannot hold the job past its grace period.
     // Real time on purpose: deliveries are real I/O even when the poll clock is simulated.
     let timer;
-    await Promise.race([Promise.all(inFlight), new Promise((resolve) => (timer = setTimeout(resolve, options.notifyTimeoutMs ?? 20_000)))]);
+    await Promise.race([
+        Promise.all(inFlight),
+        new Promise((resolve) => (timer = setTimeout(resolve, options.notifyTimeoutMs ?? 20_000))),
+    ]);
     clearTimeout(timer);
     const summary = finalSummary();
     const markdown = renderMarkdown(summary);
@@ -40803,11 +41057,17 @@ function checkTimeScale(raw, field = 'time-scale') {
     }
     return value;
 }
-async function watchDeployment(options) {
-    const clock = options.clock ?? systemClock;
-    const log = options.log ?? (() => { });
+/** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
+ *  (handy for an action input). */
+function loadGatesFrom(configFile, environment) {
+    return configFile.trim().startsWith('{')
+        ? parseGatesConfig(configFile, environment, 'input "config"')
+        : loadGatesConfig(configFile, environment);
+}
+/** Validates every option (config, URLs, mapping, time scale) without polling anything. */
+function prepareWatch(options) {
     const timeScale = checkTimeScale(options.timeScale ?? 1);
-    const loaded = options.gates ?? loadGatesConfig(options.configFile, options.environment);
+    const loaded = options.gates ?? loadGatesFrom(options.configFile, options.environment);
     if (options.durationMs !== undefined && options.durationMs <= 0) {
         throw new errors_ConfigError(`duration: must be longer than 0s`, { field: 'duration' });
     }
@@ -40823,10 +41083,41 @@ async function watchDeployment(options) {
         timeScale,
         timeoutMs: options.requestTimeoutMs ?? 5000,
     });
+    const lines = [
+        `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+        `polling ${describeCadence(config.policy, durations_formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${durations_formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
+        ...sampler.describe,
+    ];
+    return { config, sampler, timeScale, lines };
+}
+/** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
+function planWatch(options) {
+    const { config, lines } = prepareWatch(options);
+    const detection = analyseDetection(config, {
+        suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
+    });
+    const rows = config.gates.map((g, i) => {
+        const d = detection[i];
+        return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : durations_formatDuration(d.worstCaseMs)} |`;
+    });
+    const markdown = [
+        `## Monitor gates (dry run): ${options.environment}`,
+        '',
+        ...lines.map((l) => `- ${l}`),
+        '',
+        '| gate | trips when | worst-case detection |',
+        '|---|---|---|',
+        ...rows,
+        '',
+    ].join('\n');
+    return { lines, markdown };
+}
+async function watchDeployment(options) {
+    const clock = options.clock ?? systemClock;
+    const log = options.log ?? (() => { });
+    const { config, sampler, timeScale, lines } = prepareWatch(options);
     const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
-    log(`monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`);
-    log(`polling ${describeCadence(config.policy, durations_formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${durations_formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`);
-    for (const line of sampler.describe)
+    for (const line of lines)
         log(line);
     log(`recording to ${recorder.logPath}`);
     return guardedMonitor({
@@ -40876,7 +41167,9 @@ function readMonitorLog(file) {
             // A run killed mid-write can leave a torn last line; anything else is corruption.
             if (i === lines.length - 1)
                 break;
-            throw new ConfigError(`line ${i + 1} is not JSON; a monitor log has one JSON record per line`, { file });
+            throw new ConfigError(`line ${i + 1} is not JSON; a monitor log has one JSON record per line`, {
+                file,
+            });
         }
         if (record.record === 'header')
             header = record;
@@ -40894,7 +41187,9 @@ function replayLog(log, gates) {
     const recorded = new Map();
     let last = [];
     for (const p of log.polls) {
-        const reading = p.health ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics } : { at: p.elapsed_ms, metrics: p.metrics };
+        const reading = p.health
+            ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics }
+            : { at: p.elapsed_ms, metrics: p.metrics };
         readings.push(reading);
         readings = pruneReadings(config, readings);
         last = evaluateGates(config, readings);
@@ -40934,7 +41229,12 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 function runShell(command, options) {
     return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, { shell: true, cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, {
+            shell: true,
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let output = '';
         const keep = (chunk) => {
             output = (output + chunk.toString()).slice(-4000);
@@ -40959,7 +41259,10 @@ function commandRollback(options) {
         options.log?.(`rollback: running ${options.command}`);
         const run = await runShell(options.command, options);
         if (run.code !== 0) {
-            return { status: 'failed', detail: `restore command exited ${run.code ?? 'abnormally'}: ${run.output.trim().split('\n').slice(-3).join(' | ')}` };
+            return {
+                status: 'failed',
+                detail: `restore command exited ${run.code ?? 'abnormally'}: ${run.output.trim().split('\n').slice(-3).join(' | ')}`,
+            };
         }
         if (!options.healthUrl)
             return { status: 'succeeded', detail: 'restore command succeeded; no health URL to validate it' };
@@ -40972,11 +41275,19 @@ function commandRollback(options) {
             last = health.detail ?? '';
             options.log?.(`rollback: health check ${i + 1}: ${health.ok ? 'OK' : `not OK (${last})`}${health.ok ? ` (${streak}/${requiredOk})` : ''}`);
             if (streak >= requiredOk) {
-                return { status: 'succeeded', detail: `restored and verified: ${streak} consecutive OK health checks`, healthChecksOk: streak };
+                return {
+                    status: 'succeeded',
+                    detail: `restored and verified: ${streak} consecutive OK health checks`,
+                    healthChecksOk: streak,
+                };
             }
             await clock.sleep(options.checkIntervalMs ?? 1000);
         }
-        return { status: 'failed', detail: `restored, but health did not reach ${requiredOk} consecutive OK checks in ${maxChecks} tries (last: ${last})`, healthChecksOk: streak };
+        return {
+            status: 'failed',
+            detail: `restored, but health did not reach ${requiredOk} consecutive OK checks in ${maxChecks} tries (last: ${last})`,
+            healthChecksOk: streak,
+        };
     };
 }
 
@@ -57396,7 +57707,12 @@ function bodyText(details) {
 }
 async function post(url, payload, headers, timeoutMs) {
     const body = JSON.stringify(payload);
-    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+        signal: AbortSignal.timeout(timeoutMs),
+    });
     if (!res.ok)
         throw new Error(`HTTP ${res.status}`);
 }
@@ -57413,7 +57729,17 @@ function localNotifier(options) {
         const title = `${TITLES[event]} — ${options.environment}`;
         const text = bodyText(details);
         const channels = [
-            ['slack', env.SLACK_WEBHOOK_URL, () => post(env.SLACK_WEBHOOK_URL, { text: `*${title}*\n${text}`, blocks: [{ type: 'header', text: { type: 'plain_text', text: title } }, { type: 'section', text: { type: 'mrkdwn', text: text || event } }] }, {}, timeoutMs)],
+            [
+                'slack',
+                env.SLACK_WEBHOOK_URL,
+                () => post(env.SLACK_WEBHOOK_URL, {
+                    text: `*${title}*\n${text}`,
+                    blocks: [
+                        { type: 'header', text: { type: 'plain_text', text: title } },
+                        { type: 'section', text: { type: 'mrkdwn', text: text || event } },
+                    ],
+                }, {}, timeoutMs),
+            ],
             [
                 'teams',
                 env.TEAMS_WEBHOOK_URL,
@@ -57422,19 +57748,39 @@ function localNotifier(options) {
                     attachments: [
                         {
                             contentType: 'application/vnd.microsoft.card.adaptive',
-                            content: { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4', body: [{ type: 'TextBlock', text: title, weight: 'Bolder', size: 'Medium' }, { type: 'TextBlock', text: text || event, wrap: true }] },
+                            content: {
+                                $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+                                type: 'AdaptiveCard',
+                                version: '1.4',
+                                body: [
+                                    { type: 'TextBlock', text: title, weight: 'Bolder', size: 'Medium' },
+                                    { type: 'TextBlock', text: text || event, wrap: true },
+                                ],
+                            },
                         },
                     ],
                 }, {}, timeoutMs),
             ],
             // Discord caps content at 2000 characters.
-            ['discord', env.DISCORD_WEBHOOK_URL, () => post(env.DISCORD_WEBHOOK_URL, { content: `**${title}**\n${text}`.slice(0, 2000) }, {}, timeoutMs)],
+            [
+                'discord',
+                env.DISCORD_WEBHOOK_URL,
+                () => post(env.DISCORD_WEBHOOK_URL, { content: `**${title}**\n${text}`.slice(0, 2000) }, {}, timeoutMs),
+            ],
             [
                 'webhook',
                 env.NOTIFY_WEBHOOK_URL,
                 () => {
-                    const payload = { event, environment: options.environment, title, details, at: new Date().toISOString() };
-                    const signature = env.NOTIFY_WEBHOOK_SECRET ? `sha256=${(0,external_node_crypto_.createHmac)('sha256', env.NOTIFY_WEBHOOK_SECRET).update(JSON.stringify(payload)).digest('hex')}` : undefined;
+                    const payload = {
+                        event,
+                        environment: options.environment,
+                        title,
+                        details,
+                        at: new Date().toISOString(),
+                    };
+                    const signature = env.NOTIFY_WEBHOOK_SECRET
+                        ? `sha256=${(0,external_node_crypto_.createHmac)('sha256', env.NOTIFY_WEBHOOK_SECRET).update(JSON.stringify(payload)).digest('hex')}`
+                        : undefined;
                     return post(env.NOTIFY_WEBHOOK_URL, payload, signature ? { 'x-guarded-rollout-signature': signature } : {}, timeoutMs);
                 },
             ],
@@ -57442,9 +57788,18 @@ function localNotifier(options) {
                 'email',
                 env.SMTP_URL && env.NOTIFY_EMAIL_TO ? env.SMTP_URL : undefined,
                 async () => {
-                    const transport = esm_nodemailer.createTransport(env.SMTP_URL, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+                    const transport = esm_nodemailer.createTransport(env.SMTP_URL, {
+                        connectionTimeout: timeoutMs,
+                        greetingTimeout: timeoutMs,
+                        socketTimeout: timeoutMs,
+                    });
                     try {
-                        await transport.sendMail({ from: env.NOTIFY_EMAIL_FROM ?? 'guarded-rollout@localhost', to: env.NOTIFY_EMAIL_TO, subject: title, text: text || event });
+                        await transport.sendMail({
+                            from: env.NOTIFY_EMAIL_FROM ?? 'guarded-rollout@localhost',
+                            to: env.NOTIFY_EMAIL_TO,
+                            subject: title,
+                            text: text || event,
+                        });
                     }
                     finally {
                         transport.close();
@@ -57531,7 +57886,14 @@ const CHANNEL_INPUTS = {
     'email-to': 'NOTIFY_EMAIL_TO',
     'email-from': 'NOTIFY_EMAIL_FROM',
 };
-const SECRET_VARIABLES = ['SLACK_WEBHOOK_URL', 'TEAMS_WEBHOOK_URL', 'DISCORD_WEBHOOK_URL', 'NOTIFY_WEBHOOK_URL', 'NOTIFY_WEBHOOK_SECRET', 'SMTP_URL'];
+const SECRET_VARIABLES = [
+    'SLACK_WEBHOOK_URL',
+    'TEAMS_WEBHOOK_URL',
+    'DISCORD_WEBHOOK_URL',
+    'NOTIFY_WEBHOOK_URL',
+    'NOTIFY_WEBHOOK_SECRET',
+    'SMTP_URL',
+];
 function getInputs(env = process.env) {
     const timeScaleText = inputString('time-scale', { fallback: '1' });
     const channels = {};
@@ -57568,13 +57930,31 @@ function getInputs(env = process.env) {
         notify: inputBoolean('notify', true),
         fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
         failOnViolation: inputBoolean('fail-on-violation', true),
+        dryRun: inputBoolean('dry-run'),
         channels,
     };
 }
 async function run() {
     await runAction(async () => {
         const inputs = getInputs();
-        if (inputs.watch.autoRollback && !inputs.rollbackCommand && inputs.watch.migrationSafety === 'reversible') {
+        if (inputs.dryRun) {
+            // Validates config, URLs and mapping and shows the plan; polls nothing.
+            const plan = planWatch(inputs.watch);
+            for (const line of plan.lines)
+                info(line);
+            setOutput('result', 'dry-run');
+            setOutput('violated-gates', '[]');
+            setOutput('rollback-required', 'false');
+            setOutput('rollback-status', '');
+            setOutput('summary-path', '');
+            setOutput('log-path', '');
+            setOutput('report-path', '');
+            await summary.addRaw(plan.markdown).write();
+            return;
+        }
+        if (inputs.watch.autoRollback &&
+            !inputs.rollbackCommand &&
+            inputs.watch.migrationSafety === 'reversible') {
             warning('auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback');
         }
         const abort = new AbortController();
@@ -57584,9 +57964,23 @@ async function run() {
         const outcome = await watchDeployment({
             ...inputs.watch,
             ...(inputs.rollbackCommand
-                ? { rollback: commandRollback({ command: inputs.rollbackCommand, healthUrl: inputs.watch.healthUrl, log: (l) => info(l) }) }
+                ? {
+                    rollback: commandRollback({
+                        command: inputs.rollbackCommand,
+                        healthUrl: inputs.watch.healthUrl,
+                        log: (l) => info(l),
+                    }),
+                }
                 : {}),
-            ...(inputs.notify ? { notify: localNotifier({ environment: inputs.watch.environment, env: inputs.channels, fallbackDir: inputs.fallbackDir }) } : {}),
+            ...(inputs.notify
+                ? {
+                    notify: localNotifier({
+                        environment: inputs.watch.environment,
+                        env: inputs.channels,
+                        fallbackDir: inputs.fallbackDir,
+                    }),
+                }
+                : {}),
             signal: abort.signal,
             log: (line) => info(line),
         });

@@ -15,6 +15,7 @@ import {
   checkTimeScale,
   commandRollback,
   localNotifier,
+  planWatch,
   watchDeployment,
   type WatchOptions,
 } from '@guarded-rollout/monitor';
@@ -25,6 +26,7 @@ export interface MonitorInputs {
   notify: boolean;
   fallbackDir: string;
   failOnViolation: boolean;
+  dryRun: boolean;
   /** Channel variables for the notifier: inputs win over the environment. */
   channels: NodeJS.ProcessEnv;
 }
@@ -88,6 +90,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
     notify: inputBoolean('notify', true),
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
     failOnViolation: inputBoolean('fail-on-violation', true),
+    dryRun: inputBoolean('dry-run'),
     channels,
   };
 }
@@ -95,6 +98,20 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
 export async function run(): Promise<void> {
   await runAction(async () => {
     const inputs = getInputs();
+    if (inputs.dryRun) {
+      // Validates config, URLs and mapping and shows the plan; polls nothing.
+      const plan = planWatch(inputs.watch);
+      for (const line of plan.lines) core.info(line);
+      core.setOutput('result', 'dry-run');
+      core.setOutput('violated-gates', '[]');
+      core.setOutput('rollback-required', 'false');
+      core.setOutput('rollback-status', '');
+      core.setOutput('summary-path', '');
+      core.setOutput('log-path', '');
+      core.setOutput('report-path', '');
+      await core.summary.addRaw(plan.markdown).write();
+      return;
+    }
     if (
       inputs.watch.autoRollback &&
       !inputs.rollbackCommand &&

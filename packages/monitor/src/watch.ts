@@ -2,7 +2,14 @@
 // `guarded-rollout monitor`) with the same options object: load and resolve the gates, choose the
 // providers, open the recorder, run the guarded loop.
 import { ConfigError, formatDuration } from '@guarded-rollout/config';
-import { loadGatesConfig, describeCadence, type EnvironmentGates } from '@guarded-rollout/gates';
+import {
+  analyseDetection,
+  describeCadence,
+  describeLimit,
+  loadGatesConfig,
+  parseGatesConfig,
+  type EnvironmentGates,
+} from '@guarded-rollout/gates';
 import { systemClock, type Clock } from './clock.js';
 import {
   guardedMonitor,
@@ -58,11 +65,25 @@ export function checkTimeScale(raw: number | string, field = 'time-scale'): numb
   return value;
 }
 
-export async function watchDeployment(options: WatchOptions): Promise<GuardedOutcome> {
-  const clock = options.clock ?? systemClock;
-  const log = options.log ?? (() => {});
+/** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
+ *  (handy for an action input). */
+export function loadGatesFrom(configFile: string, environment: string): EnvironmentGates {
+  return configFile.trim().startsWith('{')
+    ? parseGatesConfig(configFile, environment, 'input "config"')
+    : loadGatesConfig(configFile, environment);
+}
+
+interface PreparedWatch {
+  config: EnvironmentGates;
+  sampler: ReturnType<typeof createSampler>;
+  timeScale: number;
+  lines: string[];
+}
+
+/** Validates every option (config, URLs, mapping, time scale) without polling anything. */
+export function prepareWatch(options: WatchOptions): PreparedWatch {
   const timeScale = checkTimeScale(options.timeScale ?? 1);
-  const loaded = options.gates ?? loadGatesConfig(options.configFile, options.environment);
+  const loaded = options.gates ?? loadGatesFrom(options.configFile, options.environment);
   if (options.durationMs !== undefined && options.durationMs <= 0) {
     throw new ConfigError(`duration: must be longer than 0s`, { field: 'duration' });
   }
@@ -78,16 +99,47 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     timeScale,
     timeoutMs: options.requestTimeoutMs ?? 5000,
   });
+  const lines = [
+    `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+    `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
+    ...sampler.describe,
+  ];
+  return { config, sampler, timeScale, lines };
+}
+
+/** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
+export function planWatch(options: WatchOptions): { lines: string[]; markdown: string } {
+  const { config, lines } = prepareWatch(options);
+  const detection = analyseDetection(config, {
+    suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
+  });
+  const rows = config.gates.map((g, i) => {
+    const d = detection[i]!;
+    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : formatDuration(d.worstCaseMs)} |`;
+  });
+  const markdown = [
+    `## Monitor gates (dry run): ${options.environment}`,
+    '',
+    ...lines.map((l) => `- ${l}`),
+    '',
+    '| gate | trips when | worst-case detection |',
+    '|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+  return { lines, markdown };
+}
+
+export async function watchDeployment(options: WatchOptions): Promise<GuardedOutcome> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const { config, sampler, timeScale, lines } = prepareWatch(options);
   const recorder = new MonitorRecorder(
     options.outDir ?? 'monitor_logs',
     options.environment,
     new Date(clock.now()),
   );
-  log(`monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`);
-  log(
-    `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
-  );
-  for (const line of sampler.describe) log(line);
+  for (const line of lines) log(line);
   log(`recording to ${recorder.logPath}`);
   return guardedMonitor({
     config,
