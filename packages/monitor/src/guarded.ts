@@ -224,11 +224,19 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     report: paths.html,
   });
   // Notifications are bounded: a hung channel cannot hold the job past its grace period.
-  // Real time on purpose: deliveries are real I/O even when the poll clock is simulated.
+  // Real time on purpose: deliveries are real I/O even when the poll clock is simulated. A
+  // cancelled job has ~10 s of grace on the runner, so the trail gets at most 5 of them.
+  const notifyBudget = options.notifyTimeoutMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     Promise.all(inFlight),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, options.notifyTimeoutMs ?? 20_000))),
+    new Promise<void>(
+      (resolve) =>
+        (timer = setTimeout(
+          resolve,
+          loop.result === 'cancelled' ? Math.min(notifyBudget, 5000) : notifyBudget,
+        )),
+    ),
   ]);
   clearTimeout(timer);
   const summary = finalSummary();
