@@ -1,70 +1,147 @@
-// Doorway of the notify action: read inputs, render the event, deliver or fall back, set outputs.
-// Channel delivery arrives with packages/notify; until then every message is kept in the fallback
-// file and reported as undelivered, never as sent.
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// Doorway of the notify action: read inputs, mask every secret, call sendNotification (the same
+// call the CLI and the monitor make), then report: outputs, job summary, one warning annotation per
+// undelivered channel, and the fallback file uploaded as an artifact (best effort). Fails the step
+// only with fail-on-error: notifications fail open.
+import { basename, dirname } from 'node:path';
 import * as core from '@actions/core';
-import { inputBoolean, inputChoice, inputJson, inputString, runAction } from '@guarded-rollout/action-io';
-import { ConfigError } from '@guarded-rollout/config';
-
-export const EVENTS = [
-  'deploy-started',
-  'deploy-succeeded',
-  'deploy-failed',
-  'gate-violation',
-  'rollback-started',
-  'rollback-succeeded',
-  'rollback-failed',
-  'escalation',
-  'monitoring-complete',
-  'custom',
-] as const;
+import {
+  inputBoolean,
+  inputDuration,
+  inputJson,
+  inputList,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
+import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
+import {
+  assertChannels,
+  assertEvent,
+  describeResult,
+  notificationSecrets,
+  resultMarkdown,
+  sendNotification,
+  type ChannelSecrets,
+  type SendOptions,
+  type SendResult,
+} from '@guarded-rollout/notify';
 
 export interface NotifyInputs {
-  event: (typeof EVENTS)[number];
-  environment: string;
-  details: Record<string, unknown>;
-  fallbackDir: string;
-  dryRun: boolean;
+  options: SendOptions;
+  failOnError: boolean;
 }
 
-export function getInputs(): NotifyInputs {
+export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
   const details = inputJson<unknown>('details', {});
   if (details === null || typeof details !== 'object' || Array.isArray(details)) {
     throw new ConfigError('input "details" must be a JSON object', { field: 'details' });
   }
-  return {
-    event: inputChoice('event', EVENTS),
-    environment: inputString('environment', { required: true }),
-    details: details as Record<string, unknown>,
-    fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
-    dryRun: inputBoolean('dry-run'),
+  const secrets: ChannelSecrets = {
+    slackWebhookUrl: inputOptional('slack-webhook-url'),
+    teamsWebhookUrl: inputOptional('teams-webhook-url'),
+    discordWebhookUrl: inputOptional('discord-webhook-url'),
+    webhookUrl: inputOptional('webhook-url'),
+    webhookSecret: inputOptional('webhook-secret'),
+    smtpUrl: inputOptional('smtp-url'),
+    emailTo: inputOptional('email-to'),
+    emailFrom: inputOptional('email-from'),
   };
+  // Mask before anything else can print them (including the errors below).
+  for (const secret of notificationSecrets({ env, secrets })) maskSecret(secret);
+  const channels = inputList('channels');
+  return {
+    options: {
+      event: assertEvent(inputString('event', { required: true }), 'input "event"'),
+      environment: inputString('environment', { required: true }),
+      details: details as Record<string, unknown>,
+      channels: assertChannels(channels),
+      env,
+      secrets,
+      templateDir: inputOptional('template-dir'),
+      fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
+      budgetMs: inputDuration('timeout', '30s'),
+      dryRun: inputBoolean('dry-run'),
+    },
+    failOnError: inputBoolean('fail-on-error'),
+  };
+}
+
+/** Uploads the fallback file as an artifact; never throws, never waits more than a minute. */
+async function uploadFallback(path: string, result: SendResult): Promise<void> {
+  if (!process.env.ACTIONS_RUNTIME_TOKEN) {
+    core.info('not running on a GitHub runner with artifact access: the fallback file was not uploaded');
+    return;
+  }
+  try {
+    const { DefaultArtifactClient } = await import('@actions/artifact');
+    const upload = new DefaultArtifactClient().uploadArtifact(
+      `notify-fallback-${result.event}-${result.dedupeKey}`,
+      [path],
+      dirname(path),
+      { retentionDays: 30 },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('artifact upload took longer than 60 s')), 60_000);
+    });
+    try {
+      const uploaded = await Promise.race([upload, timeout]);
+      core.info(`fallback file uploaded as artifact ${uploaded.id ?? ''} (${basename(path)})`);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (error) {
+    core.warning(
+      `the fallback file could not be uploaded as an artifact (${(error as Error).message}); it is still at ${path}`,
+    );
+  }
 }
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const inputs = getInputs();
-    const text = `[${inputs.environment}] ${inputs.event}${Object.keys(inputs.details).length ? ` ${JSON.stringify(inputs.details)}` : ''}`;
-    if (inputs.dryRun) {
-      core.info(`dry-run: would announce: ${text}`);
-      await core.summary.addHeading('Notification (dry-run)', 3).addCodeBlock(text).write();
-      core.setOutput('delivered', JSON.stringify({}));
-      core.setOutput('fallback-path', '');
-      return;
+    const { options, failOnError } = getInputs();
+    // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
+    // keep the fallback file, so the cancellation leaves an honest trail.
+    const controller = new AbortController();
+    const cancel = (): void => controller.abort();
+    process.once('SIGINT', cancel);
+    process.once('SIGTERM', cancel);
+    let result: SendResult;
+    try {
+      result = await sendNotification({ ...options, signal: controller.signal });
+    } finally {
+      process.off('SIGINT', cancel);
+      process.off('SIGTERM', cancel);
     }
-    mkdirSync(inputs.fallbackDir, { recursive: true });
-    const fallbackPath = join(inputs.fallbackDir, 'notifications.jsonl');
-    appendFileSync(
-      fallbackPath,
-      `${JSON.stringify({ at: new Date().toISOString(), event: inputs.event, environment: inputs.environment, text, channel: 'none', error: 'no channel delivery in this version' })}\n`,
-    );
-    core.warning(`notification not delivered (no channels in this version); kept in ${fallbackPath}`);
-    await core.summary
-      .addHeading('Notification', 3)
-      .addRaw(`Not delivered; kept in \`${fallbackPath}\`.`)
-      .write();
-    core.setOutput('delivered', JSON.stringify({}));
-    core.setOutput('fallback-path', fallbackPath);
+    for (const line of describeResult(result)) core.info(line);
+    if (result.dryRun) {
+      for (const c of result.channels)
+        core.info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
+    }
+    for (const c of result.channels) {
+      if (c.status === 'failed' || c.status === 'misconfigured') {
+        core.warning(
+          `notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`,
+          {
+            title: `notify: ${c.channel} ${c.status}`,
+          },
+        );
+      }
+    }
+    if (result.fallbackError) core.warning(result.fallbackError);
+    if (result.fallbackPath) await uploadFallback(result.fallbackPath, result);
+    await core.summary.addRaw(resultMarkdown(result), true).write();
+    core.setOutput('delivered', JSON.stringify(result.delivered));
+    core.setOutput('fallback-path', result.fallbackPath ?? '');
+    core.setOutput('dedupe-key', result.dedupeKey);
+    if (failOnError && (result.anyFailed || result.fallbackError)) {
+      const failed = result.channels
+        .filter((c) => c.status === 'failed' || c.status === 'misconfigured')
+        .map((c) => c.channel);
+      throw new CheckFailedError(
+        `notification not delivered to ${failed.join(', ') || 'the fallback file'} (fail-on-error is set)`,
+      );
+    }
   });
 }

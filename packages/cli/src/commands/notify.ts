@@ -1,13 +1,110 @@
-// Stub: filled in by the issue that delivers this command.
-import type { Command } from 'commander';
+// `guarded-rollout notify`: announce an event on every configured channel (secrets from the
+// environment under the PRODUCT.md names), the same sendNotification call the notify action makes.
+// Exit 0 when nothing was lost to a fault, 1 with --fail-on-error when a channel was not delivered,
+// 2 when the input or a channel's configuration is wrong (the other channels are still tried).
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { ConfigError, tryParseDuration, durationProblem } from '@guarded-rollout/config';
+import { describeResult, EVENTS, CHANNELS, sendNotification } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
-import { notImplemented } from './not-yet.js';
 
-export function registerNotify(program: Command, _ctx: CliContext): void {
+interface NotifyFlags {
+  event: string;
+  env: string;
+  channel: string[];
+  fallbackDir: string;
+  details?: string;
+  templateDir?: string;
+  timeout: string;
+  dryRun?: boolean;
+  failOnError?: boolean;
+  json?: boolean;
+}
+
+export function registerNotify(program: Command, ctx: CliContext): void {
   program
     .command('notify')
-    .description('(not available yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => notImplemented('notify'));
+    .description(
+      'announce a rollout event on Slack, Teams, Discord, email and a webhook; undelivered messages go to a fallback file',
+    )
+    .requiredOption('--event <event>', `event: ${EVENTS.join(', ')}`)
+    .requiredOption('--env <env>', 'environment the event concerns (e.g. production)')
+    .option(
+      '--channel <channel>',
+      `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`,
+      (v: string, prev: string[]) => [...prev, ...v.split(',')],
+      [] as string[],
+    )
+    .option('--fallback-dir <dir>', 'directory of the fallback file notifications.jsonl', 'notify-fallback')
+    .option(
+      '--details <json>',
+      'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)',
+    )
+    .option('--template-dir <dir>', 'directory of <event>.hbs templates replacing the shipped ones')
+    .option('--timeout <duration>', 'time budget for the whole call, retries included', '30s')
+    .option('--dry-run', 'render every channel payload and send nothing')
+    .option('--fail-on-error', 'exit 1 when a configured channel was not delivered')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: NotifyFlags) => {
+      let details: unknown = {};
+      if (flags.details !== undefined) {
+        try {
+          details = JSON.parse(flags.details);
+        } catch (error) {
+          throw new ConfigError(`--details is not valid JSON: ${(error as Error).message}`, {
+            field: 'details',
+          });
+        }
+        if (details === null || typeof details !== 'object' || Array.isArray(details)) {
+          throw new ConfigError('--details must be a JSON object like {"version":"1.4.2"}', {
+            field: 'details',
+          });
+        }
+      }
+      const budgetMs = tryParseDuration(flags.timeout);
+      if (budgetMs === undefined)
+        throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
+      // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
+      const controller = new AbortController();
+      const cancel = (): void => controller.abort();
+      process.once('SIGINT', cancel);
+      process.once('SIGTERM', cancel);
+      const result = await sendNotification({
+        signal: controller.signal,
+        event: flags.event,
+        environment: flags.env,
+        details: details as Record<string, unknown>,
+        channels: flags.channel,
+        env: ctx.env,
+        templateDir: flags.templateDir ? resolve(ctx.cwd, flags.templateDir) : undefined,
+        fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+        budgetMs,
+        dryRun: Boolean(flags.dryRun),
+      }).finally(() => {
+        process.off('SIGINT', cancel);
+        process.off('SIGTERM', cancel);
+      });
+      if (flags.json) {
+        ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        ctx.stdout(
+          `${result.dryRun ? '[dry-run] ' : ''}${result.title} (${result.event}, ${result.environment}, ref ${result.dedupeKey})\n`,
+        );
+        for (const line of describeResult(result)) ctx.stdout(`  ${line}\n`);
+        if (result.dryRun) {
+          for (const c of result.channels)
+            ctx.stdout(`\n--- ${c.channel} payload ---\n${JSON.stringify(c.payload, null, 2)}\n`);
+        }
+        if (result.fallbackPath) ctx.stdout(`undelivered messages kept in ${result.fallbackPath}\n`);
+      }
+      if (result.fallbackError) ctx.stderr(`warning: ${result.fallbackError}\n`);
+      const misconfigured = result.channels.filter((c) => c.status === 'misconfigured');
+      if (misconfigured.length > 0) {
+        for (const c of misconfigured) ctx.stderr(`error: channel ${c.channel}: ${c.reason}\n`);
+        ctx.exitCode = 2;
+      } else if (flags.failOnError && (result.anyFailed || result.fallbackError)) {
+        ctx.stderr('error: a notification was not delivered (--fail-on-error)\n');
+        ctx.exitCode = 1;
+      }
+    });
 }

@@ -1,0 +1,352 @@
+// sendNotification: the one call every doorway and package uses. It renders the event once, sends
+// it to every configured channel in parallel (one channel's failure never delays another past the
+// shared time budget), keeps whatever was not delivered in the fallback file, and returns
+// per-channel results. It throws only for caller mistakes (unknown event or channel, bad template,
+// bad details), never because a channel could not be reached.
+import { createHash, randomUUID } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
+import { redact as redactForms } from '@guarded-rollout/action-io';
+import { ConfigError } from '@guarded-rollout/config';
+import {
+  assertChannels,
+  CHANNELS,
+  secretsFromEnv,
+  secretValues,
+  setupChannels,
+  type ChannelName,
+  type ChannelSecrets,
+  type ChannelSetup,
+} from './channels.js';
+import { renderDiscord } from './channels/discord.js';
+import { renderEmail } from './channels/email.js';
+import { renderSlack } from './channels/slack.js';
+import { renderTeams } from './channels/teams.js';
+import { renderWebhook, SIGNATURE_HEADER, signBody } from './channels/webhook.js';
+import {
+  postWithRetry,
+  systemClock,
+  type AttemptRecord,
+  type Clock,
+  type DeliveryEnvironment,
+  type DeliveryResult,
+} from './deliver.js';
+import { sendEmail } from './email-send.js';
+import { assertEvent, buildEventContext } from './events.js';
+import { appendFallback, type FallbackEntry } from './fallback.js';
+import { buildMessage, type NotificationMessage } from './message.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import { loadTemplates, type TemplateSet } from './templates.js';
+import { toPlainText } from './markup.js';
+
+export const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
+export const DEFAULT_BUDGET_MS = 30_000;
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
+export const DEFAULT_FALLBACK_DIR = 'notify-fallback';
+
+export interface SendOptions {
+  event: string;
+  environment: string;
+  details?: Record<string, unknown>;
+  /** Channels to try (default: all five); unconfigured ones are reported as skipped. */
+  channels?: readonly string[];
+  /** Where secrets are read from (default process.env), under the PRODUCT.md variable names. */
+  env?: NodeJS.ProcessEnv;
+  /** Variable names to read instead of the defaults. */
+  envNames?: Partial<Record<keyof ChannelSecrets, string>>;
+  /** Explicit secret values (e.g. action inputs); each wins over its variable. */
+  secrets?: ChannelSecrets;
+  /** A directory of `<event>.hbs` files replacing the shipped templates for those events. */
+  templateDir?: string;
+  /** The shipped template directory (found automatically when omitted). */
+  defaultTemplateDir?: string;
+  /** Preloaded templates (a long-running caller loads once). */
+  templates?: TemplateSet;
+  fallbackDir?: string;
+  dryRun?: boolean;
+  /** Whole call, all channels and retries included. */
+  budgetMs?: number;
+  attemptTimeoutMs?: number;
+  retryPolicy?: Partial<RetryPolicy>;
+  /** Same key for one notification across channels and retries (default: derived + random). */
+  dedupeKey?: string;
+  smtpTls?: ConnectionOptions;
+  /** Aborting ends every send at once; what was not delivered still goes to the fallback file. */
+  signal?: AbortSignal;
+  clock?: Clock;
+  random?: () => number;
+  fetch?: typeof fetch;
+}
+
+export type ChannelStatus = 'delivered' | 'failed' | 'skipped' | 'misconfigured' | 'dry-run';
+
+export interface ChannelResult {
+  channel: ChannelName;
+  status: ChannelStatus;
+  attempts: number;
+  durationMs: number;
+  /** Why it was skipped or not delivered; free of secrets. */
+  reason?: string;
+  history: AttemptRecord[];
+  /** The rendered payload (always for dry-run; for failures it is also in the fallback file). */
+  payload?: unknown;
+}
+
+export interface SendResult {
+  event: string;
+  environment: string;
+  dedupeKey: string;
+  dryRun: boolean;
+  title: string;
+  text: string;
+  channels: ChannelResult[];
+  /** For the action output: true, false, "skipped" or "dry-run" per channel. */
+  delivered: Record<string, boolean | 'skipped' | 'dry-run'>;
+  /** Set when anything was written to the fallback file. */
+  fallbackPath: string | null;
+  /** The fallback file could not be written (the message then exists only in this result). */
+  fallbackError?: string;
+  /** At least one configured channel did not get the message. */
+  anyFailed: boolean;
+}
+
+/** All secrets the options carry, for a doorway to mask before it logs anything. */
+export function notificationSecrets(options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>): string[] {
+  return secretValues(mergeSecrets(options));
+}
+
+function mergeSecrets(options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>): ChannelSecrets {
+  const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
+  const explicit = Object.fromEntries(
+    Object.entries(options.secrets ?? {}).filter(([, v]) => typeof v === 'string' && v.trim() !== ''),
+  );
+  return { ...fromEnv, ...explicit };
+}
+
+export function deriveDedupeKey(
+  event: string,
+  environment: string,
+  details: unknown,
+  timestamp: string,
+): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([event, environment, details, timestamp, randomUUID()]))
+    .digest('hex');
+  return `gr-${digest.slice(0, 20)}`;
+}
+
+/** Renders each channel's native payload (pure; no secrets involved). */
+export function renderChannelPayload(channel: ChannelName, message: NotificationMessage): unknown {
+  switch (channel) {
+    case 'slack':
+      return renderSlack(message);
+    case 'teams':
+      return renderTeams(message);
+    case 'discord':
+      return renderDiscord(message);
+    case 'webhook':
+      return renderWebhook(message);
+    case 'email':
+      return renderEmail(message);
+  }
+}
+
+const explainers: Partial<Record<ChannelName, (status: number, body: string) => string | undefined>> = {
+  discord: (status) =>
+    status === 404
+      ? 'HTTP 404: the Discord webhook no longer exists (deleted or token revoked); not retried'
+      : undefined,
+  slack: (status, body) =>
+    status === 404 || status === 410 || status === 403
+      ? `HTTP ${status} ${body.slice(0, 60)}: the Slack webhook is disabled, revoked or its channel archived; not retried`
+      : undefined,
+  teams: (status) =>
+    status === 404
+      ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)'
+      : undefined,
+};
+
+export async function sendNotification(options: SendOptions): Promise<SendResult> {
+  const event = assertEvent(options.event);
+  if (!options.environment?.trim())
+    throw new ConfigError('environment is required (e.g. production)', { field: 'environment' });
+  const channels = assertChannels(
+    options.channels && options.channels.length > 0 ? options.channels : CHANNELS,
+  );
+  const details = options.details ?? {};
+  if (details === null || typeof details !== 'object' || Array.isArray(details)) {
+    throw new ConfigError('details must be a JSON object', { field: 'details' });
+  }
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const templates =
+    options.templates ??
+    loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+  const timestamp = new Date(clock.now()).toISOString();
+  const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
+  const context = buildEventContext({
+    event,
+    environment: options.environment,
+    details,
+    timestamp,
+    dedupeKey,
+  });
+  const message = buildMessage(templates, context, details);
+
+  const secrets = mergeSecrets(options);
+  const secretList = secretValues(secrets);
+  const redact = (text: string): string => redactForms(text, secretList);
+  const setups = setupChannels(channels, secrets, options.envNames);
+  const started = clock.now();
+  const deliveryEnv: DeliveryEnvironment = {
+    fetch: options.fetch ?? globalThis.fetch,
+    clock,
+    random,
+    policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
+    attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+    deadline: started + (options.budgetMs ?? DEFAULT_BUDGET_MS),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+
+  const results = await Promise.all(
+    setups.map((setup) => deliverToChannel(setup, message, deliveryEnv, options, redact)),
+  );
+
+  const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
+  const nothingConfigured = !options.dryRun && results.every((r) => r.status === 'skipped');
+  const entries: FallbackEntry[] = undelivered.map((r) => ({
+    at: new Date(clock.now()).toISOString(),
+    dedupeKey,
+    event,
+    environment: options.environment,
+    channel: r.channel,
+    status: r.status,
+    error: r.reason ?? 'not delivered',
+    attempts: r.attempts,
+    title: message.title,
+    text: toPlainText(message.body),
+    payload: r.payload ?? null,
+  }));
+  if (nothingConfigured) {
+    // No channel is configured: the message would otherwise vanish.
+    entries.push({
+      at: new Date(clock.now()).toISOString(),
+      dedupeKey,
+      event,
+      environment: options.environment,
+      channel: 'none',
+      status: 'skipped',
+      error: 'no channel is configured',
+      attempts: 0,
+      title: message.title,
+      text: toPlainText(message.body),
+      payload: renderWebhook(message),
+    });
+  }
+  let fallbackPath: string | null = null;
+  let fallbackError: string | undefined;
+  if (entries.length > 0) {
+    try {
+      fallbackPath = appendFallback(options.fallbackDir ?? DEFAULT_FALLBACK_DIR, entries, redact);
+    } catch (error) {
+      fallbackError = redact(`cannot write the fallback file: ${(error as Error).message}`);
+    }
+  }
+  const delivered: SendResult['delivered'] = {};
+  for (const r of results) {
+    delivered[r.channel] =
+      r.status === 'delivered'
+        ? true
+        : r.status === 'skipped'
+          ? 'skipped'
+          : r.status === 'dry-run'
+            ? 'dry-run'
+            : false;
+  }
+  return {
+    event,
+    environment: options.environment,
+    dedupeKey,
+    dryRun: Boolean(options.dryRun),
+    title: message.title,
+    text: message.body,
+    channels: results,
+    delivered,
+    fallbackPath,
+    ...(fallbackError ? { fallbackError } : {}),
+    anyFailed: undelivered.length > 0,
+  };
+}
+
+async function deliverToChannel(
+  setup: ChannelSetup,
+  message: NotificationMessage,
+  env: DeliveryEnvironment,
+  options: SendOptions,
+  redact: (text: string) => string,
+): Promise<ChannelResult> {
+  const { channel } = setup;
+  const started = env.clock.now();
+  const base = { channel, attempts: 0, history: [] as AttemptRecord[] };
+  let payload: unknown;
+  try {
+    payload = renderChannelPayload(channel, message);
+  } catch (error) {
+    return {
+      ...base,
+      status: 'failed',
+      durationMs: 0,
+      reason: redact(`rendering failed: ${(error as Error).message}`),
+    };
+  }
+  if (options.dryRun)
+    return {
+      ...base,
+      status: 'dry-run',
+      durationMs: 0,
+      payload,
+      ...(setup.state !== 'configured' ? { reason: setup.reason } : {}),
+    };
+  if (setup.state === 'skipped') return { ...base, status: 'skipped', durationMs: 0, reason: setup.reason };
+  if (setup.state === 'misconfigured')
+    return { ...base, status: 'misconfigured', durationMs: 0, reason: redact(setup.reason), payload };
+
+  let result: DeliveryResult;
+  try {
+    if (channel === 'email' && setup.smtp) {
+      result = await sendEmail(
+        { ...setup.smtp, ...(options.smtpTls ? { tls: options.smtpTls } : {}) },
+        payload as ReturnType<typeof renderEmail>,
+        { [DEDUPE_HEADER]: message.dedupeKey },
+        `<${message.dedupeKey}@guarded-rollout.invalid>`,
+        env,
+      );
+    } else {
+      const body = JSON.stringify(payload);
+      const headers: Record<string, string> = {
+        [DEDUPE_HEADER]: message.dedupeKey,
+        'Idempotency-Key': message.dedupeKey,
+      };
+      if (channel === 'webhook' && setup.signingSecret)
+        headers[SIGNATURE_HEADER] = signBody(body, setup.signingSecret);
+      result = await postWithRetry({ url: setup.url, body, headers, explain: explainers[channel] }, env);
+    }
+  } catch (error) {
+    // A bug or an unexpected library failure must still not break the other channels.
+    result = {
+      delivered: false,
+      attempts: 1,
+      error: `unexpected failure: ${(error as Error).message}`,
+      history: [],
+    };
+  }
+  const history = result.history.map((h) => ({ ...h, outcome: redact(h.outcome) }));
+  return {
+    channel,
+    status: result.delivered ? 'delivered' : 'failed',
+    attempts: result.attempts,
+    durationMs: env.clock.now() - started,
+    history,
+    ...(result.error ? { reason: redact(result.error) } : {}),
+    ...(result.delivered ? {} : { payload }),
+  };
+}
