@@ -36,8 +36,11 @@ function newestSource() {
 if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestSource()) {
   console.log('demo: bundling the demo (first run only)...');
   const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
+  // cwd = the example's folder: ncc's asset relocator turns `resolve(dir, 'notifications.jsonl')`
+  // (packages/notify's fallback file) into a bundled asset when such files exist below its cwd —
+  // and earlier demo runs leave them in demo-output/.
   const build = spawnSync(process.execPath, [ncc, 'build', entry, '-o', outDir, '--target', 'es2022', '-q'], {
-    cwd: root,
+    cwd: join(root, 'examples/dhash-service'),
     stdio: 'inherit',
   });
   if (build.status !== 0) process.exit(build.status ?? 1);

@@ -11,10 +11,11 @@ import {
   runAction,
 } from '@guarded-rollout/action-io';
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
+import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
 import {
   checkTimeScale,
   commandRollback,
-  localNotifier,
+  packageNotifier,
   planWatch,
   watchDeployment,
   type WatchOptions,
@@ -27,8 +28,8 @@ export interface MonitorInputs {
   fallbackDir: string;
   failOnViolation: boolean;
   dryRun: boolean;
-  /** Channel variables for the notifier: inputs win over the environment. */
-  channels: NodeJS.ProcessEnv;
+  /** Channel secrets from inputs; the environment's variables fill the rest. */
+  secrets: ChannelSecrets;
 }
 
 function optionalDuration(name: string): number | undefined {
@@ -39,34 +40,26 @@ function optionalDuration(name: string): number | undefined {
   return ms;
 }
 
-const CHANNEL_INPUTS: Record<string, string> = {
-  'slack-webhook-url': 'SLACK_WEBHOOK_URL',
-  'teams-webhook-url': 'TEAMS_WEBHOOK_URL',
-  'discord-webhook-url': 'DISCORD_WEBHOOK_URL',
-  'webhook-url': 'NOTIFY_WEBHOOK_URL',
-  'webhook-secret': 'NOTIFY_WEBHOOK_SECRET',
-  'smtp-url': 'SMTP_URL',
-  'email-to': 'NOTIFY_EMAIL_TO',
-  'email-from': 'NOTIFY_EMAIL_FROM',
+/** Channel inputs → the notify package's secrets; each wins over its environment variable. */
+const CHANNEL_INPUTS: Record<string, keyof ChannelSecrets> = {
+  'slack-webhook-url': 'slackWebhookUrl',
+  'teams-webhook-url': 'teamsWebhookUrl',
+  'discord-webhook-url': 'discordWebhookUrl',
+  'webhook-url': 'webhookUrl',
+  'webhook-secret': 'webhookSecret',
+  'smtp-url': 'smtpUrl',
+  'email-to': 'emailTo',
+  'email-from': 'emailFrom',
 };
-const SECRET_VARIABLES = [
-  'SLACK_WEBHOOK_URL',
-  'TEAMS_WEBHOOK_URL',
-  'DISCORD_WEBHOOK_URL',
-  'NOTIFY_WEBHOOK_URL',
-  'NOTIFY_WEBHOOK_SECRET',
-  'SMTP_URL',
-];
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
   const timeScaleText = inputString('time-scale', { fallback: '1' });
-  const channels: NodeJS.ProcessEnv = {};
-  for (const variable of Object.values(CHANNEL_INPUTS)) if (env[variable]) channels[variable] = env[variable];
-  for (const [input, variable] of Object.entries(CHANNEL_INPUTS)) {
+  const secrets: ChannelSecrets = {};
+  for (const [input, key] of Object.entries(CHANNEL_INPUTS)) {
     const value = inputOptional(input);
-    if (value !== undefined) channels[variable] = value;
+    if (value !== undefined) secrets[key] = value;
   }
-  for (const variable of SECRET_VARIABLES) maskSecret(channels[variable]);
+  for (const secret of notificationSecrets({ env, secrets })) maskSecret(secret);
   const rollbackCommand = inputOptional('rollback-command');
   return {
     watch: {
@@ -91,7 +84,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
     failOnViolation: inputBoolean('fail-on-violation', true),
     dryRun: inputBoolean('dry-run'),
-    channels,
+    secrets,
   };
 }
 
@@ -122,6 +115,7 @@ export async function run(): Promise<void> {
       );
     }
     const abort = new AbortController();
+    const notifyAbort = new AbortController();
     const cancel = (): void => abort.abort();
     process.once('SIGINT', cancel);
     process.once('SIGTERM', cancel);
@@ -138,11 +132,13 @@ export async function run(): Promise<void> {
         : {}),
       ...(inputs.notify
         ? {
-            notify: localNotifier({
+            notify: packageNotifier({
               environment: inputs.watch.environment,
-              env: inputs.channels,
+              secrets: inputs.secrets,
               fallbackDir: inputs.fallbackDir,
+              signal: notifyAbort.signal,
             }),
+            notifyAbort,
           }
         : {}),
       signal: abort.signal,

@@ -129,7 +129,7 @@ describe('escalations and the final report', () => {
   it('escalates at T+15m and T+30m while a gate is unhealthy and ends with monitoring-complete', async () => {
     const r = await watch('dying-health', 10 * M, { keepWatching: true });
     expect(r.summary.escalations.map((e) => e.atMs)).toEqual([15 * M, 30 * M]);
-    expect(r.events.filter((e) => e.event === 'escalation').map((e) => e.details.at)).toEqual([
+    expect(r.events.filter((e) => e.event === 'escalation').map((e) => e.details.stage)).toEqual([
       'T+15m',
       'T+30m',
     ]);

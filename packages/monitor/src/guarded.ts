@@ -5,7 +5,13 @@
 // before the rollback, and their failures are recorded rather than thrown.
 import { writeFileSync } from 'node:fs';
 import { formatDuration } from '@guarded-rollout/config';
-import { formatGateValue, type EnvironmentGates } from '@guarded-rollout/gates';
+import {
+  describeLimit,
+  formatGateValue,
+  type EnvironmentGates,
+  type Gate,
+  type GateResult,
+} from '@guarded-rollout/gates';
 import {
   runMonitorLoop,
   type LoopOptions,
@@ -59,6 +65,8 @@ export interface GuardedMonitorOptions extends Omit<LoopOptions, 'onPoll' | 'onM
   log?: (line: string) => void;
   /** Bound on waiting for notifications at the end (they never hold the rollback). */
   notifyTimeoutMs?: number;
+  /** Aborted when that bound is hit; pass its signal to the notifier. */
+  notifyAbort?: AbortController;
 }
 
 export interface GuardedOutcome {
@@ -92,6 +100,22 @@ export function violationDetails(v: Violation): Record<string, unknown> {
 }
 
 export async function guardedMonitor(options: GuardedMonitorOptions): Promise<GuardedOutcome> {
+  const gateOf = (name: string): Gate => options.config.gates.find((g) => g.name === name)!;
+  // Gate lines in the notification vocabulary: value in the gate's unit, limit in words.
+  const resultLine = (r: GateResult): Record<string, string> => ({
+    gate: r.gate,
+    status: r.status,
+    value: formatGateValue(gateOf(r.gate), r.value),
+    limit: describeLimit(gateOf(r.gate)),
+    reason: r.reason,
+  });
+  const violationLine = (v: Violation): Record<string, string> => ({
+    gate: v.gate,
+    status: 'violated',
+    value: formatGateValue(gateOf(v.gate), v.value),
+    limit: describeLimit(gateOf(v.gate)),
+    reason: `${v.reason}; first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)}`,
+  });
   const log = options.log ?? (() => {});
   const { config, recorder } = options;
   const migrationSafety = options.migrationSafety ?? 'reversible';
@@ -142,6 +166,9 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
           `gate violation: ${poll.violations.map((v) => `${v.gate} — ${v.reason} (first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)})`).join('; ')}`,
         );
         void announce('gate-violation', {
+          violatedGates: poll.violations.map(violationLine),
+          elapsed: `T+${formatDuration(poll.at)}`,
+          autoRollback: options.autoRollback ?? false,
           violations: poll.violations.map(violationDetails),
           rollbackRequired: true,
         });
@@ -154,8 +181,9 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
         `escalation at T+${formatDuration(milestone.atMs)}: ${unhealthy.map((r) => `${r.gate} (${r.reason})`).join('; ')}`,
       );
       void announce('escalation', {
-        at: `T+${formatDuration(milestone.atMs)}`,
-        gates: unhealthy.map((r) => ({ gate: r.gate, status: r.status, reason: r.reason })),
+        stage: `T+${formatDuration(milestone.atMs)}`,
+        elapsed: `T+${formatDuration(milestone.atMs)}`,
+        gates: unhealthy.map(resultLine),
       });
     },
   });
@@ -171,7 +199,12 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
             'the deploy ran an irreversible migration: no automatic restore; escalated for a manual decision',
         };
         log(`automatic rollback refused: ${rollback.detail}`);
-        void announce('escalation', { reason: rollback.detail, violations: violated });
+        void announce('escalation', {
+          stage: 'automatic rollback refused',
+          message: rollback.detail,
+          gates: loop.violations.map(violationLine),
+          violations: violated,
+        });
       } else if (!options.rollback) {
         rollback = {
           status: 'failed',
@@ -181,18 +214,28 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
         void announce('rollback-failed', { reason: rollback.detail });
       } else {
         log('automatic rollback started');
-        void announce('rollback-started', { violations: violated });
+        void announce('rollback-started', {
+          reason: `quality gate violated: ${loop.violations.map((v) => v.gate).join(', ')}`,
+          violatedGates: loop.violations.map(violationLine),
+          violations: violated,
+        });
         try {
           rollback = await options.rollback();
         } catch (error) {
           rollback = { status: 'failed', detail: (error as Error).message };
         }
         log(`rollback ${rollback.status}: ${rollback.detail}`);
-        void announce(rollback.status === 'succeeded' ? 'rollback-succeeded' : 'rollback-failed', {
-          detail: rollback.detail,
-          restoredFrom: rollback.restoredFrom,
-          healthChecksOk: rollback.healthChecksOk,
-        });
+        void announce(
+          rollback.status === 'succeeded' ? 'rollback-succeeded' : 'rollback-failed',
+          rollback.status === 'succeeded'
+            ? {
+                message: rollback.detail,
+                healthChecksOk:
+                  rollback.healthChecksOk !== undefined ? String(rollback.healthChecksOk) : null,
+                backup: rollback.restoredFrom ?? null,
+              }
+            : { reason: rollback.detail, backup: rollback.restoredFrom ?? null },
+        );
       }
     }
   }
@@ -217,28 +260,32 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     });
   void announce('monitoring-complete', {
     result: loop.result,
-    reason: loop.reason,
-    elapsed: `T+${formatDuration(loop.elapsedMs)}`,
+    message: loop.reason,
+    duration: `T+${formatDuration(loop.elapsedMs)} of ${formatDuration(loop.policy.windowMs)}`,
+    gates: loop.gates
+      .filter((t) => t.last)
+      .map((t) => resultLine(t.firstViolatedMs !== null ? { ...t.last!, status: 'violated' } : t.last!)),
     violations: loop.violations.map((v) => v.gate),
     ...(rollback ? { rollback: rollback.status } : {}),
     report: paths.html,
   });
-  // Notifications are bounded: a hung channel cannot hold the job past its grace period.
-  // Real time on purpose: deliveries are real I/O even when the poll clock is simulated. A
-  // cancelled job has ~10 s of grace on the runner, so the trail gets at most 5 of them.
+  // Notifications are bounded: a hung channel cannot hold the job past its grace period. Real
+  // time on purpose: deliveries are real I/O even when the poll clock is simulated. A cancelled
+  // job has ~10 s of grace on the runner, so the trail gets at most 5 of them. When the bound is
+  // hit, `notifyAbort` ends the sends so the notifier can still write them to its fallback file.
   const notifyBudget = options.notifyTimeoutMs ?? 20_000;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(inFlight),
-    new Promise<void>(
-      (resolve) =>
-        (timer = setTimeout(
-          resolve,
-          loop.result === 'cancelled' ? Math.min(notifyBudget, 5000) : notifyBudget,
-        )),
-    ),
-  ]);
-  clearTimeout(timer);
+  const settled = Promise.all(inFlight);
+  const within = (ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      settled.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]).finally(() => clearTimeout(timer));
+  };
+  if (!(await within(loop.result === 'cancelled' ? Math.min(notifyBudget, 5000) : notifyBudget))) {
+    options.notifyAbort?.abort();
+    await within(2000);
+  }
   const summary = finalSummary();
   const markdown = renderMarkdown(summary);
   recorder.summary(summary);

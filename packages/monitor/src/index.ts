@@ -13,4 +13,4 @@ export * from './providers/exposition.js';
 export * from './providers/prometheus-api.js';
 export * from './providers/json-endpoint.js';
 export * from './adapters/rollback-command.js';
-export * from './adapters/notify-local.js';
+export * from './adapters/notify.js';

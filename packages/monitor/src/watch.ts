@@ -44,6 +44,8 @@ export interface WatchOptions {
   migrationSafety?: MigrationSafety;
   rollback?: Rollback;
   notify?: Notifier;
+  /** Aborted when notifications outlive their bound at the end; give its signal to the notifier. */
+  notifyAbort?: AbortController;
   /** Where monitor_logs go (default monitor_logs). */
   outDir?: string;
   deadlineMs?: number;
@@ -157,6 +159,7 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     migrationSafety: options.migrationSafety ?? 'reversible',
     ...(options.rollback ? { rollback: options.rollback } : {}),
     ...(options.notify ? { notify: options.notify } : {}),
+    ...(options.notifyAbort ? { notifyAbort: options.notifyAbort } : {}),
     log,
   });
 }

@@ -4,9 +4,9 @@
 // to local Slack/Teams/Discord/SMTP sinks plus one unreachable channel that lands in the fallback
 // file → a final report (markdown, JSON, HTML). Leaves no process running.
 //
-// Stand-ins, clearly labelled until their packages are merged: the backup is a tar.gz with a
-// sha256sum file (packages/archive makes the zip), notifications go through the local notifier
-// adapter (packages/notify), and rollback is "verify checksum, restore the backup, restart".
+// Notifications go through packages/notify. Stand-in, clearly labelled until packages/archive is
+// merged: the backup is a tar.gz with a sha256sum file, and rollback is "verify the checksum,
+// restore the backup, restart".
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { formatDuration } from '@guarded-rollout/config';
 import {
   commandRollback,
   compactTimestamp,
-  localNotifier,
+  packageNotifier,
   watchDeployment,
   type MonitorSummary,
 } from '@guarded-rollout/monitor';
@@ -145,12 +145,12 @@ async function main(): Promise<number> {
     NOTIFY_EMAIL_FROM: 'guarded-rollout@dhash.local',
   };
   const fallbackDir = join(out, 'notify-fallback');
-  const notify = localNotifier({
+  const notify = packageNotifier({
     environment: 'production',
     env: channelEnv,
     fallbackDir,
-    timeoutMs: 2000,
-    retryDelayMs: 200,
+    budgetMs: 8000,
+    attemptTimeoutMs: 2000,
   });
   let exitCode = 1;
   let summary: MonitorSummary | undefined;
@@ -195,10 +195,10 @@ async function main(): Promise<number> {
 
     step('notify deploy-started');
     const startedNote = await notify('deploy-started', {
-      environment: 'production',
       version: '1.1.0',
-      previous: '1.0.0',
-      scenario: args.scenario,
+      previousVersion: '1.0.0',
+      deploymentType: 'standard',
+      message: `demo scenario ${args.scenario}`,
     });
     info(`delivered: ${JSON.stringify(startedNote.delivered)}`);
 

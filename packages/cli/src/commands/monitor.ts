@@ -7,7 +7,7 @@ import { ConfigError, durationProblem, formatDuration, tryParseDuration } from '
 import {
   checkTimeScale,
   commandRollback,
-  localNotifier,
+  packageNotifier,
   watchDeployment,
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
@@ -84,6 +84,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
         );
       }
       const abort = new AbortController();
+      const notifyAbort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
@@ -117,11 +118,13 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
             : {}),
           ...(flags.notify
             ? {
-                notify: localNotifier({
+                notify: packageNotifier({
                   environment: flags.env,
                   env: ctx.env,
                   fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+                  signal: notifyAbort.signal,
                 }),
+                notifyAbort,
               }
             : {}),
           outDir: resolve(ctx.cwd, flags.out),
