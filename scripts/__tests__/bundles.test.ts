@@ -35,7 +35,7 @@ describe('committed action bundles run exactly as the runner starts them', () =>
     }) as BundleRun;
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(
-      /^::error::input "event": "deploy-exploded" is not one of "deploy-started", /m,
+      /^::error::input "event": "deploy-exploded" is not a known event; use one of deploy-started, /m,
     );
   });
 });

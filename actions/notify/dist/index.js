@@ -43368,7 +43368,7 @@ function describeSchemaError(error, root) {
     switch (error.keyword) {
         case 'additionalProperties': {
             const extra = error.params.additionalProperty;
-            const allowed = Object.keys((error.parentSchema?.properties ?? {}));
+            const allowed = Object.keys(error.parentSchema?.properties ?? {});
             const where = path === '(root)' ? extra : `${path}.${extra}`;
             return `${where}: unknown field${allowed.length ? `; valid fields here: ${allowed.join(', ')}` : ''}`;
         }
