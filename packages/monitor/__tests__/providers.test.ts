@@ -7,6 +7,8 @@ import { parseGatesConfig } from '@guarded-rollout/gates';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  FakeClock,
+  runMonitorLoop,
   checkHealth,
   createSampler,
   parseSelector,
@@ -276,6 +278,31 @@ describe('Prometheus API provider', () => {
 });
 
 describe('sampler', () => {
+  it('a Prometheus outage trips the metric gates after max_consecutive errors (fail closed)', async () => {
+    routes.set('/h', json(200, { status: 'ok' }));
+    const sampler = createSampler({
+      gates: production.gates,
+      healthUrl: `${base}/h`,
+      prometheusUrl: `http://127.0.0.1:${deadPort}`,
+    });
+    const outcome = await runMonitorLoop({
+      config: production,
+      sample: sampler.sample,
+      clock: new FakeClock(),
+      suspicion: false,
+    });
+    expect(outcome.result).toBe('violated');
+    expect(outcome.violations.map((v) => v.gate).sort()).toEqual([
+      'extraction_failure_rate',
+      'low_confidence_queue',
+      'p95_hash_time',
+    ]);
+    expect(outcome.violations[0]!.detectedMs).toBe(60_000);
+    expect(outcome.violations[0]!.reason).toMatch(
+      /metrics source failed 3 consecutive polls \(limit 2\): Prometheus query failed/,
+    );
+  });
+
   it('refuses two metrics sources, a missing one, a missing health URL and a non-HTTP URL', () => {
     const gates = production.gates;
     expect(() =>
