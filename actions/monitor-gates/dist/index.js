@@ -66080,7 +66080,23 @@ function createSampler(options) {
         const queries = resolvePromQueries(metricGates, options.sources, { timeScale: options.timeScale ?? 1 });
         for (const q of queries)
             describe.push(`metrics: ${q.gate} ← PromQL ${q.query}`);
-        metrics = () => queryGates(options.prometheusUrl, queries, timeoutMs);
+        metrics = async () => {
+            const byGate = await queryGates(options.prometheusUrl, queries, timeoutMs);
+            // Work-around for the gates engine: it counts source errors (fail closed) only under a
+            // gate's logical metrics, never under the gate's own name where `windowed` readings go, so
+            // a Prometheus outage would stay "insufficient data" forever. Mirroring each gate's reading
+            // under its metrics lets errors trip the gate after max_consecutive, and lets a successful
+            // query end the error streak. A windowed reading under the gate's name always wins, so the
+            // mirrored values are never used for arithmetic.
+            const out = { ...byGate };
+            for (const gate of metricGates) {
+                const reading = byGate[gate.name];
+                if (reading)
+                    for (const m of metricsOfGate(gate))
+                        out[m] = reading;
+            }
+            return out;
+        };
     }
     else if (provider === 'json') {
         const kinds = jsonKinds(metricGates);
