@@ -50,7 +50,10 @@ async function service(options: { healthy: boolean; restoredFile: string }): Pro
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function runBundle(inputs: Record<string, string>): Promise<{
+function runBundle(
+  inputs: Record<string, string>,
+  options: { sigtermAfterMs?: number } = {},
+): Promise<{
   code: number | null;
   stdout: string;
   outputs: Record<string, string>;
@@ -76,6 +79,8 @@ function runBundle(inputs: Record<string, string>): Promise<{
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    // The runner cancels a job with SIGINT/SIGTERM; the watch must end with an honest trail.
+    if (options.sigtermAfterMs !== undefined) setTimeout(() => child.kill('SIGTERM'), options.sigtermAfterMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       const outputs: Record<string, string> = {};
@@ -141,6 +146,31 @@ describe('monitor-gates bundle', () => {
       'time-scale': 'fast',
     });
     expect(run.stdout).toContain('::error::input "time-scale": "fast" is not a number');
+    expect(run.code).toBe(1);
+  });
+
+  it('on SIGTERM (job cancelled) writes the partial summary and reports cancelled', async () => {
+    const url = await service({ healthy: true, restoredFile: '/nonexistent' });
+    const started = Date.now();
+    const run = await runBundle(
+      {
+        environment: 'production',
+        config: gatesConfig,
+        'health-url': `${url}/health`,
+        'metrics-url': `${url}/metrics`,
+        notify: 'false',
+      },
+      { sigtermAfterMs: 1500 },
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(run.outputs.result).toBe('cancelled');
+    expect(run.outputs['rollback-required']).toBe('false');
+    const summary = JSON.parse(readFileSync(join(run.dir, run.outputs['summary-path']!), 'utf8')) as {
+      result: string;
+      polls: number;
+    };
+    expect(summary).toMatchObject({ result: 'cancelled', polls: 1 });
+    expect(run.summary).toContain('cancelled');
     expect(run.code).toBe(1);
   });
 });
