@@ -1,19 +1,177 @@
-// Stub: filled in by the issue that delivers this command.
+// `guarded-rollout backup` and `guarded-rollout latest-backup`: the operator's doorway onto
+// @guarded-rollout/archive's createBackup / findLatestBackup (the backup action calls the same).
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
+import {
+  BackupIntegrityError,
+  DEFAULT_OUT_DIR,
+  DEFAULT_PREFIX,
+  assertEnvironmentName,
+  assertKeep,
+  checksumName,
+  createBackup,
+  findLatestBackup,
+  formatBytes,
+  noBackupMessage,
+  verifyBackup,
+} from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
-import { notImplemented } from './not-yet.js';
 
-export function registerBackup(program: Command, _ctx: CliContext): void {
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function parseDurationFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = tryParseDuration(value);
+  if (ms === undefined) throw new ConfigError(durationProblem(flag, value), { field: flag });
+  return ms;
+}
+
+export function parseIntegerFlag(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${flag}: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`, {
+      field: flag,
+    });
+  }
+  return n;
+}
+
+interface BackupFlags {
+  env: string;
+  path: string[];
+  baseDir?: string;
+  out: string;
+  prefix: string;
+  dumpCommand?: string;
+  dumpTimeout?: string;
+  keep?: string;
+  releaseVersion?: string;
+  commit?: string;
+  compressionLevel?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export function registerBackup(program: Command, ctx: CliContext): void {
   program
     .command('backup')
-    .description('(not available yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => notImplemented('backup'));
+    .description(
+      'write backups/<prefix>_<env>_<UTC>.zip with a manifest, then its .sha256 (streamed, verified, atomic)',
+    )
+    .requiredOption('--env <env>', 'environment the backup belongs to (e.g. production)')
+    .option(
+      '--path <path>',
+      'file, directory or glob to include, relative to --base-dir (repeatable; default: the whole base dir)',
+      collect,
+      [],
+    )
+    .option(
+      '--base-dir <dir>',
+      'archive paths are stored relative to this directory (default: current directory)',
+    )
+    .option('--out <dir>', 'output directory', DEFAULT_OUT_DIR)
+    .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
+    .option(
+      '--dump-command <cmd>',
+      'shell command run first; files it writes into $GUARDED_ROLLOUT_DUMP_DIR are included under _dump/',
+    )
+    .option('--dump-timeout <duration>', 'time limit of the dump command', '30m')
+    .option('--keep <n>', 'keep the newest N backups of this environment; delete older ones')
+    .option('--release-version <version>', 'release version recorded in the manifest')
+    .option('--commit <sha>', 'commit recorded in the manifest (default: $GITHUB_SHA)')
+    .option(
+      '--compression-level <0-9>',
+      '0 stores everything; 1-9 deflates compressible files (random-looking data is always stored)',
+      '6',
+    )
+    .option(
+      '--dry-run',
+      'write backup-dryrun.log (what would be included, sizes, free disk) and change nothing',
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: BackupFlags) => {
+      const environment = assertEnvironmentName(flags.env, '--env');
+      const paths = flags.path.length ? flags.path : flags.baseDir ? ['.'] : [];
+      if (paths.length === 0)
+        throw new ConfigError(
+          '--path: nothing to back up; give --path (repeatable) or --base-dir to back up a whole directory',
+          { field: '--path' },
+        );
+      const result = await createBackup({
+        environment,
+        paths,
+        cwd: ctx.cwd,
+        outDir: flags.out,
+        prefix: flags.prefix,
+        ...(flags.baseDir ? { baseDir: flags.baseDir } : {}),
+        ...(flags.dumpCommand
+          ? {
+              dumpCommand: flags.dumpCommand,
+              dumpTimeoutMs: parseDurationFlag('--dump-timeout', flags.dumpTimeout)!,
+            }
+          : {}),
+        ...(flags.keep !== undefined ? { keep: assertKeep(flags.keep, '--keep') } : {}),
+        ...(flags.releaseVersion ? { version: flags.releaseVersion } : {}),
+        ...((flags.commit ?? ctx.env.GITHUB_SHA) ? { commit: flags.commit ?? ctx.env.GITHUB_SHA! } : {}),
+        compressionLevel: parseIntegerFlag('--compression-level', flags.compressionLevel, 0, 9)!,
+        dryRun: !!flags.dryRun,
+        now: ctx.now,
+      });
+      if (flags.json) {
+        ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
+      } else if (result.dryRun) {
+        ctx.stdout(
+          `dry-run: would write ${result.backupPath} (${result.fileCount} files, ${formatBytes(result.totalBytes)}); see ${result.logPath}\n`,
+        );
+      } else {
+        ctx.stdout(
+          [
+            `backup-path: ${result.backupPath}`,
+            `sha256: ${result.sha256}`,
+            `sha256-path: ${result.sha256Path}`,
+            `size-bytes: ${result.sizeBytes}`,
+            `file-count: ${result.fileCount}`,
+            ...result.deleted.map((d) => `deleted (retention): ${d}`),
+          ].join('\n') + '\n',
+        );
+      }
+      if (result.dryRun && result.dryRunStatus !== 'pass') ctx.exitCode = 1;
+    });
+
+  program
+    .command('verify-backup')
+    .description(
+      'check a backup without restoring it: .sha256, manifest, entry safety, and (unless --quick) every CRC-32 and SHA256',
+    )
+    .argument('<zip>', 'the backup zip (its .sha256 must sit beside it)')
+    .option('--quick', 'skip inflating entries: checksum, central directory, manifest and entry safety only')
+    .action(async (zip: string, flags: { quick?: boolean }) => {
+      const result = await verifyBackup(resolve(ctx.cwd, zip), { deep: !flags.quick });
+      const m = result.manifest;
+      ctx.stdout(
+        `${zip}: OK (${flags.quick ? 'checksum, manifest and entry safety' : 'checksum, manifest, entry safety, every CRC-32 and SHA256'}); environment ${m.environment}, created ${m.createdAt}, ${result.plan.files} files, ${formatBytes(result.plan.totalBytes)}\n`,
+      );
+    });
+
   program
     .command('latest-backup')
-    .description('(not available yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => notImplemented('latest-backup'));
+    .description('print the newest complete backup (zip with its .sha256) of one environment')
+    .requiredOption('--env <env>', 'environment (e.g. production)')
+    .option('--out <dir>', 'backup directory', DEFAULT_OUT_DIR)
+    .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
+    .action((flags: { env: string; out: string; prefix: string }) => {
+      const environment = assertEnvironmentName(flags.env, '--env');
+      const dir = resolve(ctx.cwd, flags.out);
+      const latest = findLatestBackup(dir, environment, flags.prefix);
+      if (!latest) throw new BackupIntegrityError(noBackupMessage(dir, environment, flags.prefix));
+      // Relative to the current directory when inside it, like the seed's `ls backups/...`.
+      ctx.stdout(`${checksumName(latest, ctx.cwd)}\n`);
+    });
 }

@@ -1,0 +1,231 @@
+import { describe, it, expect } from '@jest/globals';
+import { readFileSync, writeFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseEvidenceLog } from '@guarded-rollout/evidence';
+import { createBackup, restoreBackup, type RestoreOptions } from '../src/index.js';
+import { buildZip, manifestFor, writeChecksum, writeZipWithChecksum, type RawEntry } from './rawzip.js';
+import { makeTree, snapshot, tempRoot } from './fixtures.js';
+
+const T0 = new Date('2026-11-23T22:00:00Z');
+const text = (s: string): Buffer => Buffer.from(s);
+
+/** A live tree and a place for archives; returns a restore runner that asserts "nothing changed". */
+function scene(label: string) {
+  const root = tempRoot(label);
+  mkdirSync(join(root, 'live'));
+  makeTree(join(root, 'live'));
+  const before = snapshot(join(root, 'live'));
+  const refuse = async (zipPath: string, message: RegExp, extra: Partial<RestoreOptions> = {}) => {
+    const result = await restoreBackup({
+      environment: 'production',
+      backupPath: zipPath,
+      target: 'live',
+      cwd: root,
+      now: () => T0,
+      ...extra,
+    });
+    expect(result.status).toBe('refused');
+    expect(result.message).toMatch(message);
+    expect(snapshot(join(root, 'live'))).toEqual(before);
+    // no staging or pre-rollback leftovers beside the target
+    expect(readdirSync(root).filter((n) => n.includes('staging') || n.includes('pre-rollback'))).toEqual([]);
+    const log = parseEvidenceLog(readFileSync(join(root, 'rollback.log'), 'utf8'));
+    expect(log.result).toMatchObject({ status: 'fail', outcome: 'refused' });
+    return result;
+  };
+  return { root, refuse };
+}
+
+function hostile(
+  root: string,
+  name: string,
+  entries: RawEntry[],
+  options: { manifest?: boolean; environment?: string } = {},
+): string {
+  const path = join(root, `${name}.zip`);
+  const all = options.manifest === false ? entries : [...entries, manifestFor(entries, options.environment)];
+  writeZipWithChecksum(path, buildZip(all));
+  return path;
+}
+
+describe('a hostile or damaged archive is refused with a specific message and the live tree is unchanged', () => {
+  const cases: Array<[string, RawEntry[], RegExp]> = [
+    ['traversal', [{ name: '../evil.txt', data: text('x') }], /climbs out of the target with "\.\."/],
+    ['nested traversal', [{ name: 'a/../../evil.txt', data: text('x') }], /climbs out of the target/],
+    ['absolute path', [{ name: '/tmp/evil.txt', data: text('x') }], /is an absolute path/],
+    ['drive letter', [{ name: 'C:/evil.txt', data: text('x') }], /starts with a drive letter/],
+    ['backslash traversal', [{ name: '..\\evil.txt', data: text('x') }], /contains a backslash/],
+    [
+      'NUL byte',
+      [{ name: Buffer.from('ok.txt\0../evil', 'latin1'), data: text('x') }],
+      /contains a NUL byte/,
+    ],
+    [
+      'symlink escape',
+      [{ name: 'link', data: text('../../etc'), mode: 0o120777 }],
+      /symlink "link" points outside the target \(to "\.\.\/\.\.\/etc"\)/,
+    ],
+    ['absolute symlink', [{ name: 'link', data: text('/etc'), mode: 0o120777 }], /points outside the target/],
+    [
+      'symlink escaping through another symlink',
+      [
+        { name: 's', data: text('.'), mode: 0o120777 },
+        { name: 'l', data: text('s/../etc'), mode: 0o120777 },
+      ],
+      /symlink "l" has "\.\." after a name in its target/,
+    ],
+    [
+      'symlink then file beneath it',
+      [
+        { name: 'sub/', mode: 0o040755 },
+        { name: 'link', data: text('sub'), mode: 0o120777 },
+        { name: 'link/file.txt', data: text('x') },
+      ],
+      /entry "link\/file\.txt" lies beneath symlink "link"/,
+    ],
+    [
+      'collision after normalisation',
+      [
+        { name: 'a.txt', data: text('1') },
+        { name: './a.txt', data: text('2') },
+      ],
+      /entry "\.\/a\.txt" collides with "a\.txt" after normalisation/,
+    ],
+    [
+      'unicode collision (NFC vs NFD)',
+      [
+        { name: 'caf\u00e9.txt', data: text('1') },
+        { name: 'cafe\u0301.txt', data: text('2') },
+      ],
+      /collides with .* after normalisation/,
+    ],
+    [
+      'bomb by ratio',
+      [{ name: 'zeros.bin', data: Buffer.alloc(20 * 1024 * 1024), deflate: true }],
+      /expands \d+:1 .* above the cap of 200:1/,
+    ],
+  ];
+  it.each(cases)('%s', async (label, entries, message) => {
+    const { root, refuse } = scene(label.replace(/\W+/g, '-'));
+    await refuse(hostile(root, 'h', entries), message);
+  });
+
+  it('under-declared size: the entry inflates past what its header says', async () => {
+    const { root, refuse } = scene('under');
+    await refuse(
+      hostile(root, 'h', [
+        { name: 'big.txt', data: Buffer.alloc(1024 * 1024, 'a'), deflate: true, declaredSize: 100 },
+      ]),
+      /entry "big\.txt" (inflates past|is corrupt)/,
+    );
+  });
+
+  it('sizes that disagree with the manifest', async () => {
+    const { root, refuse } = scene('size');
+    const entries = [{ name: 'a.txt', data: text('hello') }];
+    const manifest = manifestFor([{ name: 'a.txt', data: text('hello!') }]);
+    const path = join(root, 'h.zip');
+    writeZipWithChecksum(path, buildZip([...entries, manifest]));
+    await refuse(path, /declares 5 bytes but the manifest says 6: sizes disagree/);
+  });
+
+  it('more entries than the cap', async () => {
+    const { root, refuse } = scene('count');
+    const entries = Array.from({ length: 10 }, (_, i) => ({ name: `f${i}.txt`, data: text('x') }));
+    await refuse(hostile(root, 'h', entries), /more than the cap of 5|exceed the cap of 5/, {
+      caps: { maxEntries: 5 },
+    });
+  });
+
+  it('no manifest (not our backup)', async () => {
+    const { root, refuse } = scene('nomanifest');
+    await refuse(
+      hostile(root, 'h', [{ name: 'a.txt', data: text('x') }], { manifest: false }),
+      /has no manifest/,
+    );
+  });
+
+  describe('damage to a real backup', () => {
+    async function realBackup(root: string, env = 'production'): Promise<string> {
+      mkdirSync(join(root, 'src'));
+      writeFileSync(join(root, 'src/a.txt'), 'A'.repeat(50_000));
+      writeFileSync(join(root, 'src/b.bin'), randomBytes(70_000)); // random: stored, so a flipped byte lands in its data
+      return (await createBackup({ environment: env, paths: ['src'], cwd: root, now: () => T0 })).backupPath;
+    }
+
+    it('wrong checksum', async () => {
+      const { root, refuse } = scene('sum');
+      const zip = await realBackup(root);
+      writeFileSync(`${zip}.sha256`, `${'0'.repeat(64)}  backups/${zip.split('/').pop()}\n`);
+      await refuse(zip, /checksum mismatch for .*the backup is corrupt or was altered/);
+    });
+
+    it('missing or malformed .sha256', async () => {
+      const { root, refuse } = scene('nosum');
+      const zip = await realBackup(root);
+      writeFileSync(`${zip}.sha256`, '');
+      await refuse(zip, /not in sha256sum format/);
+      rmSync(`${zip}.sha256`);
+      await refuse(zip, /\.sha256 is missing: a backup without its checksum is incomplete/);
+    });
+
+    it('flipped byte (checksum recomputed, so the CRC must catch it)', async () => {
+      const { root, refuse } = scene('flip');
+      const zip = await realBackup(root);
+      const bytes = readFileSync(zip);
+      const at = bytes.indexOf(Buffer.from('b.bin')) + 'b.bin'.length + 1000; // inside b.bin's data
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(zip, bytes);
+      writeChecksum(zip);
+      await refuse(zip, /fails its CRC-32 check|is corrupt/);
+    });
+
+    it('flipped byte without recomputing: the checksum catches it first', async () => {
+      const { root, refuse } = scene('flip2');
+      const zip = await realBackup(root);
+      const bytes = readFileSync(zip);
+      bytes[100] = bytes[100]! ^ 0x01;
+      writeFileSync(zip, bytes);
+      await refuse(zip, /checksum mismatch/);
+    });
+
+    it('truncated (checksum recomputed)', async () => {
+      const { root, refuse } = scene('trunc');
+      const zip = await realBackup(root);
+      const bytes = readFileSync(zip);
+      writeFileSync(zip, bytes.subarray(0, Math.floor(bytes.length / 2)));
+      writeChecksum(zip);
+      await refuse(zip, /is not a readable zip .* truncated or corrupt/);
+    });
+
+    it('wrong environment, unless --force', async () => {
+      const { root, refuse } = scene('env');
+      const zip = await realBackup(root, 'staging');
+      await refuse(zip, /belongs to environment "staging", not "production"; pass --force/);
+      const forced = await restoreBackup({
+        environment: 'production',
+        backupPath: zip,
+        target: 'live',
+        cwd: root,
+        now: () => T0,
+        force: true,
+      });
+      expect(forced.status).toBe('succeeded');
+      expect(readFileSync(join(root, 'live/src/a.txt'), 'utf8')).toBe('A'.repeat(50_000));
+      expect(forced.previousTree).toBe(join(root, 'live.pre-rollback-20261123T220000Z'));
+    });
+
+    it('--force never skips integrity: a forced restore of a corrupt backup is still refused', async () => {
+      const { root, refuse } = scene('forcecorrupt');
+      const zip = await realBackup(root);
+      writeFileSync(`${zip}.sha256`, `${'0'.repeat(64)}  ${zip.split('/').pop()}\n`);
+      await refuse(zip, /checksum mismatch/, { force: true });
+    });
+
+    it('missing backup file', async () => {
+      const { root, refuse } = scene('missing');
+      await refuse(join(root, 'backups/dhash_production_20260101T000000Z.zip'), /does not exist/);
+    });
+  });
+});

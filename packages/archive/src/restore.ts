@@ -1,0 +1,390 @@
+// Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
+// was: checksum, manifest and every entry are checked first, the tree is built in a staging
+// directory beside the target, and only then swapped in with two renames. The previous tree is
+// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
+import { EvidenceLog } from '@guarded-rollout/evidence';
+import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
+import { extractPlan } from './extract.js';
+import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
+import type { BackupManifest } from './manifest.js';
+import {
+  DEFAULT_OUT_DIR,
+  DEFAULT_PREFIX,
+  assertEnvironmentName,
+  compactUtc,
+  findLatestBackup,
+  parseBackupFileName,
+} from './naming.js';
+import { describeCommandResult, runShellCommand } from './process.js';
+import {
+  openArchive,
+  readManifest,
+  readSmallEntry,
+  verifyChecksum,
+  type ArchiveEntry,
+  type OpenArchive,
+} from './read.js';
+import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
+import { formatBytes } from './units.js';
+import { freeBytes } from './backup.js';
+
+export interface VerifyOptions {
+  /** Also inflate every entry and check CRC-32, size and manifest SHA256 (default true). */
+  deep?: boolean;
+  caps?: Partial<ExtractionCaps>;
+}
+
+export interface VerifyResult {
+  path: string;
+  sha256: string;
+  manifest: BackupManifest;
+  plan: ExtractionPlan;
+}
+
+async function withArchive<T>(
+  zipPath: string,
+  caps: ExtractionCaps,
+  body: (archive: OpenArchive) => Promise<T>,
+): Promise<T> {
+  const archive = await openArchive(zipPath, caps.maxEntries);
+  try {
+    return await body(archive);
+  } finally {
+    archive.close();
+  }
+}
+
+async function readLinkTargets(archive: OpenArchive): Promise<Map<ArchiveEntry, string>> {
+  const targets = new Map<ArchiveEntry, string>();
+  for (const e of archive.entries) {
+    if (e.type === 'symlink') targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+  }
+  return targets;
+}
+
+async function inspect(
+  zipPath: string,
+  archive: OpenArchive,
+  caps: ExtractionCaps,
+): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
+  const manifest = await readManifest(archive, zipPath);
+  const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+    caps,
+    source: zipPath,
+  });
+  return { manifest, plan };
+}
+
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+export async function verifyBackup(zipPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const caps = { ...DEFAULT_CAPS, ...options.caps };
+  const sha256 = await verifyChecksum(zipPath);
+  return withArchive(zipPath, caps, async (archive) => {
+    const { manifest, plan } = await inspect(zipPath, archive, caps);
+    if (options.deep ?? true) await extractPlan(archive, plan);
+    return { path: zipPath, sha256, manifest, plan };
+  });
+}
+
+export interface HealthSettings {
+  required?: number;
+  intervalMs?: number;
+  timeoutMs?: number;
+  deadlineMs?: number;
+}
+
+export interface RestoreOptions {
+  environment: string;
+  /** The backup zip; or set `latest` to pick the newest complete backup of the environment. */
+  backupPath?: string;
+  latest?: boolean;
+  /** Where `latest` looks (default `backups`). */
+  backupDir?: string;
+  prefix?: string;
+  /** The live directory to replace. */
+  target: string;
+  /** Skips confirmations (the environment check), never an integrity check. */
+  force?: boolean;
+  dryRun?: boolean;
+  restartCommand?: string;
+  restartTimeoutMs?: number;
+  healthUrl?: string;
+  health?: HealthSettings;
+  smokeCommand?: string;
+  smokeTimeoutMs?: number;
+  caps?: Partial<ExtractionCaps>;
+  verifyFileHashes?: boolean;
+  /** Directory for rollback.log / rollback-dryrun.log (default `cwd`). */
+  logDir?: string;
+  cwd?: string;
+  now?: () => Date;
+  /** Injected for tests: clock, sleep and probe of the health loop. */
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  probe?: HealthProbe;
+}
+
+export type RestoreStatus = 'succeeded' | 'failed' | 'refused' | 'dry-run';
+
+export interface RestoreResult {
+  status: RestoreStatus;
+  restoredFrom: string;
+  verified: boolean;
+  healthChecksOk: number;
+  /** Where the replaced tree was kept (undo with two renames). */
+  previousTree?: string;
+  message: string;
+  logPath: string;
+}
+
+function fsyncDirectory(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
+export function resolveBackupPath(
+  options: Pick<RestoreOptions, 'backupPath' | 'latest' | 'backupDir' | 'prefix' | 'environment' | 'cwd'>,
+): string {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  if (options.backupPath && options.latest)
+    throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
+  if (options.backupPath) return resolve(cwd, options.backupPath);
+  if (!options.latest)
+    throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+      field: 'backup',
+    });
+  const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
+  const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
+  if (!found)
+    throw new BackupIntegrityError(
+      noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX),
+    );
+  return found;
+}
+
+/** "no complete backup of X in DIR", naming the environments that do have backups there. */
+export function noBackupMessage(dir: string, env: string, prefix: string): string {
+  let others: string[] = [];
+  try {
+    const names = readdirSync(dir);
+    others = [
+      ...new Set(
+        names
+          .map(parseBackupFileName)
+          .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+          .map((n) => n!.environment),
+      ),
+    ];
+  } catch {
+    // directory missing: say so below
+  }
+  return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
+}
+
+/** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
+ *  logged), not thrown; only usage errors throw. */
+export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  const environment = assertEnvironmentName(options.environment);
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const target = resolve(cwd, options.target);
+  const now = options.now ?? (() => new Date());
+  const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+  const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+  const caps = { ...DEFAULT_CAPS, ...options.caps };
+  if (!existsSync(dirname(target)))
+    throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
+  if (existsSync(target) && !statSync(target).isDirectory())
+    throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+
+  const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
+  let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
+  let verified = false;
+  let healthChecksOk = 0;
+  let previousTree: string | undefined;
+  const finish = (status: RestoreStatus, message: string): RestoreResult => {
+    log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
+      environment,
+      outcome: status,
+      restored_from: restoredFrom,
+      verified,
+      health_checks_ok: healthChecksOk,
+      target,
+      previous_tree: previousTree ?? null,
+    });
+    return {
+      status,
+      restoredFrom,
+      verified,
+      healthChecksOk,
+      ...(previousTree ? { previousTree } : {}),
+      message,
+      logPath,
+    };
+  };
+
+  // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+  let staging: string | undefined;
+  try {
+    restoredFrom = resolveBackupPath({ ...options, cwd });
+    log.line(`backup: ${restoredFrom}`, `target: ${target}`);
+    const sha256 = await verifyChecksum(restoredFrom);
+    log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
+    const stamp = compactUtc(now());
+    await withArchive(restoredFrom, caps, async (archive) => {
+      const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+      log.line(
+        `manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`,
+        `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`,
+      );
+      if (manifest.environment !== environment) {
+        if (!options.force) {
+          throw new UnsafeArchiveError(
+            `backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`,
+          );
+        }
+        log.line(
+          `environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`,
+        );
+      }
+      const free = freeBytes(dirname(target));
+      if (free !== undefined && free < plan.totalBytes) {
+        throw new UnsafeArchiveError(
+          `not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`,
+        );
+      }
+      if (options.dryRun) {
+        await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
+        verified = true;
+        log.line(
+          'every entry: CRC-32, size and SHA256 OK',
+          '',
+          'plan (nothing changed):',
+          `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`,
+          existsSync(target)
+            ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+            : `  2. move the staging directory to ${target} (it does not exist yet)`,
+          `  3. restart: ${options.restartCommand ?? 'none configured'}`,
+          `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`,
+          `  5. smoke: ${options.smokeCommand ?? 'none configured'}`,
+        );
+        return;
+      }
+      // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
+      staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
+      await extractPlan(archive, plan, {
+        destination: staging,
+        verifyFileHashes: options.verifyFileHashes ?? true,
+      });
+      verified = true;
+      log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
+      if (existsSync(target)) {
+        previousTree = `${target}.pre-rollback-${stamp}`;
+        renameSync(target, previousTree);
+        try {
+          renameSync(staging, target);
+        } catch (error) {
+          renameSync(previousTree, target);
+          previousTree = undefined;
+          throw error;
+        }
+      } else {
+        renameSync(staging, target);
+      }
+      staging = undefined;
+      fsyncDirectory(dirname(target));
+      log.line(
+        `swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`,
+      );
+    });
+  } catch (error) {
+    if (staging) rmSync(staging, { recursive: true, force: true });
+    if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+      log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
+      return finish('refused', error.message);
+    }
+    if (error instanceof ConfigError) {
+      log.line(`REFUSED: ${error.message}`);
+      finish('refused', error.message);
+      throw error;
+    }
+    log.line(`FAILED: ${(error as Error).message}`, `the live tree ${target} was not changed`);
+    return finish('failed', `restore failed: ${(error as Error).message}`);
+  }
+  if (options.dryRun)
+    return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
+
+  const undo = previousTree
+    ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+    : '';
+  // 5: restart, health streak, smoke.
+  if (options.restartCommand) {
+    const timeoutMs = options.restartTimeoutMs ?? 120_000;
+    const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+    log.line(
+      `restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`,
+      ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),
+    );
+    if (!r.ok)
+      return finish(
+        'failed',
+        `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`,
+      );
+  }
+  if (options.healthUrl || options.probe) {
+    const h = options.health ?? {};
+    const result = await waitForHealthStreak({
+      probe: options.probe ?? httpHealthProbe(options.healthUrl!),
+      ...(h.required !== undefined ? { required: h.required } : {}),
+      ...(h.intervalMs !== undefined ? { intervalMs: h.intervalMs } : {}),
+      ...(h.timeoutMs !== undefined ? { timeoutMs: h.timeoutMs } : {}),
+      ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      onCheck: (c) =>
+        log.line(
+          `health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`,
+        ),
+    });
+    healthChecksOk = result.streak;
+    if (!result.ok) return finish('failed', `restored, but ${result.reason}.${undo}`);
+    log.line(`health: ${result.reason}`);
+  } else {
+    log.line('health: no health URL configured; skipped');
+  }
+  if (options.smokeCommand) {
+    const timeoutMs = options.smokeTimeoutMs ?? 300_000;
+    const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+    log.line(
+      `smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`,
+      ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),
+    );
+    if (!r.ok)
+      return finish(
+        'failed',
+        `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`,
+      );
+  }
+  return finish(
+    'succeeded',
+    `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`,
+  );
+}

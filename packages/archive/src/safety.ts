@@ -1,0 +1,198 @@
+// The rules every archive entry must pass before a single byte is written: no way out of the
+// target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
+// symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
+// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+import { posix } from 'node:path';
+import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
+import { MANIFEST_ENTRY, type BackupManifest, type ManifestEntry } from './manifest.js';
+import type { ArchiveEntry } from './read.js';
+
+export interface ExtractionCaps {
+  maxEntries: number;
+  maxTotalBytes: number;
+  /** Highest uncompressed/compressed ratio allowed for an entry larger than `ratioFloorBytes`. */
+  maxRatio: number;
+  ratioFloorBytes: number;
+}
+
+export const DEFAULT_CAPS: ExtractionCaps = {
+  maxEntries: 1_000_000,
+  maxTotalBytes: 256 * 1024 ** 3,
+  // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
+  maxRatio: 200,
+  ratioFloorBytes: 1024 * 1024,
+};
+
+export interface PlannedEntry {
+  source: ArchiveEntry;
+  /** Normalised relative path, "/"-separated. */
+  path: string;
+  type: ArchiveEntry['type'];
+  mode: number;
+  size: number;
+  linkTarget?: string;
+  manifest?: ManifestEntry;
+}
+
+export interface ExtractionPlan {
+  entries: PlannedEntry[];
+  files: number;
+  directories: number;
+  symlinks: number;
+  totalBytes: number;
+}
+
+/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
+ *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
+export function unsafeLinkTarget(linkPath: string, target: string): string | undefined {
+  const show = JSON.stringify(target);
+  if (target === '' || target.includes('\0')) return `has an invalid target (${show})`;
+  if (posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
+    return `points outside the target (to ${show})`;
+  const resolved = posix.normalize(posix.join(posix.dirname(linkPath), target));
+  if (resolved === '..' || resolved.startsWith('../')) return `points outside the target (to ${show})`;
+  // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
+  // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
+  const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
+  const firstName = segments.findIndex((seg) => seg !== '..');
+  if (firstName >= 0 && segments.slice(firstName).includes('..')) {
+    return `has ".." after a name in its target (${show}), which can climb out through another link`;
+  }
+  return undefined;
+}
+
+/** Normalises an entry name or refuses it with the specific reason. */
+export function normaliseEntryName(name: string): string {
+  const show = JSON.stringify(name);
+  if (name.includes('\0')) throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
+  if (name.includes('\\'))
+    throw new UnsafeArchiveError(
+      `entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`,
+    );
+  if (/^[A-Za-z]:/.test(name)) throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
+  if (name.startsWith('/')) throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
+  if (parts.length === 0) throw new UnsafeArchiveError(`entry ${show} has no usable name`);
+  return parts.join('/').normalize('NFC');
+}
+
+function collisionKey(path: string, caseInsensitive: boolean): string {
+  return caseInsensitive ? path.toLowerCase() : path;
+}
+
+/** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
+export function planExtraction(
+  entries: ArchiveEntry[],
+  manifest: BackupManifest,
+  linkTargets: Map<ArchiveEntry, string>,
+  options: { caps?: Partial<ExtractionCaps>; caseInsensitive?: boolean; source?: string } = {},
+): ExtractionPlan {
+  const caps = { ...DEFAULT_CAPS, ...options.caps };
+  const caseInsensitive =
+    options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
+  const where = options.source ? `${options.source}: ` : '';
+  if (entries.length > caps.maxEntries) {
+    throw new UnsafeArchiveError(
+      `${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`,
+    );
+  }
+  const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+  const seen = new Map<string, string>();
+  const planned: PlannedEntry[] = [];
+  let totalBytes = 0;
+  for (const entry of entries) {
+    if (entry.name === MANIFEST_ENTRY) continue;
+    const path = normaliseEntryName(entry.name);
+    const show = JSON.stringify(entry.name);
+    if (entry.encrypted)
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} is encrypted; backups are never encrypted by this tool`,
+      );
+    if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`,
+      );
+    }
+    const key = collisionKey(path, caseInsensitive);
+    const previous = seen.get(key);
+    if (previous !== undefined) {
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`,
+      );
+    }
+    seen.set(key, entry.name);
+    totalBytes += entry.uncompressedSize;
+    if (totalBytes > caps.maxTotalBytes) {
+      throw new UnsafeArchiveError(
+        `${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`,
+      );
+    }
+    if (entry.uncompressedSize > caps.ratioFloorBytes) {
+      const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
+      if (ratio > caps.maxRatio) {
+        throw new UnsafeArchiveError(
+          `${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`,
+        );
+      }
+    }
+    const manifestEntry = byManifest.get(path);
+    if (!manifestEntry) throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
+    if (manifestEntry.type !== entry.type) {
+      throw new BackupIntegrityError(
+        `${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`,
+      );
+    }
+    if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
+      throw new BackupIntegrityError(
+        `${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`,
+      );
+    }
+    const p: PlannedEntry = {
+      source: entry,
+      path,
+      type: entry.type,
+      mode: entry.mode & 0o777,
+      size: entry.uncompressedSize,
+      manifest: manifestEntry,
+    };
+    if (entry.type === 'symlink') {
+      const target = linkTargets.get(entry);
+      if (target === undefined)
+        throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+      if (target.includes('\0') || target === '')
+        throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+      const problem = unsafeLinkTarget(path, target);
+      if (problem) throw new UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
+      p.linkTarget = target;
+    }
+    planned.push(p);
+  }
+  // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
+  const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
+  for (const p of planned) {
+    const parts = p.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
+      if (ancestor && ancestor.type !== 'directory') {
+        throw new UnsafeArchiveError(
+          `${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`,
+        );
+      }
+    }
+  }
+  const inArchive = new Set(planned.map((p) => p.path));
+  for (const m of manifest.entries) {
+    if (!inArchive.has(m.path.normalize('NFC')))
+      throw new BackupIntegrityError(
+        `${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`,
+      );
+  }
+  return {
+    entries: planned,
+    files: planned.filter((p) => p.type === 'file').length,
+    directories: planned.filter((p) => p.type === 'directory').length,
+    symlinks: planned.filter((p) => p.type === 'symlink').length,
+    totalBytes,
+  };
+}

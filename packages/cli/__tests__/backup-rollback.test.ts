@@ -1,0 +1,174 @@
+import { describe, it, expect } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli } from './run-cli.js';
+
+const NOW = () => new Date('2026-11-23T12:00:00Z');
+
+function repoRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'gr-cli-'));
+  mkdirSync(join(root, 'srv/data'), { recursive: true });
+  writeFileSync(join(root, 'srv/data/hashes.db'), 'v1 data\n');
+  writeFileSync(join(root, 'srv/config.json'), '{"release":"1.0"}\n');
+  return root;
+}
+
+describe('guarded-rollout backup / latest-backup / rollback', () => {
+  it('backs up, finds the latest, and restores it (exit 0), with the seed command passing', async () => {
+    const root = repoRoot();
+    const b = await cli(
+      ['backup', '--env', 'production', '--base-dir', 'srv', '--keep', '5', '--release-version', '1.0'],
+      { cwd: root, now: NOW },
+    );
+    expect(b).toMatchObject({ code: 0, stderr: '' });
+    expect(b.stdout).toContain(`backup-path: ${join(root, 'backups/dhash_production_20261123T120000Z.zip')}`);
+    expect(b.stdout).toMatch(
+      /sha256: [0-9a-f]{64}\nsha256-path: .*\.zip\.sha256\nsize-bytes: \d+\nfile-count: 2\n/,
+    );
+    const seed = execFileSync(
+      'bash',
+      [
+        '-c',
+        'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"',
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(seed).toBe('backups/dhash_production_20261123T120000Z.zip: OK\n');
+
+    const latest = await cli(['latest-backup', '--env', 'production'], { cwd: root });
+    expect(latest).toEqual({
+      code: 0,
+      stdout: 'backups/dhash_production_20261123T120000Z.zip\n',
+      stderr: '',
+    });
+
+    writeFileSync(join(root, 'srv/data/hashes.db'), 'v2 broken\n');
+    const r = await cli(['rollback', '--env', 'production', '--latest', '--target', 'srv'], {
+      cwd: root,
+      now: NOW,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('status: succeeded');
+    expect(readFileSync(join(root, 'srv/data/hashes.db'), 'utf8')).toBe('v1 data\n');
+    expect(readFileSync(join(root, 'srv.pre-rollback-20261123T120000Z/data/hashes.db'), 'utf8')).toBe(
+      'v2 broken\n',
+    );
+
+    const v = await cli(['verify-backup', 'backups/dhash_production_20261123T120000Z.zip'], { cwd: root });
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/OK .*environment production/);
+  });
+
+  it('dry-runs write their evidence logs and change nothing', async () => {
+    const root = repoRoot();
+    expect(
+      (await cli(['backup', '--env', 'production', '--path', 'srv', '--dry-run'], { cwd: root, now: NOW }))
+        .code,
+    ).toBe(0);
+    expect(existsSync(join(root, 'backups'))).toBe(false);
+    expect(readFileSync(join(root, 'backup-dryrun.log'), 'utf8')).toMatch(
+      /GUARDED-ROLLOUT-RESULT \{.*"status":"pass"/,
+    );
+    await cli(['backup', '--env', 'production', '--path', 'srv'], { cwd: root, now: NOW });
+    const r = await cli(['rollback', '--env', 'production', '--latest', '--target', 'srv', '--dry-run'], {
+      cwd: root,
+      now: NOW,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('status: dry-run');
+    expect(readFileSync(join(root, 'rollback-dryrun.log'), 'utf8')).toContain('plan (nothing changed):');
+  });
+
+  it('refuses a backup of another environment with exit 1 unless --force', async () => {
+    const root = repoRoot();
+    await cli(['backup', '--env', 'staging', '--base-dir', 'srv'], { cwd: root, now: NOW });
+    const zip = 'backups/dhash_staging_20261123T120000Z.zip';
+    const refused = await cli(['rollback', '--env', 'production', '--backup', zip, '--target', 'srv'], {
+      cwd: root,
+      now: NOW,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /rollback refused: backup dhash_staging_20261123T120000Z\.zip belongs to environment "staging", not "production"; pass --force/,
+    );
+    const forced = await cli(
+      ['rollback', '--env', 'production', '--backup', zip, '--target', 'srv', '--force'],
+      { cwd: root, now: NOW },
+    );
+    expect(forced.code).toBe(0);
+  });
+
+  const bad: Array<[string, number, string[], RegExp]> = [
+    [
+      'unknown environment in latest-backup',
+      1,
+      ['latest-backup', '--env', 'qa'],
+      /no complete backup of environment "qa" in .*backups/,
+    ],
+    [
+      'invalid environment name',
+      2,
+      ['latest-backup', '--env', 'prod_eu'],
+      /--env: "prod_eu" is not a valid environment name/,
+    ],
+    [
+      'missing backup file',
+      1,
+      ['rollback', '--env', 'production', '--backup', 'backups/nope.zip', '--target', 'srv'],
+      /backup .*nope\.zip does not exist/,
+    ],
+    [
+      'bad --keep',
+      2,
+      ['backup', '--env', 'production', '--path', 'srv', '--keep', '0'],
+      /--keep: "0" is not a whole number from 1 to 10000/,
+    ],
+    ['missing --path and --base-dir', 2, ['backup', '--env', 'production'], /--path: nothing to back up/],
+    [
+      'path that does not exist',
+      2,
+      ['backup', '--env', 'production', '--path', 'nowhere'],
+      /path ".*nowhere" does not exist/,
+    ],
+    [
+      'bad compression level',
+      2,
+      ['backup', '--env', 'production', '--path', 'srv', '--compression-level', '11'],
+      /--compression-level: "11" is not a whole number from 0 to 9/,
+    ],
+    [
+      'both --backup and --latest',
+      2,
+      ['rollback', '--env', 'production', '--backup', 'x.zip', '--latest', '--target', 'srv'],
+      /either --backup ZIP or --latest, not both/,
+    ],
+    [
+      'neither --backup nor --latest',
+      2,
+      ['rollback', '--env', 'production', '--target', 'srv'],
+      /choose the backup: --backup ZIP or --latest/,
+    ],
+    ['missing --target', 2, ['rollback', '--env', 'production', '--latest'], /--target: required/],
+    [
+      'bad health URL',
+      2,
+      ['rollback', '--env', 'production', '--latest', '--target', 'srv', '--health-url', 'ftp://x'],
+      /--health-url: "ftp:\/\/x" is not an http\(s\) URL/,
+    ],
+    [
+      'bad duration',
+      2,
+      ['rollback', '--env', 'production', '--latest', '--target', 'srv', '--health-interval', 'soon'],
+      /--health-interval: "soon" is not a duration/,
+    ],
+    ['missing --env', 2, ['backup', '--path', 'srv'], /required option '--env <env>' not specified/],
+  ];
+  it.each(bad)('%s → exit %d', async (_label, code, argv, message) => {
+    const root = repoRoot();
+    const r = await cli(argv, { cwd: root, now: NOW });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+});
