@@ -14,3 +14,4 @@ export * from './providers/prometheus-api.js';
 export * from './providers/json-endpoint.js';
 export * from './adapters/rollback-command.js';
 export * from './adapters/notify.js';
+export * from './adapters/rollback-archive.js';

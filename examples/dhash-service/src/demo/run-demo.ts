@@ -4,17 +4,16 @@
 // to local Slack/Teams/Discord/SMTP sinks plus one unreachable channel that lands in the fallback
 // file → a final report (markdown, JSON, HTML). Leaves no process running.
 //
-// Notifications go through packages/notify. Stand-in, clearly labelled until packages/archive is
-// merged: the backup is a tar.gz with a sha256sum file, and rollback is "verify the checksum,
-// restore the backup, restart".
+// Backups and the verified restore are packages/archive's, notifications packages/notify's, the
+// watch packages/monitor's: the same code the actions and the CLI run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join, resolve } from 'node:path';
+import { createBackup } from '@guarded-rollout/archive';
 import { formatDuration } from '@guarded-rollout/config';
 import {
-  commandRollback,
+  archiveRollback,
   compactTimestamp,
   packageNotifier,
   watchDeployment,
@@ -112,10 +111,6 @@ async function waitHealthy(url: string, version: string, timeoutMs: number): Pro
   throw new Error(`${url} did not report version ${version} within ${timeoutMs / 1000}s`);
 }
 
-function sha256File(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -202,24 +197,38 @@ async function main(): Promise<number> {
     });
     info(`delivered: ${JSON.stringify(startedNote.delivered)}`);
 
-    step(
-      'backup (+sha256)',
-      'stand-in for packages/archive: tar.gz of active-release + data/, sha256sum file',
+    step('backup (+sha256)', 'packages/archive: zip with manifest, then the .sha256 written last');
+    // Live traffic keeps appending to data/hashes.jsonl, and the archive rightly refuses a file
+    // that changes while it is read; so, like a database dump, take a point-in-time copy first and
+    // back that up. supervisor.json is deployment state too: the restart after a restore needs it.
+    const snapshot = join(out, 'snapshot');
+    cpSync(root, snapshot, { recursive: true });
+    const made = await createBackup({
+      environment: 'production',
+      paths: ['active-release', 'releases.json', 'data', 'supervisor.json'],
+      baseDir: snapshot,
+      outDir: backups,
+      prefix: 'dhash',
+      version: '1.0.0',
+      cwd: out,
+    });
+    rmSync(snapshot, { recursive: true, force: true });
+    backup.path = made.backupPath;
+    backup.sha256 = made.sha256;
+    // The seed's runbook check, verbatim, from the output directory.
+    const check = spawnSync(
+      'sh',
+      [
+        '-c',
+        'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"',
+      ],
+      { cwd: out, encoding: 'utf8' },
     );
-    const name = `dhash_production_${compactTimestamp(new Date())}.tar.gz`;
-    backup.path = join(backups, name);
-    const tar = spawnSync(
-      'tar',
-      ['-czf', backup.path, '-C', root, 'active-release', 'releases.json', 'data'],
-      { encoding: 'utf8' },
-    );
-    if (tar.status !== 0) throw new Error(`backup failed: ${tar.stderr}`);
-    backup.sha256 = sha256File(backup.path);
-    writeFileSync(`${backup.path}.sha256`, `${backup.sha256}  ${name}\n`);
-    const check = spawnSync('sha256sum', ['-c', `${name}.sha256`], { cwd: backups, encoding: 'utf8' });
     info(
-      `${backup.path}\n          sha256 ${backup.sha256} (${check.status === 0 ? 'verified with sha256sum -c' : 'sha256sum unavailable; checked in-process'})`,
+      `${backup.path} (${made.fileCount} files, ${made.sizeBytes} bytes)\n          sha256 ${backup.sha256} (${check.status === 0 ? `runbook check: ${check.stdout.trim()}` : `sha256sum -c did not pass: ${check.stdout}${check.stderr}`})`,
     );
+    if (check.status !== 0 && !/not found/.test(check.stderr))
+      throw new Error('the new backup failed its checksum');
 
     step(
       'deploy release 1.1.0',
@@ -236,12 +245,6 @@ async function main(): Promise<number> {
     info(deploy.stdout.trim());
 
     step('monitor the quality gates', `production gates, 60-minute window compressed ${args.timeScale}×`);
-    const restore = [
-      `cd ${shellQuote(backups)}`,
-      `sha256sum -c ${shellQuote(`${name}.sha256`)} >/dev/null`,
-      `tar -xzf ${shellQuote(backup.path)} -C ${shellQuote(root)}`,
-      `${shellQuote(process.execPath)} ${shellQuote(join(service, 'ctl.mjs'))} restart --root ${shellQuote(root)}`,
-    ].join(' && ');
     const outcome = await watchDeployment({
       environment: 'production',
       configFile: join(args.repo, 'quality-gates-config.json'),
@@ -249,11 +252,18 @@ async function main(): Promise<number> {
       metricsUrl: `${base}/metrics`,
       timeScale: args.timeScale,
       autoRollback: true,
-      rollback: commandRollback({
-        command: restore,
+      // The rollback action's code: verify, restore all-or-nothing, restart, 3 OK health checks.
+      rollback: archiveRollback({
+        environment: 'production',
+        latest: true,
+        backupDir: backups,
+        prefix: 'dhash',
+        target: root,
+        restartCommand: `${shellQuote(process.execPath)} ${shellQuote(join(service, 'ctl.mjs'))} restart --root ${shellQuote(root)}`,
         healthUrl: `${base}/health`,
-        checkIntervalMs: 300,
-        log: info,
+        health: { required: 3, intervalMs: 300, timeoutMs: 2000, deadlineMs: 20_000 },
+        cwd: out,
+        logDir: out,
       }),
       notify,
       outDir: join(out, 'monitor_logs'),
@@ -316,7 +326,7 @@ async function main(): Promise<number> {
     behavedAsDesigned: exitCode === 0,
     verdict,
     steps,
-    backup: { ...backup, standIn: 'tar.gz + sha256sum file (packages/archive not merged yet)' },
+    backup,
     notifications: {
       received: sinks.received,
       sinks: join(out, 'sinks'),
