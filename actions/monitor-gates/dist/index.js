@@ -12607,6 +12607,68 @@ module.exports = parsePrometheusTextFormat;
 
 /***/ }),
 
+/***/ 218:
+/***/ ((module) => {
+
+module.exports = Pend;
+
+function Pend() {
+  this.pending = 0;
+  this.max = Infinity;
+  this.listeners = [];
+  this.waiting = [];
+  this.error = null;
+}
+
+Pend.prototype.go = function(fn) {
+  if (this.pending < this.max) {
+    pendGo(this, fn);
+  } else {
+    this.waiting.push(fn);
+  }
+};
+
+Pend.prototype.wait = function(cb) {
+  if (this.pending === 0) {
+    cb(this.error);
+  } else {
+    this.listeners.push(cb);
+  }
+};
+
+Pend.prototype.hold = function() {
+  return pendHold(this);
+};
+
+function pendHold(self) {
+  self.pending += 1;
+  var called = false;
+  return onCb;
+  function onCb(err) {
+    if (called) throw new Error("callback called twice");
+    called = true;
+    self.error = self.error || err;
+    self.pending -= 1;
+    if (self.waiting.length > 0 && self.pending < self.max) {
+      pendGo(self, self.waiting.shift());
+    } else if (self.pending === 0) {
+      var listeners = self.listeners;
+      self.listeners = [];
+      listeners.forEach(cbListener);
+    }
+  }
+  function cbListener(listener) {
+    listener(self.error);
+  }
+}
+
+function pendGo(self, fn) {
+  fn(pendHold(self));
+}
+
+
+/***/ }),
+
 /***/ 8512:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -44230,11 +44292,2195 @@ module.exports = {
 
 /***/ }),
 
+/***/ 9489:
+/***/ ((module) => {
+
+// Adapted from https://github.com/brianloveswords/buffer-crc32/blob/v0.2.13/index.js
+const CRC_TABLE = new Int32Array([
+  0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f, 0xe963a535, 0x9e6495a3,
+  0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988, 0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91,
+  0x1db71064, 0x6ab020f2, 0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
+  0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9, 0xfa0f3d63, 0x8d080df5,
+  0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172, 0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b,
+  0x35b5a8fa, 0x42b2986c, 0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
+  0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423, 0xcfba9599, 0xb8bda50f,
+  0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924, 0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d,
+  0x76dc4190, 0x01db7106, 0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
+  0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d, 0x91646c97, 0xe6635c01,
+  0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e, 0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457,
+  0x65b0d9c6, 0x12b7e950, 0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
+  0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7, 0xa4d1c46d, 0xd3d6f4fb,
+  0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0, 0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9,
+  0x5005713c, 0x270241aa, 0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
+  0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81, 0xb7bd5c3b, 0xc0ba6cad,
+  0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a, 0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683,
+  0xe3630b12, 0x94643b84, 0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
+  0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb, 0x196c3671, 0x6e6b06e7,
+  0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc, 0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5,
+  0xd6d6a3e8, 0xa1d1937e, 0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
+  0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55, 0x316e8eef, 0x4669be79,
+  0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236, 0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f,
+  0xc5ba3bbe, 0xb2bd0b28, 0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
+  0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f, 0x72076785, 0x05005713,
+  0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38, 0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21,
+  0x86d3d2d4, 0xf1d4e242, 0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
+  0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69, 0x616bffd3, 0x166ccf45,
+  0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2, 0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db,
+  0xaed16a4a, 0xd9d65adc, 0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
+  0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693, 0x54de5729, 0x23d967bf,
+  0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94, 0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
+]);
+
+function crc32(buf) {
+  let crc = -1;
+  for (let x of buf) {
+    crc = CRC_TABLE[(crc ^ x) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ -1) >>> 0;
+}
+
+module.exports = crc32;
+
+
+/***/ }),
+
+/***/ 7783:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+// This was adapted from https://github.com/andrewrk/node-fd-slicer by Andrew Kelley under the MIT License.
+var fs = __nccwpck_require__(9896);
+var util = __nccwpck_require__(9023);
+var stream = __nccwpck_require__(2203);
+var Readable = stream.Readable;
+var PassThrough = stream.PassThrough;
+var Pend = __nccwpck_require__(218);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+
+exports.BufferSlicer = BufferSlicer;
+exports.FdSlicer = FdSlicer;
+
+util.inherits(FdSlicer, EventEmitter);
+function FdSlicer(fd) {
+  EventEmitter.call(this);
+
+  this.fd = fd;
+  this.pend = new Pend();
+  this.pend.max = 1;
+  this.refCount = 0;
+}
+
+FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+  var self = this;
+  self.pend.go(function(cb) {
+    fs.read(self.fd, buffer, offset, length, position, function(err, bytesRead, buffer) {
+      cb();
+      callback(err, bytesRead, buffer);
+    });
+  });
+};
+
+FdSlicer.prototype.createReadStream = function(options) {
+  return new ReadStream(this, options);
+};
+
+FdSlicer.prototype.ref = function() {
+  this.refCount += 1;
+};
+
+FdSlicer.prototype.unref = function() {
+  var self = this;
+  self.refCount -= 1;
+  if (self.refCount < 0) throw new Error("invalid unref");
+  if (self.refCount > 0) return;
+
+  fs.close(self.fd, onCloseDone);
+
+  function onCloseDone(err) {
+    if (err) {
+      self.emit('error', err);
+    } else {
+      self.emit('close');
+    }
+  }
+};
+
+util.inherits(ReadStream, Readable);
+function ReadStream(context, options) {
+  options = options || {};
+  Readable.call(this, options);
+
+  this.context = context;
+  this.context.ref();
+
+  this.start = options.start || 0;
+  this.endOffset = options.end;
+  this.pos = this.start;
+}
+
+ReadStream.prototype._read = function(n) {
+  var self = this;
+
+  var toRead = Math.min(self._readableState.highWaterMark, n);
+  if (self.endOffset != null) {
+    toRead = Math.min(toRead, self.endOffset - self.pos);
+  }
+  if (toRead <= 0) {
+    self.push(null);
+    this._cleanup();
+    return;
+  }
+  self.context.pend.go(function(cb) {
+    var buffer = Buffer.allocUnsafe(toRead);
+    fs.read(self.context.fd, buffer, 0, toRead, self.pos, function(err, bytesRead) {
+      if (err) {
+        self.destroy(err);
+      } else if (bytesRead === 0) {
+        self.push(null);
+        self._cleanup();
+      } else {
+        self.pos += bytesRead;
+        self.push(buffer.slice(0, bytesRead));
+      }
+      cb();
+    });
+  });
+};
+
+ReadStream.prototype._destroy = function(err, cb) {
+  // Node 14+ calls this automatically at EOF.
+  this._cleanup();
+  cb(err);
+};
+
+ReadStream.prototype._cleanup = function() {
+  if (this.context != null) {
+    this.context.unref();
+    this.context = null;
+  }
+};
+
+util.inherits(BufferSlicer, EventEmitter);
+function BufferSlicer(buffer) {
+  EventEmitter.call(this);
+
+  this.refCount = 0;
+  this.buffer = buffer;
+}
+
+BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
+  if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
+  if (position < 0) throw new RangeError("position is negative: " + position);
+  if (offset + length > buffer.length) {
+    // The caller's buffer can't hold all the bytes they're trying to read.
+    // Clamp the length instead of giving an error.
+    // The callback will be informed of fewer than expected bytes written.
+    length = buffer.length - offset;
+  }
+  if (position + length > this.buffer.length) {
+    // Clamp any attempt to read past the end of the source buffer.
+    length = this.buffer.length - position;
+  }
+  if (length <= 0) {
+    // After any clamping, we're fully out of bounds or otherwise have nothing to do.
+    // This isn't an error; it's just zero bytes written.
+    setImmediate(function() {
+      callback(null, 0);
+    });
+    return;
+  }
+  this.buffer.copy(buffer, offset, position, position + length);
+  setImmediate(function() {
+    callback(null, length);
+  });
+};
+
+BufferSlicer.prototype.createReadStream = function(options) {
+  options = options || {};
+  var readStream = new PassThrough(options);
+  readStream.start = options.start || 0;
+  readStream.endOffset = options.end;
+  // by the time this function returns, we'll be done.
+  readStream.pos = readStream.endOffset || this.buffer.length;
+
+  var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
+  // Cut the buffer into smaller slices for better memory usage when streaming into a zlib inflate stream.
+  // See https://github.com/thejoshwolfe/yauzl/issues/87
+  var maxChunkSize = 0x10000;
+  var offset = 0;
+  while (true) {
+    var nextOffset = offset + maxChunkSize;
+    if (nextOffset >= entireSlice.length) {
+      // last chunk
+      if (offset < entireSlice.length) {
+        readStream.write(entireSlice.slice(offset, entireSlice.length));
+      }
+      break;
+    }
+    readStream.write(entireSlice.slice(offset, nextOffset));
+    offset = nextOffset;
+  }
+
+  readStream.end();
+  return readStream;
+};
+
+BufferSlicer.prototype.ref = function() {
+  this.refCount += 1;
+};
+
+BufferSlicer.prototype.unref = function() {
+  this.refCount -= 1;
+
+  if (this.refCount < 0) {
+    throw new Error("invalid unref");
+  }
+};
+
+
+/***/ }),
+
+/***/ 7198:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var fs = __nccwpck_require__(9896);
+var zlib = __nccwpck_require__(3106);
+var fd_slicer = __nccwpck_require__(7783);
+var util = __nccwpck_require__(9023);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+var Transform = (__nccwpck_require__(2203).Transform);
+var PassThrough = (__nccwpck_require__(2203).PassThrough);
+var Writable = (__nccwpck_require__(2203).Writable);
+
+// Node 20 added zlib.crc32.
+const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(9489);
+
+exports.open = open;
+exports.fromFd = fromFd;
+exports.fromBuffer = fromBuffer;
+exports.fromRandomAccessReader = fromRandomAccessReader;
+exports.openPromise = openPromise;
+exports.fromFdPromise = fromFdPromise;
+exports.fromBufferPromise = fromBufferPromise;
+exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
+
+exports.dosDateTimeToDate = dosDateTimeToDate;
+exports.getFileNameLowLevel = getFileNameLowLevel;
+exports.validateFileName = validateFileName;
+exports.parseExtraFields = parseExtraFields;
+exports.ZipFile = ZipFile;
+exports.Entry = Entry;
+exports.LocalFileHeader = LocalFileHeader;
+exports.RandomAccessReader = RandomAccessReader;
+
+function openPromise(path, options) {
+  return new Promise((resolve, reject) => {
+    open(path, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromFdPromise(fd, options) {
+  return new Promise((resolve, reject) => {
+    fromFd(fd, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromBufferPromise(buffer, options) {
+  return new Promise((resolve, reject) => {
+    fromBuffer(buffer, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+function fromRandomAccessReaderPromise(reader, totalSize, options) {
+  return new Promise((resolve, reject) => {
+    fromRandomAccessReader(reader, totalSize, {...options, lazyEntries: true}, function(err, zipfile) {
+      if (err) return reject(err);
+      resolve(zipfile);
+    });
+  });
+}
+
+function open(path, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = true;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  fs.open(path, "r", function(err, fd) {
+    if (err) return callback(err);
+    fromFd(fd, options, function(err, zipfile) {
+      if (err) fs.close(fd, defaultCallback);
+      callback(err, zipfile);
+    });
+  });
+}
+
+function fromFd(fd, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = false;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  fs.fstat(fd, function(err, stats) {
+    if (err) return callback(err);
+    var reader = new fd_slicer.FdSlicer(fd);
+    fromRandomAccessReader(reader, stats.size, options, callback);
+  });
+}
+
+function fromBuffer(buffer, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  options.autoClose = false;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  var reader = new fd_slicer.BufferSlicer(buffer);
+  fromRandomAccessReader(reader, buffer.length, options, callback);
+}
+
+function fromRandomAccessReader(reader, totalSize, options, callback) {
+  if (typeof options === "function") {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (options.autoClose == null) options.autoClose = true;
+  if (options.lazyEntries == null) options.lazyEntries = false;
+  if (options.decodeStrings == null) options.decodeStrings = true;
+  var decodeStrings = !!options.decodeStrings;
+  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
+  if (options.strictFileNames == null) options.strictFileNames = false;
+  if (callback == null) callback = defaultCallback;
+  if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
+  if (totalSize > Number.MAX_SAFE_INTEGER) {
+    throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
+  }
+
+  // the matching unref() call is in zipfile.close()
+  reader.ref();
+
+  // eocdr means End of Central Directory Record.
+  // search backwards for the eocdr signature.
+  // the last field of the eocdr is a variable-length comment.
+  // the comment size is encoded in a 2-byte field in the eocdr, which we can't find without trudging backwards through the comment to find it.
+  // as a consequence of this design decision, it's possible to have ambiguous zip file metadata if a coherent eocdr was in the comment.
+  // we search backwards for a eocdr signature, and hope that whoever made the zip file was smart enough to forbid the eocdr signature in the comment.
+  var eocdrWithoutCommentSize = 22;
+  var zip64EocdlSize = 20; // Zip64 end of central directory locator
+  var maxCommentSize = 0xffff; // 2-byte size
+  var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
+  var buffer = newBuffer(bufferSize);
+  var bufferReadStart = totalSize - buffer.length;
+  readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
+    if (err) return callback(err);
+    for (var i = bufferSize - eocdrWithoutCommentSize; i >= 0; i -= 1) {
+      if (buffer.readUInt32LE(i) !== 0x06054b50) continue;
+      // found eocdr
+      var eocdrBuffer = buffer.subarray(i);
+
+      // 0 - End of central directory signature = 0x06054b50
+      // 4 - Number of this disk
+      var diskNumber = eocdrBuffer.readUInt16LE(4);
+      // 6 - Disk where central directory starts
+      // 8 - Number of central directory records on this disk
+      // 10 - Total number of central directory records
+      var entryCount = eocdrBuffer.readUInt16LE(10);
+      // 12 - Size of central directory (bytes)
+      // 16 - Offset of start of central directory, relative to start of archive
+      var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
+      // 20 - Comment length
+      var commentLength = eocdrBuffer.readUInt16LE(20);
+      var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
+      if (commentLength !== expectedCommentLength) {
+        return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK☺☻` in the comment?"));
+      }
+      // 22 - Comment
+      // the encoding is always cp437.
+      var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false)
+                                  : eocdrBuffer.subarray(22);
+
+      // Look for a Zip64 end of central directory locator
+      if (i - zip64EocdlSize >= 0 && buffer.readUInt32LE(i - zip64EocdlSize) === 0x07064b50) {
+        // ZIP64 format
+        var zip64EocdlBuffer = buffer.subarray(i - zip64EocdlSize, i - zip64EocdlSize + zip64EocdlSize);
+        // 0 - zip64 end of central dir locator signature = 0x07064b50
+        // 4 - number of the disk with the start of the zip64 end of central directory
+        // 8 - relative offset of the zip64 end of central directory record
+        var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
+        // 16 - total number of disks
+
+        // ZIP64 end of central directory record
+        var zip64EocdrBuffer = newBuffer(56);
+        return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err) {
+          if (err) return callback(err);
+
+          // 0 - zip64 end of central dir signature                           4 bytes  (0x06064b50)
+          if (zip64EocdrBuffer.readUInt32LE(0) !== 0x06064b50) {
+            return callback(new Error("invalid zip64 end of central directory record signature"));
+          }
+          // 4 - size of zip64 end of central directory record                8 bytes
+          // 12 - version made by                                             2 bytes
+          // 14 - version needed to extract                                   2 bytes
+          // 16 - number of this disk                                         4 bytes
+          diskNumber = zip64EocdrBuffer.readUInt32LE(16);
+          if (diskNumber !== 0) {
+            // Check this only after zip64 overrides. See #118.
+            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+          }
+          // 20 - number of the disk with the start of the central directory  4 bytes
+          // 24 - total number of entries in the central directory on this disk         8 bytes
+          // 32 - total number of entries in the central directory            8 bytes
+          entryCount = readUInt64LE(zip64EocdrBuffer, 32);
+          // 40 - size of the central directory                               8 bytes
+          // 48 - offset of start of central directory with respect to the starting disk number     8 bytes
+          centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
+          // 56 - zip64 extensible data sector                                (variable size)
+          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
+        });
+      }
+
+      // Not ZIP64 format
+      if (diskNumber !== 0) {
+        return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
+      }
+      return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
+
+    }
+
+    // Not a zip file.
+    callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
+  });
+}
+
+util.inherits(ZipFile, EventEmitter);
+function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
+  var self = this;
+  EventEmitter.call(self);
+  self.reader = reader;
+  // forward close events
+  self.reader.on("error", function(err) {
+    // error closing the fd
+    emitError(self, err);
+  });
+  self.reader.once("close", function() {
+    self.emit("close");
+  });
+  self.readEntryCursor = centralDirectoryOffset;
+  self.fileSize = fileSize;
+  self.entryCount = entryCount;
+  self.comment = comment;
+  self.entriesRead = 0;
+  self.autoClose = !!autoClose;
+  self.lazyEntries = !!lazyEntries;
+  self.decodeStrings = !!decodeStrings;
+  self.validateEntrySizes = !!validateEntrySizes;
+  self.strictFileNames = !!strictFileNames;
+  self.isOpen = true;
+  self.emittedError = false;
+  self.hasEachEntryBeenCalled = false;
+
+  if (!self.lazyEntries) self._readEntry();
+}
+ZipFile.prototype.close = function() {
+  if (!this.isOpen) return;
+  this.isOpen = false;
+  this.reader.unref();
+};
+
+function emitErrorAndAutoClose(self, err) {
+  if (self.autoClose) self.close();
+  emitError(self, err);
+}
+function emitError(self, err) {
+  if (self.emittedError) return;
+  self.emittedError = true;
+  self.emit("error", err);
+}
+
+ZipFile.prototype.readEntry = function() {
+  if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
+  this._readEntry();
+};
+ZipFile.prototype._readEntry = function() {
+  var self = this;
+  if (self.entryCount === self.entriesRead) {
+    // done with metadata
+    setImmediate(function() {
+      if (self.autoClose) self.close();
+      if (self.emittedError) return;
+      self.emit("end");
+    });
+    return;
+  }
+  if (self.emittedError) return;
+  var buffer = newBuffer(46);
+  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
+    if (err) return emitErrorAndAutoClose(self, err);
+    if (self.emittedError) return;
+    var entry = new Entry();
+    // 0 - Central directory file header signature
+    var signature = buffer.readUInt32LE(0);
+    if (signature !== 0x02014b50) return emitErrorAndAutoClose(self, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
+    // 4 - Version made by
+    entry.versionMadeBy = buffer.readUInt16LE(4);
+    // 6 - Version needed to extract (minimum)
+    entry.versionNeededToExtract = buffer.readUInt16LE(6);
+    // 8 - General purpose bit flag
+    entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
+    // 10 - Compression method
+    entry.compressionMethod = buffer.readUInt16LE(10);
+    // 12 - File last modification time
+    entry.lastModFileTime = buffer.readUInt16LE(12);
+    // 14 - File last modification date
+    entry.lastModFileDate = buffer.readUInt16LE(14);
+    // 16 - CRC-32
+    entry.crc32 = buffer.readUInt32LE(16);
+    // 20 - Compressed size
+    entry.compressedSize = buffer.readUInt32LE(20);
+    // 24 - Uncompressed size
+    entry.uncompressedSize = buffer.readUInt32LE(24);
+    // 28 - File name length (n)
+    entry.fileNameLength = buffer.readUInt16LE(28);
+    // 30 - Extra field length (m)
+    entry.extraFieldLength = buffer.readUInt16LE(30);
+    // 32 - File comment length (k)
+    entry.fileCommentLength = buffer.readUInt16LE(32);
+    // 34 - Disk number where file starts
+    // 36 - Internal file attributes
+    entry.internalFileAttributes = buffer.readUInt16LE(36);
+    // 38 - External file attributes
+    entry.externalFileAttributes = buffer.readUInt32LE(38);
+    // 42 - Relative offset of local file header
+    entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
+
+    if (entry.generalPurposeBitFlag & 0x40) return emitErrorAndAutoClose(self, new Error("strong encryption is not supported"));
+
+    self.readEntryCursor += 46;
+
+    buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
+    readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
+      if (err) return emitErrorAndAutoClose(self, err);
+      if (self.emittedError) return;
+      // 46 - File name
+      entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
+      // 46+n - Extra field
+      var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
+      entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
+      // 46+n+m - File comment
+      entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
+
+      // Parse the extra fields, which we need for processing other fields.
+      try {
+        entry.extraFields = parseExtraFields(entry.extraFieldRaw);
+      } catch (err) {
+        return emitErrorAndAutoClose(self, err);
+      }
+
+      // Interpret strings according to bit flags, extra fields, and options.
+      if (self.decodeStrings) {
+        var isUtf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
+        entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
+        entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self.strictFileNames);
+        var errorMessage = validateFileName(entry.fileName);
+        if (errorMessage != null) return emitErrorAndAutoClose(self, new Error(errorMessage));
+      } else {
+        entry.fileComment = entry.fileCommentRaw;
+        entry.fileName = entry.fileNameRaw;
+      }
+      // Maintain API compatibility. See https://github.com/thejoshwolfe/yauzl/issues/47
+      entry.comment = entry.fileComment;
+
+      self.readEntryCursor += buffer.length;
+      self.entriesRead += 1;
+
+      // Check for the Zip64 Extended Information Extra Field.
+      for (var i = 0; i < entry.extraFields.length; i++) {
+        var extraField = entry.extraFields[i];
+        if (extraField.id !== 0x0001) continue;
+        // Found it.
+
+        var zip64EiefBuffer = extraField.data;
+        var index = 0;
+        // 0 - Original Size          8 bytes
+        if (entry.uncompressedSize === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include uncompressed size"));
+          }
+          entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 8 - Compressed Size        8 bytes
+        if (entry.compressedSize === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include compressed size"));
+          }
+          entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 16 - Relative Header Offset 8 bytes
+        if (entry.relativeOffsetOfLocalHeader === 0xffffffff) {
+          if (index + 8 > zip64EiefBuffer.length) {
+            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include relative header offset"));
+          }
+          entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
+          index += 8;
+        }
+        // 24 - Disk Start Number      4 bytes
+
+        break;
+      }
+
+      // validate file size
+      if (self.validateEntrySizes && entry.compressionMethod === 0) {
+        var expectedCompressedSize = entry.uncompressedSize;
+        if (entry.isEncrypted()) {
+          // traditional encryption prefixes the file data with a header
+          expectedCompressedSize += 12;
+        }
+        if (entry.compressedSize !== expectedCompressedSize) {
+          var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
+          return emitErrorAndAutoClose(self, new Error(msg));
+        }
+      }
+
+      self.emit("entry", entry);
+
+      if (!self.lazyEntries) self._readEntry();
+    });
+  });
+};
+
+ZipFile.prototype.eachEntry = function() {
+  const self = this;
+  if (!self.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
+  if (self.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
+  self.hasEachEntryBeenCalled = true;
+
+  let pendingResolveReject = null;
+  self.on("entry", onEntry);
+  self.on("end", onEnd);
+  self.on("error", onError);
+  function cleanup() {
+    self.removeListener("entry", onEntry);
+    self.removeListener("end", onEnd);
+    self.removeListener("error", onError);
+    if (self.autoClose) self.close();
+  }
+
+  function onEntry(entry) {
+    let {resolve} = pendingResolveReject;
+    pendingResolveReject = null;
+    resolve({value: entry});
+  }
+  function onEnd() {
+    let {resolve} = pendingResolveReject;
+    pendingResolveReject = null;
+    cleanup();
+    resolve({done: true});
+  }
+  function onError(err) {
+    let {reject} = pendingResolveReject;
+    pendingResolveReject = null;
+    cleanup();
+    reject(err);
+  }
+
+  return {
+    [Symbol.asyncIterator]() {
+      // Called once by `for await...of`.
+      return this;
+    },
+    next() {
+      // Called on each iteration in a `for await...of`.
+      const promise = new Promise((resolve, reject) => {
+        if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
+        pendingResolveReject = {resolve, reject};
+      });
+      self.readEntry();
+      return promise;
+    },
+    return(value) {
+      // Called when breaking, returning, throwing out of a `for await...of`.
+      cleanup();
+      return Promise.resolve({done: true, value});
+    },
+    throw(value) {
+      // Almost never called. Something about `yield*` maybe?
+      cleanup();
+      return Promise.reject(value);
+    },
+  };
+};
+
+ZipFile.prototype.openReadStream = function(entry, options, callback) {
+  var self = this;
+  // parameter validation
+  var relativeStart = 0;
+  var relativeEnd = entry.compressedSize;
+  if (callback == null) {
+    callback = options;
+    options = null;
+  }
+  if (options == null) {
+    options = {};
+  } else {
+    if (options.decodeFileData === false) {
+      // new, simple option
+      if (options.decrypt != null) {
+        throw new Error("cannot use options.decrypt when options.decodeFileData === false");
+      }
+      if (options.decompress != null) {
+        throw new Error("cannot use options.decompress when options.decodeFileData === false");
+      }
+      // start and end are allowed
+    } else {
+      // old, complicated options
+      if (options.decrypt != null) {
+        if (!entry.isEncrypted()) {
+          throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
+        }
+        if (options.decrypt !== false) throw new Error("invalid options.decrypt value: " + options.decrypt);
+        if (entry.isCompressed()) {
+          if (options.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
+        }
+      }
+      if (options.decompress != null) {
+        if (!entry.isCompressed()) {
+          throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
+        }
+        if (!(options.decompress === false || options.decompress === true)) {
+          throw new Error("invalid options.decompress value: " + options.decompress);
+        }
+        decompress = options.decompress;
+      }
+    }
+    if (options.start != null) {
+      relativeStart = options.start;
+      if (relativeStart < 0) throw new Error("options.start < 0");
+      if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
+    }
+    if (options.end != null) {
+      relativeEnd = options.end;
+      if (relativeEnd < 0) throw new Error("options.end < 0");
+      if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
+      if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
+    }
+  }
+  var rawMode = (
+    options.decodeFileData === false || // Explicitly requested raw.
+    (
+      (entry.compressionMethod === 0 || // Naturally without compression.
+        (entry.compressionMethod === 8 && options.decompress === false) // Deprecated compression bypass option.
+      ) &&
+      (!entry.isEncrypted() || // Naturally without encryption.
+        options.decrypt === false // Deprecated encryption bypass option.
+      )
+    )
+  );
+  if (options.start != null || options.end != null) {
+    // Ensure slicing deals with raw data.
+    if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
+  }
+
+  // any further errors can either be caused by the zipfile,
+  // or were introduced in a minor version of yauzl,
+  // so should be passed to the client rather than thrown.
+  if (!self.isOpen) return callback(new Error("closed"));
+  if (entry.isEncrypted() && !rawMode) {
+    if (options.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
+  }
+  var decompress;
+  if (rawMode) {
+    decompress = false;
+  } else if (entry.compressionMethod === 8) {
+    // 8 - The file is Deflated
+    decompress = options.decodeFileData !== true;
+  } else {
+    return callback(new Error("unsupported compression method: " + entry.compressionMethod));
+  }
+
+  self.readLocalFileHeader(entry, {minimal: true}, function(err, localFileHeader) {
+    if (err) return callback(err);
+    self.openReadStreamLowLevel(
+      localFileHeader.fileDataStart, entry.compressedSize,
+      relativeStart, relativeEnd,
+      decompress, entry.uncompressedSize,
+      callback);
+  });
+};
+
+ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
+  var self = this;
+
+  var fileDataEnd = fileDataStart + compressedSize;
+  var readStream = self.reader.createReadStream({
+    start: fileDataStart + relativeStart,
+    end: fileDataStart + relativeEnd,
+  });
+  var endpointStream = readStream;
+  if (decompress) {
+    var destroyed = false;
+    var inflateFilter = zlib.createInflateRaw();
+    readStream.on("error", function(err) {
+      // setImmediate here because errors can be emitted during the first call to pipe()
+      setImmediate(function() {
+        if (!destroyed) inflateFilter.emit("error", err);
+      });
+    });
+    readStream.pipe(inflateFilter);
+
+    if (self.validateEntrySizes) {
+      endpointStream = new AssertByteCountStream(uncompressedSize);
+      inflateFilter.on("error", function(err) {
+        // forward zlib errors to the client-visible stream
+        setImmediate(function() {
+          if (!destroyed) endpointStream.emit("error", err);
+        });
+      });
+      inflateFilter.pipe(endpointStream);
+    } else {
+      // the zlib filter is the client-visible stream
+      endpointStream = inflateFilter;
+    }
+    // this is part of yauzl's API, so implement this function on the client-visible stream
+    installDestroyFn(endpointStream, function() {
+      destroyed = true;
+      if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
+      readStream.unpipe(inflateFilter);
+      // TODO: the inflateFilter may cause a memory leak. see Issue #27.
+      readStream.destroy();
+    });
+  }
+  callback(null, endpointStream);
+};
+
+ZipFile.prototype.readLocalFileHeader = function(entry, options, callback) {
+  var self = this;
+  if (callback == null) {
+    callback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+
+  self.reader.ref();
+  var buffer = newBuffer(30);
+  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
+    try {
+      if (err) return callback(err);
+      // 0 - Local file header signature = 0x04034b50
+      var signature = buffer.readUInt32LE(0);
+      if (signature !== 0x04034b50) {
+        return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
+      }
+
+      var fileNameLength = buffer.readUInt16LE(26);
+      var extraFieldLength = buffer.readUInt16LE(28);
+      var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
+      // We now have enough information to do this bounds check.
+      if (fileDataStart + entry.compressedSize > self.fileSize) {
+        return callback(new Error("file data overflows file bounds: " +
+            fileDataStart + " + " + entry.compressedSize + " > " + self.fileSize));
+      }
+
+      if (options.minimal) {
+        return callback(null, {fileDataStart: fileDataStart});
+      }
+
+      var localFileHeader = new LocalFileHeader();
+      localFileHeader.fileDataStart = fileDataStart;
+
+      // 4 - Version needed to extract (minimum)
+      localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
+      // 6 - General purpose bit flag
+      localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
+      // 8 - Compression method
+      localFileHeader.compressionMethod = buffer.readUInt16LE(8);
+      // 10 - File last modification time
+      localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
+      // 12 - File last modification date
+      localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
+      // 14 - CRC-32
+      localFileHeader.crc32 = buffer.readUInt32LE(14);
+      // 18 - Compressed size
+      localFileHeader.compressedSize = buffer.readUInt32LE(18);
+      // 22 - Uncompressed size
+      localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
+      // 26 - File name length (n)
+      localFileHeader.fileNameLength = fileNameLength;
+      // 28 - Extra field length (m)
+      localFileHeader.extraFieldLength = extraFieldLength;
+      // 30 - File name
+      // 30+n - Extra field
+
+      buffer = newBuffer(fileNameLength + extraFieldLength);
+      self.reader.ref();
+      readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err) {
+        try {
+          if (err) return callback(err);
+          localFileHeader.fileName = buffer.subarray(0, fileNameLength);
+          localFileHeader.extraField = buffer.subarray(fileNameLength);
+          return callback(null, localFileHeader);
+        } finally {
+          self.reader.unref();
+        }
+      });
+    } finally {
+      self.reader.unref();
+    }
+  });
+};
+
+ZipFile.prototype.openReadStreamPromise = function(entry, options) {
+  return new Promise((resolve, reject) => {
+    this.openReadStream(entry, options, function(err, readStream) {
+      if (err) return reject(err);
+      resolve(readStream);
+    });
+  });
+};
+ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
+  return new Promise((resolve, reject) => {
+    this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
+      if (err) return reject(err);
+      resolve(readStream);
+    });
+  });
+};
+ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options) {
+  return new Promise((resolve, reject) => {
+    this.readLocalFileHeader(entry, options, function(err, localFileHeader) {
+      if (err) return reject(err);
+      resolve(localFileHeader);
+    });
+  });
+};
+
+function Entry() {
+}
+Entry.prototype.getLastModDate = function(options) {
+  if (options == null) options = {};
+
+  if (!options.forceDosFormat) {
+    // Check extended fields.
+    for (var i = 0; i < this.extraFields.length; i++) {
+      var extraField = this.extraFields[i];
+      if (extraField.id === 0x5455) {
+        // Info-ZIP "universal timestamp" extended field (`0x5455` aka `"UT"`).
+        // See the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
+        var data = extraField.data;
+        if (data.length < 5) continue; // Too short.
+        // The flags define which of the three fields are present: mtime, atime, ctime.
+        // We only care about mtime.
+        // Also, ctime is never included in practice.
+        // And also, atime is only included in the local file header for some reason
+        // despite the flags lying about its inclusion in the central header.
+        var flags = data[0];
+        var HAS_MTIME = 1;
+        if (!(flags & HAS_MTIME)) continue; // This will realistically never happen.
+        // Although the positions of all of the fields shift around depending on the presence of other fields,
+        // mtime is always first if present, and that's the only one we care about.
+        var posixTimestamp = data.readInt32LE(1);
+        return new Date(posixTimestamp * 1000);
+      } else if (extraField.id === 0x000a) {
+        var data = extraField.data;
+        if (data.length !== 32) continue; // The length is always the same.
+        // 4 bytes reserved
+        // 2 bytes Tag
+        if (data.readUInt16LE(4) !== 1) continue; // Tag1 is actually the only defined Tag.
+        // 2 bytes Size
+        if (data.readUInt16LE(6) !== 24) continue; // Size is always 24.
+        // 8 bytes Mtime
+        var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
+        // Convert from NTFS to POSIX milliseconds.
+        // The big number below is the milliseconds between year 1601 and year 1970
+        // (i.e. the negative POSIX timestamp of 1601-01-01 00:00:00Z)
+        var millisecondsSince1970 = hundredNanoSecondsSince1601 / 10000 - 11644473600000;
+        // Note on numeric precision: JavaScript Number objects lose precision above Number.MAX_SAFE_INTEGER,
+        // and NTFS timestamps are typically much bigger than that limit.
+        // (MAX_SAFE_INTEGER would represent 1629-07-17T23:58:45.475Z.)
+        // However, we're losing precision in the conversion from 100nanosecond units to millisecond units anyway,
+        // and the time at which we also lose 1-millisecond precision is year 275760, the JavaScript Date limit (by design).
+        // Up through the year 2057, this conversion only drops 4 bits of precision,
+        // which is well under the 13-14 bits ratio between the milliseconds and 100nanoseconds.
+        return new Date(millisecondsSince1970);
+      }
+    }
+  }
+
+  // Fallback to non-extended encoding.
+  return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options.timezone);
+};
+
+Entry.prototype.canDecodeFileData = function() {
+  return (
+    !this.isEncrypted() &&
+    (this.compressionMethod === 0 || this.compressionMethod === 8)
+  );
+};
+Entry.prototype.isEncrypted = function() {
+  return (this.generalPurposeBitFlag & 0x1) !== 0;
+};
+Entry.prototype.isCompressed = function() {
+  return this.compressionMethod === 8;
+};
+
+function LocalFileHeader() {
+}
+
+function dosDateTimeToDate(date, time, timezone) {
+  var day = date & 0x1f; // 1-31
+  var month = (date >> 5 & 0xf) - 1; // 1-12, 0-11
+  var year = (date >> 9 & 0x7f) + 1980; // 0-128, 1980-2108
+
+  var millisecond = 0;
+  var second = (time & 0x1f) * 2; // 0-29, 0-58 (even numbers)
+  var minute = time >> 5 & 0x3f; // 0-59
+  var hour = time >> 11 & 0x1f; // 0-23
+
+  if (timezone == null || timezone === "local") {
+    return new Date(year, month, day, hour, minute, second, millisecond);
+  } else if (timezone === "UTC") {
+    return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
+  } else {
+    throw new Error("unrecognized options.timezone: " + options.timezone);
+  }
+}
+
+function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
+  var fileName = null;
+
+  // check for Info-ZIP Unicode Path Extra Field (0x7075)
+  // see https://github.com/thejoshwolfe/yauzl/issues/33
+  for (var i = 0; i < extraFields.length; i++) {
+    var extraField = extraFields[i];
+    if (extraField.id === 0x7075) {
+      if (extraField.data.length < 6) {
+        // too short to be meaningful
+        continue;
+      }
+      // Version       1 byte      version of this extra field, currently 1
+      if (extraField.data.readUInt8(0) !== 1) {
+        // > Changes may not be backward compatible so this extra
+        // > field should not be used if the version is not recognized.
+        continue;
+      }
+      // NameCRC32     4 bytes     File Name Field CRC32 Checksum
+      var oldNameCrc32 = extraField.data.readUInt32LE(1);
+      if (crc32(fileNameBuffer) !== oldNameCrc32) {
+        // > If the CRC check fails, this UTF-8 Path Extra Field should be
+        // > ignored and the File Name field in the header should be used instead.
+        continue;
+      }
+      // UnicodeName   Variable    UTF-8 version of the entry File Name
+      fileName = decodeBuffer(extraField.data.subarray(5), true);
+      break;
+    }
+  }
+
+  if (fileName == null) {
+    // The typical case.
+    var isUtf8 = (generalPurposeBitFlag & 0x800) !== 0;
+    fileName = decodeBuffer(fileNameBuffer, isUtf8);
+  }
+
+  if (!strictFileNames) {
+    // Allow backslash.
+    fileName = fileName.replace(/\\/g, "/");
+  }
+  return fileName;
+}
+
+function validateFileName(fileName) {
+  if (fileName.indexOf("\\") !== -1) {
+    return "invalid characters in fileName: " + fileName;
+  }
+  if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
+    return "absolute path: " + fileName;
+  }
+  if (fileName.split("/").indexOf("..") !== -1) {
+    return "invalid relative path: " + fileName;
+  }
+  // all good
+  return null;
+}
+
+function parseExtraFields(extraFieldBuffer) {
+  var extraFields = [];
+  var i = 0;
+  while (i < extraFieldBuffer.length - 3) {
+    var headerId = extraFieldBuffer.readUInt16LE(i + 0);
+    var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
+    var dataStart = i + 4;
+    var dataEnd = dataStart + dataSize;
+    if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
+    var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
+    extraFields.push({
+      id: headerId,
+      data: dataBuffer,
+    });
+    i = dataEnd;
+  }
+  return extraFields;
+}
+
+function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
+  if (length === 0) {
+    // fs.read will throw an out-of-bounds error if you try to read 0 bytes from a 0 byte file
+    return setImmediate(function() { callback(null, newBuffer(0)); });
+  }
+  reader.read(buffer, offset, length, position, function(err, bytesRead) {
+    if (err) return callback(err);
+    if (bytesRead < length) {
+      return callback(new Error("unexpected EOF"));
+    }
+    callback();
+  });
+}
+
+util.inherits(AssertByteCountStream, Transform);
+function AssertByteCountStream(byteCount) {
+  Transform.call(this);
+  this.actualByteCount = 0;
+  this.expectedByteCount = byteCount;
+}
+AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
+  this.actualByteCount += chunk.length;
+  if (this.actualByteCount > this.expectedByteCount) {
+    var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
+    return cb(new Error(msg));
+  }
+  cb(null, chunk);
+};
+AssertByteCountStream.prototype._flush = function(cb) {
+  if (this.actualByteCount < this.expectedByteCount) {
+    var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
+    return cb(new Error(msg));
+  }
+  cb();
+};
+
+util.inherits(RandomAccessReader, EventEmitter);
+function RandomAccessReader() {
+  EventEmitter.call(this);
+  this.refCount = 0;
+}
+RandomAccessReader.prototype.ref = function() {
+  this.refCount += 1;
+};
+RandomAccessReader.prototype.unref = function() {
+  var self = this;
+  self.refCount -= 1;
+
+  if (self.refCount > 0) return;
+  if (self.refCount < 0) throw new Error("invalid unref");
+
+  self.close(onCloseDone);
+
+  function onCloseDone(err) {
+    if (err) return self.emit('error', err);
+    self.emit('close');
+  }
+};
+RandomAccessReader.prototype.createReadStream = function(options) {
+  if (options == null) options = {};
+  var start = options.start;
+  var end = options.end;
+  if (start === end) {
+    var emptyStream = new PassThrough();
+    setImmediate(function() {
+      emptyStream.end();
+    });
+    return emptyStream;
+  }
+  var stream = this._readStreamForRange(start, end);
+
+  var destroyed = false;
+  var refUnrefFilter = new RefUnrefFilter(this);
+  stream.on("error", function(err) {
+    setImmediate(function() {
+      if (!destroyed) refUnrefFilter.emit("error", err);
+    });
+  });
+  installDestroyFn(refUnrefFilter, function() {
+    stream.unpipe(refUnrefFilter);
+    refUnrefFilter.unref();
+    stream.destroy();
+  });
+
+  var byteCounter = new AssertByteCountStream(end - start);
+  refUnrefFilter.on("error", function(err) {
+    setImmediate(function() {
+      if (!destroyed) byteCounter.emit("error", err);
+    });
+  });
+  installDestroyFn(byteCounter, function() {
+    destroyed = true;
+    refUnrefFilter.unpipe(byteCounter);
+    refUnrefFilter.destroy();
+  });
+
+  return stream.pipe(refUnrefFilter).pipe(byteCounter);
+};
+RandomAccessReader.prototype._readStreamForRange = function(start, end) {
+  throw new Error("not implemented");
+};
+RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
+  var readStream = this.createReadStream({start: position, end: position + length});
+  var writeStream = new Writable();
+  var written = 0;
+  writeStream._write = function(chunk, encoding, cb) {
+    chunk.copy(buffer, offset + written, 0, chunk.length);
+    written += chunk.length;
+    cb();
+  };
+  writeStream.on("finish", callback);
+  readStream.on("error", function(error) {
+    callback(error);
+  });
+  readStream.pipe(writeStream);
+};
+RandomAccessReader.prototype.close = function(callback) {
+  setImmediate(callback);
+};
+
+util.inherits(RefUnrefFilter, PassThrough);
+function RefUnrefFilter(context) {
+  PassThrough.call(this);
+  this.context = context;
+  this.context.ref();
+  this.unreffedYet = false;
+}
+RefUnrefFilter.prototype._flush = function(cb) {
+  this.unref();
+  cb();
+};
+RefUnrefFilter.prototype.unref = function(cb) {
+  if (this.unreffedYet) return;
+  this.unreffedYet = true;
+  this.context.unref();
+};
+
+var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
+function decodeBuffer(buffer, isUtf8) {
+  if (isUtf8) {
+    return buffer.toString("utf8");
+  } else {
+    var result = "";
+    for (var i = 0; i < buffer.length; i++) {
+      result += cp437[buffer[i]];
+    }
+    return result;
+  }
+}
+
+function readUInt64LE(buffer, offset) {
+  // There is no native function for this, because we can't actually store 64-bit integers precisely.
+  // after 53 bits, JavaScript's Number type (IEEE 754 double) can't store individual integers anymore.
+  // but since 53 bits is a whole lot more than 32 bits, we do our best anyway.
+  // As of 2020, Node has added support for BigInt, which obviates this whole function,
+  // but yauzl hasn't been updated to depend on BigInt (yet?).
+  var lower32 = buffer.readUInt32LE(offset);
+  var upper32 = buffer.readUInt32LE(offset + 4);
+  // we can't use bitshifting here, because JavaScript bitshifting only works on 32-bit integers.
+  return upper32 * 0x100000000 + lower32;
+  // as long as we're bounds checking the result of this function against the total file size,
+  // we'll catch any overflow errors, because we already made sure the total file size was within reason.
+}
+
+// Node 10 deprecated new Buffer().
+var newBuffer;
+if (typeof Buffer.allocUnsafe === "function") {
+  newBuffer = function(len) {
+    return Buffer.allocUnsafe(len);
+  };
+} else {
+  newBuffer = function(len) {
+    return new Buffer(len);
+  };
+}
+
+// Node 8 introduced a proper destroy() implementation on writable streams.
+function installDestroyFn(stream, fn) {
+  if (typeof stream.destroy === "function") {
+    // New API.
+    stream._destroy = function(err, cb) {
+      fn();
+      if (cb != null) cb(err);
+    };
+  } else {
+    // Old API.
+    stream.destroy = fn;
+  }
+}
+
+function defaultCallback(err) {
+  if (err) throw err;
+}
+
+
+/***/ }),
+
+/***/ 3980:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+var fs = __nccwpck_require__(9896);
+var Transform = (__nccwpck_require__(2203).Transform);
+var PassThrough = (__nccwpck_require__(2203).PassThrough);
+var zlib = __nccwpck_require__(3106);
+var util = __nccwpck_require__(9023);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+var errorMonitor = (__nccwpck_require__(4434).errorMonitor);
+var crc32 = __nccwpck_require__(8944);
+
+__webpack_unused_export__ = ZipFile;
+__webpack_unused_export__ = dateToDosDateTime;
+
+util.inherits(ZipFile, EventEmitter);
+function ZipFile() {
+  this.outputStream = new PassThrough();
+  this.entries = [];
+  this.outputStreamCursor = 0;
+  this.ended = false; // .end() sets this
+  this.allDone = false; // set when we've written the last bytes
+  this.forceZip64Eocd = false; // configurable in .end()
+  this.errored = false;
+  this.on(errorMonitor, function() {
+    this.errored = true;
+  });
+}
+
+ZipFile.prototype.addFile = function(realPath, metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, false);
+  if (options == null) options = {};
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  self.entries.push(entry);
+  fs.stat(realPath, function(err, stats) {
+    if (err) return self.emit("error", err);
+    if (!stats.isFile()) return self.emit("error", new Error("not a file: " + realPath));
+    entry.uncompressedSize = stats.size;
+    if (options.mtime == null) entry.setLastModDate(stats.mtime);
+    if (options.mode == null) entry.setFileAttributesMode(stats.mode);
+    entry.setFileDataPumpFunction(function() {
+      var readStream = fs.createReadStream(realPath);
+      entry.state = Entry.FILE_DATA_IN_PROGRESS;
+      readStream.on("error", function(err) {
+        self.emit("error", err);
+      });
+      pumpFileDataReadStream(self, entry, readStream);
+    });
+    pumpEntries(self);
+  });
+};
+
+ZipFile.prototype.addReadStream = function(readStream, metadataPath, options) {
+  this.addReadStreamLazy(metadataPath, options, function(cb) {
+    cb(null, readStream);
+  });
+};
+
+ZipFile.prototype.addReadStreamLazy = function(metadataPath, options, getReadStreamFunction) {
+  var self = this;
+  if (typeof options === "function") {
+    getReadStreamFunction = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  metadataPath = validateMetadataPath(metadataPath, false);
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  self.entries.push(entry);
+  entry.setFileDataPumpFunction(function() {
+    entry.state = Entry.FILE_DATA_IN_PROGRESS;
+    getReadStreamFunction(function(err, readStream) {
+      if (err) return self.emit("error", err);
+      pumpFileDataReadStream(self, entry, readStream);
+    });
+  });
+  pumpEntries(self);
+};
+
+ZipFile.prototype.addBuffer = function(buffer, metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, false);
+  if (buffer.length > 0x3fffffff) throw new Error("buffer too large: " + buffer.length + " > " + 0x3fffffff);
+  if (options == null) options = {};
+  if (options.size != null) throw new Error("options.size not allowed");
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  entry.uncompressedSize = buffer.length;
+  entry.crc32 = crc32.unsigned(buffer);
+  entry.crcAndFileSizeKnown = true;
+  self.entries.push(entry);
+  if (entry.compressionLevel === 0) {
+    setCompressedBuffer(buffer);
+  } else {
+    zlib.deflateRaw(buffer, {level:entry.compressionLevel}, function(err, compressedBuffer) {
+      setCompressedBuffer(compressedBuffer);
+    });
+  }
+  function setCompressedBuffer(compressedBuffer) {
+    entry.compressedSize = compressedBuffer.length;
+    entry.setFileDataPumpFunction(function() {
+      writeToOutputStream(self, compressedBuffer);
+      writeToOutputStream(self, entry.getDataDescriptor());
+      entry.state = Entry.FILE_DATA_DONE;
+
+      // don't call pumpEntries() recursively.
+      // (also, don't call process.nextTick recursively.)
+      setImmediate(function() {
+        pumpEntries(self);
+      });
+    });
+    pumpEntries(self);
+  }
+};
+
+ZipFile.prototype.addEmptyDirectory = function(metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, true);
+  if (options == null) options = {};
+  if (options.size != null) throw new Error("options.size not allowed");
+  if (options.compress != null) throw new Error("options.compress not allowed");
+  if (options.compressionLevel != null) throw new Error("options.compressionLevel not allowed");
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, true, options);
+  self.entries.push(entry);
+  entry.setFileDataPumpFunction(function() {
+    writeToOutputStream(self, entry.getDataDescriptor());
+    entry.state = Entry.FILE_DATA_DONE;
+    pumpEntries(self);
+  });
+  pumpEntries(self);
+};
+
+var eocdrSignatureBuffer = bufferFrom([0x50, 0x4b, 0x05, 0x06]);
+
+ZipFile.prototype.end = function(options, calculatedTotalSizeCallback) {
+  if (typeof options === "function") {
+    calculatedTotalSizeCallback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (this.ended) return;
+  this.ended = true;
+  if (this.errored) return;
+  this.calculatedTotalSizeCallback = calculatedTotalSizeCallback;
+  this.forceZip64Eocd = !!options.forceZip64Format;
+  if (options.comment) {
+    if (typeof options.comment === "string") {
+      this.comment = encodeCp437(options.comment);
+    } else {
+      // It should be a Buffer
+      this.comment = options.comment;
+    }
+    if (this.comment.length > 0xffff) throw new Error("comment is too large");
+    // gotta check for this, because the zipfile format is actually ambiguous.
+    if (bufferIncludes(this.comment, eocdrSignatureBuffer)) throw new Error("comment contains end of central directory record signature");
+  } else {
+    // no comment.
+    this.comment = EMPTY_BUFFER;
+  }
+  pumpEntries(this);
+};
+
+function writeToOutputStream(self, buffer) {
+  self.outputStream.write(buffer);
+  self.outputStreamCursor += buffer.length;
+}
+
+function pumpFileDataReadStream(self, entry, readStream) {
+  var crc32Watcher = new Crc32Watcher();
+  var uncompressedSizeCounter = new ByteCounter();
+  var compressor = entry.compressionLevel !== 0 ? new zlib.DeflateRaw({level:entry.compressionLevel}) : new PassThrough();
+  var compressedSizeCounter = new ByteCounter();
+  readStream.pipe(crc32Watcher)
+            .pipe(uncompressedSizeCounter)
+            .pipe(compressor)
+            .pipe(compressedSizeCounter)
+            .pipe(self.outputStream, {end: false});
+  compressedSizeCounter.on("end", function() {
+    entry.crc32 = crc32Watcher.crc32;
+    if (entry.uncompressedSize == null) {
+      entry.uncompressedSize = uncompressedSizeCounter.byteCount;
+    } else {
+      if (entry.uncompressedSize !== uncompressedSizeCounter.byteCount) return self.emit("error", new Error("file data stream has unexpected number of bytes"));
+    }
+    entry.compressedSize = compressedSizeCounter.byteCount;
+    self.outputStreamCursor += entry.compressedSize;
+    writeToOutputStream(self, entry.getDataDescriptor());
+    entry.state = Entry.FILE_DATA_DONE;
+    pumpEntries(self);
+  });
+}
+
+function determineCompressionLevel(options) {
+  if (options.compress != null && options.compressionLevel != null) {
+    if (!!options.compress !== !!options.compressionLevel) throw new Error("conflicting settings for compress and compressionLevel");
+  }
+  if (options.compressionLevel != null) return options.compressionLevel;
+  if (options.compress === false) return 0;
+  return 6;
+}
+
+function pumpEntries(self) {
+  if (self.allDone || self.errored) return;
+  // first check if calculatedTotalSize is finally known
+  if (self.ended && self.calculatedTotalSizeCallback != null) {
+    var calculatedTotalSize = calculateTotalSize(self);
+    if (calculatedTotalSize != null) {
+      // we have an answer
+      self.calculatedTotalSizeCallback(calculatedTotalSize);
+      self.calculatedTotalSizeCallback = null;
+    }
+  }
+
+  // pump entries
+  var entry = getFirstNotDoneEntry();
+  function getFirstNotDoneEntry() {
+    for (var i = 0; i < self.entries.length; i++) {
+      var entry = self.entries[i];
+      if (entry.state < Entry.FILE_DATA_DONE) return entry;
+    }
+    return null;
+  }
+  if (entry != null) {
+    // this entry is not done yet
+    if (entry.state < Entry.READY_TO_PUMP_FILE_DATA) return; // input file not open yet
+    if (entry.state === Entry.FILE_DATA_IN_PROGRESS) return; // we'll get there
+    // start with local file header
+    entry.relativeOffsetOfLocalHeader = self.outputStreamCursor;
+    var localFileHeader = entry.getLocalFileHeader();
+    writeToOutputStream(self, localFileHeader);
+    entry.doFileDataPump();
+  } else {
+    // all cought up on writing entries
+    if (self.ended) {
+      // head for the exit
+      self.offsetOfStartOfCentralDirectory = self.outputStreamCursor;
+      self.entries.forEach(function(entry) {
+        var centralDirectoryRecord = entry.getCentralDirectoryRecord();
+        writeToOutputStream(self, centralDirectoryRecord);
+      });
+      writeToOutputStream(self, getEndOfCentralDirectoryRecord(self));
+      self.outputStream.end();
+      self.allDone = true;
+    }
+  }
+}
+
+function calculateTotalSize(self) {
+  var pretendOutputCursor = 0;
+  var centralDirectorySize = 0;
+  for (var i = 0; i < self.entries.length; i++) {
+    var entry = self.entries[i];
+    // compression is too hard to predict
+    if (entry.compressionLevel !== 0) return -1;
+    if (entry.state >= Entry.READY_TO_PUMP_FILE_DATA) {
+      // if addReadStream was called without providing the size, we can't predict the total size
+      if (entry.uncompressedSize == null) return -1;
+    } else {
+      // if we're still waiting for fs.stat, we might learn the size someday
+      if (entry.uncompressedSize == null) return null;
+    }
+    // we know this for sure, and this is important to know if we need ZIP64 format.
+    entry.relativeOffsetOfLocalHeader = pretendOutputCursor;
+    var useZip64Format = entry.useZip64Format();
+
+    pretendOutputCursor += LOCAL_FILE_HEADER_FIXED_SIZE + entry.utf8FileName.length;
+    pretendOutputCursor += entry.uncompressedSize;
+    if (!entry.crcAndFileSizeKnown) {
+      // use a data descriptor
+      if (useZip64Format) {
+        pretendOutputCursor += ZIP64_DATA_DESCRIPTOR_SIZE;
+      } else {
+        pretendOutputCursor += DATA_DESCRIPTOR_SIZE;
+      }
+    }
+
+    centralDirectorySize += CENTRAL_DIRECTORY_RECORD_FIXED_SIZE + entry.utf8FileName.length + entry.fileComment.length;
+    if (!entry.forceDosTimestamp) {
+      centralDirectorySize += INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE;
+    }
+    if (useZip64Format) {
+      centralDirectorySize += ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE;
+    }
+  }
+
+  var endOfCentralDirectorySize = 0;
+  if (self.forceZip64Eocd ||
+      self.entries.length >= 0xffff ||
+      centralDirectorySize >= 0xffff ||
+      pretendOutputCursor >= 0xffffffff) {
+    // use zip64 end of central directory stuff
+    endOfCentralDirectorySize += ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE;
+  }
+  endOfCentralDirectorySize += END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length;
+  return pretendOutputCursor + centralDirectorySize + endOfCentralDirectorySize;
+}
+
+function shouldIgnoreAdding(self) {
+  if (self.ended) throw new Error("cannot add entries after calling end()");
+  if (self.errored) return true;
+  return false;
+}
+
+var ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 56;
+var ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE = 20;
+var END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 22;
+function getEndOfCentralDirectoryRecord(self, actuallyJustTellMeHowLongItWouldBe) {
+  var needZip64Format = false;
+  var normalEntriesLength = self.entries.length;
+  if (self.forceZip64Eocd || self.entries.length >= 0xffff) {
+    normalEntriesLength = 0xffff;
+    needZip64Format = true;
+  }
+  var sizeOfCentralDirectory = self.outputStreamCursor - self.offsetOfStartOfCentralDirectory;
+  var normalSizeOfCentralDirectory = sizeOfCentralDirectory;
+  if (self.forceZip64Eocd || sizeOfCentralDirectory >= 0xffffffff) {
+    normalSizeOfCentralDirectory = 0xffffffff;
+    needZip64Format = true;
+  }
+  var normalOffsetOfStartOfCentralDirectory = self.offsetOfStartOfCentralDirectory;
+  if (self.forceZip64Eocd || self.offsetOfStartOfCentralDirectory >= 0xffffffff) {
+    normalOffsetOfStartOfCentralDirectory = 0xffffffff;
+    needZip64Format = true;
+  }
+  if (actuallyJustTellMeHowLongItWouldBe) {
+    if (needZip64Format) {
+      return (
+        ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE +
+        ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE +
+        END_OF_CENTRAL_DIRECTORY_RECORD_SIZE
+      );
+    } else {
+      return END_OF_CENTRAL_DIRECTORY_RECORD_SIZE;
+    }
+  }
+
+  var eocdrBuffer = bufferAlloc(END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length);
+  // end of central dir signature                       4 bytes  (0x06054b50)
+  eocdrBuffer.writeUInt32LE(0x06054b50, 0);
+  // number of this disk                                2 bytes
+  eocdrBuffer.writeUInt16LE(0, 4);
+  // number of the disk with the start of the central directory  2 bytes
+  eocdrBuffer.writeUInt16LE(0, 6);
+  // total number of entries in the central directory on this disk  2 bytes
+  eocdrBuffer.writeUInt16LE(normalEntriesLength, 8);
+  // total number of entries in the central directory   2 bytes
+  eocdrBuffer.writeUInt16LE(normalEntriesLength, 10);
+  // size of the central directory                      4 bytes
+  eocdrBuffer.writeUInt32LE(normalSizeOfCentralDirectory, 12);
+  // offset of start of central directory with respect to the starting disk number  4 bytes
+  eocdrBuffer.writeUInt32LE(normalOffsetOfStartOfCentralDirectory, 16);
+  // .ZIP file comment length                           2 bytes
+  eocdrBuffer.writeUInt16LE(self.comment.length, 20);
+  // .ZIP file comment                                  (variable size)
+  self.comment.copy(eocdrBuffer, 22);
+
+  if (!needZip64Format) return eocdrBuffer;
+
+  // ZIP64 format
+  // ZIP64 End of Central Directory Record
+  var zip64EocdrBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE);
+  // zip64 end of central dir signature                                             4 bytes  (0x06064b50)
+  zip64EocdrBuffer.writeUInt32LE(0x06064b50, 0);
+  // size of zip64 end of central directory record                                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE - 12, 4);
+  // version made by                                                                2 bytes
+  zip64EocdrBuffer.writeUInt16LE(VERSION_MADE_BY, 12);
+  // version needed to extract                                                      2 bytes
+  zip64EocdrBuffer.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_ZIP64, 14);
+  // number of this disk                                                            4 bytes
+  zip64EocdrBuffer.writeUInt32LE(0, 16);
+  // number of the disk with the start of the central directory                     4 bytes
+  zip64EocdrBuffer.writeUInt32LE(0, 20);
+  // total number of entries in the central directory on this disk                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 24);
+  // total number of entries in the central directory                               8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 32);
+  // size of the central directory                                                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, sizeOfCentralDirectory, 40);
+  // offset of start of central directory with respect to the starting disk number  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.offsetOfStartOfCentralDirectory, 48);
+  // zip64 extensible data sector                                                   (variable size)
+  // nothing in the zip64 extensible data sector
+
+
+  // ZIP64 End of Central Directory Locator
+  var zip64EocdlBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE);
+  // zip64 end of central dir locator signature                               4 bytes  (0x07064b50)
+  zip64EocdlBuffer.writeUInt32LE(0x07064b50, 0);
+  // number of the disk with the start of the zip64 end of central directory  4 bytes
+  zip64EocdlBuffer.writeUInt32LE(0, 4);
+  // relative offset of the zip64 end of central directory record             8 bytes
+  writeUInt64LE(zip64EocdlBuffer, self.outputStreamCursor, 8);
+  // total number of disks                                                    4 bytes
+  zip64EocdlBuffer.writeUInt32LE(1, 16);
+
+
+  return Buffer.concat([
+    zip64EocdrBuffer,
+    zip64EocdlBuffer,
+    eocdrBuffer,
+  ]);
+}
+
+function validateMetadataPath(metadataPath, isDirectory) {
+  if (metadataPath === "") throw new Error("empty metadataPath");
+  metadataPath = metadataPath.replace(/\\/g, "/");
+  if (/^[a-zA-Z]:/.test(metadataPath) || /^\//.test(metadataPath)) throw new Error("absolute path: " + metadataPath);
+  if (metadataPath.split("/").indexOf("..") !== -1) throw new Error("invalid relative path: " + metadataPath);
+  var looksLikeDirectory = /\/$/.test(metadataPath);
+  if (isDirectory) {
+    // append a trailing '/' if necessary.
+    if (!looksLikeDirectory) metadataPath += "/";
+  } else {
+    if (looksLikeDirectory) throw new Error("file path cannot end with '/': " + metadataPath);
+  }
+  return metadataPath;
+}
+
+var EMPTY_BUFFER = bufferAlloc(0);
+
+// this class is not part of the public API
+function Entry(metadataPath, isDirectory, options) {
+  this.utf8FileName = bufferFrom(metadataPath);
+  if (this.utf8FileName.length > 0xffff) throw new Error("utf8 file name too long. " + utf8FileName.length + " > " + 0xffff);
+  this.isDirectory = isDirectory;
+  this.state = Entry.WAITING_FOR_METADATA;
+  this.setLastModDate(options.mtime != null ? options.mtime : new Date());
+  this.forceDosTimestamp = !!options.forceDosTimestamp;
+  if (options.mode != null) {
+    this.setFileAttributesMode(options.mode);
+  } else {
+    this.setFileAttributesMode(isDirectory ? 0o40775 : 0o100664);
+  }
+  if (isDirectory) {
+    this.crcAndFileSizeKnown = true;
+    this.crc32 = 0;
+    this.uncompressedSize = 0;
+    this.compressedSize = 0;
+  } else {
+    // unknown so far
+    this.crcAndFileSizeKnown = false;
+    this.crc32 = null;
+    this.uncompressedSize = null;
+    this.compressedSize = null;
+    if (options.size != null) this.uncompressedSize = options.size;
+  }
+  if (isDirectory) {
+    this.compressionLevel = 0;
+  } else {
+    this.compressionLevel = determineCompressionLevel(options);
+  }
+  this.forceZip64Format = !!options.forceZip64Format;
+  if (options.fileComment) {
+    if (typeof options.fileComment === "string") {
+      this.fileComment = bufferFrom(options.fileComment, "utf-8");
+    } else {
+      // It should be a Buffer
+      this.fileComment = options.fileComment;
+    }
+    if (this.fileComment.length > 0xffff) throw new Error("fileComment is too large");
+  } else {
+    // no comment.
+    this.fileComment = EMPTY_BUFFER;
+  }
+}
+Entry.WAITING_FOR_METADATA = 0;
+Entry.READY_TO_PUMP_FILE_DATA = 1;
+Entry.FILE_DATA_IN_PROGRESS = 2;
+Entry.FILE_DATA_DONE = 3;
+Entry.prototype.setLastModDate = function(date) {
+  this.mtime = date;
+  var dosDateTime = dateToDosDateTime(date);
+  this.lastModFileTime = dosDateTime.time;
+  this.lastModFileDate = dosDateTime.date;
+};
+Entry.prototype.setFileAttributesMode = function(mode) {
+  if ((mode & 0xffff) !== mode) throw new Error("invalid mode. expected: 0 <= " + mode + " <= " + 0xffff);
+  // http://unix.stackexchange.com/questions/14705/the-zip-formats-external-file-attribute/14727#14727
+  this.externalFileAttributes = (mode << 16) >>> 0;
+};
+// doFileDataPump() should not call pumpEntries() directly. see issue #9.
+Entry.prototype.setFileDataPumpFunction = function(doFileDataPump) {
+  this.doFileDataPump = doFileDataPump;
+  this.state = Entry.READY_TO_PUMP_FILE_DATA;
+};
+Entry.prototype.useZip64Format = function() {
+  return (
+    (this.forceZip64Format) ||
+    (this.uncompressedSize != null && this.uncompressedSize > 0xfffffffe) ||
+    (this.compressedSize != null && this.compressedSize > 0xfffffffe) ||
+    (this.relativeOffsetOfLocalHeader != null && this.relativeOffsetOfLocalHeader > 0xfffffffe)
+  );
+}
+var LOCAL_FILE_HEADER_FIXED_SIZE = 30;
+var VERSION_NEEDED_TO_EXTRACT_UTF8 = 20;
+var VERSION_NEEDED_TO_EXTRACT_ZIP64 = 45;
+// 3 = unix. 63 = spec version 6.3
+var VERSION_MADE_BY = (3 << 8) | 63;
+var FILE_NAME_IS_UTF8 = 1 << 11;
+var UNKNOWN_CRC32_AND_FILE_SIZES = 1 << 3;
+Entry.prototype.getLocalFileHeader = function() {
+  var crc32 = 0;
+  var compressedSize = 0;
+  var uncompressedSize = 0;
+  if (this.crcAndFileSizeKnown) {
+    crc32 = this.crc32;
+    compressedSize = this.compressedSize;
+    uncompressedSize = this.uncompressedSize;
+  }
+
+  var fixedSizeStuff = bufferAlloc(LOCAL_FILE_HEADER_FIXED_SIZE);
+  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
+  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
+
+  // local file header signature     4 bytes  (0x04034b50)
+  fixedSizeStuff.writeUInt32LE(0x04034b50, 0);
+  // version needed to extract       2 bytes
+  fixedSizeStuff.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_UTF8, 4);
+  // general purpose bit flag        2 bytes
+  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 6);
+  // compression method              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 8);
+  // last mod file time              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 10);
+  // last mod file date              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 12);
+  // crc-32                          4 bytes
+  fixedSizeStuff.writeUInt32LE(crc32, 14);
+  // compressed size                 4 bytes
+  fixedSizeStuff.writeUInt32LE(compressedSize, 18);
+  // uncompressed size               4 bytes
+  fixedSizeStuff.writeUInt32LE(uncompressedSize, 22);
+  // file name length                2 bytes
+  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 26);
+  // extra field length              2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 28);
+  return Buffer.concat([
+    fixedSizeStuff,
+    // file name (variable size)
+    this.utf8FileName,
+    // extra field (variable size)
+    // no extra fields
+  ]);
+};
+var DATA_DESCRIPTOR_SIZE = 16;
+var ZIP64_DATA_DESCRIPTOR_SIZE = 24;
+Entry.prototype.getDataDescriptor = function() {
+  if (this.crcAndFileSizeKnown) {
+    // the Mac Archive Utility requires this not be present unless we set general purpose bit 3
+    return EMPTY_BUFFER;
+  }
+  if (!this.useZip64Format()) {
+    var buffer = bufferAlloc(DATA_DESCRIPTOR_SIZE);
+    // optional signature (required according to Archive Utility)
+    buffer.writeUInt32LE(0x08074b50, 0);
+    // crc-32                          4 bytes
+    buffer.writeUInt32LE(this.crc32, 4);
+    // compressed size                 4 bytes
+    buffer.writeUInt32LE(this.compressedSize, 8);
+    // uncompressed size               4 bytes
+    buffer.writeUInt32LE(this.uncompressedSize, 12);
+    return buffer;
+  } else {
+    // ZIP64 format
+    var buffer = bufferAlloc(ZIP64_DATA_DESCRIPTOR_SIZE);
+    // optional signature (unknown if anyone cares about this)
+    buffer.writeUInt32LE(0x08074b50, 0);
+    // crc-32                          4 bytes
+    buffer.writeUInt32LE(this.crc32, 4);
+    // compressed size                 8 bytes
+    writeUInt64LE(buffer, this.compressedSize, 8);
+    // uncompressed size               8 bytes
+    writeUInt64LE(buffer, this.uncompressedSize, 16);
+    return buffer;
+  }
+};
+var CENTRAL_DIRECTORY_RECORD_FIXED_SIZE = 46;
+var INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE = 9;
+var ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE = 28;
+Entry.prototype.getCentralDirectoryRecord = function() {
+  var fixedSizeStuff = bufferAlloc(CENTRAL_DIRECTORY_RECORD_FIXED_SIZE);
+  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
+  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
+
+  var izutefBuffer = EMPTY_BUFFER;
+  if (!this.forceDosTimestamp) {
+    // Here is one specification for this: https://commons.apache.org/proper/commons-compress/apidocs/org/apache/commons/compress/archivers/zip/X5455_ExtendedTimestamp.html
+    // See also the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
+    izutefBuffer = bufferAlloc(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE);
+    // 0x5455        Short       tag for this extra block type ("UT")
+    izutefBuffer.writeUInt16LE(0x5455, 0);
+    // TSize         Short       total data size for this block
+    izutefBuffer.writeUInt16LE(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE - 4, 2);
+    // See Info-ZIP source code zip.h for these constant values:
+    var EB_UT_FL_MTIME = (1 << 0);
+    var EB_UT_FL_ATIME = (1 << 1);
+    // Note that we set the atime flag despite not providing the atime field.
+    // The central directory version of this extra field is specified to never contain the atime field even when the flag is set.
+    // We set it to match the Info-ZIP behavior in order to minimize incompatibility with zip file readers that may have rigid input expectations.
+    // Flags         Byte        info bits
+    izutefBuffer.writeUInt8(EB_UT_FL_MTIME | EB_UT_FL_ATIME, 4);
+    // (ModTime)     Long        time of last modification (UTC/GMT)
+    var timestamp = Math.floor(this.mtime.getTime() / 1000);
+    if (timestamp < -0x80000000) timestamp = -0x80000000; // 1901-12-13T20:45:52.000Z
+    if (timestamp >  0x7fffffff) timestamp =  0x7fffffff; // 2038-01-19T03:14:07.000Z
+    izutefBuffer.writeUInt32LE(timestamp, 5);
+  }
+
+  var normalCompressedSize = this.compressedSize;
+  var normalUncompressedSize = this.uncompressedSize;
+  var normalRelativeOffsetOfLocalHeader = this.relativeOffsetOfLocalHeader;
+  var versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_UTF8;
+  var zeiefBuffer = EMPTY_BUFFER;
+  if (this.useZip64Format()) {
+    normalCompressedSize = 0xffffffff;
+    normalUncompressedSize = 0xffffffff;
+    normalRelativeOffsetOfLocalHeader = 0xffffffff;
+    versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_ZIP64;
+
+    // ZIP64 extended information extra field
+    zeiefBuffer = bufferAlloc(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE);
+    // 0x0001                  2 bytes    Tag for this "extra" block type
+    zeiefBuffer.writeUInt16LE(0x0001, 0);
+    // Size                    2 bytes    Size of this "extra" block
+    zeiefBuffer.writeUInt16LE(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE - 4, 2);
+    // Original Size           8 bytes    Original uncompressed file size
+    writeUInt64LE(zeiefBuffer, this.uncompressedSize, 4);
+    // Compressed Size         8 bytes    Size of compressed data
+    writeUInt64LE(zeiefBuffer, this.compressedSize, 12);
+    // Relative Header Offset  8 bytes    Offset of local header record
+    writeUInt64LE(zeiefBuffer, this.relativeOffsetOfLocalHeader, 20);
+    // Disk Start Number       4 bytes    Number of the disk on which this file starts
+    // (omit)
+  }
+
+  // central file header signature   4 bytes  (0x02014b50)
+  fixedSizeStuff.writeUInt32LE(0x02014b50, 0);
+  // version made by                 2 bytes
+  fixedSizeStuff.writeUInt16LE(VERSION_MADE_BY, 4);
+  // version needed to extract       2 bytes
+  fixedSizeStuff.writeUInt16LE(versionNeededToExtract, 6);
+  // general purpose bit flag        2 bytes
+  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 8);
+  // compression method              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 10);
+  // last mod file time              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 12);
+  // last mod file date              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 14);
+  // crc-32                          4 bytes
+  fixedSizeStuff.writeUInt32LE(this.crc32, 16);
+  // compressed size                 4 bytes
+  fixedSizeStuff.writeUInt32LE(normalCompressedSize, 20);
+  // uncompressed size               4 bytes
+  fixedSizeStuff.writeUInt32LE(normalUncompressedSize, 24);
+  // file name length                2 bytes
+  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 28);
+  // extra field length              2 bytes
+  fixedSizeStuff.writeUInt16LE(izutefBuffer.length + zeiefBuffer.length, 30);
+  // file comment length             2 bytes
+  fixedSizeStuff.writeUInt16LE(this.fileComment.length, 32);
+  // disk number start               2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 34);
+  // internal file attributes        2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 36);
+  // external file attributes        4 bytes
+  fixedSizeStuff.writeUInt32LE(this.externalFileAttributes, 38);
+  // relative offset of local header 4 bytes
+  fixedSizeStuff.writeUInt32LE(normalRelativeOffsetOfLocalHeader, 42);
+
+  return Buffer.concat([
+    fixedSizeStuff,
+    // file name (variable size)
+    this.utf8FileName,
+    // extra field (variable size)
+    izutefBuffer,
+    zeiefBuffer,
+    // file comment (variable size)
+    this.fileComment,
+  ]);
+};
+Entry.prototype.getCompressionMethod = function() {
+  var NO_COMPRESSION = 0;
+  var DEFLATE_COMPRESSION = 8;
+  return this.compressionLevel === 0 ? NO_COMPRESSION : DEFLATE_COMPRESSION;
+};
+
+// These are intentionally computed in the current system timezone
+// to match how the DOS encoding operates in this library.
+var minDosDate = new Date(1980, 0, 1);
+var maxDosDate = new Date(2107, 11, 31, 23, 59, 58);
+function dateToDosDateTime(jsDate) {
+  // Clamp out of bounds timestamps.
+  if (jsDate < minDosDate) jsDate = minDosDate;
+  else if (jsDate > maxDosDate) jsDate = maxDosDate;
+
+  var date = 0;
+  date |= jsDate.getDate() & 0x1f; // 1-31
+  date |= ((jsDate.getMonth() + 1) & 0xf) << 5; // 0-11, 1-12
+  date |= ((jsDate.getFullYear() - 1980) & 0x7f) << 9; // 0-128, 1980-2108
+
+  var time = 0;
+  time |= Math.floor(jsDate.getSeconds() / 2); // 0-59, 0-29 (lose odd numbers)
+  time |= (jsDate.getMinutes() & 0x3f) << 5; // 0-59
+  time |= (jsDate.getHours() & 0x1f) << 11; // 0-23
+
+  return {date: date, time: time};
+}
+
+function writeUInt64LE(buffer, n, offset) {
+  // can't use bitshift here, because JavaScript only allows bitshifting on 32-bit integers.
+  var high = Math.floor(n / 0x100000000);
+  var low = n % 0x100000000;
+  buffer.writeUInt32LE(low, offset);
+  buffer.writeUInt32LE(high, offset + 4);
+}
+
+function defaultCallback(err) {
+  if (err) throw err;
+}
+
+util.inherits(ByteCounter, Transform);
+function ByteCounter(options) {
+  Transform.call(this, options);
+  this.byteCount = 0;
+}
+ByteCounter.prototype._transform = function(chunk, encoding, cb) {
+  this.byteCount += chunk.length;
+  cb(null, chunk);
+};
+
+util.inherits(Crc32Watcher, Transform);
+function Crc32Watcher(options) {
+  Transform.call(this, options);
+  this.crc32 = 0;
+}
+Crc32Watcher.prototype._transform = function(chunk, encoding, cb) {
+  this.crc32 = crc32.unsigned(chunk, this.crc32);
+  cb(null, chunk);
+};
+
+var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
+if (cp437.length !== 256) throw new Error("assertion failure");
+var reverseCp437 = null;
+
+function encodeCp437(string) {
+  if (/^[\x20-\x7e]*$/.test(string)) {
+    // CP437, ASCII, and UTF-8 overlap in this range.
+    return bufferFrom(string, "utf-8");
+  }
+
+  // This is the slow path.
+  if (reverseCp437 == null) {
+    // cache this once
+    reverseCp437 = {};
+    for (var i = 0; i < cp437.length; i++) {
+      reverseCp437[cp437[i]] = i;
+    }
+  }
+
+  var result = bufferAlloc(string.length);
+  for (var i = 0; i < string.length; i++) {
+    var b = reverseCp437[string[i]];
+    if (b == null) throw new Error("character not encodable in CP437: " + JSON.stringify(string[i]));
+    result[i] = b;
+  }
+
+  return result;
+}
+
+function bufferAlloc(size) {
+  bufferAlloc = modern;
+  try {
+    return bufferAlloc(size);
+  } catch (e) {
+    bufferAlloc = legacy;
+    return bufferAlloc(size);
+  }
+  function modern(size) {
+    return Buffer.allocUnsafe(size);
+  }
+  function legacy(size) {
+    return new Buffer(size);
+  }
+}
+function bufferFrom(something, encoding) {
+  bufferFrom = modern;
+  try {
+    return bufferFrom(something, encoding);
+  } catch (e) {
+    bufferFrom = legacy;
+    return bufferFrom(something, encoding);
+  }
+  function modern(something, encoding) {
+    return Buffer.from(something, encoding);
+  }
+  function legacy(something, encoding) {
+    return new Buffer(something, encoding);
+  }
+}
+function bufferIncludes(buffer, content) {
+  bufferIncludes = modern;
+  try {
+    return bufferIncludes(buffer, content);
+  } catch (e) {
+    bufferIncludes = legacy;
+    return bufferIncludes(buffer, content);
+  }
+  function modern(buffer, content) {
+    return buffer.includes(content);
+  }
+  function legacy(buffer, content) {
+    for (var i = 0; i <= buffer.length - content.length; i++) {
+      for (var j = 0;; j++) {
+        if (j === content.length) return true;
+        if (buffer[i + j] !== content[j]) break;
+      }
+    }
+    return false;
+  }
+}
+
+
+/***/ }),
+
 /***/ 878:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9056);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4865);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -44243,7 +46489,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9056:
+/***/ 4865:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47425,8 +49671,8 @@ class SchemaValidator {
 ;// CONCATENATED MODULE: ./packages/config/src/version.ts
 // The suite's version, stamped into log headers, manifests and `--version`.
 // Kept equal to the root package.json version by a test.
-const TOOL_NAME = 'guarded-rollout';
-const TOOL_VERSION = '0.1.0';
+const version_TOOL_NAME = 'guarded-rollout';
+const version_TOOL_VERSION = '0.1.0';
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
 
@@ -48240,7 +50486,7 @@ function postWithRetry(request, env) {
                 method: 'POST',
                 headers: {
                     'content-type': 'application/json',
-                    'user-agent': `guarded-rollout/${TOOL_VERSION}`,
+                    'user-agent': `guarded-rollout/${version_TOOL_VERSION}`,
                     ...request.headers,
                 },
                 body: request.body,
@@ -67182,7 +69428,7 @@ class MonitorRecorder {
         this.summaryPath = `${this.base}.summary.json`;
     }
     header(header) {
-        (0,external_node_fs_namespaceObject.writeFileSync)(this.logPath, `${JSON.stringify({ record: 'header', tool: 'guarded-rollout', version: TOOL_VERSION, ...header })}\n`);
+        (0,external_node_fs_namespaceObject.writeFileSync)(this.logPath, `${JSON.stringify({ record: 'header', tool: 'guarded-rollout', version: version_TOOL_VERSION, ...header })}\n`);
     }
     poll(poll) {
         const line = {
@@ -67236,7 +69482,7 @@ function buildSummary(outcome, context) {
     });
     return {
         tool: 'guarded-rollout',
-        version: TOOL_VERSION,
+        version: version_TOOL_VERSION,
         environment: context.environment,
         config: context.config,
         provider: context.provider,
@@ -67963,7 +70209,1727 @@ function packageNotifier(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/archive/src/errors.ts
+// Why a backup or restore was refused. Both are "the attempted thing failed" (exit 1): a corrupt or
+// hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
+
+/** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
+class BackupIntegrityError extends CheckFailedError {
+}
+/** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
+class UnsafeArchiveError extends CheckFailedError {
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
+// The manifest every backup carries as its last zip entry: what was backed up, from which release,
+// and each entry's size, mode and SHA256, so a restore can check the archive against its own claims.
+
+const manifest_MANIFEST_ENTRY = '.guarded-rollout-backup.json';
+const manifest_MANIFEST_FORMAT = 'guarded-rollout-backup/1';
+/** Parses and shape-checks a manifest read from an archive (its content is untrusted). */
+function parseManifest(text, source) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (error) {
+        throw new BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} is not valid JSON (${error.message})`);
+    }
+    const m = raw;
+    const bad = (what) => {
+        throw new BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} ${what}`);
+    };
+    if (!m || typeof m !== 'object')
+        bad('is not an object');
+    if (m.format !== manifest_MANIFEST_FORMAT)
+        bad(`has format ${JSON.stringify(m.format)}; expected "${manifest_MANIFEST_FORMAT}"`);
+    if (typeof m.environment !== 'string')
+        bad('lacks "environment"');
+    if (typeof m.createdAt !== 'string')
+        bad('lacks "createdAt"');
+    if (!Array.isArray(m.entries))
+        bad('lacks "entries"');
+    for (const [i, e] of m.entries.entries()) {
+        if (!e ||
+            typeof e.path !== 'string' ||
+            !['file', 'directory', 'symlink'].includes(e.type) ||
+            typeof e.size !== 'number' ||
+            typeof e.mode !== 'number') {
+            bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
+        }
+        if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
+            bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/naming.ts
+// Backup file names (`<prefix>_<env>_<UTC YYYYMMDDTHHMMSSZ>.zip`), finding the newest backup of one
+// environment, and retention. Names sort lexically in time order, which is what the seed's
+// `ls -1 backups/dhash_*.zip | sort -r | head -n1` relies on.
+
+
+
+const naming_DEFAULT_PREFIX = 'dhash';
+const naming_DEFAULT_OUT_DIR = 'backups';
+// No underscore in environment names: it separates the name's fields, so "prod_eu" would make
+// `dhash_prod_*` match another environment's backups.
+const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+function naming_assertEnvironmentName(env, field = 'environment') {
+    if (!ENVIRONMENT.test(env)) {
+        throw new errors_ConfigError(`${field}: ${JSON.stringify(env)} is not a valid environment name; use letters, digits, "." or "-" (no "_", no "/"), e.g. "production"`, { field });
+    }
+    return env;
+}
+function naming_assertPrefix(prefix) {
+    if (!PREFIX.test(prefix)) {
+        throw new ConfigError(`prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`, {
+            field: 'prefix',
+        });
+    }
+    return prefix;
+}
+/** `20261123T220000Z` for a Date, in UTC. */
+function compactUtc(date) {
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
+}
+function naming_backupFileName(prefix, env, createdAt) {
+    return `${prefix}_${env}_${compactUtc(createdAt)}.zip`;
+}
+const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
+function parseBackupFileName(file) {
+    const m = NAME.exec(file);
+    return m ? { file, prefix: m[1], environment: m[2], stamp: m[3] } : undefined;
+}
+/** Complete backups of one environment in `dir`, newest first. A zip without its `.sha256` is an
+ *  interrupted or in-progress backup and is never listed. */
+function listBackups(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return [];
+        throw error;
+    }
+    const present = new Set(names);
+    return names
+        .map(parseBackupFileName)
+        .filter((n) => !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`))
+        .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0))
+        .map((n) => (0,external_node_path_namespaceObject.join)(dir, n.file));
+}
+/** The newest complete backup of `env` in `dir`, or undefined. */
+function findLatestBackup(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    return listBackups(dir, env, prefix)[0];
+}
+/** Keeps the newest `keep` complete backups of `env`; deletes older ones with their `.sha256`.
+ *  The checksum goes first so that a half-finished deletion never leaves a zip looking complete
+ *  with a wrong companion. Returns the deleted zip paths. */
+function naming_applyRetention(dir, env, keep, prefix = naming_DEFAULT_PREFIX) {
+    const all = listBackups(dir, env, prefix);
+    const doomed = all.slice(keep);
+    for (const zip of doomed) {
+        rmSync(`${zip}.sha256`, { force: true });
+        rmSync(zip, { force: true });
+    }
+    return doomed;
+}
+function assertKeep(value, field = 'keep') {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) {
+        throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`, {
+            field,
+        });
+    }
+    return n;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/safety.ts
+// The rules every archive entry must pass before a single byte is written: no way out of the
+// target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
+// symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
+// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+
+
+
+const safety_DEFAULT_CAPS = {
+    maxEntries: 1_000_000,
+    maxTotalBytes: 256 * 1024 ** 3,
+    // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
+    maxRatio: 200,
+    ratioFloorBytes: 1024 * 1024,
+};
+/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
+ *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
+function safety_unsafeLinkTarget(linkPath, target) {
+    const show = JSON.stringify(target);
+    if (target === '' || target.includes('\0'))
+        return `has an invalid target (${show})`;
+    if (external_node_path_namespaceObject.posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
+        return `points outside the target (to ${show})`;
+    const resolved = external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(linkPath), target));
+    if (resolved === '..' || resolved.startsWith('../'))
+        return `points outside the target (to ${show})`;
+    // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
+    // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
+    const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
+    const firstName = segments.findIndex((seg) => seg !== '..');
+    if (firstName >= 0 && segments.slice(firstName).includes('..')) {
+        return `has ".." after a name in its target (${show}), which can climb out through another link`;
+    }
+    return undefined;
+}
+/** Normalises an entry name or refuses it with the specific reason. */
+function normaliseEntryName(name) {
+    const show = JSON.stringify(name);
+    if (name.includes('\0'))
+        throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
+    if (name.includes('\\'))
+        throw new UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
+    if (/^[A-Za-z]:/.test(name))
+        throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
+    if (name.startsWith('/'))
+        throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..'))
+        throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
+    if (parts.length === 0)
+        throw new UnsafeArchiveError(`entry ${show} has no usable name`);
+    return parts.join('/').normalize('NFC');
+}
+function collisionKey(path, caseInsensitive) {
+    return caseInsensitive ? path.toLowerCase() : path;
+}
+/** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
+function planExtraction(entries, manifest, linkTargets, options = {}) {
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    const caseInsensitive = options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
+    const where = options.source ? `${options.source}: ` : '';
+    if (entries.length > caps.maxEntries) {
+        throw new UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
+    }
+    const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+    const seen = new Map();
+    const planned = [];
+    let totalBytes = 0;
+    for (const entry of entries) {
+        if (entry.name === manifest_MANIFEST_ENTRY)
+            continue;
+        const path = normaliseEntryName(entry.name);
+        const show = JSON.stringify(entry.name);
+        if (entry.encrypted)
+            throw new UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
+        if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+            throw new UnsafeArchiveError(`${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`);
+        }
+        const key = collisionKey(path, caseInsensitive);
+        const previous = seen.get(key);
+        if (previous !== undefined) {
+            throw new UnsafeArchiveError(`${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`);
+        }
+        seen.set(key, entry.name);
+        totalBytes += entry.uncompressedSize;
+        if (totalBytes > caps.maxTotalBytes) {
+            throw new UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
+        }
+        if (entry.uncompressedSize > caps.ratioFloorBytes) {
+            const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
+            if (ratio > caps.maxRatio) {
+                throw new UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
+            }
+        }
+        const manifestEntry = byManifest.get(path);
+        if (!manifestEntry)
+            throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
+        if (manifestEntry.type !== entry.type) {
+            throw new BackupIntegrityError(`${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`);
+        }
+        if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
+            throw new BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
+        }
+        const p = {
+            source: entry,
+            path,
+            type: entry.type,
+            mode: entry.mode & 0o777,
+            size: entry.uncompressedSize,
+            manifest: manifestEntry,
+        };
+        if (entry.type === 'symlink') {
+            const target = linkTargets.get(entry);
+            if (target === undefined)
+                throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+            if (target.includes('\0') || target === '')
+                throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+            const problem = safety_unsafeLinkTarget(path, target);
+            if (problem)
+                throw new UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
+            p.linkTarget = target;
+        }
+        planned.push(p);
+    }
+    // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
+    const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
+    for (const p of planned) {
+        const parts = p.path.split('/');
+        for (let i = 1; i < parts.length; i++) {
+            const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
+            if (ancestor && ancestor.type !== 'directory') {
+                throw new UnsafeArchiveError(`${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`);
+            }
+        }
+    }
+    const inArchive = new Set(planned.map((p) => p.path));
+    for (const m of manifest.entries) {
+        if (!inArchive.has(m.path.normalize('NFC')))
+            throw new BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
+    }
+    return {
+        entries: planned,
+        files: planned.filter((p) => p.type === 'file').length,
+        directories: planned.filter((p) => p.type === 'directory').length,
+        symlinks: planned.filter((p) => p.type === 'symlink').length,
+        totalBytes,
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+const GLOB_CHARS = /[*?[\]{}!]/;
+function toArchivePath(baseDir, abs) {
+    return relative(baseDir, abs).split(sep).join('/');
+}
+function isInside(parent, child) {
+    const rel = relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+/** Collects entries for `paths` under `baseDir`; `exclude` holds absolute paths never to include
+ *  (the output directory, so a backup never contains older backups). */
+function collect_collectEntries(baseDir, paths, exclude = []) {
+    const base = resolve(baseDir);
+    const byPath = new Map();
+    const excluded = exclude.map((e) => resolve(e));
+    const add = (abs, stat) => {
+        const path = toArchivePath(base, abs);
+        if (path === '' || byPath.has(path))
+            return;
+        if (path === MANIFEST_ENTRY) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
+        }
+        const mode = stat.mode & 0o7777;
+        if (stat.isSymbolicLink()) {
+            const target = readlinkSync(abs);
+            // The same rule the restore applies, so every backup that exists can be restored.
+            const problem = unsafeLinkTarget(path, target);
+            if (problem) {
+                throw new ConfigError(`symlink ${JSON.stringify(path)} ${problem} (backed-up tree: ${base}); a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
+            }
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'symlink',
+                size: Buffer.byteLength(target),
+                mode,
+                mtimeMs: stat.mtimeMs,
+                target,
+            });
+        }
+        else if (stat.isDirectory()) {
+            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
+        }
+        else if (stat.isFile()) {
+            byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
+        }
+        // sockets, FIFOs and devices are not data; they are skipped.
+    };
+    const walk = (root) => {
+        const stack = [root];
+        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+            for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+                const abs = join(dir, dirent.name);
+                if (excluded.some((e) => isInside(e, abs)))
+                    continue;
+                const stat = lstatSync(abs);
+                add(abs, stat);
+                if (stat.isDirectory())
+                    stack.push(abs);
+            }
+        }
+    };
+    const roots = [];
+    for (const raw of paths) {
+        if (raw.trim() === '')
+            continue;
+        if (GLOB_CHARS.test(raw)) {
+            const matches = globSync(raw, {
+                cwd: base,
+                absolute: true,
+                dot: true,
+                onlyFiles: false,
+                followSymbolicLinks: false,
+                expandDirectories: false,
+            });
+            if (matches.length === 0)
+                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+                    field: 'paths',
+                });
+            roots.push(...matches.map((m) => resolve(m)));
+        }
+        else {
+            roots.push(resolve(base, raw));
+        }
+    }
+    if (roots.length === 0)
+        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+            field: 'paths',
+        });
+    for (const abs of roots) {
+        if (!isInside(base, abs)) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
+                field: 'paths',
+            });
+        }
+        let stat;
+        try {
+            stat = lstatSync(abs);
+        }
+        catch {
+            throw new ConfigError(`path ${JSON.stringify(abs)} does not exist`, { field: 'paths' });
+        }
+        if (excluded.some((e) => isInside(e, abs)))
+            continue;
+        if (abs !== base)
+            add(abs, stat);
+        if (stat.isDirectory())
+            walk(abs);
+    }
+    // Deterministic order: parents before children, so extraction never needs to guess a directory.
+    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+// EXTERNAL MODULE: ./node_modules/.pnpm/yazl@3.3.1/node_modules/yazl/index.js
+var node_modules_yazl = __nccwpck_require__(3980);
+;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
+// The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
+// logging validation, restores). A log is trusted only when it opens with our header and ends with
+// exactly one result line, so a truncated or hand-edited log never passes verify-artifacts.
+//
+//   # guarded-rollout evidence log
+//   # kind: deploy-dryrun
+//   # tool: guarded-rollout deploy
+//   # tool-version: 0.1.0
+//   # environment: production
+//   # started-at: 2026-11-23T22:00:00.000Z
+//   ...free text...
+//   GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"...","summary":"..."}
+
+
+const EVIDENCE_MAGIC = '# guarded-rollout evidence log';
+const RESULT_PREFIX = 'GUARDED-ROLLOUT-RESULT ';
+/** Appends to an evidence log: header at creation, lines as work goes, one result line at the end. */
+class src_EvidenceLog {
+    path;
+    kind;
+    now;
+    finished = false;
+    constructor(path, options) {
+        this.path = path;
+        this.kind = options.kind;
+        this.now = options.now ?? (() => new Date());
+        const header = [
+            EVIDENCE_MAGIC,
+            `# kind: ${options.kind}`,
+            `# tool: ${options.tool ?? version_TOOL_NAME}`,
+            `# tool-version: ${version_TOOL_VERSION}`,
+            `# environment: ${options.environment}`,
+            `# started-at: ${this.now().toISOString()}`,
+            '',
+        ].join('\n');
+        const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'w');
+        try {
+            (0,external_node_fs_namespaceObject.writeSync)(fd, header);
+        }
+        finally {
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+        }
+    }
+    /** Appends free-text lines; a line that mimics the result marker is defused so it cannot forge one. */
+    line(...lines) {
+        if (this.finished)
+            throw new Error(`evidence log ${this.path} is already finished`);
+        const safe = lines
+            .flatMap((l) => l.split(/\r?\n/))
+            .map((l) => (l.startsWith(RESULT_PREFIX.trim()) ? ` ${l}` : l));
+        (0,external_node_fs_namespaceObject.appendFileSync)(this.path, safe.map((l) => `${l}\n`).join(''));
+    }
+    /** Writes the result line and flushes the file to disk. */
+    finish(status, summary, details = {}) {
+        if (this.finished)
+            throw new Error(`evidence log ${this.path} is already finished`);
+        const result = {
+            ...details,
+            status,
+            kind: this.kind,
+            finished_at: this.now().toISOString(),
+            summary,
+        };
+        const fd = (0,external_node_fs_namespaceObject.openSync)(this.path, 'a');
+        try {
+            (0,external_node_fs_namespaceObject.writeSync)(fd, `${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+            (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+        }
+        finally {
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+        }
+        this.finished = true;
+        return result;
+    }
+}
+/** Parses an evidence log's text; never throws. */
+function parseEvidenceLog(text) {
+    const problems = [];
+    const lines = text.replace(/\r\n/g, '\n').split('\n');
+    let header;
+    if (lines[0] !== EVIDENCE_MAGIC) {
+        problems.push(`does not start with the header line "${EVIDENCE_MAGIC}"`);
+    }
+    else {
+        const fields = {};
+        for (const line of lines.slice(1)) {
+            const match = /^# ([a-z-]+): (.*)$/.exec(line);
+            if (!match)
+                break;
+            fields[match[1]] = match[2];
+        }
+        const missing = ['kind', 'tool', 'tool-version', 'environment', 'started-at'].filter((k) => !(k in fields));
+        if (missing.length)
+            problems.push(`header lacks ${missing.join(', ')}`);
+        else
+            header = {
+                kind: fields.kind,
+                tool: fields.tool,
+                toolVersion: fields['tool-version'],
+                environment: fields.environment,
+                startedAt: fields['started-at'],
+            };
+    }
+    const nonEmpty = lines.filter((l) => l.trim() !== '');
+    const resultLines = nonEmpty.filter((l) => l.startsWith(RESULT_PREFIX));
+    let result;
+    if (resultLines.length === 0)
+        problems.push('has no result line (the step did not finish)');
+    else if (resultLines.length > 1)
+        problems.push(`has ${resultLines.length} result lines; exactly one is allowed`);
+    else if (nonEmpty[nonEmpty.length - 1] !== resultLines[0])
+        problems.push('has text after its result line');
+    else {
+        try {
+            const parsed = JSON.parse(resultLines[0].slice(RESULT_PREFIX.length));
+            if (parsed.status !== 'pass' && parsed.status !== 'fail') {
+                problems.push(`result status ${JSON.stringify(parsed.status)} is not "pass" or "fail"`);
+            }
+            else
+                result = parsed;
+        }
+        catch {
+            problems.push('result line is not valid JSON');
+        }
+    }
+    if (header && result && header.kind !== result.kind) {
+        problems.push(`header kind "${header.kind}" differs from result kind "${result.kind}"`);
+    }
+    return { header, result, problems };
+}
+function readEvidenceLog(path) {
+    return parseEvidenceLog(readFileSync(path, 'utf8'));
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/process.ts
+// Running an operator-supplied shell command (dump, restart, smoke) with a hard timeout. The
+// command gets its own process group so a timeout kills everything it started, not just the shell.
+
+const TAIL_BYTES = 4096;
+function process_runShellCommand(command, options) {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        let tail = '';
+        const keep = (chunk) => {
+            tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
+        };
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        let timedOut = false;
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                // already gone
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+        }, options.timeoutMs);
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            resolve({
+                ok: false,
+                exitCode: null,
+                signal: null,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: String(error),
+            });
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({
+                ok: !timedOut && code === 0,
+                exitCode: code,
+                signal,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: tail,
+            });
+        });
+    });
+}
+function process_describeCommandResult(result, timeoutMs) {
+    if (result.timedOut)
+        return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.exitCode === null)
+        return `could not run (${result.outputTail.trim() || result.signal})`;
+    return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
+// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
+// compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
+// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
+// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
+// killed backup never leaves a file that looks complete.
+
+
+
+
+
+
+
+
+
+
+
+
+
+const DUMP_DIR_ENTRY = '_dump';
+const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
+// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
+const YAZL_FILE_DATA_DONE = 3;
+const SAMPLE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+// Formats that are compressed already: deflating them costs CPU and gains nothing.
+const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
+/** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
+function chooseCompression(entry, level) {
+    if (level === 0)
+        return 0;
+    if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+        return 0;
+    // A tiny file gains a few bytes from deflate and costs a compressor instance.
+    if (entry.size < 512)
+        return 0;
+    if (entry.size < 16 * 1024)
+        return level;
+    const fd = openSync(entry.abs, 'r');
+    try {
+        const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
+        const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
+        const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
+        return packed.length > n * 0.9 ? 0 : level;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+const COALESCE_BYTES = 1024 * 1024;
+/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
+class CoalescingHasher extends external_node_stream_.Transform {
+    hash;
+    bytes = 0;
+    parts = [];
+    pending = 0;
+    constructor(hash) {
+        super();
+        this.hash = hash;
+    }
+    _transform(chunk, _encoding, callback) {
+        this.parts.push(chunk);
+        this.pending += chunk.length;
+        if (this.pending >= COALESCE_BYTES)
+            this.release();
+        callback();
+    }
+    _flush(callback) {
+        this.release();
+        callback();
+    }
+    release() {
+        if (this.pending === 0)
+            return;
+        const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.pending);
+        this.parts = [];
+        this.pending = 0;
+        this.hash.update(data);
+        this.bytes += data.length;
+        this.push(data);
+    }
+}
+function fsyncDirectory(dir) {
+    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+    if (process.platform === 'win32')
+        return;
+    const fd = openSync(dir, 'r');
+    try {
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+function writeFileAtomic(path, text) {
+    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+    const fd = openSync(tmp, 'w');
+    try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDirectory(dirname(path));
+}
+/** The name the `.sha256` line carries: the zip's path from the repository root when it lies
+ *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
+function checksumName(zipPath, root) {
+    const rel = relative(root, zipPath);
+    const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    return (inside ? rel : zipPath).split(sep).join('/');
+}
+function freeBytes(dir) {
+    for (let d = (0,external_node_path_namespaceObject.resolve)(dir);; d = (0,external_node_path_namespaceObject.dirname)(d)) {
+        try {
+            const s = (0,external_node_fs_namespaceObject.statfsSync)(d);
+            return Number(s.bavail) * Number(s.bsize);
+        }
+        catch {
+            if ((0,external_node_path_namespaceObject.dirname)(d) === d)
+                return undefined;
+        }
+    }
+}
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
+function sweepDeadPartials(outDir) {
+    for (const name of readdirSync(outDir)) {
+        const m = /^\..+\.partial-(\d+)$/.exec(name);
+        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+            rmSync(join(outDir, name), { force: true });
+    }
+}
+function plan(options, extraEntries = []) {
+    const environment = assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
+    const root = resolve(options.cwd ?? process.cwd());
+    const baseDir = resolve(root, options.baseDir ?? '.');
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    const createdAt = (options.now ?? (() => new Date()))();
+    const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
+    const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+    return {
+        environment,
+        prefix,
+        outDir,
+        baseDir,
+        root,
+        createdAt,
+        finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+        entries,
+        totalBytes,
+    };
+}
+function validateLevel(level) {
+    const l = level ?? 6;
+    if (!Number.isInteger(l) || l < 0 || l > 9) {
+        throw new ConfigError(`compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`, { field: 'compression-level' });
+    }
+    return l;
+}
+/** Creates a verified backup (or, with `dryRun`, only writes `backup-dryrun.log`). */
+async function createBackup(options) {
+    const level = validateLevel(options.compressionLevel);
+    if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
+        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+            field: 'keep',
+        });
+    }
+    if (options.dryRun)
+        return dryRun(options);
+    const root = resolve(options.cwd ?? process.cwd());
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    mkdirSync(outDir, { recursive: true });
+    sweepDeadPartials(outDir);
+    let dumpDir;
+    try {
+        const extra = [];
+        if (options.dumpCommand) {
+            dumpDir = mkdtempSync(join(outDir, '.dump-'));
+            const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
+            const result = await runShellCommand(options.dumpCommand, {
+                cwd: resolve(root, options.baseDir ?? '.'),
+                env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
+                timeoutMs,
+            });
+            if (!result.ok) {
+                throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
+                    field: 'dump-command',
+                });
+            }
+            for (const e of collectEntries(dumpDir, ['.']))
+                extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
+            if (extra.length)
+                extra.unshift({
+                    abs: dumpDir,
+                    path: DUMP_DIR_ENTRY,
+                    type: 'directory',
+                    size: 0,
+                    mode: 0o755,
+                    mtimeMs: Date.now(),
+                });
+        }
+        const p = plan(options, extra);
+        return await writeArchive(p, options, level);
+    }
+    finally {
+        if (dumpDir)
+            rmSync(dumpDir, { recursive: true, force: true });
+    }
+}
+async function writeArchive(p, options, level) {
+    const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
+    const fd = openSync(tmpPath, 'wx');
+    const archiveHash = createHash('sha256');
+    let sizeBytes = 0;
+    const manifestEntries = [];
+    const zip = new yazl.ZipFile();
+    try {
+        await new Promise((resolvePromise, reject) => {
+            let failed = false;
+            const fail = (error) => {
+                if (failed)
+                    return;
+                failed = true;
+                zip.outputStream.destroy();
+                reject(error instanceof Error ? error : new Error(String(error)));
+            };
+            zip.on('error', fail);
+            const out = createWriteStream('', { fd, autoClose: false });
+            out.on('error', fail);
+            out.on('finish', () => {
+                if (!failed)
+                    resolvePromise();
+            });
+            // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
+            // into 1 MiB writes saves most of the write syscalls and hash calls.
+            const coalesce = new CoalescingHasher(archiveHash);
+            coalesce.on('error', fail);
+            zip.outputStream.pipe(coalesce).pipe(out);
+            coalesce.on('end', () => {
+                sizeBytes = coalesce.bytes;
+            });
+            const files = p.entries.filter((e) => e.type === 'file');
+            let pending = files.length;
+            // yazl looks for the next entry to write by scanning its entry list from the start, which
+            // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
+            // aside now and then, and put back in order before end() writes the central directory.
+            const internal = zip;
+            const finished = [];
+            let sinceTrim = 0;
+            const trimFinishedEntries = () => {
+                if (++sinceTrim < 512 || !Array.isArray(internal.entries))
+                    return;
+                sinceTrim = 0;
+                let k = 0;
+                while (k < internal.entries.length && internal.entries[k].state === YAZL_FILE_DATA_DONE)
+                    k++;
+                if (k > 0)
+                    finished.push(...internal.entries.splice(0, k));
+            };
+            const finishManifest = () => {
+                const manifest = {
+                    format: MANIFEST_FORMAT,
+                    environment: p.environment,
+                    version: options.version ?? null,
+                    commit: options.commit ?? null,
+                    createdAt: p.createdAt.toISOString(),
+                    tool: TOOL_NAME,
+                    toolVersion: TOOL_VERSION,
+                    fileCount: files.length,
+                    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+                    entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+                };
+                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
+                    mtime: p.createdAt,
+                    mode: 0o100644,
+                    compress: true,
+                });
+                if (Array.isArray(internal.entries) && finished.length)
+                    internal.entries.unshift(...finished.splice(0));
+                zip.end();
+            };
+            for (const entry of p.entries) {
+                const mtime = new Date(entry.mtimeMs);
+                if (entry.type === 'directory') {
+                    zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'directory',
+                        size: 0,
+                        mode: entry.mode,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else if (entry.type === 'symlink') {
+                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
+                        mtime,
+                        mode: 0o120000 | entry.mode,
+                        compress: false,
+                    });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'symlink',
+                        size: entry.size,
+                        mode: entry.mode,
+                        target: entry.target,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else {
+                    const compressionLevel = chooseCompression(entry, level);
+                    // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
+                    zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
+                        const hash = createHash('sha256');
+                        let bytes = 0;
+                        const done = () => {
+                            if (bytes !== entry.size) {
+                                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
+                                return;
+                            }
+                            manifestEntries.push({
+                                path: entry.path,
+                                type: 'file',
+                                size: bytes,
+                                mode: entry.mode,
+                                sha256: hash.digest('hex'),
+                                mtimeMs: entry.mtimeMs,
+                            });
+                            trimFinishedEntries();
+                            if (--pending === 0)
+                                finishManifest();
+                        };
+                        if (entry.size <= SMALL_FILE_BYTES) {
+                            // Small files in one synchronous read: four thread-pool round trips per file
+                            // (open, read, read, close) dominate a tree of many tiny files.
+                            let data;
+                            try {
+                                data = readFileSync(entry.abs);
+                            }
+                            catch (error) {
+                                fail(new Error(`cannot read ${entry.abs}: ${error.message}`));
+                                return;
+                            }
+                            hash.update(data);
+                            bytes = data.length;
+                            const stream = Readable.from([data], { objectMode: false });
+                            stream.once('end', done);
+                            cb(null, stream);
+                            return;
+                        }
+                        const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
+                        stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
+                        stream.on('data', (chunk) => {
+                            hash.update(chunk);
+                            bytes += chunk.length;
+                        });
+                        stream.on('end', done);
+                        cb(null, stream);
+                    });
+                }
+            }
+            if (files.length === 0)
+                finishManifest();
+        });
+        fsyncSync(fd);
+    }
+    catch (error) {
+        closeSync(fd);
+        rmSync(tmpPath, { force: true });
+        throw error;
+    }
+    closeSync(fd);
+    renameSync(tmpPath, p.finalPath);
+    fsyncDirectory(p.outDir);
+    const sha256 = archiveHash.digest('hex');
+    const sha256Path = `${p.finalPath}.sha256`;
+    writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
+    return {
+        dryRun: false,
+        backupPath: p.finalPath,
+        sha256,
+        sha256Path,
+        sizeBytes,
+        fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+        totalBytes: p.totalBytes,
+        deleted,
+    };
+}
+function dryRun(options) {
+    const p = plan(options);
+    const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
+    const log = new EvidenceLog(logPath, {
+        kind: 'backup-dryrun',
+        tool: `${TOOL_NAME} backup`,
+        environment: p.environment,
+        ...(options.now ? { now: options.now } : {}),
+    });
+    const files = p.entries.filter((e) => e.type === 'file');
+    const free = freeBytes(p.outDir);
+    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries
+        .slice(0, 1000)
+        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
+    // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
+    const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
+    const enough = free === undefined || free >= needed;
+    log.finish(enough ? 'pass' : 'fail', enough
+        ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
+        : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
+        environment: p.environment,
+        destination: p.finalPath,
+        file_count: files.length,
+        entry_count: p.entries.length,
+        total_bytes: p.totalBytes,
+        free_bytes: free ?? null,
+    });
+    return {
+        dryRun: true,
+        dryRunStatus: enough ? 'pass' : 'fail',
+        backupPath: p.finalPath,
+        sha256: '',
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes: 0,
+        fileCount: files.length,
+        totalBytes: p.totalBytes,
+        deleted: [],
+        logPath,
+    };
+}
+
+// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
+var yauzl = __nccwpck_require__(7198);
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
+// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
+// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
+
+
+
+
+
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
+function readChecksumFile(zipPath) {
+    const path = `${zipPath}.sha256`;
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+        throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+    }
+    const text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
+    if (!m)
+        throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
+    const name = m[2];
+    if ((0,external_node_path_namespaceObject.basename)(name) !== (0,external_node_path_namespaceObject.basename)(zipPath)) {
+        throw new BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify((0,external_node_path_namespaceObject.basename)(zipPath))}: it belongs to another backup`);
+    }
+    return { expected: m[1].toLowerCase(), name, path };
+}
+async function sha256OfFile(path) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: 1024 * 1024 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
+async function read_verifyChecksum(zipPath) {
+    if (!(0,external_node_fs_namespaceObject.existsSync)(zipPath))
+        throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+    const line = readChecksumFile(zipPath);
+    const actual = await sha256OfFile(zipPath);
+    if (actual !== line.expected) {
+        throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
+    }
+    return actual;
+}
+function decodeName(raw, utf8) {
+    // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
+    // what collision and traversal checks need.
+    return raw.toString(utf8 ? 'utf8' : 'latin1');
+}
+function describe(entry) {
+    const rawName = entry.fileNameRaw;
+    const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
+    const unix = entry.versionMadeBy >> 8 === 3;
+    const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
+    const kind = attrs & S_IFMT;
+    const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+    const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
+    return {
+        name,
+        rawName,
+        type,
+        mode,
+        compressedSize: entry.compressedSize,
+        uncompressedSize: entry.uncompressedSize,
+        crc32: entry.crc32,
+        compressionMethod: entry.compressionMethod,
+        encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
+        entry,
+    };
+}
+/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
+function openArchive(zipPath, maxEntries) {
+    return new Promise((resolvePromise, reject) => {
+        yauzl.open(zipPath, {
+            lazyEntries: true,
+            autoClose: false,
+            decodeStrings: false,
+            validateEntrySizes: true,
+            strictFileNames: false,
+        }, (err, zip) => {
+            if (err || !zip) {
+                reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
+                return;
+            }
+            // The manifest entry is ours, not the tree's: it does not count against the cap.
+            if (zip.entryCount > maxEntries + 1) {
+                zip.close();
+                reject(new BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
+                return;
+            }
+            const entries = [];
+            zip.on('entry', (entry) => {
+                entries.push(describe(entry));
+                zip.readEntry();
+            });
+            zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
+            zip.on('error', (error) => {
+                zip.close();
+                reject(new BackupIntegrityError(`${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`));
+            });
+            zip.readEntry();
+        });
+    });
+}
+function openEntryStream(archive, entry) {
+    return new Promise((resolvePromise, reject) => {
+        archive.zip.openReadStream(entry.entry, (err, stream) => {
+            if (err || !stream)
+                reject(new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`));
+            else
+                resolvePromise(stream);
+        });
+    });
+}
+/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
+async function readSmallEntry(archive, entry, limit) {
+    if (entry.uncompressedSize > limit) {
+        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+    }
+    const chunks = [];
+    let total = 0;
+    try {
+        for await (const chunk of await openEntryStream(archive, entry)) {
+            total += chunk.length;
+            if (total > limit)
+                throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
+            chunks.push(chunk);
+        }
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is corrupt (${error.message})`);
+    }
+    return Buffer.concat(chunks);
+}
+const MANIFEST_LIMIT = 256 * 1024 * 1024;
+async function readManifest(archive, zipPath) {
+    const entry = archive.entries.find((e) => e.name === manifest_MANIFEST_ENTRY);
+    if (!entry)
+        throw new BackupIntegrityError(`${zipPath} has no manifest (${manifest_MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
+    return parseManifest((await readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
+// Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
+// checking each entry's CRC-32, size and manifest SHA256 as the bytes stream past. Files are
+// created exclusively (O_EXCL) and symlinks last, so no write can ever pass through a link.
+
+
+
+
+
+
+async function streamEntry(archive, p, fd, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    const hash = verifyHash && p.manifest?.sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
+    let crc = 0;
+    let bytes = 0;
+    try {
+        for await (const chunk of await openEntryStream(archive, p.source)) {
+            const buf = chunk;
+            bytes += buf.length;
+            // yauzl also stops at the declared size; this check keeps the guarantee ours.
+            if (bytes > p.size)
+                throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
+            crc = (0,external_node_zlib_.crc32)(buf, crc);
+            hash?.update(buf);
+            if (fd !== undefined) {
+                for (let off = 0; off < buf.length;)
+                    off += (0,external_node_fs_namespaceObject.writeSync)(fd, buf, off, buf.length - off);
+            }
+        }
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`);
+    }
+    if (bytes !== p.size)
+        throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
+    if (crc >>> 0 !== p.source.crc32 >>> 0) {
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
+    }
+    if (hash) {
+        const actual = hash.digest('hex');
+        if (actual !== p.manifest.sha256)
+            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    }
+}
+/** Streams every file of the plan, checking it; writes into `destination` when given. */
+async function extract_extractPlan(archive, plan, options = {}) {
+    const dest = options.destination;
+    const verifyHash = options.verifyFileHashes ?? true;
+    if (dest)
+        (0,external_node_fs_namespaceObject.mkdirSync)(dest, { mode: 0o700 });
+    const directories = [];
+    const made = new Set();
+    for (const p of plan.entries) {
+        if (p.type === 'directory') {
+            directories.push(p);
+            if (dest)
+                (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.join)(dest, p.path), { recursive: true, mode: 0o700 });
+            continue;
+        }
+        if (p.type !== 'file')
+            continue;
+        let fd;
+        if (dest) {
+            const file = (0,external_node_path_namespaceObject.join)(dest, p.path);
+            const parent = (0,external_node_path_namespaceObject.dirname)(file);
+            if (!made.has(parent)) {
+                (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+                made.add(parent);
+            }
+            fd = (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600);
+        }
+        try {
+            await streamEntry(archive, p, fd, verifyHash);
+            if (fd !== undefined) {
+                // Through the descriptor: no second path lookup per file (it adds up over 100,000 files).
+                (0,external_node_fs_namespaceObject.fchmodSync)(fd, p.mode);
+                if (p.manifest?.mtimeMs)
+                    (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(p.manifest.mtimeMs));
+            }
+        }
+        finally {
+            if (fd !== undefined)
+                (0,external_node_fs_namespaceObject.closeSync)(fd);
+        }
+    }
+    if (!dest)
+        return;
+    for (const p of plan.entries) {
+        if (p.type !== 'symlink')
+            continue;
+        const link = (0,external_node_path_namespaceObject.join)(dest, p.path);
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(link), { recursive: true, mode: 0o700 });
+        (0,external_node_fs_namespaceObject.symlinkSync)(p.linkTarget, link);
+    }
+    // Deepest first, so tightening a parent's mode never blocks fixing a child.
+    for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
+        const dir = (0,external_node_path_namespaceObject.join)(dest, p.path);
+        (0,external_node_fs_namespaceObject.chmodSync)(dir, p.mode);
+        if (p.manifest?.mtimeMs)
+            (0,external_node_fs_namespaceObject.utimesSync)(dir, new Date(), new Date(p.manifest.mtimeMs));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/health.ts
+// Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
+// probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
+const defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Polls until `required` consecutive checks pass; any failure resets the streak. */
+async function waitForHealthStreak(options) {
+    const required = options.required ?? 3;
+    const intervalMs = options.intervalMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const deadlineMs = options.deadlineMs ?? 120_000;
+    const clock = options.clock ?? Date.now;
+    const sleep = options.sleep ?? defaultSleep;
+    const start = clock();
+    // Bounded by count as well as time, so a clock that never advances cannot spin forever.
+    const maxAttempts = Math.ceil(deadlineMs / Math.max(intervalMs, 1)) + required + 1;
+    const checks = [];
+    let streak = 0;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        let outcome;
+        try {
+            outcome = await options.probe(timeoutMs);
+        }
+        catch (error) {
+            outcome = { ok: false, detail: `probe error: ${error.message}` };
+        }
+        streak = outcome.ok ? streak + 1 : 0;
+        const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
+        checks.push(record);
+        options.onCheck?.(record);
+        if (streak >= required)
+            return {
+                ok: true,
+                streak,
+                attempts: attempt,
+                checks,
+                reason: `${required} consecutive OK health checks`,
+            };
+        if (clock() - start + intervalMs > deadlineMs)
+            break;
+        await sleep(intervalMs);
+    }
+    return {
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `health did not reach ${required} consecutive OK checks within ${deadlineMs} ms (${checks.filter((c) => c.ok).length} OK of ${checks.length}; last: ${checks.at(-1)?.detail ?? 'none'})`,
+    };
+}
+/** GET `url`; OK means a 2xx status within the timeout. Anything else, including a timeout, fails. */
+function httpHealthProbe(url) {
+    return async (timeoutMs) => {
+        try {
+            const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+            await response.arrayBuffer().catch(() => undefined);
+            return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
+        }
+        catch (error) {
+            const e = error;
+            const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+            return {
+                ok: false,
+                detail: timedOut
+                    ? `timed out after ${timeoutMs} ms`
+                    : `request failed: ${e.cause?.message ?? e.message}`,
+            };
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/units.ts
+// Byte counts for humans in logs and summaries.
+function units_formatBytes(n) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
+// Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
+// was: checksum, manifest and every entry are checked first, the tree is built in a staging
+// directory beside the target, and only then swapped in with two renames. The previous tree is
+// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function withArchive(zipPath, caps, body) {
+    const archive = await openArchive(zipPath, caps.maxEntries);
+    try {
+        return await body(archive);
+    }
+    finally {
+        archive.close();
+    }
+}
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await readManifest(archive, zipPath);
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function verifyBackup(zipPath, options = {}) {
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    const sha256 = await verifyChecksum(zipPath);
+    return withArchive(zipPath, caps, async (archive) => {
+        const { manifest, plan } = await inspect(zipPath, archive, caps);
+        if (options.deep ?? true)
+            await extractPlan(archive, plan);
+        return { path: zipPath, sha256, manifest, plan };
+    });
+}
+function restore_fsyncDirectory(dir) {
+    if (process.platform === 'win32')
+        return;
+    const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
+    try {
+        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
+function resolveBackupPath(options) {
+    const cwd = (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd());
+    if (options.backupPath && options.latest)
+        throw new errors_ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
+    if (options.backupPath)
+        return (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath);
+    if (!options.latest)
+        throw new errors_ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+            field: 'backup',
+        });
+    const dir = (0,external_node_path_namespaceObject.resolve)(cwd, options.backupDir ?? naming_DEFAULT_OUT_DIR);
+    const found = findLatestBackup(dir, options.environment, options.prefix ?? naming_DEFAULT_PREFIX);
+    if (!found)
+        throw new BackupIntegrityError(noBackupMessage(dir, options.environment, options.prefix ?? naming_DEFAULT_PREFIX));
+    return found;
+}
+/** "no complete backup of X in DIR", naming the environments that do have backups there. */
+function noBackupMessage(dir, env, prefix) {
+    let others = [];
+    try {
+        const names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+        others = [
+            ...new Set(names
+                .map(parseBackupFileName)
+                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+                .map((n) => n.environment)),
+        ];
+    }
+    catch {
+        // directory missing: say so below
+    }
+    return `no complete backup of environment "${env}" in ${dir}${(0,external_node_fs_namespaceObject.existsSync)(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
+}
+/** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
+ *  logged), not thrown; only usage errors throw. */
+async function restoreBackup(options) {
+    const environment = naming_assertEnvironmentName(options.environment);
+    const cwd = (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd());
+    const target = (0,external_node_path_namespaceObject.resolve)(cwd, options.target);
+    const now = options.now ?? (() => new Date());
+    const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+    const logPath = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.resolve)(cwd, options.logDir ?? '.'), `${kind}.log`);
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.dirname)(target)))
+        throw new errors_ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
+    if ((0,external_node_fs_namespaceObject.existsSync)(target) && !(0,external_node_fs_namespaceObject.statSync)(target).isDirectory())
+        throw new errors_ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+    const log = new src_EvidenceLog(logPath, { kind, tool: `${version_TOOL_NAME} rollback`, environment, now });
+    let restoredFrom = options.backupPath ? (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath) : '';
+    let verified = false;
+    let healthChecksOk = 0;
+    let previousTree;
+    const finish = (status, message) => {
+        log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
+            environment,
+            outcome: status,
+            restored_from: restoredFrom,
+            verified,
+            health_checks_ok: healthChecksOk,
+            target,
+            previous_tree: previousTree ?? null,
+        });
+        return {
+            status,
+            restoredFrom,
+            verified,
+            healthChecksOk,
+            ...(previousTree ? { previousTree } : {}),
+            message,
+            logPath,
+        };
+    };
+    // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+    let staging;
+    try {
+        restoredFrom = resolveBackupPath({ ...options, cwd });
+        log.line(`backup: ${restoredFrom}`, `target: ${target}`);
+        const sha256 = await read_verifyChecksum(restoredFrom);
+        log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
+        const stamp = compactUtc(now());
+        await withArchive(restoredFrom, caps, async (archive) => {
+            const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${units_formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`);
+            if (manifest.environment !== environment) {
+                if (!options.force) {
+                    throw new UnsafeArchiveError(`backup ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
+                }
+                log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
+            }
+            const free = freeBytes((0,external_node_path_namespaceObject.dirname)(target));
+            if (free !== undefined && free < plan.totalBytes) {
+                throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${units_formatBytes(plan.totalBytes)}, ${units_formatBytes(free)} is free`);
+            }
+            if (options.dryRun) {
+                await extract_extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
+                verified = true;
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}`)}`, (0,external_node_fs_namespaceObject.existsSync)(target)
+                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                return;
+            }
+            // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
+            staging = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}-${process.pid}`);
+            await extract_extractPlan(archive, plan, {
+                destination: staging,
+                verifyFileHashes: options.verifyFileHashes ?? true,
+            });
+            verified = true;
+            log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
+            if ((0,external_node_fs_namespaceObject.existsSync)(target)) {
+                previousTree = `${target}.pre-rollback-${stamp}`;
+                (0,external_node_fs_namespaceObject.renameSync)(target, previousTree);
+                try {
+                    (0,external_node_fs_namespaceObject.renameSync)(staging, target);
+                }
+                catch (error) {
+                    (0,external_node_fs_namespaceObject.renameSync)(previousTree, target);
+                    previousTree = undefined;
+                    throw error;
+                }
+            }
+            else {
+                (0,external_node_fs_namespaceObject.renameSync)(staging, target);
+            }
+            staging = undefined;
+            restore_fsyncDirectory((0,external_node_path_namespaceObject.dirname)(target));
+            log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
+        });
+    }
+    catch (error) {
+        if (staging)
+            (0,external_node_fs_namespaceObject.rmSync)(staging, { recursive: true, force: true });
+        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+            log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
+            return finish('refused', error.message);
+        }
+        if (error instanceof errors_ConfigError) {
+            log.line(`REFUSED: ${error.message}`);
+            finish('refused', error.message);
+            throw error;
+        }
+        log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
+        return finish('failed', `restore failed: ${error.message}`);
+    }
+    if (options.dryRun)
+        return finish('dry-run', `verified ${(0,external_node_path_namespaceObject.basename)(restoredFrom)}; would restore it into ${target}`);
+    const undo = previousTree
+        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        : '';
+    // 5: restart, health streak, smoke.
+    if (options.restartCommand) {
+        const timeoutMs = options.restartTimeoutMs ?? 120_000;
+        const r = await process_runShellCommand(options.restartCommand, { cwd, timeoutMs });
+        log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : process_describeCommandResult(r, timeoutMs)} (${durations_formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the restart command ${process_describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    if (options.healthUrl || options.probe) {
+        const h = options.health ?? {};
+        const result = await waitForHealthStreak({
+            probe: options.probe ?? httpHealthProbe(options.healthUrl),
+            ...(h.required !== undefined ? { required: h.required } : {}),
+            ...(h.intervalMs !== undefined ? { intervalMs: h.intervalMs } : {}),
+            ...(h.timeoutMs !== undefined ? { timeoutMs: h.timeoutMs } : {}),
+            ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.sleep ? { sleep: options.sleep } : {}),
+            onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
+        });
+        healthChecksOk = result.streak;
+        if (!result.ok)
+            return finish('failed', `restored, but ${result.reason}.${undo}`);
+        log.line(`health: ${result.reason}`);
+    }
+    else {
+        log.line('health: no health URL configured; skipped');
+    }
+    if (options.smokeCommand) {
+        const timeoutMs = options.smokeTimeoutMs ?? 300_000;
+        const r = await process_runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+        log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : process_describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the smoke command ${process_describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    return finish('succeeded', `restored ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/index.ts
+// @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
+
+
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./packages/monitor/src/adapters/rollback-archive.ts
+// The monitor's Rollback backed by packages/archive: the same verified restore the rollback action
+// runs (checksum and manifest checked, all-or-nothing swap of the target, restart command, then N
+// consecutive OK health checks), mapped to the monitor's RollbackOutcome.
+
+
+
+function archiveRollback(options) {
+    return async () => {
+        const result = await restoreBackup(options);
+        return {
+            status: result.status === 'dry-run' ? 'skipped' : result.status,
+            detail: result.message,
+            restoredFrom: result.restoredFrom,
+            healthChecksOk: result.healthChecksOk,
+        };
+    };
+}
+/** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
+ *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
+function chooseRollback(choice) {
+    if (choice.target && choice.rollbackCommand) {
+        throw new errors_ConfigError('give either target (restore a backup) or rollback-command, not both', {
+            field: 'target',
+        });
+    }
+    if (choice.backup && choice.backup !== 'latest' && !choice.target) {
+        throw new errors_ConfigError('backup needs target: the live directory the backup is restored into', {
+            field: 'target',
+        });
+    }
+    if (choice.target) {
+        const latest = choice.backup === undefined || choice.backup === 'latest';
+        return archiveRollback({
+            environment: choice.environment,
+            ...(latest ? { latest: true } : { backupPath: choice.backup }),
+            ...(choice.backupDir ? { backupDir: choice.backupDir } : {}),
+            target: choice.target,
+            ...(choice.restartCommand ? { restartCommand: choice.restartCommand } : {}),
+            ...(choice.healthUrl ? { healthUrl: choice.healthUrl, health: { required: 3 } } : {}),
+            ...(choice.cwd ? { cwd: choice.cwd } : {}),
+        });
+    }
+    if (choice.rollbackCommand) {
+        return commandRollback({
+            command: choice.rollbackCommand,
+            ...(choice.cwd ? { cwd: choice.cwd } : {}),
+            healthUrl: choice.healthUrl,
+            ...(choice.log ? { log: choice.log } : {}),
+        });
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./packages/monitor/src/index.ts
+
 
 
 
@@ -68020,7 +71986,6 @@ function getInputs(env = process.env) {
     }
     for (const secret of notificationSecrets({ env, secrets }))
         maskSecret(secret);
-    const rollbackCommand = inputOptional('rollback-command');
     return {
         watch: {
             environment: inputString('environment', { required: true }),
@@ -68039,7 +72004,13 @@ function getInputs(env = process.env) {
             migrationSafety: inputChoice('migration-safety', ['reversible', 'irreversible'], 'reversible'),
             outDir: inputString('out-dir', { fallback: 'monitor_logs' }),
         },
-        ...(rollbackCommand ? { rollbackCommand } : {}),
+        rollback: {
+            backup: inputOptional('backup'),
+            backupDir: inputString('backup-dir', { fallback: 'backups' }),
+            target: inputOptional('target'),
+            restartCommand: inputOptional('restart-command'),
+            rollbackCommand: inputOptional('rollback-command'),
+        },
         notify: inputBoolean('notify', true),
         fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
         failOnViolation: inputBoolean('fail-on-violation', true),
@@ -68066,10 +72037,17 @@ async function run() {
             return;
         }
         if (inputs.watch.autoRollback &&
-            !inputs.rollbackCommand &&
+            !inputs.rollback.target &&
+            !inputs.rollback.rollbackCommand &&
             inputs.watch.migrationSafety === 'reversible') {
-            warning('auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback');
+            warning('auto-rollback is on but neither target nor rollback-command is set: a violation will be reported as a failed rollback');
         }
+        const rollback = chooseRollback({
+            environment: inputs.watch.environment,
+            ...inputs.rollback,
+            healthUrl: inputs.watch.healthUrl,
+            log: (l) => info(l),
+        });
         const abort = new AbortController();
         const notifyAbort = new AbortController();
         const cancel = () => abort.abort();
@@ -68077,15 +72055,7 @@ async function run() {
         process.once('SIGTERM', cancel);
         const outcome = await watchDeployment({
             ...inputs.watch,
-            ...(inputs.rollbackCommand
-                ? {
-                    rollback: commandRollback({
-                        command: inputs.rollbackCommand,
-                        healthUrl: inputs.watch.healthUrl,
-                        log: (l) => info(l),
-                    }),
-                }
-                : {}),
+            ...(rollback ? { rollback } : {}),
             ...(inputs.notify
                 ? {
                     notify: packageNotifier({
@@ -68315,6 +72285,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -68333,6 +72310,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 3106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
@@ -70135,6 +74119,319 @@ module.exports = {
   normalizeIPv6,
   stringArrayToHexStripped
 }
+
+
+/***/ }),
+
+/***/ 8944:
+/***/ ((module) => {
+
+
+
+function getDefaultExportFromCjs (x) {
+	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
+}
+
+const CRC_TABLE = new Int32Array([
+  0,
+  1996959894,
+  3993919788,
+  2567524794,
+  124634137,
+  1886057615,
+  3915621685,
+  2657392035,
+  249268274,
+  2044508324,
+  3772115230,
+  2547177864,
+  162941995,
+  2125561021,
+  3887607047,
+  2428444049,
+  498536548,
+  1789927666,
+  4089016648,
+  2227061214,
+  450548861,
+  1843258603,
+  4107580753,
+  2211677639,
+  325883990,
+  1684777152,
+  4251122042,
+  2321926636,
+  335633487,
+  1661365465,
+  4195302755,
+  2366115317,
+  997073096,
+  1281953886,
+  3579855332,
+  2724688242,
+  1006888145,
+  1258607687,
+  3524101629,
+  2768942443,
+  901097722,
+  1119000684,
+  3686517206,
+  2898065728,
+  853044451,
+  1172266101,
+  3705015759,
+  2882616665,
+  651767980,
+  1373503546,
+  3369554304,
+  3218104598,
+  565507253,
+  1454621731,
+  3485111705,
+  3099436303,
+  671266974,
+  1594198024,
+  3322730930,
+  2970347812,
+  795835527,
+  1483230225,
+  3244367275,
+  3060149565,
+  1994146192,
+  31158534,
+  2563907772,
+  4023717930,
+  1907459465,
+  112637215,
+  2680153253,
+  3904427059,
+  2013776290,
+  251722036,
+  2517215374,
+  3775830040,
+  2137656763,
+  141376813,
+  2439277719,
+  3865271297,
+  1802195444,
+  476864866,
+  2238001368,
+  4066508878,
+  1812370925,
+  453092731,
+  2181625025,
+  4111451223,
+  1706088902,
+  314042704,
+  2344532202,
+  4240017532,
+  1658658271,
+  366619977,
+  2362670323,
+  4224994405,
+  1303535960,
+  984961486,
+  2747007092,
+  3569037538,
+  1256170817,
+  1037604311,
+  2765210733,
+  3554079995,
+  1131014506,
+  879679996,
+  2909243462,
+  3663771856,
+  1141124467,
+  855842277,
+  2852801631,
+  3708648649,
+  1342533948,
+  654459306,
+  3188396048,
+  3373015174,
+  1466479909,
+  544179635,
+  3110523913,
+  3462522015,
+  1591671054,
+  702138776,
+  2966460450,
+  3352799412,
+  1504918807,
+  783551873,
+  3082640443,
+  3233442989,
+  3988292384,
+  2596254646,
+  62317068,
+  1957810842,
+  3939845945,
+  2647816111,
+  81470997,
+  1943803523,
+  3814918930,
+  2489596804,
+  225274430,
+  2053790376,
+  3826175755,
+  2466906013,
+  167816743,
+  2097651377,
+  4027552580,
+  2265490386,
+  503444072,
+  1762050814,
+  4150417245,
+  2154129355,
+  426522225,
+  1852507879,
+  4275313526,
+  2312317920,
+  282753626,
+  1742555852,
+  4189708143,
+  2394877945,
+  397917763,
+  1622183637,
+  3604390888,
+  2714866558,
+  953729732,
+  1340076626,
+  3518719985,
+  2797360999,
+  1068828381,
+  1219638859,
+  3624741850,
+  2936675148,
+  906185462,
+  1090812512,
+  3747672003,
+  2825379669,
+  829329135,
+  1181335161,
+  3412177804,
+  3160834842,
+  628085408,
+  1382605366,
+  3423369109,
+  3138078467,
+  570562233,
+  1426400815,
+  3317316542,
+  2998733608,
+  733239954,
+  1555261956,
+  3268935591,
+  3050360625,
+  752459403,
+  1541320221,
+  2607071920,
+  3965973030,
+  1969922972,
+  40735498,
+  2617837225,
+  3943577151,
+  1913087877,
+  83908371,
+  2512341634,
+  3803740692,
+  2075208622,
+  213261112,
+  2463272603,
+  3855990285,
+  2094854071,
+  198958881,
+  2262029012,
+  4057260610,
+  1759359992,
+  534414190,
+  2176718541,
+  4139329115,
+  1873836001,
+  414664567,
+  2282248934,
+  4279200368,
+  1711684554,
+  285281116,
+  2405801727,
+  4167216745,
+  1634467795,
+  376229701,
+  2685067896,
+  3608007406,
+  1308918612,
+  956543938,
+  2808555105,
+  3495958263,
+  1231636301,
+  1047427035,
+  2932959818,
+  3654703836,
+  1088359270,
+  936918e3,
+  2847714899,
+  3736837829,
+  1202900863,
+  817233897,
+  3183342108,
+  3401237130,
+  1404277552,
+  615818150,
+  3134207493,
+  3453421203,
+  1423857449,
+  601450431,
+  3009837614,
+  3294710456,
+  1567103746,
+  711928724,
+  3020668471,
+  3272380065,
+  1510334235,
+  755167117
+]);
+function ensureBuffer(input) {
+  if (Buffer.isBuffer(input)) {
+    return input;
+  }
+  if (typeof input === "number") {
+    return Buffer.alloc(input);
+  } else if (typeof input === "string") {
+    return Buffer.from(input);
+  } else {
+    throw new Error("input must be buffer, number, or string, received " + typeof input);
+  }
+}
+function bufferizeInt(num) {
+  const tmp = ensureBuffer(4);
+  tmp.writeInt32BE(num, 0);
+  return tmp;
+}
+function _crc32(buf, previous) {
+  buf = ensureBuffer(buf);
+  if (Buffer.isBuffer(previous)) {
+    previous = previous.readUInt32BE(0);
+  }
+  let crc = ~~previous ^ -1;
+  for (var n = 0; n < buf.length; n++) {
+    crc = CRC_TABLE[(crc ^ buf[n]) & 255] ^ crc >>> 8;
+  }
+  return crc ^ -1;
+}
+function crc32() {
+  return bufferizeInt(_crc32.apply(null, arguments));
+}
+crc32.signed = function() {
+  return _crc32.apply(null, arguments);
+};
+crc32.unsigned = function() {
+  return _crc32.apply(null, arguments) >>> 0;
+};
+var bufferCrc32 = crc32;
+
+const index = /*@__PURE__*/getDefaultExportFromCjs(bufferCrc32);
+
+module.exports = index;
 
 
 /***/ }),

@@ -14,16 +14,18 @@ import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout
 import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
 import {
   checkTimeScale,
-  commandRollback,
+  chooseRollback,
   packageNotifier,
   planWatch,
   watchDeployment,
+  type RollbackChoice,
   type WatchOptions,
 } from '@guarded-rollout/monitor';
 
 export interface MonitorInputs {
   watch: Omit<WatchOptions, 'rollback' | 'notify' | 'signal' | 'log'>;
-  rollbackCommand?: string;
+  /** How a violation is rolled back (backup + target, or a command). */
+  rollback: Omit<RollbackChoice, 'environment' | 'healthUrl' | 'log'>;
   notify: boolean;
   fallbackDir: string;
   failOnViolation: boolean;
@@ -60,7 +62,6 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
     if (value !== undefined) secrets[key] = value;
   }
   for (const secret of notificationSecrets({ env, secrets })) maskSecret(secret);
-  const rollbackCommand = inputOptional('rollback-command');
   return {
     watch: {
       environment: inputString('environment', { required: true }),
@@ -79,7 +80,13 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
       migrationSafety: inputChoice('migration-safety', ['reversible', 'irreversible'] as const, 'reversible'),
       outDir: inputString('out-dir', { fallback: 'monitor_logs' }),
     },
-    ...(rollbackCommand ? { rollbackCommand } : {}),
+    rollback: {
+      backup: inputOptional('backup'),
+      backupDir: inputString('backup-dir', { fallback: 'backups' }),
+      target: inputOptional('target'),
+      restartCommand: inputOptional('restart-command'),
+      rollbackCommand: inputOptional('rollback-command'),
+    },
     notify: inputBoolean('notify', true),
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
     failOnViolation: inputBoolean('fail-on-violation', true),
@@ -107,13 +114,20 @@ export async function run(): Promise<void> {
     }
     if (
       inputs.watch.autoRollback &&
-      !inputs.rollbackCommand &&
+      !inputs.rollback.target &&
+      !inputs.rollback.rollbackCommand &&
       inputs.watch.migrationSafety === 'reversible'
     ) {
       core.warning(
-        'auto-rollback is on but no rollback-command is set: a violation will be reported as a failed rollback',
+        'auto-rollback is on but neither target nor rollback-command is set: a violation will be reported as a failed rollback',
       );
     }
+    const rollback = chooseRollback({
+      environment: inputs.watch.environment,
+      ...inputs.rollback,
+      healthUrl: inputs.watch.healthUrl,
+      log: (l) => core.info(l),
+    });
     const abort = new AbortController();
     const notifyAbort = new AbortController();
     const cancel = (): void => abort.abort();
@@ -121,15 +135,7 @@ export async function run(): Promise<void> {
     process.once('SIGTERM', cancel);
     const outcome = await watchDeployment({
       ...inputs.watch,
-      ...(inputs.rollbackCommand
-        ? {
-            rollback: commandRollback({
-              command: inputs.rollbackCommand,
-              healthUrl: inputs.watch.healthUrl,
-              log: (l) => core.info(l),
-            }),
-          }
-        : {}),
+      ...(rollback ? { rollback } : {}),
       ...(inputs.notify
         ? {
             notify: packageNotifier({

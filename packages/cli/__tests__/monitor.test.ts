@@ -1,6 +1,7 @@
 // `guarded-rollout monitor` and `gates replay` in-process against a real HTTP service on loopback.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createBackup } from '@guarded-rollout/archive';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -160,5 +161,78 @@ describe('guarded-rollout monitor', () => {
     const run = await cli(['gates', 'replay', join(dir, 'x.jsonl')], { cwd: repoRoot });
     expect(run.stderr).toMatch(/x\.jsonl: line 1 is not JSON/);
     expect(run.code).toBe(2);
+  });
+
+  it('with --target, a violation restores the latest backup (packages/archive) and verifies 3 OK checks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-restore-'));
+    const target = join(dir, 'live');
+    mkdirSync(target);
+    writeFileSync(join(target, 'version'), '1.0.0');
+    await createBackup({
+      environment: 'production',
+      paths: ['version'],
+      baseDir: target,
+      outDir: join(dir, 'backups'),
+      cwd: dir,
+    });
+    writeFileSync(join(target, 'version'), '1.1.0');
+    // Health is OK exactly when the live tree holds release 1.0.0.
+    const live = createServer((req, res) => {
+      const ok = readFileSync(join(target, 'version'), 'utf8') === '1.0.0';
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'failing' }));
+    });
+    await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
+    const liveUrl = `http://127.0.0.1:${(live.address() as AddressInfo).port}/health`;
+    try {
+      healthy = true;
+      const run = await cli(
+        [
+          'monitor',
+          '--env',
+          'production',
+          '--config',
+          join(repoRoot, 'quality-gates-config.json'),
+          '--health-url',
+          liveUrl,
+          '--metrics-url',
+          `${base}/metrics`,
+          '--duration',
+          '10m',
+          '--time-scale',
+          '200',
+          '--out',
+          join(dir, 'monitor_logs'),
+          '--no-notify',
+          '--auto-rollback',
+          '--target',
+          target,
+          '--backup-dir',
+          join(dir, 'backups'),
+        ],
+        { cwd: dir },
+      );
+      expect(run.stdout).toMatch(/result: violated — health/);
+      expect(run.stdout).toMatch(/rollback succeeded: restored dhash_production_\w+\.zip/);
+      expect(readFileSync(join(target, 'version'), 'utf8')).toBe('1.0.0');
+      expect(run.code).toBe(1);
+    } finally {
+      live.closeAllConnections();
+      await new Promise((r) => live.close(r));
+    }
+  });
+
+  it('refuses --backup without --target and --target with --rollback-command', async () => {
+    const a = await cli(['monitor', '--env', 'production', ...urls(), '--backup', 'x.zip'], {
+      cwd: repoRoot,
+    });
+    expect(a.stderr).toMatch(/backup needs target/);
+    expect(a.code).toBe(2);
+    const b = await cli(
+      ['monitor', '--env', 'production', ...urls(), '--target', '/tmp', '--rollback-command', 'true'],
+      { cwd: repoRoot },
+    );
+    expect(b.stderr).toMatch(/either target .* or rollback-command, not both/);
+    expect(b.code).toBe(2);
   });
 });

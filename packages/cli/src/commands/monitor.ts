@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { ConfigError, durationProblem, formatDuration, tryParseDuration } from '@guarded-rollout/config';
 import {
   checkTimeScale,
-  commandRollback,
+  chooseRollback,
   packageNotifier,
   watchDeployment,
   type MigrationSafety,
@@ -26,6 +26,10 @@ interface MonitorFlags {
   timeScale: string;
   autoRollback?: boolean;
   rollbackCommand?: string;
+  backup?: string;
+  backupDir: string;
+  target?: string;
+  restartCommand?: string;
   migrationSafety: string;
   suspicion: boolean;
   keepWatching?: boolean;
@@ -59,6 +63,13 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--duration <dur>', 'watch this long instead of the configured window (e.g. 15m)')
     .option('--time-scale <n>', 'virtual seconds per real second, for drills and the demo', '1')
     .option('--auto-rollback', 'run the rollback on a violation')
+    .option('--backup <zip>', 'backup to restore on a violation: a zip, or "latest" (default with --target)')
+    .option('--backup-dir <dir>', 'where "latest" looks', 'backups')
+    .option(
+      '--target <dir>',
+      'live directory a violation restores the backup into (verified, all-or-nothing)',
+    )
+    .option('--restart-command <cmd>', 'run after the restore, before the 3 OK health checks')
     .option(
       '--rollback-command <cmd>',
       'shell command that restores the previous release (then 3 OK health checks)',
@@ -105,17 +116,20 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           keepWatching: flags.keepWatching ?? false,
           autoRollback: flags.autoRollback ?? false,
           migrationSafety: flags.migrationSafety as MigrationSafety,
-          ...(flags.rollbackCommand
-            ? {
-                rollback: commandRollback({
-                  command: flags.rollbackCommand,
-                  cwd: ctx.cwd,
-                  env: ctx.env,
-                  healthUrl: flags.healthUrl,
-                  log,
-                }),
-              }
-            : {}),
+          ...(() => {
+            const rollback = chooseRollback({
+              environment: flags.env,
+              backup: flags.backup,
+              backupDir: resolve(ctx.cwd, flags.backupDir),
+              target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
+              restartCommand: flags.restartCommand,
+              rollbackCommand: flags.rollbackCommand,
+              healthUrl: flags.healthUrl,
+              cwd: ctx.cwd,
+              log,
+            });
+            return rollback ? { rollback } : {};
+          })(),
           ...(flags.notify
             ? {
                 notify: packageNotifier({
