@@ -50686,14 +50686,17 @@ function setupChannels(channels, secrets, names = {}) {
 const FALLBACK_FILE = 'notifications.jsonl';
 /** Appends the entries; returns the file path. Throws only on file-system errors. */
 function appendFallback(dir, entries, redact) {
-    const path = (0,external_node_path_namespaceObject.resolve)(dir, FALLBACK_FILE);
+    const path = fallbackPathFor(dir);
     (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.resolve)(dir), { recursive: true });
     // One write per call keeps the lines of one notification together even with concurrent writers.
     (0,external_node_fs_namespaceObject.appendFileSync)(path, entries.map((e) => `${redact(JSON.stringify(e))}\n`).join(''), 'utf8');
     return path;
 }
+/** Built by concatenation on purpose: ncc's asset relocator rewrites `resolve(dir, 'name')` into a
+ *  bundled asset path whenever a file of that name exists under the build directory (old demo
+ *  output did), which silently sent the fallback to the wrong place. */
 function fallbackPathFor(dir) {
-    return join(resolve(dir), FALLBACK_FILE);
+    return `${(0,external_node_path_namespaceObject.resolve)(dir)}${external_node_path_namespaceObject.sep}${FALLBACK_FILE}`;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -68887,9 +68890,9 @@ function counterValue(m) {
 }
 function evaluateRatio(gate, readings, policy) {
     const now = readings[readings.length - 1]?.at ?? 0;
-    const direct = readings[readings.length - 1]?.metrics[gate.name];
-    if (direct?.type === 'windowed')
-        return judgeRatio(gate, direct.value * (direct.events ?? gate.minEvents), direct.events ?? gate.minEvents);
+    const computed = sourceComputed(gate.name, readings, policy, (value, events = gate.minEvents) => judgeRatio(gate, value * events, events));
+    if (computed)
+        return computed;
     const { ok, errorStreak, lastError } = usable(readings, [gate.numerator, gate.denominator]);
     const failure = sourceErrorOutcome(errorStreak, lastError, policy);
     if (failure)
@@ -68928,9 +68931,9 @@ function subtractBuckets(now, then) {
 }
 function evaluatePercentile(gate, readings, policy) {
     const now = readings[readings.length - 1]?.at ?? 0;
-    const direct = readings[readings.length - 1]?.metrics[gate.name];
-    if (direct?.type === 'windowed')
-        return judgePercentile(gate, direct.value, direct.events ?? gate.minSamples);
+    const computed = sourceComputed(gate.name, readings, policy, (value, events = gate.minSamples) => judgePercentile(gate, value, events));
+    if (computed)
+        return computed;
     const { ok, errorStreak, lastError } = usable(readings, [gate.metric]);
     const failure = sourceErrorOutcome(errorStreak, lastError, policy);
     if (failure)
@@ -68979,7 +68982,10 @@ function judgePercentile(gate, value, count) {
         : { status: 'ok', value, reason: text };
 }
 function evaluateGauge(gate, readings, policy) {
-    const metric = readings[readings.length - 1]?.metrics[gate.name]?.type === 'windowed' ? gate.name : gate.metric;
+    const computed = sourceComputed(gate.name, readings, policy, (value) => judgeGauge(gate, value));
+    if (computed)
+        return computed;
+    const metric = gate.metric;
     const { ok, errorStreak, lastError } = usable(readings, [metric]);
     const failure = sourceErrorOutcome(errorStreak, lastError, policy);
     if (failure)
@@ -68992,10 +68998,29 @@ function evaluateGauge(gate, readings, policy) {
         : Number.NaN;
     if (!Number.isFinite(value))
         return { status: 'insufficient-data', value: null, reason: `${gate.metric} is not a gauge` };
+    return judgeGauge(gate, value);
+}
+function judgeGauge(gate, value) {
     const text = `${gate.metric} = ${formatGateValue(gate, value)}`;
     return value > gate.threshold
         ? { status: 'violated', value, reason: `${text} (limit ${formatGateValue(gate, gate.threshold)})` }
         : { status: 'ok', value, reason: text };
+}
+/** A gate fed under its own name by a source that computes the windowed value itself (a PromQL
+ *  query): the latest value is judged directly, and that source's errors count fail-closed like any
+ *  other source's. Undefined when the gate is fed raw metrics instead. */
+function sourceComputed(name, readings, policy, judge) {
+    const latest = readings[readings.length - 1]?.metrics[name];
+    if (latest === undefined)
+        return undefined;
+    if (latest.type === 'windowed')
+        return judge(latest.value, latest.events);
+    const { errorStreak, lastError } = usable(readings, [name]);
+    return (sourceErrorOutcome(errorStreak, lastError, policy) ?? {
+        status: 'insufficient-data',
+        value: null,
+        reason: `${name} reading is a ${latest.type}, not a value computed over the window`,
+    });
 }
 /** Evaluates one gate at the latest reading. */
 function evaluateGate(gate, readings, policy) {

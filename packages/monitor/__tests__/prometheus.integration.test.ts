@@ -25,6 +25,10 @@ const prometheusBinary =
     (p) => spawnSync(p, ['--version']).status === 0,
   ) ??
   (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim() || undefined);
+if (!prometheusBinary && process.env.CI === 'true') {
+  // CI installs Debian's prometheus (.ci/run); a missing server there is a failure, not a skip.
+  throw new Error('CI=true but no `prometheus` binary is installed; .ci/run should have installed it');
+}
 if (!prometheusBinary) {
   console.warn(
     'SKIPPED prometheus integration: no `prometheus` binary on PATH (Debian package "prometheus"; CI installs it)',
