@@ -44445,14 +44445,17 @@ function setupChannels(channels, secrets, names = {}) {
 const FALLBACK_FILE = 'notifications.jsonl';
 /** Appends the entries; returns the file path. Throws only on file-system errors. */
 function appendFallback(dir, entries, redact) {
-    const path = (0,external_node_path_.resolve)(dir, FALLBACK_FILE);
+    const path = fallbackPathFor(dir);
     (0,external_node_fs_.mkdirSync)((0,external_node_path_.resolve)(dir), { recursive: true });
     // One write per call keeps the lines of one notification together even with concurrent writers.
     (0,external_node_fs_.appendFileSync)(path, entries.map((e) => `${redact(JSON.stringify(e))}\n`).join(''), 'utf8');
     return path;
 }
+/** Built by concatenation on purpose: ncc's asset relocator rewrites `resolve(dir, 'name')` into a
+ *  bundled asset path whenever a file of that name exists under the build directory (old demo
+ *  output did), which silently sent the fallback to the wrong place. */
 function fallbackPathFor(dir) {
-    return join(resolve(dir), FALLBACK_FILE);
+    return `${(0,external_node_path_.resolve)(dir)}${external_node_path_.sep}${FALLBACK_FILE}`;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -45430,7 +45433,7 @@ const parse = (input, parseQueryString) => {
         query
     };
 };
-const url_resolve = (from, to) => {
+const resolve = (from, to) => {
     try {
         return new URL(to, from).href;
     }
@@ -46164,7 +46167,7 @@ function nmfetch(url, options) {
             options.body = false;
             let redirectUrl;
             try {
-                redirectUrl = url_resolve(url, res.headers.location);
+                redirectUrl = resolve(url, res.headers.location);
             }
             catch (_err) {
                 // the legacy resolver throws on a Location the WHATWG parser also refused,

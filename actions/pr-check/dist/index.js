@@ -35288,6 +35288,7 @@ BufferSlicer.prototype.unref = function() {
 /***/ 7198:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
+var __webpack_unused_export__;
 var fs = __nccwpck_require__(9896);
 var zlib = __nccwpck_require__(3106);
 var fd_slicer = __nccwpck_require__(7783);
@@ -35300,23 +35301,23 @@ var Writable = (__nccwpck_require__(2203).Writable);
 // Node 20 added zlib.crc32.
 const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(9489);
 
-exports.open = open;
-exports.fromFd = fromFd;
-exports.fromBuffer = fromBuffer;
-exports.fromRandomAccessReader = fromRandomAccessReader;
-exports.openPromise = openPromise;
-exports.fromFdPromise = fromFdPromise;
-exports.fromBufferPromise = fromBufferPromise;
-exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
+__webpack_unused_export__ = open;
+__webpack_unused_export__ = fromFd;
+__webpack_unused_export__ = fromBuffer;
+__webpack_unused_export__ = fromRandomAccessReader;
+__webpack_unused_export__ = openPromise;
+__webpack_unused_export__ = fromFdPromise;
+__webpack_unused_export__ = fromBufferPromise;
+__webpack_unused_export__ = fromRandomAccessReaderPromise;
 
-exports.dosDateTimeToDate = dosDateTimeToDate;
-exports.getFileNameLowLevel = getFileNameLowLevel;
-exports.validateFileName = validateFileName;
-exports.parseExtraFields = parseExtraFields;
-exports.ZipFile = ZipFile;
-exports.Entry = Entry;
-exports.LocalFileHeader = LocalFileHeader;
-exports.RandomAccessReader = RandomAccessReader;
+__webpack_unused_export__ = dosDateTimeToDate;
+__webpack_unused_export__ = getFileNameLowLevel;
+__webpack_unused_export__ = validateFileName;
+__webpack_unused_export__ = parseExtraFields;
+__webpack_unused_export__ = ZipFile;
+__webpack_unused_export__ = Entry;
+__webpack_unused_export__ = LocalFileHeader;
+__webpack_unused_export__ = RandomAccessReader;
 
 function openPromise(path, options) {
   return new Promise((resolve, reject) => {
@@ -36388,11 +36389,845 @@ function defaultCallback(err) {
 
 /***/ }),
 
+/***/ 3980:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+var fs = __nccwpck_require__(9896);
+var Transform = (__nccwpck_require__(2203).Transform);
+var PassThrough = (__nccwpck_require__(2203).PassThrough);
+var zlib = __nccwpck_require__(3106);
+var util = __nccwpck_require__(9023);
+var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
+var errorMonitor = (__nccwpck_require__(4434).errorMonitor);
+var crc32 = __nccwpck_require__(8944);
+
+__webpack_unused_export__ = ZipFile;
+__webpack_unused_export__ = dateToDosDateTime;
+
+util.inherits(ZipFile, EventEmitter);
+function ZipFile() {
+  this.outputStream = new PassThrough();
+  this.entries = [];
+  this.outputStreamCursor = 0;
+  this.ended = false; // .end() sets this
+  this.allDone = false; // set when we've written the last bytes
+  this.forceZip64Eocd = false; // configurable in .end()
+  this.errored = false;
+  this.on(errorMonitor, function() {
+    this.errored = true;
+  });
+}
+
+ZipFile.prototype.addFile = function(realPath, metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, false);
+  if (options == null) options = {};
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  self.entries.push(entry);
+  fs.stat(realPath, function(err, stats) {
+    if (err) return self.emit("error", err);
+    if (!stats.isFile()) return self.emit("error", new Error("not a file: " + realPath));
+    entry.uncompressedSize = stats.size;
+    if (options.mtime == null) entry.setLastModDate(stats.mtime);
+    if (options.mode == null) entry.setFileAttributesMode(stats.mode);
+    entry.setFileDataPumpFunction(function() {
+      var readStream = fs.createReadStream(realPath);
+      entry.state = Entry.FILE_DATA_IN_PROGRESS;
+      readStream.on("error", function(err) {
+        self.emit("error", err);
+      });
+      pumpFileDataReadStream(self, entry, readStream);
+    });
+    pumpEntries(self);
+  });
+};
+
+ZipFile.prototype.addReadStream = function(readStream, metadataPath, options) {
+  this.addReadStreamLazy(metadataPath, options, function(cb) {
+    cb(null, readStream);
+  });
+};
+
+ZipFile.prototype.addReadStreamLazy = function(metadataPath, options, getReadStreamFunction) {
+  var self = this;
+  if (typeof options === "function") {
+    getReadStreamFunction = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  metadataPath = validateMetadataPath(metadataPath, false);
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  self.entries.push(entry);
+  entry.setFileDataPumpFunction(function() {
+    entry.state = Entry.FILE_DATA_IN_PROGRESS;
+    getReadStreamFunction(function(err, readStream) {
+      if (err) return self.emit("error", err);
+      pumpFileDataReadStream(self, entry, readStream);
+    });
+  });
+  pumpEntries(self);
+};
+
+ZipFile.prototype.addBuffer = function(buffer, metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, false);
+  if (buffer.length > 0x3fffffff) throw new Error("buffer too large: " + buffer.length + " > " + 0x3fffffff);
+  if (options == null) options = {};
+  if (options.size != null) throw new Error("options.size not allowed");
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, false, options);
+  entry.uncompressedSize = buffer.length;
+  entry.crc32 = crc32.unsigned(buffer);
+  entry.crcAndFileSizeKnown = true;
+  self.entries.push(entry);
+  if (entry.compressionLevel === 0) {
+    setCompressedBuffer(buffer);
+  } else {
+    zlib.deflateRaw(buffer, {level:entry.compressionLevel}, function(err, compressedBuffer) {
+      setCompressedBuffer(compressedBuffer);
+    });
+  }
+  function setCompressedBuffer(compressedBuffer) {
+    entry.compressedSize = compressedBuffer.length;
+    entry.setFileDataPumpFunction(function() {
+      writeToOutputStream(self, compressedBuffer);
+      writeToOutputStream(self, entry.getDataDescriptor());
+      entry.state = Entry.FILE_DATA_DONE;
+
+      // don't call pumpEntries() recursively.
+      // (also, don't call process.nextTick recursively.)
+      setImmediate(function() {
+        pumpEntries(self);
+      });
+    });
+    pumpEntries(self);
+  }
+};
+
+ZipFile.prototype.addEmptyDirectory = function(metadataPath, options) {
+  var self = this;
+  metadataPath = validateMetadataPath(metadataPath, true);
+  if (options == null) options = {};
+  if (options.size != null) throw new Error("options.size not allowed");
+  if (options.compress != null) throw new Error("options.compress not allowed");
+  if (options.compressionLevel != null) throw new Error("options.compressionLevel not allowed");
+
+  if (shouldIgnoreAdding(self)) return;
+  var entry = new Entry(metadataPath, true, options);
+  self.entries.push(entry);
+  entry.setFileDataPumpFunction(function() {
+    writeToOutputStream(self, entry.getDataDescriptor());
+    entry.state = Entry.FILE_DATA_DONE;
+    pumpEntries(self);
+  });
+  pumpEntries(self);
+};
+
+var eocdrSignatureBuffer = bufferFrom([0x50, 0x4b, 0x05, 0x06]);
+
+ZipFile.prototype.end = function(options, calculatedTotalSizeCallback) {
+  if (typeof options === "function") {
+    calculatedTotalSizeCallback = options;
+    options = null;
+  }
+  if (options == null) options = {};
+  if (this.ended) return;
+  this.ended = true;
+  if (this.errored) return;
+  this.calculatedTotalSizeCallback = calculatedTotalSizeCallback;
+  this.forceZip64Eocd = !!options.forceZip64Format;
+  if (options.comment) {
+    if (typeof options.comment === "string") {
+      this.comment = encodeCp437(options.comment);
+    } else {
+      // It should be a Buffer
+      this.comment = options.comment;
+    }
+    if (this.comment.length > 0xffff) throw new Error("comment is too large");
+    // gotta check for this, because the zipfile format is actually ambiguous.
+    if (bufferIncludes(this.comment, eocdrSignatureBuffer)) throw new Error("comment contains end of central directory record signature");
+  } else {
+    // no comment.
+    this.comment = EMPTY_BUFFER;
+  }
+  pumpEntries(this);
+};
+
+function writeToOutputStream(self, buffer) {
+  self.outputStream.write(buffer);
+  self.outputStreamCursor += buffer.length;
+}
+
+function pumpFileDataReadStream(self, entry, readStream) {
+  var crc32Watcher = new Crc32Watcher();
+  var uncompressedSizeCounter = new ByteCounter();
+  var compressor = entry.compressionLevel !== 0 ? new zlib.DeflateRaw({level:entry.compressionLevel}) : new PassThrough();
+  var compressedSizeCounter = new ByteCounter();
+  readStream.pipe(crc32Watcher)
+            .pipe(uncompressedSizeCounter)
+            .pipe(compressor)
+            .pipe(compressedSizeCounter)
+            .pipe(self.outputStream, {end: false});
+  compressedSizeCounter.on("end", function() {
+    entry.crc32 = crc32Watcher.crc32;
+    if (entry.uncompressedSize == null) {
+      entry.uncompressedSize = uncompressedSizeCounter.byteCount;
+    } else {
+      if (entry.uncompressedSize !== uncompressedSizeCounter.byteCount) return self.emit("error", new Error("file data stream has unexpected number of bytes"));
+    }
+    entry.compressedSize = compressedSizeCounter.byteCount;
+    self.outputStreamCursor += entry.compressedSize;
+    writeToOutputStream(self, entry.getDataDescriptor());
+    entry.state = Entry.FILE_DATA_DONE;
+    pumpEntries(self);
+  });
+}
+
+function determineCompressionLevel(options) {
+  if (options.compress != null && options.compressionLevel != null) {
+    if (!!options.compress !== !!options.compressionLevel) throw new Error("conflicting settings for compress and compressionLevel");
+  }
+  if (options.compressionLevel != null) return options.compressionLevel;
+  if (options.compress === false) return 0;
+  return 6;
+}
+
+function pumpEntries(self) {
+  if (self.allDone || self.errored) return;
+  // first check if calculatedTotalSize is finally known
+  if (self.ended && self.calculatedTotalSizeCallback != null) {
+    var calculatedTotalSize = calculateTotalSize(self);
+    if (calculatedTotalSize != null) {
+      // we have an answer
+      self.calculatedTotalSizeCallback(calculatedTotalSize);
+      self.calculatedTotalSizeCallback = null;
+    }
+  }
+
+  // pump entries
+  var entry = getFirstNotDoneEntry();
+  function getFirstNotDoneEntry() {
+    for (var i = 0; i < self.entries.length; i++) {
+      var entry = self.entries[i];
+      if (entry.state < Entry.FILE_DATA_DONE) return entry;
+    }
+    return null;
+  }
+  if (entry != null) {
+    // this entry is not done yet
+    if (entry.state < Entry.READY_TO_PUMP_FILE_DATA) return; // input file not open yet
+    if (entry.state === Entry.FILE_DATA_IN_PROGRESS) return; // we'll get there
+    // start with local file header
+    entry.relativeOffsetOfLocalHeader = self.outputStreamCursor;
+    var localFileHeader = entry.getLocalFileHeader();
+    writeToOutputStream(self, localFileHeader);
+    entry.doFileDataPump();
+  } else {
+    // all cought up on writing entries
+    if (self.ended) {
+      // head for the exit
+      self.offsetOfStartOfCentralDirectory = self.outputStreamCursor;
+      self.entries.forEach(function(entry) {
+        var centralDirectoryRecord = entry.getCentralDirectoryRecord();
+        writeToOutputStream(self, centralDirectoryRecord);
+      });
+      writeToOutputStream(self, getEndOfCentralDirectoryRecord(self));
+      self.outputStream.end();
+      self.allDone = true;
+    }
+  }
+}
+
+function calculateTotalSize(self) {
+  var pretendOutputCursor = 0;
+  var centralDirectorySize = 0;
+  for (var i = 0; i < self.entries.length; i++) {
+    var entry = self.entries[i];
+    // compression is too hard to predict
+    if (entry.compressionLevel !== 0) return -1;
+    if (entry.state >= Entry.READY_TO_PUMP_FILE_DATA) {
+      // if addReadStream was called without providing the size, we can't predict the total size
+      if (entry.uncompressedSize == null) return -1;
+    } else {
+      // if we're still waiting for fs.stat, we might learn the size someday
+      if (entry.uncompressedSize == null) return null;
+    }
+    // we know this for sure, and this is important to know if we need ZIP64 format.
+    entry.relativeOffsetOfLocalHeader = pretendOutputCursor;
+    var useZip64Format = entry.useZip64Format();
+
+    pretendOutputCursor += LOCAL_FILE_HEADER_FIXED_SIZE + entry.utf8FileName.length;
+    pretendOutputCursor += entry.uncompressedSize;
+    if (!entry.crcAndFileSizeKnown) {
+      // use a data descriptor
+      if (useZip64Format) {
+        pretendOutputCursor += ZIP64_DATA_DESCRIPTOR_SIZE;
+      } else {
+        pretendOutputCursor += DATA_DESCRIPTOR_SIZE;
+      }
+    }
+
+    centralDirectorySize += CENTRAL_DIRECTORY_RECORD_FIXED_SIZE + entry.utf8FileName.length + entry.fileComment.length;
+    if (!entry.forceDosTimestamp) {
+      centralDirectorySize += INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE;
+    }
+    if (useZip64Format) {
+      centralDirectorySize += ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE;
+    }
+  }
+
+  var endOfCentralDirectorySize = 0;
+  if (self.forceZip64Eocd ||
+      self.entries.length >= 0xffff ||
+      centralDirectorySize >= 0xffff ||
+      pretendOutputCursor >= 0xffffffff) {
+    // use zip64 end of central directory stuff
+    endOfCentralDirectorySize += ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE;
+  }
+  endOfCentralDirectorySize += END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length;
+  return pretendOutputCursor + centralDirectorySize + endOfCentralDirectorySize;
+}
+
+function shouldIgnoreAdding(self) {
+  if (self.ended) throw new Error("cannot add entries after calling end()");
+  if (self.errored) return true;
+  return false;
+}
+
+var ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 56;
+var ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE = 20;
+var END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 22;
+function getEndOfCentralDirectoryRecord(self, actuallyJustTellMeHowLongItWouldBe) {
+  var needZip64Format = false;
+  var normalEntriesLength = self.entries.length;
+  if (self.forceZip64Eocd || self.entries.length >= 0xffff) {
+    normalEntriesLength = 0xffff;
+    needZip64Format = true;
+  }
+  var sizeOfCentralDirectory = self.outputStreamCursor - self.offsetOfStartOfCentralDirectory;
+  var normalSizeOfCentralDirectory = sizeOfCentralDirectory;
+  if (self.forceZip64Eocd || sizeOfCentralDirectory >= 0xffffffff) {
+    normalSizeOfCentralDirectory = 0xffffffff;
+    needZip64Format = true;
+  }
+  var normalOffsetOfStartOfCentralDirectory = self.offsetOfStartOfCentralDirectory;
+  if (self.forceZip64Eocd || self.offsetOfStartOfCentralDirectory >= 0xffffffff) {
+    normalOffsetOfStartOfCentralDirectory = 0xffffffff;
+    needZip64Format = true;
+  }
+  if (actuallyJustTellMeHowLongItWouldBe) {
+    if (needZip64Format) {
+      return (
+        ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE +
+        ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE +
+        END_OF_CENTRAL_DIRECTORY_RECORD_SIZE
+      );
+    } else {
+      return END_OF_CENTRAL_DIRECTORY_RECORD_SIZE;
+    }
+  }
+
+  var eocdrBuffer = bufferAlloc(END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length);
+  // end of central dir signature                       4 bytes  (0x06054b50)
+  eocdrBuffer.writeUInt32LE(0x06054b50, 0);
+  // number of this disk                                2 bytes
+  eocdrBuffer.writeUInt16LE(0, 4);
+  // number of the disk with the start of the central directory  2 bytes
+  eocdrBuffer.writeUInt16LE(0, 6);
+  // total number of entries in the central directory on this disk  2 bytes
+  eocdrBuffer.writeUInt16LE(normalEntriesLength, 8);
+  // total number of entries in the central directory   2 bytes
+  eocdrBuffer.writeUInt16LE(normalEntriesLength, 10);
+  // size of the central directory                      4 bytes
+  eocdrBuffer.writeUInt32LE(normalSizeOfCentralDirectory, 12);
+  // offset of start of central directory with respect to the starting disk number  4 bytes
+  eocdrBuffer.writeUInt32LE(normalOffsetOfStartOfCentralDirectory, 16);
+  // .ZIP file comment length                           2 bytes
+  eocdrBuffer.writeUInt16LE(self.comment.length, 20);
+  // .ZIP file comment                                  (variable size)
+  self.comment.copy(eocdrBuffer, 22);
+
+  if (!needZip64Format) return eocdrBuffer;
+
+  // ZIP64 format
+  // ZIP64 End of Central Directory Record
+  var zip64EocdrBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE);
+  // zip64 end of central dir signature                                             4 bytes  (0x06064b50)
+  zip64EocdrBuffer.writeUInt32LE(0x06064b50, 0);
+  // size of zip64 end of central directory record                                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE - 12, 4);
+  // version made by                                                                2 bytes
+  zip64EocdrBuffer.writeUInt16LE(VERSION_MADE_BY, 12);
+  // version needed to extract                                                      2 bytes
+  zip64EocdrBuffer.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_ZIP64, 14);
+  // number of this disk                                                            4 bytes
+  zip64EocdrBuffer.writeUInt32LE(0, 16);
+  // number of the disk with the start of the central directory                     4 bytes
+  zip64EocdrBuffer.writeUInt32LE(0, 20);
+  // total number of entries in the central directory on this disk                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 24);
+  // total number of entries in the central directory                               8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 32);
+  // size of the central directory                                                  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, sizeOfCentralDirectory, 40);
+  // offset of start of central directory with respect to the starting disk number  8 bytes
+  writeUInt64LE(zip64EocdrBuffer, self.offsetOfStartOfCentralDirectory, 48);
+  // zip64 extensible data sector                                                   (variable size)
+  // nothing in the zip64 extensible data sector
+
+
+  // ZIP64 End of Central Directory Locator
+  var zip64EocdlBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE);
+  // zip64 end of central dir locator signature                               4 bytes  (0x07064b50)
+  zip64EocdlBuffer.writeUInt32LE(0x07064b50, 0);
+  // number of the disk with the start of the zip64 end of central directory  4 bytes
+  zip64EocdlBuffer.writeUInt32LE(0, 4);
+  // relative offset of the zip64 end of central directory record             8 bytes
+  writeUInt64LE(zip64EocdlBuffer, self.outputStreamCursor, 8);
+  // total number of disks                                                    4 bytes
+  zip64EocdlBuffer.writeUInt32LE(1, 16);
+
+
+  return Buffer.concat([
+    zip64EocdrBuffer,
+    zip64EocdlBuffer,
+    eocdrBuffer,
+  ]);
+}
+
+function validateMetadataPath(metadataPath, isDirectory) {
+  if (metadataPath === "") throw new Error("empty metadataPath");
+  metadataPath = metadataPath.replace(/\\/g, "/");
+  if (/^[a-zA-Z]:/.test(metadataPath) || /^\//.test(metadataPath)) throw new Error("absolute path: " + metadataPath);
+  if (metadataPath.split("/").indexOf("..") !== -1) throw new Error("invalid relative path: " + metadataPath);
+  var looksLikeDirectory = /\/$/.test(metadataPath);
+  if (isDirectory) {
+    // append a trailing '/' if necessary.
+    if (!looksLikeDirectory) metadataPath += "/";
+  } else {
+    if (looksLikeDirectory) throw new Error("file path cannot end with '/': " + metadataPath);
+  }
+  return metadataPath;
+}
+
+var EMPTY_BUFFER = bufferAlloc(0);
+
+// this class is not part of the public API
+function Entry(metadataPath, isDirectory, options) {
+  this.utf8FileName = bufferFrom(metadataPath);
+  if (this.utf8FileName.length > 0xffff) throw new Error("utf8 file name too long. " + utf8FileName.length + " > " + 0xffff);
+  this.isDirectory = isDirectory;
+  this.state = Entry.WAITING_FOR_METADATA;
+  this.setLastModDate(options.mtime != null ? options.mtime : new Date());
+  this.forceDosTimestamp = !!options.forceDosTimestamp;
+  if (options.mode != null) {
+    this.setFileAttributesMode(options.mode);
+  } else {
+    this.setFileAttributesMode(isDirectory ? 0o40775 : 0o100664);
+  }
+  if (isDirectory) {
+    this.crcAndFileSizeKnown = true;
+    this.crc32 = 0;
+    this.uncompressedSize = 0;
+    this.compressedSize = 0;
+  } else {
+    // unknown so far
+    this.crcAndFileSizeKnown = false;
+    this.crc32 = null;
+    this.uncompressedSize = null;
+    this.compressedSize = null;
+    if (options.size != null) this.uncompressedSize = options.size;
+  }
+  if (isDirectory) {
+    this.compressionLevel = 0;
+  } else {
+    this.compressionLevel = determineCompressionLevel(options);
+  }
+  this.forceZip64Format = !!options.forceZip64Format;
+  if (options.fileComment) {
+    if (typeof options.fileComment === "string") {
+      this.fileComment = bufferFrom(options.fileComment, "utf-8");
+    } else {
+      // It should be a Buffer
+      this.fileComment = options.fileComment;
+    }
+    if (this.fileComment.length > 0xffff) throw new Error("fileComment is too large");
+  } else {
+    // no comment.
+    this.fileComment = EMPTY_BUFFER;
+  }
+}
+Entry.WAITING_FOR_METADATA = 0;
+Entry.READY_TO_PUMP_FILE_DATA = 1;
+Entry.FILE_DATA_IN_PROGRESS = 2;
+Entry.FILE_DATA_DONE = 3;
+Entry.prototype.setLastModDate = function(date) {
+  this.mtime = date;
+  var dosDateTime = dateToDosDateTime(date);
+  this.lastModFileTime = dosDateTime.time;
+  this.lastModFileDate = dosDateTime.date;
+};
+Entry.prototype.setFileAttributesMode = function(mode) {
+  if ((mode & 0xffff) !== mode) throw new Error("invalid mode. expected: 0 <= " + mode + " <= " + 0xffff);
+  // http://unix.stackexchange.com/questions/14705/the-zip-formats-external-file-attribute/14727#14727
+  this.externalFileAttributes = (mode << 16) >>> 0;
+};
+// doFileDataPump() should not call pumpEntries() directly. see issue #9.
+Entry.prototype.setFileDataPumpFunction = function(doFileDataPump) {
+  this.doFileDataPump = doFileDataPump;
+  this.state = Entry.READY_TO_PUMP_FILE_DATA;
+};
+Entry.prototype.useZip64Format = function() {
+  return (
+    (this.forceZip64Format) ||
+    (this.uncompressedSize != null && this.uncompressedSize > 0xfffffffe) ||
+    (this.compressedSize != null && this.compressedSize > 0xfffffffe) ||
+    (this.relativeOffsetOfLocalHeader != null && this.relativeOffsetOfLocalHeader > 0xfffffffe)
+  );
+}
+var LOCAL_FILE_HEADER_FIXED_SIZE = 30;
+var VERSION_NEEDED_TO_EXTRACT_UTF8 = 20;
+var VERSION_NEEDED_TO_EXTRACT_ZIP64 = 45;
+// 3 = unix. 63 = spec version 6.3
+var VERSION_MADE_BY = (3 << 8) | 63;
+var FILE_NAME_IS_UTF8 = 1 << 11;
+var UNKNOWN_CRC32_AND_FILE_SIZES = 1 << 3;
+Entry.prototype.getLocalFileHeader = function() {
+  var crc32 = 0;
+  var compressedSize = 0;
+  var uncompressedSize = 0;
+  if (this.crcAndFileSizeKnown) {
+    crc32 = this.crc32;
+    compressedSize = this.compressedSize;
+    uncompressedSize = this.uncompressedSize;
+  }
+
+  var fixedSizeStuff = bufferAlloc(LOCAL_FILE_HEADER_FIXED_SIZE);
+  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
+  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
+
+  // local file header signature     4 bytes  (0x04034b50)
+  fixedSizeStuff.writeUInt32LE(0x04034b50, 0);
+  // version needed to extract       2 bytes
+  fixedSizeStuff.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_UTF8, 4);
+  // general purpose bit flag        2 bytes
+  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 6);
+  // compression method              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 8);
+  // last mod file time              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 10);
+  // last mod file date              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 12);
+  // crc-32                          4 bytes
+  fixedSizeStuff.writeUInt32LE(crc32, 14);
+  // compressed size                 4 bytes
+  fixedSizeStuff.writeUInt32LE(compressedSize, 18);
+  // uncompressed size               4 bytes
+  fixedSizeStuff.writeUInt32LE(uncompressedSize, 22);
+  // file name length                2 bytes
+  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 26);
+  // extra field length              2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 28);
+  return Buffer.concat([
+    fixedSizeStuff,
+    // file name (variable size)
+    this.utf8FileName,
+    // extra field (variable size)
+    // no extra fields
+  ]);
+};
+var DATA_DESCRIPTOR_SIZE = 16;
+var ZIP64_DATA_DESCRIPTOR_SIZE = 24;
+Entry.prototype.getDataDescriptor = function() {
+  if (this.crcAndFileSizeKnown) {
+    // the Mac Archive Utility requires this not be present unless we set general purpose bit 3
+    return EMPTY_BUFFER;
+  }
+  if (!this.useZip64Format()) {
+    var buffer = bufferAlloc(DATA_DESCRIPTOR_SIZE);
+    // optional signature (required according to Archive Utility)
+    buffer.writeUInt32LE(0x08074b50, 0);
+    // crc-32                          4 bytes
+    buffer.writeUInt32LE(this.crc32, 4);
+    // compressed size                 4 bytes
+    buffer.writeUInt32LE(this.compressedSize, 8);
+    // uncompressed size               4 bytes
+    buffer.writeUInt32LE(this.uncompressedSize, 12);
+    return buffer;
+  } else {
+    // ZIP64 format
+    var buffer = bufferAlloc(ZIP64_DATA_DESCRIPTOR_SIZE);
+    // optional signature (unknown if anyone cares about this)
+    buffer.writeUInt32LE(0x08074b50, 0);
+    // crc-32                          4 bytes
+    buffer.writeUInt32LE(this.crc32, 4);
+    // compressed size                 8 bytes
+    writeUInt64LE(buffer, this.compressedSize, 8);
+    // uncompressed size               8 bytes
+    writeUInt64LE(buffer, this.uncompressedSize, 16);
+    return buffer;
+  }
+};
+var CENTRAL_DIRECTORY_RECORD_FIXED_SIZE = 46;
+var INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE = 9;
+var ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE = 28;
+Entry.prototype.getCentralDirectoryRecord = function() {
+  var fixedSizeStuff = bufferAlloc(CENTRAL_DIRECTORY_RECORD_FIXED_SIZE);
+  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
+  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
+
+  var izutefBuffer = EMPTY_BUFFER;
+  if (!this.forceDosTimestamp) {
+    // Here is one specification for this: https://commons.apache.org/proper/commons-compress/apidocs/org/apache/commons/compress/archivers/zip/X5455_ExtendedTimestamp.html
+    // See also the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
+    izutefBuffer = bufferAlloc(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE);
+    // 0x5455        Short       tag for this extra block type ("UT")
+    izutefBuffer.writeUInt16LE(0x5455, 0);
+    // TSize         Short       total data size for this block
+    izutefBuffer.writeUInt16LE(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE - 4, 2);
+    // See Info-ZIP source code zip.h for these constant values:
+    var EB_UT_FL_MTIME = (1 << 0);
+    var EB_UT_FL_ATIME = (1 << 1);
+    // Note that we set the atime flag despite not providing the atime field.
+    // The central directory version of this extra field is specified to never contain the atime field even when the flag is set.
+    // We set it to match the Info-ZIP behavior in order to minimize incompatibility with zip file readers that may have rigid input expectations.
+    // Flags         Byte        info bits
+    izutefBuffer.writeUInt8(EB_UT_FL_MTIME | EB_UT_FL_ATIME, 4);
+    // (ModTime)     Long        time of last modification (UTC/GMT)
+    var timestamp = Math.floor(this.mtime.getTime() / 1000);
+    if (timestamp < -0x80000000) timestamp = -0x80000000; // 1901-12-13T20:45:52.000Z
+    if (timestamp >  0x7fffffff) timestamp =  0x7fffffff; // 2038-01-19T03:14:07.000Z
+    izutefBuffer.writeUInt32LE(timestamp, 5);
+  }
+
+  var normalCompressedSize = this.compressedSize;
+  var normalUncompressedSize = this.uncompressedSize;
+  var normalRelativeOffsetOfLocalHeader = this.relativeOffsetOfLocalHeader;
+  var versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_UTF8;
+  var zeiefBuffer = EMPTY_BUFFER;
+  if (this.useZip64Format()) {
+    normalCompressedSize = 0xffffffff;
+    normalUncompressedSize = 0xffffffff;
+    normalRelativeOffsetOfLocalHeader = 0xffffffff;
+    versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_ZIP64;
+
+    // ZIP64 extended information extra field
+    zeiefBuffer = bufferAlloc(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE);
+    // 0x0001                  2 bytes    Tag for this "extra" block type
+    zeiefBuffer.writeUInt16LE(0x0001, 0);
+    // Size                    2 bytes    Size of this "extra" block
+    zeiefBuffer.writeUInt16LE(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE - 4, 2);
+    // Original Size           8 bytes    Original uncompressed file size
+    writeUInt64LE(zeiefBuffer, this.uncompressedSize, 4);
+    // Compressed Size         8 bytes    Size of compressed data
+    writeUInt64LE(zeiefBuffer, this.compressedSize, 12);
+    // Relative Header Offset  8 bytes    Offset of local header record
+    writeUInt64LE(zeiefBuffer, this.relativeOffsetOfLocalHeader, 20);
+    // Disk Start Number       4 bytes    Number of the disk on which this file starts
+    // (omit)
+  }
+
+  // central file header signature   4 bytes  (0x02014b50)
+  fixedSizeStuff.writeUInt32LE(0x02014b50, 0);
+  // version made by                 2 bytes
+  fixedSizeStuff.writeUInt16LE(VERSION_MADE_BY, 4);
+  // version needed to extract       2 bytes
+  fixedSizeStuff.writeUInt16LE(versionNeededToExtract, 6);
+  // general purpose bit flag        2 bytes
+  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 8);
+  // compression method              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 10);
+  // last mod file time              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 12);
+  // last mod file date              2 bytes
+  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 14);
+  // crc-32                          4 bytes
+  fixedSizeStuff.writeUInt32LE(this.crc32, 16);
+  // compressed size                 4 bytes
+  fixedSizeStuff.writeUInt32LE(normalCompressedSize, 20);
+  // uncompressed size               4 bytes
+  fixedSizeStuff.writeUInt32LE(normalUncompressedSize, 24);
+  // file name length                2 bytes
+  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 28);
+  // extra field length              2 bytes
+  fixedSizeStuff.writeUInt16LE(izutefBuffer.length + zeiefBuffer.length, 30);
+  // file comment length             2 bytes
+  fixedSizeStuff.writeUInt16LE(this.fileComment.length, 32);
+  // disk number start               2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 34);
+  // internal file attributes        2 bytes
+  fixedSizeStuff.writeUInt16LE(0, 36);
+  // external file attributes        4 bytes
+  fixedSizeStuff.writeUInt32LE(this.externalFileAttributes, 38);
+  // relative offset of local header 4 bytes
+  fixedSizeStuff.writeUInt32LE(normalRelativeOffsetOfLocalHeader, 42);
+
+  return Buffer.concat([
+    fixedSizeStuff,
+    // file name (variable size)
+    this.utf8FileName,
+    // extra field (variable size)
+    izutefBuffer,
+    zeiefBuffer,
+    // file comment (variable size)
+    this.fileComment,
+  ]);
+};
+Entry.prototype.getCompressionMethod = function() {
+  var NO_COMPRESSION = 0;
+  var DEFLATE_COMPRESSION = 8;
+  return this.compressionLevel === 0 ? NO_COMPRESSION : DEFLATE_COMPRESSION;
+};
+
+// These are intentionally computed in the current system timezone
+// to match how the DOS encoding operates in this library.
+var minDosDate = new Date(1980, 0, 1);
+var maxDosDate = new Date(2107, 11, 31, 23, 59, 58);
+function dateToDosDateTime(jsDate) {
+  // Clamp out of bounds timestamps.
+  if (jsDate < minDosDate) jsDate = minDosDate;
+  else if (jsDate > maxDosDate) jsDate = maxDosDate;
+
+  var date = 0;
+  date |= jsDate.getDate() & 0x1f; // 1-31
+  date |= ((jsDate.getMonth() + 1) & 0xf) << 5; // 0-11, 1-12
+  date |= ((jsDate.getFullYear() - 1980) & 0x7f) << 9; // 0-128, 1980-2108
+
+  var time = 0;
+  time |= Math.floor(jsDate.getSeconds() / 2); // 0-59, 0-29 (lose odd numbers)
+  time |= (jsDate.getMinutes() & 0x3f) << 5; // 0-59
+  time |= (jsDate.getHours() & 0x1f) << 11; // 0-23
+
+  return {date: date, time: time};
+}
+
+function writeUInt64LE(buffer, n, offset) {
+  // can't use bitshift here, because JavaScript only allows bitshifting on 32-bit integers.
+  var high = Math.floor(n / 0x100000000);
+  var low = n % 0x100000000;
+  buffer.writeUInt32LE(low, offset);
+  buffer.writeUInt32LE(high, offset + 4);
+}
+
+function defaultCallback(err) {
+  if (err) throw err;
+}
+
+util.inherits(ByteCounter, Transform);
+function ByteCounter(options) {
+  Transform.call(this, options);
+  this.byteCount = 0;
+}
+ByteCounter.prototype._transform = function(chunk, encoding, cb) {
+  this.byteCount += chunk.length;
+  cb(null, chunk);
+};
+
+util.inherits(Crc32Watcher, Transform);
+function Crc32Watcher(options) {
+  Transform.call(this, options);
+  this.crc32 = 0;
+}
+Crc32Watcher.prototype._transform = function(chunk, encoding, cb) {
+  this.crc32 = crc32.unsigned(chunk, this.crc32);
+  cb(null, chunk);
+};
+
+var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
+if (cp437.length !== 256) throw new Error("assertion failure");
+var reverseCp437 = null;
+
+function encodeCp437(string) {
+  if (/^[\x20-\x7e]*$/.test(string)) {
+    // CP437, ASCII, and UTF-8 overlap in this range.
+    return bufferFrom(string, "utf-8");
+  }
+
+  // This is the slow path.
+  if (reverseCp437 == null) {
+    // cache this once
+    reverseCp437 = {};
+    for (var i = 0; i < cp437.length; i++) {
+      reverseCp437[cp437[i]] = i;
+    }
+  }
+
+  var result = bufferAlloc(string.length);
+  for (var i = 0; i < string.length; i++) {
+    var b = reverseCp437[string[i]];
+    if (b == null) throw new Error("character not encodable in CP437: " + JSON.stringify(string[i]));
+    result[i] = b;
+  }
+
+  return result;
+}
+
+function bufferAlloc(size) {
+  bufferAlloc = modern;
+  try {
+    return bufferAlloc(size);
+  } catch (e) {
+    bufferAlloc = legacy;
+    return bufferAlloc(size);
+  }
+  function modern(size) {
+    return Buffer.allocUnsafe(size);
+  }
+  function legacy(size) {
+    return new Buffer(size);
+  }
+}
+function bufferFrom(something, encoding) {
+  bufferFrom = modern;
+  try {
+    return bufferFrom(something, encoding);
+  } catch (e) {
+    bufferFrom = legacy;
+    return bufferFrom(something, encoding);
+  }
+  function modern(something, encoding) {
+    return Buffer.from(something, encoding);
+  }
+  function legacy(something, encoding) {
+    return new Buffer(something, encoding);
+  }
+}
+function bufferIncludes(buffer, content) {
+  bufferIncludes = modern;
+  try {
+    return bufferIncludes(buffer, content);
+  } catch (e) {
+    bufferIncludes = legacy;
+    return bufferIncludes(buffer, content);
+  }
+  function modern(buffer, content) {
+    return buffer.includes(content);
+  }
+  function legacy(buffer, content) {
+    for (var i = 0; i <= buffer.length - content.length; i++) {
+      for (var j = 0;; j++) {
+        if (j === content.length) return true;
+        if (buffer[i + j] !== content[j]) break;
+      }
+    }
+    return false;
+  }
+}
+
+
+/***/ }),
+
 /***/ 8454:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8979);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -36401,7 +37236,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6760:
+/***/ 8979:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39405,7 +40240,7 @@ class UsageError extends GuardedRolloutError {
     }
 }
 /** The thing being checked or attempted failed (gate violated, artifact missing, restore refused). */
-class CheckFailedError extends GuardedRolloutError {
+class errors_CheckFailedError extends GuardedRolloutError {
     constructor(message, options) {
         super(message, 1, options);
     }
@@ -39446,7 +40281,7 @@ function durations_durationProblem(field, value) {
     return `${field}: ${JSON.stringify(value)} is not a duration; use e.g. "30s", "15m" or "1h" (units: ms, s, m, h, d)`;
 }
 /** Formats milliseconds compactly: 90_000 → "1m30s", 3_600_000 → "1h". */
-function formatDuration(ms) {
+function durations_formatDuration(ms) {
     if (!Number.isFinite(ms))
         return String(ms);
     if (ms < 1000)
@@ -60330,8 +61165,8 @@ function withCustomRequest(customRequest) {
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+auth-token@6.0.0/node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep}${b64url}${sep}${b64url}$`);
+var dist_bundle_sep = "\\.";
+var jwtRE = new RegExp(`^${b64url}${dist_bundle_sep}${b64url}${dist_bundle_sep}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 
 // pkg/dist-src/auth.js
@@ -60983,7 +61818,7 @@ async function fetchPullSnapshot(client, ref, number, policy, options = {}) {
             throw new errors_ConfigError(`pull request ${ref.owner}/${ref.repo}#${number} not found (or the token cannot read it)`, { field: 'pr' });
         if (status === 401)
             throw new errors_ConfigError('GitHub rejected the token (401 Bad credentials); set GITHUB_TOKEN to a token that can read pull requests', { field: 'token' });
-        throw new CheckFailedError(`cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`, { cause: error });
+        throw new errors_CheckFailedError(`cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`, { cause: error });
     }
     const headSha = pull.head.sha;
     const [reviewData, runs] = await Promise.all([
@@ -61158,9 +61993,9 @@ async function upsertCheckRun(client, ref, headSha, name, output, now) {
     catch (error) {
         const status = error.status;
         if (status === 403) {
-            throw new CheckFailedError(`cannot write the "${name}" check run (GitHub answered ${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`, { cause: error });
+            throw new errors_CheckFailedError(`cannot write the "${name}" check run (GitHub answered ${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`, { cause: error });
         }
-        throw new CheckFailedError(`cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`, { cause: error });
+        throw new errors_CheckFailedError(`cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`, { cause: error });
     }
 }
 
@@ -61364,128 +62199,427 @@ function loadArtifactManifest(file) {
     return manifestFromValue(value, file);
 }
 
+;// CONCATENATED MODULE: ./packages/archive/src/errors.ts
+// Why a backup or restore was refused. Both are "the attempted thing failed" (exit 1): a corrupt or
+// hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
+
+/** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
+class errors_BackupIntegrityError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+/** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
+class errors_UnsafeArchiveError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
+// The manifest every backup carries as its last zip entry: what was backed up, from which release,
+// and each entry's size, mode and SHA256, so a restore can check the archive against its own claims.
+
+const manifest_MANIFEST_ENTRY = '.guarded-rollout-backup.json';
+const manifest_MANIFEST_FORMAT = 'guarded-rollout-backup/1';
+/** Parses and shape-checks a manifest read from an archive (its content is untrusted). */
+function manifest_parseManifest(text, source) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (error) {
+        throw new BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} is not valid JSON (${error.message})`);
+    }
+    const m = raw;
+    const bad = (what) => {
+        throw new BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} ${what}`);
+    };
+    if (!m || typeof m !== 'object')
+        bad('is not an object');
+    if (m.format !== manifest_MANIFEST_FORMAT)
+        bad(`has format ${JSON.stringify(m.format)}; expected "${manifest_MANIFEST_FORMAT}"`);
+    if (typeof m.environment !== 'string')
+        bad('lacks "environment"');
+    if (typeof m.createdAt !== 'string')
+        bad('lacks "createdAt"');
+    if (!Array.isArray(m.entries))
+        bad('lacks "entries"');
+    for (const [i, e] of m.entries.entries()) {
+        if (!e ||
+            typeof e.path !== 'string' ||
+            !['file', 'directory', 'symlink'].includes(e.type) ||
+            typeof e.size !== 'number' ||
+            typeof e.mode !== 'number') {
+            bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
+        }
+        if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
+            bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/naming.ts
+// Backup file names (`<prefix>_<env>_<UTC YYYYMMDDTHHMMSSZ>.zip`), finding the newest backup of one
+// environment, and retention. Names sort lexically in time order, which is what the seed's
+// `ls -1 backups/dhash_*.zip | sort -r | head -n1` relies on.
+
+
+
+const naming_DEFAULT_PREFIX = 'dhash';
+const naming_DEFAULT_OUT_DIR = 'backups';
+// No underscore in environment names: it separates the name's fields, so "prod_eu" would make
+// `dhash_prod_*` match another environment's backups.
+const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+function naming_assertEnvironmentName(env, field = 'environment') {
+    if (!ENVIRONMENT.test(env)) {
+        throw new ConfigError(`${field}: ${JSON.stringify(env)} is not a valid environment name; use letters, digits, "." or "-" (no "_", no "/"), e.g. "production"`, { field });
+    }
+    return env;
+}
+function naming_assertPrefix(prefix) {
+    if (!PREFIX.test(prefix)) {
+        throw new ConfigError(`prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`, {
+            field: 'prefix',
+        });
+    }
+    return prefix;
+}
+/** `20261123T220000Z` for a Date, in UTC. */
+function naming_compactUtc(date) {
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
+}
+function naming_backupFileName(prefix, env, createdAt) {
+    return `${prefix}_${env}_${naming_compactUtc(createdAt)}.zip`;
+}
+const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
+function naming_parseBackupFileName(file) {
+    const m = NAME.exec(file);
+    return m ? { file, prefix: m[1], environment: m[2], stamp: m[3] } : undefined;
+}
+/** Complete backups of one environment in `dir`, newest first. A zip without its `.sha256` is an
+ *  interrupted or in-progress backup and is never listed. */
+function listBackups(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    let names;
+    try {
+        names = readdirSync(dir);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return [];
+        throw error;
+    }
+    const present = new Set(names);
+    return names
+        .map(naming_parseBackupFileName)
+        .filter((n) => !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`))
+        .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0))
+        .map((n) => join(dir, n.file));
+}
+/** The newest complete backup of `env` in `dir`, or undefined. */
+function naming_findLatestBackup(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    return listBackups(dir, env, prefix)[0];
+}
+/** Keeps the newest `keep` complete backups of `env`; deletes older ones with their `.sha256`.
+ *  The checksum goes first so that a half-finished deletion never leaves a zip looking complete
+ *  with a wrong companion. Returns the deleted zip paths. */
+function naming_applyRetention(dir, env, keep, prefix = naming_DEFAULT_PREFIX) {
+    const all = listBackups(dir, env, prefix);
+    const doomed = all.slice(keep);
+    for (const zip of doomed) {
+        rmSync(`${zip}.sha256`, { force: true });
+        rmSync(zip, { force: true });
+    }
+    return doomed;
+}
+function assertKeep(value, field = 'keep') {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) {
+        throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`, {
+            field,
+        });
+    }
+    return n;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/safety.ts
+// The rules every archive entry must pass before a single byte is written: no way out of the
+// target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
+// symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
+// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+
+
+
+const safety_DEFAULT_CAPS = {
+    maxEntries: 1_000_000,
+    maxTotalBytes: 256 * 1024 ** 3,
+    // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
+    maxRatio: 200,
+    ratioFloorBytes: 1024 * 1024,
+};
+/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
+ *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
+function safety_unsafeLinkTarget(linkPath, target) {
+    const show = JSON.stringify(target);
+    if (target === '' || target.includes('\0'))
+        return `has an invalid target (${show})`;
+    if (posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
+        return `points outside the target (to ${show})`;
+    const resolved = posix.normalize(posix.join(posix.dirname(linkPath), target));
+    if (resolved === '..' || resolved.startsWith('../'))
+        return `points outside the target (to ${show})`;
+    // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
+    // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
+    const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
+    const firstName = segments.findIndex((seg) => seg !== '..');
+    if (firstName >= 0 && segments.slice(firstName).includes('..')) {
+        return `has ".." after a name in its target (${show}), which can climb out through another link`;
+    }
+    return undefined;
+}
+/** Normalises an entry name or refuses it with the specific reason. */
+function normaliseEntryName(name) {
+    const show = JSON.stringify(name);
+    if (name.includes('\0'))
+        throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
+    if (name.includes('\\'))
+        throw new UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
+    if (/^[A-Za-z]:/.test(name))
+        throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
+    if (name.startsWith('/'))
+        throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..'))
+        throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
+    if (parts.length === 0)
+        throw new UnsafeArchiveError(`entry ${show} has no usable name`);
+    return parts.join('/').normalize('NFC');
+}
+function collisionKey(path, caseInsensitive) {
+    return caseInsensitive ? path.toLowerCase() : path;
+}
+/** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
+function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    const caseInsensitive = options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
+    const where = options.source ? `${options.source}: ` : '';
+    if (entries.length > caps.maxEntries) {
+        throw new UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
+    }
+    const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+    const seen = new Map();
+    const planned = [];
+    let totalBytes = 0;
+    for (const entry of entries) {
+        if (entry.name === MANIFEST_ENTRY)
+            continue;
+        const path = normaliseEntryName(entry.name);
+        const show = JSON.stringify(entry.name);
+        if (entry.encrypted)
+            throw new UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
+        if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+            throw new UnsafeArchiveError(`${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`);
+        }
+        const key = collisionKey(path, caseInsensitive);
+        const previous = seen.get(key);
+        if (previous !== undefined) {
+            throw new UnsafeArchiveError(`${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`);
+        }
+        seen.set(key, entry.name);
+        totalBytes += entry.uncompressedSize;
+        if (totalBytes > caps.maxTotalBytes) {
+            throw new UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
+        }
+        if (entry.uncompressedSize > caps.ratioFloorBytes) {
+            const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
+            if (ratio > caps.maxRatio) {
+                throw new UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
+            }
+        }
+        const manifestEntry = byManifest.get(path);
+        if (!manifestEntry)
+            throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
+        if (manifestEntry.type !== entry.type) {
+            throw new BackupIntegrityError(`${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`);
+        }
+        if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
+            throw new BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
+        }
+        const p = {
+            source: entry,
+            path,
+            type: entry.type,
+            mode: entry.mode & 0o777,
+            size: entry.uncompressedSize,
+            manifest: manifestEntry,
+        };
+        if (entry.type === 'symlink') {
+            const target = linkTargets.get(entry);
+            if (target === undefined)
+                throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+            if (target.includes('\0') || target === '')
+                throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+            const problem = safety_unsafeLinkTarget(path, target);
+            if (problem)
+                throw new UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
+            p.linkTarget = target;
+        }
+        planned.push(p);
+    }
+    // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
+    const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
+    for (const p of planned) {
+        const parts = p.path.split('/');
+        for (let i = 1; i < parts.length; i++) {
+            const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
+            if (ancestor && ancestor.type !== 'directory') {
+                throw new UnsafeArchiveError(`${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`);
+            }
+        }
+    }
+    const inArchive = new Set(planned.map((p) => p.path));
+    for (const m of manifest.entries) {
+        if (!inArchive.has(m.path.normalize('NFC')))
+            throw new BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
+    }
+    return {
+        entries: planned,
+        files: planned.filter((p) => p.type === 'file').length,
+        directories: planned.filter((p) => p.type === 'directory').length,
+        symlinks: planned.filter((p) => p.type === 'symlink').length,
+        totalBytes,
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+const GLOB_CHARS = /[*?[\]{}!]/;
+function toArchivePath(baseDir, abs) {
+    return relative(baseDir, abs).split(sep).join('/');
+}
+function isInside(parent, child) {
+    const rel = relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+/** Collects entries for `paths` under `baseDir`; `exclude` holds absolute paths never to include
+ *  (the output directory, so a backup never contains older backups). */
+function collect_collectEntries(baseDir, paths, exclude = []) {
+    const base = resolve(baseDir);
+    const byPath = new Map();
+    const excluded = exclude.map((e) => resolve(e));
+    const add = (abs, stat) => {
+        const path = toArchivePath(base, abs);
+        if (path === '' || byPath.has(path))
+            return;
+        if (path === MANIFEST_ENTRY) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
+        }
+        const mode = stat.mode & 0o7777;
+        if (stat.isSymbolicLink()) {
+            const target = readlinkSync(abs);
+            // The same rule the restore applies, so every backup that exists can be restored.
+            const problem = unsafeLinkTarget(path, target);
+            if (problem) {
+                throw new ConfigError(`symlink ${JSON.stringify(path)} ${problem} (backed-up tree: ${base}); a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
+            }
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'symlink',
+                size: Buffer.byteLength(target),
+                mode,
+                mtimeMs: stat.mtimeMs,
+                target,
+            });
+        }
+        else if (stat.isDirectory()) {
+            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
+        }
+        else if (stat.isFile()) {
+            byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
+        }
+        // sockets, FIFOs and devices are not data; they are skipped.
+    };
+    const walk = (root) => {
+        const stack = [root];
+        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+            for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+                const abs = join(dir, dirent.name);
+                if (excluded.some((e) => isInside(e, abs)))
+                    continue;
+                const stat = lstatSync(abs);
+                add(abs, stat);
+                if (stat.isDirectory())
+                    stack.push(abs);
+            }
+        }
+    };
+    const roots = [];
+    for (const raw of paths) {
+        if (raw.trim() === '')
+            continue;
+        if (GLOB_CHARS.test(raw)) {
+            const matches = globSync(raw, {
+                cwd: base,
+                absolute: true,
+                dot: true,
+                onlyFiles: false,
+                followSymbolicLinks: false,
+                expandDirectories: false,
+            });
+            if (matches.length === 0)
+                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+                    field: 'paths',
+                });
+            roots.push(...matches.map((m) => resolve(m)));
+        }
+        else {
+            roots.push(resolve(base, raw));
+        }
+    }
+    if (roots.length === 0)
+        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+            field: 'paths',
+        });
+    for (const abs of roots) {
+        if (!isInside(base, abs)) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
+                field: 'paths',
+            });
+        }
+        let stat;
+        try {
+            stat = lstatSync(abs);
+        }
+        catch {
+            throw new ConfigError(`path ${JSON.stringify(abs)} does not exist`, { field: 'paths' });
+        }
+        if (excluded.some((e) => isInside(e, abs)))
+            continue;
+        if (abs !== base)
+            add(abs, stat);
+        if (stat.isDirectory())
+            walk(abs);
+    }
+    // Deterministic order: parents before children, so extraction never needs to guess a directory.
+    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
-var yauzl = __nccwpck_require__(7198);
-;// CONCATENATED MODULE: ./packages/premerge/src/backup-check.ts
-// Checks one backup zip the way the runbook does (`sha256sum -c <zip>.sha256`) plus that the zip's
-// manifest can be read. The manifest reader sits behind a small interface so the archive package's
-// full verifier can replace it.
-
-
-
-
-async function sha256OfFile(path) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Parses sha256sum output: `<64 hex>  <name>` (text) or `<64 hex> *<name>` (binary mode). */
-function parseChecksumFile(text) {
-    return text
-        .replace(/^\uFEFF/, '')
-        .split(/\r?\n/)
-        .filter((l) => l.trim() !== '')
-        .map((line) => {
-        const match = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-        if (!match)
-            throw new Error(`line ${JSON.stringify(line.slice(0, 100))} is not "<sha256>  <file name>"`);
-        return { hex: match[1].toLowerCase(), name: match[2] };
-    });
-}
-const MANIFEST_ENTRY = /(^|\/)(backup[-_])?manifest\.json$/i;
-/** Finds `manifest.json` in the zip (by central directory, without extracting) and parses it. */
-const zipManifestReader = {
-    readManifest(zipPath) {
-        return new Promise((resolve, reject) => {
-            yauzl.open(zipPath, { lazyEntries: true, autoClose: true }, (openError, zip) => {
-                if (openError || !zip)
-                    return reject(new Error(`not a readable zip (${openError?.message ?? 'unknown error'})`));
-                let found = false;
-                zip.on('error', (e) => reject(new Error(`zip is damaged (${e.message})`)));
-                zip.on('end', () => {
-                    if (!found)
-                        reject(new Error('zip has no manifest.json'));
-                });
-                zip.on('entry', (entry) => {
-                    if (!MANIFEST_ENTRY.test(entry.fileName))
-                        return zip.readEntry();
-                    found = true;
-                    if (entry.uncompressedSize > 16 * 1024 * 1024) {
-                        zip.close();
-                        return reject(new Error(`manifest ${entry.fileName} is implausibly large (${entry.uncompressedSize} bytes)`));
-                    }
-                    zip.openReadStream(entry, (streamError, stream) => {
-                        if (streamError || !stream)
-                            return reject(new Error(`cannot read ${entry.fileName} (${streamError?.message})`));
-                        const chunks = [];
-                        stream.on('data', (c) => chunks.push(c));
-                        stream.on('error', (e) => reject(new Error(`cannot read ${entry.fileName} (${e.message})`)));
-                        stream.on('end', () => {
-                            zip.close();
-                            try {
-                                const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-                                if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest))
-                                    throw new Error('not a JSON object');
-                                const files = Array.isArray(manifest.files) ? ` listing ${manifest.files.length} files` : '';
-                                resolve(`manifest ${entry.fileName}${files}${typeof manifest.environment === 'string' ? ` (${manifest.environment})` : ''}`);
-                            }
-                            catch (e) {
-                                reject(new Error(`${entry.fileName} is not valid JSON (${e.message})`));
-                            }
-                        });
-                    });
-                });
-                zip.readEntry();
-            });
-        });
-    },
-};
-/** The `.sha256` beside the zip must exist, name the zip and match its bytes; then the manifest must read. */
-async function backup_check_checkBackup(zipPath, reader = zipManifestReader) {
-    const name = basename(zipPath);
-    const sumPath = `${zipPath}.sha256`;
-    let sumText;
-    try {
-        sumText = readFileSync(sumPath, 'utf8');
-    }
-    catch {
-        return {
-            ok: false,
-            reason: `${name}: no ${name}.sha256 beside it (a backup is complete only once its checksum exists)`,
-        };
-    }
-    let entries;
-    try {
-        entries = parseChecksumFile(sumText);
-    }
-    catch (error) {
-        return { ok: false, reason: `${name}.sha256: ${error.message}` };
-    }
-    const entry = entries.find((e) => basename(e.name) === name);
-    if (!entry)
-        return {
-            ok: false,
-            reason: `${name}.sha256 does not name ${name} (it lists ${entries.map((e) => e.name).join(', ') || 'nothing'})`,
-        };
-    const actual = await sha256OfFile(zipPath);
-    if (actual !== entry.hex)
-        return {
-            ok: false,
-            reason: `${name}: checksum mismatch (expected ${entry.hex.slice(0, 12)}…, file is ${actual.slice(0, 12)}…)`,
-            sha256: actual,
-        };
-    try {
-        const manifest = await reader.readManifest(zipPath);
-        return { ok: true, reason: `${name}: sha256 verified, ${manifest}`, sha256: actual };
-    }
-    catch (error) {
-        return { ok: false, reason: `${name}: sha256 verified but ${error.message}`, sha256: actual };
-    }
-}
-
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+// EXTERNAL MODULE: ./node_modules/.pnpm/yazl@3.3.1/node_modules/yazl/index.js
+var node_modules_yazl = __nccwpck_require__(3980);
 ;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
 // The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
 // logging validation, restores). A log is trusted only when it opens with our header and ends with
@@ -61504,7 +62638,7 @@ async function backup_check_checkBackup(zipPath, reader = zipManifestReader) {
 const EVIDENCE_MAGIC = '# guarded-rollout evidence log';
 const RESULT_PREFIX = 'GUARDED-ROLLOUT-RESULT ';
 /** Appends to an evidence log: header at creation, lines as work goes, one result line at the end. */
-class EvidenceLog {
+class src_EvidenceLog {
     path;
     kind;
     now;
@@ -61619,6 +62753,1063 @@ function src_parseEvidenceLog(text) {
 }
 function readEvidenceLog(path) {
     return src_parseEvidenceLog(readFileSync(path, 'utf8'));
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./packages/archive/src/process.ts
+// Running an operator-supplied shell command (dump, restart, smoke) with a hard timeout. The
+// command gets its own process group so a timeout kills everything it started, not just the shell.
+
+const TAIL_BYTES = 4096;
+function process_runShellCommand(command, options) {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn(command, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        let tail = '';
+        const keep = (chunk) => {
+            tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
+        };
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        let timedOut = false;
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                // already gone
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+        }, options.timeoutMs);
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            resolve({
+                ok: false,
+                exitCode: null,
+                signal: null,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: String(error),
+            });
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({
+                ok: !timedOut && code === 0,
+                exitCode: code,
+                signal,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: tail,
+            });
+        });
+    });
+}
+function process_describeCommandResult(result, timeoutMs) {
+    if (result.timedOut)
+        return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.exitCode === null)
+        return `could not run (${result.outputTail.trim() || result.signal})`;
+    return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
+// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
+// compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
+// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
+// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
+// killed backup never leaves a file that looks complete.
+
+
+
+
+
+
+
+
+
+
+
+
+
+const DUMP_DIR_ENTRY = '_dump';
+const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
+// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
+const YAZL_FILE_DATA_DONE = 3;
+const SAMPLE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+// Formats that are compressed already: deflating them costs CPU and gains nothing.
+const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
+/** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
+function chooseCompression(entry, level) {
+    if (level === 0)
+        return 0;
+    if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+        return 0;
+    // A tiny file gains a few bytes from deflate and costs a compressor instance.
+    if (entry.size < 512)
+        return 0;
+    if (entry.size < 16 * 1024)
+        return level;
+    const fd = openSync(entry.abs, 'r');
+    try {
+        const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
+        const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
+        const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
+        return packed.length > n * 0.9 ? 0 : level;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+const COALESCE_BYTES = 1024 * 1024;
+/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
+class CoalescingHasher extends external_node_stream_.Transform {
+    hash;
+    bytes = 0;
+    parts = [];
+    pending = 0;
+    constructor(hash) {
+        super();
+        this.hash = hash;
+    }
+    _transform(chunk, _encoding, callback) {
+        this.parts.push(chunk);
+        this.pending += chunk.length;
+        if (this.pending >= COALESCE_BYTES)
+            this.release();
+        callback();
+    }
+    _flush(callback) {
+        this.release();
+        callback();
+    }
+    release() {
+        if (this.pending === 0)
+            return;
+        const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.pending);
+        this.parts = [];
+        this.pending = 0;
+        this.hash.update(data);
+        this.bytes += data.length;
+        this.push(data);
+    }
+}
+function fsyncDirectory(dir) {
+    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+    if (process.platform === 'win32')
+        return;
+    const fd = openSync(dir, 'r');
+    try {
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+function writeFileAtomic(path, text) {
+    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+    const fd = openSync(tmp, 'w');
+    try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDirectory(dirname(path));
+}
+/** The name the `.sha256` line carries: the zip's path from the repository root when it lies
+ *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
+function checksumName(zipPath, root) {
+    const rel = relative(root, zipPath);
+    const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    return (inside ? rel : zipPath).split(sep).join('/');
+}
+function backup_freeBytes(dir) {
+    for (let d = resolve(dir);; d = dirname(d)) {
+        try {
+            const s = statfsSync(d);
+            return Number(s.bavail) * Number(s.bsize);
+        }
+        catch {
+            if (dirname(d) === d)
+                return undefined;
+        }
+    }
+}
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
+function sweepDeadPartials(outDir) {
+    for (const name of readdirSync(outDir)) {
+        const m = /^\..+\.partial-(\d+)$/.exec(name);
+        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+            rmSync(join(outDir, name), { force: true });
+    }
+}
+function plan(options, extraEntries = []) {
+    const environment = assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
+    const root = resolve(options.cwd ?? process.cwd());
+    const baseDir = resolve(root, options.baseDir ?? '.');
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    const createdAt = (options.now ?? (() => new Date()))();
+    const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
+    const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+    return {
+        environment,
+        prefix,
+        outDir,
+        baseDir,
+        root,
+        createdAt,
+        finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+        entries,
+        totalBytes,
+    };
+}
+function validateLevel(level) {
+    const l = level ?? 6;
+    if (!Number.isInteger(l) || l < 0 || l > 9) {
+        throw new ConfigError(`compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`, { field: 'compression-level' });
+    }
+    return l;
+}
+/** Creates a verified backup (or, with `dryRun`, only writes `backup-dryrun.log`). */
+async function createBackup(options) {
+    const level = validateLevel(options.compressionLevel);
+    if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
+        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+            field: 'keep',
+        });
+    }
+    if (options.dryRun)
+        return dryRun(options);
+    const root = resolve(options.cwd ?? process.cwd());
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    mkdirSync(outDir, { recursive: true });
+    sweepDeadPartials(outDir);
+    let dumpDir;
+    try {
+        const extra = [];
+        if (options.dumpCommand) {
+            dumpDir = mkdtempSync(join(outDir, '.dump-'));
+            const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
+            const result = await runShellCommand(options.dumpCommand, {
+                cwd: resolve(root, options.baseDir ?? '.'),
+                env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
+                timeoutMs,
+            });
+            if (!result.ok) {
+                throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
+                    field: 'dump-command',
+                });
+            }
+            for (const e of collectEntries(dumpDir, ['.']))
+                extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
+            if (extra.length)
+                extra.unshift({
+                    abs: dumpDir,
+                    path: DUMP_DIR_ENTRY,
+                    type: 'directory',
+                    size: 0,
+                    mode: 0o755,
+                    mtimeMs: Date.now(),
+                });
+        }
+        const p = plan(options, extra);
+        return await writeArchive(p, options, level);
+    }
+    finally {
+        if (dumpDir)
+            rmSync(dumpDir, { recursive: true, force: true });
+    }
+}
+async function writeArchive(p, options, level) {
+    const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
+    const fd = openSync(tmpPath, 'wx');
+    const archiveHash = createHash('sha256');
+    let sizeBytes = 0;
+    const manifestEntries = [];
+    const zip = new yazl.ZipFile();
+    try {
+        await new Promise((resolvePromise, reject) => {
+            let failed = false;
+            const fail = (error) => {
+                if (failed)
+                    return;
+                failed = true;
+                zip.outputStream.destroy();
+                reject(error instanceof Error ? error : new Error(String(error)));
+            };
+            zip.on('error', fail);
+            const out = createWriteStream('', { fd, autoClose: false });
+            out.on('error', fail);
+            out.on('finish', () => {
+                if (!failed)
+                    resolvePromise();
+            });
+            // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
+            // into 1 MiB writes saves most of the write syscalls and hash calls.
+            const coalesce = new CoalescingHasher(archiveHash);
+            coalesce.on('error', fail);
+            zip.outputStream.pipe(coalesce).pipe(out);
+            coalesce.on('end', () => {
+                sizeBytes = coalesce.bytes;
+            });
+            const files = p.entries.filter((e) => e.type === 'file');
+            let pending = files.length;
+            // yazl looks for the next entry to write by scanning its entry list from the start, which
+            // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
+            // aside now and then, and put back in order before end() writes the central directory.
+            const internal = zip;
+            const finished = [];
+            let sinceTrim = 0;
+            const trimFinishedEntries = () => {
+                if (++sinceTrim < 512 || !Array.isArray(internal.entries))
+                    return;
+                sinceTrim = 0;
+                let k = 0;
+                while (k < internal.entries.length && internal.entries[k].state === YAZL_FILE_DATA_DONE)
+                    k++;
+                if (k > 0)
+                    finished.push(...internal.entries.splice(0, k));
+            };
+            const finishManifest = () => {
+                const manifest = {
+                    format: MANIFEST_FORMAT,
+                    environment: p.environment,
+                    version: options.version ?? null,
+                    commit: options.commit ?? null,
+                    createdAt: p.createdAt.toISOString(),
+                    tool: TOOL_NAME,
+                    toolVersion: TOOL_VERSION,
+                    fileCount: files.length,
+                    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+                    entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+                };
+                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
+                    mtime: p.createdAt,
+                    mode: 0o100644,
+                    compress: true,
+                });
+                if (Array.isArray(internal.entries) && finished.length)
+                    internal.entries.unshift(...finished.splice(0));
+                zip.end();
+            };
+            for (const entry of p.entries) {
+                const mtime = new Date(entry.mtimeMs);
+                if (entry.type === 'directory') {
+                    zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'directory',
+                        size: 0,
+                        mode: entry.mode,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else if (entry.type === 'symlink') {
+                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
+                        mtime,
+                        mode: 0o120000 | entry.mode,
+                        compress: false,
+                    });
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'symlink',
+                        size: entry.size,
+                        mode: entry.mode,
+                        target: entry.target,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else {
+                    const compressionLevel = chooseCompression(entry, level);
+                    // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
+                    zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
+                        const hash = createHash('sha256');
+                        let bytes = 0;
+                        const done = () => {
+                            if (bytes !== entry.size) {
+                                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
+                                return;
+                            }
+                            manifestEntries.push({
+                                path: entry.path,
+                                type: 'file',
+                                size: bytes,
+                                mode: entry.mode,
+                                sha256: hash.digest('hex'),
+                                mtimeMs: entry.mtimeMs,
+                            });
+                            trimFinishedEntries();
+                            if (--pending === 0)
+                                finishManifest();
+                        };
+                        if (entry.size <= SMALL_FILE_BYTES) {
+                            // Small files in one synchronous read: four thread-pool round trips per file
+                            // (open, read, read, close) dominate a tree of many tiny files.
+                            let data;
+                            try {
+                                data = readFileSync(entry.abs);
+                            }
+                            catch (error) {
+                                fail(new Error(`cannot read ${entry.abs}: ${error.message}`));
+                                return;
+                            }
+                            hash.update(data);
+                            bytes = data.length;
+                            const stream = Readable.from([data], { objectMode: false });
+                            stream.once('end', done);
+                            cb(null, stream);
+                            return;
+                        }
+                        const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
+                        stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
+                        stream.on('data', (chunk) => {
+                            hash.update(chunk);
+                            bytes += chunk.length;
+                        });
+                        stream.on('end', done);
+                        cb(null, stream);
+                    });
+                }
+            }
+            if (files.length === 0)
+                finishManifest();
+        });
+        fsyncSync(fd);
+    }
+    catch (error) {
+        closeSync(fd);
+        rmSync(tmpPath, { force: true });
+        throw error;
+    }
+    closeSync(fd);
+    renameSync(tmpPath, p.finalPath);
+    fsyncDirectory(p.outDir);
+    const sha256 = archiveHash.digest('hex');
+    const sha256Path = `${p.finalPath}.sha256`;
+    writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
+    return {
+        dryRun: false,
+        backupPath: p.finalPath,
+        sha256,
+        sha256Path,
+        sizeBytes,
+        fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+        totalBytes: p.totalBytes,
+        deleted,
+    };
+}
+function dryRun(options) {
+    const p = plan(options);
+    const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
+    const log = new EvidenceLog(logPath, {
+        kind: 'backup-dryrun',
+        tool: `${TOOL_NAME} backup`,
+        environment: p.environment,
+        ...(options.now ? { now: options.now } : {}),
+    });
+    const files = p.entries.filter((e) => e.type === 'file');
+    const free = backup_freeBytes(p.outDir);
+    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries
+        .slice(0, 1000)
+        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
+    // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
+    const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
+    const enough = free === undefined || free >= needed;
+    log.finish(enough ? 'pass' : 'fail', enough
+        ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
+        : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
+        environment: p.environment,
+        destination: p.finalPath,
+        file_count: files.length,
+        entry_count: p.entries.length,
+        total_bytes: p.totalBytes,
+        free_bytes: free ?? null,
+    });
+    return {
+        dryRun: true,
+        dryRunStatus: enough ? 'pass' : 'fail',
+        backupPath: p.finalPath,
+        sha256: '',
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes: 0,
+        fileCount: files.length,
+        totalBytes: p.totalBytes,
+        deleted: [],
+        logPath,
+    };
+}
+
+// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
+var node_modules_yauzl = __nccwpck_require__(7198);
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
+// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
+// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
+
+
+
+
+
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
+function readChecksumFile(zipPath) {
+    const path = `${zipPath}.sha256`;
+    if (!existsSync(path)) {
+        throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+    }
+    const text = readFileSync(path, 'utf8');
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
+    if (!m)
+        throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
+    const name = m[2];
+    if (basename(name) !== basename(zipPath)) {
+        throw new BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify(basename(zipPath))}: it belongs to another backup`);
+    }
+    return { expected: m[1].toLowerCase(), name, path };
+}
+async function sha256OfFile(path) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
+async function read_verifyChecksum(zipPath) {
+    if (!existsSync(zipPath))
+        throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+    const line = readChecksumFile(zipPath);
+    const actual = await sha256OfFile(zipPath);
+    if (actual !== line.expected) {
+        throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
+    }
+    return actual;
+}
+function decodeName(raw, utf8) {
+    // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
+    // what collision and traversal checks need.
+    return raw.toString(utf8 ? 'utf8' : 'latin1');
+}
+function describe(entry) {
+    const rawName = entry.fileNameRaw;
+    const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
+    const unix = entry.versionMadeBy >> 8 === 3;
+    const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
+    const kind = attrs & S_IFMT;
+    const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+    const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
+    return {
+        name,
+        rawName,
+        type,
+        mode,
+        compressedSize: entry.compressedSize,
+        uncompressedSize: entry.uncompressedSize,
+        crc32: entry.crc32,
+        compressionMethod: entry.compressionMethod,
+        encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
+        entry,
+    };
+}
+/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
+function read_openArchive(zipPath, maxEntries) {
+    return new Promise((resolvePromise, reject) => {
+        yauzl.open(zipPath, {
+            lazyEntries: true,
+            autoClose: false,
+            decodeStrings: false,
+            validateEntrySizes: true,
+            strictFileNames: false,
+        }, (err, zip) => {
+            if (err || !zip) {
+                reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
+                return;
+            }
+            // The manifest entry is ours, not the tree's: it does not count against the cap.
+            if (zip.entryCount > maxEntries + 1) {
+                zip.close();
+                reject(new BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
+                return;
+            }
+            const entries = [];
+            zip.on('entry', (entry) => {
+                entries.push(describe(entry));
+                zip.readEntry();
+            });
+            zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
+            zip.on('error', (error) => {
+                zip.close();
+                reject(new BackupIntegrityError(`${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`));
+            });
+            zip.readEntry();
+        });
+    });
+}
+function read_openEntryStream(archive, entry) {
+    return new Promise((resolvePromise, reject) => {
+        archive.zip.openReadStream(entry.entry, (err, stream) => {
+            if (err || !stream)
+                reject(new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`));
+            else
+                resolvePromise(stream);
+        });
+    });
+}
+/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
+async function read_readSmallEntry(archive, entry, limit) {
+    if (entry.uncompressedSize > limit) {
+        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+    }
+    const chunks = [];
+    let total = 0;
+    try {
+        for await (const chunk of await read_openEntryStream(archive, entry)) {
+            total += chunk.length;
+            if (total > limit)
+                throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
+            chunks.push(chunk);
+        }
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is corrupt (${error.message})`);
+    }
+    return Buffer.concat(chunks);
+}
+const MANIFEST_LIMIT = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+async function read_readManifest(archive, zipPath) {
+    const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
+    if (!entry)
+        throw new BackupIntegrityError(`${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
+    return parseManifest((await read_readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
+// Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
+// checking each entry's CRC-32, size and manifest SHA256 as the bytes stream past. Files are
+// created exclusively (O_EXCL) and symlinks last, so no write can ever pass through a link.
+
+
+
+
+
+
+async function streamEntry(archive, p, fd, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    const hash = verifyHash && p.manifest?.sha256 ? createHash('sha256') : undefined;
+    let crc = 0;
+    let bytes = 0;
+    try {
+        for await (const chunk of await openEntryStream(archive, p.source)) {
+            const buf = chunk;
+            bytes += buf.length;
+            // yauzl also stops at the declared size; this check keeps the guarantee ours.
+            if (bytes > p.size)
+                throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
+            crc = crc32(buf, crc);
+            hash?.update(buf);
+            if (fd !== undefined) {
+                for (let off = 0; off < buf.length;)
+                    off += writeSync(fd, buf, off, buf.length - off);
+            }
+        }
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`);
+    }
+    if (bytes !== p.size)
+        throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
+    if (crc >>> 0 !== p.source.crc32 >>> 0) {
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
+    }
+    if (hash) {
+        const actual = hash.digest('hex');
+        if (actual !== p.manifest.sha256)
+            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    }
+}
+/** Streams every file of the plan, checking it; writes into `destination` when given. */
+async function extract_extractPlan(archive, plan, options = {}) {
+    const dest = options.destination;
+    const verifyHash = options.verifyFileHashes ?? true;
+    if (dest)
+        mkdirSync(dest, { mode: 0o700 });
+    const directories = [];
+    const made = new Set();
+    for (const p of plan.entries) {
+        if (p.type === 'directory') {
+            directories.push(p);
+            if (dest)
+                mkdirSync(join(dest, p.path), { recursive: true, mode: 0o700 });
+            continue;
+        }
+        if (p.type !== 'file')
+            continue;
+        let fd;
+        if (dest) {
+            const file = join(dest, p.path);
+            const parent = dirname(file);
+            if (!made.has(parent)) {
+                mkdirSync(parent, { recursive: true, mode: 0o700 });
+                made.add(parent);
+            }
+            fd = openSync(file, 'wx', 0o600);
+        }
+        try {
+            await streamEntry(archive, p, fd, verifyHash);
+            if (fd !== undefined) {
+                // Through the descriptor: no second path lookup per file (it adds up over 100,000 files).
+                fchmodSync(fd, p.mode);
+                if (p.manifest?.mtimeMs)
+                    futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+            }
+        }
+        finally {
+            if (fd !== undefined)
+                closeSync(fd);
+        }
+    }
+    if (!dest)
+        return;
+    for (const p of plan.entries) {
+        if (p.type !== 'symlink')
+            continue;
+        const link = join(dest, p.path);
+        mkdirSync(dirname(link), { recursive: true, mode: 0o700 });
+        symlinkSync(p.linkTarget, link);
+    }
+    // Deepest first, so tightening a parent's mode never blocks fixing a child.
+    for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
+        const dir = join(dest, p.path);
+        chmodSync(dir, p.mode);
+        if (p.manifest?.mtimeMs)
+            utimesSync(dir, new Date(), new Date(p.manifest.mtimeMs));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
+// Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
+// was: checksum, manifest and every entry are checked first, the tree is built in a staging
+// directory beside the target, and only then swapped in with two renames. The previous tree is
+// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function withArchive(zipPath, caps, body) {
+    const archive = await openArchive(zipPath, caps.maxEntries);
+    try {
+        return await body(archive);
+    }
+    finally {
+        archive.close();
+    }
+}
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await readManifest(archive, zipPath);
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function restore_verifyBackup(zipPath, options = {}) {
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    const sha256 = await verifyChecksum(zipPath);
+    return withArchive(zipPath, caps, async (archive) => {
+        const { manifest, plan } = await inspect(zipPath, archive, caps);
+        if (options.deep ?? true)
+            await extractPlan(archive, plan);
+        return { path: zipPath, sha256, manifest, plan };
+    });
+}
+function restore_fsyncDirectory(dir) {
+    if (process.platform === 'win32')
+        return;
+    const fd = openSync(dir, 'r');
+    try {
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
+function resolveBackupPath(options) {
+    const cwd = resolve(options.cwd ?? process.cwd());
+    if (options.backupPath && options.latest)
+        throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
+    if (options.backupPath)
+        return resolve(cwd, options.backupPath);
+    if (!options.latest)
+        throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+            field: 'backup',
+        });
+    const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
+    const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
+    if (!found)
+        throw new BackupIntegrityError(noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX));
+    return found;
+}
+/** "no complete backup of X in DIR", naming the environments that do have backups there. */
+function noBackupMessage(dir, env, prefix) {
+    let others = [];
+    try {
+        const names = readdirSync(dir);
+        others = [
+            ...new Set(names
+                .map(parseBackupFileName)
+                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+                .map((n) => n.environment)),
+        ];
+    }
+    catch {
+        // directory missing: say so below
+    }
+    return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
+}
+/** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
+ *  logged), not thrown; only usage errors throw. */
+async function restoreBackup(options) {
+    const environment = assertEnvironmentName(options.environment);
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const target = resolve(cwd, options.target);
+    const now = options.now ?? (() => new Date());
+    const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+    const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    if (!existsSync(dirname(target)))
+        throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
+    if (existsSync(target) && !statSync(target).isDirectory())
+        throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+    const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
+    let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
+    let verified = false;
+    let healthChecksOk = 0;
+    let previousTree;
+    const finish = (status, message) => {
+        log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
+            environment,
+            outcome: status,
+            restored_from: restoredFrom,
+            verified,
+            health_checks_ok: healthChecksOk,
+            target,
+            previous_tree: previousTree ?? null,
+        });
+        return {
+            status,
+            restoredFrom,
+            verified,
+            healthChecksOk,
+            ...(previousTree ? { previousTree } : {}),
+            message,
+            logPath,
+        };
+    };
+    // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+    let staging;
+    try {
+        restoredFrom = resolveBackupPath({ ...options, cwd });
+        log.line(`backup: ${restoredFrom}`, `target: ${target}`);
+        const sha256 = await verifyChecksum(restoredFrom);
+        log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
+        const stamp = compactUtc(now());
+        await withArchive(restoredFrom, caps, async (archive) => {
+            const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`);
+            if (manifest.environment !== environment) {
+                if (!options.force) {
+                    throw new UnsafeArchiveError(`backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
+                }
+                log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
+            }
+            const free = freeBytes(dirname(target));
+            if (free !== undefined && free < plan.totalBytes) {
+                throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
+            }
+            if (options.dryRun) {
+                await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
+                verified = true;
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`, existsSync(target)
+                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
+                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                return;
+            }
+            // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
+            staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
+            await extractPlan(archive, plan, {
+                destination: staging,
+                verifyFileHashes: options.verifyFileHashes ?? true,
+            });
+            verified = true;
+            log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
+            if (existsSync(target)) {
+                previousTree = `${target}.pre-rollback-${stamp}`;
+                renameSync(target, previousTree);
+                try {
+                    renameSync(staging, target);
+                }
+                catch (error) {
+                    renameSync(previousTree, target);
+                    previousTree = undefined;
+                    throw error;
+                }
+            }
+            else {
+                renameSync(staging, target);
+            }
+            staging = undefined;
+            restore_fsyncDirectory(dirname(target));
+            log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
+        });
+    }
+    catch (error) {
+        if (staging)
+            rmSync(staging, { recursive: true, force: true });
+        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+            log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
+            return finish('refused', error.message);
+        }
+        if (error instanceof ConfigError) {
+            log.line(`REFUSED: ${error.message}`);
+            finish('refused', error.message);
+            throw error;
+        }
+        log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
+        return finish('failed', `restore failed: ${error.message}`);
+    }
+    if (options.dryRun)
+        return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
+    const undo = previousTree
+        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        : '';
+    // 5: restart, health streak, smoke.
+    if (options.restartCommand) {
+        const timeoutMs = options.restartTimeoutMs ?? 120_000;
+        const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+        log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    if (options.healthUrl || options.probe) {
+        const h = options.health ?? {};
+        const result = await waitForHealthStreak({
+            probe: options.probe ?? httpHealthProbe(options.healthUrl),
+            ...(h.required !== undefined ? { required: h.required } : {}),
+            ...(h.intervalMs !== undefined ? { intervalMs: h.intervalMs } : {}),
+            ...(h.timeoutMs !== undefined ? { timeoutMs: h.timeoutMs } : {}),
+            ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.sleep ? { sleep: options.sleep } : {}),
+            onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
+        });
+        healthChecksOk = result.streak;
+        if (!result.ok)
+            return finish('failed', `restored, but ${result.reason}.${undo}`);
+        log.line(`health: ${result.reason}`);
+    }
+    else {
+        log.line('health: no health URL configured; skipped');
+    }
+    if (options.smokeCommand) {
+        const timeoutMs = options.smokeTimeoutMs ?? 300_000;
+        const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+        log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    return finish('succeeded', `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/index.ts
+// @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
+
+
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./packages/premerge/src/backup-check.ts
+// Judges one backup zip for verify-artifacts with the archive package's verifier: the `.sha256`
+// beside it must verify (what the runbook's `sha256sum -c` checks), the manifest must read, and
+// every entry must inflate to its recorded size and SHA256. Injectable, so tests and callers can
+// swap it.
+
+
+async function backup_check_checkBackup(zipPath) {
+    const name = basename(zipPath);
+    try {
+        const verified = await verifyBackup(zipPath);
+        const m = verified.manifest;
+        return {
+            ok: true,
+            reason: `${name}: sha256 verified, manifest readable (${m.environment}, ${m.fileCount} files, ${m.totalBytes} bytes), every entry checked`,
+            sha256: verified.sha256,
+        };
+    }
+    catch (error) {
+        return { ok: false, reason: `${name}: ${error.message}` };
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/premerge/src/verify-artifacts.ts
@@ -61856,7 +64047,7 @@ async function publish(evaluation, markdown, checkRunId) {
     setOutput('check-run-id', checkRunId);
     await summary.addHeading('guarded-rollout / pr-check', 3).addRaw(markdown, true).write();
     if (evaluation.result === 'failure')
-        throw new CheckFailedError(`pr-check failed: ${evaluation.missing.join('; ')}`);
+        throw new errors_CheckFailedError(`pr-check failed: ${evaluation.missing.join('; ')}`);
     if (evaluation.result === 'pending')
         notice(`pr-check is waiting: ${evaluation.missing.join('; ')}`);
 }
@@ -72492,6 +74683,319 @@ function replaceNode(key, path, node) {
 
 exports.visit = visit;
 exports.visitAsync = visitAsync;
+
+
+/***/ }),
+
+/***/ 8944:
+/***/ ((module) => {
+
+
+
+function getDefaultExportFromCjs (x) {
+	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
+}
+
+const CRC_TABLE = new Int32Array([
+  0,
+  1996959894,
+  3993919788,
+  2567524794,
+  124634137,
+  1886057615,
+  3915621685,
+  2657392035,
+  249268274,
+  2044508324,
+  3772115230,
+  2547177864,
+  162941995,
+  2125561021,
+  3887607047,
+  2428444049,
+  498536548,
+  1789927666,
+  4089016648,
+  2227061214,
+  450548861,
+  1843258603,
+  4107580753,
+  2211677639,
+  325883990,
+  1684777152,
+  4251122042,
+  2321926636,
+  335633487,
+  1661365465,
+  4195302755,
+  2366115317,
+  997073096,
+  1281953886,
+  3579855332,
+  2724688242,
+  1006888145,
+  1258607687,
+  3524101629,
+  2768942443,
+  901097722,
+  1119000684,
+  3686517206,
+  2898065728,
+  853044451,
+  1172266101,
+  3705015759,
+  2882616665,
+  651767980,
+  1373503546,
+  3369554304,
+  3218104598,
+  565507253,
+  1454621731,
+  3485111705,
+  3099436303,
+  671266974,
+  1594198024,
+  3322730930,
+  2970347812,
+  795835527,
+  1483230225,
+  3244367275,
+  3060149565,
+  1994146192,
+  31158534,
+  2563907772,
+  4023717930,
+  1907459465,
+  112637215,
+  2680153253,
+  3904427059,
+  2013776290,
+  251722036,
+  2517215374,
+  3775830040,
+  2137656763,
+  141376813,
+  2439277719,
+  3865271297,
+  1802195444,
+  476864866,
+  2238001368,
+  4066508878,
+  1812370925,
+  453092731,
+  2181625025,
+  4111451223,
+  1706088902,
+  314042704,
+  2344532202,
+  4240017532,
+  1658658271,
+  366619977,
+  2362670323,
+  4224994405,
+  1303535960,
+  984961486,
+  2747007092,
+  3569037538,
+  1256170817,
+  1037604311,
+  2765210733,
+  3554079995,
+  1131014506,
+  879679996,
+  2909243462,
+  3663771856,
+  1141124467,
+  855842277,
+  2852801631,
+  3708648649,
+  1342533948,
+  654459306,
+  3188396048,
+  3373015174,
+  1466479909,
+  544179635,
+  3110523913,
+  3462522015,
+  1591671054,
+  702138776,
+  2966460450,
+  3352799412,
+  1504918807,
+  783551873,
+  3082640443,
+  3233442989,
+  3988292384,
+  2596254646,
+  62317068,
+  1957810842,
+  3939845945,
+  2647816111,
+  81470997,
+  1943803523,
+  3814918930,
+  2489596804,
+  225274430,
+  2053790376,
+  3826175755,
+  2466906013,
+  167816743,
+  2097651377,
+  4027552580,
+  2265490386,
+  503444072,
+  1762050814,
+  4150417245,
+  2154129355,
+  426522225,
+  1852507879,
+  4275313526,
+  2312317920,
+  282753626,
+  1742555852,
+  4189708143,
+  2394877945,
+  397917763,
+  1622183637,
+  3604390888,
+  2714866558,
+  953729732,
+  1340076626,
+  3518719985,
+  2797360999,
+  1068828381,
+  1219638859,
+  3624741850,
+  2936675148,
+  906185462,
+  1090812512,
+  3747672003,
+  2825379669,
+  829329135,
+  1181335161,
+  3412177804,
+  3160834842,
+  628085408,
+  1382605366,
+  3423369109,
+  3138078467,
+  570562233,
+  1426400815,
+  3317316542,
+  2998733608,
+  733239954,
+  1555261956,
+  3268935591,
+  3050360625,
+  752459403,
+  1541320221,
+  2607071920,
+  3965973030,
+  1969922972,
+  40735498,
+  2617837225,
+  3943577151,
+  1913087877,
+  83908371,
+  2512341634,
+  3803740692,
+  2075208622,
+  213261112,
+  2463272603,
+  3855990285,
+  2094854071,
+  198958881,
+  2262029012,
+  4057260610,
+  1759359992,
+  534414190,
+  2176718541,
+  4139329115,
+  1873836001,
+  414664567,
+  2282248934,
+  4279200368,
+  1711684554,
+  285281116,
+  2405801727,
+  4167216745,
+  1634467795,
+  376229701,
+  2685067896,
+  3608007406,
+  1308918612,
+  956543938,
+  2808555105,
+  3495958263,
+  1231636301,
+  1047427035,
+  2932959818,
+  3654703836,
+  1088359270,
+  936918e3,
+  2847714899,
+  3736837829,
+  1202900863,
+  817233897,
+  3183342108,
+  3401237130,
+  1404277552,
+  615818150,
+  3134207493,
+  3453421203,
+  1423857449,
+  601450431,
+  3009837614,
+  3294710456,
+  1567103746,
+  711928724,
+  3020668471,
+  3272380065,
+  1510334235,
+  755167117
+]);
+function ensureBuffer(input) {
+  if (Buffer.isBuffer(input)) {
+    return input;
+  }
+  if (typeof input === "number") {
+    return Buffer.alloc(input);
+  } else if (typeof input === "string") {
+    return Buffer.from(input);
+  } else {
+    throw new Error("input must be buffer, number, or string, received " + typeof input);
+  }
+}
+function bufferizeInt(num) {
+  const tmp = ensureBuffer(4);
+  tmp.writeInt32BE(num, 0);
+  return tmp;
+}
+function _crc32(buf, previous) {
+  buf = ensureBuffer(buf);
+  if (Buffer.isBuffer(previous)) {
+    previous = previous.readUInt32BE(0);
+  }
+  let crc = ~~previous ^ -1;
+  for (var n = 0; n < buf.length; n++) {
+    crc = CRC_TABLE[(crc ^ buf[n]) & 255] ^ crc >>> 8;
+  }
+  return crc ^ -1;
+}
+function crc32() {
+  return bufferizeInt(_crc32.apply(null, arguments));
+}
+crc32.signed = function() {
+  return _crc32.apply(null, arguments);
+};
+crc32.unsigned = function() {
+  return _crc32.apply(null, arguments) >>> 0;
+};
+var bufferCrc32 = crc32;
+
+const index = /*@__PURE__*/getDefaultExportFromCjs(bufferCrc32);
+
+module.exports = index;
 
 
 /***/ }),

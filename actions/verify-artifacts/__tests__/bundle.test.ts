@@ -43,8 +43,8 @@ function runBundle(workspace: string, inputs: Record<string, string> = {}) {
 }
 
 describe('verify-artifacts action bundle', () => {
-  it('reports a complete set with missing=[] and a ✅ table in the job summary', () => {
-    const dir = goodArtifactDir();
+  it('reports a complete set with missing=[] and a ✅ table in the job summary', async () => {
+    const dir = await goodArtifactDir();
     const run = runBundle(dir);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.outputs.missing!)).toEqual([]);
@@ -52,8 +52,8 @@ describe('verify-artifacts action bundle', () => {
     expect(run.summary).toMatch(/\| ➖ \| `monitor_logs\/` \| no \(if available\) \| missing/);
   });
 
-  it('fails on a failed log and lists it in missing', () => {
-    const dir = goodArtifactDir();
+  it('fails on a failed log and lists it in missing', async () => {
+    const dir = await goodArtifactDir();
     writeLog(dir, 'deploy-dryrun.log', 'deploy-dryrun', 'fail');
     const run = runBundle(dir);
     expect(run.code).toBe(1);
@@ -62,16 +62,16 @@ describe('verify-artifacts action bundle', () => {
     expect(run.stdout).toMatch(/^::error::1 required artifact\(s\) missing or failing: deploy-dryrun.log/m);
   });
 
-  it('only reports when fail-on-missing is false', () => {
-    const dir = goodArtifactDir();
+  it('only reports when fail-on-missing is false', async () => {
+    const dir = await goodArtifactDir();
     rmSync(join(dir, 'premerge_artifacts'), { recursive: true });
     const run = runBundle(dir, { 'fail-on-missing': 'false' });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.outputs.missing!)).toEqual(['premerge_artifacts/']);
   });
 
-  it('refuses a malformed manifest with file, path and value', () => {
-    const dir = goodArtifactDir();
+  it('refuses a malformed manifest with file, path and value', async () => {
+    const dir = await goodArtifactDir();
     writeFileSync(
       join(dir, 'manifest.json'),
       JSON.stringify({ artifacts: [{ name: 'x', type: 'file', path: '/etc/passwd' }] }),

@@ -8,7 +8,7 @@ afterAll(cleanupFixtures);
 
 describe('guarded-rollout verify-artifacts', () => {
   it('exits 0 on a complete set and prints one row per artifact', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     const run = await cli(['verify-artifacts', dir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/ok\s+deploy-dryrun\.log\s+yes\s+ok/);
@@ -16,7 +16,7 @@ describe('guarded-rollout verify-artifacts', () => {
   });
 
   it('exits 1 and names what is missing', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     rmSync(join(dir, 'backup-dryrun.log'));
     const run = await cli(['verify-artifacts', '--json'], { cwd: dir });
     expect(run.code).toBe(1);
@@ -25,7 +25,7 @@ describe('guarded-rollout verify-artifacts', () => {
   });
 
   it('exits 2 on a malformed manifest, naming file, path and value', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     writeFileSync(join(dir, 'm.yml'), 'artifacts:\n  - name: x\n    type: zipfile\n    path: x\n');
     const run = await cli(['verify-artifacts', dir, '--manifest', join(dir, 'm.yml')]);
     expect(run.code).toBe(2);

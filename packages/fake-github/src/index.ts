@@ -1,3 +1,10 @@
 export * from './server.js';
 export { exampleResponse, findOperation, operationById, requestProblems, responseProblems } from './spec.js';
 export * from './routes/pulls.js';
+export {
+  DeploymentStore,
+  deploymentHandlers,
+  installDeploymentRoutes,
+  type FakeDeployment,
+  type FakeDeploymentStatus,
+} from './routes/deployments.js';

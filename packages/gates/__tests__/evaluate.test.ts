@@ -267,3 +267,29 @@ describe('evaluateGates and pruning', () => {
     expect(DEFAULT_POLICY).toMatchObject({ windowMs: 3_600_000, escalationsMs: [900_000, 1_800_000] });
   });
 });
+
+describe('gates fed values computed by the source (PromQL)', () => {
+  const down = (at: number): Reading => ({
+    at,
+    metrics: { p95_hash_time: { type: 'error', error: 'connect ECONNREFUSED 127.0.0.1:9090' } },
+  });
+  it('counts that source failing as fail-closed errors under the gate name', () => {
+    const p95 = gate('p95_hash_time');
+    expect(evaluateGate(p95, [down(0)], policy).status).toBe('insufficient-data');
+    const three = evaluateGate(p95, [down(0), down(30_000), down(60_000)], policy);
+    expect(three.status).toBe('violated');
+    expect(three.reason).toContain('ECONNREFUSED 127.0.0.1:9090');
+  });
+  it.each([
+    ['p95_hash_time', 2500, 'violated'],
+    ['p95_hash_time', 2000, 'ok'],
+    ['low_confidence_queue', 1001, 'violated'],
+  ])('judges a windowed %s of %d as %s', (name, value, status) => {
+    const r = evaluateGate(
+      gate(name),
+      [{ at: 0, metrics: { [name]: { type: 'windowed', value, events: 100 } } }],
+      policy,
+    );
+    expect(r.status).toBe(status);
+  });
+});

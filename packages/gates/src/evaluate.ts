@@ -167,13 +167,10 @@ function counterValue(m: MetricReading | undefined): number {
 
 function evaluateRatio(gate: RatioGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
   const now = readings[readings.length - 1]?.at ?? 0;
-  const direct = readings[readings.length - 1]?.metrics[gate.name];
-  if (direct?.type === 'windowed')
-    return judgeRatio(
-      gate,
-      direct.value * (direct.events ?? gate.minEvents),
-      direct.events ?? gate.minEvents,
-    );
+  const computed = sourceComputed(gate.name, readings, policy, (value, events = gate.minEvents) =>
+    judgeRatio(gate, value * events, events),
+  );
+  if (computed) return computed;
   const { ok, errorStreak, lastError } = usable(readings, [gate.numerator, gate.denominator]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
@@ -217,9 +214,10 @@ function evaluatePercentile(
   policy: MonitorPolicy,
 ): Outcome {
   const now = readings[readings.length - 1]?.at ?? 0;
-  const direct = readings[readings.length - 1]?.metrics[gate.name];
-  if (direct?.type === 'windowed')
-    return judgePercentile(gate, direct.value, direct.events ?? gate.minSamples);
+  const computed = sourceComputed(gate.name, readings, policy, (value, events = gate.minSamples) =>
+    judgePercentile(gate, value, events),
+  );
+  if (computed) return computed;
   const { ok, errorStreak, lastError } = usable(readings, [gate.metric]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
@@ -271,8 +269,9 @@ function judgePercentile(gate: PercentileGate, value: number, count: number): Ou
 }
 
 function evaluateGauge(gate: GaugeGate, readings: readonly Reading[], policy: MonitorPolicy): Outcome {
-  const metric =
-    readings[readings.length - 1]?.metrics[gate.name]?.type === 'windowed' ? gate.name : gate.metric;
+  const computed = sourceComputed(gate.name, readings, policy, (value) => judgeGauge(gate, value));
+  if (computed) return computed;
+  const metric = gate.metric;
   const { ok, errorStreak, lastError } = usable(readings, [metric]);
   const failure = sourceErrorOutcome(errorStreak, lastError, policy);
   if (failure) return failure;
@@ -284,10 +283,36 @@ function evaluateGauge(gate: GaugeGate, readings: readonly Reading[], policy: Mo
       : Number.NaN;
   if (!Number.isFinite(value))
     return { status: 'insufficient-data', value: null, reason: `${gate.metric} is not a gauge` };
+  return judgeGauge(gate, value);
+}
+
+function judgeGauge(gate: GaugeGate, value: number): Outcome {
   const text = `${gate.metric} = ${formatGateValue(gate, value)}`;
   return value > gate.threshold
     ? { status: 'violated', value, reason: `${text} (limit ${formatGateValue(gate, gate.threshold)})` }
     : { status: 'ok', value, reason: text };
+}
+
+/** A gate fed under its own name by a source that computes the windowed value itself (a PromQL
+ *  query): the latest value is judged directly, and that source's errors count fail-closed like any
+ *  other source's. Undefined when the gate is fed raw metrics instead. */
+function sourceComputed(
+  name: string,
+  readings: readonly Reading[],
+  policy: MonitorPolicy,
+  judge: (value: number, events?: number) => Outcome,
+): Outcome | undefined {
+  const latest = readings[readings.length - 1]?.metrics[name];
+  if (latest === undefined) return undefined;
+  if (latest.type === 'windowed') return judge(latest.value, latest.events);
+  const { errorStreak, lastError } = usable(readings, [name]);
+  return (
+    sourceErrorOutcome(errorStreak, lastError, policy) ?? {
+      status: 'insufficient-data',
+      value: null,
+      reason: `${name} reading is a ${latest.type}, not a value computed over the window`,
+    }
+  );
 }
 
 /** Evaluates one gate at the latest reading. */

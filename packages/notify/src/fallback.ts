@@ -1,7 +1,7 @@
 // The fallback file: one JSON line per undelivered channel message, with the full rendered payload,
 // so an operator (or a later job) can resend it. It names the channel, never its URL.
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 
 export const FALLBACK_FILE = 'notifications.jsonl';
 
@@ -25,13 +25,16 @@ export function appendFallback(
   entries: FallbackEntry[],
   redact: (text: string) => string,
 ): string {
-  const path = resolve(dir, FALLBACK_FILE);
+  const path = fallbackPathFor(dir);
   mkdirSync(resolve(dir), { recursive: true });
   // One write per call keeps the lines of one notification together even with concurrent writers.
   appendFileSync(path, entries.map((e) => `${redact(JSON.stringify(e))}\n`).join(''), 'utf8');
   return path;
 }
 
+/** Built by concatenation on purpose: ncc's asset relocator rewrites `resolve(dir, 'name')` into a
+ *  bundled asset path whenever a file of that name exists under the build directory (old demo
+ *  output did), which silently sent the fallback to the wrong place. */
 export function fallbackPathFor(dir: string): string {
-  return join(resolve(dir), FALLBACK_FILE);
+  return `${resolve(dir)}${sep}${FALLBACK_FILE}`;
 }

@@ -1,10 +1,9 @@
 // Real artifact directories for tests: evidence logs written by the evidence package, backups
-// zipped by the `zip` tool with a manifest, and a sha256sum-format checksum beside each.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// written by the archive package (zip + manifest + sha256sum-format checksum beside each).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createBackup } from '@guarded-rollout/archive';
 import { EvidenceLog } from '@guarded-rollout/evidence';
 
 export const LOGS: [string, string][] = [
@@ -42,33 +41,26 @@ export function writeLog(dir: string, file: string, kind: string, status: 'pass'
 
 export const BACKUP = 'dhash_production_20261123T100000Z.zip';
 
-export function writeBackup(dir: string, name = BACKUP, options: { manifest?: boolean } = {}): string {
-  const backups = join(dir, 'backups');
-  const staging = tempDir('backup-src-');
-  mkdirSync(backups, { recursive: true });
-  writeFileSync(join(staging, 'data.json'), JSON.stringify({ hashes: [1, 2, 3] }));
-  const files = ['data.json'];
-  if (options.manifest !== false) {
-    writeFileSync(
-      join(staging, 'manifest.json'),
-      JSON.stringify({ environment: 'production', version: '1.2.3', files: [{ path: 'data.json' }] }),
-    );
-    files.push('manifest.json');
-  }
-  execFileSync('zip', ['-q', '-X', join(backups, name), ...files], { cwd: staging });
-  const hex = createHash('sha256')
-    .update(readFileSync(join(backups, name)))
-    .digest('hex');
-  // Named relative to the repository root, so the runbook's `sha256sum -c` works from there.
-  writeFileSync(join(backups, `${name}.sha256`), `${hex}  backups/${name}\n`);
-  return join(backups, name);
+/** Writes backups/dhash_<env>_<time>.zip(+.sha256) under `dir`, named relative to `dir`. */
+export async function writeBackup(dir: string, at = '2026-11-23T10:00:00Z'): Promise<string> {
+  const source = tempDir('backup-src-');
+  writeFileSync(join(source, 'data.json'), JSON.stringify({ hashes: [1, 2, 3] }));
+  const result = await createBackup({
+    environment: 'production',
+    paths: ['data.json'],
+    baseDir: source,
+    outDir: join(dir, 'backups'),
+    cwd: dir,
+    now: () => new Date(at),
+  });
+  return result.backupPath;
 }
 
 /** A complete, passing artifact set. */
-export function goodArtifactDir(): string {
+export async function goodArtifactDir(): Promise<string> {
   const dir = tempDir('artifacts-');
   for (const [file, kind] of LOGS) writeLog(dir, file, kind);
-  writeBackup(dir);
+  await writeBackup(dir);
   mkdirSync(join(dir, 'premerge_artifacts'));
   writeFileSync(join(dir, 'premerge_artifacts', 'junit.xml'), '<testsuites/>');
   return dir;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -7,9 +7,16 @@ import {
   loadArtifactManifest,
   manifestFromValue,
 } from '../src/artifact-manifest.js';
-import { checkBackup, parseChecksumFile } from '../src/backup-check.js';
+import { checkBackup } from '../src/backup-check.js';
 import { renderArtifactReport, verifyArtifacts, type ArtifactReport } from '../src/verify-artifacts.js';
-import { BACKUP, cleanupFixtures, goodArtifactDir, writeBackup, writeLog } from './artifact-fixtures.js';
+import {
+  BACKUP,
+  cleanupFixtures,
+  goodArtifactDir,
+  tempDir,
+  writeBackup,
+  writeLog,
+} from './artifact-fixtures.js';
 
 afterAll(cleanupFixtures);
 
@@ -18,12 +25,12 @@ const checkOf = (report: ArtifactReport, name: string) => report.checks.find((c)
 
 describe('verify-artifacts on real directories', () => {
   it('accepts a complete, passing set (and sha256sum -c and unzip -t agree)', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     const report = await verify(dir);
     expect(report.missing).toEqual([]);
     expect(report.ok).toBe(true);
     expect(checkOf(report, 'backups/*.zip').reason).toMatch(
-      /sha256 verified, manifest manifest.json listing 1 files \(production\)/,
+      /sha256 verified, manifest readable \(production, 1 files, 18 bytes\), every entry checked/,
     );
     expect(checkOf(report, 'monitor_logs/')).toMatchObject({ status: 'missing', required: false });
     expect(renderArtifactReport(report)).toMatch(
@@ -35,14 +42,14 @@ describe('verify-artifacts on real directories', () => {
   });
 
   it('finds the logs inside a downloaded premerge_artifacts/ bundle too', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     rmSync(join(dir, 'deploy-dryrun.log'));
     writeLog(join(dir, 'premerge_artifacts'), 'deploy-dryrun.log', 'deploy-dryrun');
     expect((await verify(dir)).ok).toBe(true);
   });
 
   it('reports a missing log as missing', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     rmSync(join(dir, 'migrate-dryrun.log'));
     const report = await verify(dir);
     expect(report.missing).toEqual(['migrate-dryrun.log']);
@@ -53,7 +60,7 @@ describe('verify-artifacts on real directories', () => {
   });
 
   it('reports a failed log as failed, not present', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     writeLog(dir, 'rollback-dryrun.log', 'rollback-dryrun', 'fail');
     const report = await verify(dir);
     expect(report.missing).toEqual(['rollback-dryrun.log']);
@@ -62,7 +69,7 @@ describe('verify-artifacts on real directories', () => {
   });
 
   it('reports an empty log as empty', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     writeFileSync(join(dir, 'test_logging.log'), '');
     expect(checkOf(await verify(dir), 'test_logging.log')).toMatchObject({ status: 'empty' });
   });
@@ -107,7 +114,7 @@ describe('verify-artifacts on real directories', () => {
       /no result line/,
     ],
   ])('does not trust %s', async (_name, make, reason) => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     const text = make(dir);
     if (text !== undefined) writeFileSync(join(dir, 'deploy-dryrun.log'), text);
     const report = await verify(dir);
@@ -117,7 +124,7 @@ describe('verify-artifacts on real directories', () => {
   });
 
   it('refuses a backup whose bytes no longer match its .sha256 (sha256sum -c agrees)', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     appendFileSync(join(dir, 'backups', BACKUP), Buffer.from('tampered'));
     const report = await verify(dir);
     expect(checkOf(report, 'backups/*.zip')).toMatchObject({ status: 'invalid' });
@@ -126,25 +133,38 @@ describe('verify-artifacts on real directories', () => {
   });
 
   it('refuses a backup without its .sha256, with a malformed one, or without a manifest', async () => {
-    const dir = goodArtifactDir();
-    rmSync(join(dir, 'backups', `${BACKUP}.sha256`));
-    expect(checkOf(await verify(dir), 'backups/*.zip').reason).toMatch(/no .*\.sha256 beside it/);
-    writeFileSync(join(dir, 'backups', `${BACKUP}.sha256`), 'not a checksum\n');
-    expect(checkOf(await verify(dir), 'backups/*.zip').reason).toMatch(/is not "<sha256> {2}<file name>"/);
-    const bare = writeBackup(goodArtifactDir(), 'dhash_staging_20261123T100000Z.zip', { manifest: false });
-    expect((await checkBackup(bare)).reason).toMatch(/sha256 verified but zip has no manifest.json/);
+    const dir = await goodArtifactDir();
+    const sum = join(dir, 'backups', `${BACKUP}.sha256`);
+    rmSync(sum);
+    expect(checkOf(await verify(dir), 'backups/*.zip')).toMatchObject({ status: 'invalid' });
+    expect(checkOf(await verify(dir), 'backups/*.zip').reason).toMatch(/\.sha256/);
+    writeFileSync(sum, 'not a checksum\n');
+    expect(checkOf(await verify(dir), 'backups/*.zip').reason).toMatch(new RegExp(`${BACKUP}: .*sha256`));
+    // A zip that is not one of our backups (no manifest), with a correct checksum beside it.
+    const plain = join(tempDir('plain-'), 'backups');
+    mkdirSync(plain);
+    writeFileSync(join(plain, 'data.txt'), 'x');
+    execFileSync('zip', ['-q', 'dhash_staging_20261123T100000Z.zip', 'data.txt'], { cwd: plain });
+    execFileSync(
+      'sh',
+      ['-c', 'sha256sum dhash_staging_20261123T100000Z.zip > dhash_staging_20261123T100000Z.zip.sha256'],
+      { cwd: plain },
+    );
+    const verdict = await checkBackup(join(plain, 'dhash_staging_20261123T100000Z.zip'));
+    expect(verdict.ok).toBe(false);
+    expect(verdict.reason).toMatch(/manifest/);
   });
 
   it('checks every backup zip, and reports a directory without any', async () => {
-    const dir = goodArtifactDir();
-    writeBackup(dir, 'dhash_production_20261124T100000Z.zip');
+    const dir = await goodArtifactDir();
+    await writeBackup(dir, '2026-11-24T10:00:00Z');
     expect(checkOf(await verify(dir), 'backups/*.zip').reason).toMatch(/^2 backups verified/);
     rmSync(join(dir, 'backups'), { recursive: true });
     expect(checkOf(await verify(dir), 'backups/*.zip')).toMatchObject({ status: 'missing' });
   });
 
   it('requires premerge_artifacts/ to be non-empty, and monitor_logs/ only if present', async () => {
-    const dir = goodArtifactDir();
+    const dir = await goodArtifactDir();
     rmSync(join(dir, 'premerge_artifacts', 'junit.xml'));
     mkdirSync(join(dir, 'monitor_logs'));
     writeFileSync(join(dir, 'monitor_logs', 'summary.json'), '{}');
@@ -153,18 +173,12 @@ describe('verify-artifacts on real directories', () => {
     expect(checkOf(report, 'monitor_logs/')).toMatchObject({ status: 'ok' });
     expect(report.missing).toEqual(['premerge_artifacts/']);
   });
-
-  it('parses sha256sum text and binary mode lines', () => {
-    expect(parseChecksumFile(`${'a'.repeat(64)}  backups/x.zip\n${'B'.repeat(64)} *y.zip\r\n`)).toEqual([
-      { hex: 'a'.repeat(64), name: 'backups/x.zip' },
-      { hex: 'b'.repeat(64), name: 'y.zip' },
-    ]);
-  });
 });
 
 describe('artifact manifest', () => {
   const write = (name: string, text: string): string => {
-    const dir = goodArtifactDir();
+    const dir = tempDir('manifest-');
+    writeLog(dir, 'deploy-dryrun.log', 'deploy-dryrun');
     writeFileSync(join(dir, name), text);
     return join(dir, name);
   };
@@ -207,13 +221,13 @@ describe('artifact manifest', () => {
     expect(() => loadArtifactManifest(write(name, text))).toThrow(error);
   });
 
-  it('names a manifest file that does not exist', () => {
+  it('names a manifest file that does not exist', async () => {
     expect(() => loadArtifactManifest('/nonexistent/manifest.yml')).toThrow(
       /\/nonexistent\/manifest.yml: manifest file not found/,
     );
   });
 
-  it('rejects duplicate names', () => {
+  it('rejects duplicate names', async () => {
     expect(() =>
       manifestFromValue(
         {

@@ -1,13 +1,168 @@
-// Stub: filled in by the issue that delivers this command.
+// `guarded-rollout monitor`: the post-deploy watch from a terminal. Same options object and same
+// function (watchDeployment) as the monitor-gates action. Exit 0 passed, 1 violated/cancelled/
+// error, 2 bad usage or configuration.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError, durationProblem, formatDuration, tryParseDuration } from '@guarded-rollout/config';
+import {
+  checkTimeScale,
+  chooseRollback,
+  packageNotifier,
+  watchDeployment,
+  type MigrationSafety,
+} from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
-import { notImplemented } from './not-yet.js';
+import { DEFAULT_GATES_CONFIG } from './gates.js';
 
-export function registerMonitor(program: Command, _ctx: CliContext): void {
+interface MonitorFlags {
+  env: string;
+  config: string;
+  sources?: string;
+  healthUrl?: string;
+  metricsUrl?: string;
+  prometheusUrl?: string;
+  jsonUrl?: string;
+  duration?: string;
+  timeScale: string;
+  autoRollback?: boolean;
+  rollbackCommand?: string;
+  backup?: string;
+  backupDir: string;
+  target?: string;
+  restartCommand?: string;
+  migrationSafety: string;
+  suspicion: boolean;
+  keepWatching?: boolean;
+  out: string;
+  fallbackDir: string;
+  notify: boolean;
+  deadline?: string;
+  json?: boolean;
+}
+
+function duration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = tryParseDuration(value);
+  if (ms === undefined) throw new ConfigError(durationProblem(flag, value), { field: flag });
+  return ms;
+}
+
+export function registerMonitor(program: Command, ctx: CliContext): void {
   program
     .command('monitor')
-    .description('(not available yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => notImplemented('monitor'));
+    .description(
+      'watch a deploy: poll health and metrics, evaluate the quality gates, roll back on violation',
+    )
+    .requiredOption('--env <env>', 'environment whose gates apply (e.g. production)')
+    .option('--config <file>', 'quality-gates config file', DEFAULT_GATES_CONFIG)
+    .option('--sources <file>', 'JSON mapping of metrics to exposition series / PromQL / JSON paths')
+    .option('--health-url <url>', 'health endpoint (HTTP GET; 2xx and JSON status ok)')
+    .option('--metrics-url <url>', 'Prometheus text exposition to scrape (e.g. http://host/metrics)')
+    .option('--prometheus-url <url>', 'Prometheus HTTP API base URL, queried with PromQL per gate')
+    .option('--json-url <url>', 'JSON endpoint with one path per metric')
+    .option('--duration <dur>', 'watch this long instead of the configured window (e.g. 15m)')
+    .option('--time-scale <n>', 'virtual seconds per real second, for drills and the demo', '1')
+    .option('--auto-rollback', 'run the rollback on a violation')
+    .option('--backup <zip>', 'backup to restore on a violation: a zip, or "latest" (default with --target)')
+    .option('--backup-dir <dir>', 'where "latest" looks', 'backups')
+    .option(
+      '--target <dir>',
+      'live directory a violation restores the backup into (verified, all-or-nothing)',
+    )
+    .option('--restart-command <cmd>', 'run after the restore, before the 3 OK health checks')
+    .option(
+      '--rollback-command <cmd>',
+      'shell command that restores the previous release (then 3 OK health checks)',
+    )
+    .option(
+      '--migration-safety <safety>',
+      'reversible, or irreversible (never restore automatically)',
+      'reversible',
+    )
+    .option('--no-suspicion', 'keep the regular cadence after a failed check')
+    .option('--keep-watching', 'continue to the end of the window after a violation')
+    .option('--out <dir>', 'directory for the jsonl log, summary and reports', 'monitor_logs')
+    .option('--fallback-dir <dir>', 'where undelivered notifications are kept', 'notify-fallback')
+    .option('--no-notify', 'send no notifications')
+    .option('--deadline <dur>', 'hard real-time limit for the whole run (default: window / time-scale + 2m)')
+    .option('--json', 'print the summary as JSON at the end')
+    .action(async (flags: MonitorFlags) => {
+      const timeScale = checkTimeScale(flags.timeScale, '--time-scale');
+      if (flags.migrationSafety !== 'reversible' && flags.migrationSafety !== 'irreversible') {
+        throw new ConfigError(
+          `--migration-safety: ${JSON.stringify(flags.migrationSafety)} is not one of "reversible", "irreversible"`,
+          { field: 'migration-safety' },
+        );
+      }
+      const abort = new AbortController();
+      const notifyAbort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const log = (line: string): void => ctx.stdout(`${line}\n`);
+      try {
+        const outcome = await watchDeployment({
+          environment: flags.env,
+          configFile: resolve(ctx.cwd, flags.config),
+          ...(flags.sources ? { sourcesFile: resolve(ctx.cwd, flags.sources) } : {}),
+          healthUrl: flags.healthUrl,
+          metricsUrl: flags.metricsUrl,
+          prometheusUrl: flags.prometheusUrl,
+          jsonUrl: flags.jsonUrl,
+          durationMs: duration(flags.duration, '--duration'),
+          deadlineMs: duration(flags.deadline, '--deadline'),
+          timeScale,
+          suspicion: flags.suspicion,
+          keepWatching: flags.keepWatching ?? false,
+          autoRollback: flags.autoRollback ?? false,
+          migrationSafety: flags.migrationSafety as MigrationSafety,
+          ...(() => {
+            const rollback = chooseRollback({
+              environment: flags.env,
+              backup: flags.backup,
+              backupDir: resolve(ctx.cwd, flags.backupDir),
+              target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
+              restartCommand: flags.restartCommand,
+              rollbackCommand: flags.rollbackCommand,
+              healthUrl: flags.healthUrl,
+              cwd: ctx.cwd,
+              log,
+            });
+            return rollback ? { rollback } : {};
+          })(),
+          ...(flags.notify
+            ? {
+                notify: packageNotifier({
+                  environment: flags.env,
+                  env: ctx.env,
+                  fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+                  signal: notifyAbort.signal,
+                }),
+                notifyAbort,
+              }
+            : {}),
+          outDir: resolve(ctx.cwd, flags.out),
+          signal: abort.signal,
+          log: flags.json ? () => {} : log,
+        });
+        const s = outcome.summary;
+        if (flags.json) ctx.stdout(`${JSON.stringify(s, null, 2)}\n`);
+        else {
+          ctx.stdout(
+            `\nresult: ${s.result} — ${s.reason} (T+${formatDuration(s.elapsedMs)}, ${s.polls} polls)\n`,
+          );
+          if (s.rollbackRequired)
+            ctx.stdout(
+              `rollback required${s.rollback ? `; rollback ${s.rollback.status}: ${s.rollback.detail}` : ' (run without --auto-rollback)'}\n`,
+            );
+          ctx.stdout(
+            `log: ${s.log}\nsummary: ${s.reports.summary}\nreport: ${s.reports.markdown} · ${s.reports.html}\n`,
+          );
+        }
+        ctx.exitCode = s.result === 'passed' ? 0 : 1;
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+    });
 }

@@ -1,0 +1,176 @@
+// Spawns the committed bundle the way the runner does (INPUT_* env, GITHUB_OUTPUT and
+// GITHUB_STEP_SUMMARY files) against a real HTTP service on loopback.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const gatesConfig = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
+const servers: Server[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+/** A service whose health is down until `restoredFile` exists, with counters that grow per scrape. */
+async function service(options: { healthy: boolean; restoredFile: string }): Promise<string> {
+  let scrapes = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/health') {
+      const ok = options.healthy || existsSync(options.restoredFile);
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ status: ok ? 'ok' : 'failing' }));
+    }
+    scrapes++;
+    const total = scrapes * 50;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(
+      [
+        '# TYPE dhash_extractions_total counter',
+        `dhash_extractions_total{result="ok"} ${total}`,
+        'dhash_extractions_total{result="failed"} 0',
+        '# TYPE dhash_hash_duration_seconds histogram',
+        `dhash_hash_duration_seconds_bucket{le="0.01"} ${total}`,
+        `dhash_hash_duration_seconds_bucket{le="+Inf"} ${total}`,
+        `dhash_hash_duration_seconds_sum ${total * 0.004}`,
+        `dhash_hash_duration_seconds_count ${total}`,
+        '# TYPE dhash_low_confidence_queue_length gauge',
+        'dhash_low_confidence_queue_length 4',
+        '',
+      ].join('\n'),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function runBundle(
+  inputs: Record<string, string>,
+  options: { sigtermAfterMs?: number } = {},
+): Promise<{
+  code: number | null;
+  stdout: string;
+  outputs: Record<string, string>;
+  summary: string;
+  dir: string;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'monitor-action-'));
+  const output = join(dir, 'output');
+  const summary = join(dir, 'summary');
+  writeFileSync(output, '');
+  writeFileSync(summary, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_OUTPUT: output,
+    GITHUB_STEP_SUMMARY: summary,
+    RUNNER_TEMP: dir,
+  };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bundle], { cwd: dir, env });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    // The runner cancels a job with SIGINT/SIGTERM; the watch must end with an honest trail.
+    if (options.sigtermAfterMs !== undefined) setTimeout(() => child.kill('SIGTERM'), options.sigtermAfterMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const outputs: Record<string, string> = {};
+      // GITHUB_OUTPUT uses name<<DELIMITER ... DELIMITER blocks.
+      const text = readFileSync(output, 'utf8');
+      for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]!] = m[3]!;
+      resolve({ code, stdout, outputs, summary: readFileSync(summary, 'utf8'), dir });
+    });
+  });
+}
+
+describe('monitor-gates bundle', () => {
+  it('passes a healthy service over a compressed window and writes the job summary with a chart', async () => {
+    const url = await service({ healthy: true, restoredFile: '/nonexistent' });
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': `${url}/health`,
+      'metrics-url': `${url}/metrics`,
+      duration: '6m',
+      'time-scale': '120',
+    });
+    expect(run.outputs.result).toBe('passed');
+    expect(run.outputs['rollback-required']).toBe('false');
+    expect(JSON.parse(run.outputs['violated-gates']!)).toEqual([]);
+    expect(existsSync(join(run.dir, run.outputs['summary-path']!))).toBe(true);
+    expect(run.summary).toContain('| extraction_failure_rate |');
+    expect(run.summary).toContain('xychart-beta');
+    expect(run.code).toBe(0);
+  });
+
+  it('on failing health: violated, runs the rollback command, verifies 3 OK checks, fails the step', async () => {
+    const restored = join(mkdtempSync(join(tmpdir(), 'restored-')), 'restored');
+    const url = await service({ healthy: false, restoredFile: restored });
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': `${url}/health`,
+      'metrics-url': `${url}/metrics`,
+      duration: '10m',
+      'time-scale': '120',
+      'auto-rollback': 'true',
+      'rollback-command': `touch ${restored}`,
+      notify: 'false',
+    });
+    expect(run.outputs.result).toBe('violated');
+    expect(run.outputs['rollback-required']).toBe('true');
+    expect(run.outputs['rollback-status']).toBe('succeeded');
+    const violated = JSON.parse(run.outputs['violated-gates']!) as Array<Record<string, unknown>>;
+    expect(violated[0]).toMatchObject({ gate: 'health', value: 3, limit: 2 });
+    expect(violated[0]!['first-seen']).toEqual(expect.any(String));
+    expect(run.stdout).toContain('::error title=Quality gate violated (production)::health');
+    expect(run.code).toBe(1);
+    const log = readFileSync(join(run.dir, run.outputs['log-path']!), 'utf8');
+    expect(log.trim().split('\n')).toHaveLength(1 + 3);
+  });
+
+  it('refuses a bad time-scale with a message naming the input', async () => {
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': 'http://127.0.0.1:9/health',
+      'time-scale': 'fast',
+    });
+    expect(run.stdout).toContain('::error::input "time-scale": "fast" is not a number');
+    expect(run.code).toBe(1);
+  });
+
+  it('on SIGTERM (job cancelled) writes the partial summary and reports cancelled', async () => {
+    const url = await service({ healthy: true, restoredFile: '/nonexistent' });
+    const started = Date.now();
+    const run = await runBundle(
+      {
+        environment: 'production',
+        config: gatesConfig,
+        'health-url': `${url}/health`,
+        'metrics-url': `${url}/metrics`,
+        notify: 'false',
+      },
+      { sigtermAfterMs: 1500 },
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(run.outputs.result).toBe('cancelled');
+    expect(run.outputs['rollback-required']).toBe('false');
+    const summary = JSON.parse(readFileSync(join(run.dir, run.outputs['summary-path']!), 'utf8')) as {
+      result: string;
+      polls: number;
+    };
+    expect(summary).toMatchObject({ result: 'cancelled', polls: 1 });
+    expect(run.summary).toContain('cancelled');
+    expect(run.code).toBe(1);
+  });
+});

@@ -1,0 +1,181 @@
+// Doorway of the monitor-gates action: typed inputs → watchDeployment (the same call as
+// `guarded-rollout monitor`) → outputs, job summary and annotations. Cancellation (SIGINT/SIGTERM
+// from the runner) ends the watch early with a partial summary and result "cancelled".
+import * as core from '@actions/core';
+import {
+  inputBoolean,
+  inputChoice,
+  inputOptional,
+  inputString,
+  maskSecret,
+  runAction,
+} from '@guarded-rollout/action-io';
+import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
+import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
+import {
+  checkTimeScale,
+  chooseRollback,
+  packageNotifier,
+  planWatch,
+  watchDeployment,
+  type RollbackChoice,
+  type WatchOptions,
+} from '@guarded-rollout/monitor';
+
+export interface MonitorInputs {
+  watch: Omit<WatchOptions, 'rollback' | 'notify' | 'signal' | 'log'>;
+  /** How a violation is rolled back (backup + target, or a command). */
+  rollback: Omit<RollbackChoice, 'environment' | 'healthUrl' | 'log'>;
+  notify: boolean;
+  fallbackDir: string;
+  failOnViolation: boolean;
+  dryRun: boolean;
+  /** Channel secrets from inputs; the environment's variables fill the rest. */
+  secrets: ChannelSecrets;
+}
+
+function optionalDuration(name: string): number | undefined {
+  const value = inputOptional(name);
+  if (value === undefined) return undefined;
+  const ms = tryParseDuration(value);
+  if (ms === undefined) throw new ConfigError(durationProblem(`input "${name}"`, value), { field: name });
+  return ms;
+}
+
+/** Channel inputs → the notify package's secrets; each wins over its environment variable. */
+const CHANNEL_INPUTS: Record<string, keyof ChannelSecrets> = {
+  'slack-webhook-url': 'slackWebhookUrl',
+  'teams-webhook-url': 'teamsWebhookUrl',
+  'discord-webhook-url': 'discordWebhookUrl',
+  'webhook-url': 'webhookUrl',
+  'webhook-secret': 'webhookSecret',
+  'smtp-url': 'smtpUrl',
+  'email-to': 'emailTo',
+  'email-from': 'emailFrom',
+};
+
+export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
+  const timeScaleText = inputString('time-scale', { fallback: '1' });
+  const secrets: ChannelSecrets = {};
+  for (const [input, key] of Object.entries(CHANNEL_INPUTS)) {
+    const value = inputOptional(input);
+    if (value !== undefined) secrets[key] = value;
+  }
+  for (const secret of notificationSecrets({ env, secrets })) maskSecret(secret);
+  return {
+    watch: {
+      environment: inputString('environment', { required: true }),
+      configFile: inputString('config', { fallback: 'quality-gates-config.json' }),
+      ...(inputOptional('sources') ? { sourcesFile: inputOptional('sources')! } : {}),
+      healthUrl: inputOptional('health-url'),
+      metricsUrl: inputOptional('metrics-url'),
+      prometheusUrl: inputOptional('prometheus-url'),
+      jsonUrl: inputOptional('json-url'),
+      durationMs: optionalDuration('duration'),
+      deadlineMs: optionalDuration('deadline'),
+      timeScale: checkTimeScale(timeScaleText, 'input "time-scale"'),
+      suspicion: inputBoolean('suspicion', true),
+      keepWatching: inputBoolean('keep-watching'),
+      autoRollback: inputBoolean('auto-rollback'),
+      migrationSafety: inputChoice('migration-safety', ['reversible', 'irreversible'] as const, 'reversible'),
+      outDir: inputString('out-dir', { fallback: 'monitor_logs' }),
+    },
+    rollback: {
+      backup: inputOptional('backup'),
+      backupDir: inputString('backup-dir', { fallback: 'backups' }),
+      target: inputOptional('target'),
+      restartCommand: inputOptional('restart-command'),
+      rollbackCommand: inputOptional('rollback-command'),
+    },
+    notify: inputBoolean('notify', true),
+    fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
+    failOnViolation: inputBoolean('fail-on-violation', true),
+    dryRun: inputBoolean('dry-run'),
+    secrets,
+  };
+}
+
+export async function run(): Promise<void> {
+  await runAction(async () => {
+    const inputs = getInputs();
+    if (inputs.dryRun) {
+      // Validates config, URLs and mapping and shows the plan; polls nothing.
+      const plan = planWatch(inputs.watch);
+      for (const line of plan.lines) core.info(line);
+      core.setOutput('result', 'dry-run');
+      core.setOutput('violated-gates', '[]');
+      core.setOutput('rollback-required', 'false');
+      core.setOutput('rollback-status', '');
+      core.setOutput('summary-path', '');
+      core.setOutput('log-path', '');
+      core.setOutput('report-path', '');
+      await core.summary.addRaw(plan.markdown).write();
+      return;
+    }
+    if (
+      inputs.watch.autoRollback &&
+      !inputs.rollback.target &&
+      !inputs.rollback.rollbackCommand &&
+      inputs.watch.migrationSafety === 'reversible'
+    ) {
+      core.warning(
+        'auto-rollback is on but neither target nor rollback-command is set: a violation will be reported as a failed rollback',
+      );
+    }
+    const rollback = chooseRollback({
+      environment: inputs.watch.environment,
+      ...inputs.rollback,
+      healthUrl: inputs.watch.healthUrl,
+      log: (l) => core.info(l),
+    });
+    const abort = new AbortController();
+    const notifyAbort = new AbortController();
+    const cancel = (): void => abort.abort();
+    process.once('SIGINT', cancel);
+    process.once('SIGTERM', cancel);
+    const outcome = await watchDeployment({
+      ...inputs.watch,
+      ...(rollback ? { rollback } : {}),
+      ...(inputs.notify
+        ? {
+            notify: packageNotifier({
+              environment: inputs.watch.environment,
+              secrets: inputs.secrets,
+              fallbackDir: inputs.fallbackDir,
+              signal: notifyAbort.signal,
+            }),
+            notifyAbort,
+          }
+        : {}),
+      signal: abort.signal,
+      log: (line) => core.info(line),
+    });
+    process.removeListener('SIGINT', cancel);
+    process.removeListener('SIGTERM', cancel);
+    const s = outcome.summary;
+    const violated = s.violations.map((v) => ({
+      gate: v.gate,
+      value: v.value,
+      limit: v.limit,
+      window: v.windowMs === null ? null : `${v.windowMs / 60_000}m`,
+      'first-seen': v.firstSeen,
+      detected: v.detected,
+      reason: v.reason,
+    }));
+    core.setOutput('result', s.result);
+    core.setOutput('violated-gates', JSON.stringify(violated));
+    core.setOutput('rollback-required', String(s.rollbackRequired));
+    core.setOutput('rollback-status', s.rollback?.status ?? '');
+    core.setOutput('summary-path', s.reports.summary);
+    core.setOutput('log-path', s.log);
+    core.setOutput('report-path', s.reports.html);
+    for (const v of s.violations)
+      core.error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
+    for (const n of s.notifications)
+      if (n.fallbackPath)
+        core.warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
+    await core.summary.addRaw(outcome.markdown).write();
+    if (inputs.failOnViolation && s.result !== 'passed')
+      core.setFailed(`monitoring ${s.result}: ${s.reason}`);
+  });
+}

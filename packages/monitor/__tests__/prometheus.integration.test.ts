@@ -1,0 +1,126 @@
+// A real Prometheus (the Debian package's binary) on loopback scrapes the real sample service;
+// the monitor reads it through the Prometheus HTTP API with PromQL and must reach the same
+// decision as the exposition provider scraping the service directly. Skipped, with a message,
+// only when no prometheus binary is installed.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadGatesConfig } from '@guarded-rollout/gates';
+import {
+  MonitorRecorder,
+  createSampler,
+  guardedMonitor,
+  instantQuery,
+  systemClock,
+  withWindow,
+  type MonitorSummary,
+} from '../src/index.js';
+import { alive, freePort, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
+
+const prometheusBinary =
+  ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find(
+    (p) => spawnSync(p, ['--version']).status === 0,
+  ) ??
+  (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim() || undefined);
+if (!prometheusBinary && process.env.CI === 'true') {
+  // CI installs Debian's prometheus (.ci/run); a missing server there is a failure, not a skip.
+  throw new Error('CI=true but no `prometheus` binary is installed; .ci/run should have installed it');
+}
+if (!prometheusBinary) {
+  console.warn(
+    'SKIPPED prometheus integration: no `prometheus` binary on PATH (Debian package "prometheus"; CI installs it)',
+  );
+}
+const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
+
+const configFile = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
+const TIME_SCALE = 120;
+
+describeWithPrometheus('Prometheus provider against a real Prometheus', () => {
+  let service: DhashDeployment;
+  let prometheus: ChildProcess;
+  let promUrl = '';
+
+  beforeAll(async () => {
+    service = await startDhash({ fault: 'failing-extractions', version: '1.1.0', workers: 3 });
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
+    const promPort = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: dhash\n    static_configs:\n      - targets: ['127.0.0.1:${service.port}']\n`,
+    );
+    prometheus = spawn(
+      prometheusBinary!,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
+      { stdio: 'ignore' },
+    );
+    promUrl = `http://127.0.0.1:${promPort}`;
+    await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, 15_000, 'Prometheus to be ready');
+    // Enough scrapes for a 5 s range (the 10-minute window at 120×).
+    await waitFor(
+      async () => {
+        const v = await instantQuery(promUrl, 'sum(increase(dhash_extractions_total[5s]))');
+        return typeof v === 'number' && v > 20;
+      },
+      20_000,
+      'Prometheus to hold 5 s of DHash samples',
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await stop(prometheus);
+    await service?.stop();
+    expect(alive(prometheus?.pid)).toBe(false);
+    for (const pid of service?.pids() ?? []) expect(alive(pid)).toBe(false);
+  });
+
+  async function watch(provider: 'exposition' | 'prometheus'): Promise<MonitorSummary> {
+    const loaded = loadGatesConfig(configFile, 'production');
+    const config = { ...loaded, policy: withWindow(loaded.policy, 4 * 60_000) };
+    const sampler = createSampler({
+      gates: config.gates,
+      healthUrl: `${service.base}/health`,
+      ...(provider === 'exposition' ? { metricsUrl: `${service.base}/metrics` } : { prometheusUrl: promUrl }),
+      timeScale: TIME_SCALE,
+    });
+    const out = mkdtempSync(join(tmpdir(), `monitor-${provider}-`));
+    const { summary } = await guardedMonitor({
+      config,
+      environment: 'production',
+      provider,
+      recorder: new MonitorRecorder(out, 'production', new Date()),
+      sample: sampler.sample,
+      clock: systemClock,
+      timeScale: TIME_SCALE,
+    });
+    return summary;
+  }
+
+  it('both providers see the failing release violate extraction_failure_rate and nothing else', async () => {
+    const [exposition, prometheusView] = await Promise.all([watch('exposition'), watch('prometheus')]);
+    for (const s of [exposition, prometheusView]) {
+      expect(s.result).toBe('violated');
+      expect(s.violations.map((v) => v.gate)).toEqual(['extraction_failure_rate']);
+      // The fault fails 40 % of extractions; small windows under load scatter around that.
+      expect(s.violations[0]!.value!).toBeGreaterThan(0.05);
+    }
+  }, 30_000);
+
+  it('after rolling back to 1.0.0 both providers pass the window', async () => {
+    service.deploy('1.0.0');
+    // Let the 5 s PromQL range move past the failures of the faulty release.
+    await new Promise((r) => setTimeout(r, 6000));
+    const [exposition, prometheusView] = await Promise.all([watch('exposition'), watch('prometheus')]);
+    expect(exposition.result).toBe('passed');
+    expect(prometheusView.result).toBe('passed');
+    expect(prometheusView.gates.find((g) => g.gate === 'p95_hash_time')!.value!).toBeLessThan(2000);
+  }, 30_000);
+});

@@ -1,0 +1,70 @@
+// The monitor's Rollback backed by packages/archive: the same verified restore the rollback action
+// runs (checksum and manifest checked, all-or-nothing swap of the target, restart command, then N
+// consecutive OK health checks), mapped to the monitor's RollbackOutcome.
+import { restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { ConfigError } from '@guarded-rollout/config';
+import type { Rollback } from '../guarded.js';
+import { commandRollback } from './rollback-command.js';
+import type { RollbackOutcome } from '../summary.js';
+
+export function archiveRollback(options: RestoreOptions): Rollback {
+  return async (): Promise<RollbackOutcome> => {
+    const result = await restoreBackup(options);
+    return {
+      status: result.status === 'dry-run' ? 'skipped' : result.status,
+      detail: result.message,
+      restoredFrom: result.restoredFrom,
+      healthChecksOk: result.healthChecksOk,
+    };
+  };
+}
+
+export interface RollbackChoice {
+  environment: string;
+  /** A backup zip, or "latest" (default) — restored into `target` by packages/archive. */
+  backup?: string;
+  backupDir?: string;
+  target?: string;
+  restartCommand?: string;
+  /** Alternatively, an operator's own restore command (then 3 OK health checks). */
+  rollbackCommand?: string;
+  healthUrl?: string;
+  cwd?: string;
+  log?: (line: string) => void;
+}
+
+/** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
+ *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
+export function chooseRollback(choice: RollbackChoice): Rollback | undefined {
+  if (choice.target && choice.rollbackCommand) {
+    throw new ConfigError('give either target (restore a backup) or rollback-command, not both', {
+      field: 'target',
+    });
+  }
+  if (choice.backup && choice.backup !== 'latest' && !choice.target) {
+    throw new ConfigError('backup needs target: the live directory the backup is restored into', {
+      field: 'target',
+    });
+  }
+  if (choice.target) {
+    const latest = choice.backup === undefined || choice.backup === 'latest';
+    return archiveRollback({
+      environment: choice.environment,
+      ...(latest ? { latest: true } : { backupPath: choice.backup }),
+      ...(choice.backupDir ? { backupDir: choice.backupDir } : {}),
+      target: choice.target,
+      ...(choice.restartCommand ? { restartCommand: choice.restartCommand } : {}),
+      ...(choice.healthUrl ? { healthUrl: choice.healthUrl, health: { required: 3 } } : {}),
+      ...(choice.cwd ? { cwd: choice.cwd } : {}),
+    });
+  }
+  if (choice.rollbackCommand) {
+    return commandRollback({
+      command: choice.rollbackCommand,
+      ...(choice.cwd ? { cwd: choice.cwd } : {}),
+      healthUrl: choice.healthUrl,
+      ...(choice.log ? { log: choice.log } : {}),
+    });
+  }
+  return undefined;
+}

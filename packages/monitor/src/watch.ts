@@ -1,0 +1,165 @@
+// watchDeployment: the one entry both doorways call (the monitor-gates action and
+// `guarded-rollout monitor`) with the same options object: load and resolve the gates, choose the
+// providers, open the recorder, run the guarded loop.
+import { ConfigError, formatDuration } from '@guarded-rollout/config';
+import {
+  analyseDetection,
+  describeCadence,
+  describeLimit,
+  loadGatesConfig,
+  parseGatesConfig,
+  type EnvironmentGates,
+} from '@guarded-rollout/gates';
+import { systemClock, type Clock } from './clock.js';
+import {
+  guardedMonitor,
+  type GuardedOutcome,
+  type MigrationSafety,
+  type Notifier,
+  type Rollback,
+} from './guarded.js';
+import { withWindow } from './loop.js';
+import { MonitorRecorder } from './recorder.js';
+import { createSampler } from './sampler.js';
+import { loadMonitorSources, type MonitorSources } from './sources.js';
+
+export interface WatchOptions {
+  environment: string;
+  /** quality-gates-config.json */
+  configFile: string;
+  /** Already-resolved gates (tests, replays); wins over configFile. */
+  gates?: EnvironmentGates;
+  sourcesFile?: string;
+  sources?: MonitorSources;
+  healthUrl?: string;
+  metricsUrl?: string;
+  prometheusUrl?: string;
+  jsonUrl?: string;
+  /** Overrides the configured window. */
+  durationMs?: number;
+  timeScale?: number;
+  suspicion?: boolean;
+  keepWatching?: boolean;
+  autoRollback?: boolean;
+  migrationSafety?: MigrationSafety;
+  rollback?: Rollback;
+  notify?: Notifier;
+  /** Aborted when notifications outlive their bound at the end; give its signal to the notifier. */
+  notifyAbort?: AbortController;
+  /** Where monitor_logs go (default monitor_logs). */
+  outDir?: string;
+  deadlineMs?: number;
+  requestTimeoutMs?: number;
+  signal?: AbortSignal;
+  clock?: Clock;
+  log?: (line: string) => void;
+}
+
+/** Accepts the text of a flag or input ("60") or a number; refuses anything outside (0, 10000]. */
+export function checkTimeScale(raw: number | string, field = 'time-scale'): number {
+  const value = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > 10_000) {
+    throw new ConfigError(
+      `${field}: ${JSON.stringify(raw)} is not a number in (0, 10000]; 60 runs one virtual minute per real second`,
+      { field },
+    );
+  }
+  return value;
+}
+
+/** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
+ *  (handy for an action input). */
+export function loadGatesFrom(configFile: string, environment: string): EnvironmentGates {
+  return configFile.trim().startsWith('{')
+    ? parseGatesConfig(configFile, environment, 'input "config"')
+    : loadGatesConfig(configFile, environment);
+}
+
+interface PreparedWatch {
+  config: EnvironmentGates;
+  sampler: ReturnType<typeof createSampler>;
+  timeScale: number;
+  lines: string[];
+}
+
+/** Validates every option (config, URLs, mapping, time scale) without polling anything. */
+export function prepareWatch(options: WatchOptions): PreparedWatch {
+  const timeScale = checkTimeScale(options.timeScale ?? 1);
+  const loaded = options.gates ?? loadGatesFrom(options.configFile, options.environment);
+  if (options.durationMs !== undefined && options.durationMs <= 0) {
+    throw new ConfigError(`duration: must be longer than 0s`, { field: 'duration' });
+  }
+  const config: EnvironmentGates = { ...loaded, policy: withWindow(loaded.policy, options.durationMs) };
+  const sources = options.sources ?? (options.sourcesFile ? loadMonitorSources(options.sourcesFile) : {});
+  const sampler = createSampler({
+    gates: config.gates,
+    healthUrl: options.healthUrl,
+    metricsUrl: options.metricsUrl,
+    prometheusUrl: options.prometheusUrl,
+    jsonUrl: options.jsonUrl,
+    sources,
+    timeScale,
+    timeoutMs: options.requestTimeoutMs ?? 5000,
+  });
+  const lines = [
+    `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+    `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
+    ...sampler.describe,
+  ];
+  return { config, sampler, timeScale, lines };
+}
+
+/** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
+export function planWatch(options: WatchOptions): { lines: string[]; markdown: string } {
+  const { config, lines } = prepareWatch(options);
+  const detection = analyseDetection(config, {
+    suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
+  });
+  const rows = config.gates.map((g, i) => {
+    const d = detection[i]!;
+    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : formatDuration(d.worstCaseMs)} |`;
+  });
+  const markdown = [
+    `## Monitor gates (dry run): ${options.environment}`,
+    '',
+    ...lines.map((l) => `- ${l}`),
+    '',
+    '| gate | trips when | worst-case detection |',
+    '|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+  return { lines, markdown };
+}
+
+export async function watchDeployment(options: WatchOptions): Promise<GuardedOutcome> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const { config, sampler, timeScale, lines } = prepareWatch(options);
+  const recorder = new MonitorRecorder(
+    options.outDir ?? 'monitor_logs',
+    options.environment,
+    new Date(clock.now()),
+  );
+  for (const line of lines) log(line);
+  log(`recording to ${recorder.logPath}`);
+  return guardedMonitor({
+    config,
+    environment: options.environment,
+    provider: sampler.provider === 'none' ? 'health only' : sampler.provider,
+    recorder,
+    sample: sampler.sample,
+    clock,
+    timeScale,
+    ...(options.suspicion !== undefined ? { suspicion: options.suspicion } : {}),
+    stopOnViolation: !options.keepWatching,
+    ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    autoRollback: options.autoRollback ?? false,
+    migrationSafety: options.migrationSafety ?? 'reversible',
+    ...(options.rollback ? { rollback: options.rollback } : {}),
+    ...(options.notify ? { notify: options.notify } : {}),
+    ...(options.notifyAbort ? { notifyAbort: options.notifyAbort } : {}),
+    log,
+  });
+}
