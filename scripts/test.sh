@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Tests that run the CLI the way operators do need its bundle (gitignored): build it first (~10 s).
+node scripts/build.mjs packages/cli >/dev/null
 exec pnpm test "$@"

@@ -140,7 +140,7 @@ class CoalescingHasher extends Transform {
   }
 }
 
-function fsyncDirectory(dir: string): void {
+export function fsyncDirectory(dir: string): void {
   // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
   if (process.platform === 'win32') return;
   const fd = openSync(dir, 'r');

@@ -2,16 +2,7 @@
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
 // directory beside the target, and only then swapped in with two renames. The previous tree is
 // kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
@@ -38,7 +29,7 @@ import {
 } from './read.js';
 import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
 import { formatBytes } from './units.js';
-import { freeBytes } from './backup.js';
+import { freeBytes, fsyncDirectory } from './backup.js';
 
 export interface VerifyOptions {
   /** Also inflate every entry and check CRC-32, size and manifest SHA256 (default true). */
@@ -148,16 +139,6 @@ export interface RestoreResult {
   previousTree?: string;
   message: string;
   logPath: string;
-}
-
-function fsyncDirectory(dir: string): void {
-  if (process.platform === 'win32') return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */

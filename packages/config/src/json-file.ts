@@ -11,19 +11,25 @@ import { DURATION_PATTERN, durationProblem, tryParseDuration } from './durations
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
   addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-export function readJsonFile(file: string): unknown {
-  let text: string;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+export function readTextFile(file: string, what = 'file'): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`,
-      { file, cause: error },
+      code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`,
+      {
+        file,
+        cause: error,
+      },
     );
   }
-  return parseJsonText(text, file);
+}
+
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+export function readJsonFile(file: string): unknown {
+  return parseJsonText(readTextFile(file), file);
 }
 
 export function parseJsonText(text: string, file: string): unknown {

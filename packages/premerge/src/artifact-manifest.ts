@@ -1,9 +1,8 @@
 // The manifest of required artifacts verify-artifacts checks a directory against. The default is
 // the PR template's list; a repository can supply its own (JSON or YAML, schema-validated).
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, SchemaValidator, parseJsonText } from '@guarded-rollout/config';
+import { ConfigError, SchemaValidator, parseJsonText, readTextFile } from '@guarded-rollout/config';
 
 export type ArtifactType = 'backup' | 'evidence-log' | 'directory' | 'file';
 
@@ -157,16 +156,7 @@ export function manifestFromValue(value: unknown, file: string): ArtifactManifes
 
 /** Reads a manifest file: `.json` as JSON, anything else as YAML (which also accepts JSON). */
 export function loadArtifactManifest(file: string): ArtifactManifest {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      code === 'ENOENT' ? 'manifest file not found' : `cannot read manifest (${code ?? String(error)})`,
-      { file },
-    );
-  }
+  const text = readTextFile(file, 'manifest file');
   let value: unknown;
   if (extname(file).toLowerCase() === '.json') value = parseJsonText(text, file);
   else {
