@@ -39380,17 +39380,22 @@ var dist_default = /*#__PURE__*/__nccwpck_require__.n(dist);
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((dist_default())["default"] ??
     (dist_default()));
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-function readJsonFile(file) {
-    let text;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+function readTextFile(file, what = 'file') {
     try {
-        text = readFileSync(file, 'utf8');
+        return readFileSync(file, 'utf8');
     }
     catch (error) {
         const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
+        throw new ConfigError(code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`, {
+            file,
+            cause: error,
+        });
     }
-    return parseJsonText(text, file);
+}
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+function readJsonFile(file) {
+    return parseJsonText(readTextFile(file), file);
 }
 function parseJsonText(text, file) {
     try {
@@ -41248,7 +41253,7 @@ class CoalescingHasher extends external_node_stream_.Transform {
         this.push(data);
     }
 }
-function fsyncDirectory(dir) {
+function backup_fsyncDirectory(dir) {
     // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
     if (process.platform === 'win32')
         return;
@@ -41272,7 +41277,7 @@ function writeFileAtomic(path, text) {
         (0,external_node_fs_.closeSync)(fd);
     }
     (0,external_node_fs_.renameSync)(tmp, path);
-    fsyncDirectory((0,external_node_path_.dirname)(path));
+    backup_fsyncDirectory((0,external_node_path_.dirname)(path));
 }
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
@@ -41551,7 +41556,7 @@ async function writeArchive(p, options, level) {
     }
     (0,external_node_fs_.closeSync)(fd);
     (0,external_node_fs_.renameSync)(tmpPath, p.finalPath);
-    fsyncDirectory(p.outDir);
+    backup_fsyncDirectory(p.outDir);
     const sha256 = archiveHash.digest('hex');
     const sha256Path = `${p.finalPath}.sha256`;
     writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
@@ -41916,17 +41921,6 @@ async function verifyBackup(zipPath, options = {}) {
         return { path: zipPath, sha256, manifest, plan };
     });
 }
-function restore_fsyncDirectory(dir) {
-    if (process.platform === 'win32')
-        return;
-    const fd = openSync(dir, 'r');
-    try {
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
     const cwd = resolve(options.cwd ?? process.cwd());
@@ -42053,7 +42047,7 @@ async function restoreBackup(options) {
                 renameSync(staging, target);
             }
             staging = undefined;
-            restore_fsyncDirectory(dirname(target));
+            fsyncDirectory(dirname(target));
             log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
         });
     }

@@ -43308,17 +43308,22 @@ var dist_default = /*#__PURE__*/__nccwpck_require__.n(dist);
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((dist_default())["default"] ??
     (dist_default()));
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-function readJsonFile(file) {
-    let text;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+function readTextFile(file, what = 'file') {
     try {
-        text = readFileSync(file, 'utf8');
+        return readFileSync(file, 'utf8');
     }
     catch (error) {
         const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
+        throw new ConfigError(code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`, {
+            file,
+            cause: error,
+        });
     }
-    return parseJsonText(text, file);
+}
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+function readJsonFile(file) {
+    return parseJsonText(readTextFile(file), file);
 }
 function parseJsonText(text, file) {
     try {

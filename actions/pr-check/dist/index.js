@@ -40310,17 +40310,22 @@ var dist_default = /*#__PURE__*/__nccwpck_require__.n(dist);
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((dist_default())["default"] ??
     (dist_default()));
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-function readJsonFile(file) {
-    let text;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+function json_file_readTextFile(file, what = 'file') {
     try {
-        text = readFileSync(file, 'utf8');
+        return readFileSync(file, 'utf8');
     }
     catch (error) {
         const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
+        throw new ConfigError(code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`, {
+            file,
+            cause: error,
+        });
     }
-    return json_file_parseJsonText(text, file);
+}
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+function readJsonFile(file) {
+    return json_file_parseJsonText(json_file_readTextFile(file), file);
 }
 function json_file_parseJsonText(text, file) {
     try {
@@ -62070,7 +62075,6 @@ async function runPrCheck(options) {
 
 
 
-
 const log = (file, kind) => ({
     name: file,
     type: 'evidence-log',
@@ -62177,14 +62181,7 @@ function manifestFromValue(value, file) {
 }
 /** Reads a manifest file: `.json` as JSON, anything else as YAML (which also accepts JSON). */
 function loadArtifactManifest(file) {
-    let text;
-    try {
-        text = readFileSync(file, 'utf8');
-    }
-    catch (error) {
-        const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'manifest file not found' : `cannot read manifest (${code ?? String(error)})`, { file });
-    }
+    const text = readTextFile(file, 'manifest file');
     let value;
     if (extname(file).toLowerCase() === '.json')
         value = parseJsonText(text, file);
@@ -62907,7 +62904,7 @@ class CoalescingHasher extends external_node_stream_.Transform {
         this.push(data);
     }
 }
-function fsyncDirectory(dir) {
+function backup_fsyncDirectory(dir) {
     // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
     if (process.platform === 'win32')
         return;
@@ -62931,7 +62928,7 @@ function writeFileAtomic(path, text) {
         closeSync(fd);
     }
     renameSync(tmp, path);
-    fsyncDirectory(dirname(path));
+    backup_fsyncDirectory(dirname(path));
 }
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
@@ -63210,7 +63207,7 @@ async function writeArchive(p, options, level) {
     }
     closeSync(fd);
     renameSync(tmpPath, p.finalPath);
-    fsyncDirectory(p.outDir);
+    backup_fsyncDirectory(p.outDir);
     const sha256 = archiveHash.digest('hex');
     const sha256Path = `${p.finalPath}.sha256`;
     writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
@@ -63575,17 +63572,6 @@ async function restore_verifyBackup(zipPath, options = {}) {
         return { path: zipPath, sha256, manifest, plan };
     });
 }
-function restore_fsyncDirectory(dir) {
-    if (process.platform === 'win32')
-        return;
-    const fd = openSync(dir, 'r');
-    try {
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
     const cwd = resolve(options.cwd ?? process.cwd());
@@ -63712,7 +63698,7 @@ async function restoreBackup(options) {
                 renameSync(staging, target);
             }
             staging = undefined;
-            restore_fsyncDirectory(dirname(target));
+            fsyncDirectory(dirname(target));
             log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
         });
     }

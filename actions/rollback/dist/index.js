@@ -39818,17 +39818,22 @@ var dist_default = /*#__PURE__*/__nccwpck_require__.n(dist);
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((dist_default())["default"] ??
     (dist_default()));
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-function readJsonFile(file) {
-    let text;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+function readTextFile(file, what = 'file') {
     try {
-        text = readFileSync(file, 'utf8');
+        return readFileSync(file, 'utf8');
     }
     catch (error) {
         const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
+        throw new ConfigError(code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`, {
+            file,
+            cause: error,
+        });
     }
-    return parseJsonText(text, file);
+}
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+function readJsonFile(file) {
+    return parseJsonText(readTextFile(file), file);
 }
 function parseJsonText(text, file) {
     try {
@@ -40789,12 +40794,12 @@ function fsyncDirectory(dir) {
     // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
     if (process.platform === 'win32')
         return;
-    const fd = openSync(dir, 'r');
+    const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
     try {
-        fsyncSync(fd);
+        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
     }
     finally {
-        closeSync(fd);
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
     }
 }
 /** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
@@ -41536,17 +41541,6 @@ async function verifyBackup(zipPath, options = {}) {
         return { path: zipPath, sha256, manifest, plan };
     });
 }
-function restore_fsyncDirectory(dir) {
-    if (process.platform === 'win32')
-        return;
-    const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
-    try {
-        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
-    }
-    finally {
-        (0,external_node_fs_namespaceObject.closeSync)(fd);
-    }
-}
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
     const cwd = (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd());
@@ -41673,7 +41667,7 @@ async function restoreBackup(options) {
                 (0,external_node_fs_namespaceObject.renameSync)(staging, target);
             }
             staging = undefined;
-            restore_fsyncDirectory((0,external_node_path_namespaceObject.dirname)(target));
+            fsyncDirectory((0,external_node_path_namespaceObject.dirname)(target));
             log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
         });
     }

@@ -40294,17 +40294,22 @@ var dist_default = /*#__PURE__*/__nccwpck_require__.n(dist);
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
 const addFormats = ((dist_default())["default"] ??
     (dist_default()));
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-function readJsonFile(file) {
-    let text;
+/** Reads a text file; a missing or unreadable file is a ConfigError naming it. */
+function readTextFile(file, what = 'file') {
     try {
-        text = readFileSync(file, 'utf8');
+        return (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
     }
     catch (error) {
         const code = error.code;
-        throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, { file, cause: error });
+        throw new errors_ConfigError(code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code ?? String(error)})`, {
+            file,
+            cause: error,
+        });
     }
-    return parseJsonText(text, file);
+}
+/** Reads and parses a JSON file; syntax errors carry line and column. */
+function readJsonFile(file) {
+    return parseJsonText(readTextFile(file), file);
 }
 function parseJsonText(text, file) {
     try {
@@ -43862,7 +43867,6 @@ async function runPrCheck(options) {
 
 
 
-
 const log = (file, kind) => ({
     name: file,
     type: 'evidence-log',
@@ -43969,14 +43973,7 @@ function manifestFromValue(value, file) {
 }
 /** Reads a manifest file: `.json` as JSON, anything else as YAML (which also accepts JSON). */
 function loadArtifactManifest(file) {
-    let text;
-    try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
-    }
-    catch (error) {
-        const code = error.code;
-        throw new errors_ConfigError(code === 'ENOENT' ? 'manifest file not found' : `cannot read manifest (${code ?? String(error)})`, { file });
-    }
+    const text = readTextFile(file, 'manifest file');
     let value;
     if ((0,external_node_path_namespaceObject.extname)(file).toLowerCase() === '.json')
         value = parseJsonText(text, file);
@@ -44699,7 +44696,7 @@ class CoalescingHasher extends external_node_stream_.Transform {
         this.push(data);
     }
 }
-function fsyncDirectory(dir) {
+function backup_fsyncDirectory(dir) {
     // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
     if (process.platform === 'win32')
         return;
@@ -44723,7 +44720,7 @@ function writeFileAtomic(path, text) {
         closeSync(fd);
     }
     renameSync(tmp, path);
-    fsyncDirectory(dirname(path));
+    backup_fsyncDirectory(dirname(path));
 }
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
@@ -45002,7 +44999,7 @@ async function writeArchive(p, options, level) {
     }
     closeSync(fd);
     renameSync(tmpPath, p.finalPath);
-    fsyncDirectory(p.outDir);
+    backup_fsyncDirectory(p.outDir);
     const sha256 = archiveHash.digest('hex');
     const sha256Path = `${p.finalPath}.sha256`;
     writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
@@ -45367,17 +45364,6 @@ async function verifyBackup(zipPath, options = {}) {
         return { path: zipPath, sha256, manifest, plan };
     });
 }
-function restore_fsyncDirectory(dir) {
-    if (process.platform === 'win32')
-        return;
-    const fd = openSync(dir, 'r');
-    try {
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
     const cwd = resolve(options.cwd ?? process.cwd());
@@ -45504,7 +45490,7 @@ async function restoreBackup(options) {
                 renameSync(staging, target);
             }
             staging = undefined;
-            restore_fsyncDirectory(dirname(target));
+            fsyncDirectory(dirname(target));
             log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
         });
     }
