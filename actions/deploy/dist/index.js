@@ -47579,6 +47579,19 @@ function describeOutcome(name, result, timeoutMs) {
             return `${name} cancelled after ${durations_formatDuration(result.durationMs)}; its process tree was stopped`;
     }
 }
+/** The environment migrate and deploy commands run with: the caller's, the configured extras, and
+ *  GUARDED_ROLLOUT_* variables describing this deploy. */
+function commandEnvironment(options) {
+    return {
+        ...(options.baseEnv ?? process.env),
+        ...options.env,
+        GUARDED_ROLLOUT_ENV: options.environment,
+        GUARDED_ROLLOUT_REF: options.ref,
+        GUARDED_ROLLOUT_VERSION: options.version ?? '',
+        GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
+        GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
+    };
+}
 async function runDeploy(options) {
     if (!options.command) {
         throw new errors_ConfigError(`no deploy command for environment "${options.environment}": pass --command / input "command" or set environments.${options.environment}.deploy.command in the rollout config`, { field: 'command' });
@@ -47626,15 +47639,7 @@ async function runDeploy(options) {
     const header = (log, kind, command, timeoutMs) => {
         log.line(`command: ${command ? redact(command) : '(none)'}${command && options.dryRun ? ` ${options.dryRunFlag}` : ''}`, `working-directory: ${options.workingDirectory}`, `timeout: ${durations_formatDuration(timeoutMs)} (then SIGTERM to the process tree, SIGKILL ${durations_formatDuration(options.killGraceMs)} later)`, `version: ${options.version ?? '(unspecified)'}  ref: ${options.ref}  type: ${options.type}`, ...(kind.startsWith('migrate') ? [`migration-safety: ${migrationSafety}`] : []), '');
     };
-    const childEnv = {
-        ...(options.baseEnv ?? process.env),
-        ...options.env,
-        GUARDED_ROLLOUT_ENV: options.environment,
-        GUARDED_ROLLOUT_REF: options.ref,
-        GUARDED_ROLLOUT_VERSION: options.version ?? '',
-        GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
-        GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
-    };
+    const childEnv = commandEnvironment(options);
     const runStep = async (step, command, log, timeoutMs) => {
         say(`${step}: ${redact(command)}${options.dryRun ? ` ${options.dryRunFlag}` : ''}`);
         const result = await process_runner_runCommand({
@@ -47839,15 +47844,7 @@ async function runMigrate(options) {
         command: options.migrateCommand,
         args: options.dryRun ? [options.dryRunFlag] : [],
         cwd: options.workingDirectory,
-        env: {
-            ...(options.baseEnv ?? process.env),
-            ...options.env,
-            GUARDED_ROLLOUT_ENV: options.environment,
-            GUARDED_ROLLOUT_REF: options.ref,
-            GUARDED_ROLLOUT_VERSION: options.version ?? '',
-            GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
-            GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
-        },
+        env: commandEnvironment(options),
         timeoutMs,
         killGraceMs: options.killGraceMs,
         signal: options.signal,

@@ -106,6 +106,20 @@ function describeOutcome(name: string, result: CommandResult, timeoutMs: number)
   }
 }
 
+/** The environment migrate and deploy commands run with: the caller's, the configured extras, and
+ *  GUARDED_ROLLOUT_* variables describing this deploy. */
+function commandEnvironment(options: MigrateOptions): NodeJS.ProcessEnv {
+  return {
+    ...(options.baseEnv ?? process.env),
+    ...options.env,
+    GUARDED_ROLLOUT_ENV: options.environment,
+    GUARDED_ROLLOUT_REF: options.ref,
+    GUARDED_ROLLOUT_VERSION: options.version ?? '',
+    GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
+    GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
+  };
+}
+
 export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   if (!options.command) {
     throw new ConfigError(
@@ -166,15 +180,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       '',
     );
   };
-  const childEnv: NodeJS.ProcessEnv = {
-    ...(options.baseEnv ?? process.env),
-    ...options.env,
-    GUARDED_ROLLOUT_ENV: options.environment,
-    GUARDED_ROLLOUT_REF: options.ref,
-    GUARDED_ROLLOUT_VERSION: options.version ?? '',
-    GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
-    GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
-  };
+  const childEnv = commandEnvironment(options);
 
   const runStep = async (
     step: 'migrate' | 'deploy',
@@ -418,15 +424,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateResult
     command: options.migrateCommand,
     args: options.dryRun ? [options.dryRunFlag] : [],
     cwd: options.workingDirectory,
-    env: {
-      ...(options.baseEnv ?? process.env),
-      ...options.env,
-      GUARDED_ROLLOUT_ENV: options.environment,
-      GUARDED_ROLLOUT_REF: options.ref,
-      GUARDED_ROLLOUT_VERSION: options.version ?? '',
-      GUARDED_ROLLOUT_DEPLOYMENT_TYPE: options.type,
-      GUARDED_ROLLOUT_DRY_RUN: options.dryRun ? 'true' : 'false',
-    },
+    env: commandEnvironment(options),
     timeoutMs,
     killGraceMs: options.killGraceMs,
     signal: options.signal,
