@@ -1,100 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readEvidenceLog } from '@guarded-rollout/evidence';
-import {
-  installDeploymentRoutes,
-  startFakeGitHub,
-  type DeploymentStore,
-  type FakeGitHub,
-} from '@guarded-rollout/fake-github';
+import { TOKEN, fake, runBundle, script, store, useFakeGitHub, workspace } from './harness.js';
 
-const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-const TOKEN = 'ghs_actiontoken0123456789';
-let fake: FakeGitHub;
-let store: DeploymentStore;
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  fake = await startFakeGitHub();
-  fake.token = TOKEN;
-  store = installDeploymentRoutes(fake);
-});
-afterAll(async () => {
-  await fake.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-interface Workspace {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  outputs: () => Record<string, string>;
-  state: () => Record<string, string>;
-  summary: () => string;
-}
-
-function workspace(inputs: Record<string, string>): Workspace {
-  const dir = mkdtempSync(join(tmpdir(), 'deploy-action-'));
-  dirs.push(dir);
-  for (const f of ['output', 'state', 'summary']) writeFileSync(join(dir, f), '');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    RUNNER_TEMP: dir,
-    GITHUB_WORKSPACE: dir,
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_STATE: join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
-    GITHUB_REPOSITORY: 'acme/dhash',
-    GITHUB_API_URL: fake.url,
-    GITHUB_SHA: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '42',
-  };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  // GitHub's file-command format: name<<delimiter\nvalue\ndelimiter
-  const parse = (file: string): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const text = readFileSync(join(dir, file), 'utf8');
-    for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) out[m[1]!] = m[3]!;
-    return out;
-  };
-  return {
-    dir,
-    env,
-    outputs: () => parse('output'),
-    state: () => parse('state'),
-    summary: () => readFileSync(join(dir, 'summary'), 'utf8'),
-  };
-}
-
-// Async on purpose: the fake GitHub lives in this process and must keep answering.
-function runBundle(
-  ws: Workspace,
-  env: NodeJS.ProcessEnv = ws.env,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bundle], { cwd: ws.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-function script(dir: string, name: string, body: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-  return file;
-}
+useFakeGitHub();
 
 describe('deploy action bundle', () => {
   it('deploys, records the GitHub Deployment and sets outputs', async () => {
