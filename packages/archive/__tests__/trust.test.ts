@@ -81,6 +81,33 @@ describe('every backup the tool writes restores with default options', () => {
     rmSync(root, { recursive: true, force: true });
   }, 120_000);
 
+  it('restores many small files through the writer threads, byte for byte with modes', async () => {
+    const root = tempRoot('pool');
+    for (let i = 0; i < 600; i++) {
+      mkdirSync(join(root, 'src/many', `d${i % 7}`), { recursive: true });
+      const f = join(root, 'src/many', `d${i % 7}`, `f${i}.txt`);
+      writeFileSync(f, i % 3 ? `file ${i}\n`.repeat(i) : randomBytes(i));
+      chmodSync(f, i % 2 ? 0o640 : 0o755);
+    }
+    const b = await createBackup({
+      environment: 'production',
+      baseDir: 'src',
+      paths: ['many'],
+      cwd: root,
+      now: () => T0,
+    });
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: 'restored',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('succeeded');
+    expect(snapshot(join(root, 'restored'))).toEqual(snapshot(join(root, 'src')));
+    rmSync(root, { recursive: true, force: true });
+  });
+
   huge(
     'round-trips 1,000,001 files (GR_HUGE_TESTS=1)',
     async () => {

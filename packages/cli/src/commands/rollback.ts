@@ -122,9 +122,9 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     .option('--health-deadline <duration>', 'overall time limit for reaching the streak', '2m')
     .option('--smoke-command <cmd>', 'shell command run after the health checks pass')
     .option('--smoke-timeout <duration>', 'time limit of the smoke command', '5m')
-    .option('--max-entries <n>', 'refuse archives with more entries (zip-bomb cap; default 1000000)')
-    .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default 256 GiB)')
-    .option('--max-ratio <n>', 'refuse entries over 1 MiB that expand more than N:1 (default 200)')
+    .option('--max-entries <n>', 'refuse archives with more entries (default 10000000)')
+    .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default: no cap beyond the free disk)')
+    .option('--max-ratio <n>', 'ignored (no ratio cap: sizes come from the verified manifest); kept for old scripts')
     .option('--log-dir <dir>', 'where rollback.log / rollback-dryrun.log are written', '.')
     .option(
       '--force',
