@@ -128,6 +128,13 @@ export function notificationSecrets(options: Pick<SendOptions, 'env' | 'envNames
   return secretValues(mergeSecrets(options));
 }
 
+/** Redacts every form of every secret the options carry (for text a doorway prints or writes). */
+export function notificationRedactor(
+  options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>,
+): (text: string) => string {
+  return redactor(notificationSecrets(options));
+}
+
 function mergeSecrets(options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>): ChannelSecrets {
   const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
   const explicit = Object.fromEntries(
