@@ -1,0 +1,3 @@
+export * from './special.js';
+export * from './sequential.js';
+export * from './gate.js';
