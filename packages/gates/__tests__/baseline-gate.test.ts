@@ -4,6 +4,7 @@ import {
   evaluateBaselineGates,
   parseBaselineSnapshot,
   parseGatesConfig,
+  planBaselineGate,
   type BaselineGate,
   type Reading,
 } from '../src/index.js';
@@ -192,5 +193,25 @@ describe('baseline gates over a watch', () => {
     ],
   ])('rejects a malformed baseline file: %s', (_label, raw, message) => {
     expect(() => parseBaselineSnapshot(raw, 'baseline.json')).toThrow(message);
+  });
+});
+
+describe('planning a baseline gate (gates check --traffic-rate)', () => {
+  const plan = (gate: BaselineGate, rps: number) =>
+    planBaselineGate(gate, env.policy, { requestsPerSecond: rps, baselineRate: 0.002 });
+
+  it('shows the smallest detectable effect and the time to detect at a traffic rate', () => {
+    const p = plan(gates[0]!, 5);
+    expect(p.smallestFactor).toBeGreaterThan(1.5);
+    expect(p.summary).toMatch(/^smallest detectable: 0\.2% → [\d.]+% \(×[\d.]+\) within 1h/);
+    // More traffic detects smaller regressions, sooner.
+    const busy = plan(gates[0]!, 50);
+    expect(busy.smallestFactor!).toBeLessThan(p.smallestFactor!);
+    const tenfold = (x: typeof p) => x.examples.find((e) => e.factor === 10)!.timeMs!;
+    expect(tenfold(busy)).toBeLessThanOrEqual(tenfold(p));
+  });
+
+  it('says so when the traffic is too low to detect anything', () => {
+    expect(plan(gates[0]!, 0.001).summary).toMatch(/cannot detect any regression within 1h/);
   });
 });

@@ -187,6 +187,55 @@ function latencyCounts(
   return { total, above: total - atOrBelow, buckets };
 }
 
+/** Cumulative (bad, total) since the first watch reading, one entry per reading: bad = failed
+ *  events for a ratio, observations slower than `bound` for a latency comparison. */
+function cumulativeCounts(
+  gate: BaselineGate,
+  bound: number | undefined,
+  readings: readonly Reading[],
+): Array<{ bad: number; total: number }> {
+  const out: Array<{ bad: number; total: number }> = [];
+  const increase = (then: number, now: number): number => (now >= then ? now - then : now);
+  let bad = 0;
+  let total = 0;
+  let prevBad: number | undefined;
+  let prevTotal: number | undefined;
+  let prevHistogram: Bucket[] | undefined;
+  for (const r of readings) {
+    if (gate.compare === 'ratio') {
+      const b = numeric(r.metrics[gate.numerator!]);
+      const t = numeric(r.metrics[gate.denominator!]);
+      if (b !== undefined && t !== undefined) {
+        if (prevBad !== undefined && prevTotal !== undefined) {
+          bad += increase(prevBad, b);
+          total += increase(prevTotal, t);
+        }
+        prevBad = b;
+        prevTotal = t;
+      }
+    } else {
+      const m = r.metrics[gate.metric!];
+      if (m?.type === 'samples') {
+        total += m.values.length;
+        bad += m.values.filter((v) => v > bound!).length;
+      } else if (m?.type === 'histogram') {
+        if (prevHistogram) {
+          const delta = bucketDelta(m.buckets, prevHistogram);
+          const all =
+            delta.find((b) => b.le === Infinity)?.count ?? Math.max(0, ...delta.map((b) => b.count));
+          // A bucket layout without the baseline's bound cannot be compared: NaN, never a pass.
+          const atOrBelow = delta.find((b) => b.le === bound)?.count ?? Number.NaN;
+          total += all;
+          bad += all - atOrBelow;
+        }
+        prevHistogram = m.buckets;
+      }
+    }
+    out.push({ bad, total });
+  }
+  return out;
+}
+
 /** Builds the baseline of each gate from readings polled during the baseline period. Throws a
  *  BaselineError naming the gate when the period held too little data to be a baseline. */
 export function baselineFromReadings(
@@ -288,6 +337,8 @@ export interface BaselineVerdict {
   /** Evidence against "no worse than the limit" (the mixture martingale; trips at 2/α). */
   evidence: number;
   evidenceThreshold: number;
+  /** `at` of the first reading where the evidence crossed the threshold, else null. */
+  detectedAt: number | null;
   baselineValue: number | null;
 }
 
@@ -322,6 +373,7 @@ export function evaluateBaselineGate(
       value: null,
       threshold: Number.NaN,
       evidence: 0,
+      detectedAt: null,
       baselineValue: null,
       reason: `no ${gate.compare} baseline was recorded for this gate before the deploy`,
     };
@@ -329,7 +381,8 @@ export function evaluateBaselineGate(
   let limit: number;
   let baselineValue: number;
   let baselineText: string;
-  let logStat: (prefix: readonly Reading[]) => { log: number; value: number | null; text: string };
+  // One statistic per poll, from cumulative counts since the watch began.
+  let stats: Array<{ log: number; value: number | null; text: string }>;
   if (sample.compare === 'ratio' || sample.compare === 'percentile') {
     const x0 = sample.compare === 'ratio' ? sample.bad : sample.above;
     const n0 = sample.total;
@@ -339,24 +392,19 @@ export function evaluateBaselineGate(
       sample.compare === 'ratio'
         ? `baseline ${x0}/${n0} = ${pct(baselineValue)}`
         : `baseline p${gate.percentile} ≤ ${sample.bound} ${gate.unit}: ${x0}/${n0} = ${pct(baselineValue)} slower`;
-    logStat = (prefix) => {
-      const c =
-        sample.compare === 'ratio'
-          ? ratioCounts(gate, prefix)
-          : (() => {
-              const l = latencyCounts(gate.metric!, prefix, sample.bound);
-              return { bad: l.above, total: l.total };
-            })();
-      if (!Number.isFinite(c.bad) || c.total <= 0) return { log: 0, value: null, text: 'no events yet' };
-      return {
-        log: binomialMixtureLogStatistic(c.bad, c.total, limit),
-        value: (c.bad / c.total) * 100,
-        text:
-          sample.compare === 'ratio'
-            ? `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)}`
-            : `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)} slower than ${sample.bound} ${gate.unit}`,
-      };
-    };
+    stats = cumulativeCounts(gate, sample.compare === 'percentile' ? sample.bound : undefined, readings).map(
+      (c) => {
+        if (!Number.isFinite(c.bad) || c.total <= 0) return { log: 0, value: null, text: 'no events yet' };
+        return {
+          log: binomialMixtureLogStatistic(c.bad, c.total, limit),
+          value: (c.bad / c.total) * 100,
+          text:
+            sample.compare === 'ratio'
+              ? `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)}`
+              : `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)} slower than ${sample.bound} ${gate.unit}`,
+        };
+      },
+    );
   } else {
     const { bound, sd } = meanUpperBound(sample.values, gate.alpha / 2);
     const sigma = Math.max(Number.isFinite(sd) ? sd : 0, GAUGE_SD_FLOOR);
@@ -364,25 +412,27 @@ export function evaluateBaselineGate(
     limit = Math.max(bound, 0) * (1 + gate.margin);
     const rho = gaussianMixtureRho(sigma, GAUGE_TUNED_POLLS, gate.alpha / 2);
     baselineText = `baseline mean ${baselineValue.toFixed(1)} over ${sample.values.length} readings (σ ${sigma.toFixed(1)})`;
-    logStat = (prefix) => {
-      const values = prefix.map((r) => numeric(r.metrics[gate.metric!])).filter((v) => v !== undefined);
-      if (!values.length) return { log: 0, value: null, text: 'no readings yet' };
-      const sum = values.reduce((s, v) => s + (v - limit), 0);
-      const mean = values.reduce((s, v) => s + v, 0) / values.length;
+    let sum = 0;
+    let count = 0;
+    stats = readings.map((r) => {
+      const v = numeric(r.metrics[gate.metric!]);
+      if (v !== undefined) {
+        sum += v;
+        count++;
+      }
+      if (!count) return { log: 0, value: null, text: 'no readings yet' };
       return {
-        log: gaussianMixtureLogStatistic(sum, values.length, sigma, rho),
-        value: mean,
-        text: `watch mean ${mean.toFixed(1)} over ${values.length} readings`,
+        log: gaussianMixtureLogStatistic(sum - count * limit, count, sigma, rho),
+        value: sum / count,
+        text: `watch mean ${(sum / count).toFixed(1)} over ${count} readings`,
       };
-    };
+    });
   }
   // Running maximum over every poll so far: the test is always valid, so any poll may stop it.
-  let best = -Infinity;
-  let latest = { log: 0, value: null as number | null, text: 'no readings yet' };
-  for (let i = 1; i <= readings.length; i++) {
-    latest = logStat(readings.slice(0, i));
-    best = Math.max(best, latest.log);
-  }
+  const best = Math.max(-Infinity, ...stats.map((x) => x.log));
+  const first = stats.findIndex((x) => x.log >= cutoff);
+  const detectedAt = first >= 0 ? readings[first]!.at : null;
+  const latest = stats[stats.length - 1] ?? { log: 0, value: null, text: 'no readings yet' };
   const evidence = Math.exp(Math.min(best, 700));
   const threshold = gate.compare === 'gauge' ? limit : limit * 100;
   const limitText =
@@ -395,6 +445,7 @@ export function evaluateBaselineGate(
     value: latest.value,
     threshold,
     evidence,
+    detectedAt,
     baselineValue: gate.compare === 'gauge' ? baselineValue : baselineValue * 100,
   };
   if (latest.value === null) return { ...out, status: 'insufficient-data', reason: summary };
