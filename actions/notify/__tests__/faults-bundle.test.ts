@@ -183,7 +183,7 @@ describeBundle('notify action bundle under faults', () => {
       readFileSync(join(run.dir, 'fallback', 'notifications.jsonl'), 'utf8'),
     ].join('\n');
     // The echo did reach the log (redacted), so the check below is not vacuous.
-    expect(visible).toMatch(/you sent: POST \/services\/?\*\*\*/);
+    expect(visible).toMatch(/you sent: POST (\/services\/?)?\*\*\*/);
     const forms = [
       ...[slack, discord, generic, smtpUrl, 'hmacSECRETkey44'].flatMap(encodings),
       ...['B0tokenSEG', 'slackSECRETtoken77', 'discordTOKEN55', 'genericHOOK66', 'queryVALUE88'].flatMap(
