@@ -210,12 +210,16 @@ function cachedRedactor(secrets: string[]): (text: string) => string {
   return r;
 }
 
+const warmed = new WeakSet<TemplateSet>();
+
 /** Loads the templates (and checks them) ahead of time, so the first notification of a run —
  *  possibly the one announcing a rollback — does not spend time on it. Throws ConfigError. */
 export function prepareNotifications(
   options: Pick<SendOptions, 'defaultTemplateDir' | 'templateDir'> = {},
 ): void {
   const templates = cachedTemplates(options.defaultTemplateDir, options.templateDir);
+  if (warmed.has(templates)) return;
+  warmed.add(templates);
   // Handlebars compiles a template on its first render: render each once with empty details.
   for (const event of EVENTS) {
     try {
