@@ -8,3 +8,9 @@ export {
   type FakeDeployment,
   type FakeDeploymentStatus,
 } from './routes/deployments.js';
+export {
+  artifactHandlers,
+  installArtifactRoutes,
+  type ArtifactRecord,
+  type ArtifactSource,
+} from './routes/artifacts.js';
