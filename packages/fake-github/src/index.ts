@@ -11,3 +11,4 @@ export {
 export { ACTIONS_APP_ID, CheckRunStore, installCheckRunRoutes } from './routes/check-runs.js';
 export { ArtifactBlobs, installArtifactDownloadRoutes } from './routes/artifact-downloads.js';
 export { installTeamMemberRoutes } from './routes/team-members.js';
+export { installPullListRoutes } from './routes/pull-list.js';

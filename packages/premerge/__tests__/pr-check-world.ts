@@ -5,6 +5,7 @@ import {
   CheckRunStore,
   installArtifactDownloadRoutes,
   installCheckRunRoutes,
+  installPullListRoutes,
   installPullRoutes,
   installTeamMemberRoutes,
   PullsState,
@@ -51,6 +52,7 @@ export async function startWorld(): Promise<World> {
       world.gh = installPullRoutes(fake, new PullsState());
       world.checks = installCheckRunRoutes(fake, new CheckRunStore());
       installTeamMemberRoutes(fake, world.gh);
+      installPullListRoutes(fake, world.gh);
       blobs.zips.clear();
       blobs.expired.clear();
       blobs.downloads = 0;

@@ -108,6 +108,24 @@ export async function fetchPull(
   }
 }
 
+/** The open PR whose head is this commit (from `headRepo` when given), or undefined. */
+export async function findPullByHead(
+  client: GitHubClient,
+  ref: RepoRef,
+  headSha: string,
+  headRepo: string | undefined,
+): Promise<number | undefined> {
+  const pulls = await client
+    .paginate('GET /repos/{owner}/{repo}/pulls', { ...ref, state: 'open', per_page: 100 })
+    .catch((error: unknown) => apiFailure('listing open pull requests', error));
+  const found = pulls.find(
+    (p) =>
+      p.head.sha === headSha &&
+      (!headRepo || p.head.repo?.full_name?.toLowerCase() === headRepo.toLowerCase()),
+  );
+  return found?.number;
+}
+
 export interface PremergeArtifact {
   id: number;
   name: string;
