@@ -27,6 +27,8 @@ export interface BundleOptions {
   omit?: string[];
   /** Per-log commit overrides (evidence of another commit). */
   commits?: Record<string, string | undefined>;
+  /** Stamp the commit the way premerge.yml does: GUARDED_ROLLOUT_EVIDENCE_COMMIT in the environment. */
+  viaEnv?: boolean;
   /** Flip a byte of the backup zip after its .sha256 was written. */
   corruptBackup?: boolean;
 }
@@ -46,13 +48,18 @@ export async function premergeBundle(options: BundleOptions): Promise<Buffer> {
     for (const [file, kind] of BUNDLE_LOGS) {
       if (options.omit?.includes(file)) continue;
       const commit = file in (options.commits ?? {}) ? options.commits![file] : options.commit;
+      const saved = process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT;
+      if (options.viaEnv && commit) process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT = commit;
+      else delete process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT;
       const log = new EvidenceLog(join(dir, file), {
         kind,
         environment,
         tool: 'guarded-rollout test',
-        ...(commit ? { commit } : {}),
+        ...(commit && !options.viaEnv ? { commit } : {}),
         now,
       });
+      if (saved === undefined) delete process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT;
+      else process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT = saved;
       log.line('doing the work');
       const failing = options.failing?.includes(file);
       log.finish(failing ? 'fail' : 'pass', failing ? 'step failed: exit 1' : 'all good');
