@@ -16,6 +16,7 @@ import { registerPrCheck } from './commands/pr-check.js';
 import { registerGates } from './commands/gates.js';
 import { registerGatesReplay } from './commands/gates-replay.js';
 import { registerWatchdog } from './commands/watchdog.js';
+import { registerBaseline } from './commands/baseline.js';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('guarded-rollout')
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CliContext): Command {
   );
   registerQuickDeploy(program, ctx);
   registerWatchdog(program, ctx);
+  registerBaseline(program, ctx);
   // Sub-commands inherit the exit override and output routing.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
