@@ -1,4 +1,4 @@
-// Doorway of the rollback action: read inputs, call restoreBackup (the same call as
+// Doorway of the rollback action: read inputs, call runRollback (the same call as
 // `guarded-rollout rollback`), set outputs, and fail the step when the restore was refused or failed.
 import * as core from '@actions/core';
 import {
@@ -10,9 +10,9 @@ import {
   runAction,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
 
-export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions {
   const backup = inputString('backup', { fallback: 'latest' });
   const healthUrl = inputOptional('health-url');
   if (healthUrl && !/^https?:\/\//.test(healthUrl))
@@ -28,6 +28,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
     prefix: inputString('prefix', { fallback: 'dhash' }),
     target: inputString('target', { required: true }),
     force: inputBoolean('force'),
+    allowUnverified: inputBoolean('allow-unverified'),
     dryRun: inputBoolean('dry-run'),
     logDir: inputString('log-dir', { fallback: '.' }),
     cwd: env.GITHUB_WORKSPACE || process.cwd(),
@@ -52,7 +53,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const result = await restoreBackup(getInputs());
+    const inputs = getInputs();
+    const result = await runRollback(inputs);
     core.setOutput('status', result.status);
     core.setOutput('restored-from', result.restoredFrom);
     core.setOutput('verified', String(result.verified));
@@ -65,6 +67,10 @@ export async function run(): Promise<void> {
       .write();
     if (result.status === 'refused' || result.status === 'failed')
       throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+    if (result.failed)
+      throw new CheckFailedError(
+        `rollback restored-unverified in ${inputs.environment}: no health check ran; set health-url, or allow-unverified to accept it`,
+      );
     core.info(result.message);
   });
 }

@@ -211,7 +211,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
         now: () => T0,
         force: true,
       });
-      expect(forced.status).toBe('succeeded');
+      expect(forced.status).toBe('restored-unverified'); // no health URL: restored, not verified
       expect(readFileSync(join(root, 'live/src/a.txt'), 'utf8')).toBe('A'.repeat(50_000));
       expect(forced.previousTree).toBe(join(root, 'live.pre-rollback-20261123T220000Z'));
     });

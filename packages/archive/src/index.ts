@@ -11,3 +11,5 @@ export * from './health.js';
 export * from './process.js';
 export * from './restore.js';
 export * from './units.js';
+export * from './live-tree.js';
+export * from './rollback.js';
