@@ -56,6 +56,7 @@ function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       const rel = relative(root, path).split(sep).join('/');
+      if (rel === '.guarded-rollout') continue; // the restore's own state (previous versions, journal)
       if (entry.isDirectory()) walk(path);
       else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
         const st = lstatSync(path);

@@ -43,7 +43,7 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
       environment: options.environment,
       now: options.now ?? (() => new Date()),
     });
-    const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the current tree is kept as <target>.pre-rollback-<UTC>)`;
+    const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
     log.line(
       `REFUSED: ${message}`,
       `record: ${liveTree.recordPath}`,

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, w
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cli } from './run-cli.js';
 
 const NOW = () => new Date('2026-11-23T12:00:00Z');
@@ -116,7 +117,6 @@ describe('unknown environments', () => {
     [['latest-backup', '--env', 'prod']],
     [['rollback', '--env', 'prod', '--latest']],
     [['notify', '--event', 'deploy-started', '--env', 'prod', '--dry-run']],
-    [['monitor', '--env', 'prod']],
     [['deploy', '--env', 'prod']],
     [['config', 'check', '--env', 'prod']],
   ])('%j is refused, listing the configured ones', async (argv) => {
@@ -125,6 +125,20 @@ describe('unknown environments', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown environment "prod"; configured: production, staging/);
   });
+});
+
+it('monitor leaves the environment list to its quality-gates file', async () => {
+  const root = checkout();
+  const gates = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
+  const r = await cli(['monitor', '--env', 'development', '--config', gates, '--health-url', healthUrl], {
+    cwd: root,
+  });
+  expect(r.stderr).not.toContain('unknown environment'); // development: a gates environment only
+  const bad = await cli(['monitor', '--env', 'prod', '--config', gates], { cwd: root });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(
+    /unknown environment "prod"; this file defines: production, staging, development/,
+  );
 });
 
 describe('honest rollback outcomes', () => {

@@ -102,6 +102,7 @@ export const OPTION_SPECS: Record<string, { section: string; options: OptionSpec
       { attr: 'details', key: 'details', kind: 'string' },
       { attr: 'templateDir', key: 'template_dir', kind: 'path' },
       { attr: 'timeout', key: 'timeout', kind: 'duration', default: '30s' },
+      { attr: 'attemptTimeout', key: 'attempt_timeout', kind: 'duration', default: '10s' },
       { attr: 'failOnError', key: 'fail_on_error', kind: 'boolean', default: false },
     ],
   },
@@ -203,9 +204,12 @@ export function resolveSettings(
   const file = rolloutConfigFile(ctx, configFlag);
   let section: Record<string, unknown> = {};
   if (file) {
-    loadRolloutConfig(file, env); // validates the file; an unknown environment lists the configured ones
-    const raw = readJsonFile(file) as { environments: Record<string, Record<string, unknown>> };
-    const found = raw.environments[env]?.[spec.section];
+    const raw = readJsonFile(file) as { environments?: Record<string, Record<string, unknown>> };
+    // Validates the file; an unknown environment is refused, listing the configured ones — except
+    // for monitor, whose quality-gates file lists (and checks) its own environments.
+    const listed = !!raw?.environments && Object.hasOwn(raw.environments, env);
+    if (command !== 'monitor' || listed) loadRolloutConfig(file, env);
+    const found = listed ? raw.environments![env]![spec.section] : undefined;
     if (found !== undefined) {
       if (found === null || typeof found !== 'object' || Array.isArray(found))
         throw new ConfigError(`environments.${env}.${spec.section}: expected an object`, { file });

@@ -120,7 +120,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     .option('--prefix <name>', withDefault('rollback', 'prefix', 'backup file name prefix'))
     .option(
       '--target <dir>',
-      'live directory the backup replaces (the old tree is kept as <dir>.pre-rollback-<UTC>); default: rollback.target',
+      "directory holding the backup's roots; only those are replaced (previous versions kept in <dir>/.guarded-rollout/pre-rollback/<UTC>); default: rollback.target",
     )
     .option('--restart-command <cmd>', 'shell command run after the swap (restart the service)')
     .option(
@@ -167,7 +167,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     )
     .option(
       '--force',
-      'restore even when the live tree changed since the last deploy (files modified or added by hand are replaced; the old tree is kept) or the backup belongs to another environment; never skips an integrity check',
+      'restore even when the live tree changed since the last deploy (files modified or added by hand are replaced; previous versions are kept) or the backup belongs to another environment; never skips an integrity check',
     )
     .option(
       '--dry-run',
