@@ -237,7 +237,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
         now: () => T0,
         force: true,
       });
-      expect(forced.status).toBe('succeeded');
+      expect(forced.status).toBe('restored-unverified'); // no health URL: restored, not verified
       expect(readFileSync(join(root, 'live/src/a.txt'), 'utf8')).toBe('A'.repeat(50_000));
       // Only the backup's roots are replaced: the rest of the live tree stays.
       expect(readFileSync(join(root, 'live/readme.txt'), 'utf8')).toBe('hello\n'.repeat(1000));
