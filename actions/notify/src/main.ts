@@ -36,6 +36,19 @@ export interface NotifyInputs {
   redact: (text: string) => string;
 }
 
+/** A time limit input: a duration longer than zero. */
+function positiveDuration(name: string, fallback: string): number {
+  const ms = inputDuration(name, fallback);
+  if (ms <= 0)
+    throw new ConfigError(
+      `input "${name}" must be longer than 0 (e.g. ${fallback}); found "${core.getInput(name)}"`,
+      {
+        field: name,
+      },
+    );
+  return ms;
+}
+
 export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
   const details = inputJson<unknown>('details', {});
   if (details === null || typeof details !== 'object' || Array.isArray(details)) {
@@ -64,8 +77,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
       secrets,
       templateDir: inputOptional('template-dir'),
       fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
-      budgetMs: inputDuration('timeout', '30s'),
-      attemptTimeoutMs: inputDuration('attempt-timeout', '10s'),
+      budgetMs: positiveDuration('timeout', '30s'),
+      attemptTimeoutMs: positiveDuration('attempt-timeout', '10s'),
       dryRun: inputBoolean('dry-run'),
     },
     failOnError: inputBoolean('fail-on-error'),
