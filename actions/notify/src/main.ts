@@ -21,6 +21,7 @@ import {
   describeResult,
   notificationRedactor,
   notificationSecrets,
+  redactError,
   resultMarkdown,
   sendNotification,
   type ChannelSecrets,
@@ -129,7 +130,9 @@ export async function run(): Promise<void> {
     process.once('SIGTERM', cancel);
     let result: SendResult;
     try {
-      result = await sendNotification({ ...options, signal: controller.signal });
+      result = await sendNotification({ ...options, signal: controller.signal }).catch((error: unknown) => {
+        throw redactError(error, redact);
+      });
     } finally {
       process.off('SIGINT', cancel);
       process.off('SIGTERM', cancel);

@@ -10,6 +10,7 @@ import {
   EVENTS,
   CHANNELS,
   notificationRedactor,
+  redactError,
   sendNotification,
 } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
@@ -101,10 +102,14 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         budgetMs,
         attemptTimeoutMs,
         dryRun: Boolean(flags.dryRun),
-      }).finally(() => {
-        process.off('SIGINT', cancel);
-        process.off('SIGTERM', cancel);
-      });
+      })
+        .catch((error: unknown) => {
+          throw redactError(error, redact);
+        })
+        .finally(() => {
+          process.off('SIGINT', cancel);
+          process.off('SIGTERM', cancel);
+        });
       if (flags.json) {
         out(`${JSON.stringify(result, null, 2)}\n`);
       } else {
