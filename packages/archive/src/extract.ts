@@ -191,7 +191,8 @@ export async function extractPlan(
         check(p, data, verifyHash);
         await pool.add({
           path: file,
-          data: ownBuffer(data),
+          // Stored entries are views of the read window, which must never be transferred away.
+          data: p.source.compressionMethod === 0 ? Uint8Array.from(data) : ownBuffer(data),
           mode: p.mode,
           ...(o ?? {}),
           ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
