@@ -38,7 +38,7 @@ export interface ExtractOptions {
   restoreOwners?: boolean;
 }
 
-const SMALL_ENTRY = 4 * 1024 * 1024;
+const SMALL_ENTRY = 1024 * 1024;
 /** Below this many files, starting worker threads costs more than it saves. */
 const POOL_MIN_FILES = 200;
 
@@ -99,7 +99,18 @@ async function streamEntry(
   };
   const end = start + p.source.compressedSize;
   if (p.source.compressionMethod === 0) {
-    for (let pos = start; pos < end; pos += CHUNK) take(readChunk(pos, Math.min(CHUNK, end - pos)));
+    // Written synchronously: one buffer serves every chunk (bounded memory for any size).
+    const chunk = Buffer.allocUnsafe(CHUNK);
+    for (let pos = start; pos < end; pos += CHUNK) {
+      const len = Math.min(CHUNK, end - pos);
+      let got = 0;
+      while (got < len) {
+        const n = readSync(archive.fd, chunk, got, len - got, pos + got);
+        if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+        got += n;
+      }
+      take(chunk.subarray(0, len));
+    }
   } else {
     const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
     const done = new Promise<void>((resolvePromise, reject) => {

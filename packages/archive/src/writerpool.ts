@@ -51,8 +51,8 @@ export class FileWriteError extends Error {
 }
 
 const BATCH_FILES = 64;
-const BATCH_BYTES = 2 * 1024 * 1024;
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
 export class WriterPool {
   private workers: Worker[] = [];
@@ -67,7 +67,8 @@ export class WriterPool {
 
   constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      // A small young generation: transferred file buffers are freed soon after they are written.
+      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.on('message', (m: { id: number; error?: string; code?: string; path?: string }) => {
         this.inFlightBytes -= this.inFlight.get(m.id) ?? 0;
         this.inFlight.delete(m.id);
