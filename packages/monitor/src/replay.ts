@@ -8,6 +8,8 @@ import {
   pruneReadings,
   type EnvironmentGates,
   type GateResult,
+  type MetricReading,
+  type MonitorPolicy,
   type Reading,
 } from '@guarded-rollout/gates';
 import type { LogHeader, PollLine } from './recorder.js';
@@ -64,16 +66,47 @@ export function readMonitorLog(file: string): MonitorLog {
   return { header, polls };
 }
 
+/** JSON has no Infinity: the +Inf bucket of a recorded histogram reads back as `le: null`. */
+function revive(metrics: Record<string, MetricReading>): Record<string, MetricReading> {
+  const out: Record<string, MetricReading> = {};
+  for (const [name, m] of Object.entries(metrics)) {
+    out[name] =
+      m.type === 'histogram'
+        ? {
+            ...m,
+            buckets: m.buckets.map((b) => ({
+              le: b.le === null || b.le === undefined ? Number.POSITIVE_INFINITY : Number(b.le),
+              count: b.count,
+            })),
+          }
+        : m;
+  }
+  return out;
+}
+
+/** The policy a log was recorded with; logs from before sentinels and fast burn ran without them. */
+function recordedPolicy(policy: MonitorPolicy): MonitorPolicy {
+  return {
+    ...policy,
+    cadence: {
+      ...policy.cadence,
+      sentinelIntervalMs: policy.cadence.sentinelIntervalMs ?? 0,
+      fastBurnWindowMs: policy.cadence.fastBurnWindowMs ?? 0,
+    },
+  };
+}
+
 export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates' | 'policy'>): ReplayResult {
-  const config = gates ?? { gates: log.header.gates, policy: log.header.policy };
+  const config = gates ?? { gates: log.header.gates, policy: recordedPolicy(log.header.policy) };
   let readings: Reading[] = [];
   const tripped = new Map<string, { at: number; value: number | null }>();
   const recorded = new Map<string, number>();
   let last: GateResult[] = [];
   for (const p of log.polls) {
+    const metrics = revive(p.metrics);
     const reading: Reading = p.health
-      ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics }
-      : { at: p.elapsed_ms, metrics: p.metrics };
+      ? { at: p.elapsed_ms, health: p.health, metrics }
+      : { at: p.elapsed_ms, metrics };
     readings.push(reading);
     readings = pruneReadings(config, readings);
     last = evaluateGates(config, readings);
