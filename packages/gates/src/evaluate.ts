@@ -254,15 +254,22 @@ function fastBurnPercentile(
   };
 }
 
+/** Events a ratio gate needs before it judges: min_events, and never so few that a single failed
+ *  event (a 5xx now and then) exceeds the limit by itself. */
+export function minimumEvents(gate: RatioGate): number {
+  return gate.threshold > 0 ? Math.max(gate.minEvents, Math.floor(1 / gate.threshold) + 1) : gate.minEvents;
+}
+
 function judgeRatio(gate: RatioGate, bad: number, all: number): Outcome {
   if (!Number.isFinite(bad) || !Number.isFinite(all)) {
     return { status: 'insufficient-data', value: null, reason: 'counter readings are not numbers' };
   }
-  if (all < gate.minEvents) {
+  const needed = minimumEvents(gate);
+  if (all < needed) {
     return {
       status: 'insufficient-data',
       value: all > 0 ? bad / all : null,
-      reason: `only ${all} ${gate.denominator} in the window; at least ${gate.minEvents} needed to judge`,
+      reason: `only ${all} ${gate.denominator} in the window; at least ${needed} needed to judge${needed > gate.minEvents ? ` (so that one failure alone cannot exceed ${formatGateValue(gate, gate.threshold)})` : ''}`,
     };
   }
   const ratio = bad / all;

@@ -22,6 +22,9 @@ export interface ReplayedGate {
   recordedMs: number | null;
   valueAtTrip: number | null;
   last: GateResult | null;
+  /** Checks at which the replayed status differs from the recorded one (0 when the thresholds
+   *  are the recorded ones: the replay reproduces the live verdicts exactly). */
+  differingChecks: number;
 }
 
 export interface ReplayResult {
@@ -102,6 +105,7 @@ export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates
   const tripped = new Map<string, { at: number; value: number | null }>();
   const recorded = new Map<string, number>();
   let last: GateResult[] = [];
+  const differing = new Map<string, number>();
   for (const p of log.polls) {
     const metrics = revive(p.metrics);
     const reading: Reading = p.health
@@ -115,6 +119,9 @@ export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates
         tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
     for (const [name, g] of Object.entries(p.gates))
       if (g.status === 'violated' && !recorded.has(name)) recorded.set(name, p.elapsed_ms);
+    for (const r of last)
+      if (p.gates[r.gate] && p.gates[r.gate]!.status !== r.status)
+        differing.set(r.gate, (differing.get(r.gate) ?? 0) + 1);
   }
   const out = config.gates.map((g) => ({
     gate: g.name,
@@ -122,6 +129,7 @@ export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates
     recordedMs: recorded.get(g.name) ?? null,
     valueAtTrip: tripped.get(g.name)?.value ?? null,
     last: last.find((r) => r.gate === g.name) ?? null,
+    differingChecks: differing.get(g.name) ?? 0,
   }));
   const times = out.map((g) => g.trippedMs).filter((t): t is number => t !== null);
   return {
