@@ -15,6 +15,7 @@ import {
   assertNoPrototypeNames,
   isPrototypeName,
 } from './config-checks.js';
+import { resolveBaselineGate, type BaselineGate } from './baseline/gate.js';
 
 export type GateKind = 'consecutive_failures' | 'ratio' | 'percentile' | 'gauge';
 
@@ -77,6 +78,8 @@ export interface EnvironmentGates {
   source: string;
   policy: MonitorPolicy;
   gates: Gate[];
+  /** `kind: "baseline"` gates, kept apart so the fixed gates' engine is untouched (see ./baseline/). */
+  baselineGates?: BaselineGate[];
 }
 
 export const DEFAULT_POLICY: MonitorPolicy = {
@@ -250,9 +253,14 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
   }
 
   const gates: Gate[] = [];
+  const baselineGates: BaselineGate[] = [];
   for (const [name, g] of Object.entries((merged.gates ?? {}) as Record<string, Json>)) {
     if (g.enabled === false) continue;
     const path = `${envPath}.gates.${name}`;
+    if (g.kind === 'baseline') {
+      baselineGates.push(resolveBaselineGate(name, g, path, file));
+      continue;
+    }
     const base = {
       name,
       threshold: g.threshold as number,
@@ -299,12 +307,12 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         break;
     }
   }
-  if (gates.length === 0) {
+  if (gates.length + baselineGates.length === 0) {
     throw new ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, {
       file,
     });
   }
-  return { environment, source: file, policy, gates };
+  return { environment, source: file, policy, gates, ...(baselineGates.length ? { baselineGates } : {}) };
 }
 
 /** Reads a config file and resolves one environment. */

@@ -6,3 +6,4 @@ export * from './percentile.js';
 export * from './evaluate.js';
 export * from './cadence.js';
 export * from './detection.js';
+export * from './baseline/index.js';
