@@ -45,8 +45,18 @@ export function nextCheck(
   suspicious: boolean,
   options: ScheduleOptions = {},
 ): { at: number; kind: CheckKind } | undefined {
-  if (at >= policy.windowMs) return undefined;
   const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+  if (at >= policy.windowMs) {
+    // Overtime: a failure still suspected at the end of the window is followed with suspicion
+    // polls until it is confirmed or cleared, for at most one fast-burn window — a failure that
+    // starts in the last minute is not passed unseen.
+    const overtime = policy.cadence.fastBurnWindowMs;
+    if (!suspicious || !suspicion || overtime <= 0 || at >= policy.windowMs + overtime) return undefined;
+    return {
+      at: Math.min(at + policy.cadence.suspicionIntervalMs, policy.windowMs + overtime),
+      kind: 'poll',
+    };
+  }
   if (suspicious && suspicion) {
     const next = nextScheduledPoll(policy, at, true);
     return next === undefined ? undefined : { at: next, kind: 'poll' };
