@@ -61,6 +61,7 @@ export async function run(): Promise<void> {
   await runAction(async () => {
     const inputs = getInputs();
     const result = await createBackup(inputs.backup);
+    for (const note of result.notes) core.info(`note: ${note}`);
     core.setOutput('backup-path', result.backupPath);
     core.setOutput('sha256', result.sha256);
     core.setOutput('sha256-path', result.sha256Path);

@@ -30,6 +30,7 @@ function scene(label: string) {
     expect(snapshot(join(root, 'live'))).toEqual(before);
     // no staging or pre-rollback leftovers beside the target
     expect(readdirSync(root).filter((n) => n.includes('staging') || n.includes('pre-rollback'))).toEqual([]);
+    expect(readdirSync(join(root, 'live')).filter((n) => n === '.guarded-rollout')).toEqual([]);
     const log = parseEvidenceLog(readFileSync(join(root, 'rollback.log'), 'utf8'));
     expect(log.result).toMatchObject({ status: 'fail', outcome: 'refused' });
     return result;
@@ -213,7 +214,8 @@ describe('a hostile or damaged archive is refused with a specific message and th
       });
       expect(forced.status).toBe('succeeded');
       expect(readFileSync(join(root, 'live/src/a.txt'), 'utf8')).toBe('A'.repeat(50_000));
-      expect(forced.previousTree).toBe(join(root, 'live.pre-rollback-20261123T220000Z'));
+      // Only the backup's roots are replaced: the rest of the live tree stays.
+      expect(readFileSync(join(root, 'live/readme.txt'), 'utf8')).toBe('hello\n'.repeat(1000));
     });
 
     it('--force never skips integrity: a forced restore of a corrupt backup is still refused', async () => {

@@ -9,18 +9,15 @@ import {
   createReadStream,
   createWriteStream,
   fsyncSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   rmSync,
-  statfsSync,
-  writeSync,
 } from 'node:fs';
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { deflateRawSync } from 'node:zlib';
 import yazl from 'yazl';
@@ -34,9 +31,17 @@ import {
   applyRetention,
   assertEnvironmentName,
   assertPrefix,
-  backupFileName,
+  backupLockPath,
+  sweepInterruptedBackups,
+  uniqueBackupFileName,
 } from './naming.js';
+import { acquireLock, isProcessAlive } from './lock.js';
+import { repairInterruptedSwap } from './swap.js';
+import { freeBytes, fsyncDirectory, writeFileAtomic } from './durable.js';
+
+export { freeBytes, fsyncDirectory, writeFileAtomic } from './durable.js';
 import { describeCommandResult, runShellCommand } from './process.js';
+import { RESERVED_STATE_DIR } from './safety.js';
 import { formatBytes } from './units.js';
 
 export interface BackupOptions {
@@ -77,6 +82,8 @@ export interface BackupResult {
   logPath?: string;
   /** Dry-run only: 'fail' when the destination lacks the free disk the backup needs. */
   dryRunStatus?: 'pass' | 'fail';
+  /** What was cleaned up or repaired first (leftovers of interrupted runs), one line each. */
+  notes: string[];
 }
 
 export const DUMP_DIR_ENTRY = '_dump';
@@ -140,66 +147,12 @@ class CoalescingHasher extends Transform {
   }
 }
 
-export function fsyncDirectory(dir: string): void {
-  // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
-  if (process.platform === 'win32') return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDirectory(dirname(path));
-}
-
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
 export function checksumName(zipPath: string, root: string): string {
   const rel = relative(root, zipPath);
   const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   return (inside ? rel : zipPath).split(sep).join('/');
-}
-
-export function freeBytes(dir: string): number | undefined {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    try {
-      const s = statfsSync(d);
-      return Number(s.bavail) * Number(s.bsize);
-    } catch {
-      if (dirname(d) === d) return undefined;
-    }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
-function sweepDeadPartials(outDir: string): void {
-  for (const name of readdirSync(outDir)) {
-    const m = /^\..+\.partial-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
-      rmSync(join(outDir, name), { force: true });
-  }
 }
 
 interface Plan {
@@ -221,7 +174,10 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
   const baseDir = resolve(root, options.baseDir ?? '.');
   const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
   const createdAt = (options.now ?? (() => new Date()))();
-  const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
+  const entries = [
+    ...collectEntries(baseDir, options.paths, [outDir, join(baseDir, RESERVED_STATE_DIR)]),
+    ...extraEntries,
+  ];
   const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
   return {
     environment,
@@ -230,7 +186,7 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
     baseDir,
     root,
     createdAt,
-    finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+    finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
     entries,
     totalBytes,
   };
@@ -259,13 +215,25 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
 
   const root = resolve(options.cwd ?? process.cwd());
   const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+  const environment = assertEnvironmentName(options.environment);
+  const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
   mkdirSync(outDir, { recursive: true });
-  sweepDeadPartials(outDir);
+  // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
+  const lock = acquireLock(
+    backupLockPath(outDir, prefix, environment),
+    `a backup of environment "${environment}"`,
+    options.now,
+  );
+  const notes: string[] = lock.tookOver ? [lock.tookOver] : [];
   let dumpDir: string | undefined;
   try {
+    notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+    // A restore killed mid-swap in the tree being backed up is finished first, so the backup
+    // never captures a half-swapped tree.
+    notes.push(...repairInterruptedSwap(resolve(root, options.baseDir ?? '.')));
     const extra: SourceEntry[] = [];
     if (options.dumpCommand) {
-      dumpDir = mkdtempSync(join(outDir, '.dump-'));
+      dumpDir = mkdtempSync(join(outDir, `.dump-${environment}-${process.pid}-`));
       const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
       const result = await runShellCommand(options.dumpCommand, {
         cwd: resolve(root, options.baseDir ?? '.'),
@@ -293,13 +261,18 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
         });
     }
     const p = plan(options, extra);
-    return await writeArchive(p, options, level);
+    return { ...(await writeArchive(p, options, level)), notes };
   } finally {
     if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
+    lock.release();
   }
 }
 
-async function writeArchive(p: Plan, options: BackupOptions, level: number): Promise<BackupResult> {
+async function writeArchive(
+  p: Plan,
+  options: BackupOptions,
+  level: number,
+): Promise<Omit<BackupResult, 'notes'>> {
   const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
   const fd = openSync(tmpPath, 'wx');
   const archiveHash = createHash('sha256');
@@ -460,7 +433,9 @@ async function writeArchive(p: Plan, options: BackupOptions, level: number): Pro
     throw error;
   }
   closeSync(fd);
-  renameSync(tmpPath, p.finalPath);
+  // A link, not a rename: it fails instead of replacing a zip that has this name.
+  linkSync(tmpPath, p.finalPath);
+  rmSync(tmpPath, { force: true });
   fsyncDirectory(p.outDir);
   const sha256 = archiveHash.digest('hex');
   const sha256Path = `${p.finalPath}.sha256`;
@@ -537,5 +512,6 @@ function dryRun(options: BackupOptions): BackupResult {
     totalBytes: p.totalBytes,
     deleted: [],
     logPath,
+    notes: [],
   };
 }

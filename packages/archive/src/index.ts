@@ -10,4 +10,7 @@ export * from './extract.js';
 export * from './health.js';
 export * from './process.js';
 export * from './restore.js';
+export * from './lock.js';
+export * from './swap.js';
+export * from './durable.js';
 export * from './units.js';

@@ -15,6 +15,9 @@ export interface ExtractionCaps {
   ratioFloorBytes: number;
 }
 
+/** The target's state directory (swap.ts); no backup holds it and no archive may write to it. */
+export const RESERVED_STATE_DIR = '.guarded-rollout';
+
 export const DEFAULT_CAPS: ExtractionCaps = {
   maxEntries: 1_000_000,
   maxTotalBytes: 256 * 1024 ** 3,
@@ -105,6 +108,10 @@ export function planExtraction(
     if (entry.name === MANIFEST_ENTRY) continue;
     const path = normaliseEntryName(entry.name);
     const show = JSON.stringify(entry.name);
+    if (path.split('/')[0] === RESERVED_STATE_DIR)
+      throw new UnsafeArchiveError(
+        `${where}entry ${show} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,
+      );
     if (entry.encrypted)
       throw new UnsafeArchiveError(
         `${where}entry ${show} is encrypted; backups are never encrypted by this tool`,

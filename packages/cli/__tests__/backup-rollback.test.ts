@@ -52,7 +52,7 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('status: succeeded');
     expect(readFileSync(join(root, 'srv/data/hashes.db'), 'utf8')).toBe('v1 data\n');
-    expect(readFileSync(join(root, 'srv.pre-rollback-20261123T120000Z/data/hashes.db'), 'utf8')).toBe(
+    expect(readFileSync(join(root, 'srv/.guarded-rollout/pre-rollback/20261123T120000Z/data/hashes.db'), 'utf8')).toBe(
       'v2 broken\n',
     );
 

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './config-checks.js';
 export * from './schema.js';
 export * from './readings.js';
 export * from './percentile.js';

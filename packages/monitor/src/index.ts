@@ -7,6 +7,7 @@ export * from './summary.js';
 export * from './report.js';
 export * from './guarded.js';
 export * from './watch.js';
+export * from './preflight.js';
 export * from './replay.js';
 export * from './providers/health.js';
 export * from './providers/exposition.js';

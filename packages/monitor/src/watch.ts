@@ -25,6 +25,7 @@ import { withWindow } from './loop.js';
 import { MonitorRecorder } from './recorder.js';
 import { createSampler } from './sampler.js';
 import { loadMonitorSources, type MonitorSources } from './sources.js';
+import { assertPreflight, preflight } from './preflight.js';
 
 export interface WatchOptions {
   environment: string;
@@ -47,6 +48,8 @@ export interface WatchOptions {
   suspicion?: boolean;
   keepWatching?: boolean;
   autoRollback?: boolean;
+  /** How the auto-rollback option is spelled in this doorway, for the pre-flight message. */
+  autoRollbackName?: string;
   migrationSafety?: MigrationSafety;
   rollback?: Rollback;
   notify?: Notifier;
@@ -73,6 +76,12 @@ export function checkTimeScale(raw: number | string, field = 'time-scale'): numb
   return value;
 }
 
+/** Per-request timeout: 5 s of service time, compressed by the time scale (a hung poll must not
+ *  cost five virtual minutes in a 60× drill), never under a 1 s floor. */
+export function requestTimeoutFor(timeScale: number, requestedMs?: number): number {
+  return requestedMs ?? Math.max(1000, Math.round(5000 / timeScale));
+}
+
 /** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
  *  (handy for an action input). */
 export function loadGatesFrom(configFile: string, environment: string): EnvironmentGates {
@@ -85,6 +94,7 @@ interface PreparedWatch {
   config: EnvironmentGates;
   sampler: ReturnType<typeof createSampler>;
   timeScale: number;
+  sources: MonitorSources;
   lines: string[];
 }
 
@@ -105,7 +115,7 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
     jsonUrl: options.jsonUrl,
     sources,
     timeScale,
-    timeoutMs: options.requestTimeoutMs ?? 5000,
+    timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
   });
   const baselineGates = config.baselineGates ?? [];
   if (baselineGates.length) {
@@ -129,7 +139,7 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
     `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
     ...sampler.describe,
   ];
-  return { config, sampler, timeScale, lines };
+  return { config, sampler, timeScale, sources, lines };
 }
 
 /** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
@@ -167,6 +177,17 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
       { field: 'baseline' },
     );
   }
+  // Pre-flight: a selector that matches nothing, or auto-rollback with nowhere to roll back to, is
+  // a configuration error (exit 2) before the watch. A source that is down right now is not: that
+  // is what the gates judge, fail closed.
+  const checked = await preflight({
+    ...options,
+    requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+    rollbackConfigured: options.rollback !== undefined,
+    requireReachable: false,
+  });
+  for (const warning of checked.warnings) log(`pre-flight warning: ${warning}`);
+  assertPreflight(checked);
   const recorder = new MonitorRecorder(
     options.outDir ?? 'monitor_logs',
     options.environment,

@@ -124,6 +124,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         dryRun: !!flags.dryRun,
         now: ctx.now,
       });
+      // Leftovers of interrupted runs that were swept or repaired first: one line each.
+      for (const note of result.notes) ctx.stderr(`note: ${note}\n`);
       if (flags.json) {
         ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
       } else if (result.dryRun) {

@@ -5,7 +5,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, durationProblem, formatDuration, tryParseDuration } from '@guarded-rollout/config';
 import {
+  assertPreflight,
   checkTimeScale,
+  loadMonitorSources,
+  preflight,
   chooseRollback,
   packageNotifier,
   watchDeployment,
@@ -40,6 +43,7 @@ interface MonitorFlags {
   notify: boolean;
   deadline?: string;
   json?: boolean;
+  check?: boolean;
 }
 
 function duration(value: string | undefined, flag: string): number | undefined {
@@ -89,6 +93,10 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--no-notify', 'send no notifications')
     .option('--deadline <dur>', 'hard real-time limit for the whole run (default: window / time-scale + 2m)')
     .option('--json', 'print the summary as JSON at the end')
+    .option(
+      '--check',
+      'pre-flight only: scrape each source once and check every selector and URL (exit 0 ok, 2 problems)',
+    )
     .action(async (flags: MonitorFlags) => {
       const timeScale = checkTimeScale(flags.timeScale, '--time-scale');
       if (flags.migrationSafety !== 'reversible' && flags.migrationSafety !== 'irreversible') {
@@ -96,6 +104,42 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           `--migration-safety: ${JSON.stringify(flags.migrationSafety)} is not one of "reversible", "irreversible"`,
           { field: 'migration-safety' },
         );
+      }
+      if (flags.check) {
+        const rollback = chooseRollback({
+          environment: flags.env,
+          backup: flags.backup,
+          backupDir: resolve(ctx.cwd, flags.backupDir),
+          target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
+          restartCommand: flags.restartCommand,
+          rollbackCommand: flags.rollbackCommand,
+          healthUrl: flags.healthUrl,
+          cwd: ctx.cwd,
+          log: () => {},
+        });
+        const result = await preflight({
+          environment: flags.env,
+          configFile: resolve(ctx.cwd, flags.config),
+          ...(flags.sources ? { sources: loadMonitorSources(resolve(ctx.cwd, flags.sources)) } : {}),
+          healthUrl: flags.healthUrl,
+          metricsUrl: flags.metricsUrl,
+          prometheusUrl: flags.prometheusUrl,
+          jsonUrl: flags.jsonUrl,
+          durationMs: duration(flags.duration, '--duration'),
+          timeScale,
+          autoRollback: flags.autoRollback ?? false,
+          migrationSafety: flags.migrationSafety as MigrationSafety,
+          rollbackConfigured: rollback !== undefined,
+        });
+        if (flags.json) ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
+        else {
+          for (const line of result.lines) ctx.stdout(`${line}\n`);
+          for (const w of result.warnings) ctx.stdout(`warning: ${w}\n`);
+          if (result.ok) ctx.stdout('pre-flight OK: every selector matched and every source answered\n');
+        }
+        assertPreflight(result);
+        ctx.exitCode = 0;
+        return;
       }
       const abort = new AbortController();
       const notifyAbort = new AbortController();

@@ -111,7 +111,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
     .option(
       '--target <dir>',
-      'live directory the backup replaces (the old tree is kept as <dir>.pre-rollback-<UTC>)',
+      'directory holding the backup\'s roots; only those are replaced (previous versions kept in <dir>/.guarded-rollout/pre-rollback/<UTC>)',
     )
     .option('--restart-command <cmd>', 'shell command run after the swap (restart the service)')
     .option('--restart-timeout <duration>', 'time limit of the restart command', '2m')
