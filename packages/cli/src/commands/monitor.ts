@@ -11,12 +11,12 @@ import {
   preflight,
   chooseRollback,
   packageNotifier,
+  loadBaselineFile,
   watchDeployment,
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
 import { DEFAULT_GATES_CONFIG } from './gates.js';
-import { readBaselineFile } from './baseline.js';
 
 interface MonitorFlags {
   env: string;
@@ -156,7 +156,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           metricsUrl: flags.metricsUrl,
           prometheusUrl: flags.prometheusUrl,
           jsonUrl: flags.jsonUrl,
-          ...(flags.baseline ? { baseline: readBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
+          ...(flags.baseline ? { baseline: loadBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
           durationMs: duration(flags.duration, '--duration'),
           deadlineMs: duration(flags.deadline, '--deadline'),
           timeScale,
