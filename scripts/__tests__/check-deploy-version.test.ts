@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('../check-deploy-version.sh', import.meta.url));
+const script = fileURLToPath(new URL('../../actions/check-version/check-deploy-version.sh', import.meta.url));
 const env = {
   ...process.env,
   GIT_CONFIG_NOSYSTEM: '1',
