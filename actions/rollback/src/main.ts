@@ -1,4 +1,4 @@
-// Doorway of the rollback action: read inputs, call restoreBackup (the same call as
+// Doorway of the rollback action: read inputs, call runRollback (the same call as
 // `guarded-rollout rollback`), set outputs, and fail the step when the restore was refused or failed.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import {
   runAction,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
 import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
 
 /** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
@@ -43,7 +43,7 @@ export function getArtifactChoice(): ArtifactChoice | undefined {
   return { ...(runId ? { runId: Number(runId) } : {}), token: inputString('github-token', { fallback: '' }) };
 }
 
-export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions {
   const backup = inputString('backup', { fallback: 'latest' });
   const healthUrl = inputOptional('health-url');
   if (healthUrl && !/^https?:\/\//.test(healthUrl))
@@ -59,6 +59,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
     prefix: inputString('prefix', { fallback: 'dhash' }),
     target: inputString('target', { required: true }),
     force: inputBoolean('force'),
+    allowUnverified: inputBoolean('allow-unverified'),
     dryRun: inputBoolean('dry-run'),
     logDir: inputString('log-dir', { fallback: '.' }),
     cwd: env.GITHUB_WORKSPACE || process.cwd(),
@@ -101,7 +102,7 @@ export async function run(): Promise<void> {
       delete options.latest;
       options.backupPath = fetched.backupPath;
     }
-    const result = await restoreBackup(options);
+    const result = await runRollback(options);
     core.setOutput('backup-artifact', artifactName);
     core.setOutput('status', result.status);
     core.setOutput('restored-from', result.restoredFrom);
@@ -115,6 +116,10 @@ export async function run(): Promise<void> {
       .write();
     if (result.status === 'refused' || result.status === 'failed')
       throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+    if (result.failed)
+      throw new CheckFailedError(
+        `rollback restored-unverified in ${options.environment}: no health check ran; set health-url, or allow-unverified to accept it`,
+      );
     core.info(result.message);
   });
 }

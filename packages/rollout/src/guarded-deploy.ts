@@ -426,6 +426,7 @@ export async function runGuardedDeploy(
         baseUrl: options.smoke.baseUrl,
         logDir: options.deploy.logDir,
         onLine: (line) => log.info(line),
+        signal,
       });
       out.smoke = report.passed ? 'passed' : 'failed';
       note(`Smoke: ${report.summary}.`);
@@ -456,7 +457,13 @@ export async function runGuardedDeploy(
       cwd: options.cwd,
     });
     const outcome: RollbackOutcome = {
-      status: restored.status === 'dry-run' ? 'skipped' : restored.status,
+      // restored-unverified (no health check ran) is not a verified rollback.
+      status:
+        restored.status === 'dry-run'
+          ? 'skipped'
+          : restored.status === 'restored-unverified'
+            ? 'failed'
+            : restored.status,
       detail: restored.message,
       restoredFrom: restored.restoredFrom,
       healthChecksOk: restored.healthChecksOk,

@@ -13,10 +13,13 @@ import {
   sendNotification,
 } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface NotifyFlags {
   event: string;
   env: string;
+  config?: string;
+  printConfig?: boolean;
   channel: string[];
   fallbackDir: string;
   details?: string;
@@ -39,21 +42,41 @@ export function registerNotify(program: Command, ctx: CliContext): void {
     .option(
       '--channel <channel>',
       `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`,
-      (v: string, prev: string[]) => [...prev, ...v.split(',')],
-      [] as string[],
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',')],
     )
-    .option('--fallback-dir <dir>', 'directory of the fallback file notifications.jsonl', 'notify-fallback')
+    .option(
+      '--config <file>',
+      'rollout config whose environments.<env>.notify section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)',
+    )
+    .option(
+      '--fallback-dir <dir>',
+      withDefault('notify', 'fallbackDir', 'directory of the fallback file notifications.jsonl'),
+    )
     .option(
       '--details <json>',
       'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)',
     )
     .option('--template-dir <dir>', 'directory of <event>.hbs templates replacing the shipped ones')
-    .option('--timeout <duration>', 'hard wall-clock budget for the whole call, retries included', '30s')
-    .option('--attempt-timeout <duration>', 'hard wall-clock limit of one delivery attempt', '10s')
+    .option(
+      '--timeout <duration>',
+      withDefault('notify', 'timeout', 'hard wall-clock budget for the whole call, retries included'),
+    )
+    .option(
+      '--attempt-timeout <duration>',
+      withDefault('notify', 'attemptTimeout', 'hard wall-clock limit of one delivery attempt'),
+    )
     .option('--dry-run', 'render every channel payload and send nothing')
     .option('--fail-on-error', 'exit 1 when a configured channel was not delivered')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: NotifyFlags) => {
+    .option('--print-config', 'print the resolved settings and where each came from; send nothing')
+    .action(async (given: NotifyFlags, command: Command) => {
+      const resolved = resolveSettings(ctx, 'notify', given.env, explicitFlags(command), given.config);
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('notify', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as NotifyFlags;
+      flags.channel ??= [];
       let details: unknown = {};
       if (flags.details !== undefined) {
         try {
