@@ -134,9 +134,9 @@ jobs:
         '\n',
       ),
     ).toMatch(/`actions\/upload-artifact` v4.6.2 runs on Node 20; pin v6 or later \(node24\)/);
-    expect(check(wf('actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1'), 'x.yml')).toEqual(
-      [],
-    );
+    expect(
+      check(wf('actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0'), 'x.yml'),
+    ).toEqual([]);
   });
 
   describe('never runs the suite from the ref being deployed', () => {
@@ -196,7 +196,7 @@ jobs:
 
   it('allows, under pull_request_target, only a sparse checkout of the default branch', () => {
     const wf = (ref: string, sparse: string) =>
-      `on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955 # v4.3.0\n        with:\n          ref: ${ref}\n          persist-credentials: false\n${sparse}`;
+      `on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n          ref: ${ref}\n          persist-credentials: false\n${sparse}`;
     const defaultBranch = '$' + '{{ github.event.repository.default_branch }}';
     expect(check(wf(defaultBranch, '          sparse-checkout: actions/pr-check\n'), 'x.yml')).toEqual([]);
     expect(check(wf(defaultBranch, ''), 'x.yml').join('\n')).toMatch(/checkout under pull_request_target/);
@@ -321,7 +321,10 @@ describe('workflow behaviour the runbook relies on', () => {
       group: 'deploy-${{ inputs.environment }}',
       'cancel-in-progress': false,
     });
-    expect(wf.jobs.deploy!.environment).toEqual({ name: '${{ inputs.environment }}' });
+    expect(wf.jobs.deploy!.environment).toEqual({
+      name: '${{ inputs.environment }}',
+      url: '${{ vars.DHASH_URL }}',
+    });
     expect(read('.github/workflows/deploy.yml')).toContain('skip-backup is refused for production');
   });
 
