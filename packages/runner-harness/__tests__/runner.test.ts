@@ -109,6 +109,17 @@ describe('a composite run: step', () => {
   });
 });
 
+describe('shell: sh (dash) in a run: step', () => {
+  it('drops hyphenated names like INPUT_DRY-RUN from the env its commands get; bash keeps them', async () => {
+    const script = `node -e 'console.log(process.env["INPUT_DRY-RUN"] ?? "missing")'\n`;
+    const env = { 'INPUT_DRY-RUN': 'true' };
+    const sh = await runCompositeRunStep(script, { workspace: workspace(), env, shell: 'sh' }).result;
+    const bash = await runCompositeRunStep(script, { workspace: workspace(), env }).result;
+    expect(sh.stdout.trim()).toBe('missing');
+    expect(bash.stdout.trim()).toBe('true');
+  });
+});
+
 describe("the runner's cancel schedule (SIGINT, SIGTERM at 7.5 s, SIGKILL at 10 s)", () => {
   it('measures each signal; bash as the direct child leaves its command running', async () => {
     // The three cases run together: together they take the schedule's 10 s once.
