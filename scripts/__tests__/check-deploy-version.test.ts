@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { runCompositeRunStep } from '@guarded-rollout/runner-harness';
 
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
+
 const script = fileURLToPath(new URL('../../actions/check-version/check-deploy-version.sh', import.meta.url));
 const env = {
   ...process.env,
@@ -26,6 +29,7 @@ let clone: string;
 const c: Record<string, string> = {};
 
 beforeAll(() => {
+  if (process.platform !== 'linux') return;
   root = mkdtempSync(join(tmpdir(), 'gr-version-rule-'));
   const origin = join(root, 'origin');
   git(root, 'init', '-q', '-b', 'main', origin);
@@ -49,7 +53,9 @@ beforeAll(() => {
   clone = join(root, 'release');
   git(root, 'clone', '-q', '--no-checkout', origin, clone);
 }, 60_000);
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
 
 const run = (...args: string[]) => {
   const r = spawnSync('bash', [script, '--repo', clone, '--default-branch', 'main', ...args], {
@@ -59,7 +65,7 @@ const run = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-describe('check-deploy-version.sh', () => {
+describeOnLinux('check-deploy-version.sh', () => {
   it.each([
     ['v1.0.0', [], 0, 'tag', 'c1'],
     ['refs/tags/v1.0.0', [], 0, 'tag', 'c1'],
@@ -120,7 +126,7 @@ describe('check-deploy-version.sh', () => {
   });
 });
 
-describe('actions/check-version (the composite, run as the runner runs its run: step)', () => {
+describeOnLinux('actions/check-version (the composite, run as the runner runs its run: step)', () => {
   const action = parse(
     readFileSync(fileURLToPath(new URL('../../actions/check-version/action.yml', import.meta.url)), 'utf8'),
   ) as {

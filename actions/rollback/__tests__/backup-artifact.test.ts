@@ -19,6 +19,9 @@ import {
 } from '@guarded-rollout/runner-harness';
 import { cli } from '../../../packages/cli/__tests__/run-cli.js';
 
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
+
 const actions = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'ghs_actions_read';
 let service: ArtifactService;
@@ -28,6 +31,7 @@ let health: Server;
 let healthUrl: string;
 
 beforeAll(async () => {
+  if (process.platform !== 'linux') return;
   service = await startArtifactService();
   fake = await startFakeGitHub();
   fake.token = TOKEN;
@@ -63,7 +67,7 @@ async function backupJob(ws: string, live: string, environment: string, runId: n
   }).result;
 }
 
-describe('rollback from the deploy run’s backup artifact', () => {
+describeOnLinux('rollback from the deploy run’s backup artifact', () => {
   it('restores "the backup of deploy run N" and "the latest of the environment" in a separate job', async () => {
     const ws = join(root, 'ws');
     initWorkspaceRepo(ws, { '.gitignore': 'backups/\n', 'README.md': 'app\n' });
