@@ -20,13 +20,7 @@ import {
 } from './github.js';
 import type { PrCheckPolicy } from './policy.js';
 import { CHECK_RUN_NAME, checkConclusion, renderEvaluation, resultTitle } from './report.js';
-import {
-  evaluatePull,
-  evaluateSignoff,
-  type PremergeEvidence,
-  type PremergeRun,
-  type PrEvaluation,
-} from './rules.js';
+import { evaluatePull, type PremergeEvidence, type PremergeRun, type PrEvaluation } from './rules.js';
 
 export const EVIDENCE_BUNDLE = 'premerge_artifacts';
 
@@ -188,17 +182,16 @@ async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise
 
   let headSha = options.headShaHint;
   try {
-    headSha = (await fetchPull(client, ref, options.pull)).headSha;
-    // A review by an operator listed by name settles the sign-off without reading any comments.
-    const named = new Set(
-      policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()),
-    );
+    const pull = await fetchPull(client, ref, options.pull);
+    headSha = pull.headSha;
+    // Teams are listed while the PR's reviews and runs are read; an operator's review, or a
+    // /signoff on the newest page of comments, spares reading the rest.
+    const membershipPromise = resolveMembership(teamClient, policy);
     const [{ snapshot, premerge }, membership] = await Promise.all([
-      fetchPullSnapshot(client, ref, options.pull, policy, {
-        signoffSatisfiedByReview: (s) =>
-          evaluateSignoff(s, policy, { sre: new Set(), operators: named }).status === 'pass',
+      fetchPullSnapshot(client, ref, options.pull, pull, policy, {
+        roster: membershipPromise.then((m) => m.roster),
       }),
-      resolveMembership(teamClient, policy),
+      membershipPromise,
     ]);
     headSha = snapshot.headSha;
     snapshot.evidence = policy.rules.evidence
