@@ -5,7 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, formatDuration } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
-import type { DeploymentRecorder, DeploymentState } from './deployment-recorder.js';
+import {
+  CommitStatusGateError,
+  type DeploymentRecorder,
+  type DeploymentState,
+} from './deployment-recorder.js';
 import { runCommand, type CommandOutcome, type CommandResult } from './process-runner.js';
 import type { DeclaredMigrationSafety, DeploymentType } from './rollout-config.js';
 
@@ -152,6 +156,8 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
     try {
       await call();
     } catch (error) {
+      // GitHub's commit-status gate said no: nothing may be deployed.
+      if (error instanceof CommitStatusGateError) throw error;
       const problem = `GitHub ${what} failed: ${redact((error as Error).message)}`;
       githubProblems.push(problem);
       say(`warning: ${problem}`);

@@ -1,7 +1,8 @@
 // Records a deploy as a GitHub Deployment with statuses (in_progress → success | failure | error).
 // The deploy logic talks to the DeploymentRecorder interface; GitHubDeploymentRecorder is the edge,
 // built on @octokit/core with the throttling and retry plugins so secondary rate limits are waited
-// out instead of losing a status.
+// out instead of losing a status. GitHub's commit-status gate stays on unless the caller names the
+// contexts: its 409 is final (never retried) and surfaces as CommitStatusGateError.
 import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
@@ -16,6 +17,48 @@ export interface DeploymentRequest {
   description: string;
   payload: Record<string, unknown>;
   production: boolean;
+  /** Commit-status contexts GitHub must see green first; undefined = every context (GitHub's
+   *  default), [] switches the gate off. */
+  requiredContexts?: string[];
+}
+
+/** The environment's current deployment: its latest status is `success`. */
+export interface ActiveDeployment {
+  id: number;
+  ref: string;
+  version: string | undefined;
+}
+
+/** GitHub refused the deployment (409): the commit's required status checks are not green. */
+export class CommitStatusGateError extends Error {
+  constructor(
+    readonly ref: string,
+    readonly contexts: { context: string; state: string }[],
+    githubMessage: string,
+  ) {
+    super(
+      `GitHub refused to deploy ${ref}: ${
+        contexts.length
+          ? `commit status checks not successful: ${contexts.map((c) => `${c.context} (${c.state})`).join(', ')}`
+          : githubMessage
+      }. Fix them, or name the contexts that must pass (input "required-contexts")`,
+    );
+    this.name = 'CommitStatusGateError';
+  }
+}
+
+/** Reads GitHub's 409 body: errors[].contexts[] = {context, state}. */
+export function commitStatusGateError(ref: string, error: unknown): CommitStatusGateError | undefined {
+  const e = error as { status?: number; response?: { data?: unknown }; message?: string };
+  if (e?.status !== 409) return undefined;
+  const data = (e.response?.data ?? {}) as { message?: string; errors?: { contexts?: unknown }[] };
+  const contexts: { context: string; state: string }[] = [];
+  for (const item of data.errors ?? []) {
+    if (!Array.isArray(item.contexts)) continue;
+    for (const c of item.contexts as { context?: unknown; state?: unknown }[])
+      contexts.push({ context: String(c.context), state: String(c.state) });
+  }
+  return new CommitStatusGateError(ref, contexts, data.message ?? e.message ?? 'HTTP 409');
 }
 
 export interface DeploymentStatusUpdate {
@@ -29,6 +72,8 @@ export interface DeploymentRecorder {
   /** Creates the deployment and returns its id. */
   create(request: DeploymentRequest): Promise<number>;
   status(deploymentId: number, update: DeploymentStatusUpdate): Promise<void>;
+  /** The environment's active deployment, when the recorder can read it. */
+  active?(environment: string): Promise<ActiveDeployment | undefined>;
 }
 
 export interface GitHubTarget {
@@ -41,6 +86,8 @@ export interface GitHubTarget {
   retryAfterBaseValue?: number;
   /** Gap between writes; GitHub asks for at least a second between content-creating requests. */
   minWriteIntervalMs?: number;
+  /** Bound on one request including its retries (default none); a hung API must not hold a deploy. */
+  requestTimeoutMs?: number;
   log?: (message: string) => void;
 }
 
@@ -53,6 +100,7 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   private readonly octokit: InstanceType<typeof ThrottledOctokit>;
   private readonly owner: string;
   private readonly repo: string;
+  private readonly requestTimeoutMs: number | undefined;
 
   constructor(target: GitHubTarget) {
     const [owner, repo, ...rest] = target.repository.split('/');
@@ -63,12 +111,14 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
     }
     this.owner = owner;
     this.repo = repo;
+    this.requestTimeoutMs = target.requestTimeoutMs;
     const log = target.log ?? (() => undefined);
     this.octokit = new ThrottledOctokit({
       auth: target.token,
       baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
-      retry: { retries: 3 },
+      // 409 (commit-status gate) is GitHub's final word, not a transient failure.
+      retry: { retries: 3, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
       throttle: {
         ...(target.retryAfterBaseValue === undefined
           ? {}
@@ -104,20 +154,30 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
     });
   }
 
+  private bounded(): { request?: { signal: AbortSignal } } {
+    return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
+  }
+
   async create(request: DeploymentRequest): Promise<number> {
-    const response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
-      owner: this.owner,
-      repo: this.repo,
-      ref: request.ref,
-      environment: request.environment,
-      description: clip(request.description),
-      payload: request.payload,
-      production_environment: request.production,
-      // The guarded workflow has already gated this ref; GitHub must not re-check commit
-      // statuses or merge the default branch into it behind our back.
-      auto_merge: false,
-      required_contexts: [],
-    });
+    let response;
+    try {
+      response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+        owner: this.owner,
+        repo: this.repo,
+        ref: request.ref,
+        environment: request.environment,
+        description: clip(request.description),
+        payload: request.payload,
+        production_environment: request.production,
+        // GitHub must not merge the default branch into the ref behind our back.
+        auto_merge: false,
+        // Omitted: GitHub checks every commit status context (its own gate stays on).
+        ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+        ...this.bounded(),
+      });
+    } catch (error) {
+      throw commitStatusGateError(request.ref, error) ?? error;
+    }
     if (response.status !== 201 || !('id' in response.data)) {
       throw new Error(
         `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
@@ -137,7 +197,37 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       ...(update.environmentUrl ? { environment_url: update.environmentUrl } : {}),
       // Only a successful deploy retires the previous ones; a failed one must not hide them.
       auto_inactive: update.state === 'success',
+      ...this.bounded(),
     });
+  }
+
+  async active(environment: string): Promise<ActiveDeployment | undefined> {
+    const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
+      owner: this.owner,
+      repo: this.repo,
+      environment,
+      per_page: 30,
+      ...this.bounded(),
+    });
+    for (const d of list.data) {
+      const statuses = await this.octokit.request(
+        'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+        { owner: this.owner, repo: this.repo, deployment_id: Number(d.id), per_page: 1, ...this.bounded() },
+      );
+      const latest = statuses.data[0]?.state;
+      if (latest === 'success') {
+        const payload = (typeof d.payload === 'object' && d.payload ? d.payload : {}) as Record<
+          string,
+          unknown
+        >;
+        return {
+          id: Number(d.id),
+          ref: d.sha || d.ref,
+          version: typeof payload.version === 'string' ? payload.version : undefined,
+        };
+      }
+    }
+    return undefined;
   }
 }
 

@@ -85,6 +85,8 @@ export const ROLLOUT_CONFIG_SCHEMA = {
             additionalProperties: false,
             properties: {
               base_url: httpUrl,
+              // true: a deploy with no critical smoke checks configured fails instead of skipping them.
+              required: { type: 'boolean' },
               checks: {
                 type: 'array',
                 items: {
@@ -174,7 +176,7 @@ interface RawEnvironment {
     environment_url?: string;
     log_dir?: string;
   };
-  smoke?: { base_url?: string; checks?: RawCheck[] };
+  smoke?: { base_url?: string; required?: boolean; checks?: RawCheck[] };
   logging?: {
     file?: string;
     command?: string;
@@ -244,7 +246,7 @@ export interface RolloutEnvironment {
   file: string | undefined;
   deploy: DeploySettings;
   backup: BackupSettings;
-  smoke: { baseUrl?: string; checks: SmokeCheck[] };
+  smoke: { baseUrl?: string; required: boolean; checks: SmokeCheck[] };
   logging: LoggingSettings;
 }
 
@@ -303,6 +305,7 @@ function resolveEnvironment(
     },
     smoke: {
       baseUrl: raw.smoke?.base_url,
+      required: raw.smoke?.required ?? false,
       checks: (raw.smoke?.checks ?? []).map((c) => ({
         name: c.name,
         tier: c.tier ?? 'standard',

@@ -8,6 +8,12 @@ export {
   type FakeDeployment,
   type FakeDeploymentStatus,
 } from './routes/deployments.js';
+export {
+  artifactHandlers,
+  installArtifactRoutes,
+  type ArtifactRecord,
+  type ArtifactSource,
+} from './routes/artifacts.js';
 export { ACTIONS_APP_ID, CheckRunStore, installCheckRunRoutes } from './routes/check-runs.js';
 export { ArtifactBlobs, installArtifactDownloadRoutes } from './routes/artifact-downloads.js';
 export { installTeamMemberRoutes } from './routes/team-members.js';

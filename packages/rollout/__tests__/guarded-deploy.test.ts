@@ -1,0 +1,196 @@
+// The guarded deploy end to end, in-process: the sample DHash service on loopback as the target,
+// real files, real backups and restores, the OpenAPI-validated fake GitHub, a real webhook.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deploymentHandlers } from '@guarded-rollout/fake-github';
+import { runGuardedDeploy } from '../src/index.js';
+import {
+  options,
+  seedActive,
+  startGitHub,
+  startSite,
+  startWebhook,
+  world,
+  type GitHubSide,
+  type Site,
+} from './support.js';
+
+// packages/archive restores only the backed-up roots once issue 14's restore lands (until then a
+// restore swaps the whole target directory and the note moves to <target>.pre-rollback-*).
+const ROOTS_ONLY_RESTORE = false;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setUp(fault: string, onset = 0, webhook: 'ok' | 'hang' = 'ok') {
+  const site: Site = await startSite(fault, onset);
+  cleanups.push(() => site.stop());
+  const gh: GitHubSide = await startGitHub();
+  cleanups.push(() => gh.fake.stop());
+  const hook = await startWebhook(webhook);
+  cleanups.push(() => hook.close());
+  const previousId = await seedActive(gh, site.commits['1.0.0']!, '1.0.0');
+  return { site, gh, hook, previousId };
+}
+
+const version = async (base: string): Promise<string> =>
+  ((await (await fetch(`${base}/health`)).json()) as { version: string }).version;
+
+describe('runGuardedDeploy', () => {
+  it('passes a healthy README-example release with no smoke config; Deployment success only after the watch', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const w = world(site, gh, hook.url);
+    const result = await runGuardedDeploy(options(site), w);
+
+    expect(result.message).toBe('1.1.0 is live on production');
+    expect(result.result).toBe('succeeded');
+    expect(result.smoke).toBe('skipped');
+    expect(result.summary).toContain('Smoke: skipped — no critical smoke checks configured for production.');
+    expect(w.lines.some((l) => l.text.startsWith('warning: no critical smoke checks configured'))).toBe(true);
+    expect(result.monitorResult).toBe('passed');
+    expect(await version(site.base)).toBe('1.1.0');
+
+    const d = gh.store.find(result.deploymentId!)!;
+    expect(d.ref).toBe(site.commits['1.1.0']);
+    const states = d.statuses.map((s) => `${s.state}: ${s.description}`);
+    expect(states[0]).toBe('in_progress: deploying 1.1.0');
+    // "monitoring T+NN m" through the watch (refreshed every 5 virtual minutes), then the verdict.
+    expect(states.slice(1, 3)).toEqual(['in_progress: monitoring T+00 m', 'in_progress: monitoring T+05 m']);
+    for (const s of states.slice(1, -1)) expect(s).toMatch(/^in_progress: monitoring T\+\d\d m$/);
+    expect(states.at(-1)).toMatch(/^success: watch passed/);
+    for (const s of d.statuses) {
+      expect(s.environmentUrl).toBe(site.base);
+      expect(s.logUrl).toBe('https://github.com/acme/dhash/actions/runs/42');
+    }
+    // The success came after the monitor's last poll.
+    const summary = JSON.parse(
+      readFileSync(result.monitorReport!.replace(/\.html$/, '.summary.json'), 'utf8'),
+    ) as { endedAt: string };
+    expect(Date.parse(d.statuses.at(-1)!.createdAt)).toBeGreaterThanOrEqual(Date.parse(summary.endedAt));
+    expect(result.backupPath && existsSync(result.backupPath)).toBeTruthy();
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it('rolls back a gate violation (hung webhook), leaves files outside the backed-up roots alone, and makes the restored version active', async () => {
+    const { site, gh, hook, previousId } = await setUp('dying-health', 1, 'hang');
+    writeFileSync(join(site.root, 'operator-notes.txt'), 'not part of any backup\n');
+    const restartMark = join(site.dir, 'restart-at');
+    const o = options(site, { notifyBudgetMs: 1500 });
+    o.rollback.restartCommand = `${process.execPath} -e "require('fs').writeFileSync(process.argv[1], String(Date.now()))" ${restartMark} && ${o.rollback.restartCommand}`;
+    const w = world(site, gh, hook.url);
+    const result = await runGuardedDeploy(o, w);
+
+    expect(result.result).toBe('rolled-back');
+    expect(result.monitorResult).toBe('violated');
+    expect(result.violatedGates).toEqual(['health']);
+    expect(result.rollbackStatus).toBe('succeeded');
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
+    if (ROOTS_ONLY_RESTORE)
+      expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+
+    // A webhook that never answers does not hold the rollback: restart within 1 s of the violation.
+    const violation = w.lines.find((l) => l.text.startsWith('gate violation:'))!;
+    const restartAt = Number(readFileSync(restartMark, 'utf8'));
+    expect(restartAt - violation.at).toBeLessThanOrEqual(1000);
+
+    const ours = gh.store.find(result.deploymentId!)!;
+    expect(ours.statuses.at(-1)!.state).toBe('failure');
+    expect(ours.statuses.map((s) => s.state)).not.toContain('success');
+    const restored = gh.store.find(result.restoredDeploymentId!)!;
+    expect(restored.ref).toBe(site.commits['1.0.0']);
+    expect(restored.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    // GitHub's active deployment of the environment is the restored release.
+    expect(await gh.recorder.active('production')).toMatchObject({ id: restored.id, version: '1.0.0' });
+    expect(gh.store.states(previousId).at(-1)).toBe('inactive');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it("stops at GitHub's commit-status gate (409) naming the failing contexts, without a retry or a deploy", async () => {
+    const { site, gh, hook } = await setUp('none');
+    const create = deploymentHandlers(gh.store)['repos/create-deployment']!;
+    const seen: unknown[] = [];
+    gh.fake.on('repos/create-deployment', (req, f) => {
+      seen.push((req.body as Record<string, unknown>).required_contexts);
+      if ((req.body as Record<string, unknown>).required_contexts !== undefined) return create(req, f);
+      return {
+        status: 409,
+        body: {
+          message: 'Conflict: Commit status checks failed for 1.1.0.',
+          documentation_url: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment',
+          errors: [
+            {
+              contexts: [
+                { context: 'ci/test', state: 'failure' },
+                { context: 'security/scan', state: 'pending' },
+              ],
+              resource: 'Deployment',
+              field: 'required_contexts',
+              code: 'invalid',
+            },
+          ],
+        },
+      };
+    });
+    const deployed = join(site.dir, 'deployed');
+    const result = await runGuardedDeploy(
+      options(site, { deployCommand: `touch ${deployed}` }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toContain('ci/test (failure), security/scan (pending)');
+    expect(seen).toEqual([undefined]); // GitHub's own gate on, asked once
+    expect(existsSync(deployed)).toBe(false);
+    expect(result.backupPath).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.fake.violations).toEqual([]);
+  }, 30_000);
+
+  it('refuses before any change when smoke.required is set but no critical check is configured', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, { smoke: { checks: [], required: true } }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toBe(
+      'smoke.required is true for production but no critical smoke checks are configured (smoke.checks[].tier "critical")',
+    );
+    expect(result.deploymentId).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+  }, 30_000);
+
+  it('rolls back when a critical smoke check fails, and names it', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, {
+        smoke: {
+          checks: [
+            {
+              name: 'version endpoint',
+              tier: 'critical',
+              method: 'GET',
+              url: '/health',
+              headers: {},
+              expectStatus: 200,
+              json: [{ path: 'version', equals: '9.9.9' }],
+              timeoutMs: 5000,
+            },
+          ],
+          required: true,
+          baseUrl: site.base,
+        },
+      }),
+      world(site, gh, hook.url),
+    );
+    expect(result.smoke).toBe('failed');
+    expect(result.result).toBe('rolled-back');
+    expect(result.message).toContain('version endpoint');
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+});
