@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import {
   ArtifactBlobs,
   CheckRunStore,
-  installArtifactDownloadRoutes,
+  installArtifactRoutes,
   installCheckRunRoutes,
   installPullRoutes,
   installTeamMemberRoutes,
@@ -47,7 +47,22 @@ async function measureRequests(signoff: SignoffBy) {
   const gh = installPullRoutes(fake);
   const checks = installCheckRunRoutes(fake, new CheckRunStore());
   installTeamMemberRoutes(fake, gh);
-  installArtifactDownloadRoutes(fake, blobs);
+  installArtifactRoutes(fake, {
+    listArtifacts: () =>
+      [...gh.artifacts.entries()].flatMap(([runId, list]) =>
+        list.map((a) => ({
+          id: a.id as number,
+          name: a.name as string,
+          sizeInBytes: a.size_in_bytes as number,
+          createdAt: '2026-11-23T10:30:00Z',
+          expiresAt: '2027-02-21T10:30:00Z',
+          runId,
+          headSha: HEAD,
+          headBranch: 'feature',
+        })),
+      ),
+    downloadUrl: (id) => blobs.signedUrl(id),
+  });
   gh.setTeam('acme', 'sre', ['sre-sam', ...Array.from({ length: 30 }, (_, i) => `sre-${i}`)]);
   gh.setTeam('acme', 'ops', ['ops-olga', ...Array.from({ length: 30 }, (_, i) => `ops-${i}`)]);
   gh.addPull({ number: 1, body: seedBody(), author: 'author', headSha: HEAD, labels: ['deploy'] });
