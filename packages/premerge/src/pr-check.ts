@@ -151,6 +151,47 @@ export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcom
   };
 }
 
+/** Ends the PR's check run as failed with `reason`, without evaluating (e.g. the roster is unreadable). */
+export async function reportCheckFailure(options: {
+  repo: string;
+  pull: number;
+  token: string;
+  apiUrl?: string;
+  checkName?: string;
+  appId?: number;
+  headShaHint?: string;
+  reason: string;
+  tuning?: ClientTuning;
+}): Promise<void> {
+  const ref = parseRepo(options.repo);
+  const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
+  let headSha = options.headShaHint;
+  try {
+    headSha = (await fetchPull(client, ref, options.pull)).headSha;
+  } catch (error) {
+    if (!headSha) throw error;
+  }
+  await completeCheckRun(
+    client,
+    ref,
+    headSha,
+    {
+      name: options.checkName ?? CHECK_RUN_NAME,
+      appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
+      externalId: externalIdOf(ref, options.pull),
+    },
+    {
+      conclusion: 'failure',
+      title: '❌ pr-check configuration error',
+      summary: `pr-check could not evaluate PR #${options.pull}: ${options.reason}\n`,
+    },
+    new Date(),
+  );
+}
+
+const externalIdOf = (ref: RepoRef, pull: number): string =>
+  `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${pull}`.toLowerCase();
+
 async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise<PrCheckOutcome> {
   const now = options.now ?? (() => new Date());
   const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
@@ -161,7 +202,7 @@ async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise
   const identity = {
     name: options.checkName ?? CHECK_RUN_NAME,
     appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
-    externalId: `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${options.pull}`.toLowerCase(),
+    externalId: externalIdOf(ref, options.pull),
   };
   const write = async (
     headSha: string,
