@@ -29,14 +29,18 @@ export interface ClientTuning {
   rateLimitBaseMs?: number;
   /** How often a rate-limited request is retried before it fails (default 2). */
   rateLimitRetries?: number;
+  /** Longest Retry-After / reset wait accepted, in seconds (default 60). */
+  maxRateLimitWaitSeconds?: number;
 }
 
 let clientCount = 0;
 
 export function createGitHubClient(token: string, apiUrl?: string, tuning: ClientTuning = {}): GitHubClient {
   const limitRetries = tuning.rateLimitRetries ?? 2;
-  const onLimit = (_after: number, _options: unknown, _octokit: unknown, retryCount: number): boolean =>
-    retryCount < limitRetries;
+  // Wait out a short limit; a long one (a primary limit resets hourly) fails now with the request
+  // named, because a job killed by its timeout would leave the check without a conclusion.
+  const onLimit = (after: number, _options: unknown, _octokit: unknown, retryCount: number): boolean =>
+    retryCount < limitRetries && after <= (tuning.maxRateLimitWaitSeconds ?? 60);
   return new Octokit({
     auth: token,
     baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
