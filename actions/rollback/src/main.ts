@@ -11,6 +11,7 @@ import {
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { recordRestoredDeployment } from './record-deployment.js';
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions {
   const backup = inputString('backup', { fallback: 'latest' });
@@ -59,6 +60,12 @@ export async function run(): Promise<void> {
     core.setOutput('health-checks-ok', String(result.healthChecksOk));
     core.setOutput('previous-tree', result.previousTree ?? '');
     core.setOutput('log-path', result.logPath);
+    core.setOutput(
+      'deployment-id',
+      result.status === 'succeeded'
+        ? await recordRestoredDeployment(inputString('environment'), result.restoredFrom)
+        : '',
+    );
     await core.summary
       .addHeading(`Rollback: ${result.status}`, 3)
       .addRaw(`${result.message}\n\nLog: \`${result.logPath}\``)

@@ -11,6 +11,7 @@ import {
   automaticRollbackSafe,
   checksForTier,
   CommitStatusGateError,
+  recordRestoredRelease,
   runDeploy,
   runSmokeTests,
   type ActiveDeployment,
@@ -477,23 +478,16 @@ export async function runGuardedDeploy(
     }
     await trail;
     try {
-      const id = await recorder.create({
+      out.restoredDeploymentId = await recordRestoredRelease(recorder, {
         environment: env,
         ref: previous.ref,
-        production: env === 'production',
-        description: `automatic rollback to ${previous.version ?? previous.ref} (deployment ${out.deploymentId ?? '?'} failed)`,
-        payload: {
-          version: previous.version ?? null,
-          type: 'rollback',
-          rollback_of: out.deploymentId ?? null,
-          restored_from: out.restoredFrom ?? null,
-        },
-        // The restored release was live a minute ago; GitHub must not refuse it for a newer red check.
-        requiredContexts: [],
+        ...(previous.version ? { version: previous.version } : {}),
+        reason: 'automatic rollback',
+        ...(out.restoredFrom ? { restoredFrom: out.restoredFrom } : {}),
+        ...(out.deploymentId !== undefined ? { rollbackOf: out.deploymentId } : {}),
+        ...(options.logUrl ? { logUrl: options.logUrl } : {}),
+        ...(options.environmentUrl ? { environmentUrl: options.environmentUrl } : {}),
       });
-      out.restoredDeploymentId = id;
-      void post(id, 'in_progress', 'restoring the previous release');
-      await post(id, 'success', `restored ${previous.version ?? previous.ref}; health verified`);
     } catch (error) {
       log.warning(`GitHub: the restored release was not recorded: ${(error as Error).message}`);
     }
