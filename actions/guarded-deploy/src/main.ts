@@ -3,7 +3,7 @@
 // runGuardedDeploy, set outputs and the job summary. The post step records a run whose main step
 // was killed before it could.
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import {
   inputBoolean,
@@ -26,6 +26,7 @@ import {
   githubTargetFromEnv,
   loadRolloutConfig,
 } from '@guarded-rollout/deploy';
+import { uploadBackupArtifact } from '@guarded-rollout/backup-store';
 import { systemClock } from '@guarded-rollout/monitor';
 import {
   CANCEL_NOTIFY_BUDGET_MS,
@@ -160,27 +161,19 @@ export function getInputs(): GuardedInputs {
   };
 }
 
-/** The backup as an artifact named for environment and run ("Re-run jobs" gets a new attempt). */
-export function backupArtifactName(environment: string, env: NodeJS.ProcessEnv): string {
-  return `guarded-rollout-backup-${environment}-run${env.GITHUB_RUN_ID ?? 'local'}-attempt${env.GITHUB_RUN_ATTEMPT ?? '1'}`;
-}
-
-// Seam for i11a's packages/backup-store: the same upload, named the same way.
+/** The backup as the run's artifact (packages/backup-store names it for environment, run and
+ *  attempt, so "Re-run jobs" adds one and the rollback workflow finds it). */
 function runnerArtifacts(retentionDays: number): BackupArtifacts | undefined {
   // The runner gives a node action ACTIONS_RUNTIME_TOKEN / ACTIONS_RESULTS_URL; without them no upload.
   if (!process.env.ACTIONS_RUNTIME_TOKEN || !process.env.ACTIONS_RESULTS_URL) return undefined;
   return {
-    async upload(backup) {
-      const { DefaultArtifactClient } = await import('@actions/artifact');
-      const name = backupArtifactName(backup.environment, process.env);
-      const uploaded = await new DefaultArtifactClient().uploadArtifact(
-        name,
-        [backup.zipPath, backup.sha256Path],
-        dirname(backup.zipPath),
-        retentionDays ? { retentionDays } : {},
-      );
-      return { name, ...(uploaded.id !== undefined ? { id: uploaded.id } : {}) };
-    },
+    upload: (backup) =>
+      uploadBackupArtifact({
+        backupPath: backup.zipPath,
+        sha256Path: backup.sha256Path,
+        environment: backup.environment,
+        ...(retentionDays ? { retentionDays } : {}),
+      }),
   };
 }
 

@@ -109,6 +109,8 @@ describe('monitor-gates bundle', () => {
     expect(existsSync(join(run.dir, run.outputs['summary-path']!))).toBe(true);
     expect(run.summary).toContain('| extraction_failure_rate |');
     expect(run.summary).toContain('xychart-beta');
+    // Notifications are on, but no channel is configured: skipped, not warned about.
+    expect(run.stdout).not.toMatch(/::warning::notification/);
     expect(run.code).toBe(0);
   });
 
@@ -136,6 +138,45 @@ describe('monitor-gates bundle', () => {
     expect(run.code).toBe(1);
     const log = readFileSync(join(run.dir, run.outputs['log-path']!), 'utf8');
     expect(log.trim().split('\n')).toHaveLength(1 + 3);
+  });
+
+  it('dry run: the pre-flight scrapes once and passes a matching mapping; a label mismatch fails with the diagnostic', async () => {
+    const base = await service({ healthy: true, restoredFile: '/nonexistent' });
+    const inputs = {
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': `${base}/health`,
+      'metrics-url': `${base}/metrics`,
+      'dry-run': 'true',
+    };
+    const ok = await runBundle(inputs);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(
+      /pre-flight: gate extraction_failure_rate: extractions_failed ← dhash_extractions_total\{result="failed"\} matched \(counter\)/,
+    );
+    expect(ok.outputs.result).toBe('dry-run');
+    const dir = mkdtempSync(join(tmpdir(), 'sources-'));
+    const sources = join(dir, 'sources.json');
+    writeFileSync(
+      sources,
+      JSON.stringify({ metrics: { extractions_failed: 'dhash_extractions_total{result="failure"}' } }),
+    );
+    const bad = await runBundle({ ...inputs, sources });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      /::error::pre-flight failed:.*extractions_failed ← dhash_extractions_total\{result="failure"\}.*result="failure" is not among its values \("failed", "ok"\)/,
+    );
+    const noTarget = await runBundle({
+      ...inputs,
+      'dry-run': 'false',
+      'auto-rollback': 'true',
+      duration: '1m',
+      'time-scale': '600',
+    });
+    expect(noTarget.code).toBe(1);
+    expect(noTarget.stdout).toMatch(
+      /::error::pre-flight failed:.*input "auto-rollback" is on but no rollback target/,
+    );
   });
 
   it('refuses a bad time-scale with a message naming the input', async () => {

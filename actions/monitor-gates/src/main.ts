@@ -13,7 +13,9 @@ import {
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
 import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
 import {
+  assertPreflight,
   checkTimeScale,
+  preflight,
   chooseRollback,
   packageNotifier,
   planWatch,
@@ -99,9 +101,23 @@ export async function run(): Promise<void> {
   await runAction(async () => {
     const inputs = getInputs();
     if (inputs.dryRun) {
-      // Validates config, URLs and mapping and shows the plan; polls nothing.
+      // Pre-flight: validates config, URLs and mapping, scrapes each source once and checks every
+      // selector (a mismatch fails with exit 2 and the diagnostic), then shows the plan.
+      const rollbackChoice = chooseRollback({
+        environment: inputs.watch.environment,
+        ...inputs.rollback,
+        healthUrl: inputs.watch.healthUrl,
+        log: () => {},
+      });
+      const checked = await preflight({
+        ...inputs.watch,
+        rollbackConfigured: rollbackChoice !== undefined,
+        autoRollbackName: 'input "auto-rollback"',
+      });
+      for (const line of checked.lines) core.info(line);
+      for (const w of checked.warnings) core.warning(w, { title: 'Monitor pre-flight' });
+      assertPreflight(checked);
       const plan = planWatch(inputs.watch);
-      for (const line of plan.lines) core.info(line);
       core.setOutput('result', 'dry-run');
       core.setOutput('violated-gates', '[]');
       core.setOutput('rollback-required', 'false');
@@ -111,16 +127,6 @@ export async function run(): Promise<void> {
       core.setOutput('report-path', '');
       await core.summary.addRaw(plan.markdown).write();
       return;
-    }
-    if (
-      inputs.watch.autoRollback &&
-      !inputs.rollback.target &&
-      !inputs.rollback.rollbackCommand &&
-      inputs.watch.migrationSafety === 'reversible'
-    ) {
-      core.warning(
-        'auto-rollback is on but neither target nor rollback-command is set: a violation will be reported as a failed rollback',
-      );
     }
     const rollback = chooseRollback({
       environment: inputs.watch.environment,
@@ -135,6 +141,7 @@ export async function run(): Promise<void> {
     process.once('SIGTERM', cancel);
     const outcome = await watchDeployment({
       ...inputs.watch,
+      autoRollbackName: 'input "auto-rollback"',
       ...(rollback ? { rollback } : {}),
       ...(inputs.notify
         ? {
@@ -171,9 +178,15 @@ export async function run(): Promise<void> {
     core.setOutput('report-path', s.reports.html);
     for (const v of s.violations)
       core.error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
-    for (const n of s.notifications)
-      if (n.fallbackPath)
-        core.warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
+    // Only channels that were configured and failed deserve a warning; an unconfigured channel is
+    // skipped on purpose (the notify summary lists it).
+    for (const n of s.notifications) {
+      const failed = Object.entries(n.delivered).filter(([, d]) => d === false);
+      if (failed.length && n.fallbackPath)
+        core.warning(
+          `notification ${n.event} not delivered to ${failed.map(([c]) => c).join(', ')}; kept in ${n.fallbackPath}`,
+        );
+    }
     await core.summary.addRaw(outcome.markdown).write();
     if (inputs.failOnViolation && s.result !== 'passed')
       core.setFailed(`monitoring ${s.result}: ${s.reason}`);

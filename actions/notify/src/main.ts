@@ -19,6 +19,7 @@ import {
   assertChannels,
   assertEvent,
   describeResult,
+  notificationRedactor,
   notificationSecrets,
   resultMarkdown,
   sendNotification,
@@ -30,6 +31,9 @@ import {
 export interface NotifyInputs {
   options: SendOptions;
   failOnError: boolean;
+  /** Removes every form of every secret from text this step prints or writes (outputs and the
+   *  job summary are files the runner's masking does not see). */
+  redact: (text: string) => string;
 }
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
@@ -61,9 +65,11 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
       templateDir: inputOptional('template-dir'),
       fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
       budgetMs: inputDuration('timeout', '30s'),
+      attemptTimeoutMs: inputDuration('attempt-timeout', '10s'),
       dryRun: inputBoolean('dry-run'),
     },
     failOnError: inputBoolean('fail-on-error'),
+    redact: notificationRedactor({ env, secrets }),
   };
 }
 
@@ -100,7 +106,8 @@ async function uploadFallback(path: string, result: SendResult): Promise<void> {
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const { options, failOnError } = getInputs();
+    const { options, failOnError, redact } = getInputs();
+    const info = (text: string): void => core.info(redact(text));
     // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
     // keep the fallback file, so the cancellation leaves an honest trail.
     const controller = new AbortController();
@@ -114,26 +121,26 @@ export async function run(): Promise<void> {
       process.off('SIGINT', cancel);
       process.off('SIGTERM', cancel);
     }
-    for (const line of describeResult(result)) core.info(line);
+    for (const line of describeResult(result)) info(line);
     if (result.dryRun) {
       for (const c of result.channels)
-        core.info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
+        info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
     }
     for (const c of result.channels) {
       if (c.status === 'failed' || c.status === 'misconfigured') {
         core.warning(
-          `notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`,
-          {
-            title: `notify: ${c.channel} ${c.status}`,
-          },
+          redact(
+            `notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`,
+          ),
+          { title: `notify: ${c.channel} ${c.status}` },
         );
       }
     }
-    if (result.fallbackError) core.warning(result.fallbackError);
+    if (result.fallbackError) core.warning(redact(result.fallbackError));
     if (result.fallbackPath) await uploadFallback(result.fallbackPath, result);
-    await core.summary.addRaw(resultMarkdown(result), true).write();
-    core.setOutput('delivered', JSON.stringify(result.delivered));
-    core.setOutput('fallback-path', result.fallbackPath ?? '');
+    await core.summary.addRaw(redact(resultMarkdown(result)), true).write();
+    core.setOutput('delivered', redact(JSON.stringify(result.delivered)));
+    core.setOutput('fallback-path', redact(result.fallbackPath ?? ''));
     core.setOutput('dedupe-key', result.dedupeKey);
     if (failOnError && (result.anyFailed || result.fallbackError)) {
       const failed = result.channels

@@ -7,7 +7,7 @@ import { GitHubDeploymentRecorder, githubTargetFromEnv, recordRestoredBackup } f
 
 export async function recordRestoredDeployment(environment: string, backupPath: string): Promise<string> {
   if (!inputBoolean('record-deployment', true)) return '';
-  const token = inputOptional('token');
+  const token = inputOptional('github-token');
   maskSecret(token);
   const target = token ? githubTargetFromEnv(process.env, token) : undefined;
   if (!target) return '';

@@ -102,7 +102,7 @@ describe('post-restore validation', () => {
     expect(r.message).toMatch(
       /health did not reach 3 consecutive OK checks within 30000 ms \(2 OK of 7; last: HTTP 503\)/,
     );
-    expect(r.message).toContain('To undo: mv');
+    expect(r.message).toContain('to undo, move them back');
     expect(snapshot(join(root, 'live'))).toEqual(good);
     expect(snapshot(r.previousTree!)).toEqual(faulty);
     const log = parseEvidenceLog(readFileSync(join(root, 'rollback.log'), 'utf8'));

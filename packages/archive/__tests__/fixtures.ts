@@ -47,6 +47,8 @@ export function snapshot(dir: string): Record<string, TreeRecord> {
   const out: Record<string, TreeRecord> = {};
   const walk = (rel: string): void => {
     for (const name of readdirSync(join(dir, rel)).sort()) {
+      // The restore's own state (kept previous versions), not part of the restored tree.
+      if (rel === '' && name === '.guarded-rollout') continue;
       const r = rel ? `${rel}/${name}` : name;
       const abs = join(dir, r);
       const st = lstatSync(abs);

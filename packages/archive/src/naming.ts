@@ -47,6 +47,91 @@ export function backupFileName(prefix: string, env: string, createdAt: Date): st
   return `${prefix}_${env}_${compactUtc(createdAt)}.zip`;
 }
 
+function stampToDate(stamp: string): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp)!;
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+}
+
+/** A name no backup of `env` in `dir` has ever had (complete, partial or orphaned), in the
+ *  contract's format: the creation second, or one second past the newest existing name when two
+ *  backups come within one second (or the clock stepped back). So names never repeat and still
+ *  sort chronologically under `ls -1 backups/dhash_*.zip | sort -r | head -n1` in any locale
+ *  (same length, same prefix, only digits differ). Call it while holding the environment's lock. */
+export function uniqueBackupFileName(dir: string, prefix: string, env: string, createdAt: Date): string {
+  let newest: string | undefined;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const taken = new RegExp(`^\\.?${escapeRegExp(prefix)}_${escapeRegExp(env)}_(\\d{8}T\\d{6}Z)\\.zip`);
+  for (const name of names) {
+    const m = taken.exec(name);
+    if (m && (!newest || m[1]! > newest)) newest = m[1]!;
+  }
+  let when = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
+  if (newest && compactUtc(when) <= newest) when = new Date(stampToDate(newest).getTime() + 1000);
+  return backupFileName(prefix, env, when);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The lock file serialising backups of one environment in `dir`. */
+export function backupLockPath(dir: string, prefix: string, env: string): string {
+  return join(dir, `.${prefix}_${env}.lock`);
+}
+
+/** Leftovers of interrupted backups of `env` (call while holding its lock, so none is in
+ *  progress): temp zips of dead processes, a zip whose `.sha256` never came (killed between the
+ *  two), a `.sha256` whose zip is gone, dump directories. Returns one note per removal. */
+export function sweepInterruptedBackups(
+  dir: string,
+  env: string,
+  prefix = DEFAULT_PREFIX,
+  isAlive: (pid: number) => boolean = () => false,
+): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const present = new Set(names);
+  const notes: string[] = [];
+  const mine = `${prefix}_${env}_`;
+  const remove = (name: string, why: string): void => {
+    rmSync(join(dir, name), { recursive: true, force: true });
+    notes.push(`removed ${join(dir, name)}: ${why}`);
+  };
+  for (const name of names) {
+    const partial = /^\.(.+)\.partial-(\d+)$/.exec(name);
+    if (partial && partial[1]!.startsWith(mine) && Number(partial[2]) !== process.pid) {
+      if (!isAlive(Number(partial[2])))
+        remove(name, `temp file of an interrupted backup (pid ${partial[2]} is gone)`);
+      continue;
+    }
+    const dump = new RegExp(`^\\.dump-${escapeRegExp(env)}-(\\d+)-`).exec(name);
+    if (dump && Number(dump[1]) !== process.pid && !isAlive(Number(dump[1]))) {
+      remove(name, `dump directory of an interrupted backup (pid ${dump[1]} is gone)`);
+      continue;
+    }
+    const parsed = parseBackupFileName(name);
+    if (parsed && parsed.prefix === prefix && parsed.environment === env && !present.has(`${name}.sha256`)) {
+      remove(name, 'zip of an interrupted backup without its .sha256 (never complete, never restored)');
+      continue;
+    }
+    if (name.endsWith('.zip.sha256')) {
+      const zip = parseBackupFileName(name.slice(0, -'.sha256'.length));
+      if (zip && zip.prefix === prefix && zip.environment === env && !present.has(zip.file))
+        remove(name, 'checksum file whose zip is gone');
+    }
+  }
+  return notes;
+}
+
 export interface BackupName {
   file: string;
   prefix: string;

@@ -1,8 +1,9 @@
 // Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
-// directory beside the target, and only then swapped in with two renames. The previous tree is
-// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+// directory inside the target's state directory, and only then are the backup's top-level roots
+// swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
+// previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
@@ -29,7 +30,18 @@ import {
 } from './read.js';
 import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
 import { formatBytes } from './units.js';
-import { freeBytes, fsyncDirectory } from './backup.js';
+import { freeBytes } from './durable.js';
+import { LockBusyError, type HeldLock } from './lock.js';
+import {
+  JOURNAL_FILE,
+  lockTarget,
+  repairInterruptedSwapLocked,
+  stateDir,
+  swapRoots,
+  tidyStateDir,
+  sweepStaging,
+  uniqueDirectory,
+} from './swap.js';
 
 export interface VerifyOptions {
   /** Also inflate every entry and check CRC-32, size and manifest SHA256 (default true). */
@@ -128,7 +140,8 @@ export interface RestoreOptions {
   probe?: HealthProbe;
 }
 
-export type RestoreStatus = 'succeeded' | 'failed' | 'refused' | 'dry-run';
+/** `restored-unverified`: restored, but no health check ran, so nothing shows the service works. */
+export type RestoreStatus = 'succeeded' | 'restored-unverified' | 'failed' | 'refused' | 'dry-run';
 
 export interface RestoreResult {
   status: RestoreStatus;
@@ -181,6 +194,11 @@ export function noBackupMessage(dir: string, env: string, prefix: string): strin
   return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
 }
 
+/** The top-level names a backup holds: exactly what a restore replaces inside its target. */
+export function backupRoots(plan: ExtractionPlan): string[] {
+  return [...new Set(plan.entries.map((p) => p.path.split('/')[0]!))].sort();
+}
+
 /** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
  *  logged), not thrown; only usage errors throw. */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
@@ -223,8 +241,27 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   };
 
   // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+  let lock: HeldLock | undefined;
   let staging: string | undefined;
+  let roots: string[] = [];
   try {
+    if (!options.dryRun) {
+      // One restore of a target at a time; an interrupted one is finished before anything else.
+      mkdirSync(target, { recursive: false, mode: 0o755 });
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  try {
+    if (!options.dryRun) {
+      lock = lockTarget(target, now);
+      for (const note of [
+        ...(lock.tookOver ? [lock.tookOver] : []),
+        ...repairInterruptedSwapLocked(target),
+        ...sweepStaging(target),
+      ])
+        log.line(`note: ${note}`);
+    }
     restoredFrom = resolveBackupPath({ ...options, cwd });
     log.line(`backup: ${restoredFrom}`, `target: ${target}`);
     const sha256 = await verifyChecksum(restoredFrom);
@@ -232,9 +269,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const stamp = compactUtc(now());
     await withArchive(restoredFrom, caps, async (archive) => {
       const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+      roots = backupRoots(plan);
       log.line(
         `manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`,
-        `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`,
+        `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link and size checked`,
+        `roots replaced inside the target: ${roots.join(', ') || '(none)'}; every other path of ${target} is left as it is`,
       );
       if (manifest.environment !== environment) {
         if (!options.force) {
@@ -246,12 +285,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           `environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`,
         );
       }
-      const free = freeBytes(dirname(target));
+      const free = freeBytes(existsSync(target) ? target : dirname(target));
       if (free !== undefined && free < plan.totalBytes) {
         throw new UnsafeArchiveError(
-          `not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`,
+          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`,
         );
       }
+      const state = stateDir(target);
       if (options.dryRun) {
         await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
         verified = true;
@@ -259,45 +299,45 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           'every entry: CRC-32, size and SHA256 OK',
           '',
           'plan (nothing changed):',
-          `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`,
-          existsSync(target)
-            ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
-            : `  2. move the staging directory to ${target} (it does not exist yet)`,
+          `  1. extract into ${join(state, `staging-${stamp}-<pid>`)}`,
+          `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${join(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${join(state, JOURNAL_FILE)}`,
           `  3. restart: ${options.restartCommand ?? 'none configured'}`,
           `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`,
           `  5. smoke: ${options.smokeCommand ?? 'none configured'}`,
         );
         return;
       }
-      // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
-      staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
+      // 4: extract into staging inside the target's state directory (same filesystem: renames).
+      staging = join(state, `staging-${stamp}-${process.pid}`);
       await extractPlan(archive, plan, {
         destination: staging,
         verifyFileHashes: options.verifyFileHashes ?? true,
       });
       verified = true;
       log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-      if (existsSync(target)) {
-        previousTree = `${target}.pre-rollback-${stamp}`;
-        renameSync(target, previousTree);
-        try {
-          renameSync(staging, target);
-        } catch (error) {
-          renameSync(previousTree, target);
-          previousTree = undefined;
-          throw error;
-        }
-      } else {
-        renameSync(staging, target);
-      }
+      const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
+      swapRoots({
+        format: 'guarded-rollout-swap/1',
+        target,
+        staging,
+        previous,
+        roots: roots.map((name) => ({ name, hadLive: existsSync(join(target, name)) })),
+        startedAt: now().toISOString(),
+      });
       staging = undefined;
-      fsyncDirectory(dirname(target));
+      if (existsSync(previous)) previousTree = previous;
       log.line(
-        `swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`,
+        `swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`,
       );
     });
   } catch (error) {
     if (staging) rmSync(staging, { recursive: true, force: true });
+    lock?.release();
+    if (lock) tidyStateDir(target);
+    if (error instanceof LockBusyError) {
+      log.line(`REFUSED: ${error.message}`);
+      return finish('refused', error.message);
+    }
     if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
       log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
       return finish('refused', error.message);
@@ -310,11 +350,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     log.line(`FAILED: ${(error as Error).message}`, `the live tree ${target} was not changed`);
     return finish('failed', `restore failed: ${(error as Error).message}`);
   }
+  lock?.release();
+  if (lock) tidyStateDir(target);
   if (options.dryRun)
     return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
 
   const undo = previousTree
-    ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+    ? ` The previous versions of ${roots.join(', ')} are kept in ${previousTree}; to undo, move them back into ${target}.`
     : '';
   // 5: restart, health streak, smoke.
   if (options.restartCommand) {
@@ -364,8 +406,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`,
       );
   }
+  // Never `succeeded` without the required consecutive OK health checks.
+  if (!options.healthUrl && !options.probe)
+    return finish(
+      'restored-unverified',
+      `restored ${basename(restoredFrom)} into ${target}, but NOT verified: no health URL was configured, so no health check ran (give --health-url)`,
+    );
   return finish(
     'succeeded',
-    `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`,
+    `restored ${basename(restoredFrom)} into ${target} and saw ${healthChecksOk} consecutive OK health checks`,
   );
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { readUndelivered } from '@guarded-rollout/notify';
 import { startSink, type Sink } from '../../notify/__tests__/sink.js';
 import { cli } from './run-cli.js';
 
@@ -48,10 +49,12 @@ describe('guarded-rollout notify', () => {
     );
     expect(run.stdout).toMatch(/discord +skipped: DISCORD_WEBHOOK_URL is not set/);
     expect(run.stdout).toContain(`undelivered messages kept in ${join(cwd, 'fb', 'notifications.jsonl')}`);
-    expect(JSON.parse(readFileSync(join(cwd, 'fb', 'notifications.jsonl'), 'utf8'))).toMatchObject({
-      channel: 'teams',
-      event: 'deploy-succeeded',
-    });
+    expect(readUndelivered(join(cwd, 'fb', 'notifications.jsonl'))).toMatchObject([
+      {
+        channel: 'teams',
+        event: 'deploy-succeeded',
+      },
+    ]);
     const failing = await cli(
       [
         'notify',

@@ -3,12 +3,19 @@
 import {
   ConfigError,
   SchemaValidator,
-  readJsonFile,
+  readTextFile,
   parseJsonText,
   tryParseDuration,
   durationProblem,
 } from '@guarded-rollout/config';
 import { qualityGatesSchema } from './schema.js';
+import {
+  assertFiniteNumbers,
+  assertNoDuplicateKeys,
+  assertNoPrototypeNames,
+  isPrototypeName,
+} from './config-checks.js';
+import { resolveBaselineGate, type BaselineGate } from './baseline/gate.js';
 
 export type GateKind = 'consecutive_failures' | 'ratio' | 'percentile' | 'gauge';
 
@@ -67,6 +74,8 @@ export interface EnvironmentGates {
   source: string;
   policy: MonitorPolicy;
   gates: Gate[];
+  /** `kind: "baseline"` gates, kept apart so the fixed gates' engine is untouched (see ./baseline/). */
+  baselineGates?: BaselineGate[];
 }
 
 export const DEFAULT_POLICY: MonitorPolicy = {
@@ -98,25 +107,37 @@ export function deepMerge(base: unknown, override: unknown): unknown {
 
 const validator = new SchemaValidator<Json>(qualityGatesSchema);
 
-function durationAt(value: unknown, path: string, file: string, fallback: number): number {
+function durationAt(value: unknown, path: string, file: string, fallback: number, positive = true): number {
   if (value === undefined) return fallback;
   const ms = typeof value === 'string' ? tryParseDuration(value) : undefined;
   if (ms === undefined) throw new ConfigError(durationProblem(path, value), { file, field: path });
+  if (positive && ms <= 0)
+    throw new ConfigError(
+      `${path}: ${JSON.stringify(value)} is not a valid duration here; it must be longer than 0s (e.g. "30s", "10m")`,
+      { file, field: path },
+    );
   return ms;
 }
 
 /** The names of the environments a config defines. */
 export function environmentsOf(raw: unknown): string[] {
-  return isObject(raw) && isObject(raw.environments) ? Object.keys(raw.environments) : [];
+  return isObject(raw) && isObject(raw.environments)
+    ? Object.keys(raw.environments).filter((name) => !isPrototypeName(name))
+    : [];
 }
 
 /** Validates a parsed config and resolves one environment. `file` is used in error messages. */
 export function resolveEnvironment(raw: unknown, environment: string, file: string): EnvironmentGates {
+  assertFiniteNumbers(raw, file);
+  assertNoPrototypeNames(raw, file);
   validator.assert(raw, file);
   const config = raw as { defaults: Json; environments: Record<string, Json> };
   const known = Object.keys(config.environments);
-  const override = config.environments[environment];
-  if (override === undefined) {
+  // Own names only: `--env __proto__` or `--env constructor` must not resolve to a built-in.
+  const override = Object.hasOwn(config.environments, environment)
+    ? config.environments[environment]
+    : undefined;
+  if (override === undefined || isPrototypeName(environment)) {
     throw new ConfigError(
       `unknown environment ${JSON.stringify(environment)}; this file defines: ${known.join(', ')}`,
       { file, field: 'environments' },
@@ -167,6 +188,7 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         `${envPath}.cadence.initial_phase`,
         file,
         DEFAULT_POLICY.cadence.initialPhaseMs,
+        false,
       ),
       intervalMs: durationAt(
         cadence.interval,
@@ -179,6 +201,7 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         `${envPath}.cadence.suspicion_interval`,
         file,
         DEFAULT_POLICY.cadence.suspicionIntervalMs,
+        false,
       ),
     },
     escalationsMs: Array.isArray(merged.escalations)
@@ -210,9 +233,14 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
   }
 
   const gates: Gate[] = [];
+  const baselineGates: BaselineGate[] = [];
   for (const [name, g] of Object.entries((merged.gates ?? {}) as Record<string, Json>)) {
     if (g.enabled === false) continue;
     const path = `${envPath}.gates.${name}`;
+    if (g.kind === 'baseline') {
+      baselineGates.push(resolveBaselineGate(name, g, path, file));
+      continue;
+    }
     const base = {
       name,
       threshold: g.threshold as number,
@@ -245,6 +273,11 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         });
         break;
       case 'gauge':
+        if (base.threshold < 0)
+          throw new ConfigError(
+            `${path}.threshold: ${base.threshold} is negative; a gauge limit such as a queue length must be 0 or more`,
+            { file, field: `${path}.threshold` },
+          );
         gates.push({
           ...base,
           kind: 'gauge',
@@ -254,17 +287,17 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         break;
     }
   }
-  if (gates.length === 0) {
+  if (gates.length + baselineGates.length === 0) {
     throw new ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, {
       file,
     });
   }
-  return { environment, source: file, policy, gates };
+  return { environment, source: file, policy, gates, ...(baselineGates.length ? { baselineGates } : {}) };
 }
 
 /** Reads a config file and resolves one environment. */
 export function loadGatesConfig(file: string, environment: string): EnvironmentGates {
-  return resolveEnvironment(readJsonFile(file), environment, file);
+  return parseGatesConfig(readTextFile(file), environment, file);
 }
 
 /** Same, from text already in memory (action input, tests). */
@@ -273,5 +306,7 @@ export function parseGatesConfig(
   environment: string,
   name = 'quality-gates-config.json',
 ): EnvironmentGates {
-  return resolveEnvironment(parseJsonText(text, name), environment, name);
+  const raw = parseJsonText(text, name);
+  assertNoDuplicateKeys(text, name);
+  return resolveEnvironment(raw, environment, name);
 }

@@ -63,13 +63,65 @@ const gateProperties = {
     unit: { type: 'string' },
     ...common,
   },
+  baseline: {
+    kind: { const: 'baseline' },
+    compare: {
+      enum: ['ratio', 'percentile', 'gauge'],
+      description:
+        'What is compared with the pre-deploy baseline: a failure ratio (numerator/denominator), the share of ' +
+        'a latency metric above the baseline percentile, or the mean of a gauge.',
+    },
+    numerator: { type: 'string', description: 'compare ratio: counter of bad events.' },
+    denominator: { type: 'string', description: 'compare ratio: counter of all events.' },
+    metric: {
+      type: 'string',
+      description: 'compare percentile: histogram/samples metric; gauge: gauge metric.',
+    },
+    percentile: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 100 },
+    unit: { type: 'string' },
+    margin: {
+      type: 'number',
+      minimum: 0,
+      description:
+        'Practical margin, relative: 0.5 tolerates up to 50 % worse than the baseline (upper bound) (default 0.5).',
+    },
+    alpha: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 0.2,
+      description: 'False-alarm probability over the whole watch, however often it is polled (default 0.01).',
+    },
+    baseline_period: {
+      ...duration,
+      description: 'How long before the deploy the baseline is recorded (default 15m).',
+    },
+    mode: {
+      enum: ['enforce', 'warn'],
+      description:
+        'enforce: a regression is a violation (rollback); warn: reported and notified only (default enforce).',
+    },
+    min_events: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Fewest baseline events (gauge: readings) that make a baseline (default 100; gauge 5).',
+    },
+    ...common,
+  },
 } as const;
+
+/** A baseline gate names the metrics its comparison needs. */
+const baselineConditions = [
+  { if: { properties: { compare: { const: 'ratio' } } }, then: { required: ['numerator', 'denominator'] } },
+  { if: { properties: { compare: { const: 'percentile' } } }, then: { required: ['metric', 'percentile'] } },
+  { if: { properties: { compare: { const: 'gauge' } } }, then: { required: ['metric'] } },
+];
 
 const required: Record<keyof typeof gateProperties, string[]> = {
   consecutive_failures: ['kind', 'source', 'threshold'],
   ratio: ['kind', 'numerator', 'denominator', 'window', 'threshold'],
   percentile: ['kind', 'metric', 'percentile', 'window', 'threshold'],
   gauge: ['kind', 'metric', 'threshold'],
+  baseline: ['kind', 'compare'],
 };
 
 const fullGate = {
@@ -81,6 +133,7 @@ const fullGate = {
     properties,
     required: required[kind as keyof typeof gateProperties],
     additionalProperties: false,
+    ...(kind === 'baseline' ? { allOf: baselineConditions } : {}),
   })),
 };
 

@@ -14,6 +14,8 @@ import {
   createSampler,
   guardedMonitor,
   instantQuery,
+  preflight,
+  resolvePromQueries,
   systemClock,
   withWindow,
   type MonitorSummary,
@@ -112,6 +114,48 @@ describeWithPrometheus('Prometheus provider against a real Prometheus', () => {
       // The fault fails 40 % of extractions; small windows under load scatter around that.
       expect(s.violations[0]!.value!).toBeGreaterThan(0.05);
     }
+  }, 30_000);
+
+  it('pre-flight against Prometheus: the shipped mapping matches (histogram via _bucket); a wrong label value or name is named with what Prometheus has', async () => {
+    const ok = await preflight({
+      environment: 'production',
+      configFile,
+      healthUrl: `${service.base}/health`,
+      prometheusUrl: promUrl,
+      timeScale: TIME_SCALE,
+    });
+    expect(ok.problems).toEqual([]);
+    expect(ok.lines.join('\n')).toMatch(
+      /hash_duration_ms ← dhash_hash_duration_seconds_bucket matched \d+ series/,
+    );
+    const bad = await preflight({
+      environment: 'production',
+      configFile,
+      healthUrl: `${service.base}/health`,
+      prometheusUrl: promUrl,
+      sources: {
+        metrics: {
+          extractions_failed: 'dhash_extractions_total{result="failure"}',
+          low_confidence_queue_length: 'dhash_low_confidence_queue',
+        },
+      },
+    });
+    expect(bad.problems).toEqual([
+      'gate extraction_failure_rate: extractions_failed ← dhash_extractions_total{result="failure"}: selector dhash_extractions_total{result="failure"} matched no series of dhash_extractions_total: result="failure" is not among its values ("failed", "invalid", "ok")',
+      expect.stringMatching(
+        /^gate low_confidence_queue: low_confidence_queue_length ← dhash_low_confidence_queue: selector dhash_low_confidence_queue matched no series: there is no metric dhash_low_confidence_queue; closest names: dhash_low_confidence_queue_length/,
+      ),
+    ]);
+    // No `or vector(0)`: the derived ratio query over a selector that matches nothing is missing.
+    const [ratio] = resolvePromQueries(
+      loadGatesConfig(configFile, 'production').gates.filter((g) => g.kind === 'ratio'),
+      { metrics: { extractions_failed: 'dhash_extractions_total{result="failure"}' } },
+      { timeScale: TIME_SCALE },
+    );
+    expect(ratio!.query).not.toMatch(/vector\(0\)/);
+    expect(await instantQuery(promUrl, ratio!.query)).toEqual({
+      error: expect.stringMatching(/^query matched no series \(missing data, never zero\)/),
+    });
   }, 30_000);
 
   it('after rolling back to 1.0.0 both providers pass the window', async () => {

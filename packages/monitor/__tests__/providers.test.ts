@@ -143,7 +143,8 @@ describe('exposition provider', () => {
     const missing = await scrapeExposition(`${base}/metrics`, resolveSelectors(metricGates));
     expect(missing.low_confidence_queue_length).toEqual({
       type: 'error',
-      error: 'series dhash_low_confidence_queue_length not found in the exposition',
+      error:
+        'selector dhash_low_confidence_queue_length matched no series: there is no metric dhash_low_confidence_queue_length; closest names: other',
     });
     routes.set('/metrics', text(500, 'boom'));
     expect(
@@ -207,7 +208,7 @@ describe('Prometheus API provider', () => {
     expect(q.find((x) => x.gate === 'extraction_failure_rate')).toEqual({
       gate: 'extraction_failure_rate',
       query:
-        '(sum(increase(dhash_extractions_total{result="failed"}[10s])) or vector(0)) / sum(increase(dhash_extractions_total[10s]))',
+        'sum(increase(dhash_extractions_total{result="failed"}[10s])) / sum(increase(dhash_extractions_total[10s]))',
       events: 'sum(increase(dhash_extractions_total[10s]))',
     });
     expect(q.find((x) => x.gate === 'p95_hash_time')!.query).toBe(
@@ -269,7 +270,7 @@ describe('Prometheus API provider', () => {
     expect(r).toEqual({
       a: { type: 'windowed', value: 0.25, events: 40 },
       b: { type: 'windowed', value: 0, events: 0 },
-      c: { type: 'error', error: 'no data for empty' },
+      c: { type: 'error', error: 'query matched no series (missing data, never zero): empty' },
       d: { type: 'error', error: 'PromQL error: parse error at char 3' },
     });
     const down = await queryGates(`http://127.0.0.1:${deadPort}`, [{ gate: 'a', query: 'up' }], 1000);

@@ -155,10 +155,12 @@ export function resolvePromQueries(
         const num = selectors.get(gate.numerator)!;
         const den = selectors.get(gate.denominator)!;
         const total = `sum(increase(${den.name}${labelMatchers(den)}[${range}]))`;
-        // `or vector(0)`: a failure counter that has never been incremented is zero, not missing.
+        // No `or vector(0)`: a failure selector that matches nothing is missing data (an error
+        // reading, fail closed), never a 0 % failure rate. Services pre-initialise their labelled
+        // counters (prom-client: counter.inc(labels, 0)) so a healthy one always has the series.
         out.push({
           gate: gate.name,
-          query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`,
+          query: `sum(increase(${num.name}${labelMatchers(num)}[${range}])) / ${total}`,
           events: total,
         });
         break;

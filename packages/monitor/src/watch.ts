@@ -8,8 +8,11 @@ import {
   describeLimit,
   loadGatesConfig,
   parseGatesConfig,
+  describeBaselineLimit,
+  type BaselineSnapshot,
   type EnvironmentGates,
 } from '@guarded-rollout/gates';
+import { createBaselineSampler } from './baseline.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   guardedMonitor,
@@ -22,6 +25,7 @@ import { withWindow } from './loop.js';
 import { MonitorRecorder } from './recorder.js';
 import { createSampler } from './sampler.js';
 import { loadMonitorSources, type MonitorSources } from './sources.js';
+import { assertPreflight, preflight } from './preflight.js';
 
 export interface WatchOptions {
   environment: string;
@@ -35,12 +39,17 @@ export interface WatchOptions {
   metricsUrl?: string;
   prometheusUrl?: string;
   jsonUrl?: string;
+  /** The baseline recorded before the deploy (recordBaseline); required when the environment has
+   *  baseline gates. */
+  baseline?: BaselineSnapshot;
   /** Overrides the configured window. */
   durationMs?: number;
   timeScale?: number;
   suspicion?: boolean;
   keepWatching?: boolean;
   autoRollback?: boolean;
+  /** How the auto-rollback option is spelled in this doorway, for the pre-flight message. */
+  autoRollbackName?: string;
   migrationSafety?: MigrationSafety;
   rollback?: Rollback;
   notify?: Notifier;
@@ -67,6 +76,12 @@ export function checkTimeScale(raw: number | string, field = 'time-scale'): numb
   return value;
 }
 
+/** Per-request timeout: 5 s of service time, compressed by the time scale (a hung poll must not
+ *  cost five virtual minutes in a 60× drill), never under a 1 s floor. */
+export function requestTimeoutFor(timeScale: number, requestedMs?: number): number {
+  return requestedMs ?? Math.max(1000, Math.round(5000 / timeScale));
+}
+
 /** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
  *  (handy for an action input). */
 export function loadGatesFrom(configFile: string, environment: string): EnvironmentGates {
@@ -79,6 +94,7 @@ interface PreparedWatch {
   config: EnvironmentGates;
   sampler: ReturnType<typeof createSampler>;
   timeScale: number;
+  sources: MonitorSources;
   lines: string[];
 }
 
@@ -99,14 +115,31 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
     jsonUrl: options.jsonUrl,
     sources,
     timeScale,
-    timeoutMs: options.requestTimeoutMs ?? 5000,
+    timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
   });
+  const baselineGates = config.baselineGates ?? [];
+  if (baselineGates.length) {
+    // Baseline gates read raw cumulative series from the same source; merge them into each poll.
+    const fixedSample = sampler.sample;
+    const baselineSample = createBaselineSampler({
+      gates: baselineGates,
+      ...(options.metricsUrl ? { metricsUrl: options.metricsUrl } : {}),
+      ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+      sources,
+      timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+    });
+    sampler.sample = async (at) => {
+      const [reading, extra] = await Promise.all([fixedSample(at), baselineSample(at)]);
+      return { ...reading, metrics: { ...extra, ...reading.metrics } };
+    };
+  }
   const lines = [
     `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+    ...baselineGates.map((g) => `baseline gate ${g.name}: ${describeBaselineLimit(g)}`),
     `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
     ...sampler.describe,
   ];
-  return { config, sampler, timeScale, lines };
+  return { config, sampler, timeScale, sources, lines };
 }
 
 /** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
@@ -136,6 +169,25 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
   const { config, sampler, timeScale, lines } = prepareWatch(options);
+  const missing = (config.baselineGates ?? []).filter((g) => !options.baseline?.gates[g.name]);
+  if (missing.length) {
+    throw new ConfigError(
+      `baseline gates ${missing.map((g) => g.name).join(', ')} need a baseline recorded before the deploy; ` +
+        'record one with `guarded-rollout baseline` (or recordBaseline) and pass it as --baseline FILE',
+      { field: 'baseline' },
+    );
+  }
+  // Pre-flight: a selector that matches nothing, or auto-rollback with nowhere to roll back to, is
+  // a configuration error (exit 2) before the watch. A source that is down right now is not: that
+  // is what the gates judge, fail closed.
+  const checked = await preflight({
+    ...options,
+    requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+    rollbackConfigured: options.rollback !== undefined,
+    requireReachable: false,
+  });
+  for (const warning of checked.warnings) log(`pre-flight warning: ${warning}`);
+  assertPreflight(checked);
   const recorder = new MonitorRecorder(
     options.outDir ?? 'monitor_logs',
     options.environment,
@@ -149,6 +201,7 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     provider: sampler.provider === 'none' ? 'health only' : sampler.provider,
     recorder,
     sample: sampler.sample,
+    ...(options.baseline ? { baseline: options.baseline } : {}),
     clock,
     timeScale,
     ...(options.suspicion !== undefined ? { suspicion: options.suspicion } : {}),

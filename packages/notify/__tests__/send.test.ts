@@ -7,6 +7,7 @@ import { secretForms } from '@guarded-rollout/action-io';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   FALLBACK_FILE,
+  readUndelivered,
   resultMarkdown,
   describeResult,
   sendNotification,
@@ -122,10 +123,19 @@ describe('sendNotification', () => {
     });
     expect(result.anyFailed).toBe(true);
     expect(result.fallbackPath).toBe(join(options.fallbackDir!, FALLBACK_FILE));
-    const lines = readFileSync(result.fallbackPath!, 'utf8')
+    const journal = readFileSync(result.fallbackPath!, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Journal: one pending line per channel before any attempt, then one final line each.
+    expect(journal.slice(0, 4).map((l) => l.status)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    expect(
+      journal
+        .slice(4)
+        .map((l) => `${l.channel} ${l.status}`)
+        .sort(),
+    ).toEqual(['discord failed', 'slack failed', 'teams failed', 'webhook delivered']);
+    const lines = readUndelivered(result.fallbackPath!) as unknown as Record<string, unknown>[];
     expect(lines.map((l) => l.channel).sort()).toEqual(['discord', 'slack', 'teams']);
     const discord = lines.find((l) => l.channel === 'discord')!;
     expect(discord).toMatchObject({
@@ -182,11 +192,11 @@ describe('sendNotification', () => {
     expect(result.delivered).toMatchObject({ slack: true, webhook: true, teams: false, discord: false });
     expect(result.channels.find((c) => c.channel === 'teams')!.reason).toBe('cancelled after 1 attempt');
     expect(result.channels.find((c) => c.channel === 'discord')!.reason).toBe('cancelled after 1 attempt');
-    const lines = readFileSync(result.fallbackPath!, 'utf8').trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as { channel: string }).channel).sort()).toEqual([
-      'discord',
-      'teams',
-    ]);
+    expect(
+      readUndelivered(result.fallbackPath!)
+        .map((l) => l.channel)
+        .sort(),
+    ).toEqual(['discord', 'teams']);
   });
 
   it('writes a fallback entry when no channel is configured at all', async () => {
@@ -240,7 +250,7 @@ describe('bad input', () => {
       'SLACK_WEBHOOK_URL is not a valid URL (the value is not shown because it is a secret); expected https://...',
     );
     expect(result.channels.find((c) => c.channel === 'discord')!.reason).toMatch(
-      /DISCORD_WEBHOOK_URL must be an https:\/\/ URL \(found a ftp: URL/,
+      /DISCORD_WEBHOOK_URL must be an https:\/\/ URL \(http:\/\/ only to 127.0.0.1, ::1 or localhost; found a ftp: URL/,
     );
     expect(result.delivered).toMatchObject({
       slack: false,

@@ -1,6 +1,7 @@
 // Which channels are configured, from environment variables or explicit values (action inputs).
 // Every value here is a secret: errors describe what is wrong with it without ever showing it.
 import { ConfigError, describeValue } from '@guarded-rollout/config';
+import { destinationProblem, type UrlPolicy } from './url-policy.js';
 
 export const CHANNELS = ['slack', 'teams', 'discord', 'email', 'webhook'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
@@ -79,19 +80,20 @@ export type ChannelSetup =
   | { channel: ChannelName; state: 'skipped'; reason: string }
   | { channel: ChannelName; state: 'misconfigured'; reason: string };
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
 /** A problem with a webhook URL, worded without the URL; undefined when it is usable. */
-export function webhookUrlProblem(value: string, variable: string): string | undefined {
+export function webhookUrlProblem(
+  value: string,
+  variable: string,
+  policy: UrlPolicy = {},
+): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return `${variable} is not a valid URL (the value is not shown because it is a secret); expected https://...`;
   }
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return undefined;
-  return `${variable} must be an https:// URL (found a ${url.protocol.replace(':', '')}: URL; the value is not shown because it is a secret)`;
+  const problem = destinationProblem(url, policy, 'http');
+  return problem ? `${variable} ${problem} (the value is not shown because it is a secret)` : undefined;
 }
 
 /** Office 365 connectors (…webhook.office.com) are retired by Microsoft and stop accepting posts. */
@@ -118,6 +120,7 @@ export function setupChannels(
   channels: readonly ChannelName[],
   secrets: ChannelSecrets,
   names: Partial<Record<keyof ChannelSecrets, string>> = {},
+  policy: UrlPolicy = {},
 ): ChannelSetup[] {
   const varName = (key: keyof ChannelSecrets): string => names[key] ?? DEFAULT_ENV_NAMES[key];
   return channels.map((channel): ChannelSetup => {
@@ -126,7 +129,7 @@ export function setupChannels(
     ): ChannelSetup => {
       const value = secrets[key];
       if (!value) return { channel, state: 'skipped', reason: `${varName(key)} is not set` };
-      const problem = webhookUrlProblem(value, varName(key));
+      const problem = webhookUrlProblem(value, varName(key), policy);
       if (problem) return { channel, state: 'misconfigured', reason: problem };
       if (channel === 'teams' && isLegacyTeamsUrl(value)) {
         return { channel, state: 'misconfigured', reason: `${varName(key)} ${LEGACY_TEAMS_EXPLANATION}` };
@@ -151,8 +154,10 @@ export function setupChannels(
         const url = secrets.smtpUrl;
         if (!url) return { channel, state: 'skipped', reason: `${varName('smtpUrl')} is not set` };
         let protocol = '';
+        let parsed: URL;
         try {
-          protocol = new URL(url).protocol;
+          parsed = new URL(url);
+          protocol = parsed.protocol;
         } catch {
           return {
             channel,
@@ -167,6 +172,13 @@ export function setupChannels(
             reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//`,
           };
         }
+        const hostProblem = destinationProblem(parsed, policy, 'smtp');
+        if (hostProblem)
+          return {
+            channel,
+            state: 'misconfigured',
+            reason: `${varName('smtpUrl')} ${hostProblem} (the value is not shown because it is a secret)`,
+          };
         if (!secrets.emailTo)
           return {
             channel,

@@ -1,8 +1,11 @@
-// HTTP delivery of one rendered payload to one webhook: POST with a per-attempt timeout, retried
-// by the pure policy in retry.ts, never past the caller's deadline. Returns a result value; it
-// never throws for a delivery failure. Clock, sleep and randomness are injected for tests.
+// HTTP delivery of one rendered payload to one webhook: POST with a hard per-attempt wall-clock
+// limit (withDeadline: also covers DNS, headers and reading the answer), retried by the pure policy
+// in retry.ts, never past the caller's deadline. Returns a result value; it never throws for a
+// delivery failure. Clock, sleep and randomness are injected for tests.
 import { TOOL_VERSION } from '@guarded-rollout/config';
+import { DeadlineExceededError, withDeadline } from './budget.js';
 import { decideRetry, isSuccess, type AttemptOutcome, type RetryPolicy } from './retry.js';
+import { assertResolvedHostAllowed, DestinationRefusedError, type UrlPolicy } from './url-policy.js';
 
 export interface Clock {
   now(): number;
@@ -23,8 +26,13 @@ export interface DeliveryEnvironment {
   attemptTimeoutMs: number;
   /** clock.now() value after which no attempt starts and no wait begins. */
   deadline: number;
-  /** Cancels everything still running (a cancelled job has ~10 s before it is killed). */
+  /** Cancels everything still running (a cancelled job has ~10 s before it is killed, and the
+   *  call's own wall-clock budget aborts it with a DeadlineExceededError). */
   signal?: AbortSignal;
+  /** Applied to a receiver's answer before it is cut short, so no partial secret survives. */
+  redact?: (text: string) => string;
+  /** Where requests may go (link-local / metadata refused unless allowed). */
+  urlPolicy?: UrlPolicy;
 }
 
 /** Resolves after the clock's sleep, or as soon as the signal aborts. */
@@ -75,12 +83,26 @@ export function describeFetchError(error: unknown): string {
   return `network error: ${cause?.message ?? e?.message ?? String(error)}`;
 }
 
-async function readBody(response: Response): Promise<string> {
+/** Reads at most `limit` bytes of the answer, then drops the rest (an unending body ends here). */
+async function readBody(response: Response, limit = 4096): Promise<string> {
+  const body = response.body;
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    return (await response.text()).slice(0, 2000);
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
   } catch {
-    return '';
+    // a broken body still leaves the status
+  } finally {
+    reader.cancel().catch(() => undefined);
   }
+  return Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }
 
 function discordStyleRetryAfter(body: string): number | null {
@@ -113,7 +135,10 @@ export async function deliverWithRetry(
     delivered: false,
     attempts,
     status: lastStatus,
-    error: `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+    error:
+      env.signal?.reason instanceof DeadlineExceededError
+        ? `the call's time budget of ${env.signal.reason.ms} ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'}`
+        : `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
     history,
   });
   for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
@@ -180,8 +205,10 @@ export async function deliverWithRetry(
 
 /** POSTs a JSON body to a webhook, with retries. */
 export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): Promise<DeliveryResult> {
+  const redact = env.redact ?? ((text: string) => text);
   return deliverWithRetry(async (timeoutMs) => {
-    try {
+    const attempt = await withDeadline(timeoutMs, env.signal, async (signal): Promise<AttemptReport> => {
+      await assertResolvedHostAllowed(new URL(request.url).hostname, env.urlPolicy ?? {});
       const response = await env.fetch(request.url, {
         method: 'POST',
         headers: {
@@ -190,12 +217,21 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
           ...request.headers,
         },
         body: request.body,
-        signal: env.signal
-          ? AbortSignal.any([AbortSignal.timeout(timeoutMs), env.signal])
-          : AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
+        signal,
+        // Never followed: a redirect could carry the payload (and a signature) to another host.
+        redirect: 'manual',
       });
-      const bodyText = await readBody(response);
+      if (response.status >= 300 && response.status < 400) {
+        response.body?.cancel().catch(() => undefined);
+        return {
+          outcome: {
+            kind: 'refused',
+            error: `request refused: the receiver answered HTTP ${response.status} (a redirect); redirects are not followed — use the final URL`,
+          },
+        };
+      }
+      // Redacted before it is cut short: a cut could otherwise leave half a secret readable.
+      const bodyText = redact(await readBody(response));
       return {
         outcome: {
           kind: 'response',
@@ -206,17 +242,22 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
         explanation: isSuccess(response.status) ? undefined : request.explain?.(response.status, bodyText),
         detail: bodyText ? bodyText.slice(0, 200).replace(/\s+/g, ' ') : undefined,
       };
-    } catch (error) {
-      const text = describeFetchError(error);
-      if (text === 'timed out') return { outcome: { kind: 'timeout' } };
-      // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
-      // itself was refused before any I/O (bad URL, credentials in the URL).
-      const refused = (error as Error)?.name === 'TypeError' && !(error as { cause?: unknown }).cause;
-      return {
-        outcome: refused
-          ? { kind: 'refused', error: `request refused: ${text}` }
-          : { kind: 'network', error: text },
-      };
-    }
+    });
+    if (attempt.ok) return attempt.value;
+    if (attempt.reason === 'timeout') return { outcome: { kind: 'timeout' } };
+    if (attempt.reason === 'aborted') return { outcome: { kind: 'network', error: 'cancelled' } };
+    const error = attempt.error;
+    if (error instanceof DestinationRefusedError)
+      return { outcome: { kind: 'refused', error: `request refused: ${error.message}` } };
+    const text = redact(describeFetchError(error));
+    if (text === 'timed out') return { outcome: { kind: 'timeout' } };
+    // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
+    // itself was refused before any I/O (bad URL, credentials in the URL).
+    const refused = (error as Error)?.name === 'TypeError' && !(error as { cause?: unknown }).cause;
+    return {
+      outcome: refused
+        ? { kind: 'refused', error: `request refused: ${text}` }
+        : { kind: 'network', error: text },
+    };
   }, env);
 }

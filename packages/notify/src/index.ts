@@ -20,3 +20,19 @@ export {
 export { renderEmail, type EmailContent } from './channels/email.js';
 export { renderWebhook, signBody, SIGNATURE_HEADER, WEBHOOK_SCHEMA_VERSION } from './channels/webhook.js';
 export { sendEmail, smtpFailure, type SmtpTarget } from './email-send.js';
+export {
+  withDeadline,
+  deadlineController,
+  settleWithin,
+  DeadlineExceededError,
+  type DeadlineOutcome,
+} from './budget.js';
+export {
+  ALLOW_LINK_LOCAL_VARIABLE,
+  assertResolvedHostAllowed,
+  destinationProblem,
+  DestinationRefusedError,
+  forbiddenAddress,
+  policyFromEnv,
+  type UrlPolicy,
+} from './url-policy.js';

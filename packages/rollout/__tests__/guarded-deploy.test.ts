@@ -18,10 +18,6 @@ import {
   type Site,
 } from './support.js';
 
-// packages/archive restores only the backed-up roots once issue 14's restore lands (until then a
-// restore swaps the whole target directory and the note moves to <target>.pre-rollback-*).
-const ROOTS_ONLY_RESTORE = false;
-
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -91,8 +87,7 @@ describe('runGuardedDeploy', () => {
     expect(result.rollbackStatus).toBe('succeeded');
     expect(await version(site.base)).toBe('1.0.0');
     expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
-    if (ROOTS_ONLY_RESTORE)
-      expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+    expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
 
     // A webhook that never answers does not hold the rollback: restart within 1 s of the violation.
     const violation = w.lines.find((l) => l.text.startsWith('gate violation:'))!;

@@ -22,7 +22,9 @@ import {
   type SmokeCheck,
 } from '@guarded-rollout/deploy';
 import {
+  assertPreflight,
   guardedMonitor,
+  preflight,
   MonitorRecorder,
   planWatch,
   prepareWatch,
@@ -250,9 +252,7 @@ export async function runGuardedDeploy(
       log.info(`version ${options.version} is commit ${out.commit}`);
       await world.checkVersion?.(options.version, out.commit);
       // Monitor pre-flight: gates, URLs and metric mapping checked before anything changes.
-      // Seam for packages/monitor `preflight()` (issue 13): until it lands, prepareWatch validates
-      // everything that can be checked without polling.
-      for (const line of monitorPreflight(options)) log.info(line);
+      await monitorPreflight(options, log);
       const critical = checksForTier(options.smoke.checks, 'critical');
       if (critical.length === 0 && options.smoke.required)
         throw new ConfigError(
@@ -458,7 +458,13 @@ export async function runGuardedDeploy(
       cwd: options.cwd,
     });
     const outcome: RollbackOutcome = {
-      status: restored.status === 'dry-run' ? 'skipped' : restored.status,
+      // restored-unverified (no health check ran) is not a verified rollback.
+      status:
+        restored.status === 'dry-run'
+          ? 'skipped'
+          : restored.status === 'restored-unverified'
+            ? 'failed'
+            : restored.status,
       detail: restored.message,
       restoredFrom: restored.restoredFrom,
       healthChecksOk: restored.healthChecksOk,
@@ -592,9 +598,24 @@ export async function runGuardedDeploy(
   }
 }
 
-/** The monitor pre-flight the plan stage runs (seam for packages/monitor `preflight()`). */
-export function monitorPreflight(options: GuardedDeployOptions): string[] {
-  return prepareWatch({ environment: options.environment, ...options.watch }).lines;
+/** The monitor pre-flight of the plan stage (packages/monitor `preflight()`): every problem
+ *  refuses the deploy before anything changes; warnings are shown. */
+export async function monitorPreflight(
+  options: GuardedDeployOptions,
+  log: Pick<RolloutWorld['log'], 'info' | 'warning'>,
+): Promise<void> {
+  const result = await preflight({
+    environment: options.environment,
+    ...options.watch,
+    autoRollback: options.rollback.auto,
+    autoRollbackName: 'input "auto-rollback"',
+    rollbackConfigured: options.skipBackup ? false : Boolean(options.rollback.target),
+    // In dry-run the service may legitimately be absent; a mapping that matches nothing is still refused.
+    requireReachable: !options.dryRun,
+  });
+  for (const line of result.lines) log.info(line);
+  for (const warning of result.warnings) log.warning(`pre-flight: ${warning}`);
+  assertPreflight(result);
 }
 
 /** A recorder that also reports each poll (for the Deployment's "monitoring T+NN m"). */

@@ -5,17 +5,27 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, tryParseDuration, durationProblem } from '@guarded-rollout/config';
-import { describeResult, EVENTS, CHANNELS, sendNotification } from '@guarded-rollout/notify';
+import {
+  describeResult,
+  EVENTS,
+  CHANNELS,
+  notificationRedactor,
+  sendNotification,
+} from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface NotifyFlags {
   event: string;
   env: string;
+  config?: string;
+  printConfig?: boolean;
   channel: string[];
   fallbackDir: string;
   details?: string;
   templateDir?: string;
   timeout: string;
+  attemptTimeout: string;
   dryRun?: boolean;
   failOnError?: boolean;
   json?: boolean;
@@ -32,20 +42,41 @@ export function registerNotify(program: Command, ctx: CliContext): void {
     .option(
       '--channel <channel>',
       `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`,
-      (v: string, prev: string[]) => [...prev, ...v.split(',')],
-      [] as string[],
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',')],
     )
-    .option('--fallback-dir <dir>', 'directory of the fallback file notifications.jsonl', 'notify-fallback')
+    .option(
+      '--config <file>',
+      'rollout config whose environments.<env>.notify section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)',
+    )
+    .option(
+      '--fallback-dir <dir>',
+      withDefault('notify', 'fallbackDir', 'directory of the fallback file notifications.jsonl'),
+    )
     .option(
       '--details <json>',
       'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)',
     )
     .option('--template-dir <dir>', 'directory of <event>.hbs templates replacing the shipped ones')
-    .option('--timeout <duration>', 'time budget for the whole call, retries included', '30s')
+    .option(
+      '--timeout <duration>',
+      withDefault('notify', 'timeout', 'hard wall-clock budget for the whole call, retries included'),
+    )
+    .option(
+      '--attempt-timeout <duration>',
+      withDefault('notify', 'attemptTimeout', 'hard wall-clock limit of one delivery attempt'),
+    )
     .option('--dry-run', 'render every channel payload and send nothing')
     .option('--fail-on-error', 'exit 1 when a configured channel was not delivered')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: NotifyFlags) => {
+    .option('--print-config', 'print the resolved settings and where each came from; send nothing')
+    .action(async (given: NotifyFlags, command: Command) => {
+      const resolved = resolveSettings(ctx, 'notify', given.env, explicitFlags(command), given.config);
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('notify', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as NotifyFlags;
+      flags.channel ??= [];
       let details: unknown = {};
       if (flags.details !== undefined) {
         try {
@@ -64,11 +95,20 @@ export function registerNotify(program: Command, ctx: CliContext): void {
       const budgetMs = tryParseDuration(flags.timeout);
       if (budgetMs === undefined)
         throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
+      const attemptTimeoutMs = tryParseDuration(flags.attemptTimeout);
+      if (attemptTimeoutMs === undefined)
+        throw new ConfigError(durationProblem('--attempt-timeout', flags.attemptTimeout), {
+          field: 'attempt-timeout',
+        });
       // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
       const controller = new AbortController();
       const cancel = (): void => controller.abort();
       process.once('SIGINT', cancel);
       process.once('SIGTERM', cancel);
+      // Everything printed goes through redact: receivers' answers can echo a secret back.
+      const redact = notificationRedactor({ env: ctx.env });
+      const out = (text: string): void => ctx.stdout(redact(text));
+      const err = (text: string): void => ctx.stderr(redact(text));
       const result = await sendNotification({
         signal: controller.signal,
         event: flags.event,
@@ -79,31 +119,32 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         templateDir: flags.templateDir ? resolve(ctx.cwd, flags.templateDir) : undefined,
         fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
         budgetMs,
+        attemptTimeoutMs,
         dryRun: Boolean(flags.dryRun),
       }).finally(() => {
         process.off('SIGINT', cancel);
         process.off('SIGTERM', cancel);
       });
       if (flags.json) {
-        ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
+        out(`${JSON.stringify(result, null, 2)}\n`);
       } else {
-        ctx.stdout(
+        out(
           `${result.dryRun ? '[dry-run] ' : ''}${result.title} (${result.event}, ${result.environment}, ref ${result.dedupeKey})\n`,
         );
-        for (const line of describeResult(result)) ctx.stdout(`  ${line}\n`);
+        for (const line of describeResult(result)) out(`  ${line}\n`);
         if (result.dryRun) {
           for (const c of result.channels)
-            ctx.stdout(`\n--- ${c.channel} payload ---\n${JSON.stringify(c.payload, null, 2)}\n`);
+            out(`\n--- ${c.channel} payload ---\n${JSON.stringify(c.payload, null, 2)}\n`);
         }
-        if (result.fallbackPath) ctx.stdout(`undelivered messages kept in ${result.fallbackPath}\n`);
+        if (result.fallbackPath) out(`undelivered messages kept in ${result.fallbackPath}\n`);
       }
-      if (result.fallbackError) ctx.stderr(`warning: ${result.fallbackError}\n`);
+      if (result.fallbackError) err(`warning: ${result.fallbackError}\n`);
       const misconfigured = result.channels.filter((c) => c.status === 'misconfigured');
       if (misconfigured.length > 0) {
-        for (const c of misconfigured) ctx.stderr(`error: channel ${c.channel}: ${c.reason}\n`);
+        for (const c of misconfigured) err(`error: channel ${c.channel}: ${c.reason}\n`);
         ctx.exitCode = 2;
       } else if (flags.failOnError && (result.anyFailed || result.fallbackError)) {
-        ctx.stderr('error: a notification was not delivered (--fail-on-error)\n');
+        err('error: a notification was not delivered (--fail-on-error)\n');
         ctx.exitCode = 1;
       }
     });

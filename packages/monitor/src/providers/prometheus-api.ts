@@ -39,7 +39,7 @@ export async function instantQuery(
   if (!data) return { error: 'Prometheus answer has no data' };
   if (data.resultType === 'scalar') return Number((data.result as [number, string])[1]);
   const vector = data.result as Array<{ value?: [number, string] }>;
-  if (vector.length === 0) return { error: `no data for ${query}` };
+  if (vector.length === 0) return { error: `query matched no series (missing data, never zero): ${query}` };
   if (vector.length > 1)
     return {
       error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))`,

@@ -1,0 +1,269 @@
+// Items 1, 4 and 5 of issue 14: names that never repeat and still sort for the seed's `ls`, one
+// backup per environment at a time, leftovers swept with a note; a restore replaces exactly the
+// backup's roots and keeps each previous version under a unique name; the swap is journaled and
+// an interrupted one is finished by the next command; one restore of a target at a time.
+import { describe, it, expect } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import {
+  acquireLock,
+  backupLockPath,
+  createBackup,
+  lockTarget,
+  restoreBackup,
+  stateDir,
+  writeFileAtomic,
+  type SwapJournal,
+} from '../src/index.js';
+import { sh, tempRoot } from './fixtures.js';
+
+const T0 = new Date('2026-11-23T22:00:00.250Z');
+
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
+  return Number(r.stdout);
+}
+
+function workspace(label: string): string {
+  const root = tempRoot(label);
+  mkdirSync(join(root, 'config'), { recursive: true });
+  mkdirSync(join(root, 'data/sub'), { recursive: true });
+  writeFileSync(join(root, 'config/app.json'), '{"v":1}\n');
+  writeFileSync(join(root, 'data/sub/rows.csv'), 'a,b\n1,2\n');
+  writeFileSync(join(root, 'README.md'), 'not backed up\n');
+  return root;
+}
+
+describe('backup names never repeat and still sort for the seed command', () => {
+  it('three backups in the same second get three names, in order, each with its own .sha256', async () => {
+    const root = workspace('same-second');
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(root, 'config/app.json'), `{"v":${i}}\n`);
+      const b = await createBackup({
+        environment: 'production',
+        paths: ['config'],
+        cwd: root,
+        now: () => T0,
+      });
+      made.push(b.backupPath.split('/').pop()!);
+    }
+    expect(made).toEqual([
+      'dhash_production_20261123T220000Z.zip',
+      'dhash_production_20261123T220001Z.zip',
+      'dhash_production_20261123T220002Z.zip',
+    ]);
+    // The seed's commands, verbatim, pick the newest and its checksum verifies (C and UTF-8 locales).
+    for (const locale of ['C', 'C.UTF-8']) {
+      const r = sh(
+        `export LC_ALL=${locale}; LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "\${LATEST_BACKUP}.sha256" && echo "$LATEST_BACKUP"`,
+        root,
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('backups/dhash_production_20261123T220002Z.zip');
+    }
+    // A clock that steps back never reuses or undercuts a name.
+    const back = await createBackup({
+      environment: 'production',
+      paths: ['config'],
+      cwd: root,
+      now: () => new Date('2026-11-23T21:00:00Z'),
+    });
+    expect(back.backupPath).toMatch(/dhash_production_20261123T220003Z\.zip$/);
+  });
+
+  it('a second backup of the environment while one runs is refused, naming the holder', async () => {
+    const root = workspace('busy');
+    mkdirSync(join(root, 'backups'));
+    const lock = acquireLock(
+      backupLockPath(join(root, 'backups'), 'dhash', 'production'),
+      'a backup of environment "production"',
+    );
+    try {
+      await expect(
+        createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 }),
+      ).rejects.toThrow(/a backup of environment "production" is already running \(pid \d+/);
+      // Another environment is not blocked.
+      await expect(
+        createBackup({ environment: 'staging', paths: ['config'], cwd: root, now: () => T0 }),
+      ).resolves.toMatchObject({ dryRun: false });
+    } finally {
+      lock.release();
+    }
+    expect(readdirSync(join(root, 'backups')).filter((n) => n.startsWith('dhash_production'))).toEqual([]);
+  });
+
+  it("sweeps leftovers of interrupted backups, one note each, and takes over a dead holder's lock", async () => {
+    const root = workspace('sweep');
+    const out = join(root, 'backups');
+    mkdirSync(out);
+    const dead = deadPid();
+    writeFileSync(join(out, 'dhash_production_20261123T210000Z.zip'), 'zip whose .sha256 never came');
+    writeFileSync(join(out, `.dhash_production_20261123T210500Z.zip.partial-${dead}`), 'half a zip');
+    writeFileSync(join(out, 'dhash_production_20261123T211000Z.zip.sha256'), `${'0'.repeat(64)}  x\n`);
+    mkdirSync(join(out, `.dump-production-${dead}-abc`));
+    writeFileSync(join(out, 'dhash_staging_20261123T210000Z.zip'), 'another environment: not ours to sweep');
+    writeFileSync(
+      backupLockPath(out, 'dhash', 'production'),
+      JSON.stringify({ pid: dead, host: hostname(), startedAt: 'then', purpose: 'x' }),
+    );
+    const b = await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });
+    expect(b.notes.join('\n')).toMatch(/took over the lock .* which is no longer running/);
+    expect(b.notes.filter((n) => n.startsWith('removed '))).toHaveLength(4);
+    expect(readdirSync(out).sort()).toEqual([
+      'dhash_production_20261123T220000Z.zip',
+      'dhash_production_20261123T220000Z.zip.sha256',
+      'dhash_staging_20261123T210000Z.zip',
+    ]);
+  });
+});
+
+describe('a restore replaces exactly the backup roots inside --target', () => {
+  it('restores config and data at the workspace root and leaves everything else untouched', async () => {
+    const root = workspace('roots');
+    const b = await createBackup({
+      environment: 'production',
+      paths: ['config', 'data'],
+      cwd: root,
+      now: () => T0,
+    });
+    writeFileSync(join(root, 'config/app.json'), '{"v":"bad"}\n');
+    writeFileSync(join(root, 'config/new.json'), 'added after the backup\n');
+    writeFileSync(join(root, 'other.txt'), 'not in the backup\n');
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: '.',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('restored-unverified'); // no health URL: restored, not health-checked
+    expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('{"v":1}\n');
+    expect(existsSync(join(root, 'config/new.json'))).toBe(false);
+    expect(readFileSync(join(root, 'other.txt'), 'utf8')).toBe('not in the backup\n');
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toBe('not backed up\n');
+    expect(existsSync(b.backupPath)).toBe(true); // backups/ is not a root: untouched
+    const previous = join(stateDir(root), 'pre-rollback/20261123T220000Z');
+    expect(r.previousTree).toBe(previous);
+    expect(readFileSync(join(previous, 'config/app.json'), 'utf8')).toBe('{"v":"bad"}\n');
+    expect(readFileSync(join(previous, 'config/new.json'), 'utf8')).toBe('added after the backup\n');
+    // A second restore in the same second keeps the first previous version and adds its own.
+    const r2 = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: '.',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r2.previousTree).toBe(`${previous}-2`);
+    expect(existsSync(join(previous, 'config/new.json'))).toBe(true);
+    const log = readFileSync(join(root, 'rollback.log'), 'utf8');
+    expect(log).toContain('roots replaced inside the target: config, data');
+  });
+
+  it('--target is the directory that holds the roots: --target data gives data/data/...', async () => {
+    const root = workspace('target-data');
+    const b = await createBackup({ environment: 'production', paths: ['data'], cwd: root, now: () => T0 });
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: 'data',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('restored-unverified'); // no health URL: restored, not health-checked
+    expect(readFileSync(join(root, 'data/data/sub/rows.csv'), 'utf8')).toBe('a,b\n1,2\n');
+    expect(readFileSync(join(root, 'data/sub/rows.csv'), 'utf8')).toBe('a,b\n1,2\n');
+  });
+});
+
+describe('the swap is journaled and serialised', () => {
+  async function interrupted(label: string): Promise<{ root: string; journal: SwapJournal }> {
+    const root = workspace(label);
+    const b = await createBackup({
+      environment: 'production',
+      paths: ['config', 'data'],
+      cwd: root,
+      now: () => T0,
+    });
+    writeFileSync(join(root, 'config/app.json'), '{"v":"bad"}\n');
+    // Stage the backup by hand exactly as a restore does, then "die" after the first rename.
+    const staging = join(stateDir(root), `staging-20261123T220000Z-${deadPid()}`);
+    mkdirSync(staging, { recursive: true });
+    sh(`unzip -q "${b.backupPath}" -x .guarded-rollout-backup.json -d "${staging}"`, root);
+    const previous = join(stateDir(root), 'pre-rollback/20261123T220000Z');
+    mkdirSync(previous, { recursive: true });
+    const journal: SwapJournal = {
+      format: 'guarded-rollout-swap/1',
+      target: root,
+      staging,
+      previous,
+      roots: [
+        { name: 'config', hadLive: true },
+        { name: 'data', hadLive: true },
+      ],
+      startedAt: T0.toISOString(),
+    };
+    writeFileAtomic(join(stateDir(root), 'swap.json'), JSON.stringify(journal));
+    renameSync(join(root, 'config'), join(previous, 'config')); // killed here: no live config
+    return { root, journal };
+  }
+
+  it('the next restore finishes an interrupted swap before anything else', async () => {
+    const { root } = await interrupted('journal-restore');
+    expect(existsSync(join(root, 'config'))).toBe(false);
+    // Even a restore that is then refused (no such backup) repairs first.
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: 'backups/nope.zip',
+      target: '.',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('refused');
+    expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('{"v":1}\n');
+    expect(readFileSync(join(stateDir(root), 'pre-rollback/20261123T220000Z/config/app.json'), 'utf8')).toBe(
+      '{"v":"bad"}\n',
+    );
+    expect(existsSync(join(stateDir(root), 'swap.json'))).toBe(false);
+    expect(readdirSync(stateDir(root)).filter((n) => n.startsWith('staging-'))).toEqual([]);
+    expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toMatch(
+      /note: finished an interrupted restore of /,
+    );
+  });
+
+  it('a backup of the tree finishes an interrupted swap first, so it never captures half a swap', async () => {
+    const { root } = await interrupted('journal-backup');
+    const b = await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });
+    expect(b.notes.join('\n')).toMatch(/finished an interrupted restore/);
+    expect(sh(`unzip -p "${b.backupPath}" config/app.json`, root).out).toBe('{"v":1}\n');
+  });
+
+  it('a second restore of the same target while one runs is refused honestly and changes nothing', async () => {
+    const root = workspace('restore-busy');
+    const b = await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });
+    writeFileSync(join(root, 'config/app.json'), 'live\n');
+    const lock = lockTarget(root);
+    try {
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: b.backupPath,
+        target: '.',
+        cwd: root,
+        now: () => T0,
+      });
+      expect(r.status).toBe('refused');
+      expect(r.message).toMatch(
+        /a restore into .* is already running \(pid \d+.*nothing was changed by this run/,
+      );
+      expect(readFileSync(join(root, 'rollback.log'), 'utf8')).not.toContain('was not changed');
+    } finally {
+      lock.release();
+    }
+    expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('live\n');
+  });
+});

@@ -1,0 +1,40 @@
+// Durable file-system steps shared by backup, restore and the swap journal: fsync of a directory
+// after a rename, atomic small-file writes, free space.
+import { closeSync, fsyncSync, openSync, renameSync, statfsSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+
+export function fsyncDirectory(dir: string): void {
+  // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDirectory(dirname(path));
+}
+
+export function freeBytes(dir: string): number | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      const s = statfsSync(d);
+      return Number(s.bavail) * Number(s.bsize);
+    } catch {
+      if (dirname(d) === d) return undefined;
+    }
+  }
+}

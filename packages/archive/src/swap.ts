@@ -1,0 +1,164 @@
+// Swapping restored roots into the target, crash-safe. Everything lives in the target's own
+// state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
+//   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   swap.json                        the journal: written (fsynced) before the first rename
+//   restore.lock                     one restore of a target at a time
+// A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
+// of any command that touches the target (restore, backup of that tree) rolls the swap forward
+// before anything else: the staged tree was complete and verified when the journal was written.
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fsyncDirectory, writeFileAtomic } from './durable.js';
+import { acquireLock, type HeldLock } from './lock.js';
+
+export const STATE_DIR = '.guarded-rollout';
+export const JOURNAL_FILE = 'swap.json';
+export const RESTORE_LOCK_FILE = 'restore.lock';
+
+export interface SwapJournal {
+  format: 'guarded-rollout-swap/1';
+  target: string;
+  staging: string;
+  previous: string;
+  roots: Array<{ name: string; hadLive: boolean }>;
+  startedAt: string;
+}
+
+export function stateDir(target: string): string {
+  return join(target, STATE_DIR);
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the restore lock of `target` (creating its state directory). */
+export function lockTarget(target: string, now?: () => Date): HeldLock {
+  mkdirSync(stateDir(target), { recursive: true, mode: 0o700 });
+  return acquireLock(join(stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
+}
+
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
+export function uniqueDirectory(parent: string, stamp: string): string {
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  for (let n = 1; ; n++) {
+    const dir = join(parent, n === 1 ? stamp : `${stamp}-${n}`);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+/** Moves each root of the journal into place. Idempotent: every step checks what is already done,
+ *  so the same function performs a swap and finishes an interrupted one. */
+function rollForward(j: SwapJournal): void {
+  for (const root of j.roots) {
+    const live = join(j.target, root.name);
+    const staged = join(j.staging, root.name);
+    const previous = join(j.previous, root.name);
+    if (!exists(staged)) continue; // this root is already in place
+    if (exists(live)) {
+      // Not yet moved aside (a root that did not exist before cannot be live while still staged,
+      // unless something else created it since: it is kept too, never deleted).
+      if (exists(previous))
+        throw new Error(
+          `cannot finish the swap of ${live}: both ${live} and ${previous} exist; move one of them away and run the command again`,
+        );
+      renameSync(live, previous);
+    }
+    renameSync(staged, live);
+  }
+  fsyncDirectory(j.target);
+}
+
+/** Performs the swap described by `journal` (the staging tree must be complete). */
+export function swapRoots(journal: SwapJournal): void {
+  writeFileAtomic(join(stateDir(journal.target), JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+  rollForward(journal);
+  finish(journal);
+}
+
+function finish(j: SwapJournal): void {
+  rmSync(join(stateDir(j.target), JOURNAL_FILE), { force: true });
+  rmSync(j.staging, { recursive: true, force: true });
+  try {
+    rmdirSync(j.previous); // nothing was replaced: no empty pre-rollback directory
+  } catch {
+    // not empty: it holds the previous versions
+  }
+}
+
+/** Finishes a swap that was interrupted in `target` (call while holding its restore lock, or
+ *  after checking nobody does). Returns one note per repair; none when there was nothing to do. */
+export function repairInterruptedSwapLocked(target: string): string[] {
+  const path = join(stateDir(target), JOURNAL_FILE);
+  if (!existsSync(path)) return [];
+  const journal = JSON.parse(readFileSync(path, 'utf8')) as SwapJournal;
+  if (journal.target !== target) journal.target = target; // the tree was moved as a whole
+  rollForward(journal);
+  finish(journal);
+  return [
+    `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
+  ];
+}
+
+/** Sweeps staging directories left by killed restores (call while holding the restore lock). */
+export function sweepStaging(target: string): string[] {
+  const dir = stateDir(target);
+  const notes: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return notes;
+  }
+  for (const name of names) {
+    if (!name.startsWith('staging-')) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+  }
+  return notes;
+}
+
+/** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
+ *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
+export function repairInterruptedSwap(target: string): string[] {
+  if (!existsSync(join(stateDir(target), JOURNAL_FILE))) return [];
+  const lock = lockTarget(target);
+  try {
+    return [...(lock.tookOver ? [lock.tookOver] : []), ...repairInterruptedSwapLocked(target)];
+  } finally {
+    lock.release();
+    tidyStateDir(target);
+  }
+}
+
+/** Removes the state directory's empty parts once a command is done (a target that was never
+ *  rolled back keeps no trace; kept previous versions keep theirs). */
+export function tidyStateDir(target: string): void {
+  for (const dir of [join(stateDir(target), 'pre-rollback'), stateDir(target)]) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty, or gone
+    }
+  }
+}
