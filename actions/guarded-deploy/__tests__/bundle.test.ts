@@ -1,13 +1,22 @@
-// The guarded-deploy bundle started the way the runner starts a node24 action: `node dist/index.js`
-// on Node 24 with INPUT_* (hyphens kept) only for this process, GITHUB_OUTPUT/STATE/STEP_SUMMARY
-// files, the post step with STATE_*, and the cancel schedule SIGINT → SIGTERM 7.5 s → SIGKILL 10 s
-// sent to this direct child. (i11a's packages/runner-harness replaces this local runner once merged.)
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The guarded-deploy bundle run the way the runner runs a node24 action (packages/runner-harness):
+// Node 24, INPUT_* (hyphens kept, action.yml defaults applied) only for this process, the artifact
+// runtime token from the local artifact service, GITHUB_OUTPUT/STATE/STEP_SUMMARY files, the post
+// step with STATE_*, and the cancel schedule SIGINT → SIGTERM 7.5 s → SIGKILL 10 s to the direct child.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, treeAlive } from '@guarded-rollout/deploy';
+import {
+  findNode24,
+  leftoverProcesses,
+  runNodeAction,
+  runPostStep,
+  startArtifactService,
+  type ArtifactService,
+  type NodeActionOptions,
+} from '@guarded-rollout/runner-harness';
 import {
   ctl,
   seedActive,
@@ -21,9 +30,17 @@ import {
 } from '../../../packages/rollout/__tests__/support.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bundle = join(root, 'actions/guarded-deploy/dist/index.js');
-const node24 = '/work/wt/.node24/node_modules/node/bin/node';
-const node = process.env.GR_NODE24 ?? (existsSync(node24) ? node24 : process.execPath);
+const actionDir = join(root, 'actions/guarded-deploy');
+const bundle = join(actionDir, 'dist/index.js');
+const node24 = findNode24();
+let artifacts: ArtifactService;
+
+beforeAll(async () => {
+  artifacts = await startArtifactService();
+}, 90_000);
+afterAll(async () => {
+  await artifacts?.stop();
+});
 
 beforeAll(() => {
   // Bundles are built by the lead at the end; build one locally when it is missing.
@@ -40,83 +57,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** GitHub's file-command format: name<<delimiter\nvalue\ndelimiter */
-function parseFileCommands(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of readFileSync(file, 'utf8').matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
-    out[m[1]!] = m[3]!;
-  return out;
-}
-
-interface Step {
-  code: number | null;
-  stdout: string;
-  exitedAfterSignalMs: number | undefined;
-}
-
-function runnerEnv(
-  site: Site,
-  gh: GitHubSide,
-  hookUrl: string,
-  inputs: Record<string, string>,
-): NodeJS.ProcessEnv {
-  const files = join(site.dir, 'runner');
-  mkdirSync(files, { recursive: true });
-  for (const f of ['output', 'state', 'summary']) writeFileSync(join(files, f), '');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    RUNNER_TEMP: files,
-    GITHUB_WORKSPACE: site.dir,
-    GITHUB_OUTPUT: join(files, 'output'),
-    GITHUB_STATE: join(files, 'state'),
-    GITHUB_STEP_SUMMARY: join(files, 'summary'),
-    GITHUB_REPOSITORY: 'acme/dhash',
-    GITHUB_API_URL: gh.fake.url,
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '42',
-    GITHUB_RUN_ATTEMPT: '1',
-    NOTIFY_WEBHOOK_URL: hookUrl,
-  };
-  // The runner sets INPUT_<NAME> with the name upper-cased, spaces → '_', hyphens kept.
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-  return env;
-}
-
-/** Starts a step; `cancelWhen` → the runner's schedule: SIGINT, SIGTERM at 7.5 s, SIGKILL at 10 s. */
-function step(env: NodeJS.ProcessEnv, cwd: string, cancelWhen?: () => boolean): Promise<Step> {
-  return new Promise((resolve) => {
-    const child = spawn(node, [bundle], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
-    let signalledAt: number | undefined;
-    const timers: NodeJS.Timeout[] = [];
-    const watch = setInterval(() => {
-      if (signalledAt || !cancelWhen?.()) return;
-      signalledAt = Date.now();
-      child.kill('SIGINT');
-      timers.push(setTimeout(() => child.kill('SIGTERM'), 7500));
-      timers.push(setTimeout(() => child.kill('SIGKILL'), 10_000));
-    }, 50);
-    const guard = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('close', (code) => {
-      clearInterval(watch);
-      clearTimeout(guard);
-      for (const t of timers) clearTimeout(t);
-      resolve({ code, stdout, exitedAfterSignalMs: signalledAt ? Date.now() - signalledAt : undefined });
-    });
-  });
-}
-
-/** The post step: same bundle, STATE_* from what main saved. */
-function postStep(env: NodeJS.ProcessEnv, cwd: string): Promise<Step> {
-  const state = parseFileCommands(env.GITHUB_STATE!);
-  const postEnv = { ...env };
-  for (const [k, v] of Object.entries(state)) postEnv[`STATE_${k}`] = v;
-  return step(postEnv, cwd);
-}
-
 async function setUp(fault = 'none') {
   const site = await startSite(fault);
   cleanups.push(() => site.stop());
@@ -126,6 +66,19 @@ async function setUp(fault = 'none') {
   cleanups.push(() => hook.close());
   await seedActive(gh, site.commits['1.0.0']!, '1.0.0');
   return { site, gh, hook };
+}
+
+/** One job of run 42: its workspace, GitHub context, webhook env and artifact runtime. */
+function job(site: Site, gh: GitHubSide, hookUrl: string, inputs: Record<string, string>): NodeActionOptions {
+  return {
+    workspace: site.dir,
+    inputs,
+    env: { NOTIFY_WEBHOOK_URL: hookUrl },
+    github: { repository: 'acme/dhash', runId: 42, runAttempt: 1, apiUrl: gh.fake.url, token: TOKEN },
+    runtime: artifacts.envFor({ runId: 42, job: 'deploy' }),
+    runnerTemp: join(site.dir, 'runner-temp'),
+    ...(node24 ? { node: node24 } : {}),
+  };
 }
 
 const readmeInputs = (site: Site, extra: Record<string, string> = {}): Record<string, string> => ({
@@ -154,41 +107,42 @@ const readmeInputs = (site: Site, extra: Record<string, string> = {}): Record<st
   ...extra,
 });
 
-describe(`guarded-deploy bundle as the runner runs it (${node === process.execPath ? `Node ${process.version}` : 'Node 24'})`, () => {
-  it('deploys a README-example release with no smoke config; success only after the watch; post has nothing to do', async () => {
+describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `Node ${process.version}`})`, () => {
+  it('deploys a README-example release with no smoke config: backup uploaded as the run artifact, success only after the watch, post has nothing to do', async () => {
     const { site, gh, hook } = await setUp();
-    const env = runnerEnv(site, gh, hook.url, readmeInputs(site));
-    const main = await step(env, site.dir);
+    const options = job(site, gh, hook.url, readmeInputs(site));
+    const main = await runNodeAction(actionDir, options).result;
     expect(main.stdout).not.toContain('::error::');
+    expect(main.runnerWarnings).toEqual([]);
     expect(main.code).toBe(0);
-    const outputs = parseFileCommands(env.GITHUB_OUTPUT!);
-    expect(outputs).toMatchObject({
+    expect(main.outputs).toMatchObject({
       result: 'succeeded',
       commit: site.commits['1.1.0'],
       'smoke-result': 'skipped',
       'monitor-result': 'passed',
       'deploy-status': 'succeeded',
-      // No ACTIONS_RUNTIME_TOKEN here: nothing uploaded, and the output says so honestly.
-      'backup-artifact': '',
+      'backup-artifact': 'guarded-rollout-backup-production-run42-attempt1',
     });
+    expect(artifacts.artifacts.find((a) => a.name === main.outputs['backup-artifact'])?.finalized).toBe(true);
     expect(main.stdout).toContain('::group::watch');
     expect(main.stdout).toMatch(/::warning::no critical smoke checks configured for production/);
-    expect(readFileSync(env.GITHUB_STEP_SUMMARY!, 'utf8')).toContain('Smoke: skipped');
-    const d = gh.store.find(Number(outputs['deployment-id']))!;
+    expect(main.summary).toContain('Smoke: skipped');
+    const d = gh.store.find(Number(main.outputs['deployment-id']))!;
     expect(d.ref).toBe(site.commits['1.1.0']);
     expect(d.statuses.at(-1)!.state).toBe('success');
     expect(d.statuses.slice(0, -1).every((s) => s.state === 'in_progress')).toBe(true);
-    const post = await postStep(env, site.dir);
+    const post = await runPostStep(actionDir, main, options).result;
     expect(post.code).toBe(0);
     expect(post.stdout).toContain('nothing left to record');
+    expect(leftoverProcesses(main.marker)).toEqual([]);
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
 
-  it('SIGINT mid-deploy: stops the command tree, records "cancelled at stage deploy" well inside 10 s', async () => {
+  it('cancel mid-deploy (runner schedule): stops the command tree, records "cancelled at stage deploy" before SIGTERM', async () => {
     const { site, gh, hook } = await setUp();
     const pidFile = join(site.dir, 'deploy.pid');
     // The deploy command's grandchild ignores SIGINT and SIGTERM: only the process-group kill ends it.
-    const env = runnerEnv(
+    const options = job(
       site,
       gh,
       hook.url,
@@ -196,52 +150,50 @@ describe(`guarded-deploy bundle as the runner runs it (${node === process.execPa
         'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
       }),
     );
-    const main = await step(
-      env,
-      site.dir,
-      () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
-    );
-    expect(main.exitedAfterSignalMs).toBeLessThan(7500); // before the runner even sends SIGTERM
+    const running = runNodeAction(actionDir, options);
+    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const timings = await running.cancel();
+    const main = await running.result;
+    expect(timings.lastSignal).toBe('SIGINT'); // exited before the runner's SIGTERM
+    expect(timings.exitedAtMs).toBeLessThan(7500);
     expect(main.code).toBe(1);
-    const outputs = parseFileCommands(env.GITHUB_OUTPUT!);
-    expect(outputs).toMatchObject({ result: 'cancelled', stage: 'deploy', 'deploy-status': 'cancelled' });
-    const d = gh.store.find(Number(outputs['deployment-id']))!;
+    expect(main.outputs).toMatchObject({
+      result: 'cancelled',
+      stage: 'deploy',
+      'deploy-status': 'cancelled',
+    });
+    const d = gh.store.find(Number(main.outputs['deployment-id']))!;
     expect(d.statuses.at(-1)).toMatchObject({ state: 'error', description: 'cancelled at stage deploy' });
     expect(hook.received.some((b) => b.includes('cancelled at stage deploy'))).toBe(true);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(processAlive(pid)).toBe(false);
     expect(treeAlive(pid)).toBe(false);
-    console.log(`SIGINT → exit during deploy: ${main.exitedAfterSignalMs} ms`);
+    expect(leftoverProcesses(main.marker)).toEqual([]);
+    const post = await runPostStep(actionDir, main, options).result;
+    expect(post.code).toBe(0);
+    console.log(`cancel → exit during deploy: ${timings.exitedAtMs} ms`);
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
 
   it('a main step killed outright during the watch is recorded by the post step', async () => {
     const { site, gh, hook } = await setUp();
-    const env = runnerEnv(
+    const options = job(
       site,
       gh,
       hook.url,
       readmeInputs(site, { 'monitor-duration': '60m', 'time-scale': '60' }),
     );
-    const killed = await new Promise<void>((resolve) => {
-      const child = spawn(node, [bundle], { cwd: site.dir, env, stdio: 'ignore' });
-      const poll = setInterval(() => {
-        if (parseFileCommands(env.GITHUB_STATE!).stage === 'watch') {
-          clearInterval(poll);
-          setTimeout(() => child.kill('SIGKILL'), 500);
-        }
-      }, 50);
-      child.on('close', () => {
-        clearInterval(poll);
-        resolve();
-      });
-    });
-    void killed;
-    const state = parseFileCommands(env.GITHUB_STATE!);
-    expect(state.finished).toBeUndefined();
-    const id = Number(state['deployment-id']);
+    const running = runNodeAction(actionDir, options);
+    await running.waitForOutput(/::group::watch/, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    running.child.kill('SIGKILL');
+    const main = await running.result;
+    expect(main.state.finished).toBeUndefined();
+    expect(main.state.stage).toBe('watch');
+    const id = Number(main.state['deployment-id']);
     expect(gh.store.states(id).at(-1)).toBe('in_progress');
-    const post = await postStep(env, site.dir);
+    const post = await runPostStep(actionDir, main, options).result;
     expect(post.code).toBe(0);
     expect(gh.store.find(id)!.statuses.at(-1)).toMatchObject({
       state: 'error',
