@@ -4,7 +4,7 @@
 // step with STATE_*, and the cancel schedule SIGINT → SIGTERM 7.5 s → SIGKILL 10 s to the direct child.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, treeAlive } from '@guarded-rollout/deploy';
@@ -57,12 +57,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setUp(fault = 'none') {
-  const site = await startSite(fault);
+async function setUp(fault = 'none', onset = 0, webhook: 'ok' | 'hang' = 'ok') {
+  const site = await startSite(fault, onset);
   cleanups.push(() => site.stop());
   const gh = await startGitHub();
   cleanups.push(() => gh.fake.stop());
-  const hook = await startWebhook('ok');
+  const hook = await startWebhook(webhook);
   cleanups.push(() => hook.close());
   await seedActive(gh, site.commits['1.0.0']!, '1.0.0');
   return { site, gh, hook };
@@ -200,6 +200,45 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
       description: 'cancelled at stage watch: the job ended before the guarded deploy finished',
     });
     expect(hook.received.some((b) => b.includes('cancelled at stage watch'))).toBe(true);
+    expect(gh.fake.violations).toEqual([]);
+  }, 120_000);
+
+  it('a gate violation rolls back (webhook hung): restored release active, files outside the backed-up roots untouched', async () => {
+    const { site, gh, hook } = await setUp('dying-health', 1, 'hang');
+    writeFileSync(join(site.root, 'operator-notes.txt'), 'not part of any backup\n');
+    const restartMark = join(site.dir, 'restart-at');
+    const inputs = readmeInputs(site, { 'notify-timeout': '1500ms' });
+    inputs['restart-command'] =
+      `node -e "require('fs').writeFileSync(process.argv[1], String(Date.now()))" ${restartMark} && ${inputs['restart-command']}`;
+    const main = await runNodeAction(actionDir, job(site, gh, hook.url, inputs)).result;
+    expect(main.code).toBe(1);
+    expect(main.outputs).toMatchObject({
+      result: 'rolled-back',
+      'monitor-result': 'violated',
+      'violated-gates': 'health',
+      'rollback-status': 'succeeded',
+    });
+    expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
+    expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+    // The confirming poll's log line → the restore's restart: a hung webhook must not delay it.
+    const violationLine = main.stdout.split('\n').find((l) => l.startsWith('gate violation:'));
+    expect(violationLine).toBeDefined();
+    const ours = gh.store.find(Number(main.outputs['deployment-id']))!;
+    expect(ours.statuses.at(-1)!.state).toBe('failure');
+    const restored = gh.store.find(Number(main.outputs['restored-deployment-id']))!;
+    expect(restored.ref).toBe(site.commits['1.0.0']);
+    expect(await gh.recorder.active('production')).toMatchObject({ id: restored.id, version: '1.0.0' });
+    const violationAt = Date.parse(
+      (
+        JSON.parse(
+          readFileSync(main.outputs['monitor-report']!.replace(/\.html$/, '.summary.json'), 'utf8'),
+        ) as { violations: Array<{ detected: string }> }
+      ).violations[0]!.detected,
+    );
+    const restartAt = Number(readFileSync(restartMark, 'utf8'));
+    console.log(`violation confirmed → restart began: ${restartAt - violationAt} ms (webhook never answers)`);
+    expect(restartAt - violationAt).toBeLessThanOrEqual(1000);
+    expect(leftoverProcesses(main.marker)).toEqual([]);
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
 });
