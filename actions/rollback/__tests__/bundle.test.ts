@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
@@ -12,9 +12,29 @@ describe('rollback action bundle', () => {
     expect(runBundle('backup', { environment: 'production', 'base-dir': 'srv' }, root).code).toBe(0);
     writeFileSync(join(root, 'srv/a.txt'), 'bad\n');
 
-    const r = runBundle('rollback', { environment: 'production', backup: 'latest', target: 'srv' }, root);
+    // No health-url: restored but unverified, which fails a production rollback unless allowed.
+    const unverified = runBundle(
+      'rollback',
+      { environment: 'production', backup: 'latest', target: 'srv' },
+      root,
+    );
+    expect(unverified.code).toBe(1);
+    expect(unverified.outputs).toMatchObject({ status: 'restored-unverified', 'health-checks-ok': '0' });
+    expect(unverified.stdout).toMatch(
+      /::error::rollback restored-unverified in production: no health check ran/,
+    );
+    rmSync(unverified.outputs['previous-tree']!, { recursive: true }); // names have 1 s resolution
+    const r = runBundle(
+      'rollback',
+      { environment: 'production', backup: 'latest', target: 'srv', 'allow-unverified': 'true' },
+      root,
+    );
     expect(r.code).toBe(0);
-    expect(r.outputs).toMatchObject({ status: 'succeeded', verified: 'true', 'health-checks-ok': '0' });
+    expect(r.outputs).toMatchObject({
+      status: 'restored-unverified',
+      verified: 'true',
+      'health-checks-ok': '0',
+    });
     expect(r.outputs['restored-from']).toMatch(/dhash_production_.*\.zip$/);
     expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('good\n');
 

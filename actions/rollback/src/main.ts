@@ -1,5 +1,8 @@
-// Doorway of the rollback action: read inputs, call restoreBackup (the same call as
+// Doorway of the rollback action: read inputs, call runRollback (the same call as
 // `guarded-rollout rollback`), set outputs, and fail the step when the restore was refused or failed.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
   inputBoolean,
@@ -10,9 +13,38 @@ import {
   runAction,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { assertEnvironmentName, restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
+import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
+import { recordRestoredDeployment } from './record-deployment.js';
 
-export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+/** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
+export interface ArtifactChoice {
+  runId?: number;
+  token: string;
+}
+
+export function getArtifactChoice(): ArtifactChoice | undefined {
+  const source = inputString('backup-source', { fallback: 'dir' });
+  if (source !== 'dir' && source !== 'artifact')
+    throw new ConfigError(`input "backup-source": ${JSON.stringify(source)} is not one of dir, artifact`, {
+      field: 'backup-source',
+    });
+  const runId = inputOptional('backup-run-id');
+  if (runId !== undefined && !/^[1-9]\d{0,15}$/.test(runId))
+    throw new ConfigError(`input "backup-run-id": ${JSON.stringify(runId)} is not a workflow run id`, {
+      field: 'backup-run-id',
+    });
+  if (source === 'dir' && runId === undefined) return undefined;
+  const backup = inputString('backup', { fallback: 'latest' });
+  if (backup !== 'latest')
+    throw new ConfigError(
+      `input "backup": ${JSON.stringify(backup)} with a backup artifact; leave it "latest" or drop backup-run-id/backup-source`,
+      { field: 'backup' },
+    );
+  return { ...(runId ? { runId: Number(runId) } : {}), token: inputString('github-token', { fallback: '' }) };
+}
+
+export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions {
   const backup = inputString('backup', { fallback: 'latest' });
   const healthUrl = inputOptional('health-url');
   if (healthUrl && !/^https?:\/\//.test(healthUrl))
@@ -28,6 +60,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
     prefix: inputString('prefix', { fallback: 'dhash' }),
     target: inputString('target', { required: true }),
     force: inputBoolean('force'),
+    allowUnverified: inputBoolean('allow-unverified'),
     dryRun: inputBoolean('dry-run'),
     logDir: inputString('log-dir', { fallback: '.' }),
     cwd: env.GITHUB_WORKSPACE || process.cwd(),
@@ -43,8 +76,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
     ...(smoke ? { smokeCommand: smoke } : {}),
     smokeTimeoutMs: inputDuration('smoke-timeout', '5m'),
     caps: {
-      maxEntries: inputInteger('max-entries', { fallback: 1_000_000, min: 1 }),
-      maxTotalBytes: inputInteger('max-bytes', { fallback: 256 * 1024 ** 3, min: 1 }),
+      maxEntries: inputInteger('max-entries', { fallback: 10_000_000, min: 1 }),
+      maxTotalBytes: inputInteger('max-bytes', { fallback: Number.MAX_SAFE_INTEGER, min: 1 }),
       maxRatio: inputInteger('max-ratio', { fallback: 200, min: 1 }),
     },
   };
@@ -52,19 +85,48 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RestoreOptions 
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const result = await restoreBackup(getInputs());
+    const options = getInputs();
+    const choice = getArtifactChoice();
+    let artifactName = '';
+    if (choice) {
+      const dest = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'guarded-rollout-backup-'));
+      const fetched = await fetchBackup({
+        environment: options.environment,
+        ...(choice.runId ? { runId: choice.runId } : {}),
+        github: githubAccessFromEnv(choice.token),
+        destDir: dest,
+      });
+      artifactName = fetched.artifact.name;
+      core.info(
+        `downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`,
+      );
+      delete options.latest;
+      options.backupPath = fetched.backupPath;
+    }
+    const result = await runRollback(options);
+    core.setOutput('backup-artifact', artifactName);
     core.setOutput('status', result.status);
     core.setOutput('restored-from', result.restoredFrom);
     core.setOutput('verified', String(result.verified));
     core.setOutput('health-checks-ok', String(result.healthChecksOk));
     core.setOutput('previous-tree', result.previousTree ?? '');
     core.setOutput('log-path', result.logPath);
+    core.setOutput(
+      'deployment-id',
+      result.status === 'succeeded'
+        ? await recordRestoredDeployment(inputString('environment'), result.restoredFrom)
+        : '',
+    );
     await core.summary
       .addHeading(`Rollback: ${result.status}`, 3)
       .addRaw(`${result.message}\n\nLog: \`${result.logPath}\``)
       .write();
     if (result.status === 'refused' || result.status === 'failed')
       throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+    if (result.failed)
+      throw new CheckFailedError(
+        `rollback restored-unverified in ${options.environment}: no health check ran; set health-url, or allow-unverified to accept it`,
+      );
     core.info(result.message);
   });
 }

@@ -141,7 +141,7 @@ describe('a restore replaces exactly the backup roots inside --target', () => {
       cwd: root,
       now: () => T0,
     });
-    expect(r.status).toBe('succeeded');
+    expect(r.status).toBe('restored-unverified'); // no health URL: restored, not health-checked
     expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('{"v":1}\n');
     expect(existsSync(join(root, 'config/new.json'))).toBe(false);
     expect(readFileSync(join(root, 'other.txt'), 'utf8')).toBe('not in the backup\n');
@@ -175,7 +175,7 @@ describe('a restore replaces exactly the backup roots inside --target', () => {
       cwd: root,
       now: () => T0,
     });
-    expect(r.status).toBe('succeeded');
+    expect(r.status).toBe('restored-unverified'); // no health URL: restored, not health-checked
     expect(readFileSync(join(root, 'data/data/sub/rows.csv'), 'utf8')).toBe('a,b\n1,2\n');
     expect(readFileSync(join(root, 'data/sub/rows.csv'), 'utf8')).toBe('a,b\n1,2\n');
   });

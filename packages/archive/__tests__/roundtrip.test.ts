@@ -54,12 +54,13 @@ describe('backup → restore round trip', () => {
       cwd: root,
       now: () => T0,
     });
-    expect(result).toMatchObject({ status: 'succeeded', verified: true });
+    // No health URL: restored and verified byte for byte, but the service is not health-checked.
+    expect(result).toMatchObject({ status: 'restored-unverified', verified: true });
     expect(snapshot(join(root, 'restored'))).toEqual(before);
     expect(existsSync(join(root, 'restored', MANIFEST_ENTRY))).toBe(false);
     const log = parseEvidenceLog(readFileSync(join(root, 'rollback.log'), 'utf8'));
     expect(log.problems).toEqual([]);
-    expect(log.result).toMatchObject({ status: 'pass', kind: 'rollback', outcome: 'succeeded' });
+    expect(log.result).toMatchObject({ status: 'fail', kind: 'rollback', outcome: 'restored-unverified' });
   });
 
   it('passes unzip -t and the seed command run verbatim from the repo root', async () => {

@@ -14,3 +14,5 @@ export * from './lock.js';
 export * from './swap.js';
 export * from './durable.js';
 export * from './units.js';
+export * from './live-tree.js';
+export * from './rollback.js';

@@ -140,7 +140,8 @@ export interface RestoreOptions {
   probe?: HealthProbe;
 }
 
-export type RestoreStatus = 'succeeded' | 'failed' | 'refused' | 'dry-run';
+/** `restored-unverified`: restored, but no health check ran, so nothing shows the service works. */
+export type RestoreStatus = 'succeeded' | 'restored-unverified' | 'failed' | 'refused' | 'dry-run';
 
 export interface RestoreResult {
   status: RestoreStatus;
@@ -405,8 +406,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`,
       );
   }
+  // Never `succeeded` without the required consecutive OK health checks.
+  if (!options.healthUrl && !options.probe)
+    return finish(
+      'restored-unverified',
+      `restored ${basename(restoredFrom)} into ${target}, but NOT verified: no health URL was configured, so no health check ran (give --health-url)`,
+    );
   return finish(
     'succeeded',
-    `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`,
+    `restored ${basename(restoredFrom)} into ${target} and saw ${healthChecksOk} consecutive OK health checks`,
   );
 }

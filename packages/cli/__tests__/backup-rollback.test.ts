@@ -49,8 +49,10 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       cwd: root,
       now: NOW,
     });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('status: succeeded');
+    // No health URL: restored, but not verified — exit 1 in production unless allowed.
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('status: restored-unverified');
+    expect(r.stderr).toContain('--allow-unverified');
     expect(readFileSync(join(root, 'srv/data/hashes.db'), 'utf8')).toBe('v1 data\n');
     expect(readFileSync(join(root, 'srv/.guarded-rollout/pre-rollback/20261123T120000Z/data/hashes.db'), 'utf8')).toBe(
       'v2 broken\n',
@@ -94,7 +96,17 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       /rollback refused: backup dhash_staging_20261123T120000Z\.zip belongs to environment "staging", not "production"; pass --force/,
     );
     const forced = await cli(
-      ['rollback', '--env', 'production', '--backup', zip, '--target', 'srv', '--force'],
+      [
+        'rollback',
+        '--env',
+        'production',
+        '--backup',
+        zip,
+        '--target',
+        'srv',
+        '--force',
+        '--allow-unverified',
+      ],
       { cwd: root, now: NOW },
     );
     expect(forced.code).toBe(0);

@@ -1,24 +1,25 @@
 // The CLI's single entry: parse argv, run one command, return the exit code
 // (0 success, 1 the checked or attempted thing failed, 2 usage or configuration error).
+// Only the command being run is imported (see registry.ts): `--version` and `--help` load nothing
+// but commander and this file.
 import { Command, CommanderError } from 'commander';
-import { GuardedRolloutError, TOOL_VERSION } from '@guarded-rollout/config';
+import { GuardedRolloutError, UsageError } from '@guarded-rollout/config/errors';
+import { TOOL_VERSION } from '@guarded-rollout/config/version';
 import { processContext, type CliContext } from './context.js';
-import { registerBackup } from './commands/backup.js';
-import { registerRollback } from './commands/rollback.js';
-import { registerDeploy } from './commands/deploy.js';
-import { registerQuickDeploy } from './commands/quick-deploy.js';
-import { registerMonitor } from './commands/monitor.js';
-import { registerSmoke } from './commands/smoke.js';
-import { registerValidateLogging } from './commands/validate-logging.js';
-import { registerNotify } from './commands/notify.js';
-import { registerVerifyArtifacts } from './commands/verify-artifacts.js';
-import { registerPrCheck } from './commands/pr-check.js';
-import { registerGates } from './commands/gates.js';
-import { registerGatesReplay } from './commands/gates-replay.js';
-import { registerWatchdog } from './commands/watchdog.js';
-import { registerBaseline } from './commands/baseline.js';
+import { COMMANDS, type CommandEntry } from './registry.js';
 
-export function buildProgram(ctx: CliContext): Command {
+/** The command named by argv (its first word that is not an option), if it is a known one. */
+export function commandOf(argv: string[]): CommandEntry | undefined {
+  const word = argv.find((a) => !a.startsWith('-'));
+  return COMMANDS.find((c) => c.name === word);
+}
+
+/** Builds the program with `entry` fully registered, or every command as a one-line stub (help). */
+export async function buildProgram(
+  ctx: CliContext,
+  entry?: CommandEntry,
+  argv: string[] = [],
+): Promise<Command> {
   const program = new Command('guarded-rollout')
     .description(
       'Guarded production rollouts for DHash: backups, deploys, gated monitoring, rollback, notifications.',
@@ -26,39 +27,52 @@ export function buildProgram(ctx: CliContext): Command {
     .version(TOOL_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr });
-  registerBackup(program, ctx);
-  registerRollback(program, ctx);
-  registerDeploy(program, ctx);
-  registerMonitor(program, ctx);
-  registerSmoke(program, ctx);
-  registerValidateLogging(program, ctx);
-  registerNotify(program, ctx);
-  registerVerifyArtifacts(program, ctx);
-  registerPrCheck(program, ctx);
-  registerGates(program, ctx);
-  registerGatesReplay(
-    program.commands.find((c) => c.name() === 'gates')!,
-    ctx,
-  );
-  registerQuickDeploy(program, ctx);
-  registerWatchdog(program, ctx);
-  registerBaseline(program, ctx);
-  // Sub-commands inherit the exit override and output routing.
+    .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })
+    .addHelpText(
+      'after',
+      '\nRun `guarded-rollout <command> --help` for its options. Exit codes: 0 success, 1 the checked or attempted thing failed, 2 usage or configuration error.',
+    );
+  if (entry) (await entry.load())(program, ctx);
+  else for (const c of COMMANDS) program.command(c.name).description(c.summary);
+  // Sub-commands inherit the exit override and output routing. Excess arguments are reported by
+  // the hook below, which names them (commander only says "too many arguments").
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
-      sub.exitOverride().configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr });
+      sub
+        .exitOverride()
+        .allowExcessArguments(true)
+        .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr });
       configure(sub);
     }
   };
   configure(program);
+  program.hook('preAction', (_program, action) => {
+    const expected = action.registeredArguments;
+    if (expected.some((a) => a.variadic) || action.args.length <= expected.length) return;
+    throw new UsageError(excessArgumentMessage(action.name(), action.args.slice(expected.length), argv));
+  });
   return program;
+}
+
+/** "unexpected argument "minutes" after --timeout 5 …": names the value and how to pass it. */
+export function excessArgumentMessage(command: string, extra: string[], argv: string[]): string {
+  const first = extra[0]!;
+  const at = argv.indexOf(first);
+  const option = at >= 2 && argv[at - 2]!.startsWith('--') ? argv[at - 2]! : undefined;
+  const list = extra.map((a) => JSON.stringify(a)).join(', ');
+  if (option) {
+    const value = `${argv[at - 1]} ${extra.join(' ')}`;
+    return `${command}: unexpected argument ${list} after ${option} ${argv[at - 1]}: an option takes one value; quote a value with spaces (${option} ${JSON.stringify(value)})${/^\d/.test(argv[at - 1]!) ? ', and write durations like 5m, 30s or 1h30m' : ''}`;
+  }
+  return `${command}: unexpected argument ${list}; see \`guarded-rollout ${command} --help\` for its arguments and options`;
 }
 
 /** Runs the CLI with user arguments (no node/script prefix) and returns the exit code. */
 export async function runCli(argv: string[], ctx: CliContext = processContext()): Promise<number> {
-  const program = buildProgram(ctx);
+  // `help X` is `X --help`, so it shows X's real options rather than its stub.
+  if (argv[0] === 'help' && argv[1] && !argv[1].startsWith('-')) argv = [...argv.slice(1), '--help'];
   try {
+    const program = await buildProgram(ctx, commandOf(argv), argv);
     if (argv.length === 0) {
       ctx.stdout(program.helpInformation());
       return 2;

@@ -127,7 +127,7 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
       ...(options.metricsUrl ? { metricsUrl: options.metricsUrl } : {}),
       ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
       sources,
-      timeoutMs: options.requestTimeoutMs ?? 5000,
+      timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
     });
     // Exposition: the fixed gates read the same raw series, so one copy under the logical names.
     // Prometheus: the fixed gates' windowed values hold those names; raw series go beside them.
@@ -153,17 +153,19 @@ export function planWatch(options: WatchOptions): { lines: string[]; markdown: s
   const detection = analyseDetection(config, {
     suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
   });
+  const when = (ms: number | null): string => (ms === null ? 'never' : formatDuration(ms));
   const rows = config.gates.map((g, i) => {
     const d = detection[i]!;
-    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : formatDuration(d.worstCaseMs)} |`;
+    const weak = `${d.weak.failure}: ${when(d.weak.worstCaseMs)}${d.weak.undetectedFromMs !== null ? ` (missed from T+${formatDuration(d.weak.undetectedFromMs)})` : ''}`;
+    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.failure}: ${when(d.worstCaseMs)} | ${weak} |`;
   });
   const markdown = [
     `## Monitor gates (dry run): ${options.environment}`,
     '',
     ...lines.map((l) => `- ${l}`),
     '',
-    '| gate | trips when | worst-case detection |',
-    '|---|---|---|',
+    '| gate | trips when | hard failure: confirmed within | weakest failure it sees |',
+    '|---|---|---|---|',
     ...rows,
     '',
   ].join('\n');

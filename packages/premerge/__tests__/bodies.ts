@@ -1,29 +1,29 @@
-// PR bodies for tests, derived from the template users actually get.
+// PR bodies for tests: our template (action-templates/PR_BODY.md) and the seed's PR template
+// (kept verbatim in fixtures/), each filled in the way a careful author would.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const TEMPLATE = readFileSync(
-  fileURLToPath(new URL('../../../action-templates/PR_BODY.md', import.meta.url)),
-  'utf8',
-);
+import { fill, type FillOptions } from './fill.js';
 
-/** The template filled in: every box ticked except the other risk levels, "NO" and monitor_logs. */
-export function completeBody(options: { risk?: string; monitorLogs?: boolean } = {}): string {
-  const risk = options.risk ?? 'Low';
-  return TEMPLATE.split('\n')
-    .map((line) => {
-      if (!line.startsWith('- [ ]')) return line;
-      if (/Risk level: /.test(line) && !line.endsWith(`Risk level: ${risk}`)) return line;
-      if (/Ready for deployment: NO/.test(line)) return line;
-      if (/monitor_logs/.test(line) && !options.monitorLogs) return line;
-      return line.replace('- [ ]', '- [x]');
-    })
-    .join('\n');
-}
+export { fill, type FillOptions };
 
+const read = (path: string): string => readFileSync(fileURLToPath(new URL(path, import.meta.url)), 'utf8');
+
+export const TEMPLATE = read('../../../action-templates/PR_BODY.md');
+export const SEED_TEMPLATE = read('./fixtures/seed-pr-template.md');
+
+export const completeBody = (options: FillOptions = {}): string => fill(TEMPLATE, options);
+export const seedBody = (options: FillOptions = {}): string => fill(SEED_TEMPLATE, options);
+
+/** Unticks the first box whose line contains `text`. */
 export function untick(body: string, text: string): string {
+  let done = false;
   return body
     .split('\n')
-    .map((l) => (l.includes(text) ? l.replace('[x]', '[ ]') : l))
+    .map((l) => {
+      if (done || !l.includes(text) || !l.includes('[x]')) return l;
+      done = true;
+      return l.replace('[x]', '[ ]');
+    })
     .join('\n');
 }

@@ -3,6 +3,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { restoreBackup } from '@guarded-rollout/archive';
+import { recordRestoredBackup } from '@guarded-rollout/deploy';
+import { deploymentHandlers } from '@guarded-rollout/fake-github';
 import { runGuardedDeploy } from '../src/index.js';
 import {
   options,
@@ -14,10 +17,6 @@ import {
   type GitHubSide,
   type Site,
 } from './support.js';
-
-// packages/archive restores only the backed-up roots once issue 14's restore lands (until then a
-// restore swaps the whole target directory and the note moves to <target>.pre-rollback-*).
-const ROOTS_ONLY_RESTORE = false;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -88,8 +87,7 @@ describe('runGuardedDeploy', () => {
     expect(result.rollbackStatus).toBe('succeeded');
     expect(await version(site.base)).toBe('1.0.0');
     expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
-    if (ROOTS_ONLY_RESTORE)
-      expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+    expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
 
     // A webhook that never answers does not hold the rollback: restart within 1 s of the violation.
     const violation = w.lines.find((l) => l.text.startsWith('gate violation:'))!;
@@ -105,6 +103,124 @@ describe('runGuardedDeploy', () => {
     // GitHub's active deployment of the environment is the restored release.
     expect(await gh.recorder.active('production')).toMatchObject({ id: restored.id, version: '1.0.0' });
     expect(gh.store.states(previousId).at(-1)).toBe('inactive');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it("stops at GitHub's commit-status gate (409) naming the failing contexts, without a retry or a deploy", async () => {
+    const { site, gh, hook } = await setUp('none');
+    const create = deploymentHandlers(gh.store)['repos/create-deployment']!;
+    const seen: unknown[] = [];
+    gh.fake.on('repos/create-deployment', (req, f) => {
+      seen.push((req.body as Record<string, unknown>).required_contexts);
+      if ((req.body as Record<string, unknown>).required_contexts !== undefined) return create(req, f);
+      return {
+        status: 409,
+        body: {
+          message: 'Conflict: Commit status checks failed for 1.1.0.',
+          documentation_url: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment',
+          errors: [
+            {
+              contexts: [
+                { context: 'ci/test', state: 'failure' },
+                { context: 'security/scan', state: 'pending' },
+              ],
+              resource: 'Deployment',
+              field: 'required_contexts',
+              code: 'invalid',
+            },
+          ],
+        },
+      };
+    });
+    const deployed = join(site.dir, 'deployed');
+    const result = await runGuardedDeploy(
+      options(site, { deployCommand: `touch ${deployed}` }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toContain('ci/test (failure), security/scan (pending)');
+    expect(seen).toEqual([undefined]); // GitHub's own gate on, asked once
+    expect(existsSync(deployed)).toBe(false);
+    expect(result.backupPath).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.fake.violations).toEqual([]);
+  }, 30_000);
+
+  it('refuses before any change when smoke.required is set but no critical check is configured', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, { smoke: { checks: [], required: true } }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toBe(
+      'smoke.required is true for production but no critical smoke checks are configured (smoke.checks[].tier "critical")',
+    );
+    expect(result.deploymentId).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+  }, 30_000);
+
+  it('rolls back when a critical smoke check fails, and names it', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, {
+        smoke: {
+          checks: [
+            {
+              name: 'version endpoint',
+              tier: 'critical',
+              method: 'GET',
+              url: '/health',
+              headers: {},
+              expectStatus: 200,
+              json: [{ path: 'version', equals: '9.9.9' }],
+              timeoutMs: 5000,
+            },
+          ],
+          required: true,
+          baseUrl: site.base,
+        },
+      }),
+      world(site, gh, hook.url),
+    );
+    expect(result.smoke).toBe('failed');
+    expect(result.result).toBe('rolled-back');
+    expect(result.message).toContain('version endpoint');
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it('a manual rollback of that backup (the rollback action) makes the restored release active again', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const o = options(site);
+    const deployed = await runGuardedDeploy(o, world(site, gh, hook.url));
+    expect(deployed.result).toBe('succeeded');
+    expect((await gh.recorder.active('production'))?.id).toBe(deployed.deploymentId);
+
+    // What actions/rollback does: verified restore, then record the backup's release.
+    const restored = await restoreBackup({
+      environment: 'production',
+      backupPath: deployed.backupPath!,
+      target: site.root,
+      restartCommand: o.rollback.restartCommand!,
+      healthUrl: `${site.base}/health`,
+      health: { required: 3, intervalMs: 200, timeoutMs: 2000, deadlineMs: 20_000 },
+      cwd: site.dir,
+      logDir: site.dir,
+    });
+    expect(restored.status).toBe('succeeded');
+    const recorded = await recordRestoredBackup(gh.recorder, {
+      environment: 'production',
+      backupPath: restored.restoredFrom,
+      reason: 'manual rollback',
+    });
+    expect(recorded).toHaveProperty('id');
+    const id = (recorded as { id: number }).id;
+    expect(gh.store.find(id)).toMatchObject({ ref: site.commits['1.0.0'], payload: { version: '1.0.0' } });
+    expect(await gh.recorder.active('production')).toMatchObject({ id, version: '1.0.0' });
+    expect(gh.store.states(deployed.deploymentId!).at(-1)).toBe('inactive');
+    expect(await version(site.base)).toBe('1.0.0');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);
 });

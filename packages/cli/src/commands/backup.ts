@@ -1,12 +1,10 @@
 // `guarded-rollout backup` and `guarded-rollout latest-backup`: the operator's doorway onto
 // @guarded-rollout/archive's createBackup / findLatestBackup (the backup action calls the same).
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
 import {
   BackupIntegrityError,
-  DEFAULT_OUT_DIR,
-  DEFAULT_PREFIX,
   assertEnvironmentName,
   assertKeep,
   checksumName,
@@ -17,6 +15,7 @@ import {
   verifyBackup,
 } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -45,6 +44,7 @@ export function parseIntegerFlag(
 
 interface BackupFlags {
   env: string;
+  config?: string;
   path: string[];
   baseDir?: string;
   out: string;
@@ -57,7 +57,11 @@ interface BackupFlags {
   compressionLevel?: string;
   dryRun?: boolean;
   json?: boolean;
+  printConfig?: boolean;
 }
+
+const CONFIG_HELP =
+  'rollout config whose environments.<env>.backup section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)';
 
 export function registerBackup(program: Command, ctx: CliContext): void {
   program
@@ -66,44 +70,61 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       'write backups/<prefix>_<env>_<UTC>.zip with a manifest, then its .sha256 (streamed, verified, atomic)',
     )
     .requiredOption('--env <env>', 'environment the backup belongs to (e.g. production)')
+    .option('--config <file>', CONFIG_HELP)
     .option(
       '--path <path>',
-      'file, directory or glob to include, relative to --base-dir (repeatable; default: the whole base dir)',
+      'file, directory or glob to include, relative to --base-dir (repeatable; default: backup.paths of the rollout config)',
       collect,
       [],
     )
     .option(
       '--base-dir <dir>',
-      'archive paths are stored relative to this directory (default: current directory)',
+      "archive paths are stored relative to this directory (default: backup.base_dir, else the rollout config's directory)",
     )
-    .option('--out <dir>', 'output directory', DEFAULT_OUT_DIR)
-    .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
+    .option('--out <dir>', withDefault('backup', 'out', 'output directory'))
+    .option('--prefix <name>', withDefault('backup', 'prefix', 'backup file name prefix'))
     .option(
       '--dump-command <cmd>',
       'shell command run first; files it writes into $GUARDED_ROLLOUT_DUMP_DIR are included under _dump/',
     )
-    .option('--dump-timeout <duration>', 'time limit of the dump command', '30m')
+    .option(
+      '--dump-timeout <duration>',
+      withDefault('backup', 'dumpTimeout', 'time limit of the dump command'),
+    )
     .option('--keep <n>', 'keep the newest N backups of this environment; delete older ones')
     .option('--release-version <version>', 'release version recorded in the manifest')
     .option('--commit <sha>', 'commit recorded in the manifest (default: $GITHUB_SHA)')
     .option(
       '--compression-level <0-9>',
-      '0 stores everything; 1-9 deflates compressible files (random-looking data is always stored)',
-      '6',
+      withDefault(
+        'backup',
+        'compressionLevel',
+        '0 stores everything; 1-9 deflates compressible files (random-looking data is always stored)',
+      ),
     )
     .option(
       '--dry-run',
       'write backup-dryrun.log (what would be included, sizes, free disk) and change nothing',
     )
     .option('--json', 'print the result as JSON')
-    .action(async (flags: BackupFlags) => {
-      const environment = assertEnvironmentName(flags.env, '--env');
-      const paths = flags.path.length ? flags.path : flags.baseDir ? ['.'] : [];
+    .option('--print-config', 'print the resolved settings and where each came from; back up nothing')
+    .action(async (given: BackupFlags, command: Command) => {
+      const environment = assertEnvironmentName(given.env, '--env');
+      const resolved = resolveSettings(ctx, 'backup', environment, explicitFlags(command), given.config);
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('backup', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as BackupFlags;
+      const fromFile = resolved.settings.find((s) => s.key === 'paths')?.source === 'file';
+      const paths = flags.path?.length ? flags.path : flags.baseDir ? ['.'] : [];
       if (paths.length === 0)
         throw new ConfigError(
-          '--path: nothing to back up; give --path (repeatable) or --base-dir to back up a whole directory',
+          `--path: nothing to back up; give --path (repeatable) or --base-dir, or set environments.${environment}.backup.paths in ${resolved.file ?? 'guarded-rollout.config.json'}`,
           { field: '--path' },
         );
+      // Paths from the config file are relative to its directory unless base_dir says otherwise.
+      if (fromFile && !flags.baseDir && resolved.file) flags.baseDir = dirname(resolved.file);
       const result = await createBackup({
         environment,
         paths,
@@ -166,10 +187,19 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .command('latest-backup')
     .description('print the newest complete backup (zip with its .sha256) of one environment')
     .requiredOption('--env <env>', 'environment (e.g. production)')
-    .option('--out <dir>', 'backup directory', DEFAULT_OUT_DIR)
-    .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
-    .action((flags: { env: string; out: string; prefix: string }) => {
-      const environment = assertEnvironmentName(flags.env, '--env');
+    .option('--config <file>', CONFIG_HELP)
+    .option('--out <dir>', withDefault('latest-backup', 'out', 'backup directory'))
+    .option('--prefix <name>', withDefault('latest-backup', 'prefix', 'backup file name prefix'))
+    .action((given: { env: string; config?: string }, command: Command) => {
+      const environment = assertEnvironmentName(given.env, '--env');
+      const resolved = resolveSettings(
+        ctx,
+        'latest-backup',
+        environment,
+        explicitFlags(command),
+        given.config,
+      );
+      const flags = resolved.values as { out: string; prefix: string };
       const dir = resolve(ctx.cwd, flags.out);
       const latest = findLatestBackup(dir, environment, flags.prefix);
       if (!latest) throw new BackupIntegrityError(noBackupMessage(dir, environment, flags.prefix));

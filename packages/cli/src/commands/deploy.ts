@@ -3,7 +3,6 @@
 // shared plumbing of the rollout commands (config lookup, GitHub target, cancellation on signals).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '@guarded-rollout/config';
 import {
@@ -21,16 +20,18 @@ import {
   type DeployResult,
   type RolloutEnvironment,
 } from '@guarded-rollout/deploy';
+import { recordDeployedTree } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { resolveSettings, rolloutConfigFile } from '../settings.js';
 
-/** The environment's rollout config: --config if given (must exist), else the default file if present. */
+/** The environment's rollout config: --config if given (must exist), else $GUARDED_ROLLOUT_CONFIG, else the default file if present. */
 export function rolloutEnvironment(
   ctx: CliContext,
   env: string,
   config: string | undefined,
 ): RolloutEnvironment {
-  const file = resolve(ctx.cwd, config ?? DEFAULT_ROLLOUT_CONFIG);
-  if (config === undefined && !existsSync(file)) return defaultRolloutEnvironment(env, ctx.cwd);
+  const file = rolloutConfigFile(ctx, config);
+  if (file === undefined) return defaultRolloutEnvironment(env, ctx.cwd);
   return loadRolloutConfig(file, env);
 }
 
@@ -119,6 +120,8 @@ const flagName = (field: string): string => `--${field}`;
 export async function deployFromCli(ctx: CliContext, flags: DeployFlags): Promise<DeployResult> {
   const config = rolloutEnvironment(ctx, flags.env, flags.config);
   const settings = deployOptionsFrom(config, overrides(flags, ctx), flagName, ctx.cwd);
+  // The live tree a rollback will compare against (rollback.target of the same environment).
+  const rollback = resolveSettings(ctx, 'rollback', flags.env, {}, flags.config).values;
   const target = flags.github === false ? undefined : githubTargetFromEnv(ctx.env);
   if (target && target.apiUrl && !/^https?:\/\//.test(target.apiUrl)) {
     throw new ConfigError(`GITHUB_API_URL: ${JSON.stringify(target.apiUrl)} is not an http(s) URL`, {
@@ -138,10 +141,26 @@ export async function deployFromCli(ctx: CliContext, flags: DeployFlags): Promis
       onLine: (line) => ctx.stdout(`${line}\n`),
     }),
   );
+  let treeRecord: string | undefined;
+  if (
+    result.status === 'succeeded' &&
+    !result.dryRun &&
+    typeof rollback.target === 'string' &&
+    existsSync(rollback.target)
+  ) {
+    treeRecord = recordDeployedTree(rollback.target, {
+      environment: config.environment,
+      ...(settings.version ? { version: settings.version } : {}),
+      ...(settings.ref ? { commit: settings.ref } : {}),
+      ...(Array.isArray(rollback.releasePath) ? { paths: rollback.releasePath as string[] } : {}),
+      now: ctx.now,
+    });
+  }
   ctx.stdout(
     [
       '',
       `deploy ${result.status}${result.dryRun ? ' (dry-run)' : ''}: ${result.summary}`,
+      ...(treeRecord ? [`deployed-tree record: ${treeRecord}`] : []),
       `log: ${result.logPath}`,
       `migration-safety: ${result.migrationSafety}`,
       ...(result.deploymentId !== undefined ? [`github-deployment: ${result.deploymentId}`] : []),

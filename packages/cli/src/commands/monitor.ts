@@ -16,10 +16,12 @@ import {
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
-import { DEFAULT_GATES_CONFIG } from './gates.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface MonitorFlags {
   env: string;
+  rolloutConfig?: string;
+  printConfig?: boolean;
   config: string;
   sources?: string;
   healthUrl?: string;
@@ -60,7 +62,18 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
       'watch a deploy: poll health and metrics, evaluate the quality gates, roll back on violation',
     )
     .requiredOption('--env <env>', 'environment whose gates apply (e.g. production)')
-    .option('--config <file>', 'quality-gates config file', DEFAULT_GATES_CONFIG)
+    .option(
+      '--config <file>',
+      withDefault(
+        'monitor',
+        'config',
+        'quality-gates config file (rollout config key: monitor.gates_config)',
+      ),
+    )
+    .option(
+      '--rollout-config <file>',
+      'rollout config whose environments.<env>.monitor section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)',
+    )
     .option('--sources <file>', 'JSON mapping of metrics to exposition series / PromQL / JSON paths')
     .option('--health-url <url>', 'health endpoint (HTTP GET; 2xx and JSON status ok)')
     .option('--metrics-url <url>', 'Prometheus text exposition to scrape (e.g. http://host/metrics)')
@@ -68,10 +81,13 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--json-url <url>', 'JSON endpoint with one path per metric')
     .option('--baseline <file>', 'pre-deploy baseline for baseline gates (from `guarded-rollout baseline`)')
     .option('--duration <dur>', 'watch this long instead of the configured window (e.g. 15m)')
-    .option('--time-scale <n>', 'virtual seconds per real second, for drills and the demo', '1')
+    .option(
+      '--time-scale <n>',
+      withDefault('monitor', 'timeScale', 'virtual seconds per real second, for drills and the demo'),
+    )
     .option('--auto-rollback', 'run the rollback on a violation')
     .option('--backup <zip>', 'backup to restore on a violation: a zip, or "latest" (default with --target)')
-    .option('--backup-dir <dir>', 'where "latest" looks', 'backups')
+    .option('--backup-dir <dir>', withDefault('monitor', 'backupDir', 'where "latest" looks'))
     .option(
       '--target <dir>',
       'live directory a violation restores the backup into (verified, all-or-nothing)',
@@ -83,13 +99,15 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     )
     .option(
       '--migration-safety <safety>',
-      'reversible, or irreversible (never restore automatically)',
-      'reversible',
+      withDefault('monitor', 'migrationSafety', 'reversible, or irreversible (never restore automatically)'),
     )
     .option('--no-suspicion', 'keep the regular cadence after a failed check')
     .option('--keep-watching', 'continue to the end of the window after a violation')
-    .option('--out <dir>', 'directory for the jsonl log, summary and reports', 'monitor_logs')
-    .option('--fallback-dir <dir>', 'where undelivered notifications are kept', 'notify-fallback')
+    .option('--out <dir>', withDefault('monitor', 'out', 'directory for the jsonl log, summary and reports'))
+    .option(
+      '--fallback-dir <dir>',
+      withDefault('monitor', 'fallbackDir', 'where undelivered notifications are kept'),
+    )
     .option('--no-notify', 'send no notifications')
     .option('--deadline <dur>', 'hard real-time limit for the whole run (default: window / time-scale + 2m)')
     .option('--json', 'print the summary as JSON at the end')
@@ -97,7 +115,20 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
       '--check',
       'pre-flight only: scrape each source once and check every selector and URL (exit 0 ok, 2 problems)',
     )
-    .action(async (flags: MonitorFlags) => {
+    .option('--print-config', 'print the resolved settings and where each came from; watch nothing')
+    .action(async (given: MonitorFlags, command: Command) => {
+      const resolved = resolveSettings(
+        ctx,
+        'monitor',
+        given.env,
+        explicitFlags(command),
+        given.rolloutConfig,
+      );
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('monitor', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as MonitorFlags;
       const timeScale = checkTimeScale(flags.timeScale, '--time-scale');
       if (flags.migrationSafety !== 'reversible' && flags.migrationSafety !== 'irreversible') {
         throw new ConfigError(

@@ -10,13 +10,17 @@ import {
   EVENTS,
   CHANNELS,
   notificationRedactor,
+  redactError,
   sendNotification,
 } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface NotifyFlags {
   event: string;
   env: string;
+  config?: string;
+  printConfig?: boolean;
   channel: string[];
   fallbackDir: string;
   details?: string;
@@ -39,21 +43,41 @@ export function registerNotify(program: Command, ctx: CliContext): void {
     .option(
       '--channel <channel>',
       `channel to try, repeatable (${CHANNELS.join(', ')}; default all configured)`,
-      (v: string, prev: string[]) => [...prev, ...v.split(',')],
-      [] as string[],
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',')],
     )
-    .option('--fallback-dir <dir>', 'directory of the fallback file notifications.jsonl', 'notify-fallback')
+    .option(
+      '--config <file>',
+      'rollout config whose environments.<env>.notify section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)',
+    )
+    .option(
+      '--fallback-dir <dir>',
+      withDefault('notify', 'fallbackDir', 'directory of the fallback file notifications.jsonl'),
+    )
     .option(
       '--details <json>',
       'JSON object of event details (version, actor, runUrl, violatedGates, backup, ...)',
     )
     .option('--template-dir <dir>', 'directory of <event>.hbs templates replacing the shipped ones')
-    .option('--timeout <duration>', 'hard wall-clock budget for the whole call, retries included', '30s')
-    .option('--attempt-timeout <duration>', 'hard wall-clock limit of one delivery attempt', '10s')
+    .option(
+      '--timeout <duration>',
+      withDefault('notify', 'timeout', 'hard wall-clock budget for the whole call, retries included'),
+    )
+    .option(
+      '--attempt-timeout <duration>',
+      withDefault('notify', 'attemptTimeout', 'hard wall-clock limit of one delivery attempt'),
+    )
     .option('--dry-run', 'render every channel payload and send nothing')
     .option('--fail-on-error', 'exit 1 when a configured channel was not delivered')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: NotifyFlags) => {
+    .option('--print-config', 'print the resolved settings and where each came from; send nothing')
+    .action(async (given: NotifyFlags, command: Command) => {
+      const resolved = resolveSettings(ctx, 'notify', given.env, explicitFlags(command), given.config);
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('notify', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as NotifyFlags;
+      flags.channel ??= [];
       let details: unknown = {};
       if (flags.details !== undefined) {
         try {
@@ -69,14 +93,17 @@ export function registerNotify(program: Command, ctx: CliContext): void {
           });
         }
       }
-      const budgetMs = tryParseDuration(flags.timeout);
-      if (budgetMs === undefined)
-        throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
-      const attemptTimeoutMs = tryParseDuration(flags.attemptTimeout);
-      if (attemptTimeoutMs === undefined)
-        throw new ConfigError(durationProblem('--attempt-timeout', flags.attemptTimeout), {
-          field: 'attempt-timeout',
-        });
+      const limit = (flag: string, value: string, example: string): number => {
+        const ms = tryParseDuration(value);
+        if (ms === undefined) throw new ConfigError(durationProblem(flag, value), { field: flag.slice(2) });
+        if (ms <= 0)
+          throw new ConfigError(`${flag} must be longer than 0 (e.g. ${example}); found "${value}"`, {
+            field: flag.slice(2),
+          });
+        return ms;
+      };
+      const budgetMs = limit('--timeout', flags.timeout, '30s');
+      const attemptTimeoutMs = limit('--attempt-timeout', flags.attemptTimeout, '10s');
       // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
       const controller = new AbortController();
       const cancel = (): void => controller.abort();
@@ -98,10 +125,14 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         budgetMs,
         attemptTimeoutMs,
         dryRun: Boolean(flags.dryRun),
-      }).finally(() => {
-        process.off('SIGINT', cancel);
-        process.off('SIGTERM', cancel);
-      });
+      })
+        .catch((error: unknown) => {
+          throw redactError(error, redact);
+        })
+        .finally(() => {
+          process.off('SIGINT', cancel);
+          process.off('SIGTERM', cancel);
+        });
       if (flags.json) {
         out(`${JSON.stringify(result, null, 2)}\n`);
       } else {

@@ -1,22 +1,28 @@
 // `guarded-rollout rollback`: verified, all-or-nothing restore of a backup into a target
 // directory, then restart, 3 consecutive OK health checks and smoke. The doorway onto
 // @guarded-rollout/archive's restoreBackup (the rollback action calls the same).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import {
-  DEFAULT_OUT_DIR,
-  DEFAULT_PREFIX,
-  assertEnvironmentName,
-  restoreBackup,
-  type RestoreOptions,
-} from '@guarded-rollout/archive';
+
+import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 import { parseDurationFlag, parseIntegerFlag } from './backup.js';
 
-interface RollbackFlags {
+export interface RollbackFlags {
   env: string;
+  config?: string;
+  allowUnverified?: boolean;
+  releasePath?: string[];
+  printConfig?: boolean;
   backup?: string;
   latest?: boolean;
+  backupRunId?: string;
+  latestArtifact?: boolean;
+  repo?: string;
   out: string;
   prefix: string;
   target?: string;
@@ -39,12 +45,13 @@ interface RollbackFlags {
 }
 
 /** Turns flags into the options object the rollback action builds from its inputs. */
-export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext): RestoreOptions {
+export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext): RollbackOptions {
   const environment = assertEnvironmentName(flags.env, '--env');
   if (!flags.target)
-    throw new ConfigError('--target: required (the live directory the backup replaces)', {
-      field: '--target',
-    });
+    throw new ConfigError(
+      `--target: required (the live directory the backup replaces); give --target DIR or set environments.${environment}.rollback.target in guarded-rollout.config.json`,
+      { field: '--target' },
+    );
   if (flags.backup && flags.latest)
     throw new ConfigError('give either --backup ZIP or --latest, not both', { field: '--backup' });
   if (!flags.backup && !flags.latest)
@@ -95,8 +102,12 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
     },
     ...(flags.smokeCommand ? { smokeCommand: flags.smokeCommand } : {}),
     smokeTimeoutMs: parseDurationFlag('--smoke-timeout', flags.smokeTimeout)!,
+    allowUnverified: !!flags.allowUnverified,
+    ...(flags.releasePath?.length ? { releasePaths: flags.releasePath } : {}),
   };
 }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerRollback(program: Command, ctx: CliContext): void {
   program
@@ -105,38 +116,120 @@ export function registerRollback(program: Command, ctx: CliContext): void {
       'verify a backup, restore it into --target atomically (previous tree kept), restart, require consecutive OK health checks',
     )
     .requiredOption('--env <env>', 'environment being restored (must match the backup unless --force)')
+    .option(
+      '--config <file>',
+      'rollout config whose environments.<env>.rollback section supplies every option not given as a flag (default: $GUARDED_ROLLOUT_CONFIG, else guarded-rollout.config.json when present)',
+    )
     .option('--backup <zip>', 'the backup to restore')
     .option('--latest', 'restore the newest complete backup of --env from --out')
-    .option('--out <dir>', 'backup directory searched by --latest', DEFAULT_OUT_DIR)
-    .option('--prefix <name>', 'backup file name prefix', DEFAULT_PREFIX)
+    .option('--out <dir>', withDefault('rollback', 'out', 'backup directory searched by --latest'))
+    .option('--prefix <name>', withDefault('rollback', 'prefix', 'backup file name prefix'))
     .option(
       '--target <dir>',
-      'directory holding the backup\'s roots; only those are replaced (previous versions kept in <dir>/.guarded-rollout/pre-rollback/<UTC>)',
+      "directory holding the backup's roots; only those are replaced (previous versions kept in <dir>/.guarded-rollout/pre-rollback/<UTC>); default: rollback.target",
     )
     .option('--restart-command <cmd>', 'shell command run after the swap (restart the service)')
-    .option('--restart-timeout <duration>', 'time limit of the restart command', '2m')
-    .option('--health-url <url>', 'URL that must answer 2xx for --health-checks consecutive checks')
-    .option('--health-checks <n>', 'consecutive OK checks required', '3')
-    .option('--health-interval <duration>', 'pause between health checks', '5s')
-    .option('--health-timeout <duration>', 'time limit of one health check (a timeout is a failure)', '5s')
-    .option('--health-deadline <duration>', 'overall time limit for reaching the streak', '2m')
+    .option(
+      '--restart-timeout <duration>',
+      withDefault('rollback', 'restartTimeout', 'time limit of the restart command'),
+    )
+    .option(
+      '--health-url <url>',
+      'URL that must answer 2xx for --health-checks consecutive checks; without it the outcome is restored-unverified',
+    )
+    .option('--health-checks <n>', withDefault('rollback', 'healthChecks', 'consecutive OK checks required'))
+    .option(
+      '--health-interval <duration>',
+      withDefault('rollback', 'healthInterval', 'pause between health checks'),
+    )
+    .option(
+      '--health-timeout <duration>',
+      withDefault('rollback', 'healthTimeout', 'time limit of one health check (a timeout is a failure)'),
+    )
+    .option(
+      '--health-deadline <duration>',
+      withDefault('rollback', 'healthDeadline', 'overall time limit for reaching the streak'),
+    )
     .option('--smoke-command <cmd>', 'shell command run after the health checks pass')
-    .option('--smoke-timeout <duration>', 'time limit of the smoke command', '5m')
-    .option('--max-entries <n>', 'refuse archives with more entries (zip-bomb cap; default 1000000)')
-    .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default 256 GiB)')
-    .option('--max-ratio <n>', 'refuse entries over 1 MiB that expand more than N:1 (default 200)')
-    .option('--log-dir <dir>', 'where rollback.log / rollback-dryrun.log are written', '.')
+    .option(
+      '--smoke-timeout <duration>',
+      withDefault('rollback', 'smokeTimeout', 'time limit of the smoke command'),
+    )
+    .option('--max-entries <n>', 'refuse archives with more entries (default 10000000)')
+    .option(
+      '--max-bytes <n>',
+      'refuse archives that expand to more bytes (default: no cap beyond the free disk)',
+    )
+    .option(
+      '--max-ratio <n>',
+      'ignored (no ratio cap: sizes come from the verified manifest); kept for old scripts',
+    )
+    .option(
+      '--log-dir <dir>',
+      withDefault('rollback', 'logDir', 'where rollback.log / rollback-dryrun.log are written'),
+    )
+    .option(
+      '--release-path <path>',
+      'what the live-tree check compares, relative to --target (repeatable; default: rollback.release_paths, else the whole target)',
+      collect,
+    )
+    .option(
+      '--allow-unverified',
+      'accept restored-unverified (no health check ran) as success in production (elsewhere it already exits 0)',
+    )
     .option(
       '--force',
-      'restore a backup of another environment (skips confirmations, never integrity checks)',
+      'restore even when the live tree changed since the last deploy (files modified or added by hand are replaced; previous versions are kept) or the backup belongs to another environment; never skips an integrity check',
     )
     .option(
       '--dry-run',
       'verify the backup fully and write rollback-dryrun.log with the plan; change nothing',
     )
+    .option(
+      '--backup-run-id <id>',
+      'restore the backup artifact uploaded by this workflow run (guarded-rollout-backup-<env>-run<id>-attempt<n>); needs GITHUB_TOKEN with actions:read',
+    )
+    .option('--latest-artifact', 'restore the newest backup artifact of --env in --repo')
+    .option('--repo <owner/name>', 'repository holding the backup artifacts (default: GITHUB_REPOSITORY)')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: RollbackFlags) => {
-      const result = await restoreBackup(rollbackOptionsFromFlags(flags, ctx));
+    .option('--print-config', 'print the resolved settings and where each came from; restore nothing')
+    .action(async (given: RollbackFlags, command: Command) => {
+      const environment = assertEnvironmentName(given.env, '--env');
+      const resolved = resolveSettings(ctx, 'rollback', environment, explicitFlags(command), given.config);
+      if (given.printConfig) {
+        ctx.stdout(renderSettings('rollback', resolved));
+        return;
+      }
+      const flags = { ...given, ...resolved.values } as RollbackFlags;
+      if (flags.backupRunId !== undefined || flags.latestArtifact) {
+        // The backup of a workflow run, or the newest of the environment, from GitHub's artifacts:
+        // downloaded and verified, then restored like a local backup.
+        if (flags.backup || flags.latest)
+          throw new ConfigError('give --backup/--latest or --backup-run-id/--latest-artifact, not both', {
+            field: '--backup-run-id',
+          });
+        if (flags.backupRunId !== undefined && !/^[1-9]\d{0,15}$/.test(flags.backupRunId))
+          throw new ConfigError(
+            `--backup-run-id: ${JSON.stringify(flags.backupRunId)} is not a workflow run id`,
+            {
+              field: '--backup-run-id',
+            },
+          );
+        const { fetchBackup, githubAccessFromEnv } = await import('@guarded-rollout/backup-store');
+        const access = githubAccessFromEnv(ctx.env.GITHUB_TOKEN, {
+          ...ctx.env,
+          ...(flags.repo ? { GITHUB_REPOSITORY: flags.repo } : {}),
+        });
+        const fetched = await fetchBackup({
+          environment,
+          ...(flags.backupRunId ? { runId: Number(flags.backupRunId) } : {}),
+          github: access,
+          destDir: mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-')),
+        });
+        ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
+        flags.backup = fetched.backupPath;
+      }
+      const result = await runRollback(rollbackOptionsFromFlags(flags, ctx));
       if (flags.json) ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
       else {
         ctx.stdout(
@@ -145,6 +238,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
             `restored-from: ${result.restoredFrom}`,
             `verified: ${result.verified}`,
             `health-checks-ok: ${result.healthChecksOk}`,
+            `summary: ${result.message}`,
             ...(result.previousTree ? [`previous-tree: ${result.previousTree}`] : []),
             `log: ${result.logPath}`,
           ].join('\n') + '\n',
@@ -152,5 +246,11 @@ export function registerRollback(program: Command, ctx: CliContext): void {
       }
       if (result.status === 'refused' || result.status === 'failed')
         throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
+      if (result.failed)
+        throw new CheckFailedError(
+          `rollback restored-unverified in ${environment}: no health check ran, so nothing shows the service works; give --health-url (or rollback.health_url in the rollout config), or --allow-unverified to accept it`,
+        );
+      if (result.status === 'restored-unverified')
+        ctx.stderr('warning: restored-unverified: no health check ran (give --health-url)\n');
     });
 }

@@ -11,7 +11,13 @@ export function archiveRollback(options: RestoreOptions): Rollback {
   return async (): Promise<RollbackOutcome> => {
     const result = await restoreBackup(options);
     return {
-      status: result.status === 'dry-run' ? 'skipped' : result.status,
+      // restored-unverified (no health check ran) is not a verified rollback.
+      status:
+        result.status === 'dry-run'
+          ? 'skipped'
+          : result.status === 'restored-unverified'
+            ? 'failed'
+            : result.status,
       detail: result.message,
       restoredFrom: result.restoredFrom,
       healthChecksOk: result.healthChecksOk,

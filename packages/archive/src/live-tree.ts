@@ -1,0 +1,126 @@
+// The "live tree changed since the deploy" protection of a rollback. A successful deploy records
+// the live tree it left (every file's size, mode and SHA256) beside it, in
+// `<parent>/.<name>.deployed-tree.json` — outside the tree, so a restore never replaces it. Before
+// restoring, the rollback compares the live tree with that record: a file modified or added since
+// (a hand-applied hotfix) would be silently discarded by the restore, so the rollback refuses
+// unless --force. Removed files never block (the restore brings them back).
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
+
+export interface DeployedTreeRecord {
+  environment: string;
+  recordedAt: string;
+  target: string;
+  version?: string;
+  commit?: string;
+  /** The paths (relative to target) the record covers; all of it when absent. */
+  paths?: string[];
+  files: Record<string, { size: number; mode: number; sha256: string }>;
+}
+
+export interface LiveTreeChanges {
+  /** The record compared with, or undefined when no deploy recorded one. */
+  record: DeployedTreeRecord | undefined;
+  recordPath: string;
+  modified: string[];
+  added: string[];
+  removed: string[];
+}
+
+/** Where the record of `target` lives: beside it, never inside it. */
+export function deployedTreeRecordPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
+ *  only those under `paths` when given (the release's files, not the service's runtime data). */
+function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
+  const wanted = (rel: string): boolean =>
+    !paths?.length ||
+    paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+  const files: DeployedTreeRecord['files'] = {};
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      const rel = relative(root, path).split(sep).join('/');
+      if (rel === '.guarded-rollout') continue; // the restore's own state (previous versions, journal)
+      if (entry.isDirectory()) walk(path);
+      else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
+        const st = lstatSync(path);
+        files[rel] = {
+          size: st.size,
+          mode: st.mode & 0o7777,
+          sha256: entry.isSymbolicLink()
+            ? createHash('sha256')
+                .update(`symlink:${readlinkSync(path)}`)
+                .digest('hex')
+            : sha256(path),
+        };
+      }
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return files;
+}
+
+/** Records the live tree a deploy (or a verified rollback) left, atomically. */
+export function recordDeployedTree(
+  target: string,
+  meta: { environment: string; version?: string; commit?: string; paths?: string[]; now?: () => Date },
+): string {
+  const record: DeployedTreeRecord = {
+    environment: meta.environment,
+    recordedAt: (meta.now ?? (() => new Date()))().toISOString(),
+    target,
+    ...(meta.version ? { version: meta.version } : {}),
+    ...(meta.commit ? { commit: meta.commit } : {}),
+    ...(meta.paths?.length ? { paths: meta.paths } : {}),
+    files: snapshot(target, meta.paths),
+  };
+  const path = deployedTreeRecordPath(target);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+/** Compares the live tree with the record of the last deploy. */
+export function liveTreeChanges(target: string): LiveTreeChanges {
+  const recordPath = deployedTreeRecordPath(target);
+  if (!existsSync(recordPath)) return { record: undefined, recordPath, modified: [], added: [], removed: [] };
+  const record = JSON.parse(readFileSync(recordPath, 'utf8')) as DeployedTreeRecord;
+  const live = snapshot(target, record.paths);
+  const modified: string[] = [];
+  const added: string[] = [];
+  for (const [path, file] of Object.entries(live)) {
+    const then = record.files[path];
+    if (!then) added.push(path);
+    else if (then.sha256 !== file.sha256 || then.mode !== file.mode) modified.push(path);
+  }
+  const removed = Object.keys(record.files).filter((p) => !(p in live));
+  return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+}
+
+/** One line naming what changed, at most a few paths of each kind. */
+export function describeLiveTreeChanges(changes: LiveTreeChanges): string {
+  const few = (paths: string[]): string =>
+    paths.slice(0, 5).join(', ') + (paths.length > 5 ? ` and ${paths.length - 5} more` : '');
+  return [
+    changes.modified.length ? `modified: ${few(changes.modified)}` : '',
+    changes.added.length ? `added: ${few(changes.added)}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+}

@@ -1,0 +1,83 @@
+// The rollback as an operator runs it: the live-tree protection before the restore, the verified
+// restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
+// required consecutive OK health checks; without a health check the outcome is
+// `restored-unverified`, which fails the command in production unless explicitly allowed.
+import { join, resolve } from 'node:path';
+import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
+import { TOOL_NAME } from '@guarded-rollout/config';
+import { EvidenceLog } from '@guarded-rollout/evidence';
+import {
+  describeLiveTreeChanges,
+  liveTreeChanges,
+  recordDeployedTree,
+  type LiveTreeChanges,
+} from './live-tree.js';
+
+/** Environments where an unverified restore is a failure unless allowed. */
+export const VERIFIED_ROLLBACK_ENVIRONMENTS = ['production', 'prod'];
+
+export interface RollbackOptions extends RestoreOptions {
+  /** Accept `restored-unverified` as success in production. */
+  allowUnverified?: boolean;
+  /** What the deployed-tree record covers (relative to the target); all of it when empty. */
+  releasePaths?: string[];
+}
+
+export interface RollbackResult extends RestoreResult {
+  liveTree: LiveTreeChanges;
+  /** True when the command as a whole failed (what the exit code and the action report). */
+  failed: boolean;
+}
+
+export async function runRollback(options: RollbackOptions): Promise<RollbackResult> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const target = resolve(cwd, options.target);
+  const liveTree = liveTreeChanges(target);
+  const changed = describeLiveTreeChanges(liveTree);
+  if (changed && liveTree.record && !options.force) {
+    const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+    const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+    const log = new EvidenceLog(logPath, {
+      kind,
+      tool: `${TOOL_NAME} rollback`,
+      environment: options.environment,
+      now: options.now ?? (() => new Date()),
+    });
+    const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
+    log.line(
+      `REFUSED: ${message}`,
+      `record: ${liveTree.recordPath}`,
+      `the live tree ${target} was not changed`,
+    );
+    log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
+    return {
+      status: 'refused',
+      restoredFrom: options.backupPath ? resolve(cwd, options.backupPath) : '',
+      verified: false,
+      healthChecksOk: 0,
+      message,
+      logPath,
+      liveTree,
+      failed: true,
+    };
+  }
+  const result = await restoreBackup(options);
+  if (result.status === 'succeeded' || result.status === 'restored-unverified') {
+    // The restored tree is now what is deployed: the next rollback compares with it.
+    recordDeployedTree(target, {
+      environment: options.environment,
+      paths: liveTree.record?.paths ?? options.releasePaths,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  }
+  const unverifiedFails =
+    result.status === 'restored-unverified' &&
+    VERIFIED_ROLLBACK_ENVIRONMENTS.includes(options.environment) &&
+    !options.allowUnverified;
+  const failed = result.status === 'refused' || result.status === 'failed' || unverifiedFails;
+  const message =
+    changed && options.force && liveTree.record
+      ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
+      : result.message;
+  return { ...result, message, liveTree, failed };
+}
