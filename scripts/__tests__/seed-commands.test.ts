@@ -249,7 +249,7 @@ describeOnPosix('the seeds, typed verbatim from a fresh checkout', () => {
     if (checkout) {
       const stop = await run('./scripts/sample-service.sh stop', 30_000);
       expect(stop.status).toBe(0);
-      rmSync(checkout, { recursive: true, force: true });
+      if (!process.env.KEEP_SEED_CHECKOUT) rmSync(checkout, { recursive: true, force: true });
     }
   }, 60_000);
 
