@@ -1,12 +1,23 @@
 #!/usr/bin/env node
-// Backup/verify/restore benchmark: our bundled CLI against the classic tools on the same data in
-// the same run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore).
-// Wall time and peak RSS of each child come from /usr/bin/time. Usage:
-//   pnpm build && node bench/backup.mjs [--size 1G] [--ours-only] [--keep]
-// The tree is half random bytes (incompressible) and half generated log-like text.
+// Backup / verify / restore benchmark: ours against the classic tools on the same data in the same
+// run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore). Each
+// task is timed twice for us: the library call in-process (bundled by this script into its scratch
+// directory) and the real CLI end to end (`packages/cli/dist`, build it with `pnpm build`). Wall
+// time and peak RSS of every child come from /usr/bin/time. The data is generated here, never
+// committed. Usage:
+//   node bench/backup.mjs [--size 1G] [--files 20000] [--only mixed|small] [--keep]
+//   BENCH_DIR=/somewhere/with/space  GR_BENCH_HUGE=1 (adds 1,000,001 tiny files)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,114 +25,171 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'packages/cli/bin/guarded-rollout.js');
 const args = process.argv.slice(2);
-const sizeArg =
-  args[args.indexOf('--size') + 1] && args.includes('--size') ? args[args.indexOf('--size') + 1] : '1G';
-const oursOnly = args.includes('--ours-only');
-const keep = args.includes('--keep');
+const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const UNITS = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+const sizeArg = arg('--size', '1G');
 const total = Math.round(parseFloat(sizeArg) * (UNITS[sizeArg.slice(-1).toUpperCase()] ?? 1));
+const smallFiles = Number(arg('--files', '20000'));
+const only = arg('--only', undefined);
+const keep = args.includes('--keep');
 
+if (!existsSync(join(root, 'packages/cli/dist/index.js'))) {
+  console.error('build the CLI first: pnpm build (or node scripts/build.mjs packages/cli)');
+  process.exit(2);
+}
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'gr-bench-'));
-const tree = join(work, 'tree');
+const lib = join(work, 'lib');
+const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
+const built = spawnSync(
+  process.execPath,
+  [ncc, 'build', join(root, 'bench/backup-inprocess.ts'), '-o', lib, '-q', '--target', 'es2022'],
+  { cwd: root, encoding: 'utf8' },
+);
+if (built.status !== 0) throw new Error(`bundling the in-process runner failed:\n${built.stderr}`);
 
-function makeTree() {
+const words =
+  'hash image dhash extract latency queue review confidence request ok error timeout retry worker 200 404 500 GET POST ms bytes'.split(
+    ' ',
+  );
+let seed = 42;
+const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+function logText(size) {
+  const lines = [];
+  let n = 0;
+  while (n < size) {
+    const line = `${new Date(1_700_000_000_000 + Math.floor(rnd() * 1e9)).toISOString()} level=${rnd() < 0.9 ? 'info' : 'warn'} id=${Math.floor(rnd() * 1e9).toString(16)} ${Array.from({ length: 8 }, () => words[Math.floor(rnd() * words.length)]).join(' ')} value=${(rnd() * 1000).toFixed(3)}\n`;
+    lines.push(line);
+    n += line.length;
+  }
+  return lines.join('').slice(0, size);
+}
+
+/** Half random bytes in 8 MiB files (incompressible), half log-like text in 1-4 MiB files. */
+function makeMixed(tree) {
   const fileSize = 8 * 1024 * 1024;
   const half = Math.floor(total / 2);
   mkdirSync(join(tree, 'random'), { recursive: true });
-  for (let i = 0, left = half; left > 0; i++, left -= fileSize) {
+  for (let i = 0, left = half; left > 0; i++, left -= fileSize)
     writeFileSync(join(tree, 'random', `blob-${i}.bin`), randomBytes(Math.min(fileSize, left)));
-  }
-  const words =
-    'hash image dhash extract latency queue review confidence request ok error timeout retry worker 200 404 500 GET POST ms bytes'.split(
-      ' ',
-    );
-  let seed = 42;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0, left = total - half; left > 0; i++) {
     const dir = join(tree, 'text', `d${i % 16}`);
     mkdirSync(dir, { recursive: true });
     const size = Math.min(left, 1024 * 1024 + Math.floor(rnd() * 3 * 1024 * 1024));
-    const lines = [];
-    let n = 0;
-    while (n < size) {
-      const line = `${new Date(1_700_000_000_000 + Math.floor(rnd() * 1e9)).toISOString()} level=${rnd() < 0.9 ? 'info' : 'warn'} id=${Math.floor(rnd() * 1e9).toString(16)} ${Array.from({ length: 8 }, () => words[Math.floor(rnd() * words.length)]).join(' ')} value=${(rnd() * 1000).toFixed(3)}\n`;
-      lines.push(line);
-      n += line.length;
-    }
-    writeFileSync(join(dir, `log-${i}.txt`), lines.join('').slice(0, size));
+    writeFileSync(join(dir, `log-${i}.txt`), logText(size));
     left -= size;
   }
 }
 
-function timed(label, command, cwd = work) {
+/** N small files (0.5-8 KiB; 80 % text, 20 % random), 200 per directory. */
+function makeSmall(tree, n) {
+  const text = logText(64 * 1024);
+  for (let i = 0; i < n; i++) {
+    const dir = join(tree, `d${Math.floor(i / 200)}`);
+    if (i % 200 === 0) mkdirSync(dir, { recursive: true });
+    const size = 512 + Math.floor(rnd() * 7680);
+    const at = Math.floor(rnd() * (text.length - size));
+    writeFileSync(
+      join(dir, `f${i}.${i % 5 === 4 ? 'bin' : 'txt'}`),
+      i % 5 === 4 ? randomBytes(size) : text.slice(at, at + size),
+    );
+  }
+}
+
+function timed(label, command, cwd) {
   const stats = join(work, 'time.txt');
   const run = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', stats, 'bash', '-c', command], {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
   });
   if (run.status !== 0) throw new Error(`${label} failed (exit ${run.status}):\n${run.stdout}${run.stderr}`);
   const [wall, rssKb] = readFileSync(stats, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
-  return { label, wall, rssMiB: rssKb / 1024 };
+  const inner = /\{"ms":([\d.]+)\}/.exec(run.stdout);
+  return { label, wall: inner ? Number(inner[1]) / 1000 : wall, rssMiB: rssKb / 1024 };
 }
 
 const fmt = (n, d = 2) => n.toFixed(d);
-console.log(`generating ${fmt(total / 1024 ** 3)} GiB tree in ${tree} ...`);
-makeTree();
-spawnSync('sync');
-const results = [];
-const row = (task, ours, ref, target) => results.push({ task, ours, ref, target });
+const rows = [];
+function bench(name, make) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  const t0 = Date.now();
+  make(join(dir, 'tree'));
+  spawnSync('sync');
+  console.log(`${name}: generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const node = process.execPath;
+  const inproc = join(lib, 'index.js');
+  const refBackup = timed(
+    'zip -r -q + sha256sum',
+    'zip -r -q ref.zip tree && sha256sum ref.zip > ref.zip.sha256',
+    dir,
+  );
+  const libBackup = timed('lib backup', `${node} ${inproc} backup tree out-lib`, dir);
+  const cliBackup = timed('cli backup', `${node} ${cli} backup --env bench --path tree --out out-cli`, dir);
+  const zip = join(
+    dir,
+    'out-cli',
+    readdirSync(join(dir, 'out-cli')).find((f) => f.endsWith('.zip')),
+  );
+  const libZip = join(
+    dir,
+    'out-lib',
+    readdirSync(join(dir, 'out-lib')).find((f) => f.endsWith('.zip')),
+  );
+  const refVerify = timed('sha256sum -c', `sha256sum -c --quiet ${zip}.sha256`, dir);
+  const libVerify = timed('lib verify', `${node} ${inproc} verify ${libZip}`, dir);
+  const cliVerify = timed('cli verify-backup --quick', `${node} ${cli} verify-backup --quick ${zip}`, dir);
+  const refRestore = timed('unzip -q', `unzip -q ${zip} -d restored-ref`, dir);
+  const libRestore = timed('lib restore', `${node} ${inproc} restore ${libZip} restored-lib`, dir);
+  const cliRestore = timed(
+    'cli rollback',
+    `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli --log-dir .`,
+    dir,
+  );
+  const diff = spawnSync('diff', ['-r', 'tree', 'restored-cli/tree'], { cwd: dir, encoding: 'utf8' });
+  if (diff.status !== 0) throw new Error(`restored tree differs:\n${diff.stdout.slice(0, 2000)}`);
+  for (const [task, ref, l, c] of [
+    ['backup', refBackup, libBackup, cliBackup],
+    ['verify --quick', refVerify, libVerify, cliVerify],
+    ['restore', refRestore, libRestore, cliRestore],
+  ])
+    rows.push([
+      name,
+      task,
+      fmt(ref.wall),
+      fmt(l.wall),
+      fmt(l.wall / Math.max(ref.wall, 0.01)) + 'x',
+      fmt(c.wall),
+      fmt(c.wall / Math.max(ref.wall, 0.01)) + 'x',
+      fmt(Math.max(l.rssMiB, c.rssMiB), 0),
+      fmt(ref.rssMiB, 0),
+      ref.label,
+    ]);
+  rmSync(dir, { recursive: true, force: true });
+}
 
-const ours = timed('ours backup', `node ${cli} backup --env bench --path tree --out out-ours`);
-const zipPath = join(
-  work,
-  'out-ours',
-  readdirSync(join(work, 'out-ours')).find((f) => f.endsWith('.zip')),
-);
-const ref = oursOnly
-  ? undefined
-  : timed('zip -r -q + sha256sum', 'zip -r -q ref.zip tree && sha256sum ref.zip > ref.zip.sha256');
-row('backup', ours, ref, 1.25);
-const verifyOurs = timed('ours verify --quick', `node ${cli} verify-backup --quick ${zipPath}`);
-const verifyRef = oursOnly
-  ? undefined
-  : timed('sha256sum -c', `sha256sum -c --quiet ${zipPath}.sha256`, root === '' ? work : work);
-row('verify (checksum+manifest+entry safety)', verifyOurs, verifyRef, 1.1);
-const deep = timed('ours verify (deep)', `node ${cli} verify-backup ${zipPath}`);
-row('verify deep (+ every CRC and SHA256)', deep, verifyRef, undefined);
-const restoreOurs = timed(
-  'ours restore',
-  `node ${cli} rollback --env bench --backup ${zipPath} --target restored-ours --log-dir .`,
-);
-const restoreRef = oursOnly ? undefined : timed('unzip -q', `unzip -q ${zipPath} -d restored-ref`);
-row('restore (verify + extract + swap)', restoreOurs, restoreRef, 1.25);
-const zipSize = (p) => Number(spawnSync('stat', ['-c', '%s', p], { encoding: 'utf8' }).stdout);
+if (!only || only === 'mixed') bench(`${sizeArg} mixed`, makeMixed);
+if (!only || only === 'small') bench(`${smallFiles} files`, (t) => makeSmall(t, smallFiles));
+if (process.env.GR_BENCH_HUGE === '1') bench('1000001 files', (t) => makeSmall(t, 1_000_001));
 
 console.log(
-  `\nData: ${fmt(total / 1024 ** 3)} GiB (half random, half text); our zip ${fmt(zipSize(zipPath) / 1024 ** 2, 0)} MiB${oursOnly ? '' : `, zip -r (level 6) ${fmt(zipSize(join(work, 'ref.zip')) / 1024 ** 2, 0)} MiB`}. Node ${process.version}.\n`,
+  `\nNode ${process.version}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
 );
 const header = [
+  'data',
   'task',
-  'ours s',
   'ref s',
-  'ratio',
-  'target',
-  'ours peak RSS MiB',
-  'ref peak RSS MiB',
+  'lib s',
+  'lib/ref',
+  'cli s',
+  'cli/ref',
+  'our peak RSS MiB',
+  'ref RSS MiB',
   'reference',
 ];
-const lines = results.map(({ task, ours: o, ref: r, target }) => [
-  task,
-  fmt(o.wall),
-  r ? fmt(r.wall) : '-',
-  r ? fmt(o.wall / Math.max(r.wall, 0.01)) + 'x' : '-',
-  target ? `<= ${target}x` : '-',
-  fmt(o.rssMiB, 0),
-  r ? fmt(r.rssMiB, 0) : '-',
-  r ? r.label : '-',
-]);
-const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-for (const l of [header, widths.map((w) => '-'.repeat(w)), ...lines])
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i].length)));
+for (const l of [header, widths.map((w) => '-'.repeat(w)), ...rows])
   console.log(l.map((c, i) => c.padEnd(widths[i])).join('  '));
 if (!keep) rmSync(work, { recursive: true, force: true });
 else console.log(`\nkept ${work}`);

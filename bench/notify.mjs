@@ -3,8 +3,11 @@
 // fixed latencies. Compares sendNotification fanning out to all five against (a) the slowest channel
 // alone and (b) a naive reference in the same process: plain fetch + nodemailer, one channel after
 // the other. Then one channel hangs: the others must arrive within their own latency and the call
-// must end within its time budget. Builds packages/notify once with ncc into .tmp/ (Node 20 has no
-// TypeScript loader). Usage: node bench/notify.mjs [runs=15]
+// must end within its time budget. Last, every channel hangs (webhooks accept and never answer, the
+// SMTP server never greets, one webhook trickles bytes) while a garbage collection is forced every
+// 5 ms (the process re-runs itself under --expose-gc): the call must still end at its budget — the
+// case AbortSignal.any loses on Node 20. Builds packages/notify once with ncc into .tmp/ (Node 20
+// has no TypeScript loader). Usage: node bench/notify.mjs [runs=15]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -13,6 +16,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+if (typeof globalThis.gc !== 'function') {
+  // Forced GC needs --expose-gc; re-run this file with it.
+  const again = spawnSync(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
+  process.exit(again.status ?? 1);
+}
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(process.argv[2] ?? 15);
 const out = join(root, '.tmp/bench-notify');
@@ -59,6 +73,12 @@ async function httpSink(latencyFor) {
       const channel = req.url.split('/')[1];
       const latency = latencyFor(channel);
       if (latency === 'hang') return;
+      if (latency === 'loris') {
+        // Slow-loris: a status line, then one header byte every 100 ms, forever.
+        res.socket.write('HTTP/1.1 200 OK\r\n');
+        const t = setInterval(() => (res.socket?.destroyed ? clearInterval(t) : res.socket.write('X')), 100);
+        return;
+      }
       setTimeout(() => res.writeHead(channel === 'teams' ? 202 : 200).end('ok'), latency);
     });
   });
@@ -212,6 +232,41 @@ async function main() {
   await hanging.close();
   await smtp.close();
 
+  // Every channel hung, forced GC every 5 ms: the budget must hold anyway.
+  const allHung = await httpSink((c) => (c === 'discord' ? 'loris' : 'hang'));
+  const silentSmtp = new SMTPServer({ logger: false, authOptional: true, onConnect() {} }); // never greets
+  await new Promise((r) => silentSmtp.listen(0, '127.0.0.1', r));
+  const envHung = {
+    SLACK_WEBHOOK_URL: `${allHung.url}/slack/tokenA1`,
+    TEAMS_WEBHOOK_URL: `${allHung.url}/teams/tokenB2`,
+    DISCORD_WEBHOOK_URL: `${allHung.url}/discord/tokenC3`,
+    NOTIFY_WEBHOOK_URL: `${allHung.url}/webhook/tokenD4`,
+    SMTP_URL: `smtp://127.0.0.1:${silentSmtp.server.address().port}`,
+    NOTIFY_EMAIL_TO: 'oncall@example.test',
+    NOTIFY_EMAIL_FROM: 'rollout@example.test',
+  };
+  const gcTimer = setInterval(() => globalThis.gc(), 5);
+  const hungRuns = [];
+  for (const hungBudget of [1000, 2000, 2000]) {
+    const { ms, r } = await timed(() =>
+      notify.sendNotification({
+        event: 'rollback-started',
+        environment: 'production',
+        details,
+        env: envHung,
+        templates,
+        fallbackDir,
+        budgetMs: hungBudget,
+        attemptTimeoutMs: 700,
+      }),
+    );
+    hungRuns.push({ budget: hungBudget, ms, failed: r.channels.filter((c) => c.status === 'failed').length });
+  }
+  clearInterval(gcTimer);
+  await allHung.close();
+  for (const c of silentSmtp.connections ?? []) c.close();
+  await new Promise((r) => silentSmtp.close(r));
+
   const slowest = Math.max(...Object.values(alone));
   const rows = [
     ...notify.CHANNELS.map((c) => [
@@ -243,6 +298,17 @@ async function main() {
     console.log(
       `${pad(c.channel, 10)} ${pad(c.status, 10)} ${pad(c.durationMs, 8)} ${alone[c.channel].toFixed(1)}`,
     );
+  console.log(
+    `\nAll five channels hung (4 never answer / slow-loris, SMTP never greets), forced GC every 5 ms:`,
+  );
+  console.log(`${pad('budget ms', 10)} ${pad('call ms', 8)} ${pad('over', 8)} failed channels`);
+  for (const h of hungRuns)
+    console.log(
+      `${pad(h.budget, 10)} ${pad(h.ms.toFixed(0), 8)} ${pad((h.ms - h.budget).toFixed(0), 8)} ${h.failed}/5`,
+    );
+  console.log(
+    `every call within budget + 1 s: ${hungRuns.every((h) => h.ms <= h.budget + 1000) ? 'yes' : 'NO'} (reference: AbortSignal.any + AbortSignal.timeout never fires after a GC on Node 20.20 — see packages/notify/__tests__/gc-deadline.test.ts)`,
+  );
   console.log(`\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB`);
 }
 

@@ -180,9 +180,15 @@ export function checkWorkflow(text, file, allowedWrites = {}) {
         findings.push(
           `${where} step ${i + 1}: checks out pull-request code (${ref}) under ${privileged.join(', ')}, whose token can write`,
         );
-      if (triggers.includes('pull_request_target'))
+      // Under pull_request_target only a sparse checkout of the default branch is allowed (the
+      // action and its configuration, never PR files); the PR itself is read through the API.
+      const defaultBranchOnly =
+        /^\$\{\{\s*github\.event\.repository\.default_branch\s*\}\}$/.test(ref) &&
+        typeof step.with?.['sparse-checkout'] === 'string' &&
+        step.with['sparse-checkout'].trim() !== '';
+      if (triggers.includes('pull_request_target') && !defaultBranchOnly)
         findings.push(
-          `${where} step ${i + 1}: actions/checkout under pull_request_target; read the PR through the API instead`,
+          `${where} step ${i + 1}: actions/checkout under pull_request_target; read the PR through the API instead (only a sparse checkout of \${{ github.event.repository.default_branch }} is allowed)`,
         );
       if (step.with?.['persist-credentials'] !== false)
         findings.push(

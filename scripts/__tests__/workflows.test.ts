@@ -135,6 +135,17 @@ jobs:
     );
   });
 
+  it('allows, under pull_request_target, only a sparse checkout of the default branch', () => {
+    const wf = (ref: string, sparse: string) =>
+      `on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955 # v4.3.0\n        with:\n          ref: ${ref}\n          persist-credentials: false\n${sparse}`;
+    const defaultBranch = '$' + '{{ github.event.repository.default_branch }}';
+    expect(check(wf(defaultBranch, '          sparse-checkout: actions/pr-check\n'), 'x.yml')).toEqual([]);
+    expect(check(wf(defaultBranch, ''), 'x.yml').join('\n')).toMatch(/checkout under pull_request_target/);
+    expect(check(wf('main', '          sparse-checkout: actions\n'), 'x.yml').join('\n')).toMatch(
+      /checkout under pull_request_target/,
+    );
+  });
+
   it('lets author-controlled contexts (matrix, runner) through', () => {
     expect(findings).not.toMatch(/matrix\.os|runner\.os/);
   });
@@ -259,19 +270,25 @@ describe('workflow behaviour the runbook relies on', () => {
     expect(load('rollback').concurrency).toEqual(load('deploy').concurrency);
   });
 
-  it('pr-check: the events it needs, one evaluation per PR, the action taken from the default branch', () => {
+  it('pr-check: trusted triggers only, one evaluation per PR, a sparse checkout of the default branch', () => {
     const wf = load('pr-check');
     expect(wf.on).toEqual({
-      pull_request: { types: ['opened', 'edited', 'synchronize', 'reopened', 'ready_for_review'] },
-      pull_request_review: { types: ['submitted', 'edited', 'dismissed'] },
-      issue_comment: { types: ['created'] },
+      pull_request_target: { types: ['opened', 'edited', 'synchronize', 'reopened', 'ready_for_review'] },
+      issue_comment: { types: ['created', 'edited', 'deleted'] },
+      workflow_run: { workflows: ['premerge', 'pr-review-relay'], types: ['completed'] },
     });
-    expect(wf.concurrency).toEqual({
-      group: 'pr-check-${{ github.event.pull_request.number || github.event.issue.number }}',
-      'cancel-in-progress': true,
-    });
+    expect(wf.concurrency).toMatchObject({ 'cancel-in-progress': false });
     const checkout = wf.jobs['pr-check']!.steps!.find((s) => s.uses?.startsWith('actions/checkout@'))!;
     expect(checkout.with?.ref).toBe('${{ github.event.repository.default_branch }}');
+    expect(String(checkout.with?.['sparse-checkout']).trim().split('\n')).toEqual([
+      'actions/pr-check',
+      '.github/guarded-rollout.yml',
+    ]);
+    expect(read('.github/workflows/pr-check.yml')).toMatch(/# Why this is safe/);
+    const relay = load('pr-review-relay');
+    expect(relay.on).toEqual({ pull_request_review: { types: ['submitted', 'edited', 'dismissed'] } });
+    expect(relay.permissions).toEqual({});
+    expect(read('.github/workflows/pr-review-relay.yml')).not.toMatch(/actions\/checkout|secrets\./);
   });
 
   it('watchdog runs on a schedule', () => {

@@ -1,6 +1,5 @@
 // Doorway of the backup action: read inputs, call createBackup (the same call as
 // `guarded-rollout backup`), upload the result as an artifact when in Actions, set outputs.
-import { basename, dirname } from 'node:path';
 import * as core from '@actions/core';
 import {
   inputBoolean,
@@ -19,6 +18,7 @@ import {
   formatBytes,
   type BackupOptions,
 } from '@guarded-rollout/archive';
+import { uploadBackupArtifact } from '@guarded-rollout/backup-store';
 
 export interface BackupInputs {
   backup: BackupOptions;
@@ -90,24 +90,20 @@ export async function run(): Promise<void> {
       `backup written: ${result.backupPath} (${formatBytes(result.sizeBytes)}, ${result.fileCount} files, sha256 ${result.sha256})`,
     );
     for (const d of result.deleted) core.info(`retention: deleted ${d}`);
-    if (inputs.upload && process.env.ACTIONS_RUNTIME_TOKEN) {
-      // Loaded only when uploading: the artifact client is large and needs the runner's token.
-      const { DefaultArtifactClient } = await import('@actions/artifact');
-      const client = new DefaultArtifactClient();
-      const name = inputs.artifactName ?? basename(result.backupPath, '.zip');
-      const uploaded = await client.uploadArtifact(
-        name,
-        [result.backupPath, result.sha256Path],
-        dirname(result.backupPath),
-        {
-          ...(inputs.retentionDays ? { retentionDays: inputs.retentionDays } : {}),
-          compressionLevel: 0,
-        },
-      );
-      artifactId = String(uploaded.id ?? '');
-      core.info(`uploaded artifact "${name}" (id ${artifactId})`);
+    if (inputs.upload && process.env.GITHUB_ACTIONS === 'true' && process.env.GITHUB_RUN_ID) {
+      // The backup outlives the job only as an artifact: guarded-rollout-backup-<env>-run<id>-attempt<n>.
+      const uploaded = await uploadBackupArtifact({
+        backupPath: result.backupPath,
+        sha256Path: result.sha256Path,
+        environment: inputs.backup.environment,
+        ...(inputs.retentionDays ? { retentionDays: inputs.retentionDays } : {}),
+        ...(inputs.artifactName ? { name: inputs.artifactName } : {}),
+      });
+      artifactId = String(uploaded.id);
+      core.setOutput('artifact-name', uploaded.name);
+      core.info(`uploaded artifact "${uploaded.name}" (id ${artifactId})`);
     } else if (inputs.upload) {
-      core.info('not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): artifact upload skipped');
+      core.info('not running in GitHub Actions (no GITHUB_RUN_ID): artifact upload skipped');
     }
     core.setOutput('artifact-id', artifactId);
     await core.summary

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { secretForms } from '@guarded-rollout/action-io';
+import { readUndelivered } from '@guarded-rollout/notify';
 import { startSink, type Sink } from '../../../packages/notify/__tests__/sink.js';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -97,7 +98,9 @@ describe('notify action bundle', () => {
     expect(run.summary).toContain('| discord | failed | 1 |');
     expect(run.summary).toContain('| teams | skipped | 0 | TEAMS_WEBHOOK_URL is not set |');
     const fallback = readFileSync(run.outputs['fallback-path']!, 'utf8');
-    expect(JSON.parse(fallback.trim())).toMatchObject({ channel: 'discord', event: 'rollback-started' });
+    expect(readUndelivered(run.outputs['fallback-path']!)).toMatchObject([
+      { channel: 'discord', event: 'rollback-started', status: 'failed' },
+    ]);
     expect(sink.requests.map((r) => r.path.split('/')[1]).sort()).toEqual(['discord', 'slack', 'webhook']);
     // The runner learns the secrets from ::add-mask:: lines; everything else must be free of them.
     const visible = [

@@ -15,6 +15,9 @@ import {
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
   CHECK_RUN_NAME,
+  GITHUB_ACTIONS_APP_ID,
+  createGitHubClient,
+  findPullByHead,
   evaluateBody,
   parsePullNumber,
   parseRepo,
@@ -29,32 +32,52 @@ export interface PrCheckInputs {
   token: string;
   teamToken: string | undefined;
   repo: string;
-  pull: number | undefined;
+  pull: EventPull | undefined;
   policy: PrCheckPolicy;
+  appId: number;
   postCheckRun: boolean;
   checkName: string;
   body: string | undefined;
 }
 
 interface EventPayload {
-  pull_request?: { number?: number };
+  pull_request?: { number?: number; head?: { sha?: string } };
   issue?: { number?: number; pull_request?: unknown };
-  workflow_run?: { pull_requests?: { number?: number }[] };
+  workflow_run?: {
+    head_sha?: string;
+    pull_requests?: { number?: number }[];
+    head_repository?: { full_name?: string };
+  };
+}
+
+/** What an event says about its PR: the number, or (workflow_run from a fork) only the head. */
+export interface EventPull {
+  pull?: number;
+  headSha?: string;
+  /** The PR must be found by its head: GitHub lists no pull request on runs from forks. */
+  lookup?: { headSha: string; headRepo: string | undefined };
 }
 
 /** The PR an event is about; undefined for an issue comment on a plain issue. */
-export function pullFromEvent(eventName: string | undefined, payload: EventPayload): number | undefined {
-  if (payload.pull_request?.number) return payload.pull_request.number;
-  if (payload.issue?.number) return payload.issue.pull_request ? payload.issue.number : undefined;
+export function pullFromEvent(eventName: string | undefined, payload: EventPayload): EventPull | undefined {
+  if (payload.pull_request?.number)
+    return {
+      pull: payload.pull_request.number,
+      ...(payload.pull_request.head?.sha ? { headSha: payload.pull_request.head.sha } : {}),
+    };
+  if (payload.issue?.number) return payload.issue.pull_request ? { pull: payload.issue.number } : undefined;
   if (eventName === 'workflow_run') {
-    const number = payload.workflow_run?.pull_requests?.[0]?.number;
-    // GitHub leaves pull_requests empty for runs from forks; the caller must pass `pr` then.
-    if (!number)
-      throw new ConfigError(
-        'input "pr" is required for this workflow_run: GitHub lists no pull request for it (runs from forks never carry one; pass the number from an artifact of the triggering run)',
-        { field: 'pr' },
-      );
-    return number;
+    const run = payload.workflow_run;
+    const number = run?.pull_requests?.[0]?.number;
+    if (number) return { pull: number, ...(run?.head_sha ? { headSha: run.head_sha } : {}) };
+    if (!run?.head_sha)
+      throw new ConfigError('this workflow_run event carries no head_sha; pass the "pr" input', {
+        field: 'pr',
+      });
+    return {
+      headSha: run.head_sha,
+      lookup: { headSha: run.head_sha, headRepo: run.head_repository?.full_name },
+    };
   }
   return undefined;
 }
@@ -89,11 +112,11 @@ export function getInputs(): PrCheckInputs {
     ...(sre.length ? { sre } : {}),
     ...(operators.length ? { operators } : {}),
   });
-  let pull: number | undefined;
+  let pull: EventPull | undefined;
   if (body === undefined) {
     pull =
       prInput !== undefined
-        ? parsePullNumber(prInput, 'input "pr":')
+        ? { pull: parsePullNumber(prInput, 'input "pr":') }
         : pullFromEvent(process.env.GITHUB_EVENT_NAME, readEvent());
     if (!repo)
       throw new ConfigError('input "repo" is empty and GITHUB_REPOSITORY is not set', { field: 'repo' });
@@ -111,9 +134,19 @@ export function getInputs(): PrCheckInputs {
     pull,
     policy,
     postCheckRun: inputBoolean('post-check-run', true),
+    appId: parseAppId(inputString('app-id', { fallback: String(GITHUB_ACTIONS_APP_ID) })),
     checkName: inputString('check-name', { fallback: CHECK_RUN_NAME }),
     body,
   };
+}
+
+function parseAppId(value: string): number {
+  if (!/^\d{1,12}$/.test(value.trim()))
+    throw new ConfigError(
+      `input "app-id": ${JSON.stringify(value)} is not a GitHub App id (a whole number; ${GITHUB_ACTIONS_APP_ID} is GitHub Actions)`,
+      { field: 'app-id' },
+    );
+  return Number(value);
 }
 
 async function publish(evaluation: PrEvaluation, markdown: string, checkRunId: string): Promise<void> {
@@ -141,9 +174,20 @@ export async function run(): Promise<void> {
       );
       return;
     }
-    if (inputs.pull === undefined) {
+    let pull = inputs.pull?.pull;
+    if (inputs.pull?.lookup) {
+      // A fork's premerge/relay run: find the open PR whose head is that commit.
+      pull = await findPullByHead(
+        createGitHubClient(inputs.token, process.env.GITHUB_API_URL),
+        parseRepo(inputs.repo),
+        inputs.pull.lookup.headSha,
+        inputs.pull.lookup.headRepo,
+      );
+      if (pull === undefined) core.info(`no open pull request has head ${inputs.pull.lookup.headSha}`);
+    }
+    if (pull === undefined) {
       core.info(
-        `event ${process.env.GITHUB_EVENT_NAME ?? '(none)'} is not about a pull request; nothing to check`,
+        `event ${process.env.GITHUB_EVENT_NAME ?? '(none)'} is not about an open pull request; nothing to check`,
       );
       core.setOutput('result', 'skipped');
       core.setOutput('missing', '[]');
@@ -154,15 +198,25 @@ export async function run(): Promise<void> {
     const runId = process.env.GITHUB_RUN_ID;
     const outcome = await runPrCheck({
       repo: inputs.repo,
-      pull: inputs.pull,
+      pull,
       token: inputs.token,
       ...(inputs.teamToken ? { teamToken: inputs.teamToken } : {}),
       ...(process.env.GITHUB_API_URL ? { apiUrl: process.env.GITHUB_API_URL } : {}),
       policy: inputs.policy,
       postCheckRun: inputs.postCheckRun,
       checkName: inputs.checkName,
+      appId: inputs.appId,
+      ...(inputs.pull?.headSha ? { headShaHint: inputs.pull.headSha } : {}),
       ...(server && runId ? { detailsUrl: `${server}/${inputs.repo}/actions/runs/${runId}` } : {}),
     });
+    if (outcome.superseded) {
+      core.info('a newer evaluation of this pull request is running; it reports the verdict');
+      core.setOutput('result', 'skipped');
+      core.setOutput('missing', '[]');
+      core.setOutput('check-run-id', '');
+      return;
+    }
+    if (outcome.configErrors.length) core.error(`pr-check configuration: ${outcome.configErrors.join('; ')}`);
     await publish(outcome.evaluation, outcome.markdown, outcome.checkRun ? String(outcome.checkRun.id) : '');
   });
 }

@@ -1,5 +1,8 @@
 // Doorway of the rollback action: read inputs, call runRollback (the same call as
 // `guarded-rollout rollback`), set outputs, and fail the step when the restore was refused or failed.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
   inputBoolean,
@@ -11,6 +14,34 @@ import {
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
+import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
+
+/** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
+export interface ArtifactChoice {
+  runId?: number;
+  token: string;
+}
+
+export function getArtifactChoice(): ArtifactChoice | undefined {
+  const source = inputString('backup-source', { fallback: 'dir' });
+  if (source !== 'dir' && source !== 'artifact')
+    throw new ConfigError(`input "backup-source": ${JSON.stringify(source)} is not one of dir, artifact`, {
+      field: 'backup-source',
+    });
+  const runId = inputOptional('backup-run-id');
+  if (runId !== undefined && !/^[1-9]\d{0,15}$/.test(runId))
+    throw new ConfigError(`input "backup-run-id": ${JSON.stringify(runId)} is not a workflow run id`, {
+      field: 'backup-run-id',
+    });
+  if (source === 'dir' && runId === undefined) return undefined;
+  const backup = inputString('backup', { fallback: 'latest' });
+  if (backup !== 'latest')
+    throw new ConfigError(
+      `input "backup": ${JSON.stringify(backup)} with a backup artifact; leave it "latest" or drop backup-run-id/backup-source`,
+      { field: 'backup' },
+    );
+  return { ...(runId ? { runId: Number(runId) } : {}), token: inputString('github-token', { fallback: '' }) };
+}
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions {
   const backup = inputString('backup', { fallback: 'latest' });
@@ -53,8 +84,26 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const inputs = getInputs();
-    const result = await runRollback(inputs);
+    const options = getInputs();
+    const choice = getArtifactChoice();
+    let artifactName = '';
+    if (choice) {
+      const dest = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'guarded-rollout-backup-'));
+      const fetched = await fetchBackup({
+        environment: options.environment,
+        ...(choice.runId ? { runId: choice.runId } : {}),
+        github: githubAccessFromEnv(choice.token),
+        destDir: dest,
+      });
+      artifactName = fetched.artifact.name;
+      core.info(
+        `downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`,
+      );
+      delete options.latest;
+      options.backupPath = fetched.backupPath;
+    }
+    const result = await runRollback(options);
+    core.setOutput('backup-artifact', artifactName);
     core.setOutput('status', result.status);
     core.setOutput('restored-from', result.restoredFrom);
     core.setOutput('verified', String(result.verified));
@@ -69,7 +118,7 @@ export async function run(): Promise<void> {
       throw new CheckFailedError(`rollback ${result.status}: ${result.message}`);
     if (result.failed)
       throw new CheckFailedError(
-        `rollback restored-unverified in ${inputs.environment}: no health check ran; set health-url, or allow-unverified to accept it`,
+        `rollback restored-unverified in ${options.environment}: no health check ran; set health-url, or allow-unverified to accept it`,
       );
     core.info(result.message);
   });

@@ -173,6 +173,33 @@ describe('faulty release 1.1.0', () => {
     }
   });
 
+  it('subtle-regression: hash time ×3 from a ~30 ms baseline, still far under the 2000 ms limit', async () => {
+    const d = await deployment('subtle-regression');
+    const meanMs = async (): Promise<number> => {
+      const text = await (await fetchFresh(`${d.base}/metrics`)).text();
+      const sum = Number(/^dhash_hash_duration_seconds_sum (\S+)/m.exec(text)![1]);
+      const count = Number(/^dhash_hash_duration_seconds_count (\S+)/m.exec(text)![1]);
+      return (sum / count) * 1000;
+    };
+    try {
+      for (let i = 0; i < 20; i++) await hash(d.base, png('stripes.png'));
+      const before = await meanMs();
+      expect(d.ctl('deploy', '--version', '1.1.0').status).toBe(0);
+      for (let i = 0; i < 20; i++) await hash(d.base, png('stripes.png'));
+      const after = await meanMs();
+      const metrics = await (await fetchFresh(`${d.base}/metrics`)).text();
+      expect(metrics).toContain('fault="subtle-regression"');
+      expect(before).toBeGreaterThan(15);
+      expect(after).toBeGreaterThan(2 * before);
+      expect(after).toBeLessThan(1000);
+      expect(JSON.parse(readFileSync(join(d.root, 'releases.json'), 'utf8'))['1.0.0']).toMatchObject({
+        failureRate: 0.002,
+      });
+    } finally {
+      await stopDeployment(d);
+    }
+  });
+
   it('an unknown fault kind is refused', () => {
     const root = mkdtempSync(join(tmpdir(), 'dhash-svc-'));
     const r = spawnSync(

@@ -5,10 +5,25 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const FAULT_KINDS = ['slow-hashing', 'failing-extractions', 'dying-health', 'growing-queue'];
+export const FAULT_KINDS = [
+  'slow-hashing',
+  'failing-extractions',
+  'dying-health',
+  'growing-queue',
+  'subtle-regression',
+];
 
 /** Version 1.0.0 is healthy; 1.1.0 carries the configured fault (default slow hashing). */
 export function defaultReleases(fault = 'slow-hashing', onsetSeconds = 0) {
+  if (fault === 'subtle-regression') {
+    // A realistic baseline to regress from: ~30 ms of work per image and 0.2 % failures. The faulty
+    // release is 3× slower (still far under the 2000 ms p95 limit) and fails 2 % (under the 5 % limit).
+    const realistic = { workMs: 30, failureRate: 0.002 };
+    return {
+      '1.0.0': { description: 'healthy release (~30 ms per image, 0.2 % failures)', ...realistic },
+      '1.1.0': { description: 'faulty release (subtle-regression)', fault, onsetSeconds, ...realistic },
+    };
+  }
   return {
     '1.0.0': { description: 'healthy release' },
     '1.1.0':

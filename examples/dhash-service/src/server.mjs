@@ -2,8 +2,10 @@
 // The DHash service: POST /hash (PNG bytes → 64-bit dHash), GET /health, GET /metrics (Prometheus
 // exposition via prom-client), JSON-lines logs on stdout. Runs the release named in
 // <root>/active-release; a faulty release misbehaves in the way releases.json says, from
-// `onsetSeconds` after start: slow hashing, failing extractions, dying health, or a growing
-// low-confidence queue.
+// `onsetSeconds` after start: slow hashing, failing extractions, dying health, a growing
+// low-confidence queue, or a subtle regression (×3 hash time, failures 0.2 % → 2 %: under every fixed
+// limit, caught only against the pre-deploy baseline). A release may also set `workMs` (simulated
+// work per image) and `failureRate` (background failures) to give the baseline something to measure.
 //   node src/server.mjs --root DIR --port N
 import { createServer } from 'node:http';
 import { appendFileSync } from 'node:fs';
@@ -104,9 +106,21 @@ export function startService({ root, port = 0, host = '127.0.0.1' }) {
         }
         const fault = faultActive() ? release.fault : undefined;
         if (fault === 'slow-hashing') await new Promise((r) => setTimeout(r, 2600));
+        if (release.workMs) {
+          const factor = fault === 'subtle-regression' ? 3 : 1;
+          const computeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+          const targetMs = (computeMs + release.workMs * (0.5 + Math.random())) * factor;
+          await new Promise((r) => setTimeout(r, Math.max(0, targetMs - computeMs)));
+        }
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         duration.observe(seconds);
-        if (fault === 'failing-extractions' && Math.random() < 0.4) {
+        const failureRate =
+          fault === 'failing-extractions'
+            ? 0.4
+            : fault === 'subtle-regression'
+              ? 0.02
+              : (release.failureRate ?? 0);
+        if (failureRate > 0 && Math.random() < failureRate) {
           extractions.inc({ result: 'failed' });
           log('error', 'extraction failed', {
             request_id: requestId,

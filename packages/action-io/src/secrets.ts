@@ -76,6 +76,7 @@ export function secretParts(secret: string): string[] {
         add(safeDecode(s));
       }
     }
+    if (url.pathname.length > 1) add(url.pathname);
     if (url.search.length > 1) add(url.search);
     for (const [key, value] of url.searchParams) {
       if (PUBLIC_QUERY_KEYS.has(key.toLowerCase())) continue;
@@ -116,7 +117,7 @@ function jsonInner(s: string): string {
 export function secretForms(secret: string): string[] {
   const forms = new Set<string>();
   const add = (s: string | undefined): void => {
-    if (s && (s.length >= MIN_PART || s === secret)) forms.add(s);
+    if (s && s.length >= MIN_PART) forms.add(s);
   };
   for (const part of secretParts(secret)) {
     const base64 = Buffer.from(part, 'utf8').toString('base64');

@@ -14,13 +14,17 @@ export interface RawEntry {
   deflate?: boolean;
   /** Lie about the uncompressed size. */
   declaredSize?: number;
+  /** No local header or data of its own: the central record points at entry N's (overlap). */
+  sharesDataOf?: number;
 }
 
 export function buildZip(entries: RawEntry[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
+  const offsets: number[] = [];
   for (const e of entries) {
+    offsets.push(offset);
     const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name, 'utf8');
     const data = e.data ?? Buffer.alloc(0);
     const body = e.deflate ? deflateRawSync(data) : data;
@@ -36,7 +40,7 @@ export function buildZip(entries: RawEntry[]): Buffer {
     lh.writeUInt32LE(body.length, 18);
     lh.writeUInt32LE(size, 22);
     lh.writeUInt16LE(name.length, 26);
-    locals.push(lh, name, body);
+    if (e.sharesDataOf === undefined) locals.push(lh, name, body);
     const ch = Buffer.alloc(46);
     ch.writeUInt32LE(0x02014b50, 0);
     ch.writeUInt16LE((3 << 8) | 20, 4);
@@ -48,9 +52,9 @@ export function buildZip(entries: RawEntry[]): Buffer {
     ch.writeUInt32LE(size, 24);
     ch.writeUInt16LE(name.length, 28);
     ch.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38);
-    ch.writeUInt32LE(offset, 42);
+    ch.writeUInt32LE(e.sharesDataOf === undefined ? offset : offsets[e.sharesDataOf]!, 42);
     centrals.push(ch, name);
-    offset += 30 + name.length + body.length;
+    if (e.sharesDataOf === undefined) offset += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);

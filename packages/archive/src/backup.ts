@@ -1,29 +1,33 @@
-// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
+// Creating a backup: one pass that reads each file once, checks it did not change while read
+// (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
-// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
-// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
-// killed backup never leaves a file that looks complete.
-import { createHash, type Hash } from 'node:crypto';
+// to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
+// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
+// leaves a file that looks complete.
+import { createHash } from 'node:crypto';
 import {
   closeSync,
-  createReadStream,
-  createWriteStream,
+  constants,
+  fstatSync,
   fsyncSync,
+  ftruncateSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
   openSync,
-  readFileSync,
   readSync,
   rmSync,
+  type Stats,
 } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { deflateRawSync } from 'node:zlib';
-import yazl from 'yazl';
+import { createDeflateRaw, crc32, deflateRawSync } from 'node:zlib';
 import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
-import { collectEntries, type SourceEntry } from './collect.js';
+import { collectEntries, describeFsError, type SourceEntry } from './collect.js';
+import { BackupWriteError } from './errors.js';
+import { DEFAULT_CAPS } from './safety.js';
+import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT, type BackupManifest, type ManifestEntry } from './manifest.js';
 import {
   DEFAULT_OUT_DIR,
@@ -87,10 +91,10 @@ export interface BackupResult {
 }
 
 export const DUMP_DIR_ENTRY = '_dump';
-const SMALL_FILE_BYTES = 256 * 1024;
-// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
-const YAZL_FILE_DATA_DONE = 3;
+/** Files up to this size are read, hashed and deflated in one synchronous step. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
+const READ_ATTEMPTS = 3;
 // Formats that are compressed already: deflating them costs CPU and gains nothing.
 const DENSE_EXTENSIONS = new Set(
   '.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(
@@ -99,51 +103,20 @@ const DENSE_EXTENSIONS = new Set(
 );
 
 /** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
-export function chooseCompression(entry: SourceEntry, level: number): number {
+export function chooseCompression(entry: SourceEntry, level: number, openFd?: number): number {
   if (level === 0) return 0;
   if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase())) return 0;
   // A tiny file gains a few bytes from deflate and costs a compressor instance.
   if (entry.size < 512) return 0;
   if (entry.size < 16 * 1024) return level;
-  const fd = openSync(entry.abs, 'r');
+  const fd = openFd ?? openSync(entry.abs, 'r');
   try {
     const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
     const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
     const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
     return packed.length > n * 0.9 ? 0 : level;
   } finally {
-    closeSync(fd);
-  }
-}
-
-const COALESCE_BYTES = 1024 * 1024;
-
-/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
-class CoalescingHasher extends Transform {
-  bytes = 0;
-  private parts: Buffer[] = [];
-  private pending = 0;
-  constructor(private readonly hash: Hash) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.parts.push(chunk);
-    this.pending += chunk.length;
-    if (this.pending >= COALESCE_BYTES) this.release();
-    callback();
-  }
-  override _flush(callback: TransformCallback): void {
-    this.release();
-    callback();
-  }
-  private release(): void {
-    if (this.pending === 0) return;
-    const data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.pending);
-    this.parts = [];
-    this.pending = 0;
-    this.hash.update(data);
-    this.bytes += data.length;
-    this.push(data);
+    if (openFd === undefined) closeSync(fd);
   }
 }
 
@@ -179,6 +152,12 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
     ...extraEntries,
   ];
   const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+  // Refused when it is made, never at restore time: every backup written restores by default.
+  if (entries.length > DEFAULT_CAPS.maxEntries)
+    throw new ConfigError(
+      `paths: ${entries.length} entries under ${baseDir}, more than a restore accepts by default (${DEFAULT_CAPS.maxEntries}); back up fewer paths per backup`,
+      { field: 'paths' },
+    );
   return {
     environment,
     prefix,
@@ -268,190 +247,300 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   }
 }
 
+/** Changed between two stats of one open file: the bytes read may mix two states. */
+function moved(a: Stats, b: Stats): boolean {
+  return a.size !== b.size || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.ino !== b.ino;
+}
+
+function openSource(entry: SourceEntry): number {
+  try {
+    // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
+    // O_NONBLOCK: one swapped for a FIFO cannot hang the open (its fstat then refuses it).
+    return openSync(entry.abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+  }
+}
+
+function changedError(entry: SourceEntry): ConfigError {
+  return new ConfigError(
+    `${entry.abs} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`,
+    { field: 'paths' },
+  );
+}
+
+/** Reads a small file whole, checking it did not change while read (re-read up to 3 times). */
+function readSmallConsistent(entry: SourceEntry): { data: Buffer; stat: Stats } {
+  for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+    const fd = openSource(entry);
+    try {
+      const before = fstatSync(fd);
+      if (!before.isFile())
+        throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+          field: 'paths',
+        });
+      // One byte more than its size, to notice a file that grows during the read.
+      const data = Buffer.allocUnsafe(before.size + 1);
+      let got = 0;
+      while (got < data.length) {
+        const n = readSync(fd, data, got, data.length - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      const after = fstatSync(fd);
+      if (got === before.size && !moved(before, after)) return { data: data.subarray(0, got), stat: before };
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+    } finally {
+      closeSync(fd);
+    }
+  }
+  throw changedError(entry);
+}
+
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+function compressInMemory(entry: SourceEntry, data: Buffer, level: number): { method: 0 | 8; body: Buffer } {
+  if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+    return { method: 0, body: data };
+  if (data.length > SAMPLE_BYTES) {
+    const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
+    if (sample.length > SAMPLE_BYTES * 0.9) return { method: 0, body: data };
+  }
+  // A small window and hash table for small files: the same output format, less set-up per file.
+  const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
+  const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+  return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
+}
+
+function metaFor(entry: SourceEntry, typeBits: number): ZipEntryMeta {
+  const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
+  return { name: Buffer.from(name, 'utf8'), mode: typeBits | entry.mode, mtime: new Date(entry.mtimeMs) };
+}
+
+/** Streams a large file into the archive; returns its size and SHA256, or undefined when it
+ *  changed during the read (the caller rewinds the archive and tries again). */
+async function streamLargeFile(
+  zip: ZipWriter,
+  entry: SourceEntry,
+  level: number,
+): Promise<{ size: number; sha256: string; stat: Stats } | undefined> {
+  const fd = openSource(entry);
+  try {
+    const before = fstatSync(fd);
+    if (!before.isFile())
+      throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+        field: 'paths',
+      });
+    const method = chooseCompression({ ...entry, size: before.size }, level, fd) === 0 ? 0 : 8;
+    const out = zip.beginStreamed(metaFor(entry, 0o100000), before.size, method);
+    const hash = createHash('sha256');
+    let crc = 0;
+    let size = 0;
+    const CHUNK = 1024 * 1024;
+    const deflate = method === 8 ? createDeflateRaw({ level, chunkSize: 256 * 1024 }) : undefined;
+    let deflateError: Error | undefined;
+    const deflated = deflate
+      ? new Promise<void>((resolvePromise) => {
+          deflate.on('data', (c: Buffer) => out.write(c));
+          deflate.on('error', (e) => {
+            deflateError = e;
+            resolvePromise();
+          });
+          deflate.on('end', () => resolvePromise());
+        })
+      : Promise.resolve();
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK);
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, CHUNK, size);
+      } catch (error) {
+        throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+      }
+      if (n === 0) break;
+      const part = chunk.subarray(0, n);
+      hash.update(part);
+      crc = crc32(part, crc);
+      size += n;
+      if (deflate) {
+        if (!deflate.write(part)) await new Promise<void>((r) => deflate.once('drain', r));
+      } else out.write(part);
+    }
+    deflate?.end();
+    await deflated;
+    if (deflateError) throw deflateError;
+    const after = fstatSync(fd);
+    if (size !== before.size || moved(before, after)) return undefined;
+    out.end(crc, size);
+    return { size, sha256: hash.digest('hex'), stat: before };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function writeArchive(
   p: Plan,
   options: BackupOptions,
   level: number,
 ): Promise<Omit<BackupResult, 'notes'>> {
   const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
-  const fd = openSync(tmpPath, 'wx');
-  const archiveHash = createHash('sha256');
-  let sizeBytes = 0;
-  const manifestEntries: ManifestEntry[] = [];
-  const zip = new yazl.ZipFile();
+  let fd: number;
   try {
-    await new Promise<void>((resolvePromise, reject) => {
-      let failed = false;
-      const fail = (error: unknown): void => {
-        if (failed) return;
-        failed = true;
-        (zip.outputStream as unknown as import('node:stream').Readable).destroy();
-        reject(error instanceof Error ? error : new Error(String(error)));
-      };
-      zip.on('error', fail);
-      const out = createWriteStream('', { fd, autoClose: false });
-      out.on('error', fail);
-      out.on('finish', () => {
-        if (!failed) resolvePromise();
-      });
-      // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
-      // into 1 MiB writes saves most of the write syscalls and hash calls.
-      const coalesce = new CoalescingHasher(archiveHash);
-      coalesce.on('error', fail);
-      zip.outputStream.pipe(coalesce).pipe(out);
-      coalesce.on('end', () => {
-        sizeBytes = coalesce.bytes;
-      });
-
-      const files = p.entries.filter((e) => e.type === 'file');
-      let pending = files.length;
-      // yazl looks for the next entry to write by scanning its entry list from the start, which
-      // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
-      // aside now and then, and put back in order before end() writes the central directory.
-      const internal = zip as unknown as { entries?: Array<{ state?: number }> };
-      const finished: Array<{ state?: number }> = [];
-      let sinceTrim = 0;
-      const trimFinishedEntries = (): void => {
-        if (++sinceTrim < 512 || !Array.isArray(internal.entries)) return;
-        sinceTrim = 0;
-        let k = 0;
-        while (k < internal.entries.length && internal.entries[k]!.state === YAZL_FILE_DATA_DONE) k++;
-        if (k > 0) finished.push(...internal.entries.splice(0, k));
-      };
-      const finishManifest = (): void => {
-        const manifest: BackupManifest = {
-          format: MANIFEST_FORMAT,
-          environment: p.environment,
-          version: options.version ?? null,
-          commit: options.commit ?? null,
-          createdAt: p.createdAt.toISOString(),
-          tool: TOOL_NAME,
-          toolVersion: TOOL_VERSION,
-          fileCount: files.length,
-          totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
-          entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-        };
-        zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
-          mtime: p.createdAt,
-          mode: 0o100644,
-          compress: true,
-        });
-        if (Array.isArray(internal.entries) && finished.length)
-          internal.entries.unshift(...finished.splice(0));
-        zip.end();
-      };
-
+    fd = openSync(tmpPath, 'wx', 0o644);
+  } catch (error) {
+    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error)}`);
+  }
+  const manifestEntries: ManifestEntry[] = [];
+  const zip = new ZipWriter(fd);
+  let sizeBytes = 0;
+  let sha256 = '';
+  try {
+    try {
       for (const entry of p.entries) {
-        const mtime = new Date(entry.mtimeMs);
+        const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid! } : {};
         if (entry.type === 'directory') {
-          zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
+          zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
           manifestEntries.push({
             path: entry.path,
             type: 'directory',
             size: 0,
             mode: entry.mode,
+            ...owner,
             mtimeMs: entry.mtimeMs,
           });
         } else if (entry.type === 'symlink') {
-          zip.addBuffer(Buffer.from(entry.target!), entry.path, {
-            mtime,
-            mode: 0o120000 | entry.mode,
-            compress: false,
-          });
+          const data = Buffer.from(entry.target!);
+          zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
           manifestEntries.push({
             path: entry.path,
             type: 'symlink',
-            size: entry.size,
+            size: data.length,
             mode: entry.mode,
+            ...owner,
             target: entry.target!,
             mtimeMs: entry.mtimeMs,
           });
-        } else {
-          const compressionLevel = chooseCompression(entry, level);
-          // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
-          zip.addReadStreamLazy(
-            entry.path,
-            { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel },
-            (cb) => {
-              const hash = createHash('sha256');
-              let bytes = 0;
-              const done = (): void => {
-                if (bytes !== entry.size) {
-                  fail(
-                    new Error(
-                      `${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`,
-                    ),
-                  );
-                  return;
-                }
-                manifestEntries.push({
-                  path: entry.path,
-                  type: 'file',
-                  size: bytes,
-                  mode: entry.mode,
-                  sha256: hash.digest('hex'),
-                  mtimeMs: entry.mtimeMs,
-                });
-                trimFinishedEntries();
-                if (--pending === 0) finishManifest();
-              };
-              if (entry.size <= SMALL_FILE_BYTES) {
-                // Small files in one synchronous read: four thread-pool round trips per file
-                // (open, read, read, close) dominate a tree of many tiny files.
-                let data: Buffer;
-                try {
-                  data = readFileSync(entry.abs);
-                } catch (error) {
-                  fail(new Error(`cannot read ${entry.abs}: ${(error as Error).message}`));
-                  return;
-                }
-                hash.update(data);
-                bytes = data.length;
-                const stream = Readable.from([data], { objectMode: false });
-                stream.once('end', done);
-                cb(null, stream);
-                return;
-              }
-              const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
-              stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
-              stream.on('data', (chunk) => {
-                hash.update(chunk as Buffer);
-                bytes += (chunk as Buffer).length;
-              });
-              stream.on('end', done);
-              cb(null, stream);
-            },
+        } else if (entry.size <= SMALL_FILE_BYTES) {
+          const { data, stat } = readSmallConsistent(entry);
+          if (data.length > SMALL_FILE_BYTES) {
+            // Grew past the small-file path since the walk: stream it instead.
+            await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
+            continue;
+          }
+          const { method, body } = compressInMemory(entry, data, level);
+          zip.addComplete(
+            metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000),
+            body,
+            crc32(data),
+            data.length,
+            method,
           );
+          manifestEntries.push({
+            path: entry.path,
+            type: 'file',
+            size: data.length,
+            mode: stat.mode & 0o7777,
+            uid: stat.uid,
+            gid: stat.gid,
+            sha256: createHash('sha256').update(data).digest('hex'),
+            mtimeMs: stat.mtimeMs,
+          });
+        } else {
+          await addLarge(zip, entry, level, manifestEntries);
         }
       }
-      if (files.length === 0) finishManifest();
-    });
-    fsyncSync(fd);
+      const manifest: BackupManifest = {
+        format: MANIFEST_FORMAT,
+        environment: p.environment,
+        version: options.version ?? null,
+        commit: options.commit ?? null,
+        createdAt: p.createdAt.toISOString(),
+        tool: TOOL_NAME,
+        toolVersion: TOOL_VERSION,
+        fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+        totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+        entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      };
+      const text = Buffer.from(`${JSON.stringify(manifest)}\n`);
+      zip.addComplete(
+        { name: Buffer.from(MANIFEST_ENTRY), mode: 0o100644, mtime: p.createdAt },
+        deflateRawSync(text, { level: 6 }),
+        crc32(text),
+        text.length,
+        8,
+      );
+      ({ sizeBytes, sha256 } = zip.finish());
+      fsyncSync(fd);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code)
+        throw new BackupWriteError(
+          `cannot write the backup ${tmpPath}: ${describeFsError(error)}; nothing was kept`,
+        );
+      throw error;
+    }
   } catch (error) {
     closeSync(fd);
     rmSync(tmpPath, { force: true });
     throw error;
   }
   closeSync(fd);
-  // A link, not a rename: it fails instead of replacing a zip that has this name.
-  linkSync(tmpPath, p.finalPath);
-  rmSync(tmpPath, { force: true });
-  fsyncDirectory(p.outDir);
-  const sha256 = archiveHash.digest('hex');
-  const sha256Path = `${p.finalPath}.sha256`;
-  writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+  try {
+    // A link, not a rename: it fails instead of replacing a zip that has this name.
+    linkSync(tmpPath, p.finalPath);
+    rmSync(tmpPath, { force: true });
+    fsyncDirectory(p.outDir);
+    writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+  } catch (error) {
+    rmSync(`${p.finalPath}.sha256`, { force: true });
+    rmSync(p.finalPath, { force: true });
+    rmSync(tmpPath, { force: true });
+    throw new BackupWriteError(
+      `cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`,
+    );
+  }
   const deleted =
     options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
   return {
     dryRun: false,
     backupPath: p.finalPath,
     sha256,
-    sha256Path,
+    sha256Path: `${p.finalPath}.sha256`,
     sizeBytes,
     fileCount: manifestEntries.filter((e) => e.type === 'file').length,
-    totalBytes: p.totalBytes,
+    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
     deleted,
   };
+}
+
+/** A large file, re-read from its start (archive rewound) when it changed during the read. */
+async function addLarge(
+  zip: ZipWriter,
+  entry: SourceEntry,
+  level: number,
+  manifestEntries: ManifestEntry[],
+): Promise<void> {
+  for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+    const mark = zip.mark();
+    const r = await streamLargeFile(zip, entry, level);
+    if (r) {
+      manifestEntries.push({
+        path: entry.path,
+        type: 'file',
+        size: r.size,
+        mode: r.stat.mode & 0o7777,
+        uid: r.stat.uid,
+        gid: r.stat.gid,
+        sha256: r.sha256,
+        mtimeMs: r.stat.mtimeMs,
+      });
+      return;
+    }
+    zip.rewind(mark, (offset) => ftruncateSync(zip.fd, offset));
+  }
+  throw changedError(entry);
 }
 
 function dryRun(options: BackupOptions): BackupResult {

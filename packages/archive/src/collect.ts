@@ -18,7 +18,43 @@ export interface SourceEntry {
   size: number;
   mode: number;
   mtimeMs: number;
+  /** Change time at collection: a file whose ctime moves while it is read is read again. */
+  ctimeMs?: number;
+  uid?: number;
+  gid?: number;
   target?: string;
+}
+
+/** Why a file system error happened, in words an operator can act on. */
+export function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied; run as a user who can read it, or leave it out of the paths';
+    case 'ENOENT':
+      return 'it disappeared while the backup ran; run the backup again when the tree is quiet';
+    case 'ENOSPC':
+      return 'no space left on the device; free some space or choose another --out directory';
+    case 'EDQUOT':
+      return 'disk quota exceeded; free some space or choose another --out directory';
+    case 'ENAMETOOLONG':
+      return 'the name is too long for this file system';
+    case 'EIO':
+      return 'input/output error (failing disk?)';
+    case 'EROFS':
+      return 'the file system is read-only';
+    default:
+      return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+  }
+}
+
+function nonRegularKind(stat: Stats): string | undefined {
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return undefined;
 }
 
 const GLOB_CHARS = /[*?[\]{}!]/;
@@ -48,6 +84,7 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
       );
     }
     const mode = stat.mode & 0o7777;
+    const owner = { uid: stat.uid, gid: stat.gid };
     if (stat.isSymbolicLink()) {
       const target = readlinkSync(abs);
       // The same rule the restore applies, so every backup that exists can be restored.
@@ -64,25 +101,74 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
         size: Buffer.byteLength(target),
         mode,
         mtimeMs: stat.mtimeMs,
+        ...owner,
         target,
       });
     } else if (stat.isDirectory()) {
-      byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
+      byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs, ...owner });
     } else if (stat.isFile()) {
-      byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
+      byPath.set(path, {
+        abs,
+        path,
+        type: 'file',
+        size: stat.size,
+        mode,
+        mtimeMs: stat.mtimeMs,
+        ctimeMs: stat.ctimeMs,
+        ...owner,
+      });
+    } else {
+      // Refused before it is ever opened: reading a FIFO or a device would hang or never end.
+      throw new ConfigError(
+        `${abs} is ${nonRegularKind(stat) ?? 'not a regular file'}; only regular files, directories and symlinks can be backed up. Leave it out of the paths (list the directories around it instead)`,
+        { field: 'paths' },
+      );
     }
-    // sockets, FIFOs and devices are not data; they are skipped.
+  };
+
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      throw new ConfigError(`cannot read directory ${dir}: ${describeFsError(error)}`, { field: 'paths' });
+    }
+  };
+
+  // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
+  const checkNames = (dir: string, names: string[]): void => {
+    if (!names.some((n) => n.includes('\uFFFD'))) return;
+    for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+      if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+        throw new ConfigError(
+          `${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 (bytes ${raw.toString('hex')}), which a backup cannot store so that it restores under the same name; rename it (e.g. convmv -f latin1 -t utf8) or leave it out`,
+          { field: 'paths' },
+        );
+      }
+    }
+  };
+
+  const stat = (abs: string): Stats => {
+    try {
+      return lstatSync(abs);
+    } catch (error) {
+      throw new ConfigError(`cannot read ${abs}: ${describeFsError(error)}`, { field: 'paths' });
+    }
   };
 
   const walk = (root: string): void => {
     const stack = [root];
     for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-      for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+      const dirents = list(dir);
+      checkNames(
+        dir,
+        dirents.map((d) => d.name),
+      );
+      for (const dirent of dirents) {
         const abs = join(dir, dirent.name);
         if (excluded.some((e) => isInside(e, abs))) continue;
-        const stat = lstatSync(abs);
-        add(abs, stat);
-        if (stat.isDirectory()) stack.push(abs);
+        const st = stat(abs);
+        add(abs, st);
+        if (st.isDirectory()) stack.push(abs);
       }
     }
   };

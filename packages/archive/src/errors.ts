@@ -7,3 +7,6 @@ export class BackupIntegrityError extends CheckFailedError {}
 
 /** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
 export class UnsafeArchiveError extends CheckFailedError {}
+
+/** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
+export class BackupWriteError extends CheckFailedError {}

@@ -12,8 +12,11 @@ export interface ManifestEntry {
   type: ManifestEntryType;
   /** Bytes of the file (0 for directories; the link text length for symlinks). */
   size: number;
-  /** Permission bits, e.g. 0o644 as 420. */
+  /** Permission bits including setuid/setgid/sticky, e.g. 0o2775 for a setgid directory. */
   mode: number;
+  /** Owner and group ids at backup time (restored when the restore runs as root). */
+  uid?: number;
+  gid?: number;
   /** Hex SHA256 of the file's bytes (files only). */
   sha256?: string;
   /** Link text (symlinks only). */

@@ -1,40 +1,14 @@
-// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
-// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
-// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
+// and the manifest. Every safety decision is ours (see safety.ts).
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
-import yauzl from 'yauzl';
+import { inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
 import { MANIFEST_ENTRY, parseManifest, type BackupManifest } from './manifest.js';
+import { ArchiveWindow, dataStart, openArchiveSync, type ArchiveEntry, type OpenArchive } from './zipread.js';
 
-export type ArchiveEntryType = 'file' | 'directory' | 'symlink';
-
-export interface ArchiveEntry {
-  /** Decoded name exactly as stored (not normalised). */
-  name: string;
-  rawName: Buffer;
-  type: ArchiveEntryType;
-  /** Permission bits (0o7777 mask) from the Unix attributes, or a default. */
-  mode: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  crc32: number;
-  compressionMethod: number;
-  encrypted: boolean;
-  entry: yauzl.Entry;
-}
-
-export interface OpenArchive {
-  zip: yauzl.ZipFile;
-  entries: ArchiveEntry[];
-  close: () => void;
-}
-
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-const S_IFDIR = 0o040000;
+export type { ArchiveEntry, ArchiveEntryType, OpenArchive } from './zipread.js';
 
 export interface ChecksumLine {
   expected: string;
@@ -42,15 +16,44 @@ export interface ChecksumLine {
   path: string;
 }
 
+/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
+function readRegularFile(path: string, what: string, limit: number): Buffer {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      throw new BackupIntegrityError(
+        `${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`,
+      );
+    throw new BackupIntegrityError(
+      `${what} ${path} cannot be read (${code ?? (error as Error).message}); check its permissions`,
+    );
+  }
+  if (!st.isFile()) throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+  if (st.size > limit)
+    throw new BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+    const b = Buffer.alloc(limit + 1);
+    let got = 0;
+    while (got < b.length) {
+      const n = readSync(fd, b, got, b.length - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return b.subarray(0, Math.min(got, limit));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
 export function readChecksumFile(zipPath: string): ChecksumLine {
   const path = `${zipPath}.sha256`;
-  if (!existsSync(path)) {
-    throw new BackupIntegrityError(
-      `${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`,
-    );
-  }
-  const text = readFileSync(path, 'utf8');
+  const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
   const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
   if (!m)
     throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
@@ -63,18 +66,45 @@ export function readChecksumFile(zipPath: string): ChecksumLine {
   return { expected: m[1]!.toLowerCase(), name, path };
 }
 
+/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block). */
 export async function sha256OfFile(path: string): Promise<string> {
+  const st = statSync(path);
+  if (!st.isFile()) throw new BackupIntegrityError(`${path} is not a regular file`);
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
-    hash.update(chunk as Buffer);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
+      hash.update(b.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return hash.digest('hex');
 }
 
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
 export async function verifyChecksum(zipPath: string): Promise<string> {
-  if (!existsSync(zipPath)) throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+  let st;
+  try {
+    st = statSync(zipPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+    throw new BackupIntegrityError(
+      `backup ${zipPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check its permissions`,
+    );
+  }
+  if (!st.isFile()) throw new BackupIntegrityError(`backup ${zipPath} is not a regular file`);
   const line = readChecksumFile(zipPath);
-  const actual = await sha256OfFile(zipPath);
+  let actual: string;
+  try {
+    actual = await sha256OfFile(zipPath);
+  } catch (error) {
+    if (error instanceof BackupIntegrityError) throw error;
+    throw new BackupIntegrityError(
+      `backup ${zipPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check its permissions`,
+    );
+  }
   if (actual !== line.expected) {
     throw new BackupIntegrityError(
       `checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`,
@@ -83,127 +113,48 @@ export async function verifyChecksum(zipPath: string): Promise<string> {
   return actual;
 }
 
-function decodeName(raw: Buffer, utf8: boolean): string {
-  // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
-  // what collision and traversal checks need.
-  return raw.toString(utf8 ? 'utf8' : 'latin1');
-}
-
-function describe(entry: yauzl.Entry): ArchiveEntry {
-  const rawName = entry.fileNameRaw;
-  const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
-  const unix = entry.versionMadeBy >> 8 === 3;
-  const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
-  const kind = attrs & S_IFMT;
-  const type: ArchiveEntryType =
-    kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
-  const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
-  return {
-    name,
-    rawName,
-    type,
-    mode,
-    compressedSize: entry.compressedSize,
-    uncompressedSize: entry.uncompressedSize,
-    crc32: entry.crc32,
-    compressionMethod: entry.compressionMethod,
-    encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
-    entry,
-  };
-}
-
 /** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-export function openArchive(zipPath: string, maxEntries: number): Promise<OpenArchive> {
-  return new Promise((resolvePromise, reject) => {
-    yauzl.open(
-      zipPath,
-      {
-        lazyEntries: true,
-        autoClose: false,
-        decodeStrings: false,
-        validateEntrySizes: true,
-        strictFileNames: false,
-      },
-      (err, zip) => {
-        if (err || !zip) {
-          reject(
-            new BackupIntegrityError(
-              `${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`,
-            ),
-          );
-          return;
-        }
-        // The manifest entry is ours, not the tree's: it does not count against the cap.
-        if (zip.entryCount > maxEntries + 1) {
-          zip.close();
-          reject(
-            new BackupIntegrityError(
-              `${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`,
-            ),
-          );
-          return;
-        }
-        const entries: ArchiveEntry[] = [];
-        zip.on('entry', (entry: yauzl.Entry) => {
-          entries.push(describe(entry));
-          zip.readEntry();
-        });
-        zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
-        zip.on('error', (error: Error) => {
-          zip.close();
-          reject(
-            new BackupIntegrityError(
-              `${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`,
-            ),
-          );
-        });
-        zip.readEntry();
-      },
-    );
-  });
+export async function openArchive(zipPath: string, maxEntries: number): Promise<OpenArchive> {
+  return openArchiveSync(zipPath, maxEntries);
 }
 
-export function openEntryStream(archive: OpenArchive, entry: ArchiveEntry): Promise<Readable> {
-  return new Promise((resolvePromise, reject) => {
-    archive.zip.openReadStream(entry.entry, (err, stream) => {
-      if (err || !stream)
-        reject(
-          new BackupIntegrityError(
-            `entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`,
-          ),
-        );
-      else resolvePromise(stream);
-    });
-  });
-}
-
-/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
-export async function readSmallEntry(
-  archive: OpenArchive,
-  entry: ArchiveEntry,
-  limit: number,
-): Promise<Buffer> {
-  if (entry.uncompressedSize > limit) {
+/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
+ *  and checking its CRC-32. */
+export function readSmallEntry(archive: OpenArchive, entry: ArchiveEntry, limit: number): Buffer {
+  const show = JSON.stringify(entry.name);
+  if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
     throw new BackupIntegrityError(
-      `entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`,
+      `entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`,
     );
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
+  const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
+  const start = dataStart(archive, win, entry);
+  const raw = win.get(start, entry.compressedSize);
+  if (!raw) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+  const data = inflateEntry(entry, raw);
+  if (data.length !== entry.uncompressedSize)
+    throw new BackupIntegrityError(
+      `entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`,
+    );
+  if (crc32(data) >>> 0 !== entry.crc32 >>> 0)
+    throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+  return data;
+}
+
+/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
+export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
+  const show = JSON.stringify(entry.name);
+  if (entry.compressionMethod === 0) return raw;
   try {
-    for await (const chunk of await openEntryStream(archive, entry)) {
-      total += (chunk as Buffer).length;
-      if (total > limit)
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
-      chunks.push(chunk as Buffer);
-    }
+    return inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
   } catch (error) {
-    if (error instanceof BackupIntegrityError) throw error;
-    throw new BackupIntegrityError(
-      `entry ${JSON.stringify(entry.name)} is corrupt (${(error as Error).message})`,
-    );
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+      throw new BackupIntegrityError(
+        `entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`,
+      );
+    throw new BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
   }
-  return Buffer.concat(chunks);
 }
 
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
@@ -214,5 +165,5 @@ export async function readManifest(archive: OpenArchive, zipPath: string): Promi
     throw new BackupIntegrityError(
       `${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`,
     );
-  return parseManifest((await readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
+  return parseManifest(readSmallEntry(archive, entry, MANIFEST_LIMIT).toString('utf8'), zipPath);
 }

@@ -1,7 +1,7 @@
 // The rules every archive entry must pass before a single byte is written: no way out of the
 // target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
 // symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
-// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+// declared sizes), and agreement with the manifest. Pure: entries in, plan or refusal out.
 import { posix } from 'node:path';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { MANIFEST_ENTRY, type BackupManifest, type ManifestEntry } from './manifest.js';
@@ -10,21 +10,25 @@ import type { ArchiveEntry } from './read.js';
 export interface ExtractionCaps {
   maxEntries: number;
   maxTotalBytes: number;
-  /** Highest uncompressed/compressed ratio allowed for an entry larger than `ratioFloorBytes`. */
-  maxRatio: number;
-  ratioFloorBytes: number;
+  /** Ignored (kept so existing callers compile): a ratio heuristic refused real data (zero-filled
+   *  files) and let a crafted archive through; sizes come from the checksummed manifest instead. */
+  maxRatio?: number;
+  ratioFloorBytes?: number;
 }
 
 /** The target's state directory (swap.ts); no backup holds it and no archive may write to it. */
 export const RESERVED_STATE_DIR = '.guarded-rollout';
 
+// Bomb protection: every entry's size is declared in the central directory AND in the manifest
+// (both under the verified .sha256), they must agree, inflation stops at the declared size, the
+// declared total must fit the free disk, and overlapping entries are refused (zipread.ts). The
+// caps below only bound memory for the listing; every backup the tool writes is within them.
 export const DEFAULT_CAPS: ExtractionCaps = {
-  maxEntries: 1_000_000,
-  maxTotalBytes: 256 * 1024 ** 3,
-  // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
-  maxRatio: 200,
-  ratioFloorBytes: 1024 * 1024,
+  maxEntries: 10_000_000,
+  maxTotalBytes: Number.MAX_SAFE_INTEGER,
 };
+
+const WINDOWS = process.platform === 'win32';
 
 export interface PlannedEntry {
   source: ArchiveEntry;
@@ -65,23 +69,29 @@ export function unsafeLinkTarget(linkPath: string, target: string): string | und
 }
 
 /** Normalises an entry name or refuses it with the specific reason. */
-export function normaliseEntryName(name: string): string {
+export function normaliseEntryName(name: string, windows = WINDOWS): string {
   const show = JSON.stringify(name);
   if (name.includes('\0')) throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
-  if (name.includes('\\'))
+  // On Linux and macOS a backslash or "C:" is an ordinary character of one file name (and a
+  // backup of such a name must restore); on Windows they are separators and drive letters.
+  if (windows && name.includes('\\'))
     throw new UnsafeArchiveError(
       `entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`,
     );
-  if (/^[A-Za-z]:/.test(name)) throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
+  if (windows && /^[A-Za-z]:/.test(name))
+    throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
   if (name.startsWith('/')) throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
   if (parts.length === 0) throw new UnsafeArchiveError(`entry ${show} has no usable name`);
-  return parts.join('/').normalize('NFC');
+  // Names are kept exactly (an NFD name comes back NFD; NFC and NFD are two files on Linux).
+  return parts.join('/');
 }
 
+/** Two names that would land on one file: exact bytes on Linux; macOS and Windows fold case and
+ *  Unicode normalisation. */
 function collisionKey(path: string, caseInsensitive: boolean): string {
-  return caseInsensitive ? path.toLowerCase() : path;
+  return caseInsensitive ? path.normalize('NFC').toLowerCase() : path;
 }
 
 /** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
@@ -100,14 +110,16 @@ export function planExtraction(
       `${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`,
     );
   }
-  const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+  const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
   const seen = new Map<string, string>();
   const planned: PlannedEntry[] = [];
   let totalBytes = 0;
   for (const entry of entries) {
     if (entry.name === MANIFEST_ENTRY) continue;
-    const path = normaliseEntryName(entry.name);
     const show = JSON.stringify(entry.name);
+    if (!entry.nameValid)
+      throw new UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
+    const path = normaliseEntryName(entry.name);
     if (path.split('/')[0] === RESERVED_STATE_DIR)
       throw new UnsafeArchiveError(
         `${where}entry ${show} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,
@@ -135,14 +147,6 @@ export function planExtraction(
         `${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`,
       );
     }
-    if (entry.uncompressedSize > caps.ratioFloorBytes) {
-      const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
-      if (ratio > caps.maxRatio) {
-        throw new UnsafeArchiveError(
-          `${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`,
-        );
-      }
-    }
     const manifestEntry = byManifest.get(path);
     if (!manifestEntry) throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
     if (manifestEntry.type !== entry.type) {
@@ -159,7 +163,7 @@ export function planExtraction(
       source: entry,
       path,
       type: entry.type,
-      mode: entry.mode & 0o777,
+      mode: manifestEntry.mode & 0o7777,
       size: entry.uncompressedSize,
       manifest: manifestEntry,
     };
@@ -190,7 +194,7 @@ export function planExtraction(
   }
   const inArchive = new Set(planned.map((p) => p.path));
   for (const m of manifest.entries) {
-    if (!inArchive.has(m.path.normalize('NFC')))
+    if (!inArchive.has(m.path))
       throw new BackupIntegrityError(
         `${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`,
       );

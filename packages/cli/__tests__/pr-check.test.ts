@@ -2,39 +2,24 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  installPullRoutes,
-  PullsState,
-  startFakeGitHub,
-  type FakeGitHub,
-} from '@guarded-rollout/fake-github';
+import type { FakeGitHub, PullsState } from '@guarded-rollout/fake-github';
 import { completeBody, TEMPLATE } from '../../premerge/__tests__/bodies.js';
+import { premergeBundle } from '../../premerge/__tests__/premerge-bundle.js';
+import { startWorld, TOKEN, type World } from '../../premerge/__tests__/pr-check-world.js';
 import { cli } from './run-cli.js';
 
 const HEAD = 'c'.repeat(40);
+let world: World;
 let fake: FakeGitHub;
 let gh: PullsState;
 let repoDir: string;
 
 beforeAll(async () => {
-  fake = await startFakeGitHub();
-  fake.token = 'ghs_cli_token';
-  gh = installPullRoutes(fake);
+  world = await startWorld();
+  fake = world.fake;
+  gh = world.gh;
   gh.addPull({ number: 12, body: completeBody(), author: 'author', headSha: HEAD });
-  gh.addWorkflowRun({
-    headSha: HEAD,
-    createdAt: '2026-11-23T10:00:00Z',
-    artifacts: [
-      'backups',
-      'deploy-dryrun',
-      'migrate-dryrun',
-      'backup-dryrun',
-      'rollback-dryrun',
-      'postdeploy-smoketests',
-      'test_logging',
-      'premerge_artifacts',
-    ],
-  });
+  world.seedPremerge(HEAD, await premergeBundle({ commit: HEAD }));
   gh.addReview(12, {
     user: 'sre-sam',
     state: 'APPROVED',
@@ -49,12 +34,12 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await fake.stop();
+  await world.stop();
   rmSync(repoDir, { recursive: true, force: true });
 });
 afterEach(() => expect(fake.violations).toEqual([]));
 
-const env = () => ({ GITHUB_TOKEN: 'ghs_cli_token', GITHUB_API_URL: fake.url });
+const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: fake.url });
 
 describe('guarded-rollout pr-check', () => {
   it('reads the roster from .github/guarded-rollout.yml and exits 1 while waiting for approvals', async () => {
@@ -63,7 +48,7 @@ describe('guarded-rollout pr-check', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/acme\/dhash#12 at ccccccc: pending/);
     expect(run.stdout).toMatch(/approvals: 1 more approval/);
-    expect(gh.checkRuns).toHaveLength(0); // read-only without --post-check-run
+    expect(world.checks.runs).toHaveLength(0); // read-only without --post-check-run
   });
 
   it('exits 0 when everything is in place, and posts the check run when asked', async () => {
@@ -83,7 +68,7 @@ describe('guarded-rollout pr-check', () => {
       missing: [],
       checkRun: { created: true },
     });
-    expect(gh.checkRunsFor(HEAD)).toHaveLength(1);
+    expect(world.checks.on(HEAD)).toHaveLength(1);
   });
 
   it.each([
@@ -147,5 +132,24 @@ describe('guarded-rollout pr-check', () => {
     const run = await cli(['pr-check'], { cwd: repoDir, env: env() });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/needs --repo OWNER\/REPO and --pr N/);
+  });
+
+  it('exits 2 naming the team and "Members: read" when a roster team does not exist', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pr-check-team-'));
+    mkdirSync(join(dir, '.github'));
+    writeFileSync(
+      join(dir, '.github/guarded-rollout.yml'),
+      'roster:\n  sre: [acme/no-such-team]\n  operators: [ops-olga]\n',
+    );
+    try {
+      const run = await cli(['pr-check', '--repo', 'acme/dhash', '--pr', '12'], {
+        cwd: dir,
+        env: { ...env(), GUARDED_ROLLOUT_TEAM_TOKEN: TOKEN },
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/team acme\/no-such-team not found \(404\).*"Members: read"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -87,6 +87,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/quick-deploy.js')).registerQuickDeploy,
   },
   {
+    name: 'baseline',
+    summary: 'record the pre-deploy baseline that baseline gates compare the new release with',
+    load: async () => (await import('./commands/baseline.js')).registerBaseline,
+  },
+  {
     name: 'watchdog',
     summary: 'mark GitHub deployments left in progress past the monitor window as error',
     load: async () => (await import('./commands/watchdog.js')).registerWatchdog,

@@ -29,6 +29,8 @@ export interface SmokeOptions {
   fetch?: typeof fetch;
   now?: () => Date;
   onLine?: (line: string) => void;
+  /** Aborting ends the running check at once (a cancelled deploy); the rest are not started. */
+  signal?: AbortSignal;
 }
 
 export interface SmokeReport {
@@ -102,16 +104,30 @@ function absoluteUrl(check: SmokeCheck, baseUrl: string | undefined): string {
   return new URL(check.url, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).href;
 }
 
-async function runCheck(check: SmokeCheck, url: string, doFetch: typeof fetch): Promise<SmokeCheckResult> {
+async function runCheck(
+  check: SmokeCheck,
+  url: string,
+  doFetch: typeof fetch,
+  cancel?: AbortSignal,
+): Promise<SmokeCheckResult> {
   const started = performance.now();
   const base = { name: check.name, tier: check.tier, url };
+  // One controller for the check's timeout and the caller's cancel (no AbortSignal.any: Node 20).
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('timed out', 'TimeoutError')),
+    check.timeoutMs,
+  );
+  const onCancel = (): void => controller.abort(new DOMException('cancelled', 'AbortError'));
+  if (cancel?.aborted) onCancel();
+  cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     const response = await doFetch(url, {
       method: check.method,
       headers: check.headers,
       ...(check.body !== undefined ? { body: check.body } : {}),
       redirect: 'manual',
-      signal: AbortSignal.timeout(check.timeoutMs),
+      signal: controller.signal,
     });
     const body = check.method === 'HEAD' ? '' : await response.text();
     const problems = judgeResponse(check, response.status, body);
@@ -128,7 +144,9 @@ async function runCheck(check: SmokeCheck, url: string, doFetch: typeof fetch): 
     const reason =
       e.name === 'TimeoutError'
         ? `no response within ${formatDuration(check.timeoutMs)}`
-        : `request failed: ${code ?? e.message}`;
+        : cancel?.aborted
+          ? 'cancelled'
+          : `request failed: ${code ?? e.message}`;
     return {
       ...base,
       passed: false,
@@ -136,6 +154,9 @@ async function runCheck(check: SmokeCheck, url: string, doFetch: typeof fetch): 
       durationMs: performance.now() - started,
       problems: [reason],
     };
+  } finally {
+    clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
   }
 }
 
@@ -153,7 +174,8 @@ export async function runSmokeTests(options: SmokeOptions): Promise<SmokeReport>
   log.line(`tier: ${options.tier} (${selected.length} of ${options.checks.length} checks)`, '');
   const results: SmokeCheckResult[] = [];
   for (const [i, check] of selected.entries()) {
-    const result = await runCheck(check, urls[i]!, options.fetch ?? fetch);
+    if (options.signal?.aborted) break;
+    const result = await runCheck(check, urls[i]!, options.fetch ?? fetch, options.signal);
     results.push(result);
     const line = `${result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
     log.line(line);

@@ -24,6 +24,8 @@ export interface EvidenceHeader {
   toolVersion: string;
   environment: string;
   startedAt: string;
+  /** The commit the evidence is about (`# commit:`), when the writer knew it. */
+  commit?: string;
 }
 
 export interface EvidenceResult {
@@ -39,6 +41,9 @@ export interface EvidenceLogOptions {
   /** The command that writes it, e.g. "guarded-rollout deploy". */
   tool?: string;
   environment: string;
+  /** Commit the evidence is about; default GUARDED_ROLLOUT_EVIDENCE_COMMIT (premerge.yml stamps
+   *  the PR's head SHA there, so pr-check can tell evidence of this head from an older run's). */
+  commit?: string;
   now?: () => Date;
 }
 
@@ -60,6 +65,7 @@ export class EvidenceLog {
       `# tool-version: ${TOOL_VERSION}`,
       `# environment: ${options.environment}`,
       `# started-at: ${this.now().toISOString()}`,
+      ...evidenceCommitLine(options.commit),
       '',
     ].join('\n');
     const fd = openSync(path, 'w');
@@ -101,6 +107,11 @@ export class EvidenceLog {
   }
 }
 
+function evidenceCommitLine(commit: string | undefined): string[] {
+  const value = (commit ?? process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT ?? '').trim();
+  return /^[0-9a-f]{7,64}$/i.test(value) ? [`# commit: ${value.toLowerCase()}`] : [];
+}
+
 export interface ParsedEvidenceLog {
   header: EvidenceHeader | undefined;
   result: EvidenceResult | undefined;
@@ -133,6 +144,7 @@ export function parseEvidenceLog(text: string): ParsedEvidenceLog {
         toolVersion: fields['tool-version']!,
         environment: fields.environment!,
         startedAt: fields['started-at']!,
+        ...(fields.commit ? { commit: fields.commit } : {}),
       };
   }
   const nonEmpty = lines.filter((l) => l.trim() !== '');

@@ -8,3 +8,13 @@ export {
   type FakeDeployment,
   type FakeDeploymentStatus,
 } from './routes/deployments.js';
+export {
+  artifactHandlers,
+  installArtifactRoutes,
+  type ArtifactRecord,
+  type ArtifactSource,
+} from './routes/artifacts.js';
+export { ACTIONS_APP_ID, CheckRunStore, installCheckRunRoutes } from './routes/check-runs.js';
+export { ArtifactBlobs, installArtifactDownloadRoutes } from './routes/artifact-downloads.js';
+export { installTeamMemberRoutes } from './routes/team-members.js';
+export { installPullListRoutes } from './routes/pull-list.js';

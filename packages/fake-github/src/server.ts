@@ -39,6 +39,9 @@ export class FakeGitHub {
   url = '';
   /** When set, requests without `Authorization: token|Bearer <this>` get 401. */
   token: string | undefined;
+  /** Fault injectors, asked in order before a valid request reaches its handler; the first
+   *  response returned is sent instead (a 500, a secondary rate limit, …). */
+  readonly faults: ((request: FakeRequest) => FakeResponse | undefined)[] = [];
 
   /** Handles an operation (by GitHub's operationId, e.g. "repos/create-deployment"). */
   on(operationId: string, handler: Handler): this {
@@ -143,6 +146,14 @@ export class FakeGitHub {
       headers: req.headers,
       body,
     };
+    const injected = this.faults.reduce<FakeResponse | undefined>(
+      (r, fault) => r ?? fault(request),
+      undefined,
+    );
+    if (injected) {
+      send(injected.status, injected.body, injected.headers, operation.operationId);
+      return;
+    }
     let response: FakeResponse;
     try {
       response = await handler(request, this);

@@ -18,7 +18,8 @@ export type GateStatus = 'ok' | 'violated' | 'insufficient-data';
 
 export interface GateResult {
   gate: string;
-  kind: Gate['kind'];
+  /** 'baseline': a baseline gate's verdict (packages/gates/src/baseline), merged in by the monitor. */
+  kind: Gate['kind'] | 'baseline';
   status: GateStatus;
   /** The observed value (a fraction for ratio gates), or null when there is none. */
   value: number | null;
@@ -28,12 +29,17 @@ export interface GateResult {
   /** A failure is seen but not yet confirmed (e.g. 1 failed health check out of 3 needed). */
   suspicious: boolean;
   reason: string;
+  /** A warn-only gate's finding: reported, never a violation. */
+  warning?: string;
 }
 
 type Outcome = Pick<GateResult, 'status' | 'value' | 'reason'> & { suspicious?: boolean };
 
 /** Formats a gate value in its unit: ratios as percentages. */
-export function formatGateValue(gate: Pick<Gate, 'kind'> & { unit?: string }, value: number | null): string {
+export function formatGateValue(
+  gate: { kind: Gate['kind'] | 'baseline'; unit?: string },
+  value: number | null,
+): string {
   if (value === null || Number.isNaN(value)) return 'n/a';
   if (gate.kind === 'ratio') return `${(value * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
   if (gate.kind === 'consecutive_failures') return `${value}`;

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { formatDuration } from '@guarded-rollout/config';
 import {
   describeLimit,
+  describeBaselineLimit,
   formatGateValue,
   type EnvironmentGates,
   type Gate,
@@ -78,7 +79,7 @@ export interface GuardedOutcome {
 /** One short line per poll: "T+2m30s health ok · extraction_failure_rate 0% ok · ...". */
 export function describePoll(poll: PollRecord, config: EnvironmentGates): string {
   const parts = poll.results.map((r) => {
-    const gate = config.gates.find((g) => g.name === r.gate)!;
+    const gate = config.gates.find((g) => g.name === r.gate) ?? { kind: 'gauge' as const, unit: r.unit };
     const mark =
       r.status === 'violated' ? 'VIOLATED' : r.suspicious ? 'suspect' : r.status === 'ok' ? 'ok' : 'no data';
     return `${r.gate} ${formatGateValue(gate, r.value)} ${mark}`;
@@ -100,20 +101,32 @@ export function violationDetails(v: Violation): Record<string, unknown> {
 }
 
 export async function guardedMonitor(options: GuardedMonitorOptions): Promise<GuardedOutcome> {
-  const gateOf = (name: string): Gate => options.config.gates.find((g) => g.name === name)!;
+  const gateOf = (name: string): Gate | undefined => options.config.gates.find((g) => g.name === name);
+  // Baseline gates (not in config.gates) are described by their own module.
+  const baselineOf = (name: string) => options.config.baselineGates?.find((g) => g.name === name);
+  const valueText = (name: string, value: number | null, unit: string): string => {
+    const gate = gateOf(name);
+    return formatGateValue(gate ?? { kind: 'baseline', unit }, value);
+  };
+  const limitText = (name: string): string => {
+    const gate = gateOf(name);
+    if (gate) return describeLimit(gate);
+    const baseline = baselineOf(name);
+    return baseline ? describeBaselineLimit(baseline) : name;
+  };
   // Gate lines in the notification vocabulary: value in the gate's unit, limit in words.
   const resultLine = (r: GateResult): Record<string, string> => ({
     gate: r.gate,
     status: r.status,
-    value: formatGateValue(gateOf(r.gate), r.value),
-    limit: describeLimit(gateOf(r.gate)),
+    value: valueText(r.gate, r.value, r.unit),
+    limit: limitText(r.gate),
     reason: r.reason,
   });
   const violationLine = (v: Violation): Record<string, string> => ({
     gate: v.gate,
     status: 'violated',
-    value: formatGateValue(gateOf(v.gate), v.value),
-    limit: describeLimit(gateOf(v.gate)),
+    value: valueText(v.gate, v.value, v.unit),
+    limit: limitText(v.gate),
     reason: `${v.reason}; first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)}`,
   });
   const log = options.log ?? (() => {});
@@ -153,6 +166,8 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
     provider: options.provider,
     policy: config.policy,
     gates: config.gates,
+    ...(config.baselineGates ? { baselineGates: config.baselineGates } : {}),
+    ...(options.baseline ? { baseline: options.baseline } : {}),
   });
 
   const loop = await runMonitorLoop({
@@ -251,6 +266,7 @@ export async function guardedMonitor(options: GuardedMonitorOptions): Promise<Gu
       config: config.source,
       provider: options.provider,
       gates: config.gates,
+      ...(config.baselineGates ? { baselineGates: config.baselineGates } : {}),
       escalations,
       ...(rollback ? { rollback } : {}),
       migrationSafety,

@@ -16,3 +16,4 @@ export * from './providers/json-endpoint.js';
 export * from './adapters/rollback-command.js';
 export * from './adapters/notify.js';
 export * from './adapters/rollback-archive.js';
+export * from './baseline.js';

@@ -4,10 +4,12 @@
 // milliseconds under a fake clock and a demo runs at 60× under the real one.
 import { formatDuration } from '@guarded-rollout/config';
 import {
+  evaluateBaselineGates,
   evaluateGates,
   milestones as policyMilestones,
   nextPollAt,
   pruneReadings,
+  type BaselineSnapshot,
   type EnvironmentGates,
   type GateResult,
   type Milestone,
@@ -71,7 +73,9 @@ export interface MilestoneEvent {
 }
 
 export interface LoopOptions {
-  config: Pick<EnvironmentGates, 'gates' | 'policy'>;
+  config: Pick<EnvironmentGates, 'gates' | 'policy' | 'baselineGates'>;
+  /** The pre-deploy baseline the config's baseline gates compare against. */
+  baseline?: BaselineSnapshot;
   sample: Sampler;
   clock: Clock;
   /** Virtual ms per real ms (60: one virtual minute per real second). */
@@ -145,6 +149,22 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     firstViolatedMs: null,
     series: [],
   }));
+  const baselineGates = config.baselineGates ?? [];
+  for (const g of baselineGates)
+    tracks.push({
+      gate: g.name,
+      kind: 'baseline',
+      threshold: Number.NaN,
+      unit: g.compare === 'gauge' ? g.unit : '%',
+      windowMs: null,
+      last: null,
+      worst: null,
+      firstViolatedMs: null,
+      series: [],
+    });
+  // Baseline gates test everything since the deploy: their readings are never pruned (one per
+  // poll, bounded by the window's poll count).
+  const watched: Reading[] = [];
   const unhealthySince = new Map<string, number>();
   const pending = policyMilestones(policy).filter((m) => m.kind === 'escalation');
   const violations: Violation[] = [];
@@ -186,7 +206,11 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     reading.at = pollAt;
     readings.push(reading);
     readings = pruneReadings(config, readings);
-    const results = evaluateGates(config, readings);
+    if (baselineGates.length) watched.push(reading);
+    const results: GateResult[] = [
+      ...evaluateGates(config, readings),
+      ...evaluateBaselineGates(baselineGates, options.baseline, watched),
+    ];
     polls++;
     lastAt = pollAt;
 
@@ -195,6 +219,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     for (const [i, r] of results.entries()) {
       const track = tracks[i]!;
       track.last = r;
+      if (r.kind === 'baseline') track.threshold = r.threshold;
       track.series.push([pollAt, r.value]);
       // Charts need a shape, not every poll: halve the resolution when the series grows, so a
       // long window at a fast cadence keeps memory flat. The worst value is tracked separately.

@@ -4,7 +4,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDuration, TOOL_VERSION } from '@guarded-rollout/config';
-import type { EnvironmentGates } from '@guarded-rollout/gates';
+import type { BaselineSnapshot, EnvironmentGates } from '@guarded-rollout/gates';
 import type { PollRecord } from './loop.js';
 
 export function compactTimestamp(date: Date): string {
@@ -26,6 +26,9 @@ export interface LogHeader {
   provider: string;
   policy: EnvironmentGates['policy'];
   gates: EnvironmentGates['gates'];
+  /** Baseline gates and the pre-deploy baseline they compared against, so a replay can re-run them. */
+  baselineGates?: EnvironmentGates['baselineGates'];
+  baseline?: BaselineSnapshot;
 }
 
 export interface PollLine {

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '@guarded-rollout/config';
 import {
+  evaluateBaselineGates,
   evaluateGates,
   pruneReadings,
   type EnvironmentGates,
@@ -64,8 +65,18 @@ export function readMonitorLog(file: string): MonitorLog {
   return { header, polls };
 }
 
-export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates' | 'policy'>): ReplayResult {
-  const config = gates ?? { gates: log.header.gates, policy: log.header.policy };
+export function replayLog(
+  log: MonitorLog,
+  gates?: Pick<EnvironmentGates, 'gates' | 'policy' | 'baselineGates'>,
+): ReplayResult {
+  const config = gates ?? {
+    gates: log.header.gates,
+    policy: log.header.policy,
+    baselineGates: log.header.baselineGates,
+  };
+  // Baseline gates compare with the baseline recorded before that deploy (kept in the log header).
+  const baselineGates = config.baselineGates ?? [];
+  const watched: Reading[] = [];
   let readings: Reading[] = [];
   const tripped = new Map<string, { at: number; value: number | null }>();
   const recorded = new Map<string, number>();
@@ -76,14 +87,18 @@ export function replayLog(log: MonitorLog, gates?: Pick<EnvironmentGates, 'gates
       : { at: p.elapsed_ms, metrics: p.metrics };
     readings.push(reading);
     readings = pruneReadings(config, readings);
-    last = evaluateGates(config, readings);
+    if (baselineGates.length) watched.push(reading);
+    last = [
+      ...evaluateGates(config, readings),
+      ...evaluateBaselineGates(baselineGates, log.header.baseline, watched),
+    ];
     for (const r of last)
       if (r.status === 'violated' && !tripped.has(r.gate))
         tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
     for (const [name, g] of Object.entries(p.gates))
       if (g.status === 'violated' && !recorded.has(name)) recorded.set(name, p.elapsed_ms);
   }
-  const out = config.gates.map((g) => ({
+  const out = [...config.gates, ...baselineGates].map((g) => ({
     gate: g.name,
     trippedMs: tripped.get(g.name)?.at ?? null,
     recordedMs: recorded.get(g.name) ?? null,

@@ -1,7 +1,13 @@
 // The end-of-run summary (summary.json, job summary, reports, action outputs all read this one
 // object), built from the loop's outcome plus what the rollout glue did about it.
 import { formatDuration, TOOL_VERSION } from '@guarded-rollout/config';
-import { describeLimit, formatGateValue, type Gate } from '@guarded-rollout/gates';
+import {
+  describeBaselineLimit,
+  describeLimit,
+  formatGateValue,
+  type BaselineGate,
+  type Gate,
+} from '@guarded-rollout/gates';
 import type { LoopOutcome, MonitorResult, Violation } from './loop.js';
 
 export interface RollbackOutcome {
@@ -21,7 +27,7 @@ export interface NotificationRecord {
 
 export interface GateSummary {
   gate: string;
-  kind: Gate['kind'];
+  kind: Gate['kind'] | 'baseline';
   limit: string;
   threshold: number;
   unit: string;
@@ -68,6 +74,7 @@ export function buildSummary(
     config: string;
     provider: string;
     gates: readonly Gate[];
+    baselineGates?: readonly BaselineGate[];
     escalations: MonitorSummary['escalations'];
     rollback?: RollbackOutcome;
     migrationSafety: MonitorSummary['migrationSafety'];
@@ -77,7 +84,25 @@ export function buildSummary(
   },
 ): MonitorSummary {
   const gates: GateSummary[] = outcome.gates.map((t) => {
-    const gate = context.gates.find((g) => g.name === t.gate)!;
+    const gate = context.gates.find((g) => g.name === t.gate);
+    if (!gate) {
+      // A baseline gate: its limit is relative to the pre-deploy baseline.
+      const baselineGate = context.baselineGates?.find((g) => g.name === t.gate);
+      return {
+        gate: t.gate,
+        kind: t.kind,
+        limit: baselineGate ? describeBaselineLimit(baselineGate) : 'against the pre-deploy baseline',
+        threshold: t.threshold,
+        unit: t.unit,
+        status: t.firstViolatedMs !== null ? 'violated' : (t.last?.status ?? 'not polled'),
+        value: t.last?.value ?? null,
+        valueText: formatGateValue({ kind: 'gauge', unit: t.unit }, t.last?.value ?? null),
+        worst: t.worst,
+        detectedMs: t.firstViolatedMs,
+        reason: t.last?.warning ? `WARNING (warn only): ${t.last.reason}` : (t.last?.reason ?? 'not polled'),
+        series: t.series,
+      };
+    }
     return {
       gate: t.gate,
       kind: t.kind,

@@ -8,8 +8,11 @@ import {
   describeLimit,
   loadGatesConfig,
   parseGatesConfig,
+  describeBaselineLimit,
+  type BaselineSnapshot,
   type EnvironmentGates,
 } from '@guarded-rollout/gates';
+import { createBaselineSampler } from './baseline.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   guardedMonitor,
@@ -36,6 +39,9 @@ export interface WatchOptions {
   metricsUrl?: string;
   prometheusUrl?: string;
   jsonUrl?: string;
+  /** The baseline recorded before the deploy (recordBaseline); required when the environment has
+   *  baseline gates. */
+  baseline?: BaselineSnapshot;
   /** Overrides the configured window. */
   durationMs?: number;
   timeScale?: number;
@@ -111,8 +117,25 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
     timeScale,
     timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
   });
+  const baselineGates = config.baselineGates ?? [];
+  if (baselineGates.length) {
+    // Baseline gates read raw cumulative series from the same source; merge them into each poll.
+    const fixedSample = sampler.sample;
+    const baselineSample = createBaselineSampler({
+      gates: baselineGates,
+      ...(options.metricsUrl ? { metricsUrl: options.metricsUrl } : {}),
+      ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+      sources,
+      timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+    });
+    sampler.sample = async (at) => {
+      const [reading, extra] = await Promise.all([fixedSample(at), baselineSample(at)]);
+      return { ...reading, metrics: { ...extra, ...reading.metrics } };
+    };
+  }
   const lines = [
     `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+    ...baselineGates.map((g) => `baseline gate ${g.name}: ${describeBaselineLimit(g)}`),
     `polling ${describeCadence(config.policy, formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
     ...sampler.describe,
   ];
@@ -146,6 +169,14 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
   const { config, sampler, timeScale, lines } = prepareWatch(options);
+  const missing = (config.baselineGates ?? []).filter((g) => !options.baseline?.gates[g.name]);
+  if (missing.length) {
+    throw new ConfigError(
+      `baseline gates ${missing.map((g) => g.name).join(', ')} need a baseline recorded before the deploy; ` +
+        'record one with `guarded-rollout baseline` (or recordBaseline) and pass it as --baseline FILE',
+      { field: 'baseline' },
+    );
+  }
   // Pre-flight: a selector that matches nothing, or auto-rollback with nowhere to roll back to, is
   // a configuration error (exit 2) before the watch. A source that is down right now is not: that
   // is what the gates judge, fail closed.
@@ -170,6 +201,7 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     provider: sampler.provider === 'none' ? 'health only' : sampler.provider,
     recorder,
     sample: sampler.sample,
+    ...(options.baseline ? { baseline: options.baseline } : {}),
     clock,
     timeScale,
     ...(options.suspicion !== undefined ? { suspicion: options.suspicion } : {}),

@@ -9,54 +9,12 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { describeResult, resultMarkdown, sendNotification } from '../src/index.js';
 import { httpEcho, smtpEcho, type Receiver } from './faults.js';
 import { TEMPLATE_DIR, VIOLATION_DETAILS } from './fixtures.js';
+import { encodings, leaks, smtpLoginForms, SMTP_PASS, SMTP_USER, TOKENS } from './leak-forms.js';
 
 const receivers: Receiver[] = [];
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
-
-export const SMTP_USER = 'mailer-account7';
-export const SMTP_PASS = 'p@ss w/rd:Zq9xK2';
-export const TOKENS = [
-  'T0PUBLICX',
-  'B0tokenSEG',
-  'slackSECRETtoken77',
-  'teamsSIGvalue+/=99',
-  'discordTOKEN55',
-  'genericHOOK66',
-];
-
-/** Every encoding a secret fragment could take in a log, built by hand (not by secretForms). */
-export function encodings(secret: string): string[] {
-  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-  const out = [
-    secret,
-    encodeURIComponent(secret),
-    encodeURIComponent(secret).replace(/%20/g, '+'),
-    b64(secret),
-    b64(secret).replace(/=+$/, ''),
-    Buffer.from(secret).toString('base64url'),
-    JSON.stringify(secret).slice(1, -1),
-    JSON.stringify(JSON.stringify(secret)).slice(1, -1),
-  ];
-  return [...new Set(out)];
-}
-
-/** The secret forms of an SMTP login: user, password, and the AUTH PLAIN / LOGIN strings. */
-export function smtpLoginForms(user: string, pass: string): string[] {
-  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-  return [
-    ...encodings(user),
-    ...encodings(pass),
-    ...encodings(`${user}:${pass}`),
-    b64(`\0${user}\0${pass}`),
-    b64(`${user}\0${user}\0${pass}`),
-  ];
-}
-
-export function leaks(text: string, forms: string[]): string[] {
-  return forms.filter((f) => text.includes(f));
-}
 
 describe('echoing receivers', () => {
   it('no secret part, in any encoding, reaches the result, the report, the summary or the fallback', async () => {
@@ -98,7 +56,7 @@ describe('echoing receivers', () => {
     });
     // What the echo said is in the report (minus the secrets): the test would prove nothing otherwise.
     const slackReason = result.channels.find((c) => c.channel === 'slack')!.reason!;
-    expect(slackReason).toMatch(/you sent: POST \/services\/?\*\*\*/);
+    expect(slackReason).toMatch(/you sent: POST (\/services\/?)?\*\*\*/);
     expect(result.channels.find((c) => c.channel === 'email')!.reason).toMatch(/SMTP 535.*bad login \*\*\*/);
 
     const outputs = [

@@ -37,7 +37,7 @@ import {
 } from './deliver.js';
 import { sendEmail } from './email-send.js';
 import { deadlineController, settleWithin } from './budget.js';
-import { assertEvent, buildEventContext } from './events.js';
+import { assertEvent, buildEventContext, EVENTS } from './events.js';
 import { appendFallback, fallbackPathFor, type FallbackEntry, type FallbackStatus } from './fallback.js';
 import { policyFromEnv, type UrlPolicy } from './url-policy.js';
 import { buildMessage, type NotificationMessage } from './message.js';
@@ -186,6 +186,58 @@ const explainers: Partial<Record<ChannelName, (status: number, body: string) => 
       : undefined,
 };
 
+// Loading and compiling the templates, and deriving every secret form, take tens of ms; a rollback
+// announcing itself must not pay that again on its critical path, so both are kept per process.
+const templateCache = new Map<string, TemplateSet>();
+function cachedTemplates(defaultDir: string | undefined, overrideDir: string | undefined): TemplateSet {
+  const key = `${defaultDir ?? ''}\u0000${overrideDir ?? ''}`;
+  let set = templateCache.get(key);
+  if (!set) {
+    set = loadTemplates({ defaultDir, overrideDir });
+    templateCache.set(key, set);
+  }
+  return set;
+}
+const redactorCache = new Map<string, (text: string) => string>();
+function cachedRedactor(secrets: string[]): (text: string) => string {
+  const key = secrets.join('\u0000');
+  let r = redactorCache.get(key);
+  if (!r) {
+    if (redactorCache.size > 32) redactorCache.clear();
+    r = redactor(secrets);
+    redactorCache.set(key, r);
+  }
+  return r;
+}
+
+const warmed = new WeakSet<TemplateSet>();
+
+/** Loads the templates (and checks them) ahead of time, so the first notification of a run —
+ *  possibly the one announcing a rollback — does not spend time on it. Throws ConfigError. */
+export function prepareNotifications(
+  options: Pick<SendOptions, 'defaultTemplateDir' | 'templateDir'> = {},
+): void {
+  const templates = cachedTemplates(options.defaultTemplateDir, options.templateDir);
+  if (warmed.has(templates)) return;
+  warmed.add(templates);
+  // Handlebars compiles a template on its first render: render each once with empty details.
+  for (const event of EVENTS) {
+    try {
+      templates[event](
+        buildEventContext({
+          event,
+          environment: 'warm-up',
+          details: {},
+          timestamp: new Date(0).toISOString(),
+          dedupeKey: 'warm-up',
+        }),
+      );
+    } catch {
+      // a template that needs details renders fine later; compiling was the point
+    }
+  }
+}
+
 /** A notification on its way. `done` never rejects and settles within the budget (+ ~0.3 s). */
 export interface NotificationHandle {
   readonly dedupeKey: string;
@@ -226,9 +278,7 @@ export function startNotification(options: SendOptions): NotificationHandle {
   }
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const templates =
-    options.templates ??
-    loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+  const templates = options.templates ?? cachedTemplates(options.defaultTemplateDir, options.templateDir);
   const timestamp = new Date(clock.now()).toISOString();
   const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
   const context = buildEventContext({
@@ -241,7 +291,7 @@ export function startNotification(options: SendOptions): NotificationHandle {
   const message = buildMessage(templates, context, details);
 
   const secrets = mergeSecrets(options);
-  const redact = redactor(secretValues(secrets));
+  const redact = cachedRedactor(secretValues(secrets));
   const urlPolicy = options.urlPolicy ?? policyFromEnv(options.env ?? process.env);
   const setups = setupChannels(channels, secrets, options.envNames, urlPolicy);
   const fallbackDir = options.fallbackDir ?? DEFAULT_FALLBACK_DIR;

@@ -1,46 +1,39 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import {
-  installPullRoutes,
-  PullsState,
-  startFakeGitHub,
-  type FakeGitHub,
-} from '@guarded-rollout/fake-github';
+import type { FakeGitHub, PullsState } from '@guarded-rollout/fake-github';
 import { defaultPolicy, type PrCheckPolicy } from '../src/policy.js';
 import { runPrCheck, type PrCheckOutcome } from '../src/pr-check.js';
 import { CHECK_RUN_NAME } from '../src/report.js';
 import { completeBody, untick } from './bodies.js';
+import { premergeBundle } from './premerge-bundle.js';
+import { startWorld, TOKEN, type World } from './pr-check-world.js';
 
 const HEAD = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
-const ALL_ARTIFACTS = [
-  'backups',
-  'deploy-dryrun',
-  'migrate-dryrun',
-  'backup-dryrun',
-  'rollback-dryrun',
-  'postdeploy-smoketests',
-  'test_logging',
-  'premerge_artifacts',
-];
 const PUSHED = '2026-11-23T10:00:00Z';
 const at = (minutes: number): string =>
   new Date(Date.parse(PUSHED) + minutes * 60_000).toISOString().replace(/\.000Z$/, 'Z');
 
+let world: World;
 let fake: FakeGitHub;
 let gh: PullsState;
+let good: Buffer;
 beforeAll(async () => {
-  fake = await startFakeGitHub();
-  fake.token = 'ghs_test_token';
+  world = await startWorld();
+  fake = world.fake;
+  good = await premergeBundle({ commit: HEAD });
 });
-afterAll(() => fake.stop());
+afterAll(() => world.stop());
 beforeEach(() => {
-  gh = installPullRoutes(fake, new PullsState());
-  fake.requests.length = 0;
-  fake.violations.length = 0;
+  world.reset();
+  gh = world.gh;
   gh.addPull({ number: 7, body: completeBody(), author: 'author', headSha: HEAD, labels: ['deploy'] });
-  gh.addWorkflowRun({ headSha: HEAD, createdAt: PUSHED, artifacts: ALL_ARTIFACTS });
+  world.seedPremerge(HEAD, good, { createdAt: PUSHED });
 });
-afterEach(() => expect(fake.violations).toEqual([]));
+afterEach(() => {
+  expect(fake.violations).toEqual([]);
+  expect(world.blobs.leakedAuthorization).toBe(0);
+});
+const runsOn = (sha: string) => world.checks.on(sha, CHECK_RUN_NAME);
 
 function policy(change: (p: PrCheckPolicy) => void = () => {}): PrCheckPolicy {
   const p = defaultPolicy();
@@ -56,11 +49,12 @@ async function check(
   return runPrCheck({
     repo: 'acme/dhash',
     pull: 7,
-    token: 'ghs_test_token',
+    token: TOKEN,
     apiUrl: fake.url,
     policy: p,
     postCheckRun: extra.postCheckRun ?? true,
     now: () => new Date('2026-11-23T12:00:00Z'),
+    tuning: { retryBaseMs: 1, rateLimitBaseMs: 1 },
     ...(extra.teamToken ? { teamToken: extra.teamToken } : {}),
   });
 }
@@ -77,7 +71,7 @@ describe('pr-check approvals', () => {
     const outcome = await check();
     expect(outcome.evaluation.result).toBe('success');
     expect(outcome.evaluation.missing).toEqual([]);
-    const runs = gh.checkRunsFor(HEAD, CHECK_RUN_NAME);
+    const runs = runsOn(HEAD);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: 'completed', conclusion: 'success' });
     expect(String((runs[0]!.output as { summary: string }).summary)).toContain('| ✅ | Approvals');
@@ -90,19 +84,19 @@ describe('pr-check approvals', () => {
     await check();
     approve('dev-dan', 6);
     const second = await check();
-    expect(gh.checkRunsFor(HEAD, CHECK_RUN_NAME)).toHaveLength(1);
-    expect(second.checkRun).toMatchObject({ created: false, id: gh.checkRunsFor(HEAD)[0]!.id });
+    expect(runsOn(HEAD)).toHaveLength(1);
+    expect(second.checkRun).toMatchObject({ created: false, id: runsOn(HEAD)[0]!.id });
     expect(fake.count('checks/create')).toBe(1);
     expect(fake.count('checks/update')).toBe(1);
   });
 
-  it('stays in_progress while it only waits for approvals', async () => {
+  it('completes as action_required (never green, never a bare in_progress) while it waits for approvals', async () => {
     approve('sre-sam', 5);
     const outcome = await check();
     expect(outcome.evaluation.result).toBe('pending');
     expect(rule(outcome, 'approvals')).toMatchObject({ status: 'pending' });
     expect(rule(outcome, 'approvals').reason).toMatch(/1 of 2 approvals/);
-    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ status: 'in_progress', conclusion: null });
+    expect(runsOn(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'action_required' });
   });
 
   it('ignores the author approving their own PR', async () => {
@@ -149,7 +143,7 @@ describe('pr-check approvals', () => {
     const blocked = await check();
     expect(blocked.evaluation.result).toBe('failure');
     expect(rule(blocked, 'approvals').reason).toMatch(/changes requested by @qa-quinn/);
-    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expect(runsOn(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
     approve('qa-quinn', 10);
     expect(rule(await check(), 'approvals')).toMatchObject({ status: 'pass' });
   });
@@ -181,10 +175,10 @@ describe('pr-check approvals', () => {
     approve('ops-olga', 6);
     const outcome = await check(
       policy((p) => (p.roster = { sre: ['@acme/sre'], operators: ['acme/ops'] })),
-      { teamToken: 'ghs_test_token' },
+      { teamToken: TOKEN },
     );
     expect(outcome.evaluation.result).toBe('success');
-    expect(fake.count('teams/get-membership-for-user-in-org')).toBeGreaterThan(0);
+    expect(fake.count('teams/list-members-in-org')).toBe(2);
   });
 
   it('fails closed, naming the missing permission, when team membership cannot be read (403)', async () => {
@@ -195,17 +189,31 @@ describe('pr-check approvals', () => {
     approve('ops-olga', 7);
     const outcome = await check(
       policy((p) => (p.roster.sre = ['acme/sre'])),
-      { teamToken: 'ghs_test_token' },
+      { teamToken: TOKEN },
     );
     expect(outcome.evaluation.result).toBe('failure');
     expect(rule(outcome, 'roster').reason).toMatch(/team acme\/sre .*403.*"Members: read".*read:org/);
+    expect(outcome.configErrors).toHaveLength(1);
   });
 
   it('fails closed when teams are configured but no team token is given', async () => {
     approve('sre-sam', 5);
     const outcome = await check(policy((p) => (p.roster.sre = ['acme/sre'])));
-    expect(rule(outcome, 'roster').reason).toMatch(/no token for team lookups.*team-token/);
-    expect(fake.count('teams/get-membership-for-user-in-org')).toBe(0);
+    expect(rule(outcome, 'roster').reason).toMatch(/no team token.*team-token.*"Members: read"/);
+    expect(fake.count('teams/list-members-in-org')).toBe(0);
+  });
+
+  it('fails a team that does not exist (404), naming it and the permission, instead of waiting forever', async () => {
+    gh.setTeam('acme', 'sre', ['sre-sam']);
+    approve('sre-sam', 5);
+    approve('ops-olga', 6);
+    const outcome = await check(
+      policy((p) => (p.roster.sre = ['acme/sre-typo'])),
+      { teamToken: TOKEN },
+    );
+    expect(outcome.evaluation.result).toBe('failure');
+    expect(rule(outcome, 'roster').reason).toMatch(/team acme\/sre-typo not found \(404\).*"Members: read"/);
+    expect(runsOn(HEAD)[0]).toMatchObject({ conclusion: 'failure' });
   });
 });
 
@@ -239,53 +247,108 @@ describe('pr-check operator sign-off', () => {
   });
 });
 
-describe('pr-check evidence', () => {
+describe('pr-check evidence (by content)', () => {
   beforeEach(() => {
     approve('sre-sam', 5);
     approve('ops-olga', 6);
+    gh.workflowRuns.length = 0;
   });
 
-  it('fails a ticked artifact box with no artifact as "ticked but not found"', async () => {
-    gh.workflowRuns.length = 0;
-    gh.addWorkflowRun({
-      headSha: HEAD,
-      createdAt: PUSHED,
-      artifacts: ALL_ARTIFACTS.filter((a) => a !== 'migrate-dryrun'),
-    });
+  it("passes with the bundle of the head's premerge run, downloaded through the 302", async () => {
+    world.seedPremerge(HEAD, good, { createdAt: PUSHED });
+    const outcome = await check();
+    expect(rule(outcome, 'evidence')).toMatchObject({ status: 'pass' });
+    expect(fake.count('actions/download-artifact')).toBe(1);
+    expect(world.blobs.downloads).toBe(1);
+    expect(fake.count()).toBeLessThanOrEqual(8);
+  });
+
+  it.each([
+    [
+      'a missing log',
+      { omit: ['migrate-dryrun.log'] },
+      /"migrate-dryrun.log" ticked but no migrate-dryrun.log in the premerge_artifacts bundle/,
+    ],
+    ['a failing log', { failing: ['deploy-dryrun.log'] }, /deploy-dryrun.log result is fail: step failed/],
+    [
+      'a log of another commit',
+      { commits: { 'backup-dryrun.log': OLD } },
+      /backup-dryrun.log is evidence of commit bbbbbbb, not the head aaaaaaa/,
+    ],
+    [
+      'a log naming no commit',
+      { commits: { 'rollback-dryrun.log': undefined } },
+      /rollback-dryrun.log names no commit/,
+    ],
+    [
+      'logs of another environment',
+      { environment: 'production' },
+      /written for environment production, the PR names staging/,
+    ],
+    [
+      'a corrupt backup',
+      { corruptBackup: true },
+      /"Backups" ticked but backups\/dhash_staging_\w+\.zip: checksum mismatch for backups\/dhash_staging_\w+\.zip/,
+    ],
+    ['no backups', { omit: ['backups'] }, /no backups\/\*\.zip in the premerge_artifacts bundle/],
+  ])('fails %s, naming the box and what it lacks', async (_name, extra, reason) => {
+    world.seedPremerge(HEAD, await premergeBundle({ commit: HEAD, ...extra }), { createdAt: PUSHED });
     const outcome = await check();
     expect(outcome.evaluation.result).toBe('failure');
-    expect(outcome.evaluation.missing).toContain('evidence: migrate-dryrun.log (ticked but not found)');
+    expect(rule(outcome, 'evidence').reason).toMatch(reason);
   });
 
-  it('uses the latest premerge run of the head and ignores other workflows', async () => {
-    gh.addWorkflowRun({
-      headSha: HEAD,
-      createdAt: at(1),
-      path: '.github/workflows/lint.yml',
-      name: 'lint',
-      artifacts: [],
+  it('ignores runs of other workflow files, other events and display names that only look like premerge', async () => {
+    world.seedPremerge(HEAD, good, {
+      createdAt: PUSHED,
+      path: '.github/workflows/evil.yml',
+      name: 'premerge.yml',
     });
-    gh.addWorkflowRun({ headSha: HEAD, createdAt: at(2), conclusion: 'failure', artifacts: ALL_ARTIFACTS });
+    world.seedPremerge(HEAD, good, { createdAt: at(1), event: 'workflow_dispatch' });
     const outcome = await check();
-    expect(rule(outcome, 'evidence').reason).toMatch(/concluded failure/);
+    expect(rule(outcome, 'evidence').reason).toMatch(
+      /no premerge.yml run \(event pull_request\) for head aaaaaaa/,
+    );
+    expect(fake.count('actions/download-artifact')).toBe(0);
+  });
+
+  it('uses the latest premerge run of the head', async () => {
+    world.seedPremerge(HEAD, good, { createdAt: PUSHED });
+    world.seedPremerge(HEAD, good, { createdAt: at(2), conclusion: 'failure' });
+    expect(rule(await check(), 'evidence').reason).toMatch(/concluded failure/);
   });
 
   it('waits while the premerge run is still going', async () => {
-    gh.workflowRuns.length = 0;
     gh.addWorkflowRun({ headSha: HEAD, createdAt: PUSHED, status: 'in_progress', conclusion: null });
     expect(rule(await check(), 'evidence')).toMatchObject({ status: 'pending' });
     expect(fake.count('actions/list-workflow-run-artifacts')).toBe(0);
   });
 
-  it('fails ticked boxes when there is no premerge run for the head at all', async () => {
-    gh.workflowRuns.length = 0;
-    const outcome = await check();
-    expect(rule(outcome, 'evidence').reason).toMatch(/no run of premerge.yml for head aaaaaaa/);
+  it('fails an expired or unreadable bundle', async () => {
+    const id = world.seedPremerge(HEAD, Buffer.from('not a zip at all'), { createdAt: PUSHED });
+    expect(rule(await check(), 'evidence').reason).toMatch(/bundle is not a readable zip/);
+    for (const a of gh.artifacts.get(id)!) a.expired = true;
+    expect(rule(await check(), 'evidence').reason).toMatch(/has expired/);
+  });
+
+  it('fails when the PR names no single environment', async () => {
+    world.seedPremerge(HEAD, good, { createdAt: PUSHED });
+    gh.setBody(
+      7,
+      completeBody().replace('**Environment:** staging', '**Environment:** production / staging'),
+    );
+    expect(rule(await check(), 'evidence').reason).toMatch(/does not name one environment/);
   });
 
   it('checks the optional monitor_logs box only when ticked', async () => {
+    world.seedPremerge(HEAD, await premergeBundle({ commit: HEAD, omit: ['monitor_logs'] }), {
+      createdAt: PUSHED,
+    });
+    expect(rule(await check(), 'evidence').status).toBe('pass');
     gh.setBody(7, completeBody({ monitorLogs: true }));
-    expect((await check()).evaluation.missing).toContain('evidence: monitor_logs/ (ticked but not found)');
+    expect((await check()).evaluation.missing).toContain(
+      'evidence: monitor_logs/ (no monitor_logs/ in the premerge_artifacts bundle)',
+    );
   });
 });
 
@@ -297,8 +360,9 @@ describe('pr-check re-evaluation', () => {
     gh.setBody(7, untick(completeBody(), 'rollback-dryrun.log'));
     const edited = await check();
     expect(edited.evaluation.missing).toEqual(['checklist: rollback-dryrun.log']);
-    expect(gh.checkRunsFor(HEAD)).toHaveLength(1);
-    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expect(edited.evaluation.result).toBe('failure');
+    expect(runsOn(HEAD)).toHaveLength(1);
+    expect(runsOn(HEAD)[0]).toMatchObject({ status: 'completed', conclusion: 'failure' });
   });
 
   it('starts a fresh check run on a new head and leaves the old one alone', async () => {
@@ -306,11 +370,11 @@ describe('pr-check re-evaluation', () => {
     approve('ops-olga', 6);
     await check();
     gh.push(7, OLD);
-    gh.addWorkflowRun({ headSha: OLD, createdAt: at(60), artifacts: ALL_ARTIFACTS });
+    world.seedPremerge(OLD, await premergeBundle({ commit: OLD }), { createdAt: at(60) });
     const pushed = await check();
     expect(pushed.evaluation.result).toBe('pending');
-    expect(gh.checkRunsFor(OLD)).toHaveLength(1);
-    expect(gh.checkRunsFor(HEAD)[0]).toMatchObject({ conclusion: 'success' });
+    expect(runsOn(OLD)).toHaveLength(1);
+    expect(runsOn(HEAD)[0]).toMatchObject({ conclusion: 'success' });
   });
 });
 
@@ -320,7 +384,7 @@ describe('pr-check bad input', () => {
       runPrCheck({
         repo: 'acme/dhash',
         pull: 999,
-        token: 'ghs_test_token',
+        token: TOKEN,
         apiUrl: fake.url,
         policy: policy(),
         postCheckRun: false,

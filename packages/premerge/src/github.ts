@@ -1,29 +1,50 @@
-// The GitHub edge of pr-check: gathers a PullSnapshot with as few requests as possible
-// (per_page=100, comments only since the latest push and only when a review does not already
-// carry the sign-off), resolves roster membership, and writes one check run per head SHA.
+// The GitHub edge of pr-check: gathers a PullSnapshot with few requests (per_page=100, comments
+// only since the latest push and only when no review already carries the sign-off, one list per
+// roster team), reads the premerge evidence bundle, and writes our app's one check run per head.
+// Every request goes through @octokit/plugin-retry and @octokit/plugin-throttling.
 import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { parseMember, type PrCheckPolicy } from './policy.js';
-import type {
-  IssueComment,
-  PremergeEvidence,
-  PremergeRun,
-  PullSnapshot,
-  Review,
-  RosterMembership,
-} from './rules.js';
+import type { IssueComment, PremergeRun, PullSnapshot, Review, RosterMembership } from './rules.js';
 
-const Octokit = OctokitCore.plugin(paginateRest);
+const Octokit = OctokitCore.plugin(paginateRest, retry, throttling);
 export type GitHubClient = InstanceType<typeof Octokit>;
 
-export function createGitHubClient(token: string, apiUrl?: string): GitHubClient {
+export interface ClientTuning {
+  /** Retries of a 5xx / network error (plugin-retry; default 3). */
+  retries?: number;
+  /** Base of the retry back-off in ms (plugin-retry waits retryCount² × this; default 1000). */
+  retryBaseMs?: number;
+  /** Base unit of a Retry-After in ms (plugin-throttling; default 1000; tests shrink it). */
+  rateLimitBaseMs?: number;
+  /** How often a rate-limited request is retried before it fails (default 2). */
+  rateLimitRetries?: number;
+}
+
+let clientCount = 0;
+
+export function createGitHubClient(token: string, apiUrl?: string, tuning: ClientTuning = {}): GitHubClient {
+  const limitRetries = tuning.rateLimitRetries ?? 2;
+  const onLimit = (_after: number, _options: unknown, _octokit: unknown, retryCount: number): boolean =>
+    retryCount < limitRetries;
   return new Octokit({
     auth: token,
     baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'guarded-rollout-pr-check',
-    // Failing fast is right for a status check: the next event re-evaluates.
-    request: { retries: 0 },
+    retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
+    throttle: {
+      // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
+      // one-second spacing of writes inside an evaluation, not across unrelated evaluations.
+      id: `pr-check-${++clientCount}`,
+      onRateLimit: onLimit,
+      onSecondaryRateLimit: onLimit,
+      retryAfterBaseValue: tuning.rateLimitBaseMs ?? 1000,
+      // A Retry-After-less secondary limit waits this many units (GitHub asks for at least 60 s).
+      fallbackSecondaryRateRetryAfter: 60,
+    },
   });
 }
 
@@ -35,26 +56,42 @@ export interface RepoRef {
 interface HttpError {
   status?: number;
   message?: string;
+  request?: { method?: string; url?: string };
 }
 
-function describeHttp(error: unknown): string {
+/** "GET /repos/…/reviews answered 500 "boom"" — names the request so a reader knows what failed. */
+export function describeHttp(error: unknown): string {
   const e = error as HttpError;
-  return `${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
+  const where =
+    e.request?.method && e.request.url ? `${e.request.method} ${new URL(e.request.url).pathname} ` : '';
+  return `${where}answered ${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
 }
 
-/** The pieces of a PR gathered before membership is resolved. */
-export async function fetchPullSnapshot(
+/** An API failure after retries: the check is ended `failure` with this message. */
+export class GitHubApiError extends CheckFailedError {}
+
+function apiFailure(what: string, error: unknown): never {
+  if (error instanceof ConfigError || error instanceof CheckFailedError) throw error;
+  throw new GitHubApiError(`GitHub API error while ${what}: ${describeHttp(error)} (after retries)`, {
+    cause: error,
+  });
+}
+
+export async function fetchPull(
   client: GitHubClient,
   ref: RepoRef,
   number: number,
-  policy: PrCheckPolicy,
-  options: { signoffSatisfiedByReview?: (snapshot: PullSnapshot) => boolean } = {},
-): Promise<PullSnapshot> {
-  let pull;
+): Promise<{ headSha: string; author: string; body: string | null; labels: string[] }> {
   try {
-    pull = (
+    const pull = (
       await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...ref, pull_number: number })
     ).data;
+    return {
+      headSha: pull.head.sha,
+      author: pull.user.login,
+      body: pull.body,
+      labels: pull.labels.map((l) => l.name),
+    };
   } catch (error) {
     const status = (error as HttpError).status;
     if (status === 404)
@@ -67,19 +104,61 @@ export async function fetchPullSnapshot(
         'GitHub rejected the token (401 Bad credentials); set GITHUB_TOKEN to a token that can read pull requests',
         { field: 'token' },
       );
-    throw new CheckFailedError(
-      `cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`,
-      { cause: error },
-    );
+    return apiFailure(`reading pull request #${number}`, error);
   }
-  const headSha = pull.head.sha;
+}
+
+/** The open PR whose head is this commit (from `headRepo` when given), or undefined. */
+export async function findPullByHead(
+  client: GitHubClient,
+  ref: RepoRef,
+  headSha: string,
+  headRepo: string | undefined,
+): Promise<number | undefined> {
+  const pulls = await client
+    .paginate('GET /repos/{owner}/{repo}/pulls', { ...ref, state: 'open', per_page: 100 })
+    .catch((error: unknown) => apiFailure('listing open pull requests', error));
+  const found = pulls.find(
+    (p) =>
+      p.head.sha === headSha &&
+      (!headRepo || p.head.repo?.full_name?.toLowerCase() === headRepo.toLowerCase()),
+  );
+  return found?.number;
+}
+
+export interface PremergeArtifact {
+  id: number;
+  name: string;
+  expired: boolean;
+  sizeBytes: number;
+}
+
+/** The pieces of a PR gathered before membership is resolved (evidence is read separately). */
+export async function fetchPullSnapshot(
+  client: GitHubClient,
+  ref: RepoRef,
+  number: number,
+  policy: PrCheckPolicy,
+  options: { signoffSatisfiedByReview?: (snapshot: PullSnapshot) => boolean } = {},
+): Promise<{ snapshot: PullSnapshot; premerge: PremergeRun | undefined }> {
+  const pull = await fetchPull(client, ref, number);
+  const headSha = pull.headSha;
   const [reviewData, runs] = await Promise.all([
-    client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
-      ...ref,
-      pull_number: number,
-      per_page: 100,
-    }),
-    client.request('GET /repos/{owner}/{repo}/actions/runs', { ...ref, head_sha: headSha, per_page: 100 }),
+    client
+      .paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+        ...ref,
+        pull_number: number,
+        per_page: 100,
+      })
+      .catch((error: unknown) => apiFailure(`listing the reviews of #${number}`, error)),
+    client
+      .request('GET /repos/{owner}/{repo}/actions/runs', {
+        ...ref,
+        head_sha: headSha,
+        event: 'pull_request',
+        per_page: 100,
+      })
+      .catch((error: unknown) => apiFailure(`listing the workflow runs of ${headSha.slice(0, 7)}`, error)),
   ]);
   const reviews: Review[] = reviewData.map((r) => ({
     id: Number(r.id),
@@ -89,59 +168,47 @@ export async function fetchPullSnapshot(
     submittedAt: r.submitted_at ?? null,
   }));
 
-  // The first workflow run GitHub created for this head SHA dates the push with server time,
-  // which a committer cannot forge (commit dates can be anything).
+  // The first pull_request run GitHub created for this head dates the push with server time, which
+  // a committer cannot forge (commit dates can be anything).
   const allRuns = runs.data.workflow_runs;
   const pushedAt = allRuns.length ? allRuns.map((r) => r.created_at).sort()[0] : undefined;
-  const premerge = allRuns
+  // Found by workflow file path and event, never by a display name anyone can choose.
+  const wantedPath = premergePath(policy.premergeWorkflow);
+  const premergeRun = allRuns
     .filter(
-      (r) =>
-        r.path.split('@')[0]!.endsWith(`/${policy.premergeWorkflow}`) ||
-        r.path === policy.premergeWorkflow ||
-        r.name === policy.premergeWorkflow,
+      (r) => r.path.split('@')[0] === wantedPath && r.event === 'pull_request' && r.head_sha === headSha,
     )
-    .sort((a, b) => b.run_number - a.run_number || Date.parse(b.created_at) - Date.parse(a.created_at))[0];
-  let evidence: PremergeEvidence = { run: undefined, artifacts: [] };
-  if (premerge) {
-    const run: PremergeRun = {
-      id: Number(premerge.id),
-      runNumber: premerge.run_number,
-      status: premerge.status,
-      conclusion: premerge.conclusion,
-      createdAt: premerge.created_at,
-      htmlUrl: premerge.html_url,
-    };
-    // The route's paginated type is not in @octokit/plugin-paginate-rest's map; its items are artifacts.
-    const artifacts = (
-      run.status === 'completed'
-        ? await client.paginate(
-            'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts' as 'GET /repos/{owner}/{repo}/actions/artifacts',
-            { ...ref, run_id: run.id, per_page: 100 } as never,
-          )
-        : []
-    ) as { name: string; expired: boolean }[];
-    evidence = { run, artifacts: artifacts.map((a) => ({ name: a.name, expired: a.expired })) };
-  }
+    .sort((a, b) => b.run_number - a.run_number || b.run_attempt! - a.run_attempt!)[0];
+  const premerge: PremergeRun | undefined = premergeRun && {
+    id: Number(premergeRun.id),
+    runNumber: premergeRun.run_number,
+    status: premergeRun.status,
+    conclusion: premergeRun.conclusion,
+    createdAt: premergeRun.created_at,
+    htmlUrl: premergeRun.html_url,
+  };
 
   const snapshot: PullSnapshot = {
     number,
-    author: pull.user.login,
+    author: pull.author,
     headSha,
     body: pull.body,
-    labels: pull.labels.map((l) => l.name),
+    labels: pull.labels,
     reviews,
     comments: [],
     pushedAt,
-    evidence,
+    evidence: undefined,
   };
   if (policy.rules.signoff && !options.signoffSatisfiedByReview?.(snapshot)) {
     // Only comments newer than the push can sign off; `since` lets GitHub drop the rest.
-    const comments = await client.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
-      ...ref,
-      issue_number: number,
-      per_page: 100,
-      ...(pushedAt ? { since: pushedAt } : {}),
-    });
+    const comments = await client
+      .paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+        ...ref,
+        issue_number: number,
+        per_page: 100,
+        ...(pushedAt ? { since: pushedAt } : {}),
+      })
+      .catch((error: unknown) => apiFailure(`listing the comments of #${number}`, error));
     snapshot.comments = comments.map((c): IssueComment => ({
       id: Number(c.id),
       user: c.user?.login ?? 'ghost',
@@ -149,147 +216,235 @@ export async function fetchPullSnapshot(
       createdAt: c.created_at,
     }));
   }
-  return snapshot;
+  return { snapshot, premerge };
+}
+
+/** `premerge.yml` → `.github/workflows/premerge.yml`; a full path is kept. */
+export function premergePath(workflow: string): string {
+  return workflow.includes('/') ? workflow.replace(/^\.?\//, '') : `.github/workflows/${workflow}`;
+}
+
+/** The run's artifacts with this name (normally exactly one). */
+export async function listRunArtifacts(
+  client: GitHubClient,
+  ref: RepoRef,
+  runId: number,
+  name: string,
+): Promise<PremergeArtifact[]> {
+  try {
+    const { data } = await client.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', {
+      ...ref,
+      run_id: runId,
+      name,
+      per_page: 100,
+    });
+    return data.artifacts.map((a) => ({
+      id: Number(a.id),
+      name: a.name,
+      expired: a.expired,
+      sizeBytes: a.size_in_bytes,
+    }));
+  } catch (error) {
+    return apiFailure(`listing the artifacts of run ${runId}`, error);
+  }
+}
+
+/** Downloads an artifact's zip (GitHub answers 302 to a short-lived storage URL). */
+export async function downloadArtifact(
+  client: GitHubClient,
+  ref: RepoRef,
+  artifactId: number,
+): Promise<Buffer> {
+  try {
+    const { data } = await client.request(
+      'GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}',
+      { ...ref, artifact_id: artifactId, archive_format: 'zip' },
+    );
+    return Buffer.from(data as ArrayBuffer);
+  } catch (error) {
+    if ((error as HttpError).status === 410)
+      throw new CheckFailedError(`artifact ${artifactId} has expired (410 Gone); re-run premerge`);
+    return apiFailure(`downloading artifact ${artifactId}`, error);
+  }
 }
 
 export interface MembershipResult {
   roster: RosterMembership;
-  /** Teams whose membership could not be read: pr-check fails closed on these. */
+  /** Teams whose membership could not be read: pr-check fails closed on these (CLI exit 2). */
   errors: string[];
 }
 
+const PERMISSION_HINT =
+  'the "team-token" (CLI: GUARDED_ROLLOUT_TEAM_TOKEN; workflow secret PR_CHECK_TEAM_TOKEN) must be a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org); the workflow GITHUB_TOKEN never has it';
+
 /**
- * Resolves which candidates belong to the SRE and operator sets. Users listed by name need no
- * request; `org/team` entries need GET /orgs/{org}/teams/{team}/memberships/{user}, which the
- * workflow GITHUB_TOKEN cannot call (it has no organization permissions).
+ * Resolves the SRE and operator sets. Users listed by name need no request; every `org/team`
+ * entry is listed once (GET /orgs/{org}/teams/{team}/members), so a wrong slug or a missing
+ * permission is an error even before anyone approves — never "not a member".
  */
 export async function resolveMembership(
   client: GitHubClient | undefined,
   policy: PrCheckPolicy,
-  candidates: { sre: string[]; operators: string[] },
 ): Promise<MembershipResult> {
-  const errors = new Set<string>();
-  const cache = new Map<string, Promise<boolean>>();
-  const inTeam = (org: string, team: string, user: string): Promise<boolean> => {
-    const key = `${org}/${team}/${user}`.toLowerCase();
-    let hit = cache.get(key);
-    if (!hit) {
-      hit = (async () => {
-        if (!client) {
-          errors.add(
-            `cannot read membership of team ${org}/${team}: no token for team lookups; pass a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org) as the "team-token" input / GUARDED_ROLLOUT_TEAM_TOKEN, or list users instead of teams in .github/guarded-rollout.yml`,
+  const errors: string[] = [];
+  const teams = new Map<string, { org: string; team: string }>();
+  for (const entry of [...policy.roster.sre, ...policy.roster.operators]) {
+    const parsed = parseMember(entry);
+    if (parsed.kind === 'team') teams.set(`${parsed.org}/${parsed.team}`.toLowerCase(), parsed);
+  }
+  const members = new Map<string, Set<string>>();
+  await Promise.all(
+    [...teams].map(async ([key, { org, team }]) => {
+      if (!client) {
+        errors.push(`cannot read team ${org}/${team}: no team token; ${PERMISSION_HINT}`);
+        return;
+      }
+      try {
+        const list = await client.paginate('GET /orgs/{org}/teams/{team_slug}/members', {
+          org,
+          team_slug: team,
+          per_page: 100,
+        });
+        members.set(key, new Set(list.map((m) => m.login.toLowerCase())));
+      } catch (error) {
+        const status = (error as HttpError).status;
+        if (status === 404)
+          errors.push(
+            `team ${org}/${team} not found (404): the slug is wrong, or the token cannot see it — ${PERMISSION_HINT}`,
           );
-          return false;
-        }
-        try {
-          const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', {
-            org,
-            team_slug: team,
-            username: user,
-          });
-          return data.state === 'active';
-        } catch (error) {
-          const status = (error as HttpError).status;
-          if (status === 404) return false; // GitHub's answer for "not a member"
-          if (status === 403 || status === 401) {
-            errors.add(
-              `cannot read membership of team ${org}/${team} (GitHub answered ${describeHttp(error)}): the token lacks the organization permission "Members: read" (GitHub App) / the read:org scope (classic PAT). The workflow GITHUB_TOKEN never has it; pass such a token as the "team-token" input (CLI: GUARDED_ROLLOUT_TEAM_TOKEN) or list users instead of teams in .github/guarded-rollout.yml`,
-            );
-            return false;
-          }
-          errors.add(`cannot read membership of team ${org}/${team}: GitHub answered ${describeHttp(error)}`);
-          return false;
-        }
-      })();
-      cache.set(key, hit);
-    }
-    return hit;
-  };
-  const resolveSet = async (entries: string[], users: string[]): Promise<Set<string>> => {
-    const members = new Set<string>();
-    const parsed = entries.map(parseMember);
-    const direct = new Set(parsed.flatMap((p) => (p.kind === 'user' ? [p.login] : [])));
-    const teams = parsed.flatMap((p) => (p.kind === 'team' ? [p] : []));
-    for (const user of users) {
-      if (direct.has(user)) {
-        members.add(user);
-        continue;
+        else if (status === 403 || status === 401)
+          errors.push(`cannot read team ${org}/${team} (${describeHttp(error)}): ${PERMISSION_HINT}`);
+        else errors.push(`cannot read team ${org}/${team}: GitHub ${describeHttp(error)} (after retries)`);
       }
-      for (const team of teams) {
-        if (await inTeam(team.org, team.team, user)) {
-          members.add(user);
-          break;
-        }
-      }
+    }),
+  );
+  const resolveSet = (entries: string[]): Set<string> => {
+    const set = new Set<string>();
+    for (const entry of entries) {
+      const parsed = parseMember(entry);
+      if (parsed.kind === 'user') set.add(parsed.login);
+      else
+        for (const login of members.get(`${parsed.org}/${parsed.team}`.toLowerCase()) ?? []) set.add(login);
     }
-    return members;
+    return set;
   };
-  const [sre, operators] = await Promise.all([
-    resolveSet(policy.roster.sre, candidates.sre),
-    resolveSet(policy.roster.operators, candidates.operators),
-  ]);
-  return { roster: { sre, operators }, errors: [...errors] };
+  return {
+    roster: { sre: resolveSet(policy.roster.sre), operators: resolveSet(policy.roster.operators) },
+    errors: errors.sort(),
+  };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The check run
+
+/** The GitHub Actions app (what a workflow GITHUB_TOKEN writes check runs as) on github.com. */
+export const GITHUB_ACTIONS_APP_ID = 15368;
+
+export type CheckConclusion = 'success' | 'failure' | 'action_required' | 'neutral';
+
 export interface CheckRunOutput {
-  status: 'in_progress' | 'completed';
-  conclusion?: 'success' | 'failure';
+  conclusion: CheckConclusion;
   title: string;
   summary: string;
   detailsUrl?: string;
 }
 
-/** Creates or updates the one check run with this name on this head SHA; returns its id. */
-export async function upsertCheckRun(
+export interface CheckRunIdentity {
+  name: string;
+  /** Our app: runs of the same name by another app are never touched. */
+  appId: number;
+  /** Marks runs written by pr-check for this PR. */
+  externalId: string;
+}
+
+interface ListedRun {
+  id: number;
+  external_id: string | null;
+  app: { id: number } | null;
+  status: string;
+  conclusion: string | null;
+}
+
+/**
+ * Completes the one check run of our app on this head with a conclusion (creating it when there
+ * is none). Always `status: completed`: an update that only says "in progress" would leave
+ * GitHub showing the previous conclusion. Extra runs of ours (from evaluations in separate
+ * processes racing to create) are completed `neutral` as superseded, the newest carries the verdict.
+ */
+export async function completeCheckRun(
   client: GitHubClient,
   ref: RepoRef,
   headSha: string,
-  name: string,
+  identity: CheckRunIdentity,
   output: CheckRunOutput,
   now: Date,
-): Promise<{ id: number; created: boolean }> {
+): Promise<{ id: number; created: boolean; superseded: number[] }> {
   const body = {
-    status: output.status,
-    ...(output.conclusion ? { conclusion: output.conclusion, completed_at: now.toISOString() } : {}),
+    status: 'completed' as const,
+    conclusion: output.conclusion,
+    completed_at: now.toISOString(),
+    external_id: identity.externalId,
     ...(output.detailsUrl ? { details_url: output.detailsUrl } : {}),
-    // GitHub caps the summary at 65535 characters.
+    // GitHub caps the summary at 65,535 characters.
     output: { title: output.title, summary: output.summary.slice(0, 65_000) },
   };
   try {
-    const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
+    const listed = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
       ...ref,
       ref: headSha,
-      check_name: name,
+      check_name: identity.name,
+      app_id: identity.appId,
       filter: 'all',
       per_page: 100,
     });
-    const current = existing.data.check_runs.map((c) => Number(c.id)).sort((a, b) => a - b)[0];
-    if (current !== undefined) {
-      await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+    const ours = (listed.data.check_runs as ListedRun[])
+      .filter((c) => c.app?.id === identity.appId && c.external_id === identity.externalId)
+      .map((c) => c.id)
+      .sort((a, b) => b - a);
+    const superseded: number[] = [];
+    if (ours.length === 0) {
+      const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
         ...ref,
-        check_run_id: current,
+        name: identity.name,
+        head_sha: headSha,
+        started_at: now.toISOString(),
         ...body,
       });
-      return { id: current, created: false };
+      return { id: Number(created.data.id), created: true, superseded };
     }
-    const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
+    const [newest, ...older] = ours as [number, ...number[]];
+    await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
       ...ref,
-      name,
-      head_sha: headSha,
-      started_at: now.toISOString(),
+      check_run_id: newest,
       ...body,
     });
-    return { id: Number(created.data.id), created: true };
+    for (const id of older) {
+      const previous = (listed.data.check_runs as ListedRun[]).find((c) => c.id === id);
+      if (previous?.status === 'completed' && previous.conclusion === 'neutral') continue;
+      await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+        ...ref,
+        check_run_id: id,
+        status: 'completed',
+        conclusion: 'neutral',
+        completed_at: now.toISOString(),
+        output: {
+          title: 'superseded',
+          summary: `Superseded by check run ${newest}, which carries the verdict.`,
+        },
+      });
+      superseded.push(id);
+    }
+    return { id: newest, created: false, superseded };
   } catch (error) {
     const status = (error as HttpError).status;
     if (status === 403) {
       throw new CheckFailedError(
-        `cannot write the "${name}" check run (GitHub answered ${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`,
+        `cannot write the "${identity.name}" check run (${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`,
         { cause: error },
       );
     }
-    throw new CheckFailedError(
-      `cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`,
+    throw new GitHubApiError(
+      `cannot write the "${identity.name}" check run: GitHub ${describeHttp(error)} (after retries)`,
       { cause: error },
     );
   }

@@ -6,4 +6,5 @@ export * from './github.js';
 export * from './pr-check.js';
 export * from './artifact-manifest.js';
 export * from './backup-check.js';
+export * from './evidence-bundle.js';
 export * from './verify-artifacts.js';

@@ -13,13 +13,22 @@ export interface ChecklistEntry {
   text: string;
   group: ChecklistGroup;
   required: boolean;
-  /** For artifact boxes: the name of the artifact the premerge run must have uploaded. */
+  /** For artifact boxes: what backs it inside the premerge_artifacts bundle — a log
+   *  (`deploy-dryrun.log`), backups (`backups/*.zip`), a directory (`monitor_logs/`), or
+   *  `premerge_artifacts/` for the bundle itself. */
   artifact?: string;
 }
 
 export interface PrCheckPolicy {
   rules: { checklist: boolean; evidence: boolean; approvals: boolean; signoff: boolean };
-  checklist: { items: ChecklistEntry[]; riskLevels: string[]; readyYes: string; readyNo: string };
+  checklist: {
+    items: ChecklistEntry[];
+    riskLevels: string[];
+    readyYes: string;
+    readyNo: string;
+    backupPass: string;
+    backupFail: string;
+  };
   requiredApprovals: number;
   sreApprovals: number;
   approvalsOnHeadOnly: boolean;
@@ -38,15 +47,15 @@ const artifact = (id: string, text: string, name: string, required = true): Chec
 });
 
 export const DEFAULT_CHECKLIST: ChecklistEntry[] = [
-  artifact('backups', 'Backups', 'backups'),
-  artifact('deploy-dryrun', 'deploy-dryrun.log', 'deploy-dryrun'),
-  artifact('migrate-dryrun', 'migrate-dryrun.log', 'migrate-dryrun'),
-  artifact('backup-dryrun', 'backup-dryrun.log', 'backup-dryrun'),
-  artifact('rollback-dryrun', 'rollback-dryrun.log', 'rollback-dryrun'),
-  artifact('postdeploy-smoketests', 'postdeploy-smoketests.log', 'postdeploy-smoketests'),
-  artifact('test-logging', 'test_logging.log', 'test_logging'),
-  artifact('premerge-artifacts', 'premerge_artifacts/', 'premerge_artifacts'),
-  artifact('monitor-logs', 'monitor_logs/', 'monitor_logs', false),
+  artifact('backups', 'Backups', 'backups/*.zip'),
+  artifact('deploy-dryrun', 'deploy-dryrun.log', 'deploy-dryrun.log'),
+  artifact('migrate-dryrun', 'migrate-dryrun.log', 'migrate-dryrun.log'),
+  artifact('backup-dryrun', 'backup-dryrun.log', 'backup-dryrun.log'),
+  artifact('rollback-dryrun', 'rollback-dryrun.log', 'rollback-dryrun.log'),
+  artifact('postdeploy-smoketests', 'postdeploy-smoketests.log', 'postdeploy-smoketests.log'),
+  artifact('test-logging', 'test_logging.log', 'test_logging.log'),
+  artifact('premerge-artifacts', 'premerge_artifacts/', 'premerge_artifacts/'),
+  artifact('monitor-logs', 'monitor_logs/', 'monitor_logs/', false),
   { id: 'ci-platforms', text: 'Cross-platform validation', group: 'ci', required: true },
   { id: 'ci-security', text: 'Security & quality checks', group: 'ci', required: true },
   { id: 'ci-integration', text: 'Integration tests', group: 'ci', required: true },
@@ -65,6 +74,8 @@ export function defaultPolicy(): PrCheckPolicy {
       riskLevels: ['Risk level: Low', 'Risk level: Medium', 'Risk level: High', 'Risk level: Critical'],
       readyYes: 'Ready for deployment: YES',
       readyNo: 'Ready for deployment: NO',
+      backupPass: 'Backup verification result: PASS',
+      backupFail: 'Backup verification result: FAIL',
     },
     requiredApprovals: 2,
     sreApprovals: 1,

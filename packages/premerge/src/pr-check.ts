@@ -1,10 +1,34 @@
-// pr-check end to end, shared by the action and the CLI: gather the PR from GitHub, resolve who is
-// Ops/SRE and operator, evaluate every rule, and (optionally) write the one check run per head SHA.
-import { ConfigError, UsageError } from '@guarded-rollout/config';
-import { createGitHubClient, fetchPullSnapshot, resolveMembership, upsertCheckRun } from './github.js';
+// pr-check end to end, shared by the action and the CLI: gather the PR from GitHub, read the
+// premerge evidence by content, resolve the Ops/SRE and operator sets, evaluate every rule, and
+// complete our app's one check run on the head. Every evaluation ends in a conclusion: an API
+// error after retries ends the check as `failure` naming the request, never leaving an earlier
+// success in place.
+import { CheckFailedError, ConfigError, UsageError } from '@guarded-rollout/config';
+import { readEvidenceBundle, DEFAULT_BUNDLE_CAPS, type BundleCaps } from './evidence-bundle.js';
+import {
+  GITHUB_ACTIONS_APP_ID,
+  completeCheckRun,
+  createGitHubClient,
+  downloadArtifact,
+  fetchPull,
+  fetchPullSnapshot,
+  listRunArtifacts,
+  resolveMembership,
+  type ClientTuning,
+  type GitHubClient,
+  type RepoRef,
+} from './github.js';
 import type { PrCheckPolicy } from './policy.js';
-import { CHECK_RUN_NAME, checkRunState, renderEvaluation, resultTitle } from './report.js';
-import { evaluatePull, evaluateSignoff, membershipCandidates, type PrEvaluation } from './rules.js';
+import { CHECK_RUN_NAME, checkConclusion, renderEvaluation, resultTitle } from './report.js';
+import {
+  evaluatePull,
+  evaluateSignoff,
+  type PremergeEvidence,
+  type PremergeRun,
+  type PrEvaluation,
+} from './rules.js';
+
+export const EVIDENCE_BUNDLE = 'premerge_artifacts';
 
 export interface PrCheckOptions {
   /** "owner/repo". */
@@ -18,15 +42,25 @@ export interface PrCheckOptions {
   /** Write the check run (needs checks: write); the CLI leaves it off unless asked. */
   postCheckRun: boolean;
   checkName?: string;
+  /** The app whose check runs are ours (default: GitHub Actions, what GITHUB_TOKEN writes as). */
+  appId?: number;
   detailsUrl?: string;
+  /** Head SHA from the event, used only to report a failure when the PR itself cannot be read. */
+  headShaHint?: string;
   now?: () => Date;
+  tuning?: ClientTuning;
+  bundleCaps?: BundleCaps;
 }
 
 export interface PrCheckOutcome {
   evaluation: PrEvaluation;
   headSha: string;
   markdown: string;
-  checkRun: { id: number; created: boolean } | undefined;
+  checkRun: { id: number; created: boolean; superseded: number[] } | undefined;
+  /** Configuration errors (unknown team, unreadable roster): the CLI exits 2 on these. */
+  configErrors: string[];
+  /** A newer evaluation of the same PR started in this process; this one wrote nothing. */
+  superseded?: boolean;
 }
 
 export function parseRepo(value: string): { owner: string; repo: string } {
@@ -46,61 +80,171 @@ export function parsePullNumber(value: string, label = '--pr'): number {
   return n;
 }
 
+// In-process serialisation: evaluations of one PR run one at a time, and one still waiting when a
+// newer one arrives is dropped (the newer reads fresher data). Separate processes are serialised
+// by the workflow's `concurrency:` group; completeCheckRun settles any duplicate they create.
+const queues = new Map<string, { tail: Promise<unknown>; latest: number }>();
+
+async function serialised<T>(key: string, work: () => Promise<T>): Promise<T | undefined> {
+  const queue = queues.get(key) ?? { tail: Promise.resolve(), latest: 0 };
+  queues.set(key, queue);
+  const ticket = ++queue.latest;
+  const previous = queue.tail;
+  let release!: () => void;
+  queue.tail = new Promise<void>((resolve) => (release = resolve));
+  try {
+    await previous.catch(() => undefined);
+    if (ticket !== queue.latest) return undefined;
+    return await work();
+  } finally {
+    release();
+    if (queue.latest === ticket) queues.delete(key);
+  }
+}
+
+async function readEvidence(
+  client: GitHubClient,
+  ref: RepoRef,
+  run: PremergeRun | undefined,
+  caps: BundleCaps,
+): Promise<PremergeEvidence> {
+  if (!run || run.status !== 'completed') return { run, bundle: undefined };
+  const artifacts = await listRunArtifacts(client, ref, run.id, EVIDENCE_BUNDLE);
+  const live = artifacts.filter((a) => a.name === EVIDENCE_BUNDLE);
+  if (live.length === 0)
+    return { run, bundle: undefined, problem: `no ${EVIDENCE_BUNDLE} artifact uploaded` };
+  if (live.length > 1)
+    return {
+      run,
+      bundle: undefined,
+      problem: `${live.length} artifacts named ${EVIDENCE_BUNDLE}; expected one`,
+    };
+  const artifact = live[0]!;
+  if (artifact.expired)
+    return { run, bundle: undefined, problem: `artifact ${EVIDENCE_BUNDLE} has expired; re-run premerge` };
+  if (artifact.sizeBytes > caps.maxBundleBytes)
+    return {
+      run,
+      bundle: undefined,
+      problem: `artifact ${EVIDENCE_BUNDLE} is ${artifact.sizeBytes} bytes, more than the cap of ${caps.maxBundleBytes}`,
+    };
+  const zip = await downloadArtifact(client, ref, artifact.id);
+  try {
+    return { run, bundle: await readEvidenceBundle(zip, caps) };
+  } catch (error) {
+    return { run, bundle: undefined, problem: (error as Error).message };
+  }
+}
+
 export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcome> {
   const ref = parseRepo(options.repo);
   if (!options.token)
     throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', {
       field: 'token',
     });
-  const now = options.now ?? (() => new Date());
-  const client = createGitHubClient(options.token, options.apiUrl);
-  const teamClient = options.teamToken ? createGitHubClient(options.teamToken, options.apiUrl) : undefined;
-  const { policy } = options;
-  const hasTeams = (entries: string[]): boolean => entries.some((e) => e.includes('/'));
+  const outcome = await serialised(`${ref.owner}/${ref.repo}#${options.pull}`.toLowerCase(), () =>
+    evaluateAndReport(options, ref),
+  );
+  if (outcome) return outcome;
+  const evaluation: PrEvaluation = { result: 'pending', rules: [], missing: [] };
+  return {
+    evaluation,
+    headSha: options.headShaHint ?? '',
+    markdown: 'superseded by a newer evaluation of this pull request\n',
+    checkRun: undefined,
+    configErrors: [],
+    superseded: true,
+  };
+}
 
-  // A review by an operator listed by name settles the sign-off without reading any comments.
-  const signoffSatisfiedByReview = (snapshot: Parameters<typeof evaluateSignoff>[0]): boolean => {
+async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise<PrCheckOutcome> {
+  const now = options.now ?? (() => new Date());
+  const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
+  const teamClient = options.teamToken
+    ? createGitHubClient(options.teamToken, options.apiUrl, options.tuning)
+    : undefined;
+  const { policy } = options;
+  const identity = {
+    name: options.checkName ?? CHECK_RUN_NAME,
+    appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
+    externalId: `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${options.pull}`.toLowerCase(),
+  };
+  const write = async (
+    headSha: string,
+    conclusion: 'success' | 'failure' | 'action_required',
+    title: string,
+    summary: string,
+  ): Promise<PrCheckOutcome['checkRun']> =>
+    options.postCheckRun
+      ? completeCheckRun(
+          client,
+          ref,
+          headSha,
+          identity,
+          { conclusion, title, summary, ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}) },
+          now(),
+        )
+      : undefined;
+
+  let headSha = options.headShaHint;
+  try {
+    headSha = (await fetchPull(client, ref, options.pull)).headSha;
+    // A review by an operator listed by name settles the sign-off without reading any comments.
     const named = new Set(
       policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()),
     );
-    return evaluateSignoff(snapshot, policy, { sre: new Set(), operators: named }).status === 'pass';
-  };
-  const snapshot = await fetchPullSnapshot(client, ref, options.pull, policy, { signoffSatisfiedByReview });
-  const membership = await resolveMembership(
-    hasTeams([...policy.roster.sre, ...policy.roster.operators]) ? teamClient : undefined,
-    policy,
-    membershipCandidates(snapshot, policy),
-  );
-  const evaluation = evaluatePull(snapshot, policy, membership.roster);
-  if (membership.errors.length) {
-    // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
-    evaluation.rules.unshift({
-      id: 'roster',
-      title: 'Team membership',
-      status: 'fail',
-      reason: membership.errors.join('; '),
-      missing: membership.errors.map((e) => `roster: ${e}`),
-    });
-    evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
-    evaluation.result = 'failure';
-  }
-  const markdown = renderEvaluation(evaluation, { pull: options.pull, headSha: snapshot.headSha });
-  let checkRun: PrCheckOutcome['checkRun'];
-  if (options.postCheckRun) {
-    const state = checkRunState(evaluation.result);
-    checkRun = await upsertCheckRun(
-      client,
-      ref,
-      snapshot.headSha,
-      options.checkName ?? CHECK_RUN_NAME,
-      {
-        ...state,
-        title: resultTitle(evaluation.result),
-        summary: markdown,
-        ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}),
-      },
-      now(),
+    const [{ snapshot, premerge }, membership] = await Promise.all([
+      fetchPullSnapshot(client, ref, options.pull, policy, {
+        signoffSatisfiedByReview: (s) =>
+          evaluateSignoff(s, policy, { sre: new Set(), operators: named }).status === 'pass',
+      }),
+      resolveMembership(teamClient, policy),
+    ]);
+    headSha = snapshot.headSha;
+    snapshot.evidence = policy.rules.evidence
+      ? await readEvidence(client, ref, premerge, options.bundleCaps ?? DEFAULT_BUNDLE_CAPS)
+      : undefined;
+    const evaluation = evaluatePull(snapshot, policy, membership.roster);
+    if (membership.errors.length) {
+      // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
+      evaluation.rules.unshift({
+        id: 'roster',
+        title: 'Team membership',
+        status: 'fail',
+        reason: membership.errors.join('; '),
+        missing: membership.errors.map((e) => `roster: ${e}`),
+      });
+      evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
+      evaluation.result = 'failure';
+    }
+    const markdown = renderEvaluation(evaluation, { pull: options.pull, headSha });
+    const checkRun = await write(
+      headSha,
+      checkConclusion(evaluation.result),
+      resultTitle(evaluation.result),
+      markdown,
     );
+    return { evaluation, headSha, markdown, checkRun, configErrors: membership.errors };
+  } catch (error) {
+    // Whatever went wrong, the head's check must not keep an earlier conclusion.
+    if (headSha && options.postCheckRun) {
+      const reason = (error as Error).message;
+      try {
+        await write(
+          headSha,
+          'failure',
+          '❌ pr-check could not evaluate this pull request',
+          `pr-check could not evaluate PR #${options.pull} at \`${headSha.slice(0, 7)}\`:\n\n${reason}\n\nThe next event (edit, review, comment, push) evaluates again.\n`,
+        );
+      } catch (writeError) {
+        throw new CheckFailedError(
+          `${reason}; and the check run could not be marked failed: ${(writeError as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    throw error;
   }
-  return { evaluation, headSha: snapshot.headSha, markdown, checkRun };
 }

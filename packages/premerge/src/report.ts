@@ -35,11 +35,12 @@ export function renderEvaluation(
   return `${lines.join('\n')}\n`;
 }
 
-/** A check run stays `in_progress` while it only waits for people; otherwise it completes. */
-export function checkRunState(result: PrCheckResult): {
-  status: 'in_progress' | 'completed';
-  conclusion?: 'success' | 'failure';
-} {
-  if (result === 'pending') return { status: 'in_progress' };
-  return { status: 'completed', conclusion: result };
+/**
+ * Every evaluation completes the check run: `success` only when everything holds; while it only
+ * waits for people it is `action_required` (not green, says why); anything else is `failure`.
+ * Never a bare "in progress", which would leave GitHub showing the previous conclusion.
+ */
+export function checkConclusion(result: PrCheckResult): 'success' | 'failure' | 'action_required' {
+  if (result === 'pending') return 'action_required';
+  return result;
 }

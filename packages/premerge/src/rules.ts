@@ -1,7 +1,8 @@
 // The pr-check rules as pure functions of what GitHub says about a PR: its body, reviews,
 // comments, the premerge run's artifacts and who belongs to the Ops/SRE and operator sets.
 // No I/O here; the GitHub edge gathers a PullSnapshot and these decide.
-import { findItem, parseTaskItems, type TaskItem } from './checklist.js';
+import { MAX_BODY_CHARS, findItem, normaliseItemText, parseBody, type TaskItem } from './checklist.js';
+import type { EvidenceBundle } from './evidence-bundle.js';
 import type { ChecklistEntry, PrCheckPolicy } from './policy.js';
 
 export type RuleStatus = 'pass' | 'fail' | 'pending' | 'skipped';
@@ -43,7 +44,10 @@ export interface PremergeRun {
 
 export interface PremergeEvidence {
   run: PremergeRun | undefined;
-  artifacts: { name: string; expired: boolean }[];
+  /** The premerge_artifacts bundle of that run, read by content. */
+  bundle: EvidenceBundle | undefined;
+  /** Why the bundle could not be had (none uploaded, expired, unreadable, download failed). */
+  problem?: string;
 }
 
 export interface PullSnapshot {
@@ -110,9 +114,24 @@ export function evaluateChecklist(
   body: string | null,
   policy: PrCheckPolicy,
   isDeployPr: boolean,
-): { rules: RuleResult[]; items: TaskItem[] } {
+): { rules: RuleResult[]; items: TaskItem[]; fields: Map<string, string> } {
   const text = body ?? '';
-  const items = text.trim() ? parseTaskItems(text) : [];
+  if (text.length > MAX_BODY_CHARS) {
+    return {
+      rules: [
+        {
+          id: 'checklist',
+          title: 'Checklist',
+          status: 'fail',
+          reason: `the PR body is ${text.length} characters; GitHub allows ${MAX_BODY_CHARS} and pr-check judges no more — shorten it (move logs to the premerge artifacts)`,
+          missing: ['checklist: PR body too long'],
+        },
+      ],
+      items: [],
+      fields: new Map(),
+    };
+  }
+  const { items, fields } = text.trim() ? parseBody(text) : { items: [], fields: new Map<string, string>() };
   if (items.length === 0) {
     const reason = text.trim()
       ? 'the PR body has no task-list checklist; start from the template action-templates/PR_BODY.md ("- [x] item" lines)'
@@ -128,6 +147,7 @@ export function evaluateChecklist(
         },
       ],
       items,
+      fields,
     };
   }
   const { checklist } = policy;
@@ -211,22 +231,78 @@ export function evaluateChecklist(
       });
     }
   }
-  return { rules, items };
+  // "**Backup verification result:** [ ] PASS / [ ] FAIL": when the line is there, PASS alone.
+  const pass = findItem(items, checklist.backupPass);
+  const fail = findItem(items, checklist.backupFail);
+  if (pass.state !== 'absent' || fail.state !== 'absent') {
+    const ok = pass.state === 'ticked' && fail.state !== 'ticked' && fail.state !== 'conflicting';
+    rules.push({
+      id: 'backup-verification',
+      title: 'Backup verification result',
+      status: ok ? 'pass' : 'fail',
+      reason: ok
+        ? `"${checklist.backupPass}" ticked`
+        : fail.state === 'ticked' || fail.state === 'conflicting'
+          ? `"${checklist.backupFail}" is ticked`
+          : `"${checklist.backupPass}" is not ticked`,
+      missing: ok ? [] : [`checklist: ${checklist.backupPass}`],
+    });
+  }
+  return { rules, items, fields };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Evidence: ticked artifact boxes against the latest premerge run's artifacts
 
-/** Artifact names compared without case, a trailing slash or a .log/.zip extension. */
-export function artifactKey(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/\/+$/, '')
-    .replace(/\.(log|zip)$/, '');
+/** The PR's environment from its `**Environment:** staging` line; undefined when not one name. */
+export function environmentOf(fields: ReadonlyMap<string, string>): string | undefined {
+  const value = normaliseItemText(fields.get('environment') ?? '');
+  return /^[a-z0-9][a-z0-9_-]*$/.test(value) ? value : undefined;
+}
+
+/** Judges one ticked box against the bundle: undefined when backed, else what it lacks. */
+function judgeArtifact(
+  artifact: string,
+  bundle: EvidenceBundle,
+  environment: string,
+  headSha: string,
+): string | undefined {
+  const where = 'in the premerge_artifacts bundle';
+  if (artifact === 'premerge_artifacts/' || artifact === 'premerge_artifacts') return undefined;
+  if (artifact.includes('*')) {
+    const dir = artifact.slice(0, artifact.lastIndexOf('/') + 1);
+    const backups = bundle.backups.filter((b) => b.name.startsWith(dir));
+    if (backups.length === 0) return `no ${artifact} ${where}`;
+    const good = backups.filter((b) => b.ok);
+    if (good.length === 0) return backups.map((b) => b.reason).join('; ');
+    if (!good.some((b) => b.environment === environment))
+      return `${good.map((b) => `${b.name} is a backup of ${b.environment ?? 'an unknown environment'}`).join('; ')}, the PR names ${environment}`;
+    return undefined;
+  }
+  if (artifact.endsWith('/')) {
+    return bundle.files.some((f) => f.startsWith(artifact)) ? undefined : `no ${artifact} ${where}`;
+  }
+  if (artifact.endsWith('.log')) {
+    const log = bundle.logs.get(artifact);
+    if (!log) return `no ${artifact} ${where}`;
+    if (log.problems.length || !log.header || !log.result)
+      return `${artifact} cannot be trusted: ${log.problems.join('; ') || 'unreadable'}`;
+    if (log.header.environment !== environment)
+      return `${artifact} was written for environment ${log.header.environment}, the PR names ${environment}`;
+    if (log.header.commit !== headSha)
+      return log.header.commit
+        ? `${artifact} is evidence of commit ${short(log.header.commit)}, not the head ${short(headSha)}`
+        : `${artifact} names no commit (premerge.yml must set GUARDED_ROLLOUT_EVIDENCE_COMMIT to the head SHA)`;
+    if (log.result.status !== 'pass')
+      return `${artifact} result is ${log.result.status}: ${String(log.result.summary ?? '').slice(0, 200)}`;
+    return undefined;
+  }
+  return bundle.files.includes(artifact) ? undefined : `no ${artifact} ${where}`;
 }
 
 export function evaluateEvidence(
   items: TaskItem[],
+  fields: ReadonlyMap<string, string>,
   snapshot: Pick<PullSnapshot, 'headSha' | 'evidence'>,
   policy: PrCheckPolicy,
 ): RuleResult {
@@ -236,6 +312,7 @@ export function evaluateEvidence(
   );
   if (ticked.length === 0)
     return { id: 'evidence', title, status: 'skipped', reason: 'no artifact box is ticked', missing: [] };
+  const notFound = (why: string): string[] => ticked.map((e) => `evidence: ${e.text} (${why})`);
   const evidence = snapshot.evidence;
   const run = evidence?.run;
   if (!evidence || !run) {
@@ -243,8 +320,8 @@ export function evaluateEvidence(
       id: 'evidence',
       title,
       status: 'fail',
-      reason: `no run of ${policy.premergeWorkflow} for head ${short(snapshot.headSha)}; ticked boxes cannot be backed by artifacts`,
-      missing: ticked.map((e) => `evidence: ${e.text} (ticked but not found)`),
+      reason: `no ${policy.premergeWorkflow} run (event pull_request) for head ${short(snapshot.headSha)}; ticked boxes cannot be backed by evidence`,
+      missing: notFound('no premerge run for the head'),
     };
   }
   if (run.status !== 'completed') {
@@ -252,32 +329,34 @@ export function evaluateEvidence(
       id: 'evidence',
       title,
       status: 'pending',
-      reason: `premerge run #${run.runNumber} for ${short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`,
-      missing: [],
+      reason: `premerge run #${run.runNumber} for ${short(snapshot.headSha)} is ${run.status ?? 'not finished'}; evidence is checked when it completes`,
+      missing: [`evidence: premerge run #${run.runNumber} to finish`],
     };
   }
-  const byKey = new Map(evidence.artifacts.map((a) => [artifactKey(a.name), a]));
-  const missing: string[] = [];
   const problems: string[] = [];
-  for (const entry of ticked) {
-    const found = byKey.get(artifactKey(entry.artifact!));
-    if (!found) {
-      problems.push(
-        `"${entry.text}" ticked but not found (no artifact "${entry.artifact}" in run #${run.runNumber})`,
-      );
-      missing.push(`evidence: ${entry.text} (ticked but not found)`);
-    } else if (found.expired) {
-      problems.push(
-        `"${entry.text}" ticked but artifact "${found.name}" of run #${run.runNumber} has expired`,
-      );
-      missing.push(`evidence: ${entry.text} (artifact expired)`);
-    }
-  }
+  const missing: string[] = [];
   if (run.conclusion !== 'success') {
-    problems.unshift(
+    problems.push(
       `premerge run #${run.runNumber} for ${short(snapshot.headSha)} concluded ${run.conclusion ?? 'without a conclusion'}`,
     );
-    missing.unshift(`evidence: a successful ${policy.premergeWorkflow} run for ${short(snapshot.headSha)}`);
+    missing.push(`evidence: a successful ${policy.premergeWorkflow} run for ${short(snapshot.headSha)}`);
+  }
+  const environment = environmentOf(fields);
+  if (!evidence.bundle) {
+    problems.push(`premerge run #${run.runNumber}: ${evidence.problem ?? 'no premerge_artifacts bundle'}`);
+    missing.push(...notFound(evidence.problem ?? 'no premerge_artifacts bundle'));
+  } else if (!environment) {
+    problems.push(
+      'the PR body does not name one environment ("**Environment:** staging"); evidence is judged against it',
+    );
+    missing.push("evidence: the PR's environment (**Environment:** line)");
+  } else {
+    for (const entry of ticked) {
+      const lack = judgeArtifact(entry.artifact!, evidence.bundle, environment, snapshot.headSha);
+      if (!lack) continue;
+      problems.push(`"${entry.text}" ticked but ${lack}`);
+      missing.push(`evidence: ${entry.text} (${lack})`);
+    }
   }
   return problems.length
     ? { id: 'evidence', title, status: 'fail', reason: problems.join('; '), missing }
@@ -285,7 +364,7 @@ export function evaluateEvidence(
         id: 'evidence',
         title,
         status: 'pass',
-        reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`,
+        reason: `${ticked.length} ticked boxes backed by passing ${environment} evidence of ${short(snapshot.headSha)} in premerge run #${run.runNumber}`,
         missing: [],
       };
 }
@@ -496,13 +575,13 @@ export function evaluatePull(
   roster: RosterMembership,
 ): PrEvaluation {
   const rules: RuleResult[] = [];
-  const { rules: checklistRules, items } = evaluateChecklist(
-    snapshot.body,
-    policy,
-    isDeployPull(snapshot.labels, policy),
-  );
+  const {
+    rules: checklistRules,
+    items,
+    fields,
+  } = evaluateChecklist(snapshot.body, policy, isDeployPull(snapshot.labels, policy));
   if (policy.rules.checklist) rules.push(...checklistRules);
-  if (policy.rules.evidence) rules.push(evaluateEvidence(items, snapshot, policy));
+  if (policy.rules.evidence) rules.push(evaluateEvidence(items, fields, snapshot, policy));
   if (policy.rules.approvals) rules.push(...evaluateApprovals(snapshot, policy, roster));
   if (policy.rules.signoff) rules.push(evaluateSignoff(snapshot, policy, roster));
   const result: PrCheckResult = rules.some((r) => r.status === 'fail')

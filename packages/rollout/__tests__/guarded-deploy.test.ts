@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deploymentHandlers } from '@guarded-rollout/fake-github';
 import { runGuardedDeploy } from '../src/index.js';
 import {
   options,
@@ -105,6 +106,91 @@ describe('runGuardedDeploy', () => {
     // GitHub's active deployment of the environment is the restored release.
     expect(await gh.recorder.active('production')).toMatchObject({ id: restored.id, version: '1.0.0' });
     expect(gh.store.states(previousId).at(-1)).toBe('inactive');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it("stops at GitHub's commit-status gate (409) naming the failing contexts, without a retry or a deploy", async () => {
+    const { site, gh, hook } = await setUp('none');
+    const create = deploymentHandlers(gh.store)['repos/create-deployment']!;
+    const seen: unknown[] = [];
+    gh.fake.on('repos/create-deployment', (req, f) => {
+      seen.push((req.body as Record<string, unknown>).required_contexts);
+      if ((req.body as Record<string, unknown>).required_contexts !== undefined) return create(req, f);
+      return {
+        status: 409,
+        body: {
+          message: 'Conflict: Commit status checks failed for 1.1.0.',
+          documentation_url: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment',
+          errors: [
+            {
+              contexts: [
+                { context: 'ci/test', state: 'failure' },
+                { context: 'security/scan', state: 'pending' },
+              ],
+              resource: 'Deployment',
+              field: 'required_contexts',
+              code: 'invalid',
+            },
+          ],
+        },
+      };
+    });
+    const deployed = join(site.dir, 'deployed');
+    const result = await runGuardedDeploy(
+      options(site, { deployCommand: `touch ${deployed}` }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toContain('ci/test (failure), security/scan (pending)');
+    expect(seen).toEqual([undefined]); // GitHub's own gate on, asked once
+    expect(existsSync(deployed)).toBe(false);
+    expect(result.backupPath).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.fake.violations).toEqual([]);
+  }, 30_000);
+
+  it('refuses before any change when smoke.required is set but no critical check is configured', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, { smoke: { checks: [], required: true } }),
+      world(site, gh, hook.url),
+    );
+    expect(result.result).toBe('refused');
+    expect(result.message).toBe(
+      'smoke.required is true for production but no critical smoke checks are configured (smoke.checks[].tier "critical")',
+    );
+    expect(result.deploymentId).toBeUndefined();
+    expect(await version(site.base)).toBe('1.0.0');
+  }, 30_000);
+
+  it('rolls back when a critical smoke check fails, and names it', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const result = await runGuardedDeploy(
+      options(site, {
+        smoke: {
+          checks: [
+            {
+              name: 'version endpoint',
+              tier: 'critical',
+              method: 'GET',
+              url: '/health',
+              headers: {},
+              expectStatus: 200,
+              json: [{ path: 'version', equals: '9.9.9' }],
+              timeoutMs: 5000,
+            },
+          ],
+          required: true,
+          baseUrl: site.base,
+        },
+      }),
+      world(site, gh, hook.url),
+    );
+    expect(result.smoke).toBe('failed');
+    expect(result.result).toBe('rolled-back');
+    expect(result.message).toContain('version endpoint');
+    expect(await version(site.base)).toBe('1.0.0');
+    expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);
 });

@@ -426,6 +426,7 @@ export async function runGuardedDeploy(
         baseUrl: options.smoke.baseUrl,
         logDir: options.deploy.logDir,
         onLine: (line) => log.info(line),
+        signal,
       });
       out.smoke = report.passed ? 'passed' : 'failed';
       note(`Smoke: ${report.summary}.`);

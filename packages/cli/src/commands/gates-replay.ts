@@ -36,7 +36,11 @@ export function registerGatesReplay(gates: Command, ctx: CliContext): void {
         renderTable(
           ['gate', 'would trip', 'value then', 'recorded run', 'last verdict'],
           result.gates.map((g) => {
-            const def = gateDefs.find((d) => d.name === g.gate)!;
+            // Baseline gates are not in the fixed-gate list; their values are shown in their unit.
+            const def = gateDefs.find((d) => d.name === g.gate) ?? {
+              kind: 'baseline' as const,
+              unit: g.last?.unit ?? '',
+            };
             return [
               g.gate,
               when(g.trippedMs),

@@ -15,6 +15,7 @@ import {
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
+import { readBaselineFile } from './baseline.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface MonitorFlags {
@@ -27,6 +28,7 @@ interface MonitorFlags {
   metricsUrl?: string;
   prometheusUrl?: string;
   jsonUrl?: string;
+  baseline?: string;
   duration?: string;
   timeScale: string;
   autoRollback?: boolean;
@@ -77,6 +79,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     .option('--metrics-url <url>', 'Prometheus text exposition to scrape (e.g. http://host/metrics)')
     .option('--prometheus-url <url>', 'Prometheus HTTP API base URL, queried with PromQL per gate')
     .option('--json-url <url>', 'JSON endpoint with one path per metric')
+    .option('--baseline <file>', 'pre-deploy baseline for baseline gates (from `guarded-rollout baseline`)')
     .option('--duration <dur>', 'watch this long instead of the configured window (e.g. 15m)')
     .option(
       '--time-scale <n>',
@@ -184,6 +187,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           metricsUrl: flags.metricsUrl,
           prometheusUrl: flags.prometheusUrl,
           jsonUrl: flags.jsonUrl,
+          ...(flags.baseline ? { baseline: readBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
           durationMs: duration(flags.duration, '--duration'),
           deadlineMs: duration(flags.deadline, '--deadline'),
           timeScale,

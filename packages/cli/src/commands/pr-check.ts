@@ -145,5 +145,10 @@ export function registerPrCheck(program: Command, ctx: CliContext): void {
         );
     }
     if (evaluation.result !== 'success') ctx.exitCode = 1;
+    // A roster that cannot be read is a configuration error, not a verdict about the PR.
+    if (outcome?.configErrors.length) {
+      ctx.stderr(`configuration error: ${outcome.configErrors.join('; ')}\n`);
+      ctx.exitCode = 2;
+    }
   }
 }

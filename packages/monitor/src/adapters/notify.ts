@@ -1,7 +1,7 @@
 // The monitor's Notifier backed by packages/notify: every event goes through sendNotification
 // (templates, Slack/Teams/Discord/email/webhook, retry, fallback file) with a bounded budget so a
 // slow channel cannot hold the rollout. Returns what was delivered, for the summary.
-import { sendNotification, type ChannelSecrets } from '@guarded-rollout/notify';
+import { prepareNotifications, sendNotification, type ChannelSecrets } from '@guarded-rollout/notify';
 import type { NotifyEvent } from '../guarded.js';
 import type { NotificationRecord } from '../summary.js';
 
@@ -26,6 +26,12 @@ export type RecordingNotifier = (
 ) => Promise<NotificationRecord>;
 
 export function packageNotifier(options: NotifierOptions): RecordingNotifier {
+  // Templates compiled now, not when the rollback announces itself (that call must cost ~ms).
+  try {
+    prepareNotifications(options.templateDir ? { templateDir: options.templateDir } : {});
+  } catch {
+    // a bad template is reported by the send itself (fail open)
+  }
   return async (event, details) => {
     const result = await sendNotification({
       event,

@@ -1,0 +1,129 @@
+// Durable backups end to end, as on GitHub: the deploy job's backup action (the bundle, started
+// as the runner starts a node24 action) uploads the backup as an artifact to the local artifact
+// service; checkout's clean removes the workspace's backups/; the rollback job — another process,
+// another run — finds the deploy run's artifact through the REST API, downloads, verifies and restores it.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installArtifactRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  checkoutClean,
+  initWorkspaceRepo,
+  runNodeAction,
+  startArtifactService,
+  type ArtifactService,
+} from '@guarded-rollout/runner-harness';
+
+const actions = fileURLToPath(new URL('../..', import.meta.url));
+const TOKEN = 'ghs_actions_read';
+let service: ArtifactService;
+let fake: FakeGitHub;
+let root: string;
+
+beforeAll(async () => {
+  service = await startArtifactService();
+  fake = await startFakeGitHub();
+  fake.token = TOKEN;
+  installArtifactRoutes(fake, service);
+  root = mkdtempSync(join(tmpdir(), 'gr-backup-artifact-'));
+}, 90_000);
+afterAll(async () => {
+  await service?.stop();
+  await fake?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const github = (runId: number, runAttempt = 1) => ({
+  repository: 'octo-org/dhash',
+  runId,
+  runAttempt,
+  apiUrl: fake.url,
+  token: TOKEN,
+});
+
+async function backupJob(ws: string, live: string, environment: string, runId: number, runAttempt = 1) {
+  return runNodeAction(join(actions, 'backup'), {
+    workspace: ws,
+    inputs: { environment, 'base-dir': live, paths: 'config\ndata' },
+    github: github(runId, runAttempt),
+    runtime: service.envFor({ runId, job: 'deploy' }),
+  }).result;
+}
+
+describe('rollback from the deploy run’s backup artifact', () => {
+  it('restores "the backup of deploy run N" and "the latest of the environment" in a separate job', async () => {
+    const ws = join(root, 'ws');
+    initWorkspaceRepo(ws, { '.gitignore': 'backups/\n', 'README.md': 'app\n' });
+    const live = join(root, 'live');
+    mkdirSync(join(live, 'config'), { recursive: true });
+    mkdirSync(join(live, 'data'), { recursive: true });
+    writeFileSync(join(live, 'config/app.json'), '{"release":"v1"}\n');
+    writeFileSync(join(live, 'data/state.db'), 'v1 state\n');
+
+    // Deploy run 7001 (attempt 2, a "Re-run jobs"): back up, then the bad release lands.
+    const up = await backupJob(ws, live, 'production', 7001, 2);
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.outputs['artifact-name']).toBe('guarded-rollout-backup-production-run7001-attempt2');
+    expect(up.outputs['artifact-id']).toMatch(/^\d+$/);
+    // Another environment's backup in a later run must not be picked for production.
+    expect((await backupJob(ws, live, 'staging', 7002)).code).toBe(0);
+    writeFileSync(join(live, 'config/app.json'), '{"release":"v2"}\n');
+    writeFileSync(join(live, 'data/state.db'), 'v2 state\n');
+
+    // The next job gets a clean checkout: the local backup is gone.
+    checkoutClean(ws);
+    expect(existsSync(join(ws, 'backups'))).toBe(false);
+
+    const rollback = (inputs: Record<string, string>, runId: number) =>
+      runNodeAction(join(actions, 'rollback'), {
+        workspace: ws,
+        inputs: { environment: 'production', target: live, 'log-dir': join(root, 'logs'), ...inputs },
+        github: github(runId),
+        runtime: service.envFor({ runId, job: 'rollback' }),
+      }).result;
+    mkdirSync(join(root, 'logs'), { recursive: true });
+
+    const byRun = await rollback({ 'backup-run-id': '7001' }, 8001);
+    // @actions/artifact's unzip-stream prints a Buffer() deprecation warning on Node 24; nothing else.
+    expect(byRun.stderr.replace(/.*DEP0005.*\n|.*trace-deprecation.*\n/g, '')).toBe('');
+    expect(byRun.code).toBe(0);
+    expect(byRun.outputs).toMatchObject({
+      status: 'succeeded',
+      verified: 'true',
+      'backup-artifact': 'guarded-rollout-backup-production-run7001-attempt2',
+    });
+    expect(readFileSync(join(live, 'config/app.json'), 'utf8')).toBe('{"release":"v1"}\n');
+    expect(readFileSync(join(live, 'data/state.db'), 'utf8')).toBe('v1 state\n');
+
+    writeFileSync(join(live, 'config/app.json'), '{"release":"v3"}\n');
+    const latest = await rollback({ 'backup-source': 'artifact' }, 8002);
+    expect(latest.code).toBe(0);
+    expect(latest.outputs['backup-artifact']).toBe('guarded-rollout-backup-production-run7001-attempt2');
+    expect(readFileSync(join(live, 'config/app.json'), 'utf8')).toBe('{"release":"v1"}\n');
+
+    // A run without a production backup: refused with a message naming environment and run.
+    const none = await rollback({ 'backup-run-id': '7002' }, 8003);
+    expect(none.code).toBe(1);
+    expect(none.commands.errors.join('\n')).toContain(
+      'no backup artifact of environment "production" in run 7002 of octo-org/dhash',
+    );
+    expect(none.commands.errors.join('\n')).toContain('environments with backup artifacts there: staging');
+    expect(none.stdout).not.toMatch(/\n\s+at /);
+    expect(fake.violations).toEqual([]);
+  }, 180_000);
+
+  it('refuses a backup-run-id that is not a run id, naming the input', async () => {
+    const ws = join(root, 'ws-bad');
+    mkdirSync(ws, { recursive: true });
+    const r = await runNodeAction(join(actions, 'rollback'), {
+      workspace: ws,
+      inputs: { environment: 'production', target: join(root, 'live'), 'backup-run-id': '12abc' },
+      github: github(9001),
+    }).result;
+    expect(r.code).not.toBe(0);
+    expect(r.commands.errors.join('\n')).toContain('input "backup-run-id": "12abc" is not a workflow run id');
+  });
+});

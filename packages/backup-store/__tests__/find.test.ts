@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  installArtifactRoutes,
+  startFakeGitHub,
+  type ArtifactRecord,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
+import {
+  backupArtifactName,
+  findBackupArtifact,
+  parseBackupArtifactName,
+  uploadBackupArtifact,
+} from '../src/index.js';
+
+const records: ArtifactRecord[] = [];
+let fake: FakeGitHub;
+const add = (name: string, runId: number, createdAt: string, expired = false): void => {
+  records.push({
+    id: records.length + 1,
+    name,
+    sizeInBytes: 10,
+    createdAt,
+    expiresAt: '2027-01-01T00:00:00Z',
+    runId,
+    headSha: 'a'.repeat(40),
+    headBranch: 'main',
+    expired,
+  });
+};
+beforeAll(async () => {
+  fake = await startFakeGitHub();
+  fake.token = 't';
+  installArtifactRoutes(fake, { listArtifacts: () => records, downloadUrl: () => 'http://127.0.0.1:9/x' });
+  add('guarded-rollout-backup-production-run10-attempt1', 10, '2026-01-01T00:00:00Z');
+  add('guarded-rollout-backup-production-run10-attempt2', 10, '2026-01-01T01:00:00Z');
+  add('guarded-rollout-backup-staging-run11-attempt1', 11, '2026-01-02T00:00:00Z');
+  add('guarded-rollout-backup-production-run12-attempt1', 12, '2026-01-03T00:00:00Z', true);
+  add('deploy-logs-production', 13, '2026-01-04T00:00:00Z');
+  // 150 unrelated artifacts newer than all of them: "latest" pages through.
+  for (let i = 0; i < 150; i++)
+    add(`coverage-${i}`, 100 + i, `2026-02-01T00:00:${String(i % 60).padStart(2, '0')}Z`);
+});
+afterAll(() => fake.stop());
+const github = () => ({ token: 't', repository: 'o/r', apiUrl: fake.url });
+
+describe('backup artifact names', () => {
+  it('name environment, run and attempt, and parse back', () => {
+    expect(backupArtifactName('production', 42, 3)).toBe('guarded-rollout-backup-production-run42-attempt3');
+    expect(parseBackupArtifactName('guarded-rollout-backup-eu-west.prod-run42-attempt3')).toEqual({
+      environment: 'eu-west.prod',
+      runId: 42,
+      runAttempt: 3,
+    });
+    expect(parseBackupArtifactName('dhash_production_20260101T000000Z')).toBeUndefined();
+  });
+  it.each([
+    ['prod/uction', 1, 1, /environment/],
+    ['production', 0, 1, /run id 0 is not a positive integer/],
+    ['production', 1, 1.5, /run attempt 1.5 is not a positive integer/],
+  ])('refuses %s run %s attempt %s', (env, run, attempt, message) => {
+    expect(() => backupArtifactName(env, run, attempt)).toThrow(message);
+  });
+});
+
+describe('findBackupArtifact', () => {
+  it('finds the latest attempt of deploy run N', async () => {
+    const a = await findBackupArtifact({ environment: 'production', runId: 10, github: github() });
+    expect(a).toMatchObject({
+      name: 'guarded-rollout-backup-production-run10-attempt2',
+      runId: 10,
+      runAttempt: 2,
+    });
+  });
+  it('finds the newest unexpired backup of the environment, paging past other artifacts', async () => {
+    const a = await findBackupArtifact({ environment: 'production', github: github() });
+    expect(a.name).toBe('guarded-rollout-backup-production-run10-attempt2');
+    expect(fake.violations).toEqual([]);
+  });
+  it('names the environment, the run and the environments that do have backups', async () => {
+    await expect(
+      findBackupArtifact({ environment: 'production', runId: 11, github: github() }),
+    ).rejects.toThrow(
+      'no backup artifact of environment "production" in run 11 of o/r (expected a name like guarded-rollout-backup-production-run<id>-attempt<n>); environments with backup artifacts there: staging',
+    );
+  });
+  it('reports an API failure with its status', async () => {
+    await expect(
+      findBackupArtifact({ environment: 'production', github: { ...github(), token: 'wrong' } }),
+    ).rejects.toThrow(
+      /listing backup artifacts in the newest 1000 artifacts of o\/r failed: 401 Bad credentials/,
+    );
+  });
+});
+
+describe('uploadBackupArtifact', () => {
+  it('refuses without the runner token, saying why (composite run: steps never get it)', async () => {
+    await expect(
+      uploadBackupArtifact({
+        backupPath: '/tmp/x.zip',
+        environment: 'production',
+        env: { GITHUB_RUN_ID: '5', GITHUB_RUN_ATTEMPT: '1' },
+      }),
+    ).rejects.toThrow(/ACTIONS_RUNTIME_TOKEN is not set .* never to a composite's run: step/);
+  });
+  it('uploads the zip and .sha256 stored, under the run’s name', async () => {
+    const calls: unknown[] = [];
+    const r = await uploadBackupArtifact({
+      backupPath: '/b/dhash_production_x.zip',
+      environment: 'production',
+      env: { GITHUB_RUN_ID: '5', GITHUB_RUN_ATTEMPT: '2' },
+      client: {
+        uploadArtifact: async (...args) => {
+          calls.push(args);
+          return { id: 77 };
+        },
+      },
+    });
+    expect(r).toEqual({ name: 'guarded-rollout-backup-production-run5-attempt2', id: 77 });
+    expect(calls).toEqual([
+      [
+        'guarded-rollout-backup-production-run5-attempt2',
+        ['/b/dhash_production_x.zip', '/b/dhash_production_x.zip.sha256'],
+        '/b',
+        { compressionLevel: 0 },
+      ],
+    ]);
+  });
+});
