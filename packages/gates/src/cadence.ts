@@ -105,10 +105,17 @@ export function milestones(policy: MonitorPolicy): Milestone[] {
   ].sort((a, b) => a.atMs - b.atMs);
 }
 
-/** Human summary: "30s until 5m, then every 2m, for 1h (suspicion polling every 15s)". */
+/** Human summary: "every 30s until 5m, then every 2m, for 1h (sentinel checks every 15s between
+ *  polls; suspicion polling every 15s; fast burn over 1m)". */
 export function describeCadence(policy: MonitorPolicy, format: (ms: number) => string): string {
   const c = policy.cadence;
-  const suspicion =
-    c.suspicionIntervalMs > 0 ? ` (suspicion polling every ${format(c.suspicionIntervalMs)})` : '';
+  const extras = [
+    ...(c.sentinelIntervalMs > 0
+      ? [`sentinel checks every ${format(c.sentinelIntervalMs)} between polls`]
+      : []),
+    ...(c.suspicionIntervalMs > 0 ? [`suspicion polling every ${format(c.suspicionIntervalMs)}`] : []),
+    ...(c.fastBurnWindowMs > 0 ? [`fast burn over ${format(c.fastBurnWindowMs)}`] : []),
+  ];
+  const suspicion = extras.length ? ` (${extras.join('; ')})` : '';
   return `every ${format(c.initialIntervalMs)} until ${format(c.initialPhaseMs)}, then every ${format(c.intervalMs)}, for ${format(policy.windowMs)}${suspicion}`;
 }
