@@ -148,17 +148,19 @@ export function planWatch(options: WatchOptions): { lines: string[]; markdown: s
   const detection = analyseDetection(config, {
     suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
   });
+  const when = (ms: number | null): string => (ms === null ? 'never' : formatDuration(ms));
   const rows = config.gates.map((g, i) => {
     const d = detection[i]!;
-    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : formatDuration(d.worstCaseMs)} |`;
+    const weak = `${d.weak.failure}: ${when(d.weak.worstCaseMs)}${d.weak.undetectedFromMs !== null ? ` (missed from T+${formatDuration(d.weak.undetectedFromMs)})` : ''}`;
+    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.failure}: ${when(d.worstCaseMs)} | ${weak} |`;
   });
   const markdown = [
     `## Monitor gates (dry run): ${options.environment}`,
     '',
     ...lines.map((l) => `- ${l}`),
     '',
-    '| gate | trips when | worst-case detection |',
-    '|---|---|---|',
+    '| gate | trips when | hard failure: confirmed within | weakest failure it sees |',
+    '|---|---|---|---|',
     ...rows,
     '',
   ].join('\n');

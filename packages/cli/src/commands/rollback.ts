@@ -155,9 +155,15 @@ export function registerRollback(program: Command, ctx: CliContext): void {
       '--smoke-timeout <duration>',
       withDefault('rollback', 'smokeTimeout', 'time limit of the smoke command'),
     )
-    .option('--max-entries <n>', 'refuse archives with more entries (zip-bomb cap; default 1000000)')
-    .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default 256 GiB)')
-    .option('--max-ratio <n>', 'refuse entries over 1 MiB that expand more than N:1 (default 200)')
+    .option('--max-entries <n>', 'refuse archives with more entries (default 10000000)')
+    .option(
+      '--max-bytes <n>',
+      'refuse archives that expand to more bytes (default: no cap beyond the free disk)',
+    )
+    .option(
+      '--max-ratio <n>',
+      'ignored (no ratio cap: sizes come from the verified manifest); kept for old scripts',
+    )
     .option(
       '--log-dir <dir>',
       withDefault('rollback', 'logDir', 'where rollback.log / rollback-dryrun.log are written'),
