@@ -9,7 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installArtifactRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installArtifactRoutes,
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import {
   checkoutClean,
   initWorkspaceRepo,
@@ -36,6 +41,8 @@ beforeAll(async () => {
   fake = await startFakeGitHub();
   fake.token = TOKEN;
   installArtifactRoutes(fake, service);
+  // A successful restore records the restored release as a Deployment (input record-deployment).
+  installDeploymentRoutes(fake);
   root = mkdtempSync(join(tmpdir(), 'gr-backup-artifact-'));
   // The restored service answers its health checks (a real loopback server).
   health = createServer((_req, res) => res.end('{"status":"ok"}'));
