@@ -8,6 +8,7 @@ import {
   describeLimit,
   loadGatesConfig,
   parseGatesConfig,
+  BASELINE_METRIC_PREFIX,
   describeBaselineLimit,
   type BaselineSnapshot,
   type EnvironmentGates,
@@ -128,9 +129,13 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
       sources,
       timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
     });
+    // Exposition: the fixed gates read the same raw series, so one copy under the logical names.
+    // Prometheus: the fixed gates' windowed values hold those names; raw series go beside them.
+    const prefix = sampler.provider === 'prometheus' ? BASELINE_METRIC_PREFIX : '';
     sampler.sample = async (at) => {
       const [reading, extra] = await Promise.all([fixedSample(at), baselineSample(at)]);
-      return { ...reading, metrics: { ...extra, ...reading.metrics } };
+      const raw = Object.fromEntries(Object.entries(extra).map(([m, v]) => [`${prefix}${m}`, v]));
+      return { ...reading, metrics: { ...raw, ...reading.metrics } };
     };
   }
   const lines = [
