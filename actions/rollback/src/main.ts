@@ -15,6 +15,7 @@ import {
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
 import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
+import { recordRestoredDeployment } from './record-deployment.js';
 
 /** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
 export interface ArtifactChoice {
@@ -110,6 +111,12 @@ export async function run(): Promise<void> {
     core.setOutput('health-checks-ok', String(result.healthChecksOk));
     core.setOutput('previous-tree', result.previousTree ?? '');
     core.setOutput('log-path', result.logPath);
+    core.setOutput(
+      'deployment-id',
+      result.status === 'succeeded'
+        ? await recordRestoredDeployment(inputString('environment'), result.restoredFrom)
+        : '',
+    );
     await core.summary
       .addHeading(`Rollback: ${result.status}`, 3)
       .addRaw(`${result.message}\n\nLog: \`${result.logPath}\``)
