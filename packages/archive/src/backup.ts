@@ -21,7 +21,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { createDeflateRaw, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { createDeflateRaw, crc32, deflateRawSync } from 'node:zlib';
 import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
 import { collectEntries, describeFsError, type SourceEntry } from './collect.js';
@@ -299,27 +299,18 @@ function readSmallConsistent(entry: SourceEntry): { data: Buffer; stat: Stats } 
   throw changedError(entry);
 }
 
-/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample; the deflate
- *  itself runs on the thread pool. A small window and hash table for small files: the same output
- *  format, less set-up per file. */
-function compressAsync(
-  entry: SourceEntry,
-  data: Buffer,
-  level: number,
-): Promise<{ method: 0 | 8; body: Buffer }> {
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+function compressInMemory(entry: SourceEntry, data: Buffer, level: number): { method: 0 | 8; body: Buffer } {
   if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
-    return Promise.resolve({ method: 0, body: data });
+    return { method: 0, body: data };
   if (data.length > SAMPLE_BYTES) {
     const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
-    if (sample.length > SAMPLE_BYTES * 0.9) return Promise.resolve({ method: 0, body: data });
+    if (sample.length > SAMPLE_BYTES * 0.9) return { method: 0, body: data };
   }
+  // A small window and hash table for small files: the same output format, less set-up per file.
   const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
-  return new Promise((resolvePromise, reject) => {
-    deflateRaw(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 }, (error, body) => {
-      if (error) reject(error);
-      else resolvePromise(body.length < data.length ? { method: 8, body } : { method: 0, body: data });
-    });
-  });
+  const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+  return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
 }
 
 function metaFor(entry: SourceEntry, typeBits: number): ZipEntryMeta {
@@ -406,34 +397,10 @@ async function writeArchive(
   let sha256 = '';
   try {
     try {
-      // Entries are written in order, but small files' deflate runs on the thread pool, up to 64
-      // files (16 MiB) ahead, while this thread reads and hashes the next ones.
-      const queue: Array<{ ready: Promise<unknown>; write: () => void; bytes: number }> = [];
-      let queuedBytes = 0;
-      const flushOne = async (): Promise<void> => {
-        const item = queue.shift()!;
-        await item.ready;
-        queuedBytes -= item.bytes;
-        item.write();
-      };
-      const enqueue = async (item: { ready: Promise<unknown>; write: () => void; bytes: number }) => {
-        item.ready.catch(() => undefined); // awaited in order below; no unhandled rejection meanwhile
-        queue.push(item);
-        queuedBytes += item.bytes;
-        while (queue.length > 64 || queuedBytes > 16 * 1024 * 1024) await flushOne();
-      };
-      const drain = async (): Promise<void> => {
-        while (queue.length) await flushOne();
-      };
-      const now = Promise.resolve();
       for (const entry of p.entries) {
         const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid! } : {};
         if (entry.type === 'directory') {
-          await enqueue({
-            ready: now,
-            bytes: 0,
-            write: () => zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0),
-          });
+          zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
           manifestEntries.push({
             path: entry.path,
             type: 'directory',
@@ -444,11 +411,7 @@ async function writeArchive(
           });
         } else if (entry.type === 'symlink') {
           const data = Buffer.from(entry.target!);
-          await enqueue({
-            ready: now,
-            bytes: 0,
-            write: () => zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0),
-          });
+          zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
           manifestEntries.push({
             path: entry.path,
             type: 'symlink',
@@ -462,24 +425,17 @@ async function writeArchive(
           const { data, stat } = readSmallConsistent(entry);
           if (data.length > SMALL_FILE_BYTES) {
             // Grew past the small-file path since the walk: stream it instead.
-            await drain();
             await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
             continue;
           }
-          let packed: { method: 0 | 8; body: Buffer } | undefined;
-          const crc = crc32(data);
-          await enqueue({
-            ready: compressAsync(entry, data, level).then((r) => (packed = r)),
-            bytes: data.length,
-            write: () =>
-              zip.addComplete(
-                metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000),
-                packed!.body,
-                crc,
-                data.length,
-                packed!.method,
-              ),
-          });
+          const { method, body } = compressInMemory(entry, data, level);
+          zip.addComplete(
+            metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000),
+            body,
+            crc32(data),
+            data.length,
+            method,
+          );
           manifestEntries.push({
             path: entry.path,
             type: 'file',
@@ -491,11 +447,9 @@ async function writeArchive(
             mtimeMs: stat.mtimeMs,
           });
         } else {
-          await drain();
           await addLarge(zip, entry, level, manifestEntries);
         }
       }
-      await drain();
       const manifest: BackupManifest = {
         format: MANIFEST_FORMAT,
         environment: p.environment,
