@@ -7,7 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installArtifactRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installArtifactRoutes,
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import {
   checkoutClean,
   initWorkspaceRepo,
@@ -27,6 +32,8 @@ beforeAll(async () => {
   fake = await startFakeGitHub();
   fake.token = TOKEN;
   installArtifactRoutes(fake, service);
+  // A successful restore records the restored release as a Deployment (input record-deployment).
+  installDeploymentRoutes(fake);
   root = mkdtempSync(join(tmpdir(), 'gr-backup-artifact-'));
 }, 90_000);
 afterAll(async () => {
