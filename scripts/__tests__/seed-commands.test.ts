@@ -19,7 +19,6 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -27,6 +26,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureCliBundle } from '../../packages/cli/__tests__/bundle.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SEEDS = ['docs/seeds/000_5c11d107154ebd1c.txt', 'docs/seeds/001_4dfebdaee2b2d0e6.txt'];
@@ -129,27 +129,6 @@ const EXPECTED: Array<[string, Expectation]> = [
   ['node scripts/validate_logging.js --env production', { exit: 0, output: /test_logging\.log/ }],
 ];
 
-const cliBundle = join(root, 'packages/cli/dist/index.js');
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', 'dist', '__tests__'].includes(entry.name)) continue;
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-/** The README's set-up builds the CLI; do it here when the bundle is missing or stale. */
-function ensureCliBundle(): void {
-  if (existsSync(cliBundle) && statSync(cliBundle).mtimeMs >= newestSource(join(root, 'packages'))) return;
-  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'packages/cli'], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 280_000,
-  });
-  if (build.status !== 0) throw new Error(`building the CLI failed:\n${build.stdout}${build.stderr}`);
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -249,7 +228,7 @@ describeOnPosix('the seeds, typed verbatim from a fresh checkout', () => {
     if (checkout) {
       const stop = await run('./scripts/sample-service.sh stop', 30_000);
       expect(stop.status).toBe(0);
-      rmSync(checkout, { recursive: true, force: true });
+      if (!process.env.KEEP_SEED_CHECKOUT) rmSync(checkout, { recursive: true, force: true });
     }
   }, 60_000);
 

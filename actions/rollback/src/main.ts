@@ -76,8 +76,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
     ...(smoke ? { smokeCommand: smoke } : {}),
     smokeTimeoutMs: inputDuration('smoke-timeout', '5m'),
     caps: {
-      maxEntries: inputInteger('max-entries', { fallback: 1_000_000, min: 1 }),
-      maxTotalBytes: inputInteger('max-bytes', { fallback: 256 * 1024 ** 3, min: 1 }),
+      maxEntries: inputInteger('max-entries', { fallback: 10_000_000, min: 1 }),
+      maxTotalBytes: inputInteger('max-bytes', { fallback: Number.MAX_SAFE_INTEGER, min: 1 }),
       maxRatio: inputInteger('max-ratio', { fallback: 200, min: 1 }),
     },
   };

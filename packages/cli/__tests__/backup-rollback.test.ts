@@ -54,9 +54,9 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     expect(r.stdout).toContain('status: restored-unverified');
     expect(r.stderr).toContain('--allow-unverified');
     expect(readFileSync(join(root, 'srv/data/hashes.db'), 'utf8')).toBe('v1 data\n');
-    expect(readFileSync(join(root, 'srv/.guarded-rollout/pre-rollback/20261123T120000Z/data/hashes.db'), 'utf8')).toBe(
-      'v2 broken\n',
-    );
+    expect(
+      readFileSync(join(root, 'srv/.guarded-rollout/pre-rollback/20261123T120000Z/data/hashes.db'), 'utf8'),
+    ).toBe('v2 broken\n');
 
     const v = await cli(['verify-backup', 'backups/dhash_production_20261123T120000Z.zip'], { cwd: root });
     expect(v.code).toBe(0);

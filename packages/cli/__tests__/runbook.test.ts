@@ -239,6 +239,12 @@ describe('live tree changed since the deploy', () => {
 });
 
 describe('argument errors', () => {
+  it('verify-artifacts on a directory that does not exist is a usage error (exit 2), not a table', async () => {
+    const r = await cli(['verify-artifacts', '/nonexistent/evidence']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^error: \/nonexistent\/evidence does not exist; give the directory/);
+  });
+
   it('names an excess value and how to pass it', async () => {
     const r = await cli([
       'notify',

@@ -28,10 +28,16 @@ export function cleanupFixtures(): void {
 
 const now = () => new Date('2026-11-23T10:00:00Z');
 
-export function writeLog(dir: string, file: string, kind: string, status: 'pass' | 'fail' = 'pass'): void {
+export function writeLog(
+  dir: string,
+  file: string,
+  kind: string,
+  status: 'pass' | 'fail' = 'pass',
+  environment = 'production',
+): void {
   const log = new EvidenceLog(join(dir, file), {
     kind,
-    environment: 'staging',
+    environment,
     tool: 'guarded-rollout test',
     now,
   });

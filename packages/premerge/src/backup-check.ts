@@ -9,6 +9,8 @@ export interface BackupCheck {
   ok: boolean;
   reason: string;
   sha256?: string;
+  /** What the backup's manifest says, for verify-artifacts' one-evidence-set check. */
+  manifest?: { environment: string; commit?: string; createdAt: string };
 }
 
 /** A whole-backup verifier; resolves (never rejects) with a verdict and a reason. */
@@ -23,6 +25,11 @@ export async function checkBackup(zipPath: string): Promise<BackupCheck> {
       ok: true,
       reason: `${name}: sha256 verified, manifest readable (${m.environment}, ${m.fileCount} files, ${m.totalBytes} bytes), every entry checked`,
       sha256: verified.sha256,
+      manifest: {
+        environment: m.environment,
+        ...(m.commit ? { commit: m.commit } : {}),
+        createdAt: m.createdAt,
+      },
     };
   } catch (error) {
     return { ok: false, reason: `${name}: ${(error as Error).message}` };

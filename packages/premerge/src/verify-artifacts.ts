@@ -1,8 +1,11 @@
 // verify-artifacts: judges a directory (a downloaded artifact bundle or the workspace) against the
 // manifest of required artifacts. An evidence log counts only with our header and a passing
-// result line; a backup only with a verifying .sha256 and a readable manifest.
+// result line; a backup only with a verifying .sha256 and a readable manifest. The whole set must
+// be one rehearsal: every log and backup of one environment and one commit, and no log that
+// refers to a backup older than that backup (a stale log copied beside a new backup).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { basename, join, posix } from 'node:path';
+import { ConfigError } from '@guarded-rollout/config';
 import { parseEvidenceLog } from '@guarded-rollout/evidence';
 import type { ArtifactManifest, ArtifactSpec } from './artifact-manifest.js';
 import { checkBackup, type BackupVerifier } from './backup-check.js';
@@ -11,7 +14,8 @@ export type ArtifactStatus = 'ok' | 'missing' | 'empty' | 'failed' | 'untrusted'
 
 export interface ArtifactCheck {
   name: string;
-  type: ArtifactSpec['type'];
+  /** `evidence-set`: the consistency of everything judged (one environment, one commit, in order). */
+  type: ArtifactSpec['type'] | 'evidence-set';
   required: boolean;
   status: ArtifactStatus;
   reason: string;
@@ -59,10 +63,22 @@ export function expandPath(directory: string, relative: string): string[] {
     .map((n) => (dir === '.' ? n : `${dir}/${n}`));
 }
 
+/** What one judged file says about the rehearsal it belongs to. */
+interface Provenance {
+  path: string;
+  environment: string;
+  commit?: string;
+  /** When the log started / the backup was created. */
+  at: string;
+  /** The backup a log refers to (its file name), e.g. a rollback dry-run's restored_from. */
+  refersTo?: string;
+}
+
 async function judge(
   directory: string,
   spec: ArtifactSpec,
   verifyBackup: BackupVerifier,
+  provenance: Provenance[],
 ): Promise<Omit<ArtifactCheck, 'name' | 'type' | 'required'>> {
   let paths: string[] = [];
   for (const candidate of spec.paths) {
@@ -112,6 +128,20 @@ async function judge(
           paths: [path],
         };
       }
+      const details = parsed.result;
+      const commit = [details.commit, details.ref, details.sha].find(
+        (c): c is string => typeof c === 'string' && /^[0-9a-f]{7,40}$/i.test(c),
+      );
+      const refersTo = [details.restored_from, details.backup, details.backup_path].find(
+        (b): b is string => typeof b === 'string' && b.toLowerCase().endsWith('.zip'),
+      );
+      provenance.push({
+        path,
+        environment: parsed.header.environment,
+        ...(commit ? { commit } : {}),
+        at: parsed.header.startedAt,
+        ...(refersTo ? { refersTo: basename(refersTo) } : {}),
+      });
       const what = `${parsed.result.summary ? `: ${parsed.result.summary}` : ''} (${parsed.header.environment}, ${parsed.result.finished_at})`;
       return parsed.result.status === 'pass'
         ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] }
@@ -121,6 +151,15 @@ async function judge(
       const zips = paths.filter((p) => p.toLowerCase().endsWith('.zip'));
       if (zips.length === 0) return { status: 'missing', reason: `no .zip among ${paths.join(', ')}`, paths };
       const results = await Promise.all(zips.map((p) => verifyBackup(abs(p))));
+      results.forEach((r, i) => {
+        if (r.manifest)
+          provenance.push({
+            path: zips[i]!,
+            environment: r.manifest.environment,
+            ...(r.manifest.commit ? { commit: r.manifest.commit } : {}),
+            at: r.manifest.createdAt,
+          });
+      });
       const bad = results.filter((r) => !r.ok);
       if (bad.length) return { status: 'invalid', reason: bad.map((r) => r.reason).join('; '), paths: zips };
       return {
@@ -132,17 +171,73 @@ async function judge(
   }
 }
 
+/** One evidence set: one environment, one commit, and no log older than the backup it refers to. */
+export function judgeEvidenceSet(provenance: Provenance[]): ArtifactCheck {
+  const problems: string[] = [];
+  const groups = (key: (p: Provenance) => string | undefined): Map<string, string[]> => {
+    const map = new Map<string, string[]>();
+    for (const p of provenance) {
+      const k = key(p);
+      if (k !== undefined) map.set(k, [...(map.get(k) ?? []), p.path]);
+    }
+    return map;
+  };
+  const describe = (map: Map<string, string[]>): string =>
+    [...map].map(([k, files]) => `${k} (${files.join(', ')})`).join('; ');
+  const environments = groups((p) => p.environment);
+  if (environments.size > 1) problems.push(`environments differ: ${describe(environments)}`);
+  const commits = groups((p) => p.commit?.toLowerCase());
+  // A short and a full SHA of one commit agree.
+  const distinct = [...commits.keys()].filter((c, _i, all) => !all.some((o) => o !== c && o.startsWith(c)));
+  if (distinct.length > 1) problems.push(`commits differ: ${describe(commits)}`);
+  for (const log of provenance.filter((p) => p.refersTo)) {
+    const backup = provenance.find((p) => basename(p.path) === log.refersTo);
+    if (backup && Date.parse(log.at) < Date.parse(backup.at))
+      problems.push(
+        `${log.path} (started ${log.at}) is older than the backup it refers to, ${backup.path} (created ${backup.at})`,
+      );
+  }
+  const environment = [...environments.keys()][0];
+  return {
+    name: 'one evidence set',
+    type: 'evidence-set',
+    required: true,
+    status: problems.length ? 'failed' : 'ok',
+    reason: problems.length
+      ? problems.join('; ')
+      : provenance.length
+        ? `${provenance.length} logs and backups agree: environment ${environment}${distinct.length ? `, commit ${distinct[0]}` : ''}`
+        : 'nothing to compare',
+    paths: provenance.map((p) => p.path),
+  };
+}
+
 export async function verifyArtifacts(options: VerifyArtifactsOptions): Promise<ArtifactReport> {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(options.directory).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
+  if (!isDirectory)
+    throw new ConfigError(
+      `${options.directory} ${existsSync(options.directory) ? 'is not a directory' : 'does not exist'}; give the directory holding the evidence (the workspace or a downloaded premerge_artifacts bundle)`,
+      { field: 'directory' },
+    );
   const verifyBackup = options.verifyBackup ?? ((zip: string) => checkBackup(zip));
   const checks: ArtifactCheck[] = [];
+  const provenance: Provenance[] = [];
   for (const spec of options.manifest.artifacts) {
-    const verdict = await judge(options.directory, spec, verifyBackup).catch((error: unknown) => ({
-      status: 'invalid' as const,
-      reason: `cannot be read: ${(error as Error).message}`,
-      paths: [],
-    }));
+    const verdict = await judge(options.directory, spec, verifyBackup, provenance).catch(
+      (error: unknown) => ({
+        status: 'invalid' as const,
+        reason: `cannot be read: ${(error as Error).message}`,
+        paths: [],
+      }),
+    );
     checks.push({ name: spec.name, type: spec.type, required: spec.required, ...verdict });
   }
+  checks.push(judgeEvidenceSet(provenance));
   const missing = checks.filter((c) => c.required && c.status !== 'ok').map((c) => c.name);
   return { directory: options.directory, checks, missing, ok: missing.length === 0 };
 }
