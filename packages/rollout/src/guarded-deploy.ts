@@ -388,6 +388,8 @@ export async function runGuardedDeploy(
       dryRun: options.dryRun,
       backupFirst: false,
       signal,
+      // Saved at once (GITHUB_STATE): if this process is killed, the post step stops the group.
+      onCommandStarted: (pgid) => world.state.save('command-pgid', String(pgid)),
       onLine: (line) => {
         // runDeploy announces each command as "<step>: <command>".
         if (line.startsWith('deploy: ') && out.stage === 'migrate') enter('deploy');
