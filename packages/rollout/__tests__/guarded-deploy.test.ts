@@ -263,4 +263,63 @@ describe('runGuardedDeploy', () => {
     expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);
+
+  describe('with baseline gates', () => {
+    const baselineGates = (dir: string): string => {
+      const file = join(dir, 'baseline-gates.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          version: 1,
+          defaults: {
+            window: '10m',
+            escalations: ['5m'],
+            gates: {
+              health: { kind: 'consecutive_failures', source: 'health', threshold: 2 },
+              failures_vs_baseline: {
+                kind: 'baseline',
+                compare: 'ratio',
+                numerator: 'extractions_failed',
+                denominator: 'extractions_total',
+              },
+            },
+          },
+          environments: { production: {} },
+        }),
+      );
+      return file;
+    };
+
+    it('deploys nothing when the baseline cannot be recorded (no traffic: too little data)', async () => {
+      const { site, gh, hook } = await setUp('none');
+      const o = options(site);
+      o.watch = { ...o.watch, configFile: baselineGates(site.dir), metricsUrl: `${site.base}/metrics` };
+      const result = await runGuardedDeploy(o, world(site, gh, hook.url));
+      expect(result.result).toBe('refused');
+      expect(result.stage).toBe('notify-outcome');
+      expect(result.message).toMatch(/^baseline not recorded, nothing was deployed: /);
+      expect(result.backupPath).toBeUndefined();
+      expect(await version(site.base)).toBe('1.0.0');
+      expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+      expect(gh.fake.violations).toEqual([]);
+    }, 60_000);
+
+    it('a cancel while the baseline is recorded deploys nothing and is recorded', async () => {
+      const { site, gh, hook } = await setUp('none');
+      const o = options(site);
+      o.watch = { ...o.watch, configFile: baselineGates(site.dir), metricsUrl: `${site.base}/metrics` };
+      const controller = new AbortController();
+      const w = world(site, gh, hook.url, controller, (stage) => {
+        if (stage === 'baseline') setTimeout(() => controller.abort(), 300);
+      });
+      const result = await runGuardedDeploy(o, w);
+      expect(result.result).toBe('cancelled');
+      expect(result.stage).toBe('baseline');
+      expect(await version(site.base)).toBe('1.0.0');
+      expect(gh.store.find(result.deploymentId!)!.statuses.at(-1)).toMatchObject({
+        state: 'error',
+        description: 'cancelled at stage baseline',
+      });
+    }, 60_000);
+  });
 });

@@ -28,16 +28,19 @@ import {
   MonitorRecorder,
   planWatch,
   prepareWatch,
+  recordBaseline,
   type NotificationRecord,
   type NotifyEvent,
   type PollRecord,
   type RollbackOutcome,
   type WatchOptions,
 } from '@guarded-rollout/monitor';
+import type { BaselineSnapshot } from '@guarded-rollout/gates';
 import type { RolloutWorld } from './world.js';
 
 export const STAGES = [
   'plan',
+  'baseline',
   'notify-started',
   'backup',
   'migrate',
@@ -306,6 +309,36 @@ export async function runGuardedDeploy(
   }
   if (signal.aborted) return recordCancel();
 
+  // ---- baseline (only with baseline gates): recorded before anything changes -----------------
+  let baseline: BaselineSnapshot | undefined;
+  const prepared = prepareWatch({ environment: env, ...options.watch });
+  if (prepared.config.baselineGates?.length && !options.dryRun) {
+    enter('baseline');
+    try {
+      baseline = await log.group('baseline', () =>
+        recordBaseline({
+          gates: prepared.config.baselineGates!,
+          ...(options.watch.metricsUrl ? { metricsUrl: options.watch.metricsUrl } : {}),
+          ...(options.watch.prometheusUrl ? { prometheusUrl: options.watch.prometheusUrl } : {}),
+          sources: prepared.sources,
+          timeScale: prepared.timeScale,
+          clock: world.clock,
+          signal,
+          log: (line) => log.info(line),
+        }),
+      );
+    } catch (error) {
+      if (signal.aborted) return recordCancel();
+      // Too little data or a failing source: the baseline gates could not judge; deploy nothing.
+      out.result = 'refused';
+      out.message = `baseline not recorded, nothing was deployed: ${(error as Error).message}`;
+      log.warning(out.message);
+      void post(out.deploymentId, 'failure', 'baseline not recorded; nothing was deployed');
+      note(out.message);
+      return finish();
+    }
+  }
+
   // ---- notify started ------------------------------------------------------------------------
   enter('notify-started');
   await log.group('notify deploy-started', () =>
@@ -513,6 +546,7 @@ export async function runGuardedDeploy(
     } else {
       const watched = await log.group('watch', () =>
         watch(
+          baseline,
           options,
           world,
           canRollBack,
@@ -637,6 +671,7 @@ interface Watched {
 }
 
 async function watch(
+  baseline: BaselineSnapshot | undefined,
   options: GuardedDeployOptions,
   world: RolloutWorld,
   canRollBack: boolean,
@@ -674,6 +709,7 @@ async function watch(
       provider: prepared.sampler.provider === 'none' ? 'health only' : prepared.sampler.provider,
       recorder,
       sample: prepared.sampler.sample,
+      ...(baseline ? { baseline } : {}),
       clock: world.clock,
       timeScale: prepared.timeScale,
       stopOnViolation: true,
