@@ -6,7 +6,8 @@
 // fails the test, so the seeds and the product cannot drift apart.
 //
 // Time compression (the seeds' monitor runs a 60-minute window): the test sets only variables the
-// CLI reads for any command, GUARDED_ROLLOUT_MONITOR_TIME_SCALE=600 (1 h in 6 s) and
+// CLI reads for any command, GUARDED_ROLLOUT_MONITOR_TIME_SCALE=300 (1 h in 12 s, so a 10-minute
+// gate window still holds enough requests to judge) and
 // GUARDED_ROLLOUT_ROLLBACK_HEALTH_INTERVAL=200ms; the commands themselves stay verbatim. The sample
 // service gets a free port (SAMPLE_SERVICE_PORT), written into the copy's config in place of 8080.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -202,7 +203,7 @@ describeOnPosix('the seeds, typed verbatim from a fresh checkout', () => {
       HOME: checkout,
       LANG: 'C.UTF-8',
       SAMPLE_SERVICE_PORT: String(port),
-      GUARDED_ROLLOUT_MONITOR_TIME_SCALE: '600',
+      GUARDED_ROLLOUT_MONITOR_TIME_SCALE: '300',
       GUARDED_ROLLOUT_ROLLBACK_HEALTH_INTERVAL: '200ms',
     };
     const start = await run('./scripts/sample-service.sh start', 60_000);
