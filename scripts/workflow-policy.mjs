@@ -44,6 +44,23 @@ const FULL_SHA = /^[0-9a-f]{40}$/;
 const SUITE_TEMPLATE_USES = /^[\w.-]+\/guarded-rollout\/actions\/[\w-]+@v\d+$/;
 const VERSION_COMMENT = /^v\d+(\.\d+){0,2}\b/;
 
+/**
+ * First-party actions and the first major that runs on node24 (GitHub moves runners off Node 20):
+ * a pin below it is a finding. Each pinned SHA was checked against its tag in actions/<name>.
+ */
+export const NODE24_MAJORS = {
+  'actions/checkout': 5,
+  'actions/setup-node': 5,
+  'actions/upload-artifact': 6,
+  'actions/download-artifact': 7,
+  'actions/cache': 5,
+  'actions/github-script': 8,
+};
+
+/** Refs that are the repository's own trusted code, not the version an operator or event chose. */
+const DEFAULT_BRANCH_REF = /^\$\{\{\s*github\.event\.repository\.default_branch\s*\}\}$/;
+const TRUSTED_REF = /^\$\{\{\s*(github\.event\.repository\.default_branch|github\.sha)\s*\}\}$/;
+
 function triggersOf(on) {
   if (typeof on === 'string') return [on];
   if (Array.isArray(on)) return on.map(String);
@@ -94,6 +111,12 @@ function checkPins(text, file) {
       );
     if (!comment || !VERSION_COMMENT.test(comment.trim()))
       findings.push(`${where}: \`uses: ${ref}\` needs a version comment such as "# v4.3.0"`);
+    const name = ref.slice(0, at);
+    const major = Number(/^v(\d+)/.exec(comment?.trim() ?? '')?.[1]);
+    if (NODE24_MAJORS[name] && major < NODE24_MAJORS[name])
+      findings.push(
+        `${where}: \`${name}\` ${comment.trim()} runs on Node 20; pin v${NODE24_MAJORS[name]} or later (node24) by its commit SHA`,
+      );
   });
   return findings;
 }
@@ -171,6 +194,7 @@ export function checkWorkflow(text, file, allowedWrites = {}) {
       }
     }
     findings.push(...checkRunScripts(job.steps, where));
+    findings.push(...checkReleaseCheckouts(job, where));
     for (const [i, step] of (job.steps ?? []).entries()) {
       const uses = typeof step?.uses === 'string' ? step.uses : '';
       if (!uses.startsWith('actions/checkout@')) continue;
@@ -196,6 +220,45 @@ export function checkWorkflow(text, file, allowedWrites = {}) {
         );
     }
   }
+  return findings;
+}
+
+/**
+ * The suite's own actions never come from the ref being deployed: in a job that runs local actions
+ * (`uses: ./…`), a checkout of any other ref (an input, an event field, a job output) goes under a
+ * `path:` no local action is loaded from; and a job holding an environment's secrets checks the
+ * suite out from the default branch explicitly (a dispatch may pick any branch's commit).
+ */
+function checkReleaseCheckouts(job, where) {
+  const findings = [];
+  const steps = (job.steps ?? []).filter((s) => s && typeof s === 'object');
+  const local = steps
+    .map((s) => (typeof s.uses === 'string' ? s.uses : ''))
+    .filter((u) => u.startsWith('./'));
+  if (!local.length) return findings;
+  const norm = (p) =>
+    String(p ?? '')
+      .replace(/^\.\//, '')
+      .replace(/\/+$/, '');
+  let rootCheckout;
+  for (const step of steps) {
+    if (typeof step.uses !== 'string' || !step.uses.startsWith('actions/checkout@')) continue;
+    const ref = String(step.with?.ref ?? '');
+    const path = norm(step.with?.path);
+    if (step.with?.repository) continue;
+    if (!path || path === '.') rootCheckout = ref;
+    if (!ref || TRUSTED_REF.test(ref)) continue;
+    if (!path || path === '.')
+      findings.push(
+        `${where}: checks out ${ref} at the workspace root while the job runs local actions (${local.join(', ')}), which would then come from that ref; check it out under a path (e.g. release/) and the suite from the default branch`,
+      );
+    else if (local.some((u) => norm(u) === path || norm(u).startsWith(`${path}/`)))
+      findings.push(`${where}: runs a local action from ${path}/, which holds ${ref}`);
+  }
+  if (job.environment && !DEFAULT_BRANCH_REF.test(rootCheckout ?? ''))
+    findings.push(
+      `${where}: holds an environment's secrets and runs local actions: check the suite out with ref: \${{ github.event.repository.default_branch }}`,
+    );
   return findings;
 }
 
@@ -248,6 +311,7 @@ export const ALLOWED_WRITES = {
   'action-templates/workflows/guarded-deploy.yml': { deploy: ['deployments'] },
   'action-templates/workflows/rollback.yml': { rollback: ['deployments'] },
   'action-templates/workflows/pr-check.yml': { 'pr-check': ['checks'] },
+  'action-templates/workflows/watchdog.yml': { watchdog: ['deployments'] },
 };
 
 export function checkRepository() {

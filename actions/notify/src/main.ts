@@ -21,6 +21,7 @@ import {
   describeResult,
   notificationRedactor,
   notificationSecrets,
+  redactError,
   resultMarkdown,
   sendNotification,
   type ChannelSecrets,
@@ -34,6 +35,19 @@ export interface NotifyInputs {
   /** Removes every form of every secret from text this step prints or writes (outputs and the
    *  job summary are files the runner's masking does not see). */
   redact: (text: string) => string;
+}
+
+/** A time limit input: a duration longer than zero. */
+function positiveDuration(name: string, fallback: string): number {
+  const ms = inputDuration(name, fallback);
+  if (ms <= 0)
+    throw new ConfigError(
+      `input "${name}" must be longer than 0 (e.g. ${fallback}); found "${core.getInput(name)}"`,
+      {
+        field: name,
+      },
+    );
+  return ms;
 }
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
@@ -64,8 +78,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): NotifyInputs {
       secrets,
       templateDir: inputOptional('template-dir'),
       fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
-      budgetMs: inputDuration('timeout', '30s'),
-      attemptTimeoutMs: inputDuration('attempt-timeout', '10s'),
+      budgetMs: positiveDuration('timeout', '30s'),
+      attemptTimeoutMs: positiveDuration('attempt-timeout', '10s'),
       dryRun: inputBoolean('dry-run'),
     },
     failOnError: inputBoolean('fail-on-error'),
@@ -116,7 +130,9 @@ export async function run(): Promise<void> {
     process.once('SIGTERM', cancel);
     let result: SendResult;
     try {
-      result = await sendNotification({ ...options, signal: controller.signal });
+      result = await sendNotification({ ...options, signal: controller.signal }).catch((error: unknown) => {
+        throw redactError(error, redact);
+      });
     } finally {
       process.off('SIGINT', cancel);
       process.off('SIGTERM', cancel);

@@ -257,6 +257,22 @@ describe('never stale', () => {
       },
       /answered 403 "You have exceeded a secondary rate limit/,
     ],
+    [
+      'a primary rate limit that resets in an hour (no waiting past the job timeout)',
+      {
+        status: 403,
+        headers: {
+          'x-ratelimit-limit': '5000',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+        },
+        body: {
+          message: 'API rate limit exceeded for installation ID 1.',
+          documentation_url: 'https://docs.github.com/rest',
+        },
+      },
+      /answered 403 "API rate limit exceeded/,
+    ],
   ])('green, then %s during the re-evaluation: not green, naming the error', async (_name, fault, reason) => {
     approveAll();
     expect((await inProcess()).evaluation.result).toBe('success');

@@ -24,12 +24,13 @@ afterAll(async () => {
 });
 afterEach(() => expect(world.fake.violations).toEqual([]));
 
-const run = (inputs: Record<string, string>, event: { name: string; payload: unknown }) =>
+const ROSTER = 'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n';
+const run = (inputs: Record<string, string>, event: { name: string; payload: unknown }, roster = ROSTER) =>
   runBundle({
     apiUrl: world.fake.url,
     inputs: { token: TOKEN, config: '.github/guarded-rollout.yml', ...inputs },
     event,
-    files: { '.github/guarded-rollout.yml': 'roster:\n  sre: [sre-sam]\n  operators: [ops-olga]\n' },
+    files: { '.github/guarded-rollout.yml': roster },
   });
 
 describe('pr-check action bundle', () => {
@@ -84,6 +85,25 @@ describe('pr-check action bundle', () => {
     );
     expect(result.outputs.result).toBe('failure');
     expect(world.checks.on(FORK_HEAD)).toHaveLength(1);
+  });
+
+  it('ends the check failed, naming the file, when the roster cannot be read (no stale green)', async () => {
+    const event = {
+      name: 'pull_request_target',
+      payload: { pull_request: { number: 3, head: { sha: HEAD } } },
+    };
+    expect((await run({}, event)).outputs.result).toBe('success');
+    const result = await run({}, event, 'roster: [unclosed\n');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^::error::.*guarded-rollout.yml.*not valid YAML/m);
+    const runs = world.checks
+      .on(HEAD, 'guarded-rollout / pr-check')
+      .filter((r) => r.external_id === 'guarded-rollout-pr-check:acme/dhash#3');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ conclusion: 'failure' });
+    expect(String((runs[0]!.output as { summary: string }).summary)).toMatch(
+      /roster \/ policy cannot be read/,
+    );
   });
 
   it('skips an issue_comment on a plain issue', async () => {

@@ -23,6 +23,8 @@ import {
   parseRepo,
   renderEvaluation,
   resolvePolicy,
+  defaultPolicy,
+  reportCheckFailure,
   runPrCheck,
   type PrCheckPolicy,
   type PrEvaluation,
@@ -34,6 +36,8 @@ export interface PrCheckInputs {
   repo: string;
   pull: EventPull | undefined;
   policy: PrCheckPolicy;
+  /** Set when the roster/policy file cannot be read: the check is ended failed with it. */
+  policyError: Error | undefined;
   appId: number;
   postCheckRun: boolean;
   checkName: string;
@@ -104,14 +108,22 @@ export function getInputs(): PrCheckInputs {
   const sre = inputList('sre');
   const operators = inputList('operators');
   const config = inputString('config', { fallback: '.github/guarded-rollout.yml' });
-  const policy = resolvePolicy({
-    // The default file is optional; a file the workflow names explicitly must exist.
-    ...(config === '.github/guarded-rollout.yml'
-      ? { defaultFile: resolve(workspace, config) }
-      : { file: resolve(workspace, config) }),
-    ...(sre.length ? { sre } : {}),
-    ...(operators.length ? { operators } : {}),
-  });
+  // An unreadable roster still ends the PR's check (see run()); it must not leave an old green.
+  let policy: PrCheckPolicy | undefined;
+  let policyError: Error | undefined;
+  try {
+    policy = resolvePolicy({
+      // The default file is optional; a file the workflow names explicitly must exist.
+      ...(config === '.github/guarded-rollout.yml'
+        ? { defaultFile: resolve(workspace, config) }
+        : { file: resolve(workspace, config) }),
+      ...(sre.length ? { sre } : {}),
+      ...(operators.length ? { operators } : {}),
+    });
+  } catch (error) {
+    if (body !== undefined) throw error;
+    policyError = error as Error;
+  }
   let pull: EventPull | undefined;
   if (body === undefined) {
     pull =
@@ -132,7 +144,8 @@ export function getInputs(): PrCheckInputs {
     teamToken,
     repo,
     pull,
-    policy,
+    policy: policy ?? defaultPolicy(),
+    policyError,
     postCheckRun: inputBoolean('post-check-run', true),
     appId: parseAppId(inputString('app-id', { fallback: String(GITHUB_ACTIONS_APP_ID) })),
     checkName: inputString('check-name', { fallback: CHECK_RUN_NAME }),
@@ -195,6 +208,19 @@ export async function run(): Promise<void> {
       return;
     }
     const server = process.env.GITHUB_SERVER_URL;
+    if (inputs.policyError) {
+      await reportCheckFailure({
+        repo: inputs.repo,
+        pull,
+        token: inputs.token,
+        ...(process.env.GITHUB_API_URL ? { apiUrl: process.env.GITHUB_API_URL } : {}),
+        checkName: inputs.checkName,
+        appId: inputs.appId,
+        ...(inputs.pull?.headSha ? { headShaHint: inputs.pull.headSha } : {}),
+        reason: `the roster / policy cannot be read: ${inputs.policyError.message}`,
+      });
+      throw inputs.policyError;
+    }
     const runId = process.env.GITHUB_RUN_ID;
     const outcome = await runPrCheck({
       repo: inputs.repo,

@@ -4,6 +4,8 @@
 // another run — finds the deploy run's artifact through the REST API, downloads, verifies and restores it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,23 +17,36 @@ import {
   startArtifactService,
   type ArtifactService,
 } from '@guarded-rollout/runner-harness';
+import { cli } from '../../../packages/cli/__tests__/run-cli.js';
+
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
 
 const actions = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'ghs_actions_read';
 let service: ArtifactService;
 let fake: FakeGitHub;
 let root: string;
+let health: Server;
+let healthUrl: string;
 
 beforeAll(async () => {
+  if (process.platform !== 'linux') return;
   service = await startArtifactService();
   fake = await startFakeGitHub();
   fake.token = TOKEN;
   installArtifactRoutes(fake, service);
   root = mkdtempSync(join(tmpdir(), 'gr-backup-artifact-'));
+  // The restored service answers its health checks (a real loopback server).
+  health = createServer((_req, res) => res.end('{"status":"ok"}'));
+  await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+  healthUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
 }, 90_000);
 afterAll(async () => {
   await service?.stop();
   await fake?.stop();
+  health?.closeAllConnections();
+  await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -52,7 +67,7 @@ async function backupJob(ws: string, live: string, environment: string, runId: n
   }).result;
 }
 
-describe('rollback from the deploy run’s backup artifact', () => {
+describeOnLinux('rollback from the deploy run’s backup artifact', () => {
   it('restores "the backup of deploy run N" and "the latest of the environment" in a separate job', async () => {
     const ws = join(root, 'ws');
     initWorkspaceRepo(ws, { '.gitignore': 'backups/\n', 'README.md': 'app\n' });
@@ -61,6 +76,8 @@ describe('rollback from the deploy run’s backup artifact', () => {
     mkdirSync(join(live, 'data'), { recursive: true });
     writeFileSync(join(live, 'config/app.json'), '{"release":"v1"}\n');
     writeFileSync(join(live, 'data/state.db'), 'v1 state\n');
+    // Outside the backed-up roots (config, data): a restore must leave it alone.
+    writeFileSync(join(live, 'restart.sh'), '#!/bin/sh\n');
 
     // Deploy run 7001 (attempt 2, a "Re-run jobs"): back up, then the bad release lands.
     const up = await backupJob(ws, live, 'production', 7001, 2);
@@ -80,7 +97,15 @@ describe('rollback from the deploy run’s backup artifact', () => {
     const rollback = (inputs: Record<string, string>, runId: number) =>
       runNodeAction(join(actions, 'rollback'), {
         workspace: ws,
-        inputs: { environment: 'production', target: live, 'log-dir': join(root, 'logs'), ...inputs },
+        inputs: {
+          environment: 'production',
+          target: live,
+          'log-dir': join(root, 'logs'),
+          'health-url': healthUrl,
+          'health-checks': '2',
+          'health-interval': '100ms',
+          ...inputs,
+        },
         github: github(runId),
         runtime: service.envFor({ runId, job: 'rollback' }),
       }).result;
@@ -89,6 +114,12 @@ describe('rollback from the deploy run’s backup artifact', () => {
     const byRun = await rollback({ 'backup-run-id': '7001' }, 8001);
     // @actions/artifact's unzip-stream prints a Buffer() deprecation warning on Node 24; nothing else.
     expect(byRun.stderr.replace(/.*DEP0005.*\n|.*trace-deprecation.*\n/g, '')).toBe('');
+    expect(
+      byRun.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe('');
     expect(byRun.code).toBe(0);
     expect(byRun.outputs).toMatchObject({
       status: 'succeeded',
@@ -97,12 +128,61 @@ describe('rollback from the deploy run’s backup artifact', () => {
     });
     expect(readFileSync(join(live, 'config/app.json'), 'utf8')).toBe('{"release":"v1"}\n');
     expect(readFileSync(join(live, 'data/state.db'), 'utf8')).toBe('v1 state\n');
+    expect(readFileSync(join(live, 'restart.sh'), 'utf8')).toBe('#!/bin/sh\n');
 
+    // Changed by hand after that restore: the live-tree check asks for force (nothing is lost:
+    // the replaced files are kept under .guarded-rollout/pre-rollback/).
     writeFileSync(join(live, 'config/app.json'), '{"release":"v3"}\n');
-    const latest = await rollback({ 'backup-source': 'artifact' }, 8002);
+    const latest = await rollback({ 'backup-source': 'artifact', force: 'true' }, 8002);
+    expect(
+      latest.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe('');
     expect(latest.code).toBe(0);
     expect(latest.outputs['backup-artifact']).toBe('guarded-rollout-backup-production-run7001-attempt2');
     expect(readFileSync(join(live, 'config/app.json'), 'utf8')).toBe('{"release":"v1"}\n');
+
+    // The CLI doorway restores the same artifact (here in-process; GITHUB_API_URL as in Actions).
+    writeFileSync(join(live, 'config/app.json'), '{"release":"v4"}\n');
+    const savedApi = process.env.GITHUB_API_URL;
+    process.env.GITHUB_API_URL = fake.url;
+    try {
+      const byCli = await cli(
+        [
+          'rollback',
+          '--env',
+          'production',
+          '--backup-run-id',
+          '7001',
+          '--target',
+          live,
+          '--log-dir',
+          join(root, 'logs'),
+          '--health-url',
+          healthUrl,
+          '--health-checks',
+          '2',
+          '--health-interval',
+          '100ms',
+          '--force',
+        ],
+        {
+          env: { GITHUB_TOKEN: TOKEN, GITHUB_REPOSITORY: 'octo-org/dhash', GITHUB_API_URL: fake.url },
+          cwd: ws,
+        },
+      );
+      expect(byCli.stderr).toContain(
+        'downloaded and verified guarded-rollout-backup-production-run7001-attempt2',
+      );
+      expect(byCli.stdout).toContain('status: succeeded');
+      expect(byCli.code).toBe(0);
+      expect(readFileSync(join(live, 'config/app.json'), 'utf8')).toBe('{"release":"v1"}\n');
+    } finally {
+      if (savedApi === undefined) delete process.env.GITHUB_API_URL;
+      else process.env.GITHUB_API_URL = savedApi;
+    }
 
     // A run without a production backup: refused with a message naming environment and run.
     const none = await rollback({ 'backup-run-id': '7002' }, 8003);

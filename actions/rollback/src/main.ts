@@ -15,6 +15,7 @@ import {
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
 import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
+import { recordRestoredDeployment } from './record-deployment.js';
 
 /** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
 export interface ArtifactChoice {
@@ -75,8 +76,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
     ...(smoke ? { smokeCommand: smoke } : {}),
     smokeTimeoutMs: inputDuration('smoke-timeout', '5m'),
     caps: {
-      maxEntries: inputInteger('max-entries', { fallback: 1_000_000, min: 1 }),
-      maxTotalBytes: inputInteger('max-bytes', { fallback: 256 * 1024 ** 3, min: 1 }),
+      maxEntries: inputInteger('max-entries', { fallback: 10_000_000, min: 1 }),
+      maxTotalBytes: inputInteger('max-bytes', { fallback: Number.MAX_SAFE_INTEGER, min: 1 }),
       maxRatio: inputInteger('max-ratio', { fallback: 200, min: 1 }),
     },
   };
@@ -110,6 +111,12 @@ export async function run(): Promise<void> {
     core.setOutput('health-checks-ok', String(result.healthChecksOk));
     core.setOutput('previous-tree', result.previousTree ?? '');
     core.setOutput('log-path', result.logPath);
+    core.setOutput(
+      'deployment-id',
+      result.status === 'succeeded'
+        ? await recordRestoredDeployment(inputString('environment'), result.restoredFrom)
+        : '',
+    );
     await core.summary
       .addHeading(`Rollback: ${result.status}`, 3)
       .addRaw(`${result.message}\n\nLog: \`${result.logPath}\``)

@@ -122,7 +122,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
       cwd: root,
       now: () => T0,
     });
-    expect(r).toMatchObject({ status: 'succeeded' });
+    expect(r).toMatchObject({ status: 'restored-unverified' }); // no health URL: restored, not verified
     expect(readFileSync(join(root, 'live/C:/notes.txt'), 'utf8')).toBe('drive-letter-looking directory');
     expect(readFileSync(join(root, 'live/..\\evil.txt'), 'utf8')).toBe('one name with a backslash');
     expect(readFileSync(join(root, 'live/caf\u00e9.txt'), 'utf8')).toBe('NFC');

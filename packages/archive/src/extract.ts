@@ -26,6 +26,8 @@ import { BackupIntegrityError } from './errors.js';
 import { inflateEntry } from './read.js';
 import { ArchiveWindow, dataStart, type OpenArchive } from './zipread.js';
 import type { ExtractionPlan, PlannedEntry } from './safety.js';
+import { FileWriteError, WriterPool, ownBuffer } from './writerpool.js';
+import { describeFsError } from './collect.js';
 
 export interface ExtractOptions {
   /** Staging directory to write into (must not exist yet); undefined only reads and checks. */
@@ -37,6 +39,8 @@ export interface ExtractOptions {
 }
 
 const SMALL_ENTRY = 4 * 1024 * 1024;
+/** Below this many files, starting worker threads costs more than it saves. */
+const POOL_MIN_FILES = 200;
 
 function check(p: PlannedEntry, data: Buffer, verifyHash: boolean): void {
   const show = JSON.stringify(p.source.name);
@@ -165,40 +169,61 @@ export async function extractPlan(
       made.add(join(dest, p.path));
     }
   }
-  for (const p of files) {
-    const start = dataStart(archive, win, p.source);
-    let fd: number | undefined;
-    if (dest) {
-      const file = join(dest, p.path);
-      const parent = dirname(file);
-      if (!made.has(parent)) {
-        mkdirSync(parent, { recursive: true, mode: 0o700 });
-        made.add(parent);
+  const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
+  try {
+    for (const p of files) {
+      const start = dataStart(archive, win, p.source);
+      const file = dest ? join(dest, p.path) : undefined;
+      if (file) {
+        const parent = dirname(file);
+        if (!made.has(parent)) {
+          mkdirSync(parent, { recursive: true, mode: 0o700 });
+          made.add(parent);
+        }
       }
-      fd = openSync(file, 'wx', 0o600);
-    }
-    try {
       const raw =
         p.size <= SMALL_ENTRY && p.source.compressedSize <= SMALL_ENTRY
           ? win.get(start, p.source.compressedSize)
           : undefined;
-      if (raw) {
+      const o = owners ? owner(p) : undefined;
+      if (raw && pool && file) {
         const data = inflateEntry(p.source, raw);
         check(p, data, verifyHash);
-        if (fd !== undefined) writeAll(fd, data);
-      } else {
-        await streamEntry(archive, p, start, fd, verifyHash);
+        await pool.add({
+          path: file,
+          data: ownBuffer(data),
+          mode: p.mode,
+          ...(o ?? {}),
+          ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
+        });
+        continue;
       }
-      if (fd !== undefined) {
-        // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
-        const o = owners ? owner(p) : undefined;
-        if (o) fchownSync(fd, o.uid, o.gid);
-        fchmodSync(fd, p.mode);
-        if (p.manifest?.mtimeMs) futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+      const fd = file ? openSync(file, 'wx', 0o600) : undefined;
+      try {
+        if (raw) {
+          const data = inflateEntry(p.source, raw);
+          check(p, data, verifyHash);
+          if (fd !== undefined) writeAll(fd, data);
+        } else {
+          await streamEntry(archive, p, start, fd, verifyHash);
+        }
+        if (fd !== undefined) {
+          // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
+          if (o) fchownSync(fd, o.uid, o.gid);
+          fchmodSync(fd, p.mode);
+          if (p.manifest?.mtimeMs) futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+        }
+      } finally {
+        if (fd !== undefined) closeSync(fd);
       }
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
+    await pool?.drain();
+  } catch (error) {
+    if (error instanceof FileWriteError)
+      throw new Error(`cannot write ${error.path}: ${describeFsError(error)}`);
+    throw error;
+  } finally {
+    await pool?.close();
   }
   if (!dest) return;
   for (const p of plan.entries) {

@@ -231,7 +231,7 @@ export class ArchiveWindow {
   private end = 0;
   constructor(
     private readonly archive: OpenArchive,
-    readonly size = 8 * 1024 * 1024,
+    readonly size = 4 * 1024 * 1024,
   ) {
     this.buf = Buffer.allocUnsafe(size);
   }

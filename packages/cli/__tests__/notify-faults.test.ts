@@ -16,6 +16,39 @@ afterEach(async () => {
 });
 
 describe('guarded-rollout notify under faults', () => {
+  it.each([
+    [['--timeout', '0s'], /error: --timeout must be longer than 0 \(e\.g\. 30s\); found "0s"/],
+    [['--attempt-timeout', 'soon'], /--attempt-timeout/],
+  ])('refuses %j with exit 2', async (flags, message) => {
+    const run = await cli(['notify', '--event', 'custom', '--env', 'production', ...flags]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('a fallback directory that cannot be written never stops the send, and says so', async () => {
+    const hung = await httpFaults.hang();
+    receivers.push(hung);
+    const cwd = mkdtempSync(join(tmpdir(), 'notify-cli-fb-'));
+    const run = await cli(
+      [
+        'notify',
+        '--event',
+        'custom',
+        '--env',
+        'production',
+        '--timeout',
+        '1s',
+        '--fallback-dir',
+        '/dev/null/fb',
+      ],
+      { cwd, env: { NOTIFY_WEBHOOK_URL: `${hung.url}/hooks/fbTOKEN12345` } },
+    );
+    expect(run.code).toBe(0);
+    expect(hung.connections).toBe(1);
+    expect(run.stdout).toMatch(/webhook +failed/);
+    expect(run.stderr).toMatch(/warning: cannot write the fallback file: /);
+  });
+
   it('a webhook that never answers: exits 0 within --timeout 2s + 1 s and keeps the message', async () => {
     const hung = await httpFaults.hang();
     receivers.push(hung);

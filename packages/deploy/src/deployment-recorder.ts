@@ -239,3 +239,51 @@ export function githubTargetFromEnv(
   if (!token || !env.GITHUB_REPOSITORY) return undefined;
   return { token, repository: env.GITHUB_REPOSITORY, apiUrl: env.GITHUB_API_URL || undefined };
 }
+
+export interface RestoredRelease {
+  environment: string;
+  /** The restored release's commit. */
+  ref: string;
+  version?: string;
+  /** Why it was restored ("automatic rollback: quality gate violated"). */
+  reason: string;
+  restoredFrom?: string;
+  /** The deployment the rollback replaced, when known. */
+  rollbackOf?: number;
+  logUrl?: string;
+  environmentUrl?: string;
+}
+
+/** After a verified restore (automatic or manual), records the restored release as a new
+ *  Deployment with `success`, so it is the environment's active deployment again (GitHub marks
+ *  the older successful ones inactive). Returns its id. */
+export async function recordRestoredRelease(
+  recorder: DeploymentRecorder,
+  release: RestoredRelease,
+): Promise<number> {
+  const urls = {
+    ...(release.logUrl ? { logUrl: release.logUrl } : {}),
+    ...(release.environmentUrl ? { environmentUrl: release.environmentUrl } : {}),
+  };
+  const id = await recorder.create({
+    environment: release.environment,
+    ref: release.ref,
+    production: release.environment === 'production',
+    description: `${release.reason}: ${release.version ?? release.ref} restored`,
+    payload: {
+      version: release.version ?? null,
+      type: 'rollback',
+      rollback_of: release.rollbackOf ?? null,
+      restored_from: release.restoredFrom ?? null,
+    },
+    // The restored release was live before; a newer red check must not block recording it.
+    requiredContexts: [],
+  });
+  await recorder.status(id, { state: 'in_progress', description: 'restoring the previous release', ...urls });
+  await recorder.status(id, {
+    state: 'success',
+    description: `restored ${release.version ?? release.ref}; health verified`,
+    ...urls,
+  });
+  return id;
+}

@@ -6,3 +6,4 @@ export * from './smoke.js';
 export * from './logging-validator.js';
 export * from './options.js';
 export * from './backup-first.js';
+export * from './restored-release.js';

@@ -15,6 +15,6 @@ export {
   type ArtifactSource,
 } from './routes/artifacts.js';
 export { ACTIONS_APP_ID, CheckRunStore, installCheckRunRoutes } from './routes/check-runs.js';
-export { ArtifactBlobs, installArtifactDownloadRoutes } from './routes/artifact-downloads.js';
+export { ArtifactBlobs } from './routes/artifact-blobs.js';
 export { installTeamMemberRoutes } from './routes/team-members.js';
 export { installPullListRoutes } from './routes/pull-list.js';

@@ -30,6 +30,8 @@ describe('quality-gates-config.json', () => {
         initialPhaseMs: 300_000,
         intervalMs: 120_000,
         suspicionIntervalMs: 15_000,
+        sentinelIntervalMs: 15_000,
+        fastBurnWindowMs: 60_000,
       },
       escalationsMs: [900_000, 1_800_000],
       sourceErrors: { failClosed: true, maxConsecutive: 2 },

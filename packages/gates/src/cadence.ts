@@ -12,6 +12,67 @@ export function nextPollAt(policy: MonitorPolicy, elapsedMs: number, suspicious 
   return Math.min(elapsedMs + step, policy.windowMs);
 }
 
+/** The next scheduled poll after one at `at`: the cadence, pulled forward to an escalation mark so
+ *  escalations fire on time rather than at the next regular poll. */
+export function nextScheduledPoll(
+  policy: MonitorPolicy,
+  at: number,
+  suspicious: boolean,
+): number | undefined {
+  const regular = nextPollAt(policy, at, suspicious);
+  if (regular === undefined) return undefined;
+  const mark = policy.escalationsMs.filter((m) => m > at && m < regular).sort((a, b) => a - b)[0];
+  return mark ?? regular;
+}
+
+export type CheckKind = 'poll' | 'sentinel';
+
+export interface ScheduleOptions {
+  /** Poll at the suspicion cadence while a gate looks unhealthy (default: on when configured). */
+  suspicion?: boolean;
+  /** Sentinel checks between polls (default: on when configured). */
+  sentinels?: boolean;
+}
+
+/** The loop's own schedule, shared by the monitor loop and the detection analysis: after a check at
+ *  `at` (the latest regular or suspicion poll at `lastPollAt`), the next check is the next
+ *  scheduled poll, or a sentinel check one sentinel interval later when that comes first. While a
+ *  gate looks unhealthy every check is a poll at the suspicion cadence. */
+export function nextCheck(
+  policy: MonitorPolicy,
+  at: number,
+  lastPollAt: number,
+  suspicious: boolean,
+  options: ScheduleOptions = {},
+): { at: number; kind: CheckKind } | undefined {
+  if (at >= policy.windowMs) return undefined;
+  const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+  if (suspicious && suspicion) {
+    const next = nextScheduledPoll(policy, at, true);
+    return next === undefined ? undefined : { at: next, kind: 'poll' };
+  }
+  // A poll that was due while sentinels ran is taken now (never skipped).
+  const scheduled = Math.max(nextScheduledPoll(policy, lastPollAt, false) ?? policy.windowMs, at);
+  const sentinel = (options.sentinels ?? true) ? policy.cadence.sentinelIntervalMs : 0;
+  if (sentinel > 0 && at + sentinel < scheduled) return { at: at + sentinel, kind: 'sentinel' };
+  return { at: Math.min(scheduled, policy.windowMs), kind: 'poll' };
+}
+
+/** Every check (polls and sentinels) of an uneventful window, starting with the poll at T+0. */
+export function checkSchedule(
+  policy: MonitorPolicy,
+  options: ScheduleOptions = {},
+): Array<{ at: number; kind: CheckKind }> {
+  const out: Array<{ at: number; kind: CheckKind }> = [{ at: 0, kind: 'poll' }];
+  let lastPoll = 0;
+  for (let c = nextCheck(policy, 0, 0, false, options); c;) {
+    out.push(c);
+    if (c.kind === 'poll') lastPoll = c.at;
+    c = nextCheck(policy, c.at, lastPoll, false, options);
+  }
+  return out;
+}
+
 /** Every poll time of an uneventful window, starting with the baseline poll at T+0. */
 export function pollSchedule(policy: MonitorPolicy): number[] {
   const times = [0];

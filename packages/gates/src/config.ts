@@ -58,6 +58,10 @@ export interface Cadence {
   intervalMs: number;
   /** 0 disables suspicion polling. */
   suspicionIntervalMs: number;
+  /** Cheap checks (health + one scrape) between scheduled polls; 0 disables them. */
+  sentinelIntervalMs: number;
+  /** Short window of the fast-burn rules that confirm a hard failure within a minute; 0 disables. */
+  fastBurnWindowMs: number;
 }
 
 export interface MonitorPolicy {
@@ -85,6 +89,8 @@ export const DEFAULT_POLICY: MonitorPolicy = {
     initialPhaseMs: 5 * 60_000,
     intervalMs: 120_000,
     suspicionIntervalMs: 15_000,
+    sentinelIntervalMs: 15_000,
+    fastBurnWindowMs: 60_000,
   },
   escalationsMs: [15 * 60_000, 30 * 60_000],
   sourceErrors: { failClosed: true, maxConsecutive: 2 },
@@ -201,6 +207,20 @@ export function resolveEnvironment(raw: unknown, environment: string, file: stri
         `${envPath}.cadence.suspicion_interval`,
         file,
         DEFAULT_POLICY.cadence.suspicionIntervalMs,
+        false,
+      ),
+      sentinelIntervalMs: durationAt(
+        cadence.sentinel_interval,
+        `${envPath}.cadence.sentinel_interval`,
+        file,
+        DEFAULT_POLICY.cadence.sentinelIntervalMs,
+        false,
+      ),
+      fastBurnWindowMs: durationAt(
+        cadence.fast_burn_window,
+        `${envPath}.cadence.fast_burn_window`,
+        file,
+        DEFAULT_POLICY.cadence.fastBurnWindowMs,
         false,
       ),
     },

@@ -1,95 +1,101 @@
-// Worst-case time-to-detect per gate. Rather than closed-form formulas that drift from the engine,
-// this replays a synthetic hard failure through the real cadence and the real evaluator, for every
-// onset that can be worst (just after each poll), so the numbers are what the monitor would do.
+// Time-to-detect per gate, simulated rather than derived: a synthetic failure starts at every onset
+// second of the window and runs through the loop's own schedule (nextCheck: polls, sentinels,
+// suspicion polling, escalation marks) and the real evaluator (including the fast-burn rules), so
+// the figures are what the monitor does — for every phase of the onset relative to the checks and
+// the windows. Two failures per gate: the hard one (health down, 50 % failing, every request slow,
+// queue over its limit) and the weakest one the gate can ever see (just above its limit).
 import type { EnvironmentGates, Gate, MonitorPolicy } from './config.js';
-import { nextPollAt } from './cadence.js';
-import { evaluateGate, formatGateValue } from './evaluate.js';
+import { checkSchedule, nextCheck, type ScheduleOptions } from './cadence.js';
+import { evaluateGate, formatGateValue, looksUnhealthy, pruneReadings } from './evaluate.js';
 import type { Reading } from './readings.js';
 
-export interface GateDetection {
-  gate: string;
-  /** The hard failure simulated for this gate. */
+export interface FailureDetection {
+  /** The failure simulated. */
   failure: string;
-  /** Longest onset-to-violation time over every onset that is detected inside the window. */
+  /** Longest onset-to-confirmation time over every onset that is confirmed inside the window. */
   worstCaseMs: number | null;
-  /** The onset that produced it: the failure starts just after this poll time. */
+  /** Shortest, for the spread. */
+  bestCaseMs: number | null;
+  /** The onset (virtual ms) that produced the worst case. */
   worstOnsetMs: number | null;
-  /** A failure starting just after this poll time (or later) is not confirmed before the window closes (null: all are). */
+  /** The earliest onset that is not confirmed before the window closes (null: every onset is). */
   undetectedFromMs: number | null;
+}
+
+export interface GateDetection extends FailureDetection {
+  gate: string;
+  /** The weakest failure this gate can see, and how long that takes. */
+  weak: FailureDetection;
   /** A failure this gate can never catch, however long it lasts. */
   blindSpot: string;
 }
 
-interface Fault {
-  failure: string;
-  blindSpot: string;
-  /** The reading at `at`, given whether the failure is active and the previous poll time. */
-  reading(at: number, previousAt: number, failing: (t: number) => boolean): Reading;
+export interface DetectionOptions extends ScheduleOptions {
+  /** Onset resolution of the hard failure (default 1000 ms: every onset second). */
+  stepMs?: number;
+  /** Onset resolution of the weak failure, which takes minutes to confirm (default 5000 ms). */
+  weakStepMs?: number;
 }
 
-function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
+interface Fault {
+  failure: string;
+  /** The reading at `at` for a failure starting at `onset` (stateless in time). */
+  reading(at: number, previousAt: number, onset: number): Reading;
+}
+
+/** Events (requests) at `rps` that happened in (0, t]. */
+const eventsUpTo = (t: number, rps: number): number => Math.floor((t * rps) / 1000 + 1e-9);
+
+/** Failing events in (0, t] when a share `rate` of the events after `onset` fail, spread evenly. */
+function failingUpTo(t: number, onset: number, rate: number, rps: number): number {
+  if (t <= onset) return 0;
+  return Math.floor((eventsUpTo(t, rps) - eventsUpTo(onset, rps)) * rate + 1e-9);
+}
+
+function faultFor(gate: Gate, policy: MonitorPolicy, weak: boolean): Fault {
   const rps = policy.analysis.requestsPerSecond;
-  // Events in (from, to] split into healthy and failing parts around the onset.
-  const split = (
-    from: number,
-    to: number,
-    failing: (t: number) => boolean,
-  ): { good: number; bad: number } => {
-    let bad = 0;
-    let good = 0;
-    const step = 1000 / rps;
-    for (let t = from + step; t <= to + 1e-9; t += step) {
-      if (failing(t)) bad++;
-      else good++;
-    }
-    return { good, bad };
-  };
   switch (gate.kind) {
     case 'consecutive_failures':
       return {
         failure: 'health endpoint down',
-        blindSpot: `health that recovers at least once every ${gate.threshold + 1} checks (flapping) never trips it`,
-        reading: (at, _prev, failing) => ({
+        reading: (at, _prev, onset) => ({
           at,
-          health: failing(at) ? { ok: false, detail: 'HTTP 503' } : { ok: true },
+          health: at >= onset ? { ok: false, detail: 'HTTP 503' } : { ok: true },
           metrics: {},
         }),
       };
     case 'ratio': {
-      let bad = 0;
-      let all = 0;
+      const rate = weak ? Math.min(1, gate.threshold * 1.2) : Math.max(0.5, Math.min(1, gate.threshold * 2));
       return {
-        failure: '100% of events failing',
-        blindSpot: `a sustained failure rate at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
-        reading: (at, prev, failing) => {
-          if (at === 0) bad = all = 0;
-          const part = split(prev, at, failing);
-          bad += part.bad;
-          all += part.good + part.bad;
-          return {
-            at,
-            metrics: {
-              [gate.numerator]: { type: 'counter', value: bad },
-              [gate.denominator]: { type: 'counter', value: all },
-            },
-          };
-        },
+        failure: `${formatGateValue(gate, rate)} of events failing`,
+        reading: (at, _prev, onset) => ({
+          at,
+          metrics: {
+            [gate.numerator]: { type: 'counter', value: failingUpTo(at, onset, rate, rps) },
+            [gate.denominator]: { type: 'counter', value: eventsUpTo(at, rps) },
+          },
+        }),
       };
     }
     case 'percentile': {
-      const fast = gate.threshold / 4;
-      const slow = gate.threshold * 10;
+      // Buckets with the limit as a bound make p(x) > limit exactly "more than (100-x) % slow".
+      const share = weak ? Math.min(1, ((100 - gate.percentile) / 100) * 1.2) : 1;
+      const bounds = [gate.threshold / 4, gate.threshold, gate.threshold * 10, Number.POSITIVE_INFINITY];
       return {
-        failure: `every request slower than ${formatGateValue(gate, slow)}`,
-        blindSpot: `if no more than ${100 - gate.percentile}% of requests are slow, p${gate.percentile} stays under the limit and never trips it`,
-        reading: (at, prev, failing) => {
-          const part = split(prev, at, failing);
+        failure: weak
+          ? `${formatGateValue({ kind: 'ratio' }, share)} of requests slower than ${formatGateValue(gate, gate.threshold)}`
+          : `every request slower than ${formatGateValue(gate, gate.threshold)}`,
+        reading: (at, _prev, onset) => {
+          const all = eventsUpTo(at, rps);
+          const slow = failingUpTo(at, onset, share, rps);
+          const fast = all - slow;
           return {
             at,
             metrics: {
               [gate.metric]: {
-                type: 'samples',
-                values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)],
+                type: 'histogram',
+                buckets: bounds.map((le, i) => ({ le, count: i <= 1 ? fast : all })),
+                count: all,
               },
             },
           };
@@ -98,86 +104,124 @@ function faultFor(gate: Gate, policy: MonitorPolicy): Fault {
     }
     case 'gauge':
       return {
-        failure: `${gate.metric} jumps above ${formatGateValue(gate, gate.threshold)}`,
-        blindSpot: `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
-        reading: (at, _prev, failing) => ({
+        failure: weak
+          ? `${gate.metric} just above ${formatGateValue(gate, gate.threshold)}`
+          : `${gate.metric} jumps above ${formatGateValue(gate, gate.threshold)}`,
+        reading: (at, _prev, onset) => ({
           at,
           metrics: {
-            [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 },
+            [gate.metric]: {
+              type: 'gauge',
+              value: at >= onset ? (weak ? gate.threshold + 1 : Math.max(1, gate.threshold * 10)) : 0,
+            },
           },
         }),
       };
   }
 }
 
-/** Simulates one onset; returns the detection time (elapsed ms) or undefined. */
+function blindSpotOf(gate: Gate): string {
+  switch (gate.kind) {
+    case 'consecutive_failures':
+      return `health that recovers at least once every ${gate.threshold + 1} checks (flapping) never trips it`;
+    case 'ratio':
+      return `a sustained failure rate at or below ${formatGateValue(gate, gate.threshold)} never trips it`;
+    case 'percentile':
+      return `if no more than ${100 - gate.percentile}% of requests are slow, p${gate.percentile} stays under the limit and never trips it`;
+    case 'gauge':
+      return `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`;
+  }
+}
+
+/** One onset through the loop's schedule; the confirmation time (elapsed ms) or undefined. */
 function detectAt(
   gate: Gate,
   policy: MonitorPolicy,
-  onsetMs: number,
-  useSuspicion: boolean,
+  fault: Fault,
+  onset: number,
+  schedule: ReadonlyArray<{ at: number; kind: 'poll' | 'sentinel' }>,
+  options: ScheduleOptions,
 ): number | undefined {
-  const fault = faultFor(gate, policy);
-  const failing = (t: number): boolean => t >= onsetMs;
-  const readings: Reading[] = [];
+  const config = { gates: [gate], policy };
+  // Before the onset nothing looks unhealthy, so the checks are the uneventful schedule; only the
+  // readings a window can still use are rebuilt.
+  const keep =
+    Math.max(policy.cadence.fastBurnWindowMs, 'windowMs' in gate ? gate.windowMs : 0) +
+    Math.max(policy.cadence.intervalMs, policy.cadence.initialIntervalMs);
+  let readings: Reading[] = [];
+  let index = 0;
+  let lastPollAt = 0;
   let previous = 0;
-  for (let at: number | undefined = 0; at !== undefined;) {
-    readings.push(fault.reading(at, previous, failing));
+  while (index < schedule.length && schedule[index]!.at < onset) {
+    const check = schedule[index]!;
+    if (check.at >= onset - keep - policy.cadence.intervalMs || index === 0)
+      readings.push(fault.reading(check.at, previous, onset));
+    if (check.kind === 'poll') lastPollAt = check.at;
+    previous = check.at;
+    index++;
+  }
+  readings = pruneReadings(config, readings);
+  let next: { at: number; kind: 'poll' | 'sentinel' } | undefined = schedule[index];
+  while (next) {
+    // No pruning here: pruning never changes a verdict (it keeps every reading a window uses),
+    // and a detection run is short.
+    readings.push(fault.reading(next.at, previous, onset));
     const result = evaluateGate(gate, readings, policy);
-    if (result.status === 'violated') return at;
-    previous = at;
-    at = nextPollAt(policy, at, useSuspicion && result.suspicious);
+    if (result.status === 'violated') return next.at;
+    if (next.kind === 'poll') lastPollAt = next.at;
+    previous = next.at;
+    next = nextCheck(policy, next.at, lastPollAt, looksUnhealthy(result), options);
   }
   return undefined;
 }
 
-/** Worst-case detection for one gate over every onset in the window. */
+function analyseFailure(
+  gate: Gate,
+  policy: MonitorPolicy,
+  fault: Fault,
+  options: DetectionOptions,
+  step: number,
+): FailureDetection {
+  const schedule = checkSchedule(policy, options);
+  let worstCaseMs: number | null = null;
+  let bestCaseMs: number | null = null;
+  let worstOnsetMs: number | null = null;
+  let undetectedFromMs: number | null = null;
+  for (let onset = 0; onset < policy.windowMs; onset += step) {
+    const detected = detectAt(gate, policy, fault, onset, schedule, options);
+    if (detected === undefined) {
+      if (undetectedFromMs === null) undetectedFromMs = onset;
+      continue;
+    }
+    const latency = detected - onset;
+    if (worstCaseMs === null || latency > worstCaseMs) {
+      worstCaseMs = latency;
+      worstOnsetMs = onset;
+    }
+    if (bestCaseMs === null || latency < bestCaseMs) bestCaseMs = latency;
+  }
+  return { failure: fault.failure, worstCaseMs, bestCaseMs, worstOnsetMs, undetectedFromMs };
+}
+
+/** Worst-case detection for one gate over every onset second of the window. */
 export function analyseGateDetection(
   gate: Gate,
   policy: MonitorPolicy,
-  options: { suspicion?: boolean } = {},
+  options: DetectionOptions = {},
 ): GateDetection {
-  const useSuspicion = options.suspicion ?? policy.cadence.suspicionIntervalMs > 0;
-  const fault = faultFor(gate, policy);
-  // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself). The failure is
-  // simulated 1 ms after the poll; latency is reported from the poll itself (the supremum as the
-  // onset approaches it), so figures read as whole cadence steps.
-  const polls: number[] = [];
-  for (let t: number | undefined = 0; t !== undefined && t < policy.windowMs; t = nextPollAt(policy, t))
-    polls.push(t);
-  const onsets: Array<{ simulated: number; reported: number }> = [
-    { simulated: 0, reported: 0 },
-    ...polls.map((p) => ({ simulated: p + 1, reported: p })),
-  ];
-  let worstCaseMs: number | null = null;
-  let worstOnsetMs: number | null = null;
-  let undetectedFromMs: number | null = null;
-  for (const onset of onsets) {
-    if (onset.simulated >= policy.windowMs) continue;
-    const detected = detectAt(gate, policy, onset.simulated, useSuspicion);
-    if (detected === undefined) {
-      if (undetectedFromMs === null) undetectedFromMs = onset.reported;
-      continue;
-    }
-    if (worstCaseMs === null || detected - onset.reported > worstCaseMs) {
-      worstCaseMs = detected - onset.reported;
-      worstOnsetMs = onset.reported;
-    }
-  }
-  return {
-    gate: gate.name,
-    failure: fault.failure,
-    worstCaseMs,
-    worstOnsetMs,
-    undetectedFromMs,
-    blindSpot: fault.blindSpot,
-  };
+  const hard = analyseFailure(gate, policy, faultFor(gate, policy, false), options, options.stepMs ?? 1000);
+  // Health and gauges see their weakest failure exactly like the hard one (one reading decides).
+  const weak =
+    gate.kind === 'ratio' || gate.kind === 'percentile'
+      ? analyseFailure(gate, policy, faultFor(gate, policy, true), options, options.weakStepMs ?? 5000)
+      : { ...hard, failure: faultFor(gate, policy, true).failure };
+  return { gate: gate.name, ...hard, weak, blindSpot: blindSpotOf(gate) };
 }
 
 /** Worst-case detection for every gate of an environment. */
 export function analyseDetection(
   config: Pick<EnvironmentGates, 'gates' | 'policy'>,
-  options: { suspicion?: boolean } = {},
+  options: DetectionOptions = {},
 ): GateDetection[] {
   return config.gates.map((gate) => analyseGateDetection(gate, config.policy, options));
 }

@@ -185,18 +185,97 @@ function evaluateRatio(gate: RatioGate, readings: readonly Reading[], policy: Mo
   const inWindow = ok.slice(baselineIndex(ok, now, gate.windowMs));
   const bad = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.numerator])));
   const all = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.denominator])));
-  return judgeRatio(gate, bad, all);
+  const verdict = judgeRatio(gate, bad, all);
+  return verdict.status === 'violated' ? verdict : (fastBurnRatio(gate, ok, now, policy) ?? verdict);
+}
+
+/** The fast-burn limit of a ratio gate: 5× its limit, at most 40 %, never under the limit. */
+export function fastBurnRatioLimit(threshold: number): number {
+  return Math.max(threshold, Math.min(0.4, threshold * 5));
+}
+
+/** Fast burn: over the short window the failure ratio is far above the limit (a hard failure).
+ *  Violates at once instead of waiting for the long window to fill. */
+function fastBurnRatio(
+  gate: RatioGate,
+  ok: readonly Reading[],
+  now: number,
+  policy: MonitorPolicy,
+): Outcome | undefined {
+  const w = policy.cadence.fastBurnWindowMs;
+  if (!w || w >= gate.windowMs) return undefined;
+  const recent = ok.slice(baselineIndex(ok, now, w));
+  if (recent.length < 2) return undefined;
+  const bad = counterIncrease(recent.map((r) => counterValue(r.metrics[gate.numerator])));
+  const all = counterIncrease(recent.map((r) => counterValue(r.metrics[gate.denominator])));
+  const limit = fastBurnRatioLimit(gate.threshold);
+  if (!Number.isFinite(bad) || !(all >= gate.minEvents) || !(bad / all > limit)) return undefined;
+  return {
+    status: 'violated',
+    value: bad / all,
+    reason: `fast burn: ${bad}/${all} = ${formatGateValue(gate, bad / all)} over the last ${formatDuration(now - recent[0]!.at)} (fast-burn limit ${formatGateValue(gate, limit)}; gate limit ${formatGateValue(gate, gate.threshold)} over ${formatDuration(gate.windowMs)})`,
+  };
+}
+
+/** Fast burn of a percentile gate: more than half the requests of the short window are above
+ *  the limit (its median is), i.e. nearly every request is slow. */
+function fastBurnPercentile(
+  gate: PercentileGate,
+  ok: readonly Reading[],
+  now: number,
+  policy: MonitorPolicy,
+): Outcome | undefined {
+  const w = policy.cadence.fastBurnWindowMs;
+  if (!w || w >= gate.windowMs) return undefined;
+  const latest = ok[ok.length - 1]?.metrics[gate.metric];
+  let median = Number.NaN;
+  let count = 0;
+  let from = now;
+  if (latest?.type === 'samples') {
+    const recent = ok.filter((r) => r.at > now - w);
+    const values = recent.flatMap((r) => {
+      const m = r.metrics[gate.metric];
+      return m?.type === 'samples' ? m.values : [];
+    });
+    median = nearestRankPercentile(values, 50);
+    count = values.length;
+    from = Math.max(0, now - w);
+  } else if (latest?.type === 'histogram') {
+    if (ok.length < 2) return undefined;
+    const baseReading = ok[baselineIndex(ok, now, w)]!;
+    const base = baseReading.metrics[gate.metric];
+    const buckets = subtractBuckets(
+      latest.buckets,
+      base?.type === 'histogram' && base !== latest ? base.buckets : undefined,
+    );
+    count = buckets.reduce((max, b) => Math.max(max, b.count), 0);
+    median = histogramQuantile(0.5, buckets);
+    from = baseReading.at;
+  } else return undefined;
+  if (count < gate.minSamples || !(median > gate.threshold)) return undefined;
+  return {
+    status: 'violated',
+    value: median,
+    reason: `fast burn: the median of the last ${formatDuration(now - from)} is ${formatGateValue(gate, median)} (${count} observations): more than half the requests are above the limit ${formatGateValue(gate, gate.threshold)}`,
+  };
+}
+
+/** Events a ratio gate needs before it judges: min_events, and never so few that a single failed
+ *  event (a 5xx now and then) exceeds the limit by itself. */
+export function minimumEvents(gate: RatioGate): number {
+  return gate.threshold > 0 ? Math.max(gate.minEvents, Math.floor(1 / gate.threshold) + 1) : gate.minEvents;
 }
 
 function judgeRatio(gate: RatioGate, bad: number, all: number): Outcome {
   if (!Number.isFinite(bad) || !Number.isFinite(all)) {
     return { status: 'insufficient-data', value: null, reason: 'counter readings are not numbers' };
   }
-  if (all < gate.minEvents) {
+  const needed = minimumEvents(gate);
+  if (all < needed) {
     return {
       status: 'insufficient-data',
       value: all > 0 ? bad / all : null,
-      reason: `only ${all} ${gate.denominator} in the window; at least ${gate.minEvents} needed to judge`,
+      reason: `only ${all} ${gate.denominator} in the window; at least ${needed} needed to judge${needed > gate.minEvents ? ` (so that one failure alone cannot exceed ${formatGateValue(gate, gate.threshold)})` : ''}`,
     };
   }
   const ratio = bad / all;
@@ -236,7 +315,8 @@ function evaluatePercentile(
         const m = r.metrics[gate.metric];
         return m?.type === 'samples' ? m.values : [];
       });
-    return judgePercentile(gate, nearestRankPercentile(values, gate.percentile), values.length);
+    const verdict = judgePercentile(gate, nearestRankPercentile(values, gate.percentile), values.length);
+    return verdict.status === 'violated' ? verdict : (fastBurnPercentile(gate, ok, now, policy) ?? verdict);
   }
   if (latest.type === 'histogram') {
     if (ok.length < 2)
@@ -251,7 +331,8 @@ function evaluatePercentile(
       base?.type === 'histogram' && base !== latest ? base.buckets : undefined,
     );
     const total = buckets.reduce((max, b) => Math.max(max, b.count), 0);
-    return judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
+    const verdict = judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
+    return verdict.status === 'violated' ? verdict : (fastBurnPercentile(gate, ok, now, policy) ?? verdict);
   }
   return {
     status: 'insufficient-data',
@@ -319,6 +400,13 @@ function sourceComputed(
       reason: `${name} reading is a ${latest.type}, not a value computed over the window`,
     }
   );
+}
+
+/** A gate looks unhealthy when it is violated, suspicious, or reads above its limit without yet
+ *  having enough data to judge (e.g. 3 of 4 extractions failed): all three warrant a fast look.
+ *  The monitor loop and the detection analysis both switch to suspicion polling on it. */
+export function looksUnhealthy(r: GateResult): boolean {
+  return r.status === 'violated' || r.suspicious || (r.value !== null && r.value > r.threshold);
 }
 
 /** Evaluates one gate at the latest reading. */

@@ -157,6 +157,16 @@ const cadence = {
       ...duration,
       description: 'Fast poll interval while a failure is suspected but not yet confirmed; "0s" disables it.',
     },
+    sentinel_interval: {
+      ...duration,
+      description:
+        'Cheap checks (health + one scrape) between the scheduled polls, judged like polls (default 15s); "0s" disables them.',
+    },
+    fast_burn_window: {
+      ...duration,
+      description:
+        'Window of the fast-burn rules (default 1m): a ratio over 5× its limit (at most 50%), or over half the requests above a percentile limit, in this window violates at once; "0s" disables them.',
+    },
   },
   additionalProperties: false,
 };

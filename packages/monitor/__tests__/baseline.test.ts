@@ -7,7 +7,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGatesConfig } from '@guarded-rollout/gates';
-import { FakeClock, readMonitorLog, recordBaseline, replayLog, watchDeployment } from '../src/index.js';
+import {
+  FakeClock,
+  loadBaselineFile,
+  readMonitorLog,
+  recordBaseline,
+  replayLog,
+  watchDeployment,
+} from '../src/index.js';
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
 
@@ -170,8 +177,13 @@ describe('baseline gates in the monitor', () => {
         clock: new FakeClock(),
         timeoutMs: 1000,
       }),
-    ).rejects.toThrow(
-      /baseline: extractions_failed could not be read: metrics scrape failed: /,
+    ).rejects.toThrow(/baseline: extractions_failed could not be read: metrics scrape failed: /);
+  });
+
+  it('reads a baseline given inline (an action input) and names what is wrong with it', () => {
+    expect(() => loadBaselineFile('{"version":2}')).toThrow(
+      /input "baseline": version 2 is not supported; valid: 1/,
     );
+    expect(() => loadBaselineFile('/nonexistent/baseline.json')).toThrow(/cannot read the baseline/);
   });
 });

@@ -158,7 +158,8 @@ describe('trail on disk', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(r.summary.log).toMatch(/production_20261123T120000Z\.jsonl$/);
     expect(lines[0]!.record).toBe('header');
-    expect(lines.slice(1)).toHaveLength(r.summary.polls);
+    expect(lines.slice(1)).toHaveLength(r.summary.polls + r.summary.sentinels);
+    expect(lines.filter((l) => l.check === 'poll')).toHaveLength(r.summary.polls);
     expect(lines[1]).toMatchObject({ record: 'poll', elapsed_ms: 0, elapsed: 'T+0ms', health: { ok: true } });
     expect(Object.keys(lines[1]!.gates as object)).toEqual([
       'health',
@@ -171,7 +172,8 @@ describe('trail on disk', () => {
       violations: Array<{ gate: string; detectedMs: number }>;
     };
     expect(summary.result).toBe('violated');
-    expect(summary.violations[0]).toMatchObject({ gate: 'extraction_failure_rate', detectedMs: 9 * M });
+    // Fast burn at a sentinel check: 30 s after the onset instead of the 10-minute window's 2 m.
+    expect(summary.violations[0]).toMatchObject({ gate: 'extraction_failure_rate', detectedMs: 7.5 * M });
     const md = readFileSync(r.summary.reports.markdown, 'utf8');
     expect(md).toContain('| extraction_failure_rate | extractions_failed/extractions_total > 5% over 10m |');
     expect(md.match(/```mermaid\nxychart-beta/g)).toHaveLength(4);
@@ -191,8 +193,8 @@ describe('trail on disk', () => {
     const log = readMonitorLog(r.summary.log);
     const same = replayLog(log);
     expect(same.gates.find((g) => g.gate === 'extraction_failure_rate')).toMatchObject({
-      trippedMs: 9 * M,
-      recordedMs: 9 * M,
+      trippedMs: 7.5 * M,
+      recordedMs: 7.5 * M,
     });
     const loose = {
       ...production,

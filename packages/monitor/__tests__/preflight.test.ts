@@ -15,6 +15,8 @@ import {
   PreflightError,
   createSampler,
   preflight,
+  prepareWatch,
+  requestTimeoutFor,
   runMonitorLoop,
   scrapeExposition,
   resolveSelectors,
@@ -244,5 +246,33 @@ describe('pre-flight', () => {
     const noTarget = await cli([...args, '--auto-rollback']);
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toMatch(/--auto-rollback is on but no rollback target/);
+  });
+});
+
+describe('drills', () => {
+  it('request timeouts scale with the time scale, with a 1 s floor', async () => {
+    expect(requestTimeoutFor(1)).toBe(5000);
+    expect(requestTimeoutFor(2)).toBe(2500);
+    expect(requestTimeoutFor(60)).toBe(1000);
+    expect(requestTimeoutFor(60, 300)).toBe(300);
+    // A hung health endpoint costs one floor-length timeout at 60×, not 5 virtual minutes.
+    const hung = createServer(() => {});
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const { sampler } = prepareWatch({
+        environment: 'production',
+        configFile,
+        healthUrl: `http://127.0.0.1:${(hung.address() as AddressInfo).port}/health`,
+        metricsUrl: `${base}/metrics`,
+        timeScale: 60,
+      });
+      const started = Date.now();
+      const r = await sampler.sample(0);
+      expect(r.health).toEqual({ ok: false, detail: 'timed out after 1000ms', error: true });
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      hung.closeAllConnections();
+      await new Promise((r) => hung.close(r));
+    }
   });
 });

@@ -298,7 +298,8 @@ describe('sampler', () => {
       'low_confidence_queue',
       'p95_hash_time',
     ]);
-    expect(outcome.violations[0]!.detectedMs).toBe(60_000);
+    // Checks at T+0, the T+15s sentinel and T+30s: three failures in a row.
+    expect(outcome.violations[0]!.detectedMs).toBe(30_000);
     expect(outcome.violations[0]!.reason).toMatch(
       /metrics source failed 3 consecutive polls \(limit 2\): Prometheus query failed/,
     );

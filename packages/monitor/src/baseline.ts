@@ -3,12 +3,13 @@
 // (instant, nothing to wait for), or a scrape of the service's /metrics every `intervalMs` through
 // the period (the exposition has no history). Baseline gates need raw cumulative series (counters,
 // histogram buckets, gauges) rather than the windowed values the fixed gates' PromQL computes.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, formatDuration } from '@guarded-rollout/config';
 import {
   BaselineError,
   baselineFromReadings,
   metricsOfBaselineGate,
+  parseBaselineSnapshot,
   type BaselineGate,
   type BaselineSnapshot,
   type Gate,
@@ -19,6 +20,24 @@ import { systemClock, type Clock } from './clock.js';
 import { scrapeExposition } from './providers/exposition.js';
 import { describeFetchError, getText } from './providers/http.js';
 import { resolveSelectors, type MonitorSources, type SeriesSelector } from './sources.js';
+
+/** Reads a baseline file written by `guarded-rollout baseline` (or inline JSON, for an action
+ *  input); a ConfigError naming the file and what is wrong otherwise. */
+export function loadBaselineFile(fileOrJson: string): BaselineSnapshot {
+  const inline = fileOrJson.trim().startsWith('{');
+  const where = inline ? 'input "baseline"' : fileOrJson;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(inline ? fileOrJson : readFileSync(fileOrJson, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read the baseline: ${(error as Error).message}`, { file: where });
+  }
+  try {
+    return parseBaselineSnapshot(raw, where);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, { file: where });
+  }
+}
 
 export interface BaselineSourceOptions {
   gates: readonly BaselineGate[];

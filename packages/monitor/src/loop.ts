@@ -6,8 +6,11 @@ import { formatDuration } from '@guarded-rollout/config';
 import {
   evaluateBaselineGates,
   evaluateGates,
+  looksUnhealthy,
   milestones as policyMilestones,
-  nextPollAt,
+  nextCheck,
+  nextScheduledPoll,
+  type CheckKind,
   pruneReadings,
   type BaselineSnapshot,
   type EnvironmentGates,
@@ -29,6 +32,8 @@ export interface PollRecord {
   time: string;
   /** Virtual ms since the start of monitoring. */
   at: number;
+  /** A scheduled (or suspicion) poll, or a sentinel check between polls. */
+  kind: CheckKind;
   reading: Reading;
   results: GateResult[];
   /** Whether the next poll comes at the suspicion cadence. */
@@ -82,6 +87,8 @@ export interface LoopOptions {
   timeScale?: number;
   /** Poll at the suspicion cadence while a failure is suspected (default: on when configured). */
   suspicion?: boolean;
+  /** Sentinel checks (health + one scrape) between scheduled polls (default: on when configured). */
+  sentinels?: boolean;
   /** Stop at the first violation (default true); false keeps watching to the end of the window. */
   stopOnViolation?: boolean;
   /** Real ms budget for the whole run (default: window / scale + 2 minutes). */
@@ -99,6 +106,8 @@ export interface LoopOutcome {
   /** Virtual ms covered. */
   elapsedMs: number;
   polls: number;
+  /** Sentinel checks between polls. */
+  sentinels: number;
   violations: Violation[];
   gates: GateTrack[];
   policy: MonitorPolicy;
@@ -106,19 +115,12 @@ export interface LoopOutcome {
   suspicion: boolean;
 }
 
-/** A gate looks unhealthy when it is violated, suspicious, or reads above its limit without yet
- *  having enough data to judge (e.g. 3 of 4 extractions failed): all three warrant a fast look. */
-export function looksUnhealthy(r: GateResult): boolean {
-  return r.status === 'violated' || r.suspicious || (r.value !== null && r.value > r.threshold);
-}
+export { looksUnhealthy };
 
 /** The next poll: the engine's cadence, pulled forward to a milestone (escalations, final report)
  *  so those fire on time rather than at the next regular poll. */
 export function nextPoll(policy: MonitorPolicy, at: number, suspicious: boolean): number | undefined {
-  const regular = nextPollAt(policy, at, suspicious);
-  if (regular === undefined) return undefined;
-  const mark = policy.escalationsMs.filter((m) => m > at && m < regular).sort((a, b) => a - b)[0];
-  return mark ?? regular;
+  return nextScheduledPoll(policy, at, suspicious);
 }
 
 /** Copies the policy with a different window (the `duration` option); escalations past it drop. */
@@ -132,6 +134,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
   const policy = config.policy;
   const timeScale = options.timeScale ?? 1;
   const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+  const sentinelsOn = (options.sentinels ?? true) && policy.cadence.sentinelIntervalMs > 0;
   const stopOnViolation = options.stopOnViolation ?? true;
   const startReal = clock.now();
   const deadline = startReal + (options.deadlineMs ?? policy.windowMs / timeScale + 120_000);
@@ -170,8 +173,11 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
   const violations: Violation[] = [];
   let readings: Reading[] = [];
   let polls = 0;
+  let sentinels = 0;
   let at = 0;
+  let kind: CheckKind = 'poll';
   let lastAt = 0;
+  let lastPollAt = 0;
 
   const finish = (result: MonitorResult, reason: string): LoopOutcome => ({
     result,
@@ -180,6 +186,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     endedAt: new Date(clock.now()).toISOString(),
     elapsedMs: lastAt,
     polls,
+    sentinels,
     violations,
     gates: tracks,
     policy,
@@ -211,7 +218,10 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       ...evaluateGates(config, readings),
       ...evaluateBaselineGates(baselineGates, options.baseline, watched),
     ];
-    polls++;
+    if (kind === 'poll') {
+      polls++;
+      lastPollAt = pollAt;
+    } else sentinels++;
     lastAt = pollAt;
 
     let suspicious = false;
@@ -253,6 +263,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     await options.onPoll?.({
       time: new Date(clock.now()).toISOString(),
       at: pollAt,
+      kind,
       reading,
       results,
       suspicious: suspicion && suspicious,
@@ -271,7 +282,10 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
         `${violations.map((v) => v.gate).join(', ')} violated at T+${formatDuration(pollAt)}`,
       );
     }
-    const next = nextPoll(policy, pollAt, suspicion && suspicious);
+    const next = nextCheck(policy, pollAt, lastPollAt, suspicion && suspicious, {
+      suspicion,
+      sentinels: sentinelsOn,
+    });
     if (next === undefined) {
       await options.onMilestone?.({
         milestone: { atMs: policy.windowMs, kind: 'final-report' },
@@ -293,10 +307,11 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       }
       return finish(
         'passed',
-        `every gate held for the ${formatDuration(policy.windowMs)} window (${polls} polls)`,
+        `every gate held for the ${formatDuration(policy.windowMs)} window (${polls} polls${sentinels ? `, ${sentinels} sentinel checks` : ''})`,
       );
     }
-    at = next;
+    at = next.at;
+    kind = next.kind;
   }
   return finish('error', 'poll limit reached');
 }

@@ -36,6 +36,8 @@ export interface PollLine {
   time: string;
   elapsed_ms: number;
   elapsed: string;
+  /** "poll" (the recorded cadence) or "sentinel" (a check between polls); absent in older logs. */
+  check?: PollRecord['kind'];
   health: PollRecord['reading']['health'] | null;
   metrics: PollRecord['reading']['metrics'];
   gates: Record<
@@ -74,6 +76,7 @@ export class MonitorRecorder {
       time: poll.time,
       elapsed_ms: poll.at,
       elapsed: `T+${formatDuration(poll.at)}`,
+      check: poll.kind,
       health: poll.reading.health ?? null,
       metrics: poll.reading.metrics,
       gates: Object.fromEntries(

@@ -9,6 +9,8 @@ import {
   pruneReadings,
   type EnvironmentGates,
   type GateResult,
+  type MetricReading,
+  type MonitorPolicy,
   type Reading,
 } from '@guarded-rollout/gates';
 import type { LogHeader, PollLine } from './recorder.js';
@@ -21,6 +23,9 @@ export interface ReplayedGate {
   recordedMs: number | null;
   valueAtTrip: number | null;
   last: GateResult | null;
+  /** Checks at which the replayed status differs from the recorded one (0 when the thresholds
+   *  are the recorded ones: the replay reproduces the live verdicts exactly). */
+  differingChecks: number;
 }
 
 export interface ReplayResult {
@@ -65,13 +70,43 @@ export function readMonitorLog(file: string): MonitorLog {
   return { header, polls };
 }
 
+/** JSON has no Infinity: the +Inf bucket of a recorded histogram reads back as `le: null`. */
+function revive(metrics: Record<string, MetricReading>): Record<string, MetricReading> {
+  const out: Record<string, MetricReading> = {};
+  for (const [name, m] of Object.entries(metrics)) {
+    out[name] =
+      m.type === 'histogram'
+        ? {
+            ...m,
+            buckets: m.buckets.map((b) => ({
+              le: b.le === null || b.le === undefined ? Number.POSITIVE_INFINITY : Number(b.le),
+              count: b.count,
+            })),
+          }
+        : m;
+  }
+  return out;
+}
+
+/** The policy a log was recorded with; logs from before sentinels and fast burn ran without them. */
+function recordedPolicy(policy: MonitorPolicy): MonitorPolicy {
+  return {
+    ...policy,
+    cadence: {
+      ...policy.cadence,
+      sentinelIntervalMs: policy.cadence.sentinelIntervalMs ?? 0,
+      fastBurnWindowMs: policy.cadence.fastBurnWindowMs ?? 0,
+    },
+  };
+}
+
 export function replayLog(
   log: MonitorLog,
   gates?: Pick<EnvironmentGates, 'gates' | 'policy' | 'baselineGates'>,
 ): ReplayResult {
   const config = gates ?? {
     gates: log.header.gates,
-    policy: log.header.policy,
+    policy: recordedPolicy(log.header.policy),
     baselineGates: log.header.baselineGates,
   };
   // Baseline gates compare with the baseline recorded before that deploy (kept in the log header).
@@ -81,10 +116,12 @@ export function replayLog(
   const tripped = new Map<string, { at: number; value: number | null }>();
   const recorded = new Map<string, number>();
   let last: GateResult[] = [];
+  const differing = new Map<string, number>();
   for (const p of log.polls) {
+    const metrics = revive(p.metrics);
     const reading: Reading = p.health
-      ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics }
-      : { at: p.elapsed_ms, metrics: p.metrics };
+      ? { at: p.elapsed_ms, health: p.health, metrics }
+      : { at: p.elapsed_ms, metrics };
     readings.push(reading);
     readings = pruneReadings(config, readings);
     if (baselineGates.length) watched.push(reading);
@@ -97,6 +134,9 @@ export function replayLog(
         tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
     for (const [name, g] of Object.entries(p.gates))
       if (g.status === 'violated' && !recorded.has(name)) recorded.set(name, p.elapsed_ms);
+    for (const r of last)
+      if (p.gates[r.gate] && p.gates[r.gate]!.status !== r.status)
+        differing.set(r.gate, (differing.get(r.gate) ?? 0) + 1);
   }
   const out = [...config.gates, ...baselineGates].map((g) => ({
     gate: g.name,
@@ -104,6 +144,7 @@ export function replayLog(
     recordedMs: recorded.get(g.name) ?? null,
     valueAtTrip: tripped.get(g.name)?.value ?? null,
     last: last.find((r) => r.gate === g.name) ?? null,
+    differingChecks: differing.get(g.name) ?? 0,
   }));
   const times = out.map((g) => g.trippedMs).filter((t): t is number => t !== null);
   return {

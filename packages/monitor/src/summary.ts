@@ -57,6 +57,8 @@ export interface MonitorSummary {
   timeScale: number;
   suspicion: boolean;
   polls: number;
+  /** Sentinel checks between the recorded polls. */
+  sentinels: number;
   violations: Violation[];
   gates: GateSummary[];
   escalations: Array<{ atMs: number; gates: string[] }>;
@@ -134,6 +136,7 @@ export function buildSummary(
     timeScale: outcome.timeScale,
     suspicion: outcome.suspicion,
     polls: outcome.polls,
+    sentinels: outcome.sentinels,
     violations: outcome.violations,
     gates,
     escalations: context.escalations,

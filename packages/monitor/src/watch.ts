@@ -8,6 +8,7 @@ import {
   describeLimit,
   loadGatesConfig,
   parseGatesConfig,
+  BASELINE_METRIC_PREFIX,
   describeBaselineLimit,
   type BaselineSnapshot,
   type EnvironmentGates,
@@ -128,9 +129,13 @@ export function prepareWatch(options: WatchOptions): PreparedWatch {
       sources,
       timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
     });
+    // Exposition: the fixed gates read the same raw series, so one copy under the logical names.
+    // Prometheus: the fixed gates' windowed values hold those names; raw series go beside them.
+    const prefix = sampler.provider === 'prometheus' ? BASELINE_METRIC_PREFIX : '';
     sampler.sample = async (at) => {
       const [reading, extra] = await Promise.all([fixedSample(at), baselineSample(at)]);
-      return { ...reading, metrics: { ...extra, ...reading.metrics } };
+      const raw = Object.fromEntries(Object.entries(extra).map(([m, v]) => [`${prefix}${m}`, v]));
+      return { ...reading, metrics: { ...raw, ...reading.metrics } };
     };
   }
   const lines = [
@@ -148,17 +153,19 @@ export function planWatch(options: WatchOptions): { lines: string[]; markdown: s
   const detection = analyseDetection(config, {
     suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
   });
+  const when = (ms: number | null): string => (ms === null ? 'never' : formatDuration(ms));
   const rows = config.gates.map((g, i) => {
     const d = detection[i]!;
-    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : formatDuration(d.worstCaseMs)} |`;
+    const weak = `${d.weak.failure}: ${when(d.weak.worstCaseMs)}${d.weak.undetectedFromMs !== null ? ` (missed from T+${formatDuration(d.weak.undetectedFromMs)})` : ''}`;
+    return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.failure}: ${when(d.worstCaseMs)} | ${weak} |`;
   });
   const markdown = [
     `## Monitor gates (dry run): ${options.environment}`,
     '',
     ...lines.map((l) => `- ${l}`),
     '',
-    '| gate | trips when | worst-case detection |',
-    '|---|---|---|',
+    '| gate | trips when | hard failure: confirmed within | weakest failure it sees |',
+    '|---|---|---|---|',
     ...rows,
     '',
   ].join('\n');

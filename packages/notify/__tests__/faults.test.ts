@@ -23,13 +23,19 @@ function options(env: NodeJS.ProcessEnv, extra: Partial<SendOptions> = {}): Send
     details: VIOLATION_DETAILS,
     env,
     defaultTemplateDir: TEMPLATE_DIR,
-    fallbackDir: mkdtempSync(join(tmpdir(), 'notify-faults-')),
+    fallbackDir: (lastDir = mkdtempSync(join(tmpdir(), 'notify-faults-'))),
     budgetMs: BUDGET_MS,
     attemptTimeoutMs: BUDGET_MS,
     random: () => 0,
     ...extra,
   };
 }
+
+/** The journal of a call that delivered everything (fallbackPath is then null). */
+function fallbackOf(result: { fallbackPath: string | null }, dir = lastDir): string {
+  return result.fallbackPath ?? join(dir, 'notifications.jsonl');
+}
+let lastDir = '';
 
 function journal(path: string): Array<Record<string, unknown>> {
   return readFileSync(path, 'utf8')
@@ -41,7 +47,7 @@ function journal(path: string): Array<Record<string, unknown>> {
 const webhookCases: Array<[string, () => Promise<Receiver>, RegExp]> = [
   ['accepts the POST and never answers', httpFaults.hang, /timed out|time budget/],
   ['sends half the headers, then nothing', httpFaults.halfHeaders, /timed out|time budget/],
-  ['sends the headers and half the body', httpFaults.halfBody, /.+/],
+  ['answers 503 with half the promised body', httpFaults.halfBody, /timed out|time budget/],
   ['answers 200 only after 30 s', httpFaults.slow200, /timed out|time budget/],
   ['answers 500 with a body that never ends', httpFaults.unending500, /HTTP 500/],
   ['trickles its response one byte at a time (slow-loris)', httpFaults.slowLoris, /timed out|time budget/],
@@ -70,6 +76,19 @@ describe(`a webhook receiver that misbehaves (budget ${BUDGET_MS} ms)`, () => {
       expect(readUndelivered(result.fallbackPath!)).toHaveLength(1);
     },
   );
+
+  it('counts a 200 whose body never finishes as delivered, at once (no timeout, no duplicate)', async () => {
+    const receiver = await httpFaults.acceptedHalfBody();
+    receivers.push(receiver);
+    const started = Date.now();
+    const result = await sendNotification(
+      options({ NOTIFY_WEBHOOK_URL: `${receiver.url}/hooks/tokenTOKENtoken` }, { channels: ['webhook'] }),
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(result.delivered).toEqual({ webhook: true });
+    expect(receiver.connections).toBe(1);
+    expect(journal(fallbackOf(result)).map((l) => l.status)).toEqual(['pending', 'delivered']);
+  });
 
   it('gives up at once on 429 with Retry-After: 3600 (beyond the budget)', async () => {
     const receiver = await httpFaults.retryAfterHour();

@@ -71,8 +71,13 @@ export const httpFaults = {
   hang: () => tcpReceiver(afterRequest(() => undefined)),
   /** Half of the status line and headers, then silence. */
   halfHeaders: () => tcpReceiver(afterRequest((s) => s.write('HTTP/1.1 200 OK\r\nContent-Type: text/pl'))),
-  /** Complete headers promising a body that never comes. */
+  /** A 503 whose headers promise a body that never comes. */
   halfBody: () =>
+    tcpReceiver(
+      afterRequest((s) => s.write('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nbusy')),
+    ),
+  /** Accepts (200) but never finishes the body. */
+  acceptedHalfBody: () =>
     tcpReceiver(afterRequest((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok'))),
   /** A 200 that only arrives after 30 s. */
   slow200: () =>

@@ -6,7 +6,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { describeResult, resultMarkdown, sendNotification } from '../src/index.js';
+import {
+  describeResult,
+  notificationRedactor,
+  redactError,
+  resultMarkdown,
+  sendNotification,
+} from '../src/index.js';
 import { httpEcho, smtpEcho, type Receiver } from './faults.js';
 import { TEMPLATE_DIR, VIOLATION_DETAILS } from './fixtures.js';
 import { encodings, leaks, smtpLoginForms, SMTP_PASS, SMTP_USER, TOKENS } from './leak-forms.js';
@@ -74,5 +80,14 @@ describe('echoing receivers', () => {
       ...smtpLoginForms(SMTP_USER, SMTP_PASS),
     ];
     expect(leaks(outputs, forms)).toEqual([]);
+  });
+
+  it('an unexpected error is redacted in its message and its stack before a doorway prints it', () => {
+    const env = { SMTP_URL: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASS)}@mail.example.test:587` };
+    const redact = notificationRedactor({ env });
+    const b64 = Buffer.from(SMTP_PASS).toString('base64');
+    const error = redactError(new Error(`boom while sending AUTH ${b64} for ${SMTP_USER}`), redact) as Error;
+    expect(error.message).toBe('boom while sending AUTH *** for ***');
+    expect(leaks(`${error.message}\n${error.stack}`, smtpLoginForms(SMTP_USER, SMTP_PASS))).toEqual([]);
   });
 });

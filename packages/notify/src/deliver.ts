@@ -230,6 +230,12 @@ export function postWithRetry(request: HttpRequest, env: DeliveryEnvironment): P
           },
         };
       }
+      if (isSuccess(response.status)) {
+        // Accepted: the answer's body carries nothing we need, and a receiver that never finishes
+        // it must not turn a delivery into a timeout (and a duplicate on retry).
+        response.body?.cancel().catch(() => undefined);
+        return { outcome: { kind: 'response', status: response.status } };
+      }
       // Redacted before it is cut short: a cut could otherwise leave half a secret readable.
       const bodyText = redact(await readBody(response));
       return {

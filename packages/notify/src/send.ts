@@ -135,6 +135,16 @@ export function notificationRedactor(
   return redactor(notificationSecrets(options));
 }
 
+/** The same error with every secret form removed from its message and stack (for doorways that
+ *  print an unexpected error). */
+export function redactError(error: unknown, redact: (text: string) => string): unknown {
+  if (error instanceof Error) {
+    error.message = redact(error.message);
+    if (error.stack) error.stack = redact(error.stack);
+  }
+  return error;
+}
+
 function mergeSecrets(options: Pick<SendOptions, 'env' | 'envNames' | 'secrets'>): ChannelSecrets {
   const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
   const explicit = Object.fromEntries(

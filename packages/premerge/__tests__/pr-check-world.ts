@@ -3,7 +3,7 @@
 import {
   ArtifactBlobs,
   CheckRunStore,
-  installArtifactDownloadRoutes,
+  installArtifactRoutes,
   installCheckRunRoutes,
   installPullListRoutes,
   installPullRoutes,
@@ -54,10 +54,25 @@ export async function startWorld(): Promise<World> {
       installTeamMemberRoutes(fake, world.gh);
       installPullListRoutes(fake, world.gh);
       blobs.zips.clear();
-      blobs.expired.clear();
       blobs.downloads = 0;
       blobs.leakedAuthorization = 0;
-      installArtifactDownloadRoutes(fake, blobs);
+      installArtifactRoutes(fake, {
+        listArtifacts: () =>
+          [...world.gh.artifacts.entries()].flatMap(([runId, list]) =>
+            list.map((a) => ({
+              id: a.id as number,
+              name: a.name as string,
+              sizeInBytes: a.size_in_bytes as number,
+              createdAt: '2026-11-23T10:30:00Z',
+              expiresAt: '2027-02-21T10:30:00Z',
+              runId,
+              headSha: (a.workflow_run as { head_sha: string }).head_sha,
+              headBranch: 'feature',
+              expired: a.expired === true,
+            })),
+          ),
+        downloadUrl: (id) => blobs.signedUrl(id),
+      });
       fake.faults.length = 0;
       fake.requests.length = 0;
       fake.violations.length = 0;

@@ -239,6 +239,18 @@ describe('pr-check operator sign-off', () => {
     expect(rule(outcome, 'signoff').reason).toMatch(/@dev-dan is not in the operator set/);
   });
 
+  it('reads 300 comments newest page first and stops at the sign-off', async () => {
+    for (let i = 0; i < 299; i++)
+      gh.addComment(7, { user: `commenter-${i % 9}`, body: `comment ${i}`, createdAt: at(10 + i / 10) });
+    gh.addComment(7, { user: 'ops-olga', body: '/signoff', createdAt: at(60) });
+    expect(rule(await check(), 'signoff').status).toBe('pass');
+    expect(fake.count('issues/list-comments')).toBe(2);
+    gh.comments.get(7)!.pop();
+    fake.requests.length = 0;
+    expect(rule(await check(), 'signoff').status).toBe('pending');
+    expect(fake.count('issues/list-comments')).toBe(3);
+  });
+
   it('tells the operator their comment predates the push', async () => {
     gh.addComment(7, { user: 'ops-olga', body: '/signoff', createdAt: at(-5) });
     // Comment edited after the push: GitHub returns it for `since`, but created_at still predates it.

@@ -8,7 +8,14 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import { parseMember, type PrCheckPolicy } from './policy.js';
-import type { IssueComment, PremergeRun, PullSnapshot, Review, RosterMembership } from './rules.js';
+import {
+  evaluateSignoff,
+  type IssueComment,
+  type PremergeRun,
+  type PullSnapshot,
+  type Review,
+  type RosterMembership,
+} from './rules.js';
 
 const Octokit = OctokitCore.plugin(paginateRest, retry, throttling);
 export type GitHubClient = InstanceType<typeof Octokit>;
@@ -22,14 +29,18 @@ export interface ClientTuning {
   rateLimitBaseMs?: number;
   /** How often a rate-limited request is retried before it fails (default 2). */
   rateLimitRetries?: number;
+  /** Longest Retry-After / reset wait accepted, in seconds (default 60). */
+  maxRateLimitWaitSeconds?: number;
 }
 
 let clientCount = 0;
 
 export function createGitHubClient(token: string, apiUrl?: string, tuning: ClientTuning = {}): GitHubClient {
   const limitRetries = tuning.rateLimitRetries ?? 2;
-  const onLimit = (_after: number, _options: unknown, _octokit: unknown, retryCount: number): boolean =>
-    retryCount < limitRetries;
+  // Wait out a short limit; a long one (a primary limit resets hourly) fails now with the request
+  // named, because a job killed by its timeout would leave the check without a conclusion.
+  const onLimit = (after: number, _options: unknown, _octokit: unknown, retryCount: number): boolean =>
+    retryCount < limitRetries && after <= (tuning.maxRateLimitWaitSeconds ?? 60);
   return new Octokit({
     auth: token,
     baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
@@ -133,15 +144,21 @@ export interface PremergeArtifact {
   sizeBytes: number;
 }
 
-/** The pieces of a PR gathered before membership is resolved (evidence is read separately). */
+export type PullInfo = Awaited<ReturnType<typeof fetchPull>>;
+
+/** The rest of a PR once it is read (evidence is read separately). */
 export async function fetchPullSnapshot(
   client: GitHubClient,
   ref: RepoRef,
   number: number,
+  pull: PullInfo,
   policy: PrCheckPolicy,
-  options: { signoffSatisfiedByReview?: (snapshot: PullSnapshot) => boolean } = {},
+  options: {
+    /** Who is in the sets (resolved meanwhile): lets a review or the newest comments settle the
+     *  sign-off without reading every comment. */
+    roster?: Promise<RosterMembership>;
+  } = {},
 ): Promise<{ snapshot: PullSnapshot; premerge: PremergeRun | undefined }> {
-  const pull = await fetchPull(client, ref, number);
   const headSha = pull.headSha;
   const [reviewData, runs] = await Promise.all([
     client
@@ -199,24 +216,65 @@ export async function fetchPullSnapshot(
     pushedAt,
     evidence: undefined,
   };
-  if (policy.rules.signoff && !options.signoffSatisfiedByReview?.(snapshot)) {
-    // Only comments newer than the push can sign off; `since` lets GitHub drop the rest.
-    const comments = await client
-      .paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+  if (policy.rules.signoff) {
+    const roster = await options.roster;
+    if (!roster || evaluateSignoff(snapshot, policy, roster).status !== 'pass') {
+      const qualifies = roster
+        ? (comment: IssueComment): boolean =>
+            evaluateSignoff({ ...snapshot, reviews: [], comments: [comment] }, policy, roster).status ===
+            'pass'
+        : undefined;
+      snapshot.comments = await fetchSignoffComments(client, ref, number, pushedAt, qualifies);
+    }
+  }
+  return { snapshot, premerge };
+}
+
+/**
+ * Issue comments since the latest push (`since` lets GitHub drop older ones), newest page first:
+ * the sign-off is usually among the latest comments, so once a qualifying one is found the older
+ * pages are not read. Without `qualifies` every page is read.
+ */
+async function fetchSignoffComments(
+  client: GitHubClient,
+  ref: RepoRef,
+  number: number,
+  since: string | undefined,
+  qualifies: ((comment: IssueComment) => boolean) | undefined,
+): Promise<IssueComment[]> {
+  const page = async (n: number) => {
+    try {
+      return await client.request('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
         ...ref,
         issue_number: number,
         per_page: 100,
-        ...(pushedAt ? { since: pushedAt } : {}),
-      })
-      .catch((error: unknown) => apiFailure(`listing the comments of #${number}`, error));
-    snapshot.comments = comments.map((c): IssueComment => ({
-      id: Number(c.id),
-      user: c.user?.login ?? 'ghost',
-      body: c.body ?? '',
-      createdAt: c.created_at,
-    }));
+        page: n,
+        ...(since ? { since } : {}),
+      });
+    } catch (error) {
+      return apiFailure(`listing the comments of #${number}`, error);
+    }
+  };
+  const toComment = (c: {
+    id: number | bigint;
+    user: { login: string } | null;
+    body?: string;
+    created_at: string;
+  }): IssueComment => ({
+    id: Number(c.id),
+    user: c.user?.login ?? 'ghost',
+    body: c.body ?? '',
+    createdAt: c.created_at,
+  });
+  const first = await page(1);
+  const pages = new Map<number, IssueComment[]>([[1, first.data.map(toComment)]]);
+  const last = Number(/[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(first.headers.link ?? '')?.[1] ?? 1);
+  // Bounded: GitHub caps a PR's comments (2,500 per issue), i.e. 25 pages of 100.
+  for (let n = Math.min(last, 50); n >= 2; n--) {
+    if (qualifies && [...pages.values()].some((list) => list.some(qualifies))) break;
+    pages.set(n, (await page(n)).data.map(toComment));
   }
-  return { snapshot, premerge };
+  return [...pages.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, list]) => list);
 }
 
 /** `premerge.yml` → `.github/workflows/premerge.yml`; a full path is kept. */

@@ -20,13 +20,7 @@ import {
 } from './github.js';
 import type { PrCheckPolicy } from './policy.js';
 import { CHECK_RUN_NAME, checkConclusion, renderEvaluation, resultTitle } from './report.js';
-import {
-  evaluatePull,
-  evaluateSignoff,
-  type PremergeEvidence,
-  type PremergeRun,
-  type PrEvaluation,
-} from './rules.js';
+import { evaluatePull, type PremergeEvidence, type PremergeRun, type PrEvaluation } from './rules.js';
 
 export const EVIDENCE_BUNDLE = 'premerge_artifacts';
 
@@ -157,6 +151,47 @@ export async function runPrCheck(options: PrCheckOptions): Promise<PrCheckOutcom
   };
 }
 
+/** Ends the PR's check run as failed with `reason`, without evaluating (e.g. the roster is unreadable). */
+export async function reportCheckFailure(options: {
+  repo: string;
+  pull: number;
+  token: string;
+  apiUrl?: string;
+  checkName?: string;
+  appId?: number;
+  headShaHint?: string;
+  reason: string;
+  tuning?: ClientTuning;
+}): Promise<void> {
+  const ref = parseRepo(options.repo);
+  const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
+  let headSha = options.headShaHint;
+  try {
+    headSha = (await fetchPull(client, ref, options.pull)).headSha;
+  } catch (error) {
+    if (!headSha) throw error;
+  }
+  await completeCheckRun(
+    client,
+    ref,
+    headSha,
+    {
+      name: options.checkName ?? CHECK_RUN_NAME,
+      appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
+      externalId: externalIdOf(ref, options.pull),
+    },
+    {
+      conclusion: 'failure',
+      title: '❌ pr-check configuration error',
+      summary: `pr-check could not evaluate PR #${options.pull}: ${options.reason}\n`,
+    },
+    new Date(),
+  );
+}
+
+const externalIdOf = (ref: RepoRef, pull: number): string =>
+  `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${pull}`.toLowerCase();
+
 async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise<PrCheckOutcome> {
   const now = options.now ?? (() => new Date());
   const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
@@ -167,7 +202,7 @@ async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise
   const identity = {
     name: options.checkName ?? CHECK_RUN_NAME,
     appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
-    externalId: `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${options.pull}`.toLowerCase(),
+    externalId: externalIdOf(ref, options.pull),
   };
   const write = async (
     headSha: string,
@@ -188,17 +223,16 @@ async function evaluateAndReport(options: PrCheckOptions, ref: RepoRef): Promise
 
   let headSha = options.headShaHint;
   try {
-    headSha = (await fetchPull(client, ref, options.pull)).headSha;
-    // A review by an operator listed by name settles the sign-off without reading any comments.
-    const named = new Set(
-      policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()),
-    );
+    const pull = await fetchPull(client, ref, options.pull);
+    headSha = pull.headSha;
+    // Teams are listed while the PR's reviews and runs are read; an operator's review, or a
+    // /signoff on the newest page of comments, spares reading the rest.
+    const membershipPromise = resolveMembership(teamClient, policy);
     const [{ snapshot, premerge }, membership] = await Promise.all([
-      fetchPullSnapshot(client, ref, options.pull, policy, {
-        signoffSatisfiedByReview: (s) =>
-          evaluateSignoff(s, policy, { sre: new Set(), operators: named }).status === 'pass',
+      fetchPullSnapshot(client, ref, options.pull, pull, policy, {
+        roster: membershipPromise.then((m) => m.roster),
       }),
-      resolveMembership(teamClient, policy),
+      membershipPromise,
     ]);
     headSha = snapshot.headSha;
     snapshot.evidence = policy.rules.evidence

@@ -592,22 +592,6 @@ export function evaluatePull(
   return { result, rules, missing: rules.flatMap((r) => r.missing) };
 }
 
-/** Logins whose set membership matters for this evaluation (the only ones the edge looks up). */
-export function membershipCandidates(
-  snapshot: PullSnapshot,
-  policy: PrCheckPolicy,
-): { sre: string[]; operators: string[] } {
-  const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
-  const author = lc(snapshot.author);
-  const headApprovers = [...latestReviewStates(snapshot.reviews).values()]
-    .filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author)
-    .map((r) => lc(r.user));
-  const signers = snapshot.comments
-    .filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author)
-    .map((c) => lc(c.user));
-  return { sre: [...new Set(tally.approvers)], operators: [...new Set([...headApprovers, ...signers])] };
-}
-
 /** The checklist rules alone, for a PR description checked before (or without) a PR. */
 export function evaluateBody(
   body: string | null,

@@ -3,6 +3,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { restoreBackup } from '@guarded-rollout/archive';
+import { recordRestoredBackup } from '@guarded-rollout/deploy';
 import { deploymentHandlers } from '@guarded-rollout/fake-github';
 import { runGuardedDeploy } from '../src/index.js';
 import {
@@ -15,10 +17,6 @@ import {
   type GitHubSide,
   type Site,
 } from './support.js';
-
-// packages/archive restores only the backed-up roots once issue 14's restore lands (until then a
-// restore swaps the whole target directory and the note moves to <target>.pre-rollback-*).
-const ROOTS_ONLY_RESTORE = false;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -89,8 +87,7 @@ describe('runGuardedDeploy', () => {
     expect(result.rollbackStatus).toBe('succeeded');
     expect(await version(site.base)).toBe('1.0.0');
     expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
-    if (ROOTS_ONLY_RESTORE)
-      expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+    expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
 
     // A webhook that never answers does not hold the rollback: restart within 1 s of the violation.
     const violation = w.lines.find((l) => l.text.startsWith('gate violation:'))!;
@@ -191,6 +188,39 @@ describe('runGuardedDeploy', () => {
     expect(result.message).toContain('version endpoint');
     expect(await version(site.base)).toBe('1.0.0');
     expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it('a manual rollback of that backup (the rollback action) makes the restored release active again', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const o = options(site);
+    const deployed = await runGuardedDeploy(o, world(site, gh, hook.url));
+    expect(deployed.result).toBe('succeeded');
+    expect((await gh.recorder.active('production'))?.id).toBe(deployed.deploymentId);
+
+    // What actions/rollback does: verified restore, then record the backup's release.
+    const restored = await restoreBackup({
+      environment: 'production',
+      backupPath: deployed.backupPath!,
+      target: site.root,
+      restartCommand: o.rollback.restartCommand!,
+      healthUrl: `${site.base}/health`,
+      health: { required: 3, intervalMs: 200, timeoutMs: 2000, deadlineMs: 20_000 },
+      cwd: site.dir,
+      logDir: site.dir,
+    });
+    expect(restored.status).toBe('succeeded');
+    const recorded = await recordRestoredBackup(gh.recorder, {
+      environment: 'production',
+      backupPath: restored.restoredFrom,
+      reason: 'manual rollback',
+    });
+    expect(recorded).toHaveProperty('id');
+    const id = (recorded as { id: number }).id;
+    expect(gh.store.find(id)).toMatchObject({ ref: site.commits['1.0.0'], payload: { version: '1.0.0' } });
+    expect(await gh.recorder.active('production')).toMatchObject({ id, version: '1.0.0' });
+    expect(gh.store.states(deployed.deploymentId!).at(-1)).toBe('inactive');
+    expect(await version(site.base)).toBe('1.0.0');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);
 });

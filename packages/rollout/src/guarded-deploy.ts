@@ -11,6 +11,7 @@ import {
   automaticRollbackSafe,
   checksForTier,
   CommitStatusGateError,
+  recordRestoredRelease,
   runDeploy,
   runSmokeTests,
   type ActiveDeployment,
@@ -21,7 +22,9 @@ import {
   type SmokeCheck,
 } from '@guarded-rollout/deploy';
 import {
+  assertPreflight,
   guardedMonitor,
+  preflight,
   MonitorRecorder,
   planWatch,
   prepareWatch,
@@ -249,9 +252,7 @@ export async function runGuardedDeploy(
       log.info(`version ${options.version} is commit ${out.commit}`);
       await world.checkVersion?.(options.version, out.commit);
       // Monitor pre-flight: gates, URLs and metric mapping checked before anything changes.
-      // Seam for packages/monitor `preflight()` (issue 13): until it lands, prepareWatch validates
-      // everything that can be checked without polling.
-      for (const line of monitorPreflight(options)) log.info(line);
+      await monitorPreflight(options, log);
       const critical = checksForTier(options.smoke.checks, 'critical');
       if (critical.length === 0 && options.smoke.required)
         throw new ConfigError(
@@ -483,23 +484,16 @@ export async function runGuardedDeploy(
     }
     await trail;
     try {
-      const id = await recorder.create({
+      out.restoredDeploymentId = await recordRestoredRelease(recorder, {
         environment: env,
         ref: previous.ref,
-        production: env === 'production',
-        description: `automatic rollback to ${previous.version ?? previous.ref} (deployment ${out.deploymentId ?? '?'} failed)`,
-        payload: {
-          version: previous.version ?? null,
-          type: 'rollback',
-          rollback_of: out.deploymentId ?? null,
-          restored_from: out.restoredFrom ?? null,
-        },
-        // The restored release was live a minute ago; GitHub must not refuse it for a newer red check.
-        requiredContexts: [],
+        ...(previous.version ? { version: previous.version } : {}),
+        reason: 'automatic rollback',
+        ...(out.restoredFrom ? { restoredFrom: out.restoredFrom } : {}),
+        ...(out.deploymentId !== undefined ? { rollbackOf: out.deploymentId } : {}),
+        ...(options.logUrl ? { logUrl: options.logUrl } : {}),
+        ...(options.environmentUrl ? { environmentUrl: options.environmentUrl } : {}),
       });
-      out.restoredDeploymentId = id;
-      void post(id, 'in_progress', 'restoring the previous release');
-      await post(id, 'success', `restored ${previous.version ?? previous.ref}; health verified`);
     } catch (error) {
       log.warning(`GitHub: the restored release was not recorded: ${(error as Error).message}`);
     }
@@ -604,9 +598,24 @@ export async function runGuardedDeploy(
   }
 }
 
-/** The monitor pre-flight the plan stage runs (seam for packages/monitor `preflight()`). */
-export function monitorPreflight(options: GuardedDeployOptions): string[] {
-  return prepareWatch({ environment: options.environment, ...options.watch }).lines;
+/** The monitor pre-flight of the plan stage (packages/monitor `preflight()`): every problem
+ *  refuses the deploy before anything changes; warnings are shown. */
+export async function monitorPreflight(
+  options: GuardedDeployOptions,
+  log: Pick<RolloutWorld['log'], 'info' | 'warning'>,
+): Promise<void> {
+  const result = await preflight({
+    environment: options.environment,
+    ...options.watch,
+    autoRollback: options.rollback.auto,
+    autoRollbackName: 'input "auto-rollback"',
+    rollbackConfigured: options.skipBackup ? false : Boolean(options.rollback.target),
+    // In dry-run the service may legitimately be absent; a mapping that matches nothing is still refused.
+    requireReachable: !options.dryRun,
+  });
+  for (const line of result.lines) log.info(line);
+  for (const warning of result.warnings) log.warning(`pre-flight: ${warning}`);
+  assertPreflight(result);
 }
 
 /** A recorder that also reports each poll (for the Deployment's "monitoring T+NN m"). */

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { installArtifactRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
 import { runNodeAction, startArtifactService, type ArtifactService } from '../src/index.js';
 
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
+
 const probe = fileURLToPath(new URL('./fixtures/probe-action', import.meta.url));
 const dirs: string[] = [];
 const workspace = (): string => {
@@ -16,6 +19,7 @@ const workspace = (): string => {
 let service: ArtifactService;
 let fake: FakeGitHub;
 beforeAll(async () => {
+  if (process.platform !== 'linux') return;
   service = await startArtifactService();
   fake = await startFakeGitHub();
   fake.token = 'ghs_reader';
@@ -27,7 +31,7 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-describe('the local artifact service', () => {
+describeOnLinux('the local artifact service', () => {
   it('takes an upload from @actions/artifact in one job and serves it to another job through the REST API', async () => {
     const github = { repository: 'octo-org/octo-repo', runId: 4242, apiUrl: fake.url };
     const up = await runNodeAction(probe, {

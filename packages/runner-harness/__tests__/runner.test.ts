@@ -15,6 +15,9 @@ import {
   runPostStep,
 } from '../src/index.js';
 
+// Runner semantics (signals, /proc, bash, dash) are Linux's, as on ubuntu-latest; other OSes skip.
+const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;
+
 const probe = fileURLToPath(new URL('./fixtures/probe-action', import.meta.url));
 const dirs: string[] = [];
 const workspace = (): string => {
@@ -48,7 +51,7 @@ describe('runner file commands', () => {
   ])('input %s is %s', (name, env) => expect(inputEnvName(name)).toBe(env));
 });
 
-describe('a node action step', () => {
+describeOnLinux('a node action step', () => {
   it('gets INPUT_* (defaults applied, hyphens kept), outputs, state for post, env, summary', async () => {
     const ws = workspace();
     const runnerTemp = mkdtempSync(join(tmpdir(), 'harness-rt-'));
@@ -95,7 +98,7 @@ describe('a node action step', () => {
   });
 });
 
-describe('a composite run: step', () => {
+describeOnLinux('a composite run: step', () => {
   it('sees no INPUT_* and no artifact runtime token, only its env:', async () => {
     const r = await runCompositeRunStep(
       'env | grep -E "^(INPUT_|ACTIONS_RUNTIME)" || echo none; echo "x=$GREETING" >> "$GITHUB_OUTPUT"',
@@ -109,7 +112,18 @@ describe('a composite run: step', () => {
   });
 });
 
-describe("the runner's cancel schedule (SIGINT, SIGTERM at 7.5 s, SIGKILL at 10 s)", () => {
+describeOnLinux('shell: sh (dash) in a run: step', () => {
+  it('drops hyphenated names like INPUT_DRY-RUN from the env its commands get; bash keeps them', async () => {
+    const script = `node -e 'console.log(process.env["INPUT_DRY-RUN"] ?? "missing")'\n`;
+    const env = { 'INPUT_DRY-RUN': 'true' };
+    const sh = await runCompositeRunStep(script, { workspace: workspace(), env, shell: 'sh' }).result;
+    const bash = await runCompositeRunStep(script, { workspace: workspace(), env }).result;
+    expect(sh.stdout.trim()).toBe('missing');
+    expect(bash.stdout.trim()).toBe('true');
+  });
+});
+
+describeOnLinux("the runner's cancel schedule (SIGINT, SIGTERM at 7.5 s, SIGKILL at 10 s)", () => {
   it('measures each signal; bash as the direct child leaves its command running', async () => {
     // The three cases run together: together they take the schedule's 10 s once.
     const quick = runNodeAction(probe, { workspace: workspace(), inputs: { mode: 'wait' } });
@@ -156,7 +170,7 @@ describe("the runner's cancel schedule (SIGINT, SIGTERM at 7.5 s, SIGKILL at 10 
   }, 60_000);
 });
 
-describe("checkout's clean", () => {
+describeOnLinux("checkout's clean", () => {
   it('removes untracked and ignored files (a backups/ dir too) and resets tracked ones', () => {
     const ws = workspace();
     initWorkspaceRepo(ws, { '.gitignore': 'backups/\n', 'app.txt': 'v1\n' });

@@ -17,8 +17,10 @@ import {
   compactTimestamp,
   packageNotifier,
   watchDeployment,
+  recordBaseline,
   type MonitorSummary,
 } from '@guarded-rollout/monitor';
+import { parseGatesConfig, type BaselineSnapshot } from '@guarded-rollout/gates';
 import { startSinks } from './sinks.js';
 
 const SCENARIOS = [
@@ -26,6 +28,7 @@ const SCENARIOS = [
   'slow-hashing',
   'dying-health',
   'growing-queue',
+  'subtle-regression',
   'healthy',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -34,7 +37,11 @@ const EXPECTED_GATE: Record<Exclude<Scenario, 'healthy'>, string> = {
   'slow-hashing': 'p95_hash_time',
   'dying-health': 'health',
   'growing-queue': 'low_confidence_queue',
+  // Under every fixed limit: only a baseline gate (examples/dhash-service/baseline-gates.json) sees it.
+  'subtle-regression': 'hash_time_vs_baseline',
 };
+/** Scenarios watched with the baseline gates added to the shipped production gates. */
+const WITH_BASELINE_GATES: readonly Scenario[] = ['subtle-regression'];
 
 interface Args {
   scenario: Scenario;
@@ -230,6 +237,37 @@ async function main(): Promise<number> {
     if (check.status !== 0 && !/not found/.test(check.stderr))
       throw new Error('the new backup failed its checksum');
 
+    // Baseline gates compare the new release with the old one: record how 1.0.0 behaves under this
+    // traffic for the 15 (virtual) minutes before the deploy, from the same /metrics the watch reads.
+    let configFile = join(args.repo, 'quality-gates-config.json');
+    let baseline: BaselineSnapshot | undefined;
+    if (WITH_BASELINE_GATES.includes(args.scenario)) {
+      const shipped = JSON.parse(readFileSync(configFile, 'utf8')) as {
+        $schema?: string;
+        defaults: { gates: Record<string, unknown> };
+      };
+      delete shipped.$schema;
+      const extra = JSON.parse(
+        readFileSync(join(args.repo, 'examples', 'dhash-service', 'baseline-gates.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      shipped.defaults.gates = { ...shipped.defaults.gates, ...extra };
+      configFile = join(out, 'quality-gates-with-baseline.json');
+      writeFileSync(configFile, `${JSON.stringify(shipped, null, 2)}\n`);
+      const gates = parseGatesConfig(JSON.stringify(shipped), 'production', configFile);
+      step(
+        'record the pre-deploy baseline',
+        `${gates.baselineGates!.length} baseline gates; 15 virtual minutes of /metrics from release 1.0.0`,
+      );
+      baseline = await recordBaseline({
+        gates: gates.baselineGates!,
+        metricsUrl: `${base}/metrics`,
+        timeScale: args.timeScale,
+        intervalMs: 30_000,
+        outFile: join(out, 'baseline.json'),
+        log: (line) => info(line),
+      });
+    }
+
     step(
       'deploy release 1.1.0',
       args.scenario === 'healthy'
@@ -247,7 +285,8 @@ async function main(): Promise<number> {
     step('monitor the quality gates', `production gates, 60-minute window compressed ${args.timeScale}×`);
     const outcome = await watchDeployment({
       environment: 'production',
-      configFile: join(args.repo, 'quality-gates-config.json'),
+      configFile,
+      ...(baseline ? { baseline } : {}),
       healthUrl: `${base}/health`,
       metricsUrl: `${base}/metrics`,
       timeScale: args.timeScale,
@@ -290,6 +329,19 @@ async function main(): Promise<number> {
       if (summary.result === 'violated' && summary.violations.some((v) => v.gate === gate))
         verdict.push(`${gate} tripped as designed`);
       else verdict.push(`UNEXPECTED: expected ${gate} to trip; result ${summary.result} (${summary.reason})`);
+      if (WITH_BASELINE_GATES.includes(args.scenario)) {
+        // The point of the scenario: the fixed (seed) gates all say ok, only the baseline catches it.
+        const fixed = summary.gates.filter((g) => g.kind !== 'baseline');
+        const notOk = fixed.filter((g) => g.status !== 'ok');
+        if (notOk.length === 0)
+          verdict.push(
+            `every fixed gate said ok (${fixed.map((g) => `${g.gate} ${g.valueText}`).join(', ')})`,
+          );
+        else
+          verdict.push(
+            `UNEXPECTED: fixed gates not ok: ${notOk.map((g) => `${g.gate} ${g.status}`).join(', ')}`,
+          );
+      }
       if (summary.rollback?.status === 'succeeded' && (summary.rollback.healthChecksOk ?? 0) >= 3)
         verdict.push('rollback restored 1.0.0 and passed 3 consecutive OK health checks');
       else verdict.push(`UNEXPECTED: rollback ${summary.rollback?.status ?? 'not run'}`);

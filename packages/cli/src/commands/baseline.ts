@@ -2,29 +2,13 @@
 // (a Prometheus range query over the period just ended, or scrapes of the service's /metrics
 // through the period) into a JSON file that `monitor --baseline FILE` compares the new release
 // with. Run it just before the deploy. Exit 0 recorded, 2 on bad input or too little data.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
-import { BaselineError, parseBaselineSnapshot, type BaselineSnapshot } from '@guarded-rollout/gates';
+import { BaselineError } from '@guarded-rollout/gates';
 import { checkTimeScale, loadGatesFrom, loadMonitorSources, recordBaseline } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
 import { DEFAULT_GATES_CONFIG } from './gates.js';
-
-/** Reads a baseline file written by `guarded-rollout baseline`; a clear error otherwise. */
-export function readBaselineFile(file: string): BaselineSnapshot {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`cannot read the baseline file: ${(error as Error).message}`, { file });
-  }
-  try {
-    return parseBaselineSnapshot(raw, file);
-  } catch (error) {
-    throw new ConfigError((error as Error).message, { file });
-  }
-}
 
 export function registerBaseline(program: Command, ctx: CliContext): void {
   program

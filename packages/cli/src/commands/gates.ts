@@ -1,5 +1,6 @@
 // `guarded-rollout gates check`: validate a quality-gates config and show, per gate, its limit and
-// the worst-case time to detect a hard failure — what an SRE needs to judge the thresholds.
+// how long it takes to confirm a hard failure and the weakest failure it can see — what an SRE needs
+// to judge the thresholds.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration } from '@guarded-rollout/config';
@@ -59,59 +60,60 @@ export function registerGates(program: Command, ctx: CliContext): void {
         const plans = (config.baselineGates ?? []).map((g) =>
           planBaselineGate(g, config.policy, { requestsPerSecond: rate, baselineRate }),
         );
-        const plain = analyseDetection(config, { suspicion: false });
-        const fast =
-          config.policy.cadence.suspicionIntervalMs > 0
-            ? analyseDetection(config, { suspicion: true })
-            : undefined;
+        // What the monitor does (polls, sentinels, suspicion polling, fast burn), and for
+        // comparison the recorded poll cadence alone.
+        const live = analyseDetection(config);
+        const pollsOnly = analyseDetection(config, { sentinels: false });
         if (options.json) {
           ctx.stdout(
-            `${JSON.stringify({ environment: config.environment, policy: config.policy, gates: config.gates, detection: plain, detectionWithSuspicion: fast, ...(plans.length ? { baselineGates: config.baselineGates, baselinePlans: plans } : {}) }, null, 2)}\n`,
+            `${JSON.stringify({ environment: config.environment, policy: config.policy, gates: config.gates, detection: live, detectionPollsOnly: pollsOnly, ...(plans.length ? { baselineGates: config.baselineGates, baselinePlans: plans } : {}) }, null, 2)}\n`,
           );
           return;
         }
         const when = (ms: number | null): string => (ms === null ? 'never' : formatDuration(ms));
+        const missed = (ms: number | null): string =>
+          ms === null ? '' : `; missed from T+${formatDuration(ms)}`;
         ctx.stdout(`Quality gates for ${config.environment} (${options.config}): valid\n`);
         ctx.stdout(
-          `Polling ${describeCadence(config.policy, formatDuration)}; escalations at ${config.policy.escalationsMs.map((m) => `T+${formatDuration(m)}`).join(', ') || 'none'}; final report at T+${formatDuration(config.policy.windowMs)}\n\n`,
+          `Polling ${describeCadence(config.policy, formatDuration)}; escalations at ${config.policy.escalationsMs.map((m) => `T+${formatDuration(m)}`).join(', ') || 'none'}; final report at T+${formatDuration(config.policy.windowMs)}\n`,
+        );
+        ctx.stdout(
+          "Detection simulated for every onset second through the monitor's own schedule (the weak failure every 5 s):\n\n",
         );
         const rows = config.gates.map((gate, i) => {
-          const d = plain[i]!;
-          const s = fast?.[i];
+          const d = live[i]!;
+          const p = pollsOnly[i]!;
           return [
             gate.name,
-            gate.kind,
             describeLimit(gate),
-            `${when(d.worstCaseMs)}${d.worstOnsetMs !== null ? ` (onset just after T+${formatDuration(d.worstOnsetMs)})` : ''}`,
-            ...(fast ? [when(s!.worstCaseMs)] : []),
+            d.failure,
+            `${when(d.worstCaseMs)}${d.worstOnsetMs !== null ? ` (onset T+${formatDuration(d.worstOnsetMs)})` : ''}`,
+            when(p.worstCaseMs),
+            d.weak.failure,
+            `${when(d.weak.worstCaseMs)}${missed(d.weak.undetectedFromMs)}`,
           ];
         });
         ctx.stdout(
           renderTable(
             [
               'gate',
-              'kind',
               'trips when',
-              'worst-case detection',
-              ...(fast ? ['with suspicion polling'] : []),
+              'hard failure',
+              'confirmed within',
+              'polls only',
+              'weakest failure it sees',
+              'confirmed within',
             ],
             rows,
           ),
         );
-        ctx.stdout('\nHard failure simulated per gate, and what each gate can never catch:\n');
-        for (const [i, d] of plain.entries()) {
-          const fastMiss = fast?.[i]?.undetectedFromMs;
-          const withSuspicion =
-            fast === undefined || fastMiss === d.undetectedFromMs
-              ? ''
-              : fastMiss === null || fastMiss === undefined
-                ? ' Suspicion polling catches it.'
-                : ` With suspicion polling only a failure starting after T+${formatDuration(fastMiss)} is missed.`;
+        ctx.stdout('\nWhat each gate can never catch, and late onsets:\n');
+        for (const d of live) {
           const late =
             d.undetectedFromMs !== null
-              ? ` A failure starting after T+${formatDuration(d.undetectedFromMs)} is not confirmed before the window closes.${withSuspicion}`
+              ? ` A hard failure starting after T+${formatDuration(d.undetectedFromMs)} is not confirmed before the window closes.`
               : '';
-          ctx.stdout(`- ${d.gate}: ${d.failure}. Blind spot: ${d.blindSpot}.${late}\n`);
+          ctx.stdout(`- ${d.gate}: ${d.blindSpot}.${late}\n`);
         }
         if (plans.length) {
           ctx.stdout(

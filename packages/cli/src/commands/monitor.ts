@@ -11,11 +11,11 @@ import {
   preflight,
   chooseRollback,
   packageNotifier,
+  loadBaselineFile,
   watchDeployment,
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
-import { readBaselineFile } from './baseline.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface MonitorFlags {
@@ -187,7 +187,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           metricsUrl: flags.metricsUrl,
           prometheusUrl: flags.prometheusUrl,
           jsonUrl: flags.jsonUrl,
-          ...(flags.baseline ? { baseline: readBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
+          ...(flags.baseline ? { baseline: loadBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
           durationMs: duration(flags.duration, '--duration'),
           deadlineMs: duration(flags.deadline, '--deadline'),
           timeScale,

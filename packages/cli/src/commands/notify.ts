@@ -10,6 +10,7 @@ import {
   EVENTS,
   CHANNELS,
   notificationRedactor,
+  redactError,
   sendNotification,
 } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
@@ -92,14 +93,17 @@ export function registerNotify(program: Command, ctx: CliContext): void {
           });
         }
       }
-      const budgetMs = tryParseDuration(flags.timeout);
-      if (budgetMs === undefined)
-        throw new ConfigError(durationProblem('--timeout', flags.timeout), { field: 'timeout' });
-      const attemptTimeoutMs = tryParseDuration(flags.attemptTimeout);
-      if (attemptTimeoutMs === undefined)
-        throw new ConfigError(durationProblem('--attempt-timeout', flags.attemptTimeout), {
-          field: 'attempt-timeout',
-        });
+      const limit = (flag: string, value: string, example: string): number => {
+        const ms = tryParseDuration(value);
+        if (ms === undefined) throw new ConfigError(durationProblem(flag, value), { field: flag.slice(2) });
+        if (ms <= 0)
+          throw new ConfigError(`${flag} must be longer than 0 (e.g. ${example}); found "${value}"`, {
+            field: flag.slice(2),
+          });
+        return ms;
+      };
+      const budgetMs = limit('--timeout', flags.timeout, '30s');
+      const attemptTimeoutMs = limit('--attempt-timeout', flags.attemptTimeout, '10s');
       // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
       const controller = new AbortController();
       const cancel = (): void => controller.abort();
@@ -121,10 +125,14 @@ export function registerNotify(program: Command, ctx: CliContext): void {
         budgetMs,
         attemptTimeoutMs,
         dryRun: Boolean(flags.dryRun),
-      }).finally(() => {
-        process.off('SIGINT', cancel);
-        process.off('SIGTERM', cancel);
-      });
+      })
+        .catch((error: unknown) => {
+          throw redactError(error, redact);
+        })
+        .finally(() => {
+          process.off('SIGINT', cancel);
+          process.off('SIGTERM', cancel);
+        });
       if (flags.json) {
         out(`${JSON.stringify(result, null, 2)}\n`);
       } else {

@@ -1,6 +1,9 @@
 // `guarded-rollout rollback`: verified, all-or-nothing restore of a backup into a target
 // directory, then restart, 3 consecutive OK health checks and smoke. The doorway onto
 // @guarded-rollout/archive's restoreBackup (the rollback action calls the same).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 
@@ -17,6 +20,9 @@ export interface RollbackFlags {
   printConfig?: boolean;
   backup?: string;
   latest?: boolean;
+  backupRunId?: string;
+  latestArtifact?: boolean;
+  repo?: string;
   out: string;
   prefix: string;
   target?: string;
@@ -149,9 +155,15 @@ export function registerRollback(program: Command, ctx: CliContext): void {
       '--smoke-timeout <duration>',
       withDefault('rollback', 'smokeTimeout', 'time limit of the smoke command'),
     )
-    .option('--max-entries <n>', 'refuse archives with more entries (zip-bomb cap; default 1000000)')
-    .option('--max-bytes <n>', 'refuse archives that expand to more bytes (default 256 GiB)')
-    .option('--max-ratio <n>', 'refuse entries over 1 MiB that expand more than N:1 (default 200)')
+    .option('--max-entries <n>', 'refuse archives with more entries (default 10000000)')
+    .option(
+      '--max-bytes <n>',
+      'refuse archives that expand to more bytes (default: no cap beyond the free disk)',
+    )
+    .option(
+      '--max-ratio <n>',
+      'ignored (no ratio cap: sizes come from the verified manifest); kept for old scripts',
+    )
     .option(
       '--log-dir <dir>',
       withDefault('rollback', 'logDir', 'where rollback.log / rollback-dryrun.log are written'),
@@ -173,6 +185,12 @@ export function registerRollback(program: Command, ctx: CliContext): void {
       '--dry-run',
       'verify the backup fully and write rollback-dryrun.log with the plan; change nothing',
     )
+    .option(
+      '--backup-run-id <id>',
+      'restore the backup artifact uploaded by this workflow run (guarded-rollout-backup-<env>-run<id>-attempt<n>); needs GITHUB_TOKEN with actions:read',
+    )
+    .option('--latest-artifact', 'restore the newest backup artifact of --env in --repo')
+    .option('--repo <owner/name>', 'repository holding the backup artifacts (default: GITHUB_REPOSITORY)')
     .option('--json', 'print the result as JSON')
     .option('--print-config', 'print the resolved settings and where each came from; restore nothing')
     .action(async (given: RollbackFlags, command: Command) => {
@@ -183,6 +201,34 @@ export function registerRollback(program: Command, ctx: CliContext): void {
         return;
       }
       const flags = { ...given, ...resolved.values } as RollbackFlags;
+      if (flags.backupRunId !== undefined || flags.latestArtifact) {
+        // The backup of a workflow run, or the newest of the environment, from GitHub's artifacts:
+        // downloaded and verified, then restored like a local backup.
+        if (flags.backup || flags.latest)
+          throw new ConfigError('give --backup/--latest or --backup-run-id/--latest-artifact, not both', {
+            field: '--backup-run-id',
+          });
+        if (flags.backupRunId !== undefined && !/^[1-9]\d{0,15}$/.test(flags.backupRunId))
+          throw new ConfigError(
+            `--backup-run-id: ${JSON.stringify(flags.backupRunId)} is not a workflow run id`,
+            {
+              field: '--backup-run-id',
+            },
+          );
+        const { fetchBackup, githubAccessFromEnv } = await import('@guarded-rollout/backup-store');
+        const access = githubAccessFromEnv(ctx.env.GITHUB_TOKEN, {
+          ...ctx.env,
+          ...(flags.repo ? { GITHUB_REPOSITORY: flags.repo } : {}),
+        });
+        const fetched = await fetchBackup({
+          environment,
+          ...(flags.backupRunId ? { runId: Number(flags.backupRunId) } : {}),
+          github: access,
+          destDir: mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-')),
+        });
+        ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
+        flags.backup = fetched.backupPath;
+      }
       const result = await runRollback(rollbackOptionsFromFlags(flags, ctx));
       if (flags.json) ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
       else {

@@ -124,8 +124,16 @@ function counterIncrease(values: readonly number[]): number {
   return total;
 }
 
+/** Raw series a source sampled for baseline gates may sit under `baseline:<metric>` when the
+ *  logical name is taken by a fixed gate's windowed value (the Prometheus provider); else the
+ *  plain name (exposition scrapes, where both read the same raw series). */
+export const BASELINE_METRIC_PREFIX = 'baseline:';
+const raw = (r: Reading | undefined, metric: string): MetricReading | undefined =>
+  r?.metrics[`${BASELINE_METRIC_PREFIX}${metric}`] ?? r?.metrics[metric];
+
+/** A raw counter or gauge value; a `windowed` value is computed over some window, never raw. */
 const numeric = (m: MetricReading | undefined): number | undefined =>
-  m && (m.type === 'counter' || m.type === 'gauge' || m.type === 'windowed') ? m.value : undefined;
+  m && (m.type === 'counter' || m.type === 'gauge') ? m.value : undefined;
 
 /** Counter increase of a ratio gate's two counters over the readings that carry both. */
 function ratioCounts(
@@ -133,13 +141,11 @@ function ratioCounts(
   readings: readonly Reading[],
 ): { bad: number; total: number; polls: number } {
   const usable = readings.filter(
-    (r) =>
-      numeric(r.metrics[gate.numerator!]) !== undefined &&
-      numeric(r.metrics[gate.denominator!]) !== undefined,
+    (r) => numeric(raw(r, gate.numerator!)) !== undefined && numeric(raw(r, gate.denominator!)) !== undefined,
   );
   return {
-    bad: counterIncrease(usable.map((r) => numeric(r.metrics[gate.numerator!])!)),
-    total: counterIncrease(usable.map((r) => numeric(r.metrics[gate.denominator!])!)),
+    bad: counterIncrease(usable.map((r) => numeric(raw(r, gate.numerator!))!)),
+    total: counterIncrease(usable.map((r) => numeric(raw(r, gate.denominator!))!)),
     polls: usable.length,
   };
 }
@@ -159,12 +165,12 @@ function latencyCounts(
   bound?: number,
 ): { total: number; above: number; buckets?: Bucket[]; values?: number[] } {
   const usable = readings.filter(
-    (r) => r.metrics[metric]?.type === 'histogram' || r.metrics[metric]?.type === 'samples',
+    (r) => raw(r, metric)?.type === 'histogram' || raw(r, metric)?.type === 'samples',
   );
-  const first = usable[0]?.metrics[metric];
+  const first = raw(usable[0], metric);
   if (first?.type === 'samples') {
     const values = usable.flatMap((r) => {
-      const m = r.metrics[metric];
+      const m = raw(r, metric);
       return m?.type === 'samples' ? m.values : [];
     });
     return {
@@ -176,8 +182,8 @@ function latencyCounts(
   // Cumulative histograms: sum the increases between consecutive readings (resets handled per step).
   const sum = new Map<number, number>();
   for (let i = 1; i < usable.length; i++) {
-    const now = usable[i]!.metrics[metric];
-    const then = usable[i - 1]!.metrics[metric];
+    const now = raw(usable[i]!, metric);
+    const then = raw(usable[i - 1]!, metric);
     if (now?.type !== 'histogram' || then?.type !== 'histogram') continue;
     for (const b of bucketDelta(now.buckets, then.buckets)) sum.set(b.le, (sum.get(b.le) ?? 0) + b.count);
   }
@@ -203,8 +209,8 @@ function cumulativeCounts(
   let prevHistogram: Bucket[] | undefined;
   for (const r of readings) {
     if (gate.compare === 'ratio') {
-      const b = numeric(r.metrics[gate.numerator!]);
-      const t = numeric(r.metrics[gate.denominator!]);
+      const b = numeric(raw(r, gate.numerator!));
+      const t = numeric(raw(r, gate.denominator!));
       if (b !== undefined && t !== undefined) {
         if (prevBad !== undefined && prevTotal !== undefined) {
           bad += increase(prevBad, b);
@@ -214,7 +220,7 @@ function cumulativeCounts(
         prevTotal = t;
       }
     } else {
-      const m = r.metrics[gate.metric!];
+      const m = raw(r, gate.metric!);
       if (m?.type === 'samples') {
         total += m.values.length;
         bad += m.values.filter((v) => v > bound!).length;
@@ -267,7 +273,7 @@ export function baselineFromReadings(
           `baseline gate ${gate.name}: the baseline p${gate.percentile} of ${gate.metric} falls in the +Inf histogram bucket, so no slower share can be measured; add finite buckets above it`,
         );
     } else {
-      const values = readings.map((r) => numeric(r.metrics[gate.metric!])).filter((v) => v !== undefined);
+      const values = readings.map((r) => numeric(raw(r, gate.metric!))).filter((v) => v !== undefined);
       sample = { compare: 'gauge', values };
       events = values.length;
     }
@@ -415,7 +421,7 @@ export function evaluateBaselineGate(
     let sum = 0;
     let count = 0;
     stats = readings.map((r) => {
-      const v = numeric(r.metrics[gate.metric!]);
+      const v = numeric(raw(r, gate.metric!));
       if (v !== undefined) {
         sum += v;
         count++;

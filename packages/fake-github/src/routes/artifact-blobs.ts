@@ -1,14 +1,13 @@
-// Artifact zips the way GitHub serves them: GET …/actions/artifacts/{id}/zip answers 302 with a
-// short-lived URL on another host (here a second loopback server standing in for blob storage,
-// so the client drops its Authorization header as it would on GitHub); an expired artifact is 410.
+// Blob storage for artifact zips, as an ArtifactSource's download URLs: GitHub answers
+// GET …/actions/artifacts/{id}/zip with a 302 to a short-lived URL on another host (routes/artifacts.ts);
+// this second loopback server is that host, so the client drops its Authorization header as it
+// would on GitHub, and a request without a valid signature is refused.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { FakeGitHub } from '../server.js';
 
 export class ArtifactBlobs {
   readonly zips = new Map<number, Buffer>();
-  readonly expired = new Set<number>();
   /** Requests that reached blob storage still carrying an Authorization header (should be 0). */
   leakedAuthorization = 0;
   downloads = 0;
@@ -48,27 +47,4 @@ export class ArtifactBlobs {
     this.tickets.set(sig, artifactId);
     return `${this.url}/artifacts/${artifactId}.zip?sig=${sig}`;
   }
-}
-
-export function installArtifactDownloadRoutes(fake: FakeGitHub, blobs: ArtifactBlobs): ArtifactBlobs {
-  fake.on('actions/download-artifact', (req) => {
-    const id = Number(req.params.artifact_id);
-    if (req.params.archive_format !== 'zip')
-      return {
-        status: 404,
-        body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
-      };
-    if (blobs.expired.has(id))
-      return {
-        status: 410,
-        body: { message: 'Artifact has expired', documentation_url: 'https://docs.github.com/rest' },
-      };
-    if (!blobs.zips.has(id))
-      return {
-        status: 404,
-        body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
-      };
-    return { status: 302, headers: { location: blobs.signedUrl(id) } };
-  });
-  return blobs;
 }
