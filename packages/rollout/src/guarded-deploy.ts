@@ -5,7 +5,7 @@
 // runner's 10 s: Deployment `error` "cancelled at stage X", a notification with a short budget,
 // the monitor's partial report.
 import { execFile } from 'node:child_process';
-import { createBackup, restoreBackup, type HealthSettings } from '@guarded-rollout/archive';
+import { createBackup, runRollback, type HealthSettings } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
@@ -443,7 +443,8 @@ export async function runGuardedDeploy(
   const rollback = async (): Promise<RollbackOutcome> => {
     enter('rollback');
     void post(out.deploymentId, 'failure', rollbackReason ?? 'quality gate violated; rolling back');
-    const restored = await restoreBackup({
+    const restored = await runRollback({
+      liveTreeCheck: false, // its own deploy; the deployed-tree record is refreshed afterwards
       environment: env,
       backupPath: out.backupPath!,
       target: options.rollback.target,
