@@ -5,7 +5,9 @@
 // runner's 10 s: Deployment `error` "cancelled at stage X", a notification with a short budget,
 // the monitor's partial report.
 import { execFile } from 'node:child_process';
-import { createBackup, runRollback, type HealthSettings } from '@guarded-rollout/archive';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createBackup, recordDeployedTree, runRollback, type HealthSettings } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
@@ -402,6 +404,17 @@ export async function runGuardedDeploy(
   const migrationSafe = automaticRollbackSafe(deployed.migrationSafety);
   let rollbackReason: string | undefined;
   if (deployed.status !== 'succeeded') rollbackReason = `deploy ${deployed.status}: ${deployed.summary}`;
+  else if (!options.dryRun && options.rollback.target) {
+    // What this deploy left in the live tree: a later manual rollback refuses (unless forced) to
+    // discard files changed by hand since (packages/archive live-tree).
+    const target = resolve(options.cwd, options.rollback.target);
+    try {
+      if (existsSync(target))
+        recordDeployedTree(target, { environment: env, ...(out.commit ? { commit: out.commit } : {}) });
+    } catch (error) {
+      log.warning(`could not record the deployed tree of ${target}: ${(error as Error).message}`);
+    }
+  }
 
   // ---- critical smoke ------------------------------------------------------------------------
   if (!rollbackReason) {
