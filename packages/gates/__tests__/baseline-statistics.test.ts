@@ -1,7 +1,9 @@
 // The baseline statistics against reference values computed with SciPy
 // (fixtures/baseline-reference.py → fixtures/baseline-reference.json; rerun the script to refresh).
 import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   binomialMixtureLogStatistic,
   binomialUpperBound,
@@ -73,5 +75,22 @@ describe('the mixture is a test martingale', () => {
   it('grows without bound once the rate is well above the reference', () => {
     expect(binomialMixtureLogStatistic(200, 10_000, 0.01)).toBeGreaterThan(Math.log(200));
     expect(binomialMixtureLogStatistic(100, 10_000, 0.01)).toBeLessThan(0);
+  });
+});
+
+// The fixture is what the script prints: regenerate it here when SciPy is installed (Debian
+// python3-scipy) so a hand-edited fixture cannot pass; without SciPy the committed values stand.
+const hasScipy = spawnSync('python3', ['-c', 'import scipy'], { encoding: 'utf8' }).status === 0;
+(hasScipy ? describe : describe.skip)('the fixture is reproducible', () => {
+  it('baseline-reference.py prints the committed values', () => {
+    const script = fileURLToPath(new URL('./fixtures/baseline-reference.py', import.meta.url));
+    const run = spawnSync('python3', [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    const fresh = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(Object.keys(fresh).sort()).toEqual(Object.keys(reference).sort());
+    for (const key of Object.keys(reference).filter((k) => k !== 'scipy')) {
+      const rows = reference[key]!;
+      (fresh[key] as Row[]).forEach((row, i) => row.forEach((v, j) => close(rows[i]![j]!, v, 1e-12)));
+    }
   });
 });
