@@ -9,7 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installArtifactRoutes, startFakeGitHub, type FakeGitHub } from '@guarded-rollout/fake-github';
+import {
+  installArtifactRoutes,
+  installDeploymentRoutes,
+  startFakeGitHub,
+  type FakeGitHub,
+} from '@guarded-rollout/fake-github';
 import {
   checkoutClean,
   initWorkspaceRepo,
@@ -36,6 +41,8 @@ beforeAll(async () => {
   fake = await startFakeGitHub();
   fake.token = TOKEN;
   installArtifactRoutes(fake, service);
+  // A successful restore records the restored release as a Deployment (input record-deployment).
+  installDeploymentRoutes(fake);
   root = mkdtempSync(join(tmpdir(), 'gr-backup-artifact-'));
   // The restored service answers its health checks (a real loopback server).
   health = createServer((_req, res) => res.end('{"status":"ok"}'));
@@ -194,6 +201,49 @@ describeOnLinux('rollback from the deploy run’s backup artifact', () => {
     expect(none.stdout).not.toMatch(/\n\s+at /);
     expect(fake.violations).toEqual([]);
   }, 180_000);
+
+  it('restores from a persistent backup-dir outside the workspace (self-hosted set-up)', async () => {
+    const ws = join(root, 'ws-self-hosted');
+    initWorkspaceRepo(ws, { 'README.md': 'app\n' });
+    const persistent = join(root, 'var-lib-dhash-backups');
+    const live = join(root, 'live-self-hosted');
+    mkdirSync(join(live, 'data'), { recursive: true });
+    writeFileSync(join(live, 'data/state.db'), 'v1 state\n');
+    const up = await runNodeAction(join(actions, 'backup'), {
+      workspace: ws,
+      inputs: {
+        environment: 'production',
+        'base-dir': live,
+        paths: 'data',
+        'output-dir': persistent,
+        keep: '5',
+      },
+      github: github(7101),
+      runtime: service.envFor({ runId: 7101, job: 'deploy' }),
+    }).result;
+    expect(up.code).toBe(0);
+    writeFileSync(join(live, 'data/state.db'), 'v2 state\n');
+    checkoutClean(ws);
+    mkdirSync(join(root, 'logs'), { recursive: true });
+    const restored = await runNodeAction(join(actions, 'rollback'), {
+      workspace: ws,
+      inputs: {
+        environment: 'production',
+        backup: 'latest',
+        'backup-dir': persistent,
+        target: live,
+        'log-dir': join(root, 'logs'),
+        'health-url': healthUrl,
+        'health-checks': '2',
+        'health-interval': '100ms',
+      },
+      github: github(8101),
+    }).result;
+    expect(restored.commands.errors).toEqual([]);
+    expect(restored.outputs).toMatchObject({ status: 'succeeded', verified: 'true', 'backup-artifact': '' });
+    expect(restored.outputs['restored-from']).toContain(persistent);
+    expect(readFileSync(join(live, 'data/state.db'), 'utf8')).toBe('v1 state\n');
+  }, 120_000);
 
   it('refuses a backup-run-id that is not a run id, naming the input', async () => {
     const ws = join(root, 'ws-bad');
