@@ -52,7 +52,7 @@ async function service(options: { healthy: boolean; restoredFile: string }): Pro
 
 function runBundle(
   inputs: Record<string, string>,
-  options: { sigtermAfterMs?: number } = {},
+  options: { sigtermAfterMs?: number; sigtermOn?: RegExp } = {},
 ): Promise<{
   code: number | null;
   stdout: string;
@@ -81,6 +81,18 @@ function runBundle(
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     // The runner cancels a job with SIGINT/SIGTERM; the watch must end with an honest trail.
     if (options.sigtermAfterMs !== undefined) setTimeout(() => child.kill('SIGTERM'), options.sigtermAfterMs);
+    // Or cancel once the output shows a point of progress (a loaded machine starts slower).
+    if (options.sigtermOn) {
+      let sent = false;
+      const watch = (): void => {
+        if (!sent && options.sigtermOn!.test(stdout)) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      };
+      child.stdout.on('data', watch);
+      child.stderr.on('data', watch);
+    }
     child.on('close', (code) => {
       clearTimeout(timer);
       const outputs: Record<string, string> = {};
@@ -201,9 +213,10 @@ describe('monitor-gates bundle', () => {
         'metrics-url': `${url}/metrics`,
         notify: 'false',
       },
-      { sigtermAfterMs: 1500 },
+      // Cancel right after the first recorded poll, as a job cancelled mid-watch.
+      { sigtermOn: /^T\+\d/m },
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(run.outputs.result).toBe('cancelled');
     expect(run.outputs['rollback-required']).toBe('false');
     const summary = JSON.parse(readFileSync(join(run.dir, run.outputs['summary-path']!), 'utf8')) as {

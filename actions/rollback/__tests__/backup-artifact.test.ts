@@ -202,6 +202,49 @@ describeOnLinux('rollback from the deploy run’s backup artifact', () => {
     expect(fake.violations).toEqual([]);
   }, 180_000);
 
+  it('restores from a persistent backup-dir outside the workspace (self-hosted set-up)', async () => {
+    const ws = join(root, 'ws-self-hosted');
+    initWorkspaceRepo(ws, { 'README.md': 'app\n' });
+    const persistent = join(root, 'var-lib-dhash-backups');
+    const live = join(root, 'live-self-hosted');
+    mkdirSync(join(live, 'data'), { recursive: true });
+    writeFileSync(join(live, 'data/state.db'), 'v1 state\n');
+    const up = await runNodeAction(join(actions, 'backup'), {
+      workspace: ws,
+      inputs: {
+        environment: 'production',
+        'base-dir': live,
+        paths: 'data',
+        'output-dir': persistent,
+        keep: '5',
+      },
+      github: github(7101),
+      runtime: service.envFor({ runId: 7101, job: 'deploy' }),
+    }).result;
+    expect(up.code).toBe(0);
+    writeFileSync(join(live, 'data/state.db'), 'v2 state\n');
+    checkoutClean(ws);
+    mkdirSync(join(root, 'logs'), { recursive: true });
+    const restored = await runNodeAction(join(actions, 'rollback'), {
+      workspace: ws,
+      inputs: {
+        environment: 'production',
+        backup: 'latest',
+        'backup-dir': persistent,
+        target: live,
+        'log-dir': join(root, 'logs'),
+        'health-url': healthUrl,
+        'health-checks': '2',
+        'health-interval': '100ms',
+      },
+      github: github(8101),
+    }).result;
+    expect(restored.commands.errors).toEqual([]);
+    expect(restored.outputs).toMatchObject({ status: 'succeeded', verified: 'true', 'backup-artifact': '' });
+    expect(restored.outputs['restored-from']).toContain(persistent);
+    expect(readFileSync(join(live, 'data/state.db'), 'utf8')).toBe('v1 state\n');
+  }, 120_000);
+
   it('refuses a backup-run-id that is not a run id, naming the input', async () => {
     const ws = join(root, 'ws-bad');
     mkdirSync(ws, { recursive: true });

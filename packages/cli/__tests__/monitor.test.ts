@@ -112,6 +112,9 @@ describe('guarded-rollout monitor', () => {
     const replay = await cli(['gates', 'replay', join(out, log)], { cwd: repoRoot });
     expect(replay.code).toBe(1);
     expect(replay.stdout).toMatch(/First trip at T\+/);
+    // Every check of the recorded run is judged the same way again.
+    expect(replay.stdout).toMatch(/extraction_failure_rate\s+(T\+\S+)\s+\S+\s+\1\s+0\s/);
+    expect(replay.stdout).toMatch(/health\s+never\s+never\s+0\s/);
 
     const loose = join(out, 'loose.json');
     writeFileSync(

@@ -45,8 +45,18 @@ export function nextCheck(
   suspicious: boolean,
   options: ScheduleOptions = {},
 ): { at: number; kind: CheckKind } | undefined {
-  if (at >= policy.windowMs) return undefined;
   const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+  if (at >= policy.windowMs) {
+    // Overtime: a failure still suspected at the end of the window is followed with suspicion
+    // polls until it is confirmed or cleared, for at most one fast-burn window — a failure that
+    // starts in the last minute is not passed unseen.
+    const overtime = policy.cadence.fastBurnWindowMs;
+    if (!suspicious || !suspicion || overtime <= 0 || at >= policy.windowMs + overtime) return undefined;
+    return {
+      at: Math.min(at + policy.cadence.suspicionIntervalMs, policy.windowMs + overtime),
+      kind: 'poll',
+    };
+  }
   if (suspicious && suspicion) {
     const next = nextScheduledPoll(policy, at, true);
     return next === undefined ? undefined : { at: next, kind: 'poll' };
@@ -95,10 +105,17 @@ export function milestones(policy: MonitorPolicy): Milestone[] {
   ].sort((a, b) => a.atMs - b.atMs);
 }
 
-/** Human summary: "30s until 5m, then every 2m, for 1h (suspicion polling every 15s)". */
+/** Human summary: "every 30s until 5m, then every 2m, for 1h (sentinel checks every 15s between
+ *  polls; suspicion polling every 15s; fast burn over 1m)". */
 export function describeCadence(policy: MonitorPolicy, format: (ms: number) => string): string {
   const c = policy.cadence;
-  const suspicion =
-    c.suspicionIntervalMs > 0 ? ` (suspicion polling every ${format(c.suspicionIntervalMs)})` : '';
+  const extras = [
+    ...(c.sentinelIntervalMs > 0
+      ? [`sentinel checks every ${format(c.sentinelIntervalMs)} between polls`]
+      : []),
+    ...(c.suspicionIntervalMs > 0 ? [`suspicion polling every ${format(c.suspicionIntervalMs)}`] : []),
+    ...(c.fastBurnWindowMs > 0 ? [`fast burn over ${format(c.fastBurnWindowMs)}`] : []),
+  ];
+  const suspicion = extras.length ? ` (${extras.join('; ')})` : '';
   return `every ${format(c.initialIntervalMs)} until ${format(c.initialPhaseMs)}, then every ${format(c.intervalMs)}, for ${format(policy.windowMs)}${suspicion}`;
 }

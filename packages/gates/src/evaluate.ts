@@ -186,7 +186,10 @@ function evaluateRatio(gate: RatioGate, readings: readonly Reading[], policy: Mo
   const bad = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.numerator])));
   const all = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.denominator])));
   const verdict = judgeRatio(gate, bad, all);
-  return verdict.status === 'violated' ? verdict : (fastBurnRatio(gate, ok, now, policy) ?? verdict);
+  if (verdict.status === 'violated') return verdict;
+  const fast = fastBurnRatio(gate, ok, now, policy);
+  if (fast === 'suspicious') return { ...verdict, suspicious: true };
+  return fast ?? verdict;
 }
 
 /** The fast-burn limit of a ratio gate: 5× its limit, at most 40 %, never under the limit. */
@@ -201,7 +204,7 @@ function fastBurnRatio(
   ok: readonly Reading[],
   now: number,
   policy: MonitorPolicy,
-): Outcome | undefined {
+): Outcome | 'suspicious' | undefined {
   const w = policy.cadence.fastBurnWindowMs;
   if (!w || w >= gate.windowMs) return undefined;
   const recent = ok.slice(baselineIndex(ok, now, w));
@@ -209,7 +212,10 @@ function fastBurnRatio(
   const bad = counterIncrease(recent.map((r) => counterValue(r.metrics[gate.numerator])));
   const all = counterIncrease(recent.map((r) => counterValue(r.metrics[gate.denominator])));
   const limit = fastBurnRatioLimit(gate.threshold);
-  if (!Number.isFinite(bad) || !(all >= gate.minEvents) || !(bad / all > limit)) return undefined;
+  if (!Number.isFinite(bad) || !(all > 0)) return undefined;
+  // Above the gate's own limit over the last minute, on more than one failure: worth a fast look.
+  if (!(all >= gate.minEvents) || !(bad / all > limit))
+    return bad > 1 && bad / all > gate.threshold ? 'suspicious' : undefined;
   return {
     status: 'violated',
     value: bad / all,
@@ -217,18 +223,25 @@ function fastBurnRatio(
   };
 }
 
+function withFastBurn(verdict: Outcome, fast: Outcome | 'suspicious' | undefined): Outcome {
+  if (fast === 'suspicious') return { ...verdict, suspicious: true };
+  return fast ?? verdict;
+}
+
 /** Fast burn of a percentile gate: more than half the requests of the short window are above
- *  the limit (its median is), i.e. nearly every request is slow. */
+ *  the limit (its median is), i.e. nearly every request is slow. Suspicious when the gate's own
+ *  percentile over the short window is above the limit. */
 function fastBurnPercentile(
   gate: PercentileGate,
   ok: readonly Reading[],
   now: number,
   policy: MonitorPolicy,
-): Outcome | undefined {
+): Outcome | 'suspicious' | undefined {
   const w = policy.cadence.fastBurnWindowMs;
   if (!w || w >= gate.windowMs) return undefined;
   const latest = ok[ok.length - 1]?.metrics[gate.metric];
   let median = Number.NaN;
+  let high = Number.NaN;
   let count = 0;
   let from = now;
   if (latest?.type === 'samples') {
@@ -238,6 +251,7 @@ function fastBurnPercentile(
       return m?.type === 'samples' ? m.values : [];
     });
     median = nearestRankPercentile(values, 50);
+    high = nearestRankPercentile(values, gate.percentile);
     count = values.length;
     from = Math.max(0, now - w);
   } else if (latest?.type === 'histogram') {
@@ -250,9 +264,11 @@ function fastBurnPercentile(
     );
     count = buckets.reduce((max, b) => Math.max(max, b.count), 0);
     median = histogramQuantile(0.5, buckets);
+    high = histogramQuantile(gate.percentile / 100, buckets);
     from = baseReading.at;
   } else return undefined;
-  if (count < gate.minSamples || !(median > gate.threshold)) return undefined;
+  if (count < gate.minSamples) return undefined;
+  if (!(median > gate.threshold)) return high > gate.threshold ? 'suspicious' : undefined;
   return {
     status: 'violated',
     value: median,
@@ -316,7 +332,9 @@ function evaluatePercentile(
         return m?.type === 'samples' ? m.values : [];
       });
     const verdict = judgePercentile(gate, nearestRankPercentile(values, gate.percentile), values.length);
-    return verdict.status === 'violated' ? verdict : (fastBurnPercentile(gate, ok, now, policy) ?? verdict);
+    return verdict.status === 'violated'
+      ? verdict
+      : withFastBurn(verdict, fastBurnPercentile(gate, ok, now, policy));
   }
   if (latest.type === 'histogram') {
     if (ok.length < 2)
@@ -332,7 +350,9 @@ function evaluatePercentile(
     );
     const total = buckets.reduce((max, b) => Math.max(max, b.count), 0);
     const verdict = judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
-    return verdict.status === 'violated' ? verdict : (fastBurnPercentile(gate, ok, now, policy) ?? verdict);
+    return verdict.status === 'violated'
+      ? verdict
+      : withFastBurn(verdict, fastBurnPercentile(gate, ok, now, policy));
   }
   return {
     status: 'insufficient-data',

@@ -165,7 +165,7 @@ const cadence = {
     fast_burn_window: {
       ...duration,
       description:
-        'Window of the fast-burn rules (default 1m): a ratio over 5× its limit (at most 50%), or over half the requests above a percentile limit, in this window violates at once; "0s" disables them.',
+        'Window of the fast-burn rules (default 1m): a ratio over 5× its limit (at most 40%), or over half the requests above a percentile limit, in this window violates at once; a failure still suspected at the end of the watch is followed for this long (overtime); "0s" disables both.',
     },
   },
   additionalProperties: false,

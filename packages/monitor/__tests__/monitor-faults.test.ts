@@ -77,6 +77,13 @@ describe('monitor against a separate fault target (virtual clock)', () => {
     expect(r.latencyMs!).toBeLessThanOrEqual(45 * S);
   });
 
+  it('a health failure starting 10 s before the window closes is still confirmed (overtime)', async () => {
+    const r = await runCase(target, { fault: 'health', onsetMs: 59 * M + 50 * S, noise: true });
+    expect(r).toMatchObject({ exitCode: 1, result: 'violated', gate: 'health' });
+    expect(r.detectedMs!).toBeGreaterThan(60 * M);
+    expect(r.latencyMs!).toBeLessThanOrEqual(claims.health!.worstCaseMs!);
+  });
+
   it('a noisy healthy window with a restart blip passes (no false violation)', async () => {
     const r = await runCase(target, { fault: 'none', noise: true, seed: 7, blipAtMs: 23 * M + 7 * S });
     expect(r).toMatchObject({ exitCode: 0, result: 'passed', gate: null });

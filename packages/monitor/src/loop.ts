@@ -208,7 +208,8 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       return finish('cancelled', `cancelled after ${formatDuration(lastAt)} of monitoring`);
 
     const measured = virtualNow();
-    const pollAt = Math.max(at, Math.min(measured, policy.windowMs));
+    // Late sampling moves a check to when it ran, never past the window (or its overtime check).
+    const pollAt = Math.max(at, Math.min(measured, Math.max(at, policy.windowMs)));
     const reading = await options.sample(pollAt);
     reading.at = pollAt;
     readings.push(reading);
@@ -225,6 +226,8 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
     lastAt = pollAt;
 
     let suspicious = false;
+    /** Unhealthy but not yet confirmed: what keeps an overtime check going after T+60. */
+    let unconfirmed = false;
     const confirmed: Violation[] = [];
     for (const [i, r] of results.entries()) {
       const track = tracks[i]!;
@@ -238,6 +241,7 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
       if (r.value !== null && (track.worst === null || r.value > track.worst)) track.worst = r.value;
       if (looksUnhealthy(r)) {
         suspicious = true;
+        if (r.status !== 'violated' && track.firstViolatedMs === null) unconfirmed = true;
         if (!unhealthySince.has(r.gate)) unhealthySince.set(r.gate, pollAt);
       } else if (r.status === 'ok') {
         unhealthySince.delete(r.gate);
@@ -282,10 +286,16 @@ export async function runMonitorLoop(options: LoopOptions): Promise<LoopOutcome>
         `${violations.map((v) => v.gate).join(', ')} violated at T+${formatDuration(pollAt)}`,
       );
     }
-    const next = nextCheck(policy, pollAt, lastPollAt, suspicion && suspicious, {
-      suspicion,
-      sentinels: sentinelsOn,
-    });
+    const next = nextCheck(
+      policy,
+      pollAt,
+      lastPollAt,
+      suspicion && (pollAt >= policy.windowMs ? unconfirmed : suspicious),
+      {
+        suspicion,
+        sentinels: sentinelsOn,
+      },
+    );
     if (next === undefined) {
       await options.onMilestone?.({
         milestone: { atMs: policy.windowMs, kind: 'final-report' },

@@ -246,7 +246,7 @@ export function svgChart(g: GateSummary, spanMs: number, marks: Marks): string {
   const ticks = [0, 0.25, 0.5, 0.75, 1]
     .map(
       (t) =>
-        `<line x1="${f(x(span * t))}" y1="${h - bottom}" x2="${f(x(span * t))}" y2="${h - bottom + 4}" stroke="#999"/><text x="${f(x(span * t))}" y="${h - bottom + 16}" font-size="10" text-anchor="middle">${tPlus(Math.round(span * t))}</text>`,
+        `<line x1="${f(x(span * t))}" y1="${h - bottom}" x2="${f(x(span * t))}" y2="${h - bottom + 4}" stroke="#999"/><text x="${f(x(span * t))}" y="${h - bottom + 16}" font-size="10" text-anchor="${t === 0 ? 'start' : t === 1 ? 'end' : 'middle'}">${t === 0 ? 'T+0' : tPlus(Math.round(span * t))}</text>`,
     )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(g.gate)} from T+0 to ${tPlus(span)}">
@@ -301,11 +301,11 @@ export function renderHtml(s: MonitorSummary): string {
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Monitor gates: ${esc(s.environment)} — ${esc(s.result)}</title>
-<style>body{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;margin:2em;max-width:60em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}tr.violated td{background:#fdecea}tr.ok td:nth-child(5){color:#1e7e34}figure{margin:1em 0}figcaption{font-weight:600}.result{font-size:1.3em}</style>
+<style>body{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;margin:2em;max-width:60em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}td:last-child{min-width:14em}tr.violated td{background:#fdecea}tr.ok td:nth-child(5){color:#1e7e34}figure{margin:1em 0}figcaption{font-weight:600}.result{font-size:1.3em}</style>
 </head><body>
 <h1>Monitor gates: ${esc(s.environment)}</h1>
 <p class="result">${esc(RESULT_TEXT[s.result] ?? s.result)} — ${esc(s.reason)}</p>
-<p>Watched T+0 → ${tPlus(s.elapsedMs)} of a ${formatDuration(s.windowMs)} window; ${s.polls} polls${s.sentinels ? ` and ${s.sentinels} sentinel checks` : ''} via ${esc(s.provider)}${s.timeScale !== 1 ? `, time compressed ${s.timeScale}×` : ''}. Started ${esc(s.startedAt)}, ended ${esc(s.endedAt)}.</p>
+<p>Watched T+0 → ${tPlus(s.elapsedMs)} of a ${formatDuration(s.windowMs)} window; ${s.polls} polls${s.sentinels ? ` and ${s.sentinels} sentinel check${s.sentinels === 1 ? '' : 's'}` : ''} via ${esc(s.provider)}${s.timeScale !== 1 ? `, time compressed ${s.timeScale}×` : ''}. Started ${esc(s.startedAt)}, ended ${esc(s.endedAt)}.</p>
 <table><tr><th>gate</th><th>limit</th><th>last value</th><th>worst</th><th>status</th><th>detected</th><th>reason</th></tr>
 ${rows}
 </table>

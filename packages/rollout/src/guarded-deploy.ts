@@ -5,7 +5,9 @@
 // runner's 10 s: Deployment `error` "cancelled at stage X", a notification with a short budget,
 // the monitor's partial report.
 import { execFile } from 'node:child_process';
-import { createBackup, restoreBackup, type HealthSettings } from '@guarded-rollout/archive';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createBackup, recordDeployedTree, runRollback, type HealthSettings } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
@@ -437,6 +439,17 @@ export async function runGuardedDeploy(
   const migrationSafe = automaticRollbackSafe(deployed.migrationSafety);
   let rollbackReason: string | undefined;
   if (deployed.status !== 'succeeded') rollbackReason = `deploy ${deployed.status}: ${deployed.summary}`;
+  else if (!options.dryRun && options.rollback.target) {
+    // What this deploy left in the live tree: a later manual rollback refuses (unless forced) to
+    // discard files changed by hand since (packages/archive live-tree).
+    const target = resolve(options.cwd, options.rollback.target);
+    try {
+      if (existsSync(target))
+        recordDeployedTree(target, { environment: env, ...(out.commit ? { commit: out.commit } : {}) });
+    } catch (error) {
+      log.warning(`could not record the deployed tree of ${target}: ${(error as Error).message}`);
+    }
+  }
 
   // ---- critical smoke ------------------------------------------------------------------------
   if (!rollbackReason) {
@@ -478,7 +491,8 @@ export async function runGuardedDeploy(
   const rollback = async (): Promise<RollbackOutcome> => {
     enter('rollback');
     void post(out.deploymentId, 'failure', rollbackReason ?? 'quality gate violated; rolling back');
-    const restored = await restoreBackup({
+    const restored = await runRollback({
+      liveTreeCheck: false, // its own deploy; the deployed-tree record is refreshed afterwards
       environment: env,
       backupPath: out.backupPath!,
       target: options.rollback.target,

@@ -69,6 +69,21 @@ describeOnLinux('the local artifact service', () => {
     expect(down.code).toBe(0);
     expect(readFileSync(join(wsDown, 'downloaded', 'payload.txt'), 'utf8')).toBe('payload\n');
     expect(fake.count('actions/download-artifact')).toBe(1);
+
+    // A later job of the same run downloads it through the results API (no REST, no token).
+    const wsSame = workspace();
+    const same = await runNodeAction(probe, {
+      workspace: wsSame,
+      inputs: { mode: 'download-internal', greeting: 'backup-production-run4242-attempt1' },
+      github,
+      runtime: service.envFor({ runId: 4242, job: 'verify' }),
+    }).result;
+    expect(same.code).toBe(0);
+    expect(same.outputs['artifact-id']).toBe(String(stored.id));
+    expect(readFileSync(join(wsSame, 'downloaded', 'payload.txt'), 'utf8')).toBe('payload\n');
+    expect(service.calls.map((c) => `${c.method} ${c.status}`)).toEqual(
+      expect.arrayContaining(['ListArtifacts 200', 'GetSignedArtifactURL 200', 'CreateArtifact 409']),
+    );
     expect(fake.violations).toEqual([]);
   }, 90_000);
 

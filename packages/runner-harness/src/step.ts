@@ -118,7 +118,7 @@ export function spawnStep(command: string, args: string[], options: SpawnStepOpt
           f();
         };
         listeners.add(check);
-        void exited.finally(check);
+        exited.then(check, check);
         check();
       });
     },

@@ -30,11 +30,11 @@ export function registerGatesReplay(gates: Command, ctx: CliContext): void {
       const when = (ms: number | null): string => (ms === null ? 'never' : `T+${formatDuration(ms)}`);
       const gateDefs = config?.gates ?? log.header.gates;
       ctx.stdout(
-        `Replayed ${result.polls} polls (T+0 → T+${formatDuration(result.spanMs)}) of ${logFile} against ${options.config ? `${options.config} (${env})` : 'the recorded gates'}\n\n`,
+        `Replayed ${result.polls} checks (T+0 → T+${formatDuration(result.spanMs)}) of ${logFile} against ${options.config ? `${options.config} (${env})` : 'the recorded gates'}\n\n`,
       );
       ctx.stdout(
         renderTable(
-          ['gate', 'would trip', 'value then', 'recorded run', 'last verdict'],
+          ['gate', 'would trip', 'value then', 'recorded run', 'checks judged differently', 'last verdict'],
           result.gates.map((g) => {
             // Baseline gates are not in the fixed-gate list; their values are shown in their unit.
             const def = gateDefs.find((d) => d.name === g.gate) ?? {
@@ -46,6 +46,7 @@ export function registerGatesReplay(gates: Command, ctx: CliContext): void {
               when(g.trippedMs),
               g.trippedMs === null ? '' : formatGateValue(def, g.valueAtTrip),
               when(g.recordedMs),
+              String(g.differingChecks),
               g.last ? `${g.last.status}: ${g.last.reason}` : 'no data',
             ];
           }),
