@@ -241,4 +241,38 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     expect(leftoverProcesses(main.marker)).toEqual([]);
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
+
+  it('a main step killed outright mid-deploy: the post step stops the command group left behind and records it', async () => {
+    const { site, gh, hook } = await setUp();
+    const pidFile = join(site.dir, 'deploy.pid');
+    const options = job(
+      site,
+      gh,
+      hook.url,
+      readmeInputs(site, {
+        'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
+      }),
+    );
+    const running = runNodeAction(actionDir, options);
+    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    running.child.kill('SIGKILL'); // no chance to clean up: its detached command group lives on
+    const main = await running.result;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(processAlive(pid)).toBe(true);
+    expect(main.state.stage).toBe('deploy');
+    const post = await runPostStep(actionDir, main, options).result;
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(
+      /::warning::the deploy command's process group \d+ is still running: stopping it/,
+    );
+    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(processAlive(pid)).toBe(false);
+    expect(treeAlive(Number(main.state['command-pgid']))).toBe(false);
+    expect(gh.store.find(Number(main.state['deployment-id']))!.statuses.at(-1)).toMatchObject({
+      state: 'error',
+      description: 'cancelled at stage deploy: the job ended before the guarded deploy finished',
+    });
+    expect(gh.fake.violations).toEqual([]);
+  }, 120_000);
 });

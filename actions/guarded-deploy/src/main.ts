@@ -25,6 +25,8 @@ import {
   GitHubDeploymentRecorder,
   githubTargetFromEnv,
   loadRolloutConfig,
+  signalTree,
+  treeAlive,
 } from '@guarded-rollout/deploy';
 import { uploadBackupArtifact } from '@guarded-rollout/backup-store';
 import { systemClock } from '@guarded-rollout/monitor';
@@ -267,6 +269,13 @@ export async function run(): Promise<void> {
   });
 }
 
+/** A migrate/deploy command's process group that outlived a killed main step is stopped. */
+function stopLeftoverCommand(pgid: string): void {
+  if (!/^[1-9]\d*$/.test(pgid) || !treeAlive(Number(pgid))) return;
+  core.warning(`the deploy command's process group ${pgid} is still running: stopping it`);
+  signalTree(Number(pgid), 'SIGKILL');
+}
+
 /** `runs.post`: when main was killed before recording its end, record it now (Deployment error). */
 export async function post(): Promise<void> {
   if (core.getState('finished') === 'true') {
@@ -274,6 +283,7 @@ export async function post(): Promise<void> {
     return;
   }
   const stage = core.getState('stage') || 'plan';
+  stopLeftoverCommand(core.getState('command-pgid'));
   const environment = core.getState('environment') || '(unknown)';
   const deploymentId = core.getState('deployment-id');
   const message = `cancelled at stage ${stage}: the job ended before the guarded deploy finished`;

@@ -21,6 +21,9 @@ export interface RollbackOptions extends RestoreOptions {
   allowUnverified?: boolean;
   /** What the deployed-tree record covers (relative to the target); all of it when empty. */
   releasePaths?: string[];
+  /** false for the tool's own automatic rollback right after its deploy: nothing to protect there,
+   *  and the record is still refreshed afterwards (default true). */
+  liveTreeCheck?: boolean;
 }
 
 export interface RollbackResult extends RestoreResult {
@@ -34,7 +37,7 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
   const target = resolve(cwd, options.target);
   const liveTree = liveTreeChanges(target);
   const changed = describeLiveTreeChanges(liveTree);
-  if (changed && liveTree.record && !options.force) {
+  if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
     const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
     const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
     const log = new EvidenceLog(logPath, {

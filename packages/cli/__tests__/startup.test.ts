@@ -45,14 +45,14 @@ describe('guarded-rollout start-up', () => {
       stdout: '0.1.0\n',
       stderr: '',
     });
-    expect(r.rss).toBeLessThan(60);
+    if (process.platform === 'linux') expect(r.rss).toBeLessThan(60); // VmHWM is Linux's
   });
 
   it('--help lists every command without loading one, under 60 MiB', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/backup[\s\S]*rollback[\s\S]*monitor[\s\S]*notify[\s\S]*config/);
-    expect(r.rss).toBeLessThan(60);
+    if (process.platform === 'linux') expect(r.rss).toBeLessThan(60);
   });
 
   it('a command does load its module (so the chunk-less copy fails there, proving laziness)', () => {

@@ -40,6 +40,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/monitor.js')).registerMonitor,
   },
   {
+    name: 'guarded-deploy',
+    summary: 'the whole guarded deploy: backup, deploy, critical smoke, gated watch, verified rollback',
+    load: async () => (await import('./commands/guarded-deploy.js')).registerGuardedDeploy,
+  },
+  {
     name: 'smoke',
     summary: 'run the smoke checks of an environment (critical or all)',
     load: async () => (await import('./commands/smoke.js')).registerSmoke,

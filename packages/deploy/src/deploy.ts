@@ -61,6 +61,8 @@ export interface DeployOptions {
   /** Progress for the operator's console; every line also lands in the evidence log. */
   onLine?: (line: string) => void;
   onDeploymentCreated?: (deploymentId: number) => void;
+  /** Each migrate/deploy command's process group id as it starts (a post step can stop it). */
+  onCommandStarted?: (pgid: number) => void;
   /** Applied to every line before it is written or shown (secret redaction). */
   redact?: (line: string) => string;
   now?: () => Date;
@@ -203,6 +205,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       timeoutMs,
       killGraceMs: options.killGraceMs,
       signal: options.signal,
+      ...(options.onCommandStarted ? { onSpawn: options.onCommandStarted } : {}),
       onLine: (line, stream) => {
         const text = redact(stream === 'stderr' ? `[stderr] ${line}` : line);
         log.line(text);
@@ -382,7 +385,14 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
 
 export type MigrateOptions = Omit<
   DeployOptions,
-  'command' | 'recorder' | 'backupFirst' | 'backup' | 'onDeploymentCreated' | 'logUrl' | 'environmentUrl'
+  | 'command'
+  | 'recorder'
+  | 'backupFirst'
+  | 'backup'
+  | 'onDeploymentCreated'
+  | 'onCommandStarted'
+  | 'logUrl'
+  | 'environmentUrl'
 >;
 
 export interface MigrateResult {

@@ -32,6 +32,9 @@ export interface RunCommandOptions {
   /** Aborting stops the command the same way a timeout does, reported as `cancelled`. */
   signal?: AbortSignal;
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Called with the pid (= process group id on POSIX) once the command runs, e.g. to save it for
+   *  a post step that must stop the group if this process is killed first. */
+  onSpawn?: (pid: number) => void;
   now?: () => number;
 }
 
@@ -155,6 +158,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
       windowsHide: true,
     });
     const pid = child.pid;
+    if (pid !== undefined) options.onSpawn?.(pid);
     let stopReason: 'timed-out' | 'cancelled' | undefined;
     let terminatedAt: number | undefined;
     let graceMs = options.killGraceMs;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { restoreBackup } from '@guarded-rollout/archive';
 import { recordRestoredBackup } from '@guarded-rollout/deploy';
 import { deploymentHandlers } from '@guarded-rollout/fake-github';
+import { readUndelivered } from '@guarded-rollout/notify';
+import { httpFaults, smtpFaults } from '../../notify/__tests__/faults.js';
 import { runGuardedDeploy } from '../src/index.js';
 import {
   options,
@@ -223,4 +225,101 @@ describe('runGuardedDeploy', () => {
     expect(await version(site.base)).toBe('1.0.0');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);
+
+  it('a failed deploy with every notification channel hung starts the rollback within 1 s; the undelivered rollback-started is journalled', async () => {
+    const { site, gh } = await setUp('none');
+    const hook = await httpFaults.hang();
+    const smtp = await smtpFaults.neverGreets();
+    cleanups.push(
+      () => hook.close(),
+      () => smtp.close(),
+    );
+    const restartMark = join(site.dir, 'restart-at');
+    const o = options(site, { deployCommand: 'exit 3', notifyBudgetMs: 2000 });
+    o.rollback.restartCommand = `${process.execPath} -e "require('fs').writeFileSync(process.argv[1], String(Date.now()))" ${restartMark} && ${o.rollback.restartCommand}`;
+    let rollbackAt = 0;
+    const w = world(
+      site,
+      gh,
+      hook.url,
+      undefined,
+      (stage) => {
+        if (stage === 'rollback') rollbackAt = Date.now();
+      },
+      { SMTP_URL: smtp.url, NOTIFY_EMAIL_TO: 'oncall@example.com', NOTIFY_EMAIL_FROM: 'deploy@example.com' },
+    );
+    const result = await runGuardedDeploy(o, w);
+    expect(result.deployStatus).toBe('failed');
+    expect(result.result).toBe('rolled-back');
+    const restartAt = Number(readFileSync(restartMark, 'utf8'));
+    console.log(`entering rollback → restart began: ${restartAt - rollbackAt} ms (webhook and SMTP hung)`);
+    expect(restartAt - rollbackAt).toBeLessThan(1000);
+    const undelivered = readUndelivered(join(site.dir, 'notify-fallback', 'notifications.jsonl'));
+    const started = undelivered.filter((e) => e.event === 'rollback-started');
+    expect(started.map((e) => [e.channel, e.status]).sort()).toEqual([
+      ['email', 'failed'],
+      ['webhook', 'failed'],
+    ]);
+    expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+    expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  describe('with baseline gates', () => {
+    const baselineGates = (dir: string): string => {
+      const file = join(dir, 'baseline-gates.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          version: 1,
+          defaults: {
+            window: '10m',
+            escalations: ['5m'],
+            gates: {
+              health: { kind: 'consecutive_failures', source: 'health', threshold: 2 },
+              failures_vs_baseline: {
+                kind: 'baseline',
+                compare: 'ratio',
+                numerator: 'extractions_failed',
+                denominator: 'extractions_total',
+              },
+            },
+          },
+          environments: { production: {} },
+        }),
+      );
+      return file;
+    };
+
+    it('deploys nothing when the baseline cannot be recorded (no traffic: too little data)', async () => {
+      const { site, gh, hook } = await setUp('none');
+      const o = options(site);
+      o.watch = { ...o.watch, configFile: baselineGates(site.dir), metricsUrl: `${site.base}/metrics` };
+      const result = await runGuardedDeploy(o, world(site, gh, hook.url));
+      expect(result.result).toBe('refused');
+      expect(result.stage).toBe('notify-outcome');
+      expect(result.message).toMatch(/^baseline not recorded, nothing was deployed: /);
+      expect(result.backupPath).toBeUndefined();
+      expect(await version(site.base)).toBe('1.0.0');
+      expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
+      expect(gh.fake.violations).toEqual([]);
+    }, 60_000);
+
+    it('a cancel while the baseline is recorded deploys nothing and is recorded', async () => {
+      const { site, gh, hook } = await setUp('none');
+      const o = options(site);
+      o.watch = { ...o.watch, configFile: baselineGates(site.dir), metricsUrl: `${site.base}/metrics` };
+      const controller = new AbortController();
+      const w = world(site, gh, hook.url, controller, (stage) => {
+        if (stage === 'baseline') setTimeout(() => controller.abort(), 300);
+      });
+      const result = await runGuardedDeploy(o, w);
+      expect(result.result).toBe('cancelled');
+      expect(result.stage).toBe('baseline');
+      expect(await version(site.base)).toBe('1.0.0');
+      expect(gh.store.find(result.deploymentId!)!.statuses.at(-1)).toMatchObject({
+        state: 'error',
+        description: 'cancelled at stage baseline',
+      });
+    }, 60_000);
+  });
 });

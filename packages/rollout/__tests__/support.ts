@@ -212,6 +212,7 @@ export function world(
   webhookUrl: string | undefined,
   controller = new AbortController(),
   onStage?: (stage: string) => void,
+  notifyEnv: Record<string, string> = {},
 ): RolloutWorld & Lines & { state: MemoryState } {
   const lines: Array<{ at: number; text: string }> = [];
   const state = new MemoryState();
@@ -226,7 +227,7 @@ export function world(
     deployments: gh?.recorder,
     notifier: packageRolloutNotifier({
       environment: 'production',
-      env: webhookUrl ? { NOTIFY_WEBHOOK_URL: webhookUrl } : {},
+      env: { ...(webhookUrl ? { NOTIFY_WEBHOOK_URL: webhookUrl } : {}), ...notifyEnv },
       fallbackDir: join(site.dir, 'notify-fallback'),
     }),
     signal: controller.signal,

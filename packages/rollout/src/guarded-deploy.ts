@@ -5,7 +5,9 @@
 // runner's 10 s: Deployment `error` "cancelled at stage X", a notification with a short budget,
 // the monitor's partial report.
 import { execFile } from 'node:child_process';
-import { createBackup, restoreBackup, type HealthSettings } from '@guarded-rollout/archive';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createBackup, recordDeployedTree, runRollback, type HealthSettings } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
@@ -28,16 +30,19 @@ import {
   MonitorRecorder,
   planWatch,
   prepareWatch,
+  recordBaseline,
   type NotificationRecord,
   type NotifyEvent,
   type PollRecord,
   type RollbackOutcome,
   type WatchOptions,
 } from '@guarded-rollout/monitor';
+import type { BaselineSnapshot } from '@guarded-rollout/gates';
 import type { RolloutWorld } from './world.js';
 
 export const STAGES = [
   'plan',
+  'baseline',
   'notify-started',
   'backup',
   'migrate',
@@ -306,6 +311,36 @@ export async function runGuardedDeploy(
   }
   if (signal.aborted) return recordCancel();
 
+  // ---- baseline (only with baseline gates): recorded before anything changes -----------------
+  let baseline: BaselineSnapshot | undefined;
+  const prepared = prepareWatch({ environment: env, ...options.watch });
+  if (prepared.config.baselineGates?.length && !options.dryRun) {
+    enter('baseline');
+    try {
+      baseline = await log.group('baseline', () =>
+        recordBaseline({
+          gates: prepared.config.baselineGates!,
+          ...(options.watch.metricsUrl ? { metricsUrl: options.watch.metricsUrl } : {}),
+          ...(options.watch.prometheusUrl ? { prometheusUrl: options.watch.prometheusUrl } : {}),
+          sources: prepared.sources,
+          timeScale: prepared.timeScale,
+          clock: world.clock,
+          signal,
+          log: (line) => log.info(line),
+        }),
+      );
+    } catch (error) {
+      if (signal.aborted) return recordCancel();
+      // Too little data or a failing source: the baseline gates could not judge; deploy nothing.
+      out.result = 'refused';
+      out.message = `baseline not recorded, nothing was deployed: ${(error as Error).message}`;
+      log.warning(out.message);
+      void post(out.deploymentId, 'failure', 'baseline not recorded; nothing was deployed');
+      note(out.message);
+      return finish();
+    }
+  }
+
   // ---- notify started ------------------------------------------------------------------------
   enter('notify-started');
   await log.group('notify deploy-started', () =>
@@ -388,6 +423,8 @@ export async function runGuardedDeploy(
       dryRun: options.dryRun,
       backupFirst: false,
       signal,
+      // Saved at once (GITHUB_STATE): if this process is killed, the post step stops the group.
+      onCommandStarted: (pgid) => world.state.save('command-pgid', String(pgid)),
       onLine: (line) => {
         // runDeploy announces each command as "<step>: <command>".
         if (line.startsWith('deploy: ') && out.stage === 'migrate') enter('deploy');
@@ -402,6 +439,17 @@ export async function runGuardedDeploy(
   const migrationSafe = automaticRollbackSafe(deployed.migrationSafety);
   let rollbackReason: string | undefined;
   if (deployed.status !== 'succeeded') rollbackReason = `deploy ${deployed.status}: ${deployed.summary}`;
+  else if (!options.dryRun && options.rollback.target) {
+    // What this deploy left in the live tree: a later manual rollback refuses (unless forced) to
+    // discard files changed by hand since (packages/archive live-tree).
+    const target = resolve(options.cwd, options.rollback.target);
+    try {
+      if (existsSync(target))
+        recordDeployedTree(target, { environment: env, ...(out.commit ? { commit: out.commit } : {}) });
+    } catch (error) {
+      log.warning(`could not record the deployed tree of ${target}: ${(error as Error).message}`);
+    }
+  }
 
   // ---- critical smoke ------------------------------------------------------------------------
   if (!rollbackReason) {
@@ -443,7 +491,8 @@ export async function runGuardedDeploy(
   const rollback = async (): Promise<RollbackOutcome> => {
     enter('rollback');
     void post(out.deploymentId, 'failure', rollbackReason ?? 'quality gate violated; rolling back');
-    const restored = await restoreBackup({
+    const restored = await runRollback({
+      liveTreeCheck: false, // its own deploy; the deployed-tree record is refreshed afterwards
       environment: env,
       backupPath: out.backupPath!,
       target: options.rollback.target,
@@ -511,6 +560,7 @@ export async function runGuardedDeploy(
     } else {
       const watched = await log.group('watch', () =>
         watch(
+          baseline,
           options,
           world,
           canRollBack,
@@ -635,6 +685,7 @@ interface Watched {
 }
 
 async function watch(
+  baseline: BaselineSnapshot | undefined,
   options: GuardedDeployOptions,
   world: RolloutWorld,
   canRollBack: boolean,
@@ -672,6 +723,7 @@ async function watch(
       provider: prepared.sampler.provider === 'none' ? 'health only' : prepared.sampler.provider,
       recorder,
       sample: prepared.sampler.sample,
+      ...(baseline ? { baseline } : {}),
       clock: world.clock,
       timeScale: prepared.timeScale,
       stopOnViolation: true,

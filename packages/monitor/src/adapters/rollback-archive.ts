@@ -1,7 +1,7 @@
 // The monitor's Rollback backed by packages/archive: the same verified restore the rollback action
 // runs (checksum and manifest checked, all-or-nothing swap of the target, restart command, then N
 // consecutive OK health checks), mapped to the monitor's RollbackOutcome.
-import { restoreBackup, type RestoreOptions } from '@guarded-rollout/archive';
+import { runRollback, type RestoreOptions } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import type { Rollback } from '../guarded.js';
 import { commandRollback } from './rollback-command.js';
@@ -9,7 +9,9 @@ import type { RollbackOutcome } from '../summary.js';
 
 export function archiveRollback(options: RestoreOptions): Rollback {
   return async (): Promise<RollbackOutcome> => {
-    const result = await restoreBackup(options);
+    // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
+    // rollback does not mistake this restore for a hand-made change.
+    const result = await runRollback({ ...options, liveTreeCheck: false });
     return {
       // restored-unverified (no health check ran) is not a verified rollback.
       status:

@@ -1,0 +1,83 @@
+// The deployed-tree record and runRollback's live-tree protection (issue 15): modified or added
+// release files since the deploy refuse a rollback unless forced; removed files never block; the
+// tool's own automatic rollback skips the check and refreshes the record.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createBackup,
+  deployedTreeRecordPath,
+  liveTreeChanges,
+  recordDeployedTree,
+  runRollback,
+} from '../src/index.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+let tick = 0;
+const clock = () => new Date(Date.UTC(2026, 10, 23, 12, 0, tick++));
+
+async function scene() {
+  const root = mkdtempSync(join(tmpdir(), 'live-tree-'));
+  dirs.push(root);
+  const live = join(root, 'srv');
+  mkdirSync(join(live, 'data'), { recursive: true });
+  writeFileSync(join(live, 'release.txt'), '1.0\n');
+  writeFileSync(join(live, 'data/rows.jsonl'), 'a\n');
+  const backup = await createBackup({
+    environment: 'production',
+    paths: ['release.txt'],
+    baseDir: live,
+    outDir: join(root, 'backups'),
+    cwd: root,
+    now: clock,
+  });
+  writeFileSync(join(live, 'release.txt'), '1.1\n'); // the deploy
+  recordDeployedTree(live, { environment: 'production', paths: ['release.txt'], now: clock });
+  const rollback = (extra: Record<string, unknown> = {}) =>
+    runRollback({
+      environment: 'production',
+      backupPath: backup.backupPath,
+      target: live,
+      cwd: root,
+      force: false,
+      now: clock,
+      ...extra,
+    });
+  return { root, live, rollback };
+}
+
+describe('live tree changed since the deploy', () => {
+  it('the record sits beside the tree and covers only the release paths', async () => {
+    const { live } = await scene();
+    expect(existsSync(deployedTreeRecordPath(live))).toBe(true);
+    expect(deployedTreeRecordPath(live)).toBe(join(live, '..', '.srv.deployed-tree.json'));
+    writeFileSync(join(live, 'data/rows.jsonl'), 'a\nb\n'); // runtime data: not release files
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+  });
+
+  it('a modified release file refuses the rollback and changes nothing', async () => {
+    const { live, rollback } = await scene();
+    writeFileSync(join(live, 'release.txt'), '1.1-hotfix\n');
+    const r = await rollback();
+    expect(r).toMatchObject({ status: 'refused', failed: true });
+    expect(r.message).toMatch(/live tree changed since the deploy .*\(modified: release\.txt\).*--force/);
+    expect(readFileSync(join(live, 'release.txt'), 'utf8')).toBe('1.1-hotfix\n');
+  });
+
+  it('removed files never block; an automatic rollback skips the check and refreshes the record', async () => {
+    const { live, rollback } = await scene();
+    unlinkSync(join(live, 'release.txt'));
+    expect(liveTreeChanges(live).removed).toEqual(['release.txt']);
+    expect((await rollback()).status).toBe('restored-unverified');
+
+    writeFileSync(join(live, 'release.txt'), '2.0-by-hand\n');
+    const automatic = await rollback({ liveTreeCheck: false });
+    expect(automatic.status).toBe('restored-unverified');
+    expect(readFileSync(join(live, 'release.txt'), 'utf8')).toBe('1.0\n');
+    // The record now matches the restored tree: a later manual rollback is not refused.
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
+    expect((await rollback()).status).toBe('restored-unverified');
+  });
+});
