@@ -106,6 +106,8 @@ describe('backup names never repeat and still sort for the seed command', () => 
     writeFileSync(join(out, `.dhash_production_20261123T210500Z.zip.partial-${dead}`), 'half a zip');
     writeFileSync(join(out, 'dhash_production_20261123T211000Z.zip.sha256'), `${'0'.repeat(64)}  x\n`);
     mkdirSync(join(out, `.dump-production-${dead}-abc`));
+    // A stale lock moved aside by a run killed before it deleted it.
+    writeFileSync(`${backupLockPath(out, 'dhash', 'production')}.stale-${dead}`, '{}');
     writeFileSync(join(out, 'dhash_staging_20261123T210000Z.zip'), 'another environment: not ours to sweep');
     writeFileSync(
       backupLockPath(out, 'dhash', 'production'),

@@ -54,12 +54,16 @@ function readHolder(path: string): LockHolder | undefined {
   }
 }
 
-/** Private files of runs killed between creating and linking them. */
+/** Private files of runs killed between creating and linking them, and stale locks moved aside
+ *  by a run killed before it deleted them. */
 function sweepPrivateFiles(path: string): void {
   const prefix = `.${basename(path)}.`;
+  const aside = `${basename(path)}.stale-`;
   for (const name of readdirSync(dirname(path))) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    let pid: number;
+    if (name.startsWith(prefix)) pid = Number(name.slice(prefix.length).split('.')[0]);
+    else if (name.startsWith(aside)) pid = Number(name.slice(aside.length));
+    else continue;
     if (pid !== process.pid && !isProcessAlive(pid)) rmSync(join(dirname(path), name), { force: true });
   }
 }
