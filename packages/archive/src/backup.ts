@@ -252,6 +252,24 @@ function moved(a: Stats, b: Stats): boolean {
   return a.size !== b.size || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.ino !== b.ino;
 }
 
+/** Changed within the last 2 s: possibly still being written (see readSmallConsistent). */
+function recentlyChanged(st: Stats): boolean {
+  return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
+}
+
+/** SHA256 of an open file's bytes, read again from the start. */
+function hashFd(fd: number): string {
+  const hash = createHash('sha256');
+  const b = Buffer.allocUnsafe(1024 * 1024);
+  for (
+    let pos = 0, n = readSync(fd, b, 0, b.length, 0);
+    n > 0;
+    pos += n, n = readSync(fd, b, 0, b.length, pos)
+  )
+    hash.update(b.subarray(0, n));
+  return hash.digest('hex');
+}
+
 function openSource(entry: SourceEntry): number {
   try {
     // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
@@ -288,7 +306,13 @@ function readSmallConsistent(entry: SourceEntry): { data: Buffer; stat: Stats } 
         got += n;
       }
       const after = fstatSync(fd);
-      if (got === before.size && !moved(before, after)) return { data: data.subarray(0, got), stat: before };
+      if (got === before.size && !moved(before, after)) {
+        const bytes = data.subarray(0, got);
+        // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
+        // no visible stat change, so a recently changed file must also read the same twice.
+        if (!recentlyChanged(before) || hashFd(fd) === createHash('sha256').update(bytes).digest('hex'))
+          return { data: bytes, stat: before };
+      }
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
@@ -372,8 +396,10 @@ async function streamLargeFile(
     if (deflateError) throw deflateError;
     const after = fstatSync(fd);
     if (size !== before.size || moved(before, after)) return undefined;
+    const digest = hash.digest('hex');
+    if (recentlyChanged(before) && hashFd(fd) !== digest) return undefined;
     out.end(crc, size);
-    return { size, sha256: hash.digest('hex'), stat: before };
+    return { size, sha256: digest, stat: before };
   } finally {
     closeSync(fd);
   }
