@@ -6135,68 +6135,6 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 30218:
-/***/ ((module) => {
-
-module.exports = Pend;
-
-function Pend() {
-  this.pending = 0;
-  this.max = Infinity;
-  this.listeners = [];
-  this.waiting = [];
-  this.error = null;
-}
-
-Pend.prototype.go = function(fn) {
-  if (this.pending < this.max) {
-    pendGo(this, fn);
-  } else {
-    this.waiting.push(fn);
-  }
-};
-
-Pend.prototype.wait = function(cb) {
-  if (this.pending === 0) {
-    cb(this.error);
-  } else {
-    this.listeners.push(cb);
-  }
-};
-
-Pend.prototype.hold = function() {
-  return pendHold(this);
-};
-
-function pendHold(self) {
-  self.pending += 1;
-  var called = false;
-  return onCb;
-  function onCb(err) {
-    if (called) throw new Error("callback called twice");
-    called = true;
-    self.error = self.error || err;
-    self.pending -= 1;
-    if (self.waiting.length > 0 && self.pending < self.max) {
-      pendGo(self, self.waiting.shift());
-    } else if (self.pending === 0) {
-      var listeners = self.listeners;
-      self.listeners = [];
-      listeners.forEach(cbListener);
-    }
-  }
-  function cbListener(listener) {
-    listener(self.error);
-  }
-}
-
-function pendGo(self, fn) {
-  fn(pendHold(self));
-}
-
-
-/***/ }),
-
 /***/ 45496:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -37068,2196 +37006,11 @@ module.exports = {
 
 /***/ }),
 
-/***/ 99489:
-/***/ ((module) => {
-
-// Adapted from https://github.com/brianloveswords/buffer-crc32/blob/v0.2.13/index.js
-const CRC_TABLE = new Int32Array([
-  0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f, 0xe963a535, 0x9e6495a3,
-  0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988, 0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91,
-  0x1db71064, 0x6ab020f2, 0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
-  0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9, 0xfa0f3d63, 0x8d080df5,
-  0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172, 0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b,
-  0x35b5a8fa, 0x42b2986c, 0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
-  0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423, 0xcfba9599, 0xb8bda50f,
-  0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924, 0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d,
-  0x76dc4190, 0x01db7106, 0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
-  0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d, 0x91646c97, 0xe6635c01,
-  0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e, 0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457,
-  0x65b0d9c6, 0x12b7e950, 0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
-  0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7, 0xa4d1c46d, 0xd3d6f4fb,
-  0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0, 0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9,
-  0x5005713c, 0x270241aa, 0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
-  0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81, 0xb7bd5c3b, 0xc0ba6cad,
-  0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a, 0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683,
-  0xe3630b12, 0x94643b84, 0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
-  0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb, 0x196c3671, 0x6e6b06e7,
-  0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc, 0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5,
-  0xd6d6a3e8, 0xa1d1937e, 0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
-  0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55, 0x316e8eef, 0x4669be79,
-  0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236, 0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f,
-  0xc5ba3bbe, 0xb2bd0b28, 0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
-  0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f, 0x72076785, 0x05005713,
-  0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38, 0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21,
-  0x86d3d2d4, 0xf1d4e242, 0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
-  0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69, 0x616bffd3, 0x166ccf45,
-  0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2, 0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db,
-  0xaed16a4a, 0xd9d65adc, 0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
-  0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693, 0x54de5729, 0x23d967bf,
-  0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94, 0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
-]);
-
-function crc32(buf) {
-  let crc = -1;
-  for (let x of buf) {
-    crc = CRC_TABLE[(crc ^ x) & 0xff] ^ (crc >>> 8);
-  }
-  return (crc ^ -1) >>> 0;
-}
-
-module.exports = crc32;
-
-
-/***/ }),
-
-/***/ 37783:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-// This was adapted from https://github.com/andrewrk/node-fd-slicer by Andrew Kelley under the MIT License.
-var fs = __nccwpck_require__(79896);
-var util = __nccwpck_require__(39023);
-var stream = __nccwpck_require__(2203);
-var Readable = stream.Readable;
-var PassThrough = stream.PassThrough;
-var Pend = __nccwpck_require__(30218);
-var EventEmitter = (__nccwpck_require__(24434).EventEmitter);
-
-exports.BufferSlicer = BufferSlicer;
-exports.FdSlicer = FdSlicer;
-
-util.inherits(FdSlicer, EventEmitter);
-function FdSlicer(fd) {
-  EventEmitter.call(this);
-
-  this.fd = fd;
-  this.pend = new Pend();
-  this.pend.max = 1;
-  this.refCount = 0;
-}
-
-FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  var self = this;
-  self.pend.go(function(cb) {
-    fs.read(self.fd, buffer, offset, length, position, function(err, bytesRead, buffer) {
-      cb();
-      callback(err, bytesRead, buffer);
-    });
-  });
-};
-
-FdSlicer.prototype.createReadStream = function(options) {
-  return new ReadStream(this, options);
-};
-
-FdSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-FdSlicer.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-  if (self.refCount < 0) throw new Error("invalid unref");
-  if (self.refCount > 0) return;
-
-  fs.close(self.fd, onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) {
-      self.emit('error', err);
-    } else {
-      self.emit('close');
-    }
-  }
-};
-
-util.inherits(ReadStream, Readable);
-function ReadStream(context, options) {
-  options = options || {};
-  Readable.call(this, options);
-
-  this.context = context;
-  this.context.ref();
-
-  this.start = options.start || 0;
-  this.endOffset = options.end;
-  this.pos = this.start;
-}
-
-ReadStream.prototype._read = function(n) {
-  var self = this;
-
-  var toRead = Math.min(self._readableState.highWaterMark, n);
-  if (self.endOffset != null) {
-    toRead = Math.min(toRead, self.endOffset - self.pos);
-  }
-  if (toRead <= 0) {
-    self.push(null);
-    this._cleanup();
-    return;
-  }
-  self.context.pend.go(function(cb) {
-    var buffer = Buffer.allocUnsafe(toRead);
-    fs.read(self.context.fd, buffer, 0, toRead, self.pos, function(err, bytesRead) {
-      if (err) {
-        self.destroy(err);
-      } else if (bytesRead === 0) {
-        self.push(null);
-        self._cleanup();
-      } else {
-        self.pos += bytesRead;
-        self.push(buffer.slice(0, bytesRead));
-      }
-      cb();
-    });
-  });
-};
-
-ReadStream.prototype._destroy = function(err, cb) {
-  // Node 14+ calls this automatically at EOF.
-  this._cleanup();
-  cb(err);
-};
-
-ReadStream.prototype._cleanup = function() {
-  if (this.context != null) {
-    this.context.unref();
-    this.context = null;
-  }
-};
-
-util.inherits(BufferSlicer, EventEmitter);
-function BufferSlicer(buffer) {
-  EventEmitter.call(this);
-
-  this.refCount = 0;
-  this.buffer = buffer;
-}
-
-BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
-  if (position < 0) throw new RangeError("position is negative: " + position);
-  if (offset + length > buffer.length) {
-    // The caller's buffer can't hold all the bytes they're trying to read.
-    // Clamp the length instead of giving an error.
-    // The callback will be informed of fewer than expected bytes written.
-    length = buffer.length - offset;
-  }
-  if (position + length > this.buffer.length) {
-    // Clamp any attempt to read past the end of the source buffer.
-    length = this.buffer.length - position;
-  }
-  if (length <= 0) {
-    // After any clamping, we're fully out of bounds or otherwise have nothing to do.
-    // This isn't an error; it's just zero bytes written.
-    setImmediate(function() {
-      callback(null, 0);
-    });
-    return;
-  }
-  this.buffer.copy(buffer, offset, position, position + length);
-  setImmediate(function() {
-    callback(null, length);
-  });
-};
-
-BufferSlicer.prototype.createReadStream = function(options) {
-  options = options || {};
-  var readStream = new PassThrough(options);
-  readStream.start = options.start || 0;
-  readStream.endOffset = options.end;
-  // by the time this function returns, we'll be done.
-  readStream.pos = readStream.endOffset || this.buffer.length;
-
-  var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
-  // Cut the buffer into smaller slices for better memory usage when streaming into a zlib inflate stream.
-  // See https://github.com/thejoshwolfe/yauzl/issues/87
-  var maxChunkSize = 0x10000;
-  var offset = 0;
-  while (true) {
-    var nextOffset = offset + maxChunkSize;
-    if (nextOffset >= entireSlice.length) {
-      // last chunk
-      if (offset < entireSlice.length) {
-        readStream.write(entireSlice.slice(offset, entireSlice.length));
-      }
-      break;
-    }
-    readStream.write(entireSlice.slice(offset, nextOffset));
-    offset = nextOffset;
-  }
-
-  readStream.end();
-  return readStream;
-};
-
-BufferSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-BufferSlicer.prototype.unref = function() {
-  this.refCount -= 1;
-
-  if (this.refCount < 0) {
-    throw new Error("invalid unref");
-  }
-};
-
-
-/***/ }),
-
-/***/ 67198:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var __webpack_unused_export__;
-var fs = __nccwpck_require__(79896);
-var zlib = __nccwpck_require__(43106);
-var fd_slicer = __nccwpck_require__(37783);
-var util = __nccwpck_require__(39023);
-var EventEmitter = (__nccwpck_require__(24434).EventEmitter);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var Writable = (__nccwpck_require__(2203).Writable);
-
-// Node 20 added zlib.crc32.
-const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(99489);
-
-__webpack_unused_export__ = open;
-__webpack_unused_export__ = fromFd;
-__webpack_unused_export__ = fromBuffer;
-__webpack_unused_export__ = fromRandomAccessReader;
-__webpack_unused_export__ = openPromise;
-__webpack_unused_export__ = fromFdPromise;
-__webpack_unused_export__ = fromBufferPromise;
-__webpack_unused_export__ = fromRandomAccessReaderPromise;
-
-__webpack_unused_export__ = dosDateTimeToDate;
-__webpack_unused_export__ = getFileNameLowLevel;
-__webpack_unused_export__ = validateFileName;
-__webpack_unused_export__ = parseExtraFields;
-__webpack_unused_export__ = ZipFile;
-__webpack_unused_export__ = Entry;
-__webpack_unused_export__ = LocalFileHeader;
-__webpack_unused_export__ = RandomAccessReader;
-
-function openPromise(path, options) {
-  return new Promise((resolve, reject) => {
-    open(path, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromFdPromise(fd, options) {
-  return new Promise((resolve, reject) => {
-    fromFd(fd, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromBufferPromise(buffer, options) {
-  return new Promise((resolve, reject) => {
-    fromBuffer(buffer, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromRandomAccessReaderPromise(reader, totalSize, options) {
-  return new Promise((resolve, reject) => {
-    fromRandomAccessReader(reader, totalSize, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-
-function open(path, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.open(path, "r", function(err, fd) {
-    if (err) return callback(err);
-    fromFd(fd, options, function(err, zipfile) {
-      if (err) fs.close(fd, defaultCallback);
-      callback(err, zipfile);
-    });
-  });
-}
-
-function fromFd(fd, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.fstat(fd, function(err, stats) {
-    if (err) return callback(err);
-    var reader = new fd_slicer.FdSlicer(fd);
-    fromRandomAccessReader(reader, stats.size, options, callback);
-  });
-}
-
-function fromBuffer(buffer, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  var reader = new fd_slicer.BufferSlicer(buffer);
-  fromRandomAccessReader(reader, buffer.length, options, callback);
-}
-
-function fromRandomAccessReader(reader, totalSize, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  var decodeStrings = !!options.decodeStrings;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
-  if (totalSize > Number.MAX_SAFE_INTEGER) {
-    throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
-  }
-
-  // the matching unref() call is in zipfile.close()
-  reader.ref();
-
-  // eocdr means End of Central Directory Record.
-  // search backwards for the eocdr signature.
-  // the last field of the eocdr is a variable-length comment.
-  // the comment size is encoded in a 2-byte field in the eocdr, which we can't find without trudging backwards through the comment to find it.
-  // as a consequence of this design decision, it's possible to have ambiguous zip file metadata if a coherent eocdr was in the comment.
-  // we search backwards for a eocdr signature, and hope that whoever made the zip file was smart enough to forbid the eocdr signature in the comment.
-  var eocdrWithoutCommentSize = 22;
-  var zip64EocdlSize = 20; // Zip64 end of central directory locator
-  var maxCommentSize = 0xffff; // 2-byte size
-  var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
-  var buffer = newBuffer(bufferSize);
-  var bufferReadStart = totalSize - buffer.length;
-  readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
-    if (err) return callback(err);
-    for (var i = bufferSize - eocdrWithoutCommentSize; i >= 0; i -= 1) {
-      if (buffer.readUInt32LE(i) !== 0x06054b50) continue;
-      // found eocdr
-      var eocdrBuffer = buffer.subarray(i);
-
-      // 0 - End of central directory signature = 0x06054b50
-      // 4 - Number of this disk
-      var diskNumber = eocdrBuffer.readUInt16LE(4);
-      // 6 - Disk where central directory starts
-      // 8 - Number of central directory records on this disk
-      // 10 - Total number of central directory records
-      var entryCount = eocdrBuffer.readUInt16LE(10);
-      // 12 - Size of central directory (bytes)
-      // 16 - Offset of start of central directory, relative to start of archive
-      var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
-      // 20 - Comment length
-      var commentLength = eocdrBuffer.readUInt16LE(20);
-      var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
-      if (commentLength !== expectedCommentLength) {
-        return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK☺☻` in the comment?"));
-      }
-      // 22 - Comment
-      // the encoding is always cp437.
-      var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false)
-                                  : eocdrBuffer.subarray(22);
-
-      // Look for a Zip64 end of central directory locator
-      if (i - zip64EocdlSize >= 0 && buffer.readUInt32LE(i - zip64EocdlSize) === 0x07064b50) {
-        // ZIP64 format
-        var zip64EocdlBuffer = buffer.subarray(i - zip64EocdlSize, i - zip64EocdlSize + zip64EocdlSize);
-        // 0 - zip64 end of central dir locator signature = 0x07064b50
-        // 4 - number of the disk with the start of the zip64 end of central directory
-        // 8 - relative offset of the zip64 end of central directory record
-        var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
-        // 16 - total number of disks
-
-        // ZIP64 end of central directory record
-        var zip64EocdrBuffer = newBuffer(56);
-        return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err) {
-          if (err) return callback(err);
-
-          // 0 - zip64 end of central dir signature                           4 bytes  (0x06064b50)
-          if (zip64EocdrBuffer.readUInt32LE(0) !== 0x06064b50) {
-            return callback(new Error("invalid zip64 end of central directory record signature"));
-          }
-          // 4 - size of zip64 end of central directory record                8 bytes
-          // 12 - version made by                                             2 bytes
-          // 14 - version needed to extract                                   2 bytes
-          // 16 - number of this disk                                         4 bytes
-          diskNumber = zip64EocdrBuffer.readUInt32LE(16);
-          if (diskNumber !== 0) {
-            // Check this only after zip64 overrides. See #118.
-            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-          }
-          // 20 - number of the disk with the start of the central directory  4 bytes
-          // 24 - total number of entries in the central directory on this disk         8 bytes
-          // 32 - total number of entries in the central directory            8 bytes
-          entryCount = readUInt64LE(zip64EocdrBuffer, 32);
-          // 40 - size of the central directory                               8 bytes
-          // 48 - offset of start of central directory with respect to the starting disk number     8 bytes
-          centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
-          // 56 - zip64 extensible data sector                                (variable size)
-          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-        });
-      }
-
-      // Not ZIP64 format
-      if (diskNumber !== 0) {
-        return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-      }
-      return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-
-    }
-
-    // Not a zip file.
-    callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
-  });
-}
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
-  var self = this;
-  EventEmitter.call(self);
-  self.reader = reader;
-  // forward close events
-  self.reader.on("error", function(err) {
-    // error closing the fd
-    emitError(self, err);
-  });
-  self.reader.once("close", function() {
-    self.emit("close");
-  });
-  self.readEntryCursor = centralDirectoryOffset;
-  self.fileSize = fileSize;
-  self.entryCount = entryCount;
-  self.comment = comment;
-  self.entriesRead = 0;
-  self.autoClose = !!autoClose;
-  self.lazyEntries = !!lazyEntries;
-  self.decodeStrings = !!decodeStrings;
-  self.validateEntrySizes = !!validateEntrySizes;
-  self.strictFileNames = !!strictFileNames;
-  self.isOpen = true;
-  self.emittedError = false;
-  self.hasEachEntryBeenCalled = false;
-
-  if (!self.lazyEntries) self._readEntry();
-}
-ZipFile.prototype.close = function() {
-  if (!this.isOpen) return;
-  this.isOpen = false;
-  this.reader.unref();
-};
-
-function emitErrorAndAutoClose(self, err) {
-  if (self.autoClose) self.close();
-  emitError(self, err);
-}
-function emitError(self, err) {
-  if (self.emittedError) return;
-  self.emittedError = true;
-  self.emit("error", err);
-}
-
-ZipFile.prototype.readEntry = function() {
-  if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
-  this._readEntry();
-};
-ZipFile.prototype._readEntry = function() {
-  var self = this;
-  if (self.entryCount === self.entriesRead) {
-    // done with metadata
-    setImmediate(function() {
-      if (self.autoClose) self.close();
-      if (self.emittedError) return;
-      self.emit("end");
-    });
-    return;
-  }
-  if (self.emittedError) return;
-  var buffer = newBuffer(46);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-    if (err) return emitErrorAndAutoClose(self, err);
-    if (self.emittedError) return;
-    var entry = new Entry();
-    // 0 - Central directory file header signature
-    var signature = buffer.readUInt32LE(0);
-    if (signature !== 0x02014b50) return emitErrorAndAutoClose(self, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
-    // 4 - Version made by
-    entry.versionMadeBy = buffer.readUInt16LE(4);
-    // 6 - Version needed to extract (minimum)
-    entry.versionNeededToExtract = buffer.readUInt16LE(6);
-    // 8 - General purpose bit flag
-    entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
-    // 10 - Compression method
-    entry.compressionMethod = buffer.readUInt16LE(10);
-    // 12 - File last modification time
-    entry.lastModFileTime = buffer.readUInt16LE(12);
-    // 14 - File last modification date
-    entry.lastModFileDate = buffer.readUInt16LE(14);
-    // 16 - CRC-32
-    entry.crc32 = buffer.readUInt32LE(16);
-    // 20 - Compressed size
-    entry.compressedSize = buffer.readUInt32LE(20);
-    // 24 - Uncompressed size
-    entry.uncompressedSize = buffer.readUInt32LE(24);
-    // 28 - File name length (n)
-    entry.fileNameLength = buffer.readUInt16LE(28);
-    // 30 - Extra field length (m)
-    entry.extraFieldLength = buffer.readUInt16LE(30);
-    // 32 - File comment length (k)
-    entry.fileCommentLength = buffer.readUInt16LE(32);
-    // 34 - Disk number where file starts
-    // 36 - Internal file attributes
-    entry.internalFileAttributes = buffer.readUInt16LE(36);
-    // 38 - External file attributes
-    entry.externalFileAttributes = buffer.readUInt32LE(38);
-    // 42 - Relative offset of local file header
-    entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
-
-    if (entry.generalPurposeBitFlag & 0x40) return emitErrorAndAutoClose(self, new Error("strong encryption is not supported"));
-
-    self.readEntryCursor += 46;
-
-    buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
-    readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-      if (err) return emitErrorAndAutoClose(self, err);
-      if (self.emittedError) return;
-      // 46 - File name
-      entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
-      // 46+n - Extra field
-      var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
-      entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
-      // 46+n+m - File comment
-      entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
-
-      // Parse the extra fields, which we need for processing other fields.
-      try {
-        entry.extraFields = parseExtraFields(entry.extraFieldRaw);
-      } catch (err) {
-        return emitErrorAndAutoClose(self, err);
-      }
-
-      // Interpret strings according to bit flags, extra fields, and options.
-      if (self.decodeStrings) {
-        var isUtf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
-        entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
-        entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self.strictFileNames);
-        var errorMessage = validateFileName(entry.fileName);
-        if (errorMessage != null) return emitErrorAndAutoClose(self, new Error(errorMessage));
-      } else {
-        entry.fileComment = entry.fileCommentRaw;
-        entry.fileName = entry.fileNameRaw;
-      }
-      // Maintain API compatibility. See https://github.com/thejoshwolfe/yauzl/issues/47
-      entry.comment = entry.fileComment;
-
-      self.readEntryCursor += buffer.length;
-      self.entriesRead += 1;
-
-      // Check for the Zip64 Extended Information Extra Field.
-      for (var i = 0; i < entry.extraFields.length; i++) {
-        var extraField = entry.extraFields[i];
-        if (extraField.id !== 0x0001) continue;
-        // Found it.
-
-        var zip64EiefBuffer = extraField.data;
-        var index = 0;
-        // 0 - Original Size          8 bytes
-        if (entry.uncompressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include uncompressed size"));
-          }
-          entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 8 - Compressed Size        8 bytes
-        if (entry.compressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include compressed size"));
-          }
-          entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 16 - Relative Header Offset 8 bytes
-        if (entry.relativeOffsetOfLocalHeader === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include relative header offset"));
-          }
-          entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 24 - Disk Start Number      4 bytes
-
-        break;
-      }
-
-      // validate file size
-      if (self.validateEntrySizes && entry.compressionMethod === 0) {
-        var expectedCompressedSize = entry.uncompressedSize;
-        if (entry.isEncrypted()) {
-          // traditional encryption prefixes the file data with a header
-          expectedCompressedSize += 12;
-        }
-        if (entry.compressedSize !== expectedCompressedSize) {
-          var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
-          return emitErrorAndAutoClose(self, new Error(msg));
-        }
-      }
-
-      self.emit("entry", entry);
-
-      if (!self.lazyEntries) self._readEntry();
-    });
-  });
-};
-
-ZipFile.prototype.eachEntry = function() {
-  const self = this;
-  if (!self.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
-  if (self.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
-  self.hasEachEntryBeenCalled = true;
-
-  let pendingResolveReject = null;
-  self.on("entry", onEntry);
-  self.on("end", onEnd);
-  self.on("error", onError);
-  function cleanup() {
-    self.removeListener("entry", onEntry);
-    self.removeListener("end", onEnd);
-    self.removeListener("error", onError);
-    if (self.autoClose) self.close();
-  }
-
-  function onEntry(entry) {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    resolve({value: entry});
-  }
-  function onEnd() {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    resolve({done: true});
-  }
-  function onError(err) {
-    let {reject} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    reject(err);
-  }
-
-  return {
-    [Symbol.asyncIterator]() {
-      // Called once by `for await...of`.
-      return this;
-    },
-    next() {
-      // Called on each iteration in a `for await...of`.
-      const promise = new Promise((resolve, reject) => {
-        if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
-        pendingResolveReject = {resolve, reject};
-      });
-      self.readEntry();
-      return promise;
-    },
-    return(value) {
-      // Called when breaking, returning, throwing out of a `for await...of`.
-      cleanup();
-      return Promise.resolve({done: true, value});
-    },
-    throw(value) {
-      // Almost never called. Something about `yield*` maybe?
-      cleanup();
-      return Promise.reject(value);
-    },
-  };
-};
-
-ZipFile.prototype.openReadStream = function(entry, options, callback) {
-  var self = this;
-  // parameter validation
-  var relativeStart = 0;
-  var relativeEnd = entry.compressedSize;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) {
-    options = {};
-  } else {
-    if (options.decodeFileData === false) {
-      // new, simple option
-      if (options.decrypt != null) {
-        throw new Error("cannot use options.decrypt when options.decodeFileData === false");
-      }
-      if (options.decompress != null) {
-        throw new Error("cannot use options.decompress when options.decodeFileData === false");
-      }
-      // start and end are allowed
-    } else {
-      // old, complicated options
-      if (options.decrypt != null) {
-        if (!entry.isEncrypted()) {
-          throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
-        }
-        if (options.decrypt !== false) throw new Error("invalid options.decrypt value: " + options.decrypt);
-        if (entry.isCompressed()) {
-          if (options.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
-        }
-      }
-      if (options.decompress != null) {
-        if (!entry.isCompressed()) {
-          throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
-        }
-        if (!(options.decompress === false || options.decompress === true)) {
-          throw new Error("invalid options.decompress value: " + options.decompress);
-        }
-        decompress = options.decompress;
-      }
-    }
-    if (options.start != null) {
-      relativeStart = options.start;
-      if (relativeStart < 0) throw new Error("options.start < 0");
-      if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
-    }
-    if (options.end != null) {
-      relativeEnd = options.end;
-      if (relativeEnd < 0) throw new Error("options.end < 0");
-      if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
-      if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
-    }
-  }
-  var rawMode = (
-    options.decodeFileData === false || // Explicitly requested raw.
-    (
-      (entry.compressionMethod === 0 || // Naturally without compression.
-        (entry.compressionMethod === 8 && options.decompress === false) // Deprecated compression bypass option.
-      ) &&
-      (!entry.isEncrypted() || // Naturally without encryption.
-        options.decrypt === false // Deprecated encryption bypass option.
-      )
-    )
-  );
-  if (options.start != null || options.end != null) {
-    // Ensure slicing deals with raw data.
-    if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
-  }
-
-  // any further errors can either be caused by the zipfile,
-  // or were introduced in a minor version of yauzl,
-  // so should be passed to the client rather than thrown.
-  if (!self.isOpen) return callback(new Error("closed"));
-  if (entry.isEncrypted() && !rawMode) {
-    if (options.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
-  }
-  var decompress;
-  if (rawMode) {
-    decompress = false;
-  } else if (entry.compressionMethod === 8) {
-    // 8 - The file is Deflated
-    decompress = options.decodeFileData !== true;
-  } else {
-    return callback(new Error("unsupported compression method: " + entry.compressionMethod));
-  }
-
-  self.readLocalFileHeader(entry, {minimal: true}, function(err, localFileHeader) {
-    if (err) return callback(err);
-    self.openReadStreamLowLevel(
-      localFileHeader.fileDataStart, entry.compressedSize,
-      relativeStart, relativeEnd,
-      decompress, entry.uncompressedSize,
-      callback);
-  });
-};
-
-ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
-  var self = this;
-
-  var fileDataEnd = fileDataStart + compressedSize;
-  var readStream = self.reader.createReadStream({
-    start: fileDataStart + relativeStart,
-    end: fileDataStart + relativeEnd,
-  });
-  var endpointStream = readStream;
-  if (decompress) {
-    var destroyed = false;
-    var inflateFilter = zlib.createInflateRaw();
-    readStream.on("error", function(err) {
-      // setImmediate here because errors can be emitted during the first call to pipe()
-      setImmediate(function() {
-        if (!destroyed) inflateFilter.emit("error", err);
-      });
-    });
-    readStream.pipe(inflateFilter);
-
-    if (self.validateEntrySizes) {
-      endpointStream = new AssertByteCountStream(uncompressedSize);
-      inflateFilter.on("error", function(err) {
-        // forward zlib errors to the client-visible stream
-        setImmediate(function() {
-          if (!destroyed) endpointStream.emit("error", err);
-        });
-      });
-      inflateFilter.pipe(endpointStream);
-    } else {
-      // the zlib filter is the client-visible stream
-      endpointStream = inflateFilter;
-    }
-    // this is part of yauzl's API, so implement this function on the client-visible stream
-    installDestroyFn(endpointStream, function() {
-      destroyed = true;
-      if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
-      readStream.unpipe(inflateFilter);
-      // TODO: the inflateFilter may cause a memory leak. see Issue #27.
-      readStream.destroy();
-    });
-  }
-  callback(null, endpointStream);
-};
-
-ZipFile.prototype.readLocalFileHeader = function(entry, options, callback) {
-  var self = this;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-
-  self.reader.ref();
-  var buffer = newBuffer(30);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
-    try {
-      if (err) return callback(err);
-      // 0 - Local file header signature = 0x04034b50
-      var signature = buffer.readUInt32LE(0);
-      if (signature !== 0x04034b50) {
-        return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
-      }
-
-      var fileNameLength = buffer.readUInt16LE(26);
-      var extraFieldLength = buffer.readUInt16LE(28);
-      var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
-      // We now have enough information to do this bounds check.
-      if (fileDataStart + entry.compressedSize > self.fileSize) {
-        return callback(new Error("file data overflows file bounds: " +
-            fileDataStart + " + " + entry.compressedSize + " > " + self.fileSize));
-      }
-
-      if (options.minimal) {
-        return callback(null, {fileDataStart: fileDataStart});
-      }
-
-      var localFileHeader = new LocalFileHeader();
-      localFileHeader.fileDataStart = fileDataStart;
-
-      // 4 - Version needed to extract (minimum)
-      localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
-      // 6 - General purpose bit flag
-      localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
-      // 8 - Compression method
-      localFileHeader.compressionMethod = buffer.readUInt16LE(8);
-      // 10 - File last modification time
-      localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
-      // 12 - File last modification date
-      localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
-      // 14 - CRC-32
-      localFileHeader.crc32 = buffer.readUInt32LE(14);
-      // 18 - Compressed size
-      localFileHeader.compressedSize = buffer.readUInt32LE(18);
-      // 22 - Uncompressed size
-      localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
-      // 26 - File name length (n)
-      localFileHeader.fileNameLength = fileNameLength;
-      // 28 - Extra field length (m)
-      localFileHeader.extraFieldLength = extraFieldLength;
-      // 30 - File name
-      // 30+n - Extra field
-
-      buffer = newBuffer(fileNameLength + extraFieldLength);
-      self.reader.ref();
-      readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err) {
-        try {
-          if (err) return callback(err);
-          localFileHeader.fileName = buffer.subarray(0, fileNameLength);
-          localFileHeader.extraField = buffer.subarray(fileNameLength);
-          return callback(null, localFileHeader);
-        } finally {
-          self.reader.unref();
-        }
-      });
-    } finally {
-      self.reader.unref();
-    }
-  });
-};
-
-ZipFile.prototype.openReadStreamPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(entry, options, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.readLocalFileHeader(entry, options, function(err, localFileHeader) {
-      if (err) return reject(err);
-      resolve(localFileHeader);
-    });
-  });
-};
-
-function Entry() {
-}
-Entry.prototype.getLastModDate = function(options) {
-  if (options == null) options = {};
-
-  if (!options.forceDosFormat) {
-    // Check extended fields.
-    for (var i = 0; i < this.extraFields.length; i++) {
-      var extraField = this.extraFields[i];
-      if (extraField.id === 0x5455) {
-        // Info-ZIP "universal timestamp" extended field (`0x5455` aka `"UT"`).
-        // See the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-        var data = extraField.data;
-        if (data.length < 5) continue; // Too short.
-        // The flags define which of the three fields are present: mtime, atime, ctime.
-        // We only care about mtime.
-        // Also, ctime is never included in practice.
-        // And also, atime is only included in the local file header for some reason
-        // despite the flags lying about its inclusion in the central header.
-        var flags = data[0];
-        var HAS_MTIME = 1;
-        if (!(flags & HAS_MTIME)) continue; // This will realistically never happen.
-        // Although the positions of all of the fields shift around depending on the presence of other fields,
-        // mtime is always first if present, and that's the only one we care about.
-        var posixTimestamp = data.readInt32LE(1);
-        return new Date(posixTimestamp * 1000);
-      } else if (extraField.id === 0x000a) {
-        var data = extraField.data;
-        if (data.length !== 32) continue; // The length is always the same.
-        // 4 bytes reserved
-        // 2 bytes Tag
-        if (data.readUInt16LE(4) !== 1) continue; // Tag1 is actually the only defined Tag.
-        // 2 bytes Size
-        if (data.readUInt16LE(6) !== 24) continue; // Size is always 24.
-        // 8 bytes Mtime
-        var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
-        // Convert from NTFS to POSIX milliseconds.
-        // The big number below is the milliseconds between year 1601 and year 1970
-        // (i.e. the negative POSIX timestamp of 1601-01-01 00:00:00Z)
-        var millisecondsSince1970 = hundredNanoSecondsSince1601 / 10000 - 11644473600000;
-        // Note on numeric precision: JavaScript Number objects lose precision above Number.MAX_SAFE_INTEGER,
-        // and NTFS timestamps are typically much bigger than that limit.
-        // (MAX_SAFE_INTEGER would represent 1629-07-17T23:58:45.475Z.)
-        // However, we're losing precision in the conversion from 100nanosecond units to millisecond units anyway,
-        // and the time at which we also lose 1-millisecond precision is year 275760, the JavaScript Date limit (by design).
-        // Up through the year 2057, this conversion only drops 4 bits of precision,
-        // which is well under the 13-14 bits ratio between the milliseconds and 100nanoseconds.
-        return new Date(millisecondsSince1970);
-      }
-    }
-  }
-
-  // Fallback to non-extended encoding.
-  return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options.timezone);
-};
-
-Entry.prototype.canDecodeFileData = function() {
-  return (
-    !this.isEncrypted() &&
-    (this.compressionMethod === 0 || this.compressionMethod === 8)
-  );
-};
-Entry.prototype.isEncrypted = function() {
-  return (this.generalPurposeBitFlag & 0x1) !== 0;
-};
-Entry.prototype.isCompressed = function() {
-  return this.compressionMethod === 8;
-};
-
-function LocalFileHeader() {
-}
-
-function dosDateTimeToDate(date, time, timezone) {
-  var day = date & 0x1f; // 1-31
-  var month = (date >> 5 & 0xf) - 1; // 1-12, 0-11
-  var year = (date >> 9 & 0x7f) + 1980; // 0-128, 1980-2108
-
-  var millisecond = 0;
-  var second = (time & 0x1f) * 2; // 0-29, 0-58 (even numbers)
-  var minute = time >> 5 & 0x3f; // 0-59
-  var hour = time >> 11 & 0x1f; // 0-23
-
-  if (timezone == null || timezone === "local") {
-    return new Date(year, month, day, hour, minute, second, millisecond);
-  } else if (timezone === "UTC") {
-    return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
-  } else {
-    throw new Error("unrecognized options.timezone: " + options.timezone);
-  }
-}
-
-function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
-  var fileName = null;
-
-  // check for Info-ZIP Unicode Path Extra Field (0x7075)
-  // see https://github.com/thejoshwolfe/yauzl/issues/33
-  for (var i = 0; i < extraFields.length; i++) {
-    var extraField = extraFields[i];
-    if (extraField.id === 0x7075) {
-      if (extraField.data.length < 6) {
-        // too short to be meaningful
-        continue;
-      }
-      // Version       1 byte      version of this extra field, currently 1
-      if (extraField.data.readUInt8(0) !== 1) {
-        // > Changes may not be backward compatible so this extra
-        // > field should not be used if the version is not recognized.
-        continue;
-      }
-      // NameCRC32     4 bytes     File Name Field CRC32 Checksum
-      var oldNameCrc32 = extraField.data.readUInt32LE(1);
-      if (crc32(fileNameBuffer) !== oldNameCrc32) {
-        // > If the CRC check fails, this UTF-8 Path Extra Field should be
-        // > ignored and the File Name field in the header should be used instead.
-        continue;
-      }
-      // UnicodeName   Variable    UTF-8 version of the entry File Name
-      fileName = decodeBuffer(extraField.data.subarray(5), true);
-      break;
-    }
-  }
-
-  if (fileName == null) {
-    // The typical case.
-    var isUtf8 = (generalPurposeBitFlag & 0x800) !== 0;
-    fileName = decodeBuffer(fileNameBuffer, isUtf8);
-  }
-
-  if (!strictFileNames) {
-    // Allow backslash.
-    fileName = fileName.replace(/\\/g, "/");
-  }
-  return fileName;
-}
-
-function validateFileName(fileName) {
-  if (fileName.indexOf("\\") !== -1) {
-    return "invalid characters in fileName: " + fileName;
-  }
-  if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
-    return "absolute path: " + fileName;
-  }
-  if (fileName.split("/").indexOf("..") !== -1) {
-    return "invalid relative path: " + fileName;
-  }
-  // all good
-  return null;
-}
-
-function parseExtraFields(extraFieldBuffer) {
-  var extraFields = [];
-  var i = 0;
-  while (i < extraFieldBuffer.length - 3) {
-    var headerId = extraFieldBuffer.readUInt16LE(i + 0);
-    var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
-    var dataStart = i + 4;
-    var dataEnd = dataStart + dataSize;
-    if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
-    var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
-    extraFields.push({
-      id: headerId,
-      data: dataBuffer,
-    });
-    i = dataEnd;
-  }
-  return extraFields;
-}
-
-function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
-  if (length === 0) {
-    // fs.read will throw an out-of-bounds error if you try to read 0 bytes from a 0 byte file
-    return setImmediate(function() { callback(null, newBuffer(0)); });
-  }
-  reader.read(buffer, offset, length, position, function(err, bytesRead) {
-    if (err) return callback(err);
-    if (bytesRead < length) {
-      return callback(new Error("unexpected EOF"));
-    }
-    callback();
-  });
-}
-
-util.inherits(AssertByteCountStream, Transform);
-function AssertByteCountStream(byteCount) {
-  Transform.call(this);
-  this.actualByteCount = 0;
-  this.expectedByteCount = byteCount;
-}
-AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
-  this.actualByteCount += chunk.length;
-  if (this.actualByteCount > this.expectedByteCount) {
-    var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb(null, chunk);
-};
-AssertByteCountStream.prototype._flush = function(cb) {
-  if (this.actualByteCount < this.expectedByteCount) {
-    var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb();
-};
-
-util.inherits(RandomAccessReader, EventEmitter);
-function RandomAccessReader() {
-  EventEmitter.call(this);
-  this.refCount = 0;
-}
-RandomAccessReader.prototype.ref = function() {
-  this.refCount += 1;
-};
-RandomAccessReader.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-
-  if (self.refCount > 0) return;
-  if (self.refCount < 0) throw new Error("invalid unref");
-
-  self.close(onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) return self.emit('error', err);
-    self.emit('close');
-  }
-};
-RandomAccessReader.prototype.createReadStream = function(options) {
-  if (options == null) options = {};
-  var start = options.start;
-  var end = options.end;
-  if (start === end) {
-    var emptyStream = new PassThrough();
-    setImmediate(function() {
-      emptyStream.end();
-    });
-    return emptyStream;
-  }
-  var stream = this._readStreamForRange(start, end);
-
-  var destroyed = false;
-  var refUnrefFilter = new RefUnrefFilter(this);
-  stream.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) refUnrefFilter.emit("error", err);
-    });
-  });
-  installDestroyFn(refUnrefFilter, function() {
-    stream.unpipe(refUnrefFilter);
-    refUnrefFilter.unref();
-    stream.destroy();
-  });
-
-  var byteCounter = new AssertByteCountStream(end - start);
-  refUnrefFilter.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) byteCounter.emit("error", err);
-    });
-  });
-  installDestroyFn(byteCounter, function() {
-    destroyed = true;
-    refUnrefFilter.unpipe(byteCounter);
-    refUnrefFilter.destroy();
-  });
-
-  return stream.pipe(refUnrefFilter).pipe(byteCounter);
-};
-RandomAccessReader.prototype._readStreamForRange = function(start, end) {
-  throw new Error("not implemented");
-};
-RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
-  var readStream = this.createReadStream({start: position, end: position + length});
-  var writeStream = new Writable();
-  var written = 0;
-  writeStream._write = function(chunk, encoding, cb) {
-    chunk.copy(buffer, offset + written, 0, chunk.length);
-    written += chunk.length;
-    cb();
-  };
-  writeStream.on("finish", callback);
-  readStream.on("error", function(error) {
-    callback(error);
-  });
-  readStream.pipe(writeStream);
-};
-RandomAccessReader.prototype.close = function(callback) {
-  setImmediate(callback);
-};
-
-util.inherits(RefUnrefFilter, PassThrough);
-function RefUnrefFilter(context) {
-  PassThrough.call(this);
-  this.context = context;
-  this.context.ref();
-  this.unreffedYet = false;
-}
-RefUnrefFilter.prototype._flush = function(cb) {
-  this.unref();
-  cb();
-};
-RefUnrefFilter.prototype.unref = function(cb) {
-  if (this.unreffedYet) return;
-  this.unreffedYet = true;
-  this.context.unref();
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-function decodeBuffer(buffer, isUtf8) {
-  if (isUtf8) {
-    return buffer.toString("utf8");
-  } else {
-    var result = "";
-    for (var i = 0; i < buffer.length; i++) {
-      result += cp437[buffer[i]];
-    }
-    return result;
-  }
-}
-
-function readUInt64LE(buffer, offset) {
-  // There is no native function for this, because we can't actually store 64-bit integers precisely.
-  // after 53 bits, JavaScript's Number type (IEEE 754 double) can't store individual integers anymore.
-  // but since 53 bits is a whole lot more than 32 bits, we do our best anyway.
-  // As of 2020, Node has added support for BigInt, which obviates this whole function,
-  // but yauzl hasn't been updated to depend on BigInt (yet?).
-  var lower32 = buffer.readUInt32LE(offset);
-  var upper32 = buffer.readUInt32LE(offset + 4);
-  // we can't use bitshifting here, because JavaScript bitshifting only works on 32-bit integers.
-  return upper32 * 0x100000000 + lower32;
-  // as long as we're bounds checking the result of this function against the total file size,
-  // we'll catch any overflow errors, because we already made sure the total file size was within reason.
-}
-
-// Node 10 deprecated new Buffer().
-var newBuffer;
-if (typeof Buffer.allocUnsafe === "function") {
-  newBuffer = function(len) {
-    return Buffer.allocUnsafe(len);
-  };
-} else {
-  newBuffer = function(len) {
-    return new Buffer(len);
-  };
-}
-
-// Node 8 introduced a proper destroy() implementation on writable streams.
-function installDestroyFn(stream, fn) {
-  if (typeof stream.destroy === "function") {
-    // New API.
-    stream._destroy = function(err, cb) {
-      fn();
-      if (cb != null) cb(err);
-    };
-  } else {
-    // Old API.
-    stream.destroy = fn;
-  }
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-
-/***/ }),
-
-/***/ 63980:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var __webpack_unused_export__;
-var fs = __nccwpck_require__(79896);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var zlib = __nccwpck_require__(43106);
-var util = __nccwpck_require__(39023);
-var EventEmitter = (__nccwpck_require__(24434).EventEmitter);
-var errorMonitor = (__nccwpck_require__(24434).errorMonitor);
-var crc32 = __nccwpck_require__(78944);
-
-exports.u = ZipFile;
-__webpack_unused_export__ = dateToDosDateTime;
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile() {
-  this.outputStream = new PassThrough();
-  this.entries = [];
-  this.outputStreamCursor = 0;
-  this.ended = false; // .end() sets this
-  this.allDone = false; // set when we've written the last bytes
-  this.forceZip64Eocd = false; // configurable in .end()
-  this.errored = false;
-  this.on(errorMonitor, function() {
-    this.errored = true;
-  });
-}
-
-ZipFile.prototype.addFile = function(realPath, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (options == null) options = {};
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  fs.stat(realPath, function(err, stats) {
-    if (err) return self.emit("error", err);
-    if (!stats.isFile()) return self.emit("error", new Error("not a file: " + realPath));
-    entry.uncompressedSize = stats.size;
-    if (options.mtime == null) entry.setLastModDate(stats.mtime);
-    if (options.mode == null) entry.setFileAttributesMode(stats.mode);
-    entry.setFileDataPumpFunction(function() {
-      var readStream = fs.createReadStream(realPath);
-      entry.state = Entry.FILE_DATA_IN_PROGRESS;
-      readStream.on("error", function(err) {
-        self.emit("error", err);
-      });
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-    pumpEntries(self);
-  });
-};
-
-ZipFile.prototype.addReadStream = function(readStream, metadataPath, options) {
-  this.addReadStreamLazy(metadataPath, options, function(cb) {
-    cb(null, readStream);
-  });
-};
-
-ZipFile.prototype.addReadStreamLazy = function(metadataPath, options, getReadStreamFunction) {
-  var self = this;
-  if (typeof options === "function") {
-    getReadStreamFunction = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  metadataPath = validateMetadataPath(metadataPath, false);
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    entry.state = Entry.FILE_DATA_IN_PROGRESS;
-    getReadStreamFunction(function(err, readStream) {
-      if (err) return self.emit("error", err);
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-  });
-  pumpEntries(self);
-};
-
-ZipFile.prototype.addBuffer = function(buffer, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (buffer.length > 0x3fffffff) throw new Error("buffer too large: " + buffer.length + " > " + 0x3fffffff);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  entry.uncompressedSize = buffer.length;
-  entry.crc32 = crc32.unsigned(buffer);
-  entry.crcAndFileSizeKnown = true;
-  self.entries.push(entry);
-  if (entry.compressionLevel === 0) {
-    setCompressedBuffer(buffer);
-  } else {
-    zlib.deflateRaw(buffer, {level:entry.compressionLevel}, function(err, compressedBuffer) {
-      setCompressedBuffer(compressedBuffer);
-    });
-  }
-  function setCompressedBuffer(compressedBuffer) {
-    entry.compressedSize = compressedBuffer.length;
-    entry.setFileDataPumpFunction(function() {
-      writeToOutputStream(self, compressedBuffer);
-      writeToOutputStream(self, entry.getDataDescriptor());
-      entry.state = Entry.FILE_DATA_DONE;
-
-      // don't call pumpEntries() recursively.
-      // (also, don't call process.nextTick recursively.)
-      setImmediate(function() {
-        pumpEntries(self);
-      });
-    });
-    pumpEntries(self);
-  }
-};
-
-ZipFile.prototype.addEmptyDirectory = function(metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, true);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-  if (options.compress != null) throw new Error("options.compress not allowed");
-  if (options.compressionLevel != null) throw new Error("options.compressionLevel not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, true, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-  pumpEntries(self);
-};
-
-var eocdrSignatureBuffer = bufferFrom([0x50, 0x4b, 0x05, 0x06]);
-
-ZipFile.prototype.end = function(options, calculatedTotalSizeCallback) {
-  if (typeof options === "function") {
-    calculatedTotalSizeCallback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (this.ended) return;
-  this.ended = true;
-  if (this.errored) return;
-  this.calculatedTotalSizeCallback = calculatedTotalSizeCallback;
-  this.forceZip64Eocd = !!options.forceZip64Format;
-  if (options.comment) {
-    if (typeof options.comment === "string") {
-      this.comment = encodeCp437(options.comment);
-    } else {
-      // It should be a Buffer
-      this.comment = options.comment;
-    }
-    if (this.comment.length > 0xffff) throw new Error("comment is too large");
-    // gotta check for this, because the zipfile format is actually ambiguous.
-    if (bufferIncludes(this.comment, eocdrSignatureBuffer)) throw new Error("comment contains end of central directory record signature");
-  } else {
-    // no comment.
-    this.comment = EMPTY_BUFFER;
-  }
-  pumpEntries(this);
-};
-
-function writeToOutputStream(self, buffer) {
-  self.outputStream.write(buffer);
-  self.outputStreamCursor += buffer.length;
-}
-
-function pumpFileDataReadStream(self, entry, readStream) {
-  var crc32Watcher = new Crc32Watcher();
-  var uncompressedSizeCounter = new ByteCounter();
-  var compressor = entry.compressionLevel !== 0 ? new zlib.DeflateRaw({level:entry.compressionLevel}) : new PassThrough();
-  var compressedSizeCounter = new ByteCounter();
-  readStream.pipe(crc32Watcher)
-            .pipe(uncompressedSizeCounter)
-            .pipe(compressor)
-            .pipe(compressedSizeCounter)
-            .pipe(self.outputStream, {end: false});
-  compressedSizeCounter.on("end", function() {
-    entry.crc32 = crc32Watcher.crc32;
-    if (entry.uncompressedSize == null) {
-      entry.uncompressedSize = uncompressedSizeCounter.byteCount;
-    } else {
-      if (entry.uncompressedSize !== uncompressedSizeCounter.byteCount) return self.emit("error", new Error("file data stream has unexpected number of bytes"));
-    }
-    entry.compressedSize = compressedSizeCounter.byteCount;
-    self.outputStreamCursor += entry.compressedSize;
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-}
-
-function determineCompressionLevel(options) {
-  if (options.compress != null && options.compressionLevel != null) {
-    if (!!options.compress !== !!options.compressionLevel) throw new Error("conflicting settings for compress and compressionLevel");
-  }
-  if (options.compressionLevel != null) return options.compressionLevel;
-  if (options.compress === false) return 0;
-  return 6;
-}
-
-function pumpEntries(self) {
-  if (self.allDone || self.errored) return;
-  // first check if calculatedTotalSize is finally known
-  if (self.ended && self.calculatedTotalSizeCallback != null) {
-    var calculatedTotalSize = calculateTotalSize(self);
-    if (calculatedTotalSize != null) {
-      // we have an answer
-      self.calculatedTotalSizeCallback(calculatedTotalSize);
-      self.calculatedTotalSizeCallback = null;
-    }
-  }
-
-  // pump entries
-  var entry = getFirstNotDoneEntry();
-  function getFirstNotDoneEntry() {
-    for (var i = 0; i < self.entries.length; i++) {
-      var entry = self.entries[i];
-      if (entry.state < Entry.FILE_DATA_DONE) return entry;
-    }
-    return null;
-  }
-  if (entry != null) {
-    // this entry is not done yet
-    if (entry.state < Entry.READY_TO_PUMP_FILE_DATA) return; // input file not open yet
-    if (entry.state === Entry.FILE_DATA_IN_PROGRESS) return; // we'll get there
-    // start with local file header
-    entry.relativeOffsetOfLocalHeader = self.outputStreamCursor;
-    var localFileHeader = entry.getLocalFileHeader();
-    writeToOutputStream(self, localFileHeader);
-    entry.doFileDataPump();
-  } else {
-    // all cought up on writing entries
-    if (self.ended) {
-      // head for the exit
-      self.offsetOfStartOfCentralDirectory = self.outputStreamCursor;
-      self.entries.forEach(function(entry) {
-        var centralDirectoryRecord = entry.getCentralDirectoryRecord();
-        writeToOutputStream(self, centralDirectoryRecord);
-      });
-      writeToOutputStream(self, getEndOfCentralDirectoryRecord(self));
-      self.outputStream.end();
-      self.allDone = true;
-    }
-  }
-}
-
-function calculateTotalSize(self) {
-  var pretendOutputCursor = 0;
-  var centralDirectorySize = 0;
-  for (var i = 0; i < self.entries.length; i++) {
-    var entry = self.entries[i];
-    // compression is too hard to predict
-    if (entry.compressionLevel !== 0) return -1;
-    if (entry.state >= Entry.READY_TO_PUMP_FILE_DATA) {
-      // if addReadStream was called without providing the size, we can't predict the total size
-      if (entry.uncompressedSize == null) return -1;
-    } else {
-      // if we're still waiting for fs.stat, we might learn the size someday
-      if (entry.uncompressedSize == null) return null;
-    }
-    // we know this for sure, and this is important to know if we need ZIP64 format.
-    entry.relativeOffsetOfLocalHeader = pretendOutputCursor;
-    var useZip64Format = entry.useZip64Format();
-
-    pretendOutputCursor += LOCAL_FILE_HEADER_FIXED_SIZE + entry.utf8FileName.length;
-    pretendOutputCursor += entry.uncompressedSize;
-    if (!entry.crcAndFileSizeKnown) {
-      // use a data descriptor
-      if (useZip64Format) {
-        pretendOutputCursor += ZIP64_DATA_DESCRIPTOR_SIZE;
-      } else {
-        pretendOutputCursor += DATA_DESCRIPTOR_SIZE;
-      }
-    }
-
-    centralDirectorySize += CENTRAL_DIRECTORY_RECORD_FIXED_SIZE + entry.utf8FileName.length + entry.fileComment.length;
-    if (!entry.forceDosTimestamp) {
-      centralDirectorySize += INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE;
-    }
-    if (useZip64Format) {
-      centralDirectorySize += ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE;
-    }
-  }
-
-  var endOfCentralDirectorySize = 0;
-  if (self.forceZip64Eocd ||
-      self.entries.length >= 0xffff ||
-      centralDirectorySize >= 0xffff ||
-      pretendOutputCursor >= 0xffffffff) {
-    // use zip64 end of central directory stuff
-    endOfCentralDirectorySize += ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE;
-  }
-  endOfCentralDirectorySize += END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length;
-  return pretendOutputCursor + centralDirectorySize + endOfCentralDirectorySize;
-}
-
-function shouldIgnoreAdding(self) {
-  if (self.ended) throw new Error("cannot add entries after calling end()");
-  if (self.errored) return true;
-  return false;
-}
-
-var ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 56;
-var ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE = 20;
-var END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 22;
-function getEndOfCentralDirectoryRecord(self, actuallyJustTellMeHowLongItWouldBe) {
-  var needZip64Format = false;
-  var normalEntriesLength = self.entries.length;
-  if (self.forceZip64Eocd || self.entries.length >= 0xffff) {
-    normalEntriesLength = 0xffff;
-    needZip64Format = true;
-  }
-  var sizeOfCentralDirectory = self.outputStreamCursor - self.offsetOfStartOfCentralDirectory;
-  var normalSizeOfCentralDirectory = sizeOfCentralDirectory;
-  if (self.forceZip64Eocd || sizeOfCentralDirectory >= 0xffffffff) {
-    normalSizeOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  var normalOffsetOfStartOfCentralDirectory = self.offsetOfStartOfCentralDirectory;
-  if (self.forceZip64Eocd || self.offsetOfStartOfCentralDirectory >= 0xffffffff) {
-    normalOffsetOfStartOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  if (actuallyJustTellMeHowLongItWouldBe) {
-    if (needZip64Format) {
-      return (
-        ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE +
-        ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE +
-        END_OF_CENTRAL_DIRECTORY_RECORD_SIZE
-      );
-    } else {
-      return END_OF_CENTRAL_DIRECTORY_RECORD_SIZE;
-    }
-  }
-
-  var eocdrBuffer = bufferAlloc(END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length);
-  // end of central dir signature                       4 bytes  (0x06054b50)
-  eocdrBuffer.writeUInt32LE(0x06054b50, 0);
-  // number of this disk                                2 bytes
-  eocdrBuffer.writeUInt16LE(0, 4);
-  // number of the disk with the start of the central directory  2 bytes
-  eocdrBuffer.writeUInt16LE(0, 6);
-  // total number of entries in the central directory on this disk  2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 8);
-  // total number of entries in the central directory   2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 10);
-  // size of the central directory                      4 bytes
-  eocdrBuffer.writeUInt32LE(normalSizeOfCentralDirectory, 12);
-  // offset of start of central directory with respect to the starting disk number  4 bytes
-  eocdrBuffer.writeUInt32LE(normalOffsetOfStartOfCentralDirectory, 16);
-  // .ZIP file comment length                           2 bytes
-  eocdrBuffer.writeUInt16LE(self.comment.length, 20);
-  // .ZIP file comment                                  (variable size)
-  self.comment.copy(eocdrBuffer, 22);
-
-  if (!needZip64Format) return eocdrBuffer;
-
-  // ZIP64 format
-  // ZIP64 End of Central Directory Record
-  var zip64EocdrBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE);
-  // zip64 end of central dir signature                                             4 bytes  (0x06064b50)
-  zip64EocdrBuffer.writeUInt32LE(0x06064b50, 0);
-  // size of zip64 end of central directory record                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE - 12, 4);
-  // version made by                                                                2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_MADE_BY, 12);
-  // version needed to extract                                                      2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_ZIP64, 14);
-  // number of this disk                                                            4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 16);
-  // number of the disk with the start of the central directory                     4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 20);
-  // total number of entries in the central directory on this disk                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 24);
-  // total number of entries in the central directory                               8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 32);
-  // size of the central directory                                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, sizeOfCentralDirectory, 40);
-  // offset of start of central directory with respect to the starting disk number  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.offsetOfStartOfCentralDirectory, 48);
-  // zip64 extensible data sector                                                   (variable size)
-  // nothing in the zip64 extensible data sector
-
-
-  // ZIP64 End of Central Directory Locator
-  var zip64EocdlBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE);
-  // zip64 end of central dir locator signature                               4 bytes  (0x07064b50)
-  zip64EocdlBuffer.writeUInt32LE(0x07064b50, 0);
-  // number of the disk with the start of the zip64 end of central directory  4 bytes
-  zip64EocdlBuffer.writeUInt32LE(0, 4);
-  // relative offset of the zip64 end of central directory record             8 bytes
-  writeUInt64LE(zip64EocdlBuffer, self.outputStreamCursor, 8);
-  // total number of disks                                                    4 bytes
-  zip64EocdlBuffer.writeUInt32LE(1, 16);
-
-
-  return Buffer.concat([
-    zip64EocdrBuffer,
-    zip64EocdlBuffer,
-    eocdrBuffer,
-  ]);
-}
-
-function validateMetadataPath(metadataPath, isDirectory) {
-  if (metadataPath === "") throw new Error("empty metadataPath");
-  metadataPath = metadataPath.replace(/\\/g, "/");
-  if (/^[a-zA-Z]:/.test(metadataPath) || /^\//.test(metadataPath)) throw new Error("absolute path: " + metadataPath);
-  if (metadataPath.split("/").indexOf("..") !== -1) throw new Error("invalid relative path: " + metadataPath);
-  var looksLikeDirectory = /\/$/.test(metadataPath);
-  if (isDirectory) {
-    // append a trailing '/' if necessary.
-    if (!looksLikeDirectory) metadataPath += "/";
-  } else {
-    if (looksLikeDirectory) throw new Error("file path cannot end with '/': " + metadataPath);
-  }
-  return metadataPath;
-}
-
-var EMPTY_BUFFER = bufferAlloc(0);
-
-// this class is not part of the public API
-function Entry(metadataPath, isDirectory, options) {
-  this.utf8FileName = bufferFrom(metadataPath);
-  if (this.utf8FileName.length > 0xffff) throw new Error("utf8 file name too long. " + utf8FileName.length + " > " + 0xffff);
-  this.isDirectory = isDirectory;
-  this.state = Entry.WAITING_FOR_METADATA;
-  this.setLastModDate(options.mtime != null ? options.mtime : new Date());
-  this.forceDosTimestamp = !!options.forceDosTimestamp;
-  if (options.mode != null) {
-    this.setFileAttributesMode(options.mode);
-  } else {
-    this.setFileAttributesMode(isDirectory ? 0o40775 : 0o100664);
-  }
-  if (isDirectory) {
-    this.crcAndFileSizeKnown = true;
-    this.crc32 = 0;
-    this.uncompressedSize = 0;
-    this.compressedSize = 0;
-  } else {
-    // unknown so far
-    this.crcAndFileSizeKnown = false;
-    this.crc32 = null;
-    this.uncompressedSize = null;
-    this.compressedSize = null;
-    if (options.size != null) this.uncompressedSize = options.size;
-  }
-  if (isDirectory) {
-    this.compressionLevel = 0;
-  } else {
-    this.compressionLevel = determineCompressionLevel(options);
-  }
-  this.forceZip64Format = !!options.forceZip64Format;
-  if (options.fileComment) {
-    if (typeof options.fileComment === "string") {
-      this.fileComment = bufferFrom(options.fileComment, "utf-8");
-    } else {
-      // It should be a Buffer
-      this.fileComment = options.fileComment;
-    }
-    if (this.fileComment.length > 0xffff) throw new Error("fileComment is too large");
-  } else {
-    // no comment.
-    this.fileComment = EMPTY_BUFFER;
-  }
-}
-Entry.WAITING_FOR_METADATA = 0;
-Entry.READY_TO_PUMP_FILE_DATA = 1;
-Entry.FILE_DATA_IN_PROGRESS = 2;
-Entry.FILE_DATA_DONE = 3;
-Entry.prototype.setLastModDate = function(date) {
-  this.mtime = date;
-  var dosDateTime = dateToDosDateTime(date);
-  this.lastModFileTime = dosDateTime.time;
-  this.lastModFileDate = dosDateTime.date;
-};
-Entry.prototype.setFileAttributesMode = function(mode) {
-  if ((mode & 0xffff) !== mode) throw new Error("invalid mode. expected: 0 <= " + mode + " <= " + 0xffff);
-  // http://unix.stackexchange.com/questions/14705/the-zip-formats-external-file-attribute/14727#14727
-  this.externalFileAttributes = (mode << 16) >>> 0;
-};
-// doFileDataPump() should not call pumpEntries() directly. see issue #9.
-Entry.prototype.setFileDataPumpFunction = function(doFileDataPump) {
-  this.doFileDataPump = doFileDataPump;
-  this.state = Entry.READY_TO_PUMP_FILE_DATA;
-};
-Entry.prototype.useZip64Format = function() {
-  return (
-    (this.forceZip64Format) ||
-    (this.uncompressedSize != null && this.uncompressedSize > 0xfffffffe) ||
-    (this.compressedSize != null && this.compressedSize > 0xfffffffe) ||
-    (this.relativeOffsetOfLocalHeader != null && this.relativeOffsetOfLocalHeader > 0xfffffffe)
-  );
-}
-var LOCAL_FILE_HEADER_FIXED_SIZE = 30;
-var VERSION_NEEDED_TO_EXTRACT_UTF8 = 20;
-var VERSION_NEEDED_TO_EXTRACT_ZIP64 = 45;
-// 3 = unix. 63 = spec version 6.3
-var VERSION_MADE_BY = (3 << 8) | 63;
-var FILE_NAME_IS_UTF8 = 1 << 11;
-var UNKNOWN_CRC32_AND_FILE_SIZES = 1 << 3;
-Entry.prototype.getLocalFileHeader = function() {
-  var crc32 = 0;
-  var compressedSize = 0;
-  var uncompressedSize = 0;
-  if (this.crcAndFileSizeKnown) {
-    crc32 = this.crc32;
-    compressedSize = this.compressedSize;
-    uncompressedSize = this.uncompressedSize;
-  }
-
-  var fixedSizeStuff = bufferAlloc(LOCAL_FILE_HEADER_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  // local file header signature     4 bytes  (0x04034b50)
-  fixedSizeStuff.writeUInt32LE(0x04034b50, 0);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_UTF8, 4);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 6);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 8);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 10);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 12);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(crc32, 14);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(compressedSize, 18);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(uncompressedSize, 22);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 26);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 28);
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    // no extra fields
-  ]);
-};
-var DATA_DESCRIPTOR_SIZE = 16;
-var ZIP64_DATA_DESCRIPTOR_SIZE = 24;
-Entry.prototype.getDataDescriptor = function() {
-  if (this.crcAndFileSizeKnown) {
-    // the Mac Archive Utility requires this not be present unless we set general purpose bit 3
-    return EMPTY_BUFFER;
-  }
-  if (!this.useZip64Format()) {
-    var buffer = bufferAlloc(DATA_DESCRIPTOR_SIZE);
-    // optional signature (required according to Archive Utility)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 4 bytes
-    buffer.writeUInt32LE(this.compressedSize, 8);
-    // uncompressed size               4 bytes
-    buffer.writeUInt32LE(this.uncompressedSize, 12);
-    return buffer;
-  } else {
-    // ZIP64 format
-    var buffer = bufferAlloc(ZIP64_DATA_DESCRIPTOR_SIZE);
-    // optional signature (unknown if anyone cares about this)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 8 bytes
-    writeUInt64LE(buffer, this.compressedSize, 8);
-    // uncompressed size               8 bytes
-    writeUInt64LE(buffer, this.uncompressedSize, 16);
-    return buffer;
-  }
-};
-var CENTRAL_DIRECTORY_RECORD_FIXED_SIZE = 46;
-var INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE = 9;
-var ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE = 28;
-Entry.prototype.getCentralDirectoryRecord = function() {
-  var fixedSizeStuff = bufferAlloc(CENTRAL_DIRECTORY_RECORD_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  var izutefBuffer = EMPTY_BUFFER;
-  if (!this.forceDosTimestamp) {
-    // Here is one specification for this: https://commons.apache.org/proper/commons-compress/apidocs/org/apache/commons/compress/archivers/zip/X5455_ExtendedTimestamp.html
-    // See also the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-    izutefBuffer = bufferAlloc(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE);
-    // 0x5455        Short       tag for this extra block type ("UT")
-    izutefBuffer.writeUInt16LE(0x5455, 0);
-    // TSize         Short       total data size for this block
-    izutefBuffer.writeUInt16LE(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE - 4, 2);
-    // See Info-ZIP source code zip.h for these constant values:
-    var EB_UT_FL_MTIME = (1 << 0);
-    var EB_UT_FL_ATIME = (1 << 1);
-    // Note that we set the atime flag despite not providing the atime field.
-    // The central directory version of this extra field is specified to never contain the atime field even when the flag is set.
-    // We set it to match the Info-ZIP behavior in order to minimize incompatibility with zip file readers that may have rigid input expectations.
-    // Flags         Byte        info bits
-    izutefBuffer.writeUInt8(EB_UT_FL_MTIME | EB_UT_FL_ATIME, 4);
-    // (ModTime)     Long        time of last modification (UTC/GMT)
-    var timestamp = Math.floor(this.mtime.getTime() / 1000);
-    if (timestamp < -0x80000000) timestamp = -0x80000000; // 1901-12-13T20:45:52.000Z
-    if (timestamp >  0x7fffffff) timestamp =  0x7fffffff; // 2038-01-19T03:14:07.000Z
-    izutefBuffer.writeUInt32LE(timestamp, 5);
-  }
-
-  var normalCompressedSize = this.compressedSize;
-  var normalUncompressedSize = this.uncompressedSize;
-  var normalRelativeOffsetOfLocalHeader = this.relativeOffsetOfLocalHeader;
-  var versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_UTF8;
-  var zeiefBuffer = EMPTY_BUFFER;
-  if (this.useZip64Format()) {
-    normalCompressedSize = 0xffffffff;
-    normalUncompressedSize = 0xffffffff;
-    normalRelativeOffsetOfLocalHeader = 0xffffffff;
-    versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_ZIP64;
-
-    // ZIP64 extended information extra field
-    zeiefBuffer = bufferAlloc(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE);
-    // 0x0001                  2 bytes    Tag for this "extra" block type
-    zeiefBuffer.writeUInt16LE(0x0001, 0);
-    // Size                    2 bytes    Size of this "extra" block
-    zeiefBuffer.writeUInt16LE(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE - 4, 2);
-    // Original Size           8 bytes    Original uncompressed file size
-    writeUInt64LE(zeiefBuffer, this.uncompressedSize, 4);
-    // Compressed Size         8 bytes    Size of compressed data
-    writeUInt64LE(zeiefBuffer, this.compressedSize, 12);
-    // Relative Header Offset  8 bytes    Offset of local header record
-    writeUInt64LE(zeiefBuffer, this.relativeOffsetOfLocalHeader, 20);
-    // Disk Start Number       4 bytes    Number of the disk on which this file starts
-    // (omit)
-  }
-
-  // central file header signature   4 bytes  (0x02014b50)
-  fixedSizeStuff.writeUInt32LE(0x02014b50, 0);
-  // version made by                 2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_MADE_BY, 4);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(versionNeededToExtract, 6);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 8);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 10);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 12);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 14);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(this.crc32, 16);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalCompressedSize, 20);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(normalUncompressedSize, 24);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 28);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(izutefBuffer.length + zeiefBuffer.length, 30);
-  // file comment length             2 bytes
-  fixedSizeStuff.writeUInt16LE(this.fileComment.length, 32);
-  // disk number start               2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 34);
-  // internal file attributes        2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 36);
-  // external file attributes        4 bytes
-  fixedSizeStuff.writeUInt32LE(this.externalFileAttributes, 38);
-  // relative offset of local header 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalRelativeOffsetOfLocalHeader, 42);
-
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    izutefBuffer,
-    zeiefBuffer,
-    // file comment (variable size)
-    this.fileComment,
-  ]);
-};
-Entry.prototype.getCompressionMethod = function() {
-  var NO_COMPRESSION = 0;
-  var DEFLATE_COMPRESSION = 8;
-  return this.compressionLevel === 0 ? NO_COMPRESSION : DEFLATE_COMPRESSION;
-};
-
-// These are intentionally computed in the current system timezone
-// to match how the DOS encoding operates in this library.
-var minDosDate = new Date(1980, 0, 1);
-var maxDosDate = new Date(2107, 11, 31, 23, 59, 58);
-function dateToDosDateTime(jsDate) {
-  // Clamp out of bounds timestamps.
-  if (jsDate < minDosDate) jsDate = minDosDate;
-  else if (jsDate > maxDosDate) jsDate = maxDosDate;
-
-  var date = 0;
-  date |= jsDate.getDate() & 0x1f; // 1-31
-  date |= ((jsDate.getMonth() + 1) & 0xf) << 5; // 0-11, 1-12
-  date |= ((jsDate.getFullYear() - 1980) & 0x7f) << 9; // 0-128, 1980-2108
-
-  var time = 0;
-  time |= Math.floor(jsDate.getSeconds() / 2); // 0-59, 0-29 (lose odd numbers)
-  time |= (jsDate.getMinutes() & 0x3f) << 5; // 0-59
-  time |= (jsDate.getHours() & 0x1f) << 11; // 0-23
-
-  return {date: date, time: time};
-}
-
-function writeUInt64LE(buffer, n, offset) {
-  // can't use bitshift here, because JavaScript only allows bitshifting on 32-bit integers.
-  var high = Math.floor(n / 0x100000000);
-  var low = n % 0x100000000;
-  buffer.writeUInt32LE(low, offset);
-  buffer.writeUInt32LE(high, offset + 4);
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-util.inherits(ByteCounter, Transform);
-function ByteCounter(options) {
-  Transform.call(this, options);
-  this.byteCount = 0;
-}
-ByteCounter.prototype._transform = function(chunk, encoding, cb) {
-  this.byteCount += chunk.length;
-  cb(null, chunk);
-};
-
-util.inherits(Crc32Watcher, Transform);
-function Crc32Watcher(options) {
-  Transform.call(this, options);
-  this.crc32 = 0;
-}
-Crc32Watcher.prototype._transform = function(chunk, encoding, cb) {
-  this.crc32 = crc32.unsigned(chunk, this.crc32);
-  cb(null, chunk);
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-if (cp437.length !== 256) throw new Error("assertion failure");
-var reverseCp437 = null;
-
-function encodeCp437(string) {
-  if (/^[\x20-\x7e]*$/.test(string)) {
-    // CP437, ASCII, and UTF-8 overlap in this range.
-    return bufferFrom(string, "utf-8");
-  }
-
-  // This is the slow path.
-  if (reverseCp437 == null) {
-    // cache this once
-    reverseCp437 = {};
-    for (var i = 0; i < cp437.length; i++) {
-      reverseCp437[cp437[i]] = i;
-    }
-  }
-
-  var result = bufferAlloc(string.length);
-  for (var i = 0; i < string.length; i++) {
-    var b = reverseCp437[string[i]];
-    if (b == null) throw new Error("character not encodable in CP437: " + JSON.stringify(string[i]));
-    result[i] = b;
-  }
-
-  return result;
-}
-
-function bufferAlloc(size) {
-  bufferAlloc = modern;
-  try {
-    return bufferAlloc(size);
-  } catch (e) {
-    bufferAlloc = legacy;
-    return bufferAlloc(size);
-  }
-  function modern(size) {
-    return Buffer.allocUnsafe(size);
-  }
-  function legacy(size) {
-    return new Buffer(size);
-  }
-}
-function bufferFrom(something, encoding) {
-  bufferFrom = modern;
-  try {
-    return bufferFrom(something, encoding);
-  } catch (e) {
-    bufferFrom = legacy;
-    return bufferFrom(something, encoding);
-  }
-  function modern(something, encoding) {
-    return Buffer.from(something, encoding);
-  }
-  function legacy(something, encoding) {
-    return new Buffer(something, encoding);
-  }
-}
-function bufferIncludes(buffer, content) {
-  bufferIncludes = modern;
-  try {
-    return bufferIncludes(buffer, content);
-  } catch (e) {
-    bufferIncludes = legacy;
-    return bufferIncludes(buffer, content);
-  }
-  function modern(buffer, content) {
-    return buffer.includes(content);
-  }
-  function legacy(buffer, content) {
-    for (var i = 0; i <= buffer.length - content.length; i++) {
-      for (var j = 0;; j++) {
-        if (j === content.length) return true;
-        if (buffer[i + j] !== content[j]) break;
-      }
-    }
-    return false;
-  }
-}
-
-
-/***/ }),
-
 /***/ 63595:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(16214);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(74126);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -39266,7 +37019,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 16214:
+/***/ 74126:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39277,8 +37030,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: getInputs
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/core.js + 13 modules
 var lib_core = __nccwpck_require__(23326);
 ;// CONCATENATED MODULE: ./packages/config/src/errors.ts
@@ -39605,6 +37356,174 @@ function inputJson(name, fallback) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/action-io/src/secrets.ts
+// Secrets must not leak in any encoding. The runner masks only exact strings it is told about, so
+// every derived form that code might print is registered too: the secret's parts (a webhook URL's
+// path tokens and query values beyond its public prefix, an SMTP URL's user and password), and for
+// each of them the URL-encoded, base64 (also as it sits inside a longer base64 text), JSON-escaped
+// forms, plus the SMTP AUTH PLAIN / LOGIN strings a mail server can echo back.
+/** Path segments and query parameters that are the fixed, public part of webhook URLs
+ *  (Slack /services/, Discord /api/webhooks/, Teams Workflows /workflows/…/triggers/manual/paths/invoke
+ *  ?api-version=&sp=&sv=); everything else in a URL's path and query is treated as a secret. */
+const PUBLIC_SEGMENTS = new Set([
+    'services',
+    'api',
+    'webhooks',
+    'webhook',
+    'hooks',
+    'hook',
+    'workflows',
+    'triggers',
+    'manual',
+    'paths',
+    'invoke',
+    'run',
+    'slack',
+    'teams',
+    'discord',
+    'notify',
+    'v1',
+    'v2',
+    'v3',
+]);
+const PUBLIC_QUERY_KEYS = new Set(['api-version', 'sp', 'sv']);
+/** Shorter fragments are not masked on their own: they would shred ordinary log text. */
+const MIN_PART = 6;
+function safeDecode(s) {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+}
+/** The secret and the secret parts of it (URL user, password, path tokens, query values). */
+function secretParts(secret) {
+    const parts = new Set([secret]);
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            parts.add(s);
+    };
+    let url;
+    try {
+        url = new URL(secret);
+    }
+    catch {
+        url = undefined;
+    }
+    if (url && url.host) {
+        const user = url.username;
+        const pass = url.password;
+        for (const u of new Set([user, safeDecode(user)]))
+            add(u);
+        for (const p of new Set([pass, safeDecode(pass)]))
+            add(p);
+        if (user && pass) {
+            add(`${user}:${pass}`);
+            add(`${safeDecode(user)}:${safeDecode(pass)}`);
+            // SMTP AUTH PLAIN (RFC 4616): authzid \0 authcid \0 passwd; nodemailer sends an empty authzid.
+            add(`\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+            add(`${safeDecode(user)}\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+        }
+        const segments = url.pathname.split('/').filter(Boolean);
+        const firstSecret = segments.findIndex((s) => !PUBLIC_SEGMENTS.has(s.toLowerCase()));
+        if (firstSecret >= 0) {
+            add(`/${segments.slice(firstSecret).join('/')}`);
+            add(segments.slice(firstSecret).join('/'));
+            for (const s of segments.slice(firstSecret)) {
+                if (PUBLIC_SEGMENTS.has(s.toLowerCase()))
+                    continue;
+                add(s);
+                add(safeDecode(s));
+            }
+        }
+        if (url.pathname.length > 1)
+            add(url.pathname);
+        if (url.search.length > 1)
+            add(url.search);
+        for (const [key, value] of url.searchParams) {
+            if (PUBLIC_QUERY_KEYS.has(key.toLowerCase()))
+                continue;
+            add(value);
+            const raw = new RegExp(`[?&]${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&#]*)`).exec(url.search);
+            add(raw?.[1]);
+        }
+        add(url.href);
+        add(url.host + url.pathname + url.search);
+    }
+    return [...parts];
+}
+/** base64 of `text` wherever it starts inside a longer base64 text: for each of the three byte
+ *  alignments, the characters that depend only on the secret's own bytes. */
+function base64Cores(text) {
+    const bytes = Buffer.from(text, 'utf8');
+    const out = [];
+    for (let pad = 0; pad < 3; pad++) {
+        const encoded = Buffer.concat([Buffer.alloc(pad), bytes])
+            .toString('base64')
+            .replace(/=+$/, '');
+        // Leading group mixes padding bytes in (unless pad = 0); the trailing partial group mixes in
+        // whatever follows the secret.
+        const start = pad === 0 ? 0 : 4;
+        const usable = Math.floor((pad + bytes.length) / 3) * 4;
+        const core = encoded.slice(start, usable);
+        if (core.length >= 8)
+            out.push(core);
+    }
+    return out;
+}
+function jsonInner(s) {
+    return JSON.stringify(s).slice(1, -1);
+}
+/** Every form of a secret worth masking (exact strings, longest first). */
+function secrets_secretForms(secret) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            forms.add(s);
+    };
+    for (const part of secretParts(secret)) {
+        const base64 = Buffer.from(part, 'utf8').toString('base64');
+        const variants = [
+            part,
+            encodeURIComponent(part),
+            encodeURI(part),
+            base64,
+            base64.replace(/=+$/, ''),
+            Buffer.from(part, 'utf8').toString('base64url'),
+            encodeURIComponent(base64),
+            jsonInner(part),
+            jsonInner(jsonInner(part)),
+            ...base64Cores(part),
+        ];
+        // A part with a control character (AUTH PLAIN) is only ever sent base64-encoded; masking its
+        // raw form would mask nothing useful, and the runner cannot take it in ::add-mask::.
+        // eslint-disable-next-line no-control-regex
+        const printable = !/[\u0000-\u001f]/.test(part);
+        for (const v of variants)
+            if (printable || !v.includes('\u0000'))
+                add(v);
+    }
+    return [...forms].sort((a, b) => b.length - a.length);
+}
+/** Replaces every known form of the given secrets with "***" (for text we render ourselves). */
+function redact(text, secrets) {
+    return redactor(secrets)(text);
+}
+/** A redact function with the forms computed once (for code that redacts many strings). */
+function redactor(secrets) {
+    const forms = [...new Set([...secrets].flatMap(secrets_secretForms))].sort((a, b) => b.length - a.length);
+    if (forms.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const form of forms)
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        return out;
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/run.ts
 // The one way an action's main ends: outputs set, or a single clear failure message.
 
@@ -39651,6 +37570,9 @@ class errors_BackupIntegrityError extends (/* unused pure expression or super */
 /** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
 class errors_UnsafeArchiveError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
 }
+/** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
+class BackupWriteError extends errors_CheckFailedError {
+}
 
 ;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
 // The manifest every backup carries as its last zip entry: what was backed up, from which release,
@@ -39695,6 +37617,8 @@ function manifest_parseManifest(text, source) {
     return m;
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(76760);
 ;// CONCATENATED MODULE: ./packages/archive/src/naming.ts
 // Backup file names (`<prefix>_<env>_<UTC YYYYMMDDTHHMMSSZ>.zip`), finding the newest backup of one
 // environment, and retention. Names sort lexically in time order, which is what the seed's
@@ -39731,6 +37655,86 @@ function naming_compactUtc(date) {
 }
 function backupFileName(prefix, env, createdAt) {
     return `${prefix}_${env}_${naming_compactUtc(createdAt)}.zip`;
+}
+function stampToDate(stamp) {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+    return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+}
+/** A name no backup of `env` in `dir` has ever had (complete, partial or orphaned), in the
+ *  contract's format: the creation second, or one second past the newest existing name when two
+ *  backups come within one second (or the clock stepped back). So names never repeat and still
+ *  sort chronologically under `ls -1 backups/dhash_*.zip | sort -r | head -n1` in any locale
+ *  (same length, same prefix, only digits differ). Call it while holding the environment's lock. */
+function uniqueBackupFileName(dir, prefix, env, createdAt) {
+    let newest;
+    let names = [];
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir);
+    }
+    catch (error) {
+        if (error.code !== 'ENOENT')
+            throw error;
+    }
+    const taken = new RegExp(`^\\.?${escapeRegExp(prefix)}_${escapeRegExp(env)}_(\\d{8}T\\d{6}Z)\\.zip`);
+    for (const name of names) {
+        const m = taken.exec(name);
+        if (m && (!newest || m[1] > newest))
+            newest = m[1];
+    }
+    let when = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
+    if (newest && naming_compactUtc(when) <= newest)
+        when = new Date(stampToDate(newest).getTime() + 1000);
+    return backupFileName(prefix, env, when);
+}
+function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/** The lock file serialising backups of one environment in `dir`. */
+function backupLockPath(dir, prefix, env) {
+    return (0,external_node_path_.join)(dir, `.${prefix}_${env}.lock`);
+}
+/** Leftovers of interrupted backups of `env` (call while holding its lock, so none is in
+ *  progress): temp zips of dead processes, a zip whose `.sha256` never came (killed between the
+ *  two), a `.sha256` whose zip is gone, dump directories. Returns one note per removal. */
+function sweepInterruptedBackups(dir, env, prefix = naming_DEFAULT_PREFIX, isAlive = () => false) {
+    let names;
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir);
+    }
+    catch {
+        return [];
+    }
+    const present = new Set(names);
+    const notes = [];
+    const mine = `${prefix}_${env}_`;
+    const remove = (name, why) => {
+        (0,external_node_fs_.rmSync)((0,external_node_path_.join)(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${(0,external_node_path_.join)(dir, name)}: ${why}`);
+    };
+    for (const name of names) {
+        const partial = /^\.(.+)\.partial-(\d+)$/.exec(name);
+        if (partial && partial[1].startsWith(mine) && Number(partial[2]) !== process.pid) {
+            if (!isAlive(Number(partial[2])))
+                remove(name, `temp file of an interrupted backup (pid ${partial[2]} is gone)`);
+            continue;
+        }
+        const dump = new RegExp(`^\\.dump-${escapeRegExp(env)}-(\\d+)-`).exec(name);
+        if (dump && Number(dump[1]) !== process.pid && !isAlive(Number(dump[1]))) {
+            remove(name, `dump directory of an interrupted backup (pid ${dump[1]} is gone)`);
+            continue;
+        }
+        const parsed = naming_parseBackupFileName(name);
+        if (parsed && parsed.prefix === prefix && parsed.environment === env && !present.has(`${name}.sha256`)) {
+            remove(name, 'zip of an interrupted backup without its .sha256 (never complete, never restored)');
+            continue;
+        }
+        if (name.endsWith('.zip.sha256')) {
+            const zip = naming_parseBackupFileName(name.slice(0, -'.sha256'.length));
+            if (zip && zip.prefix === prefix && zip.environment === env && !present.has(zip.file))
+                remove(name, 'checksum file whose zip is gone');
+        }
+    }
+    return notes;
 }
 const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
 function naming_parseBackupFileName(file) {
@@ -40677,17 +38681,21 @@ function globSync(globInput, options) {
 // The rules every archive entry must pass before a single byte is written: no way out of the
 // target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
 // symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
-// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+// declared sizes), and agreement with the manifest. Pure: entries in, plan or refusal out.
 
 
 
+/** The target's state directory (swap.ts); no backup holds it and no archive may write to it. */
+const RESERVED_STATE_DIR = '.guarded-rollout';
+// Bomb protection: every entry's size is declared in the central directory AND in the manifest
+// (both under the verified .sha256), they must agree, inflation stops at the declared size, the
+// declared total must fit the free disk, and overlapping entries are refused (zipread.ts). The
+// caps below only bound memory for the listing; every backup the tool writes is within them.
 const safety_DEFAULT_CAPS = {
-    maxEntries: 1_000_000,
-    maxTotalBytes: 256 * 1024 ** 3,
-    // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
-    maxRatio: 200,
-    ratioFloorBytes: 1024 * 1024,
+    maxEntries: 10_000_000,
+    maxTotalBytes: Number.MAX_SAFE_INTEGER,
 };
+const WINDOWS = process.platform === 'win32';
 /** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
  *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
 function unsafeLinkTarget(linkPath, target) {
@@ -40709,13 +38717,15 @@ function unsafeLinkTarget(linkPath, target) {
     return undefined;
 }
 /** Normalises an entry name or refuses it with the specific reason. */
-function normaliseEntryName(name) {
+function normaliseEntryName(name, windows = WINDOWS) {
     const show = JSON.stringify(name);
     if (name.includes('\0'))
         throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
-    if (name.includes('\\'))
+    // On Linux and macOS a backslash or "C:" is an ordinary character of one file name (and a
+    // backup of such a name must restore); on Windows they are separators and drive letters.
+    if (windows && name.includes('\\'))
         throw new UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
-    if (/^[A-Za-z]:/.test(name))
+    if (windows && /^[A-Za-z]:/.test(name))
         throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
     if (name.startsWith('/'))
         throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
@@ -40724,10 +38734,13 @@ function normaliseEntryName(name) {
         throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
     if (parts.length === 0)
         throw new UnsafeArchiveError(`entry ${show} has no usable name`);
-    return parts.join('/').normalize('NFC');
+    // Names are kept exactly (an NFD name comes back NFD; NFC and NFD are two files on Linux).
+    return parts.join('/');
 }
+/** Two names that would land on one file: exact bytes on Linux; macOS and Windows fold case and
+ *  Unicode normalisation. */
 function collisionKey(path, caseInsensitive) {
-    return caseInsensitive ? path.toLowerCase() : path;
+    return caseInsensitive ? path.normalize('NFC').toLowerCase() : path;
 }
 /** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
 function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
@@ -40737,15 +38750,19 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
     if (entries.length > caps.maxEntries) {
         throw new UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
     }
-    const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+    const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
     const seen = new Map();
     const planned = [];
     let totalBytes = 0;
     for (const entry of entries) {
         if (entry.name === MANIFEST_ENTRY)
             continue;
-        const path = normaliseEntryName(entry.name);
         const show = JSON.stringify(entry.name);
+        if (!entry.nameValid)
+            throw new UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
+        const path = normaliseEntryName(entry.name);
+        if (path.split('/')[0] === RESERVED_STATE_DIR)
+            throw new UnsafeArchiveError(`${where}entry ${show} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`);
         if (entry.encrypted)
             throw new UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
         if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
@@ -40761,12 +38778,6 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
         if (totalBytes > caps.maxTotalBytes) {
             throw new UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
         }
-        if (entry.uncompressedSize > caps.ratioFloorBytes) {
-            const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
-            if (ratio > caps.maxRatio) {
-                throw new UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
-            }
-        }
         const manifestEntry = byManifest.get(path);
         if (!manifestEntry)
             throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
@@ -40780,7 +38791,7 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
             source: entry,
             path,
             type: entry.type,
-            mode: entry.mode & 0o777,
+            mode: manifestEntry.mode & 0o7777,
             size: entry.uncompressedSize,
             manifest: manifestEntry,
         };
@@ -40810,7 +38821,7 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
     }
     const inArchive = new Set(planned.map((p) => p.path));
     for (const m of manifest.entries) {
-        if (!inArchive.has(m.path.normalize('NFC')))
+        if (!inArchive.has(m.path))
             throw new BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
     }
     return {
@@ -40833,6 +38844,40 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
 
 
 
+/** Why a file system error happened, in words an operator can act on. */
+function collect_describeFsError(error) {
+    const e = error;
+    switch (e.code) {
+        case 'EACCES':
+        case 'EPERM':
+            return 'permission denied; run as a user who can read it, or leave it out of the paths';
+        case 'ENOENT':
+            return 'it disappeared while the backup ran; run the backup again when the tree is quiet';
+        case 'ENOSPC':
+            return 'no space left on the device; free some space or choose another --out directory';
+        case 'EDQUOT':
+            return 'disk quota exceeded; free some space or choose another --out directory';
+        case 'ENAMETOOLONG':
+            return 'the name is too long for this file system';
+        case 'EIO':
+            return 'input/output error (failing disk?)';
+        case 'EROFS':
+            return 'the file system is read-only';
+        default:
+            return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+    }
+}
+function nonRegularKind(stat) {
+    if (stat.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (stat.isSocket())
+        return 'a socket';
+    if (stat.isCharacterDevice())
+        return 'a character device';
+    if (stat.isBlockDevice())
+        return 'a block device';
+    return undefined;
+}
 const GLOB_CHARS = /[*?[\]{}!]/;
 function toArchivePath(baseDir, abs) {
     return (0,external_node_path_.relative)(baseDir, abs).split(external_node_path_.sep).join('/');
@@ -40855,6 +38900,7 @@ function collectEntries(baseDir, paths, exclude = []) {
             throw new errors_ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
         }
         const mode = stat.mode & 0o7777;
+        const owner = { uid: stat.uid, gid: stat.gid };
         if (stat.isSymbolicLink()) {
             const target = (0,external_node_fs_.readlinkSync)(abs);
             // The same rule the restore applies, so every backup that exists can be restored.
@@ -40869,27 +38915,68 @@ function collectEntries(baseDir, paths, exclude = []) {
                 size: Buffer.byteLength(target),
                 mode,
                 mtimeMs: stat.mtimeMs,
+                ...owner,
                 target,
             });
         }
         else if (stat.isDirectory()) {
-            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
+            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs, ...owner });
         }
         else if (stat.isFile()) {
-            byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'file',
+                size: stat.size,
+                mode,
+                mtimeMs: stat.mtimeMs,
+                ctimeMs: stat.ctimeMs,
+                ...owner,
+            });
         }
-        // sockets, FIFOs and devices are not data; they are skipped.
+        else {
+            // Refused before it is ever opened: reading a FIFO or a device would hang or never end.
+            throw new errors_ConfigError(`${abs} is ${nonRegularKind(stat) ?? 'not a regular file'}; only regular files, directories and symlinks can be backed up. Leave it out of the paths (list the directories around it instead)`, { field: 'paths' });
+        }
+    };
+    const list = (dir) => {
+        try {
+            return (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true });
+        }
+        catch (error) {
+            throw new errors_ConfigError(`cannot read directory ${dir}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
+    };
+    // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
+    const checkNames = (dir, names) => {
+        if (!names.some((n) => n.includes('\uFFFD')))
+            return;
+        for (const raw of (0,external_node_fs_.readdirSync)(dir, { encoding: 'buffer' })) {
+            if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+                throw new errors_ConfigError(`${(0,external_node_path_.join)(dir, raw.toString('latin1'))}: the name is not valid UTF-8 (bytes ${raw.toString('hex')}), which a backup cannot store so that it restores under the same name; rename it (e.g. convmv -f latin1 -t utf8) or leave it out`, { field: 'paths' });
+            }
+        }
+    };
+    const stat = (abs) => {
+        try {
+            return (0,external_node_fs_.lstatSync)(abs);
+        }
+        catch (error) {
+            throw new errors_ConfigError(`cannot read ${abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
     };
     const walk = (root) => {
         const stack = [root];
         for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-            for (const dirent of (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true })) {
+            const dirents = list(dir);
+            checkNames(dir, dirents.map((d) => d.name));
+            for (const dirent of dirents) {
                 const abs = (0,external_node_path_.join)(dir, dirent.name);
                 if (excluded.some((e) => isInside(e, abs)))
                     continue;
-                const stat = (0,external_node_fs_.lstatSync)(abs);
-                add(abs, stat);
-                if (stat.isDirectory())
+                const st = stat(abs);
+                add(abs, st);
+                if (st.isDirectory())
                     stack.push(abs);
             }
         }
@@ -40947,12 +39034,8 @@ function collectEntries(baseDir, paths, exclude = []) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
-// EXTERNAL MODULE: ./node_modules/.pnpm/yazl@3.3.1/node_modules/yazl/index.js
-var yazl = __nccwpck_require__(63980);
 ;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
 // The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
 // logging validation, restores). A log is trusted only when it opens with our header and ends with
@@ -40987,6 +39070,7 @@ class src_EvidenceLog {
             `# tool-version: ${TOOL_VERSION}`,
             `# environment: ${options.environment}`,
             `# started-at: ${this.now().toISOString()}`,
+            ...evidenceCommitLine(options.commit),
             '',
         ].join('\n');
         const fd = (0,external_node_fs_.openSync)(path, 'w');
@@ -41029,6 +39113,10 @@ class src_EvidenceLog {
         return result;
     }
 }
+function evidenceCommitLine(commit) {
+    const value = (commit ?? process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT ?? '').trim();
+    return /^[0-9a-f]{7,64}$/i.test(value) ? [`# commit: ${value.toLowerCase()}`] : [];
+}
 /** Parses an evidence log's text; never throws. */
 function parseEvidenceLog(text) {
     const problems = [];
@@ -41055,6 +39143,7 @@ function parseEvidenceLog(text) {
                 toolVersion: fields['tool-version'],
                 environment: fields.environment,
                 startedAt: fields['started-at'],
+                ...(fields.commit ? { commit: fields.commit } : {}),
             };
     }
     const nonEmpty = lines.filter((l) => l.trim() !== '');
@@ -41086,6 +39175,546 @@ function parseEvidenceLog(text) {
 }
 function readEvidenceLog(path) {
     return parseEvidenceLog(readFileSync(path, 'utf8'));
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/zipwrite.ts
+// A zip writer for backups, written here rather than taken from a library because the hot path
+// is many small files: each entry is read, hashed and deflated synchronously in one go and
+// appended to a 4 MiB buffer (one write and one archive-hash update per 4 MiB), where a stream
+// per entry (yazl) costs several event-loop round trips per file. Large files stream through in
+// 1 MiB chunks with a data descriptor. Zip64 is used where sizes, offsets or counts need it.
+// The archive's SHA256 is computed from the bytes as they are written, so no second read.
+
+
+const LOCAL = 0x04034b50;
+const CENTRAL = 0x02014b50;
+const DESCRIPTOR = 0x08074b50;
+const EOCD = 0x06054b50;
+const EOCD64 = 0x06064b50;
+const LOCATOR64 = 0x07064b50;
+const MAX32 = 0xffffffff;
+const MAX16 = 0xffff;
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_UTF8 = 0x0800;
+/** "Made by" Unix, spec 6.3: the high half of external attributes is st_mode. */
+const MADE_BY = (3 << 8) | 63;
+const BUFFER_BYTES = 4 * 1024 * 1024;
+/** A streamed entry whose file is at least this large gets Zip64 sizes from the start. */
+const ZIP64_STREAM_THRESHOLD = 0xfff00000;
+function dosDateTime(d) {
+    const year = Math.min(Math.max(d.getFullYear(), 1980), 2107);
+    return {
+        time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
+        date: ((year - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
+    };
+}
+class ZipWriter {
+    fd;
+    hash = (0,external_node_crypto_.createHash)('sha256');
+    /** Bytes written so far (including what is still buffered). */
+    offset = 0;
+    entryCount = 0;
+    buf = Buffer.allocUnsafe(BUFFER_BYTES);
+    used = 0;
+    // Central records packed into 1 MiB blocks: a million entries must not mean a million Buffers.
+    central = [];
+    block = Buffer.allocUnsafe(1024 * 1024);
+    blockUsed = 0;
+    centralBytes = 0;
+    constructor(fd) {
+        this.fd = fd;
+    }
+    /** Writes at explicit positions, so a rewind (truncate) leaves no hole. */
+    put(chunk, position) {
+        this.hash.update(chunk);
+        for (let off = 0; off < chunk.length;)
+            off += (0,external_node_fs_.writeSync)(this.fd, chunk, off, chunk.length - off, position + off);
+    }
+    flush() {
+        if (this.used === 0)
+            return;
+        this.put(this.buf.subarray(0, this.used), this.offset - this.used);
+        this.used = 0;
+    }
+    /** A point to come back to: everything written after it can be undone (a file that changed
+     *  while it was streamed is written again). */
+    mark() {
+        this.flush();
+        return { offset: this.offset, hash: this.hash.copy(), entries: this.entryCount };
+    }
+    rewind(mark, truncate) {
+        if (this.entryCount !== mark.entries)
+            throw new Error('cannot rewind past a finished entry');
+        this.used = 0;
+        truncate(mark.offset);
+        this.offset = mark.offset;
+        this.hash = mark.hash;
+    }
+    write(data) {
+        if (this.used + data.length > this.buf.length)
+            this.flush();
+        if (data.length >= this.buf.length) {
+            this.put(data, this.offset);
+        }
+        else {
+            data.copy(this.buf, this.used);
+            this.used += data.length;
+        }
+        this.offset += data.length;
+    }
+    /** An entry whose bytes are all known: local header with final sizes, then the data. */
+    addComplete(meta, data, crc, size, method) {
+        const zip64 = size >= MAX32 || data.length >= MAX32;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, 0, crc, data.length, size, zip64);
+        this.write(data);
+        this.centralRecord(meta, method, 0, crc, data.length, size, headerOffset);
+    }
+    /** Starts an entry whose data follows in chunks (large files); sizes come in a data descriptor. */
+    beginStreamed(meta, expectedSize, method) {
+        const zip64 = expectedSize >= ZIP64_STREAM_THRESHOLD;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, FLAG_DESCRIPTOR, 0, 0, 0, zip64);
+        const start = this.offset;
+        return {
+            write: (chunk) => this.write(chunk),
+            end: (crc, size) => {
+                const compressed = this.offset - start;
+                const d = Buffer.alloc(zip64 ? 24 : 16);
+                d.writeUInt32LE(DESCRIPTOR, 0);
+                d.writeUInt32LE(crc >>> 0, 4);
+                if (zip64) {
+                    d.writeBigUInt64LE(BigInt(compressed), 8);
+                    d.writeBigUInt64LE(BigInt(size), 16);
+                }
+                else {
+                    if (compressed >= MAX32 || size >= MAX32)
+                        throw new Error(`${meta.name.toString()} grew past 4 GiB while it was being read`);
+                    d.writeUInt32LE(compressed, 8);
+                    d.writeUInt32LE(size, 12);
+                }
+                this.write(d);
+                this.centralRecord(meta, method, FLAG_DESCRIPTOR, crc, compressed, size, headerOffset);
+            },
+        };
+    }
+    localHeader(meta, method, flags, crc, compressed, size, zip64) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const extraLen = zip64 ? 20 : 0;
+        const h = Buffer.allocUnsafe(30 + meta.name.length + extraLen);
+        h.writeUInt32LE(LOCAL, 0);
+        h.writeUInt16LE(zip64 ? 45 : 20, 4);
+        h.writeUInt16LE(flags | FLAG_UTF8, 6);
+        h.writeUInt16LE(method, 8);
+        h.writeUInt16LE(time, 10);
+        h.writeUInt16LE(date, 12);
+        h.writeUInt32LE(crc >>> 0, 14);
+        h.writeUInt32LE(zip64 ? MAX32 : compressed, 18);
+        h.writeUInt32LE(zip64 ? MAX32 : size, 22);
+        h.writeUInt16LE(meta.name.length, 26);
+        h.writeUInt16LE(extraLen, 28);
+        meta.name.copy(h, 30);
+        if (zip64) {
+            const e = 30 + meta.name.length;
+            h.writeUInt16LE(0x0001, e);
+            h.writeUInt16LE(16, e + 2);
+            h.writeBigUInt64LE(BigInt(size), e + 4);
+            h.writeBigUInt64LE(BigInt(compressed), e + 12);
+        }
+        this.write(h);
+    }
+    centralRecord(meta, method, flags, crc, compressed, size, headerOffset) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const big = [];
+        if (size >= MAX32)
+            big.push(size);
+        if (compressed >= MAX32)
+            big.push(compressed);
+        if (headerOffset >= MAX32)
+            big.push(headerOffset);
+        const extraLen = big.length ? 4 + 8 * big.length : 0;
+        const c = Buffer.allocUnsafe(46 + meta.name.length + extraLen);
+        c.writeUInt32LE(CENTRAL, 0);
+        c.writeUInt16LE(MADE_BY, 4);
+        c.writeUInt16LE(big.length ? 45 : 20, 6);
+        c.writeUInt16LE(flags | FLAG_UTF8, 8);
+        c.writeUInt16LE(method, 10);
+        c.writeUInt16LE(time, 12);
+        c.writeUInt16LE(date, 14);
+        c.writeUInt32LE(crc >>> 0, 16);
+        c.writeUInt32LE(Math.min(compressed, MAX32), 20);
+        c.writeUInt32LE(Math.min(size, MAX32), 24);
+        c.writeUInt16LE(meta.name.length, 28);
+        c.writeUInt16LE(extraLen, 30);
+        c.writeUInt16LE(0, 32); // comment
+        c.writeUInt16LE(0, 34); // disk
+        c.writeUInt16LE(0, 36); // internal attributes
+        const isDir = (meta.mode & 0o170000) === 0o040000;
+        c.writeUInt32LE((((meta.mode & 0xffff) << 16) | (isDir ? 0x10 : 0)) >>> 0, 38);
+        c.writeUInt32LE(Math.min(headerOffset, MAX32), 42);
+        meta.name.copy(c, 46);
+        if (big.length) {
+            let e = 46 + meta.name.length;
+            c.writeUInt16LE(0x0001, e);
+            c.writeUInt16LE(8 * big.length, e + 2);
+            e += 4;
+            for (const v of big) {
+                c.writeBigUInt64LE(BigInt(v), e);
+                e += 8;
+            }
+        }
+        if (this.blockUsed + c.length > this.block.length) {
+            this.central.push(this.block.subarray(0, this.blockUsed));
+            this.block = Buffer.allocUnsafe(1024 * 1024);
+            this.blockUsed = 0;
+        }
+        c.copy(this.block, this.blockUsed);
+        this.blockUsed += c.length;
+        this.centralBytes += c.length;
+        this.entryCount++;
+    }
+    /** Writes the central directory and end records; returns the archive's size and SHA256. */
+    finish() {
+        const cdOffset = this.offset;
+        this.central.push(this.block.subarray(0, this.blockUsed));
+        for (const c of this.central)
+            this.write(c);
+        this.central = [];
+        const cdSize = this.centralBytes;
+        const n = this.entryCount;
+        const zip64 = n >= MAX16 || cdOffset >= MAX32 || cdSize >= MAX32;
+        if (zip64) {
+            const eocd64Offset = this.offset;
+            const r = Buffer.alloc(56);
+            r.writeUInt32LE(EOCD64, 0);
+            r.writeBigUInt64LE(44n, 4);
+            r.writeUInt16LE(MADE_BY, 12);
+            r.writeUInt16LE(45, 14);
+            r.writeUInt32LE(0, 16);
+            r.writeUInt32LE(0, 20);
+            r.writeBigUInt64LE(BigInt(n), 24);
+            r.writeBigUInt64LE(BigInt(n), 32);
+            r.writeBigUInt64LE(BigInt(cdSize), 40);
+            r.writeBigUInt64LE(BigInt(cdOffset), 48);
+            this.write(r);
+            const l = Buffer.alloc(20);
+            l.writeUInt32LE(LOCATOR64, 0);
+            l.writeUInt32LE(0, 4);
+            l.writeBigUInt64LE(BigInt(eocd64Offset), 8);
+            l.writeUInt32LE(1, 16);
+            this.write(l);
+        }
+        const e = Buffer.alloc(22);
+        e.writeUInt32LE(EOCD, 0);
+        e.writeUInt16LE(Math.min(n, MAX16), 8);
+        e.writeUInt16LE(Math.min(n, MAX16), 10);
+        e.writeUInt32LE(Math.min(cdSize, MAX32), 12);
+        e.writeUInt32LE(Math.min(cdOffset, MAX32), 16);
+        this.write(e);
+        this.flush();
+        return { sizeBytes: this.offset, sha256: this.hash.digest('hex') };
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+;// CONCATENATED MODULE: ./packages/archive/src/lock.ts
+// One holder at a time: a lock file created atomically (hard link of a private file, which fails
+// when the lock exists), naming its holder. A holder that died (kill -9, power loss) on this host
+// is detected by its pid and its lock is taken over, with a note; a live holder gets an honest
+// "busy" refusal naming it.
+
+
+
+
+/** Another run holds the lock: the attempted thing did not happen (exit 1). */
+class lock_LockBusyError extends errors_CheckFailedError {
+}
+function isProcessAlive(pid) {
+    if (!Number.isInteger(pid) || pid <= 0)
+        return false;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+function readHolder(path) {
+    try {
+        const h = JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
+        return typeof h.pid === 'number' ? h : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Private files of runs killed between creating and linking them, and stale locks moved aside
+ *  by a run killed before it deleted them. */
+function sweepPrivateFiles(path) {
+    const prefix = `.${(0,external_node_path_.basename)(path)}.`;
+    const aside = `${(0,external_node_path_.basename)(path)}.stale-`;
+    for (const name of (0,external_node_fs_.readdirSync)((0,external_node_path_.dirname)(path))) {
+        let pid;
+        if (name.startsWith(prefix))
+            pid = Number(name.slice(prefix.length).split('.')[0]);
+        else if (name.startsWith(aside))
+            pid = Number(name.slice(aside.length));
+        else
+            continue;
+        if (pid !== process.pid && !isProcessAlive(pid))
+            (0,external_node_fs_.rmSync)((0,external_node_path_.join)((0,external_node_path_.dirname)(path), name), { force: true });
+    }
+}
+/** Takes the lock at `path` or throws LockBusyError naming the live holder. */
+function acquireLock(path, purpose, now = () => new Date()) {
+    const holder = { pid: process.pid, host: (0,external_node_os_.hostname)(), startedAt: now().toISOString(), purpose };
+    sweepPrivateFiles(path);
+    const mine = (0,external_node_path_.join)((0,external_node_path_.dirname)(path), `.${(0,external_node_path_.basename)(path)}.${process.pid}.${Date.now()}`);
+    const fd = (0,external_node_fs_.openSync)(mine, 'wx', 0o644);
+    try {
+        (0,external_node_fs_.writeSync)(fd, `${JSON.stringify(holder)}\n`);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+    let tookOver;
+    try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            try {
+                (0,external_node_fs_.linkSync)(mine, path);
+                const { ino, dev } = (0,external_node_fs_.statSync)(mine);
+                const release = () => {
+                    // Only our own lock: a takeover may have replaced it meanwhile.
+                    try {
+                        const now = (0,external_node_fs_.statSync)(path);
+                        if (now.ino === ino && now.dev === dev)
+                            (0,external_node_fs_.unlinkSync)(path);
+                    }
+                    catch {
+                        // already gone
+                    }
+                };
+                return { path, ...(tookOver ? { tookOver } : {}), release };
+            }
+            catch (error) {
+                if (error.code !== 'EEXIST')
+                    throw error;
+            }
+            const other = readHolder(path);
+            const sameHost = !other || other.host === (0,external_node_os_.hostname)();
+            if (other && (!sameHost || isProcessAlive(other.pid))) {
+                throw new lock_LockBusyError(`${purpose} is already running (pid ${other.pid} on ${other.host}, started ${other.startedAt}; lock ${path}); wait for it to finish, nothing was changed by this run. If that process is gone for good, delete ${path}`);
+            }
+            // Dead holder (or an unreadable, half-written lock): move it aside atomically, so two
+            // runs taking over at once cannot both delete a fresh lock.
+            const aside = `${path}.stale-${process.pid}`;
+            try {
+                (0,external_node_fs_.renameSync)(path, aside);
+                (0,external_node_fs_.rmSync)(aside, { force: true });
+                tookOver = `took over the lock ${path} of ${other ? `pid ${other.pid} (started ${other.startedAt}), which is no longer running` : 'an unreadable lock file'}`;
+            }
+            catch (error) {
+                if (error.code !== 'ENOENT')
+                    throw error;
+            }
+        }
+        throw new lock_LockBusyError(`${purpose}: could not take the lock ${path} after 5 attempts; another run keeps taking it`);
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(mine, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/durable.ts
+// Durable file-system steps shared by backup, restore and the swap journal: fsync of a directory
+// after a rename, atomic small-file writes, free space.
+
+
+function fsyncDirectory(dir) {
+    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+    if (process.platform === 'win32')
+        return;
+    const fd = (0,external_node_fs_.openSync)(dir, 'r');
+    try {
+        (0,external_node_fs_.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+function durable_writeFileAtomic(path, text) {
+    const tmp = (0,external_node_path_.join)((0,external_node_path_.dirname)(path), `.${(0,external_node_path_.basename)(path)}.partial-${process.pid}`);
+    const fd = (0,external_node_fs_.openSync)(tmp, 'w');
+    try {
+        (0,external_node_fs_.writeSync)(fd, text);
+        (0,external_node_fs_.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+    (0,external_node_fs_.renameSync)(tmp, path);
+    fsyncDirectory((0,external_node_path_.dirname)(path));
+}
+function durable_freeBytes(dir) {
+    for (let d = (0,external_node_path_.resolve)(dir);; d = (0,external_node_path_.dirname)(d)) {
+        try {
+            const s = (0,external_node_fs_.statfsSync)(d);
+            return Number(s.bavail) * Number(s.bsize);
+        }
+        catch {
+            if ((0,external_node_path_.dirname)(d) === d)
+                return undefined;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/swap.ts
+// Swapping restored roots into the target, crash-safe. Everything lives in the target's own
+// state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
+//   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   swap.json                        the journal: written (fsynced) before the first rename
+//   restore.lock                     one restore of a target at a time
+// A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
+// of any command that touches the target (restore, backup of that tree) rolls the swap forward
+// before anything else: the staged tree was complete and verified when the journal was written.
+
+
+
+
+const STATE_DIR = '.guarded-rollout';
+const swap_JOURNAL_FILE = 'swap.json';
+const RESTORE_LOCK_FILE = 'restore.lock';
+function swap_stateDir(target) {
+    return (0,external_node_path_.join)(target, STATE_DIR);
+}
+function exists(path) {
+    try {
+        (0,external_node_fs_.lstatSync)(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Takes the restore lock of `target` (creating its state directory). */
+function swap_lockTarget(target, now) {
+    (0,external_node_fs_.mkdirSync)(swap_stateDir(target), { recursive: true, mode: 0o700 });
+    return acquireLock((0,external_node_path_.join)(swap_stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
+}
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
+function swap_uniqueDirectory(parent, stamp) {
+    mkdirSync(parent, { recursive: true, mode: 0o700 });
+    for (let n = 1;; n++) {
+        const dir = join(parent, n === 1 ? stamp : `${stamp}-${n}`);
+        try {
+            mkdirSync(dir, { mode: 0o700 });
+            return dir;
+        }
+        catch (error) {
+            if (error.code !== 'EEXIST')
+                throw error;
+        }
+    }
+}
+/** Moves each root of the journal into place. Idempotent: every step checks what is already done,
+ *  so the same function performs a swap and finishes an interrupted one. */
+function rollForward(j) {
+    for (const root of j.roots) {
+        const live = (0,external_node_path_.join)(j.target, root.name);
+        const staged = (0,external_node_path_.join)(j.staging, root.name);
+        const previous = (0,external_node_path_.join)(j.previous, root.name);
+        if (!exists(staged))
+            continue; // this root is already in place
+        if (exists(live)) {
+            // Not yet moved aside (a root that did not exist before cannot be live while still staged,
+            // unless something else created it since: it is kept too, never deleted).
+            if (exists(previous))
+                throw new Error(`cannot finish the swap of ${live}: both ${live} and ${previous} exist; move one of them away and run the command again`);
+            (0,external_node_fs_.renameSync)(live, previous);
+        }
+        (0,external_node_fs_.renameSync)(staged, live);
+    }
+    fsyncDirectory(j.target);
+}
+/** Performs the swap described by `journal` (the staging tree must be complete). */
+function swap_swapRoots(journal) {
+    writeFileAtomic(join(swap_stateDir(journal.target), swap_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+    rollForward(journal);
+    finish(journal);
+}
+function finish(j) {
+    (0,external_node_fs_.rmSync)((0,external_node_path_.join)(swap_stateDir(j.target), swap_JOURNAL_FILE), { force: true });
+    (0,external_node_fs_.rmSync)(j.staging, { recursive: true, force: true });
+    try {
+        (0,external_node_fs_.rmdirSync)(j.previous); // nothing was replaced: no empty pre-rollback directory
+    }
+    catch {
+        // not empty: it holds the previous versions
+    }
+}
+/** Finishes a swap that was interrupted in `target` (call while holding its restore lock, or
+ *  after checking nobody does). Returns one note per repair; none when there was nothing to do. */
+function swap_repairInterruptedSwapLocked(target) {
+    const path = (0,external_node_path_.join)(swap_stateDir(target), swap_JOURNAL_FILE);
+    if (!(0,external_node_fs_.existsSync)(path))
+        return [];
+    const journal = JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
+    if (journal.target !== target)
+        journal.target = target; // the tree was moved as a whole
+    rollForward(journal);
+    finish(journal);
+    return [
+        `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
+    ];
+}
+/** Sweeps staging directories left by killed restores (call while holding the restore lock). */
+function swap_sweepStaging(target) {
+    const dir = swap_stateDir(target);
+    const notes = [];
+    let names = [];
+    try {
+        names = readdirSync(dir);
+    }
+    catch {
+        return notes;
+    }
+    for (const name of names) {
+        if (!name.startsWith('staging-'))
+            continue;
+        rmSync(join(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+    }
+    return notes;
+}
+/** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
+ *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
+function repairInterruptedSwap(target) {
+    if (!(0,external_node_fs_.existsSync)((0,external_node_path_.join)(swap_stateDir(target), swap_JOURNAL_FILE)))
+        return [];
+    const lock = swap_lockTarget(target);
+    try {
+        return [...(lock.tookOver ? [lock.tookOver] : []), ...swap_repairInterruptedSwapLocked(target)];
+    }
+    finally {
+        lock.release();
+        swap_tidyStateDir(target);
+    }
+}
+/** Removes the state directory's empty parts once a command is done (a target that was never
+ *  rolled back keeps no trace; kept previous versions keep theirs). */
+function swap_tidyStateDir(target) {
+    for (const dir of [(0,external_node_path_.join)(swap_stateDir(target), 'pre-rollback'), swap_stateDir(target)]) {
+        try {
+            (0,external_node_fs_.rmdirSync)(dir);
+        }
+        catch {
+            // not empty, or gone
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -41173,11 +39802,19 @@ function units_formatBytes(n) {
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
-// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
+// Creating a backup: one pass that reads each file once, checks it did not change while read
+// (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
-// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
-// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
-// killed backup never leaves a file that looks complete.
+// to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
+// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
+// leaves a file that looks complete.
+
+
+
+
+
+
 
 
 
@@ -41192,14 +39829,14 @@ function units_formatBytes(n) {
 
 
 const DUMP_DIR_ENTRY = '_dump';
-const SMALL_FILE_BYTES = 256 * 1024;
-// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
-const YAZL_FILE_DATA_DONE = 3;
+/** Files up to this size are read, hashed and deflated in one synchronous step. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
+const READ_ATTEMPTS = 3;
 // Formats that are compressed already: deflating them costs CPU and gains nothing.
 const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
 /** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
-function chooseCompression(entry, level) {
+function chooseCompression(entry, level, openFd) {
     if (level === 0)
         return 0;
     if (DENSE_EXTENSIONS.has((0,external_node_path_.extname)(entry.path).toLowerCase()))
@@ -41209,7 +39846,7 @@ function chooseCompression(entry, level) {
         return 0;
     if (entry.size < 16 * 1024)
         return level;
-    const fd = (0,external_node_fs_.openSync)(entry.abs, 'r');
+    const fd = openFd ?? (0,external_node_fs_.openSync)(entry.abs, 'r');
     try {
         const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
         const n = (0,external_node_fs_.readSync)(fd, sample, 0, SAMPLE_BYTES, 0);
@@ -41217,67 +39854,9 @@ function chooseCompression(entry, level) {
         return packed.length > n * 0.9 ? 0 : level;
     }
     finally {
-        (0,external_node_fs_.closeSync)(fd);
+        if (openFd === undefined)
+            (0,external_node_fs_.closeSync)(fd);
     }
-}
-const COALESCE_BYTES = 1024 * 1024;
-/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
-class CoalescingHasher extends external_node_stream_.Transform {
-    hash;
-    bytes = 0;
-    parts = [];
-    pending = 0;
-    constructor(hash) {
-        super();
-        this.hash = hash;
-    }
-    _transform(chunk, _encoding, callback) {
-        this.parts.push(chunk);
-        this.pending += chunk.length;
-        if (this.pending >= COALESCE_BYTES)
-            this.release();
-        callback();
-    }
-    _flush(callback) {
-        this.release();
-        callback();
-    }
-    release() {
-        if (this.pending === 0)
-            return;
-        const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.pending);
-        this.parts = [];
-        this.pending = 0;
-        this.hash.update(data);
-        this.bytes += data.length;
-        this.push(data);
-    }
-}
-function backup_fsyncDirectory(dir) {
-    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
-    if (process.platform === 'win32')
-        return;
-    const fd = (0,external_node_fs_.openSync)(dir, 'r');
-    try {
-        (0,external_node_fs_.fsyncSync)(fd);
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
-}
-/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
-function writeFileAtomic(path, text) {
-    const tmp = (0,external_node_path_.join)((0,external_node_path_.dirname)(path), `.${(0,external_node_path_.basename)(path)}.partial-${process.pid}`);
-    const fd = (0,external_node_fs_.openSync)(tmp, 'w');
-    try {
-        (0,external_node_fs_.writeSync)(fd, text);
-        (0,external_node_fs_.fsyncSync)(fd);
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
-    (0,external_node_fs_.renameSync)(tmp, path);
-    backup_fsyncDirectory((0,external_node_path_.dirname)(path));
 }
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
@@ -41286,35 +39865,6 @@ function checksumName(zipPath, root) {
     const inside = rel !== '' && !rel.startsWith('..') && !(0,external_node_path_.isAbsolute)(rel);
     return (inside ? rel : zipPath).split(external_node_path_.sep).join('/');
 }
-function backup_freeBytes(dir) {
-    for (let d = (0,external_node_path_.resolve)(dir);; d = (0,external_node_path_.dirname)(d)) {
-        try {
-            const s = (0,external_node_fs_.statfsSync)(d);
-            return Number(s.bavail) * Number(s.bsize);
-        }
-        catch {
-            if ((0,external_node_path_.dirname)(d) === d)
-                return undefined;
-        }
-    }
-}
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
-function sweepDeadPartials(outDir) {
-    for (const name of (0,external_node_fs_.readdirSync)(outDir)) {
-        const m = /^\..+\.partial-(\d+)$/.exec(name);
-        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
-            (0,external_node_fs_.rmSync)((0,external_node_path_.join)(outDir, name), { force: true });
-    }
-}
 function plan(options, extraEntries = []) {
     const environment = naming_assertEnvironmentName(options.environment);
     const prefix = assertPrefix(options.prefix ?? naming_DEFAULT_PREFIX);
@@ -41322,8 +39872,14 @@ function plan(options, extraEntries = []) {
     const baseDir = (0,external_node_path_.resolve)(root, options.baseDir ?? '.');
     const outDir = (0,external_node_path_.resolve)(root, options.outDir ?? naming_DEFAULT_OUT_DIR);
     const createdAt = (options.now ?? (() => new Date()))();
-    const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
+    const entries = [
+        ...collectEntries(baseDir, options.paths, [outDir, (0,external_node_path_.join)(baseDir, RESERVED_STATE_DIR)]),
+        ...extraEntries,
+    ];
     const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+    // Refused when it is made, never at restore time: every backup written restores by default.
+    if (entries.length > safety_DEFAULT_CAPS.maxEntries)
+        throw new errors_ConfigError(`paths: ${entries.length} entries under ${baseDir}, more than a restore accepts by default (${safety_DEFAULT_CAPS.maxEntries}); back up fewer paths per backup`, { field: 'paths' });
     return {
         environment,
         prefix,
@@ -41331,7 +39887,7 @@ function plan(options, extraEntries = []) {
         baseDir,
         root,
         createdAt,
-        finalPath: (0,external_node_path_.join)(outDir, backupFileName(prefix, environment, createdAt)),
+        finalPath: (0,external_node_path_.join)(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
         entries,
         totalBytes,
     };
@@ -41355,13 +39911,21 @@ async function createBackup(options) {
         return dryRun(options);
     const root = (0,external_node_path_.resolve)(options.cwd ?? process.cwd());
     const outDir = (0,external_node_path_.resolve)(root, options.outDir ?? naming_DEFAULT_OUT_DIR);
+    const environment = naming_assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? naming_DEFAULT_PREFIX);
     (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
-    sweepDeadPartials(outDir);
+    // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
+    const lock = acquireLock(backupLockPath(outDir, prefix, environment), `a backup of environment "${environment}"`, options.now);
+    const notes = lock.tookOver ? [lock.tookOver] : [];
     let dumpDir;
     try {
+        notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+        // A restore killed mid-swap in the tree being backed up is finished first, so the backup
+        // never captures a half-swapped tree.
+        notes.push(...repairInterruptedSwap((0,external_node_path_.resolve)(root, options.baseDir ?? '.')));
         const extra = [];
         if (options.dumpCommand) {
-            dumpDir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(outDir, '.dump-'));
+            dumpDir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(outDir, `.dump-${environment}-${process.pid}-`));
             const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
             const result = await process_runShellCommand(options.dumpCommand, {
                 cwd: (0,external_node_path_.resolve)(root, options.baseDir ?? '.'),
@@ -41386,168 +39950,257 @@ async function createBackup(options) {
                 });
         }
         const p = plan(options, extra);
-        return await writeArchive(p, options, level);
+        return { ...(await writeArchive(p, options, level)), notes };
     }
     finally {
         if (dumpDir)
             (0,external_node_fs_.rmSync)(dumpDir, { recursive: true, force: true });
+        lock.release();
+    }
+}
+/** Changed between two stats of one open file: the bytes read may mix two states. */
+function moved(a, b) {
+    return a.size !== b.size || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.ino !== b.ino;
+}
+/** Changed within the last 2 s: possibly still being written (see readSmallConsistent). */
+function recentlyChanged(st) {
+    return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
+}
+/** SHA256 of an open file's bytes, read again from the start. */
+function hashFd(fd) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const b = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0, n = (0,external_node_fs_.readSync)(fd, b, 0, b.length, 0); n > 0; pos += n, n = (0,external_node_fs_.readSync)(fd, b, 0, b.length, pos))
+        hash.update(b.subarray(0, n));
+    return hash.digest('hex');
+}
+function openSource(entry) {
+    try {
+        // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
+        // O_NONBLOCK: one swapped for a FIFO cannot hang the open (its fstat then refuses it).
+        return (0,external_node_fs_.openSync)(entry.abs, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK);
+    }
+    catch (error) {
+        throw new errors_ConfigError(`cannot read ${entry.abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+    }
+}
+function changedError(entry) {
+    return new errors_ConfigError(`${entry.abs} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`, { field: 'paths' });
+}
+/** Reads a small file whole, checking it did not change while read (re-read up to 3 times). */
+function readSmallConsistent(entry) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const fd = openSource(entry);
+        try {
+            const before = (0,external_node_fs_.fstatSync)(fd);
+            if (!before.isFile())
+                throw new errors_ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                    field: 'paths',
+                });
+            // One byte more than its size, to notice a file that grows during the read.
+            const data = Buffer.allocUnsafe(before.size + 1);
+            let got = 0;
+            while (got < data.length) {
+                const n = (0,external_node_fs_.readSync)(fd, data, got, data.length - got, got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            const after = (0,external_node_fs_.fstatSync)(fd);
+            if (got === before.size && !moved(before, after)) {
+                const bytes = data.subarray(0, got);
+                // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
+                // no visible stat change, so a recently changed file must also read the same twice.
+                if (!recentlyChanged(before) || hashFd(fd) === (0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex'))
+                    return { data: bytes, stat: before };
+            }
+        }
+        catch (error) {
+            if (error instanceof errors_ConfigError)
+                throw error;
+            throw new errors_ConfigError(`cannot read ${entry.abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+    }
+    throw changedError(entry);
+}
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+function compressInMemory(entry, data, level) {
+    if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has((0,external_node_path_.extname)(entry.path).toLowerCase()))
+        return { method: 0, body: data };
+    if (data.length > SAMPLE_BYTES) {
+        const sample = (0,external_node_zlib_.deflateRawSync)(data.subarray(0, SAMPLE_BYTES), { level: 1 });
+        if (sample.length > SAMPLE_BYTES * 0.9)
+            return { method: 0, body: data };
+    }
+    // A small window and hash table for small files: the same output format, less set-up per file.
+    const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
+    const body = (0,external_node_zlib_.deflateRawSync)(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+    return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
+}
+function metaFor(entry, typeBits) {
+    const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
+    return { name: Buffer.from(name, 'utf8'), mode: typeBits | entry.mode, mtime: new Date(entry.mtimeMs) };
+}
+/** Streams a large file into the archive; returns its size and SHA256, or undefined when it
+ *  changed during the read (the caller rewinds the archive and tries again). */
+async function streamLargeFile(zip, entry, level) {
+    const fd = openSource(entry);
+    try {
+        const before = (0,external_node_fs_.fstatSync)(fd);
+        if (!before.isFile())
+            throw new errors_ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                field: 'paths',
+            });
+        const method = chooseCompression({ ...entry, size: before.size }, level, fd) === 0 ? 0 : 8;
+        const out = zip.beginStreamed(metaFor(entry, 0o100000), before.size, method);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        let crc = 0;
+        let size = 0;
+        const CHUNK = 1024 * 1024;
+        const deflate = method === 8 ? (0,external_node_zlib_.createDeflateRaw)({ level, chunkSize: 256 * 1024 }) : undefined;
+        let deflateError;
+        const deflated = deflate
+            ? new Promise((resolvePromise) => {
+                deflate.on('data', (c) => out.write(c));
+                deflate.on('error', (e) => {
+                    deflateError = e;
+                    resolvePromise();
+                });
+                deflate.on('end', () => resolvePromise());
+            })
+            : Promise.resolve();
+        for (;;) {
+            const chunk = Buffer.allocUnsafe(CHUNK);
+            let n;
+            try {
+                n = (0,external_node_fs_.readSync)(fd, chunk, 0, CHUNK, size);
+            }
+            catch (error) {
+                throw new errors_ConfigError(`cannot read ${entry.abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+            }
+            if (n === 0)
+                break;
+            const part = chunk.subarray(0, n);
+            hash.update(part);
+            crc = (0,external_node_zlib_.crc32)(part, crc);
+            size += n;
+            if (deflate) {
+                if (!deflate.write(part))
+                    await new Promise((r) => deflate.once('drain', r));
+            }
+            else
+                out.write(part);
+        }
+        deflate?.end();
+        await deflated;
+        if (deflateError)
+            throw deflateError;
+        const after = (0,external_node_fs_.fstatSync)(fd);
+        if (size !== before.size || moved(before, after))
+            return undefined;
+        const digest = hash.digest('hex');
+        if (recentlyChanged(before) && hashFd(fd) !== digest)
+            return undefined;
+        out.end(crc, size);
+        return { size, sha256: digest, stat: before };
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
     }
 }
 async function writeArchive(p, options, level) {
     const tmpPath = (0,external_node_path_.join)(p.outDir, `.${(0,external_node_path_.basename)(p.finalPath)}.partial-${process.pid}`);
-    const fd = (0,external_node_fs_.openSync)(tmpPath, 'wx');
-    const archiveHash = (0,external_node_crypto_.createHash)('sha256');
-    let sizeBytes = 0;
-    const manifestEntries = [];
-    const zip = new yazl/* ZipFile */.u();
+    let fd;
     try {
-        await new Promise((resolvePromise, reject) => {
-            let failed = false;
-            const fail = (error) => {
-                if (failed)
-                    return;
-                failed = true;
-                zip.outputStream.destroy();
-                reject(error instanceof Error ? error : new Error(String(error)));
-            };
-            zip.on('error', fail);
-            const out = (0,external_node_fs_.createWriteStream)('', { fd, autoClose: false });
-            out.on('error', fail);
-            out.on('finish', () => {
-                if (!failed)
-                    resolvePromise();
-            });
-            // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
-            // into 1 MiB writes saves most of the write syscalls and hash calls.
-            const coalesce = new CoalescingHasher(archiveHash);
-            coalesce.on('error', fail);
-            zip.outputStream.pipe(coalesce).pipe(out);
-            coalesce.on('end', () => {
-                sizeBytes = coalesce.bytes;
-            });
-            const files = p.entries.filter((e) => e.type === 'file');
-            let pending = files.length;
-            // yazl looks for the next entry to write by scanning its entry list from the start, which
-            // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
-            // aside now and then, and put back in order before end() writes the central directory.
-            const internal = zip;
-            const finished = [];
-            let sinceTrim = 0;
-            const trimFinishedEntries = () => {
-                if (++sinceTrim < 512 || !Array.isArray(internal.entries))
-                    return;
-                sinceTrim = 0;
-                let k = 0;
-                while (k < internal.entries.length && internal.entries[k].state === YAZL_FILE_DATA_DONE)
-                    k++;
-                if (k > 0)
-                    finished.push(...internal.entries.splice(0, k));
-            };
-            const finishManifest = () => {
-                const manifest = {
-                    format: MANIFEST_FORMAT,
-                    environment: p.environment,
-                    version: options.version ?? null,
-                    commit: options.commit ?? null,
-                    createdAt: p.createdAt.toISOString(),
-                    tool: version_TOOL_NAME,
-                    toolVersion: TOOL_VERSION,
-                    fileCount: files.length,
-                    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
-                    entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-                };
-                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), manifest_MANIFEST_ENTRY, {
-                    mtime: p.createdAt,
-                    mode: 0o100644,
-                    compress: true,
-                });
-                if (Array.isArray(internal.entries) && finished.length)
-                    internal.entries.unshift(...finished.splice(0));
-                zip.end();
-            };
+        fd = (0,external_node_fs_.openSync)(tmpPath, 'wx', 0o644);
+    }
+    catch (error) {
+        throw new BackupWriteError(`cannot create ${tmpPath}: ${collect_describeFsError(error)}`);
+    }
+    const manifestEntries = [];
+    const zip = new ZipWriter(fd);
+    let sizeBytes = 0;
+    let sha256 = '';
+    try {
+        try {
             for (const entry of p.entries) {
-                const mtime = new Date(entry.mtimeMs);
+                const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid } : {};
                 if (entry.type === 'directory') {
-                    zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
+                    zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
                     manifestEntries.push({
                         path: entry.path,
                         type: 'directory',
                         size: 0,
                         mode: entry.mode,
+                        ...owner,
                         mtimeMs: entry.mtimeMs,
                     });
                 }
                 else if (entry.type === 'symlink') {
-                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
-                        mtime,
-                        mode: 0o120000 | entry.mode,
-                        compress: false,
-                    });
+                    const data = Buffer.from(entry.target);
+                    zip.addComplete(metaFor(entry, 0o120000), data, (0,external_node_zlib_.crc32)(data), data.length, 0);
                     manifestEntries.push({
                         path: entry.path,
                         type: 'symlink',
-                        size: entry.size,
+                        size: data.length,
                         mode: entry.mode,
+                        ...owner,
                         target: entry.target,
                         mtimeMs: entry.mtimeMs,
                     });
                 }
-                else {
-                    const compressionLevel = chooseCompression(entry, level);
-                    // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
-                    zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
-                        const hash = (0,external_node_crypto_.createHash)('sha256');
-                        let bytes = 0;
-                        const done = () => {
-                            if (bytes !== entry.size) {
-                                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
-                                return;
-                            }
-                            manifestEntries.push({
-                                path: entry.path,
-                                type: 'file',
-                                size: bytes,
-                                mode: entry.mode,
-                                sha256: hash.digest('hex'),
-                                mtimeMs: entry.mtimeMs,
-                            });
-                            trimFinishedEntries();
-                            if (--pending === 0)
-                                finishManifest();
-                        };
-                        if (entry.size <= SMALL_FILE_BYTES) {
-                            // Small files in one synchronous read: four thread-pool round trips per file
-                            // (open, read, read, close) dominate a tree of many tiny files.
-                            let data;
-                            try {
-                                data = (0,external_node_fs_.readFileSync)(entry.abs);
-                            }
-                            catch (error) {
-                                fail(new Error(`cannot read ${entry.abs}: ${error.message}`));
-                                return;
-                            }
-                            hash.update(data);
-                            bytes = data.length;
-                            const stream = external_node_stream_.Readable.from([data], { objectMode: false });
-                            stream.once('end', done);
-                            cb(null, stream);
-                            return;
-                        }
-                        const stream = (0,external_node_fs_.createReadStream)(entry.abs, { highWaterMark: 1024 * 1024 });
-                        stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
-                        stream.on('data', (chunk) => {
-                            hash.update(chunk);
-                            bytes += chunk.length;
-                        });
-                        stream.on('end', done);
-                        cb(null, stream);
+                else if (entry.size <= SMALL_FILE_BYTES) {
+                    const { data, stat } = readSmallConsistent(entry);
+                    if (data.length > SMALL_FILE_BYTES) {
+                        // Grew past the small-file path since the walk: stream it instead.
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
+                        continue;
+                    }
+                    const { method, body } = compressInMemory(entry, data, level);
+                    zip.addComplete(metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000), body, (0,external_node_zlib_.crc32)(data), data.length, method);
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'file',
+                        size: data.length,
+                        mode: stat.mode & 0o7777,
+                        uid: stat.uid,
+                        gid: stat.gid,
+                        sha256: (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex'),
+                        mtimeMs: stat.mtimeMs,
                     });
                 }
+                else {
+                    await addLarge(zip, entry, level, manifestEntries);
+                }
             }
-            if (files.length === 0)
-                finishManifest();
-        });
-        (0,external_node_fs_.fsyncSync)(fd);
+            const manifest = {
+                format: MANIFEST_FORMAT,
+                environment: p.environment,
+                version: options.version ?? null,
+                commit: options.commit ?? null,
+                createdAt: p.createdAt.toISOString(),
+                tool: version_TOOL_NAME,
+                toolVersion: TOOL_VERSION,
+                fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+                totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+                entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+            };
+            const text = Buffer.from(`${JSON.stringify(manifest)}\n`);
+            zip.addComplete({ name: Buffer.from(manifest_MANIFEST_ENTRY), mode: 0o100644, mtime: p.createdAt }, (0,external_node_zlib_.deflateRawSync)(text, { level: 6 }), (0,external_node_zlib_.crc32)(text), text.length, 8);
+            ({ sizeBytes, sha256 } = zip.finish());
+            (0,external_node_fs_.fsyncSync)(fd);
+        }
+        catch (error) {
+            if (error instanceof errors_ConfigError)
+                throw error;
+            const code = error.code;
+            if (code)
+                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${collect_describeFsError(error)}; nothing was kept`);
+            throw error;
+        }
     }
     catch (error) {
         (0,external_node_fs_.closeSync)(fd);
@@ -41555,22 +40208,52 @@ async function writeArchive(p, options, level) {
         throw error;
     }
     (0,external_node_fs_.closeSync)(fd);
-    (0,external_node_fs_.renameSync)(tmpPath, p.finalPath);
-    backup_fsyncDirectory(p.outDir);
-    const sha256 = archiveHash.digest('hex');
-    const sha256Path = `${p.finalPath}.sha256`;
-    writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    try {
+        // A link, not a rename: it fails instead of replacing a zip that has this name.
+        (0,external_node_fs_.linkSync)(tmpPath, p.finalPath);
+        (0,external_node_fs_.rmSync)(tmpPath, { force: true });
+        fsyncDirectory(p.outDir);
+        durable_writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    }
+    catch (error) {
+        (0,external_node_fs_.rmSync)(`${p.finalPath}.sha256`, { force: true });
+        (0,external_node_fs_.rmSync)(p.finalPath, { force: true });
+        (0,external_node_fs_.rmSync)(tmpPath, { force: true });
+        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${collect_describeFsError(error)}; nothing was kept`);
+    }
     const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
     return {
         dryRun: false,
         backupPath: p.finalPath,
         sha256,
-        sha256Path,
+        sha256Path: `${p.finalPath}.sha256`,
         sizeBytes,
         fileCount: manifestEntries.filter((e) => e.type === 'file').length,
-        totalBytes: p.totalBytes,
+        totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
         deleted,
     };
+}
+/** A large file, re-read from its start (archive rewound) when it changed during the read. */
+async function addLarge(zip, entry, level, manifestEntries) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const mark = zip.mark();
+        const r = await streamLargeFile(zip, entry, level);
+        if (r) {
+            manifestEntries.push({
+                path: entry.path,
+                type: 'file',
+                size: r.size,
+                mode: r.stat.mode & 0o7777,
+                uid: r.stat.uid,
+                gid: r.stat.gid,
+                sha256: r.sha256,
+                mtimeMs: r.stat.mtimeMs,
+            });
+            return;
+        }
+        zip.rewind(mark, (offset) => (0,external_node_fs_.ftruncateSync)(zip.fd, offset));
+    }
+    throw changedError(entry);
 }
 function dryRun(options) {
     const p = plan(options);
@@ -41582,7 +40265,7 @@ function dryRun(options) {
         ...(options.now ? { now: options.now } : {}),
     });
     const files = p.entries.filter((e) => e.type === 'file');
-    const free = backup_freeBytes(p.outDir);
+    const free = durable_freeBytes(p.outDir);
     log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${units_formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${units_formatBytes(free)})`}`, '', 'would include:', ...p.entries
         .slice(0, 1000)
         .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
@@ -41610,31 +40293,306 @@ function dryRun(options) {
         totalBytes: p.totalBytes,
         deleted: [],
         logPath,
+        notes: [],
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
-var node_modules_yauzl = __nccwpck_require__(67198);
-;// CONCATENATED MODULE: ./packages/archive/src/read.ts
-// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
-// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
-// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
+;// CONCATENATED MODULE: ./packages/archive/src/zipread.ts
+// Reading a zip without trusting it: the end records and central directory are parsed here
+// (Zip64 included) into compact entries, in 4 MiB blocks so a million entries never means one
+// huge buffer. No library's reader is used because every safety decision is ours: overlapping
+// entries (the Fifield construction: many central records sharing one compressed stream) are
+// refused from the central directory alone, each local header must name the same file as its
+// central record, and data is read through a sequential window (few reads for many small files).
 
 
-
-
-
-
+const zipread_LOCAL = 0x04034b50;
+const zipread_CENTRAL = 0x02014b50;
+const zipread_EOCD = 0x06054b50;
+const zipread_EOCD64 = 0x06064b50;
+const zipread_LOCATOR64 = 0x07064b50;
+const zipread_MAX32 = 0xffffffff;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
+function readAt(fd, length, position) {
+    const b = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+        const n = readSync(fd, b, got, length - got, position + got);
+        if (n === 0)
+            break;
+        got += n;
+    }
+    return got === length ? b : b.subarray(0, got);
+}
+function damaged(path, what) {
+    return new BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
+}
+/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
+ *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
+function zipread_openArchiveSync(zipPath, maxEntries) {
+    // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
+    // covers a swap between the check and the open (the fstat below refuses it then).
+    let pre;
+    try {
+        pre = statSync(zipPath);
+    }
+    catch (error) {
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check the path and its permissions`);
+    }
+    if (!pre.isFile())
+        throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+    const fd = openSync(zipPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    let ok = false;
+    try {
+        const st = fstatSync(fd);
+        if (!st.isFile())
+            throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+        const size = st.size;
+        const tailLen = Math.min(size, 22 + 0xffff);
+        const tail = readAt(fd, tailLen, size - tailLen);
+        let e = -1;
+        for (let i = tail.length - 22; i >= 0; i--) {
+            if (tail.readUInt32LE(i) === zipread_EOCD) {
+                e = i;
+                break;
+            }
+        }
+        if (e < 0)
+            throw damaged(zipPath, 'no end-of-central-directory record');
+        const eocdPos = size - tailLen + e;
+        let count = tail.readUInt16LE(e + 10);
+        let cdSize = tail.readUInt32LE(e + 12);
+        let cdOffset = tail.readUInt32LE(e + 16);
+        let cdEnd = eocdPos;
+        if (count === 0xffff || cdSize === zipread_MAX32 || cdOffset === zipread_MAX32) {
+            const loc = readAt(fd, 20, eocdPos - 20);
+            if (eocdPos < 20 || loc.length < 20 || loc.readUInt32LE(0) !== zipread_LOCATOR64)
+                throw damaged(zipPath, 'Zip64 locator missing');
+            const pos = Number(loc.readBigUInt64LE(8));
+            const r = readAt(fd, 56, pos);
+            if (r.length < 56 || r.readUInt32LE(0) !== zipread_EOCD64)
+                throw damaged(zipPath, 'Zip64 end record missing');
+            count = Number(r.readBigUInt64LE(32));
+            cdSize = Number(r.readBigUInt64LE(40));
+            cdOffset = Number(r.readBigUInt64LE(48));
+            cdEnd = pos;
+        }
+        if (cdOffset + cdSize > cdEnd)
+            throw damaged(zipPath, 'central directory runs past its end record');
+        // The manifest entry is ours, not the tree's: it does not count against the cap.
+        if (count > maxEntries + 1) {
+            throw new BackupIntegrityError(`${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`);
+        }
+        const entries = [];
+        const BLOCK = 4 * 1024 * 1024;
+        let pos = cdOffset;
+        let buf = Buffer.alloc(0);
+        let at = 0;
+        const need = (n) => {
+            if (buf.length - at >= n)
+                return true;
+            const left = buf.subarray(at);
+            const more = readAt(fd, Math.min(Math.max(BLOCK, n), cdOffset + cdSize - pos), pos);
+            pos += more.length;
+            buf = Buffer.concat([left, more]);
+            at = 0;
+            return buf.length >= n;
+        };
+        for (let i = 0; i < count; i++) {
+            if (!need(46) || buf.readUInt32LE(at) !== zipread_CENTRAL)
+                throw damaged(zipPath, `central directory record ${i + 1} of ${count} is missing or damaged`);
+            const nameLen = buf.readUInt16LE(at + 28);
+            const extraLen = buf.readUInt16LE(at + 30);
+            const commentLen = buf.readUInt16LE(at + 32);
+            const recLen = 46 + nameLen + extraLen + commentLen;
+            if (!need(recLen))
+                throw damaged(zipPath, `central directory record ${i + 1} is cut short`);
+            const flags = buf.readUInt16LE(at + 8);
+            let compressedSize = buf.readUInt32LE(at + 20);
+            let uncompressedSize = buf.readUInt32LE(at + 24);
+            let localHeaderOffset = buf.readUInt32LE(at + 42);
+            const raw = buf.subarray(at + 46, at + 46 + nameLen);
+            // Zip64 extended information: only the fields that are saturated, in this order.
+            let x = at + 46 + nameLen;
+            const xEnd = x + extraLen;
+            while (x + 4 <= xEnd) {
+                const id = buf.readUInt16LE(x);
+                const len = buf.readUInt16LE(x + 2);
+                if (id === 0x0001) {
+                    let f = x + 4;
+                    const take = () => {
+                        if (f + 8 > x + 4 + len)
+                            throw damaged(zipPath, `Zip64 field of entry ${i + 1} is short`);
+                        const v = Number(buf.readBigUInt64LE(f));
+                        f += 8;
+                        return v;
+                    };
+                    if (uncompressedSize === zipread_MAX32)
+                        uncompressedSize = take();
+                    if (compressedSize === zipread_MAX32)
+                        compressedSize = take();
+                    if (localHeaderOffset === zipread_MAX32)
+                        localHeaderOffset = take();
+                }
+                x += 4 + len;
+            }
+            const utf8 = (flags & 0x800) !== 0;
+            const name = raw.toString(utf8 ? 'utf8' : 'latin1');
+            const nameValid = !utf8 || Buffer.from(name, 'utf8').equals(raw);
+            const madeBy = buf.readUInt16LE(at + 4);
+            const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
+            const kind = attrs & S_IFMT;
+            const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+            entries.push({
+                name,
+                nameValid,
+                type,
+                mode: attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
+                compressedSize,
+                uncompressedSize,
+                crc32: buf.readUInt32LE(at + 16),
+                compressionMethod: buf.readUInt16LE(at + 10),
+                encrypted: (flags & 0x1) !== 0,
+                flags,
+                localHeaderOffset,
+                limit: cdOffset,
+            });
+            at += recLen;
+        }
+        // Overlap: in offset order, each entry's header + data must end before the next begins.
+        const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        for (let i = 0; i < byOffset.length; i++) {
+            const cur = byOffset[i];
+            const next = i + 1 < byOffset.length ? byOffset[i + 1].localHeaderOffset : cdOffset;
+            cur.limit = next;
+            const minimalEnd = cur.localHeaderOffset + 30 + Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1');
+            if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
+                throw new UnsafeArchiveError(`${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`);
+            }
+        }
+        ok = true;
+        return {
+            path: zipPath,
+            fd,
+            size,
+            entries,
+            centralOffset: cdOffset,
+            close: () => {
+                try {
+                    closeSync(fd);
+                }
+                catch {
+                    // already closed
+                }
+            },
+        };
+    }
+    finally {
+        if (!ok)
+            closeSync(fd);
+    }
+}
+/** Sequential reads through a window: many small entries cost one read per window, not two each. */
+class zipread_ArchiveWindow {
+    archive;
+    size;
+    buf;
+    start = 0;
+    end = 0;
+    constructor(archive, size = 2 * 1024 * 1024) {
+        this.archive = archive;
+        this.size = size;
+        this.buf = Buffer.allocUnsafe(size);
+    }
+    /** Bytes [pos, pos+len), or undefined when `len` is larger than the window. */
+    get(pos, len) {
+        if (len > this.size)
+            return undefined;
+        if (pos < this.start || pos + len > this.end) {
+            let got = 0;
+            const want = Math.min(this.size, this.archive.size - pos);
+            while (got < want) {
+                const n = readSync(this.archive.fd, this.buf, got, want - got, pos + got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            this.start = pos;
+            this.end = pos + got;
+            if (pos + len > this.end)
+                return undefined;
+        }
+        return this.buf.subarray(pos - this.start, pos - this.start + len);
+    }
+}
+/** Checks `entry`'s local header and returns where its data starts. */
+function zipread_dataStart(archive, win, entry) {
+    const show = JSON.stringify(entry.name);
+    const h = win.get(entry.localHeaderOffset, 30);
+    if (!h || h.readUInt32LE(0) !== zipread_LOCAL)
+        throw new BackupIntegrityError(`${archive.path}: entry ${show} has no local header where the central directory says; the backup is corrupt`);
+    const nameLen = h.readUInt16LE(26);
+    const extraLen = h.readUInt16LE(28);
+    const raw = win.get(entry.localHeaderOffset + 30, nameLen);
+    const expected = Buffer.from(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
+    if (!raw || !raw.equals(expected))
+        throw new BackupIntegrityError(`${archive.path}: entry ${show}'s local header names another file; the backup is corrupt or crafted`);
+    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
+    if (start + entry.compressedSize > entry.limit)
+        throw new UnsafeArchiveError(`${archive.path}: entry ${show} overlaps the next entry; refusing an overlapping-entry zip bomb`);
+    return start;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
+// and the manifest. Every safety decision is ours (see safety.ts).
+
+
+
+
+
+
+
+/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
+function readRegularFile(path, what, limit) {
+    let st;
+    try {
+        st = statSync(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+        throw new BackupIntegrityError(`${what} ${path} cannot be read (${code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+    if (st.size > limit)
+        throw new BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+        if (!fstatSync(fd).isFile())
+            throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+        const b = Buffer.alloc(limit + 1);
+        let got = 0;
+        while (got < b.length) {
+            const n = readSync(fd, b, got, b.length - got, null);
+            if (n === 0)
+                break;
+            got += n;
+        }
+        return b.subarray(0, Math.min(got, limit));
+    }
+    finally {
+        closeSync(fd);
+    }
+}
 /** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
 function readChecksumFile(zipPath) {
     const path = `${zipPath}.sha256`;
-    if (!existsSync(path)) {
-        throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
-    }
-    const text = readFileSync(path, 'utf8');
+    const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
     if (!m)
         throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
@@ -41644,209 +40602,430 @@ function readChecksumFile(zipPath) {
     }
     return { expected: m[1].toLowerCase(), name, path };
 }
+/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block). */
 async function sha256OfFile(path) {
+    const st = statSync(path);
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${path} is not a regular file`);
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
-        hash.update(chunk);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+        const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+        for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
+            hash.update(b.subarray(0, n));
+    }
+    finally {
+        closeSync(fd);
+    }
     return hash.digest('hex');
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
 async function read_verifyChecksum(zipPath) {
-    if (!existsSync(zipPath))
-        throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+    let st;
+    try {
+        st = statSync(zipPath);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`backup ${zipPath} is not a regular file`);
     const line = readChecksumFile(zipPath);
-    const actual = await sha256OfFile(zipPath);
+    let actual;
+    try {
+        actual = await sha256OfFile(zipPath);
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
     if (actual !== line.expected) {
         throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
     }
     return actual;
 }
-function decodeName(raw, utf8) {
-    // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
-    // what collision and traversal checks need.
-    return raw.toString(utf8 ? 'utf8' : 'latin1');
-}
-function describe(entry) {
-    const rawName = entry.fileNameRaw;
-    const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
-    const unix = entry.versionMadeBy >> 8 === 3;
-    const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
-    const kind = attrs & S_IFMT;
-    const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
-    const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
-    return {
-        name,
-        rawName,
-        type,
-        mode,
-        compressedSize: entry.compressedSize,
-        uncompressedSize: entry.uncompressedSize,
-        crc32: entry.crc32,
-        compressionMethod: entry.compressionMethod,
-        encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
-        entry,
-    };
-}
 /** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-function read_openArchive(zipPath, maxEntries) {
-    return new Promise((resolvePromise, reject) => {
-        yauzl.open(zipPath, {
-            lazyEntries: true,
-            autoClose: false,
-            decodeStrings: false,
-            validateEntrySizes: true,
-            strictFileNames: false,
-        }, (err, zip) => {
-            if (err || !zip) {
-                reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
-                return;
-            }
-            // The manifest entry is ours, not the tree's: it does not count against the cap.
-            if (zip.entryCount > maxEntries + 1) {
-                zip.close();
-                reject(new BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
-                return;
-            }
-            const entries = [];
-            zip.on('entry', (entry) => {
-                entries.push(describe(entry));
-                zip.readEntry();
-            });
-            zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
-            zip.on('error', (error) => {
-                zip.close();
-                reject(new BackupIntegrityError(`${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`));
-            });
-            zip.readEntry();
-        });
-    });
+async function read_openArchive(zipPath, maxEntries) {
+    return openArchiveSync(zipPath, maxEntries);
 }
-function read_openEntryStream(archive, entry) {
-    return new Promise((resolvePromise, reject) => {
-        archive.zip.openReadStream(entry.entry, (err, stream) => {
-            if (err || !stream)
-                reject(new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`));
-            else
-                resolvePromise(stream);
-        });
-    });
-}
-/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
-async function read_readSmallEntry(archive, entry, limit) {
-    if (entry.uncompressedSize > limit) {
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
+ *  and checking its CRC-32. */
+function read_readSmallEntry(archive, entry, limit) {
+    const show = JSON.stringify(entry.name);
+    if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
+        throw new BackupIntegrityError(`entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
     }
-    const chunks = [];
-    let total = 0;
+    const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
+    const start = dataStart(archive, win, entry);
+    const raw = win.get(start, entry.compressedSize);
+    if (!raw)
+        throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+    const data = read_inflateEntry(entry, raw);
+    if (data.length !== entry.uncompressedSize)
+        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`);
+    if (crc32(data) >>> 0 !== entry.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+    return data;
+}
+/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
+function read_inflateEntry(entry, raw) {
+    const show = JSON.stringify(entry.name);
+    if (entry.compressionMethod === 0)
+        return raw;
     try {
-        for await (const chunk of await read_openEntryStream(archive, entry)) {
-            total += chunk.length;
-            if (total > limit)
-                throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
-            chunks.push(chunk);
-        }
+        return inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
     }
     catch (error) {
-        if (error instanceof BackupIntegrityError)
-            throw error;
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is corrupt (${error.message})`);
+        const e = error;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`);
+        throw new BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
     }
-    return Buffer.concat(chunks);
 }
 const MANIFEST_LIMIT = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
 async function read_readManifest(archive, zipPath) {
     const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
     if (!entry)
         throw new BackupIntegrityError(`${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
-    return parseManifest((await read_readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
+    return parseManifest(read_readSmallEntry(archive, entry, MANIFEST_LIMIT).toString('utf8'), zipPath);
+}
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(75919);
+;// CONCATENATED MODULE: ./packages/archive/src/writerpool.ts
+// Writing many small restored files is system-call bound (open, write, chown, chmod, utimes,
+// close: six calls per file) while the main thread inflates and hashes. A small pool of worker
+// threads does the system calls, in batches, so both overlap and use the machine's cores. The
+// worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
+
+
+const WORKER_SOURCE = (/* unused pure expression or super */ null && (`(async () => {
+  const { parentPort } = await import('node:worker_threads');
+  const fs = await import('node:fs');
+  parentPort.on('message', (batch) => {
+    let current = '';
+    try {
+      for (const f of batch.files) {
+        current = f.path;
+        const fd = fs.openSync(f.path, 'wx', 0o600);
+        try {
+          const d = f.data;
+          for (let off = 0; off < d.length; ) off += fs.writeSync(fd, d, off, d.length - off);
+          if (f.uid !== undefined) fs.fchownSync(fd, f.uid, f.gid);
+          fs.fchmodSync(fd, f.mode);
+          if (f.mtimeMs) fs.futimesSync(fd, new Date(), new Date(f.mtimeMs));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      parentPort.postMessage({ id: batch.id });
+    } catch (e) {
+      parentPort.postMessage({ id: batch.id, error: (e && e.message) || String(e), code: e && e.code, path: current });
+    }
+  });
+})();`));
+class writerpool_FileWriteError extends Error {
+    code;
+    path;
+    constructor(message, code, path) {
+        super(message);
+        this.code = code;
+        this.path = path;
+    }
+}
+const BATCH_FILES = 64;
+const BATCH_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+const MAX_IN_FLIGHT_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+class writerpool_WriterPool {
+    workers = [];
+    batch = [];
+    batchBytes = 0;
+    nextId = 0;
+    next = 0;
+    inFlight = new Map();
+    inFlightBytes = 0;
+    failure;
+    waiters = [];
+    constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
+        for (let i = 0; i < threads; i++) {
+            // A small young generation: transferred file buffers are freed soon after they are written.
+            const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+            w.on('message', (m) => {
+                this.inFlightBytes -= this.inFlight.get(m.id) ?? 0;
+                this.inFlight.delete(m.id);
+                if (m.error && !this.failure)
+                    this.failure = new writerpool_FileWriteError(m.error, m.code, m.path ?? '');
+                this.wake();
+            });
+            w.on('error', (error) => {
+                if (!this.failure)
+                    this.failure = new writerpool_FileWriteError(error.message, undefined, '');
+                this.inFlight.clear();
+                this.inFlightBytes = 0;
+                this.wake();
+            });
+            this.workers.push(w);
+        }
+    }
+    wake() {
+        for (const w of this.waiters.splice(0))
+            w();
+    }
+    check() {
+        if (this.failure)
+            throw this.failure;
+    }
+    /** Queues a file; waits when too many bytes are in flight (bounded memory). */
+    async add(file) {
+        this.check();
+        this.batch.push(file);
+        this.batchBytes += file.data.length;
+        if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES)
+            this.send();
+        while (this.inFlightBytes > MAX_IN_FLIGHT_BYTES && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    send() {
+        if (this.batch.length === 0)
+            return;
+        const id = this.nextId++;
+        const files = this.batch;
+        this.batch = [];
+        this.inFlight.set(id, this.batchBytes);
+        this.inFlightBytes += this.batchBytes;
+        this.batchBytes = 0;
+        // Each file's bytes own their ArrayBuffer (see add's callers), so they move without a copy.
+        const transfer = files.map((f) => f.data.buffer);
+        this.workers[this.next++ % this.workers.length].postMessage({ id, files }, transfer);
+    }
+    /** Waits until every queued file is written; throws the first failure. */
+    async drain() {
+        this.send();
+        while (this.inFlight.size > 0 && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    async close() {
+        await Promise.all(this.workers.map((w) => w.terminate()));
+        this.workers = [];
+    }
+}
+/** A copy of `data` that owns its whole ArrayBuffer (transferable without dragging a window along). */
+function writerpool_ownBuffer(data) {
+    if (data.byteOffset === 0 &&
+        data.byteLength === data.buffer.byteLength &&
+        !(data.buffer instanceof SharedArrayBuffer))
+        return data;
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(data);
+    return copy;
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
 // Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
-// checking each entry's CRC-32, size and manifest SHA256 as the bytes stream past. Files are
-// created exclusively (O_EXCL) and symlinks last, so no write can ever pass through a link.
+// checking each entry's CRC-32, size and manifest SHA256. Small entries are read through a
+// sequential window and inflated synchronously (one handful of syscalls per file); large ones
+// stream in 1 MiB chunks, and inflation stops the moment an entry passes its declared size.
+// Files are created exclusively (O_EXCL) and symlinks last, so no write can pass through a link.
+// Modes keep setuid/setgid/sticky; owners are restored when running as root.
 
 
 
 
 
 
-async function streamEntry(archive, p, fd, verifyHash) {
+
+
+
+const SMALL_ENTRY = (/* unused pure expression or super */ null && (1024 * 1024));
+/** Below this many files, starting worker threads costs more than it saves. */
+const POOL_MIN_FILES = 200;
+function check(p, data, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    if (data.length !== p.size)
+        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${p.size}`);
+    const crc = crc32(data) >>> 0;
+    if (crc !== p.source.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${crc.toString(16)}); the backup is corrupt`);
+    if (verifyHash && p.manifest?.sha256) {
+        const actual = createHash('sha256').update(data).digest('hex');
+        if (actual !== p.manifest.sha256)
+            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    }
+}
+function writeAll(fd, buf) {
+    for (let off = 0; off < buf.length;)
+        off += writeSync(fd, buf, off, buf.length - off);
+}
+/** A large entry: compressed bytes read in 1 MiB chunks, inflated off the main thread. */
+async function streamEntry(archive, p, start, fd, verifyHash) {
     const show = JSON.stringify(p.source.name);
     const hash = verifyHash && p.manifest?.sha256 ? createHash('sha256') : undefined;
     let crc = 0;
     let bytes = 0;
-    try {
-        for await (const chunk of await openEntryStream(archive, p.source)) {
-            const buf = chunk;
-            bytes += buf.length;
-            // yauzl also stops at the declared size; this check keeps the guarantee ours.
-            if (bytes > p.size)
-                throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
-            crc = crc32(buf, crc);
-            hash?.update(buf);
-            if (fd !== undefined) {
-                for (let off = 0; off < buf.length;)
-                    off += writeSync(fd, buf, off, buf.length - off);
+    const take = (buf) => {
+        bytes += buf.length;
+        if (bytes > p.size)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size); refusing it`);
+        crc = crc32(buf, crc);
+        hash?.update(buf);
+        if (fd !== undefined)
+            writeAll(fd, buf);
+    };
+    const CHUNK = 1024 * 1024;
+    const readChunk = (pos, len) => {
+        const b = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+            const n = readSync(archive.fd, b, got, len - got, pos + got);
+            if (n === 0)
+                throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+            got += n;
+        }
+        return b;
+    };
+    const end = start + p.source.compressedSize;
+    if (p.source.compressionMethod === 0) {
+        // Written synchronously: one buffer serves every chunk (bounded memory for any size).
+        const chunk = Buffer.allocUnsafe(CHUNK);
+        for (let pos = start; pos < end; pos += CHUNK) {
+            const len = Math.min(CHUNK, end - pos);
+            let got = 0;
+            while (got < len) {
+                const n = readSync(archive.fd, chunk, got, len - got, pos + got);
+                if (n === 0)
+                    throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+                got += n;
             }
+            take(chunk.subarray(0, len));
         }
     }
-    catch (error) {
-        if (error instanceof BackupIntegrityError)
-            throw error;
-        throw new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`);
+    else {
+        const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
+        const done = new Promise((resolvePromise, reject) => {
+            inflate.on('data', (chunk) => {
+                try {
+                    take(chunk);
+                }
+                catch (error) {
+                    inflate.destroy();
+                    reject(error);
+                }
+            });
+            inflate.on('error', (error) => reject(error instanceof BackupIntegrityError
+                ? error
+                : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)));
+            inflate.on('end', () => resolvePromise());
+        });
+        done.catch(() => undefined);
+        for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+            const chunk = readChunk(pos, Math.min(CHUNK, end - pos));
+            if (!inflate.write(chunk))
+                await new Promise((r) => inflate.once('drain', r).once('close', r));
+        }
+        inflate.end();
+        await done;
     }
     if (bytes !== p.size)
         throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
-    if (crc >>> 0 !== p.source.crc32 >>> 0) {
+    if (crc >>> 0 !== p.source.crc32 >>> 0)
         throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
-    }
-    if (hash) {
-        const actual = hash.digest('hex');
-        if (actual !== p.manifest.sha256)
-            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
-    }
+    if (hash && hash.digest('hex') !== p.manifest.sha256)
+        throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+}
+function owner(p) {
+    const m = p.manifest;
+    return m && Number.isInteger(m.uid) && Number.isInteger(m.gid) ? { uid: m.uid, gid: m.gid } : undefined;
 }
 /** Streams every file of the plan, checking it; writes into `destination` when given. */
 async function extract_extractPlan(archive, plan, options = {}) {
     const dest = options.destination;
     const verifyHash = options.verifyFileHashes ?? true;
+    const owners = options.restoreOwners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
     if (dest)
         mkdirSync(dest, { mode: 0o700 });
     const directories = [];
     const made = new Set();
+    const win = new ArchiveWindow(archive);
+    // Archive order is offset order for our own backups: the window then reads sequentially.
+    const files = plan.entries.filter((p) => p.type === 'file');
+    files.sort((a, b) => a.source.localHeaderOffset - b.source.localHeaderOffset);
     for (const p of plan.entries) {
-        if (p.type === 'directory') {
-            directories.push(p);
-            if (dest)
-                mkdirSync(join(dest, p.path), { recursive: true, mode: 0o700 });
+        if (p.type !== 'directory')
             continue;
-        }
-        if (p.type !== 'file')
-            continue;
-        let fd;
+        directories.push(p);
         if (dest) {
-            const file = join(dest, p.path);
-            const parent = dirname(file);
-            if (!made.has(parent)) {
-                mkdirSync(parent, { recursive: true, mode: 0o700 });
-                made.add(parent);
+            mkdirSync(join(dest, p.path), { recursive: true, mode: 0o700 });
+            made.add(join(dest, p.path));
+        }
+    }
+    const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
+    try {
+        for (const p of files) {
+            const start = dataStart(archive, win, p.source);
+            const file = dest ? join(dest, p.path) : undefined;
+            if (file) {
+                const parent = dirname(file);
+                if (!made.has(parent)) {
+                    mkdirSync(parent, { recursive: true, mode: 0o700 });
+                    made.add(parent);
+                }
             }
-            fd = openSync(file, 'wx', 0o600);
-        }
-        try {
-            await streamEntry(archive, p, fd, verifyHash);
-            if (fd !== undefined) {
-                // Through the descriptor: no second path lookup per file (it adds up over 100,000 files).
-                fchmodSync(fd, p.mode);
-                if (p.manifest?.mtimeMs)
-                    futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+            const raw = p.size <= SMALL_ENTRY && p.source.compressedSize <= SMALL_ENTRY
+                ? win.get(start, p.source.compressedSize)
+                : undefined;
+            const o = owners ? owner(p) : undefined;
+            if (raw && pool && file) {
+                const data = inflateEntry(p.source, raw);
+                check(p, data, verifyHash);
+                await pool.add({
+                    path: file,
+                    // Stored entries are views of the read window, which must never be transferred away.
+                    data: p.source.compressionMethod === 0 ? Uint8Array.from(data) : ownBuffer(data),
+                    mode: p.mode,
+                    ...(o ?? {}),
+                    ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
+                });
+                continue;
+            }
+            const fd = file ? openSync(file, 'wx', 0o600) : undefined;
+            try {
+                if (raw) {
+                    const data = inflateEntry(p.source, raw);
+                    check(p, data, verifyHash);
+                    if (fd !== undefined)
+                        writeAll(fd, data);
+                }
+                else {
+                    await streamEntry(archive, p, start, fd, verifyHash);
+                }
+                if (fd !== undefined) {
+                    // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
+                    if (o)
+                        fchownSync(fd, o.uid, o.gid);
+                    fchmodSync(fd, p.mode);
+                    if (p.manifest?.mtimeMs)
+                        futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+                }
+            }
+            finally {
+                if (fd !== undefined)
+                    closeSync(fd);
             }
         }
-        finally {
-            if (fd !== undefined)
-                closeSync(fd);
-        }
+        await pool?.drain();
+    }
+    catch (error) {
+        if (error instanceof FileWriteError)
+            throw new Error(`cannot write ${error.path}: ${describeFsError(error)}`);
+        throw error;
+    }
+    finally {
+        await pool?.close();
     }
     if (!dest)
         return;
@@ -41856,10 +41035,16 @@ async function extract_extractPlan(archive, plan, options = {}) {
         const link = join(dest, p.path);
         mkdirSync(dirname(link), { recursive: true, mode: 0o700 });
         symlinkSync(p.linkTarget, link);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            lchownSync(link, o.uid, o.gid);
     }
     // Deepest first, so tightening a parent's mode never blocks fixing a child.
     for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
         const dir = join(dest, p.path);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            chownSync(dir, o.uid, o.gid);
         chmodSync(dir, p.mode);
         if (p.manifest?.mtimeMs)
             utimesSync(dir, new Date(), new Date(p.manifest.mtimeMs));
@@ -41869,8 +41054,11 @@ async function extract_extractPlan(archive, plan, options = {}) {
 ;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
 // Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
-// directory beside the target, and only then swapped in with two renames. The previous tree is
-// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
+// directory inside the target's state directory, and only then are the backup's top-level roots
+// swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
+// previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+
+
 
 
 
@@ -41911,7 +41099,7 @@ async function inspect(zipPath, archive, caps) {
 }
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
  *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-async function verifyBackup(zipPath, options = {}) {
+async function restore_verifyBackup(zipPath, options = {}) {
     const caps = { ...DEFAULT_CAPS, ...options.caps };
     const sha256 = await verifyChecksum(zipPath);
     return withArchive(zipPath, caps, async (archive) => {
@@ -41955,9 +41143,13 @@ function noBackupMessage(dir, env, prefix) {
     }
     return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
 }
+/** The top-level names a backup holds: exactly what a restore replaces inside its target. */
+function backupRoots(plan) {
+    return [...new Set(plan.entries.map((p) => p.path.split('/')[0]))].sort();
+}
 /** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
  *  logged), not thrown; only usage errors throw. */
-async function restoreBackup(options) {
+async function restore_restoreBackup(options) {
     const environment = assertEnvironmentName(options.environment);
     const cwd = resolve(options.cwd ?? process.cwd());
     const target = resolve(cwd, options.target);
@@ -41995,8 +41187,29 @@ async function restoreBackup(options) {
         };
     };
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+    let lock;
     let staging;
+    let roots = [];
     try {
+        if (!options.dryRun) {
+            // One restore of a target at a time; an interrupted one is finished before anything else.
+            mkdirSync(target, { recursive: false, mode: 0o755 });
+        }
+    }
+    catch (error) {
+        if (error.code !== 'EEXIST')
+            throw error;
+    }
+    try {
+        if (!options.dryRun) {
+            lock = lockTarget(target, now);
+            for (const note of [
+                ...(lock.tookOver ? [lock.tookOver] : []),
+                ...repairInterruptedSwapLocked(target),
+                ...sweepStaging(target),
+            ])
+                log.line(`note: ${note}`);
+        }
         restoredFrom = resolveBackupPath({ ...options, cwd });
         log.line(`backup: ${restoredFrom}`, `target: ${target}`);
         const sha256 = await verifyChecksum(restoredFrom);
@@ -42004,56 +41217,58 @@ async function restoreBackup(options) {
         const stamp = compactUtc(now());
         await withArchive(restoredFrom, caps, async (archive) => {
             const { manifest, plan } = await inspect(restoredFrom, archive, caps);
-            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`);
+            roots = backupRoots(plan);
+            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link and size checked`, `roots replaced inside the target: ${roots.join(', ') || '(none)'}; every other path of ${target} is left as it is`);
             if (manifest.environment !== environment) {
                 if (!options.force) {
                     throw new UnsafeArchiveError(`backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
-            const free = freeBytes(dirname(target));
+            const free = freeBytes(existsSync(target) ? target : dirname(target));
             if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
             }
+            const state = stateDir(target);
             if (options.dryRun) {
                 await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
                 verified = true;
-                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`, existsSync(target)
-                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
-                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(state, `staging-${stamp}-<pid>`)}`, `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${join(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${join(state, JOURNAL_FILE)}`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
             }
-            // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
-            staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
+            // 4: extract into staging inside the target's state directory (same filesystem: renames).
+            staging = join(state, `staging-${stamp}-${process.pid}`);
             await extractPlan(archive, plan, {
                 destination: staging,
                 verifyFileHashes: options.verifyFileHashes ?? true,
             });
             verified = true;
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-            if (existsSync(target)) {
-                previousTree = `${target}.pre-rollback-${stamp}`;
-                renameSync(target, previousTree);
-                try {
-                    renameSync(staging, target);
-                }
-                catch (error) {
-                    renameSync(previousTree, target);
-                    previousTree = undefined;
-                    throw error;
-                }
-            }
-            else {
-                renameSync(staging, target);
-            }
+            const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
+            swapRoots({
+                format: 'guarded-rollout-swap/1',
+                target,
+                staging,
+                previous,
+                roots: roots.map((name) => ({ name, hadLive: existsSync(join(target, name)) })),
+                startedAt: now().toISOString(),
+            });
             staging = undefined;
-            fsyncDirectory(dirname(target));
-            log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
+            if (existsSync(previous))
+                previousTree = previous;
+            log.line(`swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`);
         });
     }
     catch (error) {
         if (staging)
             rmSync(staging, { recursive: true, force: true });
+        lock?.release();
+        if (lock)
+            tidyStateDir(target);
+        if (error instanceof LockBusyError) {
+            log.line(`REFUSED: ${error.message}`);
+            return finish('refused', error.message);
+        }
         if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
             log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
             return finish('refused', error.message);
@@ -42066,10 +41281,13 @@ async function restoreBackup(options) {
         log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
         return finish('failed', `restore failed: ${error.message}`);
     }
+    lock?.release();
+    if (lock)
+        tidyStateDir(target);
     if (options.dryRun)
         return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
     const undo = previousTree
-        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        ? ` The previous versions of ${roots.join(', ')} are kept in ${previousTree}; to undo, move them back into ${target}.`
         : '';
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
@@ -42106,7 +41324,164 @@ async function restoreBackup(options) {
         if (!r.ok)
             return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
     }
-    return finish('succeeded', `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
+    // Never `succeeded` without the required consecutive OK health checks.
+    if (!options.healthUrl && !options.probe)
+        return finish('restored-unverified', `restored ${basename(restoredFrom)} into ${target}, but NOT verified: no health URL was configured, so no health check ran (give --health-url)`);
+    return finish('succeeded', `restored ${basename(restoredFrom)} into ${target} and saw ${healthChecksOk} consecutive OK health checks`);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/live-tree.ts
+// The "live tree changed since the deploy" protection of a rollback. A successful deploy records
+// the live tree it left (every file's size, mode and SHA256) beside it, in
+// `<parent>/.<name>.deployed-tree.json` — outside the tree, so a restore never replaces it. Before
+// restoring, the rollback compares the live tree with that record: a file modified or added since
+// (a hand-applied hotfix) would be silently discarded by the restore, so the rollback refuses
+// unless --force. Removed files never block (the restore brings them back).
+
+
+
+/** Where the record of `target` lives: beside it, never inside it. */
+function deployedTreeRecordPath(target) {
+    return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
+}
+function sha256(file) {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+/** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
+ *  only those under `paths` when given (the release's files, not the service's runtime data). */
+function snapshot(root, paths) {
+    const wanted = (rel) => !paths?.length ||
+        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    const files = {};
+    const walk = (dir) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            const path = join(dir, entry.name);
+            const rel = relative(root, path).split(sep).join('/');
+            if (rel === '.guarded-rollout')
+                continue; // the restore's own state (previous versions, journal)
+            if (entry.isDirectory())
+                walk(path);
+            else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
+                const st = lstatSync(path);
+                files[rel] = {
+                    size: st.size,
+                    mode: st.mode & 0o7777,
+                    sha256: entry.isSymbolicLink()
+                        ? createHash('sha256')
+                            .update(`symlink:${readlinkSync(path)}`)
+                            .digest('hex')
+                        : sha256(path),
+                };
+            }
+        }
+    };
+    if (existsSync(root))
+        walk(root);
+    return files;
+}
+/** Records the live tree a deploy (or a verified rollback) left, atomically. */
+function live_tree_recordDeployedTree(target, meta) {
+    const record = {
+        environment: meta.environment,
+        recordedAt: (meta.now ?? (() => new Date()))().toISOString(),
+        target,
+        ...(meta.version ? { version: meta.version } : {}),
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.paths?.length ? { paths: meta.paths } : {}),
+        files: snapshot(target, meta.paths),
+    };
+    const path = deployedTreeRecordPath(target);
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+    renameSync(`${path}.tmp`, path);
+    return path;
+}
+/** Compares the live tree with the record of the last deploy. */
+function live_tree_liveTreeChanges(target) {
+    const recordPath = deployedTreeRecordPath(target);
+    if (!existsSync(recordPath))
+        return { record: undefined, recordPath, modified: [], added: [], removed: [] };
+    const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+    const live = snapshot(target, record.paths);
+    const modified = [];
+    const added = [];
+    for (const [path, file] of Object.entries(live)) {
+        const then = record.files[path];
+        if (!then)
+            added.push(path);
+        else if (then.sha256 !== file.sha256 || then.mode !== file.mode)
+            modified.push(path);
+    }
+    const removed = Object.keys(record.files).filter((p) => !(p in live));
+    return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+}
+/** One line naming what changed, at most a few paths of each kind. */
+function live_tree_describeLiveTreeChanges(changes) {
+    const few = (paths) => paths.slice(0, 5).join(', ') + (paths.length > 5 ? ` and ${paths.length - 5} more` : '');
+    return [
+        changes.modified.length ? `modified: ${few(changes.modified)}` : '',
+        changes.added.length ? `added: ${few(changes.added)}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/rollback.ts
+// The rollback as an operator runs it: the live-tree protection before the restore, the verified
+// restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
+// required consecutive OK health checks; without a health check the outcome is
+// `restored-unverified`, which fails the command in production unless explicitly allowed.
+
+
+
+
+
+/** Environments where an unverified restore is a failure unless allowed. */
+const VERIFIED_ROLLBACK_ENVIRONMENTS = (/* unused pure expression or super */ null && (['production', 'prod']));
+async function runRollback(options) {
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const target = resolve(cwd, options.target);
+    const liveTree = liveTreeChanges(target);
+    const changed = describeLiveTreeChanges(liveTree);
+    if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
+        const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+        const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+        const log = new EvidenceLog(logPath, {
+            kind,
+            tool: `${TOOL_NAME} rollback`,
+            environment: options.environment,
+            now: options.now ?? (() => new Date()),
+        });
+        const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
+        log.line(`REFUSED: ${message}`, `record: ${liveTree.recordPath}`, `the live tree ${target} was not changed`);
+        log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
+        return {
+            status: 'refused',
+            restoredFrom: options.backupPath ? resolve(cwd, options.backupPath) : '',
+            verified: false,
+            healthChecksOk: 0,
+            message,
+            logPath,
+            liveTree,
+            failed: true,
+        };
+    }
+    const result = await restoreBackup(options);
+    if (result.status === 'succeeded' || result.status === 'restored-unverified') {
+        // The restored tree is now what is deployed: the next rollback compares with it.
+        recordDeployedTree(target, {
+            environment: options.environment,
+            paths: liveTree.record?.paths ?? options.releasePaths,
+            ...(options.now ? { now: options.now } : {}),
+        });
+    }
+    const unverifiedFails = result.status === 'restored-unverified' &&
+        VERIFIED_ROLLBACK_ENVIRONMENTS.includes(options.environment) &&
+        !options.allowUnverified;
+    const failed = result.status === 'refused' || result.status === 'failed' || unverifiedFails;
+    const message = changed && options.force && liveTree.record
+        ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
+        : result.message;
+    return { ...result, message, liveTree, failed };
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/index.ts
@@ -42123,6 +41498,628 @@ async function restoreBackup(options) {
 
 
 
+
+
+
+
+
+
+// EXTERNAL MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/index.js + 12 modules
+var dist_src = __nccwpck_require__(94419);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-paginate-rest@16.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+// pkg/dist-src/version.js
+var VERSION = "0.0.0-development";
+
+// pkg/dist-src/normalize-paginated-list-response.js
+function normalizePaginatedListResponse(response) {
+  if (!response.data) {
+    return {
+      ...response,
+      data: []
+    };
+  }
+  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
+  if (!responseNeedsNormalization) return response;
+  const incompleteResults = response.data.incomplete_results;
+  const repositorySelection = response.data.repository_selection;
+  const totalCount = response.data.total_count;
+  const totalCommits = response.data.total_commits;
+  delete response.data.incomplete_results;
+  delete response.data.repository_selection;
+  delete response.data.total_count;
+  delete response.data.total_commits;
+  const namespaceKey = Object.keys(response.data)[0];
+  const data = response.data[namespaceKey];
+  response.data = data;
+  if (typeof incompleteResults !== "undefined") {
+    response.data.incomplete_results = incompleteResults;
+  }
+  if (typeof repositorySelection !== "undefined") {
+    response.data.repository_selection = repositorySelection;
+  }
+  response.data.total_count = totalCount;
+  response.data.total_commits = totalCommits;
+  return response;
+}
+
+// pkg/dist-src/iterator.js
+function iterator(octokit, route, parameters) {
+  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
+  const requestMethod = typeof route === "function" ? route : octokit.request;
+  const method = options.method;
+  const headers = options.headers;
+  let url = options.url;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        if (!url) return { done: true };
+        try {
+          const response = await requestMethod({ method, url, headers });
+          const normalizedResponse = normalizePaginatedListResponse(response);
+          url = ((normalizedResponse.headers.link || "").match(
+            /<([^<>]+)>;\s*rel="next"/
+          ) || [])[1];
+          if (!url && "total_commits" in normalizedResponse.data) {
+            const parsedUrl = new URL(normalizedResponse.url);
+            const params = parsedUrl.searchParams;
+            const page = parseInt(params.get("page") || "1", 10);
+            const per_page = parseInt(params.get("per_page") || "250", 10);
+            if (page * per_page < normalizedResponse.data.total_commits) {
+              params.set("page", String(page + 1));
+              url = parsedUrl.toString();
+            }
+          }
+          return { value: normalizedResponse };
+        } catch (error) {
+          if (error.status !== 409) throw error;
+          url = "";
+          return {
+            value: {
+              status: 200,
+              headers: {},
+              data: []
+            }
+          };
+        }
+      }
+    })
+  };
+}
+
+// pkg/dist-src/paginate.js
+function paginate(octokit, route, parameters, mapFn) {
+  if (typeof parameters === "function") {
+    mapFn = parameters;
+    parameters = void 0;
+  }
+  return gather(
+    octokit,
+    [],
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    mapFn
+  );
+}
+function gather(octokit, results, iterator2, mapFn) {
+  return iterator2.next().then((result) => {
+    if (result.done) {
+      return results;
+    }
+    let earlyExit = false;
+    function done() {
+      earlyExit = true;
+    }
+    results = results.concat(
+      mapFn ? mapFn(result.value, done) : result.value.data
+    );
+    if (earlyExit) {
+      return results;
+    }
+    return gather(octokit, results, iterator2, mapFn);
+  });
+}
+
+// pkg/dist-src/compose-paginate.js
+var composePaginateRest = Object.assign(paginate, {
+  iterator
+});
+
+// pkg/dist-src/generated/paginating-endpoints.js
+var paginatingEndpoints = (/* unused pure expression or super */ null && ([
+  "GET /advisories",
+  "GET /agents/repos/{owner}/{repo}/tasks",
+  "GET /agents/tasks",
+  "GET /app/hook/deliveries",
+  "GET /app/installation-requests",
+  "GET /app/installations",
+  "GET /assignments/{assignment_id}/accepted_assignments",
+  "GET /classrooms",
+  "GET /classrooms/{classroom_id}/assignments",
+  "GET /enterprises/{enterprise}/code-security/configurations",
+  "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
+  "GET /enterprises/{enterprise}/dependabot/alerts",
+  "GET /enterprises/{enterprise}/dependabot/repository-access",
+  "GET /enterprises/{enterprise}/teams",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations",
+  "GET /events",
+  "GET /gists",
+  "GET /gists/public",
+  "GET /gists/starred",
+  "GET /gists/{gist_id}/comments",
+  "GET /gists/{gist_id}/commits",
+  "GET /gists/{gist_id}/forks",
+  "GET /installation/repositories",
+  "GET /issues",
+  "GET /licenses",
+  "GET /marketplace_listing/plans",
+  "GET /marketplace_listing/plans/{plan_id}/accounts",
+  "GET /marketplace_listing/stubbed/plans",
+  "GET /marketplace_listing/stubbed/plans/{plan_id}/accounts",
+  "GET /networks/{owner}/{repo}/events",
+  "GET /notifications",
+  "GET /organizations",
+  "GET /organizations/{org}/settings/billing/budgets",
+  "GET /orgs/{org}/actions/cache/usage-by-repository",
+  "GET /orgs/{org}/actions/hosted-runners",
+  "GET /orgs/{org}/actions/permissions/repositories",
+  "GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories",
+  "GET /orgs/{org}/actions/runner-groups",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
+  "GET /orgs/{org}/actions/runners",
+  "GET /orgs/{org}/actions/secrets",
+  "GET /orgs/{org}/actions/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/actions/variables",
+  "GET /orgs/{org}/actions/variables/{name}/repositories",
+  "GET /orgs/{org}/agents/secrets",
+  "GET /orgs/{org}/agents/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/agents/variables",
+  "GET /orgs/{org}/agents/variables/{name}/repositories",
+  "GET /orgs/{org}/attestations/repositories",
+  "GET /orgs/{org}/attestations/{subject_digest}",
+  "GET /orgs/{org}/blocks",
+  "GET /orgs/{org}/campaigns",
+  "GET /orgs/{org}/code-scanning/alerts",
+  "GET /orgs/{org}/code-security/configurations",
+  "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories",
+  "GET /orgs/{org}/codespaces",
+  "GET /orgs/{org}/codespaces/secrets",
+  "GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/copilot-spaces",
+  "GET /orgs/{org}/copilot/billing/seats",
+  "GET /orgs/{org}/copilot/coding-agent/permissions/repositories",
+  "GET /orgs/{org}/dependabot/alerts",
+  "GET /orgs/{org}/dependabot/repository-access",
+  "GET /orgs/{org}/dependabot/secrets",
+  "GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/events",
+  "GET /orgs/{org}/failed_invitations",
+  "GET /orgs/{org}/hooks",
+  "GET /orgs/{org}/hooks/{hook_id}/deliveries",
+  "GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}",
+  "GET /orgs/{org}/insights/api/subject-stats",
+  "GET /orgs/{org}/insights/api/user-stats/{user_id}",
+  "GET /orgs/{org}/installations",
+  "GET /orgs/{org}/invitations",
+  "GET /orgs/{org}/invitations/{invitation_id}/teams",
+  "GET /orgs/{org}/issues",
+  "GET /orgs/{org}/members",
+  "GET /orgs/{org}/members/{username}/codespaces",
+  "GET /orgs/{org}/migrations",
+  "GET /orgs/{org}/migrations/{migration_id}/repositories",
+  "GET /orgs/{org}/organization-roles/{role_id}/teams",
+  "GET /orgs/{org}/organization-roles/{role_id}/users",
+  "GET /orgs/{org}/outside_collaborators",
+  "GET /orgs/{org}/packages",
+  "GET /orgs/{org}/packages/{package_type}/{package_name}/versions",
+  "GET /orgs/{org}/personal-access-token-requests",
+  "GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
+  "GET /orgs/{org}/personal-access-tokens",
+  "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories",
+  "GET /orgs/{org}/private-registries",
+  "GET /orgs/{org}/projectsV2",
+  "GET /orgs/{org}/projectsV2/{project_number}/fields",
+  "GET /orgs/{org}/projectsV2/{project_number}/items",
+  "GET /orgs/{org}/projectsV2/{project_number}/views/{view_number}/items",
+  "GET /orgs/{org}/properties/values",
+  "GET /orgs/{org}/public_members",
+  "GET /orgs/{org}/repos",
+  "GET /orgs/{org}/rulesets",
+  "GET /orgs/{org}/rulesets/rule-suites",
+  "GET /orgs/{org}/rulesets/{ruleset_id}/history",
+  "GET /orgs/{org}/secret-scanning/alerts",
+  "GET /orgs/{org}/secret-scanning/custom-patterns",
+  "GET /orgs/{org}/security-advisories",
+  "GET /orgs/{org}/settings/immutable-releases/repositories",
+  "GET /orgs/{org}/settings/network-configurations",
+  "GET /orgs/{org}/teams",
+  "GET /orgs/{org}/teams/{team_slug}/invitations",
+  "GET /orgs/{org}/teams/{team_slug}/members",
+  "GET /orgs/{org}/teams/{team_slug}/repos",
+  "GET /orgs/{org}/teams/{team_slug}/teams",
+  "GET /repos/{owner}/{repo}/actions/artifacts",
+  "GET /repos/{owner}/{repo}/actions/caches",
+  "GET /repos/{owner}/{repo}/actions/concurrency_groups",
+  "GET /repos/{owner}/{repo}/actions/organization-secrets",
+  "GET /repos/{owner}/{repo}/actions/organization-variables",
+  "GET /repos/{owner}/{repo}/actions/runners",
+  "GET /repos/{owner}/{repo}/actions/runs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/concurrency_groups",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+  "GET /repos/{owner}/{repo}/actions/secrets",
+  "GET /repos/{owner}/{repo}/actions/variables",
+  "GET /repos/{owner}/{repo}/actions/workflows",
+  "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+  "GET /repos/{owner}/{repo}/activity",
+  "GET /repos/{owner}/{repo}/agents/organization-secrets",
+  "GET /repos/{owner}/{repo}/agents/organization-variables",
+  "GET /repos/{owner}/{repo}/agents/secrets",
+  "GET /repos/{owner}/{repo}/agents/variables",
+  "GET /repos/{owner}/{repo}/assignees",
+  "GET /repos/{owner}/{repo}/attestations/{subject_digest}",
+  "GET /repos/{owner}/{repo}/branches",
+  "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+  "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
+  "GET /repos/{owner}/{repo}/code-quality/findings",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
+  "GET /repos/{owner}/{repo}/code-scanning/analyses",
+  "GET /repos/{owner}/{repo}/codespaces",
+  "GET /repos/{owner}/{repo}/codespaces/devcontainers",
+  "GET /repos/{owner}/{repo}/codespaces/secrets",
+  "GET /repos/{owner}/{repo}/collaborators",
+  "GET /repos/{owner}/{repo}/comments",
+  "GET /repos/{owner}/{repo}/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/commits",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-suites",
+  "GET /repos/{owner}/{repo}/commits/{ref}/status",
+  "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
+  "GET /repos/{owner}/{repo}/compare/{basehead}",
+  "GET /repos/{owner}/{repo}/compare/{base}...{head}",
+  "GET /repos/{owner}/{repo}/contributors",
+  "GET /repos/{owner}/{repo}/dependabot/alerts",
+  "GET /repos/{owner}/{repo}/dependabot/secrets",
+  "GET /repos/{owner}/{repo}/deployments",
+  "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+  "GET /repos/{owner}/{repo}/environments",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/variables",
+  "GET /repos/{owner}/{repo}/events",
+  "GET /repos/{owner}/{repo}/forks",
+  "GET /repos/{owner}/{repo}/hooks",
+  "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+  "GET /repos/{owner}/{repo}/invitations",
+  "GET /repos/{owner}/{repo}/issues",
+  "GET /repos/{owner}/{repo}/issues/comments",
+  "GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/issues/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/issue-field-values",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/reactions",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/suggestions",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/timeline",
+  "GET /repos/{owner}/{repo}/keys",
+  "GET /repos/{owner}/{repo}/labels",
+  "GET /repos/{owner}/{repo}/milestones",
+  "GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels",
+  "GET /repos/{owner}/{repo}/notifications",
+  "GET /repos/{owner}/{repo}/pages/builds",
+  "GET /repos/{owner}/{repo}/pulls",
+  "GET /repos/{owner}/{repo}/pulls/comments",
+  "GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
+  "GET /repos/{owner}/{repo}/releases",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/assets",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/reactions",
+  "GET /repos/{owner}/{repo}/rules/branches/{branch}",
+  "GET /repos/{owner}/{repo}/rulesets",
+  "GET /repos/{owner}/{repo}/rulesets/rule-suites",
+  "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations",
+  "GET /repos/{owner}/{repo}/secret-scanning/custom-patterns",
+  "GET /repos/{owner}/{repo}/security-advisories",
+  "GET /repos/{owner}/{repo}/stacks",
+  "GET /repos/{owner}/{repo}/stargazers",
+  "GET /repos/{owner}/{repo}/subscribers",
+  "GET /repos/{owner}/{repo}/tags",
+  "GET /repos/{owner}/{repo}/teams",
+  "GET /repos/{owner}/{repo}/topics",
+  "GET /repositories",
+  "GET /search/code",
+  "GET /search/commits",
+  "GET /search/issues",
+  "GET /search/labels",
+  "GET /search/repositories",
+  "GET /search/topics",
+  "GET /search/users",
+  "GET /teams/{team_id}/invitations",
+  "GET /teams/{team_id}/members",
+  "GET /teams/{team_id}/repos",
+  "GET /teams/{team_id}/teams",
+  "GET /user/blocks",
+  "GET /user/codespaces",
+  "GET /user/codespaces/secrets",
+  "GET /user/emails",
+  "GET /user/followers",
+  "GET /user/following",
+  "GET /user/gpg_keys",
+  "GET /user/installations",
+  "GET /user/installations/{installation_id}/repositories",
+  "GET /user/issues",
+  "GET /user/keys",
+  "GET /user/marketplace_purchases",
+  "GET /user/marketplace_purchases/stubbed",
+  "GET /user/memberships/orgs",
+  "GET /user/migrations",
+  "GET /user/migrations/{migration_id}/repositories",
+  "GET /user/orgs",
+  "GET /user/packages",
+  "GET /user/packages/{package_type}/{package_name}/versions",
+  "GET /user/public_emails",
+  "GET /user/repos",
+  "GET /user/repository_invitations",
+  "GET /user/social_accounts",
+  "GET /user/ssh_signing_keys",
+  "GET /user/starred",
+  "GET /user/subscriptions",
+  "GET /user/teams",
+  "GET /users",
+  "GET /users/{username}/attestations/{subject_digest}",
+  "GET /users/{username}/copilot-spaces",
+  "GET /users/{username}/events",
+  "GET /users/{username}/events/orgs/{org}",
+  "GET /users/{username}/events/public",
+  "GET /users/{username}/followers",
+  "GET /users/{username}/following",
+  "GET /users/{username}/gists",
+  "GET /users/{username}/gpg_keys",
+  "GET /users/{username}/keys",
+  "GET /users/{username}/orgs",
+  "GET /users/{username}/packages",
+  "GET /users/{username}/projectsV2",
+  "GET /users/{username}/projectsV2/{project_number}/fields",
+  "GET /users/{username}/projectsV2/{project_number}/items",
+  "GET /users/{username}/projectsV2/{project_number}/views/{view_number}/items",
+  "GET /users/{username}/received_events",
+  "GET /users/{username}/received_events/public",
+  "GET /users/{username}/repos",
+  "GET /users/{username}/social_accounts",
+  "GET /users/{username}/ssh_signing_keys",
+  "GET /users/{username}/starred",
+  "GET /users/{username}/subscriptions"
+]));
+
+// pkg/dist-src/paginating-endpoints.js
+function isPaginatingEndpoint(arg) {
+  if (typeof arg === "string") {
+    return paginatingEndpoints.includes(arg);
+  } else {
+    return false;
+  }
+}
+
+// pkg/dist-src/index.js
+function paginateRest(octokit) {
+  return {
+    paginate: Object.assign(paginate.bind(null, octokit), {
+      iterator: iterator.bind(null, octokit)
+    })
+  };
+}
+paginateRest.VERSION = VERSION;
+
+/* v8 ignore next -- @preserve */
+
+;// CONCATENATED MODULE: ./packages/backup-store/src/index.ts
+// Durable backups across workflow runs. A runner's workspace does not outlive its job (checkout's
+// clean deletes an ignored backups/), so the pre-deploy backup is uploaded as a workflow artifact
+// named for environment, run and attempt; a rollback in another job or run finds it through the
+// REST API, downloads it and verifies it like any backup before restoring. On self-hosted runners
+// a persistent backup-dir outside the workspace does the same job without artifacts.
+
+
+
+
+
+
+const src_PREFIX = 'guarded-rollout-backup-';
+const Octokit = dist_src/* Octokit */.E.plugin(paginateRest);
+/** The artifact name of a run's backup: unique per run attempt, so "Re-run jobs" adds one. */
+function backupArtifactName(environment, runId, runAttempt) {
+    naming_assertEnvironmentName(environment, 'environment');
+    if (!Number.isSafeInteger(runId) || runId < 1)
+        throw new errors_ConfigError(`run id ${runId} is not a positive integer`, { field: 'run-id' });
+    if (!Number.isSafeInteger(runAttempt) || runAttempt < 1)
+        throw new errors_ConfigError(`run attempt ${runAttempt} is not a positive integer`, { field: 'run-attempt' });
+    return `${src_PREFIX}${environment}-run${runId}-attempt${runAttempt}`;
+}
+function parseBackupArtifactName(name) {
+    const m = /^guarded-rollout-backup-([A-Za-z0-9.-]+)-run(\d+)-attempt(\d+)$/.exec(name);
+    return m ? { environment: m[1], runId: Number(m[2]), runAttempt: Number(m[3]) } : undefined;
+}
+/**
+ * Uploads the backup and its .sha256 (stored, not re-compressed) as the run's backup artifact.
+ * Needs the runner's ACTIONS_RUNTIME_TOKEN, which only node (and docker) actions get.
+ */
+async function uploadBackupArtifact(options) {
+    const env = options.env ?? process.env;
+    const runId = options.runId ?? Number(env.GITHUB_RUN_ID);
+    const runAttempt = options.runAttempt ?? Number(env.GITHUB_RUN_ATTEMPT || 1);
+    const name = options.name ?? backupArtifactName(options.environment, runId, runAttempt);
+    if (!options.client && !env.ACTIONS_RUNTIME_TOKEN) {
+        throw new errors_CheckFailedError(`cannot upload backup artifact ${name}: ACTIONS_RUNTIME_TOKEN is not set (the runner gives it only to JavaScript and Docker actions, never to a composite's run: step)`);
+    }
+    const client = options.client ?? new (await __nccwpck_require__.e(/* import() */ 197).then(__nccwpck_require__.bind(__nccwpck_require__, 45197))).DefaultArtifactClient();
+    const sha256Path = options.sha256Path ?? `${options.backupPath}.sha256`;
+    const uploaded = await client.uploadArtifact(name, [options.backupPath, sha256Path], (0,external_node_path_.dirname)(options.backupPath), {
+        ...(options.retentionDays ? { retentionDays: options.retentionDays } : {}),
+        compressionLevel: 0,
+    });
+    return { name, id: Number(uploaded.id ?? 0) };
+}
+function repoParts(repository) {
+    const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
+    if (!m)
+        throw new ConfigError(`repository ${JSON.stringify(repository)} is not "owner/name"`, {
+            field: 'repository',
+        });
+    return { owner: m[1], repo: m[2] };
+}
+function client(github) {
+    return new Octokit({
+        auth: github.token,
+        baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
+        userAgent: 'guarded-rollout-backup-store',
+    });
+}
+function describeHttp(error) {
+    const e = error;
+    return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
+}
+function newest(a, b) {
+    return (b.createdAt.localeCompare(a.createdAt) || b.runId - a.runId || b.runAttempt - a.runAttempt || b.id - a.id);
+}
+/** Finds the backup artifact of run N (its latest attempt) or the newest of an environment. */
+async function findBackupArtifact(options) {
+    const environment = assertEnvironmentName(options.environment, 'environment');
+    const { owner, repo } = repoParts(options.github.repository);
+    const octokit = client(options.github);
+    const maxScanned = options.maxScanned ?? 1000;
+    const found = [];
+    const otherEnvironments = new Set();
+    const consider = (a) => {
+        const parsed = parseBackupArtifactName(a.name);
+        if (!parsed || a.expired)
+            return;
+        if (options.runId !== undefined && parsed.runId !== options.runId)
+            return;
+        if (parsed.environment !== environment) {
+            otherEnvironments.add(parsed.environment);
+            return;
+        }
+        found.push({
+            ...parsed,
+            id: a.id,
+            name: a.name,
+            sizeInBytes: a.size_in_bytes,
+            createdAt: a.created_at ?? '',
+            ...(a.digest ? { digest: a.digest } : {}),
+        });
+    };
+    const where = options.runId !== undefined
+        ? `run ${options.runId} of ${owner}/${repo}`
+        : `the newest ${maxScanned} artifacts of ${owner}/${repo}`;
+    try {
+        if (options.runId !== undefined) {
+            const list = await octokit.paginate('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', {
+                owner,
+                repo,
+                run_id: options.runId,
+                per_page: 100,
+            });
+            for (const a of list)
+                consider(a);
+        }
+        else {
+            let scanned = 0;
+            for await (const page of octokit.paginate.iterator('GET /repos/{owner}/{repo}/actions/artifacts', {
+                owner,
+                repo,
+                per_page: 100,
+            })) {
+                for (const a of page.data)
+                    consider(a);
+                scanned += page.data.length;
+                if (scanned >= maxScanned)
+                    break;
+            }
+        }
+    }
+    catch (error) {
+        throw new CheckFailedError(`listing backup artifacts in ${where} failed: ${describeHttp(error)}`);
+    }
+    found.sort(newest);
+    if (!found[0]) {
+        throw new CheckFailedError(`no backup artifact of environment "${environment}" in ${where} (expected a name like ${src_PREFIX}${environment}-run<id>-attempt<n>)${otherEnvironments.size
+            ? `; environments with backup artifacts there: ${[...otherEnvironments].sort().join(', ')}`
+            : ''}`);
+    }
+    return found[0];
+}
+/** Downloads the artifact (REST 302 → blob) and verifies the backup in it like any backup. */
+async function downloadBackup(options) {
+    const { owner, repo } = repoParts(options.github.repository);
+    const dest = options.destDir;
+    mkdirSync(dest, { recursive: true });
+    if (readdirSync(dest).length)
+        throw new ConfigError(`${dest}: download directory is not empty`, { field: 'destDir' });
+    const downloader = options.downloader ?? new (await __nccwpck_require__.e(/* import() */ 197).then(__nccwpck_require__.bind(__nccwpck_require__, 45197))).DefaultArtifactClient();
+    const a = options.artifact;
+    try {
+        await downloader.downloadArtifact(a.id, {
+            path: dest,
+            findBy: {
+                token: options.github.token,
+                workflowRunId: a.runId,
+                repositoryOwner: owner,
+                repositoryName: repo,
+            },
+        });
+    }
+    catch (error) {
+        throw new CheckFailedError(`downloading backup artifact ${a.name} (id ${a.id}) failed: ${error.message}`);
+    }
+    const files = readdirSync(dest);
+    const zips = files.filter((f) => f.endsWith('.zip'));
+    if (zips.length !== 1 || !files.includes(`${zips[0]}.sha256`)) {
+        throw new CheckFailedError(`backup artifact ${a.name} (id ${a.id}) holds ${JSON.stringify(files)}; expected one backup zip and its .sha256`);
+    }
+    const backupPath = join(dest, zips[0]);
+    const verified = await verifyBackup(backupPath);
+    if (verified.manifest.environment !== a.environment) {
+        throw new CheckFailedError(`backup artifact ${a.name}: ${basename(backupPath)} is a backup of "${verified.manifest.environment}", not "${a.environment}"`);
+    }
+    return { backupPath, sha256Path: `${backupPath}.sha256`, verified, artifact: a };
+}
+/** Finds, downloads and verifies: "the backup of deploy run N" or "the latest of environment E". */
+async function fetchBackup(options) {
+    const artifact = await findBackupArtifact(options);
+    return downloadBackup({
+        artifact,
+        github: options.github,
+        destDir: options.destDir,
+        ...(options.downloader ? { downloader: options.downloader } : {}),
+    });
+}
+/** GitHub access from the runner's env (GITHUB_REPOSITORY, GITHUB_API_URL) and a token. */
+function githubAccessFromEnv(token, env = process.env) {
+    if (!token)
+        throw new ConfigError('a GitHub token with actions:read is needed to find backup artifacts', {
+            field: 'github-token',
+        });
+    const repository = env.GITHUB_REPOSITORY;
+    if (!repository)
+        throw new ConfigError('GITHUB_REPOSITORY is not set (owner/name of the repository holding the artifacts)', { field: 'repository' });
+    return { token, repository, ...(env.GITHUB_API_URL ? { apiUrl: env.GITHUB_API_URL } : {}) };
+}
 
 ;// CONCATENATED MODULE: ./actions/backup/src/main.ts
 // Doorway of the backup action: read inputs, call createBackup (the same call as
@@ -42162,6 +42159,8 @@ async function run() {
     await runAction(async () => {
         const inputs = getInputs();
         const result = await createBackup(inputs.backup);
+        for (const note of result.notes)
+            lib_core/* info */.pq(`note: ${note}`);
         lib_core/* setOutput */.uH('backup-path', result.backupPath);
         lib_core/* setOutput */.uH('sha256', result.sha256);
         lib_core/* setOutput */.uH('sha256-path', result.sha256Path);
@@ -42183,20 +42182,21 @@ async function run() {
         lib_core/* info */.pq(`backup written: ${result.backupPath} (${units_formatBytes(result.sizeBytes)}, ${result.fileCount} files, sha256 ${result.sha256})`);
         for (const d of result.deleted)
             lib_core/* info */.pq(`retention: deleted ${d}`);
-        if (inputs.upload && process.env.ACTIONS_RUNTIME_TOKEN) {
-            // Loaded only when uploading: the artifact client is large and needs the runner's token.
-            const { DefaultArtifactClient } = await __nccwpck_require__.e(/* import() */ 550).then(__nccwpck_require__.bind(__nccwpck_require__, 87550));
-            const client = new DefaultArtifactClient();
-            const name = inputs.artifactName ?? (0,external_node_path_.basename)(result.backupPath, '.zip');
-            const uploaded = await client.uploadArtifact(name, [result.backupPath, result.sha256Path], (0,external_node_path_.dirname)(result.backupPath), {
+        if (inputs.upload && process.env.GITHUB_ACTIONS === 'true' && process.env.GITHUB_RUN_ID) {
+            // The backup outlives the job only as an artifact: guarded-rollout-backup-<env>-run<id>-attempt<n>.
+            const uploaded = await uploadBackupArtifact({
+                backupPath: result.backupPath,
+                sha256Path: result.sha256Path,
+                environment: inputs.backup.environment,
                 ...(inputs.retentionDays ? { retentionDays: inputs.retentionDays } : {}),
-                compressionLevel: 0,
+                ...(inputs.artifactName ? { name: inputs.artifactName } : {}),
             });
-            artifactId = String(uploaded.id ?? '');
-            lib_core/* info */.pq(`uploaded artifact "${name}" (id ${artifactId})`);
+            artifactId = String(uploaded.id);
+            lib_core/* setOutput */.uH('artifact-name', uploaded.name);
+            lib_core/* info */.pq(`uploaded artifact "${uploaded.name}" (id ${artifactId})`);
         }
         else if (inputs.upload) {
-            lib_core/* info */.pq('not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): artifact upload skipped');
+            lib_core/* info */.pq('not running in GitHub Actions (no GITHUB_RUN_ID): artifact upload skipped');
         }
         lib_core/* setOutput */.uH('artifact-id', artifactId);
         await lib_core/* summary */.z
@@ -44338,319 +44338,6 @@ module.exports = {
   normalizeIPv6,
   stringArrayToHexStripped
 }
-
-
-/***/ }),
-
-/***/ 78944:
-/***/ ((module) => {
-
-
-
-function getDefaultExportFromCjs (x) {
-	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
-}
-
-const CRC_TABLE = new Int32Array([
-  0,
-  1996959894,
-  3993919788,
-  2567524794,
-  124634137,
-  1886057615,
-  3915621685,
-  2657392035,
-  249268274,
-  2044508324,
-  3772115230,
-  2547177864,
-  162941995,
-  2125561021,
-  3887607047,
-  2428444049,
-  498536548,
-  1789927666,
-  4089016648,
-  2227061214,
-  450548861,
-  1843258603,
-  4107580753,
-  2211677639,
-  325883990,
-  1684777152,
-  4251122042,
-  2321926636,
-  335633487,
-  1661365465,
-  4195302755,
-  2366115317,
-  997073096,
-  1281953886,
-  3579855332,
-  2724688242,
-  1006888145,
-  1258607687,
-  3524101629,
-  2768942443,
-  901097722,
-  1119000684,
-  3686517206,
-  2898065728,
-  853044451,
-  1172266101,
-  3705015759,
-  2882616665,
-  651767980,
-  1373503546,
-  3369554304,
-  3218104598,
-  565507253,
-  1454621731,
-  3485111705,
-  3099436303,
-  671266974,
-  1594198024,
-  3322730930,
-  2970347812,
-  795835527,
-  1483230225,
-  3244367275,
-  3060149565,
-  1994146192,
-  31158534,
-  2563907772,
-  4023717930,
-  1907459465,
-  112637215,
-  2680153253,
-  3904427059,
-  2013776290,
-  251722036,
-  2517215374,
-  3775830040,
-  2137656763,
-  141376813,
-  2439277719,
-  3865271297,
-  1802195444,
-  476864866,
-  2238001368,
-  4066508878,
-  1812370925,
-  453092731,
-  2181625025,
-  4111451223,
-  1706088902,
-  314042704,
-  2344532202,
-  4240017532,
-  1658658271,
-  366619977,
-  2362670323,
-  4224994405,
-  1303535960,
-  984961486,
-  2747007092,
-  3569037538,
-  1256170817,
-  1037604311,
-  2765210733,
-  3554079995,
-  1131014506,
-  879679996,
-  2909243462,
-  3663771856,
-  1141124467,
-  855842277,
-  2852801631,
-  3708648649,
-  1342533948,
-  654459306,
-  3188396048,
-  3373015174,
-  1466479909,
-  544179635,
-  3110523913,
-  3462522015,
-  1591671054,
-  702138776,
-  2966460450,
-  3352799412,
-  1504918807,
-  783551873,
-  3082640443,
-  3233442989,
-  3988292384,
-  2596254646,
-  62317068,
-  1957810842,
-  3939845945,
-  2647816111,
-  81470997,
-  1943803523,
-  3814918930,
-  2489596804,
-  225274430,
-  2053790376,
-  3826175755,
-  2466906013,
-  167816743,
-  2097651377,
-  4027552580,
-  2265490386,
-  503444072,
-  1762050814,
-  4150417245,
-  2154129355,
-  426522225,
-  1852507879,
-  4275313526,
-  2312317920,
-  282753626,
-  1742555852,
-  4189708143,
-  2394877945,
-  397917763,
-  1622183637,
-  3604390888,
-  2714866558,
-  953729732,
-  1340076626,
-  3518719985,
-  2797360999,
-  1068828381,
-  1219638859,
-  3624741850,
-  2936675148,
-  906185462,
-  1090812512,
-  3747672003,
-  2825379669,
-  829329135,
-  1181335161,
-  3412177804,
-  3160834842,
-  628085408,
-  1382605366,
-  3423369109,
-  3138078467,
-  570562233,
-  1426400815,
-  3317316542,
-  2998733608,
-  733239954,
-  1555261956,
-  3268935591,
-  3050360625,
-  752459403,
-  1541320221,
-  2607071920,
-  3965973030,
-  1969922972,
-  40735498,
-  2617837225,
-  3943577151,
-  1913087877,
-  83908371,
-  2512341634,
-  3803740692,
-  2075208622,
-  213261112,
-  2463272603,
-  3855990285,
-  2094854071,
-  198958881,
-  2262029012,
-  4057260610,
-  1759359992,
-  534414190,
-  2176718541,
-  4139329115,
-  1873836001,
-  414664567,
-  2282248934,
-  4279200368,
-  1711684554,
-  285281116,
-  2405801727,
-  4167216745,
-  1634467795,
-  376229701,
-  2685067896,
-  3608007406,
-  1308918612,
-  956543938,
-  2808555105,
-  3495958263,
-  1231636301,
-  1047427035,
-  2932959818,
-  3654703836,
-  1088359270,
-  936918e3,
-  2847714899,
-  3736837829,
-  1202900863,
-  817233897,
-  3183342108,
-  3401237130,
-  1404277552,
-  615818150,
-  3134207493,
-  3453421203,
-  1423857449,
-  601450431,
-  3009837614,
-  3294710456,
-  1567103746,
-  711928724,
-  3020668471,
-  3272380065,
-  1510334235,
-  755167117
-]);
-function ensureBuffer(input) {
-  if (Buffer.isBuffer(input)) {
-    return input;
-  }
-  if (typeof input === "number") {
-    return Buffer.alloc(input);
-  } else if (typeof input === "string") {
-    return Buffer.from(input);
-  } else {
-    throw new Error("input must be buffer, number, or string, received " + typeof input);
-  }
-}
-function bufferizeInt(num) {
-  const tmp = ensureBuffer(4);
-  tmp.writeInt32BE(num, 0);
-  return tmp;
-}
-function _crc32(buf, previous) {
-  buf = ensureBuffer(buf);
-  if (Buffer.isBuffer(previous)) {
-    previous = previous.readUInt32BE(0);
-  }
-  let crc = ~~previous ^ -1;
-  for (var n = 0; n < buf.length; n++) {
-    crc = CRC_TABLE[(crc ^ buf[n]) & 255] ^ crc >>> 8;
-  }
-  return crc ^ -1;
-}
-function crc32() {
-  return bufferizeInt(_crc32.apply(null, arguments));
-}
-crc32.signed = function() {
-  return _crc32.apply(null, arguments);
-};
-crc32.unsigned = function() {
-  return _crc32.apply(null, arguments) >>> 0;
-};
-var bufferCrc32 = crc32;
-
-const index = /*@__PURE__*/getDefaultExportFromCjs(bufferCrc32);
-
-module.exports = index;
 
 
 /***/ }),
@@ -47649,6 +47336,2006 @@ class HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 94419:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  E: () => (/* binding */ Octokit)
+});
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/universal-user-agent@7.0.3/node_modules/universal-user-agent/index.js
+function getUserAgent() {
+  if (typeof navigator === "object" && "userAgent" in navigator) {
+    return navigator.userAgent;
+  }
+
+  if (typeof process === "object" && process.version !== undefined) {
+    return `Node.js/${process.version.substr(1)} (${process.platform}; ${
+      process.arch
+    })`;
+  }
+
+  return "<environment undetectable>";
+}
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/register.js
+// @ts-check
+
+function register(state, name, method, options) {
+  if (typeof method !== "function") {
+    throw new Error("method for before hook must be a function");
+  }
+
+  if (!options) {
+    options = {};
+  }
+
+  if (Array.isArray(name)) {
+    return name.reverse().reduce((callback, name) => {
+      return register.bind(null, state, name, callback, options);
+    }, method)();
+  }
+
+  return Promise.resolve().then(() => {
+    if (!state.registry[name]) {
+      return method(options);
+    }
+
+    return state.registry[name].reduce((method, registered) => {
+      return registered.hook.bind(null, method, options);
+    }, method)();
+  });
+}
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/add.js
+// @ts-check
+
+function addHook(state, kind, name, hook) {
+  const orig = hook;
+  if (!state.registry[name]) {
+    state.registry[name] = [];
+  }
+
+  if (kind === "before") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(orig.bind(null, options))
+        .then(method.bind(null, options));
+    };
+  }
+
+  if (kind === "after") {
+    hook = (method, options) => {
+      let result;
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .then((result_) => {
+          result = result_;
+          return orig(result, options);
+        })
+        .then(() => {
+          return result;
+        });
+    };
+  }
+
+  if (kind === "error") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .catch((error) => {
+          return orig(error, options);
+        });
+    };
+  }
+
+  state.registry[name].push({
+    hook: hook,
+    orig: orig,
+  });
+}
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/remove.js
+// @ts-check
+
+function removeHook(state, name, method) {
+  if (!state.registry[name]) {
+    return;
+  }
+
+  const index = state.registry[name]
+    .map((registered) => {
+      return registered.orig;
+    })
+    .indexOf(method);
+
+  if (index === -1) {
+    return;
+  }
+
+  state.registry[name].splice(index, 1);
+}
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/index.js
+// @ts-check
+
+
+
+
+
+// bind with array of arguments: https://stackoverflow.com/a/21792913
+const bind = Function.bind;
+const bindable = bind.bind(bind);
+
+function bindApi(hook, state, name) {
+  const removeHookRef = bindable(removeHook, null).apply(
+    null,
+    name ? [state, name] : [state]
+  );
+  hook.api = { remove: removeHookRef };
+  hook.remove = removeHookRef;
+  ["before", "error", "after", "wrap"].forEach((kind) => {
+    const args = name ? [state, kind, name] : [state, kind];
+    hook[kind] = hook.api[kind] = bindable(addHook, null).apply(null, args);
+  });
+}
+
+function Singular() {
+  const singularHookName = Symbol("Singular");
+  const singularHookState = {
+    registry: {},
+  };
+  const singularHook = register.bind(null, singularHookState, singularHookName);
+  bindApi(singularHook, singularHookState, singularHookName);
+  return singularHook;
+}
+
+function Collection() {
+  const state = {
+    registry: {},
+  };
+
+  const hook = register.bind(null, state);
+  bindApi(hook, state);
+
+  return hook;
+}
+
+/* harmony default export */ const before_after_hook = ({ Singular, Collection });
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+endpoint@11.0.5/node_modules/@octokit/endpoint/dist-bundle/index.js
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var VERSION = "0.0.0-development";
+
+// pkg/dist-src/defaults.js
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
+var DEFAULTS = {
+  method: "GET",
+  baseUrl: "https://api.github.com",
+  headers: {
+    accept: "application/vnd.github.v3+json",
+    "user-agent": userAgent
+  },
+  mediaType: {
+    format: ""
+  }
+};
+
+// pkg/dist-src/util/lowercase-keys.js
+function lowercaseKeys(object) {
+  if (!object) {
+    return {};
+  }
+  return Object.keys(object).reduce((newObj, key) => {
+    newObj[key.toLowerCase()] = object[key];
+    return newObj;
+  }, {});
+}
+
+// pkg/dist-src/util/is-plain-object.js
+function isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/util/merge-deep.js
+function mergeDeep(defaults, options) {
+  const result = Object.assign({}, defaults);
+  Object.keys(options).forEach((key) => {
+    if (isPlainObject(options[key])) {
+      if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
+      else result[key] = mergeDeep(defaults[key], options[key]);
+    } else {
+      Object.assign(result, { [key]: options[key] });
+    }
+  });
+  return result;
+}
+
+// pkg/dist-src/util/remove-undefined-properties.js
+function removeUndefinedProperties(obj) {
+  for (const key in obj) {
+    if (obj[key] === void 0) {
+      delete obj[key];
+    }
+  }
+  return obj;
+}
+
+// pkg/dist-src/merge.js
+function merge(defaults, route, options) {
+  if (typeof route === "string") {
+    let [method, url] = route.split(" ");
+    options = Object.assign(url ? { method, url } : { url: method }, options);
+  } else {
+    options = Object.assign({}, route);
+  }
+  options.headers = lowercaseKeys(options.headers);
+  removeUndefinedProperties(options);
+  removeUndefinedProperties(options.headers);
+  const mergedOptions = mergeDeep(defaults || {}, options);
+  if (options.url === "/graphql") {
+    if (defaults && defaults.mediaType.previews?.length) {
+      mergedOptions.mediaType.previews = defaults.mediaType.previews.filter(
+        (preview) => !mergedOptions.mediaType.previews.includes(preview)
+      ).concat(mergedOptions.mediaType.previews);
+    }
+    mergedOptions.mediaType.previews = (mergedOptions.mediaType.previews || []).map((preview) => preview.replace(/-preview/, ""));
+  }
+  return mergedOptions;
+}
+
+// pkg/dist-src/util/add-query-parameters.js
+function addQueryParameters(url, parameters) {
+  const separator = /\?/.test(url) ? "&" : "?";
+  const names = Object.keys(parameters);
+  if (names.length === 0) {
+    return url;
+  }
+  return url + separator + names.map((name) => {
+    if (name === "q") {
+      return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
+    }
+    return `${name}=${encodeURIComponent(parameters[name])}`;
+  }).join("&");
+}
+
+// pkg/dist-src/util/extract-url-variable-names.js
+var urlVariableRegex = /\{[^{}}]+\}/g;
+function removeNonChars(variableName) {
+  return variableName.replace(/(?:^\W+)|(?:(?<!\W)\W+$)/g, "").split(/,/);
+}
+function extractUrlVariableNames(url) {
+  const matches = url.match(urlVariableRegex);
+  if (!matches) {
+    return [];
+  }
+  return matches.map(removeNonChars).reduce((a, b) => a.concat(b), []);
+}
+
+// pkg/dist-src/util/omit.js
+function omit(object, keysToOmit) {
+  const result = { __proto__: null };
+  for (const key of Object.keys(object)) {
+    if (keysToOmit.indexOf(key) === -1) {
+      result[key] = object[key];
+    }
+  }
+  return result;
+}
+
+// pkg/dist-src/util/url-template.js
+function encodeReserved(str) {
+  return str.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
+    if (!/%[0-9A-Fa-f]/.test(part)) {
+      part = encodeURI(part).replace(/%5B/g, "[").replace(/%5D/g, "]");
+    }
+    return part;
+  }).join("");
+}
+function encodeUnreserved(str) {
+  return encodeURIComponent(str).replace(/[!'()*]/g, function(c) {
+    return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+  });
+}
+function encodeValue(operator, value, key) {
+  value = operator === "+" || operator === "#" ? encodeReserved(value) : encodeUnreserved(value);
+  if (key) {
+    return encodeUnreserved(key) + "=" + value;
+  } else {
+    return value;
+  }
+}
+function isDefined(value) {
+  return value !== void 0 && value !== null;
+}
+function isKeyOperator(operator) {
+  return operator === ";" || operator === "&" || operator === "?";
+}
+function getValues(context, operator, key, modifier) {
+  var value = context[key], result = [];
+  if (isDefined(value) && value !== "") {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+      value = value.toString();
+      if (modifier && modifier !== "*") {
+        value = value.substring(0, parseInt(modifier, 10));
+      }
+      result.push(
+        encodeValue(operator, value, isKeyOperator(operator) ? key : "")
+      );
+    } else {
+      if (modifier === "*") {
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            result.push(
+              encodeValue(operator, value2, isKeyOperator(operator) ? key : "")
+            );
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              result.push(encodeValue(operator, value[k], k));
+            }
+          });
+        }
+      } else {
+        const tmp = [];
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            tmp.push(encodeValue(operator, value2));
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              tmp.push(encodeUnreserved(k));
+              tmp.push(encodeValue(operator, value[k].toString()));
+            }
+          });
+        }
+        if (isKeyOperator(operator)) {
+          result.push(encodeUnreserved(key) + "=" + tmp.join(","));
+        } else if (tmp.length !== 0) {
+          result.push(tmp.join(","));
+        }
+      }
+    }
+  } else {
+    if (operator === ";") {
+      if (isDefined(value)) {
+        result.push(encodeUnreserved(key));
+      }
+    } else if (value === "" && (operator === "&" || operator === "?")) {
+      result.push(encodeUnreserved(key) + "=");
+    } else if (value === "") {
+      result.push("");
+    }
+  }
+  return result;
+}
+function parseUrl(template) {
+  return {
+    expand: expand.bind(null, template)
+  };
+}
+function expand(template, context) {
+  var operators = ["+", "#", ".", "/", ";", "?", "&"];
+  template = template.replace(
+    /\{([^\{\}]+)\}|([^\{\}]+)/g,
+    function(_, expression, literal) {
+      if (expression) {
+        let operator = "";
+        const values = [];
+        if (operators.indexOf(expression.charAt(0)) !== -1) {
+          operator = expression.charAt(0);
+          expression = expression.substr(1);
+        }
+        expression.split(/,/g).forEach(function(variable) {
+          var tmp = /([^:\*]*)(?::(\d+)|(\*))?/.exec(variable);
+          values.push(getValues(context, operator, tmp[1], tmp[2] || tmp[3]));
+        });
+        if (operator && operator !== "+") {
+          var separator = ",";
+          if (operator === "?") {
+            separator = "&";
+          } else if (operator !== "#") {
+            separator = operator;
+          }
+          return (values.length !== 0 ? operator : "") + values.join(separator);
+        } else {
+          return values.join(",");
+        }
+      } else {
+        return encodeReserved(literal);
+      }
+    }
+  );
+  if (template === "/") {
+    return template;
+  } else {
+    return template.replace(/\/$/, "");
+  }
+}
+
+// pkg/dist-src/parse.js
+function parse(options) {
+  let method = options.method.toUpperCase();
+  let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
+  let headers = Object.assign({}, options.headers);
+  let body;
+  let parameters = omit(options, [
+    "method",
+    "baseUrl",
+    "url",
+    "headers",
+    "request",
+    "mediaType"
+  ]);
+  const urlVariableNames = extractUrlVariableNames(url);
+  url = parseUrl(url).expand(parameters);
+  if (!/^http/.test(url)) {
+    url = options.baseUrl + url;
+  }
+  const omittedParameters = Object.keys(options).filter((option) => urlVariableNames.includes(option)).concat("baseUrl");
+  const remainingParameters = omit(parameters, omittedParameters);
+  const isBinaryRequest = /application\/octet-stream/i.test(headers.accept);
+  if (!isBinaryRequest) {
+    if (options.mediaType.format) {
+      headers.accept = headers.accept.split(/,/).map(
+        (format) => format.replace(
+          /application\/vnd(\.\w+)(\.v3)?(\.\w+)?(\+json)?$/,
+          `application/vnd$1$2.${options.mediaType.format}`
+        )
+      ).join(",");
+    }
+    if (url.endsWith("/graphql")) {
+      if (options.mediaType.previews?.length) {
+        const previewsFromAcceptHeader = headers.accept.match(/(?<![\w-])[\w-]+(?=-preview)/g) || [];
+        headers.accept = previewsFromAcceptHeader.concat(options.mediaType.previews).map((preview) => {
+          const format = options.mediaType.format ? `.${options.mediaType.format}` : "+json";
+          return `application/vnd.github.${preview}-preview${format}`;
+        }).join(",");
+      }
+    }
+  }
+  if (["GET", "HEAD"].includes(method)) {
+    url = addQueryParameters(url, remainingParameters);
+  } else {
+    if ("data" in remainingParameters) {
+      body = remainingParameters.data;
+    } else {
+      if (Object.keys(remainingParameters).length) {
+        body = remainingParameters;
+      }
+    }
+  }
+  if (!headers["content-type"] && typeof body !== "undefined") {
+    headers["content-type"] = "application/json; charset=utf-8";
+  }
+  if (["PATCH", "PUT"].includes(method) && typeof body === "undefined") {
+    body = "";
+  }
+  return Object.assign(
+    { method, url, headers },
+    typeof body !== "undefined" ? { body } : null,
+    options.request ? { request: options.request } : null
+  );
+}
+
+// pkg/dist-src/endpoint-with-defaults.js
+function endpointWithDefaults(defaults, route, options) {
+  return parse(merge(defaults, route, options));
+}
+
+// pkg/dist-src/with-defaults.js
+function withDefaults(oldDefaults, newDefaults) {
+  const DEFAULTS2 = merge(oldDefaults, newDefaults);
+  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
+  return Object.assign(endpoint2, {
+    DEFAULTS: DEFAULTS2,
+    defaults: withDefaults.bind(null, DEFAULTS2),
+    merge: merge.bind(null, DEFAULTS2),
+    parse
+  });
+}
+
+// pkg/dist-src/index.js
+var endpoint = withDefaults(null, DEFAULTS);
+
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/content-type@3.1.1/node_modules/content-type/dist/index.js
+/*!
+ * content-type
+ * Copyright(c) 2015 Douglas Christopher Wilson
+ * MIT Licensed
+ */
+const SP = 32; // " "
+const HTAB = 9; // "\t"
+const SEMI = 59; // ";"
+const EQ = 61; // "="
+const DQUOTE = 34; // '"'
+const BSLASH = 92; // "\\"
+const COMMA = 44; // ","
+const LOWER_CASE = 1;
+const OWS = 2;
+const SEMI_FLAG = 4;
+const COMMA_FLAG = 8;
+const TOKEN_FLAG = 16;
+const NON_ASCII = 0xff00;
+const CASE_FLAGS = LOWER_CASE | NON_ASCII;
+/**
+ * Character flags used to normalize HTTP field values while scanning.
+ * Out-of-range reads intentionally coerce to zero in bitwise expressions.
+ */
+const CHAR_MAP = new Uint8Array(0x100);
+CHAR_MAP[HTAB] |= OWS;
+CHAR_MAP[SP] |= OWS;
+CHAR_MAP[SEMI] |= SEMI_FLAG;
+CHAR_MAP[COMMA] |= COMMA_FLAG;
+for (let code = 0x80 /* non-ASCII */; code <= 0xff; code++) {
+    CHAR_MAP[code] |= LOWER_CASE;
+}
+for (const char of "!#$%&'*+-.^_`|~") {
+    CHAR_MAP[char.charCodeAt(0)] |= TOKEN_FLAG;
+}
+for (let code = 0x30 /* 0 */; code <= 0x39 /* 9 */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+for (let code = 0x41 /* A */; code <= 0x5a /* Z */; code++) {
+    CHAR_MAP[code] |= LOWER_CASE | TOKEN_FLAG;
+}
+for (let code = 0x61 /* a */; code <= 0x7a /* z */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+/**
+ * Null object perf optimization. Faster than `Object.create(null)` and `{ __proto__: null }`.
+ */
+const NullObject = /* @__PURE__ */ (() => {
+    const C = function () { };
+    C.prototype = Object.create(null);
+    return C;
+})();
+/**
+ * Validate a type string against RFC 9110.
+ */
+function isTypeValid(type, start = 0, end = type.length) {
+    let hasSlash = false;
+    for (let index = start; index < end; index++) {
+        const code = type.charCodeAt(index);
+        if (code === 47 /* / */) {
+            if (hasSlash || index === start || index >= end - 1)
+                return false;
+            hasSlash = true;
+        }
+        else if (!isTokenCode(code)) {
+            return false;
+        }
+    }
+    return hasSlash;
+}
+/**
+ * Validate a token against RFC 9110.
+ */
+function isTokenValid(token, start = 0, end = token.length) {
+    if (start >= end)
+        return false;
+    for (let index = start; index < end; index++) {
+        if (!isTokenCode(token.charCodeAt(index)))
+            return false;
+    }
+    return true;
+}
+/**
+ * Check whether a character code belongs to the token production in RFC 9110.
+ */
+function isTokenCode(code) {
+    return (CHAR_MAP[code] & TOKEN_FLAG) !== 0;
+}
+/**
+ * Serialize a parameter value.
+ */
+function parameterValue(str) {
+    const len = str.length;
+    if (len === 0)
+        return '""';
+    let index = 0;
+    while (index < len && isTokenCode(str.charCodeAt(index)))
+        index++;
+    if (index === len)
+        return str;
+    let result = '"';
+    let start = 0;
+    while (index < len) {
+        const code = str.charCodeAt(index);
+        if (code !== HTAB && (code < SP || code === 127 || code > 255)) {
+            throw new TypeError(`Invalid parameter value: ${str}`);
+        }
+        if (code === 34 /* " */ || code === 92 /* \\ */) {
+            result += `${str.slice(start, index)}\\`;
+            start = index;
+        }
+        index++;
+    }
+    return `${result}${str.slice(start)}"`;
+}
+/**
+ * Format an object into a `Content-Type` header.
+ */
+function format(obj) {
+    const { type, parameters } = obj;
+    if (!type || !isTypeValid(type)) {
+        throw new TypeError(`Invalid type: ${type}`);
+    }
+    let result = type;
+    if (parameters) {
+        for (const param of Object.keys(parameters)) {
+            if (!isTokenValid(param)) {
+                throw new TypeError(`Invalid parameter name: ${param}`);
+            }
+            result += `; ${param}=${parameterValue(parameters[param])}`;
+        }
+    }
+    return result;
+}
+/**
+ * Parse a `Content-Type` header.
+ */
+function dist_parse(header, options) {
+    const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
+    const len = header.length;
+    let valueStart = options?.start ?? 0;
+    while ((CHAR_MAP[header.charCodeAt(valueStart)] & OWS) !== 0) {
+        valueStart++;
+    }
+    let index = valueStart;
+    let typeFlags = 0;
+    let whitespace = -1;
+    let stop = options?.parameters === false ? COMMA_FLAG : 0;
+    while (index < len) {
+        const code = header.charCodeAt(index);
+        const flags = CHAR_MAP[code];
+        if ((flags & stopFlags) !== 0) {
+            stop |= flags & COMMA_FLAG;
+            break;
+        }
+        if ((flags & OWS) !== 0) {
+            if (whitespace === -1)
+                whitespace = index;
+        }
+        else {
+            whitespace = -1;
+        }
+        typeFlags |= (code & NON_ASCII) | flags;
+        index++;
+    }
+    const valueEnd = whitespace === -1 ? index : whitespace;
+    const value = header.slice(valueStart, valueEnd);
+    const type = (typeFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+    if (index === len || stop !== 0) {
+        return { type, index, parameters: new NullObject() };
+    }
+    return parseParameters(header, type, index, len, stopFlags);
+}
+/**
+ * Parses the parameters of a `Content-Type` header starting at the given index.
+ */
+function parseParameters(header, type, index, len, stopFlags) {
+    const parameters = new NullObject();
+    parameter: while (index < len) {
+        index++; // Skip over ;
+        while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+            index++;
+        }
+        const keyStart = index;
+        let keyFlags = 0;
+        let keyWhitespace = -1;
+        while (index < len) {
+            const code = header.charCodeAt(index);
+            const flags = CHAR_MAP[code];
+            if ((flags & stopFlags) !== 0) {
+                if ((flags & COMMA_FLAG) !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if (code === EQ) {
+                const keyEnd = keyWhitespace === -1 ? index : keyWhitespace;
+                const value = header.slice(keyStart, keyEnd);
+                const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+                index++;
+                while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+                    index++;
+                }
+                if (index < len && header.charCodeAt(index) === DQUOTE) {
+                    const quotedStart = ++index;
+                    let escaped = false;
+                    while (index < len) {
+                        const code = header.charCodeAt(index);
+                        if (code === DQUOTE) {
+                            if (parameters[key] === undefined) {
+                                parameters[key] = escaped
+                                    ? unescapeQuotedPairs(header, quotedStart, index)
+                                    : header.slice(quotedStart, index);
+                            }
+                            index++;
+                            let stop = 0;
+                            // Discard characters between quote and delimiter.
+                            while (index < len) {
+                                const code = header.charCodeAt(index);
+                                const flags = CHAR_MAP[code];
+                                if ((flags & stopFlags) !== 0) {
+                                    stop = flags & COMMA_FLAG;
+                                    break;
+                                }
+                                index++;
+                            }
+                            if (stop !== 0)
+                                break parameter;
+                            continue parameter;
+                        }
+                        if (code === BSLASH && index + 1 < len) {
+                            escaped = true;
+                            index += 2;
+                            continue;
+                        }
+                        index++;
+                    }
+                    continue parameter;
+                }
+                const valueStart = index;
+                let stop = 0;
+                let valueWhitespace = -1;
+                while (index < len) {
+                    const code = header.charCodeAt(index);
+                    const flags = CHAR_MAP[code];
+                    if ((flags & stopFlags) !== 0) {
+                        stop = flags & COMMA_FLAG;
+                        break;
+                    }
+                    if ((flags & OWS) !== 0) {
+                        if (valueWhitespace === -1)
+                            valueWhitespace = index;
+                    }
+                    else {
+                        valueWhitespace = -1;
+                    }
+                    index++;
+                }
+                if (parameters[key] === undefined) {
+                    const valueEnd = valueWhitespace === -1 ? index : valueWhitespace;
+                    parameters[key] = header.slice(valueStart, valueEnd);
+                }
+                if (stop !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if ((flags & OWS) !== 0) {
+                if (keyWhitespace === -1)
+                    keyWhitespace = index;
+            }
+            else {
+                keyWhitespace = -1;
+            }
+            keyFlags |= (code & NON_ASCII) | flags;
+            index++;
+        }
+    }
+    return { type, index, parameters };
+}
+/**
+ * Remove backslashes from quoted pairs in a known-terminated quoted string body.
+ */
+function unescapeQuotedPairs(str, start, end) {
+    let result = "";
+    for (let index = start; index < end; index++) {
+        if (str.charCodeAt(index) === BSLASH) {
+            result += str.slice(start, index);
+            start = ++index;
+        }
+    }
+    return result + str.slice(start, end);
+}
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/.pnpm/json-with-bigint@3.5.12/node_modules/json-with-bigint/json-with-bigint.js
+const intRegex = /^-?\d+$/;
+const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
+const originalStringify = JSON.stringify;
+const originalParse = JSON.parse;
+const customFormat = /^-?\d+n$/;
+
+const bigIntsStringify = /([\[:])?"(-?\d+)n"($|\s*[,\}\]])/g;
+const noiseStringify = /([\[:])?("-?\d+n+)n("$|"\s*[,\}\]])/g;
+
+/**
+ * @typedef {(this: any, key: string | number | undefined, value: any) => any} Replacer
+ * @typedef {(key: string | number | undefined, value: any, context?: { source: string }) => any} Reviver
+ */
+
+/**
+ * Checks if a value is unstringifiable according to native JSON.stringify rules.
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is undefined, a function, or a symbol.
+ */
+const isUnstringifiable = (val) =>
+  val === undefined || typeof val === "function" || typeof val === "symbol";
+
+/**
+ * Checks if a value is a native JSON.rawJSON object (Node.js 22+).
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is a RawJSON instance.
+ */
+const isRawJSON = (val) =>
+  val !== null &&
+  typeof val === "object" &&
+  val.constructor &&
+  val.constructor.name === "RawJSON";
+
+/**
+ * Iteratively converts a JS value to a JSON string.
+ * Used as a fallback when the native JSON.stringify hits the Maximum Call Stack size.
+ * Fully compliant with JSON formatting (space), replacers, and toJSON behaviors.
+ *
+ * @param {any} rootValue The value to stringify.
+ * @param {Replacer | Array<string | number> | null} [replacer] User's custom replacer function.
+ * @param {string | number} [spaceParam] Indentation for pretty-printing.
+ * @returns {string | undefined} The generated JSON string.
+ */
+const stringifyIteratively = (rootValue, replacer, spaceParam) => {
+  let space = "";
+
+  if (typeof spaceParam === "number") {
+    space = " ".repeat(Math.min(10, Math.max(0, Math.floor(spaceParam))));
+  } else if (typeof spaceParam === "string") {
+    space = spaceParam.slice(0, 10);
+  }
+
+  const isFunctionReplacer = typeof replacer === "function";
+  const propertyList = Array.isArray(replacer)
+    ? new Set(replacer.map(String))
+    : null;
+
+  /**
+   * Prepares a value for stringification by resolving toJSON, handling BigInts,
+   * applying custom replacers, and unwrapping primitive objects.
+   *
+   * @param {object|Array} parent The parent object or array holding the value.
+   * @param {string} key The key associated with the value.
+   * @param {any} val The raw value to process.
+   * @returns {any} The processed value ready for stringification.
+   */
+  const prepareVal = (parent, key, val) => {
+    const isObject = val !== null && typeof val === "object";
+    const hasToJSON = isObject && typeof val.toJSON === "function";
+
+    if (hasToJSON) {
+      val = val.toJSON(key);
+    }
+
+    const isNoise = typeof val === "string" && noiseValue.test(val);
+
+    if (isNoise) return val + "n";
+
+    const isBigInt = typeof val === "bigint";
+
+    if (isBigInt) {
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return JSON.rawJSON(val.toString());
+
+      return val.toString() + "n";
+    }
+
+    if (isFunctionReplacer) {
+      val = replacer.call(parent, key, val);
+    }
+
+    const isPostReplacerObject = val !== null && typeof val === "object";
+
+    if (isPostReplacerObject) {
+      const isPrimitiveWrapper =
+        val instanceof Number ||
+        val instanceof String ||
+        val instanceof Boolean;
+
+      if (isPrimitiveWrapper) {
+        val = val.valueOf();
+      }
+    }
+
+    return val;
+  };
+
+  const rootProcessed = prepareVal({ "": rootValue }, "", rootValue);
+
+  if (isUnstringifiable(rootProcessed)) {
+    return undefined;
+  }
+
+  const isRootPrimitive =
+    rootProcessed === null || typeof rootProcessed !== "object";
+  const isRootNativeRawJSON = isRawJSON(rootProcessed);
+
+  if (isRootPrimitive || isRootNativeRawJSON) {
+    return originalStringify(rootProcessed);
+  }
+
+  const chunks = [];
+  let level = 0;
+
+  const stack = [
+    {
+      parent: { "": rootProcessed },
+      key: "",
+      val: rootProcessed,
+      isArray: Array.isArray(rootProcessed),
+      keys: Array.isArray(rootProcessed) ? null : Object.keys(rootProcessed),
+      index: 0,
+      first: true,
+    },
+  ];
+
+  const visited = new WeakSet([rootProcessed]);
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (node.index === 0) {
+      chunks.push(node.isArray ? "[" : "{");
+      level++;
+    }
+
+    let isDone = false;
+
+    if (node.isArray) {
+      if (node.index < node.val.length) {
+        if (!node.first) chunks.push(",");
+
+        if (space) chunks.push("\n" + space.repeat(level));
+
+        const childRaw = node.val[node.index];
+        const childVal = prepareVal(node.val, String(node.index), childRaw);
+
+        if (isUnstringifiable(childVal)) {
+          chunks.push("null");
+          node.first = false;
+          node.index++;
+        } else {
+          const isComplexObject =
+            childVal !== null && typeof childVal === "object";
+          const isNativeRaw = isRawJSON(childVal);
+
+          if (isComplexObject && !isNativeRaw) {
+            if (visited.has(childVal)) {
+              throw new TypeError("Converting circular structure to JSON");
+            }
+
+            visited.add(childVal);
+
+            stack.push({
+              parent: node.val,
+              key: String(node.index),
+              val: childVal,
+              isArray: Array.isArray(childVal),
+              keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+              index: 0,
+              first: true,
+            });
+
+            node.first = false;
+            node.index++;
+          } else {
+            chunks.push(originalStringify(childVal));
+            node.first = false;
+            node.index++;
+          }
+        }
+      } else {
+        isDone = true;
+      }
+    } else {
+      while (node.index < node.keys.length) {
+        const k = node.keys[node.index++];
+
+        const isFilteredOutByArray = propertyList && !propertyList.has(k);
+
+        if (isFilteredOutByArray) continue;
+
+        const childRaw = node.val[k];
+        const childVal = prepareVal(node.val, k, childRaw);
+
+        if (isUnstringifiable(childVal)) continue;
+
+        if (!node.first) chunks.push(",");
+
+        if (space) {
+          chunks.push("\n" + space.repeat(level) + originalStringify(k) + ": ");
+        } else {
+          chunks.push(originalStringify(k) + ":");
+        }
+
+        const isComplexObject =
+          childVal !== null && typeof childVal === "object";
+        const isNativeRaw = isRawJSON(childVal);
+
+        if (isComplexObject && !isNativeRaw) {
+          if (visited.has(childVal)) {
+            throw new TypeError("Converting circular structure to JSON");
+          }
+
+          visited.add(childVal);
+
+          stack.push({
+            parent: node.val,
+            key: k,
+            val: childVal,
+            isArray: Array.isArray(childVal),
+            keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+            index: 0,
+            first: true,
+          });
+
+          node.first = false;
+
+          break; // Stop current loop level to process the newly pushed stack node
+        } else {
+          chunks.push(originalStringify(childVal));
+          node.first = false;
+        }
+      }
+
+      const isNodeFullyProcessed =
+        node.index >= node.keys.length && stack[stack.length - 1] === node;
+
+      if (isNodeFullyProcessed) {
+        isDone = true;
+      }
+    }
+
+    if (isDone) {
+      level--;
+
+      if (!node.first && space) chunks.push("\n" + space.repeat(level));
+
+      chunks.push(node.isArray ? "]" : "}");
+      visited.delete(node.val);
+      stack.pop();
+    }
+  }
+
+  return chunks.join("");
+};
+
+/**
+ * Converts a JavaScript value to a JSON string.
+ *
+ * Supports serialization of BigInt values using two strategies:
+ * 1. Custom format "123n" → "123" (universal fallback)
+ * 2. Native JSON.rawJSON() (Node.js 22+, fastest) when available
+ *
+ * All other values are serialized exactly like native JSON.stringify().
+ *
+ * @param {*} value The value to convert to a JSON string.
+ * @param {Replacer | Array<string | number> | null} [replacer]
+ * A function that alters the behavior of the stringification process,
+ * or an array of strings/numbers to indicate properties to exclude.
+ * @param {string | number} [space]
+ * A string or number to specify indentation or pretty-printing.
+ * @returns {string} The JSON string representation.
+ */
+const JSONStringify = (value, replacer, space) => {
+  try {
+    const supportsRawJSON = "rawJSON" in JSON;
+
+    if (supportsRawJSON) {
+      return originalStringify(
+        value,
+        (key, val) => {
+          if (typeof val === "bigint") return JSON.rawJSON(val.toString());
+
+          const hasFunctionReplacer = typeof replacer === "function";
+
+          if (hasFunctionReplacer) return replacer(key, val);
+
+          const isKeyInArrayReplacer =
+            Array.isArray(replacer) && replacer.includes(key);
+
+          if (isKeyInArrayReplacer) return val;
+
+          return val;
+        },
+        space,
+      );
+    }
+
+    if (!value) return originalStringify(value, replacer, space);
+
+    const convertedToCustomJSON = originalStringify(
+      value,
+      (key, val) => {
+        const isNoise = typeof val === "string" && noiseValue.test(val);
+
+        if (isNoise) return val.toString() + "n"; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+        if (typeof val === "bigint") return val.toString() + "n";
+
+        const hasFunctionReplacer = typeof replacer === "function";
+
+        if (hasFunctionReplacer) return replacer(key, val);
+
+        const isKeyInArrayReplacer =
+          Array.isArray(replacer) && replacer.includes(key);
+
+        if (isKeyInArrayReplacer) return val;
+
+        return val;
+      },
+      space,
+    );
+
+    const processedJSON = convertedToCustomJSON.replace(
+      bigIntsStringify,
+      "$1$2$3",
+    ); // Delete one "n" off the end of every BigInt value
+
+    const denoisedJSON = processedJSON.replace(noiseStringify, "$1$2$3"); // Remove one "n" off the end of every noisy string
+
+    return denoisedJSON;
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const convertedJSON = stringifyIteratively(value, replacer, space);
+
+      if (convertedJSON === undefined) return undefined;
+
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return convertedJSON;
+
+      const processedJSON = convertedJSON.replace(bigIntsStringify, "$1$2$3");
+
+      return processedJSON.replace(noiseStringify, "$1$2$3");
+    }
+
+    throw error;
+  }
+};
+
+const featureCache = new Map();
+
+/**
+ * Detects if the current JSON.parse implementation supports the context.source feature.
+ *
+ * Uses toString() fingerprinting to cache results and automatically detect runtime
+ * replacements of JSON.parse (polyfills, mocks, etc.).
+ *
+ * @returns {boolean} true if context.source is supported, false otherwise.
+ */
+const isContextSourceSupported = () => {
+  const parseFingerprint = JSON.parse.toString();
+
+  if (featureCache.has(parseFingerprint)) {
+    return featureCache.get(parseFingerprint);
+  }
+
+  try {
+    const result = JSON.parse(
+      "1",
+      (_, __, context) => !!context?.source && context.source === "1",
+    );
+    featureCache.set(parseFingerprint, result);
+
+    return result;
+  } catch {
+    featureCache.set(parseFingerprint, false);
+
+    return false;
+  }
+};
+
+/**
+ * Reviver function that converts custom-format BigInt strings back to BigInt values.
+ * Also handles "noise" strings that accidentally match the BigInt format.
+ *
+ * @param {string | number | undefined} key The object key.
+ * @param {*} value The value being parsed.
+ * @param {object} [context] Parse context (if supported by JSON.parse).
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The transformed value.
+ */
+const convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
+  const isCustomFormatBigInt =
+    typeof value === "string" && customFormat.test(value);
+
+  if (isCustomFormatBigInt) return BigInt(value.slice(0, -1));
+
+  const isNoiseValue = typeof value === "string" && noiseValue.test(value);
+  if (isNoiseValue) return value.slice(0, -1);
+
+  const hasUserReviver = typeof userReviver === "function";
+
+  if (!hasUserReviver) return value;
+
+  return userReviver(key, value, context);
+};
+
+/**
+ * Fast JSON.parse implementation (~2x faster than classic fallback).
+ * Uses JSON.parse's context.source feature to detect integers and convert
+ * large numbers directly to BigInt without string manipulation.
+ *
+ * Does not support legacy custom format from v1 of this library.
+ *
+ * @param {string} text JSON string to parse.
+ * @param {Reviver} [reviver] Transform function to apply to each value.
+ * @returns {any} Parsed JavaScript value.
+ */
+const JSONParseV2 = (text, reviver) => {
+  return JSON.parse(text, (key, value, context) => {
+    const isNumber = typeof value === "number";
+    const isOutOfBounds =
+      value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
+    const isBigNumber = isNumber && isOutOfBounds;
+    const isInt = context && intRegex.test(context.source);
+    const isBigInt = isBigNumber && isInt;
+
+    if (isBigInt) return BigInt(context.source);
+
+    const hasCustomReviver = typeof reviver === "function";
+
+    if (!hasCustomReviver) return value;
+
+    return reviver(key, value, context);
+  });
+};
+
+const MAX_INT = Number.MAX_SAFE_INTEGER.toString();
+const MAX_DIGITS = MAX_INT.length;
+const stringsOrLargeNumbers =
+  /"(?:[^"\\]|\\.)*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/g;
+const noiseValueWithQuotes = /^"-?\d+n+"$/; // Noise - strings that match the custom format before being converted to it
+
+/**
+ * Iteratively traverses the parsed object bottom-up (post-order),
+ * emulating the native JSON.parse reviver behavior.
+ * This avoids Call Stack overflows (RangeError) on deeply nested structures.
+ *
+ * @param {any} parsed The natively parsed JSON object.
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The fully processed object.
+ */
+const applyReviverIteratively = (parsed, userReviver) => {
+  const rootHolder = { "": parsed };
+  const stack = [{ parent: rootHolder, key: "", visited: false }];
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (!node.visited) {
+      node.visited = true;
+
+      const value = node.parent[node.key];
+      const isComplexObject = value !== null && typeof value === "object";
+
+      if (isComplexObject) {
+        const keys = Object.keys(value);
+
+        for (let i = keys.length - 1; i >= 0; i--) {
+          stack.push({ parent: value, key: keys[i], visited: false });
+        }
+      }
+    } else {
+      const { parent, key } = node;
+      let value = parent[key];
+
+      if (typeof value === "string") {
+        const isCustomFormatBigInt = customFormat.test(value);
+
+        if (isCustomFormatBigInt) {
+          value = BigInt(value.slice(0, -1));
+        } else {
+          const isNoise = noiseValue.test(value);
+
+          if (isNoise) value = value.slice(0, -1);
+        }
+      }
+
+      const hasUserReviver = typeof userReviver === "function";
+
+      if (hasUserReviver) {
+        value = userReviver.call(parent, key, value);
+      }
+
+      const isDeleted = value === undefined;
+
+      if (isDeleted) {
+        delete parent[key];
+      } else {
+        parent[key] = value;
+      }
+
+      stack.pop();
+    }
+  }
+
+  return rootHolder[""];
+};
+
+/**
+ * Pre-processes the JSON string to mark large numbers with an 'n' suffix.
+ *
+ * @param {string} text The raw JSON string.
+ * @returns {string} The serialized string with marked BigInts.
+ */
+const serializeBigInts = (text) => {
+  return text.replace(
+    stringsOrLargeNumbers,
+    (match, digits, fractional, exponential) => {
+      const isString = match[0] === '"';
+      const isNoise = isString && noiseValueWithQuotes.test(match);
+
+      if (isNoise) return match.substring(0, match.length - 1) + 'n"'; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+      const hasFractionalOrExponential = fractional || exponential;
+
+      // With a fixed number of digits, we can correctly use lexicographical comparison to do a numeric comparison
+      const isLessThanMaxSafeInt =
+        digits &&
+        (digits.length < MAX_DIGITS ||
+          (digits.length === MAX_DIGITS && digits <= MAX_INT));
+
+      const isStandardValue =
+        isString || hasFractionalOrExponential || isLessThanMaxSafeInt;
+
+      if (isStandardValue) return match;
+
+      return '"' + match + 'n"';
+    },
+  );
+};
+
+/**
+ * Converts a JSON string into a JavaScript value.
+ *
+ * Supports parsing of large integers using two strategies:
+ * 1. Classic fallback: Marks large numbers with "123n" format, then converts to BigInt
+ * 2. Fast path (JSONParseV2): Uses context.source feature (~2x faster) when available
+ *
+ * All other JSON values are parsed exactly like native JSON.parse().
+ *
+ * @param {string} text A valid JSON string.
+ * @param {Reviver} [reviver]
+ * A function that transforms the results. This function is called for each member
+ * of the object. If a member contains nested objects, the nested objects are
+ * transformed before the parent object is.
+ * @returns {any} The parsed JavaScript value.
+ * @throws {SyntaxError} If text is not valid JSON.
+ */
+const JSONParse = (text, reviver) => {
+  if (!text) return originalParse(text, reviver);
+
+  try {
+    if (isContextSourceSupported()) return JSONParseV2(text, reviver); // Shortcut to a faster (2x) and simpler version
+
+    // Find and mark big numbers with "n"
+    const serializedData = serializeBigInts(text);
+
+    return originalParse(serializedData, (key, value, context) =>
+      convertMarkedBigIntsReviver(key, value, context, reviver),
+    );
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const serializedData = serializeBigInts(text);
+      const parsed = originalParse(serializedData);
+
+      return applyReviverIteratively(parsed, reviver);
+    }
+
+    throw error;
+  }
+};
+
+
+
+// EXTERNAL MODULE: ./node_modules/.pnpm/@octokit+request-error@7.1.2/node_modules/@octokit/request-error/dist-src/index.js
+var dist_src = __nccwpck_require__(84714);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+request@10.0.16/node_modules/@octokit/request/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var dist_bundle_VERSION = "10.0.16";
+
+// pkg/dist-src/defaults.js
+var defaults_default = {
+  headers: {
+    "user-agent": `octokit-request.js/${dist_bundle_VERSION} ${getUserAgent()}`
+  }
+};
+
+// pkg/dist-src/fetch-wrapper.js
+
+
+
+// pkg/dist-src/is-plain-object.js
+function dist_bundle_isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/fetch-wrapper.js
+
+var noop = () => "";
+async function fetchWrapper(requestOptions) {
+  const fetch = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch) {
+    throw new Error(
+      "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
+    );
+  }
+  const log = requestOptions.request?.log || console;
+  const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
+  const body = dist_bundle_isPlainObject(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const requestHeaders = Object.fromEntries(
+    Object.entries(requestOptions.headers).map(([name, value]) => [
+      name,
+      String(value)
+    ])
+  );
+  let fetchResponse;
+  try {
+    fetchResponse = await fetch(requestOptions.url, {
+      method: requestOptions.method,
+      body,
+      redirect: requestOptions.request?.redirect,
+      headers: requestHeaders,
+      signal: requestOptions.request?.signal,
+      // duplex must be set if request.body is ReadableStream or Async Iterables.
+      // See https://fetch.spec.whatwg.org/#dom-requestinit-duplex.
+      ...requestOptions.body && { duplex: "half" }
+    });
+  } catch (error) {
+    let message = "Unknown Error";
+    if (error instanceof Error) {
+      if (error.name === "AbortError") {
+        error.status = 500;
+        throw error;
+      }
+      message = error.message;
+      if (error.name === "TypeError" && "cause" in error) {
+        if (error.cause instanceof Error) {
+          message = error.cause.message;
+        } else if (typeof error.cause === "string") {
+          message = error.cause;
+        }
+      }
+    }
+    const requestError = new dist_src/* RequestError */.G(message, 500, {
+      request: requestOptions
+    });
+    requestError.cause = error;
+    throw requestError;
+  }
+  const status = fetchResponse.status;
+  const url = fetchResponse.url;
+  const responseHeaders = {};
+  for (const [key, value] of fetchResponse.headers) {
+    responseHeaders[key] = value;
+  }
+  const octokitResponse = {
+    url,
+    status,
+    headers: responseHeaders,
+    data: ""
+  };
+  if ("deprecation" in responseHeaders) {
+    const matches = responseHeaders.link && responseHeaders.link.match(/<([^<>]+)>; rel="deprecation"/);
+    const deprecationLink = matches && matches.pop();
+    log.warn(
+      `[@octokit/request] "${requestOptions.method} ${requestOptions.url}" is deprecated. It is scheduled to be removed on ${responseHeaders.sunset}${deprecationLink ? `. See ${deprecationLink}` : ""}`
+    );
+  }
+  if (status === 204 || status === 205) {
+    return octokitResponse;
+  }
+  if (requestOptions.method === "HEAD") {
+    if (status < 400) {
+      return octokitResponse;
+    }
+    throw new dist_src/* RequestError */.G(fetchResponse.statusText, status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status === 304) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new dist_src/* RequestError */.G("Not modified", status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status >= 400) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new dist_src/* RequestError */.G(toErrorMessage(octokitResponse.data), status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  octokitResponse.data = parseSuccessResponseBody ? await getResponseData(fetchResponse) : fetchResponse.body;
+  return octokitResponse;
+}
+async function getResponseData(response) {
+  const contentType = response.headers.get("content-type");
+  if (!contentType) {
+    return response.text().catch(noop);
+  }
+  const mimetype = dist_parse(contentType);
+  if (isJSONResponse(mimetype)) {
+    let text = "";
+    try {
+      text = await response.text();
+      return JSONParse(text);
+    } catch (err) {
+      return text;
+    }
+  } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
+  // (RFC 2046) and must never be decoded as text, even when the response
+  // carries a (misleading) `charset=utf-8` parameter — see #751.
+  mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
+    return response.text().catch(noop);
+  } else {
+    return response.arrayBuffer().catch(
+      /* v8 ignore next -- @preserve */
+      () => new ArrayBuffer(0)
+    );
+  }
+}
+function isJSONResponse(mimetype) {
+  return mimetype.type === "application/json" || mimetype.type === "application/scim+json";
+}
+function toErrorMessage(data) {
+  if (typeof data === "string") {
+    return data;
+  }
+  if (data instanceof ArrayBuffer) {
+    return "Unknown error";
+  }
+  if (typeof data === "object" && data !== null && "message" in data) {
+    const objectData = data;
+    const suffix = "documentation_url" in objectData ? ` - ${objectData.documentation_url}` : "";
+    return Array.isArray(objectData.errors) ? `${objectData.message}: ${objectData.errors.map((v) => JSON.stringify(v)).join(", ")}${suffix}` : `${objectData.message}${suffix}`;
+  }
+  return `Unknown error: ${JSON.stringify(data)}`;
+}
+
+// pkg/dist-src/with-defaults.js
+function dist_bundle_withDefaults(oldEndpoint, newDefaults) {
+  const endpoint2 = oldEndpoint.defaults(newDefaults);
+  const newApi = function(route, parameters) {
+    const endpointOptions = endpoint2.merge(route, parameters);
+    if (!endpointOptions.request || !endpointOptions.request.hook) {
+      return fetchWrapper(endpoint2.parse(endpointOptions));
+    }
+    const request2 = (route2, parameters2) => {
+      return fetchWrapper(
+        endpoint2.parse(endpoint2.merge(route2, parameters2))
+      );
+    };
+    Object.assign(request2, {
+      endpoint: endpoint2,
+      defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+    });
+    return endpointOptions.request.hook(request2, endpointOptions);
+  };
+  return Object.assign(newApi, {
+    endpoint: endpoint2,
+    defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+  });
+}
+
+// pkg/dist-src/index.js
+var request = dist_bundle_withDefaults(endpoint, defaults_default);
+
+/* v8 ignore next -- @preserve */
+/* v8 ignore else -- @preserve */
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+graphql@9.0.5/node_modules/@octokit/graphql/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+
+// pkg/dist-src/version.js
+var graphql_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/with-defaults.js
+
+
+// pkg/dist-src/graphql.js
+
+
+// pkg/dist-src/error.js
+function _buildMessageForResponseErrors(data) {
+  return `Request failed due to following response errors:
+` + data.errors.map((e) => ` - ${e.message}`).join("\n");
+}
+var GraphqlResponseError = class extends Error {
+  constructor(request2, headers, response) {
+    super(_buildMessageForResponseErrors(response));
+    this.request = request2;
+    this.headers = headers;
+    this.response = response;
+    this.errors = response.errors;
+    this.data = response.data;
+    if (Error.captureStackTrace) {
+      Error.captureStackTrace(this, this.constructor);
+    }
+  }
+  request;
+  headers;
+  response;
+  name = "GraphqlResponseError";
+  errors;
+  data;
+};
+
+// pkg/dist-src/graphql.js
+var NON_VARIABLE_OPTIONS = [
+  "method",
+  "baseUrl",
+  "url",
+  "headers",
+  "request",
+  "query",
+  "mediaType",
+  "operationName"
+];
+var FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
+var GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
+function graphql(request2, query, options) {
+  if (options) {
+    if (typeof query === "string" && "query" in options) {
+      return Promise.reject(
+        new Error(`[@octokit/graphql] "query" cannot be used as variable name`)
+      );
+    }
+    for (const key in options) {
+      if (!FORBIDDEN_VARIABLE_OPTIONS.includes(key)) continue;
+      return Promise.reject(
+        new Error(
+          `[@octokit/graphql] "${key}" cannot be used as variable name`
+        )
+      );
+    }
+  }
+  const parsedOptions = typeof query === "string" ? Object.assign({ query }, options) : query;
+  const requestOptions = Object.keys(
+    parsedOptions
+  ).reduce((result, key) => {
+    if (NON_VARIABLE_OPTIONS.includes(key)) {
+      result[key] = parsedOptions[key];
+      return result;
+    }
+    if (!result.variables) {
+      result.variables = {};
+    }
+    result.variables[key] = parsedOptions[key];
+    return result;
+  }, {});
+  const baseUrl = parsedOptions.baseUrl || request2.endpoint.DEFAULTS.baseUrl;
+  if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
+    requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
+  }
+  return request2(requestOptions).then((response) => {
+    if (response.data.errors) {
+      const headers = {};
+      for (const key of Object.keys(response.headers)) {
+        headers[key] = response.headers[key];
+      }
+      throw new GraphqlResponseError(
+        requestOptions,
+        headers,
+        response.data
+      );
+    }
+    return response.data.data;
+  });
+}
+
+// pkg/dist-src/with-defaults.js
+function graphql_dist_bundle_withDefaults(request2, newDefaults) {
+  const newRequest = request2.defaults(newDefaults);
+  const newApi = (query, options) => {
+    return graphql(newRequest, query, options);
+  };
+  return Object.assign(newApi, {
+    defaults: graphql_dist_bundle_withDefaults.bind(null, newRequest),
+    endpoint: newRequest.endpoint
+  });
+}
+
+// pkg/dist-src/index.js
+var graphql2 = graphql_dist_bundle_withDefaults(request, {
+  headers: {
+    "user-agent": `octokit-graphql.js/${graphql_dist_bundle_VERSION} ${getUserAgent()}`
+  },
+  method: "POST",
+  url: "/graphql"
+});
+function withCustomRequest(customRequest) {
+  return graphql_dist_bundle_withDefaults(customRequest, {
+    method: "POST",
+    url: "/graphql"
+  });
+}
+
+/* v8 ignore if -- @preserve */
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+auth-token@6.0.0/node_modules/@octokit/auth-token/dist-bundle/index.js
+// pkg/dist-src/is-jwt.js
+var b64url = "(?:[a-zA-Z0-9_-]+)";
+var sep = "\\.";
+var jwtRE = new RegExp(`^${b64url}${sep}${b64url}${sep}${b64url}$`);
+var isJWT = jwtRE.test.bind(jwtRE);
+
+// pkg/dist-src/auth.js
+async function auth(token) {
+  const isApp = isJWT(token);
+  const isInstallation = token.startsWith("v1.") || token.startsWith("ghs_");
+  const isUserToServer = token.startsWith("ghu_");
+  const tokenType = isApp ? "app" : isInstallation ? "installation" : isUserToServer ? "user-to-server" : "oauth";
+  return {
+    type: "token",
+    token,
+    tokenType
+  };
+}
+
+// pkg/dist-src/with-authorization-prefix.js
+function withAuthorizationPrefix(token) {
+  if (token.split(/\./).length === 3) {
+    return `bearer ${token}`;
+  }
+  return `token ${token}`;
+}
+
+// pkg/dist-src/hook.js
+async function hook(token, request, route, parameters) {
+  const endpoint = request.endpoint.merge(
+    route,
+    parameters
+  );
+  endpoint.headers.authorization = withAuthorizationPrefix(token);
+  return request(endpoint);
+}
+
+// pkg/dist-src/index.js
+var createTokenAuth = function createTokenAuth2(token) {
+  if (!token) {
+    throw new Error("[@octokit/auth-token] No token passed to createTokenAuth");
+  }
+  if (typeof token !== "string") {
+    throw new Error(
+      "[@octokit/auth-token] Token passed to createTokenAuth is not a string"
+    );
+  }
+  token = token.replace(/^(token|bearer) +/i, "");
+  return Object.assign(auth.bind(null, token), {
+    hook: hook.bind(null, token)
+  });
+};
+
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/version.js
+const version_VERSION = "7.0.8";
+
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/index.js
+
+
+
+
+
+
+const dist_src_noop = () => {
+};
+const consoleWarn = console.warn.bind(console);
+const consoleError = console.error.bind(console);
+function createLogger(logger = {}) {
+  if (typeof logger.debug !== "function") {
+    logger.debug = dist_src_noop;
+  }
+  if (typeof logger.info !== "function") {
+    logger.info = dist_src_noop;
+  }
+  if (typeof logger.warn !== "function") {
+    logger.warn = consoleWarn;
+  }
+  if (typeof logger.error !== "function") {
+    logger.error = consoleError;
+  }
+  return logger;
+}
+const userAgentTrail = `octokit-core.js/${version_VERSION} ${getUserAgent()}`;
+class Octokit {
+  static VERSION = version_VERSION;
+  static defaults(defaults) {
+    const OctokitWithDefaults = class extends this {
+      constructor(...args) {
+        const options = args[0] || {};
+        if (typeof defaults === "function") {
+          super(defaults(options));
+          return;
+        }
+        super(
+          Object.assign(
+            {},
+            defaults,
+            options,
+            options.userAgent && defaults.userAgent ? {
+              userAgent: `${options.userAgent} ${defaults.userAgent}`
+            } : null
+          )
+        );
+      }
+    };
+    return OctokitWithDefaults;
+  }
+  static plugins = [];
+  /**
+   * Attach a plugin (or many) to your Octokit instance.
+   *
+   * @example
+   * const API = Octokit.plugin(plugin1, plugin2, plugin3, ...)
+   */
+  static plugin(...newPlugins) {
+    const currentPlugins = this.plugins;
+    const NewOctokit = class extends this {
+      static plugins = currentPlugins.concat(
+        newPlugins.filter((plugin) => !currentPlugins.includes(plugin))
+      );
+    };
+    return NewOctokit;
+  }
+  constructor(options = {}) {
+    const hook = new before_after_hook.Collection();
+    const requestDefaults = {
+      baseUrl: request.endpoint.DEFAULTS.baseUrl,
+      headers: {},
+      request: Object.assign({}, options.request, {
+        // @ts-ignore internal usage only, no need to type
+        hook: hook.bind(null, "request")
+      }),
+      mediaType: {
+        previews: [],
+        format: ""
+      }
+    };
+    requestDefaults.headers["user-agent"] = options.userAgent ? `${options.userAgent} ${userAgentTrail}` : userAgentTrail;
+    if (options.baseUrl) {
+      requestDefaults.baseUrl = options.baseUrl;
+    }
+    if (options.previews) {
+      requestDefaults.mediaType.previews = options.previews;
+    }
+    if (options.timeZone) {
+      requestDefaults.headers["time-zone"] = options.timeZone;
+    }
+    this.request = request.defaults(requestDefaults);
+    this.graphql = withCustomRequest(this.request).defaults(requestDefaults);
+    this.log = createLogger(options.log);
+    this.hook = hook;
+    if (!options.authStrategy) {
+      if (!options.auth) {
+        this.auth = async () => ({
+          type: "unauthenticated"
+        });
+      } else {
+        const auth = createTokenAuth(options.auth);
+        hook.wrap("request", auth.hook);
+        this.auth = auth;
+      }
+    } else {
+      const { authStrategy, ...otherOptions } = options;
+      const auth = authStrategy(
+        Object.assign(
+          {
+            request: this.request,
+            log: this.log,
+            // we pass the current octokit instance as well as its constructor options
+            // to allow for authentication strategies that return a new octokit instance
+            // that shares the same internal state as the current one. The original
+            // requirement for this was the "event-octokit" authentication strategy
+            // of https://github.com/probot/octokit-auth-probot.
+            octokit: this,
+            octokitOptions: otherOptions
+          },
+          options.auth
+        )
+      );
+      hook.wrap("request", auth.hook);
+      this.auth = auth;
+    }
+    const classConstructor = this.constructor;
+    for (let i = 0; i < classConstructor.plugins.length; ++i) {
+      Object.assign(this, classConstructor.plugins[i](this, options));
+    }
+  }
+  // assigned during constructor
+  request;
+  graphql;
+  log;
+  hook;
+  // TODO: type `octokit.auth` based on passed options.authStrategy
+  auth;
+}
+
+
+
+/***/ }),
+
+/***/ 84714:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   G: () => (/* binding */ RequestError)
+/* harmony export */ });
+class RequestError extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    /* v8 ignore else -- @preserve -- Bug with vitest coverage where it sees an else branch that doesn't exist */
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+}
+
+
 
 /***/ }),
 

@@ -12607,68 +12607,6 @@ module.exports = parsePrometheusTextFormat;
 
 /***/ }),
 
-/***/ 218:
-/***/ ((module) => {
-
-module.exports = Pend;
-
-function Pend() {
-  this.pending = 0;
-  this.max = Infinity;
-  this.listeners = [];
-  this.waiting = [];
-  this.error = null;
-}
-
-Pend.prototype.go = function(fn) {
-  if (this.pending < this.max) {
-    pendGo(this, fn);
-  } else {
-    this.waiting.push(fn);
-  }
-};
-
-Pend.prototype.wait = function(cb) {
-  if (this.pending === 0) {
-    cb(this.error);
-  } else {
-    this.listeners.push(cb);
-  }
-};
-
-Pend.prototype.hold = function() {
-  return pendHold(this);
-};
-
-function pendHold(self) {
-  self.pending += 1;
-  var called = false;
-  return onCb;
-  function onCb(err) {
-    if (called) throw new Error("callback called twice");
-    called = true;
-    self.error = self.error || err;
-    self.pending -= 1;
-    if (self.waiting.length > 0 && self.pending < self.max) {
-      pendGo(self, self.waiting.shift());
-    } else if (self.pending === 0) {
-      var listeners = self.listeners;
-      self.listeners = [];
-      listeners.forEach(cbListener);
-    }
-  }
-  function cbListener(listener) {
-    listener(self.error);
-  }
-}
-
-function pendGo(self, fn) {
-  fn(pendHold(self));
-}
-
-
-/***/ }),
-
 /***/ 8512:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -44292,2195 +44230,11 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9489:
-/***/ ((module) => {
-
-// Adapted from https://github.com/brianloveswords/buffer-crc32/blob/v0.2.13/index.js
-const CRC_TABLE = new Int32Array([
-  0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f, 0xe963a535, 0x9e6495a3,
-  0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988, 0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91,
-  0x1db71064, 0x6ab020f2, 0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
-  0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9, 0xfa0f3d63, 0x8d080df5,
-  0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172, 0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b,
-  0x35b5a8fa, 0x42b2986c, 0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
-  0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423, 0xcfba9599, 0xb8bda50f,
-  0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924, 0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d,
-  0x76dc4190, 0x01db7106, 0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
-  0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d, 0x91646c97, 0xe6635c01,
-  0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e, 0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457,
-  0x65b0d9c6, 0x12b7e950, 0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
-  0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7, 0xa4d1c46d, 0xd3d6f4fb,
-  0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0, 0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9,
-  0x5005713c, 0x270241aa, 0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
-  0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81, 0xb7bd5c3b, 0xc0ba6cad,
-  0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a, 0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683,
-  0xe3630b12, 0x94643b84, 0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
-  0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb, 0x196c3671, 0x6e6b06e7,
-  0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc, 0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5,
-  0xd6d6a3e8, 0xa1d1937e, 0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
-  0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55, 0x316e8eef, 0x4669be79,
-  0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236, 0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f,
-  0xc5ba3bbe, 0xb2bd0b28, 0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
-  0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f, 0x72076785, 0x05005713,
-  0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38, 0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21,
-  0x86d3d2d4, 0xf1d4e242, 0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
-  0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69, 0x616bffd3, 0x166ccf45,
-  0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2, 0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db,
-  0xaed16a4a, 0xd9d65adc, 0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
-  0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693, 0x54de5729, 0x23d967bf,
-  0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94, 0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
-]);
-
-function crc32(buf) {
-  let crc = -1;
-  for (let x of buf) {
-    crc = CRC_TABLE[(crc ^ x) & 0xff] ^ (crc >>> 8);
-  }
-  return (crc ^ -1) >>> 0;
-}
-
-module.exports = crc32;
-
-
-/***/ }),
-
-/***/ 7783:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-// This was adapted from https://github.com/andrewrk/node-fd-slicer by Andrew Kelley under the MIT License.
-var fs = __nccwpck_require__(9896);
-var util = __nccwpck_require__(9023);
-var stream = __nccwpck_require__(2203);
-var Readable = stream.Readable;
-var PassThrough = stream.PassThrough;
-var Pend = __nccwpck_require__(218);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-
-exports.BufferSlicer = BufferSlicer;
-exports.FdSlicer = FdSlicer;
-
-util.inherits(FdSlicer, EventEmitter);
-function FdSlicer(fd) {
-  EventEmitter.call(this);
-
-  this.fd = fd;
-  this.pend = new Pend();
-  this.pend.max = 1;
-  this.refCount = 0;
-}
-
-FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  var self = this;
-  self.pend.go(function(cb) {
-    fs.read(self.fd, buffer, offset, length, position, function(err, bytesRead, buffer) {
-      cb();
-      callback(err, bytesRead, buffer);
-    });
-  });
-};
-
-FdSlicer.prototype.createReadStream = function(options) {
-  return new ReadStream(this, options);
-};
-
-FdSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-FdSlicer.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-  if (self.refCount < 0) throw new Error("invalid unref");
-  if (self.refCount > 0) return;
-
-  fs.close(self.fd, onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) {
-      self.emit('error', err);
-    } else {
-      self.emit('close');
-    }
-  }
-};
-
-util.inherits(ReadStream, Readable);
-function ReadStream(context, options) {
-  options = options || {};
-  Readable.call(this, options);
-
-  this.context = context;
-  this.context.ref();
-
-  this.start = options.start || 0;
-  this.endOffset = options.end;
-  this.pos = this.start;
-}
-
-ReadStream.prototype._read = function(n) {
-  var self = this;
-
-  var toRead = Math.min(self._readableState.highWaterMark, n);
-  if (self.endOffset != null) {
-    toRead = Math.min(toRead, self.endOffset - self.pos);
-  }
-  if (toRead <= 0) {
-    self.push(null);
-    this._cleanup();
-    return;
-  }
-  self.context.pend.go(function(cb) {
-    var buffer = Buffer.allocUnsafe(toRead);
-    fs.read(self.context.fd, buffer, 0, toRead, self.pos, function(err, bytesRead) {
-      if (err) {
-        self.destroy(err);
-      } else if (bytesRead === 0) {
-        self.push(null);
-        self._cleanup();
-      } else {
-        self.pos += bytesRead;
-        self.push(buffer.slice(0, bytesRead));
-      }
-      cb();
-    });
-  });
-};
-
-ReadStream.prototype._destroy = function(err, cb) {
-  // Node 14+ calls this automatically at EOF.
-  this._cleanup();
-  cb(err);
-};
-
-ReadStream.prototype._cleanup = function() {
-  if (this.context != null) {
-    this.context.unref();
-    this.context = null;
-  }
-};
-
-util.inherits(BufferSlicer, EventEmitter);
-function BufferSlicer(buffer) {
-  EventEmitter.call(this);
-
-  this.refCount = 0;
-  this.buffer = buffer;
-}
-
-BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
-  if (position < 0) throw new RangeError("position is negative: " + position);
-  if (offset + length > buffer.length) {
-    // The caller's buffer can't hold all the bytes they're trying to read.
-    // Clamp the length instead of giving an error.
-    // The callback will be informed of fewer than expected bytes written.
-    length = buffer.length - offset;
-  }
-  if (position + length > this.buffer.length) {
-    // Clamp any attempt to read past the end of the source buffer.
-    length = this.buffer.length - position;
-  }
-  if (length <= 0) {
-    // After any clamping, we're fully out of bounds or otherwise have nothing to do.
-    // This isn't an error; it's just zero bytes written.
-    setImmediate(function() {
-      callback(null, 0);
-    });
-    return;
-  }
-  this.buffer.copy(buffer, offset, position, position + length);
-  setImmediate(function() {
-    callback(null, length);
-  });
-};
-
-BufferSlicer.prototype.createReadStream = function(options) {
-  options = options || {};
-  var readStream = new PassThrough(options);
-  readStream.start = options.start || 0;
-  readStream.endOffset = options.end;
-  // by the time this function returns, we'll be done.
-  readStream.pos = readStream.endOffset || this.buffer.length;
-
-  var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
-  // Cut the buffer into smaller slices for better memory usage when streaming into a zlib inflate stream.
-  // See https://github.com/thejoshwolfe/yauzl/issues/87
-  var maxChunkSize = 0x10000;
-  var offset = 0;
-  while (true) {
-    var nextOffset = offset + maxChunkSize;
-    if (nextOffset >= entireSlice.length) {
-      // last chunk
-      if (offset < entireSlice.length) {
-        readStream.write(entireSlice.slice(offset, entireSlice.length));
-      }
-      break;
-    }
-    readStream.write(entireSlice.slice(offset, nextOffset));
-    offset = nextOffset;
-  }
-
-  readStream.end();
-  return readStream;
-};
-
-BufferSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-BufferSlicer.prototype.unref = function() {
-  this.refCount -= 1;
-
-  if (this.refCount < 0) {
-    throw new Error("invalid unref");
-  }
-};
-
-
-/***/ }),
-
-/***/ 7198:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var fs = __nccwpck_require__(9896);
-var zlib = __nccwpck_require__(3106);
-var fd_slicer = __nccwpck_require__(7783);
-var util = __nccwpck_require__(9023);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var Writable = (__nccwpck_require__(2203).Writable);
-
-// Node 20 added zlib.crc32.
-const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(9489);
-
-exports.open = open;
-exports.fromFd = fromFd;
-exports.fromBuffer = fromBuffer;
-exports.fromRandomAccessReader = fromRandomAccessReader;
-exports.openPromise = openPromise;
-exports.fromFdPromise = fromFdPromise;
-exports.fromBufferPromise = fromBufferPromise;
-exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
-
-exports.dosDateTimeToDate = dosDateTimeToDate;
-exports.getFileNameLowLevel = getFileNameLowLevel;
-exports.validateFileName = validateFileName;
-exports.parseExtraFields = parseExtraFields;
-exports.ZipFile = ZipFile;
-exports.Entry = Entry;
-exports.LocalFileHeader = LocalFileHeader;
-exports.RandomAccessReader = RandomAccessReader;
-
-function openPromise(path, options) {
-  return new Promise((resolve, reject) => {
-    open(path, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromFdPromise(fd, options) {
-  return new Promise((resolve, reject) => {
-    fromFd(fd, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromBufferPromise(buffer, options) {
-  return new Promise((resolve, reject) => {
-    fromBuffer(buffer, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromRandomAccessReaderPromise(reader, totalSize, options) {
-  return new Promise((resolve, reject) => {
-    fromRandomAccessReader(reader, totalSize, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-
-function open(path, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.open(path, "r", function(err, fd) {
-    if (err) return callback(err);
-    fromFd(fd, options, function(err, zipfile) {
-      if (err) fs.close(fd, defaultCallback);
-      callback(err, zipfile);
-    });
-  });
-}
-
-function fromFd(fd, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.fstat(fd, function(err, stats) {
-    if (err) return callback(err);
-    var reader = new fd_slicer.FdSlicer(fd);
-    fromRandomAccessReader(reader, stats.size, options, callback);
-  });
-}
-
-function fromBuffer(buffer, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  var reader = new fd_slicer.BufferSlicer(buffer);
-  fromRandomAccessReader(reader, buffer.length, options, callback);
-}
-
-function fromRandomAccessReader(reader, totalSize, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  var decodeStrings = !!options.decodeStrings;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
-  if (totalSize > Number.MAX_SAFE_INTEGER) {
-    throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
-  }
-
-  // the matching unref() call is in zipfile.close()
-  reader.ref();
-
-  // eocdr means End of Central Directory Record.
-  // search backwards for the eocdr signature.
-  // the last field of the eocdr is a variable-length comment.
-  // the comment size is encoded in a 2-byte field in the eocdr, which we can't find without trudging backwards through the comment to find it.
-  // as a consequence of this design decision, it's possible to have ambiguous zip file metadata if a coherent eocdr was in the comment.
-  // we search backwards for a eocdr signature, and hope that whoever made the zip file was smart enough to forbid the eocdr signature in the comment.
-  var eocdrWithoutCommentSize = 22;
-  var zip64EocdlSize = 20; // Zip64 end of central directory locator
-  var maxCommentSize = 0xffff; // 2-byte size
-  var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
-  var buffer = newBuffer(bufferSize);
-  var bufferReadStart = totalSize - buffer.length;
-  readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
-    if (err) return callback(err);
-    for (var i = bufferSize - eocdrWithoutCommentSize; i >= 0; i -= 1) {
-      if (buffer.readUInt32LE(i) !== 0x06054b50) continue;
-      // found eocdr
-      var eocdrBuffer = buffer.subarray(i);
-
-      // 0 - End of central directory signature = 0x06054b50
-      // 4 - Number of this disk
-      var diskNumber = eocdrBuffer.readUInt16LE(4);
-      // 6 - Disk where central directory starts
-      // 8 - Number of central directory records on this disk
-      // 10 - Total number of central directory records
-      var entryCount = eocdrBuffer.readUInt16LE(10);
-      // 12 - Size of central directory (bytes)
-      // 16 - Offset of start of central directory, relative to start of archive
-      var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
-      // 20 - Comment length
-      var commentLength = eocdrBuffer.readUInt16LE(20);
-      var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
-      if (commentLength !== expectedCommentLength) {
-        return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK☺☻` in the comment?"));
-      }
-      // 22 - Comment
-      // the encoding is always cp437.
-      var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false)
-                                  : eocdrBuffer.subarray(22);
-
-      // Look for a Zip64 end of central directory locator
-      if (i - zip64EocdlSize >= 0 && buffer.readUInt32LE(i - zip64EocdlSize) === 0x07064b50) {
-        // ZIP64 format
-        var zip64EocdlBuffer = buffer.subarray(i - zip64EocdlSize, i - zip64EocdlSize + zip64EocdlSize);
-        // 0 - zip64 end of central dir locator signature = 0x07064b50
-        // 4 - number of the disk with the start of the zip64 end of central directory
-        // 8 - relative offset of the zip64 end of central directory record
-        var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
-        // 16 - total number of disks
-
-        // ZIP64 end of central directory record
-        var zip64EocdrBuffer = newBuffer(56);
-        return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err) {
-          if (err) return callback(err);
-
-          // 0 - zip64 end of central dir signature                           4 bytes  (0x06064b50)
-          if (zip64EocdrBuffer.readUInt32LE(0) !== 0x06064b50) {
-            return callback(new Error("invalid zip64 end of central directory record signature"));
-          }
-          // 4 - size of zip64 end of central directory record                8 bytes
-          // 12 - version made by                                             2 bytes
-          // 14 - version needed to extract                                   2 bytes
-          // 16 - number of this disk                                         4 bytes
-          diskNumber = zip64EocdrBuffer.readUInt32LE(16);
-          if (diskNumber !== 0) {
-            // Check this only after zip64 overrides. See #118.
-            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-          }
-          // 20 - number of the disk with the start of the central directory  4 bytes
-          // 24 - total number of entries in the central directory on this disk         8 bytes
-          // 32 - total number of entries in the central directory            8 bytes
-          entryCount = readUInt64LE(zip64EocdrBuffer, 32);
-          // 40 - size of the central directory                               8 bytes
-          // 48 - offset of start of central directory with respect to the starting disk number     8 bytes
-          centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
-          // 56 - zip64 extensible data sector                                (variable size)
-          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-        });
-      }
-
-      // Not ZIP64 format
-      if (diskNumber !== 0) {
-        return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-      }
-      return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-
-    }
-
-    // Not a zip file.
-    callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
-  });
-}
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
-  var self = this;
-  EventEmitter.call(self);
-  self.reader = reader;
-  // forward close events
-  self.reader.on("error", function(err) {
-    // error closing the fd
-    emitError(self, err);
-  });
-  self.reader.once("close", function() {
-    self.emit("close");
-  });
-  self.readEntryCursor = centralDirectoryOffset;
-  self.fileSize = fileSize;
-  self.entryCount = entryCount;
-  self.comment = comment;
-  self.entriesRead = 0;
-  self.autoClose = !!autoClose;
-  self.lazyEntries = !!lazyEntries;
-  self.decodeStrings = !!decodeStrings;
-  self.validateEntrySizes = !!validateEntrySizes;
-  self.strictFileNames = !!strictFileNames;
-  self.isOpen = true;
-  self.emittedError = false;
-  self.hasEachEntryBeenCalled = false;
-
-  if (!self.lazyEntries) self._readEntry();
-}
-ZipFile.prototype.close = function() {
-  if (!this.isOpen) return;
-  this.isOpen = false;
-  this.reader.unref();
-};
-
-function emitErrorAndAutoClose(self, err) {
-  if (self.autoClose) self.close();
-  emitError(self, err);
-}
-function emitError(self, err) {
-  if (self.emittedError) return;
-  self.emittedError = true;
-  self.emit("error", err);
-}
-
-ZipFile.prototype.readEntry = function() {
-  if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
-  this._readEntry();
-};
-ZipFile.prototype._readEntry = function() {
-  var self = this;
-  if (self.entryCount === self.entriesRead) {
-    // done with metadata
-    setImmediate(function() {
-      if (self.autoClose) self.close();
-      if (self.emittedError) return;
-      self.emit("end");
-    });
-    return;
-  }
-  if (self.emittedError) return;
-  var buffer = newBuffer(46);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-    if (err) return emitErrorAndAutoClose(self, err);
-    if (self.emittedError) return;
-    var entry = new Entry();
-    // 0 - Central directory file header signature
-    var signature = buffer.readUInt32LE(0);
-    if (signature !== 0x02014b50) return emitErrorAndAutoClose(self, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
-    // 4 - Version made by
-    entry.versionMadeBy = buffer.readUInt16LE(4);
-    // 6 - Version needed to extract (minimum)
-    entry.versionNeededToExtract = buffer.readUInt16LE(6);
-    // 8 - General purpose bit flag
-    entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
-    // 10 - Compression method
-    entry.compressionMethod = buffer.readUInt16LE(10);
-    // 12 - File last modification time
-    entry.lastModFileTime = buffer.readUInt16LE(12);
-    // 14 - File last modification date
-    entry.lastModFileDate = buffer.readUInt16LE(14);
-    // 16 - CRC-32
-    entry.crc32 = buffer.readUInt32LE(16);
-    // 20 - Compressed size
-    entry.compressedSize = buffer.readUInt32LE(20);
-    // 24 - Uncompressed size
-    entry.uncompressedSize = buffer.readUInt32LE(24);
-    // 28 - File name length (n)
-    entry.fileNameLength = buffer.readUInt16LE(28);
-    // 30 - Extra field length (m)
-    entry.extraFieldLength = buffer.readUInt16LE(30);
-    // 32 - File comment length (k)
-    entry.fileCommentLength = buffer.readUInt16LE(32);
-    // 34 - Disk number where file starts
-    // 36 - Internal file attributes
-    entry.internalFileAttributes = buffer.readUInt16LE(36);
-    // 38 - External file attributes
-    entry.externalFileAttributes = buffer.readUInt32LE(38);
-    // 42 - Relative offset of local file header
-    entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
-
-    if (entry.generalPurposeBitFlag & 0x40) return emitErrorAndAutoClose(self, new Error("strong encryption is not supported"));
-
-    self.readEntryCursor += 46;
-
-    buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
-    readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-      if (err) return emitErrorAndAutoClose(self, err);
-      if (self.emittedError) return;
-      // 46 - File name
-      entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
-      // 46+n - Extra field
-      var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
-      entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
-      // 46+n+m - File comment
-      entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
-
-      // Parse the extra fields, which we need for processing other fields.
-      try {
-        entry.extraFields = parseExtraFields(entry.extraFieldRaw);
-      } catch (err) {
-        return emitErrorAndAutoClose(self, err);
-      }
-
-      // Interpret strings according to bit flags, extra fields, and options.
-      if (self.decodeStrings) {
-        var isUtf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
-        entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
-        entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self.strictFileNames);
-        var errorMessage = validateFileName(entry.fileName);
-        if (errorMessage != null) return emitErrorAndAutoClose(self, new Error(errorMessage));
-      } else {
-        entry.fileComment = entry.fileCommentRaw;
-        entry.fileName = entry.fileNameRaw;
-      }
-      // Maintain API compatibility. See https://github.com/thejoshwolfe/yauzl/issues/47
-      entry.comment = entry.fileComment;
-
-      self.readEntryCursor += buffer.length;
-      self.entriesRead += 1;
-
-      // Check for the Zip64 Extended Information Extra Field.
-      for (var i = 0; i < entry.extraFields.length; i++) {
-        var extraField = entry.extraFields[i];
-        if (extraField.id !== 0x0001) continue;
-        // Found it.
-
-        var zip64EiefBuffer = extraField.data;
-        var index = 0;
-        // 0 - Original Size          8 bytes
-        if (entry.uncompressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include uncompressed size"));
-          }
-          entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 8 - Compressed Size        8 bytes
-        if (entry.compressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include compressed size"));
-          }
-          entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 16 - Relative Header Offset 8 bytes
-        if (entry.relativeOffsetOfLocalHeader === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include relative header offset"));
-          }
-          entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 24 - Disk Start Number      4 bytes
-
-        break;
-      }
-
-      // validate file size
-      if (self.validateEntrySizes && entry.compressionMethod === 0) {
-        var expectedCompressedSize = entry.uncompressedSize;
-        if (entry.isEncrypted()) {
-          // traditional encryption prefixes the file data with a header
-          expectedCompressedSize += 12;
-        }
-        if (entry.compressedSize !== expectedCompressedSize) {
-          var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
-          return emitErrorAndAutoClose(self, new Error(msg));
-        }
-      }
-
-      self.emit("entry", entry);
-
-      if (!self.lazyEntries) self._readEntry();
-    });
-  });
-};
-
-ZipFile.prototype.eachEntry = function() {
-  const self = this;
-  if (!self.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
-  if (self.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
-  self.hasEachEntryBeenCalled = true;
-
-  let pendingResolveReject = null;
-  self.on("entry", onEntry);
-  self.on("end", onEnd);
-  self.on("error", onError);
-  function cleanup() {
-    self.removeListener("entry", onEntry);
-    self.removeListener("end", onEnd);
-    self.removeListener("error", onError);
-    if (self.autoClose) self.close();
-  }
-
-  function onEntry(entry) {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    resolve({value: entry});
-  }
-  function onEnd() {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    resolve({done: true});
-  }
-  function onError(err) {
-    let {reject} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    reject(err);
-  }
-
-  return {
-    [Symbol.asyncIterator]() {
-      // Called once by `for await...of`.
-      return this;
-    },
-    next() {
-      // Called on each iteration in a `for await...of`.
-      const promise = new Promise((resolve, reject) => {
-        if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
-        pendingResolveReject = {resolve, reject};
-      });
-      self.readEntry();
-      return promise;
-    },
-    return(value) {
-      // Called when breaking, returning, throwing out of a `for await...of`.
-      cleanup();
-      return Promise.resolve({done: true, value});
-    },
-    throw(value) {
-      // Almost never called. Something about `yield*` maybe?
-      cleanup();
-      return Promise.reject(value);
-    },
-  };
-};
-
-ZipFile.prototype.openReadStream = function(entry, options, callback) {
-  var self = this;
-  // parameter validation
-  var relativeStart = 0;
-  var relativeEnd = entry.compressedSize;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) {
-    options = {};
-  } else {
-    if (options.decodeFileData === false) {
-      // new, simple option
-      if (options.decrypt != null) {
-        throw new Error("cannot use options.decrypt when options.decodeFileData === false");
-      }
-      if (options.decompress != null) {
-        throw new Error("cannot use options.decompress when options.decodeFileData === false");
-      }
-      // start and end are allowed
-    } else {
-      // old, complicated options
-      if (options.decrypt != null) {
-        if (!entry.isEncrypted()) {
-          throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
-        }
-        if (options.decrypt !== false) throw new Error("invalid options.decrypt value: " + options.decrypt);
-        if (entry.isCompressed()) {
-          if (options.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
-        }
-      }
-      if (options.decompress != null) {
-        if (!entry.isCompressed()) {
-          throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
-        }
-        if (!(options.decompress === false || options.decompress === true)) {
-          throw new Error("invalid options.decompress value: " + options.decompress);
-        }
-        decompress = options.decompress;
-      }
-    }
-    if (options.start != null) {
-      relativeStart = options.start;
-      if (relativeStart < 0) throw new Error("options.start < 0");
-      if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
-    }
-    if (options.end != null) {
-      relativeEnd = options.end;
-      if (relativeEnd < 0) throw new Error("options.end < 0");
-      if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
-      if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
-    }
-  }
-  var rawMode = (
-    options.decodeFileData === false || // Explicitly requested raw.
-    (
-      (entry.compressionMethod === 0 || // Naturally without compression.
-        (entry.compressionMethod === 8 && options.decompress === false) // Deprecated compression bypass option.
-      ) &&
-      (!entry.isEncrypted() || // Naturally without encryption.
-        options.decrypt === false // Deprecated encryption bypass option.
-      )
-    )
-  );
-  if (options.start != null || options.end != null) {
-    // Ensure slicing deals with raw data.
-    if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
-  }
-
-  // any further errors can either be caused by the zipfile,
-  // or were introduced in a minor version of yauzl,
-  // so should be passed to the client rather than thrown.
-  if (!self.isOpen) return callback(new Error("closed"));
-  if (entry.isEncrypted() && !rawMode) {
-    if (options.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
-  }
-  var decompress;
-  if (rawMode) {
-    decompress = false;
-  } else if (entry.compressionMethod === 8) {
-    // 8 - The file is Deflated
-    decompress = options.decodeFileData !== true;
-  } else {
-    return callback(new Error("unsupported compression method: " + entry.compressionMethod));
-  }
-
-  self.readLocalFileHeader(entry, {minimal: true}, function(err, localFileHeader) {
-    if (err) return callback(err);
-    self.openReadStreamLowLevel(
-      localFileHeader.fileDataStart, entry.compressedSize,
-      relativeStart, relativeEnd,
-      decompress, entry.uncompressedSize,
-      callback);
-  });
-};
-
-ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
-  var self = this;
-
-  var fileDataEnd = fileDataStart + compressedSize;
-  var readStream = self.reader.createReadStream({
-    start: fileDataStart + relativeStart,
-    end: fileDataStart + relativeEnd,
-  });
-  var endpointStream = readStream;
-  if (decompress) {
-    var destroyed = false;
-    var inflateFilter = zlib.createInflateRaw();
-    readStream.on("error", function(err) {
-      // setImmediate here because errors can be emitted during the first call to pipe()
-      setImmediate(function() {
-        if (!destroyed) inflateFilter.emit("error", err);
-      });
-    });
-    readStream.pipe(inflateFilter);
-
-    if (self.validateEntrySizes) {
-      endpointStream = new AssertByteCountStream(uncompressedSize);
-      inflateFilter.on("error", function(err) {
-        // forward zlib errors to the client-visible stream
-        setImmediate(function() {
-          if (!destroyed) endpointStream.emit("error", err);
-        });
-      });
-      inflateFilter.pipe(endpointStream);
-    } else {
-      // the zlib filter is the client-visible stream
-      endpointStream = inflateFilter;
-    }
-    // this is part of yauzl's API, so implement this function on the client-visible stream
-    installDestroyFn(endpointStream, function() {
-      destroyed = true;
-      if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
-      readStream.unpipe(inflateFilter);
-      // TODO: the inflateFilter may cause a memory leak. see Issue #27.
-      readStream.destroy();
-    });
-  }
-  callback(null, endpointStream);
-};
-
-ZipFile.prototype.readLocalFileHeader = function(entry, options, callback) {
-  var self = this;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-
-  self.reader.ref();
-  var buffer = newBuffer(30);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
-    try {
-      if (err) return callback(err);
-      // 0 - Local file header signature = 0x04034b50
-      var signature = buffer.readUInt32LE(0);
-      if (signature !== 0x04034b50) {
-        return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
-      }
-
-      var fileNameLength = buffer.readUInt16LE(26);
-      var extraFieldLength = buffer.readUInt16LE(28);
-      var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
-      // We now have enough information to do this bounds check.
-      if (fileDataStart + entry.compressedSize > self.fileSize) {
-        return callback(new Error("file data overflows file bounds: " +
-            fileDataStart + " + " + entry.compressedSize + " > " + self.fileSize));
-      }
-
-      if (options.minimal) {
-        return callback(null, {fileDataStart: fileDataStart});
-      }
-
-      var localFileHeader = new LocalFileHeader();
-      localFileHeader.fileDataStart = fileDataStart;
-
-      // 4 - Version needed to extract (minimum)
-      localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
-      // 6 - General purpose bit flag
-      localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
-      // 8 - Compression method
-      localFileHeader.compressionMethod = buffer.readUInt16LE(8);
-      // 10 - File last modification time
-      localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
-      // 12 - File last modification date
-      localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
-      // 14 - CRC-32
-      localFileHeader.crc32 = buffer.readUInt32LE(14);
-      // 18 - Compressed size
-      localFileHeader.compressedSize = buffer.readUInt32LE(18);
-      // 22 - Uncompressed size
-      localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
-      // 26 - File name length (n)
-      localFileHeader.fileNameLength = fileNameLength;
-      // 28 - Extra field length (m)
-      localFileHeader.extraFieldLength = extraFieldLength;
-      // 30 - File name
-      // 30+n - Extra field
-
-      buffer = newBuffer(fileNameLength + extraFieldLength);
-      self.reader.ref();
-      readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err) {
-        try {
-          if (err) return callback(err);
-          localFileHeader.fileName = buffer.subarray(0, fileNameLength);
-          localFileHeader.extraField = buffer.subarray(fileNameLength);
-          return callback(null, localFileHeader);
-        } finally {
-          self.reader.unref();
-        }
-      });
-    } finally {
-      self.reader.unref();
-    }
-  });
-};
-
-ZipFile.prototype.openReadStreamPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(entry, options, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.readLocalFileHeader(entry, options, function(err, localFileHeader) {
-      if (err) return reject(err);
-      resolve(localFileHeader);
-    });
-  });
-};
-
-function Entry() {
-}
-Entry.prototype.getLastModDate = function(options) {
-  if (options == null) options = {};
-
-  if (!options.forceDosFormat) {
-    // Check extended fields.
-    for (var i = 0; i < this.extraFields.length; i++) {
-      var extraField = this.extraFields[i];
-      if (extraField.id === 0x5455) {
-        // Info-ZIP "universal timestamp" extended field (`0x5455` aka `"UT"`).
-        // See the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-        var data = extraField.data;
-        if (data.length < 5) continue; // Too short.
-        // The flags define which of the three fields are present: mtime, atime, ctime.
-        // We only care about mtime.
-        // Also, ctime is never included in practice.
-        // And also, atime is only included in the local file header for some reason
-        // despite the flags lying about its inclusion in the central header.
-        var flags = data[0];
-        var HAS_MTIME = 1;
-        if (!(flags & HAS_MTIME)) continue; // This will realistically never happen.
-        // Although the positions of all of the fields shift around depending on the presence of other fields,
-        // mtime is always first if present, and that's the only one we care about.
-        var posixTimestamp = data.readInt32LE(1);
-        return new Date(posixTimestamp * 1000);
-      } else if (extraField.id === 0x000a) {
-        var data = extraField.data;
-        if (data.length !== 32) continue; // The length is always the same.
-        // 4 bytes reserved
-        // 2 bytes Tag
-        if (data.readUInt16LE(4) !== 1) continue; // Tag1 is actually the only defined Tag.
-        // 2 bytes Size
-        if (data.readUInt16LE(6) !== 24) continue; // Size is always 24.
-        // 8 bytes Mtime
-        var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
-        // Convert from NTFS to POSIX milliseconds.
-        // The big number below is the milliseconds between year 1601 and year 1970
-        // (i.e. the negative POSIX timestamp of 1601-01-01 00:00:00Z)
-        var millisecondsSince1970 = hundredNanoSecondsSince1601 / 10000 - 11644473600000;
-        // Note on numeric precision: JavaScript Number objects lose precision above Number.MAX_SAFE_INTEGER,
-        // and NTFS timestamps are typically much bigger than that limit.
-        // (MAX_SAFE_INTEGER would represent 1629-07-17T23:58:45.475Z.)
-        // However, we're losing precision in the conversion from 100nanosecond units to millisecond units anyway,
-        // and the time at which we also lose 1-millisecond precision is year 275760, the JavaScript Date limit (by design).
-        // Up through the year 2057, this conversion only drops 4 bits of precision,
-        // which is well under the 13-14 bits ratio between the milliseconds and 100nanoseconds.
-        return new Date(millisecondsSince1970);
-      }
-    }
-  }
-
-  // Fallback to non-extended encoding.
-  return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options.timezone);
-};
-
-Entry.prototype.canDecodeFileData = function() {
-  return (
-    !this.isEncrypted() &&
-    (this.compressionMethod === 0 || this.compressionMethod === 8)
-  );
-};
-Entry.prototype.isEncrypted = function() {
-  return (this.generalPurposeBitFlag & 0x1) !== 0;
-};
-Entry.prototype.isCompressed = function() {
-  return this.compressionMethod === 8;
-};
-
-function LocalFileHeader() {
-}
-
-function dosDateTimeToDate(date, time, timezone) {
-  var day = date & 0x1f; // 1-31
-  var month = (date >> 5 & 0xf) - 1; // 1-12, 0-11
-  var year = (date >> 9 & 0x7f) + 1980; // 0-128, 1980-2108
-
-  var millisecond = 0;
-  var second = (time & 0x1f) * 2; // 0-29, 0-58 (even numbers)
-  var minute = time >> 5 & 0x3f; // 0-59
-  var hour = time >> 11 & 0x1f; // 0-23
-
-  if (timezone == null || timezone === "local") {
-    return new Date(year, month, day, hour, minute, second, millisecond);
-  } else if (timezone === "UTC") {
-    return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
-  } else {
-    throw new Error("unrecognized options.timezone: " + options.timezone);
-  }
-}
-
-function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
-  var fileName = null;
-
-  // check for Info-ZIP Unicode Path Extra Field (0x7075)
-  // see https://github.com/thejoshwolfe/yauzl/issues/33
-  for (var i = 0; i < extraFields.length; i++) {
-    var extraField = extraFields[i];
-    if (extraField.id === 0x7075) {
-      if (extraField.data.length < 6) {
-        // too short to be meaningful
-        continue;
-      }
-      // Version       1 byte      version of this extra field, currently 1
-      if (extraField.data.readUInt8(0) !== 1) {
-        // > Changes may not be backward compatible so this extra
-        // > field should not be used if the version is not recognized.
-        continue;
-      }
-      // NameCRC32     4 bytes     File Name Field CRC32 Checksum
-      var oldNameCrc32 = extraField.data.readUInt32LE(1);
-      if (crc32(fileNameBuffer) !== oldNameCrc32) {
-        // > If the CRC check fails, this UTF-8 Path Extra Field should be
-        // > ignored and the File Name field in the header should be used instead.
-        continue;
-      }
-      // UnicodeName   Variable    UTF-8 version of the entry File Name
-      fileName = decodeBuffer(extraField.data.subarray(5), true);
-      break;
-    }
-  }
-
-  if (fileName == null) {
-    // The typical case.
-    var isUtf8 = (generalPurposeBitFlag & 0x800) !== 0;
-    fileName = decodeBuffer(fileNameBuffer, isUtf8);
-  }
-
-  if (!strictFileNames) {
-    // Allow backslash.
-    fileName = fileName.replace(/\\/g, "/");
-  }
-  return fileName;
-}
-
-function validateFileName(fileName) {
-  if (fileName.indexOf("\\") !== -1) {
-    return "invalid characters in fileName: " + fileName;
-  }
-  if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
-    return "absolute path: " + fileName;
-  }
-  if (fileName.split("/").indexOf("..") !== -1) {
-    return "invalid relative path: " + fileName;
-  }
-  // all good
-  return null;
-}
-
-function parseExtraFields(extraFieldBuffer) {
-  var extraFields = [];
-  var i = 0;
-  while (i < extraFieldBuffer.length - 3) {
-    var headerId = extraFieldBuffer.readUInt16LE(i + 0);
-    var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
-    var dataStart = i + 4;
-    var dataEnd = dataStart + dataSize;
-    if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
-    var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
-    extraFields.push({
-      id: headerId,
-      data: dataBuffer,
-    });
-    i = dataEnd;
-  }
-  return extraFields;
-}
-
-function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
-  if (length === 0) {
-    // fs.read will throw an out-of-bounds error if you try to read 0 bytes from a 0 byte file
-    return setImmediate(function() { callback(null, newBuffer(0)); });
-  }
-  reader.read(buffer, offset, length, position, function(err, bytesRead) {
-    if (err) return callback(err);
-    if (bytesRead < length) {
-      return callback(new Error("unexpected EOF"));
-    }
-    callback();
-  });
-}
-
-util.inherits(AssertByteCountStream, Transform);
-function AssertByteCountStream(byteCount) {
-  Transform.call(this);
-  this.actualByteCount = 0;
-  this.expectedByteCount = byteCount;
-}
-AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
-  this.actualByteCount += chunk.length;
-  if (this.actualByteCount > this.expectedByteCount) {
-    var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb(null, chunk);
-};
-AssertByteCountStream.prototype._flush = function(cb) {
-  if (this.actualByteCount < this.expectedByteCount) {
-    var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb();
-};
-
-util.inherits(RandomAccessReader, EventEmitter);
-function RandomAccessReader() {
-  EventEmitter.call(this);
-  this.refCount = 0;
-}
-RandomAccessReader.prototype.ref = function() {
-  this.refCount += 1;
-};
-RandomAccessReader.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-
-  if (self.refCount > 0) return;
-  if (self.refCount < 0) throw new Error("invalid unref");
-
-  self.close(onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) return self.emit('error', err);
-    self.emit('close');
-  }
-};
-RandomAccessReader.prototype.createReadStream = function(options) {
-  if (options == null) options = {};
-  var start = options.start;
-  var end = options.end;
-  if (start === end) {
-    var emptyStream = new PassThrough();
-    setImmediate(function() {
-      emptyStream.end();
-    });
-    return emptyStream;
-  }
-  var stream = this._readStreamForRange(start, end);
-
-  var destroyed = false;
-  var refUnrefFilter = new RefUnrefFilter(this);
-  stream.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) refUnrefFilter.emit("error", err);
-    });
-  });
-  installDestroyFn(refUnrefFilter, function() {
-    stream.unpipe(refUnrefFilter);
-    refUnrefFilter.unref();
-    stream.destroy();
-  });
-
-  var byteCounter = new AssertByteCountStream(end - start);
-  refUnrefFilter.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) byteCounter.emit("error", err);
-    });
-  });
-  installDestroyFn(byteCounter, function() {
-    destroyed = true;
-    refUnrefFilter.unpipe(byteCounter);
-    refUnrefFilter.destroy();
-  });
-
-  return stream.pipe(refUnrefFilter).pipe(byteCounter);
-};
-RandomAccessReader.prototype._readStreamForRange = function(start, end) {
-  throw new Error("not implemented");
-};
-RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
-  var readStream = this.createReadStream({start: position, end: position + length});
-  var writeStream = new Writable();
-  var written = 0;
-  writeStream._write = function(chunk, encoding, cb) {
-    chunk.copy(buffer, offset + written, 0, chunk.length);
-    written += chunk.length;
-    cb();
-  };
-  writeStream.on("finish", callback);
-  readStream.on("error", function(error) {
-    callback(error);
-  });
-  readStream.pipe(writeStream);
-};
-RandomAccessReader.prototype.close = function(callback) {
-  setImmediate(callback);
-};
-
-util.inherits(RefUnrefFilter, PassThrough);
-function RefUnrefFilter(context) {
-  PassThrough.call(this);
-  this.context = context;
-  this.context.ref();
-  this.unreffedYet = false;
-}
-RefUnrefFilter.prototype._flush = function(cb) {
-  this.unref();
-  cb();
-};
-RefUnrefFilter.prototype.unref = function(cb) {
-  if (this.unreffedYet) return;
-  this.unreffedYet = true;
-  this.context.unref();
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-function decodeBuffer(buffer, isUtf8) {
-  if (isUtf8) {
-    return buffer.toString("utf8");
-  } else {
-    var result = "";
-    for (var i = 0; i < buffer.length; i++) {
-      result += cp437[buffer[i]];
-    }
-    return result;
-  }
-}
-
-function readUInt64LE(buffer, offset) {
-  // There is no native function for this, because we can't actually store 64-bit integers precisely.
-  // after 53 bits, JavaScript's Number type (IEEE 754 double) can't store individual integers anymore.
-  // but since 53 bits is a whole lot more than 32 bits, we do our best anyway.
-  // As of 2020, Node has added support for BigInt, which obviates this whole function,
-  // but yauzl hasn't been updated to depend on BigInt (yet?).
-  var lower32 = buffer.readUInt32LE(offset);
-  var upper32 = buffer.readUInt32LE(offset + 4);
-  // we can't use bitshifting here, because JavaScript bitshifting only works on 32-bit integers.
-  return upper32 * 0x100000000 + lower32;
-  // as long as we're bounds checking the result of this function against the total file size,
-  // we'll catch any overflow errors, because we already made sure the total file size was within reason.
-}
-
-// Node 10 deprecated new Buffer().
-var newBuffer;
-if (typeof Buffer.allocUnsafe === "function") {
-  newBuffer = function(len) {
-    return Buffer.allocUnsafe(len);
-  };
-} else {
-  newBuffer = function(len) {
-    return new Buffer(len);
-  };
-}
-
-// Node 8 introduced a proper destroy() implementation on writable streams.
-function installDestroyFn(stream, fn) {
-  if (typeof stream.destroy === "function") {
-    // New API.
-    stream._destroy = function(err, cb) {
-      fn();
-      if (cb != null) cb(err);
-    };
-  } else {
-    // Old API.
-    stream.destroy = fn;
-  }
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-
-/***/ }),
-
-/***/ 3980:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var __webpack_unused_export__;
-var fs = __nccwpck_require__(9896);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var zlib = __nccwpck_require__(3106);
-var util = __nccwpck_require__(9023);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-var errorMonitor = (__nccwpck_require__(4434).errorMonitor);
-var crc32 = __nccwpck_require__(8944);
-
-__webpack_unused_export__ = ZipFile;
-__webpack_unused_export__ = dateToDosDateTime;
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile() {
-  this.outputStream = new PassThrough();
-  this.entries = [];
-  this.outputStreamCursor = 0;
-  this.ended = false; // .end() sets this
-  this.allDone = false; // set when we've written the last bytes
-  this.forceZip64Eocd = false; // configurable in .end()
-  this.errored = false;
-  this.on(errorMonitor, function() {
-    this.errored = true;
-  });
-}
-
-ZipFile.prototype.addFile = function(realPath, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (options == null) options = {};
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  fs.stat(realPath, function(err, stats) {
-    if (err) return self.emit("error", err);
-    if (!stats.isFile()) return self.emit("error", new Error("not a file: " + realPath));
-    entry.uncompressedSize = stats.size;
-    if (options.mtime == null) entry.setLastModDate(stats.mtime);
-    if (options.mode == null) entry.setFileAttributesMode(stats.mode);
-    entry.setFileDataPumpFunction(function() {
-      var readStream = fs.createReadStream(realPath);
-      entry.state = Entry.FILE_DATA_IN_PROGRESS;
-      readStream.on("error", function(err) {
-        self.emit("error", err);
-      });
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-    pumpEntries(self);
-  });
-};
-
-ZipFile.prototype.addReadStream = function(readStream, metadataPath, options) {
-  this.addReadStreamLazy(metadataPath, options, function(cb) {
-    cb(null, readStream);
-  });
-};
-
-ZipFile.prototype.addReadStreamLazy = function(metadataPath, options, getReadStreamFunction) {
-  var self = this;
-  if (typeof options === "function") {
-    getReadStreamFunction = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  metadataPath = validateMetadataPath(metadataPath, false);
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    entry.state = Entry.FILE_DATA_IN_PROGRESS;
-    getReadStreamFunction(function(err, readStream) {
-      if (err) return self.emit("error", err);
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-  });
-  pumpEntries(self);
-};
-
-ZipFile.prototype.addBuffer = function(buffer, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (buffer.length > 0x3fffffff) throw new Error("buffer too large: " + buffer.length + " > " + 0x3fffffff);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  entry.uncompressedSize = buffer.length;
-  entry.crc32 = crc32.unsigned(buffer);
-  entry.crcAndFileSizeKnown = true;
-  self.entries.push(entry);
-  if (entry.compressionLevel === 0) {
-    setCompressedBuffer(buffer);
-  } else {
-    zlib.deflateRaw(buffer, {level:entry.compressionLevel}, function(err, compressedBuffer) {
-      setCompressedBuffer(compressedBuffer);
-    });
-  }
-  function setCompressedBuffer(compressedBuffer) {
-    entry.compressedSize = compressedBuffer.length;
-    entry.setFileDataPumpFunction(function() {
-      writeToOutputStream(self, compressedBuffer);
-      writeToOutputStream(self, entry.getDataDescriptor());
-      entry.state = Entry.FILE_DATA_DONE;
-
-      // don't call pumpEntries() recursively.
-      // (also, don't call process.nextTick recursively.)
-      setImmediate(function() {
-        pumpEntries(self);
-      });
-    });
-    pumpEntries(self);
-  }
-};
-
-ZipFile.prototype.addEmptyDirectory = function(metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, true);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-  if (options.compress != null) throw new Error("options.compress not allowed");
-  if (options.compressionLevel != null) throw new Error("options.compressionLevel not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, true, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-  pumpEntries(self);
-};
-
-var eocdrSignatureBuffer = bufferFrom([0x50, 0x4b, 0x05, 0x06]);
-
-ZipFile.prototype.end = function(options, calculatedTotalSizeCallback) {
-  if (typeof options === "function") {
-    calculatedTotalSizeCallback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (this.ended) return;
-  this.ended = true;
-  if (this.errored) return;
-  this.calculatedTotalSizeCallback = calculatedTotalSizeCallback;
-  this.forceZip64Eocd = !!options.forceZip64Format;
-  if (options.comment) {
-    if (typeof options.comment === "string") {
-      this.comment = encodeCp437(options.comment);
-    } else {
-      // It should be a Buffer
-      this.comment = options.comment;
-    }
-    if (this.comment.length > 0xffff) throw new Error("comment is too large");
-    // gotta check for this, because the zipfile format is actually ambiguous.
-    if (bufferIncludes(this.comment, eocdrSignatureBuffer)) throw new Error("comment contains end of central directory record signature");
-  } else {
-    // no comment.
-    this.comment = EMPTY_BUFFER;
-  }
-  pumpEntries(this);
-};
-
-function writeToOutputStream(self, buffer) {
-  self.outputStream.write(buffer);
-  self.outputStreamCursor += buffer.length;
-}
-
-function pumpFileDataReadStream(self, entry, readStream) {
-  var crc32Watcher = new Crc32Watcher();
-  var uncompressedSizeCounter = new ByteCounter();
-  var compressor = entry.compressionLevel !== 0 ? new zlib.DeflateRaw({level:entry.compressionLevel}) : new PassThrough();
-  var compressedSizeCounter = new ByteCounter();
-  readStream.pipe(crc32Watcher)
-            .pipe(uncompressedSizeCounter)
-            .pipe(compressor)
-            .pipe(compressedSizeCounter)
-            .pipe(self.outputStream, {end: false});
-  compressedSizeCounter.on("end", function() {
-    entry.crc32 = crc32Watcher.crc32;
-    if (entry.uncompressedSize == null) {
-      entry.uncompressedSize = uncompressedSizeCounter.byteCount;
-    } else {
-      if (entry.uncompressedSize !== uncompressedSizeCounter.byteCount) return self.emit("error", new Error("file data stream has unexpected number of bytes"));
-    }
-    entry.compressedSize = compressedSizeCounter.byteCount;
-    self.outputStreamCursor += entry.compressedSize;
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-}
-
-function determineCompressionLevel(options) {
-  if (options.compress != null && options.compressionLevel != null) {
-    if (!!options.compress !== !!options.compressionLevel) throw new Error("conflicting settings for compress and compressionLevel");
-  }
-  if (options.compressionLevel != null) return options.compressionLevel;
-  if (options.compress === false) return 0;
-  return 6;
-}
-
-function pumpEntries(self) {
-  if (self.allDone || self.errored) return;
-  // first check if calculatedTotalSize is finally known
-  if (self.ended && self.calculatedTotalSizeCallback != null) {
-    var calculatedTotalSize = calculateTotalSize(self);
-    if (calculatedTotalSize != null) {
-      // we have an answer
-      self.calculatedTotalSizeCallback(calculatedTotalSize);
-      self.calculatedTotalSizeCallback = null;
-    }
-  }
-
-  // pump entries
-  var entry = getFirstNotDoneEntry();
-  function getFirstNotDoneEntry() {
-    for (var i = 0; i < self.entries.length; i++) {
-      var entry = self.entries[i];
-      if (entry.state < Entry.FILE_DATA_DONE) return entry;
-    }
-    return null;
-  }
-  if (entry != null) {
-    // this entry is not done yet
-    if (entry.state < Entry.READY_TO_PUMP_FILE_DATA) return; // input file not open yet
-    if (entry.state === Entry.FILE_DATA_IN_PROGRESS) return; // we'll get there
-    // start with local file header
-    entry.relativeOffsetOfLocalHeader = self.outputStreamCursor;
-    var localFileHeader = entry.getLocalFileHeader();
-    writeToOutputStream(self, localFileHeader);
-    entry.doFileDataPump();
-  } else {
-    // all cought up on writing entries
-    if (self.ended) {
-      // head for the exit
-      self.offsetOfStartOfCentralDirectory = self.outputStreamCursor;
-      self.entries.forEach(function(entry) {
-        var centralDirectoryRecord = entry.getCentralDirectoryRecord();
-        writeToOutputStream(self, centralDirectoryRecord);
-      });
-      writeToOutputStream(self, getEndOfCentralDirectoryRecord(self));
-      self.outputStream.end();
-      self.allDone = true;
-    }
-  }
-}
-
-function calculateTotalSize(self) {
-  var pretendOutputCursor = 0;
-  var centralDirectorySize = 0;
-  for (var i = 0; i < self.entries.length; i++) {
-    var entry = self.entries[i];
-    // compression is too hard to predict
-    if (entry.compressionLevel !== 0) return -1;
-    if (entry.state >= Entry.READY_TO_PUMP_FILE_DATA) {
-      // if addReadStream was called without providing the size, we can't predict the total size
-      if (entry.uncompressedSize == null) return -1;
-    } else {
-      // if we're still waiting for fs.stat, we might learn the size someday
-      if (entry.uncompressedSize == null) return null;
-    }
-    // we know this for sure, and this is important to know if we need ZIP64 format.
-    entry.relativeOffsetOfLocalHeader = pretendOutputCursor;
-    var useZip64Format = entry.useZip64Format();
-
-    pretendOutputCursor += LOCAL_FILE_HEADER_FIXED_SIZE + entry.utf8FileName.length;
-    pretendOutputCursor += entry.uncompressedSize;
-    if (!entry.crcAndFileSizeKnown) {
-      // use a data descriptor
-      if (useZip64Format) {
-        pretendOutputCursor += ZIP64_DATA_DESCRIPTOR_SIZE;
-      } else {
-        pretendOutputCursor += DATA_DESCRIPTOR_SIZE;
-      }
-    }
-
-    centralDirectorySize += CENTRAL_DIRECTORY_RECORD_FIXED_SIZE + entry.utf8FileName.length + entry.fileComment.length;
-    if (!entry.forceDosTimestamp) {
-      centralDirectorySize += INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE;
-    }
-    if (useZip64Format) {
-      centralDirectorySize += ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE;
-    }
-  }
-
-  var endOfCentralDirectorySize = 0;
-  if (self.forceZip64Eocd ||
-      self.entries.length >= 0xffff ||
-      centralDirectorySize >= 0xffff ||
-      pretendOutputCursor >= 0xffffffff) {
-    // use zip64 end of central directory stuff
-    endOfCentralDirectorySize += ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE;
-  }
-  endOfCentralDirectorySize += END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length;
-  return pretendOutputCursor + centralDirectorySize + endOfCentralDirectorySize;
-}
-
-function shouldIgnoreAdding(self) {
-  if (self.ended) throw new Error("cannot add entries after calling end()");
-  if (self.errored) return true;
-  return false;
-}
-
-var ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 56;
-var ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE = 20;
-var END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 22;
-function getEndOfCentralDirectoryRecord(self, actuallyJustTellMeHowLongItWouldBe) {
-  var needZip64Format = false;
-  var normalEntriesLength = self.entries.length;
-  if (self.forceZip64Eocd || self.entries.length >= 0xffff) {
-    normalEntriesLength = 0xffff;
-    needZip64Format = true;
-  }
-  var sizeOfCentralDirectory = self.outputStreamCursor - self.offsetOfStartOfCentralDirectory;
-  var normalSizeOfCentralDirectory = sizeOfCentralDirectory;
-  if (self.forceZip64Eocd || sizeOfCentralDirectory >= 0xffffffff) {
-    normalSizeOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  var normalOffsetOfStartOfCentralDirectory = self.offsetOfStartOfCentralDirectory;
-  if (self.forceZip64Eocd || self.offsetOfStartOfCentralDirectory >= 0xffffffff) {
-    normalOffsetOfStartOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  if (actuallyJustTellMeHowLongItWouldBe) {
-    if (needZip64Format) {
-      return (
-        ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE +
-        ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE +
-        END_OF_CENTRAL_DIRECTORY_RECORD_SIZE
-      );
-    } else {
-      return END_OF_CENTRAL_DIRECTORY_RECORD_SIZE;
-    }
-  }
-
-  var eocdrBuffer = bufferAlloc(END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length);
-  // end of central dir signature                       4 bytes  (0x06054b50)
-  eocdrBuffer.writeUInt32LE(0x06054b50, 0);
-  // number of this disk                                2 bytes
-  eocdrBuffer.writeUInt16LE(0, 4);
-  // number of the disk with the start of the central directory  2 bytes
-  eocdrBuffer.writeUInt16LE(0, 6);
-  // total number of entries in the central directory on this disk  2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 8);
-  // total number of entries in the central directory   2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 10);
-  // size of the central directory                      4 bytes
-  eocdrBuffer.writeUInt32LE(normalSizeOfCentralDirectory, 12);
-  // offset of start of central directory with respect to the starting disk number  4 bytes
-  eocdrBuffer.writeUInt32LE(normalOffsetOfStartOfCentralDirectory, 16);
-  // .ZIP file comment length                           2 bytes
-  eocdrBuffer.writeUInt16LE(self.comment.length, 20);
-  // .ZIP file comment                                  (variable size)
-  self.comment.copy(eocdrBuffer, 22);
-
-  if (!needZip64Format) return eocdrBuffer;
-
-  // ZIP64 format
-  // ZIP64 End of Central Directory Record
-  var zip64EocdrBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE);
-  // zip64 end of central dir signature                                             4 bytes  (0x06064b50)
-  zip64EocdrBuffer.writeUInt32LE(0x06064b50, 0);
-  // size of zip64 end of central directory record                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE - 12, 4);
-  // version made by                                                                2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_MADE_BY, 12);
-  // version needed to extract                                                      2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_ZIP64, 14);
-  // number of this disk                                                            4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 16);
-  // number of the disk with the start of the central directory                     4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 20);
-  // total number of entries in the central directory on this disk                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 24);
-  // total number of entries in the central directory                               8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 32);
-  // size of the central directory                                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, sizeOfCentralDirectory, 40);
-  // offset of start of central directory with respect to the starting disk number  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.offsetOfStartOfCentralDirectory, 48);
-  // zip64 extensible data sector                                                   (variable size)
-  // nothing in the zip64 extensible data sector
-
-
-  // ZIP64 End of Central Directory Locator
-  var zip64EocdlBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE);
-  // zip64 end of central dir locator signature                               4 bytes  (0x07064b50)
-  zip64EocdlBuffer.writeUInt32LE(0x07064b50, 0);
-  // number of the disk with the start of the zip64 end of central directory  4 bytes
-  zip64EocdlBuffer.writeUInt32LE(0, 4);
-  // relative offset of the zip64 end of central directory record             8 bytes
-  writeUInt64LE(zip64EocdlBuffer, self.outputStreamCursor, 8);
-  // total number of disks                                                    4 bytes
-  zip64EocdlBuffer.writeUInt32LE(1, 16);
-
-
-  return Buffer.concat([
-    zip64EocdrBuffer,
-    zip64EocdlBuffer,
-    eocdrBuffer,
-  ]);
-}
-
-function validateMetadataPath(metadataPath, isDirectory) {
-  if (metadataPath === "") throw new Error("empty metadataPath");
-  metadataPath = metadataPath.replace(/\\/g, "/");
-  if (/^[a-zA-Z]:/.test(metadataPath) || /^\//.test(metadataPath)) throw new Error("absolute path: " + metadataPath);
-  if (metadataPath.split("/").indexOf("..") !== -1) throw new Error("invalid relative path: " + metadataPath);
-  var looksLikeDirectory = /\/$/.test(metadataPath);
-  if (isDirectory) {
-    // append a trailing '/' if necessary.
-    if (!looksLikeDirectory) metadataPath += "/";
-  } else {
-    if (looksLikeDirectory) throw new Error("file path cannot end with '/': " + metadataPath);
-  }
-  return metadataPath;
-}
-
-var EMPTY_BUFFER = bufferAlloc(0);
-
-// this class is not part of the public API
-function Entry(metadataPath, isDirectory, options) {
-  this.utf8FileName = bufferFrom(metadataPath);
-  if (this.utf8FileName.length > 0xffff) throw new Error("utf8 file name too long. " + utf8FileName.length + " > " + 0xffff);
-  this.isDirectory = isDirectory;
-  this.state = Entry.WAITING_FOR_METADATA;
-  this.setLastModDate(options.mtime != null ? options.mtime : new Date());
-  this.forceDosTimestamp = !!options.forceDosTimestamp;
-  if (options.mode != null) {
-    this.setFileAttributesMode(options.mode);
-  } else {
-    this.setFileAttributesMode(isDirectory ? 0o40775 : 0o100664);
-  }
-  if (isDirectory) {
-    this.crcAndFileSizeKnown = true;
-    this.crc32 = 0;
-    this.uncompressedSize = 0;
-    this.compressedSize = 0;
-  } else {
-    // unknown so far
-    this.crcAndFileSizeKnown = false;
-    this.crc32 = null;
-    this.uncompressedSize = null;
-    this.compressedSize = null;
-    if (options.size != null) this.uncompressedSize = options.size;
-  }
-  if (isDirectory) {
-    this.compressionLevel = 0;
-  } else {
-    this.compressionLevel = determineCompressionLevel(options);
-  }
-  this.forceZip64Format = !!options.forceZip64Format;
-  if (options.fileComment) {
-    if (typeof options.fileComment === "string") {
-      this.fileComment = bufferFrom(options.fileComment, "utf-8");
-    } else {
-      // It should be a Buffer
-      this.fileComment = options.fileComment;
-    }
-    if (this.fileComment.length > 0xffff) throw new Error("fileComment is too large");
-  } else {
-    // no comment.
-    this.fileComment = EMPTY_BUFFER;
-  }
-}
-Entry.WAITING_FOR_METADATA = 0;
-Entry.READY_TO_PUMP_FILE_DATA = 1;
-Entry.FILE_DATA_IN_PROGRESS = 2;
-Entry.FILE_DATA_DONE = 3;
-Entry.prototype.setLastModDate = function(date) {
-  this.mtime = date;
-  var dosDateTime = dateToDosDateTime(date);
-  this.lastModFileTime = dosDateTime.time;
-  this.lastModFileDate = dosDateTime.date;
-};
-Entry.prototype.setFileAttributesMode = function(mode) {
-  if ((mode & 0xffff) !== mode) throw new Error("invalid mode. expected: 0 <= " + mode + " <= " + 0xffff);
-  // http://unix.stackexchange.com/questions/14705/the-zip-formats-external-file-attribute/14727#14727
-  this.externalFileAttributes = (mode << 16) >>> 0;
-};
-// doFileDataPump() should not call pumpEntries() directly. see issue #9.
-Entry.prototype.setFileDataPumpFunction = function(doFileDataPump) {
-  this.doFileDataPump = doFileDataPump;
-  this.state = Entry.READY_TO_PUMP_FILE_DATA;
-};
-Entry.prototype.useZip64Format = function() {
-  return (
-    (this.forceZip64Format) ||
-    (this.uncompressedSize != null && this.uncompressedSize > 0xfffffffe) ||
-    (this.compressedSize != null && this.compressedSize > 0xfffffffe) ||
-    (this.relativeOffsetOfLocalHeader != null && this.relativeOffsetOfLocalHeader > 0xfffffffe)
-  );
-}
-var LOCAL_FILE_HEADER_FIXED_SIZE = 30;
-var VERSION_NEEDED_TO_EXTRACT_UTF8 = 20;
-var VERSION_NEEDED_TO_EXTRACT_ZIP64 = 45;
-// 3 = unix. 63 = spec version 6.3
-var VERSION_MADE_BY = (3 << 8) | 63;
-var FILE_NAME_IS_UTF8 = 1 << 11;
-var UNKNOWN_CRC32_AND_FILE_SIZES = 1 << 3;
-Entry.prototype.getLocalFileHeader = function() {
-  var crc32 = 0;
-  var compressedSize = 0;
-  var uncompressedSize = 0;
-  if (this.crcAndFileSizeKnown) {
-    crc32 = this.crc32;
-    compressedSize = this.compressedSize;
-    uncompressedSize = this.uncompressedSize;
-  }
-
-  var fixedSizeStuff = bufferAlloc(LOCAL_FILE_HEADER_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  // local file header signature     4 bytes  (0x04034b50)
-  fixedSizeStuff.writeUInt32LE(0x04034b50, 0);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_UTF8, 4);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 6);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 8);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 10);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 12);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(crc32, 14);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(compressedSize, 18);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(uncompressedSize, 22);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 26);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 28);
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    // no extra fields
-  ]);
-};
-var DATA_DESCRIPTOR_SIZE = 16;
-var ZIP64_DATA_DESCRIPTOR_SIZE = 24;
-Entry.prototype.getDataDescriptor = function() {
-  if (this.crcAndFileSizeKnown) {
-    // the Mac Archive Utility requires this not be present unless we set general purpose bit 3
-    return EMPTY_BUFFER;
-  }
-  if (!this.useZip64Format()) {
-    var buffer = bufferAlloc(DATA_DESCRIPTOR_SIZE);
-    // optional signature (required according to Archive Utility)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 4 bytes
-    buffer.writeUInt32LE(this.compressedSize, 8);
-    // uncompressed size               4 bytes
-    buffer.writeUInt32LE(this.uncompressedSize, 12);
-    return buffer;
-  } else {
-    // ZIP64 format
-    var buffer = bufferAlloc(ZIP64_DATA_DESCRIPTOR_SIZE);
-    // optional signature (unknown if anyone cares about this)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 8 bytes
-    writeUInt64LE(buffer, this.compressedSize, 8);
-    // uncompressed size               8 bytes
-    writeUInt64LE(buffer, this.uncompressedSize, 16);
-    return buffer;
-  }
-};
-var CENTRAL_DIRECTORY_RECORD_FIXED_SIZE = 46;
-var INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE = 9;
-var ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE = 28;
-Entry.prototype.getCentralDirectoryRecord = function() {
-  var fixedSizeStuff = bufferAlloc(CENTRAL_DIRECTORY_RECORD_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  var izutefBuffer = EMPTY_BUFFER;
-  if (!this.forceDosTimestamp) {
-    // Here is one specification for this: https://commons.apache.org/proper/commons-compress/apidocs/org/apache/commons/compress/archivers/zip/X5455_ExtendedTimestamp.html
-    // See also the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-    izutefBuffer = bufferAlloc(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE);
-    // 0x5455        Short       tag for this extra block type ("UT")
-    izutefBuffer.writeUInt16LE(0x5455, 0);
-    // TSize         Short       total data size for this block
-    izutefBuffer.writeUInt16LE(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE - 4, 2);
-    // See Info-ZIP source code zip.h for these constant values:
-    var EB_UT_FL_MTIME = (1 << 0);
-    var EB_UT_FL_ATIME = (1 << 1);
-    // Note that we set the atime flag despite not providing the atime field.
-    // The central directory version of this extra field is specified to never contain the atime field even when the flag is set.
-    // We set it to match the Info-ZIP behavior in order to minimize incompatibility with zip file readers that may have rigid input expectations.
-    // Flags         Byte        info bits
-    izutefBuffer.writeUInt8(EB_UT_FL_MTIME | EB_UT_FL_ATIME, 4);
-    // (ModTime)     Long        time of last modification (UTC/GMT)
-    var timestamp = Math.floor(this.mtime.getTime() / 1000);
-    if (timestamp < -0x80000000) timestamp = -0x80000000; // 1901-12-13T20:45:52.000Z
-    if (timestamp >  0x7fffffff) timestamp =  0x7fffffff; // 2038-01-19T03:14:07.000Z
-    izutefBuffer.writeUInt32LE(timestamp, 5);
-  }
-
-  var normalCompressedSize = this.compressedSize;
-  var normalUncompressedSize = this.uncompressedSize;
-  var normalRelativeOffsetOfLocalHeader = this.relativeOffsetOfLocalHeader;
-  var versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_UTF8;
-  var zeiefBuffer = EMPTY_BUFFER;
-  if (this.useZip64Format()) {
-    normalCompressedSize = 0xffffffff;
-    normalUncompressedSize = 0xffffffff;
-    normalRelativeOffsetOfLocalHeader = 0xffffffff;
-    versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_ZIP64;
-
-    // ZIP64 extended information extra field
-    zeiefBuffer = bufferAlloc(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE);
-    // 0x0001                  2 bytes    Tag for this "extra" block type
-    zeiefBuffer.writeUInt16LE(0x0001, 0);
-    // Size                    2 bytes    Size of this "extra" block
-    zeiefBuffer.writeUInt16LE(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE - 4, 2);
-    // Original Size           8 bytes    Original uncompressed file size
-    writeUInt64LE(zeiefBuffer, this.uncompressedSize, 4);
-    // Compressed Size         8 bytes    Size of compressed data
-    writeUInt64LE(zeiefBuffer, this.compressedSize, 12);
-    // Relative Header Offset  8 bytes    Offset of local header record
-    writeUInt64LE(zeiefBuffer, this.relativeOffsetOfLocalHeader, 20);
-    // Disk Start Number       4 bytes    Number of the disk on which this file starts
-    // (omit)
-  }
-
-  // central file header signature   4 bytes  (0x02014b50)
-  fixedSizeStuff.writeUInt32LE(0x02014b50, 0);
-  // version made by                 2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_MADE_BY, 4);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(versionNeededToExtract, 6);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 8);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 10);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 12);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 14);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(this.crc32, 16);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalCompressedSize, 20);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(normalUncompressedSize, 24);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 28);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(izutefBuffer.length + zeiefBuffer.length, 30);
-  // file comment length             2 bytes
-  fixedSizeStuff.writeUInt16LE(this.fileComment.length, 32);
-  // disk number start               2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 34);
-  // internal file attributes        2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 36);
-  // external file attributes        4 bytes
-  fixedSizeStuff.writeUInt32LE(this.externalFileAttributes, 38);
-  // relative offset of local header 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalRelativeOffsetOfLocalHeader, 42);
-
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    izutefBuffer,
-    zeiefBuffer,
-    // file comment (variable size)
-    this.fileComment,
-  ]);
-};
-Entry.prototype.getCompressionMethod = function() {
-  var NO_COMPRESSION = 0;
-  var DEFLATE_COMPRESSION = 8;
-  return this.compressionLevel === 0 ? NO_COMPRESSION : DEFLATE_COMPRESSION;
-};
-
-// These are intentionally computed in the current system timezone
-// to match how the DOS encoding operates in this library.
-var minDosDate = new Date(1980, 0, 1);
-var maxDosDate = new Date(2107, 11, 31, 23, 59, 58);
-function dateToDosDateTime(jsDate) {
-  // Clamp out of bounds timestamps.
-  if (jsDate < minDosDate) jsDate = minDosDate;
-  else if (jsDate > maxDosDate) jsDate = maxDosDate;
-
-  var date = 0;
-  date |= jsDate.getDate() & 0x1f; // 1-31
-  date |= ((jsDate.getMonth() + 1) & 0xf) << 5; // 0-11, 1-12
-  date |= ((jsDate.getFullYear() - 1980) & 0x7f) << 9; // 0-128, 1980-2108
-
-  var time = 0;
-  time |= Math.floor(jsDate.getSeconds() / 2); // 0-59, 0-29 (lose odd numbers)
-  time |= (jsDate.getMinutes() & 0x3f) << 5; // 0-59
-  time |= (jsDate.getHours() & 0x1f) << 11; // 0-23
-
-  return {date: date, time: time};
-}
-
-function writeUInt64LE(buffer, n, offset) {
-  // can't use bitshift here, because JavaScript only allows bitshifting on 32-bit integers.
-  var high = Math.floor(n / 0x100000000);
-  var low = n % 0x100000000;
-  buffer.writeUInt32LE(low, offset);
-  buffer.writeUInt32LE(high, offset + 4);
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-util.inherits(ByteCounter, Transform);
-function ByteCounter(options) {
-  Transform.call(this, options);
-  this.byteCount = 0;
-}
-ByteCounter.prototype._transform = function(chunk, encoding, cb) {
-  this.byteCount += chunk.length;
-  cb(null, chunk);
-};
-
-util.inherits(Crc32Watcher, Transform);
-function Crc32Watcher(options) {
-  Transform.call(this, options);
-  this.crc32 = 0;
-}
-Crc32Watcher.prototype._transform = function(chunk, encoding, cb) {
-  this.crc32 = crc32.unsigned(chunk, this.crc32);
-  cb(null, chunk);
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-if (cp437.length !== 256) throw new Error("assertion failure");
-var reverseCp437 = null;
-
-function encodeCp437(string) {
-  if (/^[\x20-\x7e]*$/.test(string)) {
-    // CP437, ASCII, and UTF-8 overlap in this range.
-    return bufferFrom(string, "utf-8");
-  }
-
-  // This is the slow path.
-  if (reverseCp437 == null) {
-    // cache this once
-    reverseCp437 = {};
-    for (var i = 0; i < cp437.length; i++) {
-      reverseCp437[cp437[i]] = i;
-    }
-  }
-
-  var result = bufferAlloc(string.length);
-  for (var i = 0; i < string.length; i++) {
-    var b = reverseCp437[string[i]];
-    if (b == null) throw new Error("character not encodable in CP437: " + JSON.stringify(string[i]));
-    result[i] = b;
-  }
-
-  return result;
-}
-
-function bufferAlloc(size) {
-  bufferAlloc = modern;
-  try {
-    return bufferAlloc(size);
-  } catch (e) {
-    bufferAlloc = legacy;
-    return bufferAlloc(size);
-  }
-  function modern(size) {
-    return Buffer.allocUnsafe(size);
-  }
-  function legacy(size) {
-    return new Buffer(size);
-  }
-}
-function bufferFrom(something, encoding) {
-  bufferFrom = modern;
-  try {
-    return bufferFrom(something, encoding);
-  } catch (e) {
-    bufferFrom = legacy;
-    return bufferFrom(something, encoding);
-  }
-  function modern(something, encoding) {
-    return Buffer.from(something, encoding);
-  }
-  function legacy(something, encoding) {
-    return new Buffer(something, encoding);
-  }
-}
-function bufferIncludes(buffer, content) {
-  bufferIncludes = modern;
-  try {
-    return bufferIncludes(buffer, content);
-  } catch (e) {
-    bufferIncludes = legacy;
-    return bufferIncludes(buffer, content);
-  }
-  function modern(buffer, content) {
-    return buffer.includes(content);
-  }
-  function legacy(buffer, content) {
-    for (var i = 0; i <= buffer.length - content.length; i++) {
-      for (var j = 0;; j++) {
-        if (j === content.length) return true;
-        if (buffer[i + j] !== content[j]) break;
-      }
-    }
-    return false;
-  }
-}
-
-
-/***/ }),
-
 /***/ 878:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4865);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4299);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -46489,7 +44243,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4865:
+/***/ 4299:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49474,7 +47228,7 @@ class UsageError extends GuardedRolloutError {
     }
 }
 /** The thing being checked or attempted failed (gate violated, artifact missing, restore refused). */
-class CheckFailedError extends GuardedRolloutError {
+class errors_CheckFailedError extends GuardedRolloutError {
     constructor(message, options) {
         super(message, 1, options);
     }
@@ -49774,43 +47528,170 @@ function inputJson(name, fallback) {
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/secrets.ts
 // Secrets must not leak in any encoding. The runner masks only exact strings it is told about, so
-// every derived form that code might print (URL-encoded, base64, the URL's password or path token)
-// is registered too.
-/** Every form of a secret worth masking. Short fragments (< 6 chars) are skipped: masking them
- *  would shred ordinary log text without protecting anything. */
+// every derived form that code might print is registered too: the secret's parts (a webhook URL's
+// path tokens and query values beyond its public prefix, an SMTP URL's user and password), and for
+// each of them the URL-encoded, base64 (also as it sits inside a longer base64 text), JSON-escaped
+// forms, plus the SMTP AUTH PLAIN / LOGIN strings a mail server can echo back.
+/** Path segments and query parameters that are the fixed, public part of webhook URLs
+ *  (Slack /services/, Discord /api/webhooks/, Teams Workflows /workflows/…/triggers/manual/paths/invoke
+ *  ?api-version=&sp=&sv=); everything else in a URL's path and query is treated as a secret. */
+const PUBLIC_SEGMENTS = new Set([
+    'services',
+    'api',
+    'webhooks',
+    'webhook',
+    'hooks',
+    'hook',
+    'workflows',
+    'triggers',
+    'manual',
+    'paths',
+    'invoke',
+    'run',
+    'slack',
+    'teams',
+    'discord',
+    'notify',
+    'v1',
+    'v2',
+    'v3',
+]);
+const PUBLIC_QUERY_KEYS = new Set(['api-version', 'sp', 'sv']);
+/** Shorter fragments are not masked on their own: they would shred ordinary log text. */
+const MIN_PART = 6;
+function safeDecode(s) {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+}
+/** The secret and the secret parts of it (URL user, password, path tokens, query values). */
+function secretParts(secret) {
+    const parts = new Set([secret]);
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            parts.add(s);
+    };
+    let url;
+    try {
+        url = new URL(secret);
+    }
+    catch {
+        url = undefined;
+    }
+    if (url && url.host) {
+        const user = url.username;
+        const pass = url.password;
+        for (const u of new Set([user, safeDecode(user)]))
+            add(u);
+        for (const p of new Set([pass, safeDecode(pass)]))
+            add(p);
+        if (user && pass) {
+            add(`${user}:${pass}`);
+            add(`${safeDecode(user)}:${safeDecode(pass)}`);
+            // SMTP AUTH PLAIN (RFC 4616): authzid \0 authcid \0 passwd; nodemailer sends an empty authzid.
+            add(`\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+            add(`${safeDecode(user)}\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+        }
+        const segments = url.pathname.split('/').filter(Boolean);
+        const firstSecret = segments.findIndex((s) => !PUBLIC_SEGMENTS.has(s.toLowerCase()));
+        if (firstSecret >= 0) {
+            add(`/${segments.slice(firstSecret).join('/')}`);
+            add(segments.slice(firstSecret).join('/'));
+            for (const s of segments.slice(firstSecret)) {
+                if (PUBLIC_SEGMENTS.has(s.toLowerCase()))
+                    continue;
+                add(s);
+                add(safeDecode(s));
+            }
+        }
+        if (url.pathname.length > 1)
+            add(url.pathname);
+        if (url.search.length > 1)
+            add(url.search);
+        for (const [key, value] of url.searchParams) {
+            if (PUBLIC_QUERY_KEYS.has(key.toLowerCase()))
+                continue;
+            add(value);
+            const raw = new RegExp(`[?&]${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&#]*)`).exec(url.search);
+            add(raw?.[1]);
+        }
+        add(url.href);
+        add(url.host + url.pathname + url.search);
+    }
+    return [...parts];
+}
+/** base64 of `text` wherever it starts inside a longer base64 text: for each of the three byte
+ *  alignments, the characters that depend only on the secret's own bytes. */
+function base64Cores(text) {
+    const bytes = Buffer.from(text, 'utf8');
+    const out = [];
+    for (let pad = 0; pad < 3; pad++) {
+        const encoded = Buffer.concat([Buffer.alloc(pad), bytes])
+            .toString('base64')
+            .replace(/=+$/, '');
+        // Leading group mixes padding bytes in (unless pad = 0); the trailing partial group mixes in
+        // whatever follows the secret.
+        const start = pad === 0 ? 0 : 4;
+        const usable = Math.floor((pad + bytes.length) / 3) * 4;
+        const core = encoded.slice(start, usable);
+        if (core.length >= 8)
+            out.push(core);
+    }
+    return out;
+}
+function jsonInner(s) {
+    return JSON.stringify(s).slice(1, -1);
+}
+/** Every form of a secret worth masking (exact strings, longest first). */
 function secretForms(secret) {
     const forms = new Set();
     const add = (s) => {
-        if (s && s.length >= 6)
+        if (s && s.length >= MIN_PART)
             forms.add(s);
     };
-    add(secret);
-    add(encodeURIComponent(secret));
-    add(encodeURI(secret));
-    add(Buffer.from(secret, 'utf8').toString('base64'));
-    add(Buffer.from(secret, 'utf8').toString('base64url'));
-    add(JSON.stringify(secret).slice(1, -1));
-    try {
-        const url = new URL(secret);
-        add(url.password);
-        add(decodeURIComponent(url.password));
-        add(url.username && url.password ? `${url.username}:${url.password}` : undefined);
-        add(url.pathname.length > 1 ? url.pathname : undefined);
-        add(url.search.length > 1 ? url.search : undefined);
-        add(url.href);
+    for (const part of secretParts(secret)) {
+        const base64 = Buffer.from(part, 'utf8').toString('base64');
+        const variants = [
+            part,
+            encodeURIComponent(part),
+            encodeURI(part),
+            base64,
+            base64.replace(/=+$/, ''),
+            Buffer.from(part, 'utf8').toString('base64url'),
+            encodeURIComponent(base64),
+            jsonInner(part),
+            jsonInner(jsonInner(part)),
+            ...base64Cores(part),
+        ];
+        // A part with a control character (AUTH PLAIN) is only ever sent base64-encoded; masking its
+        // raw form would mask nothing useful, and the runner cannot take it in ::add-mask::.
+        // eslint-disable-next-line no-control-regex
+        const printable = !/[\u0000-\u001f]/.test(part);
+        for (const v of variants)
+            if (printable || !v.includes('\u0000'))
+                add(v);
     }
-    catch {
-        // not a URL: the plain forms above are all there is
-    }
-    return [...forms];
+    return [...forms].sort((a, b) => b.length - a.length);
 }
 /** Replaces every known form of the given secrets with "***" (for text we render ourselves). */
-function secrets_redact(text, secrets) {
-    let out = text;
-    const forms = [...secrets].flatMap(secretForms).sort((a, b) => b.length - a.length);
-    for (const form of forms)
-        out = out.split(form).join('***');
-    return out;
+function redact(text, secrets) {
+    return secrets_redactor(secrets)(text);
+}
+/** A redact function with the forms computed once (for code that redacts many strings). */
+function secrets_redactor(secrets) {
+    const forms = [...new Set([...secrets].flatMap(secretForms))].sort((a, b) => b.length - a.length);
+    if (forms.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const form of forms)
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/run.ts
@@ -50353,13 +48234,224 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
     return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
 }
 
+;// CONCATENATED MODULE: ./packages/notify/src/budget.ts
+// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
+// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:dns/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./packages/notify/src/url-policy.ts
+// Where a notification may be sent. A webhook URL is a secret somebody pasted into CI, and the
+// runner may sit in a cloud VM: a URL (or a DNS name) pointing at the instance metadata service
+// would hand its credentials to whoever can read the receiver's answer in our log. So: https only
+// (http only to loopback, for local sinks), link-local and cloud metadata addresses refused unless
+// the operator allows them explicitly (NOTIFY_ALLOW_LINK_LOCAL=1), checked on the literal host and
+// again on every address the name resolves to. Redirects are never followed (see deliver.ts).
+
+
+const ALLOW_LINK_LOCAL_VARIABLE = 'NOTIFY_ALLOW_LINK_LOCAL';
+/** Cloud metadata names that resolve to the metadata service inside the VM. */
+const METADATA_NAMES = new Set([
+    'metadata.google.internal',
+    'metadata.goog',
+    'metadata',
+    'instance-data',
+    'instance-data.ec2.internal',
+    'metadata.azure.internal',
+]);
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+function ipv4Parts(address) {
+    const parts = address.split('.').map(Number);
+    return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255)
+        ? parts
+        : undefined;
+}
+/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:XXXX:XXXX). */
+function mappedIpv4(address) {
+    const lower = address.toLowerCase();
+    const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+    if (dotted)
+        return dotted[1];
+    const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+    if (hex) {
+        const hi = parseInt(hex[1], 16);
+        const lo = parseInt(hex[2], 16);
+        return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
+    return undefined;
+}
+/** Why an IP address is refused (link-local or a cloud metadata service), or undefined. */
+function forbiddenAddress(address) {
+    const bare = address.replace(/^\[|\]$/g, '');
+    const v4 = (0,external_node_net_.isIP)(bare) === 4 ? bare : (0,external_node_net_.isIP)(bare) === 6 ? mappedIpv4(bare) : undefined;
+    if (v4) {
+        const p = ipv4Parts(v4);
+        if (!p)
+            return undefined;
+        if (p[0] === 169 && p[1] === 254)
+            return `${v4} is a link-local address (169.254.0.0/16, where cloud metadata services live)`;
+        if (v4 === '100.100.100.200')
+            return `${v4} is the Alibaba Cloud metadata service`;
+        return undefined;
+    }
+    if ((0,external_node_net_.isIP)(bare) === 6) {
+        const lower = bare.toLowerCase();
+        if (/^fe[89ab][0-9a-f]?:/.test(lower))
+            return `${bare} is a link-local address (fe80::/10)`;
+        if (lower === 'fd00:ec2::254')
+            return `${bare} is the AWS metadata service (IPv6)`;
+    }
+    return undefined;
+}
+function policyFromEnv(env) {
+    const v = env[ALLOW_LINK_LOCAL_VARIABLE]?.trim().toLowerCase();
+    return { allowLinkLocal: v === '1' || v === 'true' || v === 'yes' };
+}
+const HOW_TO_ALLOW = `refused (set ${ALLOW_LINK_LOCAL_VARIABLE}=1 to allow it on purpose)`;
+/** A problem with a URL's scheme or literal host, worded without the URL; undefined when usable. */
+function destinationProblem(url, policy, schemes) {
+    const host = url.hostname.toLowerCase();
+    if (schemes === 'http') {
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_NAMES.has(host)))
+            return `must be an https:// URL (http:// only to 127.0.0.1, ::1 or localhost; found a ${url.protocol.replace(':', '')}: URL)`;
+    }
+    if (policy.allowLinkLocal)
+        return undefined;
+    if (METADATA_NAMES.has(host.replace(/\.$/, '')))
+        return `points at the cloud metadata service (${host}); ${HOW_TO_ALLOW}`;
+    const why = forbiddenAddress(host);
+    if (why)
+        return `points at ${why}; ${HOW_TO_ALLOW}`;
+    return undefined;
+}
+/** A destination refused by the policy (never retried). */
+class DestinationRefusedError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DestinationRefusedError';
+    }
+}
+/** Resolves the host and refuses it when any address is link-local or a metadata service.
+ *  IP literals are checked without DNS. Throws an Error with a user-facing message. */
+async function assertResolvedHostAllowed(hostname, policy, resolve = promises_namespaceObject.lookup) {
+    if (policy.allowLinkLocal)
+        return;
+    const host = hostname.replace(/^\[|\]$/g, '');
+    if ((0,external_node_net_.isIP)(host) || LOOPBACK_NAMES.has(host.toLowerCase()))
+        return;
+    const addresses = await resolve(host, { all: true, verbatim: true });
+    for (const { address } of addresses) {
+        const why = forbiddenAddress(address);
+        if (why)
+            throw new DestinationRefusedError(`the host resolves to ${why}; ${HOW_TO_ALLOW}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/notify/src/deliver.ts
-// HTTP delivery of one rendered payload to one webhook: POST with a per-attempt timeout, retried
-// by the pure policy in retry.ts, never past the caller's deadline. Returns a result value; it
-// never throws for a delivery failure. Clock, sleep and randomness are injected for tests.
+// HTTP delivery of one rendered payload to one webhook: POST with a hard per-attempt wall-clock
+// limit (withDeadline: also covers DNS, headers and reading the answer), retried by the pure policy
+// in retry.ts, never past the caller's deadline. Returns a result value; it never throws for a
+// delivery failure. Clock, sleep and randomness are injected for tests.
 
 
-const systemClock = {
+
+
+const deliver_systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
@@ -50390,13 +48482,30 @@ function describeFetchError(error) {
         return 'invalid URL';
     return `network error: ${cause?.message ?? e?.message ?? String(error)}`;
 }
-async function readBody(response) {
+/** Reads at most `limit` bytes of the answer, then drops the rest (an unending body ends here). */
+async function readBody(response, limit = 4096) {
+    const body = response.body;
+    if (!body)
+        return '';
+    const reader = body.getReader();
+    const chunks = [];
+    let size = 0;
     try {
-        return (await response.text()).slice(0, 2000);
+        while (size < limit) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            chunks.push(value);
+            size += value.byteLength;
+        }
     }
     catch {
-        return '';
+        // a broken body still leaves the status
     }
+    finally {
+        reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }
 function discordStyleRetryAfter(body) {
     if (!body.startsWith('{'))
@@ -50417,7 +48526,9 @@ async function deliverWithRetry(attemptOnce, env) {
         delivered: false,
         attempts,
         status: lastStatus,
-        error: `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+        error: env.signal?.reason instanceof DeadlineExceededError
+            ? `the call's time budget of ${env.signal.reason.ms} ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'}`
+            : `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
         history,
     });
     for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
@@ -50485,8 +48596,10 @@ async function deliverWithRetry(attemptOnce, env) {
 }
 /** POSTs a JSON body to a webhook, with retries. */
 function postWithRetry(request, env) {
+    const redact = env.redact ?? ((text) => text);
     return deliverWithRetry(async (timeoutMs) => {
-        try {
+        const attempt = await withDeadline(timeoutMs, env.signal, async (signal) => {
+            await assertResolvedHostAllowed(new URL(request.url).hostname, env.urlPolicy ?? {});
             const response = await env.fetch(request.url, {
                 method: 'POST',
                 headers: {
@@ -50495,12 +48608,27 @@ function postWithRetry(request, env) {
                     ...request.headers,
                 },
                 body: request.body,
-                signal: env.signal
-                    ? AbortSignal.any([AbortSignal.timeout(timeoutMs), env.signal])
-                    : AbortSignal.timeout(timeoutMs),
-                redirect: 'error',
+                signal,
+                // Never followed: a redirect could carry the payload (and a signature) to another host.
+                redirect: 'manual',
             });
-            const bodyText = await readBody(response);
+            if (response.status >= 300 && response.status < 400) {
+                response.body?.cancel().catch(() => undefined);
+                return {
+                    outcome: {
+                        kind: 'refused',
+                        error: `request refused: the receiver answered HTTP ${response.status} (a redirect); redirects are not followed — use the final URL`,
+                    },
+                };
+            }
+            if (isSuccess(response.status)) {
+                // Accepted: the answer's body carries nothing we need, and a receiver that never finishes
+                // it must not turn a delivery into a timeout (and a duplicate on retry).
+                response.body?.cancel().catch(() => undefined);
+                return { outcome: { kind: 'response', status: response.status } };
+            }
+            // Redacted before it is cut short: a cut could otherwise leave half a secret readable.
+            const bodyText = redact(await readBody(response));
             return {
                 outcome: {
                     kind: 'response',
@@ -50511,26 +48639,34 @@ function postWithRetry(request, env) {
                 explanation: isSuccess(response.status) ? undefined : request.explain?.(response.status, bodyText),
                 detail: bodyText ? bodyText.slice(0, 200).replace(/\s+/g, ' ') : undefined,
             };
-        }
-        catch (error) {
-            const text = describeFetchError(error);
-            if (text === 'timed out')
-                return { outcome: { kind: 'timeout' } };
-            // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
-            // itself was refused before any I/O (bad URL, credentials in the URL).
-            const refused = error?.name === 'TypeError' && !error.cause;
-            return {
-                outcome: refused
-                    ? { kind: 'refused', error: `request refused: ${text}` }
-                    : { kind: 'network', error: text },
-            };
-        }
+        });
+        if (attempt.ok)
+            return attempt.value;
+        if (attempt.reason === 'timeout')
+            return { outcome: { kind: 'timeout' } };
+        if (attempt.reason === 'aborted')
+            return { outcome: { kind: 'network', error: 'cancelled' } };
+        const error = attempt.error;
+        if (error instanceof DestinationRefusedError)
+            return { outcome: { kind: 'refused', error: `request refused: ${error.message}` } };
+        const text = redact(describeFetchError(error));
+        if (text === 'timed out')
+            return { outcome: { kind: 'timeout' } };
+        // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
+        // itself was refused before any I/O (bad URL, credentials in the URL).
+        const refused = error?.name === 'TypeError' && !error.cause;
+        return {
+            outcome: refused
+                ? { kind: 'refused', error: `request refused: ${text}` }
+                : { kind: 'network', error: text },
+        };
     }, env);
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/channels.ts
 // Which channels are configured, from environment variables or explicit values (action inputs).
 // Every value here is a secret: errors describe what is wrong with it without ever showing it.
+
 
 const CHANNELS = ['slack', 'teams', 'discord', 'email', 'webhook'];
 /** The default variable names of PRODUCT.md "Secrets". */
@@ -50577,9 +48713,8 @@ function assertChannels(names) {
     }
     return out;
 }
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 /** A problem with a webhook URL, worded without the URL; undefined when it is usable. */
-function webhookUrlProblem(value, variable) {
+function webhookUrlProblem(value, variable, policy = {}) {
     let url;
     try {
         url = new URL(value);
@@ -50587,11 +48722,8 @@ function webhookUrlProblem(value, variable) {
     catch {
         return `${variable} is not a valid URL (the value is not shown because it is a secret); expected https://...`;
     }
-    if (url.protocol === 'https:')
-        return undefined;
-    if (url.protocol === 'http:' && LOOPBACK.has(url.hostname))
-        return undefined;
-    return `${variable} must be an https:// URL (found a ${url.protocol.replace(':', '')}: URL; the value is not shown because it is a secret)`;
+    const problem = destinationProblem(url, policy, 'http');
+    return problem ? `${variable} ${problem} (the value is not shown because it is a secret)` : undefined;
 }
 /** Office 365 connectors (…webhook.office.com) are retired by Microsoft and stop accepting posts. */
 function isLegacyTeamsUrl(value) {
@@ -50609,14 +48741,14 @@ function isLegacyTeamsUrl(value) {
 const LEGACY_TEAMS_EXPLANATION = 'is an Office 365 connector URL (webhook.office.com); Microsoft has retired these connectors. In Teams, add the ' +
     'Workflows template "Post to a channel when a webhook request is received" to the channel and use the URL it ' +
     'gives you instead (it receives the same Adaptive Card this action sends)';
-function setupChannels(channels, secrets, names = {}) {
+function setupChannels(channels, secrets, names = {}, policy = {}) {
     const varName = (key) => names[key] ?? DEFAULT_ENV_NAMES[key];
     return channels.map((channel) => {
         const webhook = (key) => {
             const value = secrets[key];
             if (!value)
                 return { channel, state: 'skipped', reason: `${varName(key)} is not set` };
-            const problem = webhookUrlProblem(value, varName(key));
+            const problem = webhookUrlProblem(value, varName(key), policy);
             if (problem)
                 return { channel, state: 'misconfigured', reason: problem };
             if (channel === 'teams' && isLegacyTeamsUrl(value)) {
@@ -50643,8 +48775,10 @@ function setupChannels(channels, secrets, names = {}) {
                 if (!url)
                     return { channel, state: 'skipped', reason: `${varName('smtpUrl')} is not set` };
                 let protocol = '';
+                let parsed;
                 try {
-                    protocol = new URL(url).protocol;
+                    parsed = new URL(url);
+                    protocol = parsed.protocol;
                 }
                 catch {
                     return {
@@ -50660,6 +48794,13 @@ function setupChannels(channels, secrets, names = {}) {
                         reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//`,
                     };
                 }
+                const hostProblem = destinationProblem(parsed, policy, 'smtp');
+                if (hostProblem)
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('smtpUrl')} ${hostProblem} (the value is not shown because it is a secret)`,
+                    };
                 if (!secrets.emailTo)
                     return {
                         channel,
@@ -50684,8 +48825,11 @@ function setupChannels(channels, secrets, names = {}) {
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/fallback.ts
-// The fallback file: one JSON line per undelivered channel message, with the full rendered payload,
-// so an operator (or a later job) can resend it. It names the channel, never its URL.
+// The fallback file, a journal of every notification: one JSON line `pending` per channel written
+// *before* the first attempt (with the full rendered payload), then one line `delivered` or
+// `failed` (again with the payload) when that channel is done. A message is undelivered when its
+// last line is not `delivered` — also when the process was killed mid-send and only `pending` is
+// there. An operator (or a later job) can resend from it. It names the channel, never its URL.
 
 
 const FALLBACK_FILE = 'notifications.jsonl';
@@ -50693,7 +48837,8 @@ const FALLBACK_FILE = 'notifications.jsonl';
 function appendFallback(dir, entries, redact) {
     const path = fallbackPathFor(dir);
     (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.resolve)(dir), { recursive: true });
-    // One write per call keeps the lines of one notification together even with concurrent writers.
+    // One synchronous write per call: the lines of one notification stay together even with
+    // concurrent writers, and a `pending` line is on disk before the first byte is sent.
     (0,external_node_fs_namespaceObject.appendFileSync)(path, entries.map((e) => `${redact(JSON.stringify(e))}\n`).join(''), 'utf8');
     return path;
 }
@@ -50702,6 +48847,26 @@ function appendFallback(dir, entries, redact) {
  *  output did), which silently sent the fallback to the wrong place. */
 function fallbackPathFor(dir) {
     return `${(0,external_node_path_namespaceObject.resolve)(dir)}${external_node_path_namespaceObject.sep}${FALLBACK_FILE}`;
+}
+/** The messages of a fallback file that were not delivered: the last line of each
+ *  (dedupeKey, channel) whose status is not `delivered` (a lone `pending` = interrupted). */
+function readUndelivered(path) {
+    if (!existsSync(path))
+        return [];
+    const last = new Map();
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            continue; // a line cut by a crash mid-write
+        }
+        last.set(`${entry.dedupeKey}\u0000${entry.channel}`, entry);
+    }
+    return [...last.values()].filter((e) => e.status !== 'delivered');
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -51049,8 +49214,6 @@ function signBody(body, secret) {
 
 // EXTERNAL MODULE: external "node:events"
 var external_node_events_ = __nccwpck_require__(8474);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/nodemailer@10.6.0/node_modules/nodemailer/dist/esm/punycode/index.js
@@ -51561,7 +49724,7 @@ function legacyParse(input, parseQueryString, whatwgError, slashesDenoteHost) {
 }
 // decodeURIComponent that never throws. Legacy url.parse() decodes the auth
 // component but tolerates malformed percent sequences, so mirror that.
-function safeDecode(str) {
+function url_safeDecode(str) {
     try {
         return decodeURIComponent(str);
     }
@@ -51587,7 +49750,7 @@ function normalizeHostname(raw, href) {
     if (hostname.charAt(0) === '[' && hostname.charAt(hostname.length - 1) === ']') {
         return hostname.slice(1, -1);
     }
-    const decoded = safeDecode(hostname);
+    const decoded = url_safeDecode(hostname);
     // domainToASCII applies the WHATWG host rules (IDNA mapping included) and returns an
     // empty string for a host it refuses, the forbidden characters among them
     const mapped = FORBIDDEN_HOST_CHARS.test(decoded) ? '' : external_node_url_.domainToASCII(decoded);
@@ -51635,8 +49798,8 @@ const parse = (input, parseQueryString) => {
     if (u.username || u.password) {
         // Gate on password too: legacy url.parse('smtps://:pass@host').auth was
         // ':pass'. Dropping it would silently connect unauthenticated.
-        username = safeDecode(u.username);
-        password = u.password ? safeDecode(u.password) : null;
+        username = url_safeDecode(u.username);
+        password = u.password ? url_safeDecode(u.password) : null;
         // the joined form is ambiguous once the user name contains a colon, so
         // consumers that need the parts read username and password instead
         auth = username + (password !== null ? ':' + password : '');
@@ -67437,6 +65600,8 @@ const nodemailer = {
 ;// CONCATENATED MODULE: ./packages/notify/src/email-send.ts
 
 
+
+
 const TRANSIENT_CODES = new Set([
     'ECONNECTION',
     'ETIMEDOUT',
@@ -67447,8 +65612,14 @@ const TRANSIENT_CODES = new Set([
     'EPROTOCOL',
 ]);
 /** Maps a nodemailer failure onto the retry policy's outcomes (SMTP reply codes to HTTP-like ones). */
-function smtpFailure(error) {
-    const e = error;
+function smtpFailure(error, redact = (t) => t) {
+    const raw = error;
+    // Redacted before anything is cut short: a server may echo the AUTH line (base64 credentials).
+    const e = {
+        ...raw,
+        response: raw.response === undefined ? undefined : redact(String(raw.response)),
+        message: raw.message === undefined ? undefined : redact(String(raw.message)),
+    };
     const reply = e.response ? e.response.slice(0, 200) : undefined;
     if (typeof e.responseCode === 'number') {
         // 4xx SMTP replies are "try again later"; 5xx are final.
@@ -67464,50 +65635,68 @@ function smtpFailure(error) {
         return { outcome: { kind: 'network', error: `SMTP ${e.code}: ${e.message ?? ''}`.trim() } };
     return {
         outcome: { kind: 'response', status: 400 },
-        explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}`,
+        explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? redact(String(error))}`,
     };
 }
 async function sendEmail(target, content, headers, messageId, env) {
+    const redact = env.redact ?? ((text) => text);
     return deliverWithRetry(async (timeoutMs) => {
-        const transport = esm_nodemailer.createTransport({
-            url: target.url,
-            connectionTimeout: timeoutMs,
-            greetingTimeout: timeoutMs,
-            socketTimeout: timeoutMs,
-            ...(target.tls ? { tls: target.tls } : {}),
-        });
-        // nodemailer takes no AbortSignal: closing the transport ends the connection.
-        const abort = () => transport.close();
-        env.signal?.addEventListener('abort', abort, { once: true });
-        try {
-            await transport.sendMail({
-                from: target.from,
-                to: target.to,
-                subject: content.subject,
-                text: content.text,
-                html: content.html,
-                messageId,
-                headers,
+        const attempt = await withDeadline(timeoutMs, env.signal, async (signal) => {
+            await assertResolvedHostAllowed(new URL(target.url).hostname, env.urlPolicy ?? {});
+            const transport = esm_nodemailer.createTransport({
+                url: target.url,
+                connectionTimeout: timeoutMs,
+                greetingTimeout: timeoutMs,
+                socketTimeout: timeoutMs,
+                logger: false,
+                ...(target.tls ? { tls: target.tls } : {}),
             });
-            // SMTP 250 accepted: reported to the retry loop as a success.
-            return { outcome: { kind: 'response', status: 200 } };
-        }
-        catch (error) {
-            return smtpFailure(error);
-        }
-        finally {
-            env.signal?.removeEventListener('abort', abort);
-            transport.close();
-        }
+            // nodemailer takes no AbortSignal: closing the transport ends the connection.
+            const abort = () => transport.close();
+            signal.addEventListener('abort', abort, { once: true });
+            try {
+                await transport.sendMail({
+                    from: target.from,
+                    to: target.to,
+                    subject: content.subject,
+                    text: content.text,
+                    html: content.html,
+                    messageId,
+                    headers,
+                });
+                // SMTP 250 accepted: reported to the retry loop as a success.
+                return { outcome: { kind: 'response', status: 200 } };
+            }
+            finally {
+                signal.removeEventListener('abort', abort);
+                transport.close();
+            }
+        });
+        if (attempt.ok)
+            return attempt.value;
+        if (attempt.reason === 'timeout')
+            return { outcome: { kind: 'timeout' } };
+        if (attempt.reason === 'aborted')
+            return { outcome: { kind: 'network', error: 'cancelled' } };
+        if (attempt.error instanceof DestinationRefusedError)
+            return { outcome: { kind: 'refused', error: `request refused: ${attempt.error.message}` } };
+        return smtpFailure(attempt.error, redact);
     }, env);
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/send.ts
-// sendNotification: the one call every doorway and package uses. It renders the event once, sends
-// it to every configured channel in parallel (one channel's failure never delays another past the
-// shared time budget), keeps whatever was not delivered in the fallback file, and returns
-// per-channel results. It throws only for caller mistakes (unknown event or channel, bad template,
-// bad details), never because a channel could not be reached.
+// sendNotification / startNotification: the one call every doorway and package uses. It renders
+// the event once, journals a `pending` line per channel in the fallback file, sends to every
+// configured channel in parallel under a hard wall-clock budget (default 30 s for the call, 10 s
+// per attempt; the call returns within budget + ~0.3 s even if a receiver or library hangs), then
+// journals `delivered`/`failed`. It throws only for caller mistakes (unknown event or channel, bad
+// template, bad details), never because a channel could not be reached.
+//
+// On a rollback's critical path use startNotification: it validates, renders and writes the
+// pending lines synchronously, then returns a handle at once; await `handle.done` only after the
+// rollback (it never rejects).
+
+
 
 
 
@@ -67529,9 +65718,26 @@ const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
 const DEFAULT_BUDGET_MS = 30_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
 const DEFAULT_FALLBACK_DIR = 'notify-fallback';
+/** After the budget aborts every channel, how long a channel that ignores the abort is waited for
+ *  before it is recorded as failed anyway. */
+const HARD_STOP_GRACE_MS = 250;
 /** All secrets the options carry, for a doorway to mask before it logs anything. */
 function notificationSecrets(options) {
     return secretValues(mergeSecrets(options));
+}
+/** Redacts every form of every secret the options carry (for text a doorway prints or writes). */
+function notificationRedactor(options) {
+    return redactor(notificationSecrets(options));
+}
+/** The same error with every secret form removed from its message and stack (for doorways that
+ *  print an unexpected error). */
+function redactError(error, redact) {
+    if (error instanceof Error) {
+        error.message = redact(error.message);
+        if (error.stack)
+            error.stack = redact(error.stack);
+    }
+    return error;
 }
 function mergeSecrets(options) {
     const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
@@ -67570,7 +65776,64 @@ const explainers = {
         ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)'
         : undefined,
 };
+// Loading and compiling the templates, and deriving every secret form, take tens of ms; a rollback
+// announcing itself must not pay that again on its critical path, so both are kept per process.
+const templateCache = new Map();
+function cachedTemplates(defaultDir, overrideDir) {
+    const key = `${defaultDir ?? ''}\u0000${overrideDir ?? ''}`;
+    let set = templateCache.get(key);
+    if (!set) {
+        set = loadTemplates({ defaultDir, overrideDir });
+        templateCache.set(key, set);
+    }
+    return set;
+}
+const redactorCache = new Map();
+function cachedRedactor(secrets) {
+    const key = secrets.join('\u0000');
+    let r = redactorCache.get(key);
+    if (!r) {
+        if (redactorCache.size > 32)
+            redactorCache.clear();
+        r = secrets_redactor(secrets);
+        redactorCache.set(key, r);
+    }
+    return r;
+}
+const warmed = new WeakSet();
+/** Loads the templates (and checks them) ahead of time, so the first notification of a run —
+ *  possibly the one announcing a rollback — does not spend time on it. Throws ConfigError. */
+function prepareNotifications(options = {}) {
+    const templates = cachedTemplates(options.defaultTemplateDir, options.templateDir);
+    if (warmed.has(templates))
+        return;
+    warmed.add(templates);
+    // Handlebars compiles a template on its first render: render each once with empty details.
+    for (const event of EVENTS) {
+        try {
+            templates[event](buildEventContext({
+                event,
+                environment: 'warm-up',
+                details: {},
+                timestamp: new Date(0).toISOString(),
+                dedupeKey: 'warm-up',
+            }));
+        }
+        catch {
+            // a template that needs details renders fine later; compiling was the point
+        }
+    }
+}
+/** Sends and waits for the result (throws only for caller mistakes). */
 async function sendNotification(options) {
+    return startNotification(options).done;
+}
+/**
+ * Validates, renders and journals `pending` synchronously (throws ConfigError for caller
+ * mistakes), then sends in the background. For a rollback: start it, run the rollback, and await
+ * `done` afterwards — the rollback never waits for a receiver.
+ */
+function startNotification(options) {
     const event = assertEvent(options.event);
     if (!options.environment?.trim())
         throw new errors_ConfigError('environment is required (e.g. production)', { field: 'environment' });
@@ -67579,10 +65842,18 @@ async function sendNotification(options) {
     if (details === null || typeof details !== 'object' || Array.isArray(details)) {
         throw new errors_ConfigError('details must be a JSON object', { field: 'details' });
     }
-    const clock = options.clock ?? systemClock;
+    const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+    for (const [field, value] of [
+        ['budgetMs', budgetMs],
+        ['attemptTimeoutMs', attemptTimeoutMs],
+    ]) {
+        if (!Number.isFinite(value) || value <= 0)
+            throw new errors_ConfigError(`${field} must be a positive number of milliseconds; found ${value}`, { field });
+    }
+    const clock = options.clock ?? deliver_systemClock;
     const random = options.random ?? Math.random;
-    const templates = options.templates ??
-        loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+    const templates = options.templates ?? cachedTemplates(options.defaultTemplateDir, options.templateDir);
     const timestamp = new Date(clock.now()).toISOString();
     const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
     const context = buildEventContext({
@@ -67594,109 +65865,164 @@ async function sendNotification(options) {
     });
     const message = buildMessage(templates, context, details);
     const secrets = mergeSecrets(options);
-    const secretList = secretValues(secrets);
-    const redact = (text) => secrets_redact(text, secretList);
-    const setups = setupChannels(channels, secrets, options.envNames);
-    const started = clock.now();
+    const redact = cachedRedactor(secretValues(secrets));
+    const urlPolicy = options.urlPolicy ?? policyFromEnv(options.env ?? process.env);
+    const setups = setupChannels(channels, secrets, options.envNames, urlPolicy);
+    const fallbackDir = options.fallbackDir ?? DEFAULT_FALLBACK_DIR;
+    // The journal: every write is synchronous, and a failing disk never stops a send.
+    let fallbackError;
+    let journalled = false;
+    const journal = (entries) => {
+        if (entries.length === 0)
+            return;
+        try {
+            appendFallback(fallbackDir, entries, redact);
+            journalled = true;
+        }
+        catch (error) {
+            fallbackError ??= redact(`cannot write the fallback file: ${error.message}`);
+        }
+    };
+    const entry = (channel, status, payload, error = '', attempts = 0) => ({
+        at: new Date(clock.now()).toISOString(),
+        dedupeKey,
+        event,
+        environment: options.environment,
+        channel,
+        status,
+        error,
+        attempts,
+        title: message.title,
+        text: toPlainText(message.body),
+        payload,
+    });
+    // Render every payload now (pure): the pending lines carry them.
+    const rendered = setups.map((setup) => {
+        try {
+            return { setup, payload: renderChannelPayload(setup.channel, message) };
+        }
+        catch (error) {
+            return { setup, renderError: redact(`rendering failed: ${error.message}`) };
+        }
+    });
+    if (!options.dryRun) {
+        const before = [];
+        for (const r of rendered) {
+            if (r.setup.state === 'configured' && !r.renderError)
+                before.push(entry(r.setup.channel, 'pending', r.payload));
+            else if (r.setup.state === 'configured')
+                before.push(entry(r.setup.channel, 'failed', null, r.renderError));
+            else if (r.setup.state === 'misconfigured')
+                before.push(entry(r.setup.channel, 'misconfigured', r.payload ?? null, redact(r.setup.reason)));
+        }
+        if (setups.every((s) => s.state === 'skipped')) {
+            // No channel is configured: the message would otherwise vanish.
+            before.push(entry('none', 'skipped', renderWebhook(message), 'no channel is configured'));
+        }
+        journal(before);
+    }
+    // The hard budget: a real timer (not the injectable clock: deliveries are real I/O) aborts every
+    // send at `budgetMs`; a channel that ignores the abort is recorded as failed HARD_STOP_GRACE_MS later.
+    const budget = deadlineController(budgetMs, options.signal);
+    const startedAt = Date.now();
     const deliveryEnv = {
         fetch: options.fetch ?? globalThis.fetch,
         clock,
         random,
         policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
-        attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
-        deadline: started + (options.budgetMs ?? DEFAULT_BUDGET_MS),
-        ...(options.signal ? { signal: options.signal } : {}),
+        attemptTimeoutMs,
+        deadline: clock.now() + budgetMs,
+        signal: budget.signal,
+        redact,
+        urlPolicy,
     };
-    const results = await Promise.all(setups.map((setup) => deliverToChannel(setup, message, deliveryEnv, options, redact)));
-    const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
-    const nothingConfigured = !options.dryRun && results.every((r) => r.status === 'skipped');
-    const entries = undelivered.map((r) => ({
-        at: new Date(clock.now()).toISOString(),
-        dedupeKey,
-        event,
-        environment: options.environment,
-        channel: r.channel,
-        status: r.status,
-        error: r.reason ?? 'not delivered',
-        attempts: r.attempts,
-        title: message.title,
-        text: toPlainText(message.body),
-        payload: r.payload ?? null,
-    }));
-    if (nothingConfigured) {
-        // No channel is configured: the message would otherwise vanish.
-        entries.push({
-            at: new Date(clock.now()).toISOString(),
-            dedupeKey,
+    const runOne = async (r) => {
+        const { setup } = r;
+        if (r.renderError)
+            return {
+                channel: setup.channel,
+                status: 'failed',
+                attempts: 0,
+                durationMs: 0,
+                history: [],
+                reason: r.renderError,
+            };
+        let finished = false;
+        const finish = (result) => {
+            if (finished)
+                return result;
+            finished = true;
+            if (!options.dryRun && setup.state === 'configured') {
+                journal([
+                    result.status === 'delivered'
+                        ? entry(setup.channel, 'delivered', null, '', result.attempts)
+                        : entry(setup.channel, 'failed', r.payload, result.reason ?? 'not delivered', result.attempts),
+                ]);
+            }
+            return result;
+        };
+        const sending = deliverToChannel(setup, r.payload, message, deliveryEnv, options, redact).catch((error) => ({
+            channel: setup.channel,
+            status: 'failed',
+            attempts: 0,
+            durationMs: Date.now() - startedAt,
+            history: [],
+            reason: redact(`unexpected failure: ${error.message}`),
+            payload: r.payload,
+        }));
+        return finish(await settleWithin(sending, budgetMs + HARD_STOP_GRACE_MS - (Date.now() - startedAt), () => ({
+            channel: setup.channel,
+            status: 'failed',
+            attempts: 0,
+            durationMs: Date.now() - startedAt,
+            history: [],
+            reason: `did not stop within the call's time budget of ${budgetMs} ms; abandoned`,
+            payload: r.payload,
+        })));
+    };
+    const done = Promise.all(rendered.map(runOne))
+        .then((results) => {
+        const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
+        const nothingConfigured = !options.dryRun && results.every((r) => r.status === 'skipped');
+        const delivered = {};
+        for (const r of results) {
+            delivered[r.channel] =
+                r.status === 'delivered'
+                    ? true
+                    : r.status === 'skipped'
+                        ? 'skipped'
+                        : r.status === 'dry-run'
+                            ? 'dry-run'
+                            : false;
+        }
+        return {
             event,
             environment: options.environment,
-            channel: 'none',
-            status: 'skipped',
-            error: 'no channel is configured',
-            attempts: 0,
+            dedupeKey,
+            dryRun: Boolean(options.dryRun),
             title: message.title,
-            text: toPlainText(message.body),
-            payload: renderWebhook(message),
-        });
-    }
-    let fallbackPath = null;
-    let fallbackError;
-    if (entries.length > 0) {
-        try {
-            fallbackPath = appendFallback(options.fallbackDir ?? DEFAULT_FALLBACK_DIR, entries, redact);
-        }
-        catch (error) {
-            fallbackError = redact(`cannot write the fallback file: ${error.message}`);
-        }
-    }
-    const delivered = {};
-    for (const r of results) {
-        delivered[r.channel] =
-            r.status === 'delivered'
-                ? true
-                : r.status === 'skipped'
-                    ? 'skipped'
-                    : r.status === 'dry-run'
-                        ? 'dry-run'
-                        : false;
-    }
-    return {
-        event,
-        environment: options.environment,
-        dedupeKey,
-        dryRun: Boolean(options.dryRun),
-        title: message.title,
-        text: message.body,
-        channels: results,
-        delivered,
-        fallbackPath,
-        ...(fallbackError ? { fallbackError } : {}),
-        anyFailed: undelivered.length > 0,
-    };
+            text: message.body,
+            channels: results,
+            delivered,
+            fallbackPath: journalled && (undelivered.length > 0 || nothingConfigured) ? fallbackPathFor(fallbackDir) : null,
+            ...(fallbackError ? { fallbackError } : {}),
+            anyFailed: undelivered.length > 0,
+        };
+    })
+        .finally(() => budget.dispose());
+    return { dedupeKey, done, abort: () => budget.abort(new Error('notification aborted by the caller')) };
 }
-async function deliverToChannel(setup, message, env, options, redact) {
+async function deliverToChannel(setup, payload, message, env, options, redact) {
     const { channel } = setup;
     const started = env.clock.now();
     const base = { channel, attempts: 0, history: [] };
-    let payload;
-    try {
-        payload = renderChannelPayload(channel, message);
-    }
-    catch (error) {
-        return {
-            ...base,
-            status: 'failed',
-            durationMs: 0,
-            reason: redact(`rendering failed: ${error.message}`),
-        };
-    }
     if (options.dryRun)
         return {
             ...base,
             status: 'dry-run',
             durationMs: 0,
             payload,
-            ...(setup.state !== 'configured' ? { reason: setup.reason } : {}),
+            ...(setup.state !== 'configured' ? { reason: redact(setup.reason) } : {}),
         };
     if (setup.state === 'skipped')
         return { ...base, status: 'skipped', durationMs: 0, reason: setup.reason };
@@ -67740,6 +66066,8 @@ async function deliverToChannel(setup, message, env, options, redact) {
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/index.ts
+
+
 
 
 
@@ -67901,10 +66229,12 @@ function resolvePromQueries(gates, sources = {}, options = {}) {
                 const num = selectors.get(gate.numerator);
                 const den = selectors.get(gate.denominator);
                 const total = `sum(increase(${den.name}${labelMatchers(den)}[${range}]))`;
-                // `or vector(0)`: a failure counter that has never been incremented is zero, not missing.
+                // No `or vector(0)`: a failure selector that matches nothing is missing data (an error
+                // reading, fail closed), never a 0 % failure rate. Services pre-initialise their labelled
+                // counters (prom-client: counter.inc(labels, 0)) so a healthy one always has the series.
                 out.push({
                     gate: gate.name,
-                    query: `(sum(increase(${num.name}${labelMatchers(num)}[${range}])) or vector(0)) / ${total}`,
+                    query: `sum(increase(${num.name}${labelMatchers(num)}[${range}])) / ${total}`,
                     events: total,
                 });
                 break;
@@ -68029,7 +66359,8 @@ var parse_prometheus_text_format_cjs_default = /*#__PURE__*/__nccwpck_require__.
 // Scrapes a Prometheus text exposition (/metrics) and turns the mapped series into engine
 // readings: counters and gauges summed over matching series, histograms as cumulative buckets
 // (summed by `le`). The windowed ratios and percentiles are then computed by the engine from the
-// deltas between polls. A failed scrape or a missing series is an `error` reading (fail closed).
+// deltas between polls. A failed scrape, a body that is not an exposition, or a selector that
+// matches no series is an `error` reading (fail closed): missing is never zero.
 // The parser ships no types. ncc type-checks with each bundle's own tsconfig (src of the action or
 // CLI only), which would not see this package's declaration file without the reference.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
@@ -68048,15 +66379,68 @@ function parseBound(le) {
 function findFamily(families, name) {
     return families.get(name) ?? families.get(name.replace(/_total$/, '')) ?? families.get(`${name}_total`);
 }
-/** One metric's reading from a parsed exposition. */
+/** Edit distance, for "did you mean" lists. */
+function editDistance(a, b) {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        let diagonal = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const above = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+            diagonal = above;
+        }
+    }
+    return row[b.length];
+}
+/** The `count` candidates closest to `wanted` (shared prefix first, then edit distance). */
+function closest(wanted, candidates, count = 3) {
+    const prefix = (c) => {
+        let n = 0;
+        while (n < c.length && n < wanted.length && c[n] === wanted[n])
+            n++;
+        return n;
+    };
+    return [...new Set(candidates)]
+        .map((c) => ({ c, d: editDistance(wanted, c) - prefix(c) / 2 }))
+        .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
+        .slice(0, count)
+        .map((x) => x.c);
+}
+/** Why a selector matched nothing, and what the endpoint has instead: the closest metric names,
+ *  or, when the name exists, the label values each matcher could have meant. */
+function describeNoMatch(families, selector) {
+    const wanted = selectorText(selector);
+    const family = findFamily(families, selector.name);
+    if (!family) {
+        const names = closest(selector.name, [...families.keys()].filter((n) => !/_(bucket|count|sum)$/.test(n) || !families.has(n.replace(/_(bucket|count|sum)$/, ''))));
+        return `selector ${wanted} matched no series: there is no metric ${selector.name}; closest names: ${names.length ? names.join(', ') : '(the exposition has no metrics)'}`;
+    }
+    const hints = [];
+    for (const [label, value] of Object.entries(selector.labels)) {
+        const values = new Set();
+        for (const m of family.metrics)
+            if (m.labels?.[label] !== undefined)
+                values.add(m.labels[label]);
+        if (!values.has(value))
+            hints.push(values.size
+                ? `${label}=${JSON.stringify(value)} is not among its values (${closest(value, values, 5)
+                    .map((v) => JSON.stringify(v))
+                    .join(', ')})`
+                : `it has no label ${label}`);
+    }
+    return `selector ${wanted} matched no series of ${family.name}${hints.length ? `: ${hints.join('; ')}` : ''}`;
+}
+/** One metric's reading from a parsed exposition. A selector that matches no series is an error
+ *  reading (missing data, fail closed), never zero. */
 function readSeries(families, selector) {
     const family = findFamily(families, selector.name);
     if (!family)
-        return { type: 'error', error: `series ${selectorText(selector)} not found in the exposition` };
+        return { type: 'error', error: describeNoMatch(families, selector) };
     const samples = family.metrics.filter((m) => matches(m.labels, selector.labels));
+    if (samples.length === 0)
+        return { type: 'error', error: describeNoMatch(families, selector) };
     if (family.type === 'HISTOGRAM') {
-        if (samples.length === 0)
-            return { type: 'error', error: `no histogram series matches ${selectorText(selector)}` };
         const byBound = new Map();
         let count = 0;
         let sum = 0;
@@ -68071,15 +66455,37 @@ function readSeries(families, selector) {
         const buckets = [...byBound.entries()]
             .map(([le, c]) => ({ le: le === Number.POSITIVE_INFINITY ? le : le * selector.scale, count: c }))
             .sort((a, b) => a.le - b.le);
+        if (!buckets.some((b) => b.le === Number.POSITIVE_INFINITY))
+            return { type: 'error', error: `${family.name} has no +Inf bucket; not a complete histogram` };
         return { type: 'histogram', buckets, count, sum: sum * selector.scale };
     }
     if (family.type === 'SUMMARY')
         return { type: 'error', error: `${family.name} is a summary; map a histogram, counter or gauge` };
-    // A labelled counter that was never incremented has no series yet: that is zero, not missing.
     const total = samples.reduce((acc, s) => acc + Number(s.value), 0) * selector.scale;
     if (!Number.isFinite(total))
         return { type: 'error', error: `${selectorText(selector)} is not a number` };
     return family.type === 'GAUGE' ? { type: 'gauge', value: total } : { type: 'counter', value: total };
+}
+const SAMPLE_LINE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?[ \t]+[^ \t]+([ \t]+-?[0-9]+)?[ \t]*$/;
+/** Refuses a body that is not a text exposition (an HTML error page, JSON, binary), naming the
+ *  first offending line, instead of reading it as "no series". */
+function checkExposition(text, contentType = '') {
+    const lines = text.split('\n');
+    let samples = 0;
+    for (const [i, raw] of lines.entries()) {
+        const line = raw.replace(/\r$/, '').trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        if (!SAMPLE_LINE.test(line)) {
+            const shown = line.length > 60 ? `${line.slice(0, 60)}…` : line;
+            throw new ExpositionError(`the metrics endpoint did not answer a Prometheus text exposition${contentType ? ` (content-type ${contentType})` : ''}: line ${i + 1} is ${JSON.stringify(shown)}`);
+        }
+        samples++;
+    }
+    if (samples === 0)
+        throw new ExpositionError(`the metrics endpoint answered an exposition without a single sample${contentType ? ` (content-type ${contentType})` : ''}`);
+}
+class ExpositionError extends Error {
 }
 /** Parses an exposition. The parser flattens a histogram's series into one bucket map whenever
  *  they carry labels besides `le` (pods, routes), so histograms are re-declared `untyped` before
@@ -68125,22 +66531,35 @@ function parseExposition(text) {
     }
     return families;
 }
+/** Scrapes once and parses; throws an Error whose message is the one-line reason. */
+async function fetchExposition(url, timeoutMs = 5000) {
+    let res;
+    try {
+        res = await getText(url, timeoutMs, { accept: 'text/plain;version=0.0.4' });
+    }
+    catch (error) {
+        throw new ExpositionError(`metrics scrape failed: ${http_describeFetchError(error, timeoutMs)}`);
+    }
+    if (res.status < 200 || res.status > 299)
+        throw new ExpositionError(`HTTP ${res.status} from the metrics endpoint`);
+    checkExposition(res.body, res.contentType);
+    try {
+        return parseExposition(res.body);
+    }
+    catch (error) {
+        throw new ExpositionError(`the metrics endpoint answered an exposition that does not parse: ${error.message}`);
+    }
+}
 /** Scrapes once and reads every mapped metric. */
 async function scrapeExposition(url, selectors, timeoutMs = 5000) {
     const out = {};
     let families;
     try {
-        const res = await getText(url, timeoutMs, { accept: 'text/plain;version=0.0.4' });
-        if (res.status < 200 || res.status > 299)
-            throw new Error(`HTTP ${res.status} from the metrics endpoint`);
-        families = parseExposition(res.body);
+        families = await fetchExposition(url, timeoutMs);
     }
     catch (error) {
-        const reason = error instanceof Error && error.message.startsWith('HTTP ')
-            ? error.message
-            : `metrics scrape failed: ${http_describeFetchError(error, timeoutMs)}`;
         for (const metric of selectors.keys())
-            out[metric] = { type: 'error', error: reason };
+            out[metric] = { type: 'error', error: error.message };
         return out;
     }
     for (const [metric, selector] of selectors)
@@ -68176,7 +66595,7 @@ async function instantQuery(baseUrl, query, timeoutMs = 5000, headers = {}) {
         return Number(data.result[1]);
     const vector = data.result;
     if (vector.length === 0)
-        return { error: `no data for ${query}` };
+        return { error: `query matched no series (missing data, never zero): ${query}` };
     if (vector.length > 1)
         return {
             error: `query returned ${vector.length} series; aggregate it to one (e.g. sum(...) or max(...))`,
@@ -68435,12 +66854,60 @@ const gateProperties = {
         unit: { type: 'string' },
         ...common,
     },
+    baseline: {
+        kind: { const: 'baseline' },
+        compare: {
+            enum: ['ratio', 'percentile', 'gauge'],
+            description: 'What is compared with the pre-deploy baseline: a failure ratio (numerator/denominator), the share of ' +
+                'a latency metric above the baseline percentile, or the mean of a gauge.',
+        },
+        numerator: { type: 'string', description: 'compare ratio: counter of bad events.' },
+        denominator: { type: 'string', description: 'compare ratio: counter of all events.' },
+        metric: {
+            type: 'string',
+            description: 'compare percentile: histogram/samples metric; gauge: gauge metric.',
+        },
+        percentile: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 100 },
+        unit: { type: 'string' },
+        margin: {
+            type: 'number',
+            minimum: 0,
+            description: 'Practical margin, relative: 0.5 tolerates up to 50 % worse than the baseline (upper bound) (default 0.5).',
+        },
+        alpha: {
+            type: 'number',
+            exclusiveMinimum: 0,
+            maximum: 0.2,
+            description: 'False-alarm probability over the whole watch, however often it is polled (default 0.01).',
+        },
+        baseline_period: {
+            ...duration,
+            description: 'How long before the deploy the baseline is recorded (default 15m).',
+        },
+        mode: {
+            enum: ['enforce', 'warn'],
+            description: 'enforce: a regression is a violation (rollback); warn: reported and notified only (default enforce).',
+        },
+        min_events: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Fewest baseline events (gauge: readings) that make a baseline (default 100; gauge 5).',
+        },
+        ...common,
+    },
 };
+/** A baseline gate names the metrics its comparison needs. */
+const baselineConditions = [
+    { if: { properties: { compare: { const: 'ratio' } } }, then: { required: ['numerator', 'denominator'] } },
+    { if: { properties: { compare: { const: 'percentile' } } }, then: { required: ['metric', 'percentile'] } },
+    { if: { properties: { compare: { const: 'gauge' } } }, then: { required: ['metric'] } },
+];
 const required = {
     consecutive_failures: ['kind', 'source', 'threshold'],
     ratio: ['kind', 'numerator', 'denominator', 'window', 'threshold'],
     percentile: ['kind', 'metric', 'percentile', 'window', 'threshold'],
     gauge: ['kind', 'metric', 'threshold'],
+    baseline: ['kind', 'compare'],
 };
 const fullGate = {
     type: 'object',
@@ -68451,6 +66918,7 @@ const fullGate = {
         properties,
         required: required[kind],
         additionalProperties: false,
+        ...(kind === 'baseline' ? { allOf: baselineConditions } : {}),
     })),
 };
 const allGateFields = Object.fromEntries(Object.values(gateProperties).flatMap((props) => Object.entries(props)));
@@ -68469,6 +66937,14 @@ const cadence = {
         suspicion_interval: {
             ...duration,
             description: 'Fast poll interval while a failure is suspected but not yet confirmed; "0s" disables it.',
+        },
+        sentinel_interval: {
+            ...duration,
+            description: 'Cheap checks (health + one scrape) between the scheduled polls, judged like polls (default 15s); "0s" disables them.',
+        },
+        fast_burn_window: {
+            ...duration,
+            description: 'Window of the fast-burn rules (default 1m): a ratio over 5× its limit (at most 40%), or over half the requests above a percentile limit, in this window violates at once; a failure still suspected at the end of the watch is followed for this long (overtime); "0s" disables both.',
         },
     },
     additionalProperties: false,
@@ -68541,9 +67017,715 @@ const qualityGatesSchema = {
     additionalProperties: false,
 };
 
+;// CONCATENATED MODULE: ./packages/gates/src/config-checks.ts
+// Checks JSON.parse and the schema cannot make: duplicate keys (JSON.parse silently keeps the
+// last), numbers that overflow to Infinity (1e309), and names that collide with Object.prototype
+// (`__proto__`, `constructor`) and would resolve to something nobody wrote.
+
+function childPath(parent, key) {
+    if (typeof key === 'number')
+        return `${parent === '(root)' ? '' : parent}[${key}]`;
+    const part = /^[A-Za-z_$][\w$-]*$/.test(key) ? key : JSON.stringify(key);
+    return parent === '(root)' ? part : `${parent}.${part}`;
+}
+/** Every key that appears twice in the same object of a JSON text. The text is assumed to be
+ *  valid JSON (parse it first); the scanner only tracks strings, nesting and line numbers. */
+function findDuplicateKeys(text) {
+    const stack = [];
+    const found = [];
+    let line = 1;
+    const pathOfValue = () => {
+        const top = stack[stack.length - 1];
+        if (!top)
+            return '(root)';
+        if (top.type === 'array')
+            return childPath(top.path, top.index);
+        return childPath(top.path, top.key ?? '');
+    };
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (ch === '\n')
+            line++;
+        else if (ch === '"') {
+            let j = i + 1;
+            let value = '';
+            while (j < text.length && text[j] !== '"') {
+                if (text[j] === '\\') {
+                    value += text.slice(j, j + 2);
+                    j += 2;
+                }
+                else
+                    value += text[j++];
+            }
+            i = j;
+            const top = stack[stack.length - 1];
+            if (top?.type === 'object' && top.expectKey) {
+                let key = value;
+                try {
+                    key = JSON.parse(`"${value}"`);
+                }
+                catch {
+                    /* keep the raw text */
+                }
+                const first = top.keys.get(key);
+                if (first !== undefined)
+                    found.push({ path: top.path, key, firstLine: first, secondLine: line });
+                else
+                    top.keys.set(key, line);
+                top.key = key;
+                top.expectKey = false;
+            }
+        }
+        else if (ch === '{' || ch === '[') {
+            const path = pathOfValue();
+            stack.push(ch === '{'
+                ? { type: 'object', path, keys: new Map(), key: null, expectKey: true }
+                : { type: 'array', path, index: 0 });
+        }
+        else if (ch === '}' || ch === ']')
+            stack.pop();
+        else if (ch === ',') {
+            const top = stack[stack.length - 1];
+            if (top?.type === 'object')
+                top.expectKey = true;
+            else if (top?.type === 'array')
+                top.index++;
+        }
+    }
+    return found;
+}
+/** Refuses the first duplicate key, naming both lines. */
+function assertNoDuplicateKeys(text, file) {
+    const duplicate = findDuplicateKeys(text)[0];
+    if (!duplicate)
+        return;
+    const where = duplicate.path === '(root)' ? 'the top level' : duplicate.path;
+    throw new errors_ConfigError(`duplicate key ${JSON.stringify(duplicate.key)} in ${where} (lines ${duplicate.firstLine} and ${duplicate.secondLine}); ` +
+        'JSON would silently keep only the last one — keep one of them', { file, field: childPath(duplicate.path, duplicate.key) });
+}
+/** Names that resolve to Object.prototype members in a plain object. */
+function config_checks_isPrototypeName(name) {
+    return name === '__proto__' || name === 'prototype' || name in Object.prototype;
+}
+/** Refuses non-finite numbers anywhere (1e309 parses to Infinity; a limit of Infinity never trips). */
+function assertFiniteNumbers(value, file, path = '(root)') {
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new errors_ConfigError(`${path}: ${value} (a number too large to represent, e.g. 1e309) is not a finite number; a gate with that limit could never trip — use a finite number`, { file, field: path });
+        return;
+    }
+    if (Array.isArray(value))
+        value.forEach((v, i) => assertFiniteNumbers(v, file, childPath(path, i)));
+    else if (value !== null && typeof value === 'object')
+        for (const [k, v] of Object.entries(value))
+            assertFiniteNumbers(v, file, childPath(path, k));
+}
+/** Refuses prototype names as environment or gate names (in the file and as `--env`). */
+function assertNoPrototypeNames(raw, file) {
+    const check = (names, where, what) => {
+        for (const name of names)
+            if (config_checks_isPrototypeName(name))
+                throw new errors_ConfigError(`${where}: ${JSON.stringify(name)} is not a valid ${what} name (it names a JavaScript object built-in); use a plain name such as "production"`, { file, field: `${where}.${name}` });
+    };
+    const obj = raw;
+    if (!obj || typeof obj !== 'object')
+        return;
+    if (obj.environments && typeof obj.environments === 'object') {
+        check(Object.keys(obj.environments), 'environments', 'environment');
+        for (const [env, body] of Object.entries(obj.environments))
+            if (body?.gates && typeof body.gates === 'object')
+                check(Object.keys(body.gates), `environments.${env}.gates`, 'gate');
+    }
+    if (obj.defaults?.gates && typeof obj.defaults.gates === 'object')
+        check(Object.keys(obj.defaults.gates), 'defaults.gates', 'gate');
+}
+
+;// CONCATENATED MODULE: ./packages/gates/src/baseline/special.ts
+// Special functions the baseline tests need (log-gamma, regularized incomplete beta and gamma, the
+// normal and Student t distributions), written here because no maintained npm package gives them
+// in log space to the ~1e-12 accuracy the SciPy reference tests demand, without native code.
+const LANCZOS = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+/** ln Γ(x) for x > 0 (Lanczos, g = 7). */
+function logGamma(x) {
+    if (x < 0.5)
+        return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
+    const z = x - 1;
+    let sum = LANCZOS[0];
+    for (let i = 1; i < 9; i++)
+        sum += LANCZOS[i] / (z + i);
+    const t = z + 7.5;
+    return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+/** ln B(a, b). */
+function logBeta(a, b) {
+    return logGamma(a) + logGamma(b) - logGamma(a + b);
+}
+/** Lentz's continued fraction for the incomplete beta function (Numerical Recipes' betacf). */
+function betaContinuedFraction(x, a, b) {
+    const tiny = 1e-300;
+    let c = 1;
+    let d = 1 - ((a + b) * x) / (a + 1);
+    if (Math.abs(d) < tiny)
+        d = tiny;
+    d = 1 / d;
+    let h = d;
+    for (let m = 1; m <= 100_000; m++) {
+        const m2 = 2 * m;
+        let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+        d = 1 + aa * d;
+        if (Math.abs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (Math.abs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        h *= d * c;
+        aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+        d = 1 + aa * d;
+        if (Math.abs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (Math.abs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        const step = d * c;
+        h *= step;
+        if (Math.abs(step - 1) < 1e-15)
+            return h;
+    }
+    return h;
+}
+/** ln I_x(a, b), the log of the regularized incomplete beta function, accurate in both tails. */
+function logIncompleteBeta(x, a, b) {
+    if (x <= 0)
+        return -Infinity;
+    if (x >= 1)
+        return 0;
+    // The continued fraction converges fast below the mean; above it, use I_x(a,b) = 1 − I_{1−x}(b,a).
+    const direct = (y, p, q) => p * Math.log(y) + q * Math.log1p(-y) - logBeta(p, q) + Math.log(betaContinuedFraction(y, p, q) / p);
+    if (x < (a + 1) / (a + b + 2))
+        return direct(x, a, b);
+    return Math.log1p(-Math.exp(direct(1 - x, b, a)));
+}
+/** I_x(a, b). */
+function incompleteBeta(x, a, b) {
+    return Math.exp(logIncompleteBeta(x, a, b));
+}
+/** ln(1 − I_x(a, b)) = ln I_{1−x}(b, a), the upper tail. */
+function logIncompleteBetaUpper(x, a, b) {
+    return logIncompleteBeta(1 - x, b, a);
+}
+/** The q-quantile of Beta(a, b) (bisection on the CDF; monotone, so it cannot fail to converge). */
+function betaQuantile(q, a, b) {
+    if (q <= 0)
+        return 0;
+    if (q >= 1)
+        return 1;
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 200 && hi - lo > 1e-16 * Math.max(lo, 1e-300); i++) {
+        const mid = lo > 0 && hi / lo > 1e3 ? Math.sqrt(lo * hi) : (lo + hi) / 2;
+        if (incompleteBeta(mid, a, b) < q)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+/** Regularized lower incomplete gamma P(a, x) (series / continued fraction, Numerical Recipes). */
+function incompleteGammaP(a, x) {
+    if (x <= 0)
+        return 0;
+    const front = -x + a * Math.log(x) - logGamma(a);
+    if (x < a + 1) {
+        let sum = 1 / a;
+        let term = sum;
+        for (let n = 1; n < 10_000; n++) {
+            term *= x / (a + n);
+            sum += term;
+            if (Math.abs(term) < Math.abs(sum) * 1e-16)
+                break;
+        }
+        return sum * Math.exp(front);
+    }
+    const tiny = 1e-300;
+    let b = x + 1 - a;
+    let c = 1 / tiny;
+    let d = 1 / b;
+    let h = d;
+    for (let i = 1; i < 10_000; i++) {
+        const an = -i * (i - a);
+        b += 2;
+        d = an * d + b;
+        if (Math.abs(d) < tiny)
+            d = tiny;
+        c = b + an / c;
+        if (Math.abs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        const step = d * c;
+        h *= step;
+        if (Math.abs(step - 1) < 1e-16)
+            break;
+    }
+    return 1 - Math.exp(front) * h;
+}
+/** Standard normal CDF Φ(z). */
+function normalCdf(z) {
+    if (z === 0)
+        return 0.5;
+    const tail = 0.5 * (1 - incompleteGammaP(0.5, (z * z) / 2));
+    return z > 0 ? 1 - tail : tail;
+}
+/** CDF of Student's t with ν degrees of freedom. */
+function studentTCdf(t, nu) {
+    const tail = 0.5 * incompleteBeta(nu / (nu + t * t), nu / 2, 0.5);
+    return t > 0 ? 1 - tail : tail;
+}
+/** The q-quantile of Student's t with ν degrees of freedom (q in (0.5, 1)). */
+function special_studentTQuantile(q, nu) {
+    let lo = 0;
+    let hi = 1;
+    while (studentTCdf(hi, nu) < q && hi < 1e12)
+        hi *= 2;
+    for (let i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
+        const mid = (lo + hi) / 2;
+        if (studentTCdf(mid, nu) < q)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+;// CONCATENATED MODULE: ./packages/gates/src/baseline/sequential.ts
+// The always-valid tests behind baseline gates. Each returns the log of a nonnegative
+// supermartingale under the null hypothesis ("no worse than the reference"); by Ville's
+// inequality it exceeds ln(1/α) at ANY time with probability ≤ α, so it may be checked after every
+// poll without inflating the false-alarm rate (Howard, Ramdas, McAuliffe & Sekhon 2021; Johari,
+// Pekelis & Walsh 2017/2022).
+
+/** Exact (Clopper–Pearson) one-sided upper confidence bound on a binomial rate: P(rate > bound) ≤ α. */
+function sequential_binomialUpperBound(failures, trials, alpha) {
+    if (trials <= 0 || failures >= trials)
+        return 1;
+    return betaQuantile(1 - alpha, failures + 1, trials - failures);
+}
+/** Prior of the beta-binomial mixture: Beta(1, (1 − p₀)/p₀) truncated to [p₀, 1]. Its mass sits just
+ *  above the reference (mean ≈ 2 p₀ for a small p₀), so small regressions are found quickly, while
+ *  its heavy tail still covers large ones. */
+function mixturePrior(reference) {
+    return { a: 1, b: Math.max((1 - reference) / reference, 1e-9) };
+}
+/**
+ * ln M for H₀: rate ≤ p₀ after `failures` bad events out of `trials`:
+ *   M = ∫_{p₀}^1 (p/p₀)^x ((1−p)/(1−p₀))^(n−x) π(dp),  π = Beta(a, b) restricted to [p₀, 1].
+ * For every p ≥ p₀ the integrand is a supermartingale under any rate ≤ p₀, hence so is M.
+ */
+function sequential_binomialMixtureLogStatistic(failures, trials, reference, prior = mixturePrior(reference)) {
+    if (trials <= 0)
+        return 0;
+    if (reference >= 1)
+        return -Infinity;
+    if (reference <= 0)
+        return failures > 0 ? Infinity : 0;
+    const { a, b } = prior;
+    const x = failures;
+    const n = trials;
+    const posterior = logBeta(a + x, b + n - x) + logIncompleteBetaUpper(reference, a + x, b + n - x);
+    const priorMass = logBeta(a, b) + logIncompleteBetaUpper(reference, a, b);
+    return posterior - priorMass - x * Math.log(reference) - (n - x) * Math.log1p(-reference);
+}
+/** Student-t one-sided upper confidence bound on a mean from a baseline sample. */
+function meanUpperBound(values, alpha) {
+    const n = values.length;
+    const mean = values.reduce((s, v) => s + v, 0) / Math.max(n, 1);
+    if (n < 2)
+        return { bound: n ? mean : Number.NaN, sd: Number.NaN };
+    const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
+    return { bound: mean + (special_studentTQuantile(1 - alpha, n - 1) * sd) / Math.sqrt(n), sd };
+}
+/**
+ * ln M for H₀: mean ≤ μ₀ of σ-sub-Gaussian observations, from S = Σ(xᵢ − μ₀) over t observations:
+ * a one-sided normal mixture of exp(λS − λ²tσ²/2) over λ ~ half-normal with variance ρ/σ²... i.e.
+ *   M = 2/√(1+ρV) · exp(S²/(2(V+1/ρ))) · Φ(S/√(V+1/ρ)),  V = tσ².
+ */
+function sequential_gaussianMixtureLogStatistic(sum, count, sigma, rho) {
+    if (count <= 0)
+        return 0;
+    const v = count * sigma * sigma;
+    const a = v + 1 / rho;
+    return (Math.log(2) - 0.5 * Math.log1p(rho * v) + (sum * sum) / (2 * a) + Math.log(normalCdf(sum / Math.sqrt(a))));
+}
+/** ρ that makes the normal mixture tightest around `count` observations (Howard et al. 2021, eq. 3.8
+ *  with the one-sided correction ignored): it tunes the test to the middle of the watch window. */
+function sequential_gaussianMixtureRho(sigma, count, alpha) {
+    const l = -2 * Math.log(alpha) + Math.log(-2 * Math.log(alpha) + 1);
+    return l / (sigma * sigma * Math.max(count, 1));
+}
+
+;// CONCATENATED MODULE: ./packages/gates/src/baseline/gate.ts
+// Baseline gates: "the new release is worse than the pre-deploy baseline by more than a practical
+// margin", decided by an always-valid sequential test so the false-alarm probability stays ≤ α no
+// matter how often the monitor polls. α is split: α/2 for the baseline's upper confidence bound,
+// α/2 for the sequential test of the watch against that bound × (1 + margin).
+
+
+
+const BASELINE_DEFAULTS = { margin: 0.5, alpha: 0.01, baselinePeriodMs: 15 * 60_000 };
+/** Resolves one `kind: "baseline"` gate of the (schema-checked, merged) config. */
+function resolveBaselineGate(name, g, path, file) {
+    const period = g.baseline_period;
+    let baselinePeriodMs = BASELINE_DEFAULTS.baselinePeriodMs;
+    if (period !== undefined) {
+        const ms = typeof period === 'string' ? durations_tryParseDuration(period) : undefined;
+        if (ms === undefined || ms <= 0)
+            throw new errors_ConfigError(durations_durationProblem(`${path}.baseline_period`, period), {
+                file,
+                field: `${path}.baseline_period`,
+            });
+        baselinePeriodMs = ms;
+    }
+    const compare = g.compare;
+    return {
+        name,
+        kind: 'baseline',
+        compare,
+        ...(compare === 'ratio'
+            ? { numerator: g.numerator, denominator: g.denominator }
+            : { metric: g.metric }),
+        ...(compare === 'percentile' ? { percentile: g.percentile } : {}),
+        unit: g.unit ?? (compare === 'percentile' ? 'ms' : ''),
+        margin: g.margin ?? BASELINE_DEFAULTS.margin,
+        alpha: g.alpha ?? BASELINE_DEFAULTS.alpha,
+        baselinePeriodMs,
+        mode: g.mode ?? 'enforce',
+        minEvents: g.min_events ?? (compare === 'gauge' ? 5 : 100),
+        ...(typeof g.description === 'string' ? { description: g.description } : {}),
+        sources: g.sources ?? {},
+    };
+}
+/** The logical metrics a baseline gate reads. */
+function metricsOfBaselineGate(gate) {
+    return gate.compare === 'ratio' ? [gate.numerator, gate.denominator] : [gate.metric];
+}
+/** "extractions_failed/extractions_total worse than baseline by > 50 %" */
+function describeBaselineLimit(gate) {
+    const what = gate.compare === 'ratio'
+        ? `${gate.numerator}/${gate.denominator}`
+        : gate.compare === 'percentile'
+            ? `share of ${gate.metric} above the baseline p${gate.percentile}`
+            : `mean ${gate.metric}`;
+    return `${what} worse than the ${durations_formatDuration(gate.baselinePeriodMs)} pre-deploy baseline by > ${Math.round(gate.margin * 100)}% (α = ${gate.alpha}, sequential${gate.mode === 'warn' ? ', warn only' : ''})`;
+}
+class gate_BaselineError extends Error {
+    name = 'BaselineError';
+}
+function counterIncrease(values) {
+    let total = 0;
+    for (let i = 1; i < values.length; i++) {
+        const delta = values[i] - values[i - 1];
+        total += delta >= 0 ? delta : values[i];
+    }
+    return total;
+}
+/** Raw series a source sampled for baseline gates may sit under `baseline:<metric>` when the
+ *  logical name is taken by a fixed gate's windowed value (the Prometheus provider); else the
+ *  plain name (exposition scrapes, where both read the same raw series). */
+const BASELINE_METRIC_PREFIX = 'baseline:';
+const raw = (r, metric) => r?.metrics[`${BASELINE_METRIC_PREFIX}${metric}`] ?? r?.metrics[metric];
+/** A raw counter or gauge value; a `windowed` value is computed over some window, never raw. */
+const numeric = (m) => m && (m.type === 'counter' || m.type === 'gauge') ? m.value : undefined;
+/** Counter increase of a ratio gate's two counters over the readings that carry both. */
+function ratioCounts(gate, readings) {
+    const usable = readings.filter((r) => numeric(raw(r, gate.numerator)) !== undefined && numeric(raw(r, gate.denominator)) !== undefined);
+    return {
+        bad: counterIncrease(usable.map((r) => numeric(raw(r, gate.numerator)))),
+        total: counterIncrease(usable.map((r) => numeric(raw(r, gate.denominator)))),
+        polls: usable.length,
+    };
+}
+/** Histogram increase between two cumulative readings (a reset counts everything since). */
+function bucketDelta(now, then) {
+    if (!then)
+        return [...now];
+    const before = new Map(then.map((b) => [b.le, b.count]));
+    const deltas = now.map((b) => ({ le: b.le, count: b.count - (before.get(b.le) ?? 0) }));
+    return deltas.some((b) => b.count < 0) ? [...now] : deltas;
+}
+/** Observations of `metric` over the readings: total, and how many exceeded `bound` (when given). */
+function latencyCounts(metric, readings, bound) {
+    const usable = readings.filter((r) => raw(r, metric)?.type === 'histogram' || raw(r, metric)?.type === 'samples');
+    const first = raw(usable[0], metric);
+    if (first?.type === 'samples') {
+        const values = usable.flatMap((r) => {
+            const m = raw(r, metric);
+            return m?.type === 'samples' ? m.values : [];
+        });
+        return {
+            total: values.length,
+            above: bound === undefined ? 0 : values.filter((v) => v > bound).length,
+            values,
+        };
+    }
+    // Cumulative histograms: sum the increases between consecutive readings (resets handled per step).
+    const sum = new Map();
+    for (let i = 1; i < usable.length; i++) {
+        const now = raw(usable[i], metric);
+        const then = raw(usable[i - 1], metric);
+        if (now?.type !== 'histogram' || then?.type !== 'histogram')
+            continue;
+        for (const b of bucketDelta(now.buckets, then.buckets))
+            sum.set(b.le, (sum.get(b.le) ?? 0) + b.count);
+    }
+    const buckets = [...sum.entries()].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
+    const total = buckets.find((b) => b.le === Infinity)?.count ?? buckets[buckets.length - 1]?.count ?? 0;
+    const atOrBelow = bound === undefined ? total : (buckets.find((b) => b.le === bound)?.count ?? Number.NaN);
+    return { total, above: total - atOrBelow, buckets };
+}
+/** Cumulative (bad, total) since the first watch reading, one entry per reading: bad = failed
+ *  events for a ratio, observations slower than `bound` for a latency comparison. */
+function cumulativeCounts(gate, bound, readings) {
+    const out = [];
+    const increase = (then, now) => (now >= then ? now - then : now);
+    let bad = 0;
+    let total = 0;
+    let prevBad;
+    let prevTotal;
+    let prevHistogram;
+    for (const r of readings) {
+        if (gate.compare === 'ratio') {
+            const b = numeric(raw(r, gate.numerator));
+            const t = numeric(raw(r, gate.denominator));
+            if (b !== undefined && t !== undefined) {
+                if (prevBad !== undefined && prevTotal !== undefined) {
+                    bad += increase(prevBad, b);
+                    total += increase(prevTotal, t);
+                }
+                prevBad = b;
+                prevTotal = t;
+            }
+        }
+        else {
+            const m = raw(r, gate.metric);
+            if (m?.type === 'samples') {
+                total += m.values.length;
+                bad += m.values.filter((v) => v > bound).length;
+            }
+            else if (m?.type === 'histogram') {
+                if (prevHistogram) {
+                    const delta = bucketDelta(m.buckets, prevHistogram);
+                    const all = delta.find((b) => b.le === Infinity)?.count ?? Math.max(0, ...delta.map((b) => b.count));
+                    // A bucket layout without the baseline's bound cannot be compared: NaN, never a pass.
+                    const atOrBelow = delta.find((b) => b.le === bound)?.count ?? Number.NaN;
+                    total += all;
+                    bad += all - atOrBelow;
+                }
+                prevHistogram = m.buckets;
+            }
+        }
+        out.push({ bad, total });
+    }
+    return out;
+}
+/** Builds the baseline of each gate from readings polled during the baseline period. Throws a
+ *  BaselineError naming the gate when the period held too little data to be a baseline. */
+function gate_baselineFromReadings(gates, readings, meta) {
+    const out = {};
+    for (const gate of gates) {
+        let sample;
+        let events;
+        if (gate.compare === 'ratio') {
+            const { bad, total } = ratioCounts(gate, readings);
+            sample = { compare: 'ratio', bad, total };
+            events = total;
+        }
+        else if (gate.compare === 'percentile') {
+            const counts = latencyCounts(gate.metric, readings);
+            const p = gate.percentile / 100;
+            let bound = Number.NaN;
+            if (counts.values)
+                bound = nearestRankPercentile(counts.values, gate.percentile);
+            else
+                bound = counts.buckets?.find((b) => b.count >= p * counts.total && b.count > 0)?.le ?? Number.NaN;
+            const above = counts.values
+                ? counts.values.filter((v) => v > bound).length
+                : counts.total - (counts.buckets?.find((b) => b.le === bound)?.count ?? 0);
+            sample = { compare: 'percentile', bound, above, total: counts.total };
+            events = counts.total;
+            if (bound === Infinity)
+                throw new gate_BaselineError(`baseline gate ${gate.name}: the baseline p${gate.percentile} of ${gate.metric} falls in the +Inf histogram bucket, so no slower share can be measured; add finite buckets above it`);
+        }
+        else {
+            const values = readings.map((r) => numeric(raw(r, gate.metric))).filter((v) => v !== undefined);
+            sample = { compare: 'gauge', values };
+            events = values.length;
+        }
+        if (!(events >= gate.minEvents)) {
+            throw new gate_BaselineError(`baseline gate ${gate.name}: the ${formatDuration(meta.periodMs)} baseline period held ${events} ${gate.compare === 'gauge' ? 'readings' : 'events'}; at least ${gate.minEvents} (min_events) are needed to compare against`);
+        }
+        out[gate.name] = sample;
+    }
+    return {
+        version: 1,
+        recordedAt: meta.recordedAt.toISOString(),
+        periodMs: meta.periodMs,
+        source: meta.source,
+        gates: out,
+    };
+}
+/** Checks a snapshot read from a file or an action input; names what is wrong. */
+function parseBaselineSnapshot(raw, where) {
+    const bad = (why) => {
+        throw new gate_BaselineError(`${where}: ${why}`);
+    };
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        bad('must be a JSON object written by `guarded-rollout baseline`');
+    const s = raw;
+    if (s.version !== 1)
+        bad(`version ${JSON.stringify(s.version)} is not supported; valid: 1`);
+    if (typeof s.recordedAt !== 'string' || Number.isNaN(Date.parse(s.recordedAt)))
+        bad('recordedAt must be an ISO time');
+    if (typeof s.gates !== 'object' || s.gates === null)
+        bad('gates must be an object of per-gate baselines');
+    for (const [name, g] of Object.entries(s.gates)) {
+        const ok = (g?.compare === 'ratio' &&
+            Number.isFinite(g.bad) &&
+            Number.isFinite(g.total) &&
+            g.bad >= 0 &&
+            g.total >= g.bad) ||
+            (g?.compare === 'percentile' &&
+                Number.isFinite(g.above) &&
+                Number.isFinite(g.total) &&
+                typeof g.bound === 'number') ||
+            (g?.compare === 'gauge' && Array.isArray(g.values) && g.values.every((v) => Number.isFinite(v)));
+        if (!ok)
+            bad(`gates.${name} is not a ratio {bad,total}, percentile {bound,above,total} or gauge {values} baseline`);
+    }
+    return s;
+}
+const pct = (v) => `${(v * 100).toFixed(v < 0.01 ? 3 : 2).replace(/\.?0+$/, '')}%`;
+/** Sub-Gaussian scale floor for gauges: they count things, so a flat baseline is not σ = 0. */
+const GAUGE_SD_FLOOR = 1;
+/** The gauge mixture is tuned to about this many polls (the middle of a typical watch). */
+const GAUGE_TUNED_POLLS = 20;
+/** Evaluates one baseline gate over the watch readings so far (oldest first). The statistic's
+ *  running maximum is used, so a regression once shown stays shown (the monitor stops there). */
+function evaluateBaselineGate(gate, sample, readings) {
+    const cutoff = Math.log(2 / gate.alpha);
+    const base = {
+        gate: gate.name,
+        kind: 'baseline',
+        compare: gate.compare,
+        windowMs: null,
+        unit: gate.compare === 'gauge' ? gate.unit : '%',
+        suspicious: false,
+        evidenceThreshold: 2 / gate.alpha,
+    };
+    if (!sample || sample.compare !== gate.compare) {
+        return {
+            ...base,
+            status: 'insufficient-data',
+            value: null,
+            threshold: Number.NaN,
+            evidence: 0,
+            detectedAt: null,
+            baselineValue: null,
+            reason: `no ${gate.compare} baseline was recorded for this gate before the deploy`,
+        };
+    }
+    let limit;
+    let baselineValue;
+    let baselineText;
+    // One statistic per poll, from cumulative counts since the watch began.
+    let stats;
+    if (sample.compare === 'ratio' || sample.compare === 'percentile') {
+        const x0 = sample.compare === 'ratio' ? sample.bad : sample.above;
+        const n0 = sample.total;
+        limit = Math.min(1, sequential_binomialUpperBound(x0, n0, gate.alpha / 2) * (1 + gate.margin));
+        baselineValue = n0 > 0 ? x0 / n0 : Number.NaN;
+        baselineText =
+            sample.compare === 'ratio'
+                ? `baseline ${x0}/${n0} = ${pct(baselineValue)}`
+                : `baseline p${gate.percentile} ≤ ${sample.bound} ${gate.unit}: ${x0}/${n0} = ${pct(baselineValue)} slower`;
+        stats = cumulativeCounts(gate, sample.compare === 'percentile' ? sample.bound : undefined, readings).map((c) => {
+            if (!Number.isFinite(c.bad) || c.total <= 0)
+                return { log: 0, value: null, text: 'no events yet' };
+            return {
+                log: sequential_binomialMixtureLogStatistic(c.bad, c.total, limit),
+                value: (c.bad / c.total) * 100,
+                text: sample.compare === 'ratio'
+                    ? `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)}`
+                    : `watch ${c.bad}/${c.total} = ${pct(c.bad / c.total)} slower than ${sample.bound} ${gate.unit}`,
+            };
+        });
+    }
+    else {
+        const { bound, sd } = meanUpperBound(sample.values, gate.alpha / 2);
+        const sigma = Math.max(Number.isFinite(sd) ? sd : 0, GAUGE_SD_FLOOR);
+        baselineValue = sample.values.reduce((s, v) => s + v, 0) / sample.values.length;
+        limit = Math.max(bound, 0) * (1 + gate.margin);
+        const rho = sequential_gaussianMixtureRho(sigma, GAUGE_TUNED_POLLS, gate.alpha / 2);
+        baselineText = `baseline mean ${baselineValue.toFixed(1)} over ${sample.values.length} readings (σ ${sigma.toFixed(1)})`;
+        let sum = 0;
+        let count = 0;
+        stats = readings.map((r) => {
+            const v = numeric(raw(r, gate.metric));
+            if (v !== undefined) {
+                sum += v;
+                count++;
+            }
+            if (!count)
+                return { log: 0, value: null, text: 'no readings yet' };
+            return {
+                log: sequential_gaussianMixtureLogStatistic(sum - count * limit, count, sigma, rho),
+                value: sum / count,
+                text: `watch mean ${(sum / count).toFixed(1)} over ${count} readings`,
+            };
+        });
+    }
+    // Running maximum over every poll so far: the test is always valid, so any poll may stop it.
+    const best = Math.max(-Infinity, ...stats.map((x) => x.log));
+    const first = stats.findIndex((x) => x.log >= cutoff);
+    const detectedAt = first >= 0 ? readings[first].at : null;
+    const latest = stats[stats.length - 1] ?? { log: 0, value: null, text: 'no readings yet' };
+    const evidence = Math.exp(Math.min(best, 700));
+    const threshold = gate.compare === 'gauge' ? limit : limit * 100;
+    const limitText = gate.compare === 'gauge'
+        ? `limit ${limit.toFixed(1)} = upper bound × ${1 + gate.margin}`
+        : `limit ${pct(limit)} = upper bound × ${1 + gate.margin}`;
+    const summary = `${latest.text}; ${baselineText} (${limitText}); evidence ${evidence < 1e6 ? evidence.toFixed(1) : evidence.toExponential(1)} of ${2 / gate.alpha} needed`;
+    const out = {
+        ...base,
+        value: latest.value,
+        threshold,
+        evidence,
+        detectedAt,
+        baselineValue: gate.compare === 'gauge' ? baselineValue : baselineValue * 100,
+    };
+    if (latest.value === null)
+        return { ...out, status: 'insufficient-data', reason: summary };
+    if (best >= cutoff) {
+        const reason = `regression against the baseline: ${summary}`;
+        if (gate.mode === 'warn')
+            return { ...out, status: 'ok', suspicious: true, warning: reason, reason: `warn only — ${reason}` };
+        return { ...out, status: 'violated', reason };
+    }
+    return { ...out, status: 'ok', suspicious: best >= cutoff / 2, reason: summary };
+}
+/** Evaluates every baseline gate of an environment. */
+function gate_evaluateBaselineGates(gates, snapshot, readings) {
+    return gates.map((g) => evaluateBaselineGate(g, snapshot?.gates[g.name], readings));
+}
+
 ;// CONCATENATED MODULE: ./packages/gates/src/config.ts
 // Loading quality-gates-config.json: schema validation, deep-merge of an environment's overrides
 // onto the defaults, and resolution of durations into milliseconds.
+
+
 
 
 const DEFAULT_POLICY = {
@@ -68553,6 +67735,8 @@ const DEFAULT_POLICY = {
         initialPhaseMs: 5 * 60_000,
         intervalMs: 120_000,
         suspicionIntervalMs: 15_000,
+        sentinelIntervalMs: 15_000,
+        fastBurnWindowMs: 60_000,
     },
     escalationsMs: [15 * 60_000, 30 * 60_000],
     sourceErrors: { failClosed: true, maxConsecutive: 2 },
@@ -68571,25 +67755,34 @@ function deepMerge(base, override) {
     return out;
 }
 const validator = new SchemaValidator(qualityGatesSchema);
-function durationAt(value, path, file, fallback) {
+function durationAt(value, path, file, fallback, positive = true) {
     if (value === undefined)
         return fallback;
     const ms = typeof value === 'string' ? durations_tryParseDuration(value) : undefined;
     if (ms === undefined)
         throw new errors_ConfigError(durations_durationProblem(path, value), { file, field: path });
+    if (positive && ms <= 0)
+        throw new errors_ConfigError(`${path}: ${JSON.stringify(value)} is not a valid duration here; it must be longer than 0s (e.g. "30s", "10m")`, { file, field: path });
     return ms;
 }
 /** The names of the environments a config defines. */
 function environmentsOf(raw) {
-    return isObject(raw) && isObject(raw.environments) ? Object.keys(raw.environments) : [];
+    return isObject(raw) && isObject(raw.environments)
+        ? Object.keys(raw.environments).filter((name) => !isPrototypeName(name))
+        : [];
 }
 /** Validates a parsed config and resolves one environment. `file` is used in error messages. */
 function resolveEnvironment(raw, environment, file) {
+    assertFiniteNumbers(raw, file);
+    assertNoPrototypeNames(raw, file);
     validator.assert(raw, file);
     const config = raw;
     const known = Object.keys(config.environments);
-    const override = config.environments[environment];
-    if (override === undefined) {
+    // Own names only: `--env __proto__` or `--env constructor` must not resolve to a built-in.
+    const override = Object.hasOwn(config.environments, environment)
+        ? config.environments[environment]
+        : undefined;
+    if (override === undefined || config_checks_isPrototypeName(environment)) {
         throw new errors_ConfigError(`unknown environment ${JSON.stringify(environment)}; this file defines: ${known.join(', ')}`, { file, field: 'environments' });
     }
     const envPath = `environments.${environment}`;
@@ -68623,9 +67816,11 @@ function resolveEnvironment(raw, environment, file) {
         windowMs: durationAt(merged.window, `${envPath}.window`, file, DEFAULT_POLICY.windowMs),
         cadence: {
             initialIntervalMs: durationAt(cadence.initial_interval, `${envPath}.cadence.initial_interval`, file, DEFAULT_POLICY.cadence.initialIntervalMs),
-            initialPhaseMs: durationAt(cadence.initial_phase, `${envPath}.cadence.initial_phase`, file, DEFAULT_POLICY.cadence.initialPhaseMs),
+            initialPhaseMs: durationAt(cadence.initial_phase, `${envPath}.cadence.initial_phase`, file, DEFAULT_POLICY.cadence.initialPhaseMs, false),
             intervalMs: durationAt(cadence.interval, `${envPath}.cadence.interval`, file, DEFAULT_POLICY.cadence.intervalMs),
-            suspicionIntervalMs: durationAt(cadence.suspicion_interval, `${envPath}.cadence.suspicion_interval`, file, DEFAULT_POLICY.cadence.suspicionIntervalMs),
+            suspicionIntervalMs: durationAt(cadence.suspicion_interval, `${envPath}.cadence.suspicion_interval`, file, DEFAULT_POLICY.cadence.suspicionIntervalMs, false),
+            sentinelIntervalMs: durationAt(cadence.sentinel_interval, `${envPath}.cadence.sentinel_interval`, file, DEFAULT_POLICY.cadence.sentinelIntervalMs, false),
+            fastBurnWindowMs: durationAt(cadence.fast_burn_window, `${envPath}.cadence.fast_burn_window`, file, DEFAULT_POLICY.cadence.fastBurnWindowMs, false),
         },
         escalationsMs: Array.isArray(merged.escalations)
             ? merged.escalations.map((e, i) => durationAt(e, `${envPath}.escalations[${i}]`, file, 0))
@@ -68648,10 +67843,15 @@ function resolveEnvironment(raw, environment, file) {
         });
     }
     const gates = [];
+    const baselineGates = [];
     for (const [name, g] of Object.entries((merged.gates ?? {}))) {
         if (g.enabled === false)
             continue;
         const path = `${envPath}.gates.${name}`;
+        if (g.kind === 'baseline') {
+            baselineGates.push(resolveBaselineGate(name, g, path, file));
+            continue;
+        }
         const base = {
             name,
             threshold: g.threshold,
@@ -68684,6 +67884,8 @@ function resolveEnvironment(raw, environment, file) {
                 });
                 break;
             case 'gauge':
+                if (base.threshold < 0)
+                    throw new errors_ConfigError(`${path}.threshold: ${base.threshold} is negative; a gauge limit such as a queue length must be 0 or more`, { file, field: `${path}.threshold` });
                 gates.push({
                     ...base,
                     kind: 'gauge',
@@ -68693,27 +67895,29 @@ function resolveEnvironment(raw, environment, file) {
                 break;
         }
     }
-    if (gates.length === 0) {
+    if (gates.length + baselineGates.length === 0) {
         throw new errors_ConfigError(`${envPath}: every gate is disabled; a deploy watched by no gate is not guarded`, {
             file,
         });
     }
-    return { environment, source: file, policy, gates };
+    return { environment, source: file, policy, gates, ...(baselineGates.length ? { baselineGates } : {}) };
 }
 /** Reads a config file and resolves one environment. */
 function loadGatesConfig(file, environment) {
-    return resolveEnvironment(readJsonFile(file), environment, file);
+    return parseGatesConfig(readTextFile(file), environment, file);
 }
 /** Same, from text already in memory (action input, tests). */
 function parseGatesConfig(text, environment, name = 'quality-gates-config.json') {
-    return resolveEnvironment(parseJsonText(text, name), environment, name);
+    const raw = parseJsonText(text, name);
+    assertNoDuplicateKeys(text, name);
+    return resolveEnvironment(raw, environment, name);
 }
 
 ;// CONCATENATED MODULE: ./packages/gates/src/percentile.ts
 // Percentiles from raw samples and from Prometheus-style cumulative histogram buckets.
 /** Nearest-rank percentile: the smallest sample with at least p % of samples at or below it.
  *  Chosen over interpolation so "p95 > limit" means exactly "more than 5 % of samples exceed it". */
-function nearestRankPercentile(values, percentile) {
+function percentile_nearestRankPercentile(values, percentile) {
     if (values.length === 0)
         return Number.NaN;
     const sorted = [...values].sort((a, b) => a - b);
@@ -68882,7 +68086,7 @@ function baselineIndex(ok, now, windowMs) {
     return index;
 }
 /** increase() of a cumulative counter across readings, treating a drop as a restart from zero. */
-function counterIncrease(values) {
+function evaluate_counterIncrease(values) {
     let total = 0;
     for (let i = 1; i < values.length; i++) {
         const delta = values[i] - values[i - 1];
@@ -68905,19 +68109,109 @@ function evaluateRatio(gate, readings, policy) {
     if (ok.length < 2)
         return { status: 'insufficient-data', value: null, reason: 'needs two readings to measure a rate' };
     const inWindow = ok.slice(baselineIndex(ok, now, gate.windowMs));
-    const bad = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.numerator])));
-    const all = counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.denominator])));
-    return judgeRatio(gate, bad, all);
+    const bad = evaluate_counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.numerator])));
+    const all = evaluate_counterIncrease(inWindow.map((r) => counterValue(r.metrics[gate.denominator])));
+    const verdict = judgeRatio(gate, bad, all);
+    if (verdict.status === 'violated')
+        return verdict;
+    const fast = fastBurnRatio(gate, ok, now, policy);
+    if (fast === 'suspicious')
+        return { ...verdict, suspicious: true };
+    return fast ?? verdict;
+}
+/** The fast-burn limit of a ratio gate: 5× its limit, at most 40 %, never under the limit. */
+function fastBurnRatioLimit(threshold) {
+    return Math.max(threshold, Math.min(0.4, threshold * 5));
+}
+/** Fast burn: over the short window the failure ratio is far above the limit (a hard failure).
+ *  Violates at once instead of waiting for the long window to fill. */
+function fastBurnRatio(gate, ok, now, policy) {
+    const w = policy.cadence.fastBurnWindowMs;
+    if (!w || w >= gate.windowMs)
+        return undefined;
+    const recent = ok.slice(baselineIndex(ok, now, w));
+    if (recent.length < 2)
+        return undefined;
+    const bad = evaluate_counterIncrease(recent.map((r) => counterValue(r.metrics[gate.numerator])));
+    const all = evaluate_counterIncrease(recent.map((r) => counterValue(r.metrics[gate.denominator])));
+    const limit = fastBurnRatioLimit(gate.threshold);
+    if (!Number.isFinite(bad) || !(all > 0))
+        return undefined;
+    // Above the gate's own limit over the last minute, on more than one failure: worth a fast look.
+    if (!(all >= gate.minEvents) || !(bad / all > limit))
+        return bad > 1 && bad / all > gate.threshold ? 'suspicious' : undefined;
+    return {
+        status: 'violated',
+        value: bad / all,
+        reason: `fast burn: ${bad}/${all} = ${formatGateValue(gate, bad / all)} over the last ${durations_formatDuration(now - recent[0].at)} (fast-burn limit ${formatGateValue(gate, limit)}; gate limit ${formatGateValue(gate, gate.threshold)} over ${durations_formatDuration(gate.windowMs)})`,
+    };
+}
+function withFastBurn(verdict, fast) {
+    if (fast === 'suspicious')
+        return { ...verdict, suspicious: true };
+    return fast ?? verdict;
+}
+/** Fast burn of a percentile gate: more than half the requests of the short window are above
+ *  the limit (its median is), i.e. nearly every request is slow. Suspicious when the gate's own
+ *  percentile over the short window is above the limit. */
+function fastBurnPercentile(gate, ok, now, policy) {
+    const w = policy.cadence.fastBurnWindowMs;
+    if (!w || w >= gate.windowMs)
+        return undefined;
+    const latest = ok[ok.length - 1]?.metrics[gate.metric];
+    let median = Number.NaN;
+    let high = Number.NaN;
+    let count = 0;
+    let from = now;
+    if (latest?.type === 'samples') {
+        const recent = ok.filter((r) => r.at > now - w);
+        const values = recent.flatMap((r) => {
+            const m = r.metrics[gate.metric];
+            return m?.type === 'samples' ? m.values : [];
+        });
+        median = percentile_nearestRankPercentile(values, 50);
+        high = percentile_nearestRankPercentile(values, gate.percentile);
+        count = values.length;
+        from = Math.max(0, now - w);
+    }
+    else if (latest?.type === 'histogram') {
+        if (ok.length < 2)
+            return undefined;
+        const baseReading = ok[baselineIndex(ok, now, w)];
+        const base = baseReading.metrics[gate.metric];
+        const buckets = subtractBuckets(latest.buckets, base?.type === 'histogram' && base !== latest ? base.buckets : undefined);
+        count = buckets.reduce((max, b) => Math.max(max, b.count), 0);
+        median = histogramQuantile(0.5, buckets);
+        high = histogramQuantile(gate.percentile / 100, buckets);
+        from = baseReading.at;
+    }
+    else
+        return undefined;
+    if (count < gate.minSamples)
+        return undefined;
+    if (!(median > gate.threshold))
+        return high > gate.threshold ? 'suspicious' : undefined;
+    return {
+        status: 'violated',
+        value: median,
+        reason: `fast burn: the median of the last ${durations_formatDuration(now - from)} is ${formatGateValue(gate, median)} (${count} observations): more than half the requests are above the limit ${formatGateValue(gate, gate.threshold)}`,
+    };
+}
+/** Events a ratio gate needs before it judges: min_events, and never so few that a single failed
+ *  event (a 5xx now and then) exceeds the limit by itself. */
+function minimumEvents(gate) {
+    return gate.threshold > 0 ? Math.max(gate.minEvents, Math.floor(1 / gate.threshold) + 1) : gate.minEvents;
 }
 function judgeRatio(gate, bad, all) {
     if (!Number.isFinite(bad) || !Number.isFinite(all)) {
         return { status: 'insufficient-data', value: null, reason: 'counter readings are not numbers' };
     }
-    if (all < gate.minEvents) {
+    const needed = minimumEvents(gate);
+    if (all < needed) {
         return {
             status: 'insufficient-data',
             value: all > 0 ? bad / all : null,
-            reason: `only ${all} ${gate.denominator} in the window; at least ${gate.minEvents} needed to judge`,
+            reason: `only ${all} ${gate.denominator} in the window; at least ${needed} needed to judge${needed > gate.minEvents ? ` (so that one failure alone cannot exceed ${formatGateValue(gate, gate.threshold)})` : ''}`,
         };
     }
     const ratio = bad / all;
@@ -68953,7 +68247,10 @@ function evaluatePercentile(gate, readings, policy) {
             const m = r.metrics[gate.metric];
             return m?.type === 'samples' ? m.values : [];
         });
-        return judgePercentile(gate, nearestRankPercentile(values, gate.percentile), values.length);
+        const verdict = judgePercentile(gate, percentile_nearestRankPercentile(values, gate.percentile), values.length);
+        return verdict.status === 'violated'
+            ? verdict
+            : withFastBurn(verdict, fastBurnPercentile(gate, ok, now, policy));
     }
     if (latest.type === 'histogram') {
         if (ok.length < 2)
@@ -68965,7 +68262,10 @@ function evaluatePercentile(gate, readings, policy) {
         const base = ok[baselineIndex(ok, now, gate.windowMs)].metrics[gate.metric];
         const buckets = subtractBuckets(latest.buckets, base?.type === 'histogram' && base !== latest ? base.buckets : undefined);
         const total = buckets.reduce((max, b) => Math.max(max, b.count), 0);
-        return judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
+        const verdict = judgePercentile(gate, histogramQuantile(gate.percentile / 100, buckets), total);
+        return verdict.status === 'violated'
+            ? verdict
+            : withFastBurn(verdict, fastBurnPercentile(gate, ok, now, policy));
     }
     return {
         status: 'insufficient-data',
@@ -69026,6 +68326,12 @@ function sourceComputed(name, readings, policy, judge) {
         value: null,
         reason: `${name} reading is a ${latest.type}, not a value computed over the window`,
     });
+}
+/** A gate looks unhealthy when it is violated, suspicious, or reads above its limit without yet
+ *  having enough data to judge (e.g. 3 of 4 extractions failed): all three warrant a fast look.
+ *  The monitor loop and the detection analysis both switch to suspicion polling on it. */
+function looksUnhealthy(r) {
+    return r.status === 'violated' || r.suspicious || (r.value !== null && r.value > r.threshold);
 }
 /** Evaluates one gate at the latest reading. */
 function evaluateGate(gate, readings, policy) {
@@ -69092,6 +68398,56 @@ function nextPollAt(policy, elapsedMs, suspicious = false) {
         step = Math.min(step, suspicionIntervalMs);
     return Math.min(elapsedMs + step, policy.windowMs);
 }
+/** The next scheduled poll after one at `at`: the cadence, pulled forward to an escalation mark so
+ *  escalations fire on time rather than at the next regular poll. */
+function cadence_nextScheduledPoll(policy, at, suspicious) {
+    const regular = nextPollAt(policy, at, suspicious);
+    if (regular === undefined)
+        return undefined;
+    const mark = policy.escalationsMs.filter((m) => m > at && m < regular).sort((a, b) => a - b)[0];
+    return mark ?? regular;
+}
+/** The loop's own schedule, shared by the monitor loop and the detection analysis: after a check at
+ *  `at` (the latest regular or suspicion poll at `lastPollAt`), the next check is the next
+ *  scheduled poll, or a sentinel check one sentinel interval later when that comes first. While a
+ *  gate looks unhealthy every check is a poll at the suspicion cadence. */
+function nextCheck(policy, at, lastPollAt, suspicious, options = {}) {
+    const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+    if (at >= policy.windowMs) {
+        // Overtime: a failure still suspected at the end of the window is followed with suspicion
+        // polls until it is confirmed or cleared, for at most one fast-burn window — a failure that
+        // starts in the last minute is not passed unseen.
+        const overtime = policy.cadence.fastBurnWindowMs;
+        if (!suspicious || !suspicion || overtime <= 0 || at >= policy.windowMs + overtime)
+            return undefined;
+        return {
+            at: Math.min(at + policy.cadence.suspicionIntervalMs, policy.windowMs + overtime),
+            kind: 'poll',
+        };
+    }
+    if (suspicious && suspicion) {
+        const next = cadence_nextScheduledPoll(policy, at, true);
+        return next === undefined ? undefined : { at: next, kind: 'poll' };
+    }
+    // A poll that was due while sentinels ran is taken now (never skipped).
+    const scheduled = Math.max(cadence_nextScheduledPoll(policy, lastPollAt, false) ?? policy.windowMs, at);
+    const sentinel = (options.sentinels ?? true) ? policy.cadence.sentinelIntervalMs : 0;
+    if (sentinel > 0 && at + sentinel < scheduled)
+        return { at: at + sentinel, kind: 'sentinel' };
+    return { at: Math.min(scheduled, policy.windowMs), kind: 'poll' };
+}
+/** Every check (polls and sentinels) of an uneventful window, starting with the poll at T+0. */
+function checkSchedule(policy, options = {}) {
+    const out = [{ at: 0, kind: 'poll' }];
+    let lastPoll = 0;
+    for (let c = nextCheck(policy, 0, 0, false, options); c;) {
+        out.push(c);
+        if (c.kind === 'poll')
+            lastPoll = c.at;
+        c = nextCheck(policy, c.at, lastPoll, false, options);
+    }
+    return out;
+}
 /** Every poll time of an uneventful window, starting with the baseline poll at T+0. */
 function pollSchedule(policy) {
     const times = [0];
@@ -69106,78 +68462,76 @@ function milestones(policy) {
         { atMs: policy.windowMs, kind: 'final-report' },
     ].sort((a, b) => a.atMs - b.atMs);
 }
-/** Human summary: "30s until 5m, then every 2m, for 1h (suspicion polling every 15s)". */
+/** Human summary: "every 30s until 5m, then every 2m, for 1h (sentinel checks every 15s between
+ *  polls; suspicion polling every 15s; fast burn over 1m)". */
 function describeCadence(policy, format) {
     const c = policy.cadence;
-    const suspicion = c.suspicionIntervalMs > 0 ? ` (suspicion polling every ${format(c.suspicionIntervalMs)})` : '';
+    const extras = [
+        ...(c.sentinelIntervalMs > 0
+            ? [`sentinel checks every ${format(c.sentinelIntervalMs)} between polls`]
+            : []),
+        ...(c.suspicionIntervalMs > 0 ? [`suspicion polling every ${format(c.suspicionIntervalMs)}`] : []),
+        ...(c.fastBurnWindowMs > 0 ? [`fast burn over ${format(c.fastBurnWindowMs)}`] : []),
+    ];
+    const suspicion = extras.length ? ` (${extras.join('; ')})` : '';
     return `every ${format(c.initialIntervalMs)} until ${format(c.initialPhaseMs)}, then every ${format(c.intervalMs)}, for ${format(policy.windowMs)}${suspicion}`;
 }
 
 ;// CONCATENATED MODULE: ./packages/gates/src/detection.ts
 
 
-function faultFor(gate, policy) {
+/** Events (requests) at `rps` that happened in (0, t]. */
+const eventsUpTo = (t, rps) => Math.floor((t * rps) / 1000 + 1e-9);
+/** Failing events in (0, t] when a share `rate` of the events after `onset` fail, spread evenly. */
+function failingUpTo(t, onset, rate, rps) {
+    if (t <= onset)
+        return 0;
+    return Math.floor((eventsUpTo(t, rps) - eventsUpTo(onset, rps)) * rate + 1e-9);
+}
+function faultFor(gate, policy, weak) {
     const rps = policy.analysis.requestsPerSecond;
-    // Events in (from, to] split into healthy and failing parts around the onset.
-    const split = (from, to, failing) => {
-        let bad = 0;
-        let good = 0;
-        const step = 1000 / rps;
-        for (let t = from + step; t <= to + 1e-9; t += step) {
-            if (failing(t))
-                bad++;
-            else
-                good++;
-        }
-        return { good, bad };
-    };
     switch (gate.kind) {
         case 'consecutive_failures':
             return {
                 failure: 'health endpoint down',
-                blindSpot: `health that recovers at least once every ${gate.threshold + 1} checks (flapping) never trips it`,
-                reading: (at, _prev, failing) => ({
+                reading: (at, _prev, onset) => ({
                     at,
-                    health: failing(at) ? { ok: false, detail: 'HTTP 503' } : { ok: true },
+                    health: at >= onset ? { ok: false, detail: 'HTTP 503' } : { ok: true },
                     metrics: {},
                 }),
             };
         case 'ratio': {
-            let bad = 0;
-            let all = 0;
+            const rate = weak ? Math.min(1, gate.threshold * 1.2) : Math.max(0.5, Math.min(1, gate.threshold * 2));
             return {
-                failure: '100% of events failing',
-                blindSpot: `a sustained failure rate at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
-                reading: (at, prev, failing) => {
-                    if (at === 0)
-                        bad = all = 0;
-                    const part = split(prev, at, failing);
-                    bad += part.bad;
-                    all += part.good + part.bad;
-                    return {
-                        at,
-                        metrics: {
-                            [gate.numerator]: { type: 'counter', value: bad },
-                            [gate.denominator]: { type: 'counter', value: all },
-                        },
-                    };
-                },
+                failure: `${formatGateValue(gate, rate)} of events failing`,
+                reading: (at, _prev, onset) => ({
+                    at,
+                    metrics: {
+                        [gate.numerator]: { type: 'counter', value: failingUpTo(at, onset, rate, rps) },
+                        [gate.denominator]: { type: 'counter', value: eventsUpTo(at, rps) },
+                    },
+                }),
             };
         }
         case 'percentile': {
-            const fast = gate.threshold / 4;
-            const slow = gate.threshold * 10;
+            // Buckets with the limit as a bound make p(x) > limit exactly "more than (100-x) % slow".
+            const share = weak ? Math.min(1, ((100 - gate.percentile) / 100) * 1.2) : 1;
+            const bounds = [gate.threshold / 4, gate.threshold, gate.threshold * 10, Number.POSITIVE_INFINITY];
             return {
-                failure: `every request slower than ${formatGateValue(gate, slow)}`,
-                blindSpot: `if no more than ${100 - gate.percentile}% of requests are slow, p${gate.percentile} stays under the limit and never trips it`,
-                reading: (at, prev, failing) => {
-                    const part = split(prev, at, failing);
+                failure: weak
+                    ? `${formatGateValue({ kind: 'ratio' }, share)} of requests slower than ${formatGateValue(gate, gate.threshold)}`
+                    : `every request slower than ${formatGateValue(gate, gate.threshold)}`,
+                reading: (at, _prev, onset) => {
+                    const all = eventsUpTo(at, rps);
+                    const slow = failingUpTo(at, onset, share, rps);
+                    const fast = all - slow;
                     return {
                         at,
                         metrics: {
                             [gate.metric]: {
-                                type: 'samples',
-                                values: [...Array(part.good).fill(fast), ...Array(part.bad).fill(slow)],
+                                type: 'histogram',
+                                buckets: bounds.map((le, i) => ({ le, count: i <= 1 ? fast : all })),
+                                count: all,
                             },
                         },
                     };
@@ -69186,79 +68540,207 @@ function faultFor(gate, policy) {
         }
         case 'gauge':
             return {
-                failure: `${gate.metric} jumps above ${formatGateValue(gate, gate.threshold)}`,
-                blindSpot: `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`,
-                reading: (at, _prev, failing) => ({
+                failure: weak
+                    ? `${gate.metric} just above ${formatGateValue(gate, gate.threshold)}`
+                    : `${gate.metric} jumps above ${formatGateValue(gate, gate.threshold)}`,
+                reading: (at, _prev, onset) => ({
                     at,
                     metrics: {
-                        [gate.metric]: { type: 'gauge', value: failing(at) ? Math.max(1, gate.threshold * 10) : 0 },
+                        [gate.metric]: {
+                            type: 'gauge',
+                            value: at >= onset ? (weak ? gate.threshold + 1 : Math.max(1, gate.threshold * 10)) : 0,
+                        },
                     },
                 }),
             };
     }
 }
-/** Simulates one onset; returns the detection time (elapsed ms) or undefined. */
-function detectAt(gate, policy, onsetMs, useSuspicion) {
-    const fault = faultFor(gate, policy);
-    const failing = (t) => t >= onsetMs;
-    const readings = [];
+function blindSpotOf(gate) {
+    switch (gate.kind) {
+        case 'consecutive_failures':
+            return `health that recovers at least once every ${gate.threshold + 1} checks (flapping) never trips it`;
+        case 'ratio':
+            return `a sustained failure rate at or below ${formatGateValue(gate, gate.threshold)} never trips it`;
+        case 'percentile':
+            return `if no more than ${100 - gate.percentile}% of requests are slow, p${gate.percentile} stays under the limit and never trips it`;
+        case 'gauge':
+            return `growth that stays at or below ${formatGateValue(gate, gate.threshold)} never trips it`;
+    }
+}
+/** One onset through the loop's schedule; the confirmation time (elapsed ms) or undefined. */
+function detectAt(gate, policy, fault, onset, schedule, options) {
+    const config = { gates: [gate], policy };
+    // Before the onset nothing looks unhealthy, so the checks are the uneventful schedule; only the
+    // readings a window can still use are rebuilt.
+    const keep = Math.max(policy.cadence.fastBurnWindowMs, 'windowMs' in gate ? gate.windowMs : 0) +
+        Math.max(policy.cadence.intervalMs, policy.cadence.initialIntervalMs);
+    let readings = [];
+    let index = 0;
+    let lastPollAt = 0;
     let previous = 0;
-    for (let at = 0; at !== undefined;) {
-        readings.push(fault.reading(at, previous, failing));
+    while (index < schedule.length && schedule[index].at < onset) {
+        const check = schedule[index];
+        if (check.at >= onset - keep - policy.cadence.intervalMs || index === 0)
+            readings.push(fault.reading(check.at, previous, onset));
+        if (check.kind === 'poll')
+            lastPollAt = check.at;
+        previous = check.at;
+        index++;
+    }
+    readings = evaluate_pruneReadings(config, readings);
+    let next = schedule[index];
+    while (next) {
+        // No pruning here: pruning never changes a verdict (it keeps every reading a window uses),
+        // and a detection run is short.
+        readings.push(fault.reading(next.at, previous, onset));
         const result = evaluateGate(gate, readings, policy);
         if (result.status === 'violated')
-            return at;
-        previous = at;
-        at = nextPollAt(policy, at, useSuspicion && result.suspicious);
+            return next.at;
+        if (next.kind === 'poll')
+            lastPollAt = next.at;
+        previous = next.at;
+        next = nextCheck(policy, next.at, lastPollAt, looksUnhealthy(result), options);
     }
     return undefined;
 }
-/** Worst-case detection for one gate over every onset in the window. */
-function analyseGateDetection(gate, policy, options = {}) {
-    const useSuspicion = options.suspicion ?? policy.cadence.suspicionIntervalMs > 0;
-    const fault = faultFor(gate, policy);
-    // Worst onsets are just after a poll of the uneventful schedule (and T+0 itself). The failure is
-    // simulated 1 ms after the poll; latency is reported from the poll itself (the supremum as the
-    // onset approaches it), so figures read as whole cadence steps.
-    const polls = [];
-    for (let t = 0; t !== undefined && t < policy.windowMs; t = nextPollAt(policy, t))
-        polls.push(t);
-    const onsets = [
-        { simulated: 0, reported: 0 },
-        ...polls.map((p) => ({ simulated: p + 1, reported: p })),
-    ];
+function analyseFailure(gate, policy, fault, options, step) {
+    const schedule = checkSchedule(policy, options);
     let worstCaseMs = null;
+    let bestCaseMs = null;
     let worstOnsetMs = null;
     let undetectedFromMs = null;
-    for (const onset of onsets) {
-        if (onset.simulated >= policy.windowMs)
-            continue;
-        const detected = detectAt(gate, policy, onset.simulated, useSuspicion);
+    for (let onset = 0; onset < policy.windowMs; onset += step) {
+        const detected = detectAt(gate, policy, fault, onset, schedule, options);
         if (detected === undefined) {
             if (undetectedFromMs === null)
-                undetectedFromMs = onset.reported;
+                undetectedFromMs = onset;
             continue;
         }
-        if (worstCaseMs === null || detected - onset.reported > worstCaseMs) {
-            worstCaseMs = detected - onset.reported;
-            worstOnsetMs = onset.reported;
+        const latency = detected - onset;
+        if (worstCaseMs === null || latency > worstCaseMs) {
+            worstCaseMs = latency;
+            worstOnsetMs = onset;
         }
+        if (bestCaseMs === null || latency < bestCaseMs)
+            bestCaseMs = latency;
     }
-    return {
-        gate: gate.name,
-        failure: fault.failure,
-        worstCaseMs,
-        worstOnsetMs,
-        undetectedFromMs,
-        blindSpot: fault.blindSpot,
-    };
+    return { failure: fault.failure, worstCaseMs, bestCaseMs, worstOnsetMs, undetectedFromMs };
+}
+/** Worst-case detection for one gate over every onset second of the window. */
+function analyseGateDetection(gate, policy, options = {}) {
+    const hard = analyseFailure(gate, policy, faultFor(gate, policy, false), options, options.stepMs ?? 1000);
+    // Health and gauges see their weakest failure exactly like the hard one (one reading decides).
+    const weak = gate.kind === 'ratio' || gate.kind === 'percentile'
+        ? analyseFailure(gate, policy, faultFor(gate, policy, true), options, options.weakStepMs ?? 5000)
+        : { ...hard, failure: faultFor(gate, policy, true).failure };
+    return { gate: gate.name, ...hard, weak, blindSpot: blindSpotOf(gate) };
 }
 /** Worst-case detection for every gate of an environment. */
 function analyseDetection(config, options = {}) {
     return config.gates.map((gate) => analyseGateDetection(gate, config.policy, options));
 }
 
+;// CONCATENATED MODULE: ./packages/gates/src/baseline/planning.ts
+// What a baseline gate can see before a deploy happens: at a given traffic rate, the smallest
+// regression it detects within the watch window, and the expected time to detect a few sizes.
+// "Expected" = the statistic evaluated at the expected counts (close to the median detection time).
+
+
+
+/** Poll times (ms after the deploy) of a policy's cadence over its window. */
+function pollTimes(policy) {
+    const out = [];
+    for (let t = 0; t <= policy.windowMs;) {
+        out.push(t);
+        t += t < policy.cadence.initialPhaseMs ? policy.cadence.initialIntervalMs : policy.cadence.intervalMs;
+    }
+    return out;
+}
+function planBaselineGate(gate, policy, options) {
+    const times = pollTimes(policy);
+    const cutoff = Math.log(2 / gate.alpha);
+    const rate = options.requestsPerSecond;
+    let base;
+    let detectAt;
+    let assumption;
+    let show;
+    if (gate.compare === 'gauge') {
+        const mean = options.gaugeMean ?? 10;
+        const sd = Math.max(options.gaugeSd ?? 3, 1);
+        const k = Math.max(2, Math.round(gate.baselinePeriodMs / (options.baselinePollMs ?? policy.cadence.initialIntervalMs)));
+        const limit = (mean + (studentTQuantile(1 - gate.alpha / 2, k - 1) * sd) / Math.sqrt(k)) * (1 + gate.margin);
+        const rho = gaussianMixtureRho(sd, 20, gate.alpha / 2);
+        base = mean;
+        assumption = `baseline mean ${mean} (σ ${sd}) over ${k} readings; one reading per poll`;
+        show = (v) => v.toFixed(1);
+        detectAt = (factor) => {
+            for (let i = 1; i <= times.length; i++)
+                if (gaussianMixtureLogStatistic(i * (mean * factor - limit), i, sd, rho) >= cutoff)
+                    return times[i - 1];
+            return null;
+        };
+    }
+    else {
+        base = gate.compare === 'ratio' ? (options.baselineRate ?? 0.01) : 1 - gate.percentile / 100;
+        const n0 = (rate * gate.baselinePeriodMs) / 1000;
+        const limit = Math.min(1, binomialUpperBound(base * n0, n0, gate.alpha / 2) * (1 + gate.margin));
+        assumption =
+            gate.compare === 'ratio'
+                ? `${rate} requests/s, baseline failure rate ${(base * 100).toFixed(2)}% over ${formatDuration(gate.baselinePeriodMs)}`
+                : `${rate} requests/s; by construction ${(base * 100).toFixed(0)}% of baseline requests are slower than its p${gate.percentile}`;
+        show = (v) => `${(v * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+        detectAt = (factor) => {
+            const p = Math.min(1, base * factor);
+            for (const t of times) {
+                const n = (rate * t) / 1000;
+                if (n > 0 && binomialMixtureLogStatistic(p * n, n, limit) >= cutoff)
+                    return t;
+            }
+            return null;
+        };
+    }
+    // Smallest factor detected within the window (detection is monotone in the factor).
+    const ceiling = gate.compare === 'gauge' ? 1000 : 1 / base;
+    let smallestFactor = null;
+    if (detectAt(ceiling) !== null) {
+        let lo = 1;
+        let hi = ceiling;
+        for (let i = 0; i < 60; i++) {
+            const mid = (lo + hi) / 2;
+            if (detectAt(mid) !== null)
+                hi = mid;
+            else
+                lo = mid;
+        }
+        smallestFactor = hi;
+    }
+    const examples = [1.5, 2, 3, 5, 10]
+        .filter((f) => f <= ceiling)
+        .map((factor) => ({
+        factor,
+        from: base,
+        to: Math.min(gate.compare === 'gauge' ? Infinity : 1, base * factor),
+        timeMs: detectAt(factor),
+    }));
+    const smallestTimeMs = smallestFactor === null ? null : detectAt(smallestFactor);
+    const summary = smallestFactor === null
+        ? `cannot detect any regression within ${formatDuration(policy.windowMs)} at this traffic`
+        : `smallest detectable: ${show(base)} → ${show(base * smallestFactor)} (×${smallestFactor.toFixed(1)}) within ${formatDuration(policy.windowMs)}; ` +
+            examples
+                .map((e) => `×${e.factor}: ${e.timeMs === null ? 'not within the window' : e.timeMs === 0 ? 'at the first poll' : `~${formatDuration(e.timeMs)}`}`)
+                .join(', ');
+    return { gate: gate.name, assumption, smallestFactor, smallestTimeMs, examples, summary };
+}
+
+;// CONCATENATED MODULE: ./packages/gates/src/baseline/index.ts
+
+
+
+
+
 ;// CONCATENATED MODULE: ./packages/gates/src/index.ts
+
+
 
 
 
@@ -69276,19 +68758,11 @@ function analyseDetection(config, options = {}) {
 
 /** Points kept per gate for charts (a chart shows at most 60). */
 const MAX_SERIES_POINTS = 240;
-/** A gate looks unhealthy when it is violated, suspicious, or reads above its limit without yet
- *  having enough data to judge (e.g. 3 of 4 extractions failed): all three warrant a fast look. */
-function looksUnhealthy(r) {
-    return r.status === 'violated' || r.suspicious || (r.value !== null && r.value > r.threshold);
-}
+
 /** The next poll: the engine's cadence, pulled forward to a milestone (escalations, final report)
  *  so those fire on time rather than at the next regular poll. */
 function nextPoll(policy, at, suspicious) {
-    const regular = nextPollAt(policy, at, suspicious);
-    if (regular === undefined)
-        return undefined;
-    const mark = policy.escalationsMs.filter((m) => m > at && m < regular).sort((a, b) => a - b)[0];
-    return mark ?? regular;
+    return nextScheduledPoll(policy, at, suspicious);
 }
 /** Copies the policy with a different window (the `duration` option); escalations past it drop. */
 function withWindow(policy, windowMs) {
@@ -69301,6 +68775,7 @@ async function runMonitorLoop(options) {
     const policy = config.policy;
     const timeScale = options.timeScale ?? 1;
     const suspicion = (options.suspicion ?? true) && policy.cadence.suspicionIntervalMs > 0;
+    const sentinelsOn = (options.sentinels ?? true) && policy.cadence.sentinelIntervalMs > 0;
     const stopOnViolation = options.stopOnViolation ?? true;
     const startReal = clock.now();
     const deadline = startReal + (options.deadlineMs ?? policy.windowMs / timeScale + 120_000);
@@ -69317,13 +68792,32 @@ async function runMonitorLoop(options) {
         firstViolatedMs: null,
         series: [],
     }));
+    const baselineGates = config.baselineGates ?? [];
+    for (const g of baselineGates)
+        tracks.push({
+            gate: g.name,
+            kind: 'baseline',
+            threshold: Number.NaN,
+            unit: g.compare === 'gauge' ? g.unit : '%',
+            windowMs: null,
+            last: null,
+            worst: null,
+            firstViolatedMs: null,
+            series: [],
+        });
+    // Baseline gates test everything since the deploy: their readings are never pruned (one per
+    // poll, bounded by the window's poll count).
+    const watched = [];
     const unhealthySince = new Map();
     const pending = milestones(policy).filter((m) => m.kind === 'escalation');
     const violations = [];
     let readings = [];
     let polls = 0;
+    let sentinels = 0;
     let at = 0;
+    let kind = 'poll';
     let lastAt = 0;
+    let lastPollAt = 0;
     const finish = (result, reason) => ({
         result,
         reason,
@@ -69331,6 +68825,7 @@ async function runMonitorLoop(options) {
         endedAt: new Date(clock.now()).toISOString(),
         elapsedMs: lastAt,
         polls,
+        sentinels,
         violations,
         gates: tracks,
         policy,
@@ -69348,19 +68843,34 @@ async function runMonitorLoop(options) {
         if (signal?.aborted)
             return finish('cancelled', `cancelled after ${durations_formatDuration(lastAt)} of monitoring`);
         const measured = virtualNow();
-        const pollAt = Math.max(at, Math.min(measured, policy.windowMs));
+        // Late sampling moves a check to when it ran, never past the window (or its overtime check).
+        const pollAt = Math.max(at, Math.min(measured, Math.max(at, policy.windowMs)));
         const reading = await options.sample(pollAt);
         reading.at = pollAt;
         readings.push(reading);
         readings = evaluate_pruneReadings(config, readings);
-        const results = evaluate_evaluateGates(config, readings);
-        polls++;
+        if (baselineGates.length)
+            watched.push(reading);
+        const results = [
+            ...evaluate_evaluateGates(config, readings),
+            ...gate_evaluateBaselineGates(baselineGates, options.baseline, watched),
+        ];
+        if (kind === 'poll') {
+            polls++;
+            lastPollAt = pollAt;
+        }
+        else
+            sentinels++;
         lastAt = pollAt;
         let suspicious = false;
+        /** Unhealthy but not yet confirmed: what keeps an overtime check going after T+60. */
+        let unconfirmed = false;
         const confirmed = [];
         for (const [i, r] of results.entries()) {
             const track = tracks[i];
             track.last = r;
+            if (r.kind === 'baseline')
+                track.threshold = r.threshold;
             track.series.push([pollAt, r.value]);
             // Charts need a shape, not every poll: halve the resolution when the series grows, so a
             // long window at a fast cadence keeps memory flat. The worst value is tracked separately.
@@ -69370,6 +68880,8 @@ async function runMonitorLoop(options) {
                 track.worst = r.value;
             if (looksUnhealthy(r)) {
                 suspicious = true;
+                if (r.status !== 'violated' && track.firstViolatedMs === null)
+                    unconfirmed = true;
                 if (!unhealthySince.has(r.gate))
                     unhealthySince.set(r.gate, pollAt);
             }
@@ -69397,6 +68909,7 @@ async function runMonitorLoop(options) {
         await options.onPoll?.({
             time: new Date(clock.now()).toISOString(),
             at: pollAt,
+            kind,
             reading,
             results,
             suspicious: suspicion && suspicious,
@@ -69411,7 +68924,10 @@ async function runMonitorLoop(options) {
         if (violations.length && stopOnViolation) {
             return finish('violated', `${violations.map((v) => v.gate).join(', ')} violated at T+${durations_formatDuration(pollAt)}`);
         }
-        const next = nextPoll(policy, pollAt, suspicion && suspicious);
+        const next = nextCheck(policy, pollAt, lastPollAt, suspicion && (pollAt >= policy.windowMs ? unconfirmed : suspicious), {
+            suspicion,
+            sentinels: sentinelsOn,
+        });
         if (next === undefined) {
             await options.onMilestone?.({
                 milestone: { atMs: policy.windowMs, kind: 'final-report' },
@@ -69425,9 +68941,10 @@ async function runMonitorLoop(options) {
             if (undecided.length) {
                 return finish('error', `no verdict at the end of the window for ${undecided.map((r) => `${r.gate} (${r.reason})`).join('; ')}`);
             }
-            return finish('passed', `every gate held for the ${durations_formatDuration(policy.windowMs)} window (${polls} polls)`);
+            return finish('passed', `every gate held for the ${durations_formatDuration(policy.windowMs)} window (${polls} polls${sentinels ? `, ${sentinels} sentinel checks` : ''})`);
         }
-        at = next;
+        at = next.at;
+        kind = next.kind;
     }
     return finish('error', 'poll limit reached');
 }
@@ -69466,6 +68983,7 @@ class MonitorRecorder {
             time: poll.time,
             elapsed_ms: poll.at,
             elapsed: `T+${durations_formatDuration(poll.at)}`,
+            check: poll.kind,
             health: poll.reading.health ?? null,
             metrics: poll.reading.metrics,
             gates: Object.fromEntries(poll.results.map((r) => [
@@ -69495,6 +69013,24 @@ class MonitorRecorder {
 function buildSummary(outcome, context) {
     const gates = outcome.gates.map((t) => {
         const gate = context.gates.find((g) => g.name === t.gate);
+        if (!gate) {
+            // A baseline gate: its limit is relative to the pre-deploy baseline.
+            const baselineGate = context.baselineGates?.find((g) => g.name === t.gate);
+            return {
+                gate: t.gate,
+                kind: t.kind,
+                limit: baselineGate ? describeBaselineLimit(baselineGate) : 'against the pre-deploy baseline',
+                threshold: t.threshold,
+                unit: t.unit,
+                status: t.firstViolatedMs !== null ? 'violated' : (t.last?.status ?? 'not polled'),
+                value: t.last?.value ?? null,
+                valueText: formatGateValue({ kind: 'gauge', unit: t.unit }, t.last?.value ?? null),
+                worst: t.worst,
+                detectedMs: t.firstViolatedMs,
+                reason: t.last?.warning ? `WARNING (warn only): ${t.last.reason}` : (t.last?.reason ?? 'not polled'),
+                series: t.series,
+            };
+        }
         return {
             gate: t.gate,
             kind: t.kind,
@@ -69526,6 +69062,7 @@ function buildSummary(outcome, context) {
         timeScale: outcome.timeScale,
         suspicion: outcome.suspicion,
         polls: outcome.polls,
+        sentinels: outcome.sentinels,
         violations: outcome.violations,
         gates,
         escalations: context.escalations,
@@ -69545,17 +69082,19 @@ const tPlus = (ms) => (ms === null ? '—' : `T+${durations_formatDuration(ms)}`
 
 
 
+// Plain glyphs every stock font has (DejaVu, Liberation): no emoji font needed in a headless
+// browser or a terminal.
 const ICON = {
-    ok: '✅',
-    violated: '❌',
-    'insufficient-data': '⚠️',
-    'not polled': '—',
+    ok: '✓',
+    violated: '✗',
+    'insufficient-data': '!',
+    'not polled': '–',
 };
 const RESULT_TEXT = {
-    passed: '✅ passed',
-    violated: '❌ violated',
-    cancelled: '⏹️ cancelled',
-    error: '⚠️ error',
+    passed: '✓ passed',
+    violated: '✗ violated',
+    cancelled: '■ cancelled',
+    error: '! error',
 };
 /** Ratios are charted as percentages; everything else in its own unit. */
 function chartValue(g, v) {
@@ -69584,21 +69123,47 @@ function downsample(series, max = 60) {
 function escapeMd(text) {
     return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
-function mermaidChart(g) {
-    const points = downsample(g.series);
+function marksOf(s, g) {
+    const first = s.violations[0];
+    return {
+        violationMs: g.detectedMs ?? null,
+        escalationsMs: s.escalations.map((e) => e.atMs),
+        rollback: s.rollback && first
+            ? { atMs: Math.max(first.detectedMs, s.elapsedMs), status: s.rollback.status }
+            : null,
+    };
+}
+/** Mermaid's xychart has no gaps and no annotations, so: the x axis is categorical and a poll
+ *  without a value is left out (the line joins its neighbours; the title names the gaps), and a
+ *  bar marks the poll that confirmed the violation. */
+function mermaidChart(g, marks) {
+    const all = downsample(g.series);
+    if (all.length === 0)
+        return '';
+    const points = all.filter(([, v]) => chartValue(g, v) !== null);
+    const gaps = all.length - points.length;
     if (points.length === 0)
         return '';
     const limit = chartValue(g, g.threshold) ?? 0;
-    // Mermaid lines need numbers: a poll without a value is drawn at 0 and named so in the table.
-    const values = points.map(([, v]) => chartValue(g, v) ?? 0);
-    const top = Math.max(limit * 1.5, ...values) || 1;
-    const labels = points.map(([at]) => `"${(at / 60_000).toFixed(at % 60_000 ? 1 : 0)}"`);
+    const values = points.map(([, v]) => chartValue(g, v));
+    const top = Math.ceil(Math.max(limit * 1.5, ...values) || 1);
+    const labels = points.map(([at]) => `"${at === 0 ? 'T+0' : tPlus(at)}"`);
+    const violationAt = marks?.violationMs ?? null;
+    const notes = [
+        `limit ${formatGateValue({ kind: g.kind, unit: g.unit }, g.threshold)}`,
+        ...(violationAt !== null ? [`bar = violation ${tPlus(violationAt)}`] : []),
+        ...(gaps ? [`${gaps} poll(s) without data left out`] : []),
+    ];
+    const bar = violationAt !== null
+        ? [`    bar [${points.map(([at]) => (at === violationAt ? top : 0)).join(', ')}]`]
+        : [];
     return [
         '```mermaid',
         'xychart-beta',
-        `    title "${g.gate} (limit ${formatGateValue({ kind: g.kind, unit: g.unit }, g.threshold).replace(/"/g, "'")})"`,
-        `    x-axis "minutes since deploy" [${labels.join(', ')}]`,
-        `    y-axis "${unitLabel(g)}" 0 --> ${Math.ceil(top)}`,
+        `    title "${g.gate} (${notes.join('; ').replace(/"/g, "'")})"`,
+        `    x-axis "since deploy" [${labels.join(', ')}]`,
+        `    y-axis "${unitLabel(g)}" 0 --> ${top}`,
+        ...bar,
         `    line [${values.join(', ')}]`,
         `    line [${values.map(() => limit).join(', ')}]`,
         '```',
@@ -69610,7 +69175,7 @@ function renderMarkdown(s) {
     lines.push('');
     lines.push(`${escapeMd(s.reason)}.`);
     lines.push('');
-    lines.push(`Watched T+0 → ${tPlus(s.elapsedMs)} of a ${durations_formatDuration(s.windowMs)} window, ${s.polls} polls via ${s.provider}` +
+    lines.push(`Watched T+0 → ${tPlus(s.elapsedMs)} of a ${durations_formatDuration(s.windowMs)} window, ${s.polls} polls${s.sentinels ? ` and ${s.sentinels} sentinel checks` : ''} via ${s.provider}` +
         `${s.timeScale !== 1 ? `, time compressed ${s.timeScale}×` : ''}; suspicion polling ${s.suspicion ? 'on' : 'off'}. Started ${s.startedAt}.`);
     lines.push('');
     lines.push('| gate | limit | last value | worst | status | detected |');
@@ -69652,7 +69217,7 @@ function renderMarkdown(s) {
     lines.push('');
     lines.push('### Gates over the window');
     for (const g of s.gates) {
-        const chart = mermaidChart(g);
+        const chart = mermaidChart(g, marksOf(s, g));
         if (chart)
             lines.push('', chart);
     }
@@ -69663,35 +69228,80 @@ function renderMarkdown(s) {
 function esc(text) {
     return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
-function svgChart(g, windowMs) {
-    const w = 640;
-    const h = 200;
-    const pad = 40;
+/** One gate over the watched range (T+0 to the last check), its limit, the gaps where a check had
+ *  no value (drawn as gaps, shaded), and vertical marks for the violation, escalations and rollback. */
+function svgChart(g, spanMs, marks) {
+    const w = 720;
+    const h = 220;
+    const left = 48;
+    const right = 16;
+    const topPad = 28;
+    const bottom = 36;
     const limit = chartValue(g, g.threshold) ?? 0;
     const values = g.series.map(([at, v]) => [at, chartValue(g, v)]);
     const top = Math.max(limit * 1.5, ...values.map(([, v]) => v ?? 0)) || 1;
-    const x = (at) => pad + ((w - 2 * pad) * at) / Math.max(windowMs, 1);
-    const y = (v) => h - pad + (-(h - 2 * pad) * v) / top;
-    const path = values
-        .filter(([, v]) => v !== null)
-        .map(([at, v]) => `${x(at).toFixed(1)},${y(v).toFixed(1)}`)
-        .join(' ');
-    const dots = values
-        .filter(([, v]) => v !== null)
-        .map(([at, v]) => `<circle cx="${x(at).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${v > limit ? '#c0392b' : '#2e86de'}"/>`)
+    const span = Math.max(spanMs, ...values.map(([at]) => at), 1);
+    const x = (at) => left + ((w - left - right) * at) / span;
+    const y = (v) => h - bottom - ((h - bottom - topPad) * Math.min(v, top)) / top;
+    const f = (n) => n.toFixed(1);
+    // Runs of consecutive valued points become separate polylines; a null breaks the line.
+    const runs = [];
+    const gaps = [];
+    let current = [];
+    for (let i = 0; i < values.length; i++) {
+        const [at, v] = values[i];
+        if (v === null) {
+            if (current.length)
+                runs.push(current);
+            current = [];
+            const from = i > 0 ? values[i - 1][0] : at;
+            const to = i + 1 < values.length ? values[i + 1][0] : at;
+            gaps.push([from, to]);
+        }
+        else
+            current.push([at, v]);
+    }
+    if (current.length)
+        runs.push(current);
+    const lines = runs
+        .map((run) => run.length === 1
+        ? ''
+        : `<polyline fill="none" stroke="#2e86de" stroke-width="2" points="${run.map(([at, v]) => `${f(x(at))},${f(y(v))}`).join(' ')}"/>`)
         .join('');
+    const dots = runs
+        .flat()
+        .map(([at, v]) => `<circle cx="${f(x(at))}" cy="${f(y(v))}" r="2.2" fill="${v > limit ? '#c0392b' : '#2e86de'}"/>`)
+        .join('');
+    const gapRects = gaps
+        .map(([from, to]) => `<rect x="${f(x(from))}" y="${topPad}" width="${f(Math.max(2, x(to) - x(from)))}" height="${h - bottom - topPad}" fill="#999" fill-opacity="0.18"><title>no data</title></rect>`)
+        .join('');
+    const vmark = (at, color, label, row, dash = '') => `<line x1="${f(x(at))}" y1="${topPad - 4}" x2="${f(x(at))}" y2="${h - bottom}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>` +
+        `<text x="${f(Math.min(x(at) + 3, w - right - 90))}" y="${topPad - 8 + row * 11}" font-size="10" fill="${color}">${esc(label)}</text>`;
+    const markSvg = [
+        ...marks.escalationsMs
+            .filter((m) => m <= span)
+            .map((m) => vmark(m, '#d35400', `escalation ${tPlus(m)}`, 0, '4 3')),
+        ...(marks.violationMs !== null
+            ? [vmark(marks.violationMs, '#c0392b', `violation ${tPlus(marks.violationMs)}`, 1)]
+            : []),
+        ...(marks.rollback
+            ? [vmark(marks.rollback.atMs, '#6c3483', `rollback ${marks.rollback.status}`, 2, '2 2')]
+            : []),
+    ].join('');
     const ticks = [0, 0.25, 0.5, 0.75, 1]
-        .map((f) => `<text x="${x(windowMs * f)}" y="${h - pad + 16}" font-size="10" text-anchor="middle">${durations_formatDuration(windowMs * f)}</text>`)
+        .map((t) => `<line x1="${f(x(span * t))}" y1="${h - bottom}" x2="${f(x(span * t))}" y2="${h - bottom + 4}" stroke="#999"/><text x="${f(x(span * t))}" y="${h - bottom + 16}" font-size="10" text-anchor="${t === 0 ? 'start' : t === 1 ? 'end' : 'middle'}">${t === 0 ? 'T+0' : tPlus(Math.round(span * t))}</text>`)
         .join('');
-    return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(g.gate)} over the window">
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(g.gate)} from T+0 to ${tPlus(span)}">
 <rect x="0" y="0" width="${w}" height="${h}" fill="#fff"/>
-<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#999"/>
-<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#999"/>
-<line x1="${pad}" y1="${y(limit).toFixed(1)}" x2="${w - pad}" y2="${y(limit).toFixed(1)}" stroke="#c0392b" stroke-dasharray="6 4"/>
-<text x="${w - pad}" y="${(y(limit) - 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#c0392b">limit ${esc(String(limit))} ${esc(unitLabel(g))}</text>
-<text x="${pad - 4}" y="${pad}" font-size="10" text-anchor="end">${esc(String(Math.ceil(top)))}</text>
-<text x="${pad - 4}" y="${h - pad}" font-size="10" text-anchor="end">0</text>
-<polyline fill="none" stroke="#2e86de" stroke-width="2" points="${path}"/>${dots}${ticks}
+<line x1="${left}" y1="${h - bottom}" x2="${w - right}" y2="${h - bottom}" stroke="#999"/>
+<line x1="${left}" y1="${topPad}" x2="${left}" y2="${h - bottom}" stroke="#999"/>
+${gapRects}
+<line x1="${left}" y1="${f(y(limit))}" x2="${w - right}" y2="${f(y(limit))}" stroke="#c0392b" stroke-dasharray="6 4"/>
+<text x="${w - right}" y="${f(y(limit) - 4)}" font-size="10" text-anchor="end" fill="#c0392b">limit ${esc(String(limit))} ${esc(unitLabel(g))}</text>
+<text x="${left - 4}" y="${topPad + 4}" font-size="10" text-anchor="end">${esc(String(Math.ceil(top)))}</text>
+<text x="${left - 4}" y="${h - bottom}" font-size="10" text-anchor="end">0</text>
+${lines}${dots}${markSvg}${ticks}
+<text x="${(w + left) / 2}" y="${h - 4}" font-size="10" text-anchor="middle" fill="#555">time since deploy (watched T+0 to ${tPlus(span)}; shaded: no data)</text>
 </svg>`;
 }
 function renderHtml(s) {
@@ -69699,13 +69309,16 @@ function renderHtml(s) {
         .map((g) => `<tr class="${esc(g.status)}"><td>${esc(g.gate)}</td><td>${esc(g.limit)}</td><td>${esc(g.valueText)}</td><td>${esc(formatGateValue({ kind: g.kind, unit: g.unit }, g.worst))}</td><td>${ICON[g.status] ?? ''} ${esc(g.status)}</td><td>${tPlus(g.detectedMs)}</td><td>${esc(g.reason)}</td></tr>`)
         .join('\n');
     const charts = s.gates
-        .map((g) => `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.windowMs)}</figure>`)
+        .map((g) => `<figure><figcaption>${esc(g.gate)} — ${esc(g.limit)}</figcaption>${svgChart(g, s.elapsedMs, marksOf(s, g))}</figure>`)
         .join('\n');
     const violations = s.violations.length
         ? `<h2>Violations</h2><ul>${s.violations.map((v) => `<li><b>${esc(v.gate)}</b>: ${esc(v.reason)} — first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)} (${esc(v.detected)})</li>`).join('')}</ul>`
         : '';
     const rollback = s.rollback
         ? `<h2>Rollback</h2><p>${esc(s.rollback.status)}: ${esc(s.rollback.detail)}</p>`
+        : '';
+    const escalations = s.escalations.length
+        ? `<h2>Escalations</h2><ul>${s.escalations.map((e) => `<li>${tPlus(e.atMs)}: ${esc(e.gates.join(', '))}</li>`).join('')}</ul>`
         : '';
     const notes = s.notifications.length
         ? `<h2>Notifications</h2><table><tr><th>event</th><th>delivered</th><th>fallback</th></tr>${s.notifications
@@ -69718,15 +69331,16 @@ function renderHtml(s) {
         : '';
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Monitor gates: ${esc(s.environment)} — ${esc(s.result)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}tr.violated td{background:#fdecea}tr.ok td:nth-child(5){color:#1e7e34}figure{margin:1em 0}figcaption{font-weight:600}.result{font-size:1.3em}</style>
+<style>body{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;margin:2em;max-width:60em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}td:last-child{min-width:14em}tr.violated td{background:#fdecea}tr.ok td:nth-child(5){color:#1e7e34}figure{margin:1em 0}figcaption{font-weight:600}.result{font-size:1.3em}</style>
 </head><body>
 <h1>Monitor gates: ${esc(s.environment)}</h1>
 <p class="result">${esc(RESULT_TEXT[s.result] ?? s.result)} — ${esc(s.reason)}</p>
-<p>Watched T+0 → ${tPlus(s.elapsedMs)} of a ${durations_formatDuration(s.windowMs)} window; ${s.polls} polls via ${esc(s.provider)}${s.timeScale !== 1 ? `, time compressed ${s.timeScale}×` : ''}. Started ${esc(s.startedAt)}, ended ${esc(s.endedAt)}.</p>
+<p>Watched T+0 → ${tPlus(s.elapsedMs)} of a ${durations_formatDuration(s.windowMs)} window; ${s.polls} polls${s.sentinels ? ` and ${s.sentinels} sentinel check${s.sentinels === 1 ? '' : 's'}` : ''} via ${esc(s.provider)}${s.timeScale !== 1 ? `, time compressed ${s.timeScale}×` : ''}. Started ${esc(s.startedAt)}, ended ${esc(s.endedAt)}.</p>
 <table><tr><th>gate</th><th>limit</th><th>last value</th><th>worst</th><th>status</th><th>detected</th><th>reason</th></tr>
 ${rows}
 </table>
 ${violations}
+${escalations}
 ${rollback}
 ${notes}
 <h2>Gates over the window</h2>
@@ -69751,7 +69365,7 @@ ${charts}
 /** One short line per poll: "T+2m30s health ok · extraction_failure_rate 0% ok · ...". */
 function describePoll(poll, config) {
     const parts = poll.results.map((r) => {
-        const gate = config.gates.find((g) => g.name === r.gate);
+        const gate = config.gates.find((g) => g.name === r.gate) ?? { kind: 'gauge', unit: r.unit };
         const mark = r.status === 'violated' ? 'VIOLATED' : r.suspicious ? 'suspect' : r.status === 'ok' ? 'ok' : 'no data';
         return `${r.gate} ${formatGateValue(gate, r.value)} ${mark}`;
     });
@@ -69771,19 +69385,32 @@ function violationDetails(v) {
 }
 async function guardedMonitor(options) {
     const gateOf = (name) => options.config.gates.find((g) => g.name === name);
+    // Baseline gates (not in config.gates) are described by their own module.
+    const baselineOf = (name) => options.config.baselineGates?.find((g) => g.name === name);
+    const valueText = (name, value, unit) => {
+        const gate = gateOf(name);
+        return formatGateValue(gate ?? { kind: 'baseline', unit }, value);
+    };
+    const limitText = (name) => {
+        const gate = gateOf(name);
+        if (gate)
+            return describeLimit(gate);
+        const baseline = baselineOf(name);
+        return baseline ? describeBaselineLimit(baseline) : name;
+    };
     // Gate lines in the notification vocabulary: value in the gate's unit, limit in words.
     const resultLine = (r) => ({
         gate: r.gate,
         status: r.status,
-        value: formatGateValue(gateOf(r.gate), r.value),
-        limit: describeLimit(gateOf(r.gate)),
+        value: valueText(r.gate, r.value, r.unit),
+        limit: limitText(r.gate),
         reason: r.reason,
     });
     const violationLine = (v) => ({
         gate: v.gate,
         status: 'violated',
-        value: formatGateValue(gateOf(v.gate), v.value),
-        limit: describeLimit(gateOf(v.gate)),
+        value: valueText(v.gate, v.value, v.unit),
+        limit: limitText(v.gate),
         reason: `${v.reason}; first seen ${tPlus(v.firstSeenMs)}, confirmed ${tPlus(v.detectedMs)}`,
     });
     const log = options.log ?? (() => { });
@@ -69822,6 +69449,8 @@ async function guardedMonitor(options) {
         provider: options.provider,
         policy: config.policy,
         gates: config.gates,
+        ...(config.baselineGates ? { baselineGates: config.baselineGates } : {}),
+        ...(options.baseline ? { baseline: options.baseline } : {}),
     });
     const loop = await runMonitorLoop({
         ...options,
@@ -69911,6 +69540,7 @@ async function guardedMonitor(options) {
         config: config.source,
         provider: options.provider,
         gates: config.gates,
+        ...(config.baselineGates ? { baselineGates: config.baselineGates } : {}),
         escalations,
         ...(rollback ? { rollback } : {}),
         migrationSafety,
@@ -69954,10 +69584,433 @@ async function guardedMonitor(options) {
     return { summary, markdown, loop };
 }
 
+;// CONCATENATED MODULE: ./packages/monitor/src/baseline.ts
+// Recording the pre-deploy baseline and sampling what baseline gates read during the watch, from
+// the same source the monitor polls: a Prometheus range query over the period before the deploy
+// (instant, nothing to wait for), or a scrape of the service's /metrics every `intervalMs` through
+// the period (the exposition has no history). Baseline gates need raw cumulative series (counters,
+// histogram buckets, gauges) rather than the windowed values the fixed gates' PromQL computes.
+
+
+
+
+
+
+
+/** Reads a baseline file written by `guarded-rollout baseline` (or inline JSON, for an action
+ *  input); a ConfigError naming the file and what is wrong otherwise. */
+function loadBaselineFile(fileOrJson) {
+    const inline = fileOrJson.trim().startsWith('{');
+    const where = inline ? 'input "baseline"' : fileOrJson;
+    let raw;
+    try {
+        raw = JSON.parse(inline ? fileOrJson : (0,external_node_fs_namespaceObject.readFileSync)(fileOrJson, 'utf8'));
+    }
+    catch (error) {
+        throw new errors_ConfigError(`cannot read the baseline: ${error.message}`, { file: where });
+    }
+    try {
+        return parseBaselineSnapshot(raw, where);
+    }
+    catch (error) {
+        throw new errors_ConfigError(error.message, { file: where });
+    }
+}
+function seriesOf(gates, sources) {
+    // The selector mapping is the fixed gates' (gate `sources`, sources file, DHash defaults): a
+    // stand-in gate per baseline gate reuses it without touching the fixed-gate code.
+    const standIns = gates.map((g) => ({
+        name: g.name,
+        kind: 'ratio',
+        numerator: metricsOfBaselineGate(g)[0],
+        denominator: metricsOfBaselineGate(g)[1] ?? metricsOfBaselineGate(g)[0],
+        sources: g.sources,
+        threshold: 0,
+        windowMs: 0,
+        minEvents: 1,
+    }));
+    const selectors = resolveSelectors(standIns, sources);
+    const out = new Map();
+    for (const g of gates)
+        for (const m of metricsOfBaselineGate(g))
+            out.set(m, {
+                selector: selectors.get(m),
+                kind: g.compare === 'ratio' ? 'counter' : g.compare === 'percentile' ? 'histogram' : 'gauge',
+            });
+    return out;
+}
+function matchers(s) {
+    const parts = Object.entries(s.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    return parts.length ? `{${parts.join(',')}}` : '';
+}
+/** PromQL for the raw cumulative value of a series (summed across instances). */
+function rawSeriesQuery(selector, kind) {
+    if (kind === 'histogram')
+        return `sum by (le) (${selector.name}_bucket${matchers(selector)})`;
+    if (kind === 'gauge')
+        return `max(${selector.name}${matchers(selector)})`;
+    return `sum(${selector.name}${matchers(selector)})`;
+}
+async function promApi(baseUrl, path, params, timeoutMs) {
+    const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+    for (const [k, v] of Object.entries(params))
+        url.searchParams.set(k, v);
+    let res;
+    try {
+        res = await getText(url.toString(), timeoutMs);
+    }
+    catch (error) {
+        throw new gate_BaselineError(`Prometheus query failed: ${http_describeFetchError(error, timeoutMs)}`);
+    }
+    let answer;
+    try {
+        answer = JSON.parse(res.body);
+    }
+    catch {
+        throw new gate_BaselineError(`Prometheus answered HTTP ${res.status} without JSON`);
+    }
+    if (answer.status !== 'success')
+        throw new gate_BaselineError(`PromQL error: ${answer.error ?? `HTTP ${res.status}`}`);
+    return answer.data?.result ?? [];
+}
+/** Turns per-timestamp samples of each metric into engine readings, one per timestamp. */
+function toReadings(byMetric, startSeconds) {
+    const times = new Set();
+    for (const { series } of byMetric.values())
+        for (const s of series)
+            for (const [t] of s.values ?? [])
+                times.add(t);
+    return [...times]
+        .sort((a, b) => a - b)
+        .map((t) => {
+        const metrics = {};
+        for (const [metric, { kind, series }] of byMetric) {
+            const at = (s) => {
+                const v = s.values?.find(([ts]) => ts === t)?.[1];
+                return v === undefined ? undefined : Number(v);
+            };
+            if (kind === 'histogram') {
+                const buckets = series
+                    .map((s) => ({ le: s.metric.le === '+Inf' ? Infinity : Number(s.metric.le), count: at(s) }))
+                    .filter((b) => b.count !== undefined);
+                if (buckets.length) {
+                    metrics[metric] = {
+                        type: 'histogram',
+                        buckets,
+                        count: buckets.find((b) => b.le === Infinity)?.count ?? 0,
+                    };
+                }
+            }
+            else {
+                const v = series[0] ? at(series[0]) : undefined;
+                if (v !== undefined)
+                    metrics[metric] = { type: kind === 'gauge' ? 'gauge' : 'counter', value: v };
+            }
+        }
+        return { at: (t - startSeconds) * 1000, metrics };
+    });
+}
+/** Scales histogram bounds by the selector's unit factor (seconds → ms). */
+function scaleBuckets(reading, scale) {
+    if (reading.type !== 'histogram' || scale === 1)
+        return reading;
+    return { ...reading, buckets: reading.buckets.map((b) => ({ le: b.le * scale, count: b.count })) };
+}
+/** A sampler of the raw series baseline gates read, for the watch and for recording. */
+function createBaselineSampler(options) {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const series = seriesOf(options.gates, options.sources);
+    if (options.metricsUrl) {
+        const selectors = new Map([...series].map(([m, s]) => [m, s.selector]));
+        return (_at) => scrapeExposition(options.metricsUrl, selectors, timeoutMs);
+    }
+    if (options.prometheusUrl) {
+        return async () => {
+            const out = {};
+            await Promise.all([...series].map(async ([metric, { selector, kind }]) => {
+                try {
+                    const result = await promApi(options.prometheusUrl, 'api/v1/query', { query: rawSeriesQuery(selector, kind) }, timeoutMs);
+                    if (!result.length)
+                        return void (out[metric] = { type: 'error', error: `no data for ${metric}` });
+                    if (kind === 'histogram') {
+                        const buckets = result.map((s) => ({
+                            le: (s.metric.le === '+Inf' ? Infinity : Number(s.metric.le)) * selector.scale,
+                            count: Number(s.value?.[1]),
+                        }));
+                        out[metric] = {
+                            type: 'histogram',
+                            buckets,
+                            count: buckets.find((b) => b.le === Infinity)?.count ?? 0,
+                        };
+                    }
+                    else {
+                        const value = Number(result[0].value?.[1]) * (kind === 'gauge' ? selector.scale : 1);
+                        out[metric] = { type: kind === 'gauge' ? 'gauge' : 'counter', value };
+                    }
+                }
+                catch (error) {
+                    out[metric] = { type: 'error', error: error.message };
+                }
+            }));
+            return out;
+        };
+    }
+    throw new errors_ConfigError('baseline gates need metrics-url (exposition) or prometheus-url (Prometheus API)', {
+        field: 'metrics-url',
+    });
+}
+/**
+ * Records the baseline before a deploy. Prometheus: one range query per metric over the period
+ * that just ended. Exposition: scrapes now and every `intervalMs` until the period has passed
+ * (the deploy must wait for it). Throws BaselineError when the source fails or the period holds
+ * too little data; a cancel (signal) throws too, so nothing is deployed on a half baseline.
+ */
+async function recordBaseline(options) {
+    const clock = options.clock ?? systemClock;
+    const log = options.log ?? (() => { });
+    const scale = options.timeScale ?? 1;
+    const periodMs = options.periodMs ?? Math.max(...options.gates.map((g) => g.baselinePeriodMs));
+    if (!options.gates.length)
+        throw new BaselineError('no baseline gates are configured for this environment');
+    let readings;
+    let source;
+    if (options.prometheusUrl && !options.metricsUrl) {
+        const series = seriesOf(options.gates, options.sources);
+        const end = clock.now() / 1000;
+        const start = end - periodMs / scale / 1000;
+        const step = Math.max(1, (options.intervalMs ?? 30_000) / scale / 1000);
+        log(`baseline: Prometheus range query over the last ${formatDuration(periodMs)} (step ${step}s)`);
+        const byMetric = new Map();
+        for (const [metric, { selector, kind }] of series) {
+            const result = await promApi(options.prometheusUrl, 'api/v1/query_range', { query: rawSeriesQuery(selector, kind), start: String(start), end: String(end), step: String(step) }, options.timeoutMs ?? 5000);
+            byMetric.set(metric, { kind, series: result });
+        }
+        readings = toReadings(byMetric, start).map((r) => ({
+            ...r,
+            metrics: Object.fromEntries(Object.entries(r.metrics).map(([m, v]) => [m, scaleBuckets(v, series.get(m).selector.scale)])),
+        }));
+        source = `prometheus ${options.prometheusUrl}`;
+    }
+    else {
+        const sample = createBaselineSampler(options);
+        const interval = options.intervalMs ?? 30_000;
+        const started = clock.now();
+        readings = [];
+        log(`baseline: scraping ${options.metricsUrl} every ${formatDuration(interval)} for ${formatDuration(periodMs)}${scale !== 1 ? ` (${formatDuration(periodMs / scale)} real)` : ''}`);
+        for (let at = 0; at <= periodMs; at += interval) {
+            const wait = started + at / scale - clock.now();
+            if (wait > 0)
+                await clock.sleep(wait, options.signal);
+            if (options.signal?.aborted)
+                throw new BaselineError('baseline recording cancelled');
+            const metrics = await sample(at);
+            const failed = Object.entries(metrics).find(([, m]) => m.type === 'error');
+            if (failed)
+                throw new BaselineError(`baseline: ${failed[0]} could not be read: ${failed[1].error}`);
+            readings.push({ at, metrics });
+        }
+        source = `exposition ${options.metricsUrl}`;
+    }
+    const snapshot = baselineFromReadings(options.gates, readings, {
+        recordedAt: new Date(clock.now()),
+        periodMs,
+        source,
+    });
+    if (options.outFile)
+        writeFileSync(options.outFile, `${JSON.stringify(snapshot, null, 2)}\n`);
+    for (const [name, s] of Object.entries(snapshot.gates))
+        log(`baseline ${name}: ${s.compare === 'ratio' ? `${s.bad}/${s.total} failed` : s.compare === 'percentile' ? `p-bound ${s.bound}, ${s.above}/${s.total} slower` : `${s.values.length} readings, mean ${(s.values.reduce((a, b) => a + b, 0) / Math.max(1, s.values.length)).toFixed(1)}`}`);
+    return snapshot;
+}
+
+;// CONCATENATED MODULE: ./packages/monitor/src/preflight.ts
+// Pre-flight: before a watch (and as `guarded-rollout monitor --check`, the monitor-gates action's
+// dry run and the guarded deploy's plan stage), load the gates, scrape each source once and check
+// that every selector matches a series of the right type. A mapping that matches nothing is a
+// configuration error (exit 2) found before the deploy — never a rollback of a healthy release,
+// and never a 0 % failure rate.
+
+
+
+
+
+
+
+/** Thrown by assertPreflight: a configuration error (exit 2) carrying every problem. */
+class PreflightError extends errors_ConfigError {
+    problems;
+    constructor(problems) {
+        super(`pre-flight failed:\n  - ${problems.join('\n  - ')}`, { field: 'pre-flight' });
+        this.problems = problems;
+    }
+}
+function assertPreflight(result) {
+    if (!result.ok)
+        throw new PreflightError(result.problems);
+}
+const WANTED_TYPE = {
+    consecutive_failures: [],
+    ratio: ['counter'],
+    percentile: ['histogram'],
+    gauge: ['gauge', 'counter'],
+};
+async function promList(base, path, timeoutMs) {
+    const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
+    const res = await getText(url.toString(), timeoutMs);
+    const answer = JSON.parse(res.body);
+    if (answer.status !== 'success')
+        throw new Error(`HTTP ${res.status}`);
+    return answer.data;
+}
+/** Why a Prometheus selector matched nothing: the closest metric names, or the label values. */
+async function promNoMatch(base, name, labels, timeoutMs) {
+    const wanted = selectorText({ name, labels, scale: 1 });
+    try {
+        const names = (await promList(base, 'api/v1/label/__name__/values', timeoutMs));
+        if (!names.includes(name))
+            return `selector ${wanted} matched no series: there is no metric ${name}; closest names: ${closest(name, names).join(', ') || '(Prometheus has no metrics)'}`;
+        const series = (await promList(base, `api/v1/series?match[]=${encodeURIComponent(name)}`, timeoutMs));
+        const hints = Object.entries(labels)
+            .map(([label, value]) => {
+            const values = new Set(series.map((s) => s[label]).filter((v) => v !== undefined));
+            if (values.has(value))
+                return '';
+            return values.size
+                ? `${label}=${JSON.stringify(value)} is not among its values (${closest(value, values, 5)
+                    .map((v) => JSON.stringify(v))
+                    .join(', ')})`
+                : `it has no label ${label}`;
+        })
+            .filter(Boolean);
+        return `selector ${wanted} matched no series of ${name}${hints.length ? `: ${hints.join('; ')}` : ''}`;
+    }
+    catch (error) {
+        return `selector ${wanted} matched no series (${http_describeFetchError(error, timeoutMs)} while listing the names Prometheus has)`;
+    }
+}
+/** Loads the gates, checks URLs, mapping and rollback target, and reads every source once. */
+async function preflight(options) {
+    const problems = [];
+    const warnings = [];
+    const lines = [];
+    const requireReachable = options.requireReachable ?? true;
+    let prepared;
+    try {
+        prepared = prepareWatch(options);
+    }
+    catch (error) {
+        if (error instanceof GuardedRolloutError)
+            return { ok: false, problems: [error.message], warnings, lines };
+        throw error;
+    }
+    const { config } = prepared;
+    lines.push(...prepared.lines);
+    const timeoutMs = options.requestTimeoutMs ?? 5000;
+    if (options.autoRollback &&
+        !options.rollbackConfigured &&
+        (options.migrationSafety ?? 'reversible') === 'reversible') {
+        problems.push(`${options.autoRollbackName ?? '--auto-rollback'} is on but no rollback target is configured: ` +
+            'give a target directory (--target / input "target", with a backup) or a rollback command (--rollback-command / input "rollback-command")');
+    }
+    const unreachable = (what) => {
+        if (requireReachable)
+            problems.push(what);
+        else
+            warnings.push(what);
+    };
+    if (options.healthUrl) {
+        const health = await checkHealth(options.healthUrl, timeoutMs);
+        if (health.ok)
+            lines.push(`pre-flight: health ${options.healthUrl} OK (${health.detail ?? ''})`);
+        else if (!health.ok && health.error)
+            unreachable(`health-url ${options.healthUrl}: ${health.detail}`);
+        else
+            warnings.push(`health-url ${options.healthUrl} answered but is not OK: ${health.detail}`);
+    }
+    const metricGates = config.gates.filter((g) => g.kind !== 'consecutive_failures');
+    if (options.metricsUrl && metricGates.length) {
+        const selectors = resolveSelectors(metricGates, prepared.sources);
+        try {
+            const families = await fetchExposition(options.metricsUrl, timeoutMs);
+            for (const gate of metricGates) {
+                for (const metric of metricsOfGate(gate)) {
+                    const selector = selectors.get(metric);
+                    const reading = readSeries(families, selector);
+                    const text = `gate ${gate.name}: ${metric} ← ${selectorText(selector)}`;
+                    if (reading.type === 'error')
+                        problems.push(`${text}: ${reading.error}`);
+                    else if (!WANTED_TYPE[gate.kind].includes(reading.type))
+                        problems.push(`${text}: is a ${reading.type}; a ${gate.kind} gate needs a ${WANTED_TYPE[gate.kind].join(' or ')}`);
+                    else
+                        lines.push(`pre-flight: ${text} matched (${reading.type})`);
+                }
+            }
+        }
+        catch (error) {
+            unreachable(`metrics-url ${options.metricsUrl}: ${error.message}`);
+        }
+    }
+    else if (options.prometheusUrl && metricGates.length) {
+        const base = options.prometheusUrl;
+        const queries = resolvePromQueries(metricGates, prepared.sources, { timeScale: prepared.timeScale });
+        let selectors;
+        try {
+            selectors = resolveSelectors(metricGates, prepared.sources);
+        }
+        catch {
+            selectors = undefined; // custom PromQL only
+        }
+        let reachable = true;
+        for (const gate of metricGates) {
+            const custom = queries.find((q) => q.gate === gate.name);
+            const derived = gate.sources.promql === undefined && prepared.sources?.promql?.[gate.name] === undefined;
+            if (derived && selectors) {
+                for (const metric of metricsOfGate(gate)) {
+                    const s = selectors.get(metric);
+                    const name = gate.kind === 'percentile' ? `${s.name}_bucket` : s.name;
+                    const answer = await instantQuery(base, `count(${selectorText({ name, labels: s.labels, scale: 1 })})`, timeoutMs);
+                    const text = `gate ${gate.name}: ${metric} ← ${selectorText({ ...s, name })}`;
+                    if (typeof answer !== 'number') {
+                        if (/matched no series/.test(answer.error))
+                            problems.push(`${text}: ${await promNoMatch(base, name, s.labels, timeoutMs)}`);
+                        else {
+                            reachable = false;
+                            unreachable(`prometheus-url ${base}: ${answer.error}`);
+                            break;
+                        }
+                    }
+                    else
+                        lines.push(`pre-flight: ${text} matched ${answer} series`);
+                }
+            }
+            else if (custom) {
+                const answer = await instantQuery(base, custom.query, timeoutMs);
+                if (typeof answer !== 'number')
+                    problems.push(`gate ${gate.name}: PromQL ${custom.query}: ${answer.error}`);
+                else
+                    lines.push(`pre-flight: gate ${gate.name}: PromQL answered ${answer}`);
+            }
+            if (!reachable)
+                break;
+        }
+    }
+    else if (options.jsonUrl && metricGates.length) {
+        const reading = await prepared.sampler.sample(0);
+        for (const [metric, m] of Object.entries(reading.metrics))
+            if (m.type === 'error')
+                problems.push(`${options.jsonUrl}: ${metric}: ${m.error}`);
+            else
+                lines.push(`pre-flight: ${metric} read (${m.type})`);
+    }
+    return { ok: problems.length === 0, problems, warnings, lines };
+}
+
 ;// CONCATENATED MODULE: ./packages/monitor/src/watch.ts
 // watchDeployment: the one entry both doorways call (the monitor-gates action and
 // `guarded-rollout monitor`) with the same options object: load and resolve the gates, choose the
 // providers, open the recorder, run the guarded loop.
+
+
 
 
 
@@ -69973,6 +70026,11 @@ function checkTimeScale(raw, field = 'time-scale') {
         throw new errors_ConfigError(`${field}: ${JSON.stringify(raw)} is not a number in (0, 10000]; 60 runs one virtual minute per real second`, { field });
     }
     return value;
+}
+/** Per-request timeout: 5 s of service time, compressed by the time scale (a hung poll must not
+ *  cost five virtual minutes in a 60× drill), never under a 1 s floor. */
+function requestTimeoutFor(timeScale, requestedMs) {
+    return requestedMs ?? Math.max(1000, Math.round(5000 / timeScale));
 }
 /** Loads a gates config from a file path, or from inline JSON when the value is a JSON object
  *  (handy for an action input). */
@@ -69998,14 +70056,35 @@ function prepareWatch(options) {
         jsonUrl: options.jsonUrl,
         sources,
         timeScale,
-        timeoutMs: options.requestTimeoutMs ?? 5000,
+        timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
     });
+    const baselineGates = config.baselineGates ?? [];
+    if (baselineGates.length) {
+        // Baseline gates read raw cumulative series from the same source; merge them into each poll.
+        const fixedSample = sampler.sample;
+        const baselineSample = createBaselineSampler({
+            gates: baselineGates,
+            ...(options.metricsUrl ? { metricsUrl: options.metricsUrl } : {}),
+            ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+            sources,
+            timeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+        });
+        // Exposition: the fixed gates read the same raw series, so one copy under the logical names.
+        // Prometheus: the fixed gates' windowed values hold those names; raw series go beside them.
+        const prefix = sampler.provider === 'prometheus' ? BASELINE_METRIC_PREFIX : '';
+        sampler.sample = async (at) => {
+            const [reading, extra] = await Promise.all([fixedSample(at), baselineSample(at)]);
+            const raw = Object.fromEntries(Object.entries(extra).map(([m, v]) => [`${prefix}${m}`, v]));
+            return { ...reading, metrics: { ...raw, ...reading.metrics } };
+        };
+    }
     const lines = [
         `monitoring ${options.environment} with ${config.gates.length} gates from ${config.source}`,
+        ...baselineGates.map((g) => `baseline gate ${g.name}: ${describeBaselineLimit(g)}`),
         `polling ${describeCadence(config.policy, durations_formatDuration)}${timeScale !== 1 ? `; time compressed ${timeScale}× (${durations_formatDuration(config.policy.windowMs / timeScale)} real)` : ''}`,
         ...sampler.describe,
     ];
-    return { config, sampler, timeScale, lines };
+    return { config, sampler, timeScale, sources, lines };
 }
 /** A dry run: what would be watched, how, and how fast each gate catches a hard failure. */
 function planWatch(options) {
@@ -70013,17 +70092,19 @@ function planWatch(options) {
     const detection = analyseDetection(config, {
         suspicion: (options.suspicion ?? true) && config.policy.cadence.suspicionIntervalMs > 0,
     });
+    const when = (ms) => (ms === null ? 'never' : durations_formatDuration(ms));
     const rows = config.gates.map((g, i) => {
         const d = detection[i];
-        return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.worstCaseMs === null ? 'never' : durations_formatDuration(d.worstCaseMs)} |`;
+        const weak = `${d.weak.failure}: ${when(d.weak.worstCaseMs)}${d.weak.undetectedFromMs !== null ? ` (missed from T+${durations_formatDuration(d.weak.undetectedFromMs)})` : ''}`;
+        return `| ${g.name} | ${describeLimit(g).replace(/\|/g, '\\|')} | ${d.failure}: ${when(d.worstCaseMs)} | ${weak} |`;
     });
     const markdown = [
         `## Monitor gates (dry run): ${options.environment}`,
         '',
         ...lines.map((l) => `- ${l}`),
         '',
-        '| gate | trips when | worst-case detection |',
-        '|---|---|---|',
+        '| gate | trips when | hard failure: confirmed within | weakest failure it sees |',
+        '|---|---|---|---|',
         ...rows,
         '',
     ].join('\n');
@@ -70033,6 +70114,23 @@ async function watchDeployment(options) {
     const clock = options.clock ?? clock_systemClock;
     const log = options.log ?? (() => { });
     const { config, sampler, timeScale, lines } = prepareWatch(options);
+    const missing = (config.baselineGates ?? []).filter((g) => !options.baseline?.gates[g.name]);
+    if (missing.length) {
+        throw new errors_ConfigError(`baseline gates ${missing.map((g) => g.name).join(', ')} need a baseline recorded before the deploy; ` +
+            'record one with `guarded-rollout baseline` (or recordBaseline) and pass it as --baseline FILE', { field: 'baseline' });
+    }
+    // Pre-flight: a selector that matches nothing, or auto-rollback with nowhere to roll back to, is
+    // a configuration error (exit 2) before the watch. A source that is down right now is not: that
+    // is what the gates judge, fail closed.
+    const checked = await preflight({
+        ...options,
+        requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
+        rollbackConfigured: options.rollback !== undefined,
+        requireReachable: false,
+    });
+    for (const warning of checked.warnings)
+        log(`pre-flight warning: ${warning}`);
+    assertPreflight(checked);
     const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
     for (const line of lines)
         log(line);
@@ -70043,6 +70141,7 @@ async function watchDeployment(options) {
         provider: sampler.provider === 'none' ? 'health only' : sampler.provider,
         recorder,
         sample: sampler.sample,
+        ...(options.baseline ? { baseline: options.baseline } : {}),
         clock,
         timeScale,
         ...(options.suspicion !== undefined ? { suspicion: options.suspicion } : {}),
@@ -70098,32 +70197,78 @@ function readMonitorLog(file) {
         throw new ConfigError('no header record; is this a monitor_logs/<env>_<ts>.jsonl file?', { file });
     return { header, polls };
 }
+/** JSON has no Infinity: the +Inf bucket of a recorded histogram reads back as `le: null`. */
+function revive(metrics) {
+    const out = {};
+    for (const [name, m] of Object.entries(metrics)) {
+        out[name] =
+            m.type === 'histogram'
+                ? {
+                    ...m,
+                    buckets: m.buckets.map((b) => ({
+                        le: b.le === null || b.le === undefined ? Number.POSITIVE_INFINITY : Number(b.le),
+                        count: b.count,
+                    })),
+                }
+                : m;
+    }
+    return out;
+}
+/** The policy a log was recorded with; logs from before sentinels and fast burn ran without them. */
+function recordedPolicy(policy) {
+    return {
+        ...policy,
+        cadence: {
+            ...policy.cadence,
+            sentinelIntervalMs: policy.cadence.sentinelIntervalMs ?? 0,
+            fastBurnWindowMs: policy.cadence.fastBurnWindowMs ?? 0,
+        },
+    };
+}
 function replayLog(log, gates) {
-    const config = gates ?? { gates: log.header.gates, policy: log.header.policy };
+    const config = gates ?? {
+        gates: log.header.gates,
+        policy: recordedPolicy(log.header.policy),
+        baselineGates: log.header.baselineGates,
+    };
+    // Baseline gates compare with the baseline recorded before that deploy (kept in the log header).
+    const baselineGates = config.baselineGates ?? [];
+    const watched = [];
     let readings = [];
     const tripped = new Map();
     const recorded = new Map();
     let last = [];
+    const differing = new Map();
     for (const p of log.polls) {
+        const metrics = revive(p.metrics);
         const reading = p.health
-            ? { at: p.elapsed_ms, health: p.health, metrics: p.metrics }
-            : { at: p.elapsed_ms, metrics: p.metrics };
+            ? { at: p.elapsed_ms, health: p.health, metrics }
+            : { at: p.elapsed_ms, metrics };
         readings.push(reading);
         readings = pruneReadings(config, readings);
-        last = evaluateGates(config, readings);
+        if (baselineGates.length)
+            watched.push(reading);
+        last = [
+            ...evaluateGates(config, readings),
+            ...evaluateBaselineGates(baselineGates, log.header.baseline, watched),
+        ];
         for (const r of last)
             if (r.status === 'violated' && !tripped.has(r.gate))
                 tripped.set(r.gate, { at: p.elapsed_ms, value: r.value });
         for (const [name, g] of Object.entries(p.gates))
             if (g.status === 'violated' && !recorded.has(name))
                 recorded.set(name, p.elapsed_ms);
+        for (const r of last)
+            if (p.gates[r.gate] && p.gates[r.gate].status !== r.status)
+                differing.set(r.gate, (differing.get(r.gate) ?? 0) + 1);
     }
-    const out = config.gates.map((g) => ({
+    const out = [...config.gates, ...baselineGates].map((g) => ({
         gate: g.name,
         trippedMs: tripped.get(g.name)?.at ?? null,
         recordedMs: recorded.get(g.name) ?? null,
         valueAtTrip: tripped.get(g.name)?.value ?? null,
         last: last.find((r) => r.gate === g.name) ?? null,
+        differingChecks: differing.get(g.name) ?? 0,
     }));
     const times = out.map((g) => g.trippedMs).filter((t) => t !== null);
     return {
@@ -70213,6 +70358,13 @@ function commandRollback(options) {
 // slow channel cannot hold the rollout. Returns what was delivered, for the summary.
 
 function packageNotifier(options) {
+    // Templates compiled now, not when the rollback announces itself (that call must cost ~ms).
+    try {
+        prepareNotifications(options.templateDir ? { templateDir: options.templateDir } : {});
+    }
+    catch {
+        // a bad template is reported by the send itself (fail open)
+    }
     return async (event, details) => {
         const result = await sendNotification({
             event,
@@ -70244,10 +70396,13 @@ function packageNotifier(options) {
 // hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
 
 /** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
-class BackupIntegrityError extends CheckFailedError {
+class BackupIntegrityError extends errors_CheckFailedError {
 }
 /** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
-class UnsafeArchiveError extends CheckFailedError {
+class UnsafeArchiveError extends errors_CheckFailedError {
+}
+/** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
+class errors_BackupWriteError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
@@ -70327,8 +70482,88 @@ function compactUtc(date) {
         .replace(/[-:]/g, '')
         .replace(/\.\d{3}Z$/, 'Z');
 }
-function naming_backupFileName(prefix, env, createdAt) {
+function backupFileName(prefix, env, createdAt) {
     return `${prefix}_${env}_${compactUtc(createdAt)}.zip`;
+}
+function stampToDate(stamp) {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+    return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+}
+/** A name no backup of `env` in `dir` has ever had (complete, partial or orphaned), in the
+ *  contract's format: the creation second, or one second past the newest existing name when two
+ *  backups come within one second (or the clock stepped back). So names never repeat and still
+ *  sort chronologically under `ls -1 backups/dhash_*.zip | sort -r | head -n1` in any locale
+ *  (same length, same prefix, only digits differ). Call it while holding the environment's lock. */
+function naming_uniqueBackupFileName(dir, prefix, env, createdAt) {
+    let newest;
+    let names = [];
+    try {
+        names = readdirSync(dir);
+    }
+    catch (error) {
+        if (error.code !== 'ENOENT')
+            throw error;
+    }
+    const taken = new RegExp(`^\\.?${escapeRegExp(prefix)}_${escapeRegExp(env)}_(\\d{8}T\\d{6}Z)\\.zip`);
+    for (const name of names) {
+        const m = taken.exec(name);
+        if (m && (!newest || m[1] > newest))
+            newest = m[1];
+    }
+    let when = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
+    if (newest && compactUtc(when) <= newest)
+        when = new Date(stampToDate(newest).getTime() + 1000);
+    return backupFileName(prefix, env, when);
+}
+function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/** The lock file serialising backups of one environment in `dir`. */
+function naming_backupLockPath(dir, prefix, env) {
+    return join(dir, `.${prefix}_${env}.lock`);
+}
+/** Leftovers of interrupted backups of `env` (call while holding its lock, so none is in
+ *  progress): temp zips of dead processes, a zip whose `.sha256` never came (killed between the
+ *  two), a `.sha256` whose zip is gone, dump directories. Returns one note per removal. */
+function naming_sweepInterruptedBackups(dir, env, prefix = naming_DEFAULT_PREFIX, isAlive = () => false) {
+    let names;
+    try {
+        names = readdirSync(dir);
+    }
+    catch {
+        return [];
+    }
+    const present = new Set(names);
+    const notes = [];
+    const mine = `${prefix}_${env}_`;
+    const remove = (name, why) => {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${join(dir, name)}: ${why}`);
+    };
+    for (const name of names) {
+        const partial = /^\.(.+)\.partial-(\d+)$/.exec(name);
+        if (partial && partial[1].startsWith(mine) && Number(partial[2]) !== process.pid) {
+            if (!isAlive(Number(partial[2])))
+                remove(name, `temp file of an interrupted backup (pid ${partial[2]} is gone)`);
+            continue;
+        }
+        const dump = new RegExp(`^\\.dump-${escapeRegExp(env)}-(\\d+)-`).exec(name);
+        if (dump && Number(dump[1]) !== process.pid && !isAlive(Number(dump[1]))) {
+            remove(name, `dump directory of an interrupted backup (pid ${dump[1]} is gone)`);
+            continue;
+        }
+        const parsed = parseBackupFileName(name);
+        if (parsed && parsed.prefix === prefix && parsed.environment === env && !present.has(`${name}.sha256`)) {
+            remove(name, 'zip of an interrupted backup without its .sha256 (never complete, never restored)');
+            continue;
+        }
+        if (name.endsWith('.zip.sha256')) {
+            const zip = parseBackupFileName(name.slice(0, -'.sha256'.length));
+            if (zip && zip.prefix === prefix && zip.environment === env && !present.has(zip.file))
+                remove(name, 'checksum file whose zip is gone');
+        }
+    }
+    return notes;
 }
 const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
 function parseBackupFileName(file) {
@@ -70384,17 +70619,21 @@ function assertKeep(value, field = 'keep') {
 // The rules every archive entry must pass before a single byte is written: no way out of the
 // target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
 // symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
-// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
+// declared sizes), and agreement with the manifest. Pure: entries in, plan or refusal out.
 
 
 
+/** The target's state directory (swap.ts); no backup holds it and no archive may write to it. */
+const safety_RESERVED_STATE_DIR = '.guarded-rollout';
+// Bomb protection: every entry's size is declared in the central directory AND in the manifest
+// (both under the verified .sha256), they must agree, inflation stops at the declared size, the
+// declared total must fit the free disk, and overlapping entries are refused (zipread.ts). The
+// caps below only bound memory for the listing; every backup the tool writes is within them.
 const safety_DEFAULT_CAPS = {
-    maxEntries: 1_000_000,
-    maxTotalBytes: 256 * 1024 ** 3,
-    // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
-    maxRatio: 200,
-    ratioFloorBytes: 1024 * 1024,
+    maxEntries: 10_000_000,
+    maxTotalBytes: Number.MAX_SAFE_INTEGER,
 };
+const WINDOWS = process.platform === 'win32';
 /** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
  *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
 function safety_unsafeLinkTarget(linkPath, target) {
@@ -70416,13 +70655,15 @@ function safety_unsafeLinkTarget(linkPath, target) {
     return undefined;
 }
 /** Normalises an entry name or refuses it with the specific reason. */
-function normaliseEntryName(name) {
+function normaliseEntryName(name, windows = WINDOWS) {
     const show = JSON.stringify(name);
     if (name.includes('\0'))
         throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
-    if (name.includes('\\'))
+    // On Linux and macOS a backslash or "C:" is an ordinary character of one file name (and a
+    // backup of such a name must restore); on Windows they are separators and drive letters.
+    if (windows && name.includes('\\'))
         throw new UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
-    if (/^[A-Za-z]:/.test(name))
+    if (windows && /^[A-Za-z]:/.test(name))
         throw new UnsafeArchiveError(`entry ${show} starts with a drive letter`);
     if (name.startsWith('/'))
         throw new UnsafeArchiveError(`entry ${show} is an absolute path`);
@@ -70431,10 +70672,13 @@ function normaliseEntryName(name) {
         throw new UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
     if (parts.length === 0)
         throw new UnsafeArchiveError(`entry ${show} has no usable name`);
-    return parts.join('/').normalize('NFC');
+    // Names are kept exactly (an NFD name comes back NFD; NFC and NFD are two files on Linux).
+    return parts.join('/');
 }
+/** Two names that would land on one file: exact bytes on Linux; macOS and Windows fold case and
+ *  Unicode normalisation. */
 function collisionKey(path, caseInsensitive) {
-    return caseInsensitive ? path.toLowerCase() : path;
+    return caseInsensitive ? path.normalize('NFC').toLowerCase() : path;
 }
 /** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
 function planExtraction(entries, manifest, linkTargets, options = {}) {
@@ -70444,15 +70688,19 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
     if (entries.length > caps.maxEntries) {
         throw new UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
     }
-    const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
+    const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
     const seen = new Map();
     const planned = [];
     let totalBytes = 0;
     for (const entry of entries) {
         if (entry.name === manifest_MANIFEST_ENTRY)
             continue;
-        const path = normaliseEntryName(entry.name);
         const show = JSON.stringify(entry.name);
+        if (!entry.nameValid)
+            throw new UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
+        const path = normaliseEntryName(entry.name);
+        if (path.split('/')[0] === safety_RESERVED_STATE_DIR)
+            throw new UnsafeArchiveError(`${where}entry ${show} would write into ${safety_RESERVED_STATE_DIR}/, the restore's own state directory`);
         if (entry.encrypted)
             throw new UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
         if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
@@ -70468,12 +70716,6 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
         if (totalBytes > caps.maxTotalBytes) {
             throw new UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
         }
-        if (entry.uncompressedSize > caps.ratioFloorBytes) {
-            const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
-            if (ratio > caps.maxRatio) {
-                throw new UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
-            }
-        }
         const manifestEntry = byManifest.get(path);
         if (!manifestEntry)
             throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
@@ -70487,7 +70729,7 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
             source: entry,
             path,
             type: entry.type,
-            mode: entry.mode & 0o777,
+            mode: manifestEntry.mode & 0o7777,
             size: entry.uncompressedSize,
             manifest: manifestEntry,
         };
@@ -70517,7 +70759,7 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
     }
     const inArchive = new Set(planned.map((p) => p.path));
     for (const m of manifest.entries) {
-        if (!inArchive.has(m.path.normalize('NFC')))
+        if (!inArchive.has(m.path))
             throw new BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
     }
     return {
@@ -70540,6 +70782,40 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
 
 
 
+/** Why a file system error happened, in words an operator can act on. */
+function collect_describeFsError(error) {
+    const e = error;
+    switch (e.code) {
+        case 'EACCES':
+        case 'EPERM':
+            return 'permission denied; run as a user who can read it, or leave it out of the paths';
+        case 'ENOENT':
+            return 'it disappeared while the backup ran; run the backup again when the tree is quiet';
+        case 'ENOSPC':
+            return 'no space left on the device; free some space or choose another --out directory';
+        case 'EDQUOT':
+            return 'disk quota exceeded; free some space or choose another --out directory';
+        case 'ENAMETOOLONG':
+            return 'the name is too long for this file system';
+        case 'EIO':
+            return 'input/output error (failing disk?)';
+        case 'EROFS':
+            return 'the file system is read-only';
+        default:
+            return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+    }
+}
+function nonRegularKind(stat) {
+    if (stat.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (stat.isSocket())
+        return 'a socket';
+    if (stat.isCharacterDevice())
+        return 'a character device';
+    if (stat.isBlockDevice())
+        return 'a block device';
+    return undefined;
+}
 const GLOB_CHARS = /[*?[\]{}!]/;
 function toArchivePath(baseDir, abs) {
     return relative(baseDir, abs).split(sep).join('/');
@@ -70562,6 +70838,7 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
             throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
         }
         const mode = stat.mode & 0o7777;
+        const owner = { uid: stat.uid, gid: stat.gid };
         if (stat.isSymbolicLink()) {
             const target = readlinkSync(abs);
             // The same rule the restore applies, so every backup that exists can be restored.
@@ -70576,27 +70853,68 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
                 size: Buffer.byteLength(target),
                 mode,
                 mtimeMs: stat.mtimeMs,
+                ...owner,
                 target,
             });
         }
         else if (stat.isDirectory()) {
-            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
+            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs, ...owner });
         }
         else if (stat.isFile()) {
-            byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'file',
+                size: stat.size,
+                mode,
+                mtimeMs: stat.mtimeMs,
+                ctimeMs: stat.ctimeMs,
+                ...owner,
+            });
         }
-        // sockets, FIFOs and devices are not data; they are skipped.
+        else {
+            // Refused before it is ever opened: reading a FIFO or a device would hang or never end.
+            throw new ConfigError(`${abs} is ${nonRegularKind(stat) ?? 'not a regular file'}; only regular files, directories and symlinks can be backed up. Leave it out of the paths (list the directories around it instead)`, { field: 'paths' });
+        }
+    };
+    const list = (dir) => {
+        try {
+            return readdirSync(dir, { withFileTypes: true });
+        }
+        catch (error) {
+            throw new ConfigError(`cannot read directory ${dir}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
+    };
+    // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
+    const checkNames = (dir, names) => {
+        if (!names.some((n) => n.includes('\uFFFD')))
+            return;
+        for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+            if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+                throw new ConfigError(`${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 (bytes ${raw.toString('hex')}), which a backup cannot store so that it restores under the same name; rename it (e.g. convmv -f latin1 -t utf8) or leave it out`, { field: 'paths' });
+            }
+        }
+    };
+    const stat = (abs) => {
+        try {
+            return lstatSync(abs);
+        }
+        catch (error) {
+            throw new ConfigError(`cannot read ${abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
     };
     const walk = (root) => {
         const stack = [root];
         for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-            for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+            const dirents = list(dir);
+            checkNames(dir, dirents.map((d) => d.name));
+            for (const dirent of dirents) {
                 const abs = join(dir, dirent.name);
                 if (excluded.some((e) => isInside(e, abs)))
                     continue;
-                const stat = lstatSync(abs);
-                add(abs, stat);
-                if (stat.isDirectory())
+                const st = stat(abs);
+                add(abs, st);
+                if (st.isDirectory())
                     stack.push(abs);
             }
         }
@@ -70652,8 +70970,6 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
     return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-// EXTERNAL MODULE: ./node_modules/.pnpm/yazl@3.3.1/node_modules/yazl/index.js
-var node_modules_yazl = __nccwpck_require__(3980);
 ;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
 // The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
 // logging validation, restores). A log is trusted only when it opens with our header and ends with
@@ -70688,6 +71004,7 @@ class src_EvidenceLog {
             `# tool-version: ${version_TOOL_VERSION}`,
             `# environment: ${options.environment}`,
             `# started-at: ${this.now().toISOString()}`,
+            ...evidenceCommitLine(options.commit),
             '',
         ].join('\n');
         const fd = (0,external_node_fs_namespaceObject.openSync)(path, 'w');
@@ -70730,6 +71047,10 @@ class src_EvidenceLog {
         return result;
     }
 }
+function evidenceCommitLine(commit) {
+    const value = (commit ?? process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT ?? '').trim();
+    return /^[0-9a-f]{7,64}$/i.test(value) ? [`# commit: ${value.toLowerCase()}`] : [];
+}
 /** Parses an evidence log's text; never throws. */
 function parseEvidenceLog(text) {
     const problems = [];
@@ -70756,6 +71077,7 @@ function parseEvidenceLog(text) {
                 toolVersion: fields['tool-version'],
                 environment: fields.environment,
                 startedAt: fields['started-at'],
+                ...(fields.commit ? { commit: fields.commit } : {}),
             };
     }
     const nonEmpty = lines.filter((l) => l.trim() !== '');
@@ -70787,6 +71109,544 @@ function parseEvidenceLog(text) {
 }
 function readEvidenceLog(path) {
     return parseEvidenceLog(readFileSync(path, 'utf8'));
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/zipwrite.ts
+// A zip writer for backups, written here rather than taken from a library because the hot path
+// is many small files: each entry is read, hashed and deflated synchronously in one go and
+// appended to a 4 MiB buffer (one write and one archive-hash update per 4 MiB), where a stream
+// per entry (yazl) costs several event-loop round trips per file. Large files stream through in
+// 1 MiB chunks with a data descriptor. Zip64 is used where sizes, offsets or counts need it.
+// The archive's SHA256 is computed from the bytes as they are written, so no second read.
+
+
+const LOCAL = 0x04034b50;
+const CENTRAL = 0x02014b50;
+const DESCRIPTOR = 0x08074b50;
+const EOCD = 0x06054b50;
+const EOCD64 = 0x06064b50;
+const LOCATOR64 = 0x07064b50;
+const MAX32 = 0xffffffff;
+const MAX16 = 0xffff;
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_UTF8 = 0x0800;
+/** "Made by" Unix, spec 6.3: the high half of external attributes is st_mode. */
+const MADE_BY = (/* unused pure expression or super */ null && ((3 << 8) | 63));
+const BUFFER_BYTES = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
+/** A streamed entry whose file is at least this large gets Zip64 sizes from the start. */
+const ZIP64_STREAM_THRESHOLD = 0xfff00000;
+function dosDateTime(d) {
+    const year = Math.min(Math.max(d.getFullYear(), 1980), 2107);
+    return {
+        time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
+        date: ((year - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
+    };
+}
+class zipwrite_ZipWriter {
+    fd;
+    hash = createHash('sha256');
+    /** Bytes written so far (including what is still buffered). */
+    offset = 0;
+    entryCount = 0;
+    buf = Buffer.allocUnsafe(BUFFER_BYTES);
+    used = 0;
+    // Central records packed into 1 MiB blocks: a million entries must not mean a million Buffers.
+    central = [];
+    block = Buffer.allocUnsafe(1024 * 1024);
+    blockUsed = 0;
+    centralBytes = 0;
+    constructor(fd) {
+        this.fd = fd;
+    }
+    /** Writes at explicit positions, so a rewind (truncate) leaves no hole. */
+    put(chunk, position) {
+        this.hash.update(chunk);
+        for (let off = 0; off < chunk.length;)
+            off += writeSync(this.fd, chunk, off, chunk.length - off, position + off);
+    }
+    flush() {
+        if (this.used === 0)
+            return;
+        this.put(this.buf.subarray(0, this.used), this.offset - this.used);
+        this.used = 0;
+    }
+    /** A point to come back to: everything written after it can be undone (a file that changed
+     *  while it was streamed is written again). */
+    mark() {
+        this.flush();
+        return { offset: this.offset, hash: this.hash.copy(), entries: this.entryCount };
+    }
+    rewind(mark, truncate) {
+        if (this.entryCount !== mark.entries)
+            throw new Error('cannot rewind past a finished entry');
+        this.used = 0;
+        truncate(mark.offset);
+        this.offset = mark.offset;
+        this.hash = mark.hash;
+    }
+    write(data) {
+        if (this.used + data.length > this.buf.length)
+            this.flush();
+        if (data.length >= this.buf.length) {
+            this.put(data, this.offset);
+        }
+        else {
+            data.copy(this.buf, this.used);
+            this.used += data.length;
+        }
+        this.offset += data.length;
+    }
+    /** An entry whose bytes are all known: local header with final sizes, then the data. */
+    addComplete(meta, data, crc, size, method) {
+        const zip64 = size >= MAX32 || data.length >= MAX32;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, 0, crc, data.length, size, zip64);
+        this.write(data);
+        this.centralRecord(meta, method, 0, crc, data.length, size, headerOffset);
+    }
+    /** Starts an entry whose data follows in chunks (large files); sizes come in a data descriptor. */
+    beginStreamed(meta, expectedSize, method) {
+        const zip64 = expectedSize >= ZIP64_STREAM_THRESHOLD;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, FLAG_DESCRIPTOR, 0, 0, 0, zip64);
+        const start = this.offset;
+        return {
+            write: (chunk) => this.write(chunk),
+            end: (crc, size) => {
+                const compressed = this.offset - start;
+                const d = Buffer.alloc(zip64 ? 24 : 16);
+                d.writeUInt32LE(DESCRIPTOR, 0);
+                d.writeUInt32LE(crc >>> 0, 4);
+                if (zip64) {
+                    d.writeBigUInt64LE(BigInt(compressed), 8);
+                    d.writeBigUInt64LE(BigInt(size), 16);
+                }
+                else {
+                    if (compressed >= MAX32 || size >= MAX32)
+                        throw new Error(`${meta.name.toString()} grew past 4 GiB while it was being read`);
+                    d.writeUInt32LE(compressed, 8);
+                    d.writeUInt32LE(size, 12);
+                }
+                this.write(d);
+                this.centralRecord(meta, method, FLAG_DESCRIPTOR, crc, compressed, size, headerOffset);
+            },
+        };
+    }
+    localHeader(meta, method, flags, crc, compressed, size, zip64) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const extraLen = zip64 ? 20 : 0;
+        const h = Buffer.allocUnsafe(30 + meta.name.length + extraLen);
+        h.writeUInt32LE(LOCAL, 0);
+        h.writeUInt16LE(zip64 ? 45 : 20, 4);
+        h.writeUInt16LE(flags | FLAG_UTF8, 6);
+        h.writeUInt16LE(method, 8);
+        h.writeUInt16LE(time, 10);
+        h.writeUInt16LE(date, 12);
+        h.writeUInt32LE(crc >>> 0, 14);
+        h.writeUInt32LE(zip64 ? MAX32 : compressed, 18);
+        h.writeUInt32LE(zip64 ? MAX32 : size, 22);
+        h.writeUInt16LE(meta.name.length, 26);
+        h.writeUInt16LE(extraLen, 28);
+        meta.name.copy(h, 30);
+        if (zip64) {
+            const e = 30 + meta.name.length;
+            h.writeUInt16LE(0x0001, e);
+            h.writeUInt16LE(16, e + 2);
+            h.writeBigUInt64LE(BigInt(size), e + 4);
+            h.writeBigUInt64LE(BigInt(compressed), e + 12);
+        }
+        this.write(h);
+    }
+    centralRecord(meta, method, flags, crc, compressed, size, headerOffset) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const big = [];
+        if (size >= MAX32)
+            big.push(size);
+        if (compressed >= MAX32)
+            big.push(compressed);
+        if (headerOffset >= MAX32)
+            big.push(headerOffset);
+        const extraLen = big.length ? 4 + 8 * big.length : 0;
+        const c = Buffer.allocUnsafe(46 + meta.name.length + extraLen);
+        c.writeUInt32LE(CENTRAL, 0);
+        c.writeUInt16LE(MADE_BY, 4);
+        c.writeUInt16LE(big.length ? 45 : 20, 6);
+        c.writeUInt16LE(flags | FLAG_UTF8, 8);
+        c.writeUInt16LE(method, 10);
+        c.writeUInt16LE(time, 12);
+        c.writeUInt16LE(date, 14);
+        c.writeUInt32LE(crc >>> 0, 16);
+        c.writeUInt32LE(Math.min(compressed, MAX32), 20);
+        c.writeUInt32LE(Math.min(size, MAX32), 24);
+        c.writeUInt16LE(meta.name.length, 28);
+        c.writeUInt16LE(extraLen, 30);
+        c.writeUInt16LE(0, 32); // comment
+        c.writeUInt16LE(0, 34); // disk
+        c.writeUInt16LE(0, 36); // internal attributes
+        const isDir = (meta.mode & 0o170000) === 0o040000;
+        c.writeUInt32LE((((meta.mode & 0xffff) << 16) | (isDir ? 0x10 : 0)) >>> 0, 38);
+        c.writeUInt32LE(Math.min(headerOffset, MAX32), 42);
+        meta.name.copy(c, 46);
+        if (big.length) {
+            let e = 46 + meta.name.length;
+            c.writeUInt16LE(0x0001, e);
+            c.writeUInt16LE(8 * big.length, e + 2);
+            e += 4;
+            for (const v of big) {
+                c.writeBigUInt64LE(BigInt(v), e);
+                e += 8;
+            }
+        }
+        if (this.blockUsed + c.length > this.block.length) {
+            this.central.push(this.block.subarray(0, this.blockUsed));
+            this.block = Buffer.allocUnsafe(1024 * 1024);
+            this.blockUsed = 0;
+        }
+        c.copy(this.block, this.blockUsed);
+        this.blockUsed += c.length;
+        this.centralBytes += c.length;
+        this.entryCount++;
+    }
+    /** Writes the central directory and end records; returns the archive's size and SHA256. */
+    finish() {
+        const cdOffset = this.offset;
+        this.central.push(this.block.subarray(0, this.blockUsed));
+        for (const c of this.central)
+            this.write(c);
+        this.central = [];
+        const cdSize = this.centralBytes;
+        const n = this.entryCount;
+        const zip64 = n >= MAX16 || cdOffset >= MAX32 || cdSize >= MAX32;
+        if (zip64) {
+            const eocd64Offset = this.offset;
+            const r = Buffer.alloc(56);
+            r.writeUInt32LE(EOCD64, 0);
+            r.writeBigUInt64LE(44n, 4);
+            r.writeUInt16LE(MADE_BY, 12);
+            r.writeUInt16LE(45, 14);
+            r.writeUInt32LE(0, 16);
+            r.writeUInt32LE(0, 20);
+            r.writeBigUInt64LE(BigInt(n), 24);
+            r.writeBigUInt64LE(BigInt(n), 32);
+            r.writeBigUInt64LE(BigInt(cdSize), 40);
+            r.writeBigUInt64LE(BigInt(cdOffset), 48);
+            this.write(r);
+            const l = Buffer.alloc(20);
+            l.writeUInt32LE(LOCATOR64, 0);
+            l.writeUInt32LE(0, 4);
+            l.writeBigUInt64LE(BigInt(eocd64Offset), 8);
+            l.writeUInt32LE(1, 16);
+            this.write(l);
+        }
+        const e = Buffer.alloc(22);
+        e.writeUInt32LE(EOCD, 0);
+        e.writeUInt16LE(Math.min(n, MAX16), 8);
+        e.writeUInt16LE(Math.min(n, MAX16), 10);
+        e.writeUInt32LE(Math.min(cdSize, MAX32), 12);
+        e.writeUInt32LE(Math.min(cdOffset, MAX32), 16);
+        this.write(e);
+        this.flush();
+        return { sizeBytes: this.offset, sha256: this.hash.digest('hex') };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/lock.ts
+// One holder at a time: a lock file created atomically (hard link of a private file, which fails
+// when the lock exists), naming its holder. A holder that died (kill -9, power loss) on this host
+// is detected by its pid and its lock is taken over, with a note; a live holder gets an honest
+// "busy" refusal naming it.
+
+
+
+
+/** Another run holds the lock: the attempted thing did not happen (exit 1). */
+class LockBusyError extends errors_CheckFailedError {
+}
+function lock_isProcessAlive(pid) {
+    if (!Number.isInteger(pid) || pid <= 0)
+        return false;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+function readHolder(path) {
+    try {
+        const h = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        return typeof h.pid === 'number' ? h : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Private files of runs killed between creating and linking them, and stale locks moved aside
+ *  by a run killed before it deleted them. */
+function sweepPrivateFiles(path) {
+    const prefix = `.${(0,external_node_path_namespaceObject.basename)(path)}.`;
+    const aside = `${(0,external_node_path_namespaceObject.basename)(path)}.stale-`;
+    for (const name of (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_namespaceObject.dirname)(path))) {
+        let pid;
+        if (name.startsWith(prefix))
+            pid = Number(name.slice(prefix.length).split('.')[0]);
+        else if (name.startsWith(aside))
+            pid = Number(name.slice(aside.length));
+        else
+            continue;
+        if (pid !== process.pid && !lock_isProcessAlive(pid))
+            (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), name), { force: true });
+    }
+}
+/** Takes the lock at `path` or throws LockBusyError naming the live holder. */
+function lock_acquireLock(path, purpose, now = () => new Date()) {
+    const holder = { pid: process.pid, host: (0,external_node_os_namespaceObject.hostname)(), startedAt: now().toISOString(), purpose };
+    sweepPrivateFiles(path);
+    const mine = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), `.${(0,external_node_path_namespaceObject.basename)(path)}.${process.pid}.${Date.now()}`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(mine, 'wx', 0o644);
+    try {
+        (0,external_node_fs_namespaceObject.writeSync)(fd, `${JSON.stringify(holder)}\n`);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+    let tookOver;
+    try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            try {
+                (0,external_node_fs_namespaceObject.linkSync)(mine, path);
+                const { ino, dev } = (0,external_node_fs_namespaceObject.statSync)(mine);
+                const release = () => {
+                    // Only our own lock: a takeover may have replaced it meanwhile.
+                    try {
+                        const now = (0,external_node_fs_namespaceObject.statSync)(path);
+                        if (now.ino === ino && now.dev === dev)
+                            (0,external_node_fs_namespaceObject.unlinkSync)(path);
+                    }
+                    catch {
+                        // already gone
+                    }
+                };
+                return { path, ...(tookOver ? { tookOver } : {}), release };
+            }
+            catch (error) {
+                if (error.code !== 'EEXIST')
+                    throw error;
+            }
+            const other = readHolder(path);
+            const sameHost = !other || other.host === (0,external_node_os_namespaceObject.hostname)();
+            if (other && (!sameHost || lock_isProcessAlive(other.pid))) {
+                throw new LockBusyError(`${purpose} is already running (pid ${other.pid} on ${other.host}, started ${other.startedAt}; lock ${path}); wait for it to finish, nothing was changed by this run. If that process is gone for good, delete ${path}`);
+            }
+            // Dead holder (or an unreadable, half-written lock): move it aside atomically, so two
+            // runs taking over at once cannot both delete a fresh lock.
+            const aside = `${path}.stale-${process.pid}`;
+            try {
+                (0,external_node_fs_namespaceObject.renameSync)(path, aside);
+                (0,external_node_fs_namespaceObject.rmSync)(aside, { force: true });
+                tookOver = `took over the lock ${path} of ${other ? `pid ${other.pid} (started ${other.startedAt}), which is no longer running` : 'an unreadable lock file'}`;
+            }
+            catch (error) {
+                if (error.code !== 'ENOENT')
+                    throw error;
+            }
+        }
+        throw new LockBusyError(`${purpose}: could not take the lock ${path} after 5 attempts; another run keeps taking it`);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.rmSync)(mine, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/durable.ts
+// Durable file-system steps shared by backup, restore and the swap journal: fsync of a directory
+// after a rename, atomic small-file writes, free space.
+
+
+function durable_fsyncDirectory(dir) {
+    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+    if (process.platform === 'win32')
+        return;
+    const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
+    try {
+        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+function durable_writeFileAtomic(path, text) {
+    const tmp = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), `.${(0,external_node_path_namespaceObject.basename)(path)}.partial-${process.pid}`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(tmp, 'w');
+    try {
+        (0,external_node_fs_namespaceObject.writeSync)(fd, text);
+        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+    durable_fsyncDirectory((0,external_node_path_namespaceObject.dirname)(path));
+}
+function durable_freeBytes(dir) {
+    for (let d = (0,external_node_path_namespaceObject.resolve)(dir);; d = (0,external_node_path_namespaceObject.dirname)(d)) {
+        try {
+            const s = (0,external_node_fs_namespaceObject.statfsSync)(d);
+            return Number(s.bavail) * Number(s.bsize);
+        }
+        catch {
+            if ((0,external_node_path_namespaceObject.dirname)(d) === d)
+                return undefined;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/swap.ts
+// Swapping restored roots into the target, crash-safe. Everything lives in the target's own
+// state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
+//   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   swap.json                        the journal: written (fsynced) before the first rename
+//   restore.lock                     one restore of a target at a time
+// A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
+// of any command that touches the target (restore, backup of that tree) rolls the swap forward
+// before anything else: the staged tree was complete and verified when the journal was written.
+
+
+
+
+const STATE_DIR = '.guarded-rollout';
+const JOURNAL_FILE = 'swap.json';
+const RESTORE_LOCK_FILE = 'restore.lock';
+function stateDir(target) {
+    return (0,external_node_path_namespaceObject.join)(target, STATE_DIR);
+}
+function swap_exists(path) {
+    try {
+        (0,external_node_fs_namespaceObject.lstatSync)(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Takes the restore lock of `target` (creating its state directory). */
+function lockTarget(target, now) {
+    (0,external_node_fs_namespaceObject.mkdirSync)(stateDir(target), { recursive: true, mode: 0o700 });
+    return lock_acquireLock((0,external_node_path_namespaceObject.join)(stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
+}
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
+function uniqueDirectory(parent, stamp) {
+    (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+    for (let n = 1;; n++) {
+        const dir = (0,external_node_path_namespaceObject.join)(parent, n === 1 ? stamp : `${stamp}-${n}`);
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(dir, { mode: 0o700 });
+            return dir;
+        }
+        catch (error) {
+            if (error.code !== 'EEXIST')
+                throw error;
+        }
+    }
+}
+/** Moves each root of the journal into place. Idempotent: every step checks what is already done,
+ *  so the same function performs a swap and finishes an interrupted one. */
+function rollForward(j) {
+    for (const root of j.roots) {
+        const live = (0,external_node_path_namespaceObject.join)(j.target, root.name);
+        const staged = (0,external_node_path_namespaceObject.join)(j.staging, root.name);
+        const previous = (0,external_node_path_namespaceObject.join)(j.previous, root.name);
+        if (!swap_exists(staged))
+            continue; // this root is already in place
+        if (swap_exists(live)) {
+            // Not yet moved aside (a root that did not exist before cannot be live while still staged,
+            // unless something else created it since: it is kept too, never deleted).
+            if (swap_exists(previous))
+                throw new Error(`cannot finish the swap of ${live}: both ${live} and ${previous} exist; move one of them away and run the command again`);
+            (0,external_node_fs_namespaceObject.renameSync)(live, previous);
+        }
+        (0,external_node_fs_namespaceObject.renameSync)(staged, live);
+    }
+    durable_fsyncDirectory(j.target);
+}
+/** Performs the swap described by `journal` (the staging tree must be complete). */
+function swapRoots(journal) {
+    durable_writeFileAtomic((0,external_node_path_namespaceObject.join)(stateDir(journal.target), JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+    rollForward(journal);
+    finish(journal);
+}
+function finish(j) {
+    (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(stateDir(j.target), JOURNAL_FILE), { force: true });
+    (0,external_node_fs_namespaceObject.rmSync)(j.staging, { recursive: true, force: true });
+    try {
+        (0,external_node_fs_namespaceObject.rmdirSync)(j.previous); // nothing was replaced: no empty pre-rollback directory
+    }
+    catch {
+        // not empty: it holds the previous versions
+    }
+}
+/** Finishes a swap that was interrupted in `target` (call while holding its restore lock, or
+ *  after checking nobody does). Returns one note per repair; none when there was nothing to do. */
+function repairInterruptedSwapLocked(target) {
+    const path = (0,external_node_path_namespaceObject.join)(stateDir(target), JOURNAL_FILE);
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path))
+        return [];
+    const journal = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+    if (journal.target !== target)
+        journal.target = target; // the tree was moved as a whole
+    rollForward(journal);
+    finish(journal);
+    return [
+        `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
+    ];
+}
+/** Sweeps staging directories left by killed restores (call while holding the restore lock). */
+function sweepStaging(target) {
+    const dir = stateDir(target);
+    const notes = [];
+    let names = [];
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(dir);
+    }
+    catch {
+        return notes;
+    }
+    for (const name of names) {
+        if (!name.startsWith('staging-'))
+            continue;
+        (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${(0,external_node_path_namespaceObject.join)(dir, name)}: staging directory of an interrupted restore`);
+    }
+    return notes;
+}
+/** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
+ *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
+function swap_repairInterruptedSwap(target) {
+    if (!existsSync(join(stateDir(target), JOURNAL_FILE)))
+        return [];
+    const lock = lockTarget(target);
+    try {
+        return [...(lock.tookOver ? [lock.tookOver] : []), ...repairInterruptedSwapLocked(target)];
+    }
+    finally {
+        lock.release();
+        tidyStateDir(target);
+    }
+}
+/** Removes the state directory's empty parts once a command is done (a target that was never
+ *  rolled back keeps no trace; kept previous versions keep theirs). */
+function tidyStateDir(target) {
+    for (const dir of [(0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback'), stateDir(target)]) {
+        try {
+            (0,external_node_fs_namespaceObject.rmdirSync)(dir);
+        }
+        catch {
+            // not empty, or gone
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/process.ts
@@ -70859,11 +71719,19 @@ function process_describeCommandResult(result, timeoutMs) {
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
-// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
+// Creating a backup: one pass that reads each file once, checks it did not change while read
+// (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
-// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
-// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
-// killed backup never leaves a file that looks complete.
+// to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
+// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
+// leaves a file that looks complete.
+
+
+
+
+
+
 
 
 
@@ -70878,14 +71746,14 @@ function process_describeCommandResult(result, timeoutMs) {
 
 
 const DUMP_DIR_ENTRY = '_dump';
-const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
-// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
-const YAZL_FILE_DATA_DONE = 3;
+/** Files up to this size are read, hashed and deflated in one synchronous step. */
+const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
 const SAMPLE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+const READ_ATTEMPTS = 3;
 // Formats that are compressed already: deflating them costs CPU and gains nothing.
 const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
 /** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
-function chooseCompression(entry, level) {
+function chooseCompression(entry, level, openFd) {
     if (level === 0)
         return 0;
     if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
@@ -70895,7 +71763,7 @@ function chooseCompression(entry, level) {
         return 0;
     if (entry.size < 16 * 1024)
         return level;
-    const fd = openSync(entry.abs, 'r');
+    const fd = openFd ?? openSync(entry.abs, 'r');
     try {
         const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
         const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
@@ -70903,67 +71771,9 @@ function chooseCompression(entry, level) {
         return packed.length > n * 0.9 ? 0 : level;
     }
     finally {
-        closeSync(fd);
+        if (openFd === undefined)
+            closeSync(fd);
     }
-}
-const COALESCE_BYTES = 1024 * 1024;
-/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
-class CoalescingHasher extends external_node_stream_.Transform {
-    hash;
-    bytes = 0;
-    parts = [];
-    pending = 0;
-    constructor(hash) {
-        super();
-        this.hash = hash;
-    }
-    _transform(chunk, _encoding, callback) {
-        this.parts.push(chunk);
-        this.pending += chunk.length;
-        if (this.pending >= COALESCE_BYTES)
-            this.release();
-        callback();
-    }
-    _flush(callback) {
-        this.release();
-        callback();
-    }
-    release() {
-        if (this.pending === 0)
-            return;
-        const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.pending);
-        this.parts = [];
-        this.pending = 0;
-        this.hash.update(data);
-        this.bytes += data.length;
-        this.push(data);
-    }
-}
-function fsyncDirectory(dir) {
-    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
-    if (process.platform === 'win32')
-        return;
-    const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
-    try {
-        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
-    }
-    finally {
-        (0,external_node_fs_namespaceObject.closeSync)(fd);
-    }
-}
-/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
-function writeFileAtomic(path, text) {
-    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-    const fd = openSync(tmp, 'w');
-    try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-    renameSync(tmp, path);
-    fsyncDirectory(dirname(path));
 }
 /** The name the `.sha256` line carries: the zip's path from the repository root when it lies
  *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
@@ -70972,35 +71782,6 @@ function checksumName(zipPath, root) {
     const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
     return (inside ? rel : zipPath).split(sep).join('/');
 }
-function freeBytes(dir) {
-    for (let d = (0,external_node_path_namespaceObject.resolve)(dir);; d = (0,external_node_path_namespaceObject.dirname)(d)) {
-        try {
-            const s = (0,external_node_fs_namespaceObject.statfsSync)(d);
-            return Number(s.bavail) * Number(s.bsize);
-        }
-        catch {
-            if ((0,external_node_path_namespaceObject.dirname)(d) === d)
-                return undefined;
-        }
-    }
-}
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
-function sweepDeadPartials(outDir) {
-    for (const name of readdirSync(outDir)) {
-        const m = /^\..+\.partial-(\d+)$/.exec(name);
-        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
-            rmSync(join(outDir, name), { force: true });
-    }
-}
 function plan(options, extraEntries = []) {
     const environment = assertEnvironmentName(options.environment);
     const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
@@ -71008,8 +71789,14 @@ function plan(options, extraEntries = []) {
     const baseDir = resolve(root, options.baseDir ?? '.');
     const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
     const createdAt = (options.now ?? (() => new Date()))();
-    const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
+    const entries = [
+        ...collectEntries(baseDir, options.paths, [outDir, join(baseDir, RESERVED_STATE_DIR)]),
+        ...extraEntries,
+    ];
     const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+    // Refused when it is made, never at restore time: every backup written restores by default.
+    if (entries.length > DEFAULT_CAPS.maxEntries)
+        throw new ConfigError(`paths: ${entries.length} entries under ${baseDir}, more than a restore accepts by default (${DEFAULT_CAPS.maxEntries}); back up fewer paths per backup`, { field: 'paths' });
     return {
         environment,
         prefix,
@@ -71017,7 +71804,7 @@ function plan(options, extraEntries = []) {
         baseDir,
         root,
         createdAt,
-        finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
+        finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
         entries,
         totalBytes,
     };
@@ -71041,13 +71828,21 @@ async function createBackup(options) {
         return dryRun(options);
     const root = resolve(options.cwd ?? process.cwd());
     const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    const environment = assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
     mkdirSync(outDir, { recursive: true });
-    sweepDeadPartials(outDir);
+    // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
+    const lock = acquireLock(backupLockPath(outDir, prefix, environment), `a backup of environment "${environment}"`, options.now);
+    const notes = lock.tookOver ? [lock.tookOver] : [];
     let dumpDir;
     try {
+        notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+        // A restore killed mid-swap in the tree being backed up is finished first, so the backup
+        // never captures a half-swapped tree.
+        notes.push(...repairInterruptedSwap(resolve(root, options.baseDir ?? '.')));
         const extra = [];
         if (options.dumpCommand) {
-            dumpDir = mkdtempSync(join(outDir, '.dump-'));
+            dumpDir = mkdtempSync(join(outDir, `.dump-${environment}-${process.pid}-`));
             const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
             const result = await runShellCommand(options.dumpCommand, {
                 cwd: resolve(root, options.baseDir ?? '.'),
@@ -71072,168 +71867,257 @@ async function createBackup(options) {
                 });
         }
         const p = plan(options, extra);
-        return await writeArchive(p, options, level);
+        return { ...(await writeArchive(p, options, level)), notes };
     }
     finally {
         if (dumpDir)
             rmSync(dumpDir, { recursive: true, force: true });
+        lock.release();
+    }
+}
+/** Changed between two stats of one open file: the bytes read may mix two states. */
+function moved(a, b) {
+    return a.size !== b.size || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.ino !== b.ino;
+}
+/** Changed within the last 2 s: possibly still being written (see readSmallConsistent). */
+function recentlyChanged(st) {
+    return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
+}
+/** SHA256 of an open file's bytes, read again from the start. */
+function hashFd(fd) {
+    const hash = createHash('sha256');
+    const b = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0, n = readSync(fd, b, 0, b.length, 0); n > 0; pos += n, n = readSync(fd, b, 0, b.length, pos))
+        hash.update(b.subarray(0, n));
+    return hash.digest('hex');
+}
+function openSource(entry) {
+    try {
+        // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
+        // O_NONBLOCK: one swapped for a FIFO cannot hang the open (its fstat then refuses it).
+        return openSync(entry.abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    }
+    catch (error) {
+        throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+    }
+}
+function changedError(entry) {
+    return new ConfigError(`${entry.abs} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`, { field: 'paths' });
+}
+/** Reads a small file whole, checking it did not change while read (re-read up to 3 times). */
+function readSmallConsistent(entry) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const fd = openSource(entry);
+        try {
+            const before = fstatSync(fd);
+            if (!before.isFile())
+                throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                    field: 'paths',
+                });
+            // One byte more than its size, to notice a file that grows during the read.
+            const data = Buffer.allocUnsafe(before.size + 1);
+            let got = 0;
+            while (got < data.length) {
+                const n = readSync(fd, data, got, data.length - got, got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            const after = fstatSync(fd);
+            if (got === before.size && !moved(before, after)) {
+                const bytes = data.subarray(0, got);
+                // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
+                // no visible stat change, so a recently changed file must also read the same twice.
+                if (!recentlyChanged(before) || hashFd(fd) === createHash('sha256').update(bytes).digest('hex'))
+                    return { data: bytes, stat: before };
+            }
+        }
+        catch (error) {
+            if (error instanceof ConfigError)
+                throw error;
+            throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
+    throw changedError(entry);
+}
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+function compressInMemory(entry, data, level) {
+    if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+        return { method: 0, body: data };
+    if (data.length > SAMPLE_BYTES) {
+        const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
+        if (sample.length > SAMPLE_BYTES * 0.9)
+            return { method: 0, body: data };
+    }
+    // A small window and hash table for small files: the same output format, less set-up per file.
+    const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
+    const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+    return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
+}
+function metaFor(entry, typeBits) {
+    const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
+    return { name: Buffer.from(name, 'utf8'), mode: typeBits | entry.mode, mtime: new Date(entry.mtimeMs) };
+}
+/** Streams a large file into the archive; returns its size and SHA256, or undefined when it
+ *  changed during the read (the caller rewinds the archive and tries again). */
+async function streamLargeFile(zip, entry, level) {
+    const fd = openSource(entry);
+    try {
+        const before = fstatSync(fd);
+        if (!before.isFile())
+            throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                field: 'paths',
+            });
+        const method = chooseCompression({ ...entry, size: before.size }, level, fd) === 0 ? 0 : 8;
+        const out = zip.beginStreamed(metaFor(entry, 0o100000), before.size, method);
+        const hash = createHash('sha256');
+        let crc = 0;
+        let size = 0;
+        const CHUNK = 1024 * 1024;
+        const deflate = method === 8 ? createDeflateRaw({ level, chunkSize: 256 * 1024 }) : undefined;
+        let deflateError;
+        const deflated = deflate
+            ? new Promise((resolvePromise) => {
+                deflate.on('data', (c) => out.write(c));
+                deflate.on('error', (e) => {
+                    deflateError = e;
+                    resolvePromise();
+                });
+                deflate.on('end', () => resolvePromise());
+            })
+            : Promise.resolve();
+        for (;;) {
+            const chunk = Buffer.allocUnsafe(CHUNK);
+            let n;
+            try {
+                n = readSync(fd, chunk, 0, CHUNK, size);
+            }
+            catch (error) {
+                throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+            }
+            if (n === 0)
+                break;
+            const part = chunk.subarray(0, n);
+            hash.update(part);
+            crc = crc32(part, crc);
+            size += n;
+            if (deflate) {
+                if (!deflate.write(part))
+                    await new Promise((r) => deflate.once('drain', r));
+            }
+            else
+                out.write(part);
+        }
+        deflate?.end();
+        await deflated;
+        if (deflateError)
+            throw deflateError;
+        const after = fstatSync(fd);
+        if (size !== before.size || moved(before, after))
+            return undefined;
+        const digest = hash.digest('hex');
+        if (recentlyChanged(before) && hashFd(fd) !== digest)
+            return undefined;
+        out.end(crc, size);
+        return { size, sha256: digest, stat: before };
+    }
+    finally {
+        closeSync(fd);
     }
 }
 async function writeArchive(p, options, level) {
     const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
-    const fd = openSync(tmpPath, 'wx');
-    const archiveHash = createHash('sha256');
-    let sizeBytes = 0;
-    const manifestEntries = [];
-    const zip = new yazl.ZipFile();
+    let fd;
     try {
-        await new Promise((resolvePromise, reject) => {
-            let failed = false;
-            const fail = (error) => {
-                if (failed)
-                    return;
-                failed = true;
-                zip.outputStream.destroy();
-                reject(error instanceof Error ? error : new Error(String(error)));
-            };
-            zip.on('error', fail);
-            const out = createWriteStream('', { fd, autoClose: false });
-            out.on('error', fail);
-            out.on('finish', () => {
-                if (!failed)
-                    resolvePromise();
-            });
-            // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
-            // into 1 MiB writes saves most of the write syscalls and hash calls.
-            const coalesce = new CoalescingHasher(archiveHash);
-            coalesce.on('error', fail);
-            zip.outputStream.pipe(coalesce).pipe(out);
-            coalesce.on('end', () => {
-                sizeBytes = coalesce.bytes;
-            });
-            const files = p.entries.filter((e) => e.type === 'file');
-            let pending = files.length;
-            // yazl looks for the next entry to write by scanning its entry list from the start, which
-            // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
-            // aside now and then, and put back in order before end() writes the central directory.
-            const internal = zip;
-            const finished = [];
-            let sinceTrim = 0;
-            const trimFinishedEntries = () => {
-                if (++sinceTrim < 512 || !Array.isArray(internal.entries))
-                    return;
-                sinceTrim = 0;
-                let k = 0;
-                while (k < internal.entries.length && internal.entries[k].state === YAZL_FILE_DATA_DONE)
-                    k++;
-                if (k > 0)
-                    finished.push(...internal.entries.splice(0, k));
-            };
-            const finishManifest = () => {
-                const manifest = {
-                    format: MANIFEST_FORMAT,
-                    environment: p.environment,
-                    version: options.version ?? null,
-                    commit: options.commit ?? null,
-                    createdAt: p.createdAt.toISOString(),
-                    tool: TOOL_NAME,
-                    toolVersion: TOOL_VERSION,
-                    fileCount: files.length,
-                    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
-                    entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-                };
-                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
-                    mtime: p.createdAt,
-                    mode: 0o100644,
-                    compress: true,
-                });
-                if (Array.isArray(internal.entries) && finished.length)
-                    internal.entries.unshift(...finished.splice(0));
-                zip.end();
-            };
+        fd = openSync(tmpPath, 'wx', 0o644);
+    }
+    catch (error) {
+        throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error)}`);
+    }
+    const manifestEntries = [];
+    const zip = new ZipWriter(fd);
+    let sizeBytes = 0;
+    let sha256 = '';
+    try {
+        try {
             for (const entry of p.entries) {
-                const mtime = new Date(entry.mtimeMs);
+                const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid } : {};
                 if (entry.type === 'directory') {
-                    zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
+                    zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
                     manifestEntries.push({
                         path: entry.path,
                         type: 'directory',
                         size: 0,
                         mode: entry.mode,
+                        ...owner,
                         mtimeMs: entry.mtimeMs,
                     });
                 }
                 else if (entry.type === 'symlink') {
-                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
-                        mtime,
-                        mode: 0o120000 | entry.mode,
-                        compress: false,
-                    });
+                    const data = Buffer.from(entry.target);
+                    zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
                     manifestEntries.push({
                         path: entry.path,
                         type: 'symlink',
-                        size: entry.size,
+                        size: data.length,
                         mode: entry.mode,
+                        ...owner,
                         target: entry.target,
                         mtimeMs: entry.mtimeMs,
                     });
                 }
-                else {
-                    const compressionLevel = chooseCompression(entry, level);
-                    // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
-                    zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
-                        const hash = createHash('sha256');
-                        let bytes = 0;
-                        const done = () => {
-                            if (bytes !== entry.size) {
-                                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
-                                return;
-                            }
-                            manifestEntries.push({
-                                path: entry.path,
-                                type: 'file',
-                                size: bytes,
-                                mode: entry.mode,
-                                sha256: hash.digest('hex'),
-                                mtimeMs: entry.mtimeMs,
-                            });
-                            trimFinishedEntries();
-                            if (--pending === 0)
-                                finishManifest();
-                        };
-                        if (entry.size <= SMALL_FILE_BYTES) {
-                            // Small files in one synchronous read: four thread-pool round trips per file
-                            // (open, read, read, close) dominate a tree of many tiny files.
-                            let data;
-                            try {
-                                data = readFileSync(entry.abs);
-                            }
-                            catch (error) {
-                                fail(new Error(`cannot read ${entry.abs}: ${error.message}`));
-                                return;
-                            }
-                            hash.update(data);
-                            bytes = data.length;
-                            const stream = Readable.from([data], { objectMode: false });
-                            stream.once('end', done);
-                            cb(null, stream);
-                            return;
-                        }
-                        const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
-                        stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
-                        stream.on('data', (chunk) => {
-                            hash.update(chunk);
-                            bytes += chunk.length;
-                        });
-                        stream.on('end', done);
-                        cb(null, stream);
+                else if (entry.size <= SMALL_FILE_BYTES) {
+                    const { data, stat } = readSmallConsistent(entry);
+                    if (data.length > SMALL_FILE_BYTES) {
+                        // Grew past the small-file path since the walk: stream it instead.
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
+                        continue;
+                    }
+                    const { method, body } = compressInMemory(entry, data, level);
+                    zip.addComplete(metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000), body, crc32(data), data.length, method);
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'file',
+                        size: data.length,
+                        mode: stat.mode & 0o7777,
+                        uid: stat.uid,
+                        gid: stat.gid,
+                        sha256: createHash('sha256').update(data).digest('hex'),
+                        mtimeMs: stat.mtimeMs,
                     });
                 }
+                else {
+                    await addLarge(zip, entry, level, manifestEntries);
+                }
             }
-            if (files.length === 0)
-                finishManifest();
-        });
-        fsyncSync(fd);
+            const manifest = {
+                format: MANIFEST_FORMAT,
+                environment: p.environment,
+                version: options.version ?? null,
+                commit: options.commit ?? null,
+                createdAt: p.createdAt.toISOString(),
+                tool: TOOL_NAME,
+                toolVersion: TOOL_VERSION,
+                fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+                totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+                entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+            };
+            const text = Buffer.from(`${JSON.stringify(manifest)}\n`);
+            zip.addComplete({ name: Buffer.from(MANIFEST_ENTRY), mode: 0o100644, mtime: p.createdAt }, deflateRawSync(text, { level: 6 }), crc32(text), text.length, 8);
+            ({ sizeBytes, sha256 } = zip.finish());
+            fsyncSync(fd);
+        }
+        catch (error) {
+            if (error instanceof ConfigError)
+                throw error;
+            const code = error.code;
+            if (code)
+                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${describeFsError(error)}; nothing was kept`);
+            throw error;
+        }
     }
     catch (error) {
         closeSync(fd);
@@ -71241,22 +72125,52 @@ async function writeArchive(p, options, level) {
         throw error;
     }
     closeSync(fd);
-    renameSync(tmpPath, p.finalPath);
-    fsyncDirectory(p.outDir);
-    const sha256 = archiveHash.digest('hex');
-    const sha256Path = `${p.finalPath}.sha256`;
-    writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    try {
+        // A link, not a rename: it fails instead of replacing a zip that has this name.
+        linkSync(tmpPath, p.finalPath);
+        rmSync(tmpPath, { force: true });
+        fsyncDirectory(p.outDir);
+        writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    }
+    catch (error) {
+        rmSync(`${p.finalPath}.sha256`, { force: true });
+        rmSync(p.finalPath, { force: true });
+        rmSync(tmpPath, { force: true });
+        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`);
+    }
     const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
     return {
         dryRun: false,
         backupPath: p.finalPath,
         sha256,
-        sha256Path,
+        sha256Path: `${p.finalPath}.sha256`,
         sizeBytes,
         fileCount: manifestEntries.filter((e) => e.type === 'file').length,
-        totalBytes: p.totalBytes,
+        totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
         deleted,
     };
+}
+/** A large file, re-read from its start (archive rewound) when it changed during the read. */
+async function addLarge(zip, entry, level, manifestEntries) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const mark = zip.mark();
+        const r = await streamLargeFile(zip, entry, level);
+        if (r) {
+            manifestEntries.push({
+                path: entry.path,
+                type: 'file',
+                size: r.size,
+                mode: r.stat.mode & 0o7777,
+                uid: r.stat.uid,
+                gid: r.stat.gid,
+                sha256: r.sha256,
+                mtimeMs: r.stat.mtimeMs,
+            });
+            return;
+        }
+        zip.rewind(mark, (offset) => ftruncateSync(zip.fd, offset));
+    }
+    throw changedError(entry);
 }
 function dryRun(options) {
     const p = plan(options);
@@ -71296,31 +72210,306 @@ function dryRun(options) {
         totalBytes: p.totalBytes,
         deleted: [],
         logPath,
+        notes: [],
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
-var yauzl = __nccwpck_require__(7198);
-;// CONCATENATED MODULE: ./packages/archive/src/read.ts
-// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
-// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
-// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
+;// CONCATENATED MODULE: ./packages/archive/src/zipread.ts
+// Reading a zip without trusting it: the end records and central directory are parsed here
+// (Zip64 included) into compact entries, in 4 MiB blocks so a million entries never means one
+// huge buffer. No library's reader is used because every safety decision is ours: overlapping
+// entries (the Fifield construction: many central records sharing one compressed stream) are
+// refused from the central directory alone, each local header must name the same file as its
+// central record, and data is read through a sequential window (few reads for many small files).
 
 
-
-
-
-
+const zipread_LOCAL = 0x04034b50;
+const zipread_CENTRAL = 0x02014b50;
+const zipread_EOCD = 0x06054b50;
+const zipread_EOCD64 = 0x06064b50;
+const zipread_LOCATOR64 = 0x07064b50;
+const zipread_MAX32 = 0xffffffff;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
+function readAt(fd, length, position) {
+    const b = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+        const n = (0,external_node_fs_namespaceObject.readSync)(fd, b, got, length - got, position + got);
+        if (n === 0)
+            break;
+        got += n;
+    }
+    return got === length ? b : b.subarray(0, got);
+}
+function damaged(path, what) {
+    return new BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
+}
+/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
+ *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
+function openArchiveSync(zipPath, maxEntries) {
+    // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
+    // covers a swap between the check and the open (the fstat below refuses it then).
+    let pre;
+    try {
+        pre = (0,external_node_fs_namespaceObject.statSync)(zipPath);
+    }
+    catch (error) {
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check the path and its permissions`);
+    }
+    if (!pre.isFile())
+        throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(zipPath, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    let ok = false;
+    try {
+        const st = (0,external_node_fs_namespaceObject.fstatSync)(fd);
+        if (!st.isFile())
+            throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+        const size = st.size;
+        const tailLen = Math.min(size, 22 + 0xffff);
+        const tail = readAt(fd, tailLen, size - tailLen);
+        let e = -1;
+        for (let i = tail.length - 22; i >= 0; i--) {
+            if (tail.readUInt32LE(i) === zipread_EOCD) {
+                e = i;
+                break;
+            }
+        }
+        if (e < 0)
+            throw damaged(zipPath, 'no end-of-central-directory record');
+        const eocdPos = size - tailLen + e;
+        let count = tail.readUInt16LE(e + 10);
+        let cdSize = tail.readUInt32LE(e + 12);
+        let cdOffset = tail.readUInt32LE(e + 16);
+        let cdEnd = eocdPos;
+        if (count === 0xffff || cdSize === zipread_MAX32 || cdOffset === zipread_MAX32) {
+            const loc = readAt(fd, 20, eocdPos - 20);
+            if (eocdPos < 20 || loc.length < 20 || loc.readUInt32LE(0) !== zipread_LOCATOR64)
+                throw damaged(zipPath, 'Zip64 locator missing');
+            const pos = Number(loc.readBigUInt64LE(8));
+            const r = readAt(fd, 56, pos);
+            if (r.length < 56 || r.readUInt32LE(0) !== zipread_EOCD64)
+                throw damaged(zipPath, 'Zip64 end record missing');
+            count = Number(r.readBigUInt64LE(32));
+            cdSize = Number(r.readBigUInt64LE(40));
+            cdOffset = Number(r.readBigUInt64LE(48));
+            cdEnd = pos;
+        }
+        if (cdOffset + cdSize > cdEnd)
+            throw damaged(zipPath, 'central directory runs past its end record');
+        // The manifest entry is ours, not the tree's: it does not count against the cap.
+        if (count > maxEntries + 1) {
+            throw new BackupIntegrityError(`${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`);
+        }
+        const entries = [];
+        const BLOCK = 4 * 1024 * 1024;
+        let pos = cdOffset;
+        let buf = Buffer.alloc(0);
+        let at = 0;
+        const need = (n) => {
+            if (buf.length - at >= n)
+                return true;
+            const left = buf.subarray(at);
+            const more = readAt(fd, Math.min(Math.max(BLOCK, n), cdOffset + cdSize - pos), pos);
+            pos += more.length;
+            buf = Buffer.concat([left, more]);
+            at = 0;
+            return buf.length >= n;
+        };
+        for (let i = 0; i < count; i++) {
+            if (!need(46) || buf.readUInt32LE(at) !== zipread_CENTRAL)
+                throw damaged(zipPath, `central directory record ${i + 1} of ${count} is missing or damaged`);
+            const nameLen = buf.readUInt16LE(at + 28);
+            const extraLen = buf.readUInt16LE(at + 30);
+            const commentLen = buf.readUInt16LE(at + 32);
+            const recLen = 46 + nameLen + extraLen + commentLen;
+            if (!need(recLen))
+                throw damaged(zipPath, `central directory record ${i + 1} is cut short`);
+            const flags = buf.readUInt16LE(at + 8);
+            let compressedSize = buf.readUInt32LE(at + 20);
+            let uncompressedSize = buf.readUInt32LE(at + 24);
+            let localHeaderOffset = buf.readUInt32LE(at + 42);
+            const raw = buf.subarray(at + 46, at + 46 + nameLen);
+            // Zip64 extended information: only the fields that are saturated, in this order.
+            let x = at + 46 + nameLen;
+            const xEnd = x + extraLen;
+            while (x + 4 <= xEnd) {
+                const id = buf.readUInt16LE(x);
+                const len = buf.readUInt16LE(x + 2);
+                if (id === 0x0001) {
+                    let f = x + 4;
+                    const take = () => {
+                        if (f + 8 > x + 4 + len)
+                            throw damaged(zipPath, `Zip64 field of entry ${i + 1} is short`);
+                        const v = Number(buf.readBigUInt64LE(f));
+                        f += 8;
+                        return v;
+                    };
+                    if (uncompressedSize === zipread_MAX32)
+                        uncompressedSize = take();
+                    if (compressedSize === zipread_MAX32)
+                        compressedSize = take();
+                    if (localHeaderOffset === zipread_MAX32)
+                        localHeaderOffset = take();
+                }
+                x += 4 + len;
+            }
+            const utf8 = (flags & 0x800) !== 0;
+            const name = raw.toString(utf8 ? 'utf8' : 'latin1');
+            const nameValid = !utf8 || Buffer.from(name, 'utf8').equals(raw);
+            const madeBy = buf.readUInt16LE(at + 4);
+            const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
+            const kind = attrs & S_IFMT;
+            const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+            entries.push({
+                name,
+                nameValid,
+                type,
+                mode: attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
+                compressedSize,
+                uncompressedSize,
+                crc32: buf.readUInt32LE(at + 16),
+                compressionMethod: buf.readUInt16LE(at + 10),
+                encrypted: (flags & 0x1) !== 0,
+                flags,
+                localHeaderOffset,
+                limit: cdOffset,
+            });
+            at += recLen;
+        }
+        // Overlap: in offset order, each entry's header + data must end before the next begins.
+        const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        for (let i = 0; i < byOffset.length; i++) {
+            const cur = byOffset[i];
+            const next = i + 1 < byOffset.length ? byOffset[i + 1].localHeaderOffset : cdOffset;
+            cur.limit = next;
+            const minimalEnd = cur.localHeaderOffset + 30 + Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1');
+            if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
+                throw new UnsafeArchiveError(`${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`);
+            }
+        }
+        ok = true;
+        return {
+            path: zipPath,
+            fd,
+            size,
+            entries,
+            centralOffset: cdOffset,
+            close: () => {
+                try {
+                    (0,external_node_fs_namespaceObject.closeSync)(fd);
+                }
+                catch {
+                    // already closed
+                }
+            },
+        };
+    }
+    finally {
+        if (!ok)
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** Sequential reads through a window: many small entries cost one read per window, not two each. */
+class ArchiveWindow {
+    archive;
+    size;
+    buf;
+    start = 0;
+    end = 0;
+    constructor(archive, size = 2 * 1024 * 1024) {
+        this.archive = archive;
+        this.size = size;
+        this.buf = Buffer.allocUnsafe(size);
+    }
+    /** Bytes [pos, pos+len), or undefined when `len` is larger than the window. */
+    get(pos, len) {
+        if (len > this.size)
+            return undefined;
+        if (pos < this.start || pos + len > this.end) {
+            let got = 0;
+            const want = Math.min(this.size, this.archive.size - pos);
+            while (got < want) {
+                const n = (0,external_node_fs_namespaceObject.readSync)(this.archive.fd, this.buf, got, want - got, pos + got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            this.start = pos;
+            this.end = pos + got;
+            if (pos + len > this.end)
+                return undefined;
+        }
+        return this.buf.subarray(pos - this.start, pos - this.start + len);
+    }
+}
+/** Checks `entry`'s local header and returns where its data starts. */
+function dataStart(archive, win, entry) {
+    const show = JSON.stringify(entry.name);
+    const h = win.get(entry.localHeaderOffset, 30);
+    if (!h || h.readUInt32LE(0) !== zipread_LOCAL)
+        throw new BackupIntegrityError(`${archive.path}: entry ${show} has no local header where the central directory says; the backup is corrupt`);
+    const nameLen = h.readUInt16LE(26);
+    const extraLen = h.readUInt16LE(28);
+    const raw = win.get(entry.localHeaderOffset + 30, nameLen);
+    const expected = Buffer.from(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
+    if (!raw || !raw.equals(expected))
+        throw new BackupIntegrityError(`${archive.path}: entry ${show}'s local header names another file; the backup is corrupt or crafted`);
+    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
+    if (start + entry.compressedSize > entry.limit)
+        throw new UnsafeArchiveError(`${archive.path}: entry ${show} overlaps the next entry; refusing an overlapping-entry zip bomb`);
+    return start;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
+// and the manifest. Every safety decision is ours (see safety.ts).
+
+
+
+
+
+
+
+/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
+function readRegularFile(path, what, limit) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+        throw new BackupIntegrityError(`${what} ${path} cannot be read (${code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+    if (st.size > limit)
+        throw new BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    try {
+        if (!(0,external_node_fs_namespaceObject.fstatSync)(fd).isFile())
+            throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+        const b = Buffer.alloc(limit + 1);
+        let got = 0;
+        while (got < b.length) {
+            const n = (0,external_node_fs_namespaceObject.readSync)(fd, b, got, b.length - got, null);
+            if (n === 0)
+                break;
+            got += n;
+        }
+        return b.subarray(0, Math.min(got, limit));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
 /** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
 function readChecksumFile(zipPath) {
     const path = `${zipPath}.sha256`;
-    if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-        throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
-    }
-    const text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
     if (!m)
         throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
@@ -71330,209 +72519,430 @@ function readChecksumFile(zipPath) {
     }
     return { expected: m[1].toLowerCase(), name, path };
 }
+/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block). */
 async function sha256OfFile(path) {
+    const st = (0,external_node_fs_namespaceObject.statSync)(path);
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${path} is not a regular file`);
     const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: 1024 * 1024 }))
-        hash.update(chunk);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    try {
+        const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+        for (let n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, null); n > 0; n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, null))
+            hash.update(b.subarray(0, n));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
     return hash.digest('hex');
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
 async function read_verifyChecksum(zipPath) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(zipPath))
-        throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(zipPath);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`backup ${zipPath} is not a regular file`);
     const line = readChecksumFile(zipPath);
-    const actual = await sha256OfFile(zipPath);
+    let actual;
+    try {
+        actual = await sha256OfFile(zipPath);
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
     if (actual !== line.expected) {
         throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
     }
     return actual;
 }
-function decodeName(raw, utf8) {
-    // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
-    // what collision and traversal checks need.
-    return raw.toString(utf8 ? 'utf8' : 'latin1');
-}
-function describe(entry) {
-    const rawName = entry.fileNameRaw;
-    const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
-    const unix = entry.versionMadeBy >> 8 === 3;
-    const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
-    const kind = attrs & S_IFMT;
-    const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
-    const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
-    return {
-        name,
-        rawName,
-        type,
-        mode,
-        compressedSize: entry.compressedSize,
-        uncompressedSize: entry.uncompressedSize,
-        crc32: entry.crc32,
-        compressionMethod: entry.compressionMethod,
-        encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
-        entry,
-    };
-}
 /** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-function openArchive(zipPath, maxEntries) {
-    return new Promise((resolvePromise, reject) => {
-        yauzl.open(zipPath, {
-            lazyEntries: true,
-            autoClose: false,
-            decodeStrings: false,
-            validateEntrySizes: true,
-            strictFileNames: false,
-        }, (err, zip) => {
-            if (err || !zip) {
-                reject(new BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
-                return;
-            }
-            // The manifest entry is ours, not the tree's: it does not count against the cap.
-            if (zip.entryCount > maxEntries + 1) {
-                zip.close();
-                reject(new BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
-                return;
-            }
-            const entries = [];
-            zip.on('entry', (entry) => {
-                entries.push(describe(entry));
-                zip.readEntry();
-            });
-            zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
-            zip.on('error', (error) => {
-                zip.close();
-                reject(new BackupIntegrityError(`${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`));
-            });
-            zip.readEntry();
-        });
-    });
+async function openArchive(zipPath, maxEntries) {
+    return openArchiveSync(zipPath, maxEntries);
 }
-function openEntryStream(archive, entry) {
-    return new Promise((resolvePromise, reject) => {
-        archive.zip.openReadStream(entry.entry, (err, stream) => {
-            if (err || !stream)
-                reject(new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`));
-            else
-                resolvePromise(stream);
-        });
-    });
-}
-/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
-async function readSmallEntry(archive, entry, limit) {
-    if (entry.uncompressedSize > limit) {
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
+ *  and checking its CRC-32. */
+function readSmallEntry(archive, entry, limit) {
+    const show = JSON.stringify(entry.name);
+    if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
+        throw new BackupIntegrityError(`entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
     }
-    const chunks = [];
-    let total = 0;
+    const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
+    const start = dataStart(archive, win, entry);
+    const raw = win.get(start, entry.compressedSize);
+    if (!raw)
+        throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+    const data = inflateEntry(entry, raw);
+    if (data.length !== entry.uncompressedSize)
+        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`);
+    if ((0,external_node_zlib_.crc32)(data) >>> 0 !== entry.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+    return data;
+}
+/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
+function inflateEntry(entry, raw) {
+    const show = JSON.stringify(entry.name);
+    if (entry.compressionMethod === 0)
+        return raw;
     try {
-        for await (const chunk of await openEntryStream(archive, entry)) {
-            total += chunk.length;
-            if (total > limit)
-                throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
-            chunks.push(chunk);
-        }
+        return (0,external_node_zlib_.inflateRawSync)(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
     }
     catch (error) {
-        if (error instanceof BackupIntegrityError)
-            throw error;
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is corrupt (${error.message})`);
+        const e = error;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`);
+        throw new BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
     }
-    return Buffer.concat(chunks);
 }
 const MANIFEST_LIMIT = 256 * 1024 * 1024;
 async function readManifest(archive, zipPath) {
     const entry = archive.entries.find((e) => e.name === manifest_MANIFEST_ENTRY);
     if (!entry)
         throw new BackupIntegrityError(`${zipPath} has no manifest (${manifest_MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
-    return parseManifest((await readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
+    return parseManifest(readSmallEntry(archive, entry, MANIFEST_LIMIT).toString('utf8'), zipPath);
+}
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./packages/archive/src/writerpool.ts
+// Writing many small restored files is system-call bound (open, write, chown, chmod, utimes,
+// close: six calls per file) while the main thread inflates and hashes. A small pool of worker
+// threads does the system calls, in batches, so both overlap and use the machine's cores. The
+// worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
+
+
+const WORKER_SOURCE = `(async () => {
+  const { parentPort } = await import('node:worker_threads');
+  const fs = await import('node:fs');
+  parentPort.on('message', (batch) => {
+    let current = '';
+    try {
+      for (const f of batch.files) {
+        current = f.path;
+        const fd = fs.openSync(f.path, 'wx', 0o600);
+        try {
+          const d = f.data;
+          for (let off = 0; off < d.length; ) off += fs.writeSync(fd, d, off, d.length - off);
+          if (f.uid !== undefined) fs.fchownSync(fd, f.uid, f.gid);
+          fs.fchmodSync(fd, f.mode);
+          if (f.mtimeMs) fs.futimesSync(fd, new Date(), new Date(f.mtimeMs));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      parentPort.postMessage({ id: batch.id });
+    } catch (e) {
+      parentPort.postMessage({ id: batch.id, error: (e && e.message) || String(e), code: e && e.code, path: current });
+    }
+  });
+})();`;
+class FileWriteError extends Error {
+    code;
+    path;
+    constructor(message, code, path) {
+        super(message);
+        this.code = code;
+        this.path = path;
+    }
+}
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+class WriterPool {
+    workers = [];
+    batch = [];
+    batchBytes = 0;
+    nextId = 0;
+    next = 0;
+    inFlight = new Map();
+    inFlightBytes = 0;
+    failure;
+    waiters = [];
+    constructor(threads = Math.max(1, Math.min(2, (0,external_node_os_namespaceObject.availableParallelism)()))) {
+        for (let i = 0; i < threads; i++) {
+            // A small young generation: transferred file buffers are freed soon after they are written.
+            const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+            w.on('message', (m) => {
+                this.inFlightBytes -= this.inFlight.get(m.id) ?? 0;
+                this.inFlight.delete(m.id);
+                if (m.error && !this.failure)
+                    this.failure = new FileWriteError(m.error, m.code, m.path ?? '');
+                this.wake();
+            });
+            w.on('error', (error) => {
+                if (!this.failure)
+                    this.failure = new FileWriteError(error.message, undefined, '');
+                this.inFlight.clear();
+                this.inFlightBytes = 0;
+                this.wake();
+            });
+            this.workers.push(w);
+        }
+    }
+    wake() {
+        for (const w of this.waiters.splice(0))
+            w();
+    }
+    check() {
+        if (this.failure)
+            throw this.failure;
+    }
+    /** Queues a file; waits when too many bytes are in flight (bounded memory). */
+    async add(file) {
+        this.check();
+        this.batch.push(file);
+        this.batchBytes += file.data.length;
+        if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES)
+            this.send();
+        while (this.inFlightBytes > MAX_IN_FLIGHT_BYTES && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    send() {
+        if (this.batch.length === 0)
+            return;
+        const id = this.nextId++;
+        const files = this.batch;
+        this.batch = [];
+        this.inFlight.set(id, this.batchBytes);
+        this.inFlightBytes += this.batchBytes;
+        this.batchBytes = 0;
+        // Each file's bytes own their ArrayBuffer (see add's callers), so they move without a copy.
+        const transfer = files.map((f) => f.data.buffer);
+        this.workers[this.next++ % this.workers.length].postMessage({ id, files }, transfer);
+    }
+    /** Waits until every queued file is written; throws the first failure. */
+    async drain() {
+        this.send();
+        while (this.inFlight.size > 0 && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    async close() {
+        await Promise.all(this.workers.map((w) => w.terminate()));
+        this.workers = [];
+    }
+}
+/** A copy of `data` that owns its whole ArrayBuffer (transferable without dragging a window along). */
+function ownBuffer(data) {
+    if (data.byteOffset === 0 &&
+        data.byteLength === data.buffer.byteLength &&
+        !(data.buffer instanceof SharedArrayBuffer))
+        return data;
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(data);
+    return copy;
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
 // Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
-// checking each entry's CRC-32, size and manifest SHA256 as the bytes stream past. Files are
-// created exclusively (O_EXCL) and symlinks last, so no write can ever pass through a link.
+// checking each entry's CRC-32, size and manifest SHA256. Small entries are read through a
+// sequential window and inflated synchronously (one handful of syscalls per file); large ones
+// stream in 1 MiB chunks, and inflation stops the moment an entry passes its declared size.
+// Files are created exclusively (O_EXCL) and symlinks last, so no write can pass through a link.
+// Modes keep setuid/setgid/sticky; owners are restored when running as root.
 
 
 
 
 
 
-async function streamEntry(archive, p, fd, verifyHash) {
+
+
+
+const SMALL_ENTRY = 1024 * 1024;
+/** Below this many files, starting worker threads costs more than it saves. */
+const POOL_MIN_FILES = 200;
+function check(p, data, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    if (data.length !== p.size)
+        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${p.size}`);
+    const crc = (0,external_node_zlib_.crc32)(data) >>> 0;
+    if (crc !== p.source.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${crc.toString(16)}); the backup is corrupt`);
+    if (verifyHash && p.manifest?.sha256) {
+        const actual = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+        if (actual !== p.manifest.sha256)
+            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    }
+}
+function writeAll(fd, buf) {
+    for (let off = 0; off < buf.length;)
+        off += (0,external_node_fs_namespaceObject.writeSync)(fd, buf, off, buf.length - off);
+}
+/** A large entry: compressed bytes read in 1 MiB chunks, inflated off the main thread. */
+async function streamEntry(archive, p, start, fd, verifyHash) {
     const show = JSON.stringify(p.source.name);
     const hash = verifyHash && p.manifest?.sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     let crc = 0;
     let bytes = 0;
-    try {
-        for await (const chunk of await openEntryStream(archive, p.source)) {
-            const buf = chunk;
-            bytes += buf.length;
-            // yauzl also stops at the declared size; this check keeps the guarantee ours.
-            if (bytes > p.size)
-                throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
-            crc = (0,external_node_zlib_.crc32)(buf, crc);
-            hash?.update(buf);
-            if (fd !== undefined) {
-                for (let off = 0; off < buf.length;)
-                    off += (0,external_node_fs_namespaceObject.writeSync)(fd, buf, off, buf.length - off);
+    const take = (buf) => {
+        bytes += buf.length;
+        if (bytes > p.size)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size); refusing it`);
+        crc = (0,external_node_zlib_.crc32)(buf, crc);
+        hash?.update(buf);
+        if (fd !== undefined)
+            writeAll(fd, buf);
+    };
+    const CHUNK = 1024 * 1024;
+    const readChunk = (pos, len) => {
+        const b = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+            const n = (0,external_node_fs_namespaceObject.readSync)(archive.fd, b, got, len - got, pos + got);
+            if (n === 0)
+                throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+            got += n;
+        }
+        return b;
+    };
+    const end = start + p.source.compressedSize;
+    if (p.source.compressionMethod === 0) {
+        // Written synchronously: one buffer serves every chunk (bounded memory for any size).
+        const chunk = Buffer.allocUnsafe(CHUNK);
+        for (let pos = start; pos < end; pos += CHUNK) {
+            const len = Math.min(CHUNK, end - pos);
+            let got = 0;
+            while (got < len) {
+                const n = (0,external_node_fs_namespaceObject.readSync)(archive.fd, chunk, got, len - got, pos + got);
+                if (n === 0)
+                    throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+                got += n;
             }
+            take(chunk.subarray(0, len));
         }
     }
-    catch (error) {
-        if (error instanceof BackupIntegrityError)
-            throw error;
-        throw new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`);
+    else {
+        const inflate = (0,external_node_zlib_.createInflateRaw)({ chunkSize: 256 * 1024 });
+        const done = new Promise((resolvePromise, reject) => {
+            inflate.on('data', (chunk) => {
+                try {
+                    take(chunk);
+                }
+                catch (error) {
+                    inflate.destroy();
+                    reject(error);
+                }
+            });
+            inflate.on('error', (error) => reject(error instanceof BackupIntegrityError
+                ? error
+                : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)));
+            inflate.on('end', () => resolvePromise());
+        });
+        done.catch(() => undefined);
+        for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+            const chunk = readChunk(pos, Math.min(CHUNK, end - pos));
+            if (!inflate.write(chunk))
+                await new Promise((r) => inflate.once('drain', r).once('close', r));
+        }
+        inflate.end();
+        await done;
     }
     if (bytes !== p.size)
         throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
-    if (crc >>> 0 !== p.source.crc32 >>> 0) {
+    if (crc >>> 0 !== p.source.crc32 >>> 0)
         throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
-    }
-    if (hash) {
-        const actual = hash.digest('hex');
-        if (actual !== p.manifest.sha256)
-            throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
-    }
+    if (hash && hash.digest('hex') !== p.manifest.sha256)
+        throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+}
+function owner(p) {
+    const m = p.manifest;
+    return m && Number.isInteger(m.uid) && Number.isInteger(m.gid) ? { uid: m.uid, gid: m.gid } : undefined;
 }
 /** Streams every file of the plan, checking it; writes into `destination` when given. */
 async function extract_extractPlan(archive, plan, options = {}) {
     const dest = options.destination;
     const verifyHash = options.verifyFileHashes ?? true;
+    const owners = options.restoreOwners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
     if (dest)
         (0,external_node_fs_namespaceObject.mkdirSync)(dest, { mode: 0o700 });
     const directories = [];
     const made = new Set();
+    const win = new ArchiveWindow(archive);
+    // Archive order is offset order for our own backups: the window then reads sequentially.
+    const files = plan.entries.filter((p) => p.type === 'file');
+    files.sort((a, b) => a.source.localHeaderOffset - b.source.localHeaderOffset);
     for (const p of plan.entries) {
-        if (p.type === 'directory') {
-            directories.push(p);
-            if (dest)
-                (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.join)(dest, p.path), { recursive: true, mode: 0o700 });
+        if (p.type !== 'directory')
             continue;
-        }
-        if (p.type !== 'file')
-            continue;
-        let fd;
+        directories.push(p);
         if (dest) {
-            const file = (0,external_node_path_namespaceObject.join)(dest, p.path);
-            const parent = (0,external_node_path_namespaceObject.dirname)(file);
-            if (!made.has(parent)) {
-                (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
-                made.add(parent);
+            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.join)(dest, p.path), { recursive: true, mode: 0o700 });
+            made.add((0,external_node_path_namespaceObject.join)(dest, p.path));
+        }
+    }
+    const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
+    try {
+        for (const p of files) {
+            const start = dataStart(archive, win, p.source);
+            const file = dest ? (0,external_node_path_namespaceObject.join)(dest, p.path) : undefined;
+            if (file) {
+                const parent = (0,external_node_path_namespaceObject.dirname)(file);
+                if (!made.has(parent)) {
+                    (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+                    made.add(parent);
+                }
             }
-            fd = (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600);
-        }
-        try {
-            await streamEntry(archive, p, fd, verifyHash);
-            if (fd !== undefined) {
-                // Through the descriptor: no second path lookup per file (it adds up over 100,000 files).
-                (0,external_node_fs_namespaceObject.fchmodSync)(fd, p.mode);
-                if (p.manifest?.mtimeMs)
-                    (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(p.manifest.mtimeMs));
+            const raw = p.size <= SMALL_ENTRY && p.source.compressedSize <= SMALL_ENTRY
+                ? win.get(start, p.source.compressedSize)
+                : undefined;
+            const o = owners ? owner(p) : undefined;
+            if (raw && pool && file) {
+                const data = inflateEntry(p.source, raw);
+                check(p, data, verifyHash);
+                await pool.add({
+                    path: file,
+                    // Stored entries are views of the read window, which must never be transferred away.
+                    data: p.source.compressionMethod === 0 ? Uint8Array.from(data) : ownBuffer(data),
+                    mode: p.mode,
+                    ...(o ?? {}),
+                    ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
+                });
+                continue;
+            }
+            const fd = file ? (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600) : undefined;
+            try {
+                if (raw) {
+                    const data = inflateEntry(p.source, raw);
+                    check(p, data, verifyHash);
+                    if (fd !== undefined)
+                        writeAll(fd, data);
+                }
+                else {
+                    await streamEntry(archive, p, start, fd, verifyHash);
+                }
+                if (fd !== undefined) {
+                    // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
+                    if (o)
+                        (0,external_node_fs_namespaceObject.fchownSync)(fd, o.uid, o.gid);
+                    (0,external_node_fs_namespaceObject.fchmodSync)(fd, p.mode);
+                    if (p.manifest?.mtimeMs)
+                        (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(p.manifest.mtimeMs));
+                }
+            }
+            finally {
+                if (fd !== undefined)
+                    (0,external_node_fs_namespaceObject.closeSync)(fd);
             }
         }
-        finally {
-            if (fd !== undefined)
-                (0,external_node_fs_namespaceObject.closeSync)(fd);
-        }
+        await pool?.drain();
+    }
+    catch (error) {
+        if (error instanceof FileWriteError)
+            throw new Error(`cannot write ${error.path}: ${collect_describeFsError(error)}`);
+        throw error;
+    }
+    finally {
+        await pool?.close();
     }
     if (!dest)
         return;
@@ -71542,10 +72952,16 @@ async function extract_extractPlan(archive, plan, options = {}) {
         const link = (0,external_node_path_namespaceObject.join)(dest, p.path);
         (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(link), { recursive: true, mode: 0o700 });
         (0,external_node_fs_namespaceObject.symlinkSync)(p.linkTarget, link);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            (0,external_node_fs_namespaceObject.lchownSync)(link, o.uid, o.gid);
     }
     // Deepest first, so tightening a parent's mode never blocks fixing a child.
     for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
         const dir = (0,external_node_path_namespaceObject.join)(dest, p.path);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            (0,external_node_fs_namespaceObject.chownSync)(dir, o.uid, o.gid);
         (0,external_node_fs_namespaceObject.chmodSync)(dir, p.mode);
         if (p.manifest?.mtimeMs)
             (0,external_node_fs_namespaceObject.utimesSync)(dir, new Date(), new Date(p.manifest.mtimeMs));
@@ -71638,8 +73054,11 @@ function units_formatBytes(n) {
 ;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
 // Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
-// directory beside the target, and only then swapped in with two renames. The previous tree is
-// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
+// directory inside the target's state directory, and only then are the backup's top-level roots
+// swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
+// previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+
+
 
 
 
@@ -71724,6 +73143,10 @@ function noBackupMessage(dir, env, prefix) {
     }
     return `no complete backup of environment "${env}" in ${dir}${(0,external_node_fs_namespaceObject.existsSync)(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
 }
+/** The top-level names a backup holds: exactly what a restore replaces inside its target. */
+function backupRoots(plan) {
+    return [...new Set(plan.entries.map((p) => p.path.split('/')[0]))].sort();
+}
 /** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
  *  logged), not thrown; only usage errors throw. */
 async function restoreBackup(options) {
@@ -71764,8 +73187,29 @@ async function restoreBackup(options) {
         };
     };
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+    let lock;
     let staging;
+    let roots = [];
     try {
+        if (!options.dryRun) {
+            // One restore of a target at a time; an interrupted one is finished before anything else.
+            (0,external_node_fs_namespaceObject.mkdirSync)(target, { recursive: false, mode: 0o755 });
+        }
+    }
+    catch (error) {
+        if (error.code !== 'EEXIST')
+            throw error;
+    }
+    try {
+        if (!options.dryRun) {
+            lock = lockTarget(target, now);
+            for (const note of [
+                ...(lock.tookOver ? [lock.tookOver] : []),
+                ...repairInterruptedSwapLocked(target),
+                ...sweepStaging(target),
+            ])
+                log.line(`note: ${note}`);
+        }
         restoredFrom = resolveBackupPath({ ...options, cwd });
         log.line(`backup: ${restoredFrom}`, `target: ${target}`);
         const sha256 = await read_verifyChecksum(restoredFrom);
@@ -71773,56 +73217,58 @@ async function restoreBackup(options) {
         const stamp = compactUtc(now());
         await withArchive(restoredFrom, caps, async (archive) => {
             const { manifest, plan } = await inspect(restoredFrom, archive, caps);
-            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${units_formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`);
+            roots = backupRoots(plan);
+            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${units_formatBytes(plan.totalBytes)}; every name, link and size checked`, `roots replaced inside the target: ${roots.join(', ') || '(none)'}; every other path of ${target} is left as it is`);
             if (manifest.environment !== environment) {
                 if (!options.force) {
                     throw new UnsafeArchiveError(`backup ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
-            const free = freeBytes((0,external_node_path_namespaceObject.dirname)(target));
+            const free = durable_freeBytes((0,external_node_fs_namespaceObject.existsSync)(target) ? target : (0,external_node_path_namespaceObject.dirname)(target));
             if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${units_formatBytes(plan.totalBytes)}, ${units_formatBytes(free)} is free`);
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${units_formatBytes(plan.totalBytes)}, ${units_formatBytes(free)} is free`);
             }
+            const state = stateDir(target);
             if (options.dryRun) {
                 await extract_extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
                 verified = true;
-                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}`)}`, (0,external_node_fs_namespaceObject.existsSync)(target)
-                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
-                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_namespaceObject.join)(state, `staging-${stamp}-<pid>`)}`, `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${(0,external_node_path_namespaceObject.join)(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${(0,external_node_path_namespaceObject.join)(state, JOURNAL_FILE)}`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
             }
-            // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
-            staging = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.staging-${stamp}-${process.pid}`);
+            // 4: extract into staging inside the target's state directory (same filesystem: renames).
+            staging = (0,external_node_path_namespaceObject.join)(state, `staging-${stamp}-${process.pid}`);
             await extract_extractPlan(archive, plan, {
                 destination: staging,
                 verifyFileHashes: options.verifyFileHashes ?? true,
             });
             verified = true;
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-            if ((0,external_node_fs_namespaceObject.existsSync)(target)) {
-                previousTree = `${target}.pre-rollback-${stamp}`;
-                (0,external_node_fs_namespaceObject.renameSync)(target, previousTree);
-                try {
-                    (0,external_node_fs_namespaceObject.renameSync)(staging, target);
-                }
-                catch (error) {
-                    (0,external_node_fs_namespaceObject.renameSync)(previousTree, target);
-                    previousTree = undefined;
-                    throw error;
-                }
-            }
-            else {
-                (0,external_node_fs_namespaceObject.renameSync)(staging, target);
-            }
+            const previous = uniqueDirectory((0,external_node_path_namespaceObject.join)(state, 'pre-rollback'), stamp);
+            swapRoots({
+                format: 'guarded-rollout-swap/1',
+                target,
+                staging,
+                previous,
+                roots: roots.map((name) => ({ name, hadLive: (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(target, name)) })),
+                startedAt: now().toISOString(),
+            });
             staging = undefined;
-            fsyncDirectory((0,external_node_path_namespaceObject.dirname)(target));
-            log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
+            if ((0,external_node_fs_namespaceObject.existsSync)(previous))
+                previousTree = previous;
+            log.line(`swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`);
         });
     }
     catch (error) {
         if (staging)
             (0,external_node_fs_namespaceObject.rmSync)(staging, { recursive: true, force: true });
+        lock?.release();
+        if (lock)
+            tidyStateDir(target);
+        if (error instanceof LockBusyError) {
+            log.line(`REFUSED: ${error.message}`);
+            return finish('refused', error.message);
+        }
         if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
             log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
             return finish('refused', error.message);
@@ -71835,10 +73281,13 @@ async function restoreBackup(options) {
         log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
         return finish('failed', `restore failed: ${error.message}`);
     }
+    lock?.release();
+    if (lock)
+        tidyStateDir(target);
     if (options.dryRun)
         return finish('dry-run', `verified ${(0,external_node_path_namespaceObject.basename)(restoredFrom)}; would restore it into ${target}`);
     const undo = previousTree
-        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
+        ? ` The previous versions of ${roots.join(', ')} are kept in ${previousTree}; to undo, move them back into ${target}.`
         : '';
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
@@ -71875,11 +73324,173 @@ async function restoreBackup(options) {
         if (!r.ok)
             return finish('failed', `restored, but the smoke command ${process_describeCommandResult(r, timeoutMs)}.${undo}`);
     }
-    return finish('succeeded', `restored ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
+    // Never `succeeded` without the required consecutive OK health checks.
+    if (!options.healthUrl && !options.probe)
+        return finish('restored-unverified', `restored ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} into ${target}, but NOT verified: no health URL was configured, so no health check ran (give --health-url)`);
+    return finish('succeeded', `restored ${(0,external_node_path_namespaceObject.basename)(restoredFrom)} into ${target} and saw ${healthChecksOk} consecutive OK health checks`);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/live-tree.ts
+// The "live tree changed since the deploy" protection of a rollback. A successful deploy records
+// the live tree it left (every file's size, mode and SHA256) beside it, in
+// `<parent>/.<name>.deployed-tree.json` — outside the tree, so a restore never replaces it. Before
+// restoring, the rollback compares the live tree with that record: a file modified or added since
+// (a hand-applied hotfix) would be silently discarded by the restore, so the rollback refuses
+// unless --force. Removed files never block (the restore brings them back).
+
+
+
+/** Where the record of `target` lives: beside it, never inside it. */
+function deployedTreeRecordPath(target) {
+    return (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.deployed-tree.json`);
+}
+function sha256(file) {
+    return (0,external_node_crypto_.createHash)('sha256').update((0,external_node_fs_namespaceObject.readFileSync)(file)).digest('hex');
+}
+/** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
+ *  only those under `paths` when given (the release's files, not the service's runtime data). */
+function snapshot(root, paths) {
+    const wanted = (rel) => !paths?.length ||
+        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    const files = {};
+    const walk = (dir) => {
+        for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true })) {
+            const path = (0,external_node_path_namespaceObject.join)(dir, entry.name);
+            const rel = (0,external_node_path_namespaceObject.relative)(root, path).split(external_node_path_namespaceObject.sep).join('/');
+            if (rel === '.guarded-rollout')
+                continue; // the restore's own state (previous versions, journal)
+            if (entry.isDirectory())
+                walk(path);
+            else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
+                const st = (0,external_node_fs_namespaceObject.lstatSync)(path);
+                files[rel] = {
+                    size: st.size,
+                    mode: st.mode & 0o7777,
+                    sha256: entry.isSymbolicLink()
+                        ? (0,external_node_crypto_.createHash)('sha256')
+                            .update(`symlink:${(0,external_node_fs_namespaceObject.readlinkSync)(path)}`)
+                            .digest('hex')
+                        : sha256(path),
+                };
+            }
+        }
+    };
+    if ((0,external_node_fs_namespaceObject.existsSync)(root))
+        walk(root);
+    return files;
+}
+/** Records the live tree a deploy (or a verified rollback) left, atomically. */
+function recordDeployedTree(target, meta) {
+    const record = {
+        environment: meta.environment,
+        recordedAt: (meta.now ?? (() => new Date()))().toISOString(),
+        target,
+        ...(meta.version ? { version: meta.version } : {}),
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.paths?.length ? { paths: meta.paths } : {}),
+        files: snapshot(target, meta.paths),
+    };
+    const path = deployedTreeRecordPath(target);
+    (0,external_node_fs_namespaceObject.writeFileSync)(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+    (0,external_node_fs_namespaceObject.renameSync)(`${path}.tmp`, path);
+    return path;
+}
+/** Compares the live tree with the record of the last deploy. */
+function liveTreeChanges(target) {
+    const recordPath = deployedTreeRecordPath(target);
+    if (!(0,external_node_fs_namespaceObject.existsSync)(recordPath))
+        return { record: undefined, recordPath, modified: [], added: [], removed: [] };
+    const record = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(recordPath, 'utf8'));
+    const live = snapshot(target, record.paths);
+    const modified = [];
+    const added = [];
+    for (const [path, file] of Object.entries(live)) {
+        const then = record.files[path];
+        if (!then)
+            added.push(path);
+        else if (then.sha256 !== file.sha256 || then.mode !== file.mode)
+            modified.push(path);
+    }
+    const removed = Object.keys(record.files).filter((p) => !(p in live));
+    return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+}
+/** One line naming what changed, at most a few paths of each kind. */
+function describeLiveTreeChanges(changes) {
+    const few = (paths) => paths.slice(0, 5).join(', ') + (paths.length > 5 ? ` and ${paths.length - 5} more` : '');
+    return [
+        changes.modified.length ? `modified: ${few(changes.modified)}` : '',
+        changes.added.length ? `added: ${few(changes.added)}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/rollback.ts
+// The rollback as an operator runs it: the live-tree protection before the restore, the verified
+// restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
+// required consecutive OK health checks; without a health check the outcome is
+// `restored-unverified`, which fails the command in production unless explicitly allowed.
+
+
+
+
+
+/** Environments where an unverified restore is a failure unless allowed. */
+const VERIFIED_ROLLBACK_ENVIRONMENTS = ['production', 'prod'];
+async function runRollback(options) {
+    const cwd = (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd());
+    const target = (0,external_node_path_namespaceObject.resolve)(cwd, options.target);
+    const liveTree = liveTreeChanges(target);
+    const changed = describeLiveTreeChanges(liveTree);
+    if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
+        const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+        const logPath = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.resolve)(cwd, options.logDir ?? '.'), `${kind}.log`);
+        const log = new src_EvidenceLog(logPath, {
+            kind,
+            tool: `${version_TOOL_NAME} rollback`,
+            environment: options.environment,
+            now: options.now ?? (() => new Date()),
+        });
+        const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
+        log.line(`REFUSED: ${message}`, `record: ${liveTree.recordPath}`, `the live tree ${target} was not changed`);
+        log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
+        return {
+            status: 'refused',
+            restoredFrom: options.backupPath ? (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath) : '',
+            verified: false,
+            healthChecksOk: 0,
+            message,
+            logPath,
+            liveTree,
+            failed: true,
+        };
+    }
+    const result = await restoreBackup(options);
+    if (result.status === 'succeeded' || result.status === 'restored-unverified') {
+        // The restored tree is now what is deployed: the next rollback compares with it.
+        recordDeployedTree(target, {
+            environment: options.environment,
+            paths: liveTree.record?.paths ?? options.releasePaths,
+            ...(options.now ? { now: options.now } : {}),
+        });
+    }
+    const unverifiedFails = result.status === 'restored-unverified' &&
+        VERIFIED_ROLLBACK_ENVIRONMENTS.includes(options.environment) &&
+        !options.allowUnverified;
+    const failed = result.status === 'refused' || result.status === 'failed' || unverifiedFails;
+    const message = changed && options.force && liveTree.record
+        ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
+        : result.message;
+    return { ...result, message, liveTree, failed };
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/index.ts
 // @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
+
+
+
+
 
 
 
@@ -71902,9 +73513,16 @@ async function restoreBackup(options) {
 
 function archiveRollback(options) {
     return async () => {
-        const result = await restoreBackup(options);
+        // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
+        // rollback does not mistake this restore for a hand-made change.
+        const result = await runRollback({ ...options, liveTreeCheck: false });
         return {
-            status: result.status === 'dry-run' ? 'skipped' : result.status,
+            // restored-unverified (no health check ran) is not a verified rollback.
+            status: result.status === 'dry-run'
+                ? 'skipped'
+                : result.status === 'restored-unverified'
+                    ? 'failed'
+                    : result.status,
             detail: result.message,
             restoredFrom: result.restoredFrom,
             healthChecksOk: result.healthChecksOk,
@@ -71948,6 +73566,8 @@ function chooseRollback(choice) {
 }
 
 ;// CONCATENATED MODULE: ./packages/monitor/src/index.ts
+
+
 
 
 
@@ -72014,6 +73634,7 @@ function getInputs(env = process.env) {
             metricsUrl: inputOptional('metrics-url'),
             prometheusUrl: inputOptional('prometheus-url'),
             jsonUrl: inputOptional('json-url'),
+            ...(inputOptional('baseline') ? { baseline: loadBaselineFile(inputOptional('baseline')) } : {}),
             durationMs: optionalDuration('duration'),
             deadlineMs: optionalDuration('deadline'),
             timeScale: checkTimeScale(timeScaleText, 'input "time-scale"'),
@@ -72041,10 +73662,25 @@ async function run() {
     await runAction(async () => {
         const inputs = getInputs();
         if (inputs.dryRun) {
-            // Validates config, URLs and mapping and shows the plan; polls nothing.
-            const plan = planWatch(inputs.watch);
-            for (const line of plan.lines)
+            // Pre-flight: validates config, URLs and mapping, scrapes each source once and checks every
+            // selector (a mismatch fails with exit 2 and the diagnostic), then shows the plan.
+            const rollbackChoice = chooseRollback({
+                environment: inputs.watch.environment,
+                ...inputs.rollback,
+                healthUrl: inputs.watch.healthUrl,
+                log: () => { },
+            });
+            const checked = await preflight({
+                ...inputs.watch,
+                rollbackConfigured: rollbackChoice !== undefined,
+                autoRollbackName: 'input "auto-rollback"',
+            });
+            for (const line of checked.lines)
                 info(line);
+            for (const w of checked.warnings)
+                warning(w, { title: 'Monitor pre-flight' });
+            assertPreflight(checked);
+            const plan = planWatch(inputs.watch);
             setOutput('result', 'dry-run');
             setOutput('violated-gates', '[]');
             setOutput('rollback-required', 'false');
@@ -72054,12 +73690,6 @@ async function run() {
             setOutput('report-path', '');
             await summary.addRaw(plan.markdown).write();
             return;
-        }
-        if (inputs.watch.autoRollback &&
-            !inputs.rollback.target &&
-            !inputs.rollback.rollbackCommand &&
-            inputs.watch.migrationSafety === 'reversible') {
-            warning('auto-rollback is on but neither target nor rollback-command is set: a violation will be reported as a failed rollback');
         }
         const rollback = chooseRollback({
             environment: inputs.watch.environment,
@@ -72074,6 +73704,7 @@ async function run() {
         process.once('SIGTERM', cancel);
         const outcome = await watchDeployment({
             ...inputs.watch,
+            autoRollbackName: 'input "auto-rollback"',
             ...(rollback ? { rollback } : {}),
             ...(inputs.notify
                 ? {
@@ -72110,9 +73741,13 @@ async function run() {
         setOutput('report-path', s.reports.html);
         for (const v of s.violations)
             error(`${v.gate}: ${v.reason}`, { title: `Quality gate violated (${s.environment})` });
-        for (const n of s.notifications)
-            if (n.fallbackPath)
-                warning(`notification ${n.event} not delivered to every channel; kept in ${n.fallbackPath}`);
+        // Only channels that were configured and failed deserve a warning; an unconfigured channel is
+        // skipped on purpose (the notify summary lists it).
+        for (const n of s.notifications) {
+            const failed = Object.entries(n.delivered).filter(([, d]) => d === false);
+            if (failed.length && n.fallbackPath)
+                warning(`notification ${n.event} not delivered to ${failed.map(([c]) => c).join(', ')}; kept in ${n.fallbackPath}`);
+        }
         await summary.addRaw(outcome.markdown).write();
         if (inputs.failOnViolation && s.result !== 'passed')
             setFailed(`monitoring ${s.result}: ${s.reason}`);
@@ -72304,13 +73939,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
-/***/ 2203:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
-
-/***/ }),
-
 /***/ 3193:
 /***/ ((module) => {
 
@@ -72329,13 +73957,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
-
-/***/ }),
-
-/***/ 3106:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
@@ -74138,319 +75759,6 @@ module.exports = {
   normalizeIPv6,
   stringArrayToHexStripped
 }
-
-
-/***/ }),
-
-/***/ 8944:
-/***/ ((module) => {
-
-
-
-function getDefaultExportFromCjs (x) {
-	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
-}
-
-const CRC_TABLE = new Int32Array([
-  0,
-  1996959894,
-  3993919788,
-  2567524794,
-  124634137,
-  1886057615,
-  3915621685,
-  2657392035,
-  249268274,
-  2044508324,
-  3772115230,
-  2547177864,
-  162941995,
-  2125561021,
-  3887607047,
-  2428444049,
-  498536548,
-  1789927666,
-  4089016648,
-  2227061214,
-  450548861,
-  1843258603,
-  4107580753,
-  2211677639,
-  325883990,
-  1684777152,
-  4251122042,
-  2321926636,
-  335633487,
-  1661365465,
-  4195302755,
-  2366115317,
-  997073096,
-  1281953886,
-  3579855332,
-  2724688242,
-  1006888145,
-  1258607687,
-  3524101629,
-  2768942443,
-  901097722,
-  1119000684,
-  3686517206,
-  2898065728,
-  853044451,
-  1172266101,
-  3705015759,
-  2882616665,
-  651767980,
-  1373503546,
-  3369554304,
-  3218104598,
-  565507253,
-  1454621731,
-  3485111705,
-  3099436303,
-  671266974,
-  1594198024,
-  3322730930,
-  2970347812,
-  795835527,
-  1483230225,
-  3244367275,
-  3060149565,
-  1994146192,
-  31158534,
-  2563907772,
-  4023717930,
-  1907459465,
-  112637215,
-  2680153253,
-  3904427059,
-  2013776290,
-  251722036,
-  2517215374,
-  3775830040,
-  2137656763,
-  141376813,
-  2439277719,
-  3865271297,
-  1802195444,
-  476864866,
-  2238001368,
-  4066508878,
-  1812370925,
-  453092731,
-  2181625025,
-  4111451223,
-  1706088902,
-  314042704,
-  2344532202,
-  4240017532,
-  1658658271,
-  366619977,
-  2362670323,
-  4224994405,
-  1303535960,
-  984961486,
-  2747007092,
-  3569037538,
-  1256170817,
-  1037604311,
-  2765210733,
-  3554079995,
-  1131014506,
-  879679996,
-  2909243462,
-  3663771856,
-  1141124467,
-  855842277,
-  2852801631,
-  3708648649,
-  1342533948,
-  654459306,
-  3188396048,
-  3373015174,
-  1466479909,
-  544179635,
-  3110523913,
-  3462522015,
-  1591671054,
-  702138776,
-  2966460450,
-  3352799412,
-  1504918807,
-  783551873,
-  3082640443,
-  3233442989,
-  3988292384,
-  2596254646,
-  62317068,
-  1957810842,
-  3939845945,
-  2647816111,
-  81470997,
-  1943803523,
-  3814918930,
-  2489596804,
-  225274430,
-  2053790376,
-  3826175755,
-  2466906013,
-  167816743,
-  2097651377,
-  4027552580,
-  2265490386,
-  503444072,
-  1762050814,
-  4150417245,
-  2154129355,
-  426522225,
-  1852507879,
-  4275313526,
-  2312317920,
-  282753626,
-  1742555852,
-  4189708143,
-  2394877945,
-  397917763,
-  1622183637,
-  3604390888,
-  2714866558,
-  953729732,
-  1340076626,
-  3518719985,
-  2797360999,
-  1068828381,
-  1219638859,
-  3624741850,
-  2936675148,
-  906185462,
-  1090812512,
-  3747672003,
-  2825379669,
-  829329135,
-  1181335161,
-  3412177804,
-  3160834842,
-  628085408,
-  1382605366,
-  3423369109,
-  3138078467,
-  570562233,
-  1426400815,
-  3317316542,
-  2998733608,
-  733239954,
-  1555261956,
-  3268935591,
-  3050360625,
-  752459403,
-  1541320221,
-  2607071920,
-  3965973030,
-  1969922972,
-  40735498,
-  2617837225,
-  3943577151,
-  1913087877,
-  83908371,
-  2512341634,
-  3803740692,
-  2075208622,
-  213261112,
-  2463272603,
-  3855990285,
-  2094854071,
-  198958881,
-  2262029012,
-  4057260610,
-  1759359992,
-  534414190,
-  2176718541,
-  4139329115,
-  1873836001,
-  414664567,
-  2282248934,
-  4279200368,
-  1711684554,
-  285281116,
-  2405801727,
-  4167216745,
-  1634467795,
-  376229701,
-  2685067896,
-  3608007406,
-  1308918612,
-  956543938,
-  2808555105,
-  3495958263,
-  1231636301,
-  1047427035,
-  2932959818,
-  3654703836,
-  1088359270,
-  936918e3,
-  2847714899,
-  3736837829,
-  1202900863,
-  817233897,
-  3183342108,
-  3401237130,
-  1404277552,
-  615818150,
-  3134207493,
-  3453421203,
-  1423857449,
-  601450431,
-  3009837614,
-  3294710456,
-  1567103746,
-  711928724,
-  3020668471,
-  3272380065,
-  1510334235,
-  755167117
-]);
-function ensureBuffer(input) {
-  if (Buffer.isBuffer(input)) {
-    return input;
-  }
-  if (typeof input === "number") {
-    return Buffer.alloc(input);
-  } else if (typeof input === "string") {
-    return Buffer.from(input);
-  } else {
-    throw new Error("input must be buffer, number, or string, received " + typeof input);
-  }
-}
-function bufferizeInt(num) {
-  const tmp = ensureBuffer(4);
-  tmp.writeInt32BE(num, 0);
-  return tmp;
-}
-function _crc32(buf, previous) {
-  buf = ensureBuffer(buf);
-  if (Buffer.isBuffer(previous)) {
-    previous = previous.readUInt32BE(0);
-  }
-  let crc = ~~previous ^ -1;
-  for (var n = 0; n < buf.length; n++) {
-    crc = CRC_TABLE[(crc ^ buf[n]) & 255] ^ crc >>> 8;
-  }
-  return crc ^ -1;
-}
-function crc32() {
-  return bufferizeInt(_crc32.apply(null, arguments));
-}
-crc32.signed = function() {
-  return _crc32.apply(null, arguments);
-};
-crc32.unsigned = function() {
-  return _crc32.apply(null, arguments) >>> 0;
-};
-var bufferCrc32 = crc32;
-
-const index = /*@__PURE__*/getDefaultExportFromCjs(bufferCrc32);
-
-module.exports = index;
 
 
 /***/ }),

@@ -43185,7 +43185,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70497);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -43194,7 +43194,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 70:
+/***/ 70497:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43535,43 +43535,170 @@ function inputJson(name, fallback) {
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/secrets.ts
 // Secrets must not leak in any encoding. The runner masks only exact strings it is told about, so
-// every derived form that code might print (URL-encoded, base64, the URL's password or path token)
-// is registered too.
-/** Every form of a secret worth masking. Short fragments (< 6 chars) are skipped: masking them
- *  would shred ordinary log text without protecting anything. */
+// every derived form that code might print is registered too: the secret's parts (a webhook URL's
+// path tokens and query values beyond its public prefix, an SMTP URL's user and password), and for
+// each of them the URL-encoded, base64 (also as it sits inside a longer base64 text), JSON-escaped
+// forms, plus the SMTP AUTH PLAIN / LOGIN strings a mail server can echo back.
+/** Path segments and query parameters that are the fixed, public part of webhook URLs
+ *  (Slack /services/, Discord /api/webhooks/, Teams Workflows /workflows/…/triggers/manual/paths/invoke
+ *  ?api-version=&sp=&sv=); everything else in a URL's path and query is treated as a secret. */
+const PUBLIC_SEGMENTS = new Set([
+    'services',
+    'api',
+    'webhooks',
+    'webhook',
+    'hooks',
+    'hook',
+    'workflows',
+    'triggers',
+    'manual',
+    'paths',
+    'invoke',
+    'run',
+    'slack',
+    'teams',
+    'discord',
+    'notify',
+    'v1',
+    'v2',
+    'v3',
+]);
+const PUBLIC_QUERY_KEYS = new Set(['api-version', 'sp', 'sv']);
+/** Shorter fragments are not masked on their own: they would shred ordinary log text. */
+const MIN_PART = 6;
+function safeDecode(s) {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+}
+/** The secret and the secret parts of it (URL user, password, path tokens, query values). */
+function secretParts(secret) {
+    const parts = new Set([secret]);
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            parts.add(s);
+    };
+    let url;
+    try {
+        url = new URL(secret);
+    }
+    catch {
+        url = undefined;
+    }
+    if (url && url.host) {
+        const user = url.username;
+        const pass = url.password;
+        for (const u of new Set([user, safeDecode(user)]))
+            add(u);
+        for (const p of new Set([pass, safeDecode(pass)]))
+            add(p);
+        if (user && pass) {
+            add(`${user}:${pass}`);
+            add(`${safeDecode(user)}:${safeDecode(pass)}`);
+            // SMTP AUTH PLAIN (RFC 4616): authzid \0 authcid \0 passwd; nodemailer sends an empty authzid.
+            add(`\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+            add(`${safeDecode(user)}\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+        }
+        const segments = url.pathname.split('/').filter(Boolean);
+        const firstSecret = segments.findIndex((s) => !PUBLIC_SEGMENTS.has(s.toLowerCase()));
+        if (firstSecret >= 0) {
+            add(`/${segments.slice(firstSecret).join('/')}`);
+            add(segments.slice(firstSecret).join('/'));
+            for (const s of segments.slice(firstSecret)) {
+                if (PUBLIC_SEGMENTS.has(s.toLowerCase()))
+                    continue;
+                add(s);
+                add(safeDecode(s));
+            }
+        }
+        if (url.pathname.length > 1)
+            add(url.pathname);
+        if (url.search.length > 1)
+            add(url.search);
+        for (const [key, value] of url.searchParams) {
+            if (PUBLIC_QUERY_KEYS.has(key.toLowerCase()))
+                continue;
+            add(value);
+            const raw = new RegExp(`[?&]${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&#]*)`).exec(url.search);
+            add(raw?.[1]);
+        }
+        add(url.href);
+        add(url.host + url.pathname + url.search);
+    }
+    return [...parts];
+}
+/** base64 of `text` wherever it starts inside a longer base64 text: for each of the three byte
+ *  alignments, the characters that depend only on the secret's own bytes. */
+function base64Cores(text) {
+    const bytes = Buffer.from(text, 'utf8');
+    const out = [];
+    for (let pad = 0; pad < 3; pad++) {
+        const encoded = Buffer.concat([Buffer.alloc(pad), bytes])
+            .toString('base64')
+            .replace(/=+$/, '');
+        // Leading group mixes padding bytes in (unless pad = 0); the trailing partial group mixes in
+        // whatever follows the secret.
+        const start = pad === 0 ? 0 : 4;
+        const usable = Math.floor((pad + bytes.length) / 3) * 4;
+        const core = encoded.slice(start, usable);
+        if (core.length >= 8)
+            out.push(core);
+    }
+    return out;
+}
+function jsonInner(s) {
+    return JSON.stringify(s).slice(1, -1);
+}
+/** Every form of a secret worth masking (exact strings, longest first). */
 function secretForms(secret) {
     const forms = new Set();
     const add = (s) => {
-        if (s && s.length >= 6)
+        if (s && s.length >= MIN_PART)
             forms.add(s);
     };
-    add(secret);
-    add(encodeURIComponent(secret));
-    add(encodeURI(secret));
-    add(Buffer.from(secret, 'utf8').toString('base64'));
-    add(Buffer.from(secret, 'utf8').toString('base64url'));
-    add(JSON.stringify(secret).slice(1, -1));
-    try {
-        const url = new URL(secret);
-        add(url.password);
-        add(decodeURIComponent(url.password));
-        add(url.username && url.password ? `${url.username}:${url.password}` : undefined);
-        add(url.pathname.length > 1 ? url.pathname : undefined);
-        add(url.search.length > 1 ? url.search : undefined);
-        add(url.href);
+    for (const part of secretParts(secret)) {
+        const base64 = Buffer.from(part, 'utf8').toString('base64');
+        const variants = [
+            part,
+            encodeURIComponent(part),
+            encodeURI(part),
+            base64,
+            base64.replace(/=+$/, ''),
+            Buffer.from(part, 'utf8').toString('base64url'),
+            encodeURIComponent(base64),
+            jsonInner(part),
+            jsonInner(jsonInner(part)),
+            ...base64Cores(part),
+        ];
+        // A part with a control character (AUTH PLAIN) is only ever sent base64-encoded; masking its
+        // raw form would mask nothing useful, and the runner cannot take it in ::add-mask::.
+        // eslint-disable-next-line no-control-regex
+        const printable = !/[\u0000-\u001f]/.test(part);
+        for (const v of variants)
+            if (printable || !v.includes('\u0000'))
+                add(v);
     }
-    catch {
-        // not a URL: the plain forms above are all there is
-    }
-    return [...forms];
+    return [...forms].sort((a, b) => b.length - a.length);
 }
 /** Replaces every known form of the given secrets with "***" (for text we render ourselves). */
-function secrets_redact(text, secrets) {
-    let out = text;
-    const forms = [...secrets].flatMap(secretForms).sort((a, b) => b.length - a.length);
-    for (const form of forms)
-        out = out.split(form).join('***');
-    return out;
+function redact(text, secrets) {
+    return redactor(secrets)(text);
+}
+/** A redact function with the forms computed once (for code that redacts many strings). */
+function redactor(secrets) {
+    const forms = [...new Set([...secrets].flatMap(secretForms))].sort((a, b) => b.length - a.length);
+    if (forms.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const form of forms)
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/run.ts
@@ -43615,7 +43742,7 @@ async function runAction(body) {
 // declared fields are the contract between callers (details JSON), templates (checked at load
 // time) and renderers, so a typo in a template is an error, not a silently empty line.
 
-const EVENTS = [
+const events_EVENTS = [
     'deploy-started',
     'deploy-succeeded',
     'deploy-failed',
@@ -43680,11 +43807,11 @@ const EVENT_SEVERITY = {
     custom: 'info',
 };
 function isEvent(value) {
-    return EVENTS.includes(value);
+    return events_EVENTS.includes(value);
 }
 function assertEvent(value, field = 'event') {
     if (!isEvent(value)) {
-        throw new errors_ConfigError(`${field}: ${errors_describeValue(value)} is not a known event; use one of ${EVENTS.join(', ')}`, {
+        throw new errors_ConfigError(`${field}: ${errors_describeValue(value)} is not a known event; use one of ${events_EVENTS.join(', ')}`, {
             field,
         });
     }
@@ -43719,7 +43846,7 @@ function defaultRunbook(event, environment) {
 /** Builds the template context from caller details, checking each declared field's type and
  *  naming the offending `details.<field>` when it is wrong. Undeclared keys are kept only in the
  *  generic webhook payload. */
-function buildEventContext(input) {
+function events_buildEventContext(input) {
     const fields = eventFields(input.event);
     const details = input.details ?? {};
     const context = {};
@@ -43837,7 +43964,7 @@ function findDefaultTemplateDir(env = process.env) {
 function loadTemplates(options = {}) {
     const defaultDir = options.defaultDir ?? findDefaultTemplateDir();
     const sources = new Map();
-    for (const event of EVENTS) {
+    for (const event of events_EVENTS) {
         const file = (0,external_node_path_.join)(defaultDir, `${event}${TEMPLATE_SUFFIX}`);
         if (!(0,external_node_fs_.existsSync)(file))
             throw new errors_ConfigError(`missing template for event "${event}"`, { file });
@@ -43856,7 +43983,7 @@ function loadTemplates(options = {}) {
             const event = (0,external_node_path_.parse)(name).name;
             const file = (0,external_node_path_.join)(options.overrideDir, name);
             if (!isEvent(event)) {
-                throw new errors_ConfigError(`"${name}" is not named after an event; name templates <event>${TEMPLATE_SUFFIX} with event one of ${EVENTS.join(', ')}`, { file });
+                throw new errors_ConfigError(`"${name}" is not named after an event; name templates <event>${TEMPLATE_SUFFIX} with event one of ${events_EVENTS.join(', ')}`, { file });
             }
             sources.set(event, { file, text: (0,external_node_fs_.readFileSync)(file, 'utf8') });
         }
@@ -44112,10 +44239,221 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
     return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
 }
 
+;// CONCATENATED MODULE: ./packages/notify/src/budget.ts
+// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
+// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:dns/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(77030);
+;// CONCATENATED MODULE: ./packages/notify/src/url-policy.ts
+// Where a notification may be sent. A webhook URL is a secret somebody pasted into CI, and the
+// runner may sit in a cloud VM: a URL (or a DNS name) pointing at the instance metadata service
+// would hand its credentials to whoever can read the receiver's answer in our log. So: https only
+// (http only to loopback, for local sinks), link-local and cloud metadata addresses refused unless
+// the operator allows them explicitly (NOTIFY_ALLOW_LINK_LOCAL=1), checked on the literal host and
+// again on every address the name resolves to. Redirects are never followed (see deliver.ts).
+
+
+const ALLOW_LINK_LOCAL_VARIABLE = 'NOTIFY_ALLOW_LINK_LOCAL';
+/** Cloud metadata names that resolve to the metadata service inside the VM. */
+const METADATA_NAMES = new Set([
+    'metadata.google.internal',
+    'metadata.goog',
+    'metadata',
+    'instance-data',
+    'instance-data.ec2.internal',
+    'metadata.azure.internal',
+]);
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+function ipv4Parts(address) {
+    const parts = address.split('.').map(Number);
+    return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255)
+        ? parts
+        : undefined;
+}
+/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:XXXX:XXXX). */
+function mappedIpv4(address) {
+    const lower = address.toLowerCase();
+    const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+    if (dotted)
+        return dotted[1];
+    const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+    if (hex) {
+        const hi = parseInt(hex[1], 16);
+        const lo = parseInt(hex[2], 16);
+        return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
+    return undefined;
+}
+/** Why an IP address is refused (link-local or a cloud metadata service), or undefined. */
+function forbiddenAddress(address) {
+    const bare = address.replace(/^\[|\]$/g, '');
+    const v4 = (0,external_node_net_.isIP)(bare) === 4 ? bare : (0,external_node_net_.isIP)(bare) === 6 ? mappedIpv4(bare) : undefined;
+    if (v4) {
+        const p = ipv4Parts(v4);
+        if (!p)
+            return undefined;
+        if (p[0] === 169 && p[1] === 254)
+            return `${v4} is a link-local address (169.254.0.0/16, where cloud metadata services live)`;
+        if (v4 === '100.100.100.200')
+            return `${v4} is the Alibaba Cloud metadata service`;
+        return undefined;
+    }
+    if ((0,external_node_net_.isIP)(bare) === 6) {
+        const lower = bare.toLowerCase();
+        if (/^fe[89ab][0-9a-f]?:/.test(lower))
+            return `${bare} is a link-local address (fe80::/10)`;
+        if (lower === 'fd00:ec2::254')
+            return `${bare} is the AWS metadata service (IPv6)`;
+    }
+    return undefined;
+}
+function policyFromEnv(env) {
+    const v = env[ALLOW_LINK_LOCAL_VARIABLE]?.trim().toLowerCase();
+    return { allowLinkLocal: v === '1' || v === 'true' || v === 'yes' };
+}
+const HOW_TO_ALLOW = `refused (set ${ALLOW_LINK_LOCAL_VARIABLE}=1 to allow it on purpose)`;
+/** A problem with a URL's scheme or literal host, worded without the URL; undefined when usable. */
+function destinationProblem(url, policy, schemes) {
+    const host = url.hostname.toLowerCase();
+    if (schemes === 'http') {
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_NAMES.has(host)))
+            return `must be an https:// URL (http:// only to 127.0.0.1, ::1 or localhost; found a ${url.protocol.replace(':', '')}: URL)`;
+    }
+    if (policy.allowLinkLocal)
+        return undefined;
+    if (METADATA_NAMES.has(host.replace(/\.$/, '')))
+        return `points at the cloud metadata service (${host}); ${HOW_TO_ALLOW}`;
+    const why = forbiddenAddress(host);
+    if (why)
+        return `points at ${why}; ${HOW_TO_ALLOW}`;
+    return undefined;
+}
+/** A destination refused by the policy (never retried). */
+class DestinationRefusedError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DestinationRefusedError';
+    }
+}
+/** Resolves the host and refuses it when any address is link-local or a metadata service.
+ *  IP literals are checked without DNS. Throws an Error with a user-facing message. */
+async function assertResolvedHostAllowed(hostname, policy, resolve = promises_namespaceObject.lookup) {
+    if (policy.allowLinkLocal)
+        return;
+    const host = hostname.replace(/^\[|\]$/g, '');
+    if ((0,external_node_net_.isIP)(host) || LOOPBACK_NAMES.has(host.toLowerCase()))
+        return;
+    const addresses = await resolve(host, { all: true, verbatim: true });
+    for (const { address } of addresses) {
+        const why = forbiddenAddress(address);
+        if (why)
+            throw new DestinationRefusedError(`the host resolves to ${why}; ${HOW_TO_ALLOW}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/notify/src/deliver.ts
-// HTTP delivery of one rendered payload to one webhook: POST with a per-attempt timeout, retried
-// by the pure policy in retry.ts, never past the caller's deadline. Returns a result value; it
-// never throws for a delivery failure. Clock, sleep and randomness are injected for tests.
+// HTTP delivery of one rendered payload to one webhook: POST with a hard per-attempt wall-clock
+// limit (withDeadline: also covers DNS, headers and reading the answer), retried by the pure policy
+// in retry.ts, never past the caller's deadline. Returns a result value; it never throws for a
+// delivery failure. Clock, sleep and randomness are injected for tests.
+
+
 
 
 const systemClock = {
@@ -44149,13 +44487,30 @@ function describeFetchError(error) {
         return 'invalid URL';
     return `network error: ${cause?.message ?? e?.message ?? String(error)}`;
 }
-async function readBody(response) {
+/** Reads at most `limit` bytes of the answer, then drops the rest (an unending body ends here). */
+async function readBody(response, limit = 4096) {
+    const body = response.body;
+    if (!body)
+        return '';
+    const reader = body.getReader();
+    const chunks = [];
+    let size = 0;
     try {
-        return (await response.text()).slice(0, 2000);
+        while (size < limit) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            chunks.push(value);
+            size += value.byteLength;
+        }
     }
     catch {
-        return '';
+        // a broken body still leaves the status
     }
+    finally {
+        reader.cancel().catch(() => undefined);
+    }
+    return Buffer.concat(chunks).toString('utf8').slice(0, limit);
 }
 function discordStyleRetryAfter(body) {
     if (!body.startsWith('{'))
@@ -44176,7 +44531,9 @@ async function deliverWithRetry(attemptOnce, env) {
         delivered: false,
         attempts,
         status: lastStatus,
-        error: `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+        error: env.signal?.reason instanceof DeadlineExceededError
+            ? `the call's time budget of ${env.signal.reason.ms} ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'}`
+            : `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
         history,
     });
     for (let attempt = 1; attempt <= env.policy.maxAttempts; attempt++) {
@@ -44244,8 +44601,10 @@ async function deliverWithRetry(attemptOnce, env) {
 }
 /** POSTs a JSON body to a webhook, with retries. */
 function postWithRetry(request, env) {
+    const redact = env.redact ?? ((text) => text);
     return deliverWithRetry(async (timeoutMs) => {
-        try {
+        const attempt = await withDeadline(timeoutMs, env.signal, async (signal) => {
+            await assertResolvedHostAllowed(new URL(request.url).hostname, env.urlPolicy ?? {});
             const response = await env.fetch(request.url, {
                 method: 'POST',
                 headers: {
@@ -44254,12 +44613,27 @@ function postWithRetry(request, env) {
                     ...request.headers,
                 },
                 body: request.body,
-                signal: env.signal
-                    ? AbortSignal.any([AbortSignal.timeout(timeoutMs), env.signal])
-                    : AbortSignal.timeout(timeoutMs),
-                redirect: 'error',
+                signal,
+                // Never followed: a redirect could carry the payload (and a signature) to another host.
+                redirect: 'manual',
             });
-            const bodyText = await readBody(response);
+            if (response.status >= 300 && response.status < 400) {
+                response.body?.cancel().catch(() => undefined);
+                return {
+                    outcome: {
+                        kind: 'refused',
+                        error: `request refused: the receiver answered HTTP ${response.status} (a redirect); redirects are not followed — use the final URL`,
+                    },
+                };
+            }
+            if (isSuccess(response.status)) {
+                // Accepted: the answer's body carries nothing we need, and a receiver that never finishes
+                // it must not turn a delivery into a timeout (and a duplicate on retry).
+                response.body?.cancel().catch(() => undefined);
+                return { outcome: { kind: 'response', status: response.status } };
+            }
+            // Redacted before it is cut short: a cut could otherwise leave half a secret readable.
+            const bodyText = redact(await readBody(response));
             return {
                 outcome: {
                     kind: 'response',
@@ -44270,26 +44644,34 @@ function postWithRetry(request, env) {
                 explanation: isSuccess(response.status) ? undefined : request.explain?.(response.status, bodyText),
                 detail: bodyText ? bodyText.slice(0, 200).replace(/\s+/g, ' ') : undefined,
             };
-        }
-        catch (error) {
-            const text = describeFetchError(error);
-            if (text === 'timed out')
-                return { outcome: { kind: 'timeout' } };
-            // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
-            // itself was refused before any I/O (bad URL, credentials in the URL).
-            const refused = error?.name === 'TypeError' && !error.cause;
-            return {
-                outcome: refused
-                    ? { kind: 'refused', error: `request refused: ${text}` }
-                    : { kind: 'network', error: text },
-            };
-        }
+        });
+        if (attempt.ok)
+            return attempt.value;
+        if (attempt.reason === 'timeout')
+            return { outcome: { kind: 'timeout' } };
+        if (attempt.reason === 'aborted')
+            return { outcome: { kind: 'network', error: 'cancelled' } };
+        const error = attempt.error;
+        if (error instanceof DestinationRefusedError)
+            return { outcome: { kind: 'refused', error: `request refused: ${error.message}` } };
+        const text = redact(describeFetchError(error));
+        if (text === 'timed out')
+            return { outcome: { kind: 'timeout' } };
+        // undici reports unreachable hosts with a `cause`; a TypeError without one means the request
+        // itself was refused before any I/O (bad URL, credentials in the URL).
+        const refused = error?.name === 'TypeError' && !error.cause;
+        return {
+            outcome: refused
+                ? { kind: 'refused', error: `request refused: ${text}` }
+                : { kind: 'network', error: text },
+        };
     }, env);
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/channels.ts
 // Which channels are configured, from environment variables or explicit values (action inputs).
 // Every value here is a secret: errors describe what is wrong with it without ever showing it.
+
 
 const CHANNELS = ['slack', 'teams', 'discord', 'email', 'webhook'];
 /** The default variable names of PRODUCT.md "Secrets". */
@@ -44336,9 +44718,8 @@ function assertChannels(names) {
     }
     return out;
 }
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 /** A problem with a webhook URL, worded without the URL; undefined when it is usable. */
-function webhookUrlProblem(value, variable) {
+function webhookUrlProblem(value, variable, policy = {}) {
     let url;
     try {
         url = new URL(value);
@@ -44346,11 +44727,8 @@ function webhookUrlProblem(value, variable) {
     catch {
         return `${variable} is not a valid URL (the value is not shown because it is a secret); expected https://...`;
     }
-    if (url.protocol === 'https:')
-        return undefined;
-    if (url.protocol === 'http:' && LOOPBACK.has(url.hostname))
-        return undefined;
-    return `${variable} must be an https:// URL (found a ${url.protocol.replace(':', '')}: URL; the value is not shown because it is a secret)`;
+    const problem = destinationProblem(url, policy, 'http');
+    return problem ? `${variable} ${problem} (the value is not shown because it is a secret)` : undefined;
 }
 /** Office 365 connectors (…webhook.office.com) are retired by Microsoft and stop accepting posts. */
 function isLegacyTeamsUrl(value) {
@@ -44368,14 +44746,14 @@ function isLegacyTeamsUrl(value) {
 const LEGACY_TEAMS_EXPLANATION = 'is an Office 365 connector URL (webhook.office.com); Microsoft has retired these connectors. In Teams, add the ' +
     'Workflows template "Post to a channel when a webhook request is received" to the channel and use the URL it ' +
     'gives you instead (it receives the same Adaptive Card this action sends)';
-function setupChannels(channels, secrets, names = {}) {
+function setupChannels(channels, secrets, names = {}, policy = {}) {
     const varName = (key) => names[key] ?? DEFAULT_ENV_NAMES[key];
     return channels.map((channel) => {
         const webhook = (key) => {
             const value = secrets[key];
             if (!value)
                 return { channel, state: 'skipped', reason: `${varName(key)} is not set` };
-            const problem = webhookUrlProblem(value, varName(key));
+            const problem = webhookUrlProblem(value, varName(key), policy);
             if (problem)
                 return { channel, state: 'misconfigured', reason: problem };
             if (channel === 'teams' && isLegacyTeamsUrl(value)) {
@@ -44402,8 +44780,10 @@ function setupChannels(channels, secrets, names = {}) {
                 if (!url)
                     return { channel, state: 'skipped', reason: `${varName('smtpUrl')} is not set` };
                 let protocol = '';
+                let parsed;
                 try {
-                    protocol = new URL(url).protocol;
+                    parsed = new URL(url);
+                    protocol = parsed.protocol;
                 }
                 catch {
                     return {
@@ -44419,6 +44799,13 @@ function setupChannels(channels, secrets, names = {}) {
                         reason: `${varName('smtpUrl')} must start with smtp:// (STARTTLS) or smtps:// (TLS); found ${protocol}//`,
                     };
                 }
+                const hostProblem = destinationProblem(parsed, policy, 'smtp');
+                if (hostProblem)
+                    return {
+                        channel,
+                        state: 'misconfigured',
+                        reason: `${varName('smtpUrl')} ${hostProblem} (the value is not shown because it is a secret)`,
+                    };
                 if (!secrets.emailTo)
                     return {
                         channel,
@@ -44443,8 +44830,11 @@ function setupChannels(channels, secrets, names = {}) {
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/fallback.ts
-// The fallback file: one JSON line per undelivered channel message, with the full rendered payload,
-// so an operator (or a later job) can resend it. It names the channel, never its URL.
+// The fallback file, a journal of every notification: one JSON line `pending` per channel written
+// *before* the first attempt (with the full rendered payload), then one line `delivered` or
+// `failed` (again with the payload) when that channel is done. A message is undelivered when its
+// last line is not `delivered` — also when the process was killed mid-send and only `pending` is
+// there. An operator (or a later job) can resend from it. It names the channel, never its URL.
 
 
 const FALLBACK_FILE = 'notifications.jsonl';
@@ -44452,7 +44842,8 @@ const FALLBACK_FILE = 'notifications.jsonl';
 function appendFallback(dir, entries, redact) {
     const path = fallbackPathFor(dir);
     (0,external_node_fs_.mkdirSync)((0,external_node_path_.resolve)(dir), { recursive: true });
-    // One write per call keeps the lines of one notification together even with concurrent writers.
+    // One synchronous write per call: the lines of one notification stay together even with
+    // concurrent writers, and a `pending` line is on disk before the first byte is sent.
     (0,external_node_fs_.appendFileSync)(path, entries.map((e) => `${redact(JSON.stringify(e))}\n`).join(''), 'utf8');
     return path;
 }
@@ -44461,6 +44852,26 @@ function appendFallback(dir, entries, redact) {
  *  output did), which silently sent the fallback to the wrong place. */
 function fallbackPathFor(dir) {
     return `${(0,external_node_path_.resolve)(dir)}${external_node_path_.sep}${FALLBACK_FILE}`;
+}
+/** The messages of a fallback file that were not delivered: the last line of each
+ *  (dedupeKey, channel) whose status is not `delivered` (a lone `pending` = interrupted). */
+function readUndelivered(path) {
+    if (!existsSync(path))
+        return [];
+    const last = new Map();
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            continue; // a line cut by a crash mid-write
+        }
+        last.set(`${entry.dedupeKey}\u0000${entry.channel}`, entry);
+    }
+    return [...last.values()].filter((e) => e.status !== 'delivered');
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -44808,8 +45219,6 @@ function signBody(body, secret) {
 
 // EXTERNAL MODULE: external "node:events"
 var external_node_events_ = __nccwpck_require__(78474);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(77030);
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(73136);
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/nodemailer@10.6.0/node_modules/nodemailer/dist/esm/punycode/index.js
@@ -45320,7 +45729,7 @@ function legacyParse(input, parseQueryString, whatwgError, slashesDenoteHost) {
 }
 // decodeURIComponent that never throws. Legacy url.parse() decodes the auth
 // component but tolerates malformed percent sequences, so mirror that.
-function safeDecode(str) {
+function url_safeDecode(str) {
     try {
         return decodeURIComponent(str);
     }
@@ -45346,7 +45755,7 @@ function normalizeHostname(raw, href) {
     if (hostname.charAt(0) === '[' && hostname.charAt(hostname.length - 1) === ']') {
         return hostname.slice(1, -1);
     }
-    const decoded = safeDecode(hostname);
+    const decoded = url_safeDecode(hostname);
     // domainToASCII applies the WHATWG host rules (IDNA mapping included) and returns an
     // empty string for a host it refuses, the forbidden characters among them
     const mapped = FORBIDDEN_HOST_CHARS.test(decoded) ? '' : external_node_url_.domainToASCII(decoded);
@@ -45394,8 +45803,8 @@ const parse = (input, parseQueryString) => {
     if (u.username || u.password) {
         // Gate on password too: legacy url.parse('smtps://:pass@host').auth was
         // ':pass'. Dropping it would silently connect unauthenticated.
-        username = safeDecode(u.username);
-        password = u.password ? safeDecode(u.password) : null;
+        username = url_safeDecode(u.username);
+        password = u.password ? url_safeDecode(u.password) : null;
         // the joined form is ambiguous once the user name contains a colon, so
         // consumers that need the parts read username and password instead
         auth = username + (password !== null ? ':' + password : '');
@@ -61196,6 +61605,8 @@ const nodemailer = {
 ;// CONCATENATED MODULE: ./packages/notify/src/email-send.ts
 
 
+
+
 const TRANSIENT_CODES = new Set([
     'ECONNECTION',
     'ETIMEDOUT',
@@ -61206,8 +61617,14 @@ const TRANSIENT_CODES = new Set([
     'EPROTOCOL',
 ]);
 /** Maps a nodemailer failure onto the retry policy's outcomes (SMTP reply codes to HTTP-like ones). */
-function smtpFailure(error) {
-    const e = error;
+function smtpFailure(error, redact = (t) => t) {
+    const raw = error;
+    // Redacted before anything is cut short: a server may echo the AUTH line (base64 credentials).
+    const e = {
+        ...raw,
+        response: raw.response === undefined ? undefined : redact(String(raw.response)),
+        message: raw.message === undefined ? undefined : redact(String(raw.message)),
+    };
     const reply = e.response ? e.response.slice(0, 200) : undefined;
     if (typeof e.responseCode === 'number') {
         // 4xx SMTP replies are "try again later"; 5xx are final.
@@ -61223,50 +61640,68 @@ function smtpFailure(error) {
         return { outcome: { kind: 'network', error: `SMTP ${e.code}: ${e.message ?? ''}`.trim() } };
     return {
         outcome: { kind: 'response', status: 400 },
-        explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? String(error)}`,
+        explanation: `SMTP ${e.code ?? 'error'}: ${e.message ?? redact(String(error))}`,
     };
 }
 async function sendEmail(target, content, headers, messageId, env) {
+    const redact = env.redact ?? ((text) => text);
     return deliverWithRetry(async (timeoutMs) => {
-        const transport = esm_nodemailer.createTransport({
-            url: target.url,
-            connectionTimeout: timeoutMs,
-            greetingTimeout: timeoutMs,
-            socketTimeout: timeoutMs,
-            ...(target.tls ? { tls: target.tls } : {}),
-        });
-        // nodemailer takes no AbortSignal: closing the transport ends the connection.
-        const abort = () => transport.close();
-        env.signal?.addEventListener('abort', abort, { once: true });
-        try {
-            await transport.sendMail({
-                from: target.from,
-                to: target.to,
-                subject: content.subject,
-                text: content.text,
-                html: content.html,
-                messageId,
-                headers,
+        const attempt = await withDeadline(timeoutMs, env.signal, async (signal) => {
+            await assertResolvedHostAllowed(new URL(target.url).hostname, env.urlPolicy ?? {});
+            const transport = esm_nodemailer.createTransport({
+                url: target.url,
+                connectionTimeout: timeoutMs,
+                greetingTimeout: timeoutMs,
+                socketTimeout: timeoutMs,
+                logger: false,
+                ...(target.tls ? { tls: target.tls } : {}),
             });
-            // SMTP 250 accepted: reported to the retry loop as a success.
-            return { outcome: { kind: 'response', status: 200 } };
-        }
-        catch (error) {
-            return smtpFailure(error);
-        }
-        finally {
-            env.signal?.removeEventListener('abort', abort);
-            transport.close();
-        }
+            // nodemailer takes no AbortSignal: closing the transport ends the connection.
+            const abort = () => transport.close();
+            signal.addEventListener('abort', abort, { once: true });
+            try {
+                await transport.sendMail({
+                    from: target.from,
+                    to: target.to,
+                    subject: content.subject,
+                    text: content.text,
+                    html: content.html,
+                    messageId,
+                    headers,
+                });
+                // SMTP 250 accepted: reported to the retry loop as a success.
+                return { outcome: { kind: 'response', status: 200 } };
+            }
+            finally {
+                signal.removeEventListener('abort', abort);
+                transport.close();
+            }
+        });
+        if (attempt.ok)
+            return attempt.value;
+        if (attempt.reason === 'timeout')
+            return { outcome: { kind: 'timeout' } };
+        if (attempt.reason === 'aborted')
+            return { outcome: { kind: 'network', error: 'cancelled' } };
+        if (attempt.error instanceof DestinationRefusedError)
+            return { outcome: { kind: 'refused', error: `request refused: ${attempt.error.message}` } };
+        return smtpFailure(attempt.error, redact);
     }, env);
 }
 
 ;// CONCATENATED MODULE: ./packages/notify/src/send.ts
-// sendNotification: the one call every doorway and package uses. It renders the event once, sends
-// it to every configured channel in parallel (one channel's failure never delays another past the
-// shared time budget), keeps whatever was not delivered in the fallback file, and returns
-// per-channel results. It throws only for caller mistakes (unknown event or channel, bad template,
-// bad details), never because a channel could not be reached.
+// sendNotification / startNotification: the one call every doorway and package uses. It renders
+// the event once, journals a `pending` line per channel in the fallback file, sends to every
+// configured channel in parallel under a hard wall-clock budget (default 30 s for the call, 10 s
+// per attempt; the call returns within budget + ~0.3 s even if a receiver or library hangs), then
+// journals `delivered`/`failed`. It throws only for caller mistakes (unknown event or channel, bad
+// template, bad details), never because a channel could not be reached.
+//
+// On a rollback's critical path use startNotification: it validates, renders and writes the
+// pending lines synchronously, then returns a handle at once; await `handle.done` only after the
+// rollback (it never rejects).
+
+
 
 
 
@@ -61288,9 +61723,26 @@ const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
 const DEFAULT_BUDGET_MS = 30_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
 const DEFAULT_FALLBACK_DIR = 'notify-fallback';
+/** After the budget aborts every channel, how long a channel that ignores the abort is waited for
+ *  before it is recorded as failed anyway. */
+const HARD_STOP_GRACE_MS = 250;
 /** All secrets the options carry, for a doorway to mask before it logs anything. */
 function notificationSecrets(options) {
     return secretValues(mergeSecrets(options));
+}
+/** Redacts every form of every secret the options carry (for text a doorway prints or writes). */
+function notificationRedactor(options) {
+    return redactor(notificationSecrets(options));
+}
+/** The same error with every secret form removed from its message and stack (for doorways that
+ *  print an unexpected error). */
+function redactError(error, redact) {
+    if (error instanceof Error) {
+        error.message = redact(error.message);
+        if (error.stack)
+            error.stack = redact(error.stack);
+    }
+    return error;
 }
 function mergeSecrets(options) {
     const fromEnv = secretsFromEnv(options.env ?? process.env, options.envNames);
@@ -61329,7 +61781,64 @@ const explainers = {
         ? 'HTTP 404: the Teams workflow webhook does not exist (workflow deleted or URL wrong)'
         : undefined,
 };
+// Loading and compiling the templates, and deriving every secret form, take tens of ms; a rollback
+// announcing itself must not pay that again on its critical path, so both are kept per process.
+const templateCache = new Map();
+function cachedTemplates(defaultDir, overrideDir) {
+    const key = `${defaultDir ?? ''}\u0000${overrideDir ?? ''}`;
+    let set = templateCache.get(key);
+    if (!set) {
+        set = loadTemplates({ defaultDir, overrideDir });
+        templateCache.set(key, set);
+    }
+    return set;
+}
+const redactorCache = new Map();
+function cachedRedactor(secrets) {
+    const key = secrets.join('\u0000');
+    let r = redactorCache.get(key);
+    if (!r) {
+        if (redactorCache.size > 32)
+            redactorCache.clear();
+        r = redactor(secrets);
+        redactorCache.set(key, r);
+    }
+    return r;
+}
+const warmed = new WeakSet();
+/** Loads the templates (and checks them) ahead of time, so the first notification of a run —
+ *  possibly the one announcing a rollback — does not spend time on it. Throws ConfigError. */
+function prepareNotifications(options = {}) {
+    const templates = cachedTemplates(options.defaultTemplateDir, options.templateDir);
+    if (warmed.has(templates))
+        return;
+    warmed.add(templates);
+    // Handlebars compiles a template on its first render: render each once with empty details.
+    for (const event of EVENTS) {
+        try {
+            templates[event](buildEventContext({
+                event,
+                environment: 'warm-up',
+                details: {},
+                timestamp: new Date(0).toISOString(),
+                dedupeKey: 'warm-up',
+            }));
+        }
+        catch {
+            // a template that needs details renders fine later; compiling was the point
+        }
+    }
+}
+/** Sends and waits for the result (throws only for caller mistakes). */
 async function sendNotification(options) {
+    return startNotification(options).done;
+}
+/**
+ * Validates, renders and journals `pending` synchronously (throws ConfigError for caller
+ * mistakes), then sends in the background. For a rollback: start it, run the rollback, and await
+ * `done` afterwards — the rollback never waits for a receiver.
+ */
+function startNotification(options) {
     const event = assertEvent(options.event);
     if (!options.environment?.trim())
         throw new errors_ConfigError('environment is required (e.g. production)', { field: 'environment' });
@@ -61338,13 +61847,21 @@ async function sendNotification(options) {
     if (details === null || typeof details !== 'object' || Array.isArray(details)) {
         throw new errors_ConfigError('details must be a JSON object', { field: 'details' });
     }
+    const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+    for (const [field, value] of [
+        ['budgetMs', budgetMs],
+        ['attemptTimeoutMs', attemptTimeoutMs],
+    ]) {
+        if (!Number.isFinite(value) || value <= 0)
+            throw new errors_ConfigError(`${field} must be a positive number of milliseconds; found ${value}`, { field });
+    }
     const clock = options.clock ?? systemClock;
     const random = options.random ?? Math.random;
-    const templates = options.templates ??
-        loadTemplates({ defaultDir: options.defaultTemplateDir, overrideDir: options.templateDir });
+    const templates = options.templates ?? cachedTemplates(options.defaultTemplateDir, options.templateDir);
     const timestamp = new Date(clock.now()).toISOString();
     const dedupeKey = options.dedupeKey ?? deriveDedupeKey(event, options.environment, details, timestamp);
-    const context = buildEventContext({
+    const context = events_buildEventContext({
         event,
         environment: options.environment,
         details,
@@ -61353,109 +61870,164 @@ async function sendNotification(options) {
     });
     const message = buildMessage(templates, context, details);
     const secrets = mergeSecrets(options);
-    const secretList = secretValues(secrets);
-    const redact = (text) => secrets_redact(text, secretList);
-    const setups = setupChannels(channels, secrets, options.envNames);
-    const started = clock.now();
+    const redact = cachedRedactor(secretValues(secrets));
+    const urlPolicy = options.urlPolicy ?? policyFromEnv(options.env ?? process.env);
+    const setups = setupChannels(channels, secrets, options.envNames, urlPolicy);
+    const fallbackDir = options.fallbackDir ?? DEFAULT_FALLBACK_DIR;
+    // The journal: every write is synchronous, and a failing disk never stops a send.
+    let fallbackError;
+    let journalled = false;
+    const journal = (entries) => {
+        if (entries.length === 0)
+            return;
+        try {
+            appendFallback(fallbackDir, entries, redact);
+            journalled = true;
+        }
+        catch (error) {
+            fallbackError ??= redact(`cannot write the fallback file: ${error.message}`);
+        }
+    };
+    const entry = (channel, status, payload, error = '', attempts = 0) => ({
+        at: new Date(clock.now()).toISOString(),
+        dedupeKey,
+        event,
+        environment: options.environment,
+        channel,
+        status,
+        error,
+        attempts,
+        title: message.title,
+        text: toPlainText(message.body),
+        payload,
+    });
+    // Render every payload now (pure): the pending lines carry them.
+    const rendered = setups.map((setup) => {
+        try {
+            return { setup, payload: renderChannelPayload(setup.channel, message) };
+        }
+        catch (error) {
+            return { setup, renderError: redact(`rendering failed: ${error.message}`) };
+        }
+    });
+    if (!options.dryRun) {
+        const before = [];
+        for (const r of rendered) {
+            if (r.setup.state === 'configured' && !r.renderError)
+                before.push(entry(r.setup.channel, 'pending', r.payload));
+            else if (r.setup.state === 'configured')
+                before.push(entry(r.setup.channel, 'failed', null, r.renderError));
+            else if (r.setup.state === 'misconfigured')
+                before.push(entry(r.setup.channel, 'misconfigured', r.payload ?? null, redact(r.setup.reason)));
+        }
+        if (setups.every((s) => s.state === 'skipped')) {
+            // No channel is configured: the message would otherwise vanish.
+            before.push(entry('none', 'skipped', renderWebhook(message), 'no channel is configured'));
+        }
+        journal(before);
+    }
+    // The hard budget: a real timer (not the injectable clock: deliveries are real I/O) aborts every
+    // send at `budgetMs`; a channel that ignores the abort is recorded as failed HARD_STOP_GRACE_MS later.
+    const budget = deadlineController(budgetMs, options.signal);
+    const startedAt = Date.now();
     const deliveryEnv = {
         fetch: options.fetch ?? globalThis.fetch,
         clock,
         random,
         policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
-        attemptTimeoutMs: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
-        deadline: started + (options.budgetMs ?? DEFAULT_BUDGET_MS),
-        ...(options.signal ? { signal: options.signal } : {}),
+        attemptTimeoutMs,
+        deadline: clock.now() + budgetMs,
+        signal: budget.signal,
+        redact,
+        urlPolicy,
     };
-    const results = await Promise.all(setups.map((setup) => deliverToChannel(setup, message, deliveryEnv, options, redact)));
-    const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
-    const nothingConfigured = !options.dryRun && results.every((r) => r.status === 'skipped');
-    const entries = undelivered.map((r) => ({
-        at: new Date(clock.now()).toISOString(),
-        dedupeKey,
-        event,
-        environment: options.environment,
-        channel: r.channel,
-        status: r.status,
-        error: r.reason ?? 'not delivered',
-        attempts: r.attempts,
-        title: message.title,
-        text: toPlainText(message.body),
-        payload: r.payload ?? null,
-    }));
-    if (nothingConfigured) {
-        // No channel is configured: the message would otherwise vanish.
-        entries.push({
-            at: new Date(clock.now()).toISOString(),
-            dedupeKey,
+    const runOne = async (r) => {
+        const { setup } = r;
+        if (r.renderError)
+            return {
+                channel: setup.channel,
+                status: 'failed',
+                attempts: 0,
+                durationMs: 0,
+                history: [],
+                reason: r.renderError,
+            };
+        let finished = false;
+        const finish = (result) => {
+            if (finished)
+                return result;
+            finished = true;
+            if (!options.dryRun && setup.state === 'configured') {
+                journal([
+                    result.status === 'delivered'
+                        ? entry(setup.channel, 'delivered', null, '', result.attempts)
+                        : entry(setup.channel, 'failed', r.payload, result.reason ?? 'not delivered', result.attempts),
+                ]);
+            }
+            return result;
+        };
+        const sending = deliverToChannel(setup, r.payload, message, deliveryEnv, options, redact).catch((error) => ({
+            channel: setup.channel,
+            status: 'failed',
+            attempts: 0,
+            durationMs: Date.now() - startedAt,
+            history: [],
+            reason: redact(`unexpected failure: ${error.message}`),
+            payload: r.payload,
+        }));
+        return finish(await settleWithin(sending, budgetMs + HARD_STOP_GRACE_MS - (Date.now() - startedAt), () => ({
+            channel: setup.channel,
+            status: 'failed',
+            attempts: 0,
+            durationMs: Date.now() - startedAt,
+            history: [],
+            reason: `did not stop within the call's time budget of ${budgetMs} ms; abandoned`,
+            payload: r.payload,
+        })));
+    };
+    const done = Promise.all(rendered.map(runOne))
+        .then((results) => {
+        const undelivered = results.filter((r) => r.status === 'failed' || r.status === 'misconfigured');
+        const nothingConfigured = !options.dryRun && results.every((r) => r.status === 'skipped');
+        const delivered = {};
+        for (const r of results) {
+            delivered[r.channel] =
+                r.status === 'delivered'
+                    ? true
+                    : r.status === 'skipped'
+                        ? 'skipped'
+                        : r.status === 'dry-run'
+                            ? 'dry-run'
+                            : false;
+        }
+        return {
             event,
             environment: options.environment,
-            channel: 'none',
-            status: 'skipped',
-            error: 'no channel is configured',
-            attempts: 0,
+            dedupeKey,
+            dryRun: Boolean(options.dryRun),
             title: message.title,
-            text: toPlainText(message.body),
-            payload: renderWebhook(message),
-        });
-    }
-    let fallbackPath = null;
-    let fallbackError;
-    if (entries.length > 0) {
-        try {
-            fallbackPath = appendFallback(options.fallbackDir ?? DEFAULT_FALLBACK_DIR, entries, redact);
-        }
-        catch (error) {
-            fallbackError = redact(`cannot write the fallback file: ${error.message}`);
-        }
-    }
-    const delivered = {};
-    for (const r of results) {
-        delivered[r.channel] =
-            r.status === 'delivered'
-                ? true
-                : r.status === 'skipped'
-                    ? 'skipped'
-                    : r.status === 'dry-run'
-                        ? 'dry-run'
-                        : false;
-    }
-    return {
-        event,
-        environment: options.environment,
-        dedupeKey,
-        dryRun: Boolean(options.dryRun),
-        title: message.title,
-        text: message.body,
-        channels: results,
-        delivered,
-        fallbackPath,
-        ...(fallbackError ? { fallbackError } : {}),
-        anyFailed: undelivered.length > 0,
-    };
+            text: message.body,
+            channels: results,
+            delivered,
+            fallbackPath: journalled && (undelivered.length > 0 || nothingConfigured) ? fallbackPathFor(fallbackDir) : null,
+            ...(fallbackError ? { fallbackError } : {}),
+            anyFailed: undelivered.length > 0,
+        };
+    })
+        .finally(() => budget.dispose());
+    return { dedupeKey, done, abort: () => budget.abort(new Error('notification aborted by the caller')) };
 }
-async function deliverToChannel(setup, message, env, options, redact) {
+async function deliverToChannel(setup, payload, message, env, options, redact) {
     const { channel } = setup;
     const started = env.clock.now();
     const base = { channel, attempts: 0, history: [] };
-    let payload;
-    try {
-        payload = renderChannelPayload(channel, message);
-    }
-    catch (error) {
-        return {
-            ...base,
-            status: 'failed',
-            durationMs: 0,
-            reason: redact(`rendering failed: ${error.message}`),
-        };
-    }
     if (options.dryRun)
         return {
             ...base,
             status: 'dry-run',
             durationMs: 0,
             payload,
-            ...(setup.state !== 'configured' ? { reason: setup.reason } : {}),
+            ...(setup.state !== 'configured' ? { reason: redact(setup.reason) } : {}),
         };
     if (setup.state === 'skipped')
         return { ...base, status: 'skipped', durationMs: 0, reason: setup.reason };
@@ -61551,6 +62123,8 @@ function escapeCell(text) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./actions/notify/src/main.ts
 // Doorway of the notify action: read inputs, mask every secret, call sendNotification (the same
 // call the CLI and the monitor make), then report: outputs, job summary, one warning annotation per
@@ -61561,6 +62135,15 @@ function escapeCell(text) {
 
 
 
+/** A time limit input: a duration longer than zero. */
+function positiveDuration(name, fallback) {
+    const ms = inputDuration(name, fallback);
+    if (ms <= 0)
+        throw new errors_ConfigError(`input "${name}" must be longer than 0 (e.g. ${fallback}); found "${lib_core/* getInput */.V4(name)}"`, {
+            field: name,
+        });
+    return ms;
+}
 function getInputs(env = process.env) {
     const details = inputJson('details', {});
     if (details === null || typeof details !== 'object' || Array.isArray(details)) {
@@ -61590,10 +62173,12 @@ function getInputs(env = process.env) {
             secrets,
             templateDir: inputOptional('template-dir'),
             fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
-            budgetMs: inputDuration('timeout', '30s'),
+            budgetMs: positiveDuration('timeout', '30s'),
+            attemptTimeoutMs: positiveDuration('attempt-timeout', '10s'),
             dryRun: inputBoolean('dry-run'),
         },
         failOnError: inputBoolean('fail-on-error'),
+        redact: notificationRedactor({ env, secrets }),
     };
 }
 /** Uploads the fallback file as an artifact; never throws, never waits more than a minute. */
@@ -61623,7 +62208,8 @@ async function uploadFallback(path, result) {
 }
 async function run() {
     await runAction(async () => {
-        const { options, failOnError } = getInputs();
+        const { options, failOnError, redact } = getInputs();
+        const info = (text) => lib_core/* info */.pq(redact(text));
         // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
         // keep the fallback file, so the cancellation leaves an honest trail.
         const controller = new AbortController();
@@ -61632,32 +62218,32 @@ async function run() {
         process.once('SIGTERM', cancel);
         let result;
         try {
-            result = await sendNotification({ ...options, signal: controller.signal });
+            result = await sendNotification({ ...options, signal: controller.signal }).catch((error) => {
+                throw redactError(error, redact);
+            });
         }
         finally {
             process.off('SIGINT', cancel);
             process.off('SIGTERM', cancel);
         }
         for (const line of describeResult(result))
-            lib_core/* info */.pq(line);
+            info(line);
         if (result.dryRun) {
             for (const c of result.channels)
-                lib_core/* info */.pq(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
+                info(`dry-run: ${c.channel} payload:\n${JSON.stringify(c.payload, null, 2)}`);
         }
         for (const c of result.channels) {
             if (c.status === 'failed' || c.status === 'misconfigured') {
-                lib_core/* warning */.$e(`notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`, {
-                    title: `notify: ${c.channel} ${c.status}`,
-                });
+                lib_core/* warning */.$e(redact(`notification to ${c.channel} not delivered: ${c.reason ?? 'unknown reason'}${result.fallbackPath ? `; kept in ${result.fallbackPath}` : ''}`), { title: `notify: ${c.channel} ${c.status}` });
             }
         }
         if (result.fallbackError)
-            lib_core/* warning */.$e(result.fallbackError);
+            lib_core/* warning */.$e(redact(result.fallbackError));
         if (result.fallbackPath)
             await uploadFallback(result.fallbackPath, result);
-        await lib_core/* summary */.z.addRaw(resultMarkdown(result), true).write();
-        lib_core/* setOutput */.uH('delivered', JSON.stringify(result.delivered));
-        lib_core/* setOutput */.uH('fallback-path', result.fallbackPath ?? '');
+        await lib_core/* summary */.z.addRaw(redact(resultMarkdown(result)), true).write();
+        lib_core/* setOutput */.uH('delivered', redact(JSON.stringify(result.delivered)));
+        lib_core/* setOutput */.uH('fallback-path', redact(result.fallbackPath ?? ''));
         lib_core/* setOutput */.uH('dedupe-key', result.dedupeKey);
         if (failOnError && (result.anyFailed || result.fallbackError)) {
             const failed = result.channels

@@ -6454,6 +6454,1536 @@ exports["default"] = def;
 
 /***/ }),
 
+/***/ 2384:
+/***/ (function(module) {
+
+/**
+  * This file contains the Bottleneck library (MIT), compiled to ES2017, and without Clustering support.
+  * https://github.com/SGrondin/bottleneck
+  */
+(function (global, factory) {
+	 true ? module.exports = factory() :
+	0;
+}(this, (function () { 'use strict';
+
+	var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
+
+	function getCjsExportFromNamespace (n) {
+		return n && n['default'] || n;
+	}
+
+	var load = function(received, defaults, onto = {}) {
+	  var k, ref, v;
+	  for (k in defaults) {
+	    v = defaults[k];
+	    onto[k] = (ref = received[k]) != null ? ref : v;
+	  }
+	  return onto;
+	};
+
+	var overwrite = function(received, defaults, onto = {}) {
+	  var k, v;
+	  for (k in received) {
+	    v = received[k];
+	    if (defaults[k] !== void 0) {
+	      onto[k] = v;
+	    }
+	  }
+	  return onto;
+	};
+
+	var parser = {
+		load: load,
+		overwrite: overwrite
+	};
+
+	var DLList;
+
+	DLList = class DLList {
+	  constructor(incr, decr) {
+	    this.incr = incr;
+	    this.decr = decr;
+	    this._first = null;
+	    this._last = null;
+	    this.length = 0;
+	  }
+
+	  push(value) {
+	    var node;
+	    this.length++;
+	    if (typeof this.incr === "function") {
+	      this.incr();
+	    }
+	    node = {
+	      value,
+	      prev: this._last,
+	      next: null
+	    };
+	    if (this._last != null) {
+	      this._last.next = node;
+	      this._last = node;
+	    } else {
+	      this._first = this._last = node;
+	    }
+	    return void 0;
+	  }
+
+	  shift() {
+	    var value;
+	    if (this._first == null) {
+	      return;
+	    } else {
+	      this.length--;
+	      if (typeof this.decr === "function") {
+	        this.decr();
+	      }
+	    }
+	    value = this._first.value;
+	    if ((this._first = this._first.next) != null) {
+	      this._first.prev = null;
+	    } else {
+	      this._last = null;
+	    }
+	    return value;
+	  }
+
+	  first() {
+	    if (this._first != null) {
+	      return this._first.value;
+	    }
+	  }
+
+	  getArray() {
+	    var node, ref, results;
+	    node = this._first;
+	    results = [];
+	    while (node != null) {
+	      results.push((ref = node, node = node.next, ref.value));
+	    }
+	    return results;
+	  }
+
+	  forEachShift(cb) {
+	    var node;
+	    node = this.shift();
+	    while (node != null) {
+	      (cb(node), node = this.shift());
+	    }
+	    return void 0;
+	  }
+
+	  debug() {
+	    var node, ref, ref1, ref2, results;
+	    node = this._first;
+	    results = [];
+	    while (node != null) {
+	      results.push((ref = node, node = node.next, {
+	        value: ref.value,
+	        prev: (ref1 = ref.prev) != null ? ref1.value : void 0,
+	        next: (ref2 = ref.next) != null ? ref2.value : void 0
+	      }));
+	    }
+	    return results;
+	  }
+
+	};
+
+	var DLList_1 = DLList;
+
+	var Events;
+
+	Events = class Events {
+	  constructor(instance) {
+	    this.instance = instance;
+	    this._events = {};
+	    if ((this.instance.on != null) || (this.instance.once != null) || (this.instance.removeAllListeners != null)) {
+	      throw new Error("An Emitter already exists for this object");
+	    }
+	    this.instance.on = (name, cb) => {
+	      return this._addListener(name, "many", cb);
+	    };
+	    this.instance.once = (name, cb) => {
+	      return this._addListener(name, "once", cb);
+	    };
+	    this.instance.removeAllListeners = (name = null) => {
+	      if (name != null) {
+	        return delete this._events[name];
+	      } else {
+	        return this._events = {};
+	      }
+	    };
+	  }
+
+	  _addListener(name, status, cb) {
+	    var base;
+	    if ((base = this._events)[name] == null) {
+	      base[name] = [];
+	    }
+	    this._events[name].push({cb, status});
+	    return this.instance;
+	  }
+
+	  listenerCount(name) {
+	    if (this._events[name] != null) {
+	      return this._events[name].length;
+	    } else {
+	      return 0;
+	    }
+	  }
+
+	  async trigger(name, ...args) {
+	    var e, promises;
+	    try {
+	      if (name !== "debug") {
+	        this.trigger("debug", `Event triggered: ${name}`, args);
+	      }
+	      if (this._events[name] == null) {
+	        return;
+	      }
+	      this._events[name] = this._events[name].filter(function(listener) {
+	        return listener.status !== "none";
+	      });
+	      promises = this._events[name].map(async(listener) => {
+	        var e, returned;
+	        if (listener.status === "none") {
+	          return;
+	        }
+	        if (listener.status === "once") {
+	          listener.status = "none";
+	        }
+	        try {
+	          returned = typeof listener.cb === "function" ? listener.cb(...args) : void 0;
+	          if (typeof (returned != null ? returned.then : void 0) === "function") {
+	            return (await returned);
+	          } else {
+	            return returned;
+	          }
+	        } catch (error) {
+	          e = error;
+	          {
+	            this.trigger("error", e);
+	          }
+	          return null;
+	        }
+	      });
+	      return ((await Promise.all(promises))).find(function(x) {
+	        return x != null;
+	      });
+	    } catch (error) {
+	      e = error;
+	      {
+	        this.trigger("error", e);
+	      }
+	      return null;
+	    }
+	  }
+
+	};
+
+	var Events_1 = Events;
+
+	var DLList$1, Events$1, Queues;
+
+	DLList$1 = DLList_1;
+
+	Events$1 = Events_1;
+
+	Queues = class Queues {
+	  constructor(num_priorities) {
+	    var i;
+	    this.Events = new Events$1(this);
+	    this._length = 0;
+	    this._lists = (function() {
+	      var j, ref, results;
+	      results = [];
+	      for (i = j = 1, ref = num_priorities; (1 <= ref ? j <= ref : j >= ref); i = 1 <= ref ? ++j : --j) {
+	        results.push(new DLList$1((() => {
+	          return this.incr();
+	        }), (() => {
+	          return this.decr();
+	        })));
+	      }
+	      return results;
+	    }).call(this);
+	  }
+
+	  incr() {
+	    if (this._length++ === 0) {
+	      return this.Events.trigger("leftzero");
+	    }
+	  }
+
+	  decr() {
+	    if (--this._length === 0) {
+	      return this.Events.trigger("zero");
+	    }
+	  }
+
+	  push(job) {
+	    return this._lists[job.options.priority].push(job);
+	  }
+
+	  queued(priority) {
+	    if (priority != null) {
+	      return this._lists[priority].length;
+	    } else {
+	      return this._length;
+	    }
+	  }
+
+	  shiftAll(fn) {
+	    return this._lists.forEach(function(list) {
+	      return list.forEachShift(fn);
+	    });
+	  }
+
+	  getFirst(arr = this._lists) {
+	    var j, len, list;
+	    for (j = 0, len = arr.length; j < len; j++) {
+	      list = arr[j];
+	      if (list.length > 0) {
+	        return list;
+	      }
+	    }
+	    return [];
+	  }
+
+	  shiftLastFrom(priority) {
+	    return this.getFirst(this._lists.slice(priority).reverse()).shift();
+	  }
+
+	};
+
+	var Queues_1 = Queues;
+
+	var BottleneckError;
+
+	BottleneckError = class BottleneckError extends Error {};
+
+	var BottleneckError_1 = BottleneckError;
+
+	var BottleneckError$1, DEFAULT_PRIORITY, Job, NUM_PRIORITIES, parser$1;
+
+	NUM_PRIORITIES = 10;
+
+	DEFAULT_PRIORITY = 5;
+
+	parser$1 = parser;
+
+	BottleneckError$1 = BottleneckError_1;
+
+	Job = class Job {
+	  constructor(task, args, options, jobDefaults, rejectOnDrop, Events, _states, Promise) {
+	    this.task = task;
+	    this.args = args;
+	    this.rejectOnDrop = rejectOnDrop;
+	    this.Events = Events;
+	    this._states = _states;
+	    this.Promise = Promise;
+	    this.options = parser$1.load(options, jobDefaults);
+	    this.options.priority = this._sanitizePriority(this.options.priority);
+	    if (this.options.id === jobDefaults.id) {
+	      this.options.id = `${this.options.id}-${this._randomIndex()}`;
+	    }
+	    this.promise = new this.Promise((_resolve, _reject) => {
+	      this._resolve = _resolve;
+	      this._reject = _reject;
+	    });
+	    this.retryCount = 0;
+	  }
+
+	  _sanitizePriority(priority) {
+	    var sProperty;
+	    sProperty = ~~priority !== priority ? DEFAULT_PRIORITY : priority;
+	    if (sProperty < 0) {
+	      return 0;
+	    } else if (sProperty > NUM_PRIORITIES - 1) {
+	      return NUM_PRIORITIES - 1;
+	    } else {
+	      return sProperty;
+	    }
+	  }
+
+	  _randomIndex() {
+	    return Math.random().toString(36).slice(2);
+	  }
+
+	  doDrop({error, message = "This job has been dropped by Bottleneck"} = {}) {
+	    if (this._states.remove(this.options.id)) {
+	      if (this.rejectOnDrop) {
+	        this._reject(error != null ? error : new BottleneckError$1(message));
+	      }
+	      this.Events.trigger("dropped", {args: this.args, options: this.options, task: this.task, promise: this.promise});
+	      return true;
+	    } else {
+	      return false;
+	    }
+	  }
+
+	  _assertStatus(expected) {
+	    var status;
+	    status = this._states.jobStatus(this.options.id);
+	    if (!(status === expected || (expected === "DONE" && status === null))) {
+	      throw new BottleneckError$1(`Invalid job status ${status}, expected ${expected}. Please open an issue at https://github.com/SGrondin/bottleneck/issues`);
+	    }
+	  }
+
+	  doReceive() {
+	    this._states.start(this.options.id);
+	    return this.Events.trigger("received", {args: this.args, options: this.options});
+	  }
+
+	  doQueue(reachedHWM, blocked) {
+	    this._assertStatus("RECEIVED");
+	    this._states.next(this.options.id);
+	    return this.Events.trigger("queued", {args: this.args, options: this.options, reachedHWM, blocked});
+	  }
+
+	  doRun() {
+	    if (this.retryCount === 0) {
+	      this._assertStatus("QUEUED");
+	      this._states.next(this.options.id);
+	    } else {
+	      this._assertStatus("EXECUTING");
+	    }
+	    return this.Events.trigger("scheduled", {args: this.args, options: this.options});
+	  }
+
+	  async doExecute(chained, clearGlobalState, run, free) {
+	    var error, eventInfo, passed;
+	    if (this.retryCount === 0) {
+	      this._assertStatus("RUNNING");
+	      this._states.next(this.options.id);
+	    } else {
+	      this._assertStatus("EXECUTING");
+	    }
+	    eventInfo = {args: this.args, options: this.options, retryCount: this.retryCount};
+	    this.Events.trigger("executing", eventInfo);
+	    try {
+	      passed = (await (chained != null ? chained.schedule(this.options, this.task, ...this.args) : this.task(...this.args)));
+	      if (clearGlobalState()) {
+	        this.doDone(eventInfo);
+	        await free(this.options, eventInfo);
+	        this._assertStatus("DONE");
+	        return this._resolve(passed);
+	      }
+	    } catch (error1) {
+	      error = error1;
+	      return this._onFailure(error, eventInfo, clearGlobalState, run, free);
+	    }
+	  }
+
+	  doExpire(clearGlobalState, run, free) {
+	    var error, eventInfo;
+	    if (this._states.jobStatus(this.options.id === "RUNNING")) {
+	      this._states.next(this.options.id);
+	    }
+	    this._assertStatus("EXECUTING");
+	    eventInfo = {args: this.args, options: this.options, retryCount: this.retryCount};
+	    error = new BottleneckError$1(`This job timed out after ${this.options.expiration} ms.`);
+	    return this._onFailure(error, eventInfo, clearGlobalState, run, free);
+	  }
+
+	  async _onFailure(error, eventInfo, clearGlobalState, run, free) {
+	    var retry, retryAfter;
+	    if (clearGlobalState()) {
+	      retry = (await this.Events.trigger("failed", error, eventInfo));
+	      if (retry != null) {
+	        retryAfter = ~~retry;
+	        this.Events.trigger("retry", `Retrying ${this.options.id} after ${retryAfter} ms`, eventInfo);
+	        this.retryCount++;
+	        return run(retryAfter);
+	      } else {
+	        this.doDone(eventInfo);
+	        await free(this.options, eventInfo);
+	        this._assertStatus("DONE");
+	        return this._reject(error);
+	      }
+	    }
+	  }
+
+	  doDone(eventInfo) {
+	    this._assertStatus("EXECUTING");
+	    this._states.next(this.options.id);
+	    return this.Events.trigger("done", eventInfo);
+	  }
+
+	};
+
+	var Job_1 = Job;
+
+	var BottleneckError$2, LocalDatastore, parser$2;
+
+	parser$2 = parser;
+
+	BottleneckError$2 = BottleneckError_1;
+
+	LocalDatastore = class LocalDatastore {
+	  constructor(instance, storeOptions, storeInstanceOptions) {
+	    this.instance = instance;
+	    this.storeOptions = storeOptions;
+	    this.clientId = this.instance._randomIndex();
+	    parser$2.load(storeInstanceOptions, storeInstanceOptions, this);
+	    this._nextRequest = this._lastReservoirRefresh = this._lastReservoirIncrease = Date.now();
+	    this._running = 0;
+	    this._done = 0;
+	    this._unblockTime = 0;
+	    this.ready = this.Promise.resolve();
+	    this.clients = {};
+	    this._startHeartbeat();
+	  }
+
+	  _startHeartbeat() {
+	    var base;
+	    if ((this.heartbeat == null) && (((this.storeOptions.reservoirRefreshInterval != null) && (this.storeOptions.reservoirRefreshAmount != null)) || ((this.storeOptions.reservoirIncreaseInterval != null) && (this.storeOptions.reservoirIncreaseAmount != null)))) {
+	      return typeof (base = (this.heartbeat = setInterval(() => {
+	        var amount, incr, maximum, now, reservoir;
+	        now = Date.now();
+	        if ((this.storeOptions.reservoirRefreshInterval != null) && now >= this._lastReservoirRefresh + this.storeOptions.reservoirRefreshInterval) {
+	          this._lastReservoirRefresh = now;
+	          this.storeOptions.reservoir = this.storeOptions.reservoirRefreshAmount;
+	          this.instance._drainAll(this.computeCapacity());
+	        }
+	        if ((this.storeOptions.reservoirIncreaseInterval != null) && now >= this._lastReservoirIncrease + this.storeOptions.reservoirIncreaseInterval) {
+	          ({
+	            reservoirIncreaseAmount: amount,
+	            reservoirIncreaseMaximum: maximum,
+	            reservoir
+	          } = this.storeOptions);
+	          this._lastReservoirIncrease = now;
+	          incr = maximum != null ? Math.min(amount, maximum - reservoir) : amount;
+	          if (incr > 0) {
+	            this.storeOptions.reservoir += incr;
+	            return this.instance._drainAll(this.computeCapacity());
+	          }
+	        }
+	      }, this.heartbeatInterval))).unref === "function" ? base.unref() : void 0;
+	    } else {
+	      return clearInterval(this.heartbeat);
+	    }
+	  }
+
+	  async __publish__(message) {
+	    await this.yieldLoop();
+	    return this.instance.Events.trigger("message", message.toString());
+	  }
+
+	  async __disconnect__(flush) {
+	    await this.yieldLoop();
+	    clearInterval(this.heartbeat);
+	    return this.Promise.resolve();
+	  }
+
+	  yieldLoop(t = 0) {
+	    return new this.Promise(function(resolve, reject) {
+	      return setTimeout(resolve, t);
+	    });
+	  }
+
+	  computePenalty() {
+	    var ref;
+	    return (ref = this.storeOptions.penalty) != null ? ref : (15 * this.storeOptions.minTime) || 5000;
+	  }
+
+	  async __updateSettings__(options) {
+	    await this.yieldLoop();
+	    parser$2.overwrite(options, options, this.storeOptions);
+	    this._startHeartbeat();
+	    this.instance._drainAll(this.computeCapacity());
+	    return true;
+	  }
+
+	  async __running__() {
+	    await this.yieldLoop();
+	    return this._running;
+	  }
+
+	  async __queued__() {
+	    await this.yieldLoop();
+	    return this.instance.queued();
+	  }
+
+	  async __done__() {
+	    await this.yieldLoop();
+	    return this._done;
+	  }
+
+	  async __groupCheck__(time) {
+	    await this.yieldLoop();
+	    return (this._nextRequest + this.timeout) < time;
+	  }
+
+	  computeCapacity() {
+	    var maxConcurrent, reservoir;
+	    ({maxConcurrent, reservoir} = this.storeOptions);
+	    if ((maxConcurrent != null) && (reservoir != null)) {
+	      return Math.min(maxConcurrent - this._running, reservoir);
+	    } else if (maxConcurrent != null) {
+	      return maxConcurrent - this._running;
+	    } else if (reservoir != null) {
+	      return reservoir;
+	    } else {
+	      return null;
+	    }
+	  }
+
+	  conditionsCheck(weight) {
+	    var capacity;
+	    capacity = this.computeCapacity();
+	    return (capacity == null) || weight <= capacity;
+	  }
+
+	  async __incrementReservoir__(incr) {
+	    var reservoir;
+	    await this.yieldLoop();
+	    reservoir = this.storeOptions.reservoir += incr;
+	    this.instance._drainAll(this.computeCapacity());
+	    return reservoir;
+	  }
+
+	  async __currentReservoir__() {
+	    await this.yieldLoop();
+	    return this.storeOptions.reservoir;
+	  }
+
+	  isBlocked(now) {
+	    return this._unblockTime >= now;
+	  }
+
+	  check(weight, now) {
+	    return this.conditionsCheck(weight) && (this._nextRequest - now) <= 0;
+	  }
+
+	  async __check__(weight) {
+	    var now;
+	    await this.yieldLoop();
+	    now = Date.now();
+	    return this.check(weight, now);
+	  }
+
+	  async __register__(index, weight, expiration) {
+	    var now, wait;
+	    await this.yieldLoop();
+	    now = Date.now();
+	    if (this.conditionsCheck(weight)) {
+	      this._running += weight;
+	      if (this.storeOptions.reservoir != null) {
+	        this.storeOptions.reservoir -= weight;
+	      }
+	      wait = Math.max(this._nextRequest - now, 0);
+	      this._nextRequest = now + wait + this.storeOptions.minTime;
+	      return {
+	        success: true,
+	        wait,
+	        reservoir: this.storeOptions.reservoir
+	      };
+	    } else {
+	      return {
+	        success: false
+	      };
+	    }
+	  }
+
+	  strategyIsBlock() {
+	    return this.storeOptions.strategy === 3;
+	  }
+
+	  async __submit__(queueLength, weight) {
+	    var blocked, now, reachedHWM;
+	    await this.yieldLoop();
+	    if ((this.storeOptions.maxConcurrent != null) && weight > this.storeOptions.maxConcurrent) {
+	      throw new BottleneckError$2(`Impossible to add a job having a weight of ${weight} to a limiter having a maxConcurrent setting of ${this.storeOptions.maxConcurrent}`);
+	    }
+	    now = Date.now();
+	    reachedHWM = (this.storeOptions.highWater != null) && queueLength === this.storeOptions.highWater && !this.check(weight, now);
+	    blocked = this.strategyIsBlock() && (reachedHWM || this.isBlocked(now));
+	    if (blocked) {
+	      this._unblockTime = now + this.computePenalty();
+	      this._nextRequest = this._unblockTime + this.storeOptions.minTime;
+	      this.instance._dropAllQueued();
+	    }
+	    return {
+	      reachedHWM,
+	      blocked,
+	      strategy: this.storeOptions.strategy
+	    };
+	  }
+
+	  async __free__(index, weight) {
+	    await this.yieldLoop();
+	    this._running -= weight;
+	    this._done += weight;
+	    this.instance._drainAll(this.computeCapacity());
+	    return {
+	      running: this._running
+	    };
+	  }
+
+	};
+
+	var LocalDatastore_1 = LocalDatastore;
+
+	var BottleneckError$3, States;
+
+	BottleneckError$3 = BottleneckError_1;
+
+	States = class States {
+	  constructor(status1) {
+	    this.status = status1;
+	    this._jobs = {};
+	    this.counts = this.status.map(function() {
+	      return 0;
+	    });
+	  }
+
+	  next(id) {
+	    var current, next;
+	    current = this._jobs[id];
+	    next = current + 1;
+	    if ((current != null) && next < this.status.length) {
+	      this.counts[current]--;
+	      this.counts[next]++;
+	      return this._jobs[id]++;
+	    } else if (current != null) {
+	      this.counts[current]--;
+	      return delete this._jobs[id];
+	    }
+	  }
+
+	  start(id) {
+	    var initial;
+	    initial = 0;
+	    this._jobs[id] = initial;
+	    return this.counts[initial]++;
+	  }
+
+	  remove(id) {
+	    var current;
+	    current = this._jobs[id];
+	    if (current != null) {
+	      this.counts[current]--;
+	      delete this._jobs[id];
+	    }
+	    return current != null;
+	  }
+
+	  jobStatus(id) {
+	    var ref;
+	    return (ref = this.status[this._jobs[id]]) != null ? ref : null;
+	  }
+
+	  statusJobs(status) {
+	    var k, pos, ref, results, v;
+	    if (status != null) {
+	      pos = this.status.indexOf(status);
+	      if (pos < 0) {
+	        throw new BottleneckError$3(`status must be one of ${this.status.join(', ')}`);
+	      }
+	      ref = this._jobs;
+	      results = [];
+	      for (k in ref) {
+	        v = ref[k];
+	        if (v === pos) {
+	          results.push(k);
+	        }
+	      }
+	      return results;
+	    } else {
+	      return Object.keys(this._jobs);
+	    }
+	  }
+
+	  statusCounts() {
+	    return this.counts.reduce(((acc, v, i) => {
+	      acc[this.status[i]] = v;
+	      return acc;
+	    }), {});
+	  }
+
+	};
+
+	var States_1 = States;
+
+	var DLList$2, Sync;
+
+	DLList$2 = DLList_1;
+
+	Sync = class Sync {
+	  constructor(name, Promise) {
+	    this.schedule = this.schedule.bind(this);
+	    this.name = name;
+	    this.Promise = Promise;
+	    this._running = 0;
+	    this._queue = new DLList$2();
+	  }
+
+	  isEmpty() {
+	    return this._queue.length === 0;
+	  }
+
+	  async _tryToRun() {
+	    var args, cb, error, reject, resolve, returned, task;
+	    if ((this._running < 1) && this._queue.length > 0) {
+	      this._running++;
+	      ({task, args, resolve, reject} = this._queue.shift());
+	      cb = (await (async function() {
+	        try {
+	          returned = (await task(...args));
+	          return function() {
+	            return resolve(returned);
+	          };
+	        } catch (error1) {
+	          error = error1;
+	          return function() {
+	            return reject(error);
+	          };
+	        }
+	      })());
+	      this._running--;
+	      this._tryToRun();
+	      return cb();
+	    }
+	  }
+
+	  schedule(task, ...args) {
+	    var promise, reject, resolve;
+	    resolve = reject = null;
+	    promise = new this.Promise(function(_resolve, _reject) {
+	      resolve = _resolve;
+	      return reject = _reject;
+	    });
+	    this._queue.push({task, args, resolve, reject});
+	    this._tryToRun();
+	    return promise;
+	  }
+
+	};
+
+	var Sync_1 = Sync;
+
+	var version = "2.19.5";
+	var version$1 = {
+		version: version
+	};
+
+	var version$2 = /*#__PURE__*/Object.freeze({
+		version: version,
+		default: version$1
+	});
+
+	var require$$2 = () => console.log('You must import the full version of Bottleneck in order to use this feature.');
+
+	var require$$3 = () => console.log('You must import the full version of Bottleneck in order to use this feature.');
+
+	var require$$4 = () => console.log('You must import the full version of Bottleneck in order to use this feature.');
+
+	var Events$2, Group, IORedisConnection$1, RedisConnection$1, Scripts$1, parser$3;
+
+	parser$3 = parser;
+
+	Events$2 = Events_1;
+
+	RedisConnection$1 = require$$2;
+
+	IORedisConnection$1 = require$$3;
+
+	Scripts$1 = require$$4;
+
+	Group = (function() {
+	  class Group {
+	    constructor(limiterOptions = {}) {
+	      this.deleteKey = this.deleteKey.bind(this);
+	      this.limiterOptions = limiterOptions;
+	      parser$3.load(this.limiterOptions, this.defaults, this);
+	      this.Events = new Events$2(this);
+	      this.instances = {};
+	      this.Bottleneck = Bottleneck_1;
+	      this._startAutoCleanup();
+	      this.sharedConnection = this.connection != null;
+	      if (this.connection == null) {
+	        if (this.limiterOptions.datastore === "redis") {
+	          this.connection = new RedisConnection$1(Object.assign({}, this.limiterOptions, {Events: this.Events}));
+	        } else if (this.limiterOptions.datastore === "ioredis") {
+	          this.connection = new IORedisConnection$1(Object.assign({}, this.limiterOptions, {Events: this.Events}));
+	        }
+	      }
+	    }
+
+	    key(key = "") {
+	      var ref;
+	      return (ref = this.instances[key]) != null ? ref : (() => {
+	        var limiter;
+	        limiter = this.instances[key] = new this.Bottleneck(Object.assign(this.limiterOptions, {
+	          id: `${this.id}-${key}`,
+	          timeout: this.timeout,
+	          connection: this.connection
+	        }));
+	        this.Events.trigger("created", limiter, key);
+	        return limiter;
+	      })();
+	    }
+
+	    async deleteKey(key = "") {
+	      var deleted, instance;
+	      instance = this.instances[key];
+	      if (this.connection) {
+	        deleted = (await this.connection.__runCommand__(['del', ...Scripts$1.allKeys(`${this.id}-${key}`)]));
+	      }
+	      if (instance != null) {
+	        delete this.instances[key];
+	        await instance.disconnect();
+	      }
+	      return (instance != null) || deleted > 0;
+	    }
+
+	    limiters() {
+	      var k, ref, results, v;
+	      ref = this.instances;
+	      results = [];
+	      for (k in ref) {
+	        v = ref[k];
+	        results.push({
+	          key: k,
+	          limiter: v
+	        });
+	      }
+	      return results;
+	    }
+
+	    keys() {
+	      return Object.keys(this.instances);
+	    }
+
+	    async clusterKeys() {
+	      var cursor, end, found, i, k, keys, len, next, start;
+	      if (this.connection == null) {
+	        return this.Promise.resolve(this.keys());
+	      }
+	      keys = [];
+	      cursor = null;
+	      start = `b_${this.id}-`.length;
+	      end = "_settings".length;
+	      while (cursor !== 0) {
+	        [next, found] = (await this.connection.__runCommand__(["scan", cursor != null ? cursor : 0, "match", `b_${this.id}-*_settings`, "count", 10000]));
+	        cursor = ~~next;
+	        for (i = 0, len = found.length; i < len; i++) {
+	          k = found[i];
+	          keys.push(k.slice(start, -end));
+	        }
+	      }
+	      return keys;
+	    }
+
+	    _startAutoCleanup() {
+	      var base;
+	      clearInterval(this.interval);
+	      return typeof (base = (this.interval = setInterval(async() => {
+	        var e, k, ref, results, time, v;
+	        time = Date.now();
+	        ref = this.instances;
+	        results = [];
+	        for (k in ref) {
+	          v = ref[k];
+	          try {
+	            if ((await v._store.__groupCheck__(time))) {
+	              results.push(this.deleteKey(k));
+	            } else {
+	              results.push(void 0);
+	            }
+	          } catch (error) {
+	            e = error;
+	            results.push(v.Events.trigger("error", e));
+	          }
+	        }
+	        return results;
+	      }, this.timeout / 2))).unref === "function" ? base.unref() : void 0;
+	    }
+
+	    updateSettings(options = {}) {
+	      parser$3.overwrite(options, this.defaults, this);
+	      parser$3.overwrite(options, options, this.limiterOptions);
+	      if (options.timeout != null) {
+	        return this._startAutoCleanup();
+	      }
+	    }
+
+	    disconnect(flush = true) {
+	      var ref;
+	      if (!this.sharedConnection) {
+	        return (ref = this.connection) != null ? ref.disconnect(flush) : void 0;
+	      }
+	    }
+
+	  }
+	  Group.prototype.defaults = {
+	    timeout: 1000 * 60 * 5,
+	    connection: null,
+	    Promise: Promise,
+	    id: "group-key"
+	  };
+
+	  return Group;
+
+	}).call(commonjsGlobal);
+
+	var Group_1 = Group;
+
+	var Batcher, Events$3, parser$4;
+
+	parser$4 = parser;
+
+	Events$3 = Events_1;
+
+	Batcher = (function() {
+	  class Batcher {
+	    constructor(options = {}) {
+	      this.options = options;
+	      parser$4.load(this.options, this.defaults, this);
+	      this.Events = new Events$3(this);
+	      this._arr = [];
+	      this._resetPromise();
+	      this._lastFlush = Date.now();
+	    }
+
+	    _resetPromise() {
+	      return this._promise = new this.Promise((res, rej) => {
+	        return this._resolve = res;
+	      });
+	    }
+
+	    _flush() {
+	      clearTimeout(this._timeout);
+	      this._lastFlush = Date.now();
+	      this._resolve();
+	      this.Events.trigger("batch", this._arr);
+	      this._arr = [];
+	      return this._resetPromise();
+	    }
+
+	    add(data) {
+	      var ret;
+	      this._arr.push(data);
+	      ret = this._promise;
+	      if (this._arr.length === this.maxSize) {
+	        this._flush();
+	      } else if ((this.maxTime != null) && this._arr.length === 1) {
+	        this._timeout = setTimeout(() => {
+	          return this._flush();
+	        }, this.maxTime);
+	      }
+	      return ret;
+	    }
+
+	  }
+	  Batcher.prototype.defaults = {
+	    maxTime: null,
+	    maxSize: null,
+	    Promise: Promise
+	  };
+
+	  return Batcher;
+
+	}).call(commonjsGlobal);
+
+	var Batcher_1 = Batcher;
+
+	var require$$4$1 = () => console.log('You must import the full version of Bottleneck in order to use this feature.');
+
+	var require$$8 = getCjsExportFromNamespace(version$2);
+
+	var Bottleneck, DEFAULT_PRIORITY$1, Events$4, Job$1, LocalDatastore$1, NUM_PRIORITIES$1, Queues$1, RedisDatastore$1, States$1, Sync$1, parser$5,
+	  splice = [].splice;
+
+	NUM_PRIORITIES$1 = 10;
+
+	DEFAULT_PRIORITY$1 = 5;
+
+	parser$5 = parser;
+
+	Queues$1 = Queues_1;
+
+	Job$1 = Job_1;
+
+	LocalDatastore$1 = LocalDatastore_1;
+
+	RedisDatastore$1 = require$$4$1;
+
+	Events$4 = Events_1;
+
+	States$1 = States_1;
+
+	Sync$1 = Sync_1;
+
+	Bottleneck = (function() {
+	  class Bottleneck {
+	    constructor(options = {}, ...invalid) {
+	      var storeInstanceOptions, storeOptions;
+	      this._addToQueue = this._addToQueue.bind(this);
+	      this._validateOptions(options, invalid);
+	      parser$5.load(options, this.instanceDefaults, this);
+	      this._queues = new Queues$1(NUM_PRIORITIES$1);
+	      this._scheduled = {};
+	      this._states = new States$1(["RECEIVED", "QUEUED", "RUNNING", "EXECUTING"].concat(this.trackDoneStatus ? ["DONE"] : []));
+	      this._limiter = null;
+	      this.Events = new Events$4(this);
+	      this._submitLock = new Sync$1("submit", this.Promise);
+	      this._registerLock = new Sync$1("register", this.Promise);
+	      storeOptions = parser$5.load(options, this.storeDefaults, {});
+	      this._store = (function() {
+	        if (this.datastore === "redis" || this.datastore === "ioredis" || (this.connection != null)) {
+	          storeInstanceOptions = parser$5.load(options, this.redisStoreDefaults, {});
+	          return new RedisDatastore$1(this, storeOptions, storeInstanceOptions);
+	        } else if (this.datastore === "local") {
+	          storeInstanceOptions = parser$5.load(options, this.localStoreDefaults, {});
+	          return new LocalDatastore$1(this, storeOptions, storeInstanceOptions);
+	        } else {
+	          throw new Bottleneck.prototype.BottleneckError(`Invalid datastore type: ${this.datastore}`);
+	        }
+	      }).call(this);
+	      this._queues.on("leftzero", () => {
+	        var ref;
+	        return (ref = this._store.heartbeat) != null ? typeof ref.ref === "function" ? ref.ref() : void 0 : void 0;
+	      });
+	      this._queues.on("zero", () => {
+	        var ref;
+	        return (ref = this._store.heartbeat) != null ? typeof ref.unref === "function" ? ref.unref() : void 0 : void 0;
+	      });
+	    }
+
+	    _validateOptions(options, invalid) {
+	      if (!((options != null) && typeof options === "object" && invalid.length === 0)) {
+	        throw new Bottleneck.prototype.BottleneckError("Bottleneck v2 takes a single object argument. Refer to https://github.com/SGrondin/bottleneck#upgrading-to-v2 if you're upgrading from Bottleneck v1.");
+	      }
+	    }
+
+	    ready() {
+	      return this._store.ready;
+	    }
+
+	    clients() {
+	      return this._store.clients;
+	    }
+
+	    channel() {
+	      return `b_${this.id}`;
+	    }
+
+	    channel_client() {
+	      return `b_${this.id}_${this._store.clientId}`;
+	    }
+
+	    publish(message) {
+	      return this._store.__publish__(message);
+	    }
+
+	    disconnect(flush = true) {
+	      return this._store.__disconnect__(flush);
+	    }
+
+	    chain(_limiter) {
+	      this._limiter = _limiter;
+	      return this;
+	    }
+
+	    queued(priority) {
+	      return this._queues.queued(priority);
+	    }
+
+	    clusterQueued() {
+	      return this._store.__queued__();
+	    }
+
+	    empty() {
+	      return this.queued() === 0 && this._submitLock.isEmpty();
+	    }
+
+	    running() {
+	      return this._store.__running__();
+	    }
+
+	    done() {
+	      return this._store.__done__();
+	    }
+
+	    jobStatus(id) {
+	      return this._states.jobStatus(id);
+	    }
+
+	    jobs(status) {
+	      return this._states.statusJobs(status);
+	    }
+
+	    counts() {
+	      return this._states.statusCounts();
+	    }
+
+	    _randomIndex() {
+	      return Math.random().toString(36).slice(2);
+	    }
+
+	    check(weight = 1) {
+	      return this._store.__check__(weight);
+	    }
+
+	    _clearGlobalState(index) {
+	      if (this._scheduled[index] != null) {
+	        clearTimeout(this._scheduled[index].expiration);
+	        delete this._scheduled[index];
+	        return true;
+	      } else {
+	        return false;
+	      }
+	    }
+
+	    async _free(index, job, options, eventInfo) {
+	      var e, running;
+	      try {
+	        ({running} = (await this._store.__free__(index, options.weight)));
+	        this.Events.trigger("debug", `Freed ${options.id}`, eventInfo);
+	        if (running === 0 && this.empty()) {
+	          return this.Events.trigger("idle");
+	        }
+	      } catch (error1) {
+	        e = error1;
+	        return this.Events.trigger("error", e);
+	      }
+	    }
+
+	    _run(index, job, wait) {
+	      var clearGlobalState, free, run;
+	      job.doRun();
+	      clearGlobalState = this._clearGlobalState.bind(this, index);
+	      run = this._run.bind(this, index, job);
+	      free = this._free.bind(this, index, job);
+	      return this._scheduled[index] = {
+	        timeout: setTimeout(() => {
+	          return job.doExecute(this._limiter, clearGlobalState, run, free);
+	        }, wait),
+	        expiration: job.options.expiration != null ? setTimeout(function() {
+	          return job.doExpire(clearGlobalState, run, free);
+	        }, wait + job.options.expiration) : void 0,
+	        job: job
+	      };
+	    }
+
+	    _drainOne(capacity) {
+	      return this._registerLock.schedule(() => {
+	        var args, index, next, options, queue;
+	        if (this.queued() === 0) {
+	          return this.Promise.resolve(null);
+	        }
+	        queue = this._queues.getFirst();
+	        ({options, args} = next = queue.first());
+	        if ((capacity != null) && options.weight > capacity) {
+	          return this.Promise.resolve(null);
+	        }
+	        this.Events.trigger("debug", `Draining ${options.id}`, {args, options});
+	        index = this._randomIndex();
+	        return this._store.__register__(index, options.weight, options.expiration).then(({success, wait, reservoir}) => {
+	          var empty;
+	          this.Events.trigger("debug", `Drained ${options.id}`, {success, args, options});
+	          if (success) {
+	            queue.shift();
+	            empty = this.empty();
+	            if (empty) {
+	              this.Events.trigger("empty");
+	            }
+	            if (reservoir === 0) {
+	              this.Events.trigger("depleted", empty);
+	            }
+	            this._run(index, next, wait);
+	            return this.Promise.resolve(options.weight);
+	          } else {
+	            return this.Promise.resolve(null);
+	          }
+	        });
+	      });
+	    }
+
+	    _drainAll(capacity, total = 0) {
+	      return this._drainOne(capacity).then((drained) => {
+	        var newCapacity;
+	        if (drained != null) {
+	          newCapacity = capacity != null ? capacity - drained : capacity;
+	          return this._drainAll(newCapacity, total + drained);
+	        } else {
+	          return this.Promise.resolve(total);
+	        }
+	      }).catch((e) => {
+	        return this.Events.trigger("error", e);
+	      });
+	    }
+
+	    _dropAllQueued(message) {
+	      return this._queues.shiftAll(function(job) {
+	        return job.doDrop({message});
+	      });
+	    }
+
+	    stop(options = {}) {
+	      var done, waitForExecuting;
+	      options = parser$5.load(options, this.stopDefaults);
+	      waitForExecuting = (at) => {
+	        var finished;
+	        finished = () => {
+	          var counts;
+	          counts = this._states.counts;
+	          return (counts[0] + counts[1] + counts[2] + counts[3]) === at;
+	        };
+	        return new this.Promise((resolve, reject) => {
+	          if (finished()) {
+	            return resolve();
+	          } else {
+	            return this.on("done", () => {
+	              if (finished()) {
+	                this.removeAllListeners("done");
+	                return resolve();
+	              }
+	            });
+	          }
+	        });
+	      };
+	      done = options.dropWaitingJobs ? (this._run = function(index, next) {
+	        return next.doDrop({
+	          message: options.dropErrorMessage
+	        });
+	      }, this._drainOne = () => {
+	        return this.Promise.resolve(null);
+	      }, this._registerLock.schedule(() => {
+	        return this._submitLock.schedule(() => {
+	          var k, ref, v;
+	          ref = this._scheduled;
+	          for (k in ref) {
+	            v = ref[k];
+	            if (this.jobStatus(v.job.options.id) === "RUNNING") {
+	              clearTimeout(v.timeout);
+	              clearTimeout(v.expiration);
+	              v.job.doDrop({
+	                message: options.dropErrorMessage
+	              });
+	            }
+	          }
+	          this._dropAllQueued(options.dropErrorMessage);
+	          return waitForExecuting(0);
+	        });
+	      })) : this.schedule({
+	        priority: NUM_PRIORITIES$1 - 1,
+	        weight: 0
+	      }, () => {
+	        return waitForExecuting(1);
+	      });
+	      this._receive = function(job) {
+	        return job._reject(new Bottleneck.prototype.BottleneckError(options.enqueueErrorMessage));
+	      };
+	      this.stop = () => {
+	        return this.Promise.reject(new Bottleneck.prototype.BottleneckError("stop() has already been called"));
+	      };
+	      return done;
+	    }
+
+	    async _addToQueue(job) {
+	      var args, blocked, error, options, reachedHWM, shifted, strategy;
+	      ({args, options} = job);
+	      try {
+	        ({reachedHWM, blocked, strategy} = (await this._store.__submit__(this.queued(), options.weight)));
+	      } catch (error1) {
+	        error = error1;
+	        this.Events.trigger("debug", `Could not queue ${options.id}`, {args, options, error});
+	        job.doDrop({error});
+	        return false;
+	      }
+	      if (blocked) {
+	        job.doDrop();
+	        return true;
+	      } else if (reachedHWM) {
+	        shifted = strategy === Bottleneck.prototype.strategy.LEAK ? this._queues.shiftLastFrom(options.priority) : strategy === Bottleneck.prototype.strategy.OVERFLOW_PRIORITY ? this._queues.shiftLastFrom(options.priority + 1) : strategy === Bottleneck.prototype.strategy.OVERFLOW ? job : void 0;
+	        if (shifted != null) {
+	          shifted.doDrop();
+	        }
+	        if ((shifted == null) || strategy === Bottleneck.prototype.strategy.OVERFLOW) {
+	          if (shifted == null) {
+	            job.doDrop();
+	          }
+	          return reachedHWM;
+	        }
+	      }
+	      job.doQueue(reachedHWM, blocked);
+	      this._queues.push(job);
+	      await this._drainAll();
+	      return reachedHWM;
+	    }
+
+	    _receive(job) {
+	      if (this._states.jobStatus(job.options.id) != null) {
+	        job._reject(new Bottleneck.prototype.BottleneckError(`A job with the same id already exists (id=${job.options.id})`));
+	        return false;
+	      } else {
+	        job.doReceive();
+	        return this._submitLock.schedule(this._addToQueue, job);
+	      }
+	    }
+
+	    submit(...args) {
+	      var cb, fn, job, options, ref, ref1, task;
+	      if (typeof args[0] === "function") {
+	        ref = args, [fn, ...args] = ref, [cb] = splice.call(args, -1);
+	        options = parser$5.load({}, this.jobDefaults);
+	      } else {
+	        ref1 = args, [options, fn, ...args] = ref1, [cb] = splice.call(args, -1);
+	        options = parser$5.load(options, this.jobDefaults);
+	      }
+	      task = (...args) => {
+	        return new this.Promise(function(resolve, reject) {
+	          return fn(...args, function(...args) {
+	            return (args[0] != null ? reject : resolve)(args);
+	          });
+	        });
+	      };
+	      job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+	      job.promise.then(function(args) {
+	        return typeof cb === "function" ? cb(...args) : void 0;
+	      }).catch(function(args) {
+	        if (Array.isArray(args)) {
+	          return typeof cb === "function" ? cb(...args) : void 0;
+	        } else {
+	          return typeof cb === "function" ? cb(args) : void 0;
+	        }
+	      });
+	      return this._receive(job);
+	    }
+
+	    schedule(...args) {
+	      var job, options, task;
+	      if (typeof args[0] === "function") {
+	        [task, ...args] = args;
+	        options = {};
+	      } else {
+	        [options, task, ...args] = args;
+	      }
+	      job = new Job$1(task, args, options, this.jobDefaults, this.rejectOnDrop, this.Events, this._states, this.Promise);
+	      this._receive(job);
+	      return job.promise;
+	    }
+
+	    wrap(fn) {
+	      var schedule, wrapped;
+	      schedule = this.schedule.bind(this);
+	      wrapped = function(...args) {
+	        return schedule(fn.bind(this), ...args);
+	      };
+	      wrapped.withOptions = function(options, ...args) {
+	        return schedule(options, fn, ...args);
+	      };
+	      return wrapped;
+	    }
+
+	    async updateSettings(options = {}) {
+	      await this._store.__updateSettings__(parser$5.overwrite(options, this.storeDefaults));
+	      parser$5.overwrite(options, this.instanceDefaults, this);
+	      return this;
+	    }
+
+	    currentReservoir() {
+	      return this._store.__currentReservoir__();
+	    }
+
+	    incrementReservoir(incr = 0) {
+	      return this._store.__incrementReservoir__(incr);
+	    }
+
+	  }
+	  Bottleneck.default = Bottleneck;
+
+	  Bottleneck.Events = Events$4;
+
+	  Bottleneck.version = Bottleneck.prototype.version = require$$8.version;
+
+	  Bottleneck.strategy = Bottleneck.prototype.strategy = {
+	    LEAK: 1,
+	    OVERFLOW: 2,
+	    OVERFLOW_PRIORITY: 4,
+	    BLOCK: 3
+	  };
+
+	  Bottleneck.BottleneckError = Bottleneck.prototype.BottleneckError = BottleneckError_1;
+
+	  Bottleneck.Group = Bottleneck.prototype.Group = Group_1;
+
+	  Bottleneck.RedisConnection = Bottleneck.prototype.RedisConnection = require$$2;
+
+	  Bottleneck.IORedisConnection = Bottleneck.prototype.IORedisConnection = require$$3;
+
+	  Bottleneck.Batcher = Bottleneck.prototype.Batcher = Batcher_1;
+
+	  Bottleneck.prototype.jobDefaults = {
+	    priority: DEFAULT_PRIORITY$1,
+	    weight: 1,
+	    expiration: null,
+	    id: "<no-id>"
+	  };
+
+	  Bottleneck.prototype.storeDefaults = {
+	    maxConcurrent: null,
+	    minTime: 0,
+	    highWater: null,
+	    strategy: Bottleneck.prototype.strategy.LEAK,
+	    penalty: null,
+	    reservoir: null,
+	    reservoirRefreshInterval: null,
+	    reservoirRefreshAmount: null,
+	    reservoirIncreaseInterval: null,
+	    reservoirIncreaseAmount: null,
+	    reservoirIncreaseMaximum: null
+	  };
+
+	  Bottleneck.prototype.localStoreDefaults = {
+	    Promise: Promise,
+	    timeout: null,
+	    heartbeatInterval: 250
+	  };
+
+	  Bottleneck.prototype.redisStoreDefaults = {
+	    Promise: Promise,
+	    timeout: null,
+	    heartbeatInterval: 5000,
+	    clientTimeout: 10000,
+	    Redis: null,
+	    clientOptions: {},
+	    clusterNodes: null,
+	    clearDatastore: false,
+	    connection: null
+	  };
+
+	  Bottleneck.prototype.instanceDefaults = {
+	    datastore: "local",
+	    connection: null,
+	    id: "<no-id>",
+	    rejectOnDrop: true,
+	    trackDoneStatus: false,
+	    Promise: Promise
+	  };
+
+	  Bottleneck.prototype.stopDefaults = {
+	    enqueueErrorMessage: "This limiter has been stopped and cannot accept new jobs.",
+	    dropWaitingJobs: true,
+	    dropErrorMessage: "This limiter has been stopped."
+	  };
+
+	  return Bottleneck;
+
+	}).call(commonjsGlobal);
+
+	var Bottleneck_1 = Bottleneck;
+
+	var lib = Bottleneck_1;
+
+	return lib;
+
+})));
+
+
+/***/ }),
+
 /***/ 7638:
 /***/ ((module) => {
 
@@ -6602,68 +8132,6 @@ function _traverse(opts, pre, post, schema, jsonPtr, rootSchema, parentJsonPtr, 
 
 function escapeJsonPtr(str) {
   return str.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-
-/***/ }),
-
-/***/ 218:
-/***/ ((module) => {
-
-module.exports = Pend;
-
-function Pend() {
-  this.pending = 0;
-  this.max = Infinity;
-  this.listeners = [];
-  this.waiting = [];
-  this.error = null;
-}
-
-Pend.prototype.go = function(fn) {
-  if (this.pending < this.max) {
-    pendGo(this, fn);
-  } else {
-    this.waiting.push(fn);
-  }
-};
-
-Pend.prototype.wait = function(cb) {
-  if (this.pending === 0) {
-    cb(this.error);
-  } else {
-    this.listeners.push(cb);
-  }
-};
-
-Pend.prototype.hold = function() {
-  return pendHold(this);
-};
-
-function pendHold(self) {
-  self.pending += 1;
-  var called = false;
-  return onCb;
-  function onCb(err) {
-    if (called) throw new Error("callback called twice");
-    called = true;
-    self.error = self.error || err;
-    self.pending -= 1;
-    if (self.waiting.length > 0 && self.pending < self.max) {
-      pendGo(self, self.waiting.shift());
-    } else if (self.pending === 0) {
-      var listeners = self.listeners;
-      self.listeners = [];
-      listeners.forEach(cbListener);
-    }
-  }
-  function cbListener(listener) {
-    listener(self.error);
-  }
-}
-
-function pendGo(self, fn) {
-  fn(pendHold(self));
 }
 
 
@@ -35038,2195 +36506,11 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9489:
-/***/ ((module) => {
-
-// Adapted from https://github.com/brianloveswords/buffer-crc32/blob/v0.2.13/index.js
-const CRC_TABLE = new Int32Array([
-  0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f, 0xe963a535, 0x9e6495a3,
-  0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988, 0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91,
-  0x1db71064, 0x6ab020f2, 0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
-  0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9, 0xfa0f3d63, 0x8d080df5,
-  0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172, 0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b,
-  0x35b5a8fa, 0x42b2986c, 0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
-  0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423, 0xcfba9599, 0xb8bda50f,
-  0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924, 0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d,
-  0x76dc4190, 0x01db7106, 0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
-  0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d, 0x91646c97, 0xe6635c01,
-  0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e, 0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457,
-  0x65b0d9c6, 0x12b7e950, 0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
-  0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7, 0xa4d1c46d, 0xd3d6f4fb,
-  0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0, 0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9,
-  0x5005713c, 0x270241aa, 0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
-  0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81, 0xb7bd5c3b, 0xc0ba6cad,
-  0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a, 0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683,
-  0xe3630b12, 0x94643b84, 0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
-  0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb, 0x196c3671, 0x6e6b06e7,
-  0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc, 0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5,
-  0xd6d6a3e8, 0xa1d1937e, 0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
-  0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55, 0x316e8eef, 0x4669be79,
-  0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236, 0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f,
-  0xc5ba3bbe, 0xb2bd0b28, 0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
-  0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f, 0x72076785, 0x05005713,
-  0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38, 0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21,
-  0x86d3d2d4, 0xf1d4e242, 0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
-  0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69, 0x616bffd3, 0x166ccf45,
-  0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2, 0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db,
-  0xaed16a4a, 0xd9d65adc, 0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
-  0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693, 0x54de5729, 0x23d967bf,
-  0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94, 0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
-]);
-
-function crc32(buf) {
-  let crc = -1;
-  for (let x of buf) {
-    crc = CRC_TABLE[(crc ^ x) & 0xff] ^ (crc >>> 8);
-  }
-  return (crc ^ -1) >>> 0;
-}
-
-module.exports = crc32;
-
-
-/***/ }),
-
-/***/ 7783:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-// This was adapted from https://github.com/andrewrk/node-fd-slicer by Andrew Kelley under the MIT License.
-var fs = __nccwpck_require__(9896);
-var util = __nccwpck_require__(9023);
-var stream = __nccwpck_require__(2203);
-var Readable = stream.Readable;
-var PassThrough = stream.PassThrough;
-var Pend = __nccwpck_require__(218);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-
-exports.BufferSlicer = BufferSlicer;
-exports.FdSlicer = FdSlicer;
-
-util.inherits(FdSlicer, EventEmitter);
-function FdSlicer(fd) {
-  EventEmitter.call(this);
-
-  this.fd = fd;
-  this.pend = new Pend();
-  this.pend.max = 1;
-  this.refCount = 0;
-}
-
-FdSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  var self = this;
-  self.pend.go(function(cb) {
-    fs.read(self.fd, buffer, offset, length, position, function(err, bytesRead, buffer) {
-      cb();
-      callback(err, bytesRead, buffer);
-    });
-  });
-};
-
-FdSlicer.prototype.createReadStream = function(options) {
-  return new ReadStream(this, options);
-};
-
-FdSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-FdSlicer.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-  if (self.refCount < 0) throw new Error("invalid unref");
-  if (self.refCount > 0) return;
-
-  fs.close(self.fd, onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) {
-      self.emit('error', err);
-    } else {
-      self.emit('close');
-    }
-  }
-};
-
-util.inherits(ReadStream, Readable);
-function ReadStream(context, options) {
-  options = options || {};
-  Readable.call(this, options);
-
-  this.context = context;
-  this.context.ref();
-
-  this.start = options.start || 0;
-  this.endOffset = options.end;
-  this.pos = this.start;
-}
-
-ReadStream.prototype._read = function(n) {
-  var self = this;
-
-  var toRead = Math.min(self._readableState.highWaterMark, n);
-  if (self.endOffset != null) {
-    toRead = Math.min(toRead, self.endOffset - self.pos);
-  }
-  if (toRead <= 0) {
-    self.push(null);
-    this._cleanup();
-    return;
-  }
-  self.context.pend.go(function(cb) {
-    var buffer = Buffer.allocUnsafe(toRead);
-    fs.read(self.context.fd, buffer, 0, toRead, self.pos, function(err, bytesRead) {
-      if (err) {
-        self.destroy(err);
-      } else if (bytesRead === 0) {
-        self.push(null);
-        self._cleanup();
-      } else {
-        self.pos += bytesRead;
-        self.push(buffer.slice(0, bytesRead));
-      }
-      cb();
-    });
-  });
-};
-
-ReadStream.prototype._destroy = function(err, cb) {
-  // Node 14+ calls this automatically at EOF.
-  this._cleanup();
-  cb(err);
-};
-
-ReadStream.prototype._cleanup = function() {
-  if (this.context != null) {
-    this.context.unref();
-    this.context = null;
-  }
-};
-
-util.inherits(BufferSlicer, EventEmitter);
-function BufferSlicer(buffer) {
-  EventEmitter.call(this);
-
-  this.refCount = 0;
-  this.buffer = buffer;
-}
-
-BufferSlicer.prototype.read = function(buffer, offset, length, position, callback) {
-  if (!(0 <= offset && offset <= buffer.length)) throw new RangeError("offset outside buffer: 0 <= " + offset + " <= " + buffer.length);
-  if (position < 0) throw new RangeError("position is negative: " + position);
-  if (offset + length > buffer.length) {
-    // The caller's buffer can't hold all the bytes they're trying to read.
-    // Clamp the length instead of giving an error.
-    // The callback will be informed of fewer than expected bytes written.
-    length = buffer.length - offset;
-  }
-  if (position + length > this.buffer.length) {
-    // Clamp any attempt to read past the end of the source buffer.
-    length = this.buffer.length - position;
-  }
-  if (length <= 0) {
-    // After any clamping, we're fully out of bounds or otherwise have nothing to do.
-    // This isn't an error; it's just zero bytes written.
-    setImmediate(function() {
-      callback(null, 0);
-    });
-    return;
-  }
-  this.buffer.copy(buffer, offset, position, position + length);
-  setImmediate(function() {
-    callback(null, length);
-  });
-};
-
-BufferSlicer.prototype.createReadStream = function(options) {
-  options = options || {};
-  var readStream = new PassThrough(options);
-  readStream.start = options.start || 0;
-  readStream.endOffset = options.end;
-  // by the time this function returns, we'll be done.
-  readStream.pos = readStream.endOffset || this.buffer.length;
-
-  var entireSlice = this.buffer.slice(readStream.start, readStream.pos);
-  // Cut the buffer into smaller slices for better memory usage when streaming into a zlib inflate stream.
-  // See https://github.com/thejoshwolfe/yauzl/issues/87
-  var maxChunkSize = 0x10000;
-  var offset = 0;
-  while (true) {
-    var nextOffset = offset + maxChunkSize;
-    if (nextOffset >= entireSlice.length) {
-      // last chunk
-      if (offset < entireSlice.length) {
-        readStream.write(entireSlice.slice(offset, entireSlice.length));
-      }
-      break;
-    }
-    readStream.write(entireSlice.slice(offset, nextOffset));
-    offset = nextOffset;
-  }
-
-  readStream.end();
-  return readStream;
-};
-
-BufferSlicer.prototype.ref = function() {
-  this.refCount += 1;
-};
-
-BufferSlicer.prototype.unref = function() {
-  this.refCount -= 1;
-
-  if (this.refCount < 0) {
-    throw new Error("invalid unref");
-  }
-};
-
-
-/***/ }),
-
-/***/ 7198:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var fs = __nccwpck_require__(9896);
-var zlib = __nccwpck_require__(3106);
-var fd_slicer = __nccwpck_require__(7783);
-var util = __nccwpck_require__(9023);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var Writable = (__nccwpck_require__(2203).Writable);
-
-// Node 20 added zlib.crc32.
-const crc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : __nccwpck_require__(9489);
-
-exports.open = open;
-exports.fromFd = fromFd;
-exports.fromBuffer = fromBuffer;
-exports.fromRandomAccessReader = fromRandomAccessReader;
-exports.openPromise = openPromise;
-exports.fromFdPromise = fromFdPromise;
-exports.fromBufferPromise = fromBufferPromise;
-exports.fromRandomAccessReaderPromise = fromRandomAccessReaderPromise;
-
-exports.dosDateTimeToDate = dosDateTimeToDate;
-exports.getFileNameLowLevel = getFileNameLowLevel;
-exports.validateFileName = validateFileName;
-exports.parseExtraFields = parseExtraFields;
-exports.ZipFile = ZipFile;
-exports.Entry = Entry;
-exports.LocalFileHeader = LocalFileHeader;
-exports.RandomAccessReader = RandomAccessReader;
-
-function openPromise(path, options) {
-  return new Promise((resolve, reject) => {
-    open(path, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromFdPromise(fd, options) {
-  return new Promise((resolve, reject) => {
-    fromFd(fd, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromBufferPromise(buffer, options) {
-  return new Promise((resolve, reject) => {
-    fromBuffer(buffer, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-function fromRandomAccessReaderPromise(reader, totalSize, options) {
-  return new Promise((resolve, reject) => {
-    fromRandomAccessReader(reader, totalSize, {...options, lazyEntries: true}, function(err, zipfile) {
-      if (err) return reject(err);
-      resolve(zipfile);
-    });
-  });
-}
-
-function open(path, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.open(path, "r", function(err, fd) {
-    if (err) return callback(err);
-    fromFd(fd, options, function(err, zipfile) {
-      if (err) fs.close(fd, defaultCallback);
-      callback(err, zipfile);
-    });
-  });
-}
-
-function fromFd(fd, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  fs.fstat(fd, function(err, stats) {
-    if (err) return callback(err);
-    var reader = new fd_slicer.FdSlicer(fd);
-    fromRandomAccessReader(reader, stats.size, options, callback);
-  });
-}
-
-function fromBuffer(buffer, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  options.autoClose = false;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  var reader = new fd_slicer.BufferSlicer(buffer);
-  fromRandomAccessReader(reader, buffer.length, options, callback);
-}
-
-function fromRandomAccessReader(reader, totalSize, options, callback) {
-  if (typeof options === "function") {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (options.autoClose == null) options.autoClose = true;
-  if (options.lazyEntries == null) options.lazyEntries = false;
-  if (options.decodeStrings == null) options.decodeStrings = true;
-  var decodeStrings = !!options.decodeStrings;
-  if (options.validateEntrySizes == null) options.validateEntrySizes = true;
-  if (options.strictFileNames == null) options.strictFileNames = false;
-  if (callback == null) callback = defaultCallback;
-  if (typeof totalSize !== "number") throw new Error("expected totalSize parameter to be a number");
-  if (totalSize > Number.MAX_SAFE_INTEGER) {
-    throw new Error("zip file too large. only file sizes up to 2^52 are supported due to JavaScript's Number type being an IEEE 754 double.");
-  }
-
-  // the matching unref() call is in zipfile.close()
-  reader.ref();
-
-  // eocdr means End of Central Directory Record.
-  // search backwards for the eocdr signature.
-  // the last field of the eocdr is a variable-length comment.
-  // the comment size is encoded in a 2-byte field in the eocdr, which we can't find without trudging backwards through the comment to find it.
-  // as a consequence of this design decision, it's possible to have ambiguous zip file metadata if a coherent eocdr was in the comment.
-  // we search backwards for a eocdr signature, and hope that whoever made the zip file was smart enough to forbid the eocdr signature in the comment.
-  var eocdrWithoutCommentSize = 22;
-  var zip64EocdlSize = 20; // Zip64 end of central directory locator
-  var maxCommentSize = 0xffff; // 2-byte size
-  var bufferSize = Math.min(zip64EocdlSize + eocdrWithoutCommentSize + maxCommentSize, totalSize);
-  var buffer = newBuffer(bufferSize);
-  var bufferReadStart = totalSize - buffer.length;
-  readAndAssertNoEof(reader, buffer, 0, bufferSize, bufferReadStart, function(err) {
-    if (err) return callback(err);
-    for (var i = bufferSize - eocdrWithoutCommentSize; i >= 0; i -= 1) {
-      if (buffer.readUInt32LE(i) !== 0x06054b50) continue;
-      // found eocdr
-      var eocdrBuffer = buffer.subarray(i);
-
-      // 0 - End of central directory signature = 0x06054b50
-      // 4 - Number of this disk
-      var diskNumber = eocdrBuffer.readUInt16LE(4);
-      // 6 - Disk where central directory starts
-      // 8 - Number of central directory records on this disk
-      // 10 - Total number of central directory records
-      var entryCount = eocdrBuffer.readUInt16LE(10);
-      // 12 - Size of central directory (bytes)
-      // 16 - Offset of start of central directory, relative to start of archive
-      var centralDirectoryOffset = eocdrBuffer.readUInt32LE(16);
-      // 20 - Comment length
-      var commentLength = eocdrBuffer.readUInt16LE(20);
-      var expectedCommentLength = eocdrBuffer.length - eocdrWithoutCommentSize;
-      if (commentLength !== expectedCommentLength) {
-        return callback(new Error("Invalid comment length. Expected: " + expectedCommentLength + ". Found: " + commentLength + ". Are there extra bytes at the end of the file? Or is the end of central dir signature `PK☺☻` in the comment?"));
-      }
-      // 22 - Comment
-      // the encoding is always cp437.
-      var comment = decodeStrings ? decodeBuffer(eocdrBuffer.subarray(22), false)
-                                  : eocdrBuffer.subarray(22);
-
-      // Look for a Zip64 end of central directory locator
-      if (i - zip64EocdlSize >= 0 && buffer.readUInt32LE(i - zip64EocdlSize) === 0x07064b50) {
-        // ZIP64 format
-        var zip64EocdlBuffer = buffer.subarray(i - zip64EocdlSize, i - zip64EocdlSize + zip64EocdlSize);
-        // 0 - zip64 end of central dir locator signature = 0x07064b50
-        // 4 - number of the disk with the start of the zip64 end of central directory
-        // 8 - relative offset of the zip64 end of central directory record
-        var zip64EocdrOffset = readUInt64LE(zip64EocdlBuffer, 8);
-        // 16 - total number of disks
-
-        // ZIP64 end of central directory record
-        var zip64EocdrBuffer = newBuffer(56);
-        return readAndAssertNoEof(reader, zip64EocdrBuffer, 0, zip64EocdrBuffer.length, zip64EocdrOffset, function(err) {
-          if (err) return callback(err);
-
-          // 0 - zip64 end of central dir signature                           4 bytes  (0x06064b50)
-          if (zip64EocdrBuffer.readUInt32LE(0) !== 0x06064b50) {
-            return callback(new Error("invalid zip64 end of central directory record signature"));
-          }
-          // 4 - size of zip64 end of central directory record                8 bytes
-          // 12 - version made by                                             2 bytes
-          // 14 - version needed to extract                                   2 bytes
-          // 16 - number of this disk                                         4 bytes
-          diskNumber = zip64EocdrBuffer.readUInt32LE(16);
-          if (diskNumber !== 0) {
-            // Check this only after zip64 overrides. See #118.
-            return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-          }
-          // 20 - number of the disk with the start of the central directory  4 bytes
-          // 24 - total number of entries in the central directory on this disk         8 bytes
-          // 32 - total number of entries in the central directory            8 bytes
-          entryCount = readUInt64LE(zip64EocdrBuffer, 32);
-          // 40 - size of the central directory                               8 bytes
-          // 48 - offset of start of central directory with respect to the starting disk number     8 bytes
-          centralDirectoryOffset = readUInt64LE(zip64EocdrBuffer, 48);
-          // 56 - zip64 extensible data sector                                (variable size)
-          return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-        });
-      }
-
-      // Not ZIP64 format
-      if (diskNumber !== 0) {
-        return callback(new Error("multi-disk zip files are not supported: found disk number: " + diskNumber));
-      }
-      return callback(null, new ZipFile(reader, centralDirectoryOffset, totalSize, entryCount, comment, options.autoClose, options.lazyEntries, decodeStrings, options.validateEntrySizes, options.strictFileNames));
-
-    }
-
-    // Not a zip file.
-    callback(new Error("End of central directory record signature not found. Either not a zip file, or file is truncated."));
-  });
-}
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile(reader, centralDirectoryOffset, fileSize, entryCount, comment, autoClose, lazyEntries, decodeStrings, validateEntrySizes, strictFileNames) {
-  var self = this;
-  EventEmitter.call(self);
-  self.reader = reader;
-  // forward close events
-  self.reader.on("error", function(err) {
-    // error closing the fd
-    emitError(self, err);
-  });
-  self.reader.once("close", function() {
-    self.emit("close");
-  });
-  self.readEntryCursor = centralDirectoryOffset;
-  self.fileSize = fileSize;
-  self.entryCount = entryCount;
-  self.comment = comment;
-  self.entriesRead = 0;
-  self.autoClose = !!autoClose;
-  self.lazyEntries = !!lazyEntries;
-  self.decodeStrings = !!decodeStrings;
-  self.validateEntrySizes = !!validateEntrySizes;
-  self.strictFileNames = !!strictFileNames;
-  self.isOpen = true;
-  self.emittedError = false;
-  self.hasEachEntryBeenCalled = false;
-
-  if (!self.lazyEntries) self._readEntry();
-}
-ZipFile.prototype.close = function() {
-  if (!this.isOpen) return;
-  this.isOpen = false;
-  this.reader.unref();
-};
-
-function emitErrorAndAutoClose(self, err) {
-  if (self.autoClose) self.close();
-  emitError(self, err);
-}
-function emitError(self, err) {
-  if (self.emittedError) return;
-  self.emittedError = true;
-  self.emit("error", err);
-}
-
-ZipFile.prototype.readEntry = function() {
-  if (!this.lazyEntries) throw new Error("readEntry() called without lazyEntries:true");
-  this._readEntry();
-};
-ZipFile.prototype._readEntry = function() {
-  var self = this;
-  if (self.entryCount === self.entriesRead) {
-    // done with metadata
-    setImmediate(function() {
-      if (self.autoClose) self.close();
-      if (self.emittedError) return;
-      self.emit("end");
-    });
-    return;
-  }
-  if (self.emittedError) return;
-  var buffer = newBuffer(46);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-    if (err) return emitErrorAndAutoClose(self, err);
-    if (self.emittedError) return;
-    var entry = new Entry();
-    // 0 - Central directory file header signature
-    var signature = buffer.readUInt32LE(0);
-    if (signature !== 0x02014b50) return emitErrorAndAutoClose(self, new Error("invalid central directory file header signature: 0x" + signature.toString(16)));
-    // 4 - Version made by
-    entry.versionMadeBy = buffer.readUInt16LE(4);
-    // 6 - Version needed to extract (minimum)
-    entry.versionNeededToExtract = buffer.readUInt16LE(6);
-    // 8 - General purpose bit flag
-    entry.generalPurposeBitFlag = buffer.readUInt16LE(8);
-    // 10 - Compression method
-    entry.compressionMethod = buffer.readUInt16LE(10);
-    // 12 - File last modification time
-    entry.lastModFileTime = buffer.readUInt16LE(12);
-    // 14 - File last modification date
-    entry.lastModFileDate = buffer.readUInt16LE(14);
-    // 16 - CRC-32
-    entry.crc32 = buffer.readUInt32LE(16);
-    // 20 - Compressed size
-    entry.compressedSize = buffer.readUInt32LE(20);
-    // 24 - Uncompressed size
-    entry.uncompressedSize = buffer.readUInt32LE(24);
-    // 28 - File name length (n)
-    entry.fileNameLength = buffer.readUInt16LE(28);
-    // 30 - Extra field length (m)
-    entry.extraFieldLength = buffer.readUInt16LE(30);
-    // 32 - File comment length (k)
-    entry.fileCommentLength = buffer.readUInt16LE(32);
-    // 34 - Disk number where file starts
-    // 36 - Internal file attributes
-    entry.internalFileAttributes = buffer.readUInt16LE(36);
-    // 38 - External file attributes
-    entry.externalFileAttributes = buffer.readUInt32LE(38);
-    // 42 - Relative offset of local file header
-    entry.relativeOffsetOfLocalHeader = buffer.readUInt32LE(42);
-
-    if (entry.generalPurposeBitFlag & 0x40) return emitErrorAndAutoClose(self, new Error("strong encryption is not supported"));
-
-    self.readEntryCursor += 46;
-
-    buffer = newBuffer(entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength);
-    readAndAssertNoEof(self.reader, buffer, 0, buffer.length, self.readEntryCursor, function(err) {
-      if (err) return emitErrorAndAutoClose(self, err);
-      if (self.emittedError) return;
-      // 46 - File name
-      entry.fileNameRaw = buffer.subarray(0, entry.fileNameLength);
-      // 46+n - Extra field
-      var fileCommentStart = entry.fileNameLength + entry.extraFieldLength;
-      entry.extraFieldRaw = buffer.subarray(entry.fileNameLength, fileCommentStart);
-      // 46+n+m - File comment
-      entry.fileCommentRaw = buffer.subarray(fileCommentStart, fileCommentStart + entry.fileCommentLength);
-
-      // Parse the extra fields, which we need for processing other fields.
-      try {
-        entry.extraFields = parseExtraFields(entry.extraFieldRaw);
-      } catch (err) {
-        return emitErrorAndAutoClose(self, err);
-      }
-
-      // Interpret strings according to bit flags, extra fields, and options.
-      if (self.decodeStrings) {
-        var isUtf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
-        entry.fileComment = decodeBuffer(entry.fileCommentRaw, isUtf8);
-        entry.fileName = getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, self.strictFileNames);
-        var errorMessage = validateFileName(entry.fileName);
-        if (errorMessage != null) return emitErrorAndAutoClose(self, new Error(errorMessage));
-      } else {
-        entry.fileComment = entry.fileCommentRaw;
-        entry.fileName = entry.fileNameRaw;
-      }
-      // Maintain API compatibility. See https://github.com/thejoshwolfe/yauzl/issues/47
-      entry.comment = entry.fileComment;
-
-      self.readEntryCursor += buffer.length;
-      self.entriesRead += 1;
-
-      // Check for the Zip64 Extended Information Extra Field.
-      for (var i = 0; i < entry.extraFields.length; i++) {
-        var extraField = entry.extraFields[i];
-        if (extraField.id !== 0x0001) continue;
-        // Found it.
-
-        var zip64EiefBuffer = extraField.data;
-        var index = 0;
-        // 0 - Original Size          8 bytes
-        if (entry.uncompressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include uncompressed size"));
-          }
-          entry.uncompressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 8 - Compressed Size        8 bytes
-        if (entry.compressedSize === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include compressed size"));
-          }
-          entry.compressedSize = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 16 - Relative Header Offset 8 bytes
-        if (entry.relativeOffsetOfLocalHeader === 0xffffffff) {
-          if (index + 8 > zip64EiefBuffer.length) {
-            return emitErrorAndAutoClose(self, new Error("zip64 extended information extra field does not include relative header offset"));
-          }
-          entry.relativeOffsetOfLocalHeader = readUInt64LE(zip64EiefBuffer, index);
-          index += 8;
-        }
-        // 24 - Disk Start Number      4 bytes
-
-        break;
-      }
-
-      // validate file size
-      if (self.validateEntrySizes && entry.compressionMethod === 0) {
-        var expectedCompressedSize = entry.uncompressedSize;
-        if (entry.isEncrypted()) {
-          // traditional encryption prefixes the file data with a header
-          expectedCompressedSize += 12;
-        }
-        if (entry.compressedSize !== expectedCompressedSize) {
-          var msg = "compressed/uncompressed size mismatch for stored file: " + entry.compressedSize + " != " + entry.uncompressedSize;
-          return emitErrorAndAutoClose(self, new Error(msg));
-        }
-      }
-
-      self.emit("entry", entry);
-
-      if (!self.lazyEntries) self._readEntry();
-    });
-  });
-};
-
-ZipFile.prototype.eachEntry = function() {
-  const self = this;
-  if (!self.lazyEntries) throw new Error("eachEntry() requires lazyEntries: true");
-  if (self.hasEachEntryBeenCalled) throw new Error("eachEntry() must only be called once per ZipFile");
-  self.hasEachEntryBeenCalled = true;
-
-  let pendingResolveReject = null;
-  self.on("entry", onEntry);
-  self.on("end", onEnd);
-  self.on("error", onError);
-  function cleanup() {
-    self.removeListener("entry", onEntry);
-    self.removeListener("end", onEnd);
-    self.removeListener("error", onError);
-    if (self.autoClose) self.close();
-  }
-
-  function onEntry(entry) {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    resolve({value: entry});
-  }
-  function onEnd() {
-    let {resolve} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    resolve({done: true});
-  }
-  function onError(err) {
-    let {reject} = pendingResolveReject;
-    pendingResolveReject = null;
-    cleanup();
-    reject(err);
-  }
-
-  return {
-    [Symbol.asyncIterator]() {
-      // Called once by `for await...of`.
-      return this;
-    },
-    next() {
-      // Called on each iteration in a `for await...of`.
-      const promise = new Promise((resolve, reject) => {
-        if (pendingResolveReject != null) throw new Error("next() called before previous Promise was resolved.");
-        pendingResolveReject = {resolve, reject};
-      });
-      self.readEntry();
-      return promise;
-    },
-    return(value) {
-      // Called when breaking, returning, throwing out of a `for await...of`.
-      cleanup();
-      return Promise.resolve({done: true, value});
-    },
-    throw(value) {
-      // Almost never called. Something about `yield*` maybe?
-      cleanup();
-      return Promise.reject(value);
-    },
-  };
-};
-
-ZipFile.prototype.openReadStream = function(entry, options, callback) {
-  var self = this;
-  // parameter validation
-  var relativeStart = 0;
-  var relativeEnd = entry.compressedSize;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) {
-    options = {};
-  } else {
-    if (options.decodeFileData === false) {
-      // new, simple option
-      if (options.decrypt != null) {
-        throw new Error("cannot use options.decrypt when options.decodeFileData === false");
-      }
-      if (options.decompress != null) {
-        throw new Error("cannot use options.decompress when options.decodeFileData === false");
-      }
-      // start and end are allowed
-    } else {
-      // old, complicated options
-      if (options.decrypt != null) {
-        if (!entry.isEncrypted()) {
-          throw new Error("options.decrypt can only be specified for encrypted entries. See also option decodeFileData.");
-        }
-        if (options.decrypt !== false) throw new Error("invalid options.decrypt value: " + options.decrypt);
-        if (entry.isCompressed()) {
-          if (options.decompress !== false) throw new Error("entry is encrypted and compressed, and options.decompress !== false. See also option decodeFileData.");
-        }
-      }
-      if (options.decompress != null) {
-        if (!entry.isCompressed()) {
-          throw new Error("options.decompress can only be specified for compressed entries. See also option decodeFileData.");
-        }
-        if (!(options.decompress === false || options.decompress === true)) {
-          throw new Error("invalid options.decompress value: " + options.decompress);
-        }
-        decompress = options.decompress;
-      }
-    }
-    if (options.start != null) {
-      relativeStart = options.start;
-      if (relativeStart < 0) throw new Error("options.start < 0");
-      if (relativeStart > entry.compressedSize) throw new Error("options.start > entry.compressedSize");
-    }
-    if (options.end != null) {
-      relativeEnd = options.end;
-      if (relativeEnd < 0) throw new Error("options.end < 0");
-      if (relativeEnd > entry.compressedSize) throw new Error("options.end > entry.compressedSize");
-      if (relativeEnd < relativeStart) throw new Error("options.end < options.start");
-    }
-  }
-  var rawMode = (
-    options.decodeFileData === false || // Explicitly requested raw.
-    (
-      (entry.compressionMethod === 0 || // Naturally without compression.
-        (entry.compressionMethod === 8 && options.decompress === false) // Deprecated compression bypass option.
-      ) &&
-      (!entry.isEncrypted() || // Naturally without encryption.
-        options.decrypt === false // Deprecated encryption bypass option.
-      )
-    )
-  );
-  if (options.start != null || options.end != null) {
-    // Ensure slicing deals with raw data.
-    if (!rawMode) throw new Error("start/end range require options.decodeFileData === false for non-trivial encoded entries.");
-  }
-
-  // any further errors can either be caused by the zipfile,
-  // or were introduced in a minor version of yauzl,
-  // so should be passed to the client rather than thrown.
-  if (!self.isOpen) return callback(new Error("closed"));
-  if (entry.isEncrypted() && !rawMode) {
-    if (options.decrypt !== false) return callback(new Error("entry is encrypted, and options.decodeFileData !== false"));
-  }
-  var decompress;
-  if (rawMode) {
-    decompress = false;
-  } else if (entry.compressionMethod === 8) {
-    // 8 - The file is Deflated
-    decompress = options.decodeFileData !== true;
-  } else {
-    return callback(new Error("unsupported compression method: " + entry.compressionMethod));
-  }
-
-  self.readLocalFileHeader(entry, {minimal: true}, function(err, localFileHeader) {
-    if (err) return callback(err);
-    self.openReadStreamLowLevel(
-      localFileHeader.fileDataStart, entry.compressedSize,
-      relativeStart, relativeEnd,
-      decompress, entry.uncompressedSize,
-      callback);
-  });
-};
-
-ZipFile.prototype.openReadStreamLowLevel = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, callback) {
-  var self = this;
-
-  var fileDataEnd = fileDataStart + compressedSize;
-  var readStream = self.reader.createReadStream({
-    start: fileDataStart + relativeStart,
-    end: fileDataStart + relativeEnd,
-  });
-  var endpointStream = readStream;
-  if (decompress) {
-    var destroyed = false;
-    var inflateFilter = zlib.createInflateRaw();
-    readStream.on("error", function(err) {
-      // setImmediate here because errors can be emitted during the first call to pipe()
-      setImmediate(function() {
-        if (!destroyed) inflateFilter.emit("error", err);
-      });
-    });
-    readStream.pipe(inflateFilter);
-
-    if (self.validateEntrySizes) {
-      endpointStream = new AssertByteCountStream(uncompressedSize);
-      inflateFilter.on("error", function(err) {
-        // forward zlib errors to the client-visible stream
-        setImmediate(function() {
-          if (!destroyed) endpointStream.emit("error", err);
-        });
-      });
-      inflateFilter.pipe(endpointStream);
-    } else {
-      // the zlib filter is the client-visible stream
-      endpointStream = inflateFilter;
-    }
-    // this is part of yauzl's API, so implement this function on the client-visible stream
-    installDestroyFn(endpointStream, function() {
-      destroyed = true;
-      if (inflateFilter !== endpointStream) inflateFilter.unpipe(endpointStream);
-      readStream.unpipe(inflateFilter);
-      // TODO: the inflateFilter may cause a memory leak. see Issue #27.
-      readStream.destroy();
-    });
-  }
-  callback(null, endpointStream);
-};
-
-ZipFile.prototype.readLocalFileHeader = function(entry, options, callback) {
-  var self = this;
-  if (callback == null) {
-    callback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-
-  self.reader.ref();
-  var buffer = newBuffer(30);
-  readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader, function(err) {
-    try {
-      if (err) return callback(err);
-      // 0 - Local file header signature = 0x04034b50
-      var signature = buffer.readUInt32LE(0);
-      if (signature !== 0x04034b50) {
-        return callback(new Error("invalid local file header signature: 0x" + signature.toString(16)));
-      }
-
-      var fileNameLength = buffer.readUInt16LE(26);
-      var extraFieldLength = buffer.readUInt16LE(28);
-      var fileDataStart = entry.relativeOffsetOfLocalHeader + 30 + fileNameLength + extraFieldLength;
-      // We now have enough information to do this bounds check.
-      if (fileDataStart + entry.compressedSize > self.fileSize) {
-        return callback(new Error("file data overflows file bounds: " +
-            fileDataStart + " + " + entry.compressedSize + " > " + self.fileSize));
-      }
-
-      if (options.minimal) {
-        return callback(null, {fileDataStart: fileDataStart});
-      }
-
-      var localFileHeader = new LocalFileHeader();
-      localFileHeader.fileDataStart = fileDataStart;
-
-      // 4 - Version needed to extract (minimum)
-      localFileHeader.versionNeededToExtract = buffer.readUInt16LE(4);
-      // 6 - General purpose bit flag
-      localFileHeader.generalPurposeBitFlag = buffer.readUInt16LE(6);
-      // 8 - Compression method
-      localFileHeader.compressionMethod = buffer.readUInt16LE(8);
-      // 10 - File last modification time
-      localFileHeader.lastModFileTime = buffer.readUInt16LE(10);
-      // 12 - File last modification date
-      localFileHeader.lastModFileDate = buffer.readUInt16LE(12);
-      // 14 - CRC-32
-      localFileHeader.crc32 = buffer.readUInt32LE(14);
-      // 18 - Compressed size
-      localFileHeader.compressedSize = buffer.readUInt32LE(18);
-      // 22 - Uncompressed size
-      localFileHeader.uncompressedSize = buffer.readUInt32LE(22);
-      // 26 - File name length (n)
-      localFileHeader.fileNameLength = fileNameLength;
-      // 28 - Extra field length (m)
-      localFileHeader.extraFieldLength = extraFieldLength;
-      // 30 - File name
-      // 30+n - Extra field
-
-      buffer = newBuffer(fileNameLength + extraFieldLength);
-      self.reader.ref();
-      readAndAssertNoEof(self.reader, buffer, 0, buffer.length, entry.relativeOffsetOfLocalHeader + 30, function(err) {
-        try {
-          if (err) return callback(err);
-          localFileHeader.fileName = buffer.subarray(0, fileNameLength);
-          localFileHeader.extraField = buffer.subarray(fileNameLength);
-          return callback(null, localFileHeader);
-        } finally {
-          self.reader.unref();
-        }
-      });
-    } finally {
-      self.reader.unref();
-    }
-  });
-};
-
-ZipFile.prototype.openReadStreamPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(entry, options, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.openReadStreamLowLevelPromise = function(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize) {
-  return new Promise((resolve, reject) => {
-    this.openReadStream(fileDataStart, compressedSize, relativeStart, relativeEnd, decompress, uncompressedSize, function(err, readStream) {
-      if (err) return reject(err);
-      resolve(readStream);
-    });
-  });
-};
-ZipFile.prototype.readLocalFileHeaderPromise = function(entry, options) {
-  return new Promise((resolve, reject) => {
-    this.readLocalFileHeader(entry, options, function(err, localFileHeader) {
-      if (err) return reject(err);
-      resolve(localFileHeader);
-    });
-  });
-};
-
-function Entry() {
-}
-Entry.prototype.getLastModDate = function(options) {
-  if (options == null) options = {};
-
-  if (!options.forceDosFormat) {
-    // Check extended fields.
-    for (var i = 0; i < this.extraFields.length; i++) {
-      var extraField = this.extraFields[i];
-      if (extraField.id === 0x5455) {
-        // Info-ZIP "universal timestamp" extended field (`0x5455` aka `"UT"`).
-        // See the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-        var data = extraField.data;
-        if (data.length < 5) continue; // Too short.
-        // The flags define which of the three fields are present: mtime, atime, ctime.
-        // We only care about mtime.
-        // Also, ctime is never included in practice.
-        // And also, atime is only included in the local file header for some reason
-        // despite the flags lying about its inclusion in the central header.
-        var flags = data[0];
-        var HAS_MTIME = 1;
-        if (!(flags & HAS_MTIME)) continue; // This will realistically never happen.
-        // Although the positions of all of the fields shift around depending on the presence of other fields,
-        // mtime is always first if present, and that's the only one we care about.
-        var posixTimestamp = data.readInt32LE(1);
-        return new Date(posixTimestamp * 1000);
-      } else if (extraField.id === 0x000a) {
-        var data = extraField.data;
-        if (data.length !== 32) continue; // The length is always the same.
-        // 4 bytes reserved
-        // 2 bytes Tag
-        if (data.readUInt16LE(4) !== 1) continue; // Tag1 is actually the only defined Tag.
-        // 2 bytes Size
-        if (data.readUInt16LE(6) !== 24) continue; // Size is always 24.
-        // 8 bytes Mtime
-        var hundredNanoSecondsSince1601 = data.readUInt32LE(8) + 4294967296 * data.readInt32LE(12);
-        // Convert from NTFS to POSIX milliseconds.
-        // The big number below is the milliseconds between year 1601 and year 1970
-        // (i.e. the negative POSIX timestamp of 1601-01-01 00:00:00Z)
-        var millisecondsSince1970 = hundredNanoSecondsSince1601 / 10000 - 11644473600000;
-        // Note on numeric precision: JavaScript Number objects lose precision above Number.MAX_SAFE_INTEGER,
-        // and NTFS timestamps are typically much bigger than that limit.
-        // (MAX_SAFE_INTEGER would represent 1629-07-17T23:58:45.475Z.)
-        // However, we're losing precision in the conversion from 100nanosecond units to millisecond units anyway,
-        // and the time at which we also lose 1-millisecond precision is year 275760, the JavaScript Date limit (by design).
-        // Up through the year 2057, this conversion only drops 4 bits of precision,
-        // which is well under the 13-14 bits ratio between the milliseconds and 100nanoseconds.
-        return new Date(millisecondsSince1970);
-      }
-    }
-  }
-
-  // Fallback to non-extended encoding.
-  return dosDateTimeToDate(this.lastModFileDate, this.lastModFileTime, options.timezone);
-};
-
-Entry.prototype.canDecodeFileData = function() {
-  return (
-    !this.isEncrypted() &&
-    (this.compressionMethod === 0 || this.compressionMethod === 8)
-  );
-};
-Entry.prototype.isEncrypted = function() {
-  return (this.generalPurposeBitFlag & 0x1) !== 0;
-};
-Entry.prototype.isCompressed = function() {
-  return this.compressionMethod === 8;
-};
-
-function LocalFileHeader() {
-}
-
-function dosDateTimeToDate(date, time, timezone) {
-  var day = date & 0x1f; // 1-31
-  var month = (date >> 5 & 0xf) - 1; // 1-12, 0-11
-  var year = (date >> 9 & 0x7f) + 1980; // 0-128, 1980-2108
-
-  var millisecond = 0;
-  var second = (time & 0x1f) * 2; // 0-29, 0-58 (even numbers)
-  var minute = time >> 5 & 0x3f; // 0-59
-  var hour = time >> 11 & 0x1f; // 0-23
-
-  if (timezone == null || timezone === "local") {
-    return new Date(year, month, day, hour, minute, second, millisecond);
-  } else if (timezone === "UTC") {
-    return new Date(Date.UTC(year, month, day, hour, minute, second, millisecond));
-  } else {
-    throw new Error("unrecognized options.timezone: " + options.timezone);
-  }
-}
-
-function getFileNameLowLevel(generalPurposeBitFlag, fileNameBuffer, extraFields, strictFileNames) {
-  var fileName = null;
-
-  // check for Info-ZIP Unicode Path Extra Field (0x7075)
-  // see https://github.com/thejoshwolfe/yauzl/issues/33
-  for (var i = 0; i < extraFields.length; i++) {
-    var extraField = extraFields[i];
-    if (extraField.id === 0x7075) {
-      if (extraField.data.length < 6) {
-        // too short to be meaningful
-        continue;
-      }
-      // Version       1 byte      version of this extra field, currently 1
-      if (extraField.data.readUInt8(0) !== 1) {
-        // > Changes may not be backward compatible so this extra
-        // > field should not be used if the version is not recognized.
-        continue;
-      }
-      // NameCRC32     4 bytes     File Name Field CRC32 Checksum
-      var oldNameCrc32 = extraField.data.readUInt32LE(1);
-      if (crc32(fileNameBuffer) !== oldNameCrc32) {
-        // > If the CRC check fails, this UTF-8 Path Extra Field should be
-        // > ignored and the File Name field in the header should be used instead.
-        continue;
-      }
-      // UnicodeName   Variable    UTF-8 version of the entry File Name
-      fileName = decodeBuffer(extraField.data.subarray(5), true);
-      break;
-    }
-  }
-
-  if (fileName == null) {
-    // The typical case.
-    var isUtf8 = (generalPurposeBitFlag & 0x800) !== 0;
-    fileName = decodeBuffer(fileNameBuffer, isUtf8);
-  }
-
-  if (!strictFileNames) {
-    // Allow backslash.
-    fileName = fileName.replace(/\\/g, "/");
-  }
-  return fileName;
-}
-
-function validateFileName(fileName) {
-  if (fileName.indexOf("\\") !== -1) {
-    return "invalid characters in fileName: " + fileName;
-  }
-  if (/^[a-zA-Z]:/.test(fileName) || /^\//.test(fileName)) {
-    return "absolute path: " + fileName;
-  }
-  if (fileName.split("/").indexOf("..") !== -1) {
-    return "invalid relative path: " + fileName;
-  }
-  // all good
-  return null;
-}
-
-function parseExtraFields(extraFieldBuffer) {
-  var extraFields = [];
-  var i = 0;
-  while (i < extraFieldBuffer.length - 3) {
-    var headerId = extraFieldBuffer.readUInt16LE(i + 0);
-    var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
-    var dataStart = i + 4;
-    var dataEnd = dataStart + dataSize;
-    if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
-    var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
-    extraFields.push({
-      id: headerId,
-      data: dataBuffer,
-    });
-    i = dataEnd;
-  }
-  return extraFields;
-}
-
-function readAndAssertNoEof(reader, buffer, offset, length, position, callback) {
-  if (length === 0) {
-    // fs.read will throw an out-of-bounds error if you try to read 0 bytes from a 0 byte file
-    return setImmediate(function() { callback(null, newBuffer(0)); });
-  }
-  reader.read(buffer, offset, length, position, function(err, bytesRead) {
-    if (err) return callback(err);
-    if (bytesRead < length) {
-      return callback(new Error("unexpected EOF"));
-    }
-    callback();
-  });
-}
-
-util.inherits(AssertByteCountStream, Transform);
-function AssertByteCountStream(byteCount) {
-  Transform.call(this);
-  this.actualByteCount = 0;
-  this.expectedByteCount = byteCount;
-}
-AssertByteCountStream.prototype._transform = function(chunk, encoding, cb) {
-  this.actualByteCount += chunk.length;
-  if (this.actualByteCount > this.expectedByteCount) {
-    var msg = "too many bytes in the stream. expected " + this.expectedByteCount + ". got at least " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb(null, chunk);
-};
-AssertByteCountStream.prototype._flush = function(cb) {
-  if (this.actualByteCount < this.expectedByteCount) {
-    var msg = "not enough bytes in the stream. expected " + this.expectedByteCount + ". got only " + this.actualByteCount;
-    return cb(new Error(msg));
-  }
-  cb();
-};
-
-util.inherits(RandomAccessReader, EventEmitter);
-function RandomAccessReader() {
-  EventEmitter.call(this);
-  this.refCount = 0;
-}
-RandomAccessReader.prototype.ref = function() {
-  this.refCount += 1;
-};
-RandomAccessReader.prototype.unref = function() {
-  var self = this;
-  self.refCount -= 1;
-
-  if (self.refCount > 0) return;
-  if (self.refCount < 0) throw new Error("invalid unref");
-
-  self.close(onCloseDone);
-
-  function onCloseDone(err) {
-    if (err) return self.emit('error', err);
-    self.emit('close');
-  }
-};
-RandomAccessReader.prototype.createReadStream = function(options) {
-  if (options == null) options = {};
-  var start = options.start;
-  var end = options.end;
-  if (start === end) {
-    var emptyStream = new PassThrough();
-    setImmediate(function() {
-      emptyStream.end();
-    });
-    return emptyStream;
-  }
-  var stream = this._readStreamForRange(start, end);
-
-  var destroyed = false;
-  var refUnrefFilter = new RefUnrefFilter(this);
-  stream.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) refUnrefFilter.emit("error", err);
-    });
-  });
-  installDestroyFn(refUnrefFilter, function() {
-    stream.unpipe(refUnrefFilter);
-    refUnrefFilter.unref();
-    stream.destroy();
-  });
-
-  var byteCounter = new AssertByteCountStream(end - start);
-  refUnrefFilter.on("error", function(err) {
-    setImmediate(function() {
-      if (!destroyed) byteCounter.emit("error", err);
-    });
-  });
-  installDestroyFn(byteCounter, function() {
-    destroyed = true;
-    refUnrefFilter.unpipe(byteCounter);
-    refUnrefFilter.destroy();
-  });
-
-  return stream.pipe(refUnrefFilter).pipe(byteCounter);
-};
-RandomAccessReader.prototype._readStreamForRange = function(start, end) {
-  throw new Error("not implemented");
-};
-RandomAccessReader.prototype.read = function(buffer, offset, length, position, callback) {
-  var readStream = this.createReadStream({start: position, end: position + length});
-  var writeStream = new Writable();
-  var written = 0;
-  writeStream._write = function(chunk, encoding, cb) {
-    chunk.copy(buffer, offset + written, 0, chunk.length);
-    written += chunk.length;
-    cb();
-  };
-  writeStream.on("finish", callback);
-  readStream.on("error", function(error) {
-    callback(error);
-  });
-  readStream.pipe(writeStream);
-};
-RandomAccessReader.prototype.close = function(callback) {
-  setImmediate(callback);
-};
-
-util.inherits(RefUnrefFilter, PassThrough);
-function RefUnrefFilter(context) {
-  PassThrough.call(this);
-  this.context = context;
-  this.context.ref();
-  this.unreffedYet = false;
-}
-RefUnrefFilter.prototype._flush = function(cb) {
-  this.unref();
-  cb();
-};
-RefUnrefFilter.prototype.unref = function(cb) {
-  if (this.unreffedYet) return;
-  this.unreffedYet = true;
-  this.context.unref();
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-function decodeBuffer(buffer, isUtf8) {
-  if (isUtf8) {
-    return buffer.toString("utf8");
-  } else {
-    var result = "";
-    for (var i = 0; i < buffer.length; i++) {
-      result += cp437[buffer[i]];
-    }
-    return result;
-  }
-}
-
-function readUInt64LE(buffer, offset) {
-  // There is no native function for this, because we can't actually store 64-bit integers precisely.
-  // after 53 bits, JavaScript's Number type (IEEE 754 double) can't store individual integers anymore.
-  // but since 53 bits is a whole lot more than 32 bits, we do our best anyway.
-  // As of 2020, Node has added support for BigInt, which obviates this whole function,
-  // but yauzl hasn't been updated to depend on BigInt (yet?).
-  var lower32 = buffer.readUInt32LE(offset);
-  var upper32 = buffer.readUInt32LE(offset + 4);
-  // we can't use bitshifting here, because JavaScript bitshifting only works on 32-bit integers.
-  return upper32 * 0x100000000 + lower32;
-  // as long as we're bounds checking the result of this function against the total file size,
-  // we'll catch any overflow errors, because we already made sure the total file size was within reason.
-}
-
-// Node 10 deprecated new Buffer().
-var newBuffer;
-if (typeof Buffer.allocUnsafe === "function") {
-  newBuffer = function(len) {
-    return Buffer.allocUnsafe(len);
-  };
-} else {
-  newBuffer = function(len) {
-    return new Buffer(len);
-  };
-}
-
-// Node 8 introduced a proper destroy() implementation on writable streams.
-function installDestroyFn(stream, fn) {
-  if (typeof stream.destroy === "function") {
-    // New API.
-    stream._destroy = function(err, cb) {
-      fn();
-      if (cb != null) cb(err);
-    };
-  } else {
-    // Old API.
-    stream.destroy = fn;
-  }
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-
-/***/ }),
-
-/***/ 3980:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-var __webpack_unused_export__;
-var fs = __nccwpck_require__(9896);
-var Transform = (__nccwpck_require__(2203).Transform);
-var PassThrough = (__nccwpck_require__(2203).PassThrough);
-var zlib = __nccwpck_require__(3106);
-var util = __nccwpck_require__(9023);
-var EventEmitter = (__nccwpck_require__(4434).EventEmitter);
-var errorMonitor = (__nccwpck_require__(4434).errorMonitor);
-var crc32 = __nccwpck_require__(8944);
-
-__webpack_unused_export__ = ZipFile;
-__webpack_unused_export__ = dateToDosDateTime;
-
-util.inherits(ZipFile, EventEmitter);
-function ZipFile() {
-  this.outputStream = new PassThrough();
-  this.entries = [];
-  this.outputStreamCursor = 0;
-  this.ended = false; // .end() sets this
-  this.allDone = false; // set when we've written the last bytes
-  this.forceZip64Eocd = false; // configurable in .end()
-  this.errored = false;
-  this.on(errorMonitor, function() {
-    this.errored = true;
-  });
-}
-
-ZipFile.prototype.addFile = function(realPath, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (options == null) options = {};
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  fs.stat(realPath, function(err, stats) {
-    if (err) return self.emit("error", err);
-    if (!stats.isFile()) return self.emit("error", new Error("not a file: " + realPath));
-    entry.uncompressedSize = stats.size;
-    if (options.mtime == null) entry.setLastModDate(stats.mtime);
-    if (options.mode == null) entry.setFileAttributesMode(stats.mode);
-    entry.setFileDataPumpFunction(function() {
-      var readStream = fs.createReadStream(realPath);
-      entry.state = Entry.FILE_DATA_IN_PROGRESS;
-      readStream.on("error", function(err) {
-        self.emit("error", err);
-      });
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-    pumpEntries(self);
-  });
-};
-
-ZipFile.prototype.addReadStream = function(readStream, metadataPath, options) {
-  this.addReadStreamLazy(metadataPath, options, function(cb) {
-    cb(null, readStream);
-  });
-};
-
-ZipFile.prototype.addReadStreamLazy = function(metadataPath, options, getReadStreamFunction) {
-  var self = this;
-  if (typeof options === "function") {
-    getReadStreamFunction = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  metadataPath = validateMetadataPath(metadataPath, false);
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    entry.state = Entry.FILE_DATA_IN_PROGRESS;
-    getReadStreamFunction(function(err, readStream) {
-      if (err) return self.emit("error", err);
-      pumpFileDataReadStream(self, entry, readStream);
-    });
-  });
-  pumpEntries(self);
-};
-
-ZipFile.prototype.addBuffer = function(buffer, metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, false);
-  if (buffer.length > 0x3fffffff) throw new Error("buffer too large: " + buffer.length + " > " + 0x3fffffff);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, false, options);
-  entry.uncompressedSize = buffer.length;
-  entry.crc32 = crc32.unsigned(buffer);
-  entry.crcAndFileSizeKnown = true;
-  self.entries.push(entry);
-  if (entry.compressionLevel === 0) {
-    setCompressedBuffer(buffer);
-  } else {
-    zlib.deflateRaw(buffer, {level:entry.compressionLevel}, function(err, compressedBuffer) {
-      setCompressedBuffer(compressedBuffer);
-    });
-  }
-  function setCompressedBuffer(compressedBuffer) {
-    entry.compressedSize = compressedBuffer.length;
-    entry.setFileDataPumpFunction(function() {
-      writeToOutputStream(self, compressedBuffer);
-      writeToOutputStream(self, entry.getDataDescriptor());
-      entry.state = Entry.FILE_DATA_DONE;
-
-      // don't call pumpEntries() recursively.
-      // (also, don't call process.nextTick recursively.)
-      setImmediate(function() {
-        pumpEntries(self);
-      });
-    });
-    pumpEntries(self);
-  }
-};
-
-ZipFile.prototype.addEmptyDirectory = function(metadataPath, options) {
-  var self = this;
-  metadataPath = validateMetadataPath(metadataPath, true);
-  if (options == null) options = {};
-  if (options.size != null) throw new Error("options.size not allowed");
-  if (options.compress != null) throw new Error("options.compress not allowed");
-  if (options.compressionLevel != null) throw new Error("options.compressionLevel not allowed");
-
-  if (shouldIgnoreAdding(self)) return;
-  var entry = new Entry(metadataPath, true, options);
-  self.entries.push(entry);
-  entry.setFileDataPumpFunction(function() {
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-  pumpEntries(self);
-};
-
-var eocdrSignatureBuffer = bufferFrom([0x50, 0x4b, 0x05, 0x06]);
-
-ZipFile.prototype.end = function(options, calculatedTotalSizeCallback) {
-  if (typeof options === "function") {
-    calculatedTotalSizeCallback = options;
-    options = null;
-  }
-  if (options == null) options = {};
-  if (this.ended) return;
-  this.ended = true;
-  if (this.errored) return;
-  this.calculatedTotalSizeCallback = calculatedTotalSizeCallback;
-  this.forceZip64Eocd = !!options.forceZip64Format;
-  if (options.comment) {
-    if (typeof options.comment === "string") {
-      this.comment = encodeCp437(options.comment);
-    } else {
-      // It should be a Buffer
-      this.comment = options.comment;
-    }
-    if (this.comment.length > 0xffff) throw new Error("comment is too large");
-    // gotta check for this, because the zipfile format is actually ambiguous.
-    if (bufferIncludes(this.comment, eocdrSignatureBuffer)) throw new Error("comment contains end of central directory record signature");
-  } else {
-    // no comment.
-    this.comment = EMPTY_BUFFER;
-  }
-  pumpEntries(this);
-};
-
-function writeToOutputStream(self, buffer) {
-  self.outputStream.write(buffer);
-  self.outputStreamCursor += buffer.length;
-}
-
-function pumpFileDataReadStream(self, entry, readStream) {
-  var crc32Watcher = new Crc32Watcher();
-  var uncompressedSizeCounter = new ByteCounter();
-  var compressor = entry.compressionLevel !== 0 ? new zlib.DeflateRaw({level:entry.compressionLevel}) : new PassThrough();
-  var compressedSizeCounter = new ByteCounter();
-  readStream.pipe(crc32Watcher)
-            .pipe(uncompressedSizeCounter)
-            .pipe(compressor)
-            .pipe(compressedSizeCounter)
-            .pipe(self.outputStream, {end: false});
-  compressedSizeCounter.on("end", function() {
-    entry.crc32 = crc32Watcher.crc32;
-    if (entry.uncompressedSize == null) {
-      entry.uncompressedSize = uncompressedSizeCounter.byteCount;
-    } else {
-      if (entry.uncompressedSize !== uncompressedSizeCounter.byteCount) return self.emit("error", new Error("file data stream has unexpected number of bytes"));
-    }
-    entry.compressedSize = compressedSizeCounter.byteCount;
-    self.outputStreamCursor += entry.compressedSize;
-    writeToOutputStream(self, entry.getDataDescriptor());
-    entry.state = Entry.FILE_DATA_DONE;
-    pumpEntries(self);
-  });
-}
-
-function determineCompressionLevel(options) {
-  if (options.compress != null && options.compressionLevel != null) {
-    if (!!options.compress !== !!options.compressionLevel) throw new Error("conflicting settings for compress and compressionLevel");
-  }
-  if (options.compressionLevel != null) return options.compressionLevel;
-  if (options.compress === false) return 0;
-  return 6;
-}
-
-function pumpEntries(self) {
-  if (self.allDone || self.errored) return;
-  // first check if calculatedTotalSize is finally known
-  if (self.ended && self.calculatedTotalSizeCallback != null) {
-    var calculatedTotalSize = calculateTotalSize(self);
-    if (calculatedTotalSize != null) {
-      // we have an answer
-      self.calculatedTotalSizeCallback(calculatedTotalSize);
-      self.calculatedTotalSizeCallback = null;
-    }
-  }
-
-  // pump entries
-  var entry = getFirstNotDoneEntry();
-  function getFirstNotDoneEntry() {
-    for (var i = 0; i < self.entries.length; i++) {
-      var entry = self.entries[i];
-      if (entry.state < Entry.FILE_DATA_DONE) return entry;
-    }
-    return null;
-  }
-  if (entry != null) {
-    // this entry is not done yet
-    if (entry.state < Entry.READY_TO_PUMP_FILE_DATA) return; // input file not open yet
-    if (entry.state === Entry.FILE_DATA_IN_PROGRESS) return; // we'll get there
-    // start with local file header
-    entry.relativeOffsetOfLocalHeader = self.outputStreamCursor;
-    var localFileHeader = entry.getLocalFileHeader();
-    writeToOutputStream(self, localFileHeader);
-    entry.doFileDataPump();
-  } else {
-    // all cought up on writing entries
-    if (self.ended) {
-      // head for the exit
-      self.offsetOfStartOfCentralDirectory = self.outputStreamCursor;
-      self.entries.forEach(function(entry) {
-        var centralDirectoryRecord = entry.getCentralDirectoryRecord();
-        writeToOutputStream(self, centralDirectoryRecord);
-      });
-      writeToOutputStream(self, getEndOfCentralDirectoryRecord(self));
-      self.outputStream.end();
-      self.allDone = true;
-    }
-  }
-}
-
-function calculateTotalSize(self) {
-  var pretendOutputCursor = 0;
-  var centralDirectorySize = 0;
-  for (var i = 0; i < self.entries.length; i++) {
-    var entry = self.entries[i];
-    // compression is too hard to predict
-    if (entry.compressionLevel !== 0) return -1;
-    if (entry.state >= Entry.READY_TO_PUMP_FILE_DATA) {
-      // if addReadStream was called without providing the size, we can't predict the total size
-      if (entry.uncompressedSize == null) return -1;
-    } else {
-      // if we're still waiting for fs.stat, we might learn the size someday
-      if (entry.uncompressedSize == null) return null;
-    }
-    // we know this for sure, and this is important to know if we need ZIP64 format.
-    entry.relativeOffsetOfLocalHeader = pretendOutputCursor;
-    var useZip64Format = entry.useZip64Format();
-
-    pretendOutputCursor += LOCAL_FILE_HEADER_FIXED_SIZE + entry.utf8FileName.length;
-    pretendOutputCursor += entry.uncompressedSize;
-    if (!entry.crcAndFileSizeKnown) {
-      // use a data descriptor
-      if (useZip64Format) {
-        pretendOutputCursor += ZIP64_DATA_DESCRIPTOR_SIZE;
-      } else {
-        pretendOutputCursor += DATA_DESCRIPTOR_SIZE;
-      }
-    }
-
-    centralDirectorySize += CENTRAL_DIRECTORY_RECORD_FIXED_SIZE + entry.utf8FileName.length + entry.fileComment.length;
-    if (!entry.forceDosTimestamp) {
-      centralDirectorySize += INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE;
-    }
-    if (useZip64Format) {
-      centralDirectorySize += ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE;
-    }
-  }
-
-  var endOfCentralDirectorySize = 0;
-  if (self.forceZip64Eocd ||
-      self.entries.length >= 0xffff ||
-      centralDirectorySize >= 0xffff ||
-      pretendOutputCursor >= 0xffffffff) {
-    // use zip64 end of central directory stuff
-    endOfCentralDirectorySize += ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE;
-  }
-  endOfCentralDirectorySize += END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length;
-  return pretendOutputCursor + centralDirectorySize + endOfCentralDirectorySize;
-}
-
-function shouldIgnoreAdding(self) {
-  if (self.ended) throw new Error("cannot add entries after calling end()");
-  if (self.errored) return true;
-  return false;
-}
-
-var ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 56;
-var ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE = 20;
-var END_OF_CENTRAL_DIRECTORY_RECORD_SIZE = 22;
-function getEndOfCentralDirectoryRecord(self, actuallyJustTellMeHowLongItWouldBe) {
-  var needZip64Format = false;
-  var normalEntriesLength = self.entries.length;
-  if (self.forceZip64Eocd || self.entries.length >= 0xffff) {
-    normalEntriesLength = 0xffff;
-    needZip64Format = true;
-  }
-  var sizeOfCentralDirectory = self.outputStreamCursor - self.offsetOfStartOfCentralDirectory;
-  var normalSizeOfCentralDirectory = sizeOfCentralDirectory;
-  if (self.forceZip64Eocd || sizeOfCentralDirectory >= 0xffffffff) {
-    normalSizeOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  var normalOffsetOfStartOfCentralDirectory = self.offsetOfStartOfCentralDirectory;
-  if (self.forceZip64Eocd || self.offsetOfStartOfCentralDirectory >= 0xffffffff) {
-    normalOffsetOfStartOfCentralDirectory = 0xffffffff;
-    needZip64Format = true;
-  }
-  if (actuallyJustTellMeHowLongItWouldBe) {
-    if (needZip64Format) {
-      return (
-        ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE +
-        ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE +
-        END_OF_CENTRAL_DIRECTORY_RECORD_SIZE
-      );
-    } else {
-      return END_OF_CENTRAL_DIRECTORY_RECORD_SIZE;
-    }
-  }
-
-  var eocdrBuffer = bufferAlloc(END_OF_CENTRAL_DIRECTORY_RECORD_SIZE + self.comment.length);
-  // end of central dir signature                       4 bytes  (0x06054b50)
-  eocdrBuffer.writeUInt32LE(0x06054b50, 0);
-  // number of this disk                                2 bytes
-  eocdrBuffer.writeUInt16LE(0, 4);
-  // number of the disk with the start of the central directory  2 bytes
-  eocdrBuffer.writeUInt16LE(0, 6);
-  // total number of entries in the central directory on this disk  2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 8);
-  // total number of entries in the central directory   2 bytes
-  eocdrBuffer.writeUInt16LE(normalEntriesLength, 10);
-  // size of the central directory                      4 bytes
-  eocdrBuffer.writeUInt32LE(normalSizeOfCentralDirectory, 12);
-  // offset of start of central directory with respect to the starting disk number  4 bytes
-  eocdrBuffer.writeUInt32LE(normalOffsetOfStartOfCentralDirectory, 16);
-  // .ZIP file comment length                           2 bytes
-  eocdrBuffer.writeUInt16LE(self.comment.length, 20);
-  // .ZIP file comment                                  (variable size)
-  self.comment.copy(eocdrBuffer, 22);
-
-  if (!needZip64Format) return eocdrBuffer;
-
-  // ZIP64 format
-  // ZIP64 End of Central Directory Record
-  var zip64EocdrBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE);
-  // zip64 end of central dir signature                                             4 bytes  (0x06064b50)
-  zip64EocdrBuffer.writeUInt32LE(0x06064b50, 0);
-  // size of zip64 end of central directory record                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, ZIP64_END_OF_CENTRAL_DIRECTORY_RECORD_SIZE - 12, 4);
-  // version made by                                                                2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_MADE_BY, 12);
-  // version needed to extract                                                      2 bytes
-  zip64EocdrBuffer.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_ZIP64, 14);
-  // number of this disk                                                            4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 16);
-  // number of the disk with the start of the central directory                     4 bytes
-  zip64EocdrBuffer.writeUInt32LE(0, 20);
-  // total number of entries in the central directory on this disk                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 24);
-  // total number of entries in the central directory                               8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.entries.length, 32);
-  // size of the central directory                                                  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, sizeOfCentralDirectory, 40);
-  // offset of start of central directory with respect to the starting disk number  8 bytes
-  writeUInt64LE(zip64EocdrBuffer, self.offsetOfStartOfCentralDirectory, 48);
-  // zip64 extensible data sector                                                   (variable size)
-  // nothing in the zip64 extensible data sector
-
-
-  // ZIP64 End of Central Directory Locator
-  var zip64EocdlBuffer = bufferAlloc(ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_SIZE);
-  // zip64 end of central dir locator signature                               4 bytes  (0x07064b50)
-  zip64EocdlBuffer.writeUInt32LE(0x07064b50, 0);
-  // number of the disk with the start of the zip64 end of central directory  4 bytes
-  zip64EocdlBuffer.writeUInt32LE(0, 4);
-  // relative offset of the zip64 end of central directory record             8 bytes
-  writeUInt64LE(zip64EocdlBuffer, self.outputStreamCursor, 8);
-  // total number of disks                                                    4 bytes
-  zip64EocdlBuffer.writeUInt32LE(1, 16);
-
-
-  return Buffer.concat([
-    zip64EocdrBuffer,
-    zip64EocdlBuffer,
-    eocdrBuffer,
-  ]);
-}
-
-function validateMetadataPath(metadataPath, isDirectory) {
-  if (metadataPath === "") throw new Error("empty metadataPath");
-  metadataPath = metadataPath.replace(/\\/g, "/");
-  if (/^[a-zA-Z]:/.test(metadataPath) || /^\//.test(metadataPath)) throw new Error("absolute path: " + metadataPath);
-  if (metadataPath.split("/").indexOf("..") !== -1) throw new Error("invalid relative path: " + metadataPath);
-  var looksLikeDirectory = /\/$/.test(metadataPath);
-  if (isDirectory) {
-    // append a trailing '/' if necessary.
-    if (!looksLikeDirectory) metadataPath += "/";
-  } else {
-    if (looksLikeDirectory) throw new Error("file path cannot end with '/': " + metadataPath);
-  }
-  return metadataPath;
-}
-
-var EMPTY_BUFFER = bufferAlloc(0);
-
-// this class is not part of the public API
-function Entry(metadataPath, isDirectory, options) {
-  this.utf8FileName = bufferFrom(metadataPath);
-  if (this.utf8FileName.length > 0xffff) throw new Error("utf8 file name too long. " + utf8FileName.length + " > " + 0xffff);
-  this.isDirectory = isDirectory;
-  this.state = Entry.WAITING_FOR_METADATA;
-  this.setLastModDate(options.mtime != null ? options.mtime : new Date());
-  this.forceDosTimestamp = !!options.forceDosTimestamp;
-  if (options.mode != null) {
-    this.setFileAttributesMode(options.mode);
-  } else {
-    this.setFileAttributesMode(isDirectory ? 0o40775 : 0o100664);
-  }
-  if (isDirectory) {
-    this.crcAndFileSizeKnown = true;
-    this.crc32 = 0;
-    this.uncompressedSize = 0;
-    this.compressedSize = 0;
-  } else {
-    // unknown so far
-    this.crcAndFileSizeKnown = false;
-    this.crc32 = null;
-    this.uncompressedSize = null;
-    this.compressedSize = null;
-    if (options.size != null) this.uncompressedSize = options.size;
-  }
-  if (isDirectory) {
-    this.compressionLevel = 0;
-  } else {
-    this.compressionLevel = determineCompressionLevel(options);
-  }
-  this.forceZip64Format = !!options.forceZip64Format;
-  if (options.fileComment) {
-    if (typeof options.fileComment === "string") {
-      this.fileComment = bufferFrom(options.fileComment, "utf-8");
-    } else {
-      // It should be a Buffer
-      this.fileComment = options.fileComment;
-    }
-    if (this.fileComment.length > 0xffff) throw new Error("fileComment is too large");
-  } else {
-    // no comment.
-    this.fileComment = EMPTY_BUFFER;
-  }
-}
-Entry.WAITING_FOR_METADATA = 0;
-Entry.READY_TO_PUMP_FILE_DATA = 1;
-Entry.FILE_DATA_IN_PROGRESS = 2;
-Entry.FILE_DATA_DONE = 3;
-Entry.prototype.setLastModDate = function(date) {
-  this.mtime = date;
-  var dosDateTime = dateToDosDateTime(date);
-  this.lastModFileTime = dosDateTime.time;
-  this.lastModFileDate = dosDateTime.date;
-};
-Entry.prototype.setFileAttributesMode = function(mode) {
-  if ((mode & 0xffff) !== mode) throw new Error("invalid mode. expected: 0 <= " + mode + " <= " + 0xffff);
-  // http://unix.stackexchange.com/questions/14705/the-zip-formats-external-file-attribute/14727#14727
-  this.externalFileAttributes = (mode << 16) >>> 0;
-};
-// doFileDataPump() should not call pumpEntries() directly. see issue #9.
-Entry.prototype.setFileDataPumpFunction = function(doFileDataPump) {
-  this.doFileDataPump = doFileDataPump;
-  this.state = Entry.READY_TO_PUMP_FILE_DATA;
-};
-Entry.prototype.useZip64Format = function() {
-  return (
-    (this.forceZip64Format) ||
-    (this.uncompressedSize != null && this.uncompressedSize > 0xfffffffe) ||
-    (this.compressedSize != null && this.compressedSize > 0xfffffffe) ||
-    (this.relativeOffsetOfLocalHeader != null && this.relativeOffsetOfLocalHeader > 0xfffffffe)
-  );
-}
-var LOCAL_FILE_HEADER_FIXED_SIZE = 30;
-var VERSION_NEEDED_TO_EXTRACT_UTF8 = 20;
-var VERSION_NEEDED_TO_EXTRACT_ZIP64 = 45;
-// 3 = unix. 63 = spec version 6.3
-var VERSION_MADE_BY = (3 << 8) | 63;
-var FILE_NAME_IS_UTF8 = 1 << 11;
-var UNKNOWN_CRC32_AND_FILE_SIZES = 1 << 3;
-Entry.prototype.getLocalFileHeader = function() {
-  var crc32 = 0;
-  var compressedSize = 0;
-  var uncompressedSize = 0;
-  if (this.crcAndFileSizeKnown) {
-    crc32 = this.crc32;
-    compressedSize = this.compressedSize;
-    uncompressedSize = this.uncompressedSize;
-  }
-
-  var fixedSizeStuff = bufferAlloc(LOCAL_FILE_HEADER_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  // local file header signature     4 bytes  (0x04034b50)
-  fixedSizeStuff.writeUInt32LE(0x04034b50, 0);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_NEEDED_TO_EXTRACT_UTF8, 4);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 6);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 8);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 10);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 12);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(crc32, 14);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(compressedSize, 18);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(uncompressedSize, 22);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 26);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 28);
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    // no extra fields
-  ]);
-};
-var DATA_DESCRIPTOR_SIZE = 16;
-var ZIP64_DATA_DESCRIPTOR_SIZE = 24;
-Entry.prototype.getDataDescriptor = function() {
-  if (this.crcAndFileSizeKnown) {
-    // the Mac Archive Utility requires this not be present unless we set general purpose bit 3
-    return EMPTY_BUFFER;
-  }
-  if (!this.useZip64Format()) {
-    var buffer = bufferAlloc(DATA_DESCRIPTOR_SIZE);
-    // optional signature (required according to Archive Utility)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 4 bytes
-    buffer.writeUInt32LE(this.compressedSize, 8);
-    // uncompressed size               4 bytes
-    buffer.writeUInt32LE(this.uncompressedSize, 12);
-    return buffer;
-  } else {
-    // ZIP64 format
-    var buffer = bufferAlloc(ZIP64_DATA_DESCRIPTOR_SIZE);
-    // optional signature (unknown if anyone cares about this)
-    buffer.writeUInt32LE(0x08074b50, 0);
-    // crc-32                          4 bytes
-    buffer.writeUInt32LE(this.crc32, 4);
-    // compressed size                 8 bytes
-    writeUInt64LE(buffer, this.compressedSize, 8);
-    // uncompressed size               8 bytes
-    writeUInt64LE(buffer, this.uncompressedSize, 16);
-    return buffer;
-  }
-};
-var CENTRAL_DIRECTORY_RECORD_FIXED_SIZE = 46;
-var INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE = 9;
-var ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE = 28;
-Entry.prototype.getCentralDirectoryRecord = function() {
-  var fixedSizeStuff = bufferAlloc(CENTRAL_DIRECTORY_RECORD_FIXED_SIZE);
-  var generalPurposeBitFlag = FILE_NAME_IS_UTF8;
-  if (!this.crcAndFileSizeKnown) generalPurposeBitFlag |= UNKNOWN_CRC32_AND_FILE_SIZES;
-
-  var izutefBuffer = EMPTY_BUFFER;
-  if (!this.forceDosTimestamp) {
-    // Here is one specification for this: https://commons.apache.org/proper/commons-compress/apidocs/org/apache/commons/compress/archivers/zip/X5455_ExtendedTimestamp.html
-    // See also the Info-ZIP source code unix/unix.c:set_extra_field() and zipfile.c:ef_scan_ut_time().
-    izutefBuffer = bufferAlloc(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE);
-    // 0x5455        Short       tag for this extra block type ("UT")
-    izutefBuffer.writeUInt16LE(0x5455, 0);
-    // TSize         Short       total data size for this block
-    izutefBuffer.writeUInt16LE(INFO_ZIP_UNIVERSAL_TIMESTAMP_EXTRA_FIELD_SIZE - 4, 2);
-    // See Info-ZIP source code zip.h for these constant values:
-    var EB_UT_FL_MTIME = (1 << 0);
-    var EB_UT_FL_ATIME = (1 << 1);
-    // Note that we set the atime flag despite not providing the atime field.
-    // The central directory version of this extra field is specified to never contain the atime field even when the flag is set.
-    // We set it to match the Info-ZIP behavior in order to minimize incompatibility with zip file readers that may have rigid input expectations.
-    // Flags         Byte        info bits
-    izutefBuffer.writeUInt8(EB_UT_FL_MTIME | EB_UT_FL_ATIME, 4);
-    // (ModTime)     Long        time of last modification (UTC/GMT)
-    var timestamp = Math.floor(this.mtime.getTime() / 1000);
-    if (timestamp < -0x80000000) timestamp = -0x80000000; // 1901-12-13T20:45:52.000Z
-    if (timestamp >  0x7fffffff) timestamp =  0x7fffffff; // 2038-01-19T03:14:07.000Z
-    izutefBuffer.writeUInt32LE(timestamp, 5);
-  }
-
-  var normalCompressedSize = this.compressedSize;
-  var normalUncompressedSize = this.uncompressedSize;
-  var normalRelativeOffsetOfLocalHeader = this.relativeOffsetOfLocalHeader;
-  var versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_UTF8;
-  var zeiefBuffer = EMPTY_BUFFER;
-  if (this.useZip64Format()) {
-    normalCompressedSize = 0xffffffff;
-    normalUncompressedSize = 0xffffffff;
-    normalRelativeOffsetOfLocalHeader = 0xffffffff;
-    versionNeededToExtract = VERSION_NEEDED_TO_EXTRACT_ZIP64;
-
-    // ZIP64 extended information extra field
-    zeiefBuffer = bufferAlloc(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE);
-    // 0x0001                  2 bytes    Tag for this "extra" block type
-    zeiefBuffer.writeUInt16LE(0x0001, 0);
-    // Size                    2 bytes    Size of this "extra" block
-    zeiefBuffer.writeUInt16LE(ZIP64_EXTENDED_INFORMATION_EXTRA_FIELD_SIZE - 4, 2);
-    // Original Size           8 bytes    Original uncompressed file size
-    writeUInt64LE(zeiefBuffer, this.uncompressedSize, 4);
-    // Compressed Size         8 bytes    Size of compressed data
-    writeUInt64LE(zeiefBuffer, this.compressedSize, 12);
-    // Relative Header Offset  8 bytes    Offset of local header record
-    writeUInt64LE(zeiefBuffer, this.relativeOffsetOfLocalHeader, 20);
-    // Disk Start Number       4 bytes    Number of the disk on which this file starts
-    // (omit)
-  }
-
-  // central file header signature   4 bytes  (0x02014b50)
-  fixedSizeStuff.writeUInt32LE(0x02014b50, 0);
-  // version made by                 2 bytes
-  fixedSizeStuff.writeUInt16LE(VERSION_MADE_BY, 4);
-  // version needed to extract       2 bytes
-  fixedSizeStuff.writeUInt16LE(versionNeededToExtract, 6);
-  // general purpose bit flag        2 bytes
-  fixedSizeStuff.writeUInt16LE(generalPurposeBitFlag, 8);
-  // compression method              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.getCompressionMethod(), 10);
-  // last mod file time              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileTime, 12);
-  // last mod file date              2 bytes
-  fixedSizeStuff.writeUInt16LE(this.lastModFileDate, 14);
-  // crc-32                          4 bytes
-  fixedSizeStuff.writeUInt32LE(this.crc32, 16);
-  // compressed size                 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalCompressedSize, 20);
-  // uncompressed size               4 bytes
-  fixedSizeStuff.writeUInt32LE(normalUncompressedSize, 24);
-  // file name length                2 bytes
-  fixedSizeStuff.writeUInt16LE(this.utf8FileName.length, 28);
-  // extra field length              2 bytes
-  fixedSizeStuff.writeUInt16LE(izutefBuffer.length + zeiefBuffer.length, 30);
-  // file comment length             2 bytes
-  fixedSizeStuff.writeUInt16LE(this.fileComment.length, 32);
-  // disk number start               2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 34);
-  // internal file attributes        2 bytes
-  fixedSizeStuff.writeUInt16LE(0, 36);
-  // external file attributes        4 bytes
-  fixedSizeStuff.writeUInt32LE(this.externalFileAttributes, 38);
-  // relative offset of local header 4 bytes
-  fixedSizeStuff.writeUInt32LE(normalRelativeOffsetOfLocalHeader, 42);
-
-  return Buffer.concat([
-    fixedSizeStuff,
-    // file name (variable size)
-    this.utf8FileName,
-    // extra field (variable size)
-    izutefBuffer,
-    zeiefBuffer,
-    // file comment (variable size)
-    this.fileComment,
-  ]);
-};
-Entry.prototype.getCompressionMethod = function() {
-  var NO_COMPRESSION = 0;
-  var DEFLATE_COMPRESSION = 8;
-  return this.compressionLevel === 0 ? NO_COMPRESSION : DEFLATE_COMPRESSION;
-};
-
-// These are intentionally computed in the current system timezone
-// to match how the DOS encoding operates in this library.
-var minDosDate = new Date(1980, 0, 1);
-var maxDosDate = new Date(2107, 11, 31, 23, 59, 58);
-function dateToDosDateTime(jsDate) {
-  // Clamp out of bounds timestamps.
-  if (jsDate < minDosDate) jsDate = minDosDate;
-  else if (jsDate > maxDosDate) jsDate = maxDosDate;
-
-  var date = 0;
-  date |= jsDate.getDate() & 0x1f; // 1-31
-  date |= ((jsDate.getMonth() + 1) & 0xf) << 5; // 0-11, 1-12
-  date |= ((jsDate.getFullYear() - 1980) & 0x7f) << 9; // 0-128, 1980-2108
-
-  var time = 0;
-  time |= Math.floor(jsDate.getSeconds() / 2); // 0-59, 0-29 (lose odd numbers)
-  time |= (jsDate.getMinutes() & 0x3f) << 5; // 0-59
-  time |= (jsDate.getHours() & 0x1f) << 11; // 0-23
-
-  return {date: date, time: time};
-}
-
-function writeUInt64LE(buffer, n, offset) {
-  // can't use bitshift here, because JavaScript only allows bitshifting on 32-bit integers.
-  var high = Math.floor(n / 0x100000000);
-  var low = n % 0x100000000;
-  buffer.writeUInt32LE(low, offset);
-  buffer.writeUInt32LE(high, offset + 4);
-}
-
-function defaultCallback(err) {
-  if (err) throw err;
-}
-
-util.inherits(ByteCounter, Transform);
-function ByteCounter(options) {
-  Transform.call(this, options);
-  this.byteCount = 0;
-}
-ByteCounter.prototype._transform = function(chunk, encoding, cb) {
-  this.byteCount += chunk.length;
-  cb(null, chunk);
-};
-
-util.inherits(Crc32Watcher, Transform);
-function Crc32Watcher(options) {
-  Transform.call(this, options);
-  this.crc32 = 0;
-}
-Crc32Watcher.prototype._transform = function(chunk, encoding, cb) {
-  this.crc32 = crc32.unsigned(chunk, this.crc32);
-  cb(null, chunk);
-};
-
-var cp437 = '\u0000☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~⌂ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ';
-if (cp437.length !== 256) throw new Error("assertion failure");
-var reverseCp437 = null;
-
-function encodeCp437(string) {
-  if (/^[\x20-\x7e]*$/.test(string)) {
-    // CP437, ASCII, and UTF-8 overlap in this range.
-    return bufferFrom(string, "utf-8");
-  }
-
-  // This is the slow path.
-  if (reverseCp437 == null) {
-    // cache this once
-    reverseCp437 = {};
-    for (var i = 0; i < cp437.length; i++) {
-      reverseCp437[cp437[i]] = i;
-    }
-  }
-
-  var result = bufferAlloc(string.length);
-  for (var i = 0; i < string.length; i++) {
-    var b = reverseCp437[string[i]];
-    if (b == null) throw new Error("character not encodable in CP437: " + JSON.stringify(string[i]));
-    result[i] = b;
-  }
-
-  return result;
-}
-
-function bufferAlloc(size) {
-  bufferAlloc = modern;
-  try {
-    return bufferAlloc(size);
-  } catch (e) {
-    bufferAlloc = legacy;
-    return bufferAlloc(size);
-  }
-  function modern(size) {
-    return Buffer.allocUnsafe(size);
-  }
-  function legacy(size) {
-    return new Buffer(size);
-  }
-}
-function bufferFrom(something, encoding) {
-  bufferFrom = modern;
-  try {
-    return bufferFrom(something, encoding);
-  } catch (e) {
-    bufferFrom = legacy;
-    return bufferFrom(something, encoding);
-  }
-  function modern(something, encoding) {
-    return Buffer.from(something, encoding);
-  }
-  function legacy(something, encoding) {
-    return new Buffer(something, encoding);
-  }
-}
-function bufferIncludes(buffer, content) {
-  bufferIncludes = modern;
-  try {
-    return bufferIncludes(buffer, content);
-  } catch (e) {
-    bufferIncludes = legacy;
-    return bufferIncludes(buffer, content);
-  }
-  function modern(buffer, content) {
-    return buffer.includes(content);
-  }
-  function legacy(buffer, content) {
-    for (var i = 0; i <= buffer.length - content.length; i++) {
-      for (var j = 0;; j++) {
-        if (j === content.length) return true;
-        if (buffer[i + j] !== content[j]) break;
-      }
-    }
-    return false;
-  }
-}
-
-
-/***/ }),
-
 /***/ 922:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1802);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1122);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -37235,7 +36519,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1802:
+/***/ 1122:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37380,8 +36664,8 @@ function escapeProperty(s) {
 //# sourceMappingURL=command.js.map
 ;// CONCATENATED MODULE: external "crypto"
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: external "fs"
+const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -37395,10 +36679,10 @@ function file_command_issueFileCommand(command, message) {
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
     }
-    if (!external_fs_.existsSync(filePath)) {
+    if (!external_fs_namespaceObject.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
         encoding: 'utf8'
     });
 }
@@ -38377,7 +37661,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_.promises;
+const { access, appendFile, writeFile: summary_writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -38400,7 +37684,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -38438,7 +37722,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -38700,7 +37984,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+const { chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -38727,7 +38011,7 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
+const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
@@ -40514,6 +39798,174 @@ function inputJson(name, fallback) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/action-io/src/secrets.ts
+// Secrets must not leak in any encoding. The runner masks only exact strings it is told about, so
+// every derived form that code might print is registered too: the secret's parts (a webhook URL's
+// path tokens and query values beyond its public prefix, an SMTP URL's user and password), and for
+// each of them the URL-encoded, base64 (also as it sits inside a longer base64 text), JSON-escaped
+// forms, plus the SMTP AUTH PLAIN / LOGIN strings a mail server can echo back.
+/** Path segments and query parameters that are the fixed, public part of webhook URLs
+ *  (Slack /services/, Discord /api/webhooks/, Teams Workflows /workflows/…/triggers/manual/paths/invoke
+ *  ?api-version=&sp=&sv=); everything else in a URL's path and query is treated as a secret. */
+const PUBLIC_SEGMENTS = new Set([
+    'services',
+    'api',
+    'webhooks',
+    'webhook',
+    'hooks',
+    'hook',
+    'workflows',
+    'triggers',
+    'manual',
+    'paths',
+    'invoke',
+    'run',
+    'slack',
+    'teams',
+    'discord',
+    'notify',
+    'v1',
+    'v2',
+    'v3',
+]);
+const PUBLIC_QUERY_KEYS = new Set(['api-version', 'sp', 'sv']);
+/** Shorter fragments are not masked on their own: they would shred ordinary log text. */
+const MIN_PART = 6;
+function safeDecode(s) {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+}
+/** The secret and the secret parts of it (URL user, password, path tokens, query values). */
+function secretParts(secret) {
+    const parts = new Set([secret]);
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            parts.add(s);
+    };
+    let url;
+    try {
+        url = new URL(secret);
+    }
+    catch {
+        url = undefined;
+    }
+    if (url && url.host) {
+        const user = url.username;
+        const pass = url.password;
+        for (const u of new Set([user, safeDecode(user)]))
+            add(u);
+        for (const p of new Set([pass, safeDecode(pass)]))
+            add(p);
+        if (user && pass) {
+            add(`${user}:${pass}`);
+            add(`${safeDecode(user)}:${safeDecode(pass)}`);
+            // SMTP AUTH PLAIN (RFC 4616): authzid \0 authcid \0 passwd; nodemailer sends an empty authzid.
+            add(`\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+            add(`${safeDecode(user)}\u0000${safeDecode(user)}\u0000${safeDecode(pass)}`);
+        }
+        const segments = url.pathname.split('/').filter(Boolean);
+        const firstSecret = segments.findIndex((s) => !PUBLIC_SEGMENTS.has(s.toLowerCase()));
+        if (firstSecret >= 0) {
+            add(`/${segments.slice(firstSecret).join('/')}`);
+            add(segments.slice(firstSecret).join('/'));
+            for (const s of segments.slice(firstSecret)) {
+                if (PUBLIC_SEGMENTS.has(s.toLowerCase()))
+                    continue;
+                add(s);
+                add(safeDecode(s));
+            }
+        }
+        if (url.pathname.length > 1)
+            add(url.pathname);
+        if (url.search.length > 1)
+            add(url.search);
+        for (const [key, value] of url.searchParams) {
+            if (PUBLIC_QUERY_KEYS.has(key.toLowerCase()))
+                continue;
+            add(value);
+            const raw = new RegExp(`[?&]${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&#]*)`).exec(url.search);
+            add(raw?.[1]);
+        }
+        add(url.href);
+        add(url.host + url.pathname + url.search);
+    }
+    return [...parts];
+}
+/** base64 of `text` wherever it starts inside a longer base64 text: for each of the three byte
+ *  alignments, the characters that depend only on the secret's own bytes. */
+function base64Cores(text) {
+    const bytes = Buffer.from(text, 'utf8');
+    const out = [];
+    for (let pad = 0; pad < 3; pad++) {
+        const encoded = Buffer.concat([Buffer.alloc(pad), bytes])
+            .toString('base64')
+            .replace(/=+$/, '');
+        // Leading group mixes padding bytes in (unless pad = 0); the trailing partial group mixes in
+        // whatever follows the secret.
+        const start = pad === 0 ? 0 : 4;
+        const usable = Math.floor((pad + bytes.length) / 3) * 4;
+        const core = encoded.slice(start, usable);
+        if (core.length >= 8)
+            out.push(core);
+    }
+    return out;
+}
+function jsonInner(s) {
+    return JSON.stringify(s).slice(1, -1);
+}
+/** Every form of a secret worth masking (exact strings, longest first). */
+function secrets_secretForms(secret) {
+    const forms = new Set();
+    const add = (s) => {
+        if (s && s.length >= MIN_PART)
+            forms.add(s);
+    };
+    for (const part of secretParts(secret)) {
+        const base64 = Buffer.from(part, 'utf8').toString('base64');
+        const variants = [
+            part,
+            encodeURIComponent(part),
+            encodeURI(part),
+            base64,
+            base64.replace(/=+$/, ''),
+            Buffer.from(part, 'utf8').toString('base64url'),
+            encodeURIComponent(base64),
+            jsonInner(part),
+            jsonInner(jsonInner(part)),
+            ...base64Cores(part),
+        ];
+        // A part with a control character (AUTH PLAIN) is only ever sent base64-encoded; masking its
+        // raw form would mask nothing useful, and the runner cannot take it in ::add-mask::.
+        // eslint-disable-next-line no-control-regex
+        const printable = !/[\u0000-\u001f]/.test(part);
+        for (const v of variants)
+            if (printable || !v.includes('\u0000'))
+                add(v);
+    }
+    return [...forms].sort((a, b) => b.length - a.length);
+}
+/** Replaces every known form of the given secrets with "***" (for text we render ourselves). */
+function redact(text, secrets) {
+    return redactor(secrets)(text);
+}
+/** A redact function with the forms computed once (for code that redacts many strings). */
+function redactor(secrets) {
+    const forms = [...new Set([...secrets].flatMap(secrets_secretForms))].sort((a, b) => b.length - a.length);
+    if (forms.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const form of forms)
+            if (out.includes(form))
+                out = out.split(form).join('***');
+        return out;
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/run.ts
 // The one way an action's main ends: outputs set, or a single clear failure message.
 
@@ -40567,15 +40019,15 @@ const artifact = (id, text, name, required = true) => ({
     artifact: name,
 });
 const DEFAULT_CHECKLIST = [
-    artifact('backups', 'Backups', 'backups'),
-    artifact('deploy-dryrun', 'deploy-dryrun.log', 'deploy-dryrun'),
-    artifact('migrate-dryrun', 'migrate-dryrun.log', 'migrate-dryrun'),
-    artifact('backup-dryrun', 'backup-dryrun.log', 'backup-dryrun'),
-    artifact('rollback-dryrun', 'rollback-dryrun.log', 'rollback-dryrun'),
-    artifact('postdeploy-smoketests', 'postdeploy-smoketests.log', 'postdeploy-smoketests'),
-    artifact('test-logging', 'test_logging.log', 'test_logging'),
-    artifact('premerge-artifacts', 'premerge_artifacts/', 'premerge_artifacts'),
-    artifact('monitor-logs', 'monitor_logs/', 'monitor_logs', false),
+    artifact('backups', 'Backups', 'backups/*.zip'),
+    artifact('deploy-dryrun', 'deploy-dryrun.log', 'deploy-dryrun.log'),
+    artifact('migrate-dryrun', 'migrate-dryrun.log', 'migrate-dryrun.log'),
+    artifact('backup-dryrun', 'backup-dryrun.log', 'backup-dryrun.log'),
+    artifact('rollback-dryrun', 'rollback-dryrun.log', 'rollback-dryrun.log'),
+    artifact('postdeploy-smoketests', 'postdeploy-smoketests.log', 'postdeploy-smoketests.log'),
+    artifact('test-logging', 'test_logging.log', 'test_logging.log'),
+    artifact('premerge-artifacts', 'premerge_artifacts/', 'premerge_artifacts/'),
+    artifact('monitor-logs', 'monitor_logs/', 'monitor_logs/', false),
     { id: 'ci-platforms', text: 'Cross-platform validation', group: 'ci', required: true },
     { id: 'ci-security', text: 'Security & quality checks', group: 'ci', required: true },
     { id: 'ci-integration', text: 'Integration tests', group: 'ci', required: true },
@@ -40593,6 +40045,8 @@ function defaultPolicy() {
             riskLevels: ['Risk level: Low', 'Risk level: Medium', 'Risk level: High', 'Risk level: Critical'],
             readyYes: 'Ready for deployment: YES',
             readyNo: 'Ready for deployment: NO',
+            backupPass: 'Backup verification result: PASS',
+            backupFail: 'Backup verification result: FAIL',
         },
         requiredApprovals: 2,
         sreApprovals: 1,
@@ -40794,7 +40248,22 @@ function groupRule(id, title, entries, items) {
 }
 function evaluateChecklist(body, policy, isDeployPr) {
     const text = body ?? '';
-    const items = text.trim() ? parseTaskItems(text) : [];
+    if (text.length > MAX_BODY_CHARS) {
+        return {
+            rules: [
+                {
+                    id: 'checklist',
+                    title: 'Checklist',
+                    status: 'fail',
+                    reason: `the PR body is ${text.length} characters; GitHub allows ${MAX_BODY_CHARS} and pr-check judges no more — shorten it (move logs to the premerge artifacts)`,
+                    missing: ['checklist: PR body too long'],
+                },
+            ],
+            items: [],
+            fields: new Map(),
+        };
+    }
+    const { items, fields } = text.trim() ? parseBody(text) : { items: [], fields: new Map() };
     if (items.length === 0) {
         const reason = text.trim()
             ? 'the PR body has no task-list checklist; start from the template action-templates/PR_BODY.md ("- [x] item" lines)'
@@ -40810,6 +40279,7 @@ function evaluateChecklist(body, policy, isDeployPr) {
                 },
             ],
             items,
+            fields,
         };
     }
     const { checklist } = policy;
@@ -40877,22 +40347,76 @@ function evaluateChecklist(body, policy, isDeployPr) {
             });
         }
     }
-    return { rules, items };
+    // "**Backup verification result:** [ ] PASS / [ ] FAIL": when the line is there, PASS alone.
+    const pass = findItem(items, checklist.backupPass);
+    const fail = findItem(items, checklist.backupFail);
+    if (pass.state !== 'absent' || fail.state !== 'absent') {
+        const ok = pass.state === 'ticked' && fail.state !== 'ticked' && fail.state !== 'conflicting';
+        rules.push({
+            id: 'backup-verification',
+            title: 'Backup verification result',
+            status: ok ? 'pass' : 'fail',
+            reason: ok
+                ? `"${checklist.backupPass}" ticked`
+                : fail.state === 'ticked' || fail.state === 'conflicting'
+                    ? `"${checklist.backupFail}" is ticked`
+                    : `"${checklist.backupPass}" is not ticked`,
+            missing: ok ? [] : [`checklist: ${checklist.backupPass}`],
+        });
+    }
+    return { rules, items, fields };
 }
 // ---------------------------------------------------------------------------------------------
 // Evidence: ticked artifact boxes against the latest premerge run's artifacts
-/** Artifact names compared without case, a trailing slash or a .log/.zip extension. */
-function artifactKey(name) {
-    return name
-        .toLowerCase()
-        .replace(/\/+$/, '')
-        .replace(/\.(log|zip)$/, '');
+/** The PR's environment from its `**Environment:** staging` line; undefined when not one name. */
+function environmentOf(fields) {
+    const value = normaliseItemText(fields.get('environment') ?? '');
+    return /^[a-z0-9][a-z0-9_-]*$/.test(value) ? value : undefined;
 }
-function evaluateEvidence(items, snapshot, policy) {
+/** Judges one ticked box against the bundle: undefined when backed, else what it lacks. */
+function judgeArtifact(artifact, bundle, environment, headSha) {
+    const where = 'in the premerge_artifacts bundle';
+    if (artifact === 'premerge_artifacts/' || artifact === 'premerge_artifacts')
+        return undefined;
+    if (artifact.includes('*')) {
+        const dir = artifact.slice(0, artifact.lastIndexOf('/') + 1);
+        const backups = bundle.backups.filter((b) => b.name.startsWith(dir));
+        if (backups.length === 0)
+            return `no ${artifact} ${where}`;
+        const good = backups.filter((b) => b.ok);
+        if (good.length === 0)
+            return backups.map((b) => b.reason).join('; ');
+        if (!good.some((b) => b.environment === environment))
+            return `${good.map((b) => `${b.name} is a backup of ${b.environment ?? 'an unknown environment'}`).join('; ')}, the PR names ${environment}`;
+        return undefined;
+    }
+    if (artifact.endsWith('/')) {
+        return bundle.files.some((f) => f.startsWith(artifact)) ? undefined : `no ${artifact} ${where}`;
+    }
+    if (artifact.endsWith('.log')) {
+        const log = bundle.logs.get(artifact);
+        if (!log)
+            return `no ${artifact} ${where}`;
+        if (log.problems.length || !log.header || !log.result)
+            return `${artifact} cannot be trusted: ${log.problems.join('; ') || 'unreadable'}`;
+        if (log.header.environment !== environment)
+            return `${artifact} was written for environment ${log.header.environment}, the PR names ${environment}`;
+        if (log.header.commit !== headSha)
+            return log.header.commit
+                ? `${artifact} is evidence of commit ${rules_short(log.header.commit)}, not the head ${rules_short(headSha)}`
+                : `${artifact} names no commit (premerge.yml must set GUARDED_ROLLOUT_EVIDENCE_COMMIT to the head SHA)`;
+        if (log.result.status !== 'pass')
+            return `${artifact} result is ${log.result.status}: ${String(log.result.summary ?? '').slice(0, 200)}`;
+        return undefined;
+    }
+    return bundle.files.includes(artifact) ? undefined : `no ${artifact} ${where}`;
+}
+function evaluateEvidence(items, fields, snapshot, policy) {
     const title = 'Evidence for ticked artifact boxes';
     const ticked = policy.checklist.items.filter((e) => e.group === 'artifact' && e.artifact && findItem(items, e.text).state === 'ticked');
     if (ticked.length === 0)
         return { id: 'evidence', title, status: 'skipped', reason: 'no artifact box is ticked', missing: [] };
+    const notFound = (why) => ticked.map((e) => `evidence: ${e.text} (${why})`);
     const evidence = snapshot.evidence;
     const run = evidence?.run;
     if (!evidence || !run) {
@@ -40900,8 +40424,8 @@ function evaluateEvidence(items, snapshot, policy) {
             id: 'evidence',
             title,
             status: 'fail',
-            reason: `no run of ${policy.premergeWorkflow} for head ${rules_short(snapshot.headSha)}; ticked boxes cannot be backed by artifacts`,
-            missing: ticked.map((e) => `evidence: ${e.text} (ticked but not found)`),
+            reason: `no ${policy.premergeWorkflow} run (event pull_request) for head ${rules_short(snapshot.headSha)}; ticked boxes cannot be backed by evidence`,
+            missing: notFound('no premerge run for the head'),
         };
     }
     if (run.status !== 'completed') {
@@ -40909,27 +40433,33 @@ function evaluateEvidence(items, snapshot, policy) {
             id: 'evidence',
             title,
             status: 'pending',
-            reason: `premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} is ${run.status ?? 'not finished'}; artifacts are checked when it completes`,
-            missing: [],
+            reason: `premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} is ${run.status ?? 'not finished'}; evidence is checked when it completes`,
+            missing: [`evidence: premerge run #${run.runNumber} to finish`],
         };
     }
-    const byKey = new Map(evidence.artifacts.map((a) => [artifactKey(a.name), a]));
-    const missing = [];
     const problems = [];
-    for (const entry of ticked) {
-        const found = byKey.get(artifactKey(entry.artifact));
-        if (!found) {
-            problems.push(`"${entry.text}" ticked but not found (no artifact "${entry.artifact}" in run #${run.runNumber})`);
-            missing.push(`evidence: ${entry.text} (ticked but not found)`);
-        }
-        else if (found.expired) {
-            problems.push(`"${entry.text}" ticked but artifact "${found.name}" of run #${run.runNumber} has expired`);
-            missing.push(`evidence: ${entry.text} (artifact expired)`);
-        }
-    }
+    const missing = [];
     if (run.conclusion !== 'success') {
-        problems.unshift(`premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} concluded ${run.conclusion ?? 'without a conclusion'}`);
-        missing.unshift(`evidence: a successful ${policy.premergeWorkflow} run for ${rules_short(snapshot.headSha)}`);
+        problems.push(`premerge run #${run.runNumber} for ${rules_short(snapshot.headSha)} concluded ${run.conclusion ?? 'without a conclusion'}`);
+        missing.push(`evidence: a successful ${policy.premergeWorkflow} run for ${rules_short(snapshot.headSha)}`);
+    }
+    const environment = environmentOf(fields);
+    if (!evidence.bundle) {
+        problems.push(`premerge run #${run.runNumber}: ${evidence.problem ?? 'no premerge_artifacts bundle'}`);
+        missing.push(...notFound(evidence.problem ?? 'no premerge_artifacts bundle'));
+    }
+    else if (!environment) {
+        problems.push('the PR body does not name one environment ("**Environment:** staging"); evidence is judged against it');
+        missing.push("evidence: the PR's environment (**Environment:** line)");
+    }
+    else {
+        for (const entry of ticked) {
+            const lack = judgeArtifact(entry.artifact, evidence.bundle, environment, snapshot.headSha);
+            if (!lack)
+                continue;
+            problems.push(`"${entry.text}" ticked but ${lack}`);
+            missing.push(`evidence: ${entry.text} (${lack})`);
+        }
     }
     return problems.length
         ? { id: 'evidence', title, status: 'fail', reason: problems.join('; '), missing }
@@ -40937,7 +40467,7 @@ function evaluateEvidence(items, snapshot, policy) {
             id: 'evidence',
             title,
             status: 'pass',
-            reason: `${ticked.length} ticked boxes backed by artifacts of premerge run #${run.runNumber}`,
+            reason: `${ticked.length} ticked boxes backed by passing ${environment} evidence of ${rules_short(snapshot.headSha)} in premerge run #${run.runNumber}`,
             missing: [],
         };
 }
@@ -41111,11 +40641,11 @@ function isDeployPull(labels, policy) {
 /** Evaluates every enabled rule; the overall result is failure > pending > success. */
 function rules_evaluatePull(snapshot, policy, roster) {
     const rules = [];
-    const { rules: checklistRules, items } = evaluateChecklist(snapshot.body, policy, isDeployPull(snapshot.labels, policy));
+    const { rules: checklistRules, items, fields, } = evaluateChecklist(snapshot.body, policy, isDeployPull(snapshot.labels, policy));
     if (policy.rules.checklist)
         rules.push(...checklistRules);
     if (policy.rules.evidence)
-        rules.push(evaluateEvidence(items, snapshot, policy));
+        rules.push(evaluateEvidence(items, fields, snapshot, policy));
     if (policy.rules.approvals)
         rules.push(...evaluateApprovals(snapshot, policy, roster));
     if (policy.rules.signoff)
@@ -41126,18 +40656,6 @@ function rules_evaluatePull(snapshot, policy, roster) {
             ? 'pending'
             : 'success';
     return { result, rules, missing: rules.flatMap((r) => r.missing) };
-}
-/** Logins whose set membership matters for this evaluation (the only ones the edge looks up). */
-function rules_membershipCandidates(snapshot, policy) {
-    const tally = tallyApprovals(snapshot, policy.approvalsOnHeadOnly);
-    const author = lc(snapshot.author);
-    const headApprovers = [...latestReviewStates(snapshot.reviews).values()]
-        .filter((r) => r.state === 'APPROVED' && r.commitId === snapshot.headSha && lc(r.user) !== author)
-        .map((r) => lc(r.user));
-    const signers = snapshot.comments
-        .filter((c) => isSignoffComment(c.body, policy.signoffCommand) && lc(c.user) !== author)
-        .map((c) => lc(c.user));
-    return { sre: [...new Set(tally.approvers)], operators: [...new Set([...headApprovers, ...signers])] };
 }
 /** The checklist rules alone, for a PR description checked before (or without) a PR. */
 function evaluateBody(body, policy, options) {
@@ -41174,11 +40692,15 @@ function report_renderEvaluation(evaluation, context) {
         lines.push('', '**Missing:**', '', ...evaluation.missing.map((m) => `- ${m}`));
     return `${lines.join('\n')}\n`;
 }
-/** A check run stays `in_progress` while it only waits for people; otherwise it completes. */
-function report_checkRunState(result) {
+/**
+ * Every evaluation completes the check run: `success` only when everything holds; while it only
+ * waits for people it is `action_required` (not green, says why); anything else is `failure`.
+ * Never a bare "in progress", which would leave GitHub showing the previous conclusion.
+ */
+function report_checkConclusion(result) {
     if (result === 'pending')
-        return { status: 'in_progress' };
-    return { status: 'completed', conclusion: result };
+        return 'action_required';
+    return result;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/universal-user-agent@7.0.3/node_modules/universal-user-agent/index.js
@@ -43581,33 +43103,394 @@ paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 /* v8 ignore next -- @preserve */
 
+// EXTERNAL MODULE: ./node_modules/.pnpm/bottleneck@2.19.5/node_modules/bottleneck/light.js
+var light = __nccwpck_require__(2384);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// pkg/dist-src/version.js
+var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/error-request.js
+function isRequestError(error) {
+  return error.request !== void 0;
+}
+async function errorRequest(state, octokit, error, options) {
+  if (!isRequestError(error) || !error?.request.request) {
+    throw error;
+  }
+  if (error.status >= 400 && !state.doNotRetry.includes(error.status)) {
+    const retries = options.request.retries != null ? options.request.retries : state.retries;
+    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
+    throw octokit.retry.retryRequest(error, retries, retryAfter);
+  }
+  throw error;
+}
+
+// pkg/dist-src/wrap-request.js
+
+
+async function wrapRequest(state, octokit, request, options) {
+  const limiter = new light();
+  limiter.on("failed", function(error, info) {
+    const maxRetries = ~~error.request.request?.retries;
+    const after = ~~error.request.request?.retryAfter;
+    options.request.retryCount = info.retryCount + 1;
+    if (maxRetries > info.retryCount) {
+      return after * state.retryAfterBaseValue;
+    }
+  });
+  return limiter.schedule(
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request),
+    options
+  );
+}
+async function requestWithGraphqlErrorHandling(state, octokit, request, options) {
+  const response = await request(options);
+  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
+    response.data.errors[0].message
+  )) {
+    const error = new RequestError(response.data.errors[0].message, 500, {
+      request: options,
+      response
+    });
+    return errorRequest(state, octokit, error, options);
+  }
+  return response;
+}
+
+// pkg/dist-src/index.js
+function retry(octokit, octokitOptions) {
+  const state = Object.assign(
+    {
+      enabled: true,
+      retryAfterBaseValue: 1e3,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
+      retries: 3
+    },
+    octokitOptions.retry
+  );
+  const retryPlugin = {
+    retry: {
+      retryRequest: (error, retries, retryAfter) => {
+        error.request.request = Object.assign({}, error.request.request, {
+          retries,
+          retryAfter
+        });
+        return error;
+      }
+    }
+  };
+  if (state.enabled) {
+    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
+    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
+  }
+  return retryPlugin;
+}
+retry.VERSION = plugin_retry_dist_bundle_VERSION;
+
+
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-throttling@11.0.5_@octokit+core@7.0.8/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+// pkg/dist-src/version.js
+var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/wrap-request.js
+var dist_bundle_noop = () => Promise.resolve();
+function dist_bundle_wrapRequest(state, request, options) {
+  return state.retryLimiter.schedule(doRequest, state, request, options);
+}
+async function doRequest(state, request, options) {
+  const { pathname } = new URL(options.url, "http://github.test");
+  const isAuth = isAuthRequest(options.method, pathname);
+  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
+  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
+  const isGraphQL = pathname.startsWith("/graphql");
+  const retryCount = ~~request.retryCount;
+  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
+  if (state.clustering) {
+    jobOptions.expiration = 1e3 * 60;
+  }
+  if (isWrite || isGraphQL) {
+    await state.write.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  if (isWrite && state.triggersNotification(pathname)) {
+    await state.notifications.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  if (isSearch) {
+    await state.search.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request, options);
+  if (isGraphQL) {
+    const res = await req;
+    if (res.data.errors != null && res.data.errors.some((error) => error.type === "RATE_LIMITED")) {
+      const error = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
+        response: res,
+        data: res.data
+      });
+      throw error;
+    }
+  }
+  return req;
+}
+function isAuthRequest(method, pathname) {
+  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
+  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
+  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
+  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+  pathname === "/login/oauth/access_token");
+}
+
+// pkg/dist-src/generated/triggers-notification-paths.js
+var triggers_notification_paths_default = [
+  "/orgs/{org}/invitations",
+  "/orgs/{org}/invitations/{invitation_id}",
+  "/orgs/{org}/teams/{team_slug}/discussions",
+  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "/repos/{owner}/{repo}/collaborators/{username}",
+  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "/repos/{owner}/{repo}/issues",
+  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
+  "/repos/{owner}/{repo}/pulls",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "/repos/{owner}/{repo}/releases",
+  "/teams/{team_id}/discussions",
+  "/teams/{team_id}/discussions/{discussion_number}/comments"
+];
+
+// pkg/dist-src/route-matcher.js
+function routeMatcher(paths) {
+  const regexes = paths.map(
+    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+  );
+  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
+  return new RegExp(regex2, "i");
+}
+
+// pkg/dist-src/index.js
+var regex = routeMatcher(triggers_notification_paths_default);
+var triggersNotification = regex.test.bind(regex);
+var groups = {};
+var createGroups = function(Bottleneck, common) {
+  groups.global = new Bottleneck.Group({
+    id: "octokit-global",
+    maxConcurrent: 10,
+    ...common
+  });
+  groups.auth = new Bottleneck.Group({
+    id: "octokit-auth",
+    maxConcurrent: 1,
+    ...common
+  });
+  groups.search = new Bottleneck.Group({
+    id: "octokit-search",
+    maxConcurrent: 1,
+    minTime: 2e3,
+    ...common
+  });
+  groups.write = new Bottleneck.Group({
+    id: "octokit-write",
+    maxConcurrent: 1,
+    minTime: 1e3,
+    ...common
+  });
+  groups.notifications = new Bottleneck.Group({
+    id: "octokit-notifications",
+    maxConcurrent: 1,
+    minTime: 3e3,
+    ...common
+  });
+};
+function throttling(octokit, octokitOptions) {
+  const {
+    enabled = true,
+    Bottleneck = light,
+    id = "no-id",
+    timeout = 1e3 * 60 * 2,
+    // Redis TTL: 2 minutes
+    connection
+  } = octokitOptions.throttle || {};
+  if (!enabled) {
+    return {};
+  }
+  const common = { timeout };
+  if (typeof connection !== "undefined") {
+    common.connection = connection;
+  }
+  const state = Object.assign(
+    {
+      clustering: connection != null,
+      triggersNotification,
+      fallbackSecondaryRateRetryAfter: 60,
+      retryAfterBaseValue: 1e3,
+      id
+    },
+    octokitOptions.throttle
+  );
+  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
+    throw new Error(`octokit/plugin-throttling error:
+        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
+        See https://octokit.github.io/rest.js/#throttling
+
+        const octokit = new Octokit({
+          throttle: {
+            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
+            onRateLimit: (retryAfter, options) => {/* ... */}
+          }
+        })
+    `);
+  }
+  let initialized = false;
+  const initializeBottleneck = () => {
+    if (initialized) {
+      return;
+    }
+    initialized = true;
+    if (groups.global == null) {
+      createGroups(Bottleneck, common);
+    }
+    state.global = state.global ?? groups.global;
+    state.auth = state.auth ?? groups.auth;
+    state.search = state.search ?? groups.search;
+    state.write = state.write ?? groups.write;
+    state.notifications = state.notifications ?? groups.notifications;
+    state.retryLimiter = state.retryLimiter ?? new Bottleneck();
+    const events = {};
+    const emitter = new Bottleneck.Events(events);
+    events.on("secondary-limit", state.onSecondaryRateLimit);
+    events.on("rate-limit", state.onRateLimit);
+    events.on(
+      "error",
+      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
+    );
+    state.retryLimiter.on("failed", async function(error, info) {
+      const [state2, request, options] = info.args;
+      const { pathname } = new URL(options.url, "http://github.test");
+      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error.status !== 401;
+      if (!(shouldRetryGraphQL || error.status === 403 || error.status === 429)) {
+        return;
+      }
+      const retryCount = ~~request.retryCount;
+      request.retryCount = retryCount;
+      options.request.retryCount = retryCount;
+      const { wantRetry, retryAfter = 0 } = await (async function() {
+        if (/\bsecondary rate\b/i.test(error.message)) {
+          const retryAfter2 = Number(error.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
+          const wantRetry2 = await emitter.trigger(
+            "secondary-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        if (error.response.headers != null && error.response.headers["x-ratelimit-remaining"] === "0" || (error.response.data?.errors ?? []).some(
+          (error2) => error2.type === "RATE_LIMITED"
+        )) {
+          const rateLimitReset = new Date(
+            ~~error.response.headers["x-ratelimit-reset"] * 1e3
+          ).getTime();
+          const retryAfter2 = Math.max(
+            // Add one second so we retry _after_ the reset time
+            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
+            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
+            0
+          );
+          const wantRetry2 = await emitter.trigger(
+            "rate-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        return {};
+      })();
+      if (wantRetry) {
+        request.retryCount++;
+        return retryAfter * state2.retryAfterBaseValue;
+      }
+    });
+  };
+  octokit.hook.wrap("request", (request, options) => {
+    initializeBottleneck();
+    return dist_bundle_wrapRequest(state, request, options);
+  });
+  return {};
+}
+throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
+throttling.triggersNotification = triggersNotification;
+
+
 ;// CONCATENATED MODULE: ./packages/premerge/src/github.ts
-// The GitHub edge of pr-check: gathers a PullSnapshot with as few requests as possible
-// (per_page=100, comments only since the latest push and only when a review does not already
-// carry the sign-off), resolves roster membership, and writes one check run per head SHA.
+// The GitHub edge of pr-check: gathers a PullSnapshot with few requests (per_page=100, comments
+// only since the latest push and only when no review already carries the sign-off, one list per
+// roster team), reads the premerge evidence bundle, and writes our app's one check run per head.
+// Every request goes through @octokit/plugin-retry and @octokit/plugin-throttling.
 
 
 
 
-const github_Octokit = Octokit.plugin(paginateRest);
-function github_createGitHubClient(token, apiUrl) {
+
+
+
+const github_Octokit = Octokit.plugin(paginateRest, retry, throttling);
+let clientCount = 0;
+function github_createGitHubClient(token, apiUrl, tuning = {}) {
+    const limitRetries = tuning.rateLimitRetries ?? 2;
+    // Wait out a short limit; a long one (a primary limit resets hourly) fails now with the request
+    // named, because a job killed by its timeout would leave the check without a conclusion.
+    const onLimit = (after, _options, _octokit, retryCount) => retryCount < limitRetries && after <= (tuning.maxRateLimitWaitSeconds ?? 60);
     return new github_Octokit({
         auth: token,
         baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-pr-check',
-        // Failing fast is right for a status check: the next event re-evaluates.
-        request: { retries: 0 },
+        retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
+        throttle: {
+            // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
+            // one-second spacing of writes inside an evaluation, not across unrelated evaluations.
+            id: `pr-check-${++clientCount}`,
+            onRateLimit: onLimit,
+            onSecondaryRateLimit: onLimit,
+            retryAfterBaseValue: tuning.rateLimitBaseMs ?? 1000,
+            // A Retry-After-less secondary limit waits this many units (GitHub asks for at least 60 s).
+            fallbackSecondaryRateRetryAfter: 60,
+        },
     });
 }
+/** "GET /repos/…/reviews answered 500 "boom"" — names the request so a reader knows what failed. */
 function describeHttp(error) {
     const e = error;
-    return `${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
+    const where = e.request?.method && e.request.url ? `${e.request.method} ${new URL(e.request.url).pathname} ` : '';
+    return `${where}answered ${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
 }
-/** The pieces of a PR gathered before membership is resolved. */
-async function github_fetchPullSnapshot(client, ref, number, policy, options = {}) {
-    let pull;
+/** An API failure after retries: the check is ended `failure` with this message. */
+class GitHubApiError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+function apiFailure(what, error) {
+    if (error instanceof ConfigError || error instanceof CheckFailedError)
+        throw error;
+    throw new GitHubApiError(`GitHub API error while ${what}: ${describeHttp(error)} (after retries)`, {
+        cause: error,
+    });
+}
+async function github_fetchPull(client, ref, number) {
     try {
-        pull = (await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...ref, pull_number: number })).data;
+        const pull = (await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...ref, pull_number: number })).data;
+        return {
+            headSha: pull.head.sha,
+            author: pull.user.login,
+            body: pull.body,
+            labels: pull.labels.map((l) => l.name),
+        };
     }
     catch (error) {
         const status = error.status;
@@ -43615,16 +43498,37 @@ async function github_fetchPullSnapshot(client, ref, number, policy, options = {
             throw new ConfigError(`pull request ${ref.owner}/${ref.repo}#${number} not found (or the token cannot read it)`, { field: 'pr' });
         if (status === 401)
             throw new ConfigError('GitHub rejected the token (401 Bad credentials); set GITHUB_TOKEN to a token that can read pull requests', { field: 'token' });
-        throw new CheckFailedError(`cannot read pull request #${number}: GitHub answered ${describeHttp(error)}`, { cause: error });
+        return apiFailure(`reading pull request #${number}`, error);
     }
-    const headSha = pull.head.sha;
+}
+/** The open PR whose head is this commit (from `headRepo` when given), or undefined. */
+async function findPullByHead(client, ref, headSha, headRepo) {
+    const pulls = await client
+        .paginate('GET /repos/{owner}/{repo}/pulls', { ...ref, state: 'open', per_page: 100 })
+        .catch((error) => apiFailure('listing open pull requests', error));
+    const found = pulls.find((p) => p.head.sha === headSha &&
+        (!headRepo || p.head.repo?.full_name?.toLowerCase() === headRepo.toLowerCase()));
+    return found?.number;
+}
+/** The rest of a PR once it is read (evidence is read separately). */
+async function github_fetchPullSnapshot(client, ref, number, pull, policy, options = {}) {
+    const headSha = pull.headSha;
     const [reviewData, runs] = await Promise.all([
-        client.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+        client
+            .paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
             ...ref,
             pull_number: number,
             per_page: 100,
-        }),
-        client.request('GET /repos/{owner}/{repo}/actions/runs', { ...ref, head_sha: headSha, per_page: 100 }),
+        })
+            .catch((error) => apiFailure(`listing the reviews of #${number}`, error)),
+        client
+            .request('GET /repos/{owner}/{repo}/actions/runs', {
+            ...ref,
+            head_sha: headSha,
+            event: 'pull_request',
+            per_page: 100,
+        })
+            .catch((error) => apiFailure(`listing the workflow runs of ${headSha.slice(0, 7)}`, error)),
     ]);
     const reviews = reviewData.map((r) => ({
         id: Number(r.id),
@@ -43633,176 +43537,3416 @@ async function github_fetchPullSnapshot(client, ref, number, policy, options = {
         commitId: r.commit_id,
         submittedAt: r.submitted_at ?? null,
     }));
-    // The first workflow run GitHub created for this head SHA dates the push with server time,
-    // which a committer cannot forge (commit dates can be anything).
+    // The first pull_request run GitHub created for this head dates the push with server time, which
+    // a committer cannot forge (commit dates can be anything).
     const allRuns = runs.data.workflow_runs;
     const pushedAt = allRuns.length ? allRuns.map((r) => r.created_at).sort()[0] : undefined;
-    const premerge = allRuns
-        .filter((r) => r.path.split('@')[0].endsWith(`/${policy.premergeWorkflow}`) ||
-        r.path === policy.premergeWorkflow ||
-        r.name === policy.premergeWorkflow)
-        .sort((a, b) => b.run_number - a.run_number || Date.parse(b.created_at) - Date.parse(a.created_at))[0];
-    let evidence = { run: undefined, artifacts: [] };
-    if (premerge) {
-        const run = {
-            id: Number(premerge.id),
-            runNumber: premerge.run_number,
-            status: premerge.status,
-            conclusion: premerge.conclusion,
-            createdAt: premerge.created_at,
-            htmlUrl: premerge.html_url,
-        };
-        // The route's paginated type is not in @octokit/plugin-paginate-rest's map; its items are artifacts.
-        const artifacts = (run.status === 'completed'
-            ? await client.paginate('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { ...ref, run_id: run.id, per_page: 100 })
-            : []);
-        evidence = { run, artifacts: artifacts.map((a) => ({ name: a.name, expired: a.expired })) };
-    }
+    // Found by workflow file path and event, never by a display name anyone can choose.
+    const wantedPath = premergePath(policy.premergeWorkflow);
+    const premergeRun = allRuns
+        .filter((r) => r.path.split('@')[0] === wantedPath && r.event === 'pull_request' && r.head_sha === headSha)
+        .sort((a, b) => b.run_number - a.run_number || b.run_attempt - a.run_attempt)[0];
+    const premerge = premergeRun && {
+        id: Number(premergeRun.id),
+        runNumber: premergeRun.run_number,
+        status: premergeRun.status,
+        conclusion: premergeRun.conclusion,
+        createdAt: premergeRun.created_at,
+        htmlUrl: premergeRun.html_url,
+    };
     const snapshot = {
         number,
-        author: pull.user.login,
+        author: pull.author,
         headSha,
         body: pull.body,
-        labels: pull.labels.map((l) => l.name),
+        labels: pull.labels,
         reviews,
         comments: [],
         pushedAt,
-        evidence,
+        evidence: undefined,
     };
-    if (policy.rules.signoff && !options.signoffSatisfiedByReview?.(snapshot)) {
-        // Only comments newer than the push can sign off; `since` lets GitHub drop the rest.
-        const comments = await client.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
-            ...ref,
-            issue_number: number,
-            per_page: 100,
-            ...(pushedAt ? { since: pushedAt } : {}),
-        });
-        snapshot.comments = comments.map((c) => ({
-            id: Number(c.id),
-            user: c.user?.login ?? 'ghost',
-            body: c.body ?? '',
-            createdAt: c.created_at,
-        }));
+    if (policy.rules.signoff) {
+        const roster = await options.roster;
+        if (!roster || evaluateSignoff(snapshot, policy, roster).status !== 'pass') {
+            const qualifies = roster
+                ? (comment) => evaluateSignoff({ ...snapshot, reviews: [], comments: [comment] }, policy, roster).status ===
+                    'pass'
+                : undefined;
+            snapshot.comments = await fetchSignoffComments(client, ref, number, pushedAt, qualifies);
+        }
     }
-    return snapshot;
+    return { snapshot, premerge };
 }
 /**
- * Resolves which candidates belong to the SRE and operator sets. Users listed by name need no
- * request; `org/team` entries need GET /orgs/{org}/teams/{team}/memberships/{user}, which the
- * workflow GITHUB_TOKEN cannot call (it has no organization permissions).
+ * Issue comments since the latest push (`since` lets GitHub drop older ones), newest page first:
+ * the sign-off is usually among the latest comments, so once a qualifying one is found the older
+ * pages are not read. Without `qualifies` every page is read.
  */
-async function github_resolveMembership(client, policy, candidates) {
-    const errors = new Set();
-    const cache = new Map();
-    const inTeam = (org, team, user) => {
-        const key = `${org}/${team}/${user}`.toLowerCase();
-        let hit = cache.get(key);
-        if (!hit) {
-            hit = (async () => {
-                if (!client) {
-                    errors.add(`cannot read membership of team ${org}/${team}: no token for team lookups; pass a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org) as the "team-token" input / GUARDED_ROLLOUT_TEAM_TOKEN, or list users instead of teams in .github/guarded-rollout.yml`);
-                    return false;
-                }
-                try {
-                    const { data } = await client.request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', {
-                        org,
-                        team_slug: team,
-                        username: user,
-                    });
-                    return data.state === 'active';
-                }
-                catch (error) {
-                    const status = error.status;
-                    if (status === 404)
-                        return false; // GitHub's answer for "not a member"
-                    if (status === 403 || status === 401) {
-                        errors.add(`cannot read membership of team ${org}/${team} (GitHub answered ${describeHttp(error)}): the token lacks the organization permission "Members: read" (GitHub App) / the read:org scope (classic PAT). The workflow GITHUB_TOKEN never has it; pass such a token as the "team-token" input (CLI: GUARDED_ROLLOUT_TEAM_TOKEN) or list users instead of teams in .github/guarded-rollout.yml`);
-                        return false;
-                    }
-                    errors.add(`cannot read membership of team ${org}/${team}: GitHub answered ${describeHttp(error)}`);
-                    return false;
-                }
-            })();
-            cache.set(key, hit);
+async function fetchSignoffComments(client, ref, number, since, qualifies) {
+    const page = async (n) => {
+        try {
+            return await client.request('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+                ...ref,
+                issue_number: number,
+                per_page: 100,
+                page: n,
+                ...(since ? { since } : {}),
+            });
         }
-        return hit;
-    };
-    const resolveSet = async (entries, users) => {
-        const members = new Set();
-        const parsed = entries.map(parseMember);
-        const direct = new Set(parsed.flatMap((p) => (p.kind === 'user' ? [p.login] : [])));
-        const teams = parsed.flatMap((p) => (p.kind === 'team' ? [p] : []));
-        for (const user of users) {
-            if (direct.has(user)) {
-                members.add(user);
-                continue;
-            }
-            for (const team of teams) {
-                if (await inTeam(team.org, team.team, user)) {
-                    members.add(user);
-                    break;
-                }
-            }
+        catch (error) {
+            return apiFailure(`listing the comments of #${number}`, error);
         }
-        return members;
     };
-    const [sre, operators] = await Promise.all([
-        resolveSet(policy.roster.sre, candidates.sre),
-        resolveSet(policy.roster.operators, candidates.operators),
-    ]);
-    return { roster: { sre, operators }, errors: [...errors] };
+    const toComment = (c) => ({
+        id: Number(c.id),
+        user: c.user?.login ?? 'ghost',
+        body: c.body ?? '',
+        createdAt: c.created_at,
+    });
+    const first = await page(1);
+    const pages = new Map([[1, first.data.map(toComment)]]);
+    const last = Number(/[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(first.headers.link ?? '')?.[1] ?? 1);
+    // Bounded: GitHub caps a PR's comments (2,500 per issue), i.e. 25 pages of 100.
+    for (let n = Math.min(last, 50); n >= 2; n--) {
+        if (qualifies && [...pages.values()].some((list) => list.some(qualifies)))
+            break;
+        pages.set(n, (await page(n)).data.map(toComment));
+    }
+    return [...pages.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, list]) => list);
 }
-/** Creates or updates the one check run with this name on this head SHA; returns its id. */
-async function github_upsertCheckRun(client, ref, headSha, name, output, now) {
+/** `premerge.yml` → `.github/workflows/premerge.yml`; a full path is kept. */
+function premergePath(workflow) {
+    return workflow.includes('/') ? workflow.replace(/^\.?\//, '') : `.github/workflows/${workflow}`;
+}
+/** The run's artifacts with this name (normally exactly one). */
+async function github_listRunArtifacts(client, ref, runId, name) {
+    try {
+        const { data } = await client.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', {
+            ...ref,
+            run_id: runId,
+            name,
+            per_page: 100,
+        });
+        return data.artifacts.map((a) => ({
+            id: Number(a.id),
+            name: a.name,
+            expired: a.expired,
+            sizeBytes: a.size_in_bytes,
+        }));
+    }
+    catch (error) {
+        return apiFailure(`listing the artifacts of run ${runId}`, error);
+    }
+}
+/** Downloads an artifact's zip (GitHub answers 302 to a short-lived storage URL). */
+async function github_downloadArtifact(client, ref, artifactId) {
+    try {
+        const { data } = await client.request('GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}', { ...ref, artifact_id: artifactId, archive_format: 'zip' });
+        return Buffer.from(data);
+    }
+    catch (error) {
+        if (error.status === 410)
+            throw new CheckFailedError(`artifact ${artifactId} has expired (410 Gone); re-run premerge`);
+        return apiFailure(`downloading artifact ${artifactId}`, error);
+    }
+}
+const PERMISSION_HINT = 'the "team-token" (CLI: GUARDED_ROLLOUT_TEAM_TOKEN; workflow secret PR_CHECK_TEAM_TOKEN) must be a GitHub App token with the organization permission "Members: read" (or a classic PAT with read:org); the workflow GITHUB_TOKEN never has it';
+/**
+ * Resolves the SRE and operator sets. Users listed by name need no request; every `org/team`
+ * entry is listed once (GET /orgs/{org}/teams/{team}/members), so a wrong slug or a missing
+ * permission is an error even before anyone approves — never "not a member".
+ */
+async function github_resolveMembership(client, policy) {
+    const errors = [];
+    const teams = new Map();
+    for (const entry of [...policy.roster.sre, ...policy.roster.operators]) {
+        const parsed = parseMember(entry);
+        if (parsed.kind === 'team')
+            teams.set(`${parsed.org}/${parsed.team}`.toLowerCase(), parsed);
+    }
+    const members = new Map();
+    await Promise.all([...teams].map(async ([key, { org, team }]) => {
+        if (!client) {
+            errors.push(`cannot read team ${org}/${team}: no team token; ${PERMISSION_HINT}`);
+            return;
+        }
+        try {
+            const list = await client.paginate('GET /orgs/{org}/teams/{team_slug}/members', {
+                org,
+                team_slug: team,
+                per_page: 100,
+            });
+            members.set(key, new Set(list.map((m) => m.login.toLowerCase())));
+        }
+        catch (error) {
+            const status = error.status;
+            if (status === 404)
+                errors.push(`team ${org}/${team} not found (404): the slug is wrong, or the token cannot see it — ${PERMISSION_HINT}`);
+            else if (status === 403 || status === 401)
+                errors.push(`cannot read team ${org}/${team} (${describeHttp(error)}): ${PERMISSION_HINT}`);
+            else
+                errors.push(`cannot read team ${org}/${team}: GitHub ${describeHttp(error)} (after retries)`);
+        }
+    }));
+    const resolveSet = (entries) => {
+        const set = new Set();
+        for (const entry of entries) {
+            const parsed = parseMember(entry);
+            if (parsed.kind === 'user')
+                set.add(parsed.login);
+            else
+                for (const login of members.get(`${parsed.org}/${parsed.team}`.toLowerCase()) ?? [])
+                    set.add(login);
+        }
+        return set;
+    };
+    return {
+        roster: { sre: resolveSet(policy.roster.sre), operators: resolveSet(policy.roster.operators) },
+        errors: errors.sort(),
+    };
+}
+// ---------------------------------------------------------------------------------------------
+// The check run
+/** The GitHub Actions app (what a workflow GITHUB_TOKEN writes check runs as) on github.com. */
+const github_GITHUB_ACTIONS_APP_ID = 15368;
+/**
+ * Completes the one check run of our app on this head with a conclusion (creating it when there
+ * is none). Always `status: completed`: an update that only says "in progress" would leave
+ * GitHub showing the previous conclusion. Extra runs of ours (from evaluations in separate
+ * processes racing to create) are completed `neutral` as superseded, the newest carries the verdict.
+ */
+async function github_completeCheckRun(client, ref, headSha, identity, output, now) {
     const body = {
-        status: output.status,
-        ...(output.conclusion ? { conclusion: output.conclusion, completed_at: now.toISOString() } : {}),
+        status: 'completed',
+        conclusion: output.conclusion,
+        completed_at: now.toISOString(),
+        external_id: identity.externalId,
         ...(output.detailsUrl ? { details_url: output.detailsUrl } : {}),
-        // GitHub caps the summary at 65535 characters.
+        // GitHub caps the summary at 65,535 characters.
         output: { title: output.title, summary: output.summary.slice(0, 65_000) },
     };
     try {
-        const existing = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
+        const listed = await client.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', {
             ...ref,
             ref: headSha,
-            check_name: name,
+            check_name: identity.name,
+            app_id: identity.appId,
             filter: 'all',
             per_page: 100,
         });
-        const current = existing.data.check_runs.map((c) => Number(c.id)).sort((a, b) => a - b)[0];
-        if (current !== undefined) {
-            await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+        const ours = listed.data.check_runs
+            .filter((c) => c.app?.id === identity.appId && c.external_id === identity.externalId)
+            .map((c) => c.id)
+            .sort((a, b) => b - a);
+        const superseded = [];
+        if (ours.length === 0) {
+            const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
                 ...ref,
-                check_run_id: current,
+                name: identity.name,
+                head_sha: headSha,
+                started_at: now.toISOString(),
                 ...body,
             });
-            return { id: current, created: false };
+            return { id: Number(created.data.id), created: true, superseded };
         }
-        const created = await client.request('POST /repos/{owner}/{repo}/check-runs', {
+        const [newest, ...older] = ours;
+        await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
             ...ref,
-            name,
-            head_sha: headSha,
-            started_at: now.toISOString(),
+            check_run_id: newest,
             ...body,
         });
-        return { id: Number(created.data.id), created: true };
+        for (const id of older) {
+            const previous = listed.data.check_runs.find((c) => c.id === id);
+            if (previous?.status === 'completed' && previous.conclusion === 'neutral')
+                continue;
+            await client.request('PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}', {
+                ...ref,
+                check_run_id: id,
+                status: 'completed',
+                conclusion: 'neutral',
+                completed_at: now.toISOString(),
+                output: {
+                    title: 'superseded',
+                    summary: `Superseded by check run ${newest}, which carries the verdict.`,
+                },
+            });
+            superseded.push(id);
+        }
+        return { id: newest, created: false, superseded };
     }
     catch (error) {
         const status = error.status;
         if (status === 403) {
-            throw new CheckFailedError(`cannot write the "${name}" check run (GitHub answered ${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`, { cause: error });
+            throw new CheckFailedError(`cannot write the "${identity.name}" check run (${describeHttp(error)}): the job needs "permissions: checks: write", and check runs can only be written with a GitHub App or workflow token (not a personal access token)`, { cause: error });
         }
-        throw new CheckFailedError(`cannot write the "${name}" check run: GitHub answered ${describeHttp(error)}`, { cause: error });
+        throw new GitHubApiError(`cannot write the "${identity.name}" check run: GitHub ${describeHttp(error)} (after retries)`, { cause: error });
+    }
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./packages/archive/src/errors.ts
+// Why a backup or restore was refused. Both are "the attempted thing failed" (exit 1): a corrupt or
+// hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
+
+/** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
+class errors_BackupIntegrityError extends errors_CheckFailedError {
+}
+/** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
+class errors_UnsafeArchiveError extends errors_CheckFailedError {
+}
+/** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
+class errors_BackupWriteError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
+// The manifest every backup carries as its last zip entry: what was backed up, from which release,
+// and each entry's size, mode and SHA256, so a restore can check the archive against its own claims.
+
+const manifest_MANIFEST_ENTRY = '.guarded-rollout-backup.json';
+const manifest_MANIFEST_FORMAT = 'guarded-rollout-backup/1';
+/** Parses and shape-checks a manifest read from an archive (its content is untrusted). */
+function parseManifest(text, source) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} is not valid JSON (${error.message})`);
+    }
+    const m = raw;
+    const bad = (what) => {
+        throw new errors_BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} ${what}`);
+    };
+    if (!m || typeof m !== 'object')
+        bad('is not an object');
+    if (m.format !== manifest_MANIFEST_FORMAT)
+        bad(`has format ${JSON.stringify(m.format)}; expected "${manifest_MANIFEST_FORMAT}"`);
+    if (typeof m.environment !== 'string')
+        bad('lacks "environment"');
+    if (typeof m.createdAt !== 'string')
+        bad('lacks "createdAt"');
+    if (!Array.isArray(m.entries))
+        bad('lacks "entries"');
+    for (const [i, e] of m.entries.entries()) {
+        if (!e ||
+            typeof e.path !== 'string' ||
+            !['file', 'directory', 'symlink'].includes(e.type) ||
+            typeof e.size !== 'number' ||
+            typeof e.mode !== 'number') {
+            bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
+        }
+        if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
+            bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    }
+    return m;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/naming.ts
+// Backup file names (`<prefix>_<env>_<UTC YYYYMMDDTHHMMSSZ>.zip`), finding the newest backup of one
+// environment, and retention. Names sort lexically in time order, which is what the seed's
+// `ls -1 backups/dhash_*.zip | sort -r | head -n1` relies on.
+
+
+
+const naming_DEFAULT_PREFIX = 'dhash';
+const naming_DEFAULT_OUT_DIR = 'backups';
+// No underscore in environment names: it separates the name's fields, so "prod_eu" would make
+// `dhash_prod_*` match another environment's backups.
+const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+function naming_assertEnvironmentName(env, field = 'environment') {
+    if (!ENVIRONMENT.test(env)) {
+        throw new ConfigError(`${field}: ${JSON.stringify(env)} is not a valid environment name; use letters, digits, "." or "-" (no "_", no "/"), e.g. "production"`, { field });
+    }
+    return env;
+}
+function naming_assertPrefix(prefix) {
+    if (!PREFIX.test(prefix)) {
+        throw new ConfigError(`prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`, {
+            field: 'prefix',
+        });
+    }
+    return prefix;
+}
+/** `20261123T220000Z` for a Date, in UTC. */
+function naming_compactUtc(date) {
+    return date
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}Z$/, 'Z');
+}
+function backupFileName(prefix, env, createdAt) {
+    return `${prefix}_${env}_${naming_compactUtc(createdAt)}.zip`;
+}
+function stampToDate(stamp) {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+    return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+}
+/** A name no backup of `env` in `dir` has ever had (complete, partial or orphaned), in the
+ *  contract's format: the creation second, or one second past the newest existing name when two
+ *  backups come within one second (or the clock stepped back). So names never repeat and still
+ *  sort chronologically under `ls -1 backups/dhash_*.zip | sort -r | head -n1` in any locale
+ *  (same length, same prefix, only digits differ). Call it while holding the environment's lock. */
+function naming_uniqueBackupFileName(dir, prefix, env, createdAt) {
+    let newest;
+    let names = [];
+    try {
+        names = readdirSync(dir);
+    }
+    catch (error) {
+        if (error.code !== 'ENOENT')
+            throw error;
+    }
+    const taken = new RegExp(`^\\.?${escapeRegExp(prefix)}_${escapeRegExp(env)}_(\\d{8}T\\d{6}Z)\\.zip`);
+    for (const name of names) {
+        const m = taken.exec(name);
+        if (m && (!newest || m[1] > newest))
+            newest = m[1];
+    }
+    let when = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
+    if (newest && naming_compactUtc(when) <= newest)
+        when = new Date(stampToDate(newest).getTime() + 1000);
+    return backupFileName(prefix, env, when);
+}
+function escapeRegExp(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/** The lock file serialising backups of one environment in `dir`. */
+function naming_backupLockPath(dir, prefix, env) {
+    return join(dir, `.${prefix}_${env}.lock`);
+}
+/** Leftovers of interrupted backups of `env` (call while holding its lock, so none is in
+ *  progress): temp zips of dead processes, a zip whose `.sha256` never came (killed between the
+ *  two), a `.sha256` whose zip is gone, dump directories. Returns one note per removal. */
+function naming_sweepInterruptedBackups(dir, env, prefix = naming_DEFAULT_PREFIX, isAlive = () => false) {
+    let names;
+    try {
+        names = readdirSync(dir);
+    }
+    catch {
+        return [];
+    }
+    const present = new Set(names);
+    const notes = [];
+    const mine = `${prefix}_${env}_`;
+    const remove = (name, why) => {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${join(dir, name)}: ${why}`);
+    };
+    for (const name of names) {
+        const partial = /^\.(.+)\.partial-(\d+)$/.exec(name);
+        if (partial && partial[1].startsWith(mine) && Number(partial[2]) !== process.pid) {
+            if (!isAlive(Number(partial[2])))
+                remove(name, `temp file of an interrupted backup (pid ${partial[2]} is gone)`);
+            continue;
+        }
+        const dump = new RegExp(`^\\.dump-${escapeRegExp(env)}-(\\d+)-`).exec(name);
+        if (dump && Number(dump[1]) !== process.pid && !isAlive(Number(dump[1]))) {
+            remove(name, `dump directory of an interrupted backup (pid ${dump[1]} is gone)`);
+            continue;
+        }
+        const parsed = naming_parseBackupFileName(name);
+        if (parsed && parsed.prefix === prefix && parsed.environment === env && !present.has(`${name}.sha256`)) {
+            remove(name, 'zip of an interrupted backup without its .sha256 (never complete, never restored)');
+            continue;
+        }
+        if (name.endsWith('.zip.sha256')) {
+            const zip = naming_parseBackupFileName(name.slice(0, -'.sha256'.length));
+            if (zip && zip.prefix === prefix && zip.environment === env && !present.has(zip.file))
+                remove(name, 'checksum file whose zip is gone');
+        }
+    }
+    return notes;
+}
+const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
+function naming_parseBackupFileName(file) {
+    const m = NAME.exec(file);
+    return m ? { file, prefix: m[1], environment: m[2], stamp: m[3] } : undefined;
+}
+/** Complete backups of one environment in `dir`, newest first. A zip without its `.sha256` is an
+ *  interrupted or in-progress backup and is never listed. */
+function listBackups(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    let names;
+    try {
+        names = readdirSync(dir);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return [];
+        throw error;
+    }
+    const present = new Set(names);
+    return names
+        .map(naming_parseBackupFileName)
+        .filter((n) => !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`))
+        .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0))
+        .map((n) => join(dir, n.file));
+}
+/** The newest complete backup of `env` in `dir`, or undefined. */
+function naming_findLatestBackup(dir, env, prefix = naming_DEFAULT_PREFIX) {
+    return listBackups(dir, env, prefix)[0];
+}
+/** Keeps the newest `keep` complete backups of `env`; deletes older ones with their `.sha256`.
+ *  The checksum goes first so that a half-finished deletion never leaves a zip looking complete
+ *  with a wrong companion. Returns the deleted zip paths. */
+function naming_applyRetention(dir, env, keep, prefix = naming_DEFAULT_PREFIX) {
+    const all = listBackups(dir, env, prefix);
+    const doomed = all.slice(keep);
+    for (const zip of doomed) {
+        rmSync(`${zip}.sha256`, { force: true });
+        rmSync(zip, { force: true });
+    }
+    return doomed;
+}
+function assertKeep(value, field = 'keep') {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) {
+        throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`, {
+            field,
+        });
+    }
+    return n;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/safety.ts
+// The rules every archive entry must pass before a single byte is written: no way out of the
+// target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
+// symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
+// declared sizes), and agreement with the manifest. Pure: entries in, plan or refusal out.
+
+
+
+/** The target's state directory (swap.ts); no backup holds it and no archive may write to it. */
+const safety_RESERVED_STATE_DIR = '.guarded-rollout';
+// Bomb protection: every entry's size is declared in the central directory AND in the manifest
+// (both under the verified .sha256), they must agree, inflation stops at the declared size, the
+// declared total must fit the free disk, and overlapping entries are refused (zipread.ts). The
+// caps below only bound memory for the listing; every backup the tool writes is within them.
+const safety_DEFAULT_CAPS = {
+    maxEntries: 10_000_000,
+    maxTotalBytes: Number.MAX_SAFE_INTEGER,
+};
+const WINDOWS = process.platform === 'win32';
+/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
+ *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
+function safety_unsafeLinkTarget(linkPath, target) {
+    const show = JSON.stringify(target);
+    if (target === '' || target.includes('\0'))
+        return `has an invalid target (${show})`;
+    if (external_node_path_namespaceObject.posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
+        return `points outside the target (to ${show})`;
+    const resolved = external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(linkPath), target));
+    if (resolved === '..' || resolved.startsWith('../'))
+        return `points outside the target (to ${show})`;
+    // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
+    // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
+    const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
+    const firstName = segments.findIndex((seg) => seg !== '..');
+    if (firstName >= 0 && segments.slice(firstName).includes('..')) {
+        return `has ".." after a name in its target (${show}), which can climb out through another link`;
+    }
+    return undefined;
+}
+/** Normalises an entry name or refuses it with the specific reason. */
+function safety_normaliseEntryName(name, windows = WINDOWS) {
+    const show = JSON.stringify(name);
+    if (name.includes('\0'))
+        throw new errors_UnsafeArchiveError(`entry ${show} contains a NUL byte`);
+    // On Linux and macOS a backslash or "C:" is an ordinary character of one file name (and a
+    // backup of such a name must restore); on Windows they are separators and drive letters.
+    if (windows && name.includes('\\'))
+        throw new errors_UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
+    if (windows && /^[A-Za-z]:/.test(name))
+        throw new errors_UnsafeArchiveError(`entry ${show} starts with a drive letter`);
+    if (name.startsWith('/'))
+        throw new errors_UnsafeArchiveError(`entry ${show} is an absolute path`);
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..'))
+        throw new errors_UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
+    if (parts.length === 0)
+        throw new errors_UnsafeArchiveError(`entry ${show} has no usable name`);
+    // Names are kept exactly (an NFD name comes back NFD; NFC and NFD are two files on Linux).
+    return parts.join('/');
+}
+/** Two names that would land on one file: exact bytes on Linux; macOS and Windows fold case and
+ *  Unicode normalisation. */
+function collisionKey(path, caseInsensitive) {
+    return caseInsensitive ? path.normalize('NFC').toLowerCase() : path;
+}
+/** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
+function planExtraction(entries, manifest, linkTargets, options = {}) {
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    const caseInsensitive = options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
+    const where = options.source ? `${options.source}: ` : '';
+    if (entries.length > caps.maxEntries) {
+        throw new errors_UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
+    }
+    const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
+    const seen = new Map();
+    const planned = [];
+    let totalBytes = 0;
+    for (const entry of entries) {
+        if (entry.name === manifest_MANIFEST_ENTRY)
+            continue;
+        const show = JSON.stringify(entry.name);
+        if (!entry.nameValid)
+            throw new errors_UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
+        const path = safety_normaliseEntryName(entry.name);
+        if (path.split('/')[0] === safety_RESERVED_STATE_DIR)
+            throw new errors_UnsafeArchiveError(`${where}entry ${show} would write into ${safety_RESERVED_STATE_DIR}/, the restore's own state directory`);
+        if (entry.encrypted)
+            throw new errors_UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
+        if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+            throw new errors_UnsafeArchiveError(`${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`);
+        }
+        const key = collisionKey(path, caseInsensitive);
+        const previous = seen.get(key);
+        if (previous !== undefined) {
+            throw new errors_UnsafeArchiveError(`${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`);
+        }
+        seen.set(key, entry.name);
+        totalBytes += entry.uncompressedSize;
+        if (totalBytes > caps.maxTotalBytes) {
+            throw new errors_UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
+        }
+        const manifestEntry = byManifest.get(path);
+        if (!manifestEntry)
+            throw new errors_BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
+        if (manifestEntry.type !== entry.type) {
+            throw new errors_BackupIntegrityError(`${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`);
+        }
+        if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
+            throw new errors_BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
+        }
+        const p = {
+            source: entry,
+            path,
+            type: entry.type,
+            mode: manifestEntry.mode & 0o7777,
+            size: entry.uncompressedSize,
+            manifest: manifestEntry,
+        };
+        if (entry.type === 'symlink') {
+            const target = linkTargets.get(entry);
+            if (target === undefined)
+                throw new errors_UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+            if (target.includes('\0') || target === '')
+                throw new errors_UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+            const problem = safety_unsafeLinkTarget(path, target);
+            if (problem)
+                throw new errors_UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
+            p.linkTarget = target;
+        }
+        planned.push(p);
+    }
+    // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
+    const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
+    for (const p of planned) {
+        const parts = p.path.split('/');
+        for (let i = 1; i < parts.length; i++) {
+            const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
+            if (ancestor && ancestor.type !== 'directory') {
+                throw new errors_UnsafeArchiveError(`${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`);
+            }
+        }
+    }
+    const inArchive = new Set(planned.map((p) => p.path));
+    for (const m of manifest.entries) {
+        if (!inArchive.has(m.path))
+            throw new errors_BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
+    }
+    return {
+        entries: planned,
+        files: planned.filter((p) => p.type === 'file').length,
+        directories: planned.filter((p) => p.type === 'directory').length,
+        symlinks: planned.filter((p) => p.type === 'symlink').length,
+        totalBytes,
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+/** Why a file system error happened, in words an operator can act on. */
+function collect_describeFsError(error) {
+    const e = error;
+    switch (e.code) {
+        case 'EACCES':
+        case 'EPERM':
+            return 'permission denied; run as a user who can read it, or leave it out of the paths';
+        case 'ENOENT':
+            return 'it disappeared while the backup ran; run the backup again when the tree is quiet';
+        case 'ENOSPC':
+            return 'no space left on the device; free some space or choose another --out directory';
+        case 'EDQUOT':
+            return 'disk quota exceeded; free some space or choose another --out directory';
+        case 'ENAMETOOLONG':
+            return 'the name is too long for this file system';
+        case 'EIO':
+            return 'input/output error (failing disk?)';
+        case 'EROFS':
+            return 'the file system is read-only';
+        default:
+            return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+    }
+}
+function nonRegularKind(stat) {
+    if (stat.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (stat.isSocket())
+        return 'a socket';
+    if (stat.isCharacterDevice())
+        return 'a character device';
+    if (stat.isBlockDevice())
+        return 'a block device';
+    return undefined;
+}
+const GLOB_CHARS = /[*?[\]{}!]/;
+function toArchivePath(baseDir, abs) {
+    return relative(baseDir, abs).split(sep).join('/');
+}
+function isInside(parent, child) {
+    const rel = relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+/** Collects entries for `paths` under `baseDir`; `exclude` holds absolute paths never to include
+ *  (the output directory, so a backup never contains older backups). */
+function collect_collectEntries(baseDir, paths, exclude = []) {
+    const base = resolve(baseDir);
+    const byPath = new Map();
+    const excluded = exclude.map((e) => resolve(e));
+    const add = (abs, stat) => {
+        const path = toArchivePath(base, abs);
+        if (path === '' || byPath.has(path))
+            return;
+        if (path === MANIFEST_ENTRY) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
+        }
+        const mode = stat.mode & 0o7777;
+        const owner = { uid: stat.uid, gid: stat.gid };
+        if (stat.isSymbolicLink()) {
+            const target = readlinkSync(abs);
+            // The same rule the restore applies, so every backup that exists can be restored.
+            const problem = unsafeLinkTarget(path, target);
+            if (problem) {
+                throw new ConfigError(`symlink ${JSON.stringify(path)} ${problem} (backed-up tree: ${base}); a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
+            }
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'symlink',
+                size: Buffer.byteLength(target),
+                mode,
+                mtimeMs: stat.mtimeMs,
+                ...owner,
+                target,
+            });
+        }
+        else if (stat.isDirectory()) {
+            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs, ...owner });
+        }
+        else if (stat.isFile()) {
+            byPath.set(path, {
+                abs,
+                path,
+                type: 'file',
+                size: stat.size,
+                mode,
+                mtimeMs: stat.mtimeMs,
+                ctimeMs: stat.ctimeMs,
+                ...owner,
+            });
+        }
+        else {
+            // Refused before it is ever opened: reading a FIFO or a device would hang or never end.
+            throw new ConfigError(`${abs} is ${nonRegularKind(stat) ?? 'not a regular file'}; only regular files, directories and symlinks can be backed up. Leave it out of the paths (list the directories around it instead)`, { field: 'paths' });
+        }
+    };
+    const list = (dir) => {
+        try {
+            return readdirSync(dir, { withFileTypes: true });
+        }
+        catch (error) {
+            throw new ConfigError(`cannot read directory ${dir}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
+    };
+    // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
+    const checkNames = (dir, names) => {
+        if (!names.some((n) => n.includes('\uFFFD')))
+            return;
+        for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+            if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+                throw new ConfigError(`${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 (bytes ${raw.toString('hex')}), which a backup cannot store so that it restores under the same name; rename it (e.g. convmv -f latin1 -t utf8) or leave it out`, { field: 'paths' });
+            }
+        }
+    };
+    const stat = (abs) => {
+        try {
+            return lstatSync(abs);
+        }
+        catch (error) {
+            throw new ConfigError(`cannot read ${abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        }
+    };
+    const walk = (root) => {
+        const stack = [root];
+        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+            const dirents = list(dir);
+            checkNames(dir, dirents.map((d) => d.name));
+            for (const dirent of dirents) {
+                const abs = join(dir, dirent.name);
+                if (excluded.some((e) => isInside(e, abs)))
+                    continue;
+                const st = stat(abs);
+                add(abs, st);
+                if (st.isDirectory())
+                    stack.push(abs);
+            }
+        }
+    };
+    const roots = [];
+    for (const raw of paths) {
+        if (raw.trim() === '')
+            continue;
+        if (GLOB_CHARS.test(raw)) {
+            const matches = globSync(raw, {
+                cwd: base,
+                absolute: true,
+                dot: true,
+                onlyFiles: false,
+                followSymbolicLinks: false,
+                expandDirectories: false,
+            });
+            if (matches.length === 0)
+                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
+                    field: 'paths',
+                });
+            roots.push(...matches.map((m) => resolve(m)));
+        }
+        else {
+            roots.push(resolve(base, raw));
+        }
+    }
+    if (roots.length === 0)
+        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
+            field: 'paths',
+        });
+    for (const abs of roots) {
+        if (!isInside(base, abs)) {
+            throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
+                field: 'paths',
+            });
+        }
+        let stat;
+        try {
+            stat = lstatSync(abs);
+        }
+        catch {
+            throw new ConfigError(`path ${JSON.stringify(abs)} does not exist`, { field: 'paths' });
+        }
+        if (excluded.some((e) => isInside(e, abs)))
+            continue;
+        if (abs !== base)
+            add(abs, stat);
+        if (stat.isDirectory())
+            walk(abs);
+    }
+    // Deterministic order: parents before children, so extraction never needs to guess a directory.
+    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
+// The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
+// logging validation, restores). A log is trusted only when it opens with our header and ends with
+// exactly one result line, so a truncated or hand-edited log never passes verify-artifacts.
+//
+//   # guarded-rollout evidence log
+//   # kind: deploy-dryrun
+//   # tool: guarded-rollout deploy
+//   # tool-version: 0.1.0
+//   # environment: production
+//   # started-at: 2026-11-23T22:00:00.000Z
+//   ...free text...
+//   GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"...","summary":"..."}
+
+
+const EVIDENCE_MAGIC = '# guarded-rollout evidence log';
+const RESULT_PREFIX = 'GUARDED-ROLLOUT-RESULT ';
+/** Appends to an evidence log: header at creation, lines as work goes, one result line at the end. */
+class src_EvidenceLog {
+    path;
+    kind;
+    now;
+    finished = false;
+    constructor(path, options) {
+        this.path = path;
+        this.kind = options.kind;
+        this.now = options.now ?? (() => new Date());
+        const header = [
+            EVIDENCE_MAGIC,
+            `# kind: ${options.kind}`,
+            `# tool: ${options.tool ?? TOOL_NAME}`,
+            `# tool-version: ${TOOL_VERSION}`,
+            `# environment: ${options.environment}`,
+            `# started-at: ${this.now().toISOString()}`,
+            ...evidenceCommitLine(options.commit),
+            '',
+        ].join('\n');
+        const fd = openSync(path, 'w');
+        try {
+            writeSync(fd, header);
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
+    /** Appends free-text lines; a line that mimics the result marker is defused so it cannot forge one. */
+    line(...lines) {
+        if (this.finished)
+            throw new Error(`evidence log ${this.path} is already finished`);
+        const safe = lines
+            .flatMap((l) => l.split(/\r?\n/))
+            .map((l) => (l.startsWith(RESULT_PREFIX.trim()) ? ` ${l}` : l));
+        appendFileSync(this.path, safe.map((l) => `${l}\n`).join(''));
+    }
+    /** Writes the result line and flushes the file to disk. */
+    finish(status, summary, details = {}) {
+        if (this.finished)
+            throw new Error(`evidence log ${this.path} is already finished`);
+        const result = {
+            ...details,
+            status,
+            kind: this.kind,
+            finished_at: this.now().toISOString(),
+            summary,
+        };
+        const fd = openSync(this.path, 'a');
+        try {
+            writeSync(fd, `${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+            fsyncSync(fd);
+        }
+        finally {
+            closeSync(fd);
+        }
+        this.finished = true;
+        return result;
+    }
+}
+function evidenceCommitLine(commit) {
+    const value = (commit ?? process.env.GUARDED_ROLLOUT_EVIDENCE_COMMIT ?? '').trim();
+    return /^[0-9a-f]{7,64}$/i.test(value) ? [`# commit: ${value.toLowerCase()}`] : [];
+}
+/** Parses an evidence log's text; never throws. */
+function src_parseEvidenceLog(text) {
+    const problems = [];
+    const lines = text.replace(/\r\n/g, '\n').split('\n');
+    let header;
+    if (lines[0] !== EVIDENCE_MAGIC) {
+        problems.push(`does not start with the header line "${EVIDENCE_MAGIC}"`);
+    }
+    else {
+        const fields = {};
+        for (const line of lines.slice(1)) {
+            const match = /^# ([a-z-]+): (.*)$/.exec(line);
+            if (!match)
+                break;
+            fields[match[1]] = match[2];
+        }
+        const missing = ['kind', 'tool', 'tool-version', 'environment', 'started-at'].filter((k) => !(k in fields));
+        if (missing.length)
+            problems.push(`header lacks ${missing.join(', ')}`);
+        else
+            header = {
+                kind: fields.kind,
+                tool: fields.tool,
+                toolVersion: fields['tool-version'],
+                environment: fields.environment,
+                startedAt: fields['started-at'],
+                ...(fields.commit ? { commit: fields.commit } : {}),
+            };
+    }
+    const nonEmpty = lines.filter((l) => l.trim() !== '');
+    const resultLines = nonEmpty.filter((l) => l.startsWith(RESULT_PREFIX));
+    let result;
+    if (resultLines.length === 0)
+        problems.push('has no result line (the step did not finish)');
+    else if (resultLines.length > 1)
+        problems.push(`has ${resultLines.length} result lines; exactly one is allowed`);
+    else if (nonEmpty[nonEmpty.length - 1] !== resultLines[0])
+        problems.push('has text after its result line');
+    else {
+        try {
+            const parsed = JSON.parse(resultLines[0].slice(RESULT_PREFIX.length));
+            if (parsed.status !== 'pass' && parsed.status !== 'fail') {
+                problems.push(`result status ${JSON.stringify(parsed.status)} is not "pass" or "fail"`);
+            }
+            else
+                result = parsed;
+        }
+        catch {
+            problems.push('result line is not valid JSON');
+        }
+    }
+    if (header && result && header.kind !== result.kind) {
+        problems.push(`header kind "${header.kind}" differs from result kind "${result.kind}"`);
+    }
+    return { header, result, problems };
+}
+function readEvidenceLog(path) {
+    return src_parseEvidenceLog(readFileSync(path, 'utf8'));
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/zipwrite.ts
+// A zip writer for backups, written here rather than taken from a library because the hot path
+// is many small files: each entry is read, hashed and deflated synchronously in one go and
+// appended to a 4 MiB buffer (one write and one archive-hash update per 4 MiB), where a stream
+// per entry (yazl) costs several event-loop round trips per file. Large files stream through in
+// 1 MiB chunks with a data descriptor. Zip64 is used where sizes, offsets or counts need it.
+// The archive's SHA256 is computed from the bytes as they are written, so no second read.
+
+
+const LOCAL = 0x04034b50;
+const CENTRAL = 0x02014b50;
+const DESCRIPTOR = 0x08074b50;
+const EOCD = 0x06054b50;
+const EOCD64 = 0x06064b50;
+const LOCATOR64 = 0x07064b50;
+const MAX32 = 0xffffffff;
+const MAX16 = 0xffff;
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_UTF8 = 0x0800;
+/** "Made by" Unix, spec 6.3: the high half of external attributes is st_mode. */
+const MADE_BY = (/* unused pure expression or super */ null && ((3 << 8) | 63));
+const BUFFER_BYTES = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
+/** A streamed entry whose file is at least this large gets Zip64 sizes from the start. */
+const ZIP64_STREAM_THRESHOLD = 0xfff00000;
+function dosDateTime(d) {
+    const year = Math.min(Math.max(d.getFullYear(), 1980), 2107);
+    return {
+        time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
+        date: ((year - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
+    };
+}
+class zipwrite_ZipWriter {
+    fd;
+    hash = createHash('sha256');
+    /** Bytes written so far (including what is still buffered). */
+    offset = 0;
+    entryCount = 0;
+    buf = Buffer.allocUnsafe(BUFFER_BYTES);
+    used = 0;
+    // Central records packed into 1 MiB blocks: a million entries must not mean a million Buffers.
+    central = [];
+    block = Buffer.allocUnsafe(1024 * 1024);
+    blockUsed = 0;
+    centralBytes = 0;
+    constructor(fd) {
+        this.fd = fd;
+    }
+    /** Writes at explicit positions, so a rewind (truncate) leaves no hole. */
+    put(chunk, position) {
+        this.hash.update(chunk);
+        for (let off = 0; off < chunk.length;)
+            off += writeSync(this.fd, chunk, off, chunk.length - off, position + off);
+    }
+    flush() {
+        if (this.used === 0)
+            return;
+        this.put(this.buf.subarray(0, this.used), this.offset - this.used);
+        this.used = 0;
+    }
+    /** A point to come back to: everything written after it can be undone (a file that changed
+     *  while it was streamed is written again). */
+    mark() {
+        this.flush();
+        return { offset: this.offset, hash: this.hash.copy(), entries: this.entryCount };
+    }
+    rewind(mark, truncate) {
+        if (this.entryCount !== mark.entries)
+            throw new Error('cannot rewind past a finished entry');
+        this.used = 0;
+        truncate(mark.offset);
+        this.offset = mark.offset;
+        this.hash = mark.hash;
+    }
+    write(data) {
+        if (this.used + data.length > this.buf.length)
+            this.flush();
+        if (data.length >= this.buf.length) {
+            this.put(data, this.offset);
+        }
+        else {
+            data.copy(this.buf, this.used);
+            this.used += data.length;
+        }
+        this.offset += data.length;
+    }
+    /** An entry whose bytes are all known: local header with final sizes, then the data. */
+    addComplete(meta, data, crc, size, method) {
+        const zip64 = size >= MAX32 || data.length >= MAX32;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, 0, crc, data.length, size, zip64);
+        this.write(data);
+        this.centralRecord(meta, method, 0, crc, data.length, size, headerOffset);
+    }
+    /** Starts an entry whose data follows in chunks (large files); sizes come in a data descriptor. */
+    beginStreamed(meta, expectedSize, method) {
+        const zip64 = expectedSize >= ZIP64_STREAM_THRESHOLD;
+        const headerOffset = this.offset;
+        this.localHeader(meta, method, FLAG_DESCRIPTOR, 0, 0, 0, zip64);
+        const start = this.offset;
+        return {
+            write: (chunk) => this.write(chunk),
+            end: (crc, size) => {
+                const compressed = this.offset - start;
+                const d = Buffer.alloc(zip64 ? 24 : 16);
+                d.writeUInt32LE(DESCRIPTOR, 0);
+                d.writeUInt32LE(crc >>> 0, 4);
+                if (zip64) {
+                    d.writeBigUInt64LE(BigInt(compressed), 8);
+                    d.writeBigUInt64LE(BigInt(size), 16);
+                }
+                else {
+                    if (compressed >= MAX32 || size >= MAX32)
+                        throw new Error(`${meta.name.toString()} grew past 4 GiB while it was being read`);
+                    d.writeUInt32LE(compressed, 8);
+                    d.writeUInt32LE(size, 12);
+                }
+                this.write(d);
+                this.centralRecord(meta, method, FLAG_DESCRIPTOR, crc, compressed, size, headerOffset);
+            },
+        };
+    }
+    localHeader(meta, method, flags, crc, compressed, size, zip64) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const extraLen = zip64 ? 20 : 0;
+        const h = Buffer.allocUnsafe(30 + meta.name.length + extraLen);
+        h.writeUInt32LE(LOCAL, 0);
+        h.writeUInt16LE(zip64 ? 45 : 20, 4);
+        h.writeUInt16LE(flags | FLAG_UTF8, 6);
+        h.writeUInt16LE(method, 8);
+        h.writeUInt16LE(time, 10);
+        h.writeUInt16LE(date, 12);
+        h.writeUInt32LE(crc >>> 0, 14);
+        h.writeUInt32LE(zip64 ? MAX32 : compressed, 18);
+        h.writeUInt32LE(zip64 ? MAX32 : size, 22);
+        h.writeUInt16LE(meta.name.length, 26);
+        h.writeUInt16LE(extraLen, 28);
+        meta.name.copy(h, 30);
+        if (zip64) {
+            const e = 30 + meta.name.length;
+            h.writeUInt16LE(0x0001, e);
+            h.writeUInt16LE(16, e + 2);
+            h.writeBigUInt64LE(BigInt(size), e + 4);
+            h.writeBigUInt64LE(BigInt(compressed), e + 12);
+        }
+        this.write(h);
+    }
+    centralRecord(meta, method, flags, crc, compressed, size, headerOffset) {
+        const { time, date } = dosDateTime(meta.mtime);
+        const big = [];
+        if (size >= MAX32)
+            big.push(size);
+        if (compressed >= MAX32)
+            big.push(compressed);
+        if (headerOffset >= MAX32)
+            big.push(headerOffset);
+        const extraLen = big.length ? 4 + 8 * big.length : 0;
+        const c = Buffer.allocUnsafe(46 + meta.name.length + extraLen);
+        c.writeUInt32LE(CENTRAL, 0);
+        c.writeUInt16LE(MADE_BY, 4);
+        c.writeUInt16LE(big.length ? 45 : 20, 6);
+        c.writeUInt16LE(flags | FLAG_UTF8, 8);
+        c.writeUInt16LE(method, 10);
+        c.writeUInt16LE(time, 12);
+        c.writeUInt16LE(date, 14);
+        c.writeUInt32LE(crc >>> 0, 16);
+        c.writeUInt32LE(Math.min(compressed, MAX32), 20);
+        c.writeUInt32LE(Math.min(size, MAX32), 24);
+        c.writeUInt16LE(meta.name.length, 28);
+        c.writeUInt16LE(extraLen, 30);
+        c.writeUInt16LE(0, 32); // comment
+        c.writeUInt16LE(0, 34); // disk
+        c.writeUInt16LE(0, 36); // internal attributes
+        const isDir = (meta.mode & 0o170000) === 0o040000;
+        c.writeUInt32LE((((meta.mode & 0xffff) << 16) | (isDir ? 0x10 : 0)) >>> 0, 38);
+        c.writeUInt32LE(Math.min(headerOffset, MAX32), 42);
+        meta.name.copy(c, 46);
+        if (big.length) {
+            let e = 46 + meta.name.length;
+            c.writeUInt16LE(0x0001, e);
+            c.writeUInt16LE(8 * big.length, e + 2);
+            e += 4;
+            for (const v of big) {
+                c.writeBigUInt64LE(BigInt(v), e);
+                e += 8;
+            }
+        }
+        if (this.blockUsed + c.length > this.block.length) {
+            this.central.push(this.block.subarray(0, this.blockUsed));
+            this.block = Buffer.allocUnsafe(1024 * 1024);
+            this.blockUsed = 0;
+        }
+        c.copy(this.block, this.blockUsed);
+        this.blockUsed += c.length;
+        this.centralBytes += c.length;
+        this.entryCount++;
+    }
+    /** Writes the central directory and end records; returns the archive's size and SHA256. */
+    finish() {
+        const cdOffset = this.offset;
+        this.central.push(this.block.subarray(0, this.blockUsed));
+        for (const c of this.central)
+            this.write(c);
+        this.central = [];
+        const cdSize = this.centralBytes;
+        const n = this.entryCount;
+        const zip64 = n >= MAX16 || cdOffset >= MAX32 || cdSize >= MAX32;
+        if (zip64) {
+            const eocd64Offset = this.offset;
+            const r = Buffer.alloc(56);
+            r.writeUInt32LE(EOCD64, 0);
+            r.writeBigUInt64LE(44n, 4);
+            r.writeUInt16LE(MADE_BY, 12);
+            r.writeUInt16LE(45, 14);
+            r.writeUInt32LE(0, 16);
+            r.writeUInt32LE(0, 20);
+            r.writeBigUInt64LE(BigInt(n), 24);
+            r.writeBigUInt64LE(BigInt(n), 32);
+            r.writeBigUInt64LE(BigInt(cdSize), 40);
+            r.writeBigUInt64LE(BigInt(cdOffset), 48);
+            this.write(r);
+            const l = Buffer.alloc(20);
+            l.writeUInt32LE(LOCATOR64, 0);
+            l.writeUInt32LE(0, 4);
+            l.writeBigUInt64LE(BigInt(eocd64Offset), 8);
+            l.writeUInt32LE(1, 16);
+            this.write(l);
+        }
+        const e = Buffer.alloc(22);
+        e.writeUInt32LE(EOCD, 0);
+        e.writeUInt16LE(Math.min(n, MAX16), 8);
+        e.writeUInt16LE(Math.min(n, MAX16), 10);
+        e.writeUInt32LE(Math.min(cdSize, MAX32), 12);
+        e.writeUInt32LE(Math.min(cdOffset, MAX32), 16);
+        this.write(e);
+        this.flush();
+        return { sizeBytes: this.offset, sha256: this.hash.digest('hex') };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/lock.ts
+// One holder at a time: a lock file created atomically (hard link of a private file, which fails
+// when the lock exists), naming its holder. A holder that died (kill -9, power loss) on this host
+// is detected by its pid and its lock is taken over, with a note; a live holder gets an honest
+// "busy" refusal naming it.
+
+
+
+
+/** Another run holds the lock: the attempted thing did not happen (exit 1). */
+class lock_LockBusyError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+function lock_isProcessAlive(pid) {
+    if (!Number.isInteger(pid) || pid <= 0)
+        return false;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+function readHolder(path) {
+    try {
+        const h = JSON.parse(readFileSync(path, 'utf8'));
+        return typeof h.pid === 'number' ? h : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Private files of runs killed between creating and linking them, and stale locks moved aside
+ *  by a run killed before it deleted them. */
+function sweepPrivateFiles(path) {
+    const prefix = `.${basename(path)}.`;
+    const aside = `${basename(path)}.stale-`;
+    for (const name of readdirSync(dirname(path))) {
+        let pid;
+        if (name.startsWith(prefix))
+            pid = Number(name.slice(prefix.length).split('.')[0]);
+        else if (name.startsWith(aside))
+            pid = Number(name.slice(aside.length));
+        else
+            continue;
+        if (pid !== process.pid && !lock_isProcessAlive(pid))
+            rmSync(join(dirname(path), name), { force: true });
+    }
+}
+/** Takes the lock at `path` or throws LockBusyError naming the live holder. */
+function lock_acquireLock(path, purpose, now = () => new Date()) {
+    const holder = { pid: process.pid, host: hostname(), startedAt: now().toISOString(), purpose };
+    sweepPrivateFiles(path);
+    const mine = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}`);
+    const fd = openSync(mine, 'wx', 0o644);
+    try {
+        writeSync(fd, `${JSON.stringify(holder)}\n`);
+    }
+    finally {
+        closeSync(fd);
+    }
+    let tookOver;
+    try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            try {
+                linkSync(mine, path);
+                const { ino, dev } = statSync(mine);
+                const release = () => {
+                    // Only our own lock: a takeover may have replaced it meanwhile.
+                    try {
+                        const now = statSync(path);
+                        if (now.ino === ino && now.dev === dev)
+                            unlinkSync(path);
+                    }
+                    catch {
+                        // already gone
+                    }
+                };
+                return { path, ...(tookOver ? { tookOver } : {}), release };
+            }
+            catch (error) {
+                if (error.code !== 'EEXIST')
+                    throw error;
+            }
+            const other = readHolder(path);
+            const sameHost = !other || other.host === hostname();
+            if (other && (!sameHost || lock_isProcessAlive(other.pid))) {
+                throw new lock_LockBusyError(`${purpose} is already running (pid ${other.pid} on ${other.host}, started ${other.startedAt}; lock ${path}); wait for it to finish, nothing was changed by this run. If that process is gone for good, delete ${path}`);
+            }
+            // Dead holder (or an unreadable, half-written lock): move it aside atomically, so two
+            // runs taking over at once cannot both delete a fresh lock.
+            const aside = `${path}.stale-${process.pid}`;
+            try {
+                renameSync(path, aside);
+                rmSync(aside, { force: true });
+                tookOver = `took over the lock ${path} of ${other ? `pid ${other.pid} (started ${other.startedAt}), which is no longer running` : 'an unreadable lock file'}`;
+            }
+            catch (error) {
+                if (error.code !== 'ENOENT')
+                    throw error;
+            }
+        }
+        throw new lock_LockBusyError(`${purpose}: could not take the lock ${path} after 5 attempts; another run keeps taking it`);
+    }
+    finally {
+        rmSync(mine, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/durable.ts
+// Durable file-system steps shared by backup, restore and the swap journal: fsync of a directory
+// after a rename, atomic small-file writes, free space.
+
+
+function durable_fsyncDirectory(dir) {
+    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
+    if (process.platform === 'win32')
+        return;
+    const fd = openSync(dir, 'r');
+    try {
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
+function durable_writeFileAtomic(path, text) {
+    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+    const fd = openSync(tmp, 'w');
+    try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+    renameSync(tmp, path);
+    durable_fsyncDirectory(dirname(path));
+}
+function durable_freeBytes(dir) {
+    for (let d = resolve(dir);; d = dirname(d)) {
+        try {
+            const s = statfsSync(d);
+            return Number(s.bavail) * Number(s.bsize);
+        }
+        catch {
+            if (dirname(d) === d)
+                return undefined;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/swap.ts
+// Swapping restored roots into the target, crash-safe. Everything lives in the target's own
+// state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
+//   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   swap.json                        the journal: written (fsynced) before the first rename
+//   restore.lock                     one restore of a target at a time
+// A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
+// of any command that touches the target (restore, backup of that tree) rolls the swap forward
+// before anything else: the staged tree was complete and verified when the journal was written.
+
+
+
+
+const STATE_DIR = '.guarded-rollout';
+const swap_JOURNAL_FILE = 'swap.json';
+const RESTORE_LOCK_FILE = 'restore.lock';
+function swap_stateDir(target) {
+    return join(target, STATE_DIR);
+}
+function swap_exists(path) {
+    try {
+        lstatSync(path);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Takes the restore lock of `target` (creating its state directory). */
+function swap_lockTarget(target, now) {
+    mkdirSync(swap_stateDir(target), { recursive: true, mode: 0o700 });
+    return acquireLock(join(swap_stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
+}
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
+function swap_uniqueDirectory(parent, stamp) {
+    mkdirSync(parent, { recursive: true, mode: 0o700 });
+    for (let n = 1;; n++) {
+        const dir = join(parent, n === 1 ? stamp : `${stamp}-${n}`);
+        try {
+            mkdirSync(dir, { mode: 0o700 });
+            return dir;
+        }
+        catch (error) {
+            if (error.code !== 'EEXIST')
+                throw error;
+        }
+    }
+}
+/** Moves each root of the journal into place. Idempotent: every step checks what is already done,
+ *  so the same function performs a swap and finishes an interrupted one. */
+function rollForward(j) {
+    for (const root of j.roots) {
+        const live = join(j.target, root.name);
+        const staged = join(j.staging, root.name);
+        const previous = join(j.previous, root.name);
+        if (!swap_exists(staged))
+            continue; // this root is already in place
+        if (swap_exists(live)) {
+            // Not yet moved aside (a root that did not exist before cannot be live while still staged,
+            // unless something else created it since: it is kept too, never deleted).
+            if (swap_exists(previous))
+                throw new Error(`cannot finish the swap of ${live}: both ${live} and ${previous} exist; move one of them away and run the command again`);
+            renameSync(live, previous);
+        }
+        renameSync(staged, live);
+    }
+    fsyncDirectory(j.target);
+}
+/** Performs the swap described by `journal` (the staging tree must be complete). */
+function swap_swapRoots(journal) {
+    writeFileAtomic(join(swap_stateDir(journal.target), swap_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+    rollForward(journal);
+    finish(journal);
+}
+function finish(j) {
+    rmSync(join(swap_stateDir(j.target), swap_JOURNAL_FILE), { force: true });
+    rmSync(j.staging, { recursive: true, force: true });
+    try {
+        rmdirSync(j.previous); // nothing was replaced: no empty pre-rollback directory
+    }
+    catch {
+        // not empty: it holds the previous versions
+    }
+}
+/** Finishes a swap that was interrupted in `target` (call while holding its restore lock, or
+ *  after checking nobody does). Returns one note per repair; none when there was nothing to do. */
+function swap_repairInterruptedSwapLocked(target) {
+    const path = join(swap_stateDir(target), swap_JOURNAL_FILE);
+    if (!existsSync(path))
+        return [];
+    const journal = JSON.parse(readFileSync(path, 'utf8'));
+    if (journal.target !== target)
+        journal.target = target; // the tree was moved as a whole
+    rollForward(journal);
+    finish(journal);
+    return [
+        `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
+    ];
+}
+/** Sweeps staging directories left by killed restores (call while holding the restore lock). */
+function swap_sweepStaging(target) {
+    const dir = swap_stateDir(target);
+    const notes = [];
+    let names = [];
+    try {
+        names = readdirSync(dir);
+    }
+    catch {
+        return notes;
+    }
+    for (const name of names) {
+        if (!name.startsWith('staging-'))
+            continue;
+        rmSync(join(dir, name), { recursive: true, force: true });
+        notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+    }
+    return notes;
+}
+/** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
+ *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
+function swap_repairInterruptedSwap(target) {
+    if (!existsSync(join(swap_stateDir(target), swap_JOURNAL_FILE)))
+        return [];
+    const lock = swap_lockTarget(target);
+    try {
+        return [...(lock.tookOver ? [lock.tookOver] : []), ...swap_repairInterruptedSwapLocked(target)];
+    }
+    finally {
+        lock.release();
+        swap_tidyStateDir(target);
+    }
+}
+/** Removes the state directory's empty parts once a command is done (a target that was never
+ *  rolled back keeps no trace; kept previous versions keep theirs). */
+function swap_tidyStateDir(target) {
+    for (const dir of [join(swap_stateDir(target), 'pre-rollback'), swap_stateDir(target)]) {
+        try {
+            rmdirSync(dir);
+        }
+        catch {
+            // not empty, or gone
+        }
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./packages/archive/src/process.ts
+// Running an operator-supplied shell command (dump, restart, smoke) with a hard timeout. The
+// command gets its own process group so a timeout kills everything it started, not just the shell.
+
+const TAIL_BYTES = 4096;
+function process_runShellCommand(command, options) {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn(command, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        let tail = '';
+        const keep = (chunk) => {
+            tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
+        };
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        let timedOut = false;
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                // already gone
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+        }, options.timeoutMs);
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            resolve({
+                ok: false,
+                exitCode: null,
+                signal: null,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: String(error),
+            });
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({
+                ok: !timedOut && code === 0,
+                exitCode: code,
+                signal,
+                timedOut,
+                durationMs: Date.now() - started,
+                outputTail: tail,
+            });
+        });
+    });
+}
+function process_describeCommandResult(result, timeoutMs) {
+    if (result.timedOut)
+        return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.exitCode === null)
+        return `could not run (${result.outputTail.trim() || result.signal})`;
+    return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
+// Creating a backup: one pass that reads each file once, checks it did not change while read
+// (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
+// compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
+// to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
+// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
+// leaves a file that looks complete.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const DUMP_DIR_ENTRY = '_dump';
+/** Files up to this size are read, hashed and deflated in one synchronous step. */
+const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+const SAMPLE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+const READ_ATTEMPTS = 3;
+// Formats that are compressed already: deflating them costs CPU and gains nothing.
+const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
+/** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
+function chooseCompression(entry, level, openFd) {
+    if (level === 0)
+        return 0;
+    if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+        return 0;
+    // A tiny file gains a few bytes from deflate and costs a compressor instance.
+    if (entry.size < 512)
+        return 0;
+    if (entry.size < 16 * 1024)
+        return level;
+    const fd = openFd ?? openSync(entry.abs, 'r');
+    try {
+        const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
+        const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
+        const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
+        return packed.length > n * 0.9 ? 0 : level;
+    }
+    finally {
+        if (openFd === undefined)
+            closeSync(fd);
+    }
+}
+/** The name the `.sha256` line carries: the zip's path from the repository root when it lies
+ *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
+function checksumName(zipPath, root) {
+    const rel = relative(root, zipPath);
+    const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    return (inside ? rel : zipPath).split(sep).join('/');
+}
+function plan(options, extraEntries = []) {
+    const environment = assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
+    const root = resolve(options.cwd ?? process.cwd());
+    const baseDir = resolve(root, options.baseDir ?? '.');
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    const createdAt = (options.now ?? (() => new Date()))();
+    const entries = [
+        ...collectEntries(baseDir, options.paths, [outDir, join(baseDir, RESERVED_STATE_DIR)]),
+        ...extraEntries,
+    ];
+    const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+    // Refused when it is made, never at restore time: every backup written restores by default.
+    if (entries.length > DEFAULT_CAPS.maxEntries)
+        throw new ConfigError(`paths: ${entries.length} entries under ${baseDir}, more than a restore accepts by default (${DEFAULT_CAPS.maxEntries}); back up fewer paths per backup`, { field: 'paths' });
+    return {
+        environment,
+        prefix,
+        outDir,
+        baseDir,
+        root,
+        createdAt,
+        finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
+        entries,
+        totalBytes,
+    };
+}
+function validateLevel(level) {
+    const l = level ?? 6;
+    if (!Number.isInteger(l) || l < 0 || l > 9) {
+        throw new ConfigError(`compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`, { field: 'compression-level' });
+    }
+    return l;
+}
+/** Creates a verified backup (or, with `dryRun`, only writes `backup-dryrun.log`). */
+async function createBackup(options) {
+    const level = validateLevel(options.compressionLevel);
+    if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
+        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
+            field: 'keep',
+        });
+    }
+    if (options.dryRun)
+        return dryRun(options);
+    const root = resolve(options.cwd ?? process.cwd());
+    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
+    const environment = assertEnvironmentName(options.environment);
+    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
+    mkdirSync(outDir, { recursive: true });
+    // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
+    const lock = acquireLock(backupLockPath(outDir, prefix, environment), `a backup of environment "${environment}"`, options.now);
+    const notes = lock.tookOver ? [lock.tookOver] : [];
+    let dumpDir;
+    try {
+        notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+        // A restore killed mid-swap in the tree being backed up is finished first, so the backup
+        // never captures a half-swapped tree.
+        notes.push(...repairInterruptedSwap(resolve(root, options.baseDir ?? '.')));
+        const extra = [];
+        if (options.dumpCommand) {
+            dumpDir = mkdtempSync(join(outDir, `.dump-${environment}-${process.pid}-`));
+            const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
+            const result = await runShellCommand(options.dumpCommand, {
+                cwd: resolve(root, options.baseDir ?? '.'),
+                env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
+                timeoutMs,
+            });
+            if (!result.ok) {
+                throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
+                    field: 'dump-command',
+                });
+            }
+            for (const e of collectEntries(dumpDir, ['.']))
+                extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
+            if (extra.length)
+                extra.unshift({
+                    abs: dumpDir,
+                    path: DUMP_DIR_ENTRY,
+                    type: 'directory',
+                    size: 0,
+                    mode: 0o755,
+                    mtimeMs: Date.now(),
+                });
+        }
+        const p = plan(options, extra);
+        return { ...(await writeArchive(p, options, level)), notes };
+    }
+    finally {
+        if (dumpDir)
+            rmSync(dumpDir, { recursive: true, force: true });
+        lock.release();
+    }
+}
+/** Changed between two stats of one open file: the bytes read may mix two states. */
+function moved(a, b) {
+    return a.size !== b.size || a.mtimeMs !== b.mtimeMs || a.ctimeMs !== b.ctimeMs || a.ino !== b.ino;
+}
+/** Changed within the last 2 s: possibly still being written (see readSmallConsistent). */
+function recentlyChanged(st) {
+    return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
+}
+/** SHA256 of an open file's bytes, read again from the start. */
+function hashFd(fd) {
+    const hash = createHash('sha256');
+    const b = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0, n = readSync(fd, b, 0, b.length, 0); n > 0; pos += n, n = readSync(fd, b, 0, b.length, pos))
+        hash.update(b.subarray(0, n));
+    return hash.digest('hex');
+}
+function openSource(entry) {
+    try {
+        // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
+        // O_NONBLOCK: one swapped for a FIFO cannot hang the open (its fstat then refuses it).
+        return openSync(entry.abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    }
+    catch (error) {
+        throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+    }
+}
+function changedError(entry) {
+    return new ConfigError(`${entry.abs} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`, { field: 'paths' });
+}
+/** Reads a small file whole, checking it did not change while read (re-read up to 3 times). */
+function readSmallConsistent(entry) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const fd = openSource(entry);
+        try {
+            const before = fstatSync(fd);
+            if (!before.isFile())
+                throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                    field: 'paths',
+                });
+            // One byte more than its size, to notice a file that grows during the read.
+            const data = Buffer.allocUnsafe(before.size + 1);
+            let got = 0;
+            while (got < data.length) {
+                const n = readSync(fd, data, got, data.length - got, got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            const after = fstatSync(fd);
+            if (got === before.size && !moved(before, after)) {
+                const bytes = data.subarray(0, got);
+                // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
+                // no visible stat change, so a recently changed file must also read the same twice.
+                if (!recentlyChanged(before) || hashFd(fd) === createHash('sha256').update(bytes).digest('hex'))
+                    return { data: bytes, stat: before };
+            }
+        }
+        catch (error) {
+            if (error instanceof ConfigError)
+                throw error;
+            throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
+    throw changedError(entry);
+}
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+function compressInMemory(entry, data, level) {
+    if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
+        return { method: 0, body: data };
+    if (data.length > SAMPLE_BYTES) {
+        const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
+        if (sample.length > SAMPLE_BYTES * 0.9)
+            return { method: 0, body: data };
+    }
+    // A small window and hash table for small files: the same output format, less set-up per file.
+    const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
+    const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+    return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
+}
+function metaFor(entry, typeBits) {
+    const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
+    return { name: Buffer.from(name, 'utf8'), mode: typeBits | entry.mode, mtime: new Date(entry.mtimeMs) };
+}
+/** Streams a large file into the archive; returns its size and SHA256, or undefined when it
+ *  changed during the read (the caller rewinds the archive and tries again). */
+async function streamLargeFile(zip, entry, level) {
+    const fd = openSource(entry);
+    try {
+        const before = fstatSync(fd);
+        if (!before.isFile())
+            throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+                field: 'paths',
+            });
+        const method = chooseCompression({ ...entry, size: before.size }, level, fd) === 0 ? 0 : 8;
+        const out = zip.beginStreamed(metaFor(entry, 0o100000), before.size, method);
+        const hash = createHash('sha256');
+        let crc = 0;
+        let size = 0;
+        const CHUNK = 1024 * 1024;
+        const deflate = method === 8 ? createDeflateRaw({ level, chunkSize: 256 * 1024 }) : undefined;
+        let deflateError;
+        const deflated = deflate
+            ? new Promise((resolvePromise) => {
+                deflate.on('data', (c) => out.write(c));
+                deflate.on('error', (e) => {
+                    deflateError = e;
+                    resolvePromise();
+                });
+                deflate.on('end', () => resolvePromise());
+            })
+            : Promise.resolve();
+        for (;;) {
+            const chunk = Buffer.allocUnsafe(CHUNK);
+            let n;
+            try {
+                n = readSync(fd, chunk, 0, CHUNK, size);
+            }
+            catch (error) {
+                throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+            }
+            if (n === 0)
+                break;
+            const part = chunk.subarray(0, n);
+            hash.update(part);
+            crc = crc32(part, crc);
+            size += n;
+            if (deflate) {
+                if (!deflate.write(part))
+                    await new Promise((r) => deflate.once('drain', r));
+            }
+            else
+                out.write(part);
+        }
+        deflate?.end();
+        await deflated;
+        if (deflateError)
+            throw deflateError;
+        const after = fstatSync(fd);
+        if (size !== before.size || moved(before, after))
+            return undefined;
+        const digest = hash.digest('hex');
+        if (recentlyChanged(before) && hashFd(fd) !== digest)
+            return undefined;
+        out.end(crc, size);
+        return { size, sha256: digest, stat: before };
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+async function writeArchive(p, options, level) {
+    const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
+    let fd;
+    try {
+        fd = openSync(tmpPath, 'wx', 0o644);
+    }
+    catch (error) {
+        throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error)}`);
+    }
+    const manifestEntries = [];
+    const zip = new ZipWriter(fd);
+    let sizeBytes = 0;
+    let sha256 = '';
+    try {
+        try {
+            for (const entry of p.entries) {
+                const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid } : {};
+                if (entry.type === 'directory') {
+                    zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'directory',
+                        size: 0,
+                        mode: entry.mode,
+                        ...owner,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else if (entry.type === 'symlink') {
+                    const data = Buffer.from(entry.target);
+                    zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'symlink',
+                        size: data.length,
+                        mode: entry.mode,
+                        ...owner,
+                        target: entry.target,
+                        mtimeMs: entry.mtimeMs,
+                    });
+                }
+                else if (entry.size <= SMALL_FILE_BYTES) {
+                    const { data, stat } = readSmallConsistent(entry);
+                    if (data.length > SMALL_FILE_BYTES) {
+                        // Grew past the small-file path since the walk: stream it instead.
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
+                        continue;
+                    }
+                    const { method, body } = compressInMemory(entry, data, level);
+                    zip.addComplete(metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000), body, crc32(data), data.length, method);
+                    manifestEntries.push({
+                        path: entry.path,
+                        type: 'file',
+                        size: data.length,
+                        mode: stat.mode & 0o7777,
+                        uid: stat.uid,
+                        gid: stat.gid,
+                        sha256: createHash('sha256').update(data).digest('hex'),
+                        mtimeMs: stat.mtimeMs,
+                    });
+                }
+                else {
+                    await addLarge(zip, entry, level, manifestEntries);
+                }
+            }
+            const manifest = {
+                format: MANIFEST_FORMAT,
+                environment: p.environment,
+                version: options.version ?? null,
+                commit: options.commit ?? null,
+                createdAt: p.createdAt.toISOString(),
+                tool: TOOL_NAME,
+                toolVersion: TOOL_VERSION,
+                fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+                totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+                entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+            };
+            const text = Buffer.from(`${JSON.stringify(manifest)}\n`);
+            zip.addComplete({ name: Buffer.from(MANIFEST_ENTRY), mode: 0o100644, mtime: p.createdAt }, deflateRawSync(text, { level: 6 }), crc32(text), text.length, 8);
+            ({ sizeBytes, sha256 } = zip.finish());
+            fsyncSync(fd);
+        }
+        catch (error) {
+            if (error instanceof ConfigError)
+                throw error;
+            const code = error.code;
+            if (code)
+                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${describeFsError(error)}; nothing was kept`);
+            throw error;
+        }
+    }
+    catch (error) {
+        closeSync(fd);
+        rmSync(tmpPath, { force: true });
+        throw error;
+    }
+    closeSync(fd);
+    try {
+        // A link, not a rename: it fails instead of replacing a zip that has this name.
+        linkSync(tmpPath, p.finalPath);
+        rmSync(tmpPath, { force: true });
+        fsyncDirectory(p.outDir);
+        writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    }
+    catch (error) {
+        rmSync(`${p.finalPath}.sha256`, { force: true });
+        rmSync(p.finalPath, { force: true });
+        rmSync(tmpPath, { force: true });
+        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`);
+    }
+    const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
+    return {
+        dryRun: false,
+        backupPath: p.finalPath,
+        sha256,
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes,
+        fileCount: manifestEntries.filter((e) => e.type === 'file').length,
+        totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+        deleted,
+    };
+}
+/** A large file, re-read from its start (archive rewound) when it changed during the read. */
+async function addLarge(zip, entry, level, manifestEntries) {
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        const mark = zip.mark();
+        const r = await streamLargeFile(zip, entry, level);
+        if (r) {
+            manifestEntries.push({
+                path: entry.path,
+                type: 'file',
+                size: r.size,
+                mode: r.stat.mode & 0o7777,
+                uid: r.stat.uid,
+                gid: r.stat.gid,
+                sha256: r.sha256,
+                mtimeMs: r.stat.mtimeMs,
+            });
+            return;
+        }
+        zip.rewind(mark, (offset) => ftruncateSync(zip.fd, offset));
+    }
+    throw changedError(entry);
+}
+function dryRun(options) {
+    const p = plan(options);
+    const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
+    const log = new EvidenceLog(logPath, {
+        kind: 'backup-dryrun',
+        tool: `${TOOL_NAME} backup`,
+        environment: p.environment,
+        ...(options.now ? { now: options.now } : {}),
+    });
+    const files = p.entries.filter((e) => e.type === 'file');
+    const free = freeBytes(p.outDir);
+    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries
+        .slice(0, 1000)
+        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
+    // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
+    const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
+    const enough = free === undefined || free >= needed;
+    log.finish(enough ? 'pass' : 'fail', enough
+        ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
+        : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
+        environment: p.environment,
+        destination: p.finalPath,
+        file_count: files.length,
+        entry_count: p.entries.length,
+        total_bytes: p.totalBytes,
+        free_bytes: free ?? null,
+    });
+    return {
+        dryRun: true,
+        dryRunStatus: enough ? 'pass' : 'fail',
+        backupPath: p.finalPath,
+        sha256: '',
+        sha256Path: `${p.finalPath}.sha256`,
+        sizeBytes: 0,
+        fileCount: files.length,
+        totalBytes: p.totalBytes,
+        deleted: [],
+        logPath,
+        notes: [],
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/zipread.ts
+// Reading a zip without trusting it: the end records and central directory are parsed here
+// (Zip64 included) into compact entries, in 4 MiB blocks so a million entries never means one
+// huge buffer. No library's reader is used because every safety decision is ours: overlapping
+// entries (the Fifield construction: many central records sharing one compressed stream) are
+// refused from the central directory alone, each local header must name the same file as its
+// central record, and data is read through a sequential window (few reads for many small files).
+
+
+const zipread_LOCAL = 0x04034b50;
+const zipread_CENTRAL = 0x02014b50;
+const zipread_EOCD = 0x06054b50;
+const zipread_EOCD64 = 0x06064b50;
+const zipread_LOCATOR64 = 0x07064b50;
+const zipread_MAX32 = 0xffffffff;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+function readAt(fd, length, position) {
+    const b = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+        const n = (0,external_node_fs_namespaceObject.readSync)(fd, b, got, length - got, position + got);
+        if (n === 0)
+            break;
+        got += n;
+    }
+    return got === length ? b : b.subarray(0, got);
+}
+function damaged(path, what) {
+    return new errors_BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
+}
+/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
+ *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
+function openArchiveSync(zipPath, maxEntries) {
+    // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
+    // covers a swap between the check and the open (the fstat below refuses it then).
+    let pre;
+    try {
+        pre = (0,external_node_fs_namespaceObject.statSync)(zipPath);
+    }
+    catch (error) {
+        throw new errors_BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check the path and its permissions`);
+    }
+    if (!pre.isFile())
+        throw new errors_BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(zipPath, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    let ok = false;
+    try {
+        const st = (0,external_node_fs_namespaceObject.fstatSync)(fd);
+        if (!st.isFile())
+            throw new errors_BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+        const size = st.size;
+        const tailLen = Math.min(size, 22 + 0xffff);
+        const tail = readAt(fd, tailLen, size - tailLen);
+        let e = -1;
+        for (let i = tail.length - 22; i >= 0; i--) {
+            if (tail.readUInt32LE(i) === zipread_EOCD) {
+                e = i;
+                break;
+            }
+        }
+        if (e < 0)
+            throw damaged(zipPath, 'no end-of-central-directory record');
+        const eocdPos = size - tailLen + e;
+        let count = tail.readUInt16LE(e + 10);
+        let cdSize = tail.readUInt32LE(e + 12);
+        let cdOffset = tail.readUInt32LE(e + 16);
+        let cdEnd = eocdPos;
+        if (count === 0xffff || cdSize === zipread_MAX32 || cdOffset === zipread_MAX32) {
+            const loc = readAt(fd, 20, eocdPos - 20);
+            if (eocdPos < 20 || loc.length < 20 || loc.readUInt32LE(0) !== zipread_LOCATOR64)
+                throw damaged(zipPath, 'Zip64 locator missing');
+            const pos = Number(loc.readBigUInt64LE(8));
+            const r = readAt(fd, 56, pos);
+            if (r.length < 56 || r.readUInt32LE(0) !== zipread_EOCD64)
+                throw damaged(zipPath, 'Zip64 end record missing');
+            count = Number(r.readBigUInt64LE(32));
+            cdSize = Number(r.readBigUInt64LE(40));
+            cdOffset = Number(r.readBigUInt64LE(48));
+            cdEnd = pos;
+        }
+        if (cdOffset + cdSize > cdEnd)
+            throw damaged(zipPath, 'central directory runs past its end record');
+        // The manifest entry is ours, not the tree's: it does not count against the cap.
+        if (count > maxEntries + 1) {
+            throw new errors_BackupIntegrityError(`${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`);
+        }
+        const entries = [];
+        const BLOCK = 4 * 1024 * 1024;
+        let pos = cdOffset;
+        let buf = Buffer.alloc(0);
+        let at = 0;
+        const need = (n) => {
+            if (buf.length - at >= n)
+                return true;
+            const left = buf.subarray(at);
+            const more = readAt(fd, Math.min(Math.max(BLOCK, n), cdOffset + cdSize - pos), pos);
+            pos += more.length;
+            buf = Buffer.concat([left, more]);
+            at = 0;
+            return buf.length >= n;
+        };
+        for (let i = 0; i < count; i++) {
+            if (!need(46) || buf.readUInt32LE(at) !== zipread_CENTRAL)
+                throw damaged(zipPath, `central directory record ${i + 1} of ${count} is missing or damaged`);
+            const nameLen = buf.readUInt16LE(at + 28);
+            const extraLen = buf.readUInt16LE(at + 30);
+            const commentLen = buf.readUInt16LE(at + 32);
+            const recLen = 46 + nameLen + extraLen + commentLen;
+            if (!need(recLen))
+                throw damaged(zipPath, `central directory record ${i + 1} is cut short`);
+            const flags = buf.readUInt16LE(at + 8);
+            let compressedSize = buf.readUInt32LE(at + 20);
+            let uncompressedSize = buf.readUInt32LE(at + 24);
+            let localHeaderOffset = buf.readUInt32LE(at + 42);
+            const raw = buf.subarray(at + 46, at + 46 + nameLen);
+            // Zip64 extended information: only the fields that are saturated, in this order.
+            let x = at + 46 + nameLen;
+            const xEnd = x + extraLen;
+            while (x + 4 <= xEnd) {
+                const id = buf.readUInt16LE(x);
+                const len = buf.readUInt16LE(x + 2);
+                if (id === 0x0001) {
+                    let f = x + 4;
+                    const take = () => {
+                        if (f + 8 > x + 4 + len)
+                            throw damaged(zipPath, `Zip64 field of entry ${i + 1} is short`);
+                        const v = Number(buf.readBigUInt64LE(f));
+                        f += 8;
+                        return v;
+                    };
+                    if (uncompressedSize === zipread_MAX32)
+                        uncompressedSize = take();
+                    if (compressedSize === zipread_MAX32)
+                        compressedSize = take();
+                    if (localHeaderOffset === zipread_MAX32)
+                        localHeaderOffset = take();
+                }
+                x += 4 + len;
+            }
+            const utf8 = (flags & 0x800) !== 0;
+            const name = raw.toString(utf8 ? 'utf8' : 'latin1');
+            const nameValid = !utf8 || Buffer.from(name, 'utf8').equals(raw);
+            const madeBy = buf.readUInt16LE(at + 4);
+            const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
+            const kind = attrs & S_IFMT;
+            const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+            entries.push({
+                name,
+                nameValid,
+                type,
+                mode: attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
+                compressedSize,
+                uncompressedSize,
+                crc32: buf.readUInt32LE(at + 16),
+                compressionMethod: buf.readUInt16LE(at + 10),
+                encrypted: (flags & 0x1) !== 0,
+                flags,
+                localHeaderOffset,
+                limit: cdOffset,
+            });
+            at += recLen;
+        }
+        // Overlap: in offset order, each entry's header + data must end before the next begins.
+        const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        for (let i = 0; i < byOffset.length; i++) {
+            const cur = byOffset[i];
+            const next = i + 1 < byOffset.length ? byOffset[i + 1].localHeaderOffset : cdOffset;
+            cur.limit = next;
+            const minimalEnd = cur.localHeaderOffset + 30 + Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1');
+            if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
+                throw new errors_UnsafeArchiveError(`${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`);
+            }
+        }
+        ok = true;
+        return {
+            path: zipPath,
+            fd,
+            size,
+            entries,
+            centralOffset: cdOffset,
+            close: () => {
+                try {
+                    (0,external_node_fs_namespaceObject.closeSync)(fd);
+                }
+                catch {
+                    // already closed
+                }
+            },
+        };
+    }
+    finally {
+        if (!ok)
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** Sequential reads through a window: many small entries cost one read per window, not two each. */
+class ArchiveWindow {
+    archive;
+    size;
+    buf;
+    start = 0;
+    end = 0;
+    constructor(archive, size = 2 * 1024 * 1024) {
+        this.archive = archive;
+        this.size = size;
+        this.buf = Buffer.allocUnsafe(size);
+    }
+    /** Bytes [pos, pos+len), or undefined when `len` is larger than the window. */
+    get(pos, len) {
+        if (len > this.size)
+            return undefined;
+        if (pos < this.start || pos + len > this.end) {
+            let got = 0;
+            const want = Math.min(this.size, this.archive.size - pos);
+            while (got < want) {
+                const n = (0,external_node_fs_namespaceObject.readSync)(this.archive.fd, this.buf, got, want - got, pos + got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            this.start = pos;
+            this.end = pos + got;
+            if (pos + len > this.end)
+                return undefined;
+        }
+        return this.buf.subarray(pos - this.start, pos - this.start + len);
+    }
+}
+/** Checks `entry`'s local header and returns where its data starts. */
+function dataStart(archive, win, entry) {
+    const show = JSON.stringify(entry.name);
+    const h = win.get(entry.localHeaderOffset, 30);
+    if (!h || h.readUInt32LE(0) !== zipread_LOCAL)
+        throw new errors_BackupIntegrityError(`${archive.path}: entry ${show} has no local header where the central directory says; the backup is corrupt`);
+    const nameLen = h.readUInt16LE(26);
+    const extraLen = h.readUInt16LE(28);
+    const raw = win.get(entry.localHeaderOffset + 30, nameLen);
+    const expected = Buffer.from(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
+    if (!raw || !raw.equals(expected))
+        throw new errors_BackupIntegrityError(`${archive.path}: entry ${show}'s local header names another file; the backup is corrupt or crafted`);
+    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
+    if (start + entry.compressedSize > entry.limit)
+        throw new errors_UnsafeArchiveError(`${archive.path}: entry ${show} overlaps the next entry; refusing an overlapping-entry zip bomb`);
+    return start;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
+// and the manifest. Every safety decision is ours (see safety.ts).
+
+
+
+
+
+
+
+/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
+function readRegularFile(path, what, limit) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new errors_BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+        throw new errors_BackupIntegrityError(`${what} ${path} cannot be read (${code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new errors_BackupIntegrityError(`${what} ${path} is not a regular file`);
+    if (st.size > limit)
+        throw new errors_BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    try {
+        if (!(0,external_node_fs_namespaceObject.fstatSync)(fd).isFile())
+            throw new errors_BackupIntegrityError(`${what} ${path} is not a regular file`);
+        const b = Buffer.alloc(limit + 1);
+        let got = 0;
+        while (got < b.length) {
+            const n = (0,external_node_fs_namespaceObject.readSync)(fd, b, got, b.length - got, null);
+            if (n === 0)
+                break;
+            got += n;
+        }
+        return b.subarray(0, Math.min(got, limit));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+}
+/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
+function readChecksumFile(zipPath) {
+    const path = `${zipPath}.sha256`;
+    const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
+    if (!m)
+        throw new errors_BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
+    const name = m[2];
+    if ((0,external_node_path_namespaceObject.basename)(name) !== (0,external_node_path_namespaceObject.basename)(zipPath)) {
+        throw new errors_BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify((0,external_node_path_namespaceObject.basename)(zipPath))}: it belongs to another backup`);
+    }
+    return { expected: m[1].toLowerCase(), name, path };
+}
+/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block). */
+async function sha256OfFile(path) {
+    const st = (0,external_node_fs_namespaceObject.statSync)(path);
+    if (!st.isFile())
+        throw new errors_BackupIntegrityError(`${path} is not a regular file`);
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const fd = (0,external_node_fs_namespaceObject.openSync)(path, external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NONBLOCK);
+    try {
+        const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+        for (let n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, null); n > 0; n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, null))
+            hash.update(b.subarray(0, n));
+    }
+    finally {
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
+    }
+    return hash.digest('hex');
+}
+/** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
+async function read_verifyChecksum(zipPath) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(zipPath);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            throw new errors_BackupIntegrityError(`backup ${zipPath} does not exist`);
+        throw new errors_BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new errors_BackupIntegrityError(`backup ${zipPath} is not a regular file`);
+    const line = readChecksumFile(zipPath);
+    let actual;
+    try {
+        actual = await sha256OfFile(zipPath);
+    }
+    catch (error) {
+        if (error instanceof errors_BackupIntegrityError)
+            throw error;
+        throw new errors_BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (actual !== line.expected) {
+        throw new errors_BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
+    }
+    return actual;
+}
+/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
+async function read_openArchive(zipPath, maxEntries) {
+    return openArchiveSync(zipPath, maxEntries);
+}
+/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
+ *  and checking its CRC-32. */
+function read_readSmallEntry(archive, entry, limit) {
+    const show = JSON.stringify(entry.name);
+    if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
+        throw new errors_BackupIntegrityError(`entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+    }
+    const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
+    const start = dataStart(archive, win, entry);
+    const raw = win.get(start, entry.compressedSize);
+    if (!raw)
+        throw new errors_BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+    const data = inflateEntry(entry, raw);
+    if (data.length !== entry.uncompressedSize)
+        throw new errors_BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`);
+    if ((0,external_node_zlib_.crc32)(data) >>> 0 !== entry.crc32 >>> 0)
+        throw new errors_BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+    return data;
+}
+/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
+function inflateEntry(entry, raw) {
+    const show = JSON.stringify(entry.name);
+    if (entry.compressionMethod === 0)
+        return raw;
+    try {
+        return (0,external_node_zlib_.inflateRawSync)(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
+    }
+    catch (error) {
+        const e = error;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+            throw new errors_BackupIntegrityError(`entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`);
+        throw new errors_BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
+    }
+}
+const MANIFEST_LIMIT = 256 * 1024 * 1024;
+async function readManifest(archive, zipPath) {
+    const entry = archive.entries.find((e) => e.name === manifest_MANIFEST_ENTRY);
+    if (!entry)
+        throw new errors_BackupIntegrityError(`${zipPath} has no manifest (${manifest_MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
+    return parseManifest(read_readSmallEntry(archive, entry, MANIFEST_LIMIT).toString('utf8'), zipPath);
+}
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./packages/archive/src/writerpool.ts
+// Writing many small restored files is system-call bound (open, write, chown, chmod, utimes,
+// close: six calls per file) while the main thread inflates and hashes. A small pool of worker
+// threads does the system calls, in batches, so both overlap and use the machine's cores. The
+// worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
+
+
+const WORKER_SOURCE = `(async () => {
+  const { parentPort } = await import('node:worker_threads');
+  const fs = await import('node:fs');
+  parentPort.on('message', (batch) => {
+    let current = '';
+    try {
+      for (const f of batch.files) {
+        current = f.path;
+        const fd = fs.openSync(f.path, 'wx', 0o600);
+        try {
+          const d = f.data;
+          for (let off = 0; off < d.length; ) off += fs.writeSync(fd, d, off, d.length - off);
+          if (f.uid !== undefined) fs.fchownSync(fd, f.uid, f.gid);
+          fs.fchmodSync(fd, f.mode);
+          if (f.mtimeMs) fs.futimesSync(fd, new Date(), new Date(f.mtimeMs));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      parentPort.postMessage({ id: batch.id });
+    } catch (e) {
+      parentPort.postMessage({ id: batch.id, error: (e && e.message) || String(e), code: e && e.code, path: current });
+    }
+  });
+})();`;
+class FileWriteError extends Error {
+    code;
+    path;
+    constructor(message, code, path) {
+        super(message);
+        this.code = code;
+        this.path = path;
+    }
+}
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+class WriterPool {
+    workers = [];
+    batch = [];
+    batchBytes = 0;
+    nextId = 0;
+    next = 0;
+    inFlight = new Map();
+    inFlightBytes = 0;
+    failure;
+    waiters = [];
+    constructor(threads = Math.max(1, Math.min(2, (0,external_node_os_namespaceObject.availableParallelism)()))) {
+        for (let i = 0; i < threads; i++) {
+            // A small young generation: transferred file buffers are freed soon after they are written.
+            const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+            w.on('message', (m) => {
+                this.inFlightBytes -= this.inFlight.get(m.id) ?? 0;
+                this.inFlight.delete(m.id);
+                if (m.error && !this.failure)
+                    this.failure = new FileWriteError(m.error, m.code, m.path ?? '');
+                this.wake();
+            });
+            w.on('error', (error) => {
+                if (!this.failure)
+                    this.failure = new FileWriteError(error.message, undefined, '');
+                this.inFlight.clear();
+                this.inFlightBytes = 0;
+                this.wake();
+            });
+            this.workers.push(w);
+        }
+    }
+    wake() {
+        for (const w of this.waiters.splice(0))
+            w();
+    }
+    check() {
+        if (this.failure)
+            throw this.failure;
+    }
+    /** Queues a file; waits when too many bytes are in flight (bounded memory). */
+    async add(file) {
+        this.check();
+        this.batch.push(file);
+        this.batchBytes += file.data.length;
+        if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES)
+            this.send();
+        while (this.inFlightBytes > MAX_IN_FLIGHT_BYTES && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    send() {
+        if (this.batch.length === 0)
+            return;
+        const id = this.nextId++;
+        const files = this.batch;
+        this.batch = [];
+        this.inFlight.set(id, this.batchBytes);
+        this.inFlightBytes += this.batchBytes;
+        this.batchBytes = 0;
+        // Each file's bytes own their ArrayBuffer (see add's callers), so they move without a copy.
+        const transfer = files.map((f) => f.data.buffer);
+        this.workers[this.next++ % this.workers.length].postMessage({ id, files }, transfer);
+    }
+    /** Waits until every queued file is written; throws the first failure. */
+    async drain() {
+        this.send();
+        while (this.inFlight.size > 0 && !this.failure)
+            await new Promise((r) => this.waiters.push(r));
+        this.check();
+    }
+    async close() {
+        await Promise.all(this.workers.map((w) => w.terminate()));
+        this.workers = [];
+    }
+}
+/** A copy of `data` that owns its whole ArrayBuffer (transferable without dragging a window along). */
+function ownBuffer(data) {
+    if (data.byteOffset === 0 &&
+        data.byteLength === data.buffer.byteLength &&
+        !(data.buffer instanceof SharedArrayBuffer))
+        return data;
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(data);
+    return copy;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
+// Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
+// checking each entry's CRC-32, size and manifest SHA256. Small entries are read through a
+// sequential window and inflated synchronously (one handful of syscalls per file); large ones
+// stream in 1 MiB chunks, and inflation stops the moment an entry passes its declared size.
+// Files are created exclusively (O_EXCL) and symlinks last, so no write can pass through a link.
+// Modes keep setuid/setgid/sticky; owners are restored when running as root.
+
+
+
+
+
+
+
+
+
+const SMALL_ENTRY = 1024 * 1024;
+/** Below this many files, starting worker threads costs more than it saves. */
+const POOL_MIN_FILES = 200;
+function check(p, data, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    if (data.length !== p.size)
+        throw new errors_BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${p.size}`);
+    const crc = (0,external_node_zlib_.crc32)(data) >>> 0;
+    if (crc !== p.source.crc32 >>> 0)
+        throw new errors_BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${crc.toString(16)}); the backup is corrupt`);
+    if (verifyHash && p.manifest?.sha256) {
+        const actual = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+        if (actual !== p.manifest.sha256)
+            throw new errors_BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+    }
+}
+function writeAll(fd, buf) {
+    for (let off = 0; off < buf.length;)
+        off += (0,external_node_fs_namespaceObject.writeSync)(fd, buf, off, buf.length - off);
+}
+/** A large entry: compressed bytes read in 1 MiB chunks, inflated off the main thread. */
+async function streamEntry(archive, p, start, fd, verifyHash) {
+    const show = JSON.stringify(p.source.name);
+    const hash = verifyHash && p.manifest?.sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
+    let crc = 0;
+    let bytes = 0;
+    const take = (buf) => {
+        bytes += buf.length;
+        if (bytes > p.size)
+            throw new errors_BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size); refusing it`);
+        crc = (0,external_node_zlib_.crc32)(buf, crc);
+        hash?.update(buf);
+        if (fd !== undefined)
+            writeAll(fd, buf);
+    };
+    const CHUNK = 1024 * 1024;
+    const readChunk = (pos, len) => {
+        const b = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+            const n = (0,external_node_fs_namespaceObject.readSync)(archive.fd, b, got, len - got, pos + got);
+            if (n === 0)
+                throw new errors_BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+            got += n;
+        }
+        return b;
+    };
+    const end = start + p.source.compressedSize;
+    if (p.source.compressionMethod === 0) {
+        // Written synchronously: one buffer serves every chunk (bounded memory for any size).
+        const chunk = Buffer.allocUnsafe(CHUNK);
+        for (let pos = start; pos < end; pos += CHUNK) {
+            const len = Math.min(CHUNK, end - pos);
+            let got = 0;
+            while (got < len) {
+                const n = (0,external_node_fs_namespaceObject.readSync)(archive.fd, chunk, got, len - got, pos + got);
+                if (n === 0)
+                    throw new errors_BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+                got += n;
+            }
+            take(chunk.subarray(0, len));
+        }
+    }
+    else {
+        const inflate = (0,external_node_zlib_.createInflateRaw)({ chunkSize: 256 * 1024 });
+        const done = new Promise((resolvePromise, reject) => {
+            inflate.on('data', (chunk) => {
+                try {
+                    take(chunk);
+                }
+                catch (error) {
+                    inflate.destroy();
+                    reject(error);
+                }
+            });
+            inflate.on('error', (error) => reject(error instanceof errors_BackupIntegrityError
+                ? error
+                : new errors_BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)));
+            inflate.on('end', () => resolvePromise());
+        });
+        done.catch(() => undefined);
+        for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+            const chunk = readChunk(pos, Math.min(CHUNK, end - pos));
+            if (!inflate.write(chunk))
+                await new Promise((r) => inflate.once('drain', r).once('close', r));
+        }
+        inflate.end();
+        await done;
+    }
+    if (bytes !== p.size)
+        throw new errors_BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
+    if (crc >>> 0 !== p.source.crc32 >>> 0)
+        throw new errors_BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
+    if (hash && hash.digest('hex') !== p.manifest.sha256)
+        throw new errors_BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
+}
+function owner(p) {
+    const m = p.manifest;
+    return m && Number.isInteger(m.uid) && Number.isInteger(m.gid) ? { uid: m.uid, gid: m.gid } : undefined;
+}
+/** Streams every file of the plan, checking it; writes into `destination` when given. */
+async function extract_extractPlan(archive, plan, options = {}) {
+    const dest = options.destination;
+    const verifyHash = options.verifyFileHashes ?? true;
+    const owners = options.restoreOwners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+    if (dest)
+        (0,external_node_fs_namespaceObject.mkdirSync)(dest, { mode: 0o700 });
+    const directories = [];
+    const made = new Set();
+    const win = new ArchiveWindow(archive);
+    // Archive order is offset order for our own backups: the window then reads sequentially.
+    const files = plan.entries.filter((p) => p.type === 'file');
+    files.sort((a, b) => a.source.localHeaderOffset - b.source.localHeaderOffset);
+    for (const p of plan.entries) {
+        if (p.type !== 'directory')
+            continue;
+        directories.push(p);
+        if (dest) {
+            (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.join)(dest, p.path), { recursive: true, mode: 0o700 });
+            made.add((0,external_node_path_namespaceObject.join)(dest, p.path));
+        }
+    }
+    const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
+    try {
+        for (const p of files) {
+            const start = dataStart(archive, win, p.source);
+            const file = dest ? (0,external_node_path_namespaceObject.join)(dest, p.path) : undefined;
+            if (file) {
+                const parent = (0,external_node_path_namespaceObject.dirname)(file);
+                if (!made.has(parent)) {
+                    (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+                    made.add(parent);
+                }
+            }
+            const raw = p.size <= SMALL_ENTRY && p.source.compressedSize <= SMALL_ENTRY
+                ? win.get(start, p.source.compressedSize)
+                : undefined;
+            const o = owners ? owner(p) : undefined;
+            if (raw && pool && file) {
+                const data = inflateEntry(p.source, raw);
+                check(p, data, verifyHash);
+                await pool.add({
+                    path: file,
+                    // Stored entries are views of the read window, which must never be transferred away.
+                    data: p.source.compressionMethod === 0 ? Uint8Array.from(data) : ownBuffer(data),
+                    mode: p.mode,
+                    ...(o ?? {}),
+                    ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
+                });
+                continue;
+            }
+            const fd = file ? (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600) : undefined;
+            try {
+                if (raw) {
+                    const data = inflateEntry(p.source, raw);
+                    check(p, data, verifyHash);
+                    if (fd !== undefined)
+                        writeAll(fd, data);
+                }
+                else {
+                    await streamEntry(archive, p, start, fd, verifyHash);
+                }
+                if (fd !== undefined) {
+                    // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
+                    if (o)
+                        (0,external_node_fs_namespaceObject.fchownSync)(fd, o.uid, o.gid);
+                    (0,external_node_fs_namespaceObject.fchmodSync)(fd, p.mode);
+                    if (p.manifest?.mtimeMs)
+                        (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(p.manifest.mtimeMs));
+                }
+            }
+            finally {
+                if (fd !== undefined)
+                    (0,external_node_fs_namespaceObject.closeSync)(fd);
+            }
+        }
+        await pool?.drain();
+    }
+    catch (error) {
+        if (error instanceof FileWriteError)
+            throw new Error(`cannot write ${error.path}: ${collect_describeFsError(error)}`);
+        throw error;
+    }
+    finally {
+        await pool?.close();
+    }
+    if (!dest)
+        return;
+    for (const p of plan.entries) {
+        if (p.type !== 'symlink')
+            continue;
+        const link = (0,external_node_path_namespaceObject.join)(dest, p.path);
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(link), { recursive: true, mode: 0o700 });
+        (0,external_node_fs_namespaceObject.symlinkSync)(p.linkTarget, link);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            (0,external_node_fs_namespaceObject.lchownSync)(link, o.uid, o.gid);
+    }
+    // Deepest first, so tightening a parent's mode never blocks fixing a child.
+    for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
+        const dir = (0,external_node_path_namespaceObject.join)(dest, p.path);
+        const o = owners ? owner(p) : undefined;
+        if (o)
+            (0,external_node_fs_namespaceObject.chownSync)(dir, o.uid, o.gid);
+        (0,external_node_fs_namespaceObject.chmodSync)(dir, p.mode);
+        if (p.manifest?.mtimeMs)
+            (0,external_node_fs_namespaceObject.utimesSync)(dir, new Date(), new Date(p.manifest.mtimeMs));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
+// Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
+// was: checksum, manifest and every entry are checked first, the tree is built in a staging
+// directory inside the target's state directory, and only then are the backup's top-level roots
+// swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
+// previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function withArchive(zipPath, caps, body) {
+    const archive = await read_openArchive(zipPath, caps.maxEntries);
+    try {
+        return await body(archive);
+    }
+    finally {
+        archive.close();
+    }
+}
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await read_readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await readManifest(archive, zipPath);
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function restore_verifyBackup(zipPath, options = {}) {
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    const sha256 = await read_verifyChecksum(zipPath);
+    return withArchive(zipPath, caps, async (archive) => {
+        const { manifest, plan } = await inspect(zipPath, archive, caps);
+        if (options.deep ?? true)
+            await extract_extractPlan(archive, plan);
+        return { path: zipPath, sha256, manifest, plan };
+    });
+}
+/** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
+function resolveBackupPath(options) {
+    const cwd = resolve(options.cwd ?? process.cwd());
+    if (options.backupPath && options.latest)
+        throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
+    if (options.backupPath)
+        return resolve(cwd, options.backupPath);
+    if (!options.latest)
+        throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
+            field: 'backup',
+        });
+    const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
+    const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
+    if (!found)
+        throw new BackupIntegrityError(noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX));
+    return found;
+}
+/** "no complete backup of X in DIR", naming the environments that do have backups there. */
+function noBackupMessage(dir, env, prefix) {
+    let others = [];
+    try {
+        const names = readdirSync(dir);
+        others = [
+            ...new Set(names
+                .map(parseBackupFileName)
+                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
+                .map((n) => n.environment)),
+        ];
+    }
+    catch {
+        // directory missing: say so below
+    }
+    return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
+}
+/** The top-level names a backup holds: exactly what a restore replaces inside its target. */
+function backupRoots(plan) {
+    return [...new Set(plan.entries.map((p) => p.path.split('/')[0]))].sort();
+}
+/** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
+ *  logged), not thrown; only usage errors throw. */
+async function restore_restoreBackup(options) {
+    const environment = assertEnvironmentName(options.environment);
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const target = resolve(cwd, options.target);
+    const now = options.now ?? (() => new Date());
+    const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+    const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    if (!existsSync(dirname(target)))
+        throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
+    if (existsSync(target) && !statSync(target).isDirectory())
+        throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+    const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
+    let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
+    let verified = false;
+    let healthChecksOk = 0;
+    let previousTree;
+    const finish = (status, message) => {
+        log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
+            environment,
+            outcome: status,
+            restored_from: restoredFrom,
+            verified,
+            health_checks_ok: healthChecksOk,
+            target,
+            previous_tree: previousTree ?? null,
+        });
+        return {
+            status,
+            restoredFrom,
+            verified,
+            healthChecksOk,
+            ...(previousTree ? { previousTree } : {}),
+            message,
+            logPath,
+        };
+    };
+    // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
+    let lock;
+    let staging;
+    let roots = [];
+    try {
+        if (!options.dryRun) {
+            // One restore of a target at a time; an interrupted one is finished before anything else.
+            mkdirSync(target, { recursive: false, mode: 0o755 });
+        }
+    }
+    catch (error) {
+        if (error.code !== 'EEXIST')
+            throw error;
+    }
+    try {
+        if (!options.dryRun) {
+            lock = lockTarget(target, now);
+            for (const note of [
+                ...(lock.tookOver ? [lock.tookOver] : []),
+                ...repairInterruptedSwapLocked(target),
+                ...sweepStaging(target),
+            ])
+                log.line(`note: ${note}`);
+        }
+        restoredFrom = resolveBackupPath({ ...options, cwd });
+        log.line(`backup: ${restoredFrom}`, `target: ${target}`);
+        const sha256 = await verifyChecksum(restoredFrom);
+        log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
+        const stamp = compactUtc(now());
+        await withArchive(restoredFrom, caps, async (archive) => {
+            const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+            roots = backupRoots(plan);
+            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link and size checked`, `roots replaced inside the target: ${roots.join(', ') || '(none)'}; every other path of ${target} is left as it is`);
+            if (manifest.environment !== environment) {
+                if (!options.force) {
+                    throw new UnsafeArchiveError(`backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
+                }
+                log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
+            }
+            const free = freeBytes(existsSync(target) ? target : dirname(target));
+            if (free !== undefined && free < plan.totalBytes) {
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
+            }
+            const state = stateDir(target);
+            if (options.dryRun) {
+                await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
+                verified = true;
+                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(state, `staging-${stamp}-<pid>`)}`, `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${join(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${join(state, JOURNAL_FILE)}`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
+                return;
+            }
+            // 4: extract into staging inside the target's state directory (same filesystem: renames).
+            staging = join(state, `staging-${stamp}-${process.pid}`);
+            await extractPlan(archive, plan, {
+                destination: staging,
+                verifyFileHashes: options.verifyFileHashes ?? true,
+            });
+            verified = true;
+            log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
+            const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
+            swapRoots({
+                format: 'guarded-rollout-swap/1',
+                target,
+                staging,
+                previous,
+                roots: roots.map((name) => ({ name, hadLive: existsSync(join(target, name)) })),
+                startedAt: now().toISOString(),
+            });
+            staging = undefined;
+            if (existsSync(previous))
+                previousTree = previous;
+            log.line(`swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`);
+        });
+    }
+    catch (error) {
+        if (staging)
+            rmSync(staging, { recursive: true, force: true });
+        lock?.release();
+        if (lock)
+            tidyStateDir(target);
+        if (error instanceof LockBusyError) {
+            log.line(`REFUSED: ${error.message}`);
+            return finish('refused', error.message);
+        }
+        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+            log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
+            return finish('refused', error.message);
+        }
+        if (error instanceof ConfigError) {
+            log.line(`REFUSED: ${error.message}`);
+            finish('refused', error.message);
+            throw error;
+        }
+        log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
+        return finish('failed', `restore failed: ${error.message}`);
+    }
+    lock?.release();
+    if (lock)
+        tidyStateDir(target);
+    if (options.dryRun)
+        return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
+    const undo = previousTree
+        ? ` The previous versions of ${roots.join(', ')} are kept in ${previousTree}; to undo, move them back into ${target}.`
+        : '';
+    // 5: restart, health streak, smoke.
+    if (options.restartCommand) {
+        const timeoutMs = options.restartTimeoutMs ?? 120_000;
+        const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+        log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    if (options.healthUrl || options.probe) {
+        const h = options.health ?? {};
+        const result = await waitForHealthStreak({
+            probe: options.probe ?? httpHealthProbe(options.healthUrl),
+            ...(h.required !== undefined ? { required: h.required } : {}),
+            ...(h.intervalMs !== undefined ? { intervalMs: h.intervalMs } : {}),
+            ...(h.timeoutMs !== undefined ? { timeoutMs: h.timeoutMs } : {}),
+            ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.sleep ? { sleep: options.sleep } : {}),
+            onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
+        });
+        healthChecksOk = result.streak;
+        if (!result.ok)
+            return finish('failed', `restored, but ${result.reason}.${undo}`);
+        log.line(`health: ${result.reason}`);
+    }
+    else {
+        log.line('health: no health URL configured; skipped');
+    }
+    if (options.smokeCommand) {
+        const timeoutMs = options.smokeTimeoutMs ?? 300_000;
+        const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+        log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
+        if (!r.ok)
+            return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
+    }
+    // Never `succeeded` without the required consecutive OK health checks.
+    if (!options.healthUrl && !options.probe)
+        return finish('restored-unverified', `restored ${basename(restoredFrom)} into ${target}, but NOT verified: no health URL was configured, so no health check ran (give --health-url)`);
+    return finish('succeeded', `restored ${basename(restoredFrom)} into ${target} and saw ${healthChecksOk} consecutive OK health checks`);
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/live-tree.ts
+// The "live tree changed since the deploy" protection of a rollback. A successful deploy records
+// the live tree it left (every file's size, mode and SHA256) beside it, in
+// `<parent>/.<name>.deployed-tree.json` — outside the tree, so a restore never replaces it. Before
+// restoring, the rollback compares the live tree with that record: a file modified or added since
+// (a hand-applied hotfix) would be silently discarded by the restore, so the rollback refuses
+// unless --force. Removed files never block (the restore brings them back).
+
+
+
+/** Where the record of `target` lives: beside it, never inside it. */
+function deployedTreeRecordPath(target) {
+    return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
+}
+function sha256(file) {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+/** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
+ *  only those under `paths` when given (the release's files, not the service's runtime data). */
+function snapshot(root, paths) {
+    const wanted = (rel) => !paths?.length ||
+        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    const files = {};
+    const walk = (dir) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            const path = join(dir, entry.name);
+            const rel = relative(root, path).split(sep).join('/');
+            if (rel === '.guarded-rollout')
+                continue; // the restore's own state (previous versions, journal)
+            if (entry.isDirectory())
+                walk(path);
+            else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
+                const st = lstatSync(path);
+                files[rel] = {
+                    size: st.size,
+                    mode: st.mode & 0o7777,
+                    sha256: entry.isSymbolicLink()
+                        ? createHash('sha256')
+                            .update(`symlink:${readlinkSync(path)}`)
+                            .digest('hex')
+                        : sha256(path),
+                };
+            }
+        }
+    };
+    if (existsSync(root))
+        walk(root);
+    return files;
+}
+/** Records the live tree a deploy (or a verified rollback) left, atomically. */
+function live_tree_recordDeployedTree(target, meta) {
+    const record = {
+        environment: meta.environment,
+        recordedAt: (meta.now ?? (() => new Date()))().toISOString(),
+        target,
+        ...(meta.version ? { version: meta.version } : {}),
+        ...(meta.commit ? { commit: meta.commit } : {}),
+        ...(meta.paths?.length ? { paths: meta.paths } : {}),
+        files: snapshot(target, meta.paths),
+    };
+    const path = deployedTreeRecordPath(target);
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+    renameSync(`${path}.tmp`, path);
+    return path;
+}
+/** Compares the live tree with the record of the last deploy. */
+function live_tree_liveTreeChanges(target) {
+    const recordPath = deployedTreeRecordPath(target);
+    if (!existsSync(recordPath))
+        return { record: undefined, recordPath, modified: [], added: [], removed: [] };
+    const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+    const live = snapshot(target, record.paths);
+    const modified = [];
+    const added = [];
+    for (const [path, file] of Object.entries(live)) {
+        const then = record.files[path];
+        if (!then)
+            added.push(path);
+        else if (then.sha256 !== file.sha256 || then.mode !== file.mode)
+            modified.push(path);
+    }
+    const removed = Object.keys(record.files).filter((p) => !(p in live));
+    return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+}
+/** One line naming what changed, at most a few paths of each kind. */
+function live_tree_describeLiveTreeChanges(changes) {
+    const few = (paths) => paths.slice(0, 5).join(', ') + (paths.length > 5 ? ` and ${paths.length - 5} more` : '');
+    return [
+        changes.modified.length ? `modified: ${few(changes.modified)}` : '',
+        changes.added.length ? `added: ${few(changes.added)}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/rollback.ts
+// The rollback as an operator runs it: the live-tree protection before the restore, the verified
+// restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
+// required consecutive OK health checks; without a health check the outcome is
+// `restored-unverified`, which fails the command in production unless explicitly allowed.
+
+
+
+
+
+/** Environments where an unverified restore is a failure unless allowed. */
+const VERIFIED_ROLLBACK_ENVIRONMENTS = (/* unused pure expression or super */ null && (['production', 'prod']));
+async function runRollback(options) {
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const target = resolve(cwd, options.target);
+    const liveTree = liveTreeChanges(target);
+    const changed = describeLiveTreeChanges(liveTree);
+    if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
+        const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
+        const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
+        const log = new EvidenceLog(logPath, {
+            kind,
+            tool: `${TOOL_NAME} rollback`,
+            environment: options.environment,
+            now: options.now ?? (() => new Date()),
+        });
+        const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
+        log.line(`REFUSED: ${message}`, `record: ${liveTree.recordPath}`, `the live tree ${target} was not changed`);
+        log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
+        return {
+            status: 'refused',
+            restoredFrom: options.backupPath ? resolve(cwd, options.backupPath) : '',
+            verified: false,
+            healthChecksOk: 0,
+            message,
+            logPath,
+            liveTree,
+            failed: true,
+        };
+    }
+    const result = await restoreBackup(options);
+    if (result.status === 'succeeded' || result.status === 'restored-unverified') {
+        // The restored tree is now what is deployed: the next rollback compares with it.
+        recordDeployedTree(target, {
+            environment: options.environment,
+            paths: liveTree.record?.paths ?? options.releasePaths,
+            ...(options.now ? { now: options.now } : {}),
+        });
+    }
+    const unverifiedFails = result.status === 'restored-unverified' &&
+        VERIFIED_ROLLBACK_ENVIRONMENTS.includes(options.environment) &&
+        !options.allowUnverified;
+    const failed = result.status === 'refused' || result.status === 'failed' || unverifiedFails;
+    const message = changed && options.force && liveTree.record
+        ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
+        : result.message;
+    return { ...result, message, liveTree, failed };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/index.ts
+// @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./packages/premerge/src/evidence-bundle.ts
+// Reads the premerge_artifacts bundle (the zip GitHub serves for the artifact) without trusting
+// it: entry count and sizes are capped, names are normalised by the archive package's safety
+// rules, logs are parsed in memory and backups are verified against their `.sha256` in a private
+// temporary directory. Nothing is extracted for a shell or executed.
+
+
+
+
+
+const evidence_bundle_DEFAULT_BUNDLE_CAPS = {
+    maxBundleBytes: 512 * 1024 * 1024,
+    maxEntries: 10_000,
+    maxLogBytes: 8 * 1024 * 1024,
+    maxBackupBytes: 256 * 1024 * 1024,
+    maxBackups: 3,
+};
+/** Thrown when the bundle itself cannot be read; the message names what is wrong. */
+class EvidenceBundleError extends (/* unused pure expression or super */ null && (Error)) {
+}
+async function evidence_bundle_readEvidenceBundle(zip, caps = evidence_bundle_DEFAULT_BUNDLE_CAPS) {
+    if (zip.length > caps.maxBundleBytes)
+        throw new EvidenceBundleError(`the bundle is ${zip.length} bytes, more than the cap of ${caps.maxBundleBytes}`);
+    const dir = await mkdtemp(join(tmpdir(), 'pr-check-evidence-'));
+    try {
+        const bundlePath = join(dir, 'bundle.zip');
+        await writeFile(bundlePath, zip, { mode: 0o600 });
+        let archive;
+        try {
+            archive = await openArchive(bundlePath, caps.maxEntries);
+        }
+        catch (error) {
+            throw new EvidenceBundleError(`the bundle is not a readable zip: ${error.message}`);
+        }
+        try {
+            const byName = new Map();
+            for (const entry of archive.entries) {
+                if (entry.type !== 'file')
+                    continue;
+                let name;
+                try {
+                    name = normaliseEntryName(entry.name);
+                }
+                catch (error) {
+                    throw new EvidenceBundleError(`the bundle holds an unsafe entry: ${error.message}`);
+                }
+                if (entry.encrypted)
+                    throw new EvidenceBundleError(`bundle entry ${name} is encrypted`);
+                byName.set(name, entry);
+            }
+            const logs = new Map();
+            for (const [name, entry] of byName) {
+                if (!name.endsWith('.log'))
+                    continue;
+                if (entry.uncompressedSize > caps.maxLogBytes) {
+                    logs.set(name, {
+                        header: undefined,
+                        result: undefined,
+                        problems: [`is ${entry.uncompressedSize} bytes, more than the ${caps.maxLogBytes}-byte cap`],
+                    });
+                    continue;
+                }
+                try {
+                    logs.set(name, parseEvidenceLog((await readSmallEntry(archive, entry, caps.maxLogBytes)).toString('utf8')));
+                }
+                catch (error) {
+                    logs.set(name, { header: undefined, result: undefined, problems: [error.message] });
+                }
+            }
+            const zips = [...byName.keys()]
+                .filter((n) => /^backups\/[^/]+\.zip$/.test(n))
+                .sort()
+                .reverse()
+                .slice(0, caps.maxBackups);
+            const backups = [];
+            for (const name of zips)
+                backups.push(await checkBundledBackup(archive, byName, name, dir, caps));
+            return { files: [...byName.keys()].sort(), logs, backups };
+        }
+        finally {
+            archive.close();
+        }
+    }
+    finally {
+        await rm(dir, { recursive: true, force: true });
+    }
+}
+async function checkBundledBackup(archive, byName, name, dir, caps) {
+    const sum = byName.get(`${name}.sha256`);
+    if (!sum)
+        return { name, ok: false, reason: `${name} has no ${name.split('/').pop()}.sha256 beside it` };
+    const own = join(dir, `backup-${Math.random().toString(36).slice(2)}`);
+    try {
+        await mkdir(own, { mode: 0o700 });
+        const base = name.split('/').pop();
+        await writeFile(join(own, base), await readSmallEntry(archive, byName.get(name), caps.maxBackupBytes));
+        await writeFile(join(own, `${base}.sha256`), await readSmallEntry(archive, sum, 4096));
+        const verified = await verifyBackup(join(own, base));
+        return {
+            name,
+            ok: true,
+            reason: `${name}: sha256 verified, ${verified.manifest.fileCount} files of ${verified.manifest.environment} checked`,
+            environment: verified.manifest.environment,
+        };
+    }
+    catch (error) {
+        // Say it in the bundle's terms: the private temporary path means nothing to a PR author.
+        const message = error.message.split(own).join(name.slice(0, name.lastIndexOf('/')));
+        return { name, ok: false, reason: `${name}: ${message}` };
     }
 }
 
 ;// CONCATENATED MODULE: ./packages/premerge/src/pr-check.ts
-// pr-check end to end, shared by the action and the CLI: gather the PR from GitHub, resolve who is
-// Ops/SRE and operator, evaluate every rule, and (optionally) write the one check run per head SHA.
+// pr-check end to end, shared by the action and the CLI: gather the PR from GitHub, read the
+// premerge evidence by content, resolve the Ops/SRE and operator sets, evaluate every rule, and
+// complete our app's one check run on the head. Every evaluation ends in a conclusion: an API
+// error after retries ends the check as `failure` naming the request, never leaving an earlier
+// success in place.
 
 
 
 
+
+const EVIDENCE_BUNDLE = 'premerge_artifacts';
 function parseRepo(value) {
     const match = /^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\/([A-Za-z0-9._-]+)$/.exec(value.trim());
     if (!match)
@@ -43816,49 +46960,165 @@ function parsePullNumber(value, label = '--pr') {
     }
     return n;
 }
+// In-process serialisation: evaluations of one PR run one at a time, and one still waiting when a
+// newer one arrives is dropped (the newer reads fresher data). Separate processes are serialised
+// by the workflow's `concurrency:` group; completeCheckRun settles any duplicate they create.
+const queues = new Map();
+async function serialised(key, work) {
+    const queue = queues.get(key) ?? { tail: Promise.resolve(), latest: 0 };
+    queues.set(key, queue);
+    const ticket = ++queue.latest;
+    const previous = queue.tail;
+    let release;
+    queue.tail = new Promise((resolve) => (release = resolve));
+    try {
+        await previous.catch(() => undefined);
+        if (ticket !== queue.latest)
+            return undefined;
+        return await work();
+    }
+    finally {
+        release();
+        if (queue.latest === ticket)
+            queues.delete(key);
+    }
+}
+async function readEvidence(client, ref, run, caps) {
+    if (!run || run.status !== 'completed')
+        return { run, bundle: undefined };
+    const artifacts = await listRunArtifacts(client, ref, run.id, EVIDENCE_BUNDLE);
+    const live = artifacts.filter((a) => a.name === EVIDENCE_BUNDLE);
+    if (live.length === 0)
+        return { run, bundle: undefined, problem: `no ${EVIDENCE_BUNDLE} artifact uploaded` };
+    if (live.length > 1)
+        return {
+            run,
+            bundle: undefined,
+            problem: `${live.length} artifacts named ${EVIDENCE_BUNDLE}; expected one`,
+        };
+    const artifact = live[0];
+    if (artifact.expired)
+        return { run, bundle: undefined, problem: `artifact ${EVIDENCE_BUNDLE} has expired; re-run premerge` };
+    if (artifact.sizeBytes > caps.maxBundleBytes)
+        return {
+            run,
+            bundle: undefined,
+            problem: `artifact ${EVIDENCE_BUNDLE} is ${artifact.sizeBytes} bytes, more than the cap of ${caps.maxBundleBytes}`,
+        };
+    const zip = await downloadArtifact(client, ref, artifact.id);
+    try {
+        return { run, bundle: await readEvidenceBundle(zip, caps) };
+    }
+    catch (error) {
+        return { run, bundle: undefined, problem: error.message };
+    }
+}
 async function runPrCheck(options) {
     const ref = parseRepo(options.repo);
     if (!options.token)
         throw new ConfigError('no GitHub token: set GITHUB_TOKEN (CLI) or the "token" input (action)', {
             field: 'token',
         });
-    const now = options.now ?? (() => new Date());
-    const client = createGitHubClient(options.token, options.apiUrl);
-    const teamClient = options.teamToken ? createGitHubClient(options.teamToken, options.apiUrl) : undefined;
-    const { policy } = options;
-    const hasTeams = (entries) => entries.some((e) => e.includes('/'));
-    // A review by an operator listed by name settles the sign-off without reading any comments.
-    const signoffSatisfiedByReview = (snapshot) => {
-        const named = new Set(policy.roster.operators.filter((e) => !e.includes('/')).map((e) => e.replace(/^@/, '').toLowerCase()));
-        return evaluateSignoff(snapshot, policy, { sre: new Set(), operators: named }).status === 'pass';
+    const outcome = await serialised(`${ref.owner}/${ref.repo}#${options.pull}`.toLowerCase(), () => evaluateAndReport(options, ref));
+    if (outcome)
+        return outcome;
+    const evaluation = { result: 'pending', rules: [], missing: [] };
+    return {
+        evaluation,
+        headSha: options.headShaHint ?? '',
+        markdown: 'superseded by a newer evaluation of this pull request\n',
+        checkRun: undefined,
+        configErrors: [],
+        superseded: true,
     };
-    const snapshot = await fetchPullSnapshot(client, ref, options.pull, policy, { signoffSatisfiedByReview });
-    const membership = await resolveMembership(hasTeams([...policy.roster.sre, ...policy.roster.operators]) ? teamClient : undefined, policy, membershipCandidates(snapshot, policy));
-    const evaluation = evaluatePull(snapshot, policy, membership.roster);
-    if (membership.errors.length) {
-        // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
-        evaluation.rules.unshift({
-            id: 'roster',
-            title: 'Team membership',
-            status: 'fail',
-            reason: membership.errors.join('; '),
-            missing: membership.errors.map((e) => `roster: ${e}`),
-        });
-        evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
-        evaluation.result = 'failure';
+}
+/** Ends the PR's check run as failed with `reason`, without evaluating (e.g. the roster is unreadable). */
+async function reportCheckFailure(options) {
+    const ref = parseRepo(options.repo);
+    const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
+    let headSha = options.headShaHint;
+    try {
+        headSha = (await fetchPull(client, ref, options.pull)).headSha;
     }
-    const markdown = renderEvaluation(evaluation, { pull: options.pull, headSha: snapshot.headSha });
-    let checkRun;
-    if (options.postCheckRun) {
-        const state = checkRunState(evaluation.result);
-        checkRun = await upsertCheckRun(client, ref, snapshot.headSha, options.checkName ?? CHECK_RUN_NAME, {
-            ...state,
-            title: resultTitle(evaluation.result),
-            summary: markdown,
-            ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}),
-        }, now());
+    catch (error) {
+        if (!headSha)
+            throw error;
     }
-    return { evaluation, headSha: snapshot.headSha, markdown, checkRun };
+    await completeCheckRun(client, ref, headSha, {
+        name: options.checkName ?? CHECK_RUN_NAME,
+        appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
+        externalId: externalIdOf(ref, options.pull),
+    }, {
+        conclusion: 'failure',
+        title: '❌ pr-check configuration error',
+        summary: `pr-check could not evaluate PR #${options.pull}: ${options.reason}\n`,
+    }, new Date());
+}
+const externalIdOf = (ref, pull) => `guarded-rollout-pr-check:${ref.owner}/${ref.repo}#${pull}`.toLowerCase();
+async function evaluateAndReport(options, ref) {
+    const now = options.now ?? (() => new Date());
+    const client = createGitHubClient(options.token, options.apiUrl, options.tuning);
+    const teamClient = options.teamToken
+        ? createGitHubClient(options.teamToken, options.apiUrl, options.tuning)
+        : undefined;
+    const { policy } = options;
+    const identity = {
+        name: options.checkName ?? CHECK_RUN_NAME,
+        appId: options.appId ?? GITHUB_ACTIONS_APP_ID,
+        externalId: externalIdOf(ref, options.pull),
+    };
+    const write = async (headSha, conclusion, title, summary) => options.postCheckRun
+        ? completeCheckRun(client, ref, headSha, identity, { conclusion, title, summary, ...(options.detailsUrl ? { detailsUrl: options.detailsUrl } : {}) }, now())
+        : undefined;
+    let headSha = options.headShaHint;
+    try {
+        const pull = await fetchPull(client, ref, options.pull);
+        headSha = pull.headSha;
+        // Teams are listed while the PR's reviews and runs are read; an operator's review, or a
+        // /signoff on the newest page of comments, spares reading the rest.
+        const membershipPromise = resolveMembership(teamClient, policy);
+        const [{ snapshot, premerge }, membership] = await Promise.all([
+            fetchPullSnapshot(client, ref, options.pull, pull, policy, {
+                roster: membershipPromise.then((m) => m.roster),
+            }),
+            membershipPromise,
+        ]);
+        headSha = snapshot.headSha;
+        snapshot.evidence = policy.rules.evidence
+            ? await readEvidence(client, ref, premerge, options.bundleCaps ?? DEFAULT_BUNDLE_CAPS)
+            : undefined;
+        const evaluation = evaluatePull(snapshot, policy, membership.roster);
+        if (membership.errors.length) {
+            // Fail closed: an unreadable team must never look like "nobody approved" or "somebody did".
+            evaluation.rules.unshift({
+                id: 'roster',
+                title: 'Team membership',
+                status: 'fail',
+                reason: membership.errors.join('; '),
+                missing: membership.errors.map((e) => `roster: ${e}`),
+            });
+            evaluation.missing.unshift(...membership.errors.map((e) => `roster: ${e}`));
+            evaluation.result = 'failure';
+        }
+        const markdown = renderEvaluation(evaluation, { pull: options.pull, headSha });
+        const checkRun = await write(headSha, checkConclusion(evaluation.result), resultTitle(evaluation.result), markdown);
+        return { evaluation, headSha, markdown, checkRun, configErrors: membership.errors };
+    }
+    catch (error) {
+        // Whatever went wrong, the head's check must not keep an earlier conclusion.
+        if (headSha && options.postCheckRun) {
+            const reason = error.message;
+            try {
+                await write(headSha, 'failure', '❌ pr-check could not evaluate this pull request', `pr-check could not evaluate PR #${options.pull} at \`${headSha.slice(0, 7)}\`:\n\n${reason}\n\nThe next event (edit, review, comment, push) evaluates again.\n`);
+            }
+            catch (writeError) {
+                throw new CheckFailedError(`${reason}; and the check run could not be marked failed: ${writeError.message}`, {
+                    cause: error,
+                });
+            }
+        }
+        throw error;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/premerge/src/artifact-manifest.ts
@@ -43988,1585 +47248,6 @@ function loadArtifactManifest(file) {
     return manifestFromValue(value, file);
 }
 
-;// CONCATENATED MODULE: ./packages/archive/src/errors.ts
-// Why a backup or restore was refused. Both are "the attempted thing failed" (exit 1): a corrupt or
-// hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
-
-/** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
-class errors_BackupIntegrityError extends errors_CheckFailedError {
-}
-/** An entry would write outside the target, collide, or exceed a safety cap (zip bomb). */
-class errors_UnsafeArchiveError extends errors_CheckFailedError {
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/manifest.ts
-// The manifest every backup carries as its last zip entry: what was backed up, from which release,
-// and each entry's size, mode and SHA256, so a restore can check the archive against its own claims.
-
-const manifest_MANIFEST_ENTRY = '.guarded-rollout-backup.json';
-const manifest_MANIFEST_FORMAT = 'guarded-rollout-backup/1';
-/** Parses and shape-checks a manifest read from an archive (its content is untrusted). */
-function parseManifest(text, source) {
-    let raw;
-    try {
-        raw = JSON.parse(text);
-    }
-    catch (error) {
-        throw new errors_BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} is not valid JSON (${error.message})`);
-    }
-    const m = raw;
-    const bad = (what) => {
-        throw new errors_BackupIntegrityError(`${source}: manifest ${manifest_MANIFEST_ENTRY} ${what}`);
-    };
-    if (!m || typeof m !== 'object')
-        bad('is not an object');
-    if (m.format !== manifest_MANIFEST_FORMAT)
-        bad(`has format ${JSON.stringify(m.format)}; expected "${manifest_MANIFEST_FORMAT}"`);
-    if (typeof m.environment !== 'string')
-        bad('lacks "environment"');
-    if (typeof m.createdAt !== 'string')
-        bad('lacks "createdAt"');
-    if (!Array.isArray(m.entries))
-        bad('lacks "entries"');
-    for (const [i, e] of m.entries.entries()) {
-        if (!e ||
-            typeof e.path !== 'string' ||
-            !['file', 'directory', 'symlink'].includes(e.type) ||
-            typeof e.size !== 'number' ||
-            typeof e.mode !== 'number') {
-            bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
-        }
-        if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
-            bad(`entries[${i}] (${e.path}) lacks a sha256`);
-    }
-    return m;
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/naming.ts
-// Backup file names (`<prefix>_<env>_<UTC YYYYMMDDTHHMMSSZ>.zip`), finding the newest backup of one
-// environment, and retention. Names sort lexically in time order, which is what the seed's
-// `ls -1 backups/dhash_*.zip | sort -r | head -n1` relies on.
-
-
-
-const naming_DEFAULT_PREFIX = 'dhash';
-const naming_DEFAULT_OUT_DIR = 'backups';
-// No underscore in environment names: it separates the name's fields, so "prod_eu" would make
-// `dhash_prod_*` match another environment's backups.
-const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
-const PREFIX = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
-function naming_assertEnvironmentName(env, field = 'environment') {
-    if (!ENVIRONMENT.test(env)) {
-        throw new ConfigError(`${field}: ${JSON.stringify(env)} is not a valid environment name; use letters, digits, "." or "-" (no "_", no "/"), e.g. "production"`, { field });
-    }
-    return env;
-}
-function naming_assertPrefix(prefix) {
-    if (!PREFIX.test(prefix)) {
-        throw new ConfigError(`prefix: ${JSON.stringify(prefix)} is not valid; use letters, digits, "." or "-", e.g. "dhash"`, {
-            field: 'prefix',
-        });
-    }
-    return prefix;
-}
-/** `20261123T220000Z` for a Date, in UTC. */
-function naming_compactUtc(date) {
-    return date
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d{3}Z$/, 'Z');
-}
-function naming_backupFileName(prefix, env, createdAt) {
-    return `${prefix}_${env}_${naming_compactUtc(createdAt)}.zip`;
-}
-const NAME = /^([A-Za-z0-9][A-Za-z0-9.-]*)_([A-Za-z0-9][A-Za-z0-9.-]*)_(\d{8}T\d{6}Z)\.zip$/;
-function naming_parseBackupFileName(file) {
-    const m = NAME.exec(file);
-    return m ? { file, prefix: m[1], environment: m[2], stamp: m[3] } : undefined;
-}
-/** Complete backups of one environment in `dir`, newest first. A zip without its `.sha256` is an
- *  interrupted or in-progress backup and is never listed. */
-function listBackups(dir, env, prefix = naming_DEFAULT_PREFIX) {
-    let names;
-    try {
-        names = readdirSync(dir);
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return [];
-        throw error;
-    }
-    const present = new Set(names);
-    return names
-        .map(naming_parseBackupFileName)
-        .filter((n) => !!n && n.prefix === prefix && n.environment === env && present.has(`${n.file}.sha256`))
-        .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0))
-        .map((n) => join(dir, n.file));
-}
-/** The newest complete backup of `env` in `dir`, or undefined. */
-function naming_findLatestBackup(dir, env, prefix = naming_DEFAULT_PREFIX) {
-    return listBackups(dir, env, prefix)[0];
-}
-/** Keeps the newest `keep` complete backups of `env`; deletes older ones with their `.sha256`.
- *  The checksum goes first so that a half-finished deletion never leaves a zip looking complete
- *  with a wrong companion. Returns the deleted zip paths. */
-function naming_applyRetention(dir, env, keep, prefix = naming_DEFAULT_PREFIX) {
-    const all = listBackups(dir, env, prefix);
-    const doomed = all.slice(keep);
-    for (const zip of doomed) {
-        rmSync(`${zip}.sha256`, { force: true });
-        rmSync(zip, { force: true });
-    }
-    return doomed;
-}
-function assertKeep(value, field = 'keep') {
-    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) {
-        throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a whole number from 1 to 10000 (how many backups per environment to keep)`, {
-            field,
-        });
-    }
-    return n;
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/safety.ts
-// The rules every archive entry must pass before a single byte is written: no way out of the
-// target (traversal, absolute paths, drive letters, backslashes, NUL, escaping or shadowing
-// symlinks), no two entries landing on the same file, no zip bomb (entry count, total bytes,
-// compression ratio), and agreement with the manifest. Pure: entries in, plan or refusal out.
-
-
-
-const safety_DEFAULT_CAPS = {
-    maxEntries: 1_000_000,
-    maxTotalBytes: 256 * 1024 ** 3,
-    // Text rarely deflates past 20:1; a run of zeros reaches ~1000:1, the signature of a bomb.
-    maxRatio: 200,
-    ratioFloorBytes: 1024 * 1024,
-};
-/** Why a symlink at `linkPath` (relative to the root) pointing to `target` could reach outside
- *  the root, or undefined when it cannot. Shared by backup (refuse early) and restore. */
-function safety_unsafeLinkTarget(linkPath, target) {
-    const show = JSON.stringify(target);
-    if (target === '' || target.includes('\0'))
-        return `has an invalid target (${show})`;
-    if (external_node_path_namespaceObject.posix.isAbsolute(target) || /^[A-Za-z]:/.test(target) || target.includes('\\'))
-        return `points outside the target (to ${show})`;
-    const resolved = external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(linkPath), target));
-    if (resolved === '..' || resolved.startsWith('../'))
-        return `points outside the target (to ${show})`;
-    // Lexical normalisation is only sound when ".." comes first: "s/../etc" normalises to "etc",
-    // but if "s" is itself a link to "." the kernel resolves it to "../etc", outside the target.
-    const segments = target.split('/').filter((seg) => seg !== '' && seg !== '.');
-    const firstName = segments.findIndex((seg) => seg !== '..');
-    if (firstName >= 0 && segments.slice(firstName).includes('..')) {
-        return `has ".." after a name in its target (${show}), which can climb out through another link`;
-    }
-    return undefined;
-}
-/** Normalises an entry name or refuses it with the specific reason. */
-function normaliseEntryName(name) {
-    const show = JSON.stringify(name);
-    if (name.includes('\0'))
-        throw new errors_UnsafeArchiveError(`entry ${show} contains a NUL byte`);
-    if (name.includes('\\'))
-        throw new errors_UnsafeArchiveError(`entry ${show} contains a backslash, which Windows treats as a separator (backslash traversal)`);
-    if (/^[A-Za-z]:/.test(name))
-        throw new errors_UnsafeArchiveError(`entry ${show} starts with a drive letter`);
-    if (name.startsWith('/'))
-        throw new errors_UnsafeArchiveError(`entry ${show} is an absolute path`);
-    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-    if (parts.includes('..'))
-        throw new errors_UnsafeArchiveError(`entry ${show} climbs out of the target with ".."`);
-    if (parts.length === 0)
-        throw new errors_UnsafeArchiveError(`entry ${show} has no usable name`);
-    return parts.join('/').normalize('NFC');
-}
-function collisionKey(path, caseInsensitive) {
-    return caseInsensitive ? path.toLowerCase() : path;
-}
-/** Validates every entry and returns the extraction plan; throws on the first unsafe entry. */
-function planExtraction(entries, manifest, linkTargets, options = {}) {
-    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
-    const caseInsensitive = options.caseInsensitive ?? (process.platform === 'darwin' || process.platform === 'win32');
-    const where = options.source ? `${options.source}: ` : '';
-    if (entries.length > caps.maxEntries) {
-        throw new errors_UnsafeArchiveError(`${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`);
-    }
-    const byManifest = new Map(manifest.entries.map((e) => [e.path.normalize('NFC'), e]));
-    const seen = new Map();
-    const planned = [];
-    let totalBytes = 0;
-    for (const entry of entries) {
-        if (entry.name === manifest_MANIFEST_ENTRY)
-            continue;
-        const path = normaliseEntryName(entry.name);
-        const show = JSON.stringify(entry.name);
-        if (entry.encrypted)
-            throw new errors_UnsafeArchiveError(`${where}entry ${show} is encrypted; backups are never encrypted by this tool`);
-        if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
-            throw new errors_UnsafeArchiveError(`${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`);
-        }
-        const key = collisionKey(path, caseInsensitive);
-        const previous = seen.get(key);
-        if (previous !== undefined) {
-            throw new errors_UnsafeArchiveError(`${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`);
-        }
-        seen.set(key, entry.name);
-        totalBytes += entry.uncompressedSize;
-        if (totalBytes > caps.maxTotalBytes) {
-            throw new errors_UnsafeArchiveError(`${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`);
-        }
-        if (entry.uncompressedSize > caps.ratioFloorBytes) {
-            const ratio = entry.uncompressedSize / Math.max(entry.compressedSize, 1);
-            if (ratio > caps.maxRatio) {
-                throw new errors_UnsafeArchiveError(`${where}entry ${show} expands ${Math.round(ratio)}:1 (${entry.compressedSize} → ${entry.uncompressedSize} bytes), above the cap of ${caps.maxRatio}:1 (max-ratio); refusing a possible zip bomb`);
-            }
-        }
-        const manifestEntry = byManifest.get(path);
-        if (!manifestEntry)
-            throw new errors_BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
-        if (manifestEntry.type !== entry.type) {
-            throw new errors_BackupIntegrityError(`${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`);
-        }
-        if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
-            throw new errors_BackupIntegrityError(`${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`);
-        }
-        const p = {
-            source: entry,
-            path,
-            type: entry.type,
-            mode: entry.mode & 0o777,
-            size: entry.uncompressedSize,
-            manifest: manifestEntry,
-        };
-        if (entry.type === 'symlink') {
-            const target = linkTargets.get(entry);
-            if (target === undefined)
-                throw new errors_UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
-            if (target.includes('\0') || target === '')
-                throw new errors_UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
-            const problem = safety_unsafeLinkTarget(path, target);
-            if (problem)
-                throw new errors_UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
-            p.linkTarget = target;
-        }
-        planned.push(p);
-    }
-    // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
-    const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
-    for (const p of planned) {
-        const parts = p.path.split('/');
-        for (let i = 1; i < parts.length; i++) {
-            const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
-            if (ancestor && ancestor.type !== 'directory') {
-                throw new errors_UnsafeArchiveError(`${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`);
-            }
-        }
-    }
-    const inArchive = new Set(planned.map((p) => p.path));
-    for (const m of manifest.entries) {
-        if (!inArchive.has(m.path.normalize('NFC')))
-            throw new errors_BackupIntegrityError(`${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`);
-    }
-    return {
-        entries: planned,
-        files: planned.filter((p) => p.type === 'file').length,
-        directories: planned.filter((p) => p.type === 'directory').length,
-        symlinks: planned.filter((p) => p.type === 'symlink').length,
-        totalBytes,
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
-// Walks the included paths (files, directories, globs) without ever following a symlink, and
-// returns archive entries named relative to the base directory. Anything that would not restore
-// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
-// backup that exists can always be restored.
-
-
-
-
-
-
-const GLOB_CHARS = /[*?[\]{}!]/;
-function toArchivePath(baseDir, abs) {
-    return relative(baseDir, abs).split(sep).join('/');
-}
-function isInside(parent, child) {
-    const rel = relative(parent, child);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-/** Collects entries for `paths` under `baseDir`; `exclude` holds absolute paths never to include
- *  (the output directory, so a backup never contains older backups). */
-function collect_collectEntries(baseDir, paths, exclude = []) {
-    const base = resolve(baseDir);
-    const byPath = new Map();
-    const excluded = exclude.map((e) => resolve(e));
-    const add = (abs, stat) => {
-        const path = toArchivePath(base, abs);
-        if (path === '' || byPath.has(path))
-            return;
-        if (path === MANIFEST_ENTRY) {
-            throw new ConfigError(`path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`);
-        }
-        const mode = stat.mode & 0o7777;
-        if (stat.isSymbolicLink()) {
-            const target = readlinkSync(abs);
-            // The same rule the restore applies, so every backup that exists can be restored.
-            const problem = unsafeLinkTarget(path, target);
-            if (problem) {
-                throw new ConfigError(`symlink ${JSON.stringify(path)} ${problem} (backed-up tree: ${base}); a restore would refuse it, so the backup does too (include the target instead, or make the link relative and inside)`);
-            }
-            byPath.set(path, {
-                abs,
-                path,
-                type: 'symlink',
-                size: Buffer.byteLength(target),
-                mode,
-                mtimeMs: stat.mtimeMs,
-                target,
-            });
-        }
-        else if (stat.isDirectory()) {
-            byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs });
-        }
-        else if (stat.isFile()) {
-            byPath.set(path, { abs, path, type: 'file', size: stat.size, mode, mtimeMs: stat.mtimeMs });
-        }
-        // sockets, FIFOs and devices are not data; they are skipped.
-    };
-    const walk = (root) => {
-        const stack = [root];
-        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-            for (const dirent of readdirSync(dir, { withFileTypes: true })) {
-                const abs = join(dir, dirent.name);
-                if (excluded.some((e) => isInside(e, abs)))
-                    continue;
-                const stat = lstatSync(abs);
-                add(abs, stat);
-                if (stat.isDirectory())
-                    stack.push(abs);
-            }
-        }
-    };
-    const roots = [];
-    for (const raw of paths) {
-        if (raw.trim() === '')
-            continue;
-        if (GLOB_CHARS.test(raw)) {
-            const matches = globSync(raw, {
-                cwd: base,
-                absolute: true,
-                dot: true,
-                onlyFiles: false,
-                followSymbolicLinks: false,
-                expandDirectories: false,
-            });
-            if (matches.length === 0)
-                throw new ConfigError(`path ${JSON.stringify(raw)}: the glob matches nothing under ${base}`, {
-                    field: 'paths',
-                });
-            roots.push(...matches.map((m) => resolve(m)));
-        }
-        else {
-            roots.push(resolve(base, raw));
-        }
-    }
-    if (roots.length === 0)
-        throw new ConfigError('paths: nothing to back up; give at least one file, directory or glob', {
-            field: 'paths',
-        });
-    for (const abs of roots) {
-        if (!isInside(base, abs)) {
-            throw new ConfigError(`path ${JSON.stringify(abs)} is outside the base directory ${base}; archive paths are stored relative to it (set the base directory higher)`, {
-                field: 'paths',
-            });
-        }
-        let stat;
-        try {
-            stat = lstatSync(abs);
-        }
-        catch {
-            throw new ConfigError(`path ${JSON.stringify(abs)} does not exist`, { field: 'paths' });
-        }
-        if (excluded.some((e) => isInside(e, abs)))
-            continue;
-        if (abs !== base)
-            add(abs, stat);
-        if (stat.isDirectory())
-            walk(abs);
-    }
-    // Deterministic order: parents before children, so extraction never needs to guess a directory.
-    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-// EXTERNAL MODULE: ./node_modules/.pnpm/yazl@3.3.1/node_modules/yazl/index.js
-var node_modules_yazl = __nccwpck_require__(3980);
-;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
-// The evidence-log format shared by every step that leaves proof behind (dry-runs, smoke tests,
-// logging validation, restores). A log is trusted only when it opens with our header and ends with
-// exactly one result line, so a truncated or hand-edited log never passes verify-artifacts.
-//
-//   # guarded-rollout evidence log
-//   # kind: deploy-dryrun
-//   # tool: guarded-rollout deploy
-//   # tool-version: 0.1.0
-//   # environment: production
-//   # started-at: 2026-11-23T22:00:00.000Z
-//   ...free text...
-//   GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"...","summary":"..."}
-
-
-const EVIDENCE_MAGIC = '# guarded-rollout evidence log';
-const RESULT_PREFIX = 'GUARDED-ROLLOUT-RESULT ';
-/** Appends to an evidence log: header at creation, lines as work goes, one result line at the end. */
-class src_EvidenceLog {
-    path;
-    kind;
-    now;
-    finished = false;
-    constructor(path, options) {
-        this.path = path;
-        this.kind = options.kind;
-        this.now = options.now ?? (() => new Date());
-        const header = [
-            EVIDENCE_MAGIC,
-            `# kind: ${options.kind}`,
-            `# tool: ${options.tool ?? TOOL_NAME}`,
-            `# tool-version: ${TOOL_VERSION}`,
-            `# environment: ${options.environment}`,
-            `# started-at: ${this.now().toISOString()}`,
-            '',
-        ].join('\n');
-        const fd = openSync(path, 'w');
-        try {
-            writeSync(fd, header);
-        }
-        finally {
-            closeSync(fd);
-        }
-    }
-    /** Appends free-text lines; a line that mimics the result marker is defused so it cannot forge one. */
-    line(...lines) {
-        if (this.finished)
-            throw new Error(`evidence log ${this.path} is already finished`);
-        const safe = lines
-            .flatMap((l) => l.split(/\r?\n/))
-            .map((l) => (l.startsWith(RESULT_PREFIX.trim()) ? ` ${l}` : l));
-        appendFileSync(this.path, safe.map((l) => `${l}\n`).join(''));
-    }
-    /** Writes the result line and flushes the file to disk. */
-    finish(status, summary, details = {}) {
-        if (this.finished)
-            throw new Error(`evidence log ${this.path} is already finished`);
-        const result = {
-            ...details,
-            status,
-            kind: this.kind,
-            finished_at: this.now().toISOString(),
-            summary,
-        };
-        const fd = openSync(this.path, 'a');
-        try {
-            writeSync(fd, `${RESULT_PREFIX}${JSON.stringify(result)}\n`);
-            fsyncSync(fd);
-        }
-        finally {
-            closeSync(fd);
-        }
-        this.finished = true;
-        return result;
-    }
-}
-/** Parses an evidence log's text; never throws. */
-function parseEvidenceLog(text) {
-    const problems = [];
-    const lines = text.replace(/\r\n/g, '\n').split('\n');
-    let header;
-    if (lines[0] !== EVIDENCE_MAGIC) {
-        problems.push(`does not start with the header line "${EVIDENCE_MAGIC}"`);
-    }
-    else {
-        const fields = {};
-        for (const line of lines.slice(1)) {
-            const match = /^# ([a-z-]+): (.*)$/.exec(line);
-            if (!match)
-                break;
-            fields[match[1]] = match[2];
-        }
-        const missing = ['kind', 'tool', 'tool-version', 'environment', 'started-at'].filter((k) => !(k in fields));
-        if (missing.length)
-            problems.push(`header lacks ${missing.join(', ')}`);
-        else
-            header = {
-                kind: fields.kind,
-                tool: fields.tool,
-                toolVersion: fields['tool-version'],
-                environment: fields.environment,
-                startedAt: fields['started-at'],
-            };
-    }
-    const nonEmpty = lines.filter((l) => l.trim() !== '');
-    const resultLines = nonEmpty.filter((l) => l.startsWith(RESULT_PREFIX));
-    let result;
-    if (resultLines.length === 0)
-        problems.push('has no result line (the step did not finish)');
-    else if (resultLines.length > 1)
-        problems.push(`has ${resultLines.length} result lines; exactly one is allowed`);
-    else if (nonEmpty[nonEmpty.length - 1] !== resultLines[0])
-        problems.push('has text after its result line');
-    else {
-        try {
-            const parsed = JSON.parse(resultLines[0].slice(RESULT_PREFIX.length));
-            if (parsed.status !== 'pass' && parsed.status !== 'fail') {
-                problems.push(`result status ${JSON.stringify(parsed.status)} is not "pass" or "fail"`);
-            }
-            else
-                result = parsed;
-        }
-        catch {
-            problems.push('result line is not valid JSON');
-        }
-    }
-    if (header && result && header.kind !== result.kind) {
-        problems.push(`header kind "${header.kind}" differs from result kind "${result.kind}"`);
-    }
-    return { header, result, problems };
-}
-function readEvidenceLog(path) {
-    return parseEvidenceLog(readFileSync(path, 'utf8'));
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./packages/archive/src/process.ts
-// Running an operator-supplied shell command (dump, restart, smoke) with a hard timeout. The
-// command gets its own process group so a timeout kills everything it started, not just the shell.
-
-const TAIL_BYTES = 4096;
-function process_runShellCommand(command, options) {
-    const started = Date.now();
-    return new Promise((resolve) => {
-        const child = spawn(command, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            shell: true,
-            stdio: ['ignore', 'pipe', 'pipe'],
-            detached: process.platform !== 'win32',
-        });
-        let tail = '';
-        const keep = (chunk) => {
-            tail = (tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
-        };
-        child.stdout.on('data', keep);
-        child.stderr.on('data', keep);
-        let timedOut = false;
-        const kill = () => {
-            try {
-                if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
-                else
-                    child.kill('SIGKILL');
-            }
-            catch {
-                // already gone
-            }
-        };
-        const timer = setTimeout(() => {
-            timedOut = true;
-            kill();
-        }, options.timeoutMs);
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            resolve({
-                ok: false,
-                exitCode: null,
-                signal: null,
-                timedOut,
-                durationMs: Date.now() - started,
-                outputTail: String(error),
-            });
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            resolve({
-                ok: !timedOut && code === 0,
-                exitCode: code,
-                signal,
-                timedOut,
-                durationMs: Date.now() - started,
-                outputTail: tail,
-            });
-        });
-    });
-}
-function process_describeCommandResult(result, timeoutMs) {
-    if (result.timedOut)
-        return `timed out after ${timeoutMs} ms (killed)`;
-    if (result.exitCode === null)
-        return `could not run (${result.outputTail.trim() || result.signal})`;
-    return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/backup.ts
-// Creating a backup: one streaming pass that reads each file once, hashes it for the manifest,
-// compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
-// to disk. Memory stays bounded whatever the tree's size; yazl writes Zip64 when sizes need it.
-// The zip is written under a temporary name, fsynced and renamed; the `.sha256` comes last, so a
-// killed backup never leaves a file that looks complete.
-
-
-
-
-
-
-
-
-
-
-
-
-
-const DUMP_DIR_ENTRY = '_dump';
-const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
-// yazl's Entry.FILE_DATA_DONE (index.js); only used to skip finished entries, never to write.
-const YAZL_FILE_DATA_DONE = 3;
-const SAMPLE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
-// Formats that are compressed already: deflating them costs CPU and gains nothing.
-const DENSE_EXTENSIONS = new Set('.zip .gz .tgz .bz2 .xz .zst .7z .rar .jpg .jpeg .png .gif .webp .avif .heic .mp4 .mov .mkv .webm .mp3 .ogg .flac .pdf .woff .woff2 .jar .whl'.split(' '));
-/** Decides store vs deflate from the extension and a 64 KiB sample: random-looking data is stored. */
-function chooseCompression(entry, level) {
-    if (level === 0)
-        return 0;
-    if (DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
-        return 0;
-    // A tiny file gains a few bytes from deflate and costs a compressor instance.
-    if (entry.size < 512)
-        return 0;
-    if (entry.size < 16 * 1024)
-        return level;
-    const fd = openSync(entry.abs, 'r');
-    try {
-        const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
-        const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
-        const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
-        return packed.length > n * 0.9 ? 0 : level;
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-const COALESCE_BYTES = 1024 * 1024;
-/** Passes bytes through in chunks of about 1 MiB, hashing and counting them on the way. */
-class CoalescingHasher extends external_node_stream_.Transform {
-    hash;
-    bytes = 0;
-    parts = [];
-    pending = 0;
-    constructor(hash) {
-        super();
-        this.hash = hash;
-    }
-    _transform(chunk, _encoding, callback) {
-        this.parts.push(chunk);
-        this.pending += chunk.length;
-        if (this.pending >= COALESCE_BYTES)
-            this.release();
-        callback();
-    }
-    _flush(callback) {
-        this.release();
-        callback();
-    }
-    release() {
-        if (this.pending === 0)
-            return;
-        const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.pending);
-        this.parts = [];
-        this.pending = 0;
-        this.hash.update(data);
-        this.bytes += data.length;
-        this.push(data);
-    }
-}
-function backup_fsyncDirectory(dir) {
-    // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
-    if (process.platform === 'win32')
-        return;
-    const fd = openSync(dir, 'r');
-    try {
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
-function writeFileAtomic(path, text) {
-    const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-    const fd = openSync(tmp, 'w');
-    try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-    }
-    finally {
-        closeSync(fd);
-    }
-    renameSync(tmp, path);
-    backup_fsyncDirectory(dirname(path));
-}
-/** The name the `.sha256` line carries: the zip's path from the repository root when it lies
- *  inside it, so `sha256sum -c backups/x.zip.sha256` works verbatim from the root. */
-function checksumName(zipPath, root) {
-    const rel = relative(root, zipPath);
-    const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-    return (inside ? rel : zipPath).split(sep).join('/');
-}
-function backup_freeBytes(dir) {
-    for (let d = resolve(dir);; d = dirname(d)) {
-        try {
-            const s = statfsSync(d);
-            return Number(s.bavail) * Number(s.bsize);
-        }
-        catch {
-            if (dirname(d) === d)
-                return undefined;
-        }
-    }
-}
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-/** Removes temp files of backups whose process died (kill -9, power loss); a live one is left alone. */
-function sweepDeadPartials(outDir) {
-    for (const name of readdirSync(outDir)) {
-        const m = /^\..+\.partial-(\d+)$/.exec(name);
-        if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
-            rmSync(join(outDir, name), { force: true });
-    }
-}
-function plan(options, extraEntries = []) {
-    const environment = assertEnvironmentName(options.environment);
-    const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
-    const root = resolve(options.cwd ?? process.cwd());
-    const baseDir = resolve(root, options.baseDir ?? '.');
-    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
-    const createdAt = (options.now ?? (() => new Date()))();
-    const entries = [...collectEntries(baseDir, options.paths, [outDir]), ...extraEntries];
-    const totalBytes = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-    return {
-        environment,
-        prefix,
-        outDir,
-        baseDir,
-        root,
-        createdAt,
-        finalPath: join(outDir, backupFileName(prefix, environment, createdAt)),
-        entries,
-        totalBytes,
-    };
-}
-function validateLevel(level) {
-    const l = level ?? 6;
-    if (!Number.isInteger(l) || l < 0 || l > 9) {
-        throw new ConfigError(`compression-level: ${JSON.stringify(level)} is not a whole number from 0 (store) to 9`, { field: 'compression-level' });
-    }
-    return l;
-}
-/** Creates a verified backup (or, with `dryRun`, only writes `backup-dryrun.log`). */
-async function createBackup(options) {
-    const level = validateLevel(options.compressionLevel);
-    if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
-        throw new ConfigError(`keep: ${JSON.stringify(options.keep)} is not a whole number of at least 1`, {
-            field: 'keep',
-        });
-    }
-    if (options.dryRun)
-        return dryRun(options);
-    const root = resolve(options.cwd ?? process.cwd());
-    const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
-    mkdirSync(outDir, { recursive: true });
-    sweepDeadPartials(outDir);
-    let dumpDir;
-    try {
-        const extra = [];
-        if (options.dumpCommand) {
-            dumpDir = mkdtempSync(join(outDir, '.dump-'));
-            const timeoutMs = options.dumpTimeoutMs ?? 30 * 60_000;
-            const result = await runShellCommand(options.dumpCommand, {
-                cwd: resolve(root, options.baseDir ?? '.'),
-                env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
-                timeoutMs,
-            });
-            if (!result.ok) {
-                throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
-                    field: 'dump-command',
-                });
-            }
-            for (const e of collectEntries(dumpDir, ['.']))
-                extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
-            if (extra.length)
-                extra.unshift({
-                    abs: dumpDir,
-                    path: DUMP_DIR_ENTRY,
-                    type: 'directory',
-                    size: 0,
-                    mode: 0o755,
-                    mtimeMs: Date.now(),
-                });
-        }
-        const p = plan(options, extra);
-        return await writeArchive(p, options, level);
-    }
-    finally {
-        if (dumpDir)
-            rmSync(dumpDir, { recursive: true, force: true });
-    }
-}
-async function writeArchive(p, options, level) {
-    const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
-    const fd = openSync(tmpPath, 'wx');
-    const archiveHash = createHash('sha256');
-    let sizeBytes = 0;
-    const manifestEntries = [];
-    const zip = new yazl.ZipFile();
-    try {
-        await new Promise((resolvePromise, reject) => {
-            let failed = false;
-            const fail = (error) => {
-                if (failed)
-                    return;
-                failed = true;
-                zip.outputStream.destroy();
-                reject(error instanceof Error ? error : new Error(String(error)));
-            };
-            zip.on('error', fail);
-            const out = createWriteStream('', { fd, autoClose: false });
-            out.on('error', fail);
-            out.on('finish', () => {
-                if (!failed)
-                    resolvePromise();
-            });
-            // yazl emits many small chunks (each header, 16 KiB of deflate output); gathering them
-            // into 1 MiB writes saves most of the write syscalls and hash calls.
-            const coalesce = new CoalescingHasher(archiveHash);
-            coalesce.on('error', fail);
-            zip.outputStream.pipe(coalesce).pipe(out);
-            coalesce.on('end', () => {
-                sizeBytes = coalesce.bytes;
-            });
-            const files = p.entries.filter((e) => e.type === 'file');
-            let pending = files.length;
-            // yazl looks for the next entry to write by scanning its entry list from the start, which
-            // is quadratic in the entry count (minutes at 100,000 files). Finished entries are moved
-            // aside now and then, and put back in order before end() writes the central directory.
-            const internal = zip;
-            const finished = [];
-            let sinceTrim = 0;
-            const trimFinishedEntries = () => {
-                if (++sinceTrim < 512 || !Array.isArray(internal.entries))
-                    return;
-                sinceTrim = 0;
-                let k = 0;
-                while (k < internal.entries.length && internal.entries[k].state === YAZL_FILE_DATA_DONE)
-                    k++;
-                if (k > 0)
-                    finished.push(...internal.entries.splice(0, k));
-            };
-            const finishManifest = () => {
-                const manifest = {
-                    format: MANIFEST_FORMAT,
-                    environment: p.environment,
-                    version: options.version ?? null,
-                    commit: options.commit ?? null,
-                    createdAt: p.createdAt.toISOString(),
-                    tool: TOOL_NAME,
-                    toolVersion: TOOL_VERSION,
-                    fileCount: files.length,
-                    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
-                    entries: manifestEntries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-                };
-                zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`), MANIFEST_ENTRY, {
-                    mtime: p.createdAt,
-                    mode: 0o100644,
-                    compress: true,
-                });
-                if (Array.isArray(internal.entries) && finished.length)
-                    internal.entries.unshift(...finished.splice(0));
-                zip.end();
-            };
-            for (const entry of p.entries) {
-                const mtime = new Date(entry.mtimeMs);
-                if (entry.type === 'directory') {
-                    zip.addEmptyDirectory(entry.path, { mtime, mode: 0o040000 | entry.mode });
-                    manifestEntries.push({
-                        path: entry.path,
-                        type: 'directory',
-                        size: 0,
-                        mode: entry.mode,
-                        mtimeMs: entry.mtimeMs,
-                    });
-                }
-                else if (entry.type === 'symlink') {
-                    zip.addBuffer(Buffer.from(entry.target), entry.path, {
-                        mtime,
-                        mode: 0o120000 | entry.mode,
-                        compress: false,
-                    });
-                    manifestEntries.push({
-                        path: entry.path,
-                        type: 'symlink',
-                        size: entry.size,
-                        mode: entry.mode,
-                        target: entry.target,
-                        mtimeMs: entry.mtimeMs,
-                    });
-                }
-                else {
-                    const compressionLevel = chooseCompression(entry, level);
-                    // Opened only when its turn comes, so a tree of 100,000 files never holds 100,000 descriptors.
-                    zip.addReadStreamLazy(entry.path, { mtime, mode: 0o100000 | entry.mode, size: entry.size, compressionLevel }, (cb) => {
-                        const hash = createHash('sha256');
-                        let bytes = 0;
-                        const done = () => {
-                            if (bytes !== entry.size) {
-                                fail(new Error(`${entry.abs} changed while it was being backed up (${entry.size} bytes expected, ${bytes} read); run the backup again when it is quiet`));
-                                return;
-                            }
-                            manifestEntries.push({
-                                path: entry.path,
-                                type: 'file',
-                                size: bytes,
-                                mode: entry.mode,
-                                sha256: hash.digest('hex'),
-                                mtimeMs: entry.mtimeMs,
-                            });
-                            trimFinishedEntries();
-                            if (--pending === 0)
-                                finishManifest();
-                        };
-                        if (entry.size <= SMALL_FILE_BYTES) {
-                            // Small files in one synchronous read: four thread-pool round trips per file
-                            // (open, read, read, close) dominate a tree of many tiny files.
-                            let data;
-                            try {
-                                data = readFileSync(entry.abs);
-                            }
-                            catch (error) {
-                                fail(new Error(`cannot read ${entry.abs}: ${error.message}`));
-                                return;
-                            }
-                            hash.update(data);
-                            bytes = data.length;
-                            const stream = Readable.from([data], { objectMode: false });
-                            stream.once('end', done);
-                            cb(null, stream);
-                            return;
-                        }
-                        const stream = createReadStream(entry.abs, { highWaterMark: 1024 * 1024 });
-                        stream.on('error', (error) => fail(new Error(`cannot read ${entry.abs}: ${error.message}`)));
-                        stream.on('data', (chunk) => {
-                            hash.update(chunk);
-                            bytes += chunk.length;
-                        });
-                        stream.on('end', done);
-                        cb(null, stream);
-                    });
-                }
-            }
-            if (files.length === 0)
-                finishManifest();
-        });
-        fsyncSync(fd);
-    }
-    catch (error) {
-        closeSync(fd);
-        rmSync(tmpPath, { force: true });
-        throw error;
-    }
-    closeSync(fd);
-    renameSync(tmpPath, p.finalPath);
-    backup_fsyncDirectory(p.outDir);
-    const sha256 = archiveHash.digest('hex');
-    const sha256Path = `${p.finalPath}.sha256`;
-    writeFileAtomic(sha256Path, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
-    const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
-    return {
-        dryRun: false,
-        backupPath: p.finalPath,
-        sha256,
-        sha256Path,
-        sizeBytes,
-        fileCount: manifestEntries.filter((e) => e.type === 'file').length,
-        totalBytes: p.totalBytes,
-        deleted,
-    };
-}
-function dryRun(options) {
-    const p = plan(options);
-    const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-    const log = new EvidenceLog(logPath, {
-        kind: 'backup-dryrun',
-        tool: `${TOOL_NAME} backup`,
-        environment: p.environment,
-        ...(options.now ? { now: options.now } : {}),
-    });
-    const files = p.entries.filter((e) => e.type === 'file');
-    const free = backup_freeBytes(p.outDir);
-    log.line(`destination: ${p.finalPath} (+ .sha256, written last)`, `base directory: ${p.baseDir}`, `included paths: ${options.paths.join(', ')}`, options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none', `retention: ${options.keep !== undefined ? `keep newest ${options.keep}` : 'keep all'}`, `entries: ${p.entries.length} (${files.length} files, ${p.entries.filter((e) => e.type === 'directory').length} directories, ${p.entries.filter((e) => e.type === 'symlink').length} symlinks)`, `total size: ${p.totalBytes} bytes (${formatBytes(p.totalBytes)})`, `free disk at destination: ${free === undefined ? 'unknown' : `${free} bytes (${formatBytes(free)})`}`, '', 'would include:', ...p.entries
-        .slice(0, 1000)
-        .map((e) => `  ${e.type === 'directory' ? 'dir ' : e.type === 'symlink' ? 'link' : 'file'} ${e.path}${e.type === 'file' ? ` (${e.size} bytes)` : e.type === 'symlink' ? ` -> ${e.target}` : ''}`), ...(p.entries.length > 1000 ? [`  ... and ${p.entries.length - 1000} more`] : []));
-    // An upper bound: stored size can exceed the input slightly (headers), never by more than this.
-    const needed = p.totalBytes + p.entries.length * 200 + 1024 * 1024;
-    const enough = free === undefined || free >= needed;
-    log.finish(enough ? 'pass' : 'fail', enough
-        ? `would back up ${files.length} files (${formatBytes(p.totalBytes)}) to ${p.finalPath}`
-        : `not enough free disk: need about ${formatBytes(needed)}, have ${formatBytes(free ?? 0)}`, {
-        environment: p.environment,
-        destination: p.finalPath,
-        file_count: files.length,
-        entry_count: p.entries.length,
-        total_bytes: p.totalBytes,
-        free_bytes: free ?? null,
-    });
-    return {
-        dryRun: true,
-        dryRunStatus: enough ? 'pass' : 'fail',
-        backupPath: p.finalPath,
-        sha256: '',
-        sha256Path: `${p.finalPath}.sha256`,
-        sizeBytes: 0,
-        fileCount: files.length,
-        totalBytes: p.totalBytes,
-        deleted: [],
-        logPath,
-    };
-}
-
-// EXTERNAL MODULE: ./node_modules/.pnpm/yauzl@3.4.0/node_modules/yauzl/index.js
-var yauzl = __nccwpck_require__(7198);
-;// CONCATENATED MODULE: ./packages/archive/src/read.ts
-// Reading a backup without trusting it: the `.sha256` companion, the central directory (names kept
-// as raw bytes so we judge them ourselves), and the manifest. yauzl is used only as a parser; every
-// safety decision is ours (see safety.ts), because no library's extract-all is trusted here.
-
-
-
-
-
-
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-const S_IFDIR = 0o040000;
-/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
-function readChecksumFile(zipPath) {
-    const path = `${zipPath}.sha256`;
-    if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-        throw new errors_BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
-    }
-    const text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
-    if (!m)
-        throw new errors_BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
-    const name = m[2];
-    if ((0,external_node_path_namespaceObject.basename)(name) !== (0,external_node_path_namespaceObject.basename)(zipPath)) {
-        throw new errors_BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify((0,external_node_path_namespaceObject.basename)(zipPath))}: it belongs to another backup`);
-    }
-    return { expected: m[1].toLowerCase(), name, path };
-}
-async function sha256OfFile(path) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path, { highWaterMark: 1024 * 1024 }))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
-async function read_verifyChecksum(zipPath) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(zipPath))
-        throw new errors_BackupIntegrityError(`backup ${zipPath} does not exist`);
-    const line = readChecksumFile(zipPath);
-    const actual = await sha256OfFile(zipPath);
-    if (actual !== line.expected) {
-        throw new errors_BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
-    }
-    return actual;
-}
-function decodeName(raw, utf8) {
-    // Names without the UTF-8 flag are CP437 by the spec; latin1 keeps every byte distinct, which is
-    // what collision and traversal checks need.
-    return raw.toString(utf8 ? 'utf8' : 'latin1');
-}
-function describe(entry) {
-    const rawName = entry.fileNameRaw;
-    const name = decodeName(rawName, (entry.generalPurposeBitFlag & 0x800) !== 0);
-    const unix = entry.versionMadeBy >> 8 === 3;
-    const attrs = unix ? entry.externalFileAttributes >>> 16 : 0;
-    const kind = attrs & S_IFMT;
-    const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
-    const mode = attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644);
-    return {
-        name,
-        rawName,
-        type,
-        mode,
-        compressedSize: entry.compressedSize,
-        uncompressedSize: entry.uncompressedSize,
-        crc32: entry.crc32,
-        compressionMethod: entry.compressionMethod,
-        encrypted: (entry.generalPurposeBitFlag & 0x1) !== 0,
-        entry,
-    };
-}
-/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-function openArchive(zipPath, maxEntries) {
-    return new Promise((resolvePromise, reject) => {
-        yauzl.open(zipPath, {
-            lazyEntries: true,
-            autoClose: false,
-            decodeStrings: false,
-            validateEntrySizes: true,
-            strictFileNames: false,
-        }, (err, zip) => {
-            if (err || !zip) {
-                reject(new errors_BackupIntegrityError(`${zipPath} is not a readable zip (${err?.message ?? 'unknown error'}); it is truncated or corrupt`));
-                return;
-            }
-            // The manifest entry is ours, not the tree's: it does not count against the cap.
-            if (zip.entryCount > maxEntries + 1) {
-                zip.close();
-                reject(new errors_BackupIntegrityError(`${zipPath} declares ${zip.entryCount} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`));
-                return;
-            }
-            const entries = [];
-            zip.on('entry', (entry) => {
-                entries.push(describe(entry));
-                zip.readEntry();
-            });
-            zip.on('end', () => resolvePromise({ zip, entries, close: () => zip.close() }));
-            zip.on('error', (error) => {
-                zip.close();
-                reject(new errors_BackupIntegrityError(`${zipPath}: the zip's central directory is damaged (${error.message}); the backup is truncated or corrupt`));
-            });
-            zip.readEntry();
-        });
-    });
-}
-function openEntryStream(archive, entry) {
-    return new Promise((resolvePromise, reject) => {
-        archive.zip.openReadStream(entry.entry, (err, stream) => {
-            if (err || !stream)
-                reject(new errors_BackupIntegrityError(`entry ${JSON.stringify(entry.name)} cannot be read (${err?.message ?? 'unknown error'})`));
-            else
-                resolvePromise(stream);
-        });
-    });
-}
-/** Reads a small entry fully, refusing more than `limit` bytes whatever its header claims. */
-async function readSmallEntry(archive, entry, limit) {
-    if (entry.uncompressedSize > limit) {
-        throw new errors_BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
-    }
-    const chunks = [];
-    let total = 0;
-    try {
-        for await (const chunk of await openEntryStream(archive, entry)) {
-            total += chunk.length;
-            if (total > limit)
-                throw new errors_BackupIntegrityError(`entry ${JSON.stringify(entry.name)} inflates past ${limit} bytes`);
-            chunks.push(chunk);
-        }
-    }
-    catch (error) {
-        if (error instanceof errors_BackupIntegrityError)
-            throw error;
-        throw new errors_BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is corrupt (${error.message})`);
-    }
-    return Buffer.concat(chunks);
-}
-const MANIFEST_LIMIT = 256 * 1024 * 1024;
-async function readManifest(archive, zipPath) {
-    const entry = archive.entries.find((e) => e.name === manifest_MANIFEST_ENTRY);
-    if (!entry)
-        throw new errors_BackupIntegrityError(`${zipPath} has no manifest (${manifest_MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
-    return parseManifest((await readSmallEntry(archive, entry, MANIFEST_LIMIT)).toString('utf8'), zipPath);
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/extract.ts
-// Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
-// checking each entry's CRC-32, size and manifest SHA256 as the bytes stream past. Files are
-// created exclusively (O_EXCL) and symlinks last, so no write can ever pass through a link.
-
-
-
-
-
-
-async function streamEntry(archive, p, fd, verifyHash) {
-    const show = JSON.stringify(p.source.name);
-    const hash = verifyHash && p.manifest?.sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
-    let crc = 0;
-    let bytes = 0;
-    try {
-        for await (const chunk of await openEntryStream(archive, p.source)) {
-            const buf = chunk;
-            bytes += buf.length;
-            // yauzl also stops at the declared size; this check keeps the guarantee ours.
-            if (bytes > p.size)
-                throw new errors_BackupIntegrityError(`entry ${show} inflates past its declared ${p.size} bytes (under-declared size)`);
-            crc = (0,external_node_zlib_.crc32)(buf, crc);
-            hash?.update(buf);
-            if (fd !== undefined) {
-                for (let off = 0; off < buf.length;)
-                    off += (0,external_node_fs_namespaceObject.writeSync)(fd, buf, off, buf.length - off);
-            }
-        }
-    }
-    catch (error) {
-        if (error instanceof errors_BackupIntegrityError)
-            throw error;
-        throw new errors_BackupIntegrityError(`entry ${show} is corrupt (${error.message})`);
-    }
-    if (bytes !== p.size)
-        throw new errors_BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
-    if (crc >>> 0 !== p.source.crc32 >>> 0) {
-        throw new errors_BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
-    }
-    if (hash) {
-        const actual = hash.digest('hex');
-        if (actual !== p.manifest.sha256)
-            throw new errors_BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
-    }
-}
-/** Streams every file of the plan, checking it; writes into `destination` when given. */
-async function extract_extractPlan(archive, plan, options = {}) {
-    const dest = options.destination;
-    const verifyHash = options.verifyFileHashes ?? true;
-    if (dest)
-        (0,external_node_fs_namespaceObject.mkdirSync)(dest, { mode: 0o700 });
-    const directories = [];
-    const made = new Set();
-    for (const p of plan.entries) {
-        if (p.type === 'directory') {
-            directories.push(p);
-            if (dest)
-                (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.join)(dest, p.path), { recursive: true, mode: 0o700 });
-            continue;
-        }
-        if (p.type !== 'file')
-            continue;
-        let fd;
-        if (dest) {
-            const file = (0,external_node_path_namespaceObject.join)(dest, p.path);
-            const parent = (0,external_node_path_namespaceObject.dirname)(file);
-            if (!made.has(parent)) {
-                (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
-                made.add(parent);
-            }
-            fd = (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600);
-        }
-        try {
-            await streamEntry(archive, p, fd, verifyHash);
-            if (fd !== undefined) {
-                // Through the descriptor: no second path lookup per file (it adds up over 100,000 files).
-                (0,external_node_fs_namespaceObject.fchmodSync)(fd, p.mode);
-                if (p.manifest?.mtimeMs)
-                    (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(p.manifest.mtimeMs));
-            }
-        }
-        finally {
-            if (fd !== undefined)
-                (0,external_node_fs_namespaceObject.closeSync)(fd);
-        }
-    }
-    if (!dest)
-        return;
-    for (const p of plan.entries) {
-        if (p.type !== 'symlink')
-            continue;
-        const link = (0,external_node_path_namespaceObject.join)(dest, p.path);
-        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(link), { recursive: true, mode: 0o700 });
-        (0,external_node_fs_namespaceObject.symlinkSync)(p.linkTarget, link);
-    }
-    // Deepest first, so tightening a parent's mode never blocks fixing a child.
-    for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
-        const dir = (0,external_node_path_namespaceObject.join)(dest, p.path);
-        (0,external_node_fs_namespaceObject.chmodSync)(dir, p.mode);
-        if (p.manifest?.mtimeMs)
-            (0,external_node_fs_namespaceObject.utimesSync)(dir, new Date(), new Date(p.manifest.mtimeMs));
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
-// Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
-// was: checksum, manifest and every entry are checked first, the tree is built in a staging
-// directory beside the target, and only then swapped in with two renames. The previous tree is
-// kept as `<target>.pre-rollback-<ts>` so the rollback itself can be undone.
-
-
-
-
-
-
-
-
-
-
-
-
-
-async function withArchive(zipPath, caps, body) {
-    const archive = await openArchive(zipPath, caps.maxEntries);
-    try {
-        return await body(archive);
-    }
-    finally {
-        archive.close();
-    }
-}
-async function readLinkTargets(archive) {
-    const targets = new Map();
-    for (const e of archive.entries) {
-        if (e.type === 'symlink')
-            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
-    }
-    return targets;
-}
-async function inspect(zipPath, archive, caps) {
-    const manifest = await readManifest(archive, zipPath);
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
-        caps,
-        source: zipPath,
-    });
-    return { manifest, plan };
-}
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-async function verifyBackup(zipPath, options = {}) {
-    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
-    const sha256 = await read_verifyChecksum(zipPath);
-    return withArchive(zipPath, caps, async (archive) => {
-        const { manifest, plan } = await inspect(zipPath, archive, caps);
-        if (options.deep ?? true)
-            await extract_extractPlan(archive, plan);
-        return { path: zipPath, sha256, manifest, plan };
-    });
-}
-/** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
-function resolveBackupPath(options) {
-    const cwd = resolve(options.cwd ?? process.cwd());
-    if (options.backupPath && options.latest)
-        throw new ConfigError('give either a backup path or "latest", not both', { field: 'backup' });
-    if (options.backupPath)
-        return resolve(cwd, options.backupPath);
-    if (!options.latest)
-        throw new ConfigError('no backup chosen: give a backup path (--backup ZIP) or --latest', {
-            field: 'backup',
-        });
-    const dir = resolve(cwd, options.backupDir ?? DEFAULT_OUT_DIR);
-    const found = findLatestBackup(dir, options.environment, options.prefix ?? DEFAULT_PREFIX);
-    if (!found)
-        throw new BackupIntegrityError(noBackupMessage(dir, options.environment, options.prefix ?? DEFAULT_PREFIX));
-    return found;
-}
-/** "no complete backup of X in DIR", naming the environments that do have backups there. */
-function noBackupMessage(dir, env, prefix) {
-    let others = [];
-    try {
-        const names = readdirSync(dir);
-        others = [
-            ...new Set(names
-                .map(parseBackupFileName)
-                .filter((n) => n && n.prefix === prefix && names.includes(`${n.file}.sha256`))
-                .map((n) => n.environment)),
-        ];
-    }
-    catch {
-        // directory missing: say so below
-    }
-    return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
-}
-/** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
- *  logged), not thrown; only usage errors throw. */
-async function restoreBackup(options) {
-    const environment = assertEnvironmentName(options.environment);
-    const cwd = resolve(options.cwd ?? process.cwd());
-    const target = resolve(cwd, options.target);
-    const now = options.now ?? (() => new Date());
-    const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
-    const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
-    const caps = { ...DEFAULT_CAPS, ...options.caps };
-    if (!existsSync(dirname(target)))
-        throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
-    if (existsSync(target) && !statSync(target).isDirectory())
-        throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
-    const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
-    let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
-    let verified = false;
-    let healthChecksOk = 0;
-    let previousTree;
-    const finish = (status, message) => {
-        log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
-            environment,
-            outcome: status,
-            restored_from: restoredFrom,
-            verified,
-            health_checks_ok: healthChecksOk,
-            target,
-            previous_tree: previousTree ?? null,
-        });
-        return {
-            status,
-            restoredFrom,
-            verified,
-            healthChecksOk,
-            ...(previousTree ? { previousTree } : {}),
-            message,
-            logPath,
-        };
-    };
-    // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
-    let staging;
-    try {
-        restoredFrom = resolveBackupPath({ ...options, cwd });
-        log.line(`backup: ${restoredFrom}`, `target: ${target}`);
-        const sha256 = await verifyChecksum(restoredFrom);
-        log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
-        const stamp = compactUtc(now());
-        await withArchive(restoredFrom, caps, async (archive) => {
-            const { manifest, plan } = await inspect(restoredFrom, archive, caps);
-            log.line(`manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`, `entries: ${plan.files} files, ${plan.directories} directories, ${plan.symlinks} symlinks, ${formatBytes(plan.totalBytes)}; every name, link, size and ratio checked`);
-            if (manifest.environment !== environment) {
-                if (!options.force) {
-                    throw new UnsafeArchiveError(`backup ${basename(restoredFrom)} belongs to environment "${manifest.environment}", not "${environment}"; pass --force to restore it anyway`);
-                }
-                log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
-            }
-            const free = freeBytes(dirname(target));
-            if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk beside ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
-            }
-            if (options.dryRun) {
-                await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
-                verified = true;
-                log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(dirname(target), `.${basename(target)}.staging-${stamp}`)}`, existsSync(target)
-                    ? `  2. move ${target} to ${target}.pre-rollback-${stamp}, then the staging directory to ${target}`
-                    : `  2. move the staging directory to ${target} (it does not exist yet)`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
-                return;
-            }
-            // 4: extract into staging beside the target (same filesystem, so the swap is a rename).
-            staging = join(dirname(target), `.${basename(target)}.staging-${stamp}-${process.pid}`);
-            await extractPlan(archive, plan, {
-                destination: staging,
-                verifyFileHashes: options.verifyFileHashes ?? true,
-            });
-            verified = true;
-            log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-            if (existsSync(target)) {
-                previousTree = `${target}.pre-rollback-${stamp}`;
-                renameSync(target, previousTree);
-                try {
-                    renameSync(staging, target);
-                }
-                catch (error) {
-                    renameSync(previousTree, target);
-                    previousTree = undefined;
-                    throw error;
-                }
-            }
-            else {
-                renameSync(staging, target);
-            }
-            staging = undefined;
-            fsyncDirectory(dirname(target));
-            log.line(`swapped: ${target} now holds the backup${previousTree ? `; the previous tree is kept at ${previousTree}` : ''}`);
-        });
-    }
-    catch (error) {
-        if (staging)
-            rmSync(staging, { recursive: true, force: true });
-        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
-            log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
-            return finish('refused', error.message);
-        }
-        if (error instanceof ConfigError) {
-            log.line(`REFUSED: ${error.message}`);
-            finish('refused', error.message);
-            throw error;
-        }
-        log.line(`FAILED: ${error.message}`, `the live tree ${target} was not changed`);
-        return finish('failed', `restore failed: ${error.message}`);
-    }
-    if (options.dryRun)
-        return finish('dry-run', `verified ${basename(restoredFrom)}; would restore it into ${target}`);
-    const undo = previousTree
-        ? ` To undo: mv "${target}" "${target}.failed" && mv "${previousTree}" "${target}".`
-        : '';
-    // 5: restart, health streak, smoke.
-    if (options.restartCommand) {
-        const timeoutMs = options.restartTimeoutMs ?? 120_000;
-        const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
-        log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
-        if (!r.ok)
-            return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
-    }
-    if (options.healthUrl || options.probe) {
-        const h = options.health ?? {};
-        const result = await waitForHealthStreak({
-            probe: options.probe ?? httpHealthProbe(options.healthUrl),
-            ...(h.required !== undefined ? { required: h.required } : {}),
-            ...(h.intervalMs !== undefined ? { intervalMs: h.intervalMs } : {}),
-            ...(h.timeoutMs !== undefined ? { timeoutMs: h.timeoutMs } : {}),
-            ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
-            ...(options.clock ? { clock: options.clock } : {}),
-            ...(options.sleep ? { sleep: options.sleep } : {}),
-            onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
-        });
-        healthChecksOk = result.streak;
-        if (!result.ok)
-            return finish('failed', `restored, but ${result.reason}.${undo}`);
-        log.line(`health: ${result.reason}`);
-    }
-    else {
-        log.line('health: no health URL configured; skipped');
-    }
-    if (options.smokeCommand) {
-        const timeoutMs = options.smokeTimeoutMs ?? 300_000;
-        const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
-        log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
-        if (!r.ok)
-            return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
-    }
-    return finish('succeeded', `restored ${basename(restoredFrom)} into ${target}${healthChecksOk ? ` and saw ${healthChecksOk} consecutive OK health checks` : ''}`);
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/index.ts
-// @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
-
-
-
-
-
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./packages/premerge/src/backup-check.ts
 // Judges one backup zip for verify-artifacts with the archive package's verifier: the `.sha256`
 // beside it must verify (what the runbook's `sha256sum -c` checks), the manifest must read, and
@@ -45577,12 +47258,17 @@ async function restoreBackup(options) {
 async function checkBackup(zipPath) {
     const name = (0,external_node_path_namespaceObject.basename)(zipPath);
     try {
-        const verified = await verifyBackup(zipPath);
+        const verified = await restore_verifyBackup(zipPath);
         const m = verified.manifest;
         return {
             ok: true,
             reason: `${name}: sha256 verified, manifest readable (${m.environment}, ${m.fileCount} files, ${m.totalBytes} bytes), every entry checked`,
             sha256: verified.sha256,
+            manifest: {
+                environment: m.environment,
+                ...(m.commit ? { commit: m.commit } : {}),
+                createdAt: m.createdAt,
+            },
         };
     }
     catch (error) {
@@ -45593,7 +47279,10 @@ async function checkBackup(zipPath) {
 ;// CONCATENATED MODULE: ./packages/premerge/src/verify-artifacts.ts
 // verify-artifacts: judges a directory (a downloaded artifact bundle or the workspace) against the
 // manifest of required artifacts. An evidence log counts only with our header and a passing
-// result line; a backup only with a verifying .sha256 and a readable manifest.
+// result line; a backup only with a verifying .sha256 and a readable manifest. The whole set must
+// be one rehearsal: every log and backup of one environment and one commit, and no log that
+// refers to a backup older than that backup (a stale log copied beside a new backup).
+
 
 
 
@@ -45623,7 +47312,7 @@ function expandPath(directory, relative) {
         .sort()
         .map((n) => (dir === '.' ? n : `${dir}/${n}`));
 }
-async function judge(directory, spec, verifyBackup) {
+async function judge(directory, spec, verifyBackup, provenance) {
     let paths = [];
     for (const candidate of spec.paths) {
         paths = expandPath(directory, candidate);
@@ -45663,7 +47352,7 @@ async function judge(directory, spec, verifyBackup) {
             const text = (0,external_node_fs_namespaceObject.readFileSync)(abs(path), 'utf8');
             if (text.trim() === '')
                 return { status: 'empty', reason: `${path} is empty`, paths: [path] };
-            const parsed = parseEvidenceLog(text);
+            const parsed = src_parseEvidenceLog(text);
             if (parsed.problems.length || !parsed.header || !parsed.result) {
                 return { status: 'untrusted', reason: `${path} ${parsed.problems.join('; ')}`, paths: [path] };
             }
@@ -45674,6 +47363,16 @@ async function judge(directory, spec, verifyBackup) {
                     paths: [path],
                 };
             }
+            const details = parsed.result;
+            const commit = [details.commit, details.ref, details.sha].find((c) => typeof c === 'string' && /^[0-9a-f]{7,40}$/i.test(c));
+            const refersTo = [details.restored_from, details.backup, details.backup_path].find((b) => typeof b === 'string' && b.toLowerCase().endsWith('.zip'));
+            provenance.push({
+                path,
+                environment: parsed.header.environment,
+                ...(commit ? { commit } : {}),
+                at: parsed.header.startedAt,
+                ...(refersTo ? { refersTo: (0,external_node_path_namespaceObject.basename)(refersTo) } : {}),
+            });
             const what = `${parsed.result.summary ? `: ${parsed.result.summary}` : ''} (${parsed.header.environment}, ${parsed.result.finished_at})`;
             return parsed.result.status === 'pass'
                 ? { status: 'ok', reason: `${path} passed${what}`, paths: [path] }
@@ -45684,6 +47383,15 @@ async function judge(directory, spec, verifyBackup) {
             if (zips.length === 0)
                 return { status: 'missing', reason: `no .zip among ${paths.join(', ')}`, paths };
             const results = await Promise.all(zips.map((p) => verifyBackup(abs(p))));
+            results.forEach((r, i) => {
+                if (r.manifest)
+                    provenance.push({
+                        path: zips[i],
+                        environment: r.manifest.environment,
+                        ...(r.manifest.commit ? { commit: r.manifest.commit } : {}),
+                        at: r.manifest.createdAt,
+                    });
+            });
             const bad = results.filter((r) => !r.ok);
             if (bad.length)
                 return { status: 'invalid', reason: bad.map((r) => r.reason).join('; '), paths: zips };
@@ -45695,17 +47403,68 @@ async function judge(directory, spec, verifyBackup) {
         }
     }
 }
+/** One evidence set: one environment, one commit, and no log older than the backup it refers to. */
+function judgeEvidenceSet(provenance) {
+    const problems = [];
+    const groups = (key) => {
+        const map = new Map();
+        for (const p of provenance) {
+            const k = key(p);
+            if (k !== undefined)
+                map.set(k, [...(map.get(k) ?? []), p.path]);
+        }
+        return map;
+    };
+    const describe = (map) => [...map].map(([k, files]) => `${k} (${files.join(', ')})`).join('; ');
+    const environments = groups((p) => p.environment);
+    if (environments.size > 1)
+        problems.push(`environments differ: ${describe(environments)}`);
+    const commits = groups((p) => p.commit?.toLowerCase());
+    // A short and a full SHA of one commit agree.
+    const distinct = [...commits.keys()].filter((c, _i, all) => !all.some((o) => o !== c && o.startsWith(c)));
+    if (distinct.length > 1)
+        problems.push(`commits differ: ${describe(commits)}`);
+    for (const log of provenance.filter((p) => p.refersTo)) {
+        const backup = provenance.find((p) => (0,external_node_path_namespaceObject.basename)(p.path) === log.refersTo);
+        if (backup && Date.parse(log.at) < Date.parse(backup.at))
+            problems.push(`${log.path} (started ${log.at}) is older than the backup it refers to, ${backup.path} (created ${backup.at})`);
+    }
+    const environment = [...environments.keys()][0];
+    return {
+        name: 'one evidence set',
+        type: 'evidence-set',
+        required: true,
+        status: problems.length ? 'failed' : 'ok',
+        reason: problems.length
+            ? problems.join('; ')
+            : provenance.length
+                ? `${provenance.length} logs and backups agree: environment ${environment}${distinct.length ? `, commit ${distinct[0]}` : ''}`
+                : 'nothing to compare',
+        paths: provenance.map((p) => p.path),
+    };
+}
 async function verifyArtifacts(options) {
+    let isDirectory = false;
+    try {
+        isDirectory = (0,external_node_fs_namespaceObject.statSync)(options.directory).isDirectory();
+    }
+    catch {
+        isDirectory = false;
+    }
+    if (!isDirectory)
+        throw new errors_ConfigError(`${options.directory} ${(0,external_node_fs_namespaceObject.existsSync)(options.directory) ? 'is not a directory' : 'does not exist'}; give the directory holding the evidence (the workspace or a downloaded premerge_artifacts bundle)`, { field: 'directory' });
     const verifyBackup = options.verifyBackup ?? ((zip) => checkBackup(zip));
     const checks = [];
+    const provenance = [];
     for (const spec of options.manifest.artifacts) {
-        const verdict = await judge(options.directory, spec, verifyBackup).catch((error) => ({
+        const verdict = await judge(options.directory, spec, verifyBackup, provenance).catch((error) => ({
             status: 'invalid',
             reason: `cannot be read: ${error.message}`,
             paths: [],
         }));
         checks.push({ name: spec.name, type: spec.type, required: spec.required, ...verdict });
     }
+    checks.push(judgeEvidenceSet(provenance));
     const missing = checks.filter((c) => c.required && c.status !== 'ok').map((c) => c.name);
     return { directory: options.directory, checks, missing, ok: missing.length === 0 };
 }
@@ -45730,6 +47489,7 @@ function renderArtifactReport(report) {
 }
 
 ;// CONCATENATED MODULE: ./packages/premerge/src/index.ts
+
 
 
 
@@ -45798,13 +47558,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 9896:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
@@ -45976,13 +47729,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 2203:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
-
-/***/ }),
-
 /***/ 3193:
 /***/ ((module) => {
 
@@ -46001,13 +47747,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
-
-/***/ }),
-
-/***/ 3106:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
@@ -56381,319 +58120,6 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 8944:
-/***/ ((module) => {
-
-
-
-function getDefaultExportFromCjs (x) {
-	return x && x.__esModule && Object.prototype.hasOwnProperty.call(x, 'default') ? x['default'] : x;
-}
-
-const CRC_TABLE = new Int32Array([
-  0,
-  1996959894,
-  3993919788,
-  2567524794,
-  124634137,
-  1886057615,
-  3915621685,
-  2657392035,
-  249268274,
-  2044508324,
-  3772115230,
-  2547177864,
-  162941995,
-  2125561021,
-  3887607047,
-  2428444049,
-  498536548,
-  1789927666,
-  4089016648,
-  2227061214,
-  450548861,
-  1843258603,
-  4107580753,
-  2211677639,
-  325883990,
-  1684777152,
-  4251122042,
-  2321926636,
-  335633487,
-  1661365465,
-  4195302755,
-  2366115317,
-  997073096,
-  1281953886,
-  3579855332,
-  2724688242,
-  1006888145,
-  1258607687,
-  3524101629,
-  2768942443,
-  901097722,
-  1119000684,
-  3686517206,
-  2898065728,
-  853044451,
-  1172266101,
-  3705015759,
-  2882616665,
-  651767980,
-  1373503546,
-  3369554304,
-  3218104598,
-  565507253,
-  1454621731,
-  3485111705,
-  3099436303,
-  671266974,
-  1594198024,
-  3322730930,
-  2970347812,
-  795835527,
-  1483230225,
-  3244367275,
-  3060149565,
-  1994146192,
-  31158534,
-  2563907772,
-  4023717930,
-  1907459465,
-  112637215,
-  2680153253,
-  3904427059,
-  2013776290,
-  251722036,
-  2517215374,
-  3775830040,
-  2137656763,
-  141376813,
-  2439277719,
-  3865271297,
-  1802195444,
-  476864866,
-  2238001368,
-  4066508878,
-  1812370925,
-  453092731,
-  2181625025,
-  4111451223,
-  1706088902,
-  314042704,
-  2344532202,
-  4240017532,
-  1658658271,
-  366619977,
-  2362670323,
-  4224994405,
-  1303535960,
-  984961486,
-  2747007092,
-  3569037538,
-  1256170817,
-  1037604311,
-  2765210733,
-  3554079995,
-  1131014506,
-  879679996,
-  2909243462,
-  3663771856,
-  1141124467,
-  855842277,
-  2852801631,
-  3708648649,
-  1342533948,
-  654459306,
-  3188396048,
-  3373015174,
-  1466479909,
-  544179635,
-  3110523913,
-  3462522015,
-  1591671054,
-  702138776,
-  2966460450,
-  3352799412,
-  1504918807,
-  783551873,
-  3082640443,
-  3233442989,
-  3988292384,
-  2596254646,
-  62317068,
-  1957810842,
-  3939845945,
-  2647816111,
-  81470997,
-  1943803523,
-  3814918930,
-  2489596804,
-  225274430,
-  2053790376,
-  3826175755,
-  2466906013,
-  167816743,
-  2097651377,
-  4027552580,
-  2265490386,
-  503444072,
-  1762050814,
-  4150417245,
-  2154129355,
-  426522225,
-  1852507879,
-  4275313526,
-  2312317920,
-  282753626,
-  1742555852,
-  4189708143,
-  2394877945,
-  397917763,
-  1622183637,
-  3604390888,
-  2714866558,
-  953729732,
-  1340076626,
-  3518719985,
-  2797360999,
-  1068828381,
-  1219638859,
-  3624741850,
-  2936675148,
-  906185462,
-  1090812512,
-  3747672003,
-  2825379669,
-  829329135,
-  1181335161,
-  3412177804,
-  3160834842,
-  628085408,
-  1382605366,
-  3423369109,
-  3138078467,
-  570562233,
-  1426400815,
-  3317316542,
-  2998733608,
-  733239954,
-  1555261956,
-  3268935591,
-  3050360625,
-  752459403,
-  1541320221,
-  2607071920,
-  3965973030,
-  1969922972,
-  40735498,
-  2617837225,
-  3943577151,
-  1913087877,
-  83908371,
-  2512341634,
-  3803740692,
-  2075208622,
-  213261112,
-  2463272603,
-  3855990285,
-  2094854071,
-  198958881,
-  2262029012,
-  4057260610,
-  1759359992,
-  534414190,
-  2176718541,
-  4139329115,
-  1873836001,
-  414664567,
-  2282248934,
-  4279200368,
-  1711684554,
-  285281116,
-  2405801727,
-  4167216745,
-  1634467795,
-  376229701,
-  2685067896,
-  3608007406,
-  1308918612,
-  956543938,
-  2808555105,
-  3495958263,
-  1231636301,
-  1047427035,
-  2932959818,
-  3654703836,
-  1088359270,
-  936918e3,
-  2847714899,
-  3736837829,
-  1202900863,
-  817233897,
-  3183342108,
-  3401237130,
-  1404277552,
-  615818150,
-  3134207493,
-  3453421203,
-  1423857449,
-  601450431,
-  3009837614,
-  3294710456,
-  1567103746,
-  711928724,
-  3020668471,
-  3272380065,
-  1510334235,
-  755167117
-]);
-function ensureBuffer(input) {
-  if (Buffer.isBuffer(input)) {
-    return input;
-  }
-  if (typeof input === "number") {
-    return Buffer.alloc(input);
-  } else if (typeof input === "string") {
-    return Buffer.from(input);
-  } else {
-    throw new Error("input must be buffer, number, or string, received " + typeof input);
-  }
-}
-function bufferizeInt(num) {
-  const tmp = ensureBuffer(4);
-  tmp.writeInt32BE(num, 0);
-  return tmp;
-}
-function _crc32(buf, previous) {
-  buf = ensureBuffer(buf);
-  if (Buffer.isBuffer(previous)) {
-    previous = previous.readUInt32BE(0);
-  }
-  let crc = ~~previous ^ -1;
-  for (var n = 0; n < buf.length; n++) {
-    crc = CRC_TABLE[(crc ^ buf[n]) & 255] ^ crc >>> 8;
-  }
-  return crc ^ -1;
-}
-function crc32() {
-  return bufferizeInt(_crc32.apply(null, arguments));
-}
-crc32.signed = function() {
-  return _crc32.apply(null, arguments);
-};
-crc32.unsigned = function() {
-  return _crc32.apply(null, arguments) >>> 0;
-};
-var bufferCrc32 = crc32;
-
-const index = /*@__PURE__*/getDefaultExportFromCjs(bufferCrc32);
-
-module.exports = index;
-
-
-/***/ }),
-
 /***/ 8422:
 /***/ ((module) => {
 
@@ -56786,7 +58212,7 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ 	// Execute the module function
 /******/ 	var threw = true;
 /******/ 	try {
-/******/ 		__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 		__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
 /******/ 		threw = false;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
