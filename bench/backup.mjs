@@ -171,7 +171,7 @@ function bench(name, make) {
 
 if (!only || only === 'mixed') bench(`mixed-${sizeArg}`, makeMixed);
 if (!only || only === 'small') bench(`files-${smallFiles}`, (t) => makeSmall(t, smallFiles));
-if (process.env.GR_BENCH_HUGE === '1') bench("files-1000001", (t) => makeSmall(t, 1_000_001));
+if (process.env.GR_BENCH_HUGE === '1') bench('files-1000001', (t) => makeSmall(t, 1_000_001));
 
 console.log(
   `\nNode ${process.version}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,

@@ -186,6 +186,14 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     );
     const running = runNodeAction(actionDir, options);
     await running.waitForOutput(/::group::watch/, 60_000);
+    // Statuses are posted without holding up the deploy: wait (bounded) until GitHub has the
+    // in_progress one, so the kill lands mid-watch with the Deployment in flight.
+    for (
+      let i = 0;
+      i < 150 && !gh.store.deployments.some((d) => d.statuses.some((st) => st.state === 'in_progress'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
     running.child.kill('SIGKILL');
     const main = await running.result;
