@@ -107,6 +107,27 @@ const readmeInputs = (site: Site, extra: Record<string, string> = {}): Record<st
   ...extra,
 });
 
+/**
+ * Starts the README-example deploy whose command leaves a grandchild that ignores SIGINT and
+ * SIGTERM (only a process-group kill ends it), and waits until that grandchild's pid is written.
+ */
+async function startStubbornDeploy() {
+  const { site, gh, hook } = await setUp();
+  const pidFile = join(site.dir, 'deploy.pid');
+  const options = job(
+    site,
+    gh,
+    hook.url,
+    readmeInputs(site, {
+      'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
+    }),
+  );
+  const running = runNodeAction(actionDir, options);
+  for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  return { site, gh, hook, pidFile, options, running };
+}
+
 describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `Node ${process.version}`})`, () => {
   it('deploys a README-example release with no smoke config: backup uploaded as the run artifact, success only after the watch, post has nothing to do', async () => {
     const { site, gh, hook } = await setUp();
@@ -139,20 +160,7 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   }, 120_000);
 
   it('cancel mid-deploy (runner schedule): stops the command tree, records "cancelled at stage deploy" before SIGTERM', async () => {
-    const { site, gh, hook } = await setUp();
-    const pidFile = join(site.dir, 'deploy.pid');
-    // The deploy command's grandchild ignores SIGINT and SIGTERM: only the process-group kill ends it.
-    const options = job(
-      site,
-      gh,
-      hook.url,
-      readmeInputs(site, {
-        'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
-      }),
-    );
-    const running = runNodeAction(actionDir, options);
-    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    const { gh, hook, pidFile, options, running } = await startStubbornDeploy();
     const timings = await running.cancel();
     const main = await running.result;
     expect(timings.lastSignal).toBe('SIGINT'); // exited before the runner's SIGTERM
@@ -251,19 +259,7 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   }, 120_000);
 
   it('a main step killed outright mid-deploy: the post step stops the command group left behind and records it', async () => {
-    const { site, gh, hook } = await setUp();
-    const pidFile = join(site.dir, 'deploy.pid');
-    const options = job(
-      site,
-      gh,
-      hook.url,
-      readmeInputs(site, {
-        'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
-      }),
-    );
-    const running = runNodeAction(actionDir, options);
-    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    const { gh, pidFile, options, running } = await startStubbornDeploy();
     running.child.kill('SIGKILL'); // no chance to clean up: its detached command group lives on
     const main = await running.result;
     const pid = Number(readFileSync(pidFile, 'utf8'));
