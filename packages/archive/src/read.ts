@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
 import { MANIFEST_ENTRY, parseManifest, type BackupManifest } from './manifest.js';
@@ -82,7 +83,46 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Checks the archive against its `.sha256`; returns the digest. Never skippable. */
+const HASH_WORKER_SOURCE = `(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  const fs = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  try {
+    const fd = fs.openSync(workerData.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      const hash = createHash('sha256');
+      const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+      for (let n = fs.readSync(fd, b, 0, b.length, null); n > 0; n = fs.readSync(fd, b, 0, b.length, null))
+        hash.update(b.subarray(0, n));
+      parentPort.postMessage({ hex: hash.digest('hex') });
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    parentPort.postMessage({ error: (e && e.message) || String(e), code: e && e.code });
+  }
+})();`;
+
+/** Archives at least this big are hashed on a worker thread while the main thread reads their
+ *  central directory and manifest (below it, starting a thread costs more than it saves). */
+const HASH_IN_WORKER_BYTES = 16 * 1024 * 1024;
+
+function sha256OfFileInWorker(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path } });
+    w.once('message', (m: { hex?: string; error?: string; code?: string }) => {
+      void w.terminate();
+      if (m.hex) resolvePromise(m.hex);
+      else reject(Object.assign(new Error(m.error ?? 'hashing failed'), { code: m.code }));
+    });
+    w.once('error', reject);
+  });
+}
+
+/** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
+ *  before hashing run synchronously, so a caller may start this, read the archive's structure,
+ *  and only then await it (see openVerified in restore.ts). */
 export async function verifyChecksum(zipPath: string): Promise<string> {
   let st;
   try {
@@ -98,7 +138,7 @@ export async function verifyChecksum(zipPath: string): Promise<string> {
   const line = readChecksumFile(zipPath);
   let actual: string;
   try {
-    actual = await sha256OfFile(zipPath);
+    actual = await (st.size >= HASH_IN_WORKER_BYTES ? sha256OfFileInWorker(zipPath) : sha256OfFile(zipPath));
   } catch (error) {
     if (error instanceof BackupIntegrityError) throw error;
     throw new BackupIntegrityError(

@@ -62,12 +62,7 @@ export interface VerifyResult {
   plan: ExtractionPlan;
 }
 
-async function withArchive<T>(
-  zipPath: string,
-  caps: ExtractionCaps,
-  body: (archive: OpenArchive) => Promise<T>,
-): Promise<T> {
-  const archive = await openArchive(zipPath, caps.maxEntries);
+async function withOpened<T>(archive: OpenArchive, body: (archive: OpenArchive) => Promise<T>): Promise<T> {
   try {
     return await body(archive);
   } finally {
@@ -98,14 +93,45 @@ async function inspect(
 
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
  *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
+ *  thread when large) while its central directory, manifest and entries are checked here. A
+ *  checksum failure is reported first. The caller closes the archive. */
+async function openVerified(
+  zipPath: string,
+  caps: ExtractionCaps,
+): Promise<{ sha256: string; archive: OpenArchive; manifest: BackupManifest; plan: ExtractionPlan }> {
+  const checksum = verifyChecksum(zipPath);
+  checksum.catch(() => undefined); // awaited below, whatever happens
+  let opened;
+  try {
+    const archive = await openArchive(zipPath, caps.maxEntries);
+    try {
+      opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+    } catch (error) {
+      archive.close();
+      throw error;
+    }
+  } catch (error) {
+    await checksum; // an altered archive is reported as altered, not as the damage it causes
+    throw error;
+  }
+  try {
+    return { sha256: await checksum, ...opened };
+  } catch (error) {
+    opened.archive.close();
+    throw error;
+  }
+}
+
 export async function verifyBackup(zipPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const caps = { ...DEFAULT_CAPS, ...options.caps };
-  const sha256 = await verifyChecksum(zipPath);
-  return withArchive(zipPath, caps, async (archive) => {
-    const { manifest, plan } = await inspect(zipPath, archive, caps);
+  const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
+  try {
     if (options.deep ?? true) await extractPlan(archive, plan);
     return { path: zipPath, sha256, manifest, plan };
-  });
+  } finally {
+    archive.close();
+  }
 }
 
 export interface HealthSettings {
@@ -282,11 +308,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     restoredFrom = resolveBackupPath({ ...options, cwd });
     log.line(`backup: ${restoredFrom}`, `target: ${target}`);
-    const sha256 = await verifyChecksum(restoredFrom);
-    log.line(`checksum: OK (sha256 ${sha256} matches ${restoredFrom}.sha256)`);
+    const verifiedArchive = await openVerified(restoredFrom, caps);
+    log.line(`checksum: OK (sha256 ${verifiedArchive.sha256} matches ${restoredFrom}.sha256)`);
     const stamp = compactUtc(now());
-    await withArchive(restoredFrom, caps, async (archive) => {
-      const { manifest, plan } = await inspect(restoredFrom, archive, caps);
+    await withOpened(verifiedArchive.archive, async (archive) => {
+      const { manifest, plan } = verifiedArchive;
       roots = backupRoots(plan);
       log.line(
         `manifest: environment ${manifest.environment}, version ${manifest.version ?? '-'}, commit ${manifest.commit ?? '-'}, created ${manifest.createdAt} by ${manifest.tool} ${manifest.toolVersion}`,
