@@ -2,9 +2,10 @@
 // (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
 // to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
-// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
-// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
-// leaves a file that looks complete.
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name and
+// fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
+// unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
+// worst an orphan `.sha256` (no zip), which no `dhash_*.zip` glob matches and the next backup sweeps.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -36,6 +37,7 @@ import {
   assertEnvironmentName,
   assertPrefix,
   backupLockPath,
+  listNames,
   sweepInterruptedBackups,
   uniqueBackupFileName,
 } from './naming.js';
@@ -140,7 +142,8 @@ interface Plan {
   totalBytes: number;
 }
 
-function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
+/** `seen`: names the out directory held before leftovers were swept; they stay used names. */
+function plan(options: BackupOptions, extraEntries: SourceEntry[] = [], seen: string[] = []): Plan {
   const environment = assertEnvironmentName(options.environment);
   const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
   const root = resolve(options.cwd ?? process.cwd());
@@ -165,7 +168,7 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
     baseDir,
     root,
     createdAt,
-    finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
+    finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt, seen)),
     entries,
     totalBytes,
   };
@@ -206,6 +209,8 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const notes: string[] = lock.tookOver ? [lock.tookOver] : [];
   let dumpDir: string | undefined;
   try {
+    // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
+    const seen = listNames(outDir);
     notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
     // A restore killed mid-swap in the tree being backed up is finished first, so the backup
     // never captures a half-swapped tree.
@@ -239,7 +244,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
           mtimeMs: Date.now(),
         });
     }
-    const p = plan(options, extra);
+    const p = plan(options, extra, seen);
     return { ...(await writeArchive(p, options, level)), notes };
   } finally {
     if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
@@ -513,15 +518,25 @@ async function writeArchive(
     throw error;
   }
   closeSync(fd);
+  // The `.sha256` first, then the zip's name: `ls backups/dhash_*.zip` never sees a zip without
+  // its checksum, even after a kill -9 between the two (at worst an orphan `.sha256` is left,
+  // which no `dhash_*.zip` glob matches and the next backup sweeps).
+  const sidecar = `${p.finalPath}.sha256`;
+  let wroteSidecar = false;
+  let linked = false;
   try {
+    writeFileAtomic(sidecar, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    wroteSidecar = true;
     // A link, not a rename: it fails instead of replacing a zip that has this name.
     linkSync(tmpPath, p.finalPath);
+    linked = true;
     rmSync(tmpPath, { force: true });
     fsyncDirectory(p.outDir);
-    writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
   } catch (error) {
-    rmSync(`${p.finalPath}.sha256`, { force: true });
-    rmSync(p.finalPath, { force: true });
+    // Only what this run made: a name someone else holds is never removed.
+    if (linked) rmSync(p.finalPath, { force: true });
+    if (wroteSidecar) rmSync(sidecar, { force: true });
+    rmSync(join(p.outDir, `.${basename(sidecar)}.partial-${process.pid}`), { force: true });
     rmSync(tmpPath, { force: true });
     throw new BackupWriteError(
       `cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`,
@@ -581,7 +596,7 @@ function dryRun(options: BackupOptions): BackupResult {
   const files = p.entries.filter((e) => e.type === 'file');
   const free = freeBytes(p.outDir);
   log.line(
-    `destination: ${p.finalPath} (+ .sha256, written last)`,
+    `destination: ${p.finalPath} (+ .sha256, written before the zip takes its name)`,
     `base directory: ${p.baseDir}`,
     `included paths: ${options.paths.join(', ')}`,
     options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none',
