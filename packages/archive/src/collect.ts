@@ -39,7 +39,7 @@ export function describeFsError(error: unknown): string {
     case 'EDQUOT':
       return 'disk quota exceeded; free some space or choose another --out directory';
     case 'ENAMETOOLONG':
-      return 'the name is too long for this file system';
+      return 'a name in the path is longer than this file system allows (255 bytes per path component on most, less on some such as eCryptfs), or the whole path exceeds its limit; use a shorter directory';
     case 'EIO':
       return 'input/output error (failing disk?)';
     case 'EROFS':

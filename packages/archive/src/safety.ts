@@ -30,6 +30,21 @@ export const DEFAULT_CAPS: ExtractionCaps = {
 
 const WINDOWS = process.platform === 'win32';
 
+/** The longest name one path component may have: 255 bytes on Linux (ext4, xfs, btrfs, tmpfs),
+ *  macOS and Windows alike. A longer one can never be created, so it is refused up front. */
+export const NAME_MAX_BYTES = 255;
+
+/** Why no file system can hold `path` (a component over NAME_MAX_BYTES), or undefined. */
+export function nameTooLong(path: string): string | undefined {
+  for (const part of path.split('/')) {
+    const bytes = Buffer.byteLength(part, 'utf8');
+    if (bytes <= NAME_MAX_BYTES) continue;
+    const shown = part.length > 40 ? `${part.slice(0, 32)}…` : part;
+    return `its name ${JSON.stringify(shown)} is ${bytes} bytes; file systems allow at most ${NAME_MAX_BYTES} bytes per path component, so it cannot be restored`;
+  }
+  return undefined;
+}
+
 export interface PlannedEntry {
   source: ArchiveEntry;
   /** Normalised relative path, "/"-separated. */
@@ -120,6 +135,8 @@ export function planExtraction(
     if (!entry.nameValid)
       throw new UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
     const path = normaliseEntryName(entry.name);
+    const tooLong = nameTooLong(path);
+    if (tooLong) throw new UnsafeArchiveError(`${where}entry ${show}: ${tooLong}`);
     if (path.split('/')[0] === RESERVED_STATE_DIR)
       throw new UnsafeArchiveError(
         `${where}entry ${show} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,
