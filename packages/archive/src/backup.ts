@@ -24,8 +24,8 @@ import {
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createDeflateRaw, crc32, deflateRawSync } from 'node:zlib';
 import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
-import { EvidenceLog } from '@guarded-rollout/evidence';
-import { collectEntries, describeFsError, type SourceEntry } from './collect.js';
+import { openEvidenceLog } from './logfile.js';
+import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEntry } from './collect.js';
 import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
@@ -199,19 +199,30 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
   const environment = assertEnvironmentName(options.environment);
   const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
-  mkdirSync(outDir, { recursive: true });
   // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
-  const lock = acquireLock(
-    backupLockPath(outDir, prefix, environment),
-    `a backup of environment "${environment}"`,
-    options.now,
-  );
-  const notes: string[] = lock.tookOver ? [lock.tookOver] : [];
+  let lock: ReturnType<typeof acquireLock>;
+  let seen: string[];
+  const notes: string[] = [];
+  try {
+    mkdirSync(outDir, { recursive: true });
+    lock = acquireLock(
+      backupLockPath(outDir, prefix, environment),
+      `a backup of environment "${environment}"`,
+      options.now,
+    );
+  } catch (error) {
+    throw outDirError(error, outDir);
+  }
+  if (lock.tookOver) notes.push(lock.tookOver);
   let dumpDir: string | undefined;
   try {
-    // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
-    const seen = listNames(outDir);
-    notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+    try {
+      // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
+      seen = listNames(outDir);
+      notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+    } catch (error) {
+      throw outDirError(error, outDir);
+    }
     // A restore killed mid-swap in the tree being backed up is finished first, so the backup
     // never captures a half-swapped tree.
     notes.push(...repairInterruptedSwap(resolve(root, options.baseDir ?? '.')));
@@ -250,6 +261,14 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
     lock.release();
   }
+}
+
+/** A file system error in the backup directory, as one line naming it and what to do. */
+function outDirError(error: unknown, outDir: string): unknown {
+  if (!isFsError(error)) return error;
+  return new BackupWriteError(
+    `${fsErrorLine(error, 'write')}; the backup directory ${outDir} must be writable (or choose another --out directory); nothing was written`,
+  );
 }
 
 /** Changed between two stats of one open file: the bytes read may mix two states. */
@@ -420,7 +439,7 @@ async function writeArchive(
   try {
     fd = openSync(tmpPath, 'wx', 0o644);
   } catch (error) {
-    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error)}`);
+    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error, 'write')}`);
   }
   const manifestEntries: ManifestEntry[] = [];
   const zip = new ZipWriter(fd);
@@ -508,7 +527,7 @@ async function writeArchive(
       const code = (error as NodeJS.ErrnoException).code;
       if (code)
         throw new BackupWriteError(
-          `cannot write the backup ${tmpPath}: ${describeFsError(error)}; nothing was kept`,
+          `cannot write the backup ${tmpPath}: ${describeFsError(error, 'write')}; nothing was kept`,
         );
       throw error;
     }
@@ -539,7 +558,7 @@ async function writeArchive(
     rmSync(join(p.outDir, `.${basename(sidecar)}.partial-${process.pid}`), { force: true });
     rmSync(tmpPath, { force: true });
     throw new BackupWriteError(
-      `cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`,
+      `cannot finish the backup ${p.finalPath}: ${describeFsError(error, 'write')}; nothing was kept`,
     );
   }
   const deleted =
@@ -587,7 +606,7 @@ async function addLarge(
 function dryRun(options: BackupOptions): BackupResult {
   const p = plan(options);
   const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-  const log = new EvidenceLog(logPath, {
+  const log = openEvidenceLog(logPath, {
     kind: 'backup-dryrun',
     tool: `${TOOL_NAME} backup`,
     environment: p.environment,

@@ -232,7 +232,7 @@ export async function extractPlan(
     await pool?.drain();
   } catch (error) {
     if (error instanceof FileWriteError)
-      throw new Error(`cannot write ${error.path}: ${describeFsError(error)}`);
+      throw new Error(`cannot write ${error.path}: ${describeFsError(error, 'write')}`);
     throw error;
   } finally {
     await pool?.close();
