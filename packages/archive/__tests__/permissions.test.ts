@@ -151,6 +151,15 @@ asNobody('backup as a user without permission (real CLI as nobody)', () => {
     );
     expect(existsSync(join(root, 'locked2/backups'))).toBe(false);
   });
+
+  it('a dry run where its log cannot be written: exit 2, one line naming the log', () => {
+    const root = workspace('dryrun');
+    chownSync(root, 0, 0);
+    const r = cli(root, ['backup', '--env', 'production', '--path', 'srv', '--dry-run']);
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr, `cannot create ${join(root, 'backup-dryrun.log')}`, /log directory is writable/);
+    expect(backupFiles(root)).toEqual([]);
+  });
 });
 
 asNobody('rollback as a user without permission (real CLI as nobody)', () => {

@@ -606,12 +606,16 @@ async function addLarge(
 function dryRun(options: BackupOptions): BackupResult {
   const p = plan(options);
   const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-  const log = openEvidenceLog(logPath, {
-    kind: 'backup-dryrun',
-    tool: `${TOOL_NAME} backup`,
-    environment: p.environment,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const log = openEvidenceLog(
+    logPath,
+    {
+      kind: 'backup-dryrun',
+      tool: `${TOOL_NAME} backup`,
+      environment: p.environment,
+      ...(options.now ? { now: options.now } : {}),
+    },
+    'run it where the log directory is writable (default: the current directory)',
+  );
   const files = p.entries.filter((e) => e.type === 'file');
   const free = freeBytes(p.outDir);
   log.line(

@@ -6,14 +6,18 @@ import { ConfigError } from '@guarded-rollout/config';
 import { EvidenceLog, type EvidenceLogOptions } from '@guarded-rollout/evidence';
 import { fsErrorLine, isFsError } from './collect.js';
 
-export function openEvidenceLog(path: string, options: EvidenceLogOptions): EvidenceLog {
+export function openEvidenceLog(
+  path: string,
+  options: EvidenceLogOptions,
+  fix = 'choose a writable --log-dir',
+): EvidenceLog {
   try {
     mkdirSync(dirname(path), { recursive: true });
     return new EvidenceLog(path, options);
   } catch (error) {
     if (!isFsError(error)) throw error;
     throw new ConfigError(
-      `log-dir: ${fsErrorLine(error, 'write')}; the ${options.kind}.log goes there: choose a writable --log-dir; nothing was changed`,
+      `log-dir: ${fsErrorLine(error, 'write')}; the ${options.kind}.log goes there: ${fix}; nothing was changed`,
       { field: 'log-dir' },
     );
   }
