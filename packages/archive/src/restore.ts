@@ -40,7 +40,7 @@ import {
 import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
-import { fsErrorLine, isFsError } from './collect.js';
+import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
 import {
@@ -222,7 +222,10 @@ function unmovable(target: string, name: string): string | undefined {
     accessSync(target, constants.W_OK);
     // Moving a directory to another parent rewrites its "..": it must be writable too.
     if (st.isDirectory()) accessSync(live, constants.W_OK);
-  } catch {
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM')
+      return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
     return `cannot replace ${live}: permission denied: the restore moves it aside into ${join(stateDir(target), 'pre-rollback')}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
   }
   if (uid !== undefined && uid !== 0 && st.uid !== uid) {
