@@ -166,7 +166,7 @@ function bench(name, make) {
       fmt(ref.rssMiB, 0),
       ref.label,
     ]);
-  rmSync(dir, { recursive: true, force: true });
+  if (!keep) rmSync(dir, { recursive: true, force: true });
 }
 
 if (!only || only === 'mixed') bench(`mixed-${sizeArg}`, makeMixed);

@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { readFileSync, writeFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseEvidenceLog } from '@guarded-rollout/evidence';
 import { createBackup, normaliseEntryName, restoreBackup, type RestoreOptions } from '../src/index.js';
@@ -276,6 +277,61 @@ describe('a hostile or damaged archive is refused with a specific message and th
       const zip = await realBackup(root);
       writeFileSync(`${zip}.sha256`, `${'0'.repeat(64)}  ${zip.split('/').pop()}\n`);
       await refuse(zip, /checksum mismatch/, { force: true });
+    });
+
+    // 300 files: backup and restore take their worker-pool paths (deflate and check-and-write in
+    // worker threads); a damaged entry there must be refused the same way, naming the entry.
+    async function manyFileBackup(root: string): Promise<string> {
+      mkdirSync(join(root, 'many'));
+      for (let i = 0; i < 300; i++)
+        writeFileSync(
+          join(root, `many/f${i}.${i % 3 === 0 ? 'bin' : 'txt'}`),
+          i % 3 === 0 ? randomBytes(600 + i) : `line ${i}\n`.repeat(60 + i),
+        );
+      return (await createBackup({ environment: 'production', paths: ['many'], cwd: root, now: () => T0 }))
+        .backupPath;
+    }
+
+    it('many files: a flipped byte in a stored entry fails its CRC-32 in a writer thread', async () => {
+      const { root, refuse } = scene('poolflip');
+      const zip = await manyFileBackup(root);
+      const bytes = readFileSync(zip);
+      const at = bytes.indexOf(Buffer.from('many/f150.bin')) + 'many/f150.bin'.length + 100;
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(zip, bytes);
+      writeChecksum(zip);
+      await refuse(zip, /entry "many\/f150\.bin" fails its CRC-32 check/);
+    });
+
+    it('many files: damaged deflate data is refused, naming the entry', async () => {
+      const { root, refuse } = scene('pooldeflate');
+      const zip = await manyFileBackup(root);
+      const bytes = readFileSync(zip);
+      const at = bytes.indexOf(Buffer.from('many/f200.txt')) + 'many/f200.txt'.length + 3;
+      for (let i = 0; i < 8; i++) bytes[at + i] = 0xff;
+      writeFileSync(zip, bytes);
+      writeChecksum(zip);
+      await refuse(
+        zip,
+        /entry "many\/f200\.txt" (is corrupt|fails its CRC-32 check|holds \d+ bytes|inflates past)/,
+      );
+    });
+
+    it('many files: a round trip through both pools is byte-identical and unzip agrees', async () => {
+      const root = tempRoot('poolround');
+      const zip = await manyFileBackup(root);
+      const listing = execFileSync('unzip', ['-t', zip], { encoding: 'utf8' });
+      expect(listing).toMatch(/No errors detected/);
+      const want = snapshot(join(root, 'many'));
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: zip,
+        target: 'live',
+        cwd: root,
+        now: () => T0,
+      });
+      expect(r.status).toBe('restored-unverified');
+      expect(snapshot(join(root, 'live/many'))).toEqual(want);
     });
 
     it('missing backup file', async () => {

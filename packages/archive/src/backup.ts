@@ -1,7 +1,8 @@
 // Creating a backup: one pass that reads each file once, checks it did not change while read
 // (size, mtime and ctime before and after; re-read up to 3 times), hashes it for the manifest,
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
-// to disk (zipwrite.ts). Small files are handled synchronously, large ones in 1 MiB chunks with
+// to disk (zipwrite.ts). Small files are read here and hashed and deflated by worker threads in
+// batches (deflatepool.ts), then appended in walk order; large ones stream in 1 MiB chunks with
 // deflate running on the thread pool beside the hashing. The zip is written under a dot-name and
 // fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
 // unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
@@ -29,6 +30,7 @@ import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEnt
 import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
+import { DeflatePool } from './deflatepool.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT, type BackupManifest, type ManifestEntry } from './manifest.js';
 import {
   DEFAULT_OUT_DIR,
@@ -96,6 +98,8 @@ export const DUMP_DIR_ENTRY = '_dump';
 /** Files up to this size are read, hashed and deflated in one synchronous step. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
+/** Below this many small files, starting worker threads costs more than it saves. */
+const POOL_MIN_FILES = 200;
 const READ_ATTEMPTS = 3;
 // Formats that are compressed already: deflating them costs CPU and gains nothing.
 const DENSE_EXTENSIONS = new Set(
@@ -347,10 +351,15 @@ function readSmallConsistent(entry: SourceEntry): { data: Buffer; stat: Stats } 
   throw changedError(entry);
 }
 
-/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. */
+/** Worth deflating at all: not level 0, not tiny, not an already dense format. */
+function compressible(entry: SourceEntry, size: number, level: number): boolean {
+  return level > 0 && size >= 512 && !DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase());
+}
+
+/** Store or deflate, decided from the extension and (over 64 KiB) a level-1 sample. The same
+ *  rule runs in deflatepool.ts's workers. */
 function compressInMemory(entry: SourceEntry, data: Buffer, level: number): { method: 0 | 8; body: Buffer } {
-  if (level === 0 || data.length < 512 || DENSE_EXTENSIONS.has(extname(entry.path).toLowerCase()))
-    return { method: 0, body: data };
+  if (!compressible(entry, data.length, level)) return { method: 0, body: data };
   if (data.length > SAMPLE_BYTES) {
     const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
     if (sample.length > SAMPLE_BYTES * 0.9) return { method: 0, body: data };
@@ -445,39 +454,87 @@ async function writeArchive(
   const zip = new ZipWriter(fd);
   let sizeBytes = 0;
   let sha256 = '';
+  const smallFiles = p.entries.filter((e) => e.type === 'file' && e.size <= SMALL_FILE_BYTES).length;
+  const pool = level > 0 && smallFiles >= POOL_MIN_FILES ? new DeflatePool(level) : undefined;
+  // Entries are appended in walk order; a pooled file's entry waits for its batch to come back.
+  const pending: Array<Promise<() => void>> = [];
+  const queue = (item: Promise<() => void>): void => {
+    item.catch(() => undefined); // awaited in order below; no unhandled rejection meanwhile
+    pending.push(item);
+  };
+  const applyOldest = async (): Promise<void> => (await pending.shift()!)();
+  const settle = async (): Promise<void> => {
+    pool?.send();
+    while (pending.length) await applyOldest();
+  };
   try {
     try {
       for (const entry of p.entries) {
         const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid! } : {};
         if (entry.type === 'directory') {
-          zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
-          manifestEntries.push({
-            path: entry.path,
-            type: 'directory',
-            size: 0,
-            mode: entry.mode,
-            ...owner,
-            mtimeMs: entry.mtimeMs,
-          });
+          queue(
+            Promise.resolve(() => {
+              zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
+              manifestEntries.push({
+                path: entry.path,
+                type: 'directory',
+                size: 0,
+                mode: entry.mode,
+                ...owner,
+                mtimeMs: entry.mtimeMs,
+              });
+            }),
+          );
         } else if (entry.type === 'symlink') {
-          const data = Buffer.from(entry.target!);
-          zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
-          manifestEntries.push({
-            path: entry.path,
-            type: 'symlink',
-            size: data.length,
-            mode: entry.mode,
-            ...owner,
-            target: entry.target!,
-            mtimeMs: entry.mtimeMs,
-          });
+          queue(
+            Promise.resolve(() => {
+              const data = Buffer.from(entry.target!);
+              zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
+              manifestEntries.push({
+                path: entry.path,
+                type: 'symlink',
+                size: data.length,
+                mode: entry.mode,
+                ...owner,
+                target: entry.target!,
+                mtimeMs: entry.mtimeMs,
+              });
+            }),
+          );
         } else if (entry.size <= SMALL_FILE_BYTES) {
           const { data, stat } = readSmallConsistent(entry);
           if (data.length > SMALL_FILE_BYTES) {
             // Grew past the small-file path since the walk: stream it instead.
+            await settle();
             await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
             continue;
           }
+          if (pool) {
+            if (!pool.canAdd(data.length)) {
+              pool.send();
+              while (!pool.canAdd(data.length)) await applyOldest();
+            }
+            const size = data.length;
+            const meta = metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000);
+            queue(
+              pool.add(data, compressible(entry, size, level)).then((d) => () => {
+                zip.addComplete(meta, d.body, d.crc, size, d.method);
+                pool.release(d);
+                manifestEntries.push({
+                  path: entry.path,
+                  type: 'file',
+                  size,
+                  mode: stat.mode & 0o7777,
+                  uid: stat.uid,
+                  gid: stat.gid,
+                  sha256: d.sha256,
+                  mtimeMs: stat.mtimeMs,
+                });
+              }),
+            );
+            continue;
+          }
+          await settle();
           const { method, body } = compressInMemory(entry, data, level);
           zip.addComplete(
             metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000),
@@ -497,9 +554,11 @@ async function writeArchive(
             mtimeMs: stat.mtimeMs,
           });
         } else {
+          await settle();
           await addLarge(zip, entry, level, manifestEntries);
         }
       }
+      await settle();
       const manifest: BackupManifest = {
         format: MANIFEST_FORMAT,
         environment: p.environment,
@@ -535,6 +594,8 @@ async function writeArchive(
     closeSync(fd);
     rmSync(tmpPath, { force: true });
     throw error;
+  } finally {
+    await pool?.close();
   }
   closeSync(fd);
   // The `.sha256` first, then the zip's name: `ls backups/dhash_*.zip` never sees a zip without

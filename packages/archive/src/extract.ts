@@ -1,7 +1,8 @@
 // Writes a validated plan into a fresh staging directory (or only reads it, for a deep verify),
 // checking each entry's CRC-32, size and manifest SHA256. Small entries are read through a
-// sequential window and inflated synchronously (one handful of syscalls per file); large ones
-// stream in 1 MiB chunks, and inflation stops the moment an entry passes its declared size.
+// sequential window and, when there are many, inflated, checked and written by worker threads
+// (writerpool.ts); large ones stream in 1 MiB chunks. Inflation always stops the moment an entry
+// passes its declared size.
 // Files are created exclusively (O_EXCL) and symlinks last, so no write can pass through a link.
 // Modes keep setuid/setgid/sticky; owners are restored when running as root.
 import { createHash } from 'node:crypto';
@@ -26,7 +27,7 @@ import { BackupIntegrityError } from './errors.js';
 import { inflateEntry } from './read.js';
 import { ArchiveWindow, dataStart, type OpenArchive } from './zipread.js';
 import type { ExtractionPlan, PlannedEntry } from './safety.js';
-import { FileWriteError, WriterPool, ownBuffer } from './writerpool.js';
+import { FileWriteError, WriterPool } from './writerpool.js';
 import { describeFsError } from './collect.js';
 
 export interface ExtractOptions {
@@ -197,13 +198,15 @@ export async function extractPlan(
           ? win.get(start, p.source.compressedSize)
           : undefined;
       const o = owners ? owner(p) : undefined;
-      if (raw && pool && file) {
-        const data = inflateEntry(p.source, raw);
-        check(p, data, verifyHash);
+      if (raw && pool && file && WriterPool.fits(raw.length)) {
         await pool.add({
           path: file,
-          // Stored entries are views of the read window, which must never be transferred away.
-          data: p.source.compressionMethod === 0 ? Uint8Array.from(data) : ownBuffer(data),
+          raw,
+          name: p.source.name,
+          method: p.source.compressionMethod,
+          size: p.size,
+          crc: p.source.crc32 >>> 0,
+          ...(verifyHash && p.manifest?.sha256 ? { sha256: p.manifest.sha256 } : {}),
           mode: p.mode,
           ...(o ?? {}),
           ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
@@ -231,6 +234,7 @@ export async function extractPlan(
     }
     await pool?.drain();
   } catch (error) {
+    if (error instanceof FileWriteError && error.integrity) throw new BackupIntegrityError(error.message);
     if (error instanceof FileWriteError)
       throw new Error(`cannot write ${error.path}: ${describeFsError(error, 'write')}`);
     throw error;

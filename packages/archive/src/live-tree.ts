@@ -6,7 +6,11 @@
 // unless --force. Removed files never block (the restore brings them back).
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
+  constants,
   existsSync,
+  openSync,
+  readSync,
   lstatSync,
   readdirSync,
   readFileSync,
@@ -15,6 +19,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
+import type { RestoredTree } from './restore.js';
+import type { PlannedEntry } from './safety.js';
 
 export interface DeployedTreeRecord {
   environment: string;
@@ -41,17 +47,31 @@ export function deployedTreeRecordPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
 }
 
+/** In 1 MiB blocks: a multi-GiB file must not be read into memory at once. */
 function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+  const hash = createHash('sha256');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const b = Buffer.allocUnsafe(1024 * 1024);
+    for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
+      hash.update(b.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
  *  only those under `paths` when given (the release's files, not the service's runtime data). */
-function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
+function snapshot(root: string, paths?: string[], restored?: RestoredTree): DeployedTreeRecord['files'] {
   const wanted = (rel: string): boolean =>
     !paths?.length ||
     paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
   const files: DeployedTreeRecord['files'] = {};
+  // A file a restore just wrote, still of the size and mtime it gave it, has the SHA256 the restore
+  // checked against the manifest while writing it: no second read of the restored tree.
+  const known = new Map<string, PlannedEntry>();
+  for (const e of restored?.entries ?? []) if (e.type === 'file') known.set(e.path, e);
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
@@ -60,6 +80,13 @@ function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
       if (entry.isDirectory()) walk(path);
       else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
         const st = lstatSync(path);
+        const k = known.get(rel);
+        const unchanged =
+          k?.manifest?.sha256 !== undefined &&
+          entry.isFile() &&
+          st.size === k.size &&
+          k.manifest.mtimeMs !== undefined &&
+          Math.abs(st.mtimeMs - k.manifest.mtimeMs) < 1;
         files[rel] = {
           size: st.size,
           mode: st.mode & 0o7777,
@@ -67,7 +94,9 @@ function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
             ? createHash('sha256')
                 .update(`symlink:${readlinkSync(path)}`)
                 .digest('hex')
-            : sha256(path),
+            : unchanged
+              ? k.manifest!.sha256!
+              : sha256(path),
         };
       }
     }
@@ -79,7 +108,15 @@ function snapshot(root: string, paths?: string[]): DeployedTreeRecord['files'] {
 /** Records the live tree a deploy (or a verified rollback) left, atomically. */
 export function recordDeployedTree(
   target: string,
-  meta: { environment: string; version?: string; commit?: string; paths?: string[]; now?: () => Date },
+  meta: {
+    environment: string;
+    version?: string;
+    commit?: string;
+    paths?: string[];
+    now?: () => Date;
+    /** Set by a restore: its roots are recorded from the verified manifest, not read back. */
+    restored?: RestoredTree;
+  },
 ): string {
   const record: DeployedTreeRecord = {
     environment: meta.environment,
@@ -88,7 +125,7 @@ export function recordDeployedTree(
     ...(meta.version ? { version: meta.version } : {}),
     ...(meta.commit ? { commit: meta.commit } : {}),
     ...(meta.paths?.length ? { paths: meta.paths } : {}),
-    files: snapshot(target, meta.paths),
+    files: snapshot(target, meta.paths, meta.restored),
   };
   const path = deployedTreeRecordPath(target);
   writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);

@@ -57,11 +57,14 @@ export function parseManifest(text: string, source: string): BackupManifest {
   if (typeof m.environment !== 'string') bad('lacks "environment"');
   if (typeof m.createdAt !== 'string') bad('lacks "createdAt"');
   if (!Array.isArray(m.entries)) bad('lacks "entries"');
-  for (const [i, e] of m.entries!.entries()) {
+  const types = new Set(['file', 'directory', 'symlink']);
+  const entries = m.entries!;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     if (
       !e ||
       typeof e.path !== 'string' ||
-      !['file', 'directory', 'symlink'].includes(e.type) ||
+      !types.has(e.type) ||
       typeof e.size !== 'number' ||
       typeof e.mode !== 'number'
     ) {

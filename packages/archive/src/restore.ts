@@ -37,7 +37,13 @@ import {
   type ArchiveEntry,
   type OpenArchive,
 } from './read.js';
-import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
+import {
+  DEFAULT_CAPS,
+  planExtraction,
+  type ExtractionCaps,
+  type ExtractionPlan,
+  type PlannedEntry,
+} from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
@@ -164,6 +170,16 @@ export interface RestoreResult {
   previousTree?: string;
   message: string;
   logPath: string;
+  /** What the swap put in place, every file's SHA256 checked against the manifest while it was
+   *  written (absent when verifyFileHashes was off): the deployed-tree record is built from it
+   *  instead of reading the restored tree back. */
+  restored?: RestoredTree;
+}
+
+export interface RestoredTree {
+  /** Top-level names inside the target that the restore replaced. */
+  roots: string[];
+  entries: PlannedEntry[];
 }
 
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
@@ -261,6 +277,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   let verified = false;
   let healthChecksOk = 0;
   let previousTree: string | undefined;
+  let restored: RestoredTree | undefined;
   const finish = (status: RestoreStatus, message: string): RestoreResult => {
     log.finish(status === 'succeeded' || status === 'dry-run' ? 'pass' : 'fail', message, {
       environment,
@@ -279,6 +296,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       ...(previousTree ? { previousTree } : {}),
       message,
       logPath,
+      ...(restored ? { restored } : {}),
     };
   };
 
@@ -382,6 +400,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         startedAt: now().toISOString(),
       });
       staging = undefined;
+      if (options.verifyFileHashes ?? true) restored = { roots, entries: plan.entries };
       if (existsSync(previous)) previousTree = previous;
       log.line(
         `swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`,

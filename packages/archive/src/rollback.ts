@@ -98,6 +98,7 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
       recordDeployedTree(target, {
         environment: options.environment,
         paths: liveTree.record?.paths ?? options.releasePaths,
+        ...(result.restored ? { restored: result.restored } : {}),
         ...(options.now ? { now: options.now } : {}),
       });
     } catch (error) {

@@ -36,6 +36,8 @@ export const NAME_MAX_BYTES = 255;
 
 /** Why no file system can hold `path` (a component over NAME_MAX_BYTES), or undefined. */
 export function nameTooLong(path: string): string | undefined {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: a path this short holds no long component.
+  if (path.length * 3 <= NAME_MAX_BYTES) return undefined;
   for (const part of path.split('/')) {
     const bytes = Buffer.byteLength(part, 'utf8');
     if (bytes <= NAME_MAX_BYTES) continue;
@@ -84,7 +86,11 @@ export function unsafeLinkTarget(linkPath: string, target: string): string | und
 }
 
 /** Normalises an entry name or refuses it with the specific reason. */
+// A name with no empty, "." or ".." segment and no leading or trailing "/" is already normal.
+const NEEDS_NORMALISING = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 export function normaliseEntryName(name: string, windows = WINDOWS): string {
+  if (!windows && !name.includes('\0') && !NEEDS_NORMALISING.test(name)) return name;
   const show = JSON.stringify(name);
   if (name.includes('\0')) throw new UnsafeArchiveError(`entry ${show} contains a NUL byte`);
   // On Linux and macOS a backslash or "C:" is an ordinary character of one file name (and a
@@ -131,30 +137,32 @@ export function planExtraction(
   let totalBytes = 0;
   for (const entry of entries) {
     if (entry.name === MANIFEST_ENTRY) continue;
-    const show = JSON.stringify(entry.name);
+    const name = entry.name; // quoted (JSON.stringify) only when a message needs it
     if (!entry.nameValid)
-      throw new UnsafeArchiveError(`${where}entry ${show} has a name that is not valid UTF-8`);
+      throw new UnsafeArchiveError(
+        `${where}entry ${JSON.stringify(name)} has a name that is not valid UTF-8`,
+      );
     const path = normaliseEntryName(entry.name);
     const tooLong = nameTooLong(path);
-    if (tooLong) throw new UnsafeArchiveError(`${where}entry ${show}: ${tooLong}`);
-    if (path.split('/')[0] === RESERVED_STATE_DIR)
+    if (tooLong) throw new UnsafeArchiveError(`${where}entry ${JSON.stringify(name)}: ${tooLong}`);
+    if (path === RESERVED_STATE_DIR || path.startsWith(`${RESERVED_STATE_DIR}/`))
       throw new UnsafeArchiveError(
-        `${where}entry ${show} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,
+        `${where}entry ${JSON.stringify(name)} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,
       );
     if (entry.encrypted)
       throw new UnsafeArchiveError(
-        `${where}entry ${show} is encrypted; backups are never encrypted by this tool`,
+        `${where}entry ${JSON.stringify(name)} is encrypted; backups are never encrypted by this tool`,
       );
     if (entry.type !== 'directory' && entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
       throw new UnsafeArchiveError(
-        `${where}entry ${show} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`,
+        `${where}entry ${JSON.stringify(name)} uses compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are accepted`,
       );
     }
     const key = collisionKey(path, caseInsensitive);
     const previous = seen.get(key);
     if (previous !== undefined) {
       throw new UnsafeArchiveError(
-        `${where}entry ${show} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`,
+        `${where}entry ${JSON.stringify(name)} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`,
       );
     }
     seen.set(key, entry.name);
@@ -165,15 +173,16 @@ export function planExtraction(
       );
     }
     const manifestEntry = byManifest.get(path);
-    if (!manifestEntry) throw new BackupIntegrityError(`${where}entry ${show} is not listed in the manifest`);
+    if (!manifestEntry)
+      throw new BackupIntegrityError(`${where}entry ${JSON.stringify(name)} is not listed in the manifest`);
     if (manifestEntry.type !== entry.type) {
       throw new BackupIntegrityError(
-        `${where}entry ${show} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`,
+        `${where}entry ${JSON.stringify(name)} is a ${entry.type} in the archive but a ${manifestEntry.type} in the manifest`,
       );
     }
     if (entry.type === 'file' && manifestEntry.size !== entry.uncompressedSize) {
       throw new BackupIntegrityError(
-        `${where}entry ${show} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`,
+        `${where}entry ${JSON.stringify(name)} declares ${entry.uncompressedSize} bytes but the manifest says ${manifestEntry.size}: sizes disagree`,
       );
     }
     const p: PlannedEntry = {
@@ -187,27 +196,31 @@ export function planExtraction(
     if (entry.type === 'symlink') {
       const target = linkTargets.get(entry);
       if (target === undefined)
-        throw new UnsafeArchiveError(`${where}symlink ${show} has no readable target`);
+        throw new UnsafeArchiveError(`${where}symlink ${JSON.stringify(name)} has no readable target`);
       if (target.includes('\0') || target === '')
-        throw new UnsafeArchiveError(`${where}symlink ${show} has an invalid target`);
+        throw new UnsafeArchiveError(`${where}symlink ${JSON.stringify(name)} has an invalid target`);
       const problem = unsafeLinkTarget(path, target);
-      if (problem) throw new UnsafeArchiveError(`${where}symlink ${show} ${problem}`);
+      if (problem) throw new UnsafeArchiveError(`${where}symlink ${JSON.stringify(name)} ${problem}`);
       p.linkTarget = target;
     }
     planned.push(p);
   }
   // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
   const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
+  // Directories whose every ancestor (and itself) was checked: siblings share the walk.
+  const clearDirs = new Set<string>();
   for (const p of planned) {
-    const parts = p.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const ancestor = kinds.get(collisionKey(parts.slice(0, i).join('/'), caseInsensitive));
+    const parentEnd = p.path.lastIndexOf('/');
+    if (parentEnd < 0 || clearDirs.has(p.path.slice(0, parentEnd))) continue;
+    for (let i = p.path.indexOf('/'); i >= 0; i = p.path.indexOf('/', i + 1)) {
+      const ancestor = kinds.get(collisionKey(p.path.slice(0, i), caseInsensitive));
       if (ancestor && ancestor.type !== 'directory') {
         throw new UnsafeArchiveError(
           `${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`,
         );
       }
     }
+    clearDirs.add(p.path.slice(0, parentEnd));
   }
   const inArchive = new Set(planned.map((p) => p.path));
   for (const m of manifest.entries) {

@@ -4,6 +4,7 @@
 // entries (the Fifield construction: many central records sharing one compressed stream) are
 // refused from the central directory alone, each local header must name the same file as its
 // central record, and data is read through a sequential window (few reads for many small files).
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 
@@ -37,6 +38,8 @@ export interface ArchiveEntry {
   /** Where the next entry's local header (or the central directory) begins: this entry's data
    *  must end before it. */
   limit: number;
+  /** Length of the stored name in bytes. */
+  nameBytes?: number;
 }
 
 export interface OpenArchive {
@@ -168,7 +171,7 @@ export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchiv
       }
       const utf8 = (flags & 0x800) !== 0;
       const name = raw.toString(utf8 ? 'utf8' : 'latin1');
-      const nameValid = !utf8 || Buffer.from(name, 'utf8').equals(raw);
+      const nameValid = !utf8 || isUtf8(raw);
       const madeBy = buf.readUInt16LE(at + 4);
       const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
       const kind = attrs & S_IFMT;
@@ -187,17 +190,26 @@ export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchiv
         flags,
         localHeaderOffset,
         limit: cdOffset,
+        nameBytes: nameLen,
       });
       at += recLen;
     }
     // Overlap: in offset order, each entry's header + data must end before the next begins.
-    const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+    let ascending = true;
+    for (let i = 1; i < entries.length && ascending; i++)
+      ascending = entries[i - 1]!.localHeaderOffset <= entries[i]!.localHeaderOffset;
+    // Our own archives list entries in offset order: sort only a foreign one.
+    const byOffset = ascending
+      ? entries
+      : [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
     for (let i = 0; i < byOffset.length; i++) {
       const cur = byOffset[i]!;
       const next = i + 1 < byOffset.length ? byOffset[i + 1]!.localHeaderOffset : cdOffset;
       cur.limit = next;
       const minimalEnd =
-        cur.localHeaderOffset + 30 + Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1');
+        cur.localHeaderOffset +
+        30 +
+        (cur.nameBytes ?? Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1'));
       if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
         throw new UnsafeArchiveError(
           `${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`,

@@ -1,0 +1,177 @@
+// Backing up many small files is bound by deflate (about half the time of a 20,000-file backup).
+// The main thread reads each file (checking it did not change while read) into shared memory;
+// a small pool of worker threads computes its CRC-32 and SHA256 and deflates it, writing the
+// compressed bytes back over the input when they are smaller. The main thread then appends the
+// entries to the zip in their original order. Memory in flight is fixed: SLOTS x SLOT_BYTES.
+// The worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+const WORKER_SOURCE = `(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  const { deflateRawSync, crc32 } = await import('node:zlib');
+  const { createHash } = await import('node:crypto');
+  const memory = Buffer.from(workerData.memory);
+  const level = workerData.level;
+  const SAMPLE = 64 * 1024;
+  parentPort.on('message', (batch) => {
+    try {
+      const out = [];
+      for (const f of batch.files) {
+        const data = memory.subarray(f.offset, f.offset + f.length);
+        const crc = crc32(data) >>> 0;
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        let method = 0;
+        let stored = f.length;
+        let dense = !f.compress;
+        if (!dense && f.length > SAMPLE)
+          dense = deflateRawSync(data.subarray(0, SAMPLE), { level: 1 }).length > SAMPLE * 0.9;
+        if (!dense) {
+          // A small window and hash table for small files: same format, less set-up per file.
+          const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(f.length + 1))));
+          const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+          if (body.length < f.length) {
+            body.copy(memory, f.offset);
+            method = 8;
+            stored = body.length;
+          }
+        }
+        out.push({ crc, sha256, method, stored });
+      }
+      parentPort.postMessage({ id: batch.id, out });
+    } catch (e) {
+      parentPort.postMessage({ id: batch.id, error: (e && e.message) || String(e) });
+    }
+  });
+})();`;
+
+export interface Deflated {
+  crc: number;
+  sha256: string;
+  method: 0 | 8;
+  /** The entry's bytes as stored in the zip (compressed when method is 8); valid until `release`. */
+  body: Buffer;
+}
+
+const SLOT_BYTES = 2 * 1024 * 1024;
+const SLOTS = 4;
+const BATCH_FILES = 128;
+
+interface Slot {
+  index: number;
+  files: Array<{ offset: number; length: number; compress: boolean }>;
+  used: number;
+  waiting: Array<{ resolve: (d: Deflated) => void; reject: (e: Error) => void }>;
+  /** Files of this slot not yet released by the caller. */
+  open: number;
+}
+
+export class DeflatePool {
+  private workers: Worker[] = [];
+  private readonly memory = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
+  private readonly view = Buffer.from(this.memory);
+  private free: number[] = [];
+  private current: Slot | undefined;
+  private inFlight = new Map<number, Slot>();
+  private nextId = 0;
+  private next = 0;
+  private failure: Error | undefined;
+
+  constructor(level: number, threads = Math.max(1, Math.min(2, availableParallelism()))) {
+    for (let i = 0; i < SLOTS; i++) this.free.push(i);
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { memory: this.memory, level },
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
+      w.on(
+        'message',
+        (m: { id: number; error?: string; out?: Array<Omit<Deflated, 'body'> & { stored: number }> }) => {
+          const slot = this.inFlight.get(m.id);
+          this.inFlight.delete(m.id);
+          if (!slot) return;
+          if (m.error) return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
+          slot.files.forEach((f, i) => {
+            const r = m.out![i]!;
+            slot.waiting[i]!.resolve({
+              crc: r.crc,
+              sha256: r.sha256,
+              method: r.method,
+              body: this.view.subarray(f.offset, f.offset + r.stored),
+            });
+          });
+        },
+      );
+      w.on('error', (error) => {
+        for (const slot of this.inFlight.values()) this.fail(error, slot);
+        this.inFlight.clear();
+      });
+      this.workers.push(w);
+    }
+  }
+
+  private fail(error: Error, slot: Slot): void {
+    this.failure ??= error;
+    for (const w of slot.waiting) w.reject(error);
+  }
+
+  /** Largest file `add` takes. */
+  static readonly maxFileBytes = SLOT_BYTES;
+
+  /** True when `add` can take a file now without a free slot being needed, or one is free. */
+  canAdd(bytes: number): boolean {
+    return (this.current !== undefined && this.current.used + bytes <= SLOT_BYTES) || this.free.length > 0;
+  }
+
+  /** Copies `data` into shared memory and queues it. The returned promise settles once its batch
+   *  is compressed; call `release` for each result once its body has been written. Callers must
+   *  check `canAdd` first (and release earlier results when it is false). */
+  add(data: Buffer, compress: boolean): Promise<Deflated> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.current && this.current.used + data.length > SLOT_BYTES) this.send();
+    if (!this.current) {
+      const index = this.free.pop();
+      if (index === undefined) throw new Error('DeflatePool.add without a free slot');
+      this.current = { index, files: [], used: 0, waiting: [], open: 0 };
+    }
+    const slot = this.current;
+    const offset = slot.index * SLOT_BYTES + slot.used;
+    data.copy(this.view, offset);
+    slot.used += data.length;
+    slot.files.push({ offset, length: data.length, compress });
+    slot.open++;
+    const promise = new Promise<Deflated>((resolve, reject) => slot.waiting.push({ resolve, reject }));
+    promise.catch(() => undefined);
+    if (slot.files.length >= BATCH_FILES) this.send();
+    // Released by the caller through the result's body offset.
+    this.owner.set(offset, slot);
+    return promise;
+  }
+
+  private owner = new Map<number, Slot>();
+
+  /** The caller is done with `d.body`: its slot is reused once every file in it is released. */
+  release(d: Deflated): void {
+    const offset = d.body.byteOffset - this.view.byteOffset;
+    const slot = this.owner.get(offset);
+    if (!slot) return;
+    this.owner.delete(offset);
+    if (--slot.open === 0) this.free.push(slot.index);
+  }
+
+  /** Hands the batch being filled to a worker (before waiting for any of its results). */
+  send(): void {
+    const slot = this.current;
+    if (!slot) return;
+    this.current = undefined;
+    const id = this.nextId++;
+    this.inFlight.set(id, slot);
+    this.workers[this.next++ % this.workers.length]!.postMessage({ id, files: slot.files });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
