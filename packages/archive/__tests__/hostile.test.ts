@@ -132,6 +132,34 @@ describe('a hostile or damaged archive is refused with a specific message and th
     expect(readdirSync(root).filter((n) => n.includes('evil'))).toEqual([]);
   });
 
+  it('a name no file system can hold (one path component over 255 bytes) is refused before the live tree is touched', async () => {
+    const { root, refuse } = scene('name-too-long');
+    const long = 'n'.repeat(300);
+    const r = await refuse(
+      hostile(root, 'h', [
+        { name: 'dir/', mode: 0o040755 },
+        { name: `dir/${long}`, data: text('x') },
+      ]),
+      /^.*h\.zip: entry "dir\/n{300}": its name "n{32}…" is 300 bytes; file systems allow at most 255 bytes per path component, so it cannot be restored$/,
+    );
+    expect(r.message.split('\n')).toHaveLength(1);
+    // Bytes, not characters: 128 two-byte letters are 256 bytes.
+    await refuse(
+      hostile(root, 'h2', [{ name: '\u00e9'.repeat(128), data: text('x') }]),
+      /is 256 bytes; file systems allow at most 255/,
+    );
+    // Exactly 255 bytes restores.
+    const ok = await restoreBackup({
+      environment: 'production',
+      backupPath: hostile(root, 'h3', [{ name: `${'\u00e9'.repeat(127)}x`, data: text('fits') }]),
+      target: 'live',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(ok.status).toBe('restored-unverified');
+    expect(readFileSync(join(root, 'live', `${'\u00e9'.repeat(127)}x`), 'utf8')).toBe('fits');
+  });
+
   it('on Windows rules, backslashes and drive letters are refused', () => {
     expect(() => normaliseEntryName('..\\evil.txt', true)).toThrow(/contains a backslash/);
     expect(() => normaliseEntryName('C:/evil.txt', true)).toThrow(/starts with a drive letter/);

@@ -1,8 +1,10 @@
 // Acceptance of issue 14: kill -9 at random points of a backup and of a restore (20 each), with
 // the real CLI bundle (`packages/cli/dist`, built by scripts/test.sh), and the invariants checked
-// after every kill: a backup that looks complete verifies; the live roots are the old tree or the
-// new one (or the journal is there and the next run finishes the swap); paths outside the
-// backup's roots never change; the next run is never blocked by the dead run's lock.
+// after every kill: every `dhash_*.zip` has its `.sha256` and verifies (the `.sha256` is written
+// before the zip takes its name), so the seed's `ls | sort -r | head` always picks a complete
+// backup; the live roots are the old tree or the new one (or the journal is there and the next
+// run finishes the swap); paths outside the backup's roots never change; the next run is never
+// blocked by the dead run's lock. A second backup test kills at every file-system step in turn.
 import { describe, it, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +22,15 @@ function run(
   args: string[],
   cwd: string,
   killAfterMs?: number,
+  extra: { nodeArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; out: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(extra.nodeArgs ?? []), bin, ...args], {
+      cwd,
+      env: { ...process.env, ...extra.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -47,6 +54,45 @@ function makeRelease(dir: string, label: string): void {
   writeFileSync(join(dir, 'data/release.txt'), `${label}\n`);
 }
 
+/** Every `dhash_*.zip` in `root/backups` has its `.sha256` and both verify; the seed's commands,
+ *  verbatim, pick a complete backup (when there is a zip at all). */
+function checkBackupsDir(root: string): void {
+  const names = readdirSync(join(root, 'backups'));
+  const zips = names.filter((n) => /^dhash_.*\.zip$/.test(n));
+  for (const zip of zips) {
+    expect(names).toContain(`${zip}.sha256`);
+    expect(sh(`sha256sum -c "backups/${zip}.sha256"`, root).code).toBe(0);
+    expect(sh(`unzip -tq "backups/${zip}"`, root).code).toBe(0);
+  }
+  if (zips.length)
+    expect(
+      sh(
+        'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"',
+        root,
+      ).code,
+    ).toBe(0);
+}
+
+// Preloaded into the CLI: counts the renames, links and deletions under $KILL_STEP_DIR and
+// SIGKILLs the process right after the $KILL_AFTER_STEP-th, so each point between two steps is hit.
+const KILL_AFTER_STEP = `
+const fs = require('node:fs');
+const { syncBuiltinESMExports } = require('node:module');
+const limit = Number(process.env.KILL_AFTER_STEP);
+const dir = process.env.KILL_STEP_DIR;
+let count = 0;
+for (const name of ['renameSync', 'linkSync', 'unlinkSync', 'rmSync']) {
+  const real = fs[name];
+  fs[name] = function (...args) {
+    const result = real.apply(this, args);
+    if (args.some((a) => typeof a === 'string' && a.startsWith(dir)) && ++count === limit)
+      process.kill(process.pid, 'SIGKILL');
+    return result;
+  };
+}
+syncBuiltinESMExports();
+`;
+
 bundled('kill -9 at random points (real CLI bundle)', () => {
   it(`backup: ${KILLS} kills, then a clean run; nothing incomplete ever looks complete`, async () => {
     const root = tempRoot('kill-backup');
@@ -61,12 +107,7 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
       const r = await run(args, root, Math.floor(span * (0.1 + Math.random() * 0.8)));
       if (r.code === null) killed++;
       else span = Math.max(200, Math.min(span, r.ms));
-      const names = readdirSync(join(root, 'backups'));
-      for (const zip of names.filter((n) => /^dhash_.*\.zip$/.test(n))) {
-        if (!names.includes(`${zip}.sha256`)) continue; // incomplete: never listed, swept next time
-        expect(sh(`sha256sum -c "backups/${zip}.sha256"`, root).code).toBe(0);
-        expect(sh(`unzip -tq "backups/${zip}"`, root).code).toBe(0);
-      }
+      checkBackupsDir(root);
     }
     expect(killed).toBe(KILLS);
     const clean = await run(args, root);
@@ -81,6 +122,38 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
         root,
       ).code,
     ).toBe(0);
+    rmSync(root, { recursive: true, force: true });
+  }, 300_000);
+
+  it('backup with retention: a kill after each file-system step in turn never leaves a zip without its .sha256', async () => {
+    const root = tempRoot('kill-steps');
+    makeRelease(join(root, 'srv'), 'v1');
+    const preload = join(root, 'kill-after-step.cjs');
+    writeFileSync(preload, KILL_AFTER_STEP);
+    const args = ['backup', '--env', 'production', '--path', 'srv', '--keep', '2'];
+    for (let i = 0; i < 2; i++) expect((await run(args, root)).code).toBe(0);
+    let step = 1;
+    for (; step <= 60; step++) {
+      const r = await run(args, root, undefined, {
+        nodeArgs: ['--require', preload],
+        env: { KILL_AFTER_STEP: String(step), KILL_STEP_DIR: `${join(root, 'backups')}/` },
+      });
+      checkBackupsDir(root);
+      if (r.code !== null) {
+        expect(r.code).toBe(0); // ran past its last step: finished normally
+        break;
+      }
+    }
+    // Lock, sweep, .sha256, link, temp removal, retention: every kill point visited, then a clean run.
+    expect(step).toBeGreaterThan(6);
+    expect(step).toBeLessThan(60);
+    const clean = await run(args, root);
+    expect(clean.code).toBe(0);
+    const names = readdirSync(join(root, 'backups'));
+    expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(names.filter((n) => n.endsWith('.zip'))).toHaveLength(2);
+    expect(names.filter((n) => n.endsWith('.sha256'))).toHaveLength(2);
+    process.stdout.write(`backup kill points: ${step - 1} visited\n`);
     rmSync(root, { recursive: true, force: true });
   }, 300_000);
 

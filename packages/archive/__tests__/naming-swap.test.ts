@@ -9,8 +9,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   acquireLock,
+  applyRetention,
   backupLockPath,
   createBackup,
+  findLatestBackup,
+  listBackups,
   lockTarget,
   restoreBackup,
   stateDir,
@@ -120,6 +123,86 @@ describe('backup names never repeat and still sort for the seed command', () => 
       'dhash_production_20261123T220000Z.zip',
       'dhash_production_20261123T220000Z.zip.sha256',
       'dhash_staging_20261123T210000Z.zip',
+    ]);
+  });
+});
+
+describe('the .sha256 is written before the zip takes its name', () => {
+  it('a kill between the two leaves an orphan .sha256 the seed never picks; the next backup sweeps it and never reuses its name', async () => {
+    const root = workspace('orphan-sidecar');
+    const out = join(root, 'backups');
+    const b1 = await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });
+    writeFileSync(join(root, 'config/app.json'), '{"v":2}\n');
+    const later = new Date(T0.getTime() + 60_000);
+    const b2 = await createBackup({
+      environment: 'production',
+      paths: ['config'],
+      cwd: root,
+      now: () => later,
+    });
+    // The state a kill -9 leaves between writing the .sha256 and linking the zip to its name:
+    // the fsynced temp zip of a dead process and the .sha256, no `dhash_*.zip` of that name.
+    const dead = deadPid();
+    const b2Name = b2.backupPath.split('/').pop()!;
+    renameSync(b2.backupPath, join(out, `.${b2Name}.partial-${dead}`));
+    expect(readdirSync(out)).toContain(`${b2Name}.sha256`);
+    // The seed's commands, verbatim, pick the previous complete backup, and it verifies.
+    const seed = sh(
+      'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256" && echo "$LATEST_BACKUP"',
+      root,
+    );
+    expect(seed.code).toBe(0);
+    expect(seed.out).toContain(`backups/${b1.backupPath.split('/').pop()}`);
+    // latest-backup, --latest and retention ignore the orphan.
+    expect(listBackups(out, 'production')).toEqual([b1.backupPath]);
+    expect(findLatestBackup(out, 'production')).toBe(b1.backupPath);
+    expect(applyRetention(out, 'production', 1)).toEqual([]);
+    expect(existsSync(b1.backupPath)).toBe(true);
+    // The next backup, in the very second of the orphan's name: swept with one note each, and
+    // the name is not reused.
+    const b3 = await createBackup({
+      environment: 'production',
+      paths: ['config'],
+      cwd: root,
+      now: () => later,
+    });
+    expect([...b3.notes].sort()).toEqual([
+      `removed ${join(out, `.${b2Name}.partial-${dead}`)}: temp file of an interrupted backup (pid ${dead} is gone)`,
+      `removed ${join(out, `${b2Name}.sha256`)}: orphan checksum file: its zip is missing (a backup interrupted before the zip took its name, or the zip was deleted)`,
+    ]);
+    expect(b3.backupPath).toBe(join(out, 'dhash_production_20261123T220101Z.zip'));
+    expect(readdirSync(out).sort()).toEqual([
+      'dhash_production_20261123T220000Z.zip',
+      'dhash_production_20261123T220000Z.zip.sha256',
+      'dhash_production_20261123T220101Z.zip',
+      'dhash_production_20261123T220101Z.zip.sha256',
+    ]);
+  });
+
+  it('retention deletes each zip before its .sha256, and a later backup sweeps an orphan .sha256 only of its own environment', async () => {
+    const root = workspace('retention-order');
+    const out = join(root, 'backups');
+    for (let i = 0; i < 3; i++)
+      await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });
+    // Another environment's orphan is not ours to sweep.
+    writeFileSync(join(out, 'dhash_staging_20261123T210000Z.zip.sha256'), `${'0'.repeat(64)}  x\n`);
+    const r = await createBackup({
+      environment: 'production',
+      paths: ['config'],
+      cwd: root,
+      now: () => T0,
+      keep: 2,
+    });
+    expect(r.deleted.map((d) => d.split('/').pop())).toEqual([
+      'dhash_production_20261123T220001Z.zip',
+      'dhash_production_20261123T220000Z.zip',
+    ]);
+    expect(readdirSync(out).sort()).toEqual([
+      'dhash_production_20261123T220002Z.zip',
+      'dhash_production_20261123T220002Z.zip.sha256',
+      'dhash_production_20261123T220003Z.zip',
+      'dhash_production_20261123T220003Z.zip.sha256',
+      'dhash_staging_20261123T210000Z.zip.sha256',
     ]);
   });
 });

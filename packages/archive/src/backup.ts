@@ -3,9 +3,10 @@
 // compresses it (or stores it when it is already dense), and hashes the archive bytes as they go
 // to disk (zipwrite.ts). Small files are read here and hashed and deflated by worker threads in
 // batches (deflatepool.ts), then appended in walk order; large ones stream in 1 MiB chunks with
-// deflate running on the thread pool beside the hashing. The zip is written under a dot-name,
-// fsynced and hard-linked to its unique name; the `.sha256` comes last, so a killed backup never
-// leaves a file that looks complete.
+// deflate running on the thread pool beside the hashing. The zip is written under a dot-name and
+// fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
+// unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
+// worst an orphan `.sha256` (no zip), which no `dhash_*.zip` glob matches and the next backup sweeps.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -24,8 +25,8 @@ import {
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createDeflateRaw, crc32, deflateRawSync } from 'node:zlib';
 import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
-import { EvidenceLog } from '@guarded-rollout/evidence';
-import { collectEntries, describeFsError, type SourceEntry } from './collect.js';
+import { openEvidenceLog } from './logfile.js';
+import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEntry } from './collect.js';
 import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
@@ -38,6 +39,7 @@ import {
   assertEnvironmentName,
   assertPrefix,
   backupLockPath,
+  listNames,
   sweepInterruptedBackups,
   uniqueBackupFileName,
 } from './naming.js';
@@ -144,7 +146,8 @@ interface Plan {
   totalBytes: number;
 }
 
-function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
+/** `seen`: names the out directory held before leftovers were swept; they stay used names. */
+function plan(options: BackupOptions, extraEntries: SourceEntry[] = [], seen: string[] = []): Plan {
   const environment = assertEnvironmentName(options.environment);
   const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
   const root = resolve(options.cwd ?? process.cwd());
@@ -169,7 +172,7 @@ function plan(options: BackupOptions, extraEntries: SourceEntry[] = []): Plan {
     baseDir,
     root,
     createdAt,
-    finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt)),
+    finalPath: join(outDir, uniqueBackupFileName(outDir, prefix, environment, createdAt, seen)),
     entries,
     totalBytes,
   };
@@ -200,17 +203,30 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const outDir = resolve(root, options.outDir ?? DEFAULT_OUT_DIR);
   const environment = assertEnvironmentName(options.environment);
   const prefix = assertPrefix(options.prefix ?? DEFAULT_PREFIX);
-  mkdirSync(outDir, { recursive: true });
   // One backup of an environment at a time: names are chosen and leftovers swept under the lock.
-  const lock = acquireLock(
-    backupLockPath(outDir, prefix, environment),
-    `a backup of environment "${environment}"`,
-    options.now,
-  );
-  const notes: string[] = lock.tookOver ? [lock.tookOver] : [];
+  let lock: ReturnType<typeof acquireLock>;
+  let seen: string[];
+  const notes: string[] = [];
+  try {
+    mkdirSync(outDir, { recursive: true });
+    lock = acquireLock(
+      backupLockPath(outDir, prefix, environment),
+      `a backup of environment "${environment}"`,
+      options.now,
+    );
+  } catch (error) {
+    throw outDirError(error, outDir);
+  }
+  if (lock.tookOver) notes.push(lock.tookOver);
   let dumpDir: string | undefined;
   try {
-    notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+    try {
+      // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
+      seen = listNames(outDir);
+      notes.push(...sweepInterruptedBackups(outDir, environment, prefix, isProcessAlive));
+    } catch (error) {
+      throw outDirError(error, outDir);
+    }
     // A restore killed mid-swap in the tree being backed up is finished first, so the backup
     // never captures a half-swapped tree.
     notes.push(...repairInterruptedSwap(resolve(root, options.baseDir ?? '.')));
@@ -243,12 +259,20 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
           mtimeMs: Date.now(),
         });
     }
-    const p = plan(options, extra);
+    const p = plan(options, extra, seen);
     return { ...(await writeArchive(p, options, level)), notes };
   } finally {
     if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
     lock.release();
   }
+}
+
+/** A file system error in the backup directory, as one line naming it and what to do. */
+function outDirError(error: unknown, outDir: string): unknown {
+  if (!isFsError(error)) return error;
+  return new BackupWriteError(
+    `${fsErrorLine(error, 'write')}; the backup directory ${outDir} must be writable (or choose another --out directory); nothing was written`,
+  );
 }
 
 /** Changed between two stats of one open file: the bytes read may mix two states. */
@@ -424,7 +448,7 @@ async function writeArchive(
   try {
     fd = openSync(tmpPath, 'wx', 0o644);
   } catch (error) {
-    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error)}`);
+    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error, 'write')}`);
   }
   const manifestEntries: ManifestEntry[] = [];
   const zip = new ZipWriter(fd);
@@ -562,7 +586,7 @@ async function writeArchive(
       const code = (error as NodeJS.ErrnoException).code;
       if (code)
         throw new BackupWriteError(
-          `cannot write the backup ${tmpPath}: ${describeFsError(error)}; nothing was kept`,
+          `cannot write the backup ${tmpPath}: ${describeFsError(error, 'write')}; nothing was kept`,
         );
       throw error;
     }
@@ -574,18 +598,28 @@ async function writeArchive(
     await pool?.close();
   }
   closeSync(fd);
+  // The `.sha256` first, then the zip's name: `ls backups/dhash_*.zip` never sees a zip without
+  // its checksum, even after a kill -9 between the two (at worst an orphan `.sha256` is left,
+  // which no `dhash_*.zip` glob matches and the next backup sweeps).
+  const sidecar = `${p.finalPath}.sha256`;
+  let wroteSidecar = false;
+  let linked = false;
   try {
+    writeFileAtomic(sidecar, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
+    wroteSidecar = true;
     // A link, not a rename: it fails instead of replacing a zip that has this name.
     linkSync(tmpPath, p.finalPath);
+    linked = true;
     rmSync(tmpPath, { force: true });
     fsyncDirectory(p.outDir);
-    writeFileAtomic(`${p.finalPath}.sha256`, `${sha256}  ${checksumName(p.finalPath, p.root)}\n`);
   } catch (error) {
-    rmSync(`${p.finalPath}.sha256`, { force: true });
-    rmSync(p.finalPath, { force: true });
+    // Only what this run made: a name someone else holds is never removed.
+    if (linked) rmSync(p.finalPath, { force: true });
+    if (wroteSidecar) rmSync(sidecar, { force: true });
+    rmSync(join(p.outDir, `.${basename(sidecar)}.partial-${process.pid}`), { force: true });
     rmSync(tmpPath, { force: true });
     throw new BackupWriteError(
-      `cannot finish the backup ${p.finalPath}: ${describeFsError(error)}; nothing was kept`,
+      `cannot finish the backup ${p.finalPath}: ${describeFsError(error, 'write')}; nothing was kept`,
     );
   }
   const deleted =
@@ -633,16 +667,20 @@ async function addLarge(
 function dryRun(options: BackupOptions): BackupResult {
   const p = plan(options);
   const logPath = join(resolve(p.root, options.logDir ?? '.'), 'backup-dryrun.log');
-  const log = new EvidenceLog(logPath, {
-    kind: 'backup-dryrun',
-    tool: `${TOOL_NAME} backup`,
-    environment: p.environment,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const log = openEvidenceLog(
+    logPath,
+    {
+      kind: 'backup-dryrun',
+      tool: `${TOOL_NAME} backup`,
+      environment: p.environment,
+      ...(options.now ? { now: options.now } : {}),
+    },
+    'run it where the log directory is writable (default: the current directory)',
+  );
   const files = p.entries.filter((e) => e.type === 'file');
   const free = freeBytes(p.outDir);
   log.line(
-    `destination: ${p.finalPath} (+ .sha256, written last)`,
+    `destination: ${p.finalPath} (+ .sha256, written before the zip takes its name)`,
     `base directory: ${p.baseDir}`,
     `included paths: ${options.paths.join(', ')}`,
     options.dumpCommand ? `dump command (not run in dry-run): ${options.dumpCommand}` : 'dump command: none',

@@ -25,21 +25,27 @@ export interface SourceEntry {
   target?: string;
 }
 
-/** Why a file system error happened, in words an operator can act on. */
-export function describeFsError(error: unknown): string {
+/** Why a file system error happened, in words an operator can act on. `access`: whether the
+ *  failing step read a backup's source, read something else (the live tree), or wrote (backup
+ *  directory, restore target, logs). */
+export function describeFsError(error: unknown, access: 'source' | 'read' | 'write' = 'source'): string {
   const e = error as NodeJS.ErrnoException;
   switch (e.code) {
     case 'EACCES':
     case 'EPERM':
-      return 'permission denied; run as a user who can read it, or leave it out of the paths';
+      return access === 'write'
+        ? 'permission denied: run as a user that can write there, or fix its mode'
+        : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
     case 'ENOENT':
-      return 'it disappeared while the backup ran; run the backup again when the tree is quiet';
+      return access === 'source'
+        ? 'it disappeared while the backup ran; run the backup again when the tree is quiet'
+        : 'it (or its directory) does not exist or was removed meanwhile';
     case 'ENOSPC':
       return 'no space left on the device; free some space or choose another --out directory';
     case 'EDQUOT':
       return 'disk quota exceeded; free some space or choose another --out directory';
     case 'ENAMETOOLONG':
-      return 'the name is too long for this file system';
+      return 'a name in the path is longer than this file system allows (255 bytes per path component on most, less on some such as eCryptfs), or the whole path exceeds its limit; use a shorter directory';
     case 'EIO':
       return 'input/output error (failing disk?)';
     case 'EROFS':
@@ -47,6 +53,30 @@ export function describeFsError(error: unknown): string {
     default:
       return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
   }
+}
+
+/** An error thrown by a file system call (it carries an errno code). */
+export function isFsError(error: unknown): error is NodeJS.ErrnoException {
+  return (
+    error instanceof Error &&
+    typeof (error as NodeJS.ErrnoException).code === 'string' &&
+    typeof (error as NodeJS.ErrnoException).syscall === 'string'
+  );
+}
+
+/** "cannot <verb> <path>: <why>" for a file system error, one line. */
+export function fsErrorLine(error: NodeJS.ErrnoException, access: 'read' | 'write'): string {
+  const verb: Record<string, string> = {
+    mkdir: 'create the directory',
+    open: access === 'read' ? 'open' : 'create',
+    rename: 'move',
+    link: 'create',
+    unlink: 'remove',
+    rmdir: 'remove',
+    scandir: 'read the directory',
+  };
+  const path = error.path ? ` ${error.path}` : '';
+  return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${describeFsError(error, access)}`;
 }
 
 function nonRegularKind(stat: Stats): string | undefined {

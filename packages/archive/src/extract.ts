@@ -236,7 +236,7 @@ export async function extractPlan(
   } catch (error) {
     if (error instanceof FileWriteError && error.integrity) throw new BackupIntegrityError(error.message);
     if (error instanceof FileWriteError)
-      throw new Error(`cannot write ${error.path}: ${describeFsError(error)}`);
+      throw new Error(`cannot write ${error.path}: ${describeFsError(error, 'write')}`);
     throw error;
   } finally {
     await pool?.close();

@@ -56,15 +56,18 @@ function stampToDate(stamp: string): Date {
  *  contract's format: the creation second, or one second past the newest existing name when two
  *  backups come within one second (or the clock stepped back). So names never repeat and still
  *  sort chronologically under `ls -1 backups/dhash_*.zip | sort -r | head -n1` in any locale
- *  (same length, same prefix, only digits differ). Call it while holding the environment's lock. */
-export function uniqueBackupFileName(dir: string, prefix: string, env: string, createdAt: Date): string {
+ *  (same length, same prefix, only digits differ). An orphan `.sha256` counts as a used name, and
+ *  so do `seen` (names listed before a sweep removed leftovers). Call it while holding the
+ *  environment's lock. */
+export function uniqueBackupFileName(
+  dir: string,
+  prefix: string,
+  env: string,
+  createdAt: Date,
+  seen: string[] = [],
+): string {
   let newest: string | undefined;
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const names = [...listNames(dir), ...seen];
   const taken = new RegExp(`^\\.?${escapeRegExp(prefix)}_${escapeRegExp(env)}_(\\d{8}T\\d{6}Z)\\.zip`);
   for (const name of names) {
     const m = taken.exec(name);
@@ -73,6 +76,16 @@ export function uniqueBackupFileName(dir: string, prefix: string, env: string, c
   let when = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
   if (newest && compactUtc(when) <= newest) when = new Date(stampToDate(newest).getTime() + 1000);
   return backupFileName(prefix, env, when);
+}
+
+/** The names in `dir`; none when it does not exist. */
+export function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return [];
+  }
 }
 
 function escapeRegExp(s: string): string {
@@ -85,8 +98,9 @@ export function backupLockPath(dir: string, prefix: string, env: string): string
 }
 
 /** Leftovers of interrupted backups of `env` (call while holding its lock, so none is in
- *  progress): temp zips of dead processes, a zip whose `.sha256` never came (killed between the
- *  two), a `.sha256` whose zip is gone, dump directories. Returns one note per removal. */
+ *  progress): temp files of dead processes, a `.sha256` whose zip never took its name (killed
+ *  between the two: the `.sha256` is written first) or was deleted, a zip without its `.sha256`
+ *  (left by versions that wrote the `.sha256` last), dump directories. One note per removal. */
 export function sweepInterruptedBackups(
   dir: string,
   env: string,
@@ -126,7 +140,10 @@ export function sweepInterruptedBackups(
     if (name.endsWith('.zip.sha256')) {
       const zip = parseBackupFileName(name.slice(0, -'.sha256'.length));
       if (zip && zip.prefix === prefix && zip.environment === env && !present.has(zip.file))
-        remove(name, 'checksum file whose zip is gone');
+        remove(
+          name,
+          'orphan checksum file: its zip is missing (a backup interrupted before the zip took its name, or the zip was deleted)',
+        );
     }
   }
   return notes;
@@ -173,14 +190,15 @@ export function findLatestBackup(dir: string, env: string, prefix = DEFAULT_PREF
 }
 
 /** Keeps the newest `keep` complete backups of `env`; deletes older ones with their `.sha256`.
- *  The checksum goes first so that a half-finished deletion never leaves a zip looking complete
- *  with a wrong companion. Returns the deleted zip paths. */
+ *  The zip goes first, so every `dhash_*.zip` keeps its `.sha256` at every instant: a deletion
+ *  cut short leaves at worst an orphan `.sha256`, swept by the next backup. Returns the deleted
+ *  zip paths. */
 export function applyRetention(dir: string, env: string, keep: number, prefix = DEFAULT_PREFIX): string[] {
   const all = listBackups(dir, env, prefix);
   const doomed = all.slice(keep);
   for (const zip of doomed) {
-    rmSync(`${zip}.sha256`, { force: true });
     rmSync(zip, { force: true });
+    rmSync(`${zip}.sha256`, { force: true });
   }
   return doomed;
 }

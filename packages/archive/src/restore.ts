@@ -3,10 +3,19 @@
 // directory inside the target's state directory, and only then are the backup's top-level roots
 // swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
 // previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
-import { EvidenceLog } from '@guarded-rollout/evidence';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
@@ -37,9 +46,12 @@ import {
 } from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
+import { describeFsError, fsErrorLine, isFsError } from './collect.js';
+import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
 import {
   JOURNAL_FILE,
+  SwapIncompleteError,
   lockTarget,
   repairInterruptedSwapLocked,
   stateDir,
@@ -236,6 +248,36 @@ export function noBackupMessage(dir: string, env: string, prefix: string): strin
   return `no complete backup of environment "${env}" in ${dir}${existsSync(dir) ? '' : ' (the directory does not exist)'}${others.length ? `; environments with backups there: ${others.sort().join(', ')}` : ''}`;
 }
 
+/** Why this user cannot move the live root `name` of `target` aside (the swap renames it into the
+ *  state directory), or undefined. Checked before staging, so a refusal changes nothing. */
+function unmovable(target: string, name: string): string | undefined {
+  const live = join(target, name);
+  let st: Stats;
+  try {
+    st = lstatSync(live);
+  } catch {
+    return undefined; // not there: nothing to move
+  }
+  const fix = `run as a user that can (its owner or root), or fix its mode; nothing was changed`;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  try {
+    accessSync(target, constants.W_OK);
+    // Moving a directory to another parent rewrites its "..": it must be writable too.
+    if (st.isDirectory()) accessSync(live, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM')
+      return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
+    return `cannot replace ${live}: permission denied: the restore moves it aside into ${join(stateDir(target), 'pre-rollback')}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+  }
+  if (uid !== undefined && uid !== 0 && st.uid !== uid) {
+    const t = statSync(target);
+    if (t.mode & 0o1000 && t.uid !== uid)
+      return `cannot replace ${live}: ${target} has the sticky bit and ${live} belongs to uid ${st.uid}, so only its owner can move it; ${fix}`;
+  }
+  return undefined;
+}
+
 /** The top-level names a backup holds: exactly what a restore replaces inside its target. */
 export function backupRoots(plan: ExtractionPlan): string[] {
   return [...new Set(plan.entries.map((p) => p.path.split('/')[0]!))].sort();
@@ -256,7 +298,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (existsSync(target) && !statSync(target).isDirectory())
     throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
 
-  const log = new EvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
+  const log = openEvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
   let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
   let verified = false;
   let healthChecksOk = 0;
@@ -294,11 +336,23 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       mkdirSync(target, { recursive: false, mode: 0o755 });
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      const message = `target: ${isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message}; create ${target} first, or run as a user that can write to ${dirname(target)}; nothing was changed`;
+      log.line(`REFUSED: ${message}`);
+      finish('refused', message);
+      throw new ConfigError(message, { field: 'target' });
+    }
   }
   try {
     if (!options.dryRun) {
-      lock = lockTarget(target, now);
+      try {
+        lock = lockTarget(target, now);
+      } catch (error) {
+        if (!isFsError(error)) throw error;
+        throw new Error(
+          `${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}: run as its owner, or fix its mode`,
+        );
+      }
       for (const note of [
         ...(lock.tookOver ? [lock.tookOver] : []),
         ...repairInterruptedSwapLocked(target),
@@ -336,6 +390,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         );
       }
       const state = stateDir(target);
+      // Before anything is staged: every live root it replaces must be movable by this user.
+      const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined);
+      if (stuck) throw new Error(stuck);
       if (options.dryRun) {
         await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
         verified = true;
@@ -376,7 +433,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       );
     });
   } catch (error) {
-    if (staging) rmSync(staging, { recursive: true, force: true });
+    // A swap that could not be undone keeps its staging tree: the journal finishes it next run.
+    if (staging && !(error instanceof SwapIncompleteError)) rmSync(staging, { recursive: true, force: true });
     lock?.release();
     if (lock) tidyStateDir(target);
     if (error instanceof LockBusyError) {
@@ -392,8 +450,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       finish('refused', error.message);
       throw error;
     }
-    log.line(`FAILED: ${(error as Error).message}`, `the live tree ${target} was not changed`);
-    return finish('failed', `restore failed: ${(error as Error).message}`);
+    const message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
+    log.line(
+      `FAILED: ${message}`,
+      error instanceof SwapIncompleteError
+        ? `the swap of ${target} is journaled and is finished by the next restore or backup of it`
+        : `the live tree ${target} was not changed`,
+    );
+    return finish('failed', `restore failed: ${message}`);
   }
   lock?.release();
   if (lock) tidyStateDir(target);

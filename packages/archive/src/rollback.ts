@@ -2,11 +2,14 @@
 // restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
 // required consecutive OK health checks; without a health check the outcome is
 // `restored-unverified`, which fails the command in production unless explicitly allowed.
-import { join, resolve } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fsErrorLine, isFsError } from './collect.js';
 import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
 import { TOOL_NAME } from '@guarded-rollout/config';
-import { EvidenceLog } from '@guarded-rollout/evidence';
+import { openEvidenceLog } from './logfile.js';
 import {
+  deployedTreeRecordPath,
   describeLiveTreeChanges,
   liveTreeChanges,
   recordDeployedTree,
@@ -35,23 +38,16 @@ export interface RollbackResult extends RestoreResult {
 export async function runRollback(options: RollbackOptions): Promise<RollbackResult> {
   const cwd = resolve(options.cwd ?? process.cwd());
   const target = resolve(cwd, options.target);
-  const liveTree = liveTreeChanges(target);
-  const changed = describeLiveTreeChanges(liveTree);
-  if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
+  const refuse = (message: string, liveTree: LiveTreeChanges, ...lines: string[]): RollbackResult => {
     const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
     const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
-    const log = new EvidenceLog(logPath, {
+    const log = openEvidenceLog(logPath, {
       kind,
       tool: `${TOOL_NAME} rollback`,
       environment: options.environment,
       now: options.now ?? (() => new Date()),
     });
-    const message = `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`;
-    log.line(
-      `REFUSED: ${message}`,
-      `record: ${liveTree.recordPath}`,
-      `the live tree ${target} was not changed`,
-    );
+    log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
     log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
     return {
       status: 'refused',
@@ -63,16 +59,53 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
       liveTree,
       failed: true,
     };
+  };
+  const recordPath = deployedTreeRecordPath(target);
+  let liveTree: LiveTreeChanges;
+  try {
+    liveTree = liveTreeChanges(target);
+  } catch (error) {
+    if (!isFsError(error)) throw error;
+    return refuse(
+      `${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`,
+      { record: undefined, recordPath, modified: [], added: [], removed: [] },
+    );
+  }
+  const changed = describeLiveTreeChanges(liveTree);
+  if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
+    return refuse(
+      `live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`,
+      liveTree,
+      `record: ${liveTree.recordPath}`,
+    );
+  }
+  if (!options.dryRun) {
+    // The record of the restored tree is written beside the target afterwards: a directory this
+    // user cannot write there would leave the restore done and the record stale, so refuse first.
+    try {
+      accessSync(dirname(target), constants.W_OK);
+    } catch {
+      return refuse(
+        `cannot write ${recordPath}: permission denied: after restoring, the rollback records the restored tree there (beside ${target}, so the next rollback can tell hand edits from the deploy), which needs write permission on ${dirname(target)}; run as a user that can write there, or fix its mode`,
+        liveTree,
+      );
+    }
   }
   const result = await restoreBackup(options);
   if (result.status === 'succeeded' || result.status === 'restored-unverified') {
     // The restored tree is now what is deployed: the next rollback compares with it.
-    recordDeployedTree(target, {
-      environment: options.environment,
-      paths: liveTree.record?.paths ?? options.releasePaths,
-      ...(result.restored ? { restored: result.restored } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    try {
+      recordDeployedTree(target, {
+        environment: options.environment,
+        paths: liveTree.record?.paths ?? options.releasePaths,
+        ...(result.restored ? { restored: result.restored } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
+    } catch (error) {
+      if (!isFsError(error)) throw error;
+      const message = `${result.message}; but ${fsErrorLine(error, 'write')}, so the record of the deployed tree (${recordPath}) is stale: the next rollback may need --force`;
+      return { ...result, status: 'failed', message, liveTree, failed: true };
+    }
   }
   const unverifiedFails =
     result.status === 'restored-unverified' &&

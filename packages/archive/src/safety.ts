@@ -30,6 +30,23 @@ export const DEFAULT_CAPS: ExtractionCaps = {
 
 const WINDOWS = process.platform === 'win32';
 
+/** The longest name one path component may have: 255 bytes on Linux (ext4, xfs, btrfs, tmpfs),
+ *  macOS and Windows alike. A longer one can never be created, so it is refused up front. */
+export const NAME_MAX_BYTES = 255;
+
+/** Why no file system can hold `path` (a component over NAME_MAX_BYTES), or undefined. */
+export function nameTooLong(path: string): string | undefined {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: a path this short holds no long component.
+  if (path.length * 3 <= NAME_MAX_BYTES) return undefined;
+  for (const part of path.split('/')) {
+    const bytes = Buffer.byteLength(part, 'utf8');
+    if (bytes <= NAME_MAX_BYTES) continue;
+    const shown = part.length > 40 ? `${part.slice(0, 32)}…` : part;
+    return `its name ${JSON.stringify(shown)} is ${bytes} bytes; file systems allow at most ${NAME_MAX_BYTES} bytes per path component, so it cannot be restored`;
+  }
+  return undefined;
+}
+
 export interface PlannedEntry {
   source: ArchiveEntry;
   /** Normalised relative path, "/"-separated. */
@@ -126,6 +143,8 @@ export function planExtraction(
         `${where}entry ${JSON.stringify(name)} has a name that is not valid UTF-8`,
       );
     const path = normaliseEntryName(entry.name);
+    const tooLong = nameTooLong(path);
+    if (tooLong) throw new UnsafeArchiveError(`${where}entry ${JSON.stringify(name)}: ${tooLong}`);
     if (path === RESERVED_STATE_DIR || path.startsWith(`${RESERVED_STATE_DIR}/`))
       throw new UnsafeArchiveError(
         `${where}entry ${JSON.stringify(name)} would write into ${RESERVED_STATE_DIR}/, the restore's own state directory`,

@@ -67,9 +67,12 @@ export function uniqueDirectory(parent: string, stamp: string): string {
   }
 }
 
+/** One rename done by a swap, so a swap that fails part-way (not killed) can be undone. */
+type Move = { from: string; to: string };
+
 /** Moves each root of the journal into place. Idempotent: every step checks what is already done,
  *  so the same function performs a swap and finishes an interrupted one. */
-function rollForward(j: SwapJournal): void {
+function rollForward(j: SwapJournal, done: Move[] = []): void {
   for (const root of j.roots) {
     const live = join(j.target, root.name);
     const staged = join(j.staging, root.name);
@@ -83,18 +86,47 @@ function rollForward(j: SwapJournal): void {
           `cannot finish the swap of ${live}: both ${live} and ${previous} exist; move one of them away and run the command again`,
         );
       renameSync(live, previous);
+      done.push({ from: live, to: previous });
     }
     renameSync(staged, live);
+    done.push({ from: staged, to: live });
   }
   fsyncDirectory(j.target);
 }
 
-/** Performs the swap described by `journal` (the staging tree must be complete). */
+/** Performs the swap described by `journal` (the staging tree must be complete). A rename that
+ *  fails part-way (permissions, I/O) is undone: the roots already swapped go back, the journal is
+ *  removed and the error is thrown, so the live tree is as it was. Only if the undo fails too is
+ *  the journal kept (with the staging tree), and the next run finishes the swap. */
 export function swapRoots(journal: SwapJournal): void {
-  writeFileAtomic(join(stateDir(journal.target), JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
-  rollForward(journal);
+  const journalPath = join(stateDir(journal.target), JOURNAL_FILE);
+  writeFileAtomic(journalPath, `${JSON.stringify(journal, null, 1)}\n`);
+  const done: Move[] = [];
+  try {
+    rollForward(journal, done);
+  } catch (error) {
+    try {
+      for (const m of done.reverse()) renameSync(m.to, m.from);
+      fsyncDirectory(journal.target);
+    } catch (undoError) {
+      throw new SwapIncompleteError(
+        `${(error as Error).message}; undoing the swap failed too (${(undoError as Error).message}): the journal ${journalPath} is kept and the next restore or backup of ${journal.target} finishes the swap`,
+      );
+    }
+    rmSync(journalPath, { force: true });
+    fsyncDirectory(stateDir(journal.target));
+    try {
+      rmdirSync(journal.previous); // empty again: nothing was replaced
+    } catch {
+      // not empty: leave it
+    }
+    throw error;
+  }
   finish(journal);
 }
+
+/** A swap failed and could not be undone: its journal and staging tree must be kept. */
+export class SwapIncompleteError extends Error {}
 
 function finish(j: SwapJournal): void {
   rmSync(join(stateDir(j.target), JOURNAL_FILE), { force: true });

@@ -204,7 +204,10 @@ async function main(): Promise<number> {
     });
     info(`delivered: ${JSON.stringify(startedNote.delivered)}`);
 
-    step('backup (+sha256)', 'packages/archive: zip with manifest, then the .sha256 written last');
+    step(
+      'backup (+sha256)',
+      'packages/archive: zip with manifest; its .sha256 is written before the zip takes its name',
+    );
     // Live traffic keeps appending to data/hashes.jsonl, and the archive rightly refuses a file
     // that changes while it is read; so, like a database dump, take a point-in-time copy first and
     // back that up. supervisor.json is deployment state too: the restart after a restore needs it.
