@@ -6,8 +6,11 @@
 // The worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { MINOR_GC_SOURCE } from './workergc.js';
 
 const WORKER_SOURCE = `(async () => {
+  ${MINOR_GC_SOURCE}
+  const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
   const { deflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
@@ -39,6 +42,7 @@ const WORKER_SOURCE = `(async () => {
         out.push({ crc, sha256, method, stored });
       }
       parentPort.postMessage({ id: batch.id, out });
+      gc();
     } catch (e) {
       parentPort.postMessage({ id: batch.id, error: (e && e.message) || String(e) });
     }

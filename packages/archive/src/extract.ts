@@ -199,7 +199,7 @@ export async function extractPlan(
           : undefined;
       const o = owners ? owner(p) : undefined;
       if (raw && pool && file && WriterPool.fits(raw.length)) {
-        await pool.add({
+        const wait = pool.add({
           path: file,
           raw,
           name: p.source.name,
@@ -211,6 +211,7 @@ export async function extractPlan(
           ...(o ?? {}),
           ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
         });
+        if (wait) await wait; // `raw` is a view of the read window: keep it until copied
         continue;
       }
       const fd = file ? openSync(file, 'wx', 0o600) : undefined;

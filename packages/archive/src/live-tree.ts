@@ -18,7 +18,7 @@ import {
   renameSync,
   writeFileSync,
 } from 'node:fs';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import type { RestoredTree } from './restore.js';
 import type { PlannedEntry } from './safety.js';
 
@@ -72,12 +72,13 @@ function snapshot(root: string, paths?: string[], restored?: RestoredTree): Depl
   // checked against the manifest while writing it: no second read of the restored tree.
   const known = new Map<string, PlannedEntry>();
   for (const e of restored?.entries ?? []) if (e.type === 'file') known.set(e.path, e);
-  const walk = (dir: string): void => {
+  // Relative paths are built as the walk descends (no path.relative per file: 20,000 files).
+  const walk = (dir: string, relDir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      const rel = relative(root, path).split(sep).join('/');
+      const path = `${dir}${sep}${entry.name}`;
+      const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
       if (rel === '.guarded-rollout') continue; // the restore's own state (previous versions, journal)
-      if (entry.isDirectory()) walk(path);
+      if (entry.isDirectory()) walk(path, rel);
       else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
         const st = lstatSync(path);
         const k = known.get(rel);
@@ -101,7 +102,7 @@ function snapshot(root: string, paths?: string[], restored?: RestoredTree): Depl
       }
     }
   };
-  if (existsSync(root)) walk(root);
+  if (existsSync(root)) walk(root, '');
   return files;
 }
 
