@@ -16,7 +16,7 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import type { RestoredTree } from './restore.js';
@@ -63,11 +63,23 @@ function sha256(file: string): string {
 
 /** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
  *  only those under `paths` when given (the release's files, not the service's runtime data). */
+type FileInfo = DeployedTreeRecord['files'][string];
+
 function snapshot(root: string, paths?: string[], restored?: RestoredTree): DeployedTreeRecord['files'] {
+  const files: DeployedTreeRecord['files'] = {};
+  walkTree(root, paths, restored, (rel, info) => (files[rel] = info));
+  return files;
+}
+
+function walkTree(
+  root: string,
+  paths: string[] | undefined,
+  restored: RestoredTree | undefined,
+  emit: (rel: string, info: FileInfo) => void,
+): void {
   const wanted = (rel: string): boolean =>
     !paths?.length ||
     paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
-  const files: DeployedTreeRecord['files'] = {};
   // A file a restore just wrote, still of the size and mtime it gave it, has the SHA256 the restore
   // checked against the manifest while writing it: no second read of the restored tree.
   const known = new Map<string, PlannedEntry>();
@@ -88,7 +100,7 @@ function snapshot(root: string, paths?: string[], restored?: RestoredTree): Depl
           st.size === k.size &&
           k.manifest.mtimeMs !== undefined &&
           Math.abs(st.mtimeMs - k.manifest.mtimeMs) < 1;
-        files[rel] = {
+        emit(rel, {
           size: st.size,
           mode: st.mode & 0o7777,
           sha256: entry.isSymbolicLink()
@@ -98,12 +110,11 @@ function snapshot(root: string, paths?: string[], restored?: RestoredTree): Depl
             : unchanged
               ? k.manifest!.sha256!
               : sha256(path),
-        };
+        });
       }
     }
   };
   if (existsSync(root)) walk(root, '');
-  return files;
 }
 
 /** Records the live tree a deploy (or a verified rollback) left, atomically. */
@@ -119,17 +130,33 @@ export function recordDeployedTree(
     restored?: RestoredTree;
   },
 ): string {
-  const record: DeployedTreeRecord = {
+  const head: Omit<DeployedTreeRecord, 'files'> = {
     environment: meta.environment,
     recordedAt: (meta.now ?? (() => new Date()))().toISOString(),
     target,
     ...(meta.version ? { version: meta.version } : {}),
     ...(meta.commit ? { commit: meta.commit } : {}),
     ...(meta.paths?.length ? { paths: meta.paths } : {}),
-    files: snapshot(target, meta.paths, meta.restored),
   };
   const path = deployedTreeRecordPath(target);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+  // Written as the walk goes, one line per file: a tree of 100,000 files never becomes one object
+  // and one string in memory.
+  const fd = openSync(`${path}.tmp`, 'w', 0o644);
+  try {
+    let out = `${JSON.stringify(head).slice(0, -1)},"files":{`;
+    let first = true;
+    walkTree(target, meta.paths, meta.restored, (rel, info) => {
+      out += `${first ? '' : ','}\n${JSON.stringify(rel)}:${JSON.stringify(info)}`;
+      first = false;
+      if (out.length >= 256 * 1024) {
+        writeSync(fd, out);
+        out = '';
+      }
+    });
+    writeSync(fd, `${out}\n}}\n`);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(`${path}.tmp`, path);
   return path;
 }

@@ -132,7 +132,9 @@ export function planExtraction(
     );
   }
   const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
-  const seen = new Map<string, string>();
+  // One table for collisions, the beneath-a-file check and the manifest cross-check (100,000
+  // entries: each extra Map or Set of paths cost several MiB).
+  const placed = new Map<string, PlannedEntry>();
   const planned: PlannedEntry[] = [];
   let totalBytes = 0;
   for (const entry of entries) {
@@ -159,13 +161,12 @@ export function planExtraction(
       );
     }
     const key = collisionKey(path, caseInsensitive);
-    const previous = seen.get(key);
+    const previous = placed.get(key);
     if (previous !== undefined) {
       throw new UnsafeArchiveError(
-        `${where}entry ${JSON.stringify(name)} collides with ${JSON.stringify(previous)} after normalisation (both would write ${JSON.stringify(path)})`,
+        `${where}entry ${JSON.stringify(name)} collides with ${JSON.stringify(previous.source.name)} after normalisation (both would write ${JSON.stringify(path)})`,
       );
     }
-    seen.set(key, entry.name);
     totalBytes += entry.uncompressedSize;
     if (totalBytes > caps.maxTotalBytes) {
       throw new UnsafeArchiveError(
@@ -204,16 +205,16 @@ export function planExtraction(
       p.linkTarget = target;
     }
     planned.push(p);
+    placed.set(key, p);
   }
   // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
-  const kinds = new Map(planned.map((p) => [collisionKey(p.path, caseInsensitive), p]));
   // Directories whose every ancestor (and itself) was checked: siblings share the walk.
   const clearDirs = new Set<string>();
   for (const p of planned) {
     const parentEnd = p.path.lastIndexOf('/');
     if (parentEnd < 0 || clearDirs.has(p.path.slice(0, parentEnd))) continue;
     for (let i = p.path.indexOf('/'); i >= 0; i = p.path.indexOf('/', i + 1)) {
-      const ancestor = kinds.get(collisionKey(p.path.slice(0, i), caseInsensitive));
+      const ancestor = placed.get(collisionKey(p.path.slice(0, i), caseInsensitive));
       if (ancestor && ancestor.type !== 'directory') {
         throw new UnsafeArchiveError(
           `${where}entry ${JSON.stringify(p.source.name)} lies beneath ${ancestor.type} ${JSON.stringify(ancestor.source.name)}`,
@@ -222,9 +223,8 @@ export function planExtraction(
     }
     clearDirs.add(p.path.slice(0, parentEnd));
   }
-  const inArchive = new Set(planned.map((p) => p.path));
   for (const m of manifest.entries) {
-    if (!inArchive.has(m.path))
+    if (placed.get(collisionKey(m.path, caseInsensitive))?.path !== m.path)
       throw new BackupIntegrityError(
         `${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`,
       );
