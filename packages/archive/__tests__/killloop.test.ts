@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { sh, snapshot, tempRoot } from './fixtures.js';
 
+/** The seed's runbook commands, verbatim: pick the newest backup and check it. */
+const SEED_LATEST_CHECK =
+  'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"';
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const bin = join(repo, 'packages/cli/bin/guarded-rollout.js');
 const bundled = existsSync(join(repo, 'packages/cli/dist/index.js')) ? describe : describe.skip;
@@ -64,13 +67,7 @@ function checkBackupsDir(root: string): void {
     expect(sh(`sha256sum -c "backups/${zip}.sha256"`, root).code).toBe(0);
     expect(sh(`unzip -tq "backups/${zip}"`, root).code).toBe(0);
   }
-  if (zips.length)
-    expect(
-      sh(
-        'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"',
-        root,
-      ).code,
-    ).toBe(0);
+  if (zips.length) expect(sh(SEED_LATEST_CHECK, root).code).toBe(0);
 }
 
 // Preloaded into the CLI: counts the renames, links and deletions under $KILL_STEP_DIR and
@@ -116,12 +113,7 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
     expect(names.filter((n) => n.startsWith('.'))).toEqual([]); // no partials, no lock left
     for (const zip of names.filter((n) => n.endsWith('.zip'))) expect(names).toContain(`${zip}.sha256`);
     // The seed's commands, verbatim, after all of it.
-    expect(
-      sh(
-        'LATEST_BACKUP=$(ls -1 backups/dhash_*.zip | sort -r | head -n1); sha256sum -c "${LATEST_BACKUP}.sha256"',
-        root,
-      ).code,
-    ).toBe(0);
+    expect(sh(SEED_LATEST_CHECK, root).code).toBe(0);
     rmSync(root, { recursive: true, force: true });
   }, 300_000);
 
