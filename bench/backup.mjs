@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Backup / verify / restore benchmark: ours against the classic tools on the same data in the same
-// run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore). Each
+// run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore; also
+// `unzip -q; sync`, since our restore makes the tree durable before the swap). Each
 // task is timed twice for us: the library call in-process (bundled by this script into its scratch
 // directory) and the real CLI end to end (`packages/cli/dist`, build it with `pnpm build`). Wall
 // time and peak RSS of every child come from /usr/bin/time. The data is generated here, never
@@ -144,6 +145,9 @@ function bench(name, make) {
   const libVerify = timed('lib verify', `${node} ${inproc} verify ${libZip}`, dir);
   const cliVerify = timed('cli verify-backup --quick', `${node} ${cli} verify-backup --quick ${zip}`, dir);
   const refRestore = timed('unzip -q', `unzip -q ${zip} -d restored-ref`, dir);
+  // Our restore makes the staged tree durable before it swaps it in (the swap journal's fsync
+  // flushes it on ext4); unzip leaves it in the page cache. This row shows what durability costs.
+  const refRestoreSync = timed('unzip -q; sync', `unzip -q ${zip} -d restored-ref-sync && sync`, dir);
   const libRestore = timed('lib restore', `${node} ${inproc} restore ${libZip} restored-lib`, dir);
   const cliRestore = timed(
     'cli rollback',
@@ -156,6 +160,7 @@ function bench(name, make) {
     ['backup', refBackup, libBackup, cliBackup],
     ['verify --quick', refVerify, libVerify, cliVerify],
     ['restore', refRestore, libRestore, cliRestore],
+    ['restore (durable ref)', refRestoreSync, libRestore, cliRestore],
   ])
     rows.push([
       name,
