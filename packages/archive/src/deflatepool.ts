@@ -80,6 +80,7 @@ export class DeflatePool {
   private nextId = 0;
   private next = 0;
   private failure: Error | undefined;
+  private closing = false;
 
   constructor(level: number, threads = Math.max(1, Math.min(2, availableParallelism()))) {
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
@@ -107,12 +108,21 @@ export class DeflatePool {
           });
         },
       );
-      w.on('error', (error) => {
-        for (const slot of this.inFlight.values()) this.fail(error, slot);
-        this.inFlight.clear();
+      // A thread that dies (an error, or an exit nobody asked for) fails every batch it could
+      // owe: nothing waits forever for an answer that will not come.
+      w.on('error', (error) => this.failAll(error));
+      w.on('exit', (code) => {
+        if (!this.closing)
+          this.failAll(new Error(`a compression thread stopped unexpectedly (exit code ${code})`));
       });
       this.workers.push(w);
     }
+  }
+
+  private failAll(error: Error): void {
+    this.failure ??= error;
+    for (const slot of this.inFlight.values()) this.fail(error, slot);
+    this.inFlight.clear();
   }
 
   private fail(error: Error, slot: Slot): void {
@@ -169,12 +179,14 @@ export class DeflatePool {
     const slot = this.current;
     if (!slot) return;
     this.current = undefined;
+    if (this.failure) return this.fail(this.failure, slot);
     const id = this.nextId++;
     this.inFlight.set(id, slot);
     this.workers[this.next++ % this.workers.length]!.postMessage({ id, files: slot.files });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
   }

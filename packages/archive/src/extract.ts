@@ -237,7 +237,9 @@ export async function extractPlan(
   } catch (error) {
     if (error instanceof FileWriteError && error.integrity) throw new BackupIntegrityError(error.message);
     if (error instanceof FileWriteError)
-      throw new Error(`cannot write ${error.path}: ${describeFsError(error, 'write')}`);
+      throw new Error(
+        error.path ? `cannot write ${error.path}: ${describeFsError(error, 'write')}` : error.message,
+      );
     throw error;
   } finally {
     await pool?.close();

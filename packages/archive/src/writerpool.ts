@@ -141,6 +141,7 @@ export class WriterPool {
   private next = 0;
   private inFlight = new Map<number, Batch>();
   private failure: FileWriteError | undefined;
+  private closing = false;
   private waiters: Array<() => void> = [];
 
   constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
@@ -167,13 +168,20 @@ export class WriterPool {
           this.wake();
         },
       );
-      w.on('error', (error) => {
-        if (!this.failure) this.failure = new FileWriteError(error.message, undefined, '');
-        this.inFlight.clear();
-        this.wake();
+      // A thread that dies (an error, or an exit nobody asked for) fails the restore: nothing
+      // waits forever for batches it will never answer.
+      w.on('error', (error) => this.failAll(error.message));
+      w.on('exit', (code) => {
+        if (!this.closing) this.failAll(`a writer thread stopped unexpectedly (exit code ${code})`);
       });
       this.workers.push(w);
     }
+  }
+
+  private failAll(message: string): void {
+    if (!this.failure) this.failure = new FileWriteError(message, undefined, '');
+    this.inFlight.clear();
+    this.wake();
   }
 
   private wake(): void {
@@ -250,6 +258,7 @@ export class WriterPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
   }

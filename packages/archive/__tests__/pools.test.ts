@@ -1,0 +1,53 @@
+// The worker-thread pools when a thread dies: every waiting caller gets an error naming what
+// happened, and nothing waits forever (each test is bounded by jest's timeout).
+import { describe, it, expect } from '@jest/globals';
+import { Worker } from 'node:worker_threads';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeflatePool } from '../src/deflatepool.js';
+import { WriterPool } from '../src/writerpool.js';
+
+const killThreads = async (pool: object): Promise<void> => {
+  const workers = (pool as { workers: Worker[] }).workers;
+  await Promise.all(workers.map((w) => w.terminate()));
+};
+
+describe('a pool whose threads die', () => {
+  it('deflate pool: queued files reject with "stopped unexpectedly", later ones too', async () => {
+    const pool = new DeflatePool(6);
+    const first = pool.add(Buffer.from('a'.repeat(4096)), true);
+    await killThreads(pool);
+    pool.send();
+    await expect(first).rejects.toThrow(/compression thread stopped unexpectedly/);
+    await expect(pool.add(Buffer.from('b'.repeat(4096)), true)).rejects.toThrow(/stopped unexpectedly/);
+    await pool.close();
+  });
+
+  it('deflate pool: a batch in flight when its thread dies is rejected, not left waiting', async () => {
+    const pool = new DeflatePool(6);
+    const files = Array.from({ length: 300 }, (_, i) => pool.add(Buffer.alloc(4096, i), true));
+    files.forEach((f) => f.catch(() => undefined));
+    pool.send();
+    await killThreads(pool);
+    const settled = await Promise.allSettled(files);
+    // Every file settles: compressed before the kill, or rejected with the reason.
+    for (const s of settled)
+      if (s.status === 'rejected') expect(String(s.reason)).toMatch(/stopped unexpectedly/);
+    await pool.close();
+  });
+
+  it('writer pool: drain throws "writer thread stopped unexpectedly" instead of hanging', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gr-pools-'));
+    const pool = new WriterPool();
+    const raw = Buffer.from('hello');
+    await pool.add({ path: join(dir, 'a'), raw, name: 'a', method: 0, size: 5, crc: 0, mode: 0o644 });
+    await killThreads(pool);
+    await expect(pool.drain()).rejects.toThrow(/writer thread stopped unexpectedly/);
+    // and a later file is refused at once
+    expect(() =>
+      pool.add({ path: join(dir, 'b'), raw, name: 'b', method: 0, size: 5, crc: 0, mode: 0o644 }),
+    ).toThrow(/stopped unexpectedly/);
+    await pool.close();
+  });
+});
