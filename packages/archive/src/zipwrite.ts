@@ -1,6 +1,6 @@
 // A zip writer for backups, written here rather than taken from a library because the hot path
 // is many small files: each entry is read, hashed and deflated synchronously in one go and
-// appended to a 4 MiB buffer (one write and one archive-hash update per 4 MiB), where a stream
+// appended to a 1 MiB buffer (one write and one archive-hash update per MiB), where a stream
 // per entry (yazl) costs several event-loop round trips per file. Large files stream through in
 // 1 MiB chunks with a data descriptor. Zip64 is used where sizes, offsets or counts need it.
 // The archive's SHA256 is computed from the bytes as they are written, so no second read.
@@ -19,7 +19,7 @@ const FLAG_DESCRIPTOR = 0x0008;
 const FLAG_UTF8 = 0x0800;
 /** "Made by" Unix, spec 6.3: the high half of external attributes is st_mode. */
 const MADE_BY = (3 << 8) | 63;
-const BUFFER_BYTES = 4 * 1024 * 1024;
+const BUFFER_BYTES = 1024 * 1024;
 /** A streamed entry whose file is at least this large gets Zip64 sizes from the start. */
 const ZIP64_STREAM_THRESHOLD = 0xfff00000;
 
