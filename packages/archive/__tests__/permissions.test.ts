@@ -10,7 +10,10 @@ import {
   chmodSync,
   chownSync,
   constants,
+  copyFileSync,
+  cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -24,30 +27,56 @@ import { stateDir, swapRoots, uniqueDirectory, type SwapJournal } from '../src/i
 import { snapshot } from './fixtures.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
-const bin = join(repo, 'packages/cli/bin/guarded-rollout.js');
 const SETPRIV = '/usr/bin/setpriv';
 const NOBODY = 65534;
 
-/** Why these tests cannot run here, or undefined when they can. */
-function unavailable(): string | undefined {
-  if (process.platform !== 'linux') return 'Linux only';
-  if (process.getuid?.() !== 0) return 'needs root (to switch to nobody)';
-  if (!existsSync(SETPRIV)) return `${SETPRIV} missing (util-linux)`;
-  if (!existsSync(join(repo, 'packages/cli/dist/index.js'))) return 'CLI bundle not built';
-  const probe = spawnSync(
-    SETPRIV,
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, bin, '--version'],
-    { encoding: 'utf8' },
-  );
-  if (probe.status !== 0) return `nobody cannot run the CLI: ${probe.stderr || probe.error?.message}`;
-  return undefined;
+const roots: string[] = [];
+
+/** The CLI bundle and this Node, copied where nobody can reach them: CI clones the repository
+ *  into a mktemp directory (0700), and its Node 24 lives inside the clone. */
+function stageCli(): { node: string; bin: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gr-perm-cli-'));
+  chmodSync(dir, 0o755);
+  roots.push(dir);
+  mkdirSync(join(dir, 'cli'), { mode: 0o755 });
+  cpSync(join(repo, 'packages/cli/bin'), join(dir, 'cli/bin'), { recursive: true });
+  cpSync(join(repo, 'packages/cli/dist'), join(dir, 'cli/dist'), { recursive: true });
+  copyFileSync(join(repo, 'packages/cli/package.json'), join(dir, 'cli/package.json'));
+  const node = join(dir, 'node');
+  try {
+    linkSync(process.execPath, node); // same file system: no 100 MB copy
+  } catch {
+    copyFileSync(process.execPath, node);
+  }
+  chmodSync(node, 0o755);
+  return { node, bin: join(dir, 'cli/bin/guarded-rollout.js') };
 }
 
-const why = unavailable();
+/** Why these tests cannot run here, or undefined when they can. */
+function unavailable(): { why?: string; node: string; bin: string } {
+  const none = { node: '', bin: '' };
+  if (process.platform !== 'linux') return { why: 'Linux only', ...none };
+  if (process.getuid?.() !== 0) return { why: 'needs root (to switch to nobody)', ...none };
+  if (!existsSync(SETPRIV)) return { why: `${SETPRIV} missing (util-linux)`, ...none };
+  if (!existsSync(join(repo, 'packages/cli/dist/index.js'))) return { why: 'CLI bundle not built', ...none };
+  const staged = stageCli();
+  const probe = spawnSync(
+    SETPRIV,
+    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', staged.node, staged.bin, '--version'],
+    { encoding: 'utf8' },
+  );
+  if (probe.status !== 0)
+    return { why: `nobody cannot run the CLI: ${probe.stderr || probe.error?.message}`, ...staged };
+  return staged;
+}
+
+const { why, node, bin } = unavailable();
+// CI runs as root with util-linux and a built CLI: there, not running is a failure, not a skip.
+if (why && process.env.CI === 'true' && process.getuid?.() === 0)
+  throw new Error(`permissions.test.ts cannot run in CI: ${why}`);
 if (why) process.stdout.write(`permissions.test.ts: skipped: ${why}\n`);
 const asNobody = why ? describe.skip : describe;
 
-const roots: string[] = [];
 afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
@@ -72,7 +101,7 @@ function chownTree(path: string, uid = NOBODY): void {
 function cli(cwd: string, args: string[]): { code: number | null; stderr: string[]; stdout: string } {
   const r = spawnSync(
     SETPRIV,
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, bin, ...args],
+    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', node, bin, ...args],
     { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeout: 120_000 },
   );
   return { code: r.status, stderr: r.stderr.split('\n').filter((l) => l !== ''), stdout: r.stdout };
