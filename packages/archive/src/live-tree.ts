@@ -7,10 +7,8 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  constants,
   existsSync,
   openSync,
-  readSync,
   lstatSync,
   readdirSync,
   readFileSync,
@@ -19,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
+import { sha256OfFileSync } from './read.js';
 import type { RestoredTree } from './restore.js';
 import type { PlannedEntry } from './safety.js';
 
@@ -45,20 +44,6 @@ export interface LiveTreeChanges {
 /** Where the record of `target` lives: beside it, never inside it. */
 export function deployedTreeRecordPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
-}
-
-/** In 1 MiB blocks: a multi-GiB file must not be read into memory at once. */
-function sha256(file: string): string {
-  const hash = createHash('sha256');
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const b = Buffer.allocUnsafe(1024 * 1024);
-    for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
-      hash.update(b.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
 }
 
 /** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
@@ -109,7 +94,7 @@ function walkTree(
                 .digest('hex')
             : unchanged
               ? k.manifest!.sha256!
-              : sha256(path),
+              : sha256OfFileSync(path),
         });
       }
     }
