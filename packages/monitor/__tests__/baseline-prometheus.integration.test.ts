@@ -3,24 +3,17 @@
 // subtle regression on a baseline gate while no fixed gate trips. Skipped, with a message, only when
 // no prometheus binary is installed (CI installs it and fails instead of skipping).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseGatesConfig } from '@guarded-rollout/gates';
 import { instantQuery, recordBaseline, watchDeployment } from '../src/index.js';
-import { alive, freePort, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
+import { alive, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
+import { findPrometheus, startPrometheus } from './prometheus-process.js';
 
-const prometheusBinary = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find(
-  (p) => spawnSync(p, ['--version']).status === 0,
-);
-if (!prometheusBinary && process.env.CI === 'true')
-  throw new Error('CI=true but no `prometheus` binary is installed; .ci/run should have installed it');
-if (!prometheusBinary)
-  console.warn(
-    'SKIPPED baseline Prometheus integration: no `prometheus` binary (Debian package "prometheus")',
-  );
+const prometheusBinary = findPrometheus('baseline Prometheus integration');
 const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,24 +34,7 @@ describeWithPrometheus('baseline gates through a real Prometheus', () => {
 
   beforeAll(async () => {
     service = await startDhash({ fault: 'subtle-regression', workers: 3 });
-    const dir = mkdtempSync(join(tmpdir(), 'prometheus-baseline-'));
-    const promPort = await freePort();
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: dhash\n    static_configs:\n      - targets: ['127.0.0.1:${service.port}']\n`,
-    );
-    prometheus = spawn(
-      prometheusBinary!,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: 'ignore' },
-    );
-    promUrl = `http://127.0.0.1:${promPort}`;
-    await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, 15_000, 'Prometheus to be ready');
+    ({ process: prometheus, url: promUrl } = await startPrometheus(prometheusBinary!, service.port));
     // The baseline period below is 10 virtual minutes = 10 s at 60×: wait until Prometheus holds it.
     await waitFor(
       async () => {

@@ -3,8 +3,8 @@
 // decision as the exposition provider scraping the service directly. Skipped, with a message,
 // only when no prometheus binary is installed.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,22 +20,10 @@ import {
   withWindow,
   type MonitorSummary,
 } from '../src/index.js';
-import { alive, freePort, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
+import { alive, startDhash, stop, waitFor, type DhashDeployment } from './dhash-process.js';
+import { findPrometheus, startPrometheus } from './prometheus-process.js';
 
-const prometheusBinary =
-  ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find(
-    (p) => spawnSync(p, ['--version']).status === 0,
-  ) ??
-  (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim() || undefined);
-if (!prometheusBinary && process.env.CI === 'true') {
-  // CI installs Debian's prometheus (.ci/run); a missing server there is a failure, not a skip.
-  throw new Error('CI=true but no `prometheus` binary is installed; .ci/run should have installed it');
-}
-if (!prometheusBinary) {
-  console.warn(
-    'SKIPPED prometheus integration: no `prometheus` binary on PATH (Debian package "prometheus"; CI installs it)',
-  );
-}
+const prometheusBinary = findPrometheus('prometheus integration');
 const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
 
 const configFile = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
@@ -48,24 +36,7 @@ describeWithPrometheus('Prometheus provider against a real Prometheus', () => {
 
   beforeAll(async () => {
     service = await startDhash({ fault: 'failing-extractions', version: '1.1.0', workers: 3 });
-    const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
-    const promPort = await freePort();
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: dhash\n    static_configs:\n      - targets: ['127.0.0.1:${service.port}']\n`,
-    );
-    prometheus = spawn(
-      prometheusBinary!,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: 'ignore' },
-    );
-    promUrl = `http://127.0.0.1:${promPort}`;
-    await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, 15_000, 'Prometheus to be ready');
+    ({ process: prometheus, url: promUrl } = await startPrometheus(prometheusBinary!, service.port));
     // Enough scrapes for a 5 s range (the 10-minute window at 120×).
     await waitFor(
       async () => {
