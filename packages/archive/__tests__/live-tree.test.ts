@@ -2,7 +2,17 @@
 // release files since the deploy refuse a rollback unless forced; removed files never block; the
 // tool's own automatic rollback skips the check and refreshes the record.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -79,5 +89,49 @@ describe('live tree changed since the deploy', () => {
     // The record now matches the restored tree: a later manual rollback is not refused.
     expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
     expect((await rollback()).status).toBe('restored-unverified');
+  });
+
+  it('the record a rollback writes from its plan is the one a full read-back of the tree gives', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-plan-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(join(live, 'app/bin'), { recursive: true });
+    writeFileSync(join(live, 'app/bin/run'), '#!/bin/sh\n');
+    chmodSync(join(live, 'app/bin/run'), 0o2755); // setgid: read back, the kernel may drop it
+    writeFileSync(join(live, 'app/config.yml'), 'a: 1\n');
+    chmodSync(join(live, 'app/config.yml'), 0o640);
+    symlinkSync('config.yml', join(live, 'app/current'));
+    writeFileSync(join(live, 'VERSION'), '1.0\n'); // a top-level file root
+    writeFileSync(join(live, 'other.txt'), 'not in the backup\n'); // walked, not restored
+    const backup = await createBackup({
+      environment: 'production',
+      paths: ['app', 'VERSION'],
+      baseDir: live,
+      outDir: join(root, 'backups'),
+      cwd: root,
+      now: clock,
+    });
+    writeFileSync(join(live, 'app/config.yml'), 'a: 2\n');
+    const r = await runRollback({
+      environment: 'production',
+      backupPath: backup.backupPath,
+      target: live,
+      cwd: root,
+      force: true,
+      now: clock,
+    });
+    expect(r.status).toBe('restored-unverified');
+    const fromPlan = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    recordDeployedTree(live, { environment: 'production', now: clock }); // reads everything back
+    const readBack = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    expect(Object.keys(fromPlan).sort()).toEqual([
+      'VERSION',
+      'app/bin/run',
+      'app/config.yml',
+      'app/current',
+      'other.txt',
+    ]);
+    expect(fromPlan).toEqual(readBack);
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 });
