@@ -644,7 +644,7 @@ async function writeArchive(
 }
 
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-/** The manifest, last entry of the zip: `JSON.stringify(manifest)` plus a newline, streamed in
+/** The manifest, last entry of the zip: one JSON document, one value per line, streamed in
  *  256 KiB pieces through deflate (100,000 entries are ~19 MB of JSON: never one string). */
 async function writeManifest(
   zip: ZipWriter,
@@ -683,15 +683,16 @@ async function writeManifest(
     size += b.length;
     if (!deflate.write(b)) await new Promise<void>((r) => deflate.once('drain', r));
   };
-  let text = `${JSON.stringify(head).slice(0, -1)},"entries":[`;
+  // One value per line (ManifestReader reads it as it inflates); still one valid JSON document.
+  let text = `${JSON.stringify(head).slice(0, -1)},"entries":[\n`;
   for (let i = 0; i < entries.length; i++) {
-    text += `${i ? ',' : ''}${JSON.stringify(entries[i])}`;
+    text += `${i ? ',\n' : ''}${JSON.stringify(entries[i])}`;
     if (text.length >= 256 * 1024) {
       await put(text);
       text = '';
     }
   }
-  await put(`${text}]}\n`);
+  await put(`${text}\n]}\n`);
   deflate.end();
   await done;
   out.end(crc, size);

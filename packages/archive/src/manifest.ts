@@ -43,10 +43,17 @@ export function parseManifest(text: string, source: string): BackupManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new BackupIntegrityError(
-      `${source}: manifest ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,
-    );
+    throw notJson(source, error);
   }
+  return checkManifest(raw, source);
+}
+
+const notJson = (source: string, error: unknown): BackupIntegrityError =>
+  new BackupIntegrityError(
+    `${source}: manifest ${MANIFEST_ENTRY} is not valid JSON (${(error as Error).message})`,
+  );
+
+function checkManifest(raw: unknown, source: string): BackupManifest {
   const m = raw as Partial<BackupManifest>;
   const bad = (what: string): never => {
     throw new BackupIntegrityError(`${source}: manifest ${MANIFEST_ENTRY} ${what}`);
@@ -74,4 +81,126 @@ export function parseManifest(text: string, source: string): BackupManifest {
       bad(`entries[${i}] (${e.path}) lacks a sha256`);
   }
   return m as BackupManifest;
+}
+
+/** The line that opens the entries in the layout the tool writes (see ManifestReader). */
+const ENTRIES_OPEN = '"entries":[';
+
+/**
+ * Reads a manifest as it inflates, never holding its whole text: 100,000 entries are ~19 MB of
+ * JSON, which as bytes plus one string came to ~40 MB of a restore's peak memory. The tool
+ * writes the manifest as valid JSON laid out one value per line (JSON escapes every newline
+ * inside a string, so a raw newline is always between values):
+ *
+ *   {"format":…,"totalBytes":N,"entries":[
+ *   {"path":"a",…},
+ *   {"path":"b",…}
+ *   ]}
+ *
+ * so whole lines are parsed as they arrive, many at a time (`[` + lines + `]`, one JSON.parse per
+ * megabyte). Anything not in this layout (manifests written before it, or by hand) is read whole
+ * and parsed at once, as before. A layout that starts like ours but breaks it later (a value
+ * spread over lines, a missing or extra comma, text after the end) is refused as invalid JSON,
+ * which it is or which the tool never writes (either way, every time, however the pieces fall).
+ */
+export class ManifestReader {
+  private state: 'head' | 'entries' | 'closed' | 'whole' = 'head';
+  private pending: Buffer[] = [];
+  private head: Record<string, unknown> | undefined;
+  private readonly entries: ManifestEntry[] = [];
+  private trailingComma = false;
+
+  constructor(private readonly source: string) {}
+
+  push(chunk: Buffer): void {
+    if (this.state === 'whole') {
+      this.pending.push(chunk);
+      return;
+    }
+    const nl = chunk.lastIndexOf(10);
+    if (nl < 0) {
+      this.pending.push(chunk);
+      return;
+    }
+    const region = this.pending.length
+      ? Buffer.concat([...this.pending, chunk.subarray(0, nl + 1)])
+      : chunk.subarray(0, nl + 1);
+    this.pending = nl + 1 < chunk.length ? [chunk.subarray(nl + 1)] : [];
+    this.lines(region);
+  }
+
+  end(): BackupManifest {
+    if (this.state === 'whole')
+      return parseManifest(Buffer.concat(this.pending).toString('utf8'), this.source);
+    const rest = Buffer.concat(this.pending);
+    this.pending = [];
+    if (rest.length) this.lines(Buffer.concat([rest, Buffer.from('\n')]));
+    if ((this.state as string) === 'whole') return this.end(); // changed by lines()
+    if (this.state !== 'closed')
+      throw notJson(this.source, new Error('the text ends before the entries are closed'));
+    return checkManifest({ ...this.head, entries: this.entries }, this.source);
+  }
+
+  /** Complete lines, each ending in a newline. */
+  private lines(region: Buffer): void {
+    let text = region.toString('utf8');
+    if (this.state === 'head') {
+      const first = text.indexOf('\n');
+      const line = text.slice(0, first);
+      if (!line.endsWith(ENTRIES_OPEN) || !line.startsWith('{')) {
+        this.state = 'whole';
+        this.pending.unshift(region);
+        return;
+      }
+      try {
+        this.head = JSON.parse(`${line}]}`) as Record<string, unknown>;
+      } catch (error) {
+        throw notJson(this.source, error);
+      }
+      this.state = 'entries';
+      text = text.slice(first + 1);
+      if (!text) return;
+    }
+    let body = text.slice(0, -1);
+    if (this.state === 'closed') {
+      if (body.trim()) throw notJson(this.source, new Error('text follows the end of the manifest'));
+      return;
+    }
+    if (!body.endsWith(',') && !body.endsWith(']}')) {
+      // The last entry: it is followed by the closing line, which may come in the next piece.
+      const cut = body.lastIndexOf('\n');
+      this.pending.unshift(Buffer.from(`${body.slice(cut + 1)}\n`));
+      body = cut < 0 ? '' : body.slice(0, cut);
+    }
+    const closing = body === ']}' || body.endsWith('\n]}');
+    if (closing) {
+      body = body.slice(0, body === ']}' ? 0 : -3);
+      this.state = 'closed';
+    }
+    if (!body) {
+      if (closing && this.trailingComma)
+        throw notJson(this.source, new Error('a comma follows the last entry'));
+      return;
+    }
+    if (closing === body.endsWith(','))
+      throw notJson(
+        this.source,
+        new Error(closing ? 'a comma follows the last entry' : 'an entry is not followed by a comma'),
+      );
+    if (!closing) body = body.slice(0, -1);
+    let values: unknown;
+    try {
+      values = JSON.parse(`[${body}]`);
+    } catch (error) {
+      throw notJson(this.source, error);
+    }
+    // One value per line, whatever the pieces: a value spread over lines is refused every time,
+    // not only when a piece happens to split it.
+    let lines = 1;
+    for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) lines++;
+    if ((values as unknown[]).length !== lines)
+      throw notJson(this.source, new Error('an entry is spread over several lines'));
+    for (const v of values as ManifestEntry[]) this.entries.push(v);
+    this.trailingComma = !closing;
+  }
 }

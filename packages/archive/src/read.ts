@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { inflateRawSync, crc32 } from 'node:zlib';
+import { createInflateRaw, inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
-import { MANIFEST_ENTRY, parseManifest, type BackupManifest } from './manifest.js';
+import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from './manifest.js';
 import { ArchiveWindow, dataStart, openArchiveSync, type ArchiveEntry, type OpenArchive } from './zipread.js';
 
 export type { ArchiveEntry, ArchiveEntryType, OpenArchive } from './zipread.js';
@@ -202,11 +202,85 @@ export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
 
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
+/** Reads and checks the manifest as it inflates (ManifestReader), in 1 MiB pieces: its size, CRC-32
+ *  and layout are checked as for any entry, and damage is reported as damage (CRC, size) before
+ *  any complaint about the JSON it produced. */
 export async function readManifest(archive: OpenArchive, zipPath: string): Promise<BackupManifest> {
   const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
   if (!entry)
     throw new BackupIntegrityError(
       `${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`,
     );
-  return parseManifest(readSmallEntry(archive, entry, MANIFEST_LIMIT).toString('utf8'), zipPath);
+  const show = JSON.stringify(entry.name);
+  if (entry.uncompressedSize > MANIFEST_LIMIT || entry.compressedSize > MANIFEST_LIMIT + 1024 * 1024)
+    throw new BackupIntegrityError(
+      `entry ${show} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`,
+    );
+  const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
+  const PIECE = 1024 * 1024;
+  const readPiece = (offset: number): Buffer => {
+    const want = Math.min(PIECE, entry.compressedSize - offset);
+    const b = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(archive.fd, b, got, want - got, start + offset + got);
+      if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+      got += n;
+    }
+    return b;
+  };
+  const reader = new ManifestReader(zipPath);
+  let parseError: unknown;
+  let size = 0;
+  let crc = 0;
+  const take = (b: Buffer): void => {
+    size += b.length;
+    if (size > entry.uncompressedSize)
+      throw new BackupIntegrityError(
+        `entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`,
+      );
+    crc = crc32(b, crc);
+    if (parseError !== undefined) return;
+    try {
+      reader.push(b);
+    } catch (error) {
+      parseError = error; // reported once the bytes are known to be intact
+    }
+  };
+  if (entry.compressionMethod === 0) {
+    for (let offset = 0; offset < entry.compressedSize; offset += PIECE) take(readPiece(offset));
+  } else {
+    const inflate = createInflateRaw({ chunkSize: PIECE });
+    await new Promise<void>((resolvePromise, reject) => {
+      inflate.on('data', (b: Buffer) => {
+        try {
+          take(b);
+        } catch (error) {
+          inflate.destroy();
+          reject(error);
+        }
+      });
+      inflate.on('end', () => resolvePromise());
+      inflate.on('error', (error) =>
+        reject(new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)),
+      );
+      const feed = async (): Promise<void> => {
+        for (let offset = 0; offset < entry.compressedSize; offset += PIECE)
+          if (!inflate.write(readPiece(offset))) await new Promise((r) => inflate.once('drain', r));
+        inflate.end();
+      };
+      feed().catch((error: unknown) => {
+        inflate.destroy();
+        reject(error);
+      });
+    });
+  }
+  if (size !== entry.uncompressedSize)
+    throw new BackupIntegrityError(
+      `entry ${show} holds ${size} bytes, not the declared ${entry.uncompressedSize}`,
+    );
+  if (crc >>> 0 !== entry.crc32 >>> 0)
+    throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+  if (parseError !== undefined) throw parseError;
+  return reader.end();
 }

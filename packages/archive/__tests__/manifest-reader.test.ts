@@ -1,0 +1,111 @@
+// The manifest is read as it inflates (ManifestReader): the layout the tool writes (one JSON value
+// per line) is parsed in pieces, anything else is read whole as before, and a layout that starts
+// like ours but breaks it is refused. Whatever the chunking, the result is JSON.parse's.
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBackup, verifyBackup } from '../src/index.js';
+import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from '../src/manifest.js';
+import { tempRoot } from './fixtures.js';
+
+const head = {
+  format: 'guarded-rollout-backup/1',
+  environment: 'production',
+  version: null,
+  commit: null,
+  createdAt: '2026-12-06T08:00:00.000Z',
+  tool: 'guarded-rollout',
+  toolVersion: '0.0.0',
+  fileCount: 3,
+  totalBytes: 6,
+};
+const sha = (c: string) => c.repeat(64);
+const entries = [
+  { path: 'a', type: 'directory', size: 0, mode: 0o755 },
+  { path: 'a/x"},{\\n.txt', type: 'file', size: 1, mode: 0o644, sha256: sha('a') }, // JSON-looking name
+  { path: 'a/é\u0301 ✓', type: 'file', size: 2, mode: 0o600, uid: 0, gid: 0, sha256: sha('b') },
+  { path: 'b', type: 'file', size: 3, mode: 0o644, sha256: sha('c'), mtimeMs: 1.5 },
+];
+/** The layout the tool writes (backup.ts writeManifest). */
+const ours = (list: unknown[]) =>
+  `${JSON.stringify(head).slice(0, -1)},"entries":[\n${list.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
+
+function read(text: string, pieces: number[] = [text.length]): BackupManifest {
+  const bytes = Buffer.from(text);
+  const reader = new ManifestReader('b.zip');
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const n = Math.max(1, pieces[i % pieces.length]!);
+    reader.push(bytes.subarray(at, at + n));
+    at += n;
+  }
+  return reader.end();
+}
+
+describe('ManifestReader', () => {
+  it('gives JSON.parse of the whole text, however the bytes are cut', () => {
+    const text = ours(entries);
+    const expected = JSON.parse(text);
+    for (const pieces of [[1], [2], [3], [7], [64], [5, 1, 300, 2], [text.length]])
+      expect(read(text, pieces)).toEqual(expected);
+    expect(read(ours([]))).toEqual({ ...head, entries: [] });
+  });
+
+  it('reads manifests in any other layout whole, as before', () => {
+    const m = { ...head, entries };
+    expect(read(JSON.stringify(m))).toEqual(m); // manifests written before the line layout
+    expect(read(`${JSON.stringify(m)}\n`, [3])).toEqual(m);
+    expect(read(JSON.stringify(m, null, 2), [10])).toEqual(m); // pretty-printed by hand
+  });
+
+  it('refuses a layout that starts like ours and then breaks it', () => {
+    const lines = entries.map((e) => JSON.stringify(e));
+    const start = `${JSON.stringify(head).slice(0, -1)},"entries":[\n`;
+    const broken: Array<[string, RegExp]> = [
+      [`${start}${lines[0]}\n${lines[1]}\n]}\n`, /after array element|not followed by a comma/],
+      [`${start}${lines[0]},\n${lines[1]},\n]}\n`, /comma follows the last entry/],
+      [`${start}${lines[0]},\n]}\n`, /comma follows the last entry/],
+      [`${start}${lines[0]}\n]}\n{"more":1}\n`, /text follows the end/],
+      [`${start}${lines[0]},\n${lines[1]}`, /ends before the entries are closed/],
+      [`${start}${lines[1]!.replace('"type"', '\n"type"')},\n${lines[0]}\n]}\n`, /\(.+\)/],
+    ];
+    for (const [text, why] of broken) {
+      for (const pieces of [[1], [text.length]])
+        expect(() => read(text, pieces)).toThrow(
+          new RegExp(`b\\.zip: manifest .* is not valid JSON .*${why.source}`),
+        );
+    }
+  });
+
+  it('checks every entry as before', () => {
+    const bad = ours([{ path: 'f', type: 'file', size: 1, mode: 0o644, sha256: 'nope' }]);
+    expect(() => read(bad, [5])).toThrow(/entries\[0\] \(f\) lacks a sha256/);
+  });
+
+  it('a backup the tool writes has a manifest that is one valid JSON document, one value per line', async () => {
+    const root = tempRoot('manifest-lines');
+    mkdirSync(join(root, 'srv/app'), { recursive: true });
+    for (let i = 0; i < 50; i++) writeFileSync(join(root, 'srv/app', `f${i}.txt`), `file ${i}\n`);
+    const backup = await createBackup({
+      environment: 'production',
+      paths: ['srv'],
+      outDir: join(root, 'out'),
+      cwd: root,
+    });
+    const text = spawnSync('unzip', ['-p', backup.backupPath, MANIFEST_ENTRY], { encoding: 'utf8' }).stdout;
+    // A real JSON parser outside Node agrees.
+    const py = spawnSync(
+      'python3',
+      ['-c', 'import json,sys; m=json.load(sys.stdin); print(len(m["entries"]))'],
+      {
+        input: text,
+        encoding: 'utf8',
+      },
+    );
+    expect(py.stdout.trim()).toBe('52'); // srv, srv/app and 50 files
+    expect(text.split('\n')).toHaveLength(52 + 3); // head, one line per entry, "]}", final newline
+    expect(read(text, [4096])).toEqual(JSON.parse(text));
+    expect((await verifyBackup(backup.backupPath)).manifest).toEqual(JSON.parse(text));
+  });
+});
