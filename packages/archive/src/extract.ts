@@ -16,15 +16,14 @@ import {
   mkdirSync,
   openSync,
   chownSync,
-  readSync,
   symlinkSync,
   utimesSync,
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInflateRaw, crc32 } from 'node:zlib';
+import { crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
-import { inflateEntry } from './read.js';
+import { inflateEntry, streamEntryData } from './read.js';
 import { ArchiveWindow, dataStart, type OpenArchive } from './zipread.js';
 import type { ExtractionPlan, PlannedEntry } from './safety.js';
 import { FileWriteError, WriterPool } from './writerpool.js';
@@ -65,7 +64,7 @@ function writeAll(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
 }
 
-/** A large entry: compressed bytes read in 1 MiB chunks, inflated off the main thread. */
+/** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written when `fd` is given. */
 async function streamEntry(
   archive: OpenArchive,
   p: PlannedEntry,
@@ -73,82 +72,14 @@ async function streamEntry(
   fd: number | undefined,
   verifyHash: boolean,
 ): Promise<void> {
-  const show = JSON.stringify(p.source.name);
   const hash = verifyHash && p.manifest?.sha256 ? createHash('sha256') : undefined;
-  let crc = 0;
-  let bytes = 0;
-  const take = (buf: Buffer): void => {
-    bytes += buf.length;
-    if (bytes > p.size)
-      throw new BackupIntegrityError(
-        `entry ${show} inflates past its declared ${p.size} bytes (under-declared size); refusing it`,
-      );
-    crc = crc32(buf, crc);
-    hash?.update(buf);
-    if (fd !== undefined) writeAll(fd, buf);
-  };
-  const CHUNK = 1024 * 1024;
-  const readChunk = (pos: number, len: number): Buffer => {
-    const b = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(archive.fd, b, got, len - got, pos + got);
-      if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
-      got += n;
-    }
-    return b;
-  };
-  const end = start + p.source.compressedSize;
-  if (p.source.compressionMethod === 0) {
-    // Written synchronously: one buffer serves every chunk (bounded memory for any size).
-    const chunk = Buffer.allocUnsafe(CHUNK);
-    for (let pos = start; pos < end; pos += CHUNK) {
-      const len = Math.min(CHUNK, end - pos);
-      let got = 0;
-      while (got < len) {
-        const n = readSync(archive.fd, chunk, got, len - got, pos + got);
-        if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
-        got += n;
-      }
-      take(chunk.subarray(0, len));
-    }
-  } else {
-    const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
-    const done = new Promise<void>((resolvePromise, reject) => {
-      inflate.on('data', (chunk: Buffer) => {
-        try {
-          take(chunk);
-        } catch (error) {
-          inflate.destroy();
-          reject(error);
-        }
-      });
-      inflate.on('error', (error) =>
-        reject(
-          error instanceof BackupIntegrityError
-            ? error
-            : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`),
-        ),
-      );
-      inflate.on('end', () => resolvePromise());
-    });
-    done.catch(() => undefined);
-    for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
-      const chunk = readChunk(pos, Math.min(CHUNK, end - pos));
-      if (!inflate.write(chunk)) await new Promise<void>((r) => inflate.once('drain', r).once('close', r));
-    }
-    inflate.end();
-    await done;
-  }
-  if (bytes !== p.size)
-    throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${p.size}`);
-  if (crc >>> 0 !== p.source.crc32 >>> 0)
-    throw new BackupIntegrityError(
-      `entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`,
-    );
+  await streamEntryData(archive, p.source, start, p.size, (piece) => {
+    hash?.update(piece);
+    if (fd !== undefined) writeAll(fd, piece);
+  });
   if (hash && hash.digest('hex') !== p.manifest!.sha256)
     throw new BackupIntegrityError(
-      `entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`,
+      `entry ${JSON.stringify(p.source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`,
     );
 }
 

@@ -202,85 +202,110 @@ export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
 
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
-/** Reads and checks the manifest as it inflates (ManifestReader), in 1 MiB pieces: its size, CRC-32
- *  and layout are checked as for any entry, and damage is reported as damage (CRC, size) before
- *  any complaint about the JSON it produced. */
+/** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
+ *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
+ *  moment the output passes `declaredSize`; checks the size and CRC-32 at the end. Whatever
+ *  `sink` throws ends the stream and is thrown. */
+export async function streamEntryData(
+  archive: OpenArchive,
+  entry: ArchiveEntry,
+  start: number,
+  declaredSize: number,
+  sink: (piece: Buffer) => void,
+): Promise<void> {
+  const show = JSON.stringify(entry.name);
+  let crc = 0;
+  let bytes = 0;
+  const take = (piece: Buffer): void => {
+    bytes += piece.length;
+    if (bytes > declaredSize)
+      throw new BackupIntegrityError(
+        `entry ${show} inflates past its declared ${declaredSize} bytes (under-declared size); refusing it`,
+      );
+    crc = crc32(piece, crc);
+    sink(piece);
+  };
+  const CHUNK = 1024 * 1024;
+  const readInto = (b: Buffer, pos: number, len: number): Buffer => {
+    let got = 0;
+    while (got < len) {
+      const n = readSync(archive.fd, b, got, len - got, pos + got);
+      if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+      got += n;
+    }
+    return b.subarray(0, len);
+  };
+  const end = start + entry.compressedSize;
+  if (entry.compressionMethod === 0) {
+    // Synchronous: one buffer serves every piece (bounded memory for any size).
+    const chunk = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, entry.compressedSize)));
+    for (let pos = start; pos < end; pos += CHUNK) take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+  } else {
+    const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
+    const done = new Promise<void>((resolvePromise, reject) => {
+      inflate.on('data', (piece: Buffer) => {
+        try {
+          take(piece);
+        } catch (error) {
+          inflate.destroy();
+          reject(error);
+        }
+      });
+      inflate.on('error', (error) =>
+        reject(
+          error instanceof BackupIntegrityError
+            ? error
+            : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`),
+        ),
+      );
+      inflate.on('end', () => resolvePromise());
+    });
+    done.catch(() => undefined);
+    try {
+      for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+        const len = Math.min(CHUNK, end - pos);
+        if (!inflate.write(readInto(Buffer.allocUnsafe(len), pos, len)))
+          await new Promise<void>((r) => inflate.once('drain', r).once('close', r));
+      }
+    } catch (error) {
+      inflate.destroy();
+      throw error;
+    }
+    inflate.end();
+    await done;
+  }
+  if (bytes !== declaredSize)
+    throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${declaredSize}`);
+  if (crc >>> 0 !== entry.crc32 >>> 0)
+    throw new BackupIntegrityError(
+      `entry ${show} fails its CRC-32 check (stored ${entry.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`,
+    );
+}
+
+/** Reads and checks the manifest as it inflates (ManifestReader): its size, CRC-32 and layout are
+ *  checked as for any entry, and damage is reported as damage (size, CRC) before any complaint
+ *  about the JSON it produced. */
 export async function readManifest(archive: OpenArchive, zipPath: string): Promise<BackupManifest> {
   const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
   if (!entry)
     throw new BackupIntegrityError(
       `${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`,
     );
-  const show = JSON.stringify(entry.name);
   if (entry.uncompressedSize > MANIFEST_LIMIT || entry.compressedSize > MANIFEST_LIMIT + 1024 * 1024)
     throw new BackupIntegrityError(
-      `entry ${show} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`,
+      `entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`,
     );
   const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
-  const PIECE = 1024 * 1024;
-  const readPiece = (offset: number): Buffer => {
-    const want = Math.min(PIECE, entry.compressedSize - offset);
-    const b = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const n = readSync(archive.fd, b, got, want - got, start + offset + got);
-      if (n === 0) throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
-      got += n;
-    }
-    return b;
-  };
   const reader = new ManifestReader(zipPath);
   let parseError: unknown;
-  let size = 0;
-  let crc = 0;
-  const take = (b: Buffer): void => {
-    size += b.length;
-    if (size > entry.uncompressedSize)
-      throw new BackupIntegrityError(
-        `entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`,
-      );
-    crc = crc32(b, crc);
+  await streamEntryData(archive, entry, start, entry.uncompressedSize, (piece) => {
     if (parseError !== undefined) return;
     try {
-      reader.push(b);
+      reader.push(piece);
     } catch (error) {
-      parseError = error; // reported once the bytes are known to be intact
+      parseError = error; // thrown once the bytes are known to be intact
     }
-  };
-  if (entry.compressionMethod === 0) {
-    for (let offset = 0; offset < entry.compressedSize; offset += PIECE) take(readPiece(offset));
-  } else {
-    const inflate = createInflateRaw({ chunkSize: PIECE });
-    await new Promise<void>((resolvePromise, reject) => {
-      inflate.on('data', (b: Buffer) => {
-        try {
-          take(b);
-        } catch (error) {
-          inflate.destroy();
-          reject(error);
-        }
-      });
-      inflate.on('end', () => resolvePromise());
-      inflate.on('error', (error) =>
-        reject(new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)),
-      );
-      const feed = async (): Promise<void> => {
-        for (let offset = 0; offset < entry.compressedSize; offset += PIECE)
-          if (!inflate.write(readPiece(offset))) await new Promise((r) => inflate.once('drain', r));
-        inflate.end();
-      };
-      feed().catch((error: unknown) => {
-        inflate.destroy();
-        reject(error);
-      });
-    });
-  }
-  if (size !== entry.uncompressedSize)
-    throw new BackupIntegrityError(
-      `entry ${show} holds ${size} bytes, not the declared ${entry.uncompressedSize}`,
-    );
-  if (crc >>> 0 !== entry.crc32 >>> 0)
-    throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+  });
   if (parseError !== undefined) throw parseError;
   return reader.end();
 }
