@@ -17,9 +17,8 @@ const head = {
   createdAt: '2026-12-06T08:00:00.000Z',
   tool: 'guarded-rollout',
   toolVersion: '0.0.0',
-  fileCount: 3,
-  totalBytes: 6,
 };
+const totals = { fileCount: 3, totalBytes: 6 };
 const sha = (c: string) => c.repeat(64);
 const entries = [
   { path: 'a', type: 'directory', size: 0, mode: 0o755 },
@@ -27,9 +26,9 @@ const entries = [
   { path: 'a/é\u0301 ✓', type: 'file', size: 2, mode: 0o600, uid: 0, gid: 0, sha256: sha('b') },
   { path: 'b', type: 'file', size: 3, mode: 0o644, sha256: sha('c'), mtimeMs: 1.5 },
 ];
-/** The layout the tool writes (backup.ts writeManifest). */
-const ours = (list: unknown[]) =>
-  `${JSON.stringify(head).slice(0, -1)},"entries":[\n${list.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
+/** The layout the tool writes (ManifestWriter): totals in the closing line. */
+const ours = (list: unknown[], close = `],${JSON.stringify(totals).slice(1)}`) =>
+  `${JSON.stringify(head).slice(0, -1)},"entries":[\n${list.map((e) => JSON.stringify(e)).join(',\n')}\n${close}\n`;
 
 function read(text: string, pieces: number[] = [text.length]): BackupManifest {
   const bytes = Buffer.from(text);
@@ -49,11 +48,14 @@ describe('ManifestReader', () => {
     const expected = JSON.parse(text);
     for (const pieces of [[1], [2], [3], [7], [64], [5, 1, 300, 2], [text.length]])
       expect(read(text, pieces)).toEqual(expected);
-    expect(read(ours([]))).toEqual({ ...head, entries: [] });
+    expect(read(ours([]))).toEqual({ ...head, ...totals, entries: [] });
+    // A plain "]}" closing line (totals in the head) reads the same way.
+    const plain = `${JSON.stringify({ ...head, ...totals }).slice(0, -1)},"entries":[\n${entries.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
+    for (const pieces of [[1], [9], [plain.length]]) expect(read(plain, pieces)).toEqual(JSON.parse(plain));
   });
 
   it('reads manifests in any other layout whole, as before', () => {
-    const m = { ...head, entries };
+    const m = { ...head, ...totals, entries };
     expect(read(JSON.stringify(m))).toEqual(m); // manifests written before the line layout
     expect(read(`${JSON.stringify(m)}\n`, [3])).toEqual(m);
     expect(read(JSON.stringify(m, null, 2), [10])).toEqual(m); // pretty-printed by hand
@@ -68,6 +70,8 @@ describe('ManifestReader', () => {
       [`${start}${lines[0]},\n]}\n`, /comma follows the last entry/],
       [`${start}${lines[0]}\n]}\n{"more":1}\n`, /text follows the end/],
       [`${start}${lines[0]},\n${lines[1]}`, /ends before the entries are closed/],
+      [ours(entries, '],"entries":[]}'), /closing line repeats "entries"/], // JSON.parse would take the later one
+      [ours(entries, ']]}'), /unexpected closing line/],
       [`${start}${lines[1]!.replace('"type"', '\n"type"')},\n${lines[0]}\n]}\n`, /\(.+\)/],
     ];
     for (const [text, why] of broken) {
@@ -104,7 +108,8 @@ describe('ManifestReader', () => {
       },
     );
     expect(py.stdout.trim()).toBe('52'); // srv, srv/app and 50 files
-    expect(text.split('\n')).toHaveLength(52 + 3); // head, one line per entry, "]}", final newline
+    expect(text.split('\n')).toHaveLength(52 + 3); // head, one line per entry, closing line, final newline
+    expect(text.split('\n').at(-2)).toBe('],"fileCount":50,"totalBytes":390}');
     expect(read(text, [4096])).toEqual(JSON.parse(text));
     expect((await verifyBackup(backup.backupPath)).manifest).toEqual(JSON.parse(text));
   });

@@ -142,7 +142,8 @@ describe('backup → restore round trip', () => {
       now: () => T0,
     });
     const v = await verifyBackup(b.backupPath);
-    expect(v.manifest.entries.map((e) => e.path)).toEqual(['_dump', '_dump/db.sql', 'f.txt']);
+    // In archive order: the tree first, then what the dump command wrote.
+    expect(v.manifest.entries.map((e) => e.path)).toEqual(['f.txt', '_dump', '_dump/db.sql']);
     expect(readdirSync(join(root, 'backups')).filter((n) => n.startsWith('.'))).toEqual([]);
     await expect(
       createBackup({

@@ -23,7 +23,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { constants as zlibConstants, createDeflateRaw, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
 import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
 import { openEvidenceLog } from './logfile.js';
 import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEntry } from './collect.js';
@@ -31,7 +31,8 @@ import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { DeflatePool } from './deflatepool.js';
-import { MANIFEST_ENTRY, MANIFEST_FORMAT, type BackupManifest, type ManifestEntry } from './manifest.js';
+import { HeapGuard } from './heapguard.js';
+import { MANIFEST_ENTRY, MANIFEST_FORMAT, ManifestWriter } from './manifest.js';
 import {
   DEFAULT_OUT_DIR,
   DEFAULT_PREFIX,
@@ -468,7 +469,15 @@ async function writeArchive(
   } catch (error) {
     throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error, 'write')}`);
   }
-  const manifestEntries: ManifestEntry[] = [];
+  const manifest = new ManifestWriter({
+    format: MANIFEST_FORMAT,
+    environment: p.environment,
+    version: options.version ?? null,
+    commit: options.commit ?? null,
+    createdAt: p.createdAt.toISOString(),
+    tool: TOOL_NAME,
+    toolVersion: TOOL_VERSION,
+  });
   const zip = new ZipWriter(fd);
   let sizeBytes = 0;
   let sha256 = '';
@@ -492,7 +501,10 @@ async function writeArchive(
       // hold both records (~330 and ~250 bytes each) until the end.
       const walked = p.entries;
       p.entries = [];
+      const heap = new HeapGuard();
       for (let i = 0; i < walked.length; i++) {
+        heap.tick();
+        if (manifest.ready) await manifest.ready;
         const entry = walked[i]!;
         walked[i] = undefined as unknown as SourceEntry;
         const owner = entry.uid !== undefined ? { uid: entry.uid, gid: entry.gid! } : {};
@@ -500,7 +512,7 @@ async function writeArchive(
           queue(
             Promise.resolve(() => {
               zip.addComplete(metaFor(entry, 0o040000), Buffer.alloc(0), 0, 0, 0);
-              manifestEntries.push({
+              manifest.add({
                 path: entry.path,
                 type: 'directory',
                 size: 0,
@@ -515,7 +527,7 @@ async function writeArchive(
             Promise.resolve(() => {
               const data = Buffer.from(entry.target!);
               zip.addComplete(metaFor(entry, 0o120000), data, crc32(data), data.length, 0);
-              manifestEntries.push({
+              manifest.add({
                 path: entry.path,
                 type: 'symlink',
                 size: data.length,
@@ -531,7 +543,7 @@ async function writeArchive(
           if (data.length > SMALL_FILE_BYTES) {
             // Grew past the small-file path since the walk: stream it instead.
             await settle();
-            await addLarge(zip, { ...entry, size: data.length }, level, manifestEntries);
+            await addLarge(zip, { ...entry, size: data.length }, level, manifest);
             continue;
           }
           if (pool) {
@@ -545,7 +557,7 @@ async function writeArchive(
               pool.add(data, compressible(entry, size, level)).then((d) => () => {
                 zip.addComplete(meta, d.body, d.crc, size, d.method);
                 pool.release(d);
-                manifestEntries.push({
+                manifest.add({
                   path: entry.path,
                   type: 'file',
                   size,
@@ -568,7 +580,7 @@ async function writeArchive(
             data.length,
             method,
           );
-          manifestEntries.push({
+          manifest.add({
             path: entry.path,
             type: 'file',
             size: data.length,
@@ -580,12 +592,12 @@ async function writeArchive(
           });
         } else {
           await settle();
-          await addLarge(zip, entry, level, manifestEntries);
+          await addLarge(zip, entry, level, manifest);
         }
       }
       await settle();
       await pool?.close(); // its threads' memory is given back before the manifest is built
-      await writeManifest(zip, p, options, manifestEntries);
+      await writeManifest(zip, p, manifest);
       ({ sizeBytes, sha256 } = zip.finish());
       fsyncSync(fd);
     } catch (error) {
@@ -637,64 +649,22 @@ async function writeArchive(
     sha256,
     sha256Path: `${p.finalPath}.sha256`,
     sizeBytes,
-    fileCount: manifestEntries.filter((e) => e.type === 'file').length,
-    totalBytes: manifestEntries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
+    fileCount: manifest.fileCount,
+    totalBytes: manifest.totalBytes,
     deleted,
   };
 }
 
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-/** The manifest, last entry of the zip: one JSON document, one value per line, streamed in
- *  256 KiB pieces through deflate (100,000 entries are ~19 MB of JSON: never one string). */
-async function writeManifest(
-  zip: ZipWriter,
-  p: Plan,
-  options: BackupOptions,
-  entries: ManifestEntry[],
-): Promise<void> {
-  const head: Omit<BackupManifest, 'entries'> = {
-    format: MANIFEST_FORMAT,
-    environment: p.environment,
-    version: options.version ?? null,
-    commit: options.commit ?? null,
-    createdAt: p.createdAt.toISOString(),
-    tool: TOOL_NAME,
-    toolVersion: TOOL_VERSION,
-    fileCount: entries.filter((e) => e.type === 'file').length,
-    totalBytes: entries.reduce((s, e) => s + (e.type === 'file' ? e.size : 0), 0),
-  };
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+/** The manifest, last entry of the zip: deflated as the backup went (ManifestWriter), copied in. */
+async function writeManifest(zip: ZipWriter, p: Plan, manifest: ManifestWriter): Promise<void> {
+  const { chunks, crc, size } = await manifest.finish();
   const out = zip.beginStreamed(
     { name: Buffer.from(MANIFEST_ENTRY), mode: 0o100644, mtime: p.createdAt },
     0,
     8,
   );
-  const deflate = createDeflateRaw({ level: 6, chunkSize: 256 * 1024 });
-  const done = new Promise<void>((resolvePromise, reject) => {
-    deflate.on('data', (c: Buffer) => out.write(c));
-    deflate.on('end', () => resolvePromise());
-    deflate.on('error', reject);
-  });
-  let crc = 0;
-  let size = 0;
-  const put = async (text: string): Promise<void> => {
-    const b = Buffer.from(text);
-    crc = crc32(b, crc);
-    size += b.length;
-    if (!deflate.write(b)) await new Promise<void>((r) => deflate.once('drain', r));
-  };
-  // One value per line (ManifestReader reads it as it inflates); still one valid JSON document.
-  let text = `${JSON.stringify(head).slice(0, -1)},"entries":[\n`;
-  for (let i = 0; i < entries.length; i++) {
-    text += `${i ? ',\n' : ''}${JSON.stringify(entries[i])}`;
-    if (text.length >= 256 * 1024) {
-      await put(text);
-      text = '';
-    }
-  }
-  await put(`${text}\n]}\n`);
-  deflate.end();
-  await done;
+  for (const c of chunks) out.write(c);
   out.end(crc, size);
 }
 
@@ -702,13 +672,13 @@ async function addLarge(
   zip: ZipWriter,
   entry: SourceEntry,
   level: number,
-  manifestEntries: ManifestEntry[],
+  manifest: ManifestWriter,
 ): Promise<void> {
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
     const mark = zip.mark();
     const r = await streamLargeFile(zip, entry, level);
     if (r) {
-      manifestEntries.push({
+      manifest.add({
         path: entry.path,
         type: 'file',
         size: r.size,

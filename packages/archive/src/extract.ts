@@ -23,6 +23,7 @@ import {
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
+import { HeapGuard } from './heapguard.js';
 import { inflateEntry, streamEntryData } from './read.js';
 import { ArchiveWindow, dataStart, type OpenArchive } from './zipread.js';
 import type { ExtractionPlan, PlannedEntry } from './safety.js';
@@ -114,7 +115,9 @@ export async function extractPlan(
   }
   const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
   try {
+    const heap = new HeapGuard();
     for (const p of files) {
+      heap.tick();
       const start = dataStart(archive, win, p.source);
       const file = dest ? join(dest, p.path) : undefined;
       if (file) {

@@ -46,6 +46,7 @@ import {
 } from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
+import { HeapGuard } from './heapguard.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
@@ -94,12 +95,16 @@ async function inspect(
   zipPath: string,
   archive: OpenArchive,
   caps: ExtractionCaps,
+  heap: HeapGuard,
 ): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
+  heap.phase(archive.entries.length); // after the listing
   const manifest = await readManifest(archive, zipPath);
+  heap.phase(archive.entries.length);
   const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
     caps,
     source: zipPath,
   });
+  heap.phase(archive.entries.length);
   return { manifest, plan };
 }
 
@@ -116,9 +121,10 @@ async function openVerified(
   checksum.catch(() => undefined); // awaited below, whatever happens
   let opened;
   try {
+    const heap = new HeapGuard();
     const archive = await openArchive(zipPath, caps.maxEntries);
     try {
-      opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+      opened = { archive, ...(await inspect(zipPath, archive, caps, heap)) };
     } catch (error) {
       archive.close();
       throw error;
