@@ -116,6 +116,7 @@ export async function extractPlan(
   const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
   try {
     const heap = new HeapGuard();
+    heap.phase(files.length); // what planning left, before the writer threads start
     for (const p of files) {
       heap.tick();
       const start = dataStart(archive, win, p.source);

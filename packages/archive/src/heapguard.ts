@@ -3,8 +3,8 @@
 // promotes short-lived per-file objects (they outlive a scavenge while their batch is in a worker
 // thread): the same 100,000-file backup peaked anywhere from 192 to 272 MiB RSS from run to run,
 // with ~55 MB live. From LARGE entries on, a full collection every COLLECT_EVERY entries (tens of
-// milliseconds each, about 4 % of such a backup) and one after each phase of a restore (listing,
-// manifest, plan) hold it at about 167 MiB every time; smaller jobs never pay for it. `gc` is
+// milliseconds each, about 4 % of such a backup) holds it at about 170 MiB every time, and one
+// before a restore's extraction frees what planning left; smaller jobs never pay for it. `gc` is
 // reached through V8's own flag, as in the pools' workers (workergc.ts); where that is
 // unavailable nothing is collected early.
 import { setFlagsFromString } from 'node:v8';

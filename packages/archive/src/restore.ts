@@ -46,7 +46,6 @@ import {
 } from './safety.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
-import { HeapGuard } from './heapguard.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
@@ -95,16 +94,12 @@ async function inspect(
   zipPath: string,
   archive: OpenArchive,
   caps: ExtractionCaps,
-  heap: HeapGuard,
 ): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
-  heap.phase(archive.entries.length); // after the listing
   const manifest = await readManifest(archive, zipPath);
-  heap.phase(archive.entries.length);
   const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
     caps,
     source: zipPath,
   });
-  heap.phase(archive.entries.length);
   return { manifest, plan };
 }
 
@@ -121,10 +116,9 @@ async function openVerified(
   checksum.catch(() => undefined); // awaited below, whatever happens
   let opened;
   try {
-    const heap = new HeapGuard();
     const archive = await openArchive(zipPath, caps.maxEntries);
     try {
-      opened = { archive, ...(await inspect(zipPath, archive, caps, heap)) };
+      opened = { archive, ...(await inspect(zipPath, archive, caps)) };
     } catch (error) {
       archive.close();
       throw error;
