@@ -321,6 +321,33 @@ describe('the swap is journaled and serialised', () => {
     );
   });
 
+  it('a restore killed while writing its journal left a half-written journal: the next restore sweeps it', async () => {
+    // Found by the kill -9 loop: the swap had not begun (the journal never took its name), so the
+    // live tree is untouched, and the temp file of the journal was never removed.
+    const root = workspace('journal-partial');
+    const b = await createBackup({
+      environment: 'production',
+      paths: ['config', 'data'],
+      cwd: root,
+      now: () => T0,
+    });
+    const dead = deadPid();
+    mkdirSync(join(stateDir(root), `staging-20261123T220000Z-${dead}`), { recursive: true });
+    writeFileSync(join(stateDir(root), `.swap.json.partial-${dead}`), '{"format":"guarded-rollout-sw');
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: '.',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('restored-unverified');
+    expect(readdirSync(stateDir(root)).filter((n) => n !== 'pre-rollback')).toEqual([]);
+    expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toMatch(
+      /note: removed .*\.swap\.json\.partial-\d+: half-written swap journal of a restore killed before its swap began/,
+    );
+  });
+
   it('a backup of the tree finishes an interrupted swap first, so it never captures half a swap', async () => {
     const { root } = await interrupted('journal-backup');
     const b = await createBackup({ environment: 'production', paths: ['config'], cwd: root, now: () => T0 });

@@ -152,7 +152,9 @@ export function repairInterruptedSwapLocked(target: string): string[] {
   ];
 }
 
-/** Sweeps staging directories left by killed restores (call while holding the restore lock). */
+/** Sweeps staging directories and half-written journals left by killed restores (call while
+ *  holding the restore lock: no other restore of this target is running, so none is in use). A
+ *  journal that never took its name means the swap had not started. */
 export function sweepStaging(target: string): string[] {
   const dir = stateDir(target);
   const notes: string[] = [];
@@ -162,10 +164,17 @@ export function sweepStaging(target: string): string[] {
   } catch {
     return notes;
   }
+  const halfJournal = `.${JOURNAL_FILE}.partial-`; // writeFileAtomic's temp name
   for (const name of names) {
-    if (!name.startsWith('staging-')) continue;
-    rmSync(join(dir, name), { recursive: true, force: true });
-    notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+    if (name.startsWith('staging-')) {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+    } else if (name.startsWith(halfJournal) && name !== `${halfJournal}${process.pid}`) {
+      rmSync(join(dir, name), { force: true });
+      notes.push(
+        `removed ${join(dir, name)}: half-written swap journal of a restore killed before its swap began`,
+      );
+    }
   }
   return notes;
 }
