@@ -185,6 +185,22 @@ describe('a hostile or damaged archive is refused with a specific message and th
     await refuse(path, /declares 5 bytes but the manifest says 6: sizes disagree/);
   });
 
+  it('a path the manifest lists twice (matched in order, or through its table)', async () => {
+    const { root, refuse } = scene('dup');
+    const entries = [
+      { name: 'a.txt', data: text('hello') },
+      { name: 'b.txt', data: text('x') },
+    ];
+    for (const listed of [
+      [...entries, entries[0]!],
+      [entries[1]!, entries[0]!, entries[0]!],
+    ]) {
+      const path = join(root, `h${listed.length}-${listed[0]!.name}.zip`);
+      writeZipWithChecksum(path, buildZip([...entries, manifestFor(listed)]));
+      await refuse(path, /the manifest lists "a\.txt" more than once/);
+    }
+  });
+
   it('more entries than the cap', async () => {
     const { root, refuse } = scene('count');
     const entries = Array.from({ length: 10 }, (_, i) => ({ name: `f${i}.txt`, data: text('x') }));

@@ -131,12 +131,29 @@ export function planExtraction(
       `${where}${entries.length} entries exceed the cap of ${caps.maxEntries} (max-entries); refusing a possible zip bomb`,
     );
   }
-  const byManifest = new Map(manifest.entries.map((e) => [e.path, e]));
+  // The tool writes the manifest in archive order, so entry i of the archive is matched with entry
+  // i of the manifest by comparing two strings; a table of the manifest's paths is built only
+  // when that breaks (a manifest written sorted, by an older version, or a crafted one).
+  let byManifest: Map<string, ManifestEntry> | undefined;
+  let inOrder = 0;
+  const manifestEntryOf = (path: string): ManifestEntry | undefined => {
+    if (!byManifest) {
+      const next = manifest.entries[inOrder];
+      if (next !== undefined && next.path === path) {
+        inOrder++;
+        return next;
+      }
+      byManifest = new Map<string, ManifestEntry>();
+      for (const e of manifest.entries) byManifest.set(e.path, e);
+    }
+    return byManifest.get(path);
+  };
   // One table for collisions, the beneath-a-file check and the manifest cross-check (100,000
   // entries: each extra Map or Set of paths cost several MiB).
   const placed = new Map<string, PlannedEntry>();
   const planned: PlannedEntry[] = [];
   let totalBytes = 0;
+  const count = { file: 0, directory: 0, symlink: 0 };
   for (const entry of entries) {
     if (entry.name === MANIFEST_ENTRY) continue;
     const name = entry.name; // quoted (JSON.stringify) only when a message needs it
@@ -173,7 +190,7 @@ export function planExtraction(
         `${where}entries add up to more than ${caps.maxTotalBytes} bytes (max-total-bytes); refusing a possible zip bomb`,
       );
     }
-    const manifestEntry = byManifest.get(path);
+    const manifestEntry = manifestEntryOf(path);
     if (!manifestEntry)
       throw new BackupIntegrityError(`${where}entry ${JSON.stringify(name)} is not listed in the manifest`);
     if (manifestEntry.type !== entry.type) {
@@ -206,6 +223,7 @@ export function planExtraction(
     }
     planned.push(p);
     placed.set(key, p);
+    count[p.type]++;
   }
   // Nothing may be written beneath a symlink or a file: the write would follow the link, or fail halfway.
   // Directories whose every ancestor (and itself) was checked: siblings share the walk.
@@ -223,17 +241,28 @@ export function planExtraction(
     }
     clearDirs.add(p.path.slice(0, parentEnd));
   }
-  for (const m of manifest.entries) {
-    if (placed.get(collisionKey(m.path, caseInsensitive))?.path !== m.path)
+  // Each planned entry matched the manifest entry of its exact path, and two never share a path
+  // (a collision is refused above). Matched in order to the end, or with no repeated path in the
+  // manifest and as many planned entries as manifest entries, every manifest entry was matched.
+  // Otherwise, find the one missing.
+  const n = manifest.entries.length;
+  const everyMatched = byManifest ? byManifest.size === n && planned.length === n : inOrder === n;
+  for (const m of everyMatched ? [] : manifest.entries) {
+    const p = placed.get(collisionKey(m.path, caseInsensitive));
+    if (p?.path === m.path && p.manifest !== m)
+      throw new BackupIntegrityError(
+        `${where}the manifest lists ${JSON.stringify(m.path)} more than once; a manifest the tool writes never does`,
+      );
+    if (p?.path !== m.path)
       throw new BackupIntegrityError(
         `${where}the manifest lists ${JSON.stringify(m.path)} but the archive lacks it; the backup is incomplete`,
       );
   }
   return {
     entries: planned,
-    files: planned.filter((p) => p.type === 'file').length,
-    directories: planned.filter((p) => p.type === 'directory').length,
-    symlinks: planned.filter((p) => p.type === 'symlink').length,
+    files: count.file,
+    directories: count.directory,
+    symlinks: count.symlink,
     totalBytes,
   };
 }
