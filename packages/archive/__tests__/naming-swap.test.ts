@@ -207,15 +207,14 @@ describe('the .sha256 is written before the zip takes its name', () => {
   });
 });
 
+/** The backup most of these scenes start from: config and data at the workspace root, at T0. */
+const backupConfigAndData = (root: string) =>
+  createBackup({ environment: 'production', paths: ['config', 'data'], cwd: root, now: () => T0 });
+
 describe('a restore replaces exactly the backup roots inside --target', () => {
   it('restores config and data at the workspace root and leaves everything else untouched', async () => {
     const root = workspace('roots');
-    const b = await createBackup({
-      environment: 'production',
-      paths: ['config', 'data'],
-      cwd: root,
-      now: () => T0,
-    });
+    const b = await backupConfigAndData(root);
     writeFileSync(join(root, 'config/app.json'), '{"v":"bad"}\n');
     writeFileSync(join(root, 'config/new.json'), 'added after the backup\n');
     writeFileSync(join(root, 'other.txt'), 'not in the backup\n');
@@ -269,12 +268,7 @@ describe('a restore replaces exactly the backup roots inside --target', () => {
 describe('the swap is journaled and serialised', () => {
   async function interrupted(label: string): Promise<{ root: string; journal: SwapJournal }> {
     const root = workspace(label);
-    const b = await createBackup({
-      environment: 'production',
-      paths: ['config', 'data'],
-      cwd: root,
-      now: () => T0,
-    });
+    const b = await backupConfigAndData(root);
     writeFileSync(join(root, 'config/app.json'), '{"v":"bad"}\n');
     // Stage the backup by hand exactly as a restore does, then "die" after the first rename.
     const staging = join(stateDir(root), `staging-20261123T220000Z-${deadPid()}`);
@@ -325,12 +319,7 @@ describe('the swap is journaled and serialised', () => {
     // Found by the kill -9 loop: the swap had not begun (the journal never took its name), so the
     // live tree is untouched, and the temp file of the journal was never removed.
     const root = workspace('journal-partial');
-    const b = await createBackup({
-      environment: 'production',
-      paths: ['config', 'data'],
-      cwd: root,
-      now: () => T0,
-    });
+    const b = await backupConfigAndData(root);
     const dead = deadPid();
     mkdirSync(join(stateDir(root), `staging-20261123T220000Z-${dead}`), { recursive: true });
     writeFileSync(join(stateDir(root), `.swap.json.partial-${dead}`), '{"format":"guarded-rollout-sw');
