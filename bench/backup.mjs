@@ -6,7 +6,10 @@
 // directory) and the real CLI end to end (`packages/cli/dist`, build it with `pnpm build`). Wall
 // time and peak RSS of every child come from /usr/bin/time. The data is generated here, never
 // committed. Usage:
-//   node bench/backup.mjs [--size 1G] [--files 20000] [--only mixed|small] [--keep]
+//   node bench/backup.mjs [--size 1G] [--files 20000] [--only mixed|small] [--repeat N] [--keep]
+// --repeat N runs every timed step N times, interleaved (ref, lib, cli, ref, lib, cli, ...), and
+// reports the median time and the largest peak RSS: on a disk whose write-back lands on whichever
+// step runs next, one run can be off by 5x either way.
 //   BENCH_DIR=/somewhere/with/space  GR_BENCH_HUGE=1 (adds 1,000,001 tiny files)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +36,7 @@ const total = Math.round(parseFloat(sizeArg) * (UNITS[sizeArg.slice(-1).toUpperC
 const smallFiles = Number(arg('--files', '20000'));
 const only = arg('--only', undefined);
 const keep = args.includes('--keep');
+const repeat = Math.max(1, Number(arg('--repeat', '1')));
 
 if (!existsSync(join(root, 'packages/cli/dist/index.js'))) {
   console.error('build the CLI first: pnpm build (or node scripts/build.mjs packages/cli)');
@@ -96,7 +100,7 @@ function makeSmall(tree, n) {
   }
 }
 
-function timed(label, command, cwd) {
+function timedOnce(label, command, cwd) {
   // Dirty pages of the previous step are flushed first: otherwise their write-back lands on
   // whichever step runs next (restores measured 1.6 s or 9.7 s for the same unzip).
   spawnSync('sync');
@@ -113,6 +117,23 @@ function timed(label, command, cwd) {
   return { label, wall: inner ? Number(inner[1]) / 1000 : wall, rssMiB: rssKb / 1024 };
 }
 
+/** Collects each step's runs; `summary` gives the median time and the largest peak RSS. */
+const runs = new Map();
+function timed(label, command, cwd) {
+  const r = timedOnce(label, command, cwd);
+  runs.set(label, [...(runs.get(label) ?? []), r]);
+  return r;
+}
+function summary(label) {
+  const all = runs.get(label);
+  const walls = all.map((r) => r.wall).sort((a, b) => a - b);
+  return {
+    label,
+    wall: walls[Math.floor((walls.length - 1) / 2)],
+    rssMiB: Math.max(...all.map((r) => r.rssMiB)),
+  };
+}
+
 const fmt = (n, d = 2) => n.toFixed(d);
 const rows = [];
 function bench(name, make) {
@@ -124,36 +145,67 @@ function bench(name, make) {
   console.log(`${name}: generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const node = process.execPath;
   const inproc = join(lib, 'index.js');
-  const refBackup = timed(
+  runs.clear();
+  for (let round = 0; round < repeat; round++) {
+    const r = round ? `-${round}` : '';
+    for (const d of [
+      `out-lib${r}`,
+      `out-cli${r}`,
+      `restored-ref${r}`,
+      `restored-ref-sync${r}`,
+      `restored-lib${r}`,
+      `restored-cli${r}`,
+    ])
+      rmSync(join(dir, d), { recursive: true, force: true });
+    rmSync(join(dir, 'ref.zip'), { force: true });
+    timed('zip -r -q + sha256sum', 'zip -r -q ref.zip tree && sha256sum ref.zip > ref.zip.sha256', dir);
+    timed('lib backup', `${node} ${inproc} backup tree out-lib${r}`, dir);
+    timed('cli backup', `${node} ${cli} backup --env bench --path tree --out out-cli${r}`, dir);
+    const zipIn = (out) =>
+      join(
+        dir,
+        out,
+        readdirSync(join(dir, out)).find((f) => f.endsWith('.zip')),
+      );
+    const zip = zipIn(`out-cli${r}`);
+    const libZip = zipIn(`out-lib${r}`);
+    timed('sha256sum -c', `sha256sum -c --quiet ${zip}.sha256`, dir);
+    timed('lib verify', `${node} ${inproc} verify ${libZip}`, dir);
+    timed('cli verify-backup --quick', `${node} ${cli} verify-backup --quick ${zip}`, dir);
+    timed('unzip -q', `unzip -q ${zip} -d restored-ref${r}`, dir);
+    // Our restore makes the staged tree durable before it swaps it in (the swap journal's fsync
+    // flushes it on ext4); unzip leaves it in the page cache. This row shows what durability costs.
+    timed('unzip -q; sync', `unzip -q ${zip} -d restored-ref-sync${r} && sync`, dir);
+    timed('lib restore', `${node} ${inproc} restore ${libZip} restored-lib${r}`, dir);
+    timed(
+      'cli rollback',
+      `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli${r} --log-dir .`,
+      dir,
+    );
+  }
+  const [
+    refBackup,
+    libBackup,
+    cliBackup,
+    refVerify,
+    libVerify,
+    cliVerify,
+    refRestore,
+    refRestoreSync,
+    libRestore,
+    cliRestore,
+  ] = [
     'zip -r -q + sha256sum',
-    'zip -r -q ref.zip tree && sha256sum ref.zip > ref.zip.sha256',
-    dir,
-  );
-  const libBackup = timed('lib backup', `${node} ${inproc} backup tree out-lib`, dir);
-  const cliBackup = timed('cli backup', `${node} ${cli} backup --env bench --path tree --out out-cli`, dir);
-  const zip = join(
-    dir,
-    'out-cli',
-    readdirSync(join(dir, 'out-cli')).find((f) => f.endsWith('.zip')),
-  );
-  const libZip = join(
-    dir,
-    'out-lib',
-    readdirSync(join(dir, 'out-lib')).find((f) => f.endsWith('.zip')),
-  );
-  const refVerify = timed('sha256sum -c', `sha256sum -c --quiet ${zip}.sha256`, dir);
-  const libVerify = timed('lib verify', `${node} ${inproc} verify ${libZip}`, dir);
-  const cliVerify = timed('cli verify-backup --quick', `${node} ${cli} verify-backup --quick ${zip}`, dir);
-  const refRestore = timed('unzip -q', `unzip -q ${zip} -d restored-ref`, dir);
-  // Our restore makes the staged tree durable before it swaps it in (the swap journal's fsync
-  // flushes it on ext4); unzip leaves it in the page cache. This row shows what durability costs.
-  const refRestoreSync = timed('unzip -q; sync', `unzip -q ${zip} -d restored-ref-sync && sync`, dir);
-  const libRestore = timed('lib restore', `${node} ${inproc} restore ${libZip} restored-lib`, dir);
-  const cliRestore = timed(
+    'lib backup',
+    'cli backup',
+    'sha256sum -c',
+    'lib verify',
+    'cli verify-backup --quick',
+    'unzip -q',
+    'unzip -q; sync',
+    'lib restore',
     'cli rollback',
-    `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli --log-dir .`,
-    dir,
-  );
+  ].map(summary);
   const diff = spawnSync('diff', ['-r', 'tree', 'restored-cli/tree'], { cwd: dir, encoding: 'utf8' });
   if (diff.status !== 0) throw new Error(`restored tree differs:\n${diff.stdout.slice(0, 2000)}`);
   for (const [task, ref, l, c] of [
@@ -182,7 +234,7 @@ if (!only || only === 'small') bench(`files-${smallFiles}`, (t) => makeSmall(t, 
 if (process.env.GR_BENCH_HUGE === '1') bench('files-1000001', (t) => makeSmall(t, 1_000_001));
 
 console.log(
-  `\nNode ${process.version}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
+  `\nNode ${process.version}; ${repeat > 1 ? `median of ${repeat} interleaved runs; ` : ''}load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
 );
 const header = [
   'data',
