@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackup, verifyBackup } from '../src/index.js';
-import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from '../src/manifest.js';
+import { MANIFEST_ENTRY, ManifestReader, ManifestWriter, type BackupManifest } from '../src/manifest.js';
 import { tempRoot } from './fixtures.js';
 
 const head = {
@@ -112,5 +112,16 @@ describe('ManifestReader', () => {
     expect(text.split('\n').at(-2)).toBe('],"fileCount":50,"totalBytes":390}');
     expect(read(text, [4096])).toEqual(JSON.parse(text));
     expect((await verifyBackup(backup.backupPath)).manifest).toEqual(JSON.parse(text));
+  });
+
+  it('a writer whose compression fails says so instead of waiting for it forever', async () => {
+    const w = new ManifestWriter(head as ConstructorParameters<typeof ManifestWriter>[0]);
+    const dir = { path: 'd'.repeat(200), type: 'directory' as const, size: 0, mode: 0o755 };
+    for (let i = 0; i < 100_000 && !w.ready; i++) w.add(dir); // until the stream pushes back
+    expect(w.ready).toBeDefined();
+    (w as unknown as { deflate: { destroy(e: Error): void } }).deflate.destroy(new Error('deflate failed'));
+    await w.ready; // settles: a failed stream never drains
+    expect(() => w.add(dir)).toThrow('deflate failed');
+    await expect(w.finish()).rejects.toThrow('deflate failed');
   });
 });

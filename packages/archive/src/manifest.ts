@@ -248,6 +248,7 @@ export class ManifestWriter {
   }
 
   add(entry: ManifestEntry): void {
+    if (this.failure) throw this.failure;
     if (entry.type === 'file') {
       this.fileCount++;
       this.totalBytes += entry.size;
@@ -263,6 +264,7 @@ export class ManifestWriter {
 
   /** Closes the document: the compressed bytes, with the CRC-32 and size of the text. */
   async finish(): Promise<{ chunks: Buffer[]; crc: number; size: number }> {
+    if (this.failure) throw this.failure;
     this.text += `\n],${JSON.stringify({ fileCount: this.fileCount, totalBytes: this.totalBytes }).slice(1)}\n`;
     this.flush();
     await new Promise<void>((resolvePromise, reject) => {
@@ -281,11 +283,15 @@ export class ManifestWriter {
     this.crc = crc32(b, this.crc);
     this.size += b.length;
     if (!this.deflate.write(b))
-      this.waiting ??= new Promise<void>((r) =>
-        this.deflate.once('drain', () => {
+      // Also on an error or close: a stream that failed never drains, and a backup must not wait
+      // for it forever (the next add() or finish() reports the failure).
+      this.waiting ??= new Promise<void>((r) => {
+        const done = (): void => {
+          this.deflate.off('drain', done).off('error', done).off('close', done);
           this.waiting = undefined;
           r();
-        }),
-      );
+        };
+        this.deflate.on('drain', done).on('error', done).on('close', done);
+      });
   }
 }
