@@ -210,6 +210,9 @@ describe('the .sha256 is written before the zip takes its name', () => {
 /** The backup most of these scenes start from: config and data at the workspace root, at T0. */
 const backupConfigAndData = (root: string) =>
   createBackup({ environment: 'production', paths: ['config', 'data'], cwd: root, now: () => T0 });
+/** The restore they run: into the workspace root (--target .), at T0. */
+const restoreAtRoot = (root: string, backupPath: string) =>
+  restoreBackup({ environment: 'production', backupPath, target: '.', cwd: root, now: () => T0 });
 
 describe('a restore replaces exactly the backup roots inside --target', () => {
   it('restores config and data at the workspace root and leaves everything else untouched', async () => {
@@ -218,13 +221,7 @@ describe('a restore replaces exactly the backup roots inside --target', () => {
     writeFileSync(join(root, 'config/app.json'), '{"v":"bad"}\n');
     writeFileSync(join(root, 'config/new.json'), 'added after the backup\n');
     writeFileSync(join(root, 'other.txt'), 'not in the backup\n');
-    const r = await restoreBackup({
-      environment: 'production',
-      backupPath: b.backupPath,
-      target: '.',
-      cwd: root,
-      now: () => T0,
-    });
+    const r = await restoreAtRoot(root, b.backupPath);
     expect(r.status).toBe('restored-unverified'); // no health URL: restored, not health-checked
     expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('{"v":1}\n');
     expect(existsSync(join(root, 'config/new.json'))).toBe(false);
@@ -236,13 +233,7 @@ describe('a restore replaces exactly the backup roots inside --target', () => {
     expect(readFileSync(join(previous, 'config/app.json'), 'utf8')).toBe('{"v":"bad"}\n');
     expect(readFileSync(join(previous, 'config/new.json'), 'utf8')).toBe('added after the backup\n');
     // A second restore in the same second keeps the first previous version and adds its own.
-    const r2 = await restoreBackup({
-      environment: 'production',
-      backupPath: b.backupPath,
-      target: '.',
-      cwd: root,
-      now: () => T0,
-    });
+    const r2 = await restoreAtRoot(root, b.backupPath);
     expect(r2.previousTree).toBe(`${previous}-2`);
     expect(existsSync(join(previous, 'config/new.json'))).toBe(true);
     const log = readFileSync(join(root, 'rollback.log'), 'utf8');
@@ -296,13 +287,7 @@ describe('the swap is journaled and serialised', () => {
     const { root } = await interrupted('journal-restore');
     expect(existsSync(join(root, 'config'))).toBe(false);
     // Even a restore that is then refused (no such backup) repairs first.
-    const r = await restoreBackup({
-      environment: 'production',
-      backupPath: 'backups/nope.zip',
-      target: '.',
-      cwd: root,
-      now: () => T0,
-    });
+    const r = await restoreAtRoot(root, 'backups/nope.zip');
     expect(r.status).toBe('refused');
     expect(readFileSync(join(root, 'config/app.json'), 'utf8')).toBe('{"v":1}\n');
     expect(readFileSync(join(stateDir(root), 'pre-rollback/20261123T220000Z/config/app.json'), 'utf8')).toBe(
@@ -323,13 +308,7 @@ describe('the swap is journaled and serialised', () => {
     const dead = deadPid();
     mkdirSync(join(stateDir(root), `staging-20261123T220000Z-${dead}`), { recursive: true });
     writeFileSync(join(stateDir(root), `.swap.json.partial-${dead}`), '{"format":"guarded-rollout-sw');
-    const r = await restoreBackup({
-      environment: 'production',
-      backupPath: b.backupPath,
-      target: '.',
-      cwd: root,
-      now: () => T0,
-    });
+    const r = await restoreAtRoot(root, b.backupPath);
     expect(r.status).toBe('restored-unverified');
     expect(readdirSync(stateDir(root)).filter((n) => n !== 'pre-rollback')).toEqual([]);
     expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toMatch(
@@ -350,13 +329,7 @@ describe('the swap is journaled and serialised', () => {
     writeFileSync(join(root, 'config/app.json'), 'live\n');
     const lock = lockTarget(root);
     try {
-      const r = await restoreBackup({
-        environment: 'production',
-        backupPath: b.backupPath,
-        target: '.',
-        cwd: root,
-        now: () => T0,
-      });
+      const r = await restoreAtRoot(root, b.backupPath);
       expect(r.status).toBe('refused');
       expect(r.message).toMatch(
         /a restore into .* is already running \(pid \d+.*nothing was changed by this run/,

@@ -46,7 +46,7 @@ import {
 } from './naming.js';
 import { acquireLock, isProcessAlive } from './lock.js';
 import { repairInterruptedSwap } from './swap.js';
-import { freeBytes, fsyncDirectory, writeFileAtomic } from './durable.js';
+import { freeBytes, fsyncDirectory, partialName, writeFileAtomic } from './durable.js';
 
 export { freeBytes, fsyncDirectory, writeFileAtomic } from './durable.js';
 import { describeCommandResult, runShellCommand } from './process.js';
@@ -462,7 +462,7 @@ async function writeArchive(
   options: BackupOptions,
   level: number,
 ): Promise<Omit<BackupResult, 'notes'>> {
-  const tmpPath = join(p.outDir, `.${basename(p.finalPath)}.partial-${process.pid}`);
+  const tmpPath = join(p.outDir, partialName(basename(p.finalPath)));
   let fd: number;
   try {
     fd = openSync(tmpPath, 'wx', 0o644);
@@ -635,7 +635,7 @@ async function writeArchive(
     // Only what this run made: a name someone else holds is never removed.
     if (linked) rmSync(p.finalPath, { force: true });
     if (wroteSidecar) rmSync(sidecar, { force: true });
-    rmSync(join(p.outDir, `.${basename(sidecar)}.partial-${process.pid}`), { force: true });
+    rmSync(join(p.outDir, partialName(basename(sidecar))), { force: true });
     rmSync(tmpPath, { force: true });
     throw new BackupWriteError(
       `cannot finish the backup ${p.finalPath}: ${describeFsError(error, 'write')}; nothing was kept`,
@@ -655,7 +655,6 @@ async function writeArchive(
   };
 }
 
-/** A large file, re-read from its start (archive rewound) when it changed during the read. */
 /** The manifest, last entry of the zip: deflated as the backup went (ManifestWriter), copied in. */
 async function writeManifest(zip: ZipWriter, p: Plan, manifest: ManifestWriter): Promise<void> {
   const { chunks, crc, size } = await manifest.finish();
@@ -668,6 +667,7 @@ async function writeManifest(zip: ZipWriter, p: Plan, manifest: ManifestWriter):
   out.end(crc, size);
 }
 
+/** A large file, re-read from its start (archive rewound) when it changed during the read. */
 async function addLarge(
   zip: ZipWriter,
   entry: SourceEntry,

@@ -14,9 +14,16 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
+/** The temp name a file called `name` is written under before it takes its name (a dot name, so
+ *  no glob of the final names matches it; the pid tells whose it is). `pid: ''` gives the prefix
+ *  every run's temp name shares. */
+export function partialName(name: string, pid: number | '' = process.pid): string {
+  return `.${name}.partial-${pid}`;
+}
+
 /** Writes `text` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir. */
 export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+  const tmp = join(dirname(path), partialName(basename(path)));
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, text);

@@ -18,7 +18,7 @@ import {
   rmdirSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncDirectory, writeFileAtomic } from './durable.js';
+import { fsyncDirectory, partialName, writeFileAtomic } from './durable.js';
 import { acquireLock, type HeldLock } from './lock.js';
 
 export const STATE_DIR = '.guarded-rollout';
@@ -164,12 +164,12 @@ export function sweepStaging(target: string): string[] {
   } catch {
     return notes;
   }
-  const halfJournal = `.${JOURNAL_FILE}.partial-`; // writeFileAtomic's temp name
+  const halfJournal = partialName(JOURNAL_FILE, '');
   for (const name of names) {
     if (name.startsWith('staging-')) {
       rmSync(join(dir, name), { recursive: true, force: true });
       notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
-    } else if (name.startsWith(halfJournal) && name !== `${halfJournal}${process.pid}`) {
+    } else if (name.startsWith(halfJournal) && name !== partialName(JOURNAL_FILE)) {
       rmSync(join(dir, name), { force: true });
       notes.push(
         `removed ${join(dir, name)}: half-written swap journal of a restore killed before its swap began`,
