@@ -7,10 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeflatePool } from '../src/deflatepool.js';
 import { WriterPool } from '../src/writerpool.js';
+import type { ThreadStopper } from '../src/workerstop.js';
 
+// A thread that dies on its own: made to exit at a safe point without the pool closing.
+// (`terminate()` on a busy thread can abort the whole process: see pool-stop.test.ts.)
 const killThreads = async (pool: object): Promise<void> => {
-  const workers = (pool as { workers: Worker[] }).workers;
-  await Promise.all(workers.map((w) => w.terminate()));
+  const { workers, stopper } = pool as { workers: Worker[]; stopper: ThreadStopper };
+  const exited = workers.map((w) => new Promise((r) => w.once('exit', r)));
+  stopper.ask();
+  await Promise.all(exited);
 };
 
 describe('a pool whose threads die', () => {

@@ -7,20 +7,24 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
+import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
 
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${STOP_SOURCE}
   const { deflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
   const memory = Buffer.from(workerData.memory);
   const level = workerData.level;
   const SAMPLE = 64 * 1024;
   parentPort.on('message', (batch) => {
+    stopIfAsked();
     try {
       const out = [];
       for (const f of batch.files) {
+        stopIfAsked();
         const data = memory.subarray(f.offset, f.offset + f.length);
         const crc = crc32(data) >>> 0;
         const sha256 = createHash('sha256').update(data).digest('hex');
@@ -81,13 +85,15 @@ export class DeflatePool {
   private next = 0;
   private failure: Error | undefined;
   private closing = false;
+  private readonly stopper: ThreadStopper;
 
   constructor(level: number, threads = Math.max(1, Math.min(2, availableParallelism()))) {
+    this.stopper = new ThreadStopper(threads);
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
     for (let i = 0; i < threads; i++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { memory: this.memory, level },
+        workerData: { memory: this.memory, level, ...this.stopper.workerData(i) },
         resourceLimits: { maxYoungGenerationSizeMb: 4 },
       });
       w.on(
@@ -115,6 +121,7 @@ export class DeflatePool {
         if (!this.closing)
           this.failAll(new Error(`a compression thread stopped unexpectedly (exit code ${code})`));
       });
+      this.stopper.track(i, w);
       this.workers.push(w);
     }
   }
@@ -187,7 +194,7 @@ export class DeflatePool {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.stopper.stopAll();
     this.workers = [];
   }
 }

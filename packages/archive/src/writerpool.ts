@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
+import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
 
 // Batches travel as columns (one string of paths, one Float64Array of numbers, one string of
 // hashes): cloning 64 small objects per batch cost the main thread ~100 ms on 20,000 files.
@@ -13,7 +14,8 @@ import { MINOR_GC_SOURCE } from './workergc.js';
 const NUMS = 9; // offset, length, method, size, crc, mode, uid, gid, mtimeMs (NaN/0 when absent)
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
-  const { parentPort } = await import('node:worker_threads');
+  const { parentPort, workerData } = await import('node:worker_threads');
+  ${STOP_SOURCE}
   const fs = await import('node:fs');
   const { inflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
@@ -45,6 +47,7 @@ const WORKER_SOURCE = `(async () => {
     return data;
   };
   parentPort.on('message', (batch) => {
+    stopIfAsked();
     if (batch.memory) {
       memory = Buffer.from(batch.memory);
       return;
@@ -54,6 +57,7 @@ const WORKER_SOURCE = `(async () => {
     let i = 0;
     try {
       for (; i < paths.length; i++) {
+        stopIfAsked();
         const sha256 = batch.shas.slice(i * 64, i * 64 + 64);
         const data = check(n, i, sha256 === '-'.repeat(64) ? '' : sha256);
         const fd = fs.openSync(paths[i], 'wx', 0o600);
@@ -143,11 +147,17 @@ export class WriterPool {
   private failure: FileWriteError | undefined;
   private closing = false;
   private waiters: Array<() => void> = [];
+  private readonly stopper: ThreadStopper;
 
   constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
+    this.stopper = new ThreadStopper(threads);
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: this.stopper.workerData(i),
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
       w.postMessage({ memory: this.memory });
       w.on(
         'message',
@@ -174,6 +184,7 @@ export class WriterPool {
       w.on('exit', (code) => {
         if (!this.closing) this.failAll(`a writer thread stopped unexpectedly (exit code ${code})`);
       });
+      this.stopper.track(i, w);
       this.workers.push(w);
     }
   }
@@ -259,7 +270,7 @@ export class WriterPool {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.stopper.stopAll();
     this.workers = [];
   }
 }
