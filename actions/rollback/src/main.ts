@@ -13,7 +13,12 @@ import {
   runAction,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
-import { assertEnvironmentName, runRollback, type RollbackOptions } from '@guarded-rollout/archive';
+import {
+  assertEnvironmentName,
+  holdYoungGeneration,
+  runRollback,
+  type RollbackOptions,
+} from '@guarded-rollout/archive';
 import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
 import { recordRestoredDeployment } from './record-deployment.js';
 
@@ -85,6 +90,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
 
 export async function run(): Promise<void> {
   await runAction(async () => {
+    holdYoungGeneration(); // this process reads a backup's tables: ~30 MiB less at peak
     const options = getInputs();
     const choice = getArtifactChoice();
     let artifactName = '';

@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import ts from 'typescript';
 
 export function tempRoot(label: string): string {
   return mkdtempSync(join(tmpdir(), `gr-${label}-`));
@@ -73,4 +74,20 @@ export function sh(cmd: string, cwd: string): { code: number; out: string } {
     const e = error as { status: number; stdout: string; stderr: string };
     return { code: e.status, out: `${e.stdout}${e.stderr}` };
   }
+}
+
+/** Compiles some of this package's dependency-free source modules (`src/<name>.ts`) to plain
+ *  ES modules in a fresh directory, for tests that must run them in a child process: a native
+ *  abort, or a process-wide V8 flag, must not reach the Jest process. */
+export function transpiledModules(names: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gr-transpiled-'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  for (const name of names) {
+    const source = readFileSync(new URL(`../src/${name}.ts`, import.meta.url), 'utf8');
+    const out = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    writeFileSync(join(dir, `${name}.js`), out.outputText);
+  }
+  return dir;
 }

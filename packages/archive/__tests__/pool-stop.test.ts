@@ -3,27 +3,18 @@
 // zlib call builds its native handle; a pool closed mid-batch (a backup that failed) or a process
 // exiting with a busy pool hit it about once in a hundred stops. The pools are run here in child
 // processes (an abort would otherwise take Jest down with it), built from their TypeScript
-// sources with the compiler's transpiler.
+// sources with the compiler's transpiler (fixtures.ts).
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { spawnSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
+import { transpiledModules } from './fixtures.js';
 
-const SRC = new URL('../src/', import.meta.url);
 let dir: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'gr-pool-stop-'));
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-  for (const name of ['deflatepool', 'writerpool', 'workergc', 'workerstop']) {
-    const source = readFileSync(new URL(`${name}.ts`, SRC), 'utf8');
-    const out = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    });
-    writeFileSync(join(dir, `${name}.js`), out.outputText);
-  }
+  dir = transpiledModules(['deflatepool', 'writerpool', 'workergc', 'workerstop']);
   // Keeps both threads inside zlib calls on tiny files (a new native handle per file), so a stop
   // lands in the dangerous window as often as it can.
   writeFileSync(

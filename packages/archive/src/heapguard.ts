@@ -41,3 +41,22 @@ export class HeapGuard {
     if (entries >= LARGE) fullGc()?.();
   }
 }
+
+/**
+ * Keeps V8's young generation at its current size for the rest of the process. Reading a large
+ * archive's tables (central directory, manifest, plan) makes objects that all survive their
+ * first collections, and V8 answers high survival by doubling the young generation up to 32 MiB
+ * of semi-spaces that stay resident: a `verify-backup --quick` of 100,000 entries peaked at
+ * 176 MiB RSS with them and 145 MiB without, and ran no slower (measured on Node 20). Process
+ * policy, so it is called by the commands whose process reads backups (the CLI's verify-backup
+ * and rollback, the rollback action), not by the library. Not for backups: there the same flag
+ * raised the peak (more short-lived objects promoted into the old generation).
+ */
+export function holdYoungGeneration(): void {
+  try {
+    // V8 reads this factor each time it grows the young generation; 1 means it stays as it is.
+    setFlagsFromString('--semi-space-growth-factor=1');
+  } catch {
+    // an embedder without V8 flags: V8's default sizing
+  }
+}

@@ -16,3 +16,4 @@ export * from './durable.js';
 export * from './units.js';
 export * from './live-tree.js';
 export * from './rollback.js';
+export { holdYoungGeneration } from './heapguard.js';

@@ -21,7 +21,11 @@ const deploy = async (): Promise<Register> => (await import('./commands/deploy.j
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'backup', summary: 'write a verified backup zip + .sha256 of an environment', load: backup },
-  { name: 'verify-backup', summary: 'check a backup without restoring it', load: backup },
+  {
+    name: 'verify-backup',
+    summary: 'check a backup without restoring it',
+    load: async () => (await import('./commands/verify-backup.js')).registerVerifyBackup,
+  },
   { name: 'latest-backup', summary: 'print the newest complete backup of an environment', load: backup },
   {
     name: 'rollback',

@@ -12,7 +12,6 @@ import {
   findLatestBackup,
   formatBytes,
   noBackupMessage,
-  verifyBackup,
 } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
@@ -166,21 +165,6 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         );
       }
       if (result.dryRun && result.dryRunStatus !== 'pass') ctx.exitCode = 1;
-    });
-
-  program
-    .command('verify-backup')
-    .description(
-      'check a backup without restoring it: .sha256, manifest, entry safety, and (unless --quick) every CRC-32 and SHA256',
-    )
-    .argument('<zip>', 'the backup zip (its .sha256 must sit beside it)')
-    .option('--quick', 'skip inflating entries: checksum, central directory, manifest and entry safety only')
-    .action(async (zip: string, flags: { quick?: boolean }) => {
-      const result = await verifyBackup(resolve(ctx.cwd, zip), { deep: !flags.quick });
-      const m = result.manifest;
-      ctx.stdout(
-        `${zip}: OK (${flags.quick ? 'checksum, manifest and entry safety' : 'checksum, manifest, entry safety, every CRC-32 and SHA256'}); environment ${m.environment}, created ${m.createdAt}, ${result.plan.files} files, ${formatBytes(result.plan.totalBytes)}\n`,
-      );
     });
 
   program
