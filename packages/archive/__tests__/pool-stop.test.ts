@@ -7,14 +7,13 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import { spawnSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transpiledModules } from './fixtures.js';
 
 let dir: string;
 
 beforeAll(() => {
-  dir = transpiledModules(['deflatepool', 'writerpool', 'workergc', 'workerstop']);
+  dir = transpiledModules(['deflatepool', 'writerpool', 'workergc', 'workerstop', 'heapguard']);
   // Keeps both threads inside zlib calls on tiny files (a new native handle per file), so a stop
   // lands in the dangerous window as often as it can.
   writeFileSync(

@@ -8,11 +8,13 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
 import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
+import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
 
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${HOLD_SOURCE}
   ${STOP_SOURCE}
   const { deflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
@@ -93,7 +95,7 @@ export class DeflatePool {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { memory: this.memory, level, ...this.stopper.workerData(i) },
+        workerData: { memory: this.memory, level, ...this.stopper.workerData(i), ...heldForWorker() },
         resourceLimits: { maxYoungGenerationSizeMb: 4 },
       });
       w.on(

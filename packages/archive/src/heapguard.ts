@@ -46,17 +46,42 @@ export class HeapGuard {
  * Keeps V8's young generation at its current size for the rest of the process. Reading a large
  * archive's tables (central directory, manifest, plan) makes objects that all survive their
  * first collections, and V8 answers high survival by doubling the young generation up to 32 MiB
- * of semi-spaces that stay resident: a `verify-backup --quick` of 100,000 entries peaked at
- * 176 MiB RSS with them and 145 MiB without, and ran no slower (measured on Node 20). Process
- * policy, so it is called by the commands whose process reads backups (the CLI's verify-backup
- * and rollback, the rollback action), not by the library. Not for backups: there the same flag
- * raised the peak (more short-lived objects promoted into the old generation).
+ * of semi-spaces (64 MiB on Node 24) that stay resident. Process policy, so it is called by the
+ * commands whose process reads backups (the CLI's verify-backup and rollback, the rollback
+ * action), not by the library. Not for backups: there it raised the peak (more short-lived
+ * objects promoted into the old generation).
+ *
+ * V8 reads the growth factor each time it grows the young generation, but on Node 20 resets it
+ * to its default (2) whenever an isolate is set up, which every worker thread does; so each
+ * worker this package starts sets it again first thing (`HOLD_SOURCE`, told by
+ * `heldForWorker()`). The young generation may still grow while a worker starts up (to 8 MiB
+ * in a 100,000-entry verify): measured 166-178 -> 140 MiB peak RSS for that verify.
  */
-export function holdYoungGeneration(): void {
+const HOLD_FLAG = '--semi-space-growth-factor=1';
+let held = false;
+
+function applyHold(): void {
   try {
-    // V8 reads this factor each time it grows the young generation; 1 means it stays as it is.
-    setFlagsFromString('--semi-space-growth-factor=1');
+    setFlagsFromString(HOLD_FLAG);
   } catch {
     // an embedder without V8 flags: V8's default sizing
   }
 }
+
+export function holdYoungGeneration(): void {
+  held = true;
+  applyHold();
+}
+
+/** Fields for a worker's `workerData`: whether it must set the hold again (see HOLD_SOURCE). */
+export function heldForWorker(): { holdYoung?: true } {
+  return held ? { holdYoung: true } : {};
+}
+
+/** Inline worker code (in an async function, with `workerData` in scope). */
+export const HOLD_SOURCE = `
+  if (workerData && workerData.holdYoung) {
+    try {
+      (await import('node:v8')).setFlagsFromString('${HOLD_FLAG}');
+    } catch {}
+  }`;

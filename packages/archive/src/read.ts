@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createInflateRaw, inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
+import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
 import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from './manifest.js';
 import { ArchiveWindow, dataStart, openArchiveSync, type ArchiveEntry, type OpenArchive } from './zipread.js';
 
@@ -86,6 +87,7 @@ export function sha256OfFileSync(path: string): string {
 
 const HASH_WORKER_SOURCE = `(async () => {
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${HOLD_SOURCE}
   const fs = await import('node:fs');
   const { createHash } = await import('node:crypto');
   try {
@@ -111,7 +113,7 @@ const HASH_IN_WORKER_BYTES = 16 * 1024 * 1024;
 
 function sha256OfFileInWorker(path: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path } });
+    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
     w.once('message', (m: { hex?: string; error?: string; code?: string }) => {
       void w.terminate();
       if (m.hex) resolvePromise(m.hex);

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
 import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
+import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
 
 // Batches travel as columns (one string of paths, one Float64Array of numbers, one string of
 // hashes): cloning 64 small objects per batch cost the main thread ~100 ms on 20,000 files.
@@ -15,6 +16,7 @@ const NUMS = 9; // offset, length, method, size, crc, mode, uid, gid, mtimeMs (N
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${HOLD_SOURCE}
   ${STOP_SOURCE}
   const fs = await import('node:fs');
   const { inflateRawSync, crc32 } = await import('node:zlib');
@@ -155,7 +157,7 @@ export class WriterPool {
     for (let i = 0; i < threads; i++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: this.stopper.workerData(i),
+        workerData: { ...this.stopper.workerData(i), ...heldForWorker() },
         resourceLimits: { maxYoungGenerationSizeMb: 4 },
       });
       w.postMessage({ memory: this.memory });
