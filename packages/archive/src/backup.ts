@@ -24,7 +24,8 @@ import {
 } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { constants as zlibConstants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
-import { ConfigError, TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
+import { ConfigError } from '@guarded-rollout/config/errors';
+import { TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
 import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEntry } from './collect.js';
 import { BackupWriteError } from './errors.js';

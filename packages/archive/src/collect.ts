@@ -5,7 +5,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError } from '@guarded-rollout/config/errors';
 import { MANIFEST_ENTRY, type ManifestEntryType } from './manifest.js';
 import { unsafeLinkTarget } from './safety.js';
 

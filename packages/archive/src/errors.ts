@@ -1,6 +1,6 @@
 // Why a backup or restore was refused. Both are "the attempted thing failed" (exit 1): a corrupt or
 // hostile archive is not a usage mistake, and the operator needs the specific reason to act on it.
-import { CheckFailedError } from '@guarded-rollout/config';
+import { CheckFailedError } from '@guarded-rollout/config/errors';
 
 /** The backup is not what it claims to be: checksum, CRC, size or manifest disagree, or it is truncated. */
 export class BackupIntegrityError extends CheckFailedError {}

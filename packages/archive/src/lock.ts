@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { CheckFailedError } from '@guarded-rollout/config';
+import { CheckFailedError } from '@guarded-rollout/config/errors';
 
 /** Another run holds the lock: the attempted thing did not happen (exit 1). */
 export class LockBusyError extends CheckFailedError {}

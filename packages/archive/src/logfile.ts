@@ -2,7 +2,7 @@
 // cannot write is one clear line naming it, never a stack trace; a missing one is created.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError } from '@guarded-rollout/config/errors';
 import { EvidenceLog, type EvidenceLogOptions } from '@guarded-rollout/evidence';
 import { fsErrorLine, isFsError } from './collect.js';
 

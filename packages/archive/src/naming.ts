@@ -3,7 +3,7 @@
 // `ls -1 backups/dhash_*.zip | sort -r | head -n1` relies on.
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError } from '@guarded-rollout/config/errors';
 
 export const DEFAULT_PREFIX = 'dhash';
 export const DEFAULT_OUT_DIR = 'backups';

@@ -15,7 +15,9 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigError, TOOL_NAME, formatDuration } from '@guarded-rollout/config';
+import { ConfigError } from '@guarded-rollout/config/errors';
+import { TOOL_NAME } from '@guarded-rollout/config/version';
+import { formatDuration } from '@guarded-rollout/config/durations';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';

@@ -6,7 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fsErrorLine, isFsError } from './collect.js';
 import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
-import { TOOL_NAME } from '@guarded-rollout/config';
+import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
 import {
   deployedTreeRecordPath,

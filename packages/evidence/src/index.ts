@@ -11,7 +11,7 @@
 //   ...free text...
 //   GUARDED-ROLLOUT-RESULT {"status":"pass","kind":"deploy-dryrun","finished_at":"...","summary":"..."}
 import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config';
+import { TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config/version';
 
 export const EVIDENCE_MAGIC = '# guarded-rollout evidence log';
 export const RESULT_PREFIX = 'GUARDED-ROLLOUT-RESULT ';
