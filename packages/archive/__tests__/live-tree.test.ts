@@ -140,3 +140,23 @@ describe('live tree changed since the deploy', () => {
     expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 });
+
+describe('liveTreeChanges', () => {
+  it('a file named like an Object property ("constructor", "__proto__") is compared, not confused', () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-names-'));
+    const live = join(root, 'srv');
+    mkdirSync(live);
+    for (const name of ['constructor', 'toString', '__proto__', 'plain'])
+      writeFileSync(join(live, name), name);
+    recordDeployedTree(live, { environment: 'staging' });
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    writeFileSync(join(live, 'constructor'), 'changed');
+    unlinkSync(join(live, '__proto__'));
+    writeFileSync(join(live, 'hasOwnProperty'), 'new');
+    expect(liveTreeChanges(live)).toMatchObject({
+      modified: ['constructor'],
+      added: ['hasOwnProperty'],
+      removed: ['__proto__'],
+    });
+  });
+});

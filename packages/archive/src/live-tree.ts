@@ -33,13 +33,15 @@ export interface DeployedTreeRecord {
 
 export interface LiveTreeChanges {
   /** The record compared with (its header: the per-file table is dropped once compared, so a
-   *  rollback does not carry it through the restore, ~20 MB at 100,000 files), or undefined
+   *  rollback does not carry it through the restore, ~40 MiB at 100,000 files), or undefined
    *  when no deploy recorded one. */
   record: Omit<DeployedTreeRecord, 'files'> | undefined;
   recordPath: string;
   modified: string[];
   added: string[];
   removed: string[];
+  /** How many files the record listed (0 without a record). */
+  recordedFiles: number;
 }
 
 /** Where the record of `target` lives: beside it, never inside it. */
@@ -47,16 +49,11 @@ export function deployedTreeRecordPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
 }
 
-/** Every regular file and symlink under `root` (relative, `/`-separated), symlinks not followed;
- *  only those under `paths` when given (the release's files, not the service's runtime data). */
 type FileInfo = DeployedTreeRecord['files'][string];
 
-function snapshot(root: string, paths?: string[], restored?: RestoredTree): DeployedTreeRecord['files'] {
-  const files: DeployedTreeRecord['files'] = {};
-  walkTree(root, paths, restored, (rel, info) => (files[rel] = info));
-  return files;
-}
-
+/** Emits every regular file and symlink under `root` (relative, `/`-separated), symlinks not
+ *  followed; only those under `paths` when given (the release's files, not the service's runtime
+ *  data). */
 function walkTree(
   root: string,
   paths: string[] | undefined,
@@ -158,18 +155,30 @@ export function recordDeployedTree(
 /** Compares the live tree with the record of the last deploy. */
 export function liveTreeChanges(target: string): LiveTreeChanges {
   const recordPath = deployedTreeRecordPath(target);
-  if (!existsSync(recordPath)) return { record: undefined, recordPath, modified: [], added: [], removed: [] };
+  if (!existsSync(recordPath))
+    return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
   const { files, ...record } = JSON.parse(readFileSync(recordPath, 'utf8')) as DeployedTreeRecord;
-  const live = snapshot(target, record.paths);
   const modified: string[] = [];
   const added: string[] = [];
-  for (const [path, file] of Object.entries(live)) {
-    const then = files[path];
-    if (!then) added.push(path);
-    else if (then.sha256 !== file.sha256 || then.mode !== file.mode) modified.push(path);
-  }
-  const removed = Object.keys(files).filter((p) => !(p in live));
-  return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+  let recordedFiles = 0;
+  for (const _ in files) recordedFiles++;
+  // Compared as the walk goes, each recorded file struck off once seen (no table of the live
+  // tree: 100,000 more entries); what is left was removed.
+  walkTree(target, record.paths, undefined, (path, file) => {
+    const then = Object.hasOwn(files, path) ? files[path] : undefined;
+    if (!then) return void added.push(path);
+    if (then.sha256 !== file.sha256 || then.mode !== file.mode) modified.push(path);
+    delete files[path];
+  });
+  const removed = Object.keys(files);
+  return {
+    record,
+    recordPath,
+    modified: modified.sort(),
+    added: added.sort(),
+    removed: removed.sort(),
+    recordedFiles,
+  };
 }
 
 /** One line naming what changed, at most a few paths of each kind. */

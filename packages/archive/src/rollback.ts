@@ -8,6 +8,7 @@ import { fsErrorLine, isFsError } from './collect.js';
 import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
 import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
+import { HeapGuard } from './heapguard.js';
 import {
   deployedTreeRecordPath,
   describeLiveTreeChanges,
@@ -68,9 +69,12 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     if (!isFsError(error)) throw error;
     return refuse(
       `${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`,
-      { record: undefined, recordPath, modified: [], added: [], removed: [] },
+      { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 },
     );
   }
+  // The comparison's tables (the record parsed whole) are garbage now; on a large tree, collect
+  // them before the restore builds its own (100,000 files: ~40 MiB that would add to its peak).
+  new HeapGuard().phase(liveTree.recordedFiles);
   const changed = describeLiveTreeChanges(liveTree);
   if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
     return refuse(
