@@ -1,5 +1,5 @@
 // Shared fixtures: a temp "repo root" with a tree of awkward files, and byte-for-byte comparison.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import {
   chmodSync,
   lstatSync,
@@ -90,4 +90,14 @@ export function transpiledModules(names: string[]): string {
     writeFileSync(join(dir, `${name}.js`), out.outputText);
   }
   return dir;
+}
+
+/** Runs `script` as an ES module in a child Node, in `dir` (where transpiledModules wrote its
+ *  modules), with `args` as its process.argv[1...]; bounded at 60 s. */
+export function runModule(dir: string, script: string, args: string[] = []): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }

@@ -3,9 +3,8 @@
 // large jobs (small ones return at once); holding the young generation really holds it.
 import { describe, expect, it } from '@jest/globals';
 import { getHeapStatistics } from 'node:v8';
-import { spawnSync } from 'node:child_process';
 import { HeapGuard } from '../src/heapguard.js';
-import { transpiledModules } from './fixtures.js';
+import { runModule, transpiledModules } from './fixtures.js';
 
 const used = () => getHeapStatistics().used_heap_size;
 
@@ -34,12 +33,9 @@ describe('holdYoungGeneration', () => {
   // that sets the hold again (`again`) or not (`plain`).
   const youngAfterTable = (hold: boolean, worker: 'none' | 'again' | 'plain' = 'none'): number => {
     const dir = transpiledModules(['heapguard']);
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { getHeapSpaceStatistics } from 'node:v8';
+    const r = runModule(
+      dir,
+      `import { getHeapSpaceStatistics } from 'node:v8';
          import { Worker } from 'node:worker_threads';
          import { holdYoungGeneration, heldForWorker, HOLD_SOURCE } from './heapguard.js';
          if (${hold}) holdYoungGeneration();
@@ -54,8 +50,6 @@ describe('holdYoungGeneration', () => {
          for (let i = 0; i < 300_000; i++) table.push({ i, name: 'dir/file-' + i });
          const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
          console.log(young.space_size, table.length);`,
-      ],
-      { cwd: dir, encoding: 'utf8' },
     );
     expect(r.stderr).toBe('');
     return Number(r.stdout.split(' ')[0]);

@@ -5,10 +5,10 @@
 // processes (an abort would otherwise take Jest down with it), built from their TypeScript
 // sources with the compiler's transpiler (fixtures.ts).
 import { describe, it, expect, beforeAll } from '@jest/globals';
-import { spawnSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { transpiledModules } from './fixtures.js';
+import { runModule, transpiledModules } from './fixtures.js';
 
 let dir: string;
 
@@ -58,12 +58,7 @@ export function busyWriter(root) {
   );
 });
 
-const node = (script: string, args: string[] = []) =>
-  spawnSync(process.execPath, ['--input-type=module', '-e', script, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+const node = (script: string, args: string[] = []) => runModule(dir, script, args);
 
 const runAsync = (script: string) =>
   new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
@@ -118,21 +113,18 @@ describe('stopping a busy pool', () => {
   }, 120_000);
 });
 
-// The stopper itself, deterministically: a thread that logs `start;` and `end;` around a 5 ms
+// The thread stopping itself, deterministically: a thread that logs `start;` and `end;` around a 5 ms
 // section (standing in for a zlib call) and checks for a stop between sections. Stopped while
 // inside the section, by close or by process exit, its log must still end with `end`.
-describe('ThreadStopper', () => {
+describe('PoolThreads', () => {
   const harness = (then: string) => `
-    import { Worker } from 'node:worker_threads';
-    import { readFileSync } from 'node:fs';
-    import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
+    import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
     const log = process.argv[1];
     const state = new SharedArrayBuffer(4);
-    const stopper = new ThreadStopper(1);
     const source = \`(async () => {
       const { workerData } = await import('node:worker_threads');
       const fs = await import('node:fs');
-      \${STOP_SOURCE}
+      \${POOL_THREAD_SOURCE}
       const state = new Int32Array(workerData.state);
       const fd = fs.openSync(workerData.log, 'a');
       for (;;) {
@@ -144,8 +136,12 @@ describe('ThreadStopper', () => {
         Atomics.store(state, 0, 0);
       }
     })();\`;
-    const w = new Worker(source, { eval: true, workerData: { ...stopper.workerData(0), state, log } });
-    stopper.track(0, w);
+    const threads = new PoolThreads(source, 1, {
+      what: 'test',
+      workerData: { state, log },
+      onMessage: () => undefined,
+      onDeath: (error) => console.error(error.message),
+    });
     const inSection = new Int32Array(state);
     // wait (bounded) until the thread is inside a section
     for (const t = Date.now(); Atomics.load(inSection, 0) !== 1; ) {
@@ -158,7 +154,7 @@ describe('ThreadStopper', () => {
 
   it('stopAll() waits for the thread to leave its section', () => {
     const log = join(dir, 'stopall.log');
-    const r = node(harness("await stopper.stopAll(); console.log('stopped');"), [log]);
+    const r = node(harness("await threads.stopAll(); console.log('stopped');"), [log]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('stopped');
     expect(r.status).toBe(0);
@@ -174,14 +170,15 @@ describe('ThreadStopper', () => {
 
   it('a thread that never answers is terminated after the grace period', () => {
     const r = node(`
-      import { Worker } from 'node:worker_threads';
-      import { ThreadStopper } from './workerstop.js';
-      const stopper = new ThreadStopper(1);
-      const w = new Worker('for (;;);', { eval: true, workerData: stopper.workerData(0) });
-      stopper.track(0, w);
+      import { PoolThreads } from './workerstop.js';
+      const threads = new PoolThreads('for (;;);', 1, {
+        what: 'test',
+        onMessage: () => undefined,
+        onDeath: (error) => console.error(error.message),
+      });
       await new Promise((r) => setTimeout(r, 100));
       const t = Date.now();
-      await stopper.stopAll(300);
+      await threads.stopAll(300);
       console.log('stopped after ' + (Date.now() - t >= 300 ? 'the grace period' : 'too little'));
     `);
     expect(r.stdout).toContain('stopped after the grace period');

@@ -1,20 +1,19 @@
 // The worker-thread pools when a thread dies: every waiting caller gets an error naming what
 // happened, and nothing waits forever (each test is bounded by jest's timeout).
 import { describe, it, expect } from '@jest/globals';
-import { Worker } from 'node:worker_threads';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeflatePool } from '../src/deflatepool.js';
 import { WriterPool } from '../src/writerpool.js';
-import type { ThreadStopper } from '../src/workerstop.js';
+import type { PoolThreads } from '../src/workerstop.js';
 
 // A thread that dies on its own: made to exit at a safe point without the pool closing.
 // (`terminate()` on a busy thread can abort the whole process: see pool-stop.test.ts.)
 const killThreads = async (pool: object): Promise<void> => {
-  const { workers, stopper } = pool as { workers: Worker[]; stopper: ThreadStopper };
-  const exited = workers.map((w) => new Promise((r) => w.once('exit', r)));
-  stopper.ask();
+  const { threads } = pool as { threads: PoolThreads };
+  const exited = threads.workers.map((w) => new Promise((r) => w.once('exit', r)));
+  threads.ask();
   await Promise.all(exited);
 };
 

@@ -5,17 +5,14 @@
 // entries to the zip in their original order. Memory in flight is fixed: SLOTS x SLOT_BYTES.
 // The worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
-import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
-import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
+import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
 
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
-  ${HOLD_SOURCE}
-  ${STOP_SOURCE}
+  ${POOL_THREAD_SOURCE}
   const { deflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
   const memory = Buffer.from(workerData.memory);
@@ -77,7 +74,6 @@ interface Slot {
 }
 
 export class DeflatePool {
-  private workers: Worker[] = [];
   private readonly memory = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
   private readonly view = Buffer.from(this.memory);
   private free: number[] = [];
@@ -86,46 +82,35 @@ export class DeflatePool {
   private nextId = 0;
   private next = 0;
   private failure: Error | undefined;
-  private closing = false;
-  private readonly stopper: ThreadStopper;
+  private readonly threads: PoolThreads;
 
   constructor(level: number, threads = Math.max(1, Math.min(2, availableParallelism()))) {
-    this.stopper = new ThreadStopper(threads);
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
-    for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { memory: this.memory, level, ...this.stopper.workerData(i), ...heldForWorker() },
-        resourceLimits: { maxYoungGenerationSizeMb: 4 },
-      });
-      w.on(
-        'message',
-        (m: { id: number; error?: string; out?: Array<Omit<Deflated, 'body'> & { stored: number }> }) => {
-          const slot = this.inFlight.get(m.id);
-          this.inFlight.delete(m.id);
-          if (!slot) return;
-          if (m.error) return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
-          slot.files.forEach((f, i) => {
-            const r = m.out![i]!;
-            slot.waiting[i]!.resolve({
-              crc: r.crc,
-              sha256: r.sha256,
-              method: r.method,
-              body: this.view.subarray(f.offset, f.offset + r.stored),
-            });
+    this.threads = new PoolThreads(WORKER_SOURCE, threads, {
+      what: 'compression',
+      workerData: { memory: this.memory, level },
+      onMessage: (m: {
+        id: number;
+        error?: string;
+        out?: Array<Omit<Deflated, 'body'> & { stored: number }>;
+      }) => {
+        const slot = this.inFlight.get(m.id);
+        this.inFlight.delete(m.id);
+        if (!slot) return;
+        if (m.error) return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
+        slot.files.forEach((f, i) => {
+          const r = m.out![i]!;
+          slot.waiting[i]!.resolve({
+            crc: r.crc,
+            sha256: r.sha256,
+            method: r.method,
+            body: this.view.subarray(f.offset, f.offset + r.stored),
           });
-        },
-      );
-      // A thread that dies (an error, or an exit nobody asked for) fails every batch it could
-      // owe: nothing waits forever for an answer that will not come.
-      w.on('error', (error) => this.failAll(error));
-      w.on('exit', (code) => {
-        if (!this.closing)
-          this.failAll(new Error(`a compression thread stopped unexpectedly (exit code ${code})`));
-      });
-      this.stopper.track(i, w);
-      this.workers.push(w);
-    }
+        });
+      },
+      // Every batch the thread could owe fails.
+      onDeath: (error) => this.failAll(error),
+    });
   }
 
   private failAll(error: Error): void {
@@ -191,12 +176,11 @@ export class DeflatePool {
     if (this.failure) return this.fail(this.failure, slot);
     const id = this.nextId++;
     this.inFlight.set(id, slot);
-    this.workers[this.next++ % this.workers.length]!.postMessage({ id, files: slot.files });
+    const workers = this.threads.workers;
+    workers[this.next++ % workers.length]!.postMessage({ id, files: slot.files });
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    await this.stopper.stopAll();
-    this.workers = [];
+    await this.threads.stopAll();
   }
 }

@@ -4,10 +4,8 @@
 // checks and writes them, in batches, so both cores work. The worker's code is inline
 // (evaluated), so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { MINOR_GC_SOURCE } from './workergc.js';
-import { STOP_SOURCE, ThreadStopper } from './workerstop.js';
-import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
+import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
 
 // Batches travel as columns (one string of paths, one Float64Array of numbers, one string of
 // hashes): cloning 64 small objects per batch cost the main thread ~100 ms on 20,000 files.
@@ -16,8 +14,7 @@ const NUMS = 9; // offset, length, method, size, crc, mode, uid, gid, mtimeMs (N
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const { parentPort, workerData } = await import('node:worker_threads');
-  ${HOLD_SOURCE}
-  ${STOP_SOURCE}
+  ${POOL_THREAD_SOURCE}
   const fs = await import('node:fs');
   const { inflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
@@ -137,7 +134,6 @@ interface Batch {
 const NO_HASH = '-'.repeat(64);
 
 export class WriterPool {
-  private workers: Worker[] = [];
   private readonly memory = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
   private readonly view = Buffer.from(this.memory);
   private free: number[] = [];
@@ -147,48 +143,33 @@ export class WriterPool {
   private next = 0;
   private inFlight = new Map<number, Batch>();
   private failure: FileWriteError | undefined;
-  private closing = false;
   private waiters: Array<() => void> = [];
-  private readonly stopper: ThreadStopper;
+  private readonly threads: PoolThreads;
 
   constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
-    this.stopper = new ThreadStopper(threads);
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
-    for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { ...this.stopper.workerData(i), ...heldForWorker() },
-        resourceLimits: { maxYoungGenerationSizeMb: 4 },
-      });
-      w.postMessage({ memory: this.memory });
-      w.on(
-        'message',
-        (m: { id: number; index?: number; error?: string; code?: string; integrity?: boolean }) => {
-          const batch = this.inFlight.get(m.id);
-          this.inFlight.delete(m.id);
-          if (batch) this.free.push(batch.slot);
-          if (m.error && !this.failure) {
-            const at = m.index ?? 0;
-            const name = JSON.stringify(batch?.names[at] ?? '');
-            this.failure = new FileWriteError(
-              m.integrity ? m.error.replace('\0', name) : m.error,
-              m.code,
-              batch?.paths[at] ?? '',
-              m.integrity,
-            );
-          }
-          this.wake();
-        },
-      );
-      // A thread that dies (an error, or an exit nobody asked for) fails the restore: nothing
-      // waits forever for batches it will never answer.
-      w.on('error', (error) => this.failAll(error.message));
-      w.on('exit', (code) => {
-        if (!this.closing) this.failAll(`a writer thread stopped unexpectedly (exit code ${code})`);
-      });
-      this.stopper.track(i, w);
-      this.workers.push(w);
-    }
+    this.threads = new PoolThreads(WORKER_SOURCE, threads, {
+      what: 'writer',
+      onMessage: (m: { id: number; index?: number; error?: string; code?: string; integrity?: boolean }) => {
+        const batch = this.inFlight.get(m.id);
+        this.inFlight.delete(m.id);
+        if (batch) this.free.push(batch.slot);
+        if (m.error && !this.failure) {
+          const at = m.index ?? 0;
+          const name = JSON.stringify(batch?.names[at] ?? '');
+          this.failure = new FileWriteError(
+            m.integrity ? m.error.replace('\0', name) : m.error,
+            m.code,
+            batch?.paths[at] ?? '',
+            m.integrity,
+          );
+        }
+        this.wake();
+      },
+      // The restore fails: nothing waits forever for batches the thread will never answer.
+      onDeath: (error) => this.failAll(error.message),
+    });
+    for (const w of this.threads.workers) w.postMessage({ memory: this.memory });
   }
 
   private failAll(message: string): void {
@@ -255,7 +236,8 @@ export class WriterPool {
     }
     const id = this.nextId++;
     this.inFlight.set(id, b);
-    this.workers[this.next++ % this.workers.length]!.postMessage({
+    const workers = this.threads.workers;
+    workers[this.next++ % workers.length]!.postMessage({
       id,
       paths: b.paths.join('\0'),
       nums: Float64Array.from(b.nums),
@@ -271,8 +253,6 @@ export class WriterPool {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    await this.stopper.stopAll();
-    this.workers = [];
+    await this.threads.stopAll();
   }
 }
