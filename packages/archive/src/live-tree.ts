@@ -160,15 +160,15 @@ export function liveTreeChanges(target: string): LiveTreeChanges {
   const { files, ...record } = JSON.parse(readFileSync(recordPath, 'utf8')) as DeployedTreeRecord;
   const modified: string[] = [];
   const added: string[] = [];
-  let recordedFiles = 0;
-  for (const _ in files) recordedFiles++;
   // Compared as the walk goes, each recorded file struck off once seen (no table of the live
   // tree: 100,000 more entries); what is left was removed.
+  let seen = 0;
   walkTree(target, record.paths, undefined, (path, file) => {
     const then = Object.hasOwn(files, path) ? files[path] : undefined;
     if (!then) return void added.push(path);
     if (then.sha256 !== file.sha256 || then.mode !== file.mode) modified.push(path);
     delete files[path];
+    seen++;
   });
   const removed = Object.keys(files);
   return {
@@ -177,7 +177,7 @@ export function liveTreeChanges(target: string): LiveTreeChanges {
     modified: modified.sort(),
     added: added.sort(),
     removed: removed.sort(),
-    recordedFiles,
+    recordedFiles: seen + removed.length,
   };
 }
 
