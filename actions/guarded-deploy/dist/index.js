@@ -51136,7 +51136,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(23326);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(47246);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(32912);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -51150,7 +51150,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 47246:
+/***/ 32912:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54928,6 +54928,9 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
             const next = manifest.entries[inOrder];
             if (next !== undefined && next.path === path) {
                 inOrder++;
+                // One string for both from here on: the manifest's equal copy is freed (~5 MB at
+                // 100,000 entries).
+                next.path = path;
                 return next;
             }
             byManifest = new Map();
@@ -55525,8 +55528,6 @@ class ZipWriter {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(48161);
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(75919);
 ;// CONCATENATED MODULE: ./packages/archive/src/workergc.ts
 // A young-generation collection after each batch in the pools' worker threads. Every file there
 // allocates its inflated or deflated bytes outside the JavaScript heap, and with a small heap the
@@ -55545,6 +55546,193 @@ const MINOR_GC_SOURCE = `
     }
   };`;
 
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(75919);
+;// CONCATENATED MODULE: external "node:v8"
+const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
+;// CONCATENATED MODULE: external "node:vm"
+const external_node_vm_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:vm");
+;// CONCATENATED MODULE: ./packages/archive/src/heapguard.ts
+// Bounds the main thread's old-generation garbage on archives of many entries. V8 lets the old
+// generation grow well past its live size before it collects it, and a backup or restore
+// promotes short-lived per-file objects (they outlive a scavenge while their batch is in a worker
+// thread): the same 100,000-file backup peaked anywhere from 192 to 272 MiB RSS from run to run,
+// with ~55 MB live. From LARGE entries on, a full collection every COLLECT_EVERY entries (tens of
+// milliseconds each, about 4 % of such a backup) holds it at about 170 MiB every time, and one
+// before a restore's extraction frees what planning left; smaller jobs never pay for it. `gc` is
+// reached through V8's own flag, as in the pools' workers (workergc.ts); where that is
+// unavailable nothing is collected early.
+
+
+const LARGE = 32 * 1024;
+const COLLECT_EVERY = 8 * 1024;
+let collect;
+function fullGc() {
+    if (collect === undefined) {
+        try {
+            (0,external_node_v8_namespaceObject.setFlagsFromString)('--expose-gc');
+            // Called without options: a full, compacting collection (`{ type: 'major' }` freed a tenth
+            // as much here, measured on Node 20).
+            collect = (0,external_node_vm_namespaceObject.runInNewContext)('gc');
+        }
+        catch {
+            collect = null;
+        }
+    }
+    return collect;
+}
+class HeapGuard {
+    calls = 0;
+    /** Call once per entry. */
+    tick() {
+        if (++this.calls >= LARGE && this.calls % COLLECT_EVERY === 0)
+            fullGc()?.();
+    }
+    /** Call between phases with the number of entries. */
+    phase(entries) {
+        if (entries >= LARGE)
+            fullGc()?.();
+    }
+}
+/**
+ * Keeps V8's young generation at its current size for the rest of the process. Reading a large
+ * archive's tables (central directory, manifest, plan) makes objects that all survive their
+ * first collections, and V8 answers high survival by doubling the young generation up to 32 MiB
+ * of semi-spaces (64 MiB on Node 24) that stay resident. Process policy, so it is called by the
+ * commands whose process reads backups (the CLI's verify-backup and rollback, the rollback
+ * action), not by the library. Not for backups: there it raised the peak (more short-lived
+ * objects promoted into the old generation).
+ *
+ * V8 reads the growth factor each time it grows the young generation, but on Node 20 resets it
+ * to its default (2) whenever an isolate is set up, which every worker thread does; so each
+ * worker this package starts sets it again first thing (`HOLD_SOURCE`, told by
+ * `heldForWorker()`). The young generation may still grow while a worker starts up (to 8 MiB
+ * in a 100,000-entry verify): measured 166-178 -> 140 MiB peak RSS for that verify.
+ */
+const HOLD_FLAG = '--semi-space-growth-factor=1';
+let held = false;
+function applyHold() {
+    try {
+        setFlagsFromString(HOLD_FLAG);
+    }
+    catch {
+        // an embedder without V8 flags: V8's default sizing
+    }
+}
+function holdYoungGeneration() {
+    held = true;
+    applyHold();
+}
+/** Fields for a worker's `workerData`: whether it must set the hold again (see HOLD_SOURCE). */
+function heldForWorker() {
+    return held ? { holdYoung: true } : {};
+}
+/** Inline worker code (in an async function, with `workerData` in scope). */
+const HOLD_SOURCE = `
+  if (workerData && workerData.holdYoung) {
+    try {
+      (await import('node:v8')).setFlagsFromString('${HOLD_FLAG}');
+    } catch {}
+  }`;
+
+;// CONCATENATED MODULE: ./packages/archive/src/workerstop.ts
+// The pools' worker threads (deflatepool.ts, writerpool.ts): started, watched and stopped in one
+// place. Stopping is the delicate part. Node (20 and 24 alike) aborts the whole process with
+// `Assertion failed: init_done_ && "close before init"` when a worker is stopped while a zlib
+// call is building its native handle: `worker.terminate()`, or the process exiting, can land in
+// that window. A busy pool stopped that way crashed about one stop in a hundred (and killed a CI
+// run). So a pool never stops a busy thread: it raises a flag in shared memory and posts a
+// message; each thread checks the flag between files, acknowledges in its own slot and exits by
+// itself. `worker.terminate()` is only the fallback for a thread that has not answered within the
+// grace period. On process exit (which cannot await), the main thread waits for the
+// acknowledgements with `Atomics.wait`, bounded.
+
+
+/** Inline code every pool thread runs first (in its async function, with `workerData` in scope):
+ *  the young-generation hold, and `stopIfAsked()`, which exits the thread when its pool asked it
+ *  to stop. Call `stopIfAsked()` first in the message handler and between files, never from
+ *  inside a zlib call. */
+const POOL_THREAD_SOURCE = `
+  ${HOLD_SOURCE}
+  const stopControl = new Int32Array(workerData.control);
+  const stopIfAsked = () => {
+    if (Atomics.load(stopControl, 0) === 0) return;
+    Atomics.store(stopControl, 1 + workerData.slot, 1);
+    Atomics.notify(stopControl, 1 + workerData.slot);
+    process.exit(0);
+  };`;
+/** Wakes an idle thread so that it runs `stopIfAsked()`. */
+const STOP_MESSAGE = 'stop';
+class PoolThreads {
+    /** The threads, in start order (for handing out batches). */
+    workers = [];
+    /** Shared memory: [0] stop asked, [1 + slot] that thread has stopped. */
+    flags;
+    live = new Map();
+    closing = false;
+    /** Starts `count` threads running `source` (which includes POOL_THREAD_SOURCE). */
+    constructor(source, count, options) {
+        const control = new SharedArrayBuffer(4 * (1 + count));
+        this.flags = new Int32Array(control);
+        process.on('exit', this.onProcessExit);
+        for (let slot = 0; slot < count; slot++) {
+            const w = new external_node_worker_threads_.Worker(source, {
+                eval: true,
+                workerData: { ...options.workerData, control, slot, ...heldForWorker() },
+                resourceLimits: { maxYoungGenerationSizeMb: 4 },
+            });
+            w.on('message', (message) => options.onMessage(message));
+            w.on('error', options.onDeath);
+            w.on('exit', (code) => {
+                this.live.delete(slot);
+                if (!this.closing)
+                    options.onDeath(new Error(`a ${options.what} thread stopped unexpectedly (exit code ${code})`));
+            });
+            this.live.set(slot, w);
+            this.workers.push(w);
+        }
+    }
+    /** Asks every thread to stop at its next safe point, without waiting (for a pool that is
+     *  closing, see stopAll; otherwise each exit is reported as a death). */
+    ask() {
+        Atomics.store(this.flags, 0, 1);
+        for (const w of this.live.values())
+            w.postMessage(STOP_MESSAGE);
+    }
+    /** Stops every thread and waits until all have exited. */
+    async stopAll(graceMs = 5_000) {
+        this.closing = true;
+        process.off('exit', this.onProcessExit);
+        const exited = [...this.live.values()].map((w) => new Promise((r) => w.once('exit', r)));
+        this.ask();
+        let timer;
+        await Promise.race([
+            Promise.all(exited),
+            new Promise((r) => {
+                timer = setTimeout(r, graceMs);
+            }),
+        ]);
+        clearTimeout(timer);
+        // Still running after the grace period: stuck (a hung write), not in a short zlib call.
+        await Promise.all([...this.live.values()].map((w) => w.terminate()));
+        this.live.clear();
+    }
+    /** The process is exiting with threads still running (a command failed without closing its
+     *  pool): let them reach a safe point first, for at most 2 s. */
+    onProcessExit = () => {
+        this.ask();
+        const deadline = Date.now() + 2_000;
+        for (const slot of this.live.keys()) {
+            for (;;) {
+                const left = deadline - Date.now();
+                if (Atomics.load(this.flags, 1 + slot) === 1 || left <= 0)
+                    break;
+                Atomics.wait(this.flags, 1 + slot, 0, left);
+            }
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/archive/src/deflatepool.ts
 // Backing up many small files is bound by deflate (about half the time of a 20,000-file backup).
 // The main thread reads each file (checking it did not change while read) into shared memory;
@@ -55559,15 +55747,18 @@ const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
   const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${POOL_THREAD_SOURCE}
   const { deflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
   const memory = Buffer.from(workerData.memory);
   const level = workerData.level;
   const SAMPLE = 64 * 1024;
   parentPort.on('message', (batch) => {
+    stopIfAsked();
     try {
       const out = [];
       for (const f of batch.files) {
+        stopIfAsked();
         const data = memory.subarray(f.offset, f.offset + f.length);
         const crc = crc32(data) >>> 0;
         const sha256 = createHash('sha256').update(data).digest('hex');
@@ -55599,7 +55790,6 @@ const SLOT_BYTES = 2 * 1024 * 1024;
 const SLOTS = 4;
 const BATCH_FILES = 128;
 class DeflatePool {
-    workers = [];
     memory = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
     view = Buffer.from(this.memory);
     free = [];
@@ -55608,17 +55798,14 @@ class DeflatePool {
     nextId = 0;
     next = 0;
     failure;
-    closing = false;
+    threads;
     constructor(level, threads = Math.max(1, Math.min(2, (0,external_node_os_.availableParallelism)()))) {
         for (let i = 0; i < SLOTS; i++)
             this.free.push(i);
-        for (let i = 0; i < threads; i++) {
-            const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, {
-                eval: true,
-                workerData: { memory: this.memory, level },
-                resourceLimits: { maxYoungGenerationSizeMb: 4 },
-            });
-            w.on('message', (m) => {
+        this.threads = new PoolThreads(WORKER_SOURCE, threads, {
+            what: 'compression',
+            workerData: { memory: this.memory, level },
+            onMessage: (m) => {
                 const slot = this.inFlight.get(m.id);
                 this.inFlight.delete(m.id);
                 if (!slot)
@@ -55634,16 +55821,10 @@ class DeflatePool {
                         body: this.view.subarray(f.offset, f.offset + r.stored),
                     });
                 });
-            });
-            // A thread that dies (an error, or an exit nobody asked for) fails every batch it could
-            // owe: nothing waits forever for an answer that will not come.
-            w.on('error', (error) => this.failAll(error));
-            w.on('exit', (code) => {
-                if (!this.closing)
-                    this.failAll(new Error(`a compression thread stopped unexpectedly (exit code ${code})`));
-            });
-            this.workers.push(w);
-        }
+            },
+            // Every batch the thread could owe fails.
+            onDeath: (error) => this.failAll(error),
+        });
     }
     failAll(error) {
         this.failure ??= error;
@@ -55711,59 +55892,11 @@ class DeflatePool {
             return this.fail(this.failure, slot);
         const id = this.nextId++;
         this.inFlight.set(id, slot);
-        this.workers[this.next++ % this.workers.length].postMessage({ id, files: slot.files });
+        const workers = this.threads.workers;
+        workers[this.next++ % workers.length].postMessage({ id, files: slot.files });
     }
     async close() {
-        this.closing = true;
-        await Promise.all(this.workers.map((w) => w.terminate()));
-        this.workers = [];
-    }
-}
-
-;// CONCATENATED MODULE: external "node:v8"
-const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
-;// CONCATENATED MODULE: external "node:vm"
-const external_node_vm_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:vm");
-;// CONCATENATED MODULE: ./packages/archive/src/heapguard.ts
-// Bounds the main thread's old-generation garbage on archives of many entries. V8 lets the old
-// generation grow well past its live size before it collects it, and a backup or restore
-// promotes short-lived per-file objects (they outlive a scavenge while their batch is in a worker
-// thread): the same 100,000-file backup peaked anywhere from 192 to 272 MiB RSS from run to run,
-// with ~55 MB live. From LARGE entries on, a full collection every COLLECT_EVERY entries (tens of
-// milliseconds each, about 4 % of such a backup) holds it at about 170 MiB every time, and one
-// before a restore's extraction frees what planning left; smaller jobs never pay for it. `gc` is
-// reached through V8's own flag, as in the pools' workers (workergc.ts); where that is
-// unavailable nothing is collected early.
-
-
-const LARGE = 32 * 1024;
-const COLLECT_EVERY = 8 * 1024;
-let collect;
-function fullGc() {
-    if (collect === undefined) {
-        try {
-            (0,external_node_v8_namespaceObject.setFlagsFromString)('--expose-gc');
-            // Called without options: a full, compacting collection (`{ type: 'major' }` freed a tenth
-            // as much here, measured on Node 20).
-            collect = (0,external_node_vm_namespaceObject.runInNewContext)('gc');
-        }
-        catch {
-            collect = null;
-        }
-    }
-    return collect;
-}
-class HeapGuard {
-    calls = 0;
-    /** Call once per entry. */
-    tick() {
-        if (++this.calls >= LARGE && this.calls % COLLECT_EVERY === 0)
-            fullGc()?.();
-    }
-    /** Call between phases with the number of entries. */
-    phase(entries) {
-        if (entries >= LARGE)
-            fullGc()?.();
+        await this.threads.stopAll();
     }
 }
 
@@ -56202,6 +56335,7 @@ function formatBytes(n) {
 // fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
 // unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
 // worst an orphan `.sha256` (no zip), which no `dhash_*.zip` glob matches and the next backup sweeps.
+
 
 
 
@@ -57078,6 +57212,7 @@ function dataStart(archive, win, entry) {
 
 
 
+
 /** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
 function readRegularFile(path, what, limit) {
     let st;
@@ -57145,6 +57280,7 @@ function sha256OfFileSync(path) {
 }
 const HASH_WORKER_SOURCE = `(async () => {
   const { parentPort, workerData } = await import('node:worker_threads');
+  ${HOLD_SOURCE}
   const fs = await import('node:fs');
   const { createHash } = await import('node:crypto');
   try {
@@ -57168,7 +57304,7 @@ const HASH_WORKER_SOURCE = `(async () => {
 const HASH_IN_WORKER_BYTES = 16 * 1024 * 1024;
 function sha256OfFileInWorker(path) {
     return new Promise((resolvePromise, reject) => {
-        const w = new external_node_worker_threads_.Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path } });
+        const w = new external_node_worker_threads_.Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
         w.once('message', (m) => {
             void w.terminate();
             if (m.hex)
@@ -57362,7 +57498,8 @@ async function read_readManifest(archive, zipPath) {
 const NUMS = 9; // offset, length, method, size, crc, mode, uid, gid, mtimeMs (NaN/0 when absent)
 const writerpool_WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
-  const { parentPort } = await import('node:worker_threads');
+  const { parentPort, workerData } = await import('node:worker_threads');
+  ${POOL_THREAD_SOURCE}
   const fs = await import('node:fs');
   const { inflateRawSync, crc32 } = await import('node:zlib');
   const { createHash } = await import('node:crypto');
@@ -57394,6 +57531,7 @@ const writerpool_WORKER_SOURCE = `(async () => {
     return data;
   };
   parentPort.on('message', (batch) => {
+    stopIfAsked();
     if (batch.memory) {
       memory = Buffer.from(batch.memory);
       return;
@@ -57403,6 +57541,7 @@ const writerpool_WORKER_SOURCE = `(async () => {
     let i = 0;
     try {
       for (; i < paths.length; i++) {
+        stopIfAsked();
         const sha256 = batch.shas.slice(i * 64, i * 64 + 64);
         const data = check(n, i, sha256 === '-'.repeat(64) ? '' : sha256);
         const fd = fs.openSync(paths[i], 'wx', 0o600);
@@ -57451,7 +57590,6 @@ const writerpool_SLOTS = 4;
 const writerpool_BATCH_FILES = 64;
 const NO_HASH = '-'.repeat(64);
 class WriterPool {
-    workers = [];
     memory = new SharedArrayBuffer(writerpool_SLOT_BYTES * writerpool_SLOTS);
     view = Buffer.from(this.memory);
     free = [];
@@ -57461,15 +57599,14 @@ class WriterPool {
     next = 0;
     inFlight = new Map();
     failure;
-    closing = false;
     waiters = [];
+    threads;
     constructor(threads = Math.max(1, Math.min(2, (0,external_node_os_.availableParallelism)()))) {
         for (let i = 0; i < writerpool_SLOTS; i++)
             this.free.push(i);
-        for (let i = 0; i < threads; i++) {
-            const w = new external_node_worker_threads_.Worker(writerpool_WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-            w.postMessage({ memory: this.memory });
-            w.on('message', (m) => {
+        this.threads = new PoolThreads(writerpool_WORKER_SOURCE, threads, {
+            what: 'writer',
+            onMessage: (m) => {
                 const batch = this.inFlight.get(m.id);
                 this.inFlight.delete(m.id);
                 if (batch)
@@ -57480,16 +57617,12 @@ class WriterPool {
                     this.failure = new FileWriteError(m.integrity ? m.error.replace('\0', name) : m.error, m.code, batch?.paths[at] ?? '', m.integrity);
                 }
                 this.wake();
-            });
-            // A thread that dies (an error, or an exit nobody asked for) fails the restore: nothing
-            // waits forever for batches it will never answer.
-            w.on('error', (error) => this.failAll(error.message));
-            w.on('exit', (code) => {
-                if (!this.closing)
-                    this.failAll(`a writer thread stopped unexpectedly (exit code ${code})`);
-            });
-            this.workers.push(w);
-        }
+            },
+            // The restore fails: nothing waits forever for batches the thread will never answer.
+            onDeath: (error) => this.failAll(error.message),
+        });
+        for (const w of this.threads.workers)
+            w.postMessage({ memory: this.memory });
     }
     failAll(message) {
         if (!this.failure)
@@ -57546,7 +57679,8 @@ class WriterPool {
         }
         const id = this.nextId++;
         this.inFlight.set(id, b);
-        this.workers[this.next++ % this.workers.length].postMessage({
+        const workers = this.threads.workers;
+        workers[this.next++ % workers.length].postMessage({
             id,
             paths: b.paths.join('\0'),
             nums: Float64Array.from(b.nums),
@@ -57561,9 +57695,7 @@ class WriterPool {
         this.check();
     }
     async close() {
-        this.closing = true;
-        await Promise.all(this.workers.map((w) => w.terminate()));
-        this.workers = [];
+        await this.threads.stopAll();
     }
 }
 
@@ -57815,6 +57947,8 @@ function httpHealthProbe(url) {
 // directory inside the target's state directory, and only then are the backup's top-level roots
 // swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
 // previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+
+
 
 
 
@@ -58189,11 +58323,9 @@ async function restoreBackup(options) {
 function deployedTreeRecordPath(target) {
     return (0,external_node_path_.join)((0,external_node_path_.dirname)(target), `.${(0,external_node_path_.basename)(target)}.deployed-tree.json`);
 }
-function snapshot(root, paths, restored) {
-    const files = {};
-    walkTree(root, paths, restored, (rel, info) => (files[rel] = info));
-    return files;
-}
+/** Emits every regular file and symlink under `root` (relative, `/`-separated), symlinks not
+ *  followed; only those under `paths` when given (the release's files, not the service's runtime
+ *  data). */
 function walkTree(root, paths, restored, emit) {
     const wanted = (rel) => !paths?.length ||
         paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
@@ -58281,20 +58413,31 @@ function recordDeployedTree(target, meta) {
 function liveTreeChanges(target) {
     const recordPath = deployedTreeRecordPath(target);
     if (!(0,external_node_fs_.existsSync)(recordPath))
-        return { record: undefined, recordPath, modified: [], added: [], removed: [] };
-    const record = JSON.parse((0,external_node_fs_.readFileSync)(recordPath, 'utf8'));
-    const live = snapshot(target, record.paths);
+        return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
+    const { files, ...record } = JSON.parse((0,external_node_fs_.readFileSync)(recordPath, 'utf8'));
     const modified = [];
     const added = [];
-    for (const [path, file] of Object.entries(live)) {
-        const then = record.files[path];
+    // Compared as the walk goes, each recorded file struck off once seen (no table of the live
+    // tree: 100,000 more entries); what is left was removed.
+    let seen = 0;
+    walkTree(target, record.paths, undefined, (path, file) => {
+        const then = Object.hasOwn(files, path) ? files[path] : undefined;
         if (!then)
-            added.push(path);
-        else if (then.sha256 !== file.sha256 || then.mode !== file.mode)
+            return void added.push(path);
+        if (then.sha256 !== file.sha256 || then.mode !== file.mode)
             modified.push(path);
-    }
-    const removed = Object.keys(record.files).filter((p) => !(p in live));
-    return { record, recordPath, modified: modified.sort(), added: added.sort(), removed: removed.sort() };
+        delete files[path];
+        seen++;
+    });
+    const removed = Object.keys(files);
+    return {
+        record,
+        recordPath,
+        modified: modified.sort(),
+        added: added.sort(),
+        removed: removed.sort(),
+        recordedFiles: seen + removed.length,
+    };
 }
 /** One line naming what changed, at most a few paths of each kind. */
 function describeLiveTreeChanges(changes) {
@@ -58312,6 +58455,7 @@ function describeLiveTreeChanges(changes) {
 // restore itself (@guarded-rollout/archive), and the honest outcome after it. `succeeded` needs the
 // required consecutive OK health checks; without a health check the outcome is
 // `restored-unverified`, which fails the command in production unless explicitly allowed.
+
 
 
 
@@ -58354,8 +58498,11 @@ async function rollback_runRollback(options) {
     catch (error) {
         if (!isFsError(error))
             throw error;
-        return refuse(`${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`, { record: undefined, recordPath, modified: [], added: [], removed: [] });
+        return refuse(`${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`, { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 });
     }
+    // The comparison's tables (the record parsed whole) are garbage now; on a large tree, collect
+    // them before the restore builds its own (100,000 files: ~40 MiB that would add to its peak).
+    new HeapGuard().phase(liveTree.recordedFiles);
     const changed = describeLiveTreeChanges(liveTree);
     if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
         return refuse(`live tree changed since the deploy recorded at ${liveTree.record.recordedAt} (${changed}); a restore would discard those changes — pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`, liveTree, `record: ${liveTree.recordPath}`);
@@ -58400,6 +58547,7 @@ async function rollback_runRollback(options) {
 
 ;// CONCATENATED MODULE: ./packages/archive/src/index.ts
 // @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
 
 
 
