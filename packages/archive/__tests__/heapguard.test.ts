@@ -70,3 +70,34 @@ describe('holdYoungGeneration', () => {
       expect(youngAfterTable(true, 'plain')).toBeGreaterThan(16 * MiB);
   });
 });
+
+describe('capYoungGeneration', () => {
+  // A backup does not hold from the start (that raised its peak); checked every 1,024 entries,
+  // the cap stops the young generation at 16 MiB where V8 would take it to its maximum.
+  const youngAfterWalk = (cap: boolean): number => {
+    const dir = transpiledModules(['heapguard']);
+    const r = runModule(
+      dir,
+      `import { getHeapSpaceStatistics } from 'node:v8';
+         import { capYoungGeneration, heldForWorker } from './heapguard.js';
+         const table = [];
+         for (let i = 0; i < 600_000; i++) {
+           if (${cap} && i % 1024 === 0) capYoungGeneration();
+           table.push({ i, name: 'dir/file-' + i });
+         }
+         const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+         console.log(young.space_size, JSON.stringify(heldForWorker()), table.length);`,
+    );
+    expect(r.stderr).toBe('');
+    const [size, held] = r.stdout.split(' ');
+    return Number(size) * (held === '{"holdYoung":true}' ? 1 : -1);
+  };
+  const MiB = 1024 * 1024;
+
+  it('stops the young generation at 16 MiB and tells workers to hold it too', () => {
+    expect(-youngAfterWalk(false)).toBeGreaterThan(16 * MiB); // not held, grown past the cap
+    const capped = youngAfterWalk(true);
+    expect(capped).toBeGreaterThan(4 * MiB); // held once it reached the cap, not before
+    expect(capped).toBeLessThanOrEqual(16 * MiB);
+  });
+});

@@ -27,7 +27,14 @@ import { constants as zlibConstants, crc32, deflateRaw, deflateRawSync } from 'n
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
-import { collectEntries, describeFsError, fsErrorLine, isFsError, type SourceEntry } from './collect.js';
+import {
+  collectEntries,
+  describeFsError,
+  fsErrorLine,
+  isFsError,
+  sourcePath,
+  type SourceEntry,
+} from './collect.js';
 import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
@@ -117,7 +124,7 @@ export function chooseCompression(entry: SourceEntry, level: number, openFd?: nu
   // A tiny file gains a few bytes from deflate and costs a compressor instance.
   if (entry.size < 512) return 0;
   if (entry.size < 16 * 1024) return level;
-  const fd = openFd ?? openSync(entry.abs, 'r');
+  const fd = openFd ?? openSync(sourcePath(entry), 'r');
   try {
     const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
     const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
@@ -250,9 +257,10 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
         );
       }
       for (const e of collectEntries(dumpDir, ['.']))
-        extra.push({ ...e, path: `${DUMP_DIR_ENTRY}/${e.path}` });
+        extra.push({ ...e, abs: sourcePath(e), path: `${DUMP_DIR_ENTRY}/${e.path}` });
       if (extra.length)
         extra.unshift({
+          root: dumpDir,
           abs: dumpDir,
           path: DUMP_DIR_ENTRY,
           type: 'directory',
@@ -304,15 +312,15 @@ function openSource(entry: SourceEntry): number {
   try {
     // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
     // O_NONBLOCK: one swapped for a FIFO cannot hang the open (its fstat then refuses it).
-    return openSync(entry.abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return openSync(sourcePath(entry), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+    throw new ConfigError(`cannot read ${sourcePath(entry)}: ${describeFsError(error)}`, { field: 'paths' });
   }
 }
 
 function changedError(entry: SourceEntry): ConfigError {
   return new ConfigError(
-    `${entry.abs} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`,
+    `${sourcePath(entry)} kept changing while it was read (${READ_ATTEMPTS} attempts: its size, mtime or ctime moved during each read), so no consistent copy could be taken; stop its writer during the backup, or use --dump-command to write a consistent snapshot (e.g. a database dump) and back that up`,
     { field: 'paths' },
   );
 }
@@ -326,7 +334,7 @@ function readSmallConsistent(entry: SourceEntry, scratch: Buffer): { data: Buffe
     try {
       const before = fstatSync(fd);
       if (!before.isFile())
-        throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+        throw new ConfigError(`${sourcePath(entry)} is no longer a regular file; it is not backed up`, {
           field: 'paths',
         });
       // One byte more than its size, to notice a file that grows during the read.
@@ -350,7 +358,9 @@ function readSmallConsistent(entry: SourceEntry, scratch: Buffer): { data: Buffe
       }
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+      throw new ConfigError(`cannot read ${sourcePath(entry)}: ${describeFsError(error)}`, {
+        field: 'paths',
+      });
     } finally {
       closeSync(fd);
     }
@@ -406,7 +416,7 @@ async function streamLargeFile(
   try {
     const before = fstatSync(fd);
     if (!before.isFile())
-      throw new ConfigError(`${entry.abs} is no longer a regular file; it is not backed up`, {
+      throw new ConfigError(`${sourcePath(entry)} is no longer a regular file; it is not backed up`, {
         field: 'paths',
       });
     const method = chooseCompression({ ...entry, size: before.size }, level, fd) === 0 ? 0 : 8;
@@ -428,7 +438,9 @@ async function streamLargeFile(
       try {
         n = readSync(fd, chunk, 0, CHUNK, size);
       } catch (error) {
-        throw new ConfigError(`cannot read ${entry.abs}: ${describeFsError(error)}`, { field: 'paths' });
+        throw new ConfigError(`cannot read ${sourcePath(entry)}: ${describeFsError(error)}`, {
+          field: 'paths',
+        });
       }
       if (n === 0) break;
       const part = chunk.subarray(0, n);

@@ -7,11 +7,15 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { MANIFEST_ENTRY, type ManifestEntryType } from './manifest.js';
+import { capYoungGeneration } from './heapguard.js';
 import { unsafeLinkTarget } from './safety.js';
 
 export interface SourceEntry {
-  /** Absolute path on disk. */
-  abs: string;
+  /** The directory `path` is relative to: the file is `root` joined with `path` (sourcePath). One
+   *  shared string, not an absolute path per entry: 100,000 of those were ~9 MB of a backup's peak. */
+  root: string;
+  /** Where the file is when that is not `root` + `path` (a dump's files, stored under another name). */
+  abs?: string;
   /** Archive path: relative to the base directory, "/"-separated, no trailing slash. */
   path: string;
   type: ManifestEntryType;
@@ -23,6 +27,11 @@ export interface SourceEntry {
   uid?: number;
   gid?: number;
   target?: string;
+}
+
+/** The entry's absolute path on disk. */
+export function sourcePath(entry: SourceEntry): string {
+  return entry.abs ?? join(entry.root, entry.path);
 }
 
 /** Why a file system error happened, in words an operator can act on. `access`: whether the
@@ -89,6 +98,15 @@ function nonRegularKind(stat: Stats): string | undefined {
 
 const GLOB_CHARS = /[*?[\]{}!]/;
 
+/**
+ * The same number, typed as a small integer when it is one. Stats values come out of a
+ * Float64Array, and V8 stores a float in an object field as a separate 16-byte box: three per
+ * entry (size, uid, gid) were ~5 MB of a 100,000-file backup's peak heap.
+ */
+function small(n: number): number {
+  return n >= 0 && n < 0x80000000 ? n | 0 : n;
+}
+
 function toArchivePath(baseDir: string, abs: string): string {
   return relative(baseDir, abs).split(sep).join('/');
 }
@@ -108,13 +126,14 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
   const add = (abs: string, stat: Stats): void => {
     const path = toArchivePath(base, abs);
     if (path === '' || byPath.has(path)) return;
+    if (byPath.size % 1024 === 0) capYoungGeneration(); // the walk's table is what grows it
     if (path === MANIFEST_ENTRY) {
       throw new ConfigError(
         `path ${JSON.stringify(abs)} has the name reserved for the backup manifest; rename it or leave it out`,
       );
     }
     const mode = stat.mode & 0o7777;
-    const owner = { uid: stat.uid, gid: stat.gid };
+    const owner = { uid: small(stat.uid), gid: small(stat.gid) };
     if (stat.isSymbolicLink()) {
       const target = readlinkSync(abs);
       // The same rule the restore applies, so every backup that exists can be restored.
@@ -125,7 +144,7 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
         );
       }
       byPath.set(path, {
-        abs,
+        root: base,
         path,
         type: 'symlink',
         size: Buffer.byteLength(target),
@@ -135,13 +154,21 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
         target,
       });
     } else if (stat.isDirectory()) {
-      byPath.set(path, { abs, path, type: 'directory', size: 0, mode, mtimeMs: stat.mtimeMs, ...owner });
+      byPath.set(path, {
+        root: base,
+        path,
+        type: 'directory',
+        size: 0,
+        mode,
+        mtimeMs: stat.mtimeMs,
+        ...owner,
+      });
     } else if (stat.isFile()) {
       byPath.set(path, {
-        abs,
+        root: base,
         path,
         type: 'file',
-        size: stat.size,
+        size: small(stat.size),
         mode,
         mtimeMs: stat.mtimeMs,
         ctimeMs: stat.ctimeMs,
