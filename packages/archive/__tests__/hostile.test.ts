@@ -85,6 +85,11 @@ describe('a hostile or damaged archive is refused with a specific message and th
       /entry "link\/file\.txt" lies beneath symlink "link"/,
     ],
     [
+      'a name flagged UTF-8 whose bytes are not',
+      [{ name: Buffer.from('caf\xe9.txt', 'latin1'), data: text('x') }],
+      /entry "caf\uFFFD\.txt" has a name that is not valid UTF-8/,
+    ],
+    [
       'collision after normalisation',
       [
         { name: 'a.txt', data: text('1') },
@@ -114,6 +119,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
       { name: '..\\evil.txt', data: text('one name with a backslash') },
       { name: 'caf\u00e9.txt', data: text('NFC') },
       { name: 'cafe\u0301.txt', data: text('NFD') },
+      { name: 'odd-\uFFFD.txt', data: text('a real U+FFFD, valid UTF-8') },
       { name: 'zeros.bin', data: Buffer.alloc(20 * 1024 * 1024), deflate: true },
     ];
     const r = await restoreBackup({
@@ -128,6 +134,7 @@ describe('a hostile or damaged archive is refused with a specific message and th
     expect(readFileSync(join(root, 'live/..\\evil.txt'), 'utf8')).toBe('one name with a backslash');
     expect(readFileSync(join(root, 'live/caf\u00e9.txt'), 'utf8')).toBe('NFC');
     expect(readFileSync(join(root, 'live/cafe\u0301.txt'), 'utf8')).toBe('NFD');
+    expect(readFileSync(join(root, 'live/odd-\uFFFD.txt'), 'utf8')).toBe('a real U+FFFD, valid UTF-8');
     expect(readFileSync(join(root, 'live/zeros.bin')).equals(Buffer.alloc(20 * 1024 * 1024))).toBe(true);
     expect(readdirSync(root).filter((n) => n.includes('evil'))).toEqual([]);
   });

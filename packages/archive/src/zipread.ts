@@ -148,7 +148,6 @@ export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchiv
       let compressedSize = buf.readUInt32LE(at + 20);
       let uncompressedSize = buf.readUInt32LE(at + 24);
       let localHeaderOffset = buf.readUInt32LE(at + 42);
-      const raw = buf.subarray(at + 46, at + 46 + nameLen);
       // Zip64 extended information: only the fields that are saturated, in this order.
       let x = at + 46 + nameLen;
       const xEnd = x + extraLen;
@@ -170,8 +169,10 @@ export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchiv
         x += 4 + len;
       }
       const utf8 = (flags & 0x800) !== 0;
-      const name = raw.toString(utf8 ? 'utf8' : 'latin1');
-      const nameValid = !utf8 || isUtf8(raw);
+      const name = buf.toString(utf8 ? 'utf8' : 'latin1', at + 46, at + 46 + nameLen);
+      // Invalid UTF-8 always decodes to U+FFFD, so only a name holding one needs its bytes
+      // checked (no view of the bytes per entry: 20,000 of them were ~5 ms of a verify).
+      const nameValid = !utf8 || !name.includes('\uFFFD') || isUtf8(buf.subarray(at + 46, at + 46 + nameLen));
       const madeBy = buf.readUInt16LE(at + 4);
       const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
       const kind = attrs & S_IFMT;
