@@ -63,7 +63,9 @@ describe('holdYoungGeneration', () => {
   });
 
   it('holds after a worker thread starts because the worker sets it again', () => {
-    expect(youngAfterTable(true, 'again')).toBeLessThanOrEqual(4 * MiB);
+    // It may still grow once while the worker's isolate is set up, before the worker sets the
+    // hold again (5.25-5.5 MiB in about 1 run in 6 on Node 24): far from V8's 32-64 MiB.
+    expect(youngAfterTable(true, 'again')).toBeLessThanOrEqual(8 * MiB);
     // On Node 20 (V8 11) setting up the worker's isolate resets the growth factor for the whole
     // process, which is why the workers set it again; Node 24 keeps it.
     if (process.versions.node.startsWith('20.'))

@@ -40,6 +40,7 @@ import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { DeflatePool } from './deflatepool.js';
 import { HeapGuard } from './heapguard.js';
+import { releasingZlib } from './workergc.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT, ManifestWriter } from './manifest.js';
 import {
   DEFAULT_OUT_DIR,
@@ -128,7 +129,7 @@ export function chooseCompression(entry: SourceEntry, level: number, openFd?: nu
   try {
     const sample = Buffer.allocUnsafe(SAMPLE_BYTES);
     const n = readSync(fd, sample, 0, SAMPLE_BYTES, 0);
-    const packed = deflateRawSync(sample.subarray(0, n), { level: 1 });
+    const packed = releasingZlib(deflateRawSync, sample.subarray(0, n), { level: 1 });
     return packed.length > n * 0.9 ? 0 : level;
   } finally {
     if (openFd === undefined) closeSync(fd);
@@ -378,12 +379,12 @@ function compressible(entry: SourceEntry, size: number, level: number): boolean 
 function compressInMemory(entry: SourceEntry, data: Buffer, level: number): { method: 0 | 8; body: Buffer } {
   if (!compressible(entry, data.length, level)) return { method: 0, body: data };
   if (data.length > SAMPLE_BYTES) {
-    const sample = deflateRawSync(data.subarray(0, SAMPLE_BYTES), { level: 1 });
+    const sample = releasingZlib(deflateRawSync, data.subarray(0, SAMPLE_BYTES), { level: 1 });
     if (sample.length > SAMPLE_BYTES * 0.9) return { method: 0, body: data };
   }
   // A small window and hash table for small files: the same output format, less set-up per file.
   const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.length + 1))));
-  const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+  const body = releasingZlib(deflateRawSync, data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
   return body.length < data.length ? { method: 8, body } : { method: 0, body: data };
 }
 

@@ -5,11 +5,12 @@
 // entries to the zip in their original order. Memory in flight is fixed: SLOTS x SLOT_BYTES.
 // The worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
-import { MINOR_GC_SOURCE } from './workergc.js';
+import { MINOR_GC_SOURCE, RELEASING_ZLIB_SOURCE } from './workergc.js';
 import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
 
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
+  ${RELEASING_ZLIB_SOURCE}
   const gc = await minorGc();
   const { parentPort, workerData } = await import('node:worker_threads');
   ${POOL_THREAD_SOURCE}
@@ -31,11 +32,11 @@ const WORKER_SOURCE = `(async () => {
         let stored = f.length;
         let dense = !f.compress;
         if (!dense && f.length > SAMPLE)
-          dense = deflateRawSync(data.subarray(0, SAMPLE), { level: 1 }).length > SAMPLE * 0.9;
+          dense = releasingZlib(deflateRawSync, data.subarray(0, SAMPLE), { level: 1 }).length > SAMPLE * 0.9;
         if (!dense) {
           // A small window and hash table for small files: same format, less set-up per file.
           const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(f.length + 1))));
-          const body = deflateRawSync(data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
+          const body = releasingZlib(deflateRawSync, data, { level, windowBits, memLevel: windowBits < 13 ? 7 : 8 });
           if (body.length < f.length) {
             body.copy(memory, f.offset);
             method = 8;

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { createInflateRaw, inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
 import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
+import { releasingZlib } from './workergc.js';
 import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from './manifest.js';
 import { ArchiveWindow, dataStart, openArchiveSync, type ArchiveEntry, type OpenArchive } from './zipread.js';
 
@@ -191,7 +192,7 @@ export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
   const show = JSON.stringify(entry.name);
   if (entry.compressionMethod === 0) return raw;
   try {
-    return inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
+    return releasingZlib(inflateRawSync, raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)

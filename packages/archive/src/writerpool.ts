@@ -4,7 +4,7 @@
 // checks and writes them, in batches, so both cores work. The worker's code is inline
 // (evaluated), so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
-import { MINOR_GC_SOURCE } from './workergc.js';
+import { MINOR_GC_SOURCE, RELEASING_ZLIB_SOURCE } from './workergc.js';
 import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
 
 // Batches travel as columns (one string of paths, one Float64Array of numbers, one string of
@@ -13,6 +13,7 @@ import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
 const NUMS = 9; // offset, length, method, size, crc, mode, uid, gid, mtimeMs (NaN/0 when absent)
 const WORKER_SOURCE = `(async () => {
   ${MINOR_GC_SOURCE}
+  ${RELEASING_ZLIB_SOURCE}
   const { parentPort, workerData } = await import('node:worker_threads');
   ${POOL_THREAD_SOURCE}
   const fs = await import('node:fs');
@@ -28,7 +29,7 @@ const WORKER_SOURCE = `(async () => {
     let data = raw;
     if (method !== 0) {
       try {
-        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
+        data = releasingZlib(inflateRawSync, raw, { maxOutputLength: Math.max(1, size) });
       } catch (e) {
         if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
           throw new Integrity('entry \\0 inflates past its declared ' + size + ' bytes (under-declared size); refusing it');
