@@ -444,7 +444,6 @@ async function streamLargeFile(
     const hash = createHash('sha256');
     let crc = 0;
     let size = 0;
-    const CHUNK = PIECE_BYTES;
     // Deflate in independent 1 MiB pieces, several at once on the thread pool (as pigz does):
     // each piece is primed with the previous piece's last 32 KiB as its dictionary (almost no
     // loss of ratio) and ends in a sync flush at a byte boundary, so the pieces concatenate into
@@ -458,7 +457,7 @@ async function streamLargeFile(
       const chunk = buffers[k % PIECE_BUFFERS]!;
       let n: number;
       try {
-        n = readSync(fd, chunk, 0, CHUNK, size);
+        n = readSync(fd, chunk, 0, PIECE_BYTES, size);
       } catch (error) {
         throw new ConfigError(`cannot read ${sourcePath(entry)}: ${describeFsError(error)}`, {
           field: 'paths',
