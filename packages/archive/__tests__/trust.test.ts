@@ -317,4 +317,60 @@ describe('every error a user can meet is one line naming the file', () => {
       spawnSync('umount', [out]);
     }
   });
+
+  asRoot(
+    'a restore onto a full disk says so, points at the previous versions kept there, and changes nothing',
+    async () => {
+      const root = tempRoot('restore-full');
+      const disk = join(root, 'disk');
+      mkdirSync(disk);
+      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]).status !== 0) return; // no mount rights
+      try {
+        mkdirSync(join(root, 'one/app'), { recursive: true });
+        writeFileSync(join(root, 'one/app/config.txt'), 'v1');
+        const small = await createBackup({
+          environment: 'production',
+          paths: ['app'],
+          cwd: join(root, 'one'),
+          now: () => T0,
+        });
+        // 2,000 files of 100 bytes: 200 KB by the manifest (the free-space check passes), but a
+        // 4 KiB page each on tmpfs: 8 MB, which a 4 MiB file system cannot hold.
+        for (let i = 0; i < 2000; i++) {
+          mkdirSync(join(root, `many/app/d${i % 20}`), { recursive: true });
+          writeFileSync(join(root, `many/app/d${i % 20}/f${i}.txt`), 'x'.repeat(100));
+        }
+        const many = await createBackup({
+          environment: 'production',
+          paths: ['app'],
+          cwd: join(root, 'many'),
+          now: () => T0,
+        });
+        const target = join(disk, 'live');
+        const restore = (backupPath: string, at: number) =>
+          restoreBackup({
+            environment: 'production',
+            backupPath,
+            target,
+            cwd: root,
+            now: () => new Date(T0.getTime() + at),
+          });
+        expect((await restore(small.backupPath, 1000)).status).toBe('restored-unverified');
+        expect((await restore(small.backupPath, 2000)).status).toBe('restored-unverified'); // keeps v1 as previous
+        const before = snapshot(target);
+        const r = await restore(many.backupPath, 3000);
+        expect(r.status).toBe('failed');
+        expect(r.message).toMatch(
+          /^restore failed: cannot write .*: no space left on the device; free some space there; 1 previous version kept by earlier rollbacks is in .*\/live\/\.guarded-rollout\/pre-rollback \(delete those you no longer need\)$/,
+        );
+        expect(r.message).not.toMatch(/--out/); // a restore has no --out
+        expect(snapshot(target)).toEqual(before);
+        expect(readdirSync(join(target, '.guarded-rollout')).filter((n) => n.startsWith('staging'))).toEqual(
+          [],
+        );
+      } finally {
+        spawnSync('umount', [disk]);
+      }
+    },
+  );
 });

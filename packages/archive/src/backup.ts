@@ -501,7 +501,7 @@ async function writeArchive(
   try {
     fd = openSync(tmpPath, 'wx', 0o644);
   } catch (error) {
-    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error, 'write')}`);
+    throw new BackupWriteError(`cannot create ${tmpPath}: ${describeFsError(error, 'backup-write')}`);
   }
   const manifest = new ManifestWriter({
     format: MANIFEST_FORMAT,
@@ -640,7 +640,7 @@ async function writeArchive(
       const code = (error as NodeJS.ErrnoException).code;
       if (code)
         throw new BackupWriteError(
-          `cannot write the backup ${tmpPath}: ${describeFsError(error, 'write')}; nothing was kept`,
+          `cannot write the backup ${tmpPath}: ${describeFsError(error, 'backup-write')}; nothing was kept`,
         );
       throw error;
     }
@@ -673,7 +673,7 @@ async function writeArchive(
     rmSync(join(p.outDir, partialName(basename(sidecar))), { force: true });
     rmSync(tmpPath, { force: true });
     throw new BackupWriteError(
-      `cannot finish the backup ${p.finalPath}: ${describeFsError(error, 'write')}; nothing was kept`,
+      `cannot finish the backup ${p.finalPath}: ${describeFsError(error, 'backup-write')}; nothing was kept`,
     );
   }
   const deleted =

@@ -37,22 +37,26 @@ export function sourcePath(entry: SourceEntry): string {
 /** Why a file system error happened, in words an operator can act on. `access`: whether the
  *  failing step read a backup's source, read something else (the live tree), or wrote (backup
  *  directory, restore target, logs). */
-export function describeFsError(error: unknown, access: 'source' | 'read' | 'write' = 'source'): string {
+export function describeFsError(
+  error: unknown,
+  access: 'source' | 'read' | 'write' | 'backup-write' = 'source',
+): string {
   const e = error as NodeJS.ErrnoException;
   switch (e.code) {
     case 'EACCES':
     case 'EPERM':
-      return access === 'write'
+      return access === 'write' || access === 'backup-write'
         ? 'permission denied: run as a user that can write there, or fix its mode'
         : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
     case 'ENOENT':
       return access === 'source'
         ? 'it disappeared while the backup ran; run the backup again when the tree is quiet'
         : 'it (or its directory) does not exist or was removed meanwhile';
+    // Only a backup has an --out to point elsewhere; a restore writes where its target is.
     case 'ENOSPC':
-      return 'no space left on the device; free some space or choose another --out directory';
+      return `no space left on the device; free some space${access === 'backup-write' ? ' or choose another --out directory' : ' there'}`;
     case 'EDQUOT':
-      return 'disk quota exceeded; free some space or choose another --out directory';
+      return `disk quota exceeded; free some space${access === 'backup-write' ? ' or choose another --out directory' : ' there'}`;
     case 'ENAMETOOLONG':
       return 'a name in the path is longer than this file system allows (255 bytes per path component on most, less on some such as eCryptfs), or the whole path exceeds its limit; use a shorter directory';
     case 'EIO':

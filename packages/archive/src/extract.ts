@@ -172,8 +172,11 @@ export async function extractPlan(
   } catch (error) {
     if (error instanceof FileWriteError && error.integrity) throw new BackupIntegrityError(error.message);
     if (error instanceof FileWriteError)
-      throw new Error(
-        error.path ? `cannot write ${error.path}: ${describeFsError(error, 'write')}` : error.message,
+      throw Object.assign(
+        new Error(
+          error.path ? `cannot write ${error.path}: ${describeFsError(error, 'write')}` : error.message,
+        ),
+        { code: error.code },
       );
     throw error;
   } finally {

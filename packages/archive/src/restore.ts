@@ -110,6 +110,21 @@ async function inspect(
 /** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
  *  thread when large) while its central directory, manifest and entries are checked here. A
  *  checksum failure is reported first. The caller closes the archive. */
+/** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
+ *  tool, may be what filled it. */
+function keptVersionsHint(target: string): string {
+  const kept = join(stateDir(target), 'pre-rollback');
+  let count = 0;
+  try {
+    count = readdirSync(kept).length;
+  } catch {
+    return '';
+  }
+  return count
+    ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
+    : '';
+}
+
 async function openVerified(
   zipPath: string,
   caps: ExtractionCaps,
@@ -388,7 +403,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       const free = freeBytes(existsSync(target) ? target : dirname(target));
       if (free !== undefined && free < plan.totalBytes) {
         throw new UnsafeArchiveError(
-          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`,
+          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target)}`,
         );
       }
       const state = stateDir(target);
@@ -452,7 +467,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       finish('refused', error.message);
       throw error;
     }
-    const message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
+    let message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') message += keptVersionsHint(target);
     log.line(
       `FAILED: ${message}`,
       error instanceof SwapIncompleteError
