@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Backup / verify / restore benchmark: ours against the classic tools on the same data in the same
 // run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore; also
-// `unzip -q; sync`, since our restore makes the tree durable before the swap). Each
+// `unzip -q; sync`, since our restore makes the tree durable before the swap; and a rollback over
+// a recorded live tree against `unzip -q -o` over the same tree). Each
 // task is timed twice for us: the library call in-process (bundled by this script into its scratch
 // directory) and the real CLI end to end (`packages/cli/dist`, build it with `pnpm build`). Wall
 // time and peak RSS of every child come from /usr/bin/time. The data is generated here, never
@@ -182,6 +183,15 @@ function bench(name, make) {
       `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli${r} --log-dir .`,
       dir,
     );
+    // The rollback an operator runs at 3 a.m.: over a live tree that a deploy (here the rollback
+    // above) recorded, which is compared file by file first (every file hashed) and whose
+    // replaced version is kept; against unzip overwriting a tree in place.
+    timed('unzip -q -o (over the tree)', `unzip -q -o ${zip} -d restored-ref${r}`, dir);
+    timed(
+      'cli rollback over live',
+      `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli${r} --log-dir .`,
+      dir,
+    );
   }
   const [
     refBackup,
@@ -194,6 +204,8 @@ function bench(name, make) {
     refRestoreSync,
     libRestore,
     cliRestore,
+    refOver,
+    cliOver,
   ] = [
     'zip -r -q + sha256sum',
     'lib backup',
@@ -205,6 +217,8 @@ function bench(name, make) {
     'unzip -q; sync',
     'lib restore',
     'cli rollback',
+    'unzip -q -o (over the tree)',
+    'cli rollback over live',
   ].map(summary);
   const diff = spawnSync('diff', ['-r', 'tree', 'restored-cli/tree'], { cwd: dir, encoding: 'utf8' });
   if (diff.status !== 0) throw new Error(`restored tree differs:\n${diff.stdout.slice(0, 2000)}`);
@@ -213,16 +227,17 @@ function bench(name, make) {
     ['verify --quick', refVerify, libVerify, cliVerify],
     ['restore', refRestore, libRestore, cliRestore],
     ['restore (durable ref)', refRestoreSync, libRestore, cliRestore],
+    ['rollback over live tree', refOver, undefined, cliOver],
   ])
     rows.push([
       name,
       task,
       fmt(ref.wall),
-      fmt(l.wall),
-      fmt(l.wall / Math.max(ref.wall, 0.01)) + 'x',
+      l ? fmt(l.wall) : '-',
+      l ? fmt(l.wall / Math.max(ref.wall, 0.01)) + 'x' : '-',
       fmt(c.wall),
       fmt(c.wall / Math.max(ref.wall, 0.01)) + 'x',
-      fmt(l.rssMiB, 0),
+      l ? fmt(l.rssMiB, 0) : '-',
       fmt(c.rssMiB, 0),
       fmt(ref.rssMiB, 0),
       ref.label,

@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
+  renameSync,
+  utimesSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -136,7 +139,10 @@ describe('live tree changed since the deploy', () => {
       'app/current',
       'other.txt',
     ]);
-    expect(fromPlan).toEqual(readBack);
+    // Size, mode and SHA256 agree; the status fields depend on how long ago each file changed.
+    const content = (files: Record<string, { size: number; mode: number; sha256: string }>) =>
+      Object.fromEntries(Object.entries(files).map(([k, v]) => [k, [v.size, v.mode, v.sha256]]));
+    expect(content(fromPlan)).toEqual(content(readBack));
     expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 });
@@ -158,5 +164,218 @@ describe('liveTreeChanges', () => {
       added: ['hasOwnProperty'],
       removed: ['__proto__'],
     });
+  });
+});
+
+describe('reading the deployed-tree record', () => {
+  function recorded() {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-record-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(join(live, 'a'), { recursive: true });
+    for (const name of ['a/one.txt', 'a/two.txt', 'three "quoted"\\name.txt', 'ünï.txt'])
+      writeFileSync(join(live, name), name);
+    chmodSync(join(live, 'a/two.txt'), 0o600);
+    recordDeployedTree(live, { environment: 'production', now: clock });
+    return { root, live, recordPath: deployedTreeRecordPath(live) };
+  }
+
+  it('reads a record written as one JSON document (not one file per line) the same way', () => {
+    const { live, recordPath } = recorded();
+    writeFileSync(join(live, 'a/one.txt'), 'changed');
+    const lineWise = liveTreeChanges(live);
+    writeFileSync(recordPath, JSON.stringify(JSON.parse(readFileSync(recordPath, 'utf8')), null, 2));
+    expect(readFileSync(recordPath, 'utf8').split('\n')[0]).toBe('{');
+    const whole = liveTreeChanges(live);
+    expect(whole).toEqual(lineWise);
+    expect(whole).toMatchObject({ modified: ['a/one.txt'], added: [], removed: [], recordedFiles: 4 });
+  });
+
+  it('a mode change counts as modified; names with quotes, backslashes and non-ASCII are matched', () => {
+    const { live } = recorded();
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    chmodSync(join(live, 'a/two.txt'), 0o644);
+    unlinkSync(join(live, 'ünï.txt'));
+    expect(liveTreeChanges(live)).toMatchObject({ modified: ['a/two.txt'], added: [], removed: ['ünï.txt'] });
+  });
+
+  it.each([
+    [
+      'cut off',
+      (t: string) => t.slice(0, t.lastIndexOf('\n', t.length - 2)),
+      /ends early \(no closing "}}"\): it was cut off/,
+    ],
+    ['a broken line', (t: string) => t.replace(/"mode":\d+/, '"mode":'), /is not valid JSON on line 2 /],
+    [
+      'a bad digest',
+      (t: string) => t.replace(/"sha256":"[0-9a-f]{4}/, '"sha256":"zzzz'),
+      /has no numeric "mode" and 64-hex "sha256" for "a\/one\.txt" \(line 2\)/,
+    ],
+    ['not JSON at all', () => 'garbage', /is not valid JSON \(/],
+  ])(
+    'a record with %s refuses the rollback naming the file and why; --force restores and says so',
+    async (_what, damage, why) => {
+      const { root, live, recordPath } = recorded();
+      const backup = await createBackup({
+        environment: 'production',
+        paths: ['a'],
+        baseDir: live,
+        outDir: join(root, 'backups'),
+        cwd: root,
+        now: clock,
+      });
+      writeFileSync(recordPath, damage(readFileSync(recordPath, 'utf8')));
+      writeFileSync(join(live, 'a/one.txt'), 'deployed later');
+      const rollback = (force: boolean) =>
+        runRollback({
+          environment: 'production',
+          backupPath: backup.backupPath,
+          target: live,
+          cwd: root,
+          force,
+          now: clock,
+        });
+      const refused = await rollback(false);
+      expect(refused).toMatchObject({ status: 'refused', failed: true });
+      expect(refused.message).toMatch(why);
+      expect(refused.message).toContain(recordPath);
+      expect(refused.message).toMatch(/cannot tell hand edits .*fix or delete the record, or pass --force/);
+      expect(refused.message.split('\n')).toHaveLength(1);
+      expect(readFileSync(join(live, 'a/one.txt'), 'utf8')).toBe('deployed later');
+
+      const forced = await rollback(true);
+      expect(forced.status).toBe('restored-unverified');
+      expect(forced.message).toMatch(/\(--force: the deployed-tree record .* not compared\)$/);
+      expect(readFileSync(join(live, 'a/one.txt'), 'utf8')).toBe('a/one.txt');
+      expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] }); // rewritten
+    },
+  );
+
+  it('the automatic rollback (no live-tree check) is not stopped by a damaged record', async () => {
+    const { root, live, recordPath } = recorded();
+    const backup = await createBackup({
+      environment: 'production',
+      paths: ['a'],
+      baseDir: live,
+      outDir: join(root, 'backups'),
+      cwd: root,
+      now: clock,
+    });
+    writeFileSync(recordPath, 'garbage');
+    const r = await runRollback({
+      environment: 'production',
+      backupPath: backup.backupPath,
+      target: live,
+      cwd: root,
+      force: false,
+      liveTreeCheck: false,
+      now: clock,
+    });
+    expect(r.status).toBe('restored-unverified');
+    expect(r.message).toMatch(/\(the deployed-tree record .* is not valid JSON .*; not compared\)$/);
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
+  });
+});
+
+describe('a file whose status is the recorded one is not hashed again', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 250)); // past the 100 ms racy window
+  async function settledTree() {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-status-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(live);
+    writeFileSync(join(live, 'app.js'), 'v1 code');
+    writeFileSync(join(live, 'config.yml'), 'a: 1\n');
+    await settle();
+    recordDeployedTree(live, { environment: 'production', now: clock });
+    const recordPath = deployedTreeRecordPath(live);
+    return { live, recordPath, record: () => JSON.parse(readFileSync(recordPath, 'utf8')) };
+  }
+
+  it('records the status of settled files and trusts it: a changed digest behind an equal status is not read', async () => {
+    const { live, recordPath, record } = await settledTree();
+    const r = record();
+    expect(r.files['app.js']).toMatchObject({
+      size: 7,
+      ino: expect.any(Number),
+      ctimeMs: expect.any(Number),
+    });
+    // Proof that equal status skips the read: the record now claims other bytes, unseen.
+    r.files['app.js'].sha256 = '0'.repeat(64);
+    writeFileSync(recordPath, JSON.stringify(r));
+    expect(liveTreeChanges(live).modified).toEqual([]);
+    // Without the status, the bytes are read and the difference found.
+    delete r.files['app.js'].ino;
+    writeFileSync(recordPath, JSON.stringify(r));
+    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+  });
+
+  it('an in-place edit of the same size is found even with its mtime put back (ctime moves)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-mtime-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(live);
+    const path = join(live, 'app.js');
+    const then = new Date('2026-11-01T00:00:00Z'); // whole seconds: put back exactly
+    writeFileSync(path, 'v1 code');
+    utimesSync(path, then, then);
+    await settle();
+    recordDeployedTree(live, { environment: 'production', now: clock });
+    writeFileSync(path, 'v2 code'); // same size
+    utimesSync(path, then, then);
+    expect(lstatSync(path).mtimeMs).toBe(then.getTime());
+    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+  });
+
+  it('a file replaced by another with the same bytes is not a change (read, equal)', async () => {
+    const { live } = await settledTree();
+    writeFileSync(join(live, 'config.yml.new'), 'a: 1\n');
+    renameSync(join(live, 'config.yml.new'), join(live, 'config.yml'));
+    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+  });
+
+  it('a file changed within 100 ms of the recording gets no status (it is always read)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-racy-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(live);
+    writeFileSync(join(live, 'old.txt'), 'old');
+    await settle();
+    writeFileSync(join(live, 'fresh.txt'), 'fresh');
+    recordDeployedTree(live, { environment: 'production', now: clock });
+    const files = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    expect(files['old.txt']).toHaveProperty('ctimeMs');
+    expect(files['fresh.txt']).not.toHaveProperty('ctimeMs');
+  });
+
+  it('a rollback records the files it restored; one staged right before the swap gets no status', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-restored-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(join(live, 'app'), { recursive: true });
+    writeFileSync(join(live, 'app/a.txt'), 'a');
+    const backup = await createBackup({
+      environment: 'production',
+      paths: ['app'],
+      baseDir: live,
+      outDir: join(root, 'backups'),
+      cwd: root,
+      now: clock,
+    });
+    const rollback = () =>
+      runRollback({
+        environment: 'production',
+        backupPath: backup.backupPath,
+        target: live,
+        cwd: root,
+        force: true,
+        now: clock,
+      });
+    expect((await rollback()).status).toBe('restored-unverified');
+    // Files staged right before the swap are within the racy window: no status yet.
+    const first = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    expect(first['app/a.txt']).toMatchObject({ size: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(first['app/a.txt']).not.toHaveProperty('ctimeMs');
+    expect(liveTreeChanges(live).modified).toEqual([]);
   });
 });

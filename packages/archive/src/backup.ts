@@ -41,6 +41,7 @@ import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { DeflatePool } from './deflatepool.js';
 import { HeapGuard } from './heapguard.js';
 import { deflateRawReleasing, releasingZlib } from './workergc.js';
+import { sha256OfFd } from './read.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT, ManifestWriter } from './manifest.js';
 import {
   DEFAULT_OUT_DIR,
@@ -296,24 +297,6 @@ function recentlyChanged(st: Stats): boolean {
   return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
 }
 
-let rereadBuffer: Buffer | undefined;
-
-/** SHA256 of an open file's bytes, read again from the start. One buffer for every call (this
- *  is synchronous), not 1 MiB per recently changed file: a backup taken right after a deploy
- *  re-reads every file, and 20,000 of those buffers reached ~100 MiB before a collection. Never
- *  the caller's scratch buffer, whose bytes it is compared with. */
-function hashFd(fd: number): string {
-  const hash = createHash('sha256');
-  const b = (rereadBuffer ??= Buffer.allocUnsafeSlow(1024 * 1024));
-  for (
-    let pos = 0, n = readSync(fd, b, 0, b.length, 0);
-    n > 0;
-    pos += n, n = readSync(fd, b, 0, b.length, pos)
-  )
-    hash.update(b.subarray(0, n));
-  return hash.digest('hex');
-}
-
 function openSource(entry: SourceEntry): number {
   try {
     // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
@@ -359,7 +342,7 @@ function readSmallConsistent(entry: SourceEntry, scratch: Buffer): { data: Buffe
         const bytes = data.subarray(0, got);
         // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
         // no visible stat change, so a recently changed file must also read the same twice.
-        if (!recentlyChanged(before) || hashFd(fd) === createHash('sha256').update(bytes).digest('hex'))
+        if (!recentlyChanged(before) || sha256OfFd(fd) === createHash('sha256').update(bytes).digest('hex'))
           return { data: bytes, stat: before };
       }
     } catch (error) {
@@ -483,7 +466,7 @@ async function streamLargeFile(
     const after = fstatSync(fd);
     if (size !== before.size || moved(before, after)) return undefined;
     const digest = hash.digest('hex');
-    if (recentlyChanged(before) && hashFd(fd) !== digest) return undefined;
+    if (recentlyChanged(before) && sha256OfFd(fd) !== digest) return undefined;
     out.end(crc, size);
     return { size, sha256: digest, stat: before };
   } finally {

@@ -15,6 +15,7 @@ import {
   readlinkSync,
   renameSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { sha256OfFileSync } from './read.js';
@@ -28,7 +29,12 @@ export interface DeployedTreeRecord {
   commit?: string;
   /** The paths (relative to target) the record covers; all of it when absent. */
   paths?: string[];
-  files: Record<string, { size: number; mode: number; sha256: string }>;
+  /** `ino`, `ctimeMs` and `mtimeMs`: the file's status when recorded, when it had not changed
+   *  within RACY_MS before (see walkTree); a check that finds them all equal needs no hash. */
+  files: Record<
+    string,
+    { size: number; mode: number; sha256: string; ino?: number; ctimeMs?: number; mtimeMs?: number }
+  >;
 }
 
 export interface LiveTreeChanges {
@@ -51,6 +57,29 @@ export function deployedTreeRecordPath(target: string): string {
 
 type FileInfo = DeployedTreeRecord['files'][string];
 
+/** A file of the live tree as the walk finds it: its hash only when asked for. */
+interface LiveFile {
+  size: number;
+  mode: number;
+  /** Its status, when trustworthy as a stand-in for its bytes (see RACY_MS). */
+  status: { ino: number; ctimeMs: number; mtimeMs: number } | undefined;
+  sha256: () => string;
+}
+
+/**
+ * How long before it is recorded a file's last change must be for its status to stand in for its
+ * bytes. File times come from the kernel's coarse clock (one tick, up to 10 ms, behind): a change
+ * in the same tick as the last one recorded could leave every field equal. Any change later than
+ * this gets a later change time (ctime, which no user can set). The same rule as git's index
+ * ("racily clean" entries are hashed).
+ */
+const RACY_MS = 100;
+
+const statusOf = (st: Stats, changedBeforeMs: number): LiveFile['status'] =>
+  st.ctimeMs < changedBeforeMs - RACY_MS
+    ? { ino: st.ino, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs }
+    : undefined;
+
 /** Emits every regular file and symlink under `root` (relative, `/`-separated), symlinks not
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
@@ -58,33 +87,37 @@ function walkTree(
   root: string,
   paths: string[] | undefined,
   restored: RestoredTree | undefined,
-  emit: (rel: string, info: FileInfo) => void,
+  emit: (rel: string, file: LiveFile) => void,
 ): void {
   const wanted = (rel: string): boolean =>
     !paths?.length ||
     paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
   // The roots a restore just swapped in are recorded from its plan, not read back: every file
   // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
-  // manifest while writing (a 20,000-file rollback spent 0.1 s lstat-ing them again).
+  // manifest while writing. Only their status is read (so the next check can skip hashing them),
+  // and kept only for a file unchanged since staging ended.
   const restoredRoots = new Set(restored?.roots ?? []);
-  const symlinkInfo = (path: string, st = lstatSync(path)): FileInfo => ({
-    size: st.size,
-    mode: st.mode & 0o7777,
-    sha256: createHash('sha256')
+  const symlink = (path: string, st: Stats): LiveFile => {
+    const sha256 = createHash('sha256')
       .update(`symlink:${readlinkSync(path)}`)
-      .digest('hex'),
-  });
+      .digest('hex');
+    return { size: st.size, mode: st.mode & 0o7777, status: undefined, sha256: () => sha256 };
+  };
   for (const e of restored?.entries ?? []) {
     if (!wanted(e.path)) continue;
-    if (e.type === 'file')
+    const path = `${root}${sep}${e.path}`;
+    if (e.type === 'file') {
+      const st = lstatSync(path);
+      const known = e.manifest?.sha256;
       emit(e.path, {
         size: e.size,
         // setuid/setgid can be dropped by the kernel (chown, or a group the restoring user is
-        // not in): read back the few files that have them.
-        mode: e.mode & 0o6000 ? lstatSync(`${root}${sep}${e.path}`).mode & 0o7777 : e.mode,
-        sha256: e.manifest?.sha256 ?? sha256OfFileSync(`${root}${sep}${e.path}`),
+        // not in): the mode is the one on disk.
+        mode: st.mode & 0o7777,
+        status: known ? statusOf(st, restored!.stagedAtMs) : undefined,
+        sha256: () => known ?? sha256OfFileSync(path),
       });
-    else if (e.type === 'symlink') emit(e.path, symlinkInfo(`${root}${sep}${e.path}`));
+    } else if (e.type === 'symlink') emit(e.path, symlink(path, lstatSync(path)));
   }
   // Relative paths are built as the walk descends (no path.relative per file: 20,000 files).
   const walk = (dir: string, relDir: string): void => {
@@ -99,8 +132,13 @@ function walkTree(
         emit(
           rel,
           entry.isSymbolicLink()
-            ? symlinkInfo(path, st)
-            : { size: st.size, mode: st.mode & 0o7777, sha256: sha256OfFileSync(path) },
+            ? symlink(path, st)
+            : {
+                size: st.size,
+                mode: st.mode & 0o7777,
+                status: statusOf(st, Date.now()),
+                sha256: () => sha256OfFileSync(path),
+              },
         );
       }
     }
@@ -136,7 +174,8 @@ export function recordDeployedTree(
   try {
     let out = `${JSON.stringify(head).slice(0, -1)},"files":{`;
     let first = true;
-    walkTree(target, meta.paths, meta.restored, (rel, info) => {
+    walkTree(target, meta.paths, meta.restored, (rel, file) => {
+      const info: FileInfo = { size: file.size, mode: file.mode, sha256: file.sha256(), ...file.status };
       out += `${first ? '' : ','}\n${JSON.stringify(rel)}:${JSON.stringify(info)}`;
       first = false;
       if (out.length >= 256 * 1024) {
@@ -152,32 +191,204 @@ export function recordDeployedTree(
   return path;
 }
 
+/** The record cannot be read as one (hand-edited, truncated by a full disk outside the tool). */
+export class DeployedTreeRecordError extends Error {}
+
+/**
+ * The record's per-file table, compact: path -> row, with each row's mode in a typed array and
+ * its SHA256 as 32 bytes of one buffer. Parsed whole (`JSON.parse`), 100,000 files became
+ * 100,000 objects, 100,000 hex strings and one dictionary: ~40 MiB that V8 kept committed for
+ * the restore after it (a rollback over a recorded 100,000-file tree peaked at 203 MiB RSS).
+ */
+class RecordTable {
+  readonly rows = new Map<string, number>();
+  modes: Uint32Array;
+  digests: Buffer;
+  seen: Uint8Array;
+  /** Per row: size, ino, ctimeMs, mtimeMs (NaN when the record has no status for it). */
+  status: Float64Array;
+
+  constructor(capacity: number) {
+    this.modes = new Uint32Array(capacity);
+    this.digests = Buffer.alloc(capacity * 32);
+    this.seen = new Uint8Array(capacity);
+    this.status = new Float64Array(capacity * 4);
+  }
+
+  add(path: string, info: unknown): boolean {
+    const { size, mode, sha256, ino, ctimeMs, mtimeMs } = (info ?? {}) as Partial<FileInfo>;
+    if (typeof mode !== 'number' || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      return false;
+    let row = this.rows.get(path);
+    if (row === undefined) {
+      row = this.rows.size;
+      if (row === this.modes.length) this.grow();
+      this.rows.set(path, row);
+    }
+    this.modes[row] = mode;
+    this.digests.write(sha256, row * 32, 32, 'hex');
+    const complete =
+      typeof size === 'number' &&
+      typeof ino === 'number' &&
+      typeof ctimeMs === 'number' &&
+      typeof mtimeMs === 'number';
+    this.status.set(complete ? [size, ino, ctimeMs, mtimeMs] : [NaN, NaN, NaN, NaN], row * 4);
+    return true;
+  }
+
+  /** The live file's status is the recorded one: its bytes are the recorded ones. */
+  unchanged(row: number, file: LiveFile): boolean {
+    const s = file.status;
+    const at = row * 4;
+    return (
+      s !== undefined &&
+      this.status[at] === file.size &&
+      this.status[at + 1] === s.ino &&
+      this.status[at + 2] === s.ctimeMs &&
+      this.status[at + 3] === s.mtimeMs
+    );
+  }
+
+  private grow(): void {
+    const n = Math.max(16, this.modes.length * 2);
+    const modes = new Uint32Array(n);
+    modes.set(this.modes);
+    const digests = Buffer.alloc(n * 32);
+    this.digests.copy(digests);
+    const seen = new Uint8Array(n);
+    seen.set(this.seen);
+    const status = new Float64Array(n * 4);
+    status.set(this.status);
+    this.modes = modes;
+    this.digests = digests;
+    this.seen = seen;
+    this.status = status;
+  }
+}
+
+const RECORD_LINE_HEAD = '"files":{';
+
+/**
+ * Reads a record: its header, and (unless `headerOnly`) its files. A record this tool wrote has
+ * one file per line (`recordDeployedTree`), read here line by line into a RecordTable; anything
+ * else that is valid JSON of the same shape is read whole. Throws DeployedTreeRecordError naming
+ * the file and what is wrong.
+ */
+function readRecord(
+  recordPath: string,
+  headerOnly: boolean,
+): { record: Omit<DeployedTreeRecord, 'files'>; table: RecordTable | undefined } {
+  const bytes = readFileSync(recordPath);
+  const bad = (why: string): DeployedTreeRecordError =>
+    new DeployedTreeRecordError(`the deployed-tree record ${recordPath} ${why}`);
+  const headerOf = (value: unknown): Omit<DeployedTreeRecord, 'files'> => {
+    const v = value as Partial<DeployedTreeRecord> | null;
+    if (!v || typeof v !== 'object' || typeof v.environment !== 'string' || typeof v.recordedAt !== 'string')
+      throw bad('has no "environment" and "recordedAt" strings');
+    if (v.paths !== undefined && !(Array.isArray(v.paths) && v.paths.every((p) => typeof p === 'string')))
+      throw bad('has a "paths" that is not a list of strings');
+    const { files: _files, ...head } = v;
+    return head as Omit<DeployedTreeRecord, 'files'>;
+  };
+  const firstEnd = bytes.indexOf(10);
+  const firstLine = bytes.toString('utf8', 0, firstEnd < 0 ? bytes.length : firstEnd);
+  if (firstEnd > 0 && firstLine.endsWith(RECORD_LINE_HEAD)) {
+    let record;
+    try {
+      record = headerOf(JSON.parse(`${firstLine}}}`));
+    } catch (error) {
+      if (error instanceof DeployedTreeRecordError) throw error;
+      throw bad(`is not valid JSON on line 1 (${(error as Error).message})`);
+    }
+    if (headerOnly) return { record, table: undefined };
+    let lines = 0;
+    for (let i = firstEnd; i >= 0; i = bytes.indexOf(10, i + 1)) lines++;
+    const table = new RecordTable(lines);
+    let ended = false;
+    let line = 1;
+    for (let start = firstEnd + 1; start < bytes.length; line++) {
+      let end = bytes.indexOf(10, start);
+      if (end < 0) end = bytes.length;
+      const text = bytes.toString('utf8', start, end);
+      start = end + 1;
+      if (ended) {
+        if (text.trim()) throw bad(`has text after its end, on line ${line + 1}`);
+        continue;
+      }
+      if (text === '}}') {
+        ended = true;
+        continue;
+      }
+      // `"path":{"size":1,"mode":420,"sha256":"…"},` — one JSON member per line.
+      let member: Record<string, unknown>;
+      try {
+        member = JSON.parse(`{${text.endsWith(',') ? text.slice(0, -1) : text}}`) as Record<string, unknown>;
+      } catch (error) {
+        throw bad(`is not valid JSON on line ${line + 1} (${(error as Error).message})`);
+      }
+      for (const path of Object.keys(member))
+        if (!table.add(path, member[path]))
+          throw bad(
+            `has no numeric "mode" and 64-hex "sha256" for ${JSON.stringify(path)} (line ${line + 1})`,
+          );
+    }
+    if (!ended) throw bad('ends early (no closing "}}"): it was cut off');
+    return { record, table };
+  }
+  let parsed: DeployedTreeRecord;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8')) as DeployedTreeRecord;
+  } catch (error) {
+    throw bad(`is not valid JSON (${(error as Error).message})`);
+  }
+  const record = headerOf(parsed);
+  if (headerOnly) return { record, table: undefined };
+  if (!parsed.files || typeof parsed.files !== 'object') throw bad('has no "files" table');
+  const paths = Object.keys(parsed.files);
+  const table = new RecordTable(paths.length);
+  for (const path of paths)
+    if (!table.add(path, parsed.files[path]))
+      throw bad(`has no numeric "mode" and 64-hex "sha256" for ${JSON.stringify(path)}`);
+  return { record, table };
+}
+
+/** The header of the record of `target`'s last deploy (what it covers), without its files. */
+export function readDeployedTreeHeader(target: string): Omit<DeployedTreeRecord, 'files'> | undefined {
+  const recordPath = deployedTreeRecordPath(target);
+  return existsSync(recordPath) ? readRecord(recordPath, true).record : undefined;
+}
+
 /** Compares the live tree with the record of the last deploy. */
 export function liveTreeChanges(target: string): LiveTreeChanges {
   const recordPath = deployedTreeRecordPath(target);
   if (!existsSync(recordPath))
     return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
-  const { files, ...record } = JSON.parse(readFileSync(recordPath, 'utf8')) as DeployedTreeRecord;
+  const { record, table } = readRecord(recordPath, false);
+  const files = table!;
   const modified: string[] = [];
   const added: string[] = [];
-  // Compared as the walk goes, each recorded file struck off once seen (no table of the live
-  // tree: 100,000 more entries); what is left was removed.
-  let seen = 0;
+  const digest = Buffer.alloc(32);
+  // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
+  // 100,000 more entries); what is left was removed.
+  // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
   walkTree(target, record.paths, undefined, (path, file) => {
-    const then = Object.hasOwn(files, path) ? files[path] : undefined;
-    if (!then) return void added.push(path);
-    if (then.sha256 !== file.sha256 || then.mode !== file.mode) modified.push(path);
-    delete files[path];
-    seen++;
+    const row = files.rows.get(path);
+    if (row === undefined) return void added.push(path);
+    files.seen[row] = 1;
+    if (files.modes[row] !== file.mode) return void modified.push(path);
+    if (files.unchanged(row, file)) return;
+    digest.write(file.sha256(), 'hex');
+    if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0) modified.push(path);
   });
-  const removed = Object.keys(files);
+  const removed: string[] = [];
+  for (const [path, row] of files.rows) if (!files.seen[row]) removed.push(path);
   return {
     record,
     recordPath,
     modified: modified.sort(),
     added: added.sort(),
     removed: removed.sort(),
-    recordedFiles: seen + removed.length,
+    recordedFiles: files.rows.size,
   };
 }
 

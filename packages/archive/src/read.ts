@@ -9,7 +9,14 @@ import { BackupIntegrityError } from './errors.js';
 import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
 import { releasingZlib } from './workergc.js';
 import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from './manifest.js';
-import { ArchiveWindow, dataStart, openArchiveSync, type ArchiveEntry, type OpenArchive } from './zipread.js';
+import {
+  ArchiveWindow,
+  dataStart,
+  locateCentralDirectory,
+  readCentralDirectory,
+  type ArchiveEntry,
+  type OpenArchive,
+} from './zipread.js';
 
 export type { ArchiveEntry, ArchiveEntryType, OpenArchive } from './zipread.js';
 
@@ -71,24 +78,39 @@ export function readChecksumFile(zipPath: string): ChecksumLine {
 
 /** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block; a multi-GiB
  *  file is never read into memory at once). */
+let hashBuffer: Buffer | undefined;
+
+/** SHA256 of an open file's bytes, read from the start. One 1 MiB buffer for every call (this is
+ *  synchronous), not one per call: a live-tree check hashes every file of the tree, and a new
+ *  4 MiB buffer per file kept a 100,000-file check's external memory churning. Never a caller's
+ *  scratch buffer, whose bytes it may be compared with (the backup's re-read check). */
+export function sha256OfFd(fd: number): string {
+  const hash = createHash('sha256');
+  const b = (hashBuffer ??= Buffer.allocUnsafeSlow(1024 * 1024));
+  for (
+    let pos = 0, n = readSync(fd, b, 0, b.length, 0);
+    n > 0;
+    pos += n, n = readSync(fd, b, 0, b.length, pos)
+  )
+    hash.update(b.subarray(0, n));
+  return hash.digest('hex');
+}
+
 export function sha256OfFileSync(path: string): string {
   const st = statSync(path);
   if (!st.isFile()) throw new BackupIntegrityError(`${path} is not a regular file`);
-  const hash = createHash('sha256');
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const b = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
-      hash.update(b.subarray(0, n));
+    return sha256OfFd(fd);
   } finally {
     closeSync(fd);
   }
-  return hash.digest('hex');
 }
 
 const HASH_WORKER_SOURCE = `(async () => {
   const { parentPort, workerData } = await import('node:worker_threads');
   ${HOLD_SOURCE}
+  parentPort.postMessage({ ready: true });
   const fs = await import('node:fs');
   const { createHash } = await import('node:crypto');
   try {
@@ -112,10 +134,11 @@ const HASH_WORKER_SOURCE = `(async () => {
  *  central directory and manifest (below it, starting a thread costs more than it saves). */
 const HASH_IN_WORKER_BYTES = 16 * 1024 * 1024;
 
-function sha256OfFileInWorker(path: string): Promise<string> {
+function sha256OfFileInWorker(path: string, onReady: () => void): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
-    w.once('message', (m: { hex?: string; error?: string; code?: string }) => {
+    w.on('message', (m: { ready?: true; hex?: string; error?: string; code?: string }) => {
+      if (m.ready) return onReady();
       void w.terminate();
       if (m.hex) resolvePromise(m.hex);
       else reject(Object.assign(new Error(m.error ?? 'hashing failed'), { code: m.code }));
@@ -127,7 +150,7 @@ function sha256OfFileInWorker(path: string): Promise<string> {
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
  *  and only then await it (see openVerified in restore.ts). */
-export async function verifyChecksum(zipPath: string): Promise<string> {
+export async function verifyChecksum(zipPath: string, onThreadReady: () => void = () => {}): Promise<string> {
   let st;
   try {
     st = statSync(zipPath);
@@ -143,7 +166,7 @@ export async function verifyChecksum(zipPath: string): Promise<string> {
   let actual: string;
   try {
     actual = await (st.size >= HASH_IN_WORKER_BYTES
-      ? sha256OfFileInWorker(zipPath)
+      ? sha256OfFileInWorker(zipPath, onThreadReady)
       : sha256OfFileSync(zipPath));
   } catch (error) {
     if (error instanceof BackupIntegrityError) throw error;
@@ -159,9 +182,32 @@ export async function verifyChecksum(zipPath: string): Promise<string> {
   return actual;
 }
 
-/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-export async function openArchive(zipPath: string, maxEntries: number): Promise<OpenArchive> {
-  return openArchiveSync(zipPath, maxEntries);
+/** A central directory this big (about 25,000 entries of ours) makes tables worth waiting for
+ *  `threadsReady` before building them. */
+const WAIT_BEFORE_TABLES_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Opens the archive and lists every central-directory entry (bounded by `maxEntries`).
+ * `threadsReady`: when the caller started a worker thread just before (the checksum's), settled
+ * once that thread has set the young-generation hold again. V8 resets the hold whenever it sets
+ * up an isolate, and building a large archive's tables meanwhile (everything survives) grew the
+ * young generation to its 32 MiB maximum in some runs and not in others: a 100,000-file rollback
+ * peaked at 163-168 or at 186-209 MiB. Small archives do not wait (~25 ms of a thread's start).
+ */
+export async function openArchive(
+  zipPath: string,
+  maxEntries: number,
+  threadsReady?: Promise<unknown>,
+): Promise<OpenArchive> {
+  const location = locateCentralDirectory(zipPath, maxEntries);
+  if (threadsReady && location.cdSize >= WAIT_BEFORE_TABLES_BYTES) {
+    try {
+      await threadsReady;
+    } catch {
+      // the thread's failure is the checksum's to report
+    }
+  }
+  return readCentralDirectory(location);
 }
 
 /** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,

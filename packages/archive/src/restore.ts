@@ -129,11 +129,14 @@ async function openVerified(
   zipPath: string,
   caps: ExtractionCaps,
 ): Promise<{ sha256: string; archive: OpenArchive; manifest: BackupManifest; plan: ExtractionPlan }> {
-  const checksum = verifyChecksum(zipPath);
+  let threadReady!: () => void;
+  const ready = new Promise<void>((resolveReady) => (threadReady = resolveReady));
+  const checksum = verifyChecksum(zipPath, threadReady);
   checksum.catch(() => undefined); // awaited below, whatever happens
+  void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
   let opened;
   try {
-    const archive = await openArchive(zipPath, caps.maxEntries);
+    const archive = await openArchive(zipPath, caps.maxEntries, ready);
     try {
       opened = { archive, ...(await inspect(zipPath, archive, caps)) };
     } catch (error) {
@@ -223,6 +226,8 @@ export interface RestoredTree {
   /** Top-level names inside the target that the restore replaced. */
   roots: string[];
   entries: PlannedEntry[];
+  /** When staging ended (`Date.now()`): a restored file changed later was changed by someone else. */
+  stagedAtMs: number;
 }
 
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
@@ -432,6 +437,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         verifyFileHashes: options.verifyFileHashes ?? true,
       });
       verified = true;
+      const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
       log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
       const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
       swapRoots({
@@ -443,7 +449,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         startedAt: now().toISOString(),
       });
       staging = undefined;
-      if (options.verifyFileHashes ?? true) restored = { roots, entries: plan.entries };
+      if (options.verifyFileHashes ?? true) restored = { roots, entries: plan.entries, stagedAtMs };
       if (existsSync(previous)) previousTree = previous;
       log.line(
         `swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`,

@@ -10,9 +10,11 @@ import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
 import { HeapGuard } from './heapguard.js';
 import {
+  DeployedTreeRecordError,
   deployedTreeRecordPath,
   describeLiveTreeChanges,
   liveTreeChanges,
+  readDeployedTreeHeader,
   recordDeployedTree,
   type LiveTreeChanges,
 } from './live-tree.js';
@@ -62,18 +64,42 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     };
   };
   const recordPath = deployedTreeRecordPath(target);
+  const noRecord: LiveTreeChanges = {
+    record: undefined,
+    recordPath,
+    modified: [],
+    added: [],
+    removed: [],
+    recordedFiles: 0,
+  };
   let liveTree: LiveTreeChanges;
+  let unreadableRecord: string | undefined;
   try {
-    liveTree = liveTreeChanges(target);
+    // The tool's own automatic rollback right after its deploy has nothing to compare: it needs
+    // only what the record covers, not a hash of every file (seconds on a large tree, at the
+    // moment the service is failing).
+    liveTree =
+      options.liveTreeCheck === false
+        ? { ...noRecord, record: readDeployedTreeHeader(target) }
+        : liveTreeChanges(target);
   } catch (error) {
-    if (!isFsError(error)) throw error;
-    return refuse(
-      `${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`,
-      { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 },
-    );
+    if (error instanceof DeployedTreeRecordError) {
+      if (!options.force && options.liveTreeCheck !== false)
+        return refuse(
+          `${error.message}, so the rollback cannot tell hand edits since the deploy from the deploy itself; fix or delete the record, or pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`,
+          noRecord,
+        );
+      unreadableRecord = error.message; // rewritten after the restore
+      liveTree = noRecord;
+    } else if (!isFsError(error)) throw error;
+    else
+      return refuse(
+        `${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`,
+        noRecord,
+      );
   }
-  // The comparison's tables (the record parsed whole) are garbage now; on a large tree, collect
-  // them before the restore builds its own (100,000 files: ~40 MiB that would add to its peak).
+  // The comparison's tables are garbage now; on a large tree, collect them before the restore
+  // builds its own.
   new HeapGuard().phase(liveTree.recordedFiles);
   const changed = describeLiveTreeChanges(liveTree);
   if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
@@ -119,6 +145,8 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
   const message =
     changed && options.force && liveTree.record
       ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
-      : result.message;
+      : unreadableRecord
+        ? `${result.message} (${options.force ? '--force: ' : ''}${unreadableRecord}; not compared)`
+        : result.message;
   return { ...result, message, liveTree, failed };
 }

@@ -68,7 +68,23 @@ function damaged(path: string, what: string): BackupIntegrityError {
 
 /** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
  *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
+/** Where an archive's central directory is, from its end record: the cheap first half of
+ *  opening it (a few reads at the end), before the table of every entry is built. */
+export interface CentralDirectoryLocation {
+  path: string;
+  fd: number;
+  size: number;
+  count: number;
+  cdOffset: number;
+  cdSize: number;
+}
+
 export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchive {
+  return readCentralDirectory(locateCentralDirectory(zipPath, maxEntries));
+}
+
+/** Opens the archive and finds its central directory; the descriptor is closed on error. */
+export function locateCentralDirectory(zipPath: string, maxEntries: number): CentralDirectoryLocation {
   // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
   // covers a swap between the check and the open (the fstat below refuses it then).
   let pre;
@@ -122,6 +138,19 @@ export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchiv
         `${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`,
       );
     }
+    ok = true;
+    return { path: zipPath, fd, size, count, cdOffset, cdSize };
+  } finally {
+    if (!ok) closeSync(fd);
+  }
+}
+
+/** Lists every central-directory entry and checks that no two overlap; the descriptor is closed
+ *  on error. */
+export function readCentralDirectory(location: CentralDirectoryLocation): OpenArchive {
+  const { path: zipPath, fd, size, count, cdOffset, cdSize } = location;
+  let ok = false;
+  try {
     const entries: ArchiveEntry[] = [];
     const BLOCK = 4 * 1024 * 1024;
     let pos = cdOffset;
