@@ -212,6 +212,11 @@ describe('reading the deployed-tree record', () => {
       /has no numeric "mode" and 64-hex "sha256" for "a\/one\.txt" \(line 2\)/,
     ],
     ['not JSON at all', () => 'garbage', /is not valid JSON \(/],
+    [
+      'a missing comma',
+      (t: string) => t.replace('},\n', '}\n'),
+      /is not valid JSON between lines 2 and 5 \(a missing comma\?\)/,
+    ],
   ])(
     'a record with %s refuses the rollback naming the file and why; --force restores and says so',
     async (_what, damage, why) => {
@@ -250,6 +255,26 @@ describe('reading the deployed-tree record', () => {
       expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] }); // rewritten
     },
   );
+
+  it('names the damaged line of a large record (read in chunks of lines)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-large-record-'));
+    dirs.push(root);
+    const live = join(root, 'srv');
+    mkdirSync(live);
+    for (let i = 0; i < 1500; i++) writeFileSync(join(live, `f${String(i).padStart(4, '0')}`), String(i));
+    recordDeployedTree(live, { environment: 'production', now: clock });
+    expect(liveTreeChanges(live)).toMatchObject({
+      modified: [],
+      added: [],
+      removed: [],
+      recordedFiles: 1500,
+    });
+    const recordPath = deployedTreeRecordPath(live);
+    const lines = readFileSync(recordPath, 'utf8').split('\n');
+    lines[699] = lines[699]!.replace(/"sha256":"[0-9a-f]/, '"sha256":"x');
+    writeFileSync(recordPath, lines.join('\n'));
+    expect(() => liveTreeChanges(live)).toThrow(/64-hex "sha256" for "f\d{4}" \(line 700\)$/);
+  });
 
   it('the automatic rollback (no live-tree check) is not stopped by a damaged record', async () => {
     const { root, live, recordPath } = recorded();
