@@ -39,7 +39,7 @@ import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { DeflatePool } from './deflatepool.js';
-import { HeapGuard } from './heapguard.js';
+import { HeapGuard, boundExternalMemory } from './heapguard.js';
 import { deflateRawReleasing, releasingZlib } from './workergc.js';
 import { sha256OfFd } from './read.js';
 import { MANIFEST_ENTRY, MANIFEST_FORMAT, ManifestWriter } from './manifest.js';
@@ -437,6 +437,7 @@ async function streamLargeFile(
     const buffers = pieces();
     let dictionary: Buffer | undefined;
     for (let k = 0; ; k++) {
+      boundExternalMemory();
       const chunk = buffers[k % PIECE_BUFFERS]!;
       let n: number;
       try {

@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createInflateRaw, inflateRawSync, crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
-import { HOLD_SOURCE, heldForWorker } from './heapguard.js';
+import { HOLD_SOURCE, boundExternalMemory, heldForWorker } from './heapguard.js';
 import { releasingZlib } from './workergc.js';
 import { MANIFEST_ENTRY, ManifestReader, type BackupManifest } from './manifest.js';
 import {
@@ -312,6 +312,7 @@ export async function streamEntryData(
     done.catch(() => undefined);
     try {
       for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+        boundExternalMemory();
         const len = Math.min(CHUNK, end - pos);
         if (!inflate.write(readInto(Buffer.allocUnsafe(len), pos, len)))
           await new Promise<void>((r) => inflate.once('drain', r).once('close', r));
