@@ -277,8 +277,8 @@ const RECORD_CHUNK_LINES = 512;
 
 /**
  * Reads a record: its header, and (unless `headerOnly`) its files. A record this tool wrote has
- * one file per line (`recordDeployedTree`), read here line by line into a RecordTable; anything
- * else that is valid JSON of the same shape is read whole. Throws DeployedTreeRecordError naming
+ * one file per line (`recordDeployedTree`), read here a chunk of lines at a time into a
+ * RecordTable; anything else that is valid JSON of the same shape is read whole. Throws DeployedTreeRecordError naming
  * the file and what is wrong.
  */
 function readRecord(

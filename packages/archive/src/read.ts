@@ -76,8 +76,6 @@ export function readChecksumFile(zipPath: string): ChecksumLine {
   return { expected: m[1]!.toLowerCase(), name, path };
 }
 
-/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block; a multi-GiB
- *  file is never read into memory at once). */
 let hashBuffer: Buffer | undefined;
 
 /** SHA256 of an open file's bytes, read from the start. One 1 MiB buffer for every call (this is
@@ -96,6 +94,8 @@ export function sha256OfFd(fd: number): string {
   return hash.digest('hex');
 }
 
+/** SHA256 of a regular file, read in 1 MiB blocks (no stream machinery per block; a multi-GiB
+ *  file is never read into memory at once). */
 export function sha256OfFileSync(path: string): string {
   const st = statSync(path);
   if (!st.isFile()) throw new BackupIntegrityError(`${path} is not a regular file`);

@@ -105,11 +105,6 @@ async function inspect(
   return { manifest, plan };
 }
 
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
- *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. */
 /** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
  *  tool, may be what filled it. */
 function keptVersionsHint(target: string): string {
@@ -125,6 +120,9 @@ function keptVersionsHint(target: string): string {
     : '';
 }
 
+/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
+ *  thread when large) while its central directory, manifest and entries are checked here. A
+ *  checksum failure is reported first. The caller closes the archive. */
 async function openVerified(
   zipPath: string,
   caps: ExtractionCaps,
@@ -155,6 +153,8 @@ async function openVerified(
   }
 }
 
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
 export async function verifyBackup(zipPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const caps = { ...DEFAULT_CAPS, ...options.caps };
   const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
@@ -474,7 +474,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       throw error;
     }
     let message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') message += keptVersionsHint(target);
     log.line(
       `FAILED: ${message}`,
