@@ -251,6 +251,8 @@ export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
 
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
+let storedChunk: Buffer | undefined;
+
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
  *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
  *  moment the output passes `declaredSize`; checks the size and CRC-32 at the end. Whatever
@@ -286,8 +288,11 @@ export async function streamEntryData(
   };
   const end = start + entry.compressedSize;
   if (entry.compressionMethod === 0) {
-    // Synchronous: one buffer serves every piece (bounded memory for any size).
-    const chunk = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, entry.compressedSize)));
+    // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
+    // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
+    // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
+    // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
+    const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
     for (let pos = start; pos < end; pos += CHUNK) take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
   } else {
     const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
