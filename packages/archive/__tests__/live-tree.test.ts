@@ -31,21 +31,43 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 let tick = 0;
 const clock = () => new Date(Date.UTC(2026, 10, 23, 12, 0, tick++));
 
-async function scene() {
-  const root = mkdtempSync(join(tmpdir(), 'live-tree-'));
-  dirs.push(root);
-  const live = join(root, 'srv');
-  mkdirSync(join(live, 'data'), { recursive: true });
-  writeFileSync(join(live, 'release.txt'), '1.0\n');
-  writeFileSync(join(live, 'data/rows.jsonl'), 'a\n');
-  const backup = await createBackup({
+/** `runRollback --force` of `backupPath` into `live`. */
+function forcedRollback(root: string, live: string, backupPath: string) {
+  return runRollback({
     environment: 'production',
-    paths: ['release.txt'],
+    backupPath,
+    target: live,
+    cwd: root,
+    force: true,
+    now: clock,
+  });
+}
+
+/** A new scratch directory (removed after the tests) and the live tree path `srv` inside it. */
+function freshLive(label: string): { root: string; live: string } {
+  const root = mkdtempSync(join(tmpdir(), label));
+  dirs.push(root);
+  return { root, live: join(root, 'srv') };
+}
+
+/** A production backup of `paths` under `live`, into `<root>/backups`. */
+function backupOf(root: string, live: string, paths: string[]) {
+  return createBackup({
+    environment: 'production',
+    paths,
     baseDir: live,
     outDir: join(root, 'backups'),
     cwd: root,
     now: clock,
   });
+}
+
+async function scene() {
+  const { root, live } = freshLive('live-tree-');
+  mkdirSync(join(live, 'data'), { recursive: true });
+  writeFileSync(join(live, 'release.txt'), '1.0\n');
+  writeFileSync(join(live, 'data/rows.jsonl'), 'a\n');
+  const backup = await backupOf(root, live, ['release.txt']);
   writeFileSync(join(live, 'release.txt'), '1.1\n'); // the deploy
   recordDeployedTree(live, { environment: 'production', paths: ['release.txt'], now: clock });
   const rollback = (extra: Record<string, unknown> = {}) =>
@@ -100,9 +122,7 @@ describe('live tree changed since the deploy', () => {
   });
 
   it('the record a rollback writes from its plan is the one a full read-back of the tree gives', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-plan-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { root, live } = freshLive('live-tree-plan-');
     mkdirSync(join(live, 'app/bin'), { recursive: true });
     writeFileSync(join(live, 'app/bin/run'), '#!/bin/sh\n');
     chmodSync(join(live, 'app/bin/run'), 0o2755); // setgid: read back, the kernel may drop it
@@ -111,23 +131,9 @@ describe('live tree changed since the deploy', () => {
     symlinkSync('config.yml', join(live, 'app/current'));
     writeFileSync(join(live, 'VERSION'), '1.0\n'); // a top-level file root
     writeFileSync(join(live, 'other.txt'), 'not in the backup\n'); // walked, not restored
-    const backup = await createBackup({
-      environment: 'production',
-      paths: ['app', 'VERSION'],
-      baseDir: live,
-      outDir: join(root, 'backups'),
-      cwd: root,
-      now: clock,
-    });
+    const backup = await backupOf(root, live, ['app', 'VERSION']);
     writeFileSync(join(live, 'app/config.yml'), 'a: 2\n');
-    const r = await runRollback({
-      environment: 'production',
-      backupPath: backup.backupPath,
-      target: live,
-      cwd: root,
-      force: true,
-      now: clock,
-    });
+    const r = await forcedRollback(root, live, backup.backupPath);
     expect(r.status).toBe('restored-unverified');
     const fromPlan = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
     recordDeployedTree(live, { environment: 'production', now: clock }); // reads everything back
@@ -169,9 +175,7 @@ describe('liveTreeChanges', () => {
 
 describe('reading the deployed-tree record', () => {
   function recorded() {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-record-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { root, live } = freshLive('live-tree-record-');
     mkdirSync(join(live, 'a'), { recursive: true });
     for (const name of ['a/one.txt', 'a/two.txt', 'three "quoted"\\name.txt', 'ünï.txt'])
       writeFileSync(join(live, name), name);
@@ -221,14 +225,7 @@ describe('reading the deployed-tree record', () => {
     'a record with %s refuses the rollback naming the file and why; --force restores and says so',
     async (_what, damage, why) => {
       const { root, live, recordPath } = recorded();
-      const backup = await createBackup({
-        environment: 'production',
-        paths: ['a'],
-        baseDir: live,
-        outDir: join(root, 'backups'),
-        cwd: root,
-        now: clock,
-      });
+      const backup = await backupOf(root, live, ['a']);
       writeFileSync(recordPath, damage(readFileSync(recordPath, 'utf8')));
       writeFileSync(join(live, 'a/one.txt'), 'deployed later');
       const rollback = (force: boolean) =>
@@ -257,9 +254,7 @@ describe('reading the deployed-tree record', () => {
   );
 
   it('names the damaged line of a large record (read in chunks of lines)', () => {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-large-record-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { live } = freshLive('live-tree-large-record-');
     mkdirSync(live);
     for (let i = 0; i < 1500; i++) writeFileSync(join(live, `f${String(i).padStart(4, '0')}`), String(i));
     recordDeployedTree(live, { environment: 'production', now: clock });
@@ -278,14 +273,7 @@ describe('reading the deployed-tree record', () => {
 
   it('the automatic rollback (no live-tree check) is not stopped by a damaged record', async () => {
     const { root, live, recordPath } = recorded();
-    const backup = await createBackup({
-      environment: 'production',
-      paths: ['a'],
-      baseDir: live,
-      outDir: join(root, 'backups'),
-      cwd: root,
-      now: clock,
-    });
+    const backup = await backupOf(root, live, ['a']);
     writeFileSync(recordPath, 'garbage');
     const r = await runRollback({
       environment: 'production',
@@ -305,9 +293,7 @@ describe('reading the deployed-tree record', () => {
 describe('a file whose status is the recorded one is not hashed again', () => {
   const settle = () => new Promise((r) => setTimeout(r, 250)); // past the 100 ms racy window
   async function settledTree() {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-status-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { live } = freshLive('live-tree-status-');
     mkdirSync(live);
     writeFileSync(join(live, 'app.js'), 'v1 code');
     writeFileSync(join(live, 'config.yml'), 'a: 1\n');
@@ -336,9 +322,7 @@ describe('a file whose status is the recorded one is not hashed again', () => {
   });
 
   it('an in-place edit of the same size is found even with its mtime put back (ctime moves)', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-mtime-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { live } = freshLive('live-tree-mtime-');
     mkdirSync(live);
     const path = join(live, 'app.js');
     const then = new Date('2026-11-01T00:00:00Z'); // whole seconds: put back exactly
@@ -360,9 +344,7 @@ describe('a file whose status is the recorded one is not hashed again', () => {
   });
 
   it('a file changed within 100 ms of the recording gets no status (it is always read)', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-racy-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { live } = freshLive('live-tree-racy-');
     mkdirSync(live);
     writeFileSync(join(live, 'old.txt'), 'old');
     await settle();
@@ -374,29 +356,11 @@ describe('a file whose status is the recorded one is not hashed again', () => {
   });
 
   it('a rollback records the files it restored; one staged right before the swap gets no status', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'live-tree-restored-'));
-    dirs.push(root);
-    const live = join(root, 'srv');
+    const { root, live } = freshLive('live-tree-restored-');
     mkdirSync(join(live, 'app'), { recursive: true });
     writeFileSync(join(live, 'app/a.txt'), 'a');
-    const backup = await createBackup({
-      environment: 'production',
-      paths: ['app'],
-      baseDir: live,
-      outDir: join(root, 'backups'),
-      cwd: root,
-      now: clock,
-    });
-    const rollback = () =>
-      runRollback({
-        environment: 'production',
-        backupPath: backup.backupPath,
-        target: live,
-        cwd: root,
-        force: true,
-        now: clock,
-      });
-    expect((await rollback()).status).toBe('restored-unverified');
+    const backup = await backupOf(root, live, ['app']);
+    expect((await forcedRollback(root, live, backup.backupPath)).status).toBe('restored-unverified');
     // Files staged right before the swap are within the racy window: no status yet.
     const first = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
     expect(first['app/a.txt']).toMatchObject({ size: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
