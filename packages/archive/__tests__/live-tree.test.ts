@@ -321,6 +321,19 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     expect(liveTreeChanges(live).modified).toEqual(['app.js']);
   });
 
+  it('trusts no status whose change is within 100 ms of the record file’s own mtime (file-system clock)', async () => {
+    const { live, recordPath, record } = await settledTree();
+    const r = record();
+    r.files['app.js'].sha256 = '0'.repeat(64);
+    writeFileSync(recordPath, JSON.stringify(r));
+    // As if the file system's clock lagged ours: the record written 50 ms after the file changed.
+    const changed = lstatSync(join(live, 'app.js')).ctimeMs;
+    utimesSync(recordPath, new Date(changed), new Date(changed + 50));
+    expect(liveTreeChanges(live).modified).toEqual(['app.js']); // read, not trusted
+    utimesSync(recordPath, new Date(changed), new Date(changed + 1000));
+    expect(liveTreeChanges(live).modified).toEqual([]); // trusted again
+  });
+
   it('an in-place edit of the same size is found even with its mtime put back (ctime moves)', async () => {
     const { live } = freshLive('live-tree-mtime-');
     mkdirSync(live);

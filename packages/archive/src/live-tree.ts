@@ -14,6 +14,7 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  statSync,
   writeSync,
   type Stats,
 } from 'node:fs';
@@ -243,11 +244,15 @@ class RecordTable {
   }
 
   /** The live file's status is the recorded one: its bytes are the recorded ones. */
+  /** Statuses recorded with a change time from this on are not trusted (see liveTreeChanges). */
+  trustBeforeMs = -Infinity;
+
   unchanged(row: number, file: LiveFile): boolean {
     const s = file.status;
     const at = row * 4;
     return (
       s !== undefined &&
+      this.status[at + 2]! < this.trustBeforeMs &&
       this.status[at] === file.size &&
       this.status[at + 1] === s.ino &&
       this.status[at + 2] === s.ctimeMs &&
@@ -393,6 +398,11 @@ export function liveTreeChanges(target: string): LiveTreeChanges {
     return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
   const { record, table } = readRecord(recordPath, false);
   const files = table!;
+  // The racy rule once more, on the file system's own clock (git compares with its index file's
+  // mtime): a status is trusted only for a change well before the record was written. Recording
+  // already left out files changed just before it by this machine's clock; this also holds where
+  // the file system's clock is not ours (a network file system whose server lags).
+  files.trustBeforeMs = statSync(recordPath).mtimeMs - RACY_MS;
   const modified: string[] = [];
   const added: string[] = [];
   const digest = Buffer.alloc(32);
