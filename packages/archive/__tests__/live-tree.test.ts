@@ -31,14 +31,16 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 let tick = 0;
 const clock = () => new Date(Date.UTC(2026, 10, 23, 12, 0, tick++));
 
-/** `runRollback --force` of `backupPath` into `live`. */
-function forcedRollback(root: string, live: string, backupPath: string) {
+/** A production rollback of `backupPath` into `live`: `--force`, or the tool's own automatic
+ *  rollback (no live-tree check). */
+function rollbackAs(kind: 'forced' | 'automatic', root: string, live: string, backupPath: string) {
   return runRollback({
     environment: 'production',
     backupPath,
     target: live,
     cwd: root,
-    force: true,
+    force: kind === 'forced',
+    ...(kind === 'automatic' ? { liveTreeCheck: false } : {}),
     now: clock,
   });
 }
@@ -133,7 +135,7 @@ describe('live tree changed since the deploy', () => {
     writeFileSync(join(live, 'other.txt'), 'not in the backup\n'); // walked, not restored
     const backup = await backupOf(root, live, ['app', 'VERSION']);
     writeFileSync(join(live, 'app/config.yml'), 'a: 2\n');
-    const r = await forcedRollback(root, live, backup.backupPath);
+    const r = await rollbackAs('forced', root, live, backup.backupPath);
     expect(r.status).toBe('restored-unverified');
     const fromPlan = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
     recordDeployedTree(live, { environment: 'production', now: clock }); // reads everything back
@@ -275,18 +277,21 @@ describe('reading the deployed-tree record', () => {
     const { root, live, recordPath } = recorded();
     const backup = await backupOf(root, live, ['a']);
     writeFileSync(recordPath, 'garbage');
-    const r = await runRollback({
-      environment: 'production',
-      backupPath: backup.backupPath,
-      target: live,
-      cwd: root,
-      force: false,
-      liveTreeCheck: false,
-      now: clock,
-    });
+    const r = await rollbackAs('automatic', root, live, backup.backupPath);
     expect(r.status).toBe('restored-unverified');
     expect(r.message).toMatch(/\(the deployed-tree record .* is not valid JSON .*; not compared\)$/);
     expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
+  });
+
+  it('the automatic rollback reads only the record’s first line: a record cut off after it still serves', async () => {
+    const { root, live, recordPath } = recorded();
+    const backup = await backupOf(root, live, ['a']);
+    const text = readFileSync(recordPath, 'utf8');
+    writeFileSync(recordPath, text.slice(0, text.indexOf('\n') + 40)); // header, then part of a line
+    expect(() => liveTreeChanges(live)).toThrow(/ends early/); // a full read refuses it
+    const r = await rollbackAs('automatic', root, live, backup.backupPath);
+    expect(r.status).toBe('restored-unverified');
+    expect(r.message).not.toMatch(/not compared/); // its header was read
   });
 });
 
@@ -373,7 +378,7 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     mkdirSync(join(live, 'app'), { recursive: true });
     writeFileSync(join(live, 'app/a.txt'), 'a');
     const backup = await backupOf(root, live, ['app']);
-    expect((await forcedRollback(root, live, backup.backupPath)).status).toBe('restored-unverified');
+    expect((await rollbackAs('forced', root, live, backup.backupPath)).status).toBe('restored-unverified');
     // Files staged right before the swap are within the racy window: no status yet.
     const first = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
     expect(first['app/a.txt']).toMatchObject({ size: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });

@@ -12,6 +12,7 @@ import {
   lstatSync,
   readdirSync,
   readFileSync,
+  readSync,
   readlinkSync,
   renameSync,
   statSync,
@@ -280,6 +281,24 @@ class RecordTable {
 const RECORD_LINE_HEAD = '"files":{';
 const RECORD_CHUNK_LINES = 512;
 
+/** The first line of a record this tool wrote (its header) with its newline, read alone: the
+ *  automatic rollback needs only that, not the 19 MB of a 100,000-file record. Undefined when the
+ *  record is not in that layout or its first line is longer than HEAD_READ_BYTES. */
+const HEAD_READ_BYTES = 64 * 1024;
+function firstLineOf(recordPath: string): Buffer | undefined {
+  const fd = openSync(recordPath, 'r');
+  try {
+    const head = Buffer.allocUnsafe(HEAD_READ_BYTES);
+    const n = readSync(fd, head, 0, HEAD_READ_BYTES, 0);
+    const end = head.subarray(0, n).indexOf(10);
+    return end > 0 && head.toString('utf8', 0, end).endsWith(RECORD_LINE_HEAD)
+      ? head.subarray(0, end + 1)
+      : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads a record: its header, and (unless `headerOnly`) its files. A record this tool wrote has
  * one file per line (`recordDeployedTree`), read here a chunk of lines at a time into a
@@ -290,7 +309,7 @@ function readRecord(
   recordPath: string,
   headerOnly: boolean,
 ): { record: Omit<DeployedTreeRecord, 'files'>; table: RecordTable | undefined } {
-  const bytes = readFileSync(recordPath);
+  const bytes = (headerOnly && firstLineOf(recordPath)) || readFileSync(recordPath);
   const bad = (why: string): DeployedTreeRecordError =>
     new DeployedTreeRecordError(`the deployed-tree record ${recordPath} ${why}`);
   const headerOf = (value: unknown): Omit<DeployedTreeRecord, 'files'> => {

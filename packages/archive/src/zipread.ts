@@ -66,8 +66,6 @@ function damaged(path: string, what: string): BackupIntegrityError {
   return new BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
 }
 
-/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
- *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
 /** Where an archive's central directory is, from its end record: the cheap first half of
  *  opening it (a few reads at the end), before the table of every entry is built. */
 export interface CentralDirectoryLocation {
@@ -79,6 +77,8 @@ export interface CentralDirectoryLocation {
   cdSize: number;
 }
 
+/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
+ *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
 export function openArchiveSync(zipPath: string, maxEntries: number): OpenArchive {
   return readCentralDirectory(locateCentralDirectory(zipPath, maxEntries));
 }
