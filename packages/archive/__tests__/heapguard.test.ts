@@ -22,6 +22,14 @@ function garbage(): number {
   return before;
 }
 
+/** Runs `script` (an ES module importing './heapguard.js') in a child Node, which must write
+ *  nothing to stderr: the hold and the collections are process-wide and would change Jest's heap. */
+function runWithHeapguard(script: string): { stdout: string } {
+  const r = runModule(transpiledModules(['heapguard']), script);
+  expect(r.stderr).toBe('');
+  return r;
+}
+
 describe('HeapGuard', () => {
   it('collects the garbage of a large job between phases', () => {
     const guard = new HeapGuard();
@@ -37,9 +45,7 @@ describe('holdYoungGeneration', () => {
   // `worker`: a worker thread is started (and has come online) before the table is read, one
   // that sets the hold again (`again`) or not (`plain`).
   const youngAfterTable = (hold: boolean, worker: 'none' | 'again' | 'plain' = 'none'): number => {
-    const dir = transpiledModules(['heapguard']);
-    const r = runModule(
-      dir,
+    const r = runWithHeapguard(
       `import { getHeapSpaceStatistics } from 'node:v8';
          import { Worker } from 'node:worker_threads';
          import { holdYoungGeneration, heldForWorker, HOLD_SOURCE } from './heapguard.js';
@@ -56,7 +62,6 @@ describe('holdYoungGeneration', () => {
          const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
          console.log(young.space_size, table.length);`,
     );
-    expect(r.stderr).toBe('');
     return Number(r.stdout.split(' ')[0]);
   };
   const MiB = 1024 * 1024;
@@ -82,9 +87,7 @@ describe('capYoungGeneration', () => {
   // A backup does not hold from the start (that raised its peak); checked every 1,024 entries,
   // the cap stops the young generation at 16 MiB where V8 would take it to its maximum.
   const youngAfterWalk = (cap: boolean): number => {
-    const dir = transpiledModules(['heapguard']);
-    const r = runModule(
-      dir,
+    const r = runWithHeapguard(
       `import { getHeapSpaceStatistics } from 'node:v8';
          import { capYoungGeneration, heldForWorker } from './heapguard.js';
          const table = [];
@@ -95,7 +98,6 @@ describe('capYoungGeneration', () => {
          const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
          console.log(young.space_size, JSON.stringify(heldForWorker()), table.length);`,
     );
-    expect(r.stderr).toBe('');
     const [size, held] = r.stdout.split(' ');
     return Number(size) * (held === '{"holdYoung":true}' ? 1 : -1);
   };
@@ -154,9 +156,7 @@ describe('boundExternalMemory', () => {
   // A restore's streamed inflate, as read.ts feeds it (1 MiB pieces in, 256 KiB pieces out), under
   // the held young generation, in a child process; the largest external memory seen, in MiB.
   const maxExternal = (bound: boolean): number => {
-    const dir = transpiledModules(['heapguard']);
-    const r = runModule(
-      dir,
+    const r = runWithHeapguard(
       `import { getHeapStatistics } from 'node:v8';
          import { createInflateRaw, deflateRawSync } from 'node:zlib';
          import { randomBytes } from 'node:crypto';
@@ -181,14 +181,11 @@ describe('boundExternalMemory', () => {
          }
          console.log(max);`,
     );
-    expect(r.stderr).toBe('');
     return Number(r.stdout) / (1024 * 1024);
   };
 
   it('does not collect on every piece in a process that holds more than 32 MiB of live buffers', () => {
-    const dir = transpiledModules(['heapguard']);
-    const r = runModule(
-      dir,
+    const r = runWithHeapguard(
       `import { PerformanceObserver, constants } from 'node:perf_hooks';
          import { boundExternalMemory } from './heapguard.js';
          const live = Buffer.alloc(96 * 1024 * 1024, 1); // a host's own buffers (a test runner)
@@ -201,7 +198,6 @@ describe('boundExternalMemory', () => {
          await new Promise((r) => setTimeout(r, 100)); // gc entries arrive asynchronously
          console.log(majors, live.length);`,
     );
-    expect(r.stderr).toBe('');
     // Each collection waits ten times the previous one's duration: 200 back-to-back calls
     // collected 200 times before that.
     expect(Number(r.stdout.split(' ')[0])).toBeLessThanOrEqual(20);
