@@ -47736,6 +47736,37 @@ function capYoungGeneration() {
         if (space.space_name === 'new_space' && space.space_size >= YOUNG_CAP_BYTES)
             holdYoungGeneration();
 }
+/** Dead buffers a stream may leave before boundExternalMemory collects them. */
+const EXTERNAL_CAP_BYTES = 32 * 1024 * 1024;
+/** These collections may take at most 1/COLLECT_SHARE of the time (see boundExternalMemory). */
+const COLLECT_SHARE = 10;
+let nextCollectAt = 0;
+/**
+ * Collects when more than EXTERNAL_CAP_BYTES of buffers are outside the heap; call it once per
+ * piece of a long stream (cheap: one statistics call). A streamed inflate's output buffers live
+ * until they are full (256 KiB), long enough, under the held young generation, to be promoted;
+ * their memory then waits for a full collection, which V8 schedules only at about 64 MiB more of
+ * them: a 1 GiB restore on Node 24 held up to 76 MB of dead pieces (peak 168-171 MiB RSS), and
+ * V8's marking under that external pressure slowed a 1 GiB backup from 15 to 27 s.
+ * After a collection that took d ms, the next waits COLLECT_SHARE x d: in a process holding more
+ * than the cap in live buffers with a large heap (a test runner, a host application), collecting
+ * on every piece stopped a 4.5 GiB backup inside Jest (not finished in 8 minutes). A spacing by
+ * pieces instead let a compressible stream leave 70 MiB; measuring what stays live after a
+ * collection came out high (V8 releases the dead buffers a little later).
+ */
+function heapguard_boundExternalMemory() {
+    if ((0,external_node_v8_namespaceObject.getHeapStatistics)().external_memory <= EXTERNAL_CAP_BYTES)
+        return;
+    const started = performance.now();
+    if (started < nextCollectAt)
+        return;
+    const collect = fullGc();
+    if (!collect)
+        return;
+    collect();
+    const ended = performance.now();
+    nextCollectAt = ended + COLLECT_SHARE * (ended - started);
+}
 
 ;// CONCATENATED MODULE: ./packages/archive/src/safety.ts
 // The rules every archive entry must pass before a single byte is written: no way out of the
@@ -47977,17 +48008,18 @@ function collect_describeFsError(error, access = 'source') {
     switch (e.code) {
         case 'EACCES':
         case 'EPERM':
-            return access === 'write'
+            return access === 'write' || access === 'backup-write'
                 ? 'permission denied: run as a user that can write there, or fix its mode'
                 : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
         case 'ENOENT':
             return access === 'source'
                 ? 'it disappeared while the backup ran; run the backup again when the tree is quiet'
                 : 'it (or its directory) does not exist or was removed meanwhile';
+        // Only a backup has an --out to point elsewhere; a restore writes where its target is.
         case 'ENOSPC':
-            return 'no space left on the device; free some space or choose another --out directory';
+            return `no space left on the device; free some space${access === 'backup-write' ? ' or choose another --out directory' : ' there'}`;
         case 'EDQUOT':
-            return 'disk quota exceeded; free some space or choose another --out directory';
+            return `disk quota exceeded; free some space${access === 'backup-write' ? ' or choose another --out directory' : ' there'}`;
         case 'ENAMETOOLONG':
             return 'a name in the path is longer than this file system allows (255 bytes per path component on most, less on some such as eCryptfs), or the whole path exceeds its limit; use a shorter directory';
         case 'EIO':
@@ -48800,6 +48832,603 @@ class DeflatePool {
     }
 }
 
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
+;// CONCATENATED MODULE: ./packages/archive/src/zipread.ts
+// Reading a zip without trusting it: the end records and central directory are parsed here
+// (Zip64 included) into compact entries, in 4 MiB blocks so a million entries never means one
+// huge buffer. No library's reader is used because every safety decision is ours: overlapping
+// entries (the Fifield construction: many central records sharing one compressed stream) are
+// refused from the central directory alone, each local header must name the same file as its
+// central record, and data is read through a sequential window (few reads for many small files).
+
+
+
+const zipread_LOCAL = 0x04034b50;
+const zipread_CENTRAL = 0x02014b50;
+const zipread_EOCD = 0x06054b50;
+const zipread_EOCD64 = 0x06064b50;
+const zipread_LOCATOR64 = 0x07064b50;
+const zipread_MAX32 = 0xffffffff;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+function readAt(fd, length, position) {
+    const b = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+        const n = readSync(fd, b, got, length - got, position + got);
+        if (n === 0)
+            break;
+        got += n;
+    }
+    return got === length ? b : b.subarray(0, got);
+}
+function damaged(path, what) {
+    return new BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
+}
+/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
+ *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
+function openArchiveSync(zipPath, maxEntries) {
+    return zipread_readCentralDirectory(zipread_locateCentralDirectory(zipPath, maxEntries));
+}
+/** Opens the archive and finds its central directory; the descriptor is closed on error. */
+function zipread_locateCentralDirectory(zipPath, maxEntries) {
+    // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
+    // covers a swap between the check and the open (the fstat below refuses it then).
+    let pre;
+    try {
+        pre = statSync(zipPath);
+    }
+    catch (error) {
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check the path and its permissions`);
+    }
+    if (!pre.isFile())
+        throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+    const fd = openSync(zipPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    let ok = false;
+    try {
+        const st = fstatSync(fd);
+        if (!st.isFile())
+            throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
+        const size = st.size;
+        const tailLen = Math.min(size, 22 + 0xffff);
+        const tail = readAt(fd, tailLen, size - tailLen);
+        let e = -1;
+        for (let i = tail.length - 22; i >= 0; i--) {
+            if (tail.readUInt32LE(i) === zipread_EOCD) {
+                e = i;
+                break;
+            }
+        }
+        if (e < 0)
+            throw damaged(zipPath, 'no end-of-central-directory record');
+        const eocdPos = size - tailLen + e;
+        let count = tail.readUInt16LE(e + 10);
+        let cdSize = tail.readUInt32LE(e + 12);
+        let cdOffset = tail.readUInt32LE(e + 16);
+        let cdEnd = eocdPos;
+        if (count === 0xffff || cdSize === zipread_MAX32 || cdOffset === zipread_MAX32) {
+            const loc = readAt(fd, 20, eocdPos - 20);
+            if (eocdPos < 20 || loc.length < 20 || loc.readUInt32LE(0) !== zipread_LOCATOR64)
+                throw damaged(zipPath, 'Zip64 locator missing');
+            const pos = Number(loc.readBigUInt64LE(8));
+            const r = readAt(fd, 56, pos);
+            if (r.length < 56 || r.readUInt32LE(0) !== zipread_EOCD64)
+                throw damaged(zipPath, 'Zip64 end record missing');
+            count = Number(r.readBigUInt64LE(32));
+            cdSize = Number(r.readBigUInt64LE(40));
+            cdOffset = Number(r.readBigUInt64LE(48));
+            cdEnd = pos;
+        }
+        if (cdOffset + cdSize > cdEnd)
+            throw damaged(zipPath, 'central directory runs past its end record');
+        // The manifest entry is ours, not the tree's: it does not count against the cap.
+        if (count > maxEntries + 1) {
+            throw new BackupIntegrityError(`${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`);
+        }
+        ok = true;
+        return { path: zipPath, fd, size, count, cdOffset, cdSize };
+    }
+    finally {
+        if (!ok)
+            closeSync(fd);
+    }
+}
+/** Lists every central-directory entry and checks that no two overlap; the descriptor is closed
+ *  on error. */
+function zipread_readCentralDirectory(location) {
+    const { path: zipPath, fd, size, count, cdOffset, cdSize } = location;
+    let ok = false;
+    try {
+        const entries = [];
+        const BLOCK = 4 * 1024 * 1024;
+        let pos = cdOffset;
+        let buf = Buffer.alloc(0);
+        let at = 0;
+        const need = (n) => {
+            if (buf.length - at >= n)
+                return true;
+            const left = buf.subarray(at);
+            const more = readAt(fd, Math.min(Math.max(BLOCK, n), cdOffset + cdSize - pos), pos);
+            pos += more.length;
+            buf = Buffer.concat([left, more]);
+            at = 0;
+            return buf.length >= n;
+        };
+        for (let i = 0; i < count; i++) {
+            if (!need(46) || buf.readUInt32LE(at) !== zipread_CENTRAL)
+                throw damaged(zipPath, `central directory record ${i + 1} of ${count} is missing or damaged`);
+            const nameLen = buf.readUInt16LE(at + 28);
+            const extraLen = buf.readUInt16LE(at + 30);
+            const commentLen = buf.readUInt16LE(at + 32);
+            const recLen = 46 + nameLen + extraLen + commentLen;
+            if (!need(recLen))
+                throw damaged(zipPath, `central directory record ${i + 1} is cut short`);
+            const flags = buf.readUInt16LE(at + 8);
+            let compressedSize = buf.readUInt32LE(at + 20);
+            let uncompressedSize = buf.readUInt32LE(at + 24);
+            let localHeaderOffset = buf.readUInt32LE(at + 42);
+            // Zip64 extended information: only the fields that are saturated, in this order.
+            let x = at + 46 + nameLen;
+            const xEnd = x + extraLen;
+            while (x + 4 <= xEnd) {
+                const id = buf.readUInt16LE(x);
+                const len = buf.readUInt16LE(x + 2);
+                if (id === 0x0001) {
+                    let f = x + 4;
+                    const take = () => {
+                        if (f + 8 > x + 4 + len)
+                            throw damaged(zipPath, `Zip64 field of entry ${i + 1} is short`);
+                        const v = Number(buf.readBigUInt64LE(f));
+                        f += 8;
+                        return v;
+                    };
+                    if (uncompressedSize === zipread_MAX32)
+                        uncompressedSize = take();
+                    if (compressedSize === zipread_MAX32)
+                        compressedSize = take();
+                    if (localHeaderOffset === zipread_MAX32)
+                        localHeaderOffset = take();
+                }
+                x += 4 + len;
+            }
+            const utf8 = (flags & 0x800) !== 0;
+            const name = buf.toString(utf8 ? 'utf8' : 'latin1', at + 46, at + 46 + nameLen);
+            // Invalid UTF-8 always decodes to U+FFFD, so only a name holding one needs its bytes
+            // checked (no view of the bytes per entry: 20,000 of them were ~5 ms of a verify).
+            const nameValid = !utf8 || !name.includes('\uFFFD') || isUtf8(buf.subarray(at + 46, at + 46 + nameLen));
+            const madeBy = buf.readUInt16LE(at + 4);
+            const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
+            const kind = attrs & S_IFMT;
+            const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
+            entries.push({
+                name,
+                nameValid,
+                type,
+                mode: attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
+                compressedSize,
+                uncompressedSize,
+                crc32: buf.readUInt32LE(at + 16),
+                compressionMethod: buf.readUInt16LE(at + 10),
+                encrypted: (flags & 0x1) !== 0,
+                flags,
+                localHeaderOffset,
+                limit: cdOffset,
+                nameBytes: nameLen,
+            });
+            at += recLen;
+        }
+        // Overlap: in offset order, each entry's header + data must end before the next begins.
+        let ascending = true;
+        for (let i = 1; i < entries.length && ascending; i++)
+            ascending = entries[i - 1].localHeaderOffset <= entries[i].localHeaderOffset;
+        // Our own archives list entries in offset order: sort only a foreign one.
+        const byOffset = ascending
+            ? entries
+            : [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+        for (let i = 0; i < byOffset.length; i++) {
+            const cur = byOffset[i];
+            const next = i + 1 < byOffset.length ? byOffset[i + 1].localHeaderOffset : cdOffset;
+            cur.limit = next;
+            const minimalEnd = cur.localHeaderOffset +
+                30 +
+                (cur.nameBytes ?? Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1'));
+            if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
+                throw new UnsafeArchiveError(`${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`);
+            }
+        }
+        ok = true;
+        return {
+            path: zipPath,
+            fd,
+            size,
+            entries,
+            centralOffset: cdOffset,
+            close: () => {
+                try {
+                    closeSync(fd);
+                }
+                catch {
+                    // already closed
+                }
+            },
+        };
+    }
+    finally {
+        if (!ok)
+            closeSync(fd);
+    }
+}
+/** Sequential reads through a window: many small entries cost one read per window, not two each. */
+class zipread_ArchiveWindow {
+    archive;
+    size;
+    buf;
+    start = 0;
+    end = 0;
+    constructor(archive, size = 2 * 1024 * 1024) {
+        this.archive = archive;
+        this.size = size;
+        this.buf = Buffer.allocUnsafe(size);
+    }
+    /** Bytes [pos, pos+len), or undefined when `len` is larger than the window. */
+    get(pos, len) {
+        if (len > this.size)
+            return undefined;
+        if (pos < this.start || pos + len > this.end) {
+            let got = 0;
+            const want = Math.min(this.size, this.archive.size - pos);
+            while (got < want) {
+                const n = readSync(this.archive.fd, this.buf, got, want - got, pos + got);
+                if (n === 0)
+                    break;
+                got += n;
+            }
+            this.start = pos;
+            this.end = pos + got;
+            if (pos + len > this.end)
+                return undefined;
+        }
+        return this.buf.subarray(pos - this.start, pos - this.start + len);
+    }
+}
+/** Checks `entry`'s local header and returns where its data starts. */
+function zipread_dataStart(archive, win, entry) {
+    const show = JSON.stringify(entry.name);
+    const h = win.get(entry.localHeaderOffset, 30);
+    if (!h || h.readUInt32LE(0) !== zipread_LOCAL)
+        throw new BackupIntegrityError(`${archive.path}: entry ${show} has no local header where the central directory says; the backup is corrupt`);
+    const nameLen = h.readUInt16LE(26);
+    const extraLen = h.readUInt16LE(28);
+    const raw = win.get(entry.localHeaderOffset + 30, nameLen);
+    const expected = Buffer.from(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
+    if (!raw || !raw.equals(expected))
+        throw new BackupIntegrityError(`${archive.path}: entry ${show}'s local header names another file; the backup is corrupt or crafted`);
+    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
+    if (start + entry.compressedSize > entry.limit)
+        throw new UnsafeArchiveError(`${archive.path}: entry ${show} overlaps the next entry; refusing an overlapping-entry zip bomb`);
+    return start;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/read.ts
+// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
+// and the manifest. Every safety decision is ours (see safety.ts).
+
+
+
+
+
+
+
+
+
+
+/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
+function readRegularFile(path, what, limit) {
+    let st;
+    try {
+        st = statSync(path);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
+        throw new BackupIntegrityError(`${what} ${path} cannot be read (${code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+    if (st.size > limit)
+        throw new BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+        if (!fstatSync(fd).isFile())
+            throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
+        const b = Buffer.alloc(limit + 1);
+        let got = 0;
+        while (got < b.length) {
+            const n = readSync(fd, b, got, b.length - got, null);
+            if (n === 0)
+                break;
+            got += n;
+        }
+        return b.subarray(0, Math.min(got, limit));
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
+function readChecksumFile(zipPath) {
+    const path = `${zipPath}.sha256`;
+    const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
+    if (!m)
+        throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
+    const name = m[2];
+    if (basename(name) !== basename(zipPath)) {
+        throw new BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify(basename(zipPath))}: it belongs to another backup`);
+    }
+    return { expected: m[1].toLowerCase(), name, path };
+}
+let hashBuffer;
+/** SHA256 of an open file's bytes, read from the start. One 1 MiB buffer for every call (this is
+ *  synchronous), not one per call: a live-tree check hashes every file of the tree, and a new
+ *  4 MiB buffer per file kept a 100,000-file check's external memory churning. Never a caller's
+ *  scratch buffer, whose bytes it may be compared with (the backup's re-read check). */
+function sha256OfFd(fd) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    const b = (hashBuffer ??= Buffer.allocUnsafeSlow(1024 * 1024));
+    for (let pos = 0, n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, 0); n > 0; pos += n, n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, pos))
+        hash.update(b.subarray(0, n));
+    return hash.digest('hex');
+}
+/** SHA256 of a regular file, read in 1 MiB blocks (no stream machinery per block; a multi-GiB
+ *  file is never read into memory at once). */
+function read_sha256OfFileSync(path) {
+    const st = statSync(path);
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${path} is not a regular file`);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+        return sha256OfFd(fd);
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+const HASH_WORKER_SOURCE = (/* unused pure expression or super */ null && (`(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  ${HOLD_SOURCE}
+  parentPort.postMessage({ ready: true });
+  const fs = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  try {
+    const fd = fs.openSync(workerData.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      const hash = createHash('sha256');
+      const b = Buffer.allocUnsafe(4 * 1024 * 1024);
+      for (let n = fs.readSync(fd, b, 0, b.length, null); n > 0; n = fs.readSync(fd, b, 0, b.length, null))
+        hash.update(b.subarray(0, n));
+      parentPort.postMessage({ hex: hash.digest('hex') });
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    parentPort.postMessage({ error: (e && e.message) || String(e), code: e && e.code });
+  }
+})();`));
+/** Archives at least this big are hashed on a worker thread while the main thread reads their
+ *  central directory and manifest (below it, starting a thread costs more than it saves). */
+const HASH_IN_WORKER_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+function sha256OfFileInWorker(path, onReady) {
+    return new Promise((resolvePromise, reject) => {
+        const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
+        w.on('message', (m) => {
+            if (m.ready)
+                return onReady();
+            void w.terminate();
+            if (m.hex)
+                resolvePromise(m.hex);
+            else
+                reject(Object.assign(new Error(m.error ?? 'hashing failed'), { code: m.code }));
+        });
+        w.once('error', reject);
+    });
+}
+/** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
+ *  before hashing run synchronously, so a caller may start this, read the archive's structure,
+ *  and only then await it (see openVerified in restore.ts). */
+async function read_verifyChecksum(zipPath, onThreadReady = () => { }) {
+    let st;
+    try {
+        st = statSync(zipPath);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (!st.isFile())
+        throw new BackupIntegrityError(`backup ${zipPath} is not a regular file`);
+    const line = readChecksumFile(zipPath);
+    let actual;
+    try {
+        actual = await (st.size >= HASH_IN_WORKER_BYTES
+            ? sha256OfFileInWorker(zipPath, onThreadReady)
+            : read_sha256OfFileSync(zipPath));
+    }
+    catch (error) {
+        if (error instanceof BackupIntegrityError)
+            throw error;
+        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
+    }
+    if (actual !== line.expected) {
+        throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
+    }
+    return actual;
+}
+/** A central directory this big (about 25,000 entries of ours) makes tables worth waiting for
+ *  `threadsReady` before building them. */
+const WAIT_BEFORE_TABLES_BYTES = (/* unused pure expression or super */ null && (2 * 1024 * 1024));
+/**
+ * Opens the archive and lists every central-directory entry (bounded by `maxEntries`).
+ * `threadsReady`: when the caller started a worker thread just before (the checksum's), settled
+ * once that thread has set the young-generation hold again. V8 resets the hold whenever it sets
+ * up an isolate, and building a large archive's tables meanwhile (everything survives) grew the
+ * young generation to its 32 MiB maximum in some runs and not in others: a 100,000-file rollback
+ * peaked at 163-168 or at 186-209 MiB. Small archives do not wait (~25 ms of a thread's start).
+ */
+async function read_openArchive(zipPath, maxEntries, threadsReady) {
+    const location = locateCentralDirectory(zipPath, maxEntries);
+    if (threadsReady && location.cdSize >= WAIT_BEFORE_TABLES_BYTES) {
+        try {
+            await threadsReady;
+        }
+        catch {
+            // the thread's failure is the checksum's to report
+        }
+    }
+    return readCentralDirectory(location);
+}
+/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
+ *  and checking its CRC-32. */
+function read_readSmallEntry(archive, entry, limit) {
+    const show = JSON.stringify(entry.name);
+    if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
+        throw new BackupIntegrityError(`entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
+    }
+    const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
+    const start = dataStart(archive, win, entry);
+    const raw = win.get(start, entry.compressedSize);
+    if (!raw)
+        throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+    const data = read_inflateEntry(entry, raw);
+    if (data.length !== entry.uncompressedSize)
+        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`);
+    if (crc32(data) >>> 0 !== entry.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
+    return data;
+}
+/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
+function read_inflateEntry(entry, raw) {
+    const show = JSON.stringify(entry.name);
+    if (entry.compressionMethod === 0)
+        return raw;
+    try {
+        return releasingZlib(inflateRawSync, raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
+    }
+    catch (error) {
+        const e = error;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`);
+        throw new BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
+    }
+}
+const MANIFEST_LIMIT = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+let storedChunk;
+/** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
+ *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
+ *  moment the output passes `declaredSize`; checks the size and CRC-32 at the end. Whatever
+ *  `sink` throws ends the stream and is thrown. */
+async function read_streamEntryData(archive, entry, start, declaredSize, sink) {
+    const show = JSON.stringify(entry.name);
+    let crc = 0;
+    let bytes = 0;
+    const take = (piece) => {
+        bytes += piece.length;
+        if (bytes > declaredSize)
+            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${declaredSize} bytes (under-declared size); refusing it`);
+        crc = crc32(piece, crc);
+        sink(piece);
+    };
+    const CHUNK = 1024 * 1024;
+    const readInto = (b, pos, len) => {
+        let got = 0;
+        while (got < len) {
+            const n = readSync(archive.fd, b, got, len - got, pos + got);
+            if (n === 0)
+                throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
+            got += n;
+        }
+        return b.subarray(0, len);
+    };
+    const end = start + entry.compressedSize;
+    if (entry.compressionMethod === 0) {
+        // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
+        // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
+        // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
+        // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
+        const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
+        for (let pos = start; pos < end; pos += CHUNK)
+            take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+    }
+    else {
+        const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
+        const done = new Promise((resolvePromise, reject) => {
+            inflate.on('data', (piece) => {
+                try {
+                    take(piece);
+                }
+                catch (error) {
+                    inflate.destroy();
+                    reject(error);
+                }
+            });
+            inflate.on('error', (error) => reject(error instanceof BackupIntegrityError
+                ? error
+                : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)));
+            inflate.on('end', () => resolvePromise());
+        });
+        done.catch(() => undefined);
+        try {
+            for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
+                boundExternalMemory();
+                const len = Math.min(CHUNK, end - pos);
+                if (!inflate.write(readInto(Buffer.allocUnsafe(len), pos, len)))
+                    await new Promise((r) => inflate.once('drain', r).once('close', r));
+            }
+        }
+        catch (error) {
+            inflate.destroy();
+            throw error;
+        }
+        inflate.end();
+        await done;
+    }
+    if (bytes !== declaredSize)
+        throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${declaredSize}`);
+    if (crc >>> 0 !== entry.crc32 >>> 0)
+        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${entry.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
+}
+/** Reads and checks the manifest as it inflates (ManifestReader): its size, CRC-32 and layout are
+ *  checked as for any entry, and damage is reported as damage (size, CRC) before any complaint
+ *  about the JSON it produced. */
+async function read_readManifest(archive, zipPath) {
+    const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
+    if (!entry)
+        throw new BackupIntegrityError(`${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
+    if (entry.uncompressedSize > MANIFEST_LIMIT || entry.compressedSize > MANIFEST_LIMIT + 1024 * 1024)
+        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`);
+    const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
+    const reader = new ManifestReader(zipPath);
+    let parseError;
+    await read_streamEntryData(archive, entry, start, entry.uncompressedSize, (piece) => {
+        if (parseError !== undefined)
+            return;
+        try {
+            reader.push(piece);
+        }
+        catch (error) {
+            parseError = error; // thrown once the bytes are known to be intact
+        }
+    });
+    if (parseError !== undefined)
+        throw parseError;
+    return reader.end();
+}
+
 ;// CONCATENATED MODULE: ./packages/archive/src/lock.ts
 // One holder at a time: a lock file created atomically (hard link of a private file, which fails
 // when the lock exists), naming its holder. A holder that died (kill -9, power loss) on this host
@@ -49258,6 +49887,7 @@ function units_formatBytes(n) {
 
 
 
+
 const DUMP_DIR_ENTRY = '_dump';
 /** Files up to this size are read, hashed and deflated in one synchronous step. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -49422,18 +50052,6 @@ function moved(a, b) {
 function recentlyChanged(st) {
     return Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < 2000;
 }
-let rereadBuffer;
-/** SHA256 of an open file's bytes, read again from the start. One buffer for every call (this
- *  is synchronous), not 1 MiB per recently changed file: a backup taken right after a deploy
- *  re-reads every file, and 20,000 of those buffers reached ~100 MiB before a collection. Never
- *  the caller's scratch buffer, whose bytes it is compared with. */
-function hashFd(fd) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    const b = (rereadBuffer ??= Buffer.allocUnsafeSlow(1024 * 1024));
-    for (let pos = 0, n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, 0); n > 0; pos += n, n = (0,external_node_fs_namespaceObject.readSync)(fd, b, 0, b.length, pos))
-        hash.update(b.subarray(0, n));
-    return hash.digest('hex');
-}
 function openSource(entry) {
     try {
         // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed;
@@ -49475,7 +50093,7 @@ function readSmallConsistent(entry, scratch) {
                 const bytes = data.subarray(0, got);
                 // mtime/ctime tick coarsely (a few ms): a file written within that tick can change with
                 // no visible stat change, so a recently changed file must also read the same twice.
-                if (!recentlyChanged(before) || hashFd(fd) === (0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex'))
+                if (!recentlyChanged(before) || sha256OfFd(fd) === (0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex'))
                     return { data: bytes, stat: before };
             }
         }
@@ -49562,6 +50180,7 @@ async function streamLargeFile(zip, entry, level, pieces) {
         const buffers = pieces();
         let dictionary;
         for (let k = 0;; k++) {
+            heapguard_boundExternalMemory();
             const chunk = buffers[k % PIECE_BUFFERS];
             let n;
             try {
@@ -49598,7 +50217,7 @@ async function streamLargeFile(zip, entry, level, pieces) {
         if (size !== before.size || moved(before, after))
             return undefined;
         const digest = hash.digest('hex');
-        if (recentlyChanged(before) && hashFd(fd) !== digest)
+        if (recentlyChanged(before) && sha256OfFd(fd) !== digest)
             return undefined;
         out.end(crc, size);
         return { size, sha256: digest, stat: before };
@@ -49614,7 +50233,7 @@ async function writeArchive(p, options, level) {
         fd = (0,external_node_fs_namespaceObject.openSync)(tmpPath, 'wx', 0o644);
     }
     catch (error) {
-        throw new BackupWriteError(`cannot create ${tmpPath}: ${collect_describeFsError(error, 'write')}`);
+        throw new BackupWriteError(`cannot create ${tmpPath}: ${collect_describeFsError(error, 'backup-write')}`);
     }
     const manifest = new ManifestWriter({
         format: MANIFEST_FORMAT,
@@ -49748,7 +50367,7 @@ async function writeArchive(p, options, level) {
                 throw error;
             const code = error.code;
             if (code)
-                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${collect_describeFsError(error, 'write')}; nothing was kept`);
+                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${collect_describeFsError(error, 'backup-write')}; nothing was kept`);
             throw error;
         }
     }
@@ -49784,7 +50403,7 @@ async function writeArchive(p, options, level) {
             (0,external_node_fs_namespaceObject.rmSync)(sidecar, { force: true });
         (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(p.outDir, durable_partialName((0,external_node_path_namespaceObject.basename)(sidecar))), { force: true });
         (0,external_node_fs_namespaceObject.rmSync)(tmpPath, { force: true });
-        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${collect_describeFsError(error, 'write')}; nothing was kept`);
+        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${collect_describeFsError(error, 'backup-write')}; nothing was kept`);
     }
     const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
     return {
@@ -49868,550 +50487,6 @@ function dryRun(options) {
         logPath,
         notes: [],
     };
-}
-
-// EXTERNAL MODULE: external "node:buffer"
-var external_node_buffer_ = __nccwpck_require__(4573);
-;// CONCATENATED MODULE: ./packages/archive/src/zipread.ts
-// Reading a zip without trusting it: the end records and central directory are parsed here
-// (Zip64 included) into compact entries, in 4 MiB blocks so a million entries never means one
-// huge buffer. No library's reader is used because every safety decision is ours: overlapping
-// entries (the Fifield construction: many central records sharing one compressed stream) are
-// refused from the central directory alone, each local header must name the same file as its
-// central record, and data is read through a sequential window (few reads for many small files).
-
-
-
-const zipread_LOCAL = 0x04034b50;
-const zipread_CENTRAL = 0x02014b50;
-const zipread_EOCD = 0x06054b50;
-const zipread_EOCD64 = 0x06064b50;
-const zipread_LOCATOR64 = 0x07064b50;
-const zipread_MAX32 = 0xffffffff;
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-const S_IFDIR = 0o040000;
-function readAt(fd, length, position) {
-    const b = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-        const n = readSync(fd, b, got, length - got, position + got);
-        if (n === 0)
-            break;
-        got += n;
-    }
-    return got === length ? b : b.subarray(0, got);
-}
-function damaged(path, what) {
-    return new BackupIntegrityError(`${path} is not a readable zip (${what}); it is truncated or corrupt`);
-}
-/** Opens `zipPath` (a regular file; anything else is refused before it is opened for reading)
- *  and lists every central-directory entry, refusing more than `maxEntries` and any overlap. */
-function zipread_openArchiveSync(zipPath, maxEntries) {
-    // A FIFO or device in place of the zip must not hang the open: refused before, and O_NONBLOCK
-    // covers a swap between the check and the open (the fstat below refuses it then).
-    let pre;
-    try {
-        pre = statSync(zipPath);
-    }
-    catch (error) {
-        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check the path and its permissions`);
-    }
-    if (!pre.isFile())
-        throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
-    const fd = openSync(zipPath, constants.O_RDONLY | constants.O_NONBLOCK);
-    let ok = false;
-    try {
-        const st = fstatSync(fd);
-        if (!st.isFile())
-            throw new BackupIntegrityError(`${zipPath} is not a regular file; a backup is always a plain file`);
-        const size = st.size;
-        const tailLen = Math.min(size, 22 + 0xffff);
-        const tail = readAt(fd, tailLen, size - tailLen);
-        let e = -1;
-        for (let i = tail.length - 22; i >= 0; i--) {
-            if (tail.readUInt32LE(i) === zipread_EOCD) {
-                e = i;
-                break;
-            }
-        }
-        if (e < 0)
-            throw damaged(zipPath, 'no end-of-central-directory record');
-        const eocdPos = size - tailLen + e;
-        let count = tail.readUInt16LE(e + 10);
-        let cdSize = tail.readUInt32LE(e + 12);
-        let cdOffset = tail.readUInt32LE(e + 16);
-        let cdEnd = eocdPos;
-        if (count === 0xffff || cdSize === zipread_MAX32 || cdOffset === zipread_MAX32) {
-            const loc = readAt(fd, 20, eocdPos - 20);
-            if (eocdPos < 20 || loc.length < 20 || loc.readUInt32LE(0) !== zipread_LOCATOR64)
-                throw damaged(zipPath, 'Zip64 locator missing');
-            const pos = Number(loc.readBigUInt64LE(8));
-            const r = readAt(fd, 56, pos);
-            if (r.length < 56 || r.readUInt32LE(0) !== zipread_EOCD64)
-                throw damaged(zipPath, 'Zip64 end record missing');
-            count = Number(r.readBigUInt64LE(32));
-            cdSize = Number(r.readBigUInt64LE(40));
-            cdOffset = Number(r.readBigUInt64LE(48));
-            cdEnd = pos;
-        }
-        if (cdOffset + cdSize > cdEnd)
-            throw damaged(zipPath, 'central directory runs past its end record');
-        // The manifest entry is ours, not the tree's: it does not count against the cap.
-        if (count > maxEntries + 1) {
-            throw new BackupIntegrityError(`${zipPath} declares ${count} entries, more than the cap of ${maxEntries} (max-entries); refusing it as a possible zip bomb`);
-        }
-        const entries = [];
-        const BLOCK = 4 * 1024 * 1024;
-        let pos = cdOffset;
-        let buf = Buffer.alloc(0);
-        let at = 0;
-        const need = (n) => {
-            if (buf.length - at >= n)
-                return true;
-            const left = buf.subarray(at);
-            const more = readAt(fd, Math.min(Math.max(BLOCK, n), cdOffset + cdSize - pos), pos);
-            pos += more.length;
-            buf = Buffer.concat([left, more]);
-            at = 0;
-            return buf.length >= n;
-        };
-        for (let i = 0; i < count; i++) {
-            if (!need(46) || buf.readUInt32LE(at) !== zipread_CENTRAL)
-                throw damaged(zipPath, `central directory record ${i + 1} of ${count} is missing or damaged`);
-            const nameLen = buf.readUInt16LE(at + 28);
-            const extraLen = buf.readUInt16LE(at + 30);
-            const commentLen = buf.readUInt16LE(at + 32);
-            const recLen = 46 + nameLen + extraLen + commentLen;
-            if (!need(recLen))
-                throw damaged(zipPath, `central directory record ${i + 1} is cut short`);
-            const flags = buf.readUInt16LE(at + 8);
-            let compressedSize = buf.readUInt32LE(at + 20);
-            let uncompressedSize = buf.readUInt32LE(at + 24);
-            let localHeaderOffset = buf.readUInt32LE(at + 42);
-            // Zip64 extended information: only the fields that are saturated, in this order.
-            let x = at + 46 + nameLen;
-            const xEnd = x + extraLen;
-            while (x + 4 <= xEnd) {
-                const id = buf.readUInt16LE(x);
-                const len = buf.readUInt16LE(x + 2);
-                if (id === 0x0001) {
-                    let f = x + 4;
-                    const take = () => {
-                        if (f + 8 > x + 4 + len)
-                            throw damaged(zipPath, `Zip64 field of entry ${i + 1} is short`);
-                        const v = Number(buf.readBigUInt64LE(f));
-                        f += 8;
-                        return v;
-                    };
-                    if (uncompressedSize === zipread_MAX32)
-                        uncompressedSize = take();
-                    if (compressedSize === zipread_MAX32)
-                        compressedSize = take();
-                    if (localHeaderOffset === zipread_MAX32)
-                        localHeaderOffset = take();
-                }
-                x += 4 + len;
-            }
-            const utf8 = (flags & 0x800) !== 0;
-            const name = buf.toString(utf8 ? 'utf8' : 'latin1', at + 46, at + 46 + nameLen);
-            // Invalid UTF-8 always decodes to U+FFFD, so only a name holding one needs its bytes
-            // checked (no view of the bytes per entry: 20,000 of them were ~5 ms of a verify).
-            const nameValid = !utf8 || !name.includes('\uFFFD') || isUtf8(buf.subarray(at + 46, at + 46 + nameLen));
-            const madeBy = buf.readUInt16LE(at + 4);
-            const attrs = madeBy >> 8 === 3 ? buf.readUInt32LE(at + 38) >>> 16 : 0;
-            const kind = attrs & S_IFMT;
-            const type = kind === S_IFLNK ? 'symlink' : kind === S_IFDIR || name.endsWith('/') ? 'directory' : 'file';
-            entries.push({
-                name,
-                nameValid,
-                type,
-                mode: attrs & 0o7777 || (type === 'directory' ? 0o755 : 0o644),
-                compressedSize,
-                uncompressedSize,
-                crc32: buf.readUInt32LE(at + 16),
-                compressionMethod: buf.readUInt16LE(at + 10),
-                encrypted: (flags & 0x1) !== 0,
-                flags,
-                localHeaderOffset,
-                limit: cdOffset,
-                nameBytes: nameLen,
-            });
-            at += recLen;
-        }
-        // Overlap: in offset order, each entry's header + data must end before the next begins.
-        let ascending = true;
-        for (let i = 1; i < entries.length && ascending; i++)
-            ascending = entries[i - 1].localHeaderOffset <= entries[i].localHeaderOffset;
-        // Our own archives list entries in offset order: sort only a foreign one.
-        const byOffset = ascending
-            ? entries
-            : [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-        for (let i = 0; i < byOffset.length; i++) {
-            const cur = byOffset[i];
-            const next = i + 1 < byOffset.length ? byOffset[i + 1].localHeaderOffset : cdOffset;
-            cur.limit = next;
-            const minimalEnd = cur.localHeaderOffset +
-                30 +
-                (cur.nameBytes ?? Buffer.byteLength(cur.name, cur.flags & 0x800 ? 'utf8' : 'latin1'));
-            if (cur.type === 'file' && minimalEnd + cur.compressedSize > next) {
-                throw new UnsafeArchiveError(`${zipPath}: entry ${JSON.stringify(cur.name)} overlaps the next entry or the central directory (its data would reach byte ${minimalEnd + cur.compressedSize}, the next part starts at ${next}); refusing an overlapping-entry zip bomb`);
-            }
-        }
-        ok = true;
-        return {
-            path: zipPath,
-            fd,
-            size,
-            entries,
-            centralOffset: cdOffset,
-            close: () => {
-                try {
-                    closeSync(fd);
-                }
-                catch {
-                    // already closed
-                }
-            },
-        };
-    }
-    finally {
-        if (!ok)
-            closeSync(fd);
-    }
-}
-/** Sequential reads through a window: many small entries cost one read per window, not two each. */
-class zipread_ArchiveWindow {
-    archive;
-    size;
-    buf;
-    start = 0;
-    end = 0;
-    constructor(archive, size = 2 * 1024 * 1024) {
-        this.archive = archive;
-        this.size = size;
-        this.buf = Buffer.allocUnsafe(size);
-    }
-    /** Bytes [pos, pos+len), or undefined when `len` is larger than the window. */
-    get(pos, len) {
-        if (len > this.size)
-            return undefined;
-        if (pos < this.start || pos + len > this.end) {
-            let got = 0;
-            const want = Math.min(this.size, this.archive.size - pos);
-            while (got < want) {
-                const n = readSync(this.archive.fd, this.buf, got, want - got, pos + got);
-                if (n === 0)
-                    break;
-                got += n;
-            }
-            this.start = pos;
-            this.end = pos + got;
-            if (pos + len > this.end)
-                return undefined;
-        }
-        return this.buf.subarray(pos - this.start, pos - this.start + len);
-    }
-}
-/** Checks `entry`'s local header and returns where its data starts. */
-function zipread_dataStart(archive, win, entry) {
-    const show = JSON.stringify(entry.name);
-    const h = win.get(entry.localHeaderOffset, 30);
-    if (!h || h.readUInt32LE(0) !== zipread_LOCAL)
-        throw new BackupIntegrityError(`${archive.path}: entry ${show} has no local header where the central directory says; the backup is corrupt`);
-    const nameLen = h.readUInt16LE(26);
-    const extraLen = h.readUInt16LE(28);
-    const raw = win.get(entry.localHeaderOffset + 30, nameLen);
-    const expected = Buffer.from(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
-    if (!raw || !raw.equals(expected))
-        throw new BackupIntegrityError(`${archive.path}: entry ${show}'s local header names another file; the backup is corrupt or crafted`);
-    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
-    if (start + entry.compressedSize > entry.limit)
-        throw new UnsafeArchiveError(`${archive.path}: entry ${show} overlaps the next entry; refusing an overlapping-entry zip bomb`);
-    return start;
-}
-
-;// CONCATENATED MODULE: ./packages/archive/src/read.ts
-// Reading a backup without trusting it: the `.sha256` companion, the central directory (zipread.ts)
-// and the manifest. Every safety decision is ours (see safety.ts).
-
-
-
-
-
-
-
-
-
-
-/** Reads a regular file fully; a FIFO, device or directory is refused before it is opened. */
-function readRegularFile(path, what, limit) {
-    let st;
-    try {
-        st = statSync(path);
-    }
-    catch (error) {
-        const code = error.code;
-        if (code === 'ENOENT')
-            throw new BackupIntegrityError(`${path} is missing: a backup without its checksum is incomplete (interrupted or copied without it) and is never restored`);
-        throw new BackupIntegrityError(`${what} ${path} cannot be read (${code ?? error.message}); check its permissions`);
-    }
-    if (!st.isFile())
-        throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
-    if (st.size > limit)
-        throw new BackupIntegrityError(`${what} ${path} is ${st.size} bytes; at most ${limit} expected`);
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-        if (!fstatSync(fd).isFile())
-            throw new BackupIntegrityError(`${what} ${path} is not a regular file`);
-        const b = Buffer.alloc(limit + 1);
-        let got = 0;
-        while (got < b.length) {
-            const n = readSync(fd, b, got, b.length - got, null);
-            if (n === 0)
-                break;
-            got += n;
-        }
-        return b.subarray(0, Math.min(got, limit));
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** Reads `<zip>.sha256`; refuses a missing, malformed or foreign checksum file. */
-function readChecksumFile(zipPath) {
-    const path = `${zipPath}.sha256`;
-    const text = readRegularFile(path, 'checksum file', 64 * 1024).toString('utf8');
-    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text.split(/\r?\n/)[0] ?? '');
-    if (!m)
-        throw new BackupIntegrityError(`${path} is not in sha256sum format ("<64 hex digits>  <file name>")`);
-    const name = m[2];
-    if (basename(name) !== basename(zipPath)) {
-        throw new BackupIntegrityError(`${path} names ${JSON.stringify(name)}, not ${JSON.stringify(basename(zipPath))}: it belongs to another backup`);
-    }
-    return { expected: m[1].toLowerCase(), name, path };
-}
-/** SHA256 of a regular file, read in 4 MiB blocks (no stream machinery per block; a multi-GiB
- *  file is never read into memory at once). */
-function read_sha256OfFileSync(path) {
-    const st = statSync(path);
-    if (!st.isFile())
-        throw new BackupIntegrityError(`${path} is not a regular file`);
-    const hash = createHash('sha256');
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-        const b = Buffer.allocUnsafe(4 * 1024 * 1024);
-        for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null))
-            hash.update(b.subarray(0, n));
-    }
-    finally {
-        closeSync(fd);
-    }
-    return hash.digest('hex');
-}
-const HASH_WORKER_SOURCE = (/* unused pure expression or super */ null && (`(async () => {
-  const { parentPort, workerData } = await import('node:worker_threads');
-  ${HOLD_SOURCE}
-  const fs = await import('node:fs');
-  const { createHash } = await import('node:crypto');
-  try {
-    const fd = fs.openSync(workerData.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
-      const hash = createHash('sha256');
-      const b = Buffer.allocUnsafe(4 * 1024 * 1024);
-      for (let n = fs.readSync(fd, b, 0, b.length, null); n > 0; n = fs.readSync(fd, b, 0, b.length, null))
-        hash.update(b.subarray(0, n));
-      parentPort.postMessage({ hex: hash.digest('hex') });
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    parentPort.postMessage({ error: (e && e.message) || String(e), code: e && e.code });
-  }
-})();`));
-/** Archives at least this big are hashed on a worker thread while the main thread reads their
- *  central directory and manifest (below it, starting a thread costs more than it saves). */
-const HASH_IN_WORKER_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
-function sha256OfFileInWorker(path) {
-    return new Promise((resolvePromise, reject) => {
-        const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
-        w.once('message', (m) => {
-            void w.terminate();
-            if (m.hex)
-                resolvePromise(m.hex);
-            else
-                reject(Object.assign(new Error(m.error ?? 'hashing failed'), { code: m.code }));
-        });
-        w.once('error', reject);
-    });
-}
-/** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
- *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). */
-async function read_verifyChecksum(zipPath) {
-    let st;
-    try {
-        st = statSync(zipPath);
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            throw new BackupIntegrityError(`backup ${zipPath} does not exist`);
-        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
-    }
-    if (!st.isFile())
-        throw new BackupIntegrityError(`backup ${zipPath} is not a regular file`);
-    const line = readChecksumFile(zipPath);
-    let actual;
-    try {
-        actual = await (st.size >= HASH_IN_WORKER_BYTES
-            ? sha256OfFileInWorker(zipPath)
-            : read_sha256OfFileSync(zipPath));
-    }
-    catch (error) {
-        if (error instanceof BackupIntegrityError)
-            throw error;
-        throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
-    }
-    if (actual !== line.expected) {
-        throw new BackupIntegrityError(`checksum mismatch for ${zipPath}: ${line.path} says ${line.expected}, the file hashes to ${actual}; the backup is corrupt or was altered`);
-    }
-    return actual;
-}
-/** Opens the archive and lists every central-directory entry (bounded by `maxEntries`). */
-async function read_openArchive(zipPath, maxEntries) {
-    return openArchiveSync(zipPath, maxEntries);
-}
-/** Reads an entry fully into memory, refusing more than `limit` bytes whatever its header claims,
- *  and checking its CRC-32. */
-function read_readSmallEntry(archive, entry, limit) {
-    const show = JSON.stringify(entry.name);
-    if (entry.uncompressedSize > limit || entry.compressedSize > limit + 1024 * 1024) {
-        throw new BackupIntegrityError(`entry ${show} is ${entry.uncompressedSize} bytes; at most ${limit} expected`);
-    }
-    const win = new ArchiveWindow(archive, Math.max(64 * 1024, entry.compressedSize + 64 * 1024 + 30));
-    const start = dataStart(archive, win, entry);
-    const raw = win.get(start, entry.compressedSize);
-    if (!raw)
-        throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
-    const data = read_inflateEntry(entry, raw);
-    if (data.length !== entry.uncompressedSize)
-        throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${entry.uncompressedSize}`);
-    if (crc32(data) >>> 0 !== entry.crc32 >>> 0)
-        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check; the backup is corrupt`);
-    return data;
-}
-/** Inflates (or copies) one entry's bytes; stops the moment the output passes the declared size. */
-function read_inflateEntry(entry, raw) {
-    const show = JSON.stringify(entry.name);
-    if (entry.compressionMethod === 0)
-        return raw;
-    try {
-        return releasingZlib(inflateRawSync, raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
-    }
-    catch (error) {
-        const e = error;
-        if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
-            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${entry.uncompressedSize} bytes (under-declared size); refusing it`);
-        throw new BackupIntegrityError(`entry ${show} is corrupt (${e.message})`);
-    }
-}
-const MANIFEST_LIMIT = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
-/** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
- *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
- *  moment the output passes `declaredSize`; checks the size and CRC-32 at the end. Whatever
- *  `sink` throws ends the stream and is thrown. */
-async function read_streamEntryData(archive, entry, start, declaredSize, sink) {
-    const show = JSON.stringify(entry.name);
-    let crc = 0;
-    let bytes = 0;
-    const take = (piece) => {
-        bytes += piece.length;
-        if (bytes > declaredSize)
-            throw new BackupIntegrityError(`entry ${show} inflates past its declared ${declaredSize} bytes (under-declared size); refusing it`);
-        crc = crc32(piece, crc);
-        sink(piece);
-    };
-    const CHUNK = 1024 * 1024;
-    const readInto = (b, pos, len) => {
-        let got = 0;
-        while (got < len) {
-            const n = readSync(archive.fd, b, got, len - got, pos + got);
-            if (n === 0)
-                throw new BackupIntegrityError(`entry ${show} is cut short; the backup is truncated`);
-            got += n;
-        }
-        return b.subarray(0, len);
-    };
-    const end = start + entry.compressedSize;
-    if (entry.compressionMethod === 0) {
-        // Synchronous: one buffer serves every piece (bounded memory for any size).
-        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, entry.compressedSize)));
-        for (let pos = start; pos < end; pos += CHUNK)
-            take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
-    }
-    else {
-        const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
-        const done = new Promise((resolvePromise, reject) => {
-            inflate.on('data', (piece) => {
-                try {
-                    take(piece);
-                }
-                catch (error) {
-                    inflate.destroy();
-                    reject(error);
-                }
-            });
-            inflate.on('error', (error) => reject(error instanceof BackupIntegrityError
-                ? error
-                : new BackupIntegrityError(`entry ${show} is corrupt (${error.message})`)));
-            inflate.on('end', () => resolvePromise());
-        });
-        done.catch(() => undefined);
-        try {
-            for (let pos = start; pos < end && !inflate.destroyed; pos += CHUNK) {
-                const len = Math.min(CHUNK, end - pos);
-                if (!inflate.write(readInto(Buffer.allocUnsafe(len), pos, len)))
-                    await new Promise((r) => inflate.once('drain', r).once('close', r));
-            }
-        }
-        catch (error) {
-            inflate.destroy();
-            throw error;
-        }
-        inflate.end();
-        await done;
-    }
-    if (bytes !== declaredSize)
-        throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${declaredSize}`);
-    if (crc >>> 0 !== entry.crc32 >>> 0)
-        throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${entry.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
-}
-/** Reads and checks the manifest as it inflates (ManifestReader): its size, CRC-32 and layout are
- *  checked as for any entry, and damage is reported as damage (size, CRC) before any complaint
- *  about the JSON it produced. */
-async function read_readManifest(archive, zipPath) {
-    const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY);
-    if (!entry)
-        throw new BackupIntegrityError(`${zipPath} has no manifest (${MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
-    if (entry.uncompressedSize > MANIFEST_LIMIT || entry.compressedSize > MANIFEST_LIMIT + 1024 * 1024)
-        throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`);
-    const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
-    const reader = new ManifestReader(zipPath);
-    let parseError;
-    await read_streamEntryData(archive, entry, start, entry.uncompressedSize, (piece) => {
-        if (parseError !== undefined)
-            return;
-        try {
-            reader.push(piece);
-        }
-        catch (error) {
-            parseError = error; // thrown once the bytes are known to be intact
-        }
-    });
-    if (parseError !== undefined)
-        throw parseError;
-    return reader.end();
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/writerpool.ts
@@ -50773,7 +50848,7 @@ async function extract_extractPlan(archive, plan, options = {}) {
         if (error instanceof FileWriteError && error.integrity)
             throw new BackupIntegrityError(error.message);
         if (error instanceof FileWriteError)
-            throw new Error(error.path ? `cannot write ${error.path}: ${describeFsError(error, 'write')}` : error.message);
+            throw Object.assign(new Error(error.path ? `cannot write ${error.path}: ${describeFsError(error, 'write')}` : error.message), { code: error.code });
         throw error;
     }
     finally {
@@ -50851,17 +50926,33 @@ async function inspect(zipPath, archive, caps) {
     });
     return { manifest, plan };
 }
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+/** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
+ *  tool, may be what filled it. */
+function keptVersionsHint(target) {
+    const kept = join(stateDir(target), 'pre-rollback');
+    let count = 0;
+    try {
+        count = readdirSync(kept).length;
+    }
+    catch {
+        return '';
+    }
+    return count
+        ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
+        : '';
+}
 /** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
  *  thread when large) while its central directory, manifest and entries are checked here. A
  *  checksum failure is reported first. The caller closes the archive. */
 async function openVerified(zipPath, caps) {
-    const checksum = verifyChecksum(zipPath);
+    let threadReady;
+    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
+    const checksum = verifyChecksum(zipPath, threadReady);
     checksum.catch(() => undefined); // awaited below, whatever happens
+    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
     let opened;
     try {
-        const archive = await openArchive(zipPath, caps.maxEntries);
+        const archive = await openArchive(zipPath, caps.maxEntries, ready);
         try {
             opened = { archive, ...(await inspect(zipPath, archive, caps)) };
         }
@@ -50882,6 +50973,8 @@ async function openVerified(zipPath, caps) {
         throw error;
     }
 }
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
 async function verifyBackup(zipPath, options = {}) {
     const caps = { ...DEFAULT_CAPS, ...options.caps };
     const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
@@ -51057,7 +51150,7 @@ async function restore_restoreBackup(options) {
             }
             const free = freeBytes(existsSync(target) ? target : dirname(target));
             if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free`);
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target)}`);
             }
             const state = stateDir(target);
             // Before anything is staged: every live root it replaces must be movable by this user.
@@ -51077,6 +51170,7 @@ async function restore_restoreBackup(options) {
                 verifyFileHashes: options.verifyFileHashes ?? true,
             });
             verified = true;
+            const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
             const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
             swapRoots({
@@ -51089,7 +51183,7 @@ async function restore_restoreBackup(options) {
             });
             staging = undefined;
             if (options.verifyFileHashes ?? true)
-                restored = { roots, entries: plan.entries };
+                restored = { roots, entries: plan.entries, stagedAtMs };
             if (existsSync(previous))
                 previousTree = previous;
             log.line(`swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`);
@@ -51115,7 +51209,10 @@ async function restore_restoreBackup(options) {
             finish('refused', error.message);
             throw error;
         }
-        const message = isFsError(error) ? fsErrorLine(error, 'write') : error.message;
+        let message = isFsError(error) ? fsErrorLine(error, 'write') : error.message;
+        const code = error?.code;
+        if (code === 'ENOSPC' || code === 'EDQUOT')
+            message += keptVersionsHint(target);
         log.line(`FAILED: ${message}`, error instanceof SwapIncompleteError
             ? `the swap of ${target} is journaled and is finished by the next restore or backup of it`
             : `the live tree ${target} was not changed`);
@@ -51185,6 +51282,17 @@ async function restore_restoreBackup(options) {
 function live_tree_deployedTreeRecordPath(target) {
     return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
 }
+/**
+ * How long before it is recorded a file's last change must be for its status to stand in for its
+ * bytes. File times come from the kernel's coarse clock (one tick, up to 10 ms, behind): a change
+ * in the same tick as the last one recorded could leave every field equal. Any change later than
+ * this gets a later change time (ctime, which no user can set). The same rule as git's index
+ * ("racily clean" entries are hashed).
+ */
+const RACY_MS = 100;
+const statusOf = (st, changedBeforeMs) => st.ctimeMs < changedBeforeMs - RACY_MS
+    ? { ino: st.ino, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs }
+    : undefined;
 /** Emits every regular file and symlink under `root` (relative, `/`-separated), symlinks not
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
@@ -51193,28 +51301,33 @@ function walkTree(root, paths, restored, emit) {
         paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
     // The roots a restore just swapped in are recorded from its plan, not read back: every file
     // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
-    // manifest while writing (a 20,000-file rollback spent 0.1 s lstat-ing them again).
+    // manifest while writing. Only their status is read (so the next check can skip hashing them),
+    // and kept only for a file unchanged since staging ended.
     const restoredRoots = new Set(restored?.roots ?? []);
-    const symlinkInfo = (path, st = lstatSync(path)) => ({
-        size: st.size,
-        mode: st.mode & 0o7777,
-        sha256: createHash('sha256')
+    const symlink = (path, st) => {
+        const sha256 = createHash('sha256')
             .update(`symlink:${readlinkSync(path)}`)
-            .digest('hex'),
-    });
+            .digest('hex');
+        return { size: st.size, mode: st.mode & 0o7777, status: undefined, sha256: () => sha256 };
+    };
     for (const e of restored?.entries ?? []) {
         if (!wanted(e.path))
             continue;
-        if (e.type === 'file')
+        const path = `${root}${sep}${e.path}`;
+        if (e.type === 'file') {
+            const st = lstatSync(path);
+            const known = e.manifest?.sha256;
             emit(e.path, {
                 size: e.size,
                 // setuid/setgid can be dropped by the kernel (chown, or a group the restoring user is
-                // not in): read back the few files that have them.
-                mode: e.mode & 0o6000 ? lstatSync(`${root}${sep}${e.path}`).mode & 0o7777 : e.mode,
-                sha256: e.manifest?.sha256 ?? sha256OfFileSync(`${root}${sep}${e.path}`),
+                // not in): the mode is the one on disk.
+                mode: st.mode & 0o7777,
+                status: known ? statusOf(st, restored.stagedAtMs) : undefined,
+                sha256: () => known ?? sha256OfFileSync(path),
             });
+        }
         else if (e.type === 'symlink')
-            emit(e.path, symlinkInfo(`${root}${sep}${e.path}`));
+            emit(e.path, symlink(path, lstatSync(path)));
     }
     // Relative paths are built as the walk descends (no path.relative per file: 20,000 files).
     const walk = (dir, relDir) => {
@@ -51230,8 +51343,13 @@ function walkTree(root, paths, restored, emit) {
             else if ((entry.isFile() || entry.isSymbolicLink()) && wanted(rel)) {
                 const st = lstatSync(path);
                 emit(rel, entry.isSymbolicLink()
-                    ? symlinkInfo(path, st)
-                    : { size: st.size, mode: st.mode & 0o7777, sha256: sha256OfFileSync(path) });
+                    ? symlink(path, st)
+                    : {
+                        size: st.size,
+                        mode: st.mode & 0o7777,
+                        status: statusOf(st, Date.now()),
+                        sha256: () => sha256OfFileSync(path),
+                    });
             }
         }
     };
@@ -51255,8 +51373,11 @@ function live_tree_recordDeployedTree(target, meta) {
     try {
         let out = `${JSON.stringify(head).slice(0, -1)},"files":{`;
         let first = true;
-        walkTree(target, meta.paths, meta.restored, (rel, info) => {
-            out += `${first ? '' : ','}\n${JSON.stringify(rel)}:${JSON.stringify(info)}`;
+        walkTree(target, meta.paths, meta.restored, (rel, file) => {
+            // Written out by hand, not JSON.stringify of an object per file: numbers and a hex digest
+            // print the same.
+            const st = file.status;
+            out += `${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`;
             first = false;
             if (out.length >= 256 * 1024) {
                 writeSync(fd, out);
@@ -51271,34 +51392,256 @@ function live_tree_recordDeployedTree(target, meta) {
     renameSync(`${path}.tmp`, path);
     return path;
 }
+/** The record cannot be read as one (hand-edited, truncated by a full disk outside the tool). */
+class live_tree_DeployedTreeRecordError extends (/* unused pure expression or super */ null && (Error)) {
+}
+/**
+ * The record's per-file table, compact: path -> row, with each row's mode in a typed array and
+ * its SHA256 as 32 bytes of one buffer. Parsed whole (`JSON.parse`), 100,000 files became
+ * 100,000 objects, 100,000 hex strings and one dictionary: ~40 MiB that V8 kept committed for
+ * the restore after it (a rollback over a recorded 100,000-file tree peaked at 203 MiB RSS).
+ */
+class RecordTable {
+    rows = new Map();
+    modes;
+    digests;
+    seen;
+    /** Per row: size, ino, ctimeMs, mtimeMs (NaN when the record has no status for it). */
+    status;
+    constructor(capacity) {
+        this.modes = new Uint32Array(capacity);
+        this.digests = Buffer.alloc(capacity * 32);
+        this.seen = new Uint8Array(capacity);
+        this.status = new Float64Array(capacity * 4);
+    }
+    add(path, info) {
+        const { size, mode, sha256, ino, ctimeMs, mtimeMs } = (info ?? {});
+        if (typeof mode !== 'number' || typeof sha256 !== 'string' || sha256.length !== 64)
+            return false;
+        let row = this.rows.get(path);
+        if (row === undefined) {
+            row = this.rows.size;
+            if (row === this.modes.length)
+                this.grow();
+            this.rows.set(path, row);
+        }
+        // Hex decoding stops at the first character that is not hex: fewer than 32 bytes then.
+        if (this.digests.write(sha256, row * 32, 32, 'hex') !== 32)
+            return false;
+        this.modes[row] = mode;
+        const complete = typeof size === 'number' &&
+            typeof ino === 'number' &&
+            typeof ctimeMs === 'number' &&
+            typeof mtimeMs === 'number';
+        const at = row * 4;
+        this.status[at] = complete ? size : NaN;
+        this.status[at + 1] = complete ? ino : NaN;
+        this.status[at + 2] = complete ? ctimeMs : NaN;
+        this.status[at + 3] = complete ? mtimeMs : NaN;
+        return true;
+    }
+    /** The live file's status is the recorded one: its bytes are the recorded ones. */
+    /** Statuses recorded with a change time from this on are not trusted (see liveTreeChanges). */
+    trustBeforeMs = -Infinity;
+    unchanged(row, file) {
+        const s = file.status;
+        const at = row * 4;
+        return (s !== undefined &&
+            this.status[at + 2] < this.trustBeforeMs &&
+            this.status[at] === file.size &&
+            this.status[at + 1] === s.ino &&
+            this.status[at + 2] === s.ctimeMs &&
+            this.status[at + 3] === s.mtimeMs);
+    }
+    grow() {
+        const n = Math.max(16, this.modes.length * 2);
+        const modes = new Uint32Array(n);
+        modes.set(this.modes);
+        const digests = Buffer.alloc(n * 32);
+        this.digests.copy(digests);
+        const seen = new Uint8Array(n);
+        seen.set(this.seen);
+        const status = new Float64Array(n * 4);
+        status.set(this.status);
+        this.modes = modes;
+        this.digests = digests;
+        this.seen = seen;
+        this.status = status;
+    }
+}
+const RECORD_LINE_HEAD = '"files":{';
+const RECORD_CHUNK_LINES = 512;
+/** The first line of a record this tool wrote (its header) with its newline, read alone: the
+ *  automatic rollback needs only that, not the 19 MB of a 100,000-file record. Undefined when the
+ *  record is not in that layout or its first line is longer than HEAD_READ_BYTES. */
+const HEAD_READ_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+function firstLineOf(recordPath) {
+    const fd = openSync(recordPath, 'r');
+    try {
+        const head = Buffer.allocUnsafe(HEAD_READ_BYTES);
+        const n = readSync(fd, head, 0, HEAD_READ_BYTES, 0);
+        const end = head.subarray(0, n).indexOf(10);
+        return end > 0 && head.toString('utf8', 0, end).endsWith(RECORD_LINE_HEAD)
+            ? head.subarray(0, end + 1)
+            : undefined;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/**
+ * Reads a record: its header, and (unless `headerOnly`) its files. A record this tool wrote has
+ * one file per line (`recordDeployedTree`), read here a chunk of lines at a time into a
+ * RecordTable; anything else that is valid JSON of the same shape is read whole. Throws DeployedTreeRecordError naming
+ * the file and what is wrong.
+ */
+function readRecord(recordPath, headerOnly) {
+    const bytes = (headerOnly && firstLineOf(recordPath)) || readFileSync(recordPath);
+    const bad = (why) => new live_tree_DeployedTreeRecordError(`the deployed-tree record ${recordPath} ${why}`);
+    const headerOf = (value) => {
+        const v = value;
+        if (!v || typeof v !== 'object' || typeof v.environment !== 'string' || typeof v.recordedAt !== 'string')
+            throw bad('has no "environment" and "recordedAt" strings');
+        if (v.paths !== undefined && !(Array.isArray(v.paths) && v.paths.every((p) => typeof p === 'string')))
+            throw bad('has a "paths" that is not a list of strings');
+        const { files: _files, ...head } = v;
+        return head;
+    };
+    const firstEnd = bytes.indexOf(10);
+    const firstLine = bytes.toString('utf8', 0, firstEnd < 0 ? bytes.length : firstEnd);
+    if (firstEnd > 0 && firstLine.endsWith(RECORD_LINE_HEAD)) {
+        let record;
+        try {
+            record = headerOf(JSON.parse(`${firstLine}}}`));
+        }
+        catch (error) {
+            if (error instanceof live_tree_DeployedTreeRecordError)
+                throw error;
+            throw bad(`is not valid JSON on line 1 (${error.message})`);
+        }
+        if (headerOnly)
+            return { record, table: undefined };
+        // The record ends with a line "}}"; every line before it, after the first, holds one file.
+        let close = bytes.length;
+        while (close > firstEnd &&
+            (bytes[close - 1] === 10 || bytes[close - 1] === 13 || bytes[close - 1] === 32))
+            close--;
+        const bodyEnd = close - 2;
+        if (bodyEnd <= firstEnd || bytes[bodyEnd - 1] !== 10 || bytes.toString('latin1', bodyEnd, close) !== '}}')
+            throw bad('ends early (no closing "}}"): it was cut off');
+        let lines = 0;
+        for (let i = bytes.indexOf(10, firstEnd + 1); i >= 0 && i < bodyEnd; i = bytes.indexOf(10, i + 1))
+            lines++;
+        const table = new RecordTable(lines);
+        const addAll = (member, where) => {
+            for (const path of Object.keys(member))
+                if (!table.add(path, member[path]))
+                    throw bad(`has no numeric "mode" and 64-hex "sha256" for ${JSON.stringify(path)} (${where})`);
+        };
+        const body = (text) => {
+            const t = text.trimEnd();
+            return t.endsWith(',') ? t.slice(0, -1) : t;
+        };
+        // Parsed RECORD_CHUNK_LINES lines at a time (`"path":{...},` per line): one parse per line was
+        // 2.5 times slower (250 ms for 100,000 files); a chunk that fails is parsed line by line to
+        // name the line.
+        for (let start = firstEnd + 1, line = 2; start < bodyEnd;) {
+            let stop = start;
+            let n = 0;
+            while (n < RECORD_CHUNK_LINES && stop < bodyEnd) {
+                stop = bytes.indexOf(10, stop) + 1;
+                n++;
+            }
+            try {
+                addAll(JSON.parse(`{${body(bytes.toString('utf8', start, stop))}}`), '');
+            }
+            catch {
+                // Again line by line, to name the line.
+                for (let at = start, l = line; at < stop; l++) {
+                    const next = bytes.indexOf(10, at) + 1;
+                    let one;
+                    try {
+                        one = JSON.parse(`{${body(bytes.toString('utf8', at, next))}}`);
+                    }
+                    catch (error) {
+                        throw bad(`is not valid JSON on line ${l} (${error.message})`);
+                    }
+                    addAll(one, `line ${l}`);
+                    at = next;
+                }
+                throw bad(`is not valid JSON between lines ${line} and ${line + n - 1} (a missing comma?)`);
+            }
+            start = stop;
+            line += n;
+        }
+        return { record, table };
+    }
+    let parsed;
+    try {
+        parsed = JSON.parse(bytes.toString('utf8'));
+    }
+    catch (error) {
+        throw bad(`is not valid JSON (${error.message})`);
+    }
+    const record = headerOf(parsed);
+    if (headerOnly)
+        return { record, table: undefined };
+    if (!parsed.files || typeof parsed.files !== 'object')
+        throw bad('has no "files" table');
+    const paths = Object.keys(parsed.files);
+    const table = new RecordTable(paths.length);
+    for (const path of paths)
+        if (!table.add(path, parsed.files[path]))
+            throw bad(`has no numeric "mode" and 64-hex "sha256" for ${JSON.stringify(path)}`);
+    return { record, table };
+}
+/** The header of the record of `target`'s last deploy (what it covers), without its files. */
+function live_tree_readDeployedTreeHeader(target) {
+    const recordPath = live_tree_deployedTreeRecordPath(target);
+    return existsSync(recordPath) ? readRecord(recordPath, true).record : undefined;
+}
 /** Compares the live tree with the record of the last deploy. */
 function live_tree_liveTreeChanges(target) {
     const recordPath = live_tree_deployedTreeRecordPath(target);
     if (!existsSync(recordPath))
         return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
-    const { files, ...record } = JSON.parse(readFileSync(recordPath, 'utf8'));
+    const { record, table } = readRecord(recordPath, false);
+    const files = table;
+    // The racy rule once more, on the file system's own clock (git compares with its index file's
+    // mtime): a status is trusted only for a change well before the record was written. Recording
+    // already left out files changed just before it by this machine's clock; this also holds where
+    // the file system's clock is not ours (a network file system whose server lags).
+    files.trustBeforeMs = statSync(recordPath).mtimeMs - RACY_MS;
     const modified = [];
     const added = [];
-    // Compared as the walk goes, each recorded file struck off once seen (no table of the live
-    // tree: 100,000 more entries); what is left was removed.
-    let seen = 0;
+    const digest = Buffer.alloc(32);
+    // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
+    // 100,000 more entries); what is left was removed.
+    // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
     walkTree(target, record.paths, undefined, (path, file) => {
-        const then = Object.hasOwn(files, path) ? files[path] : undefined;
-        if (!then)
+        const row = files.rows.get(path);
+        if (row === undefined)
             return void added.push(path);
-        if (then.sha256 !== file.sha256 || then.mode !== file.mode)
+        files.seen[row] = 1;
+        if (files.modes[row] !== file.mode)
+            return void modified.push(path);
+        if (files.unchanged(row, file))
+            return;
+        digest.write(file.sha256(), 'hex');
+        if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0)
             modified.push(path);
-        delete files[path];
-        seen++;
     });
-    const removed = Object.keys(files);
+    const removed = [];
+    for (const [path, row] of files.rows)
+        if (!files.seen[row])
+            removed.push(path);
     return {
         record,
         recordPath,
         modified: modified.sort(),
         added: added.sort(),
         removed: removed.sort(),
-        recordedFiles: seen + removed.length,
+        recordedFiles: files.rows.size,
     };
 }
 /** One line naming what changed, at most a few paths of each kind. */
@@ -51353,17 +51696,39 @@ async function runRollback(options) {
         };
     };
     const recordPath = deployedTreeRecordPath(target);
+    const noRecord = {
+        record: undefined,
+        recordPath,
+        modified: [],
+        added: [],
+        removed: [],
+        recordedFiles: 0,
+    };
     let liveTree;
+    let unreadableRecord;
     try {
-        liveTree = liveTreeChanges(target);
+        // The tool's own automatic rollback right after its deploy has nothing to compare: it needs
+        // only what the record covers, not a hash of every file (seconds on a large tree, at the
+        // moment the service is failing).
+        liveTree =
+            options.liveTreeCheck === false
+                ? { ...noRecord, record: readDeployedTreeHeader(target) }
+                : liveTreeChanges(target);
     }
     catch (error) {
-        if (!isFsError(error))
+        if (error instanceof DeployedTreeRecordError) {
+            if (!options.force && options.liveTreeCheck !== false)
+                return refuse(`${error.message}, so the rollback cannot tell hand edits since the deploy from the deploy itself; fix or delete the record, or pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`, noRecord);
+            unreadableRecord = error.message; // rewritten after the restore
+            liveTree = noRecord;
+        }
+        else if (!isFsError(error))
             throw error;
-        return refuse(`${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`, { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 });
+        else
+            return refuse(`${fsErrorLine(error, 'read')}; the rollback compares the live tree ${target} with the record of the last deploy first, so it must be able to read all of it`, noRecord);
     }
-    // The comparison's tables (the record parsed whole) are garbage now; on a large tree, collect
-    // them before the restore builds its own (100,000 files: ~40 MiB that would add to its peak).
+    // The comparison's tables are garbage now; on a large tree, collect them before the restore
+    // builds its own.
     new HeapGuard().phase(liveTree.recordedFiles);
     const changed = describeLiveTreeChanges(liveTree);
     if (changed && liveTree.record && !options.force && options.liveTreeCheck !== false) {
@@ -51403,7 +51768,9 @@ async function runRollback(options) {
     const failed = result.status === 'refused' || result.status === 'failed' || unverifiedFails;
     const message = changed && options.force && liveTree.record
         ? `${result.message} (--force: replaced live changes since the deploy: ${changed})`
-        : result.message;
+        : unreadableRecord
+            ? `${result.message} (${options.force ? '--force: ' : ''}${unreadableRecord}; not compared)`
+            : result.message;
     return { ...result, message, liveTree, failed };
 }
 
