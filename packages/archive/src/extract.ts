@@ -25,8 +25,8 @@ import { crc32 } from 'node:zlib';
 import { BackupIntegrityError } from './errors.js';
 import { HeapGuard } from './heapguard.js';
 import { inflateEntry, streamEntryData } from './read.js';
-import { ArchiveWindow, dataStart, type OpenArchive } from './zipread.js';
-import type { ExtractionPlan, PlannedEntry } from './safety.js';
+import { ArchiveWindow, dataStart, type ArchiveEntry, type OpenArchive } from './zipread.js';
+import type { PlanTable } from './plantable.js';
 import { FileWriteError, WriterPool } from './writerpool.js';
 import { describeFsError } from './collect.js';
 
@@ -43,18 +43,24 @@ const SMALL_ENTRY = 1024 * 1024;
 /** Below this many files, starting worker threads costs more than it saves. */
 const POOL_MIN_FILES = 200;
 
-function check(p: PlannedEntry, data: Buffer, verifyHash: boolean): void {
-  const show = JSON.stringify(p.source.name);
-  if (data.length !== p.size)
-    throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${p.size}`);
+function check(
+  name: string,
+  data: Buffer,
+  size: number,
+  crc32Stored: number,
+  sha256: string | undefined,
+): void {
+  const show = JSON.stringify(name);
+  if (data.length !== size)
+    throw new BackupIntegrityError(`entry ${show} holds ${data.length} bytes, not the declared ${size}`);
   const crc = crc32(data) >>> 0;
-  if (crc !== p.source.crc32 >>> 0)
+  if (crc !== crc32Stored)
     throw new BackupIntegrityError(
-      `entry ${show} fails its CRC-32 check (stored ${p.source.crc32.toString(16)}, computed ${crc.toString(16)}); the backup is corrupt`,
+      `entry ${show} fails its CRC-32 check (stored ${crc32Stored.toString(16)}, computed ${crc.toString(16)}); the backup is corrupt`,
     );
-  if (verifyHash && p.manifest?.sha256) {
+  if (sha256) {
     const actual = createHash('sha256').update(data).digest('hex');
-    if (actual !== p.manifest.sha256)
+    if (actual !== sha256)
       throw new BackupIntegrityError(
         `entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`,
       );
@@ -68,59 +74,63 @@ function writeAll(fd: number, buf: Buffer): void {
 /** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written when `fd` is given. */
 async function streamEntry(
   archive: OpenArchive,
-  p: PlannedEntry,
+  source: ArchiveEntry,
   start: number,
   fd: number | undefined,
-  verifyHash: boolean,
+  sha256: string | undefined,
 ): Promise<void> {
-  const hash = verifyHash && p.manifest?.sha256 ? createHash('sha256') : undefined;
-  await streamEntryData(archive, p.source, start, p.size, (piece) => {
+  const hash = sha256 ? createHash('sha256') : undefined;
+  await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
     hash?.update(piece);
     if (fd !== undefined) writeAll(fd, piece);
   });
-  if (hash && hash.digest('hex') !== p.manifest!.sha256)
+  if (hash && hash.digest('hex') !== sha256)
     throw new BackupIntegrityError(
-      `entry ${JSON.stringify(p.source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`,
+      `entry ${JSON.stringify(source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`,
     );
-}
-
-function owner(p: PlannedEntry): { uid: number; gid: number } | undefined {
-  const m = p.manifest;
-  return m && Number.isInteger(m.uid) && Number.isInteger(m.gid) ? { uid: m.uid!, gid: m.gid! } : undefined;
 }
 
 /** Streams every file of the plan, checking it; writes into `destination` when given. */
 export async function extractPlan(
   archive: OpenArchive,
-  plan: ExtractionPlan,
+  table: PlanTable,
   options: ExtractOptions = {},
 ): Promise<void> {
   const dest = options.destination;
   const verifyHash = options.verifyFileHashes ?? true;
   const owners = options.restoreOwners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
   if (dest) mkdirSync(dest, { mode: 0o700 });
-  const directories: PlannedEntry[] = [];
+  const directories: number[] = [];
+  const fileList: number[] = [];
   const made = new Set<string>();
   const win = new ArchiveWindow(archive);
-  // Archive order is offset order for our own backups: the window then reads sequentially.
-  const files = plan.entries.filter((p) => p.type === 'file');
-  files.sort((a, b) => a.source.localHeaderOffset - b.source.localHeaderOffset);
-  for (const p of plan.entries) {
-    if (p.type !== 'directory') continue;
-    directories.push(p);
+  for (let i = 0; i < table.count; i++) {
+    const type = table.type(i);
+    if (type === 'file') fileList.push(i);
+    if (type !== 'directory') continue;
+    directories.push(i);
     if (dest) {
-      mkdirSync(join(dest, p.path), { recursive: true, mode: 0o700 });
-      made.add(join(dest, p.path));
+      const dir = join(dest, table.path(i));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      made.add(dir);
     }
   }
+  // Archive order is offset order for our own backups: the window then reads sequentially.
+  const files = Uint32Array.from(fileList);
+  let ascending = true;
+  for (let k = 1; k < files.length && ascending; k++)
+    ascending = table.offset(files[k - 1]!) <= table.offset(files[k]!);
+  if (!ascending) files.sort((a, b) => table.offset(a) - table.offset(b));
+  fileList.length = 0;
+  const heap = new HeapGuard();
+  heap.phase(files.length); // what planning left, before the writer threads start
   const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
   try {
-    const heap = new HeapGuard();
-    heap.phase(files.length); // what planning left, before the writer threads start
-    for (const p of files) {
+    for (const i of files) {
       heap.tick();
-      const start = dataStart(archive, win, p.source);
-      const file = dest ? join(dest, p.path) : undefined;
+      const source = table.source(i);
+      const start = dataStart(archive, win, source);
+      const file = dest ? join(dest, table.path(i)) : undefined;
       if (file) {
         const parent = dirname(file);
         if (!made.has(parent)) {
@@ -128,23 +138,26 @@ export async function extractPlan(
           made.add(parent);
         }
       }
+      const size = source.uncompressedSize;
       const raw =
-        p.size <= SMALL_ENTRY && p.source.compressedSize <= SMALL_ENTRY
-          ? win.get(start, p.source.compressedSize)
+        size <= SMALL_ENTRY && source.compressedSize <= SMALL_ENTRY
+          ? win.get(start, source.compressedSize)
           : undefined;
-      const o = owners ? owner(p) : undefined;
+      const o = owners ? table.owner(i) : undefined;
+      const sha256 = verifyHash ? table.sha256(i) : undefined;
+      const mtimeMs = table.mtimes[i]!;
       if (raw && pool && file && WriterPool.fits(raw.length)) {
         const wait = pool.add({
           path: file,
           raw,
-          name: p.source.name,
-          method: p.source.compressionMethod,
-          size: p.size,
-          crc: p.source.crc32 >>> 0,
-          ...(verifyHash && p.manifest?.sha256 ? { sha256: p.manifest.sha256 } : {}),
-          mode: p.mode,
+          name: source.name,
+          method: source.compressionMethod,
+          size,
+          crc: source.crc32,
+          ...(sha256 ? { sha256 } : {}),
+          mode: table.modes[i]!,
           ...(o ?? {}),
-          ...(p.manifest?.mtimeMs ? { mtimeMs: p.manifest.mtimeMs } : {}),
+          ...(mtimeMs ? { mtimeMs } : {}),
         });
         if (wait) await wait; // `raw` is a view of the read window: keep it until copied
         continue;
@@ -152,17 +165,17 @@ export async function extractPlan(
       const fd = file ? openSync(file, 'wx', 0o600) : undefined;
       try {
         if (raw) {
-          const data = inflateEntry(p.source, raw);
-          check(p, data, verifyHash);
+          const data = inflateEntry(source, raw);
+          check(source.name, data, size, source.crc32, sha256);
           if (fd !== undefined) writeAll(fd, data);
         } else {
-          await streamEntry(archive, p, start, fd, verifyHash);
+          await streamEntry(archive, source, start, fd, sha256);
         }
         if (fd !== undefined) {
           // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
           if (o) fchownSync(fd, o.uid, o.gid);
-          fchmodSync(fd, p.mode);
-          if (p.manifest?.mtimeMs) futimesSync(fd, new Date(), new Date(p.manifest.mtimeMs));
+          fchmodSync(fd, table.modes[i]!);
+          if (mtimeMs) futimesSync(fd, new Date(), new Date(mtimeMs));
         }
       } finally {
         if (fd !== undefined) closeSync(fd);
@@ -183,20 +196,21 @@ export async function extractPlan(
     await pool?.close();
   }
   if (!dest) return;
-  for (const p of plan.entries) {
-    if (p.type !== 'symlink') continue;
-    const link = join(dest, p.path);
+  for (let i = 0; i < table.count; i++) {
+    if (table.type(i) !== 'symlink') continue;
+    const link = join(dest, table.path(i));
     mkdirSync(dirname(link), { recursive: true, mode: 0o700 });
-    symlinkSync(p.linkTarget!, link);
-    const o = owners ? owner(p) : undefined;
+    symlinkSync(table.linkTarget(i)!, link);
+    const o = owners ? table.owner(i) : undefined;
     if (o) lchownSync(link, o.uid, o.gid);
   }
   // Deepest first, so tightening a parent's mode never blocks fixing a child.
-  for (const p of directories.sort((a, b) => b.path.length - a.path.length)) {
-    const dir = join(dest, p.path);
-    const o = owners ? owner(p) : undefined;
+  for (const i of directories.sort((a, b) => table.pathLength(b) - table.pathLength(a))) {
+    const dir = join(dest, table.path(i));
+    const o = owners ? table.owner(i) : undefined;
     if (o) chownSync(dir, o.uid, o.gid);
-    chmodSync(dir, p.mode);
-    if (p.manifest?.mtimeMs) utimesSync(dir, new Date(), new Date(p.manifest.mtimeMs));
+    chmodSync(dir, table.modes[i]!);
+    const mtimeMs = table.mtimes[i]!;
+    if (mtimeMs) utimesSync(dir, new Date(), new Date(mtimeMs));
   }
 }

@@ -47,10 +47,34 @@ export class HeapGuard {
     if (this.calls >= LARGE && this.calls % COLLECT_EVERY === 0) fullGc()?.();
   }
 
-  /** Call between phases with the number of entries. */
+  /** Call between phases with the number of entries. Collects, then compacts: one collection
+   *  frees the phase's objects but leaves resident the pages they shared with survivors, and V8
+   *  evacuates only a bounded share of such pages per collection (~33 MB measured), so it
+   *  collects again while more than SLACK_BYTES of old space is free and each collection still
+   *  returns at least PROGRESS_BYTES (a 100,000-entry restore before its writer threads start:
+   *  34 -> 17 MiB of heap, 162 -> 110 MiB RSS on Node 20). At most 4 collections. */
   phase(entries: number): void {
-    if (entries >= LARGE) fullGc()?.();
+    if (entries < LARGE) return;
+    const collect = fullGc();
+    if (!collect) return;
+    collect();
+    let old = oldSpace();
+    for (let more = 0; more < 3 && old.size - old.used > SLACK_BYTES; more++) {
+      collect();
+      const next = oldSpace();
+      if (old.size - next.size < PROGRESS_BYTES) break;
+      old = next;
+    }
   }
+}
+
+const SLACK_BYTES = 8 * 1024 * 1024;
+const PROGRESS_BYTES = 4 * 1024 * 1024;
+
+function oldSpace(): { size: number; used: number } {
+  for (const s of getHeapSpaceStatistics())
+    if (s.space_name === 'old_space') return { size: s.space_size, used: s.space_used_size };
+  return { size: 0, used: 0 };
 }
 
 /**

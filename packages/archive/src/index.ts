@@ -17,3 +17,4 @@ export * from './units.js';
 export * from './live-tree.js';
 export * from './rollback.js';
 export { holdYoungGeneration } from './heapguard.js';
+export * from './plantable.js';

@@ -105,21 +105,24 @@ function walkTree(
       .digest('hex');
     return { size: st.size, mode: st.mode & 0o7777, status: undefined, sha256: () => sha256 };
   };
-  for (const e of restored?.entries ?? []) {
-    if (!wanted(e.path)) continue;
-    const path = `${root}${sep}${e.path}`;
-    if (e.type === 'file') {
+  const table = restored?.table;
+  for (let i = 0; table && i < table.count; i++) {
+    const rel = table.path(i);
+    if (!wanted(rel)) continue;
+    const path = `${root}${sep}${rel}`;
+    const type = table.type(i);
+    if (type === 'file') {
       const st = lstatSync(path);
-      const known = e.manifest?.sha256;
-      emit(e.path, {
-        size: e.size,
+      const known = table.sha256(i);
+      emit(rel, {
+        size: table.sizes[i]!,
         // setuid/setgid can be dropped by the kernel (chown, or a group the restoring user is
         // not in): the mode is the one on disk.
         mode: st.mode & 0o7777,
         status: known ? statusOf(st, restored!.stagedAtMs) : undefined,
         sha256: () => known ?? sha256OfFileSync(path),
       });
-    } else if (e.type === 'symlink') emit(e.path, symlink(path, lstatSync(path)));
+    } else if (type === 'symlink') emit(rel, symlink(path, lstatSync(path)));
   }
   // Relative paths are built as the walk descends (no path.relative per file: 20,000 files).
   const walk = (dir: string, relDir: string): void => {

@@ -252,6 +252,7 @@ export function inflateEntry(entry: ArchiveEntry, raw: Buffer): Buffer {
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
 let storedChunk: Buffer | undefined;
+const ignoreError = (): void => undefined;
 
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
  *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
@@ -322,12 +323,16 @@ export async function streamEntryData(
         if (!inflate.write(readInto(Buffer.allocUnsafe(len), pos, len)))
           await new Promise<void>((r) => inflate.once('drain', r).once('close', r));
       }
-    } catch (error) {
-      inflate.destroy();
-      throw error;
+      inflate.end();
+      await done;
+    } finally {
+      // The stream outlives this call: what runs after it (a restore's whole planning, up to its
+      // first real wait) runs inside the stream's last callback, which the promise chain resumed
+      // from, and that frame holds the stream. Without its listeners it no longer holds `sink`
+      // and what the sink filled (a 100,000-entry manifest stayed alive through planning and
+      // extraction). `ignoreError` is defined outside: a closure made here would hold this scope.
+      inflate.removeAllListeners().on('error', ignoreError).destroy();
     }
-    inflate.end();
-    await done;
   }
   if (bytes !== declaredSize)
     throw new BackupIntegrityError(`entry ${show} holds ${bytes} bytes, not the declared ${declaredSize}`);

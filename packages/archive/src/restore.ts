@@ -20,6 +20,7 @@ import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { formatDuration } from '@guarded-rollout/config/durations';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
+import { HeapGuard } from './heapguard.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
 import type { BackupManifest } from './manifest.js';
 import {
@@ -39,13 +40,8 @@ import {
   type ArchiveEntry,
   type OpenArchive,
 } from './read.js';
-import {
-  DEFAULT_CAPS,
-  planExtraction,
-  type ExtractionCaps,
-  type ExtractionPlan,
-  type PlannedEntry,
-} from './safety.js';
+import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
+import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
@@ -159,7 +155,7 @@ export async function verifyBackup(zipPath: string, options: VerifyOptions = {})
   const caps = { ...DEFAULT_CAPS, ...options.caps };
   const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
   try {
-    if (options.deep ?? true) await extractPlan(archive, plan);
+    if (options.deep ?? true) await extractPlan(archive, new PlanTable(plan));
     return { path: zipPath, sha256, manifest, plan };
   } finally {
     archive.close();
@@ -225,7 +221,8 @@ export interface RestoreResult {
 export interface RestoredTree {
   /** Top-level names inside the target that the restore replaced. */
   roots: string[];
-  entries: PlannedEntry[];
+  /** What the restore wrote, each file checked against the verified manifest. */
+  table: PlanTable;
   /** When staging ended (`Date.now()`): a restored file changed later was changed by someone else. */
   stagedAtMs: number;
 }
@@ -415,8 +412,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       // Before anything is staged: every live root it replaces must be movable by this user.
       const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined);
       if (stuck) throw new Error(stuck);
+      // From here on only the table: the per-entry objects are released (plantable.ts). What
+      // reading and planning left (the manifest's lines, the central directory's blocks) is
+      // collected first: on 100,000 entries the table was otherwise built on top of it (peak
+      // RSS 165 -> 150 MiB on Node 20).
+      new HeapGuard().phase(plan.entries.length);
+      const table = new PlanTable(plan);
+      archive.entries = [];
+      manifest.entries = [];
+      plan.entries = [];
       if (options.dryRun) {
-        await extractPlan(archive, plan, { verifyFileHashes: options.verifyFileHashes ?? true });
+        await extractPlan(archive, table, { verifyFileHashes: options.verifyFileHashes ?? true });
         verified = true;
         log.line(
           'every entry: CRC-32, size and SHA256 OK',
@@ -432,7 +438,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
       // 4: extract into staging inside the target's state directory (same filesystem: renames).
       staging = join(state, `staging-${stamp}-${process.pid}`);
-      await extractPlan(archive, plan, {
+      await extractPlan(archive, table, {
         destination: staging,
         verifyFileHashes: options.verifyFileHashes ?? true,
       });
@@ -449,7 +455,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         startedAt: now().toISOString(),
       });
       staging = undefined;
-      if (options.verifyFileHashes ?? true) restored = { roots, entries: plan.entries, stagedAtMs };
+      if (options.verifyFileHashes ?? true) restored = { roots, table, stagedAtMs };
       if (existsSync(previous)) previousTree = previous;
       log.line(
         `swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`,
