@@ -63,6 +63,27 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     expect(v.stdout).toMatch(/OK .*environment production/);
   });
 
+  it('rollback --json prints the result and the restored roots, not the table of every restored file', async () => {
+    const root = repoRoot();
+    for (let i = 0; i < 300; i++) writeFileSync(join(root, `srv/data/f${i}.txt`), `file ${i}\n`);
+    expect(
+      (await cli(['backup', '--env', 'staging', '--base-dir', 'srv'], { cwd: root, now: NOW })).code,
+    ).toBe(0);
+    const r = await cli(['rollback', '--env', 'staging', '--latest', '--target', 'srv', '--json'], {
+      cwd: root,
+      now: NOW,
+    });
+    expect(r.code).toBe(0);
+    const shown = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(shown).toMatchObject({
+      status: 'restored-unverified',
+      verified: true,
+      restoredRoots: ['config.json', 'data'],
+    });
+    expect(shown).not.toHaveProperty('restored');
+    expect(r.stdout.length).toBeLessThan(4096);
+  });
+
   it('dry-runs write their evidence logs and change nothing', async () => {
     const root = repoRoot();
     expect(

@@ -236,8 +236,13 @@ export function registerRollback(program: Command, ctx: CliContext): void {
         flags.backup = fetched.backupPath;
       }
       const result = await runRollback(rollbackOptionsFromFlags(flags, ctx));
-      if (flags.json) ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
-      else {
+      if (flags.json) {
+        // The restored tree's table is the record's input, not output: its roots are shown.
+        const { restored, ...shown } = result;
+        ctx.stdout(
+          `${JSON.stringify({ ...shown, ...(restored ? { restoredRoots: restored.roots } : {}) }, null, 2)}\n`,
+        );
+      } else {
         ctx.stdout(
           [
             `status: ${result.status}`,
