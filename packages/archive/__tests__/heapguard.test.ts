@@ -181,6 +181,9 @@ describe('openArchive and the checksum thread', () => {
 describe('boundExternalMemory', () => {
   // A restore's streamed inflate, as read.ts feeds it (1 MiB pieces in, 256 KiB pieces out), under
   // the held young generation, in a child process; the largest external memory seen, in MiB.
+  // The clock stands still, so every piece over the cap may collect: this checks the bound, not
+  // the spacing (the test above), and a loaded machine's slow collections cannot move it (a CI
+  // run beside a benchmark measured 49 MiB on the wall clock).
   const maxExternal = (bound: boolean): number => {
     const r = runWithHeapguard(
       `import { getHeapStatistics } from 'node:v8';
@@ -196,7 +199,7 @@ describe('boundExternalMemory', () => {
            inflate.on('data', () => undefined);
            const done = new Promise((r) => inflate.on('end', r));
            for (let pos = 0; pos < deflated.length; pos += 1024 * 1024) {
-             if (${bound}) boundExternalMemory();
+             if (${bound}) boundExternalMemory(() => 0);
              max = Math.max(max, getHeapStatistics().external_memory);
              const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, deflated.length - pos));
              deflated.copy(chunk, 0, pos);
@@ -230,8 +233,8 @@ describe('boundExternalMemory', () => {
   });
 
   it('keeps a long stream’s dead buffers within 32 MiB of what is live (Node 24 left ~72 MiB)', () => {
-    // The cap, the input and what arrives while the next collection waits: 33-35 measured.
-    expect(maxExternal(true)).toBeLessThan(48);
+    // The cap, one piece's input and its output: 33-35 measured.
+    expect(maxExternal(true)).toBeLessThan(40);
     // Without it, Node 24 keeps dead output pieces until V8's own limit (72-74 MiB measured);
     // Node 20 frees most of them young (41).
     if (Number(process.versions.node.split('.')[0]) >= 24) expect(maxExternal(false)).toBeGreaterThan(60);
