@@ -255,6 +255,29 @@ describe('reading the deployed-tree record', () => {
     },
   );
 
+  it('a record larger than its 256 KiB write buffer, with multi-byte names and a long header, reads back whole', () => {
+    const { live } = freshLive('live-tree-buffered-record-');
+    mkdirSync(join(live, 'd'), { recursive: true });
+    // 205-byte names of 2- and 4-byte characters: ~0.7 MB, flushed across several boundaries.
+    const names = Array.from({ length: 2000 }, (_, i) => `${'é'.repeat(60)}${'😀'.repeat(20)}-${i}`);
+    for (const name of names) writeFileSync(join(live, 'd', name), name);
+    // A header longer than the buffer is written on its own.
+    const paths = ['d', ...Array.from({ length: 400 }, (_, i) => `unused/${'p'.repeat(240)}${i}`)];
+    recordDeployedTree(live, { environment: 'production', paths, now: clock });
+    const bytes = readFileSync(deployedTreeRecordPath(live));
+    expect(bytes.length).toBeGreaterThan(2 * 256 * 1024);
+    const text = bytes.toString('utf8');
+    const record = JSON.parse(text) as { paths: string[]; files: Record<string, { sha256: string }> };
+    expect(record.paths).toEqual(paths);
+    expect(Object.keys(record.files).sort()).toEqual(names.map((n) => `d/${n}`).sort());
+    expect(liveTreeChanges(live)).toMatchObject({
+      modified: [],
+      added: [],
+      removed: [],
+      recordedFiles: 2000,
+    });
+  });
+
   it('names the damaged line of a large record (read in chunks of lines)', () => {
     const { live } = freshLive('live-tree-large-record-');
     mkdirSync(live);

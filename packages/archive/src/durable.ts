@@ -3,6 +3,11 @@
 import { closeSync, fsyncSync, openSync, renameSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
+/** Writes all of `buf` (a write may take fewer bytes than asked). */
+export function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+}
+
 export function fsyncDirectory(dir: string): void {
   // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
   if (process.platform === 'win32') return;

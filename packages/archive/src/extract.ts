@@ -18,10 +18,10 @@ import {
   chownSync,
   symlinkSync,
   utimesSync,
-  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { writeAll } from './durable.js';
 import { BackupIntegrityError } from './errors.js';
 import { HeapGuard } from './heapguard.js';
 import { inflateEntry, streamEntryData } from './read.js';
@@ -65,10 +65,6 @@ function check(
         `entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`,
       );
   }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written when `fd` is given. */

@@ -16,10 +16,10 @@ import {
   readlinkSync,
   renameSync,
   statSync,
-  writeSync,
   type Stats,
 } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
+import { writeAll } from './durable.js';
 import { sha256OfFileSync } from './read.js';
 import type { RestoredTree } from './restore.js';
 
@@ -174,23 +174,36 @@ export function recordDeployedTree(
   };
   const path = deployedTreeRecordPath(target);
   // Written as the walk goes, one line per file: a tree of 100,000 files never becomes one object
-  // and one string in memory.
+  // and one string in memory. Each line goes straight into one reused buffer: lines kept as a
+  // growing string until 256 KiB survived the young generation's collections, were promoted, and
+  // raised a 100,000-file rollback's heap from 18 to 55 MB at its very end (Node 24 keeps such
+  // pages: +4-8 MiB of peak RSS).
   const fd = openSync(`${path}.tmp`, 'w', 0o644);
+  const buffer = Buffer.allocUnsafe(256 * 1024);
+  let used = 0;
+  const put = (text: string): void => {
+    // At most 3 bytes per UTF-16 unit: a line that might not fit is written after a flush.
+    if (used + text.length * 3 > buffer.length) {
+      writeAll(fd, buffer.subarray(0, used));
+      used = 0;
+      if (text.length * 3 > buffer.length) return writeAll(fd, Buffer.from(text));
+    }
+    used += buffer.write(text, used);
+  };
   try {
-    let out = `${JSON.stringify(head).slice(0, -1)},"files":{`;
+    put(`${JSON.stringify(head).slice(0, -1)},"files":{`);
     let first = true;
     walkTree(target, meta.paths, meta.restored, (rel, file) => {
       // Written out by hand, not JSON.stringify of an object per file: numbers and a hex digest
       // print the same.
       const st = file.status;
-      out += `${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`;
+      put(
+        `${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`,
+      );
       first = false;
-      if (out.length >= 256 * 1024) {
-        writeSync(fd, out);
-        out = '';
-      }
     });
-    writeSync(fd, `${out}\n}}\n`);
+    put('\n}}\n');
+    writeAll(fd, buffer.subarray(0, used));
   } finally {
     closeSync(fd);
   }
