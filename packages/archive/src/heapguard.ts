@@ -156,6 +156,8 @@ const EXTERNAL_CAP_BYTES = 32 * 1024 * 1024;
 /** These collections may take at most 1/COLLECT_SHARE of the time (see boundExternalMemory). */
 const COLLECT_SHARE = 10;
 let nextCollectAt = 0;
+/** One function for every call: a default written inline would be a new closure per call. */
+const wallClock = (): number => performance.now();
 
 /**
  * Collects when more than EXTERNAL_CAP_BYTES of buffers are outside the heap; call it once per
@@ -171,7 +173,7 @@ let nextCollectAt = 0;
  * collection came out high (V8 releases the dead buffers a little later).
  * `now` is the clock the spacing is measured on (tests pass one that stands still).
  */
-export function boundExternalMemory(now: () => number = () => performance.now()): void {
+export function boundExternalMemory(now: () => number = wallClock): void {
   if (getHeapStatistics().external_memory <= EXTERNAL_CAP_BYTES) return;
   const started = now();
   if (started < nextCollectAt) return;
