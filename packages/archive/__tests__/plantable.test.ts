@@ -4,7 +4,7 @@
 // stayed alive through a whole restore: the finished zlib stream's listeners held them, and the
 // stream was held by the callback the rest of the restore ran in).
 import { describe, expect, it } from '@jest/globals';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,6 +12,7 @@ import {
   DEFAULT_CAPS,
   PlanTable,
   createBackup,
+  extractPlan,
   openArchive,
   planExtraction,
   readManifest,
@@ -81,6 +82,43 @@ describe('PlanTable', () => {
         expect(table.linkTarget(at('app/link-to-file'))).toBe('nested/with space.txt');
         expect(table.name(at('app/nested'))).toBe('app/nested/');
         expect(table.modes[at('app/secret.conf')]).toBe(0o600);
+      } finally {
+        archive.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  it('keeps each written file’s status as extraction left it, from the writer threads and from the main thread alike', async () => {
+    // 300 small files go through the writer threads (200 or more); a 2 MiB file is streamed on
+    // the main thread. The record of a restored tree takes these instead of an lstat per file.
+    const { root, zip } = await backupOf((dir) => {
+      for (let i = 0; i < 300; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+      writeFileSync(join(dir, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
+    });
+    try {
+      const archive = await openArchive(zip, DEFAULT_CAPS.maxEntries);
+      try {
+        const manifest = await readManifest(archive, zip);
+        const table = new PlanTable(planExtraction(archive.entries, manifest, new Map()));
+        const dest = join(root, 'staged');
+        await extractPlan(archive, table, { destination: dest });
+        let files = 0;
+        for (let i = 0; i < table.count; i++) {
+          if (table.type(i) !== 'file') {
+            expect(table.writtenStatus(i)).toBeUndefined();
+            continue;
+          }
+          files++;
+          const st = lstatSync(join(dest, table.path(i)));
+          expect(table.writtenStatus(i)).toEqual({
+            ino: st.ino,
+            ctimeMs: st.ctimeMs,
+            mtimeMs: st.mtimeMs,
+            mode: st.mode & 0o7777,
+          });
+        }
+        expect(files).toBe(301);
       } finally {
         archive.close();
       }

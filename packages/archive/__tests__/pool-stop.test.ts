@@ -41,12 +41,12 @@ export function busyDeflate() {
 }
 export function busyWriter(root) {
   const dir = mkdtempSync(join(root, 'w-'));
-  const pool = new WriterPool();
+  const pool = new WriterPool(undefined);
   const raw = deflateRawSync(file);
   let n = 0;
   const pump = () => {
     for (let i = 0; i < 64; i++) {
-      const p = pool.add({ path: join(dir, String(n++)), raw, name: 'f', method: 8, size: file.length, crc: crc32(file) >>> 0, mode: 0o644 });
+      const p = pool.add({ index: n, path: join(dir, String(n++)), raw, name: 'f', method: 8, size: file.length, crc: crc32(file) >>> 0, mode: 0o644 });
       if (p) { p.catch(() => undefined); break; }
     }
   };

@@ -43,14 +43,23 @@ describe('a pool whose threads die', () => {
 
   it('writer pool: drain throws "writer thread stopped unexpectedly" instead of hanging', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gr-pools-'));
-    const pool = new WriterPool();
+    const pool = new WriterPool(undefined);
     const raw = Buffer.from('hello');
-    await pool.add({ path: join(dir, 'a'), raw, name: 'a', method: 0, size: 5, crc: 0, mode: 0o644 });
+    await pool.add({
+      index: 0,
+      path: join(dir, 'a'),
+      raw,
+      name: 'a',
+      method: 0,
+      size: 5,
+      crc: 0,
+      mode: 0o644,
+    });
     await killThreads(pool);
     await expect(pool.drain()).rejects.toThrow(/writer thread stopped unexpectedly/);
     // and a later file is refused at once
     expect(() =>
-      pool.add({ path: join(dir, 'b'), raw, name: 'b', method: 0, size: 5, crc: 0, mode: 0o644 }),
+      pool.add({ index: 1, path: join(dir, 'b'), raw, name: 'b', method: 0, size: 5, crc: 0, mode: 0o644 }),
     ).toThrow(/stopped unexpectedly/);
     await pool.close();
   });

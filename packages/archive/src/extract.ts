@@ -11,6 +11,7 @@ import {
   closeSync,
   fchmodSync,
   fchownSync,
+  fstatSync,
   futimesSync,
   lchownSync,
   mkdirSync,
@@ -120,7 +121,9 @@ export async function extractPlan(
   fileList.length = 0;
   const heap = new HeapGuard();
   heap.phase(files.length); // what planning left, before the writer threads start
-  const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool() : undefined;
+  const written = dest ? new Float64Array(4 * table.count).fill(NaN) : undefined;
+  table.written = written;
+  const pool = dest && files.length >= POOL_MIN_FILES ? new WriterPool(written) : undefined;
   try {
     for (const i of files) {
       heap.tick();
@@ -144,6 +147,7 @@ export async function extractPlan(
       const mtimeMs = table.mtimes[i]!;
       if (raw && pool && file && WriterPool.fits(raw.length)) {
         const wait = pool.add({
+          index: i,
           path: file,
           raw,
           name: source.name,
@@ -172,6 +176,8 @@ export async function extractPlan(
           if (o) fchownSync(fd, o.uid, o.gid);
           fchmodSync(fd, table.modes[i]!);
           if (mtimeMs) futimesSync(fd, new Date(), new Date(mtimeMs));
+          const st = fstatSync(fd); // as the writer threads do (WriterPool's `written`)
+          written!.set([st.ino, st.ctimeMs, st.mtimeMs, st.mode & 0o7777], 4 * i);
         }
       } finally {
         if (fd !== undefined) closeSync(fd);

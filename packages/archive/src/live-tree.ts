@@ -77,7 +77,10 @@ interface LiveFile {
  */
 const RACY_MS = 100;
 
-const statusOf = (st: Stats, changedBeforeMs: number): LiveFile['status'] =>
+const statusOf = (
+  st: Pick<Stats, 'ino' | 'ctimeMs' | 'mtimeMs'>,
+  changedBeforeMs: number,
+): LiveFile['status'] =>
   st.ctimeMs < changedBeforeMs - RACY_MS
     ? { ino: st.ino, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs }
     : undefined;
@@ -112,7 +115,10 @@ function walkTree(
     const path = `${root}${sep}${rel}`;
     const type = table.type(i);
     if (type === 'file') {
-      const st = lstatSync(path);
+      // As the restore's writers left it (fstat after their last change; the swap renames the
+      // roots, which moves no file's status but a root file's ctime, and a ctime that differs
+      // only costs that file a hash next time), or read now when unknown.
+      const st = table.writtenStatus(i) ?? lstatSync(path);
       const known = table.sha256(i);
       emit(rel, {
         size: table.sizes[i]!,

@@ -31,6 +31,10 @@ export class PlanTable {
   /** Manifest mtimes (0 when absent). */
   readonly mtimes: Float64Array;
   private readonly digests: Buffer;
+  /** Each file's status as extraction left it, 4 per entry: inode, ctimeMs, mtimeMs and
+   *  permission bits, from fstat after the last change the restore made to it (NaN when not
+   *  written). Set by extractPlan when it writes; the record of the restored tree reads it. */
+  written: Float64Array | undefined;
   /** Stored names that are not their path (a directory's trailing "/"). */
   private readonly names = new Map<number, string>();
   private readonly linkTargets = new Map<number, string>();
@@ -109,6 +113,13 @@ export class PlanTable {
 
   owner(i: number): { uid: number; gid: number } | undefined {
     return this.bits[i]! & HAS_OWNER ? { uid: this.owners[2 * i]!, gid: this.owners[2 * i + 1]! } : undefined;
+  }
+
+  /** What extraction left of file i (see `written`), or undefined when unknown. */
+  writtenStatus(i: number): { ino: number; ctimeMs: number; mtimeMs: number; mode: number } | undefined {
+    const w = this.written;
+    if (!w || Number.isNaN(w[4 * i])) return undefined;
+    return { ino: w[4 * i]!, ctimeMs: w[4 * i + 1]!, mtimeMs: w[4 * i + 2]!, mode: w[4 * i + 3]! };
   }
 
   linkTarget(i: number): string | undefined {

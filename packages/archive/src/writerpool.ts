@@ -54,6 +54,7 @@ const WORKER_SOURCE = `(async () => {
     }
     const paths = batch.paths.split('\\0');
     const n = batch.nums;
+    const stats = new Float64Array(paths.length * 4);
     let i = 0;
     try {
       for (; i < paths.length; i++) {
@@ -68,11 +69,16 @@ const WORKER_SOURCE = `(async () => {
           fs.fchmodSync(fd, n[i * N + 5]);
           const mtimeMs = n[i * N + 8];
           if (mtimeMs) fs.futimesSync(fd, new Date(), new Date(mtimeMs));
+          const st = fs.fstatSync(fd); // after the last change this restore makes to the file
+          stats[i * 4] = st.ino;
+          stats[i * 4 + 1] = st.ctimeMs;
+          stats[i * 4 + 2] = st.mtimeMs;
+          stats[i * 4 + 3] = st.mode & 0o7777;
         } finally {
           fs.closeSync(fd);
         }
       }
-      parentPort.postMessage({ id: batch.id });
+      parentPort.postMessage({ id: batch.id, stats }, [stats.buffer]);
       gc();
     } catch (e) {
       parentPort.postMessage({
@@ -88,6 +94,8 @@ const WORKER_SOURCE = `(async () => {
 
 export interface FileToWrite {
   path: string;
+  /** The entry's row in the caller's table: where its written status goes (see WriterPool). */
+  index: number;
   /** The entry's stored bytes (compressed when method is 8). */
   raw: Uint8Array;
   /** Entry name, for messages. */
@@ -126,6 +134,7 @@ const BATCH_FILES = 64;
 
 interface Batch {
   slot: number;
+  indices: number[];
   paths: string[];
   names: string[];
   nums: number[];
@@ -147,14 +156,32 @@ export class WriterPool {
   private waiters: Array<() => void> = [];
   private readonly threads: PoolThreads;
 
-  constructor(threads = Math.max(1, Math.min(2, availableParallelism()))) {
+  /**
+   * `written` receives each file's status once it is written and closed: at 4 x its `index`, the
+   * inode, ctimeMs, mtimeMs and permission bits (fstat in the thread, after its last change to
+   * the file), so the record of what a restore wrote needs no pass of lstat over the tree.
+   */
+  constructor(
+    private readonly written: Float64Array | undefined,
+    threads = Math.max(1, Math.min(2, availableParallelism())),
+  ) {
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
     this.threads = new PoolThreads(WORKER_SOURCE, threads, {
       what: 'writer',
-      onMessage: (m: { id: number; index?: number; error?: string; code?: string; integrity?: boolean }) => {
+      onMessage: (m: {
+        id: number;
+        stats?: Float64Array;
+        index?: number;
+        error?: string;
+        code?: string;
+        integrity?: boolean;
+      }) => {
         const batch = this.inFlight.get(m.id);
         this.inFlight.delete(m.id);
         if (batch) this.free.push(batch.slot);
+        if (batch && m.stats && this.written)
+          for (let k = 0; k < batch.indices.length; k++)
+            this.written.set(m.stats.subarray(4 * k, 4 * k + 4), 4 * batch.indices[k]!);
         if (m.error && !this.failure) {
           const at = m.index ?? 0;
           const name = JSON.stringify(batch?.names[at] ?? '');
@@ -202,12 +229,13 @@ export class WriterPool {
       const slot = this.free.pop();
       if (slot === undefined)
         return new Promise<void>((r) => this.waiters.push(r)).then(() => this.add(file));
-      this.batch = { slot, paths: [], names: [], nums: [], shas: [] };
+      this.batch = { slot, indices: [], paths: [], names: [], nums: [], shas: [] };
     }
     const b = this.batch;
     const offset = b.slot * SLOT_BYTES + this.used;
     this.view.set(file.raw, offset);
     this.used += file.raw.length;
+    b.indices.push(file.index);
     b.paths.push(file.path);
     b.names.push(file.name);
     b.nums.push(
