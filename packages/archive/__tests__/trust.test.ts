@@ -373,4 +373,47 @@ describe('every error a user can meet is one line naming the file', () => {
       }
     },
   );
+
+  asRoot(
+    'a full disk met by a file this thread writes (a streamed large file, no writer thread) reads the same',
+    async () => {
+      // 150 files (under the writer thread's 200) and a 3.5 MiB file last: 3.6 MB by the manifest
+      // (the free-space check passes), but 150 pages of 4 KiB first, so the large file's stream
+      // runs out of space on the main thread (it said "ENOSPC: no space left on device, write").
+      const root = tempRoot('restore-full-main');
+      const disk = join(root, 'disk');
+      mkdirSync(disk);
+      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]).status !== 0) return; // no mount rights
+      try {
+        mkdirSync(join(root, 'src/app/d'), { recursive: true });
+        for (let i = 0; i < 150; i++) writeFileSync(join(root, `src/app/d/f${i}.txt`), 'x'.repeat(100));
+        writeFileSync(join(root, 'src/app/z.bin'), Buffer.alloc(3.5 * 1024 * 1024, 1));
+        const b = await createBackup({
+          environment: 'production',
+          paths: ['app'],
+          cwd: join(root, 'src'),
+          now: () => T0,
+        });
+        const target = join(disk, 'live');
+        mkdirSync(join(target, 'app'), { recursive: true });
+        writeFileSync(join(target, 'app/config.txt'), 'live');
+        const before = snapshot(target);
+        const r = await restoreBackup({
+          environment: 'production',
+          backupPath: b.backupPath,
+          target,
+          cwd: root,
+        });
+        expect(r.status).toBe('failed');
+        expect(r.message).toMatch(
+          /^restore failed: cannot write .*\/app\/z\.bin: no space left on the device; free some space there/,
+        );
+        expect(r.message.split('\n')).toHaveLength(1);
+        expect(snapshot(target)).toEqual(before);
+        expect(existsSync(join(target, '.guarded-rollout'))).toBe(false); // no staging left behind
+      } finally {
+        spawnSync('umount', [disk]);
+      }
+    },
+  );
 });

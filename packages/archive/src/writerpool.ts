@@ -1,8 +1,9 @@
 // Restoring many small files is bound by work per file: inflate, CRC-32 and SHA256 checks, then
-// open, write, chown, chmod, utimes and close. The main thread only reads the archive and copies
-// each entry's compressed bytes into shared memory; a small pool of worker threads inflates,
-// checks and writes them, in batches, so both cores work. The worker's code is inline
-// (evaluated), so the bundled actions and CLI need no extra file.
+// open, write, chown, chmod, utimes and close. The main thread reads the archive and copies each
+// entry's compressed bytes into shared memory; a small pool of worker threads (one on two cores)
+// inflates, checks and writes them, in batches, and the main thread writes files itself whenever
+// every slot is queued (extract.ts), so both cores work. The worker's code is inline (evaluated),
+// so the bundled actions and CLI need no extra file.
 import { availableParallelism } from 'node:os';
 import { MINOR_GC_SOURCE, RELEASING_ZLIB_SOURCE } from './workergc.js';
 import { POOL_THREAD_SOURCE, PoolThreads } from './workerstop.js';
@@ -163,7 +164,7 @@ export class WriterPool {
    */
   constructor(
     private readonly written: Float64Array | undefined,
-    threads = Math.max(1, Math.min(2, availableParallelism())),
+    threads = Math.max(1, Math.min(2, availableParallelism() - 1)),
   ) {
     for (let i = 0; i < SLOTS; i++) this.free.push(i);
     this.threads = new PoolThreads(WORKER_SOURCE, threads, {
@@ -212,6 +213,13 @@ export class WriterPool {
 
   private check(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /** Whether `add` would have to wait for a free slot for an entry of `bytes` stored bytes (the
+   *  caller may then write that file itself instead of idling). */
+  wouldWait(bytes: number): boolean {
+    const roomInBatch = this.batch !== undefined && this.used + bytes <= SLOT_BYTES;
+    return !roomInBatch && this.free.length === 0;
   }
 
   /** Whether `add` can take an entry of `bytes` stored bytes (at most SLOT_BYTES). */
