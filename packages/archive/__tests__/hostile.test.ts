@@ -268,6 +268,32 @@ describe('a hostile or damaged archive is refused with a specific message and th
       await refuse(zip, /checksum mismatch/);
     });
 
+    it('an archive of 33,000 entries (a restore hashes it on the main thread first): altered, the checksum says so first; intact, it restores', async () => {
+      const { root, refuse } = scene('many');
+      for (let d = 0; d < 33; d++) {
+        mkdirSync(join(root, `src/d${d}`), { recursive: true });
+        for (let f = 0; f < 1000; f++) writeFileSync(join(root, `src/d${d}/f${f}`), String(f % 10));
+      }
+      const zip = (
+        await createBackup({ environment: 'production', paths: ['src'], cwd: root, now: () => T0 })
+      ).backupPath;
+      const intact = readFileSync(zip);
+      const bytes = Buffer.from(intact);
+      bytes[100] = bytes[100]! ^ 0x01;
+      writeFileSync(zip, bytes);
+      await refuse(zip, /checksum mismatch/);
+      writeFileSync(zip, intact);
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: zip,
+        target: 'live',
+        cwd: root,
+      });
+      expect(r.status).toBe('restored-unverified');
+      expect(readdirSync(join(root, 'live/src'))).toHaveLength(33);
+      expect(readFileSync(join(root, 'live/src/d32/f999'), 'utf8')).toBe('9');
+    }, 60_000);
+
     it('truncated (checksum recomputed)', async () => {
       const { root, refuse } = scene('trunc');
       const zip = await realBackup(root);

@@ -149,8 +149,13 @@ function sha256OfFileInWorker(path: string, onReady: () => void): Promise<string
 
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). */
-export async function verifyChecksum(zipPath: string, onThreadReady: () => void = () => {}): Promise<string> {
+ *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  returning, even a large archive (no worker thread). */
+export async function verifyChecksum(
+  zipPath: string,
+  onThreadReady: () => void = () => {},
+  onThisThread = false,
+): Promise<string> {
   let st;
   try {
     st = statSync(zipPath);
@@ -165,7 +170,7 @@ export async function verifyChecksum(zipPath: string, onThreadReady: () => void 
   const line = readChecksumFile(zipPath);
   let actual: string;
   try {
-    actual = await (st.size >= HASH_IN_WORKER_BYTES
+    actual = await (st.size >= HASH_IN_WORKER_BYTES && !onThisThread
       ? sha256OfFileInWorker(zipPath, onThreadReady)
       : sha256OfFileSync(zipPath));
   } catch (error) {
