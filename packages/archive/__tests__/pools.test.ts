@@ -4,7 +4,7 @@ import { describe, it, expect } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeflatePool } from '../src/deflatepool.js';
+import { DeflatePool, compressionThreads } from '../src/deflatepool.js';
 import { WriterPool } from '../src/writerpool.js';
 import type { PoolThreads } from '../src/workerstop.js';
 
@@ -62,5 +62,16 @@ describe('a pool whose threads die', () => {
       pool.add({ index: 1, path: join(dir, 'b'), raw, name: 'b', method: 0, size: 5, crc: 0, mode: 0o644 }),
     ).toThrow(/stopped unexpectedly/);
     await pool.close();
+  });
+});
+
+describe('compression threads', () => {
+  it('two on two cores or more, one on one core, and one from 32,768 pooled files on (memory at the steady state)', () => {
+    expect(compressionThreads(20_000, 2)).toBe(2);
+    expect(compressionThreads(20_000, 8)).toBe(2);
+    expect(compressionThreads(20_000, 1)).toBe(1);
+    expect(compressionThreads(32_767, 2)).toBe(2);
+    expect(compressionThreads(32_768, 2)).toBe(1);
+    expect(compressionThreads(100_000, 8)).toBe(1);
   });
 });

@@ -38,7 +38,7 @@ import {
 import { BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
-import { DeflatePool } from './deflatepool.js';
+import { DeflatePool, compressionThreads } from './deflatepool.js';
 import { HeapGuard, boundExternalMemory } from './heapguard.js';
 import { deflateRawReleasing, releasingZlib } from './workergc.js';
 import { sha256OfFd } from './read.js';
@@ -501,7 +501,10 @@ async function writeArchive(
   let sha256 = '';
   const scratch = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
   const smallFiles = p.entries.filter((e) => e.type === 'file' && e.size <= SMALL_FILE_BYTES).length;
-  const pool = level > 0 && smallFiles >= POOL_MIN_FILES ? new DeflatePool(level) : undefined;
+  const pool =
+    level > 0 && smallFiles >= POOL_MIN_FILES
+      ? new DeflatePool(level, compressionThreads(smallFiles))
+      : undefined;
   // Entries are appended in walk order; a pooled file's entry waits for its batch to come back.
   const pending: Array<Promise<() => void>> = [];
   const queue = (item: Promise<() => void>): void => {

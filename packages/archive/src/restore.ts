@@ -94,17 +94,15 @@ async function inspect(
   zipPath: string,
   archive: OpenArchive,
   caps: ExtractionCaps,
-  restoring: boolean,
 ): Promise<{ manifest: BackupManifest; plan: ExtractionPlan }> {
   const manifest = await readManifest(archive, zipPath);
-  // A restore's peak is its planning (its extraction runs on the table): the manifest's lines
-  // (~15 MB at 100,000 entries), promoted as they were parsed, are collected first, or were
-  // still there in some runs and not others. A verify's peak is lower and it would pay the
-  // collection's time (0.08 s of 0.55 s at 100,000 entries on Node 20).
-  if (restoring) {
-    shareNames(archive, manifest);
-    new HeapGuard().collectGarbage(manifest.entries.length);
-  }
+  // The peak of a restore and of a verify is planning (a restore's extraction runs on the
+  // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
+  // collected first, or were still there in some runs and not others (a 100,000-entry verify on
+  // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
+  // ~0.08 s.
+  shareNames(archive, manifest);
+  new HeapGuard().collectGarbage(manifest.entries.length);
   const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
     caps,
     source: zipPath,
@@ -149,7 +147,7 @@ function keptVersionsHint(target: string): string {
 /** A restore of this many entries or more hashes its archive on the main thread first, not on a
  *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
  *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
- *  went 153 -> 145-146 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
+ *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
  *  thread: there the time is the point (it reads no file data). */
 const HASH_HERE_ENTRIES = 32 * 1024;
 
@@ -165,7 +163,8 @@ function manyEntries(zipPath: string, caps: ExtractionCaps): boolean {
 
 /** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
  *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. `restoring`: see inspect. */
+ *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
+ *  this thread first (see HASH_HERE_ENTRIES). */
 async function openVerified(
   zipPath: string,
   caps: ExtractionCaps,
@@ -180,7 +179,7 @@ async function openVerified(
   try {
     const archive = await openArchive(zipPath, caps.maxEntries, ready);
     try {
-      opened = { archive, ...(await inspect(zipPath, archive, caps, restoring)) };
+      opened = { archive, ...(await inspect(zipPath, archive, caps)) };
     } catch (error) {
       archive.close();
       throw error;
