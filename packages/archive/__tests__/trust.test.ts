@@ -28,6 +28,18 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const asRoot = isRoot ? it : it.skip;
 const huge = process.env.GR_HUGE_TESTS === '1' ? it : it.skip;
 
+/** Runs `body` with `dir` a 4 MiB tmpfs (a disk that fills up), unmounted afterwards; skips it
+ *  where this user may not mount. */
+async function onSmallDisk(dir: string, body: () => Promise<void>): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]).status !== 0) return; // no mount rights
+  try {
+    await body();
+  } finally {
+    spawnSync('umount', [dir]);
+  }
+}
+
 function mkfifo(path: string): void {
   expect(spawnSync('mkfifo', [path]).status).toBe(0);
 }
@@ -298,9 +310,7 @@ describe('every error a user can meet is one line naming the file', () => {
     mkdirSync(join(root, 'app'));
     writeFileSync(join(root, 'app/big.bin'), randomBytes(12 * 1024 * 1024));
     const out = join(root, 'small-disk');
-    mkdirSync(out);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', out]).status !== 0) return; // no mount rights
-    try {
+    await onSmallDisk(out, async () => {
       const error = await createBackup({
         environment: 'production',
         paths: ['app'],
@@ -313,9 +323,7 @@ describe('every error a user can meet is one line naming the file', () => {
       );
       expect((error as Error).message.split('\n')).toHaveLength(1);
       expect(readdirSync(out)).toEqual([]);
-    } finally {
-      spawnSync('umount', [out]);
-    }
+    });
   });
 
   asRoot(
@@ -323,9 +331,7 @@ describe('every error a user can meet is one line naming the file', () => {
     async () => {
       const root = tempRoot('restore-full');
       const disk = join(root, 'disk');
-      mkdirSync(disk);
-      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]).status !== 0) return; // no mount rights
-      try {
+      await onSmallDisk(disk, async () => {
         mkdirSync(join(root, 'one/app'), { recursive: true });
         writeFileSync(join(root, 'one/app/config.txt'), 'v1');
         const small = await createBackup({
@@ -368,9 +374,7 @@ describe('every error a user can meet is one line naming the file', () => {
         expect(readdirSync(join(target, '.guarded-rollout')).filter((n) => n.startsWith('staging'))).toEqual(
           [],
         );
-      } finally {
-        spawnSync('umount', [disk]);
-      }
+      });
     },
   );
 
@@ -382,9 +386,7 @@ describe('every error a user can meet is one line naming the file', () => {
       // runs out of space on the main thread (it said "ENOSPC: no space left on device, write").
       const root = tempRoot('restore-full-main');
       const disk = join(root, 'disk');
-      mkdirSync(disk);
-      if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]).status !== 0) return; // no mount rights
-      try {
+      await onSmallDisk(disk, async () => {
         mkdirSync(join(root, 'src/app/d'), { recursive: true });
         for (let i = 0; i < 150; i++) writeFileSync(join(root, `src/app/d/f${i}.txt`), 'x'.repeat(100));
         writeFileSync(join(root, 'src/app/z.bin'), Buffer.alloc(3.5 * 1024 * 1024, 1));
@@ -411,9 +413,7 @@ describe('every error a user can meet is one line naming the file', () => {
         expect(r.message.split('\n')).toHaveLength(1);
         expect(snapshot(target)).toEqual(before);
         expect(existsSync(join(target, '.guarded-rollout'))).toBe(false); // no staging left behind
-      } finally {
-        spawnSync('umount', [disk]);
-      }
+      });
     },
   );
 });
