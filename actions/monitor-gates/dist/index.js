@@ -72082,7 +72082,7 @@ class workerstop_PoolThreads {
 // The main thread reads each file (checking it did not change while read) into shared memory;
 // a small pool of worker threads computes its CRC-32 and SHA256 and deflates it, writing the
 // compressed bytes back over the input when they are smaller. The main thread then appends the
-// entries to the zip in their original order. Memory in flight is fixed: SLOTS x SLOT_BYTES.
+// entries to the zip in their original order. Memory in flight is fixed: (threads + 2) x SLOT_BYTES.
 // The worker's code is inline (evaluated), so the bundled actions and CLI need no extra file.
 
 
@@ -72132,11 +72132,21 @@ const WORKER_SOURCE = (/* unused pure expression or super */ null && (`(async ()
   });
 })();`));
 const SLOT_BYTES = (/* unused pure expression or super */ null && (2 * 1024 * 1024));
-const SLOTS = 4;
+/** Slots beyond one per thread: one being filled here, one whose results are being appended. */
+const SPARE_SLOTS = 2;
 const BATCH_FILES = 128;
+/** From this many small files on, a backup compresses on one thread: its peak is the steady
+ *  state with the threads alive, and a second thread (~17 MiB on Node 24) took a 100,000-file
+ *  backup to 168-173 MiB there (one thread and three slots: 147-150 MiB, 8.5-8.8 s instead of
+ *  6.9-7.3 s, still 0.8x of `zip -r -q` + `sha256sum`). Smaller backups keep two for their time. */
+const ONE_THREAD_FILES = (/* unused pure expression or super */ null && (32 * 1024));
+/** How many compression threads a backup of `smallFiles` pooled files starts. */
+function deflatepool_compressionThreads(smallFiles, cores = availableParallelism()) {
+    return smallFiles >= ONE_THREAD_FILES ? 1 : Math.max(1, Math.min(2, cores));
+}
 class deflatepool_DeflatePool {
-    memory = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
-    view = Buffer.from(this.memory);
+    memory;
+    view;
     free = [];
     current;
     inFlight = new Map();
@@ -72145,7 +72155,10 @@ class deflatepool_DeflatePool {
     failure;
     threads;
     constructor(level, threads = Math.max(1, Math.min(2, availableParallelism()))) {
-        for (let i = 0; i < SLOTS; i++)
+        const slots = threads + SPARE_SLOTS;
+        this.memory = new SharedArrayBuffer(SLOT_BYTES * slots);
+        this.view = Buffer.from(this.memory);
+        for (let i = 0; i < slots; i++)
             this.free.push(i);
         this.threads = new PoolThreads(WORKER_SOURCE, threads, {
             what: 'compression',
@@ -72652,8 +72665,9 @@ function sha256OfFileInWorker(path, onReady) {
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). */
-async function verifyChecksum(zipPath, onThreadReady = () => { }) {
+ *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  returning, even a large archive (no worker thread). */
+async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false) {
     let st;
     try {
         st = (0,external_node_fs_namespaceObject.statSync)(zipPath);
@@ -72668,7 +72682,7 @@ async function verifyChecksum(zipPath, onThreadReady = () => { }) {
     const line = readChecksumFile(zipPath);
     let actual;
     try {
-        actual = await (st.size >= HASH_IN_WORKER_BYTES
+        actual = await (st.size >= HASH_IN_WORKER_BYTES && !onThisThread
             ? sha256OfFileInWorker(zipPath, onThreadReady)
             : sha256OfFileSync(zipPath));
     }
@@ -73659,7 +73673,9 @@ async function writeArchive(p, options, level) {
     let sha256 = '';
     const scratch = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
     const smallFiles = p.entries.filter((e) => e.type === 'file' && e.size <= SMALL_FILE_BYTES).length;
-    const pool = level > 0 && smallFiles >= POOL_MIN_FILES ? new DeflatePool(level) : undefined;
+    const pool = level > 0 && smallFiles >= POOL_MIN_FILES
+        ? new DeflatePool(level, compressionThreads(smallFiles))
+        : undefined;
     // Entries are appended in walk order; a pooled file's entry waits for its batch to come back.
     const pending = [];
     const queue = (item) => {
@@ -73901,10 +73917,11 @@ function dryRun(options) {
 
 ;// CONCATENATED MODULE: ./packages/archive/src/writerpool.ts
 // Restoring many small files is bound by work per file: inflate, CRC-32 and SHA256 checks, then
-// open, write, chown, chmod, utimes and close. The main thread only reads the archive and copies
-// each entry's compressed bytes into shared memory; a small pool of worker threads inflates,
-// checks and writes them, in batches, so both cores work. The worker's code is inline
-// (evaluated), so the bundled actions and CLI need no extra file.
+// open, write, chown, chmod, utimes and close. The main thread reads the archive and copies each
+// entry's compressed bytes into shared memory; a small pool of worker threads (one on two cores)
+// inflates, checks and writes them, in batches, and the main thread writes files itself whenever
+// every slot is queued (extract.ts), so both cores work. The worker's code is inline (evaluated),
+// so the bundled actions and CLI need no extra file.
 
 
 
@@ -73955,6 +73972,7 @@ const writerpool_WORKER_SOURCE = `(async () => {
     }
     const paths = batch.paths.split('\\0');
     const n = batch.nums;
+    const stats = new Float64Array(paths.length * 4);
     let i = 0;
     try {
       for (; i < paths.length; i++) {
@@ -73969,11 +73987,16 @@ const writerpool_WORKER_SOURCE = `(async () => {
           fs.fchmodSync(fd, n[i * N + 5]);
           const mtimeMs = n[i * N + 8];
           if (mtimeMs) fs.futimesSync(fd, new Date(), new Date(mtimeMs));
+          const st = fs.fstatSync(fd); // after the last change this restore makes to the file
+          stats[i * 4] = st.ino;
+          stats[i * 4 + 1] = st.ctimeMs;
+          stats[i * 4 + 2] = st.mtimeMs;
+          stats[i * 4 + 3] = st.mode & 0o7777;
         } finally {
           fs.closeSync(fd);
         }
       }
-      parentPort.postMessage({ id: batch.id });
+      parentPort.postMessage({ id: batch.id, stats }, [stats.buffer]);
       gc();
     } catch (e) {
       parentPort.postMessage({
@@ -74003,11 +74026,12 @@ class FileWriteError extends Error {
  *  SLOTS x SLOT_BYTES, whatever the workers' garbage collectors do (transferring each file's own
  *  buffer let freed buffers pile up in the workers: ~80 MiB more peak RSS on 20,000 files). */
 const writerpool_SLOT_BYTES = 2 * 1024 * 1024;
-const writerpool_SLOTS = 4;
+const SLOTS = 4;
 const writerpool_BATCH_FILES = 64;
 const NO_HASH = '-'.repeat(64);
 class WriterPool {
-    memory = new SharedArrayBuffer(writerpool_SLOT_BYTES * writerpool_SLOTS);
+    written;
+    memory = new SharedArrayBuffer(writerpool_SLOT_BYTES * SLOTS);
     view = Buffer.from(this.memory);
     free = [];
     batch;
@@ -74018,8 +74042,14 @@ class WriterPool {
     failure;
     waiters = [];
     threads;
-    constructor(threads = Math.max(1, Math.min(2, (0,external_node_os_namespaceObject.availableParallelism)()))) {
-        for (let i = 0; i < writerpool_SLOTS; i++)
+    /**
+     * `written` receives each file's status once it is written and closed: at 4 x its `index`, the
+     * inode, ctimeMs, mtimeMs and permission bits (fstat in the thread, after its last change to
+     * the file), so the record of what a restore wrote needs no pass of lstat over the tree.
+     */
+    constructor(written, threads = Math.max(1, Math.min(2, (0,external_node_os_namespaceObject.availableParallelism)() - 1))) {
+        this.written = written;
+        for (let i = 0; i < SLOTS; i++)
             this.free.push(i);
         this.threads = new workerstop_PoolThreads(writerpool_WORKER_SOURCE, threads, {
             what: 'writer',
@@ -74028,6 +74058,9 @@ class WriterPool {
                 this.inFlight.delete(m.id);
                 if (batch)
                     this.free.push(batch.slot);
+                if (batch && m.stats && this.written)
+                    for (let k = 0; k < batch.indices.length; k++)
+                        this.written.set(m.stats.subarray(4 * k, 4 * k + 4), 4 * batch.indices[k]);
                 if (m.error && !this.failure) {
                     const at = m.index ?? 0;
                     const name = JSON.stringify(batch?.names[at] ?? '');
@@ -74055,6 +74088,12 @@ class WriterPool {
         if (this.failure)
             throw this.failure;
     }
+    /** Whether `add` would have to wait for a free slot for an entry of `bytes` stored bytes (the
+     *  caller may then write that file itself instead of idling). */
+    wouldWait(bytes) {
+        const roomInBatch = this.batch !== undefined && this.used + bytes <= writerpool_SLOT_BYTES;
+        return !roomInBatch && this.free.length === 0;
+    }
     /** Whether `add` can take an entry of `bytes` stored bytes (at most SLOT_BYTES). */
     static fits(bytes) {
         return bytes <= writerpool_SLOT_BYTES;
@@ -74070,12 +74109,13 @@ class WriterPool {
             const slot = this.free.pop();
             if (slot === undefined)
                 return new Promise((r) => this.waiters.push(r)).then(() => this.add(file));
-            this.batch = { slot, paths: [], names: [], nums: [], shas: [] };
+            this.batch = { slot, indices: [], paths: [], names: [], nums: [], shas: [] };
         }
         const b = this.batch;
         const offset = b.slot * writerpool_SLOT_BYTES + this.used;
         this.view.set(file.raw, offset);
         this.used += file.raw.length;
+        b.indices.push(file.index);
         b.paths.push(file.path);
         b.names.push(file.name);
         b.nums.push(offset, file.raw.length, file.method, file.size, file.crc, file.mode, file.uid ?? NaN, file.gid ?? NaN, file.mtimeMs ?? 0);
@@ -74136,6 +74176,9 @@ class WriterPool {
 
 
 const SMALL_ENTRY = 1024 * 1024;
+/** Files this thread writes (all slots queued) between turns of the event loop (see extractPlan). */
+const YIELD_EVERY = 8;
+const nextTurn = () => new Promise((resolveTurn) => setImmediate(resolveTurn));
 /** Below this many files, starting worker threads costs more than it saves. */
 const extract_POOL_MIN_FILES = 200;
 function check(name, data, size, crc32Stored, sha256) {
@@ -74151,13 +74194,27 @@ function check(name, data, size, crc32Stored, sha256) {
             throw new BackupIntegrityError(`entry ${show} does not match its manifest SHA256; the backup is corrupt or was altered`);
     }
 }
-/** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written when `fd` is given. */
-async function streamEntry(archive, source, start, fd, sha256) {
+/** Runs a write to `path` on this thread; a file-system error becomes the FileWriteError the
+ *  writer thread reports for the same failure ("cannot write <path>: ..." once caught below). */
+function writing(path, write) {
+    try {
+        return write();
+    }
+    catch (error) {
+        const code = error.code;
+        if (typeof code !== 'string')
+            throw error;
+        throw new FileWriteError(error.message, code, path);
+    }
+}
+/** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written to `path`
+ *  through `fd` when given. */
+async function streamEntry(archive, source, start, fd, sha256, path) {
     const hash = sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
         hash?.update(piece);
         if (fd !== undefined)
-            writeAll(fd, piece);
+            writing(path, () => writeAll(fd, piece));
     });
     if (hash && hash.digest('hex') !== sha256)
         throw new BackupIntegrityError(`entry ${JSON.stringify(source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`);
@@ -74196,7 +74253,11 @@ async function extract_extractPlan(archive, table, options = {}) {
     fileList.length = 0;
     const heap = new heapguard_HeapGuard();
     heap.phase(files.length); // what planning left, before the writer threads start
-    const pool = dest && files.length >= extract_POOL_MIN_FILES ? new WriterPool() : undefined;
+    const written = dest ? new Float64Array(4 * table.count).fill(NaN) : undefined;
+    table.written = written;
+    const pool = dest && files.length >= extract_POOL_MIN_FILES ? new WriterPool(written) : undefined;
+    let writtenHere = 0;
+    let byThreads = 0;
     try {
         for (const i of files) {
             heap.tick();
@@ -74217,8 +74278,18 @@ async function extract_extractPlan(archive, table, options = {}) {
             const o = owners ? table.owner(i) : undefined;
             const sha256 = verifyHash ? table.sha256(i) : undefined;
             const mtimeMs = table.mtimes[i];
+            // Every slot queued: this thread writes the file itself (below) rather than wait, so one
+            // writer thread and this one keep both cores busy (a second writer thread cost ~17 MiB of
+            // RSS on Node 24, and this thread waited ~70 % of the extraction).
             if (raw && pool && file && WriterPool.fits(raw.length)) {
+                // The thread's answers arrive through the event loop: a turn every few files written
+                // here frees the slots it finished (its queue holds 4 x 64 files, ~20 ms of work).
+                if (pool.wouldWait(raw.length) && ++writtenHere % YIELD_EVERY === 0)
+                    await nextTurn();
+            }
+            if (raw && pool && file && WriterPool.fits(raw.length) && !pool.wouldWait(raw.length)) {
                 const wait = pool.add({
+                    index: i,
                     path: file,
                     raw,
                     name: source.name,
@@ -74231,32 +74302,36 @@ async function extract_extractPlan(archive, table, options = {}) {
                     ...(mtimeMs ? { mtimeMs } : {}),
                 });
                 if (wait)
-                    await wait; // `raw` is a view of the read window: keep it until copied
+                    await wait; // not reached: it had room (a view of the window: keep it until copied)
+                byThreads++;
                 continue;
             }
-            const fd = file ? (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600) : undefined;
+            const fd = file ? writing(file, () => (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600)) : undefined;
             try {
                 if (raw) {
                     const data = inflateEntry(source, raw);
                     check(source.name, data, size, source.crc32, sha256);
                     if (fd !== undefined)
-                        writeAll(fd, data);
+                        writing(file, () => writeAll(fd, data));
                 }
                 else {
-                    await streamEntry(archive, source, start, fd, sha256);
+                    await streamEntry(archive, source, start, fd, sha256, file);
                 }
-                if (fd !== undefined) {
-                    // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
-                    if (o)
-                        (0,external_node_fs_namespaceObject.fchownSync)(fd, o.uid, o.gid);
-                    (0,external_node_fs_namespaceObject.fchmodSync)(fd, table.modes[i]);
-                    if (mtimeMs)
-                        (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(mtimeMs));
-                }
+                if (fd !== undefined)
+                    writing(file, () => {
+                        // Through the descriptor: no second path lookup per file. chown first: it clears setgid.
+                        if (o)
+                            (0,external_node_fs_namespaceObject.fchownSync)(fd, o.uid, o.gid);
+                        (0,external_node_fs_namespaceObject.fchmodSync)(fd, table.modes[i]);
+                        if (mtimeMs)
+                            (0,external_node_fs_namespaceObject.futimesSync)(fd, new Date(), new Date(mtimeMs));
+                        const st = (0,external_node_fs_namespaceObject.fstatSync)(fd); // as the writer thread does (WriterPool's `written`)
+                        written.set([st.ino, st.ctimeMs, st.mtimeMs, st.mode & 0o7777], 4 * i);
+                    });
             }
             finally {
                 if (fd !== undefined)
-                    (0,external_node_fs_namespaceObject.closeSync)(fd);
+                    writing(file, () => (0,external_node_fs_namespaceObject.closeSync)(fd));
             }
         }
         await pool?.drain();
@@ -74271,8 +74346,9 @@ async function extract_extractPlan(archive, table, options = {}) {
     finally {
         await pool?.close();
     }
+    const stats = { files: files.length, byThreads };
     if (!dest)
-        return;
+        return stats;
     for (let i = 0; i < table.count; i++) {
         if (table.type(i) !== 'symlink')
             continue;
@@ -74294,6 +74370,7 @@ async function extract_extractPlan(archive, table, options = {}) {
         if (mtimeMs)
             (0,external_node_fs_namespaceObject.utimesSync)(dir, new Date(), new Date(mtimeMs));
     }
+    return stats;
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/health.ts
@@ -74389,6 +74466,10 @@ class plantable_PlanTable {
     /** Manifest mtimes (0 when absent). */
     mtimes;
     digests;
+    /** Each file's status as extraction left it, 4 per entry: inode, ctimeMs, mtimeMs and
+     *  permission bits, from fstat after the last change the restore made to it (NaN when not
+     *  written). Set by extractPlan when it writes; the record of the restored tree reads it. */
+    written;
     /** Stored names that are not their path (a directory's trailing "/"). */
     names = new Map();
     linkTargets = new Map();
@@ -74463,6 +74544,13 @@ class plantable_PlanTable {
     owner(i) {
         return this.bits[i] & HAS_OWNER ? { uid: this.owners[2 * i], gid: this.owners[2 * i + 1] } : undefined;
     }
+    /** What extraction left of file i (see `written`), or undefined when unknown. */
+    writtenStatus(i) {
+        const w = this.written;
+        if (!w || Number.isNaN(w[4 * i]))
+            return undefined;
+        return { ino: w[4 * i], ctimeMs: w[4 * i + 1], mtimeMs: w[4 * i + 2], mode: w[4 * i + 3] };
+    }
     linkTarget(i) {
         return this.linkTargets.get(i);
     }
@@ -74531,6 +74619,8 @@ function units_formatBytes(n) {
 
 
 
+
+
 async function withOpened(archive, body) {
     try {
         return await body(archive);
@@ -74547,19 +74637,41 @@ async function readLinkTargets(archive) {
     }
     return targets;
 }
-async function inspect(zipPath, archive, caps, restoring) {
+async function inspect(zipPath, archive, caps) {
     const manifest = await readManifest(archive, zipPath);
-    // A restore's peak is its planning (its extraction runs on the table): the manifest's lines
-    // (~15 MB at 100,000 entries), promoted as they were parsed, are collected first, or were
-    // still there in some runs and not others. A verify's peak is lower and it would pay the
-    // collection's time (0.08 s of 0.55 s at 100,000 entries on Node 20).
-    if (restoring)
-        new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
+    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
+    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
+    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
+    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
+    // ~0.08 s.
+    shareNames(archive, manifest);
+    new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
     const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
         caps,
         source: zipPath,
     });
     return { manifest, plan };
+}
+/** Gives each manifest entry the central directory's string for its path when the two are equal,
+ *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
+ *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
+ *  archive order in the tool's backups; at the first entry out of step it stops. */
+function shareNames(archive, manifest) {
+    const entries = manifest.entries;
+    let k = 0;
+    for (const e of archive.entries) {
+        const m = entries[k];
+        if (m === undefined)
+            return;
+        if (m.path === e.name)
+            m.path = e.name;
+        else if (e.name !== `${m.path}/`) {
+            if (e.name === manifest_MANIFEST_ENTRY)
+                continue;
+            return;
+        }
+        k++;
+    }
 }
 /** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
  *  tool, may be what filled it. */
@@ -74576,20 +74688,37 @@ function keptVersionsHint(target) {
         ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
         : '';
 }
+/** A restore of this many entries or more hashes its archive on the main thread first, not on a
+ *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
+ *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
+ *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
+ *  thread: there the time is the point (it reads no file data). */
+const HASH_HERE_ENTRIES = 32 * 1024;
+function manyEntries(zipPath, caps) {
+    try {
+        const location = locateCentralDirectory(zipPath, caps.maxEntries);
+        (0,external_node_fs_namespaceObject.closeSync)(location.fd);
+        return location.count >= HASH_HERE_ENTRIES;
+    }
+    catch {
+        return false; // reported by the checksum and the structure checks, in that order
+    }
+}
 /** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
  *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. `restoring`: see inspect. */
+ *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
+ *  this thread first (see HASH_HERE_ENTRIES). */
 async function openVerified(zipPath, caps, restoring = false) {
     let threadReady;
     const ready = new Promise((resolveReady) => (threadReady = resolveReady));
-    const checksum = verifyChecksum(zipPath, threadReady);
+    const checksum = verifyChecksum(zipPath, threadReady, restoring && manyEntries(zipPath, caps));
     checksum.catch(() => undefined); // awaited below, whatever happens
     void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
     let opened;
     try {
         const archive = await openArchive(zipPath, caps.maxEntries, ready);
         try {
-            opened = { archive, ...(await inspect(zipPath, archive, caps, restoring)) };
+            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
         }
         catch (error) {
             archive.close();
@@ -74963,7 +75092,10 @@ function walkTree(root, paths, restored, emit) {
         const path = `${root}${external_node_path_namespaceObject.sep}${rel}`;
         const type = table.type(i);
         if (type === 'file') {
-            const st = (0,external_node_fs_namespaceObject.lstatSync)(path);
+            // As the restore's writers left it (fstat after their last change; the swap renames the
+            // roots, which moves no file's status but a root file's ctime, and a ctime that differs
+            // only costs that file a hash next time), or read now when unknown.
+            const st = table.writtenStatus(i) ?? (0,external_node_fs_namespaceObject.lstatSync)(path);
             const known = table.sha256(i);
             emit(rel, {
                 size: table.sizes[i],
