@@ -178,24 +178,24 @@ export async function extractPlan(
         // The thread's answers arrive through the event loop: a turn every few files written
         // here frees the slots it finished (its queue holds 4 x 64 files, ~20 ms of work).
         if (pool.wouldWait(raw.length) && ++writtenHere % YIELD_EVERY === 0) await nextTurn();
-      }
-      if (raw && pool && file && WriterPool.fits(raw.length) && !pool.wouldWait(raw.length)) {
-        const wait = pool.add({
-          index: i,
-          path: file,
-          raw,
-          name: source.name,
-          method: source.compressionMethod,
-          size,
-          crc: source.crc32,
-          ...(sha256 ? { sha256 } : {}),
-          mode: table.modes[i]!,
-          ...(o ?? {}),
-          ...(mtimeMs ? { mtimeMs } : {}),
-        });
-        if (wait) await wait; // not reached: it had room (a view of the window: keep it until copied)
-        byThreads++;
-        continue;
+        if (!pool.wouldWait(raw.length)) {
+          // It has room, so `add` copies the bytes (a view of the window) at once and never waits.
+          void pool.add({
+            index: i,
+            path: file,
+            raw,
+            name: source.name,
+            method: source.compressionMethod,
+            size,
+            crc: source.crc32,
+            ...(sha256 ? { sha256 } : {}),
+            mode: table.modes[i]!,
+            ...(o ?? {}),
+            ...(mtimeMs ? { mtimeMs } : {}),
+          });
+          byThreads++;
+          continue;
+        }
       }
       const fd = file ? writing(file, () => openSync(file, 'wx', 0o600)) : undefined;
       try {

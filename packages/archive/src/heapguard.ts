@@ -2,7 +2,7 @@
 // generation grow well past its live size before it collects it, and a backup or restore
 // promotes short-lived per-file objects (they outlive a scavenge while their batch is in a worker
 // thread): the same 100,000-file backup peaked anywhere from 192 to 272 MiB RSS from run to run,
-// with ~55 MB live. From LARGE entries on, a full collection every COLLECT_EVERY entries (tens of
+// with ~55 MB live. From LARGE_ENTRIES entries on, a full collection every COLLECT_EVERY entries (tens of
 // milliseconds each, about 4 % of such a backup) holds it at about 170 MiB every time, and one
 // before a restore's extraction frees what planning left; smaller jobs never pay for it. `gc` is
 // reached through V8's own flag, as in the pools' workers (workergc.ts); where that is
@@ -10,7 +10,8 @@
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-const LARGE = 32 * 1024;
+/** From this many entries on, a job bounds its old generation (see above). */
+export const LARGE_ENTRIES = 32 * 1024;
 const COLLECT_EVERY = 8 * 1024;
 
 /**
@@ -45,7 +46,7 @@ export class HeapGuard {
   tick(): void {
     ++this.calls;
     if (this.calls % CAP_CHECK_EVERY === 0) capYoungGeneration();
-    if (this.calls >= LARGE && this.calls % COLLECT_EVERY === 0) fullGc()?.();
+    if (this.calls >= LARGE_ENTRIES && this.calls % COLLECT_EVERY === 0) fullGc()?.();
   }
 
   /** One plain full collection, for a large job's point where most objects are still live but
@@ -53,7 +54,7 @@ export class HeapGuard {
    *  table). phase() would also compact, copying ~60 MB of objects at 100,000 entries that are
    *  released right after. */
   collectGarbage(entries: number): void {
-    if (entries >= LARGE) fullGc()?.();
+    if (entries >= LARGE_ENTRIES) fullGc()?.();
   }
 
   /** Call between phases with the number of entries. Frees the phase's objects and returns
@@ -66,7 +67,7 @@ export class HeapGuard {
    *  old space shrank from 117 to 22 MiB with RSS unchanged at 305 MiB); its last-resort
    *  collection compacts everything and empties the pool (RSS 82 MiB), so it is used there. */
   phase(entries: number): void {
-    if (entries < LARGE) return;
+    if (entries < LARGE_ENTRIES) return;
     const collect = fullGc();
     if (!collect) return;
     collect();

@@ -21,7 +21,7 @@ import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { formatDuration } from '@guarded-rollout/config/durations';
 import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
-import { HeapGuard } from './heapguard.js';
+import { HeapGuard, LARGE_ENTRIES } from './heapguard.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
 import { MANIFEST_ENTRY, type BackupManifest } from './manifest.js';
 import {
@@ -101,8 +101,10 @@ async function inspect(
   // collected first, or were still there in some runs and not others (a 100,000-entry verify on
   // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
   // ~0.08 s.
-  shareNames(archive, manifest);
-  new HeapGuard().collectGarbage(manifest.entries.length);
+  if (manifest.entries.length >= LARGE_ENTRIES) {
+    shareNames(archive, manifest);
+    new HeapGuard().collectGarbage(manifest.entries.length);
+  }
   const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
     caps,
     source: zipPath,
@@ -149,7 +151,7 @@ function keptVersionsHint(target: string): string {
  *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
  *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
  *  thread: there the time is the point (it reads no file data). */
-const HASH_HERE_ENTRIES = 32 * 1024;
+const HASH_HERE_ENTRIES = LARGE_ENTRIES;
 
 function manyEntries(zipPath: string, caps: ExtractionCaps): boolean {
   try {
