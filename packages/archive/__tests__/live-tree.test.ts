@@ -6,6 +6,7 @@ import {
   chmodSync,
   existsSync,
   lstatSync,
+  statSync,
   renameSync,
   utimesSync,
   mkdirSync,
@@ -22,6 +23,7 @@ import {
   createBackup,
   deployedTreeRecordPath,
   liveTreeChanges,
+  RACY_MS,
   recordDeployedTree,
   runRollback,
 } from '../src/index.js';
@@ -319,7 +321,7 @@ describe('reading the deployed-tree record', () => {
 });
 
 describe('a file whose status is the recorded one is not hashed again', () => {
-  const settle = () => new Promise((r) => setTimeout(r, 250)); // past the 100 ms racy window
+  const settle = () => new Promise((r) => setTimeout(r, 250)); // past the 20 ms racy window (RACY_MS), with room for a slow machine
   async function settledTree() {
     const { live } = freshLive('live-tree-status-');
     mkdirSync(live);
@@ -349,14 +351,14 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     expect(liveTreeChanges(live).modified).toEqual(['app.js']);
   });
 
-  it('trusts no status whose change is within 100 ms of the record file’s own mtime (file-system clock)', async () => {
+  it('trusts no status whose change is within RACY_MS (20 ms) of the record file’s own mtime (file-system clock)', async () => {
     const { live, recordPath, record } = await settledTree();
     const r = record();
     r.files['app.js'].sha256 = '0'.repeat(64);
     writeFileSync(recordPath, JSON.stringify(r));
-    // As if the file system's clock lagged ours: the record written 50 ms after the file changed.
+    // As if the file system's clock lagged ours: the record written 15 ms after the file changed.
     const changed = lstatSync(join(live, 'app.js')).ctimeMs;
-    utimesSync(recordPath, new Date(changed), new Date(changed + 50));
+    utimesSync(recordPath, new Date(changed), new Date(changed + 15));
     expect(liveTreeChanges(live).modified).toEqual(['app.js']); // read, not trusted
     utimesSync(recordPath, new Date(changed), new Date(changed + 1000));
     expect(liveTreeChanges(live).modified).toEqual([]); // trusted again
@@ -384,16 +386,29 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 
-  it('a file changed within 100 ms of the recording gets no status (it is always read)', async () => {
+  it('a file changed within RACY_MS (20 ms) of the recording gets no status (it is always read)', async () => {
     const { live } = freshLive('live-tree-racy-');
     mkdirSync(live);
     writeFileSync(join(live, 'old.txt'), 'old');
     await settle();
     writeFileSync(join(live, 'fresh.txt'), 'fresh');
+    const changed = lstatSync(join(live, 'fresh.txt')).ctimeMs;
+    // The real clock pinned just after the change: in the window, and one tick past it.
+    const statusOf = (afterMs: number) => {
+      recordDeployedTree(live, { environment: 'production', now: clock, wallClock: () => changed + afterMs });
+      return JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    };
+    const racy = statusOf(5);
+    expect(racy['old.txt']).toHaveProperty('ctimeMs');
+    expect(racy['fresh.txt']).not.toHaveProperty('ctimeMs');
+    expect(statusOf(19)['fresh.txt']).not.toHaveProperty('ctimeMs');
+    expect(statusOf(21)['fresh.txt']).toHaveProperty('ctimeMs');
+    // Unpinned: the real clock, right after the write (well inside 20 ms on any machine but a
+    // stalled one, which would only make the file look settled: the assertion is the pinned one).
     recordDeployedTree(live, { environment: 'production', now: clock });
-    const files = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
-    expect(files['old.txt']).toHaveProperty('ctimeMs');
-    expect(files['fresh.txt']).not.toHaveProperty('ctimeMs');
+    expect(JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files['old.txt']).toHaveProperty(
+      'ctimeMs',
+    );
   });
 
   it('a rollback records the files it restored; one staged right before the swap gets no status', async () => {
@@ -402,10 +417,14 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     writeFileSync(join(live, 'app/a.txt'), 'a');
     const backup = await backupOf(root, live, ['app']);
     expect((await rollbackAs('forced', root, live, backup.backupPath)).status).toBe('restored-unverified');
-    // Files staged right before the swap are within the racy window: no status yet.
-    const first = JSON.parse(readFileSync(deployedTreeRecordPath(live), 'utf8')).files;
+    // Files staged right before the swap are within the racy window: no status yet (a machine
+    // stalled for more than RACY_MS after staging may record one, for a change that long before
+    // the record; the rule itself is pinned to a clock above).
+    const recordPath = deployedTreeRecordPath(live);
+    const first = JSON.parse(readFileSync(recordPath, 'utf8')).files;
     expect(first['app/a.txt']).toMatchObject({ size: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(first['app/a.txt']).not.toHaveProperty('ctimeMs');
+    if ('ctimeMs' in first['app/a.txt'])
+      expect(first['app/a.txt'].ctimeMs).toBeLessThan(statSync(recordPath).mtimeMs - RACY_MS);
     expect(liveTreeChanges(live).modified).toEqual([]);
   });
 });

@@ -70,12 +70,16 @@ interface LiveFile {
 
 /**
  * How long before it is recorded a file's last change must be for its status to stand in for its
- * bytes. File times come from the kernel's coarse clock (one tick, up to 10 ms, behind): a change
- * in the same tick as the last one recorded could leave every field equal. Any change later than
- * this gets a later change time (ctime, which no user can set). The same rule as git's index
- * ("racily clean" entries are hashed).
+ * bytes. File times come from the kernel's coarse clock, at most one tick (10 ms at HZ=100, the
+ * coarsest kernel setting) behind the fine clock: a change in the same tick as the last one
+ * recorded could leave every field equal. A change recorded more than a tick before the record
+ * (or the record file's mtime, on the file system's own clock) means that tick had ended, so any
+ * later change gets a later ctime, which no user can set; whole-second file systems floor both
+ * times alike and keep that order. Two ticks, for margin (was 100 ms: at 20,000 files restored on
+ * tmpfs, ~19 % of them were then hashed again by the next rollback, ~50 ms). The same rule as
+ * git's index ("racily clean" entries are hashed).
  */
-const RACY_MS = 100;
+export const RACY_MS = 20;
 
 const statusOf = (
   st: Pick<Stats, 'ino' | 'ctimeMs' | 'mtimeMs'>,
@@ -93,6 +97,7 @@ function walkTree(
   paths: string[] | undefined,
   restored: RestoredTree | undefined,
   emit: (rel: string, file: LiveFile) => void,
+  wallClock: () => number = Date.now,
 ): void {
   const wanted = (rel: string): boolean =>
     !paths?.length ||
@@ -147,7 +152,7 @@ function walkTree(
             : {
                 size: st.size,
                 mode: st.mode & 0o7777,
-                status: statusOf(st, Date.now()),
+                status: statusOf(st, wallClock()),
                 sha256: () => sha256OfFileSync(path),
               },
         );
@@ -168,6 +173,8 @@ export function recordDeployedTree(
     now?: () => Date;
     /** Set by a restore: its roots are recorded from the verified manifest, not read back. */
     restored?: RestoredTree;
+    /** The real clock (ms) file times are compared with for RACY_MS; tests pin it. */
+    wallClock?: () => number;
   },
 ): string {
   const head: Omit<DeployedTreeRecord, 'files'> = {
@@ -199,15 +206,21 @@ export function recordDeployedTree(
   try {
     put(`${JSON.stringify(head).slice(0, -1)},"files":{`);
     let first = true;
-    walkTree(target, meta.paths, meta.restored, (rel, file) => {
-      // Written out by hand, not JSON.stringify of an object per file: numbers and a hex digest
-      // print the same.
-      const st = file.status;
-      put(
-        `${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`,
-      );
-      first = false;
-    });
+    walkTree(
+      target,
+      meta.paths,
+      meta.restored,
+      (rel, file) => {
+        // Written out by hand, not JSON.stringify of an object per file: numbers and a hex digest
+        // print the same.
+        const st = file.status;
+        put(
+          `${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`,
+        );
+        first = false;
+      },
+      meta.wallClock,
+    );
     put('\n}}\n');
     writeAll(fd, buffer.subarray(0, used));
   } finally {
