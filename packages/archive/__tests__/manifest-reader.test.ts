@@ -3,9 +3,10 @@
 // like ours but breaks it is refused. Whatever the chunking, the result is JSON.parse's.
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBackup, verifyBackup } from '../src/index.js';
+import { DEFAULT_CAPS, createBackup, openArchive, readManifest, verifyBackup } from '../src/index.js';
+import { ArchiveWindow, dataStart } from '../src/zipread.js';
 import { MANIFEST_ENTRY, ManifestReader, ManifestWriter, type BackupManifest } from '../src/manifest.js';
 import { tempRoot } from './fixtures.js';
 
@@ -85,6 +86,15 @@ describe('ManifestReader', () => {
   it('checks every entry as before', () => {
     const bad = ours([{ path: 'f', type: 'file', size: 1, mode: 0o644, sha256: 'nope' }]);
     expect(() => read(bad, [5])).toThrow(/entries\[0\] \(f\) lacks a sha256/);
+    // 64 lowercase hex digits and nothing else: upper case, one short, one non-ASCII, a number.
+    for (const sha256 of ['A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(63)}\u00e9`, `${'a'.repeat(63)}g`, 7])
+      expect(() => read(ours([{ path: 'f', type: 'file', size: 1, mode: 0o644, sha256 }]))).toThrow(
+        /lacks a sha256/,
+      );
+    expect(
+      read(ours([{ path: 'f', type: 'file', size: 1, mode: 0o644, sha256: '0123456789abcdef'.repeat(4) }]))
+        .entries,
+    ).toHaveLength(1);
   });
 
   it('a backup the tool writes has a manifest that is one valid JSON document, one value per line', async () => {
@@ -112,6 +122,51 @@ describe('ManifestReader', () => {
     expect(text.split('\n').at(-2)).toBe('],"fileCount":50,"totalBytes":390}');
     expect(read(text, [4096])).toEqual(JSON.parse(text));
     expect((await verifyBackup(backup.backupPath)).manifest).toEqual(JSON.parse(text));
+  });
+
+  it('read whole (up to 8 MiB) or as it inflates, a manifest gives the same result, and damage is reported as damage either way', async () => {
+    const root = tempRoot('manifest-paths');
+    mkdirSync(join(root, 'srv'), { recursive: true });
+    for (let i = 0; i < 200; i++) writeFileSync(join(root, 'srv', `f${i}.txt`), `file ${i}\n`);
+    const { backupPath } = await createBackup({
+      environment: 'production',
+      paths: ['srv'],
+      outDir: join(root, 'out'),
+      cwd: root,
+    });
+    const both = async (zip: string) => {
+      const archive = await openArchive(zip, DEFAULT_CAPS.maxEntries);
+      try {
+        const outcome = async (wholeUpTo?: number) =>
+          readManifest(archive, zip, wholeUpTo).then(
+            (m) => ({ ok: m }),
+            (error: Error) => ({ error: error.message }),
+          );
+        return { whole: await outcome(), streamed: await outcome(0) };
+      } finally {
+        archive.close();
+      }
+    };
+    const intact = await both(backupPath);
+    expect(intact.whole).toEqual(intact.streamed);
+    expect((intact.whole as { ok: BackupManifest }).ok.entries).toHaveLength(201);
+    // One byte of the manifest's compressed data flipped.
+    const archive = await openArchive(backupPath, DEFAULT_CAPS.maxEntries);
+    const entry = archive.entries.find((e) => e.name === MANIFEST_ENTRY)!;
+    const at =
+      dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry) + Math.floor(entry.compressedSize / 2);
+    archive.close();
+    const damaged = join(root, 'damaged.zip');
+    copyFileSync(backupPath, damaged);
+    const bytes = readFileSync(damaged);
+    bytes[at] = bytes[at]! ^ 0xff;
+    writeFileSync(damaged, bytes);
+    const hurt = await both(damaged);
+    for (const outcome of [hurt.whole, hurt.streamed]) {
+      const message = (outcome as { error: string }).error;
+      expect(message).toMatch(/CRC-32|is corrupt|declared/);
+      expect(message).not.toMatch(/JSON/);
+    }
   });
 
   it('a writer whose compression fails says so instead of waiting for it forever', async () => {

@@ -78,10 +78,20 @@ function checkManifest(raw: unknown, source: string): BackupManifest {
     ) {
       bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
     }
-    if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
-      bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    if (e.type === 'file' && !isSha256Hex(e.sha256)) bad(`entries[${i}] (${e.path}) lacks a sha256`);
   }
   return m as BackupManifest;
+}
+
+const LOWER_HEX = new Uint8Array(128);
+for (const c of '0123456789abcdef') LOWER_HEX[c.charCodeAt(0)] = 1;
+
+/** 64 lowercase hex digits. A loop, not /^[0-9a-f]{64}$/: the regex took ~7 ms of a
+ *  20,000-entry verify's ~140, this ~3. */
+function isSha256Hex(value: unknown): boolean {
+  if (typeof value !== 'string' || value.length !== 64) return false;
+  for (let i = 0; i < 64; i++) if (LOWER_HEX[value.charCodeAt(i)] !== 1) return false;
+  return true;
 }
 
 /** The line that opens the entries in the layout the tool writes (see ManifestReader). */
