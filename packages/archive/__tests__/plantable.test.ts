@@ -89,6 +89,35 @@ describe('PlanTable', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+  it('starts the writer thread only for 200 small files or more: files over 1 MiB are streamed on the main thread', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 1, 3); // over SMALL_ENTRY: streamed, never pooled
+    const staged = async (small: number) => {
+      const { root, zip } = await backupOf((dir) => {
+        for (let i = 0; i < small; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+        for (let i = 0; i < 3; i++) writeFileSync(join(dir, `big${i}.bin`), big);
+      });
+      try {
+        const archive = await openArchive(zip, DEFAULT_CAPS.maxEntries);
+        try {
+          const manifest = await readManifest(archive, zip);
+          const table = new PlanTable(planExtraction(archive.entries, manifest, new Map()));
+          const dest = join(root, 'staged');
+          const stats = await extractPlan(archive, table, { destination: dest });
+          expect(lstatSync(join(dest, 'app/big2.bin')).size).toBe(big.length);
+          return stats;
+        } finally {
+          archive.close();
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    };
+    // 202 files (200 before: a thread started for them), 199 of them small: no thread.
+    expect(await staged(199)).toEqual({ files: 202, byThreads: 0, writerThread: false });
+    const pooled = await staged(200);
+    expect(pooled).toMatchObject({ files: 203, writerThread: true });
+  });
+
   it('keeps each written file’s status as extraction left it, from the writer thread and from the main thread alike', async () => {
     // 2,000 small files: the writer thread takes the first 4 x 64 while it starts (tens of ms),
     // and the main thread writes others itself whenever all slots are queued; a 2 MiB file is
