@@ -70463,10 +70463,23 @@ function checkManifest(raw, source) {
             typeof e.mode !== 'number') {
             bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
         }
-        if (e.type === 'file' && (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)))
+        if (e.type === 'file' && !isSha256Hex(e.sha256))
             bad(`entries[${i}] (${e.path}) lacks a sha256`);
     }
     return m;
+}
+const LOWER_HEX = new Uint8Array(128);
+for (const c of '0123456789abcdef')
+    LOWER_HEX[c.charCodeAt(0)] = 1;
+/** 64 lowercase hex digits. A loop, not /^[0-9a-f]{64}$/: the regex took ~7 ms of a
+ *  20,000-entry verify's ~140, this ~3. */
+function isSha256Hex(value) {
+    if (typeof value !== 'string' || value.length !== 64)
+        return false;
+    for (let i = 0; i < 64; i++)
+        if (LOWER_HEX[value.charCodeAt(i)] !== 1)
+            return false;
+    return true;
 }
 /** The line that opens the entries in the layout the tool writes (see ManifestReader). */
 const ENTRIES_OPEN = '"entries":[';
@@ -70867,14 +70880,15 @@ const external_node_vm_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 // generation grow well past its live size before it collects it, and a backup or restore
 // promotes short-lived per-file objects (they outlive a scavenge while their batch is in a worker
 // thread): the same 100,000-file backup peaked anywhere from 192 to 272 MiB RSS from run to run,
-// with ~55 MB live. From LARGE entries on, a full collection every COLLECT_EVERY entries (tens of
+// with ~55 MB live. From LARGE_ENTRIES entries on, a full collection every COLLECT_EVERY entries (tens of
 // milliseconds each, about 4 % of such a backup) holds it at about 170 MiB every time, and one
 // before a restore's extraction frees what planning left; smaller jobs never pay for it. `gc` is
 // reached through V8's own flag, as in the pools' workers (workergc.ts); where that is
 // unavailable nothing is collected early.
 
 
-const LARGE = 32 * 1024;
+/** From this many entries on, a job bounds its old generation (see above). */
+const LARGE_ENTRIES = 32 * 1024;
 const COLLECT_EVERY = 8 * 1024;
 /**
  * Where a job that does not hold the young generation from the start (a backup) stops its growth:
@@ -70906,7 +70920,7 @@ class heapguard_HeapGuard {
         ++this.calls;
         if (this.calls % CAP_CHECK_EVERY === 0)
             heapguard_capYoungGeneration();
-        if (this.calls >= LARGE && this.calls % COLLECT_EVERY === 0)
+        if (this.calls >= LARGE_ENTRIES && this.calls % COLLECT_EVERY === 0)
             fullGc()?.();
     }
     /** One plain full collection, for a large job's point where most objects are still live but
@@ -70914,7 +70928,7 @@ class heapguard_HeapGuard {
      *  table). phase() would also compact, copying ~60 MB of objects at 100,000 entries that are
      *  released right after. */
     collectGarbage(entries) {
-        if (entries >= LARGE)
+        if (entries >= LARGE_ENTRIES)
             fullGc()?.();
     }
     /** Call between phases with the number of entries. Frees the phase's objects and returns
@@ -70927,7 +70941,7 @@ class heapguard_HeapGuard {
      *  old space shrank from 117 to 22 MiB with RSS unchanged at 305 MiB); its last-resort
      *  collection compacts everything and empties the pool (RSS 82 MiB), so it is used there. */
     phase(entries) {
-        if (entries < LARGE)
+        if (entries < LARGE_ENTRIES)
             return;
         const collect = fullGc();
         if (!collect)
@@ -72754,6 +72768,9 @@ function inflateEntry(entry, raw) {
     }
 }
 const MANIFEST_LIMIT = 256 * 1024 * 1024;
+/** A manifest up to this size (about 40,000 entries) is read whole; a larger one as it inflates,
+ *  never held whole (see ManifestReader). */
+const WHOLE_MANIFEST_BYTES = 8 * 1024 * 1024;
 let storedChunk;
 const ignoreError = () => undefined;
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
@@ -72834,17 +72851,23 @@ async function streamEntryData(archive, entry, start, declaredSize, sink) {
     if (crc >>> 0 !== entry.crc32 >>> 0)
         throw new BackupIntegrityError(`entry ${show} fails its CRC-32 check (stored ${entry.crc32.toString(16)}, computed ${(crc >>> 0).toString(16)}); the backup is corrupt`);
 }
-/** Reads and checks the manifest as it inflates (ManifestReader): its size, CRC-32 and layout are
- *  checked as for any entry, and damage is reported as damage (size, CRC) before any complaint
- *  about the JSON it produced. */
-async function readManifest(archive, zipPath) {
+/** Reads and checks the manifest (ManifestReader), whole up to `wholeUpTo` bytes and as it
+ *  inflates above: its size, CRC-32 and layout are checked as for any entry, and damage is
+ *  reported as damage (size, CRC) before any complaint about the JSON it produced. */
+async function readManifest(archive, zipPath, wholeUpTo = WHOLE_MANIFEST_BYTES) {
     const entry = archive.entries.find((e) => e.name === manifest_MANIFEST_ENTRY);
     if (!entry)
         throw new BackupIntegrityError(`${zipPath} has no manifest (${manifest_MANIFEST_ENTRY}); it was not written by guarded-rollout or is incomplete`);
     if (entry.uncompressedSize > MANIFEST_LIMIT || entry.compressedSize > MANIFEST_LIMIT + 1024 * 1024)
         throw new BackupIntegrityError(`entry ${JSON.stringify(entry.name)} is ${entry.uncompressedSize} bytes; at most ${MANIFEST_LIMIT} expected`);
-    const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
     const reader = new ManifestReader(zipPath);
+    if (entry.uncompressedSize <= wholeUpTo && entry.compressedSize <= wholeUpTo) {
+        // Read and inflated at once, here: the stream's pieces, callbacks and zlib's thread-pool
+        // round trips cost more than the text (a 20,000-entry verify spent ~40 ms there).
+        reader.push(readSmallEntry(archive, entry, wholeUpTo));
+        return reader.end();
+    }
+    const start = dataStart(archive, new ArchiveWindow(archive, 64 * 1024), entry);
     let parseError;
     await streamEntryData(archive, entry, start, entry.uncompressedSize, (piece) => {
         if (parseError !== undefined)
@@ -74179,7 +74202,7 @@ const SMALL_ENTRY = 1024 * 1024;
 /** Files this thread writes (all slots queued) between turns of the event loop (see extractPlan). */
 const YIELD_EVERY = 8;
 const nextTurn = () => new Promise((resolveTurn) => setImmediate(resolveTurn));
-/** Below this many files, starting worker threads costs more than it saves. */
+/** Below this many small files, starting the writer thread costs more than it saves. */
 const extract_POOL_MIN_FILES = 200;
 function check(name, data, size, crc32Stored, sha256) {
     const show = JSON.stringify(name);
@@ -74230,10 +74253,14 @@ async function extract_extractPlan(archive, table, options = {}) {
     const fileList = [];
     const made = new Set();
     const win = new ArchiveWindow(archive);
+    let small = 0;
     for (let i = 0; i < table.count; i++) {
         const type = table.type(i);
-        if (type === 'file')
+        if (type === 'file') {
             fileList.push(i);
+            if (table.sizes[i] <= SMALL_ENTRY)
+                small++;
+        }
         if (type !== 'directory')
             continue;
         directories.push(i);
@@ -74255,7 +74282,9 @@ async function extract_extractPlan(archive, table, options = {}) {
     heap.phase(files.length); // what planning left, before the writer threads start
     const written = dest ? new Float64Array(4 * table.count).fill(NaN) : undefined;
     table.written = written;
-    const pool = dest && files.length >= extract_POOL_MIN_FILES ? new WriterPool(written) : undefined;
+    // Only small files go to the writer thread: a tree of large files (streamed here) would only
+    // pay for its idle thread (a 5 GiB restore of 1-8 MiB files on Node 24 peaked at 152 MiB).
+    const pool = dest && small >= extract_POOL_MIN_FILES ? new WriterPool(written) : undefined;
     let writtenHere = 0;
     let byThreads = 0;
     try {
@@ -74286,25 +74315,24 @@ async function extract_extractPlan(archive, table, options = {}) {
                 // here frees the slots it finished (its queue holds 4 x 64 files, ~20 ms of work).
                 if (pool.wouldWait(raw.length) && ++writtenHere % YIELD_EVERY === 0)
                     await nextTurn();
-            }
-            if (raw && pool && file && WriterPool.fits(raw.length) && !pool.wouldWait(raw.length)) {
-                const wait = pool.add({
-                    index: i,
-                    path: file,
-                    raw,
-                    name: source.name,
-                    method: source.compressionMethod,
-                    size,
-                    crc: source.crc32,
-                    ...(sha256 ? { sha256 } : {}),
-                    mode: table.modes[i],
-                    ...(o ?? {}),
-                    ...(mtimeMs ? { mtimeMs } : {}),
-                });
-                if (wait)
-                    await wait; // not reached: it had room (a view of the window: keep it until copied)
-                byThreads++;
-                continue;
+                if (!pool.wouldWait(raw.length)) {
+                    // It has room, so `add` copies the bytes (a view of the window) at once and never waits.
+                    void pool.add({
+                        index: i,
+                        path: file,
+                        raw,
+                        name: source.name,
+                        method: source.compressionMethod,
+                        size,
+                        crc: source.crc32,
+                        ...(sha256 ? { sha256 } : {}),
+                        mode: table.modes[i],
+                        ...(o ?? {}),
+                        ...(mtimeMs ? { mtimeMs } : {}),
+                    });
+                    byThreads++;
+                    continue;
+                }
             }
             const fd = file ? writing(file, () => (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o600)) : undefined;
             try {
@@ -74346,7 +74374,7 @@ async function extract_extractPlan(archive, table, options = {}) {
     finally {
         await pool?.close();
     }
-    const stats = { files: files.length, byThreads };
+    const stats = { files: files.length, byThreads, writerThread: pool !== undefined };
     if (!dest)
         return stats;
     for (let i = 0; i < table.count; i++) {
@@ -74644,8 +74672,10 @@ async function inspect(zipPath, archive, caps) {
     // collected first, or were still there in some runs and not others (a 100,000-entry verify on
     // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
     // ~0.08 s.
-    shareNames(archive, manifest);
-    new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
+    if (manifest.entries.length >= LARGE_ENTRIES) {
+        shareNames(archive, manifest);
+        new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
+    }
     const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
         caps,
         source: zipPath,
@@ -74693,7 +74723,7 @@ function keptVersionsHint(target) {
  *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
  *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
  *  thread: there the time is the point (it reads no file data). */
-const HASH_HERE_ENTRIES = 32 * 1024;
+const HASH_HERE_ENTRIES = LARGE_ENTRIES;
 function manyEntries(zipPath, caps) {
     try {
         const location = locateCentralDirectory(zipPath, caps.maxEntries);
@@ -75058,19 +75088,23 @@ function deployedTreeRecordPath(target) {
 }
 /**
  * How long before it is recorded a file's last change must be for its status to stand in for its
- * bytes. File times come from the kernel's coarse clock (one tick, up to 10 ms, behind): a change
- * in the same tick as the last one recorded could leave every field equal. Any change later than
- * this gets a later change time (ctime, which no user can set). The same rule as git's index
- * ("racily clean" entries are hashed).
+ * bytes. File times come from the kernel's coarse clock, at most one tick (10 ms at HZ=100, the
+ * coarsest kernel setting) behind the fine clock: a change in the same tick as the last one
+ * recorded could leave every field equal. A change recorded more than a tick before the record
+ * (or the record file's mtime, on the file system's own clock) means that tick had ended, so any
+ * later change gets a later ctime, which no user can set; whole-second file systems floor both
+ * times alike and keep that order. Two ticks, for margin (was 100 ms: at 20,000 files restored on
+ * tmpfs, ~19 % of them were then hashed again by the next rollback, ~50 ms). The same rule as
+ * git's index ("racily clean" entries are hashed).
  */
-const RACY_MS = 100;
+const RACY_MS = 20;
 const statusOf = (st, changedBeforeMs) => st.ctimeMs < changedBeforeMs - RACY_MS
     ? { ino: st.ino, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs }
     : undefined;
 /** Emits every regular file and symlink under `root` (relative, `/`-separated), symlinks not
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
-function walkTree(root, paths, restored, emit) {
+function walkTree(root, paths, restored, emit, wallClock = Date.now) {
     const wanted = (rel) => !paths?.length ||
         paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
     // The roots a restore just swapped in are recorded from its plan, not read back: every file
@@ -75127,7 +75161,7 @@ function walkTree(root, paths, restored, emit) {
                     : {
                         size: st.size,
                         mode: st.mode & 0o7777,
-                        status: statusOf(st, Date.now()),
+                        status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
                     });
             }
@@ -75174,7 +75208,7 @@ function recordDeployedTree(target, meta) {
             const st = file.status;
             put(`${first ? '' : ','}\n${JSON.stringify(rel)}:{"size":${file.size},"mode":${file.mode},"sha256":"${file.sha256()}"${st ? `,"ino":${st.ino},"ctimeMs":${st.ctimeMs},"mtimeMs":${st.mtimeMs}` : ''}}`);
             first = false;
-        });
+        }, meta.wallClock);
         put('\n}}\n');
         writeAll(fd, buffer.subarray(0, used));
     }
