@@ -89,44 +89,13 @@ describe('PlanTable', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
-  it('starts the writer thread only for 200 small files or more: files over 1 MiB are streamed on the main thread', async () => {
-    const big = Buffer.alloc(1024 * 1024 + 1, 3); // over SMALL_ENTRY: streamed, never pooled
-    const staged = async (small: number) => {
-      const { root, zip } = await backupOf((dir) => {
-        for (let i = 0; i < small; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
-        for (let i = 0; i < 3; i++) writeFileSync(join(dir, `big${i}.bin`), big);
-      });
-      try {
-        const archive = await openArchive(zip, DEFAULT_CAPS.maxEntries);
-        try {
-          const manifest = await readManifest(archive, zip);
-          const table = new PlanTable(planExtraction(archive.entries, manifest, new Map()));
-          const dest = join(root, 'staged');
-          const stats = await extractPlan(archive, table, { destination: dest });
-          expect(lstatSync(join(dest, 'app/big2.bin')).size).toBe(big.length);
-          return stats;
-        } finally {
-          archive.close();
-        }
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
-    };
-    // 202 files (200 before: a thread started for them), 199 of them small: no thread.
-    expect(await staged(199)).toEqual({ files: 202, byThreads: 0, writerThread: false });
-    const pooled = await staged(200);
-    expect(pooled).toMatchObject({ files: 203, writerThread: true });
-  });
-
-  it('keeps each written file’s status as extraction left it, from the writer thread and from the main thread alike', async () => {
-    // 2,000 small files: the writer thread takes the first 4 x 64 while it starts (tens of ms),
-    // and the main thread writes others itself whenever all slots are queued; a 2 MiB file is
-    // streamed on the main thread. The record of a restored tree takes these statuses instead
-    // of an lstat per file.
-    const { root, zip } = await backupOf((dir) => {
-      for (let i = 0; i < 2000; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
-      writeFileSync(join(dir, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
-    });
+  /** Backs up the tree `build` makes, plans it and extracts it into `<root>/staged`; `check`
+   *  sees the table, the staged directory and the stats. Everything is removed afterwards. */
+  async function staged<T>(
+    build: (dir: string) => void,
+    check: (s: { table: PlanTable; dest: string; stats: Awaited<ReturnType<typeof extractPlan>> }) => T,
+  ): Promise<T> {
+    const { root, zip } = await backupOf(build);
     try {
       const archive = await openArchive(zip, DEFAULT_CAPS.maxEntries);
       try {
@@ -134,6 +103,44 @@ describe('PlanTable', () => {
         const table = new PlanTable(planExtraction(archive.entries, manifest, new Map()));
         const dest = join(root, 'staged');
         const stats = await extractPlan(archive, table, { destination: dest });
+        return check({ table, dest, stats });
+      } finally {
+        archive.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+
+  it('starts the writer thread only for 200 small files or more: files over 1 MiB are streamed on the main thread', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 1, 3); // over SMALL_ENTRY: streamed, never pooled
+    const withSmall = (small: number) =>
+      staged(
+        (dir) => {
+          for (let i = 0; i < small; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+          for (let i = 0; i < 3; i++) writeFileSync(join(dir, `big${i}.bin`), big);
+        },
+        ({ dest, stats }) => {
+          expect(lstatSync(join(dest, 'app/big2.bin')).size).toBe(big.length);
+          return stats;
+        },
+      );
+    // 202 files (200 before: a thread started for them), 199 of them small: no thread.
+    expect(await withSmall(199)).toEqual({ files: 202, byThreads: 0, writerThread: false });
+    expect(await withSmall(200)).toMatchObject({ files: 203, writerThread: true });
+  });
+
+  it('keeps each written file’s status as extraction left it, from the writer thread and from the main thread alike', async () => {
+    // 2,000 small files: the writer thread takes the first 4 x 64 while it starts (tens of ms),
+    // and the main thread writes others itself whenever all slots are queued; a 2 MiB file is
+    // streamed on the main thread. The record of a restored tree takes these statuses instead
+    // of an lstat per file.
+    await staged(
+      (dir) => {
+        for (let i = 0; i < 2000; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+        writeFileSync(join(dir, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
+      },
+      ({ table, dest, stats }) => {
         expect(stats.files).toBe(2001);
         expect(stats.byThreads).toBeGreaterThanOrEqual(256);
         expect(stats.byThreads).toBeLessThan(2000); // the main thread wrote some
@@ -153,12 +160,8 @@ describe('PlanTable', () => {
           });
         }
         expect(files).toBe(2001);
-      } finally {
-        archive.close();
-      }
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+      },
+    );
   });
 });
 
