@@ -15,6 +15,7 @@ import {
   locateCentralDirectory,
   readCentralDirectory,
   type ArchiveEntry,
+  type CentralDirectoryLocation,
   type OpenArchive,
 } from './zipread.js';
 
@@ -198,13 +199,16 @@ const WAIT_BEFORE_TABLES_BYTES = 2 * 1024 * 1024;
  * up an isolate, and building a large archive's tables meanwhile (everything survives) grew the
  * young generation to its 32 MiB maximum in some runs and not in others: a 100,000-file rollback
  * peaked at 163-168 or at 186-209 MiB. Small archives do not wait (~25 ms of a thread's start).
+ * `located`: the central directory when the caller already found it (its descriptor becomes the
+ * archive's).
  */
 export async function openArchive(
   zipPath: string,
   maxEntries: number,
   threadsReady?: Promise<unknown>,
+  located?: CentralDirectoryLocation,
 ): Promise<OpenArchive> {
-  const location = locateCentralDirectory(zipPath, maxEntries);
+  const location = located ?? locateCentralDirectory(zipPath, maxEntries);
   if (threadsReady && location.cdSize >= WAIT_BEFORE_TABLES_BYTES) {
     try {
       await threadsReady;

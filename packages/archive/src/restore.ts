@@ -5,7 +5,6 @@
 // previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
 import {
   accessSync,
-  closeSync,
   constants,
   existsSync,
   lstatSync,
@@ -42,7 +41,7 @@ import {
   type OpenArchive,
 } from './read.js';
 import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
-import { locateCentralDirectory } from './zipread.js';
+import { locateCentralDirectory, type CentralDirectoryLocation } from './zipread.js';
 import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
 import { freeBytes } from './durable.js';
@@ -153,13 +152,14 @@ function keptVersionsHint(target: string): string {
  *  thread: there the time is the point (it reads no file data). */
 const HASH_HERE_ENTRIES = LARGE_ENTRIES;
 
-function manyEntries(zipPath: string, caps: ExtractionCaps): boolean {
+/** The archive's central directory, found once for a restore (it decides where to hash and is
+ *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
+ *  again then and reports why, after the checksum. */
+function locatedForRestore(zipPath: string, caps: ExtractionCaps): CentralDirectoryLocation | undefined {
   try {
-    const location = locateCentralDirectory(zipPath, caps.maxEntries);
-    closeSync(location.fd);
-    return location.count >= HASH_HERE_ENTRIES;
+    return locateCentralDirectory(zipPath, caps.maxEntries);
   } catch {
-    return false; // reported by the checksum and the structure checks, in that order
+    return undefined; // reported by the checksum and the structure checks, in that order
   }
 }
 
@@ -174,12 +174,13 @@ async function openVerified(
 ): Promise<{ sha256: string; archive: OpenArchive; manifest: BackupManifest; plan: ExtractionPlan }> {
   let threadReady!: () => void;
   const ready = new Promise<void>((resolveReady) => (threadReady = resolveReady));
-  const checksum = verifyChecksum(zipPath, threadReady, restoring && manyEntries(zipPath, caps));
+  const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
+  const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
   checksum.catch(() => undefined); // awaited below, whatever happens
   void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
   let opened;
   try {
-    const archive = await openArchive(zipPath, caps.maxEntries, ready);
+    const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
     try {
       opened = { archive, ...(await inspect(zipPath, archive, caps)) };
     } catch (error) {
