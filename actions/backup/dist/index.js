@@ -40788,9 +40788,11 @@ const WAIT_BEFORE_TABLES_BYTES = (/* unused pure expression or super */ null && 
  * up an isolate, and building a large archive's tables meanwhile (everything survives) grew the
  * young generation to its 32 MiB maximum in some runs and not in others: a 100,000-file rollback
  * peaked at 163-168 or at 186-209 MiB. Small archives do not wait (~25 ms of a thread's start).
+ * `located`: the central directory when the caller already found it (its descriptor becomes the
+ * archive's).
  */
-async function read_openArchive(zipPath, maxEntries, threadsReady) {
-    const location = locateCentralDirectory(zipPath, maxEntries);
+async function read_openArchive(zipPath, maxEntries, threadsReady, located) {
+    const location = located ?? locateCentralDirectory(zipPath, maxEntries);
     if (threadsReady && location.cdSize >= WAIT_BEFORE_TABLES_BYTES) {
         try {
             await threadsReady;
@@ -42587,14 +42589,15 @@ function keptVersionsHint(target) {
  *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
  *  thread: there the time is the point (it reads no file data). */
 const HASH_HERE_ENTRIES = (/* unused pure expression or super */ null && (LARGE_ENTRIES));
-function manyEntries(zipPath, caps) {
+/** The archive's central directory, found once for a restore (it decides where to hash and is
+ *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
+ *  again then and reports why, after the checksum. */
+function locatedForRestore(zipPath, caps) {
     try {
-        const location = locateCentralDirectory(zipPath, caps.maxEntries);
-        closeSync(location.fd);
-        return location.count >= HASH_HERE_ENTRIES;
+        return locateCentralDirectory(zipPath, caps.maxEntries);
     }
     catch {
-        return false; // reported by the checksum and the structure checks, in that order
+        return undefined; // reported by the checksum and the structure checks, in that order
     }
 }
 /** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
@@ -42604,12 +42607,13 @@ function manyEntries(zipPath, caps) {
 async function openVerified(zipPath, caps, restoring = false) {
     let threadReady;
     const ready = new Promise((resolveReady) => (threadReady = resolveReady));
-    const checksum = verifyChecksum(zipPath, threadReady, restoring && manyEntries(zipPath, caps));
+    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
+    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
     checksum.catch(() => undefined); // awaited below, whatever happens
     void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
     let opened;
     try {
-        const archive = await openArchive(zipPath, caps.maxEntries, ready);
+        const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
         try {
             opened = { archive, ...(await inspect(zipPath, archive, caps)) };
         }
