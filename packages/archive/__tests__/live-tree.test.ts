@@ -1,7 +1,8 @@
 // The deployed-tree record and runRollback's live-tree protection (issue 15): modified or added
 // release files since the deploy refuse a rollback unless forced; removed files never block; the
 // tool's own automatic rollback skips the check and refreshes the record.
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -14,6 +15,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -426,5 +428,135 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     if ('ctimeMs' in first['app/a.txt'])
       expect(first['app/a.txt'].ctimeMs).toBeLessThan(statSync(recordPath).mtimeMs - RACY_MS);
     expect(liveTreeChanges(live).modified).toEqual([]);
+  });
+});
+
+// The racy window on a real whole-second file system: ext4 with 128-byte inodes stores no
+// sub-second times, so a file changed in the same second as the record can keep every recorded
+// time, and the real clock alone (RACY_MS after the change) would trust its status. The record
+// file's own mtime (the file system's clock, floored alike) is what keeps it from being trusted.
+const canLoopMount =
+  typeof process.getuid === 'function' &&
+  process.getuid() === 0 &&
+  existsSync('/dev/loop-control') &&
+  spawnSync('mkfs.ext4', ['-V']).status === 0;
+(canLoopMount ? describe : describe.skip)('on a whole-second file system (ext4, 128-byte inodes)', () => {
+  let mnt = '';
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-tree-coarse-'));
+    dirs.push(dir);
+    const image = join(dir, 'fs.img');
+    mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    writeFileSync(image, '');
+    truncateSync(image, 32 * 1024 * 1024);
+    expect(spawnSync('mkfs.ext4', ['-q', '-F', '-I', '128', image]).status).toBe(0);
+    const mounted = spawnSync('mount', ['-o', 'loop', image, mnt], { encoding: 'utf8' });
+    expect(mounted.stderr).toBe('');
+    expect(mounted.status).toBe(0);
+  });
+  afterAll(() => {
+    if (mnt) spawnSync('umount', [mnt]);
+  });
+
+  const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+  /** Runs `scene` from just after a second begins, so that it can finish inside that second;
+   *  again (at most 5 times: a stalled machine) until `sameSecond` says it did. */
+  async function withinOneSecond<T>(
+    scene: (n: number) => Promise<T>,
+    sameSecond: (r: T) => boolean,
+  ): Promise<T> {
+    for (let n = 0; ; n++) {
+      await nextSecond();
+      const result = await scene(n);
+      if (sameSecond(result) || n === 4) return result;
+    }
+  }
+  /** Rewrites `path` with other bytes of the same size and puts its times back: only its ctime
+   *  moves, to the current second. */
+  function editInPlace(path: string, text: string): void {
+    const before = lstatSync(path);
+    expect(Buffer.byteLength(text)).toBe(before.size);
+    writeFileSync(path, text);
+    utimesSync(path, before.atime, before.mtime);
+  }
+
+  it('stores whole seconds (the premise)', () => {
+    writeFileSync(join(mnt, 'probe'), 'x');
+    const st = statSync(join(mnt, 'probe'));
+    expect(st.mtimeMs % 1000).toBe(0);
+    expect(st.ctimeMs % 1000).toBe(0);
+  });
+
+  it('an edit of the same size in the second of the record is found; files settled before it are still trusted', async () => {
+    const scene = async (n: number) => {
+      const live = join(mnt, `srv${n}`);
+      mkdirSync(live);
+      writeFileSync(join(live, 'old.txt'), 'settled');
+      await nextSecond();
+      writeFileSync(join(live, 'app.js'), 'v1 code');
+      recordDeployedTree(live, { environment: 'production', now: clock });
+      editInPlace(join(live, 'app.js'), 'v2 code');
+      const recordPath = deployedTreeRecordPath(live);
+      return {
+        live,
+        recordPath,
+        ctime: lstatSync(join(live, 'app.js')).ctimeMs,
+        recorded: statSync(recordPath).mtimeMs,
+      };
+    };
+    const { live, recordPath, ctime, recorded } = await withinOneSecond(scene, (r) => r.ctime === r.recorded);
+    expect(ctime).toBe(recorded); // the edit and the record share one second
+    const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+    // The real clock trusted the status (the change came more than RACY_MS before the record, by
+    // our clock), and the edit left every field of it as recorded:
+    const { ino, size } = lstatSync(join(live, 'app.js'));
+    expect(record.files['app.js']).toMatchObject({ size, ino, ctimeMs: ctime, mtimeMs: ctime });
+    // ...and the check reads the file anyway and finds the edit.
+    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+    // A file settled a second before is still trusted (not read): a digest changed behind its
+    // equal status goes unseen (the record's mtime put back, so the rule stays the same).
+    record.files['old.txt'].sha256 = '0'.repeat(64);
+    writeFileSync(recordPath, JSON.stringify(record));
+    utimesSync(recordPath, new Date(recorded), new Date(recorded));
+    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+  });
+
+  it('after a rollback, an edit of the same size in the second of the record is found', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'live-tree-coarse-backups-'));
+    dirs.push(root);
+    const source = join(root, 'src');
+    mkdirSync(join(source, 'app'), { recursive: true });
+    writeFileSync(join(source, 'app/a.txt'), 'release 1');
+    const backup = await backupOf(root, source, ['app']);
+    const scene = async (n: number) => {
+      const live = join(mnt, `rb${n}`);
+      mkdirSync(live);
+      const r = await rollbackAs('forced', root, live, backup.backupPath);
+      editInPlace(join(live, 'app/a.txt'), 'release X');
+      const recordPath = deployedTreeRecordPath(live);
+      return {
+        live,
+        status: r.status,
+        record: JSON.parse(readFileSync(recordPath, 'utf8')),
+        st: lstatSync(join(live, 'app/a.txt')),
+        recorded: statSync(recordPath).mtimeMs,
+      };
+    };
+    const { live, status, record, st, recorded } = await withinOneSecond(
+      scene,
+      (r) => r.st.ctimeMs === r.recorded && 'ctimeMs' in r.record.files['app/a.txt'],
+    );
+    expect(status).toBe('restored-unverified');
+    expect(st.ctimeMs).toBe(recorded);
+    // The restore recorded the file's status (staged more than RACY_MS before the record, by our
+    // clock), and the edit left every field of it as recorded:
+    expect(record.files['app/a.txt']).toMatchObject({
+      size: st.size,
+      ino: st.ino,
+      ctimeMs: st.ctimeMs,
+      mtimeMs: st.mtimeMs,
+    });
+    expect(liveTreeChanges(live).modified).toEqual(['app/a.txt']);
   });
 });
