@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
@@ -47,6 +47,29 @@ describe('rollback action bundle', () => {
     expect(refused.outputs).toMatchObject({ status: 'refused', verified: 'false' });
     expect(refused.stdout).toMatch(
       /::error::rollback refused: backup .* belongs to environment "production", not "staging"/,
+    );
+  });
+
+  it('keep-previous deletes older previous versions; a bad value is one error naming the input', () => {
+    const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-keep-'));
+    mkdirSync(join(root, 'srv'));
+    writeFileSync(join(root, 'srv/a.txt'), 'good\n');
+    expect(runBundle('backup', { environment: 'staging', 'base-dir': 'srv' }, root).code).toBe(0);
+    const kept = join(root, 'srv/.guarded-rollout/pre-rollback');
+    // Two older versions (the names the tool gives them), then a rollback that keeps one.
+    for (const name of ['20261101T000000Z', '20261102T000000Z']) {
+      mkdirSync(join(kept, name, 'a.txt'), { recursive: true });
+    }
+    const inputs = { environment: 'staging', backup: 'latest', target: 'srv' };
+    const bad = runBundle('rollback', { ...inputs, 'keep-previous': 'all' }, root);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/::error::input "keep-previous": "all" is not/);
+    expect(readdirSync(kept).sort()).toEqual(['20261101T000000Z', '20261102T000000Z']);
+    const r = runBundle('rollback', { ...inputs, 'keep-previous': '1' }, root);
+    expect(r.code).toBe(0);
+    expect(readdirSync(kept)).toEqual([r.outputs['previous-tree']!.split('/').pop()]);
+    expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toContain(
+      'keep-previous 1: 2 older previous versions deleted',
     );
   });
 });

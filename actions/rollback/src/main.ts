@@ -58,6 +58,9 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
     });
   const restart = inputOptional('restart-command');
   const smoke = inputOptional('smoke-command');
+  const keepPrevious = inputOptional('keep-previous')
+    ? inputInteger('keep-previous', { min: 1, max: 10_000 })
+    : undefined;
   return {
     environment: assertEnvironmentName(inputString('environment', { required: true }), 'input "environment"'),
     ...(backup === 'latest' ? { latest: true } : { backupPath: backup }),
@@ -65,6 +68,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
     prefix: inputString('prefix', { fallback: 'dhash' }),
     target: inputString('target', { required: true }),
     force: inputBoolean('force'),
+    ...(keepPrevious !== undefined ? { keepPrevious } : {}),
     allowUnverified: inputBoolean('allow-unverified'),
     dryRun: inputBoolean('dry-run'),
     logDir: inputString('log-dir', { fallback: '.' }),

@@ -6,7 +6,7 @@
 // run finishes the swap); paths outside the backup's roots never change; the next run is never
 // blocked by the dead run's lock. A second backup test kills at every file-system step in turn.
 import { describe, it, expect } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +218,100 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
     const kept = readdirSync(join(live, '.guarded-rollout/pre-rollback'));
     expect(new Set(kept).size).toBe(kept.length);
     process.stdout.write(`restore kill loop: ${killed} killed, ${journaled} left a journal\n`);
+    rmSync(root, { recursive: true, force: true });
+  }, 300_000);
+
+  it('rollback with --keep-previous: a kill after each file-system step in turn never leaves a partial previous version', async () => {
+    const root = tempRoot('kill-prune');
+    makeRelease(join(root, 'a'), 'A');
+    makeRelease(join(root, 'b'), 'B');
+    const backups: string[] = [];
+    for (const v of ['a', 'b']) {
+      const r = await run(
+        ['backup', '--env', 'production', '--base-dir', v, '--path', 'app', '--path', 'data', '--json'],
+        root,
+      );
+      expect(r.code).toBe(0);
+      backups.push(JSON.parse(r.out.slice(r.out.indexOf('{'))).backupPath as string);
+    }
+    const states = {
+      app: [snapshot(join(root, 'a/app')), snapshot(join(root, 'b/app'))].map((x) => JSON.stringify(x)),
+      data: [snapshot(join(root, 'a/data')), snapshot(join(root, 'b/data'))].map((x) => JSON.stringify(x)),
+    };
+    const live = join(root, 'live');
+    const kept = join(live, '.guarded-rollout/pre-rollback');
+    mkdirSync(live);
+    writeFileSync(join(live, 'other.txt'), 'not in any backup\n');
+    const preload = join(root, 'kill-after-step.cjs');
+    writeFileSync(preload, KILL_AFTER_STEP);
+    const rollback = (i: number, extra: { nodeArgs?: string[]; env?: Record<string, string> } = {}) =>
+      run(
+        [
+          'rollback',
+          '--env',
+          'production',
+          '--backup',
+          backups[i % 2]!,
+          '--target',
+          'live',
+          '--allow-unverified',
+          '--force',
+          '--keep-previous',
+          '2',
+        ],
+        root,
+        undefined,
+        extra,
+      );
+    for (let i = 0; i < 2; i++) expect((await rollback(i)).code).toBe(0);
+    /** Every kept version is whole: each root is exactly one of the two releases. */
+    const checkKept = (): void => {
+      // The version a journaled swap is filling is finished by the next run (checked there).
+      const journal = join(live, '.guarded-rollout/swap.json');
+      const filling = existsSync(journal)
+        ? (JSON.parse(readFileSync(journal, 'utf8')).previous as string)
+        : '';
+      for (const name of readdirSync(kept)) {
+        if (join(kept, name) === filling) continue;
+        expect(name).toMatch(/^\d{8}T\d{6}Z(-\d+)?$/);
+        expect(states.app).toContain(JSON.stringify(snapshot(join(kept, name, 'app'))));
+        expect(states.data).toContain(JSON.stringify(snapshot(join(kept, name, 'data'))));
+      }
+      expect(readFileSync(join(live, 'other.txt'), 'utf8')).toBe('not in any backup\n');
+    };
+    let step = 1;
+    let pruned = 0;
+    for (; step <= 80; step++) {
+      // Three versions before each run (copies of a kept one under older names): a run always has
+      // two to delete, so every step of the deletion is reached.
+      for (let n = readdirSync(kept).length; n < 3; n++) {
+        const copy = join(kept, `20200101T0000${String(step % 60).padStart(2, '0')}Z-${n + 2}`);
+        expect(spawnSync('cp', ['-a', join(kept, readdirSync(kept)[0]!), copy]).status).toBe(0);
+      }
+      const r = await rollback(step, {
+        nodeArgs: ['--require', preload],
+        env: { KILL_AFTER_STEP: String(step), KILL_STEP_DIR: `${join(live, '.guarded-rollout')}/` },
+      });
+      if (/removed previous version/.test(readFileSync(join(root, 'rollback.log'), 'utf8'))) pruned++;
+      checkKept();
+      if (!existsSync(join(live, '.guarded-rollout/swap.json')))
+        for (const rootName of ['app', 'data'] as const)
+          expect(states[rootName]).toContain(JSON.stringify(snapshot(join(live, rootName))));
+      if (r.code !== null) {
+        expect(r.code).toBe(0); // ran past its last step: finished normally
+        break;
+      }
+    }
+    expect(step).toBeGreaterThan(6);
+    expect(step).toBeLessThan(80);
+    const clean = await rollback(1);
+    expect(clean.code).toBe(0);
+    checkKept();
+    expect(readdirSync(kept)).toHaveLength(2);
+    expect(readdirSync(join(live, '.guarded-rollout'))).toEqual(['pre-rollback']); // no removing-*, staging, journal or lock
+    process.stdout.write(
+      `keep-previous kill points: ${step - 1} visited, ${pruned} runs logged a deletion\n`,
+    );
     rmSync(root, { recursive: true, force: true });
   }, 300_000);
 });

@@ -16,6 +16,7 @@ import {
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   rmSync,
   writeFileSync,
@@ -212,6 +213,27 @@ asNobody('rollback as a user without permission (real CLI as nobody)', () => {
     const r = rollback(root, zip, '--log-dir', 'logs');
     expect(r.code).toBe(0); // staging: restored-unverified is a warning, not a failure
     expect(snapshot(join(root, 'srv'))['app/a.txt']?.content).toBe(Buffer.from('v1\n').toString('base64'));
+  });
+
+  it('--keep-previous deletes an older version that holds read-only directories (as their owner)', () => {
+    const { root, zip } = restoreScene('keep-ro');
+    mkdirSync(join(root, 'srv/app/ro/inner'), { recursive: true });
+    writeFileSync(join(root, 'srv/app/ro/inner/x.txt'), 'x\n');
+    chownTree(join(root, 'srv/app/ro'));
+    chmodSync(join(root, 'srv/app/ro/inner'), 0o555);
+    chmodSync(join(root, 'srv/app/ro'), 0o555);
+    expect(rollback(root, zip, '--log-dir', 'logs').code).toBe(0);
+    const kept = join(stateDir(join(root, 'srv')), 'pre-rollback');
+    const [old] = readdirSync(kept);
+    expect(readdirSync(join(kept, old!, 'app/ro/inner'))).toEqual(['x.txt']); // kept with its modes
+    const r = rollback(root, zip, '--log-dir', 'logs', '--keep-previous', '1');
+    expect(r.code).toBe(0);
+    expect(readdirSync(kept)).toHaveLength(1);
+    expect(readdirSync(kept)).not.toContain(old);
+    expect(readdirSync(stateDir(join(root, 'srv')))).toEqual(['pre-rollback']); // nothing half-deleted
+    expect(readFileSync(join(root, 'logs/rollback.log'), 'utf8')).toContain(
+      `removed previous version ${join(kept, old!)}`,
+    );
   });
 
   it('a target whose parent it cannot write (the deployed-tree record goes beside it): refused, unchanged', () => {

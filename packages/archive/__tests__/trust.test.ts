@@ -367,13 +367,61 @@ describe('every error a user can meet is one line naming the file', () => {
         const r = await restore(many.backupPath, 3000);
         expect(r.status).toBe('failed');
         expect(r.message).toMatch(
-          /^restore failed: cannot write .*: no space left on the device; free some space there; 1 previous version kept by earlier rollbacks is in .*\/live\/\.guarded-rollout\/pre-rollback \(delete those you no longer need\)$/,
+          /^restore failed: cannot write .*: no space left on the device; free some space there; 1 previous version kept by earlier rollbacks is in .*\/live\/\.guarded-rollout\/pre-rollback \(run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need\)$/,
         );
         expect(r.message).not.toMatch(/--out/); // a restore has no --out
         expect(snapshot(target)).toEqual(before);
         expect(readdirSync(join(target, '.guarded-rollout')).filter((n) => n.startsWith('staging'))).toEqual(
           [],
         );
+      });
+    },
+  );
+
+  asRoot(
+    'a restore refused for want of room points at --keep-previous; with it, older versions make the room',
+    async () => {
+      const root = tempRoot('restore-keep-room');
+      const disk = join(root, 'disk');
+      await onSmallDisk(disk, async () => {
+        mkdirSync(join(root, 'src/app'), { recursive: true });
+        writeFileSync(join(root, 'src/app/data.bin'), randomBytes(1536 * 1024)); // 1.5 MiB
+        const b = await createBackup({
+          environment: 'production',
+          paths: ['app'],
+          cwd: join(root, 'src'),
+          now: () => T0,
+        });
+        const target = join(disk, 'live');
+        const restore = (at: number, keepPrevious?: number) =>
+          restoreBackup({
+            environment: 'production',
+            backupPath: b.backupPath,
+            target,
+            cwd: root,
+            now: () => new Date(T0.getTime() + at),
+            ...(keepPrevious ? { keepPrevious } : {}),
+          });
+        // Live 1.5 MiB, then one previous version: 3 MiB of the 4 MiB used.
+        expect((await restore(1000)).status).toBe('restored-unverified');
+        expect((await restore(2000)).status).toBe('restored-unverified');
+        const refused = await restore(3000);
+        expect(refused.status).toBe('refused');
+        expect(refused.message).toMatch(
+          /^not enough free disk in .*\/live: the restore needs 1\.5 MiB, .* is free; 1 previous version kept by earlier rollbacks is in .*\/pre-rollback \(run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need\)$/,
+        );
+        const kept = readdirSync(join(target, '.guarded-rollout/pre-rollback'));
+        expect(kept).toHaveLength(1);
+        // The operator's next step: the same rollback with --keep-previous 1.
+        const r = await restore(4000, 1);
+        expect(r.status).toBe('restored-unverified');
+        expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).toEqual([
+          r.previousTree!.split('/').pop(),
+        ]);
+        expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).not.toContain(kept[0]);
+        expect(
+          readFileSync(join(target, 'app/data.bin')).equals(readFileSync(join(root, 'src/app/data.bin'))),
+        ).toBe(true);
       });
     },
   );

@@ -58,6 +58,10 @@ import {
   tidyStateDir,
   sweepStaging,
   uniqueDirectory,
+  firstFreeIndex,
+  keptPreviousVersions,
+  previousVersionsBeyond,
+  prunePreviousVersions,
 } from './swap.js';
 
 export interface VerifyOptions {
@@ -130,19 +134,16 @@ function shareNames(archive: OpenArchive, manifest: BackupManifest): void {
   }
 }
 
-/** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
- *  tool, may be what filled it. */
-function keptVersionsHint(target: string): string {
+/** For a full disk: the previous versions earlier rollbacks kept (all of them unless
+ *  --keep-previous) may be what filled it. */
+function keptVersionsHint(target: string, keepPrevious?: number): string {
   const kept = join(stateDir(target), 'pre-rollback');
-  let count = 0;
-  try {
-    count = readdirSync(kept).length;
-  } catch {
-    return '';
-  }
-  return count
-    ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
-    : '';
+  const count = keptPreviousVersions(target).length;
+  if (!count) return '';
+  const what = `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept}`;
+  return keepPrevious === undefined
+    ? `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`
+    : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
 }
 
 /** A restore of this many entries or more hashes its archive on the main thread first, not on a
@@ -231,6 +232,10 @@ export interface RestoreOptions {
   target: string;
   /** Skips confirmations (the environment check), never an integrity check. */
   force?: boolean;
+  /** Keep at most this many previous versions of the target, the one this restore makes
+   *  included (at least 1): older ones are deleted, oldest first, before staging (so their space
+   *  counts for the free-disk check). Unset: every previous version is kept. */
+  keepPrevious?: number;
   dryRun?: boolean;
   restartCommand?: string;
   restartTimeoutMs?: number;
@@ -366,6 +371,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
   if (existsSync(target) && !statSync(target).isDirectory())
     throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+  const keepPrevious = options.keepPrevious;
+  if (
+    keepPrevious !== undefined &&
+    (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000)
+  )
+    throw new ConfigError(
+      `keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`,
+      { field: 'keep-previous' },
+    );
 
   const log = openEvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
   let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
@@ -398,6 +412,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
   let lock: HeldLock | undefined;
   let staging: string | undefined;
+  /** Where this restore's previous-version names start (set when it deletes older versions). */
+  let previousFrom: number | undefined;
   let roots: string[] = [];
   try {
     if (!options.dryRun) {
@@ -452,10 +468,30 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           `environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`,
         );
       }
+      if (keepPrevious !== undefined) {
+        // Room for the version this restore keeps: the newest keepPrevious - 1 stay. Only once the
+        // backup is verified, and before the free-disk check, which their space then counts for.
+        if (options.dryRun) {
+          const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+          log.line(
+            `keep-previous ${keepPrevious}: ${doomed.length ? `would delete ${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')}` : 'no previous version to delete'}`,
+          );
+        } else {
+          // This restore's name is taken past every one in use first: a version deleted now
+          // never lends it its name.
+          previousFrom = firstFreeIndex(join(stateDir(target), 'pre-rollback'), stamp);
+          const lines = prunePreviousVersions(target, keepPrevious - 1);
+          const deleted = lines.filter((line) => line.startsWith('removed ')).length;
+          log.line(
+            `keep-previous ${keepPrevious}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}` : 'no previous version to delete'}`,
+            ...lines.map((line) => `  ${line}`),
+          );
+        }
+      }
       const free = freeBytes(existsSync(target) ? target : dirname(target));
       if (free !== undefined && free < plan.totalBytes) {
         throw new UnsafeArchiveError(
-          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target)}`,
+          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`,
         );
       }
       const state = stateDir(target);
@@ -495,7 +531,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       verified = true;
       const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
       log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-      const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
+      const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp, previousFrom);
       swapRoots({
         format: 'guarded-rollout-swap/1',
         target,
@@ -531,7 +567,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     let message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') message += keptVersionsHint(target);
+    if (code === 'ENOSPC' || code === 'EDQUOT') message += keptVersionsHint(target, keepPrevious);
     log.line(
       `FAILED: ${message}`,
       error instanceof SwapIncompleteError

@@ -1,13 +1,16 @@
 // Swapping restored roots into the target, crash-safe. Everything lives in the target's own
 // state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
 //   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
-//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept (all of
+//                                    them, or the newest N with --keep-previous N)
+//   removing-<UTC>[-n]/              a previous version being deleted (--keep-previous)
 //   swap.json                        the journal: written (fsynced) before the first rename
 //   restore.lock                     one restore of a target at a time
 // A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
 // of any command that touches the target (restore, backup of that tree) rolls the swap forward
 // before anything else: the staged tree was complete and verified when the journal was written.
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -53,10 +56,32 @@ export function lockTarget(target: string, now?: () => Date): HeldLock {
   return acquireLock(join(stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
 }
 
-/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
-export function uniqueDirectory(parent: string, stamp: string): string {
+/** The n past the highest in use under `parent` for `stamp` (1 for `<stamp>` itself, then 2, 3...
+ *  for `<stamp>-2`, `-3`). A restore that deletes previous versions (--keep-previous) takes it
+ *  before deleting, so a name a deletion frees is never handed out again. */
+export function firstFreeIndex(parent: string, stamp: string): number {
+  let first = 1;
+  let names: string[] = [];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return first; // no directory yet
+  }
+  for (const name of names) {
+    if (name === stamp) first = Math.max(first, 2);
+    else if (name.startsWith(`${stamp}-`)) {
+      const n = Number(name.slice(stamp.length + 1));
+      if (Number.isInteger(n) && n >= 2) first = Math.max(first, n + 1);
+    }
+  }
+  return first;
+}
+
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused (from
+ *  `from` on, past the highest in use by default). */
+export function uniqueDirectory(parent: string, stamp: string, from = firstFreeIndex(parent, stamp)): string {
   mkdirSync(parent, { recursive: true, mode: 0o700 });
-  for (let n = 1; ; n++) {
+  for (let n = from; ; n++) {
     const dir = join(parent, n === 1 ? stamp : `${stamp}-${n}`);
     try {
       mkdirSync(dir, { mode: 0o700 });
@@ -152,9 +177,11 @@ export function repairInterruptedSwapLocked(target: string): string[] {
   ];
 }
 
-/** Sweeps staging directories and half-written journals left by killed restores (call while
- *  holding the restore lock: no other restore of this target is running, so none is in use). A
- *  journal that never took its name means the swap had not started. */
+/** Sweeps what killed restores leave: staging directories, half-written journals, previous
+ *  versions whose deletion was cut short (removing-*) and empty previous-version directories (call
+ *  while holding the restore lock and after repairing an interrupted swap: no other restore of
+ *  this target is running, so none is in use). A journal that never took its name means the swap
+ *  had not started. */
 export function sweepStaging(target: string): string[] {
   const dir = stateDir(target);
   const notes: string[] = [];
@@ -167,8 +194,13 @@ export function sweepStaging(target: string): string[] {
   const halfJournal = partialName(JOURNAL_FILE, '');
   for (const name of names) {
     if (name.startsWith('staging-')) {
-      rmSync(join(dir, name), { recursive: true, force: true });
+      removeTree(join(dir, name));
       notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+    } else if (name.startsWith(REMOVING)) {
+      removeTree(join(dir, name));
+      notes.push(
+        `removed ${join(dir, name)}: a previous version whose deletion (--keep-previous) was interrupted`,
+      );
     } else if (name.startsWith(halfJournal) && name !== partialName(JOURNAL_FILE)) {
       rmSync(join(dir, name), { force: true });
       notes.push(
@@ -176,7 +208,98 @@ export function sweepStaging(target: string): string[] {
       );
     }
   }
+  // A restore killed between making its previous-version directory and writing its journal leaves
+  // it empty (after a repair, no journal names one): not a version, and counted as one by
+  // --keep-previous and the full-disk hint. rmdir removes only an empty one.
+  for (const name of keptPreviousVersions(target)) {
+    const path = join(dir, 'pre-rollback', name);
+    try {
+      rmdirSync(path);
+      notes.push(
+        `removed ${path}: empty previous-version directory of a restore killed before its swap began`,
+      );
+    } catch {
+      // not empty: a kept version
+    }
+  }
   return notes;
+}
+
+/** rm -rf that also empties directories without write permission: a kept or staged tree has the
+ *  modes of the backup it came from, and a read-only directory in it would stop rmSync (for a
+ *  user other than root) with the tree half deleted. Only directories are opened, never through a
+ *  symlink. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+  }
+  const open = (dir: string): void => {
+    chmodSync(dir, 0o700);
+    for (const entry of readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) open(join(dir, entry.name));
+  };
+  open(path);
+  rmSync(path, { recursive: true, force: true });
+}
+
+const REMOVING = 'removing-';
+/** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
+const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
+
+/** The previous versions kept in `target` (pre-rollback/<UTC>[-n]), oldest first: by time, then
+ *  by n (so `-10` comes after `-9`). Anything else in pre-rollback is not the tool's: never listed,
+ *  never deleted. */
+export function keptPreviousVersions(target: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stateDir(target), 'pre-rollback'));
+  } catch {
+    return [];
+  }
+  return names
+    .map((name) => ({ name, m: PREVIOUS_NAME.exec(name) }))
+    .filter((v): v is { name: string; m: RegExpExecArray } => v.m !== null)
+    .sort((a, b) =>
+      a.m[1] === b.m[1] ? Number(a.m[2] ?? 1) - Number(b.m[2] ?? 1) : a.m[1]! < b.m[1]! ? -1 : 1,
+    )
+    .map((v) => v.name);
+}
+
+/** The previous versions `prunePreviousVersions(target, keep)` would delete, oldest first. */
+export function previousVersionsBeyond(target: string, keep: number): string[] {
+  const kept = keptPreviousVersions(target);
+  return kept.slice(0, Math.max(0, kept.length - keep));
+}
+
+/**
+ * Deletes all but the newest `keep` previous versions of `target`, oldest first; the caller holds
+ * the target's restore lock. Each is first renamed out of pre-rollback (to removing-<name> in the
+ * state directory), so under its name a version is always whole: a kill -9 during the deletion
+ * leaves removing-<name>, which the next restore's sweep deletes. One line per version: removed,
+ * or why not (a failure never stops the restore: the space is the only thing lost).
+ */
+export function prunePreviousVersions(target: string, keep: number): string[] {
+  const state = stateDir(target);
+  const lines: string[] = [];
+  for (const name of previousVersionsBeyond(target, keep)) {
+    const from = join(state, 'pre-rollback', name);
+    const doomed = join(state, `${REMOVING}${name}`);
+    try {
+      renameSync(from, doomed);
+      removeTree(doomed);
+      lines.push(`removed previous version ${from}`);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      lines.push(
+        `could not remove previous version ${from} (${e.code ?? e.message}${e.path && e.path !== from ? ` at ${e.path}` : ''}); delete it by hand`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is

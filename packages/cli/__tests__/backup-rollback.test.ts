@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './run-cli.js';
@@ -61,6 +61,30 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     const v = await cli(['verify-backup', 'backups/dhash_production_20261123T120000Z.zip'], { cwd: root });
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/OK .*environment production/);
+  });
+
+  it('rollback --keep-previous N keeps the newest N previous versions, this one included', async () => {
+    const root = repoRoot();
+    await cli(['backup', '--env', 'staging', '--base-dir', 'srv'], { cwd: root, now: NOW });
+    let t = Date.parse('2026-11-23T12:00:00Z');
+    const rollback = (...extra: string[]) =>
+      cli(['rollback', '--env', 'staging', '--latest', '--target', 'srv', ...extra], {
+        cwd: root,
+        now: () => new Date((t += 1000)), // a later second every call
+      });
+    for (let i = 0; i < 3; i++) expect((await rollback()).code).toBe(0);
+    const kept = join(root, 'srv/.guarded-rollout/pre-rollback');
+    const [a, b, c] = readdirSync(kept).sort();
+    expect(readdirSync(kept)).toHaveLength(3);
+    const r = await rollback('--keep-previous', '2');
+    expect(r.code).toBe(0);
+    const after = readdirSync(kept).sort();
+    expect(after).toHaveLength(2);
+    expect(after[0]).toBe(c);
+    expect(r.stdout).toContain(`previous-tree: ${join(kept, after[1]!)}`);
+    expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toContain(
+      `keep-previous 2: 2 older previous versions deleted\n  removed previous version ${join(kept, a!)}\n  removed previous version ${join(kept, b!)}\n`,
+    );
   });
 
   it('rollback --json prints the result and the restored roots, not the table of every restored file', async () => {
@@ -197,6 +221,12 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       /--health-interval: "soon" is not a duration/,
     ],
     ['missing --env', 2, ['backup', '--path', 'srv'], /required option '--env <env>' not specified/],
+    [
+      'keep-previous 0',
+      2,
+      ['rollback', '--env', 'production', '--latest', '--target', 'srv', '--keep-previous', '0'],
+      /--keep-previous: "0" is not a whole number from 1 to 10000/,
+    ],
   ];
   it.each(bad)('%s → exit %d', async (_label, code, argv, message) => {
     const root = repoRoot();

@@ -81,6 +81,12 @@ describe('options from the rollout config', () => {
       env: { GUARDED_ROLLOUT_ROLLBACK_HEALTH_CHECKS: '5' },
     });
     expect(viaFlag.stdout).toMatch(/--health-checks\s+6\s+flag\s+--health-checks/);
+    const keep = await cli(['config', 'check', '--env', 'production', '--command', 'rollback'], {
+      cwd: checkout({ keep_previous: 3 }),
+    });
+    expect(keep.stdout).toMatch(
+      /--keep-previous\s+3\s+file\s+.*environments\.production\.rollback\.keep_previous/,
+    );
     const monitor = await cli(['monitor', '--env', 'production', '--print-config'], { cwd: root });
     expect(monitor.stdout).toMatch(/--time-scale\s+600\s+file/);
     const notify = await cli(

@@ -66,6 +66,7 @@ export const OPTION_SPECS: Record<string, { section: string; options: OptionSpec
       { attr: 'logDir', key: 'log_dir', kind: 'path', default: '.' },
       { attr: 'allowUnverified', key: 'allow_unverified', kind: 'boolean', default: false },
       { attr: 'releasePath', key: 'release_paths', kind: 'list' },
+      { attr: 'keepPrevious', key: 'keep_previous', kind: 'integer' },
     ],
   },
   monitor: {

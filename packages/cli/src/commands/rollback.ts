@@ -44,6 +44,7 @@ export interface RollbackFlags {
   maxBytes?: string;
   maxRatio?: string;
   logDir: string;
+  keepPrevious?: string;
   force?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -91,6 +92,9 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
     prefix: flags.prefix,
     target: flags.target,
     force: !!flags.force,
+    ...(flags.keepPrevious !== undefined
+      ? { keepPrevious: parseIntegerFlag('--keep-previous', String(flags.keepPrevious), 1, 10_000)! }
+      : {}),
     dryRun: !!flags.dryRun,
     cwd: ctx.cwd,
     logDir: flags.logDir,
@@ -172,6 +176,10 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     .option(
       '--log-dir <dir>',
       withDefault('rollback', 'logDir', 'where rollback.log / rollback-dryrun.log are written'),
+    )
+    .option(
+      '--keep-previous <n>',
+      "keep at most N previous versions of the target, this rollback's included: older ones in <target>/.guarded-rollout/pre-rollback/ are deleted, oldest first, once the backup is verified (before staging, so their space counts); default rollback.keep_previous, else keep all",
     )
     .option(
       '--release-path <path>',
