@@ -73054,7 +73054,9 @@ function durable_freeBytes(dir) {
 // Swapping restored roots into the target, crash-safe. Everything lives in the target's own
 // state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
 //   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
-//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept (all of
+//                                    them, or the newest N with --keep-previous N)
+//   removing-<UTC>[-n]/              a previous version being deleted (--keep-previous)
 //   swap.json                        the journal: written (fsynced) before the first rename
 //   restore.lock                     one restore of a target at a time
 // A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
@@ -73084,10 +73086,34 @@ function lockTarget(target, now) {
     (0,external_node_fs_namespaceObject.mkdirSync)(stateDir(target), { recursive: true, mode: 0o700 });
     return lock_acquireLock((0,external_node_path_namespaceObject.join)(stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
 }
-/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
-function uniqueDirectory(parent, stamp) {
+/** The n past the highest in use under `parent` for `stamp` (1 for `<stamp>` itself, then 2, 3...
+ *  for `<stamp>-2`, `-3`). A restore that deletes previous versions (--keep-previous) takes it
+ *  before deleting, so a name a deletion frees is never handed out again. */
+function firstFreeIndex(parent, stamp) {
+    let first = 1;
+    let names = [];
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)(parent);
+    }
+    catch {
+        return first; // no directory yet
+    }
+    for (const name of names) {
+        if (name === stamp)
+            first = Math.max(first, 2);
+        else if (name.startsWith(`${stamp}-`)) {
+            const n = Number(name.slice(stamp.length + 1));
+            if (Number.isInteger(n) && n >= 2)
+                first = Math.max(first, n + 1);
+        }
+    }
+    return first;
+}
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused (from
+ *  `from` on, past the highest in use by default). */
+function uniqueDirectory(parent, stamp, from = firstFreeIndex(parent, stamp)) {
     (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
-    for (let n = 1;; n++) {
+    for (let n = from;; n++) {
         const dir = (0,external_node_path_namespaceObject.join)(parent, n === 1 ? stamp : `${stamp}-${n}`);
         try {
             (0,external_node_fs_namespaceObject.mkdirSync)(dir, { mode: 0o700 });
@@ -73181,9 +73207,11 @@ function repairInterruptedSwapLocked(target) {
         `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
     ];
 }
-/** Sweeps staging directories and half-written journals left by killed restores (call while
- *  holding the restore lock: no other restore of this target is running, so none is in use). A
- *  journal that never took its name means the swap had not started. */
+/** Sweeps what killed restores leave: staging directories, half-written journals, previous
+ *  versions whose deletion was cut short (removing-*) and empty previous-version directories (call
+ *  while holding the restore lock and after repairing an interrupted swap: no other restore of
+ *  this target is running, so none is in use). A journal that never took its name means the swap
+ *  had not started. */
 function sweepStaging(target) {
     const dir = stateDir(target);
     const notes = [];
@@ -73197,15 +73225,105 @@ function sweepStaging(target) {
     const halfJournal = durable_partialName(JOURNAL_FILE, '');
     for (const name of names) {
         if (name.startsWith('staging-')) {
-            (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(dir, name), { recursive: true, force: true });
+            removeTree((0,external_node_path_namespaceObject.join)(dir, name));
             notes.push(`removed ${(0,external_node_path_namespaceObject.join)(dir, name)}: staging directory of an interrupted restore`);
+        }
+        else if (name.startsWith(REMOVING)) {
+            removeTree((0,external_node_path_namespaceObject.join)(dir, name));
+            notes.push(`removed ${(0,external_node_path_namespaceObject.join)(dir, name)}: a previous version whose deletion (--keep-previous) was interrupted`);
         }
         else if (name.startsWith(halfJournal) && name !== durable_partialName(JOURNAL_FILE)) {
             (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(dir, name), { force: true });
             notes.push(`removed ${(0,external_node_path_namespaceObject.join)(dir, name)}: half-written swap journal of a restore killed before its swap began`);
         }
     }
+    // A restore killed between making its previous-version directory and writing its journal leaves
+    // it empty (after a repair, no journal names one): not a version, and counted as one by
+    // --keep-previous and the full-disk hint. rmdir removes only an empty one.
+    for (const name of keptPreviousVersions(target)) {
+        const path = (0,external_node_path_namespaceObject.join)(dir, 'pre-rollback', name);
+        try {
+            (0,external_node_fs_namespaceObject.rmdirSync)(path);
+            notes.push(`removed ${path}: empty previous-version directory of a restore killed before its swap began`);
+        }
+        catch {
+            // not empty: a kept version
+        }
+    }
     return notes;
+}
+/** rm -rf that also empties directories without write permission: a kept or staged tree has the
+ *  modes of the backup it came from, and a read-only directory in it would stop rmSync (for a
+ *  user other than root) with the tree half deleted. Only directories are opened, never through a
+ *  symlink. */
+function removeTree(path) {
+    try {
+        (0,external_node_fs_namespaceObject.rmSync)(path, { recursive: true, force: true });
+        return;
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'EACCES' && code !== 'EPERM')
+            throw error;
+    }
+    const open = (dir) => {
+        (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o700);
+        for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true }))
+            if (entry.isDirectory())
+                open((0,external_node_path_namespaceObject.join)(dir, entry.name));
+    };
+    open(path);
+    (0,external_node_fs_namespaceObject.rmSync)(path, { recursive: true, force: true });
+}
+const REMOVING = 'removing-';
+/** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
+const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
+/** The previous versions kept in `target` (pre-rollback/<UTC>[-n]), oldest first: by time, then
+ *  by n (so `-10` comes after `-9`). Anything else in pre-rollback is not the tool's: never listed,
+ *  never deleted. */
+function keptPreviousVersions(target) {
+    let names;
+    try {
+        names = (0,external_node_fs_namespaceObject.readdirSync)((0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback'));
+    }
+    catch {
+        return [];
+    }
+    return names
+        .map((name) => ({ name, m: PREVIOUS_NAME.exec(name) }))
+        .filter((v) => v.m !== null)
+        .sort((a, b) => a.m[1] === b.m[1] ? Number(a.m[2] ?? 1) - Number(b.m[2] ?? 1) : a.m[1] < b.m[1] ? -1 : 1)
+        .map((v) => v.name);
+}
+/** The previous versions `prunePreviousVersions(target, keep)` would delete, oldest first. */
+function previousVersionsBeyond(target, keep) {
+    const kept = keptPreviousVersions(target);
+    return kept.slice(0, Math.max(0, kept.length - keep));
+}
+/**
+ * Deletes all but the newest `keep` previous versions of `target`, oldest first; the caller holds
+ * the target's restore lock. Each is first renamed out of pre-rollback (to removing-<name> in the
+ * state directory), so under its name a version is always whole: a kill -9 during the deletion
+ * leaves removing-<name>, which the next restore's sweep deletes. One line per version: removed,
+ * or why not (a failure never stops the restore: the space is the only thing lost).
+ */
+function prunePreviousVersions(target, keep) {
+    const state = stateDir(target);
+    const lines = [];
+    for (const name of previousVersionsBeyond(target, keep)) {
+        const from = (0,external_node_path_namespaceObject.join)(state, 'pre-rollback', name);
+        const doomed = (0,external_node_path_namespaceObject.join)(state, `${REMOVING}${name}`);
+        try {
+            (0,external_node_fs_namespaceObject.renameSync)(from, doomed);
+            removeTree(doomed);
+            lines.push(`removed previous version ${from}`);
+        }
+        catch (error) {
+            const e = error;
+            lines.push(`could not remove previous version ${from} (${e.code ?? e.message}${e.path && e.path !== from ? ` at ${e.path}` : ''}); delete it by hand`);
+        }
+    }
+    return lines;
 }
 /** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
  *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
@@ -74705,20 +74823,17 @@ function shareNames(archive, manifest) {
         k++;
     }
 }
-/** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
- *  tool, may be what filled it. */
-function keptVersionsHint(target) {
+/** For a full disk: the previous versions earlier rollbacks kept (all of them unless
+ *  --keep-previous) may be what filled it. */
+function keptVersionsHint(target, keepPrevious) {
     const kept = (0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback');
-    let count = 0;
-    try {
-        count = (0,external_node_fs_namespaceObject.readdirSync)(kept).length;
-    }
-    catch {
+    const count = keptPreviousVersions(target).length;
+    if (!count)
         return '';
-    }
-    return count
-        ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
-        : '';
+    const what = `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept}`;
+    return keepPrevious === undefined
+        ? `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`
+        : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
 }
 /** A restore of this many entries or more hashes its archive on the main thread first, not on a
  *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
@@ -74869,6 +74984,10 @@ async function restoreBackup(options) {
         throw new errors_ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
     if ((0,external_node_fs_namespaceObject.existsSync)(target) && !(0,external_node_fs_namespaceObject.statSync)(target).isDirectory())
         throw new errors_ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+    const keepPrevious = options.keepPrevious;
+    if (keepPrevious !== undefined &&
+        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000))
+        throw new errors_ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
     const log = logfile_openEvidenceLog(logPath, { kind, tool: `${version_TOOL_NAME} rollback`, environment, now });
     let restoredFrom = options.backupPath ? (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath) : '';
     let verified = false;
@@ -74899,6 +75018,8 @@ async function restoreBackup(options) {
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
     let lock;
     let staging;
+    /** Where this restore's previous-version names start (set when it deletes older versions). */
+    let previousFrom;
     let roots = [];
     try {
         if (!options.dryRun) {
@@ -74946,9 +75067,25 @@ async function restoreBackup(options) {
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
+            if (keepPrevious !== undefined) {
+                // Room for the version this restore keeps: the newest keepPrevious - 1 stay. Only once the
+                // backup is verified, and before the free-disk check, which their space then counts for.
+                if (options.dryRun) {
+                    const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+                    log.line(`keep-previous ${keepPrevious}: ${doomed.length ? `would delete ${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}: ${doomed.map((name) => (0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback', name)).join(', ')}` : 'no previous version to delete'}`);
+                }
+                else {
+                    // This restore's name is taken past every one in use first: a version deleted now
+                    // never lends it its name.
+                    previousFrom = firstFreeIndex((0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback'), stamp);
+                    const lines = prunePreviousVersions(target, keepPrevious - 1);
+                    const deleted = lines.filter((line) => line.startsWith('removed ')).length;
+                    log.line(`keep-previous ${keepPrevious}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}` : 'no previous version to delete'}`, ...lines.map((line) => `  ${line}`));
+                }
+            }
             const free = durable_freeBytes((0,external_node_fs_namespaceObject.existsSync)(target) ? target : (0,external_node_path_namespaceObject.dirname)(target));
             if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${units_formatBytes(plan.totalBytes)}, ${units_formatBytes(free)} is free${keptVersionsHint(target)}`);
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${units_formatBytes(plan.totalBytes)}, ${units_formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
             const state = stateDir(target);
             // Before anything is staged: every live root it replaces must be movable by this user.
@@ -74979,7 +75116,7 @@ async function restoreBackup(options) {
             verified = true;
             const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-            const previous = uniqueDirectory((0,external_node_path_namespaceObject.join)(state, 'pre-rollback'), stamp);
+            const previous = uniqueDirectory((0,external_node_path_namespaceObject.join)(state, 'pre-rollback'), stamp, previousFrom);
             swapRoots({
                 format: 'guarded-rollout-swap/1',
                 target,
@@ -75019,7 +75156,7 @@ async function restoreBackup(options) {
         let message = collect_isFsError(error) ? collect_fsErrorLine(error, 'write') : error.message;
         const code = error?.code;
         if (code === 'ENOSPC' || code === 'EDQUOT')
-            message += keptVersionsHint(target);
+            message += keptVersionsHint(target, keepPrevious);
         log.line(`FAILED: ${message}`, error instanceof SwapIncompleteError
             ? `the swap of ${target} is journaled and is finished by the next restore or backup of it`
             : `the live tree ${target} was not changed`);

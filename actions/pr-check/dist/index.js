@@ -46678,7 +46678,9 @@ function durable_freeBytes(dir) {
 // Swapping restored roots into the target, crash-safe. Everything lives in the target's own
 // state directory `<target>/.guarded-rollout/` (same filesystem, so every move is a rename):
 //   staging-<UTC>-<pid>/<root>...   the verified new tree, built before anything live is touched
-//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept
+//   pre-rollback/<UTC>[-n]/<root>   the previous version of each replaced root, kept (all of
+//                                    them, or the newest N with --keep-previous N)
+//   removing-<UTC>[-n]/              a previous version being deleted (--keep-previous)
 //   swap.json                        the journal: written (fsynced) before the first rename
 //   restore.lock                     one restore of a target at a time
 // A swap is two renames per root. A kill -9 between any two leaves the journal, and the next run
@@ -46708,10 +46710,34 @@ function swap_lockTarget(target, now) {
     mkdirSync(swap_stateDir(target), { recursive: true, mode: 0o700 });
     return acquireLock(join(swap_stateDir(target), RESTORE_LOCK_FILE), `a restore into ${target}`, now);
 }
-/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused. */
-function swap_uniqueDirectory(parent, stamp) {
+/** The n past the highest in use under `parent` for `stamp` (1 for `<stamp>` itself, then 2, 3...
+ *  for `<stamp>-2`, `-3`). A restore that deletes previous versions (--keep-previous) takes it
+ *  before deleting, so a name a deletion frees is never handed out again. */
+function swap_firstFreeIndex(parent, stamp) {
+    let first = 1;
+    let names = [];
+    try {
+        names = readdirSync(parent);
+    }
+    catch {
+        return first; // no directory yet
+    }
+    for (const name of names) {
+        if (name === stamp)
+            first = Math.max(first, 2);
+        else if (name.startsWith(`${stamp}-`)) {
+            const n = Number(name.slice(stamp.length + 1));
+            if (Number.isInteger(n) && n >= 2)
+                first = Math.max(first, n + 1);
+        }
+    }
+    return first;
+}
+/** A fresh directory under `parent` named `<stamp>`, or `<stamp>-2`, `-3`...: never reused (from
+ *  `from` on, past the highest in use by default). */
+function swap_uniqueDirectory(parent, stamp, from = swap_firstFreeIndex(parent, stamp)) {
     mkdirSync(parent, { recursive: true, mode: 0o700 });
-    for (let n = 1;; n++) {
+    for (let n = from;; n++) {
         const dir = join(parent, n === 1 ? stamp : `${stamp}-${n}`);
         try {
             mkdirSync(dir, { mode: 0o700 });
@@ -46805,9 +46831,11 @@ function swap_repairInterruptedSwapLocked(target) {
         `finished an interrupted restore of ${target} (journal ${path}): ${journal.roots.map((r) => r.name).join(', ')} now hold the restored backup; previous versions are in ${journal.previous}`,
     ];
 }
-/** Sweeps staging directories and half-written journals left by killed restores (call while
- *  holding the restore lock: no other restore of this target is running, so none is in use). A
- *  journal that never took its name means the swap had not started. */
+/** Sweeps what killed restores leave: staging directories, half-written journals, previous
+ *  versions whose deletion was cut short (removing-*) and empty previous-version directories (call
+ *  while holding the restore lock and after repairing an interrupted swap: no other restore of
+ *  this target is running, so none is in use). A journal that never took its name means the swap
+ *  had not started. */
 function swap_sweepStaging(target) {
     const dir = swap_stateDir(target);
     const notes = [];
@@ -46821,15 +46849,105 @@ function swap_sweepStaging(target) {
     const halfJournal = partialName(swap_JOURNAL_FILE, '');
     for (const name of names) {
         if (name.startsWith('staging-')) {
-            rmSync(join(dir, name), { recursive: true, force: true });
+            removeTree(join(dir, name));
             notes.push(`removed ${join(dir, name)}: staging directory of an interrupted restore`);
+        }
+        else if (name.startsWith(REMOVING)) {
+            removeTree(join(dir, name));
+            notes.push(`removed ${join(dir, name)}: a previous version whose deletion (--keep-previous) was interrupted`);
         }
         else if (name.startsWith(halfJournal) && name !== partialName(swap_JOURNAL_FILE)) {
             rmSync(join(dir, name), { force: true });
             notes.push(`removed ${join(dir, name)}: half-written swap journal of a restore killed before its swap began`);
         }
     }
+    // A restore killed between making its previous-version directory and writing its journal leaves
+    // it empty (after a repair, no journal names one): not a version, and counted as one by
+    // --keep-previous and the full-disk hint. rmdir removes only an empty one.
+    for (const name of swap_keptPreviousVersions(target)) {
+        const path = join(dir, 'pre-rollback', name);
+        try {
+            rmdirSync(path);
+            notes.push(`removed ${path}: empty previous-version directory of a restore killed before its swap began`);
+        }
+        catch {
+            // not empty: a kept version
+        }
+    }
     return notes;
+}
+/** rm -rf that also empties directories without write permission: a kept or staged tree has the
+ *  modes of the backup it came from, and a read-only directory in it would stop rmSync (for a
+ *  user other than root) with the tree half deleted. Only directories are opened, never through a
+ *  symlink. */
+function removeTree(path) {
+    try {
+        rmSync(path, { recursive: true, force: true });
+        return;
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'EACCES' && code !== 'EPERM')
+            throw error;
+    }
+    const open = (dir) => {
+        chmodSync(dir, 0o700);
+        for (const entry of readdirSync(dir, { withFileTypes: true }))
+            if (entry.isDirectory())
+                open(join(dir, entry.name));
+    };
+    open(path);
+    rmSync(path, { recursive: true, force: true });
+}
+const REMOVING = 'removing-';
+/** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
+const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
+/** The previous versions kept in `target` (pre-rollback/<UTC>[-n]), oldest first: by time, then
+ *  by n (so `-10` comes after `-9`). Anything else in pre-rollback is not the tool's: never listed,
+ *  never deleted. */
+function swap_keptPreviousVersions(target) {
+    let names;
+    try {
+        names = readdirSync(join(swap_stateDir(target), 'pre-rollback'));
+    }
+    catch {
+        return [];
+    }
+    return names
+        .map((name) => ({ name, m: PREVIOUS_NAME.exec(name) }))
+        .filter((v) => v.m !== null)
+        .sort((a, b) => a.m[1] === b.m[1] ? Number(a.m[2] ?? 1) - Number(b.m[2] ?? 1) : a.m[1] < b.m[1] ? -1 : 1)
+        .map((v) => v.name);
+}
+/** The previous versions `prunePreviousVersions(target, keep)` would delete, oldest first. */
+function swap_previousVersionsBeyond(target, keep) {
+    const kept = swap_keptPreviousVersions(target);
+    return kept.slice(0, Math.max(0, kept.length - keep));
+}
+/**
+ * Deletes all but the newest `keep` previous versions of `target`, oldest first; the caller holds
+ * the target's restore lock. Each is first renamed out of pre-rollback (to removing-<name> in the
+ * state directory), so under its name a version is always whole: a kill -9 during the deletion
+ * leaves removing-<name>, which the next restore's sweep deletes. One line per version: removed,
+ * or why not (a failure never stops the restore: the space is the only thing lost).
+ */
+function swap_prunePreviousVersions(target, keep) {
+    const state = swap_stateDir(target);
+    const lines = [];
+    for (const name of swap_previousVersionsBeyond(target, keep)) {
+        const from = join(state, 'pre-rollback', name);
+        const doomed = join(state, `${REMOVING}${name}`);
+        try {
+            renameSync(from, doomed);
+            removeTree(doomed);
+            lines.push(`removed previous version ${from}`);
+        }
+        catch (error) {
+            const e = error;
+            lines.push(`could not remove previous version ${from} (${e.code ?? e.message}${e.path && e.path !== from ? ` at ${e.path}` : ''}); delete it by hand`);
+        }
+    }
+    return lines;
 }
 /** For commands that do not restore (backup): repairs an interrupted swap in `target` if there is
  *  one, taking the restore lock for it (a live restore there makes this throw LockBusyError). */
@@ -48248,20 +48366,17 @@ function shareNames(archive, manifest) {
         k++;
     }
 }
-/** For a full disk: the previous versions earlier rollbacks kept, which are never deleted by the
- *  tool, may be what filled it. */
-function keptVersionsHint(target) {
+/** For a full disk: the previous versions earlier rollbacks kept (all of them unless
+ *  --keep-previous) may be what filled it. */
+function keptVersionsHint(target, keepPrevious) {
     const kept = join(stateDir(target), 'pre-rollback');
-    let count = 0;
-    try {
-        count = readdirSync(kept).length;
-    }
-    catch {
+    const count = keptPreviousVersions(target).length;
+    if (!count)
         return '';
-    }
-    return count
-        ? `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept} (delete those you no longer need)`
-        : '';
+    const what = `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept}`;
+    return keepPrevious === undefined
+        ? `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`
+        : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
 }
 /** A restore of this many entries or more hashes its archive on the main thread first, not on a
  *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
@@ -48412,6 +48527,10 @@ async function restore_restoreBackup(options) {
         throw new ConfigError(`target: the parent directory of ${target} does not exist`, { field: 'target' });
     if (existsSync(target) && !statSync(target).isDirectory())
         throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
+    const keepPrevious = options.keepPrevious;
+    if (keepPrevious !== undefined &&
+        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000))
+        throw new ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
     const log = openEvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
     let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
     let verified = false;
@@ -48442,6 +48561,8 @@ async function restore_restoreBackup(options) {
     // 1-3: choose, verify and validate. Nothing is written outside the log until all of it passes.
     let lock;
     let staging;
+    /** Where this restore's previous-version names start (set when it deletes older versions). */
+    let previousFrom;
     let roots = [];
     try {
         if (!options.dryRun) {
@@ -48489,9 +48610,25 @@ async function restore_restoreBackup(options) {
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
+            if (keepPrevious !== undefined) {
+                // Room for the version this restore keeps: the newest keepPrevious - 1 stay. Only once the
+                // backup is verified, and before the free-disk check, which their space then counts for.
+                if (options.dryRun) {
+                    const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+                    log.line(`keep-previous ${keepPrevious}: ${doomed.length ? `would delete ${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')}` : 'no previous version to delete'}`);
+                }
+                else {
+                    // This restore's name is taken past every one in use first: a version deleted now
+                    // never lends it its name.
+                    previousFrom = firstFreeIndex(join(stateDir(target), 'pre-rollback'), stamp);
+                    const lines = prunePreviousVersions(target, keepPrevious - 1);
+                    const deleted = lines.filter((line) => line.startsWith('removed ')).length;
+                    log.line(`keep-previous ${keepPrevious}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}` : 'no previous version to delete'}`, ...lines.map((line) => `  ${line}`));
+                }
+            }
             const free = freeBytes(existsSync(target) ? target : dirname(target));
             if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target)}`);
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
             const state = stateDir(target);
             // Before anything is staged: every live root it replaces must be movable by this user.
@@ -48522,7 +48659,7 @@ async function restore_restoreBackup(options) {
             verified = true;
             const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
-            const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp);
+            const previous = uniqueDirectory(join(state, 'pre-rollback'), stamp, previousFrom);
             swapRoots({
                 format: 'guarded-rollout-swap/1',
                 target,
@@ -48562,7 +48699,7 @@ async function restore_restoreBackup(options) {
         let message = isFsError(error) ? fsErrorLine(error, 'write') : error.message;
         const code = error?.code;
         if (code === 'ENOSPC' || code === 'EDQUOT')
-            message += keptVersionsHint(target);
+            message += keptVersionsHint(target, keepPrevious);
         log.line(`FAILED: ${message}`, error instanceof SwapIncompleteError
             ? `the swap of ${target} is journaled and is finished by the next restore or backup of it`
             : `the live tree ${target} was not changed`);
