@@ -57,6 +57,45 @@ function makeRelease(dir: string, label: string): void {
   writeFileSync(join(dir, 'data/release.txt'), `${label}\n`);
 }
 
+/** Two releases A and B (app/ and data/ each) under a new root, a production backup of each by
+ *  the real CLI, and what each root of each looks like. */
+async function twoReleases(label: string) {
+  const root = tempRoot(label);
+  makeRelease(join(root, 'a'), 'A');
+  makeRelease(join(root, 'b'), 'B');
+  const backups: string[] = [];
+  for (const v of ['a', 'b']) {
+    const r = await run(
+      ['backup', '--env', 'production', '--base-dir', v, '--path', 'app', '--path', 'data', '--json'],
+      root,
+    );
+    expect(r.code).toBe(0);
+    backups.push(JSON.parse(r.out.slice(r.out.indexOf('{'))).backupPath as string);
+  }
+  const states = {
+    app: [snapshot(join(root, 'a/app')), snapshot(join(root, 'b/app'))],
+    data: [snapshot(join(root, 'a/data')), snapshot(join(root, 'b/data'))],
+  };
+  // The live tree: nothing of either release yet, and a file no backup holds.
+  const live = join(root, 'live');
+  mkdirSync(live);
+  writeFileSync(join(live, 'other.txt'), 'not in any backup\n');
+  // --force: a run killed after its swap never wrote the deployed-tree record, so the live-tree
+  // check (which guards operator edits) would otherwise refuse the next run; integrity stays checked.
+  const rollbackArgs = (i: number): string[] => [
+    'rollback',
+    '--env',
+    'production',
+    '--backup',
+    backups[i % 2]!,
+    '--target',
+    'live',
+    '--allow-unverified',
+    '--force',
+  ];
+  return { root, backups, states, live, rollbackArgs };
+}
+
 /** Every `dhash_*.zip` in `root/backups` has its `.sha256` and both verify; the seed's commands,
  *  verbatim, pick a complete backup (when there is a zip at all). */
 function checkBackupsDir(root: string): void {
@@ -150,43 +189,8 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
   }, 300_000);
 
   it(`restore: ${KILLS} kills; roots are old or new (or the journal finishes the swap); other paths never change`, async () => {
-    const root = tempRoot('kill-restore');
-    makeRelease(join(root, 'a'), 'A');
-    makeRelease(join(root, 'b'), 'B');
-    const backups: string[] = [];
-    for (const v of ['a', 'b']) {
-      const r = await run(
-        ['backup', '--env', 'production', '--base-dir', v, '--path', 'app', '--path', 'data', '--json'],
-        root,
-      );
-      expect(r.code).toBe(0);
-      backups.push(JSON.parse(r.out.slice(r.out.indexOf('{'))).backupPath as string);
-    }
-    const states = {
-      app: [snapshot(join(root, 'a/app')), snapshot(join(root, 'b/app'))],
-      data: [snapshot(join(root, 'a/data')), snapshot(join(root, 'b/data'))],
-    };
-    const live = join(root, 'live');
-    mkdirSync(live);
-    writeFileSync(join(live, 'other.txt'), 'not in any backup\n');
-    // --force: a run killed after its swap never wrote the deployed-tree record, so the live-tree
-    // check (which guards operator edits) would otherwise refuse the next run; integrity stays checked.
-    const restore = (i: number, kill?: number) =>
-      run(
-        [
-          'rollback',
-          '--env',
-          'production',
-          '--backup',
-          backups[i % 2]!,
-          '--target',
-          'live',
-          '--allow-unverified',
-          '--force',
-        ],
-        root,
-        kill,
-      );
+    const { root, states, live, rollbackArgs } = await twoReleases('kill-restore');
+    const restore = (i: number, kill?: number) => run(rollbackArgs(i), root, kill);
     const first = await restore(0);
     if (first.code !== 0) process.stdout.write(`FIRST: ${first.out}\n`);
     expect(first.code).toBe(0);
@@ -222,47 +226,17 @@ bundled('kill -9 at random points (real CLI bundle)', () => {
   }, 300_000);
 
   it('rollback with --keep-previous: a kill after each file-system step in turn never leaves a partial previous version', async () => {
-    const root = tempRoot('kill-prune');
-    makeRelease(join(root, 'a'), 'A');
-    makeRelease(join(root, 'b'), 'B');
-    const backups: string[] = [];
-    for (const v of ['a', 'b']) {
-      const r = await run(
-        ['backup', '--env', 'production', '--base-dir', v, '--path', 'app', '--path', 'data', '--json'],
-        root,
-      );
-      expect(r.code).toBe(0);
-      backups.push(JSON.parse(r.out.slice(r.out.indexOf('{'))).backupPath as string);
-    }
+    const scene = await twoReleases('kill-prune');
+    const { root, live, rollbackArgs } = scene;
     const states = {
-      app: [snapshot(join(root, 'a/app')), snapshot(join(root, 'b/app'))].map((x) => JSON.stringify(x)),
-      data: [snapshot(join(root, 'a/data')), snapshot(join(root, 'b/data'))].map((x) => JSON.stringify(x)),
+      app: scene.states.app.map((x) => JSON.stringify(x)),
+      data: scene.states.data.map((x) => JSON.stringify(x)),
     };
-    const live = join(root, 'live');
     const kept = join(live, '.guarded-rollout/pre-rollback');
-    mkdirSync(live);
-    writeFileSync(join(live, 'other.txt'), 'not in any backup\n');
     const preload = join(root, 'kill-after-step.cjs');
     writeFileSync(preload, KILL_AFTER_STEP);
     const rollback = (i: number, extra: { nodeArgs?: string[]; env?: Record<string, string> } = {}) =>
-      run(
-        [
-          'rollback',
-          '--env',
-          'production',
-          '--backup',
-          backups[i % 2]!,
-          '--target',
-          'live',
-          '--allow-unverified',
-          '--force',
-          '--keep-previous',
-          '2',
-        ],
-        root,
-        undefined,
-        extra,
-      );
+      run([...rollbackArgs(i), '--keep-previous', '2'], root, undefined, extra);
     for (let i = 0; i < 2; i++) expect((await rollback(i)).code).toBe(0);
     /** Every kept version is whole: each root is exactly one of the two releases. */
     const checkKept = (): void => {

@@ -326,45 +326,63 @@ describe('every error a user can meet is one line naming the file', () => {
     });
   });
 
-  asRoot(
-    'a restore onto a full disk says so, points at the previous versions kept there, and changes nothing',
-    async () => {
-      const root = tempRoot('restore-full');
-      const disk = join(root, 'disk');
-      await onSmallDisk(disk, async () => {
-        mkdirSync(join(root, 'one/app'), { recursive: true });
-        writeFileSync(join(root, 'one/app/config.txt'), 'v1');
-        const small = await createBackup({
-          environment: 'production',
-          paths: ['app'],
-          cwd: join(root, 'one'),
-          now: () => T0,
-        });
-        // 2,000 files of 100 bytes: 200 KB by the manifest (the free-space check passes), but a
-        // 4 KiB page each on tmpfs: 8 MB, which a 4 MiB file system cannot hold.
-        for (let i = 0; i < 2000; i++) {
-          mkdirSync(join(root, `many/app/d${i % 20}`), { recursive: true });
-          writeFileSync(join(root, `many/app/d${i % 20}/f${i}.txt`), 'x'.repeat(100));
-        }
-        const many = await createBackup({
-          environment: 'production',
-          paths: ['app'],
-          cwd: join(root, 'many'),
-          now: () => T0,
-        });
-        const target = join(disk, 'live');
-        const restore = (backupPath: string, at: number) =>
+  /** A restore onto `<root>/disk`, a 4 MiB tmpfs (onSmallDisk): `backup(dir)` backs up
+   *  `<root>/<dir>/app`, `restore` restores into `<root>/disk/live`. */
+  async function restoreOnSmallDisk(
+    label: string,
+    body: (scene: {
+      root: string;
+      target: string;
+      backup: (dir: string) => Promise<string>;
+      restore: (backupPath: string, at: number, keepPrevious?: number) => ReturnType<typeof restoreBackup>;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const root = tempRoot(label);
+    const target = join(root, 'disk/live');
+    await onSmallDisk(join(root, 'disk'), () =>
+      body({
+        root,
+        target,
+        backup: async (dir) =>
+          (
+            await createBackup({
+              environment: 'production',
+              paths: ['app'],
+              cwd: join(root, dir),
+              now: () => T0,
+            })
+          ).backupPath,
+        restore: (backupPath, at, keepPrevious) =>
           restoreBackup({
             environment: 'production',
             backupPath,
             target,
             cwd: root,
             now: () => new Date(T0.getTime() + at),
-          });
-        expect((await restore(small.backupPath, 1000)).status).toBe('restored-unverified');
-        expect((await restore(small.backupPath, 2000)).status).toBe('restored-unverified'); // keeps v1 as previous
+            ...(keepPrevious ? { keepPrevious } : {}),
+          }),
+      }),
+    );
+  }
+
+  asRoot(
+    'a restore onto a full disk says so, points at the previous versions kept there, and changes nothing',
+    () =>
+      restoreOnSmallDisk('restore-full', async ({ root, target, backup, restore }) => {
+        mkdirSync(join(root, 'one/app'), { recursive: true });
+        writeFileSync(join(root, 'one/app/config.txt'), 'v1');
+        const small = await backup('one');
+        // 2,000 files of 100 bytes: 200 KB by the manifest (the free-space check passes), but a
+        // 4 KiB page each on tmpfs: 8 MB, which a 4 MiB file system cannot hold.
+        for (let i = 0; i < 2000; i++) {
+          mkdirSync(join(root, `many/app/d${i % 20}`), { recursive: true });
+          writeFileSync(join(root, `many/app/d${i % 20}/f${i}.txt`), 'x'.repeat(100));
+        }
+        const many = await backup('many');
+        expect((await restore(small, 1000)).status).toBe('restored-unverified');
+        expect((await restore(small, 2000)).status).toBe('restored-unverified'); // keeps v1 as previous
         const before = snapshot(target);
-        const r = await restore(many.backupPath, 3000);
+        const r = await restore(many, 3000);
         expect(r.status).toBe('failed');
         expect(r.message).toMatch(
           /^restore failed: cannot write .*: no space left on the device; free some space there; 1 previous version kept by earlier rollbacks is in .*\/live\/\.guarded-rollout\/pre-rollback \(run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need\)$/,
@@ -374,38 +392,20 @@ describe('every error a user can meet is one line naming the file', () => {
         expect(readdirSync(join(target, '.guarded-rollout')).filter((n) => n.startsWith('staging'))).toEqual(
           [],
         );
-      });
-    },
+      }),
   );
 
   asRoot(
     'a restore refused for want of room points at --keep-previous; with it, older versions make the room',
-    async () => {
-      const root = tempRoot('restore-keep-room');
-      const disk = join(root, 'disk');
-      await onSmallDisk(disk, async () => {
+    () =>
+      restoreOnSmallDisk('restore-keep-room', async ({ root, target, backup, restore }) => {
         mkdirSync(join(root, 'src/app'), { recursive: true });
         writeFileSync(join(root, 'src/app/data.bin'), randomBytes(1536 * 1024)); // 1.5 MiB
-        const b = await createBackup({
-          environment: 'production',
-          paths: ['app'],
-          cwd: join(root, 'src'),
-          now: () => T0,
-        });
-        const target = join(disk, 'live');
-        const restore = (at: number, keepPrevious?: number) =>
-          restoreBackup({
-            environment: 'production',
-            backupPath: b.backupPath,
-            target,
-            cwd: root,
-            now: () => new Date(T0.getTime() + at),
-            ...(keepPrevious ? { keepPrevious } : {}),
-          });
+        const b = await backup('src');
         // Live 1.5 MiB, then one previous version: 3 MiB of the 4 MiB used.
-        expect((await restore(1000)).status).toBe('restored-unverified');
-        expect((await restore(2000)).status).toBe('restored-unverified');
-        const refused = await restore(3000);
+        expect((await restore(b, 1000)).status).toBe('restored-unverified');
+        expect((await restore(b, 2000)).status).toBe('restored-unverified');
+        const refused = await restore(b, 3000);
         expect(refused.status).toBe('refused');
         expect(refused.message).toMatch(
           /^not enough free disk in .*\/live: the restore needs 1\.5 MiB, .* is free; 1 previous version kept by earlier rollbacks is in .*\/pre-rollback \(run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need\)$/,
@@ -413,7 +413,7 @@ describe('every error a user can meet is one line naming the file', () => {
         const kept = readdirSync(join(target, '.guarded-rollout/pre-rollback'));
         expect(kept).toHaveLength(1);
         // The operator's next step: the same rollback with --keep-previous 1.
-        const r = await restore(4000, 1);
+        const r = await restore(b, 4000, 1);
         expect(r.status).toBe('restored-unverified');
         expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).toEqual([
           r.previousTree!.split('/').pop(),
@@ -422,38 +422,24 @@ describe('every error a user can meet is one line naming the file', () => {
         expect(
           readFileSync(join(target, 'app/data.bin')).equals(readFileSync(join(root, 'src/app/data.bin'))),
         ).toBe(true);
-      });
-    },
+      }),
   );
 
   asRoot(
     'a full disk met by a file this thread writes (a streamed large file, no writer thread) reads the same',
-    async () => {
+    () =>
       // 150 files (under the writer thread's 200) and a 3.5 MiB file last: 3.6 MB by the manifest
       // (the free-space check passes), but 150 pages of 4 KiB first, so the large file's stream
       // runs out of space on the main thread (it said "ENOSPC: no space left on device, write").
-      const root = tempRoot('restore-full-main');
-      const disk = join(root, 'disk');
-      await onSmallDisk(disk, async () => {
+      restoreOnSmallDisk('restore-full-main', async ({ root, target, backup, restore }) => {
         mkdirSync(join(root, 'src/app/d'), { recursive: true });
         for (let i = 0; i < 150; i++) writeFileSync(join(root, `src/app/d/f${i}.txt`), 'x'.repeat(100));
         writeFileSync(join(root, 'src/app/z.bin'), Buffer.alloc(3.5 * 1024 * 1024, 1));
-        const b = await createBackup({
-          environment: 'production',
-          paths: ['app'],
-          cwd: join(root, 'src'),
-          now: () => T0,
-        });
-        const target = join(disk, 'live');
+        const b = await backup('src');
         mkdirSync(join(target, 'app'), { recursive: true });
         writeFileSync(join(target, 'app/config.txt'), 'live');
         const before = snapshot(target);
-        const r = await restoreBackup({
-          environment: 'production',
-          backupPath: b.backupPath,
-          target,
-          cwd: root,
-        });
+        const r = await restore(b, 0);
         expect(r.status).toBe('failed');
         expect(r.message).toMatch(
           /^restore failed: cannot write .*\/app\/z\.bin: no space left on the device; free some space there/,
@@ -461,7 +447,6 @@ describe('every error a user can meet is one line naming the file', () => {
         expect(r.message.split('\n')).toHaveLength(1);
         expect(snapshot(target)).toEqual(before);
         expect(existsSync(join(target, '.guarded-rollout'))).toBe(false); // no staging left behind
-      });
-    },
+      }),
   );
 });
