@@ -4,7 +4,7 @@
 // step with STATE_*, and the cancel schedule SIGINT → SIGTERM 7.5 s → SIGKILL 10 s to the direct child.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, treeAlive } from '@guarded-rollout/deploy';
@@ -222,8 +222,11 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   it('a gate violation rolls back (webhook hung): restored release active, files outside the backed-up roots untouched', async () => {
     const { site, gh, hook } = await setUp('dying-health', 1, 'hang');
     writeFileSync(join(site.root, 'operator-notes.txt'), 'not part of any backup\n');
+    // A version an earlier rollback kept: keep-previous 1 leaves only the one this rollback makes.
+    const older = join(site.root, '.guarded-rollout/pre-rollback/20200101T000000Z');
+    mkdirSync(join(older, 'data'), { recursive: true });
     const restartMark = join(site.dir, 'restart-at');
-    const inputs = readmeInputs(site, { 'notify-timeout': '1500ms' });
+    const inputs = readmeInputs(site, { 'notify-timeout': '1500ms', 'keep-previous': '1' });
     inputs['restart-command'] =
       `node -e "require('fs').writeFileSync(process.argv[1], String(Date.now()))" ${restartMark} && ${inputs['restart-command']}`;
     const main = await runNodeAction(actionDir, job(site, gh, hook.url, inputs)).result;
@@ -236,6 +239,8 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     });
     expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
     expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
+    expect(existsSync(older)).toBe(false);
+    expect(readdirSync(join(site.root, '.guarded-rollout/pre-rollback'))).toHaveLength(1);
     // The confirming poll's log line → the restore's restart: a hung webhook must not delay it.
     const violationLine = main.stdout.split('\n').find((l) => l.startsWith('gate violation:'));
     expect(violationLine).toBeDefined();

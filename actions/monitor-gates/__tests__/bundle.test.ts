@@ -202,6 +202,18 @@ describe('monitor-gates bundle', () => {
     expect(run.code).toBe(1);
   });
 
+  it('refuses a bad keep-previous with a message naming the input', async () => {
+    const run = await runBundle({
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': 'http://127.0.0.1:9/health',
+      target: 'srv',
+      'keep-previous': '0',
+    });
+    expect(run.stdout).toContain('::error::input "keep-previous": "0" is not');
+    expect(run.code).toBe(1);
+  });
+
   it('on SIGTERM (job cancelled) writes the partial summary and reports cancelled', async () => {
     const url = await service({ healthy: true, restoredFile: '/nonexistent' });
     const started = Date.now();

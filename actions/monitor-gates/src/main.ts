@@ -5,6 +5,7 @@ import * as core from '@actions/core';
 import {
   inputBoolean,
   inputChoice,
+  inputInteger,
   inputOptional,
   inputString,
   maskSecret,
@@ -90,6 +91,9 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
       target: inputOptional('target'),
       restartCommand: inputOptional('restart-command'),
       rollbackCommand: inputOptional('rollback-command'),
+      ...(inputOptional('keep-previous')
+        ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
+        : {}),
     },
     notify: inputBoolean('notify', true),
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),

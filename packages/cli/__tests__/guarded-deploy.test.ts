@@ -67,4 +67,26 @@ describe('guarded-rollout guarded-deploy', () => {
     );
     expect(run.stdout).not.toMatch(/\n\s+at /);
   }, 30_000);
+
+  it('refuses --keep-previous that is not a whole number from 1 to 10000 with exit 2, naming it', async () => {
+    const site = await startSite('none');
+    cleanups.push(() => site.stop());
+    const run = await cli(
+      [
+        'guarded-deploy',
+        '--env',
+        'production',
+        '--release',
+        '1.1.0',
+        '--command',
+        'true',
+        '--keep-previous',
+        '0',
+      ],
+      { cwd: site.dir, env: { PATH: process.env.PATH } },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--keep-previous: "0" is not a whole number from 1 to 10000');
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/\n\s+at /);
+  }, 30_000);
 });

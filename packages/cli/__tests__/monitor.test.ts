@@ -179,6 +179,10 @@ describe('guarded-rollout monitor', () => {
       cwd: dir,
     });
     writeFileSync(join(target, 'version'), '1.1.0');
+    // A version an earlier rollback kept (--keep-previous 1 below deletes it).
+    const older = join(target, '.guarded-rollout/pre-rollback/20200101T000000Z');
+    mkdirSync(older, { recursive: true });
+    writeFileSync(join(older, 'version'), '0.9.0');
     // Health is OK exactly when the live tree holds release 1.0.0.
     const live = createServer((req, res) => {
       const ok = readFileSync(join(target, 'version'), 'utf8') === '1.0.0';
@@ -210,6 +214,8 @@ describe('guarded-rollout monitor', () => {
           '--auto-rollback',
           '--target',
           target,
+          '--keep-previous',
+          '1',
           '--backup-dir',
           join(dir, 'backups'),
         ],
@@ -218,11 +224,25 @@ describe('guarded-rollout monitor', () => {
       expect(run.stdout).toMatch(/result: violated — health/);
       expect(run.stdout).toMatch(/rollback succeeded: restored dhash_production_\w+\.zip/);
       expect(readFileSync(join(target, 'version'), 'utf8')).toBe('1.0.0');
+      // --keep-previous 1: the version an earlier rollback kept is gone, this one's is kept.
+      expect(existsSync(older)).toBe(false);
+      expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).toHaveLength(1);
       expect(run.code).toBe(1);
     } finally {
       live.closeAllConnections();
       await new Promise((r) => live.close(r));
     }
+  });
+
+  it('refuses --keep-previous that is not a whole number from 1 to 10000, naming it', async () => {
+    const r = await cli(
+      ['monitor', '--env', 'production', ...urls(), '--target', '/tmp', '--keep-previous', 'x'],
+      {
+        cwd: repoRoot,
+      },
+    );
+    expect(r.stderr).toMatch(/--keep-previous: "x" is not a whole number from 1 to 10000/);
+    expect(r.code).toBe(2);
   });
 
   it('refuses --backup without --target and --target with --rollback-command', async () => {

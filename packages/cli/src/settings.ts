@@ -86,6 +86,7 @@ export const OPTION_SPECS: Record<string, { section: string; options: OptionSpec
       { attr: 'backupDir', key: 'backup_dir', kind: 'path', default: 'backups' },
       { attr: 'target', key: 'target', kind: 'path' },
       { attr: 'restartCommand', key: 'restart_command', kind: 'string' },
+      { attr: 'keepPrevious', key: 'keep_previous', kind: 'integer' },
       { attr: 'migrationSafety', key: 'migration_safety', kind: 'string', default: 'reversible' },
       { attr: 'suspicion', key: 'suspicion', kind: 'boolean', default: true },
       { attr: 'keepWatching', key: 'keep_watching', kind: 'boolean', default: false },

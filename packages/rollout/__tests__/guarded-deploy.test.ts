@@ -1,7 +1,7 @@
 // The guarded deploy end to end, in-process: the sample DHash service on loopback as the target,
 // real files, real backups and restores, the OpenAPI-validated fake GitHub, a real webhook.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreBackup } from '@guarded-rollout/archive';
 import { recordRestoredBackup } from '@guarded-rollout/deploy';
@@ -162,33 +162,42 @@ describe('runGuardedDeploy', () => {
     expect(await version(site.base)).toBe('1.0.0');
   }, 30_000);
 
-  it('rolls back when a critical smoke check fails, and names it', async () => {
+  it('rolls back when a critical smoke check fails, and names it; keep-previous applies to the automatic rollback', async () => {
     const { site, gh, hook } = await setUp('none');
+    // A version an earlier rollback kept: with keepPrevious 1 only the one this rollback makes stays.
+    const older = join(site.root, '.guarded-rollout/pre-rollback/20200101T000000Z');
+    mkdirSync(join(older, 'data'), { recursive: true });
+    const settings = options(site, {
+      smoke: {
+        checks: [
+          {
+            name: 'version endpoint',
+            tier: 'critical',
+            method: 'GET',
+            url: '/health',
+            headers: {},
+            expectStatus: 200,
+            json: [{ path: 'version', equals: '9.9.9' }],
+            timeoutMs: 5000,
+          },
+        ],
+        required: true,
+        baseUrl: site.base,
+      },
+    });
     const result = await runGuardedDeploy(
-      options(site, {
-        smoke: {
-          checks: [
-            {
-              name: 'version endpoint',
-              tier: 'critical',
-              method: 'GET',
-              url: '/health',
-              headers: {},
-              expectStatus: 200,
-              json: [{ path: 'version', equals: '9.9.9' }],
-              timeoutMs: 5000,
-            },
-          ],
-          required: true,
-          baseUrl: site.base,
-        },
-      }),
+      { ...settings, rollback: { ...settings.rollback, keepPrevious: 1 } },
       world(site, gh, hook.url),
     );
     expect(result.smoke).toBe('failed');
     expect(result.result).toBe('rolled-back');
     expect(result.message).toContain('version endpoint');
     expect(await version(site.base)).toBe('1.0.0');
+    expect(existsSync(older)).toBe(false);
+    expect(readdirSync(join(site.root, '.guarded-rollout/pre-rollback'))).toHaveLength(1);
+    expect(readFileSync(join(site.dir, 'logs/rollback.log'), 'utf8')).toContain(
+      `keep-previous 1: 1 older previous version deleted\n  removed previous version ${older}\n`,
+    );
     expect(gh.store.states(result.deploymentId!).at(-1)).toBe('failure');
     expect(gh.fake.violations).toEqual([]);
   }, 60_000);

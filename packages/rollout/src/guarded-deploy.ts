@@ -82,6 +82,9 @@ export interface GuardedDeployOptions {
     smokeCommand?: string;
     healthUrl?: string;
     health?: HealthSettings;
+    /** Previous versions of the target to keep, the rollback's included (restoreBackup's
+     *  keepPrevious); unset keeps all. */
+    keepPrevious?: number;
   };
   /** Commit-status contexts GitHub must see green; undefined keeps GitHub's default (all). */
   requiredContexts?: string[];
@@ -503,6 +506,7 @@ export async function runGuardedDeploy(
       ...(options.rollback.healthUrl
         ? { healthUrl: options.rollback.healthUrl, health: { required: 3, ...options.rollback.health } }
         : {}),
+      ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
       logDir: options.deploy.logDir,
       cwd: options.cwd,
     });

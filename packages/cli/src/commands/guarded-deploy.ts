@@ -15,6 +15,7 @@ import {
   type GuardedDeployResult,
 } from '@guarded-rollout/rollout';
 import type { CliContext } from '../context.js';
+import { parseIntegerFlag } from './backup.js';
 import { rolloutEnvironment } from './deploy.js';
 
 export interface GuardedDeployFlags {
@@ -35,6 +36,7 @@ export interface GuardedDeployFlags {
   backupDir?: string;
   target?: string;
   restartCommand?: string;
+  keepPrevious?: string;
   autoRollback: boolean;
   skipBackup?: boolean;
   dryRun?: boolean;
@@ -97,6 +99,9 @@ export async function guardedDeployFromCli(
         target: at(flags.target ?? config.backup.baseDir),
         ...(flags.restartCommand ? { restartCommand: flags.restartCommand } : {}),
         ...(flags.healthUrl ? { healthUrl: flags.healthUrl, health: { required: 3 } } : {}),
+        ...(flags.keepPrevious !== undefined
+          ? { keepPrevious: parseIntegerFlag('--keep-previous', flags.keepPrevious, 1, 10_000)! }
+          : {}),
       },
       ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),
       cwd: ctx.cwd,
@@ -148,6 +153,10 @@ export function registerGuardedDeploy(program: Command, ctx: CliContext): void {
       'live directory the backup is restored into (default: the backup base directory)',
     )
     .option('--restart-command <command>', 'restarts the service after a restore')
+    .option(
+      '--keep-previous <n>',
+      "automatic rollback: keep at most N previous versions of --target, the rollback's included (older ones deleted, oldest first); default keep all",
+    )
     .option('--no-auto-rollback', 'never restore automatically; escalate instead')
     .option('--skip-backup', 'deploy without a backup (refused for production)')
     .option('--dry-run', 'change nothing: dry-run every stage')

@@ -17,6 +17,13 @@ import {
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
+import { parseIntegerFlag } from './backup.js';
+
+/** --keep-previous for the automatic rollback (flag, env var or monitor.keep_previous). */
+const keepPreviousOf = (flags: { keepPrevious?: string | number }): { keepPrevious?: number } =>
+  flags.keepPrevious === undefined
+    ? {}
+    : { keepPrevious: parseIntegerFlag('--keep-previous', String(flags.keepPrevious), 1, 10_000)! };
 
 interface MonitorFlags {
   env: string;
@@ -37,6 +44,7 @@ interface MonitorFlags {
   backupDir: string;
   target?: string;
   restartCommand?: string;
+  keepPrevious?: string;
   migrationSafety: string;
   suspicion: boolean;
   keepWatching?: boolean;
@@ -94,6 +102,10 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
     )
     .option('--restart-command <cmd>', 'run after the restore, before the 3 OK health checks')
     .option(
+      '--keep-previous <n>',
+      "with --target: keep at most N previous versions of it, the automatic rollback's included (older ones deleted, oldest first); default monitor.keep_previous, else keep all",
+    )
+    .option(
       '--rollback-command <cmd>',
       'shell command that restores the previous release (then 3 OK health checks)',
     )
@@ -143,6 +155,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           backupDir: resolve(ctx.cwd, flags.backupDir),
           target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
           restartCommand: flags.restartCommand,
+          ...keepPreviousOf(flags),
           rollbackCommand: flags.rollbackCommand,
           healthUrl: flags.healthUrl,
           cwd: ctx.cwd,
@@ -202,6 +215,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
               backupDir: resolve(ctx.cwd, flags.backupDir),
               target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
               restartCommand: flags.restartCommand,
+              ...keepPreviousOf(flags),
               rollbackCommand: flags.rollbackCommand,
               healthUrl: flags.healthUrl,
               cwd: ctx.cwd,

@@ -34,6 +34,9 @@ export interface RollbackChoice {
   backupDir?: string;
   target?: string;
   restartCommand?: string;
+  /** Previous versions of `target` to keep, this rollback's included (restoreBackup's
+   *  keepPrevious); unset keeps all. */
+  keepPrevious?: number;
   /** Alternatively, an operator's own restore command (then 3 OK health checks). */
   rollbackCommand?: string;
   healthUrl?: string;
@@ -62,6 +65,7 @@ export function chooseRollback(choice: RollbackChoice): Rollback | undefined {
       ...(choice.backupDir ? { backupDir: choice.backupDir } : {}),
       target: choice.target,
       ...(choice.restartCommand ? { restartCommand: choice.restartCommand } : {}),
+      ...(choice.keepPrevious ? { keepPrevious: choice.keepPrevious } : {}),
       ...(choice.healthUrl ? { healthUrl: choice.healthUrl, health: { required: 3 } } : {}),
       ...(choice.cwd ? { cwd: choice.cwd } : {}),
     });
