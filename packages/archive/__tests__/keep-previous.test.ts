@@ -3,7 +3,16 @@
 // are not the tool's are never touched; a deletion cut short is finished by the next restore.
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import {
@@ -171,6 +180,18 @@ describe('--keep-previous', () => {
       }
     },
   );
+
+  it('a symlink named like a version is removed as a link: what it points to is untouched', async () => {
+    const s = await scene('keep-symlink');
+    await s.restore(1);
+    const outside = join(s.root, 'outside');
+    mkdirSync(join(outside, 'keep'), { recursive: true });
+    writeFileSync(join(outside, 'keep/me.txt'), "not the tool's");
+    symlinkSync(outside, join(stateDir(s.target), 'pre-rollback', '20200101T000000Z'));
+    expect((await s.restore(2, { keepPrevious: 1 })).status).toBe('restored-unverified');
+    expect(s.kept()).toHaveLength(1);
+    expect(readFileSync(join(outside, 'keep/me.txt'), 'utf8')).toBe("not the tool's");
+  });
 
   it('a dry run names what it would delete and deletes nothing', async () => {
     const s = await scene('keep-dry');

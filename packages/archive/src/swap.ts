@@ -238,6 +238,7 @@ export function removeTree(path: string): void {
     if (code !== 'EACCES' && code !== 'EPERM') throw error;
   }
   const open = (dir: string): void => {
+    if (!lstatSync(dir).isDirectory()) return; // a symlink is removed, never followed
     chmodSync(dir, 0o700);
     for (const entry of readdirSync(dir, { withFileTypes: true }))
       if (entry.isDirectory()) open(join(dir, entry.name));
