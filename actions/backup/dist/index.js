@@ -41335,6 +41335,8 @@ function removeTree(path) {
             throw error;
     }
     const open = (dir) => {
+        if (!lstatSync(dir).isDirectory())
+            return; // a symlink is removed, never followed
         chmodSync(dir, 0o700);
         for (const entry of readdirSync(dir, { withFileTypes: true }))
             if (entry.isDirectory())

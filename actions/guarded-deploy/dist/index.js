@@ -57096,6 +57096,8 @@ function removeTree(path) {
             throw error;
     }
     const open = (dir) => {
+        if (!(0,external_node_fs_.lstatSync)(dir).isDirectory())
+            return; // a symlink is removed, never followed
         (0,external_node_fs_.chmodSync)(dir, 0o700);
         for (const entry of (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true }))
             if (entry.isDirectory())
@@ -82972,6 +82974,7 @@ function chooseRollback(choice) {
             ...(choice.backupDir ? { backupDir: choice.backupDir } : {}),
             target: choice.target,
             ...(choice.restartCommand ? { restartCommand: choice.restartCommand } : {}),
+            ...(choice.keepPrevious ? { keepPrevious: choice.keepPrevious } : {}),
             ...(choice.healthUrl ? { healthUrl: choice.healthUrl, health: { required: 3 } } : {}),
             ...(choice.cwd ? { cwd: choice.cwd } : {}),
         });
@@ -83383,6 +83386,7 @@ async function runGuardedDeploy(options, world) {
             ...(options.rollback.healthUrl
                 ? { healthUrl: options.rollback.healthUrl, health: { required: 3, ...options.rollback.health } }
                 : {}),
+            ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
             logDir: options.deploy.logDir,
             cwd: options.cwd,
         });
@@ -83738,6 +83742,9 @@ function getInputs() {
             ...(inputOptional('restart-command') ? { restartCommand: inputOptional('restart-command') } : {}),
             ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command') } : {}),
             ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
+            ...(inputOptional('keep-previous')
+                ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
+                : {}),
         },
         ...(requiredContexts ? { requiredContexts } : {}),
         ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

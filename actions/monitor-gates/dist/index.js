@@ -47485,17 +47485,17 @@ function inputBoolean(name, fallback = false) {
     });
 }
 function inputInteger(name, options = {}) {
-    const value = core.getInput(name, { trimWhitespace: true });
+    const value = getInput(name, { trimWhitespace: true });
     if (value === '') {
         if (options.fallback === undefined)
-            throw new ConfigError(`input "${name}" is required and was not supplied`);
+            throw new errors_ConfigError(`input "${name}" is required and was not supplied`);
         return options.fallback;
     }
     const n = Number(value);
     const inRange = (options.min === undefined || n >= options.min) && (options.max === undefined || n <= options.max);
     if (!Number.isInteger(n) || !inRange) {
         const range = `${options.min ?? '-∞'}..${options.max ?? '∞'}`;
-        throw new ConfigError(`input "${name}": ${JSON.stringify(value)} is not a whole number in ${range}`, {
+        throw new errors_ConfigError(`input "${name}": ${JSON.stringify(value)} is not a whole number in ${range}`, {
             field: name,
         });
     }
@@ -73267,6 +73267,8 @@ function removeTree(path) {
             throw error;
     }
     const open = (dir) => {
+        if (!(0,external_node_fs_namespaceObject.lstatSync)(dir).isDirectory())
+            return; // a symlink is removed, never followed
         (0,external_node_fs_namespaceObject.chmodSync)(dir, 0o700);
         for (const entry of (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true }))
             if (entry.isDirectory())
@@ -75809,6 +75811,7 @@ function chooseRollback(choice) {
             ...(choice.backupDir ? { backupDir: choice.backupDir } : {}),
             target: choice.target,
             ...(choice.restartCommand ? { restartCommand: choice.restartCommand } : {}),
+            ...(choice.keepPrevious ? { keepPrevious: choice.keepPrevious } : {}),
             ...(choice.healthUrl ? { healthUrl: choice.healthUrl, health: { required: 3 } } : {}),
             ...(choice.cwd ? { cwd: choice.cwd } : {}),
         });
@@ -75909,6 +75912,9 @@ function getInputs(env = process.env) {
             target: inputOptional('target'),
             restartCommand: inputOptional('restart-command'),
             rollbackCommand: inputOptional('rollback-command'),
+            ...(inputOptional('keep-previous')
+                ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
+                : {}),
         },
         notify: inputBoolean('notify', true),
         fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),

@@ -42814,6 +42814,8 @@ function removeTree(path) {
             throw error;
     }
     const open = (dir) => {
+        if (!(0,external_node_fs_.lstatSync)(dir).isDirectory())
+            return; // a symlink is removed, never followed
         (0,external_node_fs_.chmodSync)(dir, 0o700);
         for (const entry of (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true }))
             if (entry.isDirectory())

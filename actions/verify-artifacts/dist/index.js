@@ -46667,6 +46667,8 @@ function removeTree(path) {
             throw error;
     }
     const open = (dir) => {
+        if (!lstatSync(dir).isDirectory())
+            return; // a symlink is removed, never followed
         chmodSync(dir, 0o700);
         for (const entry of readdirSync(dir, { withFileTypes: true }))
             if (entry.isDirectory())
