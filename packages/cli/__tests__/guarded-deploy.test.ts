@@ -54,13 +54,21 @@ describe('guarded-rollout guarded-deploy', () => {
     expect(hook.received.some((b) => b.includes('deploy-succeeded'))).toBe(true);
   }, 60_000);
 
-  it('refuses skip-backup in production with exit 2 and one clear line', async () => {
+  /** A guarded deploy of 1.1.0 to production with `extra` flags, against a fresh site. */
+  async function refusedRun(...extra: string[]) {
     const site = await startSite('none');
     cleanups.push(() => site.stop());
-    const run = await cli(
-      ['guarded-deploy', '--env', 'production', '--release', '1.1.0', '--command', 'true', '--skip-backup'],
-      { cwd: site.dir, env: { PATH: process.env.PATH } },
+    return cli(
+      ['guarded-deploy', '--env', 'production', '--release', '1.1.0', '--command', 'true', ...extra],
+      {
+        cwd: site.dir,
+        env: { PATH: process.env.PATH },
+      },
     );
+  }
+
+  it('refuses skip-backup in production with exit 2 and one clear line', async () => {
+    const run = await refusedRun('--skip-backup');
     expect(run.code).toBe(2);
     expect(run.stdout).toContain(
       'guarded-deploy refused (stage plan): skip-backup is refused for production (nothing to roll back to)',
@@ -69,22 +77,7 @@ describe('guarded-rollout guarded-deploy', () => {
   }, 30_000);
 
   it('refuses --keep-previous that is not a whole number from 1 to 10000 with exit 2, naming it', async () => {
-    const site = await startSite('none');
-    cleanups.push(() => site.stop());
-    const run = await cli(
-      [
-        'guarded-deploy',
-        '--env',
-        'production',
-        '--release',
-        '1.1.0',
-        '--command',
-        'true',
-        '--keep-previous',
-        '0',
-      ],
-      { cwd: site.dir, env: { PATH: process.env.PATH } },
-    );
+    const run = await refusedRun('--keep-previous', '0');
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--keep-previous: "0" is not a whole number from 1 to 10000');
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/\n\s+at /);
