@@ -12,6 +12,7 @@ import {
   inputInteger,
   inputList,
   inputOptional,
+  inputOptionalInteger,
   inputString,
   maskSecret,
   redact,
@@ -144,9 +145,7 @@ export function getInputs(): GuardedInputs {
       ...(inputOptional('restart-command') ? { restartCommand: inputOptional('restart-command')! } : {}),
       ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command')! } : {}),
       ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
-      ...(inputOptional('keep-previous')
-        ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
-        : {}),
+      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
     },
     ...(requiredContexts ? { requiredContexts } : {}),
     ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

@@ -5,8 +5,8 @@ import * as core from '@actions/core';
 import {
   inputBoolean,
   inputChoice,
-  inputInteger,
   inputOptional,
+  inputOptionalInteger,
   inputString,
   maskSecret,
   runAction,
@@ -91,9 +91,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
       target: inputOptional('target'),
       restartCommand: inputOptional('restart-command'),
       rollbackCommand: inputOptional('rollback-command'),
-      ...(inputOptional('keep-previous')
-        ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
-        : {}),
+      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
     },
     notify: inputBoolean('notify', true),
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),

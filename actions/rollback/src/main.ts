@@ -9,6 +9,7 @@ import {
   inputDuration,
   inputInteger,
   inputOptional,
+  inputOptionalInteger,
   inputString,
   runAction,
 } from '@guarded-rollout/action-io';
@@ -16,6 +17,7 @@ import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
   assertEnvironmentName,
   holdYoungGeneration,
+  KEEP_PREVIOUS_MAX,
   runRollback,
   type RollbackOptions,
 } from '@guarded-rollout/archive';
@@ -58,9 +60,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
     });
   const restart = inputOptional('restart-command');
   const smoke = inputOptional('smoke-command');
-  const keepPrevious = inputOptional('keep-previous')
-    ? inputInteger('keep-previous', { min: 1, max: 10_000 })
-    : undefined;
+  const keepPrevious = inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX });
   return {
     environment: assertEnvironmentName(inputString('environment', { required: true }), 'input "environment"'),
     ...(backup === 'latest' ? { latest: true } : { backupPath: backup }),

@@ -6,6 +6,7 @@ import {
   inputInteger,
   inputJson,
   inputList,
+  inputOptionalInteger,
   inputString,
 } from '../src/inputs.js';
 
@@ -41,6 +42,12 @@ describe('typed action inputs name the input and the value they refuse', () => {
       'yolo',
       'input "type": "yolo" is not one of "standard", "hotfix"',
     ],
+    [
+      () => inputOptionalInteger('keep-previous', { min: 1, max: 10 }),
+      'keep-previous',
+      '11',
+      'input "keep-previous": "11" is not a whole number in 1..10',
+    ],
     [() => inputJson('details', {}), 'details', '{nope', 'input "details" is not valid JSON'],
   ])('%#: %s=%s', (read, name, value, message) => {
     set(name as string, value as string);
@@ -55,6 +62,9 @@ describe('typed action inputs name the input and the value they refuse', () => {
     expect(inputDuration('timeout')).toBe(5_400_000);
     expect(inputList('paths')).toEqual(['a', 'b', 'c']);
     expect(inputString('missing', { fallback: 'x' })).toBe('x');
+    expect(inputOptionalInteger('missing', { min: 1 })).toBeUndefined();
+    set('keep-previous', ' 3 ');
+    expect(inputOptionalInteger('keep-previous', { min: 1 })).toBe(3);
     expect(() => inputString('missing', { required: true })).toThrow(
       'input "missing" is required and was not supplied',
     );

@@ -53,6 +53,14 @@ export function inputInteger(
   return n;
 }
 
+/** An integer input that may be left empty (undefined then), checked like inputInteger. */
+export function inputOptionalInteger(
+  name: string,
+  options: { min?: number; max?: number } = {},
+): number | undefined {
+  return inputOptional(name) === undefined ? undefined : inputInteger(name, options);
+}
+
 /** A duration input in milliseconds ("30s", "10m", "1h"). */
 export function inputDuration(name: string, fallback?: string): number {
   const value = core.getInput(name, { trimWhitespace: true }) || fallback || '';

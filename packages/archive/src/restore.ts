@@ -59,6 +59,7 @@ import {
   sweepStaging,
   uniqueDirectory,
   firstFreeIndex,
+  KEEP_PREVIOUS_MAX,
   keptPreviousVersions,
   previousVersionsBeyond,
   prunePreviousVersions,
@@ -374,10 +375,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const keepPrevious = options.keepPrevious;
   if (
     keepPrevious !== undefined &&
-    (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000)
+    (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > KEEP_PREVIOUS_MAX)
   )
     throw new ConfigError(
-      `keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`,
+      `keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to ${KEEP_PREVIOUS_MAX} (how many previous versions of the target to keep, this rollback's included)`,
       { field: 'keep-previous' },
     );
 

@@ -247,6 +247,9 @@ export function removeTree(path: string): void {
   rmSync(path, { recursive: true, force: true });
 }
 
+/** The most previous versions --keep-previous may ask for. */
+export const KEEP_PREVIOUS_MAX = 10_000;
+
 const REMOVING = 'removing-';
 /** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
 const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;

@@ -15,8 +15,8 @@ import {
   type GuardedDeployResult,
 } from '@guarded-rollout/rollout';
 import type { CliContext } from '../context.js';
-import { parseIntegerFlag } from './backup.js';
 import { rolloutEnvironment } from './deploy.js';
+import { keepPreviousOf } from './rollback.js';
 
 export interface GuardedDeployFlags {
   env: string;
@@ -99,9 +99,7 @@ export async function guardedDeployFromCli(
         target: at(flags.target ?? config.backup.baseDir),
         ...(flags.restartCommand ? { restartCommand: flags.restartCommand } : {}),
         ...(flags.healthUrl ? { healthUrl: flags.healthUrl, health: { required: 3 } } : {}),
-        ...(flags.keepPrevious !== undefined
-          ? { keepPrevious: parseIntegerFlag('--keep-previous', flags.keepPrevious, 1, 10_000)! }
-          : {}),
+        ...keepPreviousOf(flags.keepPrevious),
       },
       ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),
       cwd: ctx.cwd,

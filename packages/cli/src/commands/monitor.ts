@@ -17,13 +17,7 @@ import {
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
-import { parseIntegerFlag } from './backup.js';
-
-/** --keep-previous for the automatic rollback (flag, env var or monitor.keep_previous). */
-const keepPreviousOf = (flags: { keepPrevious?: string | number }): { keepPrevious?: number } =>
-  flags.keepPrevious === undefined
-    ? {}
-    : { keepPrevious: parseIntegerFlag('--keep-previous', String(flags.keepPrevious), 1, 10_000)! };
+import { keepPreviousOf } from './rollback.js';
 
 interface MonitorFlags {
   env: string;
@@ -155,7 +149,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           backupDir: resolve(ctx.cwd, flags.backupDir),
           target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
           restartCommand: flags.restartCommand,
-          ...keepPreviousOf(flags),
+          ...keepPreviousOf(flags.keepPrevious),
           rollbackCommand: flags.rollbackCommand,
           healthUrl: flags.healthUrl,
           cwd: ctx.cwd,
@@ -215,7 +209,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
               backupDir: resolve(ctx.cwd, flags.backupDir),
               target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
               restartCommand: flags.restartCommand,
-              ...keepPreviousOf(flags),
+              ...keepPreviousOf(flags.keepPrevious),
               rollbackCommand: flags.rollbackCommand,
               healthUrl: flags.healthUrl,
               cwd: ctx.cwd,

@@ -10,6 +10,7 @@ import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
   assertEnvironmentName,
   holdYoungGeneration,
+  KEEP_PREVIOUS_MAX,
   runRollback,
   type RollbackOptions,
 } from '@guarded-rollout/archive';
@@ -48,6 +49,14 @@ export interface RollbackFlags {
   force?: boolean;
   dryRun?: boolean;
   json?: boolean;
+}
+
+/** --keep-previous of every restore doorway (rollback, guarded-deploy, monitor): a flag, an env
+ *  var or the config's keep_previous (a number then). */
+export function keepPreviousOf(value: string | number | undefined): { keepPrevious?: number } {
+  return value === undefined
+    ? {}
+    : { keepPrevious: parseIntegerFlag('--keep-previous', String(value), 1, KEEP_PREVIOUS_MAX)! };
 }
 
 /** Turns flags into the options object the rollback action builds from its inputs. */
@@ -92,9 +101,7 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
     prefix: flags.prefix,
     target: flags.target,
     force: !!flags.force,
-    ...(flags.keepPrevious !== undefined
-      ? { keepPrevious: parseIntegerFlag('--keep-previous', String(flags.keepPrevious), 1, 10_000)! }
-      : {}),
+    ...keepPreviousOf(flags.keepPrevious),
     dryRun: !!flags.dryRun,
     cwd: ctx.cwd,
     logDir: flags.logDir,
