@@ -47501,6 +47501,10 @@ function inputInteger(name, options = {}) {
     }
     return n;
 }
+/** An integer input that may be left empty (undefined then), checked like inputInteger. */
+function inputOptionalInteger(name, options = {}) {
+    return inputOptional(name) === undefined ? undefined : inputInteger(name, options);
+}
 /** A duration input in milliseconds ("30s", "10m", "1h"). */
 function inputDuration(name, fallback) {
     const value = core.getInput(name, { trimWhitespace: true }) || fallback || '';
@@ -73277,6 +73281,8 @@ function removeTree(path) {
     open(path);
     (0,external_node_fs_namespaceObject.rmSync)(path, { recursive: true, force: true });
 }
+/** The most previous versions --keep-previous may ask for. */
+const KEEP_PREVIOUS_MAX = 10_000;
 const REMOVING = 'removing-';
 /** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
 const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
@@ -74988,8 +74994,8 @@ async function restoreBackup(options) {
         throw new errors_ConfigError(`target: ${target} is not a directory`, { field: 'target' });
     const keepPrevious = options.keepPrevious;
     if (keepPrevious !== undefined &&
-        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000))
-        throw new errors_ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
+        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > KEEP_PREVIOUS_MAX))
+        throw new errors_ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to ${KEEP_PREVIOUS_MAX} (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
     const log = logfile_openEvidenceLog(logPath, { kind, tool: `${version_TOOL_NAME} rollback`, environment, now });
     let restoredFrom = options.backupPath ? (0,external_node_path_namespaceObject.resolve)(cwd, options.backupPath) : '';
     let verified = false;
@@ -75912,9 +75918,7 @@ function getInputs(env = process.env) {
             target: inputOptional('target'),
             restartCommand: inputOptional('restart-command'),
             rollbackCommand: inputOptional('rollback-command'),
-            ...(inputOptional('keep-previous')
-                ? { keepPrevious: inputInteger('keep-previous', { min: 1, max: 10_000 }) }
-                : {}),
+            keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
         },
         notify: inputBoolean('notify', true),
         fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),

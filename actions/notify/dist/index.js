@@ -43509,6 +43509,10 @@ function inputInteger(name, options = {}) {
     }
     return n;
 }
+/** An integer input that may be left empty (undefined then), checked like inputInteger. */
+function inputOptionalInteger(name, options = {}) {
+    return inputOptional(name) === undefined ? undefined : inputInteger(name, options);
+}
 /** A duration input in milliseconds ("30s", "10m", "1h"). */
 function inputDuration(name, fallback) {
     const value = lib_core/* getInput */.V4(name, { trimWhitespace: true }) || fallback || '';

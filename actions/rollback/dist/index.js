@@ -39699,6 +39699,10 @@ function inputInteger(name, options = {}) {
     }
     return n;
 }
+/** An integer input that may be left empty (undefined then), checked like inputInteger. */
+function inputOptionalInteger(name, options = {}) {
+    return inputOptional(name) === undefined ? undefined : inputInteger(name, options);
+}
 /** A duration input in milliseconds ("30s", "10m", "1h"). */
 function inputDuration(name, fallback) {
     const value = lib_core/* getInput */.V4(name, { trimWhitespace: true }) || fallback || '';
@@ -42824,6 +42828,8 @@ function removeTree(path) {
     open(path);
     (0,external_node_fs_.rmSync)(path, { recursive: true, force: true });
 }
+/** The most previous versions --keep-previous may ask for. */
+const KEEP_PREVIOUS_MAX = 10_000;
 const REMOVING = 'removing-';
 /** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
 const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
@@ -44537,8 +44543,8 @@ async function restoreBackup(options) {
         throw new errors_ConfigError(`target: ${target} is not a directory`, { field: 'target' });
     const keepPrevious = options.keepPrevious;
     if (keepPrevious !== undefined &&
-        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000))
-        throw new errors_ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
+        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > KEEP_PREVIOUS_MAX))
+        throw new errors_ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to ${KEEP_PREVIOUS_MAX} (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
     const log = logfile_openEvidenceLog(logPath, { kind, tool: `${version_TOOL_NAME} rollback`, environment, now });
     let restoredFrom = options.backupPath ? (0,external_node_path_.resolve)(cwd, options.backupPath) : '';
     let verified = false;
@@ -47697,9 +47703,7 @@ function getInputs(env = process.env) {
         });
     const restart = inputOptional('restart-command');
     const smoke = inputOptional('smoke-command');
-    const keepPrevious = inputOptional('keep-previous')
-        ? inputInteger('keep-previous', { min: 1, max: 10_000 })
-        : undefined;
+    const keepPrevious = inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX });
     return {
         environment: naming_assertEnvironmentName(inputString('environment', { required: true }), 'input "environment"'),
         ...(backup === 'latest' ? { latest: true } : { backupPath: backup }),

@@ -39773,6 +39773,10 @@ function inputInteger(name, options = {}) {
     }
     return n;
 }
+/** An integer input that may be left empty (undefined then), checked like inputInteger. */
+function inputOptionalInteger(name, options = {}) {
+    return inputOptional(name) === undefined ? undefined : inputInteger(name, options);
+}
 /** A duration input in milliseconds ("30s", "10m", "1h"). */
 function inputDuration(name, fallback) {
     const value = core.getInput(name, { trimWhitespace: true }) || fallback || '';
@@ -46677,6 +46681,8 @@ function removeTree(path) {
     open(path);
     rmSync(path, { recursive: true, force: true });
 }
+/** The most previous versions --keep-previous may ask for. */
+const swap_KEEP_PREVIOUS_MAX = 10_000;
 const REMOVING = 'removing-';
 /** The names uniqueDirectory gives previous versions: `<UTC>` and `<UTC>-<n>`. */
 const PREVIOUS_NAME = /^(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?$/;
@@ -48307,8 +48313,8 @@ async function restore_restoreBackup(options) {
         throw new ConfigError(`target: ${target} is not a directory`, { field: 'target' });
     const keepPrevious = options.keepPrevious;
     if (keepPrevious !== undefined &&
-        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > 10_000))
-        throw new ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to 10000 (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
+        (!Number.isInteger(keepPrevious) || keepPrevious < 1 || keepPrevious > KEEP_PREVIOUS_MAX))
+        throw new ConfigError(`keep-previous: ${JSON.stringify(keepPrevious)} is not a whole number from 1 to ${KEEP_PREVIOUS_MAX} (how many previous versions of the target to keep, this rollback's included)`, { field: 'keep-previous' });
     const log = openEvidenceLog(logPath, { kind, tool: `${TOOL_NAME} rollback`, environment, now });
     let restoredFrom = options.backupPath ? resolve(cwd, options.backupPath) : '';
     let verified = false;
