@@ -99,7 +99,7 @@ export function getInputs(): GuardedInputs {
       { field: 'monitor-duration' },
     );
   const timeScale = Number(inputString('time-scale', { fallback: '1' }));
-  const keep = inputOptional('backup-keep');
+  const keep = inputOptionalInteger('backup-keep', { min: 1 });
   const healthUrl = inputOptional('health-url');
   const smokeRequired = inputOptional('smoke-required');
   const serverUrl = process.env.GITHUB_SERVER_URL;
@@ -120,7 +120,7 @@ export function getInputs(): GuardedInputs {
       outDir: at(inputString('backup-dir', { fallback: 'backups' })),
       prefix: 'dhash',
       ...(inputOptional('backup-dump-command') ? { dumpCommand: inputOptional('backup-dump-command')! } : {}),
-      ...(keep !== undefined ? { keep: inputInteger('backup-keep', { min: 1 }) } : {}),
+      ...(keep !== undefined ? { keep } : {}),
     },
     deploy,
     smoke: {

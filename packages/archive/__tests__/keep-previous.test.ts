@@ -1,6 +1,7 @@
 // --keep-previous N: a restore keeps at most N previous versions of its target (its own
-// included), deleting the oldest first once the backup is verified and before staging; names that
-// are not the tool's are never touched; a deletion cut short is finished by the next restore.
+// included), deleting the oldest first once the swap is done (before staging only when the disk is
+// short: trust.test.ts); a restore that fails loses none; names that are not the tool's are never
+// touched; a deletion cut short is finished by the next restore.
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import {
@@ -24,6 +25,7 @@ import {
   type RestoreOptions,
 } from '../src/index.js';
 import { tempRoot } from './fixtures.js';
+import { writeChecksum } from './rawzip.js';
 
 const T0 = Date.parse('2026-11-23T22:00:00Z');
 
@@ -126,6 +128,52 @@ describe('--keep-previous', () => {
     expect(s.log()).toMatch(/keep-previous 3: no previous version to delete\n/);
   });
 
+  it('deletes only once the swap is done: a restore that fails at staging loses no previous version', async () => {
+    const s = await scene('keep-after-swap');
+    for (const v of [1, 2, 3]) await s.restore(v);
+    expect(s.keptReleases()).toEqual(['v0', 'v1', 'v2']);
+    // Backup 4 with its file's bytes changed and the checksum recomputed: it passes every check
+    // before staging, and its CRC-32 stops it while it is staged.
+    const zip = join(
+      s.root,
+      'backups',
+      readdirSync(join(s.root, 'backups'))
+        .filter((n) => n.endsWith('.zip'))
+        .sort()[3]!,
+    );
+    const bytes = readFileSync(zip);
+    const at = bytes.indexOf(Buffer.from('v4'));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 1] = '9'.charCodeAt(0);
+    writeFileSync(zip, bytes);
+    writeChecksum(zip);
+    const failed = await s.restore(4, { keepPrevious: 1 });
+    expect(failed.status).not.toMatch(/succeeded|restored/);
+    expect(failed.message).toMatch(/CRC-32|corrupt/);
+    expect(s.keptReleases()).toEqual(['v0', 'v1', 'v2']); // all still there
+    expect(s.log()).not.toMatch(/removed previous version/);
+    expect(readFileSync(join(s.target, 'app/release.txt'), 'utf8')).toBe('v3');
+    // A restore that works deletes them after its swap: the log says swapped, then deleted.
+    const r = await s.restore(1, { keepPrevious: 1 });
+    expect(r.status).toBe('restored-unverified');
+    expect(s.keptReleases()).toEqual(['v3']);
+    expect(s.log()).toMatch(/swapped: app in .*\nkeep-previous 1: 3 older previous versions deleted\n/);
+  });
+
+  it('never deletes the version the restore just made, even when a clock set back gives it an older name', async () => {
+    const s = await scene('keep-clock');
+    await s.restore(1);
+    // A version from "the future" (a clock that was ahead): it sorts after the one made now.
+    const future = join(stateDir(s.target), 'pre-rollback', '20991231T235959Z');
+    mkdirSync(join(future, 'app'), { recursive: true });
+    writeFileSync(join(future, 'app/release.txt'), 'future');
+    const r = await s.restore(2, { keepPrevious: 1 });
+    expect(r.status).toBe('restored-unverified');
+    expect(s.kept()).toEqual([r.previousTree!.split('/').pop()]);
+    expect(s.keptReleases()).toEqual(['v1']); // the one this restore replaced
+    expect(existsSync(future)).toBe(false);
+  });
+
   it('a deleted version never lends its name to a later one of the same second', async () => {
     const s = await scene('keep-names-reuse');
     const same = { now: () => new Date(T0 + 3_600_000) }; // every restore in one second
@@ -201,7 +249,9 @@ describe('--keep-previous', () => {
     expect(s.keptReleases()).toEqual(['v0', 'v1', 'v2']);
     const dry = readFileSync(join(s.root, 'rollback-dryrun.log'), 'utf8');
     const [oldest, next] = s.kept().map((name) => join(stateDir(s.target), 'pre-rollback', name));
-    expect(dry).toContain(`keep-previous 2: would delete 2 older previous versions: ${oldest}, ${next}\n`);
+    expect(dry).toContain(
+      `keep-previous 2: would delete 2 older previous versions: ${oldest}, ${next} (after the swap)\n`,
+    );
   });
 
   it('a deletion cut short (removing-<name> left by a kill) is finished by the next restore, with a note', async () => {

@@ -419,9 +419,38 @@ describe('every error a user can meet is one line naming the file', () => {
           r.previousTree!.split('/').pop(),
         ]);
         expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).not.toContain(kept[0]);
+        // The room was short, so the older version went before staging, and the log says why.
+        expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toMatch(
+          /keep-previous 1: 1 older previous version deleted before staging, for room \(.* free, the restore takes up to .*\)\n {2}removed previous version .*\n(.*\n)*staged: /,
+        );
         expect(
           readFileSync(join(target, 'app/data.bin')).equals(readFileSync(join(root, 'src/app/data.bin'))),
         ).toBe(true);
+      }),
+  );
+
+  asRoot(
+    '--keep-previous deletes nothing when even the space of the versions it may delete would not make the room',
+    () =>
+      restoreOnSmallDisk('restore-keep-short', async ({ root, target, backup, restore }) => {
+        mkdirSync(join(root, 'small/app'), { recursive: true });
+        writeFileSync(join(root, 'small/app/data.bin'), randomBytes(512 * 1024));
+        mkdirSync(join(root, 'big/app'), { recursive: true });
+        writeFileSync(join(root, 'big/app/data.bin'), randomBytes(3.8 * 1024 * 1024));
+        const small = await backup('small');
+        const big = await backup('big');
+        // Live 0.5 MiB and one previous version of 0.5 MiB: ~3 MiB free, 3.5 with it deleted.
+        expect((await restore(small, 1000)).status).toBe('restored-unverified');
+        expect((await restore(small, 2000)).status).toBe('restored-unverified');
+        const kept = readdirSync(join(target, '.guarded-rollout/pre-rollback'));
+        const before = snapshot(target);
+        const r = await restore(big, 3000, 1);
+        expect(r.status).toBe('refused');
+        expect(r.message).toMatch(
+          /^not enough free disk in .*\/live: the restore needs 3\.8 MiB, .* is free, and deleting the 1 older previous version --keep-previous 1 allows would free only .*, so none was deleted; free some space there$/,
+        );
+        expect(readdirSync(join(target, '.guarded-rollout/pre-rollback'))).toEqual(kept);
+        expect(snapshot(target)).toEqual(before);
       }),
   );
 

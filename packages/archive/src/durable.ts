@@ -40,13 +40,29 @@ export function writeFileAtomic(path: string, text: string): void {
   fsyncDirectory(dirname(path));
 }
 
-export function freeBytes(dir: string): number | undefined {
+/** Free space where `dir` is (or its nearest existing parent): bytes an unprivileged writer may
+ *  use, the block size, and free inodes (undefined where the file system reports none). */
+export interface DiskRoom {
+  bytes: number;
+  blockSize: number;
+  inodes: number | undefined;
+}
+
+export function diskRoom(dir: string): DiskRoom | undefined {
   for (let d = resolve(dir); ; d = dirname(d)) {
     try {
       const s = statfsSync(d);
-      return Number(s.bavail) * Number(s.bsize);
+      return {
+        bytes: Number(s.bavail) * Number(s.bsize),
+        blockSize: Number(s.bsize),
+        inodes: Number(s.files) > 0 ? Number(s.ffree) : undefined,
+      };
     } catch {
       if (dirname(d) === d) return undefined;
     }
   }
+}
+
+export function freeBytes(dir: string): number | undefined {
+  return diskRoom(dir)?.bytes;
 }

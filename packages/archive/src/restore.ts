@@ -44,7 +44,7 @@ import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan 
 import { locateCentralDirectory, type CentralDirectoryLocation } from './zipread.js';
 import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
-import { freeBytes } from './durable.js';
+import { diskRoom, freeBytes } from './durable.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
@@ -63,6 +63,7 @@ import {
   keptPreviousVersions,
   previousVersionsBeyond,
   prunePreviousVersions,
+  diskUsage,
 } from './swap.js';
 
 export interface VerifyOptions {
@@ -135,15 +136,41 @@ function shareNames(archive: OpenArchive, manifest: BackupManifest): void {
   }
 }
 
+/** At most what staging `plan` takes on a disk of `blockSize` blocks: every file rounded up to
+ *  whole blocks, a block for each directory and symlink, and 2 % + 1 MiB over that (directory
+ *  growth, metadata). --keep-previous deletes before staging when the free space is below it. */
+function stagingFootprint(plan: ExtractionPlan, blockSize: number): number {
+  const block = Math.max(512, blockSize);
+  let bytes = 0;
+  for (const e of plan.entries) bytes += e.type === 'file' ? Math.ceil(e.size / block) * block : block;
+  return Math.ceil(bytes * 1.02) + 1024 * 1024;
+}
+
+/** "keep-previous N: 2 older previous versions deleted<when>", then one line per version. */
+function logPruned(
+  log: { line: (...lines: string[]) => void },
+  label: string,
+  lines: string[],
+  when = '',
+): void {
+  const deleted = lines.filter((line) => line.startsWith('removed ')).length;
+  log.line(
+    `${label}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}${when}` : 'no previous version to delete'}`,
+    ...lines.map((line) => `  ${line}`),
+  );
+}
+
 /** For a full disk: the previous versions earlier rollbacks kept (all of them unless
  *  --keep-previous) may be what filled it. */
-function keptVersionsHint(target: string, keepPrevious?: number): string {
+function keptVersionsHint(target: string, keepPrevious?: number, deferred = false): string {
   const kept = join(stateDir(target), 'pre-rollback');
   const count = keptPreviousVersions(target).length;
   if (!count) return '';
   const what = `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept}`;
-  return keepPrevious === undefined
-    ? `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`
+  if (keepPrevious === undefined)
+    return `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`;
+  return deferred
+    ? `${what} (--keep-previous ${keepPrevious} had not deleted any: it does so before staging only when the free space looks short, and it looked enough, so something else may be filling the disk; delete those you no longer need)`
     : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
 }
 
@@ -234,8 +261,10 @@ export interface RestoreOptions {
   /** Skips confirmations (the environment check), never an integrity check. */
   force?: boolean;
   /** Keep at most this many previous versions of the target, the one this restore makes
-   *  included (at least 1): older ones are deleted, oldest first, before staging (so their space
-   *  counts for the free-disk check). Unset: every previous version is kept. */
+   *  included (at least 1): older ones are deleted, oldest first, once the swap is done; before
+   *  staging only when the free space may be short without theirs (then it counts for the
+   *  free-disk check), and never when even theirs would not make the room. A restore that fails
+   *  or is refused otherwise deletes none. Unset: every previous version is kept. */
   keepPrevious?: number;
   dryRun?: boolean;
   restartCommand?: string;
@@ -415,6 +444,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   let staging: string | undefined;
   /** Where this restore's previous-version names start (set when it deletes older versions). */
   let previousFrom: number | undefined;
+  /** --keep-previous deletes older versions once the swap is done (the room was enough). */
+  let pruneAfterSwap = false;
   let roots: string[] = [];
   try {
     if (!options.dryRun) {
@@ -469,27 +500,44 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           `environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`,
         );
       }
+      const room = diskRoom(existsSync(target) ? target : dirname(target));
+      let prunedForRoom = false;
       if (keepPrevious !== undefined) {
-        // Room for the version this restore keeps: the newest keepPrevious - 1 stay. Only once the
-        // backup is verified, and before the free-disk check, which their space then counts for.
-        if (options.dryRun) {
-          const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+        // Room for the version this restore keeps: the newest keepPrevious - 1 stay. They are
+        // deleted after the swap, so a restore that fails or is refused loses none; before staging
+        // only when the disk may be too short without their space (then the free-disk check below
+        // counts it), and not at all when even their space would not be enough.
+        const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+        const needs = room ? stagingFootprint(plan, room.blockSize) : 0;
+        const roomy = !room || (room.bytes >= needs && (room.inodes ?? Infinity) >= plan.entries.length);
+        const what = `${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}`;
+        if (!doomed.length) {
+          log.line(`keep-previous ${keepPrevious}: no previous version to delete`);
+        } else if (options.dryRun) {
           log.line(
-            `keep-previous ${keepPrevious}: ${doomed.length ? `would delete ${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')}` : 'no previous version to delete'}`,
+            `keep-previous ${keepPrevious}: would delete ${what}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')} (${roomy ? 'after the swap' : 'before staging, for room'})`,
           );
+        } else if (roomy || !room) {
+          pruneAfterSwap = true;
         } else {
+          const freed = diskUsage(doomed.map((name) => join(stateDir(target), 'pre-rollback', name)));
+          if (freed !== undefined && room.bytes + freed < plan.totalBytes)
+            throw new UnsafeArchiveError(
+              `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(room.bytes)} is free, and deleting the ${what} --keep-previous ${keepPrevious} allows would free only ${formatBytes(freed)}, so none was deleted${keepPrevious > 1 ? ' (a lower --keep-previous deletes more)' : ''}; free some space there`,
+            );
           // This restore's name is taken past every one in use first: a version deleted now
           // never lends it its name.
           previousFrom = firstFreeIndex(join(stateDir(target), 'pre-rollback'), stamp);
-          const lines = prunePreviousVersions(target, keepPrevious - 1);
-          const deleted = lines.filter((line) => line.startsWith('removed ')).length;
-          log.line(
-            `keep-previous ${keepPrevious}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}` : 'no previous version to delete'}`,
-            ...lines.map((line) => `  ${line}`),
+          prunedForRoom = true;
+          logPruned(
+            log,
+            `keep-previous ${keepPrevious}`,
+            prunePreviousVersions(target, keepPrevious - 1),
+            ` before staging, for room (${formatBytes(room.bytes)} free, the restore takes up to ${formatBytes(needs)})`,
           );
         }
       }
-      const free = freeBytes(existsSync(target) ? target : dirname(target));
+      const free = prunedForRoom ? freeBytes(existsSync(target) ? target : dirname(target)) : room?.bytes;
       if (free !== undefined && free < plan.totalBytes) {
         throw new UnsafeArchiveError(
           `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`,
@@ -547,6 +595,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       log.line(
         `swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`,
       );
+      if (pruneAfterSwap) {
+        // The swap is done: the older versions go now (the one just made neither counts nor goes).
+        const made = previousTree && basename(previousTree);
+        logPruned(
+          log,
+          `keep-previous ${keepPrevious}`,
+          prunePreviousVersions(target, keepPrevious! - (made ? 1 : 0), made),
+        );
+      }
     });
   } catch (error) {
     // A swap that could not be undone keeps its staging tree: the journal finishes it next run.
@@ -568,7 +625,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     let message = isFsError(error) ? fsErrorLine(error, 'write') : (error as Error).message;
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') message += keptVersionsHint(target, keepPrevious);
+    if (code === 'ENOSPC' || code === 'EDQUOT')
+      message += keptVersionsHint(target, keepPrevious, pruneAfterSwap);
     log.line(
       `FAILED: ${message}`,
       error instanceof SwapIncompleteError

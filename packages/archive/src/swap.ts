@@ -273,10 +273,29 @@ export function keptPreviousVersions(target: string): string[] {
     .map((v) => v.name);
 }
 
-/** The previous versions `prunePreviousVersions(target, keep)` would delete, oldest first. */
-export function previousVersionsBeyond(target: string, keep: number): string[] {
-  const kept = keptPreviousVersions(target);
+/** The previous versions `prunePreviousVersions(target, keep, spare)` would delete, oldest
+ *  first: all but the newest `keep`, never `spare` (the version a restore just made, which
+ *  neither counts nor goes, even if a clock set back gave it an older name). */
+export function previousVersionsBeyond(target: string, keep: number, spare?: string): string[] {
+  const kept = keptPreviousVersions(target).filter((name) => name !== spare);
   return kept.slice(0, Math.max(0, kept.length - keep));
+}
+
+/** Bytes `paths` hold on disk (allocated blocks; symlinks not followed), or undefined when a part
+ *  cannot be read. Hand-written: a du of a few trees, no library needed for it. */
+export function diskUsage(paths: string[]): number | undefined {
+  let total = 0;
+  const walk = (path: string): void => {
+    const s = lstatSync(path, { bigint: false });
+    total += s.blocks * 512;
+    if (s.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  try {
+    for (const path of paths) walk(path);
+  } catch {
+    return undefined;
+  }
+  return total;
 }
 
 /**
@@ -286,10 +305,10 @@ export function previousVersionsBeyond(target: string, keep: number): string[] {
  * leaves removing-<name>, which the next restore's sweep deletes. One line per version: removed,
  * or why not (a failure never stops the restore: the space is the only thing lost).
  */
-export function prunePreviousVersions(target: string, keep: number): string[] {
+export function prunePreviousVersions(target: string, keep: number, spare?: string): string[] {
   const state = stateDir(target);
   const lines: string[] = [];
-  for (const name of previousVersionsBeyond(target, keep)) {
+  for (const name of previousVersionsBeyond(target, keep, spare)) {
     const from = join(state, 'pre-rollback', name);
     const doomed = join(state, `${REMOVING}${name}`);
     try {

@@ -186,7 +186,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
     )
     .option(
       '--keep-previous <n>',
-      "keep at most N previous versions of the target, this rollback's included: older ones in <target>/.guarded-rollout/pre-rollback/ are deleted, oldest first, once the backup is verified (before staging, so their space counts); default rollback.keep_previous, else keep all",
+      "keep at most N previous versions of the target, this rollback's included: older ones in <target>/.guarded-rollout/pre-rollback/ are deleted, oldest first, once the swap is done (before staging only when the free space is short, so their space counts; never for a rollback that fails); default rollback.keep_previous, else keep all",
     )
     .option(
       '--release-path <path>',
