@@ -63,8 +63,13 @@ export function describeFsError(
       return 'input/output error (failing disk?)';
     case 'EROFS':
       return 'the file system is read-only';
+    case 'EBUSY':
+      return 'it is busy: a mount point, or in use by the system; unmount it (or wait until it is free) and run again';
     default:
-      return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+      // Node's message already starts with the code ("EXDEV: cross-device link not permitted, ...").
+      return e.code && !String(e.message).startsWith(`${e.code}:`)
+        ? `${e.code}: ${e.message}`
+        : String(e?.message ?? e);
   }
 }
 

@@ -18,3 +18,4 @@ export * from './live-tree.js';
 export * from './rollback.js';
 export { holdYoungGeneration } from './heapguard.js';
 export * from './plantable.js';
+export { firstMountProblem, mountPoints, mountProblem, type MountPoint } from './mounts.js';

@@ -45,6 +45,7 @@ import { locateCentralDirectory, type CentralDirectoryLocation } from './zipread
 import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
 import { diskRoom, freeBytes } from './durable.js';
+import { mountPoints, mountProblem } from './mounts.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
@@ -545,7 +546,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
       const state = stateDir(target);
       // Before anything is staged: every live root it replaces must be movable by this user.
-      const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined);
+      // ... and none may be, or hold, a mount point (mounts.ts).
+      const mounts = mountPoints();
+      const stuck = roots
+        .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
+        .find((why) => why !== undefined);
       if (stuck) throw new Error(stuck);
       // From here on only the table: the per-entry objects are released (plantable.ts). What
       // reading and planning left (the manifest's lines, the central directory's blocks) is

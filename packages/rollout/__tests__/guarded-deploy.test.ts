@@ -1,7 +1,9 @@
 // The guarded deploy end to end, in-process: the sample DHash service on loopback as the target,
 // real files, real backups and restores, the OpenAPI-validated fake GitHub, a real webhook.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreBackup } from '@guarded-rollout/archive';
 import { recordRestoredBackup } from '@guarded-rollout/deploy';
@@ -161,6 +163,40 @@ describe('runGuardedDeploy', () => {
     expect(result.deploymentId).toBeUndefined();
     expect(await version(site.base)).toBe('1.0.0');
   }, 30_000);
+
+  // A real tmpfs over the site's data directory (root only; skipped visibly elsewhere).
+  const canMount =
+    process.getuid?.() === 0 &&
+    (() => {
+      const probe = mkdtempSync(join(tmpdir(), 'gr-mount-probe-'));
+      const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status === 0;
+      if (ok) spawnSync('umount', [probe]);
+      return ok;
+    })();
+  (canMount ? it : it.skip)(
+    'refuses at plan, before any change, when the automatic rollback would meet a mount point in a root it replaces',
+    async () => {
+      const { site, gh, hook } = await setUp('none');
+      const data = join(site.root, 'data');
+      mkdirSync(data, { recursive: true });
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', data]).status).toBe(0);
+      cleanups.push(async () => void spawnSync('umount', [data]));
+      const deployed = join(site.dir, 'deployed');
+      const result = await runGuardedDeploy(
+        options(site, { deployCommand: `touch ${deployed}` }),
+        world(site, gh, hook.url),
+      );
+      expect(result.result).toBe('refused');
+      expect(result.message).toBe(
+        `the automatic rollback could not run: cannot replace ${data}: it is a mount point (tmpfs), which a restore cannot move aside (it renames each root it replaces); restore into it instead, from a backup of its contents (backup --base-dir ${data} --path .) with --target ${data}, or unmount it first; nothing was changed`,
+      );
+      expect(existsSync(deployed)).toBe(false);
+      expect(result.backupPath).toBeUndefined();
+      expect(result.deploymentId).toBeUndefined();
+      expect(await version(site.base)).toBe('1.0.0');
+    },
+    30_000,
+  );
 
   it('rolls back when a critical smoke check fails, and names it; keep-previous applies to the automatic rollback', async () => {
     const { site, gh, hook } = await setUp('none');

@@ -5,9 +5,15 @@
 // runner's 10 s: Deployment `error` "cancelled at stage X", a notification with a short budget,
 // the monitor's partial report.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { createBackup, recordDeployedTree, runRollback, type HealthSettings } from '@guarded-rollout/archive';
+import { existsSync, readdirSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import {
+  createBackup,
+  firstMountProblem,
+  recordDeployedTree,
+  runRollback,
+  type HealthSettings,
+} from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
@@ -261,6 +267,16 @@ export async function runGuardedDeploy(
       await world.checkVersion?.(options.version, out.commit);
       // Monitor pre-flight: gates, URLs and metric mapping checked before anything changes.
       await monitorPreflight(options, log);
+      // The automatic rollback's pre-flight: a root it would replace that is, or holds, a mount
+      // point would make it fail (or carry the mount away) when it is needed.
+      if (options.rollback.auto && options.rollback.target && !options.skipBackup) {
+        const why = firstMountProblem(
+          resolve(options.cwd, options.rollback.target),
+          backupRootNames(options.backup, options.cwd),
+        );
+        if (why)
+          throw new ConfigError(`the automatic rollback could not run: ${why}`, { field: 'rollback-target' });
+      }
       const critical = checksForTier(options.smoke.checks, 'critical');
       if (critical.length === 0 && options.smoke.required)
         throw new ConfigError(
@@ -650,6 +666,25 @@ export async function runGuardedDeploy(
     await trail;
     return out;
   }
+}
+
+/** The top-level names a backup of `backup.paths` holds (each path's first segment relative to
+ *  its base directory; every entry of it for "."), as far as they can be known before it is
+ *  made: a glob in the first segment is left out. */
+function backupRootNames(backup: BackupSettings, cwd: string): string[] {
+  const base = resolve(cwd, backup.baseDir);
+  const names = new Set<string>();
+  for (const path of backup.paths) {
+    const first = relative(base, resolve(base, path)).split(sep)[0]!;
+    if (first === '') {
+      try {
+        for (const name of readdirSync(base)) if (name !== '.guarded-rollout') names.add(name);
+      } catch {
+        // the backup reports a base directory it cannot read
+      }
+    } else if (first !== '..' && !/[*?[\]{}!]/.test(first)) names.add(first);
+  }
+  return [...names];
 }
 
 /** The monitor pre-flight of the plan stage (packages/monitor `preflight()`): every problem
