@@ -95,6 +95,16 @@ describe('ManifestReader', () => {
       read(ours([{ path: 'f', type: 'file', size: 1, mode: 0o644, sha256: '0123456789abcdef'.repeat(4) }]))
         .entries,
     ).toHaveLength(1);
+    // A sparse file's "allocated" (sparse.test.ts) is a number of bytes.
+    const sha256 = '0123456789abcdef'.repeat(4);
+    for (const allocated of ['4096', -1, null, true])
+      expect(() =>
+        read(ours([{ path: 'db', type: 'file', size: 9, mode: 0o644, sha256, allocated }])),
+      ).toThrow(`entries[0] (db) has "allocated" ${JSON.stringify(allocated)}; expected a number of bytes`);
+    expect(
+      read(ours([{ path: 'db', type: 'file', size: 9, mode: 0o644, sha256, allocated: 0 }])).entries[0]!
+        .allocated,
+    ).toBe(0);
   });
 
   it('a backup the tool writes has a manifest that is one valid JSON document, one value per line', async () => {

@@ -689,6 +689,13 @@ async function writeManifest(zip: ZipWriter, p: Plan, manifest: ManifestWriter):
   out.end(crc, size);
 }
 
+/** `allocated` for a file that takes less on disk than its size (holes): only large files are
+ *  looked at, and only where the platform reports blocks (not Windows). */
+function sparseOf(stat: Stats, size: number): { allocated?: number } {
+  const allocated = typeof stat.blocks === 'number' ? stat.blocks * 512 : size;
+  return allocated < size ? { allocated } : {};
+}
+
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
 async function addLarge(
   zip: ZipWriter,
@@ -710,6 +717,7 @@ async function addLarge(
         gid: r.stat.gid,
         sha256: r.sha256,
         mtimeMs: r.stat.mtimeMs,
+        ...sparseOf(r.stat, r.size),
       });
       return;
     }

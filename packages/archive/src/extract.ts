@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { writeAll } from './durable.js';
+import { SparseWriter, writeAll } from './durable.js';
 import { BackupIntegrityError } from './errors.js';
 import { HeapGuard } from './heapguard.js';
 import { inflateEntry, streamEntryData } from './read.js';
@@ -92,12 +92,16 @@ async function streamEntry(
   fd: number | undefined,
   sha256: string | undefined,
   path: string | undefined,
+  sparse = false,
 ): Promise<void> {
   const hash = sha256 ? createHash('sha256') : undefined;
+  const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
   await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
     hash?.update(piece);
-    if (fd !== undefined) writing(path!, () => writeAll(fd, piece));
+    if (holes) writing(path!, () => holes.write(piece));
+    else if (fd !== undefined) writing(path!, () => writeAll(fd, piece));
   });
+  if (holes) writing(path!, () => holes.finish());
   if (hash && hash.digest('hex') !== sha256)
     throw new BackupIntegrityError(
       `entry ${JSON.stringify(source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`,
@@ -213,7 +217,7 @@ export async function extractPlan(
           check(source.name, data, size, source.crc32, sha256);
           if (fd !== undefined) writing(file!, () => writeAll(fd, data));
         } else {
-          await streamEntry(archive, source, start, fd, sha256, file);
+          await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i));
         }
         if (fd !== undefined)
           writing(file!, () => {

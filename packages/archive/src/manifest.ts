@@ -23,6 +23,10 @@ export interface ManifestEntry {
   /** Link text (symlinks only). */
   target?: string;
   mtimeMs?: number;
+  /** Bytes the file took on disk when that was less than its size (a sparse file: a database or
+   *  image file with holes): a restore leaves holes where whole blocks are zero, as
+   *  `cp --sparse=auto` does, and counts these bytes for the free-disk check. Files only. */
+  allocated?: number;
 }
 
 export interface BackupManifest {
@@ -79,6 +83,10 @@ function checkManifest(raw: unknown, source: string): BackupManifest {
       bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
     }
     if (e.type === 'file' && !isSha256Hex(e.sha256)) bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
+      bad(
+        `entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`,
+      );
   }
   return m as BackupManifest;
 }

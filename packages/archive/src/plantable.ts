@@ -12,6 +12,8 @@ const TYPES: readonly ArchiveEntryType[] = ['file', 'directory', 'symlink'];
 const UTF8_NAME = 1;
 const HAS_DIGEST = 2;
 const HAS_OWNER = 4;
+/** The backup found the file sparse (manifest `allocated`): written with holes. */
+const SPARSE = 8;
 
 export class PlanTable {
   readonly count: number;
@@ -82,9 +84,15 @@ export class PlanTable {
         this.owners[2 * i + 1] = m.gid!;
         bits |= HAS_OWNER;
       }
+      if (m?.allocated !== undefined && p.type === 'file') bits |= SPARSE;
       this.bits[i] = bits;
       if (p.linkTarget !== undefined) this.linkTargets.set(i, p.linkTarget);
     });
+  }
+
+  /** Whether the backup found file i sparse (it is then written with holes). */
+  sparse(i: number): boolean {
+    return (this.bits[i]! & SPARSE) !== 0;
   }
 
   /** Normalised relative path of entry i, "/"-separated (valid UTF-8: planning checked it). */

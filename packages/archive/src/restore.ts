@@ -40,7 +40,13 @@ import {
   type ArchiveEntry,
   type OpenArchive,
 } from './read.js';
-import { DEFAULT_CAPS, planExtraction, type ExtractionCaps, type ExtractionPlan } from './safety.js';
+import {
+  DEFAULT_CAPS,
+  planExtraction,
+  type ExtractionCaps,
+  type ExtractionPlan,
+  type PlannedEntry,
+} from './safety.js';
 import { locateCentralDirectory, type CentralDirectoryLocation } from './zipread.js';
 import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
@@ -143,8 +149,19 @@ function shareNames(archive: OpenArchive, manifest: BackupManifest): void {
 function stagingFootprint(plan: ExtractionPlan, blockSize: number): number {
   const block = Math.max(512, blockSize);
   let bytes = 0;
-  for (const e of plan.entries) bytes += e.type === 'file' ? Math.ceil(e.size / block) * block : block;
+  for (const e of plan.entries) bytes += e.type === 'file' ? Math.ceil(fileBytes(e) / block) * block : block;
   return Math.ceil(bytes * 1.02) + 1024 * 1024;
+}
+
+/** What file `e` takes once restored: its size, or for a sparse file (manifest `allocated`, which
+ *  the restore's holes reproduce) what it took when backed up. */
+const fileBytes = (e: PlannedEntry): number => Math.min(e.size, e.manifest?.allocated ?? e.size);
+
+/** Bytes the files of `plan` take once restored (the free-disk check's need). */
+function bytesOnDisk(plan: ExtractionPlan): number {
+  let bytes = 0;
+  for (const e of plan.entries) if (e.type === 'file') bytes += fileBytes(e);
+  return bytes;
 }
 
 /** "keep-previous N: 2 older previous versions deleted<when>", then one line per version. */
@@ -502,6 +519,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         );
       }
       const room = diskRoom(existsSync(target) ? target : dirname(target));
+      // Sparse files count for what they took on disk when backed up (they are restored with holes).
+      const needBytes = bytesOnDisk(plan);
+      const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
+      if (sparse.length)
+        log.line(
+          `sparse: ${sparse.length} file${sparse.length === 1 ? '' : 's'} (${formatBytes(sparse.reduce((n, e) => n + e.size, 0))}) took ${formatBytes(sparse.reduce((n, e) => n + fileBytes(e), 0))} on disk when backed up; restored with holes where whole blocks are zero`,
+        );
       let prunedForRoom = false;
       if (keepPrevious !== undefined) {
         // Room for the version this restore keeps: the newest keepPrevious - 1 stay. They are
@@ -522,9 +546,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           pruneAfterSwap = true;
         } else {
           const freed = diskUsage(doomed.map((name) => join(stateDir(target), 'pre-rollback', name)));
-          if (freed !== undefined && room.bytes + freed < plan.totalBytes)
+          if (freed !== undefined && room.bytes + freed < needBytes)
             throw new UnsafeArchiveError(
-              `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(room.bytes)} is free, and deleting the ${what} --keep-previous ${keepPrevious} allows would free only ${formatBytes(freed)}, so none was deleted${keepPrevious > 1 ? ' (a lower --keep-previous deletes more)' : ''}; free some space there`,
+              `not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(room.bytes)} is free, and deleting the ${what} --keep-previous ${keepPrevious} allows would free only ${formatBytes(freed)}, so none was deleted${keepPrevious > 1 ? ' (a lower --keep-previous deletes more)' : ''}; free some space there`,
             );
           // This restore's name is taken past every one in use first: a version deleted now
           // never lends it its name.
@@ -539,9 +563,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         }
       }
       const free = prunedForRoom ? freeBytes(existsSync(target) ? target : dirname(target)) : room?.bytes;
-      if (free !== undefined && free < plan.totalBytes) {
+      if (free !== undefined && free < needBytes) {
         throw new UnsafeArchiveError(
-          `not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`,
+          `not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`,
         );
       }
       const state = stateDir(target);
