@@ -20,6 +20,20 @@ export function tempRoot(label: string): string {
   return mkdtempSync(join(tmpdir(), `gr-${label}-`));
 }
 
+/** Whether this process may mount a tmpfs (root with the capability): the tests of mount points
+ *  and small disks run only then, skipped visibly elsewhere. */
+export function canMountTmpfs(): boolean {
+  if (mountable === undefined) {
+    const probe = mkdtempSync(join(tmpdir(), 'gr-mount-probe-'));
+    mountable =
+      process.getuid?.() === 0 &&
+      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status === 0;
+    if (mountable) spawnSync('umount', [probe]);
+  }
+  return mountable;
+}
+let mountable: boolean | undefined;
+
 /** A tree with nested and empty dirs, binary and text, unusual names, modes and a symlink. */
 export function makeTree(dir: string): void {
   mkdirSync(join(dir, 'nested/deeper/deepest'), { recursive: true });

@@ -8,16 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { join } from 'node:path';
 import { createBackup, fsErrorLine, restoreBackup, stateDir } from '../src/index.js';
 import { mountPoints, mountProblem } from '../src/mounts.js';
-import { snapshot, tempRoot } from './fixtures.js';
-
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return false;
-  const probe = join(tempRoot('mount-probe'), 'm');
-  mkdirSync(probe);
-  const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status === 0;
-  if (ok) spawnSync('umount', [probe]);
-  return ok;
-})();
+import { canMountTmpfs, snapshot, tempRoot } from './fixtures.js';
 
 const mounted: string[] = [];
 function mount(args: string[], at: string): void {
@@ -49,6 +40,15 @@ async function scene(label: string) {
   return { root, target, restore };
 }
 
+/** The restore fails before staging with `message`, and the target is as it was. */
+async function refused(s: Awaited<ReturnType<typeof scene>>, message: string): Promise<void> {
+  const before = snapshot(s.target);
+  const r = await s.restore();
+  expect(r.status).toBe('failed');
+  expect(r.message).toBe(message);
+  expect(snapshot(s.target)).toEqual(before);
+}
+
 describe('mount points in the target', () => {
   it('reads /proc/self/mountinfo: the mount point (octal escapes undone) and the type', () => {
     const dir = tempRoot('mountinfo');
@@ -70,18 +70,15 @@ describe('mount points in the target', () => {
     expect(mountPoints(join(dir, 'none'))).toBeUndefined();
   });
 
-  (canMount ? describe : describe.skip)('as root, with real mounts', () => {
+  (canMountTmpfs() ? describe : describe.skip)('as root, with real mounts', () => {
     it('a root that is a mount point is refused before staging, naming it and the way that works', async () => {
       const s = await scene('mount-root');
       mount(['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs'], join(s.target, 'data'));
       writeFileSync(join(s.target, 'data/release.txt'), 'data on its own volume');
-      const before = snapshot(s.target);
-      const r = await s.restore();
-      expect(r.status).toBe('failed');
-      expect(r.message).toBe(
+      await refused(
+        s,
         `restore failed: cannot replace ${s.target}/data: it is a mount point (tmpfs), which a restore cannot move aside (it renames each root it replaces); restore into it instead, from a backup of its contents (backup --base-dir ${s.target}/data --path .) with --target ${s.target}/data, or unmount it first; nothing was changed`,
       );
-      expect(snapshot(s.target)).toEqual(before);
       expect(existsSync(stateDir(s.target))).toBe(false); // nothing staged, nothing kept
       // A dry run says the same, so a premerge rehearsal finds it.
       expect((await s.restore({ dryRun: true })).message).toMatch(/it is a mount point \(tmpfs\)/);
@@ -138,13 +135,10 @@ describe('mount points in the target', () => {
       mkdirSync(join(s.target, 'app/uploads'));
       mount(['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs'], join(s.target, 'app/uploads'));
       writeFileSync(join(s.target, 'app/uploads/photo.jpg'), 'on the volume');
-      const before = snapshot(s.target);
-      const r = await s.restore();
-      expect(r.status).toBe('failed');
-      expect(r.message).toBe(
+      await refused(
+        s,
         `restore failed: cannot replace ${s.target}/app: ${s.target}/app/uploads inside it is a mount point (tmpfs); the restore moves ${s.target}/app aside whole, so that file system would go with the old version and the backup's copy of its files would take its place; unmount it first (and mount it again after the rollback); nothing was changed`,
       );
-      expect(snapshot(s.target)).toEqual(before);
       expect(readdirSync(s.target).sort()).toEqual(['app', 'data']);
     });
 

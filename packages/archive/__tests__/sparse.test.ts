@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SparseWriter, createBackup, restoreBackup, type BackupManifest } from '../src/index.js';
-import { tempRoot } from './fixtures.js';
+import { canMountTmpfs, tempRoot } from './fixtures.js';
 
 const MiB = 1024 * 1024;
 const onDisk = (path: string): number => statSync(path).blocks * 512;
@@ -76,16 +76,7 @@ describe('sparse files', () => {
     );
   });
 
-  const canMount =
-    process.getuid?.() === 0 &&
-    (() => {
-      const probe = join(tempRoot('sparse-mount-probe'), 'm');
-      mkdirSync(probe);
-      const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status === 0;
-      if (ok) spawnSync('umount', [probe]);
-      return ok;
-    })();
-  (canMount ? it : it.skip)(
+  (canMountTmpfs() ? it : it.skip)(
     'a 256 MiB sparse file restores onto a 4 MiB disk: the free-disk check counts what it takes',
     async () => {
       const root = tempRoot('sparse-small-disk');

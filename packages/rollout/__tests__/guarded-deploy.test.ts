@@ -2,13 +2,13 @@
 // real files, real backups and restores, the OpenAPI-validated fake GitHub, a real webhook.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreBackup } from '@guarded-rollout/archive';
 import { recordRestoredBackup } from '@guarded-rollout/deploy';
 import { deploymentHandlers } from '@guarded-rollout/fake-github';
 import { readUndelivered } from '@guarded-rollout/notify';
+import { canMountTmpfs } from '../../archive/__tests__/fixtures.js';
 import { httpFaults, smtpFaults } from '../../notify/__tests__/faults.js';
 import { runGuardedDeploy } from '../src/index.js';
 import {
@@ -165,15 +165,7 @@ describe('runGuardedDeploy', () => {
   }, 30_000);
 
   // A real tmpfs over the site's data directory (root only; skipped visibly elsewhere).
-  const canMount =
-    process.getuid?.() === 0 &&
-    (() => {
-      const probe = mkdtempSync(join(tmpdir(), 'gr-mount-probe-'));
-      const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status === 0;
-      if (ok) spawnSync('umount', [probe]);
-      return ok;
-    })();
-  (canMount ? it : it.skip)(
+  (canMountTmpfs() ? it : it.skip)(
     'refuses at plan, before any change, when the automatic rollback would meet a mount point in a root it replaces',
     async () => {
       const { site, gh, hook } = await setUp('none');
