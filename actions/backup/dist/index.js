@@ -37010,7 +37010,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(59290);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(12047);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -37019,7 +37019,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 59290:
+/***/ 12047:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37634,6 +37634,8 @@ function checkManifest(raw, source) {
         }
         if (e.type === 'file' && !isSha256Hex(e.sha256))
             bad(`entries[${i}] (${e.path}) lacks a sha256`);
+        if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
+            bad(`entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`);
     }
     return m;
 }
@@ -39378,8 +39380,13 @@ function collect_describeFsError(error, access = 'source') {
             return 'input/output error (failing disk?)';
         case 'EROFS':
             return 'the file system is read-only';
+        case 'EBUSY':
+            return 'it is busy: a mount point, or in use by the system; unmount it (or wait until it is free) and run again';
         default:
-            return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+            // Node's message already starts with the code ("EXDEV: cross-device link not permitted, ...").
+            return e.code && !String(e.message).startsWith(`${e.code}:`)
+                ? `${e.code}: ${e.message}`
+                : String(e?.message ?? e);
     }
 }
 /** An error thrown by a file system call (it carries an errno code). */
@@ -41077,6 +41084,46 @@ function durable_writeAll(fd, buf) {
     for (let off = 0; off < buf.length;)
         off += writeSync(fd, buf, off, buf.length - off);
 }
+/** Block size of the holes a sparse write leaves (a file system's usual block). */
+const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+/**
+ * Writes a file piece by piece, leaving a hole wherever a whole block (aligned in the file) is
+ * zero, as `cp --sparse=auto` does for a sparse source; `finish` sets the size (a trailing hole
+ * writes nothing). For files the backup found sparse: a database or image file of 20 GiB with
+ * little data would otherwise take 20 GiB after a restore.
+ */
+class durable_SparseWriter {
+    fd;
+    position = 0;
+    constructor(fd) {
+        this.fd = fd;
+    }
+    write(piece) {
+        let run = -1; // start in `piece` of the blocks not yet written
+        for (let at = 0; at < piece.length;) {
+            const end = Math.min(piece.length, at + HOLE_BLOCK - ((this.position + at) % HOLE_BLOCK));
+            const hole = end - at === HOLE_BLOCK && piece.subarray(at, end).equals(ZERO_BLOCK);
+            if (hole && run >= 0) {
+                this.writeAt(piece.subarray(run, at), this.position + run);
+                run = -1;
+            }
+            else if (!hole && run < 0)
+                run = at;
+            at = end;
+        }
+        if (run >= 0)
+            this.writeAt(piece.subarray(run), this.position + run);
+        this.position += piece.length;
+    }
+    finish() {
+        ftruncateSync(this.fd, this.position);
+    }
+    writeAt(buf, position) {
+        for (let off = 0; off < buf.length;)
+            off += writeSync(this.fd, buf, off, buf.length - off, position + off);
+    }
+}
 function durable_fsyncDirectory(dir) {
     // Directory fsync makes the rename durable; Windows cannot open directories, and does not need it.
     if (process.platform === 'win32')
@@ -41109,17 +41156,24 @@ function durable_writeFileAtomic(path, text) {
     (0,external_node_fs_.renameSync)(tmp, path);
     durable_fsyncDirectory((0,external_node_path_.dirname)(path));
 }
-function durable_freeBytes(dir) {
+function durable_diskRoom(dir) {
     for (let d = (0,external_node_path_.resolve)(dir);; d = (0,external_node_path_.dirname)(d)) {
         try {
             const s = (0,external_node_fs_.statfsSync)(d);
-            return Number(s.bavail) * Number(s.bsize);
+            return {
+                bytes: Number(s.bavail) * Number(s.bsize),
+                blockSize: Number(s.bsize),
+                inodes: Number(s.files) > 0 ? Number(s.ffree) : undefined,
+            };
         }
         catch {
             if ((0,external_node_path_.dirname)(d) === d)
                 return undefined;
         }
     }
+}
+function durable_freeBytes(dir) {
+    return durable_diskRoom(dir)?.bytes;
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/swap.ts
@@ -41371,10 +41425,32 @@ function swap_keptPreviousVersions(target) {
         .sort((a, b) => a.m[1] === b.m[1] ? Number(a.m[2] ?? 1) - Number(b.m[2] ?? 1) : a.m[1] < b.m[1] ? -1 : 1)
         .map((v) => v.name);
 }
-/** The previous versions `prunePreviousVersions(target, keep)` would delete, oldest first. */
-function swap_previousVersionsBeyond(target, keep) {
-    const kept = swap_keptPreviousVersions(target);
+/** The previous versions `prunePreviousVersions(target, keep, spare)` would delete, oldest
+ *  first: all but the newest `keep`, never `spare` (the version a restore just made, which
+ *  neither counts nor goes, even if a clock set back gave it an older name). */
+function swap_previousVersionsBeyond(target, keep, spare) {
+    const kept = swap_keptPreviousVersions(target).filter((name) => name !== spare);
     return kept.slice(0, Math.max(0, kept.length - keep));
+}
+/** Bytes `paths` hold on disk (allocated blocks; symlinks not followed), or undefined when a part
+ *  cannot be read. Hand-written: a du of a few trees, no library needed for it. */
+function swap_diskUsage(paths) {
+    let total = 0;
+    const walk = (path) => {
+        const s = lstatSync(path, { bigint: false });
+        total += s.blocks * 512;
+        if (s.isDirectory())
+            for (const name of readdirSync(path))
+                walk(join(path, name));
+    };
+    try {
+        for (const path of paths)
+            walk(path);
+    }
+    catch {
+        return undefined;
+    }
+    return total;
 }
 /**
  * Deletes all but the newest `keep` previous versions of `target`, oldest first; the caller holds
@@ -41383,10 +41459,10 @@ function swap_previousVersionsBeyond(target, keep) {
  * leaves removing-<name>, which the next restore's sweep deletes. One line per version: removed,
  * or why not (a failure never stops the restore: the space is the only thing lost).
  */
-function swap_prunePreviousVersions(target, keep) {
+function swap_prunePreviousVersions(target, keep, spare) {
     const state = swap_stateDir(target);
     const lines = [];
-    for (const name of swap_previousVersionsBeyond(target, keep)) {
+    for (const name of swap_previousVersionsBeyond(target, keep, spare)) {
         const from = join(state, 'pre-rollback', name);
         const doomed = join(state, `${REMOVING}${name}`);
         try {
@@ -42085,6 +42161,12 @@ async function writeManifest(zip, p, manifest) {
         out.write(c);
     out.end(crc, size);
 }
+/** `allocated` for a file that takes less on disk than its size (holes): only large files are
+ *  looked at, and only where the platform reports blocks (not Windows). */
+function sparseOf(stat, size) {
+    const allocated = typeof stat.blocks === 'number' ? stat.blocks * 512 : size;
+    return allocated < size ? { allocated } : {};
+}
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
 async function addLarge(zip, entry, level, manifest, pieces) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
@@ -42100,6 +42182,7 @@ async function addLarge(zip, entry, level, manifest, pieces) {
                 gid: r.stat.gid,
                 sha256: r.sha256,
                 mtimeMs: r.stat.mtimeMs,
+                ...sparseOf(r.stat, r.size),
             });
             return;
         }
@@ -42443,13 +42526,18 @@ function writing(path, write) {
 }
 /** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written to `path`
  *  through `fd` when given. */
-async function streamEntry(archive, source, start, fd, sha256, path) {
+async function streamEntry(archive, source, start, fd, sha256, path, sparse = false) {
     const hash = sha256 ? createHash('sha256') : undefined;
+    const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
         hash?.update(piece);
-        if (fd !== undefined)
+        if (holes)
+            writing(path, () => holes.write(piece));
+        else if (fd !== undefined)
             writing(path, () => writeAll(fd, piece));
     });
+    if (holes)
+        writing(path, () => holes.finish());
     if (hash && hash.digest('hex') !== sha256)
         throw new BackupIntegrityError(`entry ${JSON.stringify(source.name)} does not match its manifest SHA256; the backup is corrupt or was altered`);
 }
@@ -42554,7 +42642,7 @@ async function extract_extractPlan(archive, table, options = {}) {
                         writing(file, () => writeAll(fd, data));
                 }
                 else {
-                    await streamEntry(archive, source, start, fd, sha256, file);
+                    await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i));
                 }
                 if (fd !== undefined)
                     writing(file, () => {
@@ -42612,12 +42700,82 @@ async function extract_extractPlan(archive, table, options = {}) {
     return stats;
 }
 
+;// CONCATENATED MODULE: ./packages/archive/src/mounts.ts
+// Mount points a restore must not touch: a root it replaces is renamed aside, and a mount point
+// cannot be renamed (EBUSY, found only after staging), while a file system mounted *inside* a root
+// would be carried away with the old version, leaving the backup's copy of its files in its place.
+
+
+/** The mount points this process sees, from /proc/self/mountinfo (Linux), or undefined where
+ *  there is none. Hand-written: proc(5)'s one-line format (field 5 the mount point, octal
+ *  escapes for space, tab, newline and backslash; the type after " - "), no library needed. */
+function mounts_mountPoints(mountinfo = '/proc/self/mountinfo') {
+    let text;
+    try {
+        text = readFileSync(mountinfo, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
+    const points = [];
+    for (const line of text.split('\n')) {
+        const fields = line.split(' ');
+        const dash = fields.indexOf('-', 6);
+        if (fields.length < 7 || dash < 0)
+            continue;
+        points.push({ path: unescape(fields[4]), type: fields[dash + 1] ?? '?' });
+    }
+    return points;
+}
+/**
+ * Why the live root `name` of `target` cannot be replaced because of a mount point, or undefined:
+ * the root is one (a volume, a bind-mounted directory or file), or one is inside it. `points`:
+ * mountPoints(), read once for all roots; where there is none (undefined), a root on another
+ * device than the target is still found.
+ */
+function mounts_mountProblem(target, name, points) {
+    const live = join(target, name);
+    let real;
+    try {
+        real = join(realpathSync(target), name);
+        lstatSync(real);
+    }
+    catch {
+        return undefined; // not there: nothing to move
+    }
+    const intoIt = `restore into it instead, from a backup of its contents (backup --base-dir ${live} --path .) with --target ${live}, or unmount it first`;
+    if (!points) {
+        if (lstatSync(real).dev !== lstatSync(target).dev)
+            return `cannot replace ${live}: it is on another file system than ${target} (a mount point), which a restore cannot move aside; ${intoIt}; nothing was changed`;
+        return undefined;
+    }
+    const at = points.find((p) => p.path === real);
+    if (at)
+        return `cannot replace ${live}: it is a mount point (${at.type}), which a restore cannot move aside (it renames each root it replaces); ${intoIt}; nothing was changed`;
+    const inside = points.find((p) => p.path.startsWith(`${real}/`));
+    if (inside)
+        return `cannot replace ${live}: ${inside.path} inside it is a mount point (${inside.type}); the restore moves ${live} aside whole, so that file system would go with the old version and the backup's copy of its files would take its place; unmount it first (and mount it again after the rollback); nothing was changed`;
+    return undefined;
+}
+/** The first mountProblem of `names` in `target` (mountinfo read once), or undefined. */
+function firstMountProblem(target, names) {
+    const points = mounts_mountPoints();
+    for (const name of names) {
+        const why = mounts_mountProblem(target, name, points);
+        if (why)
+            return why;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./packages/archive/src/restore.ts
 // Verifying and restoring a backup. A restore either fully succeeds or leaves the live tree as it
 // was: checksum, manifest and every entry are checked first, the tree is built in a staging
 // directory inside the target's state directory, and only then are the backup's top-level roots
 // swapped in (journaled, see swap.ts). Every other path of the target is left alone, and the
 // previous version of each replaced root is kept under `.guarded-rollout/pre-rollback/<UTC>[-n]`.
+
 
 
 
@@ -42694,16 +42852,44 @@ function shareNames(archive, manifest) {
         k++;
     }
 }
+/** At most what staging `plan` takes on a disk of `blockSize` blocks: every file rounded up to
+ *  whole blocks, a block for each directory and symlink, and 2 % + 1 MiB over that (directory
+ *  growth, metadata). --keep-previous deletes before staging when the free space is below it. */
+function stagingFootprint(plan, blockSize) {
+    const block = Math.max(512, blockSize);
+    let bytes = 0;
+    for (const e of plan.entries)
+        bytes += e.type === 'file' ? Math.ceil(fileBytes(e) / block) * block : block;
+    return Math.ceil(bytes * 1.02) + 1024 * 1024;
+}
+/** What file `e` takes once restored: its size, or for a sparse file (manifest `allocated`, which
+ *  the restore's holes reproduce) what it took when backed up. */
+const fileBytes = (e) => Math.min(e.size, e.manifest?.allocated ?? e.size);
+/** Bytes the files of `plan` take once restored (the free-disk check's need). */
+function bytesOnDisk(plan) {
+    let bytes = 0;
+    for (const e of plan.entries)
+        if (e.type === 'file')
+            bytes += fileBytes(e);
+    return bytes;
+}
+/** "keep-previous N: 2 older previous versions deleted<when>", then one line per version. */
+function logPruned(log, label, lines, when = '') {
+    const deleted = lines.filter((line) => line.startsWith('removed ')).length;
+    log.line(`${label}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}${when}` : 'no previous version to delete'}`, ...lines.map((line) => `  ${line}`));
+}
 /** For a full disk: the previous versions earlier rollbacks kept (all of them unless
  *  --keep-previous) may be what filled it. */
-function keptVersionsHint(target, keepPrevious) {
+function keptVersionsHint(target, keepPrevious, deferred = false) {
     const kept = join(stateDir(target), 'pre-rollback');
     const count = keptPreviousVersions(target).length;
     if (!count)
         return '';
     const what = `; ${count} previous version${count === 1 ? '' : 's'} kept by earlier rollbacks ${count === 1 ? 'is' : 'are'} in ${kept}`;
-    return keepPrevious === undefined
-        ? `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`
+    if (keepPrevious === undefined)
+        return `${what} (run again with --keep-previous N to keep only the newest N, this rollback's included, or delete those you no longer need)`;
+    return deferred
+        ? `${what} (--keep-previous ${keepPrevious} had not deleted any: it does so before staging only when the free space looks short, and it looked enough, so something else may be filling the disk; delete those you no longer need)`
         : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
 }
 /** A restore of this many entries or more hashes its archive on the main thread first, not on a
@@ -42891,6 +43077,8 @@ async function restore_restoreBackup(options) {
     let staging;
     /** Where this restore's previous-version names start (set when it deletes older versions). */
     let previousFrom;
+    /** --keep-previous deletes older versions once the swap is done (the room was enough). */
+    let pruneAfterSwap = false;
     let roots = [];
     try {
         if (!options.dryRun) {
@@ -42938,29 +43126,53 @@ async function restore_restoreBackup(options) {
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
+            const room = diskRoom(existsSync(target) ? target : dirname(target));
+            // Sparse files count for what they took on disk when backed up (they are restored with holes).
+            const needBytes = bytesOnDisk(plan);
+            const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
+            if (sparse.length)
+                log.line(`sparse: ${sparse.length} file${sparse.length === 1 ? '' : 's'} (${formatBytes(sparse.reduce((n, e) => n + e.size, 0))}) took ${formatBytes(sparse.reduce((n, e) => n + fileBytes(e), 0))} on disk when backed up; restored with holes where whole blocks are zero`);
+            let prunedForRoom = false;
             if (keepPrevious !== undefined) {
-                // Room for the version this restore keeps: the newest keepPrevious - 1 stay. Only once the
-                // backup is verified, and before the free-disk check, which their space then counts for.
-                if (options.dryRun) {
-                    const doomed = previousVersionsBeyond(target, keepPrevious - 1);
-                    log.line(`keep-previous ${keepPrevious}: ${doomed.length ? `would delete ${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')}` : 'no previous version to delete'}`);
+                // Room for the version this restore keeps: the newest keepPrevious - 1 stay. They are
+                // deleted after the swap, so a restore that fails or is refused loses none; before staging
+                // only when the disk may be too short without their space (then the free-disk check below
+                // counts it), and not at all when even their space would not be enough.
+                const doomed = previousVersionsBeyond(target, keepPrevious - 1);
+                const needs = room ? stagingFootprint(plan, room.blockSize) : 0;
+                const roomy = !room || (room.bytes >= needs && (room.inodes ?? Infinity) >= plan.entries.length);
+                const what = `${doomed.length} older previous version${doomed.length === 1 ? '' : 's'}`;
+                if (!doomed.length) {
+                    log.line(`keep-previous ${keepPrevious}: no previous version to delete`);
+                }
+                else if (options.dryRun) {
+                    log.line(`keep-previous ${keepPrevious}: would delete ${what}: ${doomed.map((name) => join(stateDir(target), 'pre-rollback', name)).join(', ')} (${roomy ? 'after the swap' : 'before staging, for room'})`);
+                }
+                else if (roomy || !room) {
+                    pruneAfterSwap = true;
                 }
                 else {
+                    const freed = diskUsage(doomed.map((name) => join(stateDir(target), 'pre-rollback', name)));
+                    if (freed !== undefined && room.bytes + freed < needBytes)
+                        throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(room.bytes)} is free, and deleting the ${what} --keep-previous ${keepPrevious} allows would free only ${formatBytes(freed)}, so none was deleted${keepPrevious > 1 ? ' (a lower --keep-previous deletes more)' : ''}; free some space there`);
                     // This restore's name is taken past every one in use first: a version deleted now
                     // never lends it its name.
                     previousFrom = firstFreeIndex(join(stateDir(target), 'pre-rollback'), stamp);
-                    const lines = prunePreviousVersions(target, keepPrevious - 1);
-                    const deleted = lines.filter((line) => line.startsWith('removed ')).length;
-                    log.line(`keep-previous ${keepPrevious}: ${lines.length ? `${deleted} older previous version${deleted === 1 ? '' : 's'} deleted${deleted < lines.length ? `, ${lines.length - deleted} could not be` : ''}` : 'no previous version to delete'}`, ...lines.map((line) => `  ${line}`));
+                    prunedForRoom = true;
+                    logPruned(log, `keep-previous ${keepPrevious}`, prunePreviousVersions(target, keepPrevious - 1), ` before staging, for room (${formatBytes(room.bytes)} free, the restore takes up to ${formatBytes(needs)})`);
                 }
             }
-            const free = freeBytes(existsSync(target) ? target : dirname(target));
-            if (free !== undefined && free < plan.totalBytes) {
-                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(plan.totalBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
+            const free = prunedForRoom ? freeBytes(existsSync(target) ? target : dirname(target)) : room?.bytes;
+            if (free !== undefined && free < needBytes) {
+                throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
             const state = stateDir(target);
             // Before anything is staged: every live root it replaces must be movable by this user.
-            const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined);
+            // ... and none may be, or hold, a mount point (mounts.ts).
+            const mounts = mountPoints();
+            const stuck = roots
+                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
+                .find((why) => why !== undefined);
             if (stuck)
                 throw new Error(stuck);
             // From here on only the table: the per-entry objects are released (plantable.ts). What
@@ -43002,6 +43214,11 @@ async function restore_restoreBackup(options) {
             if (existsSync(previous))
                 previousTree = previous;
             log.line(`swapped: ${roots.join(', ')} in ${target} now hold the backup${previousTree ? `; their previous versions are kept in ${previousTree}` : ''}`);
+            if (pruneAfterSwap) {
+                // The swap is done: the older versions go now (the one just made neither counts nor goes).
+                const made = previousTree && basename(previousTree);
+                logPruned(log, `keep-previous ${keepPrevious}`, prunePreviousVersions(target, keepPrevious - (made ? 1 : 0), made));
+            }
         });
     }
     catch (error) {
@@ -43027,7 +43244,7 @@ async function restore_restoreBackup(options) {
         let message = isFsError(error) ? fsErrorLine(error, 'write') : error.message;
         const code = error?.code;
         if (code === 'ENOSPC' || code === 'EDQUOT')
-            message += keptVersionsHint(target, keepPrevious);
+            message += keptVersionsHint(target, keepPrevious, pruneAfterSwap);
         log.line(`FAILED: ${message}`, error instanceof SwapIncompleteError
             ? `the swap of ${target} is journaled and is finished by the next restore or backup of it`
             : `the live tree ${target} was not changed`);
@@ -43614,6 +43831,7 @@ async function runRollback(options) {
 
 ;// CONCATENATED MODULE: ./packages/archive/src/index.ts
 // @guarded-rollout/archive: verified backups and all-or-nothing restores (see each module's header).
+
 
 
 
