@@ -51691,6 +51691,14 @@ async function restore_restoreBackup(options) {
                 }
                 log.line(`environment: backup is from "${manifest.environment}", restoring into "${environment}" because --force was given`);
             }
+            // Before anything is staged or deleted: every live root it replaces must be movable by this
+            // user, and none may be, or hold, a mount point (mounts.ts).
+            const mounts = mountPoints();
+            const stuck = roots
+                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
+                .find((why) => why !== undefined);
+            if (stuck)
+                throw new Error(stuck);
             const room = diskRoom(existsSync(target) ? target : dirname(target));
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
             const needBytes = bytesOnDisk(plan);
@@ -51732,14 +51740,6 @@ async function restore_restoreBackup(options) {
                 throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
             const state = stateDir(target);
-            // Before anything is staged: every live root it replaces must be movable by this user.
-            // ... and none may be, or hold, a mount point (mounts.ts).
-            const mounts = mountPoints();
-            const stuck = roots
-                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
-                .find((why) => why !== undefined);
-            if (stuck)
-                throw new Error(stuck);
             // From here on only the table: the per-entry objects are released (plantable.ts). What
             // reading and planning left (the manifest's lines, the central directory's blocks) is
             // collected first: on 100,000 entries the table was otherwise built on top of it (peak
