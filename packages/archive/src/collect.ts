@@ -105,7 +105,8 @@ function nonRegularKind(stat: Stats): string | undefined {
   return undefined;
 }
 
-const GLOB_CHARS = /[*?[\]{}!]/;
+/** Characters that make a backup path a glob (the walk expands it). */
+export const GLOB_CHARS = /[*?[\]{}!]/;
 
 /**
  * The same number, typed as a small integer when it is one. Stats values come out of a

@@ -3,9 +3,11 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-/** Writes all of `buf` (a write may take fewer bytes than asked). */
-export function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+/** Writes all of `buf` (a write may take fewer bytes than asked), at the file's position or,
+ *  given `position`, there. */
+export function writeAll(fd: number, buf: Buffer, position?: number): void {
+  for (let off = 0; off < buf.length;)
+    off += writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
 }
 
 /** Block size of the holes a sparse write leaves (a file system's usual block). */
@@ -29,22 +31,17 @@ export class SparseWriter {
       const end = Math.min(piece.length, at + HOLE_BLOCK - ((this.position + at) % HOLE_BLOCK));
       const hole = end - at === HOLE_BLOCK && piece.subarray(at, end).equals(ZERO_BLOCK);
       if (hole && run >= 0) {
-        this.writeAt(piece.subarray(run, at), this.position + run);
+        writeAll(this.fd, piece.subarray(run, at), this.position + run);
         run = -1;
       } else if (!hole && run < 0) run = at;
       at = end;
     }
-    if (run >= 0) this.writeAt(piece.subarray(run), this.position + run);
+    if (run >= 0) writeAll(this.fd, piece.subarray(run), this.position + run);
     this.position += piece.length;
   }
 
   finish(): void {
     ftruncateSync(this.fd, this.position);
-  }
-
-  private writeAt(buf: Buffer, position: number): void {
-    for (let off = 0; off < buf.length;)
-      off += writeSync(this.fd, buf, off, buf.length - off, position + off);
   }
 }
 

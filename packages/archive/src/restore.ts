@@ -51,7 +51,7 @@ import { locateCentralDirectory, type CentralDirectoryLocation } from './zipread
 import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
 import { diskRoom, freeBytes } from './durable.js';
-import { mountPoints, mountProblem } from './mounts.js';
+import { firstMountProblem } from './mounts.js';
 import { describeFsError, fsErrorLine, isFsError } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
@@ -520,12 +520,12 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
       // Before anything is staged or deleted: every live root it replaces must be movable by this
       // user, and none may be, or hold, a mount point (mounts.ts).
-      const mounts = mountPoints();
-      const stuck = roots
-        .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
-        .find((why) => why !== undefined);
+      const stuck =
+        roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
+        firstMountProblem(target, roots);
       if (stuck) throw new Error(stuck);
-      const room = diskRoom(existsSync(target) ? target : dirname(target));
+      const disk = existsSync(target) ? target : dirname(target);
+      const room = diskRoom(disk);
       // Sparse files count for what they took on disk when backed up (they are restored with holes).
       const needBytes = bytesOnDisk(plan);
       const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
@@ -569,7 +569,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           );
         }
       }
-      const free = prunedForRoom ? freeBytes(existsSync(target) ? target : dirname(target)) : room?.bytes;
+      const free = prunedForRoom ? freeBytes(disk) : room?.bytes;
       if (free !== undefined && free < needBytes) {
         throw new UnsafeArchiveError(
           `not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`,

@@ -10,6 +10,7 @@ import { relative, resolve, sep } from 'node:path';
 import {
   createBackup,
   firstMountProblem,
+  GLOB_CHARS,
   recordDeployedTree,
   runRollback,
   type HealthSettings,
@@ -682,7 +683,7 @@ function backupRootNames(backup: BackupSettings, cwd: string): string[] {
       } catch {
         // the backup reports a base directory it cannot read
       }
-    } else if (first !== '..' && !/[*?[\]{}!]/.test(first)) names.add(first);
+    } else if (first !== '..' && !GLOB_CHARS.test(first)) names.add(first);
   }
   return [...names];
 }
