@@ -48134,6 +48134,7 @@ function nonRegularKind(stat) {
         return 'a block device';
     return undefined;
 }
+/** Characters that make a backup path a glob (the walk expands it). */
 const GLOB_CHARS = /[*?[\]{}!]/;
 /**
  * The same number, typed as a small integer when it is one. Stats values come out of a
@@ -49646,10 +49647,11 @@ function acquireLock(path, purpose, now = () => new Date()) {
 // after a rename, atomic small-file writes, free space.
 
 
-/** Writes all of `buf` (a write may take fewer bytes than asked). */
-function durable_writeAll(fd, buf) {
+/** Writes all of `buf` (a write may take fewer bytes than asked), at the file's position or,
+ *  given `position`, there. */
+function durable_writeAll(fd, buf, position) {
     for (let off = 0; off < buf.length;)
-        off += writeSync(fd, buf, off, buf.length - off);
+        off += writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
 }
 /** Block size of the holes a sparse write leaves (a file system's usual block). */
 const HOLE_BLOCK = 4096;
@@ -49672,7 +49674,7 @@ class durable_SparseWriter {
             const end = Math.min(piece.length, at + HOLE_BLOCK - ((this.position + at) % HOLE_BLOCK));
             const hole = end - at === HOLE_BLOCK && piece.subarray(at, end).equals(ZERO_BLOCK);
             if (hole && run >= 0) {
-                this.writeAt(piece.subarray(run, at), this.position + run);
+                durable_writeAll(this.fd, piece.subarray(run, at), this.position + run);
                 run = -1;
             }
             else if (!hole && run < 0)
@@ -49680,15 +49682,11 @@ class durable_SparseWriter {
             at = end;
         }
         if (run >= 0)
-            this.writeAt(piece.subarray(run), this.position + run);
+            durable_writeAll(this.fd, piece.subarray(run), this.position + run);
         this.position += piece.length;
     }
     finish() {
         ftruncateSync(this.fd, this.position);
-    }
-    writeAt(buf, position) {
-        for (let off = 0; off < buf.length;)
-            off += writeSync(this.fd, buf, off, buf.length - off, position + off);
     }
 }
 function durable_fsyncDirectory(dir) {
@@ -51274,7 +51272,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 /** The mount points this process sees, from /proc/self/mountinfo (Linux), or undefined where
  *  there is none. Hand-written: proc(5)'s one-line format (field 5 the mount point, octal
  *  escapes for space, tab, newline and backslash; the type after " - "), no library needed. */
-function mounts_mountPoints(mountinfo = '/proc/self/mountinfo') {
+function mountPoints(mountinfo = '/proc/self/mountinfo') {
     let text;
     try {
         text = readFileSync(mountinfo, 'utf8');
@@ -51299,7 +51297,7 @@ function mounts_mountPoints(mountinfo = '/proc/self/mountinfo') {
  * mountPoints(), read once for all roots; where there is none (undefined), a root on another
  * device than the target is still found.
  */
-function mounts_mountProblem(target, name, points) {
+function mountProblem(target, name, points) {
     const live = join(target, name);
     let real;
     try {
@@ -51324,10 +51322,10 @@ function mounts_mountProblem(target, name, points) {
     return undefined;
 }
 /** The first mountProblem of `names` in `target` (mountinfo read once), or undefined. */
-function firstMountProblem(target, names) {
-    const points = mounts_mountPoints();
+function mounts_firstMountProblem(target, names) {
+    const points = mountPoints();
     for (const name of names) {
-        const why = mounts_mountProblem(target, name, points);
+        const why = mountProblem(target, name, points);
         if (why)
             return why;
     }
@@ -51693,13 +51691,12 @@ async function restore_restoreBackup(options) {
             }
             // Before anything is staged or deleted: every live root it replaces must be movable by this
             // user, and none may be, or hold, a mount point (mounts.ts).
-            const mounts = mountPoints();
-            const stuck = roots
-                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
-                .find((why) => why !== undefined);
+            const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
+                firstMountProblem(target, roots);
             if (stuck)
                 throw new Error(stuck);
-            const room = diskRoom(existsSync(target) ? target : dirname(target));
+            const disk = existsSync(target) ? target : dirname(target);
+            const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
             const needBytes = bytesOnDisk(plan);
             const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
@@ -51735,7 +51732,7 @@ async function restore_restoreBackup(options) {
                     logPruned(log, `keep-previous ${keepPrevious}`, prunePreviousVersions(target, keepPrevious - 1), ` before staging, for room (${formatBytes(room.bytes)} free, the restore takes up to ${formatBytes(needs)})`);
                 }
             }
-            const free = prunedForRoom ? freeBytes(existsSync(target) ? target : dirname(target)) : room?.bytes;
+            const free = prunedForRoom ? freeBytes(disk) : room?.bytes;
             if (free !== undefined && free < needBytes) {
                 throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }

@@ -55328,6 +55328,7 @@ function nonRegularKind(stat) {
         return 'a block device';
     return undefined;
 }
+/** Characters that make a backup path a glob (the walk expands it). */
 const GLOB_CHARS = /[*?[\]{}!]/;
 /**
  * The same number, typed as a small integer when it is one. Stats values come out of a
@@ -56840,10 +56841,11 @@ function acquireLock(path, purpose, now = () => new Date()) {
 // after a rename, atomic small-file writes, free space.
 
 
-/** Writes all of `buf` (a write may take fewer bytes than asked). */
-function writeAll(fd, buf) {
+/** Writes all of `buf` (a write may take fewer bytes than asked), at the file's position or,
+ *  given `position`, there. */
+function writeAll(fd, buf, position) {
     for (let off = 0; off < buf.length;)
-        off += (0,external_node_fs_.writeSync)(fd, buf, off, buf.length - off);
+        off += (0,external_node_fs_.writeSync)(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
 }
 /** Block size of the holes a sparse write leaves (a file system's usual block). */
 const HOLE_BLOCK = 4096;
@@ -56866,7 +56868,7 @@ class SparseWriter {
             const end = Math.min(piece.length, at + HOLE_BLOCK - ((this.position + at) % HOLE_BLOCK));
             const hole = end - at === HOLE_BLOCK && piece.subarray(at, end).equals(ZERO_BLOCK);
             if (hole && run >= 0) {
-                this.writeAt(piece.subarray(run, at), this.position + run);
+                writeAll(this.fd, piece.subarray(run, at), this.position + run);
                 run = -1;
             }
             else if (!hole && run < 0)
@@ -56874,15 +56876,11 @@ class SparseWriter {
             at = end;
         }
         if (run >= 0)
-            this.writeAt(piece.subarray(run), this.position + run);
+            writeAll(this.fd, piece.subarray(run), this.position + run);
         this.position += piece.length;
     }
     finish() {
         (0,external_node_fs_.ftruncateSync)(this.fd, this.position);
-    }
-    writeAt(buf, position) {
-        for (let off = 0; off < buf.length;)
-            off += (0,external_node_fs_.writeSync)(this.fd, buf, off, buf.length - off, position + off);
     }
 }
 function fsyncDirectory(dir) {
@@ -59102,13 +59100,12 @@ async function restoreBackup(options) {
             }
             // Before anything is staged or deleted: every live root it replaces must be movable by this
             // user, and none may be, or hold, a mount point (mounts.ts).
-            const mounts = mountPoints();
-            const stuck = roots
-                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
-                .find((why) => why !== undefined);
+            const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
+                firstMountProblem(target, roots);
             if (stuck)
                 throw new Error(stuck);
-            const room = diskRoom((0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target));
+            const disk = (0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target);
+            const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
             const needBytes = bytesOnDisk(plan);
             const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
@@ -59144,7 +59141,7 @@ async function restoreBackup(options) {
                     logPruned(log, `keep-previous ${keepPrevious}`, prunePreviousVersions(target, keepPrevious - 1), ` before staging, for room (${formatBytes(room.bytes)} free, the restore takes up to ${formatBytes(needs)})`);
                 }
             }
-            const free = prunedForRoom ? freeBytes((0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target)) : room?.bytes;
+            const free = prunedForRoom ? freeBytes(disk) : room?.bytes;
             if (free !== undefined && free < needBytes) {
                 throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${formatBytes(needBytes)}, ${formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
@@ -83780,7 +83777,7 @@ function backupRootNames(backup, cwd) {
                 // the backup reports a base directory it cannot read
             }
         }
-        else if (first !== '..' && !/[*?[\]{}!]/.test(first))
+        else if (first !== '..' && !GLOB_CHARS.test(first))
             names.add(first);
     }
     return [...names];

@@ -40901,6 +40901,7 @@ function nonRegularKind(stat) {
         return 'a block device';
     return undefined;
 }
+/** Characters that make a backup path a glob (the walk expands it). */
 const GLOB_CHARS = /[*?[\]{}!]/;
 /**
  * The same number, typed as a small integer when it is one. Stats values come out of a
@@ -42558,10 +42559,11 @@ function lock_acquireLock(path, purpose, now = () => new Date()) {
 // after a rename, atomic small-file writes, free space.
 
 
-/** Writes all of `buf` (a write may take fewer bytes than asked). */
-function writeAll(fd, buf) {
+/** Writes all of `buf` (a write may take fewer bytes than asked), at the file's position or,
+ *  given `position`, there. */
+function writeAll(fd, buf, position) {
     for (let off = 0; off < buf.length;)
-        off += (0,external_node_fs_.writeSync)(fd, buf, off, buf.length - off);
+        off += (0,external_node_fs_.writeSync)(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
 }
 /** Block size of the holes a sparse write leaves (a file system's usual block). */
 const HOLE_BLOCK = 4096;
@@ -42584,7 +42586,7 @@ class SparseWriter {
             const end = Math.min(piece.length, at + HOLE_BLOCK - ((this.position + at) % HOLE_BLOCK));
             const hole = end - at === HOLE_BLOCK && piece.subarray(at, end).equals(ZERO_BLOCK);
             if (hole && run >= 0) {
-                this.writeAt(piece.subarray(run, at), this.position + run);
+                writeAll(this.fd, piece.subarray(run, at), this.position + run);
                 run = -1;
             }
             else if (!hole && run < 0)
@@ -42592,15 +42594,11 @@ class SparseWriter {
             at = end;
         }
         if (run >= 0)
-            this.writeAt(piece.subarray(run), this.position + run);
+            writeAll(this.fd, piece.subarray(run), this.position + run);
         this.position += piece.length;
     }
     finish() {
         (0,external_node_fs_.ftruncateSync)(this.fd, this.position);
-    }
-    writeAt(buf, position) {
-        for (let off = 0; off < buf.length;)
-            off += (0,external_node_fs_.writeSync)(this.fd, buf, off, buf.length - off, position + off);
     }
 }
 function durable_fsyncDirectory(dir) {
@@ -44822,13 +44820,12 @@ async function restoreBackup(options) {
             }
             // Before anything is staged or deleted: every live root it replaces must be movable by this
             // user, and none may be, or hold, a mount point (mounts.ts).
-            const mounts = mountPoints();
-            const stuck = roots
-                .map((name) => unmovable(target, name) ?? mountProblem(target, name, mounts))
-                .find((why) => why !== undefined);
+            const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
+                firstMountProblem(target, roots);
             if (stuck)
                 throw new Error(stuck);
-            const room = diskRoom((0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target));
+            const disk = (0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target);
+            const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
             const needBytes = bytesOnDisk(plan);
             const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
@@ -44864,7 +44861,7 @@ async function restoreBackup(options) {
                     logPruned(log, `keep-previous ${keepPrevious}`, prunePreviousVersions(target, keepPrevious - 1), ` before staging, for room (${units_formatBytes(room.bytes)} free, the restore takes up to ${units_formatBytes(needs)})`);
                 }
             }
-            const free = prunedForRoom ? durable_freeBytes((0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target)) : room?.bytes;
+            const free = prunedForRoom ? durable_freeBytes(disk) : room?.bytes;
             if (free !== undefined && free < needBytes) {
                 throw new UnsafeArchiveError(`not enough free disk in ${target}: the restore needs ${units_formatBytes(needBytes)}, ${units_formatBytes(free)} is free${keptVersionsHint(target, keepPrevious)}`);
             }
