@@ -3,7 +3,8 @@
 // run — `zip -r -q` + `sha256sum` (backup), `sha256sum -c` (verify), `unzip -q` (restore; also
 // `unzip -q; sync`, since our restore makes the tree durable before the swap; and a rollback over
 // a recorded live tree against `unzip -q -o` over the same tree; and, for verify, the floor of any
-// Node program: start-up, read and SHA256, no checks). Each
+// Node program: start-up, read and SHA256, no checks; and that plus reading the central directory
+// and the manifest, which any verify of the structure must do, still with no checks). Each
 // task is timed twice for us: the library call in-process (bundled by this script into its scratch
 // directory) and the real CLI end to end (`packages/cli/dist`, build it with `pnpm build`). Wall
 // time and peak RSS of every child come from /usr/bin/time. The data is generated here, never
@@ -70,6 +71,47 @@ const b = Buffer.allocUnsafe(4 * 1024 * 1024);
 for (let n = fs.readSync(fd, b, 0, b.length, null); n > 0; n = fs.readSync(fd, b, 0, b.length, null))
   hash.update(b.subarray(0, n));
 if (hash.digest('hex') !== fs.readFileSync(zip + '.sha256', 'utf8').slice(0, 64)) process.exit(1);
+`,
+);
+
+// The same floor plus the least any verify of the structure must do: read the central directory
+// (every name decoded), inflate the manifest and parse it, with none of the checks on either.
+// The CLI's verify --quick rows are read against it too: what is left above it is the checks.
+const floorStructure = join(work, 'node-floor-structure.cjs');
+writeFileSync(
+  floorStructure,
+  `const fs = require('node:fs');
+const { inflateRawSync } = require('node:zlib');
+const zip = process.argv[2];
+const fd = fs.openSync(zip, 'r');
+const size = fs.fstatSync(fd).size;
+const tail = Buffer.alloc(Math.min(size, 65557));
+fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+let count = tail.readUInt16LE(eocd + 10), cdSize = tail.readUInt32LE(eocd + 12), cdOff = tail.readUInt32LE(eocd + 16);
+if (count === 0xffff || cdOff === 0xffffffff) {
+  const z = Buffer.alloc(56);
+  fs.readSync(fd, z, 0, 56, Number(tail.readBigUInt64LE(eocd - 20 + 8)));
+  count = Number(z.readBigUInt64LE(32)); cdSize = Number(z.readBigUInt64LE(40)); cdOff = Number(z.readBigUInt64LE(48));
+}
+const cd = Buffer.alloc(cdSize);
+fs.readSync(fd, cd, 0, cdSize, cdOff);
+const names = new Map();
+let manifestAt = -1, manifestSize = 0;
+for (let i = 0, p = 0; i < count; i++) {
+  const n = cd.readUInt16LE(p + 28), x = cd.readUInt16LE(p + 30), c = cd.readUInt16LE(p + 32);
+  const name = cd.toString('utf8', p + 46, p + 46 + n);
+  names.set(name, i);
+  if (name === '.guarded-rollout-backup.json') { manifestAt = cd.readUInt32LE(p + 42); manifestSize = cd.readUInt32LE(p + 20); }
+  p += 46 + n + x + c;
+}
+const local = Buffer.alloc(30);
+fs.readSync(fd, local, 0, 30, manifestAt);
+const packed = Buffer.alloc(manifestSize);
+fs.readSync(fd, packed, 0, manifestSize, manifestAt + 30 + local.readUInt16LE(26) + local.readUInt16LE(28));
+const manifest = JSON.parse(inflateRawSync(packed).toString('utf8'));
+if (manifest.entries.length + 1 > names.size) process.exit(1);
+require(${JSON.stringify(floor)});
 `,
 );
 
@@ -194,6 +236,7 @@ function bench(name, make) {
     timed('lib verify', `${node} ${inproc} verify ${libZip}`, dir);
     timed('cli verify-backup --quick', `${node} ${cli} verify-backup --quick ${zip}`, dir);
     timed('node floor', `${node} ${floor} ${zip}`, dir);
+    timed('node floor + structure', `${node} ${floorStructure} ${zip}`, dir);
     timed('unzip -q', `unzip -q ${zip} -d restored-ref${r}`, dir);
     // Our restore makes the staged tree durable before it swaps it in (the swap journal's fsync
     // flushes it on ext4); unzip leaves it in the page cache. This row shows what durability costs.
@@ -228,6 +271,7 @@ function bench(name, make) {
     refOver,
     cliOver,
     nodeFloor,
+    nodeFloorStructure,
   ] = [
     'zip -r -q + sha256sum',
     'lib backup',
@@ -242,6 +286,7 @@ function bench(name, make) {
     'unzip -q -o (over the tree)',
     'cli rollback over live',
     'node floor',
+    'node floor + structure',
   ].map(summary);
   const diff = spawnSync('diff', ['-r', 'tree', 'restored-cli/tree'], { cwd: dir, encoding: 'utf8' });
   if (diff.status !== 0) throw new Error(`restored tree differs:\n${diff.stdout.slice(0, 2000)}`);
@@ -252,6 +297,7 @@ function bench(name, make) {
     ['restore (durable ref)', refRestoreSync, libRestore, cliRestore],
     ['rollback over live tree', refOver, undefined, cliOver],
     ['verify floor (node, no checks)', refVerify, undefined, nodeFloor],
+    ['verify floor + reading the structure', refVerify, undefined, nodeFloorStructure],
   ])
     rows.push([
       name,
