@@ -1,16 +1,18 @@
 // Spawns the committed bundle the way the runner does (INPUT_* env, GITHUB_OUTPUT and
 // GITHUB_STEP_SUMMARY files) against a real HTTP service on loopback.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canMountTmpfs } from '../../../packages/archive/__tests__/fixtures.js';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const gatesConfig = fileURLToPath(new URL('../../../quality-gates-config.json', import.meta.url));
+const cliBin = fileURLToPath(new URL('../../../packages/cli/bin/guarded-rollout.js', import.meta.url));
 const servers: Server[] = [];
 
 afterEach(async () => {
@@ -190,6 +192,111 @@ describe('monitor-gates bundle', () => {
       /::error::pre-flight failed:.*input "auto-rollback" is on but no rollback target/,
     );
   });
+
+  /** A live tree (app/version, data/db) and an operator's backup of it, made with the CLI. */
+  function liveWithBackup(): { dir: string; target: string; zip: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-rollback-'));
+    const target = join(dir, 'live');
+    mkdirSync(join(target, 'app'), { recursive: true });
+    mkdirSync(join(target, 'data'));
+    writeFileSync(join(target, 'app/version'), '1.0.0');
+    writeFileSync(join(target, 'data/db'), 'rows');
+    const made = spawnSync(
+      process.execPath,
+      [
+        cliBin,
+        'backup',
+        '--env',
+        'production',
+        '--base-dir',
+        target,
+        '--path',
+        'app',
+        '--path',
+        'data',
+        '--out',
+        join(dir, 'backups'),
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    expect(made.stderr).toBe('');
+    expect(made.status).toBe(0);
+    const zip = readdirSync(join(dir, 'backups')).find((f) => f.endsWith('.zip'))!;
+    return { dir, target, zip: join(dir, 'backups', zip) };
+  }
+  const withCli = existsSync(fileURLToPath(new URL('../../../packages/cli/dist/index.js', import.meta.url)))
+    ? it
+    : it.skip;
+
+  withCli(
+    'with a target, the watch first dry-runs its automatic rollback: named when it would work; a corrupt backup refuses the watch before any poll',
+    async () => {
+      const url = await service({ healthy: true, restoredFile: '/nonexistent' });
+      const { dir, target, zip } = liveWithBackup();
+      const inputs = {
+        environment: 'production',
+        config: gatesConfig,
+        'health-url': `${url}/health`,
+        'metrics-url': `${url}/metrics`,
+        duration: '1m',
+        'time-scale': '600',
+        'auto-rollback': 'true',
+        target,
+        'backup-dir': join(dir, 'backups'),
+        notify: 'false',
+      };
+      const ok = await runBundle(inputs);
+      expect(ok.stdout).toContain(
+        `pre-flight: the automatic rollback's dry run passed: verified ${zip.split('/').pop()}; would restore it into ${target}`,
+      );
+      expect(ok.outputs.result).toBe('passed');
+      expect(ok.code).toBe(0);
+      const bytes = readFileSync(zip);
+      bytes[100] = bytes[100]! ^ 0x01;
+      writeFileSync(zip, bytes);
+      const bad = await runBundle(inputs);
+      expect(bad.stdout).toMatch(
+        /::error::pre-flight failed:%0A {2}- the automatic rollback would fail now \(its dry run\): checksum mismatch for .*\.zip: .*the backup is corrupt or was altered/,
+      );
+      expect(bad.stdout).not.toMatch(/^T\+/m);
+      expect(bad.outputs.result).toBeUndefined();
+      expect(bad.code).toBe(1);
+      expect(readFileSync(join(target, 'app/version'), 'utf8')).toBe('1.0.0');
+    },
+  );
+
+  (canMountTmpfs() ? withCli : it.skip)(
+    'a root of the rollback target that is a mount point (a data volume) refuses the watch before it starts, naming it (root, real tmpfs)',
+    async () => {
+      const url = await service({ healthy: true, restoredFile: '/nonexistent' });
+      const { dir, target } = liveWithBackup();
+      const data = join(target, 'data');
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', data]).status).toBe(0);
+      try {
+        writeFileSync(join(data, 'db'), 'rows on the volume');
+        const run = await runBundle({
+          environment: 'production',
+          config: gatesConfig,
+          'health-url': `${url}/health`,
+          'metrics-url': `${url}/metrics`,
+          duration: '1m',
+          'time-scale': '600',
+          'auto-rollback': 'true',
+          target,
+          'backup-dir': join(dir, 'backups'),
+          notify: 'false',
+        });
+        expect(run.stdout).toContain(
+          `the automatic rollback would fail now (its dry run): restore failed: cannot replace ${data}: it is a mount point (tmpfs)`,
+        );
+        expect(run.stdout).not.toMatch(/^T\+/m);
+        expect(run.code).toBe(1);
+        expect(readFileSync(join(data, 'db'), 'utf8')).toBe('rows on the volume');
+      } finally {
+        spawnSync('umount', [data]);
+      }
+    },
+  );
 
   it('refuses a bad time-scale with a message naming the input', async () => {
     const run = await runBundle({

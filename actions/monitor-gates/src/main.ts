@@ -116,6 +116,7 @@ export async function run(): Promise<void> {
       const checked = await preflight({
         ...inputs.watch,
         rollbackConfigured: rollbackChoice !== undefined,
+        ...(rollbackChoice?.check ? { rollbackCheck: rollbackChoice.check } : {}),
         autoRollbackName: 'input "auto-rollback"',
       });
       for (const line of checked.lines) core.info(line);

@@ -221,6 +221,11 @@ describe('guarded-rollout monitor', () => {
         ],
         { cwd: dir },
       );
+      // The watch dry-ran this rollback before its first poll.
+      expect(run.stdout).toMatch(
+        /pre-flight: the automatic rollback's dry run passed: verified dhash_production_\w+\.zip; would restore it into /,
+      );
+      expect(run.stdout.indexOf("rollback's dry run passed")).toBeLessThan(run.stdout.indexOf('T+'));
       expect(run.stdout).toMatch(/result: violated — health/);
       expect(run.stdout).toMatch(/rollback succeeded: restored dhash_production_\w+\.zip/);
       expect(readFileSync(join(target, 'version'), 'utf8')).toBe('1.0.0');

@@ -2,7 +2,8 @@
 // naming the selector and what the endpoint has instead; a mismatch found before the watch is exit
 // 2; a series that vanishes mid-run trips the gate fail closed; garbage is named as garbage.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createBackup } from '@guarded-rollout/archive';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { loadGatesConfig } from '@guarded-rollout/gates';
 import {
   FakeClock,
   PreflightError,
+  chooseRollback,
   createSampler,
   preflight,
   prepareWatch,
@@ -246,6 +248,114 @@ describe('pre-flight', () => {
     const noTarget = await cli([...args, '--auto-rollback']);
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toMatch(/--auto-rollback is on but no rollback target/);
+  });
+});
+
+describe('pre-flight of the automatic rollback (its dry run, on real files)', () => {
+  const common = { environment: 'production', configFile };
+  /** A live tree, a backup of it in backups/, and the rollback the watch would run. */
+  async function scene(): Promise<{
+    dir: string;
+    target: string;
+    zip: string;
+    rollback: ReturnType<typeof chooseRollback>;
+  }> {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-rollback-'));
+    const target = join(dir, 'live');
+    mkdirSync(target);
+    writeFileSync(join(target, 'version'), '1.0.0');
+    const made = await createBackup({
+      environment: 'production',
+      paths: ['version'],
+      baseDir: target,
+      outDir: join(dir, 'backups'),
+      cwd: dir,
+    });
+    writeFileSync(join(target, 'version'), '1.1.0');
+    const rollback = chooseRollback({
+      environment: 'production',
+      target,
+      backupDir: join(dir, 'backups'),
+      cwd: dir,
+    });
+    return { dir, target, zip: made.backupPath, rollback };
+  }
+
+  it('a good backup passes and is named; a corrupt or missing one is a problem; the live tree is untouched', async () => {
+    reset();
+    const { dir, target, zip, rollback } = await scene();
+    const options = {
+      ...common,
+      healthUrl: `${base}/health`,
+      metricsUrl: `${base}/metrics`,
+      autoRollback: true,
+      rollbackConfigured: true,
+      rollbackCheck: rollback!.check!,
+    };
+    const ok = await preflight(options);
+    expect(ok.problems).toEqual([]);
+    expect(ok.rollback).toBe(
+      `pre-flight: the automatic rollback's dry run passed: verified ${zip.split('/').pop()}; would restore it into ${target}`,
+    );
+    expect(ok.lines).toContain(ok.rollback);
+    // Not run when the rollback is not automatic, or the migration is irreversible.
+    expect((await preflight({ ...options, autoRollback: false })).rollback).toBeUndefined();
+    expect((await preflight({ ...options, migrationSafety: 'irreversible' })).rollback).toBeUndefined();
+
+    const bytes = readFileSync(zip);
+    bytes[40] = bytes[40]! ^ 0xff;
+    writeFileSync(zip, bytes);
+    const corrupt = await preflight(options);
+    expect(corrupt.ok).toBe(false);
+    expect(corrupt.problems).toEqual([
+      expect.stringMatching(
+        /^the automatic rollback would fail now \(its dry run\): checksum mismatch for .*\.zip: .* the backup is corrupt or was altered$/,
+      ),
+    ]);
+    const emptied = chooseRollback({
+      environment: 'production',
+      target,
+      backupDir: join(dir, 'nowhere'),
+      cwd: dir,
+    });
+    const missing = await preflight({ ...options, rollbackCheck: emptied!.check! });
+    expect(missing.problems).toEqual([
+      expect.stringMatching(
+        /^the automatic rollback would fail now \(its dry run\): no complete backup of environment "production" in .*nowhere \(the directory does not exist\)$/,
+      ),
+    ]);
+    // A dry run changes nothing: the deployed release is still live, with no state directory.
+    expect(readFileSync(join(target, 'version'), 'utf8')).toBe('1.1.0');
+    expect(readdirSync(target)).toEqual(['version']);
+  });
+
+  it('the watch refuses to start, before any poll, when its automatic rollback would fail', async () => {
+    reset();
+    const { zip, rollback } = await scene();
+    writeFileSync(zip, 'not a zip');
+    let polled = false;
+    const watch = watchDeployment({
+      ...common,
+      healthUrl: `${base}/health`,
+      metricsUrl: `${base}/metrics`,
+      autoRollback: true,
+      rollback: rollback!,
+      outDir: mkdtempSync(join(tmpdir(), 'preflight-')),
+      clock: new FakeClock(),
+      log: (line) => {
+        if (/^T\+/.test(line)) polled = true;
+      },
+    });
+    await expect(watch).rejects.toBeInstanceOf(PreflightError);
+    await expect(watch).rejects.toThrow(
+      /the automatic rollback would fail now \(its dry run\): checksum mismatch/,
+    );
+    expect(polled).toBe(false);
+  });
+
+  it('a command rollback has no dry run: nothing is run before the watch', async () => {
+    const rollback = chooseRollback({ environment: 'production', rollbackCommand: 'exit 1' });
+    expect(rollback!.check).toBeUndefined();
   });
 });
 

@@ -46,8 +46,18 @@ export type Notifier = (
   event: NotifyEvent,
   details: Record<string, unknown>,
 ) => Promise<NotificationRecord | void>;
-/** Restores the previous release and verifies it (e.g. 3 consecutive OK health checks). */
-export type Rollback = () => Promise<RollbackOutcome>;
+/** Restores the previous release and verifies it (e.g. 3 consecutive OK health checks).
+ *  `check`, when the rollback can be tried without changing anything (a restore's dry run): why
+ *  it would fail now, or undefined with what it checked. The pre-flight runs it before a watch
+ *  with automatic rollback, so a rollback that cannot work is found at deploy time, not at the
+ *  violation. */
+export type Rollback = (() => Promise<RollbackOutcome>) & { check?: () => Promise<RollbackCheck> };
+
+export interface RollbackCheck {
+  ok: boolean;
+  /** One line: what would stop the rollback, or what the dry run verified. */
+  detail: string;
+}
 
 export type MigrationSafety = 'reversible' | 'irreversible';
 

@@ -11,6 +11,7 @@ import { instantQuery } from './providers/prometheus-api.js';
 import { describeFetchError, getText } from './providers/http.js';
 import { metricsOfGate, resolvePromQueries, resolveSelectors, selectorText } from './sources.js';
 import { prepareWatch, type WatchOptions } from './watch.js';
+import type { RollbackCheck } from './guarded.js';
 
 export interface PreflightOptions extends Pick<
   WatchOptions,
@@ -32,6 +33,10 @@ export interface PreflightOptions extends Pick<
 > {
   /** Whether a rollback target (backup + target, or a rollback command) is configured. */
   rollbackConfigured?: boolean;
+  /** The configured rollback's dry run (Rollback.check), run when the rollback is automatic: a
+   *  rollback that would fail now (no backup, a corrupt one, a root that is a mount point, no
+   *  room) is a problem found before the watch, not at the violation. */
+  rollbackCheck?: () => Promise<RollbackCheck>;
   /** An unreachable or broken source is a problem (default true: `--check`, dry run, plan stage).
    *  The watch itself passes false: right after a deploy a source that is down is the gates' job
    *  (fail closed), while a selector that matches nothing is still a configuration error. */
@@ -46,6 +51,8 @@ export interface PreflightResult {
   warnings: string[];
   /** What was checked, one line each. */
   lines: string[];
+  /** The automatic rollback's dry run, one line (absent when none ran). */
+  rollback?: string;
 }
 
 /** Thrown by assertPreflight: a configuration error (exit 2) carrying every problem. */
@@ -142,6 +149,19 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
         'give a target directory (--target / input "target", with a backup) or a rollback command (--rollback-command / input "rollback-command")',
     );
   }
+  let rollback: string | undefined;
+  if (
+    options.autoRollback &&
+    options.rollbackCheck &&
+    (options.migrationSafety ?? 'reversible') === 'reversible'
+  ) {
+    const check = await options.rollbackCheck();
+    rollback = check.ok
+      ? `pre-flight: the automatic rollback's dry run passed: ${check.detail}`
+      : `the automatic rollback would fail now (its dry run): ${check.detail}`;
+    if (check.ok) lines.push(rollback);
+    else problems.push(rollback);
+  }
   const unreachable = (what: string): void => {
     if (requireReachable) problems.push(what);
     else warnings.push(what);
@@ -223,5 +243,5 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
       if (m.type === 'error') problems.push(`${options.jsonUrl}: ${metric}: ${m.error}`);
       else lines.push(`pre-flight: ${metric} read (${m.type})`);
   }
-  return { ok: problems.length === 0, problems, warnings, lines };
+  return { ok: problems.length === 0, problems, warnings, lines, ...(rollback ? { rollback } : {}) };
 }

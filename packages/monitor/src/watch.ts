@@ -191,9 +191,11 @@ export async function watchDeployment(options: WatchOptions): Promise<GuardedOut
     ...options,
     requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
     rollbackConfigured: options.rollback !== undefined,
+    ...(options.rollback?.check ? { rollbackCheck: options.rollback.check } : {}),
     requireReachable: false,
   });
   for (const warning of checked.warnings) log(`pre-flight warning: ${warning}`);
+  if (checked.ok && checked.rollback) log(checked.rollback);
   assertPreflight(checked);
   const recorder = new MonitorRecorder(
     options.outDir ?? 'monitor_logs',

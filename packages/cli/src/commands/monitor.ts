@@ -87,7 +87,10 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
       '--time-scale <n>',
       withDefault('monitor', 'timeScale', 'virtual seconds per real second, for drills and the demo'),
     )
-    .option('--auto-rollback', 'run the rollback on a violation')
+    .option(
+      '--auto-rollback',
+      'run the rollback on a violation (with --target, its restore is dry-run before the first poll)',
+    )
     .option('--backup <zip>', 'backup to restore on a violation: a zip, or "latest" (default with --target)')
     .option('--backup-dir <dir>', withDefault('monitor', 'backupDir', 'where "latest" looks'))
     .option(
@@ -168,6 +171,7 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           autoRollback: flags.autoRollback ?? false,
           migrationSafety: flags.migrationSafety as MigrationSafety,
           rollbackConfigured: rollback !== undefined,
+          ...(rollback?.check ? { rollbackCheck: rollback.check } : {}),
         });
         if (flags.json) ctx.stdout(`${JSON.stringify(result, null, 2)}\n`);
         else {

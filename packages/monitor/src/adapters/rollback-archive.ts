@@ -1,14 +1,14 @@
 // The monitor's Rollback backed by packages/archive: the same verified restore the rollback action
 // runs (checksum and manifest checked, all-or-nothing swap of the target, restart command, then N
 // consecutive OK health checks), mapped to the monitor's RollbackOutcome.
-import { runRollback, type RestoreOptions } from '@guarded-rollout/archive';
+import { restoreBackup, runRollback, type RestoreOptions } from '@guarded-rollout/archive';
 import { ConfigError } from '@guarded-rollout/config';
-import type { Rollback } from '../guarded.js';
+import type { Rollback, RollbackCheck } from '../guarded.js';
 import { commandRollback } from './rollback-command.js';
 import type { RollbackOutcome } from '../summary.js';
 
 export function archiveRollback(options: RestoreOptions): Rollback {
-  return async (): Promise<RollbackOutcome> => {
+  const rollback: Rollback = async (): Promise<RollbackOutcome> => {
     // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
     // rollback does not mistake this restore for a hand-made change.
     const result = await runRollback({ ...options, liveTreeCheck: false });
@@ -25,6 +25,19 @@ export function archiveRollback(options: RestoreOptions): Rollback {
       healthChecksOk: result.healthChecksOk,
     };
   };
+  // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+  // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+  // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+  // rollback-dryrun.log beside the rollback's log.
+  rollback.check = async (): Promise<RollbackCheck> => {
+    try {
+      const result = await restoreBackup({ ...options, dryRun: true });
+      return { ok: result.status === 'dry-run', detail: result.message };
+    } catch (error) {
+      return { ok: false, detail: (error as Error).message };
+    }
+  };
+  return rollback;
 }
 
 export interface RollbackChoice {
