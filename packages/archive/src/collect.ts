@@ -4,6 +4,7 @@
 // backup that exists can always be restored.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { types } from 'node:util';
 import { globSync } from 'tinyglobby';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { MANIFEST_ENTRY, type ManifestEntryType } from './manifest.js';
@@ -45,6 +46,9 @@ export function describeFsError(
   switch (e.code) {
     case 'EACCES':
     case 'EPERM':
+      // Root is refused a write only by what modes cannot grant: "run as its owner" would mislead.
+      if ((access === 'write' || access === 'backup-write') && runsAsRoot())
+        return `not permitted even for root: ${rootDenied('it or its directory')}`;
       return access === 'write' || access === 'backup-write'
         ? 'permission denied: run as a user that can write there, or fix its mode'
         : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
@@ -73,10 +77,18 @@ export function describeFsError(
   }
 }
 
-/** An error thrown by a file system call (it carries an errno code). */
+/** Why root is refused a write, when it is: what the mode bits cannot explain. */
+export const rootDenied = (what: string): string =>
+  `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
+
+export const runsAsRoot = (): boolean => process.getuid?.() === 0;
+
+/** An error thrown by a file system call (it carries an errno code). isNativeError as well as
+ *  instanceof: Node's own errors come from another realm when the code runs in a vm context (as
+ *  under jest), where instanceof alone said no and the raw `EPERM: ...` text went out. */
 export function isFsError(error: unknown): error is NodeJS.ErrnoException {
   return (
-    error instanceof Error &&
+    (error instanceof Error || types.isNativeError(error)) &&
     typeof (error as NodeJS.ErrnoException).code === 'string' &&
     typeof (error as NodeJS.ErrnoException).syscall === 'string'
   );

@@ -52,7 +52,7 @@ import { PlanTable } from './plantable.js';
 import { formatBytes } from './units.js';
 import { diskRoom, freeBytes } from './durable.js';
 import { firstMountProblem } from './mounts.js';
-import { describeFsError, fsErrorLine, isFsError } from './collect.js';
+import { describeFsError, fsErrorLine, isFsError, rootDenied, runsAsRoot } from './collect.js';
 import { openEvidenceLog } from './logfile.js';
 import { LockBusyError, type HeldLock } from './lock.js';
 import {
@@ -382,15 +382,19 @@ function unmovable(target: string, name: string): string | undefined {
   }
   const fix = `run as a user that can (its owner or root), or fix its mode; nothing was changed`;
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  try {
-    accessSync(target, constants.W_OK);
-    // Moving a directory to another parent rewrites its "..": it must be writable too.
-    if (st.isDirectory()) accessSync(live, constants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM')
-      return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
-    return `cannot replace ${live}: permission denied: the restore moves it aside into ${join(stateDir(target), 'pre-rollback')}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+  // Moving a directory to another parent rewrites its "..": it must be writable too.
+  for (const dir of st.isDirectory() ? [target, live] : [target]) {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM')
+        return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
+      const aside = `the restore moves it aside into ${join(stateDir(target), 'pre-rollback')}`;
+      if (uid === 0)
+        return `cannot replace ${live}: ${dir} is not writable even for root: ${rootDenied('it')}; ${aside}; nothing was changed`;
+      return `cannot replace ${live}: permission denied: ${aside}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+    }
   }
   if (uid !== undefined && uid !== 0 && st.uid !== uid) {
     const t = statSync(target);
@@ -485,7 +489,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       } catch (error) {
         if (!isFsError(error)) throw error;
         throw new Error(
-          `${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}: run as its owner, or fix its mode`,
+          `${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`,
         );
       }
       for (const note of [
