@@ -30,7 +30,7 @@ import {
   treeAlive,
 } from '@guarded-rollout/deploy';
 import { uploadBackupArtifact } from '@guarded-rollout/backup-store';
-import { systemClock } from '@guarded-rollout/monitor';
+import { KEEP_PREVIOUS_MAX, systemClock } from '@guarded-rollout/monitor';
 import {
   CANCEL_NOTIFY_BUDGET_MS,
   gitCommitResolver,
@@ -145,7 +145,7 @@ export function getInputs(): GuardedInputs {
       ...(inputOptional('restart-command') ? { restartCommand: inputOptional('restart-command')! } : {}),
       ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command')! } : {}),
       ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
-      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
+      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
     },
     ...(requiredContexts ? { requiredContexts } : {}),
     ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

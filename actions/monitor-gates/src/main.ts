@@ -14,6 +14,7 @@ import {
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
 import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
 import {
+  KEEP_PREVIOUS_MAX,
   assertPreflight,
   checkTimeScale,
   preflight,
@@ -91,7 +92,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): MonitorInputs {
       target: inputOptional('target'),
       restartCommand: inputOptional('restart-command'),
       rollbackCommand: inputOptional('rollback-command'),
-      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
+      keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
     },
     notify: inputBoolean('notify', true),
     fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),

@@ -7,6 +7,9 @@ import type { Rollback, RollbackCheck } from '../guarded.js';
 import { commandRollback } from './rollback-command.js';
 import type { RollbackOutcome } from '../summary.js';
 
+/** The bound of keepPrevious, for the doorways that parse it without the archive package at hand. */
+export { KEEP_PREVIOUS_MAX } from '@guarded-rollout/archive';
+
 export function archiveRollback(options: RestoreOptions): Rollback {
   const rollback: Rollback = async (): Promise<RollbackOutcome> => {
     // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
