@@ -75,3 +75,25 @@ describe('compression threads', () => {
     expect(compressionThreads(100_000, 8)).toBe(1);
   });
 });
+
+describe('deflate pool slots', () => {
+  it('are all reused when batches hold empty files (an empty file shares its offset with the next)', async () => {
+    const pool = new DeflatePool(6, 1);
+    try {
+      // More batches than slots, each with empty files among the others: a slot that is never
+      // given back shows as canAdd false with every result released.
+      for (let round = 0; round < 12; round++) {
+        const results: Array<Promise<Awaited<ReturnType<DeflatePool['add']>>>> = [];
+        for (let i = 0; i < 64; i++) {
+          expect(pool.canAdd(100)).toBe(true);
+          results.push(pool.add(Buffer.alloc(i % 3 === 0 ? 0 : 100, i), true));
+        }
+        pool.send();
+        for (const d of await Promise.all(results)) pool.release(d);
+      }
+      expect(pool.canAdd(2 * 1024 * 1024)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -181,6 +181,38 @@ describe('backup → restore round trip', () => {
   });
 });
 
+describe('trees of a common shape', () => {
+  it('many small files with empty ones (__init__.py, .gitkeep), a large file, then more small files', async () => {
+    // It crashed with "internal error: ... is not a function": each empty file cost the
+    // compression pool a slot that was never reused, and the small files after the large one
+    // found none free.
+    const root = tempRoot('empties');
+    const app = join(root, 'src/app');
+    for (const dir of ['lib', 'models', 'zz']) mkdirSync(join(app, dir), { recursive: true });
+    for (let i = 0; i < 400; i++) writeFileSync(join(app, 'lib', `m${i}.py`), i % 5 ? `x = ${i}\n` : '');
+    writeFileSync(join(app, 'models/weights.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
+    for (let i = 0; i < 300; i++) writeFileSync(join(app, 'zz', `t${i}.txt`), i % 4 ? `t${i}\n` : '');
+    const b = await createBackup({
+      environment: 'production',
+      paths: ['app'],
+      cwd: join(root, 'src'),
+      now: () => T0,
+    });
+    expect(b.fileCount).toBe(701);
+    expect(sh(`unzip -tq '${b.backupPath}'`, root).code).toBe(0);
+    expect(sh(`sha256sum -c --quiet '${b.sha256Path}'`, join(root, 'src')).code).toBe(0);
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: b.backupPath,
+      target: 'live',
+      cwd: root,
+      now: () => T0,
+    });
+    expect(r.status).toBe('restored-unverified');
+    expect(snapshot(join(root, 'live/app'))).toEqual(snapshot(app));
+  });
+});
+
 describe('backup refuses what a restore would refuse', () => {
   it.each([
     ['an absolute symlink', '/etc/passwd', /symlink "bad" points outside the target \(to "\/etc\/passwd"\)/],

@@ -116,12 +116,14 @@ export class DeflatePool {
         if (m.error) return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
         slot.files.forEach((f, i) => {
           const r = m.out![i]!;
-          slot.waiting[i]!.resolve({
+          const d: Deflated = {
             crc: r.crc,
             sha256: r.sha256,
             method: r.method,
             body: this.view.subarray(f.offset, f.offset + r.stored),
-          });
+          };
+          this.owner.set(d, slot);
+          slot.waiting[i]!.resolve(d);
         });
       },
       // Every batch the thread could owe fails.
@@ -168,19 +170,20 @@ export class DeflatePool {
     const promise = new Promise<Deflated>((resolve, reject) => slot.waiting.push({ resolve, reject }));
     promise.catch(() => undefined);
     if (slot.files.length >= BATCH_FILES) this.send();
-    // Released by the caller through the result's body offset.
-    this.owner.set(offset, slot);
     return promise;
   }
 
-  private owner = new Map<number, Slot>();
+  /** Each result's slot, by the result itself. Not by its offset: an empty file shares its offset
+   *  with the file after it, and keyed so the second release found nothing, its slot was never
+   *  reused, and a backup whose small files included empty ones crashed once every slot was lost
+   *  ("internal error: ... is not a function"). */
+  private owner = new Map<Deflated, Slot>();
 
   /** The caller is done with `d.body`: its slot is reused once every file in it is released. */
   release(d: Deflated): void {
-    const offset = d.body.byteOffset - this.view.byteOffset;
-    const slot = this.owner.get(offset);
+    const slot = this.owner.get(d);
     if (!slot) return;
-    this.owner.delete(offset);
+    this.owner.delete(d);
     if (--slot.open === 0) this.free.push(slot.index);
   }
 
