@@ -524,6 +524,7 @@ async function writeArchive(
       p.entries = [];
       const heap = new HeapGuard();
       const pieces = pieceBuffers();
+      const links = new HardLinks();
       for (let i = 0; i < walked.length; i++) {
         heap.tick();
         if (manifest.ready) await manifest.ready;
@@ -565,7 +566,7 @@ async function writeArchive(
           if (data.length > SMALL_FILE_BYTES) {
             // Grew past the small-file path since the walk: stream it instead.
             await settle();
-            await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces);
+            await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
             continue;
           }
           if (pool) {
@@ -588,6 +589,7 @@ async function writeArchive(
                   gid: stat.gid,
                   sha256: d.sha256,
                   mtimeMs: stat.mtimeMs,
+                  ...links.fields(entry, d.sha256),
                 });
               }),
             );
@@ -602,6 +604,7 @@ async function writeArchive(
             data.length,
             method,
           );
+          const digest = createHash('sha256').update(data).digest('hex');
           manifest.add({
             path: entry.path,
             type: 'file',
@@ -609,12 +612,13 @@ async function writeArchive(
             mode: stat.mode & 0o7777,
             uid: stat.uid,
             gid: stat.gid,
-            sha256: createHash('sha256').update(data).digest('hex'),
+            sha256: digest,
             mtimeMs: stat.mtimeMs,
+            ...links.fields(entry, digest),
           });
         } else {
           await settle();
-          await addLarge(zip, entry, level, manifest, pieces);
+          await addLarge(zip, entry, level, manifest, pieces, links);
         }
       }
       await settle();
@@ -696,6 +700,19 @@ function sparseOf(stat: Stats, size: number): { allocated?: number } {
   return allocated < size ? { allocated } : {};
 }
 
+/** Hard links between entries (SourceEntry.hardlink), in manifest order. A later path names the
+ *  first only when the bytes read for it are the first's: a file changed between the two reads is
+ *  kept as the copy it was read as, so a backup never claims a link its restore would refuse. */
+class HardLinks {
+  private readonly digests = new Map<string, string>();
+  fields(entry: SourceEntry, sha256: string): { hardlink?: string } {
+    if (entry.inode !== undefined && entry.hardlink === undefined) this.digests.set(entry.path, sha256);
+    return entry.hardlink !== undefined && this.digests.get(entry.hardlink) === sha256
+      ? { hardlink: entry.hardlink }
+      : {};
+  }
+}
+
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
 async function addLarge(
   zip: ZipWriter,
@@ -703,6 +720,7 @@ async function addLarge(
   level: number,
   manifest: ManifestWriter,
   pieces: PieceBuffers,
+  links: HardLinks,
 ): Promise<void> {
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
     const mark = zip.mark();
@@ -718,6 +736,7 @@ async function addLarge(
         sha256: r.sha256,
         mtimeMs: r.stat.mtimeMs,
         ...sparseOf(r.stat, r.size),
+        ...links.fields(entry, r.sha256),
       });
       return;
     }

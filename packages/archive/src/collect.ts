@@ -28,6 +28,10 @@ export interface SourceEntry {
   uid?: number;
   gid?: number;
   target?: string;
+  /** A file with other hard links: its device and inode, until the walk has matched them. */
+  inode?: string;
+  /** The archive path of the first entry (archive order) that is the same file (hard link). */
+  hardlink?: string;
 }
 
 /** The entry's absolute path on disk. */
@@ -195,6 +199,7 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
         mtimeMs: stat.mtimeMs,
         ctimeMs: stat.ctimeMs,
         ...owner,
+        ...(stat.nlink > 1 ? { inode: `${stat.dev}:${stat.ino}` } : {}),
       });
     } else {
       // Refused before it is ever opened: reading a FIFO or a device would hang or never end.
@@ -298,5 +303,15 @@ export function collectEntries(baseDir: string, paths: string[], exclude: string
     if (stat.isDirectory()) walk(abs);
   }
   // Deterministic order: parents before children, so extraction never needs to guess a directory.
-  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Hard links inside the tree: each later path of one file names the first, so a restore links
+  // them again instead of writing copies (which could need more disk than the tree took).
+  const firstOf = new Map<string, string>();
+  for (const e of sorted) {
+    if (e.inode === undefined) continue;
+    const first = firstOf.get(e.inode);
+    if (first === undefined) firstOf.set(e.inode, e.path);
+    else e.hardlink = first;
+  }
+  return sorted;
 }

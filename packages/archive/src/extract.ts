@@ -13,6 +13,8 @@ import {
   fchownSync,
   fstatSync,
   futimesSync,
+  linkSync,
+  lstatSync,
   lchownSync,
   mkdirSync,
   openSync,
@@ -133,8 +135,14 @@ export async function extractPlan(
   const made = new Set<string>();
   const win = new ArchiveWindow(archive);
   let small = 0;
+  const links: number[] = [];
   for (let i = 0; i < table.count; i++) {
     const type = table.type(i);
+    // A hard link of an earlier entry is linked once that one is written (below), not written.
+    if (type === 'file' && dest && table.hardlinks.has(i)) {
+      links.push(i);
+      continue;
+    }
     if (type === 'file') {
       fileList.push(i);
       if (table.sizes[i]! <= SMALL_ENTRY) small++;
@@ -233,6 +241,23 @@ export async function extractPlan(
       }
     }
     await pool?.drain();
+    for (const i of links) {
+      const first = join(dest!, table.path(table.hardlinks.get(i)!));
+      const file = join(dest!, table.path(i));
+      const parent = dirname(file);
+      if (!made.has(parent)) {
+        mkdirSync(parent, { recursive: true, mode: 0o700 });
+        made.add(parent);
+      }
+      writing(file, () => linkSync(first, file));
+    }
+    // A link changes the file's ctime: what the record holds for every path of it is re-read.
+    for (const i of links) {
+      const st = lstatSync(join(dest!, table.path(i)));
+      const status = [st.ino, st.ctimeMs, st.mtimeMs, st.mode & 0o7777];
+      written!.set(status, 4 * i);
+      written!.set(status, 4 * table.hardlinks.get(i)!);
+    }
   } catch (error) {
     if (error instanceof FileWriteError && error.integrity) throw new BackupIntegrityError(error.message);
     if (error instanceof FileWriteError)

@@ -27,6 +27,10 @@ export interface ManifestEntry {
    *  image file with holes): a restore leaves holes where whole blocks are zero, as
    *  `cp --sparse=auto` does, and counts these bytes for the free-disk check. Files only. */
   allocated?: number;
+  /** The path of an earlier file entry of this backup that was the same file (a hard link): a
+   *  restore links this path to it instead of writing a copy. The zip still holds the bytes, so
+   *  `unzip` gives a copy. Files only. */
+  hardlink?: string;
 }
 
 export interface BackupManifest {
@@ -83,6 +87,10 @@ function checkManifest(raw: unknown, source: string): BackupManifest {
       bad(`entries[${i}] is malformed (needs path, type, size, mode)`);
     }
     if (e.type === 'file' && !isSha256Hex(e.sha256)) bad(`entries[${i}] (${e.path}) lacks a sha256`);
+    if (e.hardlink !== undefined && !(e.type === 'file' && typeof e.hardlink === 'string'))
+      bad(
+        `entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of an earlier file entry, on a file`,
+      );
     if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
       bad(
         `entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`,

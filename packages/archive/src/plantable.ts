@@ -40,6 +40,8 @@ export class PlanTable {
   /** Stored names that are not their path (a directory's trailing "/"). */
   private readonly names = new Map<number, string>();
   private readonly linkTargets = new Map<number, string>();
+  /** Entry i -> the entry it is a hard link of (manifest "hardlink", checked by planning). */
+  readonly hardlinks = new Map<number, number>();
 
   constructor(plan: ExtractionPlan) {
     const n = plan.entries.length;
@@ -88,6 +90,14 @@ export class PlanTable {
       this.bits[i] = bits;
       if (p.linkTarget !== undefined) this.linkTargets.set(i, p.linkTarget);
     });
+    const linked = plan.entries.some((p) => p.manifest?.hardlink !== undefined);
+    if (linked) {
+      const index = new Map(plan.entries.map((p, i) => [p.path, i]));
+      plan.entries.forEach((p, i) => {
+        const first = p.manifest?.hardlink;
+        if (first !== undefined && index.has(first)) this.hardlinks.set(i, index.get(first)!);
+      });
+    }
   }
 
   /** Whether the backup found file i sparse (it is then written with holes). */

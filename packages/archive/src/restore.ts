@@ -154,8 +154,10 @@ function stagingFootprint(plan: ExtractionPlan, blockSize: number): number {
 }
 
 /** What file `e` takes once restored: its size, or for a sparse file (manifest `allocated`, which
- *  the restore's holes reproduce) what it took when backed up. */
-const fileBytes = (e: PlannedEntry): number => Math.min(e.size, e.manifest?.allocated ?? e.size);
+ *  the restore's holes reproduce) what it took when backed up; nothing for a hard link of an
+ *  earlier entry (the restore links it). */
+const fileBytes = (e: PlannedEntry): number =>
+  e.manifest?.hardlink !== undefined ? 0 : Math.min(e.size, e.manifest?.allocated ?? e.size);
 
 /** Bytes the files of `plan` take once restored (the free-disk check's need). */
 function bytesOnDisk(plan: ExtractionPlan): number {
@@ -536,6 +538,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       if (sparse.length)
         log.line(
           `sparse: ${sparse.length} file${sparse.length === 1 ? '' : 's'} (${formatBytes(sparse.reduce((n, e) => n + e.size, 0))}) took ${formatBytes(sparse.reduce((n, e) => n + fileBytes(e), 0))} on disk when backed up; restored with holes where whole blocks are zero`,
+        );
+      const linked = plan.entries.filter((e) => e.manifest?.hardlink !== undefined).length;
+      if (linked)
+        log.line(
+          `hard links: ${linked} path${linked === 1 ? ' is' : 's are'} restored as ${linked === 1 ? 'a link' : 'links'} of another file of the backup, as backed up (no copies)`,
         );
       let prunedForRoom = false;
       if (keepPrevious !== undefined) {

@@ -244,6 +244,28 @@ export function planExtraction(
     }
     clearDirs.add(p.path.slice(0, parentEnd));
   }
+  // Hard links (manifest "hardlink"): each names another file entry with the same bytes that is no
+  // link itself. The restore links to what it has written and checked; it never reads a link's
+  // own bytes, so they must be the same as those.
+  for (const p of planned) {
+    const name = p.manifest?.hardlink;
+    if (name === undefined) continue;
+    const q = placed.get(collisionKey(name, caseInsensitive));
+    const why =
+      !q || q.path !== name
+        ? 'which the archive lacks'
+        : q.type !== 'file'
+          ? `which is a ${q.type}`
+          : q.manifest?.hardlink !== undefined
+            ? 'which is itself a link'
+            : q.size !== p.size || q.manifest?.sha256 !== p.manifest?.sha256
+              ? 'whose bytes differ'
+              : undefined;
+    if (why)
+      throw new BackupIntegrityError(
+        `${where}entry ${JSON.stringify(p.source.name)} is a hard link of ${JSON.stringify(name)} in the manifest, ${why}; a manifest the tool writes never says so`,
+      );
+  }
   // Each planned entry matched the manifest entry of its exact path, and two never share a path
   // (a collision is refused above). Matched in order to the end, or with no repeated path in the
   // manifest and as many planned entries as manifest entries, every manifest entry was matched.
