@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreBackup } from '@guarded-rollout/archive';
 import { recordRestoredBackup } from '@guarded-rollout/deploy';
@@ -188,6 +189,41 @@ describe('runGuardedDeploy', () => {
       expect(await version(site.base)).toBe('1.0.0');
     },
     30_000,
+  );
+
+  // An immutable root (chattr +i; root on ext4, skipped visibly elsewhere): the plan's checks pass,
+  // the backup is made, and the rollback rehearsed on it finds the root cannot be moved aside.
+  (process.getuid?.() === 0 && spawnSync('chattr', ['-i', tmpdir()]).status === 0 ? it : it.skip)(
+    'rehearses the automatic rollback on its own backup before deploying: one that could not run refuses, nothing deployed',
+    async () => {
+      const { site, gh, hook } = await setUp('none');
+      const data = join(site.root, 'data');
+      mkdirSync(data, { recursive: true });
+      expect(spawnSync('chattr', ['+i', data]).status).toBe(0);
+      cleanups.push(async () => void spawnSync('chattr', ['-i', data]));
+      const deployed = join(site.dir, 'deployed');
+      const w = world(site, gh, hook.url);
+      const result = await runGuardedDeploy(options(site, { deployCommand: `touch ${deployed}` }), w);
+      expect(result.result).toBe('refused');
+      expect(result.message).toBe(
+        `the automatic rollback could not restore this run's backup, so nothing was deployed: restore failed: cannot replace ${data}: ${data} is not writable even for root: it is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it; the restore moves it aside into ${join(site.root, '.guarded-rollout/pre-rollback')}; nothing was changed`,
+      );
+      expect(result.backupPath).toBeDefined();
+      expect(existsSync(deployed)).toBe(false);
+      expect(await version(site.base)).toBe('1.0.0');
+      // Cleared, the same deploy rehearses its rollback, says so, and goes on.
+      spawnSync('chattr', ['-i', data]);
+      const w2 = world(site, gh, hook.url);
+      const again = await runGuardedDeploy(options(site, { deployCommand: `touch ${deployed}` }), w2);
+      expect(again.result).not.toBe('refused');
+      expect(existsSync(deployed)).toBe(true);
+      expect(
+        w2.lines.some((l) =>
+          /^rollback rehearsed: verified dhash_production_\w+\.zip; would restore it into /.test(l.text),
+        ),
+      ).toBe(true);
+    },
+    60_000,
   );
 
   it('rolls back when a critical smoke check fails, and names it; keep-previous applies to the automatic rollback', async () => {

@@ -12,6 +12,7 @@ import {
   firstMountProblem,
   GLOB_CHARS,
   recordDeployedTree,
+  restoreBackup,
   runRollback,
   type HealthSettings,
 } from '@guarded-rollout/archive';
@@ -429,6 +430,36 @@ export async function runGuardedDeploy(
       void post(out.deploymentId, 'failure', 'backup failed; nothing was deployed');
       note(out.message);
       return finish();
+    }
+    // The automatic rollback rehearsed on this very backup before anything changes: the restore's
+    // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
+    // replace, the free disk). A rollback that could not run is found now, not at the violation.
+    if (options.rollback.auto && !options.dryRun && out.backupPath) {
+      const rehearsal = await log.group('rollback rehearsal', async () => {
+        try {
+          return await restoreBackup({
+            environment: env,
+            backupPath: out.backupPath!,
+            target: options.rollback.target,
+            ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+            dryRun: true,
+            logDir: options.deploy.logDir,
+            cwd: options.cwd,
+          });
+        } catch (error) {
+          return { status: 'refused' as const, message: (error as Error).message };
+        }
+      });
+      if (signal.aborted) return recordCancel();
+      if (rehearsal.status !== 'dry-run') {
+        out.result = 'refused';
+        out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.message}`;
+        log.warning(out.message);
+        void post(out.deploymentId, 'failure', 'rollback rehearsal failed; nothing was deployed');
+        note(out.message);
+        return finish();
+      }
+      log.info(`rollback rehearsed: ${rehearsal.message}`);
     }
   }
 
