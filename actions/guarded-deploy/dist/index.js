@@ -53544,6 +53544,8 @@ function checkManifest(raw, source) {
         }
         if (e.type === 'file' && !isSha256Hex(e.sha256))
             bad(`entries[${i}] (${e.path}) lacks a sha256`);
+        if (e.hardlink !== undefined && !(e.type === 'file' && typeof e.hardlink === 'string'))
+            bad(`entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of an earlier file entry, on a file`);
         if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
             bad(`entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`);
     }
@@ -53952,6 +53954,8 @@ function assertKeep(value, field = 'keep') {
     return n;
 }
 
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(57975);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(79896);
 var external_fs_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_fs_, 2);
@@ -55224,6 +55228,26 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
         }
         clearDirs.add(p.path.slice(0, parentEnd));
     }
+    // Hard links (manifest "hardlink"): each names another file entry with the same bytes that is no
+    // link itself. The restore links to what it has written and checked; it never reads a link's
+    // own bytes, so they must be the same as those.
+    for (const p of planned) {
+        const name = p.manifest?.hardlink;
+        if (name === undefined)
+            continue;
+        const q = placed.get(collisionKey(name, caseInsensitive));
+        const why = !q || q.path !== name
+            ? 'which the archive lacks'
+            : q.type !== 'file'
+                ? `which is a ${q.type}`
+                : q.manifest?.hardlink !== undefined
+                    ? 'which is itself a link'
+                    : q.size !== p.size || q.manifest?.sha256 !== p.manifest?.sha256
+                        ? 'whose bytes differ'
+                        : undefined;
+        if (why)
+            throw new BackupIntegrityError(`${where}entry ${JSON.stringify(p.source.name)} is a hard link of ${JSON.stringify(name)} in the manifest, ${why}; a manifest the tool writes never says so`);
+    }
     // Each planned entry matched the manifest entry of its exact path, and two never share a path
     // (a collision is refused above). Matched in order to the end, or with no repeated path in the
     // manifest and as many planned entries as manifest entries, every manifest entry was matched.
@@ -55258,6 +55282,7 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
 
 
 
+
 /** The entry's absolute path on disk. */
 function sourcePath(entry) {
     return entry.abs ?? (0,external_node_path_.join)(entry.root, entry.path);
@@ -55270,6 +55295,9 @@ function describeFsError(error, access = 'source') {
     switch (e.code) {
         case 'EACCES':
         case 'EPERM':
+            // Root is refused a write only by what modes cannot grant: "run as its owner" would mislead.
+            if ((access === 'write' || access === 'backup-write') && runsAsRoot())
+                return `not permitted even for root: ${rootDenied('it or its directory')}`;
             return access === 'write' || access === 'backup-write'
                 ? 'permission denied: run as a user that can write there, or fix its mode'
                 : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
@@ -55297,9 +55325,14 @@ function describeFsError(error, access = 'source') {
                 : String(e?.message ?? e);
     }
 }
-/** An error thrown by a file system call (it carries an errno code). */
+/** Why root is refused a write, when it is: what the mode bits cannot explain. */
+const rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
+const runsAsRoot = () => process.getuid?.() === 0;
+/** An error thrown by a file system call (it carries an errno code). isNativeError as well as
+ *  instanceof: Node's own errors come from another realm when the code runs in a vm context (as
+ *  under jest), where instanceof alone said no and the raw `EPERM: ...` text went out. */
 function isFsError(error) {
-    return (error instanceof Error &&
+    return ((error instanceof Error || external_node_util_.types.isNativeError(error)) &&
         typeof error.code === 'string' &&
         typeof error.syscall === 'string');
 }
@@ -55401,6 +55434,7 @@ function collectEntries(baseDir, paths, exclude = []) {
                 mtimeMs: stat.mtimeMs,
                 ctimeMs: stat.ctimeMs,
                 ...owner,
+                ...(stat.nlink > 1 ? { inode: `${stat.dev}:${stat.ino}` } : {}),
             });
         }
         else {
@@ -55498,7 +55532,20 @@ function collectEntries(baseDir, paths, exclude = []) {
             walk(abs);
     }
     // Deterministic order: parents before children, so extraction never needs to guess a directory.
-    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // Hard links inside the tree: each later path of one file names the first, so a restore links
+    // them again instead of writing copies (which could need more disk than the tree took).
+    const firstOf = new Map();
+    for (const e of sorted) {
+        if (e.inode === undefined)
+            continue;
+        const first = firstOf.get(e.inode);
+        if (first === undefined)
+            firstOf.set(e.inode, e.path);
+        else
+            e.hardlink = first;
+    }
+    return sorted;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -56027,12 +56074,14 @@ class DeflatePool {
                     return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
                 slot.files.forEach((f, i) => {
                     const r = m.out[i];
-                    slot.waiting[i].resolve({
+                    const d = {
                         crc: r.crc,
                         sha256: r.sha256,
                         method: r.method,
                         body: this.view.subarray(f.offset, f.offset + r.stored),
-                    });
+                    };
+                    this.owner.set(d, slot);
+                    slot.waiting[i].resolve(d);
                 });
             },
             // Every batch the thread could owe fails.
@@ -56080,18 +56129,19 @@ class DeflatePool {
         promise.catch(() => undefined);
         if (slot.files.length >= BATCH_FILES)
             this.send();
-        // Released by the caller through the result's body offset.
-        this.owner.set(offset, slot);
         return promise;
     }
+    /** Each result's slot, by the result itself. Not by its offset: an empty file shares its offset
+     *  with the file after it, and keyed so the second release found nothing, its slot was never
+     *  reused, and a backup whose small files included empty ones crashed once every slot was lost
+     *  ("internal error: ... is not a function"). */
     owner = new Map();
     /** The caller is done with `d.body`: its slot is reused once every file in it is released. */
     release(d) {
-        const offset = d.body.byteOffset - this.view.byteOffset;
-        const slot = this.owner.get(offset);
+        const slot = this.owner.get(d);
         if (!slot)
             return;
-        this.owner.delete(offset);
+        this.owner.delete(d);
         if (--slot.open === 0)
             this.free.push(slot.index);
     }
@@ -57763,6 +57813,7 @@ async function writeArchive(p, options, level) {
             p.entries = [];
             const heap = new HeapGuard();
             const pieces = pieceBuffers();
+            const links = new HardLinks();
             for (let i = 0; i < walked.length; i++) {
                 heap.tick();
                 if (manifest.ready)
@@ -57803,7 +57854,7 @@ async function writeArchive(p, options, level) {
                     if (data.length > SMALL_FILE_BYTES) {
                         // Grew past the small-file path since the walk: stream it instead.
                         await settle();
-                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces);
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
                         continue;
                     }
                     if (pool) {
@@ -57826,6 +57877,7 @@ async function writeArchive(p, options, level) {
                                 gid: stat.gid,
                                 sha256: d.sha256,
                                 mtimeMs: stat.mtimeMs,
+                                ...links.fields(entry, d.sha256),
                             });
                         }));
                         continue;
@@ -57833,6 +57885,7 @@ async function writeArchive(p, options, level) {
                     await settle();
                     const { method, body } = compressInMemory(entry, data, level);
                     zip.addComplete(metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000), body, (0,external_node_zlib_.crc32)(data), data.length, method);
+                    const digest = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
                     manifest.add({
                         path: entry.path,
                         type: 'file',
@@ -57840,13 +57893,14 @@ async function writeArchive(p, options, level) {
                         mode: stat.mode & 0o7777,
                         uid: stat.uid,
                         gid: stat.gid,
-                        sha256: (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex'),
+                        sha256: digest,
                         mtimeMs: stat.mtimeMs,
+                        ...links.fields(entry, digest),
                     });
                 }
                 else {
                     await settle();
-                    await addLarge(zip, entry, level, manifest, pieces);
+                    await addLarge(zip, entry, level, manifest, pieces, links);
                 }
             }
             await settle();
@@ -57924,8 +57978,21 @@ function sparseOf(stat, size) {
     const allocated = typeof stat.blocks === 'number' ? stat.blocks * 512 : size;
     return allocated < size ? { allocated } : {};
 }
+/** Hard links between entries (SourceEntry.hardlink), in manifest order. A later path names the
+ *  first only when the bytes read for it are the first's: a file changed between the two reads is
+ *  kept as the copy it was read as, so a backup never claims a link its restore would refuse. */
+class HardLinks {
+    digests = new Map();
+    fields(entry, sha256) {
+        if (entry.inode !== undefined && entry.hardlink === undefined)
+            this.digests.set(entry.path, sha256);
+        return entry.hardlink !== undefined && this.digests.get(entry.hardlink) === sha256
+            ? { hardlink: entry.hardlink }
+            : {};
+    }
+}
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-async function addLarge(zip, entry, level, manifest, pieces) {
+async function addLarge(zip, entry, level, manifest, pieces, links) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
         const mark = zip.mark();
         const r = await streamLargeFile(zip, entry, level, pieces);
@@ -57940,6 +58007,7 @@ async function addLarge(zip, entry, level, manifest, pieces) {
                 sha256: r.sha256,
                 mtimeMs: r.stat.mtimeMs,
                 ...sparseOf(r.stat, r.size),
+                ...links.fields(entry, r.sha256),
             });
             return;
         }
@@ -58310,8 +58378,14 @@ async function extract_extractPlan(archive, table, options = {}) {
     const made = new Set();
     const win = new ArchiveWindow(archive);
     let small = 0;
+    const links = [];
     for (let i = 0; i < table.count; i++) {
         const type = table.type(i);
+        // A hard link of an earlier entry is linked once that one is written (below), not written.
+        if (type === 'file' && dest && table.hardlinks.has(i)) {
+            links.push(i);
+            continue;
+        }
         if (type === 'file') {
             fileList.push(i);
             if (table.sizes[i] <= SMALL_ENTRY)
@@ -58419,6 +58493,23 @@ async function extract_extractPlan(archive, table, options = {}) {
             }
         }
         await pool?.drain();
+        for (const i of links) {
+            const first = (0,external_node_path_.join)(dest, table.path(table.hardlinks.get(i)));
+            const file = (0,external_node_path_.join)(dest, table.path(i));
+            const parent = (0,external_node_path_.dirname)(file);
+            if (!made.has(parent)) {
+                (0,external_node_fs_.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+                made.add(parent);
+            }
+            writing(file, () => (0,external_node_fs_.linkSync)(first, file));
+        }
+        // A link changes the file's ctime: what the record holds for every path of it is re-read.
+        for (const i of links) {
+            const st = (0,external_node_fs_.lstatSync)((0,external_node_path_.join)(dest, table.path(i)));
+            const status = [st.ino, st.ctimeMs, st.mtimeMs, st.mode & 0o7777];
+            written.set(status, 4 * i);
+            written.set(status, 4 * table.hardlinks.get(i));
+        }
     }
     catch (error) {
         if (error instanceof FileWriteError && error.integrity)
@@ -58559,6 +58650,8 @@ class plantable_PlanTable {
     /** Stored names that are not their path (a directory's trailing "/"). */
     names = new Map();
     linkTargets = new Map();
+    /** Entry i -> the entry it is a hard link of (manifest "hardlink", checked by planning). */
+    hardlinks = new Map();
     constructor(plan) {
         const n = plan.entries.length;
         this.count = n;
@@ -58609,6 +58702,15 @@ class plantable_PlanTable {
             if (p.linkTarget !== undefined)
                 this.linkTargets.set(i, p.linkTarget);
         });
+        const linked = plan.entries.some((p) => p.manifest?.hardlink !== undefined);
+        if (linked) {
+            const index = new Map(plan.entries.map((p, i) => [p.path, i]));
+            plan.entries.forEach((p, i) => {
+                const first = p.manifest?.hardlink;
+                if (first !== undefined && index.has(first))
+                    this.hardlinks.set(i, index.get(first));
+            });
+        }
     }
     /** Whether the backup found file i sparse (it is then written with holes). */
     sparse(i) {
@@ -58835,8 +58937,9 @@ function stagingFootprint(plan, blockSize) {
     return Math.ceil(bytes * 1.02) + 1024 * 1024;
 }
 /** What file `e` takes once restored: its size, or for a sparse file (manifest `allocated`, which
- *  the restore's holes reproduce) what it took when backed up. */
-const fileBytes = (e) => Math.min(e.size, e.manifest?.allocated ?? e.size);
+ *  the restore's holes reproduce) what it took when backed up; nothing for a hard link of an
+ *  earlier entry (the restore links it). */
+const fileBytes = (e) => e.manifest?.hardlink !== undefined ? 0 : Math.min(e.size, e.manifest?.allocated ?? e.size);
 /** Bytes the files of `plan` take once restored (the free-disk check's need). */
 function bytesOnDisk(plan) {
     let bytes = 0;
@@ -58976,17 +59079,20 @@ function unmovable(target, name) {
     }
     const fix = `run as a user that can (its owner or root), or fix its mode; nothing was changed`;
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-    try {
-        (0,external_node_fs_.accessSync)(target, external_node_fs_.constants.W_OK);
-        // Moving a directory to another parent rewrites its "..": it must be writable too.
-        if (st.isDirectory())
-            (0,external_node_fs_.accessSync)(live, external_node_fs_.constants.W_OK);
-    }
-    catch (error) {
-        const code = error.code;
-        if (code !== 'EACCES' && code !== 'EPERM')
-            return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
-        return `cannot replace ${live}: permission denied: the restore moves it aside into ${(0,external_node_path_.join)(stateDir(target), 'pre-rollback')}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+    // Moving a directory to another parent rewrites its "..": it must be writable too.
+    for (const dir of st.isDirectory() ? [target, live] : [target]) {
+        try {
+            (0,external_node_fs_.accessSync)(dir, external_node_fs_.constants.W_OK);
+        }
+        catch (error) {
+            const code = error.code;
+            if (code !== 'EACCES' && code !== 'EPERM')
+                return `cannot replace ${live}: ${describeFsError(error, 'write')}; nothing was changed`;
+            const aside = `the restore moves it aside into ${(0,external_node_path_.join)(stateDir(target), 'pre-rollback')}`;
+            if (uid === 0)
+                return `cannot replace ${live}: ${dir} is not writable even for root: ${rootDenied('it')}; ${aside}; nothing was changed`;
+            return `cannot replace ${live}: permission denied: ${aside}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+        }
     }
     if (uid !== undefined && uid !== 0 && st.uid !== uid) {
         const t = (0,external_node_fs_.statSync)(target);
@@ -59001,7 +59107,7 @@ function backupRoots(plan) {
 }
 /** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
  *  logged), not thrown; only usage errors throw. */
-async function restoreBackup(options) {
+async function restore_restoreBackup(options) {
     const environment = naming_assertEnvironmentName(options.environment);
     const cwd = (0,external_node_path_.resolve)(options.cwd ?? process.cwd());
     const target = (0,external_node_path_.resolve)(cwd, options.target);
@@ -59074,7 +59180,7 @@ async function restoreBackup(options) {
             catch (error) {
                 if (!isFsError(error))
                     throw error;
-                throw new Error(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}: run as its owner, or fix its mode`);
+                throw new Error(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
             }
             for (const note of [
                 ...(lock.tookOver ? [lock.tookOver] : []),
@@ -59111,6 +59217,9 @@ async function restoreBackup(options) {
             const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
             if (sparse.length)
                 log.line(`sparse: ${sparse.length} file${sparse.length === 1 ? '' : 's'} (${formatBytes(sparse.reduce((n, e) => n + e.size, 0))}) took ${formatBytes(sparse.reduce((n, e) => n + fileBytes(e), 0))} on disk when backed up; restored with holes where whole blocks are zero`);
+            const linked = plan.entries.filter((e) => e.manifest?.hardlink !== undefined).length;
+            if (linked)
+                log.line(`hard links: ${linked} path${linked === 1 ? ' is' : 's are'} restored as ${linked === 1 ? 'a link' : 'links'} of another file of the backup, as backed up (no copies)`);
             let prunedForRoom = false;
             if (keepPrevious !== undefined) {
                 // Room for the version this restore keeps: the newest keepPrevious - 1 stay. They are
@@ -59770,7 +59879,7 @@ async function rollback_runRollback(options) {
             return refuse(`cannot write ${recordPath}: permission denied: after restoring, the rollback records the restored tree there (beside ${target}, so the next rollback can tell hand edits from the deploy), which needs write permission on ${(0,external_node_path_.dirname)(target)}; run as a user that can write there, or fix its mode`, liveTree);
         }
     }
-    const result = await restoreBackup(options);
+    const result = await restore_restoreBackup(options);
     if (result.status === 'succeeded' || result.status === 'restored-unverified') {
         // The restored tree is now what is deployed: the next rollback compares with it.
         try {
@@ -64333,6 +64442,19 @@ async function preflight_preflight(options) {
         problems.push(`${options.autoRollbackName ?? '--auto-rollback'} is on but no rollback target is configured: ` +
             'give a target directory (--target / input "target", with a backup) or a rollback command (--rollback-command / input "rollback-command")');
     }
+    let rollback;
+    if (options.autoRollback &&
+        options.rollbackCheck &&
+        (options.migrationSafety ?? 'reversible') === 'reversible') {
+        const check = await options.rollbackCheck();
+        rollback = check.ok
+            ? `pre-flight: the automatic rollback's dry run passed: ${check.detail}`
+            : `the automatic rollback would fail now (its dry run): ${check.detail}`;
+        if (check.ok)
+            lines.push(rollback);
+        else
+            problems.push(rollback);
+    }
     const unreachable = (what) => {
         if (requireReachable)
             problems.push(what);
@@ -64423,7 +64545,7 @@ async function preflight_preflight(options) {
             else
                 lines.push(`pre-flight: ${metric} read (${m.type})`);
     }
-    return { ok: problems.length === 0, problems, warnings, lines };
+    return { ok: problems.length === 0, problems, warnings, lines, ...(rollback ? { rollback } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./packages/monitor/src/watch.ts
@@ -64547,10 +64669,13 @@ async function watchDeployment(options) {
         ...options,
         requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
         rollbackConfigured: options.rollback !== undefined,
+        ...(options.rollback?.check ? { rollbackCheck: options.rollback.check } : {}),
         requireReachable: false,
     });
     for (const warning of checked.warnings)
         log(`pre-flight warning: ${warning}`);
+    if (checked.ok && checked.rollback)
+        log(checked.rollback);
     assertPreflight(checked);
     const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
     for (const line of lines)
@@ -66895,8 +67020,6 @@ const url_resolve = (from, to) => {
     }
 };
 
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(57975);
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(37067);
 // EXTERNAL MODULE: external "node:https"
@@ -83164,8 +83287,10 @@ function packageNotifier(options) {
 
 
 
+/** The bound of keepPrevious, for the doorways that parse it without the archive package at hand. */
+
 function archiveRollback(options) {
-    return async () => {
+    const rollback = async () => {
         // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
         // rollback does not mistake this restore for a hand-made change.
         const result = await runRollback({ ...options, liveTreeCheck: false });
@@ -83181,6 +83306,20 @@ function archiveRollback(options) {
             healthChecksOk: result.healthChecksOk,
         };
     };
+    // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+    // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+    // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+    // rollback-dryrun.log beside the rollback's log.
+    rollback.check = async () => {
+        try {
+            const result = await restoreBackup({ ...options, dryRun: true });
+            return { ok: result.status === 'dry-run', detail: result.message };
+        }
+        catch (error) {
+            return { ok: false, detail: error.message };
+        }
+    };
+    return rollback;
 }
 /** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
  *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
@@ -83529,6 +83668,38 @@ async function runGuardedDeploy(options, world) {
             void post(out.deploymentId, 'failure', 'backup failed; nothing was deployed');
             note(out.message);
             return finish();
+        }
+        // The automatic rollback rehearsed on this very backup before anything changes: the restore's
+        // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
+        // replace, the free disk). A rollback that could not run is found now, not at the violation.
+        if (options.rollback.auto && !options.dryRun && out.backupPath) {
+            const rehearsal = await log.group('rollback rehearsal', async () => {
+                try {
+                    return await restore_restoreBackup({
+                        environment: env,
+                        backupPath: out.backupPath,
+                        target: options.rollback.target,
+                        ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+                        dryRun: true,
+                        logDir: options.deploy.logDir,
+                        cwd: options.cwd,
+                    });
+                }
+                catch (error) {
+                    return { status: 'refused', message: error.message };
+                }
+            });
+            if (signal.aborted)
+                return recordCancel();
+            if (rehearsal.status !== 'dry-run') {
+                out.result = 'refused';
+                out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.message}`;
+                log.warning(out.message);
+                void post(out.deploymentId, 'failure', 'rollback rehearsal failed; nothing was deployed');
+                note(out.message);
+                return finish();
+            }
+            log.info(`rollback rehearsed: ${rehearsal.message}`);
         }
     }
     // ---- migrate + deploy ----------------------------------------------------------------------
@@ -84001,7 +84172,7 @@ function getInputs() {
             ...(inputOptional('restart-command') ? { restartCommand: inputOptional('restart-command') } : {}),
             ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command') } : {}),
             ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
-            keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
+            keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
         },
         ...(requiredContexts ? { requiredContexts } : {}),
         ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

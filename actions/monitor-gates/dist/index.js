@@ -69929,6 +69929,19 @@ async function preflight(options) {
         problems.push(`${options.autoRollbackName ?? '--auto-rollback'} is on but no rollback target is configured: ` +
             'give a target directory (--target / input "target", with a backup) or a rollback command (--rollback-command / input "rollback-command")');
     }
+    let rollback;
+    if (options.autoRollback &&
+        options.rollbackCheck &&
+        (options.migrationSafety ?? 'reversible') === 'reversible') {
+        const check = await options.rollbackCheck();
+        rollback = check.ok
+            ? `pre-flight: the automatic rollback's dry run passed: ${check.detail}`
+            : `the automatic rollback would fail now (its dry run): ${check.detail}`;
+        if (check.ok)
+            lines.push(rollback);
+        else
+            problems.push(rollback);
+    }
     const unreachable = (what) => {
         if (requireReachable)
             problems.push(what);
@@ -70019,7 +70032,7 @@ async function preflight(options) {
             else
                 lines.push(`pre-flight: ${metric} read (${m.type})`);
     }
-    return { ok: problems.length === 0, problems, warnings, lines };
+    return { ok: problems.length === 0, problems, warnings, lines, ...(rollback ? { rollback } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./packages/monitor/src/watch.ts
@@ -70143,10 +70156,13 @@ async function watchDeployment(options) {
         ...options,
         requestTimeoutMs: requestTimeoutFor(timeScale, options.requestTimeoutMs),
         rollbackConfigured: options.rollback !== undefined,
+        ...(options.rollback?.check ? { rollbackCheck: options.rollback.check } : {}),
         requireReachable: false,
     });
     for (const warning of checked.warnings)
         log(`pre-flight warning: ${warning}`);
+    if (checked.ok && checked.rollback)
+        log(checked.rollback);
     assertPreflight(checked);
     const recorder = new MonitorRecorder(options.outDir ?? 'monitor_logs', options.environment, new Date(clock.now()));
     for (const line of lines)
@@ -70469,6 +70485,8 @@ function checkManifest(raw, source) {
         }
         if (e.type === 'file' && !isSha256Hex(e.sha256))
             bad(`entries[${i}] (${e.path}) lacks a sha256`);
+        if (e.hardlink !== undefined && !(e.type === 'file' && typeof e.hardlink === 'string'))
+            bad(`entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of an earlier file entry, on a file`);
         if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
             bad(`entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`);
     }
@@ -71258,6 +71276,26 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
         }
         clearDirs.add(p.path.slice(0, parentEnd));
     }
+    // Hard links (manifest "hardlink"): each names another file entry with the same bytes that is no
+    // link itself. The restore links to what it has written and checked; it never reads a link's
+    // own bytes, so they must be the same as those.
+    for (const p of planned) {
+        const name = p.manifest?.hardlink;
+        if (name === undefined)
+            continue;
+        const q = placed.get(collisionKey(name, caseInsensitive));
+        const why = !q || q.path !== name
+            ? 'which the archive lacks'
+            : q.type !== 'file'
+                ? `which is a ${q.type}`
+                : q.manifest?.hardlink !== undefined
+                    ? 'which is itself a link'
+                    : q.size !== p.size || q.manifest?.sha256 !== p.manifest?.sha256
+                        ? 'whose bytes differ'
+                        : undefined;
+        if (why)
+            throw new BackupIntegrityError(`${where}entry ${JSON.stringify(p.source.name)} is a hard link of ${JSON.stringify(name)} in the manifest, ${why}; a manifest the tool writes never says so`);
+    }
     // Each planned entry matched the manifest entry of its exact path, and two never share a path
     // (a collision is refused above). Matched in order to the end, or with no repeated path in the
     // manifest and as many planned entries as manifest entries, every manifest entry was matched.
@@ -71292,6 +71330,7 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
 
 
 
+
 /** The entry's absolute path on disk. */
 function collect_sourcePath(entry) {
     return entry.abs ?? join(entry.root, entry.path);
@@ -71304,6 +71343,9 @@ function collect_describeFsError(error, access = 'source') {
     switch (e.code) {
         case 'EACCES':
         case 'EPERM':
+            // Root is refused a write only by what modes cannot grant: "run as its owner" would mislead.
+            if ((access === 'write' || access === 'backup-write') && runsAsRoot())
+                return `not permitted even for root: ${rootDenied('it or its directory')}`;
             return access === 'write' || access === 'backup-write'
                 ? 'permission denied: run as a user that can write there, or fix its mode'
                 : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
@@ -71331,9 +71373,14 @@ function collect_describeFsError(error, access = 'source') {
                 : String(e?.message ?? e);
     }
 }
-/** An error thrown by a file system call (it carries an errno code). */
+/** Why root is refused a write, when it is: what the mode bits cannot explain. */
+const rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
+const runsAsRoot = () => process.getuid?.() === 0;
+/** An error thrown by a file system call (it carries an errno code). isNativeError as well as
+ *  instanceof: Node's own errors come from another realm when the code runs in a vm context (as
+ *  under jest), where instanceof alone said no and the raw `EPERM: ...` text went out. */
 function collect_isFsError(error) {
-    return (error instanceof Error &&
+    return ((error instanceof Error || external_node_util_.types.isNativeError(error)) &&
         typeof error.code === 'string' &&
         typeof error.syscall === 'string');
 }
@@ -71435,6 +71482,7 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
                 mtimeMs: stat.mtimeMs,
                 ctimeMs: stat.ctimeMs,
                 ...owner,
+                ...(stat.nlink > 1 ? { inode: `${stat.dev}:${stat.ino}` } : {}),
             });
         }
         else {
@@ -71532,7 +71580,20 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
             walk(abs);
     }
     // Deterministic order: parents before children, so extraction never needs to guess a directory.
-    return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // Hard links inside the tree: each later path of one file names the first, so a restore links
+    // them again instead of writing copies (which could need more disk than the tree took).
+    const firstOf = new Map();
+    for (const e of sorted) {
+        if (e.inode === undefined)
+            continue;
+        const first = firstOf.get(e.inode);
+        if (first === undefined)
+            firstOf.set(e.inode, e.path);
+        else
+            e.hardlink = first;
+    }
+    return sorted;
 }
 
 ;// CONCATENATED MODULE: ./packages/evidence/src/index.ts
@@ -72198,12 +72259,14 @@ class deflatepool_DeflatePool {
                     return this.fail(new Error(`compressing a batch of files failed: ${m.error}`), slot);
                 slot.files.forEach((f, i) => {
                     const r = m.out[i];
-                    slot.waiting[i].resolve({
+                    const d = {
                         crc: r.crc,
                         sha256: r.sha256,
                         method: r.method,
                         body: this.view.subarray(f.offset, f.offset + r.stored),
-                    });
+                    };
+                    this.owner.set(d, slot);
+                    slot.waiting[i].resolve(d);
                 });
             },
             // Every batch the thread could owe fails.
@@ -72251,18 +72314,19 @@ class deflatepool_DeflatePool {
         promise.catch(() => undefined);
         if (slot.files.length >= BATCH_FILES)
             this.send();
-        // Released by the caller through the result's body offset.
-        this.owner.set(offset, slot);
         return promise;
     }
+    /** Each result's slot, by the result itself. Not by its offset: an empty file shares its offset
+     *  with the file after it, and keyed so the second release found nothing, its slot was never
+     *  reused, and a backup whose small files included empty ones crashed once every slot was lost
+     *  ("internal error: ... is not a function"). */
     owner = new Map();
     /** The caller is done with `d.body`: its slot is reused once every file in it is released. */
     release(d) {
-        const offset = d.body.byteOffset - this.view.byteOffset;
-        const slot = this.owner.get(offset);
+        const slot = this.owner.get(d);
         if (!slot)
             return;
-        this.owner.delete(offset);
+        this.owner.delete(d);
         if (--slot.open === 0)
             this.free.push(slot.index);
     }
@@ -73921,6 +73985,7 @@ async function writeArchive(p, options, level) {
             p.entries = [];
             const heap = new HeapGuard();
             const pieces = pieceBuffers();
+            const links = new HardLinks();
             for (let i = 0; i < walked.length; i++) {
                 heap.tick();
                 if (manifest.ready)
@@ -73961,7 +74026,7 @@ async function writeArchive(p, options, level) {
                     if (data.length > SMALL_FILE_BYTES) {
                         // Grew past the small-file path since the walk: stream it instead.
                         await settle();
-                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces);
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
                         continue;
                     }
                     if (pool) {
@@ -73984,6 +74049,7 @@ async function writeArchive(p, options, level) {
                                 gid: stat.gid,
                                 sha256: d.sha256,
                                 mtimeMs: stat.mtimeMs,
+                                ...links.fields(entry, d.sha256),
                             });
                         }));
                         continue;
@@ -73991,6 +74057,7 @@ async function writeArchive(p, options, level) {
                     await settle();
                     const { method, body } = compressInMemory(entry, data, level);
                     zip.addComplete(metaFor({ ...entry, mtimeMs: stat.mtimeMs }, 0o100000), body, crc32(data), data.length, method);
+                    const digest = createHash('sha256').update(data).digest('hex');
                     manifest.add({
                         path: entry.path,
                         type: 'file',
@@ -73998,13 +74065,14 @@ async function writeArchive(p, options, level) {
                         mode: stat.mode & 0o7777,
                         uid: stat.uid,
                         gid: stat.gid,
-                        sha256: createHash('sha256').update(data).digest('hex'),
+                        sha256: digest,
                         mtimeMs: stat.mtimeMs,
+                        ...links.fields(entry, digest),
                     });
                 }
                 else {
                     await settle();
-                    await addLarge(zip, entry, level, manifest, pieces);
+                    await addLarge(zip, entry, level, manifest, pieces, links);
                 }
             }
             await settle();
@@ -74082,8 +74150,21 @@ function sparseOf(stat, size) {
     const allocated = typeof stat.blocks === 'number' ? stat.blocks * 512 : size;
     return allocated < size ? { allocated } : {};
 }
+/** Hard links between entries (SourceEntry.hardlink), in manifest order. A later path names the
+ *  first only when the bytes read for it are the first's: a file changed between the two reads is
+ *  kept as the copy it was read as, so a backup never claims a link its restore would refuse. */
+class HardLinks {
+    digests = new Map();
+    fields(entry, sha256) {
+        if (entry.inode !== undefined && entry.hardlink === undefined)
+            this.digests.set(entry.path, sha256);
+        return entry.hardlink !== undefined && this.digests.get(entry.hardlink) === sha256
+            ? { hardlink: entry.hardlink }
+            : {};
+    }
+}
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-async function addLarge(zip, entry, level, manifest, pieces) {
+async function addLarge(zip, entry, level, manifest, pieces, links) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
         const mark = zip.mark();
         const r = await streamLargeFile(zip, entry, level, pieces);
@@ -74098,6 +74179,7 @@ async function addLarge(zip, entry, level, manifest, pieces) {
                 sha256: r.sha256,
                 mtimeMs: r.stat.mtimeMs,
                 ...sparseOf(r.stat, r.size),
+                ...links.fields(entry, r.sha256),
             });
             return;
         }
@@ -74468,8 +74550,14 @@ async function extract_extractPlan(archive, table, options = {}) {
     const made = new Set();
     const win = new ArchiveWindow(archive);
     let small = 0;
+    const links = [];
     for (let i = 0; i < table.count; i++) {
         const type = table.type(i);
+        // A hard link of an earlier entry is linked once that one is written (below), not written.
+        if (type === 'file' && dest && table.hardlinks.has(i)) {
+            links.push(i);
+            continue;
+        }
         if (type === 'file') {
             fileList.push(i);
             if (table.sizes[i] <= SMALL_ENTRY)
@@ -74577,6 +74665,23 @@ async function extract_extractPlan(archive, table, options = {}) {
             }
         }
         await pool?.drain();
+        for (const i of links) {
+            const first = (0,external_node_path_namespaceObject.join)(dest, table.path(table.hardlinks.get(i)));
+            const file = (0,external_node_path_namespaceObject.join)(dest, table.path(i));
+            const parent = (0,external_node_path_namespaceObject.dirname)(file);
+            if (!made.has(parent)) {
+                (0,external_node_fs_namespaceObject.mkdirSync)(parent, { recursive: true, mode: 0o700 });
+                made.add(parent);
+            }
+            writing(file, () => (0,external_node_fs_namespaceObject.linkSync)(first, file));
+        }
+        // A link changes the file's ctime: what the record holds for every path of it is re-read.
+        for (const i of links) {
+            const st = (0,external_node_fs_namespaceObject.lstatSync)((0,external_node_path_namespaceObject.join)(dest, table.path(i)));
+            const status = [st.ino, st.ctimeMs, st.mtimeMs, st.mode & 0o7777];
+            written.set(status, 4 * i);
+            written.set(status, 4 * table.hardlinks.get(i));
+        }
     }
     catch (error) {
         if (error instanceof FileWriteError && error.integrity)
@@ -74717,6 +74822,8 @@ class plantable_PlanTable {
     /** Stored names that are not their path (a directory's trailing "/"). */
     names = new Map();
     linkTargets = new Map();
+    /** Entry i -> the entry it is a hard link of (manifest "hardlink", checked by planning). */
+    hardlinks = new Map();
     constructor(plan) {
         const n = plan.entries.length;
         this.count = n;
@@ -74767,6 +74874,15 @@ class plantable_PlanTable {
             if (p.linkTarget !== undefined)
                 this.linkTargets.set(i, p.linkTarget);
         });
+        const linked = plan.entries.some((p) => p.manifest?.hardlink !== undefined);
+        if (linked) {
+            const index = new Map(plan.entries.map((p, i) => [p.path, i]));
+            plan.entries.forEach((p, i) => {
+                const first = p.manifest?.hardlink;
+                if (first !== undefined && index.has(first))
+                    this.hardlinks.set(i, index.get(first));
+            });
+        }
     }
     /** Whether the backup found file i sparse (it is then written with holes). */
     sparse(i) {
@@ -75006,8 +75122,9 @@ function stagingFootprint(plan, blockSize) {
     return Math.ceil(bytes * 1.02) + 1024 * 1024;
 }
 /** What file `e` takes once restored: its size, or for a sparse file (manifest `allocated`, which
- *  the restore's holes reproduce) what it took when backed up. */
-const fileBytes = (e) => Math.min(e.size, e.manifest?.allocated ?? e.size);
+ *  the restore's holes reproduce) what it took when backed up; nothing for a hard link of an
+ *  earlier entry (the restore links it). */
+const fileBytes = (e) => e.manifest?.hardlink !== undefined ? 0 : Math.min(e.size, e.manifest?.allocated ?? e.size);
 /** Bytes the files of `plan` take once restored (the free-disk check's need). */
 function bytesOnDisk(plan) {
     let bytes = 0;
@@ -75147,17 +75264,20 @@ function unmovable(target, name) {
     }
     const fix = `run as a user that can (its owner or root), or fix its mode; nothing was changed`;
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-    try {
-        (0,external_node_fs_namespaceObject.accessSync)(target, external_node_fs_namespaceObject.constants.W_OK);
-        // Moving a directory to another parent rewrites its "..": it must be writable too.
-        if (st.isDirectory())
-            (0,external_node_fs_namespaceObject.accessSync)(live, external_node_fs_namespaceObject.constants.W_OK);
-    }
-    catch (error) {
-        const code = error.code;
-        if (code !== 'EACCES' && code !== 'EPERM')
-            return `cannot replace ${live}: ${collect_describeFsError(error, 'write')}; nothing was changed`;
-        return `cannot replace ${live}: permission denied: the restore moves it aside into ${(0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback')}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+    // Moving a directory to another parent rewrites its "..": it must be writable too.
+    for (const dir of st.isDirectory() ? [target, live] : [target]) {
+        try {
+            (0,external_node_fs_namespaceObject.accessSync)(dir, external_node_fs_namespaceObject.constants.W_OK);
+        }
+        catch (error) {
+            const code = error.code;
+            if (code !== 'EACCES' && code !== 'EPERM')
+                return `cannot replace ${live}: ${collect_describeFsError(error, 'write')}; nothing was changed`;
+            const aside = `the restore moves it aside into ${(0,external_node_path_namespaceObject.join)(stateDir(target), 'pre-rollback')}`;
+            if (uid === 0)
+                return `cannot replace ${live}: ${dir} is not writable even for root: ${rootDenied('it')}; ${aside}; nothing was changed`;
+            return `cannot replace ${live}: permission denied: ${aside}, which needs write permission on ${st.isDirectory() ? `${live} and ` : ''}${target}; ${fix}`;
+        }
     }
     if (uid !== undefined && uid !== 0 && st.uid !== uid) {
         const t = (0,external_node_fs_namespaceObject.statSync)(target);
@@ -75245,7 +75365,7 @@ async function restoreBackup(options) {
             catch (error) {
                 if (!collect_isFsError(error))
                     throw error;
-                throw new Error(`${collect_fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}: run as its owner, or fix its mode`);
+                throw new Error(`${collect_fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
             }
             for (const note of [
                 ...(lock.tookOver ? [lock.tookOver] : []),
@@ -75282,6 +75402,9 @@ async function restoreBackup(options) {
             const sparse = plan.entries.filter((e) => e.type === 'file' && e.manifest?.allocated !== undefined);
             if (sparse.length)
                 log.line(`sparse: ${sparse.length} file${sparse.length === 1 ? '' : 's'} (${units_formatBytes(sparse.reduce((n, e) => n + e.size, 0))}) took ${units_formatBytes(sparse.reduce((n, e) => n + fileBytes(e), 0))} on disk when backed up; restored with holes where whole blocks are zero`);
+            const linked = plan.entries.filter((e) => e.manifest?.hardlink !== undefined).length;
+            if (linked)
+                log.line(`hard links: ${linked} path${linked === 1 ? ' is' : 's are'} restored as ${linked === 1 ? 'a link' : 'links'} of another file of the backup, as backed up (no copies)`);
             let prunedForRoom = false;
             if (keepPrevious !== undefined) {
                 // Room for the version this restore keeps: the newest keepPrevious - 1 stay. They are
@@ -76001,8 +76124,10 @@ async function runRollback(options) {
 
 
 
+/** The bound of keepPrevious, for the doorways that parse it without the archive package at hand. */
+
 function archiveRollback(options) {
-    return async () => {
+    const rollback = async () => {
         // runRollback: the same restore, and the deployed-tree record is refreshed, so a later manual
         // rollback does not mistake this restore for a hand-made change.
         const result = await runRollback({ ...options, liveTreeCheck: false });
@@ -76018,6 +76143,20 @@ function archiveRollback(options) {
             healthChecksOk: result.healthChecksOk,
         };
     };
+    // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+    // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+    // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+    // rollback-dryrun.log beside the rollback's log.
+    rollback.check = async () => {
+        try {
+            const result = await restoreBackup({ ...options, dryRun: true });
+            return { ok: result.status === 'dry-run', detail: result.message };
+        }
+        catch (error) {
+            return { ok: false, detail: error.message };
+        }
+    };
+    return rollback;
 }
 /** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
  *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
@@ -76141,7 +76280,7 @@ function getInputs(env = process.env) {
             target: inputOptional('target'),
             restartCommand: inputOptional('restart-command'),
             rollbackCommand: inputOptional('rollback-command'),
-            keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: 10_000 }),
+            keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
         },
         notify: inputBoolean('notify', true),
         fallbackDir: inputString('fallback-dir', { fallback: 'notify-fallback' }),
@@ -76165,6 +76304,7 @@ async function run() {
             const checked = await preflight({
                 ...inputs.watch,
                 rollbackConfigured: rollbackChoice !== undefined,
+                ...(rollbackChoice?.check ? { rollbackCheck: rollbackChoice.check } : {}),
                 autoRollbackName: 'input "auto-rollback"',
             });
             for (const line of checked.lines)
