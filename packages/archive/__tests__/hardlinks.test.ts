@@ -208,7 +208,7 @@ describe('a manifest that claims a hard link it cannot be is refused, nothing ch
     const zip = join(root, 'x.zip');
     writeZipWithChecksum(zip, buildZip([...entries, { ...m, data: Buffer.from(JSON.stringify(json)) }]));
     await expect(verifyBackup(zip)).rejects.toThrow(
-      /entries\[0\] \(a\.txt\) has "hardlink" 42; expected the path of an earlier file entry, on a file/,
+      /entries\[0\] \(a\.txt\) has "hardlink" 42; expected the path of another file entry, on a file/,
     );
   });
 });

@@ -27,9 +27,9 @@ export interface ManifestEntry {
    *  image file with holes): a restore leaves holes where whole blocks are zero, as
    *  `cp --sparse=auto` does, and counts these bytes for the free-disk check. Files only. */
   allocated?: number;
-  /** The path of an earlier file entry of this backup that was the same file (a hard link): a
-   *  restore links this path to it instead of writing a copy. The zip still holds the bytes, so
-   *  `unzip` gives a copy. Files only. */
+  /** The path of another file entry of this backup (the first in archive order) that was the
+   *  same file (a hard link): a restore links this path to it instead of writing a copy. The zip
+   *  still holds the bytes, so `unzip` gives a copy. Files only. */
   hardlink?: string;
 }
 
@@ -89,7 +89,7 @@ function checkManifest(raw: unknown, source: string): BackupManifest {
     if (e.type === 'file' && !isSha256Hex(e.sha256)) bad(`entries[${i}] (${e.path}) lacks a sha256`);
     if (e.hardlink !== undefined && !(e.type === 'file' && typeof e.hardlink === 'string'))
       bad(
-        `entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of an earlier file entry, on a file`,
+        `entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of another file entry, on a file`,
       );
     if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
       bad(

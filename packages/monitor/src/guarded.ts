@@ -47,10 +47,10 @@ export type Notifier = (
   details: Record<string, unknown>,
 ) => Promise<NotificationRecord | void>;
 /** Restores the previous release and verifies it (e.g. 3 consecutive OK health checks).
- *  `check`, when the rollback can be tried without changing anything (a restore's dry run): why
- *  it would fail now, or undefined with what it checked. The pre-flight runs it before a watch
- *  with automatic rollback, so a rollback that cannot work is found at deploy time, not at the
- *  violation. */
+ *  `check`, when the rollback can be tried without changing anything (a restore's dry run):
+ *  whether it would work now, with the one line that says why or what it verified. The
+ *  pre-flight runs it before a watch with automatic rollback, so a rollback that cannot work is
+ *  found at deploy time, not at the violation. */
 export type Rollback = (() => Promise<RollbackOutcome>) & { check?: () => Promise<RollbackCheck> };
 
 export interface RollbackCheck {
