@@ -209,17 +209,24 @@ function bench(name, make) {
   const node = process.execPath;
   const inproc = join(lib, 'index.js');
   runs.clear();
+  const suffix = (round) => (round ? `-${round}` : '');
+  const outputs = (r) => [
+    `out-lib${r}`,
+    `out-cli${r}`,
+    `restored-ref${r}`,
+    `restored-ref-sync${r}`,
+    `restored-lib${r}`,
+    `restored-cli${r}`,
+  ];
+  // Nothing a step made is kept longer than the steps that read it: on a tmpfs every kept tree is
+  // memory, and a 1 GiB round left ~5 GiB, so later steps (ours) ran under more memory pressure
+  // than earlier ones (unzip), and three rounds filled a 12 GiB tmpfs.
+  const drop = (...names) => {
+    for (const d of names) rmSync(join(dir, d), { recursive: true, force: true });
+  };
   for (let round = 0; round < repeat; round++) {
-    const r = round ? `-${round}` : '';
-    for (const d of [
-      `out-lib${r}`,
-      `out-cli${r}`,
-      `restored-ref${r}`,
-      `restored-ref-sync${r}`,
-      `restored-lib${r}`,
-      `restored-cli${r}`,
-    ])
-      rmSync(join(dir, d), { recursive: true, force: true });
+    const r = suffix(round);
+    drop(...outputs(r), ...(round ? outputs(suffix(round - 1)) : []));
     rmSync(join(dir, 'ref.zip'), { force: true });
     timed('zip -r -q + sha256sum', 'zip -r -q ref.zip tree && sha256sum ref.zip > ref.zip.sha256', dir);
     timed('lib backup', `${node} ${inproc} backup tree out-lib${r}`, dir);
@@ -241,7 +248,9 @@ function bench(name, make) {
     // Our restore makes the staged tree durable before it swaps it in (the swap journal's fsync
     // flushes it on ext4); unzip leaves it in the page cache. This row shows what durability costs.
     timed('unzip -q; sync', `unzip -q ${zip} -d restored-ref-sync${r} && sync`, dir);
+    drop(`restored-ref-sync${r}`);
     timed('lib restore', `${node} ${inproc} restore ${libZip} restored-lib${r}`, dir);
+    drop(`restored-lib${r}`, `out-lib${r}`);
     timed(
       'cli rollback',
       `${node} ${cli} rollback --env bench --backup ${zip} --target restored-cli${r} --log-dir .`,
@@ -288,7 +297,10 @@ function bench(name, make) {
     'node floor',
     'node floor + structure',
   ].map(summary);
-  const diff = spawnSync('diff', ['-r', 'tree', 'restored-cli/tree'], { cwd: dir, encoding: 'utf8' });
+  const diff = spawnSync('diff', ['-r', 'tree', `restored-cli${suffix(repeat - 1)}/tree`], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   if (diff.status !== 0) throw new Error(`restored tree differs:\n${diff.stdout.slice(0, 2000)}`);
   for (const [task, ref, l, c] of [
     ['backup', refBackup, libBackup, cliBackup],
