@@ -44092,7 +44092,7 @@ function checkManifest(raw, source) {
         if (e.type === 'file' && !isSha256Hex(e.sha256))
             bad(`entries[${i}] (${e.path}) lacks a sha256`);
         if (e.hardlink !== undefined && !(e.type === 'file' && typeof e.hardlink === 'string'))
-            bad(`entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of an earlier file entry, on a file`);
+            bad(`entries[${i}] (${e.path}) has "hardlink" ${JSON.stringify(e.hardlink)}; expected the path of another file entry, on a file`);
         if (e.allocated !== undefined && !(typeof e.allocated === 'number' && e.allocated >= 0))
             bad(`entries[${i}] (${e.path}) has "allocated" ${JSON.stringify(e.allocated)}; expected a number of bytes`);
     }
