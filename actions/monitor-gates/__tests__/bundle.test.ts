@@ -193,8 +193,15 @@ describe('monitor-gates bundle', () => {
     );
   });
 
-  /** A live tree (app/version, data/db) and an operator's backup of it, made with the CLI. */
-  function liveWithBackup(): { dir: string; target: string; zip: string } {
+  /** A live tree (app/version, data/db), an operator's backup of it made with the CLI, and the
+   *  inputs of a short watch of a healthy service with automatic rollback into it. */
+  async function liveWithBackup(): Promise<{
+    dir: string;
+    target: string;
+    zip: string;
+    inputs: Record<string, string>;
+  }> {
+    const url = await service({ healthy: true, restoredFile: '/nonexistent' });
     const dir = mkdtempSync(join(tmpdir(), 'monitor-rollback-'));
     const target = join(dir, 'live');
     mkdirSync(join(target, 'app'), { recursive: true });
@@ -222,7 +229,19 @@ describe('monitor-gates bundle', () => {
     expect(made.stderr).toBe('');
     expect(made.status).toBe(0);
     const zip = readdirSync(join(dir, 'backups')).find((f) => f.endsWith('.zip'))!;
-    return { dir, target, zip: join(dir, 'backups', zip) };
+    const inputs = {
+      environment: 'production',
+      config: gatesConfig,
+      'health-url': `${url}/health`,
+      'metrics-url': `${url}/metrics`,
+      duration: '1m',
+      'time-scale': '600',
+      'auto-rollback': 'true',
+      target,
+      'backup-dir': join(dir, 'backups'),
+      notify: 'false',
+    };
+    return { dir, target, zip: join(dir, 'backups', zip), inputs };
   }
   const withCli = existsSync(fileURLToPath(new URL('../../../packages/cli/dist/index.js', import.meta.url)))
     ? it
@@ -231,20 +250,7 @@ describe('monitor-gates bundle', () => {
   withCli(
     'with a target, the watch first dry-runs its automatic rollback: named when it would work; a corrupt backup refuses the watch before any poll',
     async () => {
-      const url = await service({ healthy: true, restoredFile: '/nonexistent' });
-      const { dir, target, zip } = liveWithBackup();
-      const inputs = {
-        environment: 'production',
-        config: gatesConfig,
-        'health-url': `${url}/health`,
-        'metrics-url': `${url}/metrics`,
-        duration: '1m',
-        'time-scale': '600',
-        'auto-rollback': 'true',
-        target,
-        'backup-dir': join(dir, 'backups'),
-        notify: 'false',
-      };
+      const { target, zip, inputs } = await liveWithBackup();
       const ok = await runBundle(inputs);
       expect(ok.stdout).toContain(
         `pre-flight: the automatic rollback's dry run passed: verified ${zip.split('/').pop()}; would restore it into ${target}`,
@@ -268,24 +274,12 @@ describe('monitor-gates bundle', () => {
   (canMountTmpfs() ? withCli : it.skip)(
     'a root of the rollback target that is a mount point (a data volume) refuses the watch before it starts, naming it (root, real tmpfs)',
     async () => {
-      const url = await service({ healthy: true, restoredFile: '/nonexistent' });
-      const { dir, target } = liveWithBackup();
+      const { target, inputs } = await liveWithBackup();
       const data = join(target, 'data');
       expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', data]).status).toBe(0);
       try {
         writeFileSync(join(data, 'db'), 'rows on the volume');
-        const run = await runBundle({
-          environment: 'production',
-          config: gatesConfig,
-          'health-url': `${url}/health`,
-          'metrics-url': `${url}/metrics`,
-          duration: '1m',
-          'time-scale': '600',
-          'auto-rollback': 'true',
-          target,
-          'backup-dir': join(dir, 'backups'),
-          notify: 'false',
-        });
+        const run = await runBundle(inputs);
         expect(run.stdout).toContain(
           `the automatic rollback would fail now (its dry run): restore failed: cannot replace ${data}: it is a mount point (tmpfs)`,
         );

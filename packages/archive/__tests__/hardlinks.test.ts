@@ -37,18 +37,15 @@ function tree(root: string): { app: string; big: Buffer } {
 }
 
 const ino = (path: string): number => lstatSync(path).ino;
+const backupOfApp = (root: string) =>
+  createBackup({ environment: 'production', paths: ['app'], cwd: join(root, 'src'), now: () => T0 });
 const nlink = (path: string): number => lstatSync(path).nlink;
 
 describe('hard links', () => {
   it('are recorded, restored as links (not copies), and the zip still unzips to copies', async () => {
     const root = tempRoot('hardlinks');
     tree(root);
-    const b = await createBackup({
-      environment: 'production',
-      paths: ['app'],
-      cwd: join(root, 'src'),
-      now: () => T0,
-    });
+    const b = await backupOfApp(root);
     // The real tools on what we wrote.
     expect(sh(`unzip -tq '${b.backupPath}'`, root).code).toBe(0);
     expect(sh(`sha256sum -c --quiet '${b.sha256Path}'`, join(root, 'src')).code).toBe(0);
@@ -90,12 +87,7 @@ describe('hard links', () => {
   it('a rollback over a restored tree with links sees no hand-made change (the record follows the links)', async () => {
     const root = tempRoot('hardlinks-record');
     tree(root);
-    const b = await createBackup({
-      environment: 'production',
-      paths: ['app'],
-      cwd: join(root, 'src'),
-      now: () => T0,
-    });
+    const b = await backupOfApp(root);
     const options = {
       environment: 'production',
       backupPath: b.backupPath,

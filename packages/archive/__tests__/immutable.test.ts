@@ -4,10 +4,9 @@
 // as root); skipped visibly where this user cannot set them.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBackup, restoreBackup } from '../src/index.js';
 import { snapshot, tempRoot } from './fixtures.js';
+import { releaseScene } from './scenes.js';
 
 const marked: string[] = [];
 const chattr = (flag: string, path: string): boolean => spawnSync('chattr', [flag, path]).status === 0;
@@ -25,24 +24,7 @@ function canSetImmutable(): boolean {
   return settable;
 }
 
-/** A backup of `app` (release "new") and a live target holding release "old". */
-async function scene(label: string) {
-  const root = tempRoot(label);
-  for (const [dir, release] of [
-    ['src', 'new'],
-    ['live', 'old'],
-  ] as const) {
-    mkdirSync(join(root, dir, 'app'), { recursive: true });
-    writeFileSync(join(root, dir, 'app', 'release.txt'), release);
-  }
-  const backup = (await createBackup({ environment: 'production', paths: ['app'], cwd: join(root, 'src') }))
-    .backupPath;
-  const target = join(root, 'live');
-  return {
-    target,
-    restore: () => restoreBackup({ environment: 'production', backupPath: backup, target, cwd: root }),
-  };
-}
+const scene = (label: string) => releaseScene(label, ['app']);
 
 const ATTRIBUTE =
   'is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it';

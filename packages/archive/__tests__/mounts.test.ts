@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createBackup, fsErrorLine, restoreBackup, stateDir } from '../src/index.js';
 import { mountPoints, mountProblem } from '../src/mounts.js';
 import { canMountTmpfs, snapshot, tempRoot } from './fixtures.js';
+import { releaseScene } from './scenes.js';
 
 const mounted: string[] = [];
 function mount(args: string[], at: string): void {
@@ -19,26 +20,7 @@ afterEach(() => {
   for (const at of mounted.splice(0).reverse()) spawnSync('umount', [at]);
 });
 
-/** A backup of `app` and `data` (release "new") and a live target holding release "old". */
-async function scene(label: string) {
-  const root = tempRoot(label);
-  for (const [dir, release] of [
-    ['src', 'new'],
-    ['live', 'old'],
-  ] as const) {
-    for (const r of ['app', 'data']) {
-      mkdirSync(join(root, dir, r), { recursive: true });
-      writeFileSync(join(root, dir, r, 'release.txt'), `${r} ${release}`);
-    }
-  }
-  const target = join(root, 'live');
-  const backup = (
-    await createBackup({ environment: 'production', paths: ['app', 'data'], cwd: join(root, 'src') })
-  ).backupPath;
-  const restore = (extra: { dryRun?: boolean } = {}) =>
-    restoreBackup({ environment: 'production', backupPath: backup, target, cwd: root, ...extra });
-  return { root, target, restore };
-}
+const scene = (label: string) => releaseScene(label, ['app', 'data']);
 
 /** The restore fails before staging with `message`, and the target is as it was. */
 async function refused(s: Awaited<ReturnType<typeof scene>>, message: string): Promise<void> {
