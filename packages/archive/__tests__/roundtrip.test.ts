@@ -183,9 +183,9 @@ describe('backup → restore round trip', () => {
 
 describe('trees of a common shape', () => {
   it('many small files with empty ones (__init__.py, .gitkeep), a large file, then more small files', async () => {
-    // It crashed with "internal error: ... is not a function": each empty file cost the
-    // compression pool a slot that was never reused, and the small files after the large one
-    // found none free.
+    // It crashed with "internal error: ... is not a function": a batch holding an empty file cost
+    // the compression pool a slot that was never reused; after four such batches (or a large
+    // file, which sends the batch being filled) the next small file found none free.
     const root = tempRoot('empties');
     const app = join(root, 'src/app');
     for (const dir of ['lib', 'models', 'zz']) mkdirSync(join(app, dir), { recursive: true });
