@@ -12,7 +12,6 @@ import {
   firstMountProblem,
   GLOB_CHARS,
   recordDeployedTree,
-  restoreBackup,
   runRollback,
   type HealthSettings,
 } from '@guarded-rollout/archive';
@@ -36,6 +35,7 @@ import {
   guardedMonitor,
   preflight,
   MonitorRecorder,
+  rehearseRestore,
   planWatch,
   prepareWatch,
   recordBaseline,
@@ -435,31 +435,26 @@ export async function runGuardedDeploy(
     // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
     // replace, the free disk). A rollback that could not run is found now, not at the violation.
     if (options.rollback.auto && !options.dryRun && out.backupPath) {
-      const rehearsal = await log.group('rollback rehearsal', async () => {
-        try {
-          return await restoreBackup({
-            environment: env,
-            backupPath: out.backupPath!,
-            target: options.rollback.target,
-            ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
-            dryRun: true,
-            logDir: options.deploy.logDir,
-            cwd: options.cwd,
-          });
-        } catch (error) {
-          return { status: 'refused' as const, message: (error as Error).message };
-        }
-      });
+      const rehearsal = await log.group('rollback rehearsal', () =>
+        rehearseRestore({
+          environment: env,
+          backupPath: out.backupPath!,
+          target: options.rollback.target,
+          ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+          logDir: options.deploy.logDir,
+          cwd: options.cwd,
+        }),
+      );
       if (signal.aborted) return recordCancel();
-      if (rehearsal.status !== 'dry-run') {
+      if (!rehearsal.ok) {
         out.result = 'refused';
-        out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.message}`;
+        out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.detail}`;
         log.warning(out.message);
         void post(out.deploymentId, 'failure', 'rollback rehearsal failed; nothing was deployed');
         note(out.message);
         return finish();
       }
-      log.info(`rollback rehearsed: ${rehearsal.message}`);
+      log.info(`rollback rehearsed: ${rehearsal.detail}`);
     }
   }
 

@@ -28,19 +28,21 @@ export function archiveRollback(options: RestoreOptions): Rollback {
       healthChecksOk: result.healthChecksOk,
     };
   };
-  // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
-  // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
-  // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
-  // rollback-dryrun.log beside the rollback's log.
-  rollback.check = async (): Promise<RollbackCheck> => {
-    try {
-      const result = await restoreBackup({ ...options, dryRun: true });
-      return { ok: result.status === 'dry-run', detail: result.message };
-    } catch (error) {
-      return { ok: false, detail: (error as Error).message };
-    }
-  };
+  rollback.check = () => rehearseRestore(options);
   return rollback;
+}
+
+/** The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+ *  newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+ *  environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+ *  rollback-dryrun.log beside the rollback's log. Whether the restore would work, in one line. */
+export async function rehearseRestore(options: RestoreOptions): Promise<RollbackCheck> {
+  try {
+    const result = await restoreBackup({ ...options, dryRun: true });
+    return { ok: result.status === 'dry-run', detail: result.message };
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message };
+  }
 }
 
 export interface RollbackChoice {
