@@ -59107,7 +59107,7 @@ function backupRoots(plan) {
 }
 /** Verifies, stages, swaps, restarts and health-checks. Refusals and failures are returned (and
  *  logged), not thrown; only usage errors throw. */
-async function restore_restoreBackup(options) {
+async function restoreBackup(options) {
     const environment = naming_assertEnvironmentName(options.environment);
     const cwd = (0,external_node_path_.resolve)(options.cwd ?? process.cwd());
     const target = (0,external_node_path_.resolve)(cwd, options.target);
@@ -59879,7 +59879,7 @@ async function rollback_runRollback(options) {
             return refuse(`cannot write ${recordPath}: permission denied: after restoring, the rollback records the restored tree there (beside ${target}, so the next rollback can tell hand edits from the deploy), which needs write permission on ${(0,external_node_path_.dirname)(target)}; run as a user that can write there, or fix its mode`, liveTree);
         }
     }
-    const result = await restore_restoreBackup(options);
+    const result = await restoreBackup(options);
     if (result.status === 'succeeded' || result.status === 'restored-unverified') {
         // The restored tree is now what is deployed: the next rollback compares with it.
         try {
@@ -83306,20 +83306,21 @@ function archiveRollback(options) {
             healthChecksOk: result.healthChecksOk,
         };
     };
-    // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
-    // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
-    // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
-    // rollback-dryrun.log beside the rollback's log.
-    rollback.check = async () => {
-        try {
-            const result = await restoreBackup({ ...options, dryRun: true });
-            return { ok: result.status === 'dry-run', detail: result.message };
-        }
-        catch (error) {
-            return { ok: false, detail: error.message };
-        }
-    };
+    rollback.check = () => rehearseRestore(options);
     return rollback;
+}
+/** The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+ *  newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+ *  environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+ *  rollback-dryrun.log beside the rollback's log. Whether the restore would work, in one line. */
+async function rehearseRestore(options) {
+    try {
+        const result = await restoreBackup({ ...options, dryRun: true });
+        return { ok: result.status === 'dry-run', detail: result.message };
+    }
+    catch (error) {
+        return { ok: false, detail: error.message };
+    }
 }
 /** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
  *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
@@ -83673,33 +83674,25 @@ async function runGuardedDeploy(options, world) {
         // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
         // replace, the free disk). A rollback that could not run is found now, not at the violation.
         if (options.rollback.auto && !options.dryRun && out.backupPath) {
-            const rehearsal = await log.group('rollback rehearsal', async () => {
-                try {
-                    return await restore_restoreBackup({
-                        environment: env,
-                        backupPath: out.backupPath,
-                        target: options.rollback.target,
-                        ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
-                        dryRun: true,
-                        logDir: options.deploy.logDir,
-                        cwd: options.cwd,
-                    });
-                }
-                catch (error) {
-                    return { status: 'refused', message: error.message };
-                }
-            });
+            const rehearsal = await log.group('rollback rehearsal', () => rehearseRestore({
+                environment: env,
+                backupPath: out.backupPath,
+                target: options.rollback.target,
+                ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+                logDir: options.deploy.logDir,
+                cwd: options.cwd,
+            }));
             if (signal.aborted)
                 return recordCancel();
-            if (rehearsal.status !== 'dry-run') {
+            if (!rehearsal.ok) {
                 out.result = 'refused';
-                out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.message}`;
+                out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.detail}`;
                 log.warning(out.message);
                 void post(out.deploymentId, 'failure', 'rollback rehearsal failed; nothing was deployed');
                 note(out.message);
                 return finish();
             }
-            log.info(`rollback rehearsed: ${rehearsal.message}`);
+            log.info(`rollback rehearsed: ${rehearsal.detail}`);
         }
     }
     // ---- migrate + deploy ----------------------------------------------------------------------

@@ -76143,20 +76143,21 @@ function archiveRollback(options) {
             healthChecksOk: result.healthChecksOk,
         };
     };
-    // The restore's own dry run, everything short of staging: the backup chosen now (latest: the
-    // newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
-    // environment, each root it replaces (movable, not a mount point) and the free disk. It writes
-    // rollback-dryrun.log beside the rollback's log.
-    rollback.check = async () => {
-        try {
-            const result = await restoreBackup({ ...options, dryRun: true });
-            return { ok: result.status === 'dry-run', detail: result.message };
-        }
-        catch (error) {
-            return { ok: false, detail: error.message };
-        }
-    };
+    rollback.check = () => rehearseRestore(options);
     return rollback;
+}
+/** The restore's own dry run, everything short of staging: the backup chosen now (latest: the
+ *  newest complete one), its checksum, structure and every entry's CRC-32 and SHA256, the
+ *  environment, each root it replaces (movable, not a mount point) and the free disk. It writes
+ *  rollback-dryrun.log beside the rollback's log. Whether the restore would work, in one line. */
+async function rehearseRestore(options) {
+    try {
+        const result = await restoreBackup({ ...options, dryRun: true });
+        return { ok: result.status === 'dry-run', detail: result.message };
+    }
+    catch (error) {
+        return { ok: false, detail: error.message };
+    }
 }
 /** The rollback both doorways build from their flags/inputs: a verified restore of a backup into
  *  `target` (the rollback action's code), or a restore command; undefined when neither is given. */
