@@ -184,6 +184,44 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
 
+  it('cancel during the backup (a dump command that hangs): the dump group is stopped, no partial backup is left, "cancelled at stage backup" recorded before SIGTERM', async () => {
+    const { site, gh, hook } = await setUp();
+    const pidFile = join(site.dir, 'dump.pid');
+    const options = job(
+      site,
+      gh,
+      hook.url,
+      readmeInputs(site, {
+        // A database dump that hangs (and ignores SIGINT, as the runner's first signal would not
+        // reach it anyway: it runs in its own process group).
+        'backup-dump-command': `sh -c 'trap "" INT; sleep 120' & echo $! > ${pidFile}; wait`,
+      }),
+    );
+    const running = runNodeAction(actionDir, options);
+    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const timings = await running.cancel();
+    const main = await running.result;
+    expect(timings.lastSignal).toBe('SIGINT'); // exited before the runner's SIGTERM
+    expect(timings.exitedAtMs).toBeLessThan(7500);
+    expect(main.code).toBe(1);
+    expect(main.outputs).toMatchObject({ result: 'cancelled', stage: 'backup' });
+    expect(main.stdout).toContain('backup cancelled; no backup was made');
+    const d = gh.store.find(Number(main.outputs['deployment-id']))!;
+    expect(d.statuses.at(-1)).toMatchObject({ state: 'error', description: 'cancelled at stage backup' });
+    expect(hook.received.some((b) => b.includes('cancelled at stage backup'))).toBe(true);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(processAlive(pid)).toBe(false);
+    expect(leftoverProcesses(main.marker)).toEqual([]);
+    // Nothing half-made: no zip, no .sha256, no partial, no dump directory; 1.0.0 still serves.
+    expect(readdirSync(join(site.dir, 'backups'))).toEqual([]);
+    expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
+    const post = await runPostStep(actionDir, main, options).result;
+    expect(post.code).toBe(0);
+    console.log(`cancel → exit during the backup: ${timings.exitedAtMs} ms`);
+    expect(gh.fake.violations).toEqual([]);
+  }, 120_000);
+
   it('a main step killed outright during the watch is recorded by the post step', async () => {
     const { site, gh, hook } = await setUp();
     const options = job(

@@ -35,7 +35,7 @@ import {
   sourcePath,
   type SourceEntry,
 } from './collect.js';
-import { BackupWriteError } from './errors.js';
+import { BackupCancelledError, BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';
 import { DeflatePool, compressionThreads } from './deflatepool.js';
@@ -87,6 +87,18 @@ export interface BackupOptions {
   /** The repository root the `.sha256`'s file name is written relative to (default process.cwd()). */
   cwd?: string;
   now?: () => Date;
+  /** A cancel: the backup stops at its next file or 1 MiB piece (a dump command's process group
+   *  is stopped), its partial archive is removed and BackupCancelledError is thrown. Once the
+   *  `.sha256` is being written the backup completes: it is never left half-named. */
+  signal?: AbortSignal;
+}
+
+/** Throws BackupCancelledError when the backup's signal has aborted. */
+function stopIfCancelled(signal: AbortSignal | undefined, partial?: string): void {
+  if (!signal?.aborted) return;
+  throw new BackupCancelledError(
+    `backup cancelled${partial ? `; its partial archive ${partial} was removed` : ''}; no backup was made`,
+  );
 }
 
 export interface BackupResult {
@@ -231,6 +243,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   if (lock.tookOver) notes.push(lock.tookOver);
   let dumpDir: string | undefined;
   try {
+    stopIfCancelled(options.signal);
     try {
       // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
       seen = listNames(outDir);
@@ -249,7 +262,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
         cwd: resolve(root, options.baseDir ?? '.'),
         env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
         timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
+      if (result.cancelled) stopIfCancelled(options.signal);
       if (!result.ok) {
         throw new ConfigError(
           `dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`,
@@ -272,6 +287,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
         });
     }
     const p = plan(options, extra, seen);
+    stopIfCancelled(options.signal);
     return { ...(await writeArchive(p, options, level)), notes };
   } finally {
     if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
@@ -414,6 +430,7 @@ async function streamLargeFile(
   entry: SourceEntry,
   level: number,
   pieces: PieceBuffers,
+  checkCancel: () => void,
 ): Promise<{ size: number; sha256: string; stat: Stats } | undefined> {
   const fd = openSource(entry);
   try {
@@ -438,6 +455,7 @@ async function streamLargeFile(
     let dictionary: Buffer | undefined;
     for (let k = 0; ; k++) {
       boundExternalMemory();
+      checkCancel();
       const chunk = buffers[k % PIECE_BUFFERS]!;
       let n: number;
       try {
@@ -448,6 +466,8 @@ async function streamLargeFile(
         });
       }
       if (n === 0) break;
+      // A stored file is read and written synchronously: let a signal's handler run now and then.
+      if (k % 32 === 31) await new Promise((r) => setImmediate(r));
       const part = chunk.subarray(0, n);
       hash.update(part);
       crc = crc32(part, crc);
@@ -527,6 +547,7 @@ async function writeArchive(
       const links = new HardLinks();
       for (let i = 0; i < walked.length; i++) {
         heap.tick();
+        stopIfCancelled(options.signal, tmpPath);
         if (manifest.ready) await manifest.ready;
         const entry = walked[i]!;
         walked[i] = undefined as unknown as SourceEntry;
@@ -566,7 +587,9 @@ async function writeArchive(
           if (data.length > SMALL_FILE_BYTES) {
             // Grew past the small-file path since the walk: stream it instead.
             await settle();
-            await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
+            await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links, () =>
+              stopIfCancelled(options.signal, tmpPath),
+            );
             continue;
           }
           if (pool) {
@@ -618,7 +641,9 @@ async function writeArchive(
           });
         } else {
           await settle();
-          await addLarge(zip, entry, level, manifest, pieces, links);
+          await addLarge(zip, entry, level, manifest, pieces, links, () =>
+            stopIfCancelled(options.signal, tmpPath),
+          );
         }
       }
       await settle();
@@ -626,8 +651,10 @@ async function writeArchive(
       await writeManifest(zip, p, manifest);
       ({ sizeBytes, sha256 } = zip.finish());
       fsyncSync(fd);
+      // The last point a cancel stops it: from here on the backup is named and complete.
+      stopIfCancelled(options.signal, tmpPath);
     } catch (error) {
-      if (error instanceof ConfigError) throw error;
+      if (error instanceof ConfigError || error instanceof BackupCancelledError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code)
         throw new BackupWriteError(
@@ -721,10 +748,11 @@ async function addLarge(
   manifest: ManifestWriter,
   pieces: PieceBuffers,
   links: HardLinks,
+  checkCancel: () => void,
 ): Promise<void> {
   for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
     const mark = zip.mark();
-    const r = await streamLargeFile(zip, entry, level, pieces);
+    const r = await streamLargeFile(zip, entry, level, pieces, checkCancel);
     if (r) {
       manifest.add({
         path: entry.path,

@@ -10,3 +10,7 @@ export class UnsafeArchiveError extends CheckFailedError {}
 
 /** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
 export class BackupWriteError extends CheckFailedError {}
+
+/** A cancel (the caller's AbortSignal) stopped a backup before it was complete: its partial
+ *  archive was removed and no backup was made. */
+export class BackupCancelledError extends CheckFailedError {}

@@ -7,6 +7,8 @@ export interface CommandResult {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped because `signal` aborted (a cancel): the group got SIGTERM, SIGKILL 2 s later. */
+  cancelled?: boolean;
   durationMs: number;
   /** The last 4 KiB of stdout+stderr: enough to explain a failure, bounded whatever the command prints. */
   outputTail: string;
@@ -16,7 +18,7 @@ const TAIL_BYTES = 4096;
 
 export function runShellCommand(
   command: string,
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
 ): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -34,10 +36,10 @@ export function runShellCommand(
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;
-    const kill = (): void => {
+    const kill = (sig: NodeJS.Signals = 'SIGKILL'): void => {
       try {
-        if (child.pid && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
+        if (child.pid && process.platform !== 'win32') process.kill(-child.pid, sig);
+        else child.kill(sig);
       } catch {
         // already gone
       }
@@ -46,24 +48,42 @@ export function runShellCommand(
       timedOut = true;
       kill();
     }, options.timeoutMs);
-    child.on('error', (error) => {
+    // A cancel stops the whole group (it is detached: nothing else would): SIGTERM lets a dump
+    // tool remove its partial output, SIGKILL 2 s later ends one that ignores it.
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      cancelled = true;
+      kill('SIGTERM');
+      killTimer = setTimeout(() => kill(), 2000);
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (error) => {
+      done();
       resolve({
         ok: false,
         exitCode: null,
         signal: null,
         timedOut,
+        cancelled,
         durationMs: Date.now() - started,
         outputTail: String(error),
       });
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      done();
       resolve({
-        ok: !timedOut && code === 0,
+        ok: !timedOut && !cancelled && code === 0,
         exitCode: code,
         signal,
         timedOut,
+        cancelled,
         durationMs: Date.now() - started,
         outputTail: tail,
       });
@@ -73,6 +93,7 @@ export function runShellCommand(
 
 export function describeCommandResult(result: CommandResult, timeoutMs: number): string {
   if (result.timedOut) return `timed out after ${timeoutMs} ms (killed)`;
+  if (result.cancelled) return 'was stopped by the cancel';
   if (result.exitCode === null) return `could not run (${result.outputTail.trim() || result.signal})`;
   return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
 }

@@ -1,9 +1,10 @@
 import { describe, it, expect } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './run-cli.js';
+import { cliBundle, ensureCliBundle } from './bundle.js';
 
 const NOW = () => new Date('2026-11-23T12:00:00Z');
 
@@ -16,6 +17,41 @@ function repoRoot(): string {
 }
 
 describe('guarded-rollout backup / latest-backup / rollback', () => {
+  it('Ctrl-C during a backup (the bundled CLI, a real SIGINT while its dump runs): exit 1 with one line, the dump stopped, nothing left in backups/', async () => {
+    ensureCliBundle();
+    const root = repoRoot();
+    const pidFile = join(root, 'dump.pid');
+    const child = spawn(
+      process.execPath,
+      [
+        cliBundle,
+        'backup',
+        '--env',
+        'production',
+        '--base-dir',
+        'srv',
+        '--dump-command',
+        `sleep 120 & echo $! > ${pidFile}; wait`,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toBe(
+      'received SIGINT: stopping the backup\nerror: backup cancelled; no backup was made\n',
+    );
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    // The dump's group was stopped: gone, or a zombie (this container's init may not reap it).
+    const state = existsSync(`/proc/${sleeper}/stat`) ? readFileSync(`/proc/${sleeper}/stat`, 'utf8') : '';
+    expect(state === '' || /^\d+ \(.*\) Z /.test(state)).toBe(true);
+    expect(readdirSync(join(root, 'backups'))).toEqual([]);
+  }, 300_000);
+
   it('backs up, finds the latest, and restores it (exit 0), with the seed command passing', async () => {
     const root = repoRoot();
     const b = await cli(

@@ -231,6 +231,32 @@ describe('runDeploy', () => {
     expect(store.states(result.deploymentId!)).toEqual(['in_progress', 'failure']);
   });
 
+  it('a cancel during the backup-first backup: status cancelled, nothing deployed, the Deployment errors', async () => {
+    const marker = join(dir, 'deployed-after-cancel');
+    const controller = new AbortController();
+    let sawSignal: AbortSignal | undefined;
+    const result = await runDeploy(
+      options({
+        backupFirst: true,
+        signal: controller.signal,
+        // The provider gets the deploy's signal; a cancel arrives mid-backup and stops it.
+        backup: async (signal) => {
+          sawSignal = signal;
+          controller.abort();
+          throw new Error('backup cancelled; no backup was made');
+        },
+        command: mutating('deploy', marker),
+        recorder: recorder(),
+      }),
+    );
+    expect(sawSignal).toBe(controller.signal);
+    expect(result.status).toBe('cancelled');
+    expect(result.summary).toBe('backup cancelled; no backup was made; nothing was deployed');
+    expect(result.steps[0]).toMatchObject({ step: 'backup', outcome: 'cancelled' });
+    expect(existsSync(marker)).toBe(false);
+    expect(store.states(result.deploymentId!)).toEqual(['in_progress', 'error']);
+  });
+
   it('refuses backup-first without a backup provider', async () => {
     await expect(runDeploy(options({ backupFirst: true }))).rejects.toThrow(
       'backup-first needs the backup package',

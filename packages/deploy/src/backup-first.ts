@@ -9,8 +9,9 @@ export function archiveBackupProvider(
   settings: BackupSettings,
   context: { version?: string; commit?: string; now?: () => Date } = {},
 ): BackupProvider {
-  return async () => {
+  return async (signal) => {
     const result = await createBackup({
+      ...(signal ? { signal } : {}),
       environment,
       paths: settings.paths,
       baseDir: settings.baseDir,

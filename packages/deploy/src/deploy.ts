@@ -27,7 +27,8 @@ export interface BackupRecord {
 }
 
 /** Takes a verified backup before anything changes; provided by the backup package's doorway. */
-export type BackupProvider = () => Promise<BackupRecord>;
+/** Makes the backup-first backup; a cancel (`signal`) stops it with nothing kept. */
+export type BackupProvider = (signal?: AbortSignal) => Promise<BackupRecord>;
 
 export type DeployStatus = 'succeeded' | 'failed' | 'timed-out' | 'cancelled';
 
@@ -257,11 +258,12 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
 
   // 1. Backup first: nothing changes until a verified backup exists.
   let backupProblem: string | undefined;
+  let backupCancelled = false;
   if (options.backupFirst && !options.dryRun && options.backup) {
     const started = Date.now();
     say('backup: taking a backup before deploying');
     try {
-      backup = await options.backup();
+      backup = await options.backup(options.signal);
       deployLog.line(`backup: ${backup.path} (sha256 ${backup.sha256})`);
       steps.push({
         step: 'backup',
@@ -271,10 +273,13 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
         detail: backup.path,
       });
     } catch (error) {
-      backupProblem = `backup failed, nothing was deployed: ${redact((error as Error).message)}`;
+      backupCancelled = !!options.signal?.aborted;
+      backupProblem = backupCancelled
+        ? `${redact((error as Error).message)}; nothing was deployed`
+        : `backup failed, nothing was deployed: ${redact((error as Error).message)}`;
       steps.push({
         step: 'backup',
-        outcome: 'failed',
+        outcome: backupCancelled ? 'cancelled' : 'failed',
         durationMs: Date.now() - started,
         exitCode: null,
         detail: backupProblem,
@@ -303,17 +308,24 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
       options.onDeploymentCreated?.(deploymentId);
       say(`GitHub deployment ${deploymentId} created for ${options.environment}`);
     });
-    await postStatus('in_progress', backupProblem ? 'backup failed' : 'migrating and deploying');
+    await postStatus(
+      'in_progress',
+      backupProblem ? (backupCancelled ? 'backup cancelled' : 'backup failed') : 'migrating and deploying',
+    );
   }
 
   if (backupProblem) {
-    status = 'failed';
+    status = backupCancelled ? 'cancelled' : 'failed';
     summary = backupProblem;
     say(summary);
-    evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', {
-      outcome: 'skipped',
-      dry_run: false,
-    });
+    evidence('migrate', migrateLogPath).finish(
+      'fail',
+      `skipped: ${backupCancelled ? 'backup cancelled' : 'backup failed'}`,
+      {
+        outcome: 'skipped',
+        dry_run: false,
+      },
+    );
     deployLog.line(summary);
     deployLog.finish('fail', summary, { outcome: 'skipped', dry_run: false });
     steps.push(

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import {
+  BackupCancelledError,
   createBackup,
   firstMountProblem,
   GLOB_CHARS,
@@ -395,6 +396,9 @@ export async function runGuardedDeploy(
           dryRun: options.dryRun,
           logDir: options.deploy.logDir,
           cwd: options.cwd,
+          // A cancel stops it at the next file or 1 MiB piece (and a dump command's group), so the
+          // cancel is recorded within seconds even for a tree whose backup takes minutes.
+          signal,
         });
         if (options.dryRun) return true;
         out.backupPath = made.backupPath;
@@ -419,6 +423,10 @@ export async function runGuardedDeploy(
         }
         return true;
       } catch (error) {
+        if (error instanceof BackupCancelledError) {
+          log.info(error.message);
+          return false;
+        }
         out.message = `backup failed, nothing was deployed: ${(error as Error).message}`;
         log.warning(out.message);
         return false;
@@ -435,17 +443,22 @@ export async function runGuardedDeploy(
     // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
     // replace, the free disk). A rollback that could not run is found now, not at the violation.
     if (options.rollback.auto && !options.dryRun && out.backupPath) {
+      // Read-only, so a cancel does not wait for it: the cancel is recorded at once and the
+      // dry run's reads end with this process.
       const rehearsal = await log.group('rollback rehearsal', () =>
-        rehearseRestore({
-          environment: env,
-          backupPath: out.backupPath!,
-          target: options.rollback.target,
-          ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
-          logDir: options.deploy.logDir,
-          cwd: options.cwd,
-        }),
+        untilAborted(
+          rehearseRestore({
+            environment: env,
+            backupPath: out.backupPath!,
+            target: options.rollback.target,
+            ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+            logDir: options.deploy.logDir,
+            cwd: options.cwd,
+          }),
+          signal,
+        ),
       );
-      if (signal.aborted) return recordCancel();
+      if (signal.aborted || !rehearsal) return recordCancel();
       if (!rehearsal.ok) {
         out.result = 'refused';
         out.message = `the automatic rollback could not restore this run's backup, so nothing was deployed: ${rehearsal.detail}`;
@@ -822,4 +835,23 @@ async function watch(
     world.signal.removeEventListener('abort', onCancel);
     clearTimeout(cutTimer);
   }
+}
+
+/** `work`'s value, or undefined as soon as `signal` aborts (work left running: for read-only work). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolveWith, reject) => {
+    const onAbort = (): void => resolveWith(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolveWith(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -14,6 +14,7 @@ import {
   noBackupMessage,
 } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -124,26 +125,33 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         );
       // Paths from the config file are relative to its directory unless base_dir says otherwise.
       if (fromFile && !flags.baseDir && resolved.file) flags.baseDir = dirname(resolved.file);
-      const result = await createBackup({
-        environment,
-        paths,
-        cwd: ctx.cwd,
-        outDir: flags.out,
-        prefix: flags.prefix,
-        ...(flags.baseDir ? { baseDir: flags.baseDir } : {}),
-        ...(flags.dumpCommand
-          ? {
-              dumpCommand: flags.dumpCommand,
-              dumpTimeoutMs: parseDurationFlag('--dump-timeout', flags.dumpTimeout)!,
-            }
-          : {}),
-        ...(flags.keep !== undefined ? { keep: assertKeep(flags.keep, '--keep') } : {}),
-        ...(flags.releaseVersion ? { version: flags.releaseVersion } : {}),
-        ...((flags.commit ?? ctx.env.GITHUB_SHA) ? { commit: flags.commit ?? ctx.env.GITHUB_SHA! } : {}),
-        compressionLevel: parseIntegerFlag('--compression-level', flags.compressionLevel, 0, 9)!,
-        dryRun: !!flags.dryRun,
-        now: ctx.now,
-      });
+      // Ctrl-C or SIGTERM stops it at the next file or 1 MiB piece: no partial archive is left.
+      const result = await withCancellation(
+        ctx,
+        (signal) =>
+          createBackup({
+            signal,
+            environment,
+            paths,
+            cwd: ctx.cwd,
+            outDir: flags.out,
+            prefix: flags.prefix,
+            ...(flags.baseDir ? { baseDir: flags.baseDir } : {}),
+            ...(flags.dumpCommand
+              ? {
+                  dumpCommand: flags.dumpCommand,
+                  dumpTimeoutMs: parseDurationFlag('--dump-timeout', flags.dumpTimeout)!,
+                }
+              : {}),
+            ...(flags.keep !== undefined ? { keep: assertKeep(flags.keep, '--keep') } : {}),
+            ...(flags.releaseVersion ? { version: flags.releaseVersion } : {}),
+            ...((flags.commit ?? ctx.env.GITHUB_SHA) ? { commit: flags.commit ?? ctx.env.GITHUB_SHA! } : {}),
+            compressionLevel: parseIntegerFlag('--compression-level', flags.compressionLevel, 0, 9)!,
+            dryRun: !!flags.dryRun,
+            now: ctx.now,
+          }),
+        'stopping the backup',
+      );
       // Leftovers of interrupted runs that were swept or repaired first: one line each.
       for (const note of result.notes) ctx.stderr(`note: ${note}\n`);
       if (flags.json) {

@@ -22,6 +22,7 @@ import {
 } from '@guarded-rollout/deploy';
 import { recordDeployedTree } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { resolveSettings, rolloutConfigFile } from '../settings.js';
 
 /** The environment's rollout config: --config if given (must exist), else $GUARDED_ROLLOUT_CONFIG, else the default file if present. */
@@ -43,26 +44,6 @@ export function backupProvider(
   commit: string | undefined,
 ): BackupProvider {
   return archiveBackupProvider(config.environment, config.backup, { version, commit, now: ctx.now });
-}
-
-/** Aborts on SIGINT/SIGTERM while `body` runs, so the child tree is stopped and GitHub told. */
-export async function withCancellation<T>(
-  ctx: CliContext,
-  body: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    ctx.stderr(`received ${signal}: stopping the running command and recording the cancellation\n`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await body(controller.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 interface DeployFlags {
