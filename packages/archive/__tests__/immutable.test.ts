@@ -37,9 +37,9 @@ const ATTRIBUTE =
     marked.push(app);
     const before = snapshot(s.target);
     const r = await s.restore();
-    expect(r.status).toBe('failed');
+    expect(r.status).toBe('refused');
     expect(r.message).toBe(
-      `restore failed: cannot replace ${app}: ${app} is not writable even for root: it ${ATTRIBUTE}; the restore moves it aside into ${join(s.target, '.guarded-rollout/pre-rollback')}; nothing was changed`,
+      `cannot replace ${app}: ${app} is not writable even for root: it ${ATTRIBUTE}; the restore moves it aside into ${join(s.target, '.guarded-rollout/pre-rollback')}; nothing was changed`,
     );
     expect(r.message).not.toMatch(/owner|fix its mode/);
     chattr('-i', app);
@@ -51,9 +51,9 @@ const ATTRIBUTE =
     expect(chattr('+i', s.target)).toBe(true);
     marked.push(s.target);
     const r = await s.restore();
-    expect(r.status).toBe('failed');
+    expect(r.status).toBe('refused');
     expect(r.message).toBe(
-      `restore failed: cannot create the directory ${join(s.target, '.guarded-rollout')}: not permitted even for root: it or its directory ${ATTRIBUTE}; a restore keeps its lock, staging and the previous versions in ${join(s.target, '.guarded-rollout')}, so it must be able to write to ${s.target}`,
+      `cannot create the directory ${join(s.target, '.guarded-rollout')}: not permitted even for root: it or its directory ${ATTRIBUTE}; a restore keeps its lock, staging and the previous versions in ${join(s.target, '.guarded-rollout')}, so it must be able to write to ${s.target}`,
     );
   });
 
@@ -62,7 +62,7 @@ const ATTRIBUTE =
     const app = join(s.target, 'app');
     chattr('+i', app);
     marked.push(app);
-    expect((await s.restore()).status).toBe('failed');
+    expect((await s.restore()).status).toBe('refused');
     chattr('-i', app);
     expect((await s.restore()).status).toBe('restored-unverified');
   });

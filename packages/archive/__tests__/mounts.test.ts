@@ -22,11 +22,11 @@ afterEach(() => {
 
 const scene = (label: string) => releaseScene(label, ['app', 'data']);
 
-/** The restore fails before staging with `message`, and the target is as it was. */
+/** The restore is refused before staging with `message`, and the target is as it was. */
 async function refused(s: Awaited<ReturnType<typeof scene>>, message: string): Promise<void> {
   const before = snapshot(s.target);
   const r = await s.restore();
-  expect(r.status).toBe('failed');
+  expect(r.status).toBe('refused');
   expect(r.message).toBe(message);
   expect(snapshot(s.target)).toEqual(before);
 }
@@ -59,7 +59,7 @@ describe('mount points in the target', () => {
       writeFileSync(join(s.target, 'data/release.txt'), 'data on its own volume');
       await refused(
         s,
-        `restore failed: cannot replace ${s.target}/data: it is a mount point (tmpfs), which a restore cannot move aside (it renames each root it replaces); restore into it instead, from a backup of its contents (backup --base-dir ${s.target}/data --path .) with --target ${s.target}/data, or unmount it first; nothing was changed`,
+        `cannot replace ${s.target}/data: it is a mount point (tmpfs), which a restore cannot move aside (it renames each root it replaces); restore into it instead, from a backup of its contents (backup --base-dir ${s.target}/data --path .) with --target ${s.target}/data, or unmount it first; nothing was changed`,
       );
       expect(existsSync(stateDir(s.target))).toBe(false); // nothing staged, nothing kept
       // A dry run says the same, so a premerge rehearsal finds it.
@@ -107,7 +107,7 @@ describe('mount points in the target', () => {
         target: s2.target,
         cwd: s2.root,
       });
-      expect(r.status).toBe('failed');
+      expect(r.status).toBe('refused');
       expect(r.message).toMatch(/cannot replace \S+\/live\/config\.json: it is a mount point \(/);
       expect(readFileSync(join(s2.target, 'config.json'), 'utf8')).toBe('{}'); // still the mounted file
     });
@@ -119,7 +119,7 @@ describe('mount points in the target', () => {
       writeFileSync(join(s.target, 'app/uploads/photo.jpg'), 'on the volume');
       await refused(
         s,
-        `restore failed: cannot replace ${s.target}/app: ${s.target}/app/uploads inside it is a mount point (tmpfs); the restore moves ${s.target}/app aside whole, so that file system would go with the old version and the backup's copy of its files would take its place; unmount it first (and mount it again after the rollback); nothing was changed`,
+        `cannot replace ${s.target}/app: ${s.target}/app/uploads inside it is a mount point (tmpfs); the restore moves ${s.target}/app aside whole, so that file system would go with the old version and the backup's copy of its files would take its place; unmount it first (and mount it again after the rollback); nothing was changed`,
       );
       expect(readdirSync(s.target).sort()).toEqual(['app', 'data']);
     });

@@ -14,3 +14,8 @@ export class BackupWriteError extends CheckFailedError {}
 /** A cancel (the caller's AbortSignal) stopped a backup before it was complete: its partial
  *  archive was removed and no backup was made. */
 export class BackupCancelledError extends CheckFailedError {}
+
+/** A restore that cannot replace the target's roots as they are (a root that is or holds a mount
+ *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
+ *  anything is staged, the live tree untouched. */
+export class RestoreRefusedError extends CheckFailedError {}

@@ -18,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { formatDuration } from '@guarded-rollout/config/durations';
-import { BackupIntegrityError, UnsafeArchiveError } from './errors.js';
+import { BackupIntegrityError, RestoreRefusedError, UnsafeArchiveError } from './errors.js';
 import { extractPlan } from './extract.js';
 import { HeapGuard, LARGE_ENTRIES } from './heapguard.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
@@ -490,7 +490,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         lock = lockTarget(target, now);
       } catch (error) {
         if (!isFsError(error)) throw error;
-        throw new Error(
+        throw new RestoreRefusedError(
           `${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`,
         );
       }
@@ -529,7 +529,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       const stuck =
         roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
         firstMountProblem(target, roots);
-      if (stuck) throw new Error(stuck);
+      if (stuck) throw new RestoreRefusedError(stuck);
       const disk = existsSync(target) ? target : dirname(target);
       const room = diskRoom(disk);
       // Sparse files count for what they took on disk when backed up (they are restored with holes).
@@ -654,7 +654,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       log.line(`REFUSED: ${error.message}`);
       return finish('refused', error.message);
     }
-    if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+    if (
+      error instanceof BackupIntegrityError ||
+      error instanceof UnsafeArchiveError ||
+      error instanceof RestoreRefusedError
+    ) {
       log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
       return finish('refused', error.message);
     }

@@ -206,7 +206,7 @@ describe('runGuardedDeploy', () => {
       const result = await runGuardedDeploy(options(site, { deployCommand: `touch ${deployed}` }), w);
       expect(result.result).toBe('refused');
       expect(result.message).toBe(
-        `the automatic rollback could not restore this run's backup, so nothing was deployed: restore failed: cannot replace ${data}: ${data} is not writable even for root: it is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it; the restore moves it aside into ${join(site.root, '.guarded-rollout/pre-rollback')}; nothing was changed`,
+        `the automatic rollback could not restore this run's backup, so nothing was deployed: cannot replace ${data}: ${data} is not writable even for root: it is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it; the restore moves it aside into ${join(site.root, '.guarded-rollout/pre-rollback')}; nothing was changed`,
       );
       expect(result.backupPath).toBeDefined();
       expect(existsSync(deployed)).toBe(false);
