@@ -45699,11 +45699,12 @@ async function runDeploy(options) {
     let summary = '';
     // 1. Backup first: nothing changes until a verified backup exists.
     let backupProblem;
+    let backupCancelled = false;
     if (options.backupFirst && !options.dryRun && options.backup) {
         const started = Date.now();
         say('backup: taking a backup before deploying');
         try {
-            backup = await options.backup();
+            backup = await options.backup(options.signal);
             deployLog.line(`backup: ${backup.path} (sha256 ${backup.sha256})`);
             steps.push({
                 step: 'backup',
@@ -45714,10 +45715,13 @@ async function runDeploy(options) {
             });
         }
         catch (error) {
-            backupProblem = `backup failed, nothing was deployed: ${redact(error.message)}`;
+            backupCancelled = !!options.signal?.aborted;
+            backupProblem = backupCancelled
+                ? `${redact(error.message)}; nothing was deployed`
+                : `backup failed, nothing was deployed: ${redact(error.message)}`;
             steps.push({
                 step: 'backup',
-                outcome: 'failed',
+                outcome: backupCancelled ? 'cancelled' : 'failed',
                 durationMs: Date.now() - started,
                 exitCode: null,
                 detail: backupProblem,
@@ -45746,13 +45750,13 @@ async function runDeploy(options) {
             options.onDeploymentCreated?.(deploymentId);
             say(`GitHub deployment ${deploymentId} created for ${options.environment}`);
         });
-        await postStatus('in_progress', backupProblem ? 'backup failed' : 'migrating and deploying');
+        await postStatus('in_progress', backupProblem ? (backupCancelled ? 'backup cancelled' : 'backup failed') : 'migrating and deploying');
     }
     if (backupProblem) {
-        status = 'failed';
+        status = backupCancelled ? 'cancelled' : 'failed';
         summary = backupProblem;
         say(summary);
-        evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', {
+        evidence('migrate', migrateLogPath).finish('fail', `skipped: ${backupCancelled ? 'backup cancelled' : 'backup failed'}`, {
             outcome: 'skipped',
             dry_run: false,
         });
@@ -46299,6 +46303,15 @@ class errors_UnsafeArchiveError extends (/* unused pure expression or super */ n
 }
 /** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
 class BackupWriteError extends errors_CheckFailedError {
+}
+/** A cancel (the caller's AbortSignal) stopped a backup before it was complete: its partial
+ *  archive was removed and no backup was made. */
+class BackupCancelledError extends errors_CheckFailedError {
+}
+/** A restore that cannot replace the target's roots as they are (a root that is or holds a mount
+ *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
+ *  anything is staged, the live tree untouched. */
+class errors_RestoreRefusedError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -50141,12 +50154,12 @@ function process_runShellCommand(command, options) {
         child.stdout.on('data', keep);
         child.stderr.on('data', keep);
         let timedOut = false;
-        const kill = () => {
+        const kill = (sig = 'SIGKILL') => {
             try {
                 if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
+                    process.kill(-child.pid, sig);
                 else
-                    child.kill('SIGKILL');
+                    child.kill(sig);
             }
             catch {
                 // already gone
@@ -50156,24 +50169,44 @@ function process_runShellCommand(command, options) {
             timedOut = true;
             kill();
         }, options.timeoutMs);
-        child.on('error', (error) => {
+        // A cancel stops the whole group (it is detached: nothing else would): SIGTERM lets a dump
+        // tool remove its partial output, SIGKILL 2 s later ends one that ignores it.
+        let cancelled = false;
+        let killTimer;
+        const onAbort = () => {
+            cancelled = true;
+            kill('SIGTERM');
+            killTimer = setTimeout(() => kill(), 2000);
+        };
+        if (options.signal?.aborted)
+            onAbort();
+        else
+            options.signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
             clearTimeout(timer);
+            clearTimeout(killTimer);
+            options.signal?.removeEventListener('abort', onAbort);
+        };
+        child.on('error', (error) => {
+            done();
             resolve({
                 ok: false,
                 exitCode: null,
                 signal: null,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: String(error),
             });
         });
         child.on('close', (code, signal) => {
-            clearTimeout(timer);
+            done();
             resolve({
-                ok: !timedOut && code === 0,
+                ok: !timedOut && !cancelled && code === 0,
                 exitCode: code,
                 signal,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: tail,
             });
@@ -50183,6 +50216,8 @@ function process_runShellCommand(command, options) {
 function process_describeCommandResult(result, timeoutMs) {
     if (result.timedOut)
         return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.cancelled)
+        return 'was stopped by the cancel';
     if (result.exitCode === null)
         return `could not run (${result.outputTail.trim() || result.signal})`;
     return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
@@ -50235,6 +50270,12 @@ function units_formatBytes(n) {
 
 
 
+/** Throws BackupCancelledError when the backup's signal has aborted. */
+function stopIfCancelled(signal, partial) {
+    if (!signal?.aborted)
+        return;
+    throw new BackupCancelledError(`backup cancelled${partial ? `; its partial archive ${partial} was removed` : ''}; no backup was made`);
+}
 const DUMP_DIR_ENTRY = '_dump';
 /** Files up to this size are read, hashed and deflated in one synchronous step. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -50338,6 +50379,7 @@ async function createBackup(options) {
         notes.push(lock.tookOver);
     let dumpDir;
     try {
+        stopIfCancelled(options.signal);
         try {
             // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
             seen = listNames(outDir);
@@ -50357,7 +50399,10 @@ async function createBackup(options) {
                 cwd: (0,external_node_path_namespaceObject.resolve)(root, options.baseDir ?? '.'),
                 env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
                 timeoutMs,
+                ...(options.signal ? { signal: options.signal } : {}),
             });
+            if (result.cancelled)
+                stopIfCancelled(options.signal);
             if (!result.ok) {
                 throw new errors_ConfigError(`dump command ${process_describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
                     field: 'dump-command',
@@ -50377,6 +50422,7 @@ async function createBackup(options) {
                 });
         }
         const p = plan(options, extra, seen);
+        stopIfCancelled(options.signal);
         return { ...(await writeArchive(p, options, level)), notes };
     }
     finally {
@@ -50504,7 +50550,7 @@ function pieceBuffers() {
     let buffers;
     return () => (buffers ??= Array.from({ length: PIECE_BUFFERS }, () => Buffer.allocUnsafeSlow(PIECE_BYTES)));
 }
-async function streamLargeFile(zip, entry, level, pieces) {
+async function streamLargeFile(zip, entry, level, pieces, checkCancel) {
     const fd = openSource(entry);
     try {
         const before = (0,external_node_fs_namespaceObject.fstatSync)(fd);
@@ -50528,6 +50574,7 @@ async function streamLargeFile(zip, entry, level, pieces) {
         let dictionary;
         for (let k = 0;; k++) {
             heapguard_boundExternalMemory();
+            checkCancel();
             const chunk = buffers[k % PIECE_BUFFERS];
             let n;
             try {
@@ -50540,6 +50587,9 @@ async function streamLargeFile(zip, entry, level, pieces) {
             }
             if (n === 0)
                 break;
+            // A stored file is read and written synchronously: let a signal's handler run now and then.
+            if (k % 32 === 31)
+                await new Promise((r) => setImmediate(r));
             const part = chunk.subarray(0, n);
             hash.update(part);
             crc = (0,external_node_zlib_.crc32)(part, crc);
@@ -50622,6 +50672,7 @@ async function writeArchive(p, options, level) {
             const links = new HardLinks();
             for (let i = 0; i < walked.length; i++) {
                 heap.tick();
+                stopIfCancelled(options.signal, tmpPath);
                 if (manifest.ready)
                     await manifest.ready;
                 const entry = walked[i];
@@ -50660,7 +50711,7 @@ async function writeArchive(p, options, level) {
                     if (data.length > SMALL_FILE_BYTES) {
                         // Grew past the small-file path since the walk: stream it instead.
                         await settle();
-                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                         continue;
                     }
                     if (pool) {
@@ -50706,7 +50757,7 @@ async function writeArchive(p, options, level) {
                 }
                 else {
                     await settle();
-                    await addLarge(zip, entry, level, manifest, pieces, links);
+                    await addLarge(zip, entry, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                 }
             }
             await settle();
@@ -50714,9 +50765,11 @@ async function writeArchive(p, options, level) {
             await writeManifest(zip, p, manifest);
             ({ sizeBytes, sha256 } = zip.finish());
             (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+            // The last point a cancel stops it: from here on the backup is named and complete.
+            stopIfCancelled(options.signal, tmpPath);
         }
         catch (error) {
-            if (error instanceof errors_ConfigError)
+            if (error instanceof errors_ConfigError || error instanceof BackupCancelledError)
                 throw error;
             const code = error.code;
             if (code)
@@ -50798,10 +50851,10 @@ class HardLinks {
     }
 }
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-async function addLarge(zip, entry, level, manifest, pieces, links) {
+async function addLarge(zip, entry, level, manifest, pieces, links, checkCancel) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
         const mark = zip.mark();
-        const r = await streamLargeFile(zip, entry, level, pieces);
+        const r = await streamLargeFile(zip, entry, level, pieces, checkCancel);
         if (r) {
             manifest.add({
                 path: entry.path,
@@ -51760,7 +51813,7 @@ async function restore_restoreBackup(options) {
             catch (error) {
                 if (!isFsError(error))
                     throw error;
-                throw new Error(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
+                throw new RestoreRefusedError(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
             }
             for (const note of [
                 ...(lock.tookOver ? [lock.tookOver] : []),
@@ -51789,7 +51842,7 @@ async function restore_restoreBackup(options) {
             const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
                 firstMountProblem(target, roots);
             if (stuck)
-                throw new Error(stuck);
+                throw new RestoreRefusedError(stuck);
             const disk = existsSync(target) ? target : dirname(target);
             const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
@@ -51892,7 +51945,9 @@ async function restore_restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
-        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+        if (error instanceof BackupIntegrityError ||
+            error instanceof UnsafeArchiveError ||
+            error instanceof RestoreRefusedError) {
             log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
             return finish('refused', error.message);
         }
@@ -52517,8 +52572,9 @@ async function runRollback(options) {
 // createBackup (the same call `guarded-rollout backup` makes), as a BackupProvider for runDeploy.
 
 function archiveBackupProvider(environment, settings, context = {}) {
-    return async () => {
+    return async (signal) => {
         const result = await createBackup({
+            ...(signal ? { signal } : {}),
             environment,
             paths: settings.paths,
             baseDir: settings.baseDir,

@@ -39958,6 +39958,15 @@ class UnsafeArchiveError extends errors_CheckFailedError {
 /** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
 class errors_BackupWriteError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
 }
+/** A cancel (the caller's AbortSignal) stopped a backup before it was complete: its partial
+ *  archive was removed and no backup was made. */
+class errors_BackupCancelledError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+/** A restore that cannot replace the target's roots as they are (a root that is or holds a mount
+ *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
+ *  anything is staged, the live tree untouched. */
+class RestoreRefusedError extends errors_CheckFailedError {
+}
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(38522);
@@ -43055,12 +43064,12 @@ function process_runShellCommand(command, options) {
         child.stdout.on('data', keep);
         child.stderr.on('data', keep);
         let timedOut = false;
-        const kill = () => {
+        const kill = (sig = 'SIGKILL') => {
             try {
                 if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
+                    process.kill(-child.pid, sig);
                 else
-                    child.kill('SIGKILL');
+                    child.kill(sig);
             }
             catch {
                 // already gone
@@ -43070,24 +43079,44 @@ function process_runShellCommand(command, options) {
             timedOut = true;
             kill();
         }, options.timeoutMs);
-        child.on('error', (error) => {
+        // A cancel stops the whole group (it is detached: nothing else would): SIGTERM lets a dump
+        // tool remove its partial output, SIGKILL 2 s later ends one that ignores it.
+        let cancelled = false;
+        let killTimer;
+        const onAbort = () => {
+            cancelled = true;
+            kill('SIGTERM');
+            killTimer = setTimeout(() => kill(), 2000);
+        };
+        if (options.signal?.aborted)
+            onAbort();
+        else
+            options.signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
             clearTimeout(timer);
+            clearTimeout(killTimer);
+            options.signal?.removeEventListener('abort', onAbort);
+        };
+        child.on('error', (error) => {
+            done();
             resolve({
                 ok: false,
                 exitCode: null,
                 signal: null,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: String(error),
             });
         });
         child.on('close', (code, signal) => {
-            clearTimeout(timer);
+            done();
             resolve({
-                ok: !timedOut && code === 0,
+                ok: !timedOut && !cancelled && code === 0,
                 exitCode: code,
                 signal,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: tail,
             });
@@ -43097,6 +43126,8 @@ function process_runShellCommand(command, options) {
 function process_describeCommandResult(result, timeoutMs) {
     if (result.timedOut)
         return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.cancelled)
+        return 'was stopped by the cancel';
     if (result.exitCode === null)
         return `could not run (${result.outputTail.trim() || result.signal})`;
     return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
@@ -43136,6 +43167,12 @@ function process_describeCommandResult(result, timeoutMs) {
 
 
 
+/** Throws BackupCancelledError when the backup's signal has aborted. */
+function stopIfCancelled(signal, partial) {
+    if (!signal?.aborted)
+        return;
+    throw new BackupCancelledError(`backup cancelled${partial ? `; its partial archive ${partial} was removed` : ''}; no backup was made`);
+}
 const DUMP_DIR_ENTRY = '_dump';
 /** Files up to this size are read, hashed and deflated in one synchronous step. */
 const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
@@ -43239,6 +43276,7 @@ async function backup_createBackup(options) {
         notes.push(lock.tookOver);
     let dumpDir;
     try {
+        stopIfCancelled(options.signal);
         try {
             // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
             seen = listNames(outDir);
@@ -43258,7 +43296,10 @@ async function backup_createBackup(options) {
                 cwd: resolve(root, options.baseDir ?? '.'),
                 env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
                 timeoutMs,
+                ...(options.signal ? { signal: options.signal } : {}),
             });
+            if (result.cancelled)
+                stopIfCancelled(options.signal);
             if (!result.ok) {
                 throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
                     field: 'dump-command',
@@ -43278,6 +43319,7 @@ async function backup_createBackup(options) {
                 });
         }
         const p = plan(options, extra, seen);
+        stopIfCancelled(options.signal);
         return { ...(await writeArchive(p, options, level)), notes };
     }
     finally {
@@ -43405,7 +43447,7 @@ function pieceBuffers() {
     let buffers;
     return () => (buffers ??= Array.from({ length: PIECE_BUFFERS }, () => Buffer.allocUnsafeSlow(PIECE_BYTES)));
 }
-async function streamLargeFile(zip, entry, level, pieces) {
+async function streamLargeFile(zip, entry, level, pieces, checkCancel) {
     const fd = openSource(entry);
     try {
         const before = fstatSync(fd);
@@ -43429,6 +43471,7 @@ async function streamLargeFile(zip, entry, level, pieces) {
         let dictionary;
         for (let k = 0;; k++) {
             boundExternalMemory();
+            checkCancel();
             const chunk = buffers[k % PIECE_BUFFERS];
             let n;
             try {
@@ -43441,6 +43484,9 @@ async function streamLargeFile(zip, entry, level, pieces) {
             }
             if (n === 0)
                 break;
+            // A stored file is read and written synchronously: let a signal's handler run now and then.
+            if (k % 32 === 31)
+                await new Promise((r) => setImmediate(r));
             const part = chunk.subarray(0, n);
             hash.update(part);
             crc = crc32(part, crc);
@@ -43523,6 +43569,7 @@ async function writeArchive(p, options, level) {
             const links = new HardLinks();
             for (let i = 0; i < walked.length; i++) {
                 heap.tick();
+                stopIfCancelled(options.signal, tmpPath);
                 if (manifest.ready)
                     await manifest.ready;
                 const entry = walked[i];
@@ -43561,7 +43608,7 @@ async function writeArchive(p, options, level) {
                     if (data.length > SMALL_FILE_BYTES) {
                         // Grew past the small-file path since the walk: stream it instead.
                         await settle();
-                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                         continue;
                     }
                     if (pool) {
@@ -43607,7 +43654,7 @@ async function writeArchive(p, options, level) {
                 }
                 else {
                     await settle();
-                    await addLarge(zip, entry, level, manifest, pieces, links);
+                    await addLarge(zip, entry, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                 }
             }
             await settle();
@@ -43615,9 +43662,11 @@ async function writeArchive(p, options, level) {
             await writeManifest(zip, p, manifest);
             ({ sizeBytes, sha256 } = zip.finish());
             fsyncSync(fd);
+            // The last point a cancel stops it: from here on the backup is named and complete.
+            stopIfCancelled(options.signal, tmpPath);
         }
         catch (error) {
-            if (error instanceof ConfigError)
+            if (error instanceof ConfigError || error instanceof BackupCancelledError)
                 throw error;
             const code = error.code;
             if (code)
@@ -43699,10 +43748,10 @@ class HardLinks {
     }
 }
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-async function addLarge(zip, entry, level, manifest, pieces, links) {
+async function addLarge(zip, entry, level, manifest, pieces, links, checkCancel) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
         const mark = zip.mark();
-        const r = await streamLargeFile(zip, entry, level, pieces);
+        const r = await streamLargeFile(zip, entry, level, pieces, checkCancel);
         if (r) {
             manifest.add({
                 path: entry.path,
@@ -44900,7 +44949,7 @@ async function restoreBackup(options) {
             catch (error) {
                 if (!collect_isFsError(error))
                     throw error;
-                throw new Error(`${collect_fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
+                throw new RestoreRefusedError(`${collect_fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
             }
             for (const note of [
                 ...(lock.tookOver ? [lock.tookOver] : []),
@@ -44929,7 +44978,7 @@ async function restoreBackup(options) {
             const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
                 firstMountProblem(target, roots);
             if (stuck)
-                throw new Error(stuck);
+                throw new RestoreRefusedError(stuck);
             const disk = (0,external_node_fs_.existsSync)(target) ? target : (0,external_node_path_.dirname)(target);
             const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
@@ -45032,7 +45081,9 @@ async function restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
-        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+        if (error instanceof BackupIntegrityError ||
+            error instanceof UnsafeArchiveError ||
+            error instanceof RestoreRefusedError) {
             log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
             return finish('refused', error.message);
         }
@@ -47304,11 +47355,12 @@ async function runDeploy(options) {
     let summary = '';
     // 1. Backup first: nothing changes until a verified backup exists.
     let backupProblem;
+    let backupCancelled = false;
     if (options.backupFirst && !options.dryRun && options.backup) {
         const started = Date.now();
         say('backup: taking a backup before deploying');
         try {
-            backup = await options.backup();
+            backup = await options.backup(options.signal);
             deployLog.line(`backup: ${backup.path} (sha256 ${backup.sha256})`);
             steps.push({
                 step: 'backup',
@@ -47319,10 +47371,13 @@ async function runDeploy(options) {
             });
         }
         catch (error) {
-            backupProblem = `backup failed, nothing was deployed: ${redact(error.message)}`;
+            backupCancelled = !!options.signal?.aborted;
+            backupProblem = backupCancelled
+                ? `${redact(error.message)}; nothing was deployed`
+                : `backup failed, nothing was deployed: ${redact(error.message)}`;
             steps.push({
                 step: 'backup',
-                outcome: 'failed',
+                outcome: backupCancelled ? 'cancelled' : 'failed',
                 durationMs: Date.now() - started,
                 exitCode: null,
                 detail: backupProblem,
@@ -47351,13 +47406,13 @@ async function runDeploy(options) {
             options.onDeploymentCreated?.(deploymentId);
             say(`GitHub deployment ${deploymentId} created for ${options.environment}`);
         });
-        await postStatus('in_progress', backupProblem ? 'backup failed' : 'migrating and deploying');
+        await postStatus('in_progress', backupProblem ? (backupCancelled ? 'backup cancelled' : 'backup failed') : 'migrating and deploying');
     }
     if (backupProblem) {
-        status = 'failed';
+        status = backupCancelled ? 'cancelled' : 'failed';
         summary = backupProblem;
         say(summary);
-        evidence('migrate', migrateLogPath).finish('fail', 'skipped: backup failed', {
+        evidence('migrate', migrateLogPath).finish('fail', `skipped: ${backupCancelled ? 'backup cancelled' : 'backup failed'}`, {
             outcome: 'skipped',
             dry_run: false,
         });
@@ -47897,8 +47952,9 @@ function deployOptionsFrom(config, given, name, cwd) {
 // createBackup (the same call `guarded-rollout backup` makes), as a BackupProvider for runDeploy.
 
 function archiveBackupProvider(environment, settings, context = {}) {
-    return async () => {
+    return async (signal) => {
         const result = await createBackup({
+            ...(signal ? { signal } : {}),
             environment,
             paths: settings.paths,
             baseDir: settings.baseDir,

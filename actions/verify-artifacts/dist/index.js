@@ -43817,6 +43817,15 @@ class errors_UnsafeArchiveError extends errors_CheckFailedError {
 /** The backup could not be written (full disk, permissions on the output directory): nothing was kept. */
 class errors_BackupWriteError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
 }
+/** A cancel (the caller's AbortSignal) stopped a backup before it was complete: its partial
+ *  archive was removed and no backup was made. */
+class errors_BackupCancelledError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+/** A restore that cannot replace the target's roots as they are (a root that is or holds a mount
+ *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
+ *  anything is staged, the live tree untouched. */
+class errors_RestoreRefusedError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
@@ -46908,12 +46917,12 @@ function process_runShellCommand(command, options) {
         child.stdout.on('data', keep);
         child.stderr.on('data', keep);
         let timedOut = false;
-        const kill = () => {
+        const kill = (sig = 'SIGKILL') => {
             try {
                 if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
+                    process.kill(-child.pid, sig);
                 else
-                    child.kill('SIGKILL');
+                    child.kill(sig);
             }
             catch {
                 // already gone
@@ -46923,24 +46932,44 @@ function process_runShellCommand(command, options) {
             timedOut = true;
             kill();
         }, options.timeoutMs);
-        child.on('error', (error) => {
+        // A cancel stops the whole group (it is detached: nothing else would): SIGTERM lets a dump
+        // tool remove its partial output, SIGKILL 2 s later ends one that ignores it.
+        let cancelled = false;
+        let killTimer;
+        const onAbort = () => {
+            cancelled = true;
+            kill('SIGTERM');
+            killTimer = setTimeout(() => kill(), 2000);
+        };
+        if (options.signal?.aborted)
+            onAbort();
+        else
+            options.signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
             clearTimeout(timer);
+            clearTimeout(killTimer);
+            options.signal?.removeEventListener('abort', onAbort);
+        };
+        child.on('error', (error) => {
+            done();
             resolve({
                 ok: false,
                 exitCode: null,
                 signal: null,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: String(error),
             });
         });
         child.on('close', (code, signal) => {
-            clearTimeout(timer);
+            done();
             resolve({
-                ok: !timedOut && code === 0,
+                ok: !timedOut && !cancelled && code === 0,
                 exitCode: code,
                 signal,
                 timedOut,
+                cancelled,
                 durationMs: Date.now() - started,
                 outputTail: tail,
             });
@@ -46950,6 +46979,8 @@ function process_runShellCommand(command, options) {
 function process_describeCommandResult(result, timeoutMs) {
     if (result.timedOut)
         return `timed out after ${timeoutMs} ms (killed)`;
+    if (result.cancelled)
+        return 'was stopped by the cancel';
     if (result.exitCode === null)
         return `could not run (${result.outputTail.trim() || result.signal})`;
     return `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`;
@@ -46989,6 +47020,12 @@ function process_describeCommandResult(result, timeoutMs) {
 
 
 
+/** Throws BackupCancelledError when the backup's signal has aborted. */
+function stopIfCancelled(signal, partial) {
+    if (!signal?.aborted)
+        return;
+    throw new BackupCancelledError(`backup cancelled${partial ? `; its partial archive ${partial} was removed` : ''}; no backup was made`);
+}
 const DUMP_DIR_ENTRY = '_dump';
 /** Files up to this size are read, hashed and deflated in one synchronous step. */
 const SMALL_FILE_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
@@ -47092,6 +47129,7 @@ async function createBackup(options) {
         notes.push(lock.tookOver);
     let dumpDir;
     try {
+        stopIfCancelled(options.signal);
         try {
             // Names the sweep removes (an orphan `.sha256`, a temp zip) were used: never given out again.
             seen = listNames(outDir);
@@ -47111,7 +47149,10 @@ async function createBackup(options) {
                 cwd: resolve(root, options.baseDir ?? '.'),
                 env: { ...process.env, GUARDED_ROLLOUT_DUMP_DIR: dumpDir },
                 timeoutMs,
+                ...(options.signal ? { signal: options.signal } : {}),
             });
+            if (result.cancelled)
+                stopIfCancelled(options.signal);
             if (!result.ok) {
                 throw new ConfigError(`dump command ${describeCommandResult(result, timeoutMs)}; no backup was written. Output:\n${result.outputTail}`, {
                     field: 'dump-command',
@@ -47131,6 +47172,7 @@ async function createBackup(options) {
                 });
         }
         const p = plan(options, extra, seen);
+        stopIfCancelled(options.signal);
         return { ...(await writeArchive(p, options, level)), notes };
     }
     finally {
@@ -47258,7 +47300,7 @@ function pieceBuffers() {
     let buffers;
     return () => (buffers ??= Array.from({ length: PIECE_BUFFERS }, () => Buffer.allocUnsafeSlow(PIECE_BYTES)));
 }
-async function streamLargeFile(zip, entry, level, pieces) {
+async function streamLargeFile(zip, entry, level, pieces, checkCancel) {
     const fd = openSource(entry);
     try {
         const before = fstatSync(fd);
@@ -47282,6 +47324,7 @@ async function streamLargeFile(zip, entry, level, pieces) {
         let dictionary;
         for (let k = 0;; k++) {
             boundExternalMemory();
+            checkCancel();
             const chunk = buffers[k % PIECE_BUFFERS];
             let n;
             try {
@@ -47294,6 +47337,9 @@ async function streamLargeFile(zip, entry, level, pieces) {
             }
             if (n === 0)
                 break;
+            // A stored file is read and written synchronously: let a signal's handler run now and then.
+            if (k % 32 === 31)
+                await new Promise((r) => setImmediate(r));
             const part = chunk.subarray(0, n);
             hash.update(part);
             crc = crc32(part, crc);
@@ -47376,6 +47422,7 @@ async function writeArchive(p, options, level) {
             const links = new HardLinks();
             for (let i = 0; i < walked.length; i++) {
                 heap.tick();
+                stopIfCancelled(options.signal, tmpPath);
                 if (manifest.ready)
                     await manifest.ready;
                 const entry = walked[i];
@@ -47414,7 +47461,7 @@ async function writeArchive(p, options, level) {
                     if (data.length > SMALL_FILE_BYTES) {
                         // Grew past the small-file path since the walk: stream it instead.
                         await settle();
-                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links);
+                        await addLarge(zip, { ...entry, size: data.length }, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                         continue;
                     }
                     if (pool) {
@@ -47460,7 +47507,7 @@ async function writeArchive(p, options, level) {
                 }
                 else {
                     await settle();
-                    await addLarge(zip, entry, level, manifest, pieces, links);
+                    await addLarge(zip, entry, level, manifest, pieces, links, () => stopIfCancelled(options.signal, tmpPath));
                 }
             }
             await settle();
@@ -47468,9 +47515,11 @@ async function writeArchive(p, options, level) {
             await writeManifest(zip, p, manifest);
             ({ sizeBytes, sha256 } = zip.finish());
             fsyncSync(fd);
+            // The last point a cancel stops it: from here on the backup is named and complete.
+            stopIfCancelled(options.signal, tmpPath);
         }
         catch (error) {
-            if (error instanceof ConfigError)
+            if (error instanceof ConfigError || error instanceof BackupCancelledError)
                 throw error;
             const code = error.code;
             if (code)
@@ -47552,10 +47601,10 @@ class HardLinks {
     }
 }
 /** A large file, re-read from its start (archive rewound) when it changed during the read. */
-async function addLarge(zip, entry, level, manifest, pieces, links) {
+async function addLarge(zip, entry, level, manifest, pieces, links, checkCancel) {
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
         const mark = zip.mark();
-        const r = await streamLargeFile(zip, entry, level, pieces);
+        const r = await streamLargeFile(zip, entry, level, pieces, checkCancel);
         if (r) {
             manifest.add({
                 path: entry.path,
@@ -48670,7 +48719,7 @@ async function restore_restoreBackup(options) {
             catch (error) {
                 if (!isFsError(error))
                     throw error;
-                throw new Error(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
+                throw new RestoreRefusedError(`${fsErrorLine(error, 'write')}; a restore keeps its lock, staging and the previous versions in ${stateDir(target)}, so it must be able to write to ${target}${runsAsRoot() ? '' : ': run as its owner, or fix its mode'}`);
             }
             for (const note of [
                 ...(lock.tookOver ? [lock.tookOver] : []),
@@ -48699,7 +48748,7 @@ async function restore_restoreBackup(options) {
             const stuck = roots.map((name) => unmovable(target, name)).find((why) => why !== undefined) ??
                 firstMountProblem(target, roots);
             if (stuck)
-                throw new Error(stuck);
+                throw new RestoreRefusedError(stuck);
             const disk = existsSync(target) ? target : dirname(target);
             const room = diskRoom(disk);
             // Sparse files count for what they took on disk when backed up (they are restored with holes).
@@ -48802,7 +48851,9 @@ async function restore_restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
-        if (error instanceof BackupIntegrityError || error instanceof UnsafeArchiveError) {
+        if (error instanceof BackupIntegrityError ||
+            error instanceof UnsafeArchiveError ||
+            error instanceof RestoreRefusedError) {
             log.line(`REFUSED: ${error.message}`, `the live tree ${target} was not changed`);
             return finish('refused', error.message);
         }
