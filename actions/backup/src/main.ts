@@ -9,6 +9,7 @@ import {
   inputOptional,
   inputString,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError } from '@guarded-rollout/config';
 import {
@@ -63,23 +64,9 @@ export async function run(): Promise<void> {
     // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s) stops the backup at its next
     // file or 1 MiB piece, with its dump command's process group: the step fails with one line
     // and no partial archive is left.
-    const controller = new AbortController();
-    const cancel = (signal: string): void => {
-      if (controller.signal.aborted) return;
-      core.warning(`received ${signal}: stopping the backup`);
-      controller.abort();
-    };
-    const onInt = (): void => cancel('SIGINT');
-    const onTerm = (): void => cancel('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    let result;
-    try {
-      result = await createBackup({ ...inputs.backup, signal: controller.signal });
-    } finally {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    }
+    const result = await withRunnerCancel('stopping the backup', (signal) =>
+      createBackup({ ...inputs.backup, signal }),
+    );
     for (const note of result.notes) core.info(`note: ${note}`);
     core.setOutput('backup-path', result.backupPath);
     core.setOutput('sha256', result.sha256);

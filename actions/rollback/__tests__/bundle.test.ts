@@ -1,10 +1,59 @@
 import { describe, it, expect } from '@jest/globals';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runNodeAction } from '@guarded-rollout/runner-harness';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
 
 describe('rollback action bundle', () => {
+  it('cancelled by the runner during its health checks: the swap stands, the wait ends at once, status failed with how to undo, before SIGTERM', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
+    mkdirSync(join(root, 'srv'));
+    writeFileSync(join(root, 'srv/a.txt'), 'good\n');
+    expect(runBundle('backup', { environment: 'production', 'base-dir': 'srv' }, root).code).toBe(0);
+    writeFileSync(join(root, 'srv/a.txt'), 'bad\n');
+    let checks = 0;
+    let firstCheck!: () => void;
+    const checked = new Promise<void>((r) => (firstCheck = r));
+    const server = createServer((_req, res) => {
+      checks++;
+      firstCheck();
+      res.writeHead(503).end('down');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
+        workspace: root,
+        inputs: {
+          environment: 'production',
+          backup: 'latest',
+          target: 'srv',
+          'health-url': `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
+        },
+      });
+      await checked;
+      const timings = await running.cancel();
+      const main = await running.result;
+      expect(timings.lastSignal).toBe('SIGINT');
+      expect(main.code).toBe(1);
+      expect(main.stdout).toContain(
+        '::warning::received SIGINT: stopping the rollback (a swap already begun is finished first)',
+      );
+      expect(main.outputs.status).toBe('failed');
+      expect(main.stdout).toMatch(
+        /::error::rollback failed: restored, but the health checks were cancelled \(0 OK of 1, 3 consecutive needed\), so nothing shows the service works\. The previous versions of a\.txt are kept in .*; to undo, move them back into /,
+      );
+      expect(checks).toBe(1);
+      expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('good\n');
+      expect(timings.exitedAtMs).toBeLessThan(7500);
+      console.log(`cancel → exit during the health checks: ${timings.exitedAtMs} ms`);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
   it('restores the latest backup and sets its outputs; refuses another environment', () => {
     const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
     mkdirSync(join(root, 'srv'));

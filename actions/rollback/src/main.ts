@@ -12,6 +12,7 @@ import {
   inputOptionalInteger,
   inputString,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
@@ -113,7 +114,13 @@ export async function run(): Promise<void> {
       delete options.latest;
       options.backupPath = fetched.backupPath;
     }
-    const result = await runRollback(options);
+    // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s): before the swap the restore
+    // stops with nothing changed; after it the restart, health checks and smoke stop. The swap
+    // itself always completes (and a kill mid-swap is finished by the journal on the next run).
+    const result = await withRunnerCancel(
+      'stopping the rollback (a swap already begun is finished first)',
+      (signal) => runRollback({ ...options, signal }),
+    );
     core.setOutput('backup-artifact', artifactName);
     core.setOutput('status', result.status);
     core.setOutput('restored-from', result.restoredFrom);

@@ -1,3 +1,4 @@
 export * from './inputs.js';
 export * from './secrets.js';
 export * from './run.js';
+export * from './cancel.js';

@@ -1,14 +1,17 @@
 // A cancelled backup (BackupOptions.signal: the runner's cancel, Ctrl-C): it stops at its next file
 // or 1 MiB piece, stops a dump command's process group, removes its partial archive and releases
-// its lock, so the next backup runs as if the cancelled one had never started. Real files, real
-// processes; the abort is triggered by what the backup has visibly done (its partial file, the
-// dump's pid file), not by a timer.
+// its lock, so the next backup runs as if the cancelled one had never started. A cancelled restore
+// (RestoreOptions.signal): before the swap nothing changes (refused, staging removed); after it the
+// restart command's group and the health checks stop (failed, with how to undo). Real files, real
+// processes, a real health endpoint; the abort is triggered by what the work has visibly done (its
+// partial file, a pid file, a health request), not by a timer.
 import { describe, it, expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { BackupCancelledError, createBackup, type BackupOptions } from '../src/index.js';
-import { sh, tempRoot } from './fixtures.js';
+import { BackupCancelledError, createBackup, restoreBackup, type BackupOptions } from '../src/index.js';
+import { sh, snapshot, tempRoot } from './fixtures.js';
 
 /** Running: exists and is not a zombie (a killed child reparented to init may linger as one). */
 const alive = (pid: number): boolean => {
@@ -145,4 +148,106 @@ describe('a cancelled backup', () => {
     );
     expect(readdirSync(join(root, 'backups'))).toEqual([]);
   });
+});
+
+/** A backup of `srv` (4,000 small files of release 2) and a live tree of release 1 to restore into. */
+async function restoreScene(label: string) {
+  const root = tempRoot(label);
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 4000; i++) files[`app/d${i % 40}/f${i}.txt`] = Buffer.from(`release 2, file ${i}\n`);
+  release(root, files);
+  const made = await createBackup(options(root));
+  const target = join(root, 'live');
+  mkdirSync(join(target, 'app'), { recursive: true });
+  writeFileSync(join(target, 'app/version.txt'), 'release 1\n');
+  writeFileSync(join(target, 'keep.txt'), 'not in the backup\n');
+  return { root, target, backupPath: made.backupPath };
+}
+
+describe('a cancelled restore', () => {
+  it('while staging: refused, its staging removed, the live tree unchanged, the lock free for the next restore', async () => {
+    const s = await restoreScene('cancel-restore-staging');
+    const before = snapshot(s.target);
+    const cancel = abortedAfter(1000); // the cancel arrives as the 1,000th entry is staged
+    const r = await restoreBackup({
+      environment: 'production',
+      backupPath: s.backupPath,
+      target: s.target,
+      cwd: s.root,
+      signal: cancel.signal,
+    });
+    expect(r.status).toBe('refused');
+    expect(r.message).toBe(
+      `restore cancelled before the swap; its staging was removed; the live tree ${s.target} was not changed`,
+    );
+    expect(readFileSync(r.logPath, 'utf8')).toContain(`CANCELLED: ${r.message}`);
+    expect(snapshot(s.target)).toEqual(before);
+    // No staging left (the state directory itself is removed when nothing else is in it).
+    const state = join(s.target, '.guarded-rollout');
+    expect(existsSync(state) ? readdirSync(state).filter((n) => n.startsWith('staging')) : []).toEqual([]);
+    const again = await restoreBackup({
+      environment: 'production',
+      backupPath: s.backupPath,
+      target: s.target,
+      cwd: s.root,
+    });
+    expect(again.status).toBe('restored-unverified');
+    expect(readFileSync(join(s.target, 'app/d0/f0.txt'), 'utf8')).toBe('release 2, file 0\n');
+  }, 120_000);
+
+  it('during the health checks (after the swap): failed, "the health checks were cancelled", restored and how to undo', async () => {
+    const s = await restoreScene('cancel-restore-health');
+    const controller = new AbortController();
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      if (++requests === 1) controller.abort(); // the operator gives up on a service that stays down
+      res.writeHead(503).end('starting');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: s.backupPath,
+        target: s.target,
+        cwd: s.root,
+        healthUrl: `http://127.0.0.1:${port}/health`,
+        // A long wait between checks: the cancel must end it, not wait it out (jest's bound).
+        health: { intervalMs: 600_000, deadlineMs: 3_600_000 },
+        signal: controller.signal,
+      });
+      expect(r.status).toBe('failed');
+      expect(r.message).toBe(
+        `restored, but the health checks were cancelled (0 OK of 1, 3 consecutive needed), so nothing shows the service works. The previous versions of app are kept in ${r.previousTree}; to undo, move them back into ${s.target}.`,
+      );
+      expect(requests).toBe(1); // no check after the cancel; the 10-minute wait was cut short
+      expect(readFileSync(join(s.target, 'app/d0/f0.txt'), 'utf8')).toBe('release 2, file 0\n');
+      expect(readFileSync(join(s.target, 'keep.txt'), 'utf8')).toBe('not in the backup\n');
+    } finally {
+      server.close();
+    }
+  }, 120_000);
+
+  it('during its restart command: the command group is stopped, failed with how to undo', async () => {
+    const s = await restoreScene('cancel-restore-restart');
+    const pidFile = join(s.root, 'restart.pid');
+    const controller = new AbortController();
+    const running = restoreBackup({
+      environment: 'production',
+      backupPath: s.backupPath,
+      target: s.target,
+      cwd: s.root,
+      restartCommand: `sleep 120 & echo $! > ${pidFile}; wait`,
+      signal: controller.signal,
+    });
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the restart');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    controller.abort();
+    const r = await running;
+    expect(r.status).toBe('failed');
+    expect(r.message).toMatch(
+      /^restored, but the restart command was stopped by the cancel\. The previous versions of app are kept in /,
+    );
+    expect(alive(pid)).toBe(false);
+  }, 120_000);
 });

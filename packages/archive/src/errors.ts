@@ -19,3 +19,7 @@ export class BackupCancelledError extends CheckFailedError {}
  *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
  *  anything is staged, the live tree untouched. */
 export class RestoreRefusedError extends CheckFailedError {}
+
+/** A cancel (the caller's AbortSignal) stopped a restore before its swap: staging is removed and
+ *  the live tree was not changed. */
+export class RestoreCancelledError extends CheckFailedError {}

@@ -25,7 +25,7 @@ import {
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SparseWriter, writeAll } from './durable.js';
-import { BackupIntegrityError } from './errors.js';
+import { BackupIntegrityError, RestoreCancelledError } from './errors.js';
 import { HeapGuard } from './heapguard.js';
 import { inflateEntry, streamEntryData } from './read.js';
 import { ArchiveWindow, dataStart, type ArchiveEntry, type OpenArchive } from './zipread.js';
@@ -40,6 +40,12 @@ export interface ExtractOptions {
   verifyFileHashes?: boolean;
   /** Restore owners from the manifest (default: when running as root). */
   restoreOwners?: boolean;
+  /** A cancel: checked before each file (and the links), it throws RestoreCancelledError. */
+  signal?: AbortSignal;
+}
+
+function stopIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RestoreCancelledError('cancelled before the swap');
 }
 
 const SMALL_ENTRY = 1024 * 1024;
@@ -95,10 +101,14 @@ async function streamEntry(
   sha256: string | undefined,
   path: string | undefined,
   sparse = false,
+  signal?: AbortSignal,
 ): Promise<void> {
   const hash = sha256 ? createHash('sha256') : undefined;
   const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
   await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
+    // Per piece of a deflated file (they arrive through the event loop); a stored file is read
+    // without a pause, so a cancel during one takes effect after it.
+    stopIfCancelled(signal);
     hash?.update(piece);
     if (holes) writing(path!, () => holes.write(piece));
     else if (fd !== undefined) writing(path!, () => writeAll(fd, piece));
@@ -172,8 +182,13 @@ export async function extractPlan(
   let writtenHere = 0;
   let byThreads = 0;
   try {
-    for (const i of files) {
+    for (let k = 0; k < files.length; k++) {
+      const i = files[k]!;
       heap.tick();
+      stopIfCancelled(options.signal);
+      // Without the writer thread, small files are written here with no wait: a turn now and then
+      // lets a signal's handler run.
+      if (!pool && k % 256 === 255) await nextTurn();
       const source = table.source(i);
       const start = dataStart(archive, win, source);
       const file = dest ? join(dest, table.path(i)) : undefined;
@@ -225,7 +240,7 @@ export async function extractPlan(
           check(source.name, data, size, source.crc32, sha256);
           if (fd !== undefined) writing(file!, () => writeAll(fd, data));
         } else {
-          await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i));
+          await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i), options.signal);
         }
         if (fd !== undefined)
           writing(file!, () => {
@@ -241,6 +256,7 @@ export async function extractPlan(
       }
     }
     await pool?.drain();
+    stopIfCancelled(options.signal);
     for (const i of links) {
       const first = join(dest!, table.path(table.hardlinks.get(i)!));
       const file = join(dest!, table.path(i));

@@ -20,6 +20,8 @@ export interface HealthStreakOptions {
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
   onCheck?: (check: HealthCheckRecord) => void;
+  /** A cancel: no further check starts and the wait between checks ends at once. */
+  signal?: AbortSignal;
 }
 
 export interface HealthCheckRecord {
@@ -41,6 +43,28 @@ export interface HealthStreakResult {
 
 export const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `sleep(ms)`, ended early when `signal` aborts. The default sleep's timer is cleared then, so a
+ *  cancelled wait does not keep the process alive until it would have ended. */
+function sleepUnlessAborted(
+  sleep: (ms: number) => Promise<void>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (!signal) return sleep(ms);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolveSleep) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolveSleep();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    if (sleep === defaultSleep) timer = setTimeout(done, ms);
+    else sleep(ms).then(done, done);
+  });
+}
+
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 export async function waitForHealthStreak(options: HealthStreakOptions): Promise<HealthStreakResult> {
   const required = options.required ?? 3;
@@ -55,6 +79,14 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
   const checks: HealthCheckRecord[] = [];
   let streak = 0;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (options.signal?.aborted)
+      return {
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+      };
     let outcome: HealthCheckOutcome;
     try {
       outcome = await options.probe(timeoutMs);
@@ -74,7 +106,7 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
         reason: `${required} consecutive OK health checks`,
       };
     if (clock() - start + intervalMs > deadlineMs) break;
-    await sleep(intervalMs);
+    await sleepUnlessAborted(sleep, intervalMs, options.signal);
   }
   return {
     ok: false,

@@ -18,7 +18,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { formatDuration } from '@guarded-rollout/config/durations';
-import { BackupIntegrityError, RestoreRefusedError, UnsafeArchiveError } from './errors.js';
+import {
+  BackupIntegrityError,
+  RestoreCancelledError,
+  RestoreRefusedError,
+  UnsafeArchiveError,
+} from './errors.js';
 import { extractPlan } from './extract.js';
 import { HeapGuard, LARGE_ENTRIES } from './heapguard.js';
 import { httpHealthProbe, waitForHealthStreak, type HealthProbe } from './health.js';
@@ -303,6 +308,11 @@ export interface RestoreOptions {
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
   probe?: HealthProbe;
+  /** A cancel (Ctrl-C, the runner's). Before the swap it stops the restore at its next entry:
+   *  staging removed, the live tree untouched, status `refused`. The swap itself is never cut
+   *  short. After it, the restart and smoke commands' process groups are stopped and the health
+   *  checks end: status `failed` ("restored, but ... cancelled"), with how to undo. */
+  signal?: AbortSignal;
 }
 
 /** `restored-unverified`: restored, but no health check ran, so nothing shows the service works. */
@@ -504,6 +514,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     restoredFrom = resolveBackupPath({ ...options, cwd });
     log.line(`backup: ${restoredFrom}`, `target: ${target}`);
     const verifiedArchive = await openVerified(restoredFrom, caps, true);
+    if (options.signal?.aborted) {
+      verifiedArchive.archive.close();
+      throw new RestoreCancelledError('cancelled before the swap');
+    }
     log.line(`checksum: OK (sha256 ${verifiedArchive.sha256} matches ${restoredFrom}.sha256)`);
     const stamp = compactUtc(now());
     await withOpened(verifiedArchive.archive, async (archive) => {
@@ -597,7 +611,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       manifest.entries = [];
       plan.entries = [];
       if (options.dryRun) {
-        await extractPlan(archive, table, { verifyFileHashes: options.verifyFileHashes ?? true });
+        await extractPlan(archive, table, {
+          verifyFileHashes: options.verifyFileHashes ?? true,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
         verified = true;
         log.line(
           'every entry: CRC-32, size and SHA256 OK',
@@ -616,7 +633,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await extractPlan(archive, table, {
         destination: staging,
         verifyFileHashes: options.verifyFileHashes ?? true,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
+      // The last point a cancel stops it: the swap below runs to its end.
+      if (options.signal?.aborted) throw new RestoreCancelledError('cancelled before the swap');
       verified = true;
       const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
       log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
@@ -654,6 +674,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       log.line(`REFUSED: ${error.message}`);
       return finish('refused', error.message);
     }
+    if (error instanceof RestoreCancelledError) {
+      const message = `${options.dryRun ? 'dry run' : 'restore'} cancelled before the swap${staging ? '; its staging was removed' : ''}; the live tree ${target} was not changed`;
+      log.line(`CANCELLED: ${message}`);
+      return finish('refused', message);
+    }
     if (
       error instanceof BackupIntegrityError ||
       error instanceof UnsafeArchiveError ||
@@ -690,7 +715,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   // 5: restart, health streak, smoke.
   if (options.restartCommand) {
     const timeoutMs = options.restartTimeoutMs ?? 120_000;
-    const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+    const r = await runShellCommand(options.restartCommand, {
+      cwd,
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     log.line(
       `restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`,
       ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),
@@ -711,6 +740,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       onCheck: (c) =>
         log.line(
           `health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`,
@@ -724,7 +754,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   }
   if (options.smokeCommand) {
     const timeoutMs = options.smokeTimeoutMs ?? 300_000;
-    const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+    const r = await runShellCommand(options.smokeCommand, {
+      cwd,
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     log.line(
       `smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`,
       ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []),

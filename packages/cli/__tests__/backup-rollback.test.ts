@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './run-cli.js';
@@ -50,6 +51,47 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     const state = existsSync(`/proc/${sleeper}/stat`) ? readFileSync(`/proc/${sleeper}/stat`, 'utf8') : '';
     expect(state === '' || /^\d+ \(.*\) Z /.test(state)).toBe(true);
     expect(readdirSync(join(root, 'backups'))).toEqual([]);
+  }, 300_000);
+
+  it('Ctrl-C during the health checks of a rollback (the bundled CLI, a real SIGINT): the swap stands, exit 1 at once with how to undo', async () => {
+    ensureCliBundle();
+    const root = repoRoot();
+    expect(
+      (await cli(['backup', '--env', 'production', '--base-dir', 'srv'], { cwd: root, now: NOW })).code,
+    ).toBe(0);
+    writeFileSync(join(root, 'srv/config.json'), '{"release":"bad"}\n');
+    let firstCheck!: () => void;
+    const checked = new Promise<void>((r) => (firstCheck = r));
+    const server = createServer((_req, res) => {
+      firstCheck();
+      res.writeHead(503).end('down');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/health`;
+      const child = spawn(
+        process.execPath,
+        [cliBundle, 'rollback', '--env', 'production', '--latest', '--target', 'srv', '--health-url', url],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await checked;
+      const sentAt = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(Date.now() - sentAt).toBeLessThan(5000); // not the 5 s wait before the next check
+      expect(stdout).toContain('status: failed\n');
+      expect(stderr).toMatch(
+        /^received SIGINT: stopping the rollback \(a swap already begun is finished first\)\nerror: rollback failed: restored, but the health checks were cancelled \(0 OK of 1, 3 consecutive needed\), so nothing shows the service works\. The previous versions of config\.json, data are kept in .*; to undo, move them back into .*\/srv\.\n$/,
+      );
+      expect(readFileSync(join(root, 'srv/config.json'), 'utf8')).toBe('{"release":"1.0"}\n');
+    } finally {
+      server.close();
+    }
   }, 300_000);
 
   it('backs up, finds the latest, and restores it (exit 0), with the seed command passing', async () => {

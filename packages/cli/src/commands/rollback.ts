@@ -15,6 +15,7 @@ import {
   type RollbackOptions,
 } from '@guarded-rollout/archive';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 import { parseDurationFlag, parseIntegerFlag } from './backup.js';
 
@@ -250,7 +251,13 @@ export function registerRollback(program: Command, ctx: CliContext): void {
         ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
         flags.backup = fetched.backupPath;
       }
-      const result = await runRollback(rollbackOptionsFromFlags(flags, ctx));
+      // Ctrl-C or SIGTERM: before the swap nothing changes; after it, the restart, health checks
+      // and smoke stop (status failed, with how to undo); the swap itself always completes.
+      const result = await withCancellation(
+        ctx,
+        (signal) => runRollback({ ...rollbackOptionsFromFlags(flags, ctx), signal }),
+        'stopping the rollback (a swap already begun is finished first)',
+      );
       if (flags.json) {
         // The restored tree's table is the record's input, not output: its roots are shown.
         const { restored, ...shown } = result;
