@@ -51136,7 +51136,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(23326);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1769);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(76434);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -51150,7 +51150,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1769:
+/***/ 76434:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51708,7 +51708,35 @@ async function runAction(body) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
+// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
+// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
+// the work stops wherever it is, with no line saying what was left.
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
+async function withRunnerCancel(doing, body) {
+    const controller = new AbortController();
+    const cancel = (signal) => {
+        if (controller.signal.aborted)
+            return;
+        core.warning(`received ${signal}: ${doing}`);
+        controller.abort();
+    };
+    const onInt = () => cancel('SIGINT');
+    const onTerm = () => cancel('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
+
 
 
 
@@ -53506,6 +53534,10 @@ class BackupCancelledError extends errors_CheckFailedError {
  *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
  *  anything is staged, the live tree untouched. */
 class RestoreRefusedError extends errors_CheckFailedError {
+}
+/** A cancel (the caller's AbortSignal) stopped a restore before its swap: staging is removed and
+ *  the live tree was not changed. */
+class RestoreCancelledError extends errors_CheckFailedError {
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -58370,6 +58402,10 @@ class WriterPool {
 
 
 
+function extract_stopIfCancelled(signal) {
+    if (signal?.aborted)
+        throw new RestoreCancelledError('cancelled before the swap');
+}
 const SMALL_ENTRY = 1024 * 1024;
 /** Files this thread writes (all slots queued) between turns of the event loop (see extractPlan). */
 const YIELD_EVERY = 8;
@@ -58404,10 +58440,13 @@ function writing(path, write) {
 }
 /** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written to `path`
  *  through `fd` when given. */
-async function streamEntry(archive, source, start, fd, sha256, path, sparse = false) {
+async function streamEntry(archive, source, start, fd, sha256, path, sparse = false, signal) {
     const hash = sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
+        // Per piece of a deflated file (they arrive through the event loop); a stored file is read
+        // without a pause, so a cancel during one takes effect after it.
+        extract_stopIfCancelled(signal);
         hash?.update(piece);
         if (holes)
             writing(path, () => holes.write(piece));
@@ -58471,8 +58510,14 @@ async function extract_extractPlan(archive, table, options = {}) {
     let writtenHere = 0;
     let byThreads = 0;
     try {
-        for (const i of files) {
+        for (let k = 0; k < files.length; k++) {
+            const i = files[k];
             heap.tick();
+            extract_stopIfCancelled(options.signal);
+            // Without the writer thread, small files are written here with no wait: a turn now and then
+            // lets a signal's handler run.
+            if (!pool && k % 256 === 255)
+                await nextTurn();
             const source = table.source(i);
             const start = dataStart(archive, win, source);
             const file = dest ? (0,external_node_path_.join)(dest, table.path(i)) : undefined;
@@ -58526,7 +58571,7 @@ async function extract_extractPlan(archive, table, options = {}) {
                         writing(file, () => writeAll(fd, data));
                 }
                 else {
-                    await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i));
+                    await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i), options.signal);
                 }
                 if (fd !== undefined)
                     writing(file, () => {
@@ -58546,6 +58591,7 @@ async function extract_extractPlan(archive, table, options = {}) {
             }
         }
         await pool?.drain();
+        extract_stopIfCancelled(options.signal);
         for (const i of links) {
             const first = (0,external_node_path_.join)(dest, table.path(table.hardlinks.get(i)));
             const file = (0,external_node_path_.join)(dest, table.path(i));
@@ -58605,6 +58651,27 @@ async function extract_extractPlan(archive, table, options = {}) {
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
 const defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** `sleep(ms)`, ended early when `signal` aborts. The default sleep's timer is cleared then, so a
+ *  cancelled wait does not keep the process alive until it would have ended. */
+function sleepUnlessAborted(sleep, ms, signal) {
+    if (!signal)
+        return sleep(ms);
+    if (signal.aborted)
+        return Promise.resolve();
+    return new Promise((resolveSleep) => {
+        let timer;
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolveSleep();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        if (sleep === defaultSleep)
+            timer = setTimeout(done, ms);
+        else
+            sleep(ms).then(done, done);
+    });
+}
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function waitForHealthStreak(options) {
     const required = options.required ?? 3;
@@ -58619,6 +58686,14 @@ async function waitForHealthStreak(options) {
     const checks = [];
     let streak = 0;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        if (options.signal?.aborted)
+            return {
+                ok: false,
+                streak,
+                attempts: checks.length,
+                checks,
+                reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+            };
         let outcome;
         try {
             outcome = await options.probe(timeoutMs);
@@ -58640,7 +58715,7 @@ async function waitForHealthStreak(options) {
             };
         if (clock() - start + intervalMs > deadlineMs)
             break;
-        await sleep(intervalMs);
+        await sleepUnlessAborted(sleep, intervalMs, options.signal);
     }
     return {
         ok: false,
@@ -59245,6 +59320,10 @@ async function restoreBackup(options) {
         restoredFrom = resolveBackupPath({ ...options, cwd });
         log.line(`backup: ${restoredFrom}`, `target: ${target}`);
         const verifiedArchive = await openVerified(restoredFrom, caps, true);
+        if (options.signal?.aborted) {
+            verifiedArchive.archive.close();
+            throw new RestoreCancelledError('cancelled before the swap');
+        }
         log.line(`checksum: OK (sha256 ${verifiedArchive.sha256} matches ${restoredFrom}.sha256)`);
         const stamp = compactUtc(now());
         await withOpened(verifiedArchive.archive, async (archive) => {
@@ -59318,7 +59397,10 @@ async function restoreBackup(options) {
             manifest.entries = [];
             plan.entries = [];
             if (options.dryRun) {
-                await extract_extractPlan(archive, table, { verifyFileHashes: options.verifyFileHashes ?? true });
+                await extract_extractPlan(archive, table, {
+                    verifyFileHashes: options.verifyFileHashes ?? true,
+                    ...(options.signal ? { signal: options.signal } : {}),
+                });
                 verified = true;
                 log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${(0,external_node_path_.join)(state, `staging-${stamp}-<pid>`)}`, `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${(0,external_node_path_.join)(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${(0,external_node_path_.join)(state, JOURNAL_FILE)}`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
@@ -59328,7 +59410,11 @@ async function restoreBackup(options) {
             await extract_extractPlan(archive, table, {
                 destination: staging,
                 verifyFileHashes: options.verifyFileHashes ?? true,
+                ...(options.signal ? { signal: options.signal } : {}),
             });
+            // The last point a cancel stops it: the swap below runs to its end.
+            if (options.signal?.aborted)
+                throw new RestoreCancelledError('cancelled before the swap');
             verified = true;
             const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
@@ -59365,6 +59451,11 @@ async function restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
+        if (error instanceof RestoreCancelledError) {
+            const message = `${options.dryRun ? 'dry run' : 'restore'} cancelled before the swap${staging ? '; its staging was removed' : ''}; the live tree ${target} was not changed`;
+            log.line(`CANCELLED: ${message}`);
+            return finish('refused', message);
+        }
         if (error instanceof BackupIntegrityError ||
             error instanceof UnsafeArchiveError ||
             error instanceof RestoreRefusedError) {
@@ -59396,7 +59487,11 @@ async function restoreBackup(options) {
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
         const timeoutMs = options.restartTimeoutMs ?? 120_000;
-        const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+        const r = await runShellCommand(options.restartCommand, {
+            cwd,
+            timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+        });
         log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${durations_formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
         if (!r.ok)
             return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
@@ -59411,6 +59506,7 @@ async function restoreBackup(options) {
             ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
             ...(options.clock ? { clock: options.clock } : {}),
             ...(options.sleep ? { sleep: options.sleep } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
             onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
         });
         healthChecksOk = result.streak;
@@ -59423,7 +59519,11 @@ async function restoreBackup(options) {
     }
     if (options.smokeCommand) {
         const timeoutMs = options.smokeTimeoutMs ?? 300_000;
-        const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+        const r = await runShellCommand(options.smokeCommand, {
+            cwd,
+            timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+        });
         log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
         if (!r.ok)
             return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
@@ -65678,7 +65778,7 @@ const deliver_systemClock = {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 /** Resolves after the clock's sleep, or as soon as the signal aborts. */
-function sleepUnlessAborted(clock, ms, signal) {
+function deliver_sleepUnlessAborted(clock, ms, signal) {
     if (!signal)
         return clock.sleep(ms);
     if (signal.aborted)
@@ -65805,7 +65905,7 @@ async function deliverWithRetry(attemptOnce, env) {
             };
         }
         record.waitMs = decision.delayMs;
-        await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
+        await deliver_sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
     return {

@@ -43185,7 +43185,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70497);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(91234);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -43194,7 +43194,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 70497:
+/***/ 91234:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43749,7 +43749,35 @@ async function runAction(body) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
+// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
+// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
+// the work stops wherever it is, with no line saying what was left.
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
+async function withRunnerCancel(doing, body) {
+    const controller = new AbortController();
+    const cancel = (signal) => {
+        if (controller.signal.aborted)
+            return;
+        core.warning(`received ${signal}: ${doing}`);
+        controller.abort();
+    };
+    const onInt = () => cancel('SIGINT');
+    const onTerm = () => cancel('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
+
 
 
 

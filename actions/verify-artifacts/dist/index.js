@@ -36510,7 +36510,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8901);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3883);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -36519,7 +36519,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8901:
+/***/ 3883:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -40014,7 +40014,35 @@ async function runAction(body) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
+// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
+// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
+// the work stops wherever it is, with no line saying what was left.
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
+async function withRunnerCancel(doing, body) {
+    const controller = new AbortController();
+    const cancel = (signal) => {
+        if (controller.signal.aborted)
+            return;
+        core.warning(`received ${signal}: ${doing}`);
+        controller.abort();
+    };
+    const onInt = () => cancel('SIGINT');
+    const onTerm = () => cancel('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
+
 
 
 
@@ -43825,6 +43853,10 @@ class errors_BackupCancelledError extends (/* unused pure expression or super */
  *  point, one this user cannot move, an immutable path, a target it cannot lock): refused before
  *  anything is staged, the live tree untouched. */
 class errors_RestoreRefusedError extends (/* unused pure expression or super */ null && (CheckFailedError)) {
+}
+/** A cancel (the caller's AbortSignal) stopped a restore before its swap: staging is removed and
+ *  the live tree was not changed. */
+class errors_RestoreCancelledError extends errors_CheckFailedError {
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -47926,6 +47958,10 @@ class WriterPool {
 
 
 
+function extract_stopIfCancelled(signal) {
+    if (signal?.aborted)
+        throw new errors_RestoreCancelledError('cancelled before the swap');
+}
 const SMALL_ENTRY = 1024 * 1024;
 /** Files this thread writes (all slots queued) between turns of the event loop (see extractPlan). */
 const YIELD_EVERY = 8;
@@ -47960,10 +47996,13 @@ function writing(path, write) {
 }
 /** A large entry, streamed in 1 MiB pieces (read.ts), its SHA256 checked; written to `path`
  *  through `fd` when given. */
-async function streamEntry(archive, source, start, fd, sha256, path, sparse = false) {
+async function streamEntry(archive, source, start, fd, sha256, path, sparse = false, signal) {
     const hash = sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
+        // Per piece of a deflated file (they arrive through the event loop); a stored file is read
+        // without a pause, so a cancel during one takes effect after it.
+        extract_stopIfCancelled(signal);
         hash?.update(piece);
         if (holes)
             writing(path, () => holes.write(piece));
@@ -48027,8 +48066,14 @@ async function extract_extractPlan(archive, table, options = {}) {
     let writtenHere = 0;
     let byThreads = 0;
     try {
-        for (const i of files) {
+        for (let k = 0; k < files.length; k++) {
+            const i = files[k];
             heap.tick();
+            extract_stopIfCancelled(options.signal);
+            // Without the writer thread, small files are written here with no wait: a turn now and then
+            // lets a signal's handler run.
+            if (!pool && k % 256 === 255)
+                await nextTurn();
             const source = table.source(i);
             const start = dataStart(archive, win, source);
             const file = dest ? (0,external_node_path_namespaceObject.join)(dest, table.path(i)) : undefined;
@@ -48082,7 +48127,7 @@ async function extract_extractPlan(archive, table, options = {}) {
                         writing(file, () => durable_writeAll(fd, data));
                 }
                 else {
-                    await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i));
+                    await streamEntry(archive, source, start, fd, sha256, file, table.sparse(i), options.signal);
                 }
                 if (fd !== undefined)
                     writing(file, () => {
@@ -48102,6 +48147,7 @@ async function extract_extractPlan(archive, table, options = {}) {
             }
         }
         await pool?.drain();
+        extract_stopIfCancelled(options.signal);
         for (const i of links) {
             const first = (0,external_node_path_namespaceObject.join)(dest, table.path(table.hardlinks.get(i)));
             const file = (0,external_node_path_namespaceObject.join)(dest, table.path(i));
@@ -48731,6 +48777,10 @@ async function restore_restoreBackup(options) {
         restoredFrom = resolveBackupPath({ ...options, cwd });
         log.line(`backup: ${restoredFrom}`, `target: ${target}`);
         const verifiedArchive = await openVerified(restoredFrom, caps, true);
+        if (options.signal?.aborted) {
+            verifiedArchive.archive.close();
+            throw new RestoreCancelledError('cancelled before the swap');
+        }
         log.line(`checksum: OK (sha256 ${verifiedArchive.sha256} matches ${restoredFrom}.sha256)`);
         const stamp = compactUtc(now());
         await withOpened(verifiedArchive.archive, async (archive) => {
@@ -48804,7 +48854,10 @@ async function restore_restoreBackup(options) {
             manifest.entries = [];
             plan.entries = [];
             if (options.dryRun) {
-                await extractPlan(archive, table, { verifyFileHashes: options.verifyFileHashes ?? true });
+                await extractPlan(archive, table, {
+                    verifyFileHashes: options.verifyFileHashes ?? true,
+                    ...(options.signal ? { signal: options.signal } : {}),
+                });
                 verified = true;
                 log.line('every entry: CRC-32, size and SHA256 OK', '', 'plan (nothing changed):', `  1. extract into ${join(state, `staging-${stamp}-<pid>`)}`, `  2. for each root (${roots.join(', ')}): move ${target}/<root> (if present) to ${join(state, 'pre-rollback', stamp)}/<root>, then the staged root into ${target}; journal ${join(state, JOURNAL_FILE)}`, `  3. restart: ${options.restartCommand ?? 'none configured'}`, `  4. health: ${options.healthUrl ? `${options.health?.required ?? 3} consecutive OK checks of ${options.healthUrl}` : 'no health URL configured'}`, `  5. smoke: ${options.smokeCommand ?? 'none configured'}`);
                 return;
@@ -48814,7 +48867,11 @@ async function restore_restoreBackup(options) {
             await extractPlan(archive, table, {
                 destination: staging,
                 verifyFileHashes: options.verifyFileHashes ?? true,
+                ...(options.signal ? { signal: options.signal } : {}),
             });
+            // The last point a cancel stops it: the swap below runs to its end.
+            if (options.signal?.aborted)
+                throw new RestoreCancelledError('cancelled before the swap');
             verified = true;
             const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
@@ -48851,6 +48908,11 @@ async function restore_restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
+        if (error instanceof RestoreCancelledError) {
+            const message = `${options.dryRun ? 'dry run' : 'restore'} cancelled before the swap${staging ? '; its staging was removed' : ''}; the live tree ${target} was not changed`;
+            log.line(`CANCELLED: ${message}`);
+            return finish('refused', message);
+        }
         if (error instanceof BackupIntegrityError ||
             error instanceof UnsafeArchiveError ||
             error instanceof RestoreRefusedError) {
@@ -48882,7 +48944,11 @@ async function restore_restoreBackup(options) {
     // 5: restart, health streak, smoke.
     if (options.restartCommand) {
         const timeoutMs = options.restartTimeoutMs ?? 120_000;
-        const r = await runShellCommand(options.restartCommand, { cwd, timeoutMs });
+        const r = await runShellCommand(options.restartCommand, {
+            cwd,
+            timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+        });
         log.line(`restart: ${options.restartCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)} (${formatDuration(r.durationMs)})`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
         if (!r.ok)
             return finish('failed', `restored, but the restart command ${describeCommandResult(r, timeoutMs)}.${undo}`);
@@ -48897,6 +48963,7 @@ async function restore_restoreBackup(options) {
             ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
             ...(options.clock ? { clock: options.clock } : {}),
             ...(options.sleep ? { sleep: options.sleep } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
             onCheck: (c) => log.line(`health check ${c.attempt} at +${c.atMs} ms: ${c.ok ? 'OK' : 'FAIL'} (${c.detail}); streak ${c.streak}`),
         });
         healthChecksOk = result.streak;
@@ -48909,7 +48976,11 @@ async function restore_restoreBackup(options) {
     }
     if (options.smokeCommand) {
         const timeoutMs = options.smokeTimeoutMs ?? 300_000;
-        const r = await runShellCommand(options.smokeCommand, { cwd, timeoutMs });
+        const r = await runShellCommand(options.smokeCommand, {
+            cwd,
+            timeoutMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+        });
         log.line(`smoke: ${options.smokeCommand} ${r.ok ? 'OK' : describeCommandResult(r, timeoutMs)}`, ...(r.outputTail ? [`  output: ${r.outputTail.trim()}`] : []));
         if (!r.ok)
             return finish('failed', `restored, but the smoke command ${describeCommandResult(r, timeoutMs)}.${undo}`);
