@@ -108,19 +108,18 @@ const readmeInputs = (site: Site, extra: Record<string, string> = {}): Record<st
 });
 
 /**
- * Starts the README-example deploy whose command leaves a grandchild that ignores SIGINT and
- * SIGTERM (only a process-group kill ends it), and waits until that grandchild's pid is written.
+ * Starts the README-example deploy with `input` (a command) set to one that leaves a grandchild
+ * ignoring `traps` (only a process-group kill ends it), and waits until that grandchild's pid is
+ * written.
  */
-async function startStubbornDeploy() {
+async function startStubborn(input = 'deploy-command', traps = 'INT TERM') {
   const { site, gh, hook } = await setUp();
-  const pidFile = join(site.dir, 'deploy.pid');
+  const pidFile = join(site.dir, `${input}.pid`);
   const options = job(
     site,
     gh,
     hook.url,
-    readmeInputs(site, {
-      'deploy-command': `sh -c 'trap "" INT TERM; sleep 120' & echo $! > ${pidFile}; wait`,
-    }),
+    readmeInputs(site, { [input]: `sh -c 'trap "" ${traps}; sleep 120' & echo $! > ${pidFile}; wait` }),
   );
   const running = runNodeAction(actionDir, options);
   for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
@@ -160,7 +159,7 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   }, 120_000);
 
   it('cancel mid-deploy (runner schedule): stops the command tree, records "cancelled at stage deploy" before SIGTERM', async () => {
-    const { gh, hook, pidFile, options, running } = await startStubbornDeploy();
+    const { gh, hook, pidFile, options, running } = await startStubborn();
     const timings = await running.cancel();
     const main = await running.result;
     expect(timings.lastSignal).toBe('SIGINT'); // exited before the runner's SIGTERM
@@ -185,21 +184,9 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   }, 120_000);
 
   it('cancel during the backup (a dump command that hangs): the dump group is stopped, no partial backup is left, "cancelled at stage backup" recorded before SIGTERM', async () => {
-    const { site, gh, hook } = await setUp();
-    const pidFile = join(site.dir, 'dump.pid');
-    const options = job(
-      site,
-      gh,
-      hook.url,
-      readmeInputs(site, {
-        // A database dump that hangs (and ignores SIGINT, as the runner's first signal would not
-        // reach it anyway: it runs in its own process group).
-        'backup-dump-command': `sh -c 'trap "" INT; sleep 120' & echo $! > ${pidFile}; wait`,
-      }),
-    );
-    const running = runNodeAction(actionDir, options);
-    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    // A database dump that hangs (and ignores SIGINT, as the runner's first signal would not reach
+    // it anyway: it runs in its own process group).
+    const { site, gh, hook, pidFile, options, running } = await startStubborn('backup-dump-command', 'INT');
     const timings = await running.cancel();
     const main = await running.result;
     expect(timings.lastSignal).toBe('SIGINT'); // exited before the runner's SIGTERM
@@ -302,7 +289,7 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
   }, 120_000);
 
   it('a main step killed outright mid-deploy: the post step stops the command group left behind and records it', async () => {
-    const { gh, pidFile, options, running } = await startStubbornDeploy();
+    const { gh, pidFile, options, running } = await startStubborn();
     running.child.kill('SIGKILL'); // no chance to clean up: its detached command group lives on
     const main = await running.result;
     const pid = Number(readFileSync(pidFile, 'utf8'));
