@@ -195,6 +195,7 @@ function recorderFor(token: string | undefined): GitHubDeploymentRecorder | unde
 
 export async function run(): Promise<void> {
   core.saveState('isPost', 'true');
+  let cancelled = false;
   await runAction(async () => {
     const inputs = getInputs();
     const { options } = inputs;
@@ -208,6 +209,7 @@ export async function run(): Promise<void> {
     const cancel = (signal: string): void => {
       if (controller.signal.aborted) return;
       core.warning(`received ${signal}: stopping the guarded deploy and recording the cancellation`);
+      cancelled = true;
       controller.abort();
       // Whatever still runs at 9 s must not keep the post step from running.
       setTimeout(() => process.exit(1), 9000).unref();
@@ -269,6 +271,9 @@ export async function run(): Promise<void> {
     if (result.result !== 'succeeded' && result.result !== 'dry-run')
       throw new CheckFailedError(`guarded-deploy ${result.result}: ${result.message}`);
   });
+  // Recorded and reported: read-only work the cancel did not wait for (the rollback rehearsal's
+  // reads) must not keep the step alive until the 9 s exit.
+  if (cancelled) process.exit(process.exitCode ?? 1);
 }
 
 /** A migrate/deploy command's process group that outlived a killed main step is stopped. */

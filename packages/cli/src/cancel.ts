@@ -1,5 +1,5 @@
 // Ctrl-C (SIGINT) and SIGTERM as an AbortSignal for the commands that stop cleanly on a cancel
-// (deploy, backup): the work stops, records what it must and exits with one line.
+// (deploy, backup, rollback): the work stops, records what it must and exits with one line.
 import type { CliContext } from './context.js';
 
 /** Aborts on SIGINT/SIGTERM while `body` runs, so the child tree is stopped and GitHub told. */

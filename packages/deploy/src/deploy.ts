@@ -26,8 +26,8 @@ export interface BackupRecord {
   sha256: string;
 }
 
-/** Takes a verified backup before anything changes; provided by the backup package's doorway. */
-/** Makes the backup-first backup; a cancel (`signal`) stops it with nothing kept. */
+/** Takes a verified backup before anything changes; provided by the backup package's doorway. A
+ *  cancel (`signal`) stops it with nothing kept. */
 export type BackupProvider = (signal?: AbortSignal) => Promise<BackupRecord>;
 
 export type DeployStatus = 'succeeded' | 'failed' | 'timed-out' | 'cancelled';
