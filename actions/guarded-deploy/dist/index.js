@@ -84394,6 +84394,7 @@ function recorderFor(token) {
 }
 async function run() {
     lib_core/* saveState */.LZ('isPost', 'true');
+    let cancelled = false;
     await runAction(async () => {
         const inputs = getInputs();
         const { options } = inputs;
@@ -84407,6 +84408,7 @@ async function run() {
             if (controller.signal.aborted)
                 return;
             lib_core/* warning */.$e(`received ${signal}: stopping the guarded deploy and recording the cancellation`);
+            cancelled = true;
             controller.abort();
             // Whatever still runs at 9 s must not keep the post step from running.
             setTimeout(() => process.exit(1), 9000).unref();
@@ -84463,6 +84465,10 @@ async function run() {
         if (result.result !== 'succeeded' && result.result !== 'dry-run')
             throw new errors_CheckFailedError(`guarded-deploy ${result.result}: ${result.message}`);
     });
+    // Recorded and reported: read-only work the cancel did not wait for (the rollback rehearsal's
+    // reads) must not keep the step alive until the 9 s exit.
+    if (cancelled)
+        process.exit(process.exitCode ?? 1);
 }
 /** A migrate/deploy command's process group that outlived a killed main step is stopped. */
 function stopLeftoverCommand(pgid) {
