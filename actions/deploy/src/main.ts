@@ -12,6 +12,7 @@ import {
   maskSecret,
   redact,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
@@ -111,33 +112,25 @@ export async function run(): Promise<void> {
     if (inputs.token && !target && !inputs.settings.dryRun)
       core.warning('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
 
-    // The runner sends SIGINT, then SIGTERM, and kills us ~10 s later: stop the tree at once.
-    const controller = new AbortController();
-    const cancel = (signal: string): void => {
-      core.warning(`received ${signal}: stopping the deploy and recording the cancellation`);
-      controller.abort();
-    };
-    process.on('SIGINT', cancel);
-    process.on('SIGTERM', cancel);
-
     core.saveState('environment', inputs.settings.environment);
-    const result = await runDeploy({
-      ...inputs.settings,
-      // On cancellation the runner gives ~10 s; runCommand shortens the kill grace to 3 s then.
-      recorder: target
-        ? new GitHubDeploymentRecorder({ ...target, log: (m) => core.warning(hide(m)) })
-        : undefined,
-      backup: archiveBackupProvider(inputs.settings.environment, inputs.config.backup, {
-        version: inputs.settings.version,
-        commit: process.env.GITHUB_SHA,
+    // The runner sends SIGINT, then SIGTERM, and kills us ~10 s later: stop the tree at once.
+    const result = await withRunnerCancel('stopping the deploy and recording the cancellation', (signal) =>
+      runDeploy({
+        ...inputs.settings,
+        // On cancellation the runner gives ~10 s; runCommand shortens the kill grace to 3 s then.
+        recorder: target
+          ? new GitHubDeploymentRecorder({ ...target, log: (m) => core.warning(hide(m)) })
+          : undefined,
+        backup: archiveBackupProvider(inputs.settings.environment, inputs.config.backup, {
+          version: inputs.settings.version,
+          commit: process.env.GITHUB_SHA,
+        }),
+        signal,
+        redact: hide,
+        onLine: (line) => core.info(line),
+        onDeploymentCreated: (id) => core.saveState('deployment-id', String(id)),
       }),
-      signal: controller.signal,
-      redact: hide,
-      onLine: (line) => core.info(line),
-      onDeploymentCreated: (id) => core.saveState('deployment-id', String(id)),
-    });
-    process.off('SIGINT', cancel);
-    process.off('SIGTERM', cancel);
+    );
 
     let smokeResult: 'passed' | 'failed' | 'skipped' = 'skipped';
     let smokeSummary = '';

@@ -17,6 +17,7 @@ import {
   maskSecret,
   redact,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError, tryParseDuration } from '@guarded-rollout/config';
 import {
@@ -196,81 +197,80 @@ function recorderFor(token: string | undefined): GitHubDeploymentRecorder | unde
 export async function run(): Promise<void> {
   core.saveState('isPost', 'true');
   let cancelled = false;
-  await runAction(async () => {
-    const inputs = getInputs();
-    const { options } = inputs;
-    core.saveState('environment', options.environment);
-    const deployments = recorderFor(inputs.token);
-    if (inputs.token && !deployments && !options.dryRun)
-      core.warning('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
+  // The runner sends SIGINT, SIGTERM 7.5 s later and kills at 10 s: stop at once, record, exit.
+  await runAction(() =>
+    withRunnerCancel('stopping the guarded deploy and recording the cancellation', async (signal) => {
+      signal.addEventListener(
+        'abort',
+        () => {
+          cancelled = true;
+          // Whatever still runs at 9 s must not keep the post step from running.
+          setTimeout(() => process.exit(1), 9000).unref();
+        },
+        { once: true },
+      );
+      const inputs = getInputs();
+      const { options } = inputs;
+      core.saveState('environment', options.environment);
+      const deployments = recorderFor(inputs.token);
+      if (inputs.token && !deployments && !options.dryRun)
+        core.warning('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
 
-    // The runner sends SIGINT, SIGTERM 7.5 s later and kills at 10 s: stop at once, record, exit.
-    const controller = new AbortController();
-    const cancel = (signal: string): void => {
-      if (controller.signal.aborted) return;
-      core.warning(`received ${signal}: stopping the guarded deploy and recording the cancellation`);
-      cancelled = true;
-      controller.abort();
-      // Whatever still runs at 9 s must not keep the post step from running.
-      setTimeout(() => process.exit(1), 9000).unref();
-    };
-    process.on('SIGINT', () => cancel('SIGINT'));
-    process.on('SIGTERM', () => cancel('SIGTERM'));
+      const artifacts = inputs.upload && !options.dryRun ? runnerArtifacts(inputs.retentionDays) : undefined;
+      if (inputs.upload && !options.dryRun && !artifacts)
+        core.info('no ACTIONS_RUNTIME_TOKEN/ACTIONS_RESULTS_URL: the backup stays on this machine only');
+      const world: RolloutWorld = {
+        ...(artifacts ? { artifacts } : {}),
+        state: { save: (key, value) => core.saveState(key, value) },
+        ...(deployments ? { deployments } : {}),
+        notifier: packageRolloutNotifier({
+          environment: options.environment,
+          env: process.env,
+          fallbackDir: inputs.fallbackDir,
+        }),
+        signal,
+        clock: systemClock,
+        log: {
+          info: (line) => core.info(line),
+          warning: (line) => core.warning(line),
+          group: (name, body) => core.group(name, body),
+        },
+        resolveCommit: gitCommitResolver(options.cwd),
+      };
+      const result = await runGuardedDeploy(options, world);
+      core.saveState('finished', 'true');
 
-    const artifacts = inputs.upload && !options.dryRun ? runnerArtifacts(inputs.retentionDays) : undefined;
-    if (inputs.upload && !options.dryRun && !artifacts)
-      core.info('no ACTIONS_RUNTIME_TOKEN/ACTIONS_RESULTS_URL: the backup stays on this machine only');
-    const world: RolloutWorld = {
-      ...(artifacts ? { artifacts } : {}),
-      state: { save: (key, value) => core.saveState(key, value) },
-      ...(deployments ? { deployments } : {}),
-      notifier: packageRolloutNotifier({
-        environment: options.environment,
-        env: process.env,
-        fallbackDir: inputs.fallbackDir,
-      }),
-      signal: controller.signal,
-      clock: systemClock,
-      log: {
-        info: (line) => core.info(line),
-        warning: (line) => core.warning(line),
-        group: (name, body) => core.group(name, body),
-      },
-      resolveCommit: gitCommitResolver(options.cwd),
-    };
-    const result = await runGuardedDeploy(options, world);
-    core.saveState('finished', 'true');
-
-    const outputs: Record<string, string> = {
-      result: result.result,
-      stage: result.stage,
-      commit: result.commit ?? '',
-      'backup-path': result.backupPath ?? '',
-      'backup-sha256': result.backupSha256 ?? '',
-      'backup-artifact': result.backupArtifact ?? '',
-      'deployment-id': result.deploymentId === undefined ? '' : String(result.deploymentId),
-      'restored-deployment-id':
-        result.restoredDeploymentId === undefined ? '' : String(result.restoredDeploymentId),
-      'deploy-status': result.deployStatus ?? '',
-      'smoke-result': result.smoke,
-      'monitor-result': result.monitorResult ?? '',
-      'violated-gates': result.violatedGates.join(','),
-      'monitor-report': result.monitorReport ?? '',
-      'rollback-status': result.rollbackStatus ?? '',
-      'restored-from': result.restoredFrom ?? '',
-    };
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
-    await core.summary
-      .addHeading(`guarded-deploy ${options.environment} ${options.version}: ${result.result}`, 3)
-      .addList(result.summary)
-      .addRaw(
-        `Ended at stage **${result.stage}**${result.deploymentId !== undefined ? `; GitHub deployment ${result.deploymentId}` : ''}${result.commit ? ` at \`${result.commit}\`` : ''}.`,
-        true,
-      )
-      .write();
-    if (result.result !== 'succeeded' && result.result !== 'dry-run')
-      throw new CheckFailedError(`guarded-deploy ${result.result}: ${result.message}`);
-  });
+      const outputs: Record<string, string> = {
+        result: result.result,
+        stage: result.stage,
+        commit: result.commit ?? '',
+        'backup-path': result.backupPath ?? '',
+        'backup-sha256': result.backupSha256 ?? '',
+        'backup-artifact': result.backupArtifact ?? '',
+        'deployment-id': result.deploymentId === undefined ? '' : String(result.deploymentId),
+        'restored-deployment-id':
+          result.restoredDeploymentId === undefined ? '' : String(result.restoredDeploymentId),
+        'deploy-status': result.deployStatus ?? '',
+        'smoke-result': result.smoke,
+        'monitor-result': result.monitorResult ?? '',
+        'violated-gates': result.violatedGates.join(','),
+        'monitor-report': result.monitorReport ?? '',
+        'rollback-status': result.rollbackStatus ?? '',
+        'restored-from': result.restoredFrom ?? '',
+      };
+      for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+      await core.summary
+        .addHeading(`guarded-deploy ${options.environment} ${options.version}: ${result.result}`, 3)
+        .addList(result.summary)
+        .addRaw(
+          `Ended at stage **${result.stage}**${result.deploymentId !== undefined ? `; GitHub deployment ${result.deploymentId}` : ''}${result.commit ? ` at \`${result.commit}\`` : ''}.`,
+          true,
+        )
+        .write();
+      if (result.result !== 'succeeded' && result.result !== 'dry-run')
+        throw new CheckFailedError(`guarded-deploy ${result.result}: ${result.message}`);
+    }),
+  );
   // Recorded and reported: read-only work the cancel did not wait for (the rollback rehearsal's
   // reads) must not keep the step alive until the 9 s exit.
   if (cancelled) process.exit(process.exitCode ?? 1);

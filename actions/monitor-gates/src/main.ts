@@ -10,6 +10,7 @@ import {
   inputString,
   maskSecret,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout/config';
 import { notificationSecrets, type ChannelSecrets } from '@guarded-rollout/notify';
@@ -140,31 +141,29 @@ export async function run(): Promise<void> {
       healthUrl: inputs.watch.healthUrl,
       log: (l) => core.info(l),
     });
-    const abort = new AbortController();
     const notifyAbort = new AbortController();
-    const cancel = (): void => abort.abort();
-    process.once('SIGINT', cancel);
-    process.once('SIGTERM', cancel);
-    const outcome = await watchDeployment({
-      ...inputs.watch,
-      autoRollbackName: 'input "auto-rollback"',
-      ...(rollback ? { rollback } : {}),
-      ...(inputs.notify
-        ? {
-            notify: packageNotifier({
-              environment: inputs.watch.environment,
-              secrets: inputs.secrets,
-              fallbackDir: inputs.fallbackDir,
-              signal: notifyAbort.signal,
-            }),
-            notifyAbort,
-          }
-        : {}),
-      signal: abort.signal,
-      log: (line) => core.info(line),
-    });
-    process.removeListener('SIGINT', cancel);
-    process.removeListener('SIGTERM', cancel);
+    const outcome = await withRunnerCancel(
+      'stopping the watch (result cancelled) and writing its reports',
+      (signal) =>
+        watchDeployment({
+          ...inputs.watch,
+          autoRollbackName: 'input "auto-rollback"',
+          ...(rollback ? { rollback } : {}),
+          ...(inputs.notify
+            ? {
+                notify: packageNotifier({
+                  environment: inputs.watch.environment,
+                  secrets: inputs.secrets,
+                  fallbackDir: inputs.fallbackDir,
+                  signal: notifyAbort.signal,
+                }),
+                notifyAbort,
+              }
+            : {}),
+          signal,
+          log: (line) => core.info(line),
+        }),
+    );
     const s = outcome.summary;
     const violated = s.violations.map((v) => ({
       gate: v.gate,

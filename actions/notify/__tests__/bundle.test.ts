@@ -158,6 +158,28 @@ describe('notify action bundle', () => {
     expect(readFileSync(run.outputs['fallback-path']!, 'utf8')).toContain('"channel":"teams"');
   });
 
+  it('on cancellation during a wait before a retry (429, Retry-After 20 s) exits at once, not when the wait would end', async () => {
+    sink = await startSink(() => ({ status: 429, headers: { 'retry-after': '20' }, body: 'slow down' }));
+    const started = Date.now();
+    const run = await runBundle(
+      {
+        event: 'rollback-started',
+        environment: 'production',
+        channels: 'teams',
+        'teams-webhook-url': sink.urlFor('/t'),
+        timeout: '60s',
+      },
+      {},
+      1000,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sink.requests).toHaveLength(1);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('received SIGINT: stopping the sends; what was not delivered is kept');
+    expect(JSON.parse(run.outputs.delivered!)).toEqual({ teams: false });
+    expect(readFileSync(run.outputs['fallback-path']!, 'utf8')).toContain('"channel":"teams"');
+  });
+
   it('dry-run prints each payload and sends nothing', async () => {
     sink = await startSink();
     const run = await runBundle({

@@ -13,6 +13,7 @@ import {
   inputString,
   maskSecret,
   runAction,
+  withRunnerCancel,
 } from '@guarded-rollout/action-io';
 import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
 import {
@@ -124,19 +125,13 @@ export async function run(): Promise<void> {
     const info = (text: string): void => core.info(redact(text));
     // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
     // keep the fallback file, so the cancellation leaves an honest trail.
-    const controller = new AbortController();
-    const cancel = (): void => controller.abort();
-    process.once('SIGINT', cancel);
-    process.once('SIGTERM', cancel);
-    let result: SendResult;
-    try {
-      result = await sendNotification({ ...options, signal: controller.signal }).catch((error: unknown) => {
-        throw redactError(error, redact);
-      });
-    } finally {
-      process.off('SIGINT', cancel);
-      process.off('SIGTERM', cancel);
-    }
+    const result: SendResult = await withRunnerCancel(
+      'stopping the sends; what was not delivered is kept',
+      (signal) =>
+        sendNotification({ ...options, signal }).catch((error: unknown) => {
+          throw redactError(error, redact);
+        }),
+    );
     for (const line of describeResult(result)) info(line);
     if (result.dryRun) {
       for (const c of result.channels)

@@ -1,27 +1,11 @@
-// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
-// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
-// the work stops wherever it is, with no line saying what was left.
+// The runner's cancel as an AbortSignal, announced as a warning annotation.
 import * as core from '@actions/core';
+import { withSignalAbort } from '@guarded-rollout/config';
 
-/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
-export async function withRunnerCancel<T>(
-  doing: string,
-  body: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController();
-  const cancel = (signal: string): void => {
-    if (controller.signal.aborted) return;
-    core.warning(`received ${signal}: ${doing}`);
-    controller.abort();
-  };
-  const onInt = (): void => cancel('SIGINT');
-  const onTerm = (): void => cancel('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  try {
-    return await body(controller.signal);
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`
+ *  (and, for the runner's SIGTERM 7.5 s later, that the step is still stopping). */
+export function withRunnerCancel<T>(doing: string, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return withSignalAbort(body, (name, first) =>
+    core.warning(first ? `received ${name}: ${doing}` : `received ${name}: still stopping`),
+  );
 }

@@ -195,16 +195,65 @@ describe('a cancelled restore', () => {
     expect(readFileSync(join(s.target, 'app/d0/f0.txt'), 'utf8')).toBe('release 2, file 0\n');
   }, 120_000);
 
+  it('inside one large stored file: stops within its next 32 MiB, not at the end of the file', async () => {
+    const root = tempRoot('cancel-restore-stored');
+    const size = 160 * 1024 * 1024;
+    const srv = release(root, { 'data/big.bin': randomBytes(size) }); // random: stored, not deflated
+    const backup = await createBackup(options(root));
+    writeFileSync(join(srv, 'data/big.bin'), 'release 2\n');
+    const before = snapshot(srv);
+    const state = join(srv, '.guarded-rollout');
+    const staged = (): number => {
+      for (const name of existsSync(state) ? readdirSync(state) : []) {
+        const file = join(state, name, 'data/big.bin');
+        if (name.startsWith('staging-') && existsSync(file)) return statSync(file).size;
+      }
+      return 0;
+    };
+    // Runs only when the restore gives the event loop a turn: the cancel arrives mid-file.
+    const controller = new AbortController();
+    let stagedAtCancel = 0;
+    const watcher = setInterval(() => {
+      if (controller.signal.aborted || (stagedAtCancel = staged()) === 0) return;
+      controller.abort();
+    }, 1);
+    try {
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: backup.backupPath,
+        target: srv,
+        cwd: root,
+        signal: controller.signal,
+      });
+      expect(r.status).toBe('refused');
+      expect(r.message).toBe(
+        `restore cancelled before the swap; its staging was removed; the live tree ${srv} was not changed`,
+      );
+    } finally {
+      clearInterval(watcher);
+    }
+    expect(stagedAtCancel).toBeGreaterThan(0);
+    expect(stagedAtCancel).toBeLessThanOrEqual(size - 64 * 1024 * 1024);
+    expect(snapshot(srv)).toEqual(before);
+    expect(existsSync(state) ? readdirSync(state).filter((n) => n.startsWith('staging')) : []).toEqual([]);
+  }, 120_000);
+
   it('during the health checks (after the swap): failed, "the health checks were cancelled", restored and how to undo', async () => {
     const s = await restoreScene('cancel-restore-health');
     const controller = new AbortController();
     let requests = 0;
     const server = createServer((_req, res) => {
-      if (++requests === 1) controller.abort(); // the operator gives up on a service that stays down
+      requests++;
       res.writeHead(503).end('starting');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
+    // The operator gives up on a service that stays down, once the first check is logged.
+    const log = join(s.root, 'rollback.log');
+    void until(
+      () => existsSync(log) && readFileSync(log, 'utf8').includes('health check 1 at'),
+      'the first health check',
+    ).then(() => controller.abort());
     try {
       const r = await restoreBackup({
         environment: 'production',
@@ -224,6 +273,39 @@ describe('a cancelled restore', () => {
       expect(readFileSync(join(s.target, 'app/d0/f0.txt'), 'utf8')).toBe('release 2, file 0\n');
       expect(readFileSync(join(s.target, 'keep.txt'), 'utf8')).toBe('not in the backup\n');
     } finally {
+      server.close();
+    }
+  }, 120_000);
+
+  it('during a health check that hangs: the check ends at once and is not counted', async () => {
+    const s = await restoreScene('cancel-restore-hung-health');
+    const controller = new AbortController();
+    let requests = 0;
+    const server = createServer(() => {
+      if (++requests === 1) controller.abort(); // accepted, never answered: a hung release
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const started = Date.now();
+    try {
+      const r = await restoreBackup({
+        environment: 'production',
+        backupPath: s.backupPath,
+        target: s.target,
+        cwd: s.root,
+        healthUrl: `http://127.0.0.1:${port}/health`,
+        health: { timeoutMs: 600_000, intervalMs: 1000, deadlineMs: 3_600_000 },
+        signal: controller.signal,
+      });
+      expect(r.status).toBe('failed');
+      expect(r.message).toMatch(
+        /^restored, but the health checks were cancelled \(0 OK of 0, 3 consecutive needed\), so nothing shows the service works\. /,
+      );
+      expect(requests).toBe(1);
+      expect(Date.now() - started).toBeLessThan(60_000); // the check's own limit is 10 minutes
+      expect(readFileSync(join(s.target, 'app/d0/f0.txt'), 'utf8')).toBe('release 2, file 0\n');
+    } finally {
+      server.closeAllConnections();
       server.close();
     }
   }, 120_000);

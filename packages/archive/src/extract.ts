@@ -106,8 +106,8 @@ async function streamEntry(
   const hash = sha256 ? createHash('sha256') : undefined;
   const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
   await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
-    // Per piece of a deflated file (they arrive through the event loop); a stored file is read
-    // without a pause, so a cancel during one takes effect after it.
+    // Per piece: a deflated file's arrive through the event loop; a stored file's are read
+    // synchronously, with a turn of the event loop every 32 MiB (streamEntryData).
     stopIfCancelled(signal);
     hash?.update(piece);
     if (holes) writing(path!, () => holes.write(piece));

@@ -1,12 +1,14 @@
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
+import { deadlineController, DeadlineExceededError, sleep } from '@guarded-rollout/config';
 
 export interface HealthCheckOutcome {
   ok: boolean;
   detail: string;
 }
 
-export type HealthProbe = (timeoutMs: number) => Promise<HealthCheckOutcome>;
+/** One check, within `timeoutMs`; `signal` (a cancel) ends it at once. */
+export type HealthProbe = (timeoutMs: number, signal?: AbortSignal) => Promise<HealthCheckOutcome>;
 
 export interface HealthStreakOptions {
   probe: HealthProbe;
@@ -18,7 +20,8 @@ export interface HealthStreakOptions {
   /** Overall deadline from the first check. */
   deadlineMs?: number;
   clock?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between checks; it must end at once when `signal` aborts (default: the real timer). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onCheck?: (check: HealthCheckRecord) => void;
   /** A cancel: no further check starts and the wait between checks ends at once. */
   signal?: AbortSignal;
@@ -41,30 +44,6 @@ export interface HealthStreakResult {
   reason: string;
 }
 
-export const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** `sleep(ms)`, ended early when `signal` aborts. The default sleep's timer is cleared then, so a
- *  cancelled wait does not keep the process alive until it would have ended. */
-function sleepUnlessAborted(
-  sleep: (ms: number) => Promise<void>,
-  ms: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (!signal) return sleep(ms);
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolveSleep) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolveSleep();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    if (sleep === defaultSleep) timer = setTimeout(done, ms);
-    else sleep(ms).then(done, done);
-  });
-}
-
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 export async function waitForHealthStreak(options: HealthStreakOptions): Promise<HealthStreakResult> {
   const required = options.required ?? 3;
@@ -72,27 +51,29 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
   const timeoutMs = options.timeoutMs ?? 5000;
   const deadlineMs = options.deadlineMs ?? 120_000;
   const clock = options.clock ?? Date.now;
-  const sleep = options.sleep ?? defaultSleep;
+  const wait = options.sleep ?? sleep;
   const start = clock();
   // Bounded by count as well as time, so a clock that never advances cannot spin forever.
   const maxAttempts = Math.ceil(deadlineMs / Math.max(intervalMs, 1)) + required + 1;
   const checks: HealthCheckRecord[] = [];
   let streak = 0;
+  const cancelled = (): HealthStreakResult => ({
+    ok: false,
+    streak,
+    attempts: checks.length,
+    checks,
+    reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+  });
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    if (options.signal?.aborted)
-      return {
-        ok: false,
-        streak,
-        attempts: checks.length,
-        checks,
-        reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
-      };
+    if (options.signal?.aborted) return cancelled();
     let outcome: HealthCheckOutcome;
     try {
-      outcome = await options.probe(timeoutMs);
+      outcome = await options.probe(timeoutMs, options.signal);
     } catch (error) {
       outcome = { ok: false, detail: `probe error: ${(error as Error).message}` };
     }
+    // A check the cancel cut short is no check: it is not counted.
+    if (!outcome.ok && options.signal?.aborted) return cancelled();
     streak = outcome.ok ? streak + 1 : 0;
     const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
     checks.push(record);
@@ -106,7 +87,7 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
         reason: `${required} consecutive OK health checks`,
       };
     if (clock() - start + intervalMs > deadlineMs) break;
-    await sleepUnlessAborted(sleep, intervalMs, options.signal);
+    await wait(intervalMs, options.signal);
   }
   return {
     ok: false,
@@ -119,20 +100,28 @@ export async function waitForHealthStreak(options: HealthStreakOptions): Promise
 
 /** GET `url`; OK means a 2xx status within the timeout. Anything else, including a timeout, fails. */
 export function httpHealthProbe(url: string): HealthProbe {
-  return async (timeoutMs) => {
+  return async (timeoutMs, signal) => {
+    // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
+    const deadline = deadlineController(timeoutMs, signal);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
       await response.arrayBuffer().catch(() => undefined);
+      if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
+        return { ok: false, detail: 'cancelled' };
       return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
     } catch (error) {
       const e = error as Error;
-      const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+      const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
       return {
         ok: false,
         detail: timedOut
           ? `timed out after ${timeoutMs} ms`
-          : `request failed: ${(e.cause as Error | undefined)?.message ?? e.message}`,
+          : deadline.signal.aborted
+            ? 'cancelled'
+            : `request failed: ${(e.cause as Error | undefined)?.message ?? e.message}`,
       };
+    } finally {
+      deadline.dispose();
     }
   };
 }

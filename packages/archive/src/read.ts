@@ -264,6 +264,8 @@ export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 const WHOLE_MANIFEST_BYTES = 8 * 1024 * 1024;
 
 let storedChunk: Buffer | undefined;
+/** Whether a stream is using `storedChunk` (it yields while it reads, so another may start). */
+let storedChunkBusy = false;
 const ignoreError = (): void => undefined;
 
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
@@ -301,12 +303,23 @@ export async function streamEntryData(
   };
   const end = start + entry.compressedSize;
   if (entry.compressionMethod === 0) {
-    // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
-    // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
-    // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
-    // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
-    const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
-    for (let pos = start; pos < end; pos += CHUNK) take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+    // One buffer serves every piece of every stored entry. A buffer per entry was garbage V8 did
+    // not collect in time: the main thread streams without allocating on the heap, so nothing
+    // triggers a collection, and a 1 GiB restore of 8 MiB stored files grew by 1 MiB per file
+    // (80 MiB more RSS on Node 24). Read synchronously, it yields to the event loop every 32 MiB,
+    // so a cancel's signal handler runs (and the sink's check stops it) inside a 5 GiB file too;
+    // a second stream running meanwhile gets a buffer of its own.
+    const shared = !storedChunkBusy;
+    const chunk = shared ? (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafeSlow(CHUNK);
+    if (shared) storedChunkBusy = true;
+    try {
+      for (let pos = start, k = 0; pos < end; pos += CHUNK, k++) {
+        if (k % 32 === 31) await new Promise((r) => setImmediate(r));
+        take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+      }
+    } finally {
+      if (shared) storedChunkBusy = false;
+    }
   } else {
     const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
     const done = new Promise<void>((resolvePromise, reject) => {

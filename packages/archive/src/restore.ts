@@ -306,7 +306,7 @@ export interface RestoreOptions {
   now?: () => Date;
   /** Injected for tests: clock, sleep and probe of the health loop. */
   clock?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   probe?: HealthProbe;
   /** A cancel (Ctrl-C, the runner's). Before the swap it stops the restore at its next entry:
    *  staging removed, the live tree untouched, status `refused`. The swap itself is never cut

@@ -80,6 +80,14 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       await checked;
+      // Once the first check is logged: the cancel then ends the wait before the next one.
+      const log = join(root, 'rollback.log');
+      for (
+        let i = 0;
+        i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('health check 1 at'));
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 50));
       const sentAt = Date.now();
       child.kill('SIGINT');
       expect(await exited).toBe(1);

@@ -2,7 +2,13 @@
 // everything), each with its own timeout, recorded with timing in postdeploy-smoketests.log.
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { CheckFailedError, ConfigError, formatDuration } from '@guarded-rollout/config';
+import {
+  CheckFailedError,
+  ConfigError,
+  deadlineController,
+  DeadlineExceededError,
+  formatDuration,
+} from '@guarded-rollout/config';
 import { EvidenceLog } from '@guarded-rollout/evidence';
 import type { SmokeCheck } from './rollout-config.js';
 
@@ -113,21 +119,14 @@ async function runCheck(
   const started = performance.now();
   const base = { name: check.name, tier: check.tier, url };
   // One controller for the check's timeout and the caller's cancel (no AbortSignal.any: Node 20).
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException('timed out', 'TimeoutError')),
-    check.timeoutMs,
-  );
-  const onCancel = (): void => controller.abort(new DOMException('cancelled', 'AbortError'));
-  if (cancel?.aborted) onCancel();
-  cancel?.addEventListener('abort', onCancel, { once: true });
+  const deadline = deadlineController(check.timeoutMs, cancel);
   try {
     const response = await doFetch(url, {
       method: check.method,
       headers: check.headers,
       ...(check.body !== undefined ? { body: check.body } : {}),
       redirect: 'manual',
-      signal: controller.signal,
+      signal: deadline.signal,
     });
     const body = check.method === 'HEAD' ? '' : await response.text();
     const problems = judgeResponse(check, response.status, body);
@@ -142,7 +141,7 @@ async function runCheck(
     const e = error as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
     const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
     const reason =
-      e.name === 'TimeoutError'
+      deadline.signal.reason instanceof DeadlineExceededError
         ? `no response within ${formatDuration(check.timeoutMs)}`
         : cancel?.aborted
           ? 'cancelled'
@@ -155,8 +154,7 @@ async function runCheck(
       problems: [reason],
     };
   } finally {
-    clearTimeout(timer);
-    cancel?.removeEventListener('abort', onCancel);
+    deadline.dispose();
   }
 }
 

@@ -1,5 +1,6 @@
 // Time as the monitor sees it: an injectable clock (real or fake) and the virtual time of a
 // time-compressed run, where `timeScale` virtual milliseconds pass per real millisecond.
+import { sleep } from '@guarded-rollout/config';
 
 export interface Clock {
   /** Real milliseconds (epoch). */
@@ -8,20 +9,7 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal?.aborted || ms <= 0) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+export const systemClock: Clock = { now: () => Date.now(), sleep };
 
 /** A clock for tests and simulations: sleeping advances time instantly. */
 export class FakeClock implements Clock {

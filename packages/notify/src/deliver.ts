@@ -2,20 +2,18 @@
 // limit (withDeadline: also covers DNS, headers and reading the answer), retried by the pure policy
 // in retry.ts, never past the caller's deadline. Returns a result value; it never throws for a
 // delivery failure. Clock, sleep and randomness are injected for tests.
-import { TOOL_VERSION } from '@guarded-rollout/config';
-import { DeadlineExceededError, withDeadline } from './budget.js';
+import { DeadlineExceededError, sleep, TOOL_VERSION, withDeadline } from '@guarded-rollout/config';
 import { decideRetry, isSuccess, type AttemptOutcome, type RetryPolicy } from './retry.js';
 import { assertResolvedHostAllowed, DestinationRefusedError, type UrlPolicy } from './url-policy.js';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or at once when `signal` aborts (a cancel must not wait out a retry's
+   *  delay, nor leave its timer keeping the process alive). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+export const systemClock: Clock = { now: () => Date.now(), sleep };
 
 export interface DeliveryEnvironment {
   fetch: typeof fetch;
@@ -33,20 +31,6 @@ export interface DeliveryEnvironment {
   redact?: (text: string) => string;
   /** Where requests may go (link-local / metadata refused unless allowed). */
   urlPolicy?: UrlPolicy;
-}
-
-/** Resolves after the clock's sleep, or as soon as the signal aborts. */
-function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return clock.sleep(ms);
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    void clock.sleep(ms).then(done);
-  });
 }
 
 export interface AttemptRecord {
@@ -191,7 +175,7 @@ export async function deliverWithRetry(
       };
     }
     record.waitMs = decision.delayMs;
-    await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
+    await env.clock.sleep(decision.delayMs, env.signal);
   }
   // Unreachable: decideRetry gives up at maxAttempts.
   return {

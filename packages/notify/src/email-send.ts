@@ -5,7 +5,7 @@
 // them), so each attempt also runs under withDeadline, which closes the transport on time.
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
-import { withDeadline } from './budget.js';
+import { withDeadline } from '@guarded-rollout/config';
 import { assertResolvedHostAllowed, DestinationRefusedError } from './url-policy.js';
 import {
   deliverWithRetry,

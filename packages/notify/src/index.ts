@@ -26,7 +26,7 @@ export {
   settleWithin,
   DeadlineExceededError,
   type DeadlineOutcome,
-} from './budget.js';
+} from '@guarded-rollout/config';
 export {
   ALLOW_LINK_LOCAL_VARIABLE,
   assertResolvedHostAllowed,

@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { redactor } from '@guarded-rollout/action-io';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError, deadlineController, settleWithin } from '@guarded-rollout/config';
 import {
   assertChannels,
   CHANNELS,
@@ -36,7 +36,6 @@ import {
   type DeliveryResult,
 } from './deliver.js';
 import { sendEmail } from './email-send.js';
-import { deadlineController, settleWithin } from './budget.js';
 import { assertEvent, buildEventContext, EVENTS } from './events.js';
 import { appendFallback, fallbackPathFor, type FallbackEntry, type FallbackStatus } from './fallback.js';
 import { policyFromEnv, type UrlPolicy } from './url-policy.js';

@@ -8,6 +8,7 @@ import { ConfigError, durationProblem, tryParseDuration } from '@guarded-rollout
 import { BaselineError } from '@guarded-rollout/gates';
 import { checkTimeScale, loadGatesFrom, loadMonitorSources, recordBaseline } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { DEFAULT_GATES_CONFIG } from './gates.js';
 
 export function registerBaseline(program: Command, ctx: CliContext): void {
@@ -55,30 +56,28 @@ export function registerBaseline(program: Command, ctx: CliContext): void {
             throw new ConfigError(durationProblem(field, value), { field });
           return parsed;
         };
-        const abort = new AbortController();
-        const onSignal = (): void => abort.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
         try {
-          const snapshot = await recordBaseline({
-            gates,
-            ...(flags.metricsUrl ? { metricsUrl: flags.metricsUrl } : {}),
-            ...(flags.prometheusUrl ? { prometheusUrl: flags.prometheusUrl } : {}),
-            ...(flags.sources ? { sources: loadMonitorSources(resolve(ctx.cwd, flags.sources)) } : {}),
-            ...(flags.period ? { periodMs: ms(flags.period, '--period') } : {}),
-            intervalMs: ms(flags.interval, '--interval')!,
-            timeScale: checkTimeScale(flags.timeScale, '--time-scale'),
-            outFile: resolve(ctx.cwd, flags.out),
-            signal: abort.signal,
-            log: (line) => ctx.stdout(`${line}\n`),
-          });
+          const snapshot = await withCancellation(
+            ctx,
+            (signal) =>
+              recordBaseline({
+                gates,
+                ...(flags.metricsUrl ? { metricsUrl: flags.metricsUrl } : {}),
+                ...(flags.prometheusUrl ? { prometheusUrl: flags.prometheusUrl } : {}),
+                ...(flags.sources ? { sources: loadMonitorSources(resolve(ctx.cwd, flags.sources)) } : {}),
+                ...(flags.period ? { periodMs: ms(flags.period, '--period') } : {}),
+                intervalMs: ms(flags.interval, '--interval')!,
+                timeScale: checkTimeScale(flags.timeScale, '--time-scale'),
+                outFile: resolve(ctx.cwd, flags.out),
+                signal,
+                log: (line) => ctx.stdout(`${line}\n`),
+              }),
+            'stopping the recording',
+          );
           ctx.stdout(`baseline recorded (${snapshot.source}) → ${flags.out}\n`);
         } catch (error) {
           if (error instanceof BaselineError) throw new ConfigError(error.message, { field: 'baseline' });
           throw error;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
         }
       },
     );

@@ -15,6 +15,7 @@ import {
   type GuardedDeployResult,
 } from '@guarded-rollout/rollout';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { rolloutEnvironment } from './deploy.js';
 import { keepPreviousOf } from './rollback.js';
 
@@ -165,19 +166,14 @@ export function registerGuardedDeploy(program: Command, ctx: CliContext): void {
     )
     .action(async (flags: GuardedDeployFlags) => {
       // Ctrl-C (SIGINT) or SIGTERM cancels the running stage; the cancel is recorded like on a runner.
-      const controller = new AbortController();
-      const cancel = (): void => controller.abort();
-      process.once('SIGINT', cancel);
-      process.once('SIGTERM', cancel);
-      try {
-        const result = await guardedDeployFromCli(ctx, flags, controller.signal);
-        ctx.stdout(`\nguarded-deploy ${result.result} (stage ${result.stage}): ${result.message}\n`);
-        for (const line of result.summary) ctx.stdout(`  - ${line}\n`);
-        if (result.result === 'refused') ctx.exitCode = 2;
-        else if (result.result !== 'succeeded' && result.result !== 'dry-run') ctx.exitCode = 1;
-      } finally {
-        process.off('SIGINT', cancel);
-        process.off('SIGTERM', cancel);
-      }
+      const result = await withCancellation(
+        ctx,
+        (signal) => guardedDeployFromCli(ctx, flags, signal),
+        'stopping the guarded deploy and recording the cancellation',
+      );
+      ctx.stdout(`\nguarded-deploy ${result.result} (stage ${result.stage}): ${result.message}\n`);
+      for (const line of result.summary) ctx.stdout(`  - ${line}\n`);
+      if (result.result === 'refused') ctx.exitCode = 2;
+      else if (result.result !== 'succeeded' && result.result !== 'dry-run') ctx.exitCode = 1;
     });
 }

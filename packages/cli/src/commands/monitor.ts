@@ -16,6 +16,7 @@ import {
   type MigrationSafety,
 } from '@guarded-rollout/monitor';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 import { keepPreviousOf } from './rollback.js';
 
@@ -145,8 +146,8 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           { field: 'migration-safety' },
         );
       }
-      if (flags.check) {
-        const rollback = chooseRollback({
+      const rollbackFor = (log: (line: string) => void) =>
+        chooseRollback({
           environment: flags.env,
           backup: flags.backup,
           backupDir: resolve(ctx.cwd, flags.backupDir),
@@ -156,8 +157,10 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
           rollbackCommand: flags.rollbackCommand,
           healthUrl: flags.healthUrl,
           cwd: ctx.cwd,
-          log: () => {},
+          log,
         });
+      if (flags.check) {
+        const rollback = rollbackFor(() => {});
         const result = await preflight({
           environment: flags.env,
           configFile: resolve(ctx.cwd, flags.config),
@@ -183,77 +186,62 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
         ctx.exitCode = 0;
         return;
       }
-      const abort = new AbortController();
       const notifyAbort = new AbortController();
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
       const log = (line: string): void => ctx.stdout(`${line}\n`);
-      try {
-        const outcome = await watchDeployment({
-          environment: flags.env,
-          configFile: resolve(ctx.cwd, flags.config),
-          ...(flags.sources ? { sourcesFile: resolve(ctx.cwd, flags.sources) } : {}),
-          healthUrl: flags.healthUrl,
-          metricsUrl: flags.metricsUrl,
-          prometheusUrl: flags.prometheusUrl,
-          jsonUrl: flags.jsonUrl,
-          ...(flags.baseline ? { baseline: loadBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
-          durationMs: duration(flags.duration, '--duration'),
-          deadlineMs: duration(flags.deadline, '--deadline'),
-          timeScale,
-          suspicion: flags.suspicion,
-          keepWatching: flags.keepWatching ?? false,
-          autoRollback: flags.autoRollback ?? false,
-          migrationSafety: flags.migrationSafety as MigrationSafety,
-          ...(() => {
-            const rollback = chooseRollback({
-              environment: flags.env,
-              backup: flags.backup,
-              backupDir: resolve(ctx.cwd, flags.backupDir),
-              target: flags.target ? resolve(ctx.cwd, flags.target) : undefined,
-              restartCommand: flags.restartCommand,
-              ...keepPreviousOf(flags.keepPrevious),
-              rollbackCommand: flags.rollbackCommand,
-              healthUrl: flags.healthUrl,
-              cwd: ctx.cwd,
-              log,
-            });
-            return rollback ? { rollback } : {};
-          })(),
-          ...(flags.notify
-            ? {
-                notify: packageNotifier({
-                  environment: flags.env,
-                  env: ctx.env,
-                  fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
-                  signal: notifyAbort.signal,
-                }),
-                notifyAbort,
-              }
-            : {}),
-          outDir: resolve(ctx.cwd, flags.out),
-          signal: abort.signal,
-          log: flags.json ? () => {} : log,
-        });
-        const s = outcome.summary;
-        if (flags.json) ctx.stdout(`${JSON.stringify(s, null, 2)}\n`);
-        else {
+      const outcome = await withCancellation(
+        ctx,
+        (signal) =>
+          watchDeployment({
+            environment: flags.env,
+            configFile: resolve(ctx.cwd, flags.config),
+            ...(flags.sources ? { sourcesFile: resolve(ctx.cwd, flags.sources) } : {}),
+            healthUrl: flags.healthUrl,
+            metricsUrl: flags.metricsUrl,
+            prometheusUrl: flags.prometheusUrl,
+            jsonUrl: flags.jsonUrl,
+            ...(flags.baseline ? { baseline: loadBaselineFile(resolve(ctx.cwd, flags.baseline)) } : {}),
+            durationMs: duration(flags.duration, '--duration'),
+            deadlineMs: duration(flags.deadline, '--deadline'),
+            timeScale,
+            suspicion: flags.suspicion,
+            keepWatching: flags.keepWatching ?? false,
+            autoRollback: flags.autoRollback ?? false,
+            migrationSafety: flags.migrationSafety as MigrationSafety,
+            ...(() => {
+              const rollback = rollbackFor(log);
+              return rollback ? { rollback } : {};
+            })(),
+            ...(flags.notify
+              ? {
+                  notify: packageNotifier({
+                    environment: flags.env,
+                    env: ctx.env,
+                    fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+                    signal: notifyAbort.signal,
+                  }),
+                  notifyAbort,
+                }
+              : {}),
+            outDir: resolve(ctx.cwd, flags.out),
+            signal,
+            log: flags.json ? () => {} : log,
+          }),
+        'stopping the watch (result cancelled) and writing its log and reports',
+      );
+      const s = outcome.summary;
+      if (flags.json) ctx.stdout(`${JSON.stringify(s, null, 2)}\n`);
+      else {
+        ctx.stdout(
+          `\nresult: ${s.result} — ${s.reason} (T+${formatDuration(s.elapsedMs)}, ${s.polls} polls)\n`,
+        );
+        if (s.rollbackRequired)
           ctx.stdout(
-            `\nresult: ${s.result} — ${s.reason} (T+${formatDuration(s.elapsedMs)}, ${s.polls} polls)\n`,
+            `rollback required${s.rollback ? `; rollback ${s.rollback.status}: ${s.rollback.detail}` : ' (run without --auto-rollback)'}\n`,
           );
-          if (s.rollbackRequired)
-            ctx.stdout(
-              `rollback required${s.rollback ? `; rollback ${s.rollback.status}: ${s.rollback.detail}` : ' (run without --auto-rollback)'}\n`,
-            );
-          ctx.stdout(
-            `log: ${s.log}\nsummary: ${s.reports.summary}\nreport: ${s.reports.markdown} · ${s.reports.html}\n`,
-          );
-        }
-        ctx.exitCode = s.result === 'passed' ? 0 : 1;
-      } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
+        ctx.stdout(
+          `log: ${s.log}\nsummary: ${s.reports.summary}\nreport: ${s.reports.markdown} · ${s.reports.html}\n`,
+        );
       }
+      ctx.exitCode = s.result === 'passed' ? 0 : 1;
     });
 }

@@ -14,6 +14,7 @@ import {
   sendNotification,
 } from '@guarded-rollout/notify';
 import type { CliContext } from '../context.js';
+import { withCancellation } from '../cancel.js';
 import { explicitFlags, renderSettings, resolveSettings, withDefault } from '../settings.js';
 
 interface NotifyFlags {
@@ -104,35 +105,31 @@ export function registerNotify(program: Command, ctx: CliContext): void {
       };
       const budgetMs = limit('--timeout', flags.timeout, '30s');
       const attemptTimeoutMs = limit('--attempt-timeout', flags.attemptTimeout, '10s');
-      // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
-      const controller = new AbortController();
-      const cancel = (): void => controller.abort();
-      process.once('SIGINT', cancel);
-      process.once('SIGTERM', cancel);
       // Everything printed goes through redact: receivers' answers can echo a secret back.
       const redact = notificationRedactor({ env: ctx.env });
       const out = (text: string): void => ctx.stdout(redact(text));
       const err = (text: string): void => ctx.stderr(redact(text));
-      const result = await sendNotification({
-        signal: controller.signal,
-        event: flags.event,
-        environment: flags.env,
-        details: details as Record<string, unknown>,
-        channels: flags.channel,
-        env: ctx.env,
-        templateDir: flags.templateDir ? resolve(ctx.cwd, flags.templateDir) : undefined,
-        fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
-        budgetMs,
-        attemptTimeoutMs,
-        dryRun: Boolean(flags.dryRun),
-      })
-        .catch((error: unknown) => {
-          throw redactError(error, redact);
-        })
-        .finally(() => {
-          process.off('SIGINT', cancel);
-          process.off('SIGTERM', cancel);
-        });
+      // Ctrl-C (or a cancelled CI job) stops the sends; what was not delivered is still kept.
+      const result = await withCancellation(
+        ctx,
+        (signal) =>
+          sendNotification({
+            signal,
+            event: flags.event,
+            environment: flags.env,
+            details: details as Record<string, unknown>,
+            channels: flags.channel,
+            env: ctx.env,
+            templateDir: flags.templateDir ? resolve(ctx.cwd, flags.templateDir) : undefined,
+            fallbackDir: resolve(ctx.cwd, flags.fallbackDir),
+            budgetMs,
+            attemptTimeoutMs,
+            dryRun: Boolean(flags.dryRun),
+          }).catch((error: unknown) => {
+            throw redactError(error, redact);
+          }),
+        'stopping the sends; what was not delivered is kept',
+      );
       if (flags.json) {
         out(`${JSON.stringify(result, null, 2)}\n`);
       } else {

@@ -1,5 +1,6 @@
-// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
-// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
+// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
+// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
+// its AbortSignal. This file imports
 // nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
 //
 // Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is

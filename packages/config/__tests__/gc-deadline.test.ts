@@ -1,6 +1,6 @@
 // The per-attempt deadline must fire after a garbage collection. `AbortSignal.any` does not on
 // Node 20.20 (the composite signal is collected and its timeout never fires), which is why
-// budget.ts builds its own. This test transpiles the real budget.ts, then runs it in a child
+// deadline.ts builds its own. This test transpiles the real deadline.ts, then runs it in a child
 // `node --expose-gc` that forces collections while a fetch hangs on a receiver that never answers.
 // CI runs the suite on Node 20 and on Node 24, so both are covered; NODE24_BIN (or NODE_EXTRA_BIN)
 // adds a second binary to the same run.
@@ -12,11 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import ts from 'typescript';
 
-const source = fileURLToPath(new URL('../src/budget.ts', import.meta.url));
+const source = fileURLToPath(new URL('../src/deadline.ts', import.meta.url));
 
 const CHILD = `
 import { createServer } from 'node:net';
-import { withDeadline } from './budget.mjs';
+import { withDeadline } from './deadline.mjs';
 const server = createServer((s) => s.on('data', () => {})); // accepts, reads, never answers
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = 'http://127.0.0.1:' + server.address().port + '/hook';
@@ -62,7 +62,7 @@ function binaries(): string[] {
 describe('withDeadline under forced garbage collection (node --expose-gc)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'notify-gc-'));
   writeFileSync(
-    join(dir, 'budget.mjs'),
+    join(dir, 'deadline.mjs'),
     ts.transpileModule(readFileSync(source, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
     }).outputText,
