@@ -37010,7 +37010,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(71160);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(76504);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -37019,7 +37019,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 71160:
+/***/ 76504:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37271,7 +37271,152 @@ class SchemaValidator {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/config/src/abort.ts
+// Cancellation primitives shared by every package: a wait that a cancel ends at once, and the
+// operator's Ctrl-C or the runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s) as an
+// AbortSignal. Node's default for either signal is to die at once, wherever the work is, with no
+// line saying what was left.
+/** Resolves after `ms`, or at once when `signal` aborts. The timer is cleared then, so a cancelled
+ *  wait does not keep the process alive until it would have ended. */
+function abort_sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
+ * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
+ * work can record its end (`onSignal(name, false)` may say so); the handlers are removed when it
+ * settles.
+ */
+async function withSignalAbort(body, onSignal) {
+    const controller = new AbortController();
+    const handle = (name) => {
+        onSignal?.(name, !controller.signal.aborted);
+        controller.abort();
+    };
+    const onInt = () => handle('SIGINT');
+    const onTerm = () => handle('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/config/src/deadline.ts
+// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
+// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
+// its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class deadline_DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new deadline_DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof deadline_DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadline_deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new deadline_DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
+
+
 
 
 
@@ -37567,30 +37712,13 @@ async function runAction(body) {
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
-// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
-// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
-// the work stops wherever it is, with no line saying what was left.
+// The runner's cancel as an AbortSignal, announced as a warning annotation.
 
-/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
-async function withRunnerCancel(doing, body) {
-    const controller = new AbortController();
-    const cancel = (signal) => {
-        if (controller.signal.aborted)
-            return;
-        lib_core/* warning */.$e(`received ${signal}: ${doing}`);
-        controller.abort();
-    };
-    const onInt = () => cancel('SIGINT');
-    const onTerm = () => cancel('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    try {
-        return await body(controller.signal);
-    }
-    finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    }
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`
+ *  (and, for the runner's SIGTERM 7.5 s later, that the step is still stopping). */
+function withRunnerCancel(doing, body) {
+    return withSignalAbort(body, (name, first) => lib_core/* warning */.$e(first ? `received ${name}: ${doing}` : `received ${name}: still stopping`));
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
@@ -40945,6 +41073,8 @@ const MANIFEST_LIMIT = (/* unused pure expression or super */ null && (256 * 102
  *  never held whole (see ManifestReader). */
 const WHOLE_MANIFEST_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
 let storedChunk;
+/** Whether a stream is using `storedChunk` (it yields while it reads, so another may start). */
+let storedChunkBusy = false;
 const ignoreError = () => undefined;
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
  *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
@@ -40974,13 +41104,27 @@ async function read_streamEntryData(archive, entry, start, declaredSize, sink) {
     };
     const end = start + entry.compressedSize;
     if (entry.compressionMethod === 0) {
-        // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
-        // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
-        // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
-        // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
-        const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
-        for (let pos = start; pos < end; pos += CHUNK)
-            take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+        // One buffer serves every piece of every stored entry. A buffer per entry was garbage V8 did
+        // not collect in time: the main thread streams without allocating on the heap, so nothing
+        // triggers a collection, and a 1 GiB restore of 8 MiB stored files grew by 1 MiB per file
+        // (80 MiB more RSS on Node 24). Read synchronously, it yields to the event loop every 32 MiB,
+        // so a cancel's signal handler runs (and the sink's check stops it) inside a 5 GiB file too;
+        // a second stream running meanwhile gets a buffer of its own.
+        const shared = !storedChunkBusy;
+        const chunk = shared ? (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafeSlow(CHUNK);
+        if (shared)
+            storedChunkBusy = true;
+        try {
+            for (let pos = start, k = 0; pos < end; pos += CHUNK, k++) {
+                if (k % 32 === 31)
+                    await new Promise((r) => setImmediate(r));
+                take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+            }
+        }
+        finally {
+            if (shared)
+                storedChunkBusy = false;
+        }
     }
     else {
         const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
@@ -42681,8 +42825,8 @@ async function streamEntry(archive, source, start, fd, sha256, path, sparse = fa
     const hash = sha256 ? createHash('sha256') : undefined;
     const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
-        // Per piece of a deflated file (they arrive through the event loop); a stored file is read
-        // without a pause, so a cancel during one takes effect after it.
+        // Per piece: a deflated file's arrive through the event loop; a stored file's are read
+        // synchronously, with a turn of the event loop every 32 MiB (streamEntryData).
         extract_stopIfCancelled(signal);
         hash?.update(piece);
         if (holes)
@@ -42882,6 +43026,97 @@ async function extract_extractPlan(archive, table, options = {}) {
             utimesSync(dir, new Date(), new Date(mtimeMs));
     }
     return stats;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/health.ts
+// Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
+// probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
+
+/** Polls until `required` consecutive checks pass; any failure resets the streak. */
+async function health_waitForHealthStreak(options) {
+    const required = options.required ?? 3;
+    const intervalMs = options.intervalMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const deadlineMs = options.deadlineMs ?? 120_000;
+    const clock = options.clock ?? Date.now;
+    const wait = options.sleep ?? sleep;
+    const start = clock();
+    // Bounded by count as well as time, so a clock that never advances cannot spin forever.
+    const maxAttempts = Math.ceil(deadlineMs / Math.max(intervalMs, 1)) + required + 1;
+    const checks = [];
+    let streak = 0;
+    const cancelled = () => ({
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+    });
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        if (options.signal?.aborted)
+            return cancelled();
+        let outcome;
+        try {
+            outcome = await options.probe(timeoutMs, options.signal);
+        }
+        catch (error) {
+            outcome = { ok: false, detail: `probe error: ${error.message}` };
+        }
+        // A check the cancel cut short is no check: it is not counted.
+        if (!outcome.ok && options.signal?.aborted)
+            return cancelled();
+        streak = outcome.ok ? streak + 1 : 0;
+        const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
+        checks.push(record);
+        options.onCheck?.(record);
+        if (streak >= required)
+            return {
+                ok: true,
+                streak,
+                attempts: attempt,
+                checks,
+                reason: `${required} consecutive OK health checks`,
+            };
+        if (clock() - start + intervalMs > deadlineMs)
+            break;
+        await wait(intervalMs, options.signal);
+    }
+    return {
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `health did not reach ${required} consecutive OK checks within ${deadlineMs} ms (${checks.filter((c) => c.ok).length} OK of ${checks.length}; last: ${checks.at(-1)?.detail ?? 'none'})`,
+    };
+}
+/** GET `url`; OK means a 2xx status within the timeout. Anything else, including a timeout, fails. */
+function health_httpHealthProbe(url) {
+    return async (timeoutMs, signal) => {
+        // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
+        const deadline = deadlineController(timeoutMs, signal);
+        try {
+            const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
+            await response.arrayBuffer().catch(() => undefined);
+            if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
+                return { ok: false, detail: 'cancelled' };
+            return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
+        }
+        catch (error) {
+            const e = error;
+            const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
+            return {
+                ok: false,
+                detail: timedOut
+                    ? `timed out after ${timeoutMs} ms`
+                    : deadline.signal.aborted
+                        ? 'cancelled'
+                        : `request failed: ${e.cause?.message ?? e.message}`,
+            };
+        }
+        finally {
+            deadline.dispose();
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/mounts.ts

@@ -51136,7 +51136,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(23326);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(76434);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(31436);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -51150,7 +51150,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 76434:
+/***/ 31436:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51413,7 +51413,152 @@ class SchemaValidator {
 const TOOL_NAME = 'guarded-rollout';
 const TOOL_VERSION = '0.1.0';
 
+;// CONCATENATED MODULE: ./packages/config/src/abort.ts
+// Cancellation primitives shared by every package: a wait that a cancel ends at once, and the
+// operator's Ctrl-C or the runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s) as an
+// AbortSignal. Node's default for either signal is to die at once, wherever the work is, with no
+// line saying what was left.
+/** Resolves after `ms`, or at once when `signal` aborts. The timer is cleared then, so a cancelled
+ *  wait does not keep the process alive until it would have ended. */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
+ * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
+ * work can record its end (`onSignal(name, false)` may say so); the handlers are removed when it
+ * settles.
+ */
+async function withSignalAbort(body, onSignal) {
+    const controller = new AbortController();
+    const handle = (name) => {
+        onSignal?.(name, !controller.signal.aborted);
+        controller.abort();
+    };
+    const onInt = () => handle('SIGINT');
+    const onTerm = () => handle('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/config/src/deadline.ts
+// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
+// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
+// its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
+
+
 
 
 
@@ -51709,30 +51854,13 @@ async function runAction(body) {
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
-// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
-// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
-// the work stops wherever it is, with no line saying what was left.
+// The runner's cancel as an AbortSignal, announced as a warning annotation.
 
-/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
-async function withRunnerCancel(doing, body) {
-    const controller = new AbortController();
-    const cancel = (signal) => {
-        if (controller.signal.aborted)
-            return;
-        core.warning(`received ${signal}: ${doing}`);
-        controller.abort();
-    };
-    const onInt = () => cancel('SIGINT');
-    const onTerm = () => cancel('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    try {
-        return await body(controller.signal);
-    }
-    finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    }
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`
+ *  (and, for the runner's SIGTERM 7.5 s later, that the step is still stopping). */
+function withRunnerCancel(doing, body) {
+    return withSignalAbort(body, (name, first) => lib_core/* warning */.$e(first ? `received ${name}: ${doing}` : `received ${name}: still stopping`));
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
@@ -53170,19 +53298,14 @@ async function runCheck(check, url, doFetch, cancel) {
     const started = performance.now();
     const base = { name: check.name, tier: check.tier, url };
     // One controller for the check's timeout and the caller's cancel (no AbortSignal.any: Node 20).
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException('timed out', 'TimeoutError')), check.timeoutMs);
-    const onCancel = () => controller.abort(new DOMException('cancelled', 'AbortError'));
-    if (cancel?.aborted)
-        onCancel();
-    cancel?.addEventListener('abort', onCancel, { once: true });
+    const deadline = deadlineController(check.timeoutMs, cancel);
     try {
         const response = await doFetch(url, {
             method: check.method,
             headers: check.headers,
             ...(check.body !== undefined ? { body: check.body } : {}),
             redirect: 'manual',
-            signal: controller.signal,
+            signal: deadline.signal,
         });
         const body = check.method === 'HEAD' ? '' : await response.text();
         const problems = judgeResponse(check, response.status, body);
@@ -53197,7 +53320,7 @@ async function runCheck(check, url, doFetch, cancel) {
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = e.name === 'TimeoutError'
+        const reason = deadline.signal.reason instanceof DeadlineExceededError
             ? `no response within ${durations_formatDuration(check.timeoutMs)}`
             : cancel?.aborted
                 ? 'cancelled'
@@ -53211,8 +53334,7 @@ async function runCheck(check, url, doFetch, cancel) {
         };
     }
     finally {
-        clearTimeout(timer);
-        cancel?.removeEventListener('abort', onCancel);
+        deadline.dispose();
     }
 }
 async function runSmokeTests(options) {
@@ -56710,6 +56832,8 @@ const MANIFEST_LIMIT = 256 * 1024 * 1024;
  *  never held whole (see ManifestReader). */
 const WHOLE_MANIFEST_BYTES = 8 * 1024 * 1024;
 let storedChunk;
+/** Whether a stream is using `storedChunk` (it yields while it reads, so another may start). */
+let storedChunkBusy = false;
 const ignoreError = () => undefined;
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
  *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
@@ -56739,13 +56863,27 @@ async function streamEntryData(archive, entry, start, declaredSize, sink) {
     };
     const end = start + entry.compressedSize;
     if (entry.compressionMethod === 0) {
-        // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
-        // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
-        // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
-        // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
-        const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
-        for (let pos = start; pos < end; pos += CHUNK)
-            take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+        // One buffer serves every piece of every stored entry. A buffer per entry was garbage V8 did
+        // not collect in time: the main thread streams without allocating on the heap, so nothing
+        // triggers a collection, and a 1 GiB restore of 8 MiB stored files grew by 1 MiB per file
+        // (80 MiB more RSS on Node 24). Read synchronously, it yields to the event loop every 32 MiB,
+        // so a cancel's signal handler runs (and the sink's check stops it) inside a 5 GiB file too;
+        // a second stream running meanwhile gets a buffer of its own.
+        const shared = !storedChunkBusy;
+        const chunk = shared ? (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafeSlow(CHUNK);
+        if (shared)
+            storedChunkBusy = true;
+        try {
+            for (let pos = start, k = 0; pos < end; pos += CHUNK, k++) {
+                if (k % 32 === 31)
+                    await new Promise((r) => setImmediate(r));
+                take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+            }
+        }
+        finally {
+            if (shared)
+                storedChunkBusy = false;
+        }
     }
     else {
         const inflate = (0,external_node_zlib_.createInflateRaw)({ chunkSize: 256 * 1024 });
@@ -58444,8 +58582,8 @@ async function streamEntry(archive, source, start, fd, sha256, path, sparse = fa
     const hash = sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
-        // Per piece of a deflated file (they arrive through the event loop); a stored file is read
-        // without a pause, so a cancel during one takes effect after it.
+        // Per piece: a deflated file's arrive through the event loop; a stored file's are read
+        // synchronously, with a turn of the event loop every 32 MiB (streamEntryData).
         extract_stopIfCancelled(signal);
         hash?.update(piece);
         if (holes)
@@ -58650,28 +58788,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 ;// CONCATENATED MODULE: ./packages/archive/src/health.ts
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
-const defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** `sleep(ms)`, ended early when `signal` aborts. The default sleep's timer is cleared then, so a
- *  cancelled wait does not keep the process alive until it would have ended. */
-function sleepUnlessAborted(sleep, ms, signal) {
-    if (!signal)
-        return sleep(ms);
-    if (signal.aborted)
-        return Promise.resolve();
-    return new Promise((resolveSleep) => {
-        let timer;
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolveSleep();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        if (sleep === defaultSleep)
-            timer = setTimeout(done, ms);
-        else
-            sleep(ms).then(done, done);
-    });
-}
+
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function waitForHealthStreak(options) {
     const required = options.required ?? 3;
@@ -58679,28 +58796,32 @@ async function waitForHealthStreak(options) {
     const timeoutMs = options.timeoutMs ?? 5000;
     const deadlineMs = options.deadlineMs ?? 120_000;
     const clock = options.clock ?? Date.now;
-    const sleep = options.sleep ?? defaultSleep;
+    const wait = options.sleep ?? sleep;
     const start = clock();
     // Bounded by count as well as time, so a clock that never advances cannot spin forever.
     const maxAttempts = Math.ceil(deadlineMs / Math.max(intervalMs, 1)) + required + 1;
     const checks = [];
     let streak = 0;
+    const cancelled = () => ({
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+    });
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         if (options.signal?.aborted)
-            return {
-                ok: false,
-                streak,
-                attempts: checks.length,
-                checks,
-                reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
-            };
+            return cancelled();
         let outcome;
         try {
-            outcome = await options.probe(timeoutMs);
+            outcome = await options.probe(timeoutMs, options.signal);
         }
         catch (error) {
             outcome = { ok: false, detail: `probe error: ${error.message}` };
         }
+        // A check the cancel cut short is no check: it is not counted.
+        if (!outcome.ok && options.signal?.aborted)
+            return cancelled();
         streak = outcome.ok ? streak + 1 : 0;
         const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
         checks.push(record);
@@ -58715,7 +58836,7 @@ async function waitForHealthStreak(options) {
             };
         if (clock() - start + intervalMs > deadlineMs)
             break;
-        await sleepUnlessAborted(sleep, intervalMs, options.signal);
+        await wait(intervalMs, options.signal);
     }
     return {
         ok: false,
@@ -58727,21 +58848,30 @@ async function waitForHealthStreak(options) {
 }
 /** GET `url`; OK means a 2xx status within the timeout. Anything else, including a timeout, fails. */
 function httpHealthProbe(url) {
-    return async (timeoutMs) => {
+    return async (timeoutMs, signal) => {
+        // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
+        const deadline = deadlineController(timeoutMs, signal);
         try {
-            const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+            const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
             await response.arrayBuffer().catch(() => undefined);
+            if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
+                return { ok: false, detail: 'cancelled' };
             return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
         }
         catch (error) {
             const e = error;
-            const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+            const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
             return {
                 ok: false,
                 detail: timedOut
                     ? `timed out after ${timeoutMs} ms`
-                    : `request failed: ${e.cause?.message ?? e.message}`,
+                    : deadline.signal.aborted
+                        ? 'cancelled'
+                        : `request failed: ${e.cause?.message ?? e.message}`,
             };
+        }
+        finally {
+            deadline.dispose();
         }
     };
 }
@@ -60774,20 +60904,8 @@ function githubAccessFromEnv(token, env = process.env) {
 ;// CONCATENATED MODULE: ./packages/monitor/src/clock.ts
 // Time as the monitor sees it: an injectable clock (real or fake) and the virtual time of a
 // time-compressed run, where `timeScale` virtual milliseconds pass per real millisecond.
-const clock_systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve) => {
-        if (signal?.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+
+const clock_systemClock = { now: () => Date.now(), sleep: sleep };
 /** A clock for tests and simulations: sleeping advances time instantly. */
 class FakeClock {
     current;
@@ -65556,103 +65674,6 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
     return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
 }
 
-;// CONCATENATED MODULE: ./packages/notify/src/budget.ts
-// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
-// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
-// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
-//
-// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
-// only weakly held, and after a garbage collection its timeout never fires, so a hung request
-// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
-/** The reason a deadline-bound task was aborted because its time ran out. */
-class DeadlineExceededError extends Error {
-    ms;
-    constructor(ms) {
-        super(`time limit of ${ms} ms reached`);
-        this.ms = ms;
-        this.name = 'DeadlineExceededError';
-    }
-}
-/**
- * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
- * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
- * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
- * the result settles through Promise.race, so the call returns on time even if the task never
- * looks at its signal. Never rejects.
- */
-async function withDeadline(ms, parent, task) {
-    const controller = new AbortController();
-    let timer;
-    let onParentAbort;
-    const guard = new Promise((resolve) => {
-        timer = setTimeout(() => {
-            controller.abort(new DeadlineExceededError(ms));
-            resolve({ ok: false, reason: 'timeout' });
-        }, Math.max(0, ms));
-        if (parent) {
-            onParentAbort = () => {
-                controller.abort(parent.reason);
-                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
-            };
-            if (parent.aborted)
-                onParentAbort();
-            else
-                parent.addEventListener('abort', onParentAbort, { once: true });
-        }
-    });
-    const run = Promise.resolve()
-        .then(() => task(controller.signal))
-        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
-        ? controller.signal.reason instanceof DeadlineExceededError
-            ? { ok: false, reason: 'timeout' }
-            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
-        : { ok: false, reason: 'error', error });
-    try {
-        return await Promise.race([guard, run]);
-    }
-    finally {
-        clearTimeout(timer);
-        if (parent && onParentAbort)
-            parent.removeEventListener('abort', onParentAbort);
-    }
-}
-/**
- * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
- * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
- */
-function deadlineController(ms, parent) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
-    const onParentAbort = () => controller.abort(parent?.reason);
-    if (parent?.aborted)
-        onParentAbort();
-    else
-        parent?.addEventListener('abort', onParentAbort, { once: true });
-    return {
-        signal: controller.signal,
-        abort: (reason) => controller.abort(reason),
-        dispose: () => {
-            clearTimeout(timer);
-            parent?.removeEventListener('abort', onParentAbort);
-        },
-    };
-}
-/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
-async function settleWithin(promise, ms, fallback) {
-    let timer;
-    try {
-        return await Promise.race([
-            promise,
-            new Promise((resolve) => {
-                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
-            }),
-        ]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
 ;// CONCATENATED MODULE: external "node:dns/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
 // EXTERNAL MODULE: external "node:net"
@@ -65772,26 +65793,7 @@ async function assertResolvedHostAllowed(hostname, policy, resolve = promises_na
 
 
 
-
-const deliver_systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-/** Resolves after the clock's sleep, or as soon as the signal aborts. */
-function deliver_sleepUnlessAborted(clock, ms, signal) {
-    if (!signal)
-        return clock.sleep(ms);
-    if (signal.aborted)
-        return Promise.resolve();
-    return new Promise((resolve) => {
-        const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void clock.sleep(ms).then(done);
-    });
-}
+const deliver_systemClock = { now: () => Date.now(), sleep: sleep };
 /** Turns a fetch failure into a short cause without the URL (undici puts it into some messages). */
 function deliver_describeFetchError(error) {
     const e = error;
@@ -65905,7 +65907,7 @@ async function deliverWithRetry(attemptOnce, env) {
             };
         }
         record.waitMs = decision.delayMs;
-        await deliver_sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
+        await env.clock.sleep(decision.delayMs, env.signal);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
     return {
@@ -83025,7 +83027,6 @@ async function sendEmail(target, content, headers, messageId, env) {
 
 
 
-
 const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
 const DEFAULT_BUDGET_MS = 30_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
@@ -84395,26 +84396,19 @@ function recorderFor(token) {
 async function run() {
     lib_core/* saveState */.LZ('isPost', 'true');
     let cancelled = false;
-    await runAction(async () => {
+    // The runner sends SIGINT, SIGTERM 7.5 s later and kills at 10 s: stop at once, record, exit.
+    await runAction(() => withRunnerCancel('stopping the guarded deploy and recording the cancellation', async (signal) => {
+        signal.addEventListener('abort', () => {
+            cancelled = true;
+            // Whatever still runs at 9 s must not keep the post step from running.
+            setTimeout(() => process.exit(1), 9000).unref();
+        }, { once: true });
         const inputs = getInputs();
         const { options } = inputs;
         lib_core/* saveState */.LZ('environment', options.environment);
         const deployments = recorderFor(inputs.token);
         if (inputs.token && !deployments && !options.dryRun)
             lib_core/* warning */.$e('GITHUB_REPOSITORY is not set: the deployment is not recorded on GitHub');
-        // The runner sends SIGINT, SIGTERM 7.5 s later and kills at 10 s: stop at once, record, exit.
-        const controller = new AbortController();
-        const cancel = (signal) => {
-            if (controller.signal.aborted)
-                return;
-            lib_core/* warning */.$e(`received ${signal}: stopping the guarded deploy and recording the cancellation`);
-            cancelled = true;
-            controller.abort();
-            // Whatever still runs at 9 s must not keep the post step from running.
-            setTimeout(() => process.exit(1), 9000).unref();
-        };
-        process.on('SIGINT', () => cancel('SIGINT'));
-        process.on('SIGTERM', () => cancel('SIGTERM'));
         const artifacts = inputs.upload && !options.dryRun ? runnerArtifacts(inputs.retentionDays) : undefined;
         if (inputs.upload && !options.dryRun && !artifacts)
             lib_core/* info */.pq('no ACTIONS_RUNTIME_TOKEN/ACTIONS_RESULTS_URL: the backup stays on this machine only');
@@ -84427,7 +84421,7 @@ async function run() {
                 env: process.env,
                 fallbackDir: inputs.fallbackDir,
             }),
-            signal: controller.signal,
+            signal,
             clock: clock_systemClock,
             log: {
                 info: (line) => lib_core/* info */.pq(line),
@@ -84464,7 +84458,7 @@ async function run() {
             .write();
         if (result.result !== 'succeeded' && result.result !== 'dry-run')
             throw new errors_CheckFailedError(`guarded-deploy ${result.result}: ${result.message}`);
-    });
+    }));
     // Recorded and reported: read-only work the cancel did not wait for (the rollback rehearsal's
     // reads) must not keep the step alive until the 9 s exit.
     if (cancelled)

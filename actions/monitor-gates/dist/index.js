@@ -377,7 +377,7 @@ module.exports = exports = Ajv2020;
 module.exports.Ajv2020 = Ajv2020;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv2020;
-var validate_1 = __nccwpck_require__(6838);
+var validate_1 = __nccwpck_require__(4457);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
 var codegen_1 = __nccwpck_require__(28);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
@@ -433,7 +433,7 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(6838);
+var validate_1 = __nccwpck_require__(4457);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
 var codegen_1 = __nccwpck_require__(28);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
@@ -1604,7 +1604,7 @@ const validation_error_1 = __nccwpck_require__(4301);
 const names_1 = __nccwpck_require__(5990);
 const resolve_1 = __nccwpck_require__(1946);
 const util_1 = __nccwpck_require__(3904);
-const validate_1 = __nccwpck_require__(6838);
+const validate_1 = __nccwpck_require__(4457);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -2601,7 +2601,7 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 6838:
+/***/ 4457:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -3350,7 +3350,7 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(6838);
+var validate_1 = __nccwpck_require__(4457);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
 var codegen_1 = __nccwpck_require__(28);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
@@ -4917,7 +4917,7 @@ exports["default"] = def;
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(6838);
+const validate_1 = __nccwpck_require__(4457);
 const code_1 = __nccwpck_require__(6516);
 const util_1 = __nccwpck_require__(3904);
 const additionalProperties_1 = __nccwpck_require__(3631);
@@ -44234,7 +44234,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4457);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8515);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -44243,7 +44243,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4457:
+/***/ 8515:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47446,7 +47446,152 @@ class SchemaValidator {
 const version_TOOL_NAME = 'guarded-rollout';
 const version_TOOL_VERSION = '0.1.0';
 
+;// CONCATENATED MODULE: ./packages/config/src/abort.ts
+// Cancellation primitives shared by every package: a wait that a cancel ends at once, and the
+// operator's Ctrl-C or the runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s) as an
+// AbortSignal. Node's default for either signal is to die at once, wherever the work is, with no
+// line saying what was left.
+/** Resolves after `ms`, or at once when `signal` aborts. The timer is cleared then, so a cancelled
+ *  wait does not keep the process alive until it would have ended. */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
+ * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
+ * work can record its end (`onSignal(name, false)` may say so); the handlers are removed when it
+ * settles.
+ */
+async function withSignalAbort(body, onSignal) {
+    const controller = new AbortController();
+    const handle = (name) => {
+        onSignal?.(name, !controller.signal.aborted);
+        controller.abort();
+    };
+    const onInt = () => handle('SIGINT');
+    const onTerm = () => handle('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/config/src/deadline.ts
+// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
+// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
+// its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
+
+
 
 
 
@@ -47743,30 +47888,13 @@ async function runAction(body) {
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
-// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
-// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
-// the work stops wherever it is, with no line saying what was left.
+// The runner's cancel as an AbortSignal, announced as a warning annotation.
 
-/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
-async function withRunnerCancel(doing, body) {
-    const controller = new AbortController();
-    const cancel = (signal) => {
-        if (controller.signal.aborted)
-            return;
-        core.warning(`received ${signal}: ${doing}`);
-        controller.abort();
-    };
-    const onInt = () => cancel('SIGINT');
-    const onTerm = () => cancel('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    try {
-        return await body(controller.signal);
-    }
-    finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    }
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`
+ *  (and, for the runner's SIGTERM 7.5 s later, that the step is still stopping). */
+function withRunnerCancel(doing, body) {
+    return withSignalAbort(body, (name, first) => warning(first ? `received ${name}: ${doing}` : `received ${name}: still stopping`));
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
@@ -48279,103 +48407,6 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
     return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
 }
 
-;// CONCATENATED MODULE: ./packages/notify/src/budget.ts
-// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
-// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
-// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
-//
-// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
-// only weakly held, and after a garbage collection its timeout never fires, so a hung request
-// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
-/** The reason a deadline-bound task was aborted because its time ran out. */
-class DeadlineExceededError extends Error {
-    ms;
-    constructor(ms) {
-        super(`time limit of ${ms} ms reached`);
-        this.ms = ms;
-        this.name = 'DeadlineExceededError';
-    }
-}
-/**
- * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
- * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
- * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
- * the result settles through Promise.race, so the call returns on time even if the task never
- * looks at its signal. Never rejects.
- */
-async function withDeadline(ms, parent, task) {
-    const controller = new AbortController();
-    let timer;
-    let onParentAbort;
-    const guard = new Promise((resolve) => {
-        timer = setTimeout(() => {
-            controller.abort(new DeadlineExceededError(ms));
-            resolve({ ok: false, reason: 'timeout' });
-        }, Math.max(0, ms));
-        if (parent) {
-            onParentAbort = () => {
-                controller.abort(parent.reason);
-                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
-            };
-            if (parent.aborted)
-                onParentAbort();
-            else
-                parent.addEventListener('abort', onParentAbort, { once: true });
-        }
-    });
-    const run = Promise.resolve()
-        .then(() => task(controller.signal))
-        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
-        ? controller.signal.reason instanceof DeadlineExceededError
-            ? { ok: false, reason: 'timeout' }
-            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
-        : { ok: false, reason: 'error', error });
-    try {
-        return await Promise.race([guard, run]);
-    }
-    finally {
-        clearTimeout(timer);
-        if (parent && onParentAbort)
-            parent.removeEventListener('abort', onParentAbort);
-    }
-}
-/**
- * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
- * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
- */
-function deadlineController(ms, parent) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
-    const onParentAbort = () => controller.abort(parent?.reason);
-    if (parent?.aborted)
-        onParentAbort();
-    else
-        parent?.addEventListener('abort', onParentAbort, { once: true });
-    return {
-        signal: controller.signal,
-        abort: (reason) => controller.abort(reason),
-        dispose: () => {
-            clearTimeout(timer);
-            parent?.removeEventListener('abort', onParentAbort);
-        },
-    };
-}
-/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
-async function settleWithin(promise, ms, fallback) {
-    let timer;
-    try {
-        return await Promise.race([
-            promise,
-            new Promise((resolve) => {
-                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
-            }),
-        ]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
 ;// CONCATENATED MODULE: external "node:dns/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
 // EXTERNAL MODULE: external "node:net"
@@ -48495,26 +48526,7 @@ async function assertResolvedHostAllowed(hostname, policy, resolve = promises_na
 
 
 
-
-const deliver_systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-/** Resolves after the clock's sleep, or as soon as the signal aborts. */
-function sleepUnlessAborted(clock, ms, signal) {
-    if (!signal)
-        return clock.sleep(ms);
-    if (signal.aborted)
-        return Promise.resolve();
-    return new Promise((resolve) => {
-        const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void clock.sleep(ms).then(done);
-    });
-}
+const deliver_systemClock = { now: () => Date.now(), sleep: sleep };
 /** Turns a fetch failure into a short cause without the URL (undici puts it into some messages). */
 function describeFetchError(error) {
     const e = error;
@@ -48628,7 +48640,7 @@ async function deliverWithRetry(attemptOnce, env) {
             };
         }
         record.waitMs = decision.delayMs;
-        await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
+        await env.clock.sleep(decision.delayMs, env.signal);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
     return {
@@ -65758,7 +65770,6 @@ async function sendEmail(target, content, headers, messageId, env) {
 
 
 
-
 const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
 const DEFAULT_BUDGET_MS = 30_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
@@ -66133,20 +66144,8 @@ async function deliverToChannel(setup, payload, message, env, options, redact) {
 ;// CONCATENATED MODULE: ./packages/monitor/src/clock.ts
 // Time as the monitor sees it: an injectable clock (real or fake) and the virtual time of a
 // time-compressed run, where `timeScale` virtual milliseconds pass per real millisecond.
-const clock_systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve) => {
-        if (signal?.aborted || ms <= 0)
-            return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+
+const clock_systemClock = { now: () => Date.now(), sleep: sleep };
 /** A clock for tests and simulations: sleeping advances time instantly. */
 class FakeClock {
     current;
@@ -72891,6 +72890,8 @@ const MANIFEST_LIMIT = 256 * 1024 * 1024;
  *  never held whole (see ManifestReader). */
 const WHOLE_MANIFEST_BYTES = 8 * 1024 * 1024;
 let storedChunk;
+/** Whether a stream is using `storedChunk` (it yields while it reads, so another may start). */
+let storedChunkBusy = false;
 const ignoreError = () => undefined;
 /** Streams one entry's data (starting at `start`) to `sink` in pieces of at most 1 MiB: stored
  *  bytes are read into one reused buffer, deflated ones inflate off the main thread. Stops the
@@ -72920,13 +72921,27 @@ async function streamEntryData(archive, entry, start, declaredSize, sink) {
     };
     const end = start + entry.compressedSize;
     if (entry.compressionMethod === 0) {
-        // Synchronous (no await until the loop ends): one buffer serves every piece of every stored
-        // entry. A buffer per entry was garbage V8 did not collect in time: the main thread streams
-        // without allocating on the heap, so nothing triggers a collection, and a 1 GiB restore of
-        // 8 MiB stored files grew by 1 MiB per file (80 MiB more RSS on Node 24).
-        const chunk = (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK));
-        for (let pos = start; pos < end; pos += CHUNK)
-            take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+        // One buffer serves every piece of every stored entry. A buffer per entry was garbage V8 did
+        // not collect in time: the main thread streams without allocating on the heap, so nothing
+        // triggers a collection, and a 1 GiB restore of 8 MiB stored files grew by 1 MiB per file
+        // (80 MiB more RSS on Node 24). Read synchronously, it yields to the event loop every 32 MiB,
+        // so a cancel's signal handler runs (and the sink's check stops it) inside a 5 GiB file too;
+        // a second stream running meanwhile gets a buffer of its own.
+        const shared = !storedChunkBusy;
+        const chunk = shared ? (storedChunk ??= Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafeSlow(CHUNK);
+        if (shared)
+            storedChunkBusy = true;
+        try {
+            for (let pos = start, k = 0; pos < end; pos += CHUNK, k++) {
+                if (k % 32 === 31)
+                    await new Promise((r) => setImmediate(r));
+                take(readInto(chunk, pos, Math.min(CHUNK, end - pos)));
+            }
+        }
+        finally {
+            if (shared)
+                storedChunkBusy = false;
+        }
     }
     else {
         const inflate = (0,external_node_zlib_.createInflateRaw)({ chunkSize: 256 * 1024 });
@@ -74612,8 +74627,8 @@ async function streamEntry(archive, source, start, fd, sha256, path, sparse = fa
     const hash = sha256 ? (0,external_node_crypto_.createHash)('sha256') : undefined;
     const holes = fd !== undefined && sparse ? new SparseWriter(fd) : undefined;
     await streamEntryData(archive, source, start, source.uncompressedSize, (piece) => {
-        // Per piece of a deflated file (they arrive through the event loop); a stored file is read
-        // without a pause, so a cancel during one takes effect after it.
+        // Per piece: a deflated file's arrive through the event loop; a stored file's are read
+        // synchronously, with a turn of the event loop every 32 MiB (streamEntryData).
         extract_stopIfCancelled(signal);
         hash?.update(piece);
         if (holes)
@@ -74818,28 +74833,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 ;// CONCATENATED MODULE: ./packages/archive/src/health.ts
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
-const defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** `sleep(ms)`, ended early when `signal` aborts. The default sleep's timer is cleared then, so a
- *  cancelled wait does not keep the process alive until it would have ended. */
-function health_sleepUnlessAborted(sleep, ms, signal) {
-    if (!signal)
-        return sleep(ms);
-    if (signal.aborted)
-        return Promise.resolve();
-    return new Promise((resolveSleep) => {
-        let timer;
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolveSleep();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        if (sleep === defaultSleep)
-            timer = setTimeout(done, ms);
-        else
-            sleep(ms).then(done, done);
-    });
-}
+
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function waitForHealthStreak(options) {
     const required = options.required ?? 3;
@@ -74847,28 +74841,32 @@ async function waitForHealthStreak(options) {
     const timeoutMs = options.timeoutMs ?? 5000;
     const deadlineMs = options.deadlineMs ?? 120_000;
     const clock = options.clock ?? Date.now;
-    const sleep = options.sleep ?? defaultSleep;
+    const wait = options.sleep ?? sleep;
     const start = clock();
     // Bounded by count as well as time, so a clock that never advances cannot spin forever.
     const maxAttempts = Math.ceil(deadlineMs / Math.max(intervalMs, 1)) + required + 1;
     const checks = [];
     let streak = 0;
+    const cancelled = () => ({
+        ok: false,
+        streak,
+        attempts: checks.length,
+        checks,
+        reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
+    });
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         if (options.signal?.aborted)
-            return {
-                ok: false,
-                streak,
-                attempts: checks.length,
-                checks,
-                reason: `the health checks were cancelled (${checks.filter((c) => c.ok).length} OK of ${checks.length}, ${required} consecutive needed), so nothing shows the service works`,
-            };
+            return cancelled();
         let outcome;
         try {
-            outcome = await options.probe(timeoutMs);
+            outcome = await options.probe(timeoutMs, options.signal);
         }
         catch (error) {
             outcome = { ok: false, detail: `probe error: ${error.message}` };
         }
+        // A check the cancel cut short is no check: it is not counted.
+        if (!outcome.ok && options.signal?.aborted)
+            return cancelled();
         streak = outcome.ok ? streak + 1 : 0;
         const record = { attempt, atMs: clock() - start, ok: outcome.ok, streak, detail: outcome.detail };
         checks.push(record);
@@ -74883,7 +74881,7 @@ async function waitForHealthStreak(options) {
             };
         if (clock() - start + intervalMs > deadlineMs)
             break;
-        await health_sleepUnlessAborted(sleep, intervalMs, options.signal);
+        await wait(intervalMs, options.signal);
     }
     return {
         ok: false,
@@ -74895,21 +74893,30 @@ async function waitForHealthStreak(options) {
 }
 /** GET `url`; OK means a 2xx status within the timeout. Anything else, including a timeout, fails. */
 function httpHealthProbe(url) {
-    return async (timeoutMs) => {
+    return async (timeoutMs, signal) => {
+        // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
+        const deadline = deadlineController(timeoutMs, signal);
         try {
-            const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+            const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
             await response.arrayBuffer().catch(() => undefined);
+            if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
+                return { ok: false, detail: 'cancelled' };
             return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
         }
         catch (error) {
             const e = error;
-            const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+            const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
             return {
                 ok: false,
                 detail: timedOut
                     ? `timed out after ${timeoutMs} ms`
-                    : `request failed: ${e.cause?.message ?? e.message}`,
+                    : deadline.signal.aborted
+                        ? 'cancelled'
+                        : `request failed: ${e.cause?.message ?? e.message}`,
             };
+        }
+        finally {
+            deadline.dispose();
         }
     };
 }
@@ -76481,12 +76488,8 @@ async function run() {
             healthUrl: inputs.watch.healthUrl,
             log: (l) => info(l),
         });
-        const abort = new AbortController();
         const notifyAbort = new AbortController();
-        const cancel = () => abort.abort();
-        process.once('SIGINT', cancel);
-        process.once('SIGTERM', cancel);
-        const outcome = await watchDeployment({
+        const outcome = await withRunnerCancel('stopping the watch (result cancelled) and writing its reports', (signal) => watchDeployment({
             ...inputs.watch,
             autoRollbackName: 'input "auto-rollback"',
             ...(rollback ? { rollback } : {}),
@@ -76501,11 +76504,9 @@ async function run() {
                     notifyAbort,
                 }
                 : {}),
-            signal: abort.signal,
+            signal,
             log: (line) => info(line),
-        });
-        process.removeListener('SIGINT', cancel);
-        process.removeListener('SIGTERM', cancel);
+        }));
         const s = outcome.summary;
         const violated = s.violations.map((v) => ({
             gate: v.gate,

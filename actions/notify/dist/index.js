@@ -43185,7 +43185,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(91234);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(69268);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -43194,7 +43194,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 91234:
+/***/ 69268:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43454,7 +43454,152 @@ class SchemaValidator {
 const TOOL_NAME = 'guarded-rollout';
 const TOOL_VERSION = '0.1.0';
 
+;// CONCATENATED MODULE: ./packages/config/src/abort.ts
+// Cancellation primitives shared by every package: a wait that a cancel ends at once, and the
+// operator's Ctrl-C or the runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s) as an
+// AbortSignal. Node's default for either signal is to die at once, wherever the work is, with no
+// line saying what was left.
+/** Resolves after `ms`, or at once when `signal` aborts. The timer is cleared then, so a cancelled
+ *  wait does not keep the process alive until it would have ended. */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted || ms <= 0)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+/**
+ * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
+ * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
+ * work can record its end (`onSignal(name, false)` may say so); the handlers are removed when it
+ * settles.
+ */
+async function withSignalAbort(body, onSignal) {
+    const controller = new AbortController();
+    const handle = (name) => {
+        onSignal?.(name, !controller.signal.aborted);
+        controller.abort();
+    };
+    const onInt = () => handle('SIGINT');
+    const onTerm = () => handle('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+        return await body(controller.signal);
+    }
+    finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/config/src/deadline.ts
+// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
+// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
+// its AbortSignal. This file imports
+// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+//
+// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
+// only weakly held, and after a garbage collection its timeout never fires, so a hung request
+// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
+/** The reason a deadline-bound task was aborted because its time ran out. */
+class DeadlineExceededError extends Error {
+    ms;
+    constructor(ms) {
+        super(`time limit of ${ms} ms reached`);
+        this.ms = ms;
+        this.name = 'DeadlineExceededError';
+    }
+}
+/**
+ * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
+ * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
+ * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
+ * the result settles through Promise.race, so the call returns on time even if the task never
+ * looks at its signal. Never rejects.
+ */
+async function withDeadline(ms, parent, task) {
+    const controller = new AbortController();
+    let timer;
+    let onParentAbort;
+    const guard = new Promise((resolve) => {
+        timer = setTimeout(() => {
+            controller.abort(new DeadlineExceededError(ms));
+            resolve({ ok: false, reason: 'timeout' });
+        }, Math.max(0, ms));
+        if (parent) {
+            onParentAbort = () => {
+                controller.abort(parent.reason);
+                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
+            };
+            if (parent.aborted)
+                onParentAbort();
+            else
+                parent.addEventListener('abort', onParentAbort, { once: true });
+        }
+    });
+    const run = Promise.resolve()
+        .then(() => task(controller.signal))
+        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
+        ? controller.signal.reason instanceof DeadlineExceededError
+            ? { ok: false, reason: 'timeout' }
+            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
+        : { ok: false, reason: 'error', error });
+    try {
+        return await Promise.race([guard, run]);
+    }
+    finally {
+        clearTimeout(timer);
+        if (parent && onParentAbort)
+            parent.removeEventListener('abort', onParentAbort);
+    }
+}
+/**
+ * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
+ * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
+ */
+function deadlineController(ms, parent) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const onParentAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted)
+        onParentAbort();
+    else
+        parent?.addEventListener('abort', onParentAbort, { once: true });
+    return {
+        signal: controller.signal,
+        abort: (reason) => controller.abort(reason),
+        dispose: () => {
+            clearTimeout(timer);
+            parent?.removeEventListener('abort', onParentAbort);
+        },
+    };
+}
+/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
+async function settleWithin(promise, ms, fallback) {
+    let timer;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise((resolve) => {
+                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+            }),
+        ]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
+
+
 
 
 
@@ -43750,30 +43895,13 @@ async function runAction(body) {
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/cancel.ts
-// The runner's cancel as an AbortSignal: it sends SIGINT to the step's process, SIGTERM 7.5 s
-// later and kills it at 10 s. Node's default for either signal is to die at once, so without this
-// the work stops wherever it is, with no line saying what was left.
+// The runner's cancel as an AbortSignal, announced as a warning annotation.
 
-/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`. */
-async function withRunnerCancel(doing, body) {
-    const controller = new AbortController();
-    const cancel = (signal) => {
-        if (controller.signal.aborted)
-            return;
-        core.warning(`received ${signal}: ${doing}`);
-        controller.abort();
-    };
-    const onInt = () => cancel('SIGINT');
-    const onTerm = () => cancel('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    try {
-        return await body(controller.signal);
-    }
-    finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    }
+
+/** Runs `body` with a signal aborted by the first SIGINT or SIGTERM, logging `received X: doing`
+ *  (and, for the runner's SIGTERM 7.5 s later, that the step is still stopping). */
+function withRunnerCancel(doing, body) {
+    return withSignalAbort(body, (name, first) => lib_core/* warning */.$e(first ? `received ${name}: ${doing}` : `received ${name}: still stopping`));
 }
 
 ;// CONCATENATED MODULE: ./packages/action-io/src/index.ts
@@ -44284,103 +44412,6 @@ function decideRetry(outcome, attempt, policy, nowMs, random) {
     return { retry: true, delayMs: fullJitterDelay(attempt, policy, random), why: what };
 }
 
-;// CONCATENATED MODULE: ./packages/notify/src/budget.ts
-// Hard wall-clock bounds for notification I/O. A delivery must end on time even when a receiver
-// hangs, trickles bytes (slow-loris), or a library ignores its AbortSignal. This file imports
-// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
-//
-// Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
-// only weakly held, and after a garbage collection its timeout never fires, so a hung request
-// waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
-/** The reason a deadline-bound task was aborted because its time ran out. */
-class DeadlineExceededError extends Error {
-    ms;
-    constructor(ms) {
-        super(`time limit of ${ms} ms reached`);
-        this.ms = ms;
-        this.name = 'DeadlineExceededError';
-    }
-}
-/**
- * Runs `task(signal)` for at most `ms` of wall-clock time, or until `parent` aborts.
- * One AbortController and one setTimeout per call; the listener on `parent` is removed when the
- * call settles (a long-lived parent collects no listeners). The signal is aborted *first*, then
- * the result settles through Promise.race, so the call returns on time even if the task never
- * looks at its signal. Never rejects.
- */
-async function withDeadline(ms, parent, task) {
-    const controller = new AbortController();
-    let timer;
-    let onParentAbort;
-    const guard = new Promise((resolve) => {
-        timer = setTimeout(() => {
-            controller.abort(new DeadlineExceededError(ms));
-            resolve({ ok: false, reason: 'timeout' });
-        }, Math.max(0, ms));
-        if (parent) {
-            onParentAbort = () => {
-                controller.abort(parent.reason);
-                resolve({ ok: false, reason: 'aborted', cause: parent.reason });
-            };
-            if (parent.aborted)
-                onParentAbort();
-            else
-                parent.addEventListener('abort', onParentAbort, { once: true });
-        }
-    });
-    const run = Promise.resolve()
-        .then(() => task(controller.signal))
-        .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
-        ? controller.signal.reason instanceof DeadlineExceededError
-            ? { ok: false, reason: 'timeout' }
-            : { ok: false, reason: 'aborted', cause: controller.signal.reason }
-        : { ok: false, reason: 'error', error });
-    try {
-        return await Promise.race([guard, run]);
-    }
-    finally {
-        clearTimeout(timer);
-        if (parent && onParentAbort)
-            parent.removeEventListener('abort', onParentAbort);
-    }
-}
-/**
- * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
- * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
- */
-function deadlineController(ms, parent) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
-    const onParentAbort = () => controller.abort(parent?.reason);
-    if (parent?.aborted)
-        onParentAbort();
-    else
-        parent?.addEventListener('abort', onParentAbort, { once: true });
-    return {
-        signal: controller.signal,
-        abort: (reason) => controller.abort(reason),
-        dispose: () => {
-            clearTimeout(timer);
-            parent?.removeEventListener('abort', onParentAbort);
-        },
-    };
-}
-/** Resolves with `fallback()` after `ms` unless `promise` settles first; the timer is cleared. */
-async function settleWithin(promise, ms, fallback) {
-    let timer;
-    try {
-        return await Promise.race([
-            promise,
-            new Promise((resolve) => {
-                timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
-            }),
-        ]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
 ;// CONCATENATED MODULE: external "node:dns/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
 // EXTERNAL MODULE: external "node:net"
@@ -44500,26 +44531,7 @@ async function assertResolvedHostAllowed(hostname, policy, resolve = promises_na
 
 
 
-
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-/** Resolves after the clock's sleep, or as soon as the signal aborts. */
-function sleepUnlessAborted(clock, ms, signal) {
-    if (!signal)
-        return clock.sleep(ms);
-    if (signal.aborted)
-        return Promise.resolve();
-    return new Promise((resolve) => {
-        const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void clock.sleep(ms).then(done);
-    });
-}
+const systemClock = { now: () => Date.now(), sleep: sleep };
 /** Turns a fetch failure into a short cause without the URL (undici puts it into some messages). */
 function describeFetchError(error) {
     const e = error;
@@ -44633,7 +44645,7 @@ async function deliverWithRetry(attemptOnce, env) {
             };
         }
         record.waitMs = decision.delayMs;
-        await sleepUnlessAborted(env.clock, decision.delayMs, env.signal);
+        await env.clock.sleep(decision.delayMs, env.signal);
     }
     // Unreachable: decideRetry gives up at maxAttempts.
     return {
@@ -61763,7 +61775,6 @@ async function sendEmail(target, content, headers, messageId, env) {
 
 
 
-
 const DEDUPE_HEADER = 'X-Guarded-Rollout-Dedupe-Key';
 const DEFAULT_BUDGET_MS = 30_000;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
@@ -62257,20 +62268,9 @@ async function run() {
         const info = (text) => lib_core/* info */.pq(redact(text));
         // A cancelled job gets SIGINT, then ~10 s before SIGKILL: stop sending and still report and
         // keep the fallback file, so the cancellation leaves an honest trail.
-        const controller = new AbortController();
-        const cancel = () => controller.abort();
-        process.once('SIGINT', cancel);
-        process.once('SIGTERM', cancel);
-        let result;
-        try {
-            result = await sendNotification({ ...options, signal: controller.signal }).catch((error) => {
-                throw redactError(error, redact);
-            });
-        }
-        finally {
-            process.off('SIGINT', cancel);
-            process.off('SIGTERM', cancel);
-        }
+        const result = await withRunnerCancel('stopping the sends; what was not delivered is kept', (signal) => sendNotification({ ...options, signal }).catch((error) => {
+            throw redactError(error, redact);
+        }));
         for (const line of describeResult(result))
             info(line);
         if (result.dryRun) {
