@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeGitHub } from '@guarded-rollout/fake-github';
 import { runNodeAction } from '@guarded-rollout/runner-harness';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
 
@@ -53,6 +54,48 @@ describe('rollback action bundle', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+    }
+  }, 60_000);
+
+  it('cancelled by the runner while GitHub does not answer the artifact lookup: refused before SIGTERM, nothing changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
+    mkdirSync(join(root, 'srv'));
+    writeFileSync(join(root, 'srv/a.txt'), 'bad\n');
+    let asked!: () => void;
+    const lookup = new Promise<void>((r) => (asked = r));
+    const github = await startFakeGitHub({
+      'actions/list-workflow-run-artifacts': () => {
+        asked();
+        return new Promise(() => {}); // a GitHub API that hangs
+      },
+    });
+    try {
+      const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
+        workspace: root,
+        inputs: {
+          environment: 'production',
+          target: 'srv',
+          'backup-run-id': '7001',
+          'github-token': 'ghs_x',
+        },
+        github: { repository: 'octo-org/dhash', apiUrl: github.url },
+      });
+      await lookup;
+      const timings = await running.cancel();
+      const main = await running.result;
+      expect(timings.lastSignal).toBe('SIGINT');
+      expect(timings.exitedAtMs).toBeLessThan(2500);
+      expect(main.code).toBe(1);
+      expect(main.stdout).toContain(
+        '::warning::received SIGINT: stopping the rollback (a swap already begun is finished first)',
+      );
+      expect(main.stdout).toContain(
+        '::error::rollback refused: cancelled while listing backup artifacts in run 7001 of octo-org/dhash; nothing was changed',
+      );
+      expect(main.outputs.status).toBe('refused');
+      expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('bad\n');
+    } finally {
+      await github.stop();
     }
   }, 60_000);
 

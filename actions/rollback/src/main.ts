@@ -22,7 +22,7 @@ import {
   runRollback,
   type RollbackOptions,
 } from '@guarded-rollout/archive';
-import { fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
+import { BackupFetchCancelledError, fetchBackup, githubAccessFromEnv } from '@guarded-rollout/backup-store';
 import { recordRestoredDeployment } from './record-deployment.js';
 
 /** Where the backup comes from when it is a workflow artifact (absent: a path or backup-dir). */
@@ -94,32 +94,46 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): RollbackOptions
 }
 
 export async function run(): Promise<void> {
+  let fetchCancelled = false;
   await runAction(async () => {
     holdYoungGeneration(); // this process reads a backup's tables: ~30 MiB less at peak
     const options = getInputs();
     const choice = getArtifactChoice();
     let artifactName = '';
-    if (choice) {
-      const dest = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'guarded-rollout-backup-'));
-      const fetched = await fetchBackup({
-        environment: options.environment,
-        ...(choice.runId ? { runId: choice.runId } : {}),
-        github: githubAccessFromEnv(choice.token),
-        destDir: dest,
-      });
-      artifactName = fetched.artifact.name;
-      core.info(
-        `downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`,
-      );
-      delete options.latest;
-      options.backupPath = fetched.backupPath;
-    }
-    // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s): before the swap the restore
-    // stops with nothing changed; after it the restart, health checks and smoke stop. The swap
-    // itself always completes (and a kill mid-swap is finished by the journal on the next run).
+    // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s): while the backup artifact
+    // is fetched, or before the swap, the rollback stops with nothing changed; after the swap the
+    // restart, health checks and smoke stop. The swap itself always completes (and a kill mid-swap
+    // is finished by the journal on the next run).
     const result = await withRunnerCancel(
       'stopping the rollback (a swap already begun is finished first)',
-      (signal) => runRollback({ ...options, signal }),
+      async (signal) => {
+        if (choice) {
+          const dest = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'guarded-rollout-backup-'));
+          let fetched;
+          try {
+            fetched = await fetchBackup({
+              environment: options.environment,
+              ...(choice.runId ? { runId: choice.runId } : {}),
+              github: githubAccessFromEnv(choice.token),
+              destDir: dest,
+              signal,
+            });
+          } catch (error) {
+            if (!(error instanceof BackupFetchCancelledError)) throw error;
+            // The download may still be running (@actions/artifact takes no signal): exit after.
+            fetchCancelled = true;
+            core.setOutput('status', 'refused');
+            throw new CheckFailedError(`rollback refused: ${error.message}`);
+          }
+          artifactName = fetched.artifact.name;
+          core.info(
+            `downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`,
+          );
+          delete options.latest;
+          options.backupPath = fetched.backupPath;
+        }
+        return runRollback({ ...options, signal });
+      },
     );
     core.setOutput('backup-artifact', artifactName);
     core.setOutput('status', result.status);
@@ -146,4 +160,5 @@ export async function run(): Promise<void> {
       );
     core.info(result.message);
   });
+  if (fetchCancelled) process.exit(process.exitCode ?? 1);
 }

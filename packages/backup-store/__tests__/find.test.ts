@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   installArtifactRoutes,
@@ -6,7 +9,9 @@ import {
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
 import {
+  BackupFetchCancelledError,
   backupArtifactName,
+  downloadBackup,
   findBackupArtifact,
   parseBackupArtifactName,
   uploadBackupArtifact,
@@ -88,6 +93,87 @@ describe('findBackupArtifact', () => {
       findBackupArtifact({ environment: 'production', github: { ...github(), token: 'wrong' } }),
     ).rejects.toThrow(
       /listing backup artifacts in the newest 1000 artifacts of o\/r failed: 401 Bad credentials/,
+    );
+  });
+});
+
+describe('a GitHub API or a download that hangs', () => {
+  /** A fake whose artifact listing accepts the request and never answers. */
+  async function hungApi(onRequest: () => void = () => {}) {
+    const hung = await startFakeGitHub({
+      'actions/list-workflow-run-artifacts': () => {
+        onRequest();
+        return new Promise(() => {});
+      },
+    });
+    return hung;
+  }
+
+  it('a listing that never answers fails at the request timeout with one line, not at the job timeout', async () => {
+    const hung = await hungApi();
+    try {
+      const started = Date.now();
+      const host = new URL(hung.url).host;
+      await expect(
+        findBackupArtifact({
+          environment: 'production',
+          runId: 7,
+          github: { token: 't', repository: 'o/r', apiUrl: hung.url, requestTimeoutMs: 300 },
+        }),
+      ).rejects.toThrow(
+        `listing backup artifacts in run 7 of o/r failed: no answer from ${host} within 300ms`,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await hung.stop();
+    }
+  });
+
+  it('a cancel ends the request in flight: BackupFetchCancelledError, nothing changed', async () => {
+    const controller = new AbortController();
+    const hung = await hungApi(() => controller.abort());
+    try {
+      const error = await findBackupArtifact({
+        environment: 'production',
+        runId: 7,
+        github: { token: 't', repository: 'o/r', apiUrl: hung.url },
+        signal: controller.signal,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackupFetchCancelledError);
+      expect((error as Error).message).toBe(
+        'cancelled while listing backup artifacts in run 7 of o/r; nothing was changed',
+      );
+    } finally {
+      await hung.stop();
+    }
+  });
+
+  it('a cancel ends the wait for a download that never ends (the client takes no signal)', async () => {
+    const controller = new AbortController();
+    const dest = join(mkdtempSync(join(tmpdir(), 'gr-dl-')), 'in');
+    const error = await downloadBackup({
+      artifact: {
+        environment: 'production',
+        runId: 7,
+        runAttempt: 1,
+        id: 70,
+        name: 'guarded-rollout-backup-production-run7-attempt1',
+        sizeInBytes: 1,
+        createdAt: '2026-01-01T00:00:00Z',
+      },
+      github: github(),
+      destDir: dest,
+      signal: controller.signal,
+      downloader: {
+        downloadArtifact: () => {
+          setImmediate(() => controller.abort());
+          return new Promise(() => {});
+        },
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupFetchCancelledError);
+    expect((error as Error).message).toBe(
+      `cancelled while downloading backup artifact guarded-rollout-backup-production-run7-attempt1 (id 70) into ${dest}; nothing was changed`,
     );
   });
 });

@@ -8,7 +8,14 @@ import { basename, dirname, join } from 'node:path';
 import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { assertEnvironmentName, verifyBackup, type VerifyResult } from '@guarded-rollout/archive';
-import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
+import {
+  CheckFailedError,
+  ConfigError,
+  deadlineController,
+  DeadlineExceededError,
+  formatDuration,
+  untilAborted,
+} from '@guarded-rollout/config';
 
 const PREFIX = 'guarded-rollout-backup-';
 const Octokit = OctokitCore.plugin(paginateRest);
@@ -98,6 +105,17 @@ export interface GitHubAccess {
   repository: string;
   /** Default GITHUB_API_URL or https://api.github.com. */
   apiUrl?: string;
+  /** Longest one API request may take, its answer read (default 30 s): a hung API fails the
+   *  lookup with one line instead of holding a rollback until the job's timeout. */
+  requestTimeoutMs?: number;
+}
+
+/** A cancel (the runner's, Ctrl-C) while a backup artifact was looked up or downloaded. */
+export class BackupFetchCancelledError extends Error {
+  constructor(what: string) {
+    super(`cancelled while ${what}; nothing was changed`);
+    this.name = 'BackupFetchCancelledError';
+  }
 }
 
 export interface FoundBackupArtifact extends BackupArtifactName {
@@ -115,6 +133,8 @@ export interface FindBackupOptions {
   github: GitHubAccess;
   /** Bound on artifacts scanned for "latest" (newest first). Default 1000. */
   maxScanned?: number;
+  /** A cancel: requests in flight end and BackupFetchCancelledError is thrown. */
+  signal?: AbortSignal;
 }
 
 interface RestArtifact {
@@ -136,17 +156,49 @@ function repoParts(repository: string): { owner: string; repo: string } {
   return { owner: m[1]!, repo: m[2]! };
 }
 
-function client(github: GitHubAccess): InstanceType<typeof Octokit> {
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
+function client(github: GitHubAccess, signal?: AbortSignal): InstanceType<typeof Octokit> {
+  const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   return new Octokit({
     auth: github.token,
     baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'guarded-rollout-backup-store',
+    request: {
+      // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
+      // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
+      fetch: async (url: string, init: RequestInit): Promise<Response> => {
+        const deadline = deadlineController(timeoutMs, signal);
+        try {
+          const response = await fetch(url, { ...init, signal: deadline.signal });
+          const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+          const read = new Response(body, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: response.headers,
+          });
+          // Octokit reads the final URL (a Response built here has none).
+          return Object.defineProperty(read, 'url', { value: response.url });
+        } catch (error) {
+          if (deadline.signal.reason instanceof DeadlineExceededError)
+            throw new Error(`no answer from ${new URL(url).host} within ${formatDuration(timeoutMs)}`, {
+              cause: error,
+            });
+          throw error;
+        } finally {
+          deadline.dispose();
+        }
+      },
+    },
   });
 }
 
 function describeHttp(error: unknown): string {
   const e = error as { status?: number; message?: string };
-  return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
+  // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
+  const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
+  return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
 }
 
 function newest(a: FoundBackupArtifact, b: FoundBackupArtifact): number {
@@ -159,7 +211,7 @@ function newest(a: FoundBackupArtifact, b: FoundBackupArtifact): number {
 export async function findBackupArtifact(options: FindBackupOptions): Promise<FoundBackupArtifact> {
   const environment = assertEnvironmentName(options.environment, 'environment');
   const { owner, repo } = repoParts(options.github.repository);
-  const octokit = client(options.github);
+  const octokit = client(options.github, options.signal);
   const maxScanned = options.maxScanned ?? 1000;
   const found: FoundBackupArtifact[] = [];
   const otherEnvironments = new Set<string>();
@@ -206,6 +258,7 @@ export async function findBackupArtifact(options: FindBackupOptions): Promise<Fo
       }
     }
   } catch (error) {
+    if (options.signal?.aborted) throw new BackupFetchCancelledError(`listing backup artifacts in ${where}`);
     throw new CheckFailedError(`listing backup artifacts in ${where} failed: ${describeHttp(error)}`);
   }
   found.sort(newest);
@@ -226,6 +279,8 @@ export interface DownloadBackupOptions {
   github: GitHubAccess;
   /** Empty or new directory the zip and .sha256 are written to. */
   destDir: string;
+  /** A cancel: the wait for the download ends and BackupFetchCancelledError is thrown. */
+  signal?: AbortSignal;
   /** Seam for tests; default @actions/artifact's DefaultArtifactClient. */
   downloader?: {
     downloadArtifact(
@@ -254,17 +309,26 @@ export async function downloadBackup(options: DownloadBackupOptions): Promise<Do
     throw new ConfigError(`${dest}: download directory is not empty`, { field: 'destDir' });
   const downloader = options.downloader ?? new (await import('@actions/artifact')).DefaultArtifactClient();
   const a = options.artifact;
+  const cancelled = (): BackupFetchCancelledError =>
+    new BackupFetchCancelledError(`downloading backup artifact ${a.name} (id ${a.id}) into ${dest}`);
+  if (options.signal?.aborted) throw cancelled();
   try {
-    await downloader.downloadArtifact(a.id, {
-      path: dest,
-      findBy: {
-        token: options.github.token,
-        workflowRunId: a.runId,
-        repositoryOwner: owner,
-        repositoryName: repo,
-      },
-    });
+    // @actions/artifact takes no signal: a cancel stops the wait (the process ends soon after).
+    const downloaded = await untilAborted(
+      downloader.downloadArtifact(a.id, {
+        path: dest,
+        findBy: {
+          token: options.github.token,
+          workflowRunId: a.runId,
+          repositoryOwner: owner,
+          repositoryName: repo,
+        },
+      }),
+      options.signal,
+    );
+    if (options.signal?.aborted && downloaded === undefined) throw cancelled();
   } catch (error) {
+    if (error instanceof BackupFetchCancelledError) throw error;
     throw new CheckFailedError(
       `downloading backup artifact ${a.name} (id ${a.id}) failed: ${(error as Error).message}`,
     );
@@ -296,6 +360,7 @@ export async function fetchBackup(
     github: options.github,
     destDir: options.destDir,
     ...(options.downloader ? { downloader: options.downloader } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }
 

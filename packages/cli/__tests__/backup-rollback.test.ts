@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, exist
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFakeGitHub } from '@guarded-rollout/fake-github';
 import { cli } from './run-cli.js';
 import { cliBundle, ensureCliBundle } from './bundle.js';
 
@@ -99,6 +100,60 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       expect(readFileSync(join(root, 'srv/config.json'), 'utf8')).toBe('{"release":"1.0"}\n');
     } finally {
       server.close();
+    }
+  }, 300_000);
+
+  it('Ctrl-C while GitHub does not answer the artifact lookup (the bundled CLI, a real SIGINT): exit 1 at once, nothing changed', async () => {
+    ensureCliBundle();
+    const root = repoRoot();
+    let asked!: () => void;
+    const lookup = new Promise<void>((r) => (asked = r));
+    const github = await startFakeGitHub({
+      'actions/list-workflow-run-artifacts': () => {
+        asked();
+        return new Promise(() => {}); // a GitHub API that hangs
+      },
+    });
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          cliBundle,
+          'rollback',
+          '--env',
+          'production',
+          '--backup-run-id',
+          '7001',
+          '--target',
+          'srv',
+          '--repo',
+          'octo-org/dhash',
+        ],
+        {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: root,
+            GITHUB_TOKEN: 'ghs_x',
+            GITHUB_API_URL: github.url,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await lookup;
+      const sentAt = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(Date.now() - sentAt).toBeLessThan(5000);
+      expect(stderr).toBe(
+        'received SIGINT: stopping the rollback (a swap already begun is finished first)\n' +
+          'error: rollback refused: cancelled while listing backup artifacts in run 7001 of octo-org/dhash; nothing was changed\n',
+      );
+    } finally {
+      await github.stop();
     }
   }, 300_000);
 

@@ -18,6 +18,30 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `work`'s value, or undefined as soon as `signal` aborts. The work is left running: for work
+ *  that changes nothing, or that cannot be stopped (a library without a signal). */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolveWith, reject) => {
+    const onAbort = (): void => resolveWith(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolveWith(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 export type CancelSignalName = 'SIGINT' | 'SIGTERM';
 
 /**

@@ -226,6 +226,40 @@ describe('runGuardedDeploy', () => {
     60_000,
   );
 
+  it('a cancel during the rollback rehearsal is recorded at once, deploys nothing, and the rehearsal itself stops', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const deployed = join(site.dir, 'deployed');
+    const controller = new AbortController();
+    const w = world(site, gh, hook.url, controller);
+    w.log.group = (name, run) => {
+      if (name === 'rollback rehearsal') controller.abort(); // the runner's cancel as it starts
+      return run();
+    };
+    const o = options(site, { deployCommand: `touch ${deployed}` });
+    const result = await runGuardedDeploy(o, w);
+    expect(result.result).toBe('cancelled');
+    expect(result.stage).toBe('backup');
+    expect(existsSync(deployed)).toBe(false);
+    expect(gh.store.find(result.deploymentId!)!.statuses.at(-1)).toMatchObject({
+      state: 'error',
+      description: 'cancelled at stage backup',
+    });
+    // The dry run was not left reading the backup: it ended on the cancel, and says so.
+    const dryRunLog = join(o.deploy.logDir, 'rollback-dryrun.log');
+    for (
+      let i = 0;
+      i < 300 &&
+      !(existsSync(dryRunLog) && /CANCELLED|plan \(nothing changed\)/.test(readFileSync(dryRunLog, 'utf8')));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    const text = readFileSync(dryRunLog, 'utf8');
+    expect(text).toContain(
+      `CANCELLED: dry run cancelled before the swap; the live tree ${site.root} was not changed`,
+    );
+    expect(text).not.toContain('plan (nothing changed)');
+  }, 60_000);
+
   it('rolls back when a critical smoke check fails, and names it; keep-previous applies to the automatic rollback', async () => {
     const { site, gh, hook } = await setUp('none');
     // A version an earlier rollback kept: with keepPrevious 1 only the one this rollback makes stays.

@@ -16,7 +16,7 @@ import {
   runRollback,
   type HealthSettings,
 } from '@guarded-rollout/archive';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError, untilAborted } from '@guarded-rollout/config';
 import {
   automaticRollbackSafe,
   checksForTier,
@@ -443,8 +443,8 @@ export async function runGuardedDeploy(
     // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
     // replace, the free disk). A rollback that could not run is found now, not at the violation.
     if (options.rollback.auto && !options.dryRun && out.backupPath) {
-      // Read-only, so a cancel does not wait for it: the cancel is recorded at once and the
-      // dry run's reads end with this process.
+      // Read-only, so a cancel does not wait for it: the cancel is recorded at once, and the dry
+      // run stops at its next entry (or 32 MiB) with its own log line, not keeping the process.
       const rehearsal = await log.group('rollback rehearsal', () =>
         untilAborted(
           rehearseRestore({
@@ -454,6 +454,7 @@ export async function runGuardedDeploy(
             ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
             logDir: options.deploy.logDir,
             cwd: options.cwd,
+            signal,
           }),
           signal,
         ),
@@ -835,23 +836,4 @@ async function watch(
     world.signal.removeEventListener('abort', onCancel);
     clearTimeout(cutTimer);
   }
-}
-
-/** `work`'s value, or undefined as soon as `signal` aborts (work left running: for read-only work). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise<T | undefined>((resolveWith, reject) => {
-    const onAbort = (): void => resolveWith(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolveWith(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

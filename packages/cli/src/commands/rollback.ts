@@ -223,39 +223,48 @@ export function registerRollback(program: Command, ctx: CliContext): void {
         return;
       }
       const flags = { ...given, ...resolved.values } as RollbackFlags;
-      if (flags.backupRunId !== undefined || flags.latestArtifact) {
-        // The backup of a workflow run, or the newest of the environment, from GitHub's artifacts:
-        // downloaded and verified, then restored like a local backup.
-        if (flags.backup || flags.latest)
-          throw new ConfigError('give --backup/--latest or --backup-run-id/--latest-artifact, not both', {
-            field: '--backup-run-id',
-          });
-        if (flags.backupRunId !== undefined && !/^[1-9]\d{0,15}$/.test(flags.backupRunId))
-          throw new ConfigError(
-            `--backup-run-id: ${JSON.stringify(flags.backupRunId)} is not a workflow run id`,
-            {
-              field: '--backup-run-id',
-            },
-          );
-        const { fetchBackup, githubAccessFromEnv } = await import('@guarded-rollout/backup-store');
-        const access = githubAccessFromEnv(ctx.env.GITHUB_TOKEN, {
-          ...ctx.env,
-          ...(flags.repo ? { GITHUB_REPOSITORY: flags.repo } : {}),
-        });
-        const fetched = await fetchBackup({
-          environment,
-          ...(flags.backupRunId ? { runId: Number(flags.backupRunId) } : {}),
-          github: access,
-          destDir: mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-')),
-        });
-        ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
-        flags.backup = fetched.backupPath;
-      }
-      // Ctrl-C or SIGTERM: before the swap nothing changes; after it, the restart, health checks
-      // and smoke stop (status failed, with how to undo); the swap itself always completes.
+      // Ctrl-C or SIGTERM: while the artifact is fetched, or before the swap, nothing changes;
+      // after it, the restart, health checks and smoke stop (status failed, with how to undo); the
+      // swap itself always completes.
       const result = await withCancellation(
         ctx,
-        (signal) => runRollback({ ...rollbackOptionsFromFlags(flags, ctx), signal }),
+        async (signal) => {
+          if (flags.backupRunId !== undefined || flags.latestArtifact) {
+            // The backup of a workflow run, or the newest of the environment, from GitHub's artifacts:
+            // downloaded and verified, then restored like a local backup.
+            if (flags.backup || flags.latest)
+              throw new ConfigError('give --backup/--latest or --backup-run-id/--latest-artifact, not both', {
+                field: '--backup-run-id',
+              });
+            if (flags.backupRunId !== undefined && !/^[1-9]\d{0,15}$/.test(flags.backupRunId))
+              throw new ConfigError(
+                `--backup-run-id: ${JSON.stringify(flags.backupRunId)} is not a workflow run id`,
+                {
+                  field: '--backup-run-id',
+                },
+              );
+            const { BackupFetchCancelledError, fetchBackup, githubAccessFromEnv } =
+              await import('@guarded-rollout/backup-store');
+            const access = githubAccessFromEnv(ctx.env.GITHUB_TOKEN, {
+              ...ctx.env,
+              ...(flags.repo ? { GITHUB_REPOSITORY: flags.repo } : {}),
+            });
+            const fetched = await fetchBackup({
+              environment,
+              ...(flags.backupRunId ? { runId: Number(flags.backupRunId) } : {}),
+              github: access,
+              destDir: mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-')),
+              signal,
+            }).catch((error: unknown) => {
+              if (error instanceof BackupFetchCancelledError)
+                throw new CheckFailedError(`rollback refused: ${error.message}`);
+              throw error;
+            });
+            ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
+            flags.backup = fetched.backupPath;
+          }
+          return runRollback({ ...rollbackOptionsFromFlags(flags, ctx), signal });
+        },
         'stopping the rollback (a swap already begun is finished first)',
       );
       if (flags.json) {
