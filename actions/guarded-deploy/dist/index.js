@@ -51433,6 +51433,27 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', done, { once: true });
     });
 }
+/** `work`'s value, or undefined as soon as `signal` aborts. The work is left running: for work
+ *  that changes nothing, or that cannot be stopped (a library without a signal). */
+function abort_untilAborted(work, signal) {
+    if (!signal)
+        return work;
+    if (signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.resolve(undefined);
+    }
+    return new Promise((resolveWith, reject) => {
+        const onAbort = () => resolveWith(undefined);
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolveWith(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
 /**
  * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
  * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
@@ -51468,7 +51489,7 @@ async function withSignalAbort(body, onSignal) {
 // only weakly held, and after a garbage collection its timeout never fires, so a hung request
 // waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
 /** The reason a deadline-bound task was aborted because its time ran out. */
-class DeadlineExceededError extends Error {
+class deadline_DeadlineExceededError extends Error {
     ms;
     constructor(ms) {
         super(`time limit of ${ms} ms reached`);
@@ -51489,7 +51510,7 @@ async function withDeadline(ms, parent, task) {
     let onParentAbort;
     const guard = new Promise((resolve) => {
         timer = setTimeout(() => {
-            controller.abort(new DeadlineExceededError(ms));
+            controller.abort(new deadline_DeadlineExceededError(ms));
             resolve({ ok: false, reason: 'timeout' });
         }, Math.max(0, ms));
         if (parent) {
@@ -51506,7 +51527,7 @@ async function withDeadline(ms, parent, task) {
     const run = Promise.resolve()
         .then(() => task(controller.signal))
         .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
-        ? controller.signal.reason instanceof DeadlineExceededError
+        ? controller.signal.reason instanceof deadline_DeadlineExceededError
             ? { ok: false, reason: 'timeout' }
             : { ok: false, reason: 'aborted', cause: controller.signal.reason }
         : { ok: false, reason: 'error', error });
@@ -51523,9 +51544,9 @@ async function withDeadline(ms, parent, task) {
  * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
  * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
  */
-function deadlineController(ms, parent) {
+function deadline_deadlineController(ms, parent) {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
+    const timer = setTimeout(() => controller.abort(new deadline_DeadlineExceededError(ms)), Math.max(0, ms));
     const onParentAbort = () => controller.abort(parent?.reason);
     if (parent?.aborted)
         onParentAbort();
@@ -53298,7 +53319,7 @@ async function runCheck(check, url, doFetch, cancel) {
     const started = performance.now();
     const base = { name: check.name, tier: check.tier, url };
     // One controller for the check's timeout and the caller's cancel (no AbortSignal.any: Node 20).
-    const deadline = deadlineController(check.timeoutMs, cancel);
+    const deadline = deadline_deadlineController(check.timeoutMs, cancel);
     try {
         const response = await doFetch(url, {
             method: check.method,
@@ -53320,7 +53341,7 @@ async function runCheck(check, url, doFetch, cancel) {
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = deadline.signal.reason instanceof DeadlineExceededError
+        const reason = deadline.signal.reason instanceof deadline_DeadlineExceededError
             ? `no response within ${durations_formatDuration(check.timeoutMs)}`
             : cancel?.aborted
                 ? 'cancelled'
@@ -58850,17 +58871,17 @@ async function waitForHealthStreak(options) {
 function httpHealthProbe(url) {
     return async (timeoutMs, signal) => {
         // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
-        const deadline = deadlineController(timeoutMs, signal);
+        const deadline = deadline_deadlineController(timeoutMs, signal);
         try {
             const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
             await response.arrayBuffer().catch(() => undefined);
-            if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
+            if (deadline.signal.aborted && !(deadline.signal.reason instanceof deadline_DeadlineExceededError))
                 return { ok: false, detail: 'cancelled' };
             return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
         }
         catch (error) {
             const e = error;
-            const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
+            const timedOut = deadline.signal.reason instanceof deadline_DeadlineExceededError;
             return {
                 ok: false,
                 detail: timedOut
@@ -60755,6 +60776,13 @@ async function uploadBackupArtifact(options) {
     });
     return { name, id: Number(uploaded.id ?? 0) };
 }
+/** A cancel (the runner's, Ctrl-C) while a backup artifact was looked up or downloaded. */
+class BackupFetchCancelledError extends Error {
+    constructor(what) {
+        super(`cancelled while ${what}; nothing was changed`);
+        this.name = 'BackupFetchCancelledError';
+    }
+}
 function repoParts(repository) {
     const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
     if (!m)
@@ -60763,16 +60791,49 @@ function repoParts(repository) {
         });
     return { owner: m[1], repo: m[2] };
 }
-function client(github) {
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
+function client(github, signal) {
+    const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     return new Octokit({
         auth: github.token,
         baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-backup-store',
+        request: {
+            // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
+            // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
+            fetch: async (url, init) => {
+                const deadline = deadlineController(timeoutMs, signal);
+                try {
+                    const response = await fetch(url, { ...init, signal: deadline.signal });
+                    const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+                    const read = new Response(body, {
+                        status: response.status,
+                        statusText: response.statusText,
+                        headers: response.headers,
+                    });
+                    // Octokit reads the final URL (a Response built here has none).
+                    return Object.defineProperty(read, 'url', { value: response.url });
+                }
+                catch (error) {
+                    if (deadline.signal.reason instanceof DeadlineExceededError)
+                        throw new Error(`no answer from ${new URL(url).host} within ${formatDuration(timeoutMs)}`, {
+                            cause: error,
+                        });
+                    throw error;
+                }
+                finally {
+                    deadline.dispose();
+                }
+            },
+        },
     });
 }
 function describeHttp(error) {
     const e = error;
-    return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
+    // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
+    const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
+    return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
 }
 function newest(a, b) {
     return (b.createdAt.localeCompare(a.createdAt) || b.runId - a.runId || b.runAttempt - a.runAttempt || b.id - a.id);
@@ -60781,7 +60842,7 @@ function newest(a, b) {
 async function findBackupArtifact(options) {
     const environment = assertEnvironmentName(options.environment, 'environment');
     const { owner, repo } = repoParts(options.github.repository);
-    const octokit = client(options.github);
+    const octokit = client(options.github, options.signal);
     const maxScanned = options.maxScanned ?? 1000;
     const found = [];
     const otherEnvironments = new Set();
@@ -60834,6 +60895,8 @@ async function findBackupArtifact(options) {
         }
     }
     catch (error) {
+        if (options.signal?.aborted)
+            throw new BackupFetchCancelledError(`listing backup artifacts in ${where}`);
         throw new CheckFailedError(`listing backup artifacts in ${where} failed: ${describeHttp(error)}`);
     }
     found.sort(newest);
@@ -60853,8 +60916,12 @@ async function downloadBackup(options) {
         throw new ConfigError(`${dest}: download directory is not empty`, { field: 'destDir' });
     const downloader = options.downloader ?? new (await __nccwpck_require__.e(/* import() */ 922).then(__nccwpck_require__.bind(__nccwpck_require__, 69922))).DefaultArtifactClient();
     const a = options.artifact;
+    const cancelled = () => new BackupFetchCancelledError(`downloading backup artifact ${a.name} (id ${a.id}) into ${dest}`);
+    if (options.signal?.aborted)
+        throw cancelled();
     try {
-        await downloader.downloadArtifact(a.id, {
+        // @actions/artifact takes no signal: a cancel stops the wait (the process ends soon after).
+        const downloaded = await untilAborted(downloader.downloadArtifact(a.id, {
             path: dest,
             findBy: {
                 token: options.github.token,
@@ -60862,9 +60929,13 @@ async function downloadBackup(options) {
                 repositoryOwner: owner,
                 repositoryName: repo,
             },
-        });
+        }), options.signal);
+        if (options.signal?.aborted && downloaded === undefined)
+            throw cancelled();
     }
     catch (error) {
+        if (error instanceof BackupFetchCancelledError)
+            throw error;
         throw new CheckFailedError(`downloading backup artifact ${a.name} (id ${a.id}) failed: ${error.message}`);
     }
     const files = readdirSync(dest);
@@ -60887,6 +60958,7 @@ async function fetchBackup(options) {
         github: options.github,
         destDir: options.destDir,
         ...(options.downloader ? { downloader: options.downloader } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
     });
 }
 /** GitHub access from the runner's env (GITHUB_REPOSITORY, GITHUB_API_URL) and a token. */
@@ -65850,7 +65922,7 @@ async function deliverWithRetry(attemptOnce, env) {
         delivered: false,
         attempts,
         status: lastStatus,
-        error: env.signal?.reason instanceof DeadlineExceededError
+        error: env.signal?.reason instanceof deadline_DeadlineExceededError
             ? `the call's time budget of ${env.signal.reason.ms} ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'}`
             : `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
         history,
@@ -83236,7 +83308,7 @@ function startNotification(options) {
     }
     // The hard budget: a real timer (not the injectable clock: deliveries are real I/O) aborts every
     // send at `budgetMs`; a channel that ignores the abort is recorded as failed HARD_STOP_GRACE_MS later.
-    const budget = deadlineController(budgetMs, options.signal);
+    const budget = deadline_deadlineController(budgetMs, options.signal);
     const startedAt = Date.now();
     const deliveryEnv = {
         fetch: options.fetch ?? globalThis.fetch,
@@ -83838,15 +83910,16 @@ async function runGuardedDeploy(options, world) {
         // dry run (every entry's CRC-32 and SHA256, the environment, each root of the target it would
         // replace, the free disk). A rollback that could not run is found now, not at the violation.
         if (options.rollback.auto && !options.dryRun && out.backupPath) {
-            // Read-only, so a cancel does not wait for it: the cancel is recorded at once and the
-            // dry run's reads end with this process.
-            const rehearsal = await log.group('rollback rehearsal', () => untilAborted(rehearseRestore({
+            // Read-only, so a cancel does not wait for it: the cancel is recorded at once, and the dry
+            // run stops at its next entry (or 32 MiB) with its own log line, not keeping the process.
+            const rehearsal = await log.group('rollback rehearsal', () => abort_untilAborted(rehearseRestore({
                 environment: env,
                 backupPath: out.backupPath,
                 target: options.rollback.target,
                 ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
                 logDir: options.deploy.logDir,
                 cwd: options.cwd,
+                signal,
             }), signal));
             if (signal.aborted || !rehearsal)
                 return recordCancel();
@@ -84195,22 +84268,6 @@ async function watch(baseline, options, world, canRollBack, rollback, progress, 
         world.signal.removeEventListener('abort', onCancel);
         clearTimeout(cutTimer);
     }
-}
-/** `work`'s value, or undefined as soon as `signal` aborts (work left running: for read-only work). */
-function untilAborted(work, signal) {
-    if (signal.aborted)
-        return Promise.resolve(undefined);
-    return new Promise((resolveWith, reject) => {
-        const onAbort = () => resolveWith(undefined);
-        signal.addEventListener('abort', onAbort, { once: true });
-        work.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolveWith(value);
-        }, (error) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
 }
 
 ;// CONCATENATED MODULE: ./packages/rollout/src/local.ts

@@ -47466,6 +47466,27 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', done, { once: true });
     });
 }
+/** `work`'s value, or undefined as soon as `signal` aborts. The work is left running: for work
+ *  that changes nothing, or that cannot be stopped (a library without a signal). */
+function untilAborted(work, signal) {
+    if (!signal)
+        return work;
+    if (signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.resolve(undefined);
+    }
+    return new Promise((resolveWith, reject) => {
+        const onAbort = () => resolveWith(undefined);
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolveWith(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
 /**
  * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
  * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the

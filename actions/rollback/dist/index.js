@@ -39664,6 +39664,27 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', done, { once: true });
     });
 }
+/** `work`'s value, or undefined as soon as `signal` aborts. The work is left running: for work
+ *  that changes nothing, or that cannot be stopped (a library without a signal). */
+function untilAborted(work, signal) {
+    if (!signal)
+        return work;
+    if (signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.resolve(undefined);
+    }
+    return new Promise((resolveWith, reject) => {
+        const onAbort = () => resolveWith(undefined);
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolveWith(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
 /**
  * Runs `body` with a signal that the first SIGINT or SIGTERM aborts, after `onSignal(name, true)`
  * (the one line saying what the cancel does). Later signals are absorbed while `body` runs, so the
@@ -46410,6 +46431,13 @@ async function uploadBackupArtifact(options) {
     });
     return { name, id: Number(uploaded.id ?? 0) };
 }
+/** A cancel (the runner's, Ctrl-C) while a backup artifact was looked up or downloaded. */
+class BackupFetchCancelledError extends Error {
+    constructor(what) {
+        super(`cancelled while ${what}; nothing was changed`);
+        this.name = 'BackupFetchCancelledError';
+    }
+}
 function repoParts(repository) {
     const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
     if (!m)
@@ -46418,16 +46446,49 @@ function repoParts(repository) {
         });
     return { owner: m[1], repo: m[2] };
 }
-function client(github) {
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
+function client(github, signal) {
+    const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     return new Octokit({
         auth: github.token,
         baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-backup-store',
+        request: {
+            // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
+            // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
+            fetch: async (url, init) => {
+                const deadline = deadline_deadlineController(timeoutMs, signal);
+                try {
+                    const response = await fetch(url, { ...init, signal: deadline.signal });
+                    const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+                    const read = new Response(body, {
+                        status: response.status,
+                        statusText: response.statusText,
+                        headers: response.headers,
+                    });
+                    // Octokit reads the final URL (a Response built here has none).
+                    return Object.defineProperty(read, 'url', { value: response.url });
+                }
+                catch (error) {
+                    if (deadline.signal.reason instanceof deadline_DeadlineExceededError)
+                        throw new Error(`no answer from ${new URL(url).host} within ${durations_formatDuration(timeoutMs)}`, {
+                            cause: error,
+                        });
+                    throw error;
+                }
+                finally {
+                    deadline.dispose();
+                }
+            },
+        },
     });
 }
 function describeHttp(error) {
     const e = error;
-    return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
+    // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
+    const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
+    return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
 }
 function newest(a, b) {
     return (b.createdAt.localeCompare(a.createdAt) || b.runId - a.runId || b.runAttempt - a.runAttempt || b.id - a.id);
@@ -46436,7 +46497,7 @@ function newest(a, b) {
 async function findBackupArtifact(options) {
     const environment = naming_assertEnvironmentName(options.environment, 'environment');
     const { owner, repo } = repoParts(options.github.repository);
-    const octokit = client(options.github);
+    const octokit = client(options.github, options.signal);
     const maxScanned = options.maxScanned ?? 1000;
     const found = [];
     const otherEnvironments = new Set();
@@ -46489,6 +46550,8 @@ async function findBackupArtifact(options) {
         }
     }
     catch (error) {
+        if (options.signal?.aborted)
+            throw new BackupFetchCancelledError(`listing backup artifacts in ${where}`);
         throw new errors_CheckFailedError(`listing backup artifacts in ${where} failed: ${describeHttp(error)}`);
     }
     found.sort(newest);
@@ -46508,8 +46571,12 @@ async function downloadBackup(options) {
         throw new errors_ConfigError(`${dest}: download directory is not empty`, { field: 'destDir' });
     const downloader = options.downloader ?? new (await __nccwpck_require__.e(/* import() */ 922).then(__nccwpck_require__.bind(__nccwpck_require__, 69922))).DefaultArtifactClient();
     const a = options.artifact;
+    const cancelled = () => new BackupFetchCancelledError(`downloading backup artifact ${a.name} (id ${a.id}) into ${dest}`);
+    if (options.signal?.aborted)
+        throw cancelled();
     try {
-        await downloader.downloadArtifact(a.id, {
+        // @actions/artifact takes no signal: a cancel stops the wait (the process ends soon after).
+        const downloaded = await untilAborted(downloader.downloadArtifact(a.id, {
             path: dest,
             findBy: {
                 token: options.github.token,
@@ -46517,9 +46584,13 @@ async function downloadBackup(options) {
                 repositoryOwner: owner,
                 repositoryName: repo,
             },
-        });
+        }), options.signal);
+        if (options.signal?.aborted && downloaded === undefined)
+            throw cancelled();
     }
     catch (error) {
+        if (error instanceof BackupFetchCancelledError)
+            throw error;
         throw new errors_CheckFailedError(`downloading backup artifact ${a.name} (id ${a.id}) failed: ${error.message}`);
     }
     const files = (0,external_node_fs_.readdirSync)(dest);
@@ -46542,6 +46613,7 @@ async function fetchBackup(options) {
         github: options.github,
         destDir: options.destDir,
         ...(options.downloader ? { downloader: options.downloader } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
     });
 }
 /** GitHub access from the runner's env (GITHUB_REPOSITORY, GITHUB_API_URL) and a token. */
@@ -48353,28 +48425,44 @@ function getInputs(env = process.env) {
     };
 }
 async function run() {
+    let fetchCancelled = false;
     await runAction(async () => {
         holdYoungGeneration(); // this process reads a backup's tables: ~30 MiB less at peak
         const options = getInputs();
         const choice = getArtifactChoice();
         let artifactName = '';
-        if (choice) {
-            const dest = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'guarded-rollout-backup-'));
-            const fetched = await fetchBackup({
-                environment: options.environment,
-                ...(choice.runId ? { runId: choice.runId } : {}),
-                github: githubAccessFromEnv(choice.token),
-                destDir: dest,
-            });
-            artifactName = fetched.artifact.name;
-            lib_core/* info */.pq(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`);
-            delete options.latest;
-            options.backupPath = fetched.backupPath;
-        }
-        // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s): before the swap the restore
-        // stops with nothing changed; after it the restart, health checks and smoke stop. The swap
-        // itself always completes (and a kill mid-swap is finished by the journal on the next run).
-        const result = await withRunnerCancel('stopping the rollback (a swap already begun is finished first)', (signal) => runRollback({ ...options, signal }));
+        // The runner's cancel (SIGINT, SIGTERM 7.5 s later, kill at 10 s): while the backup artifact
+        // is fetched, or before the swap, the rollback stops with nothing changed; after the swap the
+        // restart, health checks and smoke stop. The swap itself always completes (and a kill mid-swap
+        // is finished by the journal on the next run).
+        const result = await withRunnerCancel('stopping the rollback (a swap already begun is finished first)', async (signal) => {
+            if (choice) {
+                const dest = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'guarded-rollout-backup-'));
+                let fetched;
+                try {
+                    fetched = await fetchBackup({
+                        environment: options.environment,
+                        ...(choice.runId ? { runId: choice.runId } : {}),
+                        github: githubAccessFromEnv(choice.token),
+                        destDir: dest,
+                        signal,
+                    });
+                }
+                catch (error) {
+                    if (!(error instanceof BackupFetchCancelledError))
+                        throw error;
+                    // The download may still be running (@actions/artifact takes no signal): exit after.
+                    fetchCancelled = true;
+                    lib_core/* setOutput */.uH('status', 'refused');
+                    throw new errors_CheckFailedError(`rollback refused: ${error.message}`);
+                }
+                artifactName = fetched.artifact.name;
+                lib_core/* info */.pq(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id}): ${fetched.backupPath}`);
+                delete options.latest;
+                options.backupPath = fetched.backupPath;
+            }
+            return runRollback({ ...options, signal });
+        });
         lib_core/* setOutput */.uH('backup-artifact', artifactName);
         lib_core/* setOutput */.uH('status', result.status);
         lib_core/* setOutput */.uH('restored-from', result.restoredFrom);
@@ -48395,6 +48483,8 @@ async function run() {
             throw new errors_CheckFailedError(`rollback restored-unverified in ${options.environment}: no health check ran; set health-url, or allow-unverified to accept it`);
         lib_core/* info */.pq(result.message);
     });
+    if (fetchCancelled)
+        process.exit(process.exitCode ?? 1);
 }
 
 
