@@ -11,9 +11,8 @@ import { assertEnvironmentName, verifyBackup, type VerifyResult } from '@guarded
 import {
   CheckFailedError,
   ConfigError,
-  deadlineController,
-  DeadlineExceededError,
-  formatDuration,
+  deadlineFetch,
+  NoAnswerError,
   untilAborted,
 } from '@guarded-rollout/config';
 
@@ -160,45 +159,21 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
 function client(github: GitHubAccess, signal?: AbortSignal): InstanceType<typeof Octokit> {
-  const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   return new Octokit({
     auth: github.token,
     baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'guarded-rollout-backup-store',
-    request: {
-      // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
-      // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
-      fetch: async (url: string, init: RequestInit): Promise<Response> => {
-        const deadline = deadlineController(timeoutMs, signal);
-        try {
-          const response = await fetch(url, { ...init, signal: deadline.signal });
-          const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
-          const read = new Response(body, {
-            status: response.status,
-            statusText: response.statusText,
-            headers: response.headers,
-          });
-          // Octokit reads the final URL (a Response built here has none).
-          return Object.defineProperty(read, 'url', { value: response.url });
-        } catch (error) {
-          if (deadline.signal.reason instanceof DeadlineExceededError)
-            throw new Error(`no answer from ${new URL(url).host} within ${formatDuration(timeoutMs)}`, {
-              cause: error,
-            });
-          throw error;
-        } finally {
-          deadline.dispose();
-        }
-      },
-    },
+    // Octokit takes no per-request timeout: one deadline per request (its answer read), which a
+    // cancel also ends.
+    request: { fetch: deadlineFetch(github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, signal) },
   });
 }
 
 function describeHttp(error: unknown): string {
-  const e = error as { status?: number; message?: string };
-  // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
-  const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
-  return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
+  const e = error as { status?: number; message?: string; cause?: unknown };
+  // Octokit reports a request that got no answer as status 500: GitHub sent none.
+  if (e.cause instanceof NoAnswerError) return e.cause.message;
+  return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
 }
 
 function newest(a: FoundBackupArtifact, b: FoundBackupArtifact): number {

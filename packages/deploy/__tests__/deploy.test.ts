@@ -300,6 +300,30 @@ describe('runDeploy', () => {
     expect(result.githubProblems.join('\n')).toMatch(/create deployment failed: Bad credentials/);
   });
 
+  it('keeps deploying when GitHub does not answer (each attempt bounded, retried), and reports it', async () => {
+    let asked = 0;
+    const hung = await startFakeGitHub({ 'repos/create-deployment': () => (asked++, new Promise(() => {})) });
+    try {
+      const rec = new GitHubDeploymentRecorder({
+        token: 't',
+        repository: 'acme/dhash',
+        apiUrl: hung.url,
+        minWriteIntervalMs: 0,
+        attemptTimeoutMs: 200,
+        retryBaseMs: 1,
+      });
+      const result = await runDeploy(options({ recorder: rec }));
+      expect(result.status).toBe('succeeded');
+      expect(result.deploymentId).toBeUndefined();
+      expect(result.githubProblems.join('\n')).toContain(
+        `create deployment failed: no answer from ${new URL(hung.url).host} within 200ms`,
+      );
+      expect(asked).toBe(4); // the first attempt and 3 retries
+    } finally {
+      await hung.stop();
+    }
+  });
+
   it('waits out a secondary rate limit and retries', async () => {
     const limitedStore = new DeploymentStore();
     const handlers = deploymentHandlers(limitedStore);

@@ -7,7 +7,7 @@ import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
-import { ConfigError } from '@guarded-rollout/config';
+import { ConfigError, deadlineFetch } from '@guarded-rollout/config';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
@@ -88,6 +88,11 @@ export interface GitHubTarget {
   minWriteIntervalMs?: number;
   /** Bound on one request including its retries (default none); a hung API must not hold a deploy. */
   requestTimeoutMs?: number;
+  /** Bound on each attempt, its answer read (default 30 s); a timed-out attempt is retried like
+   *  a 5xx. Without it a GitHub API that accepts and never answers held a deploy forever. */
+  attemptTimeoutMs?: number;
+  /** Base of the retry back-off of a 5xx or unanswered attempt, in ms (default 1000; tests shrink it). */
+  retryBaseMs?: number;
   log?: (message: string) => void;
 }
 
@@ -116,9 +121,15 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
     this.octokit = new ThrottledOctokit({
       auth: target.token,
       baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
+      // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
+      request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
       // 409 (commit-status gate) is GitHub's final word, not a transient failure.
-      retry: { retries: 3, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+      retry: {
+        retries: 3,
+        doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
+        ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
+      },
       throttle: {
         ...(target.retryAfterBaseValue === undefined
           ? {}

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { FakeGitHub, PullsState } from '@guarded-rollout/fake-github';
+import { startFakeGitHub, type FakeGitHub, type PullsState } from '@guarded-rollout/fake-github';
 import { defaultPolicy, type PrCheckPolicy } from '../src/policy.js';
 import { runPrCheck, type PrCheckOutcome } from '../src/pr-check.js';
 import { CHECK_RUN_NAME } from '../src/report.js';
@@ -414,6 +414,30 @@ describe('pr-check bad input', () => {
         postCheckRun: false,
       }),
     ).rejects.toThrow(/401 Bad credentials/);
+  });
+  it('names a GitHub API that does not answer, at the request timeout (not the job timeout)', async () => {
+    let asked = 0;
+    const hung = await startFakeGitHub({ 'pulls/get': () => (asked++, new Promise(() => {})) });
+    try {
+      const started = Date.now();
+      await expect(
+        runPrCheck({
+          repo: 'acme/dhash',
+          pull: 7,
+          token: TOKEN,
+          apiUrl: hung.url,
+          policy: policy(),
+          postCheckRun: false,
+          tuning: { retries: 1, retryBaseMs: 1, requestTimeoutMs: 200 },
+        }),
+      ).rejects.toThrow(
+        `GET /repos/acme/dhash/pulls/7 got no answer from ${new URL(hung.url).host} within 200ms`,
+      );
+      expect(asked).toBe(2); // retried once, like a 5xx
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await hung.stop();
+    }
   });
   it('fails a PR whose body is empty', async () => {
     gh.setBody(7, null);

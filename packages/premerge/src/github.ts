@@ -6,7 +6,7 @@ import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
+import { CheckFailedError, ConfigError, deadlineFetch, NoAnswerError } from '@guarded-rollout/config';
 import { parseMember, type PrCheckPolicy } from './policy.js';
 import {
   evaluateSignoff,
@@ -31,6 +31,9 @@ export interface ClientTuning {
   rateLimitRetries?: number;
   /** Longest Retry-After / reset wait accepted, in seconds (default 60). */
   maxRateLimitWaitSeconds?: number;
+  /** Longest one request may take, its answer read (default 30 s); then it fails, or is retried
+   *  like a 5xx. A hung API must not keep the check pending until the job's timeout. */
+  requestTimeoutMs?: number;
 }
 
 let clientCount = 0;
@@ -45,6 +48,8 @@ export function createGitHubClient(token: string, apiUrl?: string, tuning: Clien
     auth: token,
     baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'guarded-rollout-pr-check',
+    // Octokit takes no per-request timeout: one deadline per request, its answer read.
+    request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? 30_000) },
     retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
     throttle: {
       // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
@@ -75,6 +80,9 @@ export function describeHttp(error: unknown): string {
   const e = error as HttpError;
   const where =
     e.request?.method && e.request.url ? `${e.request.method} ${new URL(e.request.url).pathname} ` : '';
+  // Octokit reports a request that got no answer as status 500: GitHub sent none.
+  if ((error as { cause?: unknown }).cause instanceof NoAnswerError)
+    return `${where}got ${(error as { cause: NoAnswerError }).cause.message}`;
   return `${where}answered ${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
 }
 
