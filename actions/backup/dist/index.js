@@ -37434,6 +37434,56 @@ async function settleWithin(promise, ms, fallback) {
         clearTimeout(timer);
     }
 }
+/** A request that got no complete answer within its time limit (the other side hung). */
+class deadline_NoAnswerError extends Error {
+    host;
+    ms;
+    constructor(host, ms, options) {
+        super(`no answer from ${host} within ${ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`}`, options);
+        this.host = host;
+        this.ms = ms;
+        this.name = 'NoAnswerError';
+    }
+}
+/**
+ * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
+ * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
+ * signal aborts (its reason).
+ * The answer is returned read, so a trickled body is bounded too; fit for API answers, not for
+ * downloads.
+ */
+function deadline_deadlineFetch(timeoutMs, parent) {
+    return async (url, init) => {
+        const deadline = deadline_deadlineController(timeoutMs, parent);
+        // A signal of the request's own (a caller's bound on the whole call) still applies.
+        const own = init?.signal ?? undefined;
+        const onOwnAbort = () => deadline.abort(own?.reason);
+        if (own?.aborted)
+            onOwnAbort();
+        else
+            own?.addEventListener('abort', onOwnAbort, { once: true });
+        try {
+            const response = await fetch(url, { ...init, signal: deadline.signal });
+            const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+            const read = new Response(body, {
+                status: response.status,
+                statusText: response.statusText,
+                headers: response.headers,
+            });
+            // Clients read the final URL, which a Response built here lacks.
+            return Object.defineProperty(read, 'url', { value: response.url });
+        }
+        catch (error) {
+            if (deadline.signal.reason instanceof deadline_DeadlineExceededError)
+                throw new deadline_NoAnswerError(new URL(url).host, timeoutMs, { cause: error });
+            throw error;
+        }
+        finally {
+            own?.removeEventListener('abort', onOwnAbort);
+            deadline.dispose();
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
 
@@ -44814,46 +44864,21 @@ function repoParts(repository) {
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
 function client(github, signal) {
-    const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     return new Octokit({
         auth: github.token,
         baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-backup-store',
-        request: {
-            // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
-            // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
-            fetch: async (url, init) => {
-                const deadline = deadlineController(timeoutMs, signal);
-                try {
-                    const response = await fetch(url, { ...init, signal: deadline.signal });
-                    const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
-                    const read = new Response(body, {
-                        status: response.status,
-                        statusText: response.statusText,
-                        headers: response.headers,
-                    });
-                    // Octokit reads the final URL (a Response built here has none).
-                    return Object.defineProperty(read, 'url', { value: response.url });
-                }
-                catch (error) {
-                    if (deadline.signal.reason instanceof DeadlineExceededError)
-                        throw new Error(`no answer from ${new URL(url).host} within ${formatDuration(timeoutMs)}`, {
-                            cause: error,
-                        });
-                    throw error;
-                }
-                finally {
-                    deadline.dispose();
-                }
-            },
-        },
+        // Octokit takes no per-request timeout: one deadline per request (its answer read), which a
+        // cancel also ends.
+        request: { fetch: deadlineFetch(github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, signal) },
     });
 }
 function describeHttp(error) {
     const e = error;
-    // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
-    const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
-    return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
+    // Octokit reports a request that got no answer as status 500: GitHub sent none.
+    if (e.cause instanceof NoAnswerError)
+        return e.cause.message;
+    return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
 }
 function newest(a, b) {
     return (b.createdAt.localeCompare(a.createdAt) || b.runId - a.runId || b.runAttempt - a.runAttempt || b.id - a.id);

@@ -42318,6 +42318,56 @@ async function settleWithin(promise, ms, fallback) {
         clearTimeout(timer);
     }
 }
+/** A request that got no complete answer within its time limit (the other side hung). */
+class NoAnswerError extends Error {
+    host;
+    ms;
+    constructor(host, ms, options) {
+        super(`no answer from ${host} within ${ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`}`, options);
+        this.host = host;
+        this.ms = ms;
+        this.name = 'NoAnswerError';
+    }
+}
+/**
+ * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
+ * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
+ * signal aborts (its reason).
+ * The answer is returned read, so a trickled body is bounded too; fit for API answers, not for
+ * downloads.
+ */
+function deadlineFetch(timeoutMs, parent) {
+    return async (url, init) => {
+        const deadline = deadline_deadlineController(timeoutMs, parent);
+        // A signal of the request's own (a caller's bound on the whole call) still applies.
+        const own = init?.signal ?? undefined;
+        const onOwnAbort = () => deadline.abort(own?.reason);
+        if (own?.aborted)
+            onOwnAbort();
+        else
+            own?.addEventListener('abort', onOwnAbort, { once: true });
+        try {
+            const response = await fetch(url, { ...init, signal: deadline.signal });
+            const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+            const read = new Response(body, {
+                status: response.status,
+                statusText: response.statusText,
+                headers: response.headers,
+            });
+            // Clients read the final URL, which a Response built here lacks.
+            return Object.defineProperty(read, 'url', { value: response.url });
+        }
+        catch (error) {
+            if (deadline.signal.reason instanceof deadline_DeadlineExceededError)
+                throw new NoAnswerError(new URL(url).host, timeoutMs, { cause: error });
+            throw error;
+        }
+        finally {
+            own?.removeEventListener('abort', onOwnAbort);
+            deadline.dispose();
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
 
@@ -45451,9 +45501,15 @@ class GitHubDeploymentRecorder {
         this.octokit = new ThrottledOctokit({
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
+            // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
+            request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
-            retry: { retries: 3, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+            retry: {
+                retries: 3,
+                doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
+                ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
+            },
             throttle: {
                 ...(target.retryAfterBaseValue === undefined
                     ? {}

@@ -51489,7 +51489,7 @@ async function withSignalAbort(body, onSignal) {
 // only weakly held, and after a garbage collection its timeout never fires, so a hung request
 // waits forever. Here a plain setTimeout (kept alive by the event loop) owns the AbortController.
 /** The reason a deadline-bound task was aborted because its time ran out. */
-class deadline_DeadlineExceededError extends Error {
+class DeadlineExceededError extends Error {
     ms;
     constructor(ms) {
         super(`time limit of ${ms} ms reached`);
@@ -51510,7 +51510,7 @@ async function withDeadline(ms, parent, task) {
     let onParentAbort;
     const guard = new Promise((resolve) => {
         timer = setTimeout(() => {
-            controller.abort(new deadline_DeadlineExceededError(ms));
+            controller.abort(new DeadlineExceededError(ms));
             resolve({ ok: false, reason: 'timeout' });
         }, Math.max(0, ms));
         if (parent) {
@@ -51527,7 +51527,7 @@ async function withDeadline(ms, parent, task) {
     const run = Promise.resolve()
         .then(() => task(controller.signal))
         .then((value) => ({ ok: true, value }), (error) => controller.signal.aborted
-        ? controller.signal.reason instanceof deadline_DeadlineExceededError
+        ? controller.signal.reason instanceof DeadlineExceededError
             ? { ok: false, reason: 'timeout' }
             : { ok: false, reason: 'aborted', cause: controller.signal.reason }
         : { ok: false, reason: 'error', error });
@@ -51544,9 +51544,9 @@ async function withDeadline(ms, parent, task) {
  * An AbortController that aborts itself after `ms` (reason: DeadlineExceededError) or when the
  * parent aborts (reason: the parent's). `dispose()` clears the timer and the parent listener.
  */
-function deadline_deadlineController(ms, parent) {
+function deadlineController(ms, parent) {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new deadline_DeadlineExceededError(ms)), Math.max(0, ms));
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), Math.max(0, ms));
     const onParentAbort = () => controller.abort(parent?.reason);
     if (parent?.aborted)
         onParentAbort();
@@ -51575,6 +51575,56 @@ async function settleWithin(promise, ms, fallback) {
     finally {
         clearTimeout(timer);
     }
+}
+/** A request that got no complete answer within its time limit (the other side hung). */
+class deadline_NoAnswerError extends Error {
+    host;
+    ms;
+    constructor(host, ms, options) {
+        super(`no answer from ${host} within ${ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`}`, options);
+        this.host = host;
+        this.ms = ms;
+        this.name = 'NoAnswerError';
+    }
+}
+/**
+ * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
+ * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
+ * signal aborts (its reason).
+ * The answer is returned read, so a trickled body is bounded too; fit for API answers, not for
+ * downloads.
+ */
+function deadline_deadlineFetch(timeoutMs, parent) {
+    return async (url, init) => {
+        const deadline = deadlineController(timeoutMs, parent);
+        // A signal of the request's own (a caller's bound on the whole call) still applies.
+        const own = init?.signal ?? undefined;
+        const onOwnAbort = () => deadline.abort(own?.reason);
+        if (own?.aborted)
+            onOwnAbort();
+        else
+            own?.addEventListener('abort', onOwnAbort, { once: true });
+        try {
+            const response = await fetch(url, { ...init, signal: deadline.signal });
+            const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+            const read = new Response(body, {
+                status: response.status,
+                statusText: response.statusText,
+                headers: response.headers,
+            });
+            // Clients read the final URL, which a Response built here lacks.
+            return Object.defineProperty(read, 'url', { value: response.url });
+        }
+        catch (error) {
+            if (deadline.signal.reason instanceof DeadlineExceededError)
+                throw new deadline_NoAnswerError(new URL(url).host, timeoutMs, { cause: error });
+            throw error;
+        }
+        finally {
+            own?.removeEventListener('abort', onOwnAbort);
+            deadline.dispose();
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
@@ -52651,9 +52701,15 @@ class GitHubDeploymentRecorder {
         this.octokit = new ThrottledOctokit({
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
+            // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
+            request: { fetch: deadline_deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
-            retry: { retries: 3, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+            retry: {
+                retries: 3,
+                doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
+                ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
+            },
             throttle: {
                 ...(target.retryAfterBaseValue === undefined
                     ? {}
@@ -53319,7 +53375,7 @@ async function runCheck(check, url, doFetch, cancel) {
     const started = performance.now();
     const base = { name: check.name, tier: check.tier, url };
     // One controller for the check's timeout and the caller's cancel (no AbortSignal.any: Node 20).
-    const deadline = deadline_deadlineController(check.timeoutMs, cancel);
+    const deadline = deadlineController(check.timeoutMs, cancel);
     try {
         const response = await doFetch(url, {
             method: check.method,
@@ -53341,7 +53397,7 @@ async function runCheck(check, url, doFetch, cancel) {
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = deadline.signal.reason instanceof deadline_DeadlineExceededError
+        const reason = deadline.signal.reason instanceof DeadlineExceededError
             ? `no response within ${durations_formatDuration(check.timeoutMs)}`
             : cancel?.aborted
                 ? 'cancelled'
@@ -58871,17 +58927,17 @@ async function waitForHealthStreak(options) {
 function httpHealthProbe(url) {
     return async (timeoutMs, signal) => {
         // One controller for the timeout and the cancel (AbortSignal.any is unreliable on Node 20).
-        const deadline = deadline_deadlineController(timeoutMs, signal);
+        const deadline = deadlineController(timeoutMs, signal);
         try {
             const response = await fetch(url, { signal: deadline.signal, redirect: 'manual' });
             await response.arrayBuffer().catch(() => undefined);
-            if (deadline.signal.aborted && !(deadline.signal.reason instanceof deadline_DeadlineExceededError))
+            if (deadline.signal.aborted && !(deadline.signal.reason instanceof DeadlineExceededError))
                 return { ok: false, detail: 'cancelled' };
             return { ok: response.status >= 200 && response.status < 300, detail: `HTTP ${response.status}` };
         }
         catch (error) {
             const e = error;
-            const timedOut = deadline.signal.reason instanceof deadline_DeadlineExceededError;
+            const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
             return {
                 ok: false,
                 detail: timedOut
@@ -60794,46 +60850,21 @@ function repoParts(repository) {
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
 function client(github, signal) {
-    const timeoutMs = github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     return new Octokit({
         auth: github.token,
         baseUrl: (github.apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-backup-store',
-        request: {
-            // Octokit takes no per-request timeout: one deadline per request, which a cancel also ends
-            // (no AbortSignal.any: Node 20); the body is read inside it, so a trickled answer ends too.
-            fetch: async (url, init) => {
-                const deadline = deadlineController(timeoutMs, signal);
-                try {
-                    const response = await fetch(url, { ...init, signal: deadline.signal });
-                    const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
-                    const read = new Response(body, {
-                        status: response.status,
-                        statusText: response.statusText,
-                        headers: response.headers,
-                    });
-                    // Octokit reads the final URL (a Response built here has none).
-                    return Object.defineProperty(read, 'url', { value: response.url });
-                }
-                catch (error) {
-                    if (deadline.signal.reason instanceof DeadlineExceededError)
-                        throw new Error(`no answer from ${new URL(url).host} within ${formatDuration(timeoutMs)}`, {
-                            cause: error,
-                        });
-                    throw error;
-                }
-                finally {
-                    deadline.dispose();
-                }
-            },
-        },
+        // Octokit takes no per-request timeout: one deadline per request (its answer read), which a
+        // cancel also ends.
+        request: { fetch: deadlineFetch(github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, signal) },
     });
 }
 function describeHttp(error) {
     const e = error;
-    // Octokit reports an error of the request itself (no answer) as status 500: GitHub sent none.
-    const answered = e.status !== undefined && !(e.status === 500 && /^no answer from /.test(e.message ?? ''));
-    return answered ? `${e.status} ${e.message ?? String(error)}` : (e.message ?? String(error));
+    // Octokit reports a request that got no answer as status 500: GitHub sent none.
+    if (e.cause instanceof NoAnswerError)
+        return e.cause.message;
+    return `${e.status ?? 'no status'} ${e.message ?? String(error)}`;
 }
 function newest(a, b) {
     return (b.createdAt.localeCompare(a.createdAt) || b.runId - a.runId || b.runAttempt - a.runAttempt || b.id - a.id);
@@ -65922,7 +65953,7 @@ async function deliverWithRetry(attemptOnce, env) {
         delivered: false,
         attempts,
         status: lastStatus,
-        error: env.signal?.reason instanceof deadline_DeadlineExceededError
+        error: env.signal?.reason instanceof DeadlineExceededError
             ? `the call's time budget of ${env.signal.reason.ms} ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'}`
             : `cancelled after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
         history,
@@ -83308,7 +83339,7 @@ function startNotification(options) {
     }
     // The hard budget: a real timer (not the injectable clock: deliveries are real I/O) aborts every
     // send at `budgetMs`; a channel that ignores the abort is recorded as failed HARD_STOP_GRACE_MS later.
-    const budget = deadline_deadlineController(budgetMs, options.signal);
+    const budget = deadlineController(budgetMs, options.signal);
     const startedAt = Date.now();
     const deliveryEnv = {
         fetch: options.fetch ?? globalThis.fetch,

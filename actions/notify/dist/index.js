@@ -43617,6 +43617,56 @@ async function settleWithin(promise, ms, fallback) {
         clearTimeout(timer);
     }
 }
+/** A request that got no complete answer within its time limit (the other side hung). */
+class NoAnswerError extends Error {
+    host;
+    ms;
+    constructor(host, ms, options) {
+        super(`no answer from ${host} within ${ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`}`, options);
+        this.host = host;
+        this.ms = ms;
+        this.name = 'NoAnswerError';
+    }
+}
+/**
+ * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
+ * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
+ * signal aborts (its reason).
+ * The answer is returned read, so a trickled body is bounded too; fit for API answers, not for
+ * downloads.
+ */
+function deadlineFetch(timeoutMs, parent) {
+    return async (url, init) => {
+        const deadline = deadlineController(timeoutMs, parent);
+        // A signal of the request's own (a caller's bound on the whole call) still applies.
+        const own = init?.signal ?? undefined;
+        const onOwnAbort = () => deadline.abort(own?.reason);
+        if (own?.aborted)
+            onOwnAbort();
+        else
+            own?.addEventListener('abort', onOwnAbort, { once: true });
+        try {
+            const response = await fetch(url, { ...init, signal: deadline.signal });
+            const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+            const read = new Response(body, {
+                status: response.status,
+                statusText: response.statusText,
+                headers: response.headers,
+            });
+            // Clients read the final URL, which a Response built here lacks.
+            return Object.defineProperty(read, 'url', { value: response.url });
+        }
+        catch (error) {
+            if (deadline.signal.reason instanceof DeadlineExceededError)
+                throw new NoAnswerError(new URL(url).host, timeoutMs, { cause: error });
+            throw error;
+        }
+        finally {
+            own?.removeEventListener('abort', onOwnAbort);
+            deadline.dispose();
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
 
@@ -46743,7 +46793,7 @@ function nmfetch(url, options) {
 nmfetch.Cookies = fetch_cookies;
 nmfetch.DEFAULT_TIMEOUT = DEFAULT_TIMEOUT;
 nmfetch.DEFAULT_MAX_TIME = DEFAULT_MAX_TIME;
-/* harmony default export */ const fetch = (nmfetch);
+/* harmony default export */ const esm_fetch = (nmfetch);
 
 // EXTERNAL MODULE: external "node:dns"
 var external_node_dns_ = __nccwpck_require__(40610);
@@ -47271,7 +47321,7 @@ function resolveContentValue(data, key, options, callback) {
                 });
                 return;
             }
-            return resolveStream(fetch(url, { headers: content.httpHeaders, tls: content.tls }), callback);
+            return resolveStream(esm_fetch(url, { headers: content.httpHeaders, tls: content.tls }), callback);
         }
         else if (content.path) {
             if (options.disableFileAccess) {
@@ -53496,7 +53546,7 @@ class MimeNode {
             // fetch URL. nmfetch refuses any scheme that is not http(s), and it decides
             // that on the parsed URL. Testing the raw string here instead would reject
             // forms the parser accepts, such as a leading space or a slash-less authority
-            return fetch(content.href, { headers: content.httpHeaders, tls: content.tls });
+            return esm_fetch(content.href, { headers: content.httpHeaders, tls: content.tls });
         }
         // pass string or buffer content as a stream
         contentStream = new external_node_stream_.PassThrough();
@@ -58815,7 +58865,7 @@ class XOAuth2 extends external_node_stream_.Stream {
         if (/^https:/i.test(url)) {
             fetchOptions.tls = Object.assign({ rejectUnauthorized: true }, params.tls || {});
         }
-        const req = fetch(url, fetchOptions);
+        const req = esm_fetch(url, fetchOptions);
         req.on('readable', () => {
             let chunk;
             while ((chunk = req.read()) !== null) {
@@ -61616,7 +61666,7 @@ function createTestAccount(apiUrl, callback) {
     if (/^https:/i.test(apiUrl)) {
         fetchOptions.tls = { rejectUnauthorized: true };
     }
-    const req = fetch(apiUrl + '/user', fetchOptions);
+    const req = esm_fetch(apiUrl + '/user', fetchOptions);
     req.on('readable', () => {
         let chunk;
         while ((chunk = req.read()) !== null) {

@@ -39815,6 +39815,56 @@ async function settleWithin(promise, ms, fallback) {
         clearTimeout(timer);
     }
 }
+/** A request that got no complete answer within its time limit (the other side hung). */
+class deadline_NoAnswerError extends Error {
+    host;
+    ms;
+    constructor(host, ms, options) {
+        super(`no answer from ${host} within ${ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`}`, options);
+        this.host = host;
+        this.ms = ms;
+        this.name = 'NoAnswerError';
+    }
+}
+/**
+ * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
+ * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
+ * signal aborts (its reason).
+ * The answer is returned read, so a trickled body is bounded too; fit for API answers, not for
+ * downloads.
+ */
+function deadline_deadlineFetch(timeoutMs, parent) {
+    return async (url, init) => {
+        const deadline = deadline_deadlineController(timeoutMs, parent);
+        // A signal of the request's own (a caller's bound on the whole call) still applies.
+        const own = init?.signal ?? undefined;
+        const onOwnAbort = () => deadline.abort(own?.reason);
+        if (own?.aborted)
+            onOwnAbort();
+        else
+            own?.addEventListener('abort', onOwnAbort, { once: true });
+        try {
+            const response = await fetch(url, { ...init, signal: deadline.signal });
+            const body = [101, 204, 205, 304].includes(response.status) ? null : await response.arrayBuffer();
+            const read = new Response(body, {
+                status: response.status,
+                statusText: response.statusText,
+                headers: response.headers,
+            });
+            // Clients read the final URL, which a Response built here lacks.
+            return Object.defineProperty(read, 'url', { value: response.url });
+        }
+        catch (error) {
+            if (deadline.signal.reason instanceof deadline_DeadlineExceededError)
+                throw new deadline_NoAnswerError(new URL(url).host, timeoutMs, { cause: error });
+            throw error;
+        }
+        finally {
+            own?.removeEventListener('abort', onOwnAbort);
+            deadline.dispose();
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
 
@@ -43581,6 +43631,8 @@ function github_createGitHubClient(token, apiUrl, tuning = {}) {
         auth: token,
         baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-pr-check',
+        // Octokit takes no per-request timeout: one deadline per request, its answer read.
+        request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? 30_000) },
         retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
         throttle: {
             // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
@@ -43598,6 +43650,9 @@ function github_createGitHubClient(token, apiUrl, tuning = {}) {
 function describeHttp(error) {
     const e = error;
     const where = e.request?.method && e.request.url ? `${e.request.method} ${new URL(e.request.url).pathname} ` : '';
+    // Octokit reports a request that got no answer as status 500: GitHub sent none.
+    if (error.cause instanceof NoAnswerError)
+        return `${where}got ${error.cause.message}`;
     return `${where}answered ${e.status ?? 'no status'} ${JSON.stringify(e.message ?? String(error))}`;
 }
 /** An API failure after retries: the check is ended `failure` with this message. */
