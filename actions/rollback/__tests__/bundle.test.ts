@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startFakeGitHub } from '@guarded-rollout/fake-github';
+import { startHungGitHub } from '@guarded-rollout/fake-github';
 import { runNodeAction } from '@guarded-rollout/runner-harness';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
 
@@ -61,14 +61,7 @@ describe('rollback action bundle', () => {
     const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
     mkdirSync(join(root, 'srv'));
     writeFileSync(join(root, 'srv/a.txt'), 'bad\n');
-    let asked!: () => void;
-    const lookup = new Promise<void>((r) => (asked = r));
-    const github = await startFakeGitHub({
-      'actions/list-workflow-run-artifacts': () => {
-        asked();
-        return new Promise(() => {}); // a GitHub API that hangs
-      },
-    });
+    const hung = await startHungGitHub('actions/list-workflow-run-artifacts');
     try {
       const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
         workspace: root,
@@ -78,9 +71,9 @@ describe('rollback action bundle', () => {
           'backup-run-id': '7001',
           'github-token': 'ghs_x',
         },
-        github: { repository: 'octo-org/dhash', apiUrl: github.url },
+        github: { repository: 'octo-org/dhash', apiUrl: hung.fake.url },
       });
-      await lookup;
+      await hung.first;
       const timings = await running.cancel();
       const main = await running.result;
       expect(timings.lastSignal).toBe('SIGINT');
@@ -95,7 +88,7 @@ describe('rollback action bundle', () => {
       expect(main.outputs.status).toBe('refused');
       expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('bad\n');
     } finally {
-      await github.stop();
+      await hung.fake.stop();
     }
   }, 60_000);
 

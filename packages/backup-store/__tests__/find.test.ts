@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   installArtifactRoutes,
   startFakeGitHub,
+  startHungGitHub,
   type ArtifactRecord,
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
@@ -98,19 +99,8 @@ describe('findBackupArtifact', () => {
 });
 
 describe('a GitHub API or a download that hangs', () => {
-  /** A fake whose artifact listing accepts the request and never answers. */
-  async function hungApi(onRequest: () => void = () => {}) {
-    const hung = await startFakeGitHub({
-      'actions/list-workflow-run-artifacts': () => {
-        onRequest();
-        return new Promise(() => {});
-      },
-    });
-    return hung;
-  }
-
   it('a listing that never answers fails at the request timeout with one line, not at the job timeout', async () => {
-    const hung = await hungApi();
+    const { fake: hung } = await startHungGitHub('actions/list-workflow-run-artifacts');
     try {
       const started = Date.now();
       const host = new URL(hung.url).host;
@@ -131,7 +121,8 @@ describe('a GitHub API or a download that hangs', () => {
 
   it('a cancel ends the request in flight: BackupFetchCancelledError, nothing changed', async () => {
     const controller = new AbortController();
-    const hung = await hungApi(() => controller.abort());
+    const { fake: hung, first } = await startHungGitHub('actions/list-workflow-run-artifacts');
+    void first.then(() => controller.abort());
     try {
       const error = await findBackupArtifact({
         environment: 'production',

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, exist
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeGitHub } from '@guarded-rollout/fake-github';
+import { startHungGitHub } from '@guarded-rollout/fake-github';
 import { cli } from './run-cli.js';
 import { cliBundle, ensureCliBundle } from './bundle.js';
 
@@ -106,14 +106,7 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
   it('Ctrl-C while GitHub does not answer the artifact lookup (the bundled CLI, a real SIGINT): exit 1 at once, nothing changed', async () => {
     ensureCliBundle();
     const root = repoRoot();
-    let asked!: () => void;
-    const lookup = new Promise<void>((r) => (asked = r));
-    const github = await startFakeGitHub({
-      'actions/list-workflow-run-artifacts': () => {
-        asked();
-        return new Promise(() => {}); // a GitHub API that hangs
-      },
-    });
+    const hung = await startHungGitHub('actions/list-workflow-run-artifacts');
     try {
       const child = spawn(
         process.execPath,
@@ -135,7 +128,7 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
             PATH: process.env.PATH ?? '',
             HOME: root,
             GITHUB_TOKEN: 'ghs_x',
-            GITHUB_API_URL: github.url,
+            GITHUB_API_URL: hung.fake.url,
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -143,7 +136,7 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      await lookup;
+      await hung.first;
       const sentAt = Date.now();
       child.kill('SIGINT');
       expect(await exited).toBe(1);
@@ -153,7 +146,7 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
           'error: rollback refused: cancelled while listing backup artifacts in run 7001 of octo-org/dhash; nothing was changed\n',
       );
     } finally {
-      await github.stop();
+      await hung.fake.stop();
     }
   }, 300_000);
 

@@ -8,6 +8,7 @@ import {
   deploymentHandlers,
   installDeploymentRoutes,
   startFakeGitHub,
+  startHungGitHub,
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
 import {
@@ -301,8 +302,7 @@ describe('runDeploy', () => {
   });
 
   it('keeps deploying when GitHub does not answer (each attempt bounded, retried), and reports it', async () => {
-    let asked = 0;
-    const hung = await startFakeGitHub({ 'repos/create-deployment': () => (asked++, new Promise(() => {})) });
+    const { fake: hung, asked } = await startHungGitHub('repos/create-deployment');
     try {
       const rec = new GitHubDeploymentRecorder({
         token: 't',
@@ -318,7 +318,7 @@ describe('runDeploy', () => {
       expect(result.githubProblems.join('\n')).toContain(
         `create deployment failed: no answer from ${new URL(hung.url).host} within 200ms`,
       );
-      expect(asked).toBe(4); // the first attempt and 3 retries
+      expect(asked()).toBe(4); // the first attempt and 3 retries
     } finally {
       await hung.stop();
     }

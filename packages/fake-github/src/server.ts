@@ -196,3 +196,20 @@ export function paginate<T>(request: FakeRequest, fake: FakeGitHub, items: reado
   ];
   return { status: 200, body: slice, headers: links.length ? { link: links.join(', ') } : {} };
 }
+
+/** A fake whose `operationId` accepts each request and never answers: a hung GitHub API. */
+export async function startHungGitHub(
+  operationId: string,
+): Promise<{ fake: FakeGitHub; asked: () => number; first: Promise<void> }> {
+  let count = 0;
+  let firstAsked!: () => void;
+  const first = new Promise<void>((resolve) => (firstAsked = resolve));
+  const fake = await startFakeGitHub({
+    [operationId]: () => {
+      count++;
+      firstAsked();
+      return new Promise<FakeResponse>(() => {});
+    },
+  });
+  return { fake, asked: () => count, first };
+}

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { startFakeGitHub, type FakeGitHub, type PullsState } from '@guarded-rollout/fake-github';
+import { startHungGitHub, type FakeGitHub, type PullsState } from '@guarded-rollout/fake-github';
 import { defaultPolicy, type PrCheckPolicy } from '../src/policy.js';
 import { runPrCheck, type PrCheckOutcome } from '../src/pr-check.js';
 import { CHECK_RUN_NAME } from '../src/report.js';
@@ -416,8 +416,7 @@ describe('pr-check bad input', () => {
     ).rejects.toThrow(/401 Bad credentials/);
   });
   it('names a GitHub API that does not answer, at the request timeout (not the job timeout)', async () => {
-    let asked = 0;
-    const hung = await startFakeGitHub({ 'pulls/get': () => (asked++, new Promise(() => {})) });
+    const { fake: hung, asked } = await startHungGitHub('pulls/get');
     try {
       const started = Date.now();
       await expect(
@@ -433,7 +432,7 @@ describe('pr-check bad input', () => {
       ).rejects.toThrow(
         `GET /repos/acme/dhash/pulls/7 got no answer from ${new URL(hung.url).host} within 200ms`,
       );
-      expect(asked).toBe(2); // retried once, like a 5xx
+      expect(asked()).toBe(2); // retried once, like a 5xx
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await hung.stop();
