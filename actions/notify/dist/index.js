@@ -43521,10 +43521,10 @@ async function withSignalAbort(body, onSignal) {
 }
 
 ;// CONCATENATED MODULE: ./packages/config/src/deadline.ts
-// Hard wall-clock bounds for network I/O (notifications, health checks, smoke checks). A call must
-// end on time even when the other side hangs, trickles bytes (slow-loris), or a library ignores
-// its AbortSignal. This file imports
-// nothing on purpose: the forced-GC test transpiles it alone and runs it under `node --expose-gc`.
+// Hard wall-clock bounds for network I/O (notifications, health and smoke checks, GitHub API
+// requests). A call must end on time even when the other side hangs, trickles bytes (slow-loris),
+// or a library ignores its AbortSignal. This file imports nothing on purpose: the forced-GC test
+// transpiles it alone and runs it under `node --expose-gc`.
 //
 // Why not `AbortSignal.any([AbortSignal.timeout(t), parent])`: on Node 20.20 the composite signal is
 // only weakly held, and after a garbage collection its timeout never fires, so a hung request
