@@ -27,14 +27,8 @@ import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { TOOL_NAME, TOOL_VERSION } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
-import {
-  collectEntries,
-  describeFsError,
-  fsErrorLine,
-  isFsError,
-  sourcePath,
-  type SourceEntry,
-} from './collect.js';
+import { collectEntries, sourcePath, type SourceEntry } from './collect.js';
+import { describeFsError, fsErrorLine, isFsError } from './fserrors.js';
 import { BackupCancelledError, BackupWriteError } from './errors.js';
 import { DEFAULT_CAPS } from './safety.js';
 import { ZipWriter, type ZipEntryMeta } from './zipwrite.js';

@@ -31,7 +31,7 @@ import { inflateEntry, streamEntryData } from './read.js';
 import { ArchiveWindow, dataStart, type ArchiveEntry, type OpenArchive } from './zipread.js';
 import type { PlanTable } from './plantable.js';
 import { FileWriteError, WriterPool } from './writerpool.js';
-import { describeFsError } from './collect.js';
+import { describeFsError } from './fserrors.js';
 
 export interface ExtractOptions {
   /** Staging directory to write into (must not exist yet); undefined only reads and checks. */

@@ -1,6 +1,7 @@
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
-import { deadlineController, DeadlineExceededError, sleep } from '@guarded-rollout/config';
+import { sleep } from '@guarded-rollout/config/abort';
+import { deadlineController, DeadlineExceededError } from '@guarded-rollout/config/deadline';
 
 export interface HealthCheckOutcome {
   ok: boolean;

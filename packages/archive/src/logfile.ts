@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '@guarded-rollout/config/errors';
 import { EvidenceLog, type EvidenceLogOptions } from '@guarded-rollout/evidence';
-import { fsErrorLine, isFsError } from './collect.js';
+import { fsErrorLine, isFsError } from './fserrors.js';
 
 export function openEvidenceLog(
   path: string,

@@ -150,7 +150,7 @@ function sha256OfFileInWorker(path: string, onReady: () => void): Promise<string
 
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash here, before
  *  returning, even a large archive (no worker thread). */
 export async function verifyChecksum(
   zipPath: string,

@@ -4,7 +4,7 @@
 // `restored-unverified`, which fails the command in production unless explicitly allowed.
 import { accessSync, constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fsErrorLine, isFsError } from './collect.js';
+import { fsErrorLine, isFsError } from './fserrors.js';
 import { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
 import { TOOL_NAME } from '@guarded-rollout/config/version';
 import { openEvidenceLog } from './logfile.js';
