@@ -1,8 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { processAlive } from '@guarded-rollout/deploy';
+import { readEvidenceLog } from '@guarded-rollout/evidence';
+import { runNodeAction } from '@guarded-rollout/runner-harness';
 import { TOKEN, bundle, fake, runBundle, script, store, useFakeGitHub, workspace } from './harness.js';
 
 useFakeGitHub();
@@ -46,6 +52,59 @@ describe('deploy action bundle: cancellation and the post step', () => {
     expect(tree.filter(processAlive)).toEqual([]);
     expect(fake.violations).toEqual([]);
   }, 30_000);
+
+  it('cancelled by the runner during a smoke check that hangs: the check ends at once, smoke-result cancelled, one line, before SIGTERM', async () => {
+    let asked!: () => void;
+    const hung = new Promise<void>((r) => (asked = r));
+    // The new release answers /health and hangs on /search.
+    const service = createServer((req, res) => {
+      if (req.url === '/health') res.end('ok');
+      else asked();
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    const root = mkdtempSync(join(tmpdir(), 'deploy-action-smoke-'));
+    writeFileSync(
+      join(root, 'guarded-rollout.config.json'),
+      JSON.stringify({
+        environments: {
+          production: {
+            smoke: {
+              base_url: `http://127.0.0.1:${(service.address() as AddressInfo).port}`,
+              checks: [
+                { name: 'health', tier: 'critical', url: '/health' },
+                { name: 'search', tier: 'critical', url: '/search', timeout: '5m' },
+                { name: 'hash', tier: 'standard', url: '/hash' },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    try {
+      const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
+        workspace: root,
+        inputs: { environment: 'production', command: 'true', 'smoke-tier': 'all' },
+      });
+      await hung;
+      const timings = await running.cancel();
+      const main = await running.result;
+      expect(timings.lastSignal).toBe('SIGINT');
+      expect(timings.exitedAtMs).toBeLessThan(2500); // not the check's 5 minutes, nor the runner's kill
+      expect(main.code).toBe(1);
+      expect(main.stdout).toContain(
+        '::warning::received SIGINT: stopping the smoke checks (the deploy itself is done) and recording what ran',
+      );
+      expect(main.outputs).toMatchObject({ status: 'succeeded', 'smoke-result': 'cancelled' });
+      expect(main.stdout).toContain(
+        '::error::the deploy succeeded, but its smoke tests were cancelled after 1 of 3 all smoke checks (1 passed, 0 failed); the rest were not run: the release is live and not smoke-tested; run them with guarded-rollout smoke --env production --tier all',
+      );
+      const log = readEvidenceLog(join(root, 'postdeploy-smoketests.log'));
+      expect(log.result).toMatchObject({ status: 'fail', cancelled: true, not_run: ['hash'] });
+    } finally {
+      service.closeAllConnections();
+      service.close();
+    }
+  }, 60_000);
 
   it('post step closes a deployment the main step never finished', async () => {
     const ws = workspace({ environment: 'production', token: TOKEN });

@@ -132,18 +132,26 @@ export async function run(): Promise<void> {
       }),
     );
 
-    let smokeResult: 'passed' | 'failed' | 'skipped' = 'skipped';
+    let smokeResult: 'passed' | 'failed' | 'cancelled' | 'skipped' = 'skipped';
     let smokeSummary = '';
-    if (result.status === 'succeeded' && inputs.smokeTier !== 'none') {
-      const report = await runSmokeTests({
-        environment: inputs.settings.environment,
-        checks: inputs.config.smoke.checks,
-        tier: inputs.smokeTier,
-        baseUrl: inputs.smokeBaseUrl ?? inputs.config.smoke.baseUrl,
-        logDir: inputs.settings.logDir,
-        onLine: (line) => core.info(line),
-      });
-      smokeResult = report.passed ? 'passed' : 'failed';
+    const smokeTier = inputs.smokeTier;
+    if (result.status === 'succeeded' && smokeTier !== 'none') {
+      // A cancel here ends the check in flight and starts no other: the step reports at once,
+      // within the runner's 10 s, instead of dying on the SIGINT with no line.
+      const report = await withRunnerCancel(
+        'stopping the smoke checks (the deploy itself is done) and recording what ran',
+        (signal) =>
+          runSmokeTests({
+            environment: inputs.settings.environment,
+            checks: inputs.config.smoke.checks,
+            tier: smokeTier,
+            baseUrl: inputs.smokeBaseUrl ?? inputs.config.smoke.baseUrl,
+            logDir: inputs.settings.logDir,
+            onLine: (line) => core.info(line),
+            signal,
+          }),
+      );
+      smokeResult = report.cancelled ? 'cancelled' : report.passed ? 'passed' : 'failed';
       smokeSummary = report.summary;
     }
     core.saveState('finished', 'true');
@@ -185,6 +193,10 @@ export async function run(): Promise<void> {
       throw new CheckFailedError(`deploy ${result.status}: ${hide(result.summary)} (log: ${result.logPath})`);
     if (smokeResult === 'failed')
       throw new CheckFailedError(`smoke tests failed after the deploy: ${smokeSummary}`);
+    if (smokeResult === 'cancelled')
+      throw new CheckFailedError(
+        `the deploy succeeded, but its smoke tests were ${smokeSummary}: the release is live and not smoke-tested; run them with guarded-rollout smoke --env ${inputs.settings.environment} --tier ${inputs.smokeTier}`,
+      );
   });
 }
 

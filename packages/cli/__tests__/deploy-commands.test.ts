@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import {
   type DeploymentStore,
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
+import { cliBundle, ensureCliBundle } from './bundle.js';
 import { cli } from './run-cli.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -241,6 +242,60 @@ describe('guarded-rollout smoke', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL \[critical\] health: .*status 503, expected 200/);
   });
+
+  it('Ctrl-C during a check that hangs (the bundled CLI, a real SIGINT): stops at once, says CANCELLED, exits 1, never a pass', async () => {
+    ensureCliBundle();
+    let asked!: () => void;
+    const hung = new Promise<void>((r) => (asked = r));
+    const silent = createServer(() => asked()); // accepts the check and never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const cwd = mkdtempSync(join(tmpdir(), 'cli-smoke-cancel-'));
+    writeFileSync(
+      join(cwd, 'guarded-rollout.config.json'),
+      JSON.stringify({
+        environments: {
+          production: {
+            smoke: {
+              base_url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+              checks: [{ name: 'search', tier: 'critical', url: '/search', timeout: '5m' }],
+            },
+          },
+        },
+      }),
+    );
+    try {
+      const child = spawn(
+        process.execPath,
+        [cliBundle, 'smoke', '--env', 'production', '--tier', 'critical'],
+        {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', HOME: cwd },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await hung;
+      const sentAt = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(Date.now() - sentAt).toBeLessThan(5000); // not the check's 5 minutes
+      expect(stderr).toBe('received SIGINT: stopping the smoke checks and recording what ran\n');
+      expect(stdout).toContain(
+        'smoke CANCELLED: cancelled after 0 of 1 critical smoke checks (0 passed, 0 failed); the rest were not run',
+      );
+      expect(readEvidenceLog(join(cwd, 'postdeploy-smoketests.log')).result).toMatchObject({
+        status: 'fail',
+        cancelled: true,
+      });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 120_000);
 
   it('exits 2 on an unknown tier', async () => {
     const r = await run(['smoke', '--env', 'staging', '--tier', 'high']);

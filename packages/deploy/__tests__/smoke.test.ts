@@ -150,6 +150,96 @@ describe('runSmokeTests against a real local service', () => {
     expect(report.results[0]!.durationMs).toBeLessThan(1500);
   });
 
+  it('a cancel between checks is never a pass: the rest are not run, and the report and log say so', async () => {
+    const cancel = new AbortController();
+    const report = await runSmokeTests({
+      environment: 'staging',
+      checks,
+      tier: 'all',
+      baseUrl: base,
+      logDir: dir,
+      signal: cancel.signal,
+      // The operator's Ctrl-C lands right after the first check's line.
+      onLine: () => cancel.abort(),
+    });
+    expect(report).toMatchObject({ passed: false, cancelled: true });
+    expect(report.results.map((r) => r.name)).toEqual(['health']);
+    expect(report.summary).toBe(
+      'cancelled after 1 of 3 all smoke checks (1 passed, 0 failed); the rest were not run',
+    );
+    expect(readEvidenceLog(report.logPath).result).toMatchObject({
+      status: 'fail',
+      cancelled: true,
+      not_run: ['hash', 'broken-page'],
+    });
+  });
+
+  it('a cancel during a check that hangs ends it at once; it counts as neither pass nor fail', async () => {
+    const cancel = new AbortController();
+    let hung!: () => void;
+    const asked = new Promise<void>((r) => (hung = r));
+    // Accepts the check and never answers (a hung release).
+    const silent = createServer(() => hung());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const lines: string[] = [];
+      const started = performance.now();
+      const running = runSmokeTests({
+        environment: 'staging',
+        checks: [
+          check({ name: 'health', tier: 'critical', url: `${base}/health` }),
+          check({
+            name: 'search',
+            tier: 'critical',
+            url: `http://127.0.0.1:${port}/search`,
+            timeoutMs: 600_000,
+          }),
+        ],
+        tier: 'critical',
+        logDir: dir,
+        signal: cancel.signal,
+        onLine: (line) => lines.push(line),
+      });
+      await asked;
+      cancel.abort();
+      const report = await running;
+      expect(performance.now() - started).toBeLessThan(5000); // not the check's 10 minutes
+      expect(report).toMatchObject({ passed: false, cancelled: true });
+      expect(report.results[1]).toMatchObject({
+        cancelled: true,
+        problems: ['cancelled before it answered'],
+      });
+      expect(report.summary).toBe(
+        'cancelled after 1 of 2 critical smoke checks (1 passed, 0 failed); the rest were not run',
+      );
+      expect(lines[1]).toMatch(
+        /^CANCELLED \[critical\] search: GET http:\/\/127\.0\.0\.1:\d+\/search → - in \d+ms — cancelled before it answered$/,
+      );
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  it('a cancel after the last check finished changes nothing: the pass stands', async () => {
+    const cancel = new AbortController();
+    const report = await runSmokeTests({
+      environment: 'staging',
+      checks: checks.slice(0, 1),
+      tier: 'critical',
+      baseUrl: base,
+      logDir: dir,
+      signal: cancel.signal,
+      onLine: () => cancel.abort(),
+    });
+    expect(report).toMatchObject({
+      passed: true,
+      cancelled: false,
+      summary: '1/1 critical smoke checks passed',
+    });
+  });
+
   it('fails when no checks exist for the tier', async () => {
     const report = await runSmokeTests({
       environment: 'staging',

@@ -23,6 +23,8 @@ export interface SmokeCheckResult {
   status: number | undefined;
   durationMs: number;
   problems: string[];
+  /** Cut short by the caller's cancel: neither a pass nor a fail. */
+  cancelled?: true;
 }
 
 export interface SmokeOptions {
@@ -40,7 +42,10 @@ export interface SmokeOptions {
 }
 
 export interface SmokeReport {
+  /** Every selected check ran and passed (never true after a cancel). */
   passed: boolean;
+  /** The caller's signal stopped the checks before the last one finished. */
+  cancelled: boolean;
   tier: SmokeTier;
   results: SmokeCheckResult[];
   logPath: string;
@@ -140,18 +145,20 @@ async function runCheck(
   } catch (error) {
     const e = error as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
     const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-    const reason =
-      deadline.signal.reason instanceof DeadlineExceededError
-        ? `no response within ${formatDuration(check.timeoutMs)}`
-        : cancel?.aborted
-          ? 'cancelled'
-          : `request failed: ${code ?? e.message}`;
+    const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
+    const cancelled = !timedOut && cancel?.aborted === true;
+    const reason = timedOut
+      ? `no response within ${formatDuration(check.timeoutMs)}`
+      : cancelled
+        ? 'cancelled before it answered'
+        : `request failed: ${code ?? e.message}`;
     return {
       ...base,
       passed: false,
       status: undefined,
       durationMs: performance.now() - started,
       problems: [reason],
+      ...(cancelled ? { cancelled: true as const } : {}),
     };
   } finally {
     deadline.dispose();
@@ -175,14 +182,19 @@ export async function runSmokeTests(options: SmokeOptions): Promise<SmokeReport>
     if (options.signal?.aborted) break;
     const result = await runCheck(check, urls[i]!, options.fetch ?? fetch, options.signal);
     results.push(result);
-    const line = `${result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
+    const line = `${result.cancelled ? 'CANCELLED' : result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
     log.line(line);
     options.onLine?.(line);
   }
-  const failed = results.filter((r) => !r.passed);
-  const passed = selected.length > 0 && failed.length === 0;
-  const summary =
-    selected.length === 0
+  // A cancel between checks, or during one, leaves checks unrun: never a pass ("2/2 passed" of 5).
+  // (The loop stops early only on a cancel.)
+  const cancelled = results.length < selected.length || results.some((r) => r.cancelled);
+  const finished = results.filter((r) => !r.cancelled);
+  const failed = finished.filter((r) => !r.passed);
+  const passed = !cancelled && selected.length > 0 && failed.length === 0;
+  const summary = cancelled
+    ? `cancelled after ${finished.length} of ${selected.length} ${options.tier} smoke checks (${finished.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((f) => f.name).join(', ')}` : ''}); the rest were not run`
+    : selected.length === 0
       ? `no ${options.tier === 'critical' ? 'critical ' : ''}smoke checks configured for ${options.environment}`
       : failed.length === 0
         ? `${results.length}/${results.length} ${options.tier} smoke checks passed`
@@ -193,12 +205,14 @@ export async function runSmokeTests(options: SmokeOptions): Promise<SmokeReport>
       name: r.name,
       tier: r.tier,
       passed: r.passed,
+      ...(r.cancelled ? { cancelled: true } : {}),
       status: r.status ?? null,
       duration_ms: Math.round(r.durationMs),
       problems: r.problems,
     })),
+    ...(cancelled ? { cancelled: true, not_run: selected.slice(results.length).map((c) => c.name) } : {}),
   });
-  return { passed, tier: options.tier, results, logPath: log.path, summary };
+  return { passed, cancelled, tier: options.tier, results, logPath: log.path, summary };
 }
 
 /** Throws CheckFailedError (exit 1) when the report failed; for doorways. */

@@ -537,8 +537,9 @@ export async function runGuardedDeploy(
         onLine: (line) => log.info(line),
         signal,
       });
-      out.smoke = report.passed ? 'passed' : 'failed';
       note(`Smoke: ${report.summary}.`);
+      if (report.cancelled) return; // recorded as the run's cancel below, never as a smoke failure
+      out.smoke = report.passed ? 'passed' : 'failed';
       if (!report.passed) rollbackReason = `critical smoke tests failed: ${report.summary}`;
     });
     if (signal.aborted) return recordCancel();

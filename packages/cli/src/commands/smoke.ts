@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '@guarded-rollout/config';
 import { runSmokeTests, SMOKE_RUN_TIERS, type SmokeReport, type SmokeTier } from '@guarded-rollout/deploy';
+import { withCancellation } from '../cancel.js';
 import type { CliContext } from '../context.js';
 import { rolloutEnvironment } from './deploy.js';
 
@@ -22,16 +23,23 @@ export async function smokeFromCli(ctx: CliContext, flags: SmokeFlags): Promise<
     });
   }
   const config = rolloutEnvironment(ctx, flags.env, flags.config);
-  const report = await runSmokeTests({
-    environment: config.environment,
-    checks: config.smoke.checks,
-    tier: flags.tier as SmokeTier,
-    baseUrl: flags.baseUrl ?? config.smoke.baseUrl,
-    logDir: resolve(ctx.cwd, flags.logDir ?? config.deploy.logDir ?? '.'),
-    now: ctx.now,
-    onLine: (line) => ctx.stdout(`${line}\n`),
-  });
-  ctx.stdout(`\nsmoke ${report.passed ? 'passed' : 'FAILED'}: ${report.summary}\nlog: ${report.logPath}\n`);
+  const report = await withCancellation(
+    ctx,
+    (signal) =>
+      runSmokeTests({
+        environment: config.environment,
+        checks: config.smoke.checks,
+        tier: flags.tier as SmokeTier,
+        baseUrl: flags.baseUrl ?? config.smoke.baseUrl,
+        logDir: resolve(ctx.cwd, flags.logDir ?? config.deploy.logDir ?? '.'),
+        now: ctx.now,
+        onLine: (line) => ctx.stdout(`${line}\n`),
+        signal,
+      }),
+    'stopping the smoke checks and recording what ran',
+  );
+  const verdict = report.cancelled ? 'CANCELLED' : report.passed ? 'passed' : 'FAILED';
+  ctx.stdout(`\nsmoke ${verdict}: ${report.summary}\nlog: ${report.logPath}\n`);
   return report;
 }
 
