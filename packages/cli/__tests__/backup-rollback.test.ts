@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, exist
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHungGitHub } from '@guarded-rollout/fake-github';
+import { installArtifactRoutes, startFakeGitHub, startHungGitHub } from '@guarded-rollout/fake-github';
 import { cli } from './run-cli.js';
 import { cliBundle, ensureCliBundle } from './bundle.js';
 
@@ -147,6 +147,83 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
       );
     } finally {
       await hung.fake.stop();
+    }
+  }, 300_000);
+
+  it('Ctrl-C while the artifact download hangs (the bundled CLI, a real SIGINT): the prompt comes back at once, the partial download is removed', async () => {
+    ensureCliBundle();
+    const root = repoRoot();
+    let started!: () => void;
+    const downloading = new Promise<void>((r) => (started = r));
+    // The blob store answers with the zip's first bytes and then nothing: @actions/artifact, which
+    // takes no signal, would wait for it as long as the socket stays open.
+    const blobs = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-length': '1048576' });
+      res.write(Buffer.from('PK\x03\x04'));
+      started();
+    });
+    await new Promise<void>((r) => blobs.listen(0, '127.0.0.1', r));
+    const fake = await startFakeGitHub();
+    installArtifactRoutes(fake, {
+      listArtifacts: () => [
+        {
+          id: 70,
+          name: 'guarded-rollout-backup-production-run7001-attempt1',
+          sizeInBytes: 1048576,
+          createdAt: '2026-11-23T12:00:00Z',
+          expiresAt: '2027-02-21T12:00:00Z',
+          runId: 7001,
+          headSha: 'a'.repeat(40),
+          headBranch: 'main',
+        },
+      ],
+      downloadUrl: () => `http://127.0.0.1:${(blobs.address() as { port: number }).port}/blob/70.zip`,
+    });
+    const tmp = mkdtempSync(join(tmpdir(), 'cli-dl-tmp-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          cliBundle,
+          'rollback',
+          '--env',
+          'production',
+          '--backup-run-id',
+          '7001',
+          '--target',
+          'srv',
+          '--repo',
+          'octo-org/dhash',
+        ],
+        {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: root,
+            TMPDIR: tmp,
+            GITHUB_TOKEN: 'ghs_x',
+            GITHUB_API_URL: fake.url,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      await downloading;
+      const sentAt = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(Date.now() - sentAt).toBeLessThan(5000); // before: until the blob's socket closed
+      expect(stderr).toMatch(
+        /^received SIGINT: stopping the rollback \(a swap already begun is finished first\)\nerror: rollback refused: cancelled while downloading backup artifact guarded-rollout-backup-production-run7001-attempt1 \(id 70\) into .*; nothing was changed\n$/,
+      );
+      expect(readdirSync(tmp)).toEqual([]);
+      expect(readFileSync(join(root, 'srv/config.json'), 'utf8')).toBe('{"release":"1.0"}\n');
+    } finally {
+      blobs.closeAllConnections();
+      blobs.close();
+      await fake.stop();
     }
   }, 300_000);
 

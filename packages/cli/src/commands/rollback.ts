@@ -1,7 +1,7 @@
 // `guarded-rollout rollback`: verified, all-or-nothing restore of a backup into a target
 // directory, then restart, 3 consecutive OK health checks and smoke. The doorway onto
 // @guarded-rollout/archive's restoreBackup (the rollback action calls the same).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -249,15 +249,19 @@ export function registerRollback(program: Command, ctx: CliContext): void {
               ...ctx.env,
               ...(flags.repo ? { GITHUB_REPOSITORY: flags.repo } : {}),
             });
+            const destDir = mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-'));
             const fetched = await fetchBackup({
               environment,
               ...(flags.backupRunId ? { runId: Number(flags.backupRunId) } : {}),
               github: access,
-              destDir: mkdtempSync(join(tmpdir(), 'guarded-rollout-backup-')),
+              destDir,
               signal,
             }).catch((error: unknown) => {
-              if (error instanceof BackupFetchCancelledError)
+              if (error instanceof BackupFetchCancelledError) {
+                // The abandoned download's partial files: nothing reads them (the process exits).
+                rmSync(destDir, { recursive: true, force: true });
                 throw new CheckFailedError(`rollback refused: ${error.message}`);
+              }
               throw error;
             });
             ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
