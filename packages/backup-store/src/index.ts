@@ -12,6 +12,7 @@ import {
   CheckFailedError,
   ConfigError,
   deadlineFetch,
+  GITHUB_REQUEST_TIMEOUT_MS,
   NoAnswerError,
   untilAborted,
 } from '@guarded-rollout/config';
@@ -155,8 +156,6 @@ function repoParts(repository: string): { owner: string; repo: string } {
   return { owner: m[1]!, repo: m[2]! };
 }
 
-const REQUEST_TIMEOUT_MS = 30_000;
-
 /** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
 function client(github: GitHubAccess, signal?: AbortSignal): InstanceType<typeof Octokit> {
   return new Octokit({
@@ -165,7 +164,7 @@ function client(github: GitHubAccess, signal?: AbortSignal): InstanceType<typeof
     userAgent: 'guarded-rollout-backup-store',
     // Octokit takes no per-request timeout: one deadline per request (its answer read), which a
     // cancel also ends.
-    request: { fetch: deadlineFetch(github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, signal) },
+    request: { fetch: deadlineFetch(github.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS, signal) },
   });
 }
 

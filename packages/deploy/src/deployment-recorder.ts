@@ -7,7 +7,7 @@ import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
-import { ConfigError, deadlineFetch } from '@guarded-rollout/config';
+import { ConfigError, deadlineFetch, GITHUB_REQUEST_TIMEOUT_MS } from '@guarded-rollout/config';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
@@ -122,7 +122,7 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       auth: target.token,
       baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
       // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
-      request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
+      request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
       // 409 (commit-status gate) is GitHub's final word, not a transient failure.
       retry: {

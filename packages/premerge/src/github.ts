@@ -6,7 +6,13 @@ import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { CheckFailedError, ConfigError, deadlineFetch, NoAnswerError } from '@guarded-rollout/config';
+import {
+  CheckFailedError,
+  ConfigError,
+  deadlineFetch,
+  GITHUB_REQUEST_TIMEOUT_MS,
+  NoAnswerError,
+} from '@guarded-rollout/config';
 import { parseMember, type PrCheckPolicy } from './policy.js';
 import {
   evaluateSignoff,
@@ -49,7 +55,7 @@ export function createGitHubClient(token: string, apiUrl?: string, tuning: Clien
     baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'guarded-rollout-pr-check',
     // Octokit takes no per-request timeout: one deadline per request, its answer read.
-    request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? 30_000) },
+    request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
     retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
     throttle: {
       // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
