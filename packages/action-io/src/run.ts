@@ -11,6 +11,10 @@ export function maskSecret(secret: string | undefined): void {
 
 /** Runs an action body; expected errors become one `core.setFailed` line, bugs keep their stack. */
 export async function runAction(body: () => Promise<void>): Promise<void> {
+  // Node warns about deprecated calls made outside node_modules, and in a bundle every dependency
+  // is: the rollback's artifact download printed "DeprecationWarning: Buffer() is deprecated" (its
+  // unzip library) into the job log, about code the operator cannot change.
+  process.noDeprecation = true;
   try {
     await body();
   } catch (error) {
