@@ -41884,7 +41884,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3683);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3979);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2792);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -41898,7 +41898,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3979:
+/***/ 2792:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42329,6 +42329,10 @@ class NoAnswerError extends Error {
         this.name = 'NoAnswerError';
     }
 }
+/** How long one GitHub API request may go unanswered before it is given up (and retried where the
+ *  client retries): GitHub answers API requests within seconds. One value for every Octokit client
+ *  (the backup artifact lookup, pr-check, the deploy recorder). */
+const GITHUB_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
  * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
@@ -42650,6 +42654,10 @@ function maskSecret(secret) {
 }
 /** Runs an action body; expected errors become one `core.setFailed` line, bugs keep their stack. */
 async function runAction(body) {
+    // Node warns about deprecated calls made outside node_modules, and in a bundle every dependency
+    // is: the rollback's artifact download printed "DeprecationWarning: Buffer() is deprecated" (its
+    // unzip library) into the job log, about code the operator cannot change.
+    process.noDeprecation = true;
     try {
         await body();
     }
@@ -45502,7 +45510,7 @@ class GitHubDeploymentRecorder {
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
             // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
-            request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
+            request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
             retry: {
@@ -46203,10 +46211,12 @@ async function runCheck(check, url, doFetch, cancel) {
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = deadline.signal.reason instanceof deadline_DeadlineExceededError
+        const timedOut = deadline.signal.reason instanceof deadline_DeadlineExceededError;
+        const cancelled = !timedOut && cancel?.aborted === true;
+        const reason = timedOut
             ? `no response within ${durations_formatDuration(check.timeoutMs)}`
-            : cancel?.aborted
-                ? 'cancelled'
+            : cancelled
+                ? 'cancelled before it answered'
                 : `request failed: ${code ?? e.message}`;
         return {
             ...base,
@@ -46214,6 +46224,7 @@ async function runCheck(check, url, doFetch, cancel) {
             status: undefined,
             durationMs: performance.now() - started,
             problems: [reason],
+            ...(cancelled ? { cancelled: true } : {}),
         };
     }
     finally {
@@ -46238,29 +46249,37 @@ async function runSmokeTests(options) {
             break;
         const result = await runCheck(check, urls[i], options.fetch ?? fetch, options.signal);
         results.push(result);
-        const line = `${result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
+        const line = `${result.cancelled ? 'CANCELLED' : result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
         log.line(line);
         options.onLine?.(line);
     }
-    const failed = results.filter((r) => !r.passed);
-    const passed = selected.length > 0 && failed.length === 0;
-    const summary = selected.length === 0
-        ? `no ${options.tier === 'critical' ? 'critical ' : ''}smoke checks configured for ${options.environment}`
-        : failed.length === 0
-            ? `${results.length}/${results.length} ${options.tier} smoke checks passed`
-            : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
+    // A cancel between checks, or during one, leaves checks unrun: never a pass ("2/2 passed" of 5).
+    // (The loop stops early only on a cancel.)
+    const cancelled = results.length < selected.length || results.some((r) => r.cancelled);
+    const finished = results.filter((r) => !r.cancelled);
+    const failed = finished.filter((r) => !r.passed);
+    const passed = !cancelled && selected.length > 0 && failed.length === 0;
+    const summary = cancelled
+        ? `cancelled after ${finished.length} of ${selected.length} ${options.tier} smoke checks (${finished.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((f) => f.name).join(', ')}` : ''}); the rest were not run`
+        : selected.length === 0
+            ? `no ${options.tier === 'critical' ? 'critical ' : ''}smoke checks configured for ${options.environment}`
+            : failed.length === 0
+                ? `${results.length}/${results.length} ${options.tier} smoke checks passed`
+                : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
     log.finish(passed ? 'pass' : 'fail', summary, {
         tier: options.tier,
         checks: results.map((r) => ({
             name: r.name,
             tier: r.tier,
             passed: r.passed,
+            ...(r.cancelled ? { cancelled: true } : {}),
             status: r.status ?? null,
             duration_ms: Math.round(r.durationMs),
             problems: r.problems,
         })),
+        ...(cancelled ? { cancelled: true, not_run: selected.slice(results.length).map((c) => c.name) } : {}),
     });
-    return { passed, tier: options.tier, results, logPath: log.path, summary };
+    return { passed, cancelled, tier: options.tier, results, logPath: log.path, summary };
 }
 /** Throws CheckFailedError (exit 1) when the report failed; for doorways. */
 function assertSmokePassed(report) {
@@ -47004,8 +47023,6 @@ function assertKeep(value, field = 'keep') {
     return n;
 }
 
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 var external_fs_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_fs_, 2);
@@ -48320,34 +48337,24 @@ function safety_planExtraction(entries, manifest, linkTargets, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
-// Walks the included paths (files, directories, globs) without ever following a symlink, and
-// returns archive entries named relative to the base directory. Anything that would not restore
-// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
-// backup that exists can always be restored.
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: ./packages/archive/src/fserrors.ts
+// File system errors in words an operator can act on: one line naming the path and what to do.
+// Its own module so that what only reads a backup (verify.ts, extract.ts) does not load the
+// backup walk (collect.ts and its glob library).
 
-
-
-
-
-
-
-
-/** The entry's absolute path on disk. */
-function sourcePath(entry) {
-    return entry.abs ?? (0,external_node_path_namespaceObject.join)(entry.root, entry.path);
-}
 /** Why a file system error happened, in words an operator can act on. `access`: whether the
  *  failing step read a backup's source, read something else (the live tree), or wrote (backup
  *  directory, restore target, logs). */
-function collect_describeFsError(error, access = 'source') {
+function fserrors_describeFsError(error, access = 'source') {
     const e = error;
     switch (e.code) {
         case 'EACCES':
         case 'EPERM':
             // Root is refused a write only by what modes cannot grant: "run as its owner" would mislead.
-            if ((access === 'write' || access === 'backup-write') && collect_runsAsRoot())
-                return `not permitted even for root: ${collect_rootDenied('it or its directory')}`;
+            if ((access === 'write' || access === 'backup-write') && fserrors_runsAsRoot())
+                return `not permitted even for root: ${fserrors_rootDenied('it or its directory')}`;
             return access === 'write' || access === 'backup-write'
                 ? 'permission denied: run as a user that can write there, or fix its mode'
                 : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
@@ -48376,18 +48383,18 @@ function collect_describeFsError(error, access = 'source') {
     }
 }
 /** Why root is refused a write, when it is: what the mode bits cannot explain. */
-const collect_rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
-const collect_runsAsRoot = () => process.getuid?.() === 0;
+const fserrors_rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
+const fserrors_runsAsRoot = () => process.getuid?.() === 0;
 /** An error thrown by a file system call (it carries an errno code). isNativeError as well as
  *  instanceof: Node's own errors come from another realm when the code runs in a vm context (as
  *  under jest), where instanceof alone said no and the raw `EPERM: ...` text went out. */
-function collect_isFsError(error) {
+function fserrors_isFsError(error) {
     return ((error instanceof Error || external_node_util_.types.isNativeError(error)) &&
         typeof error.code === 'string' &&
         typeof error.syscall === 'string');
 }
 /** "cannot <verb> <path>: <why>" for a file system error, one line. */
-function collect_fsErrorLine(error, access) {
+function fserrors_fsErrorLine(error, access) {
     const verb = {
         mkdir: 'create the directory',
         open: access === 'read' ? 'open' : 'create',
@@ -48398,7 +48405,25 @@ function collect_fsErrorLine(error, access) {
         scandir: 'read the directory',
     };
     const path = error.path ? ` ${error.path}` : '';
-    return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${collect_describeFsError(error, access)}`;
+    return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${fserrors_describeFsError(error, access)}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+
+
+/** The entry's absolute path on disk. */
+function sourcePath(entry) {
+    return entry.abs ?? (0,external_node_path_namespaceObject.join)(entry.root, entry.path);
 }
 function nonRegularKind(stat) {
     if (stat.isFIFO())
@@ -48497,7 +48522,7 @@ function collectEntries(baseDir, paths, exclude = []) {
             return (0,external_node_fs_namespaceObject.readdirSync)(dir, { withFileTypes: true });
         }
         catch (error) {
-            throw new errors_ConfigError(`cannot read directory ${dir}: ${collect_describeFsError(error)}`, { field: 'paths' });
+            throw new errors_ConfigError(`cannot read directory ${dir}: ${fserrors_describeFsError(error)}`, { field: 'paths' });
         }
     };
     // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
@@ -48515,7 +48540,7 @@ function collectEntries(baseDir, paths, exclude = []) {
             return (0,external_node_fs_namespaceObject.lstatSync)(abs);
         }
         catch (error) {
-            throw new errors_ConfigError(`cannot read ${abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+            throw new errors_ConfigError(`cannot read ${abs}: ${fserrors_describeFsError(error)}`, { field: 'paths' });
         }
     };
     const walk = (root) => {
@@ -48614,9 +48639,9 @@ function logfile_openEvidenceLog(path, options, fix = 'choose a writable --log-d
         return new src_EvidenceLog(path, options);
     }
     catch (error) {
-        if (!collect_isFsError(error))
+        if (!fserrors_isFsError(error))
             throw error;
-        throw new errors_ConfigError(`log-dir: ${collect_fsErrorLine(error, 'write')}; the ${options.kind}.log goes there: ${fix}; nothing was changed`, { field: 'log-dir' });
+        throw new errors_ConfigError(`log-dir: ${fserrors_fsErrorLine(error, 'write')}; the ${options.kind}.log goes there: ${fix}; nothing was changed`, { field: 'log-dir' });
     }
 }
 
@@ -49620,7 +49645,7 @@ function sha256OfFileInWorker(path, onReady) {
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash here, before
  *  returning, even a large archive (no worker thread). */
 async function read_verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false) {
     let st;
@@ -50517,6 +50542,7 @@ function units_formatBytes(n) {
 
 
 
+
 /** Throws BackupCancelledError when the backup's signal has aborted. */
 function stopIfCancelled(signal, partial) {
     if (!signal?.aborted)
@@ -50680,9 +50706,9 @@ async function createBackup(options) {
 }
 /** A file system error in the backup directory, as one line naming it and what to do. */
 function outDirError(error, outDir) {
-    if (!collect_isFsError(error))
+    if (!fserrors_isFsError(error))
         return error;
-    return new BackupWriteError(`${collect_fsErrorLine(error, 'write')}; the backup directory ${outDir} must be writable (or choose another --out directory); nothing was written`);
+    return new BackupWriteError(`${fserrors_fsErrorLine(error, 'write')}; the backup directory ${outDir} must be writable (or choose another --out directory); nothing was written`);
 }
 /** Changed between two stats of one open file: the bytes read may mix two states. */
 function moved(a, b) {
@@ -50699,7 +50725,7 @@ function openSource(entry) {
         return (0,external_node_fs_namespaceObject.openSync)(sourcePath(entry), external_node_fs_namespaceObject.constants.O_RDONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW | external_node_fs_namespaceObject.constants.O_NONBLOCK);
     }
     catch (error) {
-        throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${collect_describeFsError(error)}`, { field: 'paths' });
+        throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${fserrors_describeFsError(error)}`, { field: 'paths' });
     }
 }
 function changedError(entry) {
@@ -50740,7 +50766,7 @@ function readSmallConsistent(entry, scratch) {
         catch (error) {
             if (error instanceof errors_ConfigError)
                 throw error;
-            throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${collect_describeFsError(error)}`, {
+            throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${fserrors_describeFsError(error)}`, {
                 field: 'paths',
             });
         }
@@ -50828,7 +50854,7 @@ async function streamLargeFile(zip, entry, level, pieces, checkCancel) {
                 n = (0,external_node_fs_namespaceObject.readSync)(fd, chunk, 0, PIECE_BYTES, size);
             }
             catch (error) {
-                throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${collect_describeFsError(error)}`, {
+                throw new errors_ConfigError(`cannot read ${sourcePath(entry)}: ${fserrors_describeFsError(error)}`, {
                     field: 'paths',
                 });
             }
@@ -50877,7 +50903,7 @@ async function writeArchive(p, options, level) {
         fd = (0,external_node_fs_namespaceObject.openSync)(tmpPath, 'wx', 0o644);
     }
     catch (error) {
-        throw new BackupWriteError(`cannot create ${tmpPath}: ${collect_describeFsError(error, 'backup-write')}`);
+        throw new BackupWriteError(`cannot create ${tmpPath}: ${fserrors_describeFsError(error, 'backup-write')}`);
     }
     const manifest = new ManifestWriter({
         format: MANIFEST_FORMAT,
@@ -51020,7 +51046,7 @@ async function writeArchive(p, options, level) {
                 throw error;
             const code = error.code;
             if (code)
-                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${collect_describeFsError(error, 'backup-write')}; nothing was kept`);
+                throw new BackupWriteError(`cannot write the backup ${tmpPath}: ${fserrors_describeFsError(error, 'backup-write')}; nothing was kept`);
             throw error;
         }
     }
@@ -51056,7 +51082,7 @@ async function writeArchive(p, options, level) {
             (0,external_node_fs_namespaceObject.rmSync)(sidecar, { force: true });
         (0,external_node_fs_namespaceObject.rmSync)((0,external_node_path_namespaceObject.join)(p.outDir, durable_partialName((0,external_node_path_namespaceObject.basename)(sidecar))), { force: true });
         (0,external_node_fs_namespaceObject.rmSync)(tmpPath, { force: true });
-        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${collect_describeFsError(error, 'backup-write')}; nothing was kept`);
+        throw new BackupWriteError(`cannot finish the backup ${p.finalPath}: ${fserrors_describeFsError(error, 'backup-write')}; nothing was kept`);
     }
     const deleted = options.keep !== undefined ? applyRetention(p.outDir, p.environment, options.keep, p.prefix) : [];
     return {
@@ -51672,6 +51698,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
 
+
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function health_waitForHealthStreak(options) {
     const required = options.required ?? 3;
@@ -51757,6 +51784,132 @@ function health_httpHealthProbe(url) {
             deadline.dispose();
         }
     };
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/verify.ts
+// Checking a backup without writing anything: its .sha256, central directory, manifest and every
+// entry's safety (and, deep, every entry's CRC-32 and SHA256). Its own module, apart from
+// restore.ts, so `guarded-rollout verify-backup` loads only what a check reads: not the backup
+// walk (tinyglobby), the evidence log, the health checks or the swap.
+
+
+
+
+
+
+
+
+
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await readManifest(archive, zipPath);
+    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
+    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
+    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
+    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
+    // ~0.08 s.
+    if (manifest.entries.length >= LARGE_ENTRIES) {
+        shareNames(archive, manifest);
+        new HeapGuard().collectGarbage(manifest.entries.length);
+    }
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Gives each manifest entry the central directory's string for its path when the two are equal,
+ *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
+ *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
+ *  archive order in the tool's backups; at the first entry out of step it stops. */
+function shareNames(archive, manifest) {
+    const entries = manifest.entries;
+    let k = 0;
+    for (const e of archive.entries) {
+        const m = entries[k];
+        if (m === undefined)
+            return;
+        if (m.path === e.name)
+            m.path = e.name;
+        else if (e.name !== `${m.path}/`) {
+            if (e.name === MANIFEST_ENTRY)
+                continue;
+            return;
+        }
+        k++;
+    }
+}
+/** A restore of this many entries or more hashes its archive on the main thread first, not on a
+ *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
+ *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
+ *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
+ *  thread: there the time is the point (it reads no file data). */
+const HASH_HERE_ENTRIES = (/* unused pure expression or super */ null && (LARGE_ENTRIES));
+/** The archive's central directory, found once for a restore (it decides where to hash and is
+ *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
+ *  again then and reports why, after the checksum. */
+function locatedForRestore(zipPath, caps) {
+    try {
+        return locateCentralDirectory(zipPath, caps.maxEntries);
+    }
+    catch {
+        return undefined; // reported by the checksum and the structure checks, in that order
+    }
+}
+/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
+ *  thread when large) while its central directory, manifest and entries are checked here. A
+ *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
+ *  this thread first (see HASH_HERE_ENTRIES). */
+async function verify_openVerified(zipPath, caps, restoring = false) {
+    let threadReady;
+    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
+    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
+    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
+    checksum.catch(() => undefined); // awaited below, whatever happens
+    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
+    let opened;
+    try {
+        const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
+        try {
+            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+        }
+        catch (error) {
+            archive.close();
+            throw error;
+        }
+    }
+    catch (error) {
+        await checksum; // an altered archive is reported as altered, not as the damage it causes
+        throw error;
+    }
+    try {
+        return { sha256: await checksum, ...opened };
+    }
+    catch (error) {
+        opened.archive.close();
+        throw error;
+    }
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function verifyBackup(zipPath, options = {}) {
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    const { sha256, archive, manifest, plan } = await verify_openVerified(zipPath, caps);
+    try {
+        if (options.deep ?? true)
+            await extractPlan(archive, new PlanTable(plan));
+        return { path: zipPath, sha256, manifest, plan };
+    }
+    finally {
+        archive.close();
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/archive/src/mounts.ts
@@ -51855,60 +52008,12 @@ function mounts_firstMountProblem(target, names) {
 
 
 
-
-
 async function withOpened(archive, body) {
     try {
         return await body(archive);
     }
     finally {
         archive.close();
-    }
-}
-async function readLinkTargets(archive) {
-    const targets = new Map();
-    for (const e of archive.entries) {
-        if (e.type === 'symlink')
-            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
-    }
-    return targets;
-}
-async function inspect(zipPath, archive, caps) {
-    const manifest = await readManifest(archive, zipPath);
-    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
-    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
-    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
-    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
-    // ~0.08 s.
-    if (manifest.entries.length >= LARGE_ENTRIES) {
-        shareNames(archive, manifest);
-        new HeapGuard().collectGarbage(manifest.entries.length);
-    }
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
-        caps,
-        source: zipPath,
-    });
-    return { manifest, plan };
-}
-/** Gives each manifest entry the central directory's string for its path when the two are equal,
- *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
- *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
- *  archive order in the tool's backups; at the first entry out of step it stops. */
-function shareNames(archive, manifest) {
-    const entries = manifest.entries;
-    let k = 0;
-    for (const e of archive.entries) {
-        const m = entries[k];
-        if (m === undefined)
-            return;
-        if (m.path === e.name)
-            m.path = e.name;
-        else if (e.name !== `${m.path}/`) {
-            if (e.name === MANIFEST_ENTRY)
-                continue;
-            return;
-        }
-        k++;
     }
 }
 /** At most what staging `plan` takes on a disk of `blockSize` blocks: every file rounded up to
@@ -51951,71 +52056,6 @@ function keptVersionsHint(target, keepPrevious, deferred = false) {
     return deferred
         ? `${what} (--keep-previous ${keepPrevious} had not deleted any: it does so before staging only when the free space looks short, and it looked enough, so something else may be filling the disk; delete those you no longer need)`
         : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
-}
-/** A restore of this many entries or more hashes its archive on the main thread first, not on a
- *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
- *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
- *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
- *  thread: there the time is the point (it reads no file data). */
-const HASH_HERE_ENTRIES = (/* unused pure expression or super */ null && (LARGE_ENTRIES));
-/** The archive's central directory, found once for a restore (it decides where to hash and is
- *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
- *  again then and reports why, after the checksum. */
-function locatedForRestore(zipPath, caps) {
-    try {
-        return locateCentralDirectory(zipPath, caps.maxEntries);
-    }
-    catch {
-        return undefined; // reported by the checksum and the structure checks, in that order
-    }
-}
-/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
- *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
- *  this thread first (see HASH_HERE_ENTRIES). */
-async function openVerified(zipPath, caps, restoring = false) {
-    let threadReady;
-    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
-    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
-    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
-    checksum.catch(() => undefined); // awaited below, whatever happens
-    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
-    let opened;
-    try {
-        const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
-        try {
-            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
-        }
-        catch (error) {
-            archive.close();
-            throw error;
-        }
-    }
-    catch (error) {
-        await checksum; // an altered archive is reported as altered, not as the damage it causes
-        throw error;
-    }
-    try {
-        return { sha256: await checksum, ...opened };
-    }
-    catch (error) {
-        opened.archive.close();
-        throw error;
-    }
-}
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-async function verifyBackup(zipPath, options = {}) {
-    const caps = { ...DEFAULT_CAPS, ...options.caps };
-    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
-    try {
-        if (options.deep ?? true)
-            await extractPlan(archive, new PlanTable(plan));
-        return { path: zipPath, sha256, manifest, plan };
-    }
-    finally {
-        archive.close();
-    }
 }
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
@@ -52944,6 +52984,8 @@ async function runRollback(options) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./packages/deploy/src/backup-first.ts
 // --backup-first: the environment's backup settings handed to @guarded-rollout/archive's
 // createBackup (the same call `guarded-rollout backup` makes), as a BackupProvider for runDeploy.
@@ -53107,16 +53149,20 @@ async function run() {
         }));
         let smokeResult = 'skipped';
         let smokeSummary = '';
-        if (result.status === 'succeeded' && inputs.smokeTier !== 'none') {
-            const report = await runSmokeTests({
+        const smokeTier = inputs.smokeTier;
+        if (result.status === 'succeeded' && smokeTier !== 'none') {
+            // A cancel here ends the check in flight and starts no other: the step reports at once,
+            // within the runner's 10 s, instead of dying on the SIGINT with no line.
+            const report = await withRunnerCancel('stopping the smoke checks (the deploy itself is done) and recording what ran', (signal) => runSmokeTests({
                 environment: inputs.settings.environment,
                 checks: inputs.config.smoke.checks,
-                tier: inputs.smokeTier,
+                tier: smokeTier,
                 baseUrl: inputs.smokeBaseUrl ?? inputs.config.smoke.baseUrl,
                 logDir: inputs.settings.logDir,
                 onLine: (line) => lib_core/* info */.pq(line),
-            });
-            smokeResult = report.passed ? 'passed' : 'failed';
+                signal,
+            }));
+            smokeResult = report.cancelled ? 'cancelled' : report.passed ? 'passed' : 'failed';
             smokeSummary = report.summary;
         }
         lib_core/* saveState */.LZ('finished', 'true');
@@ -53148,6 +53194,8 @@ async function run() {
             throw new errors_CheckFailedError(`deploy ${result.status}: ${hide(result.summary)} (log: ${result.logPath})`);
         if (smokeResult === 'failed')
             throw new errors_CheckFailedError(`smoke tests failed after the deploy: ${smokeSummary}`);
+        if (smokeResult === 'cancelled')
+            throw new errors_CheckFailedError(`the deploy succeeded, but its smoke tests were ${smokeSummary}: the release is live and not smoke-tested; run them with guarded-rollout smoke --env ${inputs.settings.environment} --tier ${inputs.smokeTier}`);
     });
 }
 /** `runs.post`: if main never finished (killed, crashed), say so and close the GitHub Deployment. */

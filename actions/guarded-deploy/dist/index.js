@@ -51136,7 +51136,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(23326);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(31436);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80661);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -51150,7 +51150,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 31436:
+/***/ 80661:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51587,6 +51587,10 @@ class deadline_NoAnswerError extends Error {
         this.name = 'NoAnswerError';
     }
 }
+/** How long one GitHub API request may go unanswered before it is given up (and retried where the
+ *  client retries): GitHub answers API requests within seconds. One value for every Octokit client
+ *  (the backup artifact lookup, pr-check, the deploy recorder). */
+const deadline_GITHUB_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
  * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
@@ -51907,6 +51911,10 @@ function maskSecret(secret) {
 }
 /** Runs an action body; expected errors become one `core.setFailed` line, bugs keep their stack. */
 async function runAction(body) {
+    // Node warns about deprecated calls made outside node_modules, and in a bundle every dependency
+    // is: the rollback's artifact download printed "DeprecationWarning: Buffer() is deprecated" (its
+    // unzip library) into the job log, about code the operator cannot change.
+    process.noDeprecation = true;
     try {
         await body();
     }
@@ -52702,7 +52710,7 @@ class GitHubDeploymentRecorder {
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
             // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
-            request: { fetch: deadline_deadlineFetch(target.attemptTimeoutMs ?? 30_000) },
+            request: { fetch: deadline_deadlineFetch(target.attemptTimeoutMs ?? deadline_GITHUB_REQUEST_TIMEOUT_MS) },
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
             retry: {
@@ -53397,10 +53405,12 @@ async function runCheck(check, url, doFetch, cancel) {
     catch (error) {
         const e = error;
         const code = e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message;
-        const reason = deadline.signal.reason instanceof DeadlineExceededError
+        const timedOut = deadline.signal.reason instanceof DeadlineExceededError;
+        const cancelled = !timedOut && cancel?.aborted === true;
+        const reason = timedOut
             ? `no response within ${durations_formatDuration(check.timeoutMs)}`
-            : cancel?.aborted
-                ? 'cancelled'
+            : cancelled
+                ? 'cancelled before it answered'
                 : `request failed: ${code ?? e.message}`;
         return {
             ...base,
@@ -53408,6 +53418,7 @@ async function runCheck(check, url, doFetch, cancel) {
             status: undefined,
             durationMs: performance.now() - started,
             problems: [reason],
+            ...(cancelled ? { cancelled: true } : {}),
         };
     }
     finally {
@@ -53432,29 +53443,37 @@ async function runSmokeTests(options) {
             break;
         const result = await runCheck(check, urls[i], options.fetch ?? fetch, options.signal);
         results.push(result);
-        const line = `${result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
+        const line = `${result.cancelled ? 'CANCELLED' : result.passed ? 'PASS' : 'FAIL'} [${check.tier}] ${check.name}: ${check.method} ${result.url} → ${result.status ?? '-'} in ${Math.round(result.durationMs)}ms${result.problems.length ? ` — ${result.problems.join('; ')}` : ''}`;
         log.line(line);
         options.onLine?.(line);
     }
-    const failed = results.filter((r) => !r.passed);
-    const passed = selected.length > 0 && failed.length === 0;
-    const summary = selected.length === 0
-        ? `no ${options.tier === 'critical' ? 'critical ' : ''}smoke checks configured for ${options.environment}`
-        : failed.length === 0
-            ? `${results.length}/${results.length} ${options.tier} smoke checks passed`
-            : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
+    // A cancel between checks, or during one, leaves checks unrun: never a pass ("2/2 passed" of 5).
+    // (The loop stops early only on a cancel.)
+    const cancelled = results.length < selected.length || results.some((r) => r.cancelled);
+    const finished = results.filter((r) => !r.cancelled);
+    const failed = finished.filter((r) => !r.passed);
+    const passed = !cancelled && selected.length > 0 && failed.length === 0;
+    const summary = cancelled
+        ? `cancelled after ${finished.length} of ${selected.length} ${options.tier} smoke checks (${finished.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((f) => f.name).join(', ')}` : ''}); the rest were not run`
+        : selected.length === 0
+            ? `no ${options.tier === 'critical' ? 'critical ' : ''}smoke checks configured for ${options.environment}`
+            : failed.length === 0
+                ? `${results.length}/${results.length} ${options.tier} smoke checks passed`
+                : `${failed.length} of ${results.length} ${options.tier} smoke checks failed: ${failed.map((f) => f.name).join(', ')}`;
     log.finish(passed ? 'pass' : 'fail', summary, {
         tier: options.tier,
         checks: results.map((r) => ({
             name: r.name,
             tier: r.tier,
             passed: r.passed,
+            ...(r.cancelled ? { cancelled: true } : {}),
             status: r.status ?? null,
             duration_ms: Math.round(r.durationMs),
             problems: r.problems,
         })),
+        ...(cancelled ? { cancelled: true, not_run: selected.slice(results.length).map((c) => c.name) } : {}),
     });
-    return { passed, tier: options.tier, results, logPath: log.path, summary };
+    return { passed, cancelled, tier: options.tier, results, logPath: log.path, summary };
 }
 /** Throws CheckFailedError (exit 1) when the report failed; for doorways. */
 function assertSmokePassed(report) {
@@ -54198,8 +54217,6 @@ function assertKeep(value, field = 'keep') {
     return n;
 }
 
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(57975);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(79896);
 var external_fs_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_fs_, 2);
@@ -55514,23 +55531,13 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
-// Walks the included paths (files, directories, globs) without ever following a symlink, and
-// returns archive entries named relative to the base directory. Anything that would not restore
-// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
-// backup that exists can always be restored.
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(57975);
+;// CONCATENATED MODULE: ./packages/archive/src/fserrors.ts
+// File system errors in words an operator can act on: one line naming the path and what to do.
+// Its own module so that what only reads a backup (verify.ts, extract.ts) does not load the
+// backup walk (collect.ts and its glob library).
 
-
-
-
-
-
-
-
-/** The entry's absolute path on disk. */
-function sourcePath(entry) {
-    return entry.abs ?? (0,external_node_path_.join)(entry.root, entry.path);
-}
 /** Why a file system error happened, in words an operator can act on. `access`: whether the
  *  failing step read a backup's source, read something else (the live tree), or wrote (backup
  *  directory, restore target, logs). */
@@ -55593,6 +55600,24 @@ function fsErrorLine(error, access) {
     };
     const path = error.path ? ` ${error.path}` : '';
     return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${describeFsError(error, access)}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+
+
+/** The entry's absolute path on disk. */
+function sourcePath(entry) {
+    return entry.abs ?? (0,external_node_path_.join)(entry.root, entry.path);
 }
 function nonRegularKind(stat) {
     if (stat.isFIFO())
@@ -56814,7 +56839,7 @@ function sha256OfFileInWorker(path, onReady) {
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash here, before
  *  returning, even a large archive (no worker thread). */
 async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false) {
     let st;
@@ -57687,6 +57712,7 @@ function formatBytes(n) {
 // fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
 // unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
 // worst an orphan `.sha256` (no zip), which no `dhash_*.zip` glob matches and the next backup sweeps.
+
 
 
 
@@ -58866,6 +58892,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
 
+
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function waitForHealthStreak(options) {
     const required = options.required ?? 3;
@@ -59109,6 +59136,132 @@ class plantable_PlanTable {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/archive/src/verify.ts
+// Checking a backup without writing anything: its .sha256, central directory, manifest and every
+// entry's safety (and, deep, every entry's CRC-32 and SHA256). Its own module, apart from
+// restore.ts, so `guarded-rollout verify-backup` loads only what a check reads: not the backup
+// walk (tinyglobby), the evidence log, the health checks or the swap.
+
+
+
+
+
+
+
+
+
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await read_readManifest(archive, zipPath);
+    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
+    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
+    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
+    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
+    // ~0.08 s.
+    if (manifest.entries.length >= LARGE_ENTRIES) {
+        shareNames(archive, manifest);
+        new HeapGuard().collectGarbage(manifest.entries.length);
+    }
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Gives each manifest entry the central directory's string for its path when the two are equal,
+ *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
+ *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
+ *  archive order in the tool's backups; at the first entry out of step it stops. */
+function shareNames(archive, manifest) {
+    const entries = manifest.entries;
+    let k = 0;
+    for (const e of archive.entries) {
+        const m = entries[k];
+        if (m === undefined)
+            return;
+        if (m.path === e.name)
+            m.path = e.name;
+        else if (e.name !== `${m.path}/`) {
+            if (e.name === MANIFEST_ENTRY)
+                continue;
+            return;
+        }
+        k++;
+    }
+}
+/** A restore of this many entries or more hashes its archive on the main thread first, not on a
+ *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
+ *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
+ *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
+ *  thread: there the time is the point (it reads no file data). */
+const HASH_HERE_ENTRIES = LARGE_ENTRIES;
+/** The archive's central directory, found once for a restore (it decides where to hash and is
+ *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
+ *  again then and reports why, after the checksum. */
+function locatedForRestore(zipPath, caps) {
+    try {
+        return locateCentralDirectory(zipPath, caps.maxEntries);
+    }
+    catch {
+        return undefined; // reported by the checksum and the structure checks, in that order
+    }
+}
+/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
+ *  thread when large) while its central directory, manifest and entries are checked here. A
+ *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
+ *  this thread first (see HASH_HERE_ENTRIES). */
+async function openVerified(zipPath, caps, restoring = false) {
+    let threadReady;
+    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
+    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
+    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
+    checksum.catch(() => undefined); // awaited below, whatever happens
+    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
+    let opened;
+    try {
+        const archive = await read_openArchive(zipPath, caps.maxEntries, ready, location);
+        try {
+            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+        }
+        catch (error) {
+            archive.close();
+            throw error;
+        }
+    }
+    catch (error) {
+        await checksum; // an altered archive is reported as altered, not as the damage it causes
+        throw error;
+    }
+    try {
+        return { sha256: await checksum, ...opened };
+    }
+    catch (error) {
+        opened.archive.close();
+        throw error;
+    }
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function verify_verifyBackup(zipPath, options = {}) {
+    const caps = { ...DEFAULT_CAPS, ...options.caps };
+    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
+    try {
+        if (options.deep ?? true)
+            await extractPlan(archive, new PlanTable(plan));
+        return { path: zipPath, sha256, manifest, plan };
+    }
+    finally {
+        archive.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/archive/src/mounts.ts
 // Mount points a restore must not touch: a root it replaces is renamed aside, and a mount point
 // cannot be renamed (EBUSY, found only after staging), while a file system mounted *inside* a root
@@ -59205,60 +59358,12 @@ function firstMountProblem(target, names) {
 
 
 
-
-
 async function withOpened(archive, body) {
     try {
         return await body(archive);
     }
     finally {
         archive.close();
-    }
-}
-async function readLinkTargets(archive) {
-    const targets = new Map();
-    for (const e of archive.entries) {
-        if (e.type === 'symlink')
-            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
-    }
-    return targets;
-}
-async function inspect(zipPath, archive, caps) {
-    const manifest = await read_readManifest(archive, zipPath);
-    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
-    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
-    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
-    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
-    // ~0.08 s.
-    if (manifest.entries.length >= LARGE_ENTRIES) {
-        shareNames(archive, manifest);
-        new HeapGuard().collectGarbage(manifest.entries.length);
-    }
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
-        caps,
-        source: zipPath,
-    });
-    return { manifest, plan };
-}
-/** Gives each manifest entry the central directory's string for its path when the two are equal,
- *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
- *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
- *  archive order in the tool's backups; at the first entry out of step it stops. */
-function shareNames(archive, manifest) {
-    const entries = manifest.entries;
-    let k = 0;
-    for (const e of archive.entries) {
-        const m = entries[k];
-        if (m === undefined)
-            return;
-        if (m.path === e.name)
-            m.path = e.name;
-        else if (e.name !== `${m.path}/`) {
-            if (e.name === MANIFEST_ENTRY)
-                continue;
-            return;
-        }
-        k++;
     }
 }
 /** At most what staging `plan` takes on a disk of `blockSize` blocks: every file rounded up to
@@ -59301,71 +59406,6 @@ function keptVersionsHint(target, keepPrevious, deferred = false) {
     return deferred
         ? `${what} (--keep-previous ${keepPrevious} had not deleted any: it does so before staging only when the free space looks short, and it looked enough, so something else may be filling the disk; delete those you no longer need)`
         : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
-}
-/** A restore of this many entries or more hashes its archive on the main thread first, not on a
- *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
- *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
- *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
- *  thread: there the time is the point (it reads no file data). */
-const HASH_HERE_ENTRIES = LARGE_ENTRIES;
-/** The archive's central directory, found once for a restore (it decides where to hash and is
- *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
- *  again then and reports why, after the checksum. */
-function locatedForRestore(zipPath, caps) {
-    try {
-        return locateCentralDirectory(zipPath, caps.maxEntries);
-    }
-    catch {
-        return undefined; // reported by the checksum and the structure checks, in that order
-    }
-}
-/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
- *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
- *  this thread first (see HASH_HERE_ENTRIES). */
-async function openVerified(zipPath, caps, restoring = false) {
-    let threadReady;
-    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
-    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
-    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
-    checksum.catch(() => undefined); // awaited below, whatever happens
-    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
-    let opened;
-    try {
-        const archive = await read_openArchive(zipPath, caps.maxEntries, ready, location);
-        try {
-            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
-        }
-        catch (error) {
-            archive.close();
-            throw error;
-        }
-    }
-    catch (error) {
-        await checksum; // an altered archive is reported as altered, not as the damage it causes
-        throw error;
-    }
-    try {
-        return { sha256: await checksum, ...opened };
-    }
-    catch (error) {
-        opened.archive.close();
-        throw error;
-    }
-}
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-async function restore_verifyBackup(zipPath, options = {}) {
-    const caps = { ...DEFAULT_CAPS, ...options.caps };
-    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
-    try {
-        if (options.deep ?? true)
-            await extractPlan(archive, new PlanTable(plan));
-        return { path: zipPath, sha256, manifest, plan };
-    }
-    finally {
-        archive.close();
-    }
 }
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
@@ -60294,6 +60334,8 @@ async function rollback_runRollback(options) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./packages/deploy/src/backup-first.ts
 // --backup-first: the environment's backup settings handed to @guarded-rollout/archive's
 // createBackup (the same call `guarded-rollout backup` makes), as a BackupProvider for runDeploy.
@@ -60847,7 +60889,6 @@ function repoParts(repository) {
         });
     return { owner: m[1], repo: m[2] };
 }
-const REQUEST_TIMEOUT_MS = 30_000;
 /** Octokit whose every request (its answer read too) ends at the timeout or the cancel. */
 function client(github, signal) {
     return new Octokit({
@@ -60856,7 +60897,7 @@ function client(github, signal) {
         userAgent: 'guarded-rollout-backup-store',
         // Octokit takes no per-request timeout: one deadline per request (its answer read), which a
         // cancel also ends.
-        request: { fetch: deadlineFetch(github.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, signal) },
+        request: { fetch: deadlineFetch(github.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS, signal) },
     });
 }
 function describeHttp(error) {
@@ -84030,8 +84071,10 @@ async function runGuardedDeploy(options, world) {
                 onLine: (line) => log.info(line),
                 signal,
             });
-            out.smoke = report.passed ? 'passed' : 'failed';
             note(`Smoke: ${report.summary}.`);
+            if (report.cancelled)
+                return; // recorded as the run's cancel below, never as a smoke failure
+            out.smoke = report.passed ? 'passed' : 'failed';
             if (!report.passed)
                 rollbackReason = `critical smoke tests failed: ${report.summary}`;
         });

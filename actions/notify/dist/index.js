@@ -43628,6 +43628,10 @@ class NoAnswerError extends Error {
         this.name = 'NoAnswerError';
     }
 }
+/** How long one GitHub API request may go unanswered before it is given up (and retried where the
+ *  client retries): GitHub answers API requests within seconds. One value for every Octokit client
+ *  (the backup artifact lookup, pr-check, the deploy recorder). */
+const GITHUB_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
  * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
@@ -43948,6 +43952,10 @@ function maskSecret(secret) {
 }
 /** Runs an action body; expected errors become one `core.setFailed` line, bugs keep their stack. */
 async function runAction(body) {
+    // Node warns about deprecated calls made outside node_modules, and in a bundle every dependency
+    // is: the rollback's artifact download printed "DeprecationWarning: Buffer() is deprecated" (its
+    // unzip library) into the job log, about code the operator cannot change.
+    process.noDeprecation = true;
     try {
         await body();
     }

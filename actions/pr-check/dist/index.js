@@ -36510,7 +36510,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4173);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2317);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -36519,7 +36519,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4173:
+/***/ 2317:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39826,6 +39826,10 @@ class NoAnswerError extends Error {
         this.name = 'NoAnswerError';
     }
 }
+/** How long one GitHub API request may go unanswered before it is given up (and retried where the
+ *  client retries): GitHub answers API requests within seconds. One value for every Octokit client
+ *  (the backup artifact lookup, pr-check, the deploy recorder). */
+const GITHUB_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * A `fetch` for clients that take none of their own timeouts (Octokit): each request, its answer
  * read to the end, ends after `timeoutMs` (NoAnswerError), or when `parent` or the request's own
@@ -40146,6 +40150,10 @@ function maskSecret(secret) {
 }
 /** Runs an action body; expected errors become one `core.setFailed` line, bugs keep their stack. */
 async function runAction(body) {
+    // Node warns about deprecated calls made outside node_modules, and in a bundle every dependency
+    // is: the rollback's artifact download printed "DeprecationWarning: Buffer() is deprecated" (its
+    // unzip library) into the job log, about code the operator cannot change.
+    process.noDeprecation = true;
     try {
         await body();
     }
@@ -43856,7 +43864,7 @@ function createGitHubClient(token, apiUrl, tuning = {}) {
         baseUrl: (apiUrl || 'https://api.github.com').replace(/\/+$/, ''),
         userAgent: 'guarded-rollout-pr-check',
         // Octokit takes no per-request timeout: one deadline per request, its answer read.
-        request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? 30_000) },
+        request: { fetch: deadlineFetch(tuning.requestTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
         retry: { retries: tuning.retries ?? 3, retryAfterBaseValue: tuning.retryBaseMs ?? 1000 },
         throttle: {
             // The plugin's limiters are module-wide and keyed by id: one key per client keeps its
@@ -44680,8 +44688,6 @@ function assertKeep(value, field = 'keep') {
     return n;
 }
 
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
 ;// CONCATENATED MODULE: external "node:v8"
 const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:v8");
 ;// CONCATENATED MODULE: external "node:vm"
@@ -45105,34 +45111,24 @@ function planExtraction(entries, manifest, linkTargets, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
-// Walks the included paths (files, directories, globs) without ever following a symlink, and
-// returns archive entries named relative to the base directory. Anything that would not restore
-// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
-// backup that exists can always be restored.
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: ./packages/archive/src/fserrors.ts
+// File system errors in words an operator can act on: one line naming the path and what to do.
+// Its own module so that what only reads a backup (verify.ts, extract.ts) does not load the
+// backup walk (collect.ts and its glob library).
 
-
-
-
-
-
-
-
-/** The entry's absolute path on disk. */
-function collect_sourcePath(entry) {
-    return entry.abs ?? join(entry.root, entry.path);
-}
 /** Why a file system error happened, in words an operator can act on. `access`: whether the
  *  failing step read a backup's source, read something else (the live tree), or wrote (backup
  *  directory, restore target, logs). */
-function collect_describeFsError(error, access = 'source') {
+function fserrors_describeFsError(error, access = 'source') {
     const e = error;
     switch (e.code) {
         case 'EACCES':
         case 'EPERM':
             // Root is refused a write only by what modes cannot grant: "run as its owner" would mislead.
-            if ((access === 'write' || access === 'backup-write') && collect_runsAsRoot())
-                return `not permitted even for root: ${collect_rootDenied('it or its directory')}`;
+            if ((access === 'write' || access === 'backup-write') && fserrors_runsAsRoot())
+                return `not permitted even for root: ${fserrors_rootDenied('it or its directory')}`;
             return access === 'write' || access === 'backup-write'
                 ? 'permission denied: run as a user that can write there, or fix its mode'
                 : `permission denied: run as a user that can read it, or fix its mode${access === 'source' ? ' (or leave it out of the paths)' : ''}`;
@@ -45161,18 +45157,18 @@ function collect_describeFsError(error, access = 'source') {
     }
 }
 /** Why root is refused a write, when it is: what the mode bits cannot explain. */
-const collect_rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
-const collect_runsAsRoot = () => process.getuid?.() === 0;
+const fserrors_rootDenied = (what) => `${what} is probably immutable or append-only (lsattr -d shows i or a; chattr -i or -a clears it), or a security module (SELinux, AppArmor) denies it`;
+const fserrors_runsAsRoot = () => process.getuid?.() === 0;
 /** An error thrown by a file system call (it carries an errno code). isNativeError as well as
  *  instanceof: Node's own errors come from another realm when the code runs in a vm context (as
  *  under jest), where instanceof alone said no and the raw `EPERM: ...` text went out. */
-function collect_isFsError(error) {
+function fserrors_isFsError(error) {
     return ((error instanceof Error || types.isNativeError(error)) &&
         typeof error.code === 'string' &&
         typeof error.syscall === 'string');
 }
 /** "cannot <verb> <path>: <why>" for a file system error, one line. */
-function collect_fsErrorLine(error, access) {
+function fserrors_fsErrorLine(error, access) {
     const verb = {
         mkdir: 'create the directory',
         open: access === 'read' ? 'open' : 'create',
@@ -45183,7 +45179,25 @@ function collect_fsErrorLine(error, access) {
         scandir: 'read the directory',
     };
     const path = error.path ? ` ${error.path}` : '';
-    return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${collect_describeFsError(error, access)}`;
+    return `cannot ${verb[error.syscall ?? ''] ?? error.syscall}${path}: ${fserrors_describeFsError(error, access)}`;
+}
+
+;// CONCATENATED MODULE: ./packages/archive/src/collect.ts
+// Walks the included paths (files, directories, globs) without ever following a symlink, and
+// returns archive entries named relative to the base directory. Anything that would not restore
+// safely (a path outside the base, a link escaping it) is refused here, at backup time, so a
+// backup that exists can always be restored.
+
+
+
+
+
+
+
+
+/** The entry's absolute path on disk. */
+function collect_sourcePath(entry) {
+    return entry.abs ?? join(entry.root, entry.path);
 }
 function nonRegularKind(stat) {
     if (stat.isFIFO())
@@ -45282,7 +45296,7 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
             return readdirSync(dir, { withFileTypes: true });
         }
         catch (error) {
-            throw new ConfigError(`cannot read directory ${dir}: ${collect_describeFsError(error)}`, { field: 'paths' });
+            throw new ConfigError(`cannot read directory ${dir}: ${describeFsError(error)}`, { field: 'paths' });
         }
     };
     // A name that is not valid UTF-8 cannot be stored so that it restores as the same bytes.
@@ -45300,7 +45314,7 @@ function collect_collectEntries(baseDir, paths, exclude = []) {
             return lstatSync(abs);
         }
         catch (error) {
-            throw new ConfigError(`cannot read ${abs}: ${collect_describeFsError(error)}`, { field: 'paths' });
+            throw new ConfigError(`cannot read ${abs}: ${describeFsError(error)}`, { field: 'paths' });
         }
     };
     const walk = (root) => {
@@ -46544,7 +46558,7 @@ function sha256OfFileInWorker(path, onReady) {
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in restore.ts). `onThisThread`: hash here, before
+ *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash here, before
  *  returning, even a large archive (no worker thread). */
 async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false) {
     let st;
@@ -47406,6 +47420,7 @@ function process_describeCommandResult(result, timeoutMs) {
 // fsynced; then its `.sha256` is written (atomically) and only then is the zip hard-linked to its
 // unique name, so at every instant each `dhash_*.zip` has its `.sha256`: a killed backup leaves at
 // worst an orphan `.sha256` (no zip), which no `dhash_*.zip` glob matches and the next backup sweeps.
+
 
 
 
@@ -48548,7 +48563,7 @@ async function extract_extractPlan(archive, table, options = {}) {
         if (error instanceof FileWriteError && error.integrity)
             throw new errors_BackupIntegrityError(error.message);
         if (error instanceof FileWriteError)
-            throw Object.assign(new Error(error.path ? `cannot write ${error.path}: ${collect_describeFsError(error, 'write')}` : error.message), { code: error.code });
+            throw Object.assign(new Error(error.path ? `cannot write ${error.path}: ${fserrors_describeFsError(error, 'write')}` : error.message), { code: error.code });
         throw error;
     }
     finally {
@@ -48584,6 +48599,7 @@ async function extract_extractPlan(archive, table, options = {}) {
 ;// CONCATENATED MODULE: ./packages/archive/src/health.ts
 // Post-restore validation: N consecutive OK health checks. The loop is pure (clock, sleep and the
 // probe are injected) so tests run without waiting; the real HTTP GET lives in `httpHealthProbe`.
+
 
 /** Polls until `required` consecutive checks pass; any failure resets the streak. */
 async function health_waitForHealthStreak(options) {
@@ -48828,6 +48844,132 @@ class plantable_PlanTable {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/archive/src/verify.ts
+// Checking a backup without writing anything: its .sha256, central directory, manifest and every
+// entry's safety (and, deep, every entry's CRC-32 and SHA256). Its own module, apart from
+// restore.ts, so `guarded-rollout verify-backup` loads only what a check reads: not the backup
+// walk (tinyglobby), the evidence log, the health checks or the swap.
+
+
+
+
+
+
+
+
+
+async function readLinkTargets(archive) {
+    const targets = new Map();
+    for (const e of archive.entries) {
+        if (e.type === 'symlink')
+            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
+    }
+    return targets;
+}
+async function inspect(zipPath, archive, caps) {
+    const manifest = await readManifest(archive, zipPath);
+    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
+    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
+    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
+    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
+    // ~0.08 s.
+    if (manifest.entries.length >= LARGE_ENTRIES) {
+        shareNames(archive, manifest);
+        new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
+    }
+    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
+        caps,
+        source: zipPath,
+    });
+    return { manifest, plan };
+}
+/** Gives each manifest entry the central directory's string for its path when the two are equal,
+ *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
+ *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
+ *  archive order in the tool's backups; at the first entry out of step it stops. */
+function shareNames(archive, manifest) {
+    const entries = manifest.entries;
+    let k = 0;
+    for (const e of archive.entries) {
+        const m = entries[k];
+        if (m === undefined)
+            return;
+        if (m.path === e.name)
+            m.path = e.name;
+        else if (e.name !== `${m.path}/`) {
+            if (e.name === manifest_MANIFEST_ENTRY)
+                continue;
+            return;
+        }
+        k++;
+    }
+}
+/** A restore of this many entries or more hashes its archive on the main thread first, not on a
+ *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
+ *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
+ *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
+ *  thread: there the time is the point (it reads no file data). */
+const HASH_HERE_ENTRIES = LARGE_ENTRIES;
+/** The archive's central directory, found once for a restore (it decides where to hash and is
+ *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
+ *  again then and reports why, after the checksum. */
+function locatedForRestore(zipPath, caps) {
+    try {
+        return locateCentralDirectory(zipPath, caps.maxEntries);
+    }
+    catch {
+        return undefined; // reported by the checksum and the structure checks, in that order
+    }
+}
+/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
+ *  thread when large) while its central directory, manifest and entries are checked here. A
+ *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
+ *  this thread first (see HASH_HERE_ENTRIES). */
+async function verify_openVerified(zipPath, caps, restoring = false) {
+    let threadReady;
+    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
+    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
+    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
+    checksum.catch(() => undefined); // awaited below, whatever happens
+    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
+    let opened;
+    try {
+        const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
+        try {
+            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+        }
+        catch (error) {
+            archive.close();
+            throw error;
+        }
+    }
+    catch (error) {
+        await checksum; // an altered archive is reported as altered, not as the damage it causes
+        throw error;
+    }
+    try {
+        return { sha256: await checksum, ...opened };
+    }
+    catch (error) {
+        opened.archive.close();
+        throw error;
+    }
+}
+/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
+ *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
+async function verify_verifyBackup(zipPath, options = {}) {
+    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
+    const { sha256, archive, manifest, plan } = await verify_openVerified(zipPath, caps);
+    try {
+        if (options.deep ?? true)
+            await extract_extractPlan(archive, new plantable_PlanTable(plan));
+        return { path: zipPath, sha256, manifest, plan };
+    }
+    finally {
+        archive.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/archive/src/mounts.ts
 // Mount points a restore must not touch: a root it replaces is renamed aside, and a mount point
 // cannot be renamed (EBUSY, found only after staging), while a file system mounted *inside* a root
@@ -48924,60 +49066,12 @@ function mounts_firstMountProblem(target, names) {
 
 
 
-
-
 async function withOpened(archive, body) {
     try {
         return await body(archive);
     }
     finally {
         archive.close();
-    }
-}
-async function readLinkTargets(archive) {
-    const targets = new Map();
-    for (const e of archive.entries) {
-        if (e.type === 'symlink')
-            targets.set(e, (await readSmallEntry(archive, e, 4096)).toString('utf8'));
-    }
-    return targets;
-}
-async function inspect(zipPath, archive, caps) {
-    const manifest = await readManifest(archive, zipPath);
-    // The peak of a restore and of a verify is planning (a restore's extraction runs on the
-    // table): the manifest's lines (~15 MB at 100,000 entries), promoted as they were parsed, are
-    // collected first, or were still there in some runs and not others (a 100,000-entry verify on
-    // Node 24 peaked anywhere from 141 to 166 MiB). From 32,768 entries on (collectGarbage), for
-    // ~0.08 s.
-    if (manifest.entries.length >= LARGE_ENTRIES) {
-        shareNames(archive, manifest);
-        new heapguard_HeapGuard().collectGarbage(manifest.entries.length);
-    }
-    const plan = planExtraction(archive.entries, manifest, await readLinkTargets(archive), {
-        caps,
-        source: zipPath,
-    });
-    return { manifest, plan };
-}
-/** Gives each manifest entry the central directory's string for its path when the two are equal,
- *  before the collection that precedes planning, which then frees the manifest's copies (~4 MB
- *  at 100,000 entries; planning shares them too, but only after its peak). Both lists are in
- *  archive order in the tool's backups; at the first entry out of step it stops. */
-function shareNames(archive, manifest) {
-    const entries = manifest.entries;
-    let k = 0;
-    for (const e of archive.entries) {
-        const m = entries[k];
-        if (m === undefined)
-            return;
-        if (m.path === e.name)
-            m.path = e.name;
-        else if (e.name !== `${m.path}/`) {
-            if (e.name === manifest_MANIFEST_ENTRY)
-                continue;
-            return;
-        }
-        k++;
     }
 }
 /** At most what staging `plan` takes on a disk of `blockSize` blocks: every file rounded up to
@@ -49020,71 +49114,6 @@ function keptVersionsHint(target, keepPrevious, deferred = false) {
     return deferred
         ? `${what} (--keep-previous ${keepPrevious} had not deleted any: it does so before staging only when the free space looks short, and it looked enough, so something else may be filling the disk; delete those you no longer need)`
         : `${what} (kept by --keep-previous ${keepPrevious}: lower it, or delete those you no longer need)`;
-}
-/** A restore of this many entries or more hashes its archive on the main thread first, not on a
- *  worker thread while it reads the archive's tables: its peak is its planning, and a finished
- *  thread leaves memory behind (its allocator's arena: at 100,000 entries on Node 24 the peak
- *  went 149-150 -> 142-143 MiB this way, for ~0.2 s more of a ~3.7 s restore). Verify keeps the
- *  thread: there the time is the point (it reads no file data). */
-const HASH_HERE_ENTRIES = LARGE_ENTRIES;
-/** The archive's central directory, found once for a restore (it decides where to hash and is
- *  then read from the same descriptor), or undefined when it cannot be: openArchive finds it
- *  again then and reports why, after the checksum. */
-function locatedForRestore(zipPath, caps) {
-    try {
-        return locateCentralDirectory(zipPath, caps.maxEntries);
-    }
-    catch {
-        return undefined; // reported by the checksum and the structure checks, in that order
-    }
-}
-/** Verifies the checksum and reads the structure at once: the archive is hashed (on a worker
- *  thread when large) while its central directory, manifest and entries are checked here. A
- *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
- *  this thread first (see HASH_HERE_ENTRIES). */
-async function openVerified(zipPath, caps, restoring = false) {
-    let threadReady;
-    const ready = new Promise((resolveReady) => (threadReady = resolveReady));
-    const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
-    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
-    checksum.catch(() => undefined); // awaited below, whatever happens
-    void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
-    let opened;
-    try {
-        const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
-        try {
-            opened = { archive, ...(await inspect(zipPath, archive, caps)) };
-        }
-        catch (error) {
-            archive.close();
-            throw error;
-        }
-    }
-    catch (error) {
-        await checksum; // an altered archive is reported as altered, not as the damage it causes
-        throw error;
-    }
-    try {
-        return { sha256: await checksum, ...opened };
-    }
-    catch (error) {
-        opened.archive.close();
-        throw error;
-    }
-}
-/** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
- *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
-async function restore_verifyBackup(zipPath, options = {}) {
-    const caps = { ...safety_DEFAULT_CAPS, ...options.caps };
-    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
-    try {
-        if (options.deep ?? true)
-            await extract_extractPlan(archive, new plantable_PlanTable(plan));
-        return { path: zipPath, sha256, manifest, plan };
-    }
-    finally {
-        archive.close();
-    }
 }
 /** Resolves which backup to restore; usage problems throw ConfigError (exit 2). */
 function resolveBackupPath(options) {
@@ -50013,6 +50042,8 @@ async function runRollback(options) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./packages/premerge/src/evidence-bundle.ts
 // Reads the premerge_artifacts bundle (the zip GitHub serves for the artifact) without trusting
 // it: entry count and sizes are capped, names are normalised by the archive package's safety
@@ -50110,7 +50141,7 @@ async function checkBundledBackup(archive, byName, name, dir, caps) {
         const base = name.split('/').pop();
         await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(own, base), await readSmallEntry(archive, byName.get(name), caps.maxBackupBytes));
         await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(own, `${base}.sha256`), await readSmallEntry(archive, sum, 4096));
-        const verified = await restore_verifyBackup((0,external_node_path_namespaceObject.join)(own, base));
+        const verified = await verify_verifyBackup((0,external_node_path_namespaceObject.join)(own, base));
         return {
             name,
             ok: true,
