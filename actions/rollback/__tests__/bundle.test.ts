@@ -1,5 +1,16 @@
 import { describe, it, expect } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +101,37 @@ describe('rollback action bundle', () => {
     } finally {
       await hung.fake.stop();
     }
+  }, 60_000);
+
+  it('cancelled by the runner while the checksum of a large backup is computed: refused at once, before SIGTERM, nothing changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
+    mkdirSync(join(root, 'srv'));
+    writeFileSync(join(root, 'srv/a.txt'), 'live\n');
+    // The newest backup by name: 8 GiB (sparse, so no disk), whose whole hash takes ~6 s here.
+    mkdirSync(join(root, 'backups'));
+    const zip = join(root, 'backups/dhash_production_20991231T235959Z.zip');
+    const fd = openSync(zip, 'w');
+    ftruncateSync(fd, 8 * 1024 ** 3);
+    closeSync(fd);
+    writeFileSync(`${zip}.sha256`, `${'0'.repeat(64)}  backups/dhash_production_20991231T235959Z.zip\n`);
+    const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
+      workspace: root,
+      inputs: { environment: 'production', backup: 'latest', target: 'srv' },
+    });
+    // The log names the backup just before its checksum starts.
+    const log = join(root, 'rollback.log');
+    for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('backup: ')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const timings = await running.cancel();
+    const main = await running.result;
+    expect(timings.lastSignal).toBe('SIGINT');
+    expect(timings.exitedAtMs).toBeLessThan(2500); // not once the 8 GiB are read
+    expect(main.outputs.status).toBe('refused');
+    expect(main.stdout).toContain(
+      `::error::rollback refused: restore cancelled before the swap; the live tree ${join(root, 'srv')} was not changed`,
+    );
+    expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('live\n');
+    console.log(`cancel → exit during the checksum of an 8 GiB backup: ${timings.exitedAtMs} ms`);
   }, 60_000);
 
   it('restores the latest backup and sets its outputs; refuses another environment', () => {

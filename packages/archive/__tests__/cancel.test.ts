@@ -7,10 +7,27 @@
 // partial file, a pid file, a health request), not by a timer.
 import { describe, it, expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { BackupCancelledError, createBackup, restoreBackup, type BackupOptions } from '../src/index.js';
+import {
+  BackupCancelledError,
+  RestoreCancelledError,
+  createBackup,
+  restoreBackup,
+  verifyChecksum,
+  type BackupOptions,
+} from '../src/index.js';
 import { sh, snapshot, tempRoot } from './fixtures.js';
 
 /** Running: exists and is not a zombie (a killed child reparented to init may linger as one). */
@@ -332,4 +349,56 @@ describe('a cancelled restore', () => {
     );
     expect(alive(pid)).toBe(false);
   }, 120_000);
+});
+
+describe('a cancelled checksum (the first step of every restore)', () => {
+  // A 4 GiB sparse file reads as zeros without touching a disk: hashing it all takes ~3 s here (a
+  // backup that size from a disk takes longer). Its .sha256 needs no right digest: the cancel
+  // comes first.
+  const bigArchive = (name: string): string => {
+    const zip = join(tempRoot(name), 'dhash_production_20261207T120000Z.zip');
+    const fd = openSync(zip, 'w');
+    ftruncateSync(fd, 4 * 1024 ** 3);
+    closeSync(fd);
+    writeFileSync(`${zip}.sha256`, `${'0'.repeat(64)}  dhash_production_20261207T120000Z.zip\n`);
+    return zip;
+  };
+
+  it('on the hash thread: ends the thread and rejects at once, not once the archive is read', async () => {
+    const zip = bigArchive('cancel-checksum-thread');
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const error = await verifyChecksum(
+      zip,
+      () => {
+        abortedAt = performance.now(); // the thread has started: the hashing begins now
+        controller.abort();
+      },
+      false,
+      controller.signal,
+    ).catch((e: unknown) => e);
+    expect(performance.now() - abortedAt).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(RestoreCancelledError);
+    expect((error as Error).message).toBe(`cancelled while the checksum of ${zip} was computed`);
+  }, 60_000);
+
+  it('on this thread (a restore of many entries): seen within its next 64 MiB', async () => {
+    const zip = bigArchive('cancel-checksum-here');
+    const controller = new AbortController();
+    // Runs only when the hashing gives the event loop a turn.
+    const timer = setTimeout(() => controller.abort(), 1);
+    const started = performance.now();
+    const error = await verifyChecksum(zip, () => {}, true, controller.signal).catch((e: unknown) => e);
+    clearTimeout(timer);
+    expect(error).toBeInstanceOf(RestoreCancelledError);
+    expect(performance.now() - started).toBeLessThan(1500); // not the ~3 s of the whole file
+  }, 60_000);
+
+  it('already cancelled: nothing is read', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      verifyChecksum(bigArchive('cancel-checksum-before'), () => {}, false, controller.signal),
+    ).rejects.toBeInstanceOf(RestoreCancelledError);
+  });
 });

@@ -370,7 +370,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     restoredFrom = resolveBackupPath({ ...options, cwd });
     log.line(`backup: ${restoredFrom}`, `target: ${target}`);
-    const verifiedArchive = await openVerified(restoredFrom, caps, true);
+    const verifiedArchive = await openVerified(restoredFrom, caps, true, options.signal);
     if (options.signal?.aborted) {
       verifiedArchive.archive.close();
       throw new RestoreCancelledError('cancelled before the swap');

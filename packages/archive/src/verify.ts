@@ -3,6 +3,7 @@
 // restore.ts, so `guarded-rollout verify-backup` loads only what a check reads: not the backup
 // walk (tinyglobby), the evidence log, the health checks or the swap.
 import { extractPlan } from './extract.js';
+import { RestoreCancelledError } from './errors.js';
 import { HeapGuard, LARGE_ENTRIES } from './heapguard.js';
 import { MANIFEST_ENTRY, type BackupManifest } from './manifest.js';
 import {
@@ -24,6 +25,9 @@ export interface VerifyOptions {
   /** Also inflate every entry and check CRC-32, size and manifest SHA256 (default true). */
   deep?: boolean;
   caps?: Partial<ExtractionCaps>;
+  /** A cancel stops the check at its next look (RestoreCancelledError): the checksum's thread at
+   *  once, the deep check within 32 MiB. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyResult {
@@ -108,24 +112,28 @@ export async function openVerified(
   zipPath: string,
   caps: ExtractionCaps,
   restoring = false,
+  signal?: AbortSignal,
 ): Promise<{ sha256: string; archive: OpenArchive; manifest: BackupManifest; plan: ExtractionPlan }> {
   let threadReady!: () => void;
   const ready = new Promise<void>((resolveReady) => (threadReady = resolveReady));
   const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
-  const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
+  const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES, signal);
   checksum.catch(() => undefined); // awaited below, whatever happens
   void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
   let opened;
   try {
     const archive = await openArchive(zipPath, caps.maxEntries, ready, location);
     try {
+      await stillWanted(zipPath, signal);
       opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+      await stillWanted(zipPath, signal);
     } catch (error) {
       archive.close();
       throw error;
     }
   } catch (error) {
-    await checksum; // an altered archive is reported as altered, not as the damage it causes
+    // An altered archive is reported as altered, not as the damage it causes; a cancel at once.
+    if (!(error instanceof RestoreCancelledError)) await checksum;
     throw error;
   }
   try {
@@ -136,13 +144,23 @@ export async function openVerified(
   }
 }
 
+/** With a `signal`: one turn of the event loop (a signal handler runs in it), then a cancel since
+ *  is honoured (RestoreCancelledError). Reading a large archive's tables takes seconds at a
+ *  million entries with no turn of its own. */
+async function stillWanted(zipPath: string, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return;
+  await new Promise((turn) => setImmediate(turn));
+  if (signal.aborted) throw new RestoreCancelledError(`cancelled while ${zipPath} was read`);
+}
+
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
  *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
 export async function verifyBackup(zipPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const caps = { ...DEFAULT_CAPS, ...options.caps };
-  const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
+  const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps, false, options.signal);
   try {
-    if (options.deep ?? true) await extractPlan(archive, new PlanTable(plan));
+    if (options.deep ?? true)
+      await extractPlan(archive, new PlanTable(plan), options.signal ? { signal: options.signal } : {});
     return { path: zipPath, sha256, manifest, plan };
   } finally {
     archive.close();

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -165,6 +165,46 @@ describe('a GitHub API or a download that hangs', () => {
     expect(error).toBeInstanceOf(BackupFetchCancelledError);
     expect((error as Error).message).toBe(
       `cancelled while downloading backup artifact guarded-rollout-backup-production-run7-attempt1 (id 70) into ${dest}; nothing was changed`,
+    );
+  });
+
+  it('a cancel while the downloaded backup is verified stops the verification at once', async () => {
+    const controller = new AbortController();
+    const dest = join(mkdtempSync(join(tmpdir(), 'gr-dl-')), 'in');
+    const name = 'dhash_production_20261207T120000Z.zip';
+    const started = { at: 0 };
+    const error = await downloadBackup({
+      artifact: {
+        environment: 'production',
+        runId: 7,
+        runAttempt: 1,
+        id: 70,
+        name: 'guarded-rollout-backup-production-run7-attempt1',
+        sizeInBytes: 1,
+        createdAt: '2026-01-01T00:00:00Z',
+      },
+      github: github(),
+      destDir: dest,
+      signal: controller.signal,
+      downloader: {
+        // The download lands a 4 GiB backup (sparse: no disk; its whole hash takes ~3 s here).
+        downloadArtifact: (_id, { path }) => {
+          const fd = openSync(join(path, name), 'w');
+          ftruncateSync(fd, 4 * 1024 ** 3);
+          closeSync(fd);
+          writeFileSync(join(path, `${name}.sha256`), `${'0'.repeat(64)}  ${name}\n`);
+          setTimeout(() => {
+            started.at = performance.now();
+            controller.abort();
+          }, 50);
+          return Promise.resolve({});
+        },
+      },
+    }).catch((e: unknown) => e);
+    expect(performance.now() - started.at).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(BackupFetchCancelledError);
+    expect((error as Error).message).toBe(
+      `cancelled while verifying the downloaded backup ${join(dest, name)}; nothing was changed`,
     );
   });
 });

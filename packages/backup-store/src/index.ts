@@ -7,7 +7,12 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Octokit as OctokitCore } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
-import { assertEnvironmentName, verifyBackup, type VerifyResult } from '@guarded-rollout/archive';
+import {
+  assertEnvironmentName,
+  RestoreCancelledError,
+  verifyBackup,
+  type VerifyResult,
+} from '@guarded-rollout/archive';
 import {
   CheckFailedError,
   ConfigError,
@@ -315,7 +320,14 @@ export async function downloadBackup(options: DownloadBackupOptions): Promise<Do
     );
   }
   const backupPath = join(dest, zips[0]!);
-  const verified = await verifyBackup(backupPath);
+  let verified;
+  try {
+    verified = await verifyBackup(backupPath, options.signal ? { signal: options.signal } : {});
+  } catch (error) {
+    if (error instanceof RestoreCancelledError)
+      throw new BackupFetchCancelledError(`verifying the downloaded backup ${backupPath}`);
+    throw error;
+  }
   if (verified.manifest.environment !== a.environment) {
     throw new CheckFailedError(
       `backup artifact ${a.name}: ${basename(backupPath)} is a backup of "${verified.manifest.environment}", not "${a.environment}"`,
