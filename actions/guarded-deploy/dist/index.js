@@ -53755,7 +53755,7 @@ class RestoreRefusedError extends errors_CheckFailedError {
 }
 /** A cancel (the caller's AbortSignal) stopped a restore before its swap: staging is removed and
  *  the live tree was not changed. */
-class RestoreCancelledError extends errors_CheckFailedError {
+class errors_RestoreCancelledError extends errors_CheckFailedError {
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -56822,26 +56822,74 @@ const HASH_WORKER_SOURCE = `(async () => {
 /** Archives at least this big are hashed on a worker thread while the main thread reads their
  *  central directory and manifest (below it, starting a thread costs more than it saves). */
 const HASH_IN_WORKER_BYTES = 16 * 1024 * 1024;
-function sha256OfFileInWorker(path, onReady) {
+const checksumCancelled = (zipPath) => new errors_RestoreCancelledError(`cancelled while the checksum of ${zipPath} was computed`);
+/** `signal`: a cancel ends the thread and rejects at once (RestoreCancelledError), not once the
+ *  whole archive is read: 5 GiB from a disk reading 150 MB/s is ~35 s, past the runner's 10 s. */
+function sha256OfFileInWorker(path, onReady, signal) {
     return new Promise((resolvePromise, reject) => {
         const w = new external_node_worker_threads_.Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, ...heldForWorker() } });
+        const onAbort = () => {
+            void w.terminate();
+            reject(checksumCancelled(path));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const settled = () => signal?.removeEventListener('abort', onAbort);
         w.on('message', (m) => {
             if (m.ready)
                 return onReady();
+            settled();
             void w.terminate();
             if (m.hex)
                 resolvePromise(m.hex);
             else
                 reject(Object.assign(new Error(m.error ?? 'hashing failed'), { code: m.code }));
         });
-        w.once('error', reject);
+        w.once('error', (error) => {
+            settled();
+            reject(error);
+        });
     });
+}
+/** Blocks between two turns of the event loop when hashing on this thread: 64 MiB, ~0.1 s. */
+const HASH_TURN_BYTES = 64 * 1024 * 1024;
+/** SHA256 of a regular file on this thread that lets the event loop run every HASH_TURN_BYTES, so
+ *  a signal handler runs and a cancel (`signal`) is seen then (RestoreCancelledError). */
+async function sha256OfFileHere(path, signal) {
+    const st = (0,external_node_fs_.statSync)(path);
+    if (!st.isFile())
+        throw new BackupIntegrityError(`${path} is not a regular file`);
+    const fd = (0,external_node_fs_.openSync)(path, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NONBLOCK);
+    try {
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const b = (hashBuffer ??= Buffer.allocUnsafeSlow(1024 * 1024));
+        for (let pos = 0, sinceTurn = 0;;) {
+            const n = (0,external_node_fs_.readSync)(fd, b, 0, b.length, pos);
+            if (n === 0)
+                break;
+            hash.update(b.subarray(0, n));
+            pos += n;
+            sinceTurn += n;
+            if (sinceTurn >= HASH_TURN_BYTES) {
+                sinceTurn = 0;
+                await new Promise((turn) => setImmediate(turn));
+                if (signal?.aborted)
+                    throw checksumCancelled(path);
+            }
+        }
+        return hash.digest('hex');
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
 }
 /** Checks the archive against its `.sha256`; returns the digest. Never skippable. The checks
  *  before hashing run synchronously, so a caller may start this, read the archive's structure,
- *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash here, before
- *  returning, even a large archive (no worker thread). */
-async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false) {
+ *  and only then await it (see openVerified in verify.ts). `onThisThread`: hash even a large
+ *  archive on this thread (no worker thread), letting the event loop run every 64 MiB. `signal`:
+ *  a cancel rejects with RestoreCancelledError without reading on. */
+async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread = false, signal) {
+    if (signal?.aborted)
+        throw checksumCancelled(zipPath);
     let st;
     try {
         st = (0,external_node_fs_.statSync)(zipPath);
@@ -56856,12 +56904,14 @@ async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread =
     const line = readChecksumFile(zipPath);
     let actual;
     try {
-        actual = await (st.size >= HASH_IN_WORKER_BYTES && !onThisThread
-            ? sha256OfFileInWorker(zipPath, onThreadReady)
-            : sha256OfFileSync(zipPath));
+        actual = await (st.size < HASH_IN_WORKER_BYTES
+            ? sha256OfFileSync(zipPath)
+            : onThisThread
+                ? sha256OfFileHere(zipPath, signal)
+                : sha256OfFileInWorker(zipPath, onThreadReady, signal));
     }
     catch (error) {
-        if (error instanceof BackupIntegrityError)
+        if (error instanceof BackupIntegrityError || error instanceof errors_RestoreCancelledError)
             throw error;
         throw new BackupIntegrityError(`backup ${zipPath} cannot be read (${error.code ?? error.message}); check its permissions`);
     }
@@ -58645,7 +58695,7 @@ class WriterPool {
 
 function extract_stopIfCancelled(signal) {
     if (signal?.aborted)
-        throw new RestoreCancelledError('cancelled before the swap');
+        throw new errors_RestoreCancelledError('cancelled before the swap');
 }
 const SMALL_ENTRY = 1024 * 1024;
 /** Files this thread writes (all slots queued) between turns of the event loop (see extractPlan). */
@@ -59150,6 +59200,7 @@ class plantable_PlanTable {
 
 
 
+
 async function readLinkTargets(archive) {
     const targets = new Map();
     for (const e of archive.entries) {
@@ -59217,18 +59268,20 @@ function locatedForRestore(zipPath, caps) {
  *  thread when large) while its central directory, manifest and entries are checked here. A
  *  checksum failure is reported first. The caller closes the archive. `restoring`: a restore of many entries hashes on
  *  this thread first (see HASH_HERE_ENTRIES). */
-async function openVerified(zipPath, caps, restoring = false) {
+async function openVerified(zipPath, caps, restoring = false, signal) {
     let threadReady;
     const ready = new Promise((resolveReady) => (threadReady = resolveReady));
     const location = restoring ? locatedForRestore(zipPath, caps) : undefined;
-    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES);
+    const checksum = verifyChecksum(zipPath, threadReady, (location?.count ?? 0) >= HASH_HERE_ENTRIES, signal);
     checksum.catch(() => undefined); // awaited below, whatever happens
     void checksum.then(threadReady, threadReady); // hashed on this thread, or failed: nothing to wait for
     let opened;
     try {
         const archive = await read_openArchive(zipPath, caps.maxEntries, ready, location);
         try {
+            await stillWanted(zipPath, signal);
             opened = { archive, ...(await inspect(zipPath, archive, caps)) };
+            await stillWanted(zipPath, signal);
         }
         catch (error) {
             archive.close();
@@ -59236,7 +59289,9 @@ async function openVerified(zipPath, caps, restoring = false) {
         }
     }
     catch (error) {
-        await checksum; // an altered archive is reported as altered, not as the damage it causes
+        // An altered archive is reported as altered, not as the damage it causes; a cancel at once.
+        if (!(error instanceof errors_RestoreCancelledError))
+            await checksum;
         throw error;
     }
     try {
@@ -59247,14 +59302,24 @@ async function openVerified(zipPath, caps, restoring = false) {
         throw error;
     }
 }
+/** With a `signal`: one turn of the event loop (a signal handler runs in it), then a cancel since
+ *  is honoured (RestoreCancelledError). Reading a large archive's tables takes seconds at a
+ *  million entries with no turn of its own. */
+async function stillWanted(zipPath, signal) {
+    if (!signal)
+        return;
+    await new Promise((turn) => setImmediate(turn));
+    if (signal.aborted)
+        throw new errors_RestoreCancelledError(`cancelled while ${zipPath} was read`);
+}
 /** Checks a backup end to end without writing anything: `.sha256`, structure, manifest, entry
  *  safety and (deep) every entry's CRC-32 and SHA256. Throws BackupIntegrityError/UnsafeArchiveError. */
 async function verify_verifyBackup(zipPath, options = {}) {
     const caps = { ...DEFAULT_CAPS, ...options.caps };
-    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps);
+    const { sha256, archive, manifest, plan } = await openVerified(zipPath, caps, false, options.signal);
     try {
         if (options.deep ?? true)
-            await extractPlan(archive, new PlanTable(plan));
+            await extractPlan(archive, new PlanTable(plan), options.signal ? { signal: options.signal } : {});
         return { path: zipPath, sha256, manifest, plan };
     }
     finally {
@@ -59566,10 +59631,10 @@ async function restoreBackup(options) {
         }
         restoredFrom = resolveBackupPath({ ...options, cwd });
         log.line(`backup: ${restoredFrom}`, `target: ${target}`);
-        const verifiedArchive = await openVerified(restoredFrom, caps, true);
+        const verifiedArchive = await openVerified(restoredFrom, caps, true, options.signal);
         if (options.signal?.aborted) {
             verifiedArchive.archive.close();
-            throw new RestoreCancelledError('cancelled before the swap');
+            throw new errors_RestoreCancelledError('cancelled before the swap');
         }
         log.line(`checksum: OK (sha256 ${verifiedArchive.sha256} matches ${restoredFrom}.sha256)`);
         const stamp = compactUtc(now());
@@ -59661,7 +59726,7 @@ async function restoreBackup(options) {
             });
             // The last point a cancel stops it: the swap below runs to its end.
             if (options.signal?.aborted)
-                throw new RestoreCancelledError('cancelled before the swap');
+                throw new errors_RestoreCancelledError('cancelled before the swap');
             verified = true;
             const stagedAtMs = Date.now(); // every staged file's last change is before this (real clock)
             log.line(`staged: ${staging} (every entry's CRC-32, size and SHA256 OK)`);
@@ -59698,7 +59763,7 @@ async function restoreBackup(options) {
             log.line(`REFUSED: ${error.message}`);
             return finish('refused', error.message);
         }
-        if (error instanceof RestoreCancelledError) {
+        if (error instanceof errors_RestoreCancelledError) {
             const message = `${options.dryRun ? 'dry run' : 'restore'} cancelled before the swap${staging ? '; its staging was removed' : ''}; the live tree ${target} was not changed`;
             log.line(`CANCELLED: ${message}`);
             return finish('refused', message);
@@ -61016,7 +61081,15 @@ async function downloadBackup(options) {
         throw new CheckFailedError(`backup artifact ${a.name} (id ${a.id}) holds ${JSON.stringify(files)}; expected one backup zip and its .sha256`);
     }
     const backupPath = join(dest, zips[0]);
-    const verified = await verifyBackup(backupPath);
+    let verified;
+    try {
+        verified = await verifyBackup(backupPath, options.signal ? { signal: options.signal } : {});
+    }
+    catch (error) {
+        if (error instanceof RestoreCancelledError)
+            throw new BackupFetchCancelledError(`verifying the downloaded backup ${backupPath}`);
+        throw error;
+    }
     if (verified.manifest.environment !== a.environment) {
         throw new CheckFailedError(`backup artifact ${a.name}: ${basename(backupPath)} is a backup of "${verified.manifest.environment}", not "${a.environment}"`);
     }
