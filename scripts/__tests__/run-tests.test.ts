@@ -3,7 +3,7 @@
 // closing `N passed, N failed` line, not vanish from it.
 import { describe, it, expect } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,5 +53,42 @@ describe('a Jest run that crashes', () => {
     const r = tally(dir);
     expect(r.stdout.trim()).toBe('0 1 0');
     expect(r.stderr).toMatch(/node-x\.json is not a Jest report/);
+  });
+});
+
+describe("the tests' temporary files", () => {
+  it('go into one directory per run, removed at its end; a killed run’s directory is removed by the next', () => {
+    const outer = mkdtempSync(join(tmpdir(), 'gr-run-tmp-'));
+    const dir = mkdtempSync(join(tmpdir(), 'gr-run-tests-'));
+    // What a test leaves behind: a scratch tree under os.tmpdir(), never removed by the test.
+    writeFileSync(
+      join(dir, 'leaves.test.cjs'),
+      "const fs = require('fs'), os = require('os'), path = require('path');\n" +
+        "test('leaves', () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'scratch-')); fs.writeFileSync(path.join(d, 'f'), 'x'); expect(d.startsWith(process.env.TMPDIR)).toBe(true); });\n",
+    );
+    // A run killed with kill -9 (pid 2^22 + 1: above Linux's pid_max, never a live process).
+    const stale = join(outer, 'gr-tests-4194305-abc123');
+    mkdirSync(join(stale, 'scratch-x'), { recursive: true });
+    const run = spawnSync(
+      process.execPath,
+      [
+        join(root, 'scripts/run-tests.mjs'),
+        '--rootDir',
+        dir,
+        '--config',
+        JSON.stringify({ testMatch: ['**/leaves.test.cjs'], transform: {} }),
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, TMPDIR: outer, GR_JEST_RESULTS: join(dir, 'results') },
+        timeout: 60_000,
+      },
+    );
+    expect(run.stdout).toMatch(/: 1 passed, 0 failed/);
+    expect(run.status).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+    // Only Jest's transform cache is left, where Jest keeps it by default.
+    expect(readdirSync(outer)).toEqual([expect.stringMatching(/^jest_/)]);
   });
 });
