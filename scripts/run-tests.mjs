@@ -3,6 +3,7 @@
 // `N passed, N failed[, N skipped]`, taken from Jest's JSON report. Extra arguments go to Jest.
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -42,6 +43,9 @@ for (const name of readdirSync(outerTmp)) {
   if (m && !alive(Number(m[1]))) rmSync(join(outerTmp, name), { recursive: true, force: true });
 }
 const runTmp = mkdtempSync(join(outerTmp, `gr-tests-${process.pid}-`));
+// Open to every user, sticky, like /tmp: some tests run the CLI as another user (nobody) from a
+// directory under it (mkdtemp makes it 0700).
+chmodSync(runTmp, 0o1777);
 // Jest's transform cache stays where it was (it lives under the temporary directory by default).
 const cacheDirectory = join(outerTmp, `jest_${(process.getuid?.() ?? 0).toString(36)}`);
 const run = spawnSync(
