@@ -10,22 +10,26 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** scripts/run-tests.mjs over the one test file `file` of `dir`, with `env` added. */
+const runTests = (dir: string, file: string, env: NodeJS.ProcessEnv) =>
+  spawnSync(
+    process.execPath,
+    [
+      join(root, 'scripts/run-tests.mjs'),
+      '--rootDir',
+      dir,
+      '--config',
+      JSON.stringify({ testMatch: [`**/${file}`], transform: {} }),
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 },
+  );
+
 describe('a Jest run that crashes', () => {
   it('is reported as "0 passed, 1 failed" and tallied as a failure', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gr-run-tests-'));
     writeFileSync(join(dir, 'crash.test.cjs'), "test('aborts', () => { process.abort(); });\n");
     const results = join(dir, 'results');
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(root, 'scripts/run-tests.mjs'),
-        '--rootDir',
-        dir,
-        '--config',
-        JSON.stringify({ testMatch: ['**/crash.test.cjs'], transform: {} }),
-      ],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, GR_JEST_RESULTS: results }, timeout: 60_000 },
-    );
+    const run = runTests(dir, 'crash.test.cjs', { GR_JEST_RESULTS: results });
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/: 0 passed, 1 failed \(jest produced no report, exit SIGABRT\)/);
     // Another run's real report beside it: the tally adds both.
@@ -69,22 +73,7 @@ describe("the tests' temporary files", () => {
     // A run killed with kill -9 (pid 2^22 + 1: above Linux's pid_max, never a live process).
     const stale = join(outer, 'gr-tests-4194305-abc123');
     mkdirSync(join(stale, 'scratch-x'), { recursive: true });
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(root, 'scripts/run-tests.mjs'),
-        '--rootDir',
-        dir,
-        '--config',
-        JSON.stringify({ testMatch: ['**/leaves.test.cjs'], transform: {} }),
-      ],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        env: { ...process.env, TMPDIR: outer, GR_JEST_RESULTS: join(dir, 'results') },
-        timeout: 60_000,
-      },
-    );
+    const run = runTests(dir, 'leaves.test.cjs', { TMPDIR: outer, GR_JEST_RESULTS: join(dir, 'results') });
     expect(run.stdout).toMatch(/: 1 passed, 0 failed/);
     expect(run.status).toBe(0);
     expect(existsSync(stale)).toBe(false);

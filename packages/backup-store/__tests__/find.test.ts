@@ -139,19 +139,21 @@ describe('a GitHub API or a download that hangs', () => {
     }
   });
 
+  const run7Artifact = {
+    environment: 'production',
+    runId: 7,
+    runAttempt: 1,
+    id: 70,
+    name: 'guarded-rollout-backup-production-run7-attempt1',
+    sizeInBytes: 1,
+    createdAt: '2026-01-01T00:00:00Z',
+  };
+
   it('a cancel ends the wait for a download that never ends (the client takes no signal)', async () => {
     const controller = new AbortController();
     const dest = join(mkdtempSync(join(tmpdir(), 'gr-dl-')), 'in');
     const error = await downloadBackup({
-      artifact: {
-        environment: 'production',
-        runId: 7,
-        runAttempt: 1,
-        id: 70,
-        name: 'guarded-rollout-backup-production-run7-attempt1',
-        sizeInBytes: 1,
-        createdAt: '2026-01-01T00:00:00Z',
-      },
+      artifact: run7Artifact,
       github: github(),
       destDir: dest,
       signal: controller.signal,
@@ -174,15 +176,7 @@ describe('a GitHub API or a download that hangs', () => {
     const name = 'dhash_production_20261207T120000Z.zip';
     const started = { at: 0 };
     const error = await downloadBackup({
-      artifact: {
-        environment: 'production',
-        runId: 7,
-        runAttempt: 1,
-        id: 70,
-        name: 'guarded-rollout-backup-production-run7-attempt1',
-        sizeInBytes: 1,
-        createdAt: '2026-01-01T00:00:00Z',
-      },
+      artifact: run7Artifact,
       github: github(),
       destDir: dest,
       signal: controller.signal,

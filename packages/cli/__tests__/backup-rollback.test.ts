@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installArtifactRoutes, startFakeGitHub, startHungGitHub } from '@guarded-rollout/fake-github';
 import { cli } from './run-cli.js';
-import { cliBundle, ensureCliBundle } from './bundle.js';
+import { cliBundle, ensureCliBundle, startCli } from './bundle.js';
 
 const NOW = () => new Date('2026-11-23T12:00:00Z');
 
@@ -104,14 +104,11 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
   }, 300_000);
 
   it('Ctrl-C while GitHub does not answer the artifact lookup (the bundled CLI, a real SIGINT): exit 1 at once, nothing changed', async () => {
-    ensureCliBundle();
     const root = repoRoot();
     const hung = await startHungGitHub('actions/list-workflow-run-artifacts');
     try {
-      const child = spawn(
-        process.execPath,
+      const cli = startCli(
         [
-          cliBundle,
           'rollback',
           '--env',
           'production',
@@ -130,18 +127,13 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
             GITHUB_TOKEN: 'ghs_x',
             GITHUB_API_URL: hung.fake.url,
           },
-          stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       await hung.first;
-      const sentAt = Date.now();
-      child.kill('SIGINT');
-      expect(await exited).toBe(1);
-      expect(Date.now() - sentAt).toBeLessThan(5000);
-      expect(stderr).toBe(
+      const { code, ms } = await cli.interrupt();
+      expect(code).toBe(1);
+      expect(ms).toBeLessThan(5000);
+      expect(cli.stderr()).toBe(
         'received SIGINT: stopping the rollback (a swap already begun is finished first)\n' +
           'error: rollback refused: cancelled while listing backup artifacts in run 7001 of octo-org/dhash; nothing was changed\n',
       );
@@ -151,7 +143,6 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
   }, 300_000);
 
   it('Ctrl-C while the artifact download hangs (the bundled CLI, a real SIGINT): the prompt comes back at once, the partial download is removed', async () => {
-    ensureCliBundle();
     const root = repoRoot();
     let started!: () => void;
     const downloading = new Promise<void>((r) => (started = r));
@@ -181,10 +172,8 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
     });
     const tmp = mkdtempSync(join(tmpdir(), 'cli-dl-tmp-'));
     try {
-      const child = spawn(
-        process.execPath,
+      const cli = startCli(
         [
-          cliBundle,
           'rollback',
           '--env',
           'production',
@@ -204,18 +193,13 @@ describe('guarded-rollout backup / latest-backup / rollback', () => {
             GITHUB_TOKEN: 'ghs_x',
             GITHUB_API_URL: fake.url,
           },
-          stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       await downloading;
-      const sentAt = Date.now();
-      child.kill('SIGINT');
-      expect(await exited).toBe(1);
-      expect(Date.now() - sentAt).toBeLessThan(5000); // before: until the blob's socket closed
-      expect(stderr).toMatch(
+      const { code, ms } = await cli.interrupt();
+      expect(code).toBe(1);
+      expect(ms).toBeLessThan(5000); // before: until the blob's socket closed
+      expect(cli.stderr()).toMatch(
         /^received SIGINT: stopping the rollback \(a swap already begun is finished first\)\nerror: rollback refused: cancelled while downloading backup artifact guarded-rollout-backup-production-run7001-attempt1 \(id 70\) into .*; nothing was changed\n$/,
       );
       expect(readdirSync(tmp)).toEqual([]);

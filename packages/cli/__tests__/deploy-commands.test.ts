@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,7 @@ import {
   type DeploymentStore,
   type FakeGitHub,
 } from '@guarded-rollout/fake-github';
-import { cliBundle, ensureCliBundle } from './bundle.js';
+import { startCli } from './bundle.js';
 import { cli } from './run-cli.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -244,7 +244,6 @@ describe('guarded-rollout smoke', () => {
   });
 
   it('Ctrl-C during a check that hangs (the bundled CLI, a real SIGINT): stops at once, says CANCELLED, exits 1, never a pass', async () => {
-    ensureCliBundle();
     let asked!: () => void;
     const hung = new Promise<void>((r) => (asked = r));
     const silent = createServer(() => asked()); // accepts the check and never answers
@@ -264,27 +263,16 @@ describe('guarded-rollout smoke', () => {
       }),
     );
     try {
-      const child = spawn(
-        process.execPath,
-        [cliBundle, 'smoke', '--env', 'production', '--tier', 'critical'],
-        {
-          cwd,
-          env: { PATH: process.env.PATH ?? '', HOME: cwd },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const cli = startCli(['smoke', '--env', 'production', '--tier', 'critical'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', HOME: cwd },
+      });
       await hung;
-      const sentAt = Date.now();
-      child.kill('SIGINT');
-      expect(await exited).toBe(1);
-      expect(Date.now() - sentAt).toBeLessThan(5000); // not the check's 5 minutes
-      expect(stderr).toBe('received SIGINT: stopping the smoke checks and recording what ran\n');
-      expect(stdout).toContain(
+      const { code, ms } = await cli.interrupt();
+      expect(code).toBe(1);
+      expect(ms).toBeLessThan(5000); // not the check's 5 minutes
+      expect(cli.stderr()).toBe('received SIGINT: stopping the smoke checks and recording what ran\n');
+      expect(cli.stdout()).toContain(
         'smoke CANCELLED: cancelled after 0 of 1 critical smoke checks (0 passed, 0 failed); the rest were not run',
       );
       expect(readEvidenceLog(join(cwd, 'postdeploy-smoketests.log')).result).toMatchObject({

@@ -1,7 +1,6 @@
 // `guarded-rollout notify` against a receiver that never answers and against echoing receivers:
 // the command ends within its --timeout (+ 1 s), keeps the message, and prints no secret in any
 // encoding (stdout, stderr, --json, the fallback file).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { readUndelivered } from '@guarded-rollout/notify';
 import { httpEcho, httpFaults, smtpEcho, type Receiver } from '../../notify/__tests__/faults.js';
 import { encodings, leaks, smtpLoginForms } from '../../notify/__tests__/leak-forms.js';
 import { startSink } from '../../notify/__tests__/sink.js';
-import { cliBundle, ensureCliBundle } from './bundle.js';
+import { startCli } from './bundle.js';
 import { cli } from './run-cli.js';
 
 const receivers: Receiver[] = [];
@@ -114,7 +113,6 @@ describe('guarded-rollout notify under faults', () => {
     expect(leaks(visible, forms)).toEqual([]);
   });
   it('Ctrl-C while it waits out a Retry-After of 20 s (the bundled CLI, a real SIGINT): exits at once with one line and keeps the message', async () => {
-    ensureCliBundle();
     const sink = await startSink(() => ({
       status: 429,
       headers: { 'retry-after': '20' },
@@ -122,39 +120,20 @@ describe('guarded-rollout notify under faults', () => {
     }));
     receivers.push({ close: () => sink.close() } as Receiver);
     const cwd = mkdtempSync(join(tmpdir(), 'notify-cli-cancel-'));
-    const child = spawn(
-      process.execPath,
-      [
-        cliBundle,
-        'notify',
-        '--event',
-        'custom',
-        '--env',
-        'production',
-        '--channel',
-        'webhook',
-        '--timeout',
-        '60s',
-      ],
+    const cli = startCli(
+      ['notify', '--event', 'custom', '--env', 'production', '--channel', 'webhook', '--timeout', '60s'],
       {
         cwd,
         env: { PATH: process.env.PATH ?? '', HOME: cwd, NOTIFY_WEBHOOK_URL: sink.urlFor('/hooks/waitTOKEN') },
-        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     for (let i = 0; i < 600 && sink.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    const sentAt = Date.now();
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(Date.now() - sentAt).toBeLessThan(5000); // not the 20 s the wait would have taken
+    const { code, ms } = await cli.interrupt();
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000); // not the 20 s the wait would have taken
     expect(sink.requests).toHaveLength(1);
-    expect(stderr).toContain('received SIGINT: stopping the sends; what was not delivered is kept\n');
-    expect(stdout).toMatch(/webhook +failed/);
+    expect(cli.stderr()).toContain('received SIGINT: stopping the sends; what was not delivered is kept\n');
+    expect(cli.stdout()).toMatch(/webhook +failed/);
     expect(readUndelivered(join(cwd, 'notify-fallback', 'notifications.jsonl'))).toMatchObject([
       { channel: 'webhook', status: 'failed', event: 'custom' },
     ]);
