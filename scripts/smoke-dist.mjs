@@ -3,7 +3,7 @@
 // with INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files. A bundle that cannot load
 // (missing chunk, ESM/CJS mix-up) dies before our code reports anything; that fails here.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ export function runBundle(actionDir, { node = process.execPath, inputs } = {}) {
     encoding: 'utf8',
     timeout: 60_000,
   });
-  return {
+  const result = {
     status: run.status,
     stdout: run.stdout,
     stderr: run.stderr,
@@ -48,6 +48,8 @@ export function runBundle(actionDir, { node = process.execPath, inputs } = {}) {
     hasSmokeInputs: existsSync(smokeFile),
     expectError: typeof given._expectError === 'string' ? given._expectError : undefined,
   };
+  rmSync(dir, { recursive: true, force: true }); // 16 directories per CI run were left in /tmp
+  return result;
 }
 
 /** Whether a bundle run is what its smoke inputs promise: success, or exactly the expected error. */
