@@ -324,6 +324,71 @@ describe('runDeploy', () => {
     }
   });
 
+  it('an attempt whose answer was lost after GitHub created the deployment: found by its token, not created twice', async () => {
+    const lostStore = new DeploymentStore();
+    const handlers = deploymentHandlers(lostStore);
+    const lossy = await startFakeGitHub(handlers);
+    const create = handlers['repos/create-deployment']!;
+    let posts = 0;
+    lossy.on('repos/create-deployment', async (req, f) => {
+      posts++;
+      const answer = await create(req, f);
+      // The first answer never arrives (a proxy or GitHub itself stalled after the write).
+      return posts === 1 ? new Promise<never>(() => {}) : answer;
+    });
+    const logged: string[] = [];
+    try {
+      const rec = new GitHubDeploymentRecorder({
+        token: 't',
+        repository: 'acme/dhash',
+        apiUrl: lossy.url,
+        minWriteIntervalMs: 0,
+        attemptTimeoutMs: 200,
+        retryBaseMs: 1,
+        log: (line) => logged.push(line),
+      });
+      const result = await runDeploy(options({ recorder: rec }));
+      expect(result.githubProblems).toEqual([]);
+      expect(posts).toBe(1);
+      expect(lostStore.deployments).toHaveLength(1);
+      expect(result.deploymentId).toBe(lostStore.deployments[0]!.id);
+      expect(lostStore.states(result.deploymentId!)).toEqual(['in_progress', 'success']);
+      expect(logged.join('\n')).toContain(
+        `GitHub created deployment ${result.deploymentId} on an attempt whose answer was lost`,
+      );
+      expect(lossy.violations).toEqual([]);
+    } finally {
+      await lossy.stop();
+    }
+  });
+
+  it('a 502 before GitHub created anything: the search finds nothing and the POST is retried once', async () => {
+    const flakyStore = new DeploymentStore();
+    const handlers = deploymentHandlers(flakyStore);
+    const flaky = await startFakeGitHub(handlers);
+    const create = handlers['repos/create-deployment']!;
+    let posts = 0;
+    flaky.on('repos/create-deployment', (req, f) =>
+      ++posts === 1 ? { status: 502, body: { message: 'Server Error' } } : create(req, f),
+    );
+    try {
+      const rec = new GitHubDeploymentRecorder({
+        token: 't',
+        repository: 'acme/dhash',
+        apiUrl: flaky.url,
+        minWriteIntervalMs: 0,
+        retryBaseMs: 1,
+      });
+      const result = await runDeploy(options({ recorder: rec }));
+      expect(result.githubProblems).toEqual([]);
+      expect(posts).toBe(2);
+      expect(flakyStore.deployments).toHaveLength(1);
+      expect(flakyStore.states(result.deploymentId!)).toEqual(['in_progress', 'success']);
+    } finally {
+      await flaky.stop();
+    }
+  });
+
   it('waits out a secondary rate limit and retries', async () => {
     const limitedStore = new DeploymentStore();
     const handlers = deploymentHandlers(limitedStore);

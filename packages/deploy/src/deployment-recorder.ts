@@ -3,6 +3,7 @@
 // built on @octokit/core with the throttling and retry plugins so secondary rate limits are waited
 // out instead of losing a status. GitHub's commit-status gate stays on unless the caller names the
 // contexts: its 409 is final (never retried) and surfaces as CommitStatusGateError.
+import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
@@ -98,6 +99,9 @@ export interface GitHubTarget {
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 
+/** The payload key of the token that identifies one create request (see create). */
+export const REQUEST_TOKEN = 'guarded_rollout_request';
+
 // GitHub cuts descriptions at 140 characters and answers 422 beyond.
 const clip = (text: string): string => (text.length > 140 ? `${text.slice(0, 139)}…` : text);
 
@@ -106,6 +110,9 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   private readonly owner: string;
   private readonly repo: string;
   private readonly requestTimeoutMs: number | undefined;
+  private readonly retries = 3;
+  private readonly retryBaseMs: number;
+  private readonly log: (message: string) => void;
 
   constructor(target: GitHubTarget) {
     const [owner, repo, ...rest] = target.repository.split('/');
@@ -117,7 +124,9 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
     this.owner = owner;
     this.repo = repo;
     this.requestTimeoutMs = target.requestTimeoutMs;
+    this.retryBaseMs = target.retryBaseMs ?? 1000;
     const log = target.log ?? (() => undefined);
+    this.log = log;
     this.octokit = new ThrottledOctokit({
       auth: target.token,
       baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
@@ -126,7 +135,7 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
       // 409 (commit-status gate) is GitHub's final word, not a transient failure.
       retry: {
-        retries: 3,
+        retries: this.retries,
         doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
         ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
       },
@@ -169,32 +178,82 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
     return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
   }
 
+  /**
+   * Creates the deployment. Not retried blindly: an attempt whose answer was lost (no answer in
+   * time, a 5xx, a reset connection) may still have created it, and a second POST would leave
+   * that first deployment "pending" on the environment's page for good. Every request carries a
+   * token of its own in the payload; before each retry the environment's newest deployments are
+   * searched for it, and a deployment found is the one used.
+   */
   async create(request: DeploymentRequest): Promise<number> {
-    let response;
+    const token = randomUUID();
+    const payload = { ...request.payload, [REQUEST_TOKEN]: token };
+    for (let attempt = 0; ; attempt++) {
+      let response;
+      try {
+        const bounded = this.bounded().request;
+        response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+          owner: this.owner,
+          repo: this.repo,
+          ref: request.ref,
+          environment: request.environment,
+          description: clip(request.description),
+          payload,
+          production_environment: request.production,
+          // GitHub must not merge the default branch into the ref behind our back.
+          auto_merge: false,
+          // Omitted: GitHub checks every commit status context (its own gate stays on).
+          ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+          // Retried here, after looking for what the lost attempt created (plugin-retry would not).
+          request: { retries: 0, ...(bounded ?? {}) },
+        });
+      } catch (error) {
+        const gate = commitStatusGateError(request.ref, error);
+        if (gate) throw gate;
+        const status = (error as { status?: number }).status ?? 0;
+        // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
+        if (status < 500 || attempt >= this.retries) throw error;
+        const created = await this.findCreated(request, token);
+        if (created !== undefined) {
+          this.log(
+            `GitHub created deployment ${created} on an attempt whose answer was lost (${(error as Error).message}); using it, not creating another`,
+          );
+          return created;
+        }
+        await new Promise((resolve) => setTimeout(resolve, (attempt + 1) ** 2 * this.retryBaseMs));
+        continue;
+      }
+      if (response.status !== 201 || !('id' in response.data)) {
+        throw new Error(
+          `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
+        );
+      }
+      return Number(response.data.id);
+    }
+  }
+
+  /** The deployment of the environment and ref whose payload carries `token`, among the newest
+   *  30; undefined when there is none or GitHub cannot be read either (then the POST is retried). */
+  private async findCreated(request: DeploymentRequest, token: string): Promise<number | undefined> {
     try {
-      response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+      const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
         owner: this.owner,
         repo: this.repo,
-        ref: request.ref,
         environment: request.environment,
-        description: clip(request.description),
-        payload: request.payload,
-        production_environment: request.production,
-        // GitHub must not merge the default branch into the ref behind our back.
-        auto_merge: false,
-        // Omitted: GitHub checks every commit status context (its own gate stays on).
-        ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+        ref: request.ref,
+        per_page: 30,
         ...this.bounded(),
       });
-    } catch (error) {
-      throw commitStatusGateError(request.ref, error) ?? error;
-    }
-    if (response.status !== 201 || !('id' in response.data)) {
-      throw new Error(
-        `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
+      const found = list.data.find(
+        (d) =>
+          typeof d.payload === 'object' &&
+          d.payload !== null &&
+          (d.payload as Record<string, unknown>)[REQUEST_TOKEN] === token,
       );
+      return found ? Number(found.id) : undefined;
+    } catch {
+      return undefined;
     }
-    return Number(response.data.id);
   }
 
   async status(deploymentId: number, update: DeploymentStatusUpdate): Promise<void> {
