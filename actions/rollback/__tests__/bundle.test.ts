@@ -9,6 +9,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -132,6 +133,46 @@ describe('rollback action bundle', () => {
     );
     expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('live\n');
     console.log(`cancel → exit during the checksum of an 8 GiB backup: ${timings.exitedAtMs} ms`);
+  }, 60_000);
+
+  it('cancelled by the runner while the live tree is compared with the record of the last deploy: refused at once, nothing changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
+    mkdirSync(join(root, 'srv'));
+    writeFileSync(join(root, 'srv/a.txt'), 'good\n');
+    expect(runBundle('backup', { environment: 'production', 'base-dir': 'srv' }, root).code).toBe(0);
+    // A live database file of 16 GiB (sparse: no disk) whose status is not the recorded one (a
+    // chmod -R, a copy): the comparison must read it whole, ~12 s here, past the runner's SIGKILL.
+    const db = join(root, 'srv/db.bin');
+    const fd = openSync(db, 'w');
+    ftruncateSync(fd, 16 * 1024 ** 3);
+    closeSync(fd);
+    const file = (size: number, mode: number): string =>
+      `{"size":${size},"mode":${mode},"sha256":"${'0'.repeat(64)}"}`;
+    writeFileSync(
+      join(root, '.srv.deployed-tree.json'),
+      `{"environment":"production","recordedAt":"2026-12-01T00:00:00.000Z","target":"${join(root, 'srv')}","files":{\n` +
+        `"a.txt":${file(5, statSync(join(root, 'srv/a.txt')).mode & 0o7777)},\n` +
+        `"db.bin":${file(16 * 1024 ** 3, statSync(db).mode & 0o7777)}\n}}\n`,
+    );
+    const running = runNodeAction(fileURLToPath(new URL('..', import.meta.url)), {
+      workspace: root,
+      inputs: { environment: 'production', backup: 'latest', target: 'srv' },
+    });
+    await running.waitForOutput(/files changed status since it, reading 16\.0 GiB/, 30_000);
+    const timings = await running.cancel();
+    const main = await running.result;
+    expect(timings.lastSignal).toBe('SIGINT');
+    expect(timings.exitedAtMs).toBeLessThan(2500); // not once the 16 GiB are read
+    expect(main.outputs.status).toBe('refused');
+    expect(main.stdout).toContain(
+      `::error::rollback refused: cancelled while comparing the live tree with the record of the last deploy, before anything was restored; the live tree ${join(root, 'srv')} was not changed`,
+    );
+    expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toContain(
+      'CANCELLED: cancelled while comparing',
+    );
+    expect(readdirSync(join(root, 'srv')).sort()).toEqual(['a.txt', 'db.bin']);
+    expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('good\n');
+    console.log(`cancel → exit during the live-tree comparison of a 16 GiB file: ${timings.exitedAtMs} ms`);
   }, 60_000);
 
   it('restores the latest backup and sets its outputs; refuses another environment', () => {

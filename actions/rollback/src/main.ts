@@ -132,7 +132,7 @@ export async function run(): Promise<void> {
           delete options.latest;
           options.backupPath = fetched.backupPath;
         }
-        return runRollback({ ...options, signal });
+        return runRollback({ ...options, signal, onProgress: (line) => core.info(line) });
       },
     );
     core.setOutput('backup-artifact', artifactName);

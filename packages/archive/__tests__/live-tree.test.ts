@@ -95,7 +95,7 @@ describe('live tree changed since the deploy', () => {
     expect(existsSync(deployedTreeRecordPath(live))).toBe(true);
     expect(deployedTreeRecordPath(live)).toBe(join(live, '..', '.srv.deployed-tree.json'));
     writeFileSync(join(live, 'data/rows.jsonl'), 'a\nb\n'); // runtime data: not release files
-    const changes = liveTreeChanges(live);
+    const changes = await liveTreeChanges(live);
     expect(changes).toMatchObject({ modified: [], added: [], removed: [] });
     // The comparison hands back the record's header only: the rollback holds it through the
     // restore, and its per-file table was ~40 MB of a 100,000-file rollback's peak.
@@ -115,7 +115,7 @@ describe('live tree changed since the deploy', () => {
   it('removed files never block; an automatic rollback skips the check and refreshes the record', async () => {
     const { live, rollback } = await scene();
     unlinkSync(join(live, 'release.txt'));
-    expect(liveTreeChanges(live).removed).toEqual(['release.txt']);
+    expect((await liveTreeChanges(live)).removed).toEqual(['release.txt']);
     expect((await rollback()).status).toBe('restored-unverified');
 
     writeFileSync(join(live, 'release.txt'), '2.0-by-hand\n');
@@ -123,7 +123,7 @@ describe('live tree changed since the deploy', () => {
     expect(automatic.status).toBe('restored-unverified');
     expect(readFileSync(join(live, 'release.txt'), 'utf8')).toBe('1.0\n');
     // The record now matches the restored tree: a later manual rollback is not refused.
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
     expect((await rollback()).status).toBe('restored-unverified');
   });
 
@@ -155,23 +155,23 @@ describe('live tree changed since the deploy', () => {
     const content = (files: Record<string, { size: number; mode: number; sha256: string }>) =>
       Object.fromEntries(Object.entries(files).map(([k, v]) => [k, [v.size, v.mode, v.sha256]]));
     expect(content(fromPlan)).toEqual(content(readBack));
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 });
 
 describe('liveTreeChanges', () => {
-  it('a file named like an Object property ("constructor", "__proto__") is compared, not confused', () => {
+  it('a file named like an Object property ("constructor", "__proto__") is compared, not confused', async () => {
     const root = mkdtempSync(join(tmpdir(), 'live-tree-names-'));
     const live = join(root, 'srv');
     mkdirSync(live);
     for (const name of ['constructor', 'toString', '__proto__', 'plain'])
       writeFileSync(join(live, name), name);
     recordDeployedTree(live, { environment: 'staging' });
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
     writeFileSync(join(live, 'constructor'), 'changed');
     unlinkSync(join(live, '__proto__'));
     writeFileSync(join(live, 'hasOwnProperty'), 'new');
-    expect(liveTreeChanges(live)).toMatchObject({
+    expect(await liveTreeChanges(live)).toMatchObject({
       modified: ['constructor'],
       added: ['hasOwnProperty'],
       removed: ['__proto__'],
@@ -190,23 +190,27 @@ describe('reading the deployed-tree record', () => {
     return { root, live, recordPath: deployedTreeRecordPath(live) };
   }
 
-  it('reads a record written as one JSON document (not one file per line) the same way', () => {
+  it('reads a record written as one JSON document (not one file per line) the same way', async () => {
     const { live, recordPath } = recorded();
     writeFileSync(join(live, 'a/one.txt'), 'changed');
-    const lineWise = liveTreeChanges(live);
+    const lineWise = await liveTreeChanges(live);
     writeFileSync(recordPath, JSON.stringify(JSON.parse(readFileSync(recordPath, 'utf8')), null, 2));
     expect(readFileSync(recordPath, 'utf8').split('\n')[0]).toBe('{');
-    const whole = liveTreeChanges(live);
+    const whole = await liveTreeChanges(live);
     expect(whole).toEqual(lineWise);
     expect(whole).toMatchObject({ modified: ['a/one.txt'], added: [], removed: [], recordedFiles: 4 });
   });
 
-  it('a mode change counts as modified; names with quotes, backslashes and non-ASCII are matched', () => {
+  it('a mode change counts as modified; names with quotes, backslashes and non-ASCII are matched', async () => {
     const { live } = recorded();
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
     chmodSync(join(live, 'a/two.txt'), 0o644);
     unlinkSync(join(live, 'ünï.txt'));
-    expect(liveTreeChanges(live)).toMatchObject({ modified: ['a/two.txt'], added: [], removed: ['ünï.txt'] });
+    expect(await liveTreeChanges(live)).toMatchObject({
+      modified: ['a/two.txt'],
+      added: [],
+      removed: ['ünï.txt'],
+    });
   });
 
   it.each([
@@ -255,11 +259,11 @@ describe('reading the deployed-tree record', () => {
       expect(forced.status).toBe('restored-unverified');
       expect(forced.message).toMatch(/\(--force: the deployed-tree record .* not compared\)$/);
       expect(readFileSync(join(live, 'a/one.txt'), 'utf8')).toBe('a/one.txt');
-      expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] }); // rewritten
+      expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [] }); // rewritten
     },
   );
 
-  it('a record larger than its 256 KiB write buffer, with multi-byte names and a long header, reads back whole', () => {
+  it('a record larger than its 256 KiB write buffer, with multi-byte names and a long header, reads back whole', async () => {
     const { live } = freshLive('live-tree-buffered-record-');
     mkdirSync(join(live, 'd'), { recursive: true });
     // 205-byte names of 2- and 4-byte characters: ~0.7 MB, flushed across several boundaries.
@@ -274,7 +278,7 @@ describe('reading the deployed-tree record', () => {
     const record = JSON.parse(text) as { paths: string[]; files: Record<string, { sha256: string }> };
     expect(record.paths).toEqual(paths);
     expect(Object.keys(record.files).sort()).toEqual(names.map((n) => `d/${n}`).sort());
-    expect(liveTreeChanges(live)).toMatchObject({
+    expect(await liveTreeChanges(live)).toMatchObject({
       modified: [],
       added: [],
       removed: [],
@@ -282,12 +286,12 @@ describe('reading the deployed-tree record', () => {
     });
   });
 
-  it('names the damaged line of a large record (read in chunks of lines)', () => {
+  it('names the damaged line of a large record (read in chunks of lines)', async () => {
     const { live } = freshLive('live-tree-large-record-');
     mkdirSync(live);
     for (let i = 0; i < 1500; i++) writeFileSync(join(live, `f${String(i).padStart(4, '0')}`), String(i));
     recordDeployedTree(live, { environment: 'production', now: clock });
-    expect(liveTreeChanges(live)).toMatchObject({
+    expect(await liveTreeChanges(live)).toMatchObject({
       modified: [],
       added: [],
       removed: [],
@@ -297,7 +301,7 @@ describe('reading the deployed-tree record', () => {
     const lines = readFileSync(recordPath, 'utf8').split('\n');
     lines[699] = lines[699]!.replace(/"sha256":"[0-9a-f]/, '"sha256":"x');
     writeFileSync(recordPath, lines.join('\n'));
-    expect(() => liveTreeChanges(live)).toThrow(/64-hex "sha256" for "f\d{4}" \(line 700\)$/);
+    await expect(liveTreeChanges(live)).rejects.toThrow(/64-hex "sha256" for "f\d{4}" \(line 700\)$/);
   });
 
   it('the automatic rollback (no live-tree check) is not stopped by a damaged record', async () => {
@@ -307,7 +311,7 @@ describe('reading the deployed-tree record', () => {
     const r = await rollbackAs('automatic', root, live, backup.backupPath);
     expect(r.status).toBe('restored-unverified');
     expect(r.message).toMatch(/\(the deployed-tree record .* is not valid JSON .*; not compared\)$/);
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [] });
   });
 
   it('the automatic rollback reads only the record’s first line: a record cut off after it still serves', async () => {
@@ -315,7 +319,7 @@ describe('reading the deployed-tree record', () => {
     const backup = await backupOf(root, live, ['a']);
     const text = readFileSync(recordPath, 'utf8');
     writeFileSync(recordPath, text.slice(0, text.indexOf('\n') + 40)); // header, then part of a line
-    expect(() => liveTreeChanges(live)).toThrow(/ends early/); // a full read refuses it
+    await expect(liveTreeChanges(live)).rejects.toThrow(/ends early/); // a full read refuses it
     const r = await rollbackAs('automatic', root, live, backup.backupPath);
     expect(r.status).toBe('restored-unverified');
     expect(r.message).not.toMatch(/not compared/); // its header was read
@@ -346,11 +350,11 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     // Proof that equal status skips the read: the record now claims other bytes, unseen.
     r.files['app.js'].sha256 = '0'.repeat(64);
     writeFileSync(recordPath, JSON.stringify(r));
-    expect(liveTreeChanges(live).modified).toEqual([]);
+    expect((await liveTreeChanges(live)).modified).toEqual([]);
     // Without the status, the bytes are read and the difference found.
     delete r.files['app.js'].ino;
     writeFileSync(recordPath, JSON.stringify(r));
-    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+    expect((await liveTreeChanges(live)).modified).toEqual(['app.js']);
   });
 
   it('trusts no status whose change is within RACY_MS (20 ms) of the record file’s own mtime (file-system clock)', async () => {
@@ -361,9 +365,9 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     // As if the file system's clock lagged ours: the record written 15 ms after the file changed.
     const changed = lstatSync(join(live, 'app.js')).ctimeMs;
     utimesSync(recordPath, new Date(changed), new Date(changed + 15));
-    expect(liveTreeChanges(live).modified).toEqual(['app.js']); // read, not trusted
+    expect((await liveTreeChanges(live)).modified).toEqual(['app.js']); // read, not trusted
     utimesSync(recordPath, new Date(changed), new Date(changed + 1000));
-    expect(liveTreeChanges(live).modified).toEqual([]); // trusted again
+    expect((await liveTreeChanges(live)).modified).toEqual([]); // trusted again
   });
 
   it('an in-place edit of the same size is found even with its mtime put back (ctime moves)', async () => {
@@ -378,14 +382,14 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     writeFileSync(path, 'v2 code'); // same size
     utimesSync(path, then, then);
     expect(lstatSync(path).mtimeMs).toBe(then.getTime());
-    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+    expect((await liveTreeChanges(live)).modified).toEqual(['app.js']);
   });
 
   it('a file replaced by another with the same bytes is not a change (read, equal)', async () => {
     const { live } = await settledTree();
     writeFileSync(join(live, 'config.yml.new'), 'a: 1\n');
     renameSync(join(live, 'config.yml.new'), join(live, 'config.yml'));
-    expect(liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
+    expect(await liveTreeChanges(live)).toMatchObject({ modified: [], added: [], removed: [] });
   });
 
   it('a file changed within RACY_MS (20 ms) of the recording gets no status (it is always read)', async () => {
@@ -427,7 +431,7 @@ describe('a file whose status is the recorded one is not hashed again', () => {
     expect(first['app/a.txt']).toMatchObject({ size: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     if ('ctimeMs' in first['app/a.txt'])
       expect(first['app/a.txt'].ctimeMs).toBeLessThan(statSync(recordPath).mtimeMs - RACY_MS);
-    expect(liveTreeChanges(live).modified).toEqual([]);
+    expect((await liveTreeChanges(live)).modified).toEqual([]);
   });
 });
 
@@ -520,13 +524,13 @@ const canLoopMount =
     const { ino, size } = lstatSync(join(live, 'app.js'));
     expect(record.files['app.js']).toMatchObject({ size, ino, ctimeMs: ctime, mtimeMs: ctime });
     // ...and the check reads the file anyway and finds the edit.
-    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+    expect((await liveTreeChanges(live)).modified).toEqual(['app.js']);
     // A file settled a second before is still trusted (not read): a digest changed behind its
     // equal status goes unseen (the record's mtime put back, so the rule stays the same).
     record.files['old.txt'].sha256 = '0'.repeat(64);
     writeFileSync(recordPath, JSON.stringify(record));
     utimesSync(recordPath, new Date(recorded), new Date(recorded));
-    expect(liveTreeChanges(live).modified).toEqual(['app.js']);
+    expect((await liveTreeChanges(live)).modified).toEqual(['app.js']);
   });
 
   it('after a rollback, an edit of the same size in the second of the record is found', async () => {
@@ -564,6 +568,6 @@ const canLoopMount =
       ctimeMs: st.ctimeMs,
       mtimeMs: st.mtimeMs,
     });
-    expect(liveTreeChanges(live).modified).toEqual(['app/a.txt']);
+    expect((await liveTreeChanges(live)).modified).toEqual(['app/a.txt']);
   });
 });

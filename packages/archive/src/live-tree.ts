@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  constants,
   existsSync,
+  fstatSync,
   openSync,
   lstatSync,
   readdirSync,
@@ -66,6 +68,9 @@ interface LiveFile {
   /** Its status, when trustworthy as a stand-in for its bytes (see RACY_MS). */
   status: { ino: number; ctimeMs: number; mtimeMs: number } | undefined;
   sha256: () => string;
+  /** The regular file to read when its bytes must be hashed (absent when the hash is known):
+   *  the rollback's comparison hashes these itself, yielding to a cancel. */
+  path?: string;
 }
 
 /**
@@ -132,6 +137,7 @@ function walkTree(
         mode: st.mode & 0o7777,
         status: known ? statusOf(st, restored!.stagedAtMs) : undefined,
         sha256: () => known ?? sha256OfFileSync(path),
+        ...(known ? {} : { path }),
       });
     } else if (type === 'symlink') emit(rel, symlink(path, lstatSync(path)));
   }
@@ -154,6 +160,7 @@ function walkTree(
                 mode: st.mode & 0o7777,
                 status: statusOf(st, wallClock()),
                 sha256: () => sha256OfFileSync(path),
+                path,
               },
         );
       }
@@ -445,8 +452,37 @@ export function readDeployedTreeHeader(target: string): Omit<DeployedTreeRecord,
   return existsSync(recordPath) ? readRecord(recordPath, true).record : undefined;
 }
 
-/** Compares the live tree with the record of the last deploy. */
-export function liveTreeChanges(target: string): LiveTreeChanges {
+/** A cancel (Ctrl-C, the runner's) arrived while the live tree was compared with the record. */
+export class LiveTreeCompareCancelledError extends Error {
+  constructor() {
+    super('cancelled while comparing the live tree with the record of the last deploy');
+    this.name = 'LiveTreeCompareCancelledError';
+  }
+}
+
+/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+const YIELD_EVERY_MS = 50;
+
+export interface LiveTreeCompareOptions {
+  /** Stops the comparison at its next yield (LiveTreeCompareCancelledError). */
+  signal?: AbortSignal;
+  /** Told once, before hashing, when the files to hash hold more than PROGRESS_BYTES. */
+  onProgress?: (line: string) => void;
+}
+const PROGRESS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
+ * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
+ * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
+ * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ */
+export async function liveTreeChanges(
+  target: string,
+  options: LiveTreeCompareOptions = {},
+): Promise<LiveTreeChanges> {
+  const { signal } = options;
   const recordPath = deployedTreeRecordPath(target);
   if (!existsSync(recordPath))
     return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
@@ -460,18 +496,73 @@ export function liveTreeChanges(target: string): LiveTreeChanges {
   const modified: string[] = [];
   const added: string[] = [];
   const digest = Buffer.alloc(32);
+  const differs = (row: number, hex: string): boolean => {
+    digest.write(hex, 'hex');
+    return files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0;
+  };
   // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
   // 100,000 more entries); what is left was removed.
   // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
-  walkTree(target, record.paths, undefined, (path, file) => {
-    const row = files.rows.get(path);
-    if (row === undefined) return void added.push(path);
+  const toHash: { rel: string; path: string; row: number; size: number }[] = [];
+  let bytesToHash = 0;
+  walkTree(target, record.paths, undefined, (rel, file) => {
+    const row = files.rows.get(rel);
+    if (row === undefined) return void added.push(rel);
     files.seen[row] = 1;
-    if (files.modes[row] !== file.mode) return void modified.push(path);
+    if (files.modes[row] !== file.mode) return void modified.push(rel);
     if (files.unchanged(row, file)) return;
-    digest.write(file.sha256(), 'hex');
-    if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0) modified.push(path);
+    if (file.path) {
+      toHash.push({ rel, path: file.path, row, size: file.size });
+      bytesToHash += file.size;
+    } else if (differs(row, file.sha256())) modified.push(rel);
   });
+  if (signal?.aborted) throw new LiveTreeCompareCancelledError();
+  if (bytesToHash > PROGRESS_BYTES)
+    options.onProgress?.(
+      `comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`,
+    );
+  let lastYield = Date.now();
+  const yieldNow = async (): Promise<void> => {
+    if (Date.now() - lastYield < YIELD_EVERY_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    lastYield = Date.now();
+    if (signal?.aborted) throw new LiveTreeCompareCancelledError();
+  };
+  const block = Buffer.allocUnsafe(1024 * 1024);
+  for (const f of toHash) {
+    await yieldNow();
+    let fd: number;
+    try {
+      fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      // Gone since the walk: removed (which never blocks: the restore brings it back).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        files.seen[f.row] = 0;
+        continue;
+      }
+      throw error;
+    }
+    try {
+      // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
+      if (!fstatSync(fd).isFile()) {
+        modified.push(f.rel);
+        continue;
+      }
+      const hash = createHash('sha256');
+      for (
+        let pos = 0, n = readSync(fd, block, 0, block.length, 0);
+        n > 0;
+        n = readSync(fd, block, 0, block.length, pos)
+      ) {
+        hash.update(block.subarray(0, n));
+        pos += n;
+        await yieldNow();
+      }
+      if (differs(f.row, hash.digest('hex'))) modified.push(f.rel);
+    } finally {
+      closeSync(fd);
+    }
+  }
   const removed: string[] = [];
   for (const [path, row] of files.rows) if (!files.seen[row]) removed.push(path);
   return {

@@ -14,6 +14,7 @@ import {
   deployedTreeRecordPath,
   describeLiveTreeChanges,
   liveTreeChanges,
+  LiveTreeCompareCancelledError,
   readDeployedTreeHeader,
   recordDeployedTree,
   type LiveTreeChanges,
@@ -30,6 +31,8 @@ export interface RollbackOptions extends RestoreOptions {
   /** false for the tool's own automatic rollback right after its deploy: nothing to protect there,
    *  and the record is still refreshed afterwards (default true). */
   liveTreeCheck?: boolean;
+  /** Told when the live-tree comparison will read much (a line for the operator: why it waits). */
+  onProgress?: (line: string) => void;
 }
 
 export interface RollbackResult extends RestoreResult {
@@ -41,7 +44,12 @@ export interface RollbackResult extends RestoreResult {
 export async function runRollback(options: RollbackOptions): Promise<RollbackResult> {
   const cwd = resolve(options.cwd ?? process.cwd());
   const target = resolve(cwd, options.target);
-  const refuse = (message: string, liveTree: LiveTreeChanges, ...lines: string[]): RollbackResult => {
+  const stop = (
+    how: 'REFUSED' | 'CANCELLED',
+    message: string,
+    liveTree: LiveTreeChanges,
+    lines: string[],
+  ): RollbackResult => {
     const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
     const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
     const log = openEvidenceLog(logPath, {
@@ -50,7 +58,9 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
       environment: options.environment,
       now: options.now ?? (() => new Date()),
     });
-    log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
+    // A cancel's message already says the live tree was not changed.
+    if (how === 'CANCELLED') log.line(`CANCELLED: ${message}`, ...lines);
+    else log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
     log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
     return {
       status: 'refused',
@@ -63,6 +73,8 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
       failed: true,
     };
   };
+  const refuse = (message: string, liveTree: LiveTreeChanges, ...lines: string[]): RollbackResult =>
+    stop('REFUSED', message, liveTree, lines);
   const recordPath = deployedTreeRecordPath(target);
   const noRecord: LiveTreeChanges = {
     record: undefined,
@@ -81,8 +93,18 @@ export async function runRollback(options: RollbackOptions): Promise<RollbackRes
     liveTree =
       options.liveTreeCheck === false
         ? { ...noRecord, record: readDeployedTreeHeader(target) }
-        : liveTreeChanges(target);
+        : await liveTreeChanges(target, {
+            ...(options.signal ? { signal: options.signal } : {}),
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          });
   } catch (error) {
+    if (error instanceof LiveTreeCompareCancelledError)
+      return stop(
+        'CANCELLED',
+        `${error.message}, before anything was restored; the live tree ${target} was not changed`,
+        noRecord,
+        [],
+      );
     if (error instanceof DeployedTreeRecordError) {
       if (!options.force && options.liveTreeCheck !== false)
         return refuse(

@@ -267,7 +267,11 @@ export function registerRollback(program: Command, ctx: CliContext): void {
             ctx.stderr(`downloaded and verified ${fetched.artifact.name} (id ${fetched.artifact.id})\n`);
             flags.backup = fetched.backupPath;
           }
-          return runRollback({ ...rollbackOptionsFromFlags(flags, ctx), signal });
+          return runRollback({
+            ...rollbackOptionsFromFlags(flags, ctx),
+            signal,
+            onProgress: (line) => ctx.stderr(`${line}\n`),
+          });
         },
         'stopping the rollback (a swap already begun is finished first)',
       );
