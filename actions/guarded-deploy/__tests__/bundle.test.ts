@@ -4,7 +4,8 @@
 // step with STATE_*, and the cancel schedule SIGINT → SIGTERM 7.5 s → SIGKILL 10 s to the direct child.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, treeAlive } from '@guarded-rollout/deploy';
@@ -244,6 +245,18 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     expect(gh.fake.violations).toEqual([]);
   }, 120_000);
 
+  it('a release path outside the target is one error naming the input and the value, before anything runs', async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'gr-guarded-input-'));
+    const main = await runNodeAction(actionDir, {
+      workspace,
+      inputs: { environment: 'staging', version: '1.1.0', 'release-paths': 'app\n../etc' },
+    }).result;
+    expect(main.code).toBe(1);
+    expect(main.stdout).toContain(`::error::input "release-paths": "../etc" leaves the target ('..')`);
+    expect(main.stdout).not.toMatch(/\n\s+at /);
+    expect(readdirSync(workspace)).toEqual([]);
+  }, 30_000);
+
   it('a gate violation rolls back (webhook hung): restored release active, files outside the backed-up roots untouched', async () => {
     const { site, gh, hook } = await setUp('dying-health', 1, 'hang');
     writeFileSync(join(site.root, 'operator-notes.txt'), 'not part of any backup\n');
@@ -251,7 +264,11 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     const older = join(site.root, '.guarded-rollout/pre-rollback/20200101T000000Z');
     mkdirSync(join(older, 'data'), { recursive: true });
     const restartMark = join(site.dir, 'restart-at');
-    const inputs = readmeInputs(site, { 'notify-timeout': '1500ms', 'keep-previous': '1' });
+    const inputs = readmeInputs(site, {
+      'notify-timeout': '1500ms',
+      'keep-previous': '1',
+      'release-paths': 'active-release\n./releases.json',
+    });
     inputs['restart-command'] =
       `node -e "require('fs').writeFileSync(process.argv[1], String(Date.now()))" ${restartMark} && ${inputs['restart-command']}`;
     const main = await runNodeAction(actionDir, job(site, gh, hook.url, inputs)).result;
@@ -266,6 +283,14 @@ describe(`guarded-deploy bundle as the runner runs it (${node24 ? 'Node 24' : `N
     expect(readFileSync(join(site.root, 'operator-notes.txt'), 'utf8')).toBe('not part of any backup\n');
     expect(existsSync(older)).toBe(false);
     expect(readdirSync(join(site.root, '.guarded-rollout/pre-rollback'))).toHaveLength(1);
+    // The record of the restored tree covers the release paths only (runtime data never blocks a
+    // later manual rollback).
+    const record = JSON.parse(readFileSync(join(site.dir, '.live.deployed-tree.json'), 'utf8')) as {
+      paths: string[];
+      files: Record<string, unknown>;
+    };
+    expect(record.paths).toEqual(['active-release', './releases.json']);
+    expect(Object.keys(record.files).sort()).toEqual(['active-release', 'releases.json']);
     // The confirming poll's log line → the restore's restart: a hung webhook must not delay it.
     const violationLine = main.stdout.split('\n').find((l) => l.startsWith('gate violation:'));
     expect(violationLine).toBeDefined();

@@ -19,7 +19,7 @@ import {
   runAction,
   withRunnerCancel,
 } from '@guarded-rollout/action-io';
-import { CheckFailedError, ConfigError, tryParseDuration } from '@guarded-rollout/config';
+import { CheckFailedError, ConfigError, releasePathProblem, tryParseDuration } from '@guarded-rollout/config';
 import {
   DEFAULT_ROLLOUT_CONFIG,
   defaultRolloutEnvironment,
@@ -89,6 +89,14 @@ export function getInputs(): GuardedInputs {
     throw new ConfigError(`input "ref": ${JSON.stringify(commit)} is not a full commit SHA (40 hex digits)`, {
       field: 'ref',
     });
+  const releasePaths = inputList('release-paths');
+  for (const path of releasePaths) {
+    const problem = releasePathProblem(path);
+    if (problem)
+      throw new ConfigError(`input "release-paths": ${JSON.stringify(path)} ${problem}`, {
+        field: 'release-paths',
+      });
+  }
   const contexts = inputList('required-contexts');
   const requiredContexts =
     contexts.length === 0 ? undefined : contexts.length === 1 && contexts[0] === 'none' ? [] : contexts;
@@ -147,6 +155,7 @@ export function getInputs(): GuardedInputs {
       ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command')! } : {}),
       ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
       keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
+      ...(releasePaths.length ? { releasePaths } : {}),
     },
     ...(requiredContexts ? { requiredContexts } : {}),
     ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

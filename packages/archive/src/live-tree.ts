@@ -104,9 +104,10 @@ function walkTree(
   emit: (rel: string, file: LiveFile) => void,
   wallClock: () => number = Date.now,
 ): void {
+  // "./app/" is "app".
+  const roots = paths?.map((p) => p.replace(/^(\.\/+)+/, '').replace(/\/+$/, '') || '.');
   const wanted = (rel: string): boolean =>
-    !paths?.length ||
-    paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    !roots?.length || roots.some((p) => p === '.' || rel === p || rel.startsWith(`${p}/`));
   // The roots a restore just swapped in are recorded from its plan, not read back: every file
   // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
   // manifest while writing. Only their status is read (so the next check can skip hashing them),

@@ -1,7 +1,7 @@
 // `guarded-rollout guarded-deploy`: the same sequence as the action, from a terminal, against the
 // sample DHash service on loopback (real git tags, real backup, real watch).
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctl, startSite, startWebhook, writeGates } from '../../rollout/__tests__/support.js';
 import { cli } from './run-cli.js';
@@ -53,6 +53,87 @@ describe('guarded-rollout guarded-deploy', () => {
     expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.1.0');
     expect(hook.received.some((b) => b.includes('deploy-succeeded'))).toBe(true);
   }, 60_000);
+
+  it("the automatic rollback takes the rollout config's rollback section (restart command, health checks, release paths) when no flag is given", async () => {
+    const site = await startSite('dying-health', 1);
+    cleanups.push(() => site.stop());
+    const restarted = join(site.dir, 'restarted-by-config');
+    writeFileSync(
+      join(site.dir, 'guarded-rollout.config.json'),
+      JSON.stringify({
+        environments: {
+          production: {
+            backup: {
+              paths: ['active-release', 'releases.json', 'data', 'supervisor.json'],
+              base_dir: 'live',
+            },
+            rollback: {
+              target: 'live',
+              restart_command: `touch ${restarted} && ${ctl(site.root, 'restart')}`,
+              health_url: `${site.base}/health`,
+              health_interval: '100ms',
+              release_paths: ['active-release', 'releases.json'],
+            },
+          },
+        },
+      }),
+    );
+    const run = await cli(
+      [
+        'guarded-deploy',
+        '--env',
+        'production',
+        '--release',
+        '1.1.0',
+        '--command',
+        ctl(site.root, 'deploy', '--version', '1.1.0'),
+        '--gates-config',
+        writeGates(site.dir),
+        '--health-url',
+        `${site.base}/health`,
+        '--duration',
+        '10m',
+        '--time-scale',
+        '300',
+      ],
+      { cwd: site.dir, env: { PATH: process.env.PATH } },
+    );
+    expect(run.stdout).toMatch(/guarded-deploy rolled-back/);
+    expect(run.code).toBe(1);
+    // Before: the restart_command of the config was not run (flags only), the service stayed on
+    // 1.1.0 and the rollback's health checks failed.
+    expect(existsSync(restarted)).toBe(true);
+    expect(readFileSync(join(site.root, 'active-release'), 'utf8').trim()).toBe('1.0.0');
+    const health = (await (await fetch(`${site.base}/health`)).json()) as { version: string };
+    expect(health.version).toBe('1.0.0');
+    const record = JSON.parse(readFileSync(join(site.dir, '.live.deployed-tree.json'), 'utf8')) as {
+      paths: string[];
+      files: Record<string, unknown>;
+    };
+    expect(record.paths).toEqual(['active-release', 'releases.json']);
+    expect(Object.keys(record.files).sort()).toEqual(['active-release', 'releases.json']);
+  }, 60_000);
+
+  it('a release path in the config that leaves the target is one error naming the file, field and value (exit 2)', async () => {
+    const site = await startSite('none');
+    cleanups.push(() => site.stop());
+    const config = join(site.dir, 'guarded-rollout.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ environments: { production: { rollback: { release_paths: ['app', '../etc'] } } } }),
+    );
+    const run = await cli(
+      ['guarded-deploy', '--env', 'production', '--release', '1.1.0', '--command', 'true'],
+      { cwd: site.dir, env: { PATH: process.env.PATH } },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(config);
+    expect(run.stderr).toContain(
+      `environments.production.rollback.release_paths: "../etc" leaves the target ('..')`,
+    );
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(site.dir, 'backups'))).toBe(false);
+  }, 30_000);
 
   /** A guarded deploy of 1.1.0 to production with `extra` flags, against a fresh site. */
   async function refusedRun(...extra: string[]) {

@@ -5,7 +5,13 @@
 // the resolution, the validation of the config section and `guarded-rollout config check`.
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, describeValue, readJsonFile, tryParseDuration } from '@guarded-rollout/config';
+import {
+  ConfigError,
+  describeValue,
+  readJsonFile,
+  releasePathProblem,
+  tryParseDuration,
+} from '@guarded-rollout/config';
 import { DEFAULT_ROLLOUT_CONFIG, loadRolloutConfig } from '@guarded-rollout/deploy';
 import type { CliContext } from './context.js';
 
@@ -165,6 +171,15 @@ function checkValue(
       if (textual && typeof raw === 'string') return raw.split(',').filter(Boolean);
       if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string' || v === ''))
         return bad('a list of non-empty strings');
+      if (spec.key === 'release_paths')
+        for (const path of raw as string[]) {
+          const problem = releasePathProblem(path);
+          if (problem)
+            throw new ConfigError(`${where}: ${JSON.stringify(path)} ${problem}`, {
+              ...(file ? { file } : {}),
+              field: where,
+            });
+        }
       return raw;
     case 'boolean':
       if (textual && typeof raw === 'string') {

@@ -94,6 +94,10 @@ export interface GuardedDeployOptions {
     /** Previous versions of the target to keep, the rollback's included (restoreBackup's
      *  keepPrevious); unset keeps all. */
     keepPrevious?: number;
+    /** What the record of the deployed tree covers, relative to the target (the release's files,
+     *  not the service's runtime data); all of it when unset. A later manual rollback compares
+     *  only these with what this deploy left. */
+    releasePaths?: string[];
   };
   /** Commit-status contexts GitHub must see green; undefined keeps GitHub's default (all). */
   requiredContexts?: string[];
@@ -505,7 +509,11 @@ export async function runGuardedDeploy(
     const target = resolve(options.cwd, options.rollback.target);
     try {
       if (existsSync(target))
-        recordDeployedTree(target, { environment: env, ...(out.commit ? { commit: out.commit } : {}) });
+        recordDeployedTree(target, {
+          environment: env,
+          ...(out.commit ? { commit: out.commit } : {}),
+          ...(options.rollback.releasePaths?.length ? { paths: options.rollback.releasePaths } : {}),
+        });
     } catch (error) {
       log.warning(`could not record the deployed tree of ${target}: ${(error as Error).message}`);
     }
@@ -565,6 +573,7 @@ export async function runGuardedDeploy(
         ? { healthUrl: options.rollback.healthUrl, health: { required: 3, ...options.rollback.health } }
         : {}),
       ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+      ...(options.rollback.releasePaths?.length ? { releasePaths: options.rollback.releasePaths } : {}),
       logDir: options.deploy.logDir,
       cwd: options.cwd,
     });

@@ -17,7 +17,8 @@ import {
 import type { CliContext } from '../context.js';
 import { withCancellation } from '../cancel.js';
 import { rolloutEnvironment } from './deploy.js';
-import { keepPreviousOf } from './rollback.js';
+import { rollbackOptionsFromFlags, type RollbackFlags } from './rollback.js';
+import { resolveSettings } from '../settings.js';
 
 export interface GuardedDeployFlags {
   env: string;
@@ -67,6 +68,23 @@ export async function guardedDeployFromCli(
     throw new ConfigError(`--duration: ${JSON.stringify(flags.duration)} is not a duration such as 15m`, {
       field: 'duration',
     });
+  // The automatic rollback is a rollback: the rollout config's rollback section (and its
+  // GUARDED_ROLLOUT_ROLLBACK_* variables) sets its target, restart and smoke commands, health
+  // checks, release paths and previous versions kept, as for `guarded-rollout rollback`; a flag
+  // given here wins. (It was flags only: a restart_command set there was silently not run.)
+  const rb = resolveSettings(ctx, 'rollback', flags.env, {}, flags.config).values as Partial<RollbackFlags>;
+  const restore = rollbackOptionsFromFlags(
+    {
+      ...(rb as RollbackFlags),
+      env: flags.env,
+      latest: true,
+      target: flags.target !== undefined ? at(flags.target) : (rb.target ?? at(config.backup.baseDir)),
+      ...(flags.restartCommand !== undefined ? { restartCommand: flags.restartCommand } : {}),
+      ...(flags.healthUrl !== undefined ? { healthUrl: flags.healthUrl } : {}),
+      ...(flags.keepPrevious !== undefined ? { keepPrevious: flags.keepPrevious } : {}),
+    },
+    ctx,
+  );
   const token = ctx.env.GITHUB_TOKEN;
   const target = token ? githubTargetFromEnv(ctx.env, token) : undefined;
   const log = consoleLog((line) => ctx.stdout(`${line}\n`));
@@ -97,10 +115,13 @@ export async function guardedDeployFromCli(
       },
       rollback: {
         auto: flags.autoRollback,
-        target: at(flags.target ?? config.backup.baseDir),
-        ...(flags.restartCommand ? { restartCommand: flags.restartCommand } : {}),
-        ...(flags.healthUrl ? { healthUrl: flags.healthUrl, health: { required: 3 } } : {}),
-        ...keepPreviousOf(flags.keepPrevious),
+        target: restore.target,
+        ...(restore.restartCommand ? { restartCommand: restore.restartCommand } : {}),
+        ...(restore.restartTimeoutMs ? { restartTimeoutMs: restore.restartTimeoutMs } : {}),
+        ...(restore.smokeCommand ? { smokeCommand: restore.smokeCommand } : {}),
+        ...(restore.healthUrl ? { healthUrl: restore.healthUrl, health: restore.health! } : {}),
+        ...(restore.keepPrevious ? { keepPrevious: restore.keepPrevious } : {}),
+        ...(restore.releasePaths ? { releasePaths: restore.releasePaths } : {}),
       },
       ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),
       cwd: ctx.cwd,
@@ -136,7 +157,10 @@ export function registerGuardedDeploy(program: Command, ctx: CliContext): void {
     .option('--gates-config <file>', 'quality-gates config', 'quality-gates-config.json')
     .option('--command <command>', 'deploy command (default: deploy.command of the rollout config)')
     .option('--migrate-command <command>', 'migrate command (default: deploy.migrate_command)')
-    .option('--health-url <url>', 'service health endpoint (watch and rollback)')
+    .option(
+      '--health-url <url>',
+      'service health endpoint (watch and automatic rollback; the rollback falls back to rollback.health_url of the rollout config)',
+    )
     .option('--metrics-url <url>', 'Prometheus exposition endpoint of the service')
     .option('--prometheus-url <url>', 'Prometheus server to query instead of --metrics-url')
     .option('--duration <duration>', 'watch this long instead of the configured window (e.g. 15m)')
@@ -149,12 +173,15 @@ export function registerGuardedDeploy(program: Command, ctx: CliContext): void {
     .option('--backup-dir <dir>', 'where backups are written')
     .option(
       '--target <dir>',
-      'live directory the backup is restored into (default: the backup base directory)',
+      'live directory the backup is restored into (default: rollback.target of the rollout config, else the backup base directory)',
     )
-    .option('--restart-command <command>', 'restarts the service after a restore')
+    .option(
+      '--restart-command <command>',
+      'restarts the service after a restore (default: rollback.restart_command of the rollout config; its restart_timeout, health_*, smoke_command and release_paths apply too)',
+    )
     .option(
       '--keep-previous <n>',
-      "automatic rollback: keep at most N previous versions of --target, the rollback's included (older ones deleted, oldest first); default keep all",
+      "automatic rollback: keep at most N previous versions of --target, the rollback's included (older ones deleted, oldest first); default rollback.keep_previous, else keep all",
     )
     .option('--no-auto-rollback', 'never restore automatically; escalate instead')
     .option('--skip-backup', 'deploy without a backup (refused for production)')

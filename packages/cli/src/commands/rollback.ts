@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CheckFailedError, ConfigError } from '@guarded-rollout/config';
+import { CheckFailedError, ConfigError, releasePathProblem } from '@guarded-rollout/config';
 
 import {
   assertEnvironmentName,
@@ -82,6 +82,13 @@ export function rollbackOptionsFromFlags(flags: RollbackFlags, ctx: CliContext):
     if (!url || !/^https?:$/.test(url.protocol))
       throw new ConfigError(`--health-url: ${JSON.stringify(flags.healthUrl)} is not an http(s) URL`, {
         field: '--health-url',
+      });
+  }
+  for (const path of flags.releasePath ?? []) {
+    const problem = releasePathProblem(path);
+    if (problem)
+      throw new ConfigError(`--release-path: ${JSON.stringify(path)} ${problem}`, {
+        field: '--release-path',
       });
   }
   const caps = {
