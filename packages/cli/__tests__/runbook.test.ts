@@ -235,6 +235,23 @@ describe('live tree changed since the deploy', () => {
     expect(forced.stdout).toContain('status: succeeded');
   });
 
+  it('a --release-path outside the target is one usage error naming the flag and value (exit 2), nothing restored', async () => {
+    const root = await deployed();
+    writeFileSync(join(root, 'srv/release.txt'), '1.0-hotfix\n');
+    for (const [path, why] of [
+      ['/etc', 'is absolute; give it relative to the target'],
+      ['data/../..', "leaves the target ('..')"],
+    ]) {
+      const r = await cli(['rollback', '--env', 'production', '--latest', '--release-path', path!], {
+        cwd: root,
+        now: NOW,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--release-path: ${JSON.stringify(path)} ${why}`);
+    }
+    expect(readFileSync(join(root, 'srv/release.txt'), 'utf8')).toBe('1.0-hotfix\n');
+  });
+
   it('removed files never block', async () => {
     healthy = true;
     const root = await deployed();
