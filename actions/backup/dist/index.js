@@ -37497,6 +37497,7 @@ function deadline_deadlineFetch(timeoutMs, parent) {
 
 
 
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/inputs.ts
 // Typed readers for action inputs. Each names the input and the value when it refuses one, so a
 // workflow author sees `input "timeout": "ten minutes" is not a duration` rather than a stack trace.
@@ -43951,8 +43952,9 @@ const statusOf = (st, changedBeforeMs) => st.ctimeMs < changedBeforeMs - RACY_MS
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
 function walkTree(root, paths, restored, emit, wallClock = Date.now) {
-    const wanted = (rel) => !paths?.length ||
-        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    // "./app/" is "app".
+    const roots = paths?.map((p) => p.replace(/^(\.\/+)+/, '').replace(/\/+$/, '') || '.');
+    const wanted = (rel) => !roots?.length || roots.some((p) => p === '.' || rel === p || rel.startsWith(`${p}/`));
     // The roots a restore just swapped in are recorded from its plan, not read back: every file
     // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
     // manifest while writing. Only their status is read (so the next check can skip hashing them),
@@ -43984,6 +43986,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                 mode: st.mode & 0o7777,
                 status: known ? statusOf(st, restored.stagedAtMs) : undefined,
                 sha256: () => known ?? sha256OfFileSync(path),
+                ...(known ? {} : { path }),
             });
         }
         else if (type === 'symlink')
@@ -44009,6 +44012,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                         mode: st.mode & 0o7777,
                         status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
+                        path,
                     });
             }
         }
@@ -44272,8 +44276,25 @@ function live_tree_readDeployedTreeHeader(target) {
     const recordPath = live_tree_deployedTreeRecordPath(target);
     return existsSync(recordPath) ? readRecord(recordPath, true).record : undefined;
 }
-/** Compares the live tree with the record of the last deploy. */
-function live_tree_liveTreeChanges(target) {
+/** A cancel (Ctrl-C, the runner's) arrived while the live tree was compared with the record. */
+class live_tree_LiveTreeCompareCancelledError extends Error {
+    constructor() {
+        super('cancelled while comparing the live tree with the record of the last deploy');
+        this.name = 'LiveTreeCompareCancelledError';
+    }
+}
+/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+const YIELD_EVERY_MS = 50;
+const live_tree_PROGRESS_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+/**
+ * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
+ * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
+ * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
+ * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ */
+async function live_tree_liveTreeChanges(target, options = {}) {
+    const { signal } = options;
     const recordPath = live_tree_deployedTreeRecordPath(target);
     if (!existsSync(recordPath))
         return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
@@ -44287,22 +44308,78 @@ function live_tree_liveTreeChanges(target) {
     const modified = [];
     const added = [];
     const digest = Buffer.alloc(32);
+    const differs = (row, hex) => {
+        digest.write(hex, 'hex');
+        return files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0;
+    };
     // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
     // 100,000 more entries); what is left was removed.
     // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
-    walkTree(target, record.paths, undefined, (path, file) => {
-        const row = files.rows.get(path);
+    const toHash = [];
+    let bytesToHash = 0;
+    walkTree(target, record.paths, undefined, (rel, file) => {
+        const row = files.rows.get(rel);
         if (row === undefined)
-            return void added.push(path);
+            return void added.push(rel);
         files.seen[row] = 1;
         if (files.modes[row] !== file.mode)
-            return void modified.push(path);
+            return void modified.push(rel);
         if (files.unchanged(row, file))
             return;
-        digest.write(file.sha256(), 'hex');
-        if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0)
-            modified.push(path);
+        if (file.path) {
+            toHash.push({ rel, path: file.path, row, size: file.size });
+            bytesToHash += file.size;
+        }
+        else if (differs(row, file.sha256()))
+            modified.push(rel);
     });
+    if (signal?.aborted)
+        throw new live_tree_LiveTreeCompareCancelledError();
+    if (bytesToHash > live_tree_PROGRESS_BYTES)
+        options.onProgress?.(`comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`);
+    let lastYield = Date.now();
+    const yieldNow = async () => {
+        if (Date.now() - lastYield < YIELD_EVERY_MS)
+            return;
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
+        if (signal?.aborted)
+            throw new live_tree_LiveTreeCompareCancelledError();
+    };
+    const block = Buffer.allocUnsafe(1024 * 1024);
+    for (const f of toHash) {
+        await yieldNow();
+        let fd;
+        try {
+            fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+        }
+        catch (error) {
+            // Gone since the walk: removed (which never blocks: the restore brings it back).
+            if (error.code === 'ENOENT') {
+                files.seen[f.row] = 0;
+                continue;
+            }
+            throw error;
+        }
+        try {
+            // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
+            if (!fstatSync(fd).isFile()) {
+                modified.push(f.rel);
+                continue;
+            }
+            const hash = createHash('sha256');
+            for (let pos = 0, n = readSync(fd, block, 0, block.length, 0); n > 0; n = readSync(fd, block, 0, block.length, pos)) {
+                hash.update(block.subarray(0, n));
+                pos += n;
+                await yieldNow();
+            }
+            if (differs(f.row, hash.digest('hex')))
+                modified.push(f.rel);
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
     const removed = [];
     for (const [path, row] of files.rows)
         if (!files.seen[row])
@@ -44345,7 +44422,7 @@ const VERIFIED_ROLLBACK_ENVIRONMENTS = (/* unused pure expression or super */ nu
 async function runRollback(options) {
     const cwd = resolve(options.cwd ?? process.cwd());
     const target = resolve(cwd, options.target);
-    const refuse = (message, liveTree, ...lines) => {
+    const stop = (how, message, liveTree, lines) => {
         const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
         const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
         const log = openEvidenceLog(logPath, {
@@ -44354,7 +44431,11 @@ async function runRollback(options) {
             environment: options.environment,
             now: options.now ?? (() => new Date()),
         });
-        log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
+        // A cancel's message already says the live tree was not changed.
+        if (how === 'CANCELLED')
+            log.line(`CANCELLED: ${message}`, ...lines);
+        else
+            log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
         log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
         return {
             status: 'refused',
@@ -44367,6 +44448,7 @@ async function runRollback(options) {
             failed: true,
         };
     };
+    const refuse = (message, liveTree, ...lines) => stop('REFUSED', message, liveTree, lines);
     const recordPath = deployedTreeRecordPath(target);
     const noRecord = {
         record: undefined,
@@ -44385,9 +44467,14 @@ async function runRollback(options) {
         liveTree =
             options.liveTreeCheck === false
                 ? { ...noRecord, record: readDeployedTreeHeader(target) }
-                : liveTreeChanges(target);
+                : await liveTreeChanges(target, {
+                    ...(options.signal ? { signal: options.signal } : {}),
+                    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+                });
     }
     catch (error) {
+        if (error instanceof LiveTreeCompareCancelledError)
+            return stop('CANCELLED', `${error.message}, before anything was restored; the live tree ${target} was not changed`, noRecord, []);
         if (error instanceof DeployedTreeRecordError) {
             if (!options.force && options.liveTreeCheck !== false)
                 return refuse(`${error.message}, so the rollback cannot tell hand edits since the deploy from the deploy itself; fix or delete the record, or pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`, noRecord);

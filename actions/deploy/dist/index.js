@@ -42381,6 +42381,7 @@ function deadlineFetch(timeoutMs, parent) {
 
 
 
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/inputs.ts
 // Typed readers for action inputs. Each names the input and the value when it refuses one, so a
 // workflow author sees `input "timeout": "ten minutes" is not a duration` rather than a stack trace.
@@ -43140,6 +43141,8 @@ function process_runner_runCommand(options) {
     });
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/universal-user-agent@7.0.3/node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
@@ -45459,6 +45462,7 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 
 
 
+
 /** GitHub refused the deployment (409): the commit's required status checks are not green. */
 class CommitStatusGateError extends Error {
     ref;
@@ -45488,6 +45492,8 @@ function commitStatusGateError(ref, error) {
     return new CommitStatusGateError(ref, contexts, data.message ?? e.message ?? 'HTTP 409');
 }
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
+/** The payload key of the token that identifies one create request (see create). */
+const REQUEST_TOKEN = 'guarded_rollout_request';
 // GitHub cuts descriptions at 140 characters and answers 422 beyond.
 const clip = (text) => (text.length > 140 ? `${text.slice(0, 139)}…` : text);
 class GitHubDeploymentRecorder {
@@ -45495,6 +45501,9 @@ class GitHubDeploymentRecorder {
     owner;
     repo;
     requestTimeoutMs;
+    retries = 3;
+    retryBaseMs;
+    log;
     constructor(target) {
         const [owner, repo, ...rest] = target.repository.split('/');
         if (!owner || !repo || rest.length) {
@@ -45505,7 +45514,9 @@ class GitHubDeploymentRecorder {
         this.owner = owner;
         this.repo = repo;
         this.requestTimeoutMs = target.requestTimeoutMs;
+        this.retryBaseMs = target.retryBaseMs ?? 1000;
         const log = target.log ?? (() => undefined);
+        this.log = log;
         this.octokit = new ThrottledOctokit({
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
@@ -45514,7 +45525,7 @@ class GitHubDeploymentRecorder {
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
             retry: {
-                retries: 3,
+                retries: this.retries,
                 doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
                 ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
             },
@@ -45545,31 +45556,78 @@ class GitHubDeploymentRecorder {
     bounded() {
         return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
     }
+    /**
+     * Creates the deployment. Not retried blindly: an attempt whose answer was lost (no answer in
+     * time, a 5xx, a reset connection) may still have created it, and a second POST would leave
+     * that first deployment "pending" on the environment's page for good. Every request carries a
+     * token of its own in the payload; before each retry the environment's newest deployments are
+     * searched for it, and a deployment found is the one used.
+     */
     async create(request) {
-        let response;
+        const token = (0,external_node_crypto_.randomUUID)();
+        const payload = { ...request.payload, [REQUEST_TOKEN]: token };
+        for (let attempt = 0;; attempt++) {
+            let response;
+            try {
+                const bounded = this.bounded().request;
+                response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+                    owner: this.owner,
+                    repo: this.repo,
+                    ref: request.ref,
+                    environment: request.environment,
+                    description: clip(request.description),
+                    payload,
+                    production_environment: request.production,
+                    // GitHub must not merge the default branch into the ref behind our back.
+                    auto_merge: false,
+                    // Omitted: GitHub checks every commit status context (its own gate stays on).
+                    ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+                    // Retried here, after looking for what the lost attempt created (plugin-retry would not).
+                    request: { retries: 0, ...(bounded ?? {}) },
+                });
+            }
+            catch (error) {
+                const gate = commitStatusGateError(request.ref, error);
+                if (gate)
+                    throw gate;
+                const status = error.status ?? 0;
+                // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
+                if (status < 500 || attempt >= this.retries)
+                    throw error;
+                const created = await this.findCreated(request, token);
+                if (created !== undefined) {
+                    this.log(`GitHub created deployment ${created} on an attempt whose answer was lost (${error.message}); using it, not creating another`);
+                    return created;
+                }
+                await new Promise((resolve) => setTimeout(resolve, (attempt + 1) ** 2 * this.retryBaseMs));
+                continue;
+            }
+            if (response.status !== 201 || !('id' in response.data)) {
+                throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
+            }
+            return Number(response.data.id);
+        }
+    }
+    /** The deployment of the environment and ref whose payload carries `token`, among the newest
+     *  30; undefined when there is none or GitHub cannot be read either (then the POST is retried). */
+    async findCreated(request, token) {
         try {
-            response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+            const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
                 owner: this.owner,
                 repo: this.repo,
-                ref: request.ref,
                 environment: request.environment,
-                description: clip(request.description),
-                payload: request.payload,
-                production_environment: request.production,
-                // GitHub must not merge the default branch into the ref behind our back.
-                auto_merge: false,
-                // Omitted: GitHub checks every commit status context (its own gate stays on).
-                ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+                ref: request.ref,
+                per_page: 30,
                 ...this.bounded(),
             });
+            const found = list.data.find((d) => typeof d.payload === 'object' &&
+                d.payload !== null &&
+                d.payload[REQUEST_TOKEN] === token);
+            return found ? Number(found.id) : undefined;
         }
-        catch (error) {
-            throw commitStatusGateError(request.ref, error) ?? error;
+        catch {
+            return undefined;
         }
-        if (response.status !== 201 || !('id' in response.data)) {
-            throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
-        }
-        return Number(response.data.id);
     }
     async status(deploymentId, update) {
         await this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
@@ -48623,8 +48681,6 @@ function collectEntries(baseDir, paths, exclude = []) {
     return sorted;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/archive/src/logfile.ts
 // Opening an evidence log (rollback.log, backup-dryrun.log) so that a log directory the user
 // cannot write is one clear line naming it, never a stack trace; a missing one is created.
@@ -52531,8 +52587,9 @@ const statusOf = (st, changedBeforeMs) => st.ctimeMs < changedBeforeMs - RACY_MS
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
 function walkTree(root, paths, restored, emit, wallClock = Date.now) {
-    const wanted = (rel) => !paths?.length ||
-        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    // "./app/" is "app".
+    const roots = paths?.map((p) => p.replace(/^(\.\/+)+/, '').replace(/\/+$/, '') || '.');
+    const wanted = (rel) => !roots?.length || roots.some((p) => p === '.' || rel === p || rel.startsWith(`${p}/`));
     // The roots a restore just swapped in are recorded from its plan, not read back: every file
     // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
     // manifest while writing. Only their status is read (so the next check can skip hashing them),
@@ -52564,6 +52621,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                 mode: st.mode & 0o7777,
                 status: known ? statusOf(st, restored.stagedAtMs) : undefined,
                 sha256: () => known ?? sha256OfFileSync(path),
+                ...(known ? {} : { path }),
             });
         }
         else if (type === 'symlink')
@@ -52589,6 +52647,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                         mode: st.mode & 0o7777,
                         status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
+                        path,
                     });
             }
         }
@@ -52852,8 +52911,25 @@ function live_tree_readDeployedTreeHeader(target) {
     const recordPath = live_tree_deployedTreeRecordPath(target);
     return existsSync(recordPath) ? readRecord(recordPath, true).record : undefined;
 }
-/** Compares the live tree with the record of the last deploy. */
-function live_tree_liveTreeChanges(target) {
+/** A cancel (Ctrl-C, the runner's) arrived while the live tree was compared with the record. */
+class live_tree_LiveTreeCompareCancelledError extends Error {
+    constructor() {
+        super('cancelled while comparing the live tree with the record of the last deploy');
+        this.name = 'LiveTreeCompareCancelledError';
+    }
+}
+/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+const YIELD_EVERY_MS = 50;
+const live_tree_PROGRESS_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+/**
+ * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
+ * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
+ * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
+ * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ */
+async function live_tree_liveTreeChanges(target, options = {}) {
+    const { signal } = options;
     const recordPath = live_tree_deployedTreeRecordPath(target);
     if (!existsSync(recordPath))
         return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
@@ -52867,22 +52943,78 @@ function live_tree_liveTreeChanges(target) {
     const modified = [];
     const added = [];
     const digest = Buffer.alloc(32);
+    const differs = (row, hex) => {
+        digest.write(hex, 'hex');
+        return files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0;
+    };
     // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
     // 100,000 more entries); what is left was removed.
     // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
-    walkTree(target, record.paths, undefined, (path, file) => {
-        const row = files.rows.get(path);
+    const toHash = [];
+    let bytesToHash = 0;
+    walkTree(target, record.paths, undefined, (rel, file) => {
+        const row = files.rows.get(rel);
         if (row === undefined)
-            return void added.push(path);
+            return void added.push(rel);
         files.seen[row] = 1;
         if (files.modes[row] !== file.mode)
-            return void modified.push(path);
+            return void modified.push(rel);
         if (files.unchanged(row, file))
             return;
-        digest.write(file.sha256(), 'hex');
-        if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0)
-            modified.push(path);
+        if (file.path) {
+            toHash.push({ rel, path: file.path, row, size: file.size });
+            bytesToHash += file.size;
+        }
+        else if (differs(row, file.sha256()))
+            modified.push(rel);
     });
+    if (signal?.aborted)
+        throw new live_tree_LiveTreeCompareCancelledError();
+    if (bytesToHash > live_tree_PROGRESS_BYTES)
+        options.onProgress?.(`comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`);
+    let lastYield = Date.now();
+    const yieldNow = async () => {
+        if (Date.now() - lastYield < YIELD_EVERY_MS)
+            return;
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
+        if (signal?.aborted)
+            throw new live_tree_LiveTreeCompareCancelledError();
+    };
+    const block = Buffer.allocUnsafe(1024 * 1024);
+    for (const f of toHash) {
+        await yieldNow();
+        let fd;
+        try {
+            fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+        }
+        catch (error) {
+            // Gone since the walk: removed (which never blocks: the restore brings it back).
+            if (error.code === 'ENOENT') {
+                files.seen[f.row] = 0;
+                continue;
+            }
+            throw error;
+        }
+        try {
+            // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
+            if (!fstatSync(fd).isFile()) {
+                modified.push(f.rel);
+                continue;
+            }
+            const hash = createHash('sha256');
+            for (let pos = 0, n = readSync(fd, block, 0, block.length, 0); n > 0; n = readSync(fd, block, 0, block.length, pos)) {
+                hash.update(block.subarray(0, n));
+                pos += n;
+                await yieldNow();
+            }
+            if (differs(f.row, hash.digest('hex')))
+                modified.push(f.rel);
+        }
+        finally {
+            closeSync(fd);
+        }
+    }
     const removed = [];
     for (const [path, row] of files.rows)
         if (!files.seen[row])
@@ -52925,7 +53057,7 @@ const VERIFIED_ROLLBACK_ENVIRONMENTS = (/* unused pure expression or super */ nu
 async function runRollback(options) {
     const cwd = resolve(options.cwd ?? process.cwd());
     const target = resolve(cwd, options.target);
-    const refuse = (message, liveTree, ...lines) => {
+    const stop = (how, message, liveTree, lines) => {
         const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
         const logPath = join(resolve(cwd, options.logDir ?? '.'), `${kind}.log`);
         const log = openEvidenceLog(logPath, {
@@ -52934,7 +53066,11 @@ async function runRollback(options) {
             environment: options.environment,
             now: options.now ?? (() => new Date()),
         });
-        log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
+        // A cancel's message already says the live tree was not changed.
+        if (how === 'CANCELLED')
+            log.line(`CANCELLED: ${message}`, ...lines);
+        else
+            log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
         log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
         return {
             status: 'refused',
@@ -52947,6 +53083,7 @@ async function runRollback(options) {
             failed: true,
         };
     };
+    const refuse = (message, liveTree, ...lines) => stop('REFUSED', message, liveTree, lines);
     const recordPath = deployedTreeRecordPath(target);
     const noRecord = {
         record: undefined,
@@ -52965,9 +53102,14 @@ async function runRollback(options) {
         liveTree =
             options.liveTreeCheck === false
                 ? { ...noRecord, record: readDeployedTreeHeader(target) }
-                : liveTreeChanges(target);
+                : await liveTreeChanges(target, {
+                    ...(options.signal ? { signal: options.signal } : {}),
+                    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+                });
     }
     catch (error) {
+        if (error instanceof LiveTreeCompareCancelledError)
+            return stop('CANCELLED', `${error.message}, before anything was restored; the live tree ${target} was not changed`, noRecord, []);
         if (error instanceof DeployedTreeRecordError) {
             if (!options.force && options.liveTreeCheck !== false)
                 return refuse(`${error.message}, so the rollback cannot tell hand edits since the deploy from the deploy itself; fix or delete the record, or pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`, noRecord);

@@ -51136,7 +51136,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(23326);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(80661);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(44325);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -51150,7 +51150,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 80661:
+/***/ 44325:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51631,7 +51631,26 @@ function deadline_deadlineFetch(timeoutMs, parent) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/config/src/release-paths.ts
+// Release paths: what the record of a deployed tree covers (relative to the live target), given
+// as a CLI flag, an action input or the rollout config's rollback.release_paths.
+/** Why `path` cannot be a release path (relative to the target, inside it, `/`-separated), or
+ *  undefined when it can: one that names nothing inside the target would make the record, and so
+ *  the live-tree check, cover nothing. */
+function releasePathProblem(path) {
+    if (path.trim() === '')
+        return 'is empty';
+    if (path.startsWith('/'))
+        return 'is absolute; give it relative to the target';
+    if (path.includes('\\'))
+        return "contains a backslash; separate with '/'";
+    if (path.split('/').includes('..'))
+        return "leaves the target ('..')";
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./packages/config/src/index.ts
+
 
 
 
@@ -52397,6 +52416,8 @@ function process_runner_runCommand(options) {
     });
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
 // EXTERNAL MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/index.js + 12 modules
 var dist_src = __nccwpck_require__(94419);
 // EXTERNAL MODULE: ./node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
@@ -52659,6 +52680,7 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 
 
 
+
 /** GitHub refused the deployment (409): the commit's required status checks are not green. */
 class CommitStatusGateError extends Error {
     ref;
@@ -52688,6 +52710,8 @@ function commitStatusGateError(ref, error) {
     return new CommitStatusGateError(ref, contexts, data.message ?? e.message ?? 'HTTP 409');
 }
 const ThrottledOctokit = dist_src/* Octokit */.E.plugin(throttling, dist_bundle/* retry */.L);
+/** The payload key of the token that identifies one create request (see create). */
+const REQUEST_TOKEN = 'guarded_rollout_request';
 // GitHub cuts descriptions at 140 characters and answers 422 beyond.
 const clip = (text) => (text.length > 140 ? `${text.slice(0, 139)}…` : text);
 class GitHubDeploymentRecorder {
@@ -52695,6 +52719,9 @@ class GitHubDeploymentRecorder {
     owner;
     repo;
     requestTimeoutMs;
+    retries = 3;
+    retryBaseMs;
+    log;
     constructor(target) {
         const [owner, repo, ...rest] = target.repository.split('/');
         if (!owner || !repo || rest.length) {
@@ -52705,7 +52732,9 @@ class GitHubDeploymentRecorder {
         this.owner = owner;
         this.repo = repo;
         this.requestTimeoutMs = target.requestTimeoutMs;
+        this.retryBaseMs = target.retryBaseMs ?? 1000;
         const log = target.log ?? (() => undefined);
+        this.log = log;
         this.octokit = new ThrottledOctokit({
             auth: target.token,
             baseUrl: (target.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
@@ -52714,7 +52743,7 @@ class GitHubDeploymentRecorder {
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
             // 409 (commit-status gate) is GitHub's final word, not a transient failure.
             retry: {
-                retries: 3,
+                retries: this.retries,
                 doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
                 ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
             },
@@ -52745,31 +52774,78 @@ class GitHubDeploymentRecorder {
     bounded() {
         return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
     }
+    /**
+     * Creates the deployment. Not retried blindly: an attempt whose answer was lost (no answer in
+     * time, a 5xx, a reset connection) may still have created it, and a second POST would leave
+     * that first deployment "pending" on the environment's page for good. Every request carries a
+     * token of its own in the payload; before each retry the environment's newest deployments are
+     * searched for it, and a deployment found is the one used.
+     */
     async create(request) {
-        let response;
+        const token = (0,external_node_crypto_.randomUUID)();
+        const payload = { ...request.payload, [REQUEST_TOKEN]: token };
+        for (let attempt = 0;; attempt++) {
+            let response;
+            try {
+                const bounded = this.bounded().request;
+                response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+                    owner: this.owner,
+                    repo: this.repo,
+                    ref: request.ref,
+                    environment: request.environment,
+                    description: clip(request.description),
+                    payload,
+                    production_environment: request.production,
+                    // GitHub must not merge the default branch into the ref behind our back.
+                    auto_merge: false,
+                    // Omitted: GitHub checks every commit status context (its own gate stays on).
+                    ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+                    // Retried here, after looking for what the lost attempt created (plugin-retry would not).
+                    request: { retries: 0, ...(bounded ?? {}) },
+                });
+            }
+            catch (error) {
+                const gate = commitStatusGateError(request.ref, error);
+                if (gate)
+                    throw gate;
+                const status = error.status ?? 0;
+                // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
+                if (status < 500 || attempt >= this.retries)
+                    throw error;
+                const created = await this.findCreated(request, token);
+                if (created !== undefined) {
+                    this.log(`GitHub created deployment ${created} on an attempt whose answer was lost (${error.message}); using it, not creating another`);
+                    return created;
+                }
+                await new Promise((resolve) => setTimeout(resolve, (attempt + 1) ** 2 * this.retryBaseMs));
+                continue;
+            }
+            if (response.status !== 201 || !('id' in response.data)) {
+                throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
+            }
+            return Number(response.data.id);
+        }
+    }
+    /** The deployment of the environment and ref whose payload carries `token`, among the newest
+     *  30; undefined when there is none or GitHub cannot be read either (then the POST is retried). */
+    async findCreated(request, token) {
         try {
-            response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+            const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
                 owner: this.owner,
                 repo: this.repo,
-                ref: request.ref,
                 environment: request.environment,
-                description: clip(request.description),
-                payload: request.payload,
-                production_environment: request.production,
-                // GitHub must not merge the default branch into the ref behind our back.
-                auto_merge: false,
-                // Omitted: GitHub checks every commit status context (its own gate stays on).
-                ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+                ref: request.ref,
+                per_page: 30,
                 ...this.bounded(),
             });
+            const found = list.data.find((d) => typeof d.payload === 'object' &&
+                d.payload !== null &&
+                d.payload[REQUEST_TOKEN] === token);
+            return found ? Number(found.id) : undefined;
         }
-        catch (error) {
-            throw commitStatusGateError(request.ref, error) ?? error;
+        catch {
+            return undefined;
         }
-        if (response.status !== 201 || !('id' in response.data)) {
-            throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
-        }
-        return Number(response.data.id);
     }
     async status(deploymentId, update) {
         await this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
@@ -55817,8 +55893,6 @@ function collectEntries(baseDir, paths, exclude = []) {
     return sorted;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(77598);
 ;// CONCATENATED MODULE: ./packages/archive/src/logfile.ts
 // Opening an evidence log (rollback.log, backup-dryrun.log) so that a log directory the user
 // cannot write is one clear line naming it, never a stack trace; a missing one is created.
@@ -59881,8 +59955,9 @@ const statusOf = (st, changedBeforeMs) => st.ctimeMs < changedBeforeMs - RACY_MS
  *  followed; only those under `paths` when given (the release's files, not the service's runtime
  *  data). */
 function walkTree(root, paths, restored, emit, wallClock = Date.now) {
-    const wanted = (rel) => !paths?.length ||
-        paths.some((p) => p === '.' || rel === p || rel.startsWith(`${p.replace(/\/+$/, '')}/`));
+    // "./app/" is "app".
+    const roots = paths?.map((p) => p.replace(/^(\.\/+)+/, '').replace(/\/+$/, '') || '.');
+    const wanted = (rel) => !roots?.length || roots.some((p) => p === '.' || rel === p || rel.startsWith(`${p}/`));
     // The roots a restore just swapped in are recorded from its plan, not read back: every file
     // there is the one it wrote, with the size, mode and SHA256 it checked against the verified
     // manifest while writing. Only their status is read (so the next check can skip hashing them),
@@ -59914,6 +59989,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                 mode: st.mode & 0o7777,
                 status: known ? statusOf(st, restored.stagedAtMs) : undefined,
                 sha256: () => known ?? sha256OfFileSync(path),
+                ...(known ? {} : { path }),
             });
         }
         else if (type === 'symlink')
@@ -59939,6 +60015,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                         mode: st.mode & 0o7777,
                         status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
+                        path,
                     });
             }
         }
@@ -60202,8 +60279,25 @@ function readDeployedTreeHeader(target) {
     const recordPath = deployedTreeRecordPath(target);
     return (0,external_node_fs_.existsSync)(recordPath) ? readRecord(recordPath, true).record : undefined;
 }
-/** Compares the live tree with the record of the last deploy. */
-function liveTreeChanges(target) {
+/** A cancel (Ctrl-C, the runner's) arrived while the live tree was compared with the record. */
+class LiveTreeCompareCancelledError extends Error {
+    constructor() {
+        super('cancelled while comparing the live tree with the record of the last deploy');
+        this.name = 'LiveTreeCompareCancelledError';
+    }
+}
+/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+const YIELD_EVERY_MS = 50;
+const live_tree_PROGRESS_BYTES = 256 * 1024 * 1024;
+/**
+ * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
+ * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
+ * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
+ * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ */
+async function liveTreeChanges(target, options = {}) {
+    const { signal } = options;
     const recordPath = deployedTreeRecordPath(target);
     if (!(0,external_node_fs_.existsSync)(recordPath))
         return { record: undefined, recordPath, modified: [], added: [], removed: [], recordedFiles: 0 };
@@ -60217,22 +60311,78 @@ function liveTreeChanges(target) {
     const modified = [];
     const added = [];
     const digest = Buffer.alloc(32);
+    const differs = (row, hex) => {
+        digest.write(hex, 'hex');
+        return files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0;
+    };
     // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
     // 100,000 more entries); what is left was removed.
     // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
-    walkTree(target, record.paths, undefined, (path, file) => {
-        const row = files.rows.get(path);
+    const toHash = [];
+    let bytesToHash = 0;
+    walkTree(target, record.paths, undefined, (rel, file) => {
+        const row = files.rows.get(rel);
         if (row === undefined)
-            return void added.push(path);
+            return void added.push(rel);
         files.seen[row] = 1;
         if (files.modes[row] !== file.mode)
-            return void modified.push(path);
+            return void modified.push(rel);
         if (files.unchanged(row, file))
             return;
-        digest.write(file.sha256(), 'hex');
-        if (files.digests.compare(digest, 0, 32, row * 32, row * 32 + 32) !== 0)
-            modified.push(path);
+        if (file.path) {
+            toHash.push({ rel, path: file.path, row, size: file.size });
+            bytesToHash += file.size;
+        }
+        else if (differs(row, file.sha256()))
+            modified.push(rel);
     });
+    if (signal?.aborted)
+        throw new LiveTreeCompareCancelledError();
+    if (bytesToHash > live_tree_PROGRESS_BYTES)
+        options.onProgress?.(`comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`);
+    let lastYield = Date.now();
+    const yieldNow = async () => {
+        if (Date.now() - lastYield < YIELD_EVERY_MS)
+            return;
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
+        if (signal?.aborted)
+            throw new LiveTreeCompareCancelledError();
+    };
+    const block = Buffer.allocUnsafe(1024 * 1024);
+    for (const f of toHash) {
+        await yieldNow();
+        let fd;
+        try {
+            fd = (0,external_node_fs_.openSync)(f.path, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NONBLOCK);
+        }
+        catch (error) {
+            // Gone since the walk: removed (which never blocks: the restore brings it back).
+            if (error.code === 'ENOENT') {
+                files.seen[f.row] = 0;
+                continue;
+            }
+            throw error;
+        }
+        try {
+            // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
+            if (!(0,external_node_fs_.fstatSync)(fd).isFile()) {
+                modified.push(f.rel);
+                continue;
+            }
+            const hash = (0,external_node_crypto_.createHash)('sha256');
+            for (let pos = 0, n = (0,external_node_fs_.readSync)(fd, block, 0, block.length, 0); n > 0; n = (0,external_node_fs_.readSync)(fd, block, 0, block.length, pos)) {
+                hash.update(block.subarray(0, n));
+                pos += n;
+                await yieldNow();
+            }
+            if (differs(f.row, hash.digest('hex')))
+                modified.push(f.rel);
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+    }
     const removed = [];
     for (const [path, row] of files.rows)
         if (!files.seen[row])
@@ -60275,7 +60425,7 @@ const VERIFIED_ROLLBACK_ENVIRONMENTS = ['production', 'prod'];
 async function rollback_runRollback(options) {
     const cwd = (0,external_node_path_.resolve)(options.cwd ?? process.cwd());
     const target = (0,external_node_path_.resolve)(cwd, options.target);
-    const refuse = (message, liveTree, ...lines) => {
+    const stop = (how, message, liveTree, lines) => {
         const kind = options.dryRun ? 'rollback-dryrun' : 'rollback';
         const logPath = (0,external_node_path_.join)((0,external_node_path_.resolve)(cwd, options.logDir ?? '.'), `${kind}.log`);
         const log = openEvidenceLog(logPath, {
@@ -60284,7 +60434,11 @@ async function rollback_runRollback(options) {
             environment: options.environment,
             now: options.now ?? (() => new Date()),
         });
-        log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
+        // A cancel's message already says the live tree was not changed.
+        if (how === 'CANCELLED')
+            log.line(`CANCELLED: ${message}`, ...lines);
+        else
+            log.line(`REFUSED: ${message}`, ...lines, `the live tree ${target} was not changed`);
         log.finish('fail', message, { environment: options.environment, outcome: 'refused', target });
         return {
             status: 'refused',
@@ -60297,6 +60451,7 @@ async function rollback_runRollback(options) {
             failed: true,
         };
     };
+    const refuse = (message, liveTree, ...lines) => stop('REFUSED', message, liveTree, lines);
     const recordPath = deployedTreeRecordPath(target);
     const noRecord = {
         record: undefined,
@@ -60315,9 +60470,14 @@ async function rollback_runRollback(options) {
         liveTree =
             options.liveTreeCheck === false
                 ? { ...noRecord, record: readDeployedTreeHeader(target) }
-                : liveTreeChanges(target);
+                : await liveTreeChanges(target, {
+                    ...(options.signal ? { signal: options.signal } : {}),
+                    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+                });
     }
     catch (error) {
+        if (error instanceof LiveTreeCompareCancelledError)
+            return stop('CANCELLED', `${error.message}, before anything was restored; the live tree ${target} was not changed`, noRecord, []);
         if (error instanceof DeployedTreeRecordError) {
             if (!options.force && options.liveTreeCheck !== false)
                 return refuse(`${error.message}, so the rollback cannot tell hand edits since the deploy from the deploy itself; fix or delete the record, or pass --force to restore anyway (the replaced versions are kept under <target>/.guarded-rollout/pre-rollback/)`, noRecord);
@@ -84114,7 +84274,11 @@ async function runGuardedDeploy(options, world) {
         const target = (0,external_node_path_.resolve)(options.cwd, options.rollback.target);
         try {
             if ((0,external_node_fs_.existsSync)(target))
-                recordDeployedTree(target, { environment: env, ...(out.commit ? { commit: out.commit } : {}) });
+                recordDeployedTree(target, {
+                    environment: env,
+                    ...(out.commit ? { commit: out.commit } : {}),
+                    ...(options.rollback.releasePaths?.length ? { paths: options.rollback.releasePaths } : {}),
+                });
         }
         catch (error) {
             log.warning(`could not record the deployed tree of ${target}: ${error.message}`);
@@ -84173,6 +84337,7 @@ async function runGuardedDeploy(options, world) {
                 ? { healthUrl: options.rollback.healthUrl, health: { required: 3, ...options.rollback.health } }
                 : {}),
             ...(options.rollback.keepPrevious ? { keepPrevious: options.rollback.keepPrevious } : {}),
+            ...(options.rollback.releasePaths?.length ? { releasePaths: options.rollback.releasePaths } : {}),
             logDir: options.deploy.logDir,
             cwd: options.cwd,
         });
@@ -84498,6 +84663,14 @@ function getInputs() {
         throw new errors_ConfigError(`input "ref": ${JSON.stringify(commit)} is not a full commit SHA (40 hex digits)`, {
             field: 'ref',
         });
+    const releasePaths = inputList('release-paths');
+    for (const path of releasePaths) {
+        const problem = releasePathProblem(path);
+        if (problem)
+            throw new errors_ConfigError(`input "release-paths": ${JSON.stringify(path)} ${problem}`, {
+                field: 'release-paths',
+            });
+    }
     const contexts = inputList('required-contexts');
     const requiredContexts = contexts.length === 0 ? undefined : contexts.length === 1 && contexts[0] === 'none' ? [] : contexts;
     const monitorDuration = inputOptional('monitor-duration');
@@ -84552,6 +84725,7 @@ function getInputs() {
             ...(inputOptional('smoke-command') ? { smokeCommand: inputOptional('smoke-command') } : {}),
             ...(healthUrl ? { healthUrl, health: { required: 3 } } : {}),
             keepPrevious: inputOptionalInteger('keep-previous', { min: 1, max: KEEP_PREVIOUS_MAX }),
+            ...(releasePaths.length ? { releasePaths } : {}),
         },
         ...(requiredContexts ? { requiredContexts } : {}),
         ...(deploy.environmentUrl ? { environmentUrl: deploy.environmentUrl } : {}),

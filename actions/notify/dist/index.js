@@ -43680,6 +43680,7 @@ function deadlineFetch(timeoutMs, parent) {
 
 
 
+
 ;// CONCATENATED MODULE: ./packages/action-io/src/inputs.ts
 // Typed readers for action inputs. Each names the input and the value when it refuses one, so a
 // workflow author sees `input "timeout": "ten minutes" is not a duration` rather than a stack trace.
