@@ -504,7 +504,9 @@ export async function liveTreeChanges(
   // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
   // 100,000 more entries); what is left was removed.
   // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
-  const toHash: { rel: string; path: string; row: number; size: number }[] = [];
+  // Only the relative names are kept (the row is looked up again, the full path rebuilt), not an
+  // object per file: a tree whose statuses all changed lists every file here.
+  const toHash: string[] = [];
   let bytesToHash = 0;
   walkTree(target, record.paths, undefined, (rel, file) => {
     const row = files.rows.get(rel);
@@ -513,7 +515,7 @@ export async function liveTreeChanges(
     if (files.modes[row] !== file.mode) return void modified.push(rel);
     if (files.unchanged(row, file)) return;
     if (file.path) {
-      toHash.push({ rel, path: file.path, row, size: file.size });
+      toHash.push(rel);
       bytesToHash += file.size;
     } else if (differs(row, file.sha256())) modified.push(rel);
   });
@@ -530,8 +532,9 @@ export async function liveTreeChanges(
     if (signal?.aborted) throw new LiveTreeCompareCancelledError();
   };
   const block = Buffer.allocUnsafe(1024 * 1024);
-  for (const f of toHash) {
+  for (const rel of toHash) {
     await yieldNow();
+    const f = { rel, path: `${target}${sep}${rel}`, row: files.rows.get(rel)! };
     let fd: number;
     try {
       fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
