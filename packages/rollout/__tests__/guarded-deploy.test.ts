@@ -13,6 +13,7 @@ import { canMountTmpfs } from '../../archive/__tests__/fixtures.js';
 import { httpFaults, smtpFaults } from '../../notify/__tests__/faults.js';
 import { runGuardedDeploy } from '../src/index.js';
 import {
+  ctl,
   options,
   seedActive,
   startGitHub,
@@ -53,6 +54,12 @@ describe('runGuardedDeploy', () => {
     expect(result.smoke).toBe('skipped');
     expect(result.summary).toContain('Smoke: skipped — no critical smoke checks configured for production.');
     expect(w.lines.some((l) => l.text.startsWith('warning: no critical smoke checks configured'))).toBe(true);
+    // The plan says how the automatic rollback would run; with a restart command and a health URL
+    // it warns about neither.
+    expect(w.lines.map((l) => l.text)).toContain(
+      `automatic rollback on a violation: restore this run's backup into ${site.root}; restart: ${ctl(site.root, 'restart')}; 3 consecutive OK health checks of ${site.base}/health`,
+    );
+    expect(w.lines.filter((l) => l.text.includes('the automatic rollback has no'))).toEqual([]);
     expect(result.monitorResult).toBe('passed');
     expect(await version(site.base)).toBe('1.1.0');
 
@@ -109,6 +116,23 @@ describe('runGuardedDeploy', () => {
     expect(await gh.recorder.active('production')).toMatchObject({ id: restored.id, version: '1.0.0' });
     expect(gh.store.states(previousId).at(-1)).toBe('inactive');
     expect(gh.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it('the plan warns, before anything changes, when the automatic rollback has no restart command or no health URL', async () => {
+    const { site, gh, hook } = await setUp('none');
+    const o = options(site, { dryRun: true });
+    delete o.rollback.restartCommand;
+    delete o.rollback.healthUrl;
+    const w = world(site, gh, hook.url);
+    await runGuardedDeploy(o, w);
+    const texts = w.lines.map((l) => l.text);
+    expect(texts).toContain(
+      `automatic rollback on a violation: restore this run's backup into ${site.root}; restart: none; no health check`,
+    );
+    expect(texts.filter((t) => t.startsWith('warning: the automatic rollback has no'))).toEqual([
+      'warning: the automatic rollback has no restart command: it would restore the files and leave the running service as it is (set the restart command unless the service reloads its files itself)',
+      'warning: the automatic rollback has no health URL: a rollback could not be verified and would be reported failed (restored-unverified)',
+    ]);
   }, 60_000);
 
   it("stops at GitHub's commit-status gate (409) naming the failing contexts, without a retry or a deploy", async () => {

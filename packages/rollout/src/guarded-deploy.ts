@@ -47,7 +47,7 @@ import {
   type WatchOptions,
 } from '@guarded-rollout/monitor';
 import type { BaselineSnapshot } from '@guarded-rollout/gates';
-import type { RolloutWorld } from './world.js';
+import type { RolloutLog, RolloutWorld } from './world.js';
 
 export const STAGES = [
   'plan',
@@ -161,6 +161,27 @@ export function gitCommitResolver(cwd: string): (version: string) => Promise<str
 const minutes = (ms: number): string => `T+${String(Math.floor(ms / 60_000)).padStart(2, '0')} m`;
 
 /** Runs one guarded deploy; never throws for an outcome (a refused plan is `refused`). */
+/** The automatic rollback as it would run, said before anything changes: an operator learns at
+ *  the plan, not at 3 a.m., that it would restore files without restarting the service, or could
+ *  not verify the restore (reported failed). */
+function describeAutomaticRollback(options: GuardedDeployOptions, log: RolloutLog): void {
+  const rb = options.rollback;
+  const health = rb.healthUrl
+    ? `${rb.health?.required ?? 3} consecutive OK health checks of ${rb.healthUrl}`
+    : 'no health check';
+  log.info(
+    `automatic rollback on a violation: restore this run's backup into ${resolve(options.cwd, rb.target)}; restart: ${rb.restartCommand ?? 'none'}; ${health}${rb.smokeCommand ? `; smoke: ${rb.smokeCommand}` : ''}`,
+  );
+  if (!rb.restartCommand)
+    log.warning(
+      'the automatic rollback has no restart command: it would restore the files and leave the running service as it is (set the restart command unless the service reloads its files itself)',
+    );
+  if (!rb.healthUrl)
+    log.warning(
+      'the automatic rollback has no health URL: a rollback could not be verified and would be reported failed (restored-unverified)',
+    );
+}
+
 export async function runGuardedDeploy(
   options: GuardedDeployOptions,
   world: RolloutWorld,
@@ -283,6 +304,7 @@ export async function runGuardedDeploy(
         );
         if (why)
           throw new ConfigError(`the automatic rollback could not run: ${why}`, { field: 'rollback-target' });
+        describeAutomaticRollback(options, log);
       }
       const critical = checksForTier(options.smoke.checks, 'critical');
       if (critical.length === 0 && options.smoke.required)
