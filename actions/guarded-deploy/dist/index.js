@@ -60318,6 +60318,8 @@ async function liveTreeChanges(target, options = {}) {
     // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
     // 100,000 more entries); what is left was removed.
     // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
+    // Only the relative names are kept (the row is looked up again, the full path rebuilt), not an
+    // object per file: a tree whose statuses all changed lists every file here.
     const toHash = [];
     let bytesToHash = 0;
     walkTree(target, record.paths, undefined, (rel, file) => {
@@ -60330,7 +60332,7 @@ async function liveTreeChanges(target, options = {}) {
         if (files.unchanged(row, file))
             return;
         if (file.path) {
-            toHash.push({ rel, path: file.path, row, size: file.size });
+            toHash.push(rel);
             bytesToHash += file.size;
         }
         else if (differs(row, file.sha256()))
@@ -60350,8 +60352,9 @@ async function liveTreeChanges(target, options = {}) {
             throw new LiveTreeCompareCancelledError();
     };
     const block = Buffer.allocUnsafe(1024 * 1024);
-    for (const f of toHash) {
+    for (const rel of toHash) {
         await yieldNow();
+        const f = { rel, path: `${target}${external_node_path_.sep}${rel}`, row: files.rows.get(rel) };
         let fd;
         try {
             fd = (0,external_node_fs_.openSync)(f.path, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NONBLOCK);
@@ -83955,6 +83958,20 @@ function gitCommitResolver(cwd) {
 }
 const minutes = (ms) => `T+${String(Math.floor(ms / 60_000)).padStart(2, '0')} m`;
 /** Runs one guarded deploy; never throws for an outcome (a refused plan is `refused`). */
+/** The automatic rollback as it would run, said before anything changes: an operator learns at
+ *  the plan, not at 3 a.m., that it would restore files without restarting the service, or could
+ *  not verify the restore (reported failed). */
+function describeAutomaticRollback(options, log) {
+    const rb = options.rollback;
+    const health = rb.healthUrl
+        ? `${rb.health?.required ?? 3} consecutive OK health checks of ${rb.healthUrl}`
+        : 'no health check';
+    log.info(`automatic rollback on a violation: restore this run's backup into ${(0,external_node_path_.resolve)(options.cwd, rb.target)}; restart: ${rb.restartCommand ?? 'none'}; ${health}${rb.smokeCommand ? `; smoke: ${rb.smokeCommand}` : ''}`);
+    if (!rb.restartCommand)
+        log.warning('the automatic rollback has no restart command: it would restore the files and leave the running service as it is (set the restart command unless the service reloads its files itself)');
+    if (!rb.healthUrl)
+        log.warning('the automatic rollback has no health URL: a rollback could not be verified and would be reported failed (restored-unverified)');
+}
 async function runGuardedDeploy(options, world) {
     const { log, signal } = world;
     const env = options.environment;
@@ -84051,6 +84068,7 @@ async function runGuardedDeploy(options, world) {
                 const why = firstMountProblem((0,external_node_path_.resolve)(options.cwd, options.rollback.target), backupRootNames(options.backup, options.cwd));
                 if (why)
                     throw new errors_ConfigError(`the automatic rollback could not run: ${why}`, { field: 'rollback-target' });
+                describeAutomaticRollback(options, log);
             }
             const critical = checksForTier(options.smoke.checks, 'critical');
             if (critical.length === 0 && options.smoke.required)

@@ -49953,6 +49953,8 @@ async function live_tree_liveTreeChanges(target, options = {}) {
     // Compared as the walk goes, each recorded file marked once seen (no table of the live tree:
     // 100,000 more entries); what is left was removed.
     // A file whose status is the recorded one is not read (100,000 files: seconds of hashing).
+    // Only the relative names are kept (the row is looked up again, the full path rebuilt), not an
+    // object per file: a tree whose statuses all changed lists every file here.
     const toHash = [];
     let bytesToHash = 0;
     walkTree(target, record.paths, undefined, (rel, file) => {
@@ -49965,7 +49967,7 @@ async function live_tree_liveTreeChanges(target, options = {}) {
         if (files.unchanged(row, file))
             return;
         if (file.path) {
-            toHash.push({ rel, path: file.path, row, size: file.size });
+            toHash.push(rel);
             bytesToHash += file.size;
         }
         else if (differs(row, file.sha256()))
@@ -49985,8 +49987,9 @@ async function live_tree_liveTreeChanges(target, options = {}) {
             throw new live_tree_LiveTreeCompareCancelledError();
     };
     const block = Buffer.allocUnsafe(1024 * 1024);
-    for (const f of toHash) {
+    for (const rel of toHash) {
         await yieldNow();
+        const f = { rel, path: `${target}${sep}${rel}`, row: files.rows.get(rel) };
         let fd;
         try {
             fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
