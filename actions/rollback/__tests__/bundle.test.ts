@@ -20,6 +20,21 @@ import { startHungGitHub } from '@guarded-rollout/fake-github';
 import { runNodeAction } from '@guarded-rollout/runner-harness';
 import { runBundle } from '../../backup/__tests__/run-bundle.js';
 
+/** Cancels `running` as the runner does and expects it refused, with `message`, on the SIGINT and
+ *  well before the SIGTERM; returns the timings. */
+async function cancelledBeforeTheSwap(
+  running: ReturnType<typeof runNodeAction>,
+  message: string,
+): Promise<{ exitedAtMs: number }> {
+  const timings = await running.cancel();
+  const main = await running.result;
+  expect(timings.lastSignal).toBe('SIGINT');
+  expect(timings.exitedAtMs).toBeLessThan(2500);
+  expect(main.outputs.status).toBe('refused');
+  expect(main.stdout).toContain(`::error::rollback refused: ${message}`);
+  return timings;
+}
+
 describe('rollback action bundle', () => {
   it('cancelled by the runner during a health check that hangs (health-timeout 30s): the swap stands, the check ends at once, status failed with how to undo, before SIGTERM', async () => {
     const root = mkdtempSync(join(tmpdir(), 'gr-action-rollback-'));
@@ -123,13 +138,10 @@ describe('rollback action bundle', () => {
     const log = join(root, 'rollback.log');
     for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('backup: ')); i++)
       await new Promise((r) => setTimeout(r, 50));
-    const timings = await running.cancel();
-    const main = await running.result;
-    expect(timings.lastSignal).toBe('SIGINT');
-    expect(timings.exitedAtMs).toBeLessThan(2500); // not once the 8 GiB are read
-    expect(main.outputs.status).toBe('refused');
-    expect(main.stdout).toContain(
-      `::error::rollback refused: restore cancelled before the swap; the live tree ${join(root, 'srv')} was not changed`,
+    // Not once the 8 GiB are read.
+    const timings = await cancelledBeforeTheSwap(
+      running,
+      `restore cancelled before the swap; the live tree ${join(root, 'srv')} was not changed`,
     );
     expect(readFileSync(join(root, 'srv/a.txt'), 'utf8')).toBe('live\n');
     console.log(`cancel → exit during the checksum of an 8 GiB backup: ${timings.exitedAtMs} ms`);
@@ -159,13 +171,10 @@ describe('rollback action bundle', () => {
       inputs: { environment: 'production', backup: 'latest', target: 'srv' },
     });
     await running.waitForOutput(/files changed status since it, reading 16\.0 GiB/, 30_000);
-    const timings = await running.cancel();
-    const main = await running.result;
-    expect(timings.lastSignal).toBe('SIGINT');
-    expect(timings.exitedAtMs).toBeLessThan(2500); // not once the 16 GiB are read
-    expect(main.outputs.status).toBe('refused');
-    expect(main.stdout).toContain(
-      `::error::rollback refused: cancelled while comparing the live tree with the record of the last deploy, before anything was restored; the live tree ${join(root, 'srv')} was not changed`,
+    // Not once the 16 GiB are read.
+    const timings = await cancelledBeforeTheSwap(
+      running,
+      `cancelled while comparing the live tree with the record of the last deploy, before anything was restored; the live tree ${join(root, 'srv')} was not changed`,
     );
     expect(readFileSync(join(root, 'rollback.log'), 'utf8')).toContain(
       'CANCELLED: cancelled while comparing',

@@ -3,13 +3,32 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ctl, startSite, startWebhook, writeGates } from '../../rollout/__tests__/support.js';
+import { ctl, startSite, startWebhook, writeGates, type Site } from '../../rollout/__tests__/support.js';
 import { cli } from './run-cli.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** A guarded deploy of 1.1.0 to production watched for 10 (virtual) minutes against `site`'s health. */
+const watchedDeploy = (site: Site): string[] => [
+  'guarded-deploy',
+  '--env',
+  'production',
+  '--release',
+  '1.1.0',
+  '--command',
+  ctl(site.root, 'deploy', '--version', '1.1.0'),
+  '--gates-config',
+  writeGates(site.dir),
+  '--health-url',
+  `${site.base}/health`,
+  '--duration',
+  '10m',
+  '--time-scale',
+  '300',
+];
 
 describe('guarded-rollout guarded-deploy', () => {
   it('deploys a release with no smoke config, watches it and exits 0', async () => {
@@ -19,21 +38,7 @@ describe('guarded-rollout guarded-deploy', () => {
     cleanups.push(() => hook.close());
     const run = await cli(
       [
-        'guarded-deploy',
-        '--env',
-        'production',
-        '--release',
-        '1.1.0',
-        '--command',
-        ctl(site.root, 'deploy', '--version', '1.1.0'),
-        '--gates-config',
-        writeGates(site.dir),
-        '--health-url',
-        `${site.base}/health`,
-        '--duration',
-        '10m',
-        '--time-scale',
-        '300',
+        ...watchedDeploy(site),
         '--backup-paths',
         'active-release,releases.json,data,supervisor.json',
         '--backup-base-dir',
@@ -78,26 +83,7 @@ describe('guarded-rollout guarded-deploy', () => {
         },
       }),
     );
-    const run = await cli(
-      [
-        'guarded-deploy',
-        '--env',
-        'production',
-        '--release',
-        '1.1.0',
-        '--command',
-        ctl(site.root, 'deploy', '--version', '1.1.0'),
-        '--gates-config',
-        writeGates(site.dir),
-        '--health-url',
-        `${site.base}/health`,
-        '--duration',
-        '10m',
-        '--time-scale',
-        '300',
-      ],
-      { cwd: site.dir, env: { PATH: process.env.PATH } },
-    );
+    const run = await cli(watchedDeploy(site), { cwd: site.dir, env: { PATH: process.env.PATH } });
     expect(run.stdout).toMatch(/guarded-deploy rolled-back/);
     expect(run.code).toBe(1);
     // Before: the restart_command of the config was not run (flags only), the service stayed on
