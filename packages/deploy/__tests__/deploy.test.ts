@@ -324,6 +324,30 @@ describe('runDeploy', () => {
     }
   });
 
+  it('requestTimeoutMs bounds the whole create against a GitHub that never answers: attempts, lookups and pauses', async () => {
+    const { fake: hung, asked } = await startHungGitHub('repos/create-deployment');
+    try {
+      const rec = new GitHubDeploymentRecorder({
+        token: 't',
+        repository: 'acme/dhash',
+        apiUrl: hung.url,
+        minWriteIntervalMs: 0,
+        requestTimeoutMs: 500,
+        attemptTimeoutMs: 200,
+        retryBaseMs: 100, // unbounded: 4 attempts of 200 ms and pauses of 0.1 + 0.4 + 0.9 s
+      });
+      const started = Date.now();
+      await expect(
+        rec.create({ environment: 'staging', ref: 'v1', description: 'd', payload: {}, production: false }),
+      ).rejects.toThrow();
+      // Was 2.0 s: plugin-retry's pauses between attempts did not stop at the bound.
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(asked()).toBeLessThanOrEqual(2);
+    } finally {
+      await hung.stop();
+    }
+  });
+
   it('an attempt whose answer was lost after GitHub created the deployment: found by its token, not created twice', async () => {
     const lostStore = new DeploymentStore();
     const handlers = deploymentHandlers(lostStore);

@@ -4,6 +4,7 @@
 // out instead of losing a status. GitHub's commit-status gate stays on unless the caller names the
 // contexts: its 409 is final (never retried) and surfaces as CommitStatusGateError.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
@@ -188,10 +189,11 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   async create(request: DeploymentRequest): Promise<number> {
     const token = randomUUID();
     const payload = { ...request.payload, [REQUEST_TOKEN]: token };
+    // requestTimeoutMs bounds the whole create: every attempt, lookup and pause between them.
+    const bounded = this.bounded().request;
     for (let attempt = 0; ; attempt++) {
       let response;
       try {
-        const bounded = this.bounded().request;
         response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
           owner: this.owner,
           repo: this.repo,
@@ -212,15 +214,23 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
         if (gate) throw gate;
         const status = (error as { status?: number }).status ?? 0;
         // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
-        if (status < 500 || attempt >= this.retries) throw error;
-        const created = await this.findCreated(request, token);
+        if (status < 500 || attempt >= this.retries || bounded?.signal.aborted) throw error;
+        const created = await this.findCreated(request, token, bounded?.signal);
         if (created !== undefined) {
           this.log(
             `GitHub created deployment ${created} on an attempt whose answer was lost (${(error as Error).message}); using it, not creating another`,
           );
           return created;
         }
-        await new Promise((resolve) => setTimeout(resolve, (attempt + 1) ** 2 * this.retryBaseMs));
+        try {
+          await delay(
+            (attempt + 1) ** 2 * this.retryBaseMs,
+            undefined,
+            bounded ? { signal: bounded.signal } : {},
+          );
+        } catch {
+          throw error; // the bound ran out while waiting: the last attempt's failure is the answer
+        }
         continue;
       }
       if (response.status !== 201 || !('id' in response.data)) {
@@ -234,7 +244,11 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
 
   /** The deployment of the environment and ref whose payload carries `token`, among the newest
    *  30; undefined when there is none or GitHub cannot be read either (then the POST is retried). */
-  private async findCreated(request: DeploymentRequest, token: string): Promise<number | undefined> {
+  private async findCreated(
+    request: DeploymentRequest,
+    token: string,
+    signal: AbortSignal | undefined,
+  ): Promise<number | undefined> {
     try {
       const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
         owner: this.owner,
@@ -242,7 +256,8 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
         environment: request.environment,
         ref: request.ref,
         per_page: 30,
-        ...this.bounded(),
+        // Once, inside the caller's bound: this lookup sits in create's own retry loop.
+        request: { retries: 0, ...(signal ? { signal } : {}) },
       });
       const found = list.data.find(
         (d) =>
