@@ -324,29 +324,46 @@ describe('runDeploy', () => {
     }
   });
 
-  it('requestTimeoutMs bounds the whole create against a GitHub that never answers: attempts, lookups and pauses', async () => {
-    const { fake: hung, asked } = await startHungGitHub('repos/create-deployment');
-    try {
-      const rec = new GitHubDeploymentRecorder({
-        token: 't',
-        repository: 'acme/dhash',
-        apiUrl: hung.url,
-        minWriteIntervalMs: 0,
-        requestTimeoutMs: 500,
-        attemptTimeoutMs: 200,
-        retryBaseMs: 100, // unbounded: 4 attempts of 200 ms and pauses of 0.1 + 0.4 + 0.9 s
-      });
-      const started = Date.now();
-      await expect(
-        rec.create({ environment: 'staging', ref: 'v1', description: 'd', payload: {}, production: false }),
-      ).rejects.toThrow();
-      // Was 2.0 s: plugin-retry's pauses between attempts did not stop at the bound.
-      expect(Date.now() - started).toBeLessThan(1000);
-      expect(asked()).toBeLessThanOrEqual(2);
-    } finally {
-      await hung.stop();
-    }
-  });
+  it.each([
+    ['create', 'repos/create-deployment'],
+    ['status', 'repos/create-deployment-status'],
+    ['active', 'repos/list-deployments'],
+  ] as const)(
+    'requestTimeoutMs bounds a whole %s against a GitHub that never answers: attempts, lookups and pauses',
+    async (call, operation) => {
+      const { fake: hung, asked } = await startHungGitHub(operation);
+      try {
+        const rec = new GitHubDeploymentRecorder({
+          token: 't',
+          repository: 'acme/dhash',
+          apiUrl: hung.url,
+          minWriteIntervalMs: 0,
+          requestTimeoutMs: 500,
+          attemptTimeoutMs: 200,
+          retryBaseMs: 100, // unbounded: 4 attempts of 200 ms and pauses of 0.1 + 0.4 + 0.9 s
+        });
+        const started = Date.now();
+        await expect(
+          call === 'create'
+            ? rec.create({
+                environment: 'staging',
+                ref: 'v1',
+                description: 'd',
+                payload: {},
+                production: false,
+              })
+            : call === 'status'
+              ? rec.status(1, { state: 'success', description: 'd' })
+              : rec.active('staging'),
+        ).rejects.toThrow();
+        // Was 2.0 s for the create: plugin-retry's pauses between attempts did not stop at the bound.
+        expect(Date.now() - started).toBeLessThan(1000);
+        expect(asked()).toBeLessThanOrEqual(2);
+      } finally {
+        await hung.stop();
+      }
+    },
+  );
 
   it('an attempt whose answer was lost after GitHub created the deployment: found by its token, not created twice', async () => {
     const lostStore = new DeploymentStore();

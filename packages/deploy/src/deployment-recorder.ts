@@ -180,6 +180,35 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   }
 
   /**
+   * Runs `send` with up to `retries` retries of a 5xx or an unanswered attempt (not of a 4xx:
+   * GitHub's answer), pausing (n+1)² × retryBaseMs between them. requestTimeoutMs bounds all of
+   * it, pauses included: plugin-retry's own pauses ignore a request's signal (a 500 ms bound took
+   * 2.0 s), so these requests are sent with its retries off. `beforeRetry` may end the loop with
+   * a result found otherwise.
+   */
+  private async retrying<T>(
+    send: (request: { retries: 0; signal?: AbortSignal }) => Promise<T>,
+    beforeRetry?: (error: unknown, signal: AbortSignal | undefined) => Promise<T | undefined>,
+  ): Promise<T> {
+    const signal = this.bounded().request?.signal;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send({ retries: 0, ...(signal ? { signal } : {}) });
+      } catch (error) {
+        const status = (error as { status?: number }).status ?? 0;
+        if (status < 500 || attempt >= this.retries || signal?.aborted) throw error;
+        const found = await beforeRetry?.(error, signal);
+        if (found !== undefined) return found;
+        try {
+          await delay((attempt + 1) ** 2 * this.retryBaseMs, undefined, signal ? { signal } : {});
+        } catch {
+          throw error; // the bound ran out while waiting: the last attempt's failure is the answer
+        }
+      }
+    }
+  }
+
+  /**
    * Creates the deployment. Not retried blindly: an attempt whose answer was lost (no answer in
    * time, a 5xx, a reset connection) may still have created it, and a second POST would leave
    * that first deployment "pending" on the environment's page for good. Every request carries a
@@ -189,56 +218,41 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   async create(request: DeploymentRequest): Promise<number> {
     const token = randomUUID();
     const payload = { ...request.payload, [REQUEST_TOKEN]: token };
-    // requestTimeoutMs bounds the whole create: every attempt, lookup and pause between them.
-    const bounded = this.bounded().request;
-    for (let attempt = 0; ; attempt++) {
-      let response;
-      try {
-        response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
-          owner: this.owner,
-          repo: this.repo,
-          ref: request.ref,
-          environment: request.environment,
-          description: clip(request.description),
-          payload,
-          production_environment: request.production,
-          // GitHub must not merge the default branch into the ref behind our back.
-          auto_merge: false,
-          // Omitted: GitHub checks every commit status context (its own gate stays on).
-          ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
-          // Retried here, after looking for what the lost attempt created (plugin-retry would not).
-          request: { retries: 0, ...(bounded ?? {}) },
-        });
-      } catch (error) {
-        const gate = commitStatusGateError(request.ref, error);
-        if (gate) throw gate;
-        const status = (error as { status?: number }).status ?? 0;
-        // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
-        if (status < 500 || attempt >= this.retries || bounded?.signal.aborted) throw error;
-        const created = await this.findCreated(request, token, bounded?.signal);
-        if (created !== undefined) {
-          this.log(
-            `GitHub created deployment ${created} on an attempt whose answer was lost (${(error as Error).message}); using it, not creating another`,
-          );
-          return created;
-        }
-        try {
-          await delay(
-            (attempt + 1) ** 2 * this.retryBaseMs,
-            undefined,
-            bounded ? { signal: bounded.signal } : {},
-          );
-        } catch {
-          throw error; // the bound ran out while waiting: the last attempt's failure is the answer
-        }
-        continue;
-      }
-      if (response.status !== 201 || !('id' in response.data)) {
-        throw new Error(
-          `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
-        );
-      }
-      return Number(response.data.id);
+    try {
+      return await this.retrying(
+        async (bound) => {
+          const response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+            owner: this.owner,
+            repo: this.repo,
+            ref: request.ref,
+            environment: request.environment,
+            description: clip(request.description),
+            payload,
+            production_environment: request.production,
+            // GitHub must not merge the default branch into the ref behind our back.
+            auto_merge: false,
+            // Omitted: GitHub checks every commit status context (its own gate stays on).
+            ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
+            request: bound,
+          });
+          if (response.status !== 201 || !('id' in response.data)) {
+            throw new Error(
+              `GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`,
+            );
+          }
+          return Number(response.data.id);
+        },
+        async (error, signal) => {
+          const id = await this.findCreated(request, token, signal);
+          if (id !== undefined)
+            this.log(
+              `GitHub created deployment ${id} on an attempt whose answer was lost (${(error as Error).message}); using it, not creating another`,
+            );
+          return id;
+        },
+      );
+    } catch (error) {
+      throw commitStatusGateError(request.ref, error) ?? error;
     }
   }
 
@@ -256,7 +270,7 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
         environment: request.environment,
         ref: request.ref,
         per_page: 30,
-        // Once, inside the caller's bound: this lookup sits in create's own retry loop.
+        // Once, inside the create's bound: the lookup sits in its retry loop.
         request: { retries: 0, ...(signal ? { signal } : {}) },
       });
       const found = list.data.find(
@@ -272,32 +286,42 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   }
 
   async status(deploymentId: number, update: DeploymentStatusUpdate): Promise<void> {
-    await this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
-      owner: this.owner,
-      repo: this.repo,
-      deployment_id: deploymentId,
-      state: update.state,
-      description: clip(update.description),
-      ...(update.logUrl ? { log_url: update.logUrl } : {}),
-      ...(update.environmentUrl ? { environment_url: update.environmentUrl } : {}),
-      // Only a successful deploy retires the previous ones; a failed one must not hide them.
-      auto_inactive: update.state === 'success',
-      ...this.bounded(),
-    });
+    // A repeated status is harmless (the latest one counts): retried without a lookup.
+    await this.retrying((bound) =>
+      this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+        owner: this.owner,
+        repo: this.repo,
+        deployment_id: deploymentId,
+        state: update.state,
+        description: clip(update.description),
+        ...(update.logUrl ? { log_url: update.logUrl } : {}),
+        ...(update.environmentUrl ? { environment_url: update.environmentUrl } : {}),
+        // Only a successful deploy retires the previous ones; a failed one must not hide them.
+        auto_inactive: update.state === 'success',
+        request: bound,
+      }),
+    );
   }
 
   async active(environment: string): Promise<ActiveDeployment | undefined> {
-    const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
-      owner: this.owner,
-      repo: this.repo,
-      environment,
-      per_page: 30,
-      ...this.bounded(),
-    });
+    const list = await this.retrying((bound) =>
+      this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
+        owner: this.owner,
+        repo: this.repo,
+        environment,
+        per_page: 30,
+        request: bound,
+      }),
+    );
     for (const d of list.data) {
-      const statuses = await this.octokit.request(
-        'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
-        { owner: this.owner, repo: this.repo, deployment_id: Number(d.id), per_page: 1, ...this.bounded() },
+      const statuses = await this.retrying((bound) =>
+        this.octokit.request('GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+          owner: this.owner,
+          repo: this.repo,
+          deployment_id: Number(d.id),
+          per_page: 1,
+          request: bound,
+        }),
       );
       const latest = statuses.data[0]?.state;
       if (latest === 'success') {
