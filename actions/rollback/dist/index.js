@@ -39377,7 +39377,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(64773);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(72441);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -39386,7 +39386,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 64773:
+/***/ 72441:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47293,6 +47293,8 @@ function process_runner_runCommand(options) {
     });
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
 var dist_bundle = __nccwpck_require__(97517);
 // EXTERNAL MODULE: ./node_modules/.pnpm/bottleneck@2.19.5/node_modules/bottleneck/light.js
@@ -47554,6 +47556,7 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 
 
 
+
 /** GitHub refused the deployment (409): the commit's required status checks are not green. */
 class deployment_recorder_CommitStatusGateError extends Error {
     ref;
@@ -47648,6 +47651,35 @@ class GitHubDeploymentRecorder {
         return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
     }
     /**
+     * Runs `send` with up to `retries` retries of a 5xx or an unanswered attempt (not of a 4xx:
+     * GitHub's answer), pausing (n+1)² × retryBaseMs between them. requestTimeoutMs bounds all of
+     * it, pauses included: plugin-retry's own pauses ignore a request's signal (a 500 ms bound took
+     * 2.0 s), so these requests are sent with its retries off. `beforeRetry` may end the loop with
+     * a result found otherwise.
+     */
+    async retrying(send, beforeRetry) {
+        const signal = this.bounded().request?.signal;
+        for (let attempt = 0;; attempt++) {
+            try {
+                return await send({ retries: 0, ...(signal ? { signal } : {}) });
+            }
+            catch (error) {
+                const status = error.status ?? 0;
+                if (status < 500 || attempt >= this.retries || signal?.aborted)
+                    throw error;
+                const found = await beforeRetry?.(error, signal);
+                if (found !== undefined)
+                    return found;
+                try {
+                    await (0,promises_namespaceObject.setTimeout)((attempt + 1) ** 2 * this.retryBaseMs, undefined, signal ? { signal } : {});
+                }
+                catch {
+                    throw error; // the bound ran out while waiting: the last attempt's failure is the answer
+                }
+            }
+        }
+    }
+    /**
      * Creates the deployment. Not retried blindly: an attempt whose answer was lost (no answer in
      * time, a 5xx, a reset connection) may still have created it, and a second POST would leave
      * that first deployment "pending" on the environment's page for good. Every request carries a
@@ -47657,11 +47689,9 @@ class GitHubDeploymentRecorder {
     async create(request) {
         const token = (0,external_node_crypto_.randomUUID)();
         const payload = { ...request.payload, [REQUEST_TOKEN]: token };
-        for (let attempt = 0;; attempt++) {
-            let response;
-            try {
-                const bounded = this.bounded().request;
-                response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
+        try {
+            return await this.retrying(async (bound) => {
+                const response = await this.octokit.request('POST /repos/{owner}/{repo}/deployments', {
                     owner: this.owner,
                     repo: this.repo,
                     ref: request.ref,
@@ -47673,35 +47703,26 @@ class GitHubDeploymentRecorder {
                     auto_merge: false,
                     // Omitted: GitHub checks every commit status context (its own gate stays on).
                     ...(request.requiredContexts ? { required_contexts: request.requiredContexts } : {}),
-                    // Retried here, after looking for what the lost attempt created (plugin-retry would not).
-                    request: { retries: 0, ...(bounded ?? {}) },
+                    request: bound,
                 });
-            }
-            catch (error) {
-                const gate = commitStatusGateError(request.ref, error);
-                if (gate)
-                    throw gate;
-                const status = error.status ?? 0;
-                // A 4xx is GitHub's answer (nothing was created); a 5xx or no answer at all is not.
-                if (status < 500 || attempt >= this.retries)
-                    throw error;
-                const created = await this.findCreated(request, token);
-                if (created !== undefined) {
-                    this.log(`GitHub created deployment ${created} on an attempt whose answer was lost (${error.message}); using it, not creating another`);
-                    return created;
+                if (response.status !== 201 || !('id' in response.data)) {
+                    throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
                 }
-                await new Promise((resolve) => setTimeout(resolve, (attempt + 1) ** 2 * this.retryBaseMs));
-                continue;
-            }
-            if (response.status !== 201 || !('id' in response.data)) {
-                throw new Error(`GitHub did not create the deployment (HTTP ${response.status}: ${JSON.stringify(response.data)})`);
-            }
-            return Number(response.data.id);
+                return Number(response.data.id);
+            }, async (error, signal) => {
+                const id = await this.findCreated(request, token, signal);
+                if (id !== undefined)
+                    this.log(`GitHub created deployment ${id} on an attempt whose answer was lost (${error.message}); using it, not creating another`);
+                return id;
+            });
+        }
+        catch (error) {
+            throw commitStatusGateError(request.ref, error) ?? error;
         }
     }
     /** The deployment of the environment and ref whose payload carries `token`, among the newest
      *  30; undefined when there is none or GitHub cannot be read either (then the POST is retried). */
-    async findCreated(request, token) {
+    async findCreated(request, token, signal) {
         try {
             const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
                 owner: this.owner,
@@ -47709,7 +47730,8 @@ class GitHubDeploymentRecorder {
                 environment: request.environment,
                 ref: request.ref,
                 per_page: 30,
-                ...this.bounded(),
+                // Once, inside the create's bound: the lookup sits in its retry loop.
+                request: { retries: 0, ...(signal ? { signal } : {}) },
             });
             const found = list.data.find((d) => typeof d.payload === 'object' &&
                 d.payload !== null &&
@@ -47721,7 +47743,8 @@ class GitHubDeploymentRecorder {
         }
     }
     async status(deploymentId, update) {
-        await this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+        // A repeated status is harmless (the latest one counts): retried without a lookup.
+        await this.retrying((bound) => this.octokit.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
             owner: this.owner,
             repo: this.repo,
             deployment_id: deploymentId,
@@ -47731,19 +47754,25 @@ class GitHubDeploymentRecorder {
             ...(update.environmentUrl ? { environment_url: update.environmentUrl } : {}),
             // Only a successful deploy retires the previous ones; a failed one must not hide them.
             auto_inactive: update.state === 'success',
-            ...this.bounded(),
-        });
+            request: bound,
+        }));
     }
     async active(environment) {
-        const list = await this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
+        const list = await this.retrying((bound) => this.octokit.request('GET /repos/{owner}/{repo}/deployments', {
             owner: this.owner,
             repo: this.repo,
             environment,
             per_page: 30,
-            ...this.bounded(),
-        });
+            request: bound,
+        }));
         for (const d of list.data) {
-            const statuses = await this.octokit.request('GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: this.owner, repo: this.repo, deployment_id: Number(d.id), per_page: 1, ...this.bounded() });
+            const statuses = await this.retrying((bound) => this.octokit.request('GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+                owner: this.owner,
+                repo: this.repo,
+                deployment_id: Number(d.id),
+                per_page: 1,
+                request: bound,
+            }));
             const latest = statuses.data[0]?.state;
             if (latest === 'success') {
                 const payload = (typeof d.payload === 'object' && d.payload ? d.payload : {});
