@@ -6,6 +6,7 @@ import { readEvidenceLog } from '@guarded-rollout/evidence';
 import {
   DeploymentStore,
   deploymentHandlers,
+  type FakeResponse,
   installDeploymentRoutes,
   startFakeGitHub,
   startHungGitHub,
@@ -15,6 +16,7 @@ import {
   automaticRollbackSafe,
   GitHubDeploymentRecorder,
   runDeploy,
+  type GitHubTarget,
   type DeployOptions,
 } from '../src/index.js';
 
@@ -70,6 +72,33 @@ function options(overrides: Partial<DeployOptions>): DeployOptions {
     backupFirst: false,
     ...overrides,
   };
+}
+
+/** A recorder of acme/dhash at `apiUrl` with no pause between writes, and `tuning`. */
+const recorderAt = (apiUrl: string, tuning: Partial<GitHubTarget> = {}): GitHubDeploymentRecorder =>
+  new GitHubDeploymentRecorder({
+    token: 't',
+    repository: 'acme/dhash',
+    apiUrl,
+    minWriteIntervalMs: 0,
+    ...tuning,
+  });
+
+/** A fake GitHub whose create-deployment answers come from `wrap` around the real handler (`post`
+ *  counts from 1). */
+async function githubWrappingCreate(
+  wrap: (
+    post: number,
+    create: () => FakeResponse | Promise<FakeResponse>,
+  ) => FakeResponse | Promise<FakeResponse>,
+) {
+  const store = new DeploymentStore();
+  const handlers = deploymentHandlers(store);
+  const fake = await startFakeGitHub(handlers);
+  const create = handlers['repos/create-deployment']!;
+  let posts = 0;
+  fake.on('repos/create-deployment', (req, f) => wrap(++posts, () => create(req, f)));
+  return { store, fake, posts: () => posts };
 }
 
 describe('runDeploy', () => {
@@ -333,11 +362,7 @@ describe('runDeploy', () => {
     async (call, operation) => {
       const { fake: hung, asked } = await startHungGitHub(operation);
       try {
-        const rec = new GitHubDeploymentRecorder({
-          token: 't',
-          repository: 'acme/dhash',
-          apiUrl: hung.url,
-          minWriteIntervalMs: 0,
+        const rec = recorderAt(hung.url, {
           requestTimeoutMs: 500,
           attemptTimeoutMs: 200,
           retryBaseMs: 100, // unbounded: 4 attempts of 200 ms and pauses of 0.1 + 0.4 + 0.9 s
@@ -366,31 +391,25 @@ describe('runDeploy', () => {
   );
 
   it('an attempt whose answer was lost after GitHub created the deployment: found by its token, not created twice', async () => {
-    const lostStore = new DeploymentStore();
-    const handlers = deploymentHandlers(lostStore);
-    const lossy = await startFakeGitHub(handlers);
-    const create = handlers['repos/create-deployment']!;
-    let posts = 0;
-    lossy.on('repos/create-deployment', async (req, f) => {
-      posts++;
-      const answer = await create(req, f);
+    const {
+      store: lostStore,
+      fake: lossy,
+      posts,
+    } = await githubWrappingCreate(async (post, create) => {
+      const answer = await create();
       // The first answer never arrives (a proxy or GitHub itself stalled after the write).
-      return posts === 1 ? new Promise<never>(() => {}) : answer;
+      return post === 1 ? new Promise<never>(() => {}) : answer;
     });
     const logged: string[] = [];
     try {
-      const rec = new GitHubDeploymentRecorder({
-        token: 't',
-        repository: 'acme/dhash',
-        apiUrl: lossy.url,
-        minWriteIntervalMs: 0,
+      const rec = recorderAt(lossy.url, {
         attemptTimeoutMs: 200,
         retryBaseMs: 1,
         log: (line) => logged.push(line),
       });
       const result = await runDeploy(options({ recorder: rec }));
       expect(result.githubProblems).toEqual([]);
-      expect(posts).toBe(1);
+      expect(posts()).toBe(1);
       expect(lostStore.deployments).toHaveLength(1);
       expect(result.deploymentId).toBe(lostStore.deployments[0]!.id);
       expect(lostStore.states(result.deploymentId!)).toEqual(['in_progress', 'success']);
@@ -404,25 +423,20 @@ describe('runDeploy', () => {
   });
 
   it('a 502 before GitHub created anything: the search finds nothing and the POST is retried once', async () => {
-    const flakyStore = new DeploymentStore();
-    const handlers = deploymentHandlers(flakyStore);
-    const flaky = await startFakeGitHub(handlers);
-    const create = handlers['repos/create-deployment']!;
-    let posts = 0;
-    flaky.on('repos/create-deployment', (req, f) =>
-      ++posts === 1 ? { status: 502, body: { message: 'Server Error' } } : create(req, f),
+    const {
+      store: flakyStore,
+      fake: flaky,
+      posts,
+    } = await githubWrappingCreate((post, create) =>
+      post === 1 ? { status: 502, body: { message: 'Server Error' } } : create(),
     );
     try {
-      const rec = new GitHubDeploymentRecorder({
-        token: 't',
-        repository: 'acme/dhash',
-        apiUrl: flaky.url,
-        minWriteIntervalMs: 0,
+      const rec = recorderAt(flaky.url, {
         retryBaseMs: 1,
       });
       const result = await runDeploy(options({ recorder: rec }));
       expect(result.githubProblems).toEqual([]);
-      expect(posts).toBe(2);
+      expect(posts()).toBe(2);
       expect(flakyStore.deployments).toHaveLength(1);
       expect(flakyStore.states(result.deploymentId!)).toEqual(['in_progress', 'success']);
     } finally {
