@@ -1,12 +1,12 @@
 // Records a deploy as a GitHub Deployment with statuses (in_progress → success | failure | error).
 // The deploy logic talks to the DeploymentRecorder interface; GitHubDeploymentRecorder is the edge,
-// built on @octokit/core with the throttling and retry plugins so secondary rate limits are waited
-// out instead of losing a status. GitHub's commit-status gate stays on unless the caller names the
-// contexts: its 409 is final (never retried) and surfaces as CommitStatusGateError.
+// built on @octokit/core with the throttling plugin so rate limits are waited out instead of losing
+// a status; a 5xx or an unanswered attempt is retried by `retrying` (bounded, pauses included).
+// GitHub's commit-status gate stays on unless the caller names the contexts: its 409 is final
+// (never retried) and surfaces as CommitStatusGateError.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Octokit } from '@octokit/core';
-import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import { ConfigError, deadlineFetch, GITHUB_REQUEST_TIMEOUT_MS } from '@guarded-rollout/config';
@@ -98,7 +98,10 @@ export interface GitHubTarget {
   log?: (message: string) => void;
 }
 
-const ThrottledOctokit = Octokit.plugin(throttling, retry);
+const ThrottledOctokit = Octokit.plugin(throttling);
+
+/** Retries of a 5xx or an unanswered attempt (see `retrying`). */
+const RETRIES = 3;
 
 /** The payload key of the token that identifies one create request (see create). */
 export const REQUEST_TOKEN = 'guarded_rollout_request';
@@ -111,7 +114,6 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   private readonly owner: string;
   private readonly repo: string;
   private readonly requestTimeoutMs: number | undefined;
-  private readonly retries = 3;
   private readonly retryBaseMs: number;
   private readonly log: (message: string) => void;
 
@@ -134,12 +136,6 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
       // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
       request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
       log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
-      // 409 (commit-status gate) is GitHub's final word, not a transient failure.
-      retry: {
-        retries: this.retries,
-        doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
-        ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
-      },
       throttle: {
         ...(target.retryAfterBaseValue === undefined
           ? {}
@@ -180,23 +176,23 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
   }
 
   /**
-   * Runs `send` with up to `retries` retries of a 5xx or an unanswered attempt (not of a 4xx:
-   * GitHub's answer), pausing (n+1)² × retryBaseMs between them. requestTimeoutMs bounds all of
-   * it, pauses included: plugin-retry's own pauses ignore a request's signal (a 500 ms bound took
-   * 2.0 s), so these requests are sent with its retries off. `beforeRetry` may end the loop with
-   * a result found otherwise.
+   * Runs `send` with up to RETRIES retries of a 5xx or an unanswered attempt (not of a 4xx such
+   * as the commit-status gate's 409: GitHub's answer), pausing (n+1)² × retryBaseMs between them.
+   * requestTimeoutMs bounds all of it, pauses included (why not @octokit/plugin-retry: its pauses
+   * ignore a request's signal; a 500 ms bound took 2.0 s). `beforeRetry` may end the loop with a
+   * result found otherwise.
    */
   private async retrying<T>(
-    send: (request: { retries: 0; signal?: AbortSignal }) => Promise<T>,
+    send: (request: { signal?: AbortSignal }) => Promise<T>,
     beforeRetry?: (error: unknown, signal: AbortSignal | undefined) => Promise<T | undefined>,
   ): Promise<T> {
     const signal = this.bounded().request?.signal;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await send({ retries: 0, ...(signal ? { signal } : {}) });
+        return await send(signal ? { signal } : {});
       } catch (error) {
         const status = (error as { status?: number }).status ?? 0;
-        if (status < 500 || attempt >= this.retries || signal?.aborted) throw error;
+        if (status < 500 || attempt >= RETRIES || signal?.aborted) throw error;
         const found = await beforeRetry?.(error, signal);
         if (found !== undefined) return found;
         try {
@@ -271,7 +267,7 @@ export class GitHubDeploymentRecorder implements DeploymentRecorder {
         ref: request.ref,
         per_page: 30,
         // Once, inside the create's bound: the lookup sits in its retry loop.
-        request: { retries: 0, ...(signal ? { signal } : {}) },
+        ...(signal ? { request: { signal } } : {}),
       });
       const found = list.data.find(
         (d) =>
