@@ -160,7 +160,6 @@ export function gitCommitResolver(cwd: string): (version: string) => Promise<str
 
 const minutes = (ms: number): string => `T+${String(Math.floor(ms / 60_000)).padStart(2, '0')} m`;
 
-/** Runs one guarded deploy; never throws for an outcome (a refused plan is `refused`). */
 /** The automatic rollback as it would run, said before anything changes: an operator learns at
  *  the plan, not at 3 a.m., that it would restore files without restarting the service, or could
  *  not verify the restore (reported failed). */
@@ -182,6 +181,7 @@ function describeAutomaticRollback(options: GuardedDeployOptions, log: RolloutLo
     );
 }
 
+/** Runs one guarded deploy; never throws for an outcome (a refused plan is `refused`). */
 export async function runGuardedDeploy(
   options: GuardedDeployOptions,
   world: RolloutWorld,
