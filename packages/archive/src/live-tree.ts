@@ -7,9 +7,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  constants,
   existsSync,
-  fstatSync,
   openSync,
   lstatSync,
   readdirSync,
@@ -22,7 +20,8 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { writeAll } from './durable.js';
-import { sha256OfFileSync } from './read.js';
+import { BackupIntegrityError } from './errors.js';
+import { sha256OfFileHere, sha256OfFileSync } from './read.js';
 import type { RestoredTree } from './restore.js';
 
 export interface DeployedTreeRecord {
@@ -68,9 +67,9 @@ interface LiveFile {
   /** Its status, when trustworthy as a stand-in for its bytes (see RACY_MS). */
   status: { ino: number; ctimeMs: number; mtimeMs: number } | undefined;
   sha256: () => string;
-  /** The regular file to read when its bytes must be hashed (absent when the hash is known):
-   *  the rollback's comparison hashes these itself, yielding to a cancel. */
-  path?: string;
+  /** Its hash needs a read of its bytes (a regular file whose hash is not known): the rollback's
+   *  comparison reads these itself, yielding to a cancel. */
+  mustRead?: true;
 }
 
 /**
@@ -138,7 +137,7 @@ function walkTree(
         mode: st.mode & 0o7777,
         status: known ? statusOf(st, restored!.stagedAtMs) : undefined,
         sha256: () => known ?? sha256OfFileSync(path),
-        ...(known ? {} : { path }),
+        ...(known ? {} : { mustRead: true as const }),
       });
     } else if (type === 'symlink') emit(rel, symlink(path, lstatSync(path)));
   }
@@ -161,7 +160,7 @@ function walkTree(
                 mode: st.mode & 0o7777,
                 status: statusOf(st, wallClock()),
                 sha256: () => sha256OfFileSync(path),
-                path,
+                mustRead: true,
               },
         );
       }
@@ -461,7 +460,7 @@ export class LiveTreeCompareCancelledError extends Error {
   }
 }
 
-/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+/** Between two files to hash, yield to the event loop (a cancel's handler) at least this often. */
 const YIELD_EVERY_MS = 50;
 
 export interface LiveTreeCompareOptions {
@@ -474,10 +473,11 @@ const PROGRESS_BYTES = 256 * 1024 * 1024;
 
 /**
  * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
- * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
- * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
- * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
- * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding
+ * to the event loop (between files every YIELD_EVERY_MS, inside one every 64 MiB): the comparison
+ * runs before a rollback, when the runner's cancel (SIGKILL 10 s after its SIGINT) or an
+ * operator's Ctrl-C must still be heard — a tree whose statuses all changed (chmod -R, a copy) is
+ * read whole (seconds per GiB).
  */
 export async function liveTreeChanges(
   target: string,
@@ -514,7 +514,7 @@ export async function liveTreeChanges(
     files.seen[row] = 1;
     if (files.modes[row] !== file.mode) return void modified.push(rel);
     if (files.unchanged(row, file)) return;
-    if (file.path) {
+    if (file.mustRead) {
       toHash.push(rel);
       bytesToHash += file.size;
     } else if (differs(row, file.sha256())) modified.push(rel);
@@ -524,48 +524,36 @@ export async function liveTreeChanges(
     options.onProgress?.(
       `comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`,
     );
+  // Between files every YIELD_EVERY_MS (many small files), inside one every 64 MiB (its hash).
   let lastYield = Date.now();
-  const yieldNow = async (): Promise<void> => {
-    if (Date.now() - lastYield < YIELD_EVERY_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    lastYield = Date.now();
-    if (signal?.aborted) throw new LiveTreeCompareCancelledError();
-  };
-  const block = Buffer.allocUnsafe(1024 * 1024);
   for (const rel of toHash) {
-    await yieldNow();
-    const f = { rel, path: `${target}${sep}${rel}`, row: files.rows.get(rel)! };
-    let fd: number;
+    if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+      if (signal?.aborted) throw new LiveTreeCompareCancelledError();
+    }
+    const row = files.rows.get(rel)!;
+    let hex: string;
     try {
-      fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+      hex = await sha256OfFileHere(
+        `${target}${sep}${rel}`,
+        signal,
+        () => new LiveTreeCompareCancelledError(),
+      );
     } catch (error) {
+      // Replaced by a FIFO or a device since the walk: a change, never opened for reading.
+      if (error instanceof BackupIntegrityError) {
+        modified.push(rel);
+        continue;
+      }
       // Gone since the walk: removed (which never blocks: the restore brings it back).
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        files.seen[f.row] = 0;
+        files.seen[row] = 0;
         continue;
       }
       throw error;
     }
-    try {
-      // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
-      if (!fstatSync(fd).isFile()) {
-        modified.push(f.rel);
-        continue;
-      }
-      const hash = createHash('sha256');
-      for (
-        let pos = 0, n = readSync(fd, block, 0, block.length, 0);
-        n > 0;
-        n = readSync(fd, block, 0, block.length, pos)
-      ) {
-        hash.update(block.subarray(0, n));
-        pos += n;
-        await yieldNow();
-      }
-      if (differs(f.row, hash.digest('hex'))) modified.push(f.rel);
-    } finally {
-      closeSync(fd);
-    }
+    if (differs(row, hex)) modified.push(rel);
   }
   const removed: string[] = [];
   for (const [path, row] of files.rows) if (!files.seen[row]) removed.push(path);

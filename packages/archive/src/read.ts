@@ -167,8 +167,13 @@ function sha256OfFileInWorker(path: string, onReady: () => void, signal?: AbortS
 const HASH_TURN_BYTES = 64 * 1024 * 1024;
 
 /** SHA256 of a regular file on this thread that lets the event loop run every HASH_TURN_BYTES, so
- *  a signal handler runs and a cancel (`signal`) is seen then (RestoreCancelledError). */
-async function sha256OfFileHere(path: string, signal?: AbortSignal): Promise<string> {
+ *  a signal handler runs and a cancel (`signal`) is seen then: it throws `cancelled()` (for the
+ *  backup's checksum, RestoreCancelledError). One caller at a time: the 1 MiB buffer is shared. */
+export async function sha256OfFileHere(
+  path: string,
+  signal?: AbortSignal,
+  cancelled: () => Error = () => checksumCancelled(path),
+): Promise<string> {
   const st = statSync(path);
   if (!st.isFile()) throw new BackupIntegrityError(`${path} is not a regular file`);
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -184,7 +189,7 @@ async function sha256OfFileHere(path: string, signal?: AbortSignal): Promise<str
       if (sinceTurn >= HASH_TURN_BYTES) {
         sinceTurn = 0;
         await new Promise((turn) => setImmediate(turn));
-        if (signal?.aborted) throw checksumCancelled(path);
+        if (signal?.aborted) throw cancelled();
       }
     }
     return hash.digest('hex');
