@@ -41884,7 +41884,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3683);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5081);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5721);
 
 
 // The same bundle serves `runs.main` and `runs.post`; main leaves a state flag the post step sees.
@@ -41898,7 +41898,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5081:
+/***/ 5721:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45125,89 +45125,6 @@ class Octokit {
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/bottleneck@2.19.5/node_modules/bottleneck/light.js
 var light = __nccwpck_require__(2384);
-;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
-// pkg/dist-src/version.js
-var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
-
-// pkg/dist-src/error-request.js
-function isRequestError(error) {
-  return error.request !== void 0;
-}
-async function errorRequest(state, octokit, error, options) {
-  if (!isRequestError(error) || !error?.request.request) {
-    throw error;
-  }
-  if (error.status >= 400 && !state.doNotRetry.includes(error.status)) {
-    const retries = options.request.retries != null ? options.request.retries : state.retries;
-    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
-    throw octokit.retry.retryRequest(error, retries, retryAfter);
-  }
-  throw error;
-}
-
-// pkg/dist-src/wrap-request.js
-
-
-async function wrapRequest(state, octokit, request, options) {
-  const limiter = new light();
-  limiter.on("failed", function(error, info) {
-    const maxRetries = ~~error.request.request?.retries;
-    const after = ~~error.request.request?.retryAfter;
-    options.request.retryCount = info.retryCount + 1;
-    if (maxRetries > info.retryCount) {
-      return after * state.retryAfterBaseValue;
-    }
-  });
-  return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request),
-    options
-  );
-}
-async function requestWithGraphqlErrorHandling(state, octokit, request, options) {
-  const response = await request(options);
-  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
-    response.data.errors[0].message
-  )) {
-    const error = new RequestError(response.data.errors[0].message, 500, {
-      request: options,
-      response
-    });
-    return errorRequest(state, octokit, error, options);
-  }
-  return response;
-}
-
-// pkg/dist-src/index.js
-function retry(octokit, octokitOptions) {
-  const state = Object.assign(
-    {
-      enabled: true,
-      retryAfterBaseValue: 1e3,
-      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
-      retries: 3
-    },
-    octokitOptions.retry
-  );
-  const retryPlugin = {
-    retry: {
-      retryRequest: (error, retries, retryAfter) => {
-        error.request.request = Object.assign({}, error.request.request, {
-          retries,
-          retryAfter
-        });
-        return error;
-      }
-    }
-  };
-  if (state.enabled) {
-    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
-    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
-  }
-  return retryPlugin;
-}
-retry.VERSION = plugin_retry_dist_bundle_VERSION;
-
-
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-throttling@11.0.5_@octokit+core@7.0.8/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
 // pkg/dist-src/index.js
 
@@ -45217,7 +45134,7 @@ var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
 
 // pkg/dist-src/wrap-request.js
 var dist_bundle_noop = () => Promise.resolve();
-function dist_bundle_wrapRequest(state, request, options) {
+function wrapRequest(state, request, options) {
   return state.retryLimiter.schedule(doRequest, state, request, options);
 }
 async function doRequest(state, request, options) {
@@ -45442,7 +45359,7 @@ function throttling(octokit, octokitOptions) {
   };
   octokit.hook.wrap("request", (request, options) => {
     initializeBottleneck();
-    return dist_bundle_wrapRequest(state, request, options);
+    return wrapRequest(state, request, options);
   });
   return {};
 }
@@ -45456,10 +45373,10 @@ var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 ;// CONCATENATED MODULE: ./packages/deploy/src/deployment-recorder.ts
 // Records a deploy as a GitHub Deployment with statuses (in_progress → success | failure | error).
 // The deploy logic talks to the DeploymentRecorder interface; GitHubDeploymentRecorder is the edge,
-// built on @octokit/core with the throttling and retry plugins so secondary rate limits are waited
-// out instead of losing a status. GitHub's commit-status gate stays on unless the caller names the
-// contexts: its 409 is final (never retried) and surfaces as CommitStatusGateError.
-
+// built on @octokit/core with the throttling plugin so rate limits are waited out instead of losing
+// a status; a 5xx or an unanswered attempt is retried by `retrying` (bounded, pauses included).
+// GitHub's commit-status gate stays on unless the caller names the contexts: its 409 is final
+// (never retried) and surfaces as CommitStatusGateError.
 
 
 
@@ -45494,7 +45411,9 @@ function commitStatusGateError(ref, error) {
     }
     return new CommitStatusGateError(ref, contexts, data.message ?? e.message ?? 'HTTP 409');
 }
-const ThrottledOctokit = Octokit.plugin(throttling, retry);
+const ThrottledOctokit = Octokit.plugin(throttling);
+/** Retries of a 5xx or an unanswered attempt (see `retrying`). */
+const RETRIES = 3;
 /** The payload key of the token that identifies one create request (see create). */
 const REQUEST_TOKEN = 'guarded_rollout_request';
 // GitHub cuts descriptions at 140 characters and answers 422 beyond.
@@ -45504,7 +45423,6 @@ class GitHubDeploymentRecorder {
     owner;
     repo;
     requestTimeoutMs;
-    retries = 3;
     retryBaseMs;
     log;
     constructor(target) {
@@ -45526,12 +45444,6 @@ class GitHubDeploymentRecorder {
             // Octokit takes no per-attempt timeout: one deadline per attempt, its answer read.
             request: { fetch: deadlineFetch(target.attemptTimeoutMs ?? GITHUB_REQUEST_TIMEOUT_MS) },
             log: { debug: () => undefined, info: () => undefined, warn: log, error: log },
-            // 409 (commit-status gate) is GitHub's final word, not a transient failure.
-            retry: {
-                retries: this.retries,
-                doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451],
-                ...(target.retryBaseMs === undefined ? {} : { retryAfterBaseValue: target.retryBaseMs }),
-            },
             throttle: {
                 ...(target.retryAfterBaseValue === undefined
                     ? {}
@@ -45560,21 +45472,21 @@ class GitHubDeploymentRecorder {
         return this.requestTimeoutMs ? { request: { signal: AbortSignal.timeout(this.requestTimeoutMs) } } : {};
     }
     /**
-     * Runs `send` with up to `retries` retries of a 5xx or an unanswered attempt (not of a 4xx:
-     * GitHub's answer), pausing (n+1)² × retryBaseMs between them. requestTimeoutMs bounds all of
-     * it, pauses included: plugin-retry's own pauses ignore a request's signal (a 500 ms bound took
-     * 2.0 s), so these requests are sent with its retries off. `beforeRetry` may end the loop with
-     * a result found otherwise.
+     * Runs `send` with up to RETRIES retries of a 5xx or an unanswered attempt (not of a 4xx such
+     * as the commit-status gate's 409: GitHub's answer), pausing (n+1)² × retryBaseMs between them.
+     * requestTimeoutMs bounds all of it, pauses included (why not @octokit/plugin-retry: its pauses
+     * ignore a request's signal; a 500 ms bound took 2.0 s). `beforeRetry` may end the loop with a
+     * result found otherwise.
      */
     async retrying(send, beforeRetry) {
         const signal = this.bounded().request?.signal;
         for (let attempt = 0;; attempt++) {
             try {
-                return await send({ retries: 0, ...(signal ? { signal } : {}) });
+                return await send(signal ? { signal } : {});
             }
             catch (error) {
                 const status = error.status ?? 0;
-                if (status < 500 || attempt >= this.retries || signal?.aborted)
+                if (status < 500 || attempt >= RETRIES || signal?.aborted)
                     throw error;
                 const found = await beforeRetry?.(error, signal);
                 if (found !== undefined)
@@ -45640,7 +45552,7 @@ class GitHubDeploymentRecorder {
                 ref: request.ref,
                 per_page: 30,
                 // Once, inside the create's bound: the lookup sits in its retry loop.
-                request: { retries: 0, ...(signal ? { signal } : {}) },
+                ...(signal ? { request: { signal } } : {}),
             });
             const found = list.data.find((d) => typeof d.payload === 'object' &&
                 d.payload !== null &&
@@ -49744,8 +49656,9 @@ function sha256OfFileInWorker(path, onReady, signal) {
 /** Blocks between two turns of the event loop when hashing on this thread: 64 MiB, ~0.1 s. */
 const HASH_TURN_BYTES = (/* unused pure expression or super */ null && (64 * 1024 * 1024));
 /** SHA256 of a regular file on this thread that lets the event loop run every HASH_TURN_BYTES, so
- *  a signal handler runs and a cancel (`signal`) is seen then (RestoreCancelledError). */
-async function sha256OfFileHere(path, signal) {
+ *  a signal handler runs and a cancel (`signal`) is seen then: it throws `cancelled()` (for the
+ *  backup's checksum, RestoreCancelledError). One caller at a time: the 1 MiB buffer is shared. */
+async function read_sha256OfFileHere(path, signal, cancelled = () => checksumCancelled(path)) {
     const st = statSync(path);
     if (!st.isFile())
         throw new BackupIntegrityError(`${path} is not a regular file`);
@@ -49764,7 +49677,7 @@ async function sha256OfFileHere(path, signal) {
                 sinceTurn = 0;
                 await new Promise((turn) => setImmediate(turn));
                 if (signal?.aborted)
-                    throw checksumCancelled(path);
+                    throw cancelled();
             }
         }
         return hash.digest('hex');
@@ -49798,7 +49711,7 @@ async function read_verifyChecksum(zipPath, onThreadReady = () => { }, onThisThr
         actual = await (st.size < HASH_IN_WORKER_BYTES
             ? read_sha256OfFileSync(zipPath)
             : onThisThread
-                ? sha256OfFileHere(zipPath, signal)
+                ? read_sha256OfFileHere(zipPath, signal)
                 : sha256OfFileInWorker(zipPath, onThreadReady, signal));
     }
     catch (error) {
@@ -52593,6 +52506,7 @@ async function restore_restoreBackup(options) {
 
 
 
+
 /** Where the record of `target` lives: beside it, never inside it. */
 function live_tree_deployedTreeRecordPath(target) {
     return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
@@ -52650,7 +52564,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                 mode: st.mode & 0o7777,
                 status: known ? statusOf(st, restored.stagedAtMs) : undefined,
                 sha256: () => known ?? sha256OfFileSync(path),
-                ...(known ? {} : { path }),
+                ...(known ? {} : { mustRead: true }),
             });
         }
         else if (type === 'symlink')
@@ -52676,7 +52590,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                         mode: st.mode & 0o7777,
                         status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
-                        path,
+                        mustRead: true,
                     });
             }
         }
@@ -52947,15 +52861,16 @@ class live_tree_LiveTreeCompareCancelledError extends Error {
         this.name = 'LiveTreeCompareCancelledError';
     }
 }
-/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+/** Between two files to hash, yield to the event loop (a cancel's handler) at least this often. */
 const YIELD_EVERY_MS = 50;
 const live_tree_PROGRESS_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
 /**
  * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
- * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
- * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
- * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
- * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding
+ * to the event loop (between files every YIELD_EVERY_MS, inside one every 64 MiB): the comparison
+ * runs before a rollback, when the runner's cancel (SIGKILL 10 s after its SIGINT) or an
+ * operator's Ctrl-C must still be heard — a tree whose statuses all changed (chmod -R, a copy) is
+ * read whole (seconds per GiB).
  */
 async function live_tree_liveTreeChanges(target, options = {}) {
     const { signal } = options;
@@ -52992,7 +52907,7 @@ async function live_tree_liveTreeChanges(target, options = {}) {
             return void modified.push(rel);
         if (files.unchanged(row, file))
             return;
-        if (file.path) {
+        if (file.mustRead) {
             toHash.push(rel);
             bytesToHash += file.size;
         }
@@ -53003,49 +52918,35 @@ async function live_tree_liveTreeChanges(target, options = {}) {
         throw new live_tree_LiveTreeCompareCancelledError();
     if (bytesToHash > live_tree_PROGRESS_BYTES)
         options.onProgress?.(`comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`);
+    // Between files every YIELD_EVERY_MS (many small files), inside one every 64 MiB (its hash).
     let lastYield = Date.now();
-    const yieldNow = async () => {
-        if (Date.now() - lastYield < YIELD_EVERY_MS)
-            return;
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = Date.now();
-        if (signal?.aborted)
-            throw new live_tree_LiveTreeCompareCancelledError();
-    };
-    const block = Buffer.allocUnsafe(1024 * 1024);
     for (const rel of toHash) {
-        await yieldNow();
-        const f = { rel, path: `${target}${sep}${rel}`, row: files.rows.get(rel) };
-        let fd;
+        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            lastYield = Date.now();
+            if (signal?.aborted)
+                throw new live_tree_LiveTreeCompareCancelledError();
+        }
+        const row = files.rows.get(rel);
+        let hex;
         try {
-            fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+            hex = await sha256OfFileHere(`${target}${sep}${rel}`, signal, () => new live_tree_LiveTreeCompareCancelledError());
         }
         catch (error) {
+            // Replaced by a FIFO or a device since the walk: a change, never opened for reading.
+            if (error instanceof BackupIntegrityError) {
+                modified.push(rel);
+                continue;
+            }
             // Gone since the walk: removed (which never blocks: the restore brings it back).
             if (error.code === 'ENOENT') {
-                files.seen[f.row] = 0;
+                files.seen[row] = 0;
                 continue;
             }
             throw error;
         }
-        try {
-            // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
-            if (!fstatSync(fd).isFile()) {
-                modified.push(f.rel);
-                continue;
-            }
-            const hash = createHash('sha256');
-            for (let pos = 0, n = readSync(fd, block, 0, block.length, 0); n > 0; n = readSync(fd, block, 0, block.length, pos)) {
-                hash.update(block.subarray(0, n));
-                pos += n;
-                await yieldNow();
-            }
-            if (differs(f.row, hash.digest('hex')))
-                modified.push(f.rel);
-        }
-        finally {
-            closeSync(fd);
-        }
+        if (differs(row, hex))
+            modified.push(rel);
     }
     const removed = [];
     for (const [path, row] of files.rows)

@@ -46573,8 +46573,9 @@ function sha256OfFileInWorker(path, onReady, signal) {
 /** Blocks between two turns of the event loop when hashing on this thread: 64 MiB, ~0.1 s. */
 const HASH_TURN_BYTES = 64 * 1024 * 1024;
 /** SHA256 of a regular file on this thread that lets the event loop run every HASH_TURN_BYTES, so
- *  a signal handler runs and a cancel (`signal`) is seen then (RestoreCancelledError). */
-async function sha256OfFileHere(path, signal) {
+ *  a signal handler runs and a cancel (`signal`) is seen then: it throws `cancelled()` (for the
+ *  backup's checksum, RestoreCancelledError). One caller at a time: the 1 MiB buffer is shared. */
+async function read_sha256OfFileHere(path, signal, cancelled = () => checksumCancelled(path)) {
     const st = (0,external_node_fs_namespaceObject.statSync)(path);
     if (!st.isFile())
         throw new errors_BackupIntegrityError(`${path} is not a regular file`);
@@ -46593,7 +46594,7 @@ async function sha256OfFileHere(path, signal) {
                 sinceTurn = 0;
                 await new Promise((turn) => setImmediate(turn));
                 if (signal?.aborted)
-                    throw checksumCancelled(path);
+                    throw cancelled();
             }
         }
         return hash.digest('hex');
@@ -46627,7 +46628,7 @@ async function verifyChecksum(zipPath, onThreadReady = () => { }, onThisThread =
         actual = await (st.size < HASH_IN_WORKER_BYTES
             ? read_sha256OfFileSync(zipPath)
             : onThisThread
-                ? sha256OfFileHere(zipPath, signal)
+                ? read_sha256OfFileHere(zipPath, signal)
                 : sha256OfFileInWorker(zipPath, onThreadReady, signal));
     }
     catch (error) {
@@ -49567,6 +49568,7 @@ async function restore_restoreBackup(options) {
 
 
 
+
 /** Where the record of `target` lives: beside it, never inside it. */
 function live_tree_deployedTreeRecordPath(target) {
     return join(dirname(target), `.${basename(target)}.deployed-tree.json`);
@@ -49624,7 +49626,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                 mode: st.mode & 0o7777,
                 status: known ? statusOf(st, restored.stagedAtMs) : undefined,
                 sha256: () => known ?? sha256OfFileSync(path),
-                ...(known ? {} : { path }),
+                ...(known ? {} : { mustRead: true }),
             });
         }
         else if (type === 'symlink')
@@ -49650,7 +49652,7 @@ function walkTree(root, paths, restored, emit, wallClock = Date.now) {
                         mode: st.mode & 0o7777,
                         status: statusOf(st, wallClock()),
                         sha256: () => sha256OfFileSync(path),
-                        path,
+                        mustRead: true,
                     });
             }
         }
@@ -49921,15 +49923,16 @@ class live_tree_LiveTreeCompareCancelledError extends Error {
         this.name = 'LiveTreeCompareCancelledError';
     }
 }
-/** Yield to the event loop (a cancel's handler) at least this often while hashing. */
+/** Between two files to hash, yield to the event loop (a cancel's handler) at least this often. */
 const YIELD_EVERY_MS = 50;
 const live_tree_PROGRESS_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
 /**
  * Compares the live tree with the record of the last deploy. The walk reads statuses only; the
- * files whose status is not the recorded one are hashed afterwards, on this thread but yielding to
- * the event loop every YIELD_EVERY_MS: the comparison runs before a rollback, when the runner's
- * cancel (SIGKILL 10 s after its SIGINT) or an operator's Ctrl-C must still be heard — a tree
- * whose statuses all changed (chmod -R, a copy) is read whole (seconds per GiB).
+ * files whose status is not the recorded one are hashed afterwards, on this thread but yielding
+ * to the event loop (between files every YIELD_EVERY_MS, inside one every 64 MiB): the comparison
+ * runs before a rollback, when the runner's cancel (SIGKILL 10 s after its SIGINT) or an
+ * operator's Ctrl-C must still be heard — a tree whose statuses all changed (chmod -R, a copy) is
+ * read whole (seconds per GiB).
  */
 async function live_tree_liveTreeChanges(target, options = {}) {
     const { signal } = options;
@@ -49966,7 +49969,7 @@ async function live_tree_liveTreeChanges(target, options = {}) {
             return void modified.push(rel);
         if (files.unchanged(row, file))
             return;
-        if (file.path) {
+        if (file.mustRead) {
             toHash.push(rel);
             bytesToHash += file.size;
         }
@@ -49977,49 +49980,35 @@ async function live_tree_liveTreeChanges(target, options = {}) {
         throw new live_tree_LiveTreeCompareCancelledError();
     if (bytesToHash > live_tree_PROGRESS_BYTES)
         options.onProgress?.(`comparing the live tree ${target} with the record of the last deploy: ${toHash.length} files changed status since it, reading ${(bytesToHash / 1024 ** 3).toFixed(1)} GiB`);
+    // Between files every YIELD_EVERY_MS (many small files), inside one every 64 MiB (its hash).
     let lastYield = Date.now();
-    const yieldNow = async () => {
-        if (Date.now() - lastYield < YIELD_EVERY_MS)
-            return;
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = Date.now();
-        if (signal?.aborted)
-            throw new live_tree_LiveTreeCompareCancelledError();
-    };
-    const block = Buffer.allocUnsafe(1024 * 1024);
     for (const rel of toHash) {
-        await yieldNow();
-        const f = { rel, path: `${target}${sep}${rel}`, row: files.rows.get(rel) };
-        let fd;
+        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            lastYield = Date.now();
+            if (signal?.aborted)
+                throw new live_tree_LiveTreeCompareCancelledError();
+        }
+        const row = files.rows.get(rel);
+        let hex;
         try {
-            fd = openSync(f.path, constants.O_RDONLY | constants.O_NONBLOCK);
+            hex = await sha256OfFileHere(`${target}${sep}${rel}`, signal, () => new live_tree_LiveTreeCompareCancelledError());
         }
         catch (error) {
+            // Replaced by a FIFO or a device since the walk: a change, never opened for reading.
+            if (error instanceof BackupIntegrityError) {
+                modified.push(rel);
+                continue;
+            }
             // Gone since the walk: removed (which never blocks: the restore brings it back).
             if (error.code === 'ENOENT') {
-                files.seen[f.row] = 0;
+                files.seen[row] = 0;
                 continue;
             }
             throw error;
         }
-        try {
-            // Replaced by a FIFO or a device since the walk: that is a change, and never opened for reading.
-            if (!fstatSync(fd).isFile()) {
-                modified.push(f.rel);
-                continue;
-            }
-            const hash = createHash('sha256');
-            for (let pos = 0, n = readSync(fd, block, 0, block.length, 0); n > 0; n = readSync(fd, block, 0, block.length, pos)) {
-                hash.update(block.subarray(0, n));
-                pos += n;
-                await yieldNow();
-            }
-            if (differs(f.row, hash.digest('hex')))
-                modified.push(f.rel);
-        }
-        finally {
-            closeSync(fd);
-        }
+        if (differs(row, hex))
+            modified.push(rel);
     }
     const removed = [];
     for (const [path, row] of files.rows)
